@@ -1,0 +1,1 @@
+"""sealbatch auction layer."""

@@ -1,0 +1,175 @@
+"""Orders: side, integer limit price (or market), integer lots, time in force.
+
+An order is a frozen value; it validates its own fields on construction and
+has one canonical byte encoding (:meth:`Order.encode`), the ABI encoding of
+its fields behind a type tag, which is what the commitment hashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import NewType
+
+from eth_abi import encode as abi_encode
+
+from auction.errors import InvalidOrder
+from crypto.keccak import keccak256
+
+__all__ = ["ORDER_TAG", "Lots", "Order", "Price", "Side", "TimeInForce"]
+
+Price = NewType("Price", int)
+"""A price in integer ticks."""
+Lots = NewType("Lots", int)
+"""A quantity in integer lots."""
+
+#: Type tag of the canonical order encoding: keccak("sealbatch.Order.v1").
+ORDER_TAG = keccak256(b"sealbatch.Order.v1")
+
+_MAX_U64 = (1 << 64) - 1
+_LIMIT = 1 << 40  # as auction.markets.MAX_TICKS / MAX_LOTS
+
+
+class Side(Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell: the change of position per lot filled."""
+        return 1 if self is Side.BUY else -1
+
+
+class TimeInForce(Enum):
+    """How long an order takes part.
+
+    IOC: this batch only (the default). GTC: the unfilled rest carries into
+    later batches until filled or cancelled. Market orders are always IOC.
+    """
+
+    IOC = "ioc"
+    GTC = "gtc"
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOrder(f"{name}: expected an integer, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidOrder(f"{name}: expected {low} to {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Order:
+    """A trader's order in one market.
+
+    Attributes:
+        market: market id, e.g. ``"BTC-PERP"``.
+        side: buy or sell.
+        limit_price: worst acceptable price in ticks; None for a market order,
+            which takes part at every price.
+        quantity: lots, at least 1.
+        time_in_force: IOC (default) or GTC.
+        reduce_only: may only reduce the trader's position.
+        client_id: the trader's own reference (uint64), echoed in reports.
+    """
+
+    market: str
+    side: Side
+    limit_price: int | None
+    quantity: int
+    time_in_force: TimeInForce = TimeInForce.IOC
+    reduce_only: bool = False
+    client_id: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.market, str) or not 1 <= len(self.market) <= 32:
+            raise InvalidOrder(f"market: expected 1 to 32 characters, got {self.market!r}")
+        if not isinstance(self.side, Side):
+            raise InvalidOrder(f"side: expected 'buy' or 'sell', got {self.side!r}")
+        if self.limit_price is not None:
+            _check_int("limit_price", self.limit_price, 1, _LIMIT)
+        _check_int("quantity", self.quantity, 1, _LIMIT)
+        if not isinstance(self.time_in_force, TimeInForce):
+            raise InvalidOrder(f"time_in_force: expected 'ioc' or 'gtc', got {self.time_in_force!r}")
+        if self.limit_price is None and self.time_in_force is TimeInForce.GTC:
+            raise InvalidOrder("time_in_force: a market order cannot rest; expected 'ioc', got 'gtc'")
+        if not isinstance(self.reduce_only, bool):
+            raise InvalidOrder(f"reduce_only: expected a bool, got {self.reduce_only!r}")
+        _check_int("client_id", self.client_id, 0, _MAX_U64)
+
+    @property
+    def is_market(self) -> bool:
+        return self.limit_price is None
+
+    def encode(self) -> bytes:
+        """Canonical encoding: ``abi.encode(ORDER_TAG, keccak(market), isBuy,
+        hasLimit, limitPrice, quantity, isGtc, reduceOnly, clientId)``.
+
+        Solidity reproduces it with the same ``abi.encode``; every field has a
+        fixed 32-byte slot, so no two orders share an encoding.
+        """
+        return abi_encode(
+            ["bytes32", "bytes32", "bool", "bool", "uint64", "uint64", "bool", "bool", "uint64"],
+            [
+                ORDER_TAG,
+                keccak256(self.market.encode()),
+                self.side is Side.BUY,
+                self.limit_price is not None,
+                self.limit_price or 0,
+                self.quantity,
+                self.time_in_force is TimeInForce.GTC,
+                self.reduce_only,
+                self.client_id,
+            ],
+        )
+
+    def hash(self) -> bytes:
+        """Keccak-256 of :meth:`encode`."""
+        return keccak256(self.encode())
+
+    def with_quantity(self, quantity: int) -> Order:
+        """The same order for another quantity (the unfilled rest of a GTC order)."""
+        return Order(
+            self.market,
+            self.side,
+            self.limit_price,
+            quantity,
+            self.time_in_force,
+            self.reduce_only,
+            self.client_id,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "market": self.market,
+            "side": self.side.value,
+            "limit_price": self.limit_price,
+            "quantity": self.quantity,
+            "time_in_force": self.time_in_force.value,
+            "reduce_only": self.reduce_only,
+            "client_id": self.client_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Order:
+        """Build an order from its :meth:`to_dict` form; raises InvalidOrder."""
+        try:
+            side = Side(data["side"])
+            tif = TimeInForce(data.get("time_in_force", "ioc"))
+        except ValueError as exc:
+            raise InvalidOrder(str(exc)) from exc
+        except KeyError as exc:
+            raise InvalidOrder(f"missing field {exc}") from exc
+        try:
+            return cls(
+                market=data["market"],  # type: ignore[arg-type]
+                side=side,
+                limit_price=data.get("limit_price"),  # type: ignore[arg-type]
+                quantity=data["quantity"],  # type: ignore[arg-type]
+                time_in_force=tif,
+                reduce_only=data.get("reduce_only", False),  # type: ignore[arg-type]
+                client_id=data.get("client_id", 0),  # type: ignore[arg-type]
+            )
+        except KeyError as exc:
+            raise InvalidOrder(f"missing field {exc}") from exc

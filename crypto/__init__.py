@@ -1,0 +1,1 @@
+"""sealbatch crypto layer."""

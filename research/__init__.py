@@ -1,0 +1,1 @@
+"""sealbatch research layer."""

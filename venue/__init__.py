@@ -1,0 +1,1 @@
+"""sealbatch venue layer."""
