@@ -1,0 +1,220 @@
+"""One batch end to end: sealed orders in, one uniform price per market out.
+
+:func:`clear_batch` takes a closed :class:`~auction.commit_reveal.SealedBatch`
+(plus orders carried in from earlier batches: the unfilled rest of GTC
+orders, and liquidation orders) and clears every market: price discovery,
+allocation, fills, and the GTC remainders to carry into the next batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from auction.allocation import allocate
+from auction.book import OrderArrays
+from auction.clearing import Curves, PriceDiscovery, aggregate_curves, discover_price
+from auction.commit_reveal import Forfeit, Rejection, SealedBatch
+from auction.errors import AuctionError
+from auction.markets import Market
+from auction.orders import Order, Side, TimeInForce
+from crypto.eip712 import Address
+from crypto.keccak import keccak256
+
+__all__ = [
+    "BatchResult",
+    "Fill",
+    "MarketResult",
+    "RestingOrder",
+    "clear_batch",
+    "clear_market",
+    "tiebreak_key",
+]
+
+
+@dataclass(frozen=True)
+class RestingOrder:
+    """An order that takes part in a batch: revealed now or carried in.
+
+    ``order_id`` is the order's commitment (32 bytes); ``origin_batch`` the
+    batch in which it was committed.
+    """
+
+    order_id: bytes
+    trader: Address
+    order: Order
+    origin_batch: int
+
+
+@dataclass(frozen=True)
+class Fill:
+    """``quantity`` lots of order ``order_id`` executed at the uniform ``price``."""
+
+    order_id: bytes
+    trader: Address
+    market: str
+    side: Side
+    price: int
+    quantity: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "order_id": "0x" + self.order_id.hex(),
+            "trader": self.trader,
+            "market": self.market,
+            "side": self.side.value,
+            "price": self.price,
+            "quantity": self.quantity,
+        }
+
+
+@dataclass(frozen=True)
+class MarketResult:
+    """One market's clearing in one batch."""
+
+    market: str
+    reference_price: int | None
+    price: int | None
+    volume: int
+    buy_volume: int
+    sell_volume: int
+    imbalance: int
+    fills: tuple[Fill, ...]
+    curves: Curves
+    orders: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "market": self.market,
+            "reference_price": self.reference_price,
+            "price": self.price,
+            "volume": self.volume,
+            "buy_volume": self.buy_volume,
+            "sell_volume": self.sell_volume,
+            "imbalance": self.imbalance,
+            "orders": self.orders,
+            "fills": [f.to_dict() for f in self.fills],
+            "curves": self.curves.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Everything a batch produced, in deterministic order.
+
+    Attributes:
+        batch_id: the batch.
+        seed: Merkle root of its commitments (the allocation tie-break seed).
+        markets: per market, price, volumes, fills and published curves.
+        orders: every order that took part (revealed, then carried in).
+        forfeited: commitments never revealed.
+        carried: GTC remainders that rest into the next batch.
+        rejections: refused commits and reveals, with their codes.
+    """
+
+    batch_id: int
+    seed: bytes
+    markets: Mapping[str, MarketResult]
+    orders: tuple[RestingOrder, ...]
+    forfeited: tuple[Forfeit, ...]
+    carried: tuple[RestingOrder, ...]
+    rejections: tuple[Rejection, ...]
+
+    def fills(self) -> list[Fill]:
+        """All fills of the batch, market by market in id order."""
+        return [f for m in sorted(self.markets) for f in self.markets[m].fills]
+
+
+def tiebreak_key(seed: bytes, order_id: bytes) -> bytes:
+    """``keccak(seed || order_id)``: who wins a tied remainder lot (smaller wins)."""
+    return keccak256(seed, order_id)
+
+
+def clear_market(
+    orders: Sequence[Order], order_ids: Sequence[bytes], reference: int | None, seed: bytes
+) -> tuple[PriceDiscovery, Curves, np.ndarray]:
+    """Clear one market's orders; returns the discovery, the curves and fills per order."""
+    if len(orders) != len(order_ids):
+        raise AuctionError(f"expected one id per order, got {len(order_ids)} for {len(orders)}")
+    book = OrderArrays.from_orders(orders) if orders else OrderArrays.empty()
+    curves = aggregate_curves(book)
+    discovery = discover_price(book, reference, curves)
+    fills = allocate(book, discovery, lambda i: tiebreak_key(seed, order_ids[i]), curves)
+    return discovery, curves, fills
+
+
+def clear_batch(
+    sealed: SealedBatch,
+    markets: Mapping[str, Market],
+    references: Mapping[str, int | None],
+    carried_in: Iterable[RestingOrder] = (),
+) -> BatchResult:
+    """Clear every market of a closed batch.
+
+    Args:
+        sealed: the closed commit book.
+        markets: the markets that trade, by id.
+        references: each market's previous clearing price (None for none).
+        carried_in: resting orders from earlier batches (GTC remainders,
+            liquidation orders); they take part exactly like fresh orders.
+
+    Raises:
+        AuctionError: an order names a market not in ``markets``, or an
+            order id appears twice.
+    """
+    resting = [
+        RestingOrder(r.commitment, r.trader, r.order, sealed.batch_id) for r in sealed.revealed
+    ]
+    resting.extend(carried_in)
+    seen: set[bytes] = set()
+    by_market: dict[str, list[RestingOrder]] = {m: [] for m in markets}
+    for r in resting:
+        if r.order_id in seen:
+            raise AuctionError(f"order id 0x{r.order_id.hex()} appears twice in the batch")
+        seen.add(r.order_id)
+        if r.order.market not in by_market:
+            raise AuctionError(f"market: expected one of {sorted(markets)}, got {r.order.market!r}")
+        by_market[r.order.market].append(r)
+
+    results: dict[str, MarketResult] = {}
+    carried: list[RestingOrder] = []
+    for market_id in sorted(by_market):
+        rows = by_market[market_id]
+        reference = references.get(market_id)
+        discovery, curves, fills = clear_market(
+            [r.order for r in rows], [r.order_id for r in rows], reference, sealed.seed
+        )
+        market_fills = []
+        for r, q in zip(rows, fills.tolist(), strict=True):
+            if q:
+                market_fills.append(
+                    Fill(r.order_id, r.trader, market_id, r.order.side, discovery.price or 0, q)
+                )
+            rest = r.order.quantity - q
+            if rest and r.order.time_in_force is TimeInForce.GTC:
+                carried.append(
+                    RestingOrder(r.order_id, r.trader, r.order.with_quantity(rest), r.origin_batch)
+                )
+        results[market_id] = MarketResult(
+            market_id,
+            reference,
+            discovery.price,
+            discovery.volume,
+            discovery.buy_volume,
+            discovery.sell_volume,
+            discovery.imbalance,
+            tuple(market_fills),
+            curves,
+            len(rows),
+        )
+    return BatchResult(
+        sealed.batch_id,
+        sealed.seed,
+        results,
+        tuple(resting),
+        sealed.forfeited,
+        tuple(carried),
+        sealed.rejections,
+    )

@@ -1,0 +1,465 @@
+"""Sealed orders: EIP-712-signed commitments, operator receipts, reveals.
+
+A batch has two windows. During the commit window ``[commit_open, commit_close)``
+a trader sends a signed :class:`Commit` naming only a hash of the order; the
+book answers with a :class:`Receipt` signed by the operator — the trader's
+proof that the commitment was taken in time. During the reveal window
+``[commit_close, reveal_close)`` the trader reveals the order and salt; the
+book recomputes the commitment and takes the order if it matches and passes
+the market's rules. Commitments left unrevealed are forfeited (the bond is
+settlement's business). The batch seed, which breaks allocation ties, is the
+Keccak Merkle root of all commitments in receipt order, fixed before anyone
+reveals.
+
+Every rejection raises its own :mod:`auction.errors` type and changes nothing.
+Times are integer milliseconds since the Unix epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_utils import to_checksum_address
+
+from auction.errors import (
+    AuctionError,
+    BadSignature,
+    CommitmentExpired,
+    DuplicateCommitment,
+    DuplicateReveal,
+    NonceReused,
+    OutsideWindow,
+    RevealMismatch,
+    UnknownCommitment,
+    WrongBatch,
+    WrongMarket,
+)
+from auction.markets import Market
+from auction.orders import Order
+from crypto.eip712 import (
+    Address,
+    Eip712Domain,
+    StructType,
+    address_of,
+    recover_signer,
+    sign_digest,
+    signing_digest,
+)
+from crypto.exceptions import SignatureError
+from crypto.keccak import keccak256, keccak_merkle_root
+
+__all__ = [
+    "COMMITMENT_TAG",
+    "COMMIT_TYPE",
+    "RECEIPT_TYPE",
+    "BatchWindows",
+    "Commit",
+    "CommitBook",
+    "Forfeit",
+    "NonceRegistry",
+    "Receipt",
+    "Rejection",
+    "Reveal",
+    "RevealedOrder",
+    "SealedBatch",
+    "SignedCommit",
+    "compute_commitment",
+]
+
+#: Type tag of a commitment preimage: keccak("sealbatch.Commitment.v1").
+COMMITMENT_TAG = keccak256(b"sealbatch.Commitment.v1")
+
+COMMIT_TYPE = StructType(
+    "Commit",
+    (
+        ("trader", "address"),
+        ("batchId", "uint64"),
+        ("market", "string"),
+        ("commitment", "bytes32"),
+        ("nonce", "uint64"),
+        ("marginLock", "uint256"),
+        ("bond", "uint256"),
+        ("expiry", "uint64"),
+    ),
+)
+RECEIPT_TYPE = StructType(
+    "Receipt",
+    (
+        ("batchId", "uint64"),
+        ("sequence", "uint64"),
+        ("commitment", "bytes32"),
+        ("receivedAt", "uint64"),
+    ),
+)
+
+
+def compute_commitment(
+    domain: Eip712Domain, order: Order, salt: bytes, trader: str, nonce: int
+) -> bytes:
+    """``keccak(abi.encode(COMMITMENT_TAG, domainSeparator, keccak(order.encode()),
+    salt, trader, nonce))``.
+
+    The domain separator binds the commitment to one venue, chain and
+    contract; the salt (32 random bytes) keeps the order secret until revealed.
+
+    Raises:
+        ValueError: salt is not 32 bytes or nonce is not a uint64.
+    """
+    if not isinstance(salt, bytes | bytearray) or len(salt) != 32:
+        raise ValueError(f"salt: expected 32 bytes, got {salt!r}")
+    if isinstance(nonce, bool) or not isinstance(nonce, int) or not 0 <= nonce < 1 << 64:
+        raise ValueError(f"nonce: expected a uint64, got {nonce!r}")
+    return keccak256(
+        abi_encode(
+            ["bytes32", "bytes32", "bytes32", "bytes32", "address", "uint64"],
+            [COMMITMENT_TAG, domain.separator, order.hash(), bytes(salt), trader, nonce],
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Commit:
+    """The message a trader signs to commit to a sealed order."""
+
+    trader: Address
+    batch_id: int
+    market: str
+    commitment: bytes
+    nonce: int
+    margin_lock: int = 0
+    bond: int = 0
+    expiry_ms: int = (1 << 64) - 1
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "trader": self.trader,
+            "batchId": self.batch_id,
+            "market": self.market,
+            "commitment": self.commitment,
+            "nonce": self.nonce,
+            "marginLock": self.margin_lock,
+            "bond": self.bond,
+            "expiry": self.expiry_ms,
+        }
+
+    def digest(self, domain: Eip712Domain) -> bytes:
+        """The EIP-712 digest; raises ValueError naming a malformed field."""
+        return signing_digest(domain, COMMIT_TYPE, self.message())
+
+
+@dataclass(frozen=True)
+class SignedCommit:
+    """A :class:`Commit` with the trader's 65-byte EIP-712 signature."""
+
+    commit: Commit
+    signature: bytes
+
+    @classmethod
+    def sign(cls, commit: Commit, private_key: bytes | str, domain: Eip712Domain) -> SignedCommit:
+        return cls(commit, sign_digest(private_key, commit.digest(domain)))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The operator's signed proof that a commitment was taken in time."""
+
+    batch_id: int
+    sequence: int
+    commitment: bytes
+    received_at_ms: int
+    operator_signature: bytes
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "batchId": self.batch_id,
+            "sequence": self.sequence,
+            "commitment": self.commitment,
+            "receivedAt": self.received_at_ms,
+        }
+
+    def signer(self, domain: Eip712Domain) -> Address:
+        """The address that signed this receipt (compare with the operator's)."""
+        digest = signing_digest(domain, RECEIPT_TYPE, self.message())
+        return recover_signer(digest, self.operator_signature)
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """A trader's reveal: the committed order and its salt."""
+
+    commitment: bytes
+    order: Order
+    salt: bytes
+
+
+@dataclass(frozen=True)
+class RevealedOrder:
+    """An order that was committed in time and revealed correctly."""
+
+    commitment: bytes
+    trader: Address
+    order: Order
+    sequence: int
+    nonce: int
+    margin_lock: int
+    bond: int
+
+
+@dataclass(frozen=True)
+class Forfeit:
+    """A commitment that was never revealed: its bond goes to the insurance fund."""
+
+    commitment: bytes
+    trader: Address
+    market: str
+    sequence: int
+    bond: int
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A refused commit or reveal, kept for the orders' fate report."""
+
+    commitment: bytes | None
+    code: str
+    reason: str
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class BatchWindows:
+    """Commit window ``[commit_open_ms, commit_close_ms)``, reveal window
+    ``[commit_close_ms, reveal_close_ms)``."""
+
+    commit_open_ms: int
+    commit_close_ms: int
+    reveal_close_ms: int
+
+    def __post_init__(self) -> None:
+        if not self.commit_open_ms < self.commit_close_ms < self.reveal_close_ms:
+            raise AuctionError(
+                "expected commit_open < commit_close < reveal_close, got "
+                f"{self.commit_open_ms}, {self.commit_close_ms}, {self.reveal_close_ms}"
+            )
+
+
+class NonceRegistry:
+    """Nonces each trader has used, shared by consecutive batches.
+
+    A nonce is used once per trader for ever, so a signed commitment cannot be
+    replayed into a later batch.
+    """
+
+    def __init__(self) -> None:
+        self._used: set[tuple[str, int]] = set()
+
+    def is_used(self, trader: str, nonce: int) -> bool:
+        return (trader, nonce) in self._used
+
+    def use(self, trader: str, nonce: int) -> None:
+        self._used.add((trader, nonce))
+
+
+@dataclass
+class _Entry:
+    commit: Commit
+    sequence: int
+    revealed: RevealedOrder | None = None
+
+
+RevealCheck = Callable[[Address, Order], None]
+"""Called on a matching reveal before it is taken; raises to refuse it
+(settlement plugs its initial-margin check in here)."""
+
+
+@dataclass(frozen=True)
+class SealedBatch:
+    """A closed batch: what was committed, revealed and forfeited, and its seed."""
+
+    batch_id: int
+    seed: bytes
+    receipts: tuple[Receipt, ...]
+    revealed: tuple[RevealedOrder, ...]
+    forfeited: tuple[Forfeit, ...]
+    rejections: tuple[Rejection, ...]
+
+
+@dataclass
+class CommitBook:
+    """The commitments and reveals of one batch.
+
+    Args:
+        batch_id: this batch's id.
+        markets: markets that trade in this batch, by id.
+        domain: the EIP-712 domain commitments are signed under.
+        operator_key: the operator's private key, which signs receipts.
+        windows: the commit and reveal windows.
+        references: each market's reference price (for the price band).
+        nonces: the registry shared with the other batches.
+        reveal_check: optional extra check of a matching reveal (margin).
+    """
+
+    batch_id: int
+    markets: Mapping[str, Market]
+    domain: Eip712Domain
+    operator_key: bytes
+    windows: BatchWindows
+    references: Mapping[str, int | None] = field(default_factory=dict)
+    nonces: NonceRegistry = field(default_factory=NonceRegistry)
+    reveal_check: RevealCheck | None = None
+    _entries: dict[bytes, _Entry] = field(default_factory=dict, init=False, repr=False)
+    _order: list[bytes] = field(default_factory=list, init=False, repr=False)
+    _receipts: list[Receipt] = field(default_factory=list, init=False, repr=False)
+    _rejections: list[Rejection] = field(default_factory=list, init=False, repr=False)
+
+    @property
+    def operator(self) -> Address:
+        return address_of(self.operator_key)
+
+    @property
+    def seed(self) -> bytes:
+        """Keccak Merkle root of the commitments in receipt order."""
+        return keccak_merkle_root(self._order)
+
+    def _reject(self, err: AuctionError, commitment: bytes | None, now_ms: int) -> AuctionError:
+        self._rejections.append(Rejection(commitment, err.code, str(err), now_ms))
+        return err
+
+    def commit(self, signed: SignedCommit, now_ms: int) -> Receipt:
+        """Take a signed commitment and return the operator's receipt.
+
+        Raises:
+            OutsideWindow, WrongBatch, WrongMarket, CommitmentExpired,
+            BadSignature, DuplicateCommitment, NonceReused.
+        """
+        c = signed.commit
+        try:
+            self._check_commit(signed, now_ms)
+        except AuctionError as err:
+            raise self._reject(err, c.commitment, now_ms) from None
+        sequence = len(self._order)
+        receipt_msg = {
+            "batchId": self.batch_id,
+            "sequence": sequence,
+            "commitment": c.commitment,
+            "receivedAt": now_ms,
+        }
+        sig = sign_digest(self.operator_key, signing_digest(self.domain, RECEIPT_TYPE, receipt_msg))
+        receipt = Receipt(self.batch_id, sequence, c.commitment, now_ms, sig)
+        self.nonces.use(to_checksum_address(c.trader), c.nonce)
+        self._entries[c.commitment] = _Entry(c, sequence)
+        self._order.append(c.commitment)
+        self._receipts.append(receipt)
+        return receipt
+
+    def _check_commit(self, signed: SignedCommit, now_ms: int) -> None:
+        c = signed.commit
+        w = self.windows
+        if not w.commit_open_ms <= now_ms < w.commit_close_ms:
+            raise OutsideWindow(
+                f"commit: expected a time in [{w.commit_open_ms}, {w.commit_close_ms}) for "
+                f"batch {self.batch_id}, got {now_ms}"
+            )
+        if c.batch_id != self.batch_id:
+            raise WrongBatch(f"batch_id: expected {self.batch_id}, got {c.batch_id}")
+        if c.market not in self.markets:
+            raise WrongMarket(f"market: expected one of {sorted(self.markets)}, got {c.market!r}")
+        if now_ms > c.expiry_ms:
+            raise CommitmentExpired(f"expiry: expected at least {now_ms}, got {c.expiry_ms}")
+        try:
+            signer = recover_signer(c.digest(self.domain), signed.signature)
+        except (SignatureError, ValueError) as exc:
+            raise BadSignature(f"signature: {exc}") from exc
+        try:
+            trader = to_checksum_address(c.trader)
+        except ValueError as exc:
+            raise BadSignature(f"trader: expected an address, got {c.trader!r}") from exc
+        if signer != trader:
+            raise BadSignature(f"signature: expected signer {trader}, got {signer}")
+        if c.commitment in self._entries:
+            raise DuplicateCommitment(f"commitment 0x{c.commitment.hex()} was already taken")
+        if self.nonces.is_used(trader, c.nonce):
+            raise NonceReused(f"nonce: {c.nonce} was already used by {c.trader}")
+
+    def reveal(self, reveal: Reveal, now_ms: int) -> RevealedOrder:
+        """Take a reveal; returns the revealed order.
+
+        Raises:
+            OutsideWindow, UnknownCommitment, DuplicateReveal, RevealMismatch,
+            WrongMarket, SizeOutOfRange, OutsideBand, or whatever
+            ``reveal_check`` raises.
+        """
+        try:
+            entry = self._check_reveal(reveal, now_ms)
+            if self.reveal_check is not None:
+                self.reveal_check(entry.commit.trader, reveal.order)
+        except AuctionError as err:
+            raise self._reject(err, reveal.commitment, now_ms) from None
+        c = entry.commit
+        revealed = RevealedOrder(
+            c.commitment, c.trader, reveal.order, entry.sequence, c.nonce, c.margin_lock, c.bond
+        )
+        entry.revealed = revealed
+        return revealed
+
+    def _check_reveal(self, reveal: Reveal, now_ms: int) -> _Entry:
+        w = self.windows
+        if not w.commit_close_ms <= now_ms < w.reveal_close_ms:
+            raise OutsideWindow(
+                f"reveal: expected a time in [{w.commit_close_ms}, {w.reveal_close_ms}) for "
+                f"batch {self.batch_id}, got {now_ms}"
+            )
+        entry = self._entries.get(reveal.commitment)
+        if entry is None:
+            raise UnknownCommitment(
+                f"commitment 0x{reveal.commitment.hex()} was not taken in batch {self.batch_id}"
+            )
+        if entry.revealed is not None:
+            raise DuplicateReveal(f"commitment 0x{reveal.commitment.hex()} was already revealed")
+        c = entry.commit
+        try:
+            expected = compute_commitment(
+                self.domain, reveal.order, reveal.salt, c.trader, c.nonce
+            )
+        except ValueError as exc:
+            raise RevealMismatch(f"reveal: {exc}") from exc
+        if expected != c.commitment:
+            raise RevealMismatch(
+                f"reveal: expected the order and salt to hash to 0x{c.commitment.hex()}, "
+                f"got 0x{expected.hex()}"
+            )
+        if reveal.order.market != c.market:
+            raise WrongMarket(f"market: expected {c.market!r}, got {reveal.order.market!r}")
+        self.markets[c.market].check_order(reveal.order, self.references.get(c.market))
+        return entry
+
+    def close(self, now_ms: int) -> SealedBatch:
+        """Close the batch after the reveal window.
+
+        Raises:
+            OutsideWindow: the reveal window is still open.
+        """
+        if now_ms < self.windows.reveal_close_ms:
+            raise OutsideWindow(
+                f"close: expected a time at or after {self.windows.reveal_close_ms}, got {now_ms}"
+            )
+        revealed = []
+        forfeited = []
+        for commitment in self._order:
+            entry = self._entries[commitment]
+            if entry.revealed is not None:
+                revealed.append(entry.revealed)
+            else:
+                c = entry.commit
+                forfeited.append(Forfeit(commitment, c.trader, c.market, entry.sequence, c.bond))
+        return SealedBatch(
+            self.batch_id,
+            self.seed,
+            tuple(self._receipts),
+            tuple(revealed),
+            tuple(forfeited),
+            tuple(self._rejections),
+        )
