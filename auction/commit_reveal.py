@@ -421,9 +421,7 @@ class CommitBook:
             raise DuplicateReveal(f"commitment 0x{reveal.commitment.hex()} was already revealed")
         c = entry.commit
         try:
-            expected = compute_commitment(
-                self.domain, reveal.order, reveal.salt, c.trader, c.nonce
-            )
+            expected = compute_commitment(self.domain, reveal.order, reveal.salt, c.trader, c.nonce)
         except ValueError as exc:
             raise RevealMismatch(f"reveal: {exc}") from exc
         if expected != c.commitment:

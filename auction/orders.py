@@ -91,9 +91,13 @@ class Order:
             _check_int("limit_price", self.limit_price, 1, _LIMIT)
         _check_int("quantity", self.quantity, 1, _LIMIT)
         if not isinstance(self.time_in_force, TimeInForce):
-            raise InvalidOrder(f"time_in_force: expected 'ioc' or 'gtc', got {self.time_in_force!r}")
+            raise InvalidOrder(
+                f"time_in_force: expected 'ioc' or 'gtc', got {self.time_in_force!r}"
+            )
         if self.limit_price is None and self.time_in_force is TimeInForce.GTC:
-            raise InvalidOrder("time_in_force: a market order cannot rest; expected 'ioc', got 'gtc'")
+            raise InvalidOrder(
+                "time_in_force: a market order cannot rest; expected 'ioc', got 'gtc'"
+            )
         if not isinstance(self.reduce_only, bool):
             raise InvalidOrder(f"reduce_only: expected a bool, got {self.reduce_only!r}")
         _check_int("client_id", self.client_id, 0, _MAX_U64)

@@ -1,0 +1,157 @@
+"""Parse an ORDERS.csv file (the ``sealbatch clear`` input) into one market's book.
+
+Columns (header required, any order, extra columns ignored except ``market``):
+``order_id,trader,side,limit_price,quantity``. ``side`` is ``buy`` or
+``sell``; ``limit_price`` an integer number of ticks, or empty for a market
+order; ``quantity`` an integer number of lots. A ``market`` column, when
+present, must name one market (or be filtered with ``market=``).
+
+Every problem raises :class:`OrdersCsvError` naming the data row (1-based,
+the header is not a row) and the field, and nothing is returned.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from auction.book import MARKET, OrderArrays
+from auction.errors import InvalidOrder
+
+__all__ = ["COLUMNS", "CsvBook", "OrdersCsvError", "parse_orders_csv"]
+
+COLUMNS = ("order_id", "trader", "side", "limit_price", "quantity")
+_MAX = 1 << 40
+
+
+class OrdersCsvError(InvalidOrder):
+    """A row or field of ORDERS.csv is invalid."""
+
+    code = "invalid_orders_csv"
+
+    def __init__(self, message: str, row: int | None = None, field: str | None = None) -> None:
+        where = ""
+        if row is not None:
+            where = f"row {row}" + (f", field '{field}'" if field else "") + ": "
+        elif field is not None:
+            where = f"field '{field}': "
+        super().__init__(where + message)
+        self.row = row
+        self.field = field
+
+
+@dataclass(frozen=True)
+class CsvBook:
+    """The parsed orders: ids and traders in file order, plus the column arrays."""
+
+    order_ids: tuple[str, ...]
+    traders: tuple[str, ...]
+    book: OrderArrays
+    market: str | None
+
+
+def _int_field(text: str, row: int, field: str) -> int:
+    t = text.strip()
+    try:
+        value = int(t, 10)
+    except ValueError:
+        raise OrdersCsvError(f"expected an integer, got {text!r}", row, field) from None
+    if not 1 <= value <= _MAX:
+        raise OrdersCsvError(f"expected an integer from 1 to {_MAX}, got {text!r}", row, field)
+    return value
+
+
+def parse_orders_csv(lines: Iterable[str], market: str | None = None) -> CsvBook:
+    """Parse ORDERS.csv text lines.
+
+    Args:
+        lines: the file's lines (e.g. an open text file).
+        market: keep only rows of this market (needs a ``market`` column).
+
+    Raises:
+        OrdersCsvError: a missing column, an empty or duplicate order id, an
+            unknown side, a non-integer or out-of-range price or quantity, or
+            several markets in one file without ``market=``.
+    """
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise OrdersCsvError(
+            f"expected a header with columns {','.join(COLUMNS)}, got an empty file"
+        ) from None
+    except csv.Error as exc:
+        raise OrdersCsvError(f"unreadable CSV header: {exc}") from None
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        raise OrdersCsvError(
+            f"expected columns {','.join(COLUMNS)}, missing {','.join(missing)}",
+            field=missing[0],
+        )
+    col = {c: names.index(c) for c in COLUMNS}
+    market_col = names.index("market") if "market" in names else None
+    if market is not None and market_col is None:
+        raise OrdersCsvError(f"expected a 'market' column to select {market!r}", field="market")
+
+    ids: list[str] = []
+    traders: list[str] = []
+    is_buy: list[bool] = []
+    limits: list[int] = []
+    qtys: list[int] = []
+    seen: set[str] = set()
+    markets: set[str] = set()
+    row = 0
+    try:
+        for fields in reader:
+            row += 1
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            if len(fields) < len(names):
+                raise OrdersCsvError(
+                    f"expected {len(names)} fields, got {len(fields)}", row, names[len(fields)]
+                )
+            if market_col is not None:
+                m = fields[market_col].strip()
+                if market is not None and m != market:
+                    continue
+                markets.add(m)
+            oid = fields[col["order_id"]].strip()
+            if not oid:
+                raise OrdersCsvError("expected a non-empty order id", row, "order_id")
+            if oid in seen:
+                raise OrdersCsvError(f"duplicate order id {oid!r}", row, "order_id")
+            trader = fields[col["trader"]].strip()
+            if not trader:
+                raise OrdersCsvError("expected a non-empty trader", row, "trader")
+            side = fields[col["side"]].strip().lower()
+            if side not in ("buy", "sell"):
+                raise OrdersCsvError(
+                    f"expected 'buy' or 'sell', got {fields[col['side']]!r}", row, "side"
+                )
+            lp = fields[col["limit_price"]]
+            limit = MARKET if not lp.strip() else _int_field(lp, row, "limit_price")
+            qty = _int_field(fields[col["quantity"]], row, "quantity")
+            seen.add(oid)
+            ids.append(oid)
+            traders.append(trader)
+            is_buy.append(side == "buy")
+            limits.append(limit)
+            qtys.append(qty)
+    except csv.Error as exc:
+        raise OrdersCsvError(f"unreadable CSV: {exc}", row + 1) from None
+    if len(markets) > 1:
+        raise OrdersCsvError(
+            f"expected one market per clearing, got {', '.join(sorted(markets))} "
+            "(select one with --market)",
+            field="market",
+        )
+    book = OrderArrays(
+        np.array(is_buy, dtype=np.bool_),
+        np.array(limits, dtype=np.int64),
+        np.array(qtys, dtype=np.int64),
+    )
+    return CsvBook(tuple(ids), tuple(traders), book, next(iter(markets), None))
