@@ -17,6 +17,7 @@ Times are integer milliseconds since the Unix epoch.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -337,9 +338,11 @@ class CommitBook:
         """
         c = signed.commit
         try:
-            self._check_commit(signed, now_ms)
+            trader = self._check_commit(signed, now_ms)
         except AuctionError as err:
             raise self._reject(err, c.commitment, now_ms) from None
+        # One spelling per trader from here on (nonces, reveals, forfeits, fills).
+        c = dataclasses.replace(c, trader=trader)
         sequence = len(self._order)
         receipt_msg = {
             "batchId": self.batch_id,
@@ -349,13 +352,14 @@ class CommitBook:
         }
         sig = sign_digest(self.operator_key, signing_digest(self.domain, RECEIPT_TYPE, receipt_msg))
         receipt = Receipt(self.batch_id, sequence, c.commitment, now_ms, sig)
-        self.nonces.use(to_checksum_address(c.trader), c.nonce)
+        self.nonces.use(trader, c.nonce)
         self._entries[c.commitment] = _Entry(c, sequence)
         self._order.append(c.commitment)
         self._receipts.append(receipt)
         return receipt
 
-    def _check_commit(self, signed: SignedCommit, now_ms: int) -> None:
+    def _check_commit(self, signed: SignedCommit, now_ms: int) -> Address:
+        """Raise the rejection of ``signed``, if any; return its checksummed trader."""
         c = signed.commit
         w = self.windows
         if not w.commit_open_ms <= now_ms < w.commit_close_ms:
@@ -374,7 +378,7 @@ class CommitBook:
         except (SignatureError, ValueError) as exc:
             raise BadSignature(f"signature: {exc}") from exc
         try:
-            trader = to_checksum_address(c.trader)
+            trader = Address(to_checksum_address(c.trader))
         except ValueError as exc:
             raise BadSignature(f"trader: expected an address, got {c.trader!r}") from exc
         if signer != trader:
@@ -382,7 +386,8 @@ class CommitBook:
         if c.commitment in self._entries:
             raise DuplicateCommitment(f"commitment 0x{c.commitment.hex()} was already taken")
         if self.nonces.is_used(trader, c.nonce):
-            raise NonceReused(f"nonce: {c.nonce} was already used by {c.trader}")
+            raise NonceReused(f"nonce: {c.nonce} was already used by {trader}")
+        return trader
 
     def reveal(self, reveal: Reveal, now_ms: int) -> RevealedOrder:
         """Take a reveal; returns the revealed order.

@@ -1,0 +1,587 @@
+"""Commit-reveal: receipts, reveals, forfeits, the seed, and every rejection."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+from eth_abi import encode as abi_encode
+from eth_utils import keccak as eth_keccak
+
+import auction.errors as errors
+from auction.commit_reveal import (
+    COMMITMENT_TAG,
+    BatchWindows,
+    Commit,
+    CommitBook,
+    NonceRegistry,
+    Reveal,
+    SignedCommit,
+    compute_commitment,
+)
+from auction.errors import (
+    AuctionError,
+    BadSignature,
+    CommitmentExpired,
+    DuplicateCommitment,
+    DuplicateReveal,
+    NonceReused,
+    OutsideBand,
+    OutsideWindow,
+    RevealMismatch,
+    SizeOutOfRange,
+    UnknownCommitment,
+    WrongBatch,
+    WrongMarket,
+)
+from auction.orders import Order, Side, TimeInForce
+from crypto.eip712 import Address, Eip712Domain, address_of
+from crypto.keccak import keccak_merkle_root
+from tests.auction.conftest import (
+    AFTER,
+    ALICE,
+    BOB,
+    CAROL,
+    DOMAIN,
+    IN_COMMIT,
+    IN_REVEAL,
+    OPERATOR_KEY,
+    WINDOWS,
+)
+
+BookFactory = Callable[..., CommitBook]
+BTC_BUY = Order("BTC-PERP", Side.BUY, 50_100, 10)
+BTC_SELL = Order("BTC-PERP", Side.SELL, 49_900, 4, TimeInForce.GTC)
+ETH_BUY = Order("ETH-PERP", Side.BUY, None, 3)
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+# --- the commitment -------------------------------------------------------------
+
+
+def test_commitment_known_answer() -> None:
+    """The commitment preimage built word by word, independently of the code.
+
+    Preimage (issue 2 item 4, commit_reveal.compute_commitment docstring):
+    ``COMMITMENT_TAG || domainSeparator || keccak(order.encode()) || salt ||
+    uint256(trader) || uint256(nonce)``, each a 32-byte ABI word. The pinned
+    hex was produced by this hand construction (eth_utils.keccak over raw
+    bytes) when the test was written.
+    """
+    domain = Eip712Domain("sealbatch", "1", 1, Address("0x" + "00" * 19 + "01"))
+    order = Order("BTC-PERP", Side.BUY, 50_000, 3, TimeInForce.GTC, False, 42)
+    salt = bytes(range(32))
+    trader = Address("0x" + "5a" * 20)
+    nonce = 9
+
+    order_words = [
+        eth_keccak(b"sealbatch.Order.v1"),
+        eth_keccak(b"BTC-PERP"),
+        (1).to_bytes(32, "big"),  # is buy
+        (1).to_bytes(32, "big"),  # has limit
+        (50_000).to_bytes(32, "big"),
+        (3).to_bytes(32, "big"),
+        (1).to_bytes(32, "big"),  # GTC
+        (0).to_bytes(32, "big"),  # not reduce-only
+        (42).to_bytes(32, "big"),
+    ]
+    order_hash = eth_keccak(b"".join(order_words))
+    separator = eth_keccak(
+        eth_keccak(
+            b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+        )
+        + eth_keccak(b"sealbatch")
+        + eth_keccak(b"1")
+        + (1).to_bytes(32, "big")
+        + bytes(31)
+        + b"\x01"
+    )
+    assert domain.separator == separator
+    preimage = b"".join(
+        [
+            eth_keccak(b"sealbatch.Commitment.v1"),
+            separator,
+            order_hash,
+            salt,
+            bytes(12) + bytes.fromhex("5a" * 20),
+            nonce.to_bytes(32, "big"),
+        ]
+    )
+    assert len(preimage) == 6 * 32
+    expected = eth_keccak(preimage)
+    assert eth_keccak(b"sealbatch.Commitment.v1") == COMMITMENT_TAG
+    assert compute_commitment(domain, order, salt, trader, nonce) == expected
+    # eth_abi gives the same preimage, so Solidity's abi.encode does too
+    assert (
+        abi_encode(
+            ["bytes32", "bytes32", "bytes32", "bytes32", "address", "uint64"],
+            [COMMITMENT_TAG, domain.separator, order_hash, salt, trader, nonce],
+        )
+        == preimage
+    )
+    assert expected.hex() == PINNED_COMMITMENT
+
+
+CommitmentInputs = tuple[Order, bytes, Address, int, Eip712Domain]
+PINNED_COMMITMENT = "941a65288f1f7da5d60967c1124b3f2603828234f435e9f844269baeba3ec69e"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda o, s, t, n, d: (o.with_quantity(4), s, t, n, d),
+        lambda o, s, t, n, d: (o, bytes(31) + b"\x01", t, n, d),
+        lambda o, s, t, n, d: (o, s, Address("0x" + "5b" * 20), n, d),
+        lambda o, s, t, n, d: (o, s, t, n + 1, d),
+        lambda o, s, t, n, d: (o, s, t, n, dataclasses.replace(d, chain_id=2)),
+        lambda o, s, t, n, d: (o, s, t, n, dataclasses.replace(d, name="other")),
+    ],
+    ids=["order", "salt", "trader", "nonce", "chain", "domain-name"],
+)
+def test_commitment_binds_every_input(change: Callable[..., CommitmentInputs]) -> None:
+    base: CommitmentInputs = (BTC_BUY, bytes(32), Address("0x" + "5a" * 20), 1, DOMAIN)
+    o, s, t, n, d = base
+    o2, s2, t2, n2, d2 = change(*base)
+    assert compute_commitment(d, o, s, t, n) != compute_commitment(d2, o2, s2, t2, n2)
+
+
+@pytest.mark.parametrize(
+    ("salt", "nonce"),
+    [(bytes(31), 1), (bytes(33), 1), ("00" * 32, 1), (bytes(32), -1), (bytes(32), 1 << 64)],
+)
+def test_commitment_rejects_bad_salt_or_nonce(salt: object, nonce: int) -> None:
+    with pytest.raises(ValueError, match=r"salt|nonce"):
+        compute_commitment(DOMAIN, BTC_BUY, salt, ALICE.address, nonce)  # type: ignore[arg-type]
+
+
+# --- the happy path -------------------------------------------------------------
+
+
+def test_commit_reveal_close(make_book: BookFactory) -> None:
+    book = make_book()
+    sa, ra = ALICE.sealed(BTC_BUY, nonce=1, bond=5)
+    sb, rb = BOB.sealed(BTC_SELL, nonce=1)
+    sc, _ = CAROL.sealed(ETH_BUY, nonce=3, bond=8)
+
+    receipts = [book.commit(s, IN_COMMIT + i) for i, s in enumerate((sa, sb, sc))]
+    assert [r.sequence for r in receipts] == [0, 1, 2]
+    assert [r.commitment for r in receipts] == [
+        sa.commit.commitment,
+        sb.commit.commitment,
+        sc.commit.commitment,
+    ]
+    assert [r.received_at_ms for r in receipts] == [IN_COMMIT, IN_COMMIT + 1, IN_COMMIT + 2]
+    operator = address_of(OPERATOR_KEY)
+    assert book.operator == operator
+    for r in receipts:
+        assert r.batch_id == 7
+        assert r.signer(DOMAIN) == operator
+    # the seed is fixed by the commit window: Merkle root in receipt order
+    seed = keccak_merkle_root([r.commitment for r in receipts])
+    assert book.seed == seed
+
+    got_a = book.reveal(ra, IN_REVEAL)
+    got_b = book.reveal(rb, IN_REVEAL + 1)
+    assert (got_a.trader, got_a.order, got_a.sequence, got_a.nonce, got_a.bond) == (
+        ALICE.address,
+        BTC_BUY,
+        0,
+        1,
+        5,
+    )
+    assert got_b.order == BTC_SELL and got_b.commitment == sb.commit.commitment
+
+    sealed = book.close(AFTER)
+    assert sealed.batch_id == 7
+    assert sealed.seed == seed  # reveals do not move the seed
+    assert sealed.receipts == tuple(receipts)
+    assert sealed.revealed == (got_a, got_b)
+    assert len(sealed.forfeited) == 1
+    f = sealed.forfeited[0]
+    assert (f.commitment, f.trader, f.market, f.sequence, f.bond) == (
+        sc.commit.commitment,
+        CAROL.address,
+        "ETH-PERP",
+        2,
+        8,
+    )
+    assert sealed.rejections == ()
+
+
+def test_seed_depends_on_receipt_order(make_book: BookFactory) -> None:
+    sa, _ = ALICE.sealed(BTC_BUY, nonce=1)
+    sb, _ = BOB.sealed(BTC_SELL, nonce=1)
+    one, two = make_book(), make_book()
+    one.commit(sa, IN_COMMIT)
+    one.commit(sb, IN_COMMIT)
+    two.commit(sb, IN_COMMIT)
+    two.commit(sa, IN_COMMIT)
+    assert one.seed != two.seed
+    assert make_book().seed == bytes(32)
+
+
+def test_tampered_receipt_does_not_verify(make_book: BookFactory) -> None:
+    book = make_book()
+    sa, _ = ALICE.sealed(BTC_BUY, nonce=1)
+    receipt = book.commit(sa, IN_COMMIT)
+    operator = address_of(OPERATOR_KEY)
+    for tampered in (
+        dataclasses.replace(receipt, sequence=1),
+        dataclasses.replace(receipt, received_at_ms=IN_COMMIT - 1),
+        dataclasses.replace(receipt, batch_id=8),
+        dataclasses.replace(receipt, commitment=bytes(32)),
+    ):
+        assert tampered.signer(DOMAIN) != operator
+    assert receipt.signer(dataclasses.replace(DOMAIN, chain_id=1)) != operator
+
+
+def test_window_boundaries(make_book: BookFactory) -> None:
+    book = make_book()
+    s1, r1 = ALICE.sealed(BTC_BUY, nonce=1)
+    s2, r2 = BOB.sealed(BTC_SELL, nonce=1)
+    book.commit(s1, WINDOWS.commit_open_ms)  # open is inclusive
+    book.commit(s2, WINDOWS.commit_close_ms - 1)
+    book.reveal(r1, WINDOWS.commit_close_ms)  # the reveal window opens as commits close
+    book.reveal(r2, WINDOWS.reveal_close_ms - 1)
+    assert len(book.close(WINDOWS.reveal_close_ms).revealed) == 2
+
+
+def test_same_nonce_for_different_traders(make_book: BookFactory) -> None:
+    book = make_book()
+    book.commit(ALICE.sealed(BTC_BUY, nonce=1)[0], IN_COMMIT)
+    book.commit(BOB.sealed(BTC_BUY, nonce=1)[0], IN_COMMIT)
+    assert len(book.close(AFTER).forfeited) == 2
+
+
+def test_lowercase_trader_address_is_one_trader(make_book: BookFactory) -> None:
+    """A trader who writes their address in lower case is still the same trader."""
+    book = make_book()
+    salt = bytes(32)
+    lower = Address(ALICE.address.lower())
+    commitment = compute_commitment(DOMAIN, BTC_BUY, salt, lower, 5)
+    signed = SignedCommit.sign(Commit(lower, 7, "BTC-PERP", commitment, 5), ALICE.key, DOMAIN)
+    book.commit(signed, IN_COMMIT)
+    again, _ = ALICE.sealed(BTC_SELL, nonce=5)
+    with pytest.raises(NonceReused):
+        book.commit(again, IN_COMMIT)
+    revealed = book.reveal(Reveal(commitment, BTC_BUY, salt), IN_REVEAL)
+    assert revealed.trader == ALICE.address  # checksummed, as everywhere else
+
+
+def test_reveal_check_sees_trader_and_order(make_book: BookFactory) -> None:
+    seen: list[tuple[Address, Order]] = []
+    book = make_book(reveal_check=lambda t, o: seen.append((t, o)))
+    sa, ra = ALICE.sealed(BTC_BUY, nonce=1)
+    book.commit(sa, IN_COMMIT)
+    book.reveal(ra, IN_REVEAL)
+    assert seen == [(ALICE.address, BTC_BUY)]
+
+
+def test_nonce_registry_spans_batches(make_book: BookFactory) -> None:
+    nonces = NonceRegistry()
+    first = make_book(batch_id=7, nonces=nonces)
+    first.commit(ALICE.sealed(BTC_BUY, nonce=1, batch_id=7)[0], IN_COMMIT)
+    second = make_book(batch_id=8, nonces=nonces)
+    with pytest.raises(NonceReused):
+        second.commit(ALICE.sealed(BTC_BUY, nonce=1, batch_id=8)[0], IN_COMMIT)
+    assert nonces.is_used(ALICE.address, 1) and not nonces.is_used(BOB.address, 1)
+
+
+def test_windows_must_be_ordered() -> None:
+    with pytest.raises(AuctionError, match="commit_open < commit_close < reveal_close"):
+        BatchWindows(10, 10, 20)
+    with pytest.raises(AuctionError):
+        BatchWindows(10, 20, 20)
+
+
+# --- every rejection, and that it changes nothing -------------------------------
+
+
+def rejected_commit(
+    book: CommitBook, signed: SignedCommit, now: int, err: type[AuctionError]
+) -> AuctionError:
+    """Submit a commit that must be refused with ``err``; check nothing moved."""
+    receipts_before = book.close(AFTER).receipts
+    seed_before = book.seed
+    with pytest.raises(err) as info:
+        book.commit(signed, now)
+    sealed = book.close(AFTER)
+    assert sealed.receipts == receipts_before
+    assert book.seed == seed_before
+    last = sealed.rejections[-1]
+    assert (last.code, last.commitment, last.at_ms) == (err.code, signed.commit.commitment, now)
+    assert last.reason == str(info.value)
+    return info.value
+
+
+def test_commit_outside_window(make_book: BookFactory) -> None:
+    book = make_book()
+    signed, _ = ALICE.sealed(BTC_BUY, nonce=1)
+    for now in (WINDOWS.commit_open_ms - 1, WINDOWS.commit_close_ms, IN_REVEAL, AFTER):
+        err = rejected_commit(book, signed, now, OutsideWindow)
+        assert "expected a time in [1000, 2000)" in str(err) and str(now) in str(err)
+    book.commit(signed, IN_COMMIT)  # the nonce was not burnt
+
+
+def test_commit_wrong_batch(make_book: BookFactory) -> None:
+    book = make_book(batch_id=7)
+    signed, _ = ALICE.sealed(BTC_BUY, nonce=1, batch_id=8)
+    err = rejected_commit(book, signed, IN_COMMIT, WrongBatch)
+    assert str(err) == "batch_id: expected 7, got 8"
+    book.commit(ALICE.sealed(BTC_BUY, nonce=1, batch_id=7)[0], IN_COMMIT)
+
+
+def test_commit_unknown_market(make_book: BookFactory) -> None:
+    book = make_book()
+    signed, _ = ALICE.sealed(BTC_BUY, nonce=1, market="DOGE-PERP")
+    err = rejected_commit(book, signed, IN_COMMIT, WrongMarket)
+    assert "DOGE-PERP" in str(err) and "BTC-PERP" in str(err)
+    book.commit(ALICE.sealed(BTC_BUY, nonce=1)[0], IN_COMMIT)
+
+
+def test_commit_expired(make_book: BookFactory) -> None:
+    book = make_book()
+    signed, _ = ALICE.sealed(BTC_BUY, nonce=1, expiry_ms=IN_COMMIT - 1)
+    rejected_commit(book, signed, IN_COMMIT, CommitmentExpired)
+    on_time, _ = ALICE.sealed(BTC_BUY, nonce=1, expiry_ms=IN_COMMIT)  # expiry is inclusive
+    book.commit(on_time, IN_COMMIT)
+
+
+def _malleate(sig: bytes) -> bytes:
+    """The other valid (high-s) signature of the same digest."""
+    s = int.from_bytes(sig[32:64], "big")
+    v = 27 + 28 - sig[64]
+    return sig[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([v])
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda s: SignedCommit.sign(s.commit, BOB.key, DOMAIN),  # someone else signs
+        lambda s: SignedCommit.sign(s.commit, ALICE.key, dataclasses.replace(DOMAIN, chain_id=1)),
+        lambda s: SignedCommit(dataclasses.replace(s.commit, bond=s.commit.bond + 1), s.signature),
+        lambda s: SignedCommit(dataclasses.replace(s.commit, nonce=2), s.signature),
+        lambda s: SignedCommit(s.commit, s.signature[:64]),
+        lambda s: SignedCommit(s.commit, s.signature + b"\x00"),
+        lambda s: SignedCommit(s.commit, s.signature[:64] + b"\x1d"),
+        lambda s: SignedCommit(s.commit, bytes(65)),
+        lambda s: SignedCommit(s.commit, _malleate(s.signature)),
+        lambda s: SignedCommit(dataclasses.replace(s.commit, trader="not an address"), s.signature),
+        lambda s: SignedCommit(dataclasses.replace(s.commit, commitment=bytes(31)), s.signature),
+    ],
+    ids=[
+        "other-signer",
+        "other-domain",
+        "tampered-bond",
+        "tampered-nonce",
+        "short",
+        "long",
+        "bad-v",
+        "zero",
+        "high-s",
+        "bad-trader",
+        "bad-commitment",
+    ],
+)
+def test_commit_bad_signature(
+    make_book: BookFactory, forge: Callable[[SignedCommit], SignedCommit]
+) -> None:
+    book = make_book()
+    good, _ = ALICE.sealed(BTC_BUY, nonce=1)
+    err = rejected_commit(book, forge(good), IN_COMMIT, BadSignature)
+    assert str(err).startswith(("signature", "trader"))
+    book.commit(good, IN_COMMIT)  # neither the nonce nor the commitment was burnt
+
+
+def test_commit_duplicate_commitment(make_book: BookFactory) -> None:
+    book = make_book()
+    signed, _ = ALICE.sealed(BTC_BUY, nonce=1)
+    book.commit(signed, IN_COMMIT)
+    rejected_commit(book, signed, IN_COMMIT + 1, DuplicateCommitment)
+    # the same commitment hash under a new nonce is still a duplicate
+    again = SignedCommit.sign(dataclasses.replace(signed.commit, nonce=2), ALICE.key, DOMAIN)
+    rejected_commit(book, again, IN_COMMIT + 1, DuplicateCommitment)
+    # ... and under another trader's signature too (a copied commitment)
+    copied = SignedCommit.sign(
+        dataclasses.replace(signed.commit, trader=BOB.address), BOB.key, DOMAIN
+    )
+    rejected_commit(book, copied, IN_COMMIT + 1, DuplicateCommitment)
+    book.commit(ALICE.sealed(BTC_BUY, nonce=2)[0], IN_COMMIT + 2)  # nonce 2 still free
+
+
+def test_commit_nonce_reused(make_book: BookFactory) -> None:
+    book = make_book()
+    book.commit(ALICE.sealed(BTC_BUY, nonce=1)[0], IN_COMMIT)
+    other, _ = ALICE.sealed(BTC_SELL, nonce=1)
+    err = rejected_commit(book, other, IN_COMMIT, NonceReused)
+    assert "nonce" in str(err) and "1" in str(err)
+    book.commit(ALICE.sealed(BTC_SELL, nonce=2)[0], IN_COMMIT)
+
+
+def rejected_reveal(
+    book: CommitBook, reveal: Reveal, now: int, err: type[AuctionError]
+) -> AuctionError:
+    """Submit a reveal that must be refused with ``err``; check nothing moved."""
+    before = book.close(AFTER)
+    with pytest.raises(err) as info:
+        book.reveal(reveal, now)
+    after = book.close(AFTER)
+    assert (after.revealed, after.forfeited, after.receipts, after.seed) == (
+        before.revealed,
+        before.forfeited,
+        before.receipts,
+        before.seed,
+    )
+    last = after.rejections[-1]
+    assert (last.code, last.commitment, last.at_ms) == (err.code, reveal.commitment, now)
+    assert last.reason == str(info.value)
+    return info.value
+
+
+def test_reveal_outside_window(make_book: BookFactory) -> None:
+    book = make_book()
+    signed, reveal = ALICE.sealed(BTC_BUY, nonce=1)
+    book.commit(signed, IN_COMMIT)
+    for now in (IN_COMMIT, WINDOWS.commit_close_ms - 1, WINDOWS.reveal_close_ms, AFTER + 10):
+        err = rejected_reveal(book, reveal, now, OutsideWindow)
+        assert "expected a time in [2000, 2300)" in str(err)
+    book.reveal(reveal, IN_REVEAL)
+
+
+def test_reveal_unknown_commitment(make_book: BookFactory) -> None:
+    book = make_book()
+    _, reveal = ALICE.sealed(BTC_BUY, nonce=1)
+    err = rejected_reveal(book, reveal, IN_REVEAL, UnknownCommitment)
+    assert isinstance(err, KeyError)
+    assert str(err).startswith("commitment 0x")  # not KeyError's quoted repr
+
+
+def test_reveal_duplicate(make_book: BookFactory) -> None:
+    book = make_book()
+    signed, reveal = ALICE.sealed(BTC_BUY, nonce=1)
+    book.commit(signed, IN_COMMIT)
+    first = book.reveal(reveal, IN_REVEAL)
+    rejected_reveal(book, reveal, IN_REVEAL + 1, DuplicateReveal)
+    assert book.close(AFTER).revealed == (first,)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda r: dataclasses.replace(r, salt=bytes(32)),
+        lambda r: dataclasses.replace(r, salt=r.salt[:31]),
+        lambda r: dataclasses.replace(r, order=r.order.with_quantity(r.order.quantity + 1)),
+        lambda r: dataclasses.replace(r, order=dataclasses.replace(r.order, limit_price=50_101)),
+        lambda r: dataclasses.replace(r, order=dataclasses.replace(r.order, side=Side.SELL)),
+        lambda r: dataclasses.replace(r, order=dataclasses.replace(r.order, reduce_only=True)),
+    ],
+    ids=["salt", "short-salt", "quantity", "price", "side", "flags"],
+)
+def test_reveal_mismatch_then_correct_retry(
+    make_book: BookFactory, tamper: Callable[[Reveal], Reveal]
+) -> None:
+    book = make_book()
+    signed, reveal = ALICE.sealed(BTC_BUY, nonce=1, salt=bytes(range(1, 33)))
+    book.commit(signed, IN_COMMIT)
+    rejected_reveal(book, tamper(reveal), IN_REVEAL, RevealMismatch)
+    assert book.reveal(reveal, IN_REVEAL + 1).order == BTC_BUY  # retry succeeds
+
+
+def test_reveal_in_another_market_than_committed(make_book: BookFactory) -> None:
+    book = make_book()
+    # commits to an ETH order while labelling the commitment BTC-PERP
+    signed, reveal = ALICE.sealed(ETH_BUY, nonce=1, market="BTC-PERP")
+    book.commit(signed, IN_COMMIT)
+    err = rejected_reveal(book, reveal, IN_REVEAL, WrongMarket)
+    assert str(err) == "market: expected 'BTC-PERP', got 'ETH-PERP'"
+    assert len(book.close(AFTER).forfeited) == 1
+
+
+def test_reveal_outside_band(make_book: BookFactory) -> None:
+    book = make_book(references={"BTC-PERP": 50_000})  # band 10%: [45000, 55000]
+    high = Order("BTC-PERP", Side.BUY, 55_001, 1)
+    edge = Order("BTC-PERP", Side.SELL, 45_000, 1)
+    s1, r1 = ALICE.sealed(high, nonce=1)
+    s2, r2 = BOB.sealed(edge, nonce=1)
+    book.commit(s1, IN_COMMIT)
+    book.commit(s2, IN_COMMIT)
+    err = rejected_reveal(book, r1, IN_REVEAL, OutsideBand)
+    assert "expected 45000 to 55000" in str(err) and "got 55001" in str(err)
+    book.reveal(r2, IN_REVEAL)
+    sealed = book.close(AFTER)
+    assert [f.trader for f in sealed.forfeited] == [ALICE.address]
+
+
+def test_market_order_ignores_band_and_no_reference_means_no_band(
+    make_book: BookFactory,
+) -> None:
+    book = make_book(references={"BTC-PERP": None, "ETH-PERP": 3_000})
+    far = Order("BTC-PERP", Side.BUY, 1, 1)
+    s1, r1 = ALICE.sealed(far, nonce=1)
+    s2, r2 = BOB.sealed(ETH_BUY, nonce=1)
+    book.commit(s1, IN_COMMIT)
+    book.commit(s2, IN_COMMIT)
+    book.reveal(r1, IN_REVEAL)
+    book.reveal(r2, IN_REVEAL)
+
+
+@pytest.mark.parametrize("quantity", [1_000_001, 1 << 40])
+def test_reveal_size_out_of_range(make_book: BookFactory, quantity: int) -> None:
+    book = make_book()
+    signed, reveal = ALICE.sealed(Order("BTC-PERP", Side.BUY, 50_000, quantity), nonce=1)
+    book.commit(signed, IN_COMMIT)
+    err = rejected_reveal(book, reveal, IN_REVEAL, SizeOutOfRange)
+    assert f"got {quantity}" in str(err) and "1 to 1000000" in str(err)
+
+
+class MarginTooLow(AuctionError, ValueError):
+    code = "insufficient_margin"
+
+
+def test_reveal_refused_by_reveal_check(make_book: BookFactory) -> None:
+    def check(trader: Address, order: Order) -> None:
+        if order.quantity > 5:
+            raise MarginTooLow(
+                f"margin: expected at most 5 lots for {trader}, got {order.quantity}"
+            )
+
+    book = make_book(reveal_check=check)
+    big, big_reveal = ALICE.sealed(BTC_BUY, nonce=1)  # 10 lots
+    small, small_reveal = BOB.sealed(BTC_SELL, nonce=1)  # 4 lots
+    book.commit(big, IN_COMMIT)
+    book.commit(small, IN_COMMIT)
+    rejected_reveal(book, big_reveal, IN_REVEAL, MarginTooLow)
+    book.reveal(small_reveal, IN_REVEAL)
+    sealed = book.close(AFTER)
+    assert [r.trader for r in sealed.revealed] == [BOB.address]
+    assert [f.trader for f in sealed.forfeited] == [ALICE.address]
+    assert sealed.rejections[-1].code == "insufficient_margin"
+
+
+def test_close_before_reveal_window_ends(make_book: BookFactory) -> None:
+    with pytest.raises(OutsideWindow, match="close: expected a time at or after 2300, got 2299"):
+        make_book().close(WINDOWS.reveal_close_ms - 1)
+
+
+def test_every_rejection_has_its_own_code() -> None:
+    classes = [getattr(errors, name) for name in errors.__all__]
+    codes = [c.code for c in classes]
+    assert len(set(codes)) == len(codes)
+    assert {c.code for c in classes if c is not AuctionError} == {
+        "bad_signature",
+        "wrong_batch",
+        "wrong_market",
+        "duplicate_commitment",
+        "nonce_reused",
+        "expired",
+        "outside_window",
+        "unknown_commitment",
+        "duplicate_reveal",
+        "reveal_mismatch",
+        "outside_band",
+        "size_out_of_range",
+        "invalid_order",
+    }
+    for c in classes:
+        assert issubclass(c, AuctionError)
