@@ -1,0 +1,60 @@
+"""Errors of the settlement layer: ledger, oracle, margin and the batch transition.
+
+Every error derives from :class:`SettlementError`; classes that refine a
+builtin also inherit it. :class:`InsufficientMargin` is also an
+:class:`~auction.errors.AuctionError` (code ``insufficient_margin``), so the
+commit book records a margin refusal at reveal like any other rejection.
+"""
+
+from __future__ import annotations
+
+from auction.errors import AuctionError
+from crypto.exceptions import SealbatchError
+
+__all__ = [
+    "InsufficientCollateral",
+    "InsufficientMargin",
+    "InvariantViolation",
+    "OracleError",
+    "SettlementError",
+    "UnknownAccount",
+]
+
+
+class SettlementError(SealbatchError):
+    """Root of the settlement layer's errors."""
+
+    code = "settlement_error"
+
+
+class UnknownAccount(SettlementError, KeyError):
+    """An operation or a fill names an account the ledger does not hold."""
+
+    code = "unknown_account"
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InsufficientCollateral(SettlementError, ValueError):
+    """A withdrawal or transfer asks for more than the free collateral."""
+
+    code = "insufficient_collateral"
+
+
+class InsufficientMargin(SettlementError, AuctionError, ValueError):
+    """An order would leave its account below initial margin at its limit price."""
+
+    code = "insufficient_margin"
+
+
+class OracleError(SettlementError, ValueError):
+    """An oracle report is malformed, unsigned or signed by an unknown source."""
+
+    code = "oracle_error"
+
+
+class InvariantViolation(SettlementError):
+    """A batch broke conservation of value or zero net position (a bug, never input)."""
+
+    code = "invariant_violation"

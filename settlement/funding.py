@@ -1,0 +1,99 @@
+"""Funding: the premium of the batch price over the index, a capped rate, a cumulative index.
+
+Every batch that clears adds a premium sample ``(clearing − index) × Δt`` to
+its market (``Δt`` = time since the previous oracle round, so the average is
+time-weighted). When a funding interval of ``funding_interval_batches``
+batches ends, the rate is the average premium relative to the index, clamped
+to ``± funding_cap_bps``:
+
+    rate_ppm = clamp(⌊avg_premium × 10^6 / index⌋, −cap × 100, cap × 100)
+    Δ funding_index = ⌊rate_ppm × index × multiplier / 10^6⌋   (base units per lot)
+
+and each account pays ``position × Δ funding_index`` (longs pay when the
+batch price runs above the index). Because Σ positions = 0 in each market,
+the payments sum to exactly zero whatever the rounding of the index step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from settlement.ledger import MarketState
+from settlement.params import MarketRisk
+
+__all__ = ["FundingUpdate", "average_premium", "funding_payments", "update_funding"]
+
+PPM = 1_000_000
+
+
+@dataclass(frozen=True)
+class FundingUpdate:
+    """What funding did to one market in one batch."""
+
+    market: str
+    premium: int | None
+    rate_ppm: int
+    delta_index: int
+    funding_index: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "premium_ticks": self.premium,
+            "rate_ppm": self.rate_ppm,
+            "delta_index": self.delta_index,
+            "funding_index": self.funding_index,
+        }
+
+
+def average_premium(state: MarketState) -> int:
+    """The time-weighted average premium of the current interval, ticks (rounded toward 0)."""
+    if state.premium_time <= 0:
+        return 0
+    s, t = state.premium_sum, state.premium_time
+    return s // t if s >= 0 else -((-s) // t)
+
+
+def update_funding(
+    state: MarketState, risk: MarketRisk, clearing: int | None, index: int, dt_ms: int
+) -> tuple[MarketState, FundingUpdate]:
+    """Add this batch's premium sample and, at the end of an interval, step the funding index.
+
+    Args:
+        state: the market's state before the batch.
+        risk: the market's rules (interval, cap, multiplier).
+        clearing: the batch's clearing price, None when nothing traded.
+        index: the oracle index used for the premium (ticks, > 0).
+        dt_ms: time since the previous oracle round (weight of this sample).
+    """
+    premium = None if clearing is None else clearing - index
+    psum, ptime = state.premium_sum, state.premium_time
+    if premium is not None and dt_ms > 0:
+        psum += premium * dt_ms
+        ptime += dt_ms
+    batches = state.interval_batches + 1
+    rate = delta = 0
+    if batches >= risk.funding_interval_batches:
+        avg = average_premium(replace(state, premium_sum=psum, premium_time=ptime))
+        cap = risk.funding_cap_bps * 100
+        raw = avg * PPM // index if avg >= 0 else -((-avg * PPM) // index)
+        rate = max(-cap, min(cap, raw))
+        delta = rate * index * risk.multiplier // PPM
+        psum = ptime = batches = 0
+    new = replace(
+        state,
+        funding_index=state.funding_index + delta,
+        premium_sum=psum,
+        premium_time=ptime,
+        interval_batches=batches,
+    )
+    return new, FundingUpdate(state.market, premium, rate, delta, new.funding_index)
+
+
+def funding_payments(
+    positions: npt.NDArray[np.int64], deltas: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """What each account pays, ``Σ_m position_m × Δindex_m`` (positive = pays), base units."""
+    return (positions * deltas[None, :]).sum(axis=1)

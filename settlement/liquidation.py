@@ -1,0 +1,318 @@
+"""Staged liquidation, insurance fund, deleveraging, and the circuit breaker.
+
+* An account whose equity is below its maintenance requirement is
+  *liquidating*. For it, settlement emits reduce-only liquidation orders for
+  a slice of its positions — enough to bring it back above *initial* margin,
+  capped per batch — limited to mark ∓ ``max_slippage_bps``. They enter the
+  NEXT batch's auction as carried-in orders, so there is no race to
+  liquidate and no liquidation at a single bad print. A liquidation fill pays
+  ``liquidation_penalty_bps`` of its notional (never more than the account's
+  remaining equity) to the insurance fund.
+* Negative equity is covered by the insurance fund. When the fund cannot
+  cover it, the rest is handled by :class:`~settlement.params.DeleverageMode`:
+  ADL closes the bankrupt account's positions at the mark against the
+  opposite positions of the highest-ranked accounts (rank: leverage in that
+  market, then equity, then row), which also absorb the shortfall pro rata to
+  the notional they took over; SOCIALISE spreads the shortfall over every
+  account with positive equity pro rata to its equity. Either way value is
+  conserved exactly (remainders of the pro-rata split go to the first-ranked
+  account).
+* Circuit breaker: a clearing price more than ``breaker_bps`` away from the
+  previous one, or a flagged oracle, puts the market in protective mode
+  (longer batches, wider band, smaller liquidation slices, and no new
+  liquidation orders on a flagged price) until ``calm_batches`` calm
+  batches in a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+from eth_abi import encode as abi_encode
+
+from auction.batch import RestingOrder
+from auction.orders import Order, Side, TimeInForce
+from crypto.eip712 import Address
+from crypto.keccak import keccak256
+from settlement.ledger import AccountKey, LiquidationOrder, MarketState
+from settlement.params import BPS, DeleverageMode, MarketRisk, SettlementConfig
+
+__all__ = [
+    "LIQUIDATION_TAG",
+    "DeficitFlow",
+    "batch_length_factor",
+    "cover_deficits",
+    "liquidation_order_id",
+    "plan_liquidations",
+    "price_band_bps",
+    "update_breaker",
+]
+
+I64 = npt.NDArray[np.int64]
+
+#: Tag of liquidation order ids: keccak("sealbatch.Liquidation.v1").
+LIQUIDATION_TAG = keccak256(b"sealbatch.Liquidation.v1")
+
+
+def liquidation_order_id(batch_id: int, account: AccountKey, market: str) -> bytes:
+    """``keccak(TAG, abi(batchId, address, subaccount, keccak(market)))``: deterministic, unique."""
+    return keccak256(
+        LIQUIDATION_TAG,
+        abi_encode(
+            ["uint64", "address", "uint16", "bytes32"],
+            [batch_id, account.address, account.subaccount, keccak256(market.encode())],
+        ),
+    )
+
+
+def _limit(mark: int, side: Side, slippage_bps: int) -> int:
+    """Mark + slippage for a buy (rounded down), mark − slippage for a sell (rounded up)."""
+    if side is Side.BUY:
+        return mark * (BPS + slippage_bps) // BPS
+    return max(1, -((-mark * (BPS - slippage_bps)) // BPS))
+
+
+def plan_liquidations(
+    accounts: tuple[AccountKey, ...],
+    positions: I64,
+    equity: I64,
+    initial: I64,
+    maintenance: I64,
+    marks: I64,
+    market_states: tuple[MarketState, ...],
+    config: SettlementConfig,
+    next_batch: int,
+) -> tuple[LiquidationOrder, ...]:
+    """Liquidation orders for every account below maintenance, for batch ``next_batch``.
+
+    The slice per account: markets by decreasing notional; in each, the lots
+    that release the initial-margin shortfall ``initial − equity`` at the
+    market's initial fraction (rounded up), capped by the position, by the
+    per-batch cap (the smaller protective cap in protective mode) and by the
+    market's largest order. Markets whose oracle is flagged are skipped.
+    """
+    out: list[LiquidationOrder] = []
+    below = np.flatnonzero((equity < maintenance) & (positions != 0).any(axis=1))
+    for row in below.tolist():
+        shortfall = int(initial[row]) - int(equity[row])
+        order_cols = sorted(
+            range(positions.shape[1]),
+            key=lambda j: (
+                -abs(int(positions[row, j]) * int(marks[j]) * config.markets[j].multiplier),
+                j,
+            ),
+        )
+        for j in order_cols:
+            pos = int(positions[row, j])
+            risk = config.markets[j]
+            ms = market_states[j]
+            if pos == 0 or ms.flagged or marks[j] <= 0 or shortfall <= 0:
+                continue
+            per_lot = max(1, int(marks[j]) * risk.multiplier * risk.tiers[0].initial_bps // BPS)
+            lots = -(-shortfall // per_lot)
+            cap = risk.protective_liquidation_lots if ms.protective else risk.max_liquidation_lots
+            lots = min(lots, abs(pos), cap, risk.market.max_order_lots)
+            side = Side.SELL if pos > 0 else Side.BUY
+            order = Order(
+                risk.market_id,
+                side,
+                _limit(int(marks[j]), side, risk.max_slippage_bps),
+                lots,
+                TimeInForce.IOC,
+                reduce_only=True,
+            )
+            key = accounts[row]
+            resting = RestingOrder(
+                liquidation_order_id(next_batch, key, risk.market_id),
+                Address(key.address),
+                order,
+                next_batch,
+            )
+            out.append(LiquidationOrder(key, resting))
+            shortfall -= lots * per_lot
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class DeficitFlow:
+    """How one bankrupt account's negative equity was covered.
+
+    Attributes:
+        account: the bankrupt account.
+        deficit: its negative equity (as a positive amount).
+        insurance: the part the insurance fund paid.
+        deleveraged: ``(account, market, lots taken over, share of the shortfall)``
+            for ADL; ``(account, "", 0, share)`` for socialised loss.
+    """
+
+    account: AccountKey
+    deficit: int
+    insurance: int
+    deleveraged: tuple[tuple[AccountKey, str, int, int], ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "address": self.account.address,
+            "subaccount": self.account.subaccount,
+            "deficit": self.deficit,
+            "insurance": self.insurance,
+            "deleveraged": [
+                {
+                    "address": k.address,
+                    "subaccount": k.subaccount,
+                    "market": m,
+                    "lots": q,
+                    "share": s,
+                }
+                for k, m, q, s in self.deleveraged
+            ],
+        }
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """Split ``total`` pro rata to ``weights`` (floors; the remainder to the first)."""
+    wsum = sum(weights)
+    shares = [total * w // wsum for w in weights]
+    shares[0] += total - sum(shares)
+    return shares
+
+
+def cover_deficits(
+    accounts: tuple[AccountKey, ...],
+    collateral: I64,
+    positions: I64,
+    marks: I64,
+    insurance_fund: int,
+    config: SettlementConfig,
+) -> tuple[I64, I64, int, int, tuple[DeficitFlow, ...]]:
+    """Cover every negative equity: insurance fund first, then ADL or socialised loss.
+
+    Returns:
+        ``(collateral, positions, insurance_fund, socialised, flows)`` — new
+        arrays, the fund left, and the amount socialised in this call.
+    """
+    mult = np.array([r.multiplier for r in config.markets], dtype=np.int64)
+    price = marks * mult
+    eq = collateral + (positions * price[None, :]).sum(axis=1)
+    bankrupt = np.flatnonzero(eq < 0)
+    if bankrupt.size == 0:
+        return collateral, positions, insurance_fund, 0, ()
+    collateral = collateral.copy()
+    positions = positions.copy()
+    socialised = 0
+    flows: list[DeficitFlow] = []
+    for row in bankrupt.tolist():
+        deficit = -int(collateral[row] + (positions[row] * price).sum())
+        if deficit <= 0:
+            continue
+        paid = min(deficit, insurance_fund)
+        insurance_fund -= paid
+        collateral[row] += paid
+        rest = deficit - paid
+        moves: list[tuple[AccountKey, str, int, int]] = []
+        if rest > 0 and config.deleverage is DeleverageMode.ADL:
+            moves = _deleverage(row, rest, accounts, collateral, positions, price, config)
+        elif rest > 0:
+            eq_now = collateral + (positions * price[None, :]).sum(axis=1)
+            eq_now[row] = 0
+            payers = [int(r) for r in np.flatnonzero(eq_now > 0)]
+            payers.sort(key=lambda r: (-int(eq_now[r]), r))
+            if payers:
+                shares = _split(rest, [int(eq_now[r]) for r in payers])
+                for r, s in zip(payers, shares, strict=True):
+                    collateral[r] -= s
+                    moves.append((accounts[r], "", 0, s))
+                collateral[row] += rest
+                socialised += rest
+        flows.append(DeficitFlow(accounts[row], deficit, paid, tuple(moves)))
+    return collateral, positions, insurance_fund, socialised, tuple(flows)
+
+
+def _deleverage(
+    row: int,
+    shortfall: int,
+    accounts: tuple[AccountKey, ...],
+    collateral: I64,
+    positions: I64,
+    price: I64,
+    config: SettlementConfig,
+) -> list[tuple[AccountKey, str, int, int]]:
+    """Close ``row``'s positions at the mark against ranked opposite positions (in place)."""
+    taken: list[tuple[int, int, int]] = []  # (counterparty row, column, lots)
+    for j in range(positions.shape[1]):
+        pos = int(positions[row, j])
+        if pos == 0:
+            continue
+        eq = collateral + (positions * price[None, :]).sum(axis=1)
+        opposite = np.flatnonzero(np.sign(positions[:, j]) == -np.sign(pos))
+        opposite = opposite[opposite != row]
+
+        # rank: leverage in this market (notional / equity), richest first, then row;
+        # accounts without positive equity come last
+        def rank(r: int, j: int = j, eq: I64 = eq) -> tuple[int, int, int]:
+            e = int(eq[r])
+            notional = abs(int(positions[r, j]) * int(price[j]))
+            lev = notional * 1_000_000 // e if e > 0 else -1
+            return (-lev, -e, r)
+
+        need = abs(pos)
+        for r in sorted(opposite.tolist(), key=rank):
+            if need == 0:
+                break
+            q = min(need, abs(int(positions[r, j])))
+            s = 1 if pos > 0 else -1  # the bankrupt account sells s×q
+            positions[row, j] -= s * q
+            positions[r, j] += s * q
+            collateral[row] += s * q * int(price[j])
+            collateral[r] -= s * q * int(price[j])
+            taken.append((r, j, q))
+            need -= q
+    if not taken:
+        return []
+    weights = [q * int(price[j]) for _, j, q in taken]
+    if sum(weights) == 0:
+        weights = [1] * len(taken)
+    shares = _split(shortfall, weights)
+    for (r, _, _), share in zip(taken, shares, strict=True):
+        collateral[r] -= share
+    collateral[row] += shortfall
+    return [
+        (accounts[r], config.markets[j].market_id, q, share)
+        for (r, j, q), share in zip(taken, shares, strict=True)
+    ]
+
+
+def update_breaker(
+    state: MarketState, risk: MarketRisk, clearing: int | None, flagged: bool
+) -> tuple[MarketState, bool]:
+    """Trip or release the circuit breaker; returns the new state and whether it tripped now.
+
+    Trips when ``|clearing − last| × 10 000 > breaker_bps × last`` or the
+    oracle is flagged; releases after ``calm_batches`` calm batches in a row.
+    """
+    prev = state.last_price
+    moved = bool(clearing and prev and abs(clearing - prev) * BPS > risk.breaker_bps * prev)
+    if moved or flagged:
+        return replace(state, protective=True, calm=0, flagged=flagged), not state.protective
+    if state.protective:
+        calm = state.calm + 1
+        if calm >= risk.calm_batches:
+            return replace(state, protective=False, calm=0, flagged=False), False
+        return replace(state, calm=calm, flagged=False), False
+    return replace(state, flagged=False), False
+
+
+def batch_length_factor(state: MarketState, risk: MarketRisk) -> int:
+    """How many times the normal batch length the venue should use for this market."""
+    return risk.protective_batch_factor if state.protective else 1
+
+
+def price_band_bps(state: MarketState, risk: MarketRisk) -> int:
+    """The price band the venue should use for this market (wider in protective mode)."""
+    return (
+        max(risk.market.band_bps, risk.protective_band_bps)
+        if state.protective
+        else risk.market.band_bps
+    )

@@ -1,0 +1,243 @@
+"""Margin: tiered cross margin, portfolio (stress-scenario) margin, the reveal-time check.
+
+Cross margin (per subaccount): each position needs ``|notional| × fraction``
+(rounded up), the fraction taken from the market's tier for the position's
+size; the account's requirement is the sum over markets.
+
+Portfolio margin, in the spirit of SPAN: the initial requirement is the worst
+loss of the account over a set of joint price scenarios (each market in turn
+moves by ± its ``shock_bps``, and every other market moves with it by
+``correlation × shock`` or against it by ``(1 − correlation) × shock``; plus
+all markets together), never below ``portfolio_floor_bps`` of the gross
+notional. The maintenance requirement is ``portfolio_maintenance_bps`` of the
+initial one. Losses are rounded up (against the account).
+
+An account is *healthy* while ``equity ≥ maintenance``; orders are taken only
+while the account stays at or above *initial* margin at the order's limit
+price (:class:`RevealMarginCheck`, the commit book's ``reveal_check``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from auction.orders import Order, Side
+from crypto.eip712 import Address
+from settlement.errors import InsufficientMargin
+from settlement.ledger import (
+    AccountKey,
+    LedgerState,
+    equity,
+    fill_fee,
+    multipliers,
+    notional_matrix,
+)
+from settlement.params import BPS, SettlementConfig
+
+__all__ = [
+    "Requirements",
+    "RevealMarginCheck",
+    "cross_requirements",
+    "free_collateral",
+    "portfolio_requirements",
+    "requirements",
+    "stress_scenarios",
+    "tier_fractions",
+]
+
+I64 = npt.NDArray[np.int64]
+_SAFE = 1 << 63
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """Initial and maintenance requirement per account, base units."""
+
+    initial: I64
+    maintenance: I64
+
+
+def _ceil_div(a: npt.NDArray[np.int64] | npt.NDArray[np.object_], b: int) -> I64:
+    return np.asarray(-((-a) // b)).astype(np.int64)
+
+
+def _mul_ceil_bps(a: I64, bps: I64) -> I64:
+    """``ceil(a × bps / 10 000)`` elementwise, exact even when ``a × bps`` leaves int64."""
+    peak = int(np.abs(a).max()) if a.size else 0
+    if peak * BPS < _SAFE:
+        return _ceil_div(a * bps, BPS)
+    return _ceil_div(a.astype(object) * bps.astype(object), BPS)
+
+
+def tier_fractions(risk_tiers: tuple[tuple[int, int, int], ...], size: I64) -> tuple[I64, I64]:
+    """Initial and maintenance bps for each absolute position ``size`` (lots).
+
+    Args:
+        risk_tiers: ``(max_lots, initial_bps, maintenance_bps)`` in increasing order.
+        size: ``(n,)`` absolute positions.
+    """
+    bounds = np.array([t[0] for t in risk_tiers], dtype=np.int64)
+    idx = np.searchsorted(bounds, size, side="left")
+    idx = np.minimum(idx, len(risk_tiers) - 1)
+    im = np.array([t[1] for t in risk_tiers], dtype=np.int64)[idx]
+    mm = np.array([t[2] for t in risk_tiers], dtype=np.int64)[idx]
+    return im, mm
+
+
+def _tiers(config: SettlementConfig, j: int) -> tuple[tuple[int, int, int], ...]:
+    return tuple((t.max_lots, t.initial_bps, t.maintenance_bps) for t in config.markets[j].tiers)
+
+
+def cross_requirements(positions: I64, marks: I64, config: SettlementConfig) -> Requirements:
+    """Tiered cross-margin requirements of every account (see module docstring)."""
+    n, m = positions.shape
+    notional = np.abs(notional_matrix(positions, marks, multipliers(config)))
+    initial = np.zeros(n, dtype=np.int64)
+    maintenance = np.zeros(n, dtype=np.int64)
+    for j in range(m):
+        im, mm = tier_fractions(_tiers(config, j), np.abs(positions[:, j]))
+        initial += _mul_ceil_bps(notional[:, j], im)
+        maintenance += _mul_ceil_bps(notional[:, j], mm)
+    return Requirements(initial, maintenance)
+
+
+def stress_scenarios(config: SettlementConfig) -> I64:
+    """The ``(k, m)`` price moves in bps of the portfolio stress scenarios.
+
+    For each lead market ``i`` and direction ``d = ±1``: market ``i`` moves
+    ``d × shock_i``; each other market ``j`` moves ``d × ρ_ij × shock_j``
+    (co-move) in one scenario and ``−d × (1 − ρ_ij) × shock_j`` (the hedge
+    breaks) in another. Plus all markets moving ``± shock`` together.
+    """
+    m = len(config.markets)
+    shocks = [r.shock_bps for r in config.markets]
+    rows: list[list[int]] = []
+    for d in (1, -1):
+        rows.append([d * s for s in shocks])
+        for i in range(m):
+            for breaks in (False, True):
+                row = []
+                for j in range(m):
+                    rho = config.correlation_bps[i][j]
+                    if j == i:
+                        row.append(d * shocks[j])
+                    elif breaks:
+                        row.append(-d * (BPS - rho) * shocks[j] // BPS)
+                    else:
+                        row.append(d * rho * shocks[j] // BPS)
+                rows.append(row)
+    unique = sorted({tuple(r) for r in rows})
+    return np.array(unique, dtype=np.int64).reshape(len(unique), m)
+
+
+def portfolio_requirements(positions: I64, marks: I64, config: SettlementConfig) -> Requirements:
+    """Portfolio-margin requirements: worst stress loss, floored (see module docstring)."""
+    notional = notional_matrix(positions, marks, multipliers(config))
+    moves = stress_scenarios(config)  # (k, m)
+    gross = np.abs(notional).sum(axis=1)
+    peak = int(gross.max()) if gross.size else 0
+    if peak * BPS < _SAFE:
+        pnl = notional @ moves.T  # (n, k), × BPS
+        worst = _ceil_div(-pnl.min(axis=1), BPS) if moves.size else np.zeros(len(gross), np.int64)
+    else:
+        pnl_o = notional.astype(object) @ moves.T.astype(object)
+        worst = _ceil_div(-pnl_o.min(axis=1), BPS)
+    floor = _mul_ceil_bps(gross, np.full(len(gross), config.portfolio_floor_bps, dtype=np.int64))
+    initial = np.maximum(np.maximum(worst, floor), 0)
+    maintenance = _mul_ceil_bps(
+        initial, np.full(len(initial), config.portfolio_maintenance_bps, dtype=np.int64)
+    )
+    return Requirements(initial, maintenance)
+
+
+def requirements(
+    state: LedgerState, config: SettlementConfig, marks: I64 | None = None
+) -> Requirements:
+    """Each account's requirements: portfolio margin where chosen, cross margin elsewhere."""
+    marks = state.mark_prices() if marks is None else marks
+    cross = cross_requirements(state.positions, marks, config)
+    if not state.portfolio.any():
+        return cross
+    port = portfolio_requirements(state.positions, marks, config)
+    pick = state.portfolio
+    return Requirements(
+        np.where(pick, port.initial, cross.initial),
+        np.where(pick, port.maintenance, cross.maintenance),
+    )
+
+
+def free_collateral(state: LedgerState, config: SettlementConfig) -> I64:
+    """What each account may withdraw: ``max(0, equity − initial requirement)``."""
+    req = requirements(state, config)
+    return np.maximum(equity(state, config) - req.initial, 0)
+
+
+@dataclass
+class RevealMarginCheck:
+    """The initial-margin check at reveal, usable as ``CommitBook(reveal_check=...)``.
+
+    An order is refused (:class:`InsufficientMargin`) when, filled in full at
+    its limit price (a market order at the mark ± the market's maximum
+    slippage) together with the account's orders already taken in this batch,
+    it would leave the account below initial margin at the mark price. A
+    reduce-only order that reduces the current position is always taken.
+    Markets without a mark yet use the order's limit price as the mark.
+
+    Args:
+        state: the ledger before the batch.
+        config: the rules.
+        subaccounts: optional trader → subaccount routing (default 0).
+    """
+
+    state: LedgerState
+    config: SettlementConfig
+    subaccounts: Mapping[str, int] = field(default_factory=dict)
+    _pending: dict[AccountKey, tuple[int, I64]] = field(default_factory=dict, init=False)
+
+    def __call__(self, trader: Address, order: Order) -> None:
+        key = AccountKey(trader, self.subaccounts.get(trader, 0))
+        if not self.state.has(key):
+            raise InsufficientMargin(f"expected an account with collateral, got none for {trader}")
+        row = self.state.row(key)
+        j = self.config.column(order.market)
+        risk = self.config.markets[j]
+        sign = order.side.sign
+        current = int(self.state.positions[row, j])
+        if order.reduce_only and current * sign < 0 and order.quantity <= abs(current):
+            return
+        marks = self.state.mark_prices().copy()
+        price = order.limit_price
+        if price is None:
+            if marks[j] <= 0:
+                raise InsufficientMargin(
+                    f"expected a limit price in {order.market} before its first mark, "
+                    "got a market order"
+                )
+            slip = marks[j] * risk.max_slippage_bps // BPS
+            price = int(marks[j]) + slip if order.side is Side.BUY else max(1, int(marks[j]) - slip)
+        if marks[j] <= 0:
+            marks[j] = price
+        cash, pos = self._pending.get(
+            key, (int(self.state.collateral[row]), self.state.positions[row].copy())
+        )
+        cash = cash - sign * order.quantity * price * risk.multiplier
+        cash -= fill_fee(order.quantity, price, risk.multiplier, risk.fee_bps)
+        pos = pos.copy()
+        pos[j] += sign * order.quantity
+        positions = pos.reshape(1, -1)
+        notional = int(notional_matrix(positions, marks, multipliers(self.config)).sum())
+        acct_equity = cash + notional
+        if self.state.portfolio[row]:
+            need = int(portfolio_requirements(positions, marks, self.config).initial[0])
+        else:
+            need = int(cross_requirements(positions, marks, self.config).initial[0])
+        if acct_equity < need:
+            raise InsufficientMargin(
+                f"expected equity of at least the initial requirement {need} after the order, "
+                f"got {acct_equity}"
+            )
+        self._pending[key] = (cash, pos)

@@ -1,0 +1,189 @@
+"""State roots: a Poseidon2 (BabyBear) Merkle tree of account leaves, plus a header.
+
+Every value is split into field elements below p = 15·2^27 + 1 so that an AIR
+can recompute the leaf and range-check each limb (see docs/formats.md):
+
+* a signed amount ``v`` (|v| < 2^72) is four elements
+  ``[sign, l0, l1, l2]``: ``sign`` = 1 if ``v < 0`` else 0, and
+  ``|v| = l0 + l1·2^24 + l2·2^48`` with 24-bit limbs (zero is never negative);
+* an address (160 bits) is seven 24-bit limbs, least significant first;
+* the account leaf is
+  ``[ACCOUNT_DOMAIN, addr×7, subaccount, portfolio, collateral×4, position_m×4 …]``
+  hashed with the Poseidon2 sponge (``crypto.poseidon2.hash_rows``);
+* the account tree has ``2^depth`` leaves, ``depth = max(1, ⌈log2 n⌉)``, the
+  accounts in ledger row order, padded with the all-zero digest;
+* the header is the sponge of
+  ``[HEADER_DOMAIN, batch_id×4, n×4, depth, fee_pool×4, insurance×4,
+  socialised×4, timestamp×4]`` followed, per market in id order, by
+  ``[mark, index, last, funding_index, premium_sum, premium_time,
+  interval_batches]`` (×4 each) and ``[flagged, protective, calm]``;
+* ``state_root = compress(accounts_root, header_digest)``.
+
+One account proves its balance on L1 with its leaf elements, its index, its
+Merkle path and the header digest (:func:`account_proof`,
+:func:`verify_account_proof`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from crypto import poseidon2
+from crypto.exceptions import VerificationError
+from settlement.errors import SettlementError
+from settlement.ledger import AccountKey, LedgerState
+
+__all__ = [
+    "ACCOUNT_DOMAIN",
+    "HEADER_DOMAIN",
+    "LIMB_BITS",
+    "AccountProof",
+    "account_leaves",
+    "account_proof",
+    "decode_signed",
+    "encode_signed",
+    "header_elements",
+    "state_root",
+    "verify_account_proof",
+]
+
+U64 = npt.NDArray[np.uint64]
+
+#: First element of every account leaf / of the header (domain separation).
+ACCOUNT_DOMAIN = 0x5EA1_0001
+HEADER_DOMAIN = 0x5EA1_0002
+LIMB_BITS = 24
+_MASK = (1 << LIMB_BITS) - 1
+_LIMBS = 3
+
+
+def encode_signed(values: npt.ArrayLike) -> U64:
+    """``(n,)`` signed integers (|v| < 2^63) → ``(n, 4)`` elements ``[sign, l0, l1, l2]``."""
+    v = np.asarray(values, dtype=np.int64)
+    neg = v < 0
+    # |v| as uint64: exact for every int64 including -2^63
+    mag = np.where(neg, (~v).astype(np.uint64) + np.uint64(1), v.astype(np.uint64))
+    out = np.empty((*v.shape, 4), dtype=np.uint64)
+    out[..., 0] = neg
+    for k in range(_LIMBS):
+        out[..., 1 + k] = (mag >> np.uint64(LIMB_BITS * k)) & np.uint64(_MASK)
+    return out
+
+
+def _encode_int(v: int) -> list[int]:
+    if not -(1 << 72) < v < 1 << 72:
+        raise SettlementError(f"expected |value| below 2^72 for the state root, got {v}")
+    mag = abs(v)
+    return [int(v < 0)] + [(mag >> (LIMB_BITS * k)) & _MASK for k in range(_LIMBS)]
+
+
+def decode_signed(elements: Sequence[int]) -> int:
+    """Inverse of the signed encoding: ``[sign, l0, l1, l2]`` → the integer."""
+    sign, *limbs = (int(e) for e in elements)
+    mag = sum(limb << (LIMB_BITS * k) for k, limb in enumerate(limbs))
+    return -mag if sign else mag
+
+
+def _address_limbs(accounts: Sequence[AccountKey]) -> U64:
+    raw = b"".join(bytes.fromhex(k.address[2:]) for k in accounts)
+    as_int = np.frombuffer(raw, dtype=np.uint8).reshape(len(accounts), 20).astype(np.uint64)
+    # big-endian bytes → little-endian 24-bit limbs: limb k holds bytes 19-3k, 18-3k, 17-3k
+    out = np.zeros((len(accounts), 7), dtype=np.uint64)
+    for k in range(7):
+        for b in range(3):
+            byte = 19 - 3 * k - b
+            if byte >= 0:
+                out[:, k] |= as_int[:, byte] << np.uint64(8 * b)
+    return out
+
+
+def account_leaves(state: LedgerState) -> U64:
+    """The ``(n, 10 + 4m)`` leaf elements of every account, in row order."""
+    n = state.size
+    parts = [
+        np.full((n, 1), ACCOUNT_DOMAIN, dtype=np.uint64),
+        _address_limbs(state.accounts),
+        np.array([[k.subaccount] for k in state.accounts], dtype=np.uint64).reshape(n, 1),
+        state.portfolio.astype(np.uint64).reshape(n, 1),
+        encode_signed(state.collateral),
+    ]
+    parts.extend(encode_signed(state.positions[:, j]) for j in range(len(state.markets)))
+    return np.concatenate(parts, axis=1)
+
+
+def _depth(n: int) -> int:
+    return max(1, (max(n, 1) - 1).bit_length())
+
+
+def header_elements(state: LedgerState) -> list[int]:
+    """The header's field elements (see module docstring)."""
+    out = [HEADER_DOMAIN]
+    out += _encode_int(state.batch_id) + _encode_int(state.size) + [_depth(state.size)]
+    for v in (state.fee_pool, state.insurance_fund, state.socialised_loss, state.timestamp_ms):
+        out += _encode_int(v)
+    for ms in state.market_states:
+        for v in (
+            ms.mark_price,
+            ms.index_price,
+            ms.last_price,
+            ms.funding_index,
+            ms.premium_sum,
+            ms.premium_time,
+            ms.interval_batches,
+        ):
+            out += _encode_int(v)
+        out += [int(ms.flagged), int(ms.protective), ms.calm]
+    return out
+
+
+def _tree(state: LedgerState) -> list[U64]:
+    leaves = np.zeros((1 << _depth(state.size), poseidon2.DIGEST_SIZE), dtype=np.uint64)
+    if state.size:
+        leaves[: state.size] = poseidon2.hash_rows(account_leaves(state))
+    return poseidon2.merkle_levels(leaves)
+
+
+def state_root(state: LedgerState) -> bytes:
+    """The 32-byte state root (8 BabyBear elements, ``poseidon2.digest_to_bytes``)."""
+    accounts_root = _tree(state)[-1][0]
+    header = poseidon2.hash_elements(header_elements(state))
+    return poseidon2.digest_to_bytes(poseidon2.compress(accounts_root, header))
+
+
+@dataclass(frozen=True)
+class AccountProof:
+    """One account's leaf, its index and Merkle path, and the header digest."""
+
+    leaf: tuple[int, ...]
+    index: int
+    path: U64
+    header: U64
+
+    @property
+    def collateral(self) -> int:
+        return decode_signed(self.leaf[10:14])
+
+    def positions(self) -> list[int]:
+        return [decode_signed(self.leaf[i : i + 4]) for i in range(14, len(self.leaf), 4)]
+
+
+def account_proof(state: LedgerState, key: AccountKey) -> AccountProof:
+    """The inclusion proof of ``key``'s leaf under :func:`state_root`."""
+    row = state.row(key)
+    levels = _tree(state)
+    leaf = tuple(int(x) for x in account_leaves(state)[row])
+    header = poseidon2.hash_elements(header_elements(state))
+    return AccountProof(leaf, row, poseidon2.merkle_path(levels, row), header)
+
+
+def verify_account_proof(root: bytes, proof: AccountProof) -> None:
+    """Raise VerificationError unless the proof hashes up to ``root``."""
+    digest = poseidon2.hash_elements(np.array(proof.leaf, dtype=np.uint64))
+    accounts_root = poseidon2.path_root(digest, proof.index, proof.path)
+    got = poseidon2.digest_to_bytes(poseidon2.compress(accounts_root, proof.header))
+    if got != root:
+        raise VerificationError(f"expected state root 0x{root.hex()}, got 0x{got.hex()}")

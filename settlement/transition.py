@@ -1,0 +1,355 @@
+"""The batch state transition: ``apply_batch(state, batch_result, oracle_round)``.
+
+The steps, in order (each one a pure function of what came before):
+
+1. deposits, then withdrawals (free collateral only, against the pre-batch marks);
+2. oracle round → each market's index (a market keeps its last index when no
+   family reported; the reading's flag always counts);
+3. forfeited commitments move their bond (at least ``forfeit_bond``, at most
+   the trader's positive collateral) to the insurance fund;
+4. funding: each market adds its premium sample and, at an interval end,
+   steps its funding index; accounts pay ``position × Δindex`` on the
+   positions they held during the interval (before this batch's fills);
+5. fills: positions move by ± lots, collateral by ∓ lots × price ×
+   multiplier, and each fill pays its fee to the fee pool;
+6. mark prices (median of index, last clearing price, index + average
+   premium) and the circuit breaker;
+7. liquidation penalties on fills of liquidation orders, to the insurance fund;
+8. negative equity: insurance fund, then ADL or socialised loss;
+9. health at the new marks and the staged liquidation orders for the next batch;
+10. invariants: Σ collateral + fee pool + insurance fund changes by exactly
+    deposits − withdrawals, and Σ positions is zero in every market.
+
+The returned :class:`BatchWitness` holds what a proof needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from auction.batch import BatchResult, Fill
+from settlement.errors import InvariantViolation, SettlementError
+from settlement.funding import FundingUpdate, average_premium, funding_payments, update_funding
+from settlement.ledger import (
+    AccountKey,
+    LedgerState,
+    LiquidationOrder,
+    deposit,
+    equity,
+    fill_fee,
+    multipliers,
+    total_value,
+    withdraw,
+)
+from settlement.liquidation import DeficitFlow, cover_deficits, plan_liquidations, update_breaker
+from settlement.margin import requirements
+from settlement.oracle import IndexReading, OracleConfig, OracleRound, mark_price, read_index
+from settlement.params import BPS, SettlementConfig
+from settlement.roots import state_root
+
+__all__ = ["BatchWitness", "SettledFill", "apply_batch", "check_invariants"]
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class SettledFill:
+    """A fill as settled: its account, fee and liquidation penalty."""
+
+    fill: Fill
+    account: AccountKey
+    fee: int
+    liquidation: bool
+
+    def to_dict(self) -> dict[str, object]:
+        d = self.fill.to_dict()
+        d.update(subaccount=self.account.subaccount, fee=self.fee, liquidation=self.liquidation)
+        return d
+
+
+@dataclass(frozen=True)
+class BatchWitness:
+    """Everything a proof of one batch needs.
+
+    Attributes:
+        batch_id: the batch.
+        oracle_digest: :meth:`OracleRound.digest` of the round that went in.
+        pre_root, post_root: state roots before and after.
+        pre, post: the states (every account before and after, by row; rows
+            of accounts opened by a deposit in this batch are appended).
+        fills: every fill with its account, fee and liquidation flag.
+        readings: the oracle reading of each market.
+        funding: each market's funding update.
+        forfeits: ``(account, amount)`` moved to the insurance fund.
+        penalties: ``(account, amount)`` liquidation penalties to the insurance fund.
+        deficits: how each negative equity was covered.
+        liquidations: liquidation orders emitted for the next batch.
+        deposits, withdrawals: ``(account, amount)`` applied first.
+        tripped: markets whose circuit breaker tripped in this batch.
+    """
+
+    batch_id: int
+    oracle_digest: bytes
+    pre_root: bytes
+    post_root: bytes
+    pre: LedgerState
+    post: LedgerState
+    fills: tuple[SettledFill, ...]
+    readings: Mapping[str, IndexReading]
+    funding: Mapping[str, FundingUpdate]
+    forfeits: tuple[tuple[AccountKey, int], ...]
+    penalties: tuple[tuple[AccountKey, int], ...]
+    deficits: tuple[DeficitFlow, ...]
+    liquidations: tuple[LiquidationOrder, ...]
+    deposits: tuple[tuple[AccountKey, int], ...]
+    withdrawals: tuple[tuple[AccountKey, int], ...]
+    tripped: tuple[str, ...]
+
+    @property
+    def fees(self) -> int:
+        return sum(f.fee for f in self.fills)
+
+
+def check_invariants(pre: LedgerState, post: LedgerState, net_flow: int) -> None:
+    """Raise InvariantViolation unless value is conserved and every market nets to zero.
+
+    Args:
+        net_flow: deposits − withdrawals applied between ``pre`` and ``post``.
+    """
+    before, after = total_value(pre), total_value(post)
+    if after - before != net_flow:
+        raise InvariantViolation(
+            f"expected Σ collateral + fee pool + insurance fund to change by {net_flow}, "
+            f"got {after - before}"
+        )
+    net = post.positions.sum(axis=0) if post.size else np.zeros(len(post.markets), np.int64)
+    if np.any(net != 0):
+        raise InvariantViolation(f"expected zero net position per market, got {net.tolist()}")
+
+
+def _account_of(
+    fill: Fill, liquidations: Mapping[bytes, AccountKey], subaccounts: Mapping[bytes, int]
+) -> tuple[AccountKey, bool]:
+    liq = liquidations.get(fill.order_id)
+    if liq is not None:
+        return liq, True
+    return AccountKey(fill.trader, subaccounts.get(fill.order_id, 0)), False
+
+
+def apply_batch(
+    state: LedgerState,
+    batch: BatchResult,
+    oracle_round: OracleRound,
+    config: SettlementConfig,
+    oracle: OracleConfig,
+    *,
+    deposits: Sequence[tuple[AccountKey, int]] = (),
+    withdrawals: Sequence[tuple[AccountKey, int]] = (),
+    subaccounts: Mapping[bytes, int] | None = None,
+) -> tuple[LedgerState, BatchWitness]:
+    """Settle one cleared batch: pure and deterministic (see module docstring).
+
+    Args:
+        state: the ledger after the previous batch.
+        batch: the auction's result for this batch.
+        oracle_round: this batch's oracle input.
+        config: settlement rules.
+        oracle: the oracle sources and rules.
+        deposits, withdrawals: collateral moves settled with this batch.
+        subaccounts: order id → subaccount for orders of subaccounts other
+            than 0 (liquidation orders are routed by the state itself).
+
+    Returns:
+        The new state and the batch's witness.
+
+    Raises:
+        SettlementError: a batch id or round time going backwards, a fill in
+            an unknown market or of an unknown account, a fill off its
+            market's clearing price; InsufficientCollateral for a withdrawal
+            beyond free collateral; OracleError for a bad report;
+            InvariantViolation if conservation fails (a bug).
+    """
+    if batch.batch_id <= state.batch_id:
+        raise SettlementError(f"batch_id: expected above {state.batch_id}, got {batch.batch_id}")
+    if oracle_round.timestamp_ms < state.timestamp_ms:
+        raise SettlementError(
+            f"oracle round time: expected at least {state.timestamp_ms}, "
+            f"got {oracle_round.timestamp_ms}"
+        )
+    pre = state
+    pre_root = state_root(pre)
+    dt = oracle_round.timestamp_ms - state.timestamp_ms if state.batch_id >= 0 else 0
+
+    # 1. deposits and withdrawals
+    for key, amount in deposits:
+        state = deposit(state, key, amount)
+    for key, amount in withdrawals:
+        state = withdraw(state, key, amount, config)
+    net_flow = sum(a for _, a in deposits) - sum(a for _, a in withdrawals)
+    start = state
+
+    # 2. oracle
+    readings = read_index(oracle_round, oracle, state.markets)
+    collateral = state.collateral.copy()
+    positions_before = state.positions
+    insurance = state.insurance_fund
+
+    # 3. forfeited bonds
+    forfeits: list[tuple[AccountKey, int]] = []
+    for f in batch.forfeited:
+        key = AccountKey(f.trader, 0)
+        if not state.has(key):
+            continue
+        row = state.row(key)
+        amount = min(max(f.bond, config.forfeit_bond), max(int(collateral[row]), 0))
+        if amount:
+            collateral[row] -= amount
+            insurance += amount
+            forfeits.append((key, amount))
+
+    # 4. funding on the positions held before this batch's fills
+    mult = multipliers(config)
+    new_ms = []
+    funding: dict[str, FundingUpdate] = {}
+    deltas = np.zeros(len(state.markets), dtype=np.int64)
+    clearing: dict[str, int | None] = {}
+    for j, ms in enumerate(state.market_states):
+        mid = ms.market
+        mr = batch.markets.get(mid)
+        price = mr.price if mr is not None and mr.volume > 0 else None
+        clearing[mid] = price
+        reading = readings[mid]
+        index = reading.index or ms.index_price or price or ms.mark_price
+        if index:
+            ms2, upd = update_funding(
+                replace(ms, index_price=index), config.markets[j], price, index, dt
+            )
+        else:
+            ms2, upd = ms, FundingUpdate(mid, None, 0, 0, ms.funding_index)
+        funding[mid] = upd
+        deltas[j] = upd.delta_index
+        new_ms.append(ms2)
+    collateral -= funding_payments(positions_before, deltas)
+
+    # 5. fills and fees
+    pending = {lo.resting.order_id: lo.account for lo in state.pending_liquidations}
+    routes = subaccounts or {}
+    settled: list[SettledFill] = []
+    positions = positions_before.copy()
+    fee_pool = state.fee_pool
+    liq_notional: dict[AccountKey, list[tuple[int, int]]] = {}
+    for fill in batch.fills():
+        j = config.column(fill.market)
+        mr = batch.markets[fill.market]
+        if fill.price != mr.price or fill.quantity <= 0:
+            raise SettlementError(
+                f"fill: expected {fill.market}'s clearing price {mr.price} and positive lots, "
+                f"got {fill.quantity} at {fill.price}"
+            )
+        key, is_liq = _account_of(fill, pending, routes)
+        row = state.row(key)
+        risk = config.markets[j]
+        fee = fill_fee(fill.quantity, fill.price, risk.multiplier, risk.fee_bps)
+        positions[row, j] += fill.side.sign * fill.quantity
+        collateral[row] -= fill.side.sign * fill.quantity * fill.price * risk.multiplier + fee
+        fee_pool += fee
+        if is_liq:
+            liq_notional.setdefault(key, []).append(
+                (j, fill.quantity * fill.price * risk.multiplier)
+            )
+        settled.append(SettledFill(fill, key, fee, is_liq))
+
+    # 6. marks and circuit breaker
+    tripped: list[str] = []
+    final_ms = []
+    for j, ms in enumerate(new_ms):
+        mid = ms.market
+        price = clearing[mid]
+        ms_b, trip = update_breaker(ms, config.markets[j], price, readings[mid].flagged)
+        if trip:
+            tripped.append(mid)
+        last = price or ms.last_price
+        index = ms.index_price
+        mark = (
+            mark_price(index, last or None, average_premium(ms))
+            if index
+            else (last or ms.mark_price)
+        )
+        final_ms.append(replace(ms_b, mark_price=mark, last_price=last))
+    marks = np.array([ms.mark_price for ms in final_ms], dtype=np.int64)
+
+    # 7. liquidation penalties, never beyond the account's remaining equity
+    penalties: list[tuple[AccountKey, int]] = []
+    if liq_notional:
+        eq_now = collateral + (positions * (marks * mult)[None, :]).sum(axis=1)
+        for key in sorted(liq_notional):
+            row = state.row(key)
+            due = sum(
+                -((-n * config.markets[j].liquidation_penalty_bps) // BPS)
+                for j, n in liq_notional[key]
+            )
+            amount = min(due, max(int(eq_now[row]), 0))
+            if amount:
+                collateral[row] -= amount
+                insurance += amount
+                penalties.append((key, amount))
+
+    # 8. negative equity
+    collateral, positions, insurance, socialised, deficits = cover_deficits(
+        state.accounts, collateral, positions, marks, insurance, config
+    )
+
+    post = replace(
+        start,
+        collateral=collateral,
+        positions=positions,
+        fee_pool=fee_pool,
+        insurance_fund=insurance,
+        socialised_loss=state.socialised_loss + socialised,
+        market_states=tuple(final_ms),
+        pending_liquidations=(),
+        batch_id=batch.batch_id,
+        timestamp_ms=oracle_round.timestamp_ms,
+    )
+
+    # 9. health and staged liquidations for the next batch
+    eq = equity(post, config)
+    req = requirements(post, config)
+    orders = plan_liquidations(
+        post.accounts,
+        post.positions,
+        eq,
+        req.initial,
+        req.maintenance,
+        marks,
+        post.market_states,
+        config,
+        batch.batch_id + 1,
+    )
+    post = replace(post, pending_liquidations=orders)
+
+    # 10. invariants
+    check_invariants(pre, post, net_flow)
+    witness = BatchWitness(
+        batch_id=batch.batch_id,
+        oracle_digest=oracle_round.digest(),
+        pre_root=pre_root,
+        post_root=state_root(post),
+        pre=pre,
+        post=post,
+        fills=tuple(settled),
+        readings=readings,
+        funding=funding,
+        forfeits=tuple(forfeits),
+        penalties=tuple(penalties),
+        deficits=deficits,
+        liquidations=orders,
+        deposits=tuple(deposits),
+        withdrawals=tuple(withdrawals),
+        tripped=tuple(tripped),
+    )
+    return post, witness
