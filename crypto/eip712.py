@@ -154,10 +154,16 @@ def signing_digest(domain: Eip712Domain, struct: StructType, values: Mapping[str
 
 
 def _key_bytes(private_key: bytes | str) -> bytes:
+    """The 32 bytes of a secp256k1 private key given as bytes or hex; raises SignatureError."""
     if isinstance(private_key, str):
-        private_key = bytes.fromhex(private_key.removeprefix("0x"))
+        try:
+            private_key = bytes.fromhex(private_key.removeprefix("0x"))
+        except ValueError as exc:
+            raise SignatureError(f"expected a hex private key, got {exc}") from exc
     if len(private_key) != 32:
         raise SignatureError(f"expected a 32-byte private key, got {len(private_key)} bytes")
+    if not 0 < int.from_bytes(private_key, "big") < _SECP256K1_N:
+        raise SignatureError("expected a private key in [1, n - 1] of secp256k1, got one outside")
     return private_key
 
 

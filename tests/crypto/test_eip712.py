@@ -1,0 +1,269 @@
+"""EIP-712: the fast digest, signing and recovery against eth_account's implementation.
+
+eth_account (``encode_typed_data`` + ``Account.sign_message`` /
+``Account.recover_message``) is an independent implementation of EIP-712 and
+of secp256k1 signing; the code under test hashes structs itself and signs
+through coincurve. Both must agree bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import SignableMessage, encode_typed_data
+from eth_utils import keccak as eth_keccak
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auction.commit_reveal import COMMIT_TYPE, RECEIPT_TYPE, Commit, Receipt
+from crypto.eip712 import (
+    Address,
+    Eip712Domain,
+    StructType,
+    address_of,
+    recover_signer,
+    sign_digest,
+    signing_digest,
+)
+from crypto.exceptions import SignatureError
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+# Account.from_key(KEY).address, as documented in the eth-account README/docs
+# for this well-known example key.
+KEY_ADDRESS = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
+DOMAIN = Eip712Domain("sealbatch", "1", 31337, Address("0x" + "ab" * 20))
+
+keys = st.integers(1, SECP256K1_N - 1).map(lambda k: k.to_bytes(32, "big"))
+addresses = st.binary(min_size=20, max_size=20).map(lambda b: Address("0x" + b.hex()))
+domains = st.builds(
+    Eip712Domain,
+    st.text(max_size=20),
+    st.text(max_size=5),
+    st.integers(0, (1 << 256) - 1),
+    addresses,
+)
+commits = st.builds(
+    Commit,
+    addresses,
+    st.integers(0, (1 << 64) - 1),
+    st.text(min_size=1, max_size=32),
+    st.binary(min_size=32, max_size=32),
+    st.integers(0, (1 << 64) - 1),
+    st.integers(0, (1 << 256) - 1),
+    st.integers(0, (1 << 256) - 1),
+    st.integers(0, (1 << 64) - 1),
+)
+
+
+def eth_account_message(
+    domain: Eip712Domain, struct: StructType, values: Mapping[str, Any]
+) -> SignableMessage:
+    return encode_typed_data(full_message=domain.typed_data(struct, values))
+
+
+def test_address_of_known_key() -> None:
+    assert address_of(KEY) == KEY_ADDRESS == Account.from_key(KEY).address
+    assert address_of("0x" + KEY.hex()) == KEY_ADDRESS
+    assert address_of(KEY.hex()) == KEY_ADDRESS
+
+
+def test_type_hashes() -> None:
+    assert COMMIT_TYPE.type_hash == eth_keccak(
+        b"Commit(address trader,uint64 batchId,string market,bytes32 commitment,"
+        b"uint64 nonce,uint256 marginLock,uint256 bond,uint64 expiry)"
+    )
+    assert RECEIPT_TYPE.type_hash == eth_keccak(
+        b"Receipt(uint64 batchId,uint64 sequence,bytes32 commitment,uint64 receivedAt)"
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(domains, commits)
+def test_commit_digest_matches_eth_account(domain: Eip712Domain, commit: Commit) -> None:
+    msg = eth_account_message(domain, COMMIT_TYPE, commit.message())
+    assert msg.header == domain.separator
+    assert msg.body == COMMIT_TYPE.hash_struct(commit.message())
+    signed = Account.sign_message(msg, KEY)
+    assert signed.message_hash == commit.digest(domain)
+
+
+@settings(max_examples=25, deadline=None)
+@given(keys, commits)
+def test_signatures_match_eth_account(key: bytes, commit: Commit) -> None:
+    digest = commit.digest(DOMAIN)
+    ours = sign_digest(key, digest)
+    msg = eth_account_message(DOMAIN, COMMIT_TYPE, commit.message())
+    theirs = Account.sign_message(msg, key)
+    # both sign deterministically (RFC 6979) with low s: identical bytes
+    assert ours == bytes(theirs.signature)
+    assert ours[64] in (27, 28)
+    assert recover_signer(digest, ours) == address_of(key) == Account.from_key(key).address
+    assert Account.recover_message(msg, signature=ours) == address_of(key)
+
+
+def test_receipt_verifies_with_eth_account() -> None:
+    operator_key = bytes.fromhex("11" * 32)
+    message = {
+        "batchId": 7,
+        "sequence": 3,
+        "commitment": bytes(range(32)),
+        "receivedAt": 1_700_000_000_123,
+    }
+    sig = sign_digest(operator_key, signing_digest(DOMAIN, RECEIPT_TYPE, message))
+    receipt = Receipt(7, 3, bytes(range(32)), 1_700_000_000_123, sig)
+    operator = address_of(operator_key)
+    assert receipt.signer(DOMAIN) == operator
+    msg = eth_account_message(DOMAIN, RECEIPT_TYPE, receipt.message())
+    assert Account.recover_message(msg, signature=sig) == operator
+
+
+ALL_TYPES = StructType(
+    "AllTypes",
+    (
+        ("a", "address"),
+        ("b", "bool"),
+        ("s", "string"),
+        ("u8", "uint8"),
+        ("u256", "uint256"),
+        ("i8", "int8"),
+        ("i64", "int64"),
+        ("i256", "int256"),
+        ("b1", "bytes1"),
+        ("b32", "bytes32"),
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            "a": addresses,
+            "b": st.booleans(),
+            "s": st.text(max_size=40),
+            "u8": st.integers(0, 255),
+            "u256": st.integers(0, (1 << 256) - 1),
+            "i8": st.integers(-128, 127),
+            "i64": st.integers(-(1 << 63), (1 << 63) - 1),
+            "i256": st.integers(-(1 << 255), (1 << 255) - 1),
+            "b1": st.binary(min_size=1, max_size=1),
+            "b32": st.binary(min_size=32, max_size=32),
+        }
+    )
+)
+def test_every_atomic_type_matches_eth_account(values: dict[str, object]) -> None:
+    msg = eth_account_message(DOMAIN, ALL_TYPES, values)
+    assert msg.body == ALL_TYPES.hash_struct(values)
+    assert Account.sign_message(msg, KEY).message_hash == signing_digest(DOMAIN, ALL_TYPES, values)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("u8", 256),
+        ("u8", -1),
+        ("u8", True),
+        ("u8", 1.0),
+        ("i8", 128),
+        ("i8", -129),
+        ("b1", b""),
+        ("b32", bytes(31)),
+        ("b32", "00" * 32),
+        ("a", "0x" + "00" * 19),
+        ("b", 1),
+        ("s", b"bytes"),
+    ],
+)
+def test_bad_field_values_are_refused(field: str, value: object) -> None:
+    values: dict[str, object] = {
+        "a": "0x" + "00" * 20,
+        "b": True,
+        "s": "",
+        "u8": 0,
+        "u256": 0,
+        "i8": 0,
+        "i64": 0,
+        "i256": 0,
+        "b1": b"\x00",
+        "b32": bytes(32),
+    }
+    values[field] = value
+    with pytest.raises(ValueError, match=f"field '{field}'"):
+        ALL_TYPES.hash_struct(values)
+
+
+def test_missing_field_and_unsupported_type() -> None:
+    with pytest.raises(ValueError, match="missing field"):
+        RECEIPT_TYPE.hash_struct({"batchId": 1, "sequence": 2, "commitment": bytes(32)})
+    with pytest.raises(ValueError, match="unsupported EIP-712 type"):
+        StructType("X", (("x", "uint256[]"),)).hash_struct({"x": [1]})
+
+
+def test_domain_binds_every_field() -> None:
+    base = Eip712Domain("sealbatch", "1", 1, Address("0x" + "00" * 19 + "01"))
+    others = [
+        Eip712Domain("sealbatcH", "1", 1, base.verifying_contract),
+        Eip712Domain("sealbatch", "2", 1, base.verifying_contract),
+        Eip712Domain("sealbatch", "1", 5, base.verifying_contract),
+        Eip712Domain("sealbatch", "1", 1, Address("0x" + "00" * 19 + "02")),
+    ]
+    assert len({base.separator, *(d.separator for d in others)}) == 5
+
+
+def test_round_trip_and_tamper() -> None:
+    digest = eth_keccak(b"message")
+    sig = sign_digest(KEY, digest)
+    assert len(sig) == 65
+    assert recover_signer(digest, sig) == KEY_ADDRESS
+    assert recover_signer(eth_keccak(b"other"), sig) != KEY_ADDRESS
+    # v given as 0/1 is accepted too
+    assert recover_signer(digest, sig[:64] + bytes([sig[64] - 27])) == KEY_ADDRESS
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda s: s[:64], "65-byte"),
+        (lambda s: s + b"\x00", "65-byte"),
+        (lambda s: s[:64] + b"\x1d", "expected v"),
+        (lambda s: s[:64] + b"\x02", "expected v"),
+        (lambda s: bytes(32) + s[32:], "out of range"),
+        (lambda s: s[:32] + bytes(32) + s[64:], "out of range"),
+        (
+            lambda s: (
+                s[:32]
+                + (SECP256K1_N - int.from_bytes(s[32:64], "big")).to_bytes(32, "big")
+                + bytes([55 - s[64]])
+            ),
+            "high-s",
+        ),
+        (lambda s: SECP256K1_N.to_bytes(32, "big") + s[32:], "out of range"),
+        # r = 5 is not the x-coordinate of a curve point: nothing recovers
+        (lambda s: (5).to_bytes(32, "big") + s[32:], "no public key recovers"),
+    ],
+    ids=["short", "long", "v29", "v2", "r0", "s0", "high-s", "r=n", "r-not-on-curve"],
+)
+def test_malformed_signatures_are_refused(make: Callable[[bytes], bytes], match: str) -> None:
+    digest = eth_keccak(b"message")
+    with pytest.raises(SignatureError, match=match):
+        recover_signer(digest, make(sign_digest(KEY, digest)))
+
+
+def test_sign_digest_checks_its_inputs() -> None:
+    with pytest.raises(SignatureError, match="32-byte digest"):
+        sign_digest(KEY, bytes(31))
+    with pytest.raises(SignatureError, match="32-byte private key"):
+        sign_digest(KEY[:31], bytes(32))
+    with pytest.raises(SignatureError, match="32-byte private key"):
+        address_of("0x1234")
+    with pytest.raises(SignatureError, match="hex private key"):
+        address_of("0x" + "zz" * 32)
+    for out_of_range in (bytes(32), SECP256K1_N.to_bytes(32, "big"), b"\xff" * 32):
+        with pytest.raises(SignatureError, match=r"\[1, n - 1\]"):
+            sign_digest(out_of_range, bytes(32))
+        with pytest.raises(SignatureError, match=r"\[1, n - 1\]"):
+            address_of(out_of_range)
