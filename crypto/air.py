@@ -1,0 +1,383 @@
+"""Algebraic intermediate representations: constraints written once, as expressions.
+
+An AIR is data: the shape of the trace and a list of constraints, each a small
+expression DAG (:class:`Expr`) over
+
+* main trace columns at a row offset — ``col(i)`` is column ``i`` at the
+  current row, ``col(i, 1)`` (or ``col(i).next``) at the next row;
+* auxiliary columns (extension-field valued, built by the prover *after* the
+  challenges are drawn, for LogUp / permutation arguments) — ``aux(i, k)``;
+* random challenges (extension field) — ``challenge(i)``;
+* periodic columns — ``periodic(i)`` (a short list of values repeated down
+  the trace: round constants, selectors);
+* public inputs — ``pub(i)`` (base-field elements, absorbed by the channel);
+* constants (Python ints, mod p).
+
+The same expressions are evaluated three ways by one interface,
+:class:`ExprVisitor` + :func:`evaluate`: vectorised over the low-degree
+extension by the prover (:class:`ArrayEvaluator`), at the out-of-domain point
+by the verifier (:class:`PointEvaluator`, extension-field scalars), and — the
+reason the DAG is explicit — emitted as Solidity for the on-chain verifier by a
+visitor that returns variable names. :func:`evaluate` visits each shared node
+once, in dependency order, without recursion.
+
+Semantics
+---------
+* A *transition* constraint must vanish on every row ``r`` with
+  ``r + max_offset < N``, where ``max_offset`` is the largest row offset the
+  expression reads (so a constraint that reads only offset 0 holds on every
+  row, one that reads ``next`` on all but the last).
+* A *boundary* constraint ``Boundary(row, expr)`` must vanish at one row;
+  ``row`` may be negative (``-1`` is the last row). Typically
+  ``col(0) - pub(0)``.
+* Degrees: a column (main, aux or periodic) has degree 1, a constant, public
+  input or challenge 0; ``+``/``-`` take the max, ``*`` adds, ``** k``
+  multiplies by ``k``. The prover sizes the composition polynomial from these
+  degrees; a constraint of degree ``d`` needs ``blowup >= d`` (in practice
+  keep ``d <= 3`` with the default blowup of 8, or raise it).
+
+Writing an AIR
+--------------
+A registered AIR is a function ``build(num_rows, public_inputs) -> Air`` (used
+by both sides; the verifier calls it with what the proof carries) plus, for the
+prover, a trace generator. Fibonacci, with ``a' = b, b' = a + b``::
+
+    from crypto.air import Air, Boundary, col, pub
+
+    def build(num_rows: int, public_inputs: tuple[int, ...]) -> Air:
+        a, b = col(0), col(1)
+        return Air(
+            name="fibonacci",
+            num_rows=num_rows,
+            num_main_columns=2,
+            public_inputs=public_inputs,           # (a0, b0, b_last)
+            transitions=(a.next - b, b.next - (a + b)),
+            boundaries=(
+                Boundary(0, a - pub(0)),
+                Boundary(0, b - pub(1)),
+                Boundary(-1, b - pub(2)),
+            ),
+        )
+
+Periodic columns are given as value lists whose length is a power of two
+dividing ``num_rows``; ``periodic(i)`` at row ``r`` is
+``periodic_columns[i][r % len]``. A selector that is 1 on the first row of
+every 8 rows: ``periodic_columns=((1, 0, 0, 0, 0, 0, 0, 0),)``, and
+``periodic(0) * (col(0) - col(1))``.
+
+Auxiliary columns: set ``num_aux_columns``, ``num_challenges`` and
+``aux_builder(main, challenges) -> aux``, where ``main`` is the
+``(num_main_columns, N)`` uint64 trace, ``challenges`` a list of
+:class:`~crypto.field_ref.Fp4`, and ``aux`` a ``(num_aux_columns, 4, N)``
+array of extension elements. The prover commits the main trace, draws the
+challenges, calls the builder and commits the aux trace; constraints may then
+use ``aux(i, k)`` and ``challenge(j)``. A LogUp lookup of values ``f`` into a
+table ``t`` with multiplicities ``m``, running sum ``s`` and challenge
+``alpha``, holding ``s' = s + m'/(alpha - t') - 1/(alpha - f')`` with
+denominators cleared::
+
+    s, alpha = aux(0), challenge(0)
+    t, f, m = col(0), col(1), col(2)
+    transition = (s.next - s) * (alpha - t.next) * (alpha - f.next) \\
+        - m.next * (alpha - f.next) + (alpha - t.next)
+
+(see :mod:`crypto.airs.range_check` for the full AIR with its boundaries and
+builder, and :mod:`crypto.airs.logup` for reusable helpers).
+
+Registering an AIR for the CLI, the benchmark and the verifier: see
+:mod:`crypto.airs` (one entry per AIR, name -> build + honest-trace generator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import numpy as np
+
+from crypto import field as fld
+from crypto.exceptions import CryptoError
+from crypto.expr import (
+    Add,
+    ArrayEvaluator,
+    Challenge,
+    Column,
+    Const,
+    Expr,
+    ExprVisitor,
+    Mul,
+    Neg,
+    Periodic,
+    PointEvaluator,
+    Pow,
+    PublicInput,
+    Sub,
+    aux,
+    challenge,
+    col,
+    const,
+    degree,
+    evaluate,
+    format_expr,
+    max_offset,
+    periodic,
+    pub,
+    topological_order,
+)
+from crypto.field_ref import EXT_DEGREE, Fp4, P
+
+__all__ = [
+    "MIN_ROWS",
+    "Add",
+    "Air",
+    "ArrayEvaluator",
+    "AuxBuilder",
+    "Boundary",
+    "Challenge",
+    "Column",
+    "Const",
+    "ConstraintViolation",
+    "Expr",
+    "ExprVisitor",
+    "Mul",
+    "Neg",
+    "Periodic",
+    "PointEvaluator",
+    "Pow",
+    "PublicInput",
+    "Sub",
+    "Transition",
+    "aux",
+    "challenge",
+    "col",
+    "const",
+    "degree",
+    "evaluate",
+    "format_expr",
+    "max_offset",
+    "periodic",
+    "pub",
+]
+
+
+# ---------------------------------------------------------------- the AIR
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A constraint between consecutive rows (see the module docstring for which rows)."""
+
+    expr: Expr
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """A constraint that must vanish at one ``row`` (negative counts from the end)."""
+
+    row: int
+    expr: Expr
+    name: str = ""
+
+
+AuxBuilder: TypeAlias = Callable[[fld.Array, Sequence[Fp4]], fld.Array]
+"""``(main (C, N) uint64, challenges) -> aux (A, 4, N) uint64``: prover side only."""
+
+
+class ConstraintViolation(CryptoError, ValueError):
+    """A trace does not satisfy its AIR (raised by :meth:`Air.check_trace`, prover side)."""
+
+
+MIN_ROWS = 8
+
+
+@dataclass(frozen=True)
+class Air:
+    """An algebraic intermediate representation: trace shape, constraints, public inputs.
+
+    Raises:
+        ValueError: inconsistent shapes (row count not a power of two, a
+            column, periodic column, public input or challenge index out of
+            range, aux columns without a builder, ...).
+    """
+
+    name: str
+    num_rows: int
+    num_main_columns: int
+    transitions: tuple[Transition | Expr, ...]
+    boundaries: tuple[Boundary, ...] = ()
+    public_inputs: tuple[int, ...] = ()
+    periodic_columns: tuple[tuple[int, ...], ...] = ()
+    num_aux_columns: int = 0
+    num_challenges: int = 0
+    aux_builder: AuxBuilder | None = field(default=None, compare=False, repr=False)
+    column_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = self.num_rows
+        if n < MIN_ROWS or n & (n - 1):
+            raise ValueError(f"expected num_rows a power of two >= {MIN_ROWS}, got {n}")
+        if self.num_main_columns < 1:
+            raise ValueError(f"expected at least 1 main column, got {self.num_main_columns}")
+        norm = tuple(t if isinstance(t, Transition) else Transition(t) for t in self.transitions)
+        object.__setattr__(self, "transitions", norm)
+        pubs = tuple(int(v) for v in self.public_inputs)
+        for v in pubs:
+            if not 0 <= v < P:
+                raise ValueError(f"expected public inputs in [0, p), got {v}")
+        object.__setattr__(self, "public_inputs", pubs)
+        for i, values in enumerate(self.periodic_columns):
+            k = len(values)
+            if k < 1 or k & (k - 1) or n % k:
+                raise ValueError(
+                    f"periodic column {i}: expected a power-of-two length dividing {n}, got {k}"
+                )
+        if not self.transitions and not self.boundaries:
+            raise ValueError("expected at least one constraint")
+        for b in self.boundaries:
+            if not -n <= b.row < n:
+                raise ValueError(f"boundary row {b.row} out of range for {n} rows")
+        for node in topological_order(self.constraint_exprs()):
+            self._check_node(node)
+
+    def _check_node(self, node: Expr) -> None:
+        if isinstance(node, Column):
+            limit = self.num_main_columns if node.segment == "main" else self.num_aux_columns
+            if node.index >= limit:
+                raise ValueError(f"{node!r}: expected a {node.segment} column index < {limit}")
+            if node.offset >= self.num_rows:
+                raise ValueError(f"{node!r}: row offset {node.offset} exceeds the trace")
+        elif isinstance(node, Periodic) and node.index >= len(self.periodic_columns):
+            raise ValueError(f"periodic({node.index}): only {len(self.periodic_columns)} defined")
+        elif isinstance(node, PublicInput) and node.index >= len(self.public_inputs):
+            raise ValueError(f"pub({node.index}): only {len(self.public_inputs)} public inputs")
+        elif isinstance(node, Challenge) and node.index >= self.num_challenges:
+            raise ValueError(f"challenge({node.index}): only {self.num_challenges} challenges")
+
+    # ---- derived shape, shared by prover and verifier
+
+    @property
+    def transition_list(self) -> tuple[Transition, ...]:
+        return self.transitions  # type: ignore[return-value]  # normalised in __post_init__
+
+    def constraint_exprs(self) -> list[Expr]:
+        """Transition then boundary expressions: the order of the random coefficients."""
+        return [t.expr for t in self.transition_list] + [b.expr for b in self.boundaries]
+
+    @property
+    def num_constraints(self) -> int:
+        return len(self.transitions) + len(self.boundaries)
+
+    def boundary_row(self, b: Boundary) -> int:
+        return b.row % self.num_rows
+
+    def offsets(self) -> tuple[int, ...]:
+        """Row offsets the constraints read: the verifier opens each column at ``z·g^offset``."""
+        found = {0}
+        for node in topological_order(self.constraint_exprs()):
+            if isinstance(node, Column):
+                found.add(node.offset)
+        return tuple(sorted(found))
+
+    def composition_degree_bound(self) -> int:
+        """One more than the largest degree of a constraint quotient ``C(x) / Z(x)``."""
+        n = self.num_rows
+        bound = 1
+        for t in self.transition_list:
+            d, e = degree(t.expr), max_offset(t.expr)
+            # numerator <= d(n-1); divisor (x^n - 1)/prod_{k<e}(x - g^(n-1-k)) has degree n - e
+            bound = max(bound, d * (n - 1) - (n - e) + 1)
+        for b in self.boundaries:
+            bound = max(bound, degree(b.expr) * (n - 1) - 1 + 1)
+        return bound
+
+    def num_composition_columns(self) -> int:
+        """Columns ``H_i`` of degree < N with ``H(x) = Σ x^(iN) H_i(x)``."""
+        return max(1, -(-self.composition_degree_bound() // self.num_rows))
+
+    def max_degree(self) -> int:
+        return max(degree(e) for e in self.constraint_exprs())
+
+    # ---- prover-side helpers (pure numpy; the verifier never calls them)
+
+    def periodic_values(self, index: int) -> fld.Array:
+        """Periodic column ``index`` over all ``num_rows`` rows."""
+        values = np.array(self.periodic_columns[index], dtype=np.uint64) % np.uint64(P)
+        return np.tile(values, self.num_rows // values.size)
+
+    def build_aux(self, main: fld.Array, challenges: Sequence[Fp4]) -> fld.Array:
+        """Run the aux builder and check its output shape."""
+        n = self.num_rows
+        if not self.num_aux_columns:
+            return np.zeros((0, EXT_DEGREE, n), np.uint64)
+        if self.aux_builder is None:
+            raise ValueError(f"AIR {self.name!r} declares aux columns but has no aux_builder")
+        out = np.asarray(self.aux_builder(main, challenges), dtype=np.uint64)
+        expected = (self.num_aux_columns, EXT_DEGREE, n)
+        if out.shape != expected:
+            raise ValueError(f"aux_builder: expected shape {expected}, got {out.shape}")
+        return out
+
+    def check_trace(
+        self,
+        main: fld.Array,
+        aux_trace: fld.Array | None = None,
+        challenges: Sequence[Fp4] = (),
+    ) -> None:
+        """Check every constraint on every row it applies to.
+
+        Raises:
+            ConstraintViolation: naming the first failing constraint and row.
+            ValueError: the trace has the wrong shape or out-of-range values.
+        """
+        n = self.num_rows
+        main = np.asarray(main)
+        if main.shape != (self.num_main_columns, n):
+            raise ValueError(
+                f"expected a main trace of shape {(self.num_main_columns, n)}, got {main.shape}"
+            )
+        if main.dtype != np.uint64 or np.any(main >= np.uint64(P)):
+            raise ValueError("expected main trace values as uint64 in [0, p)")
+
+        def column(segment: str, index: int, offset: int) -> fld.Array:
+            src = main[index] if segment == "main" else aux_trace[index]  # type: ignore[index]
+            return np.roll(src, -offset, axis=-1)
+
+        periodic_rows = [self.periodic_values(i) for i in range(len(self.periodic_columns))]
+        ev = ArrayEvaluator(
+            column=column,
+            periodic=lambda i: periodic_rows[i],
+            public_inputs=self.public_inputs,
+            challenges=challenges,
+        )
+        t_values = evaluate([t.expr for t in self.transition_list], ev)
+        for i, (t, value) in enumerate(zip(self.transition_list, t_values, strict=True)):
+            rows = n - max_offset(t.expr)
+            bad = _nonzero_rows(value, rows)
+            if bad is not None:
+                label = t.name or format_expr(t.expr)
+                raise ConstraintViolation(
+                    f"AIR {self.name!r}: transition {i} ({label}) fails at row {bad}"
+                )
+        b_values = evaluate([b.expr for b in self.boundaries], ev)
+        for i, (b, value) in enumerate(zip(self.boundaries, b_values, strict=True)):
+            row = self.boundary_row(b)
+            arr = np.asarray(value)
+            cell = arr[..., row] if arr.ndim else arr
+            if np.any(cell != 0):
+                label = b.name or format_expr(b.expr)
+                raise ConstraintViolation(
+                    f"AIR {self.name!r}: boundary {i} ({label}) fails at row {row}"
+                )
+
+
+def _nonzero_rows(value: object, rows: int) -> int | None:
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return 0 if int(arr) != 0 and rows > 0 else None
+    if arr.shape[-1] == 1:
+        arr = np.broadcast_to(arr, (*arr.shape[:-1], rows))
+    nz = np.any(arr.reshape(-1, arr.shape[-1])[:, :rows] != 0, axis=0)
+    hits = np.flatnonzero(nz)
+    return int(hits[0]) if hits.size else None

@@ -1,0 +1,511 @@
+"""Constraint expressions: a small DAG over columns, periodic columns, public inputs, challenges.
+
+See :mod:`crypto.air` for how AIRs use them. The node classes are plain frozen
+dataclasses compared by identity; :func:`evaluate` walks a set of roots once
+in dependency order with any :class:`ExprVisitor` — the prover's
+:class:`ArrayEvaluator` (numpy over many points), the verifier's
+:class:`PointEvaluator` (one extension point), :func:`degree`,
+:func:`format_expr`, and a Solidity emitter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias, TypeVar, Union
+
+import numpy as np
+
+from crypto import field as fld
+from crypto.field_ref import EXT_DEGREE, Fp4, P
+
+__all__ = [
+    "Add",
+    "ArrayEvaluator",
+    "Challenge",
+    "Column",
+    "Const",
+    "Expr",
+    "ExprVisitor",
+    "Mul",
+    "Neg",
+    "Periodic",
+    "PointEvaluator",
+    "Pow",
+    "PublicInput",
+    "Sub",
+    "aux",
+    "challenge",
+    "col",
+    "const",
+    "degree",
+    "evaluate",
+    "format_expr",
+    "max_offset",
+    "periodic",
+    "pub",
+    "topological_order",
+]
+
+V = TypeVar("V")
+ExprLike: TypeAlias = Union["Expr", int]
+
+
+# --------------------------------------------------------------- expressions
+
+
+class Expr:
+    """A node of a constraint expression DAG; combine with ``+ - * **`` and ints.
+
+    Nodes compare by identity: reuse a Python variable to share a
+    sub-expression (it is then evaluated, and emitted, once).
+    """
+
+    __slots__ = ()
+
+    def __add__(self, other: ExprLike) -> Expr:
+        return Add(self, _wrap(other))
+
+    def __radd__(self, other: ExprLike) -> Expr:
+        return Add(_wrap(other), self)
+
+    def __sub__(self, other: ExprLike) -> Expr:
+        return Sub(self, _wrap(other))
+
+    def __rsub__(self, other: ExprLike) -> Expr:
+        return Sub(_wrap(other), self)
+
+    def __mul__(self, other: ExprLike) -> Expr:
+        return Mul(self, _wrap(other))
+
+    def __rmul__(self, other: ExprLike) -> Expr:
+        return Mul(_wrap(other), self)
+
+    def __neg__(self) -> Expr:
+        return Neg(self)
+
+    def __pow__(self, exponent: int) -> Expr:
+        if not isinstance(exponent, int) or exponent < 1:
+            raise ValueError(f"expected a positive integer exponent, got {exponent!r}")
+        return Pow(self, exponent)
+
+    def children(self) -> tuple[Expr, ...]:
+        return ()
+
+    def __repr__(self) -> str:
+        return format_expr(self)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Const(Expr):
+    """A base-field constant (stored reduced mod p)."""
+
+    value: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", self.value % P)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Column(Expr):
+    """Trace column ``index`` at row ``offset``; segment ``main`` (base) or ``aux`` (extension)."""
+
+    segment: str
+    index: int
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.segment not in ("main", "aux"):
+            raise ValueError(f"expected segment 'main' or 'aux', got {self.segment!r}")
+        if self.index < 0 or self.offset < 0:
+            raise ValueError(
+                f"expected a non-negative column index and offset, got {self.index}, {self.offset}"
+            )
+
+    @property
+    def next(self) -> Column:
+        """The same column one row further down."""
+        return Column(self.segment, self.index, self.offset + 1)
+
+    def at(self, offset: int) -> Column:
+        """The same column ``offset`` rows further down."""
+        return Column(self.segment, self.index, self.offset + offset)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Periodic(Expr):
+    """Periodic column ``index`` at the current row."""
+
+    index: int
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class PublicInput(Expr):
+    """Public input ``index`` (a base-field element)."""
+
+    index: int
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Challenge(Expr):
+    """Random challenge ``index`` (an extension element drawn after the main commitment)."""
+
+    index: int
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Add(Expr):
+    a: Expr
+    b: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.a, self.b)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Sub(Expr):
+    a: Expr
+    b: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.a, self.b)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Mul(Expr):
+    a: Expr
+    b: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.a, self.b)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Neg(Expr):
+    a: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.a,)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Pow(Expr):
+    a: Expr
+    exponent: int
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.a,)
+
+
+def _wrap(value: ExprLike) -> Expr:
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, int):
+        return Const(value)
+    raise TypeError(f"expected an Expr or an int, got {type(value).__name__}")
+
+
+def col(index: int, offset: int = 0) -> Column:
+    """Main trace column ``index`` at row offset ``offset``."""
+    return Column("main", index, offset)
+
+
+def aux(index: int, offset: int = 0) -> Column:
+    """Auxiliary trace column ``index`` at row offset ``offset``."""
+    return Column("aux", index, offset)
+
+
+def periodic(index: int) -> Periodic:
+    return Periodic(index)
+
+
+def pub(index: int) -> PublicInput:
+    return PublicInput(index)
+
+
+def challenge(index: int) -> Challenge:
+    return Challenge(index)
+
+
+def const(value: int) -> Const:
+    return Const(value)
+
+
+# ------------------------------------------------------------------ visitors
+
+
+class ExprVisitor(Protocol[V]):
+    """What an evaluator provides: one method per leaf kind and per operation."""
+
+    def const(self, value: int) -> V: ...
+    def column(self, segment: str, index: int, offset: int) -> V: ...
+    def periodic(self, index: int) -> V: ...
+    def public_input(self, index: int) -> V: ...
+    def challenge(self, index: int) -> V: ...
+    def add(self, a: V, b: V) -> V: ...
+    def sub(self, a: V, b: V) -> V: ...
+    def mul(self, a: V, b: V) -> V: ...
+    def neg(self, a: V) -> V: ...
+    def pow(self, a: V, exponent: int) -> V: ...
+
+
+def topological_order(roots: Iterable[Expr]) -> list[Expr]:
+    """Every node reachable from ``roots`` once, children before parents (iterative DFS)."""
+    order: list[Expr] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        stack: list[tuple[Expr, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for child in reversed(node.children()):
+                if id(child) not in seen:
+                    stack.append((child, False))
+    return order
+
+
+def evaluate(roots: Sequence[Expr], visitor: ExprVisitor[V]) -> list[V]:
+    """Evaluate ``roots`` with ``visitor``, each shared node once; returns one value per root."""
+    values: dict[int, V] = {}
+    for node in topological_order(roots):
+        values[id(node)] = _visit(node, visitor, values)
+    return [values[id(r)] for r in roots]
+
+
+def _visit(node: Expr, v: ExprVisitor[V], values: dict[int, V]) -> V:
+    if isinstance(node, Add):
+        return v.add(values[id(node.a)], values[id(node.b)])
+    if isinstance(node, Mul):
+        return v.mul(values[id(node.a)], values[id(node.b)])
+    if isinstance(node, Sub):
+        return v.sub(values[id(node.a)], values[id(node.b)])
+    if isinstance(node, Column):
+        return v.column(node.segment, node.index, node.offset)
+    if isinstance(node, Const):
+        return v.const(node.value)
+    if isinstance(node, Neg):
+        return v.neg(values[id(node.a)])
+    if isinstance(node, Pow):
+        return v.pow(values[id(node.a)], node.exponent)
+    if isinstance(node, Periodic):
+        return v.periodic(node.index)
+    if isinstance(node, PublicInput):
+        return v.public_input(node.index)
+    if isinstance(node, Challenge):
+        return v.challenge(node.index)
+    raise TypeError(f"unknown expression node {type(node).__name__}")
+
+
+class _DegreeVisitor:
+    def const(self, value: int) -> int:
+        return 0
+
+    def column(self, segment: str, index: int, offset: int) -> int:
+        return 1
+
+    def periodic(self, index: int) -> int:
+        return 1
+
+    def public_input(self, index: int) -> int:
+        return 0
+
+    def challenge(self, index: int) -> int:
+        return 0
+
+    def add(self, a: int, b: int) -> int:
+        return max(a, b)
+
+    sub = add
+
+    def mul(self, a: int, b: int) -> int:
+        return a + b
+
+    def neg(self, a: int) -> int:
+        return a
+
+    def pow(self, a: int, exponent: int) -> int:
+        return a * exponent
+
+
+def degree(expr: Expr) -> int:
+    """Degree of ``expr`` in the trace polynomials (a column counts 1)."""
+    return evaluate([expr], _DegreeVisitor())[0]
+
+
+def max_offset(expr: Expr) -> int:
+    """The largest row offset ``expr`` reads (0 if it reads none)."""
+    return max(
+        (n.offset for n in topological_order([expr]) if isinstance(n, Column)),
+        default=0,
+    )
+
+
+class _FormatVisitor:
+    def const(self, value: int) -> str:
+        return str(value if value <= P // 2 else value - P)
+
+    def column(self, segment: str, index: int, offset: int) -> str:
+        name = "col" if segment == "main" else "aux"
+        return f"{name}{index}" + ("'" * offset if offset <= 2 else f"[+{offset}]")
+
+    def periodic(self, index: int) -> str:
+        return f"periodic{index}"
+
+    def public_input(self, index: int) -> str:
+        return f"pub{index}"
+
+    def challenge(self, index: int) -> str:
+        return f"challenge{index}"
+
+    def add(self, a: str, b: str) -> str:
+        return f"({a} + {b})"
+
+    def sub(self, a: str, b: str) -> str:
+        return f"({a} - {b})"
+
+    def mul(self, a: str, b: str) -> str:
+        return f"{a}·{b}"
+
+    def neg(self, a: str) -> str:
+        return f"-{a}"
+
+    def pow(self, a: str, exponent: int) -> str:
+        return f"{a}^{exponent}"
+
+
+def format_expr(expr: Expr) -> str:
+    """A readable one-line form of ``expr`` (shared nodes are repeated)."""
+    return evaluate([expr], _FormatVisitor())[0]
+
+
+# --------------------------------------------------------------- evaluators
+
+Value: TypeAlias = "int | fld.Array"
+"""An int (base scalar), a base vector ``(n,)`` or an extension array ``(4, n)`` / ``(4, 1)``."""
+
+
+def _is_ext(v: Value) -> bool:
+    return isinstance(v, np.ndarray) and v.ndim == 2
+
+
+def _lift(v: Value) -> fld.Array:
+    if isinstance(v, int):
+        return fld.ext_scalar((v, 0, 0, 0))
+    if v.ndim == 2:
+        return v
+    out = np.zeros((EXT_DEGREE, *v.shape), np.uint64)
+    out[0] = v
+    return out
+
+
+@dataclass
+class ArrayEvaluator:
+    """Vectorised evaluation over many points (the prover's LDE, or trace rows).
+
+    ``column(segment, index, offset)`` returns the column's values at the
+    points shifted by ``offset`` rows: a base vector ``(n,)`` for main
+    columns, an extension array ``(4, n)`` for aux columns. Mixed base and
+    extension operands are lifted only when needed.
+    """
+
+    column: Callable[[str, int, int], fld.Array]
+    periodic: Callable[[int], fld.Array]
+    public_inputs: Sequence[int]
+    challenges: Sequence[Fp4] = ()
+
+    def const(self, value: int) -> Value:
+        return value
+
+    def public_input(self, index: int) -> Value:
+        return int(self.public_inputs[index])
+
+    def challenge(self, index: int) -> Value:
+        return fld.ext_scalar(self.challenges[index])
+
+    def add(self, a: Value, b: Value) -> Value:
+        if isinstance(a, int) and isinstance(b, int):
+            return (a + b) % P
+        if not _is_ext(a) and not _is_ext(b):
+            return fld.add(a, b)
+        return fld.ext_add(_lift(a), _lift(b))
+
+    def neg(self, a: Value) -> Value:
+        if isinstance(a, int):
+            return (-a) % P
+        return fld.neg(a)
+
+    def sub(self, a: Value, b: Value) -> Value:
+        if isinstance(a, int) and isinstance(b, int):
+            return (a - b) % P
+        if not _is_ext(a) and not _is_ext(b):
+            return fld.sub(a, b)
+        return fld.ext_sub(_lift(a), _lift(b))
+
+    def mul(self, a: Value, b: Value) -> Value:
+        if isinstance(a, int) and isinstance(b, int):
+            return a * b % P
+        if not _is_ext(a) and not _is_ext(b):
+            return fld.mul(a, b)
+        if _is_ext(a) and _is_ext(b):
+            return fld.ext_mul(a, b)  # type: ignore[arg-type]
+        e, s = (a, b) if _is_ext(a) else (b, a)
+        return fld.ext_mul_base(e, s)  # type: ignore[arg-type]
+
+    def pow(self, a: Value, exponent: int) -> Value:
+        if isinstance(a, int):
+            return pow(a, exponent, P)
+        if _is_ext(a):
+            return fld.ext_pow(a, exponent)
+        return fld.pow(a, exponent)
+
+
+@dataclass
+class PointEvaluator:
+    """Evaluation at one extension point (the verifier's out-of-domain check), on :class:`Fp4`.
+
+    ``frame[(segment, index, offset)]`` is the claimed value of that column at
+    ``z·g^offset``; ``periodic_values[i]`` the periodic polynomial ``i`` at ``z``.
+    """
+
+    frame: dict[tuple[str, int, int], Fp4]
+    periodic_values: Sequence[Fp4]
+    public_inputs: Sequence[int]
+    challenges: Sequence[Fp4]
+
+    def const(self, value: int) -> Fp4:
+        return Fp4.of(value)
+
+    def column(self, segment: str, index: int, offset: int) -> Fp4:
+        return self.frame[(segment, index, offset)]
+
+    def periodic(self, index: int) -> Fp4:
+        return self.periodic_values[index]
+
+    def public_input(self, index: int) -> Fp4:
+        return Fp4.of(self.public_inputs[index])
+
+    def challenge(self, index: int) -> Fp4:
+        return self.challenges[index]
+
+    def add(self, a: Fp4, b: Fp4) -> Fp4:
+        return a + b
+
+    def sub(self, a: Fp4, b: Fp4) -> Fp4:
+        return a - b
+
+    def mul(self, a: Fp4, b: Fp4) -> Fp4:
+        return a * b
+
+    def neg(self, a: Fp4) -> Fp4:
+        return -a
+
+    def pow(self, a: Fp4, exponent: int) -> Fp4:
+        return a**exponent
