@@ -7,10 +7,11 @@ size; the account's requirement is the sum over markets.
 Portfolio margin, in the spirit of SPAN: the initial requirement is the worst
 loss of the account over a set of joint price scenarios (each market in turn
 moves by ± its ``shock_bps``, and every other market moves with it by
-``correlation × shock`` or against it by ``(1 − correlation) × shock``; plus
-all markets together), never below ``portfolio_floor_bps`` of the gross
-notional. The maintenance requirement is ``portfolio_maintenance_bps`` of the
-initial one. Losses are rounded up (against the account).
+``ρ × shock`` or by only ``(2ρ − 1) × shock``, the weaker co-move where a
+hedge partly breaks; plus all markets together by ± their shock), never
+below ``portfolio_floor_bps`` of the gross notional. The maintenance
+requirement is ``portfolio_maintenance_bps`` of the initial one. Losses are
+rounded up (against the account).
 
 An account is *healthy* while ``equity ≥ maintenance``; orders are taken only
 while the account stays at or above *initial* margin at the order's limit
@@ -110,8 +111,10 @@ def stress_scenarios(config: SettlementConfig) -> I64:
 
     For each lead market ``i`` and direction ``d = ±1``: market ``i`` moves
     ``d × shock_i``; each other market ``j`` moves ``d × ρ_ij × shock_j``
-    (co-move) in one scenario and ``−d × (1 − ρ_ij) × shock_j`` (the hedge
-    breaks) in another. Plus all markets moving ``± shock`` together.
+    (co-move) in one scenario and ``d × (2ρ_ij − 1) × shock_j`` (a weaker
+    co-move: the hedge partly breaks) in another; ρ = 1 gives one joint move,
+    ρ = 0 a move alone and an opposite move. Plus all markets moving
+    ``± shock`` together. Moves round toward −∞.
     """
     m = len(config.markets)
     shocks = [r.shock_bps for r in config.markets]
@@ -126,7 +129,7 @@ def stress_scenarios(config: SettlementConfig) -> I64:
                     if j == i:
                         row.append(d * shocks[j])
                     elif breaks:
-                        row.append(-d * (BPS - rho) * shocks[j] // BPS)
+                        row.append(d * (2 * rho - BPS) * shocks[j] // BPS)
                     else:
                         row.append(d * rho * shocks[j] // BPS)
                 rows.append(row)

@@ -30,7 +30,7 @@ def trader(i: int) -> Address:
     return address_of(keccak256(b"settlement test trader", i.to_bytes(4, "big")))
 
 
-TRADERS = [trader(i) for i in range(12)]
+TRADERS = [trader(i) for i in range(64)]
 
 
 def key(i: int, sub: int = 0) -> AccountKey:
