@@ -37,6 +37,7 @@ AIR_MODULES: dict[str, str] = {
     "fibonacci": "crypto.airs.fibonacci",
     "wide": "crypto.airs.wide",
     "range_check": "crypto.airs.range_check",
+    "poseidon2": "crypto.airs.poseidon2_air",
 }
 
 

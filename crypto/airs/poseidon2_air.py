@@ -1,0 +1,333 @@
+"""Poseidon2 as AIR constraints: one permutation per row, degree 3.
+
+Two layers:
+
+* a *gadget* — :func:`permutation_constraints` and :func:`permutation_columns`
+  — that proves ``outputs = Poseidon2(inputs)`` on every row, for inputs given
+  as degree-1 expressions (usually 16 trace columns). Other AIRs (the batch
+  AIR, state-root updates) place it at any column offset and read the 16
+  output expressions it returns;
+* the registered AIR ``"poseidon2"`` (:func:`build`, :func:`generate`): a
+  chain of ``N`` permutations, ``x_{r+1} = P(x_r)``, one per row, with public
+  inputs ``(x_0, P^N(x_0))`` — 32 field elements whatever ``N``.
+
+The permutation is :mod:`crypto.poseidon2` (HorizenLabs BabyBear width 16).
+
+Gadget columns (282 per row, from ``first``)::
+
+    first + 32·r + i        x3[r][i]   (a_r,i)^3,   full round r = 0..7, i = 0..15
+    first + 32·r + 16 + i   y[r][i]    (a_r,i)^7,   the S-box output
+    first + 256 + 2·k       px3[k]     (b_k)^3,     partial round k = 0..12
+    first + 256 + 2·k + 1   py[k]      (b_k)^7
+
+where ``a_r,i`` is element ``i`` of the state entering full round ``r`` plus
+its round constant, and ``b_k`` element 0 entering partial round ``k`` plus
+its constant. Every S-box costs two degree-3 constraints,
+``x3 - a^3 = 0`` and ``y - x3^2·a = 0``, so the AIR has degree 3 and no
+periodic columns. The linear layers cost nothing: the state between S-boxes
+is tracked symbolically as a linear form over the committed ``y`` / ``py``
+columns (at most 16 + 13 terms), so each ``a`` and ``b`` is one flat sum.
+
+Registered AIR columns: ``0..15`` the permutation input ``x_r``, then the
+gadget at ``first = 16`` (298 columns). Constraints: the gadget's 282 per
+row; ``x_{r+1} = out_r`` on every row but the last (16); boundaries
+``x_0 = pub[0:16]`` and ``out_{N-1} = pub[16:32]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from crypto import poseidon2 as p2
+from crypto.air import Air, Boundary, Expr, Transition, col, const, pub
+from crypto.airs import AirEntry
+from crypto.poseidon2 import (
+    EXTERNAL_MATRIX,
+    EXTERNAL_ROUND_CONSTANTS,
+    INTERNAL_DIAG_M_1,
+    INTERNAL_MATRIX,
+    INTERNAL_ROUND_CONSTANTS,
+    ROUNDS_F,
+    ROUNDS_P,
+    WIDTH,
+    P,
+)
+
+__all__ = [
+    "ENTRY",
+    "GADGET_COLUMNS",
+    "NAME",
+    "NUM_COLUMNS",
+    "build",
+    "column_names",
+    "generate",
+    "permutation_columns",
+    "permutation_constraints",
+]
+
+NAME = "poseidon2"
+GADGET_COLUMNS = 2 * WIDTH * ROUNDS_F + 2 * ROUNDS_P  # 282
+NUM_COLUMNS = WIDTH + GADGET_COLUMNS  # 298: the registered AIR
+
+U64Array = npt.NDArray[np.uint64]
+
+
+# --------------------------------------------------------------------------
+# Linear forms Σ c·basis + c0 over expressions (keyed by identity), so that
+# linear layers compose into one flat sum instead of nested expression trees.
+# --------------------------------------------------------------------------
+
+
+class _Linear:
+    __slots__ = ("_expr", "constant", "terms")
+
+    def __init__(self, terms: dict[int, tuple[Expr, int]], constant: int = 0) -> None:
+        self.terms = terms
+        self.constant = constant % P
+        self._expr: Expr | None = None
+
+    @classmethod
+    def of(cls, e: Expr) -> _Linear:
+        return cls({id(e): (e, 1)})
+
+    def plus_constant(self, c: int) -> _Linear:
+        return _Linear(self.terms, self.constant + c)
+
+    def expr(self) -> Expr:
+        """The form as one expression (built once, then shared)."""
+        if self._expr is None:
+            out: Expr | None = None
+            for e, c in self.terms.values():
+                term = e if c == 1 else const(c) * e
+                out = term if out is None else out + term
+            if out is None:
+                out = const(self.constant)
+            elif self.constant:
+                out = out + self.constant
+            self._expr = out
+        return self._expr
+
+
+def _matmul(matrix: Sequence[Sequence[int]], forms: Sequence[_Linear]) -> list[_Linear]:
+    out = []
+    for row in matrix:
+        terms: dict[int, tuple[Expr, int]] = {}
+        constant = 0
+        for m, form in zip(row, forms, strict=True):
+            constant += m * form.constant
+            for key, (e, c) in form.terms.items():
+                prev = terms.get(key, (e, 0))[1]
+                terms[key] = (e, (prev + m * c) % P)
+        out.append(_Linear({k: v for k, v in terms.items() if v[1]}, constant))
+    return out
+
+
+# --------------------------------------------------------------------------
+# The gadget
+# --------------------------------------------------------------------------
+
+
+def permutation_constraints(
+    first: int, inputs: Sequence[Expr]
+) -> tuple[list[Transition], list[Expr]]:
+    """Constraints that make the gadget columns the Poseidon2 permutation of ``inputs``.
+
+    Args:
+        first: index of the gadget's first column (it uses ``GADGET_COLUMNS``).
+        inputs: 16 expressions of degree 1 (columns, or linear combinations)
+            giving the permutation input on the current row.
+
+    Returns:
+        ``(transitions, outputs)``: the 282 row-local constraints (degree 3,
+        offset 0, so they hold on every row) and 16 degree-1 expressions
+        equal to the permutation output on that row.
+
+    Raises:
+        ValueError: if there are not 16 inputs or ``first`` is negative.
+    """
+    if len(inputs) != WIDTH:
+        raise ValueError(f"expected {WIDTH} input expressions, got {len(inputs)}")
+    if first < 0:
+        raise ValueError(f"expected a non-negative first column, got {first}")
+    constraints: list[Transition] = []
+
+    def sbox(a: _Linear, x3_col: int, y_col: int, label: str) -> Expr:
+        a_expr, x3, y = a.expr(), col(x3_col), col(y_col)
+        constraints.append(Transition(x3 - a_expr**3, f"{label}: x3 = a^3"))
+        constraints.append(Transition(y - x3 * x3 * a_expr, f"{label}: y = x3^2·a"))
+        return y
+
+    half = ROUNDS_F // 2
+    state = _matmul(EXTERNAL_MATRIX, [_Linear.of(e) for e in inputs])
+
+    def full_round(r: int, state: list[_Linear]) -> list[_Linear]:
+        base = first + 2 * WIDTH * r
+        ys = [
+            sbox(
+                state[i].plus_constant(EXTERNAL_ROUND_CONSTANTS[r][i]),
+                base + i,
+                base + WIDTH + i,
+                f"full round {r}, element {i}",
+            )
+            for i in range(WIDTH)
+        ]
+        return _matmul(EXTERNAL_MATRIX, [_Linear.of(y) for y in ys])
+
+    for r in range(half):
+        state = full_round(r, state)
+    for k in range(ROUNDS_P):
+        base = first + 2 * WIDTH * ROUNDS_F + 2 * k
+        y = sbox(
+            state[0].plus_constant(INTERNAL_ROUND_CONSTANTS[k]), base, base + 1, f"partial {k}"
+        )
+        state = _matmul(INTERNAL_MATRIX, [_Linear.of(y), *state[1:]])
+    for r in range(half, ROUNDS_F):
+        state = full_round(r, state)
+    return constraints, [form.expr() for form in state]
+
+
+def _cube_and_sbox(a: U64Array) -> tuple[U64Array, U64Array]:
+    """(a^3, a^7) mod p for values < 2^32."""
+    a2 = a * a % P
+    a3 = a2 * a % P
+    return a3, a3 * a3 % P * a % P
+
+
+def permutation_columns(states: npt.ArrayLike) -> U64Array:
+    """The gadget's honest columns for ``(n, 16)`` input states: a ``(282, n)`` array."""
+    arr = np.asarray(states, dtype=np.uint64)
+    if arr.ndim != 2 or arr.shape[1] != WIDTH:
+        raise ValueError(f"expected states of shape (n, {WIDTH}), got {arr.shape}")
+    if arr.size and int(arr.max()) >= P:
+        raise ValueError(f"expected field elements in [0, {P})")
+    n = arr.shape[0]
+    out = np.empty((GADGET_COLUMNS, n), dtype=np.uint64)
+    # The permutation of crypto.poseidon2, recording every S-box (same layer code).
+    S = p2._external_layer(np.ascontiguousarray(arr.T))
+    half = ROUNDS_F // 2
+    rounds = [*range(half), *([None] * ROUNDS_P), *range(half, ROUNDS_F)]
+    k = 0
+    for r in rounds:
+        if r is not None:
+            a = S + np.array(EXTERNAL_ROUND_CONSTANTS[r], dtype=np.uint64)[:, None]
+            x3, y = _cube_and_sbox(a)
+            out[2 * WIDTH * r : 2 * WIDTH * r + WIDTH] = x3
+            out[2 * WIDTH * r + WIDTH : 2 * WIDTH * (r + 1)] = y
+            S = p2._external_layer(y)
+        else:
+            x3, y = _cube_and_sbox(S[0] + np.uint64(INTERNAL_ROUND_CONSTANTS[k]))
+            base = 2 * WIDTH * ROUNDS_F + 2 * k
+            out[base], out[base + 1] = x3, y
+            S = S.copy()
+            S[0] = y
+            S = p2._internal_layer(S)
+            k += 1
+    return out
+
+
+def column_names(first: int = 0) -> tuple[str, ...]:
+    """Names of the gadget columns (for error messages and debugging)."""
+    del first  # names are relative to the gadget
+    names = []
+    for r in range(ROUNDS_F):
+        names += [f"x3_full{r}_{i}" for i in range(WIDTH)]
+        names += [f"y_full{r}_{i}" for i in range(WIDTH)]
+    for k in range(ROUNDS_P):
+        names += [f"x3_partial{k}", f"y_partial{k}"]
+    return tuple(names)
+
+
+# --------------------------------------------------------------------------
+# The registered AIR: a chain of N permutations, one per row
+# --------------------------------------------------------------------------
+
+
+def build(num_rows: int, public_inputs: tuple[int, ...]) -> Air:
+    """The chain AIR: ``x_{r+1} = P(x_r)``, ``x_0 = pub[0:16]``, ``P(x_{N-1}) = pub[16:32]``.
+
+    Raises:
+        ValueError: if there are not 32 public inputs, or ``num_rows`` is not
+            a power of two of at least 8.
+    """
+    if len(public_inputs) != 2 * WIDTH:
+        raise ValueError(f"{NAME}: expected {2 * WIDTH} public inputs, got {len(public_inputs)}")
+    inputs = [col(i) for i in range(WIDTH)]
+    gadget, outputs = permutation_constraints(WIDTH, inputs)
+    chain = [Transition(inputs[i].next - outputs[i], f"x'[{i}] = P(x)[{i}]") for i in range(WIDTH)]
+    boundaries = [Boundary(0, inputs[i] - pub(i), f"x[0][{i}] = pub[{i}]") for i in range(WIDTH)]
+    boundaries += [
+        Boundary(-1, outputs[i] - pub(WIDTH + i), f"P(x[-1])[{i}] = pub[{WIDTH + i}]")
+        for i in range(WIDTH)
+    ]
+    return Air(
+        name=NAME,
+        num_rows=num_rows,
+        num_main_columns=NUM_COLUMNS,
+        public_inputs=tuple(public_inputs),
+        transitions=(*gadget, *chain),
+        boundaries=tuple(boundaries),
+        column_names=tuple(f"x{i}" for i in range(WIDTH)) + column_names(),
+    )
+
+
+def generate(num_rows: int, start: Sequence[int] | None = None) -> tuple[U64Array, tuple[int, ...]]:
+    """An honest ``(298, num_rows)`` trace and its public inputs ``(x_0, P^N(x_0))``.
+
+    Args:
+        num_rows: ``N``, the number of permutations (a power of two >= 8).
+        start: the chain's first state; defaults to ``0, 1, ..., 15``.
+    """
+    x = np.array(list(range(WIDTH)) if start is None else list(start), dtype=np.uint64)
+    if x.shape != (WIDTH,) or int(x.max()) >= P:
+        raise ValueError(f"expected a start state of {WIDTH} field elements")
+    state = [int(v) for v in x]
+    rows = []
+    for _ in range(num_rows):
+        rows.append(state)
+        state = _permute_ints(state)
+    inputs = np.array(rows, dtype=np.uint64)
+    trace = np.vstack([inputs.T, permutation_columns(inputs)])
+    return trace, tuple(rows[0]) + tuple(state)
+
+
+def _external_ints(x: list[int]) -> list[int]:
+    out = []
+    for b in range(0, WIDTH, 4):
+        x0, x1, x2, x3 = x[b : b + 4]
+        out += [5 * x0 + 7 * x1 + x2 + 3 * x3, 4 * x0 + 6 * x1 + x2 + x3,
+                x0 + 3 * x1 + 5 * x2 + 7 * x3, x0 + x1 + 4 * x2 + 6 * x3]  # fmt: skip
+    sums = [out[i] + out[i + 4] + out[i + 8] + out[i + 12] for i in range(4)]
+    return [(v + sums[i % 4]) % P for i, v in enumerate(out)]
+
+
+def _permute_ints(x: list[int]) -> list[int]:
+    """One permutation on Python ints (the chain is sequential; numpy's per-call
+    overhead would dominate). Checked against the trace by the chain constraint."""
+    half = ROUNDS_F // 2
+    x = _external_ints(x)
+    for r in range(half):
+        x = _full_round_ints(x, r)
+    for c in INTERNAL_ROUND_CONSTANTS:
+        x[0] = pow(x[0] + c, 7, P)
+        total = sum(x)
+        x = [(d * v + total) % P for d, v in zip(INTERNAL_DIAG_M_1, x, strict=True)]
+    for r in range(half, ROUNDS_F):
+        x = _full_round_ints(x, r)
+    return x
+
+
+def _full_round_ints(x: list[int], r: int) -> list[int]:
+    constants = EXTERNAL_ROUND_CONSTANTS[r]
+    return _external_ints([pow(v + c, 7, P) for v, c in zip(x, constants, strict=True)])
+
+
+ENTRY = AirEntry(
+    name=NAME,
+    build=build,
+    generate=generate,
+    summary="Poseidon2 (BabyBear, width 16): a chain of N permutations, one per row; "
+    "public inputs x_0 and P^N(x_0)",
+)
