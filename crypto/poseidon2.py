@@ -61,6 +61,7 @@ terms before reducing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -464,6 +465,16 @@ def merkle_root(leaves: npt.ArrayLike) -> U64Array:
     return merkle_levels(leaves)[-1][0]
 
 
+def _is_levels(tree: object) -> bool:
+    """Whether ``tree`` looks like :func:`merkle_levels` output (not a list of leaf digests)."""
+    if not isinstance(tree, list | tuple) or not tree:
+        return False
+    if not all(isinstance(a, np.ndarray) and a.ndim == 2 for a in tree):
+        return False
+    sizes = [a.shape[0] for a in tree]
+    return sizes[-1] == 1 and all(a == 2 * b for a, b in pairwise(sizes))
+
+
 def merkle_path(tree: npt.ArrayLike | Sequence[U64Array], index: int) -> U64Array:
     """The inclusion path of leaf ``index``: its ``d`` sibling digests, bottom up.
 
@@ -478,10 +489,8 @@ def merkle_path(tree: npt.ArrayLike | Sequence[U64Array], index: int) -> U64Arra
     Raises:
         ValueError: if ``index`` is out of range or the leaves are malformed.
     """
-    levels = (
-        list(tree)
-        if isinstance(tree, list | tuple) and all(isinstance(a, np.ndarray) for a in tree)
-        else merkle_levels(tree)
+    levels: list[U64Array] = (
+        list(tree) if _is_levels(tree) else merkle_levels(tree)  # type: ignore[arg-type]
     )
     n = levels[0].shape[0]
     if not isinstance(index, int | np.integer) or not 0 <= int(index) < n:

@@ -280,6 +280,12 @@ def test_merkle_path_round_trip(n: int) -> None:
         assert np.array_equal(path_root(leaves[index], index, path), root)
 
 
+def test_merkle_path_accepts_a_list_of_leaf_digests() -> None:
+    leaves = random_leaves(4, seed=9)
+    as_list = [leaves[i] for i in range(4)]  # 1-D digests, not tree levels
+    assert np.array_equal(merkle_path(as_list, 2), merkle_path(leaves, 2))
+
+
 def test_path_root_vectorised_over_paths() -> None:
     leaves = random_leaves(16, seed=3)
     levels = merkle_levels(leaves)
