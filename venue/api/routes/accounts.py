@@ -1,0 +1,48 @@
+"""``GET /v1/accounts/{address}`` and ``POST /v1/deposits``."""
+
+from __future__ import annotations
+
+from eth_utils import is_address, to_checksum_address
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from crypto.eip712 import Address
+from venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from venue.errors import BadRequest
+from venue.schemas import DepositIn
+
+router = APIRouter(tags=["accounts"])
+
+
+@router.get(
+    "/v1/accounts/{address}",
+    responses={**PROBLEM, 503: {"description": "settlement ledger not wired in"}},
+    summary="An account",
+    description="Collateral, positions, equity, margin requirements and liquidation prices "
+    "(from the settlement ledger), plus the account's recent orders.",
+)
+async def get_account(op: OperatorDep, address: str) -> JSONResponse:
+    if not is_address(address):
+        raise BadRequest(f"address: expected 0x and 40 hex digits, got {address[:60]!r}")
+    trader = Address(to_checksum_address(address))
+    account = op.core.settlement.account(trader)
+    orders = [op.core.fates[c] for c in op.core.by_trader.get(trader, [])[-100:]]
+    return json_response({"address": trader, **account, "orders": orders})
+
+
+@router.post(
+    "/v1/deposits",
+    responses={**PROBLEM, 503: {"description": "settlement ledger not wired in"}},
+    summary="Deposit collateral (embedded mode)",
+    description="Trader-signed EIP-712 `Deposit`. Without an L1 bridge the venue credits it "
+    "directly when `unbacked_deposits` is on (the embedded default); with an L1 deposits come "
+    "from the contract.",
+)
+async def post_deposit(op: OperatorDep, body: DepositIn) -> JSONResponse:
+    if not op.settings.unbacked_deposits:
+        raise BadRequest("deposits: expected them through the L1 contract (unbacked_deposits off)")
+    await op.deposit(body)
+    return json_response(
+        {"trader": body.trader, "amount": body.amount, "status": "credited"},
+        headers=rate_headers(op, body.trader),
+    )

@@ -1,0 +1,79 @@
+"""``GET /v1/batches``, ``/v1/batches/{id}``, ``/v1/batches/{id}/proof``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from venue.api.deps import PROBLEM, OperatorDep, json_response
+from venue.errors import Conflict
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+
+
+@router.get(
+    "",
+    responses=PROBLEM,
+    summary="Recent batches",
+    description="Cleared batches, newest first (prices, volumes, status), and the batch "
+    "collecting commitments now. Status moves committed → cleared → settled → proven → "
+    "anchored.",
+)
+async def list_batches(
+    op: OperatorDep,
+    limit: int = Query(20, ge=1, le=500),
+    before: int | None = Query(None, ge=0, le=(1 << 63) - 1),
+) -> JSONResponse:
+    ids = sorted((b for b in op.core.records if before is None or b < before), reverse=True)
+    now = op.clock.now_ms()
+    items = []
+    for b in ids[:limit]:
+        rec = op.core.records[b]
+        items.append(
+            {
+                "batch_id": b,
+                "status": rec["status"],
+                "result_hash": rec["result_hash"],
+                "commitments": rec["commitments"],
+                "markets": {
+                    m: {"price": mr["price"], "volume": mr["volume"]}
+                    for m, mr in rec["markets"].items()
+                },
+            }
+        )
+    return json_response(
+        {
+            "collecting": op.schedule.collecting(now),
+            "last_cleared": op.core.last_cleared,
+            "batches": items,
+        }
+    )
+
+
+@router.get(
+    "/{batch_id}",
+    responses=PROBLEM,
+    summary="One batch",
+    description="Prices, volumes, fills, the published demand/supply curves, forfeits, "
+    "recorded reveal rejections, block trades, settlement summary and status.",
+)
+async def get_batch(op: OperatorDep, batch_id: int) -> JSONResponse:
+    op.advance()
+    return json_response(op.core.batch_view(batch_id, op.clock.now_ms()))
+
+
+@router.get(
+    "/{batch_id}/proof",
+    responses=PROBLEM,
+    summary="The batch's STARK proof",
+    description="409 `no_proof_yet` until the batch is proven (proving is not wired into the "
+    "venue yet); 404 for an unknown batch.",
+)
+async def get_proof(op: OperatorDep, batch_id: int) -> JSONResponse:
+    view = op.core.batch_view(batch_id, op.clock.now_ms())
+    if view.get("proof") is None:
+        raise Conflict(
+            f"no proof for batch {batch_id} yet: expected status proven, got {view['status']}",
+            "no_proof_yet",
+        )
+    return json_response(view["proof"])

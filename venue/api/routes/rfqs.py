@@ -1,0 +1,85 @@
+"""RFQ for blocks: request, sealed quotes, reveals, accept (``/v1/rfqs``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from venue.api.deps import PROBLEM, OperatorDep, json_response, parse_hex32, rate_headers
+from venue.errors import BadRequest
+from venue.schemas import AcceptIn, QuoteCommitIn, QuoteRevealIn, RfqIn
+
+router = APIRouter(prefix="/v1/rfqs", tags=["rfqs"])
+
+
+def _same_id(path_id: str, body_id: str) -> None:
+    if path_id.lower() != body_id.lower():
+        raise BadRequest(f"rfq_id: expected {path_id[:80]} (from the path), got {body_id}")
+
+
+@router.post(
+    "",
+    responses=PROBLEM,
+    status_code=201,
+    summary="Request quotes for a block",
+    description="Signed EIP-712 `Rfq`: market, size >= the market's `block_min_lots`, side "
+    "(hidden, buy or sell), window length. Quotes are committed in the first half of the "
+    "window, revealed in the third quarter, accepted in the last quarter.",
+)
+async def post_rfq(op: OperatorDep, body: RfqIn) -> JSONResponse:
+    rfq = await op.request_rfq(body)
+    return json_response(
+        rfq.to_dict(op.clock.now_ms()), 201, headers=rate_headers(op, body.requester)
+    )
+
+
+@router.get("", responses=PROBLEM, summary="Open RFQs (what makers can quote)")
+async def list_rfqs(op: OperatorDep) -> JSONResponse:
+    now = op.clock.now_ms()
+    return json_response({"rfqs": [r.to_dict(now) for r in op.core.rfqs.open_rfqs(now)]})
+
+
+@router.get("/{rfq_id}", responses=PROBLEM, summary="One RFQ, its quotes and acceptance")
+async def get_rfq(op: OperatorDep, rfq_id: str) -> JSONResponse:
+    op.advance()
+    rfq = op.core.rfqs.get(parse_hex32(rfq_id, "rfq_id"))
+    return json_response(rfq.to_dict(op.clock.now_ms()))
+
+
+@router.post(
+    "/{rfq_id}/quotes",
+    responses=PROBLEM,
+    status_code=201,
+    summary="Post a sealed quote",
+    description="Signed EIP-712 `QuoteCommit` with commitment "
+    "`keccak(abi.encode(QUOTE_TAG, rfqId, maker, bid, ask, salt))`.",
+)
+async def post_quote(op: OperatorDep, rfq_id: str, body: QuoteCommitIn) -> JSONResponse:
+    _same_id(rfq_id, body.rfq_id)
+    q = await op.quote_commit(body)
+    return json_response(q.to_dict(), 201, headers=rate_headers(op, body.maker))
+
+
+@router.post(
+    "/{rfq_id}/reveals",
+    responses=PROBLEM,
+    summary="Reveal a sealed quote (firm until the window closes: no last look)",
+)
+async def post_quote_reveal(op: OperatorDep, rfq_id: str, body: QuoteRevealIn) -> JSONResponse:
+    _same_id(rfq_id, body.rfq_id)
+    q = await op.quote_reveal(body)
+    return json_response(q.to_dict(), headers=rate_headers(op, body.maker))
+
+
+@router.post(
+    "/{rfq_id}/accept",
+    responses=PROBLEM,
+    summary="Accept the best revealed quote",
+    description="Signed EIP-712 `Accept`. The block settles in the batch collecting "
+    "commitments now, at the quote price, if that price lies within `rfq_band_bps` of the "
+    "batch's clearing price.",
+)
+async def post_accept(op: OperatorDep, rfq_id: str, body: AcceptIn) -> JSONResponse:
+    _same_id(rfq_id, body.rfq_id)
+    a = await op.accept(body)
+    return json_response(a.to_dict(), headers=rate_headers(op, body.requester))

@@ -1,0 +1,149 @@
+"""``create_app(settings)``: the venue's FastAPI application.
+
+One router per resource (venue/api/routes/), errors as RFC 9457
+``application/problem+json`` with a stable ``code``; the operator loop runs
+for the lifetime of the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crypto.exceptions import SealbatchError
+from venue.api.routes import (
+    accounts,
+    batches,
+    commitments,
+    markets,
+    operator,
+    orders,
+    reveals,
+    rfqs,
+    stream,
+)
+from venue.clock import Clock
+from venue.errors import RateLimited, problem_status
+from venue.operator import Operator
+from venue.settings import Settings
+
+__all__ = ["create_app", "problem"]
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+def problem(
+    status: int, code: str, detail: str, title: str = "", headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {
+            "type": "about:blank",
+            "title": title or code.replace("_", " "),
+            "status": status,
+            "code": code,
+            "detail": detail,
+        },
+        status_code=status,
+        media_type=PROBLEM_TYPE,
+        headers=headers,
+    )
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the app; the operator (and its database) opens when the app starts.
+
+    Args:
+        settings: configuration (defaults from the environment).
+        clock: time source; the system clock unless given (tests pass a ManualClock).
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        op = Operator(settings, clock)
+        app.state.operator = op
+        task = asyncio.create_task(op.run())
+        try:
+            yield
+        finally:
+            op.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            op.close()
+
+    app = FastAPI(
+        title="sealbatch venue",
+        version="1",
+        summary="Sealed commit-reveal batch auctions for perpetuals, with RFQ for blocks.",
+        description="Every write is EIP-712 signed (nonce + expiry, no API keys). Errors are "
+        "`application/problem+json` with a stable `code`. See docs/api.md for rate limits, "
+        "stream gap healing and the list of codes.",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            return problem(
+                413,
+                "body_too_large",
+                f"body: expected at most {settings.max_body_bytes} bytes, got {length[:20]}",
+            )
+        return await call_next(request)
+
+    @app.exception_handler(SealbatchError)
+    async def sealbatch_error(_request: Request, exc: SealbatchError) -> JSONResponse:
+        headers = None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(max(1, round(exc.retry_after_s + 0.5)))}
+        return problem(
+            problem_status(exc),
+            getattr(exc, "code", "error"),
+            str(exc),
+            type(exc).__name__,
+            headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(400, "malformed_json", "body: expected a JSON document")
+        parts = []
+        for e in errors[:5]:
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+            got = repr(e.get("input"))[:60]
+            parts.append(
+                f"{loc or 'body'}: expected {e.get('msg', 'a valid value').lower()}, got {got}"
+            )
+        return problem(422, "invalid_request", "; ".join(parts))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, str(exc.detail))
+
+    for module in (
+        commitments,
+        reveals,
+        batches,
+        orders,
+        markets,
+        accounts,
+        rfqs,
+        stream,
+        operator,
+    ):
+        app.include_router(module.router)
+    return app

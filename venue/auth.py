@@ -1,0 +1,142 @@
+"""Authentication without passwords or API keys: EIP-712 signed writes.
+
+Every write names its signer, a nonce and an expiry and carries the signer's
+EIP-712 signature under the venue's domain (name, version, chain id,
+verifying contract), so a message signed for another chain or contract
+recovers to another address and is refused, and a nonce works once per
+trader across every kind of write (commitments, reveals, RFQ messages,
+deposits). Commitments use :data:`auction.commit_reveal.COMMIT_TYPE`; the
+RFQ types live in :mod:`venue.rfq`; this module adds the reveal and the
+deposit, the shared verification and the per-address rate limiter.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from auction.commit_reveal import NonceRegistry
+from auction.errors import BadSignature, CommitmentExpired, NonceReused
+from crypto.eip712 import Address, Eip712Domain, StructType, recover_signer, signing_digest
+from crypto.exceptions import SignatureError
+from venue.errors import RateLimited
+
+__all__ = [
+    "DEPOSIT_TYPE",
+    "REVEAL_TYPE",
+    "RateLimiter",
+    "check_fresh",
+    "verify_signed",
+]
+
+REVEAL_TYPE = StructType(
+    "Reveal",
+    (
+        ("trader", "address"),
+        ("commitment", "bytes32"),
+        ("orderHash", "bytes32"),
+        ("salt", "bytes32"),
+        ("nonce", "uint64"),
+        ("expiry", "uint64"),
+    ),
+)
+DEPOSIT_TYPE = StructType(
+    "Deposit",
+    (("trader", "address"), ("amount", "uint256"), ("nonce", "uint64"), ("expiry", "uint64")),
+)
+
+
+def verify_signed(
+    domain: Eip712Domain,
+    struct: StructType,
+    values: Mapping[str, Any],
+    signer_field: str,
+    signature: bytes,
+) -> Address:
+    """Check that ``values[signer_field]`` signed ``values``; returns that address.
+
+    Raises:
+        BadSignature: a malformed field or signature, or another signer.
+    """
+    try:
+        claimed = to_checksum_address(values[signer_field])
+    except (ValueError, TypeError) as exc:
+        raise BadSignature(
+            f"{signer_field}: expected an address, got {values[signer_field]!r}"
+        ) from exc
+    try:
+        signer = recover_signer(signing_digest(domain, struct, values), signature)
+    except (SignatureError, ValueError) as exc:
+        raise BadSignature(f"signature: {exc}") from exc
+    if signer != claimed:
+        raise BadSignature(f"signature: expected signer {claimed}, got {signer}")
+    return Address(claimed)
+
+
+def check_fresh(
+    nonces: NonceRegistry, trader: str, nonce: int, expiry_ms: int, now_ms: int
+) -> None:
+    """Refuse an expired message or a used nonce (does not use the nonce).
+
+    Raises:
+        CommitmentExpired, NonceReused.
+    """
+    if now_ms > expiry_ms:
+        raise CommitmentExpired(f"expiry: expected at least {now_ms}, got {expiry_ms}")
+    if nonces.is_used(trader, nonce):
+        raise NonceReused(f"nonce: {nonce} was already used by {trader}")
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """A token bucket per address: ``rate`` writes per second, bursts of ``burst``.
+
+    The venue spends a token only for a message whose signature verified, so
+    nobody can drain another address's budget with forged messages.
+    """
+
+    def __init__(self, rate: int, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def _refill(self, key: str, now: float) -> _Bucket:
+        b = self._buckets.get(key)
+        if b is None:
+            b = self._buckets[key] = _Bucket(float(self.burst), now)
+        else:
+            b.tokens = min(float(self.burst), b.tokens + (now - b.stamp) * self.rate)
+            b.stamp = now
+        return b
+
+    def check(self, key: str, cost: int = 1) -> None:
+        """Raise :class:`RateLimited` if ``key`` cannot afford ``cost`` now."""
+        with self._lock:
+            b = self._refill(key, time.monotonic())
+            if b.tokens < cost:
+                wait = (cost - b.tokens) / self.rate
+                raise RateLimited(
+                    f"rate limit: expected at most {self.rate} signed writes/s (burst "
+                    f"{self.burst}) from {key}, retry in {wait:.3f} s",
+                    wait,
+                )
+
+    def spend(self, key: str, cost: int = 1) -> None:
+        with self._lock:
+            b = self._refill(key, time.monotonic())
+            b.tokens -= cost
+
+    def remaining(self, key: str) -> int:
+        with self._lock:
+            return max(0, int(self._refill(key, time.monotonic()).tokens))

@@ -1,0 +1,474 @@
+"""The venue's state machine: every write and every batch close, deterministic.
+
+:class:`VenueCore` holds the open commit books, the RFQ book, carried GTC
+orders, reference prices, batch records and every order's fate. It has no
+I/O and no clock of its own: each write takes the time at which it was
+accepted, and :meth:`VenueCore.advance` closes, clears and settles every
+batch whose reveal window has ended by a given time. The operator logs each
+accepted write (kind, time, wire payload) durably; replaying that log
+through :meth:`VenueCore.apply` with :meth:`VenueCore.advance` before each
+event rebuilds the same state and the same batch results, byte for byte —
+this is how the venue restarts after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+from pydantic import BaseModel
+
+from auction.batch import BatchResult, RestingOrder, clear_batch
+from auction.commit_reveal import CommitBook, NonceRegistry, Receipt, Reveal, RevealedOrder
+from auction.errors import AuctionError, BadSignature, OutsideWindow, UnknownCommitment, WrongBatch
+from auction.markets import Market
+from auction.orders import Side
+from crypto.eip712 import Address, Eip712Domain, address_of
+from crypto.keccak import keccak256
+from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, check_fresh, verify_signed
+from venue.clock import BatchSchedule
+from venue.errors import BadRequest, NotFound
+from venue.rfq import Acceptance, Quote, Rfq, RfqBook
+from venue.schemas import (
+    AcceptIn,
+    CommitIn,
+    DepositIn,
+    QuoteCommitIn,
+    QuoteRevealIn,
+    RevealIn,
+    RfqIn,
+    hexb,
+)
+from venue.settlement_engine import SettlementEngine
+
+__all__ = ["EVENT_MODELS", "RevealOutcome", "VenueCore", "record_hash"]
+
+#: Wire model of each kind of logged write.
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "commit": CommitIn,
+    "reveal": RevealIn,
+    "rfq": RfqIn,
+    "quote_commit": QuoteCommitIn,
+    "quote_reveal": QuoteRevealIn,
+    "accept": AcceptIn,
+    "deposit": DepositIn,
+}
+
+#: Reveal refusals that concern a commitment the batch holds: they are logged
+#: (so the order's fate can say why it did not fill) and replayed.
+RECORDED_REVEAL_CODES = frozenset(
+    {
+        "reveal_mismatch",
+        "outside_band",
+        "size_out_of_range",
+        "wrong_market",
+        "invalid_order",
+        "insufficient_margin",
+    }
+)
+
+#: Fate reason per rejection code (what ``GET /v1/orders/{c}`` reports).
+_REASON = {"insufficient_margin": "margin_rejected"}
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """Keccak of a batch record's canonical JSON, without its status fields."""
+    body = {k: v for k, v in record.items() if k not in ("status", "result_hash")}
+    return "0x" + keccak256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hex()
+
+
+@dataclass(frozen=True)
+class RevealOutcome:
+    """A reveal's result: the order taken, or the error and whether it was logged."""
+
+    revealed: RevealedOrder | None
+    error: AuctionError | None
+    recorded: bool
+
+
+class VenueCore:
+    """All venue state; see the module docstring.
+
+    Args:
+        markets: tradable markets by id.
+        domain: EIP-712 domain of every signed message.
+        operator_key: signs receipts.
+        schedule: the batch clock.
+        settlement: ledger and margin (see :mod:`venue.settlement_engine`).
+        rfq_window_ms: (min, max) RFQ window length.
+        rfq_band_bps: a block price may differ from its batch's clearing price
+            by at most this many basis points.
+    """
+
+    def __init__(
+        self,
+        *,
+        markets: Mapping[str, Market],
+        domain: Eip712Domain,
+        operator_key: bytes,
+        schedule: BatchSchedule,
+        settlement: SettlementEngine,
+        rfq_window_ms: tuple[int, int] = (400, 120_000),
+        rfq_band_bps: int = 200,
+    ) -> None:
+        self.markets = dict(markets)
+        self.domain = domain
+        self.operator_key = operator_key
+        self.operator: Address = address_of(operator_key)
+        self.schedule = schedule
+        self.settlement = settlement
+        self.rfq_band_bps = rfq_band_bps
+        self.nonces = NonceRegistry()
+        self.references: dict[str, int | None] = {m: None for m in self.markets}
+        self.books: dict[int, CommitBook] = {}
+        self.carried: tuple[RestingOrder, ...] = ()
+        self.rfqs = RfqBook(domain, self.markets, self.nonces, *rfq_window_ms)
+        self.blocks: dict[int, list[Acceptance]] = {}
+        self.records: dict[int, dict[str, Any]] = {}
+        self.fates: dict[bytes, dict[str, Any]] = {}
+        self.by_trader: dict[str, list[bytes]] = {}
+        self.rejections: dict[int, list[dict[str, Any]]] = {}
+        self.last_cleared = -1
+        self.events_applied = 0
+
+    # ------------------------------------------------------------------ writes
+
+    def book(self, batch_id: int) -> CommitBook:
+        book = self.books.get(batch_id)
+        if book is None:
+            book = CommitBook(
+                batch_id,
+                self.markets,
+                self.domain,
+                self.operator_key,
+                self.schedule.windows(batch_id),
+                self.references,  # live: a batch reveals after its predecessor cleared
+                self.nonces,
+                self.settlement.reveal_check,
+            )
+            self.books[batch_id] = book
+        return book
+
+    def commit(self, body: CommitIn, now_ms: int) -> Receipt:
+        """Take a signed commitment into the batch collecting now.
+
+        Raises:
+            WrongBatch and every error of :meth:`CommitBook.commit`.
+        """
+        collecting = self.schedule.collecting(now_ms)
+        if body.batch_id != collecting:
+            raise WrongBatch(
+                f"batch_id: expected {collecting} (collecting commitments now), got {body.batch_id}"
+            )
+        signed = body.to_domain()
+        receipt = self.book(body.batch_id).commit(signed, now_ms)
+        c = signed.commit
+        trader = to_checksum_address(c.trader)
+        self.by_trader.setdefault(trader, []).append(c.commitment)
+        self.fates[c.commitment] = {
+            "commitment": body.commitment.lower(),
+            "trader": trader,
+            "market": c.market,
+            "batch_id": c.batch_id,
+            "sequence": receipt.sequence,
+            "bond": c.bond,
+            "status": "committed",
+            "reason": None,
+            "detail": None,
+            "order": None,
+            "filled": 0,
+            "price": None,
+            "share": None,
+        }
+        self.events_applied += 1
+        return receipt
+
+    def reveal(self, body: RevealIn, now_ms: int) -> RevealOutcome:
+        """Reveal a committed order; refusals that concern the order are recorded.
+
+        Raises:
+            UnknownCommitment, OutsideWindow, BadSignature, CommitmentExpired,
+            NonceReused, InvalidOrder (refusals that are not recorded).
+        """
+        commitment = hexb(body.commitment)
+        fate = self.fates.get(commitment)
+        if fate is None:
+            raise UnknownCommitment(f"commitment {body.commitment} was never taken")
+        book = self.books.get(fate["batch_id"])
+        if book is None:
+            raise OutsideWindow(
+                f"reveal: the reveal window of batch {fate['batch_id']} closed at "
+                f"{self.schedule.windows(fate['batch_id']).reveal_close_ms}, got {now_ms}"
+            )
+        order = body.order.to_domain()
+        trader = verify_signed(
+            self.domain, REVEAL_TYPE, body.message(order), "trader", hexb(body.signature)
+        )
+        if trader != fate["trader"]:
+            raise BadSignature(f"trader: expected {fate['trader']}, got {trader}")
+        check_fresh(self.nonces, trader, body.nonce, body.expiry_ms, now_ms)
+        w = book.windows
+        if not w.commit_close_ms <= now_ms < w.reveal_close_ms:
+            raise OutsideWindow(
+                f"reveal: expected a time in [{w.commit_close_ms}, {w.reveal_close_ms}) for "
+                f"batch {book.batch_id}, got {now_ms}"
+            )
+        try:
+            revealed = book.reveal(Reveal(commitment, order, hexb(body.salt)), now_ms)
+        except AuctionError as err:
+            if err.code not in RECORDED_REVEAL_CODES:
+                raise
+            self.nonces.use(trader, body.nonce)
+            self.rejections.setdefault(book.batch_id, []).append(
+                {
+                    "commitment": fate["commitment"],
+                    "code": err.code,
+                    "reason": str(err),
+                    "at_ms": now_ms,
+                }
+            )
+            fate.update(reason=_REASON.get(err.code, err.code), detail=str(err))
+            self.events_applied += 1
+            return RevealOutcome(None, err, True)
+        self.nonces.use(trader, body.nonce)
+        fate.update(status="revealed", order=order.to_dict(), reason=None, detail=None)
+        self.events_applied += 1
+        return RevealOutcome(revealed, None, True)
+
+    def request_rfq(self, body: RfqIn, now_ms: int) -> Rfq:
+        rfq = self.rfqs.request(body.message(), hexb(body.signature), now_ms)
+        self.events_applied += 1
+        return rfq
+
+    def quote_commit(self, body: QuoteCommitIn, now_ms: int) -> Quote:
+        quote = self.rfqs.quote_commit(body.message(), hexb(body.signature), now_ms)
+        self.events_applied += 1
+        return quote
+
+    def quote_reveal(self, body: QuoteRevealIn, now_ms: int) -> Quote:
+        quote = self.rfqs.quote_reveal(body.message(), hexb(body.signature), now_ms)
+        self.events_applied += 1
+        return quote
+
+    def accept(self, body: AcceptIn, now_ms: int) -> Acceptance:
+        """Accept the best quote; the block settles in the batch collecting now."""
+        batch_id = self.schedule.collecting(now_ms)
+        acceptance = self.rfqs.accept(body.message(), hexb(body.signature), now_ms, batch_id)
+        self.blocks.setdefault(batch_id, []).append(acceptance)
+        self.events_applied += 1
+        return acceptance
+
+    def deposit(self, body: DepositIn, now_ms: int) -> None:
+        trader = verify_signed(
+            self.domain, DEPOSIT_TYPE, body.message(), "trader", hexb(body.signature)
+        )
+        check_fresh(self.nonces, trader, body.nonce, body.expiry_ms, now_ms)
+        self.settlement.deposit(trader, body.amount, now_ms)
+        self.nonces.use(trader, body.nonce)
+        self.events_applied += 1
+
+    def apply(self, kind: str, payload: str, at_ms: int) -> None:
+        """Re-apply one logged write (replay). Refusals are expected for logged
+        reveal rejections and ignored; they rebuild the same state as live."""
+        model = EVENT_MODELS.get(kind)
+        if model is None:
+            raise BadRequest(f"event kind: expected one of {sorted(EVENT_MODELS)}, got {kind!r}")
+        body: Any = model.model_validate_json(payload)
+        handler: dict[str, Any] = {
+            "commit": self.commit,
+            "reveal": self.reveal,
+            "rfq": self.request_rfq,
+            "quote_commit": self.quote_commit,
+            "quote_reveal": self.quote_reveal,
+            "accept": self.accept,
+            "deposit": self.deposit,
+        }
+        handler[kind](body, at_ms)
+
+    # ------------------------------------------------------------ batch clock
+
+    def advance(self, now_ms: int) -> list[dict[str, Any]]:
+        """Close, clear and settle every batch whose reveal window ended by ``now_ms``.
+
+        Batches with nothing in them (no commitment, no carried order, no
+        block) are skipped and leave no record.
+        """
+        target = self.schedule.last_cleared_by(now_ms)
+        out: list[dict[str, Any]] = []
+        while self.last_cleared < target:
+            if self.carried:
+                nxt = self.last_cleared + 1
+            else:
+                pending = [b for b in self.books if b <= target]
+                pending += [b for b in self.blocks if b <= target]
+                if not pending:
+                    self.last_cleared = target
+                    break
+                nxt = max(min(pending), self.last_cleared + 1)
+            out.append(self._clear(nxt))
+            self.last_cleared = nxt
+        return out
+
+    def _clear(self, batch_id: int) -> dict[str, Any]:
+        clears_at = self.schedule.clears_at(batch_id)
+        book = self.books.pop(batch_id, None) or self.book(batch_id)
+        self.books.pop(batch_id, None)
+        sealed = book.close(clears_at)
+        references = dict(self.references)
+        result = clear_batch(sealed, self.markets, references, self.carried)
+        blocks, block_views = self._check_blocks(batch_id, result, references)
+        summary = self.settlement.settle(result, blocks, clears_at)
+        for market_id, mr in result.markets.items():
+            if mr.price is not None:
+                self.references[market_id] = mr.price
+        self.carried = result.carried
+        w = self.schedule.windows(batch_id)
+        record: dict[str, Any] = {
+            "batch_id": batch_id,
+            "status": "settled" if summary is not None else "cleared",
+            "windows": {
+                "commit_open_ms": w.commit_open_ms,
+                "commit_close_ms": w.commit_close_ms,
+                "reveal_close_ms": w.reveal_close_ms,
+            },
+            "seed": "0x" + result.seed.hex(),
+            "commitments": len(sealed.receipts),
+            "revealed": len(sealed.revealed),
+            "carried_in": len(result.orders) - len(sealed.revealed),
+            "carried_out": len(result.carried),
+            "markets": {m: mr.to_dict() for m, mr in sorted(result.markets.items())},
+            "forfeits": [
+                {
+                    "commitment": "0x" + f.commitment.hex(),
+                    "trader": f.trader,
+                    "market": f.market,
+                    "sequence": f.sequence,
+                    "bond": f.bond,
+                }
+                for f in result.forfeited
+            ],
+            "rejections": self.rejections.pop(batch_id, []),
+            "blocks": block_views,
+            "settlement": summary,
+            "proof": None,
+            "anchor": None,
+        }
+        record["result_hash"] = record_hash(record)
+        self._update_fates(result)
+        self.records[batch_id] = record
+        return record
+
+    def _check_blocks(
+        self, batch_id: int, result: BatchResult, references: Mapping[str, int | None]
+    ) -> tuple[list[Acceptance], list[dict[str, Any]]]:
+        """Blocks accepted for this batch settle if their price lies within
+        ``rfq_band_bps`` of the batch's clearing price (or, with no clearing
+        price, of the reference price). Band ends round inwards."""
+        ok: list[Acceptance] = []
+        views: list[dict[str, Any]] = []
+        for a in self.blocks.pop(batch_id, []):
+            center = result.markets[a.market].price or references.get(a.market)
+            view = a.to_dict()
+            if center is None:
+                view.update(status="failed", reason="no_reference_price")
+            else:
+                low = -((-center * (10_000 - self.rfq_band_bps)) // 10_000)
+                high = center * (10_000 + self.rfq_band_bps) // 10_000
+                view.update(band=[low, high])
+                if low <= a.price <= high:
+                    view.update(status="filled", reason=None)
+                    ok.append(a)
+                else:
+                    view.update(status="failed", reason="outside_band")
+            views.append(view)
+        return ok, views
+
+    def _update_fates(self, result: BatchResult) -> None:
+        filled: dict[bytes, int] = {}
+        for mr in result.markets.values():
+            for f in mr.fills:
+                filled[f.order_id] = filled.get(f.order_id, 0) + f.quantity
+        carried = {r.order_id for r in result.carried}
+        for r in result.orders:
+            fate = self.fates.get(r.order_id)
+            if fate is None:
+                continue
+            q = filled.get(r.order_id, 0)
+            mr = result.markets[r.order.market]
+            total = fate["order"]["quantity"] if fate["order"] else r.order.quantity
+            fate["filled"] += q
+            fate["price"] = mr.price if q else fate["price"]
+            fate["share"] = f"{fate['filled']}/{total}"
+            fate["last_batch_id"] = result.batch_id
+            limit = r.order.limit_price
+            if fate["filled"] == total:
+                fate.update(status="filled", reason="filled", detail=None)
+                continue
+            if mr.price is None:
+                reason, detail = "no_trade", f"no crossing orders in {r.order.market}"
+            elif limit is not None and (
+                (r.order.side is Side.BUY and limit < mr.price)
+                or (r.order.side is Side.SELL and limit > mr.price)
+            ):
+                reason = "limit_not_reached"
+                detail = f"limit {limit} did not reach the clearing price {mr.price}"
+            else:
+                reason = "rationed"
+                detail = (
+                    f"rationed at the margin: received {fate['filled']} of {total} lots at "
+                    f"{mr.price}"
+                )
+            status = (
+                "resting"
+                if r.order_id in carried
+                else ("partially_filled" if fate["filled"] else "not_filled")
+            )
+            fate.update(status=status, reason=reason, detail=detail)
+        for forfeit in result.forfeited:
+            fate = self.fates.get(forfeit.commitment)
+            if fate is None:
+                continue
+            reason = fate["reason"] or "not_revealed"
+            detail = fate["detail"] or "the commitment was not revealed in the reveal window"
+            fate.update(status="forfeited", reason=reason, detail=detail)
+
+    # ------------------------------------------------------------------ views
+
+    def batch_view(self, batch_id: int, now_ms: int) -> dict[str, Any]:
+        """The record of a cleared batch, or the state of an open one.
+
+        Raises:
+            NotFound: no such batch (never opened, or skipped as empty).
+        """
+        record = self.records.get(batch_id)
+        if record is not None:
+            return record
+        collecting = self.schedule.collecting(now_ms)
+        if (
+            batch_id > collecting
+            or batch_id < 0
+            or (batch_id <= self.last_cleared and batch_id not in self.books)
+        ):
+            raise NotFound(f"batch {batch_id} does not exist", "unknown_batch")
+        w = self.schedule.windows(batch_id)
+        book = self.books.get(batch_id)
+        return {
+            "batch_id": batch_id,
+            "status": "committed",
+            "phase": "commit" if now_ms < w.commit_close_ms else "reveal",
+            "windows": {
+                "commit_open_ms": w.commit_open_ms,
+                "commit_close_ms": w.commit_close_ms,
+                "reveal_close_ms": w.reveal_close_ms,
+            },
+            "commitments": len(book._order) if book is not None else 0,
+        }
+
+    def fate(self, commitment: bytes) -> dict[str, Any]:
+        fate = self.fates.get(commitment)
+        if fate is None:
+            raise NotFound(f"commitment 0x{commitment.hex()} was never taken", "unknown_commitment")
+        return fate

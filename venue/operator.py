@@ -1,0 +1,432 @@
+"""The operator: batch clock, durable log, crash recovery, streams, metrics.
+
+:class:`Operator` wraps the deterministic :class:`~venue.core.VenueCore`:
+
+- every write first advances the batch clock to the current time, then is
+  applied to the core, appended to the log and committed (group commit)
+  before the answer leaves; a replay performs exactly the same sequence;
+- the loop (:meth:`Operator.run`) advances the clock every ``tick_ms`` so
+  batches close, clear and settle on time with no traffic: commit → reveal →
+  clear → settle (→ prove → anchor, once those exist), pipelined so that
+  batch n+1 collects while batch n reveals;
+- at start-up the log is replayed from the beginning; every batch that was
+  stored before the crash must come out with the same result hash, or the
+  operator refuses to start (:class:`~venue.errors.StateDiverged`);
+- stream messages about a batch are published only once its record is
+  durable, so no client ever sees a result a crash could undo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from auction.commit_reveal import Receipt, RevealedOrder
+from auction.errors import AuctionError
+from auction.markets import DEFAULT_MARKETS, Market
+from crypto.eip712 import Address, Eip712Domain
+from crypto.exceptions import SealbatchError
+from venue.auth import RateLimiter
+from venue.clock import BatchSchedule, Clock, SystemClock
+from venue.core import VenueCore
+from venue.errors import BadRequest, StateDiverged, VenueError
+from venue.persistence import GroupCommitter, LoggedEvent, Store
+from venue.rfq import Acceptance, Quote, Rfq
+from venue.schemas import (
+    AcceptIn,
+    CommitIn,
+    DepositIn,
+    QuoteCommitIn,
+    QuoteRevealIn,
+    RevealIn,
+    RfqIn,
+)
+from venue.settings import Settings
+from venue.settlement_engine import make_settlement_engine
+from venue.stream import Broker
+
+__all__ = ["Operator"]
+
+log = logging.getLogger("sealbatch.venue")
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.writes = Counter("sealbatch_writes", "accepted signed writes", ["kind"], registry=r)
+        self.rejections = Counter(
+            "sealbatch_rejections", "refused writes by code", ["code"], registry=r
+        )
+        self.batches = Counter("sealbatch_batches_cleared", "batches cleared", registry=r)
+        self.volume = Counter("sealbatch_volume_lots", "lots executed", ["market"], registry=r)
+        self.batch_lag = Gauge("sealbatch_batch_lag", "batches due but not cleared", registry=r)
+        self.queue_depth = Gauge("sealbatch_db_queue_depth", "writes awaiting commit", registry=r)
+        self.db_tx = Gauge("sealbatch_db_transactions", "group commits so far", registry=r)
+        self.subscribers = Gauge("sealbatch_stream_subscribers", "stream clients", registry=r)
+        self.commit_latency = Histogram(
+            "sealbatch_durable_write_seconds",
+            "time from accepting a write to its durable commit",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+            registry=r,
+        )
+
+
+def _markets(ids: Sequence[str]) -> dict[str, Market]:
+    unknown = [m for m in ids if m not in DEFAULT_MARKETS]
+    if unknown:
+        raise BadRequest(f"markets: expected ids from {sorted(DEFAULT_MARKETS)}, got {unknown}")
+    return {m: DEFAULT_MARKETS[m] for m in ids}
+
+
+class Operator:
+    """The running venue (one process, the markets in ``settings.markets``).
+
+    Args:
+        settings: configuration.
+        clock: time source (a :class:`~venue.clock.ManualClock` in tests).
+    """
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.store = Store(settings.db_url)
+        meta = self.store.get_meta()
+        if not meta:
+            now = self.clock.now_ms()
+            meta = {
+                "genesis_ms": str(now - now % settings.commit_window_ms),
+                "commit_ms": str(settings.commit_window_ms),
+                "reveal_ms": str(settings.reveal_window_ms),
+                "chain_id": str(settings.chain_id),
+                "verifying_contract": settings.verifying_contract,
+                "markets": json.dumps(list(settings.markets)),
+            }
+            self.store.put_meta(meta)
+        self.schedule = BatchSchedule(
+            int(meta["genesis_ms"]), int(meta["commit_ms"]), int(meta["reveal_ms"])
+        )
+        self.domain = Eip712Domain(
+            chain_id=int(meta["chain_id"]), verifying_contract=Address(meta["verifying_contract"])
+        )
+        markets = _markets(json.loads(meta["markets"]))
+        self.core = VenueCore(
+            markets=markets,
+            domain=self.domain,
+            operator_key=bytes.fromhex(settings.operator_key.removeprefix("0x")),
+            schedule=self.schedule,
+            settlement=make_settlement_engine(markets),
+            rfq_window_ms=(settings.rfq_min_window_ms, settings.rfq_max_window_ms),
+            rfq_band_bps=settings.rfq_band_bps,
+        )
+        self.broker = Broker(settings.stream_buffer)
+        self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.metrics = _Metrics()
+        self.replayed = 0
+        self._next_seq = 1
+        self.recover()
+        self.writer = GroupCommitter(self.store, settings.group_commit_max)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    # ---------------------------------------------------------------- recovery
+
+    def recover(self) -> None:
+        """Replay the durable log; stored batch results must come out identical.
+
+        Raises:
+            StateDiverged: a re-run batch differs from its stored record.
+        """
+        stored = self.store.load_batches()
+        missing: list[dict[str, Any]] = []
+
+        def check(records: list[dict[str, Any]]) -> None:
+            for rec in records:
+                old = stored.get(rec["batch_id"])
+                if old is None:
+                    missing.append(rec)
+                elif old[0] != rec["result_hash"]:
+                    raise StateDiverged(
+                        f"batch {rec['batch_id']}: expected result {old[0]} on replay, got "
+                        f"{rec['result_hash']}"
+                    )
+                else:
+                    rec["status"] = old[1].get("status", rec["status"])
+
+        events = self.store.load_events()
+        for e in events:
+            check(self.core.advance(e.at_ms))
+            try:
+                self.core.apply(e.kind, e.payload, e.at_ms)
+            except SealbatchError as exc:
+                raise StateDiverged(f"event {e.seq} ({e.kind}) no longer applies: {exc}") from exc
+            self._next_seq = e.seq + 1
+        self.replayed = len(events)
+        if missing:
+            # Cleared before the crash but not yet stored: store them now.
+            self.store.write([], missing)
+        if events:
+            log.info("replayed %d events, %d batches", len(events), len(self.core.records))
+
+    # ------------------------------------------------------------- batch clock
+
+    def advance(self) -> list[dict[str, Any]]:
+        """Clear every batch that is due; records are stored, then published."""
+        now = self.clock.now_ms()
+        records = self.core.advance(now)
+        if records:
+            fut = self.writer.submit(batches=records)
+            msgs = [m for rec in records for m in self._batch_messages(rec)]
+            self._after(fut, msgs)
+            self.metrics.batches.inc(len(records))
+            for rec in records:
+                for market_id, mr in rec["markets"].items():
+                    self.metrics.volume.labels(market_id).inc(mr["volume"])
+        return records
+
+    async def run(self) -> None:
+        """Advance the batch clock every ``tick_ms`` until :meth:`stop`."""
+        while not self._stopping:
+            try:
+                self.advance()
+            except SealbatchError:
+                log.exception("batch clock step failed")
+            self.metrics.batch_lag.set(
+                self.schedule.last_cleared_by(self.clock.now_ms()) - self.core.last_cleared
+            )
+            self.metrics.queue_depth.set(self.writer.depth)
+            self.metrics.db_tx.set(self.writer.transactions)
+            self.metrics.subscribers.set(self.broker.subscribers)
+            await asyncio.sleep(self.settings.tick_ms / 1000)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def close(self) -> None:
+        self._stopping = True
+        self.writer.close()
+        self.store.close()
+
+    # ----------------------------------------------------------------- writes
+
+    def _log(self, kind: str, payload: str, at_ms: int) -> LoggedEvent:
+        e = LoggedEvent(self._next_seq, kind, at_ms, payload)
+        self._next_seq += 1
+        self.metrics.writes.labels(kind).inc()
+        return e
+
+    def _after(self, fut: Any, msgs: list[tuple[str, str, dict[str, Any]]]) -> None:
+        if not msgs:
+            return
+
+        async def publish() -> None:
+            with contextlib.suppress(VenueError):
+                await asyncio.wrap_future(fut)
+                for topic, kind, data in msgs:
+                    self.broker.publish(topic, kind, data)
+
+        try:
+            task = asyncio.get_running_loop().create_task(publish())
+        except RuntimeError:  # no loop (replay, sync tests): publish once durable
+            fut.result()
+            for topic, kind, data in msgs:
+                self.broker.publish(topic, kind, data)
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _durable(self, events: list[LoggedEvent]) -> None:
+        if not events:
+            return
+        fut = self.writer.submit(events)
+        with self.metrics.commit_latency.time():
+            await asyncio.wrap_future(fut)
+
+    def _limit(self, address: str, cost: int = 1) -> None:
+        self.limiter.check(address.lower(), cost)
+
+    def _spend(self, address: str, err: SealbatchError | None, cost: int = 1) -> None:
+        if err is None or getattr(err, "code", "") != "bad_signature":
+            self.limiter.spend(address.lower(), cost)
+        if err is not None:
+            self.metrics.rejections.labels(getattr(err, "code", "error")).inc()
+
+    async def commit(self, bodies: Sequence[CommitIn]) -> list[Receipt | AuctionError | VenueError]:
+        """Take commitments (one request, one or many); each gets a receipt or an error.
+
+        Every receipt leaves only after its commitment is durable.
+        """
+        self.advance()
+        out: list[Receipt | AuctionError | VenueError] = []
+        events: list[LoggedEvent] = []
+        for body in bodies:
+            now = self.clock.now_ms()
+            try:
+                self._limit(body.trader)
+                receipt = self.core.commit(body, now)
+            except (AuctionError, VenueError) as err:
+                if not isinstance(err, VenueError) or err.code != "rate_limited":
+                    self._spend(body.trader, err)
+                out.append(err)
+                continue
+            self._spend(body.trader, None)
+            events.append(self._log("commit", body.model_dump_json(), now))
+            out.append(receipt)
+        await self._durable(events)
+        return out
+
+    async def reveal(self, body: RevealIn) -> RevealedOrder:
+        """Reveal a committed order; raises the refusal (logged when it concerns the order)."""
+        self.advance()
+        now = self.clock.now_ms()
+        self._limit(body.trader)
+        try:
+            outcome = self.core.reveal(body, now)
+        except SealbatchError as err:
+            self._spend(body.trader, err)
+            raise
+        self._spend(body.trader, outcome.error)
+        await self._durable([self._log("reveal", body.model_dump_json(), now)])
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.revealed is not None  # a reveal without error has an order
+        return outcome.revealed
+
+    async def _rfq_write(
+        self, kind: str, signer: str, body: Any, fn: Callable[[Any, int], Any]
+    ) -> Any:
+        self.advance()
+        now = self.clock.now_ms()
+        self._limit(signer)
+        try:
+            result = fn(body, now)
+        except SealbatchError as err:
+            self._spend(signer, err)
+            raise
+        self._spend(signer, None)
+        e = self._log(kind, body.model_dump_json(), now)
+        fut = self.writer.submit([e])
+        rfq_id = getattr(body, "rfq_id", None)
+        rfq = self.core.rfqs.get(bytes.fromhex(rfq_id[2:])) if rfq_id else result
+        self._after(fut, [("rfqs", kind, rfq.to_dict(now))])
+        await asyncio.wrap_future(fut)
+        return result
+
+    async def request_rfq(self, body: RfqIn) -> Rfq:
+        rfq: Rfq = await self._rfq_write("rfq", body.requester, body, self.core.request_rfq)
+        return rfq
+
+    async def quote_commit(self, body: QuoteCommitIn) -> Quote:
+        q: Quote = await self._rfq_write("quote_commit", body.maker, body, self.core.quote_commit)
+        return q
+
+    async def quote_reveal(self, body: QuoteRevealIn) -> Quote:
+        q: Quote = await self._rfq_write("quote_reveal", body.maker, body, self.core.quote_reveal)
+        return q
+
+    async def accept(self, body: AcceptIn) -> Acceptance:
+        a: Acceptance = await self._rfq_write("accept", body.requester, body, self.core.accept)
+        return a
+
+    async def deposit(self, body: DepositIn) -> None:
+        self.advance()
+        now = self.clock.now_ms()
+        self._limit(body.trader)
+        try:
+            self.core.deposit(body, now)
+        except SealbatchError as err:
+            self._spend(body.trader, err)
+            raise
+        self._spend(body.trader, None)
+        e = self._log("deposit", body.model_dump_json(), now)
+        fut = self.writer.submit([e])
+        self._after(fut, [(f"account:{body.trader.lower()}", "deposit", {"amount": body.amount})])
+        await asyncio.wrap_future(fut)
+
+    # ------------------------------------------------------------------ views
+
+    def _batch_messages(self, rec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        msgs: list[tuple[str, str, dict[str, Any]]] = [("batches", "batch", rec)]
+        traders: dict[str, list[dict[str, Any]]] = {}
+        for mr in rec["markets"].values():
+            for f in mr["fills"]:
+                traders.setdefault(f["trader"].lower(), [])
+        for f in rec["forfeits"]:
+            traders.setdefault(f["trader"].lower(), [])
+        for b in rec["blocks"]:
+            traders.setdefault(b["buyer"].lower(), [])
+            traders.setdefault(b["seller"].lower(), [])
+        for trader in traders:
+            fates = [
+                self.core.fates[c]
+                for c in self.core.by_trader.get(Address(_checksum(trader)), [])
+                if self.core.fates[c].get("last_batch_id", self.core.fates[c]["batch_id"])
+                == rec["batch_id"]
+            ]
+            msgs.append(
+                (f"account:{trader}", "batch", {"batch_id": rec["batch_id"], "orders": fates})
+            )
+        return msgs
+
+    def snapshot(self, topic: str) -> dict[str, Any]:
+        """What a new subscriber to ``topic`` starts from."""
+        now = self.clock.now_ms()
+        if topic == "batches":
+            recent = sorted(self.core.records)[-5:]
+            return {
+                "collecting": self.schedule.collecting(now),
+                "last_cleared": self.core.last_cleared,
+                "recent": [self.core.records[b] for b in recent],
+            }
+        if topic == "rfqs":
+            return {"open": [r.to_dict(now) for r in self.core.rfqs.open_rfqs(now)]}
+        trader = _checksum(topic.split(":", 1)[1])
+        orders = [self.core.fates[c] for c in self.core.by_trader.get(trader, [])[-100:]]
+        try:
+            account: dict[str, Any] | None = self.core.settlement.account(Address(trader))
+        except VenueError:
+            account = None
+        return {"account": account, "orders": orders}
+
+    def operator_view(self) -> dict[str, Any]:
+        now = self.clock.now_ms()
+        due = self.schedule.last_cleared_by(now)
+        return {
+            "now_ms": now,
+            "collecting_batch": self.schedule.collecting(now),
+            "last_cleared_batch": self.core.last_cleared,
+            "batch_lag": max(0, due - self.core.last_cleared),
+            "commit_window_ms": self.schedule.commit_ms,
+            "reveal_window_ms": self.schedule.reveal_ms,
+            "breaker": "unavailable (no settlement circuit breaker wired in)"
+            if self.core.settlement.name == "none"
+            else "see settlement",
+            "settlement": self.core.settlement.name,
+            "queues": {
+                "db_writes": self.writer.depth,
+                "open_books": {
+                    str(b): len(book._order) for b, book in sorted(self.core.books.items())
+                },
+                "carried_orders": len(self.core.carried),
+                "pending_blocks": sum(len(v) for v in self.core.blocks.values()),
+                "open_rfqs": len(self.core.rfqs.open_rfqs(now)),
+                "stream_subscribers": self.broker.subscribers,
+            },
+            "db": {
+                "transactions": self.writer.transactions,
+                "events_written": self.writer.events_written,
+                "replayed_at_start": self.replayed,
+            },
+        }
+
+
+def _checksum(address: str) -> str:
+    from eth_utils import to_checksum_address
+
+    return str(to_checksum_address(address))

@@ -1,0 +1,451 @@
+"""RFQ for blocks: sealed quotes in a window, no last look (pure logic).
+
+A requester asks for a block of at least the market's ``block_min_lots``,
+optionally hiding the side, with a window of length W opened at ``t0``:
+
+- quote phase ``[t0, t0 + W/2)``: makers post sealed quote commitments
+  ``keccak(abi.encode(QUOTE_TAG, rfqId, maker, bid, ask, salt))`` (two-way:
+  bid and ask in ticks, 0 for no price on that side);
+- reveal phase ``[t0 + W/2, t0 + 3W/4)``: makers reveal; a revealed quote is
+  firm until the window closes — there is no way to withdraw it;
+- accept phase ``[t0 + 3W/4, t0 + W)``: the requester accepts the best
+  revealed quote for its side (lowest ask to buy, highest bid to sell; ties
+  go to the earlier commitment).
+
+The accepted block settles in the batch collecting commitments at accept
+time, at the quote price, which must lie within a band around that batch's
+clearing price (checked by the venue when the batch clears). Every message
+is EIP-712 signed with a nonce and an expiry. Window boundaries round down
+to whole milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from eth_abi import encode as abi_encode
+
+from auction.commit_reveal import NonceRegistry
+from auction.errors import OutsideWindow, SizeOutOfRange, WrongMarket
+from auction.markets import Market
+from crypto.eip712 import Address, Eip712Domain, StructType, signing_digest
+from crypto.keccak import keccak256
+from venue.auth import check_fresh, verify_signed
+from venue.errors import Conflict, NotFound
+
+__all__ = [
+    "ACCEPT_TYPE",
+    "QUOTE_COMMIT_TYPE",
+    "QUOTE_REVEAL_TYPE",
+    "QUOTE_TAG",
+    "RFQ_TYPE",
+    "Acceptance",
+    "BlockSide",
+    "Quote",
+    "Rfq",
+    "RfqBook",
+    "compute_quote_commitment",
+]
+
+#: keccak("sealbatch.Quote.v1"): type tag of a sealed quote's preimage.
+QUOTE_TAG = keccak256(b"sealbatch.Quote.v1")
+
+RFQ_TYPE = StructType(
+    "Rfq",
+    (
+        ("requester", "address"),
+        ("market", "string"),
+        ("size", "uint64"),
+        ("side", "uint8"),
+        ("windowMs", "uint64"),
+        ("nonce", "uint64"),
+        ("expiry", "uint64"),
+    ),
+)
+QUOTE_COMMIT_TYPE = StructType(
+    "QuoteCommit",
+    (
+        ("maker", "address"),
+        ("rfqId", "bytes32"),
+        ("commitment", "bytes32"),
+        ("nonce", "uint64"),
+        ("expiry", "uint64"),
+    ),
+)
+QUOTE_REVEAL_TYPE = StructType(
+    "QuoteReveal",
+    (
+        ("maker", "address"),
+        ("rfqId", "bytes32"),
+        ("commitment", "bytes32"),
+        ("bid", "uint64"),
+        ("ask", "uint64"),
+        ("salt", "bytes32"),
+        ("nonce", "uint64"),
+        ("expiry", "uint64"),
+    ),
+)
+ACCEPT_TYPE = StructType(
+    "Accept",
+    (
+        ("requester", "address"),
+        ("rfqId", "bytes32"),
+        ("commitment", "bytes32"),
+        ("side", "uint8"),
+        ("nonce", "uint64"),
+        ("expiry", "uint64"),
+    ),
+)
+
+
+class BlockSide(IntEnum):
+    """The requester's side: HIDDEN until accept, or disclosed up front."""
+
+    HIDDEN = 0
+    BUY = 1
+    SELL = 2
+
+
+def compute_quote_commitment(rfq_id: bytes, maker: str, bid: int, ask: int, salt: bytes) -> bytes:
+    """``keccak(abi.encode(QUOTE_TAG, rfqId, maker, bid, ask, salt))``."""
+    return keccak256(
+        abi_encode(
+            ["bytes32", "bytes32", "address", "uint64", "uint64", "bytes32"],
+            [QUOTE_TAG, rfq_id, maker, bid, ask, salt],
+        )
+    )
+
+
+@dataclass
+class Quote:
+    """A maker's sealed quote; ``bid``/``ask`` are None until revealed."""
+
+    commitment: bytes
+    maker: Address
+    sequence: int
+    committed_ms: int
+    bid: int | None = None
+    ask: int | None = None
+    revealed_ms: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "commitment": "0x" + self.commitment.hex(),
+            "maker": self.maker,
+            "sequence": self.sequence,
+            "revealed": self.revealed_ms is not None,
+            "bid": self.bid or None,
+            "ask": self.ask or None,
+        }
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """An accepted block: ``buyer`` buys ``quantity`` lots from ``seller`` at ``price``."""
+
+    rfq_id: bytes
+    quote: bytes
+    market: str
+    buyer: Address
+    seller: Address
+    price: int
+    quantity: int
+    accepted_ms: int
+    batch_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rfq_id": "0x" + self.rfq_id.hex(),
+            "quote": "0x" + self.quote.hex(),
+            "market": self.market,
+            "buyer": self.buyer,
+            "seller": self.seller,
+            "price": self.price,
+            "quantity": self.quantity,
+            "accepted_ms": self.accepted_ms,
+            "batch_id": self.batch_id,
+        }
+
+
+@dataclass
+class Rfq:
+    """One request for quotes and what happened to it."""
+
+    rfq_id: bytes
+    requester: Address
+    market: str
+    size: int
+    side: BlockSide
+    opened_ms: int
+    window_ms: int
+    quotes: dict[bytes, Quote] = field(default_factory=dict)
+    accepted: Acceptance | None = None
+
+    @property
+    def quote_close_ms(self) -> int:
+        return self.opened_ms + self.window_ms // 2
+
+    @property
+    def reveal_close_ms(self) -> int:
+        return self.opened_ms + (3 * self.window_ms) // 4
+
+    @property
+    def close_ms(self) -> int:
+        return self.opened_ms + self.window_ms
+
+    def phase(self, now_ms: int) -> str:
+        if self.accepted is not None:
+            return "accepted"
+        if now_ms < self.quote_close_ms:
+            return "quoting"
+        if now_ms < self.reveal_close_ms:
+            return "revealing"
+        if now_ms < self.close_ms:
+            return "accepting"
+        return "expired"
+
+    def best_quote(self, side: BlockSide) -> Quote | None:
+        """Lowest ask when the requester buys, highest bid when it sells; ties: earlier."""
+        best: Quote | None = None
+        for q in sorted(self.quotes.values(), key=lambda q: q.sequence):
+            price = q.ask if side is BlockSide.BUY else q.bid
+            if q.revealed_ms is None or not price:
+                continue
+            if best is None:
+                best = q
+                continue
+            best_price = best.ask if side is BlockSide.BUY else best.bid
+            assert best_price is not None  # a revealed best quote always has a price here
+            if (side is BlockSide.BUY and price < best_price) or (
+                side is BlockSide.SELL and price > best_price
+            ):
+                best = q
+        return best
+
+    def to_dict(self, now_ms: int, *, reveal_side: bool = False) -> dict[str, Any]:
+        """Public view; the side stays hidden until accept unless ``reveal_side``."""
+        side = self.side
+        if side is BlockSide.HIDDEN and self.accepted is not None:
+            side = BlockSide.BUY if self.accepted.buyer == self.requester else BlockSide.SELL
+        show_quotes = now_ms >= self.quote_close_ms
+        return {
+            "rfq_id": "0x" + self.rfq_id.hex(),
+            "requester": self.requester,
+            "market": self.market,
+            "size": self.size,
+            "side": side.name.lower() if (reveal_side or self.accepted or self.side) else "hidden",
+            "opened_ms": self.opened_ms,
+            "quote_close_ms": self.quote_close_ms,
+            "reveal_close_ms": self.reveal_close_ms,
+            "close_ms": self.close_ms,
+            "phase": self.phase(now_ms),
+            "quotes": [q.to_dict() for q in self.quotes.values()] if show_quotes else [],
+            "quote_count": len(self.quotes),
+            "accepted": self.accepted.to_dict() if self.accepted else None,
+        }
+
+
+class RfqBook:
+    """Every RFQ of the venue: requests, sealed quotes, reveals and accepts.
+
+    Args:
+        domain: EIP-712 domain of every RFQ message.
+        markets: tradable markets (block minimum per market).
+        nonces: the venue-wide nonce registry (shared with commitments).
+        min_window_ms, max_window_ms: allowed RFQ window lengths.
+    """
+
+    def __init__(
+        self,
+        domain: Eip712Domain,
+        markets: dict[str, Market],
+        nonces: NonceRegistry,
+        min_window_ms: int,
+        max_window_ms: int,
+    ) -> None:
+        self.domain = domain
+        self.markets = markets
+        self.nonces = nonces
+        self.min_window_ms = min_window_ms
+        self.max_window_ms = max_window_ms
+        self.rfqs: dict[bytes, Rfq] = {}
+        self._sequence = 0
+
+    def get(self, rfq_id: bytes) -> Rfq:
+        rfq = self.rfqs.get(rfq_id)
+        if rfq is None:
+            raise NotFound(f"rfq 0x{rfq_id.hex()} does not exist", "unknown_rfq")
+        return rfq
+
+    def open_rfqs(self, now_ms: int) -> list[Rfq]:
+        return [r for r in self.rfqs.values() if r.accepted is None and now_ms < r.close_ms]
+
+    def request(self, values: dict[str, Any], signature: bytes, now_ms: int) -> Rfq:
+        """Open an RFQ from a signed ``Rfq`` message; its id is the message digest.
+
+        Raises:
+            BadSignature, CommitmentExpired, NonceReused, WrongMarket,
+            SizeOutOfRange (undersized block), Conflict (bad window).
+        """
+        requester = verify_signed(self.domain, RFQ_TYPE, values, "requester", signature)
+        check_fresh(self.nonces, requester, values["nonce"], values["expiry"], now_ms)
+        market = self.markets.get(values["market"])
+        if market is None:
+            raise WrongMarket(
+                f"market: expected one of {sorted(self.markets)}, got {values['market']!r}"
+            )
+        if values["size"] < market.block_min_lots or values["size"] > market.max_order_lots * 100:
+            raise SizeOutOfRange(
+                f"size: expected a block of {market.block_min_lots} to "
+                f"{market.max_order_lots * 100} lots in {market.market_id}, got {values['size']}"
+            )
+        if values["side"] not in (0, 1, 2):
+            raise Conflict(f"side: expected 0 (hidden), 1 (buy) or 2 (sell), got {values['side']}")
+        if not self.min_window_ms <= values["windowMs"] <= self.max_window_ms:
+            raise Conflict(
+                f"window_ms: expected {self.min_window_ms} to {self.max_window_ms}, got "
+                f"{values['windowMs']}",
+                "bad_window",
+            )
+        rfq_id = signing_digest(self.domain, RFQ_TYPE, values)
+        self.nonces.use(requester, values["nonce"])
+        rfq = Rfq(
+            rfq_id,
+            requester,
+            market.market_id,
+            values["size"],
+            BlockSide(values["side"]),
+            now_ms,
+            values["windowMs"],
+        )
+        self.rfqs[rfq_id] = rfq
+        return rfq
+
+    def quote_commit(self, values: dict[str, Any], signature: bytes, now_ms: int) -> Quote:
+        """Take a sealed quote during the quote phase.
+
+        Raises:
+            BadSignature, CommitmentExpired, NonceReused, NotFound,
+            OutsideWindow, Conflict (own RFQ or duplicate commitment).
+        """
+        maker = verify_signed(self.domain, QUOTE_COMMIT_TYPE, values, "maker", signature)
+        check_fresh(self.nonces, maker, values["nonce"], values["expiry"], now_ms)
+        rfq = self.get(values["rfqId"])
+        if not rfq.opened_ms <= now_ms < rfq.quote_close_ms:
+            raise OutsideWindow(
+                f"quote: expected a time in [{rfq.opened_ms}, {rfq.quote_close_ms}), got {now_ms}"
+            )
+        if maker == rfq.requester:
+            raise Conflict("maker: expected someone other than the requester", "self_quote")
+        if values["commitment"] in rfq.quotes:
+            raise Conflict(
+                f"commitment 0x{values['commitment'].hex()} was already taken",
+                "duplicate_commitment",
+            )
+        self.nonces.use(maker, values["nonce"])
+        self._sequence += 1
+        quote = Quote(values["commitment"], maker, self._sequence, now_ms)
+        rfq.quotes[quote.commitment] = quote
+        return quote
+
+    def quote_reveal(self, values: dict[str, Any], signature: bytes, now_ms: int) -> Quote:
+        """Reveal a sealed quote during the reveal phase; it is firm from then on.
+
+        Raises:
+            BadSignature, CommitmentExpired, NonceReused, NotFound,
+            OutsideWindow, Conflict (not the maker's, already revealed,
+            mismatch, no price).
+        """
+        maker = verify_signed(self.domain, QUOTE_REVEAL_TYPE, values, "maker", signature)
+        check_fresh(self.nonces, maker, values["nonce"], values["expiry"], now_ms)
+        rfq = self.get(values["rfqId"])
+        if not rfq.quote_close_ms <= now_ms < rfq.reveal_close_ms:
+            raise OutsideWindow(
+                f"quote reveal: expected a time in [{rfq.quote_close_ms}, {rfq.reveal_close_ms}), "
+                f"got {now_ms}"
+            )
+        quote = rfq.quotes.get(values["commitment"])
+        if quote is None or quote.maker != maker:
+            raise NotFound(
+                f"quote 0x{values['commitment'].hex()} by {maker} is not in this RFQ",
+                "unknown_commitment",
+            )
+        if quote.revealed_ms is not None:
+            raise Conflict("quote was already revealed", "duplicate_reveal")
+        bid, ask = values["bid"], values["ask"]
+        expected = compute_quote_commitment(rfq.rfq_id, maker, bid, ask, values["salt"])
+        if expected != quote.commitment:
+            raise Conflict(
+                f"reveal: expected bid, ask and salt to hash to 0x{quote.commitment.hex()}, got "
+                f"0x{expected.hex()}",
+                "reveal_mismatch",
+            )
+        if not bid and not ask:
+            raise Conflict("quote: expected a bid or an ask, got neither", "empty_quote")
+        if bid and ask and bid >= ask:
+            raise Conflict(f"quote: expected bid < ask, got {bid} >= {ask}", "crossed_quote")
+        if (rfq.side is BlockSide.BUY and not ask) or (rfq.side is BlockSide.SELL and not bid):
+            raise Conflict(
+                f"quote: expected a price for the {rfq.side.name.lower()} side", "empty_quote"
+            )
+        self.nonces.use(maker, values["nonce"])
+        quote.bid, quote.ask, quote.revealed_ms = bid or None, ask or None, now_ms
+        return quote
+
+    def accept(
+        self, values: dict[str, Any], signature: bytes, now_ms: int, batch_id: int
+    ) -> Acceptance:
+        """Accept the best revealed quote during the accept phase.
+
+        Raises:
+            BadSignature, CommitmentExpired, NonceReused, NotFound,
+            OutsideWindow, Conflict (not the requester, side mismatch, not
+            the best quote, already accepted).
+        """
+        requester = verify_signed(self.domain, ACCEPT_TYPE, values, "requester", signature)
+        check_fresh(self.nonces, requester, values["nonce"], values["expiry"], now_ms)
+        rfq = self.get(values["rfqId"])
+        if requester != rfq.requester:
+            raise Conflict(f"requester: expected {rfq.requester}, got {requester}", "not_requester")
+        if rfq.accepted is not None:
+            raise Conflict("rfq was already accepted", "already_accepted")
+        if not rfq.reveal_close_ms <= now_ms < rfq.close_ms:
+            raise OutsideWindow(
+                f"accept: expected a time in [{rfq.reveal_close_ms}, {rfq.close_ms}), got {now_ms}"
+            )
+        if values["side"] not in (1, 2):
+            raise Conflict(f"side: expected 1 (buy) or 2 (sell), got {values['side']}")
+        side = BlockSide(values["side"])
+        if rfq.side is not BlockSide.HIDDEN and side is not rfq.side:
+            raise Conflict(
+                f"side: expected {rfq.side.name.lower()}, got {side.name.lower()}", "side_mismatch"
+            )
+        best = rfq.best_quote(side)
+        if best is None:
+            raise Conflict("no revealed quote for this side", "no_quote")
+        if values["commitment"] != best.commitment:
+            raise Conflict(
+                f"quote: expected the best revealed quote 0x{best.commitment.hex()}, got "
+                f"0x{values['commitment'].hex()}",
+                "not_best_quote",
+            )
+        self.nonces.use(requester, values["nonce"])
+        price = best.ask if side is BlockSide.BUY else best.bid
+        assert price is not None  # best_quote only returns quotes priced on this side
+        buyer, seller = (
+            (rfq.requester, best.maker) if side is BlockSide.BUY else (best.maker, rfq.requester)
+        )
+        rfq.accepted = Acceptance(
+            rfq.rfq_id,
+            best.commitment,
+            rfq.market,
+            buyer,
+            seller,
+            price,
+            rfq.size,
+            now_ms,
+            batch_id,
+        )
+        return rfq.accepted

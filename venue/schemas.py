@@ -1,0 +1,328 @@
+"""Pydantic models of the HTTP API (the edge only; the domain uses dataclasses).
+
+Integers are JSON numbers and strict (a string "5" is refused), bytes are
+``0x``-prefixed hex, addresses are 20-byte hex. Each request model converts to
+the domain value or EIP-712 message it carries; the venue stores accepted
+requests in exactly this wire form, so replaying the log parses them again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+
+from auction.commit_reveal import Commit, SignedCommit
+from auction.orders import Order, Side, TimeInForce
+from crypto.eip712 import Address
+
+__all__ = [
+    "AcceptIn",
+    "BulkItem",
+    "CommitIn",
+    "DepositIn",
+    "OrderIn",
+    "Problem",
+    "QuoteCommitIn",
+    "QuoteRevealIn",
+    "ReceiptOut",
+    "RevealIn",
+    "RfqIn",
+    "hexb",
+]
+
+U64 = Annotated[StrictInt, Field(ge=0, le=(1 << 64) - 1)]
+U256 = Annotated[StrictInt, Field(ge=0, le=(1 << 256) - 1)]
+Ticks = Annotated[StrictInt, Field(ge=1, le=1 << 40)]
+Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
+Sig = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
+AddressStr = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+MarketId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+_TRADER = "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A"
+_H32 = "0x" + "ab" * 32
+_SIG = "0x" + "cd" * 64 + "1b"
+
+
+def hexb(value: str) -> bytes:
+    """``0x``-hex to bytes (the schema has already checked the pattern)."""
+    return bytes.fromhex(value[2:])
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CommitIn(_In):
+    """A signed sealed-order commitment (EIP-712 ``Commit``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "trader": _TRADER,
+                    "batch_id": 42,
+                    "market": "BTC-PERP",
+                    "commitment": _H32,
+                    "nonce": 7,
+                    "margin_lock": 0,
+                    "bond": 1000,
+                    "expiry_ms": 1_900_000_000_000,
+                    "signature": _SIG,
+                }
+            ]
+        },
+    )
+
+    trader: AddressStr
+    batch_id: U64
+    market: MarketId
+    commitment: Hex32
+    nonce: U64
+    margin_lock: U256 = 0
+    bond: U256 = 0
+    expiry_ms: U64 = (1 << 64) - 1
+    signature: Sig
+
+    def to_domain(self) -> SignedCommit:
+        commit = Commit(
+            Address(self.trader),
+            self.batch_id,
+            self.market,
+            hexb(self.commitment),
+            self.nonce,
+            self.margin_lock,
+            self.bond,
+            self.expiry_ms,
+        )
+        return SignedCommit(commit, hexb(self.signature))
+
+
+class OrderIn(_In):
+    """An order as revealed (its canonical encoding is what the commitment hashes)."""
+
+    market: MarketId
+    side: Literal["buy", "sell"]
+    limit_price: Ticks | None
+    quantity: Ticks
+    time_in_force: Literal["ioc", "gtc"] = "ioc"
+    reduce_only: StrictBool = False
+    client_id: U64 = 0
+
+    def to_domain(self) -> Order:
+        """Raises InvalidOrder (e.g. a GTC market order)."""
+        return Order(
+            self.market,
+            Side(self.side),
+            self.limit_price,
+            self.quantity,
+            TimeInForce(self.time_in_force),
+            self.reduce_only,
+            self.client_id,
+        )
+
+
+class RevealIn(_In):
+    """A signed reveal (EIP-712 ``Reveal``) of a committed order and its salt."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "trader": _TRADER,
+                    "commitment": _H32,
+                    "order": {
+                        "market": "BTC-PERP",
+                        "side": "buy",
+                        "limit_price": 650_000,
+                        "quantity": 10,
+                        "time_in_force": "ioc",
+                    },
+                    "salt": _H32,
+                    "nonce": 8,
+                    "expiry_ms": 1_900_000_000_000,
+                    "signature": _SIG,
+                }
+            ]
+        },
+    )
+
+    trader: AddressStr
+    commitment: Hex32
+    order: OrderIn
+    salt: Hex32
+    nonce: U64
+    expiry_ms: U64 = (1 << 64) - 1
+    signature: Sig
+
+    def message(self, order: Order) -> dict[str, Any]:
+        return {
+            "trader": self.trader,
+            "commitment": hexb(self.commitment),
+            "orderHash": order.hash(),
+            "salt": hexb(self.salt),
+            "nonce": self.nonce,
+            "expiry": self.expiry_ms,
+        }
+
+
+class RfqIn(_In):
+    """A signed request for quotes on a block (EIP-712 ``Rfq``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "requester": _TRADER,
+                    "market": "BTC-PERP",
+                    "size": 20_000,
+                    "side": "hidden",
+                    "window_ms": 2_000,
+                    "nonce": 9,
+                    "expiry_ms": 1_900_000_000_000,
+                    "signature": _SIG,
+                }
+            ]
+        },
+    )
+
+    requester: AddressStr
+    market: MarketId
+    size: U64
+    side: Literal["hidden", "buy", "sell"] = "hidden"
+    window_ms: U64
+    nonce: U64
+    expiry_ms: U64 = (1 << 64) - 1
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "requester": self.requester,
+            "market": self.market,
+            "size": self.size,
+            "side": ("hidden", "buy", "sell").index(self.side),
+            "windowMs": self.window_ms,
+            "nonce": self.nonce,
+            "expiry": self.expiry_ms,
+        }
+
+
+class QuoteCommitIn(_In):
+    """A maker's sealed quote commitment (EIP-712 ``QuoteCommit``)."""
+
+    maker: AddressStr
+    rfq_id: Hex32
+    commitment: Hex32
+    nonce: U64
+    expiry_ms: U64 = (1 << 64) - 1
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "maker": self.maker,
+            "rfqId": hexb(self.rfq_id),
+            "commitment": hexb(self.commitment),
+            "nonce": self.nonce,
+            "expiry": self.expiry_ms,
+        }
+
+
+class QuoteRevealIn(_In):
+    """A maker's quote reveal (EIP-712 ``QuoteReveal``); bid/ask 0 = no price."""
+
+    maker: AddressStr
+    rfq_id: Hex32
+    commitment: Hex32
+    bid: Annotated[StrictInt, Field(ge=0, le=1 << 40)]
+    ask: Annotated[StrictInt, Field(ge=0, le=1 << 40)]
+    salt: Hex32
+    nonce: U64
+    expiry_ms: U64 = (1 << 64) - 1
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "maker": self.maker,
+            "rfqId": hexb(self.rfq_id),
+            "commitment": hexb(self.commitment),
+            "bid": self.bid,
+            "ask": self.ask,
+            "salt": hexb(self.salt),
+            "nonce": self.nonce,
+            "expiry": self.expiry_ms,
+        }
+
+
+class AcceptIn(_In):
+    """The requester's acceptance of the best revealed quote (EIP-712 ``Accept``)."""
+
+    requester: AddressStr
+    rfq_id: Hex32
+    commitment: Hex32
+    side: Literal["buy", "sell"]
+    nonce: U64
+    expiry_ms: U64 = (1 << 64) - 1
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "requester": self.requester,
+            "rfqId": hexb(self.rfq_id),
+            "commitment": hexb(self.commitment),
+            "side": 1 if self.side == "buy" else 2,
+            "nonce": self.nonce,
+            "expiry": self.expiry_ms,
+        }
+
+
+class DepositIn(_In):
+    """A signed deposit of collateral (EIP-712 ``Deposit``; embedded mode, no L1)."""
+
+    trader: AddressStr
+    amount: Annotated[StrictInt, Field(ge=1, le=(1 << 63) - 1)]
+    nonce: U64
+    expiry_ms: U64 = (1 << 64) - 1
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "trader": self.trader,
+            "amount": self.amount,
+            "nonce": self.nonce,
+            "expiry": self.expiry_ms,
+        }
+
+
+class ReceiptOut(BaseModel):
+    """The operator's signed receipt: proof the commitment was taken in time."""
+
+    batch_id: int
+    sequence: int
+    commitment: str
+    received_at_ms: int
+    operator: str
+    operator_signature: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document; ``code`` is stable, ``detail`` is for people."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    detail: str
+
+
+class BulkItem(BaseModel):
+    """One commitment's outcome in a bulk request: a receipt or a problem."""
+
+    ok: bool
+    receipt: ReceiptOut | None = None
+    problem: Problem | None = None

@@ -1,0 +1,46 @@
+"""The venue's configuration: one pydantic-settings ``Settings`` (env prefix ``SEALBATCH_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_OPERATOR_KEY", "Settings"]
+
+#: Operator key of the embedded default (a development key, public by design:
+#: set ``SEALBATCH_OPERATOR_KEY`` for anything that holds real value).
+DEFAULT_OPERATOR_KEY = "0x" + "5e" * 32
+
+
+class Settings(BaseSettings):
+    """Everything ``sealbatch serve`` and ``create_app`` can be told.
+
+    Windows are milliseconds. The reveal window of batch n runs while batch
+    n+1 collects commitments, so ``reveal_window_ms`` must not exceed
+    ``commit_window_ms``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SEALBATCH_", extra="ignore")
+
+    db_url: str = Field(default="sqlite:///sealbatch.db", description="SQLAlchemy URL")
+    l1_url: str | None = Field(default=None, description="L1 JSON-RPC URL (anchoring)")
+    operator_key: str = DEFAULT_OPERATOR_KEY
+    chain_id: int = 1
+    verifying_contract: str = "0x" + "00" * 19 + "01"
+    markets: tuple[str, ...] = ("BTC-PERP", "ETH-PERP")
+    commit_window_ms: int = Field(default=1_000, ge=10, le=3_600_000)
+    reveal_window_ms: int = Field(default=300, ge=5, le=3_600_000)
+    tick_ms: int = Field(default=10, ge=1, le=1_000, description="operator loop period")
+    group_commit_max: int = Field(default=2_048, ge=1, description="events per DB transaction")
+    rate_limit_per_s: int = Field(default=100, ge=1, description="signed writes per address")
+    rate_limit_burst: int = Field(default=200, ge=1)
+    bulk_max: int = Field(default=5_000, ge=1, description="commitments per bulk request")
+    max_body_bytes: int = Field(default=8_000_000, ge=1_000)
+    rfq_min_window_ms: int = Field(default=400, ge=4)
+    rfq_max_window_ms: int = Field(default=120_000, ge=4)
+    rfq_band_bps: int = Field(default=200, ge=0, le=10_000)
+    stream_buffer: int = Field(default=10_000, ge=16, description="messages kept for replay")
+    unbacked_deposits: bool = Field(
+        default=True,
+        description="accept trader-signed deposits without an L1 (embedded mode only)",
+    )

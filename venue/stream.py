@@ -1,0 +1,112 @@
+"""The event stream behind ``WS /v1/stream``: topics, sequence numbers, replay.
+
+Topics are ``batches`` (every cleared batch), ``rfqs`` (RFQ lifecycle) and
+``account:<address>`` (an account's order fates and balances). Every message
+carries the venue's ``epoch`` (a fresh id at each start), the topic and the
+topic's sequence number ``seq`` (1, 2, 3, ... within the epoch). A client
+that sees ``seq`` jump by more than one, or a new ``epoch``, has missed
+messages and heals the gap: it fetches the missed messages from
+``GET /v1/stream/replay?topic=T&after=SEQ`` (the last ``buffer`` messages of
+each topic are kept) or, when they are gone (410), takes a fresh snapshot by
+subscribing again. A subscriber that cannot keep up loses messages (its
+queue is bounded) and heals the same way — the venue never blocks on a slow
+reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from venue.errors import Gone, VenueError
+
+__all__ = ["Broker", "Subscription", "valid_topic"]
+
+
+def valid_topic(topic: str) -> bool:
+    if topic in ("batches", "rfqs"):
+        return True
+    if topic.startswith("account:"):
+        addr = topic[len("account:") :]
+        return len(addr) == 42 and addr.startswith("0x")
+    return False
+
+
+@dataclass
+class Subscription:
+    """A subscriber's bounded queue and the topics it follows."""
+
+    topics: set[str]
+    queue: asyncio.Queue[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=1024)
+    )
+    dropped: int = 0
+
+
+class Broker:
+    """Publishes messages with per-topic sequence numbers and keeps recent ones."""
+
+    def __init__(self, buffer: int = 10_000) -> None:
+        self.epoch = os.urandom(8).hex()
+        self.buffer = buffer
+        self._seq: dict[str, int] = {}
+        self._recent: dict[str, deque[dict[str, Any]]] = {}
+        self._subs: list[Subscription] = []
+        self.published = 0
+
+    def seq(self, topic: str) -> int:
+        """The last sequence number published on ``topic`` (0 if none)."""
+        return self._seq.get(topic, 0)
+
+    def publish(self, topic: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        seq = self._seq.get(topic, 0) + 1
+        self._seq[topic] = seq
+        msg = {"type": kind, "epoch": self.epoch, "topic": topic, "seq": seq, "data": data}
+        recent = self._recent.get(topic)
+        if recent is None:
+            recent = self._recent[topic] = deque(maxlen=self.buffer)
+        recent.append(msg)
+        self.published += 1
+        for sub in self._subs:
+            if topic in sub.topics:
+                try:
+                    sub.queue.put_nowait(msg)
+                except asyncio.QueueFull:
+                    sub.dropped += 1  # the client sees the gap in seq and heals
+        return msg
+
+    def subscribe(self, topics: set[str]) -> Subscription:
+        for t in topics:
+            if not valid_topic(t):
+                raise VenueError(f"topic: expected batches, rfqs or account:<address>, got {t!r}")
+        sub = Subscription(set(topics))
+        self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+    def replay(self, topic: str, after: int) -> list[dict[str, Any]]:
+        """Messages of ``topic`` with ``seq > after``.
+
+        Raises:
+            Gone: some of them are no longer kept; take a
+                fresh snapshot instead.
+        """
+        recent = self._recent.get(topic, deque())
+        if after >= self.seq(topic):
+            return []
+        first = recent[0]["seq"] if recent else self.seq(topic) + 1
+        if after + 1 < first:
+            raise Gone(
+                f"replay: expected after >= {first - 1} (older messages are gone), got {after}"
+            )
+        return [m for m in recent if m["seq"] > after]
