@@ -24,9 +24,10 @@ where ``a_r,i`` is element ``i`` of the state entering full round ``r`` plus
 its round constant, and ``b_k`` element 0 entering partial round ``k`` plus
 its constant. Every S-box costs two degree-3 constraints,
 ``x3 - a^3 = 0`` and ``y - x3^2·a = 0``, so the AIR has degree 3 and no
-periodic columns. The linear layers cost nothing: the state between S-boxes
-is tracked symbolically as a linear form over the committed ``y`` / ``py``
-columns (at most 16 + 13 terms), so each ``a`` and ``b`` is one flat sum.
+periodic columns. The linear layers cost no columns: the state between
+S-boxes is a degree-1 expression over the committed ``y`` / ``py`` columns,
+built from shared nodes (the same addition chain as the native code), so the
+whole constraint DAG has about 3,000 nodes.
 
 Registered AIR columns: ``0..15`` the permutation input ``x_r``, then the
 gadget at ``first = 16`` (298 columns). Constraints: the gadget's 282 per
@@ -42,13 +43,11 @@ import numpy as np
 import numpy.typing as npt
 
 from crypto import poseidon2 as p2
-from crypto.air import Air, Boundary, Expr, Transition, col, const, pub
+from crypto.air import Air, Boundary, Expr, Transition, col, pub
 from crypto.airs import AirEntry
 from crypto.poseidon2 import (
-    EXTERNAL_MATRIX,
     EXTERNAL_ROUND_CONSTANTS,
     INTERNAL_DIAG_M_1,
-    INTERNAL_MATRIX,
     INTERNAL_ROUND_CONSTANTS,
     ROUNDS_F,
     ROUNDS_P,
@@ -76,58 +75,29 @@ U64Array = npt.NDArray[np.uint64]
 
 
 # --------------------------------------------------------------------------
-# Linear forms Σ c·basis + c0 over expressions (keyed by identity), so that
-# linear layers compose into one flat sum instead of nested expression trees.
-# --------------------------------------------------------------------------
-
-
-class _Linear:
-    __slots__ = ("_expr", "constant", "terms")
-
-    def __init__(self, terms: dict[int, tuple[Expr, int]], constant: int = 0) -> None:
-        self.terms = terms
-        self.constant = constant % P
-        self._expr: Expr | None = None
-
-    @classmethod
-    def of(cls, e: Expr) -> _Linear:
-        return cls({id(e): (e, 1)})
-
-    def plus_constant(self, c: int) -> _Linear:
-        return _Linear(self.terms, self.constant + c)
-
-    def expr(self) -> Expr:
-        """The form as one expression (built once, then shared)."""
-        if self._expr is None:
-            out: Expr | None = None
-            for e, c in self.terms.values():
-                term = e if c == 1 else const(c) * e
-                out = term if out is None else out + term
-            if out is None:
-                out = const(self.constant)
-            elif self.constant:
-                out = out + self.constant
-            self._expr = out
-        return self._expr
-
-
-def _matmul(matrix: Sequence[Sequence[int]], forms: Sequence[_Linear]) -> list[_Linear]:
-    out = []
-    for row in matrix:
-        terms: dict[int, tuple[Expr, int]] = {}
-        constant = 0
-        for m, form in zip(row, forms, strict=True):
-            constant += m * form.constant
-            for key, (e, c) in form.terms.items():
-                prev = terms.get(key, (e, 0))[1]
-                terms[key] = (e, (prev + m * c) % P)
-        out.append(_Linear({k: v for k, v in terms.items() if v[1]}, constant))
-    return out
-
-
-# --------------------------------------------------------------------------
 # The gadget
 # --------------------------------------------------------------------------
+
+
+def _external_exprs(x: Sequence[Expr]) -> list[Expr]:
+    """M_E · x as shared expression nodes (the addition chain of crypto.poseidon2)."""
+    out: list[Expr] = []
+    for b in range(0, WIDTH, 4):
+        x0, x1, x2, x3 = x[b : b + 4]
+        t0, t1 = x0 + x1, x2 + x3
+        t2, t3 = x1 + x1 + t1, x3 + x3 + t0
+        t4, t5 = 4 * t1 + t3, 4 * t0 + t2
+        out += [t3 + t5, t5, t2 + t4, t4]
+    sums = [out[i] + out[i + 4] + out[i + 8] + out[i + 12] for i in range(4)]
+    return [v + sums[i % 4] for i, v in enumerate(out)]
+
+
+def _internal_exprs(x: Sequence[Expr]) -> list[Expr]:
+    """M_I · x = diag(d)·x + Σx as shared expression nodes."""
+    total = x[0]
+    for v in x[1:]:
+        total = total + v
+    return [d * v + total for d, v in zip(INTERNAL_DIAG_M_1, x, strict=True)]
 
 
 def permutation_constraints(
@@ -154,39 +124,32 @@ def permutation_constraints(
         raise ValueError(f"expected a non-negative first column, got {first}")
     constraints: list[Transition] = []
 
-    def sbox(a: _Linear, x3_col: int, y_col: int, label: str) -> Expr:
-        a_expr, x3, y = a.expr(), col(x3_col), col(y_col)
-        constraints.append(Transition(x3 - a_expr**3, f"{label}: x3 = a^3"))
-        constraints.append(Transition(y - x3 * x3 * a_expr, f"{label}: y = x3^2·a"))
+    def sbox(a: Expr, x3_col: int, y_col: int, label: str) -> Expr:
+        x3, y = col(x3_col), col(y_col)
+        constraints.append(Transition(x3 - a**3, f"{label}: x3 = a^3"))
+        constraints.append(Transition(y - x3 * x3 * a, f"{label}: y = x3^2·a"))
         return y
 
-    half = ROUNDS_F // 2
-    state = _matmul(EXTERNAL_MATRIX, [_Linear.of(e) for e in inputs])
-
-    def full_round(r: int, state: list[_Linear]) -> list[_Linear]:
+    def full_round(r: int, state: list[Expr]) -> list[Expr]:
         base = first + 2 * WIDTH * r
+        label = f"full round {r}, element"
         ys = [
-            sbox(
-                state[i].plus_constant(EXTERNAL_ROUND_CONSTANTS[r][i]),
-                base + i,
-                base + WIDTH + i,
-                f"full round {r}, element {i}",
-            )
-            for i in range(WIDTH)
+            sbox(v + c, base + i, base + WIDTH + i, f"{label} {i}")
+            for i, (v, c) in enumerate(zip(state, EXTERNAL_ROUND_CONSTANTS[r], strict=True))
         ]
-        return _matmul(EXTERNAL_MATRIX, [_Linear.of(y) for y in ys])
+        return _external_exprs(ys)
 
+    half = ROUNDS_F // 2
+    state = _external_exprs(inputs)
     for r in range(half):
         state = full_round(r, state)
-    for k in range(ROUNDS_P):
+    for k, c in enumerate(INTERNAL_ROUND_CONSTANTS):
         base = first + 2 * WIDTH * ROUNDS_F + 2 * k
-        y = sbox(
-            state[0].plus_constant(INTERNAL_ROUND_CONSTANTS[k]), base, base + 1, f"partial {k}"
-        )
-        state = _matmul(INTERNAL_MATRIX, [_Linear.of(y), *state[1:]])
+        y = sbox(state[0] + c, base, base + 1, f"partial round {k}")
+        state = _internal_exprs([y, *state[1:]])
     for r in range(half, ROUNDS_F):
         state = full_round(r, state)
-    return constraints, [form.expr() for form in state]
+    return constraints, state
 
 
 def _cube_and_sbox(a: U64Array) -> tuple[U64Array, U64Array]:
