@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from auction.batch import RestingOrder
+from crypto.eip712 import Address
 from settlement.errors import InsufficientCollateral, SettlementError, UnknownAccount
 from settlement.params import BPS, SettlementConfig
 
@@ -55,7 +56,7 @@ INT64_SAFE = 1 << 62
 class AccountKey(NamedTuple):
     """An account: an L1 address (checksummed hex) and a subaccount number."""
 
-    address: str
+    address: Address
     subaccount: int = 0
 
 
@@ -247,7 +248,7 @@ def _check_key(key: object) -> AccountKey:
         raise SettlementError(f"address: expected 0x and 40 hex digits, got {address!r}")
     if isinstance(sub, bool) or not isinstance(sub, int) or not 0 <= sub < 1 << 16:
         raise SettlementError(f"subaccount: expected 0 to 65535, got {sub!r}")
-    return AccountKey(address, sub)
+    return AccountKey(Address(address), sub)
 
 
 def open_account(state: LedgerState, key: AccountKey, portfolio: bool = False) -> LedgerState:

@@ -102,7 +102,7 @@ def _address_limbs(accounts: Sequence[AccountKey]) -> U64:
 
 
 def account_leaves(state: LedgerState) -> U64:
-    """The ``(n, 10 + 4m)`` leaf elements of every account, in row order."""
+    """The ``(n, 14 + 4m)`` leaf elements of every account, in row order."""
     n = state.size
     parts = [
         np.full((n, 1), ACCOUNT_DOMAIN, dtype=np.uint64),

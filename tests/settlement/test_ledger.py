@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto.eip712 import Address
 from settlement.errors import InsufficientCollateral, SettlementError, UnknownAccount
 from settlement.ledger import (
     AccountKey,
@@ -48,7 +49,7 @@ def test_deposit_rejects_bad_amounts(amount: object) -> None:
 def test_bad_keys_and_duplicates() -> None:
     s = empty_state(DEFAULT_CONFIG)
     with pytest.raises(SettlementError, match="address"):
-        deposit(s, AccountKey("0x12", 0), 1)
+        deposit(s, AccountKey(Address("0x12"), 0), 1)
     with pytest.raises(SettlementError, match="subaccount"):
         deposit(s, AccountKey(TRADERS[0], -1), 1)
     s = open_account(s, key(0))

@@ -1,0 +1,115 @@
+"""State roots: exact limb encoding, leaf layout, root sensitivity, account proofs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto import poseidon2
+from crypto.exceptions import VerificationError
+from settlement.ledger import LedgerState
+from settlement.roots import (
+    ACCOUNT_DOMAIN,
+    account_leaves,
+    account_proof,
+    decode_signed,
+    encode_signed,
+    header_elements,
+    state_root,
+    verify_account_proof,
+)
+from tests.settlement.conftest import funded, key
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=20))
+def test_signed_encoding_round_trips_and_fits_the_field(values: list[int]) -> None:
+    enc = encode_signed(np.array(values, dtype=np.int64))
+    assert [decode_signed(row) for row in enc] == values
+    assert int(enc.max()) < 1 << 24
+    for v, row in zip(values, enc.tolist(), strict=True):
+        assert row[0] == (1 if v < 0 else 0)
+
+
+def _state() -> LedgerState:
+    s = funded([5_000_000, 7_000_000, 1])
+    pos = np.array([[3, -2], [-3, 0], [0, 2]], dtype=np.int64)
+    ms = tuple(
+        replace(m, mark_price=100 + j, funding_index=-5) for j, m in enumerate(s.market_states)
+    )
+    return s.with_arrays(positions=pos, market_states=ms, fee_pool=11, insurance_fund=12)
+
+
+def test_leaf_layout() -> None:
+    s = _state()
+    leaves = account_leaves(s)
+    assert leaves.shape == (3, 14 + 4 * 2)
+    row = leaves[0].tolist()
+    assert row[0] == ACCOUNT_DOMAIN
+    addr = int(key(0).address, 16)
+    assert row[1:8] == [(addr >> (24 * k)) & 0xFFFFFF for k in range(7)]
+    assert row[8] == 0 and row[9] == 0  # subaccount, portfolio
+    assert decode_signed(row[10:14]) == 5_000_000
+    assert decode_signed(row[14:18]) == 3 and decode_signed(row[18:22]) == -2
+    assert int(leaves.max()) < poseidon2.P
+
+
+def test_root_matches_an_independent_scalar_recomputation() -> None:
+    s = _state()
+    leaves = [poseidon2.hash_elements(np.array(r, dtype=np.uint64)) for r in account_leaves(s)]
+    level = [*leaves, poseidon2.EMPTY_DIGEST]  # 3 accounts → depth 2
+    while len(level) > 1:
+        level = [poseidon2.compress(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    header = poseidon2.hash_elements(np.array(header_elements(s), dtype=np.uint64))
+    want = poseidon2.digest_to_bytes(poseidon2.compress(level[0], header))
+    assert state_root(s) == want
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.with_arrays(collateral=s.collateral + np.array([0, 0, 1])),
+        lambda s: s.with_arrays(positions=s.positions * np.array([1, -1])),
+        lambda s: s.with_arrays(portfolio=np.array([False, True, False])),
+        lambda s: s.with_arrays(fee_pool=s.fee_pool + 1),
+        lambda s: s.with_arrays(insurance_fund=s.insurance_fund - 1),
+        lambda s: s.with_arrays(socialised_loss=1),
+        lambda s: s.with_arrays(batch_id=7),
+        lambda s: s.with_arrays(
+            market_states=(replace(s.market_states[0], funding_index=-6), s.market_states[1])
+        ),
+        lambda s: s.with_arrays(
+            market_states=(s.market_states[0], replace(s.market_states[1], protective=True))
+        ),
+    ],
+)
+def test_root_binds_every_field(change: object) -> None:
+    s = _state()
+    assert state_root(change(s)) != state_root(s)  # type: ignore[operator]
+
+
+def test_account_proof_verifies_and_tampering_fails() -> None:
+    s = _state()
+    root = state_root(s)
+    for i in range(3):
+        proof = account_proof(s, key(i))
+        verify_account_proof(root, proof)
+    proof = account_proof(s, key(1))
+    assert proof.collateral == 7_000_000 and proof.positions() == [-3, 0]
+    leaf = list(proof.leaf)
+    leaf[13] += 1  # claim more collateral
+    with pytest.raises(VerificationError):
+        verify_account_proof(root, replace(proof, leaf=tuple(leaf)))
+    with pytest.raises(VerificationError):
+        verify_account_proof(root, replace(proof, index=0))
+
+
+def test_empty_ledger_has_a_root() -> None:
+    from settlement.ledger import empty_state
+    from settlement.params import DEFAULT_CONFIG
+
+    assert len(state_root(empty_state(DEFAULT_CONFIG))) == 32
