@@ -1,0 +1,137 @@
+"""Liquidation: deterministic order ids, slice sizing, deficit cover, circuit breaker."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from auction.orders import Side
+from settlement.ledger import MarketState
+from settlement.liquidation import (
+    batch_length_factor,
+    cover_deficits,
+    liquidation_order_id,
+    plan_liquidations,
+    price_band_bps,
+    update_breaker,
+)
+from settlement.params import BPS, DEFAULT_CONFIG, DeleverageMode, default_config
+from tests.settlement.conftest import key
+
+RISK = DEFAULT_CONFIG.risk("BTC-PERP")
+MARKS = np.array([650_000, 350_000], dtype=np.int64)
+
+
+def test_order_ids_are_deterministic_and_distinct() -> None:
+    a = liquidation_order_id(5, key(0), "BTC-PERP")
+    assert a == liquidation_order_id(5, key(0), "BTC-PERP")
+    others = {
+        liquidation_order_id(6, key(0), "BTC-PERP"),
+        liquidation_order_id(5, key(1), "BTC-PERP"),
+        liquidation_order_id(5, key(0, 1), "BTC-PERP"),
+        liquidation_order_id(5, key(0), "ETH-PERP"),
+    }
+    assert a not in others and len(others) == 4
+
+
+def _plan(
+    pos: list[list[int]], eq: list[int], states: tuple[MarketState, ...] | None = None
+) -> list:
+    from settlement.margin import cross_requirements
+
+    p = np.array(pos, dtype=np.int64)
+    req = cross_requirements(p, MARKS, DEFAULT_CONFIG)
+    ms = states or tuple(MarketState(m) for m in DEFAULT_CONFIG.market_ids)
+    return list(
+        plan_liquidations(
+            tuple(key(i) for i in range(len(pos))),
+            p,
+            np.array(eq, dtype=np.int64),
+            req.initial,
+            req.maintenance,
+            MARKS,
+            ms,
+            DEFAULT_CONFIG,
+            9,
+        )
+    )
+
+
+def test_slice_restores_initial_margin() -> None:
+    # 100 lots long: notional 6 500 000 000, IM 650 000 000, MM 325 000 000; equity 300 000 000
+    (lo,) = _plan([[100, 0]], [300_000_000])
+    per_lot = 650_000 * 100 * 1_000 // BPS  # initial margin released per lot sold
+    assert lo.resting.order.quantity == -(-(650_000_000 - 300_000_000) // per_lot)  # 54
+    assert lo.resting.order.side is Side.SELL and lo.resting.order.reduce_only
+    assert lo.resting.order.limit_price == 650_000 * (BPS - RISK.max_slippage_bps) // BPS
+    assert lo.resting.origin_batch == 9
+    assert lo.resting.order_id == liquidation_order_id(9, key(0), "BTC-PERP")
+
+
+def test_slice_is_capped_per_batch_and_smaller_when_protective() -> None:
+    (lo,) = _plan([[-5_000, 0]], [0])
+    assert lo.resting.order.quantity == RISK.max_liquidation_lots
+    assert lo.resting.order.side is Side.BUY
+    assert lo.resting.order.limit_price == 650_000 * (BPS + RISK.max_slippage_bps) // BPS
+    prot = (MarketState("BTC-PERP", protective=True), MarketState("ETH-PERP"))
+    (lo,) = _plan([[-5_000, 0]], [0], prot)
+    assert lo.resting.order.quantity == RISK.protective_liquidation_lots
+
+
+def test_no_liquidation_of_healthy_accounts_or_on_a_flagged_price() -> None:
+    assert _plan([[100, 0]], [400_000_000]) == []
+    flagged = (MarketState("BTC-PERP", flagged=True), MarketState("ETH-PERP"))
+    assert _plan([[100, 0]], [0], flagged) == []
+
+
+def test_largest_position_is_liquidated_first() -> None:
+    orders = _plan([[10, 1_000]], [1])
+    assert orders[0].resting.order.market == "ETH-PERP"
+
+
+@pytest.mark.parametrize("mode", list(DeleverageMode))
+def test_cover_deficits_conserves(mode: DeleverageMode) -> None:
+    cfg = default_config(deleverage=mode)
+    pos = np.array([[10, 0], [-4, 0], [-6, 0]], dtype=np.int64)
+    notional = 650_000 * 100
+    coll = np.array(
+        [-10 * notional - 1_000_003, 4 * notional + 10**9, 6 * notional + 10**8], dtype=np.int64
+    )
+    c2, p2, fund, soc, flows = cover_deficits(
+        tuple(key(i) for i in range(3)), coll, pos, MARKS, 500_000, cfg
+    )
+    assert int(c2.sum()) + fund == int(coll.sum()) + 500_000
+    assert p2.sum(axis=0).tolist() == [0, 0]
+    (flow,) = flows
+    assert flow.deficit == 1_000_003 and flow.insurance == 500_000 and fund == 0
+    if mode is DeleverageMode.ADL:
+        # account 2 is more leveraged (6 lots on 10^8 of margin) and goes first
+        assert [(k, q) for k, _, q, _ in flow.deleveraged] == [(key(2), 6), (key(1), 4)]
+        assert p2.tolist() == [[0, 0], [0, 0], [0, 0]] and soc == 0
+    else:
+        assert soc == 500_003 and p2.tolist() == pos.tolist()
+    eq0 = int(c2[0] + (p2[0] * MARKS * 100).sum())
+    assert eq0 == 0
+
+
+def test_breaker_trips_on_a_large_move_and_releases_after_calm() -> None:
+    ms = MarketState("BTC-PERP", last_price=100_000)
+    ms, tripped = update_breaker(ms, RISK, 100_000 + 10_000, False)  # exactly 10 %: not beyond
+    assert not tripped and not ms.protective
+    ms, tripped = update_breaker(ms, RISK, 100_000 + 10_001, False)
+    assert tripped and ms.protective
+    assert batch_length_factor(ms, RISK) == RISK.protective_batch_factor
+    assert price_band_bps(ms, RISK) == RISK.protective_band_bps
+    ms = replace(ms, last_price=110_001)
+    for _ in range(RISK.calm_batches - 1):
+        ms, _ = update_breaker(ms, RISK, 110_001, False)
+        assert ms.protective
+    ms, _ = update_breaker(ms, RISK, None, False)
+    assert not ms.protective and batch_length_factor(ms, RISK) == 1
+
+
+def test_breaker_trips_on_a_flagged_oracle() -> None:
+    ms, tripped = update_breaker(MarketState("BTC-PERP"), RISK, None, True)
+    assert tripped and ms.protective and ms.flagged
