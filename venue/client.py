@@ -106,6 +106,8 @@ class VenueClient:
         base_url: e.g. ``http://127.0.0.1:8000``.
         private_key: 32-byte secp256k1 key (hex or bytes); None for read-only use.
         http: an httpx.Client to use (tests pass a FastAPI TestClient).
+        clock: the venue's clock in ms, when the caller knows it (tests); by
+            default the local clock corrected by the offset seen in ``/v1/info``.
     """
 
     def __init__(
@@ -115,7 +117,9 @@ class VenueClient:
         *,
         http: httpx.Client | None = None,
         timeout: float = 10.0,
+        clock: Callable[[], int] | None = None,
     ) -> None:
+        self._clock = clock
         self.base_url = base_url.rstrip("/")
         self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
         self.key = private_key
@@ -152,6 +156,8 @@ class VenueClient:
         return Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
 
     def server_now_ms(self) -> int:
+        if self._clock is not None:
+            return self._clock()
         self.info()
         return int(time.time() * 1000) + self._offset_ms
 

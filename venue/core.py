@@ -136,7 +136,8 @@ class VenueCore:
 
     # ------------------------------------------------------------------ writes
 
-    def book(self, batch_id: int) -> CommitBook:
+    def book(self, batch_id: int, register: bool = True) -> CommitBook:
+        """The commit book of ``batch_id``; a new one is kept only if ``register``."""
         book = self.books.get(batch_id)
         if book is None:
             book = CommitBook(
@@ -149,7 +150,8 @@ class VenueCore:
                 self.nonces,
                 self.settlement.reveal_check,
             )
-            self.books[batch_id] = book
+            if register:
+                self.books[batch_id] = book
         return book
 
     def commit(self, body: CommitIn, now_ms: int) -> Receipt:
@@ -164,7 +166,10 @@ class VenueCore:
                 f"batch_id: expected {collecting} (collecting commitments now), got {body.batch_id}"
             )
         signed = body.to_domain()
-        receipt = self.book(body.batch_id).commit(signed, now_ms)
+        # A refused commitment must leave no trace, not even an empty book.
+        book = self.book(body.batch_id, register=False)
+        receipt = book.commit(signed, now_ms)
+        self.books[body.batch_id] = book
         c = signed.commit
         trader = to_checksum_address(c.trader)
         self.by_trader.setdefault(trader, []).append(c.commitment)
@@ -314,8 +319,7 @@ class VenueCore:
 
     def _clear(self, batch_id: int) -> dict[str, Any]:
         clears_at = self.schedule.clears_at(batch_id)
-        book = self.books.pop(batch_id, None) or self.book(batch_id)
-        self.books.pop(batch_id, None)
+        book = self.books.pop(batch_id, None) or self.book(batch_id, register=False)
         sealed = book.close(clears_at)
         references = dict(self.references)
         result = clear_batch(sealed, self.markets, references, self.carried)

@@ -1,0 +1,92 @@
+"""Fixtures of the venue tests: a manual clock, an app on a fresh database, traders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from venue.app import create_app
+from venue.client import VenueClient
+from venue.clock import ManualClock
+from venue.settings import Settings
+
+#: Start of the manual clock: a multiple of the 1 s commit window, so batch
+#: 0's commit window opens exactly here.
+T0 = 1_800_000_000_000
+
+KEYS = {name: "0x" + f"{i:02x}" * 32 for i, name in enumerate(["alice", "bob", "carol", "dave", "erin"], 1)}
+
+
+def pg_url() -> str | None:
+    return os.environ.get("SEALBATCH_TEST_PG_URL")
+
+
+def reset_pg(url: str) -> None:
+    """Drop the venue's tables so each PostgreSQL test starts empty."""
+    from sqlmodel import SQLModel
+
+    from venue.persistence import make_engine
+
+    engine = make_engine(url)
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'venue.db'}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0 + 100)
+
+
+def make_settings(db_url: str, **kw: object) -> Settings:
+    base: dict[str, object] = {
+        "db_url": db_url,
+        "commit_window_ms": 1_000,
+        "reveal_window_ms": 300,
+        "tick_ms": 5,
+        "rfq_min_window_ms": 400,
+    }
+    base.update(kw)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+class Venue:
+    """A TestClient app with a manual clock and SDK clients per trader."""
+
+    def __init__(self, tc: TestClient, clock: ManualClock) -> None:
+        self.tc = tc
+        self.clock = clock
+        self.traders = {
+            n: VenueClient("http://testserver", k, http=tc, clock=clock.now_ms)
+            for n, k in KEYS.items()
+        }
+
+    @property
+    def op(self):  # type: ignore[no-untyped-def]
+        return self.tc.app.state.operator  # type: ignore[attr-defined]
+
+    def to_reveal(self, batch_id: int) -> None:
+        """Move the clock into ``batch_id``'s reveal window (+10 ms)."""
+        self.clock.set(T0 + (batch_id + 1) * 1_000 + 10)
+
+    def to_cleared(self, batch_id: int) -> dict:  # type: ignore[type-arg]
+        """Move the clock past ``batch_id``'s reveal window and fetch its record."""
+        self.clock.set(max(self.clock.now_ms(), T0 + (batch_id + 1) * 1_000 + 300 + 5))
+        r = self.tc.get(f"/v1/batches/{batch_id}")
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def venue(db_url: str, clock: ManualClock) -> Iterator[Venue]:
+    app = create_app(make_settings(db_url), clock)
+    with TestClient(app) as tc:
+        yield Venue(tc, clock)

@@ -1,0 +1,111 @@
+"""RFQ for blocks: windows, no last look, best quote, band check at settlement."""
+
+from __future__ import annotations
+
+import pytest
+
+from auction.orders import Order, Side
+from tests.venue.conftest import T0, Venue
+from venue.client import ApiError
+
+
+def _rfq_until_revealed(venue: Venue, side: str = "hidden", quotes=((99, 101), (98, 100))):  # type: ignore[no-untyped-def]
+    t = venue.traders
+    rfq = t["alice"].request_rfq("BTC-PERP", 10_000, side=side, window_ms=400)
+    opened = rfq["opened_ms"]
+    sealed = [t[m].quote(rfq["rfq_id"], bid, ask) for m, (bid, ask) in zip(("bob", "carol"), quotes)]
+    venue.clock.set(opened + 200)  # reveal phase
+    for m, q in zip(("bob", "carol"), sealed):
+        t[m].reveal_quote(q)
+    venue.clock.set(opened + 300)  # accept phase
+    return rfq, sealed
+
+
+def _prime_price(venue: Venue, price: int) -> None:
+    """Trade once at ``price`` in batch 0 so the RFQ band has a reference."""
+    t = venue.traders
+    a = t["dave"].commit(Order("BTC-PERP", Side.BUY, price, 1))
+    b = t["erin"].commit(Order("BTC-PERP", Side.SELL, price, 1))
+    venue.to_reveal(0)
+    t["dave"].reveal(a)
+    t["erin"].reveal(b)
+    venue.to_cleared(0)
+    venue.clock.set(T0 + 2_000 + 50)
+
+
+def test_block_settles_at_the_best_quote_in_the_next_batch(venue: Venue) -> None:
+    _prime_price(venue, 100)
+    rfq, _ = _rfq_until_revealed(venue)
+    listed = venue.tc.get(f"/v1/rfqs/{rfq['rfq_id']}").json()
+    assert listed["side"] == "hidden" and len(listed["quotes"]) == 2
+    acc = venue.traders["alice"].accept_best(rfq["rfq_id"], "buy")
+    # lowest ask: carol's 100
+    assert acc["price"] == 100 and acc["seller"] == venue.traders["carol"].address
+    assert acc["buyer"] == venue.traders["alice"].address
+    rec = venue.to_cleared(acc["batch_id"])
+    (block,) = rec["blocks"]
+    assert block["status"] == "filled" and block["quantity"] == 10_000
+    assert venue.tc.get(f"/v1/rfqs/{rfq['rfq_id']}").json()["phase"] == "accepted"
+
+
+def test_accepting_a_worse_quote_is_refused(venue: Venue) -> None:
+    rfq, sealed = _rfq_until_revealed(venue)
+    alice = venue.traders["alice"]
+    worse = next(q for q in sealed if q.ask == 101)
+    quotes = venue.tc.get(f"/v1/rfqs/{rfq['rfq_id']}").json()["quotes"]
+    assert any(q["commitment"] == "0x" + worse.commitment.hex() for q in quotes)
+    # Hand-build an accept naming the worse quote.
+    from venue.rfq import ACCEPT_TYPE
+
+    rid = bytes.fromhex(rfq["rfq_id"][2:])
+    nonce = alice.next_nonce()
+    values = {"requester": alice.address, "rfqId": rid, "commitment": worse.commitment,
+              "side": 1, "nonce": nonce, "expiry": 2**63}
+    body = {"requester": alice.address, "rfq_id": rfq["rfq_id"],
+            "commitment": "0x" + worse.commitment.hex(), "side": "buy", "nonce": nonce,
+            "expiry_ms": 2**63, "signature": alice._sign(ACCEPT_TYPE, values)}
+    r = venue.tc.post(f"/v1/rfqs/{rfq['rfq_id']}/accept", json=body)
+    assert r.status_code == 409 and r.json()["code"] == "not_best_quote"
+
+
+def test_block_outside_the_band_fails_at_settlement(venue: Venue) -> None:
+    _prime_price(venue, 100)
+    rfq, _ = _rfq_until_revealed(venue, quotes=((50, 150), (40, 160)))
+    acc = venue.traders["alice"].accept_best(rfq["rfq_id"], "buy")
+    rec = venue.to_cleared(acc["batch_id"])
+    assert rec["blocks"][0]["status"] == "failed"
+    assert rec["blocks"][0]["reason"] == "outside_band"
+
+
+def test_undersized_block_is_refused(venue: Venue) -> None:
+    with pytest.raises(ApiError) as e:
+        venue.traders["alice"].request_rfq("BTC-PERP", 9_999, window_ms=400)
+    assert e.value.status == 422 and e.value.code == "size_out_of_range"
+    assert venue.tc.get("/v1/rfqs").json()["rfqs"] == []
+
+
+def test_quotes_outside_their_phase_are_refused(venue: Venue) -> None:
+    t = venue.traders
+    rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    q = t["bob"].quote(rfq["rfq_id"], 99, 101)
+    with pytest.raises(ApiError) as e:  # reveal during the quote phase
+        t["bob"].reveal_quote(q)
+    assert e.value.code == "outside_window"
+    venue.clock.set(rfq["opened_ms"] + 250)
+    with pytest.raises(ApiError) as e:  # a new quote during the reveal phase
+        t["carol"].quote(rfq["rfq_id"], 99, 101)
+    assert e.value.code == "outside_window"
+    with pytest.raises(ApiError) as e:  # requester quoting its own RFQ
+        venue.clock.set(rfq["opened_ms"] + 250)
+        t["alice"].quote(rfq["rfq_id"], 99, 101)
+    assert e.value.code in ("outside_window", "self_quote")
+
+
+def test_disclosed_side_must_match_and_makers_cannot_withdraw(venue: Venue) -> None:
+    rfq, _ = _rfq_until_revealed(venue, side="sell")
+    with pytest.raises(ApiError) as e:
+        venue.traders["alice"].accept_best(rfq["rfq_id"], "buy")
+    assert e.value.code == "side_mismatch"
+    # No route withdraws a revealed quote: the highest bid is still there to take.
+    acc = venue.traders["alice"].accept_best(rfq["rfq_id"], "sell")
+    assert acc["price"] == 99 and acc["seller"] == venue.traders["alice"].address
