@@ -549,7 +549,8 @@ class StreamClient:
         )
         if r.status_code == 410:
             raise _Resync()
-        r.raise_for_status()
+        if r.status_code != 200:
+            raise ApiError(r.status_code, "replay_failed", r.text[:200])
         out = [m for m in r.json()["messages"] if m["seq"] < upto]
         for m in out:
             if self.tracker.observe(m) != "deliver":

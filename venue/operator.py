@@ -168,6 +168,8 @@ class Operator:
                 raise StateDiverged(f"event {e.seq} ({e.kind}) no longer applies: {exc}") from exc
             self._next_seq = e.seq + 1
         self.replayed = len(events)
+        # Batches due by now (cleared before the crash or while the venue was down).
+        check(self.core.advance(self.clock.now_ms()))
         if missing:
             # Cleared before the crash but not yet stored: store them now.
             self.store.write([], missing)
