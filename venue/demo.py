@@ -1,16 +1,22 @@
-"""The embedded demo: seeded traders sign, commit and reveal over several batches.
+"""The embedded demo: seeded traders sign, commit and reveal over several batches,
+and every batch is settled.
 
-Everything is deterministic from one integer seed: keys, orders, salts and the
-simulated clock, so two runs print the same batches. Two markets trade; in
-each batch one trader commits and never reveals (its bond is forfeited) and
-one reveals an order that does not match its commitment (rejected).
+Everything is deterministic from one integer seed: keys, orders, salts, oracle
+reports and the simulated clock, so two runs print the same batches and the
+same state roots. Two markets trade; in each batch one trader commits and
+never reveals (its bond is forfeited to the insurance fund) and one reveals an
+order that does not match its commitment (rejected). Traders deposit
+collateral first; one of them is thinly funded, so the initial-margin check
+at reveal refuses some of its orders. Each batch is settled with
+:func:`settlement.transition.apply_batch` against a signed oracle round of two
+families of two sources each.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from auction.batch import BatchResult, RestingOrder, clear_batch
 from auction.commit_reveal import (
@@ -27,13 +33,28 @@ from auction.markets import DEFAULT_MARKETS, Market
 from auction.orders import Order, Side, TimeInForce
 from crypto.eip712 import Address, Eip712Domain, address_of
 from crypto.keccak import keccak256
+from settlement.ledger import AccountKey, LedgerState, deposit, empty_state
+from settlement.margin import RevealMarginCheck
+from settlement.oracle import OracleConfig, OracleRound, OracleSource, PriceReport, SignedReport
+from settlement.params import SettlementConfig, default_config
+from settlement.transition import BatchWitness, apply_batch
 
-__all__ = ["DemoBatch", "DemoConfig", "DemoTrader", "run_demo"]
+__all__ = [
+    "DemoBatch",
+    "DemoConfig",
+    "DemoTrader",
+    "demo_oracle",
+    "demo_settlement_config",
+    "run_demo",
+]
 
 #: Starting reference prices in ticks: 65,000.0 USD and 3,500.00 USD.
 START_PRICES: dict[str, int] = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}
 
 BOND = 1_000_000  # 1 USDC in base units (6 decimals)
+COLLATERAL = 10_000_000_000  # 10 000 USDC per trader
+THIN_COLLATERAL = 150_000_000  # 150 USDC for the last trader: some orders break margin
+ORACLE_FAMILIES = ("exchanges", "aggregators")
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,7 @@ class DemoConfig:
     commit_ms: int = 1_000
     reveal_ms: int = 300
     markets: Mapping[str, Market] = field(default_factory=lambda: dict(DEFAULT_MARKETS))
+    funding_interval_batches: int = 2
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,47 @@ class DemoBatch:
     rejected_commits: tuple[tuple[str, str], ...]
     rejected_reveals: tuple[tuple[str, str], ...]
     references: Mapping[str, int | None]
+    oracle_round: OracleRound
+    pre_state: LedgerState
+    post_state: LedgerState
+    witness: BatchWitness
+
+
+def demo_settlement_config(config: DemoConfig) -> SettlementConfig:
+    """The embedded settlement rules, with a funding interval short enough to show."""
+    base = default_config(config.markets)
+    return replace(
+        base,
+        markets=tuple(
+            replace(r, funding_interval_batches=config.funding_interval_batches)
+            for r in base.markets
+        ),
+    )
+
+
+def demo_oracle(seed: int) -> tuple[OracleConfig, list[bytes]]:
+    """Two families of two sources each, keys ``keccak("sealbatch demo oracle", seed, i)``."""
+    keys = [
+        keccak256(b"sealbatch demo oracle", seed.to_bytes(8, "big"), i.to_bytes(4, "big"))
+        for i in range(4)
+    ]
+    sources = tuple(
+        OracleSource(address_of(k), ORACLE_FAMILIES[i // 2]) for i, k in enumerate(keys)
+    )
+    return OracleConfig(sources), keys
+
+
+def _oracle_round(
+    rng: random.Random, keys: list[bytes], round_id: int, now_ms: int, prices: Mapping[str, int]
+) -> OracleRound:
+    reports = []
+    for market in sorted(prices):
+        for key in keys:
+            # each source sees the market within about ±0.03 % of the last price
+            price = max(1, prices[market] + rng.randint(-3, 3) * prices[market] // 10_000)
+            at = now_ms - rng.randint(0, 400)
+            reports.append(SignedReport.sign(PriceReport(market, price, at, address_of(key)), key))
+    return OracleRound(round_id, now_ms, tuple(reports))
 
 
 def demo_traders(seed: int, count: int) -> list[DemoTrader]:
@@ -98,12 +161,25 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
     references: dict[str, int | None] = dict(START_PRICES)
     carried: list[RestingOrder] = []
     period = config.commit_ms + config.reveal_ms
+    settle_cfg = demo_settlement_config(config)
+    oracle_cfg, oracle_keys = demo_oracle(config.seed)
+    state = empty_state(settle_cfg)
+    for i, t in enumerate(traders):
+        amount = THIN_COLLATERAL if i == len(traders) - 1 else COLLATERAL
+        state = deposit(state, AccountKey(t.address, 0), amount)
 
     for batch_id in range(1, config.batches + 1):
         t0 = batch_id * period
         windows = BatchWindows(t0, t0 + config.commit_ms, t0 + period)
         book = CommitBook(
-            batch_id, config.markets, domain, operator_key, windows, dict(references), nonces
+            batch_id,
+            config.markets,
+            domain,
+            operator_key,
+            windows,
+            dict(references),
+            nonces,
+            reveal_check=RevealMarginCheck(state, settle_cfg),
         )
         pending: list[tuple[DemoTrader, Reveal]] = []
         rejected_commits: list[tuple[str, str]] = []
@@ -149,14 +225,23 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
             except AuctionError as err:
                 rejected_reveals.append((trader.name, f"{err.code}: {err}"))
         sealed = book.close(windows.reveal_close_ms)
-        result = clear_batch(sealed, config.markets, references, carried)
+        liquidations = [lo.resting for lo in state.pending_liquidations]
+        result = clear_batch(sealed, config.markets, references, carried + liquidations)
+        oracle_prices = {m: references[m] or START_PRICES[m] for m in sorted(config.markets)}
+        oracle_round = _oracle_round(rng, oracle_keys, batch_id, t0 + period, oracle_prices)
+        post, witness = apply_batch(state, result, oracle_round, settle_cfg, oracle_cfg)
         yield DemoBatch(
             result,
             len(sealed.receipts),
             tuple(rejected_commits),
             tuple(rejected_reveals),
             dict(references),
+            oracle_round,
+            state,
+            post,
+            witness,
         )
+        state = post
         carried = list(result.carried)
         for market_id, m in result.markets.items():
             if m.price is not None:

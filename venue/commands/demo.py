@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crypto.eip712 import Address
+    from settlement.params import SettlementConfig
+    from venue.demo import DemoBatch
 
 __all__ = ["register"]
 
@@ -12,10 +20,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "demo",
         help="run the whole pipeline on the embedded defaults",
         description="Seeded traders sign, commit and reveal sealed orders over several batches "
-        "in two markets; each batch clears at one uniform price per market.",
+        "in two markets; each batch clears at one uniform price per market and is settled: "
+        "fees, funding, marks, margin, liquidations, insurance fund and the state root.",
     )
     p.add_argument("--seed", type=int, default=2026, help="demo seed (default 2026)")
     p.add_argument("--batches", type=int, default=4, help="number of batches (default 4)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write each batch to DIR/batch-<n>/ (orders.csv, result.json, oracle.json, "
+        "pre_state.json, post_state.json; see docs/formats.md)",
+    )
     p.set_defaults(func=run)
 
 
@@ -23,13 +38,72 @@ def _short(b: bytes) -> str:
     return "0x" + b.hex()[:10] + "…"
 
 
+def _write_batch(out: Path, b: DemoBatch, settle_cfg: SettlementConfig) -> None:
+    from settlement.snapshot import orders_to_csv, result_to_dict, state_to_dict
+
+    folder = out / f"batch-{b.result.batch_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "orders.csv").write_text(orders_to_csv(b.result.orders), encoding="utf-8")
+
+    def dump(name: str, data: object) -> None:
+        (folder / name).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+    dump("result.json", result_to_dict(b.result))
+    dump("oracle.json", b.oracle_round.to_dict())
+    dump("pre_state.json", state_to_dict(b.pre_state, settle_cfg))
+    dump("post_state.json", state_to_dict(b.post_state, settle_cfg))
+
+
+def _print_settlement(b: DemoBatch, names: dict[Address, str]) -> None:
+    w = b.witness
+    for market_id in sorted(w.funding):
+        f = w.funding[market_id]
+        ms = b.post_state.market_state(market_id)
+        r = w.readings[market_id]
+        flag = f"  FLAGGED: {r.reason}" if r.flagged else ""
+        mode = "  protective mode" if ms.protective else ""
+        print(
+            f"  {market_id:<9} index {ms.index_price:>8}  mark {ms.mark_price:>8}  funding rate "
+            f"{f.rate_ppm:>+5} ppm  Δindex {f.delta_index:>+6}  index {f.funding_index:>+7}"
+            f"{flag}{mode}"
+        )
+    fees = sum(sf.fee for sf in w.fills)
+    print(
+        f"  settled: fees {fees}  fee pool {b.post_state.fee_pool}  insurance fund "
+        f"{b.post_state.insurance_fund}  socialised loss {b.post_state.socialised_loss}"
+    )
+    for key, amount in w.penalties:
+        print(f"  liquidation penalty  {names.get(key.address, key.address)}: {amount}")
+    for d in w.deficits:
+        print(
+            f"  deficit  {names.get(d.account.address, d.account.address)}: {d.deficit} "
+            f"(insurance {d.insurance}, deleveraged {len(d.deleveraged)})"
+        )
+    if w.liquidations:
+        for lo in w.liquidations:
+            o = lo.resting.order
+            print(
+                f"  liquidation order for batch {lo.resting.origin_batch}: "
+                f"{names.get(lo.account.address, lo.account.address)} {o.side.value} "
+                f"{o.quantity} {o.market} at {o.limit_price} or better"
+            )
+    else:
+        print("  liquidations: none")
+    print(f"  state root 0x{w.post_root.hex()}")
+
+
 def run(args: argparse.Namespace) -> int:
-    from venue.demo import DemoConfig, demo_traders, run_demo
+    from venue.demo import DemoConfig, demo_settlement_config, demo_traders, run_demo
 
     if args.batches < 1:
         print(f"sealbatch demo: error: --batches: expected at least 1, got {args.batches}")
         return 2
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        print(f"sealbatch demo: error: --out: expected a directory, got the file {out}")
+        return 2
     config = DemoConfig(seed=args.seed, batches=args.batches)
+    settle_cfg = demo_settlement_config(config)
     names = {t.address: t.name for t in demo_traders(config.seed, config.traders)}
     print(
         f"sealbatch demo: {config.traders} traders, {len(config.markets)} markets, "
@@ -66,4 +140,13 @@ def run(args: argparse.Namespace) -> int:
                 f"{_short(lost.commitment)} in {lost.market}, "
                 f"bond {lost.bond} to the insurance fund"
             )
+        _print_settlement(b, names)
+        if out is not None:
+            try:
+                _write_batch(out, b, settle_cfg)
+            except OSError as exc:
+                print(f"sealbatch demo: error: --out: cannot write {out}: {exc}")
+                return 2
+    if out is not None:
+        print(f"\nwrote {config.batches} batch folders to {out}")
     return 0

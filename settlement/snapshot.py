@@ -1,0 +1,219 @@
+"""Published batch formats: state snapshots, the revealed orders, the clearing result.
+
+``sealbatch demo --out DIR`` writes these for each batch and ``sealbatch
+replay`` reads them back (docs/formats.md documents every field). All
+amounts are exact integers written as JSON numbers (read them with an
+arbitrary-precision parser when they may exceed 2^53).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from auction.batch import BatchResult, RestingOrder
+from auction.orders import Order, Side, TimeInForce
+from crypto.eip712 import Address
+from settlement.errors import SettlementError
+from settlement.ledger import AccountKey, LedgerState, LiquidationOrder, MarketState, equity
+from settlement.margin import requirements
+from settlement.params import SettlementConfig
+from settlement.roots import state_root
+
+__all__ = [
+    "ORDER_COLUMNS",
+    "STATE_FORMAT",
+    "orders_from_csv",
+    "orders_to_csv",
+    "result_to_dict",
+    "state_from_dict",
+    "state_to_dict",
+]
+
+STATE_FORMAT = "sealbatch.state.v1"
+ORDER_COLUMNS = (
+    "order_id",
+    "trader",
+    "market",
+    "side",
+    "limit_price",
+    "quantity",
+    "time_in_force",
+    "reduce_only",
+    "origin_batch",
+)
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def _resting_to_dict(r: RestingOrder) -> dict[str, Any]:
+    return {
+        "order_id": _hex(r.order_id),
+        "trader": r.trader,
+        "market": r.order.market,
+        "side": r.order.side.value,
+        "limit_price": r.order.limit_price,
+        "quantity": r.order.quantity,
+        "time_in_force": r.order.time_in_force.value,
+        "reduce_only": r.order.reduce_only,
+        "origin_batch": r.origin_batch,
+    }
+
+
+def _resting_from_dict(d: Mapping[str, Any], where: str) -> RestingOrder:
+    try:
+        order = Order(
+            str(d["market"]),
+            Side(d["side"]),
+            None if d["limit_price"] in (None, "") else int(d["limit_price"]),
+            int(d["quantity"]),
+            TimeInForce(d.get("time_in_force") or "ioc"),
+            d.get("reduce_only") in (True, "true", "True", "1"),
+        )
+        oid = bytes.fromhex(str(d["order_id"]).removeprefix("0x"))
+        return RestingOrder(oid, Address(str(d["trader"])), order, int(d["origin_batch"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SettlementError(f"{where}: expected a valid order, got {exc}") from None
+
+
+def state_to_dict(state: LedgerState, config: SettlementConfig) -> dict[str, Any]:
+    """A ledger snapshot: accounts with equity and margin, pools, markets, pending liquidations."""
+    eq = equity(state, config).tolist() if state.size else []
+    req = requirements(state, config)
+    accounts = []
+    for i, k in enumerate(state.accounts):
+        accounts.append(
+            {
+                "address": k.address,
+                "subaccount": k.subaccount,
+                "portfolio_margin": bool(state.portfolio[i]),
+                "collateral": int(state.collateral[i]),
+                "positions": {m: int(state.positions[i, j]) for j, m in enumerate(state.markets)},
+                "equity": int(eq[i]),
+                "initial_requirement": int(req.initial[i]),
+                "maintenance_requirement": int(req.maintenance[i]),
+                "liquidating": bool(eq[i] < req.maintenance[i]),
+            }
+        )
+    return {
+        "format": STATE_FORMAT,
+        "batch_id": state.batch_id,
+        "timestamp_ms": state.timestamp_ms,
+        "state_root": _hex(state_root(state)),
+        "fee_pool": state.fee_pool,
+        "insurance_fund": state.insurance_fund,
+        "socialised_loss": state.socialised_loss,
+        "markets": {
+            ms.market: {"contract_multiplier": config.risk(ms.market).multiplier, **ms.to_dict()}
+            for ms in state.market_states
+        },
+        "accounts": accounts,
+        "pending_liquidations": [
+            {"subaccount": lo.account.subaccount, **_resting_to_dict(lo.resting)}
+            for lo in state.pending_liquidations
+        ],
+    }
+
+
+def state_from_dict(data: Mapping[str, Any], config: SettlementConfig) -> LedgerState:
+    """Rebuild a ledger from :func:`state_to_dict` (derived fields are ignored).
+
+    Raises:
+        SettlementError: a missing or malformed field, or markets that differ
+            from ``config``.
+    """
+    if data.get("format") != STATE_FORMAT:
+        raise SettlementError(f"format: expected {STATE_FORMAT!r}, got {data.get('format')!r}")
+    try:
+        markets = data["markets"]
+        if sorted(markets) != list(config.market_ids):
+            raise SettlementError(
+                f"markets: expected {list(config.market_ids)}, got {sorted(markets)}"
+            )
+        accounts = data["accounts"]
+        keys = tuple(AccountKey(Address(a["address"]), int(a["subaccount"])) for a in accounts)
+        pending = tuple(
+            LiquidationOrder(
+                AccountKey(Address(p["trader"]), int(p["subaccount"])),
+                _resting_from_dict(p, f"pending_liquidations[{n}]"),
+            )
+            for n, p in enumerate(data.get("pending_liquidations", []))
+        )
+        return LedgerState(
+            markets=config.market_ids,
+            accounts=keys,
+            collateral=np.array([int(a["collateral"]) for a in accounts], dtype=np.int64),
+            positions=np.array(
+                [[int(a["positions"][m]) for m in config.market_ids] for a in accounts],
+                dtype=np.int64,
+            ).reshape(len(keys), len(config.market_ids)),
+            portfolio=np.array([bool(a.get("portfolio_margin", False)) for a in accounts]),
+            fee_pool=int(data["fee_pool"]),
+            insurance_fund=int(data["insurance_fund"]),
+            socialised_loss=int(data["socialised_loss"]),
+            market_states=tuple(MarketState.from_dict(m, markets[m]) for m in config.market_ids),
+            pending_liquidations=pending,
+            batch_id=int(data["batch_id"]),
+            timestamp_ms=int(data["timestamp_ms"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SettlementError(
+            f"state: expected every field of {STATE_FORMAT}, got {exc!r}"
+        ) from None
+
+
+def orders_to_csv(orders: Iterable[RestingOrder]) -> str:
+    """The orders of a batch as CSV text (columns :data:`ORDER_COLUMNS`)."""
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=ORDER_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in orders:
+        d = _resting_to_dict(r)
+        d["limit_price"] = "" if d["limit_price"] is None else d["limit_price"]
+        d["reduce_only"] = "true" if d["reduce_only"] else "false"
+        w.writerow(d)
+    return out.getvalue()
+
+
+def orders_from_csv(text: str) -> list[RestingOrder]:
+    """Parse :func:`orders_to_csv` output; raises SettlementError naming the row."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return [_resting_from_dict(r, f"orders.csv row {n}") for n, r in enumerate(rows, start=1)]
+
+
+def result_to_dict(batch: BatchResult) -> dict[str, Any]:
+    """Per market: reference price, clearing price, volumes and fills; plus forfeits."""
+    return {
+        "batch_id": batch.batch_id,
+        "seed": _hex(batch.seed),
+        "markets": {
+            mid: {
+                "reference_price": m.reference_price,
+                "price": m.price,
+                "volume": m.volume,
+                "buy_volume": m.buy_volume,
+                "sell_volume": m.sell_volume,
+                "imbalance": m.imbalance,
+                "orders": m.orders,
+                "fills": [f.to_dict() for f in m.fills],
+            }
+            for mid, m in sorted(batch.markets.items())
+        },
+        "forfeited": [
+            {
+                "commitment": _hex(f.commitment),
+                "trader": f.trader,
+                "market": f.market,
+                "sequence": f.sequence,
+                "bond": f.bond,
+            }
+            for f in batch.forfeited
+        ],
+        "carried": [_resting_to_dict(r) for r in batch.carried],
+    }
