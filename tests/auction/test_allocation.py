@@ -238,3 +238,16 @@ def test_curves_argument_gives_same_fills() -> None:
     c = aggregate_curves(book)
     d = discover_price(book, 100, c)
     assert allocate(book, d, key_of, c).tolist() == allocate(book, d, key_of).tolist()
+
+
+@pytest.mark.slow
+@settings(max_examples=5_000, deadline=None)
+@given(
+    st.lists(
+        st.builds(Row, st.booleans(), st.none() | st.integers(1, 40), st.integers(1, 60)),
+        max_size=30,
+    ),
+    st.none() | st.integers(1, 50),
+)
+def test_allocation_properties_many(rows: list[Row], reference: int | None) -> None:
+    check_allocation(rows, reference)

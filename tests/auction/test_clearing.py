@@ -241,3 +241,16 @@ def test_wide_prices_match_curve_evaluation(rows: list[Row], reference: int | No
         if min(demand(rows, p), supply(rows, p)) == best
     )
     assert d.imbalance == least
+
+
+wider_rows_st = st.lists(
+    st.builds(Row, st.booleans(), st.none() | st.integers(1, 60), st.integers(1, 40)),
+    max_size=30,
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=5_000, deadline=None)
+@given(wider_rows_st, st.none() | st.integers(1, 70))
+def test_price_matches_brute_force_many(rows: list[Row], reference: int | None) -> None:
+    check_against_brute(rows, reference)
