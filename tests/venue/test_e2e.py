@@ -1,0 +1,93 @@
+"""End to end: a real uvicorn server on 127.0.0.1, the SDK, commit/reveal,
+the stream, and an RFQ block trade."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auction.orders import Order, Side
+from tests.venue.conftest import KEYS
+from tests.venue.server import free_port, start_server, stop_server
+from venue.client import StreamClient, VenueClient
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    proc = start_server(f"sqlite:///{tmp_path / 'e2e.db'}", port, commit_ms=400, reveal_ms=200)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(proc)
+
+
+def _follow(url: str, topics: list[str], out: list[dict[str, Any]], stop: threading.Event) -> None:
+    async def run() -> None:
+        sc = StreamClient(url, topics)
+        async for msg in sc.messages():
+            out.append(msg)
+            if stop.is_set():
+                return
+
+    async def main() -> None:
+        task = asyncio.create_task(run())
+        while not stop.is_set() and not task.done():
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+    asyncio.run(main())
+
+
+def test_sdk_trades_streams_and_settles_a_block(server: str) -> None:
+    alice, bob, carol = (VenueClient(server, KEYS[n]) for n in ("alice", "bob", "carol"))
+    seen: list[dict[str, Any]] = []
+    stop = threading.Event()
+    follower = threading.Thread(
+        target=_follow, args=(server, ["batches", f"account:{alice.address}"], seen, stop)
+    )
+    follower.start()
+    try:
+        # 1. Sealed orders with automatic reveal.
+        pa = alice.submit(Order("BTC-PERP", Side.BUY, 100, 5))
+        pb = bob.submit(Order("BTC-PERP", Side.SELL, 100, 5))
+        assert pa.wait()["status"] == pb.wait()["status"] == "revealed"
+        if pa.batch_id == pb.batch_id:
+            rec = alice.wait_cleared(pa.batch_id)
+            assert rec["markets"]["BTC-PERP"]["price"] == 100
+            assert alice.order(pa.commitment)["status"] == "filled"
+        else:  # the two landed on both sides of a window edge: each alone, no trade
+            assert alice.wait_cleared(pb.batch_id)["status"] == "cleared"
+            pytest.skip("orders straddled a batch boundary")
+
+        # 2. RFQ: hidden side, two makers, best ask wins, settles in the next batch.
+        rfq = alice.request_rfq("BTC-PERP", 10_000, window_ms=800)
+        rid = rfq["rfq_id"]
+        assert any(r["rfq_id"] == rid for r in bob.open_rfqs())
+        qb = bob.quote(rid, 99, 101)
+        qc = carol.quote(rid, 98, 100)
+        alice.sleep_until(rfq["quote_close_ms"] + 10)
+        bob.reveal_quote(qb)
+        carol.reveal_quote(qc)
+        alice.sleep_until(rfq["reveal_close_ms"] + 10)
+        acc = alice.accept_best(rid, "buy")
+        assert (acc["price"], acc["seller"]) == (100, carol.address)
+        rec = alice.wait_cleared(acc["batch_id"])
+        assert rec["blocks"][0]["status"] == "filled"
+        assert rec["blocks"][0]["buyer"] == alice.address
+    finally:
+        stop.set()
+        follower.join(timeout=10)
+    kinds = [(m["topic"], m["type"]) for m in seen]
+    assert ("batches", "snapshot") in kinds and ("batches", "batch") in kinds
+    batch_msgs = [m for m in seen if m["topic"] == "batches" and m["type"] == "batch"]
+    assert [m["seq"] for m in batch_msgs] == list(
+        range(batch_msgs[0]["seq"], batch_msgs[0]["seq"] + len(batch_msgs))
+    )
+    assert any(m["topic"] == f"account:{alice.address.lower()}" and m["type"] == "batch"
+               for m in seen)
