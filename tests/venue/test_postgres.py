@@ -1,0 +1,71 @@
+"""The venue on PostgreSQL (``SEALBATCH_TEST_PG_URL``; run by .ci/run with a
+temporary local cluster): routes, durability and identical replay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from auction.orders import Order, Side, TimeInForce
+from tests.venue.conftest import T0, Venue, make_settings, pg_url, reset_pg
+from venue.app import create_app
+from venue.clock import ManualClock
+from venue.operator import Operator
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(pg_url() is None, reason="SEALBATCH_TEST_PG_URL is not set"),
+]
+
+
+@pytest.fixture
+def pg() -> Iterator[str]:
+    url = pg_url()
+    assert url is not None
+    reset_pg(url)
+    yield url
+    reset_pg(url)
+
+
+def test_commit_reveal_clear_and_replay_on_postgres(pg: str) -> None:
+    clock = ManualClock(T0 + 100)
+    with TestClient(create_app(make_settings(pg), clock)) as tc:
+        venue = Venue(tc, clock)
+        t = venue.traders
+        for b in range(2):
+            clock.set(T0 + b * 1_000 + 100)
+            pa = t["alice"].commit(Order("BTC-PERP", Side.BUY, 101, 5, TimeInForce.GTC))
+            pb = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 3), bond=9)
+            t["carol"].commit(Order("ETH-PERP", Side.BUY, 10, 1), bond=4)
+            venue.to_reveal(b)
+            t["alice"].reveal(pa)
+            t["bob"].reveal(pb)
+        rec = venue.to_cleared(1)
+        assert rec["markets"]["BTC-PERP"]["volume"] == 3 and len(rec["forfeits"]) == 1
+        assert t["carol"].order(venue.op.core.by_trader[t["carol"].address][0])["status"] == (
+            "forfeited"
+        )
+        r = tc.post("/v1/commitments", content=b"{", headers={"content-type": "application/json"})
+        assert r.status_code == 400
+        before = {b: json.dumps(r, sort_keys=True) for b, r in venue.op.core.records.items()}
+    op = Operator(make_settings(pg), clock)
+    try:
+        assert op.replayed == 10
+        assert {b: json.dumps(r, sort_keys=True) for b, r in op.core.records.items()} == before
+        assert set(op.store.load_batches()) == {0, 1}
+    finally:
+        op.close()
+
+
+def test_bulk_commit_on_postgres(pg: str) -> None:
+    clock = ManualClock(T0 + 100)
+    with TestClient(create_app(make_settings(pg), clock)) as tc:
+        venue = Venue(tc, clock)
+        pending = venue.traders["alice"].commit_many(
+            [Order("BTC-PERP", Side.BUY, 100, q) for q in range(1, 201)]
+        )
+        assert [p.receipt["sequence"] for p in pending] == list(range(200))
+        assert len(venue.op.store.load_events()) == 200
