@@ -22,6 +22,7 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "venue.commands.demo",
     "venue.commands.clear",
+    "venue.commands.replay",
     "venue.commands.serve",
 )
 
