@@ -1,0 +1,196 @@
+"""The event loop: integer-nanosecond time, one heap, plain slotted objects.
+
+:class:`Simulation` owns the clock, the ledger (cash and position of every
+account), the trade tape and the message path from an agent to the venue:
+``send`` stamps a message with the agent's latency, shows it to adversaries
+that watch messages in flight (sealed under commit-reveal: they see only that
+something was sent) and hands it to the sequencer, if there is one, or to the
+mechanism at its arrival time.
+
+Cash is in ticks × lots (a fill of q lots at p ticks moves ``p * q``),
+positions in lots; both are exact integers and sum to zero over all accounts
+(the insurance fund, which collects forfeited bonds, is an account too).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from research.scenario import Latency
+
+if TYPE_CHECKING:
+    from research.agents import Agent
+
+__all__ = ["BUY", "SELL", "Cancel", "LabOrder", "Simulation", "TapeFill", "latency_ns"]
+
+BUY = 1
+SELL = -1
+
+
+class LabOrder:
+    """An order as the lab routes it: side ±1, limit in ticks, lots, IOC or resting."""
+
+    __slots__ = (
+        "agent",
+        "batch",
+        "ioc",
+        "live",
+        "oid",
+        "passive",
+        "price",
+        "private",
+        "qty",
+        "rem",
+        "side",
+        "t_arrive",
+        "t_sent",
+    )
+
+    def __init__(self, oid: int, agent: int, side: int, price: int, qty: int, ioc: bool) -> None:
+        self.oid = oid
+        self.agent = agent
+        self.side = side
+        self.price = price
+        self.qty = qty
+        self.rem = qty
+        self.ioc = ioc
+        self.t_sent = 0
+        self.t_arrive = 0
+        self.live = True
+        self.private = 0.0
+        self.batch = -1
+        self.passive = False
+
+    def __repr__(self) -> str:
+        s = "buy" if self.side > 0 else "sell"
+        return f"LabOrder({self.oid}, agent={self.agent}, {s} {self.rem}/{self.qty} @ {self.price})"
+
+
+class Cancel:
+    """Cancel the rest of order ``oid`` (under commit-reveal: do not reveal it)."""
+
+    __slots__ = ("agent", "oid", "t_arrive", "t_sent")
+
+    def __init__(self, oid: int, agent: int) -> None:
+        self.oid = oid
+        self.agent = agent
+        self.t_sent = 0
+        self.t_arrive = 0
+
+
+Message = LabOrder | Cancel
+
+TapeFill = tuple[int, int, int, int, int, int, int, bool]
+"""(time ns, processing unit, agent, order id, side, price, lots, aggressive).
+
+An order is aggressive unless its sender meant it to provide liquidity (a
+quote, a ZI limit order): under commit-reveal every order lasts one batch,
+so time in force cannot tell the two apart."""
+
+
+def latency_ns(lat: Latency) -> tuple[int, int, float]:
+    """(observe ns, send ns, mean jitter ns) of a latency model."""
+    return int(lat.observe_us * 1000), int(lat.send_us * 1000), lat.jitter_us * 1000.0
+
+
+class Simulation:
+    """One run of one mechanism under one seed; see :func:`research.runner.run_simulation`."""
+
+    def __init__(self, horizon_ns: int) -> None:
+        self.now = 0
+        self.horizon_ns = horizon_ns
+        self.events = 0
+        self._heap: list[tuple[int, int, Callable[[Any], None], Any]] = []
+        self._seq = 0
+        self._next_oid = 1
+        self.names: list[str] = []
+        self.roles: list[str] = []
+        self.cash: list[int] = []
+        self.pos: list[int] = []
+        self.private: list[float] = []
+        self.tape: list[TapeFill] = []
+        self.agents: list[Agent | None] = []
+        self.inflight_watchers: list[Agent] = []
+        self.batch_listeners: list[Agent] = []
+        self.seed_bytes = b""
+        self.value = 0.0
+        self.last_price: int | None = None
+        self.mechanism: Any = None
+        self.sequencer: Any = None
+        self.insurance = self.add_account("insurance", "insurance", None)
+
+    # -- accounts -----------------------------------------------------------------
+    def add_account(self, name: str, role: str, agent: Agent | None) -> int:
+        self.names.append(name)
+        self.roles.append(role)
+        self.cash.append(0)
+        self.pos.append(0)
+        self.private.append(0.0)
+        self.agents.append(agent)
+        return len(self.names) - 1
+
+    # -- clock --------------------------------------------------------------------
+    def schedule(self, t: int, fn: Callable[[Any], None], arg: Any = None) -> None:
+        """Run ``fn(arg)`` at time ``t`` (ns); equal times run in scheduling order."""
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, fn, arg))
+
+    def run(self) -> int:
+        """Process events up to the horizon; returns the number processed."""
+        heap = self._heap
+        pop = heapq.heappop
+        end = self.horizon_ns
+        n = 0
+        while heap:
+            t, _, fn, arg = pop(heap)
+            if t >= end:
+                break
+            self.now = t
+            fn(arg)
+            n += 1
+        self.events += n
+        self.now = end
+        return n
+
+    # -- orders -------------------------------------------------------------------
+    def new_order(self, agent: int, side: int, price: int, qty: int, ioc: bool) -> LabOrder:
+        oid = self._next_oid
+        self._next_oid = oid + 1
+        return LabOrder(oid, agent, side, price if price > 1 else 1, qty, ioc)
+
+    def send(self, agent: Agent, msg: Message, delay: int | None = None) -> int:
+        """Send ``msg`` from ``agent``; returns its arrival time at the venue."""
+        now = self.now
+        arrive = now + (agent.send_delay() if delay is None else delay)
+        msg.t_sent = now
+        msg.t_arrive = arrive
+        if self.inflight_watchers:
+            visible = None if self.mechanism.sealed else msg
+            for w in self.inflight_watchers:
+                if w is not agent:
+                    w.on_in_flight(visible, arrive)
+        if self.sequencer is not None and agent is not self.sequencer:
+            self.schedule(arrive, self.sequencer.intercept, msg)
+        else:
+            self.schedule(arrive, self.mechanism.arrive, msg)
+        return arrive
+
+    def record_fill(self, order: LabOrder, price: int, qty: int, unit: int) -> None:
+        """Book ``qty`` lots of ``order`` at ``price``: ledger, tape, the agent's callback."""
+        a = order.agent
+        s = order.side
+        self.cash[a] -= s * price * qty
+        self.pos[a] += s * qty
+        if order.private:
+            self.private[a] += s * qty * order.private
+        self.tape.append((self.now, unit, a, order.oid, s, price, qty, not order.passive))
+        agent = self.agents[a]
+        if agent is not None:
+            agent.on_fill(order, price, qty)
+
+    def transfer(self, src: int, dst: int, amount: int) -> None:
+        """Move ``amount`` of cash between accounts (bonds to the insurance fund)."""
+        self.cash[src] -= amount
+        self.cash[dst] += amount

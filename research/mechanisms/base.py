@@ -1,0 +1,144 @@
+"""What every mechanism offers agents and metrics, and race bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from research.engine import Cancel, LabOrder, Simulation
+from research.scenario import MechanismSpec
+
+if TYPE_CHECKING:
+    from research.scenario import Scenario
+
+__all__ = ["LobsterRow", "Mechanism", "build_mechanism"]
+
+LobsterRow = tuple[int, int, int, int, int, int]
+"""(time ns, event type, order id, size, price ticks, direction)."""
+
+
+class Mechanism:
+    """Base class: the venue side of a run.
+
+    Attributes:
+        sealed: messages in flight and resting orders are invisible to others.
+        per_batch: orders last one batch (agents re-send quotes each batch).
+        unit: the current processing unit — one per message in a continuous
+            book, one per batch in an auction; arrival order decides only
+            between different units.
+    """
+
+    sealed = False
+    per_batch = False
+
+    def __init__(self, sim: Simulation, spec: MechanismSpec, scenario: Scenario) -> None:
+        self.sim = sim
+        self.spec = spec
+        self.scenario = scenario
+        self.unit = 0
+        self.race_window_ns = int(scenario.metrics.race_window_us * 1000)
+        self.races = 0
+        self._stale: dict[int, list[object]] = {}
+        self.log: list[LobsterRow] | None = None
+        self.book_log: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] | None = None
+        self.book_levels = 10
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        """Schedule the mechanism's own events (batch closes)."""
+
+    def arrive(self, msg: LabOrder | Cancel) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """End of the run: settle races still open."""
+        self._expire(final=True)
+
+    def enable_recording(self, levels: int = 10) -> None:
+        """Keep a LOBSTER message log and a book snapshot after every logged message."""
+        self.log = []
+        self.book_log = []
+        self.book_levels = levels
+
+    def _log(self, kind: int, oid: int, size: int, price: int, direction: int) -> None:
+        if self.log is not None and self.book_log is not None:
+            self.log.append((self.sim.now, kind, oid, size, price, direction))
+            self.book_log.append(self.levels(self.book_levels))
+
+    # -- what agents may see -------------------------------------------------------
+    def best_bid(self) -> int | None:
+        return None
+
+    def best_ask(self) -> int | None:
+        return None
+
+    def depth(self, resting_side: int, limit: int) -> list[tuple[int, int]]:
+        """Visible resting liquidity on ``resting_side`` (±1) up to ``limit``, best first."""
+        return []
+
+    def levels(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Top ``n`` visible (price, lots) levels: (asks ascending, bids descending)."""
+        return [], []
+
+    def mid(self) -> float | None:
+        bb, ba = self.best_bid(), self.best_ask()
+        if bb is None or ba is None:
+            return None
+        return (bb + ba) / 2
+
+    def after(self, t: int) -> int:
+        """Earliest arrival time processed after a message that arrived at ``t``."""
+        return t + 1
+
+    def resting_orders(self) -> Iterable[LabOrder]:
+        """Orders that can be picked off (resting or committed, live)."""
+        return ()
+
+    # -- races (Budish, Cramton, Shim 2015; Aquilina, Budish, O'Neill 2022) ---------
+    def on_jump(self, value: float) -> None:
+        """A fundamental jump: every live quote priced through ``value`` is stale."""
+        self._expire()
+        deadline = self.sim.now + self.race_window_ns
+        for o in self.resting_orders():
+            if o.live and ((o.side > 0 and o.price > value) or (o.side < 0 and o.price < value)):
+                self._stale[o.oid] = [o, deadline, set(), 0]
+
+    def _touch_cancel(self, oid: int) -> None:
+        e = self._stale.get(oid)
+        if e is not None and self.sim.now <= e[1]:  # type: ignore[operator]
+            e[2].add(self.unit)  # type: ignore[attr-defined]
+
+    def _touch_take(self, order: LabOrder) -> None:
+        now = self.sim.now
+        for e in self._stale.values():
+            o: LabOrder = e[0]  # type: ignore[assignment]
+            if now > e[1] or o.agent == order.agent or o.side != -order.side:  # type: ignore[operator]
+                continue
+            if (order.side > 0 and order.price >= o.price) or (
+                order.side < 0 and order.price <= o.price
+            ):
+                e[2].add(self.unit)  # type: ignore[attr-defined]
+                e[3] += 1  # type: ignore[operator]
+
+    def _expire(self, final: bool = False, oids: Iterable[int] | None = None) -> None:
+        now = self.sim.now
+        keys = list(self._stale) if oids is None else [k for k in oids if k in self._stale]
+        for k in keys:
+            e = self._stale[k]
+            if final or oids is not None or now > e[1]:  # type: ignore[operator]
+                if e[3] >= 1 and len(e[2]) >= 2:  # type: ignore[arg-type, operator]
+                    self.races += 1
+                del self._stale[k]
+
+
+def build_mechanism(spec: MechanismSpec, sim: Simulation, scenario: Scenario) -> Mechanism:
+    """The mechanism ``spec`` names, attached to ``sim``."""
+    from research.mechanisms.batch import BatchAuctionMechanism
+    from research.mechanisms.clob import ClobMechanism
+    from research.mechanisms.commit_reveal import CommitRevealMechanism
+
+    if spec.kind == "clob":
+        return ClobMechanism(sim, spec, scenario)
+    if spec.kind == "fba":
+        return BatchAuctionMechanism(sim, spec, scenario)
+    return CommitRevealMechanism(sim, spec, scenario)

@@ -1,0 +1,238 @@
+"""Frequent batch auction with commit-reveal, run through the venue's own code.
+
+Batch ``k`` collects commitments during ``[kT, (k+1)T)`` and reveals during
+``[(k+1)T, (k+1)T + ρ)``; then it closes and clears. Each arriving order is
+committed for its trader through :class:`auction.commit_reveal.CommitBook`
+(an EIP-712 commitment signed with the trader's secp256k1 key; the book
+verifies it and signs a receipt). At the close of the commit window every
+trader's reveal is scheduled at its own latency; a trader may withhold
+(:meth:`research.agents.Agent.should_reveal`), and a cancel under
+commit-reveal means exactly that. Unrevealed commitments forfeit their bond
+to the insurance fund. The closed batch is cleared by
+:func:`auction.batch.clear_batch`.
+
+Until the batch closes nobody sees an order: messages in flight and the
+book are sealed, so front-runners see only that a commitment went out.
+Every order lasts one batch (market makers re-quote each batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from auction.batch import clear_batch
+from auction.commit_reveal import (
+    BatchWindows,
+    Commit,
+    CommitBook,
+    NonceRegistry,
+    Reveal,
+    SignedCommit,
+    compute_commitment,
+)
+from auction.errors import AuctionError
+from auction.markets import Market
+from crypto.eip712 import Address, Eip712Domain, address_of
+from crypto.keccak import keccak256
+from research.engine import Cancel, LabOrder, Simulation
+from research.errors import ConservationError
+from research.mechanisms.base import Mechanism
+from research.mechanisms.batch import CROSS_ORDER_ID, auction_order
+from research.scenario import MechanismSpec
+
+if TYPE_CHECKING:
+    from research.scenario import Scenario
+
+__all__ = ["CommitRevealMechanism", "lab_key"]
+
+_NS_PER_MS = 1_000_000
+
+
+def lab_key(account: int) -> bytes:
+    """The deterministic secp256k1 key of lab account ``account`` (simulation only)."""
+    return keccak256(b"sealbatch.lab.key", account.to_bytes(8, "big"))
+
+
+class _Pending:
+    __slots__ = ("commitment", "order", "salt")
+
+    def __init__(self, order: LabOrder, commitment: bytes, salt: bytes) -> None:
+        self.order = order
+        self.commitment = commitment
+        self.salt = salt
+
+
+class CommitRevealMechanism(Mechanism):
+    """Commit-reveal batch auction; unit = batch number."""
+
+    sealed = True
+    per_batch = True
+
+    def __init__(self, sim: Simulation, spec: MechanismSpec, scenario: Scenario) -> None:
+        super().__init__(sim, spec, scenario)
+        self.interval_ns = spec.interval_ms * _NS_PER_MS
+        self.reveal_ns = spec.reveal_ms * _NS_PER_MS
+        self.bond = spec.bond
+        self.market_id = scenario.market_id
+        self.markets = {self.market_id: Market(self.market_id, band_bps=scenario.band_bps)}
+        self.domain = Eip712Domain()
+        self.operator_key = keccak256(b"sealbatch.lab.operator")
+        self.nonces = NonceRegistry()
+        self._keys: dict[int, tuple[bytes, Address]] = {}
+        self._nonce: dict[int, int] = {}
+        self.books: dict[int, CommitBook] = {}
+        self.pending: dict[int, dict[int, _Pending]] = {}
+        self.commits = 0
+        self.reveals = 0
+        self.rejections = 0
+        self.forfeits = 0
+        self.bonds_paid = 0
+        self.batches = 0
+        self.batches_traded = 0
+        self.forfeits_by_account: dict[int, int] = {}
+
+    def start(self) -> None:
+        self._open(0)
+
+    def after(self, t: int) -> int:
+        k = t // self.interval_ns
+        return (k + 1) * self.interval_ns + self.reveal_ns
+
+    def resting_orders(self) -> Iterable[LabOrder]:
+        return [p.order for batch in self.pending.values() for p in batch.values()]
+
+    # -- batch lifecycle ------------------------------------------------------------
+    def _open(self, k: int) -> None:
+        t0 = k * self.interval_ns
+        windows = BatchWindows(
+            t0 // _NS_PER_MS,
+            (t0 + self.interval_ns) // _NS_PER_MS,
+            (t0 + self.interval_ns + self.reveal_ns) // _NS_PER_MS,
+        )
+        ref = self.sim.last_price
+        self.books[k] = CommitBook(
+            k,
+            self.markets,
+            self.domain,
+            self.operator_key,
+            windows,
+            references={self.market_id: ref},
+            nonces=self.nonces,
+        )
+        self.pending[k] = {}
+        sim = self.sim
+        sim.schedule(t0 + self.interval_ns, self._commit_close, k)
+        sim.schedule(t0 + self.interval_ns + self.reveal_ns, self._close, k)
+        for agent in sim.batch_listeners:
+            agent.on_batch_open(k)
+
+    def _commit_close(self, k: int) -> None:
+        sim = self.sim
+        self._open(k + 1)
+        for p in list(self.pending[k].values()):
+            agent = sim.agents[p.order.agent]
+            delay = agent.send_delay() if agent is not None else 0
+            sim.schedule(sim.now + delay, self._reveal, (k, p))
+
+    def _reveal(self, arg: tuple[int, _Pending]) -> None:
+        k, p = arg
+        o = p.order
+        book = self.books.get(k)
+        if book is None or not o.live:
+            return
+        agent = self.sim.agents[o.agent]
+        if agent is not None and not agent.should_reveal(o):
+            o.live = False
+            if self._stale:
+                self._touch_cancel(o.oid)
+            return
+        order = auction_order(self.market_id, o, o.qty, True)
+        try:
+            book.reveal(Reveal(p.commitment, order, p.salt), self.sim.now // _NS_PER_MS)
+            self.reveals += 1
+        except AuctionError:
+            self.rejections += 1
+            o.live = False
+
+    def _close(self, k: int) -> None:
+        sim = self.sim
+        self.unit = k
+        self.batches += 1
+        book = self.books.pop(k)
+        pending = self.pending.pop(k)
+        sealed = book.close(sim.now // _NS_PER_MS)
+        by_commitment = {p.commitment: p.order for p in pending.values()}
+        result = clear_batch(sealed, self.markets, {self.market_id: sim.last_price})
+        market = result.markets[self.market_id]
+        bought = sold = 0
+        for f in market.fills:
+            o = by_commitment[f.order_id]
+            o.rem -= f.quantity
+            if o.side > 0:
+                bought += f.quantity
+            else:
+                sold += f.quantity
+            sim.record_fill(o, f.price, f.quantity, k)
+        if bought != sold:
+            raise ConservationError(f"batch {k}: expected bought = sold, got {bought} and {sold}")
+        if market.price is not None and market.volume:
+            sim.last_price = market.price
+            self.batches_traded += 1
+            if self.log is not None:
+                self._log(6, CROSS_ORDER_ID, market.volume, market.price, 1)
+        for forfeit in sealed.forfeited:
+            o = by_commitment[forfeit.commitment]
+            self.forfeits += 1
+            self.forfeits_by_account[o.agent] = self.forfeits_by_account.get(o.agent, 0) + 1
+            if forfeit.bond:
+                sim.transfer(o.agent, sim.insurance, forfeit.bond)
+                self.bonds_paid += forfeit.bond
+        for o in by_commitment.values():
+            o.live = False
+        if self._stale:
+            self._expire(oids=[o.oid for o in by_commitment.values()])
+
+    # -- messages -------------------------------------------------------------------
+    def _account_key(self, account: int) -> tuple[bytes, Address]:
+        entry = self._keys.get(account)
+        if entry is None:
+            key = lab_key(account)
+            entry = self._keys[account] = (key, address_of(key))
+        return entry
+
+    def arrive(self, msg: LabOrder | Cancel) -> None:
+        sim = self.sim
+        k = sim.now // self.interval_ns
+        if type(msg) is Cancel:
+            if self._stale:
+                self._touch_cancel(msg.oid)
+            for batch in self.pending.values():
+                p = batch.get(msg.oid)
+                if p is not None:
+                    p.order.live = False  # withheld at reveal: forfeits the bond
+            return
+        o: LabOrder = msg  # type: ignore[assignment]
+        book = self.books.get(k)
+        if book is None:
+            o.live = False
+            return
+        if self._stale:
+            self.unit = k
+            self._touch_take(o)
+        key, trader = self._account_key(o.agent)
+        nonce = self._nonce.get(o.agent, 0)
+        self._nonce[o.agent] = nonce + 1
+        salt = keccak256(b"sealbatch.lab.salt", sim.seed_bytes, o.oid.to_bytes(8, "big"))
+        order = auction_order(self.market_id, o, o.qty, True)
+        commitment = compute_commitment(self.domain, order, salt, trader, nonce)
+        commit = Commit(trader, k, self.market_id, commitment, nonce, margin_lock=0, bond=self.bond)
+        try:
+            book.commit(SignedCommit.sign(commit, key, self.domain), sim.now // _NS_PER_MS)
+        except AuctionError:
+            self.rejections += 1
+            o.live = False
+            return
+        self.commits += 1
+        o.batch = k
+        self.pending[k][o.oid] = _Pending(o, commitment, salt)

@@ -1,0 +1,325 @@
+"""Reports of a sweep: CSV results, a manifest, summary tables with 95% bootstrap
+intervals, paired tests across mechanisms, and PNG figures.
+
+Figures (matplotlib, Agg backend):
+
+* ``adversary_pnl_by_mechanism.png``: adversary profit per mechanism, mean and 95% CI;
+* ``surplus_vs_interval.png``: total and background surplus against the batch
+  interval (the continuous book drawn as a reference line);
+* ``adversary_pnl_vs_<param>.png``: adversary profit against the swept parameter
+  (e.g. the sniper's latency edge), one line per mechanism.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from research.scenario import Scenario
+from research.stats import bootstrap_ci, paired_test
+
+__all__ = [
+    "KEY_METRICS",
+    "build_manifest",
+    "paired_table",
+    "summary_table",
+    "write_figures",
+    "write_report",
+]
+
+#: Metrics the report tabulates, in order.
+KEY_METRICS: tuple[str, ...] = (
+    "adversary_pnl",
+    "adversary_rent",
+    "background_surplus",
+    "total_surplus",
+    "effective_spread_bps",
+    "realised_spread_bps",
+    "price_impact_1s_bps",
+    "price_impact_5s_bps",
+    "price_rmse_ticks",
+    "races",
+    "sandwiches",
+    "volume",
+)
+
+_PACKAGES = ("numpy", "pandas", "dask", "distributed", "matplotlib", "pyyaml", "tqdm", "sealbatch")
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def build_manifest(
+    scenario: Scenario, seeds: Sequence[int], argv: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Everything needed to reproduce a run: config, seeds, versions, git commit."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "scenario": scenario.to_dict(),
+        "seeds": list(seeds),
+        "versions": versions,
+        "git_commit": _git_commit(),
+        "command": list(argv) if argv is not None else sys.argv,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+    }
+
+
+def _focus(df: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Rows at the scenario's own value of the swept parameter (all rows without a sweep)."""
+    if scenario.sweep is None or "sweep_value" not in df or df["sweep_value"].isna().all():
+        return df
+    base: Any = scenario.to_dict()
+    for part in scenario.sweep.param.split("."):
+        base = base[part]
+    values = df["sweep_value"].astype(float)
+    target = float(base) if np.isclose(values, float(base)).any() else float(values.iloc[0])
+    return df[np.isclose(values, target)]
+
+
+def summary_table(df: pd.DataFrame, metrics: Sequence[str] = KEY_METRICS) -> pd.DataFrame:
+    """Mean and 95% bootstrap CI per (sweep value, mechanism) and metric."""
+    rows = []
+    keys = ["sweep_value", "mechanism"] if "sweep_value" in df else ["mechanism"]
+    for key, group in df.groupby(keys, sort=False, dropna=False):
+        key_t = key if isinstance(key, tuple) else (key,)
+        for m in metrics:
+            if m not in group:
+                continue
+            mean, lo, hi = bootstrap_ci(group[m].to_numpy(dtype=float))
+            row = dict(zip(keys, key_t, strict=True))
+            row.update({"metric": m, "n": len(group), "mean": mean, "ci_low": lo, "ci_high": hi})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_table(
+    df: pd.DataFrame, baseline: str, metrics: Sequence[str] = KEY_METRICS
+) -> pd.DataFrame:
+    """Each mechanism minus ``baseline``, paired by seed (and sweep value)."""
+    rows = []
+    keys = ["sweep_value"] if "sweep_value" in df and df["sweep_value"].notna().any() else []
+    groups = df.groupby(keys, dropna=False) if keys else [((None,), df)]
+    for key, group in groups:
+        base = group[group["mechanism"] == baseline].set_index("seed")
+        for mech in group["mechanism"].unique():
+            if mech == baseline:
+                continue
+            other = group[group["mechanism"] == mech].set_index("seed")
+            seeds = base.index.intersection(other.index)
+            for m in metrics:
+                if m not in group:
+                    continue
+                t = paired_test(
+                    other.loc[seeds, m].to_numpy(float), base.loc[seeds, m].to_numpy(float)
+                )
+                rows.append(
+                    {
+                        "sweep_value": key[0] if isinstance(key, tuple) else key,
+                        "mechanism": mech,
+                        "baseline": baseline,
+                        "metric": m,
+                        "n": t.n,
+                        "mean_diff": t.mean_diff,
+                        "ci_low": t.low,
+                        "ci_high": t.high,
+                        "p_value": t.p_value,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _ci_points(df: pd.DataFrame, by: str, metric: str) -> tuple[list[Any], np.ndarray]:
+    labels: list[Any] = []
+    stats = []
+    for key, group in df.groupby(by, sort=False):
+        labels.append(key)
+        stats.append(bootstrap_ci(group[metric].to_numpy(dtype=float)))
+    return labels, np.array(stats, dtype=float).reshape(-1, 3)
+
+
+def write_figures(df: pd.DataFrame, scenario: Scenario, out: Path) -> list[Path]:
+    """Write the report's PNG figures into ``out``; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths: list[Path] = []
+    focus = _focus(df, scenario)
+
+    labels, st = _ci_points(focus, "mechanism", "adversary_pnl")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = np.arange(len(labels))
+    ax.bar(x, st[:, 0], color="#4C72B0", alpha=0.8)
+    ax.errorbar(
+        x,
+        st[:, 0],
+        yerr=[st[:, 0] - st[:, 1], st[:, 2] - st[:, 0]],
+        fmt="none",
+        ecolor="k",
+        capsize=4,
+    )
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(x, [str(lab) for lab in labels], rotation=20)
+    ax.set_ylabel("adversary P&L (ticks × lots)")
+    n_seeds = focus["seed"].nunique()
+    ax.set_title(f"{scenario.name}: adversary profit by mechanism (mean, 95% CI, n={n_seeds})")
+    fig.tight_layout()
+    p = out / "adversary_pnl_by_mechanism.png"
+    fig.savefig(p, dpi=120)
+    plt.close(fig)
+    paths.append(p)
+
+    batch = focus[focus["kind"] != "clob"]
+    if not batch.empty:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for metric, color in (("total_surplus", "#55A868"), ("background_surplus", "#C44E52")):
+            for kind, style in (("fba", "-o"), ("cr_fba", "--s")):
+                sub = batch[batch["kind"] == kind]
+                if sub.empty:
+                    continue
+                labs, s = _ci_points(sub.sort_values("interval_ms"), "interval_ms", metric)
+                ax.plot(labs, s[:, 0], style, color=color, label=f"{metric} ({kind})")
+                ax.fill_between(labs, s[:, 1], s[:, 2], color=color, alpha=0.15)
+            clob = focus[focus["kind"] == "clob"]
+            if not clob.empty:
+                ax.axhline(
+                    float(clob[metric].mean()), color=color, ls=":", lw=1, label=f"{metric} (clob)"
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("batch interval (ms)")
+        ax.set_ylabel("surplus (ticks × lots)")
+        ax.set_title(f"{scenario.name}: surplus against batch interval (mean, 95% CI)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        p = out / "surplus_vs_interval.png"
+        fig.savefig(p, dpi=120)
+        plt.close(fig)
+        paths.append(p)
+
+    if scenario.sweep is not None and df["sweep_value"].notna().any():
+        param = scenario.sweep.param
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for mech, sub in df.groupby("mechanism", sort=False):
+            labs, s = _ci_points(sub.sort_values("sweep_value"), "sweep_value", "adversary_pnl")
+            ax.plot(labs, s[:, 0], "-o", label=str(mech))
+            ax.fill_between(labs, s[:, 1], s[:, 2], alpha=0.15)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel(param)
+        ax.set_ylabel("adversary P&L (ticks × lots)")
+        ax.set_title(f"{scenario.name}: adversary profit against {param.split('.')[-1]}")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        p = out / f"adversary_pnl_vs_{param.split('.')[-1]}.png"
+        fig.savefig(p, dpi=120)
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def _fmt(mean: float, lo: float, hi: float) -> str:
+    return f"{mean:,.2f} [{lo:,.2f}, {hi:,.2f}]"
+
+
+def write_report(
+    df: pd.DataFrame,
+    scenario: Scenario,
+    out: Path,
+    manifest: dict[str, Any],
+) -> dict[str, Path]:
+    """Write results.csv, manifest.json, summary.csv, paired.csv, report.md and figures."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"results": out / "results.csv", "manifest": out / "manifest.json"}
+    df.to_csv(paths["results"], index=False)
+    paths["manifest"].write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    summary = summary_table(df)
+    paths["summary"] = out / "summary.csv"
+    summary.to_csv(paths["summary"], index=False)
+    baseline = scenario.mechanisms[0].label
+    paired = paired_table(df, baseline)
+    paths["paired"] = out / "paired.csv"
+    paired.to_csv(paths["paired"], index=False)
+    figures = write_figures(df, scenario, out)
+
+    focus = _focus(df, scenario)
+    lines = [
+        f"# Lab report: {scenario.name}",
+        "",
+        scenario.description,
+        "",
+        f"Seeds: {df['seed'].nunique()} per mechanism; horizon {scenario.horizon_s} s; "
+        f"git commit {manifest.get('git_commit')}.",
+        "Values: mean [95% percentile-bootstrap CI]. Paired: mechanism minus "
+        f"`{baseline}`, same seeds (common random numbers), sign-flip permutation p-value.",
+        "",
+    ]
+    if scenario.sweep is not None:
+        lines.append(
+            f"Tables at the scenario's own `{scenario.sweep.param}`; the figure sweeps it."
+        )
+        lines.append("")
+    present = set(focus["mechanism"])
+    mechs = [m.label for m in scenario.mechanisms if m.label in present]
+    lines.append("| metric | " + " | ".join(mechs) + " |")
+    lines.append("|---|" + "---|" * len(mechs))
+    for m in KEY_METRICS:
+        if m not in focus:
+            continue
+        cells = []
+        for mech in mechs:
+            cells.append(
+                _fmt(*bootstrap_ci(focus.loc[focus["mechanism"] == mech, m].to_numpy(float)))
+            )
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines.append("")
+    fp = _focus(paired, scenario) if "sweep_value" in paired and not paired.empty else paired
+    if not fp.empty:
+        lines.append(f"## Paired differences against {baseline}")
+        lines.append("")
+        lines.append("| mechanism | metric | mean diff [95% CI] | p |")
+        lines.append("|---|---|---|---|")
+        for _, r in fp[
+            fp["metric"].isin(
+                ["adversary_pnl", "adversary_rent", "total_surplus", "background_surplus"]
+            )
+        ].iterrows():
+            diff = _fmt(r["mean_diff"], r["ci_low"], r["ci_high"])
+            lines.append(f"| {r['mechanism']} | {r['metric']} | {diff} | {r['p_value']:.4f} |")
+        lines.append("")
+    lines.append("## Figures")
+    lines.append("")
+    for f in figures:
+        lines.append(f"![{f.stem}]({f.name})")
+    paths["report"] = out / "report.md"
+    paths["report"].write_text("\n".join(lines) + "\n")
+    for f in figures:
+        paths[f.stem] = f
+    return paths

@@ -1,0 +1,204 @@
+"""One run: a scenario, one mechanism, one seed -> a row of metrics.
+
+:func:`run_simulation` wires the pieces (fundamental path, mechanism, agents,
+adversaries, optional RFQ desk), runs the event loop to the horizon, checks
+conservation and computes the metrics. Account order is fixed (insurance,
+market makers, ZI, value, noise, then adversaries), so with one seed every
+mechanism sees the same agents drawing from the same streams.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from research.adversaries import Sandwicher, SelectiveRevealer, Sequencer, Sniper
+from research.agents import Agent, MarketMaker, NoiseTraders, ValueTraders, ZiTraders
+from research.engine import Simulation
+from research.fundamental import FundamentalPath, draw_fundamental
+from research.mechanisms import Mechanism, build_mechanism
+from research.mechanisms.rfq import RfqDesk
+from research.metrics import compute_metrics
+from research.scenario import MechanismSpec, Scenario
+from research.streams import Streams
+
+__all__ = ["RunResult", "run_simulation"]
+
+
+@dataclass
+class RunResult:
+    """The metrics row of a run, and what is needed to export or inspect it."""
+
+    metrics: dict[str, Any]
+    sim: Simulation
+    path: FundamentalPath
+    sample_t: npt.NDArray[np.int64]
+    sample_p: npt.NDArray[np.float64]
+    agents: list[Agent] = field(default_factory=list)
+
+    @property
+    def mechanism(self) -> Mechanism:
+        m: Mechanism = self.sim.mechanism
+        return m
+
+
+class _FundamentalFeed:
+    """Moves the fundamental along its path and tells watchers after their latency."""
+
+    def __init__(self, sim: Simulation, path: FundamentalPath, jump_threshold: float) -> None:
+        self.sim = sim
+        self.times = path.times.tolist()
+        self.values = path.values.tolist()
+        self.jumps = path.jump.tolist()
+        self.all: list[Agent] = []
+        self.jump_only: list[Agent] = []
+        self.threshold = jump_threshold
+
+    def start(self) -> None:
+        if len(self.times) > 1:
+            self.sim.schedule(self.times[1], self._update, 1)
+
+    def _update(self, i: int) -> None:
+        sim = self.sim
+        old, new = self.values[i - 1], self.values[i]
+        sim.value = new
+        jump = self.jumps[i]
+        if jump and abs(new - old) >= self.threshold:
+            sim.mechanism.on_jump(new)
+        update = (new, old)
+        now = sim.now
+        for w in self.all:
+            sim.schedule(now + w.observe_delay(), w.observe, update)
+        if jump:
+            for w in self.jump_only:
+                sim.schedule(now + w.observe_delay(), w.observe, update)
+        if i + 1 < len(self.times):
+            sim.schedule(self.times[i + 1], self._update, i + 1)
+
+
+class _Sampler:
+    """Samples the public price (visible midquote, else last price) on a fixed grid."""
+
+    def __init__(self, sim: Simulation, every_ns: int) -> None:
+        self.sim = sim
+        self.every = every_ns
+        self.t: list[int] = []
+        self.p: list[float] = []
+
+    def start(self) -> None:
+        self.sim.schedule(0, self._sample, None)
+
+    def _sample(self, _: object) -> None:
+        sim = self.sim
+        mid = sim.mechanism.mid()
+        price = mid if mid is not None else sim.last_price
+        self.t.append(sim.now)
+        self.p.append(float(price) if price is not None else float("nan"))
+        sim.schedule(sim.now + self.every, self._sample, None)
+
+
+def run_simulation(
+    scenario: Scenario, spec: MechanismSpec, seed: int, record: bool = False
+) -> RunResult:
+    """Run ``scenario`` under mechanism ``spec`` with ``seed``.
+
+    Args:
+        record: keep the LOBSTER message log and book snapshots.
+
+    Raises:
+        ConservationError: the run created or destroyed cash or position.
+    """
+    started = time.perf_counter()
+    horizon = scenario.horizon_ns
+    sim = Simulation(horizon)
+    sim.seed_bytes = seed.to_bytes(8, "big")
+    streams = Streams(seed)
+    path = draw_fundamental(scenario.fundamental, streams, horizon)
+    sim.value = float(path.values[0])
+    sim.last_price = scenario.fundamental.start_ticks
+    mech = build_mechanism(spec, sim, scenario)
+    sim.mechanism = mech
+    if record:
+        mech.enable_recording()
+    cfg = scenario.agents
+    rfq = RfqDesk(sim, scenario.rfq) if scenario.rfq.enabled else None
+    agents: list[Agent] = []
+    makers = [
+        MarketMaker(sim, streams, f"mm{i}", cfg.market_makers)
+        for i in range(cfg.market_makers.count)
+    ]
+    agents.extend(makers)
+    if rfq is not None:
+        rfq.quoters = makers
+    agents.append(ZiTraders(sim, streams, "zi", cfg.zi))
+    agents.append(ValueTraders(sim, streams, "value", cfg.value))
+    agents.append(NoiseTraders(sim, streams, "noise", cfg.noise, rfq))
+    adv = scenario.adversaries
+    if adv.sniper.enabled:
+        agents.append(Sniper(sim, streams, "sniper", adv.sniper, cfg.market_makers.latency))
+    if adv.sandwicher.enabled:
+        agents.append(Sandwicher(sim, streams, "sandwicher", adv.sandwicher))
+    if adv.sequencer.enabled:
+        agents.append(Sequencer(sim, streams, "sequencer", adv.sequencer))
+    if adv.selective_revealer.enabled:
+        agents.append(SelectiveRevealer(sim, streams, "selective_revealer", adv.selective_revealer))
+
+    feed = _FundamentalFeed(sim, path, scenario.metrics.jump_threshold_ticks)
+    feed.all = [a for a in agents if a.watches_fundamental]
+    feed.jump_only = [a for a in agents if a.watches_jumps]
+    sampler = _Sampler(sim, max(int(scenario.metrics.sample_ms * 1e6), 1))
+    mech.start()
+    feed.start()
+    sampler.start()
+    for a in agents:
+        a.start()
+    loop_started = time.perf_counter()
+    sim.run()
+    loop = time.perf_counter() - loop_started
+    mech.finish()
+    wall = time.perf_counter() - started
+    sample_t = np.array(sampler.t, dtype=np.int64)
+    sample_p = np.array(sampler.p, dtype=float)
+    extras: dict[str, float | int] = {
+        "events": sim.events,
+        "sample_events": len(sampler.t),
+        "wall_s": wall,
+        "loop_s": loop,
+        "events_per_s": sim.events / loop if loop > 0 else 0.0,
+    }
+    for name in (
+        "commits",
+        "reveals",
+        "forfeits",
+        "bonds_paid",
+        "rejections",
+        "batches",
+        "batches_traded",
+    ):
+        if hasattr(mech, name):
+            extras[name] = int(getattr(mech, name))
+    for a in agents:
+        if a.role == "adversary":
+            extras[f"attacks_{a.kind}"] = int(getattr(a, "attacks", 0) + getattr(a, "snipes", 0))
+            forfeits = getattr(mech, "forfeits_by_account", {}).get(a.idx, 0)
+            extras[f"forfeits_{a.kind}"] = int(forfeits)
+    if rfq is not None:
+        extras["rfq_requests"] = rfq.requests
+        extras["rfq_filled"] = rfq.filled
+    metrics = compute_metrics(
+        sim, path, sample_t, sample_p, int(scenario.metrics.sandwich_window_ms * 1e6), extras
+    )
+    row: dict[str, Any] = {
+        "scenario": scenario.name,
+        "mechanism": spec.label,
+        "kind": spec.kind,
+        "interval_ms": spec.interval_ms if spec.kind != "clob" else 0,
+        "bond": spec.bond,
+        "seed": seed,
+    }
+    row.update(metrics)
+    return RunResult(row, sim, path, sample_t, sample_p, agents)

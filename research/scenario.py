@@ -1,0 +1,365 @@
+"""Scenarios: every parameter of a lab run, loaded from YAML and validated.
+
+A scenario names the market's fundamental process, the background agents,
+the adversaries, the mechanisms to compare (each under identical order flow)
+and optionally one parameter to sweep. Units are in the field names: ``_ticks``
+(integer price ticks, or a float scale in ticks), ``_lots``, ``_us``/``_ms``/``_s``
+(time), ``_hz`` (a Poisson rate per second). Unknown keys are errors, so a
+typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from research.errors import ScenarioError
+
+__all__ = [
+    "AdversariesConfig",
+    "AgentsConfig",
+    "FundamentalConfig",
+    "Latency",
+    "MarketMakerConfig",
+    "MechanismSpec",
+    "MetricsConfig",
+    "NoiseConfig",
+    "RfqConfig",
+    "SandwicherConfig",
+    "Scenario",
+    "SelectiveRevealerConfig",
+    "SequencerConfig",
+    "SniperConfig",
+    "Sweep",
+    "ValueTraderConfig",
+    "ZiConfig",
+    "load_scenario",
+    "scenario_from_dict",
+]
+
+MECHANISM_KINDS = ("clob", "fba", "cr_fba")
+
+
+@dataclass(frozen=True)
+class Latency:
+    """An agent's latency model: observe (news to decision) + send (decision to
+    exchange) + an exponential jitter of mean ``jitter_us`` on every message."""
+
+    observe_us: float = 300.0
+    send_us: float = 200.0
+    jitter_us: float = 20.0
+
+
+@dataclass(frozen=True)
+class FundamentalConfig:
+    """A mean-reverting fundamental with jumps (Ornstein–Uhlenbeck plus compound Poisson).
+
+    Between updates (a Poisson clock at ``update_hz``) the value moves by the
+    exact OU transition towards ``start_ticks``; jumps of ``±jump_ticks`` arrive
+    at ``jump_hz``.
+    """
+
+    start_ticks: int = 10_000
+    mean_reversion_per_s: float = 0.05
+    vol_ticks_per_sqrt_s: float = 3.0
+    update_hz: float = 10.0
+    jump_hz: float = 1.0
+    jump_ticks: float = 10.0
+
+
+@dataclass(frozen=True)
+class MarketMakerConfig:
+    count: int = 2
+    half_spread_ticks: int = 2
+    size_lots: int = 5
+    requote_ticks: int = 1
+    latency: Latency = field(default_factory=Latency)
+
+
+@dataclass(frozen=True)
+class ZiConfig:
+    """Zero-intelligence traders with private values (Gode–Sunder ZI-C)."""
+
+    rate_hz: float = 10.0
+    private_sd_ticks: float = 8.0
+    range_ticks: int = 6
+    max_lots: int = 3
+    lifetime_ms: float = 2000.0
+    latency: Latency = field(default_factory=lambda: Latency(1000.0, 1000.0, 200.0))
+
+
+@dataclass(frozen=True)
+class ValueTraderConfig:
+    rate_hz: float = 2.0
+    noise_sd_ticks: float = 3.0
+    threshold_ticks: int = 3
+    size_lots: int = 2
+    latency: Latency = field(default_factory=lambda: Latency(1000.0, 1000.0, 200.0))
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    rate_hz: float = 5.0
+    max_lots: int = 3
+    large_prob: float = 0.1
+    large_lots: int = 20
+    slippage_ticks: int = 8
+    latency: Latency = field(default_factory=lambda: Latency(0.0, 2000.0, 300.0))
+
+
+@dataclass(frozen=True)
+class AgentsConfig:
+    market_makers: MarketMakerConfig = field(default_factory=MarketMakerConfig)
+    zi: ZiConfig = field(default_factory=ZiConfig)
+    value: ValueTraderConfig = field(default_factory=ValueTraderConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+
+@dataclass(frozen=True)
+class SniperConfig:
+    """Latency sniper (Budish–Cramton–Shim): reacts to jumps ``edge_us`` sooner
+    than the market makers (observe + send latency)."""
+
+    enabled: bool = False
+    edge_us: float = 200.0
+    size_lots: int = 5
+    min_edge_ticks: int = 1
+    jump_threshold_ticks: int = 4
+
+
+@dataclass(frozen=True)
+class SandwicherConfig:
+    """Sees messages in flight; front-runs large marketable orders."""
+
+    enabled: bool = False
+    min_victim_lots: int = 10
+    latency: Latency = field(default_factory=lambda: Latency(100.0, 100.0, 10.0))
+
+
+@dataclass(frozen=True)
+class SequencerConfig:
+    """Holds other traders' messages for ``window_us`` and orders them as it likes."""
+
+    enabled: bool = False
+    window_us: float = 1000.0
+    min_victim_lots: int = 10
+    snipe: bool = True
+
+
+@dataclass(frozen=True)
+class SelectiveRevealerConfig:
+    """Commits to a buy and a sell each batch and reveals only the profitable one."""
+
+    enabled: bool = False
+    size_lots: int = 5
+    offset_ticks: int = 3
+    min_edge_ticks: int = 1
+    latency: Latency = field(default_factory=lambda: Latency(50.0, 50.0, 5.0))
+
+
+@dataclass(frozen=True)
+class AdversariesConfig:
+    sniper: SniperConfig = field(default_factory=SniperConfig)
+    sandwicher: SandwicherConfig = field(default_factory=SandwicherConfig)
+    sequencer: SequencerConfig = field(default_factory=SequencerConfig)
+    selective_revealer: SelectiveRevealerConfig = field(default_factory=SelectiveRevealerConfig)
+
+
+@dataclass(frozen=True)
+class RfqConfig:
+    """Sealed RFQ window: noise orders of ``min_lots`` or more go to the market
+    makers for quotes instead of the book; the best quote fills at window close."""
+
+    enabled: bool = False
+    min_lots: int = 20
+    window_ms: float = 50.0
+    half_spread_ticks: int = 3
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    race_window_us: float = 1000.0
+    sandwich_window_ms: float = 100.0
+    sample_ms: float = 50.0
+    jump_threshold_ticks: int = 4
+
+
+@dataclass(frozen=True)
+class MechanismSpec:
+    """One mechanism to run: ``clob``, ``fba`` (batch interval) or ``cr_fba``
+    (batch interval, reveal window, bond per commitment in ticks × lots)."""
+
+    kind: str = "clob"
+    interval_ms: int = 100
+    reveal_ms: int = 20
+    bond: int = 0
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in MECHANISM_KINDS:
+            raise ScenarioError(
+                f"mechanism.kind: expected one of {MECHANISM_KINDS}, got {self.kind!r}"
+            )
+        if self.interval_ms < 1 or self.reveal_ms < 1:
+            raise ScenarioError(
+                f"mechanism: expected interval_ms and reveal_ms >= 1, got "
+                f"{self.interval_ms} and {self.reveal_ms}"
+            )
+        if self.bond < 0:
+            raise ScenarioError(f"mechanism.bond: expected >= 0, got {self.bond}")
+        if not self.label:
+            object.__setattr__(self, "label", self.default_label())
+
+    def default_label(self) -> str:
+        if self.kind == "clob":
+            return "clob"
+        if self.kind == "fba":
+            return f"fba-{self.interval_ms}ms"
+        return f"cr-{self.interval_ms}ms"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One parameter (a dotted path into the scenario) and the values to run it at."""
+
+    param: str
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str = "default"
+    description: str = ""
+    horizon_s: float = 10.0
+    seeds: int = 10
+    market_id: str = "BTC-PERP"
+    band_bps: int = 1000
+    price_scale: int = 10_000
+    fundamental: FundamentalConfig = field(default_factory=FundamentalConfig)
+    agents: AgentsConfig = field(default_factory=AgentsConfig)
+    adversaries: AdversariesConfig = field(default_factory=AdversariesConfig)
+    rfq: RfqConfig = field(default_factory=RfqConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    mechanisms: tuple[MechanismSpec, ...] = (MechanismSpec("clob"), MechanismSpec("fba"))
+    sweep: Sweep | None = None
+
+    def __post_init__(self) -> None:
+        if not self.horizon_s > 0:
+            raise ScenarioError(f"horizon_s: expected > 0, got {self.horizon_s}")
+        if self.seeds < 1:
+            raise ScenarioError(f"seeds: expected >= 1, got {self.seeds}")
+        if not self.mechanisms:
+            raise ScenarioError("mechanisms: expected at least one, got none")
+        labels = [m.label for m in self.mechanisms]
+        if len(set(labels)) != len(labels):
+            raise ScenarioError(f"mechanisms: expected distinct labels, got {labels}")
+
+    @property
+    def horizon_ns(self) -> int:
+        return round(self.horizon_s * 1e9)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["mechanisms"] = [dataclasses.asdict(m) for m in self.mechanisms]
+        if self.sweep is not None:
+            data["sweep"] = {"param": self.sweep.param, "values": list(self.sweep.values)}
+        return data
+
+    def with_override(self, path: str, value: Any) -> Scenario:
+        """A copy with the field at dotted ``path`` set to ``value``.
+
+        Raises:
+            ScenarioError: no such field, or the value has the wrong type.
+        """
+        data = self.to_dict()
+        node: Any = data
+        parts = path.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node, dict) or part not in node:
+                raise ScenarioError(f"override: expected a field path, got {path!r}")
+            node = node[part]
+        if not isinstance(node, dict) or parts[-1] not in node:
+            raise ScenarioError(f"override: expected a field path, got {path!r}")
+        node[parts[-1]] = value
+        return scenario_from_dict(data)
+
+
+_PRIMITIVES: dict[Any, tuple[type, ...]] = {
+    int: (int,),
+    float: (int, float),
+    bool: (bool,),
+    str: (str,),
+}
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ScenarioError(f"{where}: expected fields among {sorted(names)}, got {unknown}")
+    kwargs = {}
+    for key, value in data.items():
+        kwargs[key] = _convert(hints[key], value, f"{where}.{key}" if where else key)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ScenarioError(f"{where or 'scenario'}: {exc}") from exc
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return None if value is None else _convert(args[0], value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ScenarioError(f"{where}: expected a list, got {value!r}")
+        item = typing.get_args(hint)[0]
+        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)  # type: ignore[arg-type]
+    allowed = _PRIMITIVES.get(hint)
+    if allowed is None:
+        raise ScenarioError(f"{where}: unsupported field type {hint!r}")
+    if isinstance(value, bool) and hint is not bool:
+        raise ScenarioError(f"{where}: expected {hint.__name__}, got {value!r}")
+    if not isinstance(value, allowed):
+        raise ScenarioError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return float(value) if hint is float else value  # type: ignore[arg-type]
+
+
+def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
+    """Build and validate a scenario from its dictionary form.
+
+    Raises:
+        ScenarioError: an unknown key, a wrong type or an out-of-range value.
+    """
+    built: Scenario = _build(Scenario, data, "")
+    return built
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load a scenario from a YAML file; the name defaults to the file's stem.
+
+    Raises:
+        ScenarioError: the file is not valid YAML or not a valid scenario.
+    """
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{p}: expected a readable YAML scenario, got {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{p}: expected a mapping at the top level, got {type(data).__name__}")
+    data.setdefault("name", p.stem)
+    return scenario_from_dict(data)
