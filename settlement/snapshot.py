@@ -16,17 +16,24 @@ from typing import Any
 import numpy as np
 
 from auction.batch import BatchResult, RestingOrder
+from auction.errors import AuctionError
+from auction.markets import Market
 from auction.orders import Order, Side, TimeInForce
 from crypto.eip712 import Address
 from settlement.errors import SettlementError
 from settlement.ledger import AccountKey, LedgerState, LiquidationOrder, MarketState, equity
 from settlement.margin import requirements
-from settlement.params import SettlementConfig
+from settlement.oracle import OracleConfig, OracleSource
+from settlement.params import DeleverageMode, MarginTier, MarketRisk, SettlementConfig
 from settlement.roots import state_root
 
 __all__ = [
     "ORDER_COLUMNS",
     "STATE_FORMAT",
+    "config_from_dict",
+    "config_to_dict",
+    "oracle_config_from_dict",
+    "oracle_config_to_dict",
     "orders_from_csv",
     "orders_to_csv",
     "result_to_dict",
@@ -82,6 +89,93 @@ def _resting_from_dict(d: Mapping[str, Any], where: str) -> RestingOrder:
         raise SettlementError(f"{where}: expected a valid order, got {exc}") from None
 
 
+_RISK_FIELDS = (
+    "fee_bps",
+    "funding_interval_batches",
+    "funding_cap_bps",
+    "shock_bps",
+    "liquidation_penalty_bps",
+    "max_slippage_bps",
+    "max_liquidation_lots",
+    "breaker_bps",
+    "calm_batches",
+    "protective_band_bps",
+    "protective_batch_factor",
+    "protective_liquidation_lots",
+)
+_MARKET_FIELDS = (
+    "tick_size",
+    "lot_size",
+    "contract_multiplier",
+    "min_order_lots",
+    "max_order_lots",
+    "block_min_lots",
+    "band_bps",
+)
+
+
+def config_to_dict(config: SettlementConfig) -> dict[str, Any]:
+    """Every settlement rule, so that a published batch can be replayed on its own."""
+    return {
+        "markets": {
+            r.market_id: {
+                **{f: getattr(r.market, f) for f in _MARKET_FIELDS},
+                **{f: getattr(r, f) for f in _RISK_FIELDS},
+                "tiers": [[t.max_lots, t.initial_bps, t.maintenance_bps] for t in r.tiers],
+            }
+            for r in config.markets
+        },
+        "correlation_bps": [list(row) for row in config.correlation_bps],
+        "portfolio_floor_bps": config.portfolio_floor_bps,
+        "portfolio_maintenance_bps": config.portfolio_maintenance_bps,
+        "forfeit_bond": config.forfeit_bond,
+        "deleverage": config.deleverage.value,
+    }
+
+
+def config_from_dict(data: Mapping[str, Any]) -> SettlementConfig:
+    """Inverse of :func:`config_to_dict`; raises SettlementError on a bad field."""
+    try:
+        risks = tuple(
+            MarketRisk(
+                Market(mid, **{f: m[f] for f in _MARKET_FIELDS}),
+                tuple(MarginTier(*t) for t in m["tiers"]),
+                **{f: m[f] for f in _RISK_FIELDS},
+            )
+            for mid, m in sorted(data["markets"].items())
+        )
+        return SettlementConfig(
+            risks,
+            tuple(tuple(row) for row in data["correlation_bps"]),
+            portfolio_floor_bps=data["portfolio_floor_bps"],
+            portfolio_maintenance_bps=data["portfolio_maintenance_bps"],
+            forfeit_bond=data["forfeit_bond"],
+            deleverage=DeleverageMode(data["deleverage"]),
+        )
+    except (KeyError, TypeError, ValueError, AuctionError) as exc:
+        raise SettlementError(f"config: expected every settlement rule, got {exc!r}") from None
+
+
+def oracle_config_to_dict(config: OracleConfig) -> dict[str, Any]:
+    return {
+        "sources": [{"address": s.address, "family": s.family} for s in config.sources],
+        "stale_ms": config.stale_ms,
+        "divergence_bps": config.divergence_bps,
+    }
+
+
+def oracle_config_from_dict(data: Mapping[str, Any]) -> OracleConfig:
+    try:
+        sources = tuple(
+            OracleSource(Address(str(s["address"])), str(s["family"])) for s in data["sources"]
+        )
+        return OracleConfig(sources, int(data["stale_ms"]), int(data["divergence_bps"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SettlementError(
+            f"oracle config: expected sources, stale_ms, divergence_bps: {exc!r}"
+        ) from None
+
+
 def state_to_dict(state: LedgerState, config: SettlementConfig) -> dict[str, Any]:
     """A ledger snapshot: accounts with equity and margin, pools, markets, pending liquidations."""
     eq = equity(state, config).tolist() if state.size else []
@@ -118,6 +212,7 @@ def state_to_dict(state: LedgerState, config: SettlementConfig) -> dict[str, Any
             {"subaccount": lo.account.subaccount, **_resting_to_dict(lo.resting)}
             for lo in state.pending_liquidations
         ],
+        "config": config_to_dict(config),
     }
 
 

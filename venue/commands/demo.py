@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from crypto.eip712 import Address
+    from settlement.oracle import OracleConfig
     from settlement.params import SettlementConfig
     from venue.demo import DemoBatch
 
@@ -38,8 +39,15 @@ def _short(b: bytes) -> str:
     return "0x" + b.hex()[:10] + "…"
 
 
-def _write_batch(out: Path, b: DemoBatch, settle_cfg: SettlementConfig) -> None:
-    from settlement.snapshot import orders_to_csv, result_to_dict, state_to_dict
+def _write_batch(
+    out: Path, b: DemoBatch, settle_cfg: SettlementConfig, oracle_cfg: OracleConfig
+) -> None:
+    from settlement.snapshot import (
+        oracle_config_to_dict,
+        orders_to_csv,
+        result_to_dict,
+        state_to_dict,
+    )
 
     folder = out / f"batch-{b.result.batch_id}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -49,7 +57,7 @@ def _write_batch(out: Path, b: DemoBatch, settle_cfg: SettlementConfig) -> None:
         (folder / name).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
     dump("result.json", result_to_dict(b.result))
-    dump("oracle.json", b.oracle_round.to_dict())
+    dump("oracle.json", {**b.oracle_round.to_dict(), "config": oracle_config_to_dict(oracle_cfg)})
     dump("pre_state.json", state_to_dict(b.pre_state, settle_cfg))
     dump("post_state.json", state_to_dict(b.post_state, settle_cfg))
 
@@ -93,7 +101,13 @@ def _print_settlement(b: DemoBatch, names: dict[Address, str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from venue.demo import DemoConfig, demo_settlement_config, demo_traders, run_demo
+    from venue.demo import (
+        DemoConfig,
+        demo_oracle,
+        demo_settlement_config,
+        demo_traders,
+        run_demo,
+    )
 
     if args.batches < 1:
         print(f"sealbatch demo: error: --batches: expected at least 1, got {args.batches}")
@@ -104,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = DemoConfig(seed=args.seed, batches=args.batches)
     settle_cfg = demo_settlement_config(config)
+    oracle_cfg, _ = demo_oracle(config.seed)
     names = {t.address: t.name for t in demo_traders(config.seed, config.traders)}
     print(
         f"sealbatch demo: {config.traders} traders, {len(config.markets)} markets, "
@@ -143,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         _print_settlement(b, names)
         if out is not None:
             try:
-                _write_batch(out, b, settle_cfg)
+                _write_batch(out, b, settle_cfg, oracle_cfg)
             except OSError as exc:
                 print(f"sealbatch demo: error: --out: cannot write {out}: {exc}")
                 return 2

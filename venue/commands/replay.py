@@ -1,0 +1,168 @@
+"""``sealbatch replay BATCH_DIR``: recompute a published batch and check it.
+
+Reads ``pre_state.json``, ``orders.csv``, ``oracle.json`` and ``result.json``
+(docs/formats.md), re-clears the orders with the published seed and reference
+prices, settles the batch with the rules published in ``pre_state.json``, and
+compares the result with ``result.json`` and the new state with
+``post_state.json``. Exit 0 when everything matches, 1 naming the first
+difference, 2 on missing or malformed files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["first_difference", "register"]
+
+FILES = ("pre_state.json", "orders.csv", "oracle.json", "result.json", "post_state.json")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="recompute a published batch (sealbatch demo --out) and check it",
+        description="Re-clear BATCH_DIR/orders.csv from pre_state.json and oracle.json, settle "
+        "the batch, and check that result.json and post_state.json match.",
+    )
+    p.add_argument("batch_dir", metavar="BATCH_DIR", help="a batch-<n>/ folder")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.set_defaults(func=run)
+
+
+def first_difference(want: Any, got: Any, path: str = "") -> str | None:
+    """The JSON path of the first place where ``got`` differs from ``want``, or None."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        for k in sorted(set(want) | set(got)):
+            if k not in got:
+                return f"{path}.{k}: missing in the recomputation"
+            if k not in want:
+                return f"{path}.{k}: not in the published file"
+            diff = first_difference(want[k], got[k], f"{path}.{k}")
+            if diff:
+                return diff
+        return None
+    if isinstance(want, list) and isinstance(got, list):
+        for i, (a, b) in enumerate(zip(want, got, strict=False)):
+            diff = first_difference(a, b, f"{path}[{i}]")
+            if diff:
+                return diff
+        if len(want) != len(got):
+            return f"{path}: expected {len(want)} entries, got {len(got)}"
+        return None
+    if want != got or type(want) is not type(got):
+        return f"{path}: published {want!r}, recomputed {got!r}"
+    return None
+
+
+def _fail(message: str) -> int:
+    print(f"sealbatch replay: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from auction.batch import clear_batch
+    from auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
+    from auction.errors import AuctionError
+    from crypto.eip712 import Address
+    from settlement.errors import SettlementError
+    from settlement.oracle import OracleRound
+    from settlement.roots import state_root
+    from settlement.snapshot import (
+        config_from_dict,
+        oracle_config_from_dict,
+        orders_from_csv,
+        result_to_dict,
+        state_from_dict,
+        state_to_dict,
+    )
+    from settlement.transition import apply_batch
+
+    folder = Path(args.batch_dir)
+    texts: dict[str, str] = {}
+    for name in FILES:
+        try:
+            texts[name] = (folder / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return _fail(f"cannot read {folder / name}: {exc}")
+    data: dict[str, Any] = {}
+    for name in FILES:
+        if name.endswith(".json"):
+            try:
+                data[name] = json.loads(texts[name])
+            except json.JSONDecodeError as exc:
+                return _fail(f"{folder / name}: expected JSON, got {exc}")
+    try:
+        pre_doc, published, oracle_doc = (
+            data["pre_state.json"],
+            data["result.json"],
+            data["oracle.json"],
+        )
+        config = config_from_dict(pre_doc["config"])
+        oracle_cfg = oracle_config_from_dict(oracle_doc["config"])
+        pre = state_from_dict(pre_doc, config)
+        oracle_round = OracleRound.from_dict(oracle_doc)
+        orders = orders_from_csv(texts["orders.csv"])
+        batch_id = int(published["batch_id"])
+        seed = bytes.fromhex(str(published["seed"]).removeprefix("0x"))
+        references = {m: r["reference_price"] for m, r in published["markets"].items()}
+        forfeited = tuple(
+            Forfeit(
+                bytes.fromhex(str(f["commitment"]).removeprefix("0x")),
+                Address(str(f["trader"])),
+                str(f["market"]),
+                int(f["sequence"]),
+                int(f["bond"]),
+            )
+            for f in published["forfeited"]
+        )
+    except (KeyError, TypeError, ValueError, SettlementError, AuctionError) as exc:
+        return _fail(f"{folder}: {exc}")
+
+    checks: list[tuple[str, str | None]] = []
+    root = "0x" + state_root(pre).hex()
+    checks.append(
+        (
+            "pre_state.json state_root",
+            None
+            if root == pre_doc.get("state_root")
+            else f"published {pre_doc.get('state_root')}, recomputed {root}",
+        )
+    )
+    liquidation_ids = {lo.resting.order_id for lo in pre.pending_liquidations}
+    revealed = tuple(
+        RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, 0)
+        for n, r in enumerate(orders)
+        if r.origin_batch == batch_id and r.order_id not in liquidation_ids
+    )
+    carried = [r for r in orders if r.origin_batch != batch_id or r.order_id in liquidation_ids]
+    try:
+        sealed = SealedBatch(batch_id, seed, (), revealed, forfeited, ())
+        result = clear_batch(sealed, config.auction_markets, references, carried)
+        post, _ = apply_batch(pre, result, oracle_round, config, oracle_cfg)
+    except (AuctionError, SettlementError) as exc:
+        checks.append(("settlement", f"the batch does not settle: {exc}"))
+    else:
+        checks.append(("result.json", first_difference(published, result_to_dict(result))))
+        checks.append(
+            (
+                "post_state.json",
+                first_difference(data["post_state.json"], state_to_dict(post, config)),
+            )
+        )
+    failed = [(name, why) for name, why in checks if why]
+    if args.json:
+        json.dump(
+            {"batch_id": batch_id, "ok": not failed, "checks": {n: w or "ok" for n, w in checks}},
+            sys.stdout,
+        )
+        sys.stdout.write("\n")
+    else:
+        for name, why in checks:
+            print(f"{name:<28} {'ok' if not why else 'MISMATCH ' + why}")
+        verdict = "batch %d replays exactly" if not failed else "batch %d does NOT replay"
+        print(verdict % batch_id)
+    return 1 if failed else 0
