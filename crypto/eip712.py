@@ -43,13 +43,38 @@ _INT = re.compile(r"^int(\d+)$")
 _BYTES = re.compile(r"^bytes(\d+)$")
 
 
+def _check_kind(kind: str) -> None:
+    """Raise ValueError unless ``kind`` is an atomic EIP-712 type this module encodes."""
+    if kind in ("address", "bool", "string"):
+        return
+    m = _UINT.match(kind) or _INT.match(kind)
+    if m and 8 <= int(m.group(1)) <= 256 and int(m.group(1)) % 8 == 0:
+        return
+    m = _BYTES.match(kind)
+    if m and 1 <= int(m.group(1)) <= 32:
+        return
+    raise ValueError(f"expected an atomic EIP-712 type, got unsupported EIP-712 type {kind!r}")
+
+
+def _address_bytes(value: Any, name: str) -> bytes:
+    """The 20 bytes of an address given as ``0x``-hex (any case) or as 20 raw bytes."""
+    raw: bytes | None = None
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) == 42:
+        try:
+            raw = bytes.fromhex(value[2:])
+        except ValueError:
+            raw = None
+    elif isinstance(value, bytes | bytearray) and len(value) == 20:
+        raw = bytes(value)
+    if raw is None:
+        raise ValueError(f"field '{name}': expected a 20-byte address, got {value!r}")
+    return raw
+
+
 def _encode_atom(kind: str, value: Any, name: str) -> bytes:
     """ABI-encode one EIP-712 atomic value as a 32-byte word."""
     if kind == "address":
-        raw = bytes.fromhex(str(value)[2:]) if isinstance(value, str) else bytes(value)
-        if len(raw) != 20:
-            raise ValueError(f"field '{name}': expected a 20-byte address, got {value!r}")
-        return bytes(12) + raw
+        return bytes(12) + _address_bytes(value, name)
     if kind == "bool":
         if not isinstance(value, bool):
             raise ValueError(f"field '{name}': expected a bool, got {value!r}")
@@ -86,6 +111,8 @@ class StructType:
     type_hash: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        for _, kind in self.fields:
+            _check_kind(kind)
         sig = f"{self.name}({','.join(f'{t} {n}' for n, t in self.fields)})"
         object.__setattr__(self, "type_hash", keccak256(sig.encode()))
 
@@ -187,8 +214,10 @@ def recover_signer(digest: bytes, signature: bytes) -> Address:
     Raises:
         SignatureError: the signature is not 65 bytes, v is not 27/28 (or 0/1),
             s is in the upper half of the curve order (EIP-2 malleability), or
-            no public key recovers.
+            no public key recovers; or the digest is not 32 bytes.
     """
+    if len(digest) != 32:
+        raise SignatureError(f"expected a 32-byte digest, got {len(digest)} bytes")
     if len(signature) != 65:
         raise SignatureError(f"expected a 65-byte signature, got {len(signature)} bytes")
     v = signature[64]
@@ -204,6 +233,6 @@ def recover_signer(digest: bytes, signature: bytes) -> Address:
         pub = coincurve.PublicKey.from_signature_and_message(
             signature[:64] + bytes([v]), digest, hasher=None
         )
-    except Exception as exc:  # coincurve raises a bare Exception on failure
+    except ValueError as exc:  # coincurve's "failed to recover ECDSA public key"
         raise SignatureError(f"no public key recovers from this signature: {exc}") from exc
     return Address(to_checksum_address(keccak256(pub.format(compressed=False)[1:])[-20:]))

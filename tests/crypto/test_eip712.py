@@ -174,6 +174,11 @@ def test_every_atomic_type_matches_eth_account(values: dict[str, object]) -> Non
         ("b32", bytes(31)),
         ("b32", "00" * 32),
         ("a", "0x" + "00" * 19),
+        ("a", "0x" + "00" * 21),
+        ("a", "0x" + "zz" * 20),
+        ("a", "00" * 21),  # no 0x prefix
+        ("a", 20),  # an int is not an address (bytes(20) would be the zero address)
+        ("a", bytes(19)),
         ("b", 1),
         ("s", b"bytes"),
     ],
@@ -199,8 +204,16 @@ def test_bad_field_values_are_refused(field: str, value: object) -> None:
 def test_missing_field_and_unsupported_type() -> None:
     with pytest.raises(ValueError, match="missing field"):
         RECEIPT_TYPE.hash_struct({"batchId": 1, "sequence": 2, "commitment": bytes(32)})
-    with pytest.raises(ValueError, match="unsupported EIP-712 type"):
-        StructType("X", (("x", "uint256[]"),)).hash_struct({"x": [1]})
+    for kind in ("uint256[]", "uint7", "uint264", "int0", "bytes0", "bytes33", "Order", "bytes"):
+        with pytest.raises(ValueError, match="unsupported EIP-712 type"):
+            StructType("X", (("x", kind),))
+
+
+def test_address_as_raw_bytes_or_any_case() -> None:
+    t = StructType("A", (("a", "address"),))
+    raw = bytes.fromhex("5a" * 20)
+    assert t.hash_struct({"a": raw}) == t.hash_struct({"a": "0x" + "5A" * 20})
+    assert t.hash_struct({"a": raw}) == t.hash_struct({"a": "0X" + "5a" * 20})
 
 
 def test_domain_binds_every_field() -> None:
@@ -251,6 +264,12 @@ def test_malformed_signatures_are_refused(make: Callable[[bytes], bytes], match:
     digest = eth_keccak(b"message")
     with pytest.raises(SignatureError, match=match):
         recover_signer(digest, make(sign_digest(KEY, digest)))
+
+
+def test_recover_signer_needs_a_32_byte_digest() -> None:
+    sig = sign_digest(KEY, bytes(32))
+    with pytest.raises(SignatureError, match="32-byte digest"):
+        recover_signer(bytes(31), sig)
 
 
 def test_sign_digest_checks_its_inputs() -> None:
