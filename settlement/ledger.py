@@ -176,6 +176,7 @@ class LedgerState:
     pending_liquidations: tuple[LiquidationOrder, ...] = ()
     batch_id: int = -1
     timestamp_ms: int = 0
+    _memo: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
     _rows: Mapping[AccountKey, int] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -215,6 +216,10 @@ class LedgerState:
 
     def market_state(self, market: str) -> MarketState:
         return self.market_states[self.markets.index(market)]
+
+    def memo(self) -> dict[str, object]:
+        """A per-instance cache for values derived from this (immutable) state, e.g. its root."""
+        return self._memo
 
     def with_arrays(self, **changes: object) -> LedgerState:
         """A copy with some fields replaced (arrays are copied and frozen)."""

@@ -148,10 +148,18 @@ def _tree(state: LedgerState) -> list[U64]:
 
 
 def state_root(state: LedgerState) -> bytes:
-    """The 32-byte state root (8 BabyBear elements, ``poseidon2.digest_to_bytes``)."""
+    """The 32-byte state root (8 BabyBear elements, ``poseidon2.digest_to_bytes``).
+
+    Computed once per state (states are immutable) and kept in its memo.
+    """
+    cached = state.memo().get("state_root")
+    if isinstance(cached, bytes):
+        return cached
     accounts_root = _tree(state)[-1][0]
     header = poseidon2.hash_elements(header_elements(state))
-    return poseidon2.digest_to_bytes(poseidon2.compress(accounts_root, header))
+    root = poseidon2.digest_to_bytes(poseidon2.compress(accounts_root, header))
+    state.memo()["state_root"] = root
+    return root
 
 
 @dataclass(frozen=True)
