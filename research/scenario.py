@@ -282,13 +282,27 @@ class Scenario:
         node: Any = data
         parts = path.split(".")
         for part in parts[:-1]:
-            if not isinstance(node, dict) or part not in node:
-                raise ScenarioError(f"override: expected a field path, got {path!r}")
-            node = node[part]
-        if not isinstance(node, dict) or parts[-1] not in node:
-            raise ScenarioError(f"override: expected a field path, got {path!r}")
-        node[parts[-1]] = value
+            node = _step(node, part, path)
+        last = parts[-1]
+        current = _step(node, last, path)
+        if (
+            isinstance(current, int)
+            and not isinstance(current, bool)
+            and isinstance(value, float)
+            and value.is_integer()
+        ):
+            value = int(value)  # sweep values are floats; integer fields stay integers
+        node[int(last) if isinstance(node, list) else last] = value
         return scenario_from_dict(data)
+
+
+def _step(node: Any, part: str, path: str) -> Any:
+    """One step of a dotted override path: a field name or a list index."""
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        return node[int(part)]
+    raise ScenarioError(f"override: expected a field path, got {path!r}")
 
 
 _PRIMITIVES: dict[Any, tuple[type, ...]] = {

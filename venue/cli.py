@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "venue.commands.clear",
     "venue.commands.replay",
     "venue.commands.serve",
+    "venue.commands.lab",
 )
 
 

@@ -1,0 +1,167 @@
+"""``sealbatch lab run SCENARIO.yaml [--seeds N] [--out DIR]`` and ``sealbatch lab lobster-replay``.
+
+``lab run`` runs every mechanism of a scenario over the seeds (and the swept
+parameter, if any) on a Dask cluster — a local one unless ``--scheduler``
+names a running scheduler, or in this process with ``--scheduler sync`` —
+then writes results.csv, manifest.json, summary.csv, paired.csv, report.md
+and PNG figures into a new output directory. Existing results are never
+overwritten: the default directory is ``lab-out/<scenario>`` or, when that
+exists, ``lab-out/<scenario>-2``, ``-3``, ...; an explicit ``--out`` that
+exists and is not empty is refused unless ``--overwrite`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "lab",
+        help="MEV lab: CLOB vs batch auction vs commit-reveal batch auction",
+        description="Run MEV-lab scenarios and replay LOBSTER order flow.",
+    )
+    lab_sub = p.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
+    lab_sub.required = True
+
+    r = lab_sub.add_parser(
+        "run",
+        help="run a scenario over seeds and mechanisms and write a report",
+        description="Run SCENARIO.yaml for every mechanism and seed; write CSV, manifest, "
+        "report and figures.",
+    )
+    r.add_argument("scenario", metavar="SCENARIO.yaml")
+    r.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the scenario's)")
+    r.add_argument("--out", metavar="DIR", help="output directory (default: lab-out/<scenario>)")
+    r.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
+    r.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address to scale out, or 'sync' to run in this process "
+        "(default: a local cluster)",
+    )
+    r.add_argument("--workers", type=int, default=2, metavar="N", help="local cluster workers")
+    r.add_argument("--horizon", type=float, metavar="S", help="override the horizon in seconds")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario field, e.g. adversaries.sniper.edge_us=100 (repeatable)",
+    )
+    r.add_argument("--lobster", action="store_true", help="also export seed 0 of each mechanism")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(func=run)
+
+    q = lab_sub.add_parser(
+        "lobster-replay",
+        help="replay a LOBSTER message file through the batch auction",
+        description="Replay MESSAGES.csv's order flow through a frequent batch auction and "
+        "print per-batch prices and volumes as CSV.",
+    )
+    q.add_argument("messages", metavar="MESSAGES.csv")
+    q.add_argument("--interval-ms", type=int, default=100, metavar="MS")
+    q.add_argument("--out", metavar="FILE", help="write the per-batch CSV here (default: stdout)")
+    q.set_defaults(func=replay)
+
+
+def _fail(message: str) -> int:
+    print(f"sealbatch lab: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _new_out_dir(name: str) -> Path:
+    base = Path("lab-out") / name
+    if not base.exists():
+        return base
+    n = 2
+    while (base.parent / f"{name}-{n}").exists():
+        n += 1
+    return base.parent / f"{name}-{n}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from research.errors import ConservationError, LabError, ScenarioError
+    from research.lobster import export_lobster
+    from research.report import build_manifest, write_report
+    from research.runner import run_simulation
+    from research.scenario import load_scenario
+    from research.sweep import run_sweep
+
+    try:
+        scenario = load_scenario(args.scenario)
+        if args.horizon is not None:
+            scenario = scenario.with_override("horizon_s", float(args.horizon))
+        for item in args.set:
+            path, sep, text = item.partition("=")
+            if not sep:
+                return _fail(f"--set: expected PATH=VALUE, got {item!r}")
+            scenario = scenario.with_override(path.strip(), yaml.safe_load(text))
+    except ScenarioError as exc:
+        return _fail(str(exc))
+    n_seeds = scenario.seeds if args.seeds is None else args.seeds
+    if n_seeds < 1:
+        return _fail(f"--seeds: expected at least 1, got {n_seeds}")
+    if args.workers < 1:
+        return _fail(f"--workers: expected at least 1, got {args.workers}")
+    out = Path(args.out) if args.out else _new_out_dir(scenario.name)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        return _fail(f"--out: expected a new or empty directory, got {out} (use --overwrite)")
+    seeds = list(range(n_seeds))
+    try:
+        df = run_sweep(
+            scenario,
+            seeds,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+    except ConservationError as exc:
+        print(f"sealbatch lab: conservation check failed: {exc}", file=sys.stderr)
+        return 1
+    except LabError as exc:
+        return _fail(str(exc))
+    manifest = build_manifest(scenario, seeds, sys.argv)
+    paths = write_report(df, scenario, out, manifest)
+    if args.lobster:
+        for spec in scenario.mechanisms:
+            result = run_simulation(scenario, spec, seeds[0], record=True)
+            export_lobster(result.mechanism, out / "lobster", spec.label, scenario.price_scale)
+    print(f"{len(df)} runs of {scenario.name}: report in {paths['report']}")
+    focus = df
+    if "sweep_value" in df and df["sweep_value"].notna().any():
+        print("(mean over all swept values)")
+    table = focus.groupby("mechanism")[
+        ["adversary_pnl", "adversary_rent", "total_surplus", "races", "sandwiches"]
+    ].mean()
+    table = table.reindex([m.label for m in scenario.mechanisms])
+    print(table.round(2).to_string())
+    return 0
+
+
+def replay(args: argparse.Namespace) -> int:
+    from research.errors import LabError
+    from research.lobster import read_lobster_messages, replay_batch_auction
+
+    try:
+        messages = read_lobster_messages(args.messages)
+        result = replay_batch_auction(messages, args.interval_ms)
+    except LabError as exc:
+        return _fail(str(exc))
+    text = result.batches.to_csv(index=False)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    print(
+        f"{len(result.batches)} batches traded {result.volume} lots "
+        f"({result.orders_submitted} limit orders, {result.aggressors} aggressor orders)",
+        file=sys.stderr,
+    )
+    return 0
