@@ -13,6 +13,7 @@ the header is not a row) and the field, and nothing is returned.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ __all__ = ["COLUMNS", "CsvBook", "OrdersCsvError", "parse_orders_csv"]
 
 COLUMNS = ("order_id", "trader", "side", "limit_price", "quantity")
 _MAX = 1 << 40
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_BOM = "\ufeff"
 
 
 class OrdersCsvError(InvalidOrder):
@@ -55,10 +58,10 @@ class CsvBook:
 
 def _int_field(text: str, row: int, field: str) -> int:
     t = text.strip()
-    try:
-        value = int(t, 10)
-    except ValueError:
-        raise OrdersCsvError(f"expected an integer, got {text!r}", row, field) from None
+    # ASCII digits only: int() would also take "1_000" and non-ASCII digits.
+    if not _INTEGER.fullmatch(t):
+        raise OrdersCsvError(f"expected an integer, got {text!r}", row, field)
+    value = int(t, 10)
     if not 1 <= value <= _MAX:
         raise OrdersCsvError(f"expected an integer from 1 to {_MAX}, got {text!r}", row, field)
     return value
@@ -85,7 +88,8 @@ def parse_orders_csv(lines: Iterable[str], market: str | None = None) -> CsvBook
         ) from None
     except csv.Error as exc:
         raise OrdersCsvError(f"unreadable CSV header: {exc}") from None
-    names = [h.strip().lower() for h in header]
+    # A spreadsheet's "UTF-8 CSV" starts with a byte-order mark; it is not part of a name.
+    names = [h.strip().lower() for h in [h.removeprefix(_BOM) for h in header[:1]] + header[1:]]
     missing = [c for c in COLUMNS if c not in names]
     if missing:
         raise OrdersCsvError(
