@@ -121,3 +121,72 @@ def test_first_difference() -> None:
     assert first_difference({"a": 1}, {"b": 1}) == ".a: missing in the recomputation"
     assert first_difference([1], [1, 2]) == ": expected 1 entries, got 2"
     assert first_difference({"x": True}, {"x": 1}) is not None
+
+
+def _limbs(v: int) -> list[int]:
+    m = abs(v)
+    return [int(v < 0), m & 0xFFFFFF, (m >> 24) & 0xFFFFFF, (m >> 48) & 0xFFFFFF]
+
+
+def _documented_root(doc: dict) -> str:
+    """The state root rebuilt from the JSON alone, following docs/formats.md."""
+    import numpy as np
+
+    from crypto import poseidon2
+
+    markets = sorted(doc["markets"])
+    leaves = []
+    for a in doc["accounts"]:
+        addr = int(a["address"], 16)
+        row = [0x5EA10001] + [(addr >> (24 * k)) & 0xFFFFFF for k in range(7)]
+        row += [a["subaccount"], int(a["portfolio_margin"]), *_limbs(a["collateral"])]
+        for m in markets:
+            row += _limbs(a["positions"][m])
+        leaves.append(poseidon2.hash_elements(np.array(row, dtype=np.uint64)))
+    n = len(leaves)
+    d = max(1, (max(n, 1) - 1).bit_length())
+    level = leaves + [np.zeros(8, dtype=np.uint64)] * ((1 << d) - n)
+    while len(level) > 1:
+        level = [poseidon2.compress(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    head = [0x5EA10002, *_limbs(doc["batch_id"]), *_limbs(n), d]
+    for k in ("fee_pool", "insurance_fund", "socialised_loss", "timestamp_ms"):
+        head += _limbs(doc[k])
+    for m in markets:
+        ms = doc["markets"][m]
+        for k in ("mark_price", "index_price", "last_price", "funding_index", "premium_sum"):
+            head += _limbs(ms[k])
+        head += _limbs(ms["premium_time"]) + _limbs(ms["interval_batches"])
+        head += [int(ms["flagged"]), int(ms["protective"]), ms["calm"]]
+    header = poseidon2.hash_elements(np.array(head, dtype=np.uint64))
+    root = poseidon2.compress(level[0], header)
+    return "0x" + b"".join(int(x).to_bytes(4, "little") for x in root).hex()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_auditor_checks_of_docs_formats_hold(published: Path, n: int) -> None:
+    folder = published / f"batch-{n}"
+    pre = json.loads((folder / "pre_state.json").read_text())
+    post = json.loads((folder / "post_state.json").read_text())
+    result = json.loads((folder / "result.json").read_text())
+
+    def total(doc: dict) -> int:
+        return (
+            sum(a["collateral"] for a in doc["accounts"]) + doc["fee_pool"] + doc["insurance_fund"]
+        )
+
+    assert total(pre) == total(post)
+    for m in post["markets"]:
+        assert sum(a["positions"][m] for a in post["accounts"]) == 0
+    fees = 0
+    for m, r in result["markets"].items():
+        cfg = pre["config"]["markets"][m]
+        for f in r["fills"]:
+            fees += -(
+                (-f["quantity"] * f["price"] * cfg["contract_multiplier"] * cfg["fee_bps"])
+                // 10_000
+            )
+    assert post["fee_pool"] - pre["fee_pool"] == fees
+    bonds = sum(f["bond"] for f in result["forfeited"])
+    assert post["insurance_fund"] - pre["insurance_fund"] >= min(bonds, 1)
+    for doc in (pre, post):
+        assert _documented_root(doc) == doc["state_root"]
