@@ -163,7 +163,14 @@ class Eip712Domain:
         }
 
     def typed_data(self, struct: StructType, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The full EIP-712 JSON message (what ``eth_signTypedData_v4`` signs)."""
+        """The full EIP-712 JSON message (what ``eth_signTypedData_v4`` signs).
+
+        Byte values are given as ``0x``-hex strings, so the result is plain JSON.
+        """
+        message = {
+            k: "0x" + bytes(v).hex() if isinstance(v, bytes | bytearray) else v
+            for k, v in values.items()
+        }
         return {
             "types": {
                 "EIP712Domain": _DOMAIN_TYPE.eip712_types(),
@@ -171,7 +178,7 @@ class Eip712Domain:
             },
             "primaryType": struct.name,
             "domain": self.as_dict(),
-            "message": dict(values),
+            "message": message,
         }
 
 
