@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crypto.exceptions import SealbatchError
 from venue.api.routes import (
@@ -32,9 +35,10 @@ from venue.api.routes import (
 from venue.clock import Clock
 from venue.errors import RateLimited, problem_status
 from venue.operator import Operator
+from venue.schemas import CommitIn
 from venue.settings import Settings
 
-__all__ = ["create_app", "problem"]
+__all__ = ["BodyLimit", "create_app", "problem"]
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -54,6 +58,30 @@ def problem(
         media_type=PROBLEM_TYPE,
         headers=headers,
     )
+
+
+class BodyLimit:
+    """Pure ASGI middleware: refuse a declared body larger than ``max_bytes`` (413)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    if not value.isdigit() or int(value) > self.max_bytes:
+                        response = problem(
+                            413,
+                            "body_too_large",
+                            f"body: expected at most {self.max_bytes} bytes, got "
+                            f"{value[:20].decode(errors='replace')}",
+                        )
+                        await response(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -88,19 +116,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         "stream gap healing and the list of codes.",
         lifespan=lifespan,
     )
-
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return problem(
-                413,
-                "body_too_large",
-                f"body: expected at most {settings.max_body_bytes} bytes, got {length[:20]}",
-            )
-        return await call_next(request)
 
     @app.exception_handler(SealbatchError)
     async def sealbatch_error(_request: Request, exc: SealbatchError) -> JSONResponse:
@@ -146,4 +161,23 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         operator,
     ):
         app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            # The commitments route parses its body itself (the hot path); publish its model.
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            schemas["CommitIn"] = CommitIn.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

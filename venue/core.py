@@ -171,7 +171,8 @@ class VenueCore:
         receipt = book.commit(signed, now_ms)
         self.books[body.batch_id] = book
         c = signed.commit
-        trader = to_checksum_address(c.trader)
+        # The book keeps the trader's checksummed spelling (one per trader).
+        trader = book._entries[c.commitment].commit.trader
         self.by_trader.setdefault(trader, []).append(c.commitment)
         self.fates[c.commitment] = {
             "commitment": body.commitment.lower(),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
 
 from auction.commit_reveal import Receipt
 from venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
@@ -37,6 +39,37 @@ def problem_json(err: Any) -> dict[str, Any]:
     }
 
 
+_BULK = TypeAdapter(list[CommitIn])
+
+
+def _parse(raw: bytes) -> CommitIn | list[CommitIn]:
+    """Parse one commitment or a list straight from the body (the hot path)."""
+    try:
+        if raw.lstrip()[:1] == b"[":
+            return _BULK.validate_json(raw)
+        return CommitIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/CommitIn"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/CommitIn"}},
+                ]
+            },
+            "examples": {
+                "one": {"value": CommitIn.model_config["json_schema_extra"]["examples"][0]},  # type: ignore[index]
+            },
+        }
+    },
+}
+
+
 @router.post(
     "",
     response_model=ReceiptOut | list[BulkItem],
@@ -45,10 +78,10 @@ def problem_json(err: Any) -> dict[str, Any]:
     description="Send one signed commitment (answered with a receipt, or a problem) or a list "
     "of up to `bulk_max` (answered with one item per commitment, in order). A receipt leaves "
     "only after the commitment is durable.",
+    openapi_extra={"requestBody": _REQUEST_BODY},
 )
-async def post_commitments(
-    op: OperatorDep, body: Annotated[CommitIn | list[CommitIn], Body()]
-) -> JSONResponse:
+async def post_commitments(op: OperatorDep, request: Request) -> JSONResponse:
+    body = _parse(await request.body())
     if isinstance(body, list):
         if not 1 <= len(body) <= op.settings.bulk_max:
             raise BadRequest(

@@ -1,0 +1,172 @@
+"""API load generator: signed commitments against a real venue on 127.0.0.1.
+
+Starts ``sealbatch serve`` in its own process (SQLite in WAL mode, a fresh
+database in a temporary directory), pre-signs every request, then drives
+the server from this process over keep-alive HTTP/1.1 connections:
+
+1. single-commitment requests (one ``POST /v1/commitments`` per commitment)
+   from ``--connections`` concurrent connections: requests/s, p50 and p99
+   latency (send to full response);
+2. bulk requests of ``--bulk-size`` commitments: signed commitments/s.
+
+Every receipt is durable (group commit) before it is answered. Run:
+``.venv/bin/python bench/api.py [--single N] [--bulk N] [--connections C]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from auction.commit_reveal import COMMIT_TYPE  # noqa: E402
+from crypto.eip712 import Eip712Domain, address_of, sign_digest, signing_digest  # noqa: E402
+from crypto.keccak import keccak256  # noqa: E402
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _bodies(n: int, traders: int, batch_id: int, domain: Eip712Domain, tag: bytes) -> list[bytes]:
+    keys = [keccak256(b"bench-trader", tag, i.to_bytes(4, "big")) for i in range(traders)]
+    addrs = [address_of(k) for k in keys]
+    out = []
+    for i in range(n):
+        t = i % traders
+        commitment = keccak256(b"bench-order", tag, i.to_bytes(8, "big"))
+        values = {
+            "trader": addrs[t], "batchId": batch_id, "market": "BTC-PERP",
+            "commitment": commitment, "nonce": i, "marginLock": 0, "bond": 0,
+            "expiry": 2**63,
+        }
+        sig = sign_digest(keys[t], signing_digest(domain, COMMIT_TYPE, values))
+        out.append({
+            "trader": addrs[t], "batch_id": batch_id, "market": "BTC-PERP",
+            "commitment": "0x" + commitment.hex(), "nonce": i, "margin_lock": 0, "bond": 0,
+            "expiry_ms": 2**63, "signature": "0x" + sig.hex(),
+        })
+    return [json.dumps(b).encode() for b in out]
+
+
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes) -> bytes:
+    writer.write(
+        b"POST /v1/commitments HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = head[9:12]
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    payload = await reader.readexactly(length)
+    if status != b"200":
+        raise RuntimeError(f"expected 200, got {status!r}: {payload[:300]!r}")
+    return payload
+
+
+async def _single(port: int, bodies: list[bytes], connections: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    it = iter(bodies)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for body in it:
+            t0 = time.perf_counter()
+            await _post(reader, writer, body)
+            latencies.append(time.perf_counter() - t0)
+        writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return time.perf_counter() - t0, latencies
+
+
+async def _bulk(port: int, bodies: list[bytes], size: int, connections: int) -> float:
+    chunks = [b"[" + b",".join(bodies[i : i + size]) + b"]" for i in range(0, len(bodies), size)]
+    it = iter(chunks)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for chunk in it:
+            items = json.loads(await _post(reader, writer, chunk))
+            bad = [i for i in items if not i["ok"]]
+            if bad:
+                raise RuntimeError(f"bulk: expected every commitment taken, got {bad[0]}")
+        writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--single", type=int, default=20_000, help="single-commitment requests")
+    ap.add_argument("--bulk", type=int, default=50_000, help="commitments sent in bulk")
+    ap.add_argument("--bulk-size", type=int, default=1_000)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--traders", type=int, default=2_000)
+    ap.add_argument("--db", help="database URL (default: SQLite in a temporary directory)")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="sealbatch-bench-")
+    db = args.db or f"sqlite:///{tmp}/bench.db"
+    port = _free_port()
+    env = {**os.environ, "SEALBATCH_RATE_LIMIT_PER_S": "1000", "SEALBATCH_RATE_LIMIT_BURST": "1000"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "venue.cli", "serve", "--port", str(port), "--db", db,
+         "--commit-ms", "3600000", "--reveal-ms", "1000"],
+        env=env, stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                info = httpx.get(f"http://127.0.0.1:{port}/v1/info", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("server did not start") from None
+                time.sleep(0.1)
+        d = info["domain"]
+        domain = Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
+        batch = info["schedule"]["collecting"]
+        print(f"signing {args.single + args.bulk} commitments ...", file=sys.stderr)
+        single = _bodies(args.single, args.traders, batch, domain, b"single")
+        bulk = _bodies(args.bulk, args.traders, batch, domain, b"bulk")
+        asyncio.run(_single(port, single[:500], 8))  # warm-up (not counted)
+        elapsed, lat = asyncio.run(_single(port, single[500:], args.connections))
+        lat.sort()
+        n = len(lat)
+        print(f"single: {n} requests, {args.connections} connections: {n / elapsed:,.0f} req/s, "
+              f"p50 {lat[n // 2] * 1e3:.1f} ms, p99 {lat[int(n * 0.99)] * 1e3:.1f} ms")
+        elapsed = asyncio.run(_bulk(port, bulk, args.bulk_size, 2))
+        print(f"bulk: {args.bulk} commitments in requests of {args.bulk_size}: "
+              f"{args.bulk / elapsed:,.0f} commitments/s")
+        view = httpx.get(f"http://127.0.0.1:{port}/v1/operator").json()
+        print(f"db: {view['db']['events_written']} events in {view['db']['transactions']} "
+              f"group commits")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
