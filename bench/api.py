@@ -29,9 +29,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from auction.commit_reveal import COMMIT_TYPE  # noqa: E402
-from crypto.eip712 import Eip712Domain, address_of, sign_digest, signing_digest  # noqa: E402
-from crypto.keccak import keccak256  # noqa: E402
+from auction.commit_reveal import COMMIT_TYPE
+from crypto.eip712 import Eip712Domain, address_of, sign_digest, signing_digest
+from crypto.keccak import keccak256
 
 
 def _free_port() -> int:
@@ -50,16 +50,29 @@ def _bodies(n: int, traders: int, batch_id: int, domain: Eip712Domain, tag: byte
         t = i % traders
         commitment = keccak256(b"bench-order", tag, i.to_bytes(8, "big"))
         values = {
-            "trader": addrs[t], "batchId": batch_id, "market": "BTC-PERP",
-            "commitment": commitment, "nonce": i, "marginLock": 0, "bond": 0,
+            "trader": addrs[t],
+            "batchId": batch_id,
+            "market": "BTC-PERP",
+            "commitment": commitment,
+            "nonce": i,
+            "marginLock": 0,
+            "bond": 0,
             "expiry": 2**63,
         }
         sig = sign_digest(keys[t], signing_digest(domain, COMMIT_TYPE, values))
-        out.append({
-            "trader": addrs[t], "batch_id": batch_id, "market": "BTC-PERP",
-            "commitment": "0x" + commitment.hex(), "nonce": i, "margin_lock": 0, "bond": 0,
-            "expiry_ms": 2**63, "signature": "0x" + sig.hex(),
-        })
+        out.append(
+            {
+                "trader": addrs[t],
+                "batch_id": batch_id,
+                "market": "BTC-PERP",
+                "commitment": "0x" + commitment.hex(),
+                "nonce": i,
+                "margin_lock": 0,
+                "bond": 0,
+                "expiry_ms": 2**63,
+                "signature": "0x" + sig.hex(),
+            }
+        )
     return [json.dumps(b).encode() for b in out]
 
 
@@ -130,9 +143,22 @@ def main() -> int:
     port = _free_port()
     env = {**os.environ, "SEALBATCH_RATE_LIMIT_PER_S": "1000", "SEALBATCH_RATE_LIMIT_BURST": "1000"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "venue.cli", "serve", "--port", str(port), "--db", db,
-         "--commit-ms", "3600000", "--reveal-ms", "1000"],
-        env=env, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "venue.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            db,
+            "--commit-ms",
+            "3600000",
+            "--reveal-ms",
+            "1000",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -154,14 +180,20 @@ def main() -> int:
         elapsed, lat = asyncio.run(_single(port, single[500:], args.connections))
         lat.sort()
         n = len(lat)
-        print(f"single: {n} requests, {args.connections} connections: {n / elapsed:,.0f} req/s, "
-              f"p50 {lat[n // 2] * 1e3:.1f} ms, p99 {lat[int(n * 0.99)] * 1e3:.1f} ms")
+        print(
+            f"single: {n} requests, {args.connections} connections: {n / elapsed:,.0f} req/s, "
+            f"p50 {lat[n // 2] * 1e3:.1f} ms, p99 {lat[int(n * 0.99)] * 1e3:.1f} ms"
+        )
         elapsed = asyncio.run(_bulk(port, bulk, args.bulk_size, 2))
-        print(f"bulk: {args.bulk} commitments in requests of {args.bulk_size}: "
-              f"{args.bulk / elapsed:,.0f} commitments/s")
+        print(
+            f"bulk: {args.bulk} commitments in requests of {args.bulk_size}: "
+            f"{args.bulk / elapsed:,.0f} commitments/s"
+        )
         view = httpx.get(f"http://127.0.0.1:{port}/v1/operator").json()
-        print(f"db: {view['db']['events_written']} events in {view['db']['transactions']} "
-              f"group commits")
+        print(
+            f"db: {view['db']['events_written']} events in {view['db']['transactions']} "
+            f"group commits"
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import to_checksum_address
 from pydantic import BaseModel
 
 from auction.batch import BatchResult, RestingOrder, clear_batch

@@ -18,7 +18,10 @@ from venue.settings import Settings
 #: 0's commit window opens exactly here.
 T0 = 1_800_000_000_000
 
-KEYS = {name: "0x" + f"{i:02x}" * 32 for i, name in enumerate(["alice", "bob", "carol", "dave", "erin"], 1)}
+KEYS = {
+    name: "0x" + f"{i:02x}" * 32
+    for i, name in enumerate(["alice", "bob", "carol", "dave", "erin"], 1)
+}
 
 
 def pg_url() -> str | None:

@@ -26,8 +26,22 @@ def start_server(
     """Start the venue and wait until it answers (at most 20 s)."""
     full_env = {**os.environ, "SEALBATCH_RFQ_MIN_WINDOW_MS": "400", **env}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "venue.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--db", db_url, "--commit-ms", str(commit_ms), "--reveal-ms", str(reveal_ms)],
+        [
+            sys.executable,
+            "-m",
+            "venue.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            db_url,
+            "--commit-ms",
+            str(commit_ms),
+            "--reveal-ms",
+            str(reveal_ms),
+        ],
         env=full_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -69,7 +69,9 @@ def test_malformed_json_and_oversized_bodies(venue: Venue) -> None:
         "/v1/commitments", content=b"{not json", headers={"content-type": "application/json"}
     )
     _assert_problem(r, 400, "malformed_json")
-    r = venue.tc.post("/v1/commitments", content=b"[]", headers={"content-type": "application/json"})
+    r = venue.tc.post(
+        "/v1/commitments", content=b"[]", headers={"content-type": "application/json"}
+    )
     _assert_problem(r, 400, "bad_request")
     r = venue.tc.post("/v1/commitments", json=[_good(venue)] * 5_001)
     _assert_problem(r, 400, "bad_request")
@@ -87,9 +89,16 @@ def test_replays_are_refused(venue: Venue) -> None:
     other_nonce = dict(other, nonce=body["nonce"])
     from auction.commit_reveal import COMMIT_TYPE
 
-    values = {"trader": alice.address, "batchId": 0, "market": "BTC-PERP",
-              "commitment": bytes.fromhex(other["commitment"][2:]), "nonce": body["nonce"],
-              "marginLock": 0, "bond": 0, "expiry": 2**63}
+    values = {
+        "trader": alice.address,
+        "batchId": 0,
+        "market": "BTC-PERP",
+        "commitment": bytes.fromhex(other["commitment"][2:]),
+        "nonce": body["nonce"],
+        "marginLock": 0,
+        "bond": 0,
+        "expiry": 2**63,
+    }
     other_nonce["signature"] = alice._sign(COMMIT_TYPE, values)
     _assert_problem(venue.tc.post("/v1/commitments", json=other_nonce), 409, "nonce_reused")
     assert _state(venue) == before
@@ -98,8 +107,9 @@ def test_replays_are_refused(venue: Venue) -> None:
 def test_signature_for_another_chain_or_contract_is_refused(venue: Venue) -> None:
     before = _state(venue)
     for domain in (Eip712Domain(chain_id=5), Eip712Domain(verifying_contract="0x" + "22" * 20)):
-        c = VenueClient("http://testserver", "0x" + "01" * 32, http=venue.tc,
-                        clock=venue.clock.now_ms)
+        c = VenueClient(
+            "http://testserver", "0x" + "01" * 32, http=venue.tc, clock=venue.clock.now_ms
+        )
         c._info = dict(venue.tc.get("/v1/info").json(), domain=domain.as_dict())
         body, _ = c._commit_body(Order("BTC-PERP", Side.BUY, 100, 5), 0, 0, 0, 2**63)
         _assert_problem(venue.tc.post("/v1/commitments", json=body), 401, "bad_signature")
@@ -122,8 +132,9 @@ def test_late_and_early_reveals_change_nothing(venue: Venue) -> None:
     assert _state(venue) == before
     venue.to_cleared(0)
     before = _state(venue)
-    _assert_problem(venue.tc.post("/v1/reveals", json=_reveal_body(alice, p)), 409,
-                    "outside_window")
+    _assert_problem(
+        venue.tc.post("/v1/reveals", json=_reveal_body(alice, p)), 409, "outside_window"
+    )
     assert _state(venue) == before
     assert alice.order(p.commitment)["reason"] == "not_revealed"
 
@@ -165,8 +176,20 @@ def _reveal_body(client: VenueClient, p: Any) -> dict[str, Any]:
     from venue.auth import REVEAL_TYPE
 
     nonce = client.next_nonce()
-    values = {"trader": client.address, "commitment": p.commitment,
-              "orderHash": p.order.hash(), "salt": p.salt, "nonce": nonce, "expiry": 2**63}
-    return {"trader": client.address, "commitment": "0x" + p.commitment.hex(),
-            "order": p.order.to_dict(), "salt": "0x" + p.salt.hex(), "nonce": nonce,
-            "expiry_ms": 2**63, "signature": client._sign(REVEAL_TYPE, values)}
+    values = {
+        "trader": client.address,
+        "commitment": p.commitment,
+        "orderHash": p.order.hash(),
+        "salt": p.salt,
+        "nonce": nonce,
+        "expiry": 2**63,
+    }
+    return {
+        "trader": client.address,
+        "commitment": "0x" + p.commitment.hex(),
+        "order": p.order.to_dict(),
+        "salt": "0x" + p.salt.hex(),
+        "nonce": nonce,
+        "expiry_ms": 2**63,
+        "signature": client._sign(REVEAL_TYPE, values),
+    }

@@ -89,5 +89,6 @@ def test_sdk_trades_streams_and_settles_a_block(server: str) -> None:
     assert [m["seq"] for m in batch_msgs] == list(
         range(batch_msgs[0]["seq"], batch_msgs[0]["seq"] + len(batch_msgs))
     )
-    assert any(m["topic"] == f"account:{alice.address.lower()}" and m["type"] == "batch"
-               for m in seen)
+    assert any(
+        m["topic"] == f"account:{alice.address.lower()}" and m["type"] == "batch" for m in seen
+    )

@@ -77,7 +77,9 @@ def test_a_tampered_store_refuses_to_start(db_url: str) -> None:
         Operator(make_settings(db_url), clock)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     orders=st.lists(
         st.tuples(

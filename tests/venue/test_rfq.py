@@ -13,9 +13,12 @@ def _rfq_until_revealed(venue: Venue, side: str = "hidden", quotes=((99, 101), (
     t = venue.traders
     rfq = t["alice"].request_rfq("BTC-PERP", 10_000, side=side, window_ms=400)
     opened = rfq["opened_ms"]
-    sealed = [t[m].quote(rfq["rfq_id"], bid, ask) for m, (bid, ask) in zip(("bob", "carol"), quotes)]
+    sealed = [
+        t[m].quote(rfq["rfq_id"], bid, ask)
+        for m, (bid, ask) in zip(("bob", "carol"), quotes, strict=False)
+    ]
     venue.clock.set(opened + 200)  # reveal phase
-    for m, q in zip(("bob", "carol"), sealed):
+    for m, q in zip(("bob", "carol"), sealed, strict=False):
         t[m].reveal_quote(q)
     venue.clock.set(opened + 300)  # accept phase
     return rfq, sealed
@@ -59,11 +62,23 @@ def test_accepting_a_worse_quote_is_refused(venue: Venue) -> None:
 
     rid = bytes.fromhex(rfq["rfq_id"][2:])
     nonce = alice.next_nonce()
-    values = {"requester": alice.address, "rfqId": rid, "commitment": worse.commitment,
-              "side": 1, "nonce": nonce, "expiry": 2**63}
-    body = {"requester": alice.address, "rfq_id": rfq["rfq_id"],
-            "commitment": "0x" + worse.commitment.hex(), "side": "buy", "nonce": nonce,
-            "expiry_ms": 2**63, "signature": alice._sign(ACCEPT_TYPE, values)}
+    values = {
+        "requester": alice.address,
+        "rfqId": rid,
+        "commitment": worse.commitment,
+        "side": 1,
+        "nonce": nonce,
+        "expiry": 2**63,
+    }
+    body = {
+        "requester": alice.address,
+        "rfq_id": rfq["rfq_id"],
+        "commitment": "0x" + worse.commitment.hex(),
+        "side": "buy",
+        "nonce": nonce,
+        "expiry_ms": 2**63,
+        "signature": alice._sign(ACCEPT_TYPE, values),
+    }
     r = venue.tc.post(f"/v1/rfqs/{rfq['rfq_id']}/accept", json=body)
     assert r.status_code == 409 and r.json()["code"] == "not_best_quote"
 

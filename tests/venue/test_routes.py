@@ -77,8 +77,10 @@ def test_reveal_clear_and_fates_with_reasons(venue: Venue) -> None:
     assert [f["bond"] for f in rec["forfeits"]] == [500]
     assert sum(f["quantity"] for f in m["fills"] if f["side"] == "buy") == 3
     assert m["curves"]["prices"] == [90, 100, 102]
-    fates = {n: t[n].order(p.commitment) for n, p in
-             (("alice", buy), ("bob", sell), ("carol", low), ("dave", silent))}
+    fates = {
+        n: t[n].order(p.commitment)
+        for n, p in (("alice", buy), ("bob", sell), ("carol", low), ("dave", silent))
+    }
     assert fates["alice"]["reason"] == "rationed" and fates["alice"]["share"] == "3/5"
     assert fates["bob"]["status"] == "filled"
     assert fates["carol"]["reason"] == "limit_not_reached"
@@ -181,8 +183,14 @@ def test_operator_view_metrics_and_openapi(venue: Venue) -> None:
     text = venue.tc.get("/metrics").text
     assert 'sealbatch_writes_total{kind="commit"} 1.0' in text
     spec = venue.tc.get("/openapi.json").json()
-    for path in ("/v1/commitments", "/v1/reveals", "/v1/batches/{batch_id}",
-                 "/v1/orders/{commitment}", "/v1/rfqs", "/v1/accounts/{address}"):
+    for path in (
+        "/v1/commitments",
+        "/v1/reveals",
+        "/v1/batches/{batch_id}",
+        "/v1/orders/{commitment}",
+        "/v1/rfqs",
+        "/v1/accounts/{address}",
+    ):
         assert path in spec["paths"]
     assert spec["components"]["schemas"]["CommitIn"]["examples"]
 
@@ -198,7 +206,9 @@ def test_stream_replay_route(venue: Venue) -> None:
         time.sleep(0.01)
     assert [m["seq"] for m in r["messages"]] == [1]
     assert r["messages"][0]["data"]["batch_id"] == 0
-    assert venue.tc.get("/v1/stream/replay", params={"topic": "nope", "after": 0}).status_code == 400
+    assert (
+        venue.tc.get("/v1/stream/replay", params={"topic": "nope", "after": 0}).status_code == 400
+    )
 
 
 def test_websocket_snapshot_then_sequenced_messages(venue: Venue) -> None:
