@@ -30,7 +30,7 @@ def test_band_example() -> None:
     assert Market("X", band_bps=10_000).band(7) == (1, 14)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.integers(1, MAX_TICKS), st.integers(1, 10_000))
 def test_band_never_admits_a_price_beyond_bps(reference: int, bps: int) -> None:
     low, high = Market("X", band_bps=bps).band(reference) or (0, 0)

@@ -84,7 +84,7 @@ def test_market_order_encoding() -> None:
     assert order.encode() == hand_encoding("ETH-PERP", True, None, 1, False, False, 0)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(orders)
 def test_encoding_matches_hand_encoding(order: Order) -> None:
     assert order.encode() == hand_encoding(
@@ -98,13 +98,13 @@ def test_encoding_matches_hand_encoding(order: Order) -> None:
     )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(orders, orders)
 def test_distinct_orders_have_distinct_encodings(a: Order, b: Order) -> None:
     assert (a == b) == (a.encode() == b.encode())
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(orders)
 def test_dict_round_trip(order: Order) -> None:
     assert Order.from_dict(order.to_dict()) == order

@@ -32,7 +32,7 @@ def test_no_parts_is_the_empty_hash() -> None:
     assert keccak256().hex() == EMPTY
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(max_size=300), max_size=5))
 def test_parts_hash_their_concatenation(parts: list[bytes]) -> None:
     joined = b"".join(parts)
@@ -113,13 +113,13 @@ def test_duplicating_the_last_leaf_changes_the_root() -> None:
     assert keccak_merkle_root([a, b, c]) != keccak_merkle_root([a, b, c, c])
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.binary(min_size=32, max_size=32), max_size=20))
 def test_matches_reference(leaves: list[bytes]) -> None:
     assert keccak_merkle_root(leaves) == reference_root(leaves)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=12), st.data())
 def test_changing_any_leaf_changes_the_root(leaves: list[bytes], data: st.DataObject) -> None:
     i = data.draw(st.integers(0, len(leaves) - 1))
