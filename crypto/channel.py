@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from crypto.field_ref import P, Fp4
+from crypto.field_ref import Fp4, P
 from crypto.keccak import keccak256
 from crypto.keccak_rows import hash_rows
 

@@ -57,6 +57,7 @@ __all__ = [
     "ext_zero",
     "from_bytes",
     "inv",
+    "matmul",
     "mul",
     "neg",
     "pow",
@@ -329,3 +330,54 @@ def ext_inv(a: Array) -> Array:
 def ext_batch_inv(a: Array) -> Array:
     """Element-wise inverse with one base-field inversion in all (norm + :func:`batch_inv`)."""
     return _ext_inv_with(np.asarray(a, dtype=np.uint64), batch_inv)
+
+
+# ------------------------------------------------------------ matrix product
+
+_LIMB = 16
+_LIMB_MASK = np.uint64((1 << _LIMB) - 1)
+_TWO16 = np.uint64(1 << 16)
+_TWO32_MOD_P = np.uint64((1 << 32) % P)
+
+
+def _limbs(a: Array) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    return (a & _LIMB_MASK).astype(np.float64), (a >> np.uint64(_LIMB)).astype(np.float64)
+
+
+def _reduce_float(x: npt.NDArray[np.float64]) -> Array:
+    return x.astype(np.uint64) % _P
+
+
+def matmul(a: Array, b: Array) -> Array:
+    """Matrix product mod p of ``(R, K)`` by ``(K, n)``, exact, through float64 BLAS.
+
+    Notes:
+        Operands are split into 16-bit limbs so that every partial product is
+        below ``2^47`` and every float64 sum is an exact integer below
+        ``2^53``: with ``K <= 64`` only ``a`` is split (two products);
+        otherwise both are, in chunks of ``2^20`` terms (four products).
+    """
+    a = np.asarray(a, dtype=np.uint64)
+    b = np.asarray(b, dtype=np.uint64)
+    k = a.shape[1]
+    if b.shape[0] != k:
+        raise ValueError(f"expected inner dimensions to match, got {a.shape} @ {b.shape}")
+    if k == 0:
+        return np.zeros((a.shape[0], b.shape[1]), np.uint64)
+    if k <= 64:
+        a_lo, a_hi = _limbs(a)
+        bf = b.astype(np.float64)
+        hi = _reduce_float(a_hi @ bf)
+        lo = (a_lo @ bf).astype(np.uint64)
+        return (hi * _TWO16 + lo) % _P
+    out = np.zeros((a.shape[0], b.shape[1]), np.uint64)
+    step = 1 << 20
+    for start in range(0, k, step):
+        a_lo, a_hi = _limbs(a[:, start : start + step])
+        b_lo, b_hi = _limbs(b[start : start + step])
+        hh = _reduce_float(a_hi @ b_hi)
+        mid = _reduce_float(a_hi @ b_lo + a_lo @ b_hi)
+        ll = _reduce_float(a_lo @ b_lo)
+        part = (hh * _TWO32_MOD_P % _P + mid * _TWO16 % _P + ll) % _P
+        out = add(out, part)
+    return out

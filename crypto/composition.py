@@ -1,0 +1,269 @@
+"""DEEP-ALI math shared by the prover and the verifier.
+
+* Constraint divisors: a transition constraint that reads offsets up to ``e``
+  is divided by ``Z_e(x) = (x^N − 1) / Π_{k=1..e} (x − g^(N−k))``; a boundary
+  constraint at row ``r`` by ``x − g^r`` (``g`` generates the trace domain).
+  The composition polynomial is ``H(x) = Σ_k α_k C_k(x) / Z_k(x)``, split as
+  ``H(x) = Σ_i x^(iN) H_i(x)`` with ``deg H_i < N``.
+* The out-of-domain check (:func:`composition_at`): the verifier evaluates
+  ``Σ_k α_k C_k(z) / Z_k(z)`` from the claimed frame and compares it with
+  ``Σ_i z^(iN) H_i(z)``.
+* The DEEP composition (:func:`deep_values`), for every committed column
+  ``c`` and every row offset ``o`` the AIR reads, with ``z_o = z·g^o``::
+
+      DEEP(x) = Σ_o Σ_c γ_(o,c) (c(x) − c(z_o)) / (x − z_o)
+              + Σ_i γ_i (H_i(x) − H_i(z)) / (x − z)
+
+  FRI then shows ``DEEP`` has degree < N. Both sides evaluate it with the same
+  code: the prover over the whole LDE, the verifier at the queried points.
+
+Committed columns are handled as *base rows*: a main column is one row, an
+extension column (aux or composition) four (its coefficients). An
+extension coefficient ``γ`` applied to a base row is ``γ`` itself; applied to
+an extension column it is the 4×4 matrix of multiplication by ``γ``
+(:func:`ext_mul_matrix`). A linear combination of committed columns is then
+one exact matrix product (:func:`crypto.field.matmul`).
+
+Reference: ethSTARK documentation (StarkWare, 2021), Sections 3–5; the DEEP
+composition as in winterfell's ``DeepCompositionPoly``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from crypto import field as fld
+from crypto.air import Air, PointEvaluator, evaluate, max_offset
+from crypto.field_ref import EXT_DEGREE, Fp4, W, root_of_unity
+from crypto.ntt import intt
+
+__all__ = [
+    "ColumnLayout",
+    "DivisorGroup",
+    "composition_at",
+    "deep_coefficient_matrix",
+    "deep_values",
+    "divisor_groups",
+    "ext_mul_matrix",
+    "lde_points",
+    "ood_sums",
+    "periodic_at",
+]
+
+
+def ext_mul_matrix(gamma: Fp4) -> fld.Array:
+    """The ``4×4`` base matrix ``M`` with ``M @ a = γ·a`` for ``a`` as a coefficient vector."""
+    g0, g1, g2, g3 = gamma.c
+    rows = [
+        [g0, W * g3, W * g2, W * g1],
+        [g1, g0, W * g3, W * g2],
+        [g2, g1, g0, W * g3],
+        [g3, g2, g1, g0],
+    ]
+    return fld.as_field(np.array(rows, dtype=object).reshape(-1)).reshape(4, 4)
+
+
+@dataclass(frozen=True)
+class ColumnLayout:
+    """How many columns each commitment holds, and the base rows they occupy."""
+
+    num_main: int
+    num_aux: int
+    num_composition: int
+
+    @property
+    def num_base_rows(self) -> int:
+        return self.num_main + EXT_DEGREE * (self.num_aux + self.num_composition)
+
+    @property
+    def num_trace_columns(self) -> int:
+        return self.num_main + self.num_aux
+
+    @classmethod
+    def of(cls, air: Air) -> ColumnLayout:
+        return cls(air.num_main_columns, air.num_aux_columns, air.num_composition_columns())
+
+
+# ------------------------------------------------------------------ divisors
+
+
+@dataclass(frozen=True)
+class DivisorGroup:
+    """Constraints sharing a divisor: transitions with ``exemptions`` rows, or a boundary row."""
+
+    kind: str  # "transition" or "boundary"
+    param: int  # exemptions, or the boundary row in [0, N)
+    constraints: tuple[int, ...]  # indices into air.constraint_exprs()
+
+
+def divisor_groups(air: Air) -> list[DivisorGroup]:
+    """Group the AIR's constraints by divisor, in a fixed order."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, t in enumerate(air.transition_list):
+        groups.setdefault(("transition", max_offset(t.expr)), []).append(i)
+    base = len(air.transition_list)
+    for j, b in enumerate(air.boundaries):
+        groups.setdefault(("boundary", air.boundary_row(b)), []).append(base + j)
+    return [DivisorGroup(k, p, tuple(ids)) for (k, p), ids in sorted(groups.items())]
+
+
+def _inverse_divisor_at(group: DivisorGroup, x: Fp4, num_rows: int) -> Fp4:
+    g = root_of_unity(num_rows.bit_length() - 1)
+    if group.kind == "boundary":
+        return (x - pow(g, group.param, fld.P)).inverse()
+    num = Fp4.one()
+    for k in range(1, group.param + 1):
+        num = num * (x - pow(g, num_rows - k, fld.P))
+    return num / (x**num_rows - 1)
+
+
+# ---------------------------------------------------------------- OOD check
+
+
+def periodic_at(air: Air, z: Fp4) -> list[Fp4]:
+    """Each periodic column at ``z``: ``Q(z^(N/L))``, ``Q`` interpolating its values."""
+    out = []
+    for values in air.periodic_columns:
+        period = len(values)
+        coeffs = intt(fld.as_field(list(values)))
+        y = z ** (air.num_rows // period)
+        acc = Fp4.zero()
+        for c in reversed(coeffs.tolist()):
+            acc = acc * y + int(c)
+        out.append(acc)
+    return out
+
+
+def composition_at(
+    air: Air,
+    frame: dict[tuple[str, int, int], Fp4],
+    z: Fp4,
+    alphas: Sequence[Fp4],
+    challenges: Sequence[Fp4],
+) -> Fp4:
+    """``Σ_k α_k C_k(z) / Z_k(z)`` from the claimed out-of-domain frame.
+
+    Raises:
+        ZeroDivisionError: ``z`` is a root of a divisor (probability ~2^-100;
+            the verifier rejects).
+    """
+    ev = PointEvaluator(frame, periodic_at(air, z), air.public_inputs, challenges)
+    values = evaluate(air.constraint_exprs(), ev)
+    total = Fp4.zero()
+    for group in divisor_groups(air):
+        acc = Fp4.sum(alphas[k] * values[k] for k in group.constraints)
+        total = total + acc * _inverse_divisor_at(group, z, air.num_rows)
+    return total
+
+
+# ---------------------------------------------------------------------- DEEP
+
+
+def deep_coefficient_matrix(
+    layout: ColumnLayout, offsets: Sequence[int], gammas: Sequence[Fp4]
+) -> fld.Array:
+    """Coefficients of the DEEP combination as a ``(len(offsets), 4, base_rows)`` array.
+
+    ``gammas`` are drawn in this order: for each offset, one per main column
+    then one per aux column; then one per composition column (offset 0 only).
+    """
+    expected = len(offsets) * layout.num_trace_columns + layout.num_composition
+    if len(gammas) != expected:
+        raise ValueError(f"expected {expected} DEEP coefficients, got {len(gammas)}")
+    out = np.zeros((len(offsets), EXT_DEGREE, layout.num_base_rows), np.uint64)
+    it = iter(gammas)
+    aux_start = layout.num_main
+    comp_start = layout.num_main + EXT_DEGREE * layout.num_aux
+    for o in range(len(offsets)):
+        for c in range(layout.num_main):
+            out[o, :, c] = next(it).c
+        for a in range(layout.num_aux):
+            r = aux_start + EXT_DEGREE * a
+            out[o, :, r : r + EXT_DEGREE] = ext_mul_matrix(next(it))
+    for i in range(layout.num_composition):
+        r = comp_start + EXT_DEGREE * i
+        out[0, :, r : r + EXT_DEGREE] = ext_mul_matrix(next(it))
+    return out
+
+
+def ood_sums(
+    layout: ColumnLayout,
+    gammas: Sequence[Fp4],
+    trace_ood: Sequence[Sequence[Fp4]],
+    composition_ood: Sequence[Fp4],
+) -> list[Fp4]:
+    """``Σ_c γ_(o,c)·c(z_o)`` per offset (plus ``Σ_i γ_i H_i(z)`` at offset 0).
+
+    ``trace_ood[o]`` lists the main then aux columns' values at ``z_o``;
+    ``gammas`` are in the order of :func:`deep_coefficient_matrix`.
+    """
+    width = layout.num_trace_columns
+    sums = []
+    for o, values in enumerate(trace_ood):
+        sums.append(
+            Fp4.sum(g * v for g, v in zip(gammas[o * width : (o + 1) * width], values, strict=True))
+        )
+    tail = gammas[len(trace_ood) * width :]
+    sums[0] = sums[0] + Fp4.sum(g * v for g, v in zip(tail, composition_ood, strict=True))
+    return sums
+
+
+def deep_values(
+    coefficients: fld.Array,
+    segments: Sequence[fld.Array],
+    xs: fld.Array,
+    z_points: Sequence[Fp4],
+    sums: Sequence[Fp4],
+) -> fld.Array:
+    """DEEP composition at the points ``xs``: ``(4, m)`` extension values.
+
+    Args:
+        coefficients: from :func:`deep_coefficient_matrix`.
+        segments: the committed base rows at the points, in layout order
+            (main ``(C, m)``, aux ``(4A, m)``, composition ``(4H, m)``), so the
+            prover never concatenates its large LDE arrays.
+        xs: the points (base field), ``(m,)``.
+        z_points: ``z·g^o`` per offset.
+        sums: :func:`ood_sums` per offset.
+    """
+    n_off = coefficients.shape[0]
+    flat = coefficients.reshape(n_off * EXT_DEGREE, -1)
+    combined = np.zeros((n_off * EXT_DEGREE, xs.shape[0]), np.uint64)
+    start = 0
+    for seg in segments:
+        k = seg.shape[0]
+        if k:
+            combined = fld.add(combined, fld.matmul(flat[:, start : start + k], seg))
+        start += k
+    if start != flat.shape[1]:
+        raise ValueError(f"expected {flat.shape[1]} base rows, got {start}")
+    combined = combined.reshape(n_off, EXT_DEGREE, -1)
+    total = np.zeros((EXT_DEGREE, xs.shape[0]), np.uint64)
+    for o in range(n_off):
+        num = fld.ext_sub(combined[o], fld.ext_scalar(sums[o]))
+        den = fld.ext_sub(fld.ext_from_base(xs), fld.ext_scalar(z_points[o]))
+        total = fld.ext_add(total, fld.ext_mul(num, fld.ext_batch_inv(den)))
+    return total
+
+
+def lde_points(size: int, shift: int, positions: fld.Array | None = None) -> fld.Array:
+    """``shift·ω_size^i`` for all ``i`` (or the given positions)."""
+    w = root_of_unity(size.bit_length() - 1)
+    if positions is None:
+        return fld.powers(w, size, start=shift)
+    return fld.mul(_pow_positions(w, positions), shift)
+
+
+def _pow_positions(w: int, positions: fld.Array) -> fld.Array:
+    out = np.ones(positions.shape, np.uint64)
+    base = np.full(positions.shape, w, np.uint64)
+    e = positions.astype(np.uint64).copy()
+    while e.any():
+        bit = (e & np.uint64(1)).astype(bool)
+        out = np.where(bit, fld.mul(out, base), out)
+        base = fld.mul(base, base)
+        e >>= np.uint64(1)
+    return out

@@ -1,0 +1,348 @@
+"""The STARK prover: trace -> commitments -> DEEP-ALI composition -> FRI -> proof.
+
+Steps (the verifier replays the same transcript, :mod:`crypto.verifier`):
+
+1. Check the trace against the AIR (a trace that breaks a constraint is
+   refused with :class:`~crypto.air.ConstraintViolation`).
+2. Interpolate the main trace, extend it to the coset ``s·<ω_(B·N)>`` and
+   commit to it (one Merkle leaf per LDE row).
+3. With auxiliary columns: draw the challenges, build the aux trace, check it,
+   extend and commit.
+4. Draw one coefficient per constraint, evaluate the constraints on the
+   smallest coset ``s·<ω_(c·N)>`` of the LDE that determines the composition
+   polynomial ``H`` (``c`` = its number of columns, rounded up to a power of
+   two), interpolate, split ``H = Σ x^(iN) H_i``, extend and commit the ``H_i``.
+5. Draw the out-of-domain point ``z``; send every column at ``z·g^o`` for
+   the offsets the AIR reads, and each ``H_i(z)``.
+6. Draw the DEEP coefficients, build the DEEP composition over the LDE and run
+   FRI on it; grind; draw the query positions; open everything there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crypto import field as fld
+from crypto.air import Air, ArrayEvaluator, evaluate
+from crypto.channel import Channel
+from crypto.composition import (
+    ColumnLayout,
+    DivisorGroup,
+    deep_coefficient_matrix,
+    deep_values,
+    divisor_groups,
+    ext_mul_matrix,
+    lde_points,
+    ood_sums,
+)
+from crypto.field_ref import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
+from crypto.fri import FriProver
+from crypto.merkle import BatchOpening, MerkleTree, encode_rows
+from crypto.ntt import DEFAULT_SHIFT, coset_evaluate, coset_interpolate, intt
+from crypto.options import DEFAULT_OPTIONS, ProofOptions
+from crypto.proof import StarkProof
+
+__all__ = ["ProverTimings", "prove"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ProverTimings:
+    """Seconds per prover stage (filled when passed to :func:`prove`)."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.stages[name] = self.stages.get(name, 0.0) + seconds
+
+
+class _Clock:
+    def __init__(self, timings: ProverTimings | None, progress: Progress | None) -> None:
+        self.timings = timings
+        self.progress = progress
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings.add(name, now - self.t)
+        if self.progress is not None:
+            self.progress(name)
+        self.t = now
+
+
+def _ext_poly_at(coeffs: fld.Array, points: list[Fp4]) -> list[list[Fp4]]:
+    """Evaluate base polynomials (rows of ``(R, d)`` coefficients) at extension points.
+
+    Returns, per point, one extension value per row.
+    """
+    d = coeffs.shape[1]
+    out = []
+    for z in points:
+        zpow = _ext_powers(z, d)  # (4, d)
+        vals = fld.matmul(zpow, coeffs.T)  # (4, R)
+        out.append(fld.ext_to_fp4(vals))
+    return out
+
+
+def _ext_powers(z: Fp4, n: int) -> fld.Array:
+    """``[1, z, z^2, ..., z^(n-1)]`` as a ``(4, n)`` array, by doubling."""
+    out = np.zeros((EXT_DEGREE, n), np.uint64)
+    out[0, 0] = 1
+    filled, step = 1, fld.ext_scalar(z)
+    while filled < n:
+        take = min(filled, n - filled)
+        out[:, filled : filled + take] = fld.ext_mul(out[:, :take], step)
+        filled += take
+        step = fld.ext_mul(step, step)
+    return out
+
+
+def _combine_ext_rows(values: list[Fp4]) -> list[Fp4]:
+    """Group base-row values in fours into extension values: ``Σ_j X^j·v_j``."""
+    basis = [Fp4((1, 0, 0, 0)), Fp4((0, 1, 0, 0)), Fp4((0, 0, 1, 0)), Fp4((0, 0, 0, 1))]
+    return [
+        Fp4.sum(basis[j] * values[i + j] for j in range(EXT_DEGREE))
+        for i in range(0, len(values), EXT_DEGREE)
+    ]
+
+
+def _check_inputs(air: Air, main: fld.Array, options: ProofOptions) -> None:
+    n, b = air.num_rows, options.blowup
+    if (n * b).bit_length() - 1 > TWO_ADICITY:
+        raise ValueError(f"expected rows × blowup <= 2^{TWO_ADICITY}, got {n} × {b}")
+    width = air.num_composition_columns()
+    if width > b:
+        raise ValueError(
+            f"AIR {air.name!r} has constraints of degree {air.max_degree()}: its composition "
+            f"polynomial needs {width} columns, more than the blowup {b}; raise the blowup"
+        )
+    if main.shape != (air.num_main_columns, n):
+        raise ValueError(
+            f"expected a main trace of shape {(air.num_main_columns, n)}, got {main.shape}"
+        )
+
+
+def prove(
+    air: Air,
+    main_trace: fld.Array,
+    options: ProofOptions = DEFAULT_OPTIONS,
+    *,
+    progress: Progress | None = None,
+    timings: ProverTimings | None = None,
+    check: bool = True,
+) -> StarkProof:
+    """Prove that ``main_trace`` satisfies ``air``.
+
+    Args:
+        air: the AIR, with its public inputs.
+        main_trace: ``(num_main_columns, num_rows)`` uint64 values in ``[0, p)``.
+        options: proof options (absorbed into the transcript and the proof).
+        progress: called with each stage's name as it ends.
+        timings: filled with seconds per stage.
+        check: check the trace against the constraints first (leave on unless
+            the caller has just done so).
+
+    Raises:
+        ConstraintViolation: the trace (or the aux trace) breaks a constraint.
+        ValueError: shapes or options that cannot work for this AIR.
+    """
+    clock = _Clock(timings, progress)
+    main = np.ascontiguousarray(main_trace, dtype=np.uint64)
+    _check_inputs(air, main, options)
+    if check:
+        air.check_trace(main)
+    n, b = air.num_rows, options.blowup
+    size = n * b
+    shift = DEFAULT_SHIFT
+    layout = ColumnLayout.of(air)
+    clock.lap("check trace")
+
+    channel = Channel.for_statement(air.name, n, options.to_bytes(), air.public_inputs)
+
+    # ---- main trace
+    main_coeffs = intt(main)
+    main_lde = coset_evaluate(main_coeffs, size, shift)
+    clock.lap("main LDE")
+    main_tree = MerkleTree.from_rows(encode_rows(main_lde.T), options.merkle_arity)
+    channel.absorb(main_tree.root)
+    clock.lap("main commit")
+
+    # ---- aux trace
+    challenges: list[Fp4] = []
+    aux_coeffs = np.zeros((0, n), np.uint64)
+    aux_lde = np.zeros((0, size), np.uint64)
+    aux_tree = None
+    if air.num_aux_columns:
+        challenges = channel.draw_exts(air.num_challenges)
+        aux = air.build_aux(main, challenges)
+        if check:
+            air.check_trace(main, aux, challenges)
+        aux_rows = aux.reshape(EXT_DEGREE * air.num_aux_columns, n)
+        aux_coeffs = intt(aux_rows)
+        aux_lde = coset_evaluate(aux_coeffs, size, shift)
+        aux_tree = MerkleTree.from_rows(encode_rows(aux_lde.T), options.merkle_arity)
+        channel.absorb(aux_tree.root)
+        clock.lap("aux trace")
+    elif air.num_challenges:
+        challenges = channel.draw_exts(air.num_challenges)
+
+    # ---- composition polynomial
+    alphas = channel.draw_exts(air.num_constraints)
+    h_coeffs = _composition_coefficients(air, main_lde, aux_lde, challenges, alphas, b, shift)
+    clock.lap("constraints")
+    width = layout.num_composition
+    comp_rows = h_coeffs.reshape(EXT_DEGREE, width, n).transpose(1, 0, 2).reshape(-1, n)
+    comp_lde = coset_evaluate(comp_rows, size, shift)
+    clock.lap("composition LDE")
+    comp_tree = MerkleTree.from_rows(encode_rows(comp_lde.T), options.merkle_arity)
+    channel.absorb(comp_tree.root)
+    clock.lap("composition commit")
+
+    # ---- out-of-domain frame
+    z = channel.draw_ext()
+    g = root_of_unity(n.bit_length() - 1)
+    offsets = air.offsets()
+    z_points = [z * pow(g, o, P) for o in offsets]
+    main_ood = _ext_poly_at(main_coeffs, z_points)
+    aux_ood = (
+        [_combine_ext_rows(v) for v in _ext_poly_at(aux_coeffs, z_points)]
+        if air.num_aux_columns
+        else [[] for _ in z_points]
+    )
+    trace_ood = [m + a for m, a in zip(main_ood, aux_ood, strict=True)]
+    comp_ood = _combine_ext_rows(_ext_poly_at(comp_rows, [z])[0])
+    ood_trace = fld.ext_from_fp4([v for row in trace_ood for v in row]).T.reshape(
+        len(offsets), layout.num_trace_columns, EXT_DEGREE
+    )
+    ood_comp = fld.ext_from_fp4(comp_ood).T.reshape(width, EXT_DEGREE)
+    channel.absorb(fld.to_bytes(ood_trace) + fld.to_bytes(ood_comp))
+    clock.lap("out-of-domain")
+
+    # ---- DEEP composition and FRI
+    gammas = channel.draw_exts(len(offsets) * layout.num_trace_columns + width)
+    coefficients = deep_coefficient_matrix(layout, offsets, gammas)
+    sums = ood_sums(layout, gammas, trace_ood, comp_ood)
+    xs = lde_points(size, shift)
+    deep = deep_values(coefficients, [main_lde, aux_lde, comp_lde], xs, z_points, sums)
+    clock.lap("DEEP composition")
+    fri = FriProver(options)
+    fri.commit(deep, shift, n, channel)
+    clock.lap("FRI commit")
+    nonce = channel.grind(options.grinding_bits)
+    channel.absorb_nonce(nonce)
+    clock.lap("grinding")
+
+    # ---- queries
+    positions = sorted(set(channel.draw_positions(options.num_queries, size)))
+    fri_proof = fri.open(positions)
+    proof = StarkProof(
+        air_name=air.name,
+        num_rows=n,
+        options=options,
+        public_inputs=air.public_inputs,
+        num_main=layout.num_main,
+        num_aux=layout.num_aux,
+        num_composition=width,
+        offsets=offsets,
+        main_root=main_tree.root,
+        aux_root=aux_tree.root if aux_tree is not None else b"",
+        composition_root=comp_tree.root,
+        ood_trace=ood_trace,
+        ood_composition=ood_comp,
+        fri=fri_proof,
+        pow_nonce=nonce,
+        main_rows=np.ascontiguousarray(main_lde[:, positions].T),
+        main_opening=main_tree.open(positions),
+        aux_rows=np.ascontiguousarray(aux_lde[:, positions].T),
+        aux_opening=aux_tree.open(positions) if aux_tree is not None else _EMPTY,
+        composition_rows=np.ascontiguousarray(comp_lde[:, positions].T),
+        composition_opening=comp_tree.open(positions),
+    )
+    clock.lap("queries")
+    return proof
+
+
+_EMPTY = BatchOpening(())
+
+
+def _composition_coefficients(
+    air: Air,
+    main_lde: fld.Array,
+    aux_lde: fld.Array,
+    challenges: list[Fp4],
+    alphas: list[Fp4],
+    blowup: int,
+    shift: int,
+) -> fld.Array:
+    """Coefficients ``(4, width·N)`` of ``H = Σ_k α_k C_k / Z_k``."""
+    n = air.num_rows
+    width = air.num_composition_columns()
+    c = 1 << (width - 1).bit_length()  # evaluation domain c·N, c a power of two >= width
+    stride = blowup // c
+    m = c * n
+    main_ce = main_lde[:, ::stride]
+    aux_ce = aux_lde[:, ::stride].reshape(air.num_aux_columns, EXT_DEGREE, m)
+
+    def column(segment: str, index: int, offset: int) -> fld.Array:
+        src = main_ce[index] if segment == "main" else aux_ce[index]
+        return np.roll(src, -offset * c, axis=-1) if offset else src
+
+    periodic = [_periodic_on_coset(air, i, m, shift) for i in range(len(air.periodic_columns))]
+    ev = ArrayEvaluator(column, lambda i: periodic[i], air.public_inputs, challenges)
+    values = evaluate(air.constraint_exprs(), ev)
+
+    xs = lde_points(m, shift)
+    total = np.zeros((EXT_DEGREE, m), np.uint64)
+    for group in divisor_groups(air):
+        rows, coefs = [], []
+        for k in group.constraints:
+            v = values[k]
+            arr = np.broadcast_to(
+                np.asarray(v, dtype=np.uint64), (m,) if np.ndim(v) < 2 else (EXT_DEGREE, m)
+            )
+            if arr.ndim == 1:
+                rows.append(arr[None, :])
+                coefs.append(fld.ext_scalar(alphas[k]))
+            else:
+                rows.append(arr)
+                coefs.append(ext_mul_matrix(alphas[k]))
+        combined = fld.matmul(np.concatenate(coefs, axis=1), np.concatenate(rows, axis=0))
+        total = fld.ext_add(total, fld.ext_mul_base(combined, _inverse_divisor(group, xs, n)))
+    coeffs = coset_interpolate(total, shift)
+    if np.any(coeffs[:, width * n :]):
+        raise ValueError(
+            f"AIR {air.name!r}: composition polynomial exceeds {width} columns; "
+            "the trace does not satisfy the constraints"
+        )
+    return np.ascontiguousarray(coeffs[:, : width * n])
+
+
+def _inverse_divisor(group: DivisorGroup, xs: fld.Array, n: int) -> fld.Array:
+    g = root_of_unity(n.bit_length() - 1)
+    if group.kind == "boundary":
+        return fld.batch_inv(fld.sub(xs, pow(g, group.param, P)))
+    # 1/Z_e(x) = Π_{k=1..e} (x − g^(N−k)) / (x^N − 1); x^N takes few values on the coset
+    xn = fld.pow(xs, n)
+    uniq, inverse = np.unique(xn, return_inverse=True)
+    inv_zero = fld.inv(fld.sub(uniq, 1))[inverse]
+    for k in range(1, group.param + 1):
+        inv_zero = fld.mul(inv_zero, fld.sub(xs, pow(g, n - k, P)))
+    return inv_zero
+
+
+def _periodic_on_coset(air: Air, index: int, m: int, shift: int) -> fld.Array:
+    """Periodic column ``index`` on ``shift·<ω_m>`` (``Q(x^(N/L))``, ``Q`` of degree < L)."""
+    values = fld.as_field(list(air.periodic_columns[index]))
+    period = values.size
+    ratio = air.num_rows // period
+    coeffs = intt(values)
+    # x^(N/L) on shift·<ω_m> runs over shift^(N/L)·<ω_(m/ratio)>, repeated ratio... times
+    inner = m // ratio
+    evals = coset_evaluate(coeffs, inner, pow(shift, ratio, P))
+    return np.tile(evals, m // inner)
