@@ -36,6 +36,23 @@ def test_order_ids_are_deterministic_and_distinct() -> None:
     assert a not in others and len(others) == 4
 
 
+def test_order_id_matches_the_abi_encoding() -> None:
+    from eth_abi import encode as abi_encode
+
+    from crypto.keccak import keccak256
+    from settlement.liquidation import LIQUIDATION_TAG
+
+    k = key(3, 7)
+    want = keccak256(
+        LIQUIDATION_TAG,
+        abi_encode(
+            ["uint64", "address", "uint16", "bytes32"],
+            [2**64 - 1, k.address, k.subaccount, keccak256(b"ETH-PERP")],
+        ),
+    )
+    assert liquidation_order_id(2**64 - 1, k, "ETH-PERP") == want
+
+
 def _plan(
     pos: list[list[int]], eq: list[int], states: tuple[MarketState, ...] | None = None
 ) -> list:
