@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -197,8 +198,13 @@ def cover_deficits(
     marks: I64,
     insurance_fund: int,
     config: SettlementConfig,
+    flagged: Sequence[bool] = (),
 ) -> tuple[I64, I64, int, int, tuple[DeficitFlow, ...]]:
     """Cover every negative equity: insurance fund first, then ADL or socialised loss.
+
+    An account holding a position in a market whose oracle is ``flagged`` is
+    left as it is until the price is trusted again: neither the fund nor other
+    accounts pay for a deficit measured at a doubtful mark.
 
     Returns:
         ``(collateral, positions, insurance_fund, socialised, flows)`` — new
@@ -207,7 +213,11 @@ def cover_deficits(
     mult = np.array([r.multiplier for r in config.markets], dtype=np.int64)
     price = marks * mult
     eq = collateral + (positions * price[None, :]).sum(axis=1)
-    bankrupt = np.flatnonzero(eq < 0)
+    doubtful = np.zeros(len(eq), dtype=np.bool_)
+    for j, flag in enumerate(flagged):
+        if flag:
+            doubtful |= positions[:, j] != 0
+    bankrupt = np.flatnonzero((eq < 0) & ~doubtful)
     if bankrupt.size == 0:
         return collateral, positions, insurance_fund, 0, ()
     collateral = collateral.copy()

@@ -15,7 +15,8 @@ The steps, in order (each one a pure function of what came before):
 6. mark prices (median of index, last clearing price, index + average
    premium) and the circuit breaker;
 7. liquidation penalties on fills of liquidation orders, to the insurance fund;
-8. negative equity: insurance fund, then ADL or socialised loss;
+8. negative equity: insurance fund, then ADL or socialised loss (not for
+   accounts with a position in a market whose oracle is flagged);
 9. health at the new marks and the staged liquidation orders for the next batch;
 10. invariants: Σ collateral + fee pool + insurance fund changes by exactly
     deposits − withdrawals, and Σ positions is zero in every market.
@@ -300,7 +301,13 @@ def apply_batch(
 
     # 8. negative equity
     collateral, positions, insurance, socialised, deficits = cover_deficits(
-        state.accounts, collateral, positions, marks, insurance, config
+        state.accounts,
+        collateral,
+        positions,
+        marks,
+        insurance,
+        config,
+        [ms.flagged for ms in final_ms],
     )
 
     post = replace(

@@ -291,6 +291,22 @@ def test_insurance_exhaustion_with_socialised_loss() -> None:
     assert sum(s for *_, s in flow.deleveraged) == shortfall
 
 
+def test_no_deficit_cover_on_a_flagged_price() -> None:
+    cfg = default_config(deleverage=DeleverageMode.ADL)
+    state = _bankrupt_book(cfg)
+    crashed = _crash(PRICES, 2_000)
+    # the dex family disagrees: the BTC price is doubtful, the bankrupt account waits
+    new, w = _settle(
+        state, 1, crashed, cfg, overrides={("BTC-PERP", "dex"): 650_000}, bystanders=(3, 4)
+    )
+    assert w.readings["BTC-PERP"].flagged
+    assert not w.deficits and new.insurance_fund == state.insurance_fund
+    assert int(equity(new, cfg)[0]) < 0
+    # the next round agrees: the deficit is covered then
+    _, w2 = _settle(new, 2, crashed, cfg, bystanders=(3, 4))
+    assert [d.account for d in w2.deficits] == [key(0)]
+
+
 def test_insurance_covers_a_small_deficit() -> None:
     cfg = default_config()
     state = replace(_bankrupt_book(cfg), insurance_fund=10**11)
