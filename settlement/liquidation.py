@@ -101,9 +101,10 @@ def plan_liquidations(
 
     The slice per account: markets by decreasing notional; in each, the lots
     that release the initial-margin shortfall ``initial − equity`` at the
-    market's initial fraction (rounded up), capped by the position, by the
-    per-batch cap (the smaller protective cap in protective mode) and by the
-    market's largest order. Markets whose oracle is flagged are skipped.
+    market's lowest-tier initial fraction (rounded up, so the slice errs on
+    the large side), capped by the position, by the per-batch cap (the smaller
+    protective cap in protective mode) and by the market's largest order.
+    Markets whose oracle is flagged are skipped.
     """
     out: list[LiquidationOrder] = []
     below = np.flatnonzero((equity < maintenance) & (positions != 0).any(axis=1))
