@@ -1,4 +1,10 @@
-"""The Poseidon2 AIR: honest traces satisfy it, tampered traces and public inputs do not.
+"""The Poseidon2 AIR: honest traces satisfy it and prove; tampering is refused or rejected.
+
+Constraint level (``Air.check_trace``) and end to end (``crypto.prover.prove``
+then ``crypto.verifier.verify``): an honest proof verifies; a changed trace
+cell or a wrong public input makes the prover refuse, and a proof forced
+through anyway (``check=False``) is rejected; altered proof parts and flipped
+proof bytes are rejected.
 
 Known answer: the chain's first step permutes ``0, 1, ..., 15``, so row 1 of
 an honest trace must hold the HorizenLabs BabyBear width-16 output for that
@@ -8,14 +14,20 @@ input, as published in Plonky3's ``baby-bear/src/poseidon2.rs`` test
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from crypto.air import ArrayEvaluator, ConstraintViolation, col, evaluate
 from crypto.airs import get_air
 from crypto.airs import poseidon2_air as pa
+from crypto.exceptions import VerificationError
 from crypto.expr import degree, max_offset
 from crypto.poseidon2 import WIDTH, P, permute
+from crypto.proof import StarkProof
+from crypto.prover import prove
+from crypto.verifier import verify
 
 HL_RANGE_OUTPUT = [
     896560466, 771677727, 128113032, 1378976435, 160019712, 1452738514, 682850273, 223500421,
@@ -83,7 +95,9 @@ def test_gadget_outputs_equal_the_permutation() -> None:
     main[:WIDTH] = states.T
     main[first:] = pa.permutation_columns(states)
     ev = ArrayEvaluator(
-        column=lambda seg, i, off: np.roll(main[i], -off), periodic=lambda i: None, public_inputs=()
+        column=lambda seg, i, off: np.roll(main[i], -off),
+        periodic=lambda i: np.zeros(8, np.uint64),  # the gadget reads none
+        public_inputs=(),
     )
     values = evaluate([t.expr for t in transitions] + outputs, ev)
     assert all(not np.any(v) for v in values[: len(transitions)])
@@ -157,3 +171,140 @@ def test_consistent_forgery_of_one_row_breaks_the_chain(
 def test_build_rejects_wrong_public_input_count() -> None:
     with pytest.raises(ValueError, match="32 public inputs"):
         pa.build(16, (0,) * 31)
+
+
+# --- end to end: prover and verifier ---------------------------------------------
+
+
+E2E_ROWS = 64  # enough rows for FRI to fold at least once with the default options
+
+
+@pytest.fixture(scope="module")
+def honest64() -> tuple[np.ndarray, tuple[int, ...]]:
+    return pa.generate(E2E_ROWS)
+
+
+@pytest.fixture(scope="module")
+def proved(honest64: tuple[np.ndarray, tuple[int, ...]]) -> tuple[StarkProof, bytes]:
+    trace, public = honest64
+    proof = prove(pa.build(E2E_ROWS, public), trace)
+    assert proof.fri.roots, "expected at least one FRI layer"
+    return proof, proof.to_bytes()
+
+
+def test_honest_proof_verifies(
+    honest64: tuple[np.ndarray, tuple[int, ...]], proved: tuple[StarkProof, bytes]
+) -> None:
+    _, public = honest64
+    _, data = proved
+    result = verify(data, expected_air="poseidon2", expected_public_inputs=public)
+    assert result.air_name == "poseidon2"
+    assert result.num_rows == E2E_ROWS
+    assert result.public_inputs == public
+
+
+def test_proof_is_deterministic(
+    honest64: tuple[np.ndarray, tuple[int, ...]], proved: tuple[StarkProof, bytes]
+) -> None:
+    trace, public = honest64
+    assert prove(pa.build(E2E_ROWS, public), trace).to_bytes() == proved[1]
+
+
+def test_prover_refuses_a_changed_cell(honest64: tuple[np.ndarray, tuple[int, ...]]) -> None:
+    trace, public = honest64
+    bad = trace.copy()
+    bad[WIDTH + 40, 7] = (bad[WIDTH + 40, 7] + 1) % P
+    with pytest.raises(ConstraintViolation):
+        prove(pa.build(E2E_ROWS, public), bad)
+
+
+def test_prover_refuses_a_wrong_public_input(honest64: tuple[np.ndarray, tuple[int, ...]]) -> None:
+    trace, public = honest64
+    wrong = (*public[:-1], (public[-1] + 1) % P)
+    with pytest.raises(ConstraintViolation, match="boundary"):
+        prove(pa.build(E2E_ROWS, wrong), trace)
+
+
+@pytest.mark.parametrize(
+    ("column", "row"), [(3, 9), (WIDTH + 100, 2), (pa.NUM_COLUMNS - 1, E2E_ROWS - 1)]
+)
+def test_verifier_rejects_a_proof_of_a_changed_cell(
+    honest64: tuple[np.ndarray, tuple[int, ...]], column: int, row: int
+) -> None:
+    trace, public = honest64
+    bad = trace.copy()
+    bad[column, row] = (bad[column, row] + 1) % P
+    data = prove(pa.build(E2E_ROWS, public), bad, check=False).to_bytes()  # skip the prover's check
+    with pytest.raises(VerificationError):
+        verify(data)
+
+
+def test_verifier_rejects_a_proof_of_a_false_statement(
+    honest64: tuple[np.ndarray, tuple[int, ...]],
+) -> None:
+    """A proof for a claimed output the trace does not reach."""
+    trace, public = honest64
+    wrong = (*public[:WIDTH], *[(v + 1) % P for v in public[WIDTH:]])
+    data = prove(pa.build(E2E_ROWS, wrong), trace, check=False).to_bytes()
+    with pytest.raises(VerificationError):
+        verify(data)
+
+
+def test_verifier_rejects_unexpected_public_inputs(
+    honest64: tuple[np.ndarray, tuple[int, ...]], proved: tuple[StarkProof, bytes]
+) -> None:
+    _, public = honest64
+    wrong = (*public[:-1], (public[-1] + 1) % P)
+    with pytest.raises(VerificationError):
+        verify(proved[1], expected_public_inputs=wrong)
+    with pytest.raises(VerificationError):
+        verify(proved[1], expected_air="fibonacci")
+
+
+def _bump(a: np.ndarray) -> np.ndarray:
+    out = a.copy()
+    out.flat[0] = (int(out.flat[0]) + 1) % P
+    return out
+
+
+def _flip(b: bytes) -> bytes:
+    return bytes([b[0] ^ 1]) + b[1:]
+
+
+ALTERATIONS = {
+    "public input": lambda p: replace(
+        p, public_inputs=(*p.public_inputs[:-1], (p.public_inputs[-1] + 1) % P)
+    ),
+    "main root": lambda p: replace(p, main_root=_flip(p.main_root)),
+    "composition root": lambda p: replace(p, composition_root=_flip(p.composition_root)),
+    "out-of-domain trace": lambda p: replace(p, ood_trace=_bump(p.ood_trace)),
+    "out-of-domain composition": lambda p: replace(p, ood_composition=_bump(p.ood_composition)),
+    "FRI root": lambda p: replace(
+        p, fri=replace(p.fri, roots=(_flip(p.fri.roots[0]), *p.fri.roots[1:]))
+    ),
+    "FRI remainder": lambda p: replace(p, fri=replace(p.fri, remainder=_bump(p.fri.remainder))),
+    "proof of work": lambda p: replace(p, pow_nonce=p.pow_nonce + 1),
+    "opened trace row": lambda p: replace(p, main_rows=_bump(p.main_rows)),
+    "opened composition row": lambda p: replace(p, composition_rows=_bump(p.composition_rows)),
+}
+
+
+@pytest.mark.parametrize("part", sorted(ALTERATIONS))
+def test_verifier_rejects_an_altered_part(proved: tuple[StarkProof, bytes], part: str) -> None:
+    altered = ALTERATIONS[part](proved[0])
+    with pytest.raises(VerificationError):
+        verify(altered.to_bytes())
+
+
+def test_verifier_rejects_flipped_bytes(proved: tuple[StarkProof, bytes]) -> None:
+    data = proved[1]
+    positions = sorted({*range(0, len(data), max(1, len(data) // 11)), len(data) - 1})
+    for pos in positions:
+        bad = bytearray(data)
+        bad[pos] ^= 0x04
+        with pytest.raises(VerificationError):
+            verify(bytes(bad))
+    with pytest.raises(VerificationError):
+        verify(data[:-1])
+    with pytest.raises(VerificationError):
+        verify(data + b"\x00")
