@@ -123,6 +123,7 @@ from crypto.expr import (
     max_offset,
     periodic,
     pub,
+    shift_rows,
     topological_order,
 )
 from crypto.field_ref import EXT_DEGREE, Fp4, P
@@ -158,6 +159,8 @@ __all__ = [
     "max_offset",
     "periodic",
     "pub",
+    "shift_rows",
+    "uses_aux",
 ]
 
 
@@ -351,8 +354,15 @@ class Air:
             public_inputs=self.public_inputs,
             challenges=challenges,
         )
-        t_values = evaluate([t.expr for t in self.transition_list], ev)
-        for i, (t, value) in enumerate(zip(self.transition_list, t_values, strict=True)):
+        # Without the aux trace, check what the main trace alone determines.
+        with_aux = aux_trace is not None
+
+        def wanted(expr: Expr) -> bool:
+            return with_aux or not uses_aux(expr)
+
+        transitions = [(i, t) for i, t in enumerate(self.transition_list) if wanted(t.expr)]
+        t_values = evaluate([t.expr for _, t in transitions], ev)
+        for (i, t), value in zip(transitions, t_values, strict=True):
             rows = n - max_offset(t.expr)
             bad = _nonzero_rows(value, rows)
             if bad is not None:
@@ -360,8 +370,9 @@ class Air:
                 raise ConstraintViolation(
                     f"AIR {self.name!r}: transition {i} ({label}) fails at row {bad}"
                 )
-        b_values = evaluate([b.expr for b in self.boundaries], ev)
-        for i, (b, value) in enumerate(zip(self.boundaries, b_values, strict=True)):
+        boundaries = [(i, b) for i, b in enumerate(self.boundaries) if wanted(b.expr)]
+        b_values = evaluate([b.expr for _, b in boundaries], ev)
+        for (i, b), value in zip(boundaries, b_values, strict=True):
             row = self.boundary_row(b)
             arr = np.asarray(value)
             cell = arr[..., row] if arr.ndim else arr
@@ -370,6 +381,14 @@ class Air:
                 raise ConstraintViolation(
                     f"AIR {self.name!r}: boundary {i} ({label}) fails at row {row}"
                 )
+
+
+def uses_aux(expr: Expr) -> bool:
+    """Whether ``expr`` reads an aux column or a challenge (drawn after the main commitment)."""
+    return any(
+        isinstance(node, Challenge) or (isinstance(node, Column) and node.segment == "aux")
+        for node in topological_order([expr])
+    )
 
 
 def _nonzero_rows(value: object, rows: int) -> int | None:

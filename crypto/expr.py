@@ -44,6 +44,7 @@ __all__ = [
     "max_offset",
     "periodic",
     "pub",
+    "shift_rows",
     "topological_order",
 ]
 
@@ -379,6 +380,51 @@ class _FormatVisitor:
 
     def pow(self, a: str, exponent: int) -> str:
         return f"{a}^{exponent}"
+
+
+class _ShiftVisitor:
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+
+    def const(self, value: int) -> Expr:
+        return Const(value)
+
+    def column(self, segment: str, index: int, offset: int) -> Expr:
+        return Column(segment, index, offset + self.rows)
+
+    def periodic(self, index: int) -> Expr:
+        raise ValueError("shift_rows: periodic columns cannot be shifted by rows")
+
+    def public_input(self, index: int) -> Expr:
+        return PublicInput(index)
+
+    def challenge(self, index: int) -> Expr:
+        return Challenge(index)
+
+    def add(self, a: Expr, b: Expr) -> Expr:
+        return Add(a, b)
+
+    def sub(self, a: Expr, b: Expr) -> Expr:
+        return Sub(a, b)
+
+    def mul(self, a: Expr, b: Expr) -> Expr:
+        return Mul(a, b)
+
+    def neg(self, a: Expr) -> Expr:
+        return Neg(a)
+
+    def pow(self, a: Expr, exponent: int) -> Expr:
+        return Pow(a, exponent)
+
+
+def shift_rows(expr: Expr, rows: int = 1) -> Expr:
+    """The same expression read ``rows`` rows further down (every column offset + ``rows``).
+
+    Shared nodes stay shared. Periodic columns cannot be shifted (raises ValueError).
+    """
+    if rows < 0:
+        raise ValueError(f"expected a non-negative row shift, got {rows}")
+    return evaluate([expr], _ShiftVisitor(rows))[0]
 
 
 def format_expr(expr: Expr) -> str:

@@ -38,7 +38,7 @@ class ProofOptions:
     folding_factor: int = 8
     grinding_bits: int = 16
     fri_max_remainder: int = 16
-    merkle_arity: int = 2
+    merkle_arity: int = 4
 
     def __post_init__(self) -> None:
         if not _is_pow2(self.blowup) or not 2 <= self.blowup <= 64:

@@ -253,6 +253,3 @@ def _check_rows(
         opening,  # type: ignore[arg-type]
         what,
     )
-
-
-
