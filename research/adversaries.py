@@ -30,7 +30,9 @@ class Sniper(Agent):
 
     Learns of a fundamental jump ``edge_us`` before the market makers can
     cancel (observation plus send latency) and sends an IOC order that picks
-    off every quote priced through the new value by at least ``min_edge``.
+    off the quotes priced through the new value by at least ``min_edge``
+    (up to ``size_lots``; where the book is visible, only what it shows there;
+    under commit-reveal blind, for ``size_lots``).
     """
 
     role = "adversary"
@@ -52,12 +54,17 @@ class Sniper(Agent):
         if abs(new - old) < self.cfg.jump_threshold_ticks:
             return
         e = self.cfg.min_edge_ticks
-        if new > old:
-            o = self.order(BUY, math.floor(new) - e, self.cfg.size_lots, True)
-        else:
-            o = self.order(SELL, math.ceil(new) + e, self.cfg.size_lots, True)
+        side = BUY if new > old else SELL
+        limit = math.floor(new) - e if side > 0 else math.ceil(new) + e
+        size = self.cfg.size_lots
+        mech = self.sim.mechanism
+        if not mech.sealed:
+            # the book is visible: take exactly the quotes priced through the new value
+            size = min(size, sum(q for _, q in mech.depth(-side, limit)))
+            if size == 0:
+                return
         self.attacks += 1
-        self.sim.send(self, o)
+        self.sim.send(self, self.order(side, limit, size, True))
 
 
 class _FrontRunner(Agent):

@@ -102,7 +102,7 @@ class Simulation:
         self.now = 0
         self.horizon_ns = horizon_ns
         self.events = 0
-        self._heap: list[tuple[int, int, Callable[[Any], None], Any]] = []
+        self._heap: list[tuple[int, int, Callable[[Any], object], Any]] = []
         self._seq = 0
         self._next_oid = 1
         self.names: list[str] = []
@@ -132,21 +132,19 @@ class Simulation:
         return len(self.names) - 1
 
     # -- clock --------------------------------------------------------------------
-    def schedule(self, t: int, fn: Callable[[Any], None], arg: Any = None) -> None:
+    def schedule(self, t: int, fn: Callable[[Any], object], arg: Any = None) -> None:
         """Run ``fn(arg)`` at time ``t`` (ns); equal times run in scheduling order."""
         self._seq += 1
         heapq.heappush(self._heap, (t, self._seq, fn, arg))
 
     def run(self) -> int:
-        """Process events up to the horizon; returns the number processed."""
+        """Process events before the horizon (later ones stay queued); returns how many ran."""
         heap = self._heap
         pop = heapq.heappop
         end = self.horizon_ns
         n = 0
-        while heap:
+        while heap and heap[0][0] < end:
             t, _, fn, arg = pop(heap)
-            if t >= end:
-                break
             self.now = t
             fn(arg)
             n += 1

@@ -186,6 +186,7 @@ def run_simulation(
             extras[f"attacks_{a.kind}"] = int(getattr(a, "attacks", 0) + getattr(a, "snipes", 0))
             forfeits = getattr(mech, "forfeits_by_account", {}).get(a.idx, 0)
             extras[f"forfeits_{a.kind}"] = int(forfeits)
+            extras[f"bonds_{a.kind}"] = int(forfeits) * spec.bond
     if rfq is not None:
         extras["rfq_requests"] = rfq.requests
         extras["rfq_filled"] = rfq.filled

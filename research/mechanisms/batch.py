@@ -158,11 +158,11 @@ class BatchAuctionMechanism(Mechanism):
             o.rem -= q
             sim.record_fill(o, price, q, k)
             if not o.ioc:
-                if self.log is not None:
-                    self._log(4, o.oid, q, price, o.side)
                 if o.rem == 0:
                     o.live = False
                     del self.resting[o.oid]
+                if self.log is not None:
+                    self._log(4, o.oid, q, price, o.side)
         if bought != sold or bought != discovery.volume:
             raise ConservationError(
                 f"batch {k}: expected bought = sold = {discovery.volume}, got {bought} and {sold}"

@@ -135,11 +135,11 @@ class ClobMechanism(Mechanism):
         sim.record_fill(maker, p, q, unit)
         sim.record_fill(taker, p, q, unit)
         sim.last_price = p
-        if self.log is not None:
-            self._log(4, maker.oid, q, p, maker.side)
         if maker.rem == 0:
             level.popleft()
             maker.live = False
             self.live.pop(maker.oid, None)
             if not level:
                 del opp[p]
+        if self.log is not None:
+            self._log(4, maker.oid, q, p, maker.side)

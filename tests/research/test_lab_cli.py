@@ -1,0 +1,75 @@
+"""``sealbatch lab run`` and ``sealbatch lab lobster-replay`` end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from venue.cli import main
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "research" / "scenarios"
+
+
+def test_lab_run_writes_a_report_and_refuses_to_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = [
+        "lab", "run", str(SCENARIOS / "sandwich.yaml"), "--seeds", "2", "--horizon", "1",
+        "--scheduler", "sync", "--out", str(out), "--no-progress", "--lobster",
+        "--set", "sweep=null",
+    ]  # fmt: skip
+    assert main(args) == 0
+    stdout = capsys.readouterr().out
+    assert "6 runs of sandwich" in stdout and "clob" in stdout
+    for name in ("results.csv", "manifest.json", "report.md", "adversary_pnl_by_mechanism.png"):
+        assert (out / name).exists()
+    assert (out / "lobster" / "clob_message_10.csv").exists()
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_default_out_dir_is_new_each_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "lab", "run", str(SCENARIOS / "sniping.yaml"), "--seeds", "1", "--horizon", "0.5",
+        "--scheduler", "sync", "--no-progress", "--set", "sweep=null",
+    ]  # fmt: skip
+    assert main(args) == 0
+    assert main(args) == 0
+    assert (tmp_path / "lab-out" / "sniping" / "report.md").exists()
+    assert (tmp_path / "lab-out" / "sniping-2" / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--set", "adversaries.snipr.enabled=true"], "field path"),
+        (["--seeds", "0"], "--seeds"),
+        (["--set", "nonsense"], "PATH=VALUE"),
+    ],
+)
+def test_bad_input_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    args = ["lab", "run", str(SCENARIOS / "sniping.yaml"), "--out", str(tmp_path / "o"), *extra]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lab", "run", str(tmp_path / "nope.yaml")]) == 2
+    assert "readable YAML" in capsys.readouterr().err
+
+
+def test_lobster_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("34200.000000000,1,1,2,1000000,-1\n34200.010000000,4,1,2,1000000,-1\n")
+    assert main(["lab", "lobster-replay", str(path), "--interval-ms", "50"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == "batch,time_ns,price,volume,orders"
+    assert "traded 2 lots" in captured.err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x\n")
+    assert main(["lab", "lobster-replay", str(bad)]) == 2

@@ -1,0 +1,51 @@
+"""Reports: CSV, manifest, tables with intervals, paired tests, PNG figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from research.report import build_manifest, paired_table, summary_table, write_report
+from research.scenario import load_scenario
+from research.sweep import run_sweep
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "research" / "scenarios"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_files(tmp_path: Path) -> None:
+    s = load_scenario(SCENARIOS / "sniping.yaml").with_override("horizon_s", 1.0)
+    s = s.with_override("sweep.values", [100.0, 200.0])
+    df = run_sweep(s, [0, 1, 2], scheduler="sync")
+    manifest = build_manifest(s, [0, 1, 2], ["sealbatch", "lab", "run"])
+    paths = write_report(df, s, tmp_path, manifest)
+    for key in ("results", "manifest", "summary", "paired", "report"):
+        assert paths[key].exists()
+    for name in ("adversary_pnl_by_mechanism", "surplus_vs_interval", "adversary_pnl_vs_edge_us"):
+        assert paths[name].read_bytes()[:8] == PNG
+    m = json.loads(paths["manifest"].read_text())
+    assert m["seeds"] == [0, 1, 2] and m["scenario"]["name"] == "sniping"
+    assert "numpy" in m["versions"] and "git_commit" in m
+    back = pd.read_csv(paths["results"])
+    assert len(back) == len(df) == 2 * len(s.mechanisms) * 3
+    text = paths["report"].read_text()
+    assert "fba-1000ms" in text and "95%" in text
+
+
+def test_summary_and_paired_tables() -> None:
+    df = pd.DataFrame(
+        {
+            "mechanism": ["a"] * 4 + ["b"] * 4,
+            "seed": [0, 1, 2, 3] * 2,
+            "adversary_pnl": [10.0, 11.0, 12.0, 13.0, 0.0, 1.0, 2.0, 3.0],
+        }
+    )
+    summary = summary_table(df, ["adversary_pnl"])
+    a = summary[summary.mechanism == "a"].iloc[0]
+    assert a["mean"] == 11.5 and a["ci_low"] <= 11.5 <= a["ci_high"] and a["n"] == 4
+    paired = paired_table(df, "a", ["adversary_pnl"])
+    row = paired.iloc[0]
+    assert row["mechanism"] == "b" and row["mean_diff"] == -10.0
+    assert row["ci_low"] == row["ci_high"] == -10.0  # constant paired difference
