@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         operator,
     ):
         app.include_router(module.router)
+    app.include_router(markets.oracle_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -35,6 +35,7 @@ from venue.schemas import (
     AcceptIn,
     CommitIn,
     DepositIn,
+    OracleReportIn,
     QuoteCommitIn,
     QuoteRevealIn,
     RevealIn,
@@ -54,6 +55,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "quote_reveal": QuoteRevealIn,
     "accept": AcceptIn,
     "deposit": DepositIn,
+    "oracle": OracleReportIn,
 }
 
 #: Reveal refusals that concern a commitment the batch holds: they are logged
@@ -147,7 +149,7 @@ class VenueCore:
                 self.schedule.windows(batch_id),
                 self.references,  # live: a batch reveals after its predecessor cleared
                 self.nonces,
-                self.settlement.reveal_check,
+                lambda trader, order: self.settlement.reveal_check(batch_id, trader, order),
             )
             if register:
                 self.books[batch_id] = book
@@ -275,6 +277,11 @@ class VenueCore:
         self.nonces.use(trader, body.nonce)
         self.events_applied += 1
 
+    def oracle_report(self, body: OracleReportIn, now_ms: int) -> None:
+        """Take a signed oracle price report from a configured source."""
+        self.settlement.oracle_report(body.to_domain(), now_ms)
+        self.events_applied += 1
+
     def apply(self, kind: str, payload: str, at_ms: int) -> None:
         """Re-apply one logged write (replay). Refusals are expected for logged
         reveal rejections and ignored; they rebuild the same state as live."""
@@ -290,6 +297,7 @@ class VenueCore:
             "quote_reveal": self.quote_reveal,
             "accept": self.accept,
             "deposit": self.deposit,
+            "oracle": self.oracle_report,
         }
         handler[kind](body, at_ms)
 
@@ -304,7 +312,7 @@ class VenueCore:
         target = self.schedule.last_cleared_by(now_ms)
         out: list[dict[str, Any]] = []
         while self.last_cleared < target:
-            if self.carried:
+            if self.carried or self.settlement.has_pending():
                 nxt = self.last_cleared + 1
             else:
                 pending = [b for b in self.books if b <= target]
@@ -322,9 +330,15 @@ class VenueCore:
         book = self.books.pop(batch_id, None) or self.book(batch_id, register=False)
         sealed = book.close(clears_at)
         references = dict(self.references)
-        result = clear_batch(sealed, self.markets, references, self.carried)
+        carried_in = (*self.carried, *self.settlement.carried_in())
+        result = clear_batch(sealed, self.markets, references, carried_in)
         blocks, block_views = self._check_blocks(batch_id, result, references)
-        summary = self.settlement.settle(result, blocks, clears_at)
+        outcome = self.settlement.settle(result, blocks, clears_at)
+        summary = outcome.summary
+        for view in block_views:
+            reason = outcome.failed_blocks.get(hexb(view["rfq_id"]))
+            if view["status"] == "filled" and reason is not None:
+                view.update(status="failed", reason=reason)
         for market_id, mr in result.markets.items():
             if mr.price is not None:
                 self.references[market_id] = mr.price
@@ -332,7 +346,7 @@ class VenueCore:
         w = self.schedule.windows(batch_id)
         record: dict[str, Any] = {
             "batch_id": batch_id,
-            "status": "settled" if summary is not None else "cleared",
+            "status": "settled" if summary is not None and summary["settled"] else "cleared",
             "windows": {
                 "commit_open_ms": w.commit_open_ms,
                 "commit_close_ms": w.commit_close_ms,

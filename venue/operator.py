@@ -42,6 +42,7 @@ from venue.schemas import (
     AcceptIn,
     CommitIn,
     DepositIn,
+    OracleReportIn,
     QuoteCommitIn,
     QuoteRevealIn,
     RevealIn,
@@ -351,6 +352,18 @@ class Operator:
         self._after(fut, [(f"account:{body.trader.lower()}", "deposit", {"amount": body.amount})])
         await asyncio.wrap_future(fut)
 
+    async def oracle_report(self, body: OracleReportIn) -> None:
+        self.advance()
+        now = self.clock.now_ms()
+        self._limit(body.source)
+        try:
+            self.core.oracle_report(body, now)
+        except SealbatchError as err:
+            self._spend(body.source, err)
+            raise
+        self._spend(body.source, None)
+        await self._durable([self._log("oracle", body.model_dump_json(), now)])
+
     # ------------------------------------------------------------------ views
 
     def _batch_messages(self, rec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -406,9 +419,10 @@ class Operator:
             "batch_lag": max(0, due - self.core.last_cleared),
             "commit_window_ms": self.schedule.commit_ms,
             "reveal_window_ms": self.schedule.reveal_ms,
-            "breaker": "unavailable (no settlement circuit breaker wired in)"
-            if self.core.settlement.name == "none"
-            else "see settlement",
+            "breaker": {
+                m: self.core.settlement.market_state(m).get("breaker")
+                for m in sorted(self.core.markets)
+            },
             "settlement": self.core.settlement.name,
             "queues": {
                 "db_writes": self.writer.depth,

@@ -15,12 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, String
 from auction.commit_reveal import Commit, SignedCommit
 from auction.orders import Order, Side, TimeInForce
 from crypto.eip712 import Address
+from settlement.oracle import SignedReport
 
 __all__ = [
     "AcceptIn",
     "BulkItem",
     "CommitIn",
     "DepositIn",
+    "OracleReportIn",
     "OrderIn",
     "Problem",
     "QuoteCommitIn",
@@ -297,6 +299,20 @@ class DepositIn(_In):
             "nonce": self.nonce,
             "expiry": self.expiry_ms,
         }
+
+
+class OracleReportIn(_In):
+    """A price report signed by a configured oracle source (``settlement.oracle``)."""
+
+    market: MarketId
+    price: Annotated[StrictInt, Field(ge=1, le=(1 << 63) - 1)]
+    timestamp_ms: Annotated[StrictInt, Field(ge=1, le=(1 << 63) - 1)]
+    source: AddressStr
+    signature: Sig
+
+    def to_domain(self) -> SignedReport:
+        """Raises OracleError for a malformed report."""
+        return SignedReport.from_dict(self.model_dump())
 
 
 class ReceiptOut(BaseModel):

@@ -1,85 +1,377 @@
 """The venue's one door into the settlement layer (ledger, margin, funding).
 
 The operator talks to settlement only through :class:`SettlementEngine`:
-a margin check on every matching reveal, deposits, applying a cleared batch
-(fills, block trades, forfeited bonds) and account / market views. Which
-implementation runs is chosen in :func:`make_settlement_engine`; while the
-ledger is not wired in, :class:`NoSettlement` answers every account query
-with an honest ``settlement_unavailable`` problem and batches stop at the
-``cleared`` status instead of ``settled``.
+the initial-margin check on every matching reveal, deposits, oracle
+reports, applying a cleared batch (fills, block trades, forfeited bonds,
+funding, liquidations) and account / market views. :class:`LedgerSettlement`
+runs the real ledger (:func:`settlement.transition.apply_batch`); it is
+deterministic in the sequence of calls, so replaying the venue's log
+rebuilds it exactly.
+
+Block trades (RFQ) settle as two fills at the batch's clearing price plus a
+zero-sum collateral transfer of ``(block price − clearing price) × lots ×
+multiplier`` from buyer to seller, applied just before the batch's
+transition: economically a trade at the block price. A block in a market
+that did not trade in its batch (no clearing price) fails with
+``no_clearing_price``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from auction.batch import BatchResult
+import numpy as np
+
+from auction.batch import BatchResult, Fill, RestingOrder
 from auction.markets import Market
-from auction.orders import Order
-from crypto.eip712 import Address
-from venue.errors import SettlementUnavailable
+from auction.orders import Order, Side
+from crypto.eip712 import Address, address_of
+from crypto.keccak import keccak256
+from settlement.errors import SettlementError
+from settlement.ledger import AccountKey, LedgerState, deposit, empty_state, equity
+from settlement.margin import RevealMarginCheck, cross_requirements, requirements
+from settlement.oracle import OracleConfig, OracleRound, OracleSource, SignedReport
+from settlement.params import SettlementConfig, default_config
+from settlement.roots import state_root
+from settlement.transition import apply_batch
+from venue.errors import BadRequest
 from venue.rfq import Acceptance
 
-__all__ = ["NoSettlement", "SettlementEngine", "make_settlement_engine"]
+__all__ = [
+    "DEV_ORACLE_FAMILIES",
+    "LedgerSettlement",
+    "SettleOutcome",
+    "SettlementEngine",
+    "dev_oracle_keys",
+    "make_settlement_engine",
+]
+
+#: Families of the embedded development oracle's four sources (two each).
+DEV_ORACLE_FAMILIES = ("alpha", "alpha", "beta", "beta")
+
+
+def dev_oracle_keys() -> list[bytes]:
+    """Keys of the embedded development oracle: ``keccak("sealbatch dev oracle", i)``.
+
+    Public by design (like the default operator key); configure real sources
+    with ``SEALBATCH_ORACLE_SOURCES`` for anything of value.
+    """
+    return [keccak256(b"sealbatch dev oracle", bytes([i])) for i in range(4)]
+
+
+@dataclass(frozen=True)
+class SettleOutcome:
+    """What settling a batch produced: a JSON summary and the blocks refused."""
+
+    summary: dict[str, Any] | None
+    failed_blocks: Mapping[bytes, str]
 
 
 class SettlementEngine(Protocol):
-    """What the operator needs from settlement; every method is deterministic
-    in the sequence of calls, so a replay of the durable log rebuilds it."""
+    """What the operator needs from settlement."""
 
     name: str
 
-    def reveal_check(self, trader: Address, order: Order) -> None:
-        """Raise an ``AuctionError`` (e.g. InsufficientMargin) to refuse a reveal."""
+    def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
+        """Raise an ``AuctionError`` (InsufficientMargin) to refuse a reveal."""
         ...
 
-    def deposit(self, trader: Address, amount: int, at_ms: int) -> None:
-        """Credit collateral; raises SettlementUnavailable without a ledger."""
+    def deposit(self, trader: Address, amount: int, at_ms: int) -> None: ...
+
+    def oracle_report(self, report: SignedReport, at_ms: int) -> None: ...
+
+    def has_pending(self) -> bool:
+        """Deposits or liquidation orders wait for the next batch."""
+        ...
+
+    def carried_in(self) -> list[RestingOrder]:
+        """Liquidation orders that enter the next batch."""
         ...
 
     def settle(
         self, result: BatchResult, blocks: Sequence[Acceptance], at_ms: int
-    ) -> dict[str, Any] | None:
-        """Apply a cleared batch; returns a JSON summary (state root, ...), or None
-        when nothing was settled."""
-        ...
+    ) -> SettleOutcome: ...
 
-    def account(self, trader: Address) -> dict[str, Any]:
-        """Collateral, positions, equity, margin requirements, liquidation prices."""
-        ...
+    def account(self, trader: Address) -> dict[str, Any]: ...
 
-    def market_state(self, market: str) -> dict[str, Any]:
-        """Oracle index, mark price and funding of one market."""
-        ...
+    def market_state(self, market: str) -> dict[str, Any]: ...
 
 
-class NoSettlement:
-    """No ledger wired in: reveals are not margin-checked, nothing settles."""
+class LedgerSettlement:
+    """The settlement ledger behind the venue.
 
-    name = "none"
+    Args:
+        markets: the venue's markets.
+        oracle: trusted oracle sources (default: the development oracle).
+        config: settlement rules (default: :func:`settlement.params.default_config`).
+    """
 
-    def __init__(self, markets: Mapping[str, Market]) -> None:
-        self.markets = markets
+    name = "ledger"
 
-    def reveal_check(self, trader: Address, order: Order) -> None:
-        return None
+    def __init__(
+        self,
+        markets: Mapping[str, Market],
+        oracle: OracleConfig | None = None,
+        config: SettlementConfig | None = None,
+    ) -> None:
+        self.config = config or default_config(dict(markets))
+        self.oracle = oracle or OracleConfig(
+            tuple(
+                OracleSource(address_of(k), f)
+                for k, f in zip(dev_oracle_keys(), DEV_ORACLE_FAMILIES, strict=True)
+            )
+        )
+        self.state: LedgerState = empty_state(self.config)
+        self.pending_deposits: list[tuple[AccountKey, int]] = []
+        self.reports: dict[tuple[str, str], SignedReport] = {}
+        self._checks: dict[int, RevealMarginCheck] = {}
+        self.last_summary: dict[str, Any] | None = None
+        self._round = 0
+
+    # ------------------------------------------------------------ inputs
+
+    def _check_state(self) -> LedgerState:
+        state = self.state
+        for key, amount in self.pending_deposits:
+            state = deposit(state, key, amount)
+        return state
+
+    def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
+        check = self._checks.get(batch_id)
+        if check is None:
+            # The ledger as the batch starts revealing, with deposits already credited.
+            check = self._checks[batch_id] = RevealMarginCheck(self._check_state(), self.config)
+        check(trader, order)
 
     def deposit(self, trader: Address, amount: int, at_ms: int) -> None:
-        raise SettlementUnavailable("deposits need the settlement ledger, which is not wired in")
+        key = AccountKey(trader, 0)
+        try:
+            deposit(self._check_state(), key, amount)  # validates amount and the 2^62 cap
+        except SettlementError as exc:
+            raise BadRequest(f"deposit: {exc}") from exc
+        self.pending_deposits.append((key, amount))
+
+    def oracle_report(self, report: SignedReport, at_ms: int) -> None:
+        """Keep a source's newest report per market for the next round.
+
+        Raises:
+            BadRequest: unknown source, bad signature, unknown market, or a
+                timestamp in the future or older than the kept one.
+        """
+        r = report.report
+        if self.oracle.family_of(r.source) is None:
+            raise BadRequest(f"source: expected a configured oracle source, got {r.source}")
+        try:
+            report.verify()
+        except SettlementError as exc:
+            raise BadRequest(str(exc)) from exc
+        if r.market not in self.config.market_ids:
+            raise BadRequest(f"market: expected one of {self.config.market_ids}, got {r.market!r}")
+        if r.timestamp_ms > at_ms:
+            raise BadRequest(f"timestamp_ms: expected at most {at_ms} (now), got {r.timestamp_ms}")
+        old = self.reports.get((r.market, r.source))
+        if old is not None and old.report.timestamp_ms >= r.timestamp_ms:
+            raise BadRequest(
+                f"timestamp_ms: expected after {old.report.timestamp_ms}, got {r.timestamp_ms}"
+            )
+        self.reports[(r.market, r.source)] = report
+
+    def has_pending(self) -> bool:
+        return bool(self.pending_deposits or self.state.pending_liquidations)
+
+    def carried_in(self) -> list[RestingOrder]:
+        return [lo.resting for lo in self.state.pending_liquidations]
+
+    # ------------------------------------------------------------ settle
+
+    def _blocks(
+        self, result: BatchResult, blocks: Sequence[Acceptance], state: LedgerState
+    ) -> tuple[BatchResult, LedgerState, dict[bytes, str], list[dict[str, Any]]]:
+        failed: dict[bytes, str] = {}
+        extra: dict[str, list[Fill]] = {}
+        collateral = state.collateral.copy()
+        adjustments = []
+        for a in blocks:
+            mr = result.markets.get(a.market)
+            if mr is None or mr.price is None:
+                failed[a.rfq_id] = "no_clearing_price"
+                continue
+            missing = [p for p in (a.buyer, a.seller) if not state.has(AccountKey(p, 0))]
+            if missing:
+                failed[a.rfq_id] = "no_account"
+                continue
+            buy_id = keccak256(b"sealbatch.block", a.rfq_id, b"buy")
+            sell_id = keccak256(b"sealbatch.block", a.rfq_id, b"sell")
+            extra.setdefault(a.market, []).extend(
+                [
+                    Fill(buy_id, a.buyer, a.market, Side.BUY, mr.price, a.quantity),
+                    Fill(sell_id, a.seller, a.market, Side.SELL, mr.price, a.quantity),
+                ]
+            )
+            amount = (a.price - mr.price) * a.quantity * self.config.risk(a.market).multiplier
+            collateral[state.row(AccountKey(a.buyer, 0))] -= amount
+            collateral[state.row(AccountKey(a.seller, 0))] += amount
+            adjustments.append(
+                {
+                    "rfq_id": "0x" + a.rfq_id.hex(),
+                    "buyer_pays_seller": amount,
+                    "clearing_price": mr.price,
+                    "block_price": a.price,
+                }
+            )
+        if extra:
+            markets = {
+                m: dataclasses.replace(mr, fills=mr.fills + tuple(extra.get(m, ())))
+                for m, mr in result.markets.items()
+            }
+            result = dataclasses.replace(result, markets=markets)
+            state = state.with_arrays(collateral=collateral)
+        return result, state, failed, adjustments
 
     def settle(
         self, result: BatchResult, blocks: Sequence[Acceptance], at_ms: int
-    ) -> dict[str, Any] | None:
-        return None
+    ) -> SettleOutcome:
+        """Apply the batch to the ledger; on a settlement error nothing changes and
+        the summary says why (the batch stays ``cleared``)."""
+        self._checks.pop(result.batch_id, None)
+        for b in [b for b in self._checks if b < result.batch_id]:
+            del self._checks[b]
+        reports = tuple(
+            r
+            for _, r in sorted(self.reports.items())
+            if at_ms - r.report.timestamp_ms <= self.oracle.stale_ms
+        )
+        self._round += 1
+        oracle_round = OracleRound(self._round, at_ms, reports)
+        result2, pre, failed, adjustments = self._blocks(result, blocks, self.state)
+        try:
+            post, witness = apply_batch(
+                pre,
+                result2,
+                oracle_round,
+                self.config,
+                self.oracle,
+                deposits=self.pending_deposits,
+            )
+        except SettlementError as exc:
+            return SettleOutcome(
+                {"settled": False, "error": str(exc), "code": getattr(exc, "code", "")},
+                {a.rfq_id: "settlement_failed" for a in blocks},
+            )
+        self.state = post
+        self.pending_deposits = []
+        summary = {
+            "settled": True,
+            "pre_root": "0x" + witness.pre_root.hex(),
+            "post_root": "0x" + witness.post_root.hex(),
+            "oracle_round": {
+                "round_id": oracle_round.round_id,
+                "timestamp_ms": at_ms,
+                "digest": "0x" + oracle_round.digest().hex(),
+                "reports": len(reports),
+            },
+            "readings": {m: r.to_dict() for m, r in sorted(witness.readings.items())},
+            "funding": {m: f.to_dict() for m, f in sorted(witness.funding.items())},
+            "fees": witness.fees,
+            "forfeits": [[k.address, amt] for k, amt in witness.forfeits],
+            "deposits": [[k.address, amt] for k, amt in witness.deposits],
+            "liquidations": len(witness.liquidations),
+            "deficits": [d.to_dict() for d in witness.deficits],
+            "tripped": list(witness.tripped),
+            "block_adjustments": adjustments,
+            "insurance_fund": post.insurance_fund,
+            "fee_pool": post.fee_pool,
+        }
+        self.last_summary = summary
+        return SettleOutcome(summary, failed)
+
+    # ------------------------------------------------------------ views
 
     def account(self, trader: Address) -> dict[str, Any]:
-        raise SettlementUnavailable("accounts need the settlement ledger, which is not wired in")
+        """Collateral, positions, equity, margin requirements and liquidation prices.
+
+        The liquidation price of a market holds the other marks fixed and
+        solves equity = maintenance (linear within the current margin tier);
+        it is None without a position.
+        """
+        key = AccountKey(trader, 0)
+        pending = sum(a for k, a in self.pending_deposits if k == key)
+        s = self.state
+        if not s.has(key):
+            return {
+                "exists": False,
+                "collateral": 0,
+                "pending_deposits": pending,
+                "positions": {},
+                "equity": 0,
+                "initial_margin": 0,
+                "maintenance_margin": 0,
+                "liquidation_prices": {},
+            }
+        row = s.row(key)
+        marks = s.mark_prices()
+        eq = int(equity(s, self.config)[row])
+        req = requirements(s, self.config)
+        pos = s.positions[row]
+        liq: dict[str, int | None] = {}
+        for j, m in enumerate(self.config.market_ids):
+            liq[m] = self._liquidation_price(row, j, eq, int(req.maintenance[row]))
+        return {
+            "exists": True,
+            "collateral": int(s.collateral[row]),
+            "pending_deposits": pending,
+            "positions": {m: int(pos[j]) for j, m in enumerate(self.config.market_ids)},
+            "mark_prices": {m: int(marks[j]) for j, m in enumerate(self.config.market_ids)},
+            "equity": eq,
+            "initial_margin": int(req.initial[row]),
+            "maintenance_margin": int(req.maintenance[row]),
+            "liquidation_prices": liq,
+            "portfolio_margin": bool(s.portfolio[row]),
+            "state_root": "0x" + state_root(s).hex(),
+        }
+
+    def _liquidation_price(self, row: int, j: int, eq: int, maint: int) -> int | None:
+        s = self.state
+        q = int(s.positions[row, j])
+        mark = int(s.mark_prices()[j])
+        if q == 0 or mark <= 0:
+            return None
+        mult = self.config.markets[j].multiplier
+        pos = s.positions[row : row + 1]
+        bumped = s.mark_prices().copy()
+        bumped[j] = mark + 1
+        slope_m = int(cross_requirements(pos, bumped, self.config).maintenance[0]) - int(
+            cross_requirements(pos, s.mark_prices(), self.config).maintenance[0]
+        )
+        slope_e = q * mult
+        denom = slope_e - slope_m
+        if denom == 0:
+            return None
+        # equity(p) = eq + slope_e (p − mark); maint(p) = maint + slope_m (p − mark)
+        delta = (maint - eq) / denom
+        price = mark + delta
+        return max(1, int(np.ceil(price)) if q > 0 else int(np.floor(price)))
 
     def market_state(self, market: str) -> dict[str, Any]:
-        return {"oracle": None, "mark_price": None, "funding": None, "settlement": self.name}
+        ms = self.state.market_state(market)
+        return {
+            "oracle": {"index_price": ms.index_price, "flagged": ms.flagged},
+            "mark_price": ms.mark_price,
+            "funding": {
+                "funding_index": ms.funding_index,
+                "premium_sum": ms.premium_sum,
+                "premium_time": ms.premium_time,
+                "interval_batches": ms.interval_batches,
+                "interval_length_batches": self.config.risk(market).funding_interval_batches,
+            },
+            "breaker": {"protective": ms.protective, "calm": ms.calm},
+            "settlement": self.name,
+        }
 
 
 def make_settlement_engine(markets: Mapping[str, Market]) -> SettlementEngine:
-    """The settlement engine this build of the venue runs with."""
-    return NoSettlement(markets)
+    """The settlement engine the venue runs with: the real ledger."""
+    return LedgerSettlement(markets)

@@ -14,6 +14,9 @@ from venue.client import VenueClient
 from venue.clock import ManualClock
 from venue.settings import Settings
 
+#: Collateral each test trader deposits: 100 000 USDC (6 decimals).
+FUNDING = 100_000_000_000
+
 #: Start of the manual clock: a multiple of the 1 s commit window, so batch
 #: 0's commit window opens exactly here.
 T0 = 1_800_000_000_000
@@ -72,6 +75,12 @@ class Venue:
             for n, k in KEYS.items()
         }
 
+    def fund(self, amount: int = FUNDING) -> None:
+        """Deposit collateral for every trader (credited with the next batch; the
+        reveal margin check counts it at once)."""
+        for c in self.traders.values():
+            c.deposit(amount)
+
     @property
     def op(self):  # type: ignore[no-untyped-def]
         return self.tc.app.state.operator  # type: ignore[attr-defined]
@@ -92,4 +101,6 @@ class Venue:
 def venue(db_url: str, clock: ManualClock) -> Iterator[Venue]:
     app = create_app(make_settings(db_url), clock)
     with TestClient(app) as tc:
-        yield Venue(tc, clock)
+        v = Venue(tc, clock)
+        v.fund()
+        yield v

@@ -28,6 +28,8 @@ def test_kill_9_mid_batch_loses_nothing(tmp_path: Path) -> None:
     proc = start_server(db, port, COMMIT_MS, REVEAL_MS)
     try:
         alice, bob, carol = (VenueClient(url, KEYS[n]) for n in ("alice", "bob", "carol"))
+        for c in (alice, bob, carol):
+            c.deposit(100_000_000_000)
         # Batch A clears normally before the crash.
         pa = alice.commit(Order("BTC-PERP", Side.BUY, 101, 4))
         pb = bob.commit(Order("BTC-PERP", Side.SELL, 99, 3))
@@ -63,6 +65,9 @@ def test_kill_9_mid_batch_loses_nothing(tmp_path: Path) -> None:
         assert httpx.get(f"{url}/v1/batches/{pa.batch_id}").json() == rec_a
         assert httpx.get(f"{url}/v1/batches/{batch_b}").json() == rec_b
         view = httpx.get(f"{url}/v1/operator").json()
-        assert view["db"]["replayed_at_start"] == 10  # 5 commits + 5 reveals
+        assert view["db"]["replayed_at_start"] == 13  # 3 deposits, 5 commits, 5 reveals
+        assert (
+            httpx.get(f"{url}/v1/accounts/{alice.address}").json()["positions"]["BTC-PERP"] == 3 + 5
+        )
     finally:
         _kill9(proc)

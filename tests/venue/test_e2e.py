@@ -20,7 +20,7 @@ from venue.client import StreamClient, VenueClient
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    proc = start_server(f"sqlite:///{tmp_path / 'e2e.db'}", port, commit_ms=400, reveal_ms=200)
+    proc = start_server(f"sqlite:///{tmp_path / 'e2e.db'}", port, commit_ms=1_000, reveal_ms=300)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -45,7 +45,11 @@ def _follow(url: str, topics: list[str], out: list[dict[str, Any]], stop: thread
 
 
 def test_sdk_trades_streams_and_settles_a_block(server: str) -> None:
-    alice, bob, carol = (VenueClient(server, KEYS[n]) for n in ("alice", "bob", "carol"))
+    alice, bob, carol, dave, erin = (
+        VenueClient(server, KEYS[n]) for n in ("alice", "bob", "carol", "dave", "erin")
+    )
+    for c in (alice, bob, carol, dave, erin):
+        c.deposit(100_000_000_000)
     seen: list[dict[str, Any]] = []
     stop = threading.Event()
     follower = threading.Thread(
@@ -62,7 +66,7 @@ def test_sdk_trades_streams_and_settles_a_block(server: str) -> None:
             assert rec["markets"]["BTC-PERP"]["price"] == 100
             assert alice.order(pa.commitment)["status"] == "filled"
         else:  # the two landed on both sides of a window edge: each alone, no trade
-            assert alice.wait_cleared(pb.batch_id)["status"] == "cleared"
+            assert alice.wait_cleared(pb.batch_id)["status"] == "settled"
             pytest.skip("orders straddled a batch boundary")
 
         # 2. RFQ: hidden side, two makers, best ask wins, settles in the next batch.
@@ -77,8 +81,14 @@ def test_sdk_trades_streams_and_settles_a_block(server: str) -> None:
         alice.sleep_until(rfq["reveal_close_ms"] + 10)
         acc = alice.accept_best(rid, "buy")
         assert (acc["price"], acc["seller"]) == (100, carol.address)
+        # An auction trade in the same batch gives the clearing price the block settles at.
+        pd = dave.commit(Order("BTC-PERP", Side.BUY, 100, 1), batch_id=acc["batch_id"])
+        pe = erin.commit(Order("BTC-PERP", Side.SELL, 100, 1), batch_id=acc["batch_id"])
+        dave.reveal_when_open(pd)
+        erin.reveal_when_open(pe)
         rec = alice.wait_cleared(acc["batch_id"])
-        assert rec["blocks"][0]["status"] == "filled"
+        assert rec["blocks"][0]["status"] == "filled", rec["blocks"]
+        assert alice.account()["positions"]["BTC-PERP"] == 5 + 10_000
         assert rec["blocks"][0]["buyer"] == alice.address
     finally:
         stop.set()

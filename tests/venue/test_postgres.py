@@ -34,6 +34,7 @@ def test_commit_reveal_clear_and_replay_on_postgres(pg: str) -> None:
     clock = ManualClock(T0 + 100)
     with TestClient(create_app(make_settings(pg), clock)) as tc:
         venue = Venue(tc, clock)
+        venue.fund()
         t = venue.traders
         for b in range(2):
             clock.set(T0 + b * 1_000 + 100)
@@ -64,6 +65,7 @@ def test_bulk_commit_on_postgres(pg: str) -> None:
     clock = ManualClock(T0 + 100)
     with TestClient(create_app(make_settings(pg), clock)) as tc:
         venue = Venue(tc, clock)
+        venue.fund()
         pending = venue.traders["alice"].commit_many(
             [Order("BTC-PERP", Side.BUY, 100, q) for q in range(1, 201)]
         )

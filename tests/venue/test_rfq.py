@@ -36,6 +36,16 @@ def _prime_price(venue: Venue, price: int) -> None:
     venue.clock.set(T0 + 2_000 + 50)
 
 
+def _auction_trade(venue: Venue, batch_id: int, price: int) -> None:
+    """Dave buys one lot from Erin at ``price`` in ``batch_id`` (collecting now)."""
+    t = venue.traders
+    a = t["dave"].commit(Order("BTC-PERP", Side.BUY, price, 1), batch_id=batch_id)
+    b = t["erin"].commit(Order("BTC-PERP", Side.SELL, price, 1), batch_id=batch_id)
+    venue.to_reveal(batch_id)
+    t["dave"].reveal(a)
+    t["erin"].reveal(b)
+
+
 def test_block_settles_at_the_best_quote_in_the_next_batch(venue: Venue) -> None:
     _prime_price(venue, 100)
     rfq, _ = _rfq_until_revealed(venue)
@@ -45,10 +55,32 @@ def test_block_settles_at_the_best_quote_in_the_next_batch(venue: Venue) -> None
     # lowest ask: carol's 100
     assert acc["price"] == 100 and acc["seller"] == venue.traders["carol"].address
     assert acc["buyer"] == venue.traders["alice"].address
+    _auction_trade(venue, acc["batch_id"], 99)
+    before = venue.traders["alice"].account()
     rec = venue.to_cleared(acc["batch_id"])
     (block,) = rec["blocks"]
     assert block["status"] == "filled" and block["quantity"] == 10_000
+    assert rec["markets"]["BTC-PERP"]["price"] == 99
+    # Economically a trade at 100: 10 000 lots at the clearing price 99 plus
+    # (100 − 99) × 10 000 × 100 base units from buyer to seller.
+    (adj,) = rec["settlement"]["block_adjustments"]
+    assert adj["buyer_pays_seller"] == 1 * 10_000 * 100
+    after = venue.traders["alice"].account()
+    assert after["positions"]["BTC-PERP"] - before["positions"]["BTC-PERP"] == 10_000
+    fee = -(-(10_000 * 99 * 100 * 5) // 10_000)
+    assert before["collateral"] + before["pending_deposits"] - after["collateral"] == (
+        10_000 * 100 * 100 + fee
+    )
     assert venue.tc.get(f"/v1/rfqs/{rfq['rfq_id']}").json()["phase"] == "accepted"
+
+
+def test_block_without_an_auction_price_fails(venue: Venue) -> None:
+    _prime_price(venue, 100)
+    rfq, _ = _rfq_until_revealed(venue)
+    acc = venue.traders["alice"].accept_best(rfq["rfq_id"], "buy")
+    rec = venue.to_cleared(acc["batch_id"])
+    assert rec["blocks"][0]["status"] == "failed"
+    assert rec["blocks"][0]["reason"] == "no_clearing_price"
 
 
 def test_accepting_a_worse_quote_is_refused(venue: Venue) -> None:

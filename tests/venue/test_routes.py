@@ -73,7 +73,7 @@ def test_reveal_clear_and_fates_with_reasons(venue: Venue) -> None:
     # D(p) = 5 for p in (90, 102], S(p) = 3 at p >= 100: volume 3 at the price nearest
     # the midpoint of [100, 102] that minimises imbalance.
     assert m["volume"] == 3 and 100 <= m["price"] <= 102
-    assert rec["status"] == "cleared" and rec["commitments"] == 4 and rec["revealed"] == 3
+    assert rec["status"] == "settled" and rec["commitments"] == 4 and rec["revealed"] == 3
     assert [f["bond"] for f in rec["forfeits"]] == [500]
     assert sum(f["quantity"] for f in m["fills"] if f["side"] == "buy") == 3
     assert m["curves"]["prices"] == [90, 100, 102]
@@ -139,7 +139,7 @@ def test_batches_list_and_open_batch_view(venue: Venue) -> None:
     venue.to_cleared(0)
     listing = venue.tc.get("/v1/batches").json()
     assert [b["batch_id"] for b in listing["batches"]] == [0]
-    assert listing["batches"][0]["status"] == "cleared"
+    assert listing["batches"][0]["status"] == "settled"
 
 
 def test_proof_is_an_honest_409_until_proven(venue: Venue) -> None:
@@ -227,3 +227,36 @@ def test_websocket_refuses_a_bad_subscription(venue: Venue) -> None:
     with venue.tc.websocket_connect("/v1/stream") as ws:
         ws.send_json({"op": "subscribe", "topics": ["everything"]})
         assert ws.receive_json()["code"] == "bad_subscribe"
+
+
+def test_unfunded_reveal_is_margin_rejected(venue: Venue) -> None:
+    from venue.client import VenueClient
+
+    broke = VenueClient(
+        "http://testserver", "0x" + "ee" * 32, http=venue.tc, clock=venue.clock.now_ms
+    )
+    p = broke.commit(Order("BTC-PERP", Side.BUY, 100, 5))
+    venue.to_reveal(0)
+    with pytest.raises(ApiError) as e:
+        broke.reveal(p)
+    assert e.value.code == "insufficient_margin"
+    venue.to_cleared(0)
+    fate = broke.order(p.commitment)
+    assert fate["status"] == "forfeited" and fate["reason"] == "margin_rejected"
+
+
+def test_account_after_a_trade(venue: Venue) -> None:
+    t = venue.traders
+    a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 50))
+    b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 50))
+    venue.to_reveal(0)
+    t["alice"].reveal(a)
+    t["bob"].reveal(b)
+    rec = venue.to_cleared(0)
+    assert rec["settlement"]["settled"] and rec["settlement"]["post_root"].startswith("0x")
+    acct = t["alice"].account()
+    assert acct["positions"]["BTC-PERP"] == 50
+    assert acct["initial_margin"] > acct["maintenance_margin"] > 0
+    # Liquidation price of a long lies below the mark.
+    assert 0 < acct["liquidation_prices"]["BTC-PERP"] < acct["mark_prices"]["BTC-PERP"]
+    assert acct["orders"][0]["status"] == "filled"

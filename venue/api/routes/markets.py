@@ -8,11 +8,13 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from venue.api.deps import PROBLEM, OperatorDep, json_response
+from venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
 from venue.errors import NotFound
 from venue.operator import Operator
+from venue.schemas import OracleReportIn
 
 router = APIRouter(prefix="/v1/markets", tags=["markets"])
+oracle_router = APIRouter(prefix="/v1/oracle", tags=["oracle"])
 
 
 def _market(op: Operator, market_id: str) -> dict[str, Any]:
@@ -37,3 +39,15 @@ async def get_market(op: OperatorDep, market_id: str) -> JSONResponse:
             "unknown_market",
         )
     return json_response(_market(op, market_id))
+
+
+@oracle_router.post(
+    "/reports",
+    responses=PROBLEM,
+    summary="Post a signed oracle price report",
+    description="From a configured oracle source (two or more families); each batch's "
+    "oracle round takes every source's newest fresh report per market.",
+)
+async def post_oracle_report(op: OperatorDep, body: OracleReportIn) -> JSONResponse:
+    await op.oracle_report(body)
+    return json_response({"status": "taken"}, headers=rate_headers(op, body.source))
