@@ -54,7 +54,7 @@ def test_commit_reveal_clear_and_replay_on_postgres(pg: str) -> None:
         before = {b: json.dumps(r, sort_keys=True) for b, r in venue.op.core.records.items()}
     op = Operator(make_settings(pg), clock)
     try:
-        assert op.replayed == 10
+        assert op.replayed == 10 + 5  # commits and reveals, 5 deposits
         assert {b: json.dumps(r, sort_keys=True) for b, r in op.core.records.items()} == before
         assert set(op.store.load_batches()) == {0, 1}
     finally:
@@ -70,4 +70,4 @@ def test_bulk_commit_on_postgres(pg: str) -> None:
             [Order("BTC-PERP", Side.BUY, 100, q) for q in range(1, 201)]
         )
         assert [p.receipt["sequence"] for p in pending] == list(range(200))
-        assert len(venue.op.store.load_events()) == 200
+        assert len(venue.op.store.load_events()) == 200 + 5  # and 5 deposits
