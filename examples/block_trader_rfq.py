@@ -51,7 +51,8 @@ def main() -> int:
         rfq = c["fund"].request_rfq("BTC-PERP", size, side="hidden", window_ms=1_200)
         rid = rfq["rfq_id"]
         print(
-            f"RFQ {rid[:18]}…: {size} lots, side hidden, window {rfq['close_ms'] - rfq['opened_ms']} ms"
+            f"RFQ {rid[:18]}…: {size} lots, side hidden, "
+            f"window {rfq['close_ms'] - rfq['opened_ms']} ms"
         )
         print(f"  makers see {len(c['maker-a'].open_rfqs())} open RFQ(s)")
         qa = c["maker-a"].quote(rid, 649_800, 650_300)
