@@ -22,6 +22,8 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "venue.commands.demo",
     "venue.commands.clear",
+    "venue.commands.prove",
+    "venue.commands.verify",
     "venue.commands.replay",
     "venue.commands.serve",
     "venue.commands.lab",

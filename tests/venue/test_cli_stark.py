@@ -1,0 +1,89 @@
+"""``sealbatch prove`` and ``sealbatch verify``: exit statuses and messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from venue.cli import main
+
+
+def _prove(tmp_path: Path, *extra: str) -> Path:
+    out = tmp_path / "proof.bin"
+    assert main(["prove", "--air", "fibonacci", "--rows", "64", "-o", str(out), *extra]) == 0
+    return out
+
+
+def test_prove_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = _prove(tmp_path, "--quiet")
+    assert "AIR fibonacci" in capsys.readouterr().out
+    assert main(["verify", str(out)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("valid: AIR fibonacci, 64 rows, ")
+    assert f"{out.stat().st_size} bytes" in line and "conjectured bits" in line
+    assert "\n" not in line
+
+
+def test_invalid_proof_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = _prove(tmp_path)
+    data = bytearray(out.read_bytes())
+    data[-100] ^= 0x04
+    out.write_bytes(bytes(data))
+    assert main(["verify", str(out)]) == 1
+    assert "invalid proof:" in capsys.readouterr().err
+
+
+def test_flipped_bytes_fail_verify(tmp_path: Path) -> None:
+    out = _prove(tmp_path)
+    data = out.read_bytes()
+    bad = tmp_path / "bad.bin"
+    for i in range(0, len(data), max(1, len(data) // 40)):
+        mutated = bytearray(data)
+        mutated[i] ^= 0xFF
+        bad.write_bytes(bytes(mutated))
+        assert main(["verify", str(bad)]) in (1, 2), i
+
+
+def test_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(tmp_path / "missing.bin")]) == 2
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"hello")
+    assert main(["verify", str(junk)]) == 2
+    assert "unreadable" in capsys.readouterr().err
+
+
+def test_batch_arguments_are_not_available_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = "batch proofs are not available yet: use --air NAME --rows N"
+    assert main(["prove", "batch.json", "-o", str(tmp_path / "p.bin")]) == 2
+    assert message in capsys.readouterr().err
+    out = _prove(tmp_path)
+    assert main(["verify", str(out), "--public", "batch.json"]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--air", "nope", "--rows", "64"], "unknown AIR"),
+        (["--air", "fibonacci", "--rows", "12"], "power of two"),
+        (["--air", "fibonacci"], "expected --air NAME and --rows N"),
+        (["--air", "fibonacci", "--rows", "64", "--columns", "4"], "fixed width"),
+        (["--air", "fibonacci", "--rows", "64", "--blowup", "3"], "blowup"),
+    ],
+)
+def test_bad_prove_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["prove", *args, "-o", str(tmp_path / "p.bin")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_wide_columns_and_range_check(tmp_path: Path) -> None:
+    out = tmp_path / "w.bin"
+    assert main(["prove", "--air", "wide", "--rows", "32", "--columns", "4", "-o", str(out)]) == 0
+    assert main(["verify", str(out)]) == 0
+    assert main(["prove", "--air", "range_check", "--rows", "32", "-o", str(out)]) == 0
+    assert main(["verify", str(out)]) == 0
