@@ -170,6 +170,8 @@ def run_simulation(
         "loop_s": loop,
         "events_per_s": sim.events / loop if loop > 0 else 0.0,
     }
+    if hasattr(mech, "venue_code_s"):
+        extras["venue_code_s"] = float(mech.venue_code_s)
     for name in (
         "commits",
         "reveals",

@@ -60,6 +60,7 @@ class BatchAuctionMechanism(Mechanism):
         self.resting: dict[int, LabOrder] = {}
         self.incoming: list[LabOrder] = []
         self.dirty = False
+        self._orders: dict[tuple[int, int], Order] = {}  # auction orders by (id, rest)
         self.batches = 0
         self.batches_traded = 0
 
@@ -130,17 +131,37 @@ class BatchAuctionMechanism(Mechanism):
         for o in self.incoming:
             o.live = False
         self.incoming = []
+        if len(self._orders) > 4 * len(self.resting) + 64:
+            self._prune_cache()
         self.dirty = False
         self.unit = k + 1
         sim.schedule(sim.now + self.interval_ns, self._close, k + 1)
+
+    def _prune_cache(self) -> None:
+        """Drop cached auction orders of orders gone or changed since."""
+        keep: dict[tuple[int, int], Order] = {}
+        for (oid, rem), a in self._orders.items():
+            o = self.resting.get(oid)
+            if o is not None and o.rem == rem:
+                keep[(oid, rem)] = a
+        self._orders = keep
 
     def _clear(self, k: int) -> None:
         sim = self.sim
         book = [o for o in self.resting.values() if o.rem > 0]
         book.extend(self.incoming)
-        if not book or all(o.side == book[0].side for o in book):
-            return
-        orders = [auction_order(self.market, o, o.rem, o.ioc) for o in book]
+        best_bid = max((o.price for o in book if o.side > 0), default=None)
+        best_ask = min((o.price for o in book if o.side < 0), default=None)
+        if best_bid is None or best_ask is None or best_bid < best_ask:
+            return  # every order has a limit: no price can execute any volume
+        cache = self._orders
+        orders = []
+        for o in book:
+            key = (o.oid, o.rem)
+            a = cache.get(key)
+            if a is None:
+                a = cache[key] = auction_order(self.market, o, o.rem, o.ioc)
+            orders.append(a)
         ids = [order_id_bytes(o.oid) for o in book]
         seed = keccak256(b"sealbatch.lab.fba", k.to_bytes(8, "big"))
         discovery, _curves, fills = clear_market(orders, ids, sim.last_price, seed)

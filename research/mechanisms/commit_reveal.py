@@ -19,6 +19,7 @@ Every order lasts one batch (market makers re-quote each batch).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 from auction.batch import clear_batch
@@ -91,6 +92,9 @@ class CommitRevealMechanism(Mechanism):
         self.batches = 0
         self.batches_traded = 0
         self.forfeits_by_account: dict[int, int] = {}
+        #: Wall seconds spent inside the venue's commit-reveal code (signing,
+        #: verification, hashing, clearing) — reported by bench/lab.py.
+        self.venue_code_s = 0.0
 
     def start(self) -> None:
         self._open(0)
@@ -148,12 +152,14 @@ class CommitRevealMechanism(Mechanism):
                 self._touch_cancel(o.oid)
             return
         order = auction_order(self.market_id, o, o.qty, True)
+        started = perf_counter()
         try:
             book.reveal(Reveal(p.commitment, order, p.salt), self.sim.now // _NS_PER_MS)
             self.reveals += 1
         except AuctionError:
             self.rejections += 1
             o.live = False
+        self.venue_code_s += perf_counter() - started
 
     def _close(self, k: int) -> None:
         sim = self.sim
@@ -161,9 +167,11 @@ class CommitRevealMechanism(Mechanism):
         self.batches += 1
         book = self.books.pop(k)
         pending = self.pending.pop(k)
+        started = perf_counter()
         sealed = book.close(sim.now // _NS_PER_MS)
         by_commitment = {p.commitment: p.order for p in pending.values()}
         result = clear_batch(sealed, self.markets, {self.market_id: sim.last_price})
+        self.venue_code_s += perf_counter() - started
         market = result.markets[self.market_id]
         bought = sold = 0
         for f in market.fills:
@@ -225,6 +233,7 @@ class CommitRevealMechanism(Mechanism):
         self._nonce[o.agent] = nonce + 1
         salt = keccak256(b"sealbatch.lab.salt", sim.seed_bytes, o.oid.to_bytes(8, "big"))
         order = auction_order(self.market_id, o, o.qty, True)
+        started = perf_counter()
         commitment = compute_commitment(self.domain, order, salt, trader, nonce)
         commit = Commit(trader, k, self.market_id, commitment, nonce, margin_lock=0, bond=self.bond)
         try:
@@ -233,6 +242,8 @@ class CommitRevealMechanism(Mechanism):
             self.rejections += 1
             o.live = False
             return
+        finally:
+            self.venue_code_s += perf_counter() - started
         self.commits += 1
         o.batch = k
         self.pending[k][o.oid] = _Pending(o, commitment, salt)
