@@ -232,3 +232,16 @@ def test_flipping_any_byte_fails() -> None:
                 continue
             accepted.append((i, mask))
     assert accepted == []
+
+
+def test_verifier_never_imports_the_prover() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, crypto.verifier\n"
+        "from crypto.airs import available_airs, get_air\n"
+        "for name in available_airs(): get_air(name)\n"
+        "assert 'crypto.prover' not in sys.modules, 'verifier imported the prover'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

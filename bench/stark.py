@@ -1,0 +1,167 @@
+"""Benchmark: STARK prove / verify time and proof size against the irreducible floor.
+
+For each trace length the wide AIR (``crypto/airs/wide.py``, 32 columns of
+degree-2 and degree-3 transitions by default) is proved with the default
+options. ``floor_s`` is measured in the same run: the low-degree extension
+of every trace column at the chosen blowup plus one Keccak per LDE row (the
+leaf hashes of the trace commitment) — work no STARK with these parameters can
+skip. The issue-3 targets at ``2^16 × 32``: prove <= 3 × floor_s and <= 10 s on
+one core, proof <= 150 KB at >= 100 conjectured bits, verify <= 100 ms.
+
+BLAS and OpenMP are pinned to one thread before numpy loads ("one core"),
+and one small matrix product warms BLAS up before anything is timed.
+
+Usage::
+
+    python bench/stark.py                      # table for 2^10 .. 2^18 rows, 32 columns
+    python bench/stark.py --rows 65536 --columns 32 --json
+    python bench/stark.py --min-log 10 --max-log 16 --quiet --stages
+
+``--json`` prints one object ``{"rows", "columns", "prove_s", "verify_s",
+"proof_bytes", "conjectured_bits", "floor_s"}``. The table mode runs every
+size in a fresh subprocess, so its peak memory (max RSS) is per size.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crypto.airs import wide  # noqa: E402
+from crypto.merkle import encode_rows, leaf_digests  # noqa: E402
+from crypto.ntt import coset_lde  # noqa: E402
+from crypto.options import DEFAULT_OPTIONS  # noqa: E402
+from crypto.prover import ProverTimings, prove  # noqa: E402
+from crypto.security import conjectured_bits  # noqa: E402
+from crypto.verifier import verify  # noqa: E402
+
+
+def measure(rows: int, columns: int, progress: bool, stages: bool) -> dict[str, object]:
+    """Prove and verify one trace; return the figures (and print stage times if asked)."""
+    np.ones((4, 64)) @ np.ones((64, 1 << 12))  # BLAS warm-up, outside every timer
+    options = DEFAULT_OPTIONS
+    trace, public_inputs = wide.generate(rows, columns)
+    air = wide.build(rows, public_inputs)
+
+    t0 = time.perf_counter()
+    lde = coset_lde(trace, options.blowup)
+    leaf_digests(encode_rows(lde.T))
+    floor_s = time.perf_counter() - t0
+    del lde
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=11, desc=f"prove 2^{rows.bit_length() - 1}", unit="stage", file=sys.stderr)
+    def step(name: str) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    timings = ProverTimings()
+    t0 = time.perf_counter()
+    proof = prove(air, trace, options, timings=timings, progress=step)
+    prove_s = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
+    data = proof.to_bytes()
+
+    verify_s = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        verify(data)
+        verify_s = min(verify_s, time.perf_counter() - t0)
+    if stages:
+        for name, seconds in timings.stages.items():
+            print(f"  {name:20s} {seconds:7.3f} s", file=sys.stderr)
+    return {
+        "rows": rows,
+        "columns": columns,
+        "prove_s": round(prove_s, 4),
+        "verify_s": round(verify_s, 4),
+        "proof_bytes": len(data),
+        "conjectured_bits": conjectured_bits(options, rows),
+        "floor_s": round(floor_s, 4),
+    }
+
+
+def _child(rows: int, columns: int, quiet: bool) -> tuple[dict[str, object], float]:
+    cmd = [sys.executable, __file__, "--rows", str(rows), "--columns", str(columns), "--json"]
+    cmd += ["--with-peak"] + (["--quiet"] if quiet else [])
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode:
+        raise SystemExit(f"bench/stark.py: the {rows}-row run failed (status {proc.returncode})")
+    result = json.loads(proc.stdout)
+    return result, float(result.pop("peak_mib"))
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, help="one trace length (a power of two)")
+    parser.add_argument("--columns", type=int, default=wide.DEFAULT_COLUMNS)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (with --rows)")
+    parser.add_argument("--min-log", type=int, default=10)
+    parser.add_argument("--max-log", type=int, default=18)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--stages", action="store_true", help="print prover stage times")
+    parser.add_argument("--with-peak", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    progress = not args.quiet and sys.stderr.isatty()
+
+    if args.rows is not None:
+        result = measure(args.rows, args.columns, progress, args.stages)
+        if args.json:
+            if args.with_peak:
+                result["peak_mib"] = round(_peak_mib(), 1)
+            print(json.dumps(result))
+        else:
+            print(_table([(result, _peak_mib())]))
+        return 0
+
+    results = []
+    for log_n in range(args.min_log, args.max_log + 1):
+        if progress:
+            print(f"2^{log_n} rows × {args.columns} columns ...", file=sys.stderr)
+        results.append(_child(1 << log_n, args.columns, args.quiet))
+    print(_table(results))
+    return 0
+
+
+def _table(results: list[tuple[dict[str, object], float]]) -> str:
+    lines = [
+        "| rows | columns | prove_s | floor_s | prove/floor | verify_ms | proof_KB | peak_MiB "
+        "| conjectured_bits |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r, peak in results:
+        rows = int(r["rows"])  # type: ignore[call-overload]
+        prove_s = float(r["prove_s"])  # type: ignore[arg-type]
+        floor_s = float(r["floor_s"])  # type: ignore[arg-type]
+        lines.append(
+            f"| 2^{rows.bit_length() - 1} | {r['columns']} | {prove_s:.3f} | {floor_s:.3f} "
+            f"| {prove_s / floor_s:.2f} | {float(r['verify_s']) * 1000:.1f} "  # type: ignore[arg-type]
+            f"| {int(r['proof_bytes']) / 1000:.1f} | {peak:.0f} | {r['conjectured_bits']} |"  # type: ignore[call-overload]
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
