@@ -263,7 +263,9 @@ class VenueCore:
     def accept(self, body: AcceptIn, now_ms: int) -> Acceptance:
         """Accept the best quote; the block settles in the batch collecting now."""
         batch_id = self.schedule.collecting(now_ms)
-        acceptance = self.rfqs.accept(body.message(), hexb(body.signature), now_ms, batch_id)
+        acceptance = self.rfqs.accept(
+            body.message(), hexb(body.signature), now_ms, batch_id, self.settlement.block_check
+        )
         self.blocks.setdefault(batch_id, []).append(acceptance)
         self.events_applied += 1
         return acceptance

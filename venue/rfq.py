@@ -21,6 +21,7 @@ to whole milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -395,14 +396,20 @@ class RfqBook:
         return quote
 
     def accept(
-        self, values: dict[str, Any], signature: bytes, now_ms: int, batch_id: int
+        self,
+        values: dict[str, Any],
+        signature: bytes,
+        now_ms: int,
+        batch_id: int,
+        check: Callable[[Acceptance], None] | None = None,
     ) -> Acceptance:
         """Accept the best revealed quote during the accept phase.
 
         Raises:
             BadSignature, CommitmentExpired, NonceReused, NotFound,
             OutsideWindow, Conflict (not the requester, side mismatch, not
-            the best quote, already accepted).
+            the best quote, already accepted), or whatever ``check`` raises
+            (the margin check of both sides).
         """
         requester = verify_signed(self.domain, ACCEPT_TYPE, values, "requester", signature)
         check_fresh(self.nonces, requester, values["nonce"], values["expiry"], now_ms)
@@ -431,13 +438,12 @@ class RfqBook:
                 f"0x{values['commitment'].hex()}",
                 "not_best_quote",
             )
-        self.nonces.use(requester, values["nonce"])
         price = best.ask if side is BlockSide.BUY else best.bid
         assert price is not None  # best_quote only returns quotes priced on this side
         buyer, seller = (
             (rfq.requester, best.maker) if side is BlockSide.BUY else (best.maker, rfq.requester)
         )
-        rfq.accepted = Acceptance(
+        acceptance = Acceptance(
             rfq.rfq_id,
             best.commitment,
             rfq.market,
@@ -448,4 +454,8 @@ class RfqBook:
             now_ms,
             batch_id,
         )
-        return rfq.accepted
+        if check is not None:
+            check(acceptance)
+        self.nonces.use(requester, values["nonce"])
+        rfq.accepted = acceptance
+        return acceptance

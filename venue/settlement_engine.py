@@ -81,6 +81,10 @@ class SettlementEngine(Protocol):
 
     def deposit(self, trader: Address, amount: int, at_ms: int) -> None: ...
 
+    def block_check(self, block: Acceptance) -> None:
+        """Raise InsufficientMargin if either side cannot carry the block."""
+        ...
+
     def oracle_report(self, report: SignedReport, at_ms: int) -> None: ...
 
     def has_pending(self) -> bool:
@@ -145,6 +149,14 @@ class LedgerSettlement:
             # The ledger as the batch starts revealing, with deposits already credited.
             check = self._checks[batch_id] = RevealMarginCheck(self._check_state(), self.config)
         check(trader, order)
+
+    def block_check(self, block: Acceptance) -> None:
+        """Initial margin of both sides for the whole block at its price, on the
+        ledger as it stands (deposits credited)."""
+        state = self._check_state()
+        for trader, side in ((block.buyer, Side.BUY), (block.seller, Side.SELL)):
+            order = Order(block.market, side, block.price, block.quantity)
+            RevealMarginCheck(state, self.config)(trader, order)
 
     def deposit(self, trader: Address, amount: int, at_ms: int) -> None:
         key = AccountKey(trader, 0)

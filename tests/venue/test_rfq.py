@@ -156,3 +156,22 @@ def test_disclosed_side_must_match_and_makers_cannot_withdraw(venue: Venue) -> N
     # No route withdraws a revealed quote: the highest bid is still there to take.
     acc = venue.traders["alice"].accept_best(rfq["rfq_id"], "sell")
     assert acc["price"] == 99 and acc["seller"] == venue.traders["alice"].address
+
+
+def test_accept_is_refused_when_a_side_lacks_margin(venue: Venue) -> None:
+    from venue.client import VenueClient
+
+    poor = VenueClient(
+        "http://testserver", "0x" + "ab" * 32, http=venue.tc, clock=venue.clock.now_ms
+    )
+    poor.deposit(1_000)  # far too little for 10 000 lots
+    t = venue.traders
+    rfq = poor.request_rfq("BTC-PERP", 10_000, window_ms=400)
+    q = t["bob"].quote(rfq["rfq_id"], 99, 101)
+    venue.clock.set(rfq["opened_ms"] + 200)
+    t["bob"].reveal_quote(q)
+    venue.clock.set(rfq["opened_ms"] + 300)
+    with pytest.raises(ApiError) as e:
+        poor.accept_best(rfq["rfq_id"], "buy")
+    assert e.value.code == "insufficient_margin"
+    assert venue.tc.get(f"/v1/rfqs/{rfq['rfq_id']}").json()["accepted"] is None
