@@ -44,6 +44,7 @@ class LabOrder:
         "qty",
         "rem",
         "side",
+        "stale",
         "t_arrive",
         "t_sent",
     )
@@ -62,6 +63,7 @@ class LabOrder:
         self.private = 0.0
         self.batch = -1
         self.passive = False
+        self.stale = False
 
     def __repr__(self) -> str:
         s = "buy" if self.side > 0 else "sell"
@@ -117,6 +119,12 @@ class Simulation:
         self.seed_bytes = b""
         self.value = 0.0
         self.last_price: int | None = None
+        #: Value lost by orders picked off after a jump (see Mechanism.on_jump),
+        #: split by whether the owner watches the fundamental (market makers,
+        #: who race to cancel or withhold) or not (slow traders' orders).
+        self.stale_quote_loss = 0.0
+        self.stale_order_loss = 0.0
+        self.stale_fills = 0
         self.mechanism: Any = None
         self.sequencer: Any = None
         self.insurance = self.add_account("insurance", "insurance", None)
@@ -183,8 +191,15 @@ class Simulation:
         self.pos[a] += s * qty
         if order.private:
             self.private[a] += s * qty * order.private
-        self.tape.append((self.now, unit, a, order.oid, s, price, qty, not order.passive))
         agent = self.agents[a]
+        if order.stale:
+            loss = -s * qty * (self.value - price)
+            if agent is not None and agent.watches_fundamental:
+                self.stale_quote_loss += loss
+            else:
+                self.stale_order_loss += loss
+            self.stale_fills += 1
+        self.tape.append((self.now, unit, a, order.oid, s, price, qty, not order.passive))
         if agent is not None:
             agent.on_fill(order, price, qty)
 

@@ -222,6 +222,9 @@ def compute_metrics(
     else:
         out["price_rmse_ticks"] = math.nan
     out["races"] = int(sim.mechanism.races)
+    out["stale_quote_loss"] = float(sim.stale_quote_loss)
+    out["stale_order_loss"] = float(sim.stale_order_loss)
+    out["stale_fills"] = int(sim.stale_fills)
     victims = {a for a in background if kinds[a] in ("noise", "value", "zi")}
     out["sandwiches"] = count_sandwiches(tape, victims, sandwich_window_ns)
     out["conservation_ok"] = 1

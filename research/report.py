@@ -49,6 +49,8 @@ KEY_METRICS: tuple[str, ...] = (
     "price_impact_5s_bps",
     "price_rmse_ticks",
     "races",
+    "stale_quote_loss",
+    "stale_order_loss",
     "sandwiches",
     "volume",
 )

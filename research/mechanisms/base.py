@@ -96,11 +96,21 @@ class Mechanism:
 
     # -- races (Budish, Cramton, Shim 2015; Aquilina, Budish, O'Neill 2022) ---------
     def on_jump(self, value: float) -> None:
-        """A fundamental jump: every live quote priced through ``value`` is stale."""
+        """A fundamental jump: every live quote priced through ``value`` is stale.
+
+        A stale order stays marked until the next jump re-marks the book; when
+        it fills, the simulation counts what its owner lost against the
+        fundamental: ``stale_quote_loss`` for owners who watch the fundamental
+        and race to cancel (market makers: the prize of sniping),
+        ``stale_order_loss`` for everyone else.
+        """
         self._expire()
         deadline = self.sim.now + self.race_window_ns
         for o in self.resting_orders():
-            if o.live and ((o.side > 0 and o.price > value) or (o.side < 0 and o.price < value)):
+            o.stale = o.live and (
+                (o.side > 0 and o.price > value) or (o.side < 0 and o.price < value)
+            )
+            if o.stale:
                 self._stale[o.oid] = [o, deadline, set(), 0]
 
     def _touch_cancel(self, oid: int) -> None:

@@ -71,7 +71,8 @@ class BatchAuctionMechanism(Mechanism):
         return (t // self.interval_ns + 1) * self.interval_ns
 
     def resting_orders(self) -> Iterable[LabOrder]:
-        return list(self.resting.values())
+        # orders waiting for the close are exposed to a jump as much as resting ones
+        return [*self.resting.values(), *self.incoming]
 
     def _side(self, side: int) -> list[LabOrder]:
         return [o for o in self.resting.values() if o.side == side]
