@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crypto.airs import wide  # noqa: E402
-from crypto.merkle import encode_rows, leaf_digests  # noqa: E402
+from crypto.merkle import column_leaf_digests  # noqa: E402
 from crypto.ntt import coset_lde  # noqa: E402
 from crypto.options import DEFAULT_OPTIONS  # noqa: E402
 from crypto.prover import ProverTimings, prove  # noqa: E402
@@ -59,7 +59,7 @@ def measure(rows: int, columns: int, progress: bool, stages: bool) -> dict[str, 
 
     t0 = time.perf_counter()
     lde = coset_lde(trace, options.blowup)
-    leaf_digests(encode_rows(lde.T))
+    column_leaf_digests(lde)
     floor_s = time.perf_counter() - t0
     del lde
 

@@ -132,7 +132,11 @@ class FriProver:
         cur, s = values, shift
         for _ in range(folds):
             n = cur.shape[1]
-            tree = MerkleTree.from_rows(encode_rows(_coset_rows(cur, f)), self.options.merkle_arity)
+            # leaf row i: coset member k, then coefficient c -> column k·4 + c
+            columns = (
+                cur.reshape(EXT_DEGREE, f, n // f).transpose(1, 0, 2).reshape(f * EXT_DEGREE, -1)
+            )
+            tree = MerkleTree.from_columns(columns, self.options.merkle_arity)
             self._layers.append((cur, tree))
             self.roots.append(tree.root)
             channel.absorb(tree.root)

@@ -41,7 +41,7 @@ from crypto.composition import (
 )
 from crypto.field_ref import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
 from crypto.fri import FriProver
-from crypto.merkle import BatchOpening, MerkleTree, encode_rows
+from crypto.merkle import BatchOpening, MerkleTree
 from crypto.ntt import DEFAULT_SHIFT, coset_evaluate, coset_interpolate, intt
 from crypto.options import DEFAULT_OPTIONS, ProofOptions
 from crypto.proof import StarkProof
@@ -169,7 +169,7 @@ def prove(
     main_coeffs = intt(main)
     main_lde = coset_evaluate(main_coeffs, size, shift)
     clock.lap("main LDE")
-    main_tree = MerkleTree.from_rows(encode_rows(main_lde.T), options.merkle_arity)
+    main_tree = MerkleTree.from_columns(main_lde, options.merkle_arity)
     channel.absorb(main_tree.root)
     clock.lap("main commit")
 
@@ -186,7 +186,7 @@ def prove(
         aux_rows = aux.reshape(EXT_DEGREE * air.num_aux_columns, n)
         aux_coeffs = intt(aux_rows)
         aux_lde = coset_evaluate(aux_coeffs, size, shift)
-        aux_tree = MerkleTree.from_rows(encode_rows(aux_lde.T), options.merkle_arity)
+        aux_tree = MerkleTree.from_columns(aux_lde, options.merkle_arity)
         channel.absorb(aux_tree.root)
         clock.lap("aux trace")
     elif air.num_challenges:
@@ -200,7 +200,7 @@ def prove(
     comp_rows = h_coeffs.reshape(EXT_DEGREE, width, n).transpose(1, 0, 2).reshape(-1, n)
     comp_lde = coset_evaluate(comp_rows, size, shift)
     clock.lap("composition LDE")
-    comp_tree = MerkleTree.from_rows(encode_rows(comp_lde.T), options.merkle_arity)
+    comp_tree = MerkleTree.from_columns(comp_lde, options.merkle_arity)
     channel.absorb(comp_tree.root)
     clock.lap("composition commit")
 

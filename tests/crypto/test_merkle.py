@@ -108,3 +108,12 @@ def test_leaf_and_node_are_domain_separated() -> None:
     tree = MerkleTree(digests, 2)
     fake_leaf = keccak256(b"\x00", digests[0].tobytes() + digests[1].tobytes())
     assert fake_leaf != tree.root
+
+
+def test_column_leaf_digests_match_row_encoding() -> None:
+    from crypto.merkle import column_leaf_digests
+
+    cols = np.ascontiguousarray(_rows(20000, width=3).T)
+    assert np.array_equal(column_leaf_digests(cols), leaf_digests(encode_rows(cols.T)))
+    tree = MerkleTree.from_columns(cols[:, :1024], 4)
+    assert tree.root == MerkleTree.from_rows(encode_rows(cols[:, :1024].T), 4).root
