@@ -30,12 +30,13 @@ def test_kill_9_mid_batch_loses_nothing(tmp_path: Path) -> None:
         alice, bob, carol = (VenueClient(url, KEYS[n]) for n in ("alice", "bob", "carol"))
         for c in (alice, bob, carol):
             c.deposit(100_000_000_000)
-        # Batch A clears normally before the crash.
+        # Batch A: committed and revealed before the crash.
         pa = alice.commit(Order("BTC-PERP", Side.BUY, 101, 4))
         pb = bob.commit(Order("BTC-PERP", Side.SELL, 99, 3))
         alice.reveal_when_open(pa)
         bob.reveal_when_open(pb)
-        # Batch B (collecting while A reveals): commitments with receipts, then kill -9.
+        # Batch B (collecting while A reveals): commitments with receipts, then kill -9
+        # at once — mid-batch, with A still revealing and B still collecting.
         b_orders = [
             (alice, alice.commit(Order("BTC-PERP", Side.BUY, 100, 6))),
             (bob, bob.commit(Order("BTC-PERP", Side.SELL, 100, 2))),
@@ -43,15 +44,15 @@ def test_kill_9_mid_batch_loses_nothing(tmp_path: Path) -> None:
         ]
         batch_b = b_orders[0][1].batch_id
         assert {p.batch_id for _, p in b_orders} == {batch_b} and batch_b == pa.batch_id + 1
-        rec_a = alice.wait_cleared(pa.batch_id)
         _kill9(proc)
 
         proc = start_server(db, port, COMMIT_MS, REVEAL_MS)
-        # Nothing lost: batch A is identical, batch B's commitments are all there.
-        assert httpx.get(f"{url}/v1/batches/{pa.batch_id}").json() == rec_a
+        # Nothing lost: batch B's commitments are all there, A's reveals count.
         for _, p in b_orders:
             fate = httpx.get(f"{url}/v1/orders/0x{p.commitment.hex()}").json()
-            assert fate["status"] == "committed" and fate["batch_id"] == batch_b
+            assert fate["batch_id"] == batch_b and fate["status"] == "committed", fate
+        rec_a = alice.wait_cleared(pa.batch_id)
+        assert rec_a["revealed"] == 2 and rec_a["markets"]["BTC-PERP"]["volume"] == 3
         # The clock resumed: reveal batch B and let it clear.
         for client, p in b_orders:
             client.info(refresh=True)
