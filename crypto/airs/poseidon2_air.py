@@ -25,9 +25,10 @@ its round constant, and ``b_k`` element 0 entering partial round ``k`` plus
 its constant. Every S-box costs two degree-3 constraints,
 ``x3 - a^3 = 0`` and ``y - x3^2·a = 0``, so the AIR has degree 3 and no
 periodic columns. The linear layers cost no columns: the state between
-S-boxes is a degree-1 expression over the committed ``y`` / ``py`` columns,
-built from shared nodes (the same addition chain as the native code), so the
-whole constraint DAG has about 3,000 nodes.
+S-boxes is a degree-1 expression over the committed ``y`` / ``py`` columns —
+shared nodes for the external layers (the addition chain of the native code),
+flat linear forms through the partial rounds — so the whole constraint DAG
+has about 4,200 nodes and no constraint reads more than ~120 of them.
 
 Registered AIR columns: ``0..15`` the permutation input ``x_r``, then the
 gadget at ``first = 16`` (298 columns). Constraints: the gadget's 282 per
@@ -46,6 +47,7 @@ from crypto import poseidon2 as p2
 from crypto.air import Air, Boundary, Expr, Transition, col, pub
 from crypto.airs import AirEntry
 from crypto.poseidon2 import (
+    EXTERNAL_MATRIX,
     EXTERNAL_ROUND_CONSTANTS,
     INTERNAL_DIAG_M_1,
     INTERNAL_ROUND_CONSTANTS,
@@ -92,12 +94,42 @@ def _external_exprs(x: Sequence[Expr]) -> list[Expr]:
     return [v + sums[i % 4] for i, v in enumerate(out)]
 
 
-def _internal_exprs(x: Sequence[Expr]) -> list[Expr]:
-    """M_I · x = diag(d)·x + Σx as shared expression nodes."""
-    total = x[0]
-    for v in x[1:]:
-        total = total + v
-    return [d * v + total for d, v in zip(INTERNAL_DIAG_M_1, x, strict=True)]
+Form = dict[int, tuple[Expr, int]]
+"""A linear form Σ c·e over expressions ``e`` (keyed by ``id(e)``), coefficients mod p."""
+
+
+def _form_expr(form: Form, constant: int = 0) -> Expr:
+    """One flat sum ``Σ c·e + constant``."""
+    out: Expr | None = None
+    for e, c in form.values():
+        term = e if c == 1 else c * e
+        out = term if out is None else out + term
+    if out is None:
+        raise ValueError("expected a non-empty linear form")
+    return out + constant if constant else out
+
+
+def _external_forms(ys: Sequence[Expr]) -> list[Form]:
+    """M_E · ys as flat linear forms over the expressions ``ys``."""
+    return [
+        {id(y): (y, m) for y, m in zip(ys, row, strict=True)}
+        for row in EXTERNAL_MATRIX  # all entries are non-zero
+    ]
+
+
+def _internal_forms(x: Sequence[Form]) -> list[Form]:
+    """M_I · x = diag(d)·x + Σx on linear forms."""
+    total: Form = {}
+    for form in x:
+        for key, (e, c) in form.items():
+            total[key] = (e, (total.get(key, (e, 0))[1] + c) % P)
+    out = []
+    for d, form in zip(INTERNAL_DIAG_M_1, x, strict=True):
+        new = dict(total)
+        for key, (e, c) in form.items():
+            new[key] = (e, (new[key][1] + d * c) % P)
+        out.append({k: v for k, v in new.items() if v[1]})
+    return out
 
 
 def permutation_constraints(
@@ -130,25 +162,31 @@ def permutation_constraints(
         constraints.append(Transition(y - x3 * x3 * a, f"{label}: y = x3^2·a"))
         return y
 
-    def full_round(r: int, state: list[Expr]) -> list[Expr]:
+    def full_round(r: int, state: Sequence[Expr]) -> list[Expr]:
+        """The S-box outputs of full round ``r`` (the caller applies M_E)."""
         base = first + 2 * WIDTH * r
         label = f"full round {r}, element"
-        ys = [
+        return [
             sbox(v + c, base + i, base + WIDTH + i, f"{label} {i}")
             for i, (v, c) in enumerate(zip(state, EXTERNAL_ROUND_CONSTANTS[r], strict=True))
         ]
-        return _external_exprs(ys)
 
+    # Full rounds use shared nodes (their inputs are 16 columns). Through the
+    # partial rounds the state is kept as flat linear forms over the last full
+    # round's y columns and the partial y columns, so that no constraint's
+    # sub-expression is a deep chain of layers (each stays under ~70 nodes).
     half = ROUNDS_F // 2
     state = _external_exprs(inputs)
-    for r in range(half):
-        state = full_round(r, state)
+    for r in range(half - 1):
+        state = _external_exprs(full_round(r, state))
+    forms = _external_forms(full_round(half - 1, state))
     for k, c in enumerate(INTERNAL_ROUND_CONSTANTS):
         base = first + 2 * WIDTH * ROUNDS_F + 2 * k
-        y = sbox(state[0] + c, base, base + 1, f"partial round {k}")
-        state = _internal_exprs([y, *state[1:]])
+        y = sbox(_form_expr(forms[0], c), base, base + 1, f"partial round {k}")
+        forms = _internal_forms([{id(y): (y, 1)}, *forms[1:]])
+    state = [_form_expr(form) for form in forms]
     for r in range(half, ROUNDS_F):
-        state = full_round(r, state)
+        state = _external_exprs(full_round(r, state))
     return constraints, state
 
 
