@@ -181,6 +181,14 @@ def intt(a: fld.Array) -> fld.Array:
     return _transform(a, inverse=True)
 
 
+@lru_cache(maxsize=8)
+def _coset_scales(d: int, size: int, shift: int) -> tuple[fld.Array, fld.Array]:
+    """``(shift·ω_size^k)^i`` for ``k < size/d``, ``i < d``, and the Shoup companions."""
+    w = root_of_unity(_log2(size))
+    scales = np.stack([fld.powers(shift * pow(w, k, P) % P, d) for k in range(size // d)])
+    return scales, _shoup(scales)
+
+
 def coset_evaluate(coeffs: fld.Array, size: int, shift: int = DEFAULT_SHIFT) -> fld.Array:
     """Evaluate polynomials with ``d <= size`` coefficients on ``shift·<ω_size>``.
 
@@ -198,16 +206,14 @@ def coset_evaluate(coeffs: fld.Array, size: int, shift: int = DEFAULT_SHIFT) -> 
     b = size // d
     lead = arr.shape[:-1]
     flat = arr.reshape(-1, d)
-    w = root_of_unity(_log2(size))
+    scales, scales_shoup = _coset_scales(d, size, shift)
     out = np.empty((flat.shape[0], d, b), np.uint64)
     step = max(1, _CHUNK_ELEMENTS // size)
     for start in range(0, flat.shape[0], step):
         block = flat[start : start + step]
         twisted = np.empty((block.shape[0], b, d), np.uint64)
         for k in range(b):
-            scale = fld.powers(shift * pow(w, k, P) % P, d)
-            np.multiply(block, scale, out=twisted[:, k])
-        np.remainder(twisted, _P, out=twisted)
+            _mul_shoup(block, scales[k], scales_shoup[k], out=twisted[:, k])
         evals = _transform(twisted.reshape(-1, d), inverse=False).reshape(-1, b, d)
         out[start : start + step] = evals.transpose(0, 2, 1)
     return out.reshape(*lead, size)
