@@ -218,6 +218,23 @@ class RfqIn(_In):
 class QuoteCommitIn(_In):
     """A maker's sealed quote commitment (EIP-712 ``QuoteCommit``)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "maker": _TRADER,
+                    "rfq_id": _H32,
+                    "commitment": _H32,
+                    "nonce": 10,
+                    "expiry_ms": 1_900_000_000_000,
+                    "signature": _SIG,
+                }
+            ]
+        },
+    )
+
     maker: AddressStr
     rfq_id: Hex32
     commitment: Hex32
@@ -237,6 +254,26 @@ class QuoteCommitIn(_In):
 
 class QuoteRevealIn(_In):
     """A maker's quote reveal (EIP-712 ``QuoteReveal``); bid/ask 0 = no price."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "maker": _TRADER,
+                    "rfq_id": _H32,
+                    "commitment": _H32,
+                    "bid": 649_900,
+                    "ask": 650_200,
+                    "salt": _H32,
+                    "nonce": 11,
+                    "expiry_ms": 1_900_000_000_000,
+                    "signature": _SIG,
+                }
+            ]
+        },
+    )
 
     maker: AddressStr
     rfq_id: Hex32
@@ -264,6 +301,24 @@ class QuoteRevealIn(_In):
 class AcceptIn(_In):
     """The requester's acceptance of the best revealed quote (EIP-712 ``Accept``)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "requester": _TRADER,
+                    "rfq_id": _H32,
+                    "commitment": _H32,
+                    "side": "buy",
+                    "nonce": 12,
+                    "expiry_ms": 1_900_000_000_000,
+                    "signature": _SIG,
+                }
+            ]
+        },
+    )
+
     requester: AddressStr
     rfq_id: Hex32
     commitment: Hex32
@@ -286,6 +341,22 @@ class AcceptIn(_In):
 class DepositIn(_In):
     """A signed deposit of collateral (EIP-712 ``Deposit``; embedded mode, no L1)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "trader": _TRADER,
+                    "amount": 50_000_000_000,
+                    "nonce": 1,
+                    "expiry_ms": 1_900_000_000_000,
+                    "signature": _SIG,
+                }
+            ]
+        },
+    )
+
     trader: AddressStr
     amount: Annotated[StrictInt, Field(ge=1, le=(1 << 63) - 1)]
     nonce: U64
@@ -303,6 +374,22 @@ class DepositIn(_In):
 
 class OracleReportIn(_In):
     """A price report signed by a configured oracle source (``settlement.oracle``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "market": "BTC-PERP",
+                    "price": 650_000,
+                    "timestamp_ms": 1_800_000_000_000,
+                    "source": _TRADER,
+                    "signature": _SIG,
+                }
+            ]
+        },
+    )
 
     market: MarketId
     price: Annotated[StrictInt, Field(ge=1, le=(1 << 63) - 1)]
