@@ -199,39 +199,34 @@ def _cube_and_sbox(a: U64Array) -> tuple[U64Array, U64Array]:
 
 def permutation_columns(states: npt.ArrayLike) -> U64Array:
     """The gadget's honest columns for ``(n, 16)`` input states: a ``(282, n)`` array."""
-    arr = np.asarray(states, dtype=np.uint64)
+    arr = p2._as_field_array(states, "states")
     if arr.ndim != 2 or arr.shape[1] != WIDTH:
         raise ValueError(f"expected states of shape (n, {WIDTH}), got {arr.shape}")
-    if arr.size and int(arr.max()) >= P:
-        raise ValueError(f"expected field elements in [0, {P})")
-    n = arr.shape[0]
-    out = np.empty((GADGET_COLUMNS, n), dtype=np.uint64)
-    # The permutation of crypto.poseidon2, recording every S-box (same layer code).
-    S = p2._external_layer(np.ascontiguousarray(arr.T))
+    out = np.empty((GADGET_COLUMNS, arr.shape[0]), dtype=np.uint64)
+
+    # The permutation of crypto.poseidon2 (same layer code), recording every S-box.
+    def full_round(r: int, S: U64Array) -> U64Array:
+        x3, y = _cube_and_sbox(S + np.array(EXTERNAL_ROUND_CONSTANTS[r], dtype=np.uint64)[:, None])
+        out[2 * WIDTH * r : 2 * WIDTH * r + WIDTH] = x3
+        out[2 * WIDTH * r + WIDTH : 2 * WIDTH * (r + 1)] = y
+        return p2._external_layer(y)
+
     half = ROUNDS_F // 2
-    rounds = [*range(half), *([None] * ROUNDS_P), *range(half, ROUNDS_F)]
-    k = 0
-    for r in rounds:
-        if r is not None:
-            a = S + np.array(EXTERNAL_ROUND_CONSTANTS[r], dtype=np.uint64)[:, None]
-            x3, y = _cube_and_sbox(a)
-            out[2 * WIDTH * r : 2 * WIDTH * r + WIDTH] = x3
-            out[2 * WIDTH * r + WIDTH : 2 * WIDTH * (r + 1)] = y
-            S = p2._external_layer(y)
-        else:
-            x3, y = _cube_and_sbox(S[0] + np.uint64(INTERNAL_ROUND_CONSTANTS[k]))
-            base = 2 * WIDTH * ROUNDS_F + 2 * k
-            out[base], out[base + 1] = x3, y
-            S = S.copy()
-            S[0] = y
-            S = p2._internal_layer(S)
-            k += 1
+    S = p2._external_layer(np.ascontiguousarray(arr.T))
+    for r in range(half):
+        S = full_round(r, S)
+    for k, c in enumerate(INTERNAL_ROUND_CONSTANTS):
+        base = 2 * WIDTH * ROUNDS_F + 2 * k
+        out[base], out[base + 1] = _cube_and_sbox(S[0] + np.uint64(c))
+        S[0] = out[base + 1]
+        S = p2._internal_layer(S)
+    for r in range(half, ROUNDS_F):
+        S = full_round(r, S)
     return out
 
 
-def column_names(first: int = 0) -> tuple[str, ...]:
-    """Names of the gadget columns (for error messages and debugging)."""
-    del first  # names are relative to the gadget
+def column_names() -> tuple[str, ...]:
+    """Names of the gadget's columns, in order (for error messages and debugging)."""
     names = []
     for r in range(ROUNDS_F):
         names += [f"x3_full{r}_{i}" for i in range(WIDTH)]
@@ -281,10 +276,9 @@ def generate(num_rows: int, start: Sequence[int] | None = None) -> tuple[U64Arra
         num_rows: ``N``, the number of permutations (a power of two >= 8).
         start: the chain's first state; defaults to ``0, 1, ..., 15``.
     """
-    x = np.array(list(range(WIDTH)) if start is None else list(start), dtype=np.uint64)
-    if x.shape != (WIDTH,) or int(x.max()) >= P:
-        raise ValueError(f"expected a start state of {WIDTH} field elements")
-    state = [int(v) for v in x]
+    state = list(range(WIDTH)) if start is None else [int(v) for v in start]
+    if len(state) != WIDTH or any(not 0 <= v < P for v in state):
+        raise ValueError(f"expected a start state of {WIDTH} field elements, got {state}")
     rows = []
     for _ in range(num_rows):
         rows.append(state)

@@ -169,9 +169,15 @@ def test_consistent_forgery_of_one_row_breaks_the_chain(
         pa.build(16, public).check_trace(bad)
 
 
-def test_build_rejects_wrong_public_input_count() -> None:
+def test_build_and_generate_reject_bad_arguments() -> None:
     with pytest.raises(ValueError, match="32 public inputs"):
         pa.build(16, (0,) * 31)
+    with pytest.raises(ValueError, match="power of two"):
+        pa.build(24, (0,) * 32)
+    with pytest.raises(ValueError, match="start state"):
+        pa.generate(8, start=[0] * 15)
+    with pytest.raises(ValueError, match="start state"):
+        pa.generate(8, start=[P] + [0] * 15)
 
 
 # --- end to end: prover and verifier ---------------------------------------------
