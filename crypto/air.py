@@ -92,6 +92,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TypeAlias
 
 import numpy as np
@@ -118,9 +119,11 @@ from crypto.expr import (
     col,
     const,
     degree,
+    degrees,
     evaluate,
     format_expr,
     max_offset,
+    max_offsets,
     periodic,
     pub,
     shift_rows,
@@ -241,7 +244,7 @@ class Air:
         for b in self.boundaries:
             if not -n <= b.row < n:
                 raise ValueError(f"boundary row {b.row} out of range for {n} rows")
-        for node in topological_order(self.constraint_exprs()):
+        for node in self.constraint_order:
             self._check_node(node)
 
     def _check_node(self, node: Expr) -> None:
@@ -278,21 +281,37 @@ class Air:
     def offsets(self) -> tuple[int, ...]:
         """Row offsets the constraints read: the verifier opens each column at ``z·g^offset``."""
         found = {0}
-        for node in topological_order(self.constraint_exprs()):
+        for node in self.constraint_order:
             if isinstance(node, Column):
                 found.add(node.offset)
         return tuple(sorted(found))
+
+    @cached_property
+    def constraint_order(self) -> tuple[Expr, ...]:
+        """Every node of the constraint DAG once, children first (for :func:`evaluate`)."""
+        return tuple(topological_order(self.constraint_exprs()))
+
+    @cached_property
+    def constraint_degrees(self) -> tuple[int, ...]:
+        """Degree of each constraint, in :meth:`constraint_exprs` order."""
+        return tuple(degrees(self.constraint_exprs(), self.constraint_order))
+
+    @cached_property
+    def transition_exemptions(self) -> tuple[int, ...]:
+        """Rows at the end each transition skips (its largest row offset)."""
+        offsets = max_offsets(self.constraint_exprs(), self.constraint_order)
+        return tuple(offsets[: len(self.transition_list)])
 
     def composition_degree_bound(self) -> int:
         """One more than the largest degree of a constraint quotient ``C(x) / Z(x)``."""
         n = self.num_rows
         bound = 1
-        for t in self.transition_list:
-            d, e = degree(t.expr), max_offset(t.expr)
+        t_count = len(self.transition_list)
+        for d, e in zip(self.constraint_degrees[:t_count], self.transition_exemptions, strict=True):
             # numerator <= d(n-1); divisor (x^n - 1)/prod_{k<e}(x - g^(n-1-k)) has degree n - e
             bound = max(bound, d * (n - 1) - (n - e) + 1)
-        for b in self.boundaries:
-            bound = max(bound, degree(b.expr) * (n - 1) - 1 + 1)
+        for d in self.constraint_degrees[t_count:]:
+            bound = max(bound, d * (n - 1) - 1 + 1)
         return bound
 
     def num_composition_columns(self) -> int:
@@ -300,7 +319,7 @@ class Air:
         return max(1, -(-self.composition_degree_bound() // self.num_rows))
 
     def max_degree(self) -> int:
-        return max(degree(e) for e in self.constraint_exprs())
+        return max(self.constraint_degrees)
 
     # ---- prover-side helpers (pure numpy; the verifier never calls them)
 
@@ -363,7 +382,7 @@ class Air:
         transitions = [(i, t) for i, t in enumerate(self.transition_list) if wanted(t.expr)]
         t_values = evaluate([t.expr for _, t in transitions], ev)
         for (i, t), value in zip(transitions, t_values, strict=True):
-            rows = n - max_offset(t.expr)
+            rows = n - self.transition_exemptions[i]
             bad = _nonzero_rows(value, rows)
             if bad is not None:
                 label = t.name or format_expr(t.expr)

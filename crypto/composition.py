@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crypto import field as fld
-from crypto.air import Air, PointEvaluator, evaluate, max_offset
+from crypto.air import Air, PointEvaluator, evaluate
 from crypto.field_ref import EXT_DEGREE, Fp4, W, root_of_unity
 from crypto.ntt import intt
 
@@ -102,8 +102,8 @@ class DivisorGroup:
 def divisor_groups(air: Air) -> list[DivisorGroup]:
     """Group the AIR's constraints by divisor, in a fixed order."""
     groups: dict[tuple[str, int], list[int]] = {}
-    for i, t in enumerate(air.transition_list):
-        groups.setdefault(("transition", max_offset(t.expr)), []).append(i)
+    for i, exemptions in enumerate(air.transition_exemptions):
+        groups.setdefault(("transition", exemptions), []).append(i)
     base = len(air.transition_list)
     for j, b in enumerate(air.boundaries):
         groups.setdefault(("boundary", air.boundary_row(b)), []).append(base + j)
@@ -151,7 +151,7 @@ def composition_at(
             the verifier rejects).
     """
     ev = PointEvaluator(frame, periodic_at(air, z), air.public_inputs, challenges)
-    values = evaluate(air.constraint_exprs(), ev)
+    values = evaluate(air.constraint_exprs(), ev, air.constraint_order)
     total = Fp4.zero()
     for group in divisor_groups(air):
         acc = Fp4.sum(alphas[k] * values[k] for k in group.constraints)

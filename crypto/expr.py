@@ -39,9 +39,11 @@ __all__ = [
     "col",
     "const",
     "degree",
+    "degrees",
     "evaluate",
     "format_expr",
     "max_offset",
+    "max_offsets",
     "periodic",
     "pub",
     "shift_rows",
@@ -273,11 +275,31 @@ def topological_order(roots: Iterable[Expr]) -> list[Expr]:
     return order
 
 
-def evaluate(roots: Sequence[Expr], visitor: ExprVisitor[V]) -> list[V]:
-    """Evaluate ``roots`` with ``visitor``, each shared node once; returns one value per root."""
+def evaluate(
+    roots: Sequence[Expr], visitor: ExprVisitor[V], order: Sequence[Expr] | None = None
+) -> list[V]:
+    """Evaluate ``roots`` with ``visitor``, each shared node once; returns one value per root.
+
+    A value is dropped as soon as its last parent has used it, so memory
+    follows the width of the DAG, not its size (the prover's values are
+    arrays over many points). ``order`` may pass ``topological_order(roots)``
+    when it is already known.
+    """
+    if order is None:
+        order = topological_order(roots)
+    uses: dict[int, int] = {}
+    for node in order:
+        for child in node.children():
+            uses[id(child)] = uses.get(id(child), 0) + 1
+    keep = {id(r) for r in roots}
     values: dict[int, V] = {}
-    for node in topological_order(roots):
+    for node in order:
         values[id(node)] = _visit(node, visitor, values)
+        for child in node.children():
+            left = uses[id(child)] - 1
+            uses[id(child)] = left
+            if left == 0 and id(child) not in keep:
+                del values[id(child)]
     return [values[id(r)] for r in roots]
 
 
@@ -341,12 +363,33 @@ def degree(expr: Expr) -> int:
     return evaluate([expr], _DegreeVisitor())[0]
 
 
+def degrees(exprs: Sequence[Expr], order: Sequence[Expr] | None = None) -> list[int]:
+    """:func:`degree` of each expression, in one pass over the shared DAG."""
+    return evaluate(exprs, _DegreeVisitor(), order)
+
+
+class _OffsetVisitor(_DegreeVisitor):
+    def column(self, segment: str, index: int, offset: int) -> int:
+        return offset
+
+    def periodic(self, index: int) -> int:
+        return 0
+
+    def mul(self, a: int, b: int) -> int:
+        return max(a, b)
+
+    def pow(self, a: int, exponent: int) -> int:
+        return a
+
+
 def max_offset(expr: Expr) -> int:
     """The largest row offset ``expr`` reads (0 if it reads none)."""
-    return max(
-        (n.offset for n in topological_order([expr]) if isinstance(n, Column)),
-        default=0,
-    )
+    return evaluate([expr], _OffsetVisitor())[0]
+
+
+def max_offsets(exprs: Sequence[Expr], order: Sequence[Expr] | None = None) -> list[int]:
+    """:func:`max_offset` of each expression, in one pass over the shared DAG."""
+    return evaluate(exprs, _OffsetVisitor(), order)
 
 
 class _FormatVisitor:

@@ -280,40 +280,58 @@ def _composition_coefficients(
     blowup: int,
     shift: int,
 ) -> fld.Array:
-    """Coefficients ``(4, width·N)`` of ``H = Σ_k α_k C_k / Z_k``."""
+    """Coefficients ``(4, width·N)`` of ``H = Σ_k α_k C_k / Z_k``.
+
+    The constraints are evaluated on the coset ``shift·<ω_(c·N)>`` (every
+    ``B/c``-th LDE point), in blocks of points so that the expression DAG's
+    intermediate arrays stay in cache.
+    """
     n = air.num_rows
     width = air.num_composition_columns()
     c = 1 << (width - 1).bit_length()  # evaluation domain c·N, c a power of two >= width
     stride = blowup // c
     m = c * n
+    # Columns on the evaluation coset, extended past the end so that a row offset
+    # is a contiguous slice: row r + o sits o·c points further on.
+    wrap = max(air.offsets()) * c
     main_ce = main_lde[:, ::stride]
+    main_ext = np.concatenate([main_ce, main_ce[:, :wrap]], axis=1)
     aux_ce = aux_lde[:, ::stride].reshape(air.num_aux_columns, EXT_DEGREE, m)
-
-    def column(segment: str, index: int, offset: int) -> fld.Array:
-        src = main_ce[index] if segment == "main" else aux_ce[index]
-        return np.roll(src, -offset * c, axis=-1) if offset else src
-
+    aux_ext = np.concatenate([aux_ce, aux_ce[:, :, :wrap]], axis=2)
     periodic = [_periodic_on_coset(air, i, m, shift) for i in range(len(air.periodic_columns))]
-    ev = ArrayEvaluator(column, lambda i: periodic[i], air.public_inputs, challenges)
-    values = evaluate(air.constraint_exprs(), ev)
-
     xs = lde_points(m, shift)
-    total = np.zeros((EXT_DEGREE, m), np.uint64)
-    for group in divisor_groups(air):
-        rows, coefs = [], []
-        for k in group.constraints:
-            v = values[k]
-            arr = np.broadcast_to(
-                np.asarray(v, dtype=np.uint64), (m,) if np.ndim(v) < 2 else (EXT_DEGREE, m)
-            )
-            if arr.ndim == 1:
-                rows.append(arr[None, :])
-                coefs.append(fld.ext_scalar(alphas[k]))
-            else:
-                rows.append(arr)
-                coefs.append(ext_mul_matrix(alphas[k]))
-        combined = fld.matmul(np.concatenate(coefs, axis=1), np.concatenate(rows, axis=0))
-        total = fld.ext_add(total, fld.ext_mul_base(combined, _inverse_divisor(group, xs, n)))
+    groups = divisor_groups(air)
+    inv_divisors = [_inverse_divisor(g, xs, n) for g in groups]
+    exprs = air.constraint_exprs()
+
+    total = np.empty((EXT_DEGREE, m), np.uint64)
+    block = _CONSTRAINT_BLOCK
+    for lo in range(0, m, block):
+        hi = min(m, lo + block)
+
+        def column(segment: str, index: int, offset: int, lo: int = lo, hi: int = hi) -> fld.Array:
+            a, b = lo + offset * c, hi + offset * c
+            return main_ext[index, a:b] if segment == "main" else aux_ext[index, :, a:b]
+
+        def periodic_block(i: int, lo: int = lo, hi: int = hi) -> fld.Array:
+            return periodic[i][lo:hi]
+
+        ev = ArrayEvaluator(column, periodic_block, air.public_inputs, challenges)
+        values = evaluate(exprs, ev, air.constraint_order)
+        acc = np.zeros((EXT_DEGREE, hi - lo), np.uint64)
+        for group, inv_div in zip(groups, inv_divisors, strict=True):
+            rows, coefs = [], []
+            for k in group.constraints:
+                v = np.asarray(values[k], dtype=np.uint64)
+                if v.ndim < 2:
+                    rows.append(np.broadcast_to(v, (hi - lo,))[None, :])
+                    coefs.append(fld.ext_scalar(alphas[k]))
+                else:
+                    rows.append(np.broadcast_to(v, (EXT_DEGREE, hi - lo)))
+                    coefs.append(ext_mul_matrix(alphas[k]))
+            combined = fld.matmul(np.concatenate(coefs, axis=1), np.concatenate(rows, axis=0))
+            acc = fld.ext_add(acc, fld.ext_mul_base(combined, inv_div[lo:hi]))
+        total[:, lo:hi] = acc
     coeffs = coset_interpolate(total, shift)
     if np.any(coeffs[:, width * n :]):
         raise ValueError(
@@ -321,6 +339,9 @@ def _composition_coefficients(
             "the trace does not satisfy the constraints"
         )
     return np.ascontiguousarray(coeffs[:, : width * n])
+
+
+_CONSTRAINT_BLOCK = 1 << 13
 
 
 def _inverse_divisor(group: DivisorGroup, xs: fld.Array, n: int) -> fld.Array:
