@@ -9,7 +9,9 @@ skip. The issue-3 targets at ``2^16 × 32``: prove <= 3 × floor_s and <= 10 s o
 one core, proof <= 150 KB at >= 100 conjectured bits, verify <= 100 ms.
 
 BLAS and OpenMP are pinned to one thread before numpy loads ("one core"),
-and one small matrix product warms BLAS up before anything is timed.
+and one small matrix product warms BLAS up before anything is timed. The
+floor is the faster of two runs (the first fills the NTT twiddle caches that
+the prover then also finds warm); prove is one run; verify the best of three.
 
 Usage::
 
@@ -57,11 +59,15 @@ def measure(rows: int, columns: int, progress: bool, stages: bool) -> dict[str, 
     trace, public_inputs = wide.generate(rows, columns)
     air = wide.build(rows, public_inputs)
 
-    t0 = time.perf_counter()
-    lde = coset_lde(trace, options.blowup)
-    column_leaf_digests(lde)
-    floor_s = time.perf_counter() - t0
-    del lde
+    # The floor is timed twice and the faster run kept: the first also fills the
+    # twiddle caches, which the prover then finds warm too.
+    floor_s = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        lde = coset_lde(trace, options.blowup)
+        column_leaf_digests(lde)
+        floor_s = min(floor_s, time.perf_counter() - t0)
+        del lde
 
     bar = None
     if progress:
