@@ -98,10 +98,10 @@ from typing import TypeAlias
 import numpy as np
 
 from crypto import field as fld
+from crypto.evaluators import ArrayEvaluator, PointEvaluator
 from crypto.exceptions import CryptoError
 from crypto.expr import (
     Add,
-    ArrayEvaluator,
     Challenge,
     Column,
     Const,
@@ -110,7 +110,6 @@ from crypto.expr import (
     Mul,
     Neg,
     Periodic,
-    PointEvaluator,
     Pow,
     PublicInput,
     Sub,

@@ -49,6 +49,7 @@ from crypto.proof import StarkProof
 __all__ = ["ProverTimings", "prove"]
 
 Progress = Callable[[str], None]
+_EMPTY = BatchOpening(())
 
 
 @dataclass
@@ -266,9 +267,6 @@ def prove(
     )
     clock.lap("queries")
     return proof
-
-
-_EMPTY = BatchOpening(())
 
 
 def _composition_coefficients(

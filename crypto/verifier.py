@@ -29,7 +29,7 @@ from crypto.composition import (
 from crypto.exceptions import VerificationError
 from crypto.field_ref import TWO_ADICITY, Fp4, P, root_of_unity
 from crypto.fri import fri_shape, verify_fri
-from crypto.merkle import encode_rows, leaf_digests, verify_batch
+from crypto.merkle import BatchOpening, encode_rows, leaf_digests, verify_batch
 from crypto.ntt import DEFAULT_SHIFT
 from crypto.proof import StarkProof
 from crypto.security import SecurityReport, security
@@ -235,7 +235,7 @@ def _check_rows(
     what: str,
     rows: fld.Array,
     root: bytes,
-    opening: object,
+    opening: BatchOpening,
     positions: list[int],
     size: int,
     arity: int,
@@ -250,6 +250,6 @@ def _check_rows(
         size,
         arity,
         {p: digests[i].tobytes() for i, p in enumerate(positions)},
-        opening,  # type: ignore[arg-type]
+        opening,
         what,
     )
