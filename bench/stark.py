@@ -74,6 +74,7 @@ def measure(rows: int, columns: int, progress: bool, stages: bool) -> dict[str, 
         from tqdm import tqdm
 
         bar = tqdm(total=11, desc=f"prove 2^{rows.bit_length() - 1}", unit="stage", file=sys.stderr)
+
     def step(name: str) -> None:
         if bar is not None:
             bar.update(1)

@@ -3,8 +3,8 @@
 See :mod:`crypto.air` for how AIRs use them. The node classes are plain frozen
 dataclasses compared by identity; :func:`evaluate` walks a set of roots once
 in dependency order with any :class:`ExprVisitor` — the prover's
-:class:`ArrayEvaluator` (numpy over many points), the verifier's
-:class:`PointEvaluator` (one extension point), :func:`degree`,
+:class:`~crypto.evaluators.ArrayEvaluator` (numpy over many points), the verifier's
+:class:`~crypto.evaluators.PointEvaluator` (one extension point), :func:`degree`,
 :func:`format_expr`, and a Solidity emitter.
 """
 
