@@ -134,3 +134,56 @@ def test_registry() -> None:
     assert get_air("fibonacci").name == "fibonacci"
     with pytest.raises(UnknownAir, match="registered"):
         get_air("nope")
+
+
+def test_shift_rows_keeps_sharing() -> None:
+    from crypto.air import shift_rows
+
+    t = col(0) * col(1).next
+    e = t + t
+    shifted = shift_rows(e, 2)
+    assert format_expr(shifted) == "(col0''·col1[+3] + col0''·col1[+3])"
+    assert max_offset(shifted) == 3
+    order = topological_order([shifted])
+    assert sum(1 for n in order if type(n).__name__ == "Mul") == 1
+    with pytest.raises(ValueError, match="periodic"):
+        shift_rows(periodic(0) + col(0))
+
+
+def test_logup_with_two_looked_up_columns() -> None:
+    """Two value columns looked up in one table: degree 4, proved and verified."""
+    from crypto.airs.logup import logup_constraints, logup_running_sum
+    from crypto.options import ProofOptions
+    from crypto.prover import prove
+    from crypto.verifier import verify_proof
+
+    n, r = 32, 8
+    rng = np.random.default_rng(5)
+    f1 = rng.integers(0, r, n, dtype=np.uint64)
+    f2 = rng.integers(0, r, n, dtype=np.uint64)
+    t = np.minimum(np.arange(n, dtype=np.uint64), np.uint64(r - 1))
+    m = np.zeros(n, np.uint64)
+    m[:r] = np.bincount(np.concatenate([f1, f2]).astype(np.int64), minlength=r).astype(np.uint64)
+    main = np.stack([f1, f2, t, m])
+    step, first, last = logup_constraints(aux(0), challenge(0), col(2), col(3), [col(0), col(1)])
+    dt = col(2).next - col(2)
+    air = Air(
+        "logup2",
+        n,
+        4,
+        (dt * (dt - 1), step),
+        (Boundary(0, col(2)), Boundary(-1, col(2) - (r - 1)), first, last),
+        num_aux_columns=1,
+        num_challenges=1,
+        aux_builder=lambda main, ch: logup_running_sum(ch[0], main[2], main[3], [main[0], main[1]])[
+            None
+        ],
+    )
+    assert air.max_degree() == 4
+    options = ProofOptions(num_queries=8, grinding_bits=0)
+    proof = prove(air, main, options)
+    verify_proof(air, proof, min_security_bits=0)
+    bad = main.copy()
+    bad[1, 3] = r  # out of the table
+    with pytest.raises(ConstraintViolation, match="logup"):
+        prove(air, bad, options)

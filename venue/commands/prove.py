@@ -17,8 +17,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "prove",
         help="prove a registered AIR on an honest trace (a batch, later)",
-        description="Generate an honest trace of N rows for a registered AIR, prove it with a "
-        "STARK and write the proof. Registered AIRs: fibonacci, wide, range_check, poseidon2.",
+        description="Generate an honest trace of N rows for a registered AIR (fibonacci, wide, "
+        "range_check, poseidon2, ...; an unknown name lists them), prove it with a STARK and "
+        "write the proof.",
     )
     p.add_argument("batch", metavar="BATCH.json", nargs="?", help="a batch to prove (not yet)")
     p.add_argument("--air", metavar="NAME", help="registered AIR to prove")
