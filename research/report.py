@@ -6,8 +6,9 @@ Figures (matplotlib, Agg backend):
 * ``adversary_pnl_by_mechanism.png``: adversary profit per mechanism, mean and 95% CI;
 * ``surplus_vs_interval.png``: total and background surplus against the batch
   interval (the continuous book drawn as a reference line);
-* ``adversary_pnl_vs_<param>.png``: adversary profit against the swept parameter
-  (e.g. the sniper's latency edge), one line per mechanism.
+* ``adversary_pnl_vs_<param>.png``: adversary profit (solid, with its CI) and
+  rent marked at the fill (dotted: before bonds) against the swept parameter
+  (e.g. the sniper's latency edge, the bond), one colour per mechanism.
 """
 
 from __future__ import annotations
@@ -98,9 +99,7 @@ def _focus(df: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Rows at the scenario's own value of the swept parameter (all rows without a sweep)."""
     if scenario.sweep is None or "sweep_value" not in df or df["sweep_value"].isna().all():
         return df
-    base: Any = scenario.to_dict()
-    for part in scenario.sweep.param.split("."):
-        base = base[part]
+    base = scenario.value_at(scenario.sweep.param)
     values = df["sweep_value"].astype(float)
     target = float(base) if np.isclose(values, float(base)).any() else float(values.iloc[0])
     return df[np.isclose(values, target)]
@@ -230,13 +229,17 @@ def write_figures(df: pd.DataFrame, scenario: Scenario, out: Path) -> list[Path]
     if scenario.sweep is not None and df["sweep_value"].notna().any():
         param = scenario.sweep.param
         fig, ax = plt.subplots(figsize=(7, 4))
-        for mech, sub in df.groupby("mechanism", sort=False):
-            labs, s = _ci_points(sub.sort_values("sweep_value"), "sweep_value", "adversary_pnl")
-            ax.plot(labs, s[:, 0], "-o", label=str(mech))
-            ax.fill_between(labs, s[:, 1], s[:, 2], alpha=0.15)
+        for n, (mech, sub) in enumerate(df.groupby("mechanism", sort=False)):
+            color = f"C{n}"
+            ordered = sub.sort_values("sweep_value")
+            labs, s = _ci_points(ordered, "sweep_value", "adversary_pnl")
+            ax.plot(labs, s[:, 0], "-o", color=color, label=f"{mech}: P&L")
+            ax.fill_between(labs, s[:, 1], s[:, 2], color=color, alpha=0.15)
+            labs, s = _ci_points(ordered, "sweep_value", "adversary_rent")
+            ax.plot(labs, s[:, 0], ":", color=color, label=f"{mech}: rent (before bonds)")
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xlabel(param)
-        ax.set_ylabel("adversary P&L (ticks × lots)")
+        ax.set_ylabel("ticks × lots (mean, 95% CI)")
         ax.set_title(f"{scenario.name}: adversary profit against {param.split('.')[-1]}")
         ax.legend(fontsize=7)
         fig.tight_layout()

@@ -272,6 +272,17 @@ class Scenario:
             data["sweep"] = {"param": self.sweep.param, "values": list(self.sweep.values)}
         return data
 
+    def value_at(self, path: str) -> Any:
+        """The value of the field at dotted ``path`` (list items by index).
+
+        Raises:
+            ScenarioError: no such field.
+        """
+        node: Any = self.to_dict()
+        for part in path.split("."):
+            node = _step(node, part, path)
+        return node
+
     def with_override(self, path: str, value: Any) -> Scenario:
         """A copy with the field at dotted ``path`` set to ``value``.
 

@@ -45,6 +45,7 @@ def test_override_keeps_integers_and_reaches_into_lists() -> None:
     s = Scenario(mechanisms=(MechanismSpec("clob"), MechanismSpec("cr_fba")))
     t = s.with_override("mechanisms.1.bond", 25.0)
     assert t.mechanisms[1].bond == 25 and isinstance(t.mechanisms[1].bond, int)
+    assert t.value_at("mechanisms.1.bond") == 25
     assert s.mechanisms[1].bond == 0  # the original is unchanged
     with pytest.raises(ScenarioError, match="field path"):
         s.with_override("adversaries.nobody.edge_us", 1.0)
