@@ -245,3 +245,38 @@ def test_verifier_never_imports_the_prover() -> None:
         "assert 'crypto.prover' not in sys.modules, 'verifier imported the prover'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("period", [1, 2, 8, 32])
+def test_periodic_columns_end_to_end(period: int) -> None:
+    """x' = x·k + c with k, c periodic; the prover's and verifier's periodic polynomials agree."""
+    from crypto.air import Boundary, col, periodic, pub
+
+    n = 32
+    ks = [(3 * i + 2) % P for i in range(period)]
+    cs = [(7 * i + 1) % P for i in range(period)]
+    x = [5]
+    for r in range(n - 1):
+        x.append((x[-1] * ks[r % period] + cs[r % period]) % P)
+    trace = np.array([x], dtype=np.uint64)
+    a = col(0)
+
+    def build(pubs: tuple[int, ...]) -> Air:
+        return Air(
+            "periodic-test",
+            n,
+            1,
+            (a.next - (a * periodic(0) + periodic(1)),),
+            (Boundary(0, a - 5), Boundary(-1, a - pub(0))),
+            public_inputs=pubs,
+            periodic_columns=(tuple(ks), tuple(cs)),
+        )
+
+    proof = prove(build((x[-1],)), trace, FAST)
+    verify_proof(build((x[-1],)), proof, min_security_bits=0)
+    with pytest.raises(VerificationError):
+        verify_proof(
+            build(((x[-1] + 1) % P,)),
+            replace(proof, public_inputs=((x[-1] + 1) % P,)),
+            min_security_bits=0,
+        )
