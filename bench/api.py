@@ -174,6 +174,7 @@ def main() -> int:
         domain = Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
         batch = info["schedule"]["collecting"]
         print(f"signing {args.single + args.bulk} commitments ...", file=sys.stderr)
+        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         single = _bodies(args.single, args.traders, batch, domain, b"single")
         bulk = _bodies(args.bulk, args.traders, batch, domain, b"bulk")
         asyncio.run(_single(port, single[:500], 8))  # warm-up (not counted)
