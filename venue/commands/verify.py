@@ -1,7 +1,8 @@
 """``sealbatch verify PROOF.bin`` (and, later, ``--public BATCH.json``).
 
-Exit status: 0 valid; 1 invalid (the reason on stderr); 2 the file cannot be
-read or is not a sealbatch proof at all (bad magic, version or structure).
+Exit status: 0 valid; 1 invalid — any failed check, including bytes that no
+longer parse (the reason on stderr); 2 the file cannot be read or is not a
+sealbatch proof at all (it does not start with the proof magic).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crypto.exceptions import ProofFormatError, VerificationError
+    from crypto.exceptions import VerificationError
+    from crypto.proof import MAGIC
     from crypto.verifier import DEFAULT_MIN_SECURITY_BITS, verify
     from venue.commands.prove import BATCH_NOT_AVAILABLE
 
@@ -46,13 +48,13 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"sealbatch verify: error: cannot read {args.proof}: {exc.strerror}", file=sys.stderr)
         return 2
+    if not data.startswith(MAGIC):
+        print(f"sealbatch verify: error: {args.proof} is not a sealbatch proof", file=sys.stderr)
+        return 2
     min_bits = DEFAULT_MIN_SECURITY_BITS if args.min_bits is None else args.min_bits
     try:
         result = verify(data, min_security_bits=min_bits)
-    except ProofFormatError as exc:
-        print(f"sealbatch verify: unreadable proof {args.proof}: {exc}", file=sys.stderr)
-        return 2
-    except VerificationError as exc:
+    except VerificationError as exc:  # ProofFormatError included: a damaged proof is invalid
         print(f"sealbatch verify: invalid proof: {exc}", file=sys.stderr)
         return 1
     sec = result.security
