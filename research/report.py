@@ -3,9 +3,13 @@ intervals, paired tests across mechanisms, and PNG figures.
 
 Figures (matplotlib, Agg backend):
 
-* ``adversary_pnl_by_mechanism.png``: adversary profit per mechanism, mean and 95% CI;
+* ``adversary_pnl_by_mechanism.png``: adversary profit (marked to the final
+  fundamental, and marked at each fill) per mechanism, mean and 95% CI;
 * ``surplus_vs_interval.png``: total and background surplus against the batch
   interval (the continuous book drawn as a reference line);
+* ``stale_loss_vs_interval.png``: value lost by market makers' stale quotes
+  (the sniping prize) and by orders waiting for a batch close, against the
+  batch interval;
 * ``adversary_pnl_vs_<param>.png``: adversary profit (solid, with its CI) and
   rent marked at the fill (dotted: before bonds) against the swept parameter
   (e.g. the sniper's latency edge, the bond), one colour per mechanism.
@@ -176,21 +180,28 @@ def write_figures(df: pd.DataFrame, scenario: Scenario, out: Path) -> list[Path]
     paths: list[Path] = []
     focus = _focus(df, scenario)
 
-    labels, st = _ci_points(focus, "mechanism", "adversary_pnl")
-    fig, ax = plt.subplots(figsize=(7, 4))
-    x = np.arange(len(labels))
-    ax.bar(x, st[:, 0], color="#4C72B0", alpha=0.8)
-    ax.errorbar(
-        x,
-        st[:, 0],
-        yerr=[st[:, 0] - st[:, 1], st[:, 2] - st[:, 0]],
-        fmt="none",
-        ecolor="k",
-        capsize=4,
-    )
+    order = [m.label for m in scenario.mechanisms if m.label in set(focus["mechanism"])]
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    x = np.arange(len(order))
+    for offset, metric, color, name in (
+        (-0.2, "adversary_pnl", "#4C72B0", "P&L marked to the final fundamental"),
+        (0.2, "adversary_rent", "#DD8452", "rent marked at each fill"),
+    ):
+        st = np.array([bootstrap_ci(focus.loc[focus["mechanism"] == m, metric]) for m in order])
+        st = st.reshape(-1, 3)
+        ax.bar(x + offset, st[:, 0], width=0.4, color=color, alpha=0.85, label=name)
+        ax.errorbar(
+            x + offset,
+            st[:, 0],
+            yerr=[st[:, 0] - st[:, 1], st[:, 2] - st[:, 0]],
+            fmt="none",
+            ecolor="k",
+            capsize=3,
+        )
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(x, [str(lab) for lab in labels], rotation=20)
-    ax.set_ylabel("adversary P&L (ticks × lots)")
+    ax.set_xticks(x, order, rotation=20)
+    ax.set_ylabel("ticks × lots")
+    ax.legend(fontsize=7)
     n_seeds = focus["seed"].nunique()
     ax.set_title(f"{scenario.name}: adversary profit by mechanism (mean, 95% CI, n={n_seeds})")
     fig.tight_layout()
@@ -198,6 +209,39 @@ def write_figures(df: pd.DataFrame, scenario: Scenario, out: Path) -> list[Path]
     fig.savefig(p, dpi=120)
     plt.close(fig)
     paths.append(p)
+
+    batch_rows = focus[focus["kind"] != "clob"]
+    if not batch_rows.empty and "stale_quote_loss" in focus:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        fba = batch_rows[batch_rows["kind"] == "fba"].sort_values("interval_ms")
+        for n, (metric, name) in enumerate(
+            (
+                ("stale_quote_loss", "stale quotes picked off (makers)"),
+                ("stale_order_loss", "orders waiting for the close"),
+            )
+        ):
+            color = f"C{n}"
+            if not fba.empty:
+                labs, st = _ci_points(fba, "interval_ms", metric)
+                ax.plot(labs, st[:, 0], "-o", color=color, label=f"{name} (fba)")
+                ax.fill_between(labs, st[:, 1], st[:, 2], color=color, alpha=0.15)
+            cr = batch_rows[batch_rows["kind"] == "cr_fba"].sort_values("interval_ms")
+            if not cr.empty:
+                labs, st = _ci_points(cr, "interval_ms", metric)
+                ax.plot(labs, st[:, 0], "s", color=color, label=f"{name} (cr_fba)")
+            clob = focus[focus["kind"] == "clob"]
+            if not clob.empty:
+                ax.axhline(float(clob[metric].mean()), color=color, ls=":", label=f"{name} (clob)")
+        ax.set_xscale("log")
+        ax.set_xlabel("batch interval (ms)")
+        ax.set_ylabel("value lost after jumps (ticks × lots)")
+        ax.set_title(f"{scenario.name}: loss on stale orders against batch interval")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        p = out / "stale_loss_vs_interval.png"
+        fig.savefig(p, dpi=120)
+        plt.close(fig)
+        paths.append(p)
 
     batch = focus[focus["kind"] != "clob"]
     if not batch.empty:
@@ -241,7 +285,7 @@ def write_figures(df: pd.DataFrame, scenario: Scenario, out: Path) -> list[Path]
         ax.set_xlabel(param)
         ax.set_ylabel("ticks × lots (mean, 95% CI)")
         ax.set_title(f"{scenario.name}: adversary profit against {param.split('.')[-1]}")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6, ncol=2)
         fig.tight_layout()
         p = out / f"adversary_pnl_vs_{param.split('.')[-1]}.png"
         fig.savefig(p, dpi=120)
