@@ -42,9 +42,18 @@ def reset_pg(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'venue.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each TestClient test runs on SQLite and, under ``-m postgres``, on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'venue.db'}"
+        return
+    url = pg_url()
+    if url is None:
+        pytest.skip("SEALBATCH_TEST_PG_URL is not set")
+    reset_pg(url)
+    yield url
+    reset_pg(url)
 
 
 @pytest.fixture

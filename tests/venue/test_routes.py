@@ -4,6 +4,7 @@ accounts, RFQs, stream replay, operator view, metrics, OpenAPI."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -39,13 +40,25 @@ def test_commit_returns_a_receipt_signed_by_the_operator(venue: Venue) -> None:
     assert (r["batch_id"], r["sequence"]) == (0, 0)
 
 
-def test_commit_answers_carry_rate_limit_headers(venue: Venue) -> None:
-    alice = venue.traders["alice"]
-    body, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, 5), 0, 0, 0, 2**63)
-    r = venue.tc.post("/v1/commitments", json=body)
-    assert r.status_code == 200
-    assert int(r.headers["RateLimit-Limit"]) == 200
-    assert int(r.headers["RateLimit-Remaining"]) == 199
+def test_commit_answers_carry_rate_limit_headers(db_url: str, clock: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.venue.conftest import make_settings
+    from venue.app import create_app
+    from venue.client import VenueClient
+
+    # 1 token/s refill, so the count below holds on a slow machine too.
+    app = create_app(make_settings(db_url, rate_limit_per_s=1, rate_limit_burst=200), clock)
+    with TestClient(app) as tc:
+        alice = VenueClient("http://testserver", "0x" + "01" * 32, http=tc, clock=clock.now_ms)
+        remaining = []
+        for q in (1, 2, 3):
+            body, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, q), 0, 0, 0, 2**63)
+            r = tc.post("/v1/commitments", json=body)
+            assert r.status_code == 200
+            assert int(r.headers["RateLimit-Limit"]) == 200
+            remaining.append(int(r.headers["RateLimit-Remaining"]))
+        assert remaining[0] == 199 and remaining[2] <= 198 and remaining[2] < remaining[0]
 
 
 def test_bulk_commit_answers_each_item_in_order(venue: Venue) -> None:
