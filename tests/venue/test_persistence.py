@@ -1,0 +1,42 @@
+"""Group commits: every submitted write is durable when its future resolves."""
+
+from __future__ import annotations
+
+from concurrent.futures import wait
+from pathlib import Path
+
+from venue.persistence import GroupCommitter, LoggedEvent, Store
+
+
+def test_group_commit_persists_everything_in_order(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store = Store(url)
+    gc = GroupCommitter(store, max_group=64)
+    futs = [
+        gc.submit([LoggedEvent(i, "commit", 1_000 + i, f'{{"i": {i}}}')]) for i in range(1, 501)
+    ]
+    futs.append(gc.submit(batches=[{"batch_id": 3, "status": "cleared", "result_hash": "0x01"}]))
+    wait(futs, timeout=30)
+    assert all(f.done() and f.exception() is None for f in futs)
+    assert gc.transactions < 501  # grouped
+    gc.close()
+    store.close()
+    reopened = Store(url)
+    events = reopened.load_events()
+    assert [e.seq for e in events] == list(range(1, 501))
+    assert events[41].payload == '{"i": 42}'
+    assert reopened.load_batches()[3][0] == "0x01"
+    reopened.close()
+
+
+def test_a_failed_write_fails_its_waiters_and_later_ones(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    gc = GroupCommitter(store)
+    ok = gc.submit([LoggedEvent(1, "commit", 1, "{}")])
+    ok.result(timeout=10)
+    dup = gc.submit([LoggedEvent(1, "commit", 2, "{}")])  # primary key taken
+    assert dup.exception(timeout=10) is not None
+    later = gc.submit([LoggedEvent(2, "commit", 3, "{}")])
+    assert later.exception(timeout=10) is not None
+    gc.close()
+    store.close()
