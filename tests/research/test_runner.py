@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from research.runner import run_simulation
 from research.scenario import MechanismSpec, Scenario, scenario_from_dict
@@ -90,3 +92,10 @@ def test_sniper_without_edge_over_makers_cannot_pick_off_quotes_in_the_book() ->
     rent_slow = run_simulation(slow, MechanismSpec("clob"), 2).metrics["adversary_rent"]
     assert rent_fast > 0
     assert rent_slow < rent_fast / 5
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), which=st.integers(0, len(MECHANISMS) - 1))
+def test_conservation_holds_for_any_seed(seed: int, which: int) -> None:
+    m = run_simulation(_everything(1.0), MECHANISMS[which], seed).metrics
+    assert m["conservation_ok"] == 1 and m["events"] > 0
