@@ -54,9 +54,10 @@ _EMPTY = BatchOpening(())
 
 @dataclass
 class ProverTimings:
-    """Seconds per prover stage (filled when passed to :func:`prove`)."""
+    """Seconds per prover stage (filled when passed to :func:`prove`), by ``clock``."""
 
     stages: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], float] = time.perf_counter
 
     def add(self, name: str, seconds: float) -> None:
         self.stages[name] = self.stages.get(name, 0.0) + seconds
@@ -66,10 +67,11 @@ class _Clock:
     def __init__(self, timings: ProverTimings | None, progress: Progress | None) -> None:
         self.timings = timings
         self.progress = progress
-        self.t = time.perf_counter()
+        self.clock = timings.clock if timings is not None else time.perf_counter
+        self.t = self.clock()
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
+        now = self.clock()
         if self.timings is not None:
             self.timings.add(name, now - self.t)
         if self.progress is not None:
