@@ -13,6 +13,7 @@ this is how the venue restarts after a crash.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -345,6 +346,12 @@ class VenueCore:
             if mr.price is not None:
                 self.references[market_id] = mr.price
         self.carried = result.carried
+        # The circuit breaker widens the price band in protective mode. Books
+        # hold this dict, so batches still revealing see the new band too.
+        for market_id, market in self.markets.items():
+            band = self.settlement.band_bps(market_id)
+            if band != market.band_bps:
+                self.markets[market_id] = dataclasses.replace(market, band_bps=band)
         w = self.schedule.windows(batch_id)
         record: dict[str, Any] = {
             "batch_id": batch_id,

@@ -32,6 +32,7 @@ from crypto.eip712 import Address, address_of
 from crypto.keccak import keccak256
 from settlement.errors import SettlementError
 from settlement.ledger import AccountKey, LedgerState, deposit, empty_state, equity
+from settlement.liquidation import batch_length_factor, price_band_bps
 from settlement.margin import RevealMarginCheck, cross_requirements, requirements
 from settlement.oracle import OracleConfig, OracleRound, OracleSource, SignedReport
 from settlement.params import SettlementConfig, default_config
@@ -100,6 +101,10 @@ class SettlementEngine(Protocol):
     ) -> SettleOutcome: ...
 
     def account(self, trader: Address) -> dict[str, Any]: ...
+
+    def band_bps(self, market: str) -> int:
+        """The price band the venue should use now (wider in protective mode)."""
+        ...
 
     def market_state(self, market: str) -> dict[str, Any]: ...
 
@@ -367,6 +372,9 @@ class LedgerSettlement:
         price = mark + delta
         return max(1, int(np.ceil(price)) if q > 0 else int(np.floor(price)))
 
+    def band_bps(self, market: str) -> int:
+        return price_band_bps(self.state.market_state(market), self.config.risk(market))
+
     def market_state(self, market: str) -> dict[str, Any]:
         ms = self.state.market_state(market)
         return {
@@ -379,7 +387,12 @@ class LedgerSettlement:
                 "interval_batches": ms.interval_batches,
                 "interval_length_batches": self.config.risk(market).funding_interval_batches,
             },
-            "breaker": {"protective": ms.protective, "calm": ms.calm},
+            "breaker": {
+                "protective": ms.protective,
+                "calm": ms.calm,
+                "band_bps": self.band_bps(market),
+                "batch_length_factor": batch_length_factor(ms, self.config.risk(market)),
+            },
             "settlement": self.name,
         }
 

@@ -9,7 +9,7 @@ import pytest
 from auction.orders import Order, Side
 from crypto.eip712 import Eip712Domain
 from tests.venue.conftest import Venue
-from venue.client import VenueClient
+from venue.client import ApiError, VenueClient
 
 
 def _state(venue: Venue) -> tuple[Any, ...]:
@@ -197,3 +197,11 @@ def _reveal_body(client: VenueClient, p: Any) -> dict[str, Any]:
         "expiry_ms": 2**63,
         "signature": client._sign(REVEAL_TYPE, values),
     }
+
+
+def test_oracle_report_from_an_unknown_source_is_refused(venue: Venue) -> None:
+    before = _state(venue)
+    with pytest.raises(ApiError) as e:
+        venue.traders["alice"].post_oracle_price("BTC-PERP", 1_000)
+    assert e.value.status == 400 and "configured oracle source" in e.value.detail
+    assert _state(venue) == before

@@ -11,7 +11,7 @@ import pytest
 from auction.commit_reveal import RECEIPT_TYPE
 from auction.orders import Order, Side, TimeInForce
 from crypto.eip712 import recover_signer, signing_digest
-from tests.venue.conftest import Venue
+from tests.venue.conftest import T0, Venue
 from venue.client import ApiError
 
 
@@ -273,3 +273,39 @@ def test_account_after_a_trade(venue: Venue) -> None:
     # Liquidation price of a long lies below the mark.
     assert 0 < acct["liquidation_prices"]["BTC-PERP"] < acct["mark_prices"]["BTC-PERP"]
     assert acct["orders"][0]["status"] == "filled"
+
+
+def _trade_at(venue: Venue, batch_id: int, price: int) -> None:
+    t = venue.traders
+    a = t["alice"].commit(Order("BTC-PERP", Side.BUY, price, 1), batch_id=batch_id)
+    b = t["bob"].commit(Order("BTC-PERP", Side.SELL, price, 1), batch_id=batch_id)
+    venue.to_reveal(batch_id)
+    t["alice"].reveal(a)
+    t["bob"].reveal(b)
+
+
+@pytest.mark.parametrize("oracle", [False, True])
+def test_circuit_breaker_widens_the_band(venue: Venue, oracle: bool) -> None:
+    """Without fresh oracle reports the breaker holds the market in protective
+    mode (band 20 %); with agreeing reports and a calm price, the band stays 10 %."""
+    from venue.client import VenueClient
+    from venue.settlement_engine import dev_oracle_keys
+
+    if oracle:
+        for k in dev_oracle_keys():
+            feeder = VenueClient("http://testserver", k, http=venue.tc, clock=venue.clock.now_ms)
+            feeder.post_oracle_price("BTC-PERP", 1_000)
+    _trade_at(venue, 0, 1_000)
+    rec = venue.to_cleared(0)
+    market = venue.tc.get("/v1/markets/BTC-PERP").json()
+    assert market["breaker"]["protective"] is (not oracle)
+    assert rec["settlement"]["readings"]["BTC-PERP"]["flagged"] is (not oracle)
+    venue.clock.set(T0 + 2_000 + 100)
+    p = venue.traders["carol"].commit(Order("BTC-PERP", Side.BUY, 1_150, 1))
+    venue.to_reveal(p.batch_id)
+    if oracle:
+        with pytest.raises(ApiError) as e:
+            venue.traders["carol"].reveal(p)
+        assert e.value.code == "outside_band"
+    else:
+        assert venue.traders["carol"].reveal(p)["status"] == "revealed"
