@@ -74,6 +74,7 @@ class _FrontRunner(Agent):
 
     role = "adversary"
     min_victim_lots = 10
+    unwind_slippage = 20
     attacks = 0
 
     def _front_run(self, victim: LabOrder, victim_processed: int, front_delay: int) -> bool:
@@ -110,7 +111,7 @@ class _FrontRunner(Agent):
         pos = sim.pos[self.idx]
         if pos:
             side = SELL if pos > 0 else BUY
-            limit = self.reference_price() + side * 20
+            limit = self.reference_price() + side * self.unwind_slippage
             sim.send(self, self.order(side, limit, abs(pos), True))
 
 
@@ -122,6 +123,7 @@ class Sandwicher(_FrontRunner):
     def __init__(self, sim: Simulation, streams: Streams, name: str, cfg: SandwicherConfig) -> None:
         super().__init__(sim, streams, name, cfg.latency)
         self.min_victim_lots = cfg.min_victim_lots
+        self.unwind_slippage = cfg.unwind_slippage_ticks
         self.attacks = 0
         sim.inflight_watchers.append(self)
 
@@ -147,6 +149,7 @@ class Sequencer(_FrontRunner):
         self.cfg = cfg
         self.window_ns = max(int(cfg.window_us * 1000), 1)
         self.min_victim_lots = cfg.min_victim_lots
+        self.unwind_slippage = cfg.unwind_slippage_ticks
         self.buffer: list[LabOrder | Cancel] = []
         self.attacks = 0
         self.snipes = 0

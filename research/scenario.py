@@ -140,6 +140,7 @@ class SandwicherConfig:
 
     enabled: bool = False
     min_victim_lots: int = 10
+    unwind_slippage_ticks: int = 20
     latency: Latency = field(default_factory=lambda: Latency(100.0, 100.0, 10.0))
 
 
@@ -150,6 +151,7 @@ class SequencerConfig:
     enabled: bool = False
     window_us: float = 1000.0
     min_victim_lots: int = 10
+    unwind_slippage_ticks: int = 20
     snipe: bool = True
 
 

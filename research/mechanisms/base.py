@@ -38,7 +38,7 @@ class Mechanism:
         self.unit = 0
         self.race_window_ns = int(scenario.metrics.race_window_us * 1000)
         self.races = 0
-        self._stale: dict[int, list[object]] = {}
+        self._stale: dict[int, _StaleQuote] = {}
         self.log: list[LobsterRow] | None = None
         self.book_log: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] | None = None
         self.book_levels = 10
@@ -111,34 +111,47 @@ class Mechanism:
                 (o.side > 0 and o.price > value) or (o.side < 0 and o.price < value)
             )
             if o.stale:
-                self._stale[o.oid] = [o, deadline, set(), 0]
+                self._stale[o.oid] = _StaleQuote(o, deadline)
 
     def _touch_cancel(self, oid: int) -> None:
         e = self._stale.get(oid)
-        if e is not None and self.sim.now <= e[1]:  # type: ignore[operator]
-            e[2].add(self.unit)  # type: ignore[attr-defined]
+        if e is not None and self.sim.now <= e.deadline:
+            e.units.add(self.unit)
 
     def _touch_take(self, order: LabOrder) -> None:
         now = self.sim.now
         for e in self._stale.values():
-            o: LabOrder = e[0]  # type: ignore[assignment]
-            if now > e[1] or o.agent == order.agent or o.side != -order.side:  # type: ignore[operator]
+            o = e.order
+            if now > e.deadline or o.agent == order.agent or o.side != -order.side:
                 continue
             if (order.side > 0 and order.price >= o.price) or (
                 order.side < 0 and order.price <= o.price
             ):
-                e[2].add(self.unit)  # type: ignore[attr-defined]
-                e[3] += 1  # type: ignore[operator]
+                e.units.add(self.unit)
+                e.takes += 1
 
     def _expire(self, final: bool = False, oids: Iterable[int] | None = None) -> None:
+        """Settle races: those past their window, all (``final``) or those of ``oids``."""
         now = self.sim.now
         keys = list(self._stale) if oids is None else [k for k in oids if k in self._stale]
         for k in keys:
             e = self._stale[k]
-            if final or oids is not None or now > e[1]:  # type: ignore[operator]
-                if e[3] >= 1 and len(e[2]) >= 2:  # type: ignore[arg-type, operator]
+            if final or oids is not None or now > e.deadline:
+                if e.takes >= 1 and len(e.units) >= 2:
                     self.races += 1
                 del self._stale[k]
+
+
+class _StaleQuote:
+    """A quote made stale by a jump: the messages aimed at it within the race window."""
+
+    __slots__ = ("deadline", "order", "takes", "units")
+
+    def __init__(self, order: LabOrder, deadline: int) -> None:
+        self.order = order
+        self.deadline = deadline
+        self.units: set[int] = set()
+        self.takes = 0
 
 
 def build_mechanism(spec: MechanismSpec, sim: Simulation, scenario: Scenario) -> Mechanism:
