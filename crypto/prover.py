@@ -85,12 +85,11 @@ def _ext_poly_at(coeffs: fld.Array, points: list[Fp4]) -> list[list[Fp4]]:
     Returns, per point, one extension value per row.
     """
     d = coeffs.shape[1]
-    out = []
-    for z in points:
-        zpow = _ext_powers(z, d)  # (4, d)
-        vals = fld.matmul(zpow, coeffs.T)  # (4, R)
-        out.append(fld.ext_to_fp4(vals))
-    return out
+    if coeffs.shape[0] == 0:
+        return [[] for _ in points]
+    zpow = np.concatenate([_ext_powers(z, d) for z in points])  # (4·points, d)
+    vals = fld.matmul(zpow, coeffs.T)  # one product for every point: (4·points, R)
+    return [fld.ext_to_fp4(vals[4 * i : 4 * i + 4]) for i in range(len(points))]
 
 
 def _ext_powers(z: Fp4, n: int) -> fld.Array:
