@@ -58,6 +58,13 @@ def test_bad_input_exits_2(
     assert message in capsys.readouterr().err
 
 
+def test_shipped_scenario_by_name(tmp_path: Path) -> None:
+    args = ["lab", "run", "sniping", "--seeds", "1", "--horizon", "0.5", "--scheduler", "sync",
+            "--out", str(tmp_path / "o"), "--no-progress", "--set", "sweep=null"]  # fmt: skip
+    assert main(args) == 0
+    assert (tmp_path / "o" / "results.csv").exists()
+
+
 def test_missing_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lab", "run", str(tmp_path / "nope.yaml")]) == 2
     assert "readable YAML" in capsys.readouterr().err

@@ -31,6 +31,12 @@ def test_local_dask_cluster_gives_the_same_rows_as_in_process() -> None:
     cols = ["mechanism", "seed", "adversary_pnl", "volume", "total_surplus"]
     pd.testing.assert_frame_equal(sync[cols], dask[cols])
     assert len(sync) == 4
+    # scale-out path: an existing scheduler named by its address
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        remote = run_sweep(s, [0, 1], scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(sync[cols], remote[cols])
 
 
 def test_sniping_rents_are_positive_in_the_book_and_shrink_in_the_batch_auction() -> None:

@@ -34,7 +34,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Run SCENARIO.yaml for every mechanism and seed; write CSV, manifest, "
         "report and figures.",
     )
-    r.add_argument("scenario", metavar="SCENARIO.yaml")
+    r.add_argument(
+        "scenario",
+        metavar="SCENARIO.yaml",
+        help="a scenario file, or the name of a shipped one (sniping, sandwich, sequencer, "
+        "selective_reveal, default)",
+    )
     r.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the scenario's)")
     r.add_argument("--out", metavar="DIR", help="output directory (default: lab-out/<scenario>)")
     r.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
@@ -92,10 +97,15 @@ def run(args: argparse.Namespace) -> int:
     from research.report import build_manifest, write_report
     from research.runner import run_simulation
     from research.scenario import load_scenario
+    from research.scenarios import shipped_scenario
     from research.sweep import run_sweep
 
+    scenario_path = Path(args.scenario)
+    if not scenario_path.exists():
+        shipped = shipped_scenario(args.scenario)
+        scenario_path = shipped if shipped is not None else scenario_path
     try:
-        scenario = load_scenario(args.scenario)
+        scenario = load_scenario(scenario_path)
         if args.horizon is not None:
             scenario = scenario.with_override("horizon_s", float(args.horizon))
         for item in args.set:
