@@ -29,6 +29,7 @@ from venue.errors import RateLimited
 __all__ = [
     "DEPOSIT_TYPE",
     "REVEAL_TYPE",
+    "WITHDRAW_TYPE",
     "RateLimiter",
     "check_fresh",
     "verify_signed",
@@ -47,6 +48,10 @@ REVEAL_TYPE = StructType(
 )
 DEPOSIT_TYPE = StructType(
     "Deposit",
+    (("trader", "address"), ("amount", "uint256"), ("nonce", "uint64"), ("expiry", "uint64")),
+)
+WITHDRAW_TYPE = StructType(
+    "Withdraw",
     (("trader", "address"), ("amount", "uint256"), ("nonce", "uint64"), ("expiry", "uint64")),
 )
 

@@ -37,7 +37,7 @@ from crypto.eip712 import (
     signing_digest,
 )
 from crypto.exceptions import SealbatchError
-from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE
+from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE
 from venue.errors import VenueError
 from venue.rfq import (
     ACCEPT_TYPE,
@@ -361,6 +361,17 @@ class VenueClient:
             "signature": self._sign(DEPOSIT_TYPE, values),
         }
         result: dict[str, Any] = self._req("POST", "/v1/deposits", body)
+        return result
+
+    def withdraw(self, amount: int) -> dict[str, Any]:
+        """Withdraw free collateral (settled with the next batch)."""
+        nonce, expiry, me = self.next_nonce(), self.server_now_ms() + 60_000, self._me()
+        values = {"trader": me, "amount": amount, "nonce": nonce, "expiry": expiry}
+        body = {
+            **{"trader": me, "amount": amount, "nonce": nonce, "expiry_ms": expiry},
+            "signature": self._sign(WITHDRAW_TYPE, values),
+        }
+        result: dict[str, Any] = self._req("POST", "/v1/withdrawals", body)
         return result
 
     def account(self, address: str | None = None) -> dict[str, Any]:

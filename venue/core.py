@@ -28,9 +28,9 @@ from auction.markets import Market
 from auction.orders import Side
 from crypto.eip712 import Address, Eip712Domain, address_of
 from crypto.keccak import keccak256
-from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, check_fresh, verify_signed
+from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE, check_fresh, verify_signed
 from venue.clock import BatchSchedule
-from venue.errors import BadRequest, NotFound
+from venue.errors import BadRequest, Conflict, NotFound
 from venue.rfq import Acceptance, Quote, Rfq, RfqBook
 from venue.schemas import (
     AcceptIn,
@@ -41,6 +41,7 @@ from venue.schemas import (
     QuoteRevealIn,
     RevealIn,
     RfqIn,
+    WithdrawIn,
     hexb,
 )
 from venue.settlement_engine import SettlementEngine
@@ -57,6 +58,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "accept": AcceptIn,
     "deposit": DepositIn,
     "oracle": OracleReportIn,
+    "withdraw": WithdrawIn,
 }
 
 #: Reveal refusals that concern a commitment the batch holds: they are logged
@@ -280,6 +282,32 @@ class VenueCore:
         self.nonces.use(trader, body.nonce)
         self.events_applied += 1
 
+    def withdraw(self, body: WithdrawIn, now_ms: int) -> None:
+        """Withdraw free collateral with the next batch.
+
+        Raises:
+            BadSignature, CommitmentExpired, NonceReused, Conflict (the trader
+            has orders in an open batch), InsufficientCollateral, UnknownAccount.
+        """
+        trader = verify_signed(
+            self.domain, WITHDRAW_TYPE, body.message(), "trader", hexb(body.signature)
+        )
+        check_fresh(self.nonces, trader, body.nonce, body.expiry_ms, now_ms)
+        open_batches = [
+            self.fates[c]["batch_id"]
+            for c in self.by_trader.get(trader, [])
+            if self.fates[c]["batch_id"] in self.books
+        ]
+        if open_batches:
+            raise Conflict(
+                f"withdrawal: expected no orders in open batches, got some in batch "
+                f"{open_batches[-1]}; withdraw after it clears",
+                "orders_pending",
+            )
+        self.settlement.withdraw(trader, body.amount, now_ms)
+        self.nonces.use(trader, body.nonce)
+        self.events_applied += 1
+
     def oracle_report(self, body: OracleReportIn, now_ms: int) -> None:
         """Take a signed oracle price report from a configured source."""
         self.settlement.oracle_report(body.to_domain(), now_ms)
@@ -301,6 +329,7 @@ class VenueCore:
             "accept": self.accept,
             "deposit": self.deposit,
             "oracle": self.oracle_report,
+            "withdraw": self.withdraw,
         }
         handler[kind](body, at_ms)
 

@@ -47,6 +47,7 @@ from venue.schemas import (
     QuoteRevealIn,
     RevealIn,
     RfqIn,
+    WithdrawIn,
 )
 from venue.settings import Settings
 from venue.settlement_engine import make_settlement_engine
@@ -350,6 +351,23 @@ class Operator:
         e = self._log("deposit", body.model_dump_json(), now)
         fut = self.writer.submit([e])
         self._after(fut, [(f"account:{body.trader.lower()}", "deposit", {"amount": body.amount})])
+        await asyncio.wrap_future(fut)
+
+    async def withdraw(self, body: WithdrawIn) -> None:
+        self.advance()
+        now = self.clock.now_ms()
+        self._limit(body.trader)
+        try:
+            self.core.withdraw(body, now)
+        except SealbatchError as err:
+            self._spend(body.trader, err)
+            raise
+        self._spend(body.trader, None)
+        e = self._log("withdraw", body.model_dump_json(), now)
+        fut = self.writer.submit([e])
+        self._after(
+            fut, [(f"account:{body.trader.lower()}", "withdrawal", {"amount": body.amount})]
+        )
         await asyncio.wrap_future(fut)
 
     async def oracle_report(self, body: OracleReportIn) -> None:

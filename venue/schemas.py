@@ -30,6 +30,7 @@ __all__ = [
     "ReceiptOut",
     "RevealIn",
     "RfqIn",
+    "WithdrawIn",
     "hexb",
 ]
 
@@ -370,6 +371,10 @@ class DepositIn(_In):
             "nonce": self.nonce,
             "expiry": self.expiry_ms,
         }
+
+
+class WithdrawIn(DepositIn):
+    """A signed withdrawal of free collateral (EIP-712 ``Withdraw``)."""
 
 
 class OracleReportIn(_In):

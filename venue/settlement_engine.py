@@ -31,7 +31,7 @@ from auction.orders import Order, Side
 from crypto.eip712 import Address, address_of
 from crypto.keccak import keccak256
 from settlement.errors import SettlementError
-from settlement.ledger import AccountKey, LedgerState, deposit, empty_state, equity
+from settlement.ledger import AccountKey, LedgerState, deposit, empty_state, equity, withdraw
 from settlement.liquidation import batch_length_factor, price_band_bps
 from settlement.margin import RevealMarginCheck, cross_requirements, requirements
 from settlement.oracle import OracleConfig, OracleRound, OracleSource, SignedReport
@@ -81,6 +81,10 @@ class SettlementEngine(Protocol):
         ...
 
     def deposit(self, trader: Address, amount: int, at_ms: int) -> None: ...
+
+    def withdraw(self, trader: Address, amount: int, at_ms: int) -> None:
+        """Debit free collateral with the next batch; raises InsufficientCollateral."""
+        ...
 
     def block_check(self, block: Acceptance) -> None:
         """Raise InsufficientMargin if either side cannot carry the block."""
@@ -135,6 +139,7 @@ class LedgerSettlement:
         )
         self.state: LedgerState = empty_state(self.config)
         self.pending_deposits: list[tuple[AccountKey, int]] = []
+        self.pending_withdrawals: list[tuple[AccountKey, int]] = []
         self.reports: dict[tuple[str, str], SignedReport] = {}
         self._checks: dict[int, RevealMarginCheck] = {}
         self.last_summary: dict[str, Any] | None = None
@@ -143,9 +148,13 @@ class LedgerSettlement:
     # ------------------------------------------------------------ inputs
 
     def _check_state(self) -> LedgerState:
+        """The ledger with pending deposits, then pending withdrawals, applied
+        (the order :func:`apply_batch` applies them in)."""
         state = self.state
         for key, amount in self.pending_deposits:
             state = deposit(state, key, amount)
+        for key, amount in self.pending_withdrawals:
+            state = withdraw(state, key, amount, self.config)
         return state
 
     def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
@@ -170,6 +179,12 @@ class LedgerSettlement:
         except SettlementError as exc:
             raise BadRequest(f"deposit: {exc}") from exc
         self.pending_deposits.append((key, amount))
+
+    def withdraw(self, trader: Address, amount: int, at_ms: int) -> None:
+        """Raises InsufficientCollateral or UnknownAccount (nothing changes)."""
+        key = AccountKey(trader, 0)
+        withdraw(self._check_state(), key, amount, self.config)
+        self.pending_withdrawals.append((key, amount))
 
     def oracle_report(self, report: SignedReport, at_ms: int) -> None:
         """Keep a source's newest report per market for the next round.
@@ -197,7 +212,9 @@ class LedgerSettlement:
         self.reports[(r.market, r.source)] = report
 
     def has_pending(self) -> bool:
-        return bool(self.pending_deposits or self.state.pending_liquidations)
+        return bool(
+            self.pending_deposits or self.pending_withdrawals or self.state.pending_liquidations
+        )
 
     def carried_in(self) -> list[RestingOrder]:
         return [lo.resting for lo in self.state.pending_liquidations]
@@ -272,6 +289,7 @@ class LedgerSettlement:
                 self.config,
                 self.oracle,
                 deposits=self.pending_deposits,
+                withdrawals=self.pending_withdrawals,
             )
         except SettlementError as exc:
             return SettleOutcome(
@@ -280,6 +298,7 @@ class LedgerSettlement:
             )
         self.state = post
         self.pending_deposits = []
+        self.pending_withdrawals = []
         summary = {
             "settled": True,
             "pre_root": "0x" + witness.pre_root.hex(),
@@ -295,6 +314,7 @@ class LedgerSettlement:
             "fees": witness.fees,
             "forfeits": [[k.address, amt] for k, amt in witness.forfeits],
             "deposits": [[k.address, amt] for k, amt in witness.deposits],
+            "withdrawals": [[k.address, amt] for k, amt in witness.withdrawals],
             "liquidations": len(witness.liquidations),
             "deficits": [d.to_dict() for d in witness.deficits],
             "tripped": list(witness.tripped),
@@ -316,12 +336,14 @@ class LedgerSettlement:
         """
         key = AccountKey(trader, 0)
         pending = sum(a for k, a in self.pending_deposits if k == key)
+        pending_out = sum(a for k, a in self.pending_withdrawals if k == key)
         s = self.state
         if not s.has(key):
             return {
                 "exists": False,
                 "collateral": 0,
                 "pending_deposits": pending,
+                "pending_withdrawals": pending_out,
                 "positions": {},
                 "equity": 0,
                 "initial_margin": 0,
@@ -340,6 +362,7 @@ class LedgerSettlement:
             "exists": True,
             "collateral": int(s.collateral[row]),
             "pending_deposits": pending,
+            "pending_withdrawals": pending_out,
             "positions": {m: int(pos[j]) for j, m in enumerate(self.config.market_ids)},
             "mark_prices": {m: int(marks[j]) for j, m in enumerate(self.config.market_ids)},
             "equity": eq,

@@ -309,3 +309,22 @@ def test_circuit_breaker_widens_the_band(venue: Venue, oracle: bool) -> None:
         assert e.value.code == "outside_band"
     else:
         assert venue.traders["carol"].reveal(p)["status"] == "revealed"
+
+
+def test_withdrawals(venue: Venue) -> None:
+    from tests.venue.conftest import FUNDING
+
+    alice = venue.traders["alice"]
+    assert alice.withdraw(1_000_000)["status"] == "pending"
+    assert alice.account()["pending_withdrawals"] == 1_000_000
+    with pytest.raises(ApiError) as e:
+        alice.withdraw(FUNDING)  # more than is left
+    assert e.value.code == "insufficient_collateral"
+    rec = venue.to_cleared(0)
+    assert rec["settlement"]["withdrawals"] == [[alice.address, 1_000_000]]
+    assert alice.account()["collateral"] == FUNDING - 1_000_000
+    venue.clock.set(T0 + 2_000 + 100)
+    alice.commit(Order("BTC-PERP", Side.BUY, 100, 1))
+    with pytest.raises(ApiError) as e:
+        alice.withdraw(1)
+    assert (e.value.status, e.value.code) == (409, "orders_pending")

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from crypto.eip712 import Address
 from venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
 from venue.errors import BadRequest
-from venue.schemas import DepositIn
+from venue.schemas import DepositIn, WithdrawIn
 
 router = APIRouter(tags=["accounts"])
 
@@ -44,5 +44,21 @@ async def post_deposit(op: OperatorDep, body: DepositIn) -> JSONResponse:
     await op.deposit(body)
     return json_response(
         {"trader": body.trader, "amount": body.amount, "status": "credited"},
+        headers=rate_headers(op, body.trader),
+    )
+
+
+@router.post(
+    "/v1/withdrawals",
+    responses=PROBLEM,
+    summary="Withdraw free collateral",
+    description="Trader-signed EIP-712 `Withdraw`, settled with the next batch (before its "
+    "fills, like `apply_batch`). Only free collateral (above initial margin) and only with "
+    "no orders in open batches. Without an L1 bridge the amount simply leaves the ledger.",
+)
+async def post_withdrawal(op: OperatorDep, body: WithdrawIn) -> JSONResponse:
+    await op.withdraw(body)
+    return json_response(
+        {"trader": body.trader, "amount": body.amount, "status": "pending"},
         headers=rate_headers(op, body.trader),
     )
