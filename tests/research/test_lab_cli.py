@@ -25,7 +25,10 @@ def test_lab_run_writes_a_report_and_refuses_to_overwrite(
     assert "6 runs of sandwich" in stdout and "clob" in stdout
     for name in ("results.csv", "manifest.json", "report.md", "adversary_pnl_by_mechanism.png"):
         assert (out / name).exists()
-    assert (out / "lobster" / "clob_message_10.csv").exists()
+    for mech in ("clob", "fba-100ms", "cr-100ms"):
+        for seed in (0, 1):
+            assert (out / "lobster" / f"{mech}-seed{seed}_message_10.csv").exists()
+            assert (out / "lobster" / f"{mech}-seed{seed}_orderbook_10.csv").exists()
     assert main(args) == 2
     assert "--overwrite" in capsys.readouterr().err
 

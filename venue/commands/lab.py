@@ -58,7 +58,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="PATH=VALUE",
         help="override a scenario field, e.g. adversaries.sniper.edge_us=100 (repeatable)",
     )
-    r.add_argument("--lobster", action="store_true", help="also export seed 0 of each mechanism")
+    r.add_argument(
+        "--lobster",
+        action="store_true",
+        help="also export every run's messages and book in LOBSTER format (into DIR/lobster/)",
+    )
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=run)
 
@@ -91,6 +95,7 @@ def _new_out_dir(name: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     import yaml
+    from tqdm import tqdm
 
     from research.errors import ConservationError, LabError, ScenarioError
     from research.lobster import export_lobster
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from research.runner import run_simulation
     from research.scenario import load_scenario
     from research.scenarios import shipped_scenario
-    from research.sweep import run_sweep
+    from research.sweep import plan_tasks, run_sweep
 
     scenario_path = Path(args.scenario)
     if not scenario_path.exists():
@@ -140,9 +145,13 @@ def run(args: argparse.Namespace) -> int:
     manifest = build_manifest(scenario, seeds, sys.argv)
     paths = write_report(df, scenario, out, manifest)
     if args.lobster:
-        for spec in scenario.mechanisms:
-            result = run_simulation(scenario, spec, seeds[0], record=True)
-            export_lobster(result.mechanism, out / "lobster", spec.label, scenario.price_scale)
+        # runs are deterministic: re-running a task with recording reproduces it exactly
+        for task in tqdm(plan_tasks(scenario, seeds), file=sys.stderr, disable=args.no_progress,
+                         desc="lobster", unit="run"):  # fmt: skip
+            result = run_simulation(task.scenario, task.spec, task.seed, record=True)
+            swept = "" if task.sweep_value is None else f"-{task.sweep_value:g}"
+            name = f"{task.spec.label}{swept}-seed{task.seed}"
+            export_lobster(result.mechanism, out / "lobster", name, scenario.price_scale)
     print(f"{len(df)} runs of {scenario.name}: report in {paths['report']}")
     focus = df
     if "sweep_value" in df and df["sweep_value"].notna().any():
