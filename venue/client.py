@@ -15,11 +15,10 @@ reconnects for a fresh snapshot.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +37,7 @@ from crypto.eip712 import (
 )
 from crypto.exceptions import SealbatchError
 from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE
-from venue.errors import VenueError
+from venue.errors import ApiError, VenueError
 from venue.rfq import (
     ACCEPT_TYPE,
     QUOTE_COMMIT_TYPE,
@@ -56,16 +55,6 @@ __all__ = [
     "StreamClient",
     "VenueClient",
 ]
-
-
-class ApiError(VenueError):
-    """The venue answered with a problem document."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(f"{status} {code}: {detail}")
-        self.status = status
-        self.code = code
-        self.detail = detail
 
 
 def _hex(b: bytes) -> str:
@@ -515,183 +504,6 @@ class VenueClient:
         self.http.close()
 
 
-class LocalVenue:
-    """Run ``sealbatch serve`` on 127.0.0.1 in a child process (examples, tests).
-
-    >>> with LocalVenue(commit_ms=500, reveal_ms=200) as url:   # doctest: +SKIP
-    ...     VenueClient(url, key).info()
-
-    Args:
-        db_url: database (default: a fresh SQLite file in a temporary directory).
-        commit_ms, reveal_ms: batch windows.
-        env: extra ``SEALBATCH_*`` settings.
-    """
-
-    def __init__(
-        self,
-        db_url: str | None = None,
-        commit_ms: int = 500,
-        reveal_ms: int = 200,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        import tempfile
-
-        self._tmp = tempfile.mkdtemp(prefix="sealbatch-venue-")
-        self.db_url = db_url or f"sqlite:///{self._tmp}/venue.db"
-        self.commit_ms, self.reveal_ms = commit_ms, reveal_ms
-        self.env = env or {}
-        self.proc: Any = None
-        self.url = ""
-
-    def __enter__(self) -> str:
-        import socket
-        import subprocess
-        import sys
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "venue.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--db",
-                self.db_url,
-                "--commit-ms",
-                str(self.commit_ms),
-                "--reveal-ms",
-                str(self.reveal_ms),
-            ],
-            env={**os.environ, **self.env},
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self.url
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise VenueError(f"local venue: expected it to start, got exit {self.proc.poll()}")
-            time.sleep(0.05)
-
-    def __exit__(self, *exc: object) -> None:
-        import shutil
-
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        shutil.rmtree(self._tmp, ignore_errors=True)
-
-
-class GapTracker:
-    """Per-topic sequence bookkeeping of one stream subscription.
-
-    :meth:`observe` says what to do with a message: ``"deliver"``,
-    ``"duplicate"`` (already seen), or ``"gap"`` (messages ``last+1 ..
-    seq-1`` are missing: fetch them with :meth:`missing_after`).
-    """
-
-    def __init__(self) -> None:
-        self.epoch: str | None = None
-        self.last: dict[str, int] = {}
-
-    def snapshot(self, msg: dict[str, Any]) -> None:
-        self.epoch = msg["epoch"]
-        self.last[msg["topic"]] = msg["seq"]
-
-    def observe(self, msg: dict[str, Any]) -> str:
-        if msg["epoch"] != self.epoch:
-            return "resync"
-        last = self.last.get(msg["topic"], 0)
-        if msg["seq"] <= last:
-            return "duplicate"
-        if msg["seq"] > last + 1:
-            return "gap"
-        self.last[msg["topic"]] = msg["seq"]
-        return "deliver"
-
-    def missing_after(self, topic: str) -> int:
-        return self.last.get(topic, 0)
-
-
-class _Resync(Exception):
-    pass
-
-
-class StreamClient:
-    """Follow topics of ``WS /v1/stream`` in order, healing gaps.
-
-    Args:
-        base_url: the venue's HTTP base URL.
-        topics: e.g. ``["batches", "account:0xabc..."]``.
-        fetch: GET function for the replay endpoint (default: httpx).
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        topics: list[str],
-        fetch: Callable[[str, dict[str, Any]], httpx.Response] | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.topics = [t.lower() for t in topics]
-        self.tracker = GapTracker()
-        self.healed = 0
-        self._fetch = fetch or (
-            lambda path, params: httpx.get(self.base_url + path, params=params, timeout=10)
-        )
-
-    def heal(self, topic: str, upto: int) -> list[dict[str, Any]]:
-        """Missed messages of ``topic`` before ``upto``; raises _Resync if gone."""
-        r = self._fetch(
-            "/v1/stream/replay", {"topic": topic, "after": self.tracker.missing_after(topic)}
-        )
-        if r.status_code == 410:
-            raise _Resync()
-        if r.status_code != 200:
-            raise ApiError(r.status_code, "replay_failed", r.text[:200])
-        out = [m for m in r.json()["messages"] if m["seq"] < upto]
-        for m in out:
-            if self.tracker.observe(m) != "deliver":
-                raise _Resync()
-        self.healed += len(out)
-        return out
-
-    async def messages(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield snapshots and messages in sequence order, for ever (reconnecting)."""
-        import websockets
-
-        ws_url = "ws" + self.base_url[len("http") :] + "/v1/stream"
-        while True:
-            try:
-                async with websockets.connect(ws_url) as ws:
-                    await ws.send(json.dumps({"op": "subscribe", "topics": self.topics}))
-                    async for raw in ws:
-                        msg = json.loads(raw)
-                        if msg["type"] == "snapshot":
-                            self.tracker.snapshot(msg)
-                            yield msg
-                            continue
-                        if msg["type"] == "error":
-                            raise VenueError(f"stream: {msg.get('detail')}")
-                        verdict = self.tracker.observe(msg)
-                        if verdict == "resync":
-                            raise _Resync()
-                        if verdict == "gap":
-                            for m in self.heal(msg["topic"], msg["seq"]):
-                                yield m
-                            verdict = self.tracker.observe(msg)
-                        if verdict == "deliver":
-                            yield msg
-            except _Resync:
-                continue
-            except (OSError, websockets.ConnectionClosed):
-                time.sleep(0.2)
-                continue
+# Re-exported so that the whole SDK reads ``from venue.client import ...``.
+from venue.local_venue import LocalVenue  # noqa: E402
+from venue.stream_client import GapTracker, StreamClient  # noqa: E402

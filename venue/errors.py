@@ -12,6 +12,7 @@ from auction.errors import AuctionError
 from crypto.exceptions import SealbatchError
 
 __all__ = [
+    "ApiError",
     "BadRequest",
     "Conflict",
     "Gone",
@@ -29,6 +30,16 @@ class VenueError(SealbatchError):
 
     code = "venue_error"
     status = 400
+
+
+class ApiError(VenueError):
+    """The venue answered with a problem document."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
 
 
 class BadRequest(VenueError, ValueError):

@@ -1,0 +1,88 @@
+"""Run ``sealbatch serve`` on 127.0.0.1 in a child process (examples, tests)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import httpx
+
+from venue.errors import VenueError
+
+__all__ = ["LocalVenue"]
+
+
+class LocalVenue:
+    """Run ``sealbatch serve`` on 127.0.0.1 in a child process (examples, tests).
+
+    >>> with LocalVenue(commit_ms=500, reveal_ms=200) as url:   # doctest: +SKIP
+    ...     VenueClient(url, key).info()
+
+    Args:
+        db_url: database (default: a fresh SQLite file in a temporary directory).
+        commit_ms, reveal_ms: batch windows.
+        env: extra ``SEALBATCH_*`` settings.
+    """
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        commit_ms: int = 500,
+        reveal_ms: int = 200,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        import tempfile
+
+        self._tmp = tempfile.mkdtemp(prefix="sealbatch-venue-")
+        self.db_url = db_url or f"sqlite:///{self._tmp}/venue.db"
+        self.commit_ms, self.reveal_ms = commit_ms, reveal_ms
+        self.env = env or {}
+        self.proc: Any = None
+        self.url = ""
+
+    def __enter__(self) -> str:
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "venue.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--db",
+                self.db_url,
+                "--commit-ms",
+                str(self.commit_ms),
+                "--reveal-ms",
+                str(self.reveal_ms),
+            ],
+            env={**os.environ, **self.env},
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self.url
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise VenueError(f"local venue: expected it to start, got exit {self.proc.poll()}")
+            time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        import shutil
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self._tmp, ignore_errors=True)

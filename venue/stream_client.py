@@ -1,0 +1,126 @@
+"""Stream subscription with gap healing (the SDK side of ``WS /v1/stream``).
+
+See :mod:`venue.stream` for the protocol: per-topic sequence numbers within
+an epoch, ``GET /v1/stream/replay`` for missed messages, a fresh snapshot
+when they are gone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+from venue.errors import ApiError, VenueError
+
+__all__ = ["GapTracker", "StreamClient"]
+
+
+class GapTracker:
+    """Per-topic sequence bookkeeping of one stream subscription.
+
+    :meth:`observe` says what to do with a message: ``"deliver"``,
+    ``"duplicate"`` (already seen), or ``"gap"`` (messages ``last+1 ..
+    seq-1`` are missing: fetch them with :meth:`missing_after`).
+    """
+
+    def __init__(self) -> None:
+        self.epoch: str | None = None
+        self.last: dict[str, int] = {}
+
+    def snapshot(self, msg: dict[str, Any]) -> None:
+        self.epoch = msg["epoch"]
+        self.last[msg["topic"]] = msg["seq"]
+
+    def observe(self, msg: dict[str, Any]) -> str:
+        if msg["epoch"] != self.epoch:
+            return "resync"
+        last = self.last.get(msg["topic"], 0)
+        if msg["seq"] <= last:
+            return "duplicate"
+        if msg["seq"] > last + 1:
+            return "gap"
+        self.last[msg["topic"]] = msg["seq"]
+        return "deliver"
+
+    def missing_after(self, topic: str) -> int:
+        return self.last.get(topic, 0)
+
+
+class _Resync(Exception):
+    pass
+
+
+class StreamClient:
+    """Follow topics of ``WS /v1/stream`` in order, healing gaps.
+
+    Args:
+        base_url: the venue's HTTP base URL.
+        topics: e.g. ``["batches", "account:0xabc..."]``.
+        fetch: GET function for the replay endpoint (default: httpx).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        topics: list[str],
+        fetch: Callable[[str, dict[str, Any]], httpx.Response] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.topics = [t.lower() for t in topics]
+        self.tracker = GapTracker()
+        self.healed = 0
+        self._fetch = fetch or (
+            lambda path, params: httpx.get(self.base_url + path, params=params, timeout=10)
+        )
+
+    def heal(self, topic: str, upto: int) -> list[dict[str, Any]]:
+        """Missed messages of ``topic`` before ``upto``; raises _Resync if gone."""
+        r = self._fetch(
+            "/v1/stream/replay", {"topic": topic, "after": self.tracker.missing_after(topic)}
+        )
+        if r.status_code == 410:
+            raise _Resync()
+        if r.status_code != 200:
+            raise ApiError(r.status_code, "replay_failed", r.text[:200])
+        out = [m for m in r.json()["messages"] if m["seq"] < upto]
+        for m in out:
+            if self.tracker.observe(m) != "deliver":
+                raise _Resync()
+        self.healed += len(out)
+        return out
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        """Yield snapshots and messages in sequence order, for ever (reconnecting)."""
+        import websockets
+
+        ws_url = "ws" + self.base_url[len("http") :] + "/v1/stream"
+        while True:
+            try:
+                async with websockets.connect(ws_url) as ws:
+                    await ws.send(json.dumps({"op": "subscribe", "topics": self.topics}))
+                    async for raw in ws:
+                        msg = json.loads(raw)
+                        if msg["type"] == "snapshot":
+                            self.tracker.snapshot(msg)
+                            yield msg
+                            continue
+                        if msg["type"] == "error":
+                            raise VenueError(f"stream: {msg.get('detail')}")
+                        verdict = self.tracker.observe(msg)
+                        if verdict == "resync":
+                            raise _Resync()
+                        if verdict == "gap":
+                            for m in self.heal(msg["topic"], msg["seq"]):
+                                yield m
+                            verdict = self.tracker.observe(msg)
+                        if verdict == "deliver":
+                            yield msg
+            except _Resync:
+                continue
+            except (OSError, websockets.ConnectionClosed):
+                time.sleep(0.2)
+                continue
