@@ -25,12 +25,12 @@ from auction.batch import BatchResult, RestingOrder, clear_batch
 from auction.commit_reveal import CommitBook, NonceRegistry, Receipt, Reveal, RevealedOrder
 from auction.errors import AuctionError, BadSignature, OutsideWindow, UnknownCommitment, WrongBatch
 from auction.markets import Market
-from auction.orders import Side
 from crypto.eip712 import Address, Eip712Domain, address_of
 from crypto.keccak import keccak256
 from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE, check_fresh, verify_signed
 from venue.clock import BatchSchedule
 from venue.errors import BadRequest, Conflict, NotFound
+from venue.fates import update_fates
 from venue.rfq import Acceptance, Quote, Rfq, RfqBook
 from venue.schemas import (
     AcceptIn,
@@ -413,7 +413,7 @@ class VenueCore:
             "anchor": None,
         }
         record["result_hash"] = record_hash(record)
-        self._update_fates(result)
+        update_fates(self.fates, result)
         self.records[batch_id] = record
         return record
 
@@ -441,55 +441,6 @@ class VenueCore:
                     view.update(status="failed", reason="outside_band")
             views.append(view)
         return ok, views
-
-    def _update_fates(self, result: BatchResult) -> None:
-        filled: dict[bytes, int] = {}
-        for mr in result.markets.values():
-            for f in mr.fills:
-                filled[f.order_id] = filled.get(f.order_id, 0) + f.quantity
-        carried = {r.order_id for r in result.carried}
-        for r in result.orders:
-            fate = self.fates.get(r.order_id)
-            if fate is None:
-                continue
-            q = filled.get(r.order_id, 0)
-            mr = result.markets[r.order.market]
-            total = fate["order"]["quantity"] if fate["order"] else r.order.quantity
-            fate["filled"] += q
-            fate["price"] = mr.price if q else fate["price"]
-            fate["share"] = f"{fate['filled']}/{total}"
-            fate["last_batch_id"] = result.batch_id
-            limit = r.order.limit_price
-            if fate["filled"] == total:
-                fate.update(status="filled", reason="filled", detail=None)
-                continue
-            if mr.price is None:
-                reason, detail = "no_trade", f"no crossing orders in {r.order.market}"
-            elif limit is not None and (
-                (r.order.side is Side.BUY and limit < mr.price)
-                or (r.order.side is Side.SELL and limit > mr.price)
-            ):
-                reason = "limit_not_reached"
-                detail = f"limit {limit} did not reach the clearing price {mr.price}"
-            else:
-                reason = "rationed"
-                detail = (
-                    f"rationed at the margin: received {fate['filled']} of {total} lots at "
-                    f"{mr.price}"
-                )
-            status = (
-                "resting"
-                if r.order_id in carried
-                else ("partially_filled" if fate["filled"] else "not_filled")
-            )
-            fate.update(status=status, reason=reason, detail=detail)
-        for forfeit in result.forfeited:
-            fate = self.fates.get(forfeit.commitment)
-            if fate is None:
-                continue
-            reason = fate["reason"] or "not_revealed"
-            detail = fate["detail"] or "the commitment was not revealed in the reveal window"
-            fate.update(status="forfeited", reason=reason, detail=detail)
 
     # ------------------------------------------------------------------ views
 
