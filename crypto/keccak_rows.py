@@ -36,15 +36,21 @@ def _load_fast() -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.uint8]] | N
         absorb, digest = lib.keccak_absorb, lib.keccak_digest
     except (OSError, AttributeError):
         return None
-    init.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, ctypes.c_ubyte]
-    state = ctypes.c_void_p()
-    if init(ctypes.byref(state), _KECCAK_CAPACITY_BYTES, 24) != 0:
+    try:
+        destroy = lib.keccak_destroy
+    except AttributeError:
         return None
+    init.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, ctypes.c_ubyte]
 
     def hash_rows_fast(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         buf = np.ascontiguousarray(data, dtype=np.uint8)
         n, width = buf.shape
         out = np.empty((n, 32), np.uint8)
+        # A state per call, never shared: proving may run in several threads at once
+        # (a Dask worker's thread pool), and a shared state would mix their rows.
+        state = ctypes.c_void_p()
+        if init(ctypes.byref(state), _KECCAK_CAPACITY_BYTES, 24) != 0:
+            raise MemoryError("keccak_init failed")
         src, dst = buf.ctypes.data, out.ctypes.data
         # Every argument is a ready ctypes object and the functions have no argtypes:
         # ctypes then passes them without conversion (~15% faster per row). Only the
@@ -52,12 +58,15 @@ def _load_fast() -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.uint8]] | N
         inp, outp = ctypes.c_void_p(), ctypes.c_void_p()
         size, digest_size = ctypes.c_size_t(width), ctypes.c_size_t(32)
         padding = ctypes.c_ubyte(_KECCAK_PADDING)
-        for i in range(n):
-            inp.value = src + i * width
-            outp.value = dst + 32 * i
-            reset(state)
-            absorb(state, inp, size)
-            digest(state, outp, digest_size, padding)
+        try:
+            for i in range(n):
+                inp.value = src + i * width
+                outp.value = dst + 32 * i
+                reset(state)
+                absorb(state, inp, size)
+                digest(state, outp, digest_size, padding)
+        finally:
+            destroy(state)
         return out
 
     probe = np.arange(2 * 200, dtype=np.uint64).astype(np.uint8).reshape(2, 200)
