@@ -59,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
             "recorded but unused",
             file=sys.stderr,
         )
+    import gc
+
+    # Long-lived venue state (books, fates, nonces) would make every full
+    # collection walk it: collect young objects less often.
+    gc.set_threshold(50_000, 20, 100)
     try:
         app = create_app(settings)
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
