@@ -16,6 +16,7 @@ __all__ = [
     "InsufficientMargin",
     "InvariantViolation",
     "OracleError",
+    "ReduceOnlyViolation",
     "SettlementError",
     "UnknownAccount",
 ]
@@ -46,6 +47,12 @@ class InsufficientMargin(SettlementError, AuctionError, ValueError):
     """An order would leave its account below initial margin at its limit price."""
 
     code = "insufficient_margin"
+
+
+class ReduceOnlyViolation(SettlementError, AuctionError, ValueError):
+    """A reduce-only order would open, increase or flip a position."""
+
+    code = "reduce_only_increases"
 
 
 class OracleError(SettlementError, ValueError):

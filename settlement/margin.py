@@ -20,15 +20,16 @@ price (:class:`RevealMarginCheck`, the commit book's ``reveal_check``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from auction.batch import RestingOrder
 from auction.orders import Order, Side
 from crypto.eip712 import Address
-from settlement.errors import InsufficientMargin
+from settlement.errors import InsufficientMargin, ReduceOnlyViolation
 from settlement.ledger import (
     AccountKey,
     LedgerState,
@@ -42,6 +43,7 @@ from settlement.params import BPS, SettlementConfig
 __all__ = [
     "Requirements",
     "RevealMarginCheck",
+    "cap_reduce_only",
     "cross_requirements",
     "free_collateral",
     "portfolio_requirements",
@@ -187,7 +189,10 @@ class RevealMarginCheck:
     its limit price (a market order at the mark ± the market's maximum
     slippage) together with the account's orders already taken in this batch,
     it would leave the account below initial margin at the mark price. A
-    reduce-only order that reduces the current position is always taken.
+    reduce-only order that reduces the current position is always taken; one
+    that would open, increase or flip it — counting the account's reduce-only
+    orders already taken in this batch — is refused with
+    :class:`ReduceOnlyViolation`.
     Markets without a mark yet use the order's limit price as the mark.
 
     Args:
@@ -200,6 +205,7 @@ class RevealMarginCheck:
     config: SettlementConfig
     subaccounts: Mapping[str, int] = field(default_factory=dict)
     _pending: dict[AccountKey, tuple[int, I64]] = field(default_factory=dict, init=False)
+    _reducing: dict[tuple[AccountKey, int], int] = field(default_factory=dict, init=False)
 
     def __call__(self, trader: Address, order: Order) -> None:
         key = AccountKey(trader, self.subaccounts.get(trader, 0))
@@ -210,7 +216,17 @@ class RevealMarginCheck:
         risk = self.config.markets[j]
         sign = order.side.sign
         current = int(self.state.positions[row, j])
-        if order.reduce_only and current * sign < 0 and order.quantity <= abs(current):
+        if order.reduce_only:
+            # Only the part of the position not already claimed by this account's
+            # reduce-only orders in this batch may still be reduced.
+            reducible = max(-current * sign, 0) - self._reducing.get((key, j), 0)
+            if order.quantity > reducible:
+                raise ReduceOnlyViolation(
+                    f"reduce_only: expected at most {max(reducible, 0)} lots against the "
+                    f"{current:+d}-lot position in {order.market}, got a {order.side.value} "
+                    f"of {order.quantity}"
+                )
+            self._reducing[(key, j)] = self._reducing.get((key, j), 0) + order.quantity
             return
         marks = self.state.mark_prices().copy()
         price = order.limit_price
@@ -244,3 +260,57 @@ class RevealMarginCheck:
                 f"got {acct_equity}"
             )
         self._pending[key] = (cash, pos)
+
+
+def cap_reduce_only(
+    state: LedgerState,
+    config: SettlementConfig,
+    orders: Iterable[RestingOrder],
+    reserved: Iterable[RestingOrder] = (),
+    subaccounts: Mapping[str, int] | None = None,
+) -> list[RestingOrder]:
+    """Shrink or drop resting reduce-only orders so that none can open, increase or flip a position.
+
+    Run between batches on the GTC remainders carried into the next batch: the
+    position an order was revealed against may have shrunk since. Orders in
+    ``reserved`` (the liquidation orders, which are reduce-only and sized from
+    the same state) claim their quantity first; then ``orders`` are served in
+    the given order. Orders that are not reduce-only pass unchanged.
+
+    Args:
+        state: the ledger after the batch just settled.
+        config: the rules (market columns).
+        orders: resting orders to carry into the next batch.
+        reserved: reduce-only orders that take precedence.
+        subaccounts: optional trader → subaccount routing (default 0).
+
+    Returns:
+        The orders to carry, in their given order, reduce-only ones capped.
+    """
+    routing = subaccounts or {}
+    claimed: dict[tuple[AccountKey, int], int] = {}
+
+    def reducible(r: RestingOrder) -> tuple[tuple[AccountKey, int], int]:
+        key = AccountKey(r.trader, routing.get(r.trader, 0))
+        j = config.column(r.order.market)
+        current = int(state.positions[state.row(key), j]) if state.has(key) else 0
+        slot = (key, j)
+        return slot, max(-current * r.order.side.sign, 0) - claimed.get(slot, 0)
+
+    for r in reserved:
+        slot, _ = reducible(r)
+        claimed[slot] = claimed.get(slot, 0) + r.order.quantity
+    out: list[RestingOrder] = []
+    for r in orders:
+        if not r.order.reduce_only:
+            out.append(r)
+            continue
+        slot, room = reducible(r)
+        quantity = min(r.order.quantity, room)
+        if quantity <= 0:
+            continue
+        claimed[slot] = claimed.get(slot, 0) + quantity
+        if quantity != r.order.quantity:
+            r = RestingOrder(r.order_id, r.trader, r.order.with_quantity(quantity), r.origin_batch)
+        out.append(r)
+    return out

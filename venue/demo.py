@@ -34,7 +34,7 @@ from auction.orders import Order, Side, TimeInForce
 from crypto.eip712 import Address, Eip712Domain, address_of
 from crypto.keccak import keccak256
 from settlement.ledger import AccountKey, LedgerState, deposit, empty_state
-from settlement.margin import RevealMarginCheck
+from settlement.margin import RevealMarginCheck, cap_reduce_only
 from settlement.oracle import OracleConfig, OracleRound, OracleSource, PriceReport, SignedReport
 from settlement.params import SettlementConfig, default_config
 from settlement.transition import BatchWitness, apply_batch
@@ -242,7 +242,10 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
             witness,
         )
         state = post
-        carried = list(result.carried)
+        # A GTC reduce-only remainder may no longer reduce anything after this batch.
+        carried = cap_reduce_only(
+            post, settle_cfg, result.carried, [lo.resting for lo in post.pending_liquidations]
+        )
         for market_id, m in result.markets.items():
             if m.price is not None:
                 references[market_id] = m.price

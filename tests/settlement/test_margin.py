@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auction.batch import RestingOrder
 from auction.commit_reveal import (
     BatchWindows,
     Commit,
@@ -18,13 +19,14 @@ from auction.commit_reveal import (
     compute_commitment,
 )
 from auction.errors import AuctionError
-from auction.orders import Order, Side
+from auction.orders import Order, Side, TimeInForce
 from crypto.eip712 import Eip712Domain, address_of
 from crypto.keccak import keccak256
-from settlement.errors import InsufficientMargin, SettlementError
+from settlement.errors import InsufficientMargin, ReduceOnlyViolation, SettlementError
 from settlement.ledger import LedgerState
 from settlement.margin import (
     RevealMarginCheck,
+    cap_reduce_only,
     cross_requirements,
     portfolio_requirements,
     requirements,
@@ -150,8 +152,66 @@ def test_reduce_only_that_reduces_is_always_allowed() -> None:
     s = _with(funded([1]), [[50, 0]])
     check = RevealMarginCheck(s, DEFAULT_CONFIG)
     check(key(0).address, Order("BTC-PERP", Side.SELL, 1, 50, reduce_only=True))
-    with pytest.raises(InsufficientMargin):  # would flip the position
-        check(key(0).address, Order("BTC-PERP", Side.SELL, 1, 51, reduce_only=True))
+    # the 50 lots are already claimed by the first reduce-only order: one more would flip
+    with pytest.raises(ReduceOnlyViolation, match="at most 0 lots"):
+        check(key(0).address, Order("BTC-PERP", Side.SELL, 1, 1, reduce_only=True))
+
+
+@pytest.mark.parametrize(
+    ("position", "side", "quantity", "allowed"),
+    [
+        (50, Side.SELL, 50, True),  # closes
+        (50, Side.SELL, 51, False),  # would flip to short
+        (50, Side.BUY, 1, False),  # would increase a long
+        (-20, Side.BUY, 20, True),
+        (-20, Side.SELL, 1, False),  # would increase a short
+        (0, Side.SELL, 1, False),  # would open
+        (0, Side.BUY, 1, False),
+    ],
+)
+def test_reduce_only_never_opens_increases_or_flips(
+    position: int, side: Side, quantity: int, allowed: bool
+) -> None:
+    # Ample collateral: the margin check alone would take every one of these orders.
+    s = _with(funded([10**12]), [[position, 0]])
+    check = RevealMarginCheck(s, DEFAULT_CONFIG)
+    order = Order("BTC-PERP", side, 650_000, quantity, reduce_only=True)
+    if allowed:
+        check(key(0).address, order)
+    else:
+        with pytest.raises(ReduceOnlyViolation) as err:
+            check(key(0).address, order)
+        assert err.value.code == "reduce_only_increases"
+        assert isinstance(err.value, AuctionError)  # the commit book records it
+        # the refusal claimed nothing: a plain order of the same size still passes
+        check(key(0).address, Order("BTC-PERP", side, 650_000, quantity))
+
+
+def _resting(n: int, side: Side, quantity: int, reduce_only: bool = True) -> RestingOrder:
+    order = Order("BTC-PERP", side, 650_000, quantity, TimeInForce.GTC, reduce_only)
+    return RestingOrder(bytes([n]) * 32, key(0).address, order, 1)
+
+
+def test_cap_reduce_only_shrinks_and_drops_carried_orders() -> None:
+    s = _with(funded([10**12]), [[30, 0]])
+    carried = [
+        _resting(1, Side.SELL, 20),  # fits
+        _resting(2, Side.BUY, 5, reduce_only=False),  # not reduce-only: unchanged
+        _resting(3, Side.SELL, 25),  # only 10 left to reduce
+        _resting(4, Side.SELL, 5),  # nothing left: dropped
+        _resting(5, Side.BUY, 5),  # would increase the long: dropped
+    ]
+    out = cap_reduce_only(s, DEFAULT_CONFIG, carried)
+    assert [(r.order_id[0], r.order.quantity) for r in out] == [(1, 20), (2, 5), (3, 10)]
+    assert out[0] is carried[0] and out[1] is carried[1]
+    assert out[2].order.reduce_only and out[2].order.time_in_force is TimeInForce.GTC
+
+
+def test_cap_reduce_only_serves_reserved_liquidations_first() -> None:
+    s = _with(funded([10**12]), [[30, 0]])
+    liquidation = _resting(9, Side.SELL, 25)
+    out = cap_reduce_only(s, DEFAULT_CONFIG, [_resting(1, Side.SELL, 20)], [liquidation])
+    assert [(r.order_id[0], r.order.quantity) for r in out] == [(1, 5)]
 
 
 def test_unknown_trader_is_refused() -> None:
