@@ -20,6 +20,7 @@ __all__ = [
     "RateLimited",
     "SettlementUnavailable",
     "StateDiverged",
+    "StorageUnavailable",
     "VenueError",
     "problem_status",
 ]
@@ -93,6 +94,13 @@ class SettlementUnavailable(VenueError):
     """The settlement layer (ledger, margin) is not wired into this venue."""
 
     code = "settlement_unavailable"
+    status = 503
+
+
+class StorageUnavailable(VenueError):
+    """The durable log cannot be written: the venue refuses writes until restarted."""
+
+    code = "storage_unavailable"
     status = 503
 
 

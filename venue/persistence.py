@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
-from venue.errors import VenueError
+from venue.errors import StorageUnavailable
 from venue.models import BatchRow, EventRow, MetaRow
 
 __all__ = ["GroupCommitter", "LoggedEvent", "Store", "make_engine"]
@@ -150,7 +150,7 @@ class GroupCommitter:
     ) -> Future[None]:
         fut: Future[None] = Future()
         if self.failed is not None:
-            fut.set_exception(VenueError(f"the database writer stopped: {self.failed}"))
+            fut.set_exception(StorageUnavailable(f"the database writer stopped: {self.failed}"))
             return fut
         self._queue.put((list(events), list(batches), fut))
         return fut
@@ -184,7 +184,7 @@ class GroupCommitter:
             except (SQLAlchemyError, OSError) as exc:
                 self.failed = exc
                 for _, _, fut in group:
-                    fut.set_exception(VenueError(f"the database write failed: {exc}"))
+                    fut.set_exception(StorageUnavailable(f"the database write failed: {exc}"))
                 continue
             self.transactions += 1
             self.events_written += len(events)

@@ -52,7 +52,8 @@ async def operator_view(op: OperatorDep) -> JSONResponse:
 
 @router.get("/healthz", summary="Liveness")
 async def healthz(op: OperatorDep) -> JSONResponse:
-    return json_response({"ok": op.writer.failed is None})
+    ok = op.writer.failed is None
+    return json_response({"ok": ok}, 200 if ok else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
