@@ -54,6 +54,8 @@ START_PRICES: dict[str, int] = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}
 BOND = 1_000_000  # 1 USDC in base units (6 decimals)
 COLLATERAL = 10_000_000_000  # 10 000 USDC per trader
 THIN_COLLATERAL = 150_000_000  # 150 USDC for the last trader: some orders break margin
+LEVERED_COLLATERAL = 700_000_000  # 700 USDC behind a 100-lot BTC long: about 9x leverage
+LEVERED_LOTS = 100
 ORACLE_FAMILIES = ("exchanges", "aggregators")
 
 
@@ -73,6 +75,15 @@ class DemoConfig:
     reveal_ms: int = 300
     markets: Mapping[str, Market] = field(default_factory=lambda: dict(DEFAULT_MARKETS))
     funding_interval_batches: int = 2
+    #: In this batch BTC-PERP's fair price (what traders quote around and the
+    #: oracle reports) moves by ``shock_bps``; the levered long opened in batch 1
+    #: then falls below maintenance and is liquidated in the next batch.
+    shock_batch: int = 3
+    shock_bps: int = -600
+
+    def all_traders(self) -> list[DemoTrader]:
+        """The random-flow traders, then the two scripted ones (levered long, its seller)."""
+        return demo_traders(self.seed, self.traders + 2)
 
 
 @dataclass(frozen=True)
@@ -155,9 +166,10 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
     rng = random.Random(config.seed)
     domain = Eip712Domain(chain_id=31337)
     operator_key = keccak256(b"sealbatch demo operator", config.seed.to_bytes(8, "big"))
-    traders = demo_traders(config.seed, config.traders)
+    everyone = config.all_traders()
+    traders, (levered, seller) = everyone[:-2], everyone[-2:]
     nonces = NonceRegistry()
-    next_nonce = {t.address: 0 for t in traders}
+    next_nonce = {t.address: 0 for t in everyone}
     references: dict[str, int | None] = dict(START_PRICES)
     carried: list[RestingOrder] = []
     period = config.commit_ms + config.reveal_ms
@@ -167,6 +179,8 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
     for i, t in enumerate(traders):
         amount = THIN_COLLATERAL if i == len(traders) - 1 else COLLATERAL
         state = deposit(state, AccountKey(t.address, 0), amount)
+    state = deposit(state, AccountKey(levered.address, 0), LEVERED_COLLATERAL)
+    state = deposit(state, AccountKey(seller.address, 0), COLLATERAL)
 
     for batch_id in range(1, config.batches + 1):
         t0 = batch_id * period
@@ -185,20 +199,30 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
         rejected_commits: list[tuple[str, str]] = []
         withholder = traders[batch_id % len(traders)]
         mismatcher = traders[(batch_id + 3) % len(traders)]
-        clock = t0
+        fair = {m: references[m] or START_PRICES[m] for m in sorted(config.markets)}
+        if batch_id == config.shock_batch and "BTC-PERP" in fair:
+            fair["BTC-PERP"] += fair["BTC-PERP"] * config.shock_bps // 10_000
+        flow: list[tuple[DemoTrader, Order]] = []
+        if batch_id == 1 and "BTC-PERP" in fair:
+            # The levered long and the trader who sells it to them, both keen to trade.
+            ref = fair["BTC-PERP"]
+            flow.append((levered, Order("BTC-PERP", Side.BUY, ref + ref // 500, LEVERED_LOTS)))
+            flow.append((seller, Order("BTC-PERP", Side.SELL, ref - ref // 500, LEVERED_LOTS)))
         for trader in traders:
             for _ in range(rng.randint(1, 2)):
                 market = rng.choice(sorted(config.markets))
-                ref = references[market] or START_PRICES[market]
-                order = _random_order(rng, market, ref)
-                salt = rng.randbytes(32)
-                nonce = next_nonce[trader.address]
-                next_nonce[trader.address] += 1
-                cm = compute_commitment(domain, order, salt, trader.address, nonce)
-                commit = Commit(trader.address, batch_id, market, cm, nonce, 0, BOND, t0 + period)
-                clock += rng.randint(1, 40)
-                book.commit(SignedCommit.sign(commit, trader.key, domain), clock)
-                pending.append((trader, Reveal(cm, order, salt)))
+                flow.append((trader, _random_order(rng, market, fair[market])))
+        clock = t0
+        for trader, order in flow:
+            market = order.market
+            salt = rng.randbytes(32)
+            nonce = next_nonce[trader.address]
+            next_nonce[trader.address] += 1
+            cm = compute_commitment(domain, order, salt, trader.address, nonce)
+            commit = Commit(trader.address, batch_id, market, cm, nonce, 0, BOND, t0 + period)
+            clock += rng.randint(1, 40)
+            book.commit(SignedCommit.sign(commit, trader.key, domain), clock)
+            pending.append((trader, Reveal(cm, order, salt)))
         # A replayed commitment (same signed message again) is refused.
         first_trader, first = pending[0]
         replay = Commit(first_trader.address, batch_id, first.order.market, first.commitment, 0)
@@ -227,8 +251,7 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
         sealed = book.close(windows.reveal_close_ms)
         liquidations = [lo.resting for lo in state.pending_liquidations]
         result = clear_batch(sealed, config.markets, references, carried + liquidations)
-        oracle_prices = {m: references[m] or START_PRICES[m] for m in sorted(config.markets)}
-        oracle_round = _oracle_round(rng, oracle_keys, batch_id, t0 + period, oracle_prices)
+        oracle_round = _oracle_round(rng, oracle_keys, batch_id, t0 + period, fair)
         post, witness = apply_batch(state, result, oracle_round, settle_cfg, oracle_cfg)
         yield DemoBatch(
             result,

@@ -105,7 +105,6 @@ def run(args: argparse.Namespace) -> int:
         DemoConfig,
         demo_oracle,
         demo_settlement_config,
-        demo_traders,
         run_demo,
     )
 
@@ -119,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
     config = DemoConfig(seed=args.seed, batches=args.batches)
     settle_cfg = demo_settlement_config(config)
     oracle_cfg, _ = demo_oracle(config.seed)
-    names = {t.address: t.name for t in demo_traders(config.seed, config.traders)}
+    names = {t.address: t.name for t in config.all_traders()}
     print(
-        f"sealbatch demo: {config.traders} traders, {len(config.markets)} markets, "
+        f"sealbatch demo: {len(names)} traders, {len(config.markets)} markets, "
         f"{config.batches} batches, seed {config.seed}"
     )
     for b in run_demo(config):

@@ -1,0 +1,32 @@
+"""The embedded demo shows the whole risk path: a levered long is liquidated after a shock."""
+
+from __future__ import annotations
+
+from venue.demo import DemoConfig, demo_settlement_config, run_demo
+
+
+def test_default_demo_liquidates_the_levered_long_in_the_next_batch() -> None:
+    config = DemoConfig()
+    levered = config.all_traders()[-2]
+    batches = list(run_demo(config))
+    assert len(batches) == config.batches
+    # Before the shock nobody is liquidated; the shock batch queues a slice of the long.
+    for b in batches[: config.shock_batch - 1]:
+        assert not b.witness.liquidations
+    queued = batches[config.shock_batch - 1].witness.liquidations
+    assert [lo.account.address for lo in queued] == [levered.address]
+    order = queued[0].resting.order
+    assert order.reduce_only and order.side.value == "sell"
+    # The slice takes part in the next batch's auction and fills there.
+    nxt = batches[config.shock_batch].result
+    fills = [f for f in nxt.fills() if f.order_id == queued[0].resting.order_id]
+    assert fills and 0 < sum(f.quantity for f in fills) <= order.quantity
+    assert order.limit_price is not None and all(f.price >= order.limit_price for f in fills)
+    # The levered position shrank by exactly what filled.
+    post = batches[config.shock_batch].post_state
+    pre = batches[config.shock_batch].pre_state
+    key = queued[0].account
+    j = demo_settlement_config(config).column("BTC-PERP")
+    assert pre.positions[pre.row(key), j] - post.positions[post.row(key), j] == sum(
+        f.quantity for f in fills
+    )
