@@ -475,7 +475,22 @@ class VenueCore:
         }
 
     def fate(self, commitment: bytes) -> dict[str, Any]:
+        """The public view of an order's fate.
+
+        A revealed order stays sealed to everyone else until its batch clears:
+        showing it during the reveal window would tell late revealers what
+        the others did.
+
+        Raises:
+            NotFound: the commitment was never taken.
+        """
         fate = self.fates.get(commitment)
         if fate is None:
             raise NotFound(f"commitment 0x{commitment.hex()} was never taken", "unknown_commitment")
+        if fate["status"] == "revealed":
+            return {**fate, "order": None}
         return fate
+
+    def trader_fates(self, trader: str, last: int = 100) -> list[dict[str, Any]]:
+        """Public views of a trader's latest orders, oldest first."""
+        return [self.fate(c) for c in self.by_trader.get(trader, [])[-last:]]

@@ -397,7 +397,7 @@ class Operator:
             traders.setdefault(b["seller"].lower(), [])
         for trader in traders:
             fates = [
-                self.core.fates[c]
+                dict(self.core.fate(c))  # a copy: the stream keeps it as it was
                 for c in self.core.by_trader.get(Address(_checksum(trader)), [])
                 if self.core.fates[c].get("last_batch_id", self.core.fates[c]["batch_id"])
                 == rec["batch_id"]
@@ -420,7 +420,7 @@ class Operator:
         if topic == "rfqs":
             return {"open": [r.to_dict(now) for r in self.core.rfqs.open_rfqs(now)]}
         trader = _checksum(topic.split(":", 1)[1])
-        orders = [self.core.fates[c] for c in self.core.by_trader.get(trader, [])[-100:]]
+        orders = self.core.trader_fates(trader)
         try:
             account: dict[str, Any] | None = self.core.settlement.account(Address(trader))
         except VenueError:

@@ -328,3 +328,14 @@ def test_withdrawals(venue: Venue) -> None:
     with pytest.raises(ApiError) as e:
         alice.withdraw(1)
     assert (e.value.status, e.value.code) == (409, "orders_pending")
+
+
+def test_a_revealed_order_stays_sealed_until_its_batch_clears(venue: Venue) -> None:
+    alice = venue.traders["alice"]
+    p = alice.commit(Order("BTC-PERP", Side.BUY, 100, 5))
+    venue.to_reveal(0)
+    assert alice.reveal(p)["order"]["quantity"] == 5  # the revealer sees its own order
+    fate = venue.tc.get(f"/v1/orders/0x{p.commitment.hex()}").json()
+    assert fate["status"] == "revealed" and fate["order"] is None
+    venue.to_cleared(0)
+    assert alice.order(p.commitment)["order"]["quantity"] == 5

@@ -26,7 +26,7 @@ async def get_account(op: OperatorDep, address: str) -> JSONResponse:
         raise BadRequest(f"address: expected 0x and 40 hex digits, got {address[:60]!r}")
     trader = Address(to_checksum_address(address))
     account = op.core.settlement.account(trader)
-    orders = [op.core.fates[c] for c in op.core.by_trader.get(trader, [])[-100:]]
+    orders = op.core.trader_fates(trader)
     return json_response({"address": trader, **account, "orders": orders})
 
 
