@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from venue.app import create_app
 from venue.client import VenueClient
 from venue.clock import ManualClock
+from venue.operator import Operator
 from venue.settings import Settings
 
 #: Collateral each test trader deposits: 100 000 USDC (6 decimals).
@@ -91,19 +93,21 @@ class Venue:
             c.deposit(amount)
 
     @property
-    def op(self):  # type: ignore[no-untyped-def]
-        return self.tc.app.state.operator  # type: ignore[attr-defined]
+    def op(self) -> Operator:
+        op: Operator = self.tc.app.state.operator  # type: ignore[attr-defined]
+        return op
 
     def to_reveal(self, batch_id: int) -> None:
         """Move the clock into ``batch_id``'s reveal window (+10 ms)."""
         self.clock.set(T0 + (batch_id + 1) * 1_000 + 10)
 
-    def to_cleared(self, batch_id: int) -> dict:  # type: ignore[type-arg]
+    def to_cleared(self, batch_id: int) -> dict[str, Any]:
         """Move the clock past ``batch_id``'s reveal window and fetch its record."""
         self.clock.set(max(self.clock.now_ms(), T0 + (batch_id + 1) * 1_000 + 300 + 5))
         r = self.tc.get(f"/v1/batches/{batch_id}")
         assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
+        record: dict[str, Any] = r.json()
+        return record
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from auction.orders import Order, Side
-from crypto.eip712 import Eip712Domain
+from crypto.eip712 import Address, Eip712Domain
 from tests.venue.conftest import Venue
 from venue.client import ApiError, VenueClient
 
@@ -106,7 +106,10 @@ def test_replays_are_refused(venue: Venue) -> None:
 
 def test_signature_for_another_chain_or_contract_is_refused(venue: Venue) -> None:
     before = _state(venue)
-    for domain in (Eip712Domain(chain_id=5), Eip712Domain(verifying_contract="0x" + "22" * 20)):
+    for domain in (
+        Eip712Domain(chain_id=5),
+        Eip712Domain(verifying_contract=Address("0x" + "22" * 20)),
+    ):
         c = VenueClient(
             "http://testserver", "0x" + "01" * 32, http=venue.tc, clock=venue.clock.now_ms
         )

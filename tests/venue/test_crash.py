@@ -4,6 +4,7 @@ lost, and every batch re-run gives identical results."""
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from venue.client import VenueClient
 COMMIT_MS, REVEAL_MS = 3_000, 2_500
 
 
-def _kill9(proc) -> None:  # type: ignore[no-untyped-def]
+def _kill9(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
 

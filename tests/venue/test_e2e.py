@@ -100,5 +100,5 @@ def test_sdk_trades_streams_and_settles_a_block(server: str) -> None:
         range(batch_msgs[0]["seq"], batch_msgs[0]["seq"] + len(batch_msgs))
     )
     assert any(
-        m["topic"] == f"account:{alice.address.lower()}" and m["type"] == "batch" for m in seen
+        m["topic"] == f"account:{str(alice.address).lower()}" and m["type"] == "batch" for m in seen
     )

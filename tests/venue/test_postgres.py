@@ -46,7 +46,7 @@ def test_commit_reveal_clear_and_replay_on_postgres(pg: str) -> None:
             t["bob"].reveal(pb)
         rec = venue.to_cleared(1)
         assert rec["markets"]["BTC-PERP"]["volume"] == 3 and len(rec["forfeits"]) == 1
-        assert t["carol"].order(venue.op.core.by_trader[t["carol"].address][0])["status"] == (
+        assert t["carol"].order(venue.op.core.by_trader[str(t["carol"].address)][0])["status"] == (
             "forfeited"
         )
         r = tc.post("/v1/commitments", content=b"{", headers={"content-type": "application/json"})

@@ -48,7 +48,9 @@ def test_restart_rebuilds_identical_results(db_url: str) -> None:
         venue.to_cleared(2)
         before = _records(venue.op)
         fates = dict(venue.op.core.fates)
-        root = venue.op.core.settlement.account(venue.traders["alice"].address)["state_root"]
+        alice = venue.traders["alice"].address
+        assert alice is not None
+        root = venue.op.core.settlement.account(alice)["state_root"]
         nonces = set(venue.op.core.nonces._used)
     assert sorted(before) == [0, 1, 2]
     with TestClient(create_app(make_settings(db_url), clock)) as tc:
@@ -56,10 +58,7 @@ def test_restart_rebuilds_identical_results(db_url: str) -> None:
         assert op.replayed > 0
         assert _records(op) == before
         assert op.core.fates == fates and op.core.nonces._used == nonces
-        assert (
-            op.core.settlement.account(Venue(tc, clock).traders["alice"].address)["state_root"]
-            == root
-        )
+        assert op.core.settlement.account(alice)["state_root"] == root
         # The batch clock resumes: batch 4 collects and clears after restart.
         venue = Venue(tc, clock)
         clock.set(T0 + 4_000 + 100)

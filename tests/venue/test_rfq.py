@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from auction.orders import Order, Side
 from tests.venue.conftest import T0, Venue
-from venue.client import ApiError
+from venue.client import ApiError, SealedQuote
 
 
-def _rfq_until_revealed(venue: Venue, side: str = "hidden", quotes=((99, 101), (98, 100))):  # type: ignore[no-untyped-def]
+def _rfq_until_revealed(
+    venue: Venue, side: str = "hidden", quotes: tuple[tuple[int, int], ...] = ((99, 101), (98, 100))
+) -> tuple[dict[str, Any], list[SealedQuote]]:
     t = venue.traders
     rfq = t["alice"].request_rfq("BTC-PERP", 10_000, side=side, window_ms=400)
     opened = rfq["opened_ms"]
