@@ -57,6 +57,9 @@ __all__ = ["Operator"]
 
 log = logging.getLogger("sealbatch.venue")
 
+#: Commitments of a bulk request taken between two yields to other requests.
+_CHUNK = 128
+
 
 class _Metrics:
     def __init__(self) -> None:
@@ -264,12 +267,22 @@ class Operator:
     async def commit(self, bodies: Sequence[CommitIn]) -> list[Receipt | AuctionError | VenueError]:
         """Take commitments (one request, one or many); each gets a receipt or an error.
 
-        Every receipt leaves only after its commitment is durable.
+        Every receipt leaves only after its commitment is durable. A bulk
+        request yields to other requests every ``_CHUNK`` commitments; each
+        chunk's events go to the writer before the yield, so the log keeps
+        the order in which writes were applied.
         """
         self.advance()
         out: list[Receipt | AuctionError | VenueError] = []
         events: list[LoggedEvent] = []
-        for body in bodies:
+        futures = []
+        for i, body in enumerate(bodies):
+            if i and i % _CHUNK == 0:
+                if events:
+                    futures.append(self.writer.submit(events))
+                    events = []
+                await asyncio.sleep(0)
+                self.advance()
             now = self.clock.now_ms()
             try:
                 self._limit(body.trader)
@@ -282,7 +295,11 @@ class Operator:
             self._spend(body.trader, None)
             events.append(self._log("commit", body.model_dump_json(), now))
             out.append(receipt)
-        await self._durable(events)
+        if events:
+            futures.append(self.writer.submit(events))
+        with self.metrics.commit_latency.time():
+            for fut in futures:
+                await asyncio.wrap_future(fut)
         return out
 
     async def reveal(self, body: RevealIn) -> RevealedOrder:
