@@ -22,8 +22,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -34,7 +36,7 @@ from crypto.eip712 import Address, Eip712Domain
 from crypto.exceptions import SealbatchError
 from venue.auth import RateLimiter
 from venue.clock import BatchSchedule, Clock, SystemClock
-from venue.core import VenueCore
+from venue.core import RevealOutcome, VenueCore
 from venue.errors import BadRequest, StateDiverged, VenueError
 from venue.persistence import GroupCommitter, LoggedEvent, Store
 from venue.rfq import Acceptance, Quote, Rfq
@@ -59,6 +61,10 @@ log = logging.getLogger("sealbatch.venue")
 
 #: Commitments of a bulk request taken between two yields to other requests.
 _CHUNK = 128
+
+_T = TypeVar("_T")
+_Pub = tuple["Future[None]", list[tuple[str, str, dict[str, Any]]]]
+"""A write's future and the stream messages to publish once it is durable."""
 
 
 class _Metrics:
@@ -138,6 +144,9 @@ class Operator:
         self.recover()
         self.writer = GroupCommitter(self.store, settings.group_commit_max)
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Guards the core for callers on other threads than the event loop's
+        #: (every write and read of the app takes it; uncontended it costs ~0.1 µs).
+        self.core_lock = threading.RLock()
         self._stopping = False
 
     # ---------------------------------------------------------------- recovery
@@ -183,18 +192,25 @@ class Operator:
 
     # ------------------------------------------------------------- batch clock
 
-    def advance(self) -> list[dict[str, Any]]:
-        """Clear every batch that is due; records are stored, then published."""
-        now = self.clock.now_ms()
+    def _advance_locked(self, now: int, pubs: list[_Pub]) -> list[dict[str, Any]]:
+        """Clear every batch due at ``now`` (caller holds ``core_lock``); the records
+        go to the writer at once and their stream messages into ``pubs``."""
         records = self.core.advance(now)
         if records:
             fut = self.writer.submit(batches=records)
-            msgs = [m for rec in records for m in self._batch_messages(rec)]
-            self._after(fut, msgs)
+            pubs.append((fut, [m for rec in records for m in self._batch_messages(rec)]))
             self.metrics.batches.inc(len(records))
             for rec in records:
                 for market_id, mr in rec["markets"].items():
                     self.metrics.volume.labels(market_id).inc(mr["volume"])
+        return records
+
+    def advance(self) -> list[dict[str, Any]]:
+        """Clear every batch that is due; records are stored, then published."""
+        pubs: list[_Pub] = []
+        with self.core_lock:
+            records = self._advance_locked(self.clock.now_ms(), pubs)
+        self._publish(pubs)
         return records
 
     async def run(self) -> None:
@@ -221,6 +237,11 @@ class Operator:
         self.store.close()
 
     # ----------------------------------------------------------------- writes
+    #
+    # Every write reads the time, advances the batch clock to it, applies the
+    # write and hands its event to the writer, all under ``core_lock``: the
+    # log's order is the order of application, and a replay (advance to the
+    # event's time, then apply) retraces it exactly.
 
     def _log(self, kind: str, payload: str, at_ms: int) -> LoggedEvent:
         e = LoggedEvent(self._next_seq, kind, at_ms, payload)
@@ -228,7 +249,12 @@ class Operator:
         self.metrics.writes.labels(kind).inc()
         return e
 
-    def _after(self, fut: Any, msgs: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def _publish(self, pubs: list[_Pub]) -> None:
+        for fut, msgs in pubs:
+            self._after(fut, msgs)
+
+    def _after(self, fut: Future[None], msgs: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Publish ``msgs`` once ``fut`` (their write) is durable."""
         if not msgs:
             return
 
@@ -248,13 +274,6 @@ class Operator:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _durable(self, events: list[LoggedEvent]) -> None:
-        if not events:
-            return
-        fut = self.writer.submit(events)
-        with self.metrics.commit_latency.time():
-            await asyncio.wrap_future(fut)
-
     def _limit(self, address: str, cost: int = 1) -> None:
         self.limiter.check(address.lower(), cost)
 
@@ -264,140 +283,158 @@ class Operator:
         if err is not None:
             self.metrics.rejections.labels(getattr(err, "code", "error")).inc()
 
+    def _commit_chunk(
+        self, bodies: Sequence[CommitIn]
+    ) -> tuple[list[Receipt | AuctionError | VenueError], Future[None] | None, list[_Pub]]:
+        """Take a run of commitments under ``core_lock``."""
+        pubs: list[_Pub] = []
+        out: list[Receipt | AuctionError | VenueError] = []
+        events: list[LoggedEvent] = []
+        with self.core_lock:
+            for body in bodies:
+                now = self.clock.now_ms()
+                self._advance_locked(now, pubs)
+                try:
+                    self._limit(body.trader)
+                    receipt = self.core.commit(body, now)
+                except (AuctionError, VenueError) as err:
+                    if not isinstance(err, VenueError) or err.code != "rate_limited":
+                        self._spend(body.trader, err)
+                    out.append(err)
+                    continue
+                self._spend(body.trader, None)
+                events.append(self._log("commit", body.model_dump_json(), now))
+                out.append(receipt)
+            fut = self.writer.submit(events) if events else None
+        return out, fut, pubs
+
     async def commit(self, bodies: Sequence[CommitIn]) -> list[Receipt | AuctionError | VenueError]:
         """Take commitments (one request, one or many); each gets a receipt or an error.
 
-        Every receipt leaves only after its commitment is durable. A bulk
-        request yields to other requests every ``_CHUNK`` commitments; each
-        chunk's events go to the writer before the yield, so the log keeps
-        the order in which writes were applied.
+        A bulk request yields to other requests every ``_CHUNK`` commitments.
+        Every receipt leaves only after its commitment is durable.
         """
-        self.advance()
         out: list[Receipt | AuctionError | VenueError] = []
-        events: list[LoggedEvent] = []
-        futures = []
-        for i, body in enumerate(bodies):
-            if i and i % _CHUNK == 0:
-                if events:
-                    futures.append(self.writer.submit(events))
-                    events = []
+        futures: list[Future[None]] = []
+        for i in range(0, len(bodies), _CHUNK):
+            if i:
                 await asyncio.sleep(0)
-                self.advance()
-            now = self.clock.now_ms()
-            try:
-                self._limit(body.trader)
-                receipt = self.core.commit(body, now)
-            except (AuctionError, VenueError) as err:
-                if not isinstance(err, VenueError) or err.code != "rate_limited":
-                    self._spend(body.trader, err)
-                out.append(err)
-                continue
-            self._spend(body.trader, None)
-            events.append(self._log("commit", body.model_dump_json(), now))
-            out.append(receipt)
-        if events:
-            futures.append(self.writer.submit(events))
+            res, fut, pubs = self._commit_chunk(bodies[i : i + _CHUNK])
+            self._publish(pubs)
+            out.extend(res)
+            if fut is not None:
+                futures.append(fut)
         with self.metrics.commit_latency.time():
             for fut in futures:
                 await asyncio.wrap_future(fut)
         return out
 
+    async def _write(
+        self,
+        kind: str,
+        signer: str,
+        body: Any,
+        fn: Callable[[Any, int], Any],
+        messages: Callable[[Any, int], list[tuple[str, str, dict[str, Any]]]] | None = None,
+    ) -> Any:
+        """Apply one signed write other than a commitment and wait until it is durable."""
+        pubs: list[_Pub] = []
+        try:
+            with self.core_lock:
+                now = self.clock.now_ms()
+                self._advance_locked(now, pubs)
+                self._limit(signer)
+                try:
+                    result = fn(body, now)
+                except SealbatchError as err:
+                    self._spend(signer, err)
+                    raise
+                self._spend(signer, result.error if isinstance(result, RevealOutcome) else None)
+                fut = self.writer.submit([self._log(kind, body.model_dump_json(), now)])
+                msgs = messages(result, now) if messages else []
+        finally:
+            self._publish(pubs)
+        self._after(fut, msgs)
+        with self.metrics.commit_latency.time():
+            await asyncio.wrap_future(fut)
+        return result
+
     async def reveal(self, body: RevealIn) -> RevealedOrder:
         """Reveal a committed order; raises the refusal (logged when it concerns the order)."""
-        self.advance()
-        now = self.clock.now_ms()
-        self._limit(body.trader)
-        try:
-            outcome = self.core.reveal(body, now)
-        except SealbatchError as err:
-            self._spend(body.trader, err)
-            raise
-        self._spend(body.trader, outcome.error)
-        await self._durable([self._log("reveal", body.model_dump_json(), now)])
+        outcome: RevealOutcome = await self._write("reveal", body.trader, body, self.core.reveal)
         if outcome.error is not None:
             raise outcome.error
         assert outcome.revealed is not None  # a reveal without error has an order
         return outcome.revealed
 
-    async def _rfq_write(
-        self, kind: str, signer: str, body: Any, fn: Callable[[Any, int], Any]
-    ) -> Any:
-        self.advance()
-        now = self.clock.now_ms()
-        self._limit(signer)
-        try:
-            result = fn(body, now)
-        except SealbatchError as err:
-            self._spend(signer, err)
-            raise
-        self._spend(signer, None)
-        e = self._log(kind, body.model_dump_json(), now)
-        fut = self.writer.submit([e])
-        rfq_id = getattr(body, "rfq_id", None)
-        rfq = self.core.rfqs.get(bytes.fromhex(rfq_id[2:])) if rfq_id else result
-        self._after(fut, [("rfqs", kind, rfq.to_dict(now))])
-        await asyncio.wrap_future(fut)
-        return result
+    def _rfq_messages(self, kind: str, body: Any) -> Callable[[Any, int], list[Any]]:
+        def messages(result: Any, now: int) -> list[tuple[str, str, dict[str, Any]]]:
+            rfq_id = getattr(body, "rfq_id", None)
+            rfq = self.core.rfqs.get(bytes.fromhex(rfq_id[2:])) if rfq_id else result
+            return [("rfqs", kind, rfq.to_dict(now))]
+
+        return messages
 
     async def request_rfq(self, body: RfqIn) -> Rfq:
-        rfq: Rfq = await self._rfq_write("rfq", body.requester, body, self.core.request_rfq)
+        rfq: Rfq = await self._write(
+            "rfq", body.requester, body, self.core.request_rfq, self._rfq_messages("rfq", body)
+        )
         return rfq
 
     async def quote_commit(self, body: QuoteCommitIn) -> Quote:
-        q: Quote = await self._rfq_write("quote_commit", body.maker, body, self.core.quote_commit)
+        q: Quote = await self._write(
+            "quote_commit",
+            body.maker,
+            body,
+            self.core.quote_commit,
+            self._rfq_messages("quote_commit", body),
+        )
         return q
 
     async def quote_reveal(self, body: QuoteRevealIn) -> Quote:
-        q: Quote = await self._rfq_write("quote_reveal", body.maker, body, self.core.quote_reveal)
+        q: Quote = await self._write(
+            "quote_reveal",
+            body.maker,
+            body,
+            self.core.quote_reveal,
+            self._rfq_messages("quote_reveal", body),
+        )
         return q
 
     async def accept(self, body: AcceptIn) -> Acceptance:
-        a: Acceptance = await self._rfq_write("accept", body.requester, body, self.core.accept)
+        a: Acceptance = await self._write(
+            "accept", body.requester, body, self.core.accept, self._rfq_messages("accept", body)
+        )
         return a
 
     async def deposit(self, body: DepositIn) -> None:
-        self.advance()
-        now = self.clock.now_ms()
-        self._limit(body.trader)
-        try:
-            self.core.deposit(body, now)
-        except SealbatchError as err:
-            self._spend(body.trader, err)
-            raise
-        self._spend(body.trader, None)
-        e = self._log("deposit", body.model_dump_json(), now)
-        fut = self.writer.submit([e])
-        self._after(fut, [(f"account:{body.trader.lower()}", "deposit", {"amount": body.amount})])
-        await asyncio.wrap_future(fut)
+        topic = f"account:{body.trader.lower()}"
+        await self._write(
+            "deposit",
+            body.trader,
+            body,
+            self.core.deposit,
+            lambda _r, _now: [(topic, "deposit", {"amount": body.amount})],
+        )
 
     async def withdraw(self, body: WithdrawIn) -> None:
-        self.advance()
-        now = self.clock.now_ms()
-        self._limit(body.trader)
-        try:
-            self.core.withdraw(body, now)
-        except SealbatchError as err:
-            self._spend(body.trader, err)
-            raise
-        self._spend(body.trader, None)
-        e = self._log("withdraw", body.model_dump_json(), now)
-        fut = self.writer.submit([e])
-        self._after(
-            fut, [(f"account:{body.trader.lower()}", "withdrawal", {"amount": body.amount})]
+        topic = f"account:{body.trader.lower()}"
+        await self._write(
+            "withdraw",
+            body.trader,
+            body,
+            self.core.withdraw,
+            lambda _r, _now: [(topic, "withdrawal", {"amount": body.amount})],
         )
-        await asyncio.wrap_future(fut)
 
     async def oracle_report(self, body: OracleReportIn) -> None:
+        await self._write("oracle", body.source, body, self.core.oracle_report)
+
+    def read(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` (a read of venue state) under ``core_lock``, after the clock advanced."""
         self.advance()
-        now = self.clock.now_ms()
-        self._limit(body.source)
-        try:
-            self.core.oracle_report(body, now)
-        except SealbatchError as err:
-            self._spend(body.source, err)
-            raise
-        self._spend(body.source, None)
-        await self._durable([self._log("oracle", body.model_dump_json(), now)])
+        with self.core_lock:
+            return fn()
 
     # ------------------------------------------------------------------ views
 

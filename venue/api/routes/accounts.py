@@ -25,9 +25,15 @@ async def get_account(op: OperatorDep, address: str) -> JSONResponse:
     if not is_address(address):
         raise BadRequest(f"address: expected 0x and 40 hex digits, got {address[:60]!r}")
     trader = Address(to_checksum_address(address))
-    account = op.core.settlement.account(trader)
-    orders = op.core.trader_fates(trader)
-    return json_response({"address": trader, **account, "orders": orders})
+    return json_response(
+        op.read(
+            lambda: {
+                "address": trader,
+                **op.core.settlement.account(trader),
+                "orders": op.core.trader_fates(trader),
+            }
+        )
+    )
 
 
 @router.post(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from venue.api.deps import PROBLEM, OperatorDep, json_response
 from venue.errors import Conflict
+from venue.operator import Operator
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -24,6 +27,10 @@ async def list_batches(
     limit: int = Query(20, ge=1, le=500),
     before: int | None = Query(None, ge=0, le=(1 << 63) - 1),
 ) -> JSONResponse:
+    return json_response(op.read(lambda: _listing(op, limit, before)))
+
+
+def _listing(op: Operator, limit: int, before: int | None) -> dict[str, Any]:
     ids = sorted((b for b in op.core.records if before is None or b < before), reverse=True)
     now = op.clock.now_ms()
     items = []
@@ -41,13 +48,11 @@ async def list_batches(
                 },
             }
         )
-    return json_response(
-        {
-            "collecting": op.schedule.collecting(now),
-            "last_cleared": op.core.last_cleared,
-            "batches": items,
-        }
-    )
+    return {
+        "collecting": op.schedule.collecting(now),
+        "last_cleared": op.core.last_cleared,
+        "batches": items,
+    }
 
 
 @router.get(
@@ -58,8 +63,7 @@ async def list_batches(
     "recorded reveal rejections, block trades, settlement summary and status.",
 )
 async def get_batch(op: OperatorDep, batch_id: int) -> JSONResponse:
-    op.advance()
-    return json_response(op.core.batch_view(batch_id, op.clock.now_ms()))
+    return json_response(op.read(lambda: op.core.batch_view(batch_id, op.clock.now_ms())))
 
 
 @router.get(
@@ -70,7 +74,7 @@ async def get_batch(op: OperatorDep, batch_id: int) -> JSONResponse:
     "venue yet); 404 for an unknown batch.",
 )
 async def get_proof(op: OperatorDep, batch_id: int) -> JSONResponse:
-    view = op.core.batch_view(batch_id, op.clock.now_ms())
+    view = op.read(lambda: op.core.batch_view(batch_id, op.clock.now_ms()))
     if view.get("proof") is None:
         raise Conflict(
             f"no proof for batch {batch_id} yet: expected status proven, got {view['status']}",

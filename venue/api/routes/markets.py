@@ -28,7 +28,9 @@ def _market(op: Operator, market_id: str) -> dict[str, Any]:
 
 @router.get("", responses=PROBLEM, summary="All markets")
 async def list_markets(op: OperatorDep) -> JSONResponse:
-    return json_response({"markets": [_market(op, m) for m in sorted(op.core.markets)]})
+    return json_response(
+        op.read(lambda: {"markets": [_market(op, m) for m in sorted(op.core.markets)]})
+    )
 
 
 @router.get("/{market_id}", responses=PROBLEM, summary="One market, its oracle and funding")
@@ -38,7 +40,7 @@ async def get_market(op: OperatorDep, market_id: str) -> JSONResponse:
             f"market: expected one of {sorted(op.core.markets)}, got {market_id[:40]!r}",
             "unknown_market",
         )
-    return json_response(_market(op, market_id))
+    return json_response(op.read(lambda: _market(op, market_id)))
 
 
 @oracle_router.post(

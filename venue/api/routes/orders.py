@@ -20,5 +20,5 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
     "outside_band, size_out_of_range; `detail` says it in words.",
 )
 async def get_order(op: OperatorDep, commitment: str) -> JSONResponse:
-    op.advance()
-    return json_response(op.core.fate(parse_hex32(commitment, "commitment")))
+    key = parse_hex32(commitment, "commitment")
+    return json_response(op.read(lambda: op.core.fate(key)))

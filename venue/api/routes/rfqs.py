@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -35,15 +37,17 @@ async def post_rfq(op: OperatorDep, body: RfqIn) -> JSONResponse:
 
 @router.get("", responses=PROBLEM, summary="Open RFQs (what makers can quote)")
 async def list_rfqs(op: OperatorDep) -> JSONResponse:
-    now = op.clock.now_ms()
-    return json_response({"rfqs": [r.to_dict(now) for r in op.core.rfqs.open_rfqs(now)]})
+    def view() -> dict[str, Any]:
+        now = op.clock.now_ms()
+        return {"rfqs": [r.to_dict(now) for r in op.core.rfqs.open_rfqs(now)]}
+
+    return json_response(op.read(view))
 
 
 @router.get("/{rfq_id}", responses=PROBLEM, summary="One RFQ, its quotes and acceptance")
 async def get_rfq(op: OperatorDep, rfq_id: str) -> JSONResponse:
-    op.advance()
-    rfq = op.core.rfqs.get(parse_hex32(rfq_id, "rfq_id"))
-    return json_response(rfq.to_dict(op.clock.now_ms()))
+    key = parse_hex32(rfq_id, "rfq_id")
+    return json_response(op.read(lambda: op.core.rfqs.get(key).to_dict(op.clock.now_ms())))
 
 
 @router.post(
