@@ -31,7 +31,15 @@ from auction.orders import Order, Side
 from crypto.eip712 import Address, address_of
 from crypto.keccak import keccak256
 from settlement.errors import SettlementError
-from settlement.ledger import AccountKey, LedgerState, deposit, empty_state, equity, withdraw
+from settlement.ledger import (
+    AccountKey,
+    LedgerState,
+    deposit,
+    empty_state,
+    equity,
+    open_account,
+    withdraw,
+)
 from settlement.liquidation import batch_length_factor, price_band_bps
 from settlement.margin import RevealMarginCheck, cross_requirements, requirements
 from settlement.oracle import OracleConfig, OracleRound, OracleSource, SignedReport
@@ -233,10 +241,14 @@ class LedgerSettlement:
             if mr is None or mr.price is None:
                 failed[a.rfq_id] = "no_clearing_price"
                 continue
+            funded = {k for k, _ in self.pending_deposits}
             missing = [p for p in (a.buyer, a.seller) if not state.has(AccountKey(p, 0))]
-            if missing:
+            if any(AccountKey(p, 0) not in funded for p in missing):
                 failed[a.rfq_id] = "no_account"
                 continue
+            for p in missing:  # funded in this very batch: open it now, credited below
+                state = open_account(state, AccountKey(p, 0))
+                collateral = np.append(collateral, 0)
             buy_id = keccak256(b"sealbatch.block", a.rfq_id, b"buy")
             sell_id = keccak256(b"sealbatch.block", a.rfq_id, b"sell")
             extra.setdefault(a.market, []).extend(
