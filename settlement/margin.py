@@ -20,6 +20,7 @@ price (:class:`RevealMarginCheck`, the commit book's ``reveal_check``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ import numpy.typing as npt
 from auction.batch import RestingOrder
 from auction.orders import Order, Side
 from crypto.eip712 import Address
-from settlement.errors import InsufficientMargin, ReduceOnlyViolation
+from settlement.errors import InsufficientMargin, ReduceOnlyViolation, SettlementError
 from settlement.ledger import (
     AccountKey,
     LedgerState,
@@ -182,18 +183,51 @@ def free_collateral(state: LedgerState, config: SettlementConfig) -> I64:
 
 
 @dataclass
+class _Book:
+    """One account's orders taken in this batch, summarised for the worst case.
+
+    ``buys`` / ``sells``: lots per market that may fill; ``worst``: the sum over
+    those orders of ``min(0, pnl at the limit against the mark) − fee at the limit``;
+    ``top``: the highest price per market among them (stands in for a missing mark).
+    """
+
+    buys: list[int]
+    sells: list[int]
+    worst: int
+    top: list[int]
+
+
+@dataclass
 class RevealMarginCheck:
     """The initial-margin check at reveal, usable as ``CommitBook(reveal_check=...)``.
 
-    An order is refused (:class:`InsufficientMargin`) when, filled in full at
-    its limit price (a market order at the mark ± the market's maximum
-    slippage) together with the account's orders already taken in this batch,
-    it would leave the account below initial margin at the mark price. A
-    reduce-only order that reduces the current position is always taken; one
+    The account's orders taken in this batch (plus its pending liquidation
+    orders) may fill in any combination, in part or in full, so an order is
+    judged on the worst case over all of them, never on all of them filling
+    together (orders on opposite sides must not lean on each other):
+
+    * positions: in each market the position may end anywhere between
+      ``current − sells`` and ``current + buys``; the requirement is the largest
+      one over that box (cross margin grows with ``|position|``, portfolio margin
+      is convex, so the corners suffice);
+    * equity: the current equity at the mark plus, for every order, its loss at
+      its limit against the mark (a gain is not counted: a resting bid below the
+      mark may never fill) and its fee at the limit (a market order at the mark ±
+      the market's maximum slippage).
+
+    An order is taken when that worst-case equity covers the worst-case initial
+    requirement, or — an order that adds no risk, e.g. one that closes a position
+    of an account already below initial margin — when it does not raise the
+    worst-case initial requirement and the worst-case equity still covers the
+    worst-case maintenance requirement. Otherwise :class:`InsufficientMargin`.
+
+    A reduce-only order that reduces the current position is always taken; one
     that would open, increase or flip it — counting the account's reduce-only
-    orders already taken in this batch — is refused with
-    :class:`ReduceOnlyViolation`.
-    Markets without a mark yet use the order's limit price as the mark.
+    orders already taken in this batch and its pending liquidation orders — is
+    refused with :class:`ReduceOnlyViolation`. Markets without a mark yet use
+    the highest price among the account's orders there as the mark. An order
+    whose notional would leave the exact int64 range is refused
+    (:class:`InsufficientMargin`).
 
     Args:
         state: the ledger before the batch.
@@ -204,8 +238,74 @@ class RevealMarginCheck:
     state: LedgerState
     config: SettlementConfig
     subaccounts: Mapping[str, int] = field(default_factory=dict)
-    _pending: dict[AccountKey, tuple[int, I64]] = field(default_factory=dict, init=False)
+    _pending: dict[AccountKey, _Book] = field(default_factory=dict, init=False)
     _reducing: dict[tuple[AccountKey, int], int] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        for lo in self.state.pending_liquidations:
+            slot = (lo.account, self.config.column(lo.resting.order.market))
+            self._reducing[slot] = self._reducing.get(slot, 0) + lo.resting.order.quantity
+
+    def _book(self, key: AccountKey) -> _Book:
+        book = self._pending.get(key)
+        if book is None:
+            m = len(self.config.markets)
+            book = _Book([0] * m, [0] * m, 0, [0] * m)
+            for lo in self.state.pending_liquidations:
+                if lo.account == key:
+                    book = self._add(book, lo.resting.order, self._price(lo.resting.order))
+        return book
+
+    def _price(self, order: Order) -> int:
+        """The order's limit; for a market order the mark ± the maximum slippage."""
+        if order.limit_price is not None:
+            return order.limit_price
+        j = self.config.column(order.market)
+        mark = int(self.state.market_states[j].mark_price)
+        if mark <= 0:
+            raise InsufficientMargin(
+                f"expected a limit price in {order.market} before its first mark, "
+                "got a market order"
+            )
+        slip = mark * self.config.markets[j].max_slippage_bps // BPS
+        return mark + slip if order.side is Side.BUY else max(1, mark - slip)
+
+    def _add(self, book: _Book, order: Order, price: int) -> _Book:
+        j = self.config.column(order.market)
+        risk = self.config.markets[j]
+        mark = int(self.state.market_states[j].mark_price)
+        sign = order.side.sign
+        pnl = sign * order.quantity * (mark - price) * risk.multiplier if mark > 0 else 0
+        fee = fill_fee(order.quantity, price, risk.multiplier, risk.fee_bps)
+        buys, sells, top = list(book.buys), list(book.sells), list(book.top)
+        if sign > 0:
+            buys[j] += order.quantity
+        else:
+            sells[j] += order.quantity
+        top[j] = max(top[j], price)
+        return _Book(buys, sells, book.worst + min(0, pnl) - fee, top)
+
+    def _worst(self, row: int, book: _Book) -> tuple[int, int, int]:
+        """Worst-case equity, initial and maintenance requirement of ``row`` with ``book``."""
+        marks = self.state.mark_prices().copy()
+        marks[marks <= 0] = np.array(book.top, dtype=np.int64)[marks <= 0]
+        current = [int(p) for p in self.state.positions[row]]
+        ends = [
+            (p - s, p + b) if b or s else (p,)
+            for p, b, s in zip(current, book.buys, book.sells, strict=True)
+        ]
+        if self.state.portfolio[row]:
+            corners = np.array(list(itertools.product(*ends)), dtype=np.int64)
+            req = portfolio_requirements(corners, marks, self.config)
+        else:  # separable and growing with |position|: the larger end of each market
+            corner = [max(e, key=abs) for e in ends]
+            req = cross_requirements(np.array([corner], dtype=np.int64), marks, self.config)
+        cash = int(self.state.collateral[row])
+        held = sum(
+            p * int(mk) * r.multiplier
+            for p, mk, r in zip(current, marks.tolist(), self.config.markets, strict=True)
+        )
+        return cash + held + book.worst, int(req.initial.max()), int(req.maintenance.max())
 
     def __call__(self, trader: Address, order: Order) -> None:
         key = AccountKey(trader, self.subaccounts.get(trader, 0))
@@ -213,7 +313,6 @@ class RevealMarginCheck:
             raise InsufficientMargin(f"expected an account with collateral, got none for {trader}")
         row = self.state.row(key)
         j = self.config.column(order.market)
-        risk = self.config.markets[j]
         sign = order.side.sign
         current = int(self.state.positions[row, j])
         if order.reduce_only:
@@ -226,40 +325,25 @@ class RevealMarginCheck:
                     f"{current:+d}-lot position in {order.market}, got a {order.side.value} "
                     f"of {order.quantity}"
                 )
-            self._reducing[(key, j)] = self._reducing.get((key, j), 0) + order.quantity
-            return
-        marks = self.state.mark_prices().copy()
-        price = order.limit_price
-        if price is None:
-            if marks[j] <= 0:
-                raise InsufficientMargin(
-                    f"expected a limit price in {order.market} before its first mark, "
-                    "got a market order"
-                )
-            slip = marks[j] * risk.max_slippage_bps // BPS
-            price = int(marks[j]) + slip if order.side is Side.BUY else max(1, int(marks[j]) - slip)
-        if marks[j] <= 0:
-            marks[j] = price
-        cash, pos = self._pending.get(
-            key, (int(self.state.collateral[row]), self.state.positions[row].copy())
-        )
-        cash = cash - sign * order.quantity * price * risk.multiplier
-        cash -= fill_fee(order.quantity, price, risk.multiplier, risk.fee_bps)
-        pos = pos.copy()
-        pos[j] += sign * order.quantity
-        positions = pos.reshape(1, -1)
-        notional = int(notional_matrix(positions, marks, multipliers(self.config)).sum())
-        acct_equity = cash + notional
-        if self.state.portfolio[row]:
-            need = int(portfolio_requirements(positions, marks, self.config).initial[0])
-        else:
-            need = int(cross_requirements(positions, marks, self.config).initial[0])
-        if acct_equity < need:
+        price = self._price(order)
+        before = self._book(key)
+        after = self._add(before, order, price)
+        try:
+            eq_after, need_after, maint_after = self._worst(row, after)
+            _, need_before, _ = self._worst(row, before)
+        except SettlementError as exc:
             raise InsufficientMargin(
-                f"expected equity of at least the initial requirement {need} after the order, "
-                f"got {acct_equity}"
+                f"quantity: expected a notional below 2^62 in {order.market}, got "
+                f"{order.quantity} lots at {price} ticks ({exc})"
+            ) from None
+        if order.reduce_only:
+            self._reducing[(key, j)] = self._reducing.get((key, j), 0) + order.quantity
+        elif eq_after < need_after and not (need_after <= need_before and eq_after >= maint_after):
+            raise InsufficientMargin(
+                f"expected equity of at least the initial requirement {need_after} in the "
+                f"worst case after the order, got {eq_after}"
             )
-        self._pending[key] = (cash, pos)
+        self._pending[key] = after
 
 
 def cap_reduce_only(

@@ -1,0 +1,114 @@
+"""Review of the reveal-time margin check: orders of one account cannot lean on each other,
+pending liquidation orders claim the reducible position, and overflow is refused cleanly."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from auction.batch import RestingOrder
+from auction.errors import AuctionError
+from auction.markets import MAX_TICKS
+from auction.orders import Order, Side
+from settlement.errors import InsufficientMargin, ReduceOnlyViolation
+from settlement.ledger import LedgerState, LiquidationOrder, equity
+from settlement.margin import RevealMarginCheck, cross_requirements, requirements
+from settlement.params import DEFAULT_CONFIG
+from tests.settlement.conftest import funded, key
+
+MARK = 650_000  # BTC-PERP: one lot is 65 000 000 base units of notional, IM 10 %, fee 5 bps
+LOT = MARK * 100
+
+
+def _with(state: LedgerState, btc: int) -> LedgerState:
+    ms = (replace(state.market_states[0], mark_price=MARK), *state.market_states[1:])
+    pos = np.zeros_like(state.positions)
+    pos[0, 0] = btc
+    collateral = state.collateral.copy()
+    collateral[0] -= btc * LOT  # bought at the mark
+    return state.with_arrays(positions=pos, collateral=collateral, market_states=ms)
+
+
+def _equity_if(state: LedgerState, fills: list[tuple[Side, int, int]]) -> tuple[int, int]:
+    """Equity and initial requirement of account 0 after ``(side, price, lots)`` fills."""
+    cash = int(state.collateral[0])
+    pos = int(state.positions[0, 0])
+    for side, price, lots in fills:
+        cash -= side.sign * lots * price * 100 + -((-lots * price * 100 * 5) // 10_000)
+        pos += side.sign * lots
+    positions = np.array([[pos, 0]], dtype=np.int64)
+    marks = np.array([MARK, 0], dtype=np.int64)
+    need = int(cross_requirements(positions, marks, DEFAULT_CONFIG).initial[0])
+    return cash + pos * LOT, need
+
+
+def test_opposite_orders_cannot_lean_on_each_other() -> None:
+    state = _with(funded([3_300_000_000]), 0)  # enough for the initial margin of 500 lots
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    check(key(0).address, Order("BTC-PERP", Side.BUY, MARK, 500))
+    sell = Order("BTC-PERP", Side.SELL, MARK, 1_000)
+    # were the sell taken, and only the sell filled, the account would sit below initial margin
+    eq, need = _equity_if(state, [(Side.SELL, MARK, 1_000)])
+    assert eq < need
+    with pytest.raises(InsufficientMargin):
+        check(key(0).address, sell)
+
+
+def test_paper_gain_of_a_resting_limit_funds_nothing() -> None:
+    state = _with(funded([10_000_000]), 0)
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    # a bid far below the mark rests unfilled; its "gain" at the mark is no collateral
+    with pytest.raises(InsufficientMargin):
+        check(key(0).address, Order("BTC-PERP", Side.BUY, 580_000, 100))
+
+
+def test_both_sides_need_the_margin_of_the_larger_side_only() -> None:
+    # a market maker quoting 100 lots each side needs the margin of 100 lots, not of 200
+    im_100 = 100 * LOT // 10
+    state = _with(funded([im_100 + 2 * 100 * LOT * 5 // 10_000]), 0)
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    check(key(0).address, Order("BTC-PERP", Side.BUY, MARK, 100))
+    check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 100))
+    with pytest.raises(InsufficientMargin):
+        check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 1))
+
+
+def test_a_closing_order_is_taken_below_initial_margin() -> None:
+    # long 100 with equity between maintenance (325 000 000) and initial (650 000 000)
+    state = _with(funded([500_000_000]), 100)
+    eq = int(equity(state, DEFAULT_CONFIG)[0])
+    req = requirements(state, DEFAULT_CONFIG)
+    assert int(req.maintenance[0]) <= eq < int(req.initial[0])
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 100))
+    # ... but not an order that adds risk
+    with pytest.raises(InsufficientMargin):
+        check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 101))
+
+
+def test_a_closing_order_cannot_sell_into_bankruptcy() -> None:
+    state = _with(funded([500_000_000]), 100)
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    # selling 100 lots 10 % below the mark loses 650 000 000: more than the equity
+    with pytest.raises(InsufficientMargin):
+        check(key(0).address, Order("BTC-PERP", Side.SELL, 585_000, 100))
+
+
+def test_pending_liquidation_claims_the_reducible_position() -> None:
+    state = _with(funded([500_000_000]), 50)
+    liq = Order("BTC-PERP", Side.SELL, 637_000, 50, reduce_only=True)
+    lo = LiquidationOrder(key(0), RestingOrder(b"\x01" * 32, key(0).address, liq, 2))
+    state = replace(state, pending_liquidations=(lo,))
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    # the liquidation order sells all 50 lots next batch: another reduce-only sell would flip
+    with pytest.raises(ReduceOnlyViolation, match="at most 0 lots"):
+        check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 50, reduce_only=True))
+
+
+def test_an_order_whose_notional_overflows_is_refused_as_a_rejection() -> None:
+    check = RevealMarginCheck(funded([(1 << 62) - 1]), DEFAULT_CONFIG)
+    with pytest.raises(InsufficientMargin, match="notional") as err:
+        check(key(0).address, Order("BTC-PERP", Side.BUY, MAX_TICKS, 1_000_000))
+    assert isinstance(err.value, AuctionError)  # recorded by the commit book, not a crash
