@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_abi import encode as abi_encode
-from eth_utils import to_checksum_address
 
 from auction.errors import (
     AuctionError,
@@ -45,6 +44,7 @@ from crypto.eip712 import (
     Eip712Domain,
     StructType,
     address_of,
+    checksum_address,
     recover_signer,
     sign_digest,
     signing_digest,
@@ -378,7 +378,7 @@ class CommitBook:
         except (SignatureError, ValueError) as exc:
             raise BadSignature(f"signature: {exc}") from exc
         try:
-            trader = Address(to_checksum_address(c.trader))
+            trader = checksum_address(c.trader)
         except ValueError as exc:
             raise BadSignature(f"trader: expected an address, got {c.trader!r}") from exc
         if signer != trader:

@@ -13,6 +13,7 @@ types are supported: ``address``, ``bool``, ``bytesN``, ``uintN``, ``intN``,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ __all__ = [
     "Eip712Domain",
     "StructType",
     "address_of",
+    "checksum_address",
     "recover_signer",
     "sign_digest",
     "signing_digest",
@@ -201,17 +203,37 @@ def _key_bytes(private_key: bytes | str) -> bytes:
     return private_key
 
 
+@functools.lru_cache(maxsize=64)
+def _signing_key(key: bytes) -> coincurve.PrivateKey:
+    # Building a PrivateKey costs about as much as the signature itself; the
+    # operator signs a receipt for every commitment with the same key.
+    return coincurve.PrivateKey(key)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def checksum_address(value: str | bytes) -> Address:
+    """The EIP-55 checksummed form of an address given as hex or 20 bytes (cached).
+
+    Raises:
+        ValueError: ``value`` is not a 20-byte address.
+    """
+    try:
+        return Address(to_checksum_address(value))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"expected a 20-byte address, got {value!r}") from exc
+
+
 def address_of(private_key: bytes | str) -> Address:
     """The checksummed address of a secp256k1 private key."""
-    pub = coincurve.PrivateKey(_key_bytes(private_key)).public_key.format(compressed=False)
-    return Address(to_checksum_address(keccak256(pub[1:])[-20:]))
+    pub = _signing_key(_key_bytes(private_key)).public_key.format(compressed=False)
+    return checksum_address(keccak256(pub[1:])[-20:])
 
 
 def sign_digest(private_key: bytes | str, digest: bytes) -> bytes:
     """Sign a 32-byte digest; returns 65 bytes ``r || s || v`` with v in {27, 28}."""
     if len(digest) != 32:
         raise SignatureError(f"expected a 32-byte digest, got {len(digest)} bytes")
-    sig = coincurve.PrivateKey(_key_bytes(private_key)).sign_recoverable(digest, hasher=None)
+    sig = _signing_key(_key_bytes(private_key)).sign_recoverable(digest, hasher=None)
     return sig[:64] + bytes([sig[64] + 27])
 
 
@@ -242,4 +264,4 @@ def recover_signer(digest: bytes, signature: bytes) -> Address:
         )
     except ValueError as exc:  # coincurve's "failed to recover ECDSA public key"
         raise SignatureError(f"no public key recovers from this signature: {exc}") from exc
-    return Address(to_checksum_address(keccak256(pub.format(compressed=False)[1:])[-20:]))
+    return checksum_address(keccak256(pub.format(compressed=False)[1:])[-20:])

@@ -289,3 +289,30 @@ def test_sign_digest_checks_its_inputs() -> None:
             sign_digest(out_of_range, bytes(32))
         with pytest.raises(SignatureError, match=r"\[1, n - 1\]"):
             address_of(out_of_range)
+
+
+def test_checksum_address_normalises_and_refuses_non_addresses() -> None:
+    from eth_utils import to_checksum_address
+
+    from crypto.eip712 import checksum_address
+
+    raw = bytes(range(20))
+    expected = to_checksum_address(raw)
+    assert checksum_address(raw) == expected
+    assert checksum_address("0x" + raw.hex()) == expected
+    assert checksum_address("0x" + raw.hex().upper()[0:40].lower()) == expected
+    for bad in ("0x1234", "not an address", b"\x00" * 19):
+        with pytest.raises(ValueError, match="20-byte address"):
+            checksum_address(bad)
+
+
+def test_signing_with_a_cached_key_matches_a_fresh_key() -> None:
+    import coincurve
+
+    key = bytes(range(1, 33))
+    digest = bytes(range(32))
+    first = sign_digest(key, digest)
+    again = sign_digest(key.hex(), digest)  # same key, given as hex: same cached signer
+    fresh = coincurve.PrivateKey(key).sign_recoverable(digest, hasher=None)
+    assert first == again == fresh[:64] + bytes([fresh[64] + 27])
+    assert recover_signer(digest, first) == address_of(key)
