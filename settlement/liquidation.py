@@ -13,10 +13,12 @@
   ADL closes the bankrupt account's positions at the mark against the
   opposite positions of the highest-ranked accounts (rank: leverage in that
   market, then equity, then row), which also absorb the shortfall pro rata to
-  the notional they took over; SOCIALISE spreads the shortfall over every
-  account with positive equity pro rata to its equity. Either way value is
-  conserved exactly (remainders of the pro-rata split go to the first-ranked
-  account).
+  the notional they took over (remainder units to the first-ranked), never
+  beyond their own equity; SOCIALISE — and ADL for what it could not place —
+  spreads the shortfall over every account with positive equity pro rata to
+  its equity, never beyond it (remainder units one each to the richest). What
+  no one can cover stays with the bankrupt account. Either way value is
+  conserved exactly.
 * Circuit breaker: a clearing price more than ``breaker_bps`` away from the
   previous one, or a flagged oracle, puts the market in protective mode
   (longer batches, wider band, smaller liquidation slices, and no new
@@ -236,20 +238,56 @@ def cover_deficits(
         moves: list[tuple[AccountKey, str, int, int]] = []
         if rest > 0 and config.deleverage is DeleverageMode.ADL:
             moves = _deleverage(row, rest, accounts, collateral, positions, price, config)
-        elif rest > 0:
-            eq_now = collateral + (positions * price[None, :]).sum(axis=1)
-            eq_now[row] = 0
-            payers = [int(r) for r in np.flatnonzero(eq_now > 0)]
-            payers.sort(key=lambda r: (-int(eq_now[r]), r))
-            if payers:
-                shares = _split(rest, [int(eq_now[r]) for r in payers])
-                for r, s in zip(payers, shares, strict=True):
-                    collateral[r] -= s
-                    moves.append((accounts[r], "", 0, s))
-                collateral[row] += rest
-                socialised += rest
+            rest -= sum(s for *_, s in moves)
+        if rest > 0:
+            # SOCIALISE, or what ADL could not place (no position left to close
+            # against, or counterparties without the equity): spread it over
+            # positive equity.
+            spread = _socialise(row, rest, accounts, collateral, positions, price)
+            socialised += sum(s for *_, s in spread)
+            moves = moves + spread
         flows.append(DeficitFlow(accounts[row], deficit, paid, tuple(moves)))
     return collateral, positions, insurance_fund, socialised, tuple(flows)
+
+
+def _socialise(
+    row: int,
+    shortfall: int,
+    accounts: tuple[AccountKey, ...],
+    collateral: I64,
+    positions: I64,
+    price: I64,
+) -> list[tuple[AccountKey, str, int, int]]:
+    """Spread ``shortfall`` over every other account's positive equity (in place).
+
+    Each payer pays ``floor(covered × equity / Σ equity)``, the remainder lots
+    one each to the richest (ties by row), where ``covered = min(shortfall,
+    Σ equity)``: no payer ever pays more than its equity. Whatever the payers
+    cannot cover stays with the bankrupt account (the venue is insolvent by
+    that much).
+    """
+    eq_now = collateral.astype(object) + (positions.astype(object) * price.astype(object)).sum(
+        axis=1
+    )
+    eq_now[row] = 0
+    payers = sorted(
+        (r for r in range(len(eq_now)) if eq_now[r] > 0), key=lambda r: (-int(eq_now[r]), r)
+    )
+    weights = [int(eq_now[r]) for r in payers]
+    covered = min(shortfall, sum(weights))
+    if covered <= 0:
+        return []
+    wsum = sum(weights)
+    shares = [covered * w // wsum for w in weights]
+    for i in range(covered - sum(shares)):  # fewer than len(payers); covered < wsum here
+        shares[i] += 1
+    moves = []
+    for r, s in zip(payers, shares, strict=True):
+        if s:
+            collateral[r] -= s
+            moves.append((accounts[r], "", 0, s))
+    collateral[row] += covered
+    return moves
 
 
 def _deleverage(
@@ -297,9 +335,21 @@ def _deleverage(
     if sum(weights) == 0:
         weights = [1] * len(taken)
     shares = _split(shortfall, weights)
-    for (r, _, _), share in zip(taken, shares, strict=True):
-        collateral[r] -= share
-    collateral[row] += shortfall
+    # No counterparty pays beyond its equity (closing at the mark left it unchanged);
+    # the caller spreads what is left over the other accounts.
+    room = {
+        r: max(
+            int(collateral[r])
+            + sum(int(positions[r, k]) * int(price[k]) for k in range(positions.shape[1])),
+            0,
+        )
+        for r, _, _ in taken
+    }
+    for i, (r, _, _) in enumerate(taken):
+        shares[i] = min(shares[i], room[r])
+        room[r] -= shares[i]
+        collateral[r] -= shares[i]
+    collateral[row] += sum(shares)
     return [
         (accounts[r], config.markets[j].market_id, q, share)
         for (r, j, q), share in zip(taken, shares, strict=True)
