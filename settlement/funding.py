@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from settlement.ledger import MarketState
+from settlement.errors import SettlementError
+from settlement.ledger import INT64_SAFE, MarketState
 from settlement.params import MarketRisk
 
 __all__ = ["FundingUpdate", "average_premium", "funding_payments", "update_funding"]
@@ -95,5 +96,20 @@ def update_funding(
 def funding_payments(
     positions: npt.NDArray[np.int64], deltas: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
-    """What each account pays, ``Σ_m position_m × Δindex_m`` (positive = pays), base units."""
-    return (positions * deltas[None, :]).sum(axis=1)
+    """What each account pays, ``Σ_m position_m × Δindex_m`` (positive = pays), base units.
+
+    Computed exactly (Python integers where int64 could wrap).
+
+    Raises:
+        SettlementError: a payment would reach 2^62 in absolute value.
+    """
+    if positions.size == 0:
+        return np.zeros(positions.shape[0], dtype=np.int64)
+    peak = int(np.abs(positions).max()) * int(np.abs(deltas).max()) * positions.shape[1]
+    if peak < INT64_SAFE:
+        return (positions * deltas[None, :]).sum(axis=1)
+    exact = (positions.astype(object) * deltas.astype(object)[None, :]).sum(axis=1)
+    worst = max(abs(int(v)) for v in exact)
+    if worst >= INT64_SAFE:
+        raise SettlementError(f"funding: expected payments below 2^62, got {worst}")
+    return np.array(exact.tolist(), dtype=np.int64)

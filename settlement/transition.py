@@ -6,7 +6,7 @@ The steps, in order (each one a pure function of what came before):
 2. oracle round → each market's index (a market keeps its last index when no
    family reported; the reading's flag always counts);
 3. forfeited commitments move their bond (at least ``forfeit_bond``, at most
-   the trader's positive collateral) to the insurance fund;
+   the trader's positive collateral and equity) to the insurance fund;
 4. funding: each market adds its premium sample and, at an interval end,
    steps its funding index; accounts pay ``position × Δindex`` on the
    positions they held during the interval (before this batch's fills);
@@ -36,6 +36,7 @@ from auction.batch import BatchResult, Fill
 from settlement.errors import InvariantViolation, SettlementError
 from settlement.funding import FundingUpdate, average_premium, funding_payments, update_funding
 from settlement.ledger import (
+    INT64_SAFE,
     AccountKey,
     LedgerState,
     LiquidationOrder,
@@ -195,18 +196,27 @@ def apply_batch(
 
     # 2. oracle
     readings = read_index(oracle_round, oracle, state.markets)
-    collateral = state.collateral.copy()
+    # Exact Python integers until the batch's flows are all in (checked back into int64
+    # before deficits are covered): a fill's lots × price × multiplier can leave int64.
+    collateral = state.collateral.astype(object)
     positions_before = state.positions
     insurance = state.insurance_fund
 
     # 3. forfeited bonds
     forfeits: list[tuple[AccountKey, int]] = []
+    eq_start = equity(state, config) if batch.forfeited else None
     for f in batch.forfeited:
         key = AccountKey(f.trader, 0)
-        if not state.has(key):
+        if not state.has(key) or eq_start is None:
             continue
         row = state.row(key)
-        amount = min(max(f.bond, config.forfeit_bond), max(int(collateral[row]), 0))
+        # never beyond the collateral nor the equity (a short's collateral holds its
+        # sale proceeds: taking those would leave the account bankrupt)
+        left = min(
+            int(collateral[row]),
+            int(eq_start[row]) - (int(state.collateral[row]) - int(collateral[row])),
+        )
+        amount = min(max(f.bond, config.forfeit_bond), max(left, 0))
         if amount:
             collateral[row] -= amount
             insurance += amount
@@ -234,7 +244,7 @@ def apply_batch(
         funding[mid] = upd
         deltas[j] = upd.delta_index
         new_ms.append(ms2)
-    collateral -= funding_payments(positions_before, deltas)
+    collateral = collateral - funding_payments(positions_before, deltas).astype(object)
 
     # 5. fills and fees
     pending = {lo.resting.order_id: lo.account for lo in state.pending_liquidations}
@@ -286,7 +296,7 @@ def apply_batch(
     # 7. liquidation penalties, never beyond the account's remaining equity
     penalties: list[tuple[AccountKey, int]] = []
     if liq_notional:
-        eq_now = collateral + (positions * (marks * mult)[None, :]).sum(axis=1)
+        eq_now = collateral + (positions.astype(object) * (marks * mult).astype(object)).sum(axis=1)
         for key in sorted(liq_notional):
             row = state.row(key)
             due = sum(
@@ -300,9 +310,17 @@ def apply_batch(
                 penalties.append((key, amount))
 
     # 8. negative equity
+    out_of_range = [r for r, c in enumerate(collateral.tolist()) if abs(c) >= INT64_SAFE]
+    if out_of_range:
+        r = out_of_range[0]
+        k = state.accounts[r]
+        raise SettlementError(
+            f"collateral: expected below 2^62 in absolute value after batch {batch.batch_id}, "
+            f"got {collateral[r]} for {k.address}/{k.subaccount}"
+        )
     collateral, positions, insurance, socialised, deficits = cover_deficits(
         state.accounts,
-        collateral,
+        np.array(collateral.tolist(), dtype=np.int64),
         positions,
         marks,
         insurance,

@@ -1,0 +1,65 @@
+"""Review of apply_batch's arithmetic: fills, funding and forfeits are exact or refused
+with a clear error, never wrapped by int64."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from auction.markets import MAX_TICKS
+from auction.orders import Order, Side
+from settlement.errors import SettlementError
+from settlement.funding import funding_payments
+from settlement.ledger import equity, total_value
+from settlement.params import DEFAULT_CONFIG
+from settlement.transition import apply_batch
+from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
+
+BTC = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}
+
+
+def test_a_fill_beyond_int64_is_refused_not_crashed() -> None:
+    state = funded([(1 << 62) - 1, (1 << 62) - 1])
+    lots = 1_000_000  # 10^6 lots × 2^40 ticks × 100 = 1.1 × 10^20 base units
+    batch = make_batch(
+        1,
+        [
+            (TRADERS[0], Order("BTC-PERP", Side.BUY, MAX_TICKS, lots)),
+            (TRADERS[1], Order("BTC-PERP", Side.SELL, MAX_TICKS, lots)),
+        ],
+    )
+    with pytest.raises(SettlementError, match="collateral"):
+        apply_batch(state, batch, oracle_round(1, 1_000, BTC), DEFAULT_CONFIG, ORACLE)
+
+
+def test_funding_payments_are_exact_beyond_int64() -> None:
+    positions = np.array([[20_000_000, 0], [-20_000_000, 0]], dtype=np.int64)
+    deltas = np.array([-824_633_720_832, 0], dtype=np.int64)  # 75 bps of 2^40 ticks × 100
+    exact = [20_000_000 * -824_633_720_832, 20_000_000 * 824_633_720_832]
+    assert abs(exact[0]) >= 1 << 63  # int64 would wrap
+    with pytest.raises(SettlementError, match="funding"):
+        funding_payments(positions, deltas)
+    small = np.array([[3, 1], [-3, -1]], dtype=np.int64)
+    assert funding_payments(small, np.array([7, -2], dtype=np.int64)).tolist() == [19, -19]
+
+
+def test_a_forfeited_bond_never_exceeds_the_equity() -> None:
+    # a short: collateral 66 000 000 (1 000 000 own + 65 000 000 of sale proceeds),
+    # position −1 lot of 65 000 000 → equity 1 000 000
+    state = funded([1_000_000, 10**10])
+    ms = tuple(replace(m, mark_price=BTC[m.market]) for m in state.market_states)
+    state = state.with_arrays(
+        collateral=np.array([66_000_000, 10**10 - 65_000_000], dtype=np.int64),
+        positions=np.array([[-1, 0], [1, 0]], dtype=np.int64),
+        market_states=ms,
+        batch_id=0,
+    )
+    assert int(equity(state, DEFAULT_CONFIG)[0]) == 1_000_000
+    batch = make_batch(1, [], forfeits=[(TRADERS[0], "BTC-PERP", 50_000_000)])
+    post, w = apply_batch(state, batch, oracle_round(1, 1_000, BTC), DEFAULT_CONFIG, ORACLE)
+    assert w.forfeits[0][1] == 1_000_000
+    assert int(equity(post, DEFAULT_CONFIG)[0]) == 0
+    assert not w.deficits
+    assert total_value(post) == total_value(state)
