@@ -374,7 +374,8 @@ class VenueCore:
         for market_id, mr in result.markets.items():
             if mr.price is not None:
                 self.references[market_id] = mr.price
-        self.carried = result.carried
+        # After settlement: a GTC reduce-only remainder may no longer reduce anything.
+        self.carried = tuple(self.settlement.carry(result.carried))
         # The circuit breaker widens the price band in protective mode. Books
         # hold this dict, so batches still revealing see the new band too.
         for market_id, market in self.markets.items():
@@ -394,7 +395,7 @@ class VenueCore:
             "commitments": len(sealed.receipts),
             "revealed": len(sealed.revealed),
             "carried_in": len(result.orders) - len(sealed.revealed),
-            "carried_out": len(result.carried),
+            "carried_out": len(self.carried),
             "markets": {m: mr.to_dict() for m, mr in sorted(result.markets.items())},
             "forfeits": [
                 {

@@ -41,7 +41,12 @@ from settlement.ledger import (
     withdraw,
 )
 from settlement.liquidation import batch_length_factor, price_band_bps
-from settlement.margin import RevealMarginCheck, cross_requirements, requirements
+from settlement.margin import (
+    RevealMarginCheck,
+    cap_reduce_only,
+    cross_requirements,
+    requirements,
+)
 from settlement.oracle import OracleConfig, OracleRound, OracleSource, SignedReport
 from settlement.params import SettlementConfig, default_config
 from settlement.roots import state_root
@@ -106,6 +111,11 @@ class SettlementEngine(Protocol):
 
     def carried_in(self) -> list[RestingOrder]:
         """Liquidation orders that enter the next batch."""
+        ...
+
+    def carry(self, orders: Sequence[RestingOrder]) -> list[RestingOrder]:
+        """The GTC remainders that may rest into the next batch, reduce-only ones
+        capped so that they can never open, increase or flip a position."""
         ...
 
     def settle(
@@ -226,6 +236,9 @@ class LedgerSettlement:
 
     def carried_in(self) -> list[RestingOrder]:
         return [lo.resting for lo in self.state.pending_liquidations]
+
+    def carry(self, orders: Sequence[RestingOrder]) -> list[RestingOrder]:
+        return cap_reduce_only(self.state, self.config, orders, self.carried_in())
 
     # ------------------------------------------------------------ settle
 

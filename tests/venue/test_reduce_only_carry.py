@@ -1,0 +1,39 @@
+"""The venue caps carried GTC reduce-only remainders against the settled positions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from auction.batch import RestingOrder
+from auction.markets import DEFAULT_MARKETS
+from auction.orders import Order, Side, TimeInForce
+from settlement.ledger import AccountKey, deposit
+from tests.settlement.conftest import trader
+from venue.settlement_engine import LedgerSettlement
+
+
+def _gtc(n: int, side: Side, quantity: int, reduce_only: bool) -> RestingOrder:
+    order = Order("BTC-PERP", side, 650_000, quantity, TimeInForce.GTC, reduce_only)
+    return RestingOrder(bytes([n]) * 32, trader(0), order, 1)
+
+
+def test_carry_caps_reduce_only_remainders_and_keeps_the_rest() -> None:
+    engine = LedgerSettlement(DEFAULT_MARKETS)
+    state = deposit(engine.state, AccountKey(trader(0), 0), 10**12)
+    j = engine.config.column("BTC-PERP")
+    positions = np.zeros_like(state.positions)
+    positions[state.row(AccountKey(trader(0), 0)), j] = 8  # long 8 lots after the batch
+    engine.state = state.with_arrays(positions=positions)
+
+    carried = [
+        _gtc(1, Side.SELL, 5, reduce_only=True),
+        _gtc(2, Side.SELL, 5, reduce_only=True),  # only 3 lots left to reduce
+        _gtc(3, Side.BUY, 4, reduce_only=True),  # would add to the long: dropped
+        _gtc(4, Side.BUY, 4, reduce_only=False),  # plain GTC: unchanged
+    ]
+    out = engine.carry(carried)
+    assert [(r.order_id[0], r.order.side, r.order.quantity) for r in out] == [
+        (1, Side.SELL, 5),
+        (2, Side.SELL, 3),
+        (4, Side.BUY, 4),
+    ]
