@@ -71,6 +71,7 @@ RECORDED_REVEAL_CODES = frozenset(
         "wrong_market",
         "invalid_order",
         "insufficient_margin",
+        "reduce_only_increases",
     }
 )
 

@@ -9,6 +9,7 @@ from auction.markets import DEFAULT_MARKETS
 from auction.orders import Order, Side, TimeInForce
 from settlement.ledger import AccountKey, deposit
 from tests.settlement.conftest import trader
+from tests.venue.conftest import Venue
 from venue.settlement_engine import LedgerSettlement
 
 
@@ -37,3 +38,19 @@ def test_carry_caps_reduce_only_remainders_and_keeps_the_rest() -> None:
         (2, Side.SELL, 3),
         (4, Side.BUY, 4),
     ]
+
+
+def test_reduce_only_reveal_without_a_position_is_refused_with_its_code(venue: Venue) -> None:
+    import pytest
+
+    from venue.client import ApiError
+
+    alice = venue.traders["alice"]
+    p = alice.commit(Order("BTC-PERP", Side.SELL, 100, 5, reduce_only=True))
+    venue.to_reveal(0)
+    with pytest.raises(ApiError) as e:
+        alice.reveal(p)
+    assert e.value.code == "reduce_only_increases"
+    venue.to_cleared(0)
+    fate = alice.order(p.commitment)
+    assert fate["status"] == "forfeited" and fate["reason"] == "reduce_only_increases"
