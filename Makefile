@@ -23,6 +23,10 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/clearing.py
+	$(BIN)/python bench/stark.py --quiet
+	$(BIN)/python bench/settlement.py --repeat 3
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/lab.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
