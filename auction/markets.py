@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from auction.errors import InvalidOrder, OutsideBand, SizeOutOfRange
 from auction.orders import Order
 
-__all__ = ["DEFAULT_MARKETS", "Market"]
+__all__ = ["DEFAULT_MARKETS", "MAX_LOTS", "MAX_MULTIPLIER", "MAX_TICKS", "Market"]
 
 #: Upper bound on a price in ticks and on a quantity in lots. Keeps every
 #: product price × quantity × multiplier well inside int64 in the clearing
 #: arrays and inside the proof's range checks.
 MAX_TICKS = 1 << 40
 MAX_LOTS = 1 << 40
+#: Upper bound on ``contract_multiplier``: one lot at MAX_TICKS stays below 2^61
+#: base units, so a price × multiplier (a lot's notional) never leaves int64.
+MAX_MULTIPLIER = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class Market:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidOrder(f"{name}: expected a positive integer, got {value!r}")
+        if self.contract_multiplier > MAX_MULTIPLIER:
+            raise InvalidOrder(
+                f"contract_multiplier: expected 1 to {MAX_MULTIPLIER}, "
+                f"got {self.contract_multiplier}"
+            )
         if self.max_order_lots < self.min_order_lots or self.max_order_lots > MAX_LOTS:
             raise InvalidOrder(
                 f"max_order_lots: expected between {self.min_order_lots} and {MAX_LOTS}, "

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from eth_abi import encode as abi_encode
 
+from auction.markets import MAX_TICKS
 from crypto.eip712 import Address, address_of, recover_signer, sign_digest
 from crypto.exceptions import SignatureError
 from crypto.keccak import keccak256, keccak_merkle_root
@@ -77,6 +78,8 @@ class PriceReport:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 1 << 63:
                 raise OracleError(f"{name}: expected a positive integer, got {v!r}")
+        if self.price > MAX_TICKS:
+            raise OracleError(f"price: expected 1 to {MAX_TICKS} ticks, got {self.price}")
 
     def digest(self) -> bytes:
         return keccak256(
