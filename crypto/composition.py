@@ -49,6 +49,7 @@ __all__ = [
     "divisor_groups",
     "ext_mul_matrix",
     "lde_points",
+    "ood_point_in_domain",
     "ood_sums",
     "periodic_at",
 ]
@@ -157,6 +158,15 @@ def composition_at(
         acc = Fp4.sum(alphas[k] * values[k] for k in group.constraints)
         total = total + acc * _inverse_divisor_at(group, z, air.num_rows)
     return total
+
+
+def ood_point_in_domain(z: Fp4, num_rows: int, lde_size: int, shift: int) -> bool:
+    """Whether ``z`` lies in the trace domain ``<g>`` or the LDE coset ``shift·<ω>``.
+
+    There a constraint divisor or a DEEP denominator vanishes; both sides
+    refuse such a point (probability about ``B·N / p^4``).
+    """
+    return z**num_rows == Fp4.one() or z**lde_size == Fp4.of(pow(shift, lde_size, fld.P))
 
 
 # ---------------------------------------------------------------------- DEEP

@@ -37,8 +37,10 @@ from crypto.composition import (
     divisor_groups,
     ext_mul_matrix,
     lde_points,
+    ood_point_in_domain,
     ood_sums,
 )
+from crypto.exceptions import CryptoError
 from crypto.field_ref import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
 from crypto.fri import FriProver
 from crypto.merkle import BatchOpening, MerkleTree
@@ -153,6 +155,8 @@ def prove(
     Raises:
         ConstraintViolation: the trace (or the aux trace) breaks a constraint.
         ValueError: shapes or options that cannot work for this AIR.
+        CryptoError: the out-of-domain point fell in the trace or LDE domain
+            (probability about 2^-100).
     """
     clock = _Clock(timings, progress)
     main = np.ascontiguousarray(main_trace, dtype=np.uint64)
@@ -208,6 +212,9 @@ def prove(
 
     # ---- out-of-domain frame
     z = channel.draw_ext()
+    if ood_point_in_domain(z, n, size, shift):
+        # Probability about B·N/p^4 (~2^-100); the verifier would reject the proof.
+        raise CryptoError("the out-of-domain point fell in the trace or LDE domain")
     g = root_of_unity(n.bit_length() - 1)
     offsets = air.offsets()
     z_points = [z * pow(g, o, P) for o in offsets]

@@ -24,6 +24,7 @@ from crypto.composition import (
     deep_coefficient_matrix,
     deep_values,
     lde_points,
+    ood_point_in_domain,
     ood_sums,
 )
 from crypto.exceptions import VerificationError
@@ -156,7 +157,7 @@ def verify_proof(
 
     # ---- out-of-domain consistency
     g = root_of_unity(n.bit_length() - 1)
-    if z**n == Fp4.one() or z**size == Fp4.of(pow(DEFAULT_SHIFT, size, P)):
+    if ood_point_in_domain(z, n, size, DEFAULT_SHIFT):
         raise VerificationError("out-of-domain point falls in the trace or LDE domain")
     trace_ood = [fld.ext_to_fp4(proof.ood_trace[o].T) for o in range(len(offsets))]
     comp_ood = fld.ext_to_fp4(proof.ood_composition.T) if width else []
