@@ -393,7 +393,8 @@ class Air:
         for (i, b), value in zip(boundaries, b_values, strict=True):
             row = self.boundary_row(b)
             arr = np.asarray(value)
-            cell = arr[..., row] if arr.ndim else arr
+            # A value that reads no column is a constant: a scalar, or (4, 1) in the extension.
+            cell = arr[..., row if arr.shape[-1] > 1 else 0] if arr.ndim else arr
             if np.any(cell != 0):
                 label = b.name or format_expr(b.expr)
                 raise ConstraintViolation(

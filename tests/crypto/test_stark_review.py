@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from crypto import prover as prover_module
 from crypto import verifier as verifier_module
-from crypto.air import ConstraintViolation
+from crypto.air import Air, Boundary, ConstraintViolation, aux, challenge, col, pub
 from crypto.airs import fibonacci, get_air, range_check
 from crypto.channel import VERSION_TAG, Channel
 from crypto.exceptions import CryptoError, ProofFormatError, VerificationError
@@ -25,7 +26,7 @@ from crypto.options import DEFAULT_OPTIONS, ProofOptions
 from crypto.proof import MAGIC, StarkProof
 from crypto.prover import prove
 from crypto.security import conjectured_bits, proven_bits
-from crypto.verifier import verify
+from crypto.verifier import verify, verify_proof
 
 FAST = ProofOptions(blowup=4, num_queries=6, folding_factor=4, grinding_bits=4, fri_max_remainder=4)
 
@@ -471,3 +472,37 @@ def test_swapping_sections_between_two_proofs_fails() -> None:
             verify(_proof_with(a, **{name: vb}), min_security_bits=0)
         swapped += 1
     assert swapped >= 15
+
+
+# ------------------------------------------------------------- trace checks
+
+
+def _constant_boundary_air(value: int) -> Air:
+    """A boundary on the last row whose value is an extension constant (a challenge)."""
+
+    def builder(main: np.ndarray, challenges: Sequence[Fp4]) -> np.ndarray:
+        return np.zeros((1, 4, 8), np.uint64)
+
+    return Air(
+        name="constant-boundary",
+        num_rows=8,
+        num_main_columns=1,
+        transitions=(col(0).next - col(0),),
+        boundaries=(Boundary(0, aux(0)), Boundary(-1, challenge(0) * pub(0))),
+        public_inputs=(value,),
+        num_aux_columns=1,
+        num_challenges=1,
+        aux_builder=builder,
+    )
+
+
+def test_check_trace_handles_constant_extension_boundaries() -> None:
+    """A boundary that reads only challenges and public inputs: was an IndexError past row 0."""
+    main = np.zeros((1, 8), np.uint64)
+    aux_trace = np.zeros((1, 4, 8), np.uint64)
+    alpha = [Fp4((3, 1, 4, 1))]
+    _constant_boundary_air(0).check_trace(main, aux_trace, alpha)
+    with pytest.raises(ConstraintViolation, match="boundary 1"):
+        _constant_boundary_air(1).check_trace(main, aux_trace, alpha)
+    air = _constant_boundary_air(0)
+    verify_proof(air, prove(air, main, FAST), min_security_bits=0)
