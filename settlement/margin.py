@@ -21,7 +21,7 @@ price (:class:`RevealMarginCheck`, the commit book's ``reveal_check``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "Requirements",
     "RevealMarginCheck",
     "cap_reduce_only",
+    "check_carried",
     "cross_requirements",
     "free_collateral",
     "portfolio_requirements",
@@ -233,11 +234,15 @@ class RevealMarginCheck:
         state: the ledger before the batch.
         config: the rules.
         subaccounts: optional trader → subaccount routing (default 0).
+        resting: the GTC orders carried into this batch (after
+            :func:`check_carried`); they count like orders already taken. The
+            liquidation orders come from ``state`` and must not be passed here.
     """
 
     state: LedgerState
     config: SettlementConfig
     subaccounts: Mapping[str, int] = field(default_factory=dict)
+    resting: Sequence[RestingOrder] = ()
     _pending: dict[AccountKey, _Book] = field(default_factory=dict, init=False)
     _reducing: dict[tuple[AccountKey, int], int] = field(default_factory=dict, init=False)
 
@@ -245,6 +250,14 @@ class RevealMarginCheck:
         for lo in self.state.pending_liquidations:
             slot = (lo.account, self.config.column(lo.resting.order.market))
             self._reducing[slot] = self._reducing.get(slot, 0) + lo.resting.order.quantity
+        for r in self.resting:  # carried GTC orders: they may fill in this batch too
+            key = AccountKey(r.trader, self.subaccounts.get(r.trader, 0))
+            if not self.state.has(key):
+                continue
+            self._pending[key] = self._add(self._book(key), r.order, self._price(r.order))
+            if r.order.reduce_only:
+                slot = (key, self.config.column(r.order.market))
+                self._reducing[slot] = self._reducing.get(slot, 0) + r.order.quantity
 
     def _book(self, key: AccountKey) -> _Book:
         book = self._pending.get(key)
@@ -396,5 +409,34 @@ def cap_reduce_only(
         claimed[slot] = claimed.get(slot, 0) + quantity
         if quantity != r.order.quantity:
             r = RestingOrder(r.order_id, r.trader, r.order.with_quantity(quantity), r.origin_batch)
+        out.append(r)
+    return out
+
+
+def check_carried(
+    state: LedgerState,
+    config: SettlementConfig,
+    orders: Iterable[RestingOrder],
+    subaccounts: Mapping[str, int] | None = None,
+) -> list[RestingOrder]:
+    """Drop carried GTC orders that no longer pass the reveal-time check on ``state``.
+
+    Run between batches after :func:`cap_reduce_only`: an order was checked
+    against the ledger of the batch it was revealed in, and the account may
+    since have lost equity, withdrawn collateral or grown its position. The
+    orders are judged in the given order, together (as
+    :class:`RevealMarginCheck` judges one batch's reveals, the account's
+    pending liquidation orders included); an order that fails is cancelled.
+
+    Returns:
+        The orders that still pass, in their given order.
+    """
+    check = RevealMarginCheck(state, config, dict(subaccounts or {}))
+    out: list[RestingOrder] = []
+    for r in orders:
+        try:
+            check(r.trader, r.order)
+        except (InsufficientMargin, ReduceOnlyViolation):
+            continue
         out.append(r)
     return out

@@ -34,7 +34,7 @@ from auction.orders import Order, Side, TimeInForce
 from crypto.eip712 import Address, Eip712Domain, address_of
 from crypto.keccak import keccak256
 from settlement.ledger import AccountKey, LedgerState, deposit, empty_state
-from settlement.margin import RevealMarginCheck, cap_reduce_only
+from settlement.margin import RevealMarginCheck, cap_reduce_only, check_carried
 from settlement.oracle import OracleConfig, OracleRound, OracleSource, PriceReport, SignedReport
 from settlement.params import SettlementConfig, default_config
 from settlement.transition import BatchWitness, apply_batch
@@ -193,7 +193,7 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
             windows,
             dict(references),
             nonces,
-            reveal_check=RevealMarginCheck(state, settle_cfg),
+            reveal_check=RevealMarginCheck(state, settle_cfg, resting=carried),
         )
         pending: list[tuple[DemoTrader, Reveal]] = []
         rejected_commits: list[tuple[str, str]] = []
@@ -265,9 +265,14 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
             witness,
         )
         state = post
-        # A GTC reduce-only remainder may no longer reduce anything after this batch.
-        carried = cap_reduce_only(
-            post, settle_cfg, result.carried, [lo.resting for lo in post.pending_liquidations]
+        # A GTC reduce-only remainder may no longer reduce anything after this batch,
+        # and a GTC remainder may no longer be covered by its account's margin.
+        carried = check_carried(
+            post,
+            settle_cfg,
+            cap_reduce_only(
+                post, settle_cfg, result.carried, [lo.resting for lo in post.pending_liquidations]
+            ),
         )
         for market_id, m in result.markets.items():
             if m.price is not None:

@@ -11,10 +11,15 @@ import pytest
 from auction.batch import RestingOrder
 from auction.errors import AuctionError
 from auction.markets import MAX_TICKS
-from auction.orders import Order, Side
+from auction.orders import Order, Side, TimeInForce
 from settlement.errors import InsufficientMargin, ReduceOnlyViolation
 from settlement.ledger import LedgerState, LiquidationOrder, equity
-from settlement.margin import RevealMarginCheck, cross_requirements, requirements
+from settlement.margin import (
+    RevealMarginCheck,
+    check_carried,
+    cross_requirements,
+    requirements,
+)
 from settlement.params import DEFAULT_CONFIG
 from tests.settlement.conftest import funded, key
 
@@ -112,3 +117,29 @@ def test_an_order_whose_notional_overflows_is_refused_as_a_rejection() -> None:
     with pytest.raises(InsufficientMargin, match="notional") as err:
         check(key(0).address, Order("BTC-PERP", Side.BUY, MAX_TICKS, 1_000_000))
     assert isinstance(err.value, AuctionError)  # recorded by the commit book, not a crash
+
+
+def _gtc(n: int, side: Side, price: int, lots: int) -> RestingOrder:
+    order = Order("BTC-PERP", side, price, lots, TimeInForce.GTC)
+    return RestingOrder(bytes([n]) * 32, key(0).address, order, 1)
+
+
+def test_carried_orders_that_lost_their_margin_are_cancelled() -> None:
+    # margin for 100 lots: a resting bid for 100 stays, one for 150 is cancelled
+    im_100 = 100 * LOT // 10 + 100 * LOT * 5 // 10_000
+    state = _with(funded([im_100]), 0)
+    assert check_carried(state, DEFAULT_CONFIG, [_gtc(1, Side.BUY, MARK, 100)]) != []
+    kept = check_carried(
+        state, DEFAULT_CONFIG, [_gtc(1, Side.BUY, MARK, 150), _gtc(2, Side.SELL, MARK, 80)]
+    )
+    assert [r.order_id[0] for r in kept] == [2]
+
+
+def test_reveals_count_the_carried_orders() -> None:
+    im_100 = 100 * LOT // 10 + 100 * LOT * 5 // 10_000
+    state = _with(funded([im_100]), 0)
+    check = RevealMarginCheck(state, DEFAULT_CONFIG, resting=[_gtc(1, Side.BUY, MARK, 100)])
+    # the resting bid already uses the margin: one more lot on the same side is refused
+    with pytest.raises(InsufficientMargin):
+        check(key(0).address, Order("BTC-PERP", Side.BUY, MARK, 1))
+    check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 100))
