@@ -328,7 +328,7 @@ class Air:
         return np.tile(values, self.num_rows // values.size)
 
     def build_aux(self, main: fld.Array, challenges: Sequence[Fp4]) -> fld.Array:
-        """Run the aux builder and check its output shape."""
+        """Run the aux builder and check its output shape and range."""
         n = self.num_rows
         if not self.num_aux_columns:
             return np.zeros((0, EXT_DEGREE, n), np.uint64)
@@ -338,6 +338,8 @@ class Air:
         expected = (self.num_aux_columns, EXT_DEGREE, n)
         if out.shape != expected:
             raise ValueError(f"aux_builder: expected shape {expected}, got {out.shape}")
+        if np.any(out >= np.uint64(P)):
+            raise ValueError("aux_builder: expected values in [0, p), got an unreduced value")
         return out
 
     def check_trace(

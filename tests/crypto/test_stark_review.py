@@ -506,3 +506,20 @@ def test_check_trace_handles_constant_extension_boundaries() -> None:
         _constant_boundary_air(1).check_trace(main, aux_trace, alpha)
     air = _constant_boundary_air(0)
     verify_proof(air, prove(air, main, FAST), min_security_bits=0)
+
+
+def test_unreduced_aux_columns_are_refused() -> None:
+    """An aux builder returning values >= p: was a misleading ConstraintViolation (or, unchecked,
+    a proof the verifier rejects); now a clear error naming the builder."""
+    trace, pubs = range_check.generate(16)
+    air = range_check.build(16, pubs)
+    honest = air.aux_builder
+    assert honest is not None
+
+    def unreduced(main: np.ndarray, challenges: Sequence[Fp4]) -> np.ndarray:
+        return np.asarray(honest(main, challenges)) + np.uint64(P)
+
+    bad = dataclasses.replace(air, aux_builder=unreduced)
+    for check in (True, False):
+        with pytest.raises(ValueError, match="aux_builder: expected values in"):
+            prove(bad, trace, FAST, check=check)
