@@ -1,0 +1,115 @@
+"""Layering of crypto/, checked statically: every import in the source, function-level ones too.
+
+The runtime check in ``test_stark.py`` (import the verifier, look in
+``sys.modules``) misses an import made inside a function that has not run yet;
+this walks the source instead, following registry strings such as
+``AIR_MODULES`` (modules imported by name through :mod:`importlib`).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_PACKAGES = ("auction", "settlement", "venue", "research", "bench", "examples")
+
+
+def _modules(root: Path, package: str) -> dict[str, Path]:
+    """Module name -> file for every ``.py`` file under ``root/package``."""
+    out = {}
+    for path in sorted((root / package).rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def _imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """Every module ``name`` imports anywhere in its source, plus known module names it
+    mentions as string constants (``importlib.import_module`` targets, registries)."""
+    is_package = path.name == "__init__.py"
+    package = name if is_package else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".")
+                base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+                base = ".".join(base_parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in known:
+            found.add(node.value)
+    return found
+
+
+def _graph(root: Path, package: str) -> dict[str, set[str]]:
+    modules = _modules(root, package)
+    known = set(modules)
+    graph = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        for imported in _imports(name, path, known):
+            # "a.b.c" also imports its parent packages "a" and "a.b"
+            parts = imported.split(".")
+            targets.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        graph[name] = targets
+    return graph
+
+
+def reachable(root: Path, package: str, start: str) -> set[str]:
+    """Every module of ``package`` that importing ``start`` can bring in (transitively)."""
+    graph = _graph(root, package)
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), set()):
+            if nxt in graph and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_crypto_imports_nothing_of_the_project() -> None:
+    bad = {
+        (module, imported)
+        for module, imports in _graph(ROOT, "crypto").items()
+        for imported in imports
+        if imported.split(".")[0] in PROJECT_PACKAGES
+    }
+    assert bad == set()
+
+
+def test_verifier_never_reaches_the_prover() -> None:
+    closure = reachable(ROOT, "crypto", "crypto.verifier")
+    assert "crypto.airs.range_check" in closure  # registry strings are followed
+    assert "crypto.prover" not in closure
+
+
+@pytest.mark.parametrize(
+    ("helper", "expected"),
+    [
+        ("from pkg import prover\n", True),
+        ("def later() -> None:\n    from . import prover\n", True),
+        ("import importlib\nNAMES = {'p': 'pkg.prover'}\n", True),
+        ("import pkg.prover as p\n", True),
+        ("from pkg.field import x\n", False),
+    ],
+)
+def test_the_check_catches_a_transitive_import(tmp_path: Path, helper: str, expected: bool) -> None:
+    """verifier -> middle -> helper -> prover, the last edge written in several ways."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "verifier.py").write_text("from pkg.middle import thing\n")
+    (pkg / "middle.py").write_text("from . import helper\nthing = 1\n")
+    (pkg / "helper.py").write_text(helper)
+    (pkg / "field.py").write_text("x = 1\n")
+    (pkg / "prover.py").write_text("import pkg.field\n")
+    assert ("pkg.prover" in reachable(tmp_path, "pkg", "pkg.verifier")) is expected
