@@ -132,6 +132,27 @@ def run(args: argparse.Namespace) -> int:
             else f"published {pre_doc.get('state_root')}, recomputed {root}",
         )
     )
+    # Every field of pre_state.json, the derived ones too (equity, requirements,
+    # multipliers): the root above commits only to the stored state.
+    checks.append(("pre_state.json fields", first_difference(pre_doc, state_to_dict(pre, config))))
+    # A market's reference price is its previous clearing price (DESIGN, step 3).
+    wrong_refs = [
+        f"{m}: published {ref!r}, previous clearing price {pre.market_state(m).last_price}"
+        for m, ref in sorted(references.items())
+        if m in pre.markets
+        and pre.market_state(m).last_price
+        and ref != pre.market_state(m).last_price
+    ]
+    checks.append(("result.json reference prices", wrong_refs[0] if wrong_refs else None))
+    digest = "0x" + oracle_round.digest().hex()
+    checks.append(
+        (
+            "oracle.json digest",
+            None
+            if digest == oracle_doc.get("digest")
+            else f"published {oracle_doc.get('digest')}, recomputed {digest}",
+        )
+    )
     liquidation_ids = {lo.resting.order_id for lo in pre.pending_liquidations}
     revealed = tuple(
         RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, 0)

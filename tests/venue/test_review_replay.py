@@ -1,0 +1,72 @@
+"""Review of sealbatch replay: every money field a batch folder publishes is checked,
+the derived fields of pre_state.json, the reference prices and the oracle digest too."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from venue.cli import main
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--batches", "2", "--out", str(out)]) == 0
+    return out / "batch-2"
+
+
+def _tamper(src: Path, dst: Path, name: str, edit: Callable[[Any], None]) -> Path:
+    folder = dst / "batch"
+    shutil.copytree(src, folder)
+    doc = json.loads((folder / name).read_text())
+    edit(doc)
+    (folder / name).write_text(json.dumps(doc))
+    return folder
+
+
+def _bump_equity(doc: Any) -> None:
+    doc["accounts"][0]["equity"] += 1
+
+
+def _bump_requirement(doc: Any) -> None:
+    doc["accounts"][0]["initial_requirement"] += 1
+
+
+def _bump_reference(doc: Any) -> None:
+    for m in doc["markets"].values():
+        m["reference_price"] += 1
+
+
+def _bump_round(doc: Any) -> None:
+    doc["round_id"] += 1
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "check"),
+    [
+        ("pre_state.json", _bump_equity, "pre_state.json fields"),
+        ("pre_state.json", _bump_requirement, "pre_state.json fields"),
+        ("result.json", _bump_reference, "result.json reference prices"),
+        ("oracle.json", _bump_round, "oracle.json digest"),
+    ],
+)
+def test_replay_detects_each_published_field(
+    published: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    edit: Callable[[Any], None],
+    check: str,
+) -> None:
+    assert main(["replay", str(published)]) == 0
+    capsys.readouterr()
+    folder = _tamper(published, tmp_path, name, edit)
+    assert main(["replay", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert any(line.startswith(check) and "MISMATCH" in line for line in out.splitlines()), out
