@@ -4,12 +4,14 @@ Conjectured security (ethSTARK documentation, Section 5.10.1 "Conjectured
 security"; the formula winterfell uses)::
 
     field_bits   = floor(4·log2 p) − log2(B·N)        # challenge space vs LDE domain
-    query_bits   = q·log2 B + grinding
+    query_bits   = q·log2 B (+ grinding if q·log2 B >= 80)
     conjectured  = min(min(field_bits, query_bits) − 1, 128)
 
 where ``4·log2 p ≈ 123.6`` (degree-4 extension of BabyBear), ``B`` is the
 blowup, ``N`` the trace length, ``q`` the number of queries and 128 the
-collision resistance of Keccak-256.
+collision resistance of Keccak-256. As in winterfell, grinding counts only
+when the queries alone give at least :data:`GRINDING_CONTRIBUTION_FLOOR` bits,
+so that a few queries and a large proof of work cannot reach 100 bits.
 
 Proven security follows the list-decoding (Johnson bound) analysis of
 DEEP-ALI + FRI (Ben-Sasson, Carmon, Ishai, Kopparty, Saraf, "Proximity Gaps
@@ -37,10 +39,19 @@ from dataclasses import dataclass
 from crypto.field_ref import EXT_DEGREE, P
 from crypto.options import ProofOptions
 
-__all__ = ["COLLISION_BITS", "SecurityReport", "conjectured_bits", "proven_bits", "security"]
+__all__ = [
+    "COLLISION_BITS",
+    "GRINDING_CONTRIBUTION_FLOOR",
+    "SecurityReport",
+    "conjectured_bits",
+    "proven_bits",
+    "security",
+]
 
 COLLISION_BITS = 128
 """Keccak-256 collision resistance."""
+GRINDING_CONTRIBUTION_FLOOR = 80
+"""Query bits below which grinding adds nothing to the conjectured figure (winterfell's value)."""
 _EXT_FIELD_BITS = EXT_DEGREE * math.log2(P)
 
 
@@ -56,7 +67,9 @@ def conjectured_bits(options: ProofOptions, num_rows: int) -> int:
     """Conjectured security in bits (ethSTARK formula)."""
     lde_bits = int(math.log2(options.blowup * num_rows))
     field_bits = math.floor(_EXT_FIELD_BITS) - lde_bits
-    query_bits = options.num_queries * int(math.log2(options.blowup)) + options.grinding_bits
+    query_bits = options.num_queries * int(math.log2(options.blowup))
+    if query_bits >= GRINDING_CONTRIBUTION_FLOOR:
+        query_bits += options.grinding_bits
     return max(0, min(min(field_bits, query_bits) - 1, COLLISION_BITS))
 
 

@@ -523,3 +523,16 @@ def test_unreduced_aux_columns_are_refused() -> None:
     for check in (True, False):
         with pytest.raises(ValueError, match="aux_builder: expected values in"):
             prove(bad, trace, FAST, check=check)
+
+
+def test_grinding_counts_only_above_the_query_floor() -> None:
+    """winterfell's formula adds grinding only to >= 80 query bits (GRINDING_CONTRIBUTION_FLOOR).
+
+    Without the floor, blowup 64 with 12 queries and 32 grinding bits claimed 103 bits
+    (6·12 + 32 = 104) and passed the verifier's default 100-bit minimum.
+    """
+    few = ProofOptions(blowup=64, num_queries=12, grinding_bits=32)
+    assert conjectured_bits(few, 1 << 8) == 6 * 12 - 1
+    at_floor = ProofOptions(blowup=16, num_queries=20, grinding_bits=20)  # 80 query bits
+    assert conjectured_bits(at_floor, 1 << 8) == min(123 - 12, 80 + 20) - 1
+    assert conjectured_bits(DEFAULT_OPTIONS, 1 << 16) == 103  # 90 query bits: grinding counts
