@@ -106,10 +106,15 @@ def plan_liquidations(
     market's lowest-tier initial fraction (rounded up, so the slice errs on
     the large side), capped by the position, by the per-batch cap (the smaller
     protective cap in protective mode) and by the market's largest order.
-    Markets whose oracle is flagged are skipped.
+    Accounts with a position in a market whose oracle is flagged are skipped
+    (their equity is measured at a doubtful mark).
     """
     out: list[LiquidationOrder] = []
-    below = np.flatnonzero((equity < maintenance) & (positions != 0).any(axis=1))
+    # An account holding a position in a flagged market has its equity measured at a
+    # doubtful mark: none of its positions is liquidated on the strength of it.
+    flagged = np.array([ms.flagged for ms in market_states], dtype=np.bool_)
+    doubtful = (positions[:, flagged] != 0).any(axis=1)
+    below = np.flatnonzero((equity < maintenance) & (positions != 0).any(axis=1) & ~doubtful)
     for row in below.tolist():
         shortfall = int(initial[row]) - int(equity[row])
         order_cols = sorted(

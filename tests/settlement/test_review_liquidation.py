@@ -88,3 +88,29 @@ def test_cover_conserves_value_and_never_makes_a_new_bankrupt(
             assert e1 >= 0  # a payer never pays beyond its equity
         if solvent:
             assert e1 >= 0  # enough value in the system: every deficit is covered
+
+
+def test_no_liquidation_in_any_market_while_a_held_market_is_flagged() -> None:
+    from settlement.ledger import MarketState
+    from settlement.liquidation import plan_liquidations
+    from settlement.margin import cross_requirements
+    from settlement.params import DEFAULT_CONFIG
+
+    marks = np.array([650_000, 350_000], dtype=np.int64)
+    positions = np.array([[100, 10], [0, 10]], dtype=np.int64)
+    req = cross_requirements(positions, marks, DEFAULT_CONFIG)
+    flagged = (MarketState("BTC-PERP", flagged=True), MarketState("ETH-PERP"))
+    # account 0's equity is measured at a doubtful BTC mark: its ETH position is not sold
+    # on the strength of it; account 1 holds no BTC and is liquidated as usual
+    orders = plan_liquidations(
+        ACCOUNTS[:2],
+        positions,
+        np.array([0, 0], dtype=np.int64),
+        req.initial,
+        req.maintenance,
+        marks,
+        flagged,
+        DEFAULT_CONFIG,
+        5,
+    )
+    assert [lo.account for lo in orders] == [ACCOUNTS[1]]
