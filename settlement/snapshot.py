@@ -257,7 +257,7 @@ def state_from_dict(data: Mapping[str, Any], config: SettlementConfig) -> Ledger
             batch_id=int(data["batch_id"]),
             timestamp_ms=int(data["timestamp_ms"]),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise SettlementError(
             f"state: expected every field of {STATE_FORMAT}, got {exc!r}"
         ) from None
