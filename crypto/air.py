@@ -195,6 +195,11 @@ class ConstraintViolation(CryptoError, ValueError):
 
 
 MIN_ROWS = 8
+# What the proof format (crypto/proof.py) can hold: u8 name length and row
+# offsets, u16 public-input and column counts.
+_MAX_NAME_BYTES = 255
+_MAX_OFFSET = 255
+_MAX_COUNT = 0xFFFF
 
 
 @dataclass(frozen=True)
@@ -223,8 +228,21 @@ class Air:
         n = self.num_rows
         if n < MIN_ROWS or n & (n - 1):
             raise ValueError(f"expected num_rows a power of two >= {MIN_ROWS}, got {n}")
-        if self.num_main_columns < 1:
-            raise ValueError(f"expected at least 1 main column, got {self.num_main_columns}")
+        if not (self.name.isascii() and 1 <= len(self.name) <= _MAX_NAME_BYTES):
+            raise ValueError(
+                f"expected an AIR name of 1 to {_MAX_NAME_BYTES} ASCII characters, "
+                f"got {self.name!r}"
+            )
+        if not 1 <= self.num_main_columns <= _MAX_COUNT:
+            raise ValueError(
+                f"expected 1 to {_MAX_COUNT} main columns, got {self.num_main_columns}"
+            )
+        if not 0 <= self.num_aux_columns <= _MAX_COUNT:
+            raise ValueError(f"expected 0 to {_MAX_COUNT} aux columns, got {self.num_aux_columns}")
+        if len(self.public_inputs) > _MAX_COUNT:
+            raise ValueError(
+                f"expected at most {_MAX_COUNT} public inputs, got {len(self.public_inputs)}"
+            )
         norm = tuple(t if isinstance(t, Transition) else Transition(t) for t in self.transitions)
         object.__setattr__(self, "transitions", norm)
         pubs = tuple(int(v) for v in self.public_inputs)
@@ -251,8 +269,11 @@ class Air:
             limit = self.num_main_columns if node.segment == "main" else self.num_aux_columns
             if node.index >= limit:
                 raise ValueError(f"{node!r}: expected a {node.segment} column index < {limit}")
-            if node.offset >= self.num_rows:
-                raise ValueError(f"{node!r}: row offset {node.offset} exceeds the trace")
+            if node.offset >= self.num_rows or node.offset > _MAX_OFFSET:
+                raise ValueError(
+                    f"{node!r}: expected a row offset below {min(self.num_rows, _MAX_OFFSET + 1)}, "
+                    f"got {node.offset}"
+                )
         elif isinstance(node, Periodic) and node.index >= len(self.periodic_columns):
             raise ValueError(f"periodic({node.index}): only {len(self.periodic_columns)} defined")
         elif isinstance(node, PublicInput) and node.index >= len(self.public_inputs):

@@ -536,3 +536,29 @@ def test_grinding_counts_only_above_the_query_floor() -> None:
     at_floor = ProofOptions(blowup=16, num_queries=20, grinding_bits=20)  # 80 query bits
     assert conjectured_bits(at_floor, 1 << 8) == min(123 - 12, 80 + 20) - 1
     assert conjectured_bits(DEFAULT_OPTIONS, 1 << 16) == 103  # 90 query bits: grinding counts
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": "é"}, "AIR name"),
+        ({"name": "x" * 256}, "AIR name"),
+        ({"name": ""}, "AIR name"),
+        ({"transitions": (col(0, 256) - col(0),)}, "row offset"),
+        ({"public_inputs": (0,) * 65536}, "public inputs"),
+    ],
+)
+def test_air_refuses_what_the_proof_format_cannot_hold(
+    changes: dict[str, Any], message: str
+) -> None:
+    """Was accepted, proved, and then crashed in StarkProof.to_bytes (UnicodeEncodeError,
+    OverflowError, ValueError from bytes())."""
+    fields: dict[str, Any] = {
+        "name": "t",
+        "num_rows": 512,
+        "num_main_columns": 1,
+        "transitions": (col(0).next - col(0),),
+    }
+    fields.update(changes)
+    with pytest.raises(ValueError, match=message):
+        Air(**fields)
