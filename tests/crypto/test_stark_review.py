@@ -23,7 +23,7 @@ from crypto.exceptions import CryptoError, ProofFormatError, VerificationError
 from crypto.field_ref import TWO_ADICITY, Fp4, P, root_of_unity
 from crypto.ntt import DEFAULT_SHIFT
 from crypto.options import DEFAULT_OPTIONS, ProofOptions
-from crypto.proof import MAGIC, StarkProof
+from crypto.proof import FORMAT_VERSION, MAGIC, StarkProof
 from crypto.prover import prove
 from crypto.security import conjectured_bits, proven_bits
 from crypto.verifier import verify, verify_proof
@@ -562,3 +562,8 @@ def test_air_refuses_what_the_proof_format_cannot_hold(
     fields.update(changes)
     with pytest.raises(ValueError, match=message):
         Air(**fields)
+
+
+def test_transcript_tag_follows_the_format_version() -> None:
+    """A new proof format must get a new transcript tag, so that no two versions share one."""
+    assert VERSION_TAG.endswith(f"-v{FORMAT_VERSION}".encode())
