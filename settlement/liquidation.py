@@ -39,7 +39,7 @@ from auction.batch import RestingOrder
 from auction.orders import Order, Side, TimeInForce
 from crypto.eip712 import Address
 from crypto.keccak import keccak256
-from settlement.ledger import AccountKey, LiquidationOrder, MarketState
+from settlement.ledger import AccountKey, LiquidationOrder, MarketState, notional_matrix
 from settlement.params import BPS, DeleverageMode, MarketRisk, SettlementConfig
 
 __all__ = [
@@ -217,10 +217,15 @@ def cover_deficits(
     Returns:
         ``(collateral, positions, insurance_fund, socialised, flows)`` — new
         arrays, the fund left, and the amount socialised in this call.
+
+    Raises:
+        SettlementError: a notional at the marks reaches 2^62.
     """
     mult = np.array([r.multiplier for r in config.markets], dtype=np.int64)
     price = marks * mult
-    eq = collateral + (positions * price[None, :]).sum(axis=1)
+    # notional_matrix refuses notionals from 2^62 up (SettlementError): below that,
+    # every equity and transfer here is exact in int64
+    eq = collateral + notional_matrix(positions, marks, mult).sum(axis=1)
     doubtful = np.zeros(len(eq), dtype=np.bool_)
     for j, flag in enumerate(flagged):
         if flag:
