@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from auction.batch import RestingOrder
+from auction.markets import MAX_TICKS
 from auction.orders import Order, Side, TimeInForce
 from crypto.eip712 import Address
 from crypto.keccak import keccak256
@@ -82,9 +83,10 @@ def _market_hash(market: str) -> bytes:
 
 
 def _limit(mark: int, side: Side, slippage_bps: int) -> int:
-    """Mark + slippage for a buy (rounded down), mark − slippage for a sell (rounded up)."""
+    """Mark + slippage for a buy (rounded down, at most MAX_TICKS), mark − slippage for a
+    sell (rounded up, at least 1 tick)."""
     if side is Side.BUY:
-        return mark * (BPS + slippage_bps) // BPS
+        return min(MAX_TICKS, mark * (BPS + slippage_bps) // BPS)
     return max(1, -((-mark * (BPS - slippage_bps)) // BPS))
 
 

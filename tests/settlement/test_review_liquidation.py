@@ -114,3 +114,28 @@ def test_no_liquidation_in_any_market_while_a_held_market_is_flagged() -> None:
         5,
     )
     assert [lo.account for lo in orders] == [ACCOUNTS[1]]
+
+
+def test_a_liquidation_buy_near_the_top_tick_is_capped_at_it() -> None:
+    from auction.markets import MAX_TICKS
+    from auction.orders import Side
+    from settlement.ledger import MarketState
+    from settlement.liquidation import plan_liquidations
+    from settlement.margin import cross_requirements
+    from settlement.params import DEFAULT_CONFIG
+
+    marks = np.array([MAX_TICKS - 10, 1_000], dtype=np.int64)
+    positions = np.array([[-10, 0]], dtype=np.int64)
+    req = cross_requirements(positions, marks, DEFAULT_CONFIG)
+    (lo,) = plan_liquidations(
+        ACCOUNTS[:1],
+        positions,
+        np.array([0], dtype=np.int64),
+        req.initial,
+        req.maintenance,
+        marks,
+        tuple(MarketState(m) for m in DEFAULT_CONFIG.market_ids),
+        DEFAULT_CONFIG,
+        5,
+    )
+    assert lo.resting.order.side is Side.BUY and lo.resting.order.limit_price == MAX_TICKS
