@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import tracemalloc
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crypto import proof as proof_module
 from crypto import prover as prover_module
 from crypto import verifier as verifier_module
 from crypto.air import Air, Boundary, ConstraintViolation, aux, challenge, col, pub
@@ -333,27 +335,43 @@ def test_non_canonical_public_input_and_fri_values_are_rejected() -> None:
         verify(_proof_with(proof, fri=dataclasses.replace(fri, layers=layers)), min_security_bits=0)
 
 
-def _header_end(data: bytes) -> int:
-    """Offset just past the public inputs (magic, version, name, rows, options, inputs)."""
-    name_len = data[len(MAGIC) + 1]
-    pos = len(MAGIC) + 2 + name_len + 1 + 7
-    count = int.from_bytes(data[pos : pos + 2], "big")
-    return pos + 2 + 4 * count
+def _count_fields(data: bytes, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """``(offset, width)`` of every u8/u16 the parser reads from ``data`` (counts and sizes)."""
+    found: list[tuple[int, int]] = []
+    u8, u16 = proof_module._Reader.u8, proof_module._Reader.u16
+
+    def log8(self: Any) -> int:
+        found.append((self.pos, 1))
+        return u8(self)
+
+    def log16(self: Any) -> int:
+        found.append((self.pos, 2))
+        return u16(self)
+
+    with monkeypatch.context() as m:
+        m.setattr(proof_module._Reader, "u8", log8)
+        m.setattr(proof_module._Reader, "u16", log16)
+        StarkProof.from_bytes(data)
+    return found
 
 
-def test_huge_length_prefixes_fail_fast_without_allocating() -> None:
-    """Counts of 65535 (columns, queries, nodes) fail as truncation, not as a big allocation."""
-    data = _data("fibonacci")
-    shape = _header_end(data)
-    for offset, width in ((shape, 2), (shape + 2, 2), (shape + 4, 1), (shape + 5, 1)):
-        bad = bytearray(data)
-        bad[offset : offset + width] = b"\xff" * width
-        with pytest.raises(VerificationError):
-            verify(bytes(bad), min_security_bits=0)
-    # a public-input count of 65535 with nothing behind it
-    pos = _header_end(data) - 4 * 3 - 2
-    with pytest.raises(ProofFormatError, match="truncated"):
-        verify(data[:pos] + b"\xff\xff", min_security_bits=0)
+def test_huge_length_prefixes_fail_fast_without_allocating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every count set to its maximum fails (as truncation), and parsing allocates < 4 MB."""
+    data = _data("range_check")
+    fields = _count_fields(data, monkeypatch)
+    assert len(fields) > 12  # name, rows, inputs, shape, layers, remainder, q, node counts...
+    tracemalloc.start()
+    try:
+        for offset, width in fields:
+            bad = data[:offset] + b"\xff" * width + data[offset + width :]
+            with pytest.raises(VerificationError):
+                verify(bad, min_security_bits=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
 
 
 def test_version_magic_rows_and_options_are_checked() -> None:
