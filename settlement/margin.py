@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from auction.batch import RestingOrder
+from auction.markets import MAX_TICKS
 from auction.orders import Order, Side
 from crypto.eip712 import Address
 from settlement.errors import InsufficientMargin, ReduceOnlyViolation, SettlementError
@@ -39,6 +40,7 @@ from settlement.ledger import (
     multipliers,
     notional_matrix,
 )
+from settlement.liquidation import price_band_bps
 from settlement.params import BPS, SettlementConfig
 
 __all__ = [
@@ -213,8 +215,8 @@ class RevealMarginCheck:
       is convex, so the corners suffice);
     * equity: the current equity at the mark plus, for every order, its loss at
       its limit against the mark (a gain is not counted: a resting bid below the
-      mark may never fill) and its fee at the limit (a market order at the mark ±
-      the market's maximum slippage).
+      mark may never fill) and its fee at the limit (a market order at the worse
+      of the mark ± the maximum slippage and the edge of the price band).
 
     An order is taken when that worst-case equity covers the worst-case initial
     requirement, or — an order that adds no risk, e.g. one that closes a position
@@ -270,18 +272,29 @@ class RevealMarginCheck:
         return book
 
     def _price(self, order: Order) -> int:
-        """The order's limit; for a market order the mark ± the maximum slippage."""
+        """The order's limit; for a market order the worse of the mark ± the maximum
+        slippage and the edge of the price band around the last clearing price (the
+        wider protective band in protective mode): a market order may fill anywhere
+        in the band."""
         if order.limit_price is not None:
             return order.limit_price
         j = self.config.column(order.market)
-        mark = int(self.state.market_states[j].mark_price)
+        ms = self.state.market_states[j]
+        risk = self.config.markets[j]
+        mark = int(ms.mark_price)
         if mark <= 0:
             raise InsufficientMargin(
                 f"expected a limit price in {order.market} before its first mark, "
                 "got a market order"
             )
-        slip = mark * self.config.markets[j].max_slippage_bps // BPS
-        return mark + slip if order.side is Side.BUY else max(1, mark - slip)
+        slip = mark * risk.max_slippage_bps // BPS
+        band = price_band_bps(ms, risk)
+        ref = int(ms.last_price)
+        if order.side is Side.BUY:
+            edge = min(MAX_TICKS, ref * (BPS + band) // BPS) if ref and band else 0
+            return max(mark + slip, edge)
+        edge = max(1, -((-ref * (BPS - band)) // BPS)) if ref and band else mark
+        return max(1, min(mark - slip, edge))
 
     def _add(self, book: _Book, order: Order, price: int) -> _Book:
         j = self.config.column(order.market)

@@ -143,3 +143,22 @@ def test_reveals_count_the_carried_orders() -> None:
     with pytest.raises(InsufficientMargin):
         check(key(0).address, Order("BTC-PERP", Side.BUY, MARK, 1))
     check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 100))
+
+
+def test_a_market_order_is_judged_at_the_edge_of_the_price_band() -> None:
+    # The last clearing price is the mark; the band is ±10 %. A market buy may fill at
+    # any price up to the band's top, 8 % beyond the 2 % slippage the check assumed.
+    state = _with(funded([10**12]), 0)
+    ms = (replace(state.market_states[0], last_price=MARK), *state.market_states[1:])
+    state = replace(state, market_states=ms)
+    lots = 100
+    top = MARK * 11_000 // 10_000
+    # collateral that covers the fill at mark + 2 % but not at the band's top
+    at_slip = lots * (MARK * 10_200 // 10_000 - MARK) * 100 + lots * LOT // 10 + 10**7
+    state = state.with_arrays(collateral=np.array([at_slip], dtype=np.int64))
+    eq_top, need_top = _equity_if(state, [(Side.BUY, top, lots)])
+    assert eq_top < need_top  # filled at the band's top, the account is under-margined
+    with pytest.raises(InsufficientMargin):
+        RevealMarginCheck(state, DEFAULT_CONFIG)(
+            key(0).address, Order("BTC-PERP", Side.BUY, None, lots)
+        )
