@@ -10,12 +10,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from auction.batch import RestingOrder
 from auction.markets import MAX_TICKS
-from auction.orders import Order, Side
-from settlement.errors import InvariantViolation, SettlementError
+from auction.orders import Order, Side, TimeInForce
+from settlement.errors import (
+    InsufficientMargin,
+    InvariantViolation,
+    ReduceOnlyViolation,
+    SettlementError,
+)
 from settlement.funding import funding_payments
 from settlement.ledger import equity, total_value
-from settlement.params import DEFAULT_CONFIG
+from settlement.margin import RevealMarginCheck, cap_reduce_only, check_carried
+from settlement.params import DEFAULT_CONFIG, DeleverageMode, default_config
 from settlement.transition import apply_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
 
@@ -109,3 +116,72 @@ def test_extreme_batches_settle_exactly_or_are_refused(
         expected[k] -= a
     if not w.deficits:
         assert [expected[k] for k in post.accounts] == post.collateral.tolist()
+
+
+_PRICE = st.one_of(
+    st.integers(1, 50), st.integers(MAX_TICKS - 1_000, MAX_TICKS), st.integers(600_000, 700_000)
+)
+_ORDER = st.tuples(
+    st.integers(0, 4),
+    st.sampled_from(["BTC-PERP", "ETH-PERP"]),
+    st.booleans(),
+    st.one_of(st.none(), _PRICE),
+    st.integers(1, 1_000_000),
+    st.booleans(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(
+        st.one_of(st.integers(1, 10**9), st.integers(1 << 60, (1 << 62) - 1)),
+        min_size=5,
+        max_size=5,
+    ),
+    st.lists(st.lists(_ORDER, max_size=8), min_size=1, max_size=3),
+    st.lists(st.tuples(_PRICE, _PRICE, st.booleans()), min_size=3, max_size=3),
+    st.sampled_from(list(DeleverageMode)),
+)
+def test_venue_like_batches_with_extreme_values_conserve_or_refuse(
+    cash: list[int],
+    batches: list[list[tuple[int, str, bool, int | None, int, bool, bool]]],
+    prices: list[tuple[int, int, bool]],
+    mode: DeleverageMode,
+) -> None:
+    """Orders pass the reveal check (as at the venue), GTC rests are capped and re-checked,
+    oracles jump between 1 tick and the top tick, some rounds flagged: every batch
+    conserves value and nets to zero, or is refused naming the 2^62 bound."""
+    cfg = default_config(deleverage=mode)
+    state = funded(cash, cfg)
+    carried: list[RestingOrder] = []
+    refs: dict[str, int | None] = dict.fromkeys(cfg.market_ids)
+    for b, orders in enumerate(batches, start=1):
+        check = RevealMarginCheck(state, cfg, resting=carried)
+        taken = []
+        for t, m, buy, lim, q, gtc, ro in orders:
+            tif = TimeInForce.GTC if gtc and lim is not None else TimeInForce.IOC
+            order = Order(m, Side.BUY if buy else Side.SELL, lim, q, tif, ro)
+            try:
+                check(TRADERS[t], order)
+            except (InsufficientMargin, ReduceOnlyViolation):
+                continue
+            taken.append((TRADERS[t], order))
+        liq = [lo.resting for lo in state.pending_liquidations]
+        batch = make_batch(b, taken, cfg, carried + liq, references=refs)
+        pb, pe, flag = prices[b - 1]
+        over = {("BTC-PERP", "dex"): min(MAX_TICKS, pb + pb // 10 + 1)} if flag else None
+        rnd = oracle_round(b, 1_000 * b, {"BTC-PERP": pb, "ETH-PERP": pe}, over)
+        try:
+            post, _ = apply_batch(state, batch, rnd, cfg, ORACLE)
+        except InvariantViolation:
+            raise
+        except SettlementError as exc:
+            assert "2^62" in str(exc)
+            return
+        assert total_value(post) == total_value(state)
+        assert (post.positions.sum(axis=0) == 0).all()
+        reserved = [lo.resting for lo in post.pending_liquidations]
+        carried = check_carried(post, cfg, cap_reduce_only(post, cfg, batch.carried, reserved))
+        refs.update({m: r.price for m, r in batch.markets.items() if r.price is not None})
+        state = post
