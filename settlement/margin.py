@@ -333,6 +333,21 @@ class RevealMarginCheck:
         )
         return cash + held + book.worst, int(req.initial.max()), int(req.maintenance.max())
 
+    def headroom(self, trader: Address) -> int:
+        """What ``trader`` may still withdraw without breaking this check: worst-case
+        equity minus worst-case initial requirement over the orders taken so far (the
+        resting and liquidation orders included), at least 0.
+
+        A withdrawal settled with the batch comes out before its fills, so the venue
+        should refuse one above ``min(free collateral, headroom)``.
+        """
+        key = AccountKey(trader, self.subaccounts.get(trader, 0))
+        if not self.state.has(key):
+            return 0
+        row = self.state.row(key)
+        eq, need, _ = self._worst(row, self._book(key))
+        return max(0, min(eq - need, int(self.state.collateral[row])))
+
     def __call__(self, trader: Address, order: Order) -> None:
         key = AccountKey(trader, self.subaccounts.get(trader, 0))
         if not self.state.has(key):

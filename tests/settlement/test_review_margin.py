@@ -162,3 +162,14 @@ def test_a_market_order_is_judged_at_the_edge_of_the_price_band() -> None:
         RevealMarginCheck(state, DEFAULT_CONFIG)(
             key(0).address, Order("BTC-PERP", Side.BUY, None, lots)
         )
+
+
+def test_headroom_counts_the_orders_taken() -> None:
+    im_100 = 100 * LOT // 10 + 100 * LOT * 5 // 10_000
+    state = _with(funded([im_100 + 1_000]), 0)
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    assert check.headroom(key(0).address) == im_100 + 1_000  # no order: all of it
+    check(key(0).address, Order("BTC-PERP", Side.BUY, MARK, 100))
+    # withdrawing more than 1 000 now would leave the bid under-margined if it filled
+    assert check.headroom(key(0).address) == 1_000
+    assert check.headroom(key(9).address) == 0
