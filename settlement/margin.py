@@ -346,7 +346,7 @@ class RevealMarginCheck:
             return 0
         row = self.state.row(key)
         eq, need, _ = self._worst(row, self._book(key))
-        return max(0, min(eq - need, int(self.state.collateral[row])))
+        return max(0, eq - need)
 
     def __call__(self, trader: Address, order: Order) -> None:
         key = AccountKey(trader, self.subaccounts.get(trader, 0))
