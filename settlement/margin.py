@@ -112,6 +112,12 @@ def cross_requirements(positions: I64, marks: I64, config: SettlementConfig) -> 
     return Requirements(initial, maintenance)
 
 
+def _away(a: int, b: int) -> int:
+    """``a / b`` rounded away from zero (``b > 0``)."""
+    q = -(-abs(a) // b)
+    return q if a >= 0 else -q
+
+
 def stress_scenarios(config: SettlementConfig) -> I64:
     """The ``(k, m)`` price moves in bps of the portfolio stress scenarios.
 
@@ -120,7 +126,9 @@ def stress_scenarios(config: SettlementConfig) -> I64:
     (co-move) in one scenario and ``d × (2ρ_ij − 1) × shock_j`` (a weaker
     co-move: the hedge partly breaks) in another; ρ = 1 gives one joint move,
     ρ = 0 a move alone and an opposite move. Plus all markets moving
-    ``± shock`` together. Moves round toward −∞.
+    ``± shock`` together. Moves round away from zero, alike up and down (no
+    co-move is smaller than the exact one; they rounded toward −∞ before, which
+    shrank every upward co-move).
     """
     m = len(config.markets)
     shocks = [r.shock_bps for r in config.markets]
@@ -135,9 +143,9 @@ def stress_scenarios(config: SettlementConfig) -> I64:
                     if j == i:
                         row.append(d * shocks[j])
                     elif breaks:
-                        row.append(d * (2 * rho - BPS) * shocks[j] // BPS)
+                        row.append(d * _away((2 * rho - BPS) * shocks[j], BPS))
                     else:
-                        row.append(d * rho * shocks[j] // BPS)
+                        row.append(d * _away(rho * shocks[j], BPS))
                 rows.append(row)
     unique = sorted({tuple(r) for r in rows})
     return np.array(unique, dtype=np.int64).reshape(len(unique), m)

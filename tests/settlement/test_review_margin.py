@@ -173,3 +173,13 @@ def test_headroom_counts_the_orders_taken() -> None:
     # withdrawing more than 1 000 now would leave the bid under-margined if it filled
     assert check.headroom(key(0).address) == 1_000
     assert check.headroom(key(9).address) == 0
+
+
+def test_stress_moves_round_away_from_zero_in_both_directions() -> None:
+    from settlement.margin import stress_scenarios
+    from settlement.params import default_config
+
+    cfg = default_config(correlation_bps=3_333)  # 3 333 × 1 500 / 10 000 = 499.95 bps
+    moves = {tuple(r) for r in stress_scenarios(cfg).tolist()}
+    assert moves == {tuple(-v for v in r) for r in moves}  # up and down alike
+    assert (1_500, 500) in moves and (-1_500, -500) in moves
