@@ -416,6 +416,23 @@ class VenueCore:
         }
         record["result_hash"] = record_hash(record)
         update_fates(self.fates, result)
+        kept = {r.order_id: r.order.quantity for r in self.carried}
+        for r in result.carried:
+            fate = self.fates.get(r.order_id)
+            if fate is None or kept.get(r.order_id) == r.order.quantity:
+                continue
+            if r.order_id in kept:
+                fate["detail"] = (
+                    f"GTC rest shrunk from {r.order.quantity} to {kept[r.order_id]} lots: "
+                    "a reduce-only order may not exceed the position left to reduce"
+                )
+            else:
+                fate.update(
+                    status="partially_filled" if fate["filled"] else "not_filled",
+                    reason="rest_cancelled",
+                    detail="GTC rest cancelled after settlement: it no longer passes the "
+                    "margin check, or as reduce-only it would not reduce the position",
+                )
         self.records[batch_id] = record
         return record
 

@@ -44,6 +44,7 @@ from settlement.liquidation import batch_length_factor, price_band_bps
 from settlement.margin import (
     RevealMarginCheck,
     cap_reduce_only,
+    check_carried,
     cross_requirements,
     requirements,
 )
@@ -160,6 +161,7 @@ class LedgerSettlement:
         self.pending_withdrawals: list[tuple[AccountKey, int]] = []
         self.reports: dict[tuple[str, str], SignedReport] = {}
         self._checks: dict[int, RevealMarginCheck] = {}
+        self._resting: list[RestingOrder] = []  # GTC orders carried into the next batch
         self.last_summary: dict[str, Any] | None = None
         self._round = 0
 
@@ -179,7 +181,9 @@ class LedgerSettlement:
         check = self._checks.get(batch_id)
         if check is None:
             # The ledger as the batch starts revealing, with deposits already credited.
-            check = self._checks[batch_id] = RevealMarginCheck(self._check_state(), self.config)
+            check = self._checks[batch_id] = RevealMarginCheck(
+                self._check_state(), self.config, resting=self._resting
+            )
         check(trader, order)
 
     def block_check(self, block: Acceptance) -> None:
@@ -238,7 +242,10 @@ class LedgerSettlement:
         return [lo.resting for lo in self.state.pending_liquidations]
 
     def carry(self, orders: Sequence[RestingOrder]) -> list[RestingOrder]:
-        return cap_reduce_only(self.state, self.config, orders, self.carried_in())
+        capped = cap_reduce_only(self.state, self.config, orders, self.carried_in())
+        # Checked against the settled ledger; the next batch's reveals count them too.
+        self._resting = check_carried(self.state, self.config, capped)
+        return list(self._resting)
 
     # ------------------------------------------------------------ settle
 

@@ -54,3 +54,30 @@ def test_reduce_only_reveal_without_a_position_is_refused_with_its_code(venue: V
     venue.to_cleared(0)
     fate = alice.order(p.commitment)
     assert fate["status"] == "forfeited" and fate["reason"] == "reduce_only_increases"
+
+
+def test_gtc_reduce_only_rest_is_cancelled_once_the_position_is_gone(venue: Venue) -> None:
+    t = venue.traders
+    # Batch 0: alice goes long 50.
+    a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 50))
+    b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 50))
+    venue.to_reveal(0)
+    t["alice"].reveal(a)
+    t["bob"].reveal(b)
+    venue.to_cleared(0)
+    assert t["alice"].account()["positions"]["BTC-PERP"] == 50
+    # Batch 1: a resting reduce-only ask above the price, and a plain sell that closes.
+    ro = t["alice"].commit(
+        Order("BTC-PERP", Side.SELL, 105, 50, TimeInForce.GTC, reduce_only=True), batch_id=1
+    )
+    close = t["alice"].commit(Order("BTC-PERP", Side.SELL, 100, 50), batch_id=1)
+    bid = t["bob"].commit(Order("BTC-PERP", Side.BUY, 100, 50), batch_id=1)
+    venue.to_reveal(1)
+    for who, p in (("alice", ro), ("alice", close), ("bob", bid)):
+        t[who].reveal(p)
+    rec = venue.to_cleared(1)
+    assert rec["markets"]["BTC-PERP"]["price"] == 100
+    assert t["alice"].account()["positions"]["BTC-PERP"] == 0
+    fate = t["alice"].order(ro.commitment)
+    assert fate["status"] == "not_filled" and fate["reason"] == "rest_cancelled"
+    assert rec["carried_out"] == 0
