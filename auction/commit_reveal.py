@@ -59,6 +59,7 @@ __all__ = [
     "BatchWindows",
     "Commit",
     "CommitBook",
+    "CommitCheck",
     "Forfeit",
     "NonceRegistry",
     "Receipt",
@@ -275,6 +276,11 @@ RevealCheck = Callable[[Address, Order], None]
 """Called on a matching reveal before it is taken; raises to refuse it
 (settlement plugs its initial-margin check in here)."""
 
+CommitCheck = Callable[[Address, Commit], None]
+"""Called on a commitment that passed every other check, just before it is
+taken; raises an :class:`AuctionError` to refuse it (the venue checks here
+that the trader's free collateral covers the bonds it has at stake)."""
+
 
 @dataclass(frozen=True)
 class SealedBatch:
@@ -301,6 +307,7 @@ class CommitBook:
         references: each market's reference price (for the price band).
         nonces: the registry shared with the other batches.
         reveal_check: optional extra check of a matching reveal (margin).
+        commit_check: optional extra check of a valid commitment (bond cover).
     """
 
     batch_id: int
@@ -311,6 +318,7 @@ class CommitBook:
     references: Mapping[str, int | None] = field(default_factory=dict)
     nonces: NonceRegistry = field(default_factory=NonceRegistry)
     reveal_check: RevealCheck | None = None
+    commit_check: CommitCheck | None = None
     _entries: dict[bytes, _Entry] = field(default_factory=dict, init=False, repr=False)
     _order: list[bytes] = field(default_factory=list, init=False, repr=False)
     _receipts: list[Receipt] = field(default_factory=list, init=False, repr=False)
@@ -334,7 +342,8 @@ class CommitBook:
 
         Raises:
             OutsideWindow, WrongBatch, WrongMarket, CommitmentExpired,
-            BadSignature, DuplicateCommitment, NonceReused.
+            BadSignature, DuplicateCommitment, NonceReused, or whatever
+            ``commit_check`` raises.
         """
         c = signed.commit
         try:
@@ -387,6 +396,8 @@ class CommitBook:
             raise DuplicateCommitment(f"commitment 0x{c.commitment.hex()} was already taken")
         if self.nonces.is_used(trader, c.nonce):
             raise NonceReused(f"nonce: {c.nonce} was already used by {trader}")
+        if self.commit_check is not None:
+            self.commit_check(trader, c)
         return trader
 
     def reveal(self, reveal: Reveal, now_ms: int) -> RevealedOrder:

@@ -32,6 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from auction.commit_reveal import COMMIT_TYPE
 from crypto.eip712 import Eip712Domain, address_of, sign_digest, signing_digest
 from crypto.keccak import keccak256
+from venue.auth import DEPOSIT_TYPE
+
+#: Collateral each bench trader deposits: 1 000 000 USDC (6 decimals).
+DEPOSIT = 10**12
 
 
 def _free_port() -> int:
@@ -74,6 +78,27 @@ def _bodies(n: int, traders: int, batch_id: int, domain: Eip712Domain, tag: byte
             }
         )
     return [json.dumps(b).encode() for b in out]
+
+
+def _fund(port: int, traders: int, domain: Eip712Domain, tag: bytes) -> None:
+    """Deposit collateral for every trader of ``tag`` (not timed): the venue takes a
+    commitment only when the trader's free collateral covers the bonds at stake."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        for i in range(traders):
+            key = keccak256(b"bench-trader", tag, i.to_bytes(4, "big"))
+            trader = address_of(key)
+            values = {"trader": trader, "amount": DEPOSIT, "nonce": 1 << 62, "expiry": 2**63}
+            sig = sign_digest(key, signing_digest(domain, DEPOSIT_TYPE, values))
+            body = {
+                "trader": trader,
+                "amount": DEPOSIT,
+                "nonce": 1 << 62,
+                "expiry_ms": 2**63,
+                "signature": "0x" + sig.hex(),
+            }
+            r = client.post("/v1/deposits", json=body)
+            if r.status_code != 200:
+                raise RuntimeError(f"deposit: expected 200, got {r.status_code}: {r.text[:300]}")
 
 
 async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes) -> bytes:
@@ -173,6 +198,9 @@ def main() -> int:
         d = info["domain"]
         domain = Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
         batch = info["schedule"]["collecting"]
+        print(f"funding {2 * args.traders} traders ...", file=sys.stderr)
+        _fund(port, args.traders, domain, b"single")
+        _fund(port, args.traders, domain, b"bulk")
         print(f"signing {args.single + args.bulk} commitments ...", file=sys.stderr)
         print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         single = _bodies(args.single, args.traders, batch, domain, b"single")

@@ -12,6 +12,7 @@ from auction.errors import AuctionError
 from crypto.exceptions import SealbatchError
 
 __all__ = [
+    "InsufficientBond",
     "InsufficientCollateral",
     "InsufficientMargin",
     "InvariantViolation",
@@ -47,6 +48,12 @@ class InsufficientMargin(SettlementError, AuctionError, ValueError):
     """An order would leave its account below initial margin at its limit price."""
 
     code = "insufficient_margin"
+
+
+class InsufficientBond(SettlementError, AuctionError, ValueError):
+    """The trader's free collateral does not cover the bonds of its open commitments."""
+
+    code = "insufficient_bond"
 
 
 class ReduceOnlyViolation(SettlementError, AuctionError, ValueError):

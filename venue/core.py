@@ -154,6 +154,7 @@ class VenueCore:
                 self.references,  # live: a batch reveals after its predecessor cleared
                 self.nonces,
                 lambda trader, order: self.settlement.reveal_check(batch_id, trader, order),
+                lambda trader, commit: self.settlement.commit_check(batch_id, trader, commit),
             )
             if register:
                 self.books[batch_id] = book

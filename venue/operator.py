@@ -132,7 +132,7 @@ class Operator:
             domain=self.domain,
             operator_key=bytes.fromhex(settings.operator_key.removeprefix("0x")),
             schedule=self.schedule,
-            settlement=make_settlement_engine(markets),
+            settlement=make_settlement_engine(markets, settings.min_bond),
             rfq_window_ms=(settings.rfq_min_window_ms, settings.rfq_max_window_ms),
             rfq_band_bps=settings.rfq_band_bps,
         )

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     rfq_min_window_ms: int = Field(default=400, ge=4)
     rfq_max_window_ms: int = Field(default=120_000, ge=4)
     rfq_band_bps: int = Field(default=200, ge=0, le=10_000)
+    min_bond: int = Field(
+        default=1_000_000,
+        ge=0,
+        le=1 << 62,
+        description="least collateral (base units) an unrevealed commitment forfeits; "
+        "free collateral must cover the bonds of a trader's open commitments",
+    )
     stream_buffer: int = Field(default=10_000, ge=16, description="messages kept for replay")
     unbacked_deposits: bool = Field(
         default=True,

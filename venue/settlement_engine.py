@@ -26,11 +26,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from auction.batch import BatchResult, Fill, RestingOrder
+from auction.commit_reveal import Commit
 from auction.markets import Market
 from auction.orders import Order, Side
 from crypto.eip712 import Address, address_of
 from crypto.keccak import keccak256
-from settlement.errors import SettlementError
+from settlement.errors import InsufficientBond, SettlementError
 from settlement.ledger import (
     AccountKey,
     LedgerState,
@@ -46,6 +47,7 @@ from settlement.margin import (
     cap_reduce_only,
     check_carried,
     cross_requirements,
+    free_collateral,
     requirements,
 )
 from settlement.oracle import OracleConfig, OracleRound, OracleSource, SignedReport
@@ -66,6 +68,9 @@ __all__ = [
 
 #: Families of the embedded development oracle's four sources (two each).
 DEV_ORACLE_FAMILIES = ("alpha", "alpha", "beta", "beta")
+
+#: The least an unrevealed commitment forfeits by default: 1 USDC (6 decimals).
+DEFAULT_MIN_BOND = 1_000_000
 
 
 def dev_oracle_keys() -> list[bytes]:
@@ -92,6 +97,12 @@ class SettlementEngine(Protocol):
 
     def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
         """Raise an ``AuctionError`` (InsufficientMargin) to refuse a reveal."""
+        ...
+
+    def commit_check(self, batch_id: int, trader: Address, commit: Commit) -> None:
+        """Raise ``InsufficientBond`` unless the trader's free collateral covers the
+        bonds of its commitments in open batches, this one included; otherwise
+        reserve this commitment's bond until its batch settles."""
         ...
 
     def deposit(self, trader: Address, amount: int, at_ms: int) -> None: ...
@@ -138,7 +149,10 @@ class LedgerSettlement:
     Args:
         markets: the venue's markets.
         oracle: trusted oracle sources (default: the development oracle).
-        config: settlement rules (default: :func:`settlement.params.default_config`).
+        config: settlement rules (default: :func:`settlement.params.default_config`
+            with ``forfeit_bond = min_bond``).
+        min_bond: the least an unrevealed commitment forfeits, in collateral base
+            units (default 1 USDC); ignored when ``config`` is given.
     """
 
     name = "ledger"
@@ -148,8 +162,11 @@ class LedgerSettlement:
         markets: Mapping[str, Market],
         oracle: OracleConfig | None = None,
         config: SettlementConfig | None = None,
+        min_bond: int = DEFAULT_MIN_BOND,
     ) -> None:
-        self.config = config or default_config(dict(markets))
+        self.config = config or dataclasses.replace(
+            default_config(dict(markets)), forfeit_bond=min_bond
+        )
         self.oracle = oracle or OracleConfig(
             tuple(
                 OracleSource(address_of(k), f)
@@ -162,20 +179,69 @@ class LedgerSettlement:
         self.reports: dict[tuple[str, str], SignedReport] = {}
         self._checks: dict[int, RevealMarginCheck] = {}
         self._resting: list[RestingOrder] = []  # GTC orders carried into the next batch
+        self._bonds: dict[int, dict[Address, int]] = {}  # batch -> trader -> bonds at stake
+        self._cache: tuple[tuple[LedgerState, int, int], LedgerState, np.ndarray | None] | None = (
+            None
+        )
         self.last_summary: dict[str, Any] | None = None
         self._round = 0
 
     # ------------------------------------------------------------ inputs
 
+    def _pending_key(self) -> tuple[LedgerState, int, int]:
+        # The ledger object itself, compared by identity: holding it keeps its id
+        # from being reused by a later ledger.
+        return self.state, len(self.pending_deposits), len(self.pending_withdrawals)
+
+    def _cache_fresh(self) -> bool:
+        if self._cache is None:
+            return False
+        (state, deposits, withdrawals), _, _ = self._cache
+        return (
+            state is self.state
+            and deposits == len(self.pending_deposits)
+            and withdrawals == len(self.pending_withdrawals)
+        )
+
     def _check_state(self) -> LedgerState:
         """The ledger with pending deposits, then pending withdrawals, applied
-        (the order :func:`apply_batch` applies them in)."""
-        state = self.state
-        for key, amount in self.pending_deposits:
-            state = deposit(state, key, amount)
-        for key, amount in self.pending_withdrawals:
-            state = withdraw(state, key, amount, self.config)
-        return state
+        (the order :func:`apply_batch` applies them in). Cached until the ledger
+        or the pending lists change: every commitment's bond check reads it."""
+        if self._cache is None or not self._cache_fresh():
+            state = self.state
+            for account, amount in self.pending_deposits:
+                state = deposit(state, account, amount)
+            for account, amount in self.pending_withdrawals:
+                state = withdraw(state, account, amount, self.config)
+            self._cache = (self._pending_key(), state, None)
+        return self._cache[1]
+
+    def _free_collateral(self, trader: Address) -> int:
+        """Free collateral of ``trader`` on :meth:`_check_state` (cached per ledger)."""
+        state = self._check_state()
+        assert self._cache is not None  # set by _check_state
+        key, _, free = self._cache
+        if free is None:
+            free = free_collateral(state, self.config)
+            self._cache = (key, state, free)
+        account = AccountKey(trader, 0)
+        return int(free[state.row(account)]) if state.has(account) else 0
+
+    def bond_of(self, commit: Commit) -> int:
+        """What an unrevealed ``commit`` forfeits: its own bond, at least the minimum."""
+        return max(commit.bond, self.config.forfeit_bond)
+
+    def commit_check(self, batch_id: int, trader: Address, commit: Commit) -> None:
+        at_stake = sum(bonds.get(trader, 0) for bonds in self._bonds.values())
+        need = at_stake + self.bond_of(commit)
+        free = self._free_collateral(trader)
+        if free < need:
+            raise InsufficientBond(
+                f"bond: expected free collateral of at least {need} (this commitment's bond "
+                f"{self.bond_of(commit)} plus {at_stake} at stake in open batches), got {free}"
+            )
+        bonds = self._bonds.setdefault(batch_id, {})
+        bonds[trader] = bonds.get(trader, 0) + self.bond_of(commit)
 
     def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
         check = self._checks.get(batch_id)
@@ -197,16 +263,20 @@ class LedgerSettlement:
     def deposit(self, trader: Address, amount: int, at_ms: int) -> None:
         key = AccountKey(trader, 0)
         try:
-            deposit(self._check_state(), key, amount)  # validates amount and the 2^62 cap
+            after = deposit(self._check_state(), key, amount)  # validates amount, 2^62 cap
         except SettlementError as exc:
             raise BadRequest(f"deposit: {exc}") from exc
         self.pending_deposits.append((key, amount))
+        # Deposits and withdrawals only add to and take from collateral, so the
+        # ledger with this deposit last equals the one with deposits first.
+        self._cache = (self._pending_key(), after, None)
 
     def withdraw(self, trader: Address, amount: int, at_ms: int) -> None:
         """Raises InsufficientCollateral or UnknownAccount (nothing changes)."""
         key = AccountKey(trader, 0)
-        withdraw(self._check_state(), key, amount, self.config)
+        after = withdraw(self._check_state(), key, amount, self.config)
         self.pending_withdrawals.append((key, amount))
+        self._cache = (self._pending_key(), after, None)
 
     def oracle_report(self, report: SignedReport, at_ms: int) -> None:
         """Keep a source's newest report per market for the next round.
@@ -303,6 +373,7 @@ class LedgerSettlement:
         """Apply the batch to the ledger; on a settlement error nothing changes and
         the summary says why (the batch stays ``cleared``)."""
         self._checks.pop(result.batch_id, None)
+        self._bonds.pop(result.batch_id, None)  # forfeited now, or revealed: no longer at stake
         for b in [b for b in self._checks if b < result.batch_id]:
             del self._checks[b]
         reports = tuple(
@@ -452,6 +523,8 @@ class LedgerSettlement:
         }
 
 
-def make_settlement_engine(markets: Mapping[str, Market]) -> SettlementEngine:
+def make_settlement_engine(
+    markets: Mapping[str, Market], min_bond: int = DEFAULT_MIN_BOND
+) -> SettlementEngine:
     """The settlement engine the venue runs with: the real ledger."""
-    return LedgerSettlement(markets)
+    return LedgerSettlement(markets, min_bond=min_bond)

@@ -162,7 +162,9 @@ def test_rate_limit_429_with_retry_after(db_url: str, clock: Any) -> None:
     from tests.venue.conftest import make_settings
     from venue.app import create_app
 
-    app = create_app(make_settings(db_url, rate_limit_per_s=1, rate_limit_burst=2), clock)
+    # min_bond=0: the trader has no collateral, and this test is about rate limits.
+    settings = make_settings(db_url, rate_limit_per_s=1, rate_limit_burst=2, min_bond=0)
+    app = create_app(settings, clock)
     with TestClient(app) as tc:
         alice = VenueClient("http://testserver", "0x" + "01" * 32, http=tc, clock=clock.now_ms)
         bodies = [

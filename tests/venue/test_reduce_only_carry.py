@@ -81,3 +81,33 @@ def test_gtc_reduce_only_rest_is_cancelled_once_the_position_is_gone(venue: Venu
     fate = t["alice"].order(ro.commitment)
     assert fate["status"] == "not_filled" and fate["reason"] == "rest_cancelled"
     assert rec["carried_out"] == 0
+
+
+def test_a_commitment_needs_free_collateral_for_the_bonds_at_stake(venue: Venue) -> None:
+    import pytest
+
+    from venue.client import ApiError, VenueClient
+
+    info = venue.tc.get("/v1/info").json()
+    assert info["min_bond"] == 1_000_000
+    carol = VenueClient(
+        "http://testserver", "0x" + "c3" * 32, http=venue.tc, clock=venue.clock.now_ms
+    )
+    order = Order("BTC-PERP", Side.BUY, 100, 1)
+    with pytest.raises(ApiError) as e:  # no collateral: a withheld reveal would cost nothing
+        carol.commit(order)
+    assert e.value.code == "insufficient_bond"
+    carol.deposit(2_500_000)  # covers two bonds of 1 USDC, not three
+    first, second = carol.commit(order), carol.commit(order)
+    with pytest.raises(ApiError) as e:
+        carol.commit(order)
+    assert e.value.code == "insufficient_bond" and "2000000 at stake" in e.value.detail
+    # A larger bond than the minimum counts in full.
+    with pytest.raises(ApiError):
+        carol.commit(order, bond=600_000)
+    # Withheld reveals forfeit the bonds to the insurance fund when the batch settles.
+    rec = venue.to_cleared(0)
+    forfeited = [amount for who, amount in rec["settlement"]["forfeits"] if who == carol.address]
+    assert forfeited == [1_000_000, 1_000_000]
+    published = {f["commitment"] for f in rec["forfeits"]}
+    assert {"0x" + p.commitment.hex() for p in (first, second)} <= published

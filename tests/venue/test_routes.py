@@ -48,7 +48,9 @@ def test_commit_answers_carry_rate_limit_headers(db_url: str, clock: Any) -> Non
     from venue.client import VenueClient
 
     # 1 token/s refill, so the count below holds on a slow machine too.
-    app = create_app(make_settings(db_url, rate_limit_per_s=1, rate_limit_burst=200), clock)
+    # min_bond=0: the trader has no collateral, and this test is about rate limits.
+    settings = make_settings(db_url, rate_limit_per_s=1, rate_limit_burst=200, min_bond=0)
+    app = create_app(settings, clock)
     with TestClient(app) as tc:
         alice = VenueClient("http://testserver", "0x" + "01" * 32, http=tc, clock=clock.now_ms)
         remaining = []
@@ -248,7 +250,8 @@ def test_unfunded_reveal_is_margin_rejected(venue: Venue) -> None:
     broke = VenueClient(
         "http://testserver", "0x" + "ee" * 32, http=venue.tc, clock=venue.clock.now_ms
     )
-    p = broke.commit(Order("BTC-PERP", Side.BUY, 100, 5))
+    broke.deposit(5_000_000)  # 5 USDC: covers the 1 USDC bond, not 10 USDC of margin
+    p = broke.commit(Order("BTC-PERP", Side.BUY, 100, 10_000))
     venue.to_reveal(0)
     with pytest.raises(ApiError) as e:
         broke.reveal(p)

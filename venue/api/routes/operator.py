@@ -40,6 +40,7 @@ async def info(op: OperatorDep) -> JSONResponse:
                 "band_bps": op.settings.rfq_band_bps,
             },
             "settlement": op.core.settlement.name,
+            "min_bond": op.settings.min_bond,
             "stream_epoch": op.broker.epoch,
         }
     )
