@@ -269,6 +269,21 @@ class RevealMarginCheck:
                 slot = (key, self.config.column(r.order.market))
                 self._reducing[slot] = self._reducing.get(slot, 0) + r.order.quantity
 
+    def check_together(self, orders: Sequence[tuple[Address, Order]]) -> None:
+        """Take several orders as one (both sides of a block trade), or none.
+
+        Raises:
+            InsufficientMargin, ReduceOnlyViolation: as for one order; then
+                nothing of ``orders`` is recorded.
+        """
+        saved = dict(self._pending), dict(self._reducing)
+        try:
+            for trader, order in orders:
+                self(trader, order)
+        except (InsufficientMargin, ReduceOnlyViolation):
+            self._pending, self._reducing = saved
+            raise
+
     def _book(self, key: AccountKey) -> _Book:
         book = self._pending.get(key)
         if book is None:

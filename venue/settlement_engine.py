@@ -18,6 +18,7 @@ that did not trade in its batch (no clearing price) fails with
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,12 @@ from auction.markets import Market
 from auction.orders import Order, Side
 from crypto.eip712 import Address, address_of
 from crypto.keccak import keccak256
-from settlement.errors import InsufficientBond, SettlementError
+from settlement.errors import (
+    InsufficientBond,
+    InsufficientMargin,
+    ReduceOnlyViolation,
+    SettlementError,
+)
 from settlement.ledger import (
     AccountKey,
     LedgerState,
@@ -179,6 +185,7 @@ class LedgerSettlement:
         self.reports: dict[tuple[str, str], SignedReport] = {}
         self._checks: dict[int, RevealMarginCheck] = {}
         self._resting: list[RestingOrder] = []  # GTC orders carried into the next batch
+        self._taken: dict[int, list[tuple[Address, Order]]] = {}  # batch -> orders taken
         self._bonds: dict[int, dict[Address, int]] = {}  # batch -> trader -> bonds at stake
         self._cache: tuple[tuple[LedgerState, int, int], LedgerState, np.ndarray | None] | None = (
             None
@@ -243,22 +250,35 @@ class LedgerSettlement:
         bonds = self._bonds.setdefault(batch_id, {})
         bonds[trader] = bonds.get(trader, 0) + self.bond_of(commit)
 
+    def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
+        """A margin check of ``batch_id`` on the ledger as it stands now (deposits
+        credited, GTC rests counted), with the orders already taken for the batch."""
+        check = RevealMarginCheck(self._check_state(), self.config, resting=self._resting)
+        for trader, order in self._taken.get(batch_id, ()):
+            # Taken earlier on an older ledger (a block accepted before the previous
+            # batch settled): it still counts, even if it no longer fits.
+            with contextlib.suppress(InsufficientMargin, ReduceOnlyViolation):
+                check(trader, order)
+        return check
+
     def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
         check = self._checks.get(batch_id)
         if check is None:
-            # The ledger as the batch starts revealing, with deposits already credited.
-            check = self._checks[batch_id] = RevealMarginCheck(
-                self._check_state(), self.config, resting=self._resting
-            )
+            # Built when the batch starts revealing: its predecessor has settled.
+            check = self._checks[batch_id] = self._fresh_check(batch_id)
         check(trader, order)
+        self._taken.setdefault(batch_id, []).append((trader, order))
 
     def block_check(self, block: Acceptance) -> None:
-        """Initial margin of both sides for the whole block at its price, on the
-        ledger as it stands (deposits credited)."""
-        state = self._check_state()
-        for trader, side in ((block.buyer, Side.BUY), (block.seller, Side.SELL)):
-            order = Order(block.market, side, block.price, block.quantity)
-            RevealMarginCheck(state, self.config)(trader, order)
+        """Initial margin of both sides for the whole block at its price, together
+        with the orders already taken for the batch the block settles in."""
+        orders = [
+            (block.buyer, Order(block.market, Side.BUY, block.price, block.quantity)),
+            (block.seller, Order(block.market, Side.SELL, block.price, block.quantity)),
+        ]
+        check = self._checks.get(block.batch_id) or self._fresh_check(block.batch_id)
+        check.check_together(orders)
+        self._taken.setdefault(block.batch_id, []).extend(orders)
 
     def deposit(self, trader: Address, amount: int, at_ms: int) -> None:
         key = AccountKey(trader, 0)
@@ -373,9 +393,12 @@ class LedgerSettlement:
         """Apply the batch to the ledger; on a settlement error nothing changes and
         the summary says why (the batch stays ``cleared``)."""
         self._checks.pop(result.batch_id, None)
+        self._taken.pop(result.batch_id, None)
         self._bonds.pop(result.batch_id, None)  # forfeited now, or revealed: no longer at stake
         for b in [b for b in self._checks if b < result.batch_id]:
             del self._checks[b]
+        for b in [b for b in self._taken if b < result.batch_id]:
+            del self._taken[b]
         reports = tuple(
             r
             for _, r in sorted(self.reports.items())
