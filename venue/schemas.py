@@ -56,27 +56,27 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _example(example: dict[str, Any]) -> ConfigDict:
+    """A request model's config with one OpenAPI example (``extra="forbid"`` and
+    ``frozen`` come from :class:`_In`; pydantic merges a subclass's config)."""
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
 class CommitIn(_In):
     """A signed sealed-order commitment (EIP-712 ``Commit``)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "trader": _TRADER,
-                    "batch_id": 42,
-                    "market": "BTC-PERP",
-                    "commitment": _H32,
-                    "nonce": 7,
-                    "margin_lock": 0,
-                    "bond": 1000,
-                    "expiry_ms": 1_900_000_000_000,
-                    "signature": _SIG,
-                }
-            ]
-        },
+    model_config = _example(
+        {
+            "trader": _TRADER,
+            "batch_id": 42,
+            "market": "BTC-PERP",
+            "commitment": _H32,
+            "nonce": 7,
+            "margin_lock": 0,
+            "bond": 1000,
+            "expiry_ms": 1_900_000_000_000,
+            "signature": _SIG,
+        }
     )
 
     trader: AddressStr
@@ -130,28 +130,22 @@ class OrderIn(_In):
 class RevealIn(_In):
     """A signed reveal (EIP-712 ``Reveal``) of a committed order and its salt."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "trader": _TRADER,
-                    "commitment": _H32,
-                    "order": {
-                        "market": "BTC-PERP",
-                        "side": "buy",
-                        "limit_price": 650_000,
-                        "quantity": 10,
-                        "time_in_force": "ioc",
-                    },
-                    "salt": _H32,
-                    "nonce": 8,
-                    "expiry_ms": 1_900_000_000_000,
-                    "signature": _SIG,
-                }
-            ]
-        },
+    model_config = _example(
+        {
+            "trader": _TRADER,
+            "commitment": _H32,
+            "order": {
+                "market": "BTC-PERP",
+                "side": "buy",
+                "limit_price": 650_000,
+                "quantity": 10,
+                "time_in_force": "ioc",
+            },
+            "salt": _H32,
+            "nonce": 8,
+            "expiry_ms": 1_900_000_000_000,
+            "signature": _SIG,
+        }
     )
 
     trader: AddressStr
@@ -176,23 +170,17 @@ class RevealIn(_In):
 class RfqIn(_In):
     """A signed request for quotes on a block (EIP-712 ``Rfq``)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "requester": _TRADER,
-                    "market": "BTC-PERP",
-                    "size": 20_000,
-                    "side": "hidden",
-                    "window_ms": 2_000,
-                    "nonce": 9,
-                    "expiry_ms": 1_900_000_000_000,
-                    "signature": _SIG,
-                }
-            ]
-        },
+    model_config = _example(
+        {
+            "requester": _TRADER,
+            "market": "BTC-PERP",
+            "size": 20_000,
+            "side": "hidden",
+            "window_ms": 2_000,
+            "nonce": 9,
+            "expiry_ms": 1_900_000_000_000,
+            "signature": _SIG,
+        }
     )
 
     requester: AddressStr
@@ -219,21 +207,15 @@ class RfqIn(_In):
 class QuoteCommitIn(_In):
     """A maker's sealed quote commitment (EIP-712 ``QuoteCommit``)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "maker": _TRADER,
-                    "rfq_id": _H32,
-                    "commitment": _H32,
-                    "nonce": 10,
-                    "expiry_ms": 1_900_000_000_000,
-                    "signature": _SIG,
-                }
-            ]
-        },
+    model_config = _example(
+        {
+            "maker": _TRADER,
+            "rfq_id": _H32,
+            "commitment": _H32,
+            "nonce": 10,
+            "expiry_ms": 1_900_000_000_000,
+            "signature": _SIG,
+        }
     )
 
     maker: AddressStr
@@ -256,24 +238,18 @@ class QuoteCommitIn(_In):
 class QuoteRevealIn(_In):
     """A maker's quote reveal (EIP-712 ``QuoteReveal``); bid/ask 0 = no price."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "maker": _TRADER,
-                    "rfq_id": _H32,
-                    "commitment": _H32,
-                    "bid": 649_900,
-                    "ask": 650_200,
-                    "salt": _H32,
-                    "nonce": 11,
-                    "expiry_ms": 1_900_000_000_000,
-                    "signature": _SIG,
-                }
-            ]
-        },
+    model_config = _example(
+        {
+            "maker": _TRADER,
+            "rfq_id": _H32,
+            "commitment": _H32,
+            "bid": 649_900,
+            "ask": 650_200,
+            "salt": _H32,
+            "nonce": 11,
+            "expiry_ms": 1_900_000_000_000,
+            "signature": _SIG,
+        }
     )
 
     maker: AddressStr
@@ -302,22 +278,16 @@ class QuoteRevealIn(_In):
 class AcceptIn(_In):
     """The requester's acceptance of the best revealed quote (EIP-712 ``Accept``)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "requester": _TRADER,
-                    "rfq_id": _H32,
-                    "commitment": _H32,
-                    "side": "buy",
-                    "nonce": 12,
-                    "expiry_ms": 1_900_000_000_000,
-                    "signature": _SIG,
-                }
-            ]
-        },
+    model_config = _example(
+        {
+            "requester": _TRADER,
+            "rfq_id": _H32,
+            "commitment": _H32,
+            "side": "buy",
+            "nonce": 12,
+            "expiry_ms": 1_900_000_000_000,
+            "signature": _SIG,
+        }
     )
 
     requester: AddressStr
@@ -342,20 +312,14 @@ class AcceptIn(_In):
 class DepositIn(_In):
     """A signed deposit of collateral (EIP-712 ``Deposit``; embedded mode, no L1)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "trader": _TRADER,
-                    "amount": 50_000_000_000,
-                    "nonce": 1,
-                    "expiry_ms": 1_900_000_000_000,
-                    "signature": _SIG,
-                }
-            ]
-        },
+    model_config = _example(
+        {
+            "trader": _TRADER,
+            "amount": 50_000_000_000,
+            "nonce": 1,
+            "expiry_ms": 1_900_000_000_000,
+            "signature": _SIG,
+        }
     )
 
     trader: AddressStr
@@ -380,20 +344,14 @@ class WithdrawIn(DepositIn):
 class OracleReportIn(_In):
     """A price report signed by a configured oracle source (``settlement.oracle``)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "market": "BTC-PERP",
-                    "price": 650_000,
-                    "timestamp_ms": 1_800_000_000_000,
-                    "source": _TRADER,
-                    "signature": _SIG,
-                }
-            ]
-        },
+    model_config = _example(
+        {
+            "market": "BTC-PERP",
+            "price": 650_000,
+            "timestamp_ms": 1_800_000_000_000,
+            "source": _TRADER,
+            "signature": _SIG,
+        }
     )
 
     market: MarketId
