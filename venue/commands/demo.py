@@ -96,7 +96,7 @@ def _print_settlement(b: DemoBatch, names: dict[Address, str]) -> None:
                 f"{o.quantity} {o.market} at {o.limit_price} or better"
             )
     else:
-        print("  new liquidation orders: none (every account above maintenance)")
+        print("  new liquidation orders: none")
     print(f"  state root 0x{w.post_root.hex()}")
 
 
