@@ -34,6 +34,7 @@ from crypto.eip712 import Address, address_of
 from crypto.keccak import keccak256
 from settlement.errors import (
     InsufficientBond,
+    InsufficientCollateral,
     InsufficientMargin,
     ReduceOnlyViolation,
     SettlementError,
@@ -292,9 +293,27 @@ class LedgerSettlement:
         self._cache = (self._pending_key(), after, None)
 
     def withdraw(self, trader: Address, amount: int, at_ms: int) -> None:
-        """Raises InsufficientCollateral or UnknownAccount (nothing changes)."""
+        """Raises InsufficientCollateral or UnknownAccount (nothing changes).
+
+        Beyond free collateral, the amount must leave the trader's orders still
+        to settle (blocks accepted for an open batch, carried GTC rests) covered
+        in the worst case: at most ``RevealMarginCheck.headroom`` of every open
+        batch the trader has such orders in."""
         key = AccountKey(trader, 0)
         after = withdraw(self._check_state(), key, amount, self.config)
+        batches = [b for b, taken in self._taken.items() if any(t == trader for t, _ in taken)]
+        if any(r.trader == trader for r in self._resting):
+            batches.append(-1)  # no batch taken yet: a check counting the rests alone
+        for b in batches:
+            room = self._fresh_check(b).headroom(trader)
+            if amount > room:
+                raise InsufficientCollateral(
+                    f"expected a withdrawal of at most {room} (what the orders still to "
+                    f"settle in batch {b} leave free), got {amount}"
+                    if b >= 0
+                    else f"expected a withdrawal of at most {room} (what the carried GTC "
+                    f"orders leave free), got {amount}"
+                )
         self.pending_withdrawals.append((key, amount))
         self._cache = (self._pending_key(), after, None)
 
