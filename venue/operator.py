@@ -37,7 +37,7 @@ from crypto.exceptions import SealbatchError
 from venue.auth import RateLimiter
 from venue.clock import BatchSchedule, Clock, SystemClock
 from venue.core import RevealOutcome, VenueCore
-from venue.errors import BadRequest, StateDiverged, VenueError
+from venue.errors import BadRequest, StateDiverged, StorageUnavailable, VenueError
 from venue.persistence import GroupCommitter, LoggedEvent, Store
 from venue.rfq import Acceptance, Quote, Rfq
 from venue.schemas import (
@@ -205,10 +205,28 @@ class Operator:
                     self.metrics.volume.labels(market_id).inc(mr["volume"])
         return records
 
+    def _check_storage(self) -> None:
+        """Refuse to apply or show anything once the log could not be written.
+
+        A write is applied to the core before its log entry is committed, so
+        after a failed commit the running state holds writes a restart would
+        undo: from then on the venue neither applies nor shows anything (it
+        answers 503 until restarted, and the replay drops what was not logged).
+
+        Raises:
+            StorageUnavailable: the writer has failed.
+        """
+        if self.writer.failed is not None:
+            raise StorageUnavailable(
+                f"the database writer stopped ({self.writer.failed}); the venue refuses "
+                "reads and writes until restarted"
+            )
+
     def advance(self) -> list[dict[str, Any]]:
         """Clear every batch that is due; records are stored, then published."""
         pubs: list[_Pub] = []
         with self.core_lock:
+            self._check_storage()
             records = self._advance_locked(self.clock.now_ms(), pubs)
         self._publish(pubs)
         return records
@@ -217,7 +235,8 @@ class Operator:
         """Advance the batch clock every ``tick_ms`` until :meth:`stop`."""
         while not self._stopping:
             try:
-                self.advance()
+                if self.writer.failed is None:
+                    self.advance()
             except SealbatchError:
                 log.exception("batch clock step failed")
             self.metrics.batch_lag.set(
@@ -291,6 +310,7 @@ class Operator:
         out: list[Receipt | AuctionError | VenueError] = []
         events: list[LoggedEvent] = []
         with self.core_lock:
+            self._check_storage()
             for body in bodies:
                 now = self.clock.now_ms()
                 self._advance_locked(now, pubs)
@@ -341,6 +361,7 @@ class Operator:
         pubs: list[_Pub] = []
         try:
             with self.core_lock:
+                self._check_storage()
                 now = self.clock.now_ms()
                 self._advance_locked(now, pubs)
                 self._limit(signer)
@@ -434,6 +455,7 @@ class Operator:
         """Run ``fn`` (a read of venue state) under ``core_lock``, after the clock advanced."""
         self.advance()
         with self.core_lock:
+            self._check_storage()
             return fn()
 
     # ------------------------------------------------------------------ views
