@@ -231,6 +231,9 @@ class Rfq:
         if side is BlockSide.HIDDEN and self.accepted is not None:
             side = BlockSide.BUY if self.accepted.buyer == self.requester else BlockSide.SELL
         show_quotes = now_ms >= self.quote_close_ms
+        # A revealed price stays sealed until the reveal phase ends: a maker who
+        # saw the others' prices could reveal only a quote that wins.
+        show_prices = now_ms >= self.reveal_close_ms or self.accepted is not None
         return {
             "rfq_id": "0x" + self.rfq_id.hex(),
             "requester": self.requester,
@@ -242,7 +245,12 @@ class Rfq:
             "reveal_close_ms": self.reveal_close_ms,
             "close_ms": self.close_ms,
             "phase": self.phase(now_ms),
-            "quotes": [q.to_dict() for q in self.quotes.values()] if show_quotes else [],
+            "quotes": [
+                q.to_dict() if show_prices else {**q.to_dict(), "bid": None, "ask": None}
+                for q in self.quotes.values()
+            ]
+            if show_quotes
+            else [],
             "quote_count": len(self.quotes),
             "accepted": self.accepted.to_dict() if self.accepted else None,
         }
