@@ -499,7 +499,9 @@ class VenueCore:
 
         A revealed order stays sealed to everyone else until its batch clears:
         showing it during the reveal window would tell late revealers what
-        the others did.
+        the others did. So does the detail of a refused reveal (it quotes the
+        order's price, size or the trader's margin); the trader had it in the
+        refusal.
 
         Raises:
             NotFound: the commitment was never taken.
@@ -507,8 +509,8 @@ class VenueCore:
         fate = self.fates.get(commitment)
         if fate is None:
             raise NotFound(f"commitment 0x{commitment.hex()} was never taken", "unknown_commitment")
-        if fate["status"] == "revealed":
-            return {**fate, "order": None}
+        if fate["status"] in ("committed", "revealed"):
+            return {**fate, "order": None, "detail": None}
         return fate
 
     def trader_fates(self, trader: str, last: int = 100) -> list[dict[str, Any]]:
