@@ -23,15 +23,21 @@ from typing import Any
 
 from venue.errors import Gone, VenueError
 
-__all__ = ["Broker", "Subscription", "valid_topic"]
+__all__ = ["MAX_TOPICS", "Broker", "Subscription", "valid_topic"]
+
+#: Most topics one subscription may name (each costs a snapshot on subscribe).
+MAX_TOPICS = 64
+
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def valid_topic(topic: str) -> bool:
+    """``batches``, ``rfqs`` or ``account:`` and a 0x-prefixed 40-hex-digit address."""
     if topic in ("batches", "rfqs"):
         return True
     if topic.startswith("account:"):
         addr = topic[len("account:") :]
-        return len(addr) == 42 and addr.startswith("0x")
+        return len(addr) == 42 and addr.startswith("0x") and set(addr[2:]) <= _HEX
     return False
 
 
@@ -79,6 +85,9 @@ class Broker:
         return msg
 
     def subscribe(self, topics: set[str]) -> Subscription:
+        """Follow ``topics``; raises VenueError for an unknown topic or too many."""
+        if len(topics) > MAX_TOPICS:
+            raise VenueError(f"topics: expected at most {MAX_TOPICS}, got {len(topics)}")
         for t in topics:
             if not valid_topic(t):
                 raise VenueError(f"topic: expected batches, rfqs or account:<address>, got {t!r}")
