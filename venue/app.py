@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crypto.exceptions import SealbatchError
 from venue.api.routes import (
@@ -61,7 +61,8 @@ def problem(
 
 
 class BodyLimit:
-    """Pure ASGI middleware: refuse a declared body larger than ``max_bytes`` (413)."""
+    """Pure ASGI middleware: refuse a body larger than ``max_bytes`` (413), declared
+    or (chunked, no Content-Length) counted as it arrives."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -81,7 +82,39 @@ class BodyLimit:
                         await response(scope, receive, send)
                         return
                     break
+            else:  # no declared length (chunked): count what arrives
+                buffered = await self._buffered(scope, receive, send)
+                if buffered is None:
+                    return
+                receive = buffered
         await self.app(scope, receive, send)
+
+    async def _buffered(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """Read a body of undeclared length up to ``max_bytes``; answer 413 and
+        return None beyond it, else a ``receive`` that hands the body on."""
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                response = problem(
+                    413,
+                    "body_too_large",
+                    f"body: expected at most {self.max_bytes} bytes, got more (chunked)",
+                )
+                await response(scope, receive, send)
+                return None
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        return replay
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -162,6 +195,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ):
         app.include_router(module.router)
     app.include_router(markets.oracle_router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
