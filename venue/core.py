@@ -160,6 +160,15 @@ class VenueCore:
                 self.books[batch_id] = book
         return book
 
+    def _check_open(self, batch_id: int, now_ms: int) -> None:
+        """Refuse a write into a batch already cleared (a clock set back across a
+        restart): it would never clear, and its bond would stay locked."""
+        if batch_id <= self.last_cleared:
+            raise OutsideWindow(
+                f"batch {batch_id}: expected a batch after {self.last_cleared} (cleared), got "
+                f"time {now_ms}; the venue's clock is behind its log"
+            )
+
     def commit(self, body: CommitIn, now_ms: int) -> Receipt:
         """Take a signed commitment into the batch collecting now.
 
@@ -167,6 +176,7 @@ class VenueCore:
             WrongBatch and every error of :meth:`CommitBook.commit`.
         """
         collecting = self.schedule.collecting(now_ms)
+        self._check_open(collecting, now_ms)
         if body.batch_id != collecting:
             raise WrongBatch(
                 f"batch_id: expected {collecting} (collecting commitments now), got {body.batch_id}"
@@ -268,6 +278,7 @@ class VenueCore:
     def accept(self, body: AcceptIn, now_ms: int) -> Acceptance:
         """Accept the best quote; the block settles in the batch collecting now."""
         batch_id = self.schedule.collecting(now_ms)
+        self._check_open(batch_id, now_ms)
         acceptance = self.rfqs.accept(
             body.message(), hexb(body.signature), now_ms, batch_id, self.settlement.block_check
         )
