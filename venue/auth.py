@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +97,11 @@ def check_fresh(
         raise NonceReused(f"nonce: {nonce} was already used by {trader}")
 
 
+#: The bucket table is swept of refilled buckets once it reaches this size
+#: (then twice what the last sweep left).
+_MIN_SWEEP = 4096
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -107,30 +112,41 @@ class RateLimiter:
     """A token bucket per address: ``rate`` writes per second, bursts of ``burst``.
 
     The venue spends a token only for a message whose signature verified, so
-    nobody can drain another address's budget with forged messages.
+    nobody can drain another address's budget with forged messages. Only
+    spending keeps a bucket (a missing one is full), and buckets that have
+    refilled are dropped as the table grows, so addresses named in forged or
+    one-off messages cost no memory for long.
+
+    Args:
+        rate: tokens per second.
+        burst: bucket size.
+        clock: seconds, monotonic (default :func:`time.monotonic`).
     """
 
-    def __init__(self, rate: int, burst: int) -> None:
+    def __init__(self, rate: int, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.burst = burst
+        self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
+        self._sweep_at = _MIN_SWEEP
         self._lock = threading.Lock()
 
-    def _refill(self, key: str, now: float) -> _Bucket:
+    def __len__(self) -> int:
+        """Buckets kept (addresses that spent recently)."""
+        return len(self._buckets)
+
+    def _tokens(self, key: str, now: float) -> float:
         b = self._buckets.get(key)
         if b is None:
-            b = self._buckets[key] = _Bucket(float(self.burst), now)
-        else:
-            b.tokens = min(float(self.burst), b.tokens + (now - b.stamp) * self.rate)
-            b.stamp = now
-        return b
+            return float(self.burst)
+        return min(float(self.burst), b.tokens + (now - b.stamp) * self.rate)
 
     def check(self, key: str, cost: int = 1) -> None:
         """Raise :class:`RateLimited` if ``key`` cannot afford ``cost`` now."""
         with self._lock:
-            b = self._refill(key, time.monotonic())
-            if b.tokens < cost:
-                wait = (cost - b.tokens) / self.rate
+            tokens = self._tokens(key, self._clock())
+            if tokens < cost:
+                wait = (cost - tokens) / self.rate
                 raise RateLimited(
                     f"rate limit: expected at most {self.rate} signed writes/s (burst "
                     f"{self.burst}) from {key}, retry in {wait:.3f} s",
@@ -139,9 +155,14 @@ class RateLimiter:
 
     def spend(self, key: str, cost: int = 1) -> None:
         with self._lock:
-            b = self._refill(key, time.monotonic())
-            b.tokens -= cost
+            now = self._clock()
+            self._buckets[key] = _Bucket(self._tokens(key, now) - cost, now)
+            if len(self._buckets) >= self._sweep_at:
+                full = [k for k in self._buckets if self._tokens(k, now) >= self.burst]
+                for k in full:
+                    del self._buckets[k]
+                self._sweep_at = max(_MIN_SWEEP, 2 * len(self._buckets))
 
     def remaining(self, key: str) -> int:
         with self._lock:
-            return max(0, int(self._refill(key, time.monotonic()).tokens))
+            return max(0, int(self._tokens(key, self._clock())))
