@@ -452,11 +452,30 @@ class Operator:
         await self._write("oracle", body.source, body, self.core.oracle_report)
 
     def read(self, fn: Callable[[], _T]) -> _T:
-        """Run ``fn`` (a read of venue state) under ``core_lock``, after the clock advanced."""
+        """Run ``fn`` (a read of venue state) under ``core_lock``, after the clock advanced.
+
+        What it returns may hold writes not yet durable: answer it through
+        :meth:`read_durable`."""
         self.advance()
         with self.core_lock:
             self._check_storage()
             return fn()
+
+    async def read_durable(self, fn: Callable[[], _T]) -> _T:
+        """:meth:`read`, returned once every write it may show is durable.
+
+        A write is applied before its log entry commits, so a read could show
+        a write (or a batch result) that a crash would undo; this waits for
+        the latest write submitted before the read (groups commit in order).
+
+        Raises:
+            StorageUnavailable: that write failed.
+        """
+        out = self.read(fn)
+        last = self.writer.last
+        if last is not None:
+            await asyncio.wrap_future(last)
+        return out
 
     # ------------------------------------------------------------------ views
 

@@ -139,6 +139,9 @@ class GroupCommitter:
         self.transactions = 0
         self.events_written = 0
         self.failed: BaseException | None = None
+        #: The future of the latest submit: groups commit in order, so once it
+        #: resolves everything submitted before it is durable too.
+        self.last: Future[None] | None = None
         self._thread.start()
 
     @property
@@ -153,6 +156,7 @@ class GroupCommitter:
             fut.set_exception(StorageUnavailable(f"the database writer stopped: {self.failed}"))
             return fut
         self._queue.put((list(events), list(batches), fut))
+        self.last = fut
         return fut
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ async def get_account(op: OperatorDep, address: str) -> JSONResponse:
         raise BadRequest(f"address: expected 0x and 40 hex digits, got {address[:60]!r}")
     trader = Address(to_checksum_address(address))
     return json_response(
-        op.read(
+        await op.read_durable(
             lambda: {
                 "address": trader,
                 **op.core.settlement.account(trader),

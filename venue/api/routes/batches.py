@@ -27,7 +27,7 @@ async def list_batches(
     limit: int = Query(20, ge=1, le=500),
     before: int | None = Query(None, ge=0, le=(1 << 63) - 1),
 ) -> JSONResponse:
-    return json_response(op.read(lambda: _listing(op, limit, before)))
+    return json_response(await op.read_durable(lambda: _listing(op, limit, before)))
 
 
 def _listing(op: Operator, limit: int, before: int | None) -> dict[str, Any]:
@@ -63,7 +63,9 @@ def _listing(op: Operator, limit: int, before: int | None) -> dict[str, Any]:
     "recorded reveal rejections, block trades, settlement summary and status.",
 )
 async def get_batch(op: OperatorDep, batch_id: int) -> JSONResponse:
-    return json_response(op.read(lambda: op.core.batch_view(batch_id, op.clock.now_ms())))
+    return json_response(
+        await op.read_durable(lambda: op.core.batch_view(batch_id, op.clock.now_ms()))
+    )
 
 
 @router.get(
@@ -74,7 +76,7 @@ async def get_batch(op: OperatorDep, batch_id: int) -> JSONResponse:
     "venue yet); 404 for an unknown batch.",
 )
 async def get_proof(op: OperatorDep, batch_id: int) -> JSONResponse:
-    view = op.read(lambda: op.core.batch_view(batch_id, op.clock.now_ms()))
+    view = await op.read_durable(lambda: op.core.batch_view(batch_id, op.clock.now_ms()))
     if view.get("proof") is None:
         raise Conflict(
             f"no proof for batch {batch_id} yet: expected status proven, got {view['status']}",

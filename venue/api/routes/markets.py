@@ -29,7 +29,9 @@ def _market(op: Operator, market_id: str) -> dict[str, Any]:
 @router.get("", responses=PROBLEM, summary="All markets")
 async def list_markets(op: OperatorDep) -> JSONResponse:
     return json_response(
-        op.read(lambda: {"markets": [_market(op, m) for m in sorted(op.core.markets)]})
+        await op.read_durable(
+            lambda: {"markets": [_market(op, m) for m in sorted(op.core.markets)]}
+        )
     )
 
 
@@ -40,7 +42,7 @@ async def get_market(op: OperatorDep, market_id: str) -> JSONResponse:
             f"market: expected one of {sorted(op.core.markets)}, got {market_id[:40]!r}",
             "unknown_market",
         )
-    return json_response(op.read(lambda: _market(op, market_id)))
+    return json_response(await op.read_durable(lambda: _market(op, market_id)))
 
 
 @oracle_router.post(

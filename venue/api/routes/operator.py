@@ -48,7 +48,7 @@ async def info(op: OperatorDep) -> JSONResponse:
 
 @router.get("/v1/operator", summary="Operator view: batch lag, breaker, queue depths")
 async def operator_view(op: OperatorDep) -> JSONResponse:
-    return json_response(op.read(op.operator_view))
+    return json_response(await op.read_durable(op.operator_view))
 
 
 @router.get("/healthz", summary="Liveness")

@@ -21,4 +21,4 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
 )
 async def get_order(op: OperatorDep, commitment: str) -> JSONResponse:
     key = parse_hex32(commitment, "commitment")
-    return json_response(op.read(lambda: op.core.fate(key)))
+    return json_response(await op.read_durable(lambda: op.core.fate(key)))

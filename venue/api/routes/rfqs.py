@@ -41,13 +41,15 @@ async def list_rfqs(op: OperatorDep) -> JSONResponse:
         now = op.clock.now_ms()
         return {"rfqs": [r.to_dict(now) for r in op.core.rfqs.open_rfqs(now)]}
 
-    return json_response(op.read(view))
+    return json_response(await op.read_durable(view))
 
 
 @router.get("/{rfq_id}", responses=PROBLEM, summary="One RFQ, its quotes and acceptance")
 async def get_rfq(op: OperatorDep, rfq_id: str) -> JSONResponse:
     key = parse_hex32(rfq_id, "rfq_id")
-    return json_response(op.read(lambda: op.core.rfqs.get(key).to_dict(op.clock.now_ms())))
+    return json_response(
+        await op.read_durable(lambda: op.core.rfqs.get(key).to_dict(op.clock.now_ms()))
+    )
 
 
 @router.post(

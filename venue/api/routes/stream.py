@@ -61,7 +61,7 @@ async def stream(ws: WebSocket) -> None:
                     "epoch": op.broker.epoch,
                     "topic": topic,
                     "seq": op.broker.seq(topic),
-                    "data": op.read(lambda t=topic: op.snapshot(t)),  # type: ignore[misc]
+                    "data": await op.read_durable(lambda t=topic: op.snapshot(t)),  # type: ignore[misc]
                 }
             )
         receiver = asyncio.ensure_future(ws.receive_text())
