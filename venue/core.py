@@ -25,13 +25,23 @@ from auction.batch import BatchResult, RestingOrder, clear_batch
 from auction.commit_reveal import CommitBook, NonceRegistry, Receipt, Reveal, RevealedOrder
 from auction.errors import AuctionError, BadSignature, OutsideWindow, UnknownCommitment, WrongBatch
 from auction.markets import Market
-from crypto.eip712 import Address, Eip712Domain, address_of
+from crypto.eip712 import Address, Eip712Domain, StructType, address_of, recover_signer
+from crypto.exceptions import SealbatchError, SignatureError
 from crypto.keccak import keccak256
 from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE, check_fresh, verify_signed
 from venue.clock import BatchSchedule
 from venue.errors import BadRequest, Conflict, NotFound
 from venue.fates import update_fates
-from venue.rfq import Acceptance, Quote, Rfq, RfqBook
+from venue.rfq import (
+    ACCEPT_TYPE,
+    QUOTE_COMMIT_TYPE,
+    QUOTE_REVEAL_TYPE,
+    RFQ_TYPE,
+    Acceptance,
+    Quote,
+    Rfq,
+    RfqBook,
+)
 from venue.schemas import (
     AcceptIn,
     CommitIn,
@@ -325,6 +335,38 @@ class VenueCore:
         """Take a signed oracle price report from a configured source."""
         self.settlement.oracle_report(body.to_domain(), now_ms)
         self.events_applied += 1
+
+    def signed_by(self, kind: str, body: Any) -> str | None:
+        """The address that signed ``body`` (a write of ``kind``), or None when its
+        signature does not verify. For a refused write: only its true signer's
+        rate budget may pay for it (many refusals come before the signature check)."""
+        try:
+            if kind == "commit":
+                c = body.to_domain()
+                signer = recover_signer(c.commit.digest(self.domain), c.signature)
+                return signer if signer.lower() == body.trader.lower() else None
+            if kind == "oracle":
+                report = body.to_domain()
+                report.verify()
+                return str(report.report.source)
+            struct, field, message = self._signed_message(kind, body)
+            return verify_signed(self.domain, struct, message, field, hexb(body.signature))
+        except (SealbatchError, SignatureError, ValueError):
+            return None
+
+    def _signed_message(self, kind: str, body: Any) -> tuple[StructType, str, dict[str, Any]]:
+        if kind == "reveal":
+            return REVEAL_TYPE, "trader", body.message(body.order.to_domain())
+        types: dict[str, tuple[StructType, str]] = {
+            "rfq": (RFQ_TYPE, "requester"),
+            "quote_commit": (QUOTE_COMMIT_TYPE, "maker"),
+            "quote_reveal": (QUOTE_REVEAL_TYPE, "maker"),
+            "accept": (ACCEPT_TYPE, "requester"),
+            "deposit": (DEPOSIT_TYPE, "trader"),
+            "withdraw": (WITHDRAW_TYPE, "trader"),
+        }
+        struct, field = types[kind]
+        return struct, field, body.message()
 
     def apply(self, kind: str, payload: str, at_ms: int) -> None:
         """Re-apply one logged write (replay). Refusals are expected for logged

@@ -297,10 +297,21 @@ class Operator:
         self.limiter.check(address.lower(), cost)
 
     def _spend(self, address: str, err: SealbatchError | None, cost: int = 1) -> None:
+        """Spend for an accepted (or logged) write of ``address``; count a refusal."""
         if err is None or getattr(err, "code", "") != "bad_signature":
             self.limiter.spend(address.lower(), cost)
         if err is not None:
             self.metrics.rejections.labels(getattr(err, "code", "error")).inc()
+
+    def _refused(self, kind: str, body: Any, address: str, err: SealbatchError) -> None:
+        """Count a refused write; its named signer pays only if it truly signed it
+        (a refusal may come before the signature check, e.g. a wrong batch)."""
+        self.metrics.rejections.labels(getattr(err, "code", "error")).inc()
+        if getattr(err, "code", "") == "bad_signature":
+            return
+        signer = self.core.signed_by(kind, body)
+        if signer is not None and signer.lower() == address.lower():
+            self.limiter.spend(address.lower())
 
     def _commit_chunk(
         self, bodies: Sequence[CommitIn]
@@ -319,7 +330,7 @@ class Operator:
                     receipt = self.core.commit(body, now)
                 except (AuctionError, VenueError) as err:
                     if not isinstance(err, VenueError) or err.code != "rate_limited":
-                        self._spend(body.trader, err)
+                        self._refused("commit", body, body.trader, err)
                     out.append(err)
                     continue
                 self._spend(body.trader, None)
@@ -368,7 +379,7 @@ class Operator:
                 try:
                     result = fn(body, now)
                 except SealbatchError as err:
-                    self._spend(signer, err)
+                    self._refused(kind, body, signer, err)
                     raise
                 self._spend(signer, result.error if isinstance(result, RevealOutcome) else None)
                 fut = self.writer.submit([self._log(kind, body.model_dump_json(), now)])
