@@ -184,6 +184,16 @@ class Operator:
         self.replayed = len(events)
         # Batches due by now (cleared before the crash or while the venue was down).
         check(self.core.advance(self.clock.now_ms()))
+        # A stored batch that is due but did not come out again (the replay found
+        # it empty): the log lost what the stored result was made of.
+        lost = sorted(
+            b for b in stored if b <= self.core.last_cleared and b not in self.core.records
+        )
+        if lost:
+            raise StateDiverged(
+                f"batch {lost[0]}: expected result {stored[lost[0]][0]} on replay, got no batch "
+                f"(the log holds nothing for it; {len(lost)} such)"
+            )
         if missing:
             # Cleared before the crash but not yet stored: store them now.
             self.store.write([], missing)
