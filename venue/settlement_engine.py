@@ -291,6 +291,14 @@ class LedgerSettlement:
         # Deposits and withdrawals only add to and take from collateral, so the
         # ledger with this deposit last equals the one with deposits first.
         self._cache = (self._pending_key(), after, None)
+        self._rebase_checks(after)
+
+    def _rebase_checks(self, state: LedgerState) -> None:
+        """Let the margin checks of batches already revealing see ``state`` (a
+        deposit or withdrawal just made): the orders they took are judged on
+        marks and limits, which a change of collateral leaves as they are."""
+        for check in self._checks.values():
+            check.state = state
 
     def withdraw(self, trader: Address, amount: int, at_ms: int) -> None:
         """Raises InsufficientCollateral or UnknownAccount (nothing changes).
@@ -316,6 +324,7 @@ class LedgerSettlement:
                 )
         self.pending_withdrawals.append((key, amount))
         self._cache = (self._pending_key(), after, None)
+        self._rebase_checks(after)
 
     def oracle_report(self, report: SignedReport, at_ms: int) -> None:
         """Keep a source's newest report per market for the next round.
