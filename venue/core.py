@@ -290,7 +290,12 @@ class VenueCore:
         batch_id = self.schedule.collecting(now_ms)
         self._check_open(batch_id, now_ms)
         acceptance = self.rfqs.accept(
-            body.message(), hexb(body.signature), now_ms, batch_id, self.settlement.block_check
+            body.message(),
+            hexb(body.signature),
+            now_ms,
+            batch_id,
+            self.settlement.block_check,
+            lambda maker, order: self.settlement.fits(batch_id, maker, order),
         )
         self.blocks.setdefault(batch_id, []).append(acceptance)
         self.events_applied += 1

@@ -31,6 +31,7 @@ from eth_abi import encode as abi_encode
 from auction.commit_reveal import NonceRegistry
 from auction.errors import OutsideWindow, SizeOutOfRange, WrongMarket
 from auction.markets import Market
+from auction.orders import Order, Side
 from crypto.eip712 import Address, Eip712Domain, StructType, signing_digest
 from crypto.keccak import keccak256
 from venue.auth import check_fresh, verify_signed
@@ -207,23 +208,25 @@ class Rfq:
             return "accepting"
         return "expired"
 
-    def best_quote(self, side: BlockSide) -> Quote | None:
-        """Lowest ask when the requester buys, highest bid when it sells; ties: earlier."""
-        best: Quote | None = None
-        for q in sorted(self.quotes.values(), key=lambda q: q.sequence):
+    def best_quote(
+        self, side: BlockSide, eligible: Callable[[Quote], bool] | None = None
+    ) -> Quote | None:
+        """Lowest ask when the requester buys, highest bid when it sells; ties: earlier.
+
+        Args:
+            side: the requester's side.
+            eligible: when given, quotes it refuses are passed over (a maker who
+                cannot carry the block must not block the RFQ).
+        """
+        priced = []
+        for q in self.quotes.values():
             price = q.ask if side is BlockSide.BUY else q.bid
-            if q.revealed_ms is None or not price:
-                continue
-            if best is None:
-                best = q
-                continue
-            best_price = best.ask if side is BlockSide.BUY else best.bid
-            assert best_price is not None  # a revealed best quote always has a price here
-            if (side is BlockSide.BUY and price < best_price) or (
-                side is BlockSide.SELL and price > best_price
-            ):
-                best = q
-        return best
+            if q.revealed_ms is not None and price:
+                priced.append((price if side is BlockSide.BUY else -price, q.sequence, q))
+        for _, _, q in sorted(priced, key=lambda t: (t[0], t[1])):
+            if eligible is None or eligible(q):
+                return q
+        return None
 
     def to_dict(self, now_ms: int, *, reveal_side: bool = False) -> dict[str, Any]:
         """Public view; the side stays hidden until accept unless ``reveal_side``."""
@@ -410,6 +413,7 @@ class RfqBook:
         now_ms: int,
         batch_id: int,
         check: Callable[[Acceptance], None] | None = None,
+        maker_fits: Callable[[Address, Order], bool] | None = None,
     ) -> Acceptance:
         """Accept the best revealed quote during the accept phase.
 
@@ -417,7 +421,9 @@ class RfqBook:
             BadSignature, CommitmentExpired, NonceReused, NotFound,
             OutsideWindow, Conflict (not the requester, side mismatch, not
             the best quote, already accepted), or whatever ``check`` raises
-            (the margin check of both sides).
+            (the margin check of both sides). With ``maker_fits`` (whether a
+            maker can carry its side of the block), the best quote is the best
+            among the named one and those whose makers fit.
         """
         requester = verify_signed(self.domain, ACCEPT_TYPE, values, "requester", signature)
         check_fresh(self.nonces, requester, values["nonce"], values["expiry"], now_ms)
@@ -437,7 +443,18 @@ class RfqBook:
             raise Conflict(
                 f"side: expected {rfq.side.name.lower()}, got {side.name.lower()}", "side_mismatch"
             )
-        best = rfq.best_quote(side)
+        eligible = None
+        if maker_fits is not None:
+            maker_side = Side.SELL if side is BlockSide.BUY else Side.BUY
+
+            def eligible(q: Quote) -> bool:
+                if q.commitment == values["commitment"]:
+                    return True  # the named quote: ``check`` judges it below
+                price = q.ask if side is BlockSide.BUY else q.bid
+                assert price is not None  # best_quote offers priced quotes only
+                return maker_fits(q.maker, Order(rfq.market, maker_side, price, rfq.size))
+
+        best = rfq.best_quote(side, eligible)
         if best is None:
             raise Conflict("no revealed quote for this side", "no_quote")
         if values["commitment"] != best.commitment:

@@ -122,6 +122,10 @@ class SettlementEngine(Protocol):
         """Raise InsufficientMargin if either side cannot carry the block."""
         ...
 
+    def fits(self, batch_id: int, trader: Address, order: Order) -> bool:
+        """Whether ``order`` would pass ``batch_id``'s margin check now (records nothing)."""
+        ...
+
     def oracle_report(self, report: SignedReport, at_ms: int) -> None: ...
 
     def has_pending(self) -> bool:
@@ -280,6 +284,15 @@ class LedgerSettlement:
         check = self._checks.get(block.batch_id) or self._fresh_check(block.batch_id)
         check.check_together(orders)
         self._taken.setdefault(block.batch_id, []).extend(orders)
+
+    def fits(self, batch_id: int, trader: Address, order: Order) -> bool:
+        """Whether ``order`` would pass ``batch_id``'s margin check now, with the
+        orders already taken for it; records nothing."""
+        try:
+            self._fresh_check(batch_id)(trader, order)
+        except (InsufficientMargin, ReduceOnlyViolation):
+            return False
+        return True
 
     def deposit(self, trader: Address, amount: int, at_ms: int) -> None:
         key = AccountKey(trader, 0)
