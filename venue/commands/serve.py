@@ -23,7 +23,49 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--commit-ms", type=int, help="commit window in ms (first start only)")
     p.add_argument("--reveal-ms", type=int, help="reveal window in ms (first start only)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
+    p.add_argument(
+        "--public-dev",
+        action="store_true",
+        help="allow binding a non-loopback address with the development defaults (the public "
+        "operator key, deposits credited without an L1): for a shared test venue only",
+    )
     p.set_defaults(func=run)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _public_dev_defaults(host: str, settings: object) -> str | None:
+    """Why binding ``host`` with these settings would be unsafe, or None.
+
+    On a loopback address the development defaults are what a developer wants;
+    on any other address they let anyone mint collateral (deposits are credited
+    without an L1) or sign receipts (the operator key is public).
+    """
+    from venue.settings import DEFAULT_OPERATOR_KEY
+
+    if _is_loopback(host):
+        return None
+    unsafe = []
+    if getattr(settings, "operator_key", None) == DEFAULT_OPERATOR_KEY:
+        unsafe.append("the public development operator key (set SEALBATCH_OPERATOR_KEY)")
+    if getattr(settings, "unbacked_deposits", False):
+        unsafe.append("deposits credited without an L1 (set SEALBATCH_UNBACKED_DEPOSITS=false)")
+    if not unsafe:
+        return None
+    return (
+        f"refusing to serve on {host} with "
+        + " and ".join(unsafe)
+        + "; pass --public-dev for a shared test venue"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         print(f"sealbatch serve: error: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    problem = _public_dev_defaults(args.host, settings)
+    if problem and not args.public_dev:
+        print(f"sealbatch serve: error: {problem}", file=sys.stderr)
         return 2
     if settings.l1_url:
         print(
