@@ -18,7 +18,6 @@ __all__ = [
     "Gone",
     "NotFound",
     "RateLimited",
-    "SettlementUnavailable",
     "StateDiverged",
     "StorageUnavailable",
     "VenueError",
@@ -88,13 +87,6 @@ class RateLimited(VenueError):
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
-
-
-class SettlementUnavailable(VenueError):
-    """The settlement layer (ledger, margin) is not wired into this venue."""
-
-    code = "settlement_unavailable"
-    status = 503
 
 
 class StorageUnavailable(VenueError):
