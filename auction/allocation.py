@@ -25,9 +25,9 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from auction.book import MARKET, OrderArrays
-from auction.clearing import Curves, PriceDiscovery, aggregate_curves
-from auction.errors import AuctionError
+from sealbatch.auction.book import MARKET, OrderArrays
+from sealbatch.auction.clearing import Curves, PriceDiscovery, aggregate_curves
+from sealbatch.auction.errors import AuctionError
 
 __all__ = ["TieBreakKey", "allocate", "pro_rata"]
 
@@ -89,7 +89,7 @@ def allocate(
 
     Args:
         book: the market's orders.
-        discovery: the result of :func:`auction.clearing.discover_price` on ``book``.
+        discovery: the result of :func:`sealbatch.auction.clearing.discover_price` on ``book``.
         key: tie-break key of a row (see module docstring).
         curves: ``aggregate_curves(book)`` when the caller already has it.
     """

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auction.allocation import allocate
-from auction.book import OrderArrays
-from auction.clearing import Curves, PriceDiscovery, aggregate_curves, discover_price
-from auction.commit_reveal import Forfeit, Rejection, SealedBatch
-from auction.errors import AuctionError
-from auction.markets import Market
-from auction.orders import Order, Side, TimeInForce
-from crypto.eip712 import Address
-from crypto.keccak import keccak256
+from sealbatch.auction.allocation import allocate
+from sealbatch.auction.book import OrderArrays
+from sealbatch.auction.clearing import Curves, PriceDiscovery, aggregate_curves, discover_price
+from sealbatch.auction.commit_reveal import Forfeit, Rejection, SealedBatch
+from sealbatch.auction.errors import AuctionError
+from sealbatch.auction.markets import Market
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import Address
+from sealbatch.crypto.keccak import keccak256
 
 __all__ = [
     "BatchResult",

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from auction.errors import InvalidOrder
-from auction.orders import Order, Side
+from sealbatch.auction.errors import InvalidOrder
+from sealbatch.auction.orders import Order, Side
 
 __all__ = ["MARKET", "OrderArrays"]
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from auction.book import MARKET, OrderArrays
-from auction.errors import InvalidOrder
+from sealbatch.auction.book import MARKET, OrderArrays
+from sealbatch.auction.errors import InvalidOrder
 
 __all__ = ["MAX_PRICE", "Curves", "PriceDiscovery", "aggregate_curves", "discover_price"]
 

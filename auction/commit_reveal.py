@@ -11,7 +11,7 @@ settlement's business). The batch seed, which breaks allocation ties, is the
 Keccak Merkle root of all commitments in receipt order, fixed before anyone
 reveals.
 
-Every rejection raises its own :mod:`auction.errors` type and changes nothing.
+Every rejection raises its own :mod:`sealbatch.auction.errors` type and changes nothing.
 Times are integer milliseconds since the Unix epoch.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 
-from auction.errors import (
+from sealbatch.auction.errors import (
     AuctionError,
     BadSignature,
     CommitmentExpired,
@@ -37,9 +37,9 @@ from auction.errors import (
     WrongBatch,
     WrongMarket,
 )
-from auction.markets import Market
-from auction.orders import Order
-from crypto.eip712 import (
+from sealbatch.auction.markets import Market
+from sealbatch.auction.orders import Order
+from sealbatch.crypto.eip712 import (
     Address,
     Eip712Domain,
     StructType,
@@ -49,8 +49,8 @@ from crypto.eip712 import (
     sign_digest,
     signing_digest,
 )
-from crypto.exceptions import SignatureError
-from crypto.keccak import keccak256, keccak_merkle_root
+from sealbatch.crypto.exceptions import SignatureError
+from sealbatch.crypto.keccak import keccak256, keccak_merkle_root
 
 __all__ = [
     "COMMITMENT_TAG",

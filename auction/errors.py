@@ -7,7 +7,7 @@ person reads the message.
 
 from __future__ import annotations
 
-from crypto.exceptions import SealbatchError
+from sealbatch.crypto.exceptions import SealbatchError
 
 __all__ = [
     "AuctionError",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auction.errors import InvalidOrder, OutsideBand, SizeOutOfRange
-from auction.orders import Order
+from sealbatch.auction.errors import InvalidOrder, OutsideBand, SizeOutOfRange
+from sealbatch.auction.orders import Order
 
 __all__ = ["DEFAULT_MARKETS", "MAX_LOTS", "MAX_MULTIPLIER", "MAX_TICKS", "Market"]
 

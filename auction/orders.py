@@ -13,8 +13,8 @@ from typing import NewType
 
 from eth_abi import encode as abi_encode
 
-from auction.errors import InvalidOrder
-from crypto.keccak import keccak256
+from sealbatch.auction.errors import InvalidOrder
+from sealbatch.crypto.keccak import keccak256
 
 __all__ = ["ORDER_TAG", "Lots", "Order", "Price", "Side", "TimeInForce"]
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auction.book import MARKET, OrderArrays
-from auction.errors import InvalidOrder
+from sealbatch.auction.book import MARKET, OrderArrays
+from sealbatch.auction.errors import InvalidOrder
 
 __all__ = ["COLUMNS", "CsvBook", "OrdersCsvError", "parse_orders_csv"]
 

@@ -29,10 +29,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from auction.commit_reveal import COMMIT_TYPE
-from crypto.eip712 import Eip712Domain, address_of, sign_digest, signing_digest
-from crypto.keccak import keccak256
-from venue.auth import DEPOSIT_TYPE
+from sealbatch.auction.commit_reveal import COMMIT_TYPE
+from sealbatch.crypto.eip712 import Eip712Domain, address_of, sign_digest, signing_digest
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.venue.auth import DEPOSIT_TYPE
 
 #: Collateral each bench trader deposits: 1 000 000 USDC (6 decimals).
 DEPOSIT = 10**12
@@ -171,7 +171,7 @@ def main() -> int:
         [
             sys.executable,
             "-m",
-            "venue.cli",
+            "sealbatch.venue.cli",
             "serve",
             "--port",
             str(port),

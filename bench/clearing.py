@@ -30,13 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auction.allocation import allocate
-from auction.batch import tiebreak_key
-from auction.book import MARKET, OrderArrays
-from auction.clearing import aggregate_curves, discover_price
-from auction.commit_reveal import BatchWindows, Commit, CommitBook, SignedCommit
-from auction.markets import DEFAULT_MARKETS
-from crypto.eip712 import Eip712Domain, address_of, recover_signer
+from sealbatch.auction.allocation import allocate
+from sealbatch.auction.batch import tiebreak_key
+from sealbatch.auction.book import MARKET, OrderArrays
+from sealbatch.auction.clearing import aggregate_curves, discover_price
+from sealbatch.auction.commit_reveal import BatchWindows, Commit, CommitBook, SignedCommit
+from sealbatch.auction.markets import DEFAULT_MARKETS
+from sealbatch.crypto.eip712 import Eip712Domain, address_of, recover_signer
 
 MID = 50_000
 """Mid price of the random books, in ticks."""

@@ -10,7 +10,7 @@ every mechanism it lists, in this process
 pop, call a no-op — the floor any event loop built on heapq pays; the ratio
 says how many bare heap events one lab event costs. Target (issue 6):
 >= 100,000 events/s. Under commit-reveal every order is a real signed
-commitment through ``auction.commit_reveal`` (about 0.4 ms each); the time
+commitment through ``sealbatch.auction.commit_reveal`` (about 0.4 ms each); the time
 spent in that code is reported separately.
 
 Usage::
@@ -31,8 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from research.runner import run_simulation
-from research.scenario import load_scenario
+from sealbatch.research.runner import run_simulation
+from sealbatch.research.scenario import load_scenario
 
 DEFAULT = Path(__file__).resolve().parents[1] / "research" / "scenarios" / "default.yaml"
 

@@ -4,8 +4,8 @@ Each run builds a ledger of ``n`` funded accounts holding random positions in
 BTC-PERP, ETH-PERP and SOL-PERP (net zero per market, leverage 1x to 24x, so
 about a sixth of them are below maintenance and get liquidation orders),
 clears one batch of orders from ``min(n, 2 000)`` of them across the markets
-(with :func:`auction.batch.clear_batch`, not timed), and times
-:func:`settlement.transition.apply_batch`: oracle round (12 signed reports),
+(with :func:`sealbatch.auction.batch.clear_batch`, not timed), and times
+:func:`sealbatch.settlement.transition.apply_batch`: oracle round (12 signed reports),
 funding, fills and fees, marks, margin of every account, liquidation planning,
 deficit cover, invariants, and the Poseidon2 state root of the new state (the
 pre-state root is the previous batch's post-state root, computed beforehand
@@ -37,17 +37,23 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import numpy as np
 
-from auction.batch import BatchResult, clear_batch
-from auction.commit_reveal import RevealedOrder, SealedBatch
-from auction.markets import DEFAULT_MARKETS, Market
-from auction.orders import Order, Side
-from crypto.eip712 import Address, address_of
-from crypto.keccak import keccak256
-from settlement.ledger import AccountKey, LedgerState, empty_state, open_accounts
-from settlement.oracle import OracleConfig, OracleRound, OracleSource, PriceReport, SignedReport
-from settlement.params import SettlementConfig, default_config
-from settlement.roots import state_root
-from settlement.transition import apply_batch
+from sealbatch.auction.batch import BatchResult, clear_batch
+from sealbatch.auction.commit_reveal import RevealedOrder, SealedBatch
+from sealbatch.auction.markets import DEFAULT_MARKETS, Market
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.eip712 import Address, address_of
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.ledger import AccountKey, LedgerState, empty_state, open_accounts
+from sealbatch.settlement.oracle import (
+    OracleConfig,
+    OracleRound,
+    OracleSource,
+    PriceReport,
+    SignedReport,
+)
+from sealbatch.settlement.params import SettlementConfig, default_config
+from sealbatch.settlement.roots import state_root
+from sealbatch.settlement.transition import apply_batch
 
 PRICES = {"BTC-PERP": 650_000, "ETH-PERP": 350_000, "SOL-PERP": 150_000}
 

@@ -47,13 +47,13 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crypto.airs import wide  # noqa: E402
-from crypto.merkle import column_leaf_digests  # noqa: E402
-from crypto.ntt import coset_lde  # noqa: E402
-from crypto.options import DEFAULT_OPTIONS  # noqa: E402
-from crypto.prover import ProverTimings, prove  # noqa: E402
-from crypto.security import conjectured_bits  # noqa: E402
-from crypto.verifier import verify  # noqa: E402
+from sealbatch.crypto.airs import wide  # noqa: E402
+from sealbatch.crypto.merkle import column_leaf_digests  # noqa: E402
+from sealbatch.crypto.ntt import coset_lde  # noqa: E402
+from sealbatch.crypto.options import DEFAULT_OPTIONS  # noqa: E402
+from sealbatch.crypto.prover import ProverTimings, prove  # noqa: E402
+from sealbatch.crypto.security import conjectured_bits  # noqa: E402
+from sealbatch.crypto.verifier import verify  # noqa: E402
 
 
 def measure(

@@ -42,7 +42,7 @@ A registered AIR is a function ``build(num_rows, public_inputs) -> Air`` (used
 by both sides; the verifier calls it with what the proof carries) plus, for the
 prover, a trace generator. Fibonacci, with ``a' = b, b' = a + b``::
 
-    from crypto.air import Air, Boundary, col, pub
+    from sealbatch.crypto.air import Air, Boundary, col, pub
 
     def build(num_rows: int, public_inputs: tuple[int, ...]) -> Air:
         a, b = col(0), col(1)
@@ -81,11 +81,11 @@ denominators cleared::
     transition = (s.next - s) * (alpha - t.next) * (alpha - f.next) \\
         - m.next * (alpha - f.next) + (alpha - t.next)
 
-(see :mod:`crypto.airs.range_check` for the full AIR with its boundaries and
-builder, and :mod:`crypto.airs.logup` for reusable helpers).
+(see :mod:`sealbatch.crypto.airs.range_check` for the full AIR with its boundaries and
+builder, and :mod:`sealbatch.crypto.airs.logup` for reusable helpers).
 
 Registering an AIR for the CLI, the benchmark and the verifier: see
-:mod:`crypto.airs` (one entry per AIR, name -> build + honest-trace generator).
+:mod:`sealbatch.crypto.airs` (one entry per AIR, name -> build + honest-trace generator).
 """
 
 from __future__ import annotations
@@ -97,10 +97,10 @@ from typing import TypeAlias
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.evaluators import ArrayEvaluator, PointEvaluator
-from crypto.exceptions import CryptoError
-from crypto.expr import (
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.evaluators import ArrayEvaluator, PointEvaluator
+from sealbatch.crypto.exceptions import CryptoError
+from sealbatch.crypto.expr import (
     Add,
     Challenge,
     Column,
@@ -128,7 +128,7 @@ from crypto.expr import (
     shift_rows,
     topological_order,
 )
-from crypto.field_ref import EXT_DEGREE, Fp4, P
+from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, P
 
 __all__ = [
     "MIN_ROWS",

@@ -28,9 +28,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from crypto.field_ref import Fp4, P
-from crypto.keccak import keccak256
-from crypto.keccak_rows import hash_rows
+from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.crypto.keccak_rows import hash_rows
 
 __all__ = ["VERSION_TAG", "Channel", "leading_zero_bits"]
 

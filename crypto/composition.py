@@ -22,7 +22,7 @@ extension column (aux or composition) four (its coefficients). An
 extension coefficient ``γ`` applied to a base row is ``γ`` itself; applied to
 an extension column it is the 4×4 matrix of multiplication by ``γ``
 (:func:`ext_mul_matrix`). A linear combination of committed columns is then
-one exact matrix product (:func:`crypto.field.matmul`).
+one exact matrix product (:func:`sealbatch.crypto.field.matmul`).
 
 Reference: ethSTARK documentation (StarkWare, 2021), Sections 3–5; the DEEP
 composition as in winterfell's ``DeepCompositionPoly``.
@@ -35,10 +35,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.air import Air, PointEvaluator, evaluate
-from crypto.field_ref import EXT_DEGREE, Fp4, W, root_of_unity
-from crypto.ntt import intt
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.air import Air, PointEvaluator, evaluate
+from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, W, root_of_unity
+from sealbatch.crypto.ntt import intt
 
 __all__ = [
     "ColumnLayout",

@@ -22,8 +22,8 @@ from typing import Any, NewType
 import coincurve
 from eth_utils import to_checksum_address
 
-from crypto.exceptions import SignatureError
-from crypto.keccak import keccak256
+from sealbatch.crypto.exceptions import SignatureError
+from sealbatch.crypto.keccak import keccak256
 
 __all__ = [
     "Address",

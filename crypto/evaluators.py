@@ -6,8 +6,8 @@
 * :class:`PointEvaluator` — the verifier's: everything is an
   :class:`~crypto.field_ref.Fp4` at the out-of-domain point.
 
-Both implement :class:`crypto.expr.ExprVisitor` and run under
-:func:`crypto.expr.evaluate`.
+Both implement :class:`sealbatch.crypto.expr.ExprVisitor` and run under
+:func:`sealbatch.crypto.expr.evaluate`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import TypeAlias
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.field_ref import EXT_DEGREE, Fp4, P
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, P
 
 __all__ = ["ArrayEvaluator", "PointEvaluator", "Value"]
 

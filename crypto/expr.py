@@ -1,6 +1,6 @@
 """Constraint expressions: a small DAG over columns, periodic columns, public inputs, challenges.
 
-See :mod:`crypto.air` for how AIRs use them. The node classes are plain frozen
+See :mod:`sealbatch.crypto.air` for how AIRs use them. The node classes are plain frozen
 dataclasses compared by identity; :func:`evaluate` walks a set of roots once
 in dependency order with any :class:`ExprVisitor` — the prover's
 :class:`~crypto.evaluators.ArrayEvaluator` (numpy over many points), the verifier's
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias, TypeVar, Union
 
-from crypto.field_ref import P
+from sealbatch.crypto.field_ref import P
 
 __all__ = [
     "Add",

@@ -1,7 +1,7 @@
 """Scalar reference arithmetic for BabyBear and its quartic extension.
 
 Plain Python integers, one element at a time: slow, short and obviously
-right. The vectorised code in :mod:`crypto.field` is tested against it, and the
+right. The vectorised code in :mod:`sealbatch.crypto.field` is tested against it, and the
 verifier uses :class:`Fp4` for its handful of scalar operations at the
 out-of-domain point (a few thousand operations, where numpy's per-call
 overhead would dominate).

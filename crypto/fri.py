@@ -28,13 +28,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.channel import Channel
-from crypto.exceptions import VerificationError
-from crypto.field_ref import EXT_DEGREE, Fp4, P, fp_inv, root_of_unity
-from crypto.merkle import BatchOpening, MerkleTree, encode_rows, leaf_digests, verify_batch
-from crypto.ntt import coset_interpolate
-from crypto.options import ProofOptions
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.channel import Channel
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, P, fp_inv, root_of_unity
+from sealbatch.crypto.merkle import (
+    BatchOpening,
+    MerkleTree,
+    encode_rows,
+    leaf_digests,
+    verify_batch,
+)
+from sealbatch.crypto.ntt import coset_interpolate
+from sealbatch.crypto.options import ProofOptions
 
 __all__ = [
     "FriLayerProof",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from crypto.keccak import keccak256
+from sealbatch.crypto.keccak import keccak256
 
 __all__ = ["hash_rows"]
 

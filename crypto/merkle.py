@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from crypto.exceptions import VerificationError
-from crypto.keccak import LEAF_TAG, NODE_TAG, keccak256
-from crypto.keccak_rows import hash_rows
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.crypto.keccak import LEAF_TAG, NODE_TAG, keccak256
+from sealbatch.crypto.keccak_rows import hash_rows
 
 __all__ = [
     "ARITIES",

@@ -28,8 +28,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.field_ref import GENERATOR, TWO_ADICITY, P, fp_inv, root_of_unity
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.field_ref import GENERATOR, TWO_ADICITY, P, fp_inv, root_of_unity
 
 __all__ = [
     "DEFAULT_SHIFT",

@@ -2,7 +2,7 @@
 
 Every option is absorbed by the channel before the first challenge and
 written into the proof (:meth:`ProofOptions.to_bytes`, 7 bytes). The defaults
-give 103 conjectured bits at ``2^16`` rows (see :mod:`crypto.security`).
+give 103 conjectured bits at ``2^16`` rows (see :mod:`sealbatch.crypto.security`).
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from crypto.exceptions import VerificationError
+from sealbatch.crypto.exceptions import VerificationError
 
 __all__ = [
     "ALPHA",

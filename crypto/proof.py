@@ -29,12 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.exceptions import ProofFormatError
-from crypto.field_ref import EXT_DEGREE, P
-from crypto.fri import FriLayerProof, FriProof
-from crypto.merkle import BatchOpening
-from crypto.options import ProofOptions
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.exceptions import ProofFormatError
+from sealbatch.crypto.field_ref import EXT_DEGREE, P
+from sealbatch.crypto.fri import FriLayerProof, FriProof
+from sealbatch.crypto.merkle import BatchOpening
+from sealbatch.crypto.options import ProofOptions
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "StarkProof"]
 

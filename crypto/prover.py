@@ -1,6 +1,6 @@
 """The STARK prover: trace -> commitments -> DEEP-ALI composition -> FRI -> proof.
 
-Steps (the verifier replays the same transcript, :mod:`crypto.verifier`):
+Steps (the verifier replays the same transcript, :mod:`sealbatch.crypto.verifier`):
 
 1. Check the trace against the AIR (a trace that breaks a constraint is
    refused with :class:`~crypto.air.ConstraintViolation`).
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.air import Air, ArrayEvaluator, evaluate
-from crypto.channel import Channel
-from crypto.composition import (
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.air import Air, ArrayEvaluator, evaluate
+from sealbatch.crypto.channel import Channel
+from sealbatch.crypto.composition import (
     ColumnLayout,
     DivisorGroup,
     deep_coefficient_matrix,
@@ -40,13 +40,13 @@ from crypto.composition import (
     ood_point_in_domain,
     ood_sums,
 )
-from crypto.exceptions import CryptoError
-from crypto.field_ref import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
-from crypto.fri import FriProver
-from crypto.merkle import BatchOpening, MerkleTree
-from crypto.ntt import DEFAULT_SHIFT, coset_evaluate, coset_interpolate, intt
-from crypto.options import DEFAULT_OPTIONS, ProofOptions
-from crypto.proof import StarkProof
+from sealbatch.crypto.exceptions import CryptoError
+from sealbatch.crypto.field_ref import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
+from sealbatch.crypto.fri import FriProver
+from sealbatch.crypto.merkle import BatchOpening, MerkleTree
+from sealbatch.crypto.ntt import DEFAULT_SHIFT, coset_evaluate, coset_interpolate, intt
+from sealbatch.crypto.options import DEFAULT_OPTIONS, ProofOptions
+from sealbatch.crypto.proof import StarkProof
 
 __all__ = ["ProverTimings", "prove"]
 

@@ -36,8 +36,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from crypto.field_ref import EXT_DEGREE, P
-from crypto.options import ProofOptions
+from sealbatch.crypto.field_ref import EXT_DEGREE, P
+from sealbatch.crypto.options import ProofOptions
 
 __all__ = [
     "COLLISION_BITS",

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.air import Air
-from crypto.airs import UnknownAir, get_air
-from crypto.channel import Channel
-from crypto.composition import (
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.air import Air
+from sealbatch.crypto.airs import UnknownAir, get_air
+from sealbatch.crypto.channel import Channel
+from sealbatch.crypto.composition import (
     ColumnLayout,
     composition_at,
     deep_coefficient_matrix,
@@ -27,13 +27,13 @@ from crypto.composition import (
     ood_point_in_domain,
     ood_sums,
 )
-from crypto.exceptions import VerificationError
-from crypto.field_ref import TWO_ADICITY, Fp4, P, root_of_unity
-from crypto.fri import fri_shape, verify_fri
-from crypto.merkle import BatchOpening, encode_rows, leaf_digests, verify_batch
-from crypto.ntt import DEFAULT_SHIFT
-from crypto.proof import StarkProof
-from crypto.security import SecurityReport, security
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.crypto.field_ref import TWO_ADICITY, Fp4, P, root_of_unity
+from sealbatch.crypto.fri import fri_shape, verify_fri
+from sealbatch.crypto.merkle import BatchOpening, encode_rows, leaf_digests, verify_batch
+from sealbatch.crypto.ntt import DEFAULT_SHIFT
+from sealbatch.crypto.proof import StarkProof
+from sealbatch.crypto.security import SecurityReport, security
 
 __all__ = ["DEFAULT_MIN_SECURITY_BITS", "VerifiedProof", "verify", "verify_proof"]
 

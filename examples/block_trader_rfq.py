@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from auction.orders import Order, Side
-from crypto.keccak import keccak256
-from venue.client import LocalVenue, VenueClient
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.venue.client import LocalVenue, VenueClient
 
 
 @contextlib.contextmanager

@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from research.lobster import export_lobster, read_lobster_messages, replay_batch_auction
-from research.report import build_manifest, write_report
-from research.runner import run_simulation
-from research.scenario import load_scenario
-from research.stats import bootstrap_ci, paired_test
-from research.sweep import run_sweep
+from sealbatch.research.lobster import export_lobster, read_lobster_messages, replay_batch_auction
+from sealbatch.research.report import build_manifest, write_report
+from sealbatch.research.runner import run_simulation
+from sealbatch.research.scenario import load_scenario
+from sealbatch.research.stats import bootstrap_ci, paired_test
+from sealbatch.research.sweep import run_sweep
 
 SCENARIO = Path(__file__).resolve().parents[1] / "research" / "scenarios" / "sniping.yaml"
 

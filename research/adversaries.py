@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import math
 
-from research.agents import Agent
-from research.engine import BUY, SELL, Cancel, LabOrder, Simulation
-from research.scenario import (
+from sealbatch.research.agents import Agent
+from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder, Simulation
+from sealbatch.research.scenario import (
     Latency,
     SandwicherConfig,
     SelectiveRevealerConfig,
     SequencerConfig,
     SniperConfig,
 )
-from research.streams import Streams
+from sealbatch.research.streams import Streams
 
 __all__ = ["Sandwicher", "SelectiveRevealer", "Sequencer", "Sniper"]
 

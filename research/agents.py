@@ -1,7 +1,7 @@
 """Background agents: market makers, zero-intelligence traders, value traders, noise traders.
 
 Each agent is one account. Its random draws come from its own streams
-(:class:`research.streams.Streams`), so every mechanism sees the same
+(:class:`sealbatch.research.streams.Streams`), so every mechanism sees the same
 arrivals, sides, sizes and private values for a given seed. Agents see the
 fundamental only through :meth:`Agent.observe` after their observation
 latency, and reach the venue after their send latency plus jitter.
@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from research.engine import BUY, SELL, Cancel, LabOrder, Simulation, latency_ns
-from research.scenario import (
+from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder, Simulation, latency_ns
+from sealbatch.research.scenario import (
     Latency,
     MarketMakerConfig,
     NoiseConfig,
     ValueTraderConfig,
     ZiConfig,
 )
-from research.streams import Streams
+from sealbatch.research.streams import Streams
 
 if TYPE_CHECKING:
-    from research.mechanisms.rfq import RfqDesk
+    from sealbatch.research.mechanisms.rfq import RfqDesk
 
 __all__ = ["Agent", "MarketMaker", "NoiseTraders", "ValueTraders", "ZiTraders"]
 

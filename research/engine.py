@@ -18,10 +18,10 @@ import heapq
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from research.scenario import Latency
+from sealbatch.research.scenario import Latency
 
 if TYPE_CHECKING:
-    from research.agents import Agent
+    from sealbatch.research.agents import Agent
 
 __all__ = ["BUY", "SELL", "Cancel", "LabOrder", "Simulation", "TapeFill", "latency_ns"]
 
@@ -98,7 +98,7 @@ def latency_ns(lat: Latency) -> tuple[int, int, float]:
 
 
 class Simulation:
-    """One run of one mechanism under one seed; see :func:`research.runner.run_simulation`."""
+    """One run of one mechanism under one seed; see :func:`~.runner.run_simulation`."""
 
     def __init__(self, horizon_ns: int) -> None:
         self.now = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crypto.exceptions import SealbatchError
+from sealbatch.crypto.exceptions import SealbatchError
 
 __all__ = ["ConservationError", "LabError", "LobsterFormatError", "ScenarioError"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from research.scenario import FundamentalConfig
-from research.streams import Streams
+from sealbatch.research.scenario import FundamentalConfig
+from sealbatch.research.streams import Streams
 
 __all__ = ["FundamentalPath", "draw_fundamental"]
 

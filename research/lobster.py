@@ -17,7 +17,7 @@ its file holds only the type-6 clearings over an empty book. Prices are lab
 ticks × the scenario's ``price_scale``.
 
 Import reads a message file and replays its order flow through the batch
-auction (:func:`auction.batch.clear_market`): type 1 adds a resting order,
+auction (:func:`sealbatch.auction.batch.clear_market`): type 1 adds a resting order,
 2 reduces it, 3 deletes it, and each run of type-4/5 executions at one
 timestamp and direction becomes one marketable order of the opposite side
 (the aggressor that caused them), limited at the worst executed price.
@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auction.batch import clear_market
-from auction.orders import Order, Side, TimeInForce
-from crypto.keccak import keccak256
-from research.errors import ConservationError, LobsterFormatError
-from research.mechanisms.base import Mechanism
+from sealbatch.auction.batch import clear_market
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.research.errors import ConservationError, LobsterFormatError
+from sealbatch.research.mechanisms.base import Mechanism
 
 __all__ = [
     "EMPTY_ASK",

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from research.engine import Simulation
-from research.errors import ConservationError
-from research.fundamental import FundamentalPath
+from sealbatch.research.engine import Simulation
+from sealbatch.research.errors import ConservationError
+from sealbatch.research.fundamental import FundamentalPath
 
 __all__ = ["Tape", "check_conservation", "count_sandwiches", "spread_metrics", "tape_arrays"]
 

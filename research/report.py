@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from research.scenario import Scenario
-from research.stats import bootstrap_ci, paired_test
+from sealbatch.research.scenario import Scenario
+from sealbatch.research.stats import bootstrap_ci, paired_test
 
 __all__ = [
     "KEY_METRICS",

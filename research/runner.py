@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from research.adversaries import Sandwicher, SelectiveRevealer, Sequencer, Sniper
-from research.agents import Agent, MarketMaker, NoiseTraders, ValueTraders, ZiTraders
-from research.engine import Simulation
-from research.fundamental import FundamentalPath, draw_fundamental
-from research.mechanisms import Mechanism, build_mechanism
-from research.mechanisms.rfq import RfqDesk
-from research.metrics import compute_metrics
-from research.scenario import MechanismSpec, Scenario
-from research.streams import Streams
+from sealbatch.research.adversaries import Sandwicher, SelectiveRevealer, Sequencer, Sniper
+from sealbatch.research.agents import Agent, MarketMaker, NoiseTraders, ValueTraders, ZiTraders
+from sealbatch.research.engine import Simulation
+from sealbatch.research.fundamental import FundamentalPath, draw_fundamental
+from sealbatch.research.mechanisms import Mechanism, build_mechanism
+from sealbatch.research.mechanisms.rfq import RfqDesk
+from sealbatch.research.metrics import compute_metrics
+from sealbatch.research.scenario import MechanismSpec, Scenario
+from sealbatch.research.streams import Streams
 
 __all__ = ["RunResult", "run_simulation"]
 

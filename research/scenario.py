@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from research.errors import ScenarioError
+from sealbatch.research.errors import ScenarioError
 
 __all__ = [
     "AdversariesConfig",

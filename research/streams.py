@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crypto.keccak import keccak256
+from sealbatch.crypto.keccak import keccak256
 
 __all__ = ["Streams"]
 

@@ -1,7 +1,7 @@
 """Seed and parameter sweeps, run on Dask (a local cluster by default).
 
 A sweep is the product (sweep value) × (mechanism) × (seed); each task is one
-:func:`research.runner.run_simulation` and returns one metrics row. Tasks go
+:func:`sealbatch.research.runner.run_simulation` and returns one metrics row. Tasks go
 to a Dask cluster — a :class:`dask.distributed.LocalCluster` started here, or
 an existing scheduler at ``scheduler`` to scale out — or run in this process
 when ``scheduler == "sync"``.
@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from research.runner import run_simulation
-from research.scenario import MechanismSpec, Scenario
+from sealbatch.research.runner import run_simulation
+from sealbatch.research.scenario import MechanismSpec, Scenario
 
 __all__ = ["SweepTask", "plan_tasks", "run_sweep", "run_task"]
 

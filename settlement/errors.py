@@ -8,8 +8,8 @@ commit book records a margin refusal at reveal like any other rejection.
 
 from __future__ import annotations
 
-from auction.errors import AuctionError
-from crypto.exceptions import SealbatchError
+from sealbatch.auction.errors import AuctionError
+from sealbatch.crypto.exceptions import SealbatchError
 
 __all__ = [
     "InsufficientBond",

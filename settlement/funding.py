@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from settlement.errors import SettlementError
-from settlement.ledger import INT64_SAFE, MarketState
-from settlement.params import MarketRisk
+from sealbatch.settlement.errors import SettlementError
+from sealbatch.settlement.ledger import INT64_SAFE, MarketState
+from sealbatch.settlement.params import MarketRisk
 
 __all__ = ["FundingUpdate", "average_premium", "funding_payments", "update_funding"]
 

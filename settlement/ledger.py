@@ -24,10 +24,10 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from auction.batch import RestingOrder
-from crypto.eip712 import Address
-from settlement.errors import InsufficientCollateral, SettlementError, UnknownAccount
-from settlement.params import BPS, SettlementConfig
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.errors import InsufficientCollateral, SettlementError, UnknownAccount
+from sealbatch.settlement.params import BPS, SettlementConfig
 
 __all__ = [
     "INT64_SAFE",
@@ -322,7 +322,7 @@ def withdraw(
         InsufficientCollateral: ``amount`` exceeds the free collateral.
         UnknownAccount: no such account.
     """
-    from settlement.margin import free_collateral  # margin imports this module
+    from sealbatch.settlement.margin import free_collateral  # margin imports this module
 
     amount = _check_amount("amount", amount)
     row = state.row(_check_key(key))

@@ -35,13 +35,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from auction.batch import RestingOrder
-from auction.markets import MAX_TICKS
-from auction.orders import Order, Side, TimeInForce
-from crypto.eip712 import Address
-from crypto.keccak import keccak256
-from settlement.ledger import AccountKey, LiquidationOrder, MarketState, notional_matrix
-from settlement.params import BPS, DeleverageMode, MarketRisk, SettlementConfig
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.markets import MAX_TICKS
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import Address
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.ledger import AccountKey, LiquidationOrder, MarketState, notional_matrix
+from sealbatch.settlement.params import BPS, DeleverageMode, MarketRisk, SettlementConfig
 
 __all__ = [
     "LIQUIDATION_TAG",

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from auction.batch import RestingOrder
-from auction.markets import MAX_TICKS
-from auction.orders import Order, Side
-from crypto.eip712 import Address
-from settlement.errors import InsufficientMargin, ReduceOnlyViolation, SettlementError
-from settlement.ledger import (
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.markets import MAX_TICKS
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.errors import InsufficientMargin, ReduceOnlyViolation, SettlementError
+from sealbatch.settlement.ledger import (
     AccountKey,
     LedgerState,
     equity,
@@ -40,8 +40,8 @@ from settlement.ledger import (
     multipliers,
     notional_matrix,
 )
-from settlement.liquidation import price_band_bps
-from settlement.params import BPS, SettlementConfig
+from sealbatch.settlement.liquidation import price_band_bps
+from sealbatch.settlement.params import BPS, SettlementConfig
 
 __all__ = [
     "Requirements",

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 from eth_abi import encode as abi_encode
 
-from auction.markets import MAX_TICKS
-from crypto.eip712 import Address, address_of, recover_signer, sign_digest
-from crypto.exceptions import SignatureError
-from crypto.keccak import keccak256, keccak_merkle_root
-from settlement.errors import OracleError
+from sealbatch.auction.markets import MAX_TICKS
+from sealbatch.crypto.eip712 import Address, address_of, recover_signer, sign_digest
+from sealbatch.crypto.exceptions import SignatureError
+from sealbatch.crypto.keccak import keccak256, keccak_merkle_root
+from sealbatch.settlement.errors import OracleError
 
 __all__ = [
     "REPORT_TAG",

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from auction.markets import DEFAULT_MARKETS, MAX_LOTS, Market
-from settlement.errors import SettlementError
+from sealbatch.auction.markets import DEFAULT_MARKETS, MAX_LOTS, Market
+from sealbatch.settlement.errors import SettlementError
 
 __all__ = [
     "BPS",

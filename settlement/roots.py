@@ -9,7 +9,7 @@ can recompute the leaf and range-check each limb (see docs/formats.md):
 * an address (160 bits) is seven 24-bit limbs, least significant first;
 * the account leaf is
   ``[ACCOUNT_DOMAIN, addr×7, subaccount, portfolio, collateral×4, position_m×4 …]``
-  hashed with the Poseidon2 sponge (``crypto.poseidon2.hash_rows``);
+  hashed with the Poseidon2 sponge (``sealbatch.crypto.poseidon2.hash_rows``);
 * the account tree has ``2^depth`` leaves, ``depth = max(1, ⌈log2 n⌉)``, the
   accounts in ledger row order, padded with the all-zero digest;
 * the header is the sponge of
@@ -32,10 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from crypto import poseidon2
-from crypto.exceptions import VerificationError
-from settlement.errors import SettlementError
-from settlement.ledger import AccountKey, LedgerState
+from sealbatch.crypto import poseidon2
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.settlement.errors import SettlementError
+from sealbatch.settlement.ledger import AccountKey, LedgerState
 
 __all__ = [
     "ACCOUNT_DOMAIN",

@@ -15,17 +15,23 @@ from typing import Any
 
 import numpy as np
 
-from auction.batch import BatchResult, RestingOrder
-from auction.errors import AuctionError
-from auction.markets import Market
-from auction.orders import Order, Side, TimeInForce
-from crypto.eip712 import Address
-from settlement.errors import SettlementError
-from settlement.ledger import AccountKey, LedgerState, LiquidationOrder, MarketState, equity
-from settlement.margin import requirements
-from settlement.oracle import OracleConfig, OracleSource
-from settlement.params import DeleverageMode, MarginTier, MarketRisk, SettlementConfig
-from settlement.roots import state_root
+from sealbatch.auction.batch import BatchResult, RestingOrder
+from sealbatch.auction.errors import AuctionError
+from sealbatch.auction.markets import Market
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.errors import SettlementError
+from sealbatch.settlement.ledger import (
+    AccountKey,
+    LedgerState,
+    LiquidationOrder,
+    MarketState,
+    equity,
+)
+from sealbatch.settlement.margin import requirements
+from sealbatch.settlement.oracle import OracleConfig, OracleSource
+from sealbatch.settlement.params import DeleverageMode, MarginTier, MarketRisk, SettlementConfig
+from sealbatch.settlement.roots import state_root
 
 __all__ = [
     "ORDER_COLUMNS",

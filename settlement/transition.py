@@ -32,10 +32,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from auction.batch import BatchResult, Fill
-from settlement.errors import InvariantViolation, SettlementError
-from settlement.funding import FundingUpdate, average_premium, funding_payments, update_funding
-from settlement.ledger import (
+from sealbatch.auction.batch import BatchResult, Fill
+from sealbatch.settlement.errors import InvariantViolation, SettlementError
+from sealbatch.settlement.funding import (
+    FundingUpdate,
+    average_premium,
+    funding_payments,
+    update_funding,
+)
+from sealbatch.settlement.ledger import (
     INT64_SAFE,
     AccountKey,
     LedgerState,
@@ -47,11 +52,22 @@ from settlement.ledger import (
     total_value,
     withdraw,
 )
-from settlement.liquidation import DeficitFlow, cover_deficits, plan_liquidations, update_breaker
-from settlement.margin import requirements
-from settlement.oracle import IndexReading, OracleConfig, OracleRound, mark_price, read_index
-from settlement.params import BPS, SettlementConfig
-from settlement.roots import state_root
+from sealbatch.settlement.liquidation import (
+    DeficitFlow,
+    cover_deficits,
+    plan_liquidations,
+    update_breaker,
+)
+from sealbatch.settlement.margin import requirements
+from sealbatch.settlement.oracle import (
+    IndexReading,
+    OracleConfig,
+    OracleRound,
+    mark_price,
+    read_index,
+)
+from sealbatch.settlement.params import BPS, SettlementConfig
+from sealbatch.settlement.roots import state_root
 
 __all__ = ["BatchWitness", "SettledFill", "apply_batch", "check_invariants"]
 

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crypto.exceptions import SealbatchError
-from venue.api.routes import (
+from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.venue.api.routes import (
     accounts,
     batches,
     commitments,
@@ -32,11 +32,11 @@ from venue.api.routes import (
     rfqs,
     stream,
 )
-from venue.clock import Clock
-from venue.errors import RateLimited, problem_status
-from venue.operator import Operator
-from venue.schemas import CommitIn
-from venue.settings import Settings
+from sealbatch.venue.clock import Clock
+from sealbatch.venue.errors import RateLimited, problem_status
+from sealbatch.venue.operator import Operator
+from sealbatch.venue.schemas import CommitIn
+from sealbatch.venue.settings import Settings
 
 __all__ = ["BodyLimit", "create_app", "problem"]
 

@@ -5,8 +5,8 @@ EIP-712 signature under the venue's domain (name, version, chain id,
 verifying contract), so a message signed for another chain or contract
 recovers to another address and is refused, and a nonce works once per
 trader across every kind of write (commitments, reveals, RFQ messages,
-deposits). Commitments use :data:`auction.commit_reveal.COMMIT_TYPE`; the
-RFQ types live in :mod:`venue.rfq`; this module adds the reveal and the
+deposits). Commitments use :data:`sealbatch.auction.commit_reveal.COMMIT_TYPE`; the
+RFQ types live in :mod:`sealbatch.venue.rfq`; this module adds the reveal and the
 deposit, the shared verification and the per-address rate limiter.
 """
 
@@ -20,11 +20,17 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from auction.commit_reveal import NonceRegistry
-from auction.errors import BadSignature, CommitmentExpired, NonceReused
-from crypto.eip712 import Address, Eip712Domain, StructType, recover_signer, signing_digest
-from crypto.exceptions import SignatureError
-from venue.errors import RateLimited
+from sealbatch.auction.commit_reveal import NonceRegistry
+from sealbatch.auction.errors import BadSignature, CommitmentExpired, NonceReused
+from sealbatch.crypto.eip712 import (
+    Address,
+    Eip712Domain,
+    StructType,
+    recover_signer,
+    signing_digest,
+)
+from sealbatch.crypto.exceptions import SignatureError
+from sealbatch.venue.errors import RateLimited
 
 __all__ = [
     "DEPOSIT_TYPE",

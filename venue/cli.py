@@ -20,13 +20,13 @@ __all__ = ["build_parser", "main"]
 
 #: Subcommand modules, in the order ``sealbatch --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
-    "venue.commands.demo",
-    "venue.commands.clear",
-    "venue.commands.prove",
-    "venue.commands.verify",
-    "venue.commands.replay",
-    "venue.commands.serve",
-    "venue.commands.lab",
+    "sealbatch.venue.commands.demo",
+    "sealbatch.venue.commands.clear",
+    "sealbatch.venue.commands.prove",
+    "sealbatch.venue.commands.verify",
+    "sealbatch.venue.commands.replay",
+    "sealbatch.venue.commands.serve",
+    "sealbatch.venue.commands.lab",
 )
 
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 
-from auction.commit_reveal import COMMIT_TYPE, RECEIPT_TYPE, compute_commitment
-from auction.orders import Order
-from crypto.eip712 import (
+from sealbatch.auction.commit_reveal import COMMIT_TYPE, RECEIPT_TYPE, compute_commitment
+from sealbatch.auction.orders import Order
+from sealbatch.crypto.eip712 import (
     Address,
     Eip712Domain,
     StructType,
@@ -35,10 +35,10 @@ from crypto.eip712 import (
     sign_digest,
     signing_digest,
 )
-from crypto.exceptions import SealbatchError
-from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE
-from venue.errors import ApiError, VenueError
-from venue.rfq import (
+from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE
+from sealbatch.venue.errors import ApiError, VenueError
+from sealbatch.venue.rfq import (
     ACCEPT_TYPE,
     QUOTE_COMMIT_TYPE,
     QUOTE_REVEAL_TYPE,
@@ -491,7 +491,7 @@ class VenueClient:
     def post_oracle_price(self, market: str, price: int) -> dict[str, Any]:
         """Sign and post a price report with this client's key as the oracle source
         (the key must be one of the venue's configured sources)."""
-        from settlement.oracle import PriceReport, SignedReport
+        from sealbatch.settlement.oracle import PriceReport, SignedReport
 
         report = PriceReport(market, price, self.server_now_ms(), self._me())
         if self.key is None:
@@ -504,6 +504,6 @@ class VenueClient:
         self.http.close()
 
 
-# Re-exported so that the whole SDK reads ``from venue.client import ...``.
-from venue.local_venue import LocalVenue  # noqa: E402
-from venue.stream_client import GapTracker, StreamClient  # noqa: E402
+# Re-exported so that the whole SDK reads ``from sealbatch.venue.client import ...``.
+from sealbatch.venue.local_venue import LocalVenue  # noqa: E402
+from sealbatch.venue.stream_client import GapTracker, StreamClient  # noqa: E402

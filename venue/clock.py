@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from auction.commit_reveal import BatchWindows
-from venue.errors import VenueError
+from sealbatch.auction.commit_reveal import BatchWindows
+from sealbatch.venue.errors import VenueError
 
 __all__ = ["BatchSchedule", "Clock", "ManualClock", "SystemClock"]
 

@@ -21,18 +21,36 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from auction.batch import BatchResult, RestingOrder, clear_batch
-from auction.commit_reveal import CommitBook, NonceRegistry, Receipt, Reveal, RevealedOrder
-from auction.errors import AuctionError, BadSignature, OutsideWindow, UnknownCommitment, WrongBatch
-from auction.markets import Market
-from crypto.eip712 import Address, Eip712Domain, StructType, address_of, recover_signer
-from crypto.exceptions import SealbatchError, SignatureError
-from crypto.keccak import keccak256
-from venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE, check_fresh, verify_signed
-from venue.clock import BatchSchedule
-from venue.errors import BadRequest, Conflict, NotFound
-from venue.fates import update_fates
-from venue.rfq import (
+from sealbatch.auction.batch import BatchResult, RestingOrder, clear_batch
+from sealbatch.auction.commit_reveal import (
+    CommitBook,
+    NonceRegistry,
+    Receipt,
+    Reveal,
+    RevealedOrder,
+)
+from sealbatch.auction.errors import (
+    AuctionError,
+    BadSignature,
+    OutsideWindow,
+    UnknownCommitment,
+    WrongBatch,
+)
+from sealbatch.auction.markets import Market
+from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, address_of, recover_signer
+from sealbatch.crypto.exceptions import SealbatchError, SignatureError
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.venue.auth import (
+    DEPOSIT_TYPE,
+    REVEAL_TYPE,
+    WITHDRAW_TYPE,
+    check_fresh,
+    verify_signed,
+)
+from sealbatch.venue.clock import BatchSchedule
+from sealbatch.venue.errors import BadRequest, Conflict, NotFound
+from sealbatch.venue.fates import update_fates
+from sealbatch.venue.rfq import (
     ACCEPT_TYPE,
     QUOTE_COMMIT_TYPE,
     QUOTE_REVEAL_TYPE,
@@ -42,7 +60,7 @@ from venue.rfq import (
     Rfq,
     RfqBook,
 )
-from venue.schemas import (
+from sealbatch.venue.schemas import (
     AcceptIn,
     CommitIn,
     DepositIn,
@@ -54,7 +72,7 @@ from venue.schemas import (
     WithdrawIn,
     hexb,
 )
-from venue.settlement_engine import SettlementEngine
+from sealbatch.venue.settlement_engine import SettlementEngine
 
 __all__ = ["EVENT_MODELS", "RevealOutcome", "VenueCore", "record_hash"]
 
@@ -112,7 +130,7 @@ class VenueCore:
         domain: EIP-712 domain of every signed message.
         operator_key: signs receipts.
         schedule: the batch clock.
-        settlement: ledger and margin (see :mod:`venue.settlement_engine`).
+        settlement: ledger and margin (see :mod:`sealbatch.venue.settlement_engine`).
         rfq_window_ms: (min, max) RFQ window length.
         rfq_band_bps: a block price may differ from its batch's clearing price
             by at most this many basis points.

@@ -8,7 +8,7 @@ never reveals (its bond is forfeited to the insurance fund) and one reveals an
 order that does not match its commitment (rejected). Traders deposit
 collateral first; one of them is thinly funded, so the initial-margin check
 at reveal refuses some of its orders. Each batch is settled with
-:func:`settlement.transition.apply_batch` against a signed oracle round of two
+:func:`sealbatch.settlement.transition.apply_batch` against a signed oracle round of two
 families of two sources each.
 """
 
@@ -18,8 +18,8 @@ import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
-from auction.batch import BatchResult, RestingOrder, clear_batch
-from auction.commit_reveal import (
+from sealbatch.auction.batch import BatchResult, RestingOrder, clear_batch
+from sealbatch.auction.commit_reveal import (
     BatchWindows,
     Commit,
     CommitBook,
@@ -28,16 +28,22 @@ from auction.commit_reveal import (
     SignedCommit,
     compute_commitment,
 )
-from auction.errors import AuctionError
-from auction.markets import DEFAULT_MARKETS, Market
-from auction.orders import Order, Side, TimeInForce
-from crypto.eip712 import Address, Eip712Domain, address_of
-from crypto.keccak import keccak256
-from settlement.ledger import AccountKey, LedgerState, deposit, empty_state
-from settlement.margin import RevealMarginCheck, cap_reduce_only, check_carried
-from settlement.oracle import OracleConfig, OracleRound, OracleSource, PriceReport, SignedReport
-from settlement.params import SettlementConfig, default_config
-from settlement.transition import BatchWitness, apply_batch
+from sealbatch.auction.errors import AuctionError
+from sealbatch.auction.markets import DEFAULT_MARKETS, Market
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_state
+from sealbatch.settlement.margin import RevealMarginCheck, cap_reduce_only, check_carried
+from sealbatch.settlement.oracle import (
+    OracleConfig,
+    OracleRound,
+    OracleSource,
+    PriceReport,
+    SignedReport,
+)
+from sealbatch.settlement.params import SettlementConfig, default_config
+from sealbatch.settlement.transition import BatchWitness, apply_batch
 
 __all__ = [
     "DemoBatch",

@@ -8,8 +8,8 @@ of them to the HTTP status the API answers with. Responses are RFC 9457
 
 from __future__ import annotations
 
-from auction.errors import AuctionError
-from crypto.exceptions import SealbatchError
+from sealbatch.auction.errors import AuctionError
+from sealbatch.crypto.exceptions import SealbatchError
 
 __all__ = [
     "ApiError",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from auction.batch import BatchResult
-from auction.orders import Side
+from sealbatch.auction.batch import BatchResult
+from sealbatch.auction.orders import Side
 
 __all__ = ["update_fates"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from venue.errors import VenueError
+from sealbatch.venue.errors import VenueError
 
 __all__ = ["LocalVenue"]
 
@@ -54,7 +54,7 @@ class LocalVenue:
             [
                 sys.executable,
                 "-m",
-                "venue.cli",
+                "sealbatch.venue.cli",
                 "serve",
                 "--port",
                 str(port),

@@ -29,18 +29,18 @@ from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from auction.commit_reveal import Receipt, RevealedOrder
-from auction.errors import AuctionError
-from auction.markets import DEFAULT_MARKETS, Market
-from crypto.eip712 import Address, Eip712Domain
-from crypto.exceptions import SealbatchError
-from venue.auth import RateLimiter
-from venue.clock import BatchSchedule, Clock, SystemClock
-from venue.core import RevealOutcome, VenueCore
-from venue.errors import BadRequest, StateDiverged, StorageUnavailable, VenueError
-from venue.persistence import GroupCommitter, LoggedEvent, Store
-from venue.rfq import Acceptance, Quote, Rfq
-from venue.schemas import (
+from sealbatch.auction.commit_reveal import Receipt, RevealedOrder
+from sealbatch.auction.errors import AuctionError
+from sealbatch.auction.markets import DEFAULT_MARKETS, Market
+from sealbatch.crypto.eip712 import Address, Eip712Domain
+from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.venue.auth import RateLimiter
+from sealbatch.venue.clock import BatchSchedule, Clock, SystemClock
+from sealbatch.venue.core import RevealOutcome, VenueCore
+from sealbatch.venue.errors import BadRequest, StateDiverged, StorageUnavailable, VenueError
+from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Store
+from sealbatch.venue.rfq import Acceptance, Quote, Rfq
+from sealbatch.venue.schemas import (
     AcceptIn,
     CommitIn,
     DepositIn,
@@ -51,9 +51,9 @@ from venue.schemas import (
     RfqIn,
     WithdrawIn,
 )
-from venue.settings import Settings
-from venue.settlement_engine import make_settlement_engine
-from venue.stream import Broker
+from sealbatch.venue.settings import Settings
+from sealbatch.venue.settlement_engine import make_settlement_engine
+from sealbatch.venue.stream import Broker
 
 __all__ = ["Operator"]
 

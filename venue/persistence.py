@@ -24,8 +24,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
-from venue.errors import StorageUnavailable
-from venue.models import BatchRow, EventRow, MetaRow
+from sealbatch.venue.errors import StorageUnavailable
+from sealbatch.venue.models import BatchRow, EventRow, MetaRow
 
 __all__ = ["GroupCommitter", "LoggedEvent", "Store", "make_engine"]
 

@@ -28,14 +28,14 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 
-from auction.commit_reveal import NonceRegistry
-from auction.errors import OutsideWindow, SizeOutOfRange, WrongMarket
-from auction.markets import Market
-from auction.orders import Order, Side
-from crypto.eip712 import Address, Eip712Domain, StructType, signing_digest
-from crypto.keccak import keccak256
-from venue.auth import check_fresh, verify_signed
-from venue.errors import Conflict, NotFound
+from sealbatch.auction.commit_reveal import NonceRegistry
+from sealbatch.auction.errors import OutsideWindow, SizeOutOfRange, WrongMarket
+from sealbatch.auction.markets import Market
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, signing_digest
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.venue.auth import check_fresh, verify_signed
+from sealbatch.venue.errors import Conflict, NotFound
 
 __all__ = [
     "ACCEPT_TYPE",

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from auction.commit_reveal import Commit, SignedCommit
-from auction.orders import Order, Side, TimeInForce
-from crypto.eip712 import Address
-from settlement.oracle import SignedReport
+from sealbatch.auction.commit_reveal import Commit, SignedCommit
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.oracle import SignedReport
 
 __all__ = [
     "AcceptIn",
@@ -342,7 +342,7 @@ class WithdrawIn(DepositIn):
 
 
 class OracleReportIn(_In):
-    """A price report signed by a configured oracle source (``settlement.oracle``)."""
+    """A price report signed by a configured oracle source (``sealbatch.settlement.oracle``)."""
 
     model_config = _example(
         {

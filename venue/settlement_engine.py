@@ -4,7 +4,7 @@ The operator talks to settlement only through :class:`SettlementEngine`:
 the initial-margin check on every matching reveal, deposits, oracle
 reports, applying a cleared batch (fills, block trades, forfeited bonds,
 funding, liquidations) and account / market views. :class:`LedgerSettlement`
-runs the real ledger (:func:`settlement.transition.apply_batch`); it is
+runs the real ledger (:func:`sealbatch.settlement.transition.apply_batch`); it is
 deterministic in the sequence of calls, so replaying the venue's log
 rebuilds it exactly.
 
@@ -26,20 +26,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from auction.batch import BatchResult, Fill, RestingOrder
-from auction.commit_reveal import Commit
-from auction.markets import Market
-from auction.orders import Order, Side
-from crypto.eip712 import Address, address_of
-from crypto.keccak import keccak256
-from settlement.errors import (
+from sealbatch.auction.batch import BatchResult, Fill, RestingOrder
+from sealbatch.auction.commit_reveal import Commit
+from sealbatch.auction.markets import Market
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.eip712 import Address, address_of
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.errors import (
     InsufficientBond,
     InsufficientCollateral,
     InsufficientMargin,
     ReduceOnlyViolation,
     SettlementError,
 )
-from settlement.ledger import (
+from sealbatch.settlement.ledger import (
     AccountKey,
     LedgerState,
     deposit,
@@ -48,8 +48,8 @@ from settlement.ledger import (
     open_account,
     withdraw,
 )
-from settlement.liquidation import batch_length_factor, price_band_bps
-from settlement.margin import (
+from sealbatch.settlement.liquidation import batch_length_factor, price_band_bps
+from sealbatch.settlement.margin import (
     RevealMarginCheck,
     cap_reduce_only,
     check_carried,
@@ -57,12 +57,12 @@ from settlement.margin import (
     free_collateral,
     requirements,
 )
-from settlement.oracle import OracleConfig, OracleRound, OracleSource, SignedReport
-from settlement.params import SettlementConfig, default_config
-from settlement.roots import state_root
-from settlement.transition import apply_batch
-from venue.errors import BadRequest
-from venue.rfq import Acceptance
+from sealbatch.settlement.oracle import OracleConfig, OracleRound, OracleSource, SignedReport
+from sealbatch.settlement.params import SettlementConfig, default_config
+from sealbatch.settlement.roots import state_root
+from sealbatch.settlement.transition import apply_batch
+from sealbatch.venue.errors import BadRequest
+from sealbatch.venue.rfq import Acceptance
 
 __all__ = [
     "DEV_ORACLE_FAMILIES",
@@ -98,7 +98,7 @@ class SettleOutcome:
 
 
 class SettlementEngine(Protocol):
-    """What the operator needs from settlement."""
+    """What the operator needs from sealbatch.settlement."""
 
     name: str
 
@@ -160,7 +160,7 @@ class LedgerSettlement:
     Args:
         markets: the venue's markets.
         oracle: trusted oracle sources (default: the development oracle).
-        config: settlement rules (default: :func:`settlement.params.default_config`
+        config: settlement rules (default: :func:`sealbatch.settlement.params.default_config`
             with ``forfeit_bond = min_bond``).
         min_bond: the least an unrevealed commitment forfeits, in collateral base
             units (default 1 USDC); ignored when ``config`` is given.

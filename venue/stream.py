@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from venue.errors import Gone, VenueError
+from sealbatch.venue.errors import Gone, VenueError
 
 __all__ = ["MAX_TOPICS", "Broker", "Subscription", "valid_topic"]
 

@@ -1,6 +1,6 @@
 """Stream subscription with gap healing (the SDK side of ``WS /v1/stream``).
 
-See :mod:`venue.stream` for the protocol: per-topic sequence numbers within
+See :mod:`sealbatch.venue.stream` for the protocol: per-topic sequence numbers within
 an epoch, ``GET /v1/stream/replay`` for missed messages, a fresh snapshot
 when they are gone.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from venue.errors import ApiError, VenueError
+from sealbatch.venue.errors import ApiError, VenueError
 
 __all__ = ["GapTracker", "StreamClient"]
 

@@ -14,10 +14,10 @@ Registering an AIR: write a module in ``crypto/airs/`` that defines
   ``(num_main_columns, num_rows)`` uint64 trace;
 * ``ENTRY = AirEntry(name, build, generate, summary)``;
 
-then add one line ``"name": "crypto.airs.module",`` to :data:`AIR_MODULES`.
+then add one line ``"name": "sealbatch.crypto.airs.module",`` to :data:`AIR_MODULES`.
 Modules are imported lazily, so registering costs nothing at start-up. Keep
 prover-only work (trace generation) inside ``generate``: the verifier imports
-the module for ``build`` and must never import :mod:`crypto.prover`.
+the module for ``build`` and must never import :mod:`sealbatch.crypto.prover`.
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crypto.air import Air
-from crypto.field import Array
+from sealbatch.crypto.air import Air
+from sealbatch.crypto.field import Array
 
 __all__ = ["AIR_MODULES", "AirEntry", "UnknownAir", "available_airs", "get_air"]
 
 #: Registered AIRs: name -> module defining ``ENTRY``.
 AIR_MODULES: dict[str, str] = {
-    "fibonacci": "crypto.airs.fibonacci",
-    "wide": "crypto.airs.wide",
-    "range_check": "crypto.airs.range_check",
-    "poseidon2": "crypto.airs.poseidon2_air",
+    "fibonacci": "sealbatch.crypto.airs.fibonacci",
+    "wide": "sealbatch.crypto.airs.wide",
+    "range_check": "sealbatch.crypto.airs.range_check",
+    "poseidon2": "sealbatch.crypto.airs.poseidon2_air",
 }
 
 

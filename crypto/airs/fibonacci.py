@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.air import Air, Boundary, Transition, col, pub
-from crypto.airs import AirEntry
-from crypto.field_ref import P
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.air import Air, Boundary, Transition, col, pub
+from sealbatch.crypto.airs import AirEntry
+from sealbatch.crypto.field_ref import P
 
 __all__ = ["ENTRY", "build", "generate"]
 

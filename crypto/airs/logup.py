@@ -14,7 +14,7 @@ except with negligible probability, iff
 each step is ``(s' − s)·D' − M' = 0`` where
 ``M = m·Π_j (α − f_j) − (α − t)·Σ_j Π_(l≠j) (α − f_l)``: degree ``k + 2``.
 
-Usage inside an AIR (see :mod:`crypto.airs.range_check`)::
+Usage inside an AIR (see :mod:`sealbatch.crypto.airs.range_check`)::
 
     step, first, last = logup_constraints(aux(0), challenge(0), t, m, [f])
     ...
@@ -27,9 +27,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.air import Boundary, Column, Expr, Transition, shift_rows
-from crypto.field_ref import EXT_DEGREE, Fp4, P
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.air import Boundary, Column, Expr, Transition, shift_rows
+from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, P
 
 __all__ = ["logup_constraints", "logup_running_sum"]
 

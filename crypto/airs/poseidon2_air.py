@@ -11,7 +11,7 @@ Two layers:
   chain of ``N`` permutations, ``x_{r+1} = P(x_r)``, one per row, with public
   inputs ``(x_0, P^N(x_0))`` — 32 field elements whatever ``N``.
 
-The permutation is :mod:`crypto.poseidon2` (HorizenLabs BabyBear width 16).
+The permutation is :mod:`sealbatch.crypto.poseidon2` (HorizenLabs BabyBear width 16).
 
 Gadget columns (282 per row, from ``first``)::
 
@@ -43,10 +43,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from crypto import poseidon2 as p2
-from crypto.air import Air, Boundary, Expr, Transition, col, pub
-from crypto.airs import AirEntry
-from crypto.poseidon2 import (
+from sealbatch.crypto import poseidon2 as p2
+from sealbatch.crypto.air import Air, Boundary, Expr, Transition, col, pub
+from sealbatch.crypto.airs import AirEntry
+from sealbatch.crypto.poseidon2 import (
     EXTERNAL_MATRIX,
     EXTERNAL_ROUND_CONSTANTS,
     INTERNAL_DIAG_M_1,

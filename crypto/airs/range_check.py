@@ -4,7 +4,7 @@ Main columns: ``v`` (the values), ``t`` (the table: 0, 1, ..., R−1, then
 R−1 repeated), ``m`` (how many ``v`` equal each table row), ``acc`` (running
 sum of ``v``, so the statement binds the values: public inputs ``(R, Σ v)``).
 One aux column ``s`` and one challenge ``α`` carry the LogUp argument
-(:mod:`crypto.airs.logup`).
+(:mod:`sealbatch.crypto.airs.logup`).
 
 Constraints: ``t[0] = 0``, ``(t' − t)(t' − t − 1) = 0``, ``t[−1] = R − 1``;
 ``acc[0] = v[0]``, ``acc' = acc + v'``, ``acc[−1] = Σ v``; LogUp
@@ -17,11 +17,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from crypto import field as fld
-from crypto.air import Air, Boundary, Transition, aux, challenge, col, pub
-from crypto.airs import AirEntry
-from crypto.airs.logup import logup_constraints, logup_running_sum
-from crypto.field_ref import Fp4, P
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.air import Air, Boundary, Transition, aux, challenge, col, pub
+from sealbatch.crypto.airs import AirEntry
+from sealbatch.crypto.airs.logup import logup_constraints, logup_running_sum
+from sealbatch.crypto.field_ref import Fp4, P
 
 __all__ = ["ENTRY", "build", "generate"]
 

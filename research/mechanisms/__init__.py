@@ -3,9 +3,9 @@
 * :class:`~research.mechanisms.clob.ClobMechanism`: continuous limit order book,
   price-time priority (the lab's own baseline);
 * :class:`~research.mechanisms.batch.BatchAuctionMechanism`: frequent batch
-  auction, cleared by ``auction.batch.clear_market`` (the venue's code);
+  auction, cleared by ``sealbatch.auction.batch.clear_market`` (the venue's code);
 * :class:`~research.mechanisms.commit_reveal.CommitRevealMechanism`: the same
-  auction behind ``auction.commit_reveal.CommitBook`` with signed commitments,
+  auction behind ``sealbatch.auction.commit_reveal.CommitBook`` with signed commitments,
   reveals and bonds;
 * :class:`~research.mechanisms.rfq.RfqDesk`: a sealed request-for-quote window
   for large orders, beside any of the above.
@@ -13,6 +13,6 @@
 
 from __future__ import annotations
 
-from research.mechanisms.base import Mechanism, build_mechanism
+from sealbatch.research.mechanisms.base import Mechanism, build_mechanism
 
 __all__ = ["Mechanism", "build_mechanism"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from research.engine import Cancel, LabOrder, Simulation
-from research.scenario import MechanismSpec
+from sealbatch.research.engine import Cancel, LabOrder, Simulation
+from sealbatch.research.scenario import MechanismSpec
 
 if TYPE_CHECKING:
-    from research.scenario import Scenario
+    from sealbatch.research.scenario import Scenario
 
 __all__ = ["LobsterRow", "Mechanism", "build_mechanism"]
 
@@ -156,9 +156,9 @@ class _StaleQuote:
 
 def build_mechanism(spec: MechanismSpec, sim: Simulation, scenario: Scenario) -> Mechanism:
     """The mechanism ``spec`` names, attached to ``sim``."""
-    from research.mechanisms.batch import BatchAuctionMechanism
-    from research.mechanisms.clob import ClobMechanism
-    from research.mechanisms.commit_reveal import CommitRevealMechanism
+    from sealbatch.research.mechanisms.batch import BatchAuctionMechanism
+    from sealbatch.research.mechanisms.clob import ClobMechanism
+    from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
 
     if spec.kind == "clob":
         return ClobMechanism(sim, spec, scenario)

@@ -3,7 +3,7 @@
 Resting (non-IOC) orders stay in the book across batches until filled or
 cancelled; a cancel takes effect when it arrives, so a market maker whose
 cancel reaches the venue before the batch closes is never picked off.
-Clearing is the venue's own: :func:`auction.batch.clear_market` (uniform
+Clearing is the venue's own: :func:`sealbatch.auction.batch.clear_market` (uniform
 price maximising volume, pro-rata rationing, tie-break keys from the batch
 seed) — no time priority inside a batch.
 
@@ -16,16 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from auction.batch import clear_market
-from auction.orders import Order, Side, TimeInForce
-from crypto.keccak import keccak256
-from research.engine import Cancel, LabOrder, Simulation
-from research.errors import ConservationError
-from research.mechanisms.base import Mechanism
-from research.scenario import MechanismSpec
+from sealbatch.auction.batch import clear_market
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.research.engine import Cancel, LabOrder, Simulation
+from sealbatch.research.errors import ConservationError
+from sealbatch.research.mechanisms.base import Mechanism
+from sealbatch.research.scenario import MechanismSpec
 
 if TYPE_CHECKING:
-    from research.scenario import Scenario
+    from sealbatch.research.scenario import Scenario
 
 __all__ = ["BatchAuctionMechanism", "auction_order", "order_id_bytes"]
 

@@ -16,13 +16,13 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
-from research.engine import Cancel, LabOrder, Simulation
-from research.errors import ConservationError
-from research.mechanisms.base import Mechanism
-from research.scenario import MechanismSpec
+from sealbatch.research.engine import Cancel, LabOrder, Simulation
+from sealbatch.research.errors import ConservationError
+from sealbatch.research.mechanisms.base import Mechanism
+from sealbatch.research.scenario import MechanismSpec
 
 if TYPE_CHECKING:
-    from research.scenario import Scenario
+    from sealbatch.research.scenario import Scenario
 
 __all__ = ["ClobMechanism"]
 

@@ -2,14 +2,14 @@
 
 Batch ``k`` collects commitments during ``[kT, (k+1)T)`` and reveals during
 ``[(k+1)T, (k+1)T + ρ)``; then it closes and clears. Each arriving order is
-committed for its trader through :class:`auction.commit_reveal.CommitBook`
+committed for its trader through :class:`sealbatch.auction.commit_reveal.CommitBook`
 (an EIP-712 commitment signed with the trader's secp256k1 key; the book
 verifies it and signs a receipt). At the close of the commit window every
 trader's reveal is scheduled at its own latency; a trader may withhold
-(:meth:`research.agents.Agent.should_reveal`), and a cancel under
+(:meth:`sealbatch.research.agents.Agent.should_reveal`), and a cancel under
 commit-reveal means exactly that. Unrevealed commitments forfeit their bond
 to the insurance fund. The closed batch is cleared by
-:func:`auction.batch.clear_batch`.
+:func:`sealbatch.auction.batch.clear_batch`.
 
 Until the batch closes nobody sees an order: messages in flight and the
 book are sealed, so front-runners see only that a commitment went out.
@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING
 
-from auction.batch import clear_batch
-from auction.commit_reveal import (
+from sealbatch.auction.batch import clear_batch
+from sealbatch.auction.commit_reveal import (
     BatchWindows,
     Commit,
     CommitBook,
@@ -32,18 +32,18 @@ from auction.commit_reveal import (
     SignedCommit,
     compute_commitment,
 )
-from auction.errors import AuctionError
-from auction.markets import Market
-from crypto.eip712 import Address, Eip712Domain, address_of
-from crypto.keccak import keccak256
-from research.engine import Cancel, LabOrder, Simulation
-from research.errors import ConservationError
-from research.mechanisms.base import Mechanism
-from research.mechanisms.batch import CROSS_ORDER_ID, auction_order
-from research.scenario import MechanismSpec
+from sealbatch.auction.errors import AuctionError
+from sealbatch.auction.markets import Market
+from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.research.engine import Cancel, LabOrder, Simulation
+from sealbatch.research.errors import ConservationError
+from sealbatch.research.mechanisms.base import Mechanism
+from sealbatch.research.mechanisms.batch import CROSS_ORDER_ID, auction_order
+from sealbatch.research.scenario import MechanismSpec
 
 if TYPE_CHECKING:
-    from research.scenario import Scenario
+    from sealbatch.research.scenario import Scenario
 
 __all__ = ["CommitRevealMechanism", "lab_key"]
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from research.engine import LabOrder, Simulation
-from research.scenario import RfqConfig
+from sealbatch.research.engine import LabOrder, Simulation
+from sealbatch.research.scenario import RfqConfig
 
 if TYPE_CHECKING:
-    from research.agents import Agent, MarketMaker
+    from sealbatch.research.agents import Agent, MarketMaker
 
 __all__ = ["RfqDesk"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from auction.commit_reveal import (
+from sealbatch.auction.commit_reveal import (
     BatchWindows,
     Commit,
     CommitBook,
@@ -17,9 +17,9 @@ from auction.commit_reveal import (
     SignedCommit,
     compute_commitment,
 )
-from auction.markets import DEFAULT_MARKETS
-from auction.orders import Order
-from crypto.eip712 import Address, Eip712Domain, address_of
+from sealbatch.auction.markets import DEFAULT_MARKETS
+from sealbatch.auction.orders import Order
+from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
 
 DOMAIN = Eip712Domain(
     name="sealbatch", version="1", chain_id=31337, verifying_contract=Address("0x" + "ab" * 20)

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auction.allocation import allocate, pro_rata
-from auction.clearing import PriceDiscovery, aggregate_curves, discover_price
-from auction.errors import AuctionError
-from crypto.keccak import keccak256
+from sealbatch.auction.allocation import allocate, pro_rata
+from sealbatch.auction.clearing import PriceDiscovery, aggregate_curves, discover_price
+from sealbatch.auction.errors import AuctionError
+from sealbatch.crypto.keccak import keccak256
 from tests.auction.reference import Row, reference_allocation
 from tests.auction.test_clearing import book_of, buy, sell
 

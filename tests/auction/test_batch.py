@@ -11,11 +11,17 @@ from eth_utils import keccak as eth_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auction.batch import BatchResult, RestingOrder, clear_batch, clear_market, tiebreak_key
-from auction.commit_reveal import CommitBook, Reveal, SealedBatch
-from auction.errors import AuctionError, RevealMismatch
-from auction.markets import DEFAULT_MARKETS
-from auction.orders import Order, Side, TimeInForce
+from sealbatch.auction.batch import (
+    BatchResult,
+    RestingOrder,
+    clear_batch,
+    clear_market,
+    tiebreak_key,
+)
+from sealbatch.auction.commit_reveal import CommitBook, Reveal, SealedBatch
+from sealbatch.auction.errors import AuctionError, RevealMismatch
+from sealbatch.auction.markets import DEFAULT_MARKETS
+from sealbatch.auction.orders import Order, Side, TimeInForce
 from tests.auction.conftest import AFTER, ALICE, BOB, CAROL, IN_COMMIT, IN_REVEAL, Trader
 from tests.auction.reference import Row, brute_price, reference_allocation
 

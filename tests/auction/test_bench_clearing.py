@@ -11,7 +11,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from auction.book import MARKET
+from sealbatch.auction.book import MARKET
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "clearing.py"
 

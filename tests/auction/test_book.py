@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from auction.book import MARKET, OrderArrays
-from auction.errors import InvalidOrder
-from auction.orders import Order, Side, TimeInForce
+from sealbatch.auction.book import MARKET, OrderArrays
+from sealbatch.auction.errors import InvalidOrder
+from sealbatch.auction.orders import Order, Side, TimeInForce
 
 
 def test_from_orders() -> None:

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auction.book import MARKET, OrderArrays
-from auction.clearing import MAX_PRICE, aggregate_curves, discover_price
-from auction.errors import InvalidOrder
+from sealbatch.auction.book import MARKET, OrderArrays
+from sealbatch.auction.clearing import MAX_PRICE, aggregate_curves, discover_price
+from sealbatch.auction.errors import InvalidOrder
 from tests.auction.reference import BruteResult, Row, brute_price, demand, supply
 
 

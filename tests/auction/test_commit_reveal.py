@@ -9,8 +9,8 @@ import pytest
 from eth_abi import encode as abi_encode
 from eth_utils import keccak as eth_keccak
 
-import auction.errors as errors
-from auction.commit_reveal import (
+import sealbatch.auction.errors as errors
+from sealbatch.auction.commit_reveal import (
     COMMITMENT_TAG,
     BatchWindows,
     Commit,
@@ -20,7 +20,7 @@ from auction.commit_reveal import (
     SignedCommit,
     compute_commitment,
 )
-from auction.errors import (
+from sealbatch.auction.errors import (
     AuctionError,
     BadSignature,
     CommitmentExpired,
@@ -35,9 +35,9 @@ from auction.errors import (
     WrongBatch,
     WrongMarket,
 )
-from auction.orders import Order, Side, TimeInForce
-from crypto.eip712 import Address, Eip712Domain, address_of
-from crypto.keccak import keccak_merkle_root
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
+from sealbatch.crypto.keccak import keccak_merkle_root
 from tests.auction.conftest import (
     AFTER,
     ALICE,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auction.errors import InvalidOrder, OutsideBand, SizeOutOfRange
-from auction.markets import DEFAULT_MARKETS, MAX_LOTS, MAX_TICKS, Market
-from auction.orders import Order, Side
+from sealbatch.auction.errors import InvalidOrder, OutsideBand, SizeOutOfRange
+from sealbatch.auction.markets import DEFAULT_MARKETS, MAX_LOTS, MAX_TICKS, Market
+from sealbatch.auction.orders import Order, Side
 
 
 def test_default_markets() -> None:

@@ -9,8 +9,8 @@ from eth_utils import keccak as eth_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auction.errors import InvalidOrder
-from auction.orders import ORDER_TAG, Order, Side, TimeInForce
+from sealbatch.auction.errors import InvalidOrder
+from sealbatch.auction.orders import ORDER_TAG, Order, Side, TimeInForce
 
 MAX = 1 << 40
 

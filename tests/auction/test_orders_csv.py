@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auction.book import MARKET
-from auction.clearing import discover_price
-from auction.errors import InvalidOrder
-from auction.orders_csv import COLUMNS, CsvBook, OrdersCsvError, parse_orders_csv
+from sealbatch.auction.book import MARKET
+from sealbatch.auction.clearing import discover_price
+from sealbatch.auction.errors import InvalidOrder
+from sealbatch.auction.orders_csv import COLUMNS, CsvBook, OrdersCsvError, parse_orders_csv
 from tests.auction.reference import Row, brute_price
 
 HEADER = "order_id,trader,side,limit_price,quantity"

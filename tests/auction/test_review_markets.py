@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from auction.errors import InvalidOrder
-from auction.markets import MAX_LOTS, MAX_MULTIPLIER, MAX_TICKS, Market
+from sealbatch.auction.errors import InvalidOrder
+from sealbatch.auction.markets import MAX_LOTS, MAX_MULTIPLIER, MAX_TICKS, Market
 
 
 def test_multiplier_is_bounded_so_one_lot_at_the_top_price_fits() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crypto import field as fld
-from crypto.air import (
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.air import (
     Air,
     ArrayEvaluator,
     Boundary,
@@ -22,9 +22,9 @@ from crypto.air import (
     periodic,
     pub,
 )
-from crypto.airs import UnknownAir, available_airs, fibonacci, get_air
-from crypto.expr import topological_order
-from crypto.field_ref import Fp4, P
+from sealbatch.crypto.airs import UnknownAir, available_airs, fibonacci, get_air
+from sealbatch.crypto.expr import topological_order
+from sealbatch.crypto.field_ref import Fp4, P
 
 
 def test_degree_and_offsets() -> None:
@@ -137,7 +137,7 @@ def test_registry() -> None:
 
 
 def test_shift_rows_keeps_sharing() -> None:
-    from crypto.air import shift_rows
+    from sealbatch.crypto.air import shift_rows
 
     t = col(0) * col(1).next
     e = t + t
@@ -152,10 +152,10 @@ def test_shift_rows_keeps_sharing() -> None:
 
 def test_logup_with_two_looked_up_columns() -> None:
     """Two value columns looked up in one table: degree 4, proved and verified."""
-    from crypto.airs.logup import logup_constraints, logup_running_sum
-    from crypto.options import ProofOptions
-    from crypto.prover import prove
-    from crypto.verifier import verify_proof
+    from sealbatch.crypto.airs.logup import logup_constraints, logup_running_sum
+    from sealbatch.crypto.options import ProofOptions
+    from sealbatch.crypto.prover import prove
+    from sealbatch.crypto.verifier import verify_proof
 
     n, r = 32, 8
     rng = np.random.default_rng(5)

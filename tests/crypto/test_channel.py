@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crypto.channel import VERSION_TAG, Channel, leading_zero_bits
-from crypto.field_ref import P
-from crypto.keccak import keccak256
+from sealbatch.crypto.channel import VERSION_TAG, Channel, leading_zero_bits
+from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.keccak import keccak256
 
 
 def _channel(**kw: object) -> Channel:

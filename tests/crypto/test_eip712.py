@@ -19,8 +19,8 @@ from eth_utils import keccak as eth_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auction.commit_reveal import COMMIT_TYPE, RECEIPT_TYPE, Commit, Receipt
-from crypto.eip712 import (
+from sealbatch.auction.commit_reveal import COMMIT_TYPE, RECEIPT_TYPE, Commit, Receipt
+from sealbatch.crypto.eip712 import (
     Address,
     Eip712Domain,
     StructType,
@@ -29,7 +29,7 @@ from crypto.eip712 import (
     sign_digest,
     signing_digest,
 )
-from crypto.exceptions import SignatureError
+from sealbatch.crypto.exceptions import SignatureError
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
@@ -294,7 +294,7 @@ def test_sign_digest_checks_its_inputs() -> None:
 def test_checksum_address_normalises_and_refuses_non_addresses() -> None:
     from eth_utils import to_checksum_address
 
-    from crypto.eip712 import checksum_address
+    from sealbatch.crypto.eip712 import checksum_address
 
     raw = bytes(range(20))
     expected = to_checksum_address(raw)

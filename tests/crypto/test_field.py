@@ -7,8 +7,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import field
-from crypto.field_ref import GENERATOR, TWO_ADICITY, Fp4, P, W, fp_inv, fp_pow, root_of_unity
+from sealbatch.crypto import field
+from sealbatch.crypto.field_ref import (
+    GENERATOR,
+    TWO_ADICITY,
+    Fp4,
+    P,
+    W,
+    fp_inv,
+    fp_pow,
+    root_of_unity,
+)
 
 elements = st.integers(min_value=0, max_value=P - 1)
 edge = [0, 1, 2, P - 2, P - 1, (P - 1) // 2, 1 << 30]

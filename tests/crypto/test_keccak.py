@@ -8,7 +8,7 @@ from eth_utils import keccak as eth_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto.keccak import LEAF_TAG, NODE_TAG, keccak256, keccak_merkle_root
+from sealbatch.crypto.keccak import LEAF_TAG, NODE_TAG, keccak256, keccak_merkle_root
 
 # Standard Ethereum values (the empty-code hash, and keccak256("abc") as printed
 # by every EVM toolchain, e.g. `cast keccak abc`).

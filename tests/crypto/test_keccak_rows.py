@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from crypto import keccak_rows
-from crypto.keccak import keccak256
+from sealbatch.crypto import keccak_rows
+from sealbatch.crypto.keccak import keccak256
 
 
 @pytest.mark.parametrize("width", [1, 31, 135, 136, 137, 300])

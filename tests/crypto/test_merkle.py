@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crypto.exceptions import VerificationError
-from crypto.keccak import keccak256
-from crypto.keccak_rows import _hash_rows_slow, hash_rows
-from crypto.merkle import (
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.crypto.keccak_rows import _hash_rows_slow, hash_rows
+from sealbatch.crypto.merkle import (
     BatchOpening,
     MerkleTree,
     encode_rows,
@@ -50,7 +50,7 @@ def test_root_matches_reference(arity: int) -> None:
         level = [keccak256(b"\x01", *level[i : i + k]) for i in range(0, len(level), k)]
     assert tree.root == level[0]
     if arity == 2:
-        from crypto.keccak import keccak_merkle_root
+        from sealbatch.crypto.keccak import keccak_merkle_root
 
         assert tree.root == keccak_merkle_root([r.tobytes() for r in rows])
 
@@ -111,7 +111,7 @@ def test_leaf_and_node_are_domain_separated() -> None:
 
 
 def test_column_leaf_digests_match_row_encoding() -> None:
-    from crypto.merkle import column_leaf_digests
+    from sealbatch.crypto.merkle import column_leaf_digests
 
     cols = np.ascontiguousarray(_rows(20000, width=3).T)
     assert np.array_equal(column_leaf_digests(cols), leaf_digests(encode_rows(cols.T)))

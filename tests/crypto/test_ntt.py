@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crypto import field as fld
-from crypto import ntt
-from crypto.field_ref import P, root_of_unity
+from sealbatch.crypto import field as fld
+from sealbatch.crypto import ntt
+from sealbatch.crypto.field_ref import P, root_of_unity
 
 
 @pytest.mark.parametrize("n", [1, 2, 4, 8, 32, 128])

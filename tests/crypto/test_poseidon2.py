@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import poseidon2 as p2
-from crypto.exceptions import VerificationError
-from crypto.poseidon2 import (
+from sealbatch.crypto import poseidon2 as p2
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.crypto.poseidon2 import (
     DIGEST_SIZE,
     EMPTY_DIGEST,
     WIDTH,

@@ -1,7 +1,7 @@
 """The Poseidon2 AIR: honest traces satisfy it and prove; tampering is refused or rejected.
 
-Constraint level (``Air.check_trace``) and end to end (``crypto.prover.prove``
-then ``crypto.verifier.verify``): an honest proof verifies; a changed trace
+Constraint level (``Air.check_trace``) and end to end (``sealbatch.crypto.prover.prove``
+then ``sealbatch.crypto.verifier.verify``): an honest proof verifies; a changed trace
 cell or a wrong public input makes the prover refuse, and a proof forced
 through anyway (``check=False``) is rejected; altered proof parts and flipped
 proof bytes are rejected.
@@ -19,15 +19,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from crypto.air import ArrayEvaluator, ConstraintViolation, col, evaluate
-from crypto.airs import get_air
-from crypto.airs import poseidon2_air as pa
-from crypto.exceptions import VerificationError
-from crypto.expr import degree, max_offset
-from crypto.poseidon2 import WIDTH, P, permute
-from crypto.proof import StarkProof
-from crypto.prover import prove
-from crypto.verifier import verify
+from sealbatch.crypto.air import ArrayEvaluator, ConstraintViolation, col, evaluate
+from sealbatch.crypto.airs import get_air
+from sealbatch.crypto.airs import poseidon2_air as pa
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.crypto.expr import degree, max_offset
+from sealbatch.crypto.poseidon2 import WIDTH, P, permute
+from sealbatch.crypto.proof import StarkProof
+from sealbatch.crypto.prover import prove
+from sealbatch.crypto.verifier import verify
 from tests.crypto.test_stark import FAST, _tampered
 
 HL_RANGE_OUTPUT = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crypto.options import DEFAULT_OPTIONS, ProofOptions
-from crypto.security import COLLISION_BITS, conjectured_bits, proven_bits, security
+from sealbatch.crypto.options import DEFAULT_OPTIONS, ProofOptions
+from sealbatch.crypto.security import COLLISION_BITS, conjectured_bits, proven_bits, security
 
 
 def test_default_options_give_100_bits_up_to_2_18_rows() -> None:

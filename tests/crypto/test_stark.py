@@ -8,16 +8,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from crypto.air import Air, ConstraintViolation
-from crypto.airs import fibonacci, get_air, range_check, wide
-from crypto.exceptions import ProofFormatError, VerificationError
-from crypto.field_ref import P
-from crypto.fri import FriLayerProof
-from crypto.merkle import BatchOpening
-from crypto.options import ProofOptions
-from crypto.proof import StarkProof
-from crypto.prover import ProverTimings, prove
-from crypto.verifier import verify, verify_proof
+from sealbatch.crypto.air import Air, ConstraintViolation
+from sealbatch.crypto.airs import fibonacci, get_air, range_check, wide
+from sealbatch.crypto.exceptions import ProofFormatError, VerificationError
+from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.fri import FriLayerProof
+from sealbatch.crypto.merkle import BatchOpening
+from sealbatch.crypto.options import ProofOptions
+from sealbatch.crypto.proof import StarkProof
+from sealbatch.crypto.prover import ProverTimings, prove
+from sealbatch.crypto.verifier import verify, verify_proof
 
 # Small, fast options for tamper tests (verified with min_security_bits=0).
 FAST = ProofOptions(blowup=4, num_queries=6, folding_factor=4, grinding_bits=4, fri_max_remainder=4)
@@ -239,10 +239,10 @@ def test_verifier_never_imports_the_prover() -> None:
     import sys
 
     code = (
-        "import sys, crypto.verifier\n"
-        "from crypto.airs import available_airs, get_air\n"
+        "import sys, sealbatch.crypto.verifier\n"
+        "from sealbatch.crypto.airs import available_airs, get_air\n"
         "for name in available_airs(): get_air(name)\n"
-        "assert 'crypto.prover' not in sys.modules, 'verifier imported the prover'\n"
+        "assert 'sealbatch.crypto.prover' not in sys.modules, 'verifier imported the prover'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -250,7 +250,7 @@ def test_verifier_never_imports_the_prover() -> None:
 @pytest.mark.parametrize("period", [1, 2, 8, 32])
 def test_periodic_columns_end_to_end(period: int) -> None:
     """x' = x·k + c with k, c periodic; the prover's and verifier's periodic polynomials agree."""
-    from crypto.air import Boundary, col, periodic, pub
+    from sealbatch.crypto.air import Boundary, col, periodic, pub
 
     n = 32
     ks = [(3 * i + 2) % P for i in range(period)]

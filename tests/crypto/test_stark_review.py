@@ -15,20 +15,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crypto import proof as proof_module
-from crypto import prover as prover_module
-from crypto import verifier as verifier_module
-from crypto.air import Air, Boundary, ConstraintViolation, aux, challenge, col, pub
-from crypto.airs import fibonacci, get_air, range_check
-from crypto.channel import VERSION_TAG, Channel
-from crypto.exceptions import CryptoError, ProofFormatError, VerificationError
-from crypto.field_ref import TWO_ADICITY, Fp4, P, root_of_unity
-from crypto.ntt import DEFAULT_SHIFT
-from crypto.options import DEFAULT_OPTIONS, ProofOptions
-from crypto.proof import FORMAT_VERSION, MAGIC, StarkProof
-from crypto.prover import prove
-from crypto.security import conjectured_bits, proven_bits
-from crypto.verifier import verify, verify_proof
+from sealbatch.crypto import proof as proof_module
+from sealbatch.crypto import prover as prover_module
+from sealbatch.crypto import verifier as verifier_module
+from sealbatch.crypto.air import Air, Boundary, ConstraintViolation, aux, challenge, col, pub
+from sealbatch.crypto.airs import fibonacci, get_air, range_check
+from sealbatch.crypto.channel import VERSION_TAG, Channel
+from sealbatch.crypto.exceptions import CryptoError, ProofFormatError, VerificationError
+from sealbatch.crypto.field_ref import TWO_ADICITY, Fp4, P, root_of_unity
+from sealbatch.crypto.ntt import DEFAULT_SHIFT
+from sealbatch.crypto.options import DEFAULT_OPTIONS, ProofOptions
+from sealbatch.crypto.proof import FORMAT_VERSION, MAGIC, StarkProof
+from sealbatch.crypto.prover import prove
+from sealbatch.crypto.security import conjectured_bits, proven_bits
+from sealbatch.crypto.verifier import verify, verify_proof
 
 FAST = ProofOptions(blowup=4, num_queries=6, folding_factor=4, grinding_bits=4, fri_max_remainder=4)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from research.engine import LabOrder, Simulation
-from research.mechanisms import Mechanism, build_mechanism
-from research.scenario import MechanismSpec, Scenario
+from sealbatch.research.engine import LabOrder, Simulation
+from sealbatch.research.mechanisms import Mechanism, build_mechanism
+from sealbatch.research.scenario import MechanismSpec, Scenario
 
 
 def make_venue(

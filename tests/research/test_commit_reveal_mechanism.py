@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from research.agents import Agent
-from research.engine import BUY, SELL, Cancel, LabOrder
-from research.mechanisms import Mechanism
-from research.mechanisms.commit_reveal import CommitRevealMechanism
-from research.scenario import Latency
-from research.streams import Streams
+from sealbatch.research.agents import Agent
+from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder
+from sealbatch.research.mechanisms import Mechanism
+from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
+from sealbatch.research.scenario import Latency
+from sealbatch.research.streams import Streams
 from tests.research.helpers import deliver_at, make_venue, order, run_until
 
 MS = 1_000_000

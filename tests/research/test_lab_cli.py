@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from venue.cli import main
+from sealbatch.venue.cli import main
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "research" / "scenarios"
 

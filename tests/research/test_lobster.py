@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from research.errors import LobsterFormatError
-from research.lobster import (
+from sealbatch.research.errors import LobsterFormatError
+from sealbatch.research.lobster import (
     EMPTY_ASK,
     EMPTY_BID,
     export_lobster,
     read_lobster_messages,
     replay_batch_auction,
 )
-from research.runner import run_simulation
-from research.scenario import MechanismSpec, scenario_from_dict
+from sealbatch.research.runner import run_simulation
+from sealbatch.research.scenario import MechanismSpec, scenario_from_dict
 
 
 def _book_from_messages(path: Path) -> list[tuple[int, int, int, int]]:

@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from research.engine import BUY, SELL
-from research.errors import ConservationError
-from research.metrics import Tape, check_conservation, count_sandwiches, spread_metrics, tape_arrays
+from sealbatch.research.engine import BUY, SELL
+from sealbatch.research.errors import ConservationError
+from sealbatch.research.metrics import (
+    Tape,
+    check_conservation,
+    count_sandwiches,
+    spread_metrics,
+    tape_arrays,
+)
 from tests.research.helpers import make_venue, order
 
 

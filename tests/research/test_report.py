@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from research.report import build_manifest, paired_table, summary_table, write_report
-from research.scenario import load_scenario
-from research.sweep import run_sweep
+from sealbatch.research.report import build_manifest, paired_table, summary_table, write_report
+from sealbatch.research.scenario import load_scenario
+from sealbatch.research.sweep import run_sweep
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "research" / "scenarios"
 PNG = b"\x89PNG\r\n\x1a\n"

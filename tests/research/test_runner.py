@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from research.runner import run_simulation
-from research.scenario import MechanismSpec, Scenario, scenario_from_dict
+from sealbatch.research.runner import run_simulation
+from sealbatch.research.scenario import MechanismSpec, Scenario, scenario_from_dict
 
 MECHANISMS = [
     MechanismSpec("clob"),

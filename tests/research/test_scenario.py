@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from research.errors import ScenarioError
-from research.scenario import MechanismSpec, Scenario, load_scenario, scenario_from_dict
+from sealbatch.research.errors import ScenarioError
+from sealbatch.research.scenario import MechanismSpec, Scenario, load_scenario, scenario_from_dict
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "research" / "scenarios"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from research.scenario import Scenario, load_scenario
-from research.stats import bootstrap_ci, paired_test
-from research.sweep import run_sweep
+from sealbatch.research.scenario import Scenario, load_scenario
+from sealbatch.research.stats import bootstrap_ci, paired_test
+from sealbatch.research.sweep import run_sweep
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "research" / "scenarios"
 pytestmark = pytest.mark.slow

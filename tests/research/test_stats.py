@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from research.stats import bootstrap_ci, paired_test
+from sealbatch.research.stats import bootstrap_ci, paired_test
 
 
 @settings(max_examples=30, deadline=None)

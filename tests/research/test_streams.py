@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from research.fundamental import draw_fundamental
-from research.scenario import FundamentalConfig
-from research.streams import Streams
+from sealbatch.research.fundamental import draw_fundamental
+from sealbatch.research.scenario import FundamentalConfig
+from sealbatch.research.streams import Streams
 
 
 def test_same_seed_same_draws_and_streams_are_independent_of_each_other() -> None:

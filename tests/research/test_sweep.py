@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from research.scenario import MechanismSpec, load_scenario
-from research.stats import bootstrap_ci, paired_test
-from research.sweep import plan_tasks, run_sweep
+from sealbatch.research.scenario import MechanismSpec, load_scenario
+from sealbatch.research.stats import bootstrap_ci, paired_test
+from sealbatch.research.sweep import plan_tasks, run_sweep
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "research" / "scenarios"
 

@@ -6,14 +6,20 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pytest
 
-from auction.batch import BatchResult, RestingOrder, clear_batch
-from auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
-from auction.orders import Order
-from crypto.eip712 import Address, address_of
-from crypto.keccak import keccak256
-from settlement.ledger import AccountKey, LedgerState, deposit, empty_state
-from settlement.oracle import OracleConfig, OracleRound, OracleSource, PriceReport, SignedReport
-from settlement.params import DEFAULT_CONFIG, SettlementConfig
+from sealbatch.auction.batch import BatchResult, RestingOrder, clear_batch
+from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
+from sealbatch.auction.orders import Order
+from sealbatch.crypto.eip712 import Address, address_of
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_state
+from sealbatch.settlement.oracle import (
+    OracleConfig,
+    OracleRound,
+    OracleSource,
+    PriceReport,
+    SignedReport,
+)
+from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 
 ORACLE_KEYS = {
     (family, i): keccak256(b"settlement test oracle", family.encode(), bytes([i]))

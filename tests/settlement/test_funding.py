@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement.funding import average_premium, funding_payments, update_funding
-from settlement.ledger import MarketState
-from settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.funding import average_premium, funding_payments, update_funding
+from sealbatch.settlement.ledger import MarketState
+from sealbatch.settlement.params import DEFAULT_CONFIG
 
 RISK = DEFAULT_CONFIG.risk("BTC-PERP")  # interval 8 batches, cap 75 bps, multiplier 100
 

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto.eip712 import Address
-from settlement.errors import InsufficientCollateral, SettlementError, UnknownAccount
-from settlement.ledger import (
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.errors import InsufficientCollateral, SettlementError, UnknownAccount
+from sealbatch.settlement.ledger import (
     AccountKey,
     deposit,
     empty_state,
@@ -20,7 +20,7 @@ from settlement.ledger import (
     transfer,
     withdraw,
 )
-from settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.params import DEFAULT_CONFIG
 from tests.settlement.conftest import TRADERS, funded, key
 
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from auction.orders import Side
-from settlement.ledger import MarketState
-from settlement.liquidation import (
+from sealbatch.auction.orders import Side
+from sealbatch.settlement.ledger import MarketState
+from sealbatch.settlement.liquidation import (
     batch_length_factor,
     cover_deficits,
     liquidation_order_id,
@@ -17,7 +17,7 @@ from settlement.liquidation import (
     price_band_bps,
     update_breaker,
 )
-from settlement.params import BPS, DEFAULT_CONFIG, DeleverageMode, default_config
+from sealbatch.settlement.params import BPS, DEFAULT_CONFIG, DeleverageMode, default_config
 from tests.settlement.conftest import key
 
 RISK = DEFAULT_CONFIG.risk("BTC-PERP")
@@ -39,8 +39,8 @@ def test_order_ids_are_deterministic_and_distinct() -> None:
 def test_order_id_matches_the_abi_encoding() -> None:
     from eth_abi import encode as abi_encode
 
-    from crypto.keccak import keccak256
-    from settlement.liquidation import LIQUIDATION_TAG
+    from sealbatch.crypto.keccak import keccak256
+    from sealbatch.settlement.liquidation import LIQUIDATION_TAG
 
     k = key(3, 7)
     want = keccak256(
@@ -56,7 +56,7 @@ def test_order_id_matches_the_abi_encoding() -> None:
 def _plan(
     pos: list[list[int]], eq: list[int], states: tuple[MarketState, ...] | None = None
 ) -> list:
-    from settlement.margin import cross_requirements
+    from sealbatch.settlement.margin import cross_requirements
 
     p = np.array(pos, dtype=np.int64)
     req = cross_requirements(p, MARKS, DEFAULT_CONFIG)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auction.batch import RestingOrder
-from auction.commit_reveal import (
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.commit_reveal import (
     BatchWindows,
     Commit,
     CommitBook,
@@ -18,13 +18,13 @@ from auction.commit_reveal import (
     SignedCommit,
     compute_commitment,
 )
-from auction.errors import AuctionError
-from auction.orders import Order, Side, TimeInForce
-from crypto.eip712 import Eip712Domain, address_of
-from crypto.keccak import keccak256
-from settlement.errors import InsufficientMargin, ReduceOnlyViolation, SettlementError
-from settlement.ledger import LedgerState
-from settlement.margin import (
+from sealbatch.auction.errors import AuctionError
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import Eip712Domain, address_of
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.errors import InsufficientMargin, ReduceOnlyViolation, SettlementError
+from sealbatch.settlement.ledger import LedgerState
+from sealbatch.settlement.margin import (
     RevealMarginCheck,
     cap_reduce_only,
     cross_requirements,
@@ -33,7 +33,7 @@ from settlement.margin import (
     stress_scenarios,
     tier_fractions,
 )
-from settlement.params import BPS, DEFAULT_CONFIG, default_config
+from sealbatch.settlement.params import BPS, DEFAULT_CONFIG, default_config
 from tests.settlement.conftest import funded, key
 
 MARKS = np.array([650_000, 350_000], dtype=np.int64)

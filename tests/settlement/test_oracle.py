@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from crypto.eip712 import address_of
-from crypto.keccak import keccak256
-from settlement.errors import OracleError
-from settlement.oracle import (
+from sealbatch.crypto.eip712 import address_of
+from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.errors import OracleError
+from sealbatch.settlement.oracle import (
     OracleConfig,
     OracleRound,
     OracleSource,

@@ -7,8 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement.liquidation import cover_deficits
-from settlement.params import DeleverageMode, default_config
+from sealbatch.settlement.liquidation import cover_deficits
+from sealbatch.settlement.params import DeleverageMode, default_config
 from tests.settlement.conftest import key
 
 MARKS = np.array([100, 100], dtype=np.int64)
@@ -91,10 +91,10 @@ def test_cover_conserves_value_and_never_makes_a_new_bankrupt(
 
 
 def test_no_liquidation_in_any_market_while_a_held_market_is_flagged() -> None:
-    from settlement.ledger import MarketState
-    from settlement.liquidation import plan_liquidations
-    from settlement.margin import cross_requirements
-    from settlement.params import DEFAULT_CONFIG
+    from sealbatch.settlement.ledger import MarketState
+    from sealbatch.settlement.liquidation import plan_liquidations
+    from sealbatch.settlement.margin import cross_requirements
+    from sealbatch.settlement.params import DEFAULT_CONFIG
 
     marks = np.array([650_000, 350_000], dtype=np.int64)
     positions = np.array([[100, 10], [0, 10]], dtype=np.int64)
@@ -117,12 +117,12 @@ def test_no_liquidation_in_any_market_while_a_held_market_is_flagged() -> None:
 
 
 def test_a_liquidation_buy_near_the_top_tick_is_capped_at_it() -> None:
-    from auction.markets import MAX_TICKS
-    from auction.orders import Side
-    from settlement.ledger import MarketState
-    from settlement.liquidation import plan_liquidations
-    from settlement.margin import cross_requirements
-    from settlement.params import DEFAULT_CONFIG
+    from sealbatch.auction.markets import MAX_TICKS
+    from sealbatch.auction.orders import Side
+    from sealbatch.settlement.ledger import MarketState
+    from sealbatch.settlement.liquidation import plan_liquidations
+    from sealbatch.settlement.margin import cross_requirements
+    from sealbatch.settlement.params import DEFAULT_CONFIG
 
     marks = np.array([MAX_TICKS - 10, 1_000], dtype=np.int64)
     positions = np.array([[-10, 0]], dtype=np.int64)

@@ -8,19 +8,19 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from auction.batch import RestingOrder
-from auction.errors import AuctionError
-from auction.markets import MAX_TICKS
-from auction.orders import Order, Side, TimeInForce
-from settlement.errors import InsufficientMargin, ReduceOnlyViolation
-from settlement.ledger import LedgerState, LiquidationOrder, equity
-from settlement.margin import (
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.errors import AuctionError
+from sealbatch.auction.markets import MAX_TICKS
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.settlement.errors import InsufficientMargin, ReduceOnlyViolation
+from sealbatch.settlement.ledger import LedgerState, LiquidationOrder, equity
+from sealbatch.settlement.margin import (
     RevealMarginCheck,
     check_carried,
     cross_requirements,
     requirements,
 )
-from settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.params import DEFAULT_CONFIG
 from tests.settlement.conftest import funded, key
 
 MARK = 650_000  # BTC-PERP: one lot is 65 000 000 base units of notional, IM 10 %, fee 5 bps
@@ -176,8 +176,8 @@ def test_headroom_counts_the_orders_taken() -> None:
 
 
 def test_stress_moves_round_away_from_zero_in_both_directions() -> None:
-    from settlement.margin import stress_scenarios
-    from settlement.params import default_config
+    from sealbatch.settlement.margin import stress_scenarios
+    from sealbatch.settlement.params import default_config
 
     cfg = default_config(correlation_bps=3_333)  # 3 333 × 1 500 / 10 000 = 499.95 bps
     moves = {tuple(r) for r in stress_scenarios(cfg).tolist()}

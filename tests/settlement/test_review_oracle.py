@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from auction.markets import MAX_TICKS
-from settlement.errors import OracleError
-from settlement.oracle import PriceReport
+from sealbatch.auction.markets import MAX_TICKS
+from sealbatch.settlement.errors import OracleError
+from sealbatch.settlement.oracle import PriceReport
 from tests.settlement.conftest import TRADERS
 
 

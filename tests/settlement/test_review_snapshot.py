@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from settlement.errors import SettlementError
-from settlement.params import DEFAULT_CONFIG
-from settlement.snapshot import state_from_dict, state_to_dict
+from sealbatch.settlement.errors import SettlementError
+from sealbatch.settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.snapshot import state_from_dict, state_to_dict
 from tests.settlement.conftest import funded
 
 

@@ -10,20 +10,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auction.batch import RestingOrder
-from auction.markets import MAX_TICKS
-from auction.orders import Order, Side, TimeInForce
-from settlement.errors import (
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.markets import MAX_TICKS
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.settlement.errors import (
     InsufficientMargin,
     InvariantViolation,
     ReduceOnlyViolation,
     SettlementError,
 )
-from settlement.funding import funding_payments
-from settlement.ledger import equity, total_value
-from settlement.margin import RevealMarginCheck, cap_reduce_only, check_carried
-from settlement.params import DEFAULT_CONFIG, DeleverageMode, default_config
-from settlement.transition import apply_batch
+from sealbatch.settlement.funding import funding_payments
+from sealbatch.settlement.ledger import equity, total_value
+from sealbatch.settlement.margin import RevealMarginCheck, cap_reduce_only, check_carried
+from sealbatch.settlement.params import DEFAULT_CONFIG, DeleverageMode, default_config
+from sealbatch.settlement.transition import apply_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
 
 BTC = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}

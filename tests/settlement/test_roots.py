@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import poseidon2
-from crypto.exceptions import VerificationError
-from settlement.ledger import LedgerState
-from settlement.roots import (
+from sealbatch.crypto import poseidon2
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.settlement.ledger import LedgerState
+from sealbatch.settlement.roots import (
     ACCOUNT_DOMAIN,
     account_leaves,
     account_proof,
@@ -109,7 +109,7 @@ def test_account_proof_verifies_and_tampering_fails() -> None:
 
 
 def test_empty_ledger_has_a_root() -> None:
-    from settlement.ledger import empty_state
-    from settlement.params import DEFAULT_CONFIG
+    from sealbatch.settlement.ledger import empty_state
+    from sealbatch.settlement.params import DEFAULT_CONFIG
 
     assert len(state_root(empty_state(DEFAULT_CONFIG))) == 32

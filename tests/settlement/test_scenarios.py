@@ -8,11 +8,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from auction.orders import Order, Side
-from settlement.ledger import LedgerState, equity, total_value
-from settlement.margin import RevealMarginCheck, requirements
-from settlement.params import BPS, DEFAULT_CONFIG, DeleverageMode, SettlementConfig, default_config
-from settlement.transition import BatchWitness, apply_batch
+from sealbatch.auction.orders import Order, Side
+from sealbatch.settlement.ledger import LedgerState, equity, total_value
+from sealbatch.settlement.margin import RevealMarginCheck, requirements
+from sealbatch.settlement.params import (
+    BPS,
+    DEFAULT_CONFIG,
+    DeleverageMode,
+    SettlementConfig,
+    default_config,
+)
+from sealbatch.settlement.transition import BatchWitness, apply_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, key, make_batch, oracle_round
 
 PRICES = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}

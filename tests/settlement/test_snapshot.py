@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from auction.batch import RestingOrder
-from auction.orders import Order, Side, TimeInForce
-from settlement.errors import SettlementError
-from settlement.params import DEFAULT_CONFIG, DeleverageMode, default_config
-from settlement.roots import state_root
-from settlement.snapshot import (
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.settlement.errors import SettlementError
+from sealbatch.settlement.params import DEFAULT_CONFIG, DeleverageMode, default_config
+from sealbatch.settlement.roots import state_root
+from sealbatch.settlement.snapshot import (
     config_from_dict,
     config_to_dict,
     oracle_config_from_dict,
@@ -22,7 +22,7 @@ from settlement.snapshot import (
     state_from_dict,
     state_to_dict,
 )
-from settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
 
 

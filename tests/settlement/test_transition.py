@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auction.orders import Order, Side, TimeInForce
-from settlement.errors import InsufficientCollateral, SettlementError
-from settlement.ledger import LedgerState, total_value
-from settlement.params import DEFAULT_CONFIG, DeleverageMode, default_config
-from settlement.transition import BatchWitness, apply_batch, check_invariants
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.settlement.errors import InsufficientCollateral, SettlementError
+from sealbatch.settlement.ledger import LedgerState, total_value
+from sealbatch.settlement.params import DEFAULT_CONFIG, DeleverageMode, default_config
+from sealbatch.settlement.transition import BatchWitness, apply_batch, check_invariants
 from tests.settlement.conftest import ORACLE, TRADERS, funded, key, make_batch, oracle_round
 
 PRICES = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}
@@ -176,7 +176,7 @@ def test_batch_ids_and_round_times_move_forward() -> None:
 
 
 def test_fill_of_unknown_account_is_refused() -> None:
-    from settlement.errors import UnknownAccount
+    from sealbatch.settlement.errors import UnknownAccount
 
     state = funded([10**10])
     batch = make_batch(

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from venue.app import create_app
-from venue.client import VenueClient
-from venue.clock import ManualClock
-from venue.operator import Operator
-from venue.settings import Settings
+from sealbatch.venue.app import create_app
+from sealbatch.venue.client import VenueClient
+from sealbatch.venue.clock import ManualClock
+from sealbatch.venue.operator import Operator
+from sealbatch.venue.settings import Settings
 
 #: Collateral each test trader deposits: 100 000 USDC (6 decimals).
 FUNDING = 100_000_000_000
@@ -37,7 +37,7 @@ def reset_pg(url: str) -> None:
     """Drop the venue's tables so each PostgreSQL test starts empty."""
     from sqlmodel import SQLModel
 
-    from venue.persistence import make_engine
+    from sealbatch.venue.persistence import make_engine
 
     engine = make_engine(url)
     SQLModel.metadata.drop_all(engine)

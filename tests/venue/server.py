@@ -29,7 +29,7 @@ def start_server(
         [
             sys.executable,
             "-m",
-            "venue.cli",
+            "sealbatch.venue.cli",
             "serve",
             "--host",
             "127.0.0.1",

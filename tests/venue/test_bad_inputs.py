@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from auction.orders import Order, Side
-from crypto.eip712 import Address, Eip712Domain
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.eip712 import Address, Eip712Domain
+from sealbatch.venue.client import ApiError, VenueClient
 from tests.venue.conftest import Venue
-from venue.client import ApiError, VenueClient
 
 
 def _state(venue: Venue) -> tuple[Any, ...]:
@@ -87,7 +87,7 @@ def test_replays_are_refused(venue: Venue) -> None:
     alice = venue.traders["alice"]
     other, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, 6), 0, 0, 0, 2**63)
     other_nonce = dict(other, nonce=body["nonce"])
-    from auction.commit_reveal import COMMIT_TYPE
+    from sealbatch.auction.commit_reveal import COMMIT_TYPE
 
     values = {
         "trader": alice.address,
@@ -159,8 +159,8 @@ def test_unknown_route_and_method(venue: Venue) -> None:
 def test_rate_limit_429_with_retry_after(db_url: str, clock: Any) -> None:
     from fastapi.testclient import TestClient
 
+    from sealbatch.venue.app import create_app
     from tests.venue.conftest import make_settings
-    from venue.app import create_app
 
     # min_bond=0: the trader has no collateral, and this test is about rate limits.
     settings = make_settings(db_url, rate_limit_per_s=1, rate_limit_burst=2, min_bond=0)
@@ -182,7 +182,7 @@ def test_rate_limit_429_with_retry_after(db_url: str, clock: Any) -> None:
 
 
 def _reveal_body(client: VenueClient, p: Any) -> dict[str, Any]:
-    from venue.auth import REVEAL_TYPE
+    from sealbatch.venue.auth import REVEAL_TYPE
 
     nonce = client.next_nonce()
     values = {

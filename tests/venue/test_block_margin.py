@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from auction.markets import DEFAULT_MARKETS
-from auction.orders import Order, Side
-from crypto.eip712 import Address
-from settlement.errors import InsufficientMargin
+from sealbatch.auction.markets import DEFAULT_MARKETS
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.errors import InsufficientMargin
+from sealbatch.venue.rfq import Acceptance
+from sealbatch.venue.settlement_engine import LedgerSettlement
 from tests.settlement.conftest import trader
-from venue.rfq import Acceptance
-from venue.settlement_engine import LedgerSettlement
 
 PRICE = 650_000  # 100 lots: 6 500 USDC notional, 650 USDC initial margin at 10 %
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from venue.cli import main
+from sealbatch.venue.cli import main
 
 HEADER = "order_id,trader,side,limit_price,quantity\n"
 

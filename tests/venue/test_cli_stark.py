@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from venue.cli import main
+from sealbatch.venue.cli import main
 
 
 def _prove(tmp_path: Path, *extra: str) -> Path:

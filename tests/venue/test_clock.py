@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from venue.clock import BatchSchedule, ManualClock, SystemClock
-from venue.errors import VenueError
+from sealbatch.venue.clock import BatchSchedule, ManualClock, SystemClock
+from sealbatch.venue.errors import VenueError
 
 
 @given(

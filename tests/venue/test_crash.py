@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from auction.orders import Order, Side
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.client import VenueClient
 from tests.venue.conftest import KEYS
 from tests.venue.server import free_port, start_server
-from venue.client import VenueClient
 
 COMMIT_MS, REVEAL_MS = 3_000, 2_500
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from venue.demo import DemoConfig, demo_settlement_config, run_demo
+from sealbatch.venue.demo import DemoConfig, demo_settlement_config, run_demo
 
 
 def test_default_demo_liquidates_the_levered_long_in_the_next_batch() -> None:

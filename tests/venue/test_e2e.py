@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from auction.orders import Order, Side
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.client import StreamClient, VenueClient
 from tests.venue.conftest import KEYS
 from tests.venue.server import free_port, start_server, stop_server
-from venue.client import StreamClient, VenueClient
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import wait
 from pathlib import Path
 
-from venue.persistence import GroupCommitter, LoggedEvent, Store
+from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Store
 
 
 def test_group_commit_persists_everything_in_order(tmp_path: Path) -> None:

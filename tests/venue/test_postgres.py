@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from auction.orders import Order, Side, TimeInForce
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.venue.app import create_app
+from sealbatch.venue.clock import ManualClock
+from sealbatch.venue.operator import Operator
 from tests.venue.conftest import T0, Venue, make_settings, pg_url, reset_pg
-from venue.app import create_app
-from venue.clock import ManualClock
-from venue.operator import Operator
 
 pytestmark = [
     pytest.mark.postgres,

@@ -11,15 +11,15 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auction.orders import Order, Side, TimeInForce
-from crypto.eip712 import address_of
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import address_of
+from sealbatch.venue.app import create_app
+from sealbatch.venue.client import ApiError
+from sealbatch.venue.clock import ManualClock
+from sealbatch.venue.errors import StateDiverged
+from sealbatch.venue.operator import Operator
+from sealbatch.venue.persistence import Store
 from tests.venue.conftest import KEYS, T0, Venue, make_settings
-from venue.app import create_app
-from venue.client import ApiError
-from venue.clock import ManualClock
-from venue.errors import StateDiverged
-from venue.operator import Operator
-from venue.persistence import Store
 
 
 def _trade(venue: Venue, batches: int) -> None:
@@ -136,8 +136,8 @@ def test_replay_is_deterministic_for_any_batch(tmp_path_factory: Any, orders: An
 def test_every_kind_of_write_replays(db_url: str) -> None:
     """Deposits, withdrawals, oracle reports, RFQ messages and a settled block
     all come back identical after a restart."""
-    from venue.client import VenueClient
-    from venue.settlement_engine import dev_oracle_keys
+    from sealbatch.venue.client import VenueClient
+    from sealbatch.venue.settlement_engine import dev_oracle_keys
 
     clock = ManualClock(T0 + 100)
     with TestClient(create_app(make_settings(db_url), clock)) as tc:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from auction.batch import RestingOrder
-from auction.markets import DEFAULT_MARKETS
-from auction.orders import Order, Side, TimeInForce
-from settlement.ledger import AccountKey, deposit
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.markets import DEFAULT_MARKETS
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.settlement.ledger import AccountKey, deposit
+from sealbatch.venue.settlement_engine import LedgerSettlement
 from tests.settlement.conftest import trader
 from tests.venue.conftest import Venue
-from venue.settlement_engine import LedgerSettlement
 
 
 def _gtc(n: int, side: Side, quantity: int, reduce_only: bool) -> RestingOrder:
@@ -43,7 +43,7 @@ def test_carry_caps_reduce_only_remainders_and_keeps_the_rest() -> None:
 def test_reduce_only_reveal_without_a_position_is_refused_with_its_code(venue: Venue) -> None:
     import pytest
 
-    from venue.client import ApiError
+    from sealbatch.venue.client import ApiError
 
     alice = venue.traders["alice"]
     p = alice.commit(Order("BTC-PERP", Side.SELL, 100, 5, reduce_only=True))
@@ -86,7 +86,7 @@ def test_gtc_reduce_only_rest_is_cancelled_once_the_position_is_gone(venue: Venu
 def test_a_commitment_needs_free_collateral_for_the_bonds_at_stake(venue: Venue) -> None:
     import pytest
 
-    from venue.client import ApiError, VenueClient
+    from sealbatch.venue.client import ApiError, VenueClient
 
     info = venue.tc.get("/v1/info").json()
     assert info["min_bond"] == 1_000_000

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from venue.cli import main
-from venue.commands.replay import first_difference
+from sealbatch.venue.cli import main
+from sealbatch.venue.commands.replay import first_difference
 
 FILES = {"orders.csv", "result.json", "oracle.json", "pre_state.json", "post_state.json"}
 
@@ -132,7 +132,7 @@ def _documented_root(doc: dict) -> str:
     """The state root rebuilt from the JSON alone, following docs/formats.md."""
     import numpy as np
 
-    from crypto import poseidon2
+    from sealbatch.crypto import poseidon2
 
     markets = sorted(doc["markets"])
     leaves = []

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from auction.orders import Order, Side
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.client import ApiError
+from sealbatch.venue.clock import ManualClock
 from tests.venue.conftest import T0, Venue
-from venue.client import ApiError
-from venue.clock import ManualClock
 
 
 def test_no_commitment_into_a_batch_already_cleared(venue: Venue) -> None:

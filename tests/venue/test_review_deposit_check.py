@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from auction.markets import DEFAULT_MARKETS
-from auction.orders import Order, Side
+from sealbatch.auction.markets import DEFAULT_MARKETS
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.settlement_engine import LedgerSettlement
 from tests.settlement.conftest import trader
-from venue.settlement_engine import LedgerSettlement
 
 PRICE = 650_000  # 100 lots: 650 USDC initial margin at 10 %
 

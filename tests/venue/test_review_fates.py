@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from auction.orders import Order, Side
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.client import ApiError
 from tests.venue.conftest import Venue
-from venue.client import ApiError
 
 
 def test_a_refused_reveal_does_not_show_the_order_to_others_before_the_clear(

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from auction.orders import Order, Side
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.client import ApiError
 from tests.venue.conftest import Venue
-from venue.client import ApiError
 
 
 def _forged_commit(victim: str, batch_id: int) -> dict[str, object]:

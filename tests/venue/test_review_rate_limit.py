@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from venue.auth import RateLimiter
-from venue.errors import RateLimited
+from sealbatch.venue.auth import RateLimiter
+from sealbatch.venue.errors import RateLimited
 
 
 class _Clock:

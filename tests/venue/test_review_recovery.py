@@ -6,13 +6,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from sealbatch.venue.app import create_app
+from sealbatch.venue.clock import ManualClock
+from sealbatch.venue.errors import StateDiverged
+from sealbatch.venue.operator import Operator
+from sealbatch.venue.persistence import Store
 from tests.venue.conftest import T0, Venue, make_settings
 from tests.venue.test_recovery import _trade
-from venue.app import create_app
-from venue.clock import ManualClock
-from venue.errors import StateDiverged
-from venue.operator import Operator
-from venue.persistence import Store
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from venue.cli import main
+from sealbatch.venue.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from auction.orders import Order, Side
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.app import create_app
+from sealbatch.venue.clock import ManualClock
 from tests.venue.conftest import T0, Venue, make_settings
-from venue.app import create_app
-from venue.clock import ManualClock
 
 
 def _route(kind: str, payload: dict[str, object]) -> str:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from sealbatch.venue.client import ApiError, VenueClient
+from sealbatch.venue.rfq import ACCEPT_TYPE
 from tests.venue.conftest import Venue
-from venue.client import ApiError, VenueClient
-from venue.rfq import ACCEPT_TYPE
 
 
 def _accept(client: VenueClient, rfq_id: str, commitment: str) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from sealbatch.venue.errors import ApiError
 from tests.venue.conftest import Venue
-from venue.errors import ApiError
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sealbatch.venue.errors import VenueError
+from sealbatch.venue.stream import MAX_TOPICS, Broker, valid_topic
 from tests.venue.conftest import Venue
-from venue.errors import VenueError
-from venue.stream import MAX_TOPICS, Broker, valid_topic
 
 
 def test_an_account_topic_needs_a_hex_address() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from settlement.errors import InsufficientCollateral
+from sealbatch.settlement.errors import InsufficientCollateral
 from tests.venue.test_block_margin import _block, _engine
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from auction.orders import Order, Side
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.client import ApiError, SealedQuote
 from tests.venue.conftest import T0, Venue
-from venue.client import ApiError, SealedQuote
 
 
 def _rfq_until_revealed(
@@ -94,7 +94,7 @@ def test_accepting_a_worse_quote_is_refused(venue: Venue) -> None:
     quotes = venue.tc.get(f"/v1/rfqs/{rfq['rfq_id']}").json()["quotes"]
     assert any(q["commitment"] == "0x" + worse.commitment.hex() for q in quotes)
     # Hand-build an accept naming the worse quote.
-    from venue.rfq import ACCEPT_TYPE
+    from sealbatch.venue.rfq import ACCEPT_TYPE
 
     rid = bytes.fromhex(rfq["rfq_id"][2:])
     nonce = alice.next_nonce()
@@ -163,7 +163,7 @@ def test_disclosed_side_must_match_and_makers_cannot_withdraw(venue: Venue) -> N
 
 
 def test_accept_is_refused_when_a_side_lacks_margin(venue: Venue) -> None:
-    from venue.client import VenueClient
+    from sealbatch.venue.client import VenueClient
 
     poor = VenueClient(
         "http://testserver", "0x" + "ab" * 32, http=venue.tc, clock=venue.clock.now_ms

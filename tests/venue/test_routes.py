@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from auction.commit_reveal import RECEIPT_TYPE
-from auction.orders import Order, Side, TimeInForce
-from crypto.eip712 import recover_signer, signing_digest
+from sealbatch.auction.commit_reveal import RECEIPT_TYPE
+from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import recover_signer, signing_digest
+from sealbatch.venue.client import ApiError
 from tests.venue.conftest import T0, Venue
-from venue.client import ApiError
 
 
 def test_info_gives_domain_operator_schedule_and_limits(venue: Venue) -> None:
@@ -43,9 +43,9 @@ def test_commit_returns_a_receipt_signed_by_the_operator(venue: Venue) -> None:
 def test_commit_answers_carry_rate_limit_headers(db_url: str, clock: Any) -> None:
     from fastapi.testclient import TestClient
 
+    from sealbatch.venue.app import create_app
+    from sealbatch.venue.client import VenueClient
     from tests.venue.conftest import make_settings
-    from venue.app import create_app
-    from venue.client import VenueClient
 
     # 1 token/s refill, so the count below holds on a slow machine too.
     # min_bond=0: the trader has no collateral, and this test is about rate limits.
@@ -242,7 +242,7 @@ def test_websocket_refuses_a_bad_subscription(venue: Venue) -> None:
 
 
 def test_unfunded_reveal_is_margin_rejected(venue: Venue) -> None:
-    from venue.client import VenueClient
+    from sealbatch.venue.client import VenueClient
 
     broke = VenueClient(
         "http://testserver", "0x" + "ee" * 32, http=venue.tc, clock=venue.clock.now_ms
@@ -288,8 +288,8 @@ def _trade_at(venue: Venue, batch_id: int, price: int) -> None:
 def test_circuit_breaker_widens_the_band(venue: Venue, oracle: bool) -> None:
     """Without fresh oracle reports the breaker holds the market in protective
     mode (band 20 %); with agreeing reports and a calm price, the band stays 10 %."""
-    from venue.client import VenueClient
-    from venue.settlement_engine import dev_oracle_keys
+    from sealbatch.venue.client import VenueClient
+    from sealbatch.venue.settlement_engine import dev_oracle_keys
 
     if oracle:
         for k in dev_oracle_keys():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from venue.cli import build_parser, main
+from sealbatch.venue.cli import build_parser, main
 
 
 def test_serve_defaults_bind_to_loopback() -> None:
@@ -24,7 +24,7 @@ def test_serve_refuses_bad_settings(argv: list[str], capsys: pytest.CaptureFixtu
 def test_serve_refuses_public_addresses_with_the_dev_defaults(
     host: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from venue.cli import main
+    from sealbatch.venue.cli import main
 
     assert main(["serve", "--host", host, "--port", "18123"]) == 2
     err = capsys.readouterr().err
@@ -33,8 +33,8 @@ def test_serve_refuses_public_addresses_with_the_dev_defaults(
 
 
 def test_public_dev_check_allows_loopback_and_safe_settings() -> None:
-    from venue.commands.serve import _public_dev_defaults
-    from venue.settings import Settings
+    from sealbatch.venue.commands.serve import _public_dev_defaults
+    from sealbatch.venue.settings import Settings
 
     dev = Settings()
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):

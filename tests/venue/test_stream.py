@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from venue.client import GapTracker, StreamClient
-from venue.errors import Gone, VenueError
-from venue.stream import Broker
+from sealbatch.venue.client import GapTracker, StreamClient
+from sealbatch.venue.errors import Gone, VenueError
+from sealbatch.venue.stream import Broker
 
 
 def test_sequence_numbers_count_per_topic() -> None:

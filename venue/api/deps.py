@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from venue.errors import BadRequest
-from venue.operator import Operator
+from sealbatch.venue.errors import BadRequest
+from sealbatch.venue.operator import Operator
 
 __all__ = ["PROBLEM", "OperatorDep", "get_operator", "json_response", "parse_hex32"]
 

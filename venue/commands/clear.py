@@ -35,10 +35,10 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from auction.allocation import allocate
-    from auction.batch import tiebreak_key
-    from auction.clearing import aggregate_curves, discover_price
-    from auction.orders_csv import OrdersCsvError, parse_orders_csv
+    from sealbatch.auction.allocation import allocate
+    from sealbatch.auction.batch import tiebreak_key
+    from sealbatch.auction.clearing import aggregate_curves, discover_price
+    from sealbatch.auction.orders_csv import OrdersCsvError, parse_orders_csv
 
     reference: int | None = None
     if args.reference is not None:

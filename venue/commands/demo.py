@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crypto.eip712 import Address
-    from settlement.oracle import OracleConfig
-    from settlement.params import SettlementConfig
-    from venue.demo import DemoBatch
+    from sealbatch.crypto.eip712 import Address
+    from sealbatch.settlement.oracle import OracleConfig
+    from sealbatch.settlement.params import SettlementConfig
+    from sealbatch.venue.demo import DemoBatch
 
 __all__ = ["register"]
 
@@ -42,7 +42,7 @@ def _short(b: bytes) -> str:
 def _write_batch(
     out: Path, b: DemoBatch, settle_cfg: SettlementConfig, oracle_cfg: OracleConfig
 ) -> None:
-    from settlement.snapshot import (
+    from sealbatch.settlement.snapshot import (
         oracle_config_to_dict,
         orders_to_csv,
         result_to_dict,
@@ -101,7 +101,7 @@ def _print_settlement(b: DemoBatch, names: dict[Address, str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from venue.demo import (
+    from sealbatch.venue.demo import (
         DemoConfig,
         demo_oracle,
         demo_settlement_config,

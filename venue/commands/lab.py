@@ -97,13 +97,13 @@ def run(args: argparse.Namespace) -> int:
     import yaml
     from tqdm import tqdm
 
-    from research.errors import ConservationError, LabError, ScenarioError
-    from research.lobster import export_lobster
-    from research.report import build_manifest, write_report
-    from research.runner import run_simulation
-    from research.scenario import load_scenario
-    from research.scenarios import shipped_scenario
-    from research.sweep import plan_tasks, run_sweep
+    from sealbatch.research.errors import ConservationError, LabError, ScenarioError
+    from sealbatch.research.lobster import export_lobster
+    from sealbatch.research.report import build_manifest, write_report
+    from sealbatch.research.runner import run_simulation
+    from sealbatch.research.scenario import load_scenario
+    from sealbatch.research.scenarios import shipped_scenario
+    from sealbatch.research.sweep import plan_tasks, run_sweep
 
     scenario_path = Path(args.scenario)
     if not scenario_path.exists():
@@ -165,8 +165,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
-    from research.errors import LabError
-    from research.lobster import read_lobster_messages, replay_batch_auction
+    from sealbatch.research.errors import LabError
+    from sealbatch.research.lobster import read_lobster_messages, replay_batch_auction
 
     try:
         messages = read_lobster_messages(args.messages)

@@ -43,11 +43,11 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from crypto.air import ConstraintViolation
-    from crypto.airs import UnknownAir, get_air
-    from crypto.options import DEFAULT_OPTIONS
-    from crypto.prover import prove
-    from crypto.security import security
+    from sealbatch.crypto.air import ConstraintViolation
+    from sealbatch.crypto.airs import UnknownAir, get_air
+    from sealbatch.crypto.options import DEFAULT_OPTIONS
+    from sealbatch.crypto.prover import prove
+    from sealbatch.crypto.security import security
 
     if args.batch is not None:
         return _fail(BATCH_NOT_AVAILABLE)

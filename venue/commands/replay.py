@@ -64,14 +64,14 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from auction.batch import clear_batch
-    from auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
-    from auction.errors import AuctionError
-    from crypto.eip712 import Address
-    from settlement.errors import SettlementError
-    from settlement.oracle import OracleRound
-    from settlement.roots import state_root
-    from settlement.snapshot import (
+    from sealbatch.auction.batch import clear_batch
+    from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
+    from sealbatch.auction.errors import AuctionError
+    from sealbatch.crypto.eip712 import Address
+    from sealbatch.settlement.errors import SettlementError
+    from sealbatch.settlement.oracle import OracleRound
+    from sealbatch.settlement.roots import state_root
+    from sealbatch.settlement.snapshot import (
         config_from_dict,
         oracle_config_from_dict,
         orders_from_csv,
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         state_from_dict,
         state_to_dict,
     )
-    from settlement.transition import apply_batch
+    from sealbatch.settlement.transition import apply_batch
 
     folder = Path(args.batch_dir)
     texts: dict[str, str] = {}

@@ -50,7 +50,7 @@ def _public_dev_defaults(host: str, settings: object) -> str | None:
     on any other address they let anyone mint collateral (deposits are credited
     without an L1) or sign receipts (the operator key is public).
     """
-    from venue.settings import DEFAULT_OPERATOR_KEY
+    from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY
 
     if _is_loopback(host):
         return None
@@ -72,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    from crypto.exceptions import SealbatchError
-    from venue.app import create_app
-    from venue.settings import Settings
+    from sealbatch.crypto.exceptions import SealbatchError
+    from sealbatch.venue.app import create_app
+    from sealbatch.venue.settings import Settings
 
     overrides: dict[str, object] = {}
     if args.db:

@@ -34,10 +34,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crypto.exceptions import VerificationError
-    from crypto.proof import MAGIC
-    from crypto.verifier import DEFAULT_MIN_SECURITY_BITS, verify
-    from venue.commands.prove import BATCH_NOT_AVAILABLE
+    from sealbatch.crypto.exceptions import VerificationError
+    from sealbatch.crypto.proof import MAGIC
+    from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS, verify
+    from sealbatch.venue.commands.prove import BATCH_NOT_AVAILABLE
 
     if args.public is not None:
         print(f"sealbatch verify: error: {BATCH_NOT_AVAILABLE}", file=sys.stderr)

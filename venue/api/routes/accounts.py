@@ -6,10 +6,10 @@ from eth_utils import is_address, to_checksum_address
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from crypto.eip712 import Address
-from venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
-from venue.errors import BadRequest
-from venue.schemas import DepositIn, WithdrawIn
+from sealbatch.crypto.eip712 import Address
+from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.errors import BadRequest
+from sealbatch.venue.schemas import DepositIn, WithdrawIn
 
 router = APIRouter(tags=["accounts"])
 

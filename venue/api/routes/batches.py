@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from venue.api.deps import PROBLEM, OperatorDep, json_response
-from venue.errors import Conflict
-from venue.operator import Operator
+from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response
+from sealbatch.venue.errors import Conflict
+from sealbatch.venue.operator import Operator
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 

@@ -9,10 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
-from auction.commit_reveal import Receipt
-from venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
-from venue.errors import BadRequest, problem_status
-from venue.schemas import BulkItem, CommitIn, ReceiptOut
+from sealbatch.auction.commit_reveal import Receipt
+from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.errors import BadRequest, problem_status
+from sealbatch.venue.schemas import BulkItem, CommitIn, ReceiptOut
 
 router = APIRouter(prefix="/v1/commitments", tags=["commitments"])
 

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
-from venue.errors import NotFound
-from venue.operator import Operator
-from venue.schemas import OracleReportIn
+from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.errors import NotFound
+from sealbatch.venue.operator import Operator
+from sealbatch.venue.schemas import OracleReportIn
 
 router = APIRouter(prefix="/v1/markets", tags=["markets"])
 oracle_router = APIRouter(prefix="/v1/oracle", tags=["oracle"])

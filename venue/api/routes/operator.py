@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from venue.api.deps import OperatorDep, json_response
+from sealbatch.venue.api.deps import OperatorDep, json_response
 
 router = APIRouter(tags=["operator"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from venue.api.deps import PROBLEM, OperatorDep, json_response, parse_hex32
+from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, parse_hex32
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
-from venue.schemas import RevealIn
+from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.schemas import RevealIn
 
 router = APIRouter(prefix="/v1/reveals", tags=["reveals"])
 

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from venue.api.deps import PROBLEM, OperatorDep, json_response, parse_hex32, rate_headers
-from venue.errors import BadRequest
-from venue.schemas import AcceptIn, QuoteCommitIn, QuoteRevealIn, RfqIn
+from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, parse_hex32, rate_headers
+from sealbatch.venue.errors import BadRequest
+from sealbatch.venue.schemas import AcceptIn, QuoteCommitIn, QuoteRevealIn, RfqIn
 
 router = APIRouter(prefix="/v1/rfqs", tags=["rfqs"])
 

@@ -9,10 +9,10 @@ import json
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
-from venue.api.deps import PROBLEM, OperatorDep, json_response
-from venue.errors import BadRequest, VenueError
-from venue.operator import Operator
-from venue.stream import valid_topic
+from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response
+from sealbatch.venue.errors import BadRequest, VenueError
+from sealbatch.venue.operator import Operator
+from sealbatch.venue.stream import valid_topic
 
 router = APIRouter(prefix="/v1/stream", tags=["stream"])
 

@@ -1,4 +1,4 @@
-"""Layering of crypto/, checked statically: every import in the source, function-level ones too.
+"""Layering of the whole project, checked statically: every import, function-level ones too.
 
 The runtime check in ``test_stark.py`` (import the verifier, look in
 ``sys.modules``) misses an import made inside a function that has not run yet;
@@ -13,16 +13,19 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PACKAGES = ("auction", "settlement", "venue", "research", "bench", "examples")
 
 
-def _modules(root: Path, package: str) -> dict[str, Path]:
-    """Module name -> file for every ``.py`` file under ``root/package``."""
+def _modules(root: Path, package: str, prefix: str = "") -> dict[str, Path]:
+    """Module name -> file for every ``.py`` file under ``root/package``.
+
+    ``prefix`` is the import path the folder installs under (``sealbatch.`` for
+    the project's layers, see ``pyproject.toml``'s ``package-dir``)."""
     out = {}
     for path in sorted((root / package).rglob("*.py")):
         parts = path.relative_to(root).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        name = prefix + ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         out[name] = path
     return out
 
@@ -50,8 +53,8 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
-def _graph(root: Path, package: str) -> dict[str, set[str]]:
-    modules = _modules(root, package)
+def _graph(root: Path, package: str, prefix: str = "") -> dict[str, set[str]]:
+    modules = _modules(root, package, prefix)
     known = set(modules)
     graph = {}
     for name, path in modules.items():
@@ -64,9 +67,9 @@ def _graph(root: Path, package: str) -> dict[str, set[str]]:
     return graph
 
 
-def reachable(root: Path, package: str, start: str) -> set[str]:
+def reachable(root: Path, package: str, start: str, prefix: str = "") -> set[str]:
     """Every module of ``package`` that importing ``start`` can bring in (transitively)."""
-    graph = _graph(root, package)
+    graph = _graph(root, package, prefix)
     seen, todo = {start}, [start]
     while todo:
         for nxt in graph.get(todo.pop(), set()):
@@ -76,20 +79,61 @@ def reachable(root: Path, package: str, start: str) -> set[str]:
     return seen
 
 
-def test_crypto_imports_nothing_of_the_project() -> None:
-    bad = {
-        (module, imported)
-        for module, imports in _graph(ROOT, "crypto").items()
-        for imported in imports
-        if imported.split(".")[0] in PROJECT_PACKAGES
+# What each layer may import of the project (DESIGN.md, "Layers"): imports point
+# down only. ``research`` sits beside ``venue``: neither imports the other, except
+# the command line (``venue.commands``), which runs the lab.
+ALLOWED = {
+    "crypto": set(),
+    "auction": {"crypto"},
+    "settlement": {"crypto", "auction"},
+    "research": {"crypto", "auction", "settlement"},
+    "venue": {"crypto", "auction", "settlement"},
+}
+CLI_MAY_ALSO_IMPORT = {"research"}
+
+
+def _layer_violations(root: Path) -> set[tuple[str, str]]:
+    bad = set()
+    for layer, allowed in ALLOWED.items():
+        for module, imports in _graph(root, layer, "sealbatch.").items():
+            own = {layer} | allowed
+            if module.startswith("sealbatch.venue.commands"):
+                own |= CLI_MAY_ALSO_IMPORT
+            for imported in imports:
+                parts = imported.split(".")
+                old_name = parts[0] in PROJECT_PACKAGES  # the bare top-level names are gone
+                upward = parts[0] == "sealbatch" and len(parts) > 1 and parts[1] not in own
+                if old_name or upward:
+                    bad.add((module, imported))
+    return bad
+
+
+def test_every_layer_imports_only_the_layers_below() -> None:
+    assert len(_modules(ROOT, "venue", "sealbatch.")) > 20  # the walk sees the real tree
+    assert _layer_violations(ROOT) == set()
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
+    for layer in ALLOWED:
+        (tmp_path / layer).mkdir()
+        (tmp_path / layer / "__init__.py").write_text("")
+    (tmp_path / "auction" / "clearing.py").write_text(
+        "def f() -> None:\n    from sealbatch.settlement.ledger import x\n"
+    )
+    (tmp_path / "crypto" / "field.py").write_text("import auction.orders\n")
+    assert _layer_violations(tmp_path) == {
+        ("sealbatch.auction.clearing", "sealbatch.settlement"),
+        ("sealbatch.auction.clearing", "sealbatch.settlement.ledger"),
+        ("sealbatch.auction.clearing", "sealbatch.settlement.ledger.x"),
+        ("sealbatch.crypto.field", "auction"),
+        ("sealbatch.crypto.field", "auction.orders"),
     }
-    assert bad == set()
 
 
 def test_verifier_never_reaches_the_prover() -> None:
-    closure = reachable(ROOT, "crypto", "crypto.verifier")
-    assert "crypto.airs.range_check" in closure  # registry strings are followed
-    assert "crypto.prover" not in closure
+    closure = reachable(ROOT, "crypto", "sealbatch.crypto.verifier", "sealbatch.")
+    assert "sealbatch.crypto.airs.range_check" in closure  # registry strings are followed
+    assert "sealbatch.crypto.prover" not in closure
 
 
 @pytest.mark.parametrize(
