@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.dev_oracle import dev_oracle_keys
 from sealbatch.venue.client import LocalVenue, VenueClient
-from sealbatch.venue.settlement_engine import dev_oracle_keys
 
 
 @contextlib.contextmanager

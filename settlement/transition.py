@@ -2,23 +2,32 @@
 
 The steps, in order (each one a pure function of what came before):
 
-1. deposits, then withdrawals (free collateral only, against the pre-batch marks);
-2. oracle round → each market's index (a market keeps its last index when no
+0. the pre-state root is hashed: nothing the batch brings in (deposits,
+   blocks, withdrawals) touches the ledger before it, so each batch's
+   pre-root is the previous batch's post-root;
+1. deposits (an account is opened by its first deposit);
+2. blocks (RFQ): each settles as two fills at the clearing price plus a
+   zero-sum transfer of the price difference from buyer to seller
+   (:mod:`sealbatch.settlement.blocks`); a block whose market did not trade
+   or whose side has no account fails and changes nothing;
+3. withdrawals (free collateral only, against the pre-batch marks);
+4. oracle round → each market's index (a market keeps its last index when no
    family reported; the reading's flag always counts);
-3. forfeited commitments move their bond (at least ``forfeit_bond``, at most
+5. forfeited commitments move their bond (at least ``forfeit_bond``, at most
    the trader's positive collateral and equity) to the insurance fund;
-4. funding: each market adds its premium sample and, at an interval end,
+6. funding: each market adds its premium sample and, at an interval end,
    steps its funding index; accounts pay ``position × Δindex`` on the
    positions they held during the interval (before this batch's fills);
-5. fills: positions move by ± lots, collateral by ∓ lots × price ×
-   multiplier, and each fill pays its fee to the fee pool;
-6. mark prices (median of index, last clearing price, index + average
+7. fills (the auction's, then the blocks'): positions move by ± lots,
+   collateral by ∓ lots × price × multiplier, and each fill pays its fee to
+   the fee pool;
+8. mark prices (median of index, last clearing price, index + average
    premium) and the circuit breaker;
-7. liquidation penalties on fills of liquidation orders, to the insurance fund;
-8. negative equity: insurance fund, then ADL or socialised loss (not for
-   accounts with a position in a market whose oracle is flagged);
-9. health at the new marks and the staged liquidation orders for the next batch;
-10. invariants: Σ collateral + fee pool + insurance fund changes by exactly
+9. liquidation penalties on fills of liquidation orders, to the insurance fund;
+10. negative equity: insurance fund, then ADL or socialised loss (not for
+    accounts with a position in a market whose oracle is flagged);
+11. health at the new marks and the staged liquidation orders for the next batch;
+12. invariants: Σ collateral + fee pool + insurance fund changes by exactly
     deposits − withdrawals, and Σ positions is zero in every market.
 
 The returned :class:`BatchWitness` holds what a proof needs.
@@ -27,12 +36,13 @@ The returned :class:`BatchWitness` holds what a proof needs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from sealbatch.auction.batch import BatchResult, Fill
+from sealbatch.settlement.blocks import BlockTrade, SettledBlock, settle_blocks
 from sealbatch.settlement.errors import InvariantViolation, SettlementError
 from sealbatch.settlement.funding import (
     FundingUpdate,
@@ -107,6 +117,9 @@ class BatchWitness:
         deficits: how each negative equity was covered.
         liquidations: liquidation orders emitted for the next batch.
         deposits, withdrawals: ``(account, amount)`` applied first.
+        blocks: the blocks settled (their fills are among ``fills``).
+        failed_blocks: block id → why it failed (``no_clearing_price``,
+            ``no_account``).
         tripped: markets whose circuit breaker tripped in this batch.
     """
 
@@ -126,6 +139,8 @@ class BatchWitness:
     deposits: tuple[tuple[AccountKey, int], ...]
     withdrawals: tuple[tuple[AccountKey, int], ...]
     tripped: tuple[str, ...]
+    blocks: tuple[SettledBlock, ...] = ()
+    failed_blocks: Mapping[bytes, str] = field(default_factory=dict)
 
     @property
     def fees(self) -> int:
@@ -166,6 +181,7 @@ def apply_batch(
     oracle: OracleConfig,
     *,
     deposits: Sequence[tuple[AccountKey, int]] = (),
+    blocks: Sequence[BlockTrade] = (),
     withdrawals: Sequence[tuple[AccountKey, int]] = (),
     subaccounts: Mapping[bytes, int] | None = None,
 ) -> tuple[LedgerState, BatchWitness]:
@@ -178,6 +194,8 @@ def apply_batch(
         config: settlement rules.
         oracle: the oracle sources and rules.
         deposits, withdrawals: collateral moves settled with this batch.
+        blocks: the RFQ blocks accepted for this batch (a failed one is
+            reported in the witness, not raised).
         subaccounts: order id → subaccount for orders of subaccounts other
             than 0 (liquidation orders are routed by the state itself).
 
@@ -187,7 +205,8 @@ def apply_batch(
     Raises:
         SettlementError: a batch id or round time going backwards, a fill in
             an unknown market or of an unknown account, a fill off its
-            market's clearing price; InsufficientCollateral for a withdrawal
+            market's clearing price, a block of another batch;
+            InsufficientCollateral for a withdrawal
             beyond free collateral; OracleError for a bad report;
             InvariantViolation if conservation fails (a bug).
     """
@@ -198,19 +217,25 @@ def apply_batch(
             f"oracle round time: expected at least {state.timestamp_ms}, "
             f"got {oracle_round.timestamp_ms}"
         )
+    # 0. the pre-state, as the previous batch left it
     pre = state
     pre_root = state_root(pre)
     dt = oracle_round.timestamp_ms - state.timestamp_ms if state.batch_id >= 0 else 0
 
-    # 1. deposits and withdrawals
+    # 1. deposits
     for key, amount in deposits:
         state = deposit(state, key, amount)
+
+    # 2. blocks: price difference from buyer to seller, fills settled in step 7
+    state, block_fills, settled_blocks, failed_blocks = settle_blocks(state, batch, blocks, config)
+
+    # 3. withdrawals
     for key, amount in withdrawals:
         state = withdraw(state, key, amount, config)
     net_flow = sum(a for _, a in deposits) - sum(a for _, a in withdrawals)
     start = state
 
-    # 2. oracle
+    # 4. oracle
     readings = read_index(oracle_round, oracle, state.markets)
     # Exact Python integers until the batch's flows are all in (checked back into int64
     # before deficits are covered): a fill's lots × price × multiplier can leave int64.
@@ -218,7 +243,7 @@ def apply_batch(
     positions_before = state.positions
     insurance = state.insurance_fund
 
-    # 3. forfeited bonds
+    # 5. forfeited bonds
     forfeits: list[tuple[AccountKey, int]] = []
     eq_start = equity(state, config) if batch.forfeited else None
     for f in batch.forfeited:
@@ -238,7 +263,7 @@ def apply_batch(
             insurance += amount
             forfeits.append((key, amount))
 
-    # 4. funding on the positions held before this batch's fills
+    # 6. funding on the positions held before this batch's fills
     mult = multipliers(config)
     new_ms = []
     funding: dict[str, FundingUpdate] = {}
@@ -262,14 +287,14 @@ def apply_batch(
         new_ms.append(ms2)
     collateral = collateral - funding_payments(positions_before, deltas).astype(object)
 
-    # 5. fills and fees
+    # 7. fills and fees (the auction's, then the blocks')
     pending = {lo.resting.order_id: lo.account for lo in state.pending_liquidations}
     routes = subaccounts or {}
     settled: list[SettledFill] = []
     positions = positions_before.copy()
     fee_pool = state.fee_pool
     liq_notional: dict[AccountKey, list[tuple[int, int]]] = {}
-    for fill in batch.fills():
+    for fill in (*batch.fills(), *block_fills):
         j = config.column(fill.market)
         mr = batch.markets[fill.market]
         if fill.price != mr.price or fill.quantity <= 0:
@@ -290,7 +315,7 @@ def apply_batch(
             )
         settled.append(SettledFill(fill, key, fee, is_liq))
 
-    # 6. marks and circuit breaker
+    # 8. marks and circuit breaker
     tripped: list[str] = []
     final_ms = []
     for j, ms in enumerate(new_ms):
@@ -309,7 +334,7 @@ def apply_batch(
         final_ms.append(replace(ms_b, mark_price=mark, last_price=last))
     marks = np.array([ms.mark_price for ms in final_ms], dtype=np.int64)
 
-    # 7. liquidation penalties, never beyond the account's remaining equity
+    # 9. liquidation penalties, never beyond the account's remaining equity
     penalties: list[tuple[AccountKey, int]] = []
     if liq_notional:
         eq_now = collateral + (positions.astype(object) * (marks * mult).astype(object)).sum(axis=1)
@@ -325,7 +350,7 @@ def apply_batch(
                 insurance += amount
                 penalties.append((key, amount))
 
-    # 8. negative equity
+    # 10. negative equity
     out_of_range = [r for r, c in enumerate(collateral.tolist()) if abs(c) >= INT64_SAFE]
     if out_of_range:
         r = out_of_range[0]
@@ -357,7 +382,7 @@ def apply_batch(
         timestamp_ms=oracle_round.timestamp_ms,
     )
 
-    # 9. health and staged liquidations for the next batch
+    # 11. health and staged liquidations for the next batch
     eq = equity(post, config)
     req = requirements(post, config)
     orders = plan_liquidations(
@@ -373,7 +398,7 @@ def apply_batch(
     )
     post = replace(post, pending_liquidations=orders)
 
-    # 10. invariants
+    # 12. invariants
     check_invariants(pre, post, net_flow)
     witness = BatchWitness(
         batch_id=batch.batch_id,
@@ -392,5 +417,7 @@ def apply_batch(
         deposits=tuple(deposits),
         withdrawals=tuple(withdrawals),
         tripped=tuple(tripped),
+        blocks=settled_blocks,
+        failed_blocks=failed_blocks,
     )
     return post, witness

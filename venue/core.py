@@ -40,6 +40,9 @@ from sealbatch.auction.markets import Market
 from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, address_of, recover_signer
 from sealbatch.crypto.exceptions import SealbatchError, SignatureError
 from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.blocks import BlockTrade
+from sealbatch.settlement.clearinghouse import Clearinghouse
+from sealbatch.settlement.errors import SettlementError
 from sealbatch.venue.auth import (
     DEPOSIT_TYPE,
     REVEAL_TYPE,
@@ -72,9 +75,8 @@ from sealbatch.venue.schemas import (
     WithdrawIn,
     hexb,
 )
-from sealbatch.venue.settlement_engine import SettlementEngine
 
-__all__ = ["EVENT_MODELS", "RevealOutcome", "VenueCore", "record_hash"]
+__all__ = ["EVENT_MODELS", "RevealOutcome", "VenueCore", "block_trade", "record_hash"]
 
 #: Wire model of each kind of logged write.
 EVENT_MODELS: dict[str, type[BaseModel]] = {
@@ -122,6 +124,19 @@ class RevealOutcome:
     recorded: bool
 
 
+def block_trade(acceptance: Acceptance) -> BlockTrade:
+    """The block an accepted RFQ settles as (its id is the RFQ's)."""
+    return BlockTrade(
+        block_id=acceptance.rfq_id,
+        market=acceptance.market,
+        buyer=acceptance.buyer,
+        seller=acceptance.seller,
+        price=acceptance.price,
+        quantity=acceptance.quantity,
+        batch_id=acceptance.batch_id,
+    )
+
+
 class VenueCore:
     """All venue state; see the module docstring.
 
@@ -130,7 +145,7 @@ class VenueCore:
         domain: EIP-712 domain of every signed message.
         operator_key: signs receipts.
         schedule: the batch clock.
-        settlement: ledger and margin (see :mod:`sealbatch.venue.settlement_engine`).
+        settlement: ledger and margin (see :mod:`sealbatch.settlement.clearinghouse`).
         rfq_window_ms: (min, max) RFQ window length.
         rfq_band_bps: a block price may differ from its batch's clearing price
             by at most this many basis points.
@@ -143,7 +158,7 @@ class VenueCore:
         domain: Eip712Domain,
         operator_key: bytes,
         schedule: BatchSchedule,
-        settlement: SettlementEngine,
+        settlement: Clearinghouse,
         rfq_window_ms: tuple[int, int] = (400, 120_000),
         rfq_band_bps: int = 200,
     ) -> None:
@@ -312,7 +327,7 @@ class VenueCore:
             hexb(body.signature),
             now_ms,
             batch_id,
-            self.settlement.block_check,
+            lambda a: self.settlement.block_check(block_trade(a)),
             lambda maker, order: self.settlement.fits(batch_id, maker, order),
         )
         self.blocks.setdefault(batch_id, []).append(acceptance)
@@ -324,7 +339,10 @@ class VenueCore:
             self.domain, DEPOSIT_TYPE, body.message(), "trader", hexb(body.signature)
         )
         check_fresh(self.nonces, trader, body.nonce, body.expiry_ms, now_ms)
-        self.settlement.deposit(trader, body.amount, now_ms)
+        try:
+            self.settlement.deposit(trader, body.amount, now_ms)
+        except SettlementError as exc:
+            raise BadRequest(f"deposit: {exc}") from exc
         self.nonces.use(trader, body.nonce)
         self.events_applied += 1
 
@@ -355,8 +373,15 @@ class VenueCore:
         self.events_applied += 1
 
     def oracle_report(self, body: OracleReportIn, now_ms: int) -> None:
-        """Take a signed oracle price report from a configured source."""
-        self.settlement.oracle_report(body.to_domain(), now_ms)
+        """Take a signed oracle price report from a configured source.
+
+        Raises:
+            BadRequest: the clearinghouse refused the report (its reason).
+        """
+        try:
+            self.settlement.oracle_report(body.to_domain(), now_ms)
+        except SettlementError as exc:
+            raise BadRequest(str(exc)) from exc
         self.events_applied += 1
 
     def signed_by(self, kind: str, body: Any) -> str | None:
@@ -443,7 +468,7 @@ class VenueCore:
         carried_in = (*self.carried, *self.settlement.carried_in())
         result = clear_batch(sealed, self.markets, references, carried_in)
         blocks, block_views = self._check_blocks(batch_id, result, references)
-        outcome = self.settlement.settle(result, blocks, clears_at)
+        outcome = self.settlement.settle(result, [block_trade(a) for a in blocks], clears_at)
         summary = outcome.summary
         for view in block_views:
             reason = outcome.failed_blocks.get(hexb(view["rfq_id"]))

@@ -34,6 +34,7 @@ from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import DEFAULT_MARKETS, Market
 from sealbatch.crypto.eip712 import Address, Eip712Domain
 from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.venue.auth import RateLimiter
 from sealbatch.venue.clock import BatchSchedule, Clock, SystemClock
 from sealbatch.venue.core import RevealOutcome, VenueCore
@@ -52,7 +53,6 @@ from sealbatch.venue.schemas import (
     WithdrawIn,
 )
 from sealbatch.venue.settings import Settings
-from sealbatch.venue.settlement_engine import make_settlement_engine
 from sealbatch.venue.stream import Broker
 
 __all__ = ["Operator"]
@@ -132,7 +132,7 @@ class Operator:
             domain=self.domain,
             operator_key=bytes.fromhex(settings.operator_key.removeprefix("0x")),
             schedule=self.schedule,
-            settlement=make_settlement_engine(markets, settings.min_bond),
+            settlement=Clearinghouse(markets, min_bond=settings.min_bond),
             rfq_window_ms=(settings.rfq_min_window_ms, settings.rfq_max_window_ms),
             rfq_band_bps=settings.rfq_band_bps,
         )

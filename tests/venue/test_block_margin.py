@@ -8,30 +8,28 @@ import pytest
 from sealbatch.auction.markets import DEFAULT_MARKETS
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.blocks import BlockTrade
+from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.errors import InsufficientMargin
-from sealbatch.venue.rfq import Acceptance
-from sealbatch.venue.settlement_engine import LedgerSettlement
 from tests.settlement.conftest import trader
 
 PRICE = 650_000  # 100 lots: 6 500 USDC notional, 650 USDC initial margin at 10 %
 
 
-def _block(batch_id: int, buyer: Address, seller: Address, quantity: int) -> Acceptance:
-    return Acceptance(
-        rfq_id=bytes([batch_id]) * 32,
-        quote=bytes(32),
+def _block(batch_id: int, buyer: Address, seller: Address, quantity: int) -> BlockTrade:
+    return BlockTrade(
+        block_id=bytes([batch_id]) * 32,
         market="BTC-PERP",
         buyer=buyer,
         seller=seller,
         price=PRICE,
         quantity=quantity,
-        accepted_ms=0,
         batch_id=batch_id,
     )
 
 
-def _engine() -> tuple[LedgerSettlement, Address, Address, Address]:
-    engine = LedgerSettlement(DEFAULT_MARKETS)
+def _engine() -> tuple[Clearinghouse, Address, Address, Address]:
+    engine = Clearinghouse(DEFAULT_MARKETS)
     buyer, seller, broke = trader(0), trader(1), trader(2)
     engine.deposit(buyer, 1_000_000_000, 0)  # 1 000 USDC: about 150 lots, not 200
     engine.deposit(seller, 10**12, 0)

@@ -136,8 +136,8 @@ def test_replay_is_deterministic_for_any_batch(tmp_path_factory: Any, orders: An
 def test_every_kind_of_write_replays(db_url: str) -> None:
     """Deposits, withdrawals, oracle reports, RFQ messages and a settled block
     all come back identical after a restart."""
+    from sealbatch.settlement.dev_oracle import dev_oracle_keys
     from sealbatch.venue.client import VenueClient
-    from sealbatch.venue.settlement_engine import dev_oracle_keys
 
     clock = ManualClock(T0 + 100)
     with TestClient(create_app(make_settings(db_url), clock)) as tc:

@@ -7,8 +7,8 @@ import numpy as np
 from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.markets import DEFAULT_MARKETS
 from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.ledger import AccountKey, deposit
-from sealbatch.venue.settlement_engine import LedgerSettlement
 from tests.settlement.conftest import trader
 from tests.venue.conftest import Venue
 
@@ -19,7 +19,7 @@ def _gtc(n: int, side: Side, quantity: int, reduce_only: bool) -> RestingOrder:
 
 
 def test_carry_caps_reduce_only_remainders_and_keeps_the_rest() -> None:
-    engine = LedgerSettlement(DEFAULT_MARKETS)
+    engine = Clearinghouse(DEFAULT_MARKETS)
     state = deposit(engine.state, AccountKey(trader(0), 0), 10**12)
     j = engine.config.column("BTC-PERP")
     positions = np.zeros_like(state.positions)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sealbatch.auction.markets import DEFAULT_MARKETS
 from sealbatch.auction.orders import Order, Side
-from sealbatch.venue.settlement_engine import LedgerSettlement
+from sealbatch.settlement.clearinghouse import Clearinghouse
 from tests.settlement.conftest import trader
 
 PRICE = 650_000  # 100 lots: 650 USDC initial margin at 10 %
 
 
 def test_a_deposit_during_the_reveal_window_counts_for_the_next_reveal() -> None:
-    engine = LedgerSettlement(DEFAULT_MARKETS)
+    engine = Clearinghouse(DEFAULT_MARKETS)
     early, late = trader(0), trader(1)
     engine.deposit(early, 10**12, 0)
     engine.deposit(late, 1_000_000, 0)  # 1 USDC: not enough for 100 lots

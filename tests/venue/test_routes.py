@@ -288,8 +288,8 @@ def _trade_at(venue: Venue, batch_id: int, price: int) -> None:
 def test_circuit_breaker_widens_the_band(venue: Venue, oracle: bool) -> None:
     """Without fresh oracle reports the breaker holds the market in protective
     mode (band 20 %); with agreeing reports and a calm price, the band stays 10 %."""
+    from sealbatch.settlement.dev_oracle import dev_oracle_keys
     from sealbatch.venue.client import VenueClient
-    from sealbatch.venue.settlement_engine import dev_oracle_keys
 
     if oracle:
         for k in dev_oracle_keys():

@@ -1,0 +1,412 @@
+"""The clearinghouse: the settlement ledger as the venue runs it between batches.
+
+:class:`Clearinghouse` holds the settled ledger and everything waiting for
+the next batch transition: deposits, withdrawals, the oracle's newest
+reports, the bonds at stake in open batches and the orders each open batch
+has taken (for the margin checks at commit, reveal and block acceptance).
+Nothing here changes the ledger itself: :meth:`Clearinghouse.settle` hands
+the batch, its blocks, deposits and withdrawals to
+:func:`sealbatch.settlement.transition.apply_batch`, which applies them as
+numbered steps after hashing the pre-state, so each settled batch's pre-root
+is the post-root of the one before. It is deterministic in the sequence of
+calls, so replaying the venue's log rebuilds it exactly.
+
+Every refusal is a :class:`~sealbatch.settlement.errors.SettlementError`
+(the venue maps it to an HTTP answer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sealbatch.auction.batch import BatchResult, RestingOrder
+from sealbatch.auction.commit_reveal import Commit
+from sealbatch.auction.markets import Market
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.account_view import account_view, market_view
+from sealbatch.settlement.blocks import BlockTrade
+from sealbatch.settlement.dev_oracle import dev_oracle_config
+from sealbatch.settlement.errors import (
+    InsufficientBond,
+    InsufficientCollateral,
+    InsufficientMargin,
+    OracleError,
+    ReduceOnlyViolation,
+    SettlementError,
+)
+from sealbatch.settlement.ledger import (
+    AccountKey,
+    LedgerState,
+    deposit,
+    empty_state,
+    withdraw,
+)
+from sealbatch.settlement.liquidation import price_band_bps
+from sealbatch.settlement.margin import (
+    RevealMarginCheck,
+    cap_reduce_only,
+    check_carried,
+    free_collateral,
+)
+from sealbatch.settlement.oracle import OracleConfig, OracleRound, SignedReport
+from sealbatch.settlement.params import SettlementConfig, default_config
+from sealbatch.settlement.transition import BatchWitness, apply_batch
+
+__all__ = ["DEFAULT_MIN_BOND", "Clearinghouse", "SettleOutcome", "settlement_summary"]
+
+#: The least an unrevealed commitment forfeits by default: 1 USDC (6 decimals).
+DEFAULT_MIN_BOND = 1_000_000
+
+
+@dataclass(frozen=True)
+class SettleOutcome:
+    """What settling a batch produced: a JSON summary and the blocks refused."""
+
+    summary: dict[str, Any] | None
+    failed_blocks: Mapping[bytes, str]
+
+
+def settlement_summary(
+    witness: BatchWitness, oracle_round: OracleRound, post: LedgerState
+) -> dict[str, Any]:
+    """The JSON summary of a settled batch (the ``settlement`` of a batch record)."""
+    return {
+        "settled": True,
+        "pre_root": "0x" + witness.pre_root.hex(),
+        "post_root": "0x" + witness.post_root.hex(),
+        "oracle_round": {
+            "round_id": oracle_round.round_id,
+            "timestamp_ms": oracle_round.timestamp_ms,
+            "digest": "0x" + oracle_round.digest().hex(),
+            "reports": len(oracle_round.reports),
+        },
+        "readings": {m: r.to_dict() for m, r in sorted(witness.readings.items())},
+        "funding": {m: f.to_dict() for m, f in sorted(witness.funding.items())},
+        "fees": witness.fees,
+        "forfeits": [[k.address, amt] for k, amt in witness.forfeits],
+        "deposits": [[k.address, amt] for k, amt in witness.deposits],
+        "withdrawals": [[k.address, amt] for k, amt in witness.withdrawals],
+        "liquidations": len(witness.liquidations),
+        "deficits": [d.to_dict() for d in witness.deficits],
+        "tripped": list(witness.tripped),
+        "block_adjustments": [b.to_dict() for b in witness.blocks],
+        "insurance_fund": post.insurance_fund,
+        "fee_pool": post.fee_pool,
+    }
+
+
+class Clearinghouse:
+    """The settled ledger and what waits for the next batch transition.
+
+    Args:
+        markets: the venue's markets.
+        oracle: trusted oracle sources (default: the development oracle).
+        config: settlement rules (default: :func:`sealbatch.settlement.params.default_config`
+            with ``forfeit_bond = min_bond``).
+        min_bond: the least an unrevealed commitment forfeits, in collateral base
+            units (default 1 USDC); ignored when ``config`` is given.
+    """
+
+    name = "ledger"
+
+    def __init__(
+        self,
+        markets: Mapping[str, Market],
+        oracle: OracleConfig | None = None,
+        config: SettlementConfig | None = None,
+        min_bond: int = DEFAULT_MIN_BOND,
+    ) -> None:
+        self.config = config or dataclasses.replace(
+            default_config(dict(markets)), forfeit_bond=min_bond
+        )
+        self.oracle = oracle or dev_oracle_config()
+        self.state: LedgerState = empty_state(self.config)
+        self.pending_deposits: list[tuple[AccountKey, int]] = []
+        self.pending_withdrawals: list[tuple[AccountKey, int]] = []
+        self.reports: dict[tuple[str, str], SignedReport] = {}
+        self._checks: dict[int, RevealMarginCheck] = {}
+        self._resting: list[RestingOrder] = []  # GTC orders carried into the next batch
+        self._taken: dict[int, list[tuple[Address, Order]]] = {}  # batch -> orders taken
+        self._bonds: dict[int, dict[Address, int]] = {}  # batch -> trader -> bonds at stake
+        self._cache: tuple[tuple[LedgerState, int, int], LedgerState, np.ndarray | None] | None = (
+            None
+        )
+        self.last_summary: dict[str, Any] | None = None
+        self._round = 0
+
+    # ------------------------------------------------------------ inputs
+
+    def _pending_key(self) -> tuple[LedgerState, int, int]:
+        # The ledger object itself, compared by identity: holding it keeps its id
+        # from being reused by a later ledger.
+        return self.state, len(self.pending_deposits), len(self.pending_withdrawals)
+
+    def _cache_fresh(self) -> bool:
+        if self._cache is None:
+            return False
+        (state, deposits, withdrawals), _, _ = self._cache
+        return (
+            state is self.state
+            and deposits == len(self.pending_deposits)
+            and withdrawals == len(self.pending_withdrawals)
+        )
+
+    def _check_state(self) -> LedgerState:
+        """The ledger with pending deposits, then pending withdrawals, applied
+        (the order :func:`apply_batch` applies them in). Cached until the ledger
+        or the pending lists change: every commitment's bond check reads it."""
+        if self._cache is None or not self._cache_fresh():
+            state = self.state
+            for account, amount in self.pending_deposits:
+                state = deposit(state, account, amount)
+            for account, amount in self.pending_withdrawals:
+                state = withdraw(state, account, amount, self.config)
+            self._cache = (self._pending_key(), state, None)
+        return self._cache[1]
+
+    def _free_collateral(self, trader: Address) -> int:
+        """Free collateral of ``trader`` on :meth:`_check_state` (cached per ledger)."""
+        state = self._check_state()
+        key, _, free = self._cache or (self._pending_key(), state, None)
+        if free is None:
+            free = free_collateral(state, self.config)
+            self._cache = (key, state, free)
+        account = AccountKey(trader, 0)
+        return int(free[state.row(account)]) if state.has(account) else 0
+
+    def bond_of(self, commit: Commit) -> int:
+        """What an unrevealed ``commit`` forfeits: its own bond, at least the minimum."""
+        return max(commit.bond, self.config.forfeit_bond)
+
+    def commit_check(self, batch_id: int, trader: Address, commit: Commit) -> None:
+        """Reserve ``commit``'s bond until its batch settles.
+
+        Raises:
+            InsufficientBond: the trader's free collateral does not cover the
+                bonds of its commitments in open batches, this one included.
+        """
+        at_stake = sum(bonds.get(trader, 0) for bonds in self._bonds.values())
+        need = at_stake + self.bond_of(commit)
+        free = self._free_collateral(trader)
+        if free < need:
+            raise InsufficientBond(
+                f"bond: expected free collateral of at least {need} (this commitment's bond "
+                f"{self.bond_of(commit)} plus {at_stake} at stake in open batches), got {free}"
+            )
+        bonds = self._bonds.setdefault(batch_id, {})
+        bonds[trader] = bonds.get(trader, 0) + self.bond_of(commit)
+
+    def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
+        """A margin check of ``batch_id`` on the ledger as it stands now (deposits
+        credited, GTC rests counted), with the orders already taken for the batch."""
+        check = RevealMarginCheck(self._check_state(), self.config, resting=self._resting)
+        for trader, order in self._taken.get(batch_id, ()):
+            # Taken earlier on an older ledger (a block accepted before the previous
+            # batch settled): it still counts, even if it no longer fits.
+            with contextlib.suppress(InsufficientMargin, ReduceOnlyViolation):
+                check(trader, order)
+        return check
+
+    def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
+        """Take ``order`` for ``batch_id`` if its account carries it at its limit price.
+
+        Raises:
+            InsufficientMargin, ReduceOnlyViolation: the order is refused.
+        """
+        check = self._checks.get(batch_id)
+        if check is None:
+            # Built when the batch starts revealing: its predecessor has settled.
+            check = self._checks[batch_id] = self._fresh_check(batch_id)
+        check(trader, order)
+        self._taken.setdefault(batch_id, []).append((trader, order))
+
+    def block_check(self, block: BlockTrade) -> None:
+        """Take both sides of ``block`` for its batch if both carry it.
+
+        Initial margin of both sides for the whole block at its price, together
+        with the orders already taken for the batch the block settles in.
+
+        Raises:
+            InsufficientMargin: either side cannot carry the block.
+        """
+        orders = [
+            (block.buyer, Order(block.market, Side.BUY, block.price, block.quantity)),
+            (block.seller, Order(block.market, Side.SELL, block.price, block.quantity)),
+        ]
+        check = self._checks.get(block.batch_id) or self._fresh_check(block.batch_id)
+        check.check_together(orders)
+        self._taken.setdefault(block.batch_id, []).extend(orders)
+
+    def fits(self, batch_id: int, trader: Address, order: Order) -> bool:
+        """Whether ``order`` would pass ``batch_id``'s margin check now, with the
+        orders already taken for it; records nothing."""
+        try:
+            self._fresh_check(batch_id)(trader, order)
+        except (InsufficientMargin, ReduceOnlyViolation):
+            return False
+        return True
+
+    def deposit(self, trader: Address, amount: int, at_ms: int) -> None:
+        """Credit ``amount`` with the next batch.
+
+        Raises:
+            SettlementError: an amount not a positive integer, or collateral
+                reaching 2^62 (nothing changes).
+        """
+        key = AccountKey(trader, 0)
+        after = deposit(self._check_state(), key, amount)  # validates amount, 2^62 cap
+        self.pending_deposits.append((key, amount))
+        # Deposits and withdrawals only add to and take from collateral, so the
+        # ledger with this deposit last equals the one with deposits first.
+        self._cache = (self._pending_key(), after, None)
+        self._rebase_checks(after)
+
+    def _rebase_checks(self, state: LedgerState) -> None:
+        """Let the margin checks of batches already revealing see ``state`` (a
+        deposit or withdrawal just made): the orders they took are judged on
+        marks and limits, which a change of collateral leaves as they are."""
+        for check in self._checks.values():
+            check.state = state
+
+    def withdraw(self, trader: Address, amount: int, at_ms: int) -> None:
+        """Raises InsufficientCollateral or UnknownAccount (nothing changes).
+
+        Beyond free collateral, the amount must leave the trader's orders still
+        to settle (blocks accepted for an open batch, carried GTC rests) covered
+        in the worst case: at most ``RevealMarginCheck.headroom`` of every open
+        batch the trader has such orders in."""
+        key = AccountKey(trader, 0)
+        after = withdraw(self._check_state(), key, amount, self.config)
+        batches = [b for b, taken in self._taken.items() if any(t == trader for t, _ in taken)]
+        if any(r.trader == trader for r in self._resting):
+            batches.append(-1)  # no batch taken yet: a check counting the rests alone
+        for b in batches:
+            room = self._fresh_check(b).headroom(trader)
+            if amount > room:
+                raise InsufficientCollateral(
+                    f"expected a withdrawal of at most {room} (what the orders still to "
+                    f"settle in batch {b} leave free), got {amount}"
+                    if b >= 0
+                    else f"expected a withdrawal of at most {room} (what the carried GTC "
+                    f"orders leave free), got {amount}"
+                )
+        self.pending_withdrawals.append((key, amount))
+        self._cache = (self._pending_key(), after, None)
+        self._rebase_checks(after)
+
+    def oracle_report(self, report: SignedReport, at_ms: int) -> None:
+        """Keep a source's newest report per market for the next round.
+
+        Raises:
+            OracleError: unknown source, bad signature, unknown market, or a
+                timestamp in the future or older than the kept one (nothing
+                changes).
+        """
+        r = report.report
+        if self.oracle.family_of(r.source) is None:
+            raise OracleError(f"source: expected a configured oracle source, got {r.source}")
+        report.verify()
+        if r.market not in self.config.market_ids:
+            raise OracleError(f"market: expected one of {self.config.market_ids}, got {r.market!r}")
+        if r.timestamp_ms > at_ms:
+            raise OracleError(f"timestamp_ms: expected at most {at_ms} (now), got {r.timestamp_ms}")
+        old = self.reports.get((r.market, r.source))
+        if old is not None and old.report.timestamp_ms >= r.timestamp_ms:
+            raise OracleError(
+                f"timestamp_ms: expected after {old.report.timestamp_ms}, got {r.timestamp_ms}"
+            )
+        self.reports[(r.market, r.source)] = report
+
+    def has_pending(self) -> bool:
+        """Deposits, withdrawals or liquidation orders wait for the next batch."""
+        return bool(
+            self.pending_deposits or self.pending_withdrawals or self.state.pending_liquidations
+        )
+
+    def carried_in(self) -> list[RestingOrder]:
+        """Liquidation orders that enter the next batch."""
+        return [lo.resting for lo in self.state.pending_liquidations]
+
+    def carry(self, orders: Sequence[RestingOrder]) -> list[RestingOrder]:
+        """The GTC remainders that may rest into the next batch, reduce-only ones
+        capped so that they can never open, increase or flip a position."""
+        capped = cap_reduce_only(self.state, self.config, orders, self.carried_in())
+        # Checked against the settled ledger; the next batch's reveals count them too.
+        self._resting = check_carried(self.state, self.config, capped)
+        return list(self._resting)
+
+    # ------------------------------------------------------------ settle
+
+    def settle(
+        self, result: BatchResult, blocks: Sequence[BlockTrade], at_ms: int
+    ) -> SettleOutcome:
+        """Run the batch transition with the batch's blocks, deposits and withdrawals.
+
+        On a settlement error nothing changes and the summary says why (the
+        batch stays ``cleared``, its blocks fail with ``settlement_failed``).
+        """
+        self._checks.pop(result.batch_id, None)
+        self._taken.pop(result.batch_id, None)
+        self._bonds.pop(result.batch_id, None)  # forfeited now, or revealed: no longer at stake
+        for b in [b for b in self._checks if b < result.batch_id]:
+            del self._checks[b]
+        for b in [b for b in self._taken if b < result.batch_id]:
+            del self._taken[b]
+        reports = tuple(
+            r
+            for _, r in sorted(self.reports.items())
+            if at_ms - r.report.timestamp_ms <= self.oracle.stale_ms
+        )
+        self._round += 1
+        oracle_round = OracleRound(self._round, at_ms, reports)
+        try:
+            post, witness = apply_batch(
+                self.state,
+                result,
+                oracle_round,
+                self.config,
+                self.oracle,
+                deposits=self.pending_deposits,
+                blocks=blocks,
+                withdrawals=self.pending_withdrawals,
+            )
+        except SettlementError as exc:
+            return SettleOutcome(
+                {"settled": False, "error": str(exc), "code": getattr(exc, "code", "")},
+                {b.block_id: "settlement_failed" for b in blocks},
+            )
+        self.state = post
+        self.pending_deposits = []
+        self.pending_withdrawals = []
+        summary = settlement_summary(witness, oracle_round, post)
+        self.last_summary = summary
+        return SettleOutcome(summary, witness.failed_blocks)
+
+    # ------------------------------------------------------------ views
+
+    def account(self, trader: Address) -> dict[str, Any]:
+        """Collateral, positions, equity, margin requirements and liquidation prices
+        (see :func:`sealbatch.settlement.account_view.account_view`)."""
+        key = AccountKey(trader, 0)
+        return account_view(
+            self.state,
+            self.config,
+            key,
+            sum(a for k, a in self.pending_deposits if k == key),
+            sum(a for k, a in self.pending_withdrawals if k == key),
+        )
+
+    def band_bps(self, market: str) -> int:
+        """The price band the venue should use now (wider in protective mode)."""
+        return price_band_bps(self.state.market_state(market), self.config.risk(market))
+
+    def market_state(self, market: str) -> dict[str, Any]:
+        """A market's oracle, mark, funding and breaker state."""
+        return market_view(self.state, self.config, market, self.name)
