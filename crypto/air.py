@@ -188,6 +188,8 @@ class Boundary:
 
 AuxBuilder: TypeAlias = Callable[[fld.Array, Sequence[Fp4]], fld.Array]
 """``(main (C, N) uint64, challenges) -> aux (A, 4, N) uint64``: prover side only."""
+FixedBuilder: TypeAlias = Callable[[], fld.Array]
+"""``() -> fixed (F, N) uint64``: deterministic, part of the AIR (both sides)."""
 
 
 class ConstraintViolation(CryptoError, ValueError):
@@ -223,6 +225,8 @@ class Air:
     num_challenges: int = 0
     aux_builder: AuxBuilder | None = field(default=None, compare=False, repr=False)
     column_names: tuple[str, ...] = ()
+    num_fixed_columns: int = 0
+    fixed_builder: FixedBuilder | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         n = self.num_rows
@@ -237,6 +241,12 @@ class Air:
             raise ValueError(
                 f"expected 1 to {_MAX_COUNT} main columns, got {self.num_main_columns}"
             )
+        if not 0 <= self.num_fixed_columns <= _MAX_COUNT:
+            raise ValueError(
+                f"expected 0 to {_MAX_COUNT} fixed columns, got {self.num_fixed_columns}"
+            )
+        if self.num_fixed_columns and self.fixed_builder is None:
+            raise ValueError(f"AIR {self.name!r} declares fixed columns but has no fixed_builder")
         if not 0 <= self.num_aux_columns <= _MAX_COUNT:
             raise ValueError(f"expected 0 to {_MAX_COUNT} aux columns, got {self.num_aux_columns}")
         if len(self.public_inputs) > _MAX_COUNT:
@@ -266,7 +276,11 @@ class Air:
 
     def _check_node(self, node: Expr) -> None:
         if isinstance(node, Column):
-            limit = self.num_main_columns if node.segment == "main" else self.num_aux_columns
+            limit = {
+                "main": self.num_main_columns,
+                "aux": self.num_aux_columns,
+                "fixed": self.num_fixed_columns,
+            }[node.segment]
             if node.index >= limit:
                 raise ValueError(f"{node!r}: expected a {node.segment} column index < {limit}")
             if node.offset >= self.num_rows or node.offset > _MAX_OFFSET:
@@ -305,6 +319,52 @@ class Air:
             if isinstance(node, Column):
                 found.add(node.offset)
         return tuple(sorted(found))
+
+    @cached_property
+    def frame(self) -> tuple[tuple[str, int, int], ...]:
+        """The out-of-domain frame: every ``(segment, index, offset)`` the proof carries.
+
+        Each column is opened at the row offsets its constraints read (a
+        column no constraint reads at offset 0 only), in this order: offsets
+        ascending; within an offset fixed, then main, then aux columns, each by
+        index.
+        """
+        used: dict[tuple[str, int], set[int]] = {}
+        for node in self.constraint_order:
+            if isinstance(node, Column):
+                used.setdefault((node.segment, node.index), set()).add(node.offset)
+        counts = (
+            ("fixed", self.num_fixed_columns),
+            ("main", self.num_main_columns),
+            ("aux", self.num_aux_columns),
+        )
+        entries = []
+        for offset in self.offsets():
+            for segment, count in counts:
+                for index in range(count):
+                    if offset in used.get((segment, index), {0}):
+                        entries.append((segment, index, offset))
+        return tuple(entries)
+
+    @cached_property
+    def fixed_values(self) -> fld.Array:
+        """The fixed columns as an ``(F, N)`` uint64 array (computed once per AIR object).
+
+        Raises:
+            ValueError: the builder returns the wrong shape or unreduced values.
+        """
+        n = self.num_rows
+        if not self.num_fixed_columns or self.fixed_builder is None:
+            return np.zeros((0, n), np.uint64)
+        out = np.ascontiguousarray(self.fixed_builder(), dtype=np.uint64)
+        if out.shape != (self.num_fixed_columns, n):
+            raise ValueError(
+                f"fixed_builder: expected shape {(self.num_fixed_columns, n)}, got {out.shape}"
+            )
+        if np.any(out >= np.uint64(P)):
+            raise ValueError("fixed_builder: expected values in [0, p), got an unreduced value")
+        out.flags.writeable = False
+        return out
 
     @cached_property
     def constraint_order(self) -> tuple[Expr, ...]:
@@ -384,8 +444,15 @@ class Air:
         if main.dtype != np.uint64 or np.any(main >= np.uint64(P)):
             raise ValueError("expected main trace values as uint64 in [0, p)")
 
+        fixed_rows = self.fixed_values
+
         def column(segment: str, index: int, offset: int) -> fld.Array:
-            src = main[index] if segment == "main" else aux_trace[index]  # type: ignore[index]
+            if segment == "main":
+                src = main[index]
+            elif segment == "fixed":
+                src = fixed_rows[index]
+            else:
+                src = aux_trace[index]  # type: ignore[index]
             return np.roll(src, -offset, axis=-1)
 
         periodic_rows = [self.periodic_values(i) for i in range(len(self.periodic_columns))]

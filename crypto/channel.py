@@ -34,7 +34,7 @@ from sealbatch.crypto.keccak_rows import hash_rows
 
 __all__ = ["VERSION_TAG", "Channel", "leading_zero_bits"]
 
-VERSION_TAG = b"sealbatch-stark-v1"
+VERSION_TAG = b"sealbatch-stark-v2"
 """Absorbed first: a proof of another version (or system) can never share a transcript."""
 
 _TWO_P = 2 * P

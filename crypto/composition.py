@@ -43,6 +43,7 @@ from sealbatch.crypto.ntt import intt
 __all__ = [
     "ColumnLayout",
     "DivisorGroup",
+    "FrameEntry",
     "composition_at",
     "deep_coefficient_matrix",
     "deep_values",
@@ -67,25 +68,45 @@ def ext_mul_matrix(gamma: Fp4) -> fld.Array:
     return fld.as_field(np.array(rows, dtype=object).reshape(-1)).reshape(4, 4)
 
 
+FrameEntry = tuple[str, int, int]
+"""``(segment, index, offset)``: one column value at ``z·g^offset`` in the out-of-domain frame."""
+
+
 @dataclass(frozen=True)
 class ColumnLayout:
-    """How many columns each commitment holds, and the base rows they occupy."""
+    """How many columns each commitment holds, and the base rows they occupy.
 
+    Base rows, in this order: fixed columns (one each), main columns (one
+    each), aux columns (four each), composition columns (four each).
+    """
+
+    num_fixed: int
     num_main: int
     num_aux: int
     num_composition: int
 
     @property
     def num_base_rows(self) -> int:
-        return self.num_main + EXT_DEGREE * (self.num_aux + self.num_composition)
+        return self.num_fixed + self.num_main + EXT_DEGREE * (self.num_aux + self.num_composition)
 
-    @property
-    def num_trace_columns(self) -> int:
-        return self.num_main + self.num_aux
+    def base_row(self, segment: str, index: int) -> int:
+        """First base row of a column (``segment`` fixed, main, aux or composition)."""
+        if segment == "fixed":
+            return index
+        if segment == "main":
+            return self.num_fixed + index
+        if segment == "aux":
+            return self.num_fixed + self.num_main + EXT_DEGREE * index
+        return self.num_fixed + self.num_main + EXT_DEGREE * (self.num_aux + index)
 
     @classmethod
     def of(cls, air: Air) -> ColumnLayout:
-        return cls(air.num_main_columns, air.num_aux_columns, air.num_composition_columns())
+        return cls(
+            air.num_fixed_columns,
+            air.num_main_columns,
+            air.num_aux_columns,
+            air.num_composition_columns(),
+        )
 
 
 # ------------------------------------------------------------------ divisors
@@ -173,51 +194,52 @@ def ood_point_in_domain(z: Fp4, num_rows: int, lde_size: int, shift: int) -> boo
 
 
 def deep_coefficient_matrix(
-    layout: ColumnLayout, offsets: Sequence[int], gammas: Sequence[Fp4]
+    layout: ColumnLayout,
+    offsets: Sequence[int],
+    frame: Sequence[FrameEntry],
+    gammas: Sequence[Fp4],
 ) -> fld.Array:
     """Coefficients of the DEEP combination as a ``(len(offsets), 4, base_rows)`` array.
 
-    ``gammas`` are drawn in this order: for each offset, one per main column
-    then one per aux column; then one per composition column (offset 0 only).
+    ``gammas`` come in frame order (one per entry of ``frame``, the
+    out-of-domain values the proof carries), then one per composition column
+    (at offset 0).
     """
-    expected = len(offsets) * layout.num_trace_columns + layout.num_composition
+    expected = len(frame) + layout.num_composition
     if len(gammas) != expected:
         raise ValueError(f"expected {expected} DEEP coefficients, got {len(gammas)}")
     out = np.zeros((len(offsets), EXT_DEGREE, layout.num_base_rows), np.uint64)
-    it = iter(gammas)
-    aux_start = layout.num_main
-    comp_start = layout.num_main + EXT_DEGREE * layout.num_aux
-    for o in range(len(offsets)):
-        for c in range(layout.num_main):
-            out[o, :, c] = next(it).c
-        for a in range(layout.num_aux):
-            r = aux_start + EXT_DEGREE * a
-            out[o, :, r : r + EXT_DEGREE] = ext_mul_matrix(next(it))
-    for i in range(layout.num_composition):
-        r = comp_start + EXT_DEGREE * i
-        out[0, :, r : r + EXT_DEGREE] = ext_mul_matrix(next(it))
+    where = {o: k for k, o in enumerate(offsets)}
+    for (segment, index, offset), gamma in zip(frame, gammas, strict=False):
+        o, r = where[offset], layout.base_row(segment, index)
+        if segment == "aux":
+            out[o, :, r : r + EXT_DEGREE] = ext_mul_matrix(gamma)
+        else:
+            out[o, :, r] = gamma.c
+    for i, gamma in enumerate(gammas[len(frame) :]):
+        r = layout.base_row("composition", i)
+        out[where[0], :, r : r + EXT_DEGREE] = ext_mul_matrix(gamma)
     return out
 
 
 def ood_sums(
-    layout: ColumnLayout,
+    offsets: Sequence[int],
+    frame: Sequence[FrameEntry],
     gammas: Sequence[Fp4],
-    trace_ood: Sequence[Sequence[Fp4]],
+    frame_values: Sequence[Fp4],
     composition_ood: Sequence[Fp4],
 ) -> list[Fp4]:
-    """``Σ_c γ_(o,c)·c(z_o)`` per offset (plus ``Σ_i γ_i H_i(z)`` at offset 0).
+    """``Σ γ·c(z_o)`` per offset over the frame (plus ``Σ_i γ_i H_i(z)`` at offset 0).
 
-    ``trace_ood[o]`` lists the main then aux columns' values at ``z_o``;
     ``gammas`` are in the order of :func:`deep_coefficient_matrix`.
     """
-    width = layout.num_trace_columns
-    sums = []
-    for o, values in enumerate(trace_ood):
-        sums.append(
-            Fp4.sum(g * v for g, v in zip(gammas[o * width : (o + 1) * width], values, strict=True))
-        )
-    tail = gammas[len(trace_ood) * width :]
-    sums[0] = sums[0] + Fp4.sum(g * v for g, v in zip(tail, composition_ood, strict=True))
+    where = {o: k for k, o in enumerate(offsets)}
+    sums = [Fp4.zero() for _ in offsets]
+    for (_, _, offset), gamma, value in zip(frame, gammas[: len(frame)], frame_values, strict=True):
+        sums[where[offset]] = sums[where[offset]] + gamma * value
+    tail = gammas[len(frame) :]
+    k = where[0]
+    sums[k] = sums[k] + Fp4.sum(g * v for g, v in zip(tail, composition_ood, strict=True))
     return sums
 
 
@@ -233,7 +255,8 @@ def deep_values(
     Args:
         coefficients: from :func:`deep_coefficient_matrix`.
         segments: the committed base rows at the points, in layout order
-            (main ``(C, m)``, aux ``(4A, m)``, composition ``(4H, m)``), so the
+            (fixed ``(F, m)``, main ``(C, m)``, aux ``(4A, m)``, composition
+            ``(4H, m)``), so the
             prover never concatenates its large LDE arrays.
         xs: the points (base field), ``(m,)``.
         z_points: ``z·g^o`` per offset.

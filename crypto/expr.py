@@ -36,6 +36,7 @@ __all__ = [
     "degree",
     "degrees",
     "evaluate",
+    "fixed",
     "format_expr",
     "max_offset",
     "max_offsets",
@@ -106,15 +107,16 @@ class Const(Expr):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Column(Expr):
-    """Trace column ``index`` at row ``offset``; segment ``main`` (base) or ``aux`` (extension)."""
+    """Column ``index`` at row ``offset``; segment ``main`` (base), ``aux`` (extension) or
+    ``fixed`` (base, preprocessed: committed once, chosen by the AIR, not the prover)."""
 
     segment: str
     index: int
     offset: int = 0
 
     def __post_init__(self) -> None:
-        if self.segment not in ("main", "aux"):
-            raise ValueError(f"expected segment 'main' or 'aux', got {self.segment!r}")
+        if self.segment not in ("main", "aux", "fixed"):
+            raise ValueError(f"expected segment 'main', 'aux' or 'fixed', got {self.segment!r}")
         if self.index < 0 or self.offset < 0:
             raise ValueError(
                 f"expected a non-negative column index and offset, got {self.index}, {self.offset}"
@@ -211,6 +213,11 @@ def col(index: int, offset: int = 0) -> Column:
 def aux(index: int, offset: int = 0) -> Column:
     """Auxiliary trace column ``index`` at row offset ``offset``."""
     return Column("aux", index, offset)
+
+
+def fixed(index: int, offset: int = 0) -> Column:
+    """Fixed (preprocessed) column ``index`` at row offset ``offset``."""
+    return Column("fixed", index, offset)
 
 
 def periodic(index: int) -> Periodic:
@@ -392,7 +399,7 @@ class _FormatVisitor:
         return str(value if value <= P // 2 else value - P)
 
     def column(self, segment: str, index: int, offset: int) -> str:
-        name = "col" if segment == "main" else "aux"
+        name = {"main": "col", "aux": "aux", "fixed": "fix"}[segment]
         return f"{name}{index}" + ("'" * offset if offset <= 2 else f"[+{offset}]")
 
     def periodic(self, index: int) -> str:

@@ -142,7 +142,7 @@ class FriProver:
             columns = (
                 cur.reshape(EXT_DEGREE, f, n // f).transpose(1, 0, 2).reshape(f * EXT_DEGREE, -1)
             )
-            tree = MerkleTree.from_columns(columns, self.options.merkle_arity)
+            tree = MerkleTree.from_columns(columns)
             self._layers.append((cur, tree))
             self.roots.append(tree.root)
             channel.absorb(tree.root)
@@ -211,7 +211,6 @@ def verify_fri(
         verify_batch(
             root,
             m,
-            options.merkle_arity,
             {i: digests[j].tobytes() for j, i in enumerate(leaves)},
             lp.opening,
             f"FRI layer {layer}",

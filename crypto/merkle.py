@@ -1,18 +1,19 @@
-"""Keccak-256 Merkle trees with one leaf per row, and batched openings.
+"""Binary Keccak-256 Merkle trees with one leaf per row, and batched openings.
 
 A leaf is ``keccak(0x00 || row)``, where ``row`` is the canonical encoding of
 the row's field elements (4-byte big-endian each, extension elements as their
 four coefficients, see :func:`encode_rows`); an inner node is
-``keccak(0x01 || child_0 || ... || child_(k-1))`` for arity ``k`` (2, 4 or
-8). The number of leaves is a power of two; a tree over ``n = 2^d`` leaves has
-``ceil(d / log2 k)`` levels of nodes, the top node having fewer than ``k``
-children when ``log2 k`` does not divide ``d``.
+``keccak(0x01 || left || right)`` (65 bytes). The tags separate leaves from
+nodes, so no row can pose as a node. The number of leaves is a power of two
+``2^d``; the tree has ``d`` levels above the leaves.
 
 A batched opening of many leaves (:meth:`MerkleTree.open`) lists the sibling
-nodes the verifier cannot compute itself, level by level from the leaves up,
-left to right; a node shared by several paths is sent once. The verifier
-(:func:`verify_batch`) recomputes the root with the same walk and requires
-that every node in the opening is consumed.
+nodes the verifier cannot compute itself, level by level from the leaves up
+and, within a level, by increasing index: at each level, for each known index
+``i`` in increasing order whose sibling ``i ^ 1`` is not itself known, the
+sibling comes next in the opening. A node is never sent twice and never sent
+when it can be computed. The verifier (:func:`verify_batch`) recomputes the
+root with the same walk and requires that every node is consumed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from sealbatch.crypto.keccak import LEAF_TAG, NODE_TAG, keccak256
 from sealbatch.crypto.keccak_rows import hash_rows
 
 __all__ = [
-    "ARITIES",
     "BatchOpening",
     "MerkleTree",
     "column_leaf_digests",
@@ -38,7 +38,6 @@ __all__ = [
     "verify_batch",
 ]
 
-ARITIES = (2, 4, 8)
 Digest = bytes
 Bytes2D = npt.NDArray[np.uint8]
 
@@ -77,21 +76,7 @@ def column_leaf_digests(columns: npt.NDArray[np.uint64]) -> Bytes2D:
     return hash_rows(buf)
 
 
-def _level_widths(num_leaves: int, arity: int) -> list[int]:
-    widths = [num_leaves]
-    while widths[-1] > 1:
-        widths.append(max(1, widths[-1] // arity))
-    return widths
-
-
-def _family_size(width: int, arity: int) -> int:
-    """Children per node above a level of ``width`` nodes (the top level may be narrower)."""
-    return min(arity, width)
-
-
-def _check_shape(num_leaves: int, arity: int) -> None:
-    if arity not in ARITIES:
-        raise ValueError(f"expected a Merkle arity in {ARITIES}, got {arity}")
+def _check_leaves(num_leaves: int) -> None:
     if num_leaves < 1 or num_leaves & (num_leaves - 1):
         raise ValueError(f"expected a power-of-two number of leaves, got {num_leaves}")
 
@@ -104,30 +89,27 @@ class BatchOpening:
 
 
 class MerkleTree:
-    """A tree over leaf digests (``(n, 32)`` uint8, ``n`` a power of two)."""
+    """A binary tree over leaf digests (``(n, 32)`` uint8, ``n`` a power of two)."""
 
-    def __init__(self, leaves: Bytes2D, arity: int = 2) -> None:
-        _check_shape(leaves.shape[0], arity)
-        self.arity = arity
+    def __init__(self, leaves: Bytes2D) -> None:
+        _check_leaves(leaves.shape[0])
         self.levels: list[Bytes2D] = [np.ascontiguousarray(leaves, dtype=np.uint8)]
         while self.levels[-1].shape[0] > 1:
             cur = self.levels[-1]
-            k = _family_size(cur.shape[0], arity)
-            fam = cur.reshape(cur.shape[0] // k, 32 * k)
-            buf = np.empty((fam.shape[0], 32 * k + 1), np.uint8)
+            buf = np.empty((cur.shape[0] // 2, 65), np.uint8)
             buf[:, 0] = NODE_TAG[0]
-            buf[:, 1:] = fam
+            buf[:, 1:] = cur.reshape(-1, 64)
             self.levels.append(hash_rows(buf))
 
     @classmethod
-    def from_rows(cls, rows: Bytes2D, arity: int = 2) -> MerkleTree:
+    def from_rows(cls, rows: Bytes2D) -> MerkleTree:
         """The tree whose leaves are the given encoded rows."""
-        return cls(leaf_digests(rows), arity)
+        return cls(leaf_digests(rows))
 
     @classmethod
-    def from_columns(cls, columns: npt.NDArray[np.uint64], arity: int = 2) -> MerkleTree:
+    def from_columns(cls, columns: npt.NDArray[np.uint64]) -> MerkleTree:
         """The tree over the rows of a column-major ``(C, n)`` field-element array."""
-        return cls(column_leaf_digests(columns), arity)
+        return cls(column_leaf_digests(columns))
 
     @property
     def root(self) -> Digest:
@@ -145,21 +127,17 @@ class MerkleTree:
                 raise ValueError(f"leaf index {i} out of range for {self.num_leaves} leaves")
         nodes: list[Digest] = []
         for level in self.levels[:-1]:
-            k = _family_size(level.shape[0], self.arity)
             have = set(known)
-            parents = sorted({i // k for i in known})
-            for fam in parents:
-                for j in range(fam * k, fam * k + k):
-                    if j not in have:
-                        nodes.append(level[j].tobytes())
-            known = parents
+            for i in known:
+                if i ^ 1 not in have:
+                    nodes.append(level[i ^ 1].tobytes())
+            known = sorted({i >> 1 for i in known})
         return BatchOpening(tuple(nodes))
 
 
 def verify_batch(
     root: Digest,
     num_leaves: int,
-    arity: int,
     leaves: dict[int, Digest],
     opening: BatchOpening,
     what: str = "Merkle",
@@ -171,50 +149,49 @@ def verify_batch(
             few or too many nodes (``what`` names the tree in the message).
     """
     try:
-        _check_shape(num_leaves, arity)
+        _check_leaves(num_leaves)
     except ValueError as exc:
         raise VerificationError(f"{what}: {exc}") from exc
     if not leaves:
-        raise VerificationError(f"{what}: no leaves to open")
+        raise VerificationError(f"{what}: expected at least one opened leaf")
     for i in leaves:
         if not 0 <= i < num_leaves:
             raise VerificationError(f"{what}: leaf index {i} out of range")
-    known = dict(sorted(leaves.items()))
+    known = dict(leaves)
     supply = iter(opening.nodes)
     used = 0
     width = num_leaves
     while width > 1:
-        k = _family_size(width, arity)
         nxt: dict[int, Digest] = {}
-        for fam in sorted({i // k for i in known}):
-            parts = [NODE_TAG]
-            for j in range(fam * k, fam * k + k):
-                node = known.get(j)
-                if node is None:
-                    node = next(supply, None)
-                    if node is None:
-                        raise VerificationError(f"{what}: opening has too few nodes")
-                    used += 1
-                parts.append(node)
-            nxt[fam] = keccak256(*parts)
+        for i in sorted(known):
+            parent = i >> 1
+            if parent in nxt:
+                continue
+            sibling = known.get(i ^ 1)
+            if sibling is None:
+                sibling = next(supply, None)
+                if sibling is None:
+                    raise VerificationError(f"{what}: opening has too few nodes")
+                used += 1
+            left, right = (known[i], sibling) if i % 2 == 0 else (sibling, known[i])
+            nxt[parent] = keccak256(NODE_TAG, left, right)
         known = nxt
-        width //= k
+        width //= 2
     if used != len(opening.nodes):
         raise VerificationError(f"{what}: opening has {len(opening.nodes) - used} unused node(s)")
     if known[0] != root:
         raise VerificationError(f"{what}: opened rows do not match the committed root")
 
 
-def opening_size(num_leaves: int, arity: int, indices: Sequence[int]) -> int:
-    """How many nodes an opening of ``indices`` holds (the proof parser needs no count)."""
-    _check_shape(num_leaves, arity)
+def opening_size(num_leaves: int, indices: Sequence[int]) -> int:
+    """How many nodes an opening of ``indices`` holds."""
+    _check_leaves(num_leaves)
     known = sorted(set(indices))
     count = 0
     width = num_leaves
     while width > 1:
-        k = _family_size(width, arity)
-        parents = sorted({i // k for i in known})
-        count += len(parents) * k - len(known)
-        known = parents
-        width //= k
+        have = set(known)
+        count += sum(1 for i in known if i ^ 1 not in have)
+        known = sorted({i >> 1 for i in known})
+        width //= 2
     return count

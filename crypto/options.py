@@ -1,17 +1,21 @@
-"""Proof options: blowup, queries, FRI folding, grinding, Merkle arity — and their encoding.
+"""Proof options: blowup, queries, FRI folding, grinding, remainder size — and their encoding.
 
 Every option is absorbed by the channel before the first challenge and
-written into the proof (:meth:`ProofOptions.to_bytes`, 7 bytes). The defaults
-give 103 conjectured bits at ``2^16`` rows (see :mod:`sealbatch.crypto.security`).
+written into the proof (:meth:`ProofOptions.to_bytes`, 6 bytes). Merkle trees
+are always binary (proof format v2). :data:`DEFAULT_OPTIONS` give 103
+conjectured bits at ``2^16`` rows; :func:`l1_options` picks the options for
+proofs checked on L1, where proof bytes set the gas (see
+:mod:`sealbatch.crypto.security`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_OPTIONS", "ProofOptions"]
+__all__ = ["DEFAULT_OPTIONS", "L1_GRINDING_BITS", "L1_MAX_ROWS", "ProofOptions", "l1_options"]
 
-_ENCODED_SIZE = 7
+_ENCODED_SIZE = 6
 
 
 def _is_pow2(n: int) -> bool:
@@ -30,7 +34,9 @@ class ProofOptions:
         grinding_bits: proof-of-work bits before the queries (0..32).
         fri_max_remainder: FRI stops folding once the polynomial has at most
             this many coefficients and sends them (power of two, 1..256).
-        merkle_arity: children per inner Merkle node (2, 4 or 8).
+
+    Raises:
+        ValueError: a value out of range (the message names it).
     """
 
     blowup: int = 8
@@ -38,7 +44,6 @@ class ProofOptions:
     folding_factor: int = 8
     grinding_bits: int = 16
     fri_max_remainder: int = 16
-    merkle_arity: int = 4
 
     def __post_init__(self) -> None:
         if not _is_pow2(self.blowup) or not 2 <= self.blowup <= 64:
@@ -55,11 +60,9 @@ class ProofOptions:
             raise ValueError(
                 f"expected a power-of-two fri_max_remainder <= 256, got {self.fri_max_remainder}"
             )
-        if self.merkle_arity not in (2, 4, 8):
-            raise ValueError(f"expected a Merkle arity of 2, 4 or 8, got {self.merkle_arity}")
 
     def to_bytes(self) -> bytes:
-        """``log2 blowup, num_queries (u16), log2 folding, grinding, log2 remainder, arity``."""
+        """``log2 blowup, num_queries (u16), log2 folding, grinding, log2 remainder``."""
         return bytes(
             [
                 self.blowup.bit_length() - 1,
@@ -67,7 +70,6 @@ class ProofOptions:
                 self.folding_factor.bit_length() - 1,
                 self.grinding_bits,
                 self.fri_max_remainder.bit_length() - 1,
-                self.merkle_arity,
             ]
         )
 
@@ -84,8 +86,38 @@ class ProofOptions:
             folding_factor=1 << data[3],
             grinding_bits=data[4],
             fri_max_remainder=1 << data[5],
-            merkle_arity=data[6],
         )
 
 
 DEFAULT_OPTIONS = ProofOptions()
+
+L1_GRINDING_BITS = 16
+L1_MAX_ROWS = 1 << 20
+"""Largest trace :func:`l1_options` serves at >= 100 conjectured bits (the field term caps it)."""
+_L1_MAX_LDE_LOG = 22  # floor(4·log2 p) − 1 − 100: the largest log2(B·N) giving 100 field bits
+
+
+def l1_options(num_rows: int) -> ProofOptions:
+    """Options for proofs verified on L1: the fewest proof bytes at >= 100 conjectured bits.
+
+    Blowup 16 with 22 queries, folding 8 and 16 grinding bits up to ``2^18``
+    rows (103 bits at ``2^15``). The field term ``123 − log2(B·N)`` then caps
+    the blowup: ``2^19`` rows take blowup 8 (29 queries), ``2^20`` blowup 4
+    (43 queries); each keeps exactly enough queries for 100 bits.
+
+    Raises:
+        ValueError: ``num_rows`` not a power of two in ``[8, 2^20]``.
+    """
+    if not _is_pow2(num_rows) or not 8 <= num_rows <= L1_MAX_ROWS:
+        raise ValueError(f"expected a power-of-two row count in [8, {L1_MAX_ROWS}], got {num_rows}")
+    log_rows = num_rows.bit_length() - 1
+    log_blowup = min(4, _L1_MAX_LDE_LOG - log_rows)
+    # query bits q·log2 B (>= 80, so grinding counts) + grinding − 1 >= 100
+    queries = max(math.ceil(80 / log_blowup), math.ceil((101 - L1_GRINDING_BITS) / log_blowup))
+    return ProofOptions(
+        blowup=1 << log_blowup,
+        num_queries=queries,
+        folding_factor=8,
+        grinding_bits=L1_GRINDING_BITS,
+        fri_max_remainder=16,
+    )

@@ -1,26 +1,32 @@
-"""The STARK proof and its versioned, deterministic binary format.
+"""The STARK proof and its versioned, deterministic binary format (version 2).
 
 All integers are big-endian; a field element is 4 bytes (``< p``), an
 extension element 16 (four coefficients, ``c0`` first), a digest 32::
 
-    magic "SBSTARK" | format version u8 (= 1)
+    magic "SBSTARK" | format version u8 (= 2)
     AIR name: u8 length | ASCII bytes
-    log2(num_rows) u8 | options (7 bytes, ProofOptions.to_bytes)
+    log2(num_rows) u8 | options (6 bytes, ProofOptions.to_bytes)
     public inputs: u16 count | count × u32
-    shape: num_main u16 | num_aux u16 | num_composition u8 | num_offsets u8 | offsets u8 each
+    shape: num_fixed u16 | num_main u16 | num_aux u16 | num_composition u8
     main root | aux root (only if num_aux > 0) | composition root
-    OOD: for each offset, (num_main + num_aux) ext values; then num_composition ext values
+    OOD: u16 frame size | frame × ext | num_composition × ext
     FRI: u8 layers | layers × root | u16 remainder length | remainder ext coefficients
     proof-of-work nonce u64
     queries: u16 q (distinct positions)
+      fixed rows q × num_fixed elements | u16 nodes | nodes × 32  (only if num_fixed > 0)
       main rows q × num_main elements | u16 nodes | nodes × 32
       aux rows q × 4·num_aux elements | u16 nodes | nodes × 32      (only if num_aux > 0)
       composition rows q × 4·num_composition | u16 nodes | nodes × 32
       per FRI layer: u16 leaves | leaves × 4f elements | u16 nodes | nodes × 32
     (end: no trailing bytes)
 
-:func:`StarkProof.from_bytes` checks lengths, ranges and counts only; the
-verifier checks every count against the AIR and the transcript.
+The out-of-domain frame lists each column only at the row offsets its
+constraints read (:attr:`sealbatch.crypto.air.Air.frame` gives the order).
+The fixed columns' root is not in the proof: the verifier derives it from the
+AIR. :func:`StarkProof.from_bytes` checks lengths, ranges and counts only
+(and refuses any other format version by number); the verifier checks every
+count against the AIR and the transcript. ``docs/stark.md`` gives the layout
+with the transcript.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ from sealbatch.crypto.options import ProofOptions
 __all__ = ["FORMAT_VERSION", "MAGIC", "StarkProof"]
 
 MAGIC = b"SBSTARK"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_OPTIONS_BYTES = 6
 
 
 @dataclass(frozen=True)
@@ -50,17 +57,19 @@ class StarkProof:
     num_rows: int
     options: ProofOptions
     public_inputs: tuple[int, ...]
+    num_fixed: int
     num_main: int
     num_aux: int
     num_composition: int
-    offsets: tuple[int, ...]
     main_root: bytes
     aux_root: bytes  # b"" without aux columns
     composition_root: bytes
-    ood_trace: fld.Array  # (num_offsets, num_main + num_aux, 4)
+    ood_frame: fld.Array  # (frame size, 4), in Air.frame order
     ood_composition: fld.Array  # (num_composition, 4)
     fri: FriProof
     pow_nonce: int
+    fixed_rows: fld.Array  # (q, num_fixed)
+    fixed_opening: BatchOpening
     main_rows: fld.Array  # (q, num_main)
     main_opening: BatchOpening
     aux_rows: fld.Array  # (q, 4·num_aux)
@@ -71,6 +80,7 @@ class StarkProof:
     # ------------------------------------------------------------- writing
 
     def to_bytes(self) -> bytes:
+        """The proof bytes (format version 2)."""
         name = self.air_name.encode("ascii")
         out = bytearray(MAGIC)
         out.append(FORMAT_VERSION)
@@ -80,16 +90,21 @@ class StarkProof:
         out += self.options.to_bytes()
         out += len(self.public_inputs).to_bytes(2, "big")
         out += b"".join(v.to_bytes(4, "big") for v in self.public_inputs)
+        out += self.num_fixed.to_bytes(2, "big")
         out += self.num_main.to_bytes(2, "big") + self.num_aux.to_bytes(2, "big")
-        out += bytes([self.num_composition, len(self.offsets), *self.offsets])
+        out.append(self.num_composition)
         out += self.main_root + self.aux_root + self.composition_root
-        out += fld.to_bytes(self.ood_trace) + fld.to_bytes(self.ood_composition)
+        out += self.ood_frame.shape[0].to_bytes(2, "big")
+        out += fld.to_bytes(self.ood_frame) + fld.to_bytes(self.ood_composition)
         out.append(len(self.fri.roots))
         out += b"".join(self.fri.roots)
         out += self.fri.remainder.shape[0].to_bytes(2, "big") + fld.to_bytes(self.fri.remainder)
         out += self.pow_nonce.to_bytes(8, "big")
         out += self.main_rows.shape[0].to_bytes(2, "big")
-        segments = [(self.main_rows, self.main_opening)]
+        segments = []
+        if self.num_fixed:
+            segments.append((self.fixed_rows, self.fixed_opening))
+        segments.append((self.main_rows, self.main_opening))
         if self.num_aux:
             segments.append((self.aux_rows, self.aux_opening))
         segments.append((self.composition_rows, self.composition_opening))
@@ -115,7 +130,9 @@ class StarkProof:
             raise ProofFormatError("not a sealbatch STARK proof (bad magic bytes)")
         version = r.u8()
         if version != FORMAT_VERSION:
-            raise ProofFormatError(f"expected proof format version {FORMAT_VERSION}, got {version}")
+            raise ProofFormatError(
+                f"unsupported proof format version {version}: expected version {FORMAT_VERSION}"
+            )
         name_bytes = r.take(r.u8())
         try:
             air_name = name_bytes.decode("ascii")
@@ -125,33 +142,34 @@ class StarkProof:
         if log_rows > 27:
             raise ProofFormatError(f"expected log2(rows) <= 27, got {log_rows}")
         try:
-            options = ProofOptions.from_bytes(r.take(7))
+            options = ProofOptions.from_bytes(r.take(_OPTIONS_BYTES))
         except ValueError as exc:
             raise ProofFormatError(f"bad proof options: {exc}") from exc
         public_inputs = tuple(int(v) for v in r.elements(r.u16()))
-        num_main, num_aux = r.u16(), r.u16()
-        num_comp, num_offsets = r.u8(), r.u8()
-        offsets = tuple(r.take(num_offsets))
+        num_fixed, num_main, num_aux = r.u16(), r.u16(), r.u16()
+        num_comp = r.u8()
         main_root = r.take(32)
         aux_root = r.take(32) if num_aux else b""
         composition_root = r.take(32)
-        width = num_main + num_aux
-        ood_trace = r.elements(num_offsets * width * EXT_DEGREE).reshape(
-            num_offsets, width, EXT_DEGREE
-        )
+        frame_size = r.u16()
+        ood_frame = r.elements(frame_size * EXT_DEGREE).reshape(frame_size, EXT_DEGREE)
         ood_comp = r.elements(num_comp * EXT_DEGREE).reshape(num_comp, EXT_DEGREE)
         num_layers = r.u8()
         roots = tuple(r.take(32) for _ in range(num_layers))
         remainder = r.elements(r.u16() * EXT_DEGREE).reshape(-1, EXT_DEGREE)
         nonce = int.from_bytes(r.take(8), "big")
         q = r.u16()
+        empty = BatchOpening(())
+        fixed_rows, fixed_opening = np.zeros((q, 0), np.uint64), empty
+        if num_fixed:
+            fixed_rows = r.elements(q * num_fixed).reshape(q, num_fixed)
+            fixed_opening = r.opening()
         main_rows = r.elements(q * num_main).reshape(q, num_main)
         main_opening = r.opening()
+        aux_rows, aux_opening = np.zeros((q, 0), np.uint64), empty
         if num_aux:
             aux_rows = r.elements(q * num_aux * EXT_DEGREE).reshape(q, num_aux * EXT_DEGREE)
             aux_opening = r.opening()
-        else:
-            aux_rows, aux_opening = np.zeros((q, 0), np.uint64), BatchOpening(())
         comp_rows = r.elements(q * num_comp * EXT_DEGREE).reshape(q, num_comp * EXT_DEGREE)
         comp_opening = r.opening()
         f = options.folding_factor
@@ -167,17 +185,19 @@ class StarkProof:
             num_rows=1 << log_rows,
             options=options,
             public_inputs=public_inputs,
+            num_fixed=num_fixed,
             num_main=num_main,
             num_aux=num_aux,
             num_composition=num_comp,
-            offsets=offsets,
             main_root=main_root,
             aux_root=aux_root,
             composition_root=composition_root,
-            ood_trace=ood_trace,
+            ood_frame=ood_frame,
             ood_composition=ood_comp,
             fri=FriProof(roots, remainder, tuple(layers)),
             pow_nonce=nonce,
+            fixed_rows=fixed_rows,
+            fixed_opening=fixed_opening,
             main_rows=main_rows,
             main_opening=main_opening,
             aux_rows=aux_rows,

@@ -21,7 +21,7 @@ Steps (the verifier replays the same transcript, :mod:`sealbatch.crypto.verifier
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +32,7 @@ from sealbatch.crypto.channel import Channel
 from sealbatch.crypto.composition import (
     ColumnLayout,
     DivisorGroup,
+    FrameEntry,
     deep_coefficient_matrix,
     deep_values,
     divisor_groups,
@@ -42,6 +43,7 @@ from sealbatch.crypto.composition import (
 )
 from sealbatch.crypto.exceptions import CryptoError
 from sealbatch.crypto.field_ref import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
+from sealbatch.crypto.fixed import fixed_commitment
 from sealbatch.crypto.fri import FriProver
 from sealbatch.crypto.merkle import BatchOpening, MerkleTree
 from sealbatch.crypto.ntt import DEFAULT_SHIFT, coset_evaluate, coset_interpolate, intt
@@ -171,11 +173,19 @@ def prove(
 
     channel = Channel.for_statement(air.name, n, options.to_bytes(), air.public_inputs)
 
+    # ---- fixed columns: committed by the AIR, absorbed first
+    fixed = fixed_commitment(air, b) if air.num_fixed_columns else None
+    if fixed is not None:
+        channel.absorb(fixed.root)
+        fixed_coeffs, fixed_lde = fixed.coefficients, fixed.lde
+    else:
+        fixed_coeffs, fixed_lde = np.zeros((0, n), np.uint64), np.zeros((0, size), np.uint64)
+
     # ---- main trace
     main_coeffs = intt(main)
     main_lde = coset_evaluate(main_coeffs, size, shift)
     clock.lap("main LDE")
-    main_tree = MerkleTree.from_columns(main_lde, options.merkle_arity)
+    main_tree = MerkleTree.from_columns(main_lde)
     channel.absorb(main_tree.root)
     clock.lap("main commit")
 
@@ -192,7 +202,7 @@ def prove(
         aux_rows = aux.reshape(EXT_DEGREE * air.num_aux_columns, n)
         aux_coeffs = intt(aux_rows)
         aux_lde = coset_evaluate(aux_coeffs, size, shift)
-        aux_tree = MerkleTree.from_columns(aux_lde, options.merkle_arity)
+        aux_tree = MerkleTree.from_columns(aux_lde)
         channel.absorb(aux_tree.root)
         clock.lap("aux trace")
     elif air.num_challenges:
@@ -200,13 +210,15 @@ def prove(
 
     # ---- composition polynomial
     alphas = channel.draw_exts(air.num_constraints)
-    h_coeffs = _composition_coefficients(air, main_lde, aux_lde, challenges, alphas, b, shift)
+    h_coeffs = _composition_coefficients(
+        air, fixed_lde, main_lde, aux_lde, challenges, alphas, b, shift
+    )
     clock.lap("constraints")
     width = layout.num_composition
     comp_rows = h_coeffs.reshape(EXT_DEGREE, width, n).transpose(1, 0, 2).reshape(-1, n)
     comp_lde = coset_evaluate(comp_rows, size, shift)
     clock.lap("composition LDE")
-    comp_tree = MerkleTree.from_columns(comp_lde, options.merkle_arity)
+    comp_tree = MerkleTree.from_columns(comp_lde)
     channel.absorb(comp_tree.root)
     clock.lap("composition commit")
 
@@ -217,28 +229,23 @@ def prove(
         raise CryptoError("the out-of-domain point fell in the trace or LDE domain")
     g = root_of_unity(n.bit_length() - 1)
     offsets = air.offsets()
+    frame = air.frame
     z_points = [z * pow(g, o, P) for o in offsets]
-    main_ood = _ext_poly_at(main_coeffs, z_points)
-    aux_ood = (
-        [_combine_ext_rows(v) for v in _ext_poly_at(aux_coeffs, z_points)]
-        if air.num_aux_columns
-        else [[] for _ in z_points]
+    frame_values = _frame_values(
+        frame, offsets, z_points, fixed_coeffs, main_coeffs, aux_coeffs, air.num_aux_columns
     )
-    trace_ood = [m + a for m, a in zip(main_ood, aux_ood, strict=True)]
     comp_ood = _combine_ext_rows(_ext_poly_at(comp_rows, [z])[0])
-    ood_trace = fld.ext_from_fp4([v for row in trace_ood for v in row]).T.reshape(
-        len(offsets), layout.num_trace_columns, EXT_DEGREE
-    )
+    ood_frame = fld.ext_from_fp4(frame_values).T.reshape(len(frame), EXT_DEGREE)
     ood_comp = fld.ext_from_fp4(comp_ood).T.reshape(width, EXT_DEGREE)
-    channel.absorb(fld.to_bytes(ood_trace) + fld.to_bytes(ood_comp))
+    channel.absorb(fld.to_bytes(ood_frame) + fld.to_bytes(ood_comp))
     clock.lap("out-of-domain")
 
     # ---- DEEP composition and FRI
-    gammas = channel.draw_exts(len(offsets) * layout.num_trace_columns + width)
-    coefficients = deep_coefficient_matrix(layout, offsets, gammas)
-    sums = ood_sums(layout, gammas, trace_ood, comp_ood)
+    gammas = channel.draw_exts(len(frame) + width)
+    coefficients = deep_coefficient_matrix(layout, offsets, frame, gammas)
+    sums = ood_sums(offsets, frame, gammas, frame_values, comp_ood)
     xs = lde_points(size, shift)
-    deep = deep_values(coefficients, [main_lde, aux_lde, comp_lde], xs, z_points, sums)
+    deep = deep_values(coefficients, [fixed_lde, main_lde, aux_lde, comp_lde], xs, z_points, sums)
     clock.lap("DEEP composition")
     fri = FriProver(options)
     fri.commit(deep, shift, n, channel)
@@ -255,17 +262,19 @@ def prove(
         num_rows=n,
         options=options,
         public_inputs=air.public_inputs,
+        num_fixed=layout.num_fixed,
         num_main=layout.num_main,
         num_aux=layout.num_aux,
         num_composition=width,
-        offsets=offsets,
         main_root=main_tree.root,
         aux_root=aux_tree.root if aux_tree is not None else b"",
         composition_root=comp_tree.root,
-        ood_trace=ood_trace,
+        ood_frame=ood_frame,
         ood_composition=ood_comp,
         fri=fri_proof,
         pow_nonce=nonce,
+        fixed_rows=np.ascontiguousarray(fixed_lde[:, positions].T),
+        fixed_opening=fixed.tree.open(positions) if fixed is not None else _EMPTY,
         main_rows=np.ascontiguousarray(main_lde[:, positions].T),
         main_opening=main_tree.open(positions),
         aux_rows=np.ascontiguousarray(aux_lde[:, positions].T),
@@ -277,8 +286,31 @@ def prove(
     return proof
 
 
+def _frame_values(
+    frame: Sequence[FrameEntry],
+    offsets: Sequence[int],
+    z_points: list[Fp4],
+    fixed_coeffs: fld.Array,
+    main_coeffs: fld.Array,
+    aux_coeffs: fld.Array,
+    num_aux: int,
+) -> list[Fp4]:
+    """The out-of-domain frame: each entry's column at ``z·g^offset``."""
+    fixed_at = _ext_poly_at(fixed_coeffs, z_points)
+    main_at = _ext_poly_at(main_coeffs, z_points)
+    aux_at = (
+        [_combine_ext_rows(v) for v in _ext_poly_at(aux_coeffs, z_points)]
+        if num_aux
+        else [[] for _ in z_points]
+    )
+    where = {o: k for k, o in enumerate(offsets)}
+    tables = {"fixed": fixed_at, "main": main_at, "aux": aux_at}
+    return [tables[segment][where[offset]][index] for segment, index, offset in frame]
+
+
 def _composition_coefficients(
     air: Air,
+    fixed_lde: fld.Array,
     main_lde: fld.Array,
     aux_lde: fld.Array,
     challenges: list[Fp4],
@@ -302,6 +334,8 @@ def _composition_coefficients(
     wrap = max(air.offsets()) * c
     main_ce = main_lde[:, ::stride]
     main_ext = np.concatenate([main_ce, main_ce[:, :wrap]], axis=1)
+    fixed_ce = fixed_lde[:, ::stride]
+    fixed_ext = np.concatenate([fixed_ce, fixed_ce[:, :wrap]], axis=1)
     aux_ce = aux_lde[:, ::stride].reshape(air.num_aux_columns, EXT_DEGREE, m)
     aux_ext = np.concatenate([aux_ce, aux_ce[:, :, :wrap]], axis=2)
     periodic = [_periodic_on_coset(air, i, m, shift) for i in range(len(air.periodic_columns))]
@@ -317,7 +351,11 @@ def _composition_coefficients(
 
         def column(segment: str, index: int, offset: int, lo: int = lo, hi: int = hi) -> fld.Array:
             a, b = lo + offset * c, hi + offset * c
-            return main_ext[index, a:b] if segment == "main" else aux_ext[index, :, a:b]
+            if segment == "main":
+                return main_ext[index, a:b]
+            if segment == "fixed":
+                return fixed_ext[index, a:b]
+            return aux_ext[index, :, a:b]
 
         def periodic_block(i: int, lo: int = lo, hi: int = hi) -> fld.Array:
             return periodic[i][lo:hi]

@@ -29,6 +29,7 @@ from sealbatch.crypto.composition import (
 )
 from sealbatch.crypto.exceptions import VerificationError
 from sealbatch.crypto.field_ref import TWO_ADICITY, Fp4, P, root_of_unity
+from sealbatch.crypto.fixed import fixed_commitment
 from sealbatch.crypto.fri import fri_shape, verify_fri
 from sealbatch.crypto.merkle import BatchOpening, encode_rows, leaf_digests, verify_batch
 from sealbatch.crypto.ntt import DEFAULT_SHIFT
@@ -117,11 +118,12 @@ def verify_proof(
         )
     layout = ColumnLayout.of(air)
     offsets = air.offsets()
+    frame = air.frame
+    _expect("fixed columns", proof.num_fixed, layout.num_fixed)
     _expect("main columns", proof.num_main, layout.num_main)
     _expect("aux columns", proof.num_aux, layout.num_aux)
     _expect("composition columns", proof.num_composition, layout.num_composition)
-    if proof.offsets != offsets:
-        raise VerificationError(f"expected row offsets {offsets}, got {proof.offsets}")
+    _expect("out-of-domain frame values", proof.ood_frame.shape[0], len(frame))
     if layout.num_composition > b:
         raise VerificationError("composition polynomial wider than the blowup")
     folds, remainder_size = fri_shape(n, options)
@@ -130,6 +132,13 @@ def verify_proof(
 
     # ---- replay the transcript
     channel = Channel.for_statement(air.name, n, options.to_bytes(), air.public_inputs)
+    fixed_root = b""
+    if layout.num_fixed:
+        try:
+            fixed_root = fixed_commitment(air, b).root
+        except ValueError as exc:
+            raise VerificationError(f"AIR {air.name!r}: bad fixed columns: {exc}") from exc
+        channel.absorb(fixed_root)
     channel.absorb(proof.main_root)
     challenges: list[Fp4] = []
     if air.num_aux_columns:
@@ -140,9 +149,9 @@ def verify_proof(
     alphas = channel.draw_exts(air.num_constraints)
     channel.absorb(proof.composition_root)
     z = channel.draw_ext()
-    channel.absorb(fld.to_bytes(proof.ood_trace) + fld.to_bytes(proof.ood_composition))
+    channel.absorb(fld.to_bytes(proof.ood_frame) + fld.to_bytes(proof.ood_composition))
     width = layout.num_composition
-    gammas = channel.draw_exts(len(offsets) * layout.num_trace_columns + width)
+    gammas = channel.draw_exts(len(frame) + width)
     betas = []
     for root in proof.fri.roots:
         channel.absorb(root)
@@ -159,16 +168,11 @@ def verify_proof(
     g = root_of_unity(n.bit_length() - 1)
     if ood_point_in_domain(z, n, size, DEFAULT_SHIFT):
         raise VerificationError("out-of-domain point falls in the trace or LDE domain")
-    trace_ood = [fld.ext_to_fp4(proof.ood_trace[o].T) for o in range(len(offsets))]
+    frame_values = fld.ext_to_fp4(proof.ood_frame.T) if frame else []
     comp_ood = fld.ext_to_fp4(proof.ood_composition.T) if width else []
-    frame: dict[tuple[str, int, int], Fp4] = {}
-    for o, off in enumerate(offsets):
-        for c in range(layout.num_main):
-            frame[("main", c, off)] = trace_ood[o][c]
-        for a in range(layout.num_aux):
-            frame[("aux", a, off)] = trace_ood[o][layout.num_main + a]
+    claimed = dict(zip(frame, frame_values, strict=True))
     try:
-        expected_h = composition_at(air, frame, z, alphas, challenges)
+        expected_h = composition_at(air, claimed, z, alphas, challenges)
     except ZeroDivisionError as exc:
         raise VerificationError("out-of-domain point is a root of a constraint divisor") from exc
     claimed_h = Fp4.zero()
@@ -184,25 +188,13 @@ def verify_proof(
     # ---- trace and composition openings
     q = len(positions)
     _expect("queried rows", proof.main_rows.shape[0], q)
-    _check_rows(
-        "main trace",
-        proof.main_rows,
-        proof.main_root,
-        proof.main_opening,
-        positions,
-        size,
-        options.merkle_arity,
-    )
-    if layout.num_aux:
+    if layout.num_fixed:
         _check_rows(
-            "aux trace",
-            proof.aux_rows,
-            proof.aux_root,
-            proof.aux_opening,
-            positions,
-            size,
-            options.merkle_arity,
+            "fixed columns", proof.fixed_rows, fixed_root, proof.fixed_opening, positions, size
         )
+    _check_rows("main trace", proof.main_rows, proof.main_root, proof.main_opening, positions, size)
+    if layout.num_aux:
+        _check_rows("aux trace", proof.aux_rows, proof.aux_root, proof.aux_opening, positions, size)
     _check_rows(
         "composition",
         proof.composition_rows,
@@ -210,15 +202,19 @@ def verify_proof(
         proof.composition_opening,
         positions,
         size,
-        options.merkle_arity,
     )
 
     # ---- DEEP composition at the queries, then FRI
     z_points = [z * pow(g, o, P) for o in offsets]
-    coefficients = deep_coefficient_matrix(layout, offsets, gammas)
-    sums = ood_sums(layout, gammas, trace_ood, comp_ood)
+    coefficients = deep_coefficient_matrix(layout, offsets, frame, gammas)
+    sums = ood_sums(offsets, frame, gammas, frame_values, comp_ood)
     xs = lde_points(size, DEFAULT_SHIFT, np.array(positions, dtype=np.uint64))
-    segments = [proof.main_rows.T, proof.aux_rows.T, proof.composition_rows.T]
+    segments = [
+        proof.fixed_rows.T,
+        proof.main_rows.T,
+        proof.aux_rows.T,
+        proof.composition_rows.T,
+    ]
     try:
         deep = deep_values(coefficients, segments, xs, z_points, sums)
     except ZeroDivisionError as exc:
@@ -239,7 +235,6 @@ def _check_rows(
     opening: BatchOpening,
     positions: list[int],
     size: int,
-    arity: int,
 ) -> None:
     if rows.shape[0] != len(positions):
         raise VerificationError(
@@ -249,7 +244,6 @@ def _check_rows(
     verify_batch(
         root,
         size,
-        arity,
         {p: digests[i].tobytes() for i, p in enumerate(positions)},
         opening,
         what,

@@ -1,4 +1,4 @@
-"""Keccak Merkle trees: roots, domain separation, batched openings and tampering."""
+"""Binary Keccak Merkle trees: roots, domain separation, batched openings and tampering."""
 
 from __future__ import annotations
 
@@ -40,38 +40,46 @@ def test_encoding_is_big_endian() -> None:
     assert encode_rows(rows)[0].tobytes() == bytes([0, 0, 0, 1, 1, 2, 3, 4])
 
 
-@pytest.mark.parametrize("arity", [2, 4, 8])
-def test_root_matches_reference(arity: int) -> None:
+def test_root_matches_reference() -> None:
     rows = encode_rows(_rows(32))
-    tree = MerkleTree.from_rows(rows, arity)
+    tree = MerkleTree.from_rows(rows)
     level = [keccak256(b"\x00", r.tobytes()) for r in rows]
     while len(level) > 1:
-        k = min(arity, len(level))
-        level = [keccak256(b"\x01", *level[i : i + k]) for i in range(0, len(level), k)]
+        level = [keccak256(b"\x01", level[i], level[i + 1]) for i in range(0, len(level), 2)]
     assert tree.root == level[0]
-    if arity == 2:
-        from sealbatch.crypto.keccak import keccak_merkle_root
+    from sealbatch.crypto.keccak import keccak_merkle_root
 
-        assert tree.root == keccak_merkle_root([r.tobytes() for r in rows])
+    assert tree.root == keccak_merkle_root([r.tobytes() for r in rows])
 
 
-@pytest.mark.parametrize("arity", [2, 4, 8])
+def _reference_opening(levels: list[list[bytes]], indices: list[int]) -> list[bytes]:
+    """The documented walk, written out plainly: per level, missing siblings by index."""
+    out = []
+    known = sorted(set(indices))
+    for level in levels[:-1]:
+        out += [level[i ^ 1] for i in known if i ^ 1 not in known]
+        known = sorted({i // 2 for i in known})
+    return out
+
+
 @pytest.mark.parametrize("n", [1, 2, 16, 64, 128])
-def test_batch_openings(arity: int, n: int) -> None:
+def test_batch_openings(n: int) -> None:
     rows = encode_rows(_rows(n, seed=n))
     digests = leaf_digests(rows)
-    tree = MerkleTree(digests, arity)
-    rng = np.random.default_rng(n + arity)
+    tree = MerkleTree(digests)
+    levels = [[d.tobytes() for d in level] for level in tree.levels]
+    rng = np.random.default_rng(n)
     for count in (1, 3, n):
         idx = sorted(set(rng.integers(0, n, size=count).tolist()))
         opening = tree.open(idx + idx[:1])  # duplicates are fine
-        assert len(opening.nodes) == opening_size(n, arity, idx)
+        assert len(opening.nodes) == opening_size(n, idx)
+        assert list(opening.nodes) == _reference_opening(levels, idx)
         leaves = {i: digests[i].tobytes() for i in idx}
-        verify_batch(tree.root, n, arity, leaves, opening)
+        verify_batch(tree.root, n, leaves, opening)
 
 
 def test_shared_nodes_sent_once() -> None:
-    tree = MerkleTree(leaf_digests(encode_rows(_rows(1024))), 2)
+    tree = MerkleTree(leaf_digests(encode_rows(_rows(1024))))
     single = len(tree.open([5]).nodes)
     assert single == 10
     # two neighbours share every node above the leaves
@@ -81,31 +89,31 @@ def test_shared_nodes_sent_once() -> None:
 
 def test_tampering_is_detected() -> None:
     digests = leaf_digests(encode_rows(_rows(64)))
-    tree = MerkleTree(digests, 4)
+    tree = MerkleTree(digests)
     idx = [3, 17, 40]
     opening = tree.open(idx)
     leaves = {i: digests[i].tobytes() for i in idx}
     bad_leaf = dict(leaves)
     bad_leaf[17] = bytes(32)
     with pytest.raises(VerificationError, match="root"):
-        verify_batch(tree.root, 64, 4, bad_leaf, opening)
+        verify_batch(tree.root, 64, bad_leaf, opening)
     for pos in range(len(opening.nodes)):
         nodes = list(opening.nodes)
         nodes[pos] = bytes(a ^ 1 for a in nodes[pos][:1]) + nodes[pos][1:]
         with pytest.raises(VerificationError):
-            verify_batch(tree.root, 64, 4, leaves, BatchOpening(tuple(nodes)))
+            verify_batch(tree.root, 64, leaves, BatchOpening(tuple(nodes)))
     with pytest.raises(VerificationError, match="too few"):
-        verify_batch(tree.root, 64, 4, leaves, BatchOpening(opening.nodes[:-1]))
+        verify_batch(tree.root, 64, leaves, BatchOpening(opening.nodes[:-1]))
     with pytest.raises(VerificationError, match="unused"):
-        verify_batch(tree.root, 64, 4, leaves, BatchOpening((*opening.nodes, bytes(32))))
+        verify_batch(tree.root, 64, leaves, BatchOpening((*opening.nodes, bytes(32))))
     with pytest.raises(VerificationError, match="out of range"):
-        verify_batch(tree.root, 64, 4, {64: bytes(32)}, opening)
+        verify_batch(tree.root, 64, {64: bytes(32)}, opening)
 
 
 def test_leaf_and_node_are_domain_separated() -> None:
     # An inner node's preimage presented as a leaf payload hashes differently.
     digests = leaf_digests(encode_rows(_rows(2)))
-    tree = MerkleTree(digests, 2)
+    tree = MerkleTree(digests)
     fake_leaf = keccak256(b"\x00", digests[0].tobytes() + digests[1].tobytes())
     assert fake_leaf != tree.root
 
@@ -115,5 +123,5 @@ def test_column_leaf_digests_match_row_encoding() -> None:
 
     cols = np.ascontiguousarray(_rows(20000, width=3).T)
     assert np.array_equal(column_leaf_digests(cols), leaf_digests(encode_rows(cols.T)))
-    tree = MerkleTree.from_columns(cols[:, :1024], 4)
-    assert tree.root == MerkleTree.from_rows(encode_rows(cols[:, :1024].T), 4).root
+    tree = MerkleTree.from_columns(cols[:, :1024])
+    assert tree.root == MerkleTree.from_rows(encode_rows(cols[:, :1024].T)).root

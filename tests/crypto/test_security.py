@@ -33,18 +33,16 @@ def test_proven_is_below_conjectured_and_grows_with_queries() -> None:
 def test_options_round_trip_and_validation() -> None:
     for opts in (
         DEFAULT_OPTIONS,
-        ProofOptions(2, 1, 2, 0, 1, 2),
-        ProofOptions(64, 255, 16, 32, 256, 8),
+        ProofOptions(2, 1, 2, 0, 1),
+        ProofOptions(64, 255, 16, 32, 256),
     ):
         assert ProofOptions.from_bytes(opts.to_bytes()) == opts
-    assert len(DEFAULT_OPTIONS.to_bytes()) == 7
+    assert len(DEFAULT_OPTIONS.to_bytes()) == 6
     with pytest.raises(ValueError, match="blowup"):
         ProofOptions(blowup=3)
     with pytest.raises(ValueError, match="num_queries"):
         ProofOptions(num_queries=0)
     with pytest.raises(ValueError, match="folding factor"):
         ProofOptions(folding_factor=3)
-    with pytest.raises(ValueError, match="arity"):
-        ProofOptions(merkle_arity=3)
     with pytest.raises(ValueError):
         ProofOptions.from_bytes(b"\x03")

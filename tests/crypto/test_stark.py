@@ -74,8 +74,8 @@ def test_format_round_trip(fast_proof: tuple[str, StarkProof]) -> None:
     "options",
     [
         ProofOptions(blowup=2, num_queries=10, folding_factor=2, fri_max_remainder=1),
-        ProofOptions(blowup=16, num_queries=5, folding_factor=16, merkle_arity=8),
-        ProofOptions(blowup=8, num_queries=20, folding_factor=8, merkle_arity=2, grinding_bits=0),
+        ProofOptions(blowup=16, num_queries=5, folding_factor=16),
+        ProofOptions(blowup=8, num_queries=20, folding_factor=8, grinding_bits=0),
     ],
 )
 def test_other_options(options: ProofOptions) -> None:
@@ -163,8 +163,8 @@ def _tampered(proof: StarkProof) -> dict[str, StarkProof]:
     v: dict[str, StarkProof] = {
         "main root": replace(proof, main_root=_flip(proof.main_root)),
         "composition root": replace(proof, composition_root=_flip(proof.composition_root)),
-        "OOD trace value": replace(proof, ood_trace=_bump(proof.ood_trace)),
-        "OOD next-row value": replace(proof, ood_trace=_bump(proof.ood_trace, (1, 0, 2))),
+        "OOD trace value": replace(proof, ood_frame=_bump(proof.ood_frame)),
+        "OOD next-row value": replace(proof, ood_frame=_bump(proof.ood_frame, (-1, 2))),
         "OOD composition": replace(proof, ood_composition=_bump(proof.ood_composition)),
         "main rows": replace(proof, main_rows=_bump(proof.main_rows)),
         "main opening": replace(proof, main_opening=_flip_opening(proof.main_opening)),

@@ -110,14 +110,13 @@ def test_transcript_order_is_the_protocol(name: str, monkeypatch: pytest.MonkeyP
     expected: list[tuple[Any, ...]] = [("absorb", proof.main_root)]
     if air.num_aux_columns:
         expected += [("draw", air.num_challenges), ("absorb", proof.aux_root)]
-    offsets = air.offsets()
     width = air.num_composition_columns()
-    deep = len(offsets) * (air.num_main_columns + air.num_aux_columns) + width
+    deep = len(air.frame) + width
     expected += [
         ("draw", air.num_constraints),  # alphas, after the last trace commitment
         ("absorb", proof.composition_root),
         ("draw", 1),  # z, after the composition root
-        ("absorb", _ext_bytes(proof.ood_trace) + _ext_bytes(proof.ood_composition)),
+        ("absorb", _ext_bytes(proof.ood_frame) + _ext_bytes(proof.ood_composition)),
         ("draw", deep),  # DEEP coefficients, after the OOD values
     ]
     for root in proof.fri.roots:
@@ -303,7 +302,7 @@ def _non_canonical(proof: StarkProof, field: str, index: tuple[int, ...]) -> byt
         ("main_rows", (0, 0)),
         ("aux_rows", (0, 1)),
         ("composition_rows", (0, 0)),
-        ("ood_trace", (0, 0, 0)),
+        ("ood_frame", (0, 0)),
         ("ood_composition", (0, 3)),
     ],
 )
@@ -377,10 +376,10 @@ def test_huge_length_prefixes_fail_fast_without_allocating(
 def test_version_magic_rows_and_options_are_checked() -> None:
     data = bytearray(_data("fibonacci"))
     version_at = len(MAGIC)
-    for version in (0, 2, 255):
+    for version in (0, 1, 3, 255):
         bad = bytearray(data)
         bad[version_at] = version
-        with pytest.raises(ProofFormatError, match="version"):
+        with pytest.raises(ProofFormatError, match=f"unsupported proof format version {version}"):
             verify(bytes(bad), min_security_bits=0)
     rows_at = len(MAGIC) + 2 + data[len(MAGIC) + 1]
     for log_rows in (0, 2, TWO_ADICITY + 1, 255):
@@ -388,7 +387,7 @@ def test_version_magic_rows_and_options_are_checked() -> None:
         bad[rows_at] = log_rows
         with pytest.raises(VerificationError):
             verify(bytes(bad), min_security_bits=0)
-    for i, value in ((0, 0), (0, 7), (1, 1), (2, 0), (3, 0), (3, 5), (4, 33), (5, 9), (6, 3)):
+    for i, value in ((0, 0), (0, 7), (1, 1), (2, 0), (3, 0), (3, 5), (4, 33), (5, 9)):
         bad = bytearray(data)
         bad[rows_at + 1 + i] = value
         with pytest.raises(VerificationError):

@@ -30,7 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--queries", type=int, help="FRI queries (default 30)")
     p.add_argument("--grinding", type=int, help="proof-of-work bits (default 16)")
     p.add_argument("--folding", type=int, help="FRI folding factor (default 8)")
-    p.add_argument("--arity", type=int, help="Merkle tree arity (default 4)")
+    p.add_argument(
+        "--l1",
+        action="store_true",
+        help="start from the L1 options for N rows (blowup 16, 22 queries up to 2^18 rows)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sealbatch.crypto.air import ConstraintViolation
     from sealbatch.crypto.airs import UnknownAir, get_air
-    from sealbatch.crypto.options import DEFAULT_OPTIONS
+    from sealbatch.crypto.options import DEFAULT_OPTIONS, l1_options
     from sealbatch.crypto.prover import prove
     from sealbatch.crypto.security import security
 
@@ -67,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
         "num_queries": args.queries,
         "grinding_bits": args.grinding,
         "folding_factor": args.folding,
-        "merkle_arity": args.arity,
     }
     try:
-        options = replace(DEFAULT_OPTIONS, **{k: v for k, v in overrides.items() if v is not None})
+        base = l1_options(rows) if args.l1 else DEFAULT_OPTIONS
+        options = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
         return _fail(str(exc))
     params = {}
