@@ -9,19 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import NewType
 
 from eth_abi import encode as abi_encode
 
 from sealbatch.auction.errors import InvalidOrder
 from sealbatch.crypto.keccak import keccak256
 
-__all__ = ["ORDER_TAG", "Lots", "Order", "Price", "Side", "TimeInForce"]
-
-Price = NewType("Price", int)
-"""A price in integer ticks."""
-Lots = NewType("Lots", int)
-"""A quantity in integer lots."""
+__all__ = ["ORDER_TAG", "Order", "Side", "TimeInForce"]
 
 #: Type tag of the canonical order encoding: keccak("sealbatch.Order.v1").
 ORDER_TAG = keccak256(b"sealbatch.Order.v1")

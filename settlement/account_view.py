@@ -7,7 +7,8 @@ amounts are integers (base units, ticks, lots).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sealbatch.settlement.ledger import AccountKey, LedgerState, equity
 from sealbatch.settlement.liquidation import batch_length_factor, price_band_bps
@@ -15,7 +16,126 @@ from sealbatch.settlement.margin import cross_requirements, requirements
 from sealbatch.settlement.params import SettlementConfig
 from sealbatch.settlement.roots import state_root
 
-__all__ = ["account_view", "liquidation_price", "market_view"]
+__all__ = [
+    "AccountView",
+    "BreakerView",
+    "FundingView",
+    "MarketView",
+    "account_view",
+    "liquidation_price",
+    "market_view",
+]
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """One account as the ledger holds it, and what waits for the next batch.
+
+    Attributes:
+        exists: the ledger holds the account (else every amount is 0 and the
+            optional fields are None).
+        collateral: base units.
+        pending_deposits, pending_withdrawals: base units waiting for the next batch.
+        positions: market → signed lots.
+        mark_prices: market → ticks.
+        equity: collateral + Σ position × mark × multiplier, base units.
+        initial_margin, maintenance_margin: requirements, base units (rounded up).
+        liquidation_prices: market → ticks (None without a position).
+        portfolio_margin: the account uses portfolio margin.
+        state_root: the root of the ledger the view was read from.
+    """
+
+    exists: bool
+    collateral: int
+    pending_deposits: int
+    pending_withdrawals: int
+    positions: Mapping[str, int]
+    equity: int
+    initial_margin: int
+    maintenance_margin: int
+    liquidation_prices: Mapping[str, int | None]
+    mark_prices: Mapping[str, int] | None = None
+    portfolio_margin: bool | None = None
+    state_root: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (docs/api.md); an absent account has no marks, margin mode or root."""
+        out: dict[str, object] = {
+            "exists": self.exists,
+            "collateral": self.collateral,
+            "pending_deposits": self.pending_deposits,
+            "pending_withdrawals": self.pending_withdrawals,
+            "positions": dict(self.positions),
+        }
+        if self.mark_prices is not None:
+            out["mark_prices"] = dict(self.mark_prices)
+        out.update(
+            equity=self.equity,
+            initial_margin=self.initial_margin,
+            maintenance_margin=self.maintenance_margin,
+            liquidation_prices=dict(self.liquidation_prices),
+        )
+        if self.exists:
+            out.update(portfolio_margin=self.portfolio_margin, state_root=self.state_root)
+        return out
+
+
+@dataclass(frozen=True)
+class FundingView:
+    """A market's funding state: index (base units per lot) and the interval's premium."""
+
+    funding_index: int
+    premium_sum: int
+    premium_time: int
+    interval_batches: int
+    interval_length_batches: int
+
+
+@dataclass(frozen=True)
+class BreakerView:
+    """A market's circuit breaker: protective mode, calm batches, band, batch length."""
+
+    protective: bool
+    calm: int
+    band_bps: int
+    batch_length_factor: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "protective": self.protective,
+            "calm": self.calm,
+            "band_bps": self.band_bps,
+            "batch_length_factor": self.batch_length_factor,
+        }
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """A market's oracle index, mark price, funding and breaker (ticks, base units)."""
+
+    index_price: int
+    flagged: bool
+    mark_price: int
+    funding: FundingView
+    breaker: BreakerView
+    settlement: str
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (docs/api.md)."""
+        f = self.funding
+        return {
+            "oracle": {"index_price": self.index_price, "flagged": self.flagged},
+            "mark_price": self.mark_price,
+            "funding": {
+                "funding_index": f.funding_index,
+                "premium_sum": f.premium_sum,
+                "premium_time": f.premium_time,
+                "interval_batches": f.interval_batches,
+                "interval_length_batches": f.interval_length_batches,
+            },
+            "breaker": self.breaker.to_dict(),
+            "settlement": self.settlement,
+        }
 
 
 def liquidation_price(
@@ -69,24 +189,14 @@ def account_view(
     key: AccountKey,
     pending_deposits: int,
     pending_withdrawals: int,
-) -> dict[str, Any]:
+) -> AccountView:
     """Collateral, positions, equity, margin requirements and liquidation prices.
 
     Args:
         pending_deposits, pending_withdrawals: what waits for the next batch.
     """
     if not state.has(key):
-        return {
-            "exists": False,
-            "collateral": 0,
-            "pending_deposits": pending_deposits,
-            "pending_withdrawals": pending_withdrawals,
-            "positions": {},
-            "equity": 0,
-            "initial_margin": 0,
-            "maintenance_margin": 0,
-            "liquidation_prices": {},
-        }
+        return AccountView(False, 0, pending_deposits, pending_withdrawals, {}, 0, 0, 0, {})
     row = state.row(key)
     marks = state.mark_prices()
     req = requirements(state, config)
@@ -94,28 +204,28 @@ def account_view(
     markets = config.market_ids
     eq = int(equity(state, config)[row])
     maintenance = int(req.maintenance[row])
-    return {
-        "exists": True,
-        "collateral": int(state.collateral[row]),
-        "pending_deposits": pending_deposits,
-        "pending_withdrawals": pending_withdrawals,
-        "positions": {m: int(pos[j]) for j, m in enumerate(markets)},
-        "mark_prices": {m: int(marks[j]) for j, m in enumerate(markets)},
-        "equity": eq,
-        "initial_margin": int(req.initial[row]),
-        "maintenance_margin": maintenance,
-        "liquidation_prices": {
+    return AccountView(
+        exists=True,
+        collateral=int(state.collateral[row]),
+        pending_deposits=pending_deposits,
+        pending_withdrawals=pending_withdrawals,
+        positions={m: int(pos[j]) for j, m in enumerate(markets)},
+        mark_prices={m: int(marks[j]) for j, m in enumerate(markets)},
+        equity=eq,
+        initial_margin=int(req.initial[row]),
+        maintenance_margin=maintenance,
+        liquidation_prices={
             m: liquidation_price(state, config, row, j, eq, maintenance)
             for j, m in enumerate(markets)
         },
-        "portfolio_margin": bool(state.portfolio[row]),
-        "state_root": "0x" + state_root(state).hex(),
-    }
+        portfolio_margin=bool(state.portfolio[row]),
+        state_root="0x" + state_root(state).hex(),
+    )
 
 
 def market_view(
     state: LedgerState, config: SettlementConfig, market: str, settlement: str
-) -> dict[str, Any]:
+) -> MarketView:
     """A market's oracle, mark, funding and circuit-breaker state.
 
     Args:
@@ -123,21 +233,19 @@ def market_view(
     """
     ms = state.market_state(market)
     risk = config.risk(market)
-    return {
-        "oracle": {"index_price": ms.index_price, "flagged": ms.flagged},
-        "mark_price": ms.mark_price,
-        "funding": {
-            "funding_index": ms.funding_index,
-            "premium_sum": ms.premium_sum,
-            "premium_time": ms.premium_time,
-            "interval_batches": ms.interval_batches,
-            "interval_length_batches": risk.funding_interval_batches,
-        },
-        "breaker": {
-            "protective": ms.protective,
-            "calm": ms.calm,
-            "band_bps": price_band_bps(ms, risk),
-            "batch_length_factor": batch_length_factor(ms, risk),
-        },
-        "settlement": settlement,
-    }
+    return MarketView(
+        index_price=ms.index_price,
+        flagged=ms.flagged,
+        mark_price=ms.mark_price,
+        funding=FundingView(
+            ms.funding_index,
+            ms.premium_sum,
+            ms.premium_time,
+            ms.interval_batches,
+            risk.funding_interval_batches,
+        ),
+        breaker=BreakerView(
+            ms.protective, ms.calm, price_band_bps(ms, risk), batch_length_factor(ms, risk)
+        ),
+        settlement=settlement,
+    )

@@ -30,7 +30,7 @@ from sealbatch.auction.commit_reveal import Commit
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address
-from sealbatch.settlement.account_view import account_view, market_view
+from sealbatch.settlement.account_view import AccountView, MarketView, account_view, market_view
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.dev_oracle import dev_oracle_config
 from sealbatch.settlement.errors import (
@@ -391,7 +391,7 @@ class Clearinghouse:
 
     # ------------------------------------------------------------ views
 
-    def account(self, trader: Address) -> dict[str, Any]:
+    def account(self, trader: Address) -> AccountView:
         """Collateral, positions, equity, margin requirements and liquidation prices
         (see :func:`sealbatch.settlement.account_view.account_view`)."""
         key = AccountKey(trader, 0)
@@ -407,6 +407,6 @@ class Clearinghouse:
         """The price band the venue should use now (wider in protective mode)."""
         return price_band_bps(self.state.market_state(market), self.config.risk(market))
 
-    def market_state(self, market: str) -> dict[str, Any]:
+    def market_state(self, market: str) -> MarketView:
         """A market's oracle, mark, funding and breaker state."""
         return market_view(self.state, self.config, market, self.name)

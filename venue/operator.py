@@ -537,10 +537,7 @@ class Operator:
             return {"open": [r.to_dict(now) for r in self.core.rfqs.open_rfqs(now)]}
         trader = _checksum(topic.split(":", 1)[1])
         orders = self.core.trader_fates(trader)
-        try:
-            account: dict[str, Any] | None = self.core.settlement.account(Address(trader))
-        except VenueError:
-            account = None
+        account = self.core.settlement.account(Address(trader)).to_dict()
         return {"account": account, "orders": orders}
 
     def operator_view(self) -> dict[str, Any]:
@@ -554,7 +551,7 @@ class Operator:
             "commit_window_ms": self.schedule.commit_ms,
             "reveal_window_ms": self.schedule.reveal_ms,
             "breaker": {
-                m: self.core.settlement.market_state(m).get("breaker")
+                m: self.core.settlement.market_state(m).breaker.to_dict()
                 for m in sorted(self.core.markets)
             },
             "settlement": self.core.settlement.name,

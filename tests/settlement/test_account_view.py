@@ -62,4 +62,20 @@ def test_liquidation_price_is_the_exact_integer_edge(lots: int) -> None:
 def test_an_account_without_positions_has_no_liquidation_price() -> None:
     state = funded([10**9])
     view = account_view(state, DEFAULT_CONFIG, key(0), 0, 0)
-    assert view["liquidation_prices"] == {"BTC-PERP": None, "ETH-PERP": None}
+    assert view.exists and view.liquidation_prices == {"BTC-PERP": None, "ETH-PERP": None}
+
+
+def test_an_unknown_account_shows_zeros_and_no_root() -> None:
+    view = account_view(funded([10**9]), DEFAULT_CONFIG, key(5), 7, 0)
+    assert not view.exists and view.pending_deposits == 7 and view.collateral == 0
+    assert set(view.to_dict()) == {
+        "exists",
+        "collateral",
+        "pending_deposits",
+        "pending_withdrawals",
+        "positions",
+        "equity",
+        "initial_margin",
+        "maintenance_margin",
+        "liquidation_prices",
+    }

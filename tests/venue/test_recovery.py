@@ -51,7 +51,7 @@ def test_restart_rebuilds_identical_results(db_url: str) -> None:
         fates = dict(venue.op.core.fates)
         alice = venue.traders["alice"].address
         assert alice is not None
-        root = venue.op.core.settlement.account(alice)["state_root"]
+        root = venue.op.core.settlement.account(alice).state_root
         nonces = set(venue.op.core.nonces._used)
     assert sorted(before) == [0, 1, 2]
     with TestClient(create_app(make_settings(db_url), clock)) as tc:
@@ -59,7 +59,7 @@ def test_restart_rebuilds_identical_results(db_url: str) -> None:
         assert op.replayed > 0
         assert _records(op) == before
         assert op.core.fates == fates and op.core.nonces._used == nonces
-        assert op.core.settlement.account(alice)["state_root"] == root
+        assert op.core.settlement.account(alice).state_root == root
         # The batch clock resumes: batch 4 collects and clears after restart.
         venue = Venue(tc, clock)
         clock.set(T0 + 4_000 + 100)
@@ -170,7 +170,7 @@ def test_every_kind_of_write_replays(db_url: str) -> None:
         assert _records(op) == before
         assert {k: r.to_dict(clock.now_ms()) for k, r in op.core.rfqs.rfqs.items()} == rfqs
         for n, key in KEYS.items():
-            acct = op.core.settlement.account(address_of(key))
+            acct = op.core.settlement.account(address_of(key)).to_dict()
             assert {k: acct[k] for k in ("collateral", "positions", "state_root")} == {
                 k: accounts[n][k] for k in ("collateral", "positions", "state_root")
             }

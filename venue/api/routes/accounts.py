@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from sealbatch.crypto.eip712 import Address
 from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.api.public import AccountPublic, CollateralMovePublic
 from sealbatch.venue.errors import BadRequest
 from sealbatch.venue.schemas import DepositIn, WithdrawIn
 
@@ -16,6 +17,7 @@ router = APIRouter(tags=["accounts"])
 
 @router.get(
     "/v1/accounts/{address}",
+    response_model=AccountPublic,
     responses={**PROBLEM, 503: {"description": "settlement ledger not wired in"}},
     summary="An account",
     description="Collateral, positions, equity, margin requirements and liquidation prices "
@@ -29,7 +31,7 @@ async def get_account(op: OperatorDep, address: str) -> JSONResponse:
         await op.read_durable(
             lambda: {
                 "address": trader,
-                **op.core.settlement.account(trader),
+                **op.core.settlement.account(trader).to_dict(),
                 "orders": op.core.trader_fates(trader),
             }
         )
@@ -38,6 +40,7 @@ async def get_account(op: OperatorDep, address: str) -> JSONResponse:
 
 @router.post(
     "/v1/deposits",
+    response_model=CollateralMovePublic,
     responses={**PROBLEM, 503: {"description": "settlement ledger not wired in"}},
     summary="Deposit collateral (embedded mode)",
     description="Trader-signed EIP-712 `Deposit`. Without an L1 bridge the venue credits it "
@@ -56,6 +59,7 @@ async def post_deposit(op: OperatorDep, body: DepositIn) -> JSONResponse:
 
 @router.post(
     "/v1/withdrawals",
+    response_model=CollateralMovePublic,
     responses=PROBLEM,
     summary="Withdraw free collateral",
     description="Trader-signed EIP-712 `Withdraw`, settled with the next batch (before its "

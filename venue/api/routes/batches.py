@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response
+from sealbatch.venue.api.public import BatchListPublic, BatchOpenPublic, BatchPublic
 from sealbatch.venue.errors import Conflict
 from sealbatch.venue.operator import Operator
 
@@ -16,6 +17,7 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 @router.get(
     "",
+    response_model=BatchListPublic,
     responses=PROBLEM,
     summary="Recent batches",
     description="Cleared batches, newest first (prices, volumes, status), and the batch "
@@ -57,6 +59,7 @@ def _listing(op: Operator, limit: int, before: int | None) -> dict[str, Any]:
 
 @router.get(
     "/{batch_id}",
+    response_model=BatchPublic | BatchOpenPublic,
     responses=PROBLEM,
     summary="One batch",
     description="Prices, volumes, fills, the published demand/supply curves, forfeits, "
@@ -70,6 +73,7 @@ async def get_batch(op: OperatorDep, batch_id: int) -> JSONResponse:
 
 @router.get(
     "/{batch_id}/proof",
+    response_model=dict[str, Any],
     responses=PROBLEM,
     summary="The batch's STARK proof",
     description="409 `no_proof_yet` until the batch is proven (proving is not wired into the "

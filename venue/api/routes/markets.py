@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.api.public import MarketListPublic, MarketPublic, OracleTakenPublic
 from sealbatch.venue.errors import NotFound
 from sealbatch.venue.operator import Operator
 from sealbatch.venue.schemas import OracleReportIn
@@ -22,11 +23,11 @@ def _market(op: Operator, market_id: str) -> dict[str, Any]:
     return {
         **asdict(m),
         "last_price": op.core.references.get(market_id),
-        **op.core.settlement.market_state(market_id),
+        **op.core.settlement.market_state(market_id).to_dict(),
     }
 
 
-@router.get("", responses=PROBLEM, summary="All markets")
+@router.get("", response_model=MarketListPublic, responses=PROBLEM, summary="All markets")
 async def list_markets(op: OperatorDep) -> JSONResponse:
     return json_response(
         await op.read_durable(
@@ -35,7 +36,12 @@ async def list_markets(op: OperatorDep) -> JSONResponse:
     )
 
 
-@router.get("/{market_id}", responses=PROBLEM, summary="One market, its oracle and funding")
+@router.get(
+    "/{market_id}",
+    response_model=MarketPublic,
+    responses=PROBLEM,
+    summary="One market, its oracle and funding",
+)
 async def get_market(op: OperatorDep, market_id: str) -> JSONResponse:
     if market_id not in op.core.markets:
         raise NotFound(
@@ -47,6 +53,7 @@ async def get_market(op: OperatorDep, market_id: str) -> JSONResponse:
 
 @oracle_router.post(
     "/reports",
+    response_model=OracleTakenPublic,
     responses=PROBLEM,
     summary="Post a signed oracle price report",
     description="From a configured oracle source (two or more families); each batch's "

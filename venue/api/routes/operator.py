@@ -7,12 +7,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sealbatch.venue.api.deps import OperatorDep, json_response
+from sealbatch.venue.api.public import HealthPublic, InfoPublic, OperatorViewPublic
 
 router = APIRouter(tags=["operator"])
 
 
 @router.get(
     "/v1/info",
+    response_model=InfoPublic,
     summary="What a client needs to sign: EIP-712 domain, operator, batch clock, limits",
 )
 async def info(op: OperatorDep) -> JSONResponse:
@@ -46,17 +48,36 @@ async def info(op: OperatorDep) -> JSONResponse:
     )
 
 
-@router.get("/v1/operator", summary="Operator view: batch lag, breaker, queue depths")
+@router.get(
+    "/v1/operator",
+    response_model=OperatorViewPublic,
+    summary="Operator view: batch lag, breaker, queue depths",
+)
 async def operator_view(op: OperatorDep) -> JSONResponse:
     return json_response(await op.read_durable(op.operator_view))
 
 
-@router.get("/healthz", summary="Liveness")
+@router.get(
+    "/healthz",
+    response_model=HealthPublic,
+    responses={503: {"model": HealthPublic, "description": "the durable log failed"}},
+    summary="Liveness",
+)
 async def healthz(op: OperatorDep) -> JSONResponse:
     ok = op.writer.failed is None
     return json_response({"ok": ok}, 200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(op: OperatorDep) -> Response:
     return Response(generate_latest(op.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -6,12 +6,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, parse_hex32
+from sealbatch.venue.api.public import OrderStatusPublic
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 
 @router.get(
     "/{commitment}",
+    response_model=OrderStatusPublic,
     responses=PROBLEM,
     summary="An order's fate",
     description="`status`: committed, revealed, filled, partially_filled, resting, not_filled, "

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.api.public import RevealPublic
 from sealbatch.venue.schemas import RevealIn
 
 router = APIRouter(prefix="/v1/reveals", tags=["reveals"])
@@ -13,6 +14,7 @@ router = APIRouter(prefix="/v1/reveals", tags=["reveals"])
 
 @router.post(
     "",
+    response_model=RevealPublic,
     responses=PROBLEM,
     summary="Reveal a committed order",
     description="Signed by the committing trader, in the reveal window of the commitment's "

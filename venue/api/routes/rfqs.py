@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, parse_hex32, rate_headers
+from sealbatch.venue.api.public import AcceptancePublic, QuotePublic, RfqListPublic, RfqPublic
 from sealbatch.venue.errors import BadRequest
 from sealbatch.venue.schemas import AcceptIn, QuoteCommitIn, QuoteRevealIn, RfqIn
 
@@ -21,6 +22,7 @@ def _same_id(path_id: str, body_id: str) -> None:
 
 @router.post(
     "",
+    response_model=RfqPublic,
     responses=PROBLEM,
     status_code=201,
     summary="Request quotes for a block",
@@ -35,7 +37,12 @@ async def post_rfq(op: OperatorDep, body: RfqIn) -> JSONResponse:
     )
 
 
-@router.get("", responses=PROBLEM, summary="Open RFQs (what makers can quote)")
+@router.get(
+    "",
+    response_model=RfqListPublic,
+    responses=PROBLEM,
+    summary="Open RFQs (what makers can quote)",
+)
 async def list_rfqs(op: OperatorDep) -> JSONResponse:
     def view() -> dict[str, Any]:
         now = op.clock.now_ms()
@@ -44,7 +51,12 @@ async def list_rfqs(op: OperatorDep) -> JSONResponse:
     return json_response(await op.read_durable(view))
 
 
-@router.get("/{rfq_id}", responses=PROBLEM, summary="One RFQ, its quotes and acceptance")
+@router.get(
+    "/{rfq_id}",
+    response_model=RfqPublic,
+    responses=PROBLEM,
+    summary="One RFQ, its quotes and acceptance",
+)
 async def get_rfq(op: OperatorDep, rfq_id: str) -> JSONResponse:
     key = parse_hex32(rfq_id, "rfq_id")
     return json_response(
@@ -54,6 +66,7 @@ async def get_rfq(op: OperatorDep, rfq_id: str) -> JSONResponse:
 
 @router.post(
     "/{rfq_id}/quotes",
+    response_model=QuotePublic,
     responses=PROBLEM,
     status_code=201,
     summary="Post a sealed quote",
@@ -68,6 +81,7 @@ async def post_quote(op: OperatorDep, rfq_id: str, body: QuoteCommitIn) -> JSONR
 
 @router.post(
     "/{rfq_id}/reveals",
+    response_model=QuotePublic,
     responses=PROBLEM,
     summary="Reveal a sealed quote (firm until the window closes: no last look)",
 )
@@ -79,6 +93,7 @@ async def post_quote_reveal(op: OperatorDep, rfq_id: str, body: QuoteRevealIn) -
 
 @router.post(
     "/{rfq_id}/accept",
+    response_model=AcceptancePublic,
     responses=PROBLEM,
     summary="Accept the best revealed quote",
     description="Signed EIP-712 `Accept`. The block settles in the batch collecting "

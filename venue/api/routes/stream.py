@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response
+from sealbatch.venue.api.public import StreamReplayPublic
 from sealbatch.venue.errors import BadRequest, VenueError
 from sealbatch.venue.operator import Operator
 from sealbatch.venue.stream import valid_topic
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/v1/stream", tags=["stream"])
 
 @router.get(
     "/replay",
+    response_model=StreamReplayPublic,
     responses={**PROBLEM, 410: {"description": "messages no longer kept: resubscribe"}},
     summary="Messages of a topic after a sequence number",
 )

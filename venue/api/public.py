@@ -1,0 +1,511 @@
+"""What each route answers: the response models of the public API.
+
+One pydantic model per answer (``BatchPublic``, ``OrderStatusPublic``,
+``AccountPublic``, ``MarketPublic``, ...), declared on every route so the
+OpenAPI schema says exactly what a client gets. The models mirror the JSON
+the venue sends field for field (docs/api.md is the contract) and forbid
+fields they do not name, so a test that validates live answers against them
+keeps the schema honest. Amounts are integers: base units, ticks, lots.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "AcceptancePublic",
+    "AccountPublic",
+    "BatchListPublic",
+    "BatchOpenPublic",
+    "BatchPublic",
+    "BatchSummaryPublic",
+    "CollateralMovePublic",
+    "HealthPublic",
+    "InfoPublic",
+    "MarketListPublic",
+    "MarketPublic",
+    "OperatorViewPublic",
+    "OracleTakenPublic",
+    "OrderStatusPublic",
+    "QuotePublic",
+    "RevealPublic",
+    "RfqListPublic",
+    "RfqPublic",
+    "StreamReplayPublic",
+]
+
+
+class _Public(BaseModel):
+    """A response model: every field named, none extra."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ orders
+
+
+class OrderPublic(_Public):
+    """An order as revealed (limit in ticks, quantity in lots)."""
+
+    market: str
+    side: Literal["buy", "sell"]
+    limit_price: int | None
+    quantity: int
+    time_in_force: str
+    reduce_only: bool
+    client_id: int
+
+
+class OrderStatusPublic(_Public):
+    """An order's fate. ``order`` and ``detail`` stay hidden until its batch clears."""
+
+    commitment: str
+    trader: str
+    market: str
+    batch_id: int
+    sequence: int
+    bond: int
+    status: Literal[
+        "committed",
+        "revealed",
+        "filled",
+        "partially_filled",
+        "resting",
+        "not_filled",
+        "forfeited",
+    ]
+    reason: str | None
+    detail: str | None
+    order: OrderPublic | None
+    filled: int
+    price: int | None
+    share: str | None
+    last_batch_id: int | None = None
+
+
+class RevealPublic(_Public):
+    """A reveal taken."""
+
+    commitment: str
+    trader: str
+    sequence: int
+    order: OrderPublic
+    status: Literal["revealed"]
+
+
+# ------------------------------------------------------------------ batches
+
+
+class WindowsPublic(_Public):
+    commit_open_ms: int
+    commit_close_ms: int
+    reveal_close_ms: int
+
+
+class FillPublic(_Public):
+    order_id: str
+    trader: str
+    market: str
+    side: Literal["buy", "sell"]
+    price: int
+    quantity: int
+
+
+class CurvesPublic(_Public):
+    """The published demand and supply curves (lots at each candidate price)."""
+
+    prices: list[int]
+    demand: list[int]
+    supply: list[int]
+    market_buy: int
+    market_sell: int
+
+
+class MarketResultPublic(_Public):
+    market: str
+    reference_price: int | None
+    price: int | None
+    volume: int
+    buy_volume: int
+    sell_volume: int
+    imbalance: int
+    orders: int
+    fills: list[FillPublic]
+    curves: CurvesPublic
+
+
+class ForfeitPublic(_Public):
+    commitment: str
+    trader: str
+    market: str
+    sequence: int
+    bond: int
+
+
+class RejectionPublic(_Public):
+    commitment: str
+    code: str
+    reason: str
+    at_ms: int
+
+
+class BlockPublic(_Public):
+    """A block accepted for the batch and what became of it."""
+
+    rfq_id: str
+    quote: str
+    market: str
+    buyer: str
+    seller: str
+    price: int
+    quantity: int
+    accepted_ms: int
+    batch_id: int
+    status: Literal["filled", "failed"]
+    reason: str | None
+    band: list[int] | None = None
+
+
+class OracleRoundPublic(_Public):
+    round_id: int
+    timestamp_ms: int
+    digest: str
+    reports: int
+
+
+class ReadingPublic(_Public):
+    index: int | None
+    families: dict[str, int]
+    flagged: bool
+    reason: str | None
+    stale_dropped: int
+
+
+class FundingPublic(_Public):
+    premium_ticks: int | None
+    rate_ppm: int
+    delta_index: int
+    funding_index: int
+
+
+class DeleveragedPublic(_Public):
+    address: str
+    subaccount: int
+    market: str
+    lots: int
+    share: int
+
+
+class DeficitPublic(_Public):
+    address: str
+    subaccount: int
+    deficit: int
+    insurance: int
+    deleveraged: list[DeleveragedPublic]
+
+
+class BlockAdjustmentPublic(_Public):
+    rfq_id: str
+    buyer_pays_seller: int
+    clearing_price: int
+    block_price: int
+
+
+class SettlementPublic(_Public):
+    """A batch's settlement: roots, oracle round, funding, flows. When the batch
+    could not settle, only ``settled: false``, ``error`` and ``code``."""
+
+    settled: bool
+    error: str | None = None
+    code: str | None = None
+    pre_root: str | None = None
+    post_root: str | None = None
+    oracle_round: OracleRoundPublic | None = None
+    readings: dict[str, ReadingPublic] | None = None
+    funding: dict[str, FundingPublic] | None = None
+    fees: int | None = None
+    forfeits: list[tuple[str, int]] | None = None
+    deposits: list[tuple[str, int]] | None = None
+    withdrawals: list[tuple[str, int]] | None = None
+    liquidations: int | None = None
+    deficits: list[DeficitPublic] | None = None
+    tripped: list[str] | None = None
+    block_adjustments: list[BlockAdjustmentPublic] | None = None
+    insurance_fund: int | None = None
+    fee_pool: int | None = None
+
+
+class BatchPublic(_Public):
+    """A cleared batch: prices, fills, curves, forfeits, rejections, blocks, settlement."""
+
+    batch_id: int
+    status: Literal["cleared", "settled", "proven", "anchored"]
+    windows: WindowsPublic
+    seed: str
+    commitments: int
+    revealed: int
+    carried_in: int
+    carried_out: int
+    markets: dict[str, MarketResultPublic]
+    forfeits: list[ForfeitPublic]
+    rejections: list[RejectionPublic]
+    blocks: list[BlockPublic]
+    settlement: SettlementPublic | None
+    proof: dict[str, Any] | None
+    anchor: dict[str, Any] | None
+    result_hash: str
+
+
+class BatchOpenPublic(_Public):
+    """A batch still collecting commitments or reveals."""
+
+    batch_id: int
+    status: Literal["committed"]
+    phase: Literal["commit", "reveal"]
+    windows: WindowsPublic
+    commitments: int
+
+
+class PriceVolumePublic(_Public):
+    price: int | None
+    volume: int
+
+
+class BatchSummaryPublic(_Public):
+    batch_id: int
+    status: str
+    result_hash: str
+    commitments: int
+    markets: dict[str, PriceVolumePublic]
+
+
+class BatchListPublic(_Public):
+    """Recent batches, newest first, and the batch collecting now."""
+
+    collecting: int
+    last_cleared: int
+    batches: list[BatchSummaryPublic]
+
+
+# ------------------------------------------------------------------ accounts
+
+
+class AccountPublic(_Public):
+    """An account: collateral, positions, equity, margin, liquidation prices, orders.
+
+    Without an account (``exists: false``) the ledger fields are zero or empty and
+    ``mark_prices``, ``portfolio_margin`` and ``state_root`` are absent.
+    """
+
+    address: str
+    exists: bool
+    collateral: int
+    pending_deposits: int
+    pending_withdrawals: int
+    positions: dict[str, int]
+    mark_prices: dict[str, int] | None = None
+    equity: int
+    initial_margin: int
+    maintenance_margin: int
+    liquidation_prices: dict[str, int | None]
+    portfolio_margin: bool | None = None
+    state_root: str | None = None
+    orders: list[OrderStatusPublic]
+
+
+class CollateralMovePublic(_Public):
+    """A deposit credited or a withdrawal pending."""
+
+    trader: str
+    amount: int
+    status: Literal["credited", "pending"]
+
+
+# ------------------------------------------------------------------ markets
+
+
+class OraclePublic(_Public):
+    index_price: int
+    flagged: bool
+
+
+class MarketFundingPublic(_Public):
+    funding_index: int
+    premium_sum: int
+    premium_time: int
+    interval_batches: int
+    interval_length_batches: int
+
+
+class BreakerPublic(_Public):
+    protective: bool
+    calm: int
+    band_bps: int
+    batch_length_factor: int
+
+
+class MarketPublic(_Public):
+    """A market's rules, last price, oracle, mark, funding and breaker."""
+
+    market_id: str
+    tick_size: str
+    lot_size: str
+    contract_multiplier: int
+    min_order_lots: int
+    max_order_lots: int
+    block_min_lots: int
+    band_bps: int
+    last_price: int | None
+    oracle: OraclePublic
+    mark_price: int
+    funding: MarketFundingPublic
+    breaker: BreakerPublic
+    settlement: str
+
+
+class MarketListPublic(_Public):
+    markets: list[MarketPublic]
+
+
+class OracleTakenPublic(_Public):
+    status: Literal["taken"]
+
+
+# ------------------------------------------------------------------ RFQ
+
+
+class QuotePublic(_Public):
+    """A sealed quote; ``bid``/``ask`` stay null until the reveal phase ends."""
+
+    commitment: str
+    maker: str
+    sequence: int
+    revealed: bool
+    bid: int | None
+    ask: int | None
+
+
+class AcceptancePublic(_Public):
+    """An accepted block: ``buyer`` buys ``quantity`` lots from ``seller`` at ``price``."""
+
+    rfq_id: str
+    quote: str
+    market: str
+    buyer: str
+    seller: str
+    price: int
+    quantity: int
+    accepted_ms: int
+    batch_id: int
+
+
+class RfqPublic(_Public):
+    rfq_id: str
+    requester: str
+    market: str
+    size: int
+    side: Literal["hidden", "buy", "sell"]
+    opened_ms: int
+    quote_close_ms: int
+    reveal_close_ms: int
+    close_ms: int
+    phase: Literal["quoting", "revealing", "accepting", "accepted", "closed"]
+    quotes: list[QuotePublic]
+    quote_count: int
+    accepted: AcceptancePublic | None
+
+
+class RfqListPublic(_Public):
+    rfqs: list[RfqPublic]
+
+
+# ------------------------------------------------------------------ operator
+
+
+class SchedulePublic(_Public):
+    genesis_ms: int
+    commit_window_ms: int
+    reveal_window_ms: int
+    collecting: int
+
+
+class RateLimitsPublic(_Public):
+    signed_writes_per_s: int
+    burst: int
+    bulk_max: int
+
+
+class RfqRulesPublic(_Public):
+    min_window_ms: int
+    max_window_ms: int
+    band_bps: int
+
+
+class InfoPublic(_Public):
+    """What a client needs to sign and to keep time: domain, operator, clock, limits."""
+
+    domain: dict[str, Any]
+    operator: str
+    now_ms: int
+    schedule: SchedulePublic
+    markets: list[str]
+    rate_limits: RateLimitsPublic
+    rfq: RfqRulesPublic
+    settlement: str
+    min_bond: int
+    stream_epoch: str
+
+
+class QueuesPublic(_Public):
+    db_writes: int
+    open_books: dict[str, int]
+    carried_orders: int
+    pending_blocks: int
+    open_rfqs: int
+    stream_subscribers: int
+
+
+class DbPublic(_Public):
+    transactions: int
+    events_written: int
+    replayed_at_start: int
+
+
+class OperatorViewPublic(_Public):
+    """Batch lag, breakers, queue depths and the durable log's counters."""
+
+    now_ms: int
+    collecting_batch: int
+    last_cleared_batch: int
+    batch_lag: int
+    commit_window_ms: int
+    reveal_window_ms: int
+    breaker: dict[str, BreakerPublic | None]
+    settlement: str
+    queues: QueuesPublic
+    db: DbPublic
+
+
+class HealthPublic(_Public):
+    ok: bool
+
+
+# ------------------------------------------------------------------ stream
+
+
+class StreamMessagePublic(_Public):
+    """One stream message; ``data`` depends on ``type`` (docs/api.md)."""
+
+    type: str
+    epoch: str
+    topic: str
+    seq: int
+    data: dict[str, Any]
+
+
+class StreamReplayPublic(_Public):
+    epoch: str
+    topic: str
+    messages: list[StreamMessagePublic]
