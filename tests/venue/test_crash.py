@@ -14,7 +14,10 @@ from sealbatch.venue.client import VenueClient
 from tests.venue.conftest import KEYS
 from tests.venue.server import free_port, start_server
 
-COMMIT_MS, REVEAL_MS = 3_000, 2_500
+#: Batch B's commitments must still be open when the restarted server answers: a
+#: restart (interpreter, imports, log replay) takes several seconds on a loaded
+#: machine, so the windows leave it 15 s.
+COMMIT_MS, REVEAL_MS = 10_000, 5_000
 
 
 def _kill9(proc: subprocess.Popen[bytes]) -> None:
