@@ -11,7 +11,8 @@ volume runs out, is rationed pro rata to order quantity in whole lots:
   orders) go one each to the orders with the largest fractional remainder
   ``q_i * R mod Q``;
 * ties in that remainder go to the smallest tie-break key, which the batch
-  derives as ``keccak(batch seed || order id)``.
+  derives as the Poseidon2 compression of the batch seed and the order id
+  (:func:`sealbatch.auction.commitment.tiebreak_key`).
 
 Arrival time plays no part anywhere: time priority would bring back the race.
 Bought equals sold exactly, and every order gets floor or floor+1 of its exact
@@ -32,7 +33,11 @@ from sealbatch.auction.errors import AuctionError
 __all__ = ["TieBreakKey", "allocate", "pro_rata"]
 
 TieBreakKey = Callable[[int], bytes]
-"""Maps an order's row index to its tie-break key (smaller wins a tied lot)."""
+"""Maps an order's row index to its tie-break key (smaller wins a tied lot).
+
+A key object may also have a ``many(rows) -> list[bytes]`` method giving the
+keys of many rows at once; allocation then asks for all tied rows in one call
+(the batch's Poseidon2 keys are computed in one vectorised hash)."""
 
 _INT64_SAFE = 1 << 62
 
@@ -73,7 +78,10 @@ def pro_rata(
     above = np.flatnonzero(remainder > threshold)
     tied = np.flatnonzero(remainder == threshold)
     need = leftover - len(above)
-    tied_sorted = sorted(tied.tolist(), key=lambda i: key(int(rows[i])))
+    tied_rows = [int(rows[i]) for i in tied.tolist()]
+    many = getattr(key, "many", None)
+    keys = list(many(tied_rows)) if callable(many) else [key(r) for r in tied_rows]
+    tied_sorted = [int(tied[j]) for j in sorted(range(len(tied_rows)), key=keys.__getitem__)]
     winners = np.concatenate((above, np.array(tied_sorted[:need], dtype=np.intp)))
     base[winners] += 1
     return base

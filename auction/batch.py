@@ -17,17 +17,18 @@ from sealbatch.auction.allocation import allocate
 from sealbatch.auction.book import OrderArrays
 from sealbatch.auction.clearing import Curves, PriceDiscovery, aggregate_curves, discover_price
 from sealbatch.auction.commit_reveal import Forfeit, Rejection, SealedBatch
+from sealbatch.auction.commitment import tiebreak_key, tiebreak_keys
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import Address
-from sealbatch.crypto.keccak import keccak256
 
 __all__ = [
     "BatchResult",
     "Fill",
     "MarketResult",
     "RestingOrder",
+    "TieBreakKeys",
     "clear_batch",
     "clear_market",
     "tiebreak_key",
@@ -106,7 +107,7 @@ class BatchResult:
 
     Attributes:
         batch_id: the batch.
-        seed: Merkle root of its commitments (the allocation tie-break seed).
+        seed: Poseidon2 Merkle root of its commitments (the allocation tie-break seed).
         markets: per market, price, volumes, fills and published curves.
         orders: every order that took part (revealed, then carried in).
         forfeited: commitments never revealed.
@@ -127,9 +128,23 @@ class BatchResult:
         return [f for m in sorted(self.markets) for f in self.markets[m].fills]
 
 
-def tiebreak_key(seed: bytes, order_id: bytes) -> bytes:
-    """``keccak(seed || order_id)``: who wins a tied remainder lot (smaller wins)."""
-    return keccak256(seed, order_id)
+class TieBreakKeys:
+    """The tie-break keys of one market's orders under a batch seed.
+
+    Allocation asks only for the orders tied at the margin, all at once
+    (:meth:`many`: one vectorised Poseidon2 call); most batches ask for none.
+    """
+
+    def __init__(self, seed: bytes, order_ids: Sequence[bytes]) -> None:
+        self._seed = seed
+        self._ids = order_ids
+
+    def __call__(self, row: int) -> bytes:
+        return tiebreak_key(self._seed, self._ids[row])
+
+    def many(self, rows: Sequence[int]) -> list[bytes]:
+        """The keys of ``rows``, in order."""
+        return tiebreak_keys(self._seed, [self._ids[r] for r in rows])
 
 
 def clear_market(
@@ -141,7 +156,7 @@ def clear_market(
     book = OrderArrays.from_orders(orders) if orders else OrderArrays.empty()
     curves = aggregate_curves(book)
     discovery = discover_price(book, reference, curves)
-    fills = allocate(book, discovery, lambda i: tiebreak_key(seed, order_ids[i]), curves)
+    fills = allocate(book, discovery, TieBreakKeys(seed, order_ids), curves)
     return discovery, curves, fills
 
 

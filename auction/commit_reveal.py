@@ -8,8 +8,12 @@ proof that the commitment was taken in time. During the reveal window
 book recomputes the commitment and takes the order if it matches and passes
 the market's rules. Commitments left unrevealed are forfeited (the bond is
 settlement's business). The batch seed, which breaks allocation ties, is the
-Keccak Merkle root of all commitments in receipt order, fixed before anyone
-reveals.
+Poseidon2 Merkle root of all commitments in receipt order
+(:func:`sealbatch.auction.commitment.commitment_root`), fixed before anyone
+reveals. A commitment is a Poseidon2 hash of the order, a 32-byte salt, the
+batch id and the trader (:func:`sealbatch.auction.commitment.compute_commitment`),
+so the batch proof can check every reveal in four permutations; the EIP-712
+signatures stay Keccak, as wallets and the EVM need.
 
 Every rejection raises its own :mod:`sealbatch.auction.errors` type and changes nothing.
 Times are integer milliseconds since the Unix epoch.
@@ -22,10 +26,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_abi import encode as abi_encode
-
+from sealbatch.auction.commitment import (
+    COMMITMENT_TREE_DEPTH,
+    commitment_root,
+    compute_commitment,
+    is_commitment_digest,
+)
 from sealbatch.auction.errors import (
     AuctionError,
+    BadCommitment,
     BadSignature,
     CommitmentExpired,
     DuplicateCommitment,
@@ -50,10 +59,8 @@ from sealbatch.crypto.eip712 import (
     signing_digest,
 )
 from sealbatch.crypto.exceptions import SignatureError
-from sealbatch.crypto.keccak import keccak256, keccak_merkle_root
 
 __all__ = [
-    "COMMITMENT_TAG",
     "COMMIT_TYPE",
     "RECEIPT_TYPE",
     "BatchWindows",
@@ -70,9 +77,6 @@ __all__ = [
     "SignedCommit",
     "compute_commitment",
 ]
-
-#: Type tag of a commitment preimage: keccak("sealbatch.Commitment.v1").
-COMMITMENT_TAG = keccak256(b"sealbatch.Commitment.v1")
 
 COMMIT_TYPE = StructType(
     "Commit",
@@ -96,30 +100,6 @@ RECEIPT_TYPE = StructType(
         ("receivedAt", "uint64"),
     ),
 )
-
-
-def compute_commitment(
-    domain: Eip712Domain, order: Order, salt: bytes, trader: str, nonce: int
-) -> bytes:
-    """``keccak(abi.encode(COMMITMENT_TAG, domainSeparator, keccak(order.encode()),
-    salt, trader, nonce))``.
-
-    The domain separator binds the commitment to one venue, chain and
-    contract; the salt (32 random bytes) keeps the order secret until revealed.
-
-    Raises:
-        ValueError: salt is not 32 bytes or nonce is not a uint64.
-    """
-    if not isinstance(salt, bytes | bytearray) or len(salt) != 32:
-        raise ValueError(f"salt: expected 32 bytes, got {salt!r}")
-    if isinstance(nonce, bool) or not isinstance(nonce, int) or not 0 <= nonce < 1 << 64:
-        raise ValueError(f"nonce: expected a uint64, got {nonce!r}")
-    return keccak256(
-        abi_encode(
-            ["bytes32", "bytes32", "bytes32", "bytes32", "address", "uint64"],
-            [COMMITMENT_TAG, domain.separator, order.hash(), bytes(salt), trader, nonce],
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -330,8 +310,8 @@ class CommitBook:
 
     @property
     def seed(self) -> bytes:
-        """Keccak Merkle root of the commitments in receipt order."""
-        return keccak_merkle_root(self._order)
+        """Poseidon2 Merkle root of the commitments in receipt order (``commitment_root``)."""
+        return commitment_root(self._order)
 
     def _reject(self, err: AuctionError, commitment: bytes | None, now_ms: int) -> AuctionError:
         self._rejections.append(Rejection(commitment, err.code, str(err), now_ms))
@@ -392,6 +372,16 @@ class CommitBook:
             raise BadSignature(f"trader: expected an address, got {c.trader!r}") from exc
         if signer != trader:
             raise BadSignature(f"signature: expected signer {trader}, got {signer}")
+        if not is_commitment_digest(c.commitment):
+            raise BadCommitment(
+                "commitment: expected a Poseidon2 digest (8 little-endian uint32 field "
+                f"elements below 2013265921, not all zero), got {_hex(c.commitment)}"
+            )
+        if len(self._order) >= 1 << COMMITMENT_TREE_DEPTH:
+            raise BadCommitment(
+                f"commitment: expected at most 2^{COMMITMENT_TREE_DEPTH} commitments per batch, "
+                f"batch {self.batch_id} is full"
+            )
         if c.commitment in self._entries:
             raise DuplicateCommitment(f"commitment 0x{c.commitment.hex()} was already taken")
         if self.nonces.is_used(trader, c.nonce):
@@ -437,7 +427,7 @@ class CommitBook:
             raise DuplicateReveal(f"commitment 0x{reveal.commitment.hex()} was already revealed")
         c = entry.commit
         try:
-            expected = compute_commitment(self.domain, reveal.order, reveal.salt, c.trader, c.nonce)
+            expected = compute_commitment(reveal.order, reveal.salt, c.trader, self.batch_id)
         except ValueError as exc:
             raise RevealMismatch(f"reveal: {exc}") from exc
         if expected != c.commitment:
@@ -477,3 +467,7 @@ class CommitBook:
             tuple(forfeited),
             tuple(self._rejections),
         )
+
+
+def _hex(data: object) -> str:
+    return "0x" + bytes(data).hex() if isinstance(data, bytes | bytearray) else repr(data)

@@ -11,6 +11,7 @@ from sealbatch.crypto.exceptions import SealbatchError
 
 __all__ = [
     "AuctionError",
+    "BadCommitment",
     "BadSignature",
     "CommitmentExpired",
     "DuplicateCommitment",
@@ -37,6 +38,12 @@ class InvalidOrder(AuctionError, ValueError):
     """An order's fields are malformed (non-integer price, zero quantity, ...)."""
 
     code = "invalid_order"
+
+
+class BadCommitment(AuctionError, ValueError):
+    """A commitment is not a Poseidon2 digest, or its batch has no room left."""
+
+    code = "bad_commitment"
 
 
 class BadSignature(AuctionError, ValueError):
@@ -97,7 +104,7 @@ class DuplicateReveal(AuctionError, ValueError):
 
 
 class RevealMismatch(AuctionError, ValueError):
-    """The revealed order, salt, trader and nonce do not hash to the commitment."""
+    """The revealed order and salt, with the trader and batch, do not hash to the commitment."""
 
     code = "reveal_mismatch"
 

@@ -8,7 +8,10 @@ machine. The target (issue 2) is ratio <= 3 at 10^6 orders.
 
 Signed commitments verified per second are measured two ways: through the
 commit book (EIP-712 digest, signer recovery, all the book's checks, and the
-operator's signed receipt) and bare (digest + ``recover_signer``).
+operator's signed receipt) and bare (digest + ``recover_signer``). The
+Poseidon2 order commitments (``auction.commitment``) are timed one at a time
+(as a trader's client or a reveal check computes them) and vectorised, and the
+commitment root (the batch seed) over the same commitments.
 
 Usage::
 
@@ -25,18 +28,21 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from sealbatch.auction.allocation import allocate
-from sealbatch.auction.batch import tiebreak_key
+from sealbatch.auction.batch import TieBreakKeys
 from sealbatch.auction.book import MARKET, OrderArrays
 from sealbatch.auction.clearing import aggregate_curves, discover_price
 from sealbatch.auction.commit_reveal import BatchWindows, Commit, CommitBook, SignedCommit
+from sealbatch.auction.commitment import commitment_root, compute_commitment, compute_commitments
 from sealbatch.auction.markets import DEFAULT_MARKETS
+from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Eip712Domain, address_of, recover_signer
+from sealbatch.crypto.poseidon2 import DIGEST_SIZE, P
 
 MID = 50_000
 """Mid price of the random books, in ticks."""
@@ -70,11 +76,25 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
     return best
 
 
+class _OrderIds(Sequence[bytes]):
+    """Order ids ``0, 1, …`` as 32-byte strings, made only when asked for."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        return int(i).to_bytes(32, "big")
+
+
 def clear(book: OrderArrays, seed: bytes) -> np.ndarray:
     """Price discovery and allocation of one book, as auction.batch.clear_market does."""
     curves = aggregate_curves(book)
     discovery = discover_price(book, None, curves)
-    fills = allocate(book, discovery, lambda i: tiebreak_key(seed, i.to_bytes(32, "big")), curves)
+    ids = _OrderIds(book.quantity.shape[0])
+    fills = allocate(book, discovery, TieBreakKeys(seed, ids), curves)
     bought = int(fills[book.is_buy].sum())
     sold = int(fills[~book.is_buy].sum())
     if not bought == sold == discovery.volume:  # cheap sanity check, part of the timing
@@ -119,8 +139,16 @@ def bench_signatures(count: int, rng: np.random.Generator) -> dict[str, float | 
     signed = []
     for i in range(count):
         key = keys[i % len(keys)]
-        commit = Commit(address_of(key), 1, "BTC-PERP", rng.bytes(32), i)
+        digest = rng.integers(1, P, DIGEST_SIZE).astype("<u4").tobytes()  # a Poseidon2 digest
+        commit = Commit(address_of(key), 1, "BTC-PERP", digest, i)
         signed.append(SignedCommit.sign(commit, key, domain))
+    orders = [
+        Order("BTC-PERP", Side.BUY, int(rng.integers(1, 1 << 20)), int(rng.integers(1, 1000)))
+        for _ in range(count)
+    ]
+    salts = [rng.bytes(32) for _ in range(count)]
+    traders = [address_of(keys[i % len(keys)]) for i in range(count)]
+    commitments = compute_commitments(orders, salts, traders, 1)
     operator = rng.bytes(32)
 
     def via_book() -> None:
@@ -133,12 +161,22 @@ def bench_signatures(count: int, rng: np.random.Generator) -> dict[str, float | 
             if recover_signer(s.commit.digest(domain), s.signature) != s.commit.trader:
                 raise RuntimeError("expected the trader to recover")
 
+    def one_by_one() -> None:
+        for o, s, t in zip(orders, salts, traders, strict=True):
+            compute_commitment(o, s, t, 1)
+
     book_s = best_of(3, via_book)
     bare_s = best_of(3, bare)
+    hash_s = best_of(3, one_by_one)
+    hash_many_s = best_of(3, lambda: compute_commitments(orders, salts, traders, 1))
+    root_s = best_of(3, lambda: commitment_root(commitments))
     return {
         "commitments": count,
         "book_commit_per_s": round(count / book_s),
         "recover_per_s": round(count / bare_s),
+        "poseidon2_commitment_per_s": round(count / hash_s),
+        "poseidon2_commitments_vectorised_per_s": round(count / hash_many_s),
+        "commitment_root_s": round(root_s, 5),
     }
 
 
@@ -175,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
             f"signed commitments: {sigs['book_commit_per_s']}/s through the commit book "
             f"(with receipts), {sigs['recover_per_s']}/s digest + recovery "
             f"({sigs['commitments']} commitments)"
+        )
+        print(
+            f"Poseidon2 commitments: {sigs['poseidon2_commitment_per_s']}/s one at a time, "
+            f"{sigs['poseidon2_commitments_vectorised_per_s']}/s vectorised; commitment root of "
+            f"{sigs['commitments']}: {sigs['commitment_root_s']} s"
         )
     return 0
 

@@ -186,7 +186,7 @@ class VenueClient:
         salt = os.urandom(32)
         nonce = self.next_nonce()
         me = self._me()
-        commitment = compute_commitment(self.domain, order, salt, me, nonce)
+        commitment = compute_commitment(order, salt, me, batch_id)
         values = {
             "trader": me,
             "batchId": batch_id,

@@ -224,7 +224,7 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
             salt = rng.randbytes(32)
             nonce = next_nonce[trader.address]
             next_nonce[trader.address] += 1
-            cm = compute_commitment(domain, order, salt, trader.address, nonce)
+            cm = compute_commitment(order, salt, trader.address, batch_id)
             commit = Commit(trader.address, batch_id, market, cm, nonce, 0, BOND, t0 + period)
             clock += rng.randint(1, 40)
             book.commit(SignedCommit.sign(commit, trader.key, domain), clock)

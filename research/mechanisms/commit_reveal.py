@@ -234,7 +234,7 @@ class CommitRevealMechanism(Mechanism):
         salt = keccak256(b"sealbatch.lab.salt", sim.seed_bytes, o.oid.to_bytes(8, "big"))
         order = auction_order(self.market_id, o, o.qty, True)
         started = perf_counter()
-        commitment = compute_commitment(self.domain, order, salt, trader, nonce)
+        commitment = compute_commitment(order, salt, trader, k)
         commit = Commit(trader, k, self.market_id, commitment, nonce, margin_lock=0, bond=self.bond)
         try:
             book.commit(SignedCommit.sign(commit, key, self.domain), sim.now // _NS_PER_MS)

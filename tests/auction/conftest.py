@@ -53,7 +53,7 @@ class Trader:
     ) -> tuple[SignedCommit, Reveal]:
         """A signed commitment to ``order`` and the matching reveal."""
         salt = salt if salt is not None else os.urandom(32)
-        commitment = compute_commitment(domain, order, salt, self.address, nonce)
+        commitment = compute_commitment(order, salt, self.address, batch_id)
         commit = Commit(
             self.address,
             batch_id,

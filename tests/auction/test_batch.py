@@ -22,8 +22,20 @@ from sealbatch.auction.commit_reveal import CommitBook, Reveal, SealedBatch
 from sealbatch.auction.errors import AuctionError, RevealMismatch
 from sealbatch.auction.markets import DEFAULT_MARKETS
 from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.crypto.poseidon2 import P, compress
 from tests.auction.conftest import AFTER, ALICE, BOB, CAROL, IN_COMMIT, IN_REVEAL, Trader
 from tests.auction.reference import Row, brute_price, reference_allocation
+
+
+def reference_key(seed: bytes, order_id: bytes) -> bytes:
+    """The tie-break key by hand: 32 bytes -> 8 little-endian words mod p; the
+    vectorised ``compress``; the 8 elements as big-endian words."""
+
+    def words(b: bytes) -> list[int]:
+        return [int.from_bytes(b[i : i + 4], "little") % P for i in range(0, 32, 4)]
+
+    return b"".join(int(e).to_bytes(4, "big") for e in compress(words(seed), words(order_id)))
+
 
 BookFactory = Callable[..., CommitBook]
 DAVE = Trader(bytes.fromhex("d0" * 32))
@@ -65,7 +77,7 @@ def check_market_against_reference(result: BatchResult, market: str) -> None:
     brute = brute_price(ref_rows, m.reference_price)
     assert (m.price, m.volume) == (brute.price, brute.volume)
     expected = reference_allocation(
-        ref_rows, m.price, lambda i: eth_keccak(result.seed + rows[i].order_id)
+        ref_rows, m.price, lambda i: reference_key(result.seed, rows[i].order_id)
     )
     got = {f.order_id: f for f in m.fills}
     for r, q in zip(rows, expected, strict=True):
@@ -201,7 +213,9 @@ def test_clear_market_needs_one_id_per_order() -> None:
 
 def test_tiebreak_key() -> None:
     seed, oid = bytes(range(32)), bytes(range(32, 64))
-    assert tiebreak_key(seed, oid) == eth_keccak(seed + oid)
+    assert tiebreak_key(seed, oid) == reference_key(seed, oid)
+    assert tiebreak_key(seed, oid) != tiebreak_key(oid, seed)
+    assert tiebreak_key(seed, oid) != tiebreak_key(seed, bytes(32))
 
 
 # --- fills depend only on the multiset of orders --------------------------------
@@ -241,7 +255,7 @@ def test_fills_follow_the_order_not_its_row(
     by_id_1 = dict(zip(ids, f1.tolist(), strict=True))
     by_id_2 = dict(zip([ids[i] for i in perm], f2.tolist(), strict=True))
     assert by_id_1 == by_id_2
-    # and both agree with the scalar reference using keccak(seed || id) keys
+    # and both agree with the scalar reference using Poseidon2 compress(seed, id) keys
     ref_rows = [Row(side is Side.BUY, limit, q) for side, limit, q, _ in rows]
-    expected = reference_allocation(ref_rows, d1.price, lambda i: eth_keccak(seed + ids[i]))
+    expected = reference_allocation(ref_rows, d1.price, lambda i: reference_key(seed, ids[i]))
     assert f1.tolist() == expected

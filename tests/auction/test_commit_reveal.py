@@ -6,12 +6,9 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from eth_abi import encode as abi_encode
-from eth_utils import keccak as eth_keccak
 
 import sealbatch.auction.errors as errors
 from sealbatch.auction.commit_reveal import (
-    COMMITMENT_TAG,
     BatchWindows,
     Commit,
     CommitBook,
@@ -20,6 +17,7 @@ from sealbatch.auction.commit_reveal import (
     SignedCommit,
     compute_commitment,
 )
+from sealbatch.auction.commitment import EMPTY_SUBTREES, commitment_root
 from sealbatch.auction.errors import (
     AuctionError,
     BadSignature,
@@ -36,8 +34,8 @@ from sealbatch.auction.errors import (
     WrongMarket,
 )
 from sealbatch.auction.orders import Order, Side, TimeInForce
-from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
-from sealbatch.crypto.keccak import keccak_merkle_root
+from sealbatch.crypto.eip712 import Address, address_of
+from sealbatch.crypto.poseidon2 import digest_to_bytes
 from tests.auction.conftest import (
     AFTER,
     ALICE,
@@ -55,104 +53,6 @@ BTC_BUY = Order("BTC-PERP", Side.BUY, 50_100, 10)
 BTC_SELL = Order("BTC-PERP", Side.SELL, 49_900, 4, TimeInForce.GTC)
 ETH_BUY = Order("ETH-PERP", Side.BUY, None, 3)
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-# --- the commitment -------------------------------------------------------------
-
-
-def test_commitment_known_answer() -> None:
-    """The commitment preimage built word by word, independently of the code.
-
-    Preimage (issue 2 item 4, commit_reveal.compute_commitment docstring):
-    ``COMMITMENT_TAG || domainSeparator || keccak(order.encode()) || salt ||
-    uint256(trader) || uint256(nonce)``, each a 32-byte ABI word. The pinned
-    hex was produced by this hand construction (eth_utils.keccak over raw
-    bytes) when the test was written.
-    """
-    domain = Eip712Domain("sealbatch", "1", 1, Address("0x" + "00" * 19 + "01"))
-    order = Order("BTC-PERP", Side.BUY, 50_000, 3, TimeInForce.GTC, False, 42)
-    salt = bytes(range(32))
-    trader = Address("0x" + "5a" * 20)
-    nonce = 9
-
-    order_words = [
-        eth_keccak(b"sealbatch.Order.v1"),
-        eth_keccak(b"BTC-PERP"),
-        (1).to_bytes(32, "big"),  # is buy
-        (1).to_bytes(32, "big"),  # has limit
-        (50_000).to_bytes(32, "big"),
-        (3).to_bytes(32, "big"),
-        (1).to_bytes(32, "big"),  # GTC
-        (0).to_bytes(32, "big"),  # not reduce-only
-        (42).to_bytes(32, "big"),
-    ]
-    order_hash = eth_keccak(b"".join(order_words))
-    separator = eth_keccak(
-        eth_keccak(
-            b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-        )
-        + eth_keccak(b"sealbatch")
-        + eth_keccak(b"1")
-        + (1).to_bytes(32, "big")
-        + bytes(31)
-        + b"\x01"
-    )
-    assert domain.separator == separator
-    preimage = b"".join(
-        [
-            eth_keccak(b"sealbatch.Commitment.v1"),
-            separator,
-            order_hash,
-            salt,
-            bytes(12) + bytes.fromhex("5a" * 20),
-            nonce.to_bytes(32, "big"),
-        ]
-    )
-    assert len(preimage) == 6 * 32
-    expected = eth_keccak(preimage)
-    assert eth_keccak(b"sealbatch.Commitment.v1") == COMMITMENT_TAG
-    assert compute_commitment(domain, order, salt, trader, nonce) == expected
-    # eth_abi gives the same preimage, so Solidity's abi.encode does too
-    assert (
-        abi_encode(
-            ["bytes32", "bytes32", "bytes32", "bytes32", "address", "uint64"],
-            [COMMITMENT_TAG, domain.separator, order_hash, salt, trader, nonce],
-        )
-        == preimage
-    )
-    assert expected.hex() == PINNED_COMMITMENT
-
-
-CommitmentInputs = tuple[Order, bytes, Address, int, Eip712Domain]
-PINNED_COMMITMENT = "941a65288f1f7da5d60967c1124b3f2603828234f435e9f844269baeba3ec69e"
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        lambda o, s, t, n, d: (o.with_quantity(4), s, t, n, d),
-        lambda o, s, t, n, d: (o, bytes(31) + b"\x01", t, n, d),
-        lambda o, s, t, n, d: (o, s, Address("0x" + "5b" * 20), n, d),
-        lambda o, s, t, n, d: (o, s, t, n + 1, d),
-        lambda o, s, t, n, d: (o, s, t, n, dataclasses.replace(d, chain_id=2)),
-        lambda o, s, t, n, d: (o, s, t, n, dataclasses.replace(d, name="other")),
-    ],
-    ids=["order", "salt", "trader", "nonce", "chain", "domain-name"],
-)
-def test_commitment_binds_every_input(change: Callable[..., CommitmentInputs]) -> None:
-    base: CommitmentInputs = (BTC_BUY, bytes(32), Address("0x" + "5a" * 20), 1, DOMAIN)
-    o, s, t, n, d = base
-    o2, s2, t2, n2, d2 = change(*base)
-    assert compute_commitment(d, o, s, t, n) != compute_commitment(d2, o2, s2, t2, n2)
-
-
-@pytest.mark.parametrize(
-    ("salt", "nonce"),
-    [(bytes(31), 1), (bytes(33), 1), ("00" * 32, 1), (bytes(32), -1), (bytes(32), 1 << 64)],
-)
-def test_commitment_rejects_bad_salt_or_nonce(salt: object, nonce: int) -> None:
-    with pytest.raises(ValueError, match=r"salt|nonce"):
-        compute_commitment(DOMAIN, BTC_BUY, salt, ALICE.address, nonce)  # type: ignore[arg-type]
 
 
 # --- the happy path -------------------------------------------------------------
@@ -178,7 +78,7 @@ def test_commit_reveal_close(make_book: BookFactory) -> None:
         assert r.batch_id == 7
         assert r.signer(DOMAIN) == operator
     # the seed is fixed by the commit window: Merkle root in receipt order
-    seed = keccak_merkle_root([r.commitment for r in receipts])
+    seed = commitment_root([r.commitment for r in receipts])
     assert book.seed == seed
 
     got_a = book.reveal(ra, IN_REVEAL)
@@ -218,7 +118,7 @@ def test_seed_depends_on_receipt_order(make_book: BookFactory) -> None:
     two.commit(sb, IN_COMMIT)
     two.commit(sa, IN_COMMIT)
     assert one.seed != two.seed
-    assert make_book().seed == bytes(32)
+    assert make_book().seed == digest_to_bytes(EMPTY_SUBTREES[-1])
 
 
 def test_tampered_receipt_does_not_verify(make_book: BookFactory) -> None:
@@ -259,7 +159,7 @@ def test_lowercase_trader_address_is_one_trader(make_book: BookFactory) -> None:
     book = make_book()
     salt = bytes(32)
     lower = Address(ALICE.address.lower())
-    commitment = compute_commitment(DOMAIN, BTC_BUY, salt, lower, 5)
+    commitment = compute_commitment(BTC_BUY, salt, lower, 7)
     signed = SignedCommit.sign(Commit(lower, 7, "BTC-PERP", commitment, 5), ALICE.key, DOMAIN)
     book.commit(signed, IN_COMMIT)
     again, _ = ALICE.sealed(BTC_SELL, nonce=5)
@@ -570,6 +470,7 @@ def test_every_rejection_has_its_own_code() -> None:
     assert len(set(codes)) == len(codes)
     assert {c.code for c in classes if c is not AuctionError} == {
         "bad_signature",
+        "bad_commitment",
         "wrong_batch",
         "wrong_market",
         "duplicate_commitment",

@@ -237,7 +237,7 @@ def test_insufficient_margin_is_recorded_by_the_commit_book() -> None:
     )
     order = Order("BTC-PERP", Side.BUY, 650_000, 5)
     salt = b"\x07" * 32
-    cm = compute_commitment(domain, order, salt, key(0).address, 0)
+    cm = compute_commitment(order, salt, key(0).address, 1)
     book.commit(
         SignedCommit.sign(
             Commit(key(0).address, 1, "BTC-PERP", cm, 0, 0, 0, 10_000), trader_key, domain

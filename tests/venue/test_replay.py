@@ -96,6 +96,27 @@ def test_tampered_orders_fail(
     assert "MISMATCH" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("how", ["seed", "swap-orders"])
+def test_seed_must_be_the_commitment_root(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    """A published seed that is not the Poseidon2 root of the batch's commitments
+    in receipt order (an operator choosing its own tie-breaks) is caught."""
+    d = _copy(published / "batch-2", tmp_path / "b")
+    if how == "seed":
+        result = json.loads((d / "result.json").read_text())
+        seed = bytes.fromhex(result["seed"][2:])
+        result["seed"] = "0x" + (bytes([seed[0] ^ 1]) + seed[1:]).hex()
+        (d / "result.json").write_text(json.dumps(result))
+    else:  # reorder the revealed orders: the receipt order changes, so the root does
+        lines = (d / "orders.csv").read_text().splitlines()
+        lines[1], lines[2] = lines[2], lines[1]
+        (d / "orders.csv").write_text("\n".join(lines) + "\n")
+    assert main(["replay", str(d)]) == 1
+    out = capsys.readouterr().out
+    assert "result.json seed" in out and "MISMATCH published 0x" in out
+
+
 def test_tampered_pre_state_fails_the_root(
     published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

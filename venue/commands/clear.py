@@ -29,6 +29,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+def _order_id_bytes(order_id: str) -> bytes:
+    """The 32 bytes an ``order_id`` enters the tie-break key as: a published id
+    (``0x`` and 64 hex digits) is itself, any other text its Keccak-256."""
+    from sealbatch.crypto.keccak import keccak256
+
+    text = order_id.removeprefix("0x")
+    if order_id.startswith("0x") and len(text) == 64:
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    return keccak256(order_id.encode())
+
+
 def _fail(message: str) -> int:
     print(f"sealbatch clear: error: {message}", file=sys.stderr)
     return 2
@@ -36,7 +50,7 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from sealbatch.auction.allocation import allocate
-    from sealbatch.auction.batch import tiebreak_key
+    from sealbatch.auction.batch import TieBreakKeys
     from sealbatch.auction.clearing import aggregate_curves, discover_price
     from sealbatch.auction.orders_csv import OrdersCsvError, parse_orders_csv
 
@@ -66,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
     curves = aggregate_curves(parsed.book)
     discovery = discover_price(parsed.book, reference, curves)
-    ids = [oid.encode() for oid in parsed.order_ids]
-    fills = allocate(parsed.book, discovery, lambda i: tiebreak_key(seed, ids[i]), curves)
+    ids = [_order_id_bytes(oid) for oid in parsed.order_ids]
+    fills = allocate(parsed.book, discovery, TieBreakKeys(seed, ids), curves)
     filled = [
         {"order_id": oid, "quantity": q}
         for oid, q in zip(parsed.order_ids, fills.tolist(), strict=True)

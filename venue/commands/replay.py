@@ -1,8 +1,9 @@
 """``sealbatch replay BATCH_DIR``: recompute a published batch and check it.
 
 Reads ``pre_state.json``, ``orders.csv``, ``oracle.json`` and ``result.json``
-(docs/formats.md), re-clears the orders with the published seed and reference
-prices, settles the batch with the rules published in ``pre_state.json``, and
+(docs/formats.md), checks that the published seed is the Poseidon2 commitment
+root of the batch's commitments in receipt order, re-clears the orders with
+that seed and the published reference prices, settles the batch with the rules published in ``pre_state.json``, and
 compares the result with ``result.json`` and the new state with
 ``post_state.json``. Exit 0 when everything matches, 1 naming the first
 difference, 2 on missing or malformed files.
@@ -13,8 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder
 
 __all__ = ["first_difference", "register"]
 
@@ -61,6 +66,33 @@ def first_difference(want: Any, got: Any, path: str = "") -> str | None:
 def _fail(message: str) -> int:
     print(f"sealbatch replay: error: {message}", file=sys.stderr)
     return 2
+
+
+def _seed_difference(
+    seed: bytes, revealed: Sequence[RevealedOrder], forfeited: Sequence[Forfeit]
+) -> str | None:
+    """Why ``seed`` is not the commitment root of the batch's commitments, or None.
+
+    The receipt order is public: each forfeit names its sequence number, and
+    the revealed orders (in receipt order in orders.csv) fill the rest.
+    """
+    from sealbatch.auction.commitment import commitment_root
+
+    total = len(revealed) + len(forfeited)
+    slots: list[bytes | None] = [None] * total
+    for f in forfeited:
+        if not 0 <= f.sequence < total or slots[f.sequence] is not None:
+            return f"forfeit sequence {f.sequence}: expected a free slot in [0, {total})"
+        slots[f.sequence] = f.commitment
+    fill = iter(r.commitment for r in revealed)
+    ordered = [c if c is not None else next(fill) for c in slots]
+    try:
+        root = commitment_root(ordered)
+    except ValueError as exc:
+        return f"the commitments do not form a commitment root: {exc}"
+    if root != seed:
+        return f"published 0x{seed.hex()}, recomputed 0x{root.hex()} from {total} commitments"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         if r.origin_batch == batch_id and r.order_id not in liquidation_ids
     )
     carried = [r for r in orders if r.origin_batch != batch_id or r.order_id in liquidation_ids]
+    checks.append(("result.json seed", _seed_difference(seed, revealed, forfeited)))
     try:
         sealed = SealedBatch(batch_id, seed, (), revealed, forfeited, ())
         result = clear_batch(sealed, config.auction_markets, references, carried)

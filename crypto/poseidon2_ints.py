@@ -1,0 +1,121 @@
+"""Poseidon2 on Python ints: the fast path for hashing one short message at a time.
+
+The same permutation, sponge and 2-to-1 compression as
+:mod:`sealbatch.crypto.poseidon2` (whose docstring gives the construction and
+the source of the constants), written for a single state of 16 Python ints.
+numpy pays about a microsecond per operation whatever the array size, so one
+permutation through the vectorised code costs ~0.4 ms; here the external
+layer uses the M4 addition chain and the internal layer one sum, and a
+permutation costs ~0.1 ms. Use :mod:`~sealbatch.crypto.poseidon2` for many
+messages at once (Merkle trees, thousands of commitments); use this module
+for one commitment, as a trader's client or a reveal check does. The tests
+check both against each other and against the HorizenLabs vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sealbatch.crypto.poseidon2 import (
+    ALPHA,
+    DIGEST_SIZE,
+    EXTERNAL_ROUND_CONSTANTS,
+    INTERNAL_DIAG_M_1,
+    INTERNAL_ROUND_CONSTANTS,
+    RATE,
+    ROUNDS_F,
+    WIDTH,
+    P,
+)
+
+__all__ = ["compress_ints", "hash_ints", "permute_ints"]
+
+_HALF = ROUNDS_F // 2
+_FIRST = EXTERNAL_ROUND_CONSTANTS[:_HALF]
+_LAST = EXTERNAL_ROUND_CONSTANTS[_HALF:]
+_DIAG = INTERNAL_DIAG_M_1
+
+
+def _external(x: list[int]) -> list[int]:
+    """M_E · x (values need not be reduced; the result is)."""
+    out: list[int] = []
+    for b in range(0, WIDTH, 4):
+        x0, x1, x2, x3 = x[b], x[b + 1], x[b + 2], x[b + 3]
+        t0 = x0 + x1
+        t1 = x2 + x3
+        t2 = 2 * x1 + t1
+        t3 = 2 * x3 + t0
+        t4 = 4 * t1 + t3
+        t5 = 4 * t0 + t2
+        out += (t3 + t5, t5, t2 + t4, t4)
+    s0 = out[0] + out[4] + out[8] + out[12]
+    s1 = out[1] + out[5] + out[9] + out[13]
+    s2 = out[2] + out[6] + out[10] + out[14]
+    s3 = out[3] + out[7] + out[11] + out[15]
+    sums = (s0, s1, s2, s3)
+    return [(v + sums[i & 3]) % P for i, v in enumerate(out)]
+
+
+def _permute(x: list[int]) -> list[int]:
+    x = _external(x)
+    for rc in _FIRST:
+        x = _external([pow(v + c, ALPHA, P) for v, c in zip(x, rc, strict=True)])
+    for c in INTERNAL_ROUND_CONSTANTS:
+        x[0] = pow(x[0] + c, ALPHA, P)
+        total = sum(x)
+        x = [(d * v + total) % P for d, v in zip(_DIAG, x, strict=True)]
+    for rc in _LAST:
+        x = _external([pow(v + c, ALPHA, P) for v, c in zip(x, rc, strict=True)])
+    return x
+
+
+def _check(values: Sequence[int], name: str) -> list[int]:
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < P:
+            raise ValueError(f"{name}: expected field elements in [0, {P}), got {v!r}")
+        out.append(v)
+    return out
+
+
+def permute_ints(state: Sequence[int]) -> list[int]:
+    """The Poseidon2 permutation of one state of 16 field elements.
+
+    Raises:
+        ValueError: the state is not 16 ints in ``[0, p)``.
+    """
+    x = _check(state, "state")
+    if len(x) != WIDTH:
+        raise ValueError(f"state: expected {WIDTH} field elements, got {len(x)}")
+    return _permute(x)
+
+
+def hash_ints(elements: Sequence[int]) -> list[int]:
+    """The sponge digest (8 ints) of a message, equal to ``poseidon2.hash_elements``.
+
+    Raises:
+        ValueError: an element is not an int in ``[0, p)``.
+    """
+    m = _check(elements, "elements")
+    k = len(m)
+    x = [0] * WIDTH
+    x[RATE] = k  # the length in the first capacity element
+    for b in range(max(1, -(-k // RATE))):
+        chunk = m[b * RATE : (b + 1) * RATE]
+        x[:RATE] = chunk + [0] * (RATE - len(chunk))
+        x = _permute(x)
+    return x[:DIGEST_SIZE]
+
+
+def compress_ints(left: Sequence[int], right: Sequence[int]) -> list[int]:
+    """``P(l ‖ r)[0:8] + l`` for two 8-element digests, equal to ``poseidon2.compress``.
+
+    Raises:
+        ValueError: a digest is not 8 ints in ``[0, p)``.
+    """
+    lhs = _check(left, "left")
+    rhs = _check(right, "right")
+    if len(lhs) != DIGEST_SIZE or len(rhs) != DIGEST_SIZE:
+        raise ValueError(f"expected two digests of {DIGEST_SIZE}, got {len(lhs)} and {len(rhs)}")
+    out = _permute(lhs + rhs)
+    return [(o + v) % P for o, v in zip(out, lhs, strict=False)]
