@@ -3,9 +3,10 @@
 Reads ``pre_state.json``, ``orders.csv``, ``oracle.json`` and ``result.json``
 (docs/formats.md), checks that the published seed is the Poseidon2 commitment
 root of the batch's commitments in receipt order, re-clears the orders with
-that seed and the published reference prices, settles the batch with the rules published in ``pre_state.json``, and
-compares the result with ``result.json`` and the new state with
-``post_state.json``. Exit 0 when everything matches, 1 naming the first
+that seed and the published reference prices, settles the batch with the
+rules published in ``pre_state.json``, and compares the result with
+``result.json`` and the new state with ``post_state.json``. Exit 0 when
+everything matches, 1 naming the first
 difference, 2 on missing or malformed files.
 """
 
