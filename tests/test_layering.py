@@ -157,3 +157,16 @@ def test_the_check_catches_a_transitive_import(tmp_path: Path, helper: str, expe
     (pkg / "field.py").write_text("x = 1\n")
     (pkg / "prover.py").write_text("import pkg.field\n")
     assert ("pkg.prover" in reachable(tmp_path, "pkg", "pkg.verifier")) is expected
+
+
+def test_only_anchor_imports_web3() -> None:
+    """web3 and the embedded EVM stay behind settlement/anchor* (DESIGN.md)."""
+    chain_libs = ("web3", "eth_tester", "eth")
+    for package in ("crypto", "auction", "settlement", "venue", "research"):
+        modules = _modules(ROOT, package, "sealbatch.")
+        for name, path in modules.items():
+            if name.startswith("sealbatch.settlement.anchor"):
+                continue
+            found = _imports(name, path, set(modules))
+            bad = sorted(m for m in found if m.split(".")[0] in chain_libs)
+            assert not bad, f"{name} imports {bad}: only settlement/anchor* may"

@@ -30,6 +30,9 @@ EXTRAS_ONLY = (
     "pandas",
     "matplotlib",
     "yaml",
+    "web3",
+    "eth_tester",
+    "eth",
 )
 
 BLOCKER = f"""

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {BabyBear} from "./BabyBear.sol";
+
+/// @title An AIR's constraints at the out-of-domain point, interpreted from their expression graph
+/// @notice The constraints are written once, as expressions (crypto/expr.py); crypto/solidity.py
+///         encodes an AIR's expression graph as a straight-line register program, and a
+///         generated contract (src/generated/) deploys it through this base. The program is
+///         kept as the code of data contracts (EIP-170 caps each at 24 KB; the poseidon2 AIR
+///         alone has 4 000 nodes), read with EXTCODECOPY, and pinned by its Keccak hash.
+/// @dev Program layout (big-endian), as written by crypto/solidity.py:
+///      header  numRegs u16, numFrame u16, numPubs u16, numChallenges u16, numPeriodic u16,
+///              numConstraints u16, numInstructions u16
+///      periodic, per column: log2(period) u8, then period coefficients u32 (of Q, with
+///              periodic(i) at z = Q(z^(N / period)))
+///      code    numInstructions × 7 bytes: op u8, dst u16, a u16, b u16 (CONST: value u32
+///              in place of a, b; POW: exponent u16 in place of b)
+///      groups  numGroups u16; per group: kind u8 (0 transition, 1 boundary), param i32
+///              (exempted rows, or the boundary row; negative counts from the end),
+///              count u16, then count × (constraint index u16, register u16)
+///      Registers 0.. hold the frame, then public inputs, challenges, periodic values, then
+///      temporaries. Each register is one packed extension element (see BabyBear).
+abstract contract ConstraintEvaluator {
+    /// @notice An input array has the wrong length.
+    error InputLength(uint256 which, uint256 expected, uint256 got);
+    /// @notice The out-of-domain point is a root of a constraint divisor.
+    error DivisorVanishes();
+    /// @notice The program does not fit the data contracts this evaluator can hold.
+    error ProgramTooLarge(uint256 length);
+    /// @notice A data contract could not be created.
+    error ChunkDeployFailed();
+
+    uint256 private constant OP_ADD = 1;
+    uint256 private constant OP_SUB = 2;
+    uint256 private constant OP_MUL = 3;
+    uint256 private constant OP_NEG = 4;
+    uint256 private constant OP_POW = 5;
+    uint256 private constant OP_CONST = 6;
+    uint256 private constant OP_MULBASE = 7;
+    uint256 private constant CHUNK = 24575;
+
+    /// @notice Keccak-256 of the program: which AIR this evaluator evaluates.
+    bytes32 public immutable programHash;
+    uint256 private immutable programLength;
+    address private immutable chunk0;
+    address private immutable chunk1;
+    address private immutable chunk2;
+    address private immutable chunk3;
+
+    /// @param code The encoded expression graph (crypto/solidity.py), at most 4 chunks.
+    constructor(bytes memory code) {
+        uint256 length = code.length;
+        if (length > 4 * CHUNK) revert ProgramTooLarge(length);
+        programHash = keccak256(code);
+        programLength = length;
+        address[4] memory chunks;
+        for (uint256 i = 0; i * CHUNK < length; ++i) {
+            uint256 lo = i * CHUNK;
+            uint256 hi = lo + CHUNK < length ? lo + CHUNK : length;
+            chunks[i] = _deployData(code, lo, hi - lo);
+        }
+        chunk0 = chunks[0];
+        chunk1 = chunks[1];
+        chunk2 = chunks[2];
+        chunk3 = chunks[3];
+    }
+
+    /// @notice Σ_k α_k·C_k(z)/Z_k(z): the composition polynomial claimed at z, from the frame.
+    /// @param z The out-of-domain point (packed extension element).
+    /// @param logN log2 of the trace length.
+    /// @param inputs The frame (column values at z·g^offset, in the program's frame order),
+    ///        then the public inputs (base elements), then the aux-trace challenges.
+    /// @param alphas One composition coefficient per constraint (transitions, then boundaries).
+    function compositionAt(uint256 z, uint256 logN, uint256[] calldata inputs, uint256[] calldata alphas)
+        external
+        view
+        returns (uint256)
+    {
+        (uint256 prog, uint256 regs, uint256 groups) = _run(z, logN, inputs);
+        uint256 numConstraints = _u16(prog, 10);
+        if (alphas.length != numConstraints) revert InputLength(1, numConstraints, alphas.length);
+        return _combine(groups, regs, alphas, z, logN);
+    }
+
+    /// @notice Every constraint's value at z (transitions, then boundaries), for testing.
+    function constraintsAt(uint256 z, uint256 logN, uint256[] calldata inputs)
+        external
+        view
+        returns (uint256[] memory values)
+    {
+        (uint256 prog, uint256 regs, uint256 groups) = _run(z, logN, inputs);
+        values = new uint256[](_u16(prog, 10));
+        uint256 numGroups = _u16(groups, 0);
+        uint256 ptr = groups + 2;
+        for (uint256 i = 0; i < numGroups; ++i) {
+            uint256 count = _u16(ptr, 5);
+            ptr += 7;
+            for (uint256 j = 0; j < count; ++j) {
+                uint256 slot = regs + 32 * _u16(ptr, 2);
+                uint256 value;
+                assembly ("memory-safe") {
+                    value := mload(slot)
+                }
+                values[_u16(ptr, 0)] = value;
+                ptr += 4;
+            }
+        }
+    }
+
+    /// @notice How many input values `inputs` must hold: frame, public inputs, challenges.
+    function numInputs() external view returns (uint256 frame, uint256 pubs, uint256 challenges) {
+        uint256 prog = _alloc(14);
+        _loadHeader(prog);
+        return (_u16(prog, 2), _u16(prog, 4), _u16(prog, 6));
+    }
+
+    /// @notice The program bytes, read back from the data contracts.
+    function program() external view returns (bytes memory out) {
+        out = new bytes(programLength);
+        uint256 dst;
+        assembly ("memory-safe") {
+            dst := add(out, 32)
+        }
+        _load(dst);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _run(uint256 z, uint256 logN, uint256[] calldata inputs)
+        private
+        view
+        returns (uint256 prog, uint256 regs, uint256 groups)
+    {
+        prog = _alloc(programLength);
+        _load(prog);
+        uint256 expected = _u16(prog, 2) + _u16(prog, 4) + _u16(prog, 6);
+        if (inputs.length != expected) revert InputLength(0, expected, inputs.length);
+        regs = _alloc(32 * _u16(prog, 0));
+        uint256 r = regs + 32 * expected;
+        assembly ("memory-safe") {
+            calldatacopy(regs, inputs.offset, mul(32, inputs.length))
+        }
+        uint256 ptr = prog + 14;
+        uint256 numPeriodic = _u16(prog, 8);
+        for (uint256 i = 0; i < numPeriodic; ++i) {
+            uint256 logPeriod = _u8(ptr, 0);
+            uint256 y = BabyBear.pow(z, 1 << (logN - logPeriod));
+            uint256 acc = 0;
+            for (uint256 j = 1 << logPeriod; j > 0; --j) {
+                acc = BabyBear.add(BabyBear.mul(acc, y), _u32(ptr, 1 + 4 * (j - 1)));
+            }
+            ptr += 1 + 4 * (1 << logPeriod);
+            assembly ("memory-safe") {
+                mstore(r, acc)
+                r := add(r, 32)
+            }
+        }
+        groups = _execute(ptr, _u16(prog, 12), regs);
+    }
+
+    /// @dev Runs `count` instructions from `code` on the registers; returns the end of the code.
+    function _execute(uint256 code, uint256 count, uint256 regs) private pure returns (uint256 end) {
+        end = code + 7 * count;
+        for (uint256 ptr = code; ptr < end; ptr += 7) {
+            uint256 word;
+            assembly ("memory-safe") {
+                word := mload(ptr)
+            }
+            uint256 op = word >> 248;
+            uint256 dst = regs + 32 * ((word >> 232) & 0xffff);
+            uint256 a = (word >> 216) & 0xffff;
+            uint256 b = (word >> 200) & 0xffff;
+            uint256 va;
+            uint256 vb;
+            assembly ("memory-safe") {
+                va := mload(add(regs, mul(32, a)))
+                vb := mload(add(regs, mul(32, b)))
+            }
+            uint256 result;
+            if (op == OP_MUL) {
+                result = BabyBear.mul(va, vb);
+            } else if (op == OP_ADD) {
+                result = BabyBear.add(va, vb);
+            } else if (op == OP_SUB) {
+                result = BabyBear.sub(va, vb);
+            } else if (op == OP_MULBASE) {
+                result = BabyBear.mulBase(va, vb);
+            } else if (op == OP_CONST) {
+                result = (word >> 200) & 0xffffffff;
+            } else if (op == OP_NEG) {
+                result = BabyBear.neg(va);
+            } else if (op == OP_POW) {
+                result = BabyBear.pow(va, b);
+            }
+            assembly ("memory-safe") {
+                mstore(dst, result)
+            }
+        }
+    }
+
+    /// @dev Σ over divisor groups of (Σ_k α_k·C_k) / Z_group(z).
+    function _combine(uint256 groups, uint256 regs, uint256[] calldata alphas, uint256 z, uint256 logN)
+        private
+        pure
+        returns (uint256 total)
+    {
+        uint256 numGroups = _u16(groups, 0);
+        uint256 ptr = groups + 2;
+        for (uint256 i = 0; i < numGroups; ++i) {
+            uint256 acc = _groupSum(ptr, regs, alphas);
+            int256 param = int256(int32(uint32(_u32(ptr, 1))));
+            total = BabyBear.add(total, BabyBear.mul(acc, _inverseDivisor(_u8(ptr, 0), param, z, logN)));
+            ptr += 7 + 4 * _u16(ptr, 5);
+        }
+    }
+
+    /// @dev Σ_k α_k·C_k over one divisor group's constraints.
+    function _groupSum(uint256 group, uint256 regs, uint256[] calldata alphas)
+        private
+        pure
+        returns (uint256 acc)
+    {
+        uint256 end = group + 7 + 4 * _u16(group, 5);
+        for (uint256 at = group + 7; at < end; at += 4) {
+            uint256 slot = regs + 32 * _u16(at, 2);
+            uint256 value;
+            assembly ("memory-safe") {
+                value := mload(slot)
+            }
+            acc = BabyBear.add(acc, BabyBear.mul(alphas[_u16(at, 0)], value));
+        }
+    }
+
+    function _inverseDivisor(uint256 kind, int256 param, uint256 z, uint256 logN)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 n = 1 << logN;
+        uint256 g = BabyBear.rootOfUnity(logN);
+        if (kind == 1) {
+            uint256 row = uint256(param < 0 ? int256(n) + param : param);
+            uint256 d = BabyBear.sub(z, BabyBear.powBase(g, row));
+            if (d == 0) revert DivisorVanishes();
+            return BabyBear.inv(d);
+        }
+        uint256 den = BabyBear.sub(BabyBear.pow(z, n), 1);
+        if (den == 0) revert DivisorVanishes();
+        uint256 num = 1;
+        uint256 exempt = uint256(param);
+        for (uint256 k = 1; k <= exempt; ++k) {
+            num = BabyBear.mul(num, BabyBear.sub(z, BabyBear.powBase(g, n - k)));
+        }
+        return BabyBear.mul(num, BabyBear.inv(den));
+    }
+
+    function _load(uint256 dst) private view {
+        uint256 length = programLength;
+        address[4] memory chunks = [chunk0, chunk1, chunk2, chunk3];
+        for (uint256 i = 0; i * CHUNK < length; ++i) {
+            uint256 size = length - i * CHUNK < CHUNK ? length - i * CHUNK : CHUNK;
+            address chunk = chunks[i];
+            uint256 to = dst + i * CHUNK;
+            assembly ("memory-safe") {
+                // Skip the leading STOP byte that keeps the data from being called as code.
+                extcodecopy(chunk, to, 1, size)
+            }
+        }
+    }
+
+    function _loadHeader(uint256 dst) private view {
+        address chunk = chunk0;
+        assembly ("memory-safe") {
+            extcodecopy(chunk, dst, 1, 14)
+        }
+    }
+
+    function _deployData(bytes memory data, uint256 lo, uint256 size) private returns (address addr) {
+        // Init code: PUSH2 size+1, DUP1, PUSH1 10, RETURNDATASIZE, CODECOPY, RETURNDATASIZE,
+        // RETURN, then the runtime code: STOP and the data.
+        bytes memory init = new bytes(11 + size);
+        uint256 runtime = size + 1;
+        init[0] = 0x61;
+        init[1] = bytes1(uint8(runtime >> 8));
+        init[2] = bytes1(uint8(runtime));
+        init[3] = 0x80;
+        init[4] = 0x60;
+        init[5] = 0x0a;
+        init[6] = 0x3d;
+        init[7] = 0x39;
+        init[8] = 0x3d;
+        init[9] = 0xf3;
+        init[10] = 0x00;
+        assembly ("memory-safe") {
+            mcopy(add(init, 43), add(add(data, 32), lo), size)
+            addr := create(0, add(init, 32), mload(init))
+        }
+        if (addr == address(0)) revert ChunkDeployFailed();
+    }
+
+    function _alloc(uint256 size) private pure returns (uint256 ptr) {
+        assembly ("memory-safe") {
+            ptr := mload(0x40)
+            // Round up and leave a word of slack: instructions are read a word at a time.
+            mstore(0x40, add(ptr, and(add(size, 63), not(31))))
+        }
+    }
+
+    function _u8(uint256 ptr, uint256 at) private pure returns (uint256 v) {
+        assembly ("memory-safe") {
+            v := shr(248, mload(add(ptr, at)))
+        }
+    }
+
+    function _u16(uint256 ptr, uint256 at) private pure returns (uint256 v) {
+        assembly ("memory-safe") {
+            v := shr(240, mload(add(ptr, at)))
+        }
+    }
+
+    function _u32(uint256 ptr, uint256 at) private pure returns (uint256 v) {
+        assembly ("memory-safe") {
+            v := shr(224, mload(add(ptr, at)))
+        }
+    }
+}

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+// GENERATED FILE: DO NOT EDIT. `make contracts` writes it from the constraint
+// expressions of crypto/airs/range_check.py through crypto/solidity.py.
+pragma solidity 0.8.30;
+
+import {ConstraintEvaluator} from "../ConstraintEvaluator.sol";
+
+/// @title The `range_check` AIR's constraints at the out-of-domain point
+/// @notice 9 constraints, 47 expression nodes, 27 instructions,
+///         23 registers, 262 program bytes.
+///         Frame (column[offset]): col0[0], col1[0], col2[0], col3[0], aux0[0], col0[1], col1[1],
+///         col2[1], col3[1], aux0[1].
+contract RangeCheckConstraints is ConstraintEvaluator {
+    constructor()
+        ConstraintEvaluator(
+            hex"0017000a0002000100000009001b06000d0000000102000e0006000102000f000e000d03000f000e000f0100"
+            hex"0e0003000502000e0008000e02001000090004020011000c0006020012000c00050300120011001203001200"
+            hex"100012020010000c000503001000070010020011000c00060200110010001102001100120011020012000a00"
+            hex"0d02001200010012020010000300000200130003000b020014000c0001020015000c00000300160014001503"
+            hex"0016000400160300150002001502001400150014020014001600140003000000000100030000000f0001000e"
+            hex"0002001101ffffffff000300040012000600130008000401000000000003000300010005001000070014"
+        )
+    {}
+}

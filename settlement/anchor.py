@@ -1,0 +1,268 @@
+"""The L1 side through web3.py: deploy the compiled contracts, call them, read what they return.
+
+A :class:`Chain` talks to any JSON-RPC node by URL (``http://127.0.0.1:8545``),
+or, with no URL, to an in-process EVM (eth-tester on py-evm, Prague rules) —
+the embedded default. Contracts come from the committed artifacts in
+``contracts/artifacts`` (``make contracts`` rebuilds them). A call that
+reverts raises :class:`ContractReverted` naming the contract's custom error
+and its arguments, the same whichever chain answered.
+
+Only this module (and the contracts tooling) imports web3; see DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_tester.exceptions import TransactionFailed
+from eth_utils import keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+
+from sealbatch.settlement.errors import SettlementError
+
+__all__ = [
+    "ARTIFACTS",
+    "EMBEDDED_GAS_LIMIT",
+    "AnchorError",
+    "Artifact",
+    "Chain",
+    "ContractReverted",
+    "load_artifact",
+]
+
+#: The compiled contracts (ABI + bytecode), committed; rebuilt by ``make contracts``.
+ARTIFACTS = Path(__file__).resolve().parents[1] / "contracts" / "artifacts"
+#: Block gas limit of the embedded chain: room for a large proof in one transaction.
+EMBEDDED_GAS_LIMIT = 120_000_000
+
+
+_REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
+
+
+class AnchorError(SettlementError):
+    """Root of the L1 client's errors: a missing artifact, a chain that cannot be reached."""
+
+    code = "anchor_error"
+
+
+class ContractReverted(AnchorError):
+    """A contract call reverted; ``error`` names the custom error, ``args`` its arguments.
+
+    A revert without a known custom error (a panic, an out-of-gas, a plain
+    ``revert()``) has ``error`` ``"Revert"`` and the raw data in ``args``.
+    """
+
+    code = "contract_reverted"
+
+    def __init__(self, error: str, args: tuple[Any, ...] = ()) -> None:
+        self.error = error
+        self.error_args = args
+        super().__init__(f"contract reverted with {error}{args if args else ''}")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One compiled contract: its name, ABI and creation bytecode."""
+
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    deployed_bytecode: str
+
+
+def load_artifact(name: str, directory: Path = ARTIFACTS) -> Artifact:
+    """The artifact ``directory/name.json``.
+
+    Raises:
+        AnchorError: no such artifact (run ``make contracts``).
+    """
+    path = directory / f"{name}.json"
+    if not path.is_file():
+        raise AnchorError(f"expected a compiled contract at {path}, got none (run make contracts)")
+    data = json.loads(path.read_text())
+    return Artifact(name, data["abi"], data["bytecode"], data["deployedBytecode"])
+
+
+@cache
+def _error_selectors(directory: Path) -> dict[bytes, tuple[str, list[str]]]:
+    """Selector -> (error name, argument types) over every artifact's custom errors."""
+    out: dict[bytes, tuple[str, list[str]]] = {}
+    for path in sorted(directory.glob("*.json")):
+        for item in json.loads(path.read_text())["abi"]:
+            if item.get("type") != "error":
+                continue
+            types = [_abi_type(i) for i in item["inputs"]]
+            selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
+            out[selector] = (item["name"], types)
+    return out
+
+
+def _abi_type(item: dict[str, Any]) -> str:
+    t = str(item["type"])
+    if t.startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in item["components"])
+        return f"({inner}){t[5:]}"
+    return t
+
+
+def decode_revert(data: bytes, directory: Path = ARTIFACTS) -> ContractReverted:
+    """The :class:`ContractReverted` for revert data ``data``."""
+    known = _error_selectors(directory)
+    if len(data) >= 4 and data[:4] in known:
+        name, types = known[data[:4]]
+        try:
+            values = abi_decode(types, data[4:])
+        except ValueError:
+            return ContractReverted("Revert", (data.hex(),))
+        return ContractReverted(name, tuple(values))
+    return ContractReverted("Revert", (data.hex(),) if data else ())
+
+
+def _revert_data(exc: BaseException) -> bytes:
+    """The revert data behind ``exc``: web3's ``data`` (a JSON-RPC node), or the bytes
+    eth-tester raises with (the embedded chain), following the exception chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        data = getattr(seen, "data", None)
+        if isinstance(data, dict):  # some nodes nest it
+            data = data.get("data")
+        if isinstance(data, bytes):
+            return data
+        if isinstance(data, str) and data.startswith("0x"):
+            try:
+                return bytes.fromhex(data[2:])
+            except ValueError:
+                return b""
+        if isinstance(seen, TransactionFailed) and seen.args:
+            found = _tester_bytes(seen.args[0])
+            if found is not None:
+                return found
+        seen = seen.__cause__ or seen.__context__
+    return b""
+
+
+def _tester_bytes(arg: object) -> bytes | None:
+    """eth-tester raises with the revert data, as bytes or as their repr after a prefix."""
+    if isinstance(arg, bytes):
+        return arg
+    if isinstance(arg, str):
+        text = arg.removeprefix("execution reverted: ").strip()
+        if text[:2] in ("b'", 'b"'):
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return None
+            return value if isinstance(value, bytes) else None
+        if text.startswith("0x"):
+            try:
+                return bytes.fromhex(text[2:])
+            except ValueError:
+                return None
+    return None
+
+
+class Chain:
+    """A connection to an EVM chain, and the account that pays for transactions."""
+
+    def __init__(self, url: str | None = None, artifacts: Path = ARTIFACTS) -> None:
+        """Connect to ``url``, or start the embedded chain when ``url`` is None.
+
+        Raises:
+            AnchorError: the node at ``url`` does not answer.
+        """
+        self.artifacts = artifacts
+        if url is None:
+            from eth_tester import EthereumTester, PyEVMBackend  # embedded default only
+
+            params = PyEVMBackend.generate_genesis_params(
+                overrides={"gas_limit": EMBEDDED_GAS_LIMIT}
+            )
+            backend = PyEVMBackend(genesis_parameters=params)
+            self.w3 = Web3(Web3.EthereumTesterProvider(EthereumTester(backend)))
+        else:
+            self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
+        if not self.w3.is_connected():
+            raise AnchorError(f"expected a JSON-RPC node at {url}, got no answer")
+        accounts = self.w3.eth.accounts
+        if not accounts:
+            raise AnchorError(f"expected an unlocked account on {url or 'the embedded chain'}")
+        self.account = accounts[0]
+
+    def deploy(self, name: str, *args: Any, gas: int | None = None) -> Contract:
+        """Deploy the artifact ``name`` with constructor ``args``; returns the bound contract.
+
+        Raises:
+            ContractReverted: the constructor reverted.
+        """
+        art = load_artifact(name, self.artifacts)
+        factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
+        tx: dict[str, Any] = {"from": self.account}
+        if gas is not None:
+            tx["gas"] = gas
+        try:
+            tx_hash = factory.constructor(*args).transact(tx)
+        except _REVERTS as exc:
+            raise decode_revert(_revert_data(exc), self.artifacts) from exc
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        if receipt["status"] != 1:
+            raise ContractReverted("Revert", ("deployment of " + name,))
+        address = receipt["contractAddress"]
+        if address is None:
+            raise AnchorError(f"expected a contract address in the receipt of {name}, got none")
+        return self.w3.eth.contract(address=address, abi=art.abi)
+
+    def at(self, name: str, address: str) -> Contract:
+        """The deployed contract ``name`` at ``address``."""
+        checksum = Web3.to_checksum_address(address)
+        return self.w3.eth.contract(address=checksum, abi=load_artifact(name, self.artifacts).abi)
+
+    def call(self, contract: Contract, function: str, *args: Any) -> Any:
+        """``eth_call``: the function's return value, without a transaction.
+
+        Raises:
+            ContractReverted: the call reverted.
+        """
+        try:
+            return contract.functions[function](*args).call({"from": self.account})
+        except _REVERTS as exc:
+            raise decode_revert(_revert_data(exc), self.artifacts) from exc
+
+    def transact(self, contract: Contract, function: str, *args: Any) -> Receipt:
+        """Send a transaction calling ``function``; returns its receipt once mined.
+
+        Raises:
+            ContractReverted: the transaction would revert (checked by the gas estimate).
+        """
+        try:
+            tx_hash = contract.functions[function](*args).transact({"from": self.account})
+        except _REVERTS as exc:
+            raise decode_revert(_revert_data(exc), self.artifacts) from exc
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        if receipt["status"] != 1:
+            raise ContractReverted("Revert", ("transaction " + tx_hash.hex(),))
+        return Receipt(
+            gas_used=int(receipt["gasUsed"]),
+            input_data=bytes(self.w3.eth.get_transaction(tx_hash)["input"]),
+        )
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a mined transaction cost: total gas and the calldata it carried."""
+
+    gas_used: int
+    input_data: bytes
+
+
+def calldata_gas(data: Sequence[int] | bytes) -> int:
+    """Intrinsic calldata gas: 4 per zero byte, 16 per non-zero byte (EIP-2028)."""
+    return sum(4 if b == 0 else 16 for b in bytes(data))
