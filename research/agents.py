@@ -70,8 +70,15 @@ class Agent:
     def observe_delay(self) -> int:
         return self.observe_ns
 
-    def order(self, side: int, price: int, qty: int, ioc: bool) -> LabOrder:
-        return self.sim.new_order(self.idx, side, price, qty, ioc)
+    def order(
+        self, side: int, price: int, qty: int, ioc: bool, account: int | None = None
+    ) -> LabOrder:
+        """A new order on this agent's account (or on ``account``, one of its own)."""
+        return self.sim.new_order(self.idx if account is None else account, side, price, qty, ioc)
+
+    def seen_value(self) -> float:
+        """The fundamental as this agent knows it now: as it was one observation latency ago."""
+        return self.sim.value_at(self.sim.now - self.observe_ns)
 
     def reference_price(self) -> int:
         """The public price: the visible midquote, else the last trade or clearing price."""
@@ -102,9 +109,19 @@ class Agent:
         """Whether to reveal a commitment now (commit-reveal only)."""
         return True
 
+    def on_unfilled(self, order: LabOrder) -> None:
+        """Per-batch mechanisms: ``order``'s batch closed with ``order.rem`` lots unfilled."""
+
+
+def _open_accounts(agent: Agent, n: int) -> list[int]:
+    """One account per arriving trader of a population (``name.i``), so no two
+    arrivals share a position, a P&L or an identity on the tape."""
+    sim = agent.sim
+    return [sim.add_account(f"{agent.name}.{i}", agent.role, agent) for i in range(n)]
+
 
 class _Arrivals(Agent):
-    """An agent that acts at pre-drawn Poisson arrival times."""
+    """A population of traders arriving at pre-drawn Poisson times, each on its own account."""
 
     def __init__(
         self, sim: Simulation, streams: Streams, name: str, latency: Latency, rate_hz: float
@@ -113,6 +130,7 @@ class _Arrivals(Agent):
         self.times: list[int] = streams.poisson_times(
             name, "arrivals", rate_hz, sim.horizon_ns
         ).tolist()
+        self.accounts = _open_accounts(self, len(self.times))
         self._i = 0
 
     def start(self) -> None:
@@ -176,6 +194,7 @@ class MarketMaker(Agent):
         self.quotes = [self.order(BUY, c - h, size, ioc), self.order(SELL, c + h, size, ioc)]
         for q in self.quotes:
             q.passive = True
+            q.post_only = True
             sim.send(self, q)
 
     def on_batch_open(self, k: int) -> None:
@@ -188,6 +207,7 @@ class MarketMaker(Agent):
         h = self.cfg.half_spread_ticks
         fresh = self.order(order.side, self.center - order.side * h, self.cfg.size_lots, False)
         fresh.passive = True
+        fresh.post_only = True
         self.quotes = [q for q in self.quotes if q is not order] + [fresh]
         self.sim.send(self, fresh)
 
@@ -204,12 +224,17 @@ class MarketMaker(Agent):
 class ZiTraders(Agent):
     """Zero-intelligence traders with private values (ZI-C, Gode and Sunder 1993).
 
-    A trader arriving at ``t`` values a lot at ``V(t) + δ`` with private part
-    ``δ ~ N(0, private_sd)``; a buyer bids uniformly in ``[value - range,
-    value]``, a seller asks in ``[value, value + range]`` (never trading at a
-    loss to its own value). Orders rest for ``lifetime_ms`` (0: immediate or
-    cancel). Surplus counts ``δ`` per lot traded (the private
-    part of the value; the common part is marked to the final fundamental).
+    Each arrival is a new trader on its own account. A trader arriving at
+    ``t`` values a lot at ``V + δ``, ``V`` the fundamental as it saw it one
+    observation latency earlier and ``δ ~ N(0, private_sd)`` its private part;
+    a buyer bids uniformly in ``[value - range, value]``, a seller asks in
+    ``[value, value + range]`` (never trading at a loss to its own value).
+    Orders rest for ``lifetime_ms`` of wall time under every mechanism (0:
+    immediate or cancel): cancelled after the lifetime in a book or batch
+    auction; under commit-reveal, where an order lasts one batch, what is
+    left unfilled is committed again to the next batch until the lifetime
+    ends. Surplus counts ``δ`` per lot traded (the private part of the value;
+    the common part is marked to the final fundamental).
     """
 
     kind = "zi"
@@ -219,6 +244,7 @@ class ZiTraders(Agent):
         self.cfg = cfg
         self.times = streams.poisson_times(name, "arrivals", cfg.rate_hz, sim.horizon_ns).tolist()
         n = len(self.times)
+        self.accounts = _open_accounts(self, n)
         self.sides = streams.rng(name, "side").choice(np.array([BUY, SELL]), n).tolist()
         self.deltas = (
             streams.rng(name, "private_value").standard_normal(n) * cfg.private_sd_ticks
@@ -227,6 +253,7 @@ class ZiTraders(Agent):
         self.sizes = streams.rng(name, "size").integers(1, cfg.max_lots + 1, n).tolist()
         self._i = 0
         self.lifetime_ns = int(cfg.lifetime_ms * 1e6)
+        self._expiry: dict[int, int] = {}  # order id -> end of its trader's lifetime (per batch)
 
     def start(self) -> None:
         if self.times:
@@ -237,22 +264,37 @@ class ZiTraders(Agent):
         self._i = i + 1
         sim = self.sim
         side, delta = self.sides[i], self.deltas[i]
-        value = sim.value + delta
+        value = self.seen_value() + delta
         markup = self.u[i] * self.cfg.range_ticks
         price = math.floor(value - markup) if side > 0 else math.ceil(value + markup)
-        rests = not sim.mechanism.per_batch and self.lifetime_ns > 0
-        o = self.order(side, price, self.sizes[i], not rests)
+        per_batch = sim.mechanism.per_batch
+        rests = not per_batch and self.lifetime_ns > 0
+        o = self.order(side, price, self.sizes[i], not rests, self.accounts[i])
         o.private = delta
         o.passive = True
         sim.send(self, o)
         if rests:
             sim.schedule(sim.now + self.lifetime_ns, self._expire, o)
+        elif per_batch and self.lifetime_ns > 0:
+            self._expiry[o.oid] = sim.now + self.lifetime_ns
         if i + 1 < len(self.times):
             sim.schedule(self.times[i + 1], self._arrive, None)
 
     def _expire(self, o: LabOrder) -> None:
         if o.live and o.rem:
-            self.sim.send(self, Cancel(o.oid, self.idx))
+            self.sim.send(self, Cancel(o.oid, o.agent))
+
+    def on_unfilled(self, order: LabOrder) -> None:
+        """Per-batch mechanisms: commit what is left to the next batch while the lifetime lasts."""
+        expiry = self._expiry.pop(order.oid, None)
+        sim = self.sim
+        if expiry is None or order.rem <= 0 or sim.now + self.send_ns >= expiry:
+            return
+        again = self.order(order.side, order.price, order.rem, True, order.agent)
+        again.private = order.private
+        again.passive = True
+        self._expiry[again.oid] = expiry
+        sim.send(self, again)
 
 
 class ValueTraders(_Arrivals):
@@ -270,13 +312,13 @@ class ValueTraders(_Arrivals):
         ).tolist()
 
     def act(self, i: int) -> None:
-        est = self.sim.value + self.noise[i]
+        est = self.seen_value() + self.noise[i]
         ref = self.reference_price()
-        thr = self.cfg.threshold_ticks
+        thr, size, acct = self.cfg.threshold_ticks, self.cfg.size_lots, self.accounts[i]
         if est - ref > thr:
-            self.sim.send(self, self.order(BUY, round(est) - thr, self.cfg.size_lots, True))
+            self.sim.send(self, self.order(BUY, round(est) - thr, size, True, acct))
         elif ref - est > thr:
-            self.sim.send(self, self.order(SELL, round(est) + thr, self.cfg.size_lots, True))
+            self.sim.send(self, self.order(SELL, round(est) + thr, size, True, acct))
 
 
 class NoiseTraders(_Arrivals):
@@ -304,7 +346,8 @@ class NoiseTraders(_Arrivals):
     def act(self, i: int) -> None:
         side, size = self.sides[i], self.sizes[i]
         limit = self.reference_price() + side * self.cfg.slippage_ticks
+        acct = self.accounts[i]
         if self.rfq is not None and size >= self.rfq.cfg.min_lots:
-            self.rfq.request(self, side, size, limit)
+            self.rfq.request(self, side, size, limit, acct)
             return
-        self.sim.send(self, self.order(side, limit, size, True))
+        self.sim.send(self, self.order(side, limit, size, True, acct))

@@ -15,6 +15,7 @@ positions in lots; both are exact integers and sum to zero over all accounts
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ class LabOrder:
         "live",
         "oid",
         "passive",
+        "post_only",
         "price",
         "private",
         "qty",
@@ -63,6 +65,7 @@ class LabOrder:
         self.private = 0.0
         self.batch = -1
         self.passive = False
+        self.post_only = False
         self.stale = False
 
     def __repr__(self) -> str:
@@ -118,6 +121,9 @@ class Simulation:
         self.batch_listeners: list[Agent] = []
         self.seed_bytes = b""
         self.value = 0.0
+        #: The fundamental path (times, values) for agents' lagged views.
+        self.path_t: Any = None
+        self.path_v: list[float] = []
         self.last_price: int | None = None
         #: Value lost by orders picked off after a jump (see Mechanism.on_jump),
         #: split by whether the owner watches the fundamental (market makers,
@@ -159,6 +165,14 @@ class Simulation:
         self.events += n
         self.now = end
         return n
+
+    def value_at(self, t: int) -> float:
+        """The fundamental in force at time ``t`` (ns): what an agent with an
+        observation latency of ``now - t`` knows now."""
+        if self.path_t is None:
+            return self.value
+        i = bisect_right(self.path_t, t) - 1
+        return self.path_v[i if i > 0 else 0]
 
     # -- orders -------------------------------------------------------------------
     def new_order(self, agent: int, side: int, price: int, qty: int, ioc: bool) -> LabOrder:

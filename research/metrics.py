@@ -64,12 +64,16 @@ def check_conservation(sim: Simulation, tape: Tape) -> None:
     sold = int(tape.qty[tape.side < 0].sum())
     if bought != sold:
         raise ConservationError(f"expected bought = sold, got {bought} and {sold}")
-    for a in range(len(sim.pos)):
-        net = int((tape.side[tape.agent == a] * tape.qty[tape.agent == a]).sum())
-        if net != sim.pos[a]:
-            raise ConservationError(
-                f"account {sim.names[a]}: expected position {net} from the tape, got {sim.pos[a]}"
-            )
+    n = len(sim.pos)
+    per_account = np.bincount(tape.agent, weights=tape.side * tape.qty, minlength=n)
+    positions = np.asarray(sim.pos, dtype=np.int64)
+    bad = np.flatnonzero(per_account[:n].astype(np.int64) != positions)
+    if len(bad) or len(per_account) > n:
+        a = int(bad[0]) if len(bad) else n
+        raise ConservationError(
+            f"account {a}: expected position {int(per_account[a])} from the tape, "
+            f"got {int(positions[a]) if a < n else 'no account'}"
+        )
 
 
 def count_sandwiches(tape: Tape, victim_accounts: set[int], window_ns: int) -> int:

@@ -119,6 +119,8 @@ def run_simulation(
     streams = Streams(seed)
     path = draw_fundamental(scenario.fundamental, streams, horizon)
     sim.value = float(path.values[0])
+    sim.path_t = path.times.tolist()
+    sim.path_v = path.values.tolist()
     sim.last_price = scenario.fundamental.start_ticks
     mech = build_mechanism(spec, sim, scenario)
     sim.mechanism = mech

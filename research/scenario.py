@@ -274,6 +274,14 @@ class Scenario:
             data["sweep"] = {"param": self.sweep.param, "values": list(self.sweep.values)}
         return data
 
+    def without_adversaries(self) -> Scenario:
+        """The same scenario with every adversary disabled (its null control)."""
+        data = self.to_dict()
+        for cfg in data["adversaries"].values():
+            cfg["enabled"] = False
+        data["name"] = f"{self.name}-null"
+        return scenario_from_dict(data)
+
     def value_at(self, path: str) -> Any:
         """The value of the field at dotted ``path`` (list items by index).
 

@@ -105,13 +105,14 @@ class Mechanism:
         ``stale_order_loss`` for everyone else.
         """
         self._expire()
-        deadline = self.sim.now + self.race_window_ns
+        now = self.sim.now
+        deadline = now + self.race_window_ns
         for o in self.resting_orders():
             o.stale = o.live and (
                 (o.side > 0 and o.price > value) or (o.side < 0 and o.price < value)
             )
             if o.stale:
-                self._stale[o.oid] = _StaleQuote(o, deadline)
+                self._stale[o.oid] = _StaleQuote(o, now, deadline)
 
     def _touch_cancel(self, oid: int) -> None:
         e = self._stale.get(oid)
@@ -119,10 +120,22 @@ class Mechanism:
             e.units.add(self.unit)
 
     def _touch_take(self, order: LabOrder) -> None:
-        now = self.sim.now
+        """A take attempt at stale quotes; it counts in a race only when its sender
+        could have known of the jump when sending (sent at least one observation
+        latency after it): an order sent in ignorance that happens to arrive in
+        the window is not racing anyone."""
+        sim = self.sim
+        now = sim.now
+        sender = sim.agents[order.agent]
+        informed_from = order.t_sent - (sender.observe_ns if sender is not None else 0)
         for e in self._stale.values():
             o = e.order
-            if now > e.deadline or o.agent == order.agent or o.side != -order.side:
+            if (
+                now > e.deadline
+                or o.agent == order.agent
+                or o.side != -order.side
+                or informed_from < e.jump_t
+            ):
                 continue
             if (order.side > 0 and order.price >= o.price) or (
                 order.side < 0 and order.price <= o.price
@@ -145,10 +158,11 @@ class Mechanism:
 class _StaleQuote:
     """A quote made stale by a jump: the messages aimed at it within the race window."""
 
-    __slots__ = ("deadline", "order", "takes", "units")
+    __slots__ = ("deadline", "jump_t", "order", "takes", "units")
 
-    def __init__(self, order: LabOrder, deadline: int) -> None:
+    def __init__(self, order: LabOrder, jump_t: int, deadline: int) -> None:
         self.order = order
+        self.jump_t = jump_t
         self.deadline = deadline
         self.units: set[int] = set()
         self.takes = 0

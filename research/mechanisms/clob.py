@@ -93,7 +93,18 @@ class ClobMechanism(Mechanism):
             self._log(3, oid, o.rem, o.price, o.side)
 
     def _submit(self, o: LabOrder) -> None:
-        if self._stale:
+        if o.post_only:
+            # a maker's quote never takes: it slides to one tick behind the
+            # opposite best price (as post-only orders do on real venues)
+            if o.side > 0:
+                ask = self.best_ask()
+                if ask is not None and o.price >= ask:
+                    o.price = ask - 1
+            else:
+                bid = self.best_bid()
+                if bid is not None and o.price <= bid:
+                    o.price = bid + 1
+        elif self._stale:
             self._touch_take(o)
         unit = self.unit
         if o.side > 0:

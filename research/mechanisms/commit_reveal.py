@@ -198,6 +198,10 @@ class CommitRevealMechanism(Mechanism):
                 self.bonds_paid += forfeit.bond
         for o in by_commitment.values():
             o.live = False
+            if o.rem:
+                agent = sim.agents[o.agent]
+                if agent is not None:
+                    agent.on_unfilled(o)
         if self._stale:
             self._expire(oids=[o.oid for o in by_commitment.values()])
 

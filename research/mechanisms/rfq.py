@@ -33,14 +33,15 @@ class RfqDesk:
         self.filled = 0
         self.volume = 0
 
-    def request(self, requester: Agent, side: int, qty: int, limit: int) -> None:
-        """Open a window for ``qty`` lots on ``side`` (±1), acceptable up to ``limit``."""
+    def request(self, requester: Agent, side: int, qty: int, limit: int, account: int) -> None:
+        """Open a window for ``qty`` lots on ``side`` (±1) for ``requester``'s
+        ``account``, acceptable up to ``limit``."""
         self.requests += 1
         close = self.sim.now + requester.send_delay() + self.window_ns
-        self.sim.schedule(close, self._close, (requester, side, qty, limit))
+        self.sim.schedule(close, self._close, (account, side, qty, limit))
 
-    def _close(self, arg: tuple[Agent, int, int, int]) -> None:
-        requester, side, qty, limit = arg
+    def _close(self, arg: tuple[int, int, int, int]) -> None:
+        account, side, qty, limit = arg
         if not self.quoters:
             return
         quotes = [(mm.rfq_quote(side), n, mm) for n, mm in enumerate(self.quoters)]
@@ -48,7 +49,7 @@ class RfqDesk:
         if side * (price - limit) > 0:
             return
         sim = self.sim
-        taker_order = LabOrder(0, requester.idx, side, price, qty, True)
+        taker_order = LabOrder(0, account, side, price, qty, True)
         maker_order = LabOrder(0, maker.idx, -side, price, qty, True)
         maker_order.passive = True
         sim.record_fill(taker_order, price, qty, -1)

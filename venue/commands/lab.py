@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "scenario",
         metavar="SCENARIO.yaml",
         help="a scenario file, or the name of a shipped one (sniping, sandwich, sequencer, "
-        "selective_reveal, default)",
+        "selective_reveal, default, null_control)",
     )
     r.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the scenario's)")
     r.add_argument("--out", metavar="DIR", help="output directory (default: lab-out/<scenario>)")
