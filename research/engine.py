@@ -87,8 +87,9 @@ class Cancel:
 
 Message = LabOrder | Cancel
 
-TapeFill = tuple[int, int, int, int, int, int, int, bool]
-"""(time ns, processing unit, agent, order id, side, price, lots, aggressive).
+TapeFill = tuple[int, int, int, int, int, int, int, bool, int]
+"""(time ns, processing unit, account, order id, side, price, lots, aggressive,
+time the order was sent ns — its owner's decision time).
 
 An order is aggressive unless its sender meant it to provide liquidity (a
 quote, a ZI limit order): under commit-reveal every order lasts one batch,
@@ -213,7 +214,9 @@ class Simulation:
             else:
                 self.stale_order_loss += loss
             self.stale_fills += 1
-        self.tape.append((self.now, unit, a, order.oid, s, price, qty, not order.passive))
+        self.tape.append(
+            (self.now, unit, a, order.oid, s, price, qty, not order.passive, order.t_sent)
+        )
         if agent is not None:
             agent.on_fill(order, price, qty)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +19,16 @@ from sealbatch.research.engine import Simulation
 from sealbatch.research.errors import ConservationError
 from sealbatch.research.fundamental import FundamentalPath
 
-__all__ = ["Tape", "check_conservation", "count_sandwiches", "spread_metrics", "tape_arrays"]
+__all__ = [
+    "Benchmark",
+    "Tape",
+    "check_conservation",
+    "cost_metrics",
+    "count_sandwiches",
+    "fundamental_benchmark",
+    "public_benchmark",
+    "tape_arrays",
+]
 
 _BACKGROUND = ("background",)
 
@@ -36,6 +45,7 @@ class Tape:
     price: npt.NDArray[np.int64]
     qty: npt.NDArray[np.int64]
     aggressive: npt.NDArray[np.bool_]
+    t_sent: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return len(self.t)
@@ -44,9 +54,10 @@ class Tape:
 def tape_arrays(sim: Simulation) -> Tape:
     if not sim.tape:
         z = np.zeros(0, np.int64)
-        return Tape(z, z, z, z, z, z, z, np.zeros(0, np.bool_))
+        return Tape(z, z, z, z, z, z, z, np.zeros(0, np.bool_), z)
     a = np.array(sim.tape, dtype=np.int64)
-    return Tape(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5], a[:, 6], a[:, 7].astype(bool))
+    c = [a[:, i] for i in range(9)]
+    return Tape(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7].astype(bool), c[8])
 
 
 def check_conservation(sim: Simulation, tape: Tape) -> None:
@@ -120,45 +131,81 @@ def count_sandwiches(tape: Tape, victim_accounts: set[int], window_ns: int) -> i
     return count
 
 
-def spread_metrics(
-    tape: Tape,
-    mask: npt.NDArray[np.bool_],
-    sample_t: npt.NDArray[np.int64],
-    sample_p: npt.NDArray[np.float64],
-    horizon_ns: int,
+Benchmark = Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]]
+"""A benchmark price at each of some times (NaN where there is none)."""
+
+
+def fundamental_benchmark(path: FundamentalPath) -> Benchmark:
+    """The fundamental value in force at each time: the lab's unbiased benchmark."""
+
+    def at(times: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        return np.asarray(path.at(times), dtype=float).reshape(np.shape(times))
+
+    return at
+
+
+def public_benchmark(
+    sample_t: npt.NDArray[np.int64], sample_p: npt.NDArray[np.float64]
+) -> Benchmark:
+    """The public price (visible midquote, else last trade or clearing price) last
+    sampled strictly before each time: the price the trade met."""
+
+    def at(times: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        if len(sample_t) == 0:
+            return np.full(np.shape(times), np.nan)
+        i = np.searchsorted(sample_t, times, side="left") - 1
+        m = sample_p[np.maximum(i, 0)]
+        return np.where(i >= 0, m, np.nan)
+
+    return at
+
+
+def cost_metrics(
+    tape: Tape, mask: npt.NDArray[np.bool_], benchmark: Benchmark, horizon_ns: int
 ) -> dict[str, float]:
-    """Quantity-weighted effective spread, realised spread (1 s) and price impact
-    (1 s, 5 s) in basis points over the fills selected by ``mask``
-    (Bessembinder 2003; Hendershott, Jones, Menkveld 2011)."""
+    """Quantity-weighted trading costs in basis points over the fills selected by
+    ``mask``, against ``benchmark`` B (Bessembinder 2003; Hendershott, Jones,
+    Menkveld 2011; Perold 1988):
+
+    * effective spread 2·D·(P − B_t)/B_t at the fill time t;
+    * realised spread (1 s) 2·D·(P − B_{t+1s})/B_t and price impact
+      2·D·(B_{t+Δ} − B_t)/B_t for Δ = 1 s, 5 s (effective = realised + impact);
+    * execution shortfall D·(P − B_d)/B_d, d the time the order was sent (its
+      owner's decision), so the wait for a batch close counts; filled lots only.
+
+    D = ±1 is the order's side. Fills whose later benchmark falls past the
+    horizon are left out of the impact and realised spread. NaN when no fill
+    is selected.
+    """
     out = {
         "effective_spread_bps": math.nan,
         "realised_spread_bps": math.nan,
         "price_impact_1s_bps": math.nan,
         "price_impact_5s_bps": math.nan,
+        "execution_shortfall_bps": math.nan,
     }
-    if not mask.any() or len(sample_t) == 0:
+    if not mask.any():
         return out
     t, p = tape.t[mask], tape.price[mask].astype(float)
     d, q = tape.side[mask].astype(float), tape.qty[mask].astype(float)
-
-    def mid_at(times: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        # the last sample strictly before each time: the price the trade met
-        i = np.searchsorted(sample_t, times, side="left") - 1
-        m = sample_p[np.maximum(i, 0)]
-        return np.where(i >= 0, m, np.nan)
-
-    m0 = mid_at(t)
+    m0 = benchmark(t)
     ok = np.isfinite(m0)
     if ok.any():
         out["effective_spread_bps"] = float(
             np.average(2 * d[ok] * (p[ok] - m0[ok]) / m0[ok], weights=q[ok]) * 1e4
+        )
+    md = benchmark(tape.t_sent[mask])
+    okd = np.isfinite(md)
+    if okd.any():
+        out["execution_shortfall_bps"] = float(
+            np.average(d[okd] * (p[okd] - md[okd]) / md[okd], weights=q[okd]) * 1e4
         )
     for name, lag in (("1s", 1_000_000_000), ("5s", 5_000_000_000)):
         later = t + lag
         sel = ok & (later < horizon_ns)
         if not sel.any():
             continue
-        m1 = mid_at(later[sel])
+        m1 = benchmark(later[sel])
         good = np.isfinite(m1)
         if not good.any():
             continue
@@ -216,9 +263,11 @@ def compute_metrics(
     out["volume"] = int(tape.qty[buys].sum())
     out["fills"] = len(tape)
     bg_takers = np.isin(tape.agent, [a for a in background if kinds[a] in ("noise", "value")])
-    out.update(
-        spread_metrics(tape, bg_takers & tape.aggressive, sample_t, sample_p, sim.horizon_ns)
-    )
+    takers = bg_takers & tape.aggressive
+    out.update(cost_metrics(tape, takers, fundamental_benchmark(path), sim.horizon_ns))
+    public = cost_metrics(tape, takers, public_benchmark(sample_t, sample_p), sim.horizon_ns)
+    for key in ("effective_spread_bps", "realised_spread_bps", "price_impact_1s_bps"):
+        out[key.replace("_bps", "_public_bps")] = public[key]
     have = np.isfinite(sample_p)
     if have.any():
         err = sample_p[have] - np.asarray(path.at(sample_t[have]), dtype=float)

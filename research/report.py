@@ -52,6 +52,8 @@ KEY_METRICS: tuple[str, ...] = (
     "realised_spread_bps",
     "price_impact_1s_bps",
     "price_impact_5s_bps",
+    "execution_shortfall_bps",
+    "effective_spread_public_bps",
     "price_rmse_ticks",
     "races",
     "stale_quote_loss",
@@ -295,6 +297,9 @@ def write_figures(df: pd.DataFrame, scenario: Scenario, out: Path) -> list[Path]
 
 
 def _fmt(mean: float, lo: float, hi: float) -> str:
+    """``mean [low, high]``, or ``n/a`` for a metric with no value (zero by definition)."""
+    if not np.isfinite(mean):
+        return "n/a"
     return f"{mean:,.2f} [{lo:,.2f}, {hi:,.2f}]"
 
 

@@ -9,6 +9,7 @@ mechanism sees the same agents drawing from the same streams.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,6 +198,13 @@ def run_simulation(
     metrics = compute_metrics(
         sim, path, sample_t, sample_p, int(scenario.metrics.sandwich_window_ms * 1e6), extras
     )
+    for name in mech.not_applicable:
+        metrics[name] = math.nan
+    if not mech.per_batch:
+        # without commitments the selective revealer has nothing to withhold: idle by definition
+        for key in list(metrics):
+            if key.endswith("_selective_revealer"):
+                metrics[key] = math.nan
     row: dict[str, Any] = {
         "scenario": scenario.name,
         "mechanism": spec.label,

@@ -22,6 +22,7 @@ class Mechanism:
 
     Attributes:
         sealed: messages in flight and resting orders are invisible to others.
+        not_applicable: metrics zero by definition here (reported as n/a).
         per_batch: orders last one batch (agents re-send quotes each batch).
         unit: the current processing unit — one per message in a continuous
             book, one per batch in an auction; arrival order decides only
@@ -30,6 +31,9 @@ class Mechanism:
 
     sealed = False
     per_batch = False
+    #: Metrics that cannot be other than zero under this mechanism by its rules;
+    #: a run reports them as NaN (shown "n/a"), not as a measured 0.
+    not_applicable: frozenset[str] = frozenset({"insurance_fund"})
 
     def __init__(self, sim: Simulation, spec: MechanismSpec, scenario: Scenario) -> None:
         self.sim = sim

@@ -69,6 +69,12 @@ class CommitRevealMechanism(Mechanism):
 
     sealed = True
     per_batch = True
+    #: A race needs arrival order to decide who gets a stale quote; here the
+    #: owner withholds it at reveal whatever arrived first. A sandwich needs a
+    #: front leg placed after seeing the victim; here the victim is sealed until
+    #: its batch's commitments are closed. Counts of either are the detectors'
+    #: false positives by definition.
+    not_applicable = frozenset({"races", "sandwiches"})
 
     def __init__(self, sim: Simulation, spec: MechanismSpec, scenario: Scenario) -> None:
         super().__init__(sim, spec, scenario)

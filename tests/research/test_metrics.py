@@ -7,11 +7,14 @@ import pytest
 
 from sealbatch.research.engine import BUY, SELL
 from sealbatch.research.errors import ConservationError
+from sealbatch.research.fundamental import FundamentalPath
 from sealbatch.research.metrics import (
     Tape,
     check_conservation,
+    cost_metrics,
     count_sandwiches,
-    spread_metrics,
+    fundamental_benchmark,
+    public_benchmark,
     tape_arrays,
 )
 from tests.research.helpers import make_venue, order
@@ -19,7 +22,9 @@ from tests.research.helpers import make_venue, order
 
 def _tape(rows: list[tuple[int, int, int, int, int, int, int, bool]]) -> Tape:
     a = np.array(rows, dtype=np.int64)
-    return Tape(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5], a[:, 6], a[:, 7].astype(bool))
+    c = [a[:, i] for i in range(8)]
+    sent = a[:, 8] if a.shape[1] > 8 else a[:, 0]
+    return Tape(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7].astype(bool), sent)
 
 
 ATTACKER, VICTIM, MAKER = 1, 2, 3
@@ -64,11 +69,41 @@ def test_spreads_against_a_known_midpoint() -> None:
     sample_t = np.array([0, 1_000_000_000, 2_000_000_000, 6_000_000_000], dtype=np.int64)
     sample_p = np.array([100.0, 102.0, 102.0, 102.0])
     tape = _tape([(500_000_000, 1, VICTIM, 1, BUY, 101, 1, True)])
-    out = spread_metrics(tape, np.array([True]), sample_t, sample_p, 10_000_000_000)
+    bench = public_benchmark(sample_t, sample_p)
+    out = cost_metrics(tape, np.array([True]), bench, 10_000_000_000)
     assert out["effective_spread_bps"] == pytest.approx(2 * 1 / 100 * 1e4)
     assert out["price_impact_1s_bps"] == pytest.approx(2 * 2 / 100 * 1e4)
     assert out["realised_spread_bps"] == pytest.approx(2 * (101 - 102) / 100 * 1e4)
     assert out["price_impact_5s_bps"] == pytest.approx(2 * 2 / 100 * 1e4)
+
+
+def test_costs_against_the_fundamental_and_the_decision_time() -> None:
+    # V = 100 until 0.4 s, 104 from then on; a buy sent at 0.3 s fills at 103 at 0.5 s.
+    path = FundamentalPath(
+        np.array([0, 400_000_000], dtype=np.int64),
+        np.array([100.0, 104.0]),
+        np.array([False, True]),
+    )
+    tape = _tape([(500_000_000, 1, VICTIM, 1, BUY, 103, 2, True, 300_000_000)])
+    out = cost_metrics(tape, np.array([True]), fundamental_benchmark(path), 10_000_000_000)
+    # against the value at the fill the buyer paid below it: a negative spread
+    assert out["effective_spread_bps"] == pytest.approx(2 * (103 - 104) / 104 * 1e4)
+    assert out["price_impact_1s_bps"] == pytest.approx(0.0)
+    # against the value when it decided, it paid 3 ticks more
+    assert out["execution_shortfall_bps"] == pytest.approx(3 / 100 * 1e4)
+
+
+def test_a_benchmark_pulled_to_the_trade_price_flatters_the_spread() -> None:
+    """The bias the fundamental benchmark removes: if the public price is the
+    trade's own clearing price, the effective spread reads zero while the
+    trader paid 5 ticks over the value."""
+    path = FundamentalPath(np.array([0], dtype=np.int64), np.array([100.0]), np.array([False]))
+    tape = _tape([(500_000_000, 1, VICTIM, 1, BUY, 105, 1, True)])
+    pulled = public_benchmark(np.array([0, 400_000_000]), np.array([100.0, 105.0]))
+    mask = np.array([True])
+    assert cost_metrics(tape, mask, pulled, 10**10)["effective_spread_bps"] == 0
+    fair = cost_metrics(tape, mask, fundamental_benchmark(path), 10**10)
+    assert fair["effective_spread_bps"] == pytest.approx(1000.0)
 
 
 def test_conservation_check_catches_created_cash_and_positions() -> None:

@@ -32,6 +32,11 @@ def test_report_files(tmp_path: Path) -> None:
     assert len(back) == len(df) == 2 * len(s.mechanisms) * 3
     text = paths["report"].read_text()
     assert "fba-1000ms" in text and "95%" in text
+    # under commit-reveal races cannot be decided by arrival order: n/a, not a measured 0
+    cr = df[df["kind"] == "cr_fba"]
+    assert cr["races"].isna().all() and df.loc[df["kind"] == "clob", "races"].notna().all()
+    races_row = next(line for line in text.splitlines() if line.startswith("| races |"))
+    assert races_row.rstrip(" |").endswith("n/a")
 
 
 def test_summary_and_paired_tables() -> None:
