@@ -37,6 +37,7 @@ from sealbatch.settlement.errors import (
     InsufficientBond,
     InsufficientCollateral,
     InsufficientMargin,
+    MarketFlagged,
     OracleError,
     ReduceOnlyViolation,
     SettlementError,
@@ -210,7 +211,7 @@ class Clearinghouse:
         for trader, order in self._taken.get(batch_id, ()):
             # Taken earlier on an older ledger (a block accepted before the previous
             # batch settled): it still counts, even if it no longer fits.
-            with contextlib.suppress(InsufficientMargin, ReduceOnlyViolation):
+            with contextlib.suppress(InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
                 check(trader, order)
         return check
 
@@ -249,7 +250,7 @@ class Clearinghouse:
         orders already taken for it; records nothing."""
         try:
             self._fresh_check(batch_id)(trader, order)
-        except (InsufficientMargin, ReduceOnlyViolation):
+        except (InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
             return False
         return True
 

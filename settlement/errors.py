@@ -12,14 +12,18 @@ from sealbatch.auction.errors import AuctionError
 from sealbatch.crypto.exceptions import SealbatchError
 
 __all__ = [
+    "BadOracleSignature",
     "InsufficientBond",
     "InsufficientCollateral",
     "InsufficientMargin",
     "InvariantViolation",
+    "MarketFlagged",
+    "MarketHalted",
     "OracleError",
     "ReduceOnlyViolation",
     "SettlementError",
     "UnknownAccount",
+    "UnknownOracleSource",
 ]
 
 
@@ -66,6 +70,32 @@ class OracleError(SettlementError, ValueError):
     """An oracle report is malformed, unsigned or signed by an unknown source."""
 
     code = "oracle_error"
+
+
+class BadOracleSignature(OracleError):
+    """An oracle report's signature does not recover to its source."""
+
+    code = "bad_signature"
+
+
+class UnknownOracleSource(OracleError):
+    """An oracle report names a source the operator did not configure."""
+
+    code = "unknown_oracle_source"
+
+
+class MarketFlagged(SettlementError, AuctionError, ValueError):
+    """The oracle of a market the request depends on is flagged: its mark is not
+    trusted, so no withdrawal, transfer or risk-raising order is priced off it."""
+
+    code = "market_flagged"
+
+
+class MarketHalted(SettlementError, AuctionError, ValueError):
+    """A market's last trusted index is older than the maximum price age: it takes
+    no orders and no batch trades in it until a trusted index arrives."""
+
+    code = "market_halted"
 
 
 class InvariantViolation(SettlementError):

@@ -26,7 +26,12 @@ import numpy.typing as npt
 
 from sealbatch.auction.batch import RestingOrder
 from sealbatch.crypto.eip712 import Address
-from sealbatch.settlement.errors import InsufficientCollateral, SettlementError, UnknownAccount
+from sealbatch.settlement.errors import (
+    InsufficientCollateral,
+    MarketFlagged,
+    SettlementError,
+    UnknownAccount,
+)
 from sealbatch.settlement.params import BPS, SettlementConfig
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "MarketState",
     "deposit",
     "empty_state",
+    "check_not_frozen",
     "equity",
     "fill_fee",
     "notional_matrix",
@@ -67,13 +73,16 @@ class MarketState:
     Attributes:
         market: the market id.
         mark_price: ticks; 0 before the first price.
-        index_price: the last oracle index, ticks; 0 before the first.
+        index_price: the last trusted oracle index, ticks; 0 before the first.
+        index_time_ms: the round time of ``index_price``; 0 before the first.
+        premium: the mark premium, ticks: ``mark = index + premium`` (see
+            :func:`~settlement.oracle.update_mark`).
         last_price: the last clearing price, ticks; 0 before the first.
         funding_index: cumulative funding per lot, base units (longs pay its rises).
         premium_sum: Σ (clearing − index) × Δt over the current funding interval (tick·ms).
         premium_time: Σ Δt of the samples in ``premium_sum`` (ms).
         interval_batches: batches settled in the current funding interval.
-        flagged: the oracle flagged this market in the last round.
+        flagged: the last round gave this market no trusted index.
         protective: the circuit breaker holds the market in protective mode.
         calm: consecutive calm batches while protective.
     """
@@ -83,6 +92,8 @@ class MarketState:
     index_price: int = 0
     last_price: int = 0
     funding_index: int = 0
+    index_time_ms: int = 0
+    premium: int = 0
     premium_sum: int = 0
     premium_time: int = 0
     interval_batches: int = 0
@@ -96,6 +107,8 @@ class MarketState:
             "index_price": self.index_price,
             "last_price": self.last_price,
             "funding_index": self.funding_index,
+            "index_time_ms": self.index_time_ms,
+            "premium": self.premium,
             "premium_sum": self.premium_sum,
             "premium_time": self.premium_time,
             "interval_batches": self.interval_batches,
@@ -111,6 +124,8 @@ class MarketState:
             "index_price",
             "last_price",
             "funding_index",
+            "index_time_ms",
+            "premium",
             "premium_sum",
             "premium_time",
             "interval_batches",
@@ -128,6 +143,17 @@ class MarketState:
                 raise SettlementError(f"{market}.{name}: expected a bool, got {v!r}")
             values[name] = v
         return cls(market, **values)  # type: ignore[arg-type]
+
+    @property
+    def frozen(self) -> bool:
+        """Flagged after having had a trusted index: its mark is not to be priced off
+        (no withdrawal, transfer or risk-raising order leans on it, no liquidation)."""
+        return self.flagged and self.index_price > 0
+
+    def halted(self, now_ms: int, max_age_ms: int) -> bool:
+        """Its last trusted index is older than ``max_age_ms`` at ``now_ms``: no batch
+        trades in it until a trusted index arrives (never halted before a first index)."""
+        return self.index_time_ms > 0 and now_ms - self.index_time_ms > max_age_ms
 
 
 @dataclass(frozen=True)
@@ -316,16 +342,20 @@ def withdraw(
     """Debit ``amount`` from ``key``'s collateral: free collateral only.
 
     Free collateral is ``min(collateral, equity − initial requirement)``: a
-    withdrawal never leaves the account below initial margin.
+    withdrawal never leaves the account below initial margin. An account
+    holding a position in a flagged market withdraws nothing: its equity
+    there is measured at a mark the oracle no longer vouches for.
 
     Raises:
         InsufficientCollateral: ``amount`` exceeds the free collateral.
+        MarketFlagged: the account holds a position in a flagged market.
         UnknownAccount: no such account.
     """
     from sealbatch.settlement.margin import free_collateral  # margin imports this module
 
     amount = _check_amount("amount", amount)
     row = state.row(_check_key(key))
+    check_not_frozen(state, row, "withdrawal")
     free = int(free_collateral(state, config)[row])
     if amount > free:
         raise InsufficientCollateral(
@@ -334,6 +364,17 @@ def withdraw(
     collateral = state.collateral.copy()
     collateral[row] -= amount
     return state.with_arrays(collateral=collateral)
+
+
+def check_not_frozen(state: LedgerState, row: int, what: str) -> None:
+    """Raise MarketFlagged when the account in ``row`` holds a position in a flagged market."""
+    for j, ms in enumerate(state.market_states):
+        if ms.frozen and state.positions[row, j] != 0:
+            raise MarketFlagged(
+                f"{what}: expected no position in a flagged market, got "
+                f"{int(state.positions[row, j]):+d} lots of {ms.market} (oracle flagged; its mark "
+                f"{ms.mark_price} is not trusted until a trusted index arrives)"
+            )
 
 
 def transfer(

@@ -3,7 +3,9 @@
 * An account whose equity is below its maintenance requirement is
   *liquidating*. For it, settlement emits reduce-only liquidation orders for
   a slice of its positions — enough to bring it back above *initial* margin,
-  capped per batch — limited to mark ∓ ``max_slippage_bps``. They enter the
+  capped per batch — limited to the tighter of mark ∓ ``max_slippage_bps`` and
+  index ∓ ``max_slippage_bps``. An account is liquidating only when it is
+  also below maintenance at the oracle indexes. They enter the
   NEXT batch's auction as carried-in orders, so there is no race to
   liquidate and no liquidation at a single bad print. A liquidation fill pays
   ``liquidation_penalty_bps`` of its notional (never more than the account's
@@ -16,7 +18,10 @@
   the notional they took over (remainder units to the first-ranked), never
   beyond their own equity; SOCIALISE — and ADL for what it could not place —
   spreads the shortfall over every account with positive equity pro rata to
-  its equity, never beyond it (remainder units one each to the richest). What
+  its equity, never beyond it (remainder units one each to the richest);
+  SOCIALISE also closes the bankrupt account's positions at the mark against
+  the same ranked opposite positions (which it leaves their equity as it was),
+  so they are not sold down below the mark in the next batch. What
   no one can cover stays with the bankrupt account. Either way value is
   conserved exactly.
 * Circuit breaker: a clearing price more than ``breaker_bps`` away from the
@@ -82,12 +87,15 @@ def _market_hash(market: str) -> bytes:
     return keccak256(market.encode())
 
 
-def _limit(mark: int, side: Side, slippage_bps: int) -> int:
-    """Mark + slippage for a buy (rounded down, at most MAX_TICKS), mark − slippage for a
-    sell (rounded up, at least 1 tick)."""
+def _limit(mark: int, index: int, side: Side, slippage_bps: int) -> int:
+    """The tighter of mark ± slippage and index ± slippage (the index where there is
+    one): for a buy the lower (rounded down, at most MAX_TICKS), for a sell the higher
+    (rounded up, at least 1 tick). A liquidation order thus never trades further than
+    ``slippage_bps`` from the oracle index, however far the auction or the mark strays."""
+    refs = [mark, index] if index > 0 else [mark]
     if side is Side.BUY:
-        return min(MAX_TICKS, mark * (BPS + slippage_bps) // BPS)
-    return max(1, -((-mark * (BPS - slippage_bps)) // BPS))
+        return min(MAX_TICKS, *(r * (BPS + slippage_bps) // BPS for r in refs))
+    return max(1, *(-((-r * (BPS - slippage_bps)) // BPS) for r in refs))
 
 
 def plan_liquidations(
@@ -100,8 +108,14 @@ def plan_liquidations(
     market_states: tuple[MarketState, ...],
     config: SettlementConfig,
     next_batch: int,
+    at_index: I64 | None = None,
 ) -> tuple[LiquidationOrder, ...]:
     """Liquidation orders for every account below maintenance, for batch ``next_batch``.
+
+    An account is liquidated only when it is below maintenance at the marks
+    *and*, when ``at_index`` is given (a boolean per account: below maintenance
+    at the oracle indexes), at the indexes too: an account healthy at the
+    index is never liquidated, whatever the auction's prints did to the mark.
 
     The slice per account: markets by decreasing notional; in each, the lots
     that release the initial-margin shortfall ``initial − equity`` at the
@@ -109,14 +123,18 @@ def plan_liquidations(
     the large side), capped by the position, by the per-batch cap (the smaller
     protective cap in protective mode) and by the market's largest order.
     Accounts with a position in a market whose oracle is flagged are skipped
-    (their equity is measured at a doubtful mark).
+    (their equity is measured at a doubtful mark). Each order's limit is the
+    tighter of mark ∓ ``max_slippage_bps`` and index ∓ ``max_slippage_bps``.
     """
     out: list[LiquidationOrder] = []
     # An account holding a position in a flagged market has its equity measured at a
     # doubtful mark: none of its positions is liquidated on the strength of it.
     flagged = np.array([ms.flagged for ms in market_states], dtype=np.bool_)
     doubtful = (positions[:, flagged] != 0).any(axis=1)
-    below = np.flatnonzero((equity < maintenance) & (positions != 0).any(axis=1) & ~doubtful)
+    below_now = equity < maintenance
+    if at_index is not None:
+        below_now &= at_index
+    below = np.flatnonzero(below_now & (positions != 0).any(axis=1) & ~doubtful)
     for row in below.tolist():
         shortfall = int(initial[row]) - int(equity[row])
         order_cols = sorted(
@@ -140,7 +158,7 @@ def plan_liquidations(
             order = Order(
                 risk.market_id,
                 side,
-                _limit(int(marks[j]), side, risk.max_slippage_bps),
+                _limit(int(marks[j]), int(ms.index_price), side, risk.max_slippage_bps),
                 lots,
                 TimeInForce.IOC,
                 reduce_only=True,
@@ -251,6 +269,14 @@ def cover_deficits(
         if rest > 0 and config.deleverage is DeleverageMode.ADL:
             moves = _deleverage(row, rest, accounts, collateral, positions, price, config)
             rest -= sum(s for *_, s in moves)
+        elif rest > 0:
+            # SOCIALISE closes the bankrupt positions at the mark too (the
+            # counterparties' equity is unchanged by it): left open they would be
+            # liquidated below the mark, growing the loss the others then share.
+            moves = [
+                (accounts[r], config.markets[j].market_id, q, 0)
+                for r, j, q in _close_at_mark(row, collateral, positions, price)
+            ]
         if rest > 0:
             # SOCIALISE, or what ADL could not place (no position left to close
             # against, or counterparties without the equity): spread it over
@@ -302,17 +328,16 @@ def _socialise(
     return moves
 
 
-def _deleverage(
-    row: int,
-    shortfall: int,
-    accounts: tuple[AccountKey, ...],
-    collateral: I64,
-    positions: I64,
-    price: I64,
-    config: SettlementConfig,
-) -> list[tuple[AccountKey, str, int, int]]:
-    """Close ``row``'s positions at the mark against ranked opposite positions (in place)."""
-    taken: list[tuple[int, int, int]] = []  # (counterparty row, column, lots)
+def _close_at_mark(
+    row: int, collateral: I64, positions: I64, price: I64
+) -> list[tuple[int, int, int]]:
+    """Close ``row``'s positions at the mark against ranked opposite positions (in
+    place); returns ``(counterparty row, column, lots)`` per counterparty.
+
+    Rank in each market: leverage there (notional / equity), then equity, then
+    row; accounts without positive equity come last.
+    """
+    taken: list[tuple[int, int, int]] = []
     for j in range(positions.shape[1]):
         pos = int(positions[row, j])
         if pos == 0:
@@ -321,8 +346,6 @@ def _deleverage(
         opposite = np.flatnonzero(np.sign(positions[:, j]) == -np.sign(pos))
         opposite = opposite[opposite != row]
 
-        # rank: leverage in this market (notional / equity), richest first, then row;
-        # accounts without positive equity come last
         def rank(r: int, j: int = j, eq: I64 = eq) -> tuple[int, int, int]:
             e = int(eq[r])
             notional = abs(int(positions[r, j]) * int(price[j]))
@@ -341,6 +364,21 @@ def _deleverage(
             collateral[r] -= s * q * int(price[j])
             taken.append((r, j, q))
             need -= q
+    return taken
+
+
+def _deleverage(
+    row: int,
+    shortfall: int,
+    accounts: tuple[AccountKey, ...],
+    collateral: I64,
+    positions: I64,
+    price: I64,
+    config: SettlementConfig,
+) -> list[tuple[AccountKey, str, int, int]]:
+    """Close ``row``'s positions at the mark (:func:`_close_at_mark`) and charge the
+    counterparties ``shortfall`` pro rata to the notional taken over (in place)."""
+    taken = _close_at_mark(row, collateral, positions, price)
     if not taken:
         return []
     weights = [q * int(price[j]) for _, j, q in taken]

@@ -31,10 +31,16 @@ from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address
-from sealbatch.settlement.errors import InsufficientMargin, ReduceOnlyViolation, SettlementError
+from sealbatch.settlement.errors import (
+    InsufficientMargin,
+    MarketFlagged,
+    ReduceOnlyViolation,
+    SettlementError,
+)
 from sealbatch.settlement.ledger import (
     AccountKey,
     LedgerState,
+    check_not_frozen,
     equity,
     fill_fee,
     multipliers,
@@ -232,6 +238,11 @@ class RevealMarginCheck:
     worst-case initial requirement and the worst-case equity still covers the
     worst-case maintenance requirement. Otherwise :class:`InsufficientMargin`.
 
+    While a market's oracle is flagged (after it had a trusted index) only
+    reduce-only orders are taken in it, and from an account holding a position
+    in it: anything else would be margined at a mark the oracle no longer
+    vouches for (:class:`MarketFlagged`).
+
     A reduce-only order that reduces the current position is always taken; one
     that would open, increase or flip it — counting the account's reduce-only
     orders already taken in this batch and its pending liquidation orders — is
@@ -280,7 +291,7 @@ class RevealMarginCheck:
         try:
             for trader, order in orders:
                 self(trader, order)
-        except (InsufficientMargin, ReduceOnlyViolation):
+        except (InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
             self._pending, self._reducing = saved
             raise
 
@@ -379,6 +390,14 @@ class RevealMarginCheck:
         j = self.config.column(order.market)
         sign = order.side.sign
         current = int(self.state.positions[row, j])
+        if not order.reduce_only:
+            ms = self.state.market_states[j]
+            if ms.frozen:
+                raise MarketFlagged(
+                    f"{order.market}: expected a reduce-only order while its oracle is "
+                    f"flagged, got a {order.side.value} of {order.quantity}"
+                )
+            check_not_frozen(self.state, row, "order")
         if order.reduce_only:
             # Only the part of the position not already claimed by this account's
             # reduce-only orders in this batch may still be reduced.
@@ -487,7 +506,7 @@ def check_carried(
     for r in orders:
         try:
             check(r.trader, r.order)
-        except (InsufficientMargin, ReduceOnlyViolation):
+        except (InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
             continue
         out.append(r)
     return out

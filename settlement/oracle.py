@@ -1,36 +1,61 @@
-"""Oracle: signed price reports, families, the index, staleness, divergence, TWAP, mark.
+"""Oracle: signed price reports, families with a quorum, the index, staleness, the mark.
 
 Each source signs its price reports with its secp256k1 key over
 ``keccak(REPORT_TAG, abi(keccak(market), price, timestamp_ms, source))``.
-Sources belong to *families* (e.g. exchange feeds vs. an aggregator): a
-family's price is the median of its fresh reports, and the index is the
-median of the family prices, so one compromised family cannot move the index
-on its own when three or more families report.
+Sources belong to *families* (e.g. exchange feeds vs. an aggregator). In one
+round, per market:
 
-A market is *flagged* when a configured family has no fresh report, or when
-the family prices differ by more than ``divergence_bps`` of the index. The
-oracle round is an explicit input of each batch (:class:`OracleRound`, with a
-digest that the proof binds).
+1. every report is checked: a report from a source the operator did not
+   configure, or with a bad signature, fails the round (:class:`UnknownOracleSource`,
+   :class:`BadOracleSignature`); a report dated after the round time is
+   dropped (reason ``future``), one older than ``stale_ms`` is dropped
+   (``stale``); each source counts with its newest report, and a source that
+   signed two different prices at that same time is dropped (``conflicting``);
+2. a family *counts* when at least ``family_quorum`` of its sources agree:
+   a source agrees when its price is within ``agreement_bps`` of the median
+   of the family's reports, and the family price is the median of the
+   agreeing prices; a family short of its quorum does not count;
+3. the *index* is the median of the counting families' prices; it is
+   trusted when at least ``min_families`` families count and their prices
+   lie within ``divergence_bps`` of the index; otherwise the market is
+   *flagged* and settlement keeps the last trusted index.
 
-Medians of an even number of prices take the lower middle one, so the index
-is always a price some source reported (no rounding).
+Medians of an even count are the midpoint of the two middle values, rounded
+down, so a lone source among two pulls its family's price by half its own
+error at most, and only while it agrees within ``agreement_bps``.
+
+The mark price is the index plus a *mark premium* that follows the clearing
+price's premium over the index by at most ``mark_step_bps`` of the index per
+batch and never leaves ``± mark_band_bps`` of the index (:func:`update_mark`).
+A batch therefore moves the mark by at most ``mark_step_bps`` of the index
+beyond the index's own move.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from eth_abi import encode as abi_encode
 
 from sealbatch.auction.markets import MAX_TICKS
-from sealbatch.crypto.eip712 import Address, address_of, recover_signer, sign_digest
+from sealbatch.crypto.eip712 import (
+    Address,
+    address_of,
+    checksum_address,
+    recover_signer,
+    sign_digest,
+)
 from sealbatch.crypto.exceptions import SignatureError
 from sealbatch.crypto.keccak import keccak256, keccak_merkle_root
-from sealbatch.settlement.errors import OracleError
+from sealbatch.settlement.errors import BadOracleSignature, OracleError, UnknownOracleSource
 
 __all__ = [
+    "BPS",
     "REPORT_TAG",
     "IndexReading",
     "OracleConfig",
@@ -38,14 +63,18 @@ __all__ = [
     "OracleSource",
     "PriceReport",
     "SignedReport",
+    "load_oracle_config",
     "lower_median",
-    "mark_price",
+    "median",
     "read_index",
     "twap",
+    "update_mark",
 ]
 
 #: Type tag of a price report: keccak("sealbatch.PriceReport.v1").
 REPORT_TAG = keccak256(b"sealbatch.PriceReport.v1")
+
+BPS = 10_000
 
 
 def lower_median(values: Sequence[int]) -> int:
@@ -54,6 +83,18 @@ def lower_median(values: Sequence[int]) -> int:
         raise OracleError("expected at least one value for a median, got none")
     ordered = sorted(values)
     return ordered[(len(ordered) - 1) // 2]
+
+
+def median(values: Sequence[int]) -> int:
+    """The median of ``values``; for an even count the midpoint of the two middle
+    values, rounded down (toward −∞)."""
+    if not values:
+        raise OracleError("expected at least one value for a median, got none")
+    ordered = sorted(values)
+    n = len(ordered)
+    if n % 2:
+        return ordered[n // 2]
+    return (ordered[n // 2 - 1] + ordered[n // 2]) // 2
 
 
 @dataclass(frozen=True)
@@ -105,13 +146,15 @@ class SignedReport:
         return cls(report, sign_digest(private_key, report.digest()))
 
     def verify(self) -> None:
-        """Raise OracleError unless the signature recovers to the report's source."""
+        """Raise BadOracleSignature unless the signature recovers to the report's source."""
         try:
             signer = recover_signer(self.report.digest(), self.signature)
         except SignatureError as exc:
-            raise OracleError(f"report signature: {exc}") from None
+            raise BadOracleSignature(f"report signature: {exc}") from None
         if signer != self.report.source:
-            raise OracleError(f"expected a signature by {self.report.source}, got one by {signer}")
+            raise BadOracleSignature(
+                f"expected a signature by {self.report.source}, got one by {signer}"
+            )
 
     def to_dict(self) -> dict[str, object]:
         r = self.report
@@ -140,20 +183,47 @@ class SignedReport:
             ) from None
 
 
+def _check(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise OracleError(f"{name}: expected an integer in [{low}, {high}], got {value!r}")
+
+
+#: The keys of an oracle configuration file besides ``sources`` (all optional).
+_RULES = (
+    "stale_ms",
+    "divergence_bps",
+    "agreement_bps",
+    "family_quorum",
+    "min_families",
+    "max_price_age_ms",
+)
+
+
 @dataclass(frozen=True)
 class OracleConfig:
-    """The known sources and the rules for stale and divergent reports.
+    """The trusted sources and the rules that turn their reports into an index.
 
     Attributes:
-        sources: every trusted source with its family.
-        stale_ms: reports older than this (against the round time) are dropped.
-        divergence_bps: family prices further apart than this fraction of the
-            index flag the market.
+        sources: every trusted source with its family (distinct addresses).
+        stale_ms: a report older than this against the round time is dropped.
+        divergence_bps: counting family prices further apart than this
+            fraction of the index flag the market.
+        agreement_bps: a source agrees with its family when its price is
+            within this fraction of the family's median report.
+        family_quorum: agreeing sources a family needs to count (every
+            family must have at least this many sources).
+        min_families: counting families the index needs.
+        max_price_age_ms: a market whose last trusted index is older than this
+            halts (no batch trades in it) until a trusted index arrives.
     """
 
     sources: tuple[OracleSource, ...]
     stale_ms: int = 5_000
     divergence_bps: int = 200
+    agreement_bps: int = 50
+    family_quorum: int = 2
+    min_families: int = 2
+    max_price_age_ms: int = 30_000
 
     def __post_init__(self) -> None:
         if len({s.family for s in self.sources}) < 2:
@@ -163,6 +233,19 @@ class OracleConfig:
             )
         if len({s.address for s in self.sources}) != len(self.sources):
             raise OracleError("sources: expected distinct addresses")
+        _check("stale_ms", self.stale_ms, 1, 1 << 40)
+        _check("divergence_bps", self.divergence_bps, 0, BPS)
+        _check("agreement_bps", self.agreement_bps, 0, BPS)
+        _check("family_quorum", self.family_quorum, 1, 1 << 10)
+        _check("min_families", self.min_families, 1, len(self.families))
+        _check("max_price_age_ms", self.max_price_age_ms, 1, 1 << 40)
+        for family in self.families:
+            size = sum(1 for s in self.sources if s.family == family)
+            if size < self.family_quorum:
+                raise OracleError(
+                    f"family {family}: expected at least family_quorum = {self.family_quorum} "
+                    f"sources, got {size}"
+                )
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -173,6 +256,67 @@ class OracleConfig:
             if s.address == address:
                 return s.family
         return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration file's JSON document (docs/formats.md, "Oracle sources")."""
+        return {
+            "sources": [{"address": s.address, "family": s.family} for s in self.sources],
+            **{name: getattr(self, name) for name in _RULES},
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> OracleConfig:
+        """Parse :meth:`to_dict`'s document; rules left out take their defaults.
+
+        Raises:
+            OracleError: a missing or malformed field, an unknown key, or a
+                rule out of range.
+        """
+        if not isinstance(data, Mapping):
+            raise OracleError(f"oracle config: expected a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - {"sources", *_RULES})
+        if unknown:
+            raise OracleError(f"oracle config: expected sources and {', '.join(_RULES)}, got {unknown}")
+        raw = data.get("sources")
+        if not isinstance(raw, list):
+            raise OracleError(f"sources: expected a list of {{address, family}}, got {raw!r}")
+        sources = []
+        for n, item in enumerate(raw):
+            if not isinstance(item, Mapping) or set(item) != {"address", "family"}:
+                raise OracleError(f"sources[{n}]: expected {{address, family}}, got {item!r}")
+            address, family = item["address"], item["family"]
+            if not isinstance(family, str) or not family:
+                raise OracleError(f"sources[{n}].family: expected a name, got {family!r}")
+            if not isinstance(address, str) or len(address) != 42 or address[:2] != "0x":
+                raise OracleError(
+                    f"sources[{n}].address: expected 0x and 40 hex digits, got {address!r}"
+                )
+            try:
+                checked = checksum_address(address)
+            except ValueError:
+                raise OracleError(
+                    f"sources[{n}].address: expected 0x and 40 hex digits, got {address!r}"
+                ) from None
+            sources.append(OracleSource(checked, family))
+        rules = {name: data[name] for name in _RULES if name in data}
+        return cls(tuple(sources), **rules)
+
+
+def load_oracle_config(path: str | Path) -> OracleConfig:
+    """Read an oracle configuration file (JSON, :meth:`OracleConfig.to_dict`'s document).
+
+    Raises:
+        OracleError: the file cannot be read, is not JSON, or is not a valid configuration.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OracleError(f"oracle sources: cannot read {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise OracleError(f"oracle sources: expected JSON in {path}, got {exc}") from None
+    return OracleConfig.from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -214,11 +358,15 @@ class IndexReading:
 
     Attributes:
         market: the market.
-        index: median of the family prices, ticks; None when no family reported.
-        families: ``(family, price)`` for each family with fresh reports.
-        flagged: a family is missing or the families diverge.
+        index: median of the counting families' prices, ticks; None when no
+            family counts. Settlement takes it only when not ``flagged``.
+        families: ``(family, price)`` for each counting family.
+        flagged: fewer than ``min_families`` families count, or they diverge.
         reason: why it is flagged ("" when not).
         dropped: reports dropped as stale.
+        dropped_reports: ``(source, reason)`` per report or source left out:
+            ``stale``, ``future``, ``conflicting``, or ``disagrees`` (outside
+            ``agreement_bps`` of its family), in source order.
     """
 
     market: str
@@ -227,6 +375,12 @@ class IndexReading:
     flagged: bool
     reason: str
     dropped: int
+    dropped_reports: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def trusted(self) -> int | None:
+        """The index when settlement may use it (not flagged), else None."""
+        return None if self.flagged else self.index
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -235,71 +389,101 @@ class IndexReading:
             "flagged": self.flagged,
             "reason": self.reason,
             "stale_dropped": self.dropped,
+            "dropped": [{"source": s, "reason": r} for s, r in self.dropped_reports],
         }
+
+
+def _agrees(price: int, center: int, tolerance_bps: int) -> bool:
+    """``|price − center| × 10 000 ≤ tolerance_bps × center`` (exact)."""
+    return abs(price - center) * BPS <= tolerance_bps * center
 
 
 def read_index(
     oracle_round: OracleRound, config: OracleConfig, markets: Sequence[str]
 ) -> dict[str, IndexReading]:
-    """Verify every report and read each market's index.
+    """Verify every report and read each market's index (module docstring, steps 1-3).
+
+    The result does not depend on the order of the reports in the round.
 
     Raises:
-        OracleError: a bad signature, or a report from an unknown source, or
-            one from the future (later than the round time).
+        UnknownOracleSource: a report from a source not in ``config``.
+        BadOracleSignature: a report whose signature is not its source's.
     """
-    fresh: dict[str, dict[str, list[int]]] = {m: {} for m in markets}
-    dropped = dict.fromkeys(markets, 0)
-    latest: dict[tuple[str, str], int] = {}
+    known = set(markets)
+    # (market, source) -> (newest time, prices signed at that time)
+    newest: dict[tuple[str, str], tuple[int, set[int]]] = {}
+    dropped: dict[str, list[tuple[str, str]]] = {m: [] for m in markets}
+    stale = dict.fromkeys(markets, 0)
     for signed in oracle_round.reports:
         r = signed.report
-        family = config.family_of(r.source)
-        if family is None:
-            raise OracleError(f"source: expected a configured oracle source, got {r.source}")
+        if config.family_of(r.source) is None:
+            raise UnknownOracleSource(
+                f"source: expected a configured oracle source, got {r.source}"
+            )
         signed.verify()
-        if r.market not in fresh:
+        if r.market not in known:
             continue
         if r.timestamp_ms > oracle_round.timestamp_ms:
-            raise OracleError(
-                f"timestamp_ms: expected at most the round time {oracle_round.timestamp_ms}, "
-                f"got {r.timestamp_ms} from {r.source}"
-            )
+            dropped[r.market].append((r.source, "future"))
+            continue
         if oracle_round.timestamp_ms - r.timestamp_ms > config.stale_ms:
-            dropped[r.market] += 1
+            dropped[r.market].append((r.source, "stale"))
+            stale[r.market] += 1
             continue
-        # one report per source and market: its newest
         key = (r.market, r.source)
-        if key in latest and latest[key] >= r.timestamp_ms:
+        held = newest.get(key)
+        if held is None or held[0] < r.timestamp_ms:
+            newest[key] = (r.timestamp_ms, {r.price})
+        elif held[0] == r.timestamp_ms:
+            held[1].add(r.price)
+
+    prices: dict[str, dict[str, list[tuple[str, int]]]] = {m: {} for m in markets}
+    for (market, source), (_, signed_prices) in sorted(newest.items()):
+        if len(signed_prices) > 1:  # two prices for one time: trust neither
+            dropped[market].append((source, "conflicting"))
             continue
-        latest[key] = r.timestamp_ms
-    by_source: dict[tuple[str, str], int] = {}
-    for signed in oracle_round.reports:
-        r = signed.report
-        if latest.get((r.market, r.source)) == r.timestamp_ms:
-            by_source[(r.market, r.source)] = r.price
-    for (market, source), price in sorted(by_source.items()):
-        family = config.family_of(source)
-        if family is not None:
-            fresh[market].setdefault(family, []).append(price)
+        family = config.family_of(source) or ""
+        prices[market].setdefault(family, []).append((source, min(signed_prices)))
 
     readings: dict[str, IndexReading] = {}
     for market in markets:
-        fams = tuple(sorted((f, lower_median(p)) for f, p in fresh[market].items()))
-        missing = [f for f in config.families if f not in fresh[market]]
-        if not fams:
+        counted: list[tuple[str, int]] = []
+        short: list[str] = []
+        for family in config.families:
+            reports = prices[market].get(family, [])
+            if not reports:
+                short.append(f"{family} 0/{config.family_quorum}")
+                continue
+            center = median([p for _, p in reports])
+            agreeing = [p for _, p in reports if _agrees(p, center, config.agreement_bps)]
+            dropped[market].extend(
+                (s, "disagrees") for s, p in reports if not _agrees(p, center, config.agreement_bps)
+            )
+            if len(agreeing) >= config.family_quorum:
+                counted.append((family, median(agreeing)))
+            else:
+                short.append(f"{family} {len(agreeing)}/{config.family_quorum}")
+        reasons = sorted(dropped[market])
+        if not counted:
             readings[market] = IndexReading(
-                market, None, (), True, "no fresh report", dropped[market]
+                market, None, (), True, "no family has a quorum", stale[market], tuple(reasons)
             )
             continue
-        index = lower_median([p for _, p in fams])
-        spread = max(p for _, p in fams) - min(p for _, p in fams)
+        index = median([p for _, p in counted])
+        spread = max(p for _, p in counted) - min(p for _, p in counted)
         reason = ""
-        if missing:
-            reason = f"family missing: {', '.join(missing)}"
-        elif spread * 10_000 > config.divergence_bps * index:
+        if len(counted) < config.min_families:
+            reason = (
+                f"expected at least {config.min_families} families with a quorum, got "
+                f"{len(counted)} (short: {', '.join(short)})"
+            )
+        elif spread * BPS > config.divergence_bps * index:
             reason = (
                 f"families diverge by {spread} ticks (> {config.divergence_bps} bps of {index})"
             )
-        readings[market] = IndexReading(market, index, fams, bool(reason), reason, dropped[market])
+        readings[market] = IndexReading(
+            market, index, tuple(counted), bool(reason), reason, stale[market], tuple(reasons)
+        )
     return readings
 
 
@@ -323,15 +507,23 @@ def twap(samples: Sequence[tuple[int, int]], end_ms: int) -> int:
     return total // (end_ms - times[0])
 
 
-def mark_price(index: int, last_price: int | None, premium: int) -> int:
-    """Mark = median(index, last clearing price, index + average premium), ticks.
+def update_mark(
+    index: int, premium: int, clearing: int | None, band_bps: int, step_bps: int
+) -> tuple[int, int]:
+    """The mark premium after a batch and the mark it gives: ``(mark, premium)``, ticks.
 
-    Without a clearing price yet the mark is the median of the two others'
-    lower value rule (that is: min(index, index + premium)); the mark is never
-    below 1 tick. The median makes the mark robust: one manipulated input
-    (a thin batch's price, a spiking premium) cannot move it alone.
+    The premium moves toward this batch's sample (``clearing − index``; 0 when
+    nothing traded) by at most ``step = ⌊index × step_bps / 10 000⌋`` and is
+    then clamped to ``± ⌊index × band_bps / 10 000⌋`` (both rounded toward 0,
+    so the bounds never exceed the stated fractions). The mark is
+    ``max(1, index + premium)``.
+
+    Hence one batch moves ``mark − index`` by at most ``step_bps`` of the
+    index, and the mark never leaves ``index ± band_bps``.
     """
-    candidates = [index, index + premium]
-    if last_price:
-        candidates.append(last_price)
-    return max(1, lower_median(candidates))
+    step = index * step_bps // BPS
+    band = index * band_bps // BPS
+    sample = 0 if clearing is None else clearing - index
+    moved = premium + max(-step, min(step, sample - premium))
+    new_premium = max(-band, min(band, moved))
+    return max(1, index + new_premium), new_premium

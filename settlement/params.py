@@ -62,13 +62,17 @@ class MarketRisk:
         funding_cap_bps: the funding rate per interval is clamped to ± this.
         shock_bps: the price move of this market in portfolio stress scenarios.
         liquidation_penalty_bps: penalty on a liquidation fill's notional, to insurance.
-        max_slippage_bps: a liquidation order's limit is mark ∓ this.
+        max_slippage_bps: a liquidation order's limit is the tighter of mark ∓ this
+            and index ∓ this.
         max_liquidation_lots: the largest liquidation slice per account per batch.
         breaker_bps: a clearing move beyond this from the previous price trips the breaker.
         calm_batches: calm batches in a row before protective mode ends.
         protective_band_bps: the wider price band the venue uses in protective mode.
         protective_batch_factor: how many times longer batches are in protective mode.
         protective_liquidation_lots: the smaller slice cap in protective mode.
+        mark_band_bps: the mark never leaves index ± this.
+        mark_step_bps: one batch moves the mark's premium over the index by at
+            most this fraction of the index.
     """
 
     market: Market
@@ -85,6 +89,8 @@ class MarketRisk:
     protective_band_bps: int = 2_000
     protective_batch_factor: int = 4
     protective_liquidation_lots: int = 250
+    mark_band_bps: int = 50
+    mark_step_bps: int = 10
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -114,6 +120,8 @@ class MarketRisk:
         _check("protective_band_bps", self.protective_band_bps, 0, BPS)
         _check("protective_batch_factor", self.protective_batch_factor, 1, 1 << 10)
         _check("protective_liquidation_lots", self.protective_liquidation_lots, 1, MAX_LOTS)
+        _check("mark_band_bps", self.mark_band_bps, 0, 1_000)
+        _check("mark_step_bps", self.mark_step_bps, 0, self.mark_band_bps)
 
     @property
     def market_id(self) -> str:

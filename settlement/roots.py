@@ -15,8 +15,8 @@ can recompute the leaf and range-check each limb (see docs/formats.md):
 * the header is the sponge of
   ``[HEADER_DOMAIN, batch_id×4, n×4, depth, fee_pool×4, insurance×4,
   socialised×4, timestamp×4]`` followed, per market in id order, by
-  ``[mark, index, last, funding_index, premium_sum, premium_time,
-  interval_batches]`` (×4 each) and ``[flagged, protective, calm]``;
+  ``[mark, index, last, funding_index, index_time_ms, premium, premium_sum,
+  premium_time, interval_batches]`` (×4 each) and ``[flagged, protective, calm]``;
 * ``state_root = compress(accounts_root, header_digest)``.
 
 One account proves its balance on L1 with its leaf elements, its index, its
@@ -131,6 +131,8 @@ def header_elements(state: LedgerState) -> list[int]:
             ms.index_price,
             ms.last_price,
             ms.funding_index,
+            ms.index_time_ms,
+            ms.premium,
             ms.premium_sum,
             ms.premium_time,
             ms.interval_batches,

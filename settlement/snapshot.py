@@ -29,7 +29,7 @@ from sealbatch.settlement.ledger import (
     equity,
 )
 from sealbatch.settlement.margin import requirements
-from sealbatch.settlement.oracle import OracleConfig, OracleSource
+from sealbatch.settlement.oracle import OracleConfig
 from sealbatch.settlement.params import DeleverageMode, MarginTier, MarketRisk, SettlementConfig
 from sealbatch.settlement.roots import state_root
 
@@ -108,6 +108,8 @@ _RISK_FIELDS = (
     "protective_band_bps",
     "protective_batch_factor",
     "protective_liquidation_lots",
+    "mark_band_bps",
+    "mark_step_bps",
 )
 _MARKET_FIELDS = (
     "tick_size",
@@ -163,23 +165,13 @@ def config_from_dict(data: Mapping[str, Any]) -> SettlementConfig:
 
 
 def oracle_config_to_dict(config: OracleConfig) -> dict[str, Any]:
-    return {
-        "sources": [{"address": s.address, "family": s.family} for s in config.sources],
-        "stale_ms": config.stale_ms,
-        "divergence_bps": config.divergence_bps,
-    }
+    """The oracle configuration as published in ``oracle.json`` (:meth:`OracleConfig.to_dict`)."""
+    return config.to_dict()
 
 
 def oracle_config_from_dict(data: Mapping[str, Any]) -> OracleConfig:
-    try:
-        sources = tuple(
-            OracleSource(Address(str(s["address"])), str(s["family"])) for s in data["sources"]
-        )
-        return OracleConfig(sources, int(data["stale_ms"]), int(data["divergence_bps"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SettlementError(
-            f"oracle config: expected sources, stale_ms, divergence_bps: {exc!r}"
-        ) from None
+    """Inverse of :func:`oracle_config_to_dict`; raises OracleError (a SettlementError)."""
+    return OracleConfig.from_dict(data)
 
 
 def state_to_dict(state: LedgerState, config: SettlementConfig) -> dict[str, Any]:

@@ -2,31 +2,40 @@
 
 The steps, in order (each one a pure function of what came before):
 
-0. the pre-state root is hashed: nothing the batch brings in (deposits,
-   blocks, withdrawals) touches the ledger before it, so each batch's
-   pre-root is the previous batch's post-root;
+0. the oracle round is bound to the batch: its ``round_id`` is the batch id
+   and its time (the batch's own time) is after the previous batch's; a
+   market *halted* at that time (its last trusted index older than
+   ``max_price_age_ms``) must have no fills; then the pre-state root is
+   hashed: nothing the batch brings in (deposits, blocks, withdrawals)
+   touches the ledger before it, so each batch's pre-root is the previous
+   batch's post-root;
 1. deposits (an account is opened by its first deposit);
 2. blocks (RFQ): each settles as two fills at the clearing price plus a
    zero-sum transfer of the price difference from buyer to seller
    (:mod:`sealbatch.settlement.blocks`); a block whose market did not trade
    or whose side has no account fails and changes nothing;
-3. withdrawals (free collateral only, against the pre-batch marks);
-4. oracle round → each market's index (a market keeps its last index when no
-   family reported; the reading's flag always counts);
+3. withdrawals (free collateral only, against the pre-batch marks; none from
+   an account holding a position in a flagged market);
+4. oracle round → each market's index; a flagged reading leaves the market's
+   last trusted index (and its time) as they were;
 5. forfeited commitments move their bond (at least ``forfeit_bond``, at most
    the trader's positive collateral and equity) to the insurance fund;
-6. funding: each market adds its premium sample and, at an interval end,
-   steps its funding index; accounts pay ``position × Δindex`` on the
-   positions they held during the interval (before this batch's fills);
+6. funding: each market with a trusted index this round adds its premium
+   sample and, at an interval end, steps its funding index (a flagged market
+   neither samples nor counts the batch); accounts pay ``position × Δindex``
+   on the positions they held during the interval (before this batch's fills);
 7. fills (the auction's, then the blocks'): positions move by ± lots,
    collateral by ∓ lots × price × multiplier, and each fill pays its fee to
    the fee pool;
-8. mark prices (median of index, last clearing price, index + average
-   premium) and the circuit breaker;
+8. mark prices (the index plus a premium one batch moves by at most
+   ``mark_step_bps`` and never beyond ``± mark_band_bps``; unchanged on a
+   flagged reading; the last clearing price before a first index) and the
+   circuit breaker;
 9. liquidation penalties on fills of liquidation orders, to the insurance fund;
 10. negative equity: insurance fund, then ADL or socialised loss (not for
     accounts with a position in a market whose oracle is flagged);
-11. health at the new marks and the staged liquidation orders for the next batch;
+11. health at the new marks and the staged liquidation orders for the next
+    batch (only accounts below maintenance at the marks and at the indexes);
 12. invariants: Σ collateral + fee pool + insurance fund changes by exactly
     deposits − withdrawals, and Σ positions is zero in every market.
 
@@ -43,13 +52,8 @@ import numpy.typing as npt
 
 from sealbatch.auction.batch import BatchResult, Fill
 from sealbatch.settlement.blocks import BlockTrade, SettledBlock, settle_blocks
-from sealbatch.settlement.errors import InvariantViolation, SettlementError
-from sealbatch.settlement.funding import (
-    FundingUpdate,
-    average_premium,
-    funding_payments,
-    update_funding,
-)
+from sealbatch.settlement.errors import InvariantViolation, MarketHalted, SettlementError
+from sealbatch.settlement.funding import FundingUpdate, funding_payments, update_funding
 from sealbatch.settlement.ledger import (
     INT64_SAFE,
     AccountKey,
@@ -73,13 +77,20 @@ from sealbatch.settlement.oracle import (
     IndexReading,
     OracleConfig,
     OracleRound,
-    mark_price,
     read_index,
+    update_mark,
 )
 from sealbatch.settlement.params import BPS, SettlementConfig
 from sealbatch.settlement.roots import state_root
 
-__all__ = ["BatchWitness", "SettledFill", "apply_batch", "check_invariants"]
+__all__ = [
+    "BatchWitness",
+    "SettledFill",
+    "apply_batch",
+    "check_invariants",
+    "halted_markets",
+    "reference_prices",
+]
 
 I64 = npt.NDArray[np.int64]
 
@@ -164,6 +175,23 @@ def check_invariants(pre: LedgerState, post: LedgerState, net_flow: int) -> None
         raise InvariantViolation(f"expected zero net position per market, got {net.tolist()}")
 
 
+def halted_markets(state: LedgerState, oracle: OracleConfig, at_ms: int) -> frozenset[str]:
+    """The markets in which a batch settling at ``at_ms`` on ``state`` may not trade:
+    their last trusted index is older than ``oracle.max_price_age_ms`` (a market
+    that never had a trusted index is not halted). They trade again in the batch
+    after one whose oracle round gives them a trusted index."""
+    return frozenset(
+        ms.market for ms in state.market_states if ms.halted(at_ms, oracle.max_price_age_ms)
+    )
+
+
+def reference_prices(state: LedgerState) -> dict[str, int | None]:
+    """Each market's clearing reference for the next batch: its mark price (index
+    plus a bounded premium), so one trade cannot steer the next batch's tie-break;
+    before a first price, None."""
+    return {ms.market: (ms.mark_price or None) for ms in state.market_states}
+
+
 def _account_of(
     fill: Fill, liquidations: Mapping[bytes, AccountKey], subaccounts: Mapping[bytes, int]
 ) -> tuple[AccountKey, bool]:
@@ -203,20 +231,39 @@ def apply_batch(
         The new state and the batch's witness.
 
     Raises:
-        SettlementError: a batch id or round time going backwards, a fill in
+        SettlementError: a batch id not above the last, an oracle round not
+            bound to the batch (another round id, a time not after the last),
+            a fill in
             an unknown market or of an unknown account, a fill off its
             market's clearing price, a block of another batch;
             InsufficientCollateral for a withdrawal
             beyond free collateral; OracleError for a bad report;
-            InvariantViolation if conservation fails (a bug).
+            InvariantViolation if conservation fails (a bug); MarketHalted for
+            fills in a halted market; MarketFlagged for a withdrawal from an
+            account with a position in a flagged market.
     """
     if batch.batch_id <= state.batch_id:
         raise SettlementError(f"batch_id: expected above {state.batch_id}, got {batch.batch_id}")
-    if oracle_round.timestamp_ms < state.timestamp_ms:
+    if oracle_round.round_id != batch.batch_id:
         raise SettlementError(
-            f"oracle round time: expected at least {state.timestamp_ms}, "
+            f"oracle round: expected round_id {batch.batch_id} (the batch's), "
+            f"got {oracle_round.round_id}"
+        )
+    if state.batch_id >= 0 and oracle_round.timestamp_ms <= state.timestamp_ms:
+        raise SettlementError(
+            f"oracle round time: expected after {state.timestamp_ms} (the previous batch's), "
             f"got {oracle_round.timestamp_ms}"
         )
+    halted = halted_markets(state, oracle, oracle_round.timestamp_ms)
+    for mid in sorted(halted):
+        mr = batch.markets.get(mid)
+        if mr is not None and mr.fills:
+            ms = state.market_state(mid)
+            raise MarketHalted(
+                f"{mid}: expected no fills while halted (trusted index of "
+                f"{ms.index_time_ms}, older than {oracle.max_price_age_ms} ms at "
+                f"{oracle_round.timestamp_ms}), got {len(mr.fills)}"
+            )
     # 0. the pre-state, as the previous batch left it
     pre = state
     pre_root = state_root(pre)
@@ -235,8 +282,9 @@ def apply_batch(
     net_flow = sum(a for _, a in deposits) - sum(a for _, a in withdrawals)
     start = state
 
-    # 4. oracle
+    # 4. oracle: only an unflagged reading moves the index
     readings = read_index(oracle_round, oracle, state.markets)
+    trusted = {m: r.trusted for m, r in readings.items()}
     # Exact Python integers until the batch's flows are all in (checked back into int64
     # before deficits are covered): a fill's lots × price × multiplier can leave int64.
     collateral = state.collateral.astype(object)
@@ -274,13 +322,16 @@ def apply_batch(
         mr = batch.markets.get(mid)
         price = mr.price if mr is not None and mr.volume > 0 else None
         clearing[mid] = price
-        reading = readings[mid]
-        index = reading.index or ms.index_price or price or ms.mark_price
-        if index:
+        index = trusted[mid]
+        if index is not None:
             ms2, upd = update_funding(
-                replace(ms, index_price=index), config.markets[j], price, index, dt
+                replace(ms, index_price=index, index_time_ms=oracle_round.timestamp_ms),
+                config.markets[j],
+                price,
+                index,
+                dt,
             )
-        else:
+        else:  # no trusted index: funding neither samples nor steps
             ms2, upd = ms, FundingUpdate(mid, None, 0, 0, ms.funding_index)
         funding[mid] = upd
         deltas[j] = upd.delta_index
@@ -321,17 +372,19 @@ def apply_batch(
     for j, ms in enumerate(new_ms):
         mid = ms.market
         price = clearing[mid]
-        ms_b, trip = update_breaker(ms, config.markets[j], price, readings[mid].flagged)
+        risk = config.markets[j]
+        ms_b, trip = update_breaker(ms, risk, price, trusted[mid] is None)
         if trip:
             tripped.append(mid)
         last = price or ms.last_price
-        index = ms.index_price
-        mark = (
-            mark_price(index, last or None, average_premium(ms))
-            if index
-            else (last or ms.mark_price)
-        )
-        final_ms.append(replace(ms_b, mark_price=mark, last_price=last))
+        mark, premium = ms.mark_price, ms.premium
+        if trusted[mid] is not None:
+            mark, premium = update_mark(
+                ms.index_price, ms.premium, price, risk.mark_band_bps, risk.mark_step_bps
+            )
+        elif not ms.index_price:  # never a trusted index: the last clearing price
+            mark = last or ms.mark_price
+        final_ms.append(replace(ms_b, mark_price=mark, premium=premium, last_price=last))
     marks = np.array([ms.mark_price for ms in final_ms], dtype=np.int64)
 
     # 9. liquidation penalties, never beyond the account's remaining equity
@@ -385,6 +438,11 @@ def apply_batch(
     # 11. health and staged liquidations for the next batch
     eq = equity(post, config)
     req = requirements(post, config)
+    index_marks = np.array(
+        [ms.index_price or ms.mark_price for ms in post.market_states], dtype=np.int64
+    )
+    req_index = requirements(post, config, index_marks)
+    below_at_index = equity(post, config, index_marks) < req_index.maintenance
     orders = plan_liquidations(
         post.accounts,
         post.positions,
@@ -395,6 +453,7 @@ def apply_batch(
         post.market_states,
         config,
         batch.batch_id + 1,
+        below_at_index,
     )
     post = replace(post, pending_liquidations=orders)
 

@@ -15,6 +15,7 @@ from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.settlement.errors import (
     InsufficientMargin,
+    MarketFlagged,
     InvariantViolation,
     ReduceOnlyViolation,
     SettlementError,
@@ -164,7 +165,7 @@ def test_venue_like_batches_with_extreme_values_conserve_or_refuse(
             order = Order(m, Side.BUY if buy else Side.SELL, lim, q, tif, ro)
             try:
                 check(TRADERS[t], order)
-            except (InsufficientMargin, ReduceOnlyViolation):
+            except (InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
                 continue
             taken.append((TRADERS[t], order))
         liq = [lo.resting for lo in state.pending_liquidations]

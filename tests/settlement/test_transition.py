@@ -167,12 +167,26 @@ def test_deposits_and_withdrawals_in_a_batch() -> None:
 def test_batch_ids_and_round_times_move_forward() -> None:
     state = funded([1])
     new, _ = apply_batch(
-        state, make_batch(3, []), oracle_round(1, 5_000, PRICES), DEFAULT_CONFIG, ORACLE
+        state, make_batch(3, []), oracle_round(3, 5_000, PRICES), DEFAULT_CONFIG, ORACLE
     )
     with pytest.raises(SettlementError, match="batch_id"):
-        apply_batch(new, make_batch(3, []), oracle_round(2, 6_000, PRICES), DEFAULT_CONFIG, ORACLE)
+        apply_batch(new, make_batch(3, []), oracle_round(3, 6_000, PRICES), DEFAULT_CONFIG, ORACLE)
     with pytest.raises(SettlementError, match="round time"):
-        apply_batch(new, make_batch(4, []), oracle_round(2, 4_000, PRICES), DEFAULT_CONFIG, ORACLE)
+        apply_batch(new, make_batch(4, []), oracle_round(4, 4_000, PRICES), DEFAULT_CONFIG, ORACLE)
+
+
+def test_oracle_rounds_are_bound_to_their_batch() -> None:
+    """Issue scenario 4: one round (same id and time) was accepted for every batch, and
+    round 3 after round 7; now the round id is the batch id and time strictly moves on."""
+    state = funded([1])
+    rnd = oracle_round(3, 5_000, PRICES)
+    new, _ = apply_batch(state, make_batch(3, []), rnd, DEFAULT_CONFIG, ORACLE)
+    with pytest.raises(SettlementError, match="round_id 4"):
+        apply_batch(new, make_batch(4, []), rnd, DEFAULT_CONFIG, ORACLE)  # the same round again
+    with pytest.raises(SettlementError, match="round time"):
+        apply_batch(new, make_batch(4, []), oracle_round(4, 5_000, PRICES), DEFAULT_CONFIG, ORACLE)
+    with pytest.raises(SettlementError, match="round_id 8"):
+        apply_batch(new, make_batch(8, []), oracle_round(7, 9_000, PRICES), DEFAULT_CONFIG, ORACLE)
 
 
 def test_fill_of_unknown_account_is_refused() -> None:
