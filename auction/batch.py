@@ -171,7 +171,8 @@ def clear_batch(
     Args:
         sealed: the closed commit book.
         markets: the markets that trade, by id.
-        references: each market's previous clearing price (None for none).
+        references: each market's reference price (None for none); the venue
+            passes each market's mark after the previous batch.
         carried_in: resting orders from earlier batches (GTC remainders,
             liquidation orders); they take part exactly like fresh orders.
 

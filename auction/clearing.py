@@ -6,10 +6,10 @@ The rule, in order of precedence:
    quantity of buys with limit >= p (market buys at every price) and supply
    ``S(p)`` the quantity of sells with limit <= p (market sells at every price);
 2. among those prices, minimise the imbalance ``|D(p) - S(p)|``;
-3. among those, take the price closest to the reference price (the previous
-   clearing price); with no reference, the midpoint of the remaining interval
-   (kept within the range of the submitted limit prices), rounded down to a
-   whole tick.
+3. among those, take the price closest to the reference price (given by the
+   caller: the venue passes the market's mark, index-anchored); with no
+   reference, the midpoint of the remaining interval (kept within the range of
+   the submitted limit prices), rounded down to a whole tick.
 
 No volume means no trade (price None). A book of market orders only has no
 price of its own: it trades at the reference price, or not at all without one.
@@ -141,7 +141,8 @@ def discover_price(
 
     Args:
         book: one market's orders.
-        reference: the previous clearing price in ticks, or None.
+        reference: the reference price in ticks (the venue passes the market's
+            mark after the previous batch), or None.
         curves: ``aggregate_curves(book)`` when the caller already has it.
 
     Raises:

@@ -41,6 +41,7 @@ from sealbatch.settlement.errors import (
     OracleError,
     ReduceOnlyViolation,
     SettlementError,
+    UnknownOracleSource,
 )
 from sealbatch.settlement.ledger import (
     AccountKey,
@@ -58,7 +59,12 @@ from sealbatch.settlement.margin import (
 )
 from sealbatch.settlement.oracle import OracleConfig, OracleRound, SignedReport
 from sealbatch.settlement.params import SettlementConfig, default_config
-from sealbatch.settlement.transition import BatchWitness, apply_batch
+from sealbatch.settlement.transition import (
+    BatchWitness,
+    apply_batch,
+    halted_markets,
+    reference_prices,
+)
 
 __all__ = ["DEFAULT_MIN_BOND", "Clearinghouse", "SettleOutcome", "settlement_summary"]
 
@@ -140,7 +146,6 @@ class Clearinghouse:
             None
         )
         self.last_summary: dict[str, Any] | None = None
-        self._round = 0
 
     # ------------------------------------------------------------ inputs
 
@@ -306,13 +311,17 @@ class Clearinghouse:
         """Keep a source's newest report per market for the next round.
 
         Raises:
-            OracleError: unknown source, bad signature, unknown market, or a
+            UnknownOracleSource: the source is not configured.
+            BadOracleSignature: the signature is not the source's.
+            OracleError: an unknown market, or a
                 timestamp in the future or older than the kept one (nothing
                 changes).
         """
         r = report.report
         if self.oracle.family_of(r.source) is None:
-            raise OracleError(f"source: expected a configured oracle source, got {r.source}")
+            raise UnknownOracleSource(
+                f"source: expected a configured oracle source, got {r.source}"
+            )
         report.verify()
         if r.market not in self.config.market_ids:
             raise OracleError(f"market: expected one of {self.config.market_ids}, got {r.market!r}")
@@ -365,8 +374,8 @@ class Clearinghouse:
             for _, r in sorted(self.reports.items())
             if at_ms - r.report.timestamp_ms <= self.oracle.stale_ms
         )
-        self._round += 1
-        oracle_round = OracleRound(self._round, at_ms, reports)
+        # The round of batch n is round n, at the batch's own time (apply_batch checks both).
+        oracle_round = OracleRound(result.batch_id, at_ms, reports)
         try:
             post, witness = apply_batch(
                 self.state,
@@ -403,6 +412,14 @@ class Clearinghouse:
             sum(a for k, a in self.pending_deposits if k == key),
             sum(a for k, a in self.pending_withdrawals if k == key),
         )
+
+    def reference_prices(self) -> dict[str, int | None]:
+        """Each market's clearing reference for the next batch (its mark price)."""
+        return reference_prices(self.state)
+
+    def halted_markets(self, at_ms: int) -> frozenset[str]:
+        """The markets a batch settling at ``at_ms`` may not trade in (stale index)."""
+        return halted_markets(self.state, self.oracle, at_ms)
 
     def band_bps(self, market: str) -> int:
         """The price band the venue should use now (wider in protective mode)."""

@@ -108,7 +108,7 @@ def plan_liquidations(
     market_states: tuple[MarketState, ...],
     config: SettlementConfig,
     next_batch: int,
-    at_index: I64 | None = None,
+    at_index: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[LiquidationOrder, ...]:
     """Liquidation orders for every account below maintenance, for batch ``next_batch``.
 

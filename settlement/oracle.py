@@ -276,7 +276,9 @@ class OracleConfig:
             raise OracleError(f"oracle config: expected a JSON object, got {type(data).__name__}")
         unknown = sorted(set(data) - {"sources", *_RULES})
         if unknown:
-            raise OracleError(f"oracle config: expected sources and {', '.join(_RULES)}, got {unknown}")
+            raise OracleError(
+                f"oracle config: expected sources and {', '.join(_RULES)}, got {unknown}"
+            )
         raw = data.get("sources")
         if not isinstance(raw, list):
             raise OracleError(f"sources: expected a list of {{address, family}}, got {raw!r}")

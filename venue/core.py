@@ -42,7 +42,7 @@ from sealbatch.crypto.exceptions import SealbatchError, SignatureError
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.clearinghouse import Clearinghouse
-from sealbatch.settlement.errors import SettlementError
+from sealbatch.settlement.errors import BadOracleSignature, SettlementError, UnknownOracleSource
 from sealbatch.venue.auth import (
     DEPOSIT_TYPE,
     REVEAL_TYPE,
@@ -376,10 +376,14 @@ class VenueCore:
         """Take a signed oracle price report from a configured source.
 
         Raises:
-            BadRequest: the clearinghouse refused the report (its reason).
+            BadOracleSignature: the signature is not the named source's.
+            UnknownOracleSource: the source is not a configured one.
+            BadRequest: the clearinghouse refused the report otherwise (its reason).
         """
         try:
             self.settlement.oracle_report(body.to_domain(), now_ms)
+        except (BadOracleSignature, UnknownOracleSource):
+            raise  # their own codes: 401 bad_signature, 403 unknown_oracle_source
         except SettlementError as exc:
             raise BadRequest(str(exc)) from exc
         self.events_applied += 1
@@ -466,6 +470,17 @@ class VenueCore:
         sealed = book.close(clears_at)
         references = dict(self.references)
         carried_in = (*self.carried, *self.settlement.carried_in())
+        halted = self.settlement.halted_markets(clears_at)
+        held: tuple[RestingOrder, ...] = ()
+        if halted:
+            # No batch trades in a market whose index is too old: its fresh orders
+            # lapse, its carried GTC orders wait for the next batch.
+            sealed = dataclasses.replace(
+                sealed,
+                revealed=tuple(r for r in sealed.revealed if r.order.market not in halted),
+            )
+            held = tuple(r for r in self.carried if r.order.market in halted)
+            carried_in = tuple(r for r in carried_in if r.order.market not in halted)
         result = clear_batch(sealed, self.markets, references, carried_in)
         blocks, block_views = self._check_blocks(batch_id, result, references)
         outcome = self.settlement.settle(result, [block_trade(a) for a in blocks], clears_at)
@@ -474,11 +489,11 @@ class VenueCore:
             reason = outcome.failed_blocks.get(hexb(view["rfq_id"]))
             if view["status"] == "filled" and reason is not None:
                 view.update(status="failed", reason=reason)
-        for market_id, mr in result.markets.items():
-            if mr.price is not None:
-                self.references[market_id] = mr.price
+        # The next batch's tie-break reference is each market's mark (index plus a
+        # bounded premium), not the last print, so one trade cannot steer it.
+        self.references.update(self.settlement.reference_prices())
         # After settlement: a GTC reduce-only remainder may no longer reduce anything.
-        self.carried = tuple(self.settlement.carry(result.carried))
+        self.carried = tuple(self.settlement.carry((*result.carried, *held)))
         # The circuit breaker widens the price band in protective mode. Books
         # hold this dict, so batches still revealing see the new band too.
         for market_id, market in self.markets.items():

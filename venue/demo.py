@@ -43,7 +43,7 @@ from sealbatch.settlement.oracle import (
     SignedReport,
 )
 from sealbatch.settlement.params import SettlementConfig, default_config
-from sealbatch.settlement.transition import BatchWitness, apply_batch
+from sealbatch.settlement.transition import BatchWitness, apply_batch, reference_prices
 
 __all__ = [
     "DemoBatch",
@@ -85,7 +85,7 @@ class DemoConfig:
     #: oracle reports) moves by ``shock_bps``; the levered long opened in batch 1
     #: then falls below maintenance and is liquidated in the next batch.
     shock_batch: int = 3
-    shock_bps: int = -600
+    shock_bps: int = -650
 
     def all_traders(self) -> list[DemoTrader]:
         """The random-flow traders, then the two scripted ones (levered long, its seller)."""
@@ -176,7 +176,7 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
     traders, (levered, seller) = everyone[:-2], everyone[-2:]
     nonces = NonceRegistry()
     next_nonce = {t.address: 0 for t in everyone}
-    references: dict[str, int | None] = dict(START_PRICES)
+    last_prices: dict[str, int] = dict(START_PRICES)  # what the traders quote around
     carried: list[RestingOrder] = []
     period = config.commit_ms + config.reveal_ms
     settle_cfg = demo_settlement_config(config)
@@ -189,6 +189,10 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
     state = deposit(state, AccountKey(seller.address, 0), COLLATERAL)
 
     for batch_id in range(1, config.batches + 1):
+        # The clearing reference is each market's mark (start prices before the first).
+        references: dict[str, int | None] = {
+            m: ref or START_PRICES.get(m) for m, ref in reference_prices(state).items()
+        }
         t0 = batch_id * period
         windows = BatchWindows(t0, t0 + config.commit_ms, t0 + period)
         book = CommitBook(
@@ -205,7 +209,7 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
         rejected_commits: list[tuple[str, str]] = []
         withholder = traders[batch_id % len(traders)]
         mismatcher = traders[(batch_id + 3) % len(traders)]
-        fair = {m: references[m] or START_PRICES[m] for m in sorted(config.markets)}
+        fair = {m: last_prices[m] for m in sorted(config.markets)}
         if batch_id == config.shock_batch and "BTC-PERP" in fair:
             fair["BTC-PERP"] += fair["BTC-PERP"] * config.shock_bps // 10_000
         flow: list[tuple[DemoTrader, Order]] = []
@@ -282,4 +286,4 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
         )
         for market_id, m in result.markets.items():
             if m.price is not None:
-                references[market_id] = m.price
+                last_prices[market_id] = m.price

@@ -116,6 +116,13 @@ _AUCTION_STATUS = {
 }
 
 
+#: HTTP status per settlement refusal code (oracle reports); the rest answer 422.
+_SETTLEMENT_STATUS = {
+    "bad_signature": 401,
+    "unknown_oracle_source": 403,
+}
+
+
 def problem_status(err: SealbatchError) -> int:
     """The HTTP status to answer ``err`` with (4xx for every refusal)."""
     if isinstance(err, VenueError):
@@ -123,4 +130,4 @@ def problem_status(err: SealbatchError) -> int:
     code = getattr(err, "code", "")
     if isinstance(err, AuctionError):
         return _AUCTION_STATUS.get(code, 422)
-    return 422
+    return _SETTLEMENT_STATUS.get(code, 422)

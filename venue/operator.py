@@ -35,6 +35,7 @@ from sealbatch.auction.markets import DEFAULT_MARKETS, Market
 from sealbatch.crypto.eip712 import Address, Eip712Domain
 from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.settlement.clearinghouse import Clearinghouse
+from sealbatch.settlement.oracle import load_oracle_config
 from sealbatch.venue.auth import RateLimiter
 from sealbatch.venue.clock import BatchSchedule, Clock, SystemClock
 from sealbatch.venue.core import RevealOutcome, VenueCore
@@ -132,7 +133,13 @@ class Operator:
             domain=self.domain,
             operator_key=bytes.fromhex(settings.operator_key.removeprefix("0x")),
             schedule=self.schedule,
-            settlement=Clearinghouse(markets, min_bond=settings.min_bond),
+            settlement=Clearinghouse(
+                markets,
+                oracle=load_oracle_config(settings.oracle_sources)
+                if settings.oracle_sources
+                else None,
+                min_bond=settings.min_bond,
+            ),
             rfq_window_ms=(settings.rfq_min_window_ms, settings.rfq_max_window_ms),
             rfq_band_bps=settings.rfq_band_bps,
         )

@@ -51,3 +51,23 @@ class Settings(BaseSettings):
         default=True,
         description="accept trader-signed deposits without an L1 (embedded mode only)",
     )
+    oracle_sources: str | None = Field(
+        default=None,
+        description="path of the oracle configuration file (JSON: sources with their "
+        "families, quorum and staleness rules; docs/formats.md); without it the venue "
+        "trusts the public development oracle keys",
+    )
+
+    def development_defaults(self) -> list[str]:
+        """The development defaults in force, each as a phrase naming how to turn it off."""
+        on = []
+        if self.operator_key == DEFAULT_OPERATOR_KEY:
+            on.append("the public development operator key (set SEALBATCH_OPERATOR_KEY)")
+        if self.oracle_sources is None:
+            on.append(
+                "the public development oracle keys (set SEALBATCH_ORACLE_SOURCES or pass "
+                "--oracle-sources FILE)"
+            )
+        if self.unbacked_deposits:
+            on.append("deposits credited without an L1 (set SEALBATCH_UNBACKED_DEPOSITS=false)")
+        return on

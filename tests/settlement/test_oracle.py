@@ -113,14 +113,16 @@ def test_a_lone_liar_in_a_family_of_two_cannot_pull_the_index() -> None:
     falls short of its quorum and the index is not trusted (settlement keeps the last)."""
     rnd = oracle_round(1, 1_000, {"BTC-PERP": 650_000})
     liar = report("dex", 1, "BTC-PERP", 637_650, 1_000)
-    reports = tuple(r for r in rnd.reports if r.report.source != liar.report.source) + (liar,)
+    reports = (*tuple(r for r in rnd.reports if r.report.source != liar.report.source), liar)
     r = read_index(OracleRound(1, 1_000, reports), ORACLE, ["BTC-PERP"])["BTC-PERP"]
     assert r.trusted is None and r.flagged
     assert (liar.report.source, "disagrees") in r.dropped_reports
 
 
 def test_with_families_of_three_a_lone_liar_is_outvoted() -> None:
-    keys = {(f, i): keccak256(b"three each", f.encode(), bytes([i])) for f in "ab" for i in range(3)}
+    keys = {
+        (f, i): keccak256(b"three each", f.encode(), bytes([i])) for f in "ab" for i in range(3)
+    }
     cfg = OracleConfig(tuple(OracleSource(address_of(k), f) for (f, _), k in keys.items()))
     prices = {("a", 0): 650_000, ("a", 1): 650_010, ("a", 2): 100, ("b", 0): 650_020}
     prices |= {("b", 1): 650_000, ("b", 2): 650_030}
@@ -139,7 +141,7 @@ def test_a_liar_inside_the_tolerance_moves_the_index_by_at_most_a_quarter_of_it(
     honest = 1_000_000
     rnd = oracle_round(1, 1_000, {"BTC-PERP": honest})
     low = report("dex", 1, "BTC-PERP", honest - honest * ORACLE.agreement_bps // 10_000, 1_000)
-    reports = tuple(r for r in rnd.reports if r.report.source != low.report.source) + (low,)
+    reports = (*tuple(r for r in rnd.reports if r.report.source != low.report.source), low)
     r = read_index(OracleRound(1, 1_000, reports), ORACLE, ["BTC-PERP"])["BTC-PERP"]
     assert r.trusted is not None
     assert honest - r.trusted <= honest * ORACLE.agreement_bps // 10_000 // 4 + 1

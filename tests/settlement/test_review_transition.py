@@ -15,8 +15,8 @@ from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.settlement.errors import (
     InsufficientMargin,
-    MarketFlagged,
     InvariantViolation,
+    MarketFlagged,
     ReduceOnlyViolation,
     SettlementError,
 )

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sealbatch.auction.orders import Order, Side
-from sealbatch.crypto.eip712 import Address, Eip712Domain
+from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
 from sealbatch.venue.client import ApiError, VenueClient
 from tests.venue.conftest import Venue
 
@@ -208,5 +208,23 @@ def test_oracle_report_from_an_unknown_source_is_refused(venue: Venue) -> None:
     before = _state(venue)
     with pytest.raises(ApiError) as e:
         venue.traders["alice"].post_oracle_price("BTC-PERP", 1_000)
-    assert e.value.status == 400 and "configured oracle source" in e.value.detail
+    assert e.value.status == 403 and e.value.code == "unknown_oracle_source"
+    assert "configured oracle source" in e.value.detail
+    assert _state(venue) == before
+
+
+def test_oracle_report_with_a_bad_signature_is_refused_401(venue: Venue) -> None:
+    from sealbatch.settlement.dev_oracle import dev_oracle_keys
+    from sealbatch.settlement.oracle import PriceReport, SignedReport
+
+    k0, k1 = dev_oracle_keys()[:2]
+    good = SignedReport.sign(
+        PriceReport("BTC-PERP", 1_000, venue.clock.now_ms(), address_of(k0)), k0
+    )
+    forged = SignedReport(
+        PriceReport("BTC-PERP", 1_000, venue.clock.now_ms(), address_of(k1)), good.signature
+    )
+    before = _state(venue)
+    r = venue.tc.post("/v1/oracle/reports", json=forged.to_dict())
+    assert r.status_code == 401 and r.json()["code"] == "bad_signature"
     assert _state(venue) == before

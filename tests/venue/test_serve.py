@@ -39,8 +39,75 @@ def test_public_dev_check_allows_loopback_and_safe_settings() -> None:
     dev = Settings()
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
         assert _public_dev_defaults(host, dev) is None
-    safe = Settings(operator_key="0x" + "42" * 32, unbacked_deposits=False)
+    safe = Settings(
+        operator_key="0x" + "42" * 32, unbacked_deposits=False, oracle_sources="oracle.json"
+    )
     assert _public_dev_defaults("0.0.0.0", safe) is None
-    only_key = Settings(operator_key="0x" + "42" * 32)
+    only_key = Settings(operator_key="0x" + "42" * 32, oracle_sources="oracle.json")
     problem = _public_dev_defaults("0.0.0.0", only_key)
     assert problem is not None and "without an L1" in problem and "operator key" not in problem
+    # the public oracle keys alone are enough to refuse: anyone could move the marks
+    dev_oracle = Settings(operator_key="0x" + "42" * 32, unbacked_deposits=False)
+    problem = _public_dev_defaults("0.0.0.0", dev_oracle)
+    assert (
+        problem is not None and "oracle keys" in problem and "SEALBATCH_ORACLE_SOURCES" in problem
+    )
+    assert "without an L1" not in problem and "operator key" not in problem
+
+
+def _oracle_file(tmp_path: object, **rules: object) -> str:
+    import json
+    from pathlib import Path
+
+    from sealbatch.crypto.eip712 import address_of
+    from sealbatch.crypto.keccak import keccak256
+
+    sources = [
+        {"address": address_of(keccak256(b"serve test oracle", bytes([i]))), "family": f}
+        for i, f in enumerate(("a", "a", "b", "b"))
+    ]
+    path = Path(str(tmp_path)) / "oracle.json"
+    path.write_text(json.dumps({"sources": sources, **rules}))
+    return str(path)
+
+
+def test_serve_refuses_public_address_with_dev_oracle_even_with_a_real_operator_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SEALBATCH_OPERATOR_KEY", "0x" + "42" * 32)
+    monkeypatch.setenv("SEALBATCH_UNBACKED_DEPOSITS", "false")
+    assert main(["serve", "--host", "0.0.0.0", "--port", "18123"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to serve" in err and "oracle keys" in err
+
+
+def test_serve_refuses_a_bad_oracle_sources_file(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _oracle_file(tmp_path, family_quorum=3)  # families of two cannot reach 3
+    assert main(["serve", "--oracle-sources", path, "--port", "18123"]) == 2
+    assert "family_quorum" in capsys.readouterr().err
+    assert main(["serve", "--oracle-sources", path + ".missing", "--port", "18123"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_serve_says_which_development_defaults_are_on(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    started: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw["host"]))
+    monkeypatch.chdir(str(tmp_path))
+    assert main(["serve", "--port", "18123"]) == 0
+    err = capsys.readouterr().err
+    assert started == ["127.0.0.1"]
+    on = [line for line in err.splitlines() if "development default on:" in line]
+    assert len(on) == 3
+    assert "operator key" in on[0] and "oracle keys" in on[1] and "without an L1" in on[2]
+    monkeypatch.setenv("SEALBATCH_OPERATOR_KEY", "0x" + "42" * 32)
+    monkeypatch.setenv("SEALBATCH_UNBACKED_DEPOSITS", "false")
+    path = _oracle_file(tmp_path)
+    assert main(["serve", "--host", "0.0.0.0", "--oracle-sources", path, "--port", "18123"]) == 0
+    assert "development default" not in capsys.readouterr().err
+    assert started == ["127.0.0.1", "0.0.0.0"]

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         state_from_dict,
         state_to_dict,
     )
-    from sealbatch.settlement.transition import apply_batch
+    from sealbatch.settlement.transition import apply_batch, reference_prices
 
     folder = Path(args.batch_dir)
     texts: dict[str, str] = {}
@@ -168,13 +168,12 @@ def run(args: argparse.Namespace) -> int:
     # Every field of pre_state.json, the derived ones too (equity, requirements,
     # multipliers): the root above commits only to the stored state.
     checks.append(("pre_state.json fields", first_difference(pre_doc, state_to_dict(pre, config))))
-    # A market's reference price is its previous clearing price (DESIGN, step 3).
+    # A market's reference price is its mark after the previous batch (docs/formats.md).
+    marks = reference_prices(pre)
     wrong_refs = [
-        f"{m}: published {ref!r}, previous clearing price {pre.market_state(m).last_price}"
+        f"{m}: published {ref!r}, previous mark price {marks[m]}"
         for m, ref in sorted(references.items())
-        if m in pre.markets
-        and pre.market_state(m).last_price
-        and ref != pre.market_state(m).last_price
+        if marks.get(m) and ref != marks[m]
     ]
     checks.append(("result.json reference prices", wrong_refs[0] if wrong_refs else None))
     digest = "0x" + oracle_round.digest().hex()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sealbatch.venue.settings import Settings
 
 __all__ = ["register"]
 
@@ -24,10 +28,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--reveal-ms", type=int, help="reveal window in ms (first start only)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
     p.add_argument(
+        "--oracle-sources",
+        metavar="FILE",
+        help="oracle configuration file (JSON; docs/formats.md): the sources whose signed "
+        "reports are trusted, their families and the quorum rules (default: "
+        "SEALBATCH_ORACLE_SOURCES, else the public development oracle keys)",
+    )
+    p.add_argument(
         "--public-dev",
         action="store_true",
         help="allow binding a non-loopback address with the development defaults (the public "
-        "operator key, deposits credited without an L1): for a shared test venue only",
+        "operator key, the public oracle keys, deposits credited without an L1): for a shared "
+        "test venue only",
     )
     p.set_defaults(func=run)
 
@@ -43,27 +55,22 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _public_dev_defaults(host: str, settings: object) -> str | None:
+def _public_dev_defaults(host: str, settings: Settings) -> str | None:
     """Why binding ``host`` with these settings would be unsafe, or None.
 
     On a loopback address the development defaults are what a developer wants;
-    on any other address they let anyone mint collateral (deposits are credited
-    without an L1) or sign receipts (the operator key is public).
+    on any other address they let anyone sign receipts (the operator key is
+    public), move prices (the oracle keys are public) or mint collateral
+    (deposits are credited without an L1).
     """
-    from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY
-
     if _is_loopback(host):
         return None
-    unsafe = []
-    if getattr(settings, "operator_key", None) == DEFAULT_OPERATOR_KEY:
-        unsafe.append("the public development operator key (set SEALBATCH_OPERATOR_KEY)")
-    if getattr(settings, "unbacked_deposits", False):
-        unsafe.append("deposits credited without an L1 (set SEALBATCH_UNBACKED_DEPOSITS=false)")
+    unsafe = settings.development_defaults()
     if not unsafe:
         return None
     return (
         f"refusing to serve on {host} with "
-        + " and ".join(unsafe)
+        + ", ".join(unsafe)
         + "; pass --public-dev for a shared test venue"
     )
 
@@ -85,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["commit_window_ms"] = args.commit_ms
     if args.reveal_ms:
         overrides["reveal_window_ms"] = args.reveal_ms
+    if args.oracle_sources:
+        overrides["oracle_sources"] = args.oracle_sources
     if not 0 < args.port < 65536:
         print(
             f"sealbatch serve: error: --port: expected 1 to 65535, got {args.port}", file=sys.stderr
@@ -95,10 +104,20 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"sealbatch serve: error: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
+    if settings.oracle_sources:
+        from sealbatch.settlement.oracle import load_oracle_config
+
+        try:
+            load_oracle_config(settings.oracle_sources)  # refuse a bad file before binding
+        except SealbatchError as exc:
+            print(f"sealbatch serve: error: {exc}", file=sys.stderr)
+            return 2
     problem = _public_dev_defaults(args.host, settings)
     if problem and not args.public_dev:
         print(f"sealbatch serve: error: {problem}", file=sys.stderr)
         return 2
+    for default in settings.development_defaults():
+        print(f"sealbatch serve: development default on: {default}", file=sys.stderr)
     if settings.l1_url:
         print(
             "sealbatch serve: note: L1 anchoring is not wired into the venue yet; --l1 is "
