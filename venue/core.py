@@ -474,7 +474,7 @@ class VenueCore:
         held: tuple[RestingOrder, ...] = ()
         if halted:
             # No batch trades in a market whose index is too old: its fresh orders
-            # lapse, its carried GTC orders wait for the next batch.
+            # lapse, its carried GTC orders go back to be carried (and re-checked).
             sealed = dataclasses.replace(
                 sealed,
                 revealed=tuple(r for r in sealed.revealed if r.order.market not in halted),

@@ -174,7 +174,15 @@ def _documented_root(doc: dict) -> str:
         head += _limbs(doc[k])
     for m in markets:
         ms = doc["markets"][m]
-        for k in ("mark_price", "index_price", "last_price", "funding_index", "premium_sum"):
+        for k in (
+            "mark_price",
+            "index_price",
+            "last_price",
+            "funding_index",
+            "index_time_ms",
+            "premium",
+            "premium_sum",
+        ):
             head += _limbs(ms[k])
         head += _limbs(ms["premium_time"]) + _limbs(ms["interval_batches"])
         head += [int(ms["flagged"]), int(ms["protective"]), ms["calm"]]

@@ -175,12 +175,21 @@ class OracleRoundPublic(_Public):
     reports: int
 
 
+class DroppedReportPublic(_Public):
+    """A report (or a source) left out of a reading, and why: ``stale``, ``future``,
+    ``conflicting`` or ``disagrees`` (docs/oracle.md)."""
+
+    source: str
+    reason: str
+
+
 class ReadingPublic(_Public):
     index: int | None
     families: dict[str, int]
     flagged: bool
     reason: str | None
     stale_dropped: int
+    dropped: list[DroppedReportPublic]
 
 
 class FundingPublic(_Public):
