@@ -117,6 +117,8 @@ class MarketView:
     flagged: bool
     mark_price: int
     funding: FundingView
+    index_time_ms: int
+    premium: int
     breaker: BreakerView
     settlement: str
 
@@ -124,8 +126,13 @@ class MarketView:
         """The JSON form (docs/api.md)."""
         f = self.funding
         return {
-            "oracle": {"index_price": self.index_price, "flagged": self.flagged},
+            "oracle": {
+                "index_price": self.index_price,
+                "flagged": self.flagged,
+                "index_time_ms": self.index_time_ms,
+            },
             "mark_price": self.mark_price,
+            "mark_premium": self.premium,
             "funding": {
                 "funding_index": f.funding_index,
                 "premium_sum": f.premium_sum,
@@ -248,4 +255,6 @@ def market_view(
             ms.protective, ms.calm, price_band_bps(ms, risk), batch_length_factor(ms, risk)
         ),
         settlement=settlement,
+        index_time_ms=ms.index_time_ms,
+        premium=ms.premium,
     )

@@ -19,7 +19,9 @@ The steps, in order (each one a pure function of what came before):
 4. oracle round → each market's index; a flagged reading leaves the market's
    last trusted index (and its time) as they were;
 5. forfeited commitments move their bond (at least ``forfeit_bond``, at most
-   the trader's positive collateral and equity) to the insurance fund;
+   the trader's positive collateral and equity) to the insurance fund, except
+   where the oracle refused the reveal: a commitment in a flagged or halted
+   market, or of a trader holding a position in a flagged market;
 6. funding: each market with a trusted index this round adds its premium
    sample and, at an interval end, steps its funding index (a flagged market
    neither samples nor counts the batch); accounts pay ``position × Δindex``
@@ -291,14 +293,23 @@ def apply_batch(
     positions_before = state.positions
     insurance = state.insurance_fund
 
-    # 5. forfeited bonds
+    # 5. forfeited bonds, waived where the oracle refused the reveal: a reveal in a
+    # flagged or halted market, or by an account holding a position in a flagged
+    # market, is refused (market_flagged / market_halted) through no fault of its own
     forfeits: list[tuple[AccountKey, int]] = []
     eq_start = equity(state, config) if batch.forfeited else None
+    frozen = np.array([ms.frozen for ms in state.market_states], dtype=np.bool_)
     for f in batch.forfeited:
         key = AccountKey(f.trader, 0)
         if not state.has(key) or eq_start is None:
             continue
         row = state.row(key)
+        if (
+            f.market in halted
+            or (f.market in state.markets and state.market_state(f.market).frozen)
+            or bool((state.positions[row, frozen] != 0).any())
+        ):
+            continue
         # never beyond the collateral nor the equity (a short's collateral holds its
         # sale proceeds: taking those would leave the account bankrupt)
         left = min(

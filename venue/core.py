@@ -37,12 +37,18 @@ from sealbatch.auction.errors import (
     WrongBatch,
 )
 from sealbatch.auction.markets import Market
+from sealbatch.auction.orders import Order
 from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, address_of, recover_signer
 from sealbatch.crypto.exceptions import SealbatchError, SignatureError
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.clearinghouse import Clearinghouse
-from sealbatch.settlement.errors import BadOracleSignature, SettlementError, UnknownOracleSource
+from sealbatch.settlement.errors import (
+    BadOracleSignature,
+    MarketHalted,
+    SettlementError,
+    UnknownOracleSource,
+)
 from sealbatch.venue.auth import (
     DEPOSIT_TYPE,
     REVEAL_TYPE,
@@ -196,12 +202,23 @@ class VenueCore:
                 self.schedule.windows(batch_id),
                 self.references,  # live: a batch reveals after its predecessor cleared
                 self.nonces,
-                lambda trader, order: self.settlement.reveal_check(batch_id, trader, order),
+                lambda trader, order: self._reveal_check(batch_id, trader, order),
                 lambda trader, commit: self.settlement.commit_check(batch_id, trader, commit),
             )
             if register:
                 self.books[batch_id] = book
         return book
+
+    def _reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
+        """Refuse a reveal in a market halted for ``batch_id`` (its trusted index will
+        be too old when the batch clears: ``market_halted``), then the margin check."""
+        at_ms = self.schedule.clears_at(batch_id)
+        if order.market in self.settlement.halted_markets(at_ms):
+            raise MarketHalted(
+                f"{order.market}: expected a market with a recent trusted index, got one "
+                f"halted at {at_ms} (no fresh oracle price): batch {batch_id} does not trade it"
+            )
+        self.settlement.reveal_check(batch_id, trader, order)
 
     def _check_open(self, batch_id: int, now_ms: int) -> None:
         """Refuse a write into a batch already cleared (a clock set back across a

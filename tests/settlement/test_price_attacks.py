@@ -288,3 +288,27 @@ def test_a_liquidation_limit_is_held_to_the_index_when_the_mark_strays() -> None
     assert _limit(600_000, 650_000, Side.SELL, 200) == 637_000
     assert _limit(700_000, 650_000, Side.BUY, 200) == 663_000
     assert _limit(650_000, 0, Side.SELL, 200) == 637_000  # no index yet: the mark alone
+
+
+def test_flagging_the_oracle_does_not_cost_honest_traders_their_bonds() -> None:
+    """The attack: deny the quorum (one lying source) so that every reveal in the market
+    is refused (market_flagged) and its commitment forfeits its bond. The forfeit is
+    waived where the oracle refused the reveal; elsewhere it is charged as always."""
+    state = _book([RICH, RICH, RICH, RICH], [-1, 1, 0, 0])
+    liar = report("dex", 1, BTC, 600_000, T0 + 1_300)
+    rnd = oracle_round(1, T0 + 1_300, PRICES)
+    flagged, _ = _settle(
+        state, 1, [], OracleRound(1, rnd.timestamp_ms, (*_without(rnd, "dex", 1), liar))
+    )
+    assert flagged.market_state(BTC).frozen
+    forfeits = [(TRADERS[2], BTC, 5_000_000), (TRADERS[0], "ETH-PERP", 5_000_000)]
+    forfeits.append((TRADERS[3], "ETH-PERP", 5_000_000))  # no BTC position: charged
+    batch = make_batch(2, [], forfeits=forfeits, references=reference_prices(flagged))
+    rnd2 = OracleRound(
+        2, T0 + 2_600, tuple(r for r in rnd.reports if r.report.source != liar.report.source)
+    )
+    after, w = apply_batch(flagged, batch, rnd2, DEFAULT_CONFIG, ORACLE)
+    assert total_value(after) == total_value(flagged)
+    assert w.forfeits == ((key(3), 5_000_000),)
+    assert int(after.collateral[2]) == int(flagged.collateral[2])
+    assert int(after.collateral[0]) == int(flagged.collateral[0])

@@ -104,18 +104,25 @@ def test_a_market_whose_index_is_too_old_halts_until_fresh_prices_arrive(
         assert trade(0)["markets"]["BTC-PERP"]["volume"] == 1
         late = (dev_oracle_config().max_price_age_ms + 5_000) // 1_000
         clock.set(T0 + late * 1_000 + 10)
-        halted = trade(late)
-        assert halted["markets"]["BTC-PERP"]["volume"] == 0
+        before = t["alice"].account()["collateral"]
+        a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 650_000, 1), batch_id=late)
+        venue.to_reveal(late)
+        with pytest.raises(ApiError) as e:
+            t["alice"].reveal(a)
+        assert e.value.code == "market_halted"
+        assert venue.to_cleared(late)["markets"]["BTC-PERP"]["volume"] == 0
+        # the refused commitment forfeits nothing: the oracle refused it, not the trader
+        assert t["alice"].account()["collateral"] == before
         assert t["alice"].account()["positions"]["BTC-PERP"] == 1  # only batch 0's lot
         for f in feeders:
             f.post_oracle_price("BTC-PERP", 650_000)
-        # batch `late` settled with no fresh report: flagged, so the next batch takes no
-        # order that raises risk on the stale mark; its round brings the fresh index
+        # the index is still the old one when batch late + 1 clears: halted again, but
+        # its round brings the fresh index
         a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 650_000, 1), batch_id=late + 1)
         venue.to_reveal(late + 1)
         with pytest.raises(ApiError) as e:
             t["alice"].reveal(a)
-        assert e.value.code == "market_flagged"
+        assert e.value.code == "market_halted"
         assert venue.to_cleared(late + 1)["markets"]["BTC-PERP"]["volume"] == 0
         for f in feeders:
             f.post_oracle_price("BTC-PERP", 650_000)

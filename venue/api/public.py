@@ -338,6 +338,7 @@ class CollateralMovePublic(_Public):
 class OraclePublic(_Public):
     index_price: int
     flagged: bool
+    index_time_ms: int
 
 
 class MarketFundingPublic(_Public):
@@ -369,6 +370,7 @@ class MarketPublic(_Public):
     last_price: int | None
     oracle: OraclePublic
     mark_price: int
+    mark_premium: int
     funding: MarketFundingPublic
     breaker: BreakerPublic
     settlement: str
