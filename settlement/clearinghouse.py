@@ -192,22 +192,25 @@ class Clearinghouse:
         return max(commit.bond, self.config.forfeit_bond)
 
     def commit_check(self, batch_id: int, trader: Address, commit: Commit) -> None:
-        """Reserve ``commit``'s bond until its batch settles.
+        self.reserve_bond(batch_id, trader, self.bond_of(commit), "this commitment's bond")
+
+    def reserve_bond(self, batch_id: int, trader: Address, amount: int, what: str) -> None:
+        """Reserve ``amount`` of ``trader``'s free collateral until ``batch_id`` settles
+        (which forfeits or releases it), together with every bond already at stake.
 
         Raises:
-            InsufficientBond: the trader's free collateral does not cover the
-                bonds of its commitments in open batches, this one included.
+            InsufficientBond: free collateral below the bonds at stake plus ``amount``.
         """
         at_stake = sum(bonds.get(trader, 0) for bonds in self._bonds.values())
-        need = at_stake + self.bond_of(commit)
+        need = at_stake + amount
         free = self._free_collateral(trader)
         if free < need:
             raise InsufficientBond(
-                f"bond: expected free collateral of at least {need} (this commitment's bond "
-                f"{self.bond_of(commit)} plus {at_stake} at stake in open batches), got {free}"
+                f"bond: expected free collateral of at least {need} ({what} {amount} plus "
+                f"{at_stake} at stake in open batches and RFQs), got {free}"
             )
         bonds = self._bonds.setdefault(batch_id, {})
-        bonds[trader] = bonds.get(trader, 0) + self.bond_of(commit)
+        bonds[trader] = bonds.get(trader, 0) + amount
 
     def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
         """A margin check of ``batch_id`` on the ledger as it stands now (deposits

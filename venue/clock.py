@@ -91,6 +91,15 @@ class BatchSchedule:
     def clears_at(self, batch_id: int) -> int:
         return self.genesis_ms + (batch_id + 1) * self.commit_ms + self.reveal_ms
 
+    def first_clearing_at_or_after(self, at_ms: int) -> int:
+        """The first batch that clears at or after ``at_ms`` (never below 0).
+
+        ``clears_at(b) >= at_ms`` for ``b + 1 >= (at_ms - genesis - reveal) / commit``;
+        the division rounds up.
+        """
+        t = at_ms - self.genesis_ms - self.reveal_ms
+        return max(0, -(-t // self.commit_ms) - 1)
+
     def last_cleared_by(self, now_ms: int) -> int:
         """The highest batch whose reveal window has closed at ``now_ms`` (-1 if none)."""
         t = now_ms - self.genesis_ms - self.reveal_ms

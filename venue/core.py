@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from sealbatch.auction.batch import BatchResult, RestingOrder, clear_batch
 from sealbatch.auction.commit_reveal import (
     CommitBook,
+    Forfeit,
     NonceRegistry,
     Receipt,
     Reveal,
@@ -155,6 +156,8 @@ class VenueCore:
         rfq_window_ms: (min, max) RFQ window length.
         rfq_band_bps: a block price may differ from its batch's clearing price
             by at most this many basis points.
+        quote_bond: collateral each sealed RFQ quote puts at stake (forfeited to
+            the insurance fund when the quote is not revealed).
     """
 
     def __init__(
@@ -167,6 +170,7 @@ class VenueCore:
         settlement: Clearinghouse,
         rfq_window_ms: tuple[int, int] = (400, 120_000),
         rfq_band_bps: int = 200,
+        quote_bond: int = 0,
     ) -> None:
         self.markets = dict(markets)
         self.domain = domain
@@ -175,6 +179,9 @@ class VenueCore:
         self.schedule = schedule
         self.settlement = settlement
         self.rfq_band_bps = rfq_band_bps
+        self.quote_bond = quote_bond
+        #: batch -> (rfq id, quote) whose bond that batch forfeits if unrevealed
+        self.quote_bonds: dict[int, list[tuple[bytes, bytes]]] = {}
         self.nonces = NonceRegistry()
         self.references: dict[str, int | None] = {m: None for m in self.markets}
         self.books: dict[int, CommitBook] = {}
@@ -233,7 +240,8 @@ class VenueCore:
         """Take a signed commitment into the batch collecting now.
 
         Raises:
-            WrongBatch and every error of :meth:`CommitBook.commit`.
+            WrongBatch, Conflict (``commitment_taken``: the hash was taken before,
+            in any batch, by anyone) and every error of :meth:`CommitBook.commit`.
         """
         collecting = self.schedule.collecting(now_ms)
         self._check_open(collecting, now_ms)
@@ -242,6 +250,14 @@ class VenueCore:
                 f"batch_id: expected {collecting} (collecting commitments now), got {body.batch_id}"
             )
         signed = body.to_domain()
+        if signed.commit.commitment in self.fates:
+            # Hashes are unique for ever: a copy of another trader's commitment taken
+            # into a later batch would make the true owner's reveal fail and forfeit.
+            raise Conflict(
+                f"commitment {body.commitment.lower()}: expected a hash never taken before, "
+                f"got one taken in batch {self.fates[signed.commit.commitment]['batch_id']}",
+                "commitment_taken",
+            )
         # A refused commitment must leave no trace, not even an empty book.
         book = self.book(body.batch_id, register=False)
         receipt = book.commit(signed, now_ms)
@@ -326,7 +342,22 @@ class VenueCore:
         return rfq
 
     def quote_commit(self, body: QuoteCommitIn, now_ms: int) -> Quote:
-        quote = self.rfqs.quote_commit(body.message(), hexb(body.signature), now_ms)
+        """Take a sealed quote; its bond is reserved until the batch that clears
+        first after the RFQ's reveal phase, which forfeits it if unrevealed."""
+
+        def reserve(maker: Address, rfq: Rfq) -> tuple[int, int]:
+            batch = max(
+                self.schedule.first_clearing_at_or_after(rfq.reveal_close_ms),
+                self.last_cleared + 1,
+            )
+            self.settlement.reserve_bond(batch, maker, self.quote_bond, "this quote's bond")
+            return self.quote_bond, batch
+
+        quote = self.rfqs.quote_commit(body.message(), hexb(body.signature), now_ms, reserve)
+        assert quote.bond_batch is not None  # set by ``reserve``
+        self.quote_bonds.setdefault(quote.bond_batch, []).append(
+            (hexb(body.rfq_id), quote.commitment)
+        )
         self.events_applied += 1
         return quote
 
@@ -473,6 +504,7 @@ class VenueCore:
             else:
                 pending = [b for b in self.books if b <= target]
                 pending += [b for b in self.blocks if b <= target]
+                pending += [b for b in self.quote_bonds if b <= target]
                 if not pending:
                     self.last_cleared = target
                     break
@@ -485,6 +517,9 @@ class VenueCore:
         clears_at = self.schedule.clears_at(batch_id)
         book = self.books.pop(batch_id, None) or self.book(batch_id, register=False)
         sealed = book.close(clears_at)
+        quote_forfeits = self._quote_forfeits(batch_id)
+        if quote_forfeits:
+            sealed = dataclasses.replace(sealed, forfeited=sealed.forfeited + quote_forfeits)
         references = dict(self.references)
         carried_in = (*self.carried, *self.settlement.carried_in())
         halted = self.settlement.halted_markets(clears_at)
@@ -569,6 +604,17 @@ class VenueCore:
                 )
         self.records[batch_id] = record
         return record
+
+    def _quote_forfeits(self, batch_id: int) -> tuple[Forfeit, ...]:
+        """The sealed RFQ quotes whose bond this batch forfeits: never revealed by
+        the end of their RFQ's reveal phase (which came before this batch clears)."""
+        out = []
+        for rfq_id, commitment in self.quote_bonds.pop(batch_id, []):
+            rfq = self.rfqs.rfqs[rfq_id]
+            q = rfq.quotes[commitment]
+            if q.revealed_ms is None and q.bond:
+                out.append(Forfeit(commitment, q.maker, rfq.market, q.sequence, q.bond))
+        return tuple(out)
 
     def _check_blocks(
         self, batch_id: int, result: BatchResult, references: Mapping[str, int | None]

@@ -142,6 +142,7 @@ class Operator:
             ),
             rfq_window_ms=(settings.rfq_min_window_ms, settings.rfq_max_window_ms),
             rfq_band_bps=settings.rfq_band_bps,
+            quote_bond=max(settings.quote_bond, settings.min_bond),
         )
         self.broker = Broker(settings.stream_buffer)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)

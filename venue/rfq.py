@@ -5,9 +5,13 @@ optionally hiding the side, with a window of length W opened at ``t0``:
 
 - quote phase ``[t0, t0 + W/2)``: makers post sealed quote commitments
   ``keccak(abi.encode(QUOTE_TAG, rfqId, maker, bid, ask, salt))`` (two-way:
-  bid and ask in ticks, 0 for no price on that side);
+  bid and ask in ticks, 0 for no price on that side), at most one per maker
+  per RFQ, each with a quote bond reserved from the maker's free collateral;
+  a quote hash is taken once, ever;
 - reveal phase ``[t0 + W/2, t0 + 3W/4)``: makers reveal; a revealed quote is
-  firm until the window closes — there is no way to withdraw it;
+  firm until the window closes — there is no way to withdraw it; a quote not
+  revealed forfeits its bond to the insurance fund (so several sealed quotes
+  and a free choice of which to reveal — a last look — are impossible);
 - accept phase ``[t0 + 3W/4, t0 + W)``: the requester accepts the best
   revealed quote for its side (lowest ask to buy, highest bid to sell; ties
   go to the earlier commitment).
@@ -131,6 +135,10 @@ class Quote:
     bid: int | None = None
     ask: int | None = None
     revealed_ms: int | None = None
+    bond: int = 0
+    #: The batch whose settlement forfeits the bond if the quote is not revealed
+    #: (the first one clearing at or after the RFQ's reveal close).
+    bond_batch: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +146,7 @@ class Quote:
             "maker": self.maker,
             "sequence": self.sequence,
             "revealed": self.revealed_ms is not None,
+            "bond": self.bond,
             "bid": self.bid or None,
             "ask": self.ask or None,
         }
@@ -283,6 +292,8 @@ class RfqBook:
         self.min_window_ms = min_window_ms
         self.max_window_ms = max_window_ms
         self.rfqs: dict[bytes, Rfq] = {}
+        #: Every quote hash ever taken, in any RFQ.
+        self.quote_hashes: set[bytes] = set()
         self._sequence = 0
 
     def get(self, rfq_id: bytes) -> Rfq:
@@ -335,12 +346,27 @@ class RfqBook:
         self.rfqs[rfq_id] = rfq
         return rfq
 
-    def quote_commit(self, values: dict[str, Any], signature: bytes, now_ms: int) -> Quote:
+    def quote_commit(
+        self,
+        values: dict[str, Any],
+        signature: bytes,
+        now_ms: int,
+        reserve: Callable[[Address, Rfq], tuple[int, int]] | None = None,
+    ) -> Quote:
         """Take a sealed quote during the quote phase.
+
+        Args:
+            values, signature: the signed ``QuoteCommit``.
+            now_ms: time of acceptance.
+            reserve: reserves the quote's bond from the maker's free collateral
+                (raises to refuse it) and returns ``(bond, batch)``: the amount
+                and the batch whose settlement forfeits it if unrevealed.
 
         Raises:
             BadSignature, CommitmentExpired, NonceReused, NotFound,
-            OutsideWindow, Conflict (own RFQ or duplicate commitment).
+            OutsideWindow, Conflict (``self_quote``, ``commitment_taken``: the
+            hash was taken before, in any RFQ; ``one_quote_per_maker``), or
+            whatever ``reserve`` raises (InsufficientBond).
         """
         maker = verify_signed(self.domain, QUOTE_COMMIT_TYPE, values, "maker", signature)
         check_fresh(self.nonces, maker, values["nonce"], values["expiry"], now_ms)
@@ -351,15 +377,27 @@ class RfqBook:
             )
         if maker == rfq.requester:
             raise Conflict("maker: expected someone other than the requester", "self_quote")
-        if values["commitment"] in rfq.quotes:
+        if values["commitment"] in self.quote_hashes:
             raise Conflict(
-                f"commitment 0x{values['commitment'].hex()} was already taken",
-                "duplicate_commitment",
+                f"commitment 0x{values['commitment'].hex()}: expected a quote hash never taken "
+                "before, got one already taken",
+                "commitment_taken",
             )
+        mine = [q for q in rfq.quotes.values() if q.maker == maker]
+        if mine:
+            raise Conflict(
+                f"quote: expected one sealed quote per maker per RFQ, got a second one from "
+                f"{maker} (its first is 0x{mine[0].commitment.hex()})",
+                "one_quote_per_maker",
+            )
+        bond, batch = reserve(maker, rfq) if reserve is not None else (0, None)
         self.nonces.use(maker, values["nonce"])
         self._sequence += 1
-        quote = Quote(values["commitment"], maker, self._sequence, now_ms)
+        quote = Quote(
+            values["commitment"], maker, self._sequence, now_ms, bond=bond, bond_batch=batch
+        )
         rfq.quotes[quote.commitment] = quote
+        self.quote_hashes.add(quote.commitment)
         return quote
 
     def quote_reveal(self, values: dict[str, Any], signature: bytes, now_ms: int) -> Quote:

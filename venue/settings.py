@@ -46,6 +46,13 @@ class Settings(BaseSettings):
         description="least collateral (base units) an unrevealed commitment forfeits; "
         "free collateral must cover the bonds of a trader's open commitments",
     )
+    quote_bond: int = Field(
+        default=1_000_000,
+        ge=0,
+        le=1 << 62,
+        description="collateral (base units) each sealed RFQ quote puts at stake; an "
+        "unrevealed quote forfeits it to the insurance fund",
+    )
     stream_buffer: int = Field(default=10_000, ge=16, description="messages kept for replay")
     unbacked_deposits: bool = Field(
         default=True,

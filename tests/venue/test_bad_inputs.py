@@ -82,7 +82,7 @@ def test_replays_are_refused(venue: Venue) -> None:
     body = _good(venue)
     assert venue.tc.post("/v1/commitments", json=body).status_code == 200
     before = _state(venue)
-    _assert_problem(venue.tc.post("/v1/commitments", json=body), 409, "duplicate_commitment")
+    _assert_problem(venue.tc.post("/v1/commitments", json=body), 409, "commitment_taken")
     # Same nonce, another commitment: nonce replay.
     alice = venue.traders["alice"]
     other, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, 6), 0, 0, 0, 2**63)

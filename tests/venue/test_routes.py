@@ -71,7 +71,7 @@ def test_bulk_commit_answers_each_item_in_order(venue: Venue) -> None:
     items = r.json()
     assert [i["ok"] for i in items] == [True, False, False]
     assert items[1]["problem"]["code"] == "wrong_batch"
-    assert items[2]["problem"]["code"] == "duplicate_commitment"
+    assert items[2]["problem"]["code"] == "commitment_taken"
 
 
 def test_reveal_clear_and_fates_with_reasons(venue: Venue) -> None:

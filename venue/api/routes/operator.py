@@ -40,6 +40,7 @@ async def info(op: OperatorDep) -> JSONResponse:
                 "min_window_ms": op.settings.rfq_min_window_ms,
                 "max_window_ms": op.settings.rfq_max_window_ms,
                 "band_bps": op.settings.rfq_band_bps,
+                "quote_bond": op.core.quote_bond,
             },
             "settlement": op.core.settlement.name,
             "min_bond": op.settings.min_bond,

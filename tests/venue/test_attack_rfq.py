@@ -1,0 +1,158 @@
+"""Attacks on RFQ quotes: several sealed quotes for a free last look, copied hashes.
+
+A maker may post one sealed quote per RFQ, each quote puts a bond at stake,
+and an unrevealed quote forfeits it to the insurance fund: choosing which of
+several prices to show is impossible, and withholding a price costs the bond.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sealbatch.venue.client import ApiError, VenueClient
+from sealbatch.venue.rfq import QUOTE_COMMIT_TYPE, compute_quote_commitment
+from tests.venue.conftest import FUNDING, Venue
+
+
+def _quote_body(maker: VenueClient, rfq_id: str, commitment: bytes) -> dict[str, Any]:
+    nonce = maker.next_nonce()
+    values = {
+        "maker": maker._me(),
+        "rfqId": bytes.fromhex(rfq_id[2:]),
+        "commitment": commitment,
+        "nonce": nonce,
+        "expiry": 2**63,
+    }
+    return {
+        "maker": maker._me(),
+        "rfq_id": rfq_id,
+        "commitment": "0x" + commitment.hex(),
+        "nonce": nonce,
+        "expiry_ms": 2**63,
+        "signature": maker._sign(QUOTE_COMMIT_TYPE, values),
+    }
+
+
+def _settle_all(venue: Venue) -> None:
+    venue.clock.set(venue.clock.now_ms() + 5_000)
+    venue.tc.get("/v1/batches")
+
+
+def test_a_second_sealed_quote_from_one_maker_is_refused(venue: Venue) -> None:
+    """Issue 10 attack 3: three sealed quotes, reveal the one you like."""
+    t = venue.traders
+    rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    first = t["bob"].quote(rfq["rfq_id"], 90, 110)
+    quotes_before = dict(venue.op.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:])).quotes)
+    for bid, ask in ((95, 105), (99, 101)):
+        try:
+            t["bob"].quote(rfq["rfq_id"], bid, ask)
+        except ApiError as err:
+            assert err.status == 409 and err.code == "one_quote_per_maker"
+        else:
+            raise AssertionError("a second sealed quote by one maker was taken")
+    rfq_now = venue.op.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:]))
+    assert rfq_now.quotes == quotes_before and first.commitment in rfq_now.quotes
+
+
+def test_an_unrevealed_quote_forfeits_its_bond_to_the_insurance_fund(venue: Venue) -> None:
+    t = venue.traders
+    bond = venue.tc.get("/v1/info").json()["rfq"]["quote_bond"]
+    assert bond >= 1_000_000
+    rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    t["bob"].quote(rfq["rfq_id"], 90, 110)  # bob never reveals
+    kept = t["carol"].quote(rfq["rfq_id"], 95, 105)
+    venue.clock.set(rfq["opened_ms"] + 200)
+    t["carol"].reveal_quote(kept)
+    _settle_all(venue)
+    bob, carol = t["bob"].account(), t["carol"].account()
+    assert bob["collateral"] == FUNDING - bond
+    assert carol["collateral"] == FUNDING
+    records = [venue.op.core.records[b] for b in sorted(venue.op.core.records)]
+    forfeits = [f for r in records for f in r["forfeits"]]
+    assert [(f["trader"], f["bond"]) for f in forfeits] == [(t["bob"]._me(), bond)]
+    settled = [r["settlement"] for r in records if r["forfeits"]]
+    assert settled[0]["forfeits"] == [[t["bob"]._me(), bond]]
+    assert venue.op.core.settlement.state.insurance_fund >= bond
+
+
+def test_a_quote_needs_free_collateral_for_its_bond(venue: Venue) -> None:
+    """A maker with nothing at stake cannot quote (the bond would be unpayable)."""
+    t = venue.traders
+    rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    pauper = VenueClient(
+        "http://testserver", os.urandom(32), http=venue.tc, clock=venue.clock.now_ms
+    )
+    try:
+        pauper.quote(rfq["rfq_id"], 90, 110)
+    except ApiError as err:
+        assert err.status == 422 and err.code == "insufficient_bond"
+    else:
+        raise AssertionError("a quote without collateral for its bond was taken")
+    assert venue.op.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:])).quotes == {}
+
+
+def test_quote_bonds_and_commitment_bonds_share_one_budget(venue: Venue) -> None:
+    """The same free collateral cannot back a quote bond and a commitment bond."""
+    t = venue.traders
+    bond = venue.op.core.quote_bond
+    rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    t["bob"].quote(rfq["rfq_id"], 90, 110)
+    from sealbatch.auction.orders import Order, Side
+    from sealbatch.settlement.errors import InsufficientBond
+
+    free = venue.op.core.settlement._free_collateral(t["bob"]._me())
+    try:
+        t["bob"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=free - bond + 1)
+    except ApiError as err:
+        assert err.code == InsufficientBond.code
+    else:
+        raise AssertionError("a commitment bond was backed by collateral a quote bond holds")
+    t["bob"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=free - bond)
+
+
+def test_a_copied_quote_hash_is_refused_in_any_rfq(venue: Venue) -> None:
+    t = venue.traders
+    one = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    two = t["dave"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    q = t["bob"].quote(one["rfq_id"], 90, 110)
+    for rfq_id in (one["rfq_id"], two["rfq_id"]):
+        r = venue.tc.post(
+            f"/v1/rfqs/{rfq_id}/quotes", json=_quote_body(t["carol"], rfq_id, q.commitment)
+        )
+        assert r.status_code == 409 and r.json()["code"] == "commitment_taken", r.text
+    # a fresh hash from carol is fine
+    fresh = compute_quote_commitment(
+        bytes.fromhex(two["rfq_id"][2:]), t["carol"]._me(), 1, 2, os.urandom(32)
+    )
+    r = venue.tc.post(
+        f"/v1/rfqs/{two['rfq_id']}/quotes", json=_quote_body(t["carol"], two["rfq_id"], fresh)
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_only_the_requester_accepts_and_only_once(venue: Venue) -> None:
+    """The race for block accepts: a stranger's accept and a second accept are
+    refused and change nothing."""
+    t = venue.traders
+    rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    q = t["bob"].quote(rfq["rfq_id"], 99, 101)
+    venue.clock.set(rfq["opened_ms"] + 200)
+    t["bob"].reveal_quote(q)
+    venue.clock.set(rfq["opened_ms"] + 300)
+    try:
+        t["carol"].accept_best(rfq["rfq_id"], "buy")
+    except ApiError as err:
+        assert err.code == "not_requester"
+    else:
+        raise AssertionError("a stranger accepted the block")
+    assert venue.op.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:])).accepted is None
+    t["alice"].accept_best(rfq["rfq_id"], "buy")
+    try:
+        t["alice"].accept_best(rfq["rfq_id"], "sell")
+    except ApiError as err:
+        assert err.code == "already_accepted"
+    else:
+        raise AssertionError("a block was accepted twice")
+    assert sum(len(v) for v in venue.op.core.blocks.values()) == 1
