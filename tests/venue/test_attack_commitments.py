@@ -83,7 +83,7 @@ def test_copied_commitment_in_a_later_batch_is_refused_and_the_owner_reveals(
     assert record["forfeits"] == []
     fate = alice.order(c)
     assert fate["trader"] == alice._me() and fate["status"] == "filled"
-    assert venue.op.core.settlement.account(bob._me())["collateral"] == FUNDING
+    assert venue.op.core.settlement.account(bob._me()).collateral == FUNDING
     assert not venue.op.core.by_trader.get(bob._me())
 
 

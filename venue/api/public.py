@@ -394,6 +394,7 @@ class QuotePublic(_Public):
     maker: str
     sequence: int
     revealed: bool
+    bond: int
     bid: int | None
     ask: int | None
 
@@ -452,6 +453,7 @@ class RfqRulesPublic(_Public):
     min_window_ms: int
     max_window_ms: int
     band_bps: int
+    quote_bond: int
 
 
 class InfoPublic(_Public):
