@@ -120,6 +120,7 @@ from sealbatch.crypto.expr import (
     degree,
     degrees,
     evaluate,
+    fixed,
     format_expr,
     max_offset,
     max_offsets,
@@ -157,6 +158,7 @@ __all__ = [
     "const",
     "degree",
     "evaluate",
+    "fixed",
     "format_expr",
     "max_offset",
     "periodic",
@@ -188,6 +190,8 @@ class Boundary:
 
 AuxBuilder: TypeAlias = Callable[[fld.Array, Sequence[Fp4]], fld.Array]
 """``(main (C, N) uint64, challenges) -> aux (A, 4, N) uint64``: prover side only."""
+ChallengeDeriver: TypeAlias = Callable[[Sequence[Fp4]], Sequence[Fp4]]
+"""``drawn challenges -> derived values`` (both sides), e.g. a public table's LogUp sum."""
 FixedBuilder: TypeAlias = Callable[[], fld.Array]
 """``() -> fixed (F, N) uint64``: deterministic, part of the AIR (both sides)."""
 
@@ -227,6 +231,8 @@ class Air:
     column_names: tuple[str, ...] = ()
     num_fixed_columns: int = 0
     fixed_builder: FixedBuilder | None = field(default=None, compare=False, repr=False)
+    num_derived_challenges: int = 0
+    derive_challenges: ChallengeDeriver | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         n = self.num_rows
@@ -247,6 +253,13 @@ class Air:
             )
         if self.num_fixed_columns and self.fixed_builder is None:
             raise ValueError(f"AIR {self.name!r} declares fixed columns but has no fixed_builder")
+        if self.num_derived_challenges and (
+            self.derive_challenges is None or not self.num_challenges
+        ):
+            raise ValueError(
+                f"AIR {self.name!r} declares derived challenges: expected derive_challenges "
+                "and at least one drawn challenge"
+            )
         if not 0 <= self.num_aux_columns <= _MAX_COUNT:
             raise ValueError(f"expected 0 to {_MAX_COUNT} aux columns, got {self.num_aux_columns}")
         if len(self.public_inputs) > _MAX_COUNT:
@@ -292,8 +305,8 @@ class Air:
             raise ValueError(f"periodic({node.index}): only {len(self.periodic_columns)} defined")
         elif isinstance(node, PublicInput) and node.index >= len(self.public_inputs):
             raise ValueError(f"pub({node.index}): only {len(self.public_inputs)} public inputs")
-        elif isinstance(node, Challenge) and node.index >= self.num_challenges:
-            raise ValueError(f"challenge({node.index}): only {self.num_challenges} challenges")
+        elif isinstance(node, Challenge) and node.index >= self.total_challenges:
+            raise ValueError(f"challenge({node.index}): only {self.total_challenges} challenges")
 
     # ---- derived shape, shared by prover and verifier
 
@@ -304,6 +317,29 @@ class Air:
     def constraint_exprs(self) -> list[Expr]:
         """Transition then boundary expressions: the order of the random coefficients."""
         return [t.expr for t in self.transition_list] + [b.expr for b in self.boundaries]
+
+    @property
+    def total_challenges(self) -> int:
+        """Drawn challenges, then derived ones: ``challenge(i)`` indexes this list."""
+        return self.num_challenges + self.num_derived_challenges
+
+    def challenge_values(self, drawn: Sequence[Fp4]) -> list[Fp4]:
+        """The drawn challenges followed by the values derived from them (both sides).
+
+        Raises:
+            ValueError: a wrong number of drawn or derived values.
+        """
+        if len(drawn) != self.num_challenges:
+            raise ValueError(f"expected {self.num_challenges} drawn challenges, got {len(drawn)}")
+        if not self.num_derived_challenges or self.derive_challenges is None:
+            return list(drawn)
+        derived = list(self.derive_challenges(drawn))
+        if len(derived) != self.num_derived_challenges:
+            raise ValueError(
+                f"derive_challenges: expected {self.num_derived_challenges} values, "
+                f"got {len(derived)}"
+            )
+        return [*drawn, *derived]
 
     @property
     def num_constraints(self) -> int:

@@ -195,7 +195,7 @@ def prove(
     aux_lde = np.zeros((0, size), np.uint64)
     aux_tree = None
     if air.num_aux_columns:
-        challenges = channel.draw_exts(air.num_challenges)
+        challenges = air.challenge_values(channel.draw_exts(air.num_challenges))
         aux = air.build_aux(main, challenges)
         if check:
             air.check_trace(main, aux, challenges)
@@ -206,7 +206,7 @@ def prove(
         channel.absorb(aux_tree.root)
         clock.lap("aux trace")
     elif air.num_challenges:
-        challenges = channel.draw_exts(air.num_challenges)
+        challenges = air.challenge_values(channel.draw_exts(air.num_challenges))
 
     # ---- composition polynomial
     alphas = channel.draw_exts(air.num_constraints)

@@ -141,11 +141,14 @@ def verify_proof(
         channel.absorb(fixed_root)
     channel.absorb(proof.main_root)
     challenges: list[Fp4] = []
-    if air.num_aux_columns:
-        challenges = channel.draw_exts(air.num_challenges)
-        channel.absorb(proof.aux_root)
-    elif air.num_challenges:
-        challenges = channel.draw_exts(air.num_challenges)
+    try:
+        if air.num_aux_columns:
+            challenges = air.challenge_values(channel.draw_exts(air.num_challenges))
+            channel.absorb(proof.aux_root)
+        elif air.num_challenges:
+            challenges = air.challenge_values(channel.draw_exts(air.num_challenges))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise VerificationError(f"AIR {air.name!r}: cannot derive its challenges: {exc}") from exc
     alphas = channel.draw_exts(air.num_constraints)
     channel.absorb(proof.composition_root)
     z = channel.draw_ext()

@@ -1,0 +1,230 @@
+"""The lookup bus, fixed columns and public tables: honest proofs and every forgery rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sealbatch.crypto import prover as prover_module
+from sealbatch.crypto.air import Air, ConstraintViolation, col, fixed
+from sealbatch.crypto.airs import batch_shape
+from sealbatch.crypto.bus import Bus, PublicTable
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.options import ProofOptions
+from sealbatch.crypto.prover import prove
+from sealbatch.crypto.verifier import verify
+
+FAST = ProofOptions(blowup=4, num_queries=6, folding_factor=4, grinding_bits=4, fri_max_remainder=4)
+ROWS = 32
+SMALL = {"wide": 4, "limbs": 5, "public_rows": 4}
+
+
+def _cheat(monkeypatch: pytest.MonkeyPatch, air: Air) -> None:
+    """A cheating prover: truncate the composition polynomial instead of refusing."""
+    original = prover_module.coset_interpolate
+    keep = ROWS * air.num_composition_columns()
+
+    def truncating(values: np.ndarray, shift: int) -> np.ndarray:
+        out = np.array(original(values, shift))
+        out[..., keep:] = 0
+        return out
+
+    monkeypatch.setattr(prover_module, "coset_interpolate", truncating)
+
+
+def _forged_is_rejected(monkeypatch: pytest.MonkeyPatch, air: Air, trace: np.ndarray) -> None:
+    with pytest.raises(ConstraintViolation):
+        prove(air, trace, FAST)
+    _cheat(monkeypatch, air)
+    forged = prove(air, trace, FAST, check=False)
+    with pytest.raises(VerificationError):
+        verify(forged.to_bytes(), min_security_bits=0)
+
+
+def test_honest_batch_shape_proof_verifies() -> None:
+    trace, pubs = batch_shape.generate(ROWS, **SMALL)
+    air = batch_shape.build(ROWS, pubs)
+    # 5 range sends + the table's receive + the pair send: 4 helpers, and the running sum
+    assert air.num_aux_columns == 5 and air.max_degree() == 3 and air.num_fixed_columns == 2
+    result = verify(prove(air, trace, FAST).to_bytes(), min_security_bits=0)
+    assert result.public_inputs == pubs
+
+
+def test_a_lookup_of_a_value_outside_the_table_is_rejected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trace, pubs = batch_shape.generate(ROWS, **SMALL)
+    trace[3, 10] = ROWS + 5  # limb 3 out of [0, N): no table row holds it
+    _forged_is_rejected(monkeypatch, batch_shape.build(ROWS, pubs), trace)
+
+
+def test_a_receive_multiplicity_cannot_pay_for_a_missing_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Move one count from the value looked up to another: the bus no longer balances."""
+    trace, pubs = batch_shape.generate(ROWS, **SMALL)
+    limbs = SMALL["limbs"]
+    v = int(trace[2, 0])
+    trace[limbs, v] = (trace[limbs, v] - 1) % P
+    trace[limbs, (v + 1) % ROWS] += 1
+    _forged_is_rejected(monkeypatch, batch_shape.build(ROWS, pubs), trace)
+
+
+def _selector_air() -> tuple[Air, np.ndarray]:
+    """Sends ``v`` where the main column ``sel`` says so, into the fixed table 0..N-1."""
+    bus = Bus(beta=0, first_aux=0)
+    bus.send(1, [col(0)], col(1), "v in table")
+    bus.receive(1, [fixed(0)], col(2), "table")
+    layout = bus.build()
+
+    def table() -> np.ndarray:
+        return np.arange(ROWS, dtype=np.uint64)[None]
+
+    air = Air(
+        name="selector_bus",
+        num_rows=ROWS,
+        num_main_columns=3,
+        transitions=layout.transitions,
+        boundaries=layout.boundaries,
+        num_aux_columns=layout.num_aux_columns,
+        num_challenges=bus.num_challenges,
+        aux_builder=lambda main, ch: bus.aux_columns(main, ch, fixed=table()),
+        num_fixed_columns=1,
+        fixed_builder=table,
+    )
+    v = np.arange(ROWS, dtype=np.uint64)[::-1].copy()
+    sel = np.ones(ROWS, np.uint64)
+    m = np.ones(ROWS, np.uint64)
+    return air, np.stack([v, sel, m])
+
+
+def test_selector_sends_verify_honestly() -> None:
+    air, trace = _selector_air()
+    assert any("selector" in t.name for t in air.transition_list)
+    from sealbatch.crypto.verifier import verify_proof  # the AIR is not registered
+
+    verify_proof(air, prove(air, trace, FAST), min_security_bits=0)
+
+
+def test_a_cancelled_multiplicity_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send a bogus value once with selector 1 and once with −1: the sends cancel, the sum
+    balances — and the selector constraint catches it."""
+    from sealbatch.crypto.verifier import verify_proof
+
+    air, trace = _selector_air()
+    bogus = 10**6
+    trace[0, 0], trace[1, 0] = bogus, bogus
+    trace[1, 1] = P - 1
+    # the table counts lose the two values the bogus rows no longer send
+    trace[2, ROWS - 1] -= 1
+    trace[2, ROWS - 2] -= 1
+    with pytest.raises(ConstraintViolation, match="selector"):
+        prove(air, trace, FAST)
+    _cheat(monkeypatch, air)
+    forged = prove(air, trace, FAST, check=False)
+    with pytest.raises(VerificationError, match="out-of-domain"):
+        verify_proof(air, forged, min_security_bits=0)
+
+
+def test_a_tampered_fixed_column_is_rejected() -> None:
+    """The prover commits a table with an extra value; the verifier derives the real root."""
+    trace, pubs = batch_shape.generate(ROWS, **SMALL)
+    air = batch_shape.build(ROWS, pubs)
+    limbs = SMALL["limbs"]
+    bogus = 10**6
+    # the looked-up value at trace[4, 7] is replaced by a bogus one, which a forged table holds
+    old = int(trace[4, 7])
+    trace[4, 7] = bogus
+    slot = next(r for r in range(ROWS) if r != old and trace[limbs, r] == 0)
+    trace[limbs, old] -= 1
+    trace[limbs, slot] = 1
+    forged_fixed = batch_shape._fixed(ROWS, SMALL["public_rows"]).copy()
+    forged_fixed[0, slot] = bogus
+    bus = batch_shape._bus(limbs, SMALL["public_rows"], pubs[5:])
+    forged_air = dataclasses.replace(
+        air,
+        fixed_builder=lambda: forged_fixed,
+        aux_builder=lambda main, ch: bus.aux_columns(main, ch, fixed=forged_fixed),
+    )
+    forged_air.check_trace(trace)  # honest for the forged table
+    proof = prove(forged_air, trace, FAST)
+    with pytest.raises(VerificationError):
+        verify(proof.to_bytes(), min_security_bits=0)
+
+
+def test_a_wrong_public_table_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statement's public pairs differ from what the trace sends: the sums differ."""
+    trace, pubs = batch_shape.generate(ROWS, **SMALL)
+    bad = list(pubs)
+    bad[-1] = (bad[-1] + 1) % ROWS
+    _forged_is_rejected(monkeypatch, batch_shape.build(ROWS, tuple(bad)), trace)
+
+
+def test_public_table_sum_is_computed_by_the_verifier() -> None:
+    """The derived challenge is the verifier's own sum over the public pairs."""
+    from sealbatch.crypto.field_ref import Fp4
+
+    _trace, pubs = batch_shape.generate(ROWS, **SMALL)
+    air = batch_shape.build(ROWS, pubs)
+    beta, gamma = Fp4((5, 6, 7, 8)), Fp4((9, 10, 11, 12))
+    values = air.challenge_values([beta, gamma])
+    k = SMALL["public_rows"]
+    expected = Fp4.zero()
+    for j in range(k):
+        a, b = pubs[5 + 2 * j], pubs[6 + 2 * j]
+        expected = expected + (beta - (gamma * a + gamma * gamma * b + 2)).inverse()
+    assert values[2] == expected
+
+
+def test_bus_refuses_what_it_cannot_prove_soundly() -> None:
+    bus = Bus()
+    with pytest.raises(ValueError, match="current row"):
+        bus.send(1, [col(0).next])
+    with pytest.raises(ValueError, match="aux"):
+        from sealbatch.crypto.air import aux
+
+        bus.send(1, [col(0)], aux(0))
+    with pytest.raises(ValueError, match="derived challenge"):
+        bus.add_public_table(PublicTable(1, ((1,),), (1,)))
+    high = Bus()
+    high.send(1, [col(0) * col(1) * col(2)])
+    with pytest.raises(ValueError, match="degree"):
+        high.build()
+    with pytest.raises(ValueError, match="one multiplicity per row"):
+        PublicTable(1, ((1,), (2,)), (1,))
+
+
+def test_flipping_bytes_of_a_bus_proof_fails() -> None:
+    """Every 5th byte of a proof with fixed, aux and public-table parts (all bytes: slow test)."""
+    trace, pubs = batch_shape.generate(8, wide=2, limbs=2, public_rows=1)
+    data = prove(batch_shape.build(8, pubs), trace, FAST).to_bytes()
+    accepted = []
+    for i in range(0, len(data), 5):
+        mutated = bytearray(data)
+        mutated[i] ^= 0x01
+        try:
+            verify(bytes(mutated), min_security_bits=0)
+        except VerificationError:
+            continue
+        accepted.append(i)
+    assert accepted == []
+
+
+@pytest.mark.slow
+def test_flipping_every_byte_of_a_bus_proof_fails() -> None:
+    trace, pubs = batch_shape.generate(8, wide=2, limbs=2, public_rows=1)
+    data = prove(batch_shape.build(8, pubs), trace, FAST).to_bytes()
+    accepted = []
+    for i in range(len(data)):
+        for mask in (0x01, 0x80):
+            mutated = bytearray(data)
+            mutated[i] ^= mask
+            try:
+                verify(bytes(mutated), min_security_bits=0)
+            except VerificationError:
+                continue
+            accepted.append((i, mask))
+    assert accepted == []
