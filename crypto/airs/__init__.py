@@ -38,7 +38,6 @@ AIR_MODULES: dict[str, str] = {
     "wide": "sealbatch.crypto.airs.wide",
     "range_check": "sealbatch.crypto.airs.range_check",
     "poseidon2": "sealbatch.crypto.airs.poseidon2_air",
-    "batch_shape": "sealbatch.crypto.airs.batch_shape",
 }
 
 

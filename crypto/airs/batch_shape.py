@@ -19,6 +19,10 @@ columns), without being the batch AIR:
   them itself, so the trace must send exactly those pairs on its first ``K``
   rows.
 
+It is not in the AIR registry (the registered AIRs each get an on-chain
+constraint evaluator); :func:`verify_bytes` verifies its proofs the way
+:func:`sealbatch.crypto.verifier.verify` does for registered ones.
+
 Public inputs: ``(W, L, K, seed, result, pairs…)`` — ``result`` is wide
 column 0 on the last row, ``pairs`` the ``2K`` values ``limb_0, limb_1`` of
 rows ``0..K−1``.
@@ -33,11 +37,14 @@ import numpy as np
 
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, Boundary, Transition, col, fixed, pub
-from sealbatch.crypto.airs import AirEntry
 from sealbatch.crypto.bus import Bus, PublicTable
+from sealbatch.crypto.exceptions import VerificationError
 from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.proof import StarkProof
+from sealbatch.crypto.security import SecurityReport
+from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS, verify_proof
 
-__all__ = ["ENTRY", "build", "generate"]
+__all__ = ["NAME", "build", "generate", "verify_bytes"]
 
 NAME = "batch_shape"
 RANGE_TAG, PAIR_TAG = 1, 2
@@ -167,10 +174,17 @@ def generate(
     return trace, public
 
 
-ENTRY = AirEntry(
-    name=NAME,
-    build=build,
-    generate=generate,
-    summary="synthetic batch-shaped AIR: wide arithmetic, range-checked limbs on a LogUp bus, "
-    "fixed columns, a public table",
-)
+def verify_bytes(data: bytes, min_security_bits: int = DEFAULT_MIN_SECURITY_BITS) -> SecurityReport:
+    """Parse and verify a ``batch_shape`` proof (the AIR built from its public inputs).
+
+    Raises:
+        VerificationError: the proof is not for this AIR, or any check fails.
+    """
+    proof = StarkProof.from_bytes(data)
+    if proof.air_name != NAME:
+        raise VerificationError(f"expected a proof for AIR {NAME!r}, got {proof.air_name!r}")
+    try:
+        air = build(proof.num_rows, proof.public_inputs)
+    except ValueError as exc:
+        raise VerificationError(f"AIR {NAME!r} rejects the statement: {exc}") from exc
+    return verify_proof(air, proof, min_security_bits=min_security_bits)
