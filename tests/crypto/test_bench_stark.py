@@ -29,3 +29,26 @@ def test_json_output_has_the_documented_keys() -> None:
     }
     assert result["rows"] == 64 and result["columns"] == 4
     assert result["conjectured_bits"] >= 100 and result["proof_bytes"] > 0
+
+
+def test_batch_shape_json_has_the_documented_keys() -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH), "--batch-shape", "--rows", "64", "--json", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    for key in (
+        "prove_s",
+        "floor_s",
+        "proof_bytes",
+        "conjectured_bits",
+        "verify_s",
+        "calldata_gas",
+        "predicted_bytes",
+    ):
+        assert key in result, key
+    assert result["rows"] == 64 and result["aux_columns"] == 24
+    assert result["main_columns"] == 449 and result["conjectured_bits"] >= 100
+    assert result["calldata_gas"] > 21_000 + 40 * result["proof_bytes"] * 0.9
