@@ -127,3 +127,40 @@ def test_a_market_whose_index_is_too_old_halts_until_fresh_prices_arrive(
         for f in feeders:
             f.post_oracle_price("BTC-PERP", 650_000)
         assert trade(late + 2)["markets"]["BTC-PERP"]["volume"] == 1
+
+
+def test_no_withdrawal_at_a_flagged_mark_over_the_api(venue: Venue) -> None:
+    """The attack: make one source lie so that the market is flagged, then withdraw what
+    the doubtful price would free. While flagged, an account with a position in the
+    market gets 422 market_flagged and nothing changes; an account without one may."""
+    keys = dev_oracle_keys()
+    feeders = [
+        VenueClient("http://testserver", k, http=venue.tc, clock=venue.clock.now_ms) for k in keys
+    ]
+    t = venue.traders
+    for f in feeders:
+        f.post_oracle_price("BTC-PERP", 650_000)
+    a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 650_000, 10), batch_id=0)
+    b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 650_000, 10), batch_id=0)
+    venue.to_reveal(0)
+    t["alice"].reveal(a)
+    t["bob"].reveal(b)
+    assert venue.to_cleared(0)["markets"]["BTC-PERP"]["volume"] == 10
+    venue.clock.set(venue.clock.now_ms() + 50)
+    feeders[3].post_oracle_price("BTC-PERP", 520_000)  # one source of a family of two, 20 % low
+    c = t["carol"].commit(Order("ETH-PERP", Side.BUY, 350_000, 1), batch_id=1)
+    d = t["dave"].commit(Order("ETH-PERP", Side.SELL, 350_000, 1), batch_id=1)
+    venue.to_reveal(1)
+    t["carol"].reveal(c)
+    t["dave"].reveal(d)
+    record = venue.to_cleared(1)
+    assert record["settlement"]["readings"]["BTC-PERP"]["flagged"]
+    market = venue.tc.get("/v1/markets/BTC-PERP").json()
+    assert market["oracle"]["index_price"] == 650_000 and market["mark_price"] <= 650_000
+    for name in ("alice", "bob"):
+        before = t[name].account()
+        with pytest.raises(ApiError) as e:
+            t[name].withdraw(1_000_000)
+        assert e.value.status == 422 and e.value.code == "market_flagged"
+        assert t[name].account() == before
+    assert t["erin"].withdraw(1_000_000)["status"] == "pending"
