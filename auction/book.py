@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE
 from sealbatch.auction.errors import InvalidOrder
 from sealbatch.auction.orders import Order, Side
 
@@ -22,8 +23,6 @@ __all__ = ["MARKET", "OrderArrays"]
 
 #: The ``limit`` value that marks a market order (prices are >= 1 tick).
 MARKET = 0
-
-_MAX = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,12 @@ class OrderArrays:
             if arr.dtype != np.int64:
                 raise InvalidOrder(f"{name}: expected dtype int64, got {arr.dtype}")
         if n:
-            if self.quantity.min() < 1 or self.quantity.max() > _MAX:
-                raise InvalidOrder(f"quantity: expected 1 to {_MAX} lots in every row")
-            if self.limit.min() < 0 or self.limit.max() > _MAX:
-                raise InvalidOrder(f"limit: expected 0 (market) or 1 to {_MAX} ticks in every row")
+            if self.quantity.min() < 1 or self.quantity.max() > MAX_LOTS:
+                raise InvalidOrder(f"quantity: expected 1 to {MAX_LOTS} lots in every row")
+            if self.limit.min() < 0 or self.limit.max() > MAX_PRICE:
+                raise InvalidOrder(
+                    f"limit: expected 0 (market) or 1 to {MAX_PRICE} ticks in every row"
+                )
 
     def __len__(self) -> int:
         return len(self.is_buy)

@@ -35,12 +35,10 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.auction.book import MARKET, OrderArrays
+from sealbatch.auction.bounds import MAX_PRICE, bound_message
 from sealbatch.auction.errors import InvalidOrder
 
 __all__ = ["MAX_PRICE", "Curves", "PriceDiscovery", "aggregate_curves", "discover_price"]
-
-#: Highest price in ticks (as auction.markets.MAX_TICKS).
-MAX_PRICE = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -131,7 +129,7 @@ def _check_reference(reference: int | None) -> None:
     if isinstance(reference, bool) or not isinstance(reference, int | np.integer):
         raise InvalidOrder(f"reference: expected an integer number of ticks, got {reference!r}")
     if not 1 <= reference <= MAX_PRICE:
-        raise InvalidOrder(f"reference: expected 1 to {MAX_PRICE} ticks, got {reference}")
+        raise InvalidOrder(bound_message("reference", reference, 1, MAX_PRICE, "ticks"))
 
 
 def discover_price(

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sealbatch.auction.bounds import MAX_BALANCE, bound_message, within
 from sealbatch.auction.commitment import (
     COMMITMENT_TREE_DEPTH,
     commitment_root,
@@ -39,6 +40,7 @@ from sealbatch.auction.errors import (
     CommitmentExpired,
     DuplicateCommitment,
     DuplicateReveal,
+    InvalidOrder,
     NonceReused,
     OutsideWindow,
     RevealMismatch,
@@ -377,6 +379,9 @@ class CommitBook:
                 "commitment: expected a Poseidon2 digest (8 little-endian uint32 field "
                 f"elements below 2013265921, not all zero), got {_hex(c.commitment)}"
             )
+        for name, amount in (("margin_lock", c.margin_lock), ("bond", c.bond)):
+            if not within(amount, 0, MAX_BALANCE):
+                raise InvalidOrder(bound_message(name, amount, 0, MAX_BALANCE, "base units"))
         if len(self._order) >= 1 << COMMITMENT_TREE_DEPTH:
             raise BadCommitment(
                 f"commitment: expected at most 2^{COMMITMENT_TREE_DEPTH} commitments per batch, "

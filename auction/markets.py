@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sealbatch.auction import bounds
 from sealbatch.auction.errors import InvalidOrder, OutsideBand, SizeOutOfRange
 from sealbatch.auction.orders import Order
 
 __all__ = ["DEFAULT_MARKETS", "MAX_LOTS", "MAX_MULTIPLIER", "MAX_TICKS", "Market"]
 
-#: Upper bound on a price in ticks and on a quantity in lots. Keeps every
-#: product price × quantity × multiplier well inside int64 in the clearing
-#: arrays and inside the proof's range checks.
-MAX_TICKS = 1 << 40
-MAX_LOTS = 1 << 40
-#: Upper bound on ``contract_multiplier``: one lot at MAX_TICKS stays below 2^61
-#: base units, so a price × multiplier (a lot's notional) never leaves int64.
-MAX_MULTIPLIER = 1 << 21
+#: Highest price in ticks and largest quantity in lots (:mod:`sealbatch.auction.bounds`).
+MAX_TICKS = bounds.MAX_PRICE
+MAX_LOTS = bounds.MAX_LOTS
+#: Largest ``contract_multiplier``: a notional of MAX_LOTS at MAX_TICKS stays
+#: below 2^62 base units, the balance bound (:mod:`sealbatch.auction.bounds`).
+MAX_MULTIPLIER = bounds.MAX_MULTIPLIER
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,9 @@ class Market:
                 raise InvalidOrder(f"{name}: expected a positive integer, got {value!r}")
         if self.contract_multiplier > MAX_MULTIPLIER:
             raise InvalidOrder(
-                f"contract_multiplier: expected 1 to {MAX_MULTIPLIER}, "
-                f"got {self.contract_multiplier}"
+                bounds.bound_message(
+                    "contract_multiplier", self.contract_multiplier, 1, MAX_MULTIPLIER
+                )
             )
         if self.max_order_lots < self.min_order_lots or self.max_order_lots > MAX_LOTS:
             raise InvalidOrder(

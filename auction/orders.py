@@ -12,6 +12,7 @@ from enum import Enum
 
 from eth_abi import encode as abi_encode
 
+from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE, bound_message, within
 from sealbatch.auction.errors import InvalidOrder
 from sealbatch.crypto.keccak import keccak256
 
@@ -21,7 +22,6 @@ __all__ = ["ORDER_TAG", "Order", "Side", "TimeInForce"]
 ORDER_TAG = keccak256(b"sealbatch.Order.v1")
 
 _MAX_U64 = (1 << 64) - 1
-_LIMIT = 1 << 40  # as auction.markets.MAX_TICKS / MAX_LOTS
 
 
 class Side(Enum):
@@ -45,11 +45,11 @@ class TimeInForce(Enum):
     GTC = "gtc"
 
 
-def _check_int(name: str, value: object, low: int, high: int) -> int:
+def _check_int(name: str, value: object, low: int, high: int, unit: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidOrder(f"{name}: expected an integer, got {value!r}")
-    if not low <= value <= high:
-        raise InvalidOrder(f"{name}: expected {low} to {high}, got {value}")
+    if not within(value, low, high):
+        raise InvalidOrder(bound_message(name, value, low, high, unit))
     return value
 
 
@@ -82,8 +82,8 @@ class Order:
         if not isinstance(self.side, Side):
             raise InvalidOrder(f"side: expected 'buy' or 'sell', got {self.side!r}")
         if self.limit_price is not None:
-            _check_int("limit_price", self.limit_price, 1, _LIMIT)
-        _check_int("quantity", self.quantity, 1, _LIMIT)
+            _check_int("limit_price", self.limit_price, 1, MAX_PRICE, "ticks")
+        _check_int("quantity", self.quantity, 1, MAX_LOTS, "lots")
         if not isinstance(self.time_in_force, TimeInForce):
             raise InvalidOrder(
                 f"time_in_force: expected 'ioc' or 'gtc', got {self.time_in_force!r}"

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from sealbatch.auction.book import MARKET, OrderArrays
+from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE, bound_message
 from sealbatch.auction.errors import InvalidOrder
 
 __all__ = ["COLUMNS", "CsvBook", "OrdersCsvError", "parse_orders_csv"]
 
 COLUMNS = ("order_id", "trader", "side", "limit_price", "quantity")
-_MAX = 1 << 40
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _BOM = "\ufeff"
 
@@ -56,14 +56,16 @@ class CsvBook:
     market: str | None
 
 
-def _int_field(text: str, row: int, field: str) -> int:
+def _int_field(text: str, row: int, field: str, high: int, unit: str) -> int:
     t = text.strip()
     # ASCII digits only: int() would also take "1_000" and non-ASCII digits.
     if not _INTEGER.fullmatch(t):
         raise OrdersCsvError(f"expected an integer, got {text!r}", row, field)
     value = int(t, 10)
-    if not 1 <= value <= _MAX:
-        raise OrdersCsvError(f"expected an integer from 1 to {_MAX}, got {text!r}", row, field)
+    if not 1 <= value <= high:
+        raise OrdersCsvError(
+            bound_message(field, text, 1, high, unit).split(": ", 1)[1], row, field
+        )
     return value
 
 
@@ -137,8 +139,10 @@ def parse_orders_csv(lines: Iterable[str], market: str | None = None) -> CsvBook
                     f"expected 'buy' or 'sell', got {fields[col['side']]!r}", row, "side"
                 )
             lp = fields[col["limit_price"]]
-            limit = MARKET if not lp.strip() else _int_field(lp, row, "limit_price")
-            qty = _int_field(fields[col["quantity"]], row, "quantity")
+            limit = (
+                MARKET if not lp.strip() else _int_field(lp, row, "limit_price", MAX_PRICE, "ticks")
+            )
+            qty = _int_field(fields[col["quantity"]], row, "quantity", MAX_LOTS, "lots")
             seen.add(oid)
             ids.append(oid)
             traders.append(trader)

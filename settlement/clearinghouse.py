@@ -39,6 +39,7 @@ from sealbatch.settlement.errors import (
     InsufficientMargin,
     MarketFlagged,
     OracleError,
+    PositionLimit,
     ReduceOnlyViolation,
     SettlementError,
     UnknownOracleSource,
@@ -258,7 +259,7 @@ class Clearinghouse:
         orders already taken for it; records nothing."""
         try:
             self._fresh_check(batch_id)(trader, order)
-        except (InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
+        except (InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation):
             return False
         return True
 

@@ -20,6 +20,7 @@ __all__ = [
     "MarketFlagged",
     "MarketHalted",
     "OracleError",
+    "PositionLimit",
     "ReduceOnlyViolation",
     "SettlementError",
     "UnknownAccount",
@@ -64,6 +65,13 @@ class ReduceOnlyViolation(SettlementError, AuctionError, ValueError):
     """A reduce-only order would open, increase or flip a position."""
 
     code = "reduce_only_increases"
+
+
+class PositionLimit(SettlementError, AuctionError, ValueError):
+    """An order could take its account's position to 2^22 lots or beyond
+    (:data:`sealbatch.auction.bounds.MAX_POSITION`)."""
+
+    code = "position_limit"
 
 
 class OracleError(SettlementError, ValueError):

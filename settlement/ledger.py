@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.bounds import MAX_BALANCE, bound_message, within
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.errors import (
     InsufficientCollateral,
@@ -55,8 +56,10 @@ __all__ = [
 I64 = npt.NDArray[np.int64]
 
 #: Every amount the ledger stores or computes stays below this in absolute
-#: value, so that sums of a few of them never wrap int64.
-INT64_SAFE = 1 << 62
+#: value, so that sums of a few of them never wrap int64 and the batch proof
+#: range-checks each in three 24-bit limbs: ``MAX_BALANCE + 1 = 2^62``
+#: (:mod:`sealbatch.auction.bounds`).
+INT64_SAFE = MAX_BALANCE + 1
 
 
 class AccountKey(NamedTuple):
@@ -266,8 +269,8 @@ def empty_state(config: SettlementConfig) -> LedgerState:
 
 
 def _check_amount(name: str, amount: object) -> int:
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount < INT64_SAFE:
-        raise SettlementError(f"{name}: expected a positive integer below 2^62, got {amount!r}")
+    if not within(amount, 1, MAX_BALANCE):
+        raise SettlementError(bound_message(name, amount, 1, MAX_BALANCE, "base units"))
     return amount
 
 
@@ -331,7 +334,8 @@ def deposit(state: LedgerState, key: AccountKey, amount: int) -> LedgerState:
     collateral[state.row(key)] += amount
     if collateral[state.row(key)] >= INT64_SAFE:
         raise SettlementError(
-            f"expected collateral below 2^62, got {int(collateral[state.row(key)])}"
+            f"collateral: expected at most {MAX_BALANCE} base units (below 2^62) after the "
+            f"deposit, got {int(collateral[state.row(key)])}"
         )
     return state.with_arrays(collateral=collateral)
 

@@ -28,12 +28,14 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.bounds import MAX_POSITION
 from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.errors import (
     InsufficientMargin,
     MarketFlagged,
+    PositionLimit,
     ReduceOnlyViolation,
     SettlementError,
 )
@@ -249,7 +251,9 @@ class RevealMarginCheck:
     refused with :class:`ReduceOnlyViolation`. Markets without a mark yet use
     the highest price among the account's orders there as the mark. An order
     whose notional would leave the exact int64 range is refused
-    (:class:`InsufficientMargin`).
+    (:class:`InsufficientMargin`), and so is one that, with the account's
+    other orders on its side, could take the position to 2^22 lots or beyond
+    (:class:`PositionLimit`, :data:`sealbatch.auction.bounds.MAX_POSITION`).
 
     Args:
         state: the ledger before the batch.
@@ -291,7 +295,7 @@ class RevealMarginCheck:
         try:
             for trader, order in orders:
                 self(trader, order)
-        except (InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
+        except (InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation):
             self._pending, self._reducing = saved
             raise
 
@@ -411,6 +415,14 @@ class RevealMarginCheck:
         price = self._price(order)
         before = self._book(key)
         after = self._add(before, order, price)
+        low, high = current - after.sells[j], current + after.buys[j]
+        if max(-low, high) > MAX_POSITION:
+            raise PositionLimit(
+                f"quantity: expected a position of at most {MAX_POSITION} lots (below 2^22) "
+                f"in {order.market} if every order fills, got {current:+d} with "
+                f"{after.buys[j]} bought and {after.sells[j]} sold: {order.quantity} lots "
+                "too many"
+            )
         try:
             eq_after, need_after, maint_after = self._worst(row, after)
             _, need_before, _ = self._worst(row, before)
@@ -506,7 +518,7 @@ def check_carried(
     for r in orders:
         try:
             check(r.trader, r.order)
-        except (InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
+        except (InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation):
             continue
         out.append(r)
     return out

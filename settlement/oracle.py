@@ -42,6 +42,7 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 
+from sealbatch.auction.bounds import bound_message
 from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.crypto.eip712 import (
     Address,
@@ -120,7 +121,7 @@ class PriceReport:
             if isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 1 << 63:
                 raise OracleError(f"{name}: expected a positive integer, got {v!r}")
         if self.price > MAX_TICKS:
-            raise OracleError(f"price: expected 1 to {MAX_TICKS} ticks, got {self.price}")
+            raise OracleError(bound_message("price", self.price, 1, MAX_TICKS, "ticks"))
 
     def digest(self) -> bytes:
         return keccak256(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from sealbatch.auction.bounds import MAX_BALANCE
 from sealbatch.auction.markets import DEFAULT_MARKETS, MAX_LOTS, Market
 from sealbatch.settlement.errors import SettlementError
 
@@ -182,7 +183,7 @@ class SettlementConfig:
                     raise SettlementError(f"correlation_bps: expected symmetric, got {corr}")
         _check("portfolio_floor_bps", self.portfolio_floor_bps, 0, BPS)
         _check("portfolio_maintenance_bps", self.portfolio_maintenance_bps, 1, BPS)
-        _check("forfeit_bond", self.forfeit_bond, 0, 1 << 62)
+        _check("forfeit_bond", self.forfeit_bond, 0, MAX_BALANCE)
         if not isinstance(self.deleverage, DeleverageMode):
             raise SettlementError(
                 f"deleverage: expected 'adl' or 'socialise', got {self.deleverage!r}"

@@ -53,6 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.auction.batch import BatchResult, Fill
+from sealbatch.auction.bounds import MAX_BALANCE, MAX_POSITION
 from sealbatch.settlement.blocks import BlockTrade, SettledBlock, settle_blocks
 from sealbatch.settlement.errors import InvariantViolation, MarketHalted, SettlementError
 from sealbatch.settlement.funding import FundingUpdate, funding_payments, update_funding
@@ -201,6 +202,39 @@ def _account_of(
     if liq is not None:
         return liq, True
     return AccountKey(fill.trader, subaccounts.get(fill.order_id, 0)), False
+
+
+def _check_bounds(
+    batch_id: int,
+    accounts: Sequence[AccountKey],
+    positions: npt.NDArray[np.int64],
+    fee_pool: int,
+    insurance: int,
+) -> None:
+    """Refuse a post-state outside the value bounds (:mod:`sealbatch.auction.bounds`).
+
+    The reveal check keeps every position inside its bound and the ledger every
+    balance, so this never fires for a batch built by the venue; it stops a
+    batch that was not (a replayed file, a hand-made result) from reaching a
+    state the proof could not range-check.
+
+    Raises:
+        InvariantViolation: a position of MAX_POSITION + 1 lots or more, or a
+            fee pool or insurance fund of 2^62 or more in absolute value.
+    """
+    for name, value in (("fee_pool", fee_pool), ("insurance_fund", insurance)):
+        if abs(value) > MAX_BALANCE:
+            raise InvariantViolation(
+                f"{name}: expected below 2^62 in absolute value after batch {batch_id}, got {value}"
+            )
+    if positions.size and int(np.abs(positions).max()) > MAX_POSITION:
+        r, j = (int(v) for v in np.argwhere(np.abs(positions) > MAX_POSITION)[0])
+        k = accounts[r]
+        raise InvariantViolation(
+            f"position: expected at most {MAX_POSITION} lots (below 2^22) in absolute value "
+            f"after batch {batch_id}, got {int(positions[r, j])} in market {j} for "
+            f"{k.address}/{k.subaccount}"
+        )
 
 
 def apply_batch(
@@ -432,6 +466,7 @@ def apply_batch(
         config,
         [ms.flagged for ms in final_ms],
     )
+    _check_bounds(batch.batch_id, state.accounts, positions, fee_pool, insurance)
 
     post = replace(
         start,

@@ -32,8 +32,9 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 
+from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE, bound_message, within
 from sealbatch.auction.commit_reveal import NonceRegistry
-from sealbatch.auction.errors import OutsideWindow, SizeOutOfRange, WrongMarket
+from sealbatch.auction.errors import InvalidOrder, OutsideWindow, SizeOutOfRange, WrongMarket
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, signing_digest
@@ -319,10 +320,11 @@ class RfqBook:
             raise WrongMarket(
                 f"market: expected one of {sorted(self.markets)}, got {values['market']!r}"
             )
-        if values["size"] < market.block_min_lots or values["size"] > market.max_order_lots * 100:
+        largest = min(market.max_order_lots * 100, MAX_LOTS)  # a block is one order per side
+        if not market.block_min_lots <= values["size"] <= largest:
             raise SizeOutOfRange(
-                f"size: expected a block of {market.block_min_lots} to "
-                f"{market.max_order_lots * 100} lots in {market.market_id}, got {values['size']}"
+                f"size: expected a block of {market.block_min_lots} to {largest} lots in "
+                f"{market.market_id} (below 2^22), got {values['size']}"
             )
         if values["side"] not in (0, 1, 2):
             raise Conflict(f"side: expected 0 (hidden), 1 (buy) or 2 (sell), got {values['side']}")
@@ -434,6 +436,9 @@ class RfqBook:
             )
         if not bid and not ask:
             raise Conflict("quote: expected a bid or an ask, got neither", "empty_quote")
+        for name, price in (("bid", bid), ("ask", ask)):
+            if not within(price, 0, MAX_PRICE):
+                raise InvalidOrder(bound_message(name, price, 0, MAX_PRICE, "ticks"))
         if bid and ask and bid >= ask:
             raise Conflict(f"quote: expected bid < ask, got {bid} >= {ask}", "crossed_quote")
         if (rfq.side is BlockSide.BUY and not ask) or (rfq.side is BlockSide.SELL and not bid):

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
+from sealbatch.auction.bounds import MAX_BALANCE, MAX_LOTS, MAX_PRICE
 from sealbatch.auction.commit_reveal import Commit, SignedCommit
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import Address
@@ -36,7 +37,13 @@ __all__ = [
 
 U64 = Annotated[StrictInt, Field(ge=0, le=(1 << 64) - 1)]
 U256 = Annotated[StrictInt, Field(ge=0, le=(1 << 256) - 1)]
-Ticks = Annotated[StrictInt, Field(ge=1, le=1 << 40)]
+# Value bounds (sealbatch.auction.bounds): the schema refuses what the batch
+# proof could not range-check, before any business code runs.
+Ticks = Annotated[StrictInt, Field(ge=1, le=MAX_PRICE)]
+QuoteTicks = Annotated[StrictInt, Field(ge=0, le=MAX_PRICE)]
+Lots = Annotated[StrictInt, Field(ge=1, le=MAX_LOTS)]
+Amount = Annotated[StrictInt, Field(ge=1, le=MAX_BALANCE)]
+Locked = Annotated[StrictInt, Field(ge=0, le=MAX_BALANCE)]
 Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Sig = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
 AddressStr = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
@@ -84,8 +91,8 @@ class CommitIn(_In):
     market: MarketId
     commitment: Hex32
     nonce: U64
-    margin_lock: U256 = 0
-    bond: U256 = 0
+    margin_lock: Locked = 0
+    bond: Locked = 0
     expiry_ms: U64 = (1 << 64) - 1
     signature: Sig
 
@@ -109,7 +116,7 @@ class OrderIn(_In):
     market: MarketId
     side: Literal["buy", "sell"]
     limit_price: Ticks | None
-    quantity: Ticks
+    quantity: Lots
     time_in_force: Literal["ioc", "gtc"] = "ioc"
     reduce_only: StrictBool = False
     client_id: U64 = 0
@@ -185,7 +192,7 @@ class RfqIn(_In):
 
     requester: AddressStr
     market: MarketId
-    size: U64
+    size: Lots
     side: Literal["hidden", "buy", "sell"] = "hidden"
     window_ms: U64
     nonce: U64
@@ -255,8 +262,8 @@ class QuoteRevealIn(_In):
     maker: AddressStr
     rfq_id: Hex32
     commitment: Hex32
-    bid: Annotated[StrictInt, Field(ge=0, le=1 << 40)]
-    ask: Annotated[StrictInt, Field(ge=0, le=1 << 40)]
+    bid: QuoteTicks
+    ask: QuoteTicks
     salt: Hex32
     nonce: U64
     expiry_ms: U64 = (1 << 64) - 1
@@ -323,7 +330,7 @@ class DepositIn(_In):
     )
 
     trader: AddressStr
-    amount: Annotated[StrictInt, Field(ge=1, le=(1 << 63) - 1)]
+    amount: Amount
     nonce: U64
     expiry_ms: U64 = (1 << 64) - 1
     signature: Sig
@@ -355,7 +362,7 @@ class OracleReportIn(_In):
     )
 
     market: MarketId
-    price: Annotated[StrictInt, Field(ge=1, le=(1 << 63) - 1)]
+    price: Ticks
     timestamp_ms: Annotated[StrictInt, Field(ge=1, le=(1 << 63) - 1)]
     source: AddressStr
     signature: Sig

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sealbatch.auction.bounds import MAX_BALANCE
+
 __all__ = ["DEFAULT_OPERATOR_KEY", "Settings"]
 
 #: Operator key of the embedded default (a development key, public by design:
@@ -42,7 +44,7 @@ class Settings(BaseSettings):
     min_bond: int = Field(
         default=1_000_000,
         ge=0,
-        le=1 << 62,
+        le=MAX_BALANCE,
         description="least collateral (base units) an unrevealed commitment forfeits; "
         "free collateral must cover the bonds of a trader's open commitments",
     )

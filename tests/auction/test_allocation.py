@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealbatch.auction.allocation import allocate, pro_rata
+from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE
 from sealbatch.auction.clearing import PriceDiscovery, aggregate_curves, discover_price
 from sealbatch.auction.errors import AuctionError
 from sealbatch.crypto.keccak import keccak256
@@ -199,8 +200,8 @@ def test_allocation_properties(rows: list[Row], reference: int | None) -> None:
         st.builds(
             Row,
             st.booleans(),
-            st.none() | st.integers((1 << 40) - 4, 1 << 40),
-            st.integers((1 << 39), 1 << 40),
+            st.none() | st.integers(MAX_PRICE - 4, MAX_PRICE),
+            st.integers(MAX_LOTS // 2, MAX_LOTS),
         ),
         max_size=8,
     )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sealbatch.auction.book import MARKET, OrderArrays
+from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE
 from sealbatch.auction.errors import InvalidOrder
 from sealbatch.auction.orders import Order, Side, TimeInForce
 
@@ -14,13 +15,13 @@ def test_from_orders() -> None:
     orders = [
         Order("BTC-PERP", Side.BUY, 100, 3),
         Order("BTC-PERP", Side.SELL, None, 5),
-        Order("BTC-PERP", Side.SELL, 1 << 40, 1 << 40, TimeInForce.GTC),
+        Order("BTC-PERP", Side.SELL, MAX_PRICE, MAX_LOTS, TimeInForce.GTC),
     ]
     book = OrderArrays.from_orders(orders)
     assert len(book) == 3
     assert book.is_buy.tolist() == [True, False, False]
-    assert book.limit.tolist() == [100, MARKET, 1 << 40]
-    assert book.quantity.tolist() == [3, 5, 1 << 40]
+    assert book.limit.tolist() == [100, MARKET, MAX_PRICE]
+    assert book.quantity.tolist() == [3, 5, MAX_LOTS]
     assert (book.is_buy.dtype, book.limit.dtype, book.quantity.dtype) == (
         np.bool_,
         np.int64,
@@ -48,9 +49,9 @@ def arrays(
     [
         (lambda: arrays([True], [1, 2], [1]), "one length"),
         (lambda: arrays([True], [1], [0]), "quantity"),
-        (lambda: arrays([True], [1], [(1 << 40) + 1]), "quantity"),
+        (lambda: arrays([True], [1], [MAX_LOTS + 1]), "quantity"),
         (lambda: arrays([True], [-1], [1]), "limit"),
-        (lambda: arrays([True], [(1 << 40) + 1], [1]), "limit"),
+        (lambda: arrays([True], [MAX_PRICE + 1], [1]), "limit"),
         (lambda: arrays([True], [1], [1], dtype=np.int32), "limit: expected dtype int64"),
         (lambda: arrays([True], [1], [1], dtype=np.float64), "limit: expected dtype int64"),
         (

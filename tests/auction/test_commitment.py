@@ -192,7 +192,7 @@ def test_commitment_binds_every_input(change: Callable[..., Inputs]) -> None:
 @given(
     st.sampled_from(Side),
     st.none() | st.integers(1, (1 << 30) - 1),
-    st.integers(1, (1 << 24) - 1),
+    st.integers(1, (1 << 22) - 1),
     st.integers(0, (1 << 64) - 1),
     st.binary(min_size=32, max_size=32),
     st.integers(0, (1 << 64) - 1),

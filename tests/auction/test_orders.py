@@ -9,10 +9,12 @@ from eth_utils import keccak as eth_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE
 from sealbatch.auction.errors import InvalidOrder
 from sealbatch.auction.orders import ORDER_TAG, Order, Side, TimeInForce
 
-MAX = 1 << 40
+MAX = MAX_PRICE  # prices: 1 .. 2^30 - 1
+MAXQ = MAX_LOTS  # quantities: 1 .. 2^22 - 1
 
 
 def word(x: int) -> bytes:
@@ -49,7 +51,7 @@ orders = st.builds(
     st.sampled_from(["BTC-PERP", "ETH-PERP", "X", "a" * 32]),
     st.sampled_from(Side),
     st.none() | st.integers(1, MAX),
-    st.integers(1, MAX),
+    st.integers(1, MAXQ),
     st.just(TimeInForce.IOC),
     st.booleans(),
     st.integers(0, (1 << 64) - 1),
@@ -58,7 +60,7 @@ orders = st.builds(
     st.sampled_from(["BTC-PERP", "ETH-PERP"]),
     st.sampled_from(Side),
     st.integers(1, MAX),
-    st.integers(1, MAX),
+    st.integers(1, MAXQ),
     st.just(TimeInForce.GTC),
     st.booleans(),
     st.integers(0, (1 << 64) - 1),
@@ -147,7 +149,7 @@ def test_orders_are_frozen() -> None:
         ({"limit_price": True}, "limit_price"),
         ({"quantity": 0}, "quantity"),
         ({"quantity": -1}, "quantity"),
-        ({"quantity": MAX + 1}, "quantity"),
+        ({"quantity": MAXQ + 1}, "quantity"),
         ({"quantity": 2.0}, "quantity"),
         ({"time_in_force": "gtc"}, "time_in_force"),
         ({"limit_price": None, "time_in_force": TimeInForce.GTC}, "time_in_force"),
@@ -173,7 +175,7 @@ def test_invalid_fields_are_named(changes: dict[str, object], field: str) -> Non
 
 def test_limits_are_inclusive() -> None:
     Order("BTC-PERP", Side.BUY, 1, 1)
-    Order("BTC-PERP", Side.BUY, MAX, MAX, client_id=(1 << 64) - 1)
+    Order("BTC-PERP", Side.BUY, MAX, MAXQ, client_id=(1 << 64) - 1)
 
 
 @pytest.mark.parametrize(

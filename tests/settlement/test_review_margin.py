@@ -12,7 +12,7 @@ from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Order, Side, TimeInForce
-from sealbatch.settlement.errors import InsufficientMargin, ReduceOnlyViolation
+from sealbatch.settlement.errors import InsufficientMargin, PositionLimit, ReduceOnlyViolation
 from sealbatch.settlement.ledger import LedgerState, LiquidationOrder, equity
 from sealbatch.settlement.margin import (
     RevealMarginCheck,
@@ -112,11 +112,18 @@ def test_pending_liquidation_claims_the_reducible_position() -> None:
         check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 50, reduce_only=True))
 
 
-def test_an_order_whose_notional_overflows_is_refused_as_a_rejection() -> None:
+def test_an_order_beyond_the_position_bound_is_refused_as_a_rejection() -> None:
+    """Orders that could together take a position to 2^22 lots are refused one by
+    one (the proof range-checks positions below 2^22); the other side does not
+    lean on them, and a rich account gains nothing by splitting."""
     check = RevealMarginCheck(funded([(1 << 62) - 1]), DEFAULT_CONFIG)
-    with pytest.raises(InsufficientMargin, match="notional") as err:
+    for _ in range(4):
         check(key(0).address, Order("BTC-PERP", Side.BUY, MAX_TICKS, 1_000_000))
+    check(key(0).address, Order("BTC-PERP", Side.SELL, MAX_TICKS, 1_000_000))  # the other side
+    with pytest.raises(PositionLimit, match=r"at most 4194303 lots \(below 2\^22\)") as err:
+        check(key(0).address, Order("BTC-PERP", Side.BUY, MAX_TICKS, 194_304))
     assert isinstance(err.value, AuctionError)  # recorded by the commit book, not a crash
+    check(key(0).address, Order("BTC-PERP", Side.BUY, MAX_TICKS, 194_303))  # exactly the bound
 
 
 def _gtc(n: int, side: Side, price: int, lots: int) -> RestingOrder:

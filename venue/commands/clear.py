@@ -51,6 +51,7 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from sealbatch.auction.allocation import allocate
     from sealbatch.auction.batch import TieBreakKeys
+    from sealbatch.auction.bounds import MAX_PRICE, bound_message
     from sealbatch.auction.clearing import aggregate_curves, discover_price
     from sealbatch.auction.orders_csv import OrdersCsvError, parse_orders_csv
 
@@ -62,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
             return _fail(
                 f"--reference: expected an integer number of ticks, got {args.reference!r}"
             )
-        if not 1 <= reference <= 1 << 40:
-            return _fail(f"--reference: expected 1 to {1 << 40} ticks, got {reference}")
+        if not 1 <= reference <= MAX_PRICE:
+            return _fail(bound_message("--reference", reference, 1, MAX_PRICE, "ticks"))
     try:
         seed = bytes.fromhex(args.seed.removeprefix("0x"))
     except ValueError:
