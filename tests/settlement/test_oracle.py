@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sealbatch.crypto.eip712 import address_of
 from sealbatch.crypto.keccak import keccak256
@@ -233,3 +235,54 @@ def test_one_batch_moves_the_mark_by_at_most_the_step_whatever_the_print() -> No
             mark, new = update_mark(index, premium, clearing, 50, 10)
             assert abs(new - premium) <= index * 10 // 10_000
             assert abs(mark - index) <= index * 50 // 10_000
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 1 << 40),
+    st.integers(0, 1_000),
+    st.integers(0, 1_000),
+    st.one_of(st.none(), st.integers(1, 1 << 40)),
+    st.integers(-(10**6), 10**6),
+)
+def test_update_mark_never_leaves_its_bounds(
+    index: int, band_bps: int, step_bps: int, clearing: int | None, premium_seed: int
+) -> None:
+    step_bps = min(step_bps, band_bps)
+    band = index * band_bps // 10_000
+    premium = max(-band, min(band, premium_seed))
+    mark, new = update_mark(index, premium, clearing, band_bps, step_bps)
+    assert abs(new - premium) <= index * step_bps // 10_000
+    assert abs(new) <= band and mark == max(1, index + new)
+
+
+_THREE = {
+    (f, i): keccak256(b"three by three", f.encode(), bytes([i])) for f in "abc" for i in range(3)
+}
+_THREE_CFG = OracleConfig(tuple(OracleSource(address_of(k), f) for (f, _), k in _THREE.items()))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(10_000, 10**9),
+    st.lists(st.integers(-10, 10), min_size=9, max_size=9),
+    st.lists(st.integers(1, 1 << 40), min_size=3, max_size=3),
+)
+def test_one_liar_per_family_of_three_cannot_move_the_index(
+    honest: int, jitter_bps: list[int], lies: list[int]
+) -> None:
+    """Three families of three, quorum 2: whatever one source per family reports, the
+    index is trusted and within the honest sources' own spread."""
+    prices = {}
+    for n, (fam, i) in enumerate(sorted(_THREE)):
+        prices[(fam, i)] = honest + honest * jitter_bps[n] // 10_000
+    for n, fam in enumerate("abc"):
+        prices[(fam, 2)] = lies[n]
+    reports = tuple(
+        SignedReport.sign(PriceReport("BTC-PERP", p, 7, address_of(_THREE[fi])), _THREE[fi])
+        for fi, p in prices.items()
+    )
+    r = read_index(OracleRound(1, 7, reports), _THREE_CFG, ["BTC-PERP"])["BTC-PERP"]
+    honest_prices = [p for (f, i), p in prices.items() if i < 2]
+    assert r.trusted is not None
+    assert min(honest_prices) - 1 <= r.trusted <= max(honest_prices)

@@ -111,3 +111,15 @@ def test_serve_says_which_development_defaults_are_on(
     assert main(["serve", "--host", "0.0.0.0", "--oracle-sources", path, "--port", "18123"]) == 0
     assert "development default" not in capsys.readouterr().err
     assert started == ["127.0.0.1", "0.0.0.0"]
+
+
+def test_the_oracle_sources_setting_is_read_from_the_environment(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sealbatch.venue.settings import Settings
+
+    path = _oracle_file(tmp_path)
+    monkeypatch.setenv("SEALBATCH_ORACLE_SOURCES", path)
+    settings = Settings()
+    assert settings.oracle_sources == path
+    assert not any("oracle" in d for d in settings.development_defaults())
