@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.crypto.eip712 import address_of
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.errors import BadOracleSignature, OracleError, UnknownOracleSource
@@ -264,9 +265,9 @@ _THREE_CFG = OracleConfig(tuple(OracleSource(address_of(k), f) for (f, _), k in 
 
 @settings(max_examples=15, deadline=None)
 @given(
-    st.integers(10_000, 10**9),
+    st.integers(10_000, MAX_TICKS // 2),
     st.lists(st.integers(-10, 10), min_size=9, max_size=9),
-    st.lists(st.integers(1, 1 << 40), min_size=3, max_size=3),
+    st.lists(st.integers(1, MAX_TICKS), min_size=3, max_size=3),
 )
 def test_one_liar_per_family_of_three_cannot_move_the_index(
     honest: int, jitter_bps: list[int], lies: list[int]
