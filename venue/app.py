@@ -34,6 +34,7 @@ from sealbatch.venue.api.routes import (
 )
 from sealbatch.venue.clock import Clock
 from sealbatch.venue.errors import RateLimited, problem_status
+from sealbatch.venue.explorer import mount_explorer
 from sealbatch.venue.operator import Operator
 from sealbatch.venue.schemas import CommitIn
 from sealbatch.venue.settings import Settings
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ):
         app.include_router(module.router)
     app.include_router(markets.oracle_router)
+    mount_explorer(app)  # the batch explorer page at / (venue/explorer/)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     def openapi() -> dict[str, Any]:

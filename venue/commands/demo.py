@@ -32,6 +32,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="write each batch to DIR/batch-<n>/ (orders.csv, result.json, oracle.json, "
         "pre_state.json, post_state.json; see docs/formats.md)",
     )
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="instead: run a live venue on 127.0.0.1 with seeded traders and keep the batch "
+        "explorer open at http://127.0.0.1:PORT/ until Ctrl-C",
+    )
+    p.add_argument("--port", type=int, default=8000, help="with --serve: port (default 8000)")
+    p.add_argument(
+        "--commit-ms", type=int, default=1_000, help="with --serve: commit window (default 1000)"
+    )
+    p.add_argument(
+        "--reveal-ms", type=int, default=300, help="with --serve: reveal window (default 300)"
+    )
     p.set_defaults(func=run)
 
 
@@ -100,6 +113,27 @@ def _print_settlement(b: DemoBatch, names: dict[Address, str]) -> None:
     print(f"  state root 0x{w.post_root.hex()}")
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from sealbatch.crypto.exceptions import SealbatchError
+    from sealbatch.venue.live_demo import LiveDemoConfig, serve_live_demo
+
+    if not 0 < args.port < 65536:
+        print(f"sealbatch demo: error: --port: expected 1 to 65535, got {args.port}")
+        return 2
+    if not 10 <= args.reveal_ms <= args.commit_ms <= 3_600_000:
+        print(
+            "sealbatch demo: error: --commit-ms/--reveal-ms: expected 10 <= reveal <= commit "
+            f"<= 3600000, got commit {args.commit_ms} and reveal {args.reveal_ms}"
+        )
+        return 2
+    try:
+        config = LiveDemoConfig(seed=args.seed)
+        return serve_live_demo(args.port, config, args.commit_ms, args.reveal_ms)
+    except (SealbatchError, OSError) as exc:
+        print(f"sealbatch demo: error: {exc}")
+        return 2
+
+
 def run(args: argparse.Namespace) -> int:
     from sealbatch.venue.demo import (
         DemoConfig,
@@ -108,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         run_demo,
     )
 
+    if args.serve:
+        return _serve(args)
     if args.batches < 1:
         print(f"sealbatch demo: error: --batches: expected at least 1, got {args.batches}")
         return 2
