@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-all bench lint clean contracts
+.PHONY: explorer test-browser explorer-assets explorer-check screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,11 +30,36 @@ contracts: $(STAMP) $(NODE_STAMP)
 demo: $(STAMP)
 	$(BIN)/sealbatch demo
 
+# A live venue with seeded traders; the batch explorer at http://127.0.0.1:8000/ (Ctrl-C stops).
+explorer: $(STAMP)
+	$(BIN)/sealbatch demo --serve
+
+# The explorer's front-end packages: installed at the versions pinned in
+# venue/explorer/package-lock.json and copied into venue/explorer/static/vendor/
+# (committed, so the venue needs neither npm nor a network to serve the page).
+NPM_CI := npm ci --ignore-scripts --no-audit --no-fund --prefix venue/explorer
+explorer-assets: $(STAMP)
+	$(NPM_CI)
+	$(BIN)/python -m sealbatch.venue.explorer.assets vendor
+
+# The committed copies are byte for byte what the lock file installs.
+explorer-check: $(STAMP)
+	$(NPM_CI)
+	$(BIN)/python -m sealbatch.venue.explorer.assets check
+
+# docs/explorer-*.png from a live venue in headless Chromium.
+screenshots: $(STAMP)
+	$(BIN)/python docs/screenshots.py
+
 test: $(STAMP) $(NODE_DEPS)
-	$(BIN)/python -m pytest -q -m "not slow and not postgres and not anvil"
+	$(BIN)/python -m pytest -q -m "not slow and not postgres and not anvil and not browser"
 
 test-all: $(STAMP) $(NODE_DEPS)
 	$(BIN)/python -m pytest -q
+
+# The explorer in headless Chromium (needs Debian's chromium; .ci/run installs it).
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -m browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/clearing.py

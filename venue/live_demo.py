@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,8 @@ class LiveTraders:
     refused: int = 0
     blocks: int = 0
     positions: dict[str, int] = field(default_factory=dict)
+    #: The latest refusals ("code: detail"), newest last.
+    refusals: list[str] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def stop(self) -> None:
@@ -95,6 +98,11 @@ class LiveTraders:
                 raise
 
     def _run(self) -> None:
+        # Commits and reveals go out in parallel: a window is a few hundred ms.
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="sealbatch-live") as pool:
+            self._trade(pool)
+
+    def _trade(self, pool: ThreadPoolExecutor) -> None:
         rng = random.Random(self.config.seed)
         people = demo_traders(self.config.seed, self.config.traders)
         clients = [VenueClient(self.url, t.key) for t in people]
@@ -102,8 +110,8 @@ class LiveTraders:
         fair = dict(START_PRICES)
         markets = sorted(clients[0].info()["markets"])
         fair = {m: fair.get(m, 100_000) for m in markets}
-        for c in clients:
-            c.deposit(LIVE_DEPOSIT)
+        for f in [pool.submit(c.deposit, LIVE_DEPOSIT) for c in clients]:
+            f.result()
         schedule = clients[0].info()["schedule"]
         genesis, commit_ms = schedule["genesis_ms"], schedule["commit_window_ms"]
         reveal_ms = schedule["reveal_window_ms"]
@@ -112,8 +120,8 @@ class LiveTraders:
         while not self.stop_event.is_set():
             now = clients[0].server_now_ms()
             batch = (now - genesis) // commit_ms
-            # Leave room to commit before the window closes.
-            if genesis + (batch + 1) * commit_ms - now < min(150, commit_ms // 3):
+            # Start early in a commit window, so every commitment lands before it closes.
+            if now - (genesis + batch * commit_ms) > commit_ms // 4:
                 batch += 1
                 if not self._wait_until(clients[0], genesis + batch * commit_ms + 5):
                     return
@@ -121,8 +129,9 @@ class LiveTraders:
                 step = rng.randint(-5, 5) * fair[m] // 10_000  # ±0.05 % a batch
                 pull = (START_PRICES.get(m, fair[m]) - fair[m]) // 20  # back towards the start
                 fair[m] = max(1, fair[m] + step + pull)
-            self._report(sources, fair)
-            pending = self._commit(rng, people, clients, markets, fair, batch)
+            reports = pool.submit(self._report, sources, fair)
+            pending = self._commit(pool, rng, people, clients, markets, fair, batch)
+            reports.result()
             if (
                 self.config.rfq_every
                 and batch % self.config.rfq_every == 0
@@ -138,8 +147,9 @@ class LiveTraders:
             opens = genesis + (batch + 1) * commit_ms
             if not self._wait_until(clients[0], opens + min(20, reveal_ms // 4)):
                 return
-            for client, p in pending:
-                self._try(lambda c=client, p=p: c.reveal(p))
+            reveals = [pool.submit(self._try, lambda c=c, p=p: c.reveal(p)) for c, p in pending]
+            for f in reveals:
+                f.result()
             self.batches_traded += 1
             if last_seen >= 0:
                 self._learn(clients[0], last_seen)
@@ -152,8 +162,9 @@ class LiveTraders:
     def _try(self, call: Any) -> Any:
         try:
             return call()
-        except SealbatchError:
+        except SealbatchError as exc:
             self.refused += 1  # a refusal the venue explained; the flow goes on
+            self.refusals = [*self.refusals[-19:], str(exc)]
             return None
 
     def _report(self, sources: list[VenueClient], fair: dict[str, int]) -> None:
@@ -168,6 +179,7 @@ class LiveTraders:
 
     def _commit(
         self,
+        pool: ThreadPoolExecutor,
         rng: random.Random,
         people: list[Any],
         clients: list[VenueClient],
@@ -175,16 +187,26 @@ class LiveTraders:
         fair: dict[str, int],
         batch: int,
     ) -> list[tuple[VenueClient, PendingOrder]]:
-        pending: list[tuple[VenueClient, PendingOrder]] = []
+        """Commit each trader's orders (one request per trader, in parallel); returns
+        those to reveal (all but the withholder's)."""
         withholder = batch % len(clients)
+        jobs = []
         for i, (person, client) in enumerate(zip(people, clients, strict=True)):
-            for _ in range(rng.randint(1, 2)):
-                market = rng.choice(markets)
-                held = self.positions.get(person.address, 0)
-                order = self._order(rng, market, fair[market], held)
-                p = self._try(lambda c=client, o=order: c.commit(o, bond=LIVE_BOND, batch_id=batch))
-                if p is not None and i != withholder:
-                    pending.append((client, p))
+            held = self.positions.get(person.address, 0)
+            orders = [
+                self._order(rng, market, fair[market], held)
+                for market in (rng.choice(markets) for _ in range(rng.randint(1, 2)))
+            ]
+            job = pool.submit(
+                self._try,
+                lambda c=client, o=orders: [c.commit(x, bond=LIVE_BOND, batch_id=batch) for x in o],
+            )
+            jobs.append((i, client, job))
+        pending: list[tuple[VenueClient, PendingOrder]] = []
+        for i, client, job in jobs:
+            committed = job.result()
+            if committed is not None and i != withholder:
+                pending.extend((client, p) for p in committed)
         return pending
 
     @staticmethod
