@@ -21,10 +21,10 @@ import httpx
 
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.settlement.dev_oracle import dev_oracle_keys
 from sealbatch.settlement.oracle import PriceReport, SignedReport
 from sealbatch.venue.client import PendingOrder, VenueClient
 from sealbatch.venue.demo import START_PRICES, demo_traders
-from sealbatch.venue.settlement_engine import dev_oracle_keys
 
 __all__ = ["LiveDemoConfig", "LiveTraders"]
 

@@ -32,7 +32,7 @@ class LiveDemoProcess:
         self.output = ""
         self.returncode: int | None = None
 
-    def start(self, timeout_s: float = 30.0) -> None:
+    def start(self, timeout_s: float = 60.0) -> None:
         """Start it and wait until a batch with trades has settled."""
         self.proc = subprocess.Popen(
             [

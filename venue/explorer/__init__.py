@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -31,12 +31,13 @@ _CSP = (
 def mount_explorer(app: FastAPI) -> None:
     """Serve the explorer page at ``/`` and its assets under ``/explorer/``."""
 
-    @app.get("/", include_in_schema=False)
-    async def explorer_page() -> FileResponse:
+    async def explorer_page(_request: Request) -> FileResponse:
         return FileResponse(
             STATIC_DIR / "index.html",
             media_type="text/html; charset=utf-8",
             headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-cache"},
         )
 
+    # A plain route, not an API route: the page is no part of the JSON API or its schema.
+    app.add_route("/", explorer_page, methods=["GET", "HEAD"], include_in_schema=False)
     app.mount("/explorer", StaticFiles(directory=STATIC_DIR), name="explorer")
