@@ -49,7 +49,7 @@ class LiveDemoConfig:
 
     seed: int = 2026
     traders: int = 8
-    rfq_every: int = 12
+    rfq_every: int = 6
     rfq_window_ms: int = 1_200
 
     def __post_init__(self) -> None:

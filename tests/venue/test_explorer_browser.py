@@ -347,3 +347,29 @@ def test_usable_at_phone_width(browser_context: Any, demo: LiveDemoProcess, wher
         assert console.errors == []
     finally:
         page.close()
+
+
+def test_a_new_epoch_makes_the_page_subscribe_again(page: Any, demo: LiveDemoProcess) -> None:
+    """A message from another epoch (the venue restarted): sequence numbers start over,
+    so the page drops the socket and takes a fresh snapshot."""
+    connections: list[int] = []
+
+    def relay(ws: Any) -> None:
+        connections.append(len(connections) + 1)
+        server = ws.connect_to_server()
+        first = len(connections) == 1
+
+        def from_server(message: str | bytes) -> None:
+            ws.send(message)
+            frame = json.loads(message)
+            if first and frame.get("type") == "snapshot":
+                ws.send(json.dumps({**frame, "type": "batch", "epoch": "0" * 16, "seq": 1}))
+
+        server.on_message(from_server)
+
+    page.route_web_socket("**/v1/stream", relay)
+    open_overview(page, demo)
+    page.wait_for_function("() => document.querySelector('#live').textContent.startsWith('live')")
+    page.wait_for_timeout(500)
+    assert len(connections) >= 2
+    assert page.evaluate("window.sealbatchExplorer.stream.epoch") != "0" * 16
