@@ -469,6 +469,7 @@
         {
           label: `price (${tickOf(marketId).unit || "ticks"})`,
           values: (_u, vals) => vals.map((v) => fmtPrice(marketId, v)),
+          space: 90, // px between price ticks: the labels are wide
           stroke: color("--fg"),
           grid: { stroke: color("--grid") },
         },
