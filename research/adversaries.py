@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 
+from sealbatch.auction.batch import clear_market
 from sealbatch.research.agents import Agent
-from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder, Simulation
+from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder, Message, RevealMsg, Simulation
+from sealbatch.research.mechanisms.batch import auction_order, order_id_bytes
 from sealbatch.research.scenario import (
     Latency,
     SandwicherConfig,
@@ -127,7 +129,7 @@ class Sandwicher(_FrontRunner):
         self.attacks = 0
         sim.inflight_watchers.append(self)
 
-    def on_in_flight(self, msg: LabOrder | Cancel | None, arrive: int) -> None:
+    def on_in_flight(self, msg: Message | None, arrive: int) -> None:
         if msg is None or type(msg) is not LabOrder:
             return
         delay = self.observe_ns + self.send_delay()
@@ -140,9 +142,23 @@ class Sequencer(_FrontRunner):
     """A malicious sequencer: holds everyone else's messages for ``window_us``
     (releasing them at the window's end in arrival order) while its own go
     straight through, front-running large orders and picking off quotes whose
-    replacement it has seen in the queue."""
+    replacement it has seen in the queue.
+
+    Every message passes through it under every mechanism, reveals included.
+    Under commit-reveal it uses the powers it keeps there (``reveal_straddle``):
+    each batch it commits a buy at ``view + offset`` and a sell at
+    ``view - offset``; it decides on its reveals in the last millisecond of the
+    reveal window, knowing the fundamental and every reveal it has relayed, and
+    reveals an order only if clearing the relayed reveals with it (the venue's
+    own ``clear_market``) gives it a fill at a price better than the
+    fundamental, or if withholding would cost more than revealing. With
+    ``censor_reveals`` it also drops others' reveals on the side it favours (its
+    competitors for the stale orders), who then forfeit their bonds. It learns
+    of fundamental moves as fast as the sniper (observation latency 0).
+    """
 
     kind = "sequencer"
+    watches_fundamental = True
 
     def __init__(self, sim: Simulation, streams: Streams, name: str, cfg: SequencerConfig) -> None:
         super().__init__(sim, streams, name, Latency(0.0, 0.0, 0.0))
@@ -150,19 +166,34 @@ class Sequencer(_FrontRunner):
         self.window_ns = max(int(cfg.window_us * 1000), 1)
         self.min_victim_lots = cfg.min_victim_lots
         self.unwind_slippage = cfg.unwind_slippage_ticks
-        self.buffer: list[LabOrder | Cancel] = []
+        self.buffer: list[Message] = []
         self.attacks = 0
         self.snipes = 0
+        self.censored = 0
+        self.withheld = 0
+        self.relayed = 0
+        self._relayed: dict[int, list[LabOrder]] = {}  # reveals seen, by batch
+        self._straddle: dict[int, int] = {}  # batch -> centre of its straddle
         sim.sequencer = self
+        if sim.mechanism.per_batch and cfg.reveal_straddle:
+            sim.batch_listeners.append(self)
 
     def send_delay(self) -> int:
         return 1
 
-    def intercept(self, msg: LabOrder | Cancel) -> None:
+    def intercept(self, msg: Message) -> None:
         sim = self.sim
         if not self.buffer:
             release = (sim.now // self.window_ns + 1) * self.window_ns
             sim.schedule(release, self._release, None)
+        if type(msg) is RevealMsg:
+            o = msg.order
+            if self.cfg.censor_reveals and o.side == self._favoured(o.batch):
+                self.censored += 1  # never relayed: the owner forfeits its bond
+                return
+            if self.cfg.reveal_straddle and sim.mechanism.per_batch:
+                self._relayed.setdefault(o.batch, []).append(o)
+            self.relayed += 1
         self.buffer.append(msg)
         if sim.mechanism.sealed or type(msg) is not LabOrder:
             return
@@ -187,6 +218,49 @@ class Sequencer(_FrontRunner):
         arrive = self.sim.mechanism.arrive
         for msg in batch:
             arrive(msg)
+
+    # -- commit-reveal ------------------------------------------------------------------
+    def on_batch_open(self, k: int) -> None:
+        c = round(self.view)
+        self._straddle = {k: c, **{b: v for b, v in self._straddle.items() if b >= k - 1}}
+        self._relayed = {b: v for b, v in self._relayed.items() if b >= k - 1}
+        h, q = self.cfg.straddle_offset_ticks, self.cfg.straddle_lots
+        for side in (BUY, SELL):
+            self.sim.send(self, self.order(side, c + side * h, q, True))
+
+    def _favoured(self, k: int) -> int:
+        """The side the fundamental has moved towards since batch ``k``'s straddle (0: none)."""
+        c = self._straddle.get(k)
+        if c is None or abs(self.view - c) < self.cfg.straddle_offset_ticks:
+            return 0
+        return BUY if self.view > c else SELL
+
+    def reveal_time(self, close: int, deadline: int) -> int:
+        return max(close, deadline - 1_000_000)  # its own reveal goes straight through
+
+    def should_reveal(self, order: LabOrder) -> bool:
+        mech = self.sim.mechanism
+        bond = mech.spec.bond
+        others = self._relayed.get(order.batch, [])
+        price, filled = _clear_with(mech.market_id, others, order, self.sim.last_price)
+        gain = filled * order.side * (self.view - price) if filled else 0.0
+        reveal = gain > 0 or gain > -bond
+        if not reveal:
+            self.withheld += 1
+        return reveal
+
+
+def _clear_with(
+    market: str, others: list[LabOrder], own: LabOrder, last_price: int | None
+) -> tuple[float, int]:
+    """(price, own lots filled) if the batch were cleared now with ``others`` and ``own``."""
+    book = [o for o in others if o.live] + [own]
+    orders = [auction_order(market, o, o.qty, True) for o in book]
+    ids = [order_id_bytes(o.oid) for o in book]
+    discovery, _, fills = clear_market(orders, ids, last_price, b"\x00" * 32)
+    if discovery.price is None or not discovery.volume:
+        return 0.0, 0
+    return float(discovery.price), int(fills[-1])
 
 
 class SelectiveRevealer(Agent):
@@ -213,6 +287,10 @@ class SelectiveRevealer(Agent):
         h, q = self.cfg.offset_ticks, self.cfg.size_lots
         self.sim.send(self, self.order(BUY, c + h, q, True))
         self.sim.send(self, self.order(SELL, c - h, q, True))
+
+    def reveal_time(self, close: int, deadline: int) -> int:
+        """As late as its latency safely allows: it learns the most by waiting."""
+        return max(close, deadline - 2 * self.send_ns - 1_000_000)
 
     def should_reveal(self, order: LabOrder) -> bool:
         edge = order.side * (self.view - order.price)

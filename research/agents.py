@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder, Simulation, latency_ns
+from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder, Message, Simulation, latency_ns
 from sealbatch.research.scenario import (
     Latency,
     MarketMakerConfig,
@@ -99,7 +99,7 @@ class Agent:
     def on_fill(self, order: LabOrder, price: int, qty: int) -> None:
         """``qty`` lots of ``order`` filled at ``price``."""
 
-    def on_in_flight(self, msg: LabOrder | Cancel | None, arrive: int) -> None:
+    def on_in_flight(self, msg: Message | None, arrive: int) -> None:
         """Another agent's message in flight (None when sealed)."""
 
     def on_batch_open(self, k: int) -> None:
@@ -108,6 +108,15 @@ class Agent:
     def should_reveal(self, order: LabOrder) -> bool:
         """Whether to reveal a commitment now (commit-reveal only)."""
         return True
+
+    def reveal_time(self, close: int, deadline: int) -> int:
+        """When to decide on revealing a commitment whose commit window closed at
+        ``close`` (reveals must arrive before ``deadline``): at once for traders
+        who do not follow the fundamental; halfway through the reveal window,
+        with what they have learnt since, for those who do."""
+        if self.watches_fundamental:
+            return close + (deadline - close) // 2
+        return close
 
     def on_unfilled(self, order: LabOrder) -> None:
         """Per-batch mechanisms: ``order``'s batch closed with ``order.rem`` lots unfilled."""

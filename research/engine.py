@@ -4,8 +4,10 @@
 account), the trade tape and the message path from an agent to the venue:
 ``send`` stamps a message with the agent's latency, shows it to adversaries
 that watch messages in flight (sealed under commit-reveal: they see only that
-something was sent) and hands it to the sequencer, if there is one, or to the
-mechanism at its arrival time.
+a commitment was sent, but a reveal in full) and hands it to the sequencer, if
+there is one, or to the mechanism at its arrival time. Every message takes
+this path — quotes, orders, cancels, commitments and reveals — under every
+mechanism, so a sequencer has the same powers over all of them.
 
 Cash is in ticks × lots (a fill of q lots at p ticks moves ``p * q``),
 positions in lots; both are exact integers and sum to zero over all accounts
@@ -24,7 +26,17 @@ from sealbatch.research.scenario import Latency
 if TYPE_CHECKING:
     from sealbatch.research.agents import Agent
 
-__all__ = ["BUY", "SELL", "Cancel", "LabOrder", "Simulation", "TapeFill", "latency_ns"]
+__all__ = [
+    "BUY",
+    "SELL",
+    "Cancel",
+    "LabOrder",
+    "Message",
+    "RevealMsg",
+    "Simulation",
+    "TapeFill",
+    "latency_ns",
+]
 
 BUY = 1
 SELL = -1
@@ -85,7 +97,24 @@ class Cancel:
         self.t_arrive = 0
 
 
-Message = LabOrder | Cancel
+class RevealMsg:
+    """Reveal committed order ``order`` (commit-reveal only). Unlike a commitment
+    it discloses the order: anyone watching messages in flight, and a
+    sequencer holding it, sees its contents."""
+
+    __slots__ = ("agent", "commitment", "oid", "order", "salt", "t_arrive", "t_sent")
+
+    def __init__(self, order: LabOrder, commitment: bytes, salt: bytes) -> None:
+        self.order = order
+        self.oid = order.oid
+        self.agent = order.agent
+        self.commitment = commitment
+        self.salt = salt
+        self.t_sent = 0
+        self.t_arrive = 0
+
+
+Message = LabOrder | Cancel | RevealMsg
 
 TapeFill = tuple[int, int, int, int, int, int, int, bool, int]
 """(time ns, processing unit, account, order id, side, price, lots, aggressive,
@@ -188,7 +217,7 @@ class Simulation:
         msg.t_sent = now
         msg.t_arrive = arrive
         if self.inflight_watchers:
-            visible = None if self.mechanism.sealed else msg
+            visible = None if self.mechanism.sealed and type(msg) is not RevealMsg else msg
             for w in self.inflight_watchers:
                 if w is not agent:
                     w.on_in_flight(visible, arrive)

@@ -238,11 +238,12 @@ def compute_metrics(
     adversaries = [a for a in range(n) if sim.roles[a] == "adversary"]
     background = [a for a in range(n) if sim.roles[a] in _BACKGROUND]
     out["adversary_pnl"] = float(sum(pnl[a] for a in adversaries))
+    v_at_fill = np.asarray(path.at(tape.t), dtype=float).reshape(len(tape))
+    rent = tape.side * tape.qty * (v_at_fill - tape.price)
     adv_mask = np.isin(tape.agent, adversaries)
-    v_at_fill = np.asarray(path.at(tape.t[adv_mask]), dtype=float)
-    out["adversary_rent"] = float(
-        np.sum(tape.side[adv_mask] * tape.qty[adv_mask] * (v_at_fill - tape.price[adv_mask]))
-    )
+    out["adversary_rent"] = float(np.sum(rent[adv_mask]))
+    for a in adversaries:
+        out[f"rent_{kinds[a]}"] = float(np.sum(rent[tape.agent == a]))
     for kind in (
         "sniper",
         "sandwicher",

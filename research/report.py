@@ -62,6 +62,16 @@ KEY_METRICS: tuple[str, ...] = (
     "volume",
 )
 
+#: Per-agent-kind columns the report adds after KEY_METRICS when a run has them.
+_PER_KIND = ("pnl_", "rent_", "forfeits_", "censored_", "withheld_")
+
+
+def report_metrics(df: pd.DataFrame) -> list[str]:
+    """KEY_METRICS, then each adversary's and agent kind's own P&L, rent and counts."""
+    extra = [c for c in df.columns if c.startswith(_PER_KIND) and c not in KEY_METRICS]
+    return [m for m in KEY_METRICS if m in df.columns] + sorted(extra)
+
+
 _PACKAGES = ("numpy", "pandas", "dask", "distributed", "matplotlib", "pyyaml", "tqdm", "sealbatch")
 
 
@@ -314,7 +324,7 @@ def write_report(
     paths = {"results": out / "results.csv", "manifest": out / "manifest.json"}
     df.to_csv(paths["results"], index=False)
     paths["manifest"].write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    summary = summary_table(df)
+    summary = summary_table(df, report_metrics(df))
     paths["summary"] = out / "summary.csv"
     summary.to_csv(paths["summary"], index=False)
     baseline = scenario.mechanisms[0].label
@@ -344,9 +354,7 @@ def write_report(
     mechs = [m.label for m in scenario.mechanisms if m.label in present]
     lines.append("| metric | " + " | ".join(mechs) + " |")
     lines.append("|---|" + "---|" * len(mechs))
-    for m in KEY_METRICS:
-        if m not in focus:
-            continue
+    for m in report_metrics(focus):
         cells = []
         for mech in mechs:
             cells.append(

@@ -192,6 +192,9 @@ def run_simulation(
             forfeits = getattr(mech, "forfeits_by_account", {}).get(a.idx, 0)
             extras[f"forfeits_{a.kind}"] = int(forfeits)
             extras[f"bonds_{a.kind}"] = int(forfeits) * spec.bond
+            for name in ("censored", "withheld"):
+                if hasattr(a, name):
+                    extras[f"{name}_{a.kind}"] = int(getattr(a, name))
     if rfq is not None:
         extras["rfq_requests"] = rfq.requests
         extras["rfq_filled"] = rfq.filled

@@ -146,13 +146,19 @@ class SandwicherConfig:
 
 @dataclass(frozen=True)
 class SequencerConfig:
-    """Holds other traders' messages for ``window_us`` and orders them as it likes."""
+    """Holds other traders' messages for ``window_us`` and orders them as it likes;
+    under commit-reveal straddles each batch and reveals on what it relayed
+    (``reveal_straddle``), dropping competing reveals (``censor_reveals``)."""
 
     enabled: bool = False
     window_us: float = 1000.0
     min_victim_lots: int = 10
     unwind_slippage_ticks: int = 20
     snipe: bool = True
+    reveal_straddle: bool = True
+    straddle_offset_ticks: int = 3
+    straddle_lots: int = 5
+    censor_reveals: bool = True
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sealbatch.research.engine import Cancel, LabOrder, Simulation
+from sealbatch.research.engine import LabOrder, Message, Simulation
 from sealbatch.research.scenario import MechanismSpec
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Mechanism:
     def start(self) -> None:
         """Schedule the mechanism's own events (batch closes)."""
 
-    def arrive(self, msg: LabOrder | Cancel) -> None:
+    def arrive(self, msg: Message) -> None:
         raise NotImplementedError
 
     def finish(self) -> None:

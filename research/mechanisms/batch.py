@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sealbatch.auction.batch import clear_market
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.keccak import keccak256
-from sealbatch.research.engine import Cancel, LabOrder, Simulation
+from sealbatch.research.engine import Cancel, LabOrder, Message, Simulation
 from sealbatch.research.errors import ConservationError
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.scenario import MechanismSpec
@@ -100,7 +100,7 @@ class BatchAuctionMechanism(Mechanism):
             d[o.price] = d.get(o.price, 0) + o.rem
         return sorted(asks.items())[:n], sorted(bids.items(), reverse=True)[:n]
 
-    def arrive(self, msg: LabOrder | Cancel) -> None:
+    def arrive(self, msg: Message) -> None:
         if type(msg) is Cancel:
             if self._stale:
                 self._touch_cancel(msg.oid)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
-from sealbatch.research.engine import Cancel, LabOrder, Simulation
+from sealbatch.research.engine import Cancel, LabOrder, Message, Simulation
 from sealbatch.research.errors import ConservationError
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.scenario import MechanismSpec
@@ -70,7 +70,7 @@ class ClobMechanism(Mechanism):
         bids = [(p, sum(o.rem for o in self.bids[p])) for p in sorted(self.bids, reverse=True)[:n]]
         return asks, bids
 
-    def arrive(self, msg: LabOrder | Cancel) -> None:
+    def arrive(self, msg: Message) -> None:
         self.unit += 1
         if type(msg) is Cancel:
             self._cancel(msg.oid)

@@ -5,9 +5,12 @@ Batch ``k`` collects commitments during ``[kT, (k+1)T)`` and reveals during
 committed for its trader through :class:`sealbatch.auction.commit_reveal.CommitBook`
 (an EIP-712 commitment signed with the trader's secp256k1 key; the book
 verifies it and signs a receipt). At the close of the commit window every
-trader's reveal is scheduled at its own latency; a trader may withhold
-(:meth:`sealbatch.research.agents.Agent.should_reveal`), and a cancel under
-commit-reveal means exactly that. Unrevealed commitments forfeit their bond
+trader decides, at its own time (:meth:`~sealbatch.research.agents.Agent.reveal_time`),
+whether to reveal (:meth:`~sealbatch.research.agents.Agent.should_reveal`) and
+sends the reveal as a message like any other: it travels with the trader's
+latency, is visible in flight and passes through the sequencer, who may hold,
+drop or reorder it; a reveal that arrives after the window is refused by the
+book. A cancel under commit-reveal means "do not reveal". Unrevealed commitments forfeit their bond
 to the insurance fund. The closed batch is cleared by
 :func:`sealbatch.auction.batch.clear_batch`.
 
@@ -36,7 +39,7 @@ from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
 from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
 from sealbatch.crypto.keccak import keccak256
-from sealbatch.research.engine import Cancel, LabOrder, Simulation
+from sealbatch.research.engine import Cancel, LabOrder, Message, RevealMsg, Simulation
 from sealbatch.research.errors import ConservationError
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.mechanisms.batch import CROSS_ORDER_ID, auction_order
@@ -140,30 +143,44 @@ class CommitRevealMechanism(Mechanism):
     def _commit_close(self, k: int) -> None:
         sim = self.sim
         self._open(k + 1)
+        close = sim.now
+        deadline = close + self.reveal_ns
         for p in list(self.pending[k].values()):
             agent = sim.agents[p.order.agent]
-            delay = agent.send_delay() if agent is not None else 0
-            sim.schedule(sim.now + delay, self._reveal, (k, p))
+            decide = close if agent is None else agent.reveal_time(close, deadline)
+            sim.schedule(max(decide, close), self._decide, (k, p))
 
-    def _reveal(self, arg: tuple[int, _Pending]) -> None:
+    def _decide(self, arg: tuple[int, _Pending]) -> None:
+        """The owner decides whether to reveal; a reveal travels like any message."""
         k, p = arg
         o = p.order
-        book = self.books.get(k)
-        if book is None or not o.live:
+        if k not in self.books or not o.live:
             return
-        agent = self.sim.agents[o.agent]
-        if agent is not None and not agent.should_reveal(o):
+        sim = self.sim
+        agent = sim.agents[o.agent]
+        if agent is None:
+            self._reveal(RevealMsg(o, p.commitment, p.salt))
+            return
+        if not agent.should_reveal(o):
             o.live = False
             if self._stale:
                 self._touch_cancel(o.oid)
             return
+        sim.send(agent, RevealMsg(o, p.commitment, p.salt))
+
+    def _reveal(self, msg: RevealMsg) -> None:
+        o = msg.order
+        book = self.books.get(o.batch)
+        if book is None or not o.live:
+            self.rejections += book is None
+            return
         order = auction_order(self.market_id, o, o.qty, True)
         started = perf_counter()
         try:
-            book.reveal(Reveal(p.commitment, order, p.salt), self.sim.now // _NS_PER_MS)
+            book.reveal(Reveal(msg.commitment, order, msg.salt), self.sim.now // _NS_PER_MS)
             self.reveals += 1
         except AuctionError:
-            self.rejections += 1
+            self.rejections += 1  # late (past the reveal window) or malformed
             o.live = False
         self.venue_code_s += perf_counter() - started
 
@@ -219,8 +236,11 @@ class CommitRevealMechanism(Mechanism):
             entry = self._keys[account] = (key, address_of(key))
         return entry
 
-    def arrive(self, msg: LabOrder | Cancel) -> None:
+    def arrive(self, msg: Message) -> None:
         sim = self.sim
+        if type(msg) is RevealMsg:
+            self._reveal(msg)
+            return
         k = sim.now // self.interval_ns
         if type(msg) is Cancel:
             if self._stale:

@@ -57,16 +57,18 @@ def test_sandwich() -> None:
     _, df = _run("sandwich", sweep=None)
     assert _ci(df, "clob", "adversary_pnl")[1] > 0
     assert _ci(df, "clob", "sandwiches")[1] > 0
-    assert _paired(df, "fba-100ms", "clob", "adversary_pnl")[1] < 0
-    assert df.loc[df["mechanism"] == "cr-100ms", "adversary_pnl"].abs().max() == 0
+    assert _paired(df, "fba-100ms", "clob", "pnl_sandwicher")[1] < 0
+    # sealed in flight: the sandwicher never trades under commit-reveal
+    assert df.loc[df["mechanism"] == "cr-100ms", "pnl_sandwicher"].abs().max() == 0
 
 
 def test_sequencer() -> None:
     _, df = _run("sequencer", sweep=None)
     assert _ci(df, "clob", "adversary_pnl")[1] > 0
-    for mech in ("fba-10ms", "fba-100ms"):
-        assert _paired(df, mech, "clob", "adversary_pnl")[1] < 0
-    assert df.loc[df["mechanism"] == "cr-100ms", "adversary_pnl"].abs().max() == 0
+    for mech in ("fba-10ms", "fba-100ms", "cr-100ms"):
+        assert _paired(df, mech, "clob", "pnl_sequencer")[1] < 0
+    # under commit-reveal it still reads and drops reveals: its victims forfeit bonds
+    assert _ci(df, "cr-100ms", "censored_sequencer")[1] > 0
 
 
 def test_selective_reveal_option_and_bond() -> None:
