@@ -158,12 +158,23 @@ class _Arrivals(Agent):
 
 
 class MarketMaker(Agent):
-    """Quotes ``size`` lots at ``center ± half_spread`` around its view of the fundamental.
+    """Quotes ``size`` lots at ``center ± h`` around its view of the fundamental.
 
     Re-quotes (cancel and replace) when its view moves by ``requote_ticks``,
     replenishes a side that was filled, re-sends quotes every batch where
     orders last one batch, and under commit-reveal withholds a stale quote
     when revealing it would lose more than the bond.
+
+    The half-spread ``h`` is ``half_spread_ticks``, or, with ``learn``, a choice:
+    zero-expected-profit quoting (Glosten and Milgrom 1985) that learns the
+    adverse-selection cost from the maker's own fills. ``markout_ms`` after each
+    fill of ``q`` lots at ``p`` on side ``s`` with half-spread ``h_used``, the
+    maker marks it to its view ``V'``: profit per lot ``π = s·(V' − p)``, cost
+    ``h_used − π``. Its estimate moves towards the cost by ``min(1,
+    learning_rate·q)`` of the gap, and it quotes the estimate rounded to the
+    nearest tick within ``[min_half_spread_ticks, max_half_spread_ticks]``: a
+    quote that just pays for the adverse selection it meets, so the spread is
+    an outcome (Budish, Cramton, Shim 2015, §V: the zero-profit spread).
     """
 
     kind = "mm"
@@ -179,6 +190,19 @@ class MarketMaker(Agent):
         self.per_batch = bool(sim.mechanism.per_batch)
         if self.per_batch:
             sim.batch_listeners.append(self)
+        self.h_estimate = float(cfg.half_spread_ticks)
+        self.markout_ns = int(cfg.markout_ms * 1e6)
+        self.quoted_sum = 0
+        self.quoted_n = 0
+        self._measure_from = sim.horizon_ns // 2
+
+    @property
+    def half_spread(self) -> int:
+        """The half-spread quoted now (ticks): fixed, or the learnt zero-profit one."""
+        if not self.cfg.learn:
+            return self.cfg.half_spread_ticks
+        h = math.floor(self.h_estimate + 0.5)
+        return min(max(h, self.cfg.min_half_spread_ticks), self.cfg.max_half_spread_ticks)
 
     def start(self) -> None:
         if not self.per_batch:
@@ -198,7 +222,10 @@ class MarketMaker(Agent):
             if q.live:
                 sim.send(self, Cancel(q.oid, self.idx))
         self.center = c
-        h, size = self.cfg.half_spread_ticks, self.cfg.size_lots
+        h, size = self.half_spread, self.cfg.size_lots
+        if sim.now >= self._measure_from:
+            self.quoted_sum += h
+            self.quoted_n += 1
         ioc = self.per_batch
         self.quotes = [self.order(BUY, c - h, size, ioc), self.order(SELL, c + h, size, ioc)]
         for q in self.quotes:
@@ -211,14 +238,25 @@ class MarketMaker(Agent):
         self._requote(round(self.view))
 
     def on_fill(self, order: LabOrder, price: int, qty: int) -> None:
+        if self.cfg.learn:
+            h_used = self.half_spread if self.center is None else abs(self.center - order.price)
+            self.sim.schedule(
+                self.sim.now + self.markout_ns, self._markout, (order.side, price, qty, h_used)
+            )
         if self.per_batch or order.rem or order not in self.quotes or self.center is None:
             return
-        h = self.cfg.half_spread_ticks
+        h = self.half_spread
         fresh = self.order(order.side, self.center - order.side * h, self.cfg.size_lots, False)
         fresh.passive = True
         fresh.post_only = True
         self.quotes = [q for q in self.quotes if q is not order] + [fresh]
         self.sim.send(self, fresh)
+
+    def _markout(self, fill: tuple[int, int, int, int]) -> None:
+        side, price, qty, h_used = fill
+        profit = side * (self.view - price)  # per lot, marked to the view markout_ms later
+        weight = min(1.0, self.cfg.learning_rate * qty)
+        self.h_estimate += weight * ((h_used - profit) - self.h_estimate)
 
     def should_reveal(self, order: LabOrder) -> bool:
         loss = max(0.0, order.side * (order.price - self.view)) * order.qty
@@ -227,7 +265,7 @@ class MarketMaker(Agent):
     def rfq_quote(self, request_side: int) -> int:
         """The price this maker offers a request for quote on ``request_side``."""
         c = round(self.view)
-        return c + request_side * self.cfg.half_spread_ticks
+        return c + request_side * self.half_spread
 
 
 class ZiTraders(Agent):

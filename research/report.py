@@ -36,7 +36,10 @@ from sealbatch.research.stats import bootstrap_ci, paired_test
 __all__ = [
     "KEY_METRICS",
     "build_manifest",
+    "mechanism_color",
+    "order_mechanisms",
     "paired_table",
+    "report_metrics",
     "summary_table",
     "write_figures",
     "write_report",
@@ -72,7 +75,62 @@ def report_metrics(df: pd.DataFrame) -> list[str]:
     return [m for m in KEY_METRICS if m in df.columns] + sorted(extra)
 
 
+#: One colour per mechanism in every figure of every report (colour-blind-safe
+#: Okabe-Ito and Tableau hues); unlisted intervals fall back to a stable hash.
+_COLORS = {
+    ("clob", 0): "#000000",
+    ("fba", 1): "#56B4E9",
+    ("fba", 10): "#0072B2",
+    ("fba", 100): "#009E73",
+    ("fba", 250): "#8c564b",
+    ("fba", 1000): "#CC79A7",
+    ("cr_fba", 50): "#E69F00",
+    ("cr_fba", 100): "#D55E00",
+}
+_FALLBACK = ("#9467bd", "#bcbd22", "#17becf", "#7f7f7f", "#e377c2", "#F0E442")
+
+
+def _mechanism_key(label: str) -> tuple[int, str, int]:
+    """(kind rank, kind, interval ms) parsed from a default label (clob, fba-100ms, cr-100ms)."""
+    kind, _, rest = label.partition("-")
+    kinds = {"clob": (0, "clob"), "fba": (1, "fba"), "cr": (2, "cr_fba")}
+    rank, name = kinds.get(kind, (3, kind))
+    digits = "".join(ch for ch in rest.split("-")[0] if ch.isdigit())
+    return rank, name, int(digits) if digits else 0
+
+
+def order_mechanisms(labels: Sequence[str]) -> list[str]:
+    """Mechanism labels in a fixed order: the book, batch auctions by interval, commit-reveal."""
+    return sorted(set(labels), key=lambda m: (_mechanism_key(m), m))
+
+
+def mechanism_color(label: str) -> str:
+    """The colour of mechanism ``label``, the same in every figure."""
+    _, kind, interval = _mechanism_key(label)
+    color = _COLORS.get((kind, interval))
+    if color is not None:
+        return color
+    digest = sum(label.encode()) % len(_FALLBACK)
+    return _FALLBACK[digest]
+
+
 _PACKAGES = ("numpy", "pandas", "dask", "distributed", "matplotlib", "pyyaml", "tqdm", "sealbatch")
+
+
+def _git_dirty() -> list[str] | None:
+    """Files changed in the working tree (``git status --porcelain``), None without git."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [line[3:] for line in out.stdout.splitlines() if line.strip()]
 
 
 def _git_commit() -> str | None:
@@ -93,7 +151,9 @@ def _git_commit() -> str | None:
 def build_manifest(
     scenario: Scenario, seeds: Sequence[int], argv: Sequence[str] | None = None
 ) -> dict[str, Any]:
-    """Everything needed to reproduce a run: config, seeds, versions, git commit."""
+    """Everything needed to reproduce a run: config, seeds, versions, git commit
+    and whether the working tree had uncommitted changes (and which files)."""
+    dirty = _git_dirty()
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
@@ -105,6 +165,9 @@ def build_manifest(
         "seeds": list(seeds),
         "versions": versions,
         "git_commit": _git_commit(),
+        # a run from a modified tree is not reproducible from the commit alone
+        "git_dirty": bool(dirty) if dirty is not None else None,
+        "git_changed_files": dirty,
         "command": list(argv) if argv is not None else sys.argv,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(),

@@ -195,6 +195,10 @@ def run_simulation(
             for name in ("censored", "withheld"):
                 if hasattr(a, name):
                     extras[f"{name}_{a.kind}"] = int(getattr(a, name))
+    quoted = sum(m.quoted_sum for m in makers)
+    n_quotes = sum(m.quoted_n for m in makers)
+    extras["mm_half_spread_ticks"] = quoted / n_quotes if n_quotes else math.nan
+    extras["jumps"] = int(path.jump.sum())
     if rfq is not None:
         extras["rfq_requests"] = rfq.requests
         extras["rfq_filled"] = rfq.filled

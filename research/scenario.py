@@ -76,11 +76,20 @@ class FundamentalConfig:
 
 @dataclass(frozen=True)
 class MarketMakerConfig:
+    """Market makers; with ``learn`` the half-spread is learnt (zero expected
+    profit against the adverse selection met, marked ``markout_ms`` after
+    each fill), starting from ``half_spread_ticks``."""
+
     count: int = 2
     half_spread_ticks: int = 2
     size_lots: int = 5
     requote_ticks: int = 1
     latency: Latency = field(default_factory=Latency)
+    learn: bool = False
+    markout_ms: float = 1000.0
+    learning_rate: float = 0.02
+    min_half_spread_ticks: int = 1
+    max_half_spread_ticks: int = 100
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The shipped scenarios' directional results, with confidence intervals.
 
-Slow (a few minutes on 2 cores): ``pytest -m slow tests/research``. The fast
+Slow (about two minutes on 2 cores: 8 seeds, 10-20 s horizons):
+``pytest -m slow tests/research``. The fast
 suite checks the sniping result on a short run (test_sweep.py).
 """
 
@@ -19,8 +20,10 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "research" / "scenarios"
 pytestmark = pytest.mark.slow
 
 
-def _run(name: str, seeds: int = 10, **overrides: object) -> tuple[Scenario, pd.DataFrame]:
-    s = load_scenario(SCENARIOS / f"{name}.yaml")
+def _run(
+    name: str, seeds: int = 8, horizon: float = 10.0, **overrides: object
+) -> tuple[Scenario, pd.DataFrame]:
+    s = load_scenario(SCENARIOS / f"{name}.yaml").with_override("horizon_s", horizon)
     for path, value in overrides.items():
         s = s.with_override(path.replace("__", "."), value)
     return s, run_sweep(s, range(seeds), workers=2)
@@ -38,7 +41,11 @@ def _paired(df: pd.DataFrame, a: str, b: str, metric: str) -> tuple[float, float
 
 
 def test_sniping() -> None:
-    _, df = _run("sniping", sweep=None)
+    # the batch-interval comparison; commit-reveal runs in the other tests
+    book_and_batches = [{"kind": "clob"}] + [
+        {"kind": "fba", "interval_ms": ms} for ms in (10, 100, 1000)
+    ]
+    _, df = _run("sniping", horizon=20.0, sweep=None, mechanisms=book_and_batches)
     _, lo_clob, _ = _ci(df, "clob", "stale_quote_loss")
     assert lo_clob > 0
     means = []
@@ -72,7 +79,7 @@ def test_sequencer() -> None:
 
 
 def test_selective_reveal_option_and_bond() -> None:
-    s, df = _run("selective_reveal", seeds=8, sweep__values=[0, 1])
+    s, df = _run("selective_reveal", sweep__values=[0, 1])
     cr = df[df["kind"] == "cr_fba"]
     free = bootstrap_ci(cr.loc[cr["sweep_value"] == 0, "adversary_pnl"])
     bonded = bootstrap_ci(cr.loc[cr["sweep_value"] == 1, "adversary_pnl"])

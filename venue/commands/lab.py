@@ -1,4 +1,4 @@
-"""``sealbatch lab run SCENARIO.yaml [--seeds N] [--out DIR]`` and ``sealbatch lab lobster-replay``.
+"""``sealbatch lab run SCENARIO.yaml|STUDY [--seeds N] [--out DIR]``, ``lab lobster-replay``.
 
 ``lab run`` runs every mechanism of a scenario over the seeds (and the swept
 parameter, if any) on a Dask cluster — a local one unless ``--scheduler``
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["register"]
 
@@ -37,8 +38,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument(
         "scenario",
         metavar="SCENARIO.yaml",
-        help="a scenario file, or the name of a shipped one (sniping, sandwich, sequencer, "
-        "selective_reveal, default, null_control)",
+        help="a scenario or study file, or the name of a shipped one (scenarios: sniping, "
+        "sandwich, sequencer, selective_reveal, default, null_control; studies: bcs2015)",
     )
     r.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the scenario's)")
     r.add_argument("--out", metavar="DIR", help="output directory (default: lab-out/<scenario>)")
@@ -103,12 +104,16 @@ def run(args: argparse.Namespace) -> int:
     from sealbatch.research.runner import run_simulation
     from sealbatch.research.scenario import load_scenario
     from sealbatch.research.scenarios import shipped_scenario
+    from sealbatch.research.studies import shipped_study
+    from sealbatch.research.study import is_study_file
     from sealbatch.research.sweep import plan_tasks, run_sweep
 
     scenario_path = Path(args.scenario)
     if not scenario_path.exists():
-        shipped = shipped_scenario(args.scenario)
+        shipped = shipped_scenario(args.scenario) or shipped_study(args.scenario)
         scenario_path = shipped if shipped is not None else scenario_path
+    if is_study_file(scenario_path):
+        return _run_study(args, scenario_path)
     try:
         scenario = load_scenario(scenario_path)
         if args.horizon is not None:
@@ -153,14 +158,69 @@ def run(args: argparse.Namespace) -> int:
             name = f"{task.spec.label}{swept}-seed{task.seed}"
             export_lobster(result.mechanism, out / "lobster", name, scenario.price_scale)
     print(f"{len(df)} runs of {scenario.name}: report in {paths['report']}")
-    focus = df
-    if "sweep_value" in df and df["sweep_value"].notna().any():
-        print("(mean over all swept values)")
-    table = focus.groupby("mechanism")[
-        ["adversary_pnl", "adversary_rent", "total_surplus", "races", "sandwiches"]
-    ].mean()
-    table = table.reindex([m.label for m in scenario.mechanisms])
-    print(table.round(2).to_string())
+    print(summary_text(df, [m.label for m in scenario.mechanisms], scenario.sweep))
+    return 0
+
+
+def summary_text(df: Any, order: list[str], sweep: Any) -> str:
+    """Mean per mechanism (per swept value when there is a sweep); n/a for undefined."""
+    cols = [
+        c
+        for c in ("adversary_pnl", "adversary_rent", "total_surplus", "races", "sandwiches")
+        if c in df
+    ]
+    keys = ["mechanism"]
+    if sweep is not None and "sweep_value" in df and df["sweep_value"].notna().any():
+        keys = ["sweep_value", "mechanism"]
+    table = df.groupby(keys, sort=False)[cols].mean()
+    if len(keys) == 2:
+        table = table.sort_index(level=0, sort_remaining=False)
+        table.index = table.index.set_names([sweep.param, "mechanism"])
+    else:
+        table = table.reindex([m for m in order if m in table.index])
+    return str(table.round(2).to_string(na_rep="n/a"))
+
+
+def _run_study(args: argparse.Namespace, path: Path) -> int:
+    from sealbatch.research.errors import ConservationError, LabError, ScenarioError
+    from sealbatch.research.report import build_manifest
+    from sealbatch.research.study import load_study, run_study, write_study_report
+
+    if args.set or args.lobster:
+        return _fail("--set and --lobster: expected a scenario, got a study")
+    try:
+        study = load_study(path)
+        if args.horizon is not None:
+            study = study.with_horizon(float(args.horizon))
+    except ScenarioError as exc:
+        return _fail(str(exc))
+    n_seeds = study.seeds if args.seeds is None else args.seeds
+    if n_seeds < 1:
+        return _fail(f"--seeds: expected at least 1, got {n_seeds}")
+    if args.workers < 1:
+        return _fail(f"--workers: expected at least 1, got {args.workers}")
+    out = Path(args.out) if args.out else _new_out_dir(study.name)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        return _fail(f"--out: expected a new or empty directory, got {out} (use --overwrite)")
+    seeds = list(range(n_seeds))
+    try:
+        df = run_study(
+            study, seeds, scheduler=args.scheduler, workers=args.workers,
+            progress=not args.no_progress,
+        )  # fmt: skip
+    except ConservationError as exc:
+        print(f"sealbatch lab: conservation check failed: {exc}", file=sys.stderr)
+        return 1
+    except LabError as exc:
+        return _fail(str(exc))
+    manifest = build_manifest(study.base, seeds, sys.argv)
+    manifest["study"] = study.to_dict()
+    paths = write_study_report(df, study, out, manifest)
+    print(f"{len(df)} runs of study {study.name}: report in {paths['report']}")
+    for exp in study.experiments:
+        sub = df[df["experiment"] == exp.name]
+        print(f"\n[{exp.name}]")
+        print(summary_text(sub, [m.label for m in exp.scenario.mechanisms], exp.scenario.sweep))
     return 0
 
 
