@@ -36,37 +36,49 @@ _LAST = EXTERNAL_ROUND_CONSTANTS[_HALF:]
 _DIAG = INTERNAL_DIAG_M_1
 
 
+def _m4(x0: int, x1: int, x2: int, x3: int) -> tuple[int, int, int, int]:
+    """The HorizenLabs M4 by its addition chain."""
+    t0 = x0 + x1
+    t1 = x2 + x3
+    t2 = x1 + x1 + t1
+    t3 = x3 + x3 + t0
+    t4 = 4 * t1 + t3
+    t5 = 4 * t0 + t2
+    return t3 + t5, t5, t2 + t4, t4
+
+
 def _external(x: list[int]) -> list[int]:
-    """M_E · x (values need not be reduced; the result is)."""
-    out: list[int] = []
-    for b in range(0, WIDTH, 4):
-        x0, x1, x2, x3 = x[b], x[b + 1], x[b + 2], x[b + 3]
-        t0 = x0 + x1
-        t1 = x2 + x3
-        t2 = 2 * x1 + t1
-        t3 = 2 * x3 + t0
-        t4 = 4 * t1 + t3
-        t5 = 4 * t0 + t2
-        out += (t3 + t5, t5, t2 + t4, t4)
-    s0 = out[0] + out[4] + out[8] + out[12]
-    s1 = out[1] + out[5] + out[9] + out[13]
-    s2 = out[2] + out[6] + out[10] + out[14]
-    s3 = out[3] + out[7] + out[11] + out[15]
-    sums = (s0, s1, s2, s3)
-    return [(v + sums[i & 3]) % P for i, v in enumerate(out)]
+    """M_E · x, left unreduced (below 2^40 for reduced inputs): the next step is
+    an S-box ``pow(v + c, 7, p)`` or a final ``% p``, which reduce anyway."""
+    a0, a1, a2, a3 = _m4(x[0], x[1], x[2], x[3])
+    b0, b1, b2, b3 = _m4(x[4], x[5], x[6], x[7])
+    c0, c1, c2, c3 = _m4(x[8], x[9], x[10], x[11])
+    d0, d1, d2, d3 = _m4(x[12], x[13], x[14], x[15])
+    s0 = a0 + b0 + c0 + d0
+    s1 = a1 + b1 + c1 + d1
+    s2 = a2 + b2 + c2 + d2
+    s3 = a3 + b3 + c3 + d3
+    return [
+        a0 + s0, a1 + s1, a2 + s2, a3 + s3, b0 + s0, b1 + s1, b2 + s2, b3 + s3,
+        c0 + s0, c1 + s1, c2 + s2, c3 + s3, d0 + s0, d1 + s1, d2 + s2, d3 + s3,
+    ]  # fmt: skip
 
 
 def _permute(x: list[int]) -> list[int]:
     x = _external(x)
     for rc in _FIRST:
         x = _external([pow(v + c, ALPHA, P) for v, c in zip(x, rc, strict=True)])
-    for c in INTERNAL_ROUND_CONSTANTS:
+    x = [v % P for v in x]
+    for r, c in enumerate(INTERNAL_ROUND_CONSTANTS):
         x[0] = pow(x[0] + c, ALPHA, P)
         total = sum(x)
-        x = [(d * v + total) % P for d, v in zip(_DIAG, x, strict=True)]
+        if r & 1:  # reduce every other round: Python ints grow, two rounds stay small
+            x = [(d * v + total) % P for d, v in zip(_DIAG, x, strict=True)]
+        else:
+            x = [d * v + total for d, v in zip(_DIAG, x, strict=True)]
     for rc in _LAST:
         x = _external([pow(v + c, ALPHA, P) for v, c in zip(x, rc, strict=True)])
-    return x
+    return [v % P for v in x]
 
 
 def _check(values: Sequence[int], name: str) -> list[int]:

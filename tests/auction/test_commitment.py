@@ -41,7 +41,6 @@ from sealbatch.auction.errors import BadCommitment, DuplicateCommitment, RevealM
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto import poseidon2 as p2
 from sealbatch.crypto.eip712 import Address
-from sealbatch.crypto.poseidon2_ints import compress_ints, hash_ints, permute_ints
 from tests.auction.conftest import ALICE, BOB, DOMAIN, IN_COMMIT, IN_REVEAL
 
 REFS: dict[str, int | None] = {"BTC-PERP": 650_000, "ETH-PERP": 3_000}
@@ -140,18 +139,6 @@ def test_commitment_root_is_a_full_tree_with_empty_leaves() -> None:
         assert commitment_root(commitments[:n]) == le_bytes(node)
     zeros = np.zeros(8, dtype=np.uint64)
     assert EMPTY_SUBTREES[1] == tuple(p2.compress(zeros, zeros).tolist())
-
-
-def test_fast_scalar_poseidon2_matches_the_vectorised_one() -> None:
-    rng = np.random.default_rng(5)
-    for k in (0, 1, 7, 8, 9, 31, 40):
-        m = rng.integers(0, p2.P, k).tolist()
-        assert hash_ints(m) == p2.hash_elements(m).tolist()
-    state = rng.integers(0, p2.P, 16).tolist()
-    assert permute_ints(state) == p2.permute(state).tolist()
-    assert compress_ints(state[:8], state[8:]) == p2.compress(state[:8], state[8:]).tolist()
-    with pytest.raises(ValueError, match="field elements"):
-        hash_ints([p2.P])
 
 
 # --- binding: any one input changed changes the commitment --------------------
