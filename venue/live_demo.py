@@ -25,6 +25,7 @@ from sealbatch.settlement.dev_oracle import dev_oracle_keys
 from sealbatch.settlement.oracle import PriceReport, SignedReport
 from sealbatch.venue.client import PendingOrder, VenueClient
 from sealbatch.venue.demo import START_PRICES, demo_traders
+from sealbatch.venue.errors import VenueError
 
 __all__ = ["LiveDemoConfig", "LiveTraders"]
 
@@ -285,8 +286,10 @@ def serve_live_demo(
 
     Raises:
         SealbatchError: the venue refused to start (e.g. bad settings).
+        VenueError: the port is taken.
     """
     import shutil
+    import socket
     import tempfile
 
     import uvicorn
@@ -294,6 +297,13 @@ def serve_live_demo(
     from sealbatch.venue.app import create_app
     from sealbatch.venue.settings import Settings
 
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise VenueError(
+                f"port {port}: expected a free port on 127.0.0.1, got {exc.strerror or exc}"
+            ) from exc
     tmp = tempfile.mkdtemp(prefix="sealbatch-live-")
     settings = Settings(
         db_url=f"sqlite:///{tmp}/venue.db",

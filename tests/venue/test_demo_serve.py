@@ -46,3 +46,15 @@ def test_demo_serve_refuses_bad_options(
 def test_live_config_needs_a_requester_and_two_makers() -> None:
     with pytest.raises(ValueError, match="traders: expected at least 3, got 2"):
         LiveDemoConfig(traders=2)
+
+
+def test_demo_serve_says_when_its_port_is_taken(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["demo", "--serve", "--port", str(port)]) == 2
+    out = capsys.readouterr().out
+    assert f"port {port}: expected a free port on 127.0.0.1, got" in out

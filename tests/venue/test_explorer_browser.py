@@ -384,3 +384,45 @@ def test_a_new_epoch_makes_the_page_subscribe_again(page: Any, demo: LiveDemoPro
     page.wait_for_timeout(500)
     assert len(connections) >= 2
     assert page.evaluate("window.sealbatchExplorer.stream.epoch") != "0" * 16
+
+
+def test_a_gap_the_replay_no_longer_holds_means_a_fresh_snapshot(
+    page: Any, demo: LiveDemoProcess
+) -> None:
+    """The replay answers 410 gone: the page subscribes again instead of showing a hole."""
+    connections: list[int] = []
+    dropped: list[int] = []
+
+    def relay(ws: Any) -> None:
+        connections.append(len(connections) + 1)
+        server = ws.connect_to_server()
+        first = len(connections) == 1
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if first and frame.get("type") == "batch" and not dropped:
+                dropped.append(frame["data"]["batch_id"])
+                return
+            ws.send(message)
+
+        server.on_message(from_server)
+
+    def gone(route: Any) -> None:
+        route.fulfill(
+            status=410,
+            content_type="application/problem+json",
+            body=json.dumps({"status": 410, "code": "gone", "detail": "messages no longer kept"}),
+        )
+
+    page.route_web_socket("**/v1/stream", relay)
+    page.route("**/v1/stream/replay*", gone)
+    open_overview(page, demo)
+    for _ in range(100):  # at most ~20 s: the next batch message is the one dropped
+        if dropped and len(connections) >= 2:
+            break
+        page.wait_for_timeout(200)
+    assert dropped, "no batch message came"
+    assert len(connections) >= 2, "the page did not subscribe again after the 410"
+    # The fresh snapshot carries the recent batches: the dropped one shows up.
+    page.wait_for_selector(f"tbody.cleared-batches tr[data-batch-id='{dropped[0]}']")
+    page.wait_for_function("() => document.querySelector('#live').textContent.startsWith('live')")
