@@ -61,6 +61,23 @@ def test_unknown_asset_is_a_404_problem(client: TestClient) -> None:
     assert r.status_code == 404
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/explorer/../__init__.py",
+        "/explorer/..%2f__init__.py",
+        "/explorer/%2e%2e/assets.py",
+        "/explorer/vendor/../../package.json",
+        "/explorer/..%2f..%2fsettings.py",
+    ],
+)
+def test_the_assets_route_serves_nothing_outside_static(client: TestClient, path: str) -> None:
+    """Path tricks reach neither the package's sources nor the venue's settings."""
+    r = client.get(path)
+    assert r.status_code == 404 or b"import" not in r.content, path
+    assert b"operator_key" not in r.content and b"__all__" not in r.content, path
+
+
 def test_the_page_loads_nothing_from_another_origin() -> None:
     """No CDN, no web fonts: every URL in the page, script and style is local."""
     for name in OWN_FILES:
