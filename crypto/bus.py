@@ -18,8 +18,10 @@ column ``h``: ``h = ±m_a/D_a ± m_b/D_b`` (``D = β − φ``), constrained on e
 row as ``h·D_a·D_b ∓ m_a·D_b ∓ m_b·D_a = 0`` — degree 3 when the tuple values
 are columns (degree 1) and ``m`` has degree ≤ 1. A pair that would exceed
 degree 3 is split into two single-interaction helpers; a single one that
-exceeds it is refused. One more aux column ``s`` sums the helpers:
-``s[0] = Σ h[0]``, ``s' = s + Σ h'``, and ``s[N−1] = −(public tables' sum)``.
+exceeds it is refused. One more aux column ``s`` sums the helpers over
+the rows before its own: ``s[0] = 0``, ``s' = s + Σ h``, and
+``s[N−1] + Σ h[N−1] = −(public tables' sum)`` (so each helper is read at the
+current row only).
 Interaction expressions read the current row only (offset 0), so the
 helper constraints cover every row, the last one included.
 
@@ -236,18 +238,18 @@ class Bus:
                 expr = h * dens[0] - nums[0]
             label = " + ".join(inters[j].name or f"#{j}" for j in group)
             transitions.append(Transition(expr, f"bus helper {k}: {label}"))
+        # s holds the sum over the rows before this one, so the helpers are read at
+        # the current row only (one out-of-domain value each, not two).
         s = aux(self.first_aux + len(groups))
         helpers = [aux(self.first_aux + k) for k in range(len(groups))]
-        total_now: Expr = helpers[0]
-        total_next: Expr = helpers[0].next
+        row_total: Expr = helpers[0]
         for h in helpers[1:]:
-            total_now = total_now + h
-            total_next = total_next + h.next
-        transitions.append(Transition(s.next - s - total_next, "bus: s' = s + Σ h'"))
-        boundaries.append(Boundary(0, s - total_now, "bus: s[0] = Σ h[0]"))
-        end: Expr = s
+            row_total = row_total + h
+        transitions.append(Transition(s.next - s - row_total, "bus: s' = s + Σ h"))
+        boundaries.append(Boundary(0, s, "bus: s[0] = 0"))
+        end: Expr = s + row_total
         if self.public_tables and self.public_sum is not None:  # add_public_table checks both
-            end = s + challenge(self.public_sum)
+            end = end + challenge(self.public_sum)
         boundaries.append(Boundary(-1, end, "bus: Σ = −public sum"))
         for j, inter in enumerate(inters):
             if not inter.receive and _reads_main(inter.multiplicity):
@@ -340,7 +342,9 @@ class Bus:
                 h = fld.ext_add(h, _times(inv, nums[j], n))
             out[k] = h
             total = fld.ext_add(total, h)
-        out[-1] = np.cumsum(total, axis=1, dtype=np.uint64) % np.uint64(P)
+        running = np.zeros((EXT_DEGREE, n), np.uint64)
+        running[:, 1:] = np.cumsum(total[:, :-1], axis=1, dtype=np.uint64) % np.uint64(P)
+        out[-1] = running
         return out
 
 
