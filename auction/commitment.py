@@ -86,6 +86,7 @@ COMMITMENT_TREE_DEPTH = 20
 
 _MASK = (1 << LIMB_BITS) - 1
 _SCALAR_BELOW = 16  # levels this narrow compress faster one node at a time
+_SCALAR_KEYS = 2  # as many tie-break keys or fewer: one at a time
 _SALT_BYTES = 32
 
 
@@ -318,9 +319,10 @@ def tiebreak_key(seed: bytes, order_id: bytes) -> bytes:
 
 
 def tiebreak_keys(seed: bytes, order_ids: Sequence[bytes]) -> list[bytes]:
-    """:func:`tiebreak_key` of many orders under one seed, in one vectorised compress."""
-    if not order_ids:
-        return []
+    """:func:`tiebreak_key` of many orders under one seed, in one vectorised compress
+    (a few are faster one at a time: numpy pays per call, not per row)."""
+    if len(order_ids) <= _SCALAR_KEYS:
+        return [tiebreak_key(seed, i) for i in order_ids]
     left = np.tile(np.array(bytes32_elements(seed), dtype=np.uint64), (len(order_ids), 1))
     right = np.array([bytes32_elements(i) for i in order_ids], dtype=np.uint64)
     return [_key_bytes(row) for row in compress(left, right).tolist()]

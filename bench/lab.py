@@ -10,7 +10,8 @@ every mechanism it lists, in this process
 pop, call a no-op — the floor any event loop built on heapq pays; the ratio
 says how many bare heap events one lab event costs. Target (issue 6):
 >= 100,000 events/s. Under commit-reveal every order is a real signed
-commitment through ``sealbatch.auction.commit_reveal`` (about 0.4 ms each); the time
+commitment through ``sealbatch.auction.commit_reveal`` (about 1.5 ms each, two
+Poseidon2 commitment hashes and the signatures); the time
 spent in that code is reported separately.
 
 Usage::
