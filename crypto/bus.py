@@ -55,6 +55,7 @@ from sealbatch.crypto.air import Boundary, Column, Transition
 from sealbatch.crypto.evaluators import ArrayEvaluator
 from sealbatch.crypto.expr import (
     Challenge,
+    Const,
     Expr,
     aux,
     challenge,
@@ -155,6 +156,11 @@ class Bus:
             ValueError: a selector that reads the aux trace or a challenge.
         """
         sel = selector if isinstance(selector, Expr) else const(selector)
+        if isinstance(sel, Const) and sel.value not in (0, 1):
+            raise ValueError(
+                f"send {name!r}: expected a constant selector of 0 or 1, got {sel.value} "
+                "(a negative count would cancel another send)"
+            )
         if any(
             isinstance(n, Challenge) or (isinstance(n, Column) and n.segment == "aux")
             for n in topological_order([sel])

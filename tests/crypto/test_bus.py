@@ -185,6 +185,8 @@ def test_bus_refuses_what_it_cannot_prove_soundly() -> None:
         from sealbatch.crypto.air import aux
 
         bus.send(1, [col(0)], aux(0))
+    with pytest.raises(ValueError, match="constant selector of 0 or 1"):
+        bus.send(1, [col(0)], -1)
     with pytest.raises(ValueError, match="derived challenge"):
         bus.add_public_table(PublicTable(1, ((1,),), (1,)))
     high = Bus()
