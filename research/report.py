@@ -12,7 +12,12 @@ Figures (matplotlib, Agg backend):
   batch interval;
 * ``adversary_pnl_vs_<param>.png``: adversary profit (solid, with its CI) and
   rent marked at the fill (dotted: before bonds) against the swept parameter
-  (e.g. the sniper's latency edge, the bond), one colour per mechanism.
+  (e.g. the sniper's latency edge, the bond);
+* ``event_study_jumps.png``: the public price around jumps, as the share of
+  the jump it has absorbed, per mechanism.
+
+One colour per mechanism in every figure, a 95% interval for every
+mechanism, legends outside the data, log axes only with two or more points.
 """
 
 from __future__ import annotations
@@ -245,8 +250,53 @@ def _ci_points(df: pd.DataFrame, by: str, metric: str) -> tuple[list[Any], np.nd
     return labels, np.array(stats, dtype=float).reshape(-1, 3)
 
 
+def _legend_outside(ax: Any) -> None:
+    """The legend to the right of the axes, never over the data."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+
+
+def _interval_axis(ax: Any, intervals: Sequence[float]) -> None:
+    """A log axis only when there are at least two distinct positive intervals."""
+    if len({v for v in intervals if v > 0}) >= 2:
+        ax.set_xscale("log")
+    ax.set_xlabel("batch interval (ms)")
+
+
+def _by_interval(ax: Any, focus: pd.DataFrame, metric: str) -> None:
+    """``metric`` per batch mechanism at its interval (mean, 95% CI error bars, one
+    colour per mechanism), batch auctions joined by a line; the book as a black
+    line with its CI band (it has no interval)."""
+    batch = focus[focus["kind"] != "clob"]
+    xs: list[float] = []
+    for kind, style in (("fba", "-"), ("cr_fba", "--")):
+        sub = batch[batch["kind"] == kind]
+        pts = []
+        for mech in order_mechanisms(list(sub["mechanism"].unique())):
+            rows = sub[sub["mechanism"] == mech]
+            x = float(rows["interval_ms"].iloc[0])
+            m, lo, hi = bootstrap_ci(rows[metric].to_numpy(dtype=float))
+            ax.errorbar([x], [m], yerr=[[m - lo], [hi - m]], fmt="o", capsize=3,
+                        color=mechanism_color(mech), label=mech)  # fmt: skip
+            pts.append((x, m))
+            xs.append(x)
+        if len(pts) >= 2:
+            px, py = zip(*sorted(pts), strict=True)
+            ax.plot(px, py, style, color="grey", lw=0.8, zorder=0)
+    clob = focus[focus["kind"] == "clob"]
+    if not clob.empty:
+        m, lo, hi = bootstrap_ci(clob[metric].to_numpy(dtype=float))
+        ax.axhline(m, color=mechanism_color("clob"), lw=1, label="clob (no interval)")
+        ax.axhspan(lo, hi, color=mechanism_color("clob"), alpha=0.1)
+    _interval_axis(ax, xs)
+
+
 def write_figures(df: pd.DataFrame, scenario: Scenario, out: Path) -> list[Path]:
-    """Write the report's PNG figures into ``out``; returns their paths."""
+    """Write the report's PNG figures into ``out``; returns their paths.
+
+    Every figure gives each mechanism the same colour (:func:`mechanism_color`),
+    shows a 95% interval for every mechanism, keeps the legend outside the
+    axes and uses a log axis only with at least two points on it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -254,118 +304,97 @@ def write_figures(df: pd.DataFrame, scenario: Scenario, out: Path) -> list[Path]
 
     paths: list[Path] = []
     focus = _focus(df, scenario)
+    n_seeds = focus["seed"].nunique()
 
-    order = [m.label for m in scenario.mechanisms if m.label in set(focus["mechanism"])]
-    fig, ax = plt.subplots(figsize=(7.5, 4))
+    def save(fig: Any, name: str) -> None:
+        fig.tight_layout()
+        p = out / name
+        fig.savefig(p, dpi=120)
+        plt.close(fig)
+        paths.append(p)
+
+    order = order_mechanisms(list(focus["mechanism"].unique()))
+    fig, ax = plt.subplots(figsize=(8.5, 4))
     x = np.arange(len(order))
-    for offset, metric, color, name in (
-        (-0.2, "adversary_pnl", "#4C72B0", "P&L marked to the final fundamental"),
-        (0.2, "adversary_rent", "#DD8452", "rent marked at each fill"),
+    for offset, metric, hatch, name in (
+        (-0.2, "adversary_pnl", "", "P&L marked to the final fundamental"),
+        (0.2, "adversary_rent", "//", "rent marked at each fill"),
     ):
         st = np.array([bootstrap_ci(focus.loc[focus["mechanism"] == m, metric]) for m in order])
         st = st.reshape(-1, 3)
-        ax.bar(x + offset, st[:, 0], width=0.4, color=color, alpha=0.85, label=name)
-        ax.errorbar(
-            x + offset,
-            st[:, 0],
-            yerr=[st[:, 0] - st[:, 1], st[:, 2] - st[:, 0]],
-            fmt="none",
-            ecolor="k",
-            capsize=3,
-        )
+        colors = [mechanism_color(m) for m in order]
+        ax.bar(x + offset, st[:, 0], width=0.4, color=colors, alpha=0.85, hatch=hatch,
+               edgecolor="white", label=name)  # fmt: skip
+        ax.errorbar(x + offset, st[:, 0], yerr=[st[:, 0] - st[:, 1], st[:, 2] - st[:, 0]],
+                    fmt="none", ecolor="k", capsize=3)  # fmt: skip
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(x, order, rotation=20)
     ax.set_ylabel("ticks × lots")
-    ax.legend(fontsize=7)
-    n_seeds = focus["seed"].nunique()
+    _legend_outside(ax)
     ax.set_title(f"{scenario.name}: adversary profit by mechanism (mean, 95% CI, n={n_seeds})")
-    fig.tight_layout()
-    p = out / "adversary_pnl_by_mechanism.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    paths.append(p)
+    save(fig, "adversary_pnl_by_mechanism.png")
 
-    batch_rows = focus[focus["kind"] != "clob"]
-    if not batch_rows.empty and "stale_quote_loss" in focus:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        fba = batch_rows[batch_rows["kind"] == "fba"].sort_values("interval_ms")
-        for n, (metric, name) in enumerate(
+    if (focus["kind"] != "clob").any():
+        for stem, metrics, ylabel in (
             (
-                ("stale_quote_loss", "stale quotes picked off (makers)"),
-                ("stale_order_loss", "orders waiting for the close"),
-            )
-        ):
-            color = f"C{n}"
-            if not fba.empty:
-                labs, st = _ci_points(fba, "interval_ms", metric)
-                ax.plot(labs, st[:, 0], "-o", color=color, label=f"{name} (fba)")
-                ax.fill_between(labs, st[:, 1], st[:, 2], color=color, alpha=0.15)
-            cr = batch_rows[batch_rows["kind"] == "cr_fba"].sort_values("interval_ms")
-            if not cr.empty:
-                labs, st = _ci_points(cr, "interval_ms", metric)
-                ax.plot(labs, st[:, 0], "s", color=color, label=f"{name} (cr_fba)")
-            clob = focus[focus["kind"] == "clob"]
-            if not clob.empty:
-                ax.axhline(float(clob[metric].mean()), color=color, ls=":", label=f"{name} (clob)")
-        ax.set_xscale("log")
-        ax.set_xlabel("batch interval (ms)")
-        ax.set_ylabel("value lost after jumps (ticks × lots)")
-        ax.set_title(f"{scenario.name}: loss on stale orders against batch interval")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = out / "stale_loss_vs_interval.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
+                "stale_loss_vs_interval",
+                (("stale_quote_loss", "makers' stale quotes picked off"),
+                 ("stale_order_loss", "orders waiting for a close picked off")),
+                "value lost after jumps (ticks × lots)",
+            ),
+            (
+                "surplus_vs_interval",
+                (("total_surplus", "total surplus"),
+                 ("background_surplus", "background traders' surplus")),
+                "ticks × lots",
+            ),
+        ):  # fmt: skip
+            fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=False)
+            for ax, (metric, title) in zip(axes, metrics, strict=True):
+                _by_interval(ax, focus, metric)
+                ax.set_title(title, fontsize=9)
+                ax.set_ylabel(ylabel)
+            _legend_outside(axes[1])
+            fig.suptitle(f"{scenario.name}: against the batch interval (mean, 95% CI, n={n_seeds})")
+            save(fig, f"{stem}.png")
 
-    batch = focus[focus["kind"] != "clob"]
-    if not batch.empty:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for metric, color in (("total_surplus", "#55A868"), ("background_surplus", "#C44E52")):
-            for kind, style in (("fba", "-o"), ("cr_fba", "--s")):
-                sub = batch[batch["kind"] == kind]
-                if sub.empty:
-                    continue
-                labs, s = _ci_points(sub.sort_values("interval_ms"), "interval_ms", metric)
-                ax.plot(labs, s[:, 0], style, color=color, label=f"{metric} ({kind})")
-                ax.fill_between(labs, s[:, 1], s[:, 2], color=color, alpha=0.15)
-            clob = focus[focus["kind"] == "clob"]
-            if not clob.empty:
-                ax.axhline(
-                    float(clob[metric].mean()), color=color, ls=":", lw=1, label=f"{metric} (clob)"
-                )
-        ax.set_xscale("log")
-        ax.set_xlabel("batch interval (ms)")
-        ax.set_ylabel("surplus (ticks × lots)")
-        ax.set_title(f"{scenario.name}: surplus against batch interval (mean, 95% CI)")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = out / "surplus_vs_interval.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
+    es_cols = [c for c in focus.columns if c.startswith("es_") and c.endswith("ms")]
+    if es_cols and focus[es_cols].notna().any().any():
+        offsets = [int(c[3:-2]) for c in es_cols]
+        fig, ax = plt.subplots(figsize=(8.5, 4))
+        ax.step([min(offsets), 0, max(offsets)], [0, 1, 1], where="post", color="grey",
+                ls="--", lw=1, label="fundamental")  # fmt: skip
+        for mech in order:
+            rows = focus[focus["mechanism"] == mech]
+            st = np.array([bootstrap_ci(rows[c].to_numpy(dtype=float)) for c in es_cols])
+            color = mechanism_color(mech)
+            ax.plot(offsets, st[:, 0], "-o", ms=3, color=color, label=mech)
+            ax.fill_between(offsets, st[:, 1], st[:, 2], color=color, alpha=0.15)
+        ax.axvline(0, color="grey", lw=0.6)
+        ax.set_xlabel("time from the jump (ms)")
+        ax.set_ylabel("share of the jump in the public price")
+        ax.set_title(f"{scenario.name}: public price around jumps (mean, 95% CI, n={n_seeds})")
+        _legend_outside(ax)
+        save(fig, "event_study_jumps.png")
 
     if scenario.sweep is not None and df["sweep_value"].notna().any():
         param = scenario.sweep.param
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for n, (mech, sub) in enumerate(df.groupby("mechanism", sort=False)):
-            color = f"C{n}"
-            ordered = sub.sort_values("sweep_value")
+        fig, ax = plt.subplots(figsize=(8.5, 4))
+        for mech in order_mechanisms(list(df["mechanism"].unique())):
+            color = mechanism_color(mech)
+            ordered = df[df["mechanism"] == mech].sort_values("sweep_value")
             labs, s = _ci_points(ordered, "sweep_value", "adversary_pnl")
             ax.plot(labs, s[:, 0], "-o", color=color, label=f"{mech}: P&L")
             ax.fill_between(labs, s[:, 1], s[:, 2], color=color, alpha=0.15)
             labs, s = _ci_points(ordered, "sweep_value", "adversary_rent")
             ax.plot(labs, s[:, 0], ":", color=color, label=f"{mech}: rent (before bonds)")
+            ax.fill_between(labs, s[:, 1], s[:, 2], color=color, alpha=0.07, hatch="..")
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xlabel(param)
         ax.set_ylabel("ticks × lots (mean, 95% CI)")
         ax.set_title(f"{scenario.name}: adversary profit against {param.split('.')[-1]}")
-        ax.legend(fontsize=6, ncol=2)
-        fig.tight_layout()
-        p = out / f"adversary_pnl_vs_{param.split('.')[-1]}.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
+        _legend_outside(ax)
+        save(fig, f"adversary_pnl_vs_{param.split('.')[-1]}.png")
     return paths
 
 

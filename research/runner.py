@@ -27,7 +27,7 @@ from sealbatch.research.metrics import compute_metrics
 from sealbatch.research.scenario import MechanismSpec, Scenario
 from sealbatch.research.streams import Streams
 
-__all__ = ["RunResult", "run_simulation"]
+__all__ = ["EVENT_OFFSETS_MS", "RunResult", "jump_event_study", "run_simulation"]
 
 
 @dataclass
@@ -102,6 +102,45 @@ class _Sampler:
         sim.schedule(sim.now + self.every, self._sample, None)
 
 
+#: Event-study offsets around a jump (ms): the public price sampled at each.
+EVENT_OFFSETS_MS = (-100, -50, 0, 50, 100, 150, 200, 300, 400, 500, 750, 1000)
+
+
+def jump_event_study(
+    path: FundamentalPath,
+    sample_t: npt.NDArray[np.int64],
+    sample_p: npt.NDArray[np.float64],
+    threshold: float,
+    horizon_ns: int,
+) -> dict[str, float]:
+    """The public price around jumps, as the share of the jump it has absorbed.
+
+    For each jump of at least ``threshold`` ticks at ``t`` from ``V₋`` to ``V₊``,
+    and each offset ``d`` of :data:`EVENT_OFFSETS_MS`, the last sampled public
+    price ``P`` at or before ``t + d`` gives ``(P − V₋)/(V₊ − V₋)``: 0 before
+    the news, 1 once the price has moved all the way. Averaged over the run's
+    jumps; columns ``es_<d>ms`` (NaN without jumps or samples).
+    """
+    out = {f"es_{d}ms": math.nan for d in EVENT_OFFSETS_MS}
+    jumps = np.flatnonzero(path.jump)
+    jumps = jumps[jumps > 0]
+    if len(jumps) == 0 or len(sample_t) == 0:
+        return out
+    dv = path.values[jumps] - path.values[jumps - 1]
+    keep = np.abs(dv) >= threshold
+    jumps, dv = jumps[keep], dv[keep]
+    t0, v0 = path.times[jumps], path.values[jumps - 1]
+    for d in EVENT_OFFSETS_MS:
+        t = t0 + d * 1_000_000
+        ok = (t >= 0) & (t < horizon_ns)
+        i = np.searchsorted(sample_t, t[ok], side="right") - 1
+        p = np.where(i >= 0, sample_p[np.maximum(i, 0)], np.nan)
+        share = (p - v0[ok]) / dv[ok]
+        if np.isfinite(share).any():
+            out[f"es_{d}ms"] = float(np.nanmean(share))
+    return out
+
+
 def run_simulation(
     scenario: Scenario, spec: MechanismSpec, seed: int, record: bool = False
 ) -> RunResult:
@@ -166,6 +205,9 @@ def run_simulation(
     wall = time.perf_counter() - started
     sample_t = np.array(sampler.t, dtype=np.int64)
     sample_p = np.array(sampler.p, dtype=float)
+    event_study = jump_event_study(
+        path, sample_t, sample_p, scenario.metrics.jump_threshold_ticks, horizon
+    )
     extras: dict[str, float | int] = {
         "events": sim.events,
         "sample_events": len(sampler.t),
@@ -199,6 +241,7 @@ def run_simulation(
     n_quotes = sum(m.quoted_n for m in makers)
     extras["mm_half_spread_ticks"] = quoted / n_quotes if n_quotes else math.nan
     extras["jumps"] = int(path.jump.sum())
+    extras.update(event_study)
     if rfq is not None:
         extras["rfq_requests"] = rfq.requests
         extras["rfq_filled"] = rfq.filled

@@ -54,3 +54,44 @@ def test_summary_and_paired_tables() -> None:
     row = paired.iloc[0]
     assert row["mechanism"] == "b" and row["mean_diff"] == -10.0
     assert row["ci_low"] == row["ci_high"] == -10.0  # constant paired difference
+
+
+def test_figure_rules_colour_per_mechanism_and_no_single_point_log_axis() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sealbatch.research.report import _interval_axis, mechanism_color, order_mechanisms
+
+    labels = ["cr-100ms", "fba-1000ms", "clob", "fba-10ms", "fba-100ms", "fba-1ms"]
+    assert order_mechanisms(labels) == [
+        "clob", "fba-1ms", "fba-10ms", "fba-100ms", "fba-1000ms", "cr-100ms"
+    ]  # fmt: skip
+    colours = [mechanism_color(m) for m in labels]
+    assert len(set(colours)) == len(colours)
+    assert mechanism_color("fba-100ms") == mechanism_color("fba-100ms")
+    fig, (one, two) = plt.subplots(1, 2)
+    _interval_axis(one, [100.0])
+    _interval_axis(two, [10.0, 100.0])
+    assert one.get_xscale() == "linear" and two.get_xscale() == "log"
+    plt.close(fig)
+
+
+def test_cli_summary_is_per_swept_value() -> None:
+    from sealbatch.research.scenario import Sweep
+    from sealbatch.venue.commands.lab import summary_text
+
+    df = pd.DataFrame(
+        {
+            "mechanism": ["clob", "fba-100ms"] * 2,
+            "sweep_value": [1.0, 1.0, 2.0, 2.0],
+            "adversary_pnl": [10.0, 1.0, 30.0, 3.0],
+            "races": [4.0, float("nan"), 8.0, float("nan")],
+        }
+    )
+    text = summary_text(df, ["clob", "fba-100ms"], Sweep("fundamental.jump_hz", (1.0, 2.0)))
+    lines = text.splitlines()
+    assert "fundamental.jump_hz" in text and "n/a" in text
+    assert any(line.split()[:3] == ["2.0", "clob", "30.0"] for line in lines)
+    assert not any("20.0" in line for line in lines)  # never averaged over swept values

@@ -174,7 +174,10 @@ def summary_text(df: Any, order: list[str], sweep: Any) -> str:
         keys = ["sweep_value", "mechanism"]
     table = df.groupby(keys, sort=False)[cols].mean()
     if len(keys) == 2:
-        table = table.sort_index(level=0, sort_remaining=False)
+        rank = {m: i for i, m in enumerate(order)}
+        table = table.loc[
+            sorted(table.index, key=lambda k: (float(k[0]), rank.get(k[1], len(rank)), k[1]))
+        ]
         table.index = table.index.set_names([sweep.param, "mechanism"])
     else:
         table = table.reindex([m for m in order if m in table.index])
