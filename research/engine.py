@@ -19,12 +19,9 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sealbatch.research.scenario import Latency
-
-if TYPE_CHECKING:
-    from sealbatch.research.agents import Agent
 
 __all__ = [
     "BUY",
@@ -32,6 +29,7 @@ __all__ = [
     "Cancel",
     "LabOrder",
     "Message",
+    "Participant",
     "RevealMsg",
     "Simulation",
     "TapeFill",
@@ -130,6 +128,27 @@ def latency_ns(lat: Latency) -> tuple[int, int, float]:
     return int(lat.observe_us * 1000), int(lat.send_us * 1000), lat.jitter_us * 1000.0
 
 
+class Participant(Protocol):
+    """What the engine and the mechanisms call on an account's agent
+    (:class:`~research.agents.Agent` and its subclasses)."""
+
+    idx: int
+    kind: str
+    watches_fundamental: bool
+
+    def send_delay(self) -> int:
+        """Nanoseconds from decision to arrival at the venue."""
+        ...
+
+    def on_fill(self, order: LabOrder, price: int, qty: int) -> None: ...
+
+    def on_in_flight(self, msg: LabOrder | Cancel | None, arrive: int) -> None: ...
+
+    def on_batch_open(self, k: int) -> None: ...
+
+    def should_reveal(self, order: LabOrder) -> bool: ...
+
+
 class Simulation:
     """One run of one mechanism under one seed; see :func:`~.runner.run_simulation`."""
 
@@ -146,9 +165,9 @@ class Simulation:
         self.pos: list[int] = []
         self.private: list[float] = []
         self.tape: list[TapeFill] = []
-        self.agents: list[Agent | None] = []
-        self.inflight_watchers: list[Agent] = []
-        self.batch_listeners: list[Agent] = []
+        self.agents: list[Participant | None] = []
+        self.inflight_watchers: list[Participant] = []
+        self.batch_listeners: list[Participant] = []
         self.seed_bytes = b""
         self.value = 0.0
         #: The fundamental path (times, values) for agents' lagged views.
@@ -166,7 +185,7 @@ class Simulation:
         self.insurance = self.add_account("insurance", "insurance", None)
 
     # -- accounts -----------------------------------------------------------------
-    def add_account(self, name: str, role: str, agent: Agent | None) -> int:
+    def add_account(self, name: str, role: str, agent: Participant | None) -> int:
         self.names.append(name)
         self.roles.append(role)
         self.cash.append(0)
@@ -210,7 +229,7 @@ class Simulation:
         self._next_oid = oid + 1
         return LabOrder(oid, agent, side, price if price > 1 else 1, qty, ioc)
 
-    def send(self, agent: Agent, msg: Message, delay: int | None = None) -> int:
+    def send(self, agent: Participant, msg: Message, delay: int | None = None) -> int:
         """Send ``msg`` from ``agent``; returns its arrival time at the venue."""
         now = self.now
         arrive = now + (agent.send_delay() if delay is None else delay)

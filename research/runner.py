@@ -21,7 +21,8 @@ from sealbatch.research.adversaries import Sandwicher, SelectiveRevealer, Sequen
 from sealbatch.research.agents import Agent, MarketMaker, NoiseTraders, ValueTraders, ZiTraders
 from sealbatch.research.engine import Simulation
 from sealbatch.research.fundamental import FundamentalPath, draw_fundamental
-from sealbatch.research.mechanisms import Mechanism, build_mechanism
+from sealbatch.research.mechanisms.base import Mechanism
+from sealbatch.research.mechanisms.registry import build_mechanism
 from sealbatch.research.mechanisms.rfq import RfqDesk
 from sealbatch.research.metrics import compute_metrics
 from sealbatch.research.scenario import MechanismSpec, Scenario
@@ -175,7 +176,7 @@ def run_simulation(
     ]
     agents.extend(makers)
     if rfq is not None:
-        rfq.quoters = makers
+        rfq.quoters = list(makers)
     agents.append(ZiTraders(sim, streams, "zi", cfg.zi))
     agents.append(ValueTraders(sim, streams, "value", cfg.value))
     agents.append(NoiseTraders(sim, streams, "noise", cfg.noise, rfq))

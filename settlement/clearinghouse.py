@@ -32,6 +32,7 @@ from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.account_view import AccountView, MarketView, account_view, market_view
 from sealbatch.settlement.blocks import BlockTrade
+from sealbatch.settlement.collateral import withdraw
 from sealbatch.settlement.dev_oracle import dev_oracle_config
 from sealbatch.settlement.errors import (
     InsufficientBond,
@@ -49,7 +50,6 @@ from sealbatch.settlement.ledger import (
     LedgerState,
     deposit,
     empty_state,
-    withdraw,
 )
 from sealbatch.settlement.liquidation import price_band_bps
 from sealbatch.settlement.margin import (

@@ -27,12 +27,7 @@ import numpy.typing as npt
 from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.bounds import MAX_BALANCE, bound_message, within
 from sealbatch.crypto.eip712 import Address
-from sealbatch.settlement.errors import (
-    InsufficientCollateral,
-    MarketFlagged,
-    SettlementError,
-    UnknownAccount,
-)
+from sealbatch.settlement.errors import MarketFlagged, SettlementError, UnknownAccount
 from sealbatch.settlement.params import BPS, SettlementConfig
 
 __all__ = [
@@ -41,6 +36,8 @@ __all__ = [
     "LedgerState",
     "LiquidationOrder",
     "MarketState",
+    "check_amount",
+    "check_key",
     "check_not_frozen",
     "deposit",
     "empty_state",
@@ -49,8 +46,6 @@ __all__ = [
     "notional_matrix",
     "open_account",
     "total_value",
-    "transfer",
-    "withdraw",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -268,13 +263,16 @@ def empty_state(config: SettlementConfig) -> LedgerState:
     )
 
 
-def _check_amount(name: str, amount: object) -> int:
+def check_amount(name: str, amount: object) -> int:
+    """``amount`` if it is a positive integer within the balance bound; raises
+    SettlementError naming ``name``."""
     if not within(amount, 1, MAX_BALANCE):
         raise SettlementError(bound_message(name, amount, 1, MAX_BALANCE, "base units"))
     return amount
 
 
-def _check_key(key: object) -> AccountKey:
+def check_key(key: object) -> AccountKey:
+    """``key`` as an AccountKey if well formed; raises SettlementError."""
     if not isinstance(key, tuple) or len(key) != 2:
         raise SettlementError(f"account: expected (address, subaccount), got {key!r}")
     address, sub = key
@@ -291,7 +289,7 @@ def open_account(state: LedgerState, key: AccountKey, portfolio: bool = False) -
     Raises:
         SettlementError: a malformed key, or the account exists already.
     """
-    key = _check_key(key)
+    key = check_key(key)
     if state.has(key):
         raise SettlementError(
             f"expected a new account, got existing {key.address}/{key.subaccount}"
@@ -309,8 +307,8 @@ def open_accounts(
     state: LedgerState, keys: Sequence[AccountKey], collateral: Sequence[int]
 ) -> LedgerState:
     """Add many funded cross-margin accounts at once (bulk open and deposit)."""
-    checked = [_check_key(k) for k in keys]
-    amounts = [_check_amount("amount", a) for a in collateral]
+    checked = [check_key(k) for k in keys]
+    amounts = [check_amount("amount", a) for a in collateral]
     if len(amounts) != len(checked):
         raise SettlementError(
             f"expected one amount per account, got {len(amounts)} for {len(checked)}"
@@ -326,8 +324,8 @@ def open_accounts(
 
 def deposit(state: LedgerState, key: AccountKey, amount: int) -> LedgerState:
     """Credit ``amount`` base units to ``key``'s collateral, opening the account if new."""
-    amount = _check_amount("amount", amount)
-    key = _check_key(key)
+    amount = check_amount("amount", amount)
+    key = check_key(key)
     if not state.has(key):
         state = open_account(state, key)
     collateral = state.collateral.copy()
@@ -340,36 +338,6 @@ def deposit(state: LedgerState, key: AccountKey, amount: int) -> LedgerState:
     return state.with_arrays(collateral=collateral)
 
 
-def withdraw(
-    state: LedgerState, key: AccountKey, amount: int, config: SettlementConfig
-) -> LedgerState:
-    """Debit ``amount`` from ``key``'s collateral: free collateral only.
-
-    Free collateral is ``min(collateral, equity − initial requirement)``: a
-    withdrawal never leaves the account below initial margin. An account
-    holding a position in a flagged market withdraws nothing: its equity
-    there is measured at a mark the oracle no longer vouches for.
-
-    Raises:
-        InsufficientCollateral: ``amount`` exceeds the free collateral.
-        MarketFlagged: the account holds a position in a flagged market.
-        UnknownAccount: no such account.
-    """
-    from sealbatch.settlement.margin import free_collateral  # margin imports this module
-
-    amount = _check_amount("amount", amount)
-    row = state.row(_check_key(key))
-    check_not_frozen(state, row, "withdrawal")
-    free = int(free_collateral(state, config)[row])
-    if amount > free:
-        raise InsufficientCollateral(
-            f"expected a withdrawal of at most the free collateral {free}, got {amount}"
-        )
-    collateral = state.collateral.copy()
-    collateral[row] -= amount
-    return state.with_arrays(collateral=collateral)
-
-
 def check_not_frozen(state: LedgerState, row: int, what: str) -> None:
     """Raise MarketFlagged when the account in ``row`` holds a position in a flagged market."""
     for j, ms in enumerate(state.market_states):
@@ -379,21 +347,6 @@ def check_not_frozen(state: LedgerState, row: int, what: str) -> None:
                 f"{int(state.positions[row, j]):+d} lots of {ms.market} (oracle flagged; its mark "
                 f"{ms.mark_price} is not trusted until a trusted index arrives)"
             )
-
-
-def transfer(
-    state: LedgerState,
-    source: AccountKey,
-    target: AccountKey,
-    amount: int,
-    config: SettlementConfig,
-) -> LedgerState:
-    """Move free collateral between two subaccounts of one address."""
-    source, target = _check_key(source), _check_key(target)
-    if source.address != target.address or source == target:
-        raise SettlementError(f"expected two subaccounts of one address, got {source} and {target}")
-    state = withdraw(state, source, amount, config)
-    return deposit(state, target, amount)
 
 
 def notional_matrix(positions: I64, marks: I64, multipliers: I64) -> I64:

@@ -55,6 +55,7 @@ import numpy.typing as npt
 from sealbatch.auction.batch import BatchResult, Fill
 from sealbatch.auction.bounds import MAX_BALANCE, MAX_POSITION
 from sealbatch.settlement.blocks import BlockTrade, SettledBlock, settle_blocks
+from sealbatch.settlement.collateral import withdraw
 from sealbatch.settlement.errors import InvariantViolation, MarketHalted, SettlementError
 from sealbatch.settlement.funding import FundingUpdate, funding_payments, update_funding
 from sealbatch.settlement.ledger import (
@@ -67,7 +68,6 @@ from sealbatch.settlement.ledger import (
     fill_fee,
     multipliers,
     total_value,
-    withdraw,
 )
 from sealbatch.settlement.liquidation import (
     DeficitFlow,

@@ -4,11 +4,18 @@ The runtime check in ``test_stark.py`` (import the verifier, look in
 ``sys.modules``) misses an import made inside a function that has not run yet;
 this walks the source instead, following registry strings such as
 ``AIR_MODULES`` (modules imported by name through :mod:`importlib`).
+
+It also refuses import cycles between the project's modules: every import
+counts (function-level and ``TYPE_CHECKING`` ones too, and importing
+``a.b.c`` imports the packages ``a`` and ``a.b``), except names in a registry,
+which are looked up lazily at call time and never run while the registry
+itself is imported.
 """
 
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
 
 import pytest
@@ -30,9 +37,10 @@ def _modules(root: Path, package: str, prefix: str = "") -> dict[str, Path]:
     return out
 
 
-def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """Every module ``name`` imports anywhere in its source, plus known module names it
-    mentions as string constants (``importlib.import_module`` targets, registries)."""
+def _imports(name: str, path: Path, known: set[str], registries: bool = True) -> set[str]:
+    """Every module ``name`` imports anywhere in its source, plus (with ``registries``)
+    known module names it mentions as string constants (``importlib.import_module``
+    targets, registries)."""
     is_package = path.name == "__init__.py"
     package = name if is_package else name.rpartition(".")[0]
     found: set[str] = set()
@@ -48,18 +56,25 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
                 base = node.module or ""
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in known:
+        elif (
+            registries
+            and isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in known
+        ):
             found.add(node.value)
     return found
 
 
-def _graph(root: Path, package: str, prefix: str = "") -> dict[str, set[str]]:
+def _graph(
+    root: Path, package: str, prefix: str = "", registries: bool = True
+) -> dict[str, set[str]]:
     modules = _modules(root, package, prefix)
     known = set(modules)
     graph = {}
     for name, path in modules.items():
         targets: set[str] = set()
-        for imported in _imports(name, path, known):
+        for imported in _imports(name, path, known, registries):
             # "a.b.c" also imports its parent packages "a" and "a.b"
             parts = imported.split(".")
             targets.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
@@ -128,6 +143,61 @@ def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
         ("sealbatch.crypto.field", "auction"),
         ("sealbatch.crypto.field", "auction.orders"),
     }
+
+
+def import_cycle(root: Path, packages: tuple[str, ...], prefix: str = "") -> list[str] | None:
+    """One import cycle among the modules of ``packages`` (``[a, b, ..., a]``), or None."""
+    graph: dict[str, set[str]] = {}
+    for package in packages:
+        graph.update(_graph(root, package, prefix, registries=False))
+    edges = {m: {t for t in targets if t in graph and t != m} for m, targets in graph.items()}
+    try:
+        graphlib.TopologicalSorter(edges).prepare()
+    except graphlib.CycleError as exc:
+        return list(reversed(exc.args[1]))
+    return None
+
+
+def test_no_import_cycles_in_the_project() -> None:
+    assert import_cycle(ROOT, tuple(ALLOWED), "sealbatch.") is None
+
+
+@pytest.mark.parametrize(
+    ("a_source", "cycle"),
+    [
+        ("import pkg.b\n", True),
+        ("def later() -> None:\n    from pkg import b\n", True),
+        ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import x\n", True),
+        ("from .b import x\n", True),
+        ("NAMES = {'b': 'pkg.b'}\n", False),  # a lazy registry entry, not an import
+        ("import pkg.c\n", False),
+    ],
+)
+def test_the_cycle_check_catches_a_planted_cycle(
+    tmp_path: Path, a_source: str, cycle: bool
+) -> None:
+    """b imports a; a imports b in one of several ways (or not)."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text(a_source)
+    (pkg / "b.py").write_text("from pkg.a import thing\n")
+    (pkg / "c.py").write_text("x = 1\n")
+    found = import_cycle(tmp_path, ("pkg",))
+    assert (found is not None) is cycle
+    if found:
+        assert set(found) == {"pkg.a", "pkg.b"}
+
+
+def test_a_package_that_imports_its_own_modules_is_a_cycle(tmp_path: Path) -> None:
+    """``pkg/__init__`` importing ``pkg.impl``, which imports ``pkg.base``: importing
+    ``pkg.base`` runs ``pkg/__init__`` first, so the package and its module cycle."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from pkg.impl import Impl\n")
+    (pkg / "base.py").write_text("class Base: ...\n")
+    (pkg / "impl.py").write_text("from pkg.base import Base\nclass Impl(Base): ...\n")
+    assert import_cycle(tmp_path, ("pkg",)) is not None
 
 
 def test_verifier_never_reaches_the_prover() -> None:

@@ -9,10 +9,8 @@
   reveals and bonds;
 * :class:`~research.mechanisms.rfq.RfqDesk`: a sealed request-for-quote window
   for large orders, beside any of the above.
+
+:func:`~research.mechanisms.registry.build_mechanism` builds the one a
+scenario names. This package imports none of its modules (they import
+``mechanisms.base``, so importing them here would be a cycle).
 """
-
-from __future__ import annotations
-
-from sealbatch.research.mechanisms.base import Mechanism, build_mechanism
-
-__all__ = ["Mechanism", "build_mechanism"]

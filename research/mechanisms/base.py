@@ -11,7 +11,7 @@ from sealbatch.research.scenario import MechanismSpec
 if TYPE_CHECKING:
     from sealbatch.research.scenario import Scenario
 
-__all__ = ["LobsterRow", "Mechanism", "build_mechanism"]
+__all__ = ["LobsterRow", "Mechanism"]
 
 LobsterRow = tuple[int, int, int, int, int, int]
 """(time ns, event type, order id, size, price ticks, direction)."""
@@ -170,16 +170,3 @@ class _StaleQuote:
         self.deadline = deadline
         self.units: set[int] = set()
         self.takes = 0
-
-
-def build_mechanism(spec: MechanismSpec, sim: Simulation, scenario: Scenario) -> Mechanism:
-    """The mechanism ``spec`` names, attached to ``sim``."""
-    from sealbatch.research.mechanisms.batch import BatchAuctionMechanism
-    from sealbatch.research.mechanisms.clob import ClobMechanism
-    from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
-
-    if spec.kind == "clob":
-        return ClobMechanism(sim, spec, scenario)
-    if spec.kind == "fba":
-        return BatchAuctionMechanism(sim, spec, scenario)
-    return CommitRevealMechanism(sim, spec, scenario)

@@ -10,15 +10,23 @@ maker in account order), else nothing trades.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from sealbatch.research.engine import LabOrder, Simulation
+from sealbatch.research.engine import LabOrder, Participant, Simulation
 from sealbatch.research.scenario import RfqConfig
 
-if TYPE_CHECKING:
-    from sealbatch.research.agents import Agent, MarketMaker
 
-__all__ = ["RfqDesk"]
+class Quoter(Protocol):
+    """A market maker the desk asks (:class:`~research.agents.MarketMaker`)."""
+
+    idx: int
+
+    def rfq_quote(self, request_side: int) -> int:
+        """The price offered to a request on ``request_side`` (±1)."""
+        ...
+
+
+__all__ = ["Quoter", "RfqDesk"]
 
 
 class RfqDesk:
@@ -28,12 +36,14 @@ class RfqDesk:
         self.sim = sim
         self.cfg = cfg
         self.window_ns = int(cfg.window_ms * 1e6)
-        self.quoters: list[MarketMaker] = []
+        self.quoters: list[Quoter] = []
         self.requests = 0
         self.filled = 0
         self.volume = 0
 
-    def request(self, requester: Agent, side: int, qty: int, limit: int, account: int) -> None:
+    def request(
+        self, requester: Participant, side: int, qty: int, limit: int, account: int
+    ) -> None:
         """Open a window for ``qty`` lots on ``side`` (±1) for ``requester``'s
         ``account``, acceptable up to ``limit``."""
         self.requests += 1

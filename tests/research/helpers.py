@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sealbatch.research.engine import LabOrder, Simulation
-from sealbatch.research.mechanisms import Mechanism, build_mechanism
+from sealbatch.research.mechanisms.base import Mechanism
+from sealbatch.research.mechanisms.registry import build_mechanism
 from sealbatch.research.scenario import MechanismSpec, Scenario
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sealbatch.research.agents import Agent
 from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder
-from sealbatch.research.mechanisms import Mechanism
+from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
 from sealbatch.research.scenario import Latency
 from sealbatch.research.streams import Streams

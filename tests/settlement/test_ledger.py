@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.collateral import transfer, withdraw
 from sealbatch.settlement.errors import InsufficientCollateral, SettlementError, UnknownAccount
 from sealbatch.settlement.ledger import (
     AccountKey,
@@ -17,8 +18,6 @@ from sealbatch.settlement.ledger import (
     fill_fee,
     open_account,
     total_value,
-    transfer,
-    withdraw,
 )
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from tests.settlement.conftest import TRADERS, funded, key

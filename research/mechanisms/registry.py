@@ -1,0 +1,21 @@
+"""Build the mechanism a scenario names: the one place that knows every mechanism."""
+
+from __future__ import annotations
+
+from sealbatch.research.engine import Simulation
+from sealbatch.research.mechanisms.base import Mechanism
+from sealbatch.research.mechanisms.batch import BatchAuctionMechanism
+from sealbatch.research.mechanisms.clob import ClobMechanism
+from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
+from sealbatch.research.scenario import MechanismSpec, Scenario
+
+__all__ = ["build_mechanism"]
+
+
+def build_mechanism(spec: MechanismSpec, sim: Simulation, scenario: Scenario) -> Mechanism:
+    """The mechanism ``spec`` names (``clob``, ``fba`` or commit-reveal), attached to ``sim``."""
+    if spec.kind == "clob":
+        return ClobMechanism(sim, spec, scenario)
+    if spec.kind == "fba":
+        return BatchAuctionMechanism(sim, spec, scenario)
+    return CommitRevealMechanism(sim, spec, scenario)
