@@ -57,13 +57,13 @@ def main() -> int:
         print(f"  makers see {len(c['maker-a'].open_rfqs())} open RFQ(s)")
         qa = c["maker-a"].quote(rid, 649_800, 650_300)
         qb = c["maker-b"].quote(rid, 649_900, 650_200)
-        c["fund"].sleep_until(rfq["quote_close_ms"] + 5)
-        c["maker-a"].reveal_quote(qa)
-        c["maker-b"].reveal_quote(qb)
-        c["fund"].sleep_until(rfq["reveal_close_ms"] + 5)
+        # Each side waits for its phase by the venue's clock and retries a send
+        # that reaches the venue a moment early.
+        c["maker-a"].reveal_quote_when_open(qa, rfq)
+        c["maker-b"].reveal_quote_when_open(qb, rfq)
+        acc = c["fund"].accept_best_when_open(rfq, "buy")
         quotes = c["fund"].rfq(rid)["quotes"]
         print("  revealed quotes:", [(q["maker"][:8], q["bid"], q["ask"]) for q in quotes])
-        acc = c["fund"].accept_best(rid, "buy")
         print(
             f"  accepted: buy {acc['quantity']} at {acc['price']} from {acc['seller'][:8]}…, "
             f"settles in batch {acc['batch_id']}"

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -55,6 +55,13 @@ __all__ = [
     "StreamClient",
     "VenueClient",
 ]
+
+
+#: How many times an automatic reveal, quote reveal or accept sent before its
+#: window opened by the venue's clock (409 ``outside_window``) is tried again.
+EARLY_RETRIES = 5
+
+_T = TypeVar("_T")
 
 
 def _hex(b: bytes) -> str:
@@ -103,8 +110,11 @@ class VenueClient:
         base_url: e.g. ``http://127.0.0.1:8000``.
         private_key: 32-byte secp256k1 key (hex or bytes); None for read-only use.
         http: an httpx.Client to use (tests pass a FastAPI TestClient).
-        clock: the venue's clock in ms, when the caller knows it (tests); by
-            default the local clock corrected by the offset seen in ``/v1/info``.
+        clock: the local clock in ms (default: the system clock). The venue's
+            time is this plus the offset seen in ``/v1/info``, measured again
+            whenever the venue answers that a send came outside its window.
+        sleep: how to wait ``seconds`` (default :func:`time.sleep`; tests pass
+            one that moves a manual clock).
     """
 
     def __init__(
@@ -115,8 +125,10 @@ class VenueClient:
         http: httpx.Client | None = None,
         timeout: float = 10.0,
         clock: Callable[[], int] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self._clock = clock
+        self._clock = clock or (lambda: time.time_ns() // 1_000_000)
+        self._sleep = sleep or time.sleep
         self.base_url = base_url.rstrip("/")
         self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
         self.key = private_key
@@ -139,12 +151,16 @@ class VenueClient:
         return r.json()
 
     def info(self, refresh: bool = False) -> dict[str, Any]:
-        """Venue info (domain, operator, schedule); also syncs the clock offset."""
+        """Venue info (domain, operator, schedule); also syncs the clock offset.
+
+        The offset is the venue's ``now_ms`` less the midpoint of the local
+        clock around the request (rounded down).
+        """
         if self._info is None or refresh:
-            t0 = time.time() * 1000
+            t0 = self._clock()
             self._info = self._req("GET", "/v1/info")
-            t1 = time.time() * 1000
-            self._offset_ms = int(self._info["now_ms"] - (t0 + t1) / 2)
+            t1 = self._clock()
+            self._offset_ms = int(self._info["now_ms"]) - (t0 + t1) // 2
         return self._info
 
     @property
@@ -153,10 +169,9 @@ class VenueClient:
         return Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
 
     def server_now_ms(self) -> int:
-        if self._clock is not None:
-            return self._clock()
+        """The venue's time in ms: the local clock plus the offset from ``/v1/info``."""
         self.info()
-        return int(time.time() * 1000) + self._offset_ms
+        return self._clock() + self._offset_ms
 
     def next_nonce(self) -> int:
         with self._lock:
@@ -174,9 +189,37 @@ class VenueClient:
         return self.address
 
     def sleep_until(self, server_ms: int) -> None:
+        """Wait until the venue's clock reads ``server_ms``."""
         delay = (server_ms - self.server_now_ms()) / 1000
         if delay > 0:
-            time.sleep(delay)
+            self._sleep(delay)
+
+    def _in_window(self, opens_ms: int, closes_ms: int, send: Callable[[], _T]) -> _T:
+        """Call ``send`` once the window ``[opens_ms, closes_ms)`` is open by the venue's clock.
+
+        The call goes a little after the opening (a quarter of the window, at
+        most 20 ms). When the venue still answers 409 ``outside_window`` while
+        the window lies ahead (the local clock ran ahead of the venue's), the
+        offset is measured again from ``/v1/info`` and the call retried, up to
+        :data:`EARLY_RETRIES` times.
+
+        Raises:
+            ApiError: any other refusal, or ``outside_window`` once the window
+                has closed or the retries are spent.
+        """
+        margin = max(1, min(20, (closes_ms - opens_ms) // 4))
+        retries = 0
+        while True:
+            self.sleep_until(opens_ms + margin)
+            try:
+                return send()
+            except ApiError as exc:
+                if exc.code != "outside_window" or retries == EARLY_RETRIES:
+                    raise
+                retries += 1
+                self.info(refresh=True)
+                if self.server_now_ms() >= closes_ms:
+                    raise
 
     # ------------------------------------------------------------ orders
 
@@ -298,10 +341,11 @@ class VenueClient:
         return result
 
     def reveal_when_open(self, pending: PendingOrder) -> dict[str, Any]:
-        """Sleep until the reveal window of the order's batch opens, then reveal."""
-        reveal_ms = self.info()["schedule"]["reveal_window_ms"]
-        self.sleep_until(self.reveal_opens_ms(pending.batch_id) + min(20, reveal_ms // 4))
-        return self.reveal(pending)
+        """Reveal once the reveal window of the order's batch is open by the venue's
+        clock; an early send is retried (see :meth:`_in_window`)."""
+        opens = self.reveal_opens_ms(pending.batch_id)
+        closes = opens + int(self.info()["schedule"]["reveal_window_ms"])
+        return self._in_window(opens, closes, lambda: self.reveal(pending))
 
     def submit(self, order: Order, *, bond: int = 0, margin_lock: int = 0) -> PendingOrder:
         """Commit now and reveal automatically when the reveal window opens."""
@@ -453,6 +497,37 @@ class VenueClient:
         }
         result: dict[str, Any] = self._req("POST", f"/v1/rfqs/{_hex(q.rfq_id)}/reveals", body)
         return result
+
+    def reveal_quote_when_open(self, q: SealedQuote, rfq: dict[str, Any]) -> dict[str, Any]:
+        """Reveal ``q`` once ``rfq``'s reveal phase is open by the venue's clock; an
+        early send is retried (see :meth:`_in_window`).
+
+        Args:
+            rfq: the RFQ as the venue shows it (``quote_close_ms``, ``reveal_close_ms``).
+        """
+        return self._in_window(
+            int(rfq["quote_close_ms"]), int(rfq["reveal_close_ms"]), lambda: self.reveal_quote(q)
+        )
+
+    def accept_best_when_open(self, rfq: dict[str, Any], side: str) -> dict[str, Any]:
+        """Accept the best quote once ``rfq``'s accept phase is open by the venue's clock.
+
+        Quote prices show only from the accept phase on, so an early look finds
+        none: that, like a 409 ``outside_window``, is retried after measuring
+        the clock offset again (see :meth:`_in_window`).
+        """
+        rfq_id = str(rfq["rfq_id"])
+
+        def attempt() -> dict[str, Any]:
+            if self.server_now_ms() < int(rfq["reveal_close_ms"]):
+                raise ApiError(409, "outside_window", "accept: the accept phase is ahead")
+            quotes = self.rfq(rfq_id)["quotes"]
+            if any(q["revealed"] and q["bid"] is None and q["ask"] is None for q in quotes):
+                # prices still sealed: the venue has not reached the accept phase
+                raise ApiError(409, "outside_window", "accept: quote prices are still sealed")
+            return self.accept_best(rfq_id, side)
+
+        return self._in_window(int(rfq["reveal_close_ms"]), int(rfq["close_ms"]), attempt)
 
     def accept_best(self, rfq_id: str, side: str) -> dict[str, Any]:
         """Accept the best revealed quote for ``side`` ("buy" or "sell")."""
