@@ -135,6 +135,7 @@ class Participant(Protocol):
     idx: int
     kind: str
     watches_fundamental: bool
+    observe_ns: int
 
     def send_delay(self) -> int:
         """Nanoseconds from decision to arrival at the venue."""
@@ -145,6 +146,8 @@ class Participant(Protocol):
     def on_in_flight(self, msg: LabOrder | Cancel | None, arrive: int) -> None: ...
 
     def on_batch_open(self, k: int) -> None: ...
+
+    def on_unfilled(self, order: LabOrder) -> None: ...
 
     def should_reveal(self, order: LabOrder) -> bool: ...
 

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from sealbatch.auction.orders import Order, Side
+from sealbatch.settlement.collateral import transfer, withdraw
 from sealbatch.settlement.errors import MarketFlagged, MarketHalted
-from sealbatch.settlement.ledger import LedgerState, equity, total_value, transfer, withdraw
+from sealbatch.settlement.ledger import LedgerState, equity, total_value
 from sealbatch.settlement.liquidation import _limit
 from sealbatch.settlement.margin import RevealMarginCheck
 from sealbatch.settlement.oracle import OracleRound
