@@ -8,8 +8,9 @@ import pytest
 
 from sealbatch.auction.bounds import MAX_BALANCE, MAX_LOTS, MAX_PRICE
 from sealbatch.auction.orders import Order, Side
+from sealbatch.settlement.collateral import withdraw
 from sealbatch.settlement.errors import InvariantViolation, OracleError, SettlementError
-from sealbatch.settlement.ledger import deposit, empty_state, withdraw
+from sealbatch.settlement.ledger import deposit, empty_state
 from sealbatch.settlement.oracle import PriceReport
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.transition import apply_batch
