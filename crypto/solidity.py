@@ -13,6 +13,8 @@ Program layout (big-endian; the contract's NatSpec repeats it):
 
 * header: registers, frame values, public inputs, challenges, periodic
   columns, constraints, instructions — seven u16;
+* the frame: offsets count u8, the row offsets u8; per frame entry segment u8
+  (0 fixed, 1 main, 2 aux), column index u16, offset slot u8;
 * per periodic column: ``log2(period)`` u8, then the ``period`` coefficients
   (u32) of the polynomial ``Q`` with ``periodic(i)(z) = Q(z^(N/period))``;
 * instructions, 7 bytes each: op u8, dst u16, a u16, b u16 (``CONST`` holds a
@@ -59,6 +61,7 @@ __all__ = [
     "OP_NEG",
     "OP_POW",
     "OP_SUB",
+    "SEGMENT_CODES",
     "SOLIDITY_VERSION",
     "ConstraintProgram",
     "compile_constraints",
@@ -79,7 +82,8 @@ OP_CONST = 6
 OP_MULBASE = 7
 
 _MAX_U16 = 0xFFFF
-_SEGMENT_ORDER = {"main": 0, "aux": 1}
+#: Segment codes in the frame section: which opened rows a frame entry's column lives in.
+SEGMENT_CODES = {"fixed": 0, "main": 1, "aux": 2}
 
 
 @dataclass(frozen=True)
@@ -98,17 +102,12 @@ class ConstraintProgram:
 
 
 def frame_layout(air: Air) -> tuple[tuple[str, int, int], ...]:
-    """The ``(segment, index, offset)`` column values the constraints read, in frame order.
+    """The ``(segment, index, offset)`` out-of-domain values, in the proof's frame order.
 
-    Ordered by offset, then main before aux, then column index: the order in
-    which the verifier passes the out-of-domain values.
+    The AIR's frame (:attr:`Air.frame`, docs/stark.md): by offset, then fixed,
+    main, aux, then column index; a column no constraint reads at offset 0.
     """
-    found = {
-        (node.segment, node.index, node.offset)
-        for node in air.constraint_order
-        if isinstance(node, Column)
-    }
-    return tuple(sorted(found, key=lambda c: (c[2], _SEGMENT_ORDER[c[0]], c[1])))
+    return air.frame
 
 
 def contract_name(air_name: str) -> str:
@@ -242,6 +241,13 @@ def compile_constraints(air: Air) -> ConstraintProgram:
             count,
         )
     )
+    offsets = list(air.offsets())  # always holds 0: the composition columns' DEEP slot
+    if len(offsets) > 255 or offsets[-1] > 255:
+        raise ValueError(f"expected at most 255 row offsets below 256, got {offsets}")
+    out.append(len(offsets))
+    out.extend(offsets)
+    for seg, idx, off in frame:
+        out.extend(struct.pack(">BHB", SEGMENT_CODES[seg], idx, offsets.index(off)))
     for values in air.periodic_columns:
         period = len(values)
         coeffs = intt(fld.as_field(list(values))).tolist()

@@ -27,6 +27,14 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
+from sealbatch.crypto.air import Air
+from sealbatch.crypto.composition import ColumnLayout
+from sealbatch.crypto.fixed import fixed_commitment
+from sealbatch.crypto.fri import fri_shape
+from sealbatch.crypto.options import ProofOptions
+from sealbatch.crypto.security import security
+from sealbatch.crypto.solidity import compile_constraints, contract_name
+from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS
 from sealbatch.settlement.errors import SettlementError
 
 __all__ = [
@@ -36,7 +44,13 @@ __all__ = [
     "Artifact",
     "Chain",
     "ContractReverted",
+    "DeployedVerifier",
+    "Receipt",
+    "calldata_gas",
+    "decode_revert",
+    "deploy_verifier",
     "load_artifact",
+    "verifier_config",
 ]
 
 #: The compiled contracts (ABI + bytecode), committed; rebuilt by ``make contracts``.
@@ -266,3 +280,99 @@ class Receipt:
 def calldata_gas(data: Sequence[int] | bytes) -> int:
     """Intrinsic calldata gas: 4 per zero byte, 16 per non-zero byte (EIP-2028)."""
     return sum(4 if b == 0 else 16 for b in bytes(data))
+
+
+# ------------------------------------------------------------------ the STARK verifier
+
+
+@dataclass(frozen=True)
+class DeployedVerifier:
+    """A StarkVerifier on chain, for one AIR instance and one option set."""
+
+    chain: Chain
+    air_name: str
+    num_rows: int
+    options: ProofOptions
+    verifier: Contract
+    evaluator: Contract
+
+    def verify(self, public_inputs: Sequence[int], proof: bytes) -> bool:
+        """Call ``verify`` (no transaction); True, or raises :class:`ContractReverted`."""
+        return bool(self.chain.call(self.verifier, "verify", list(public_inputs), proof))
+
+    def gas_report(self, public_inputs: Sequence[int], proof: bytes) -> tuple[int, ...]:
+        """Gas per step inside ``verify``: transcript and parsing, constraints, Merkle, DEEP, FRI."""
+        out = self.chain.call(self.verifier, "verifyWithGasReport", list(public_inputs), proof)
+        return tuple(int(v) for v in out[:5])
+
+    def verify_transaction(self, public_inputs: Sequence[int], proof: bytes) -> Receipt:
+        """Verify in a mined transaction; its receipt says what it cost."""
+        return self.chain.transact(self.verifier, "verify", list(public_inputs), proof)
+
+
+def verifier_config(air: Air, options: ProofOptions) -> tuple[Any, ...]:
+    """The ``StarkVerifier.Config`` tuple that fixes ``air``'s shape and ``options`` on chain.
+
+    Raises:
+        AnchorError: the options give under 100 conjectured bits, or do not fit the AIR.
+    """
+    report = security(options, air.num_rows, air.max_degree())
+    if report.conjectured < DEFAULT_MIN_SECURITY_BITS:
+        raise AnchorError(
+            f"expected options with at least {DEFAULT_MIN_SECURITY_BITS} conjectured bits, "
+            f"got {report.conjectured}"
+        )
+    layout = ColumnLayout.of(air)
+    if layout.num_composition > options.blowup:
+        raise AnchorError(
+            f"expected a blowup of at least {layout.num_composition} for this AIR, "
+            f"got {options.blowup}"
+        )
+    folds, remainder = fri_shape(air.num_rows, options)
+    name = air.name.encode("ascii")
+    if len(name) > 32:
+        raise AnchorError(f"expected an AIR name of at most 32 bytes, got {len(name)}")
+    fixed_root = fixed_commitment(air, options.blowup).root if layout.num_fixed else bytes(32)
+    log2 = int.bit_length
+    return (
+        name.ljust(32, b"\0"),
+        len(name),
+        log2(air.num_rows) - 1,
+        log2(options.blowup) - 1,
+        options.num_queries,
+        log2(options.folding_factor) - 1,
+        options.grinding_bits,
+        log2(options.fri_max_remainder) - 1,
+        layout.num_fixed,
+        layout.num_main,
+        layout.num_aux,
+        layout.num_composition,
+        air.num_challenges,
+        air.num_constraints,
+        len(air.public_inputs),
+        folds,
+        remainder,
+        fixed_root,
+    )
+
+
+def deploy_verifier(chain: Chain, air: Air, options: ProofOptions) -> DeployedVerifier:
+    """Deploy ``air``'s generated constraint evaluator and a StarkVerifier bound to it.
+
+    The evaluator's program must be the one ``air``'s expressions give now
+    (an AIR whose shape follows a public input, like ``wide``'s column count,
+    has a contract only for the instance it was generated for).
+
+    Raises:
+        AnchorError: no generated evaluator for this AIR instance, or bad options.
+    """
+    program = compile_constraints(air)
+    evaluator = chain.deploy(contract_name(air.name))
+    on_chain = bytes(chain.call(evaluator, "programHash"))
+    if on_chain != keccak(program.code):
+        raise AnchorError(
+            f"expected the generated evaluator of {air.name!r} to match its expressions, "
+            "got another program (run make contracts, or this AIR instance has none)"
+        )
+    verifier = chain.deploy("StarkVerifier", evaluator.address, verifier_config(air, options))
+    return DeployedVerifier(chain, air.name, air.num_rows, options, verifier, evaluator)

@@ -12,6 +12,8 @@ import {BabyBear} from "./BabyBear.sol";
 /// @dev Program layout (big-endian), as written by crypto/solidity.py:
 ///      header  numRegs u16, numFrame u16, numPubs u16, numChallenges u16, numPeriodic u16,
 ///              numConstraints u16, numInstructions u16
+///      frame   numOffsets u8, offsets u8 each; per frame entry: segment u8 (0 fixed, 1 main,
+///              2 aux), column index u16, offset slot u8
 ///      periodic, per column: log2(period) u8, then period coefficients u32 (of Q, with
 ///              periodic(i) at z = Q(z^(N / period)))
 ///      code    numInstructions × 7 bytes: op u8, dst u16, a u16, b u16 (CONST: value u32
@@ -108,6 +110,18 @@ abstract contract ConstraintEvaluator {
         }
     }
 
+    /// @notice The frame section of the program: offsets, then each entry's segment, column
+    ///         and offset slot (see the layout above). The verifier reads its openings by it.
+    function frameSpec() external view returns (bytes memory spec) {
+        uint256 prog = _alloc(programLength);
+        _load(prog);
+        uint256 length = 1 + _u8(prog, 14) + 4 * _u16(prog, 2);
+        spec = new bytes(length);
+        assembly ("memory-safe") {
+            mcopy(add(spec, 32), add(prog, 14), length)
+        }
+    }
+
     /// @notice How many input values `inputs` must hold: frame, public inputs, challenges.
     function numInputs() external view returns (uint256 frame, uint256 pubs, uint256 challenges) {
         uint256 prog = _alloc(14);
@@ -141,7 +155,7 @@ abstract contract ConstraintEvaluator {
         assembly ("memory-safe") {
             calldatacopy(regs, inputs.offset, mul(32, inputs.length))
         }
-        uint256 ptr = prog + 14;
+        uint256 ptr = prog + 15 + _u8(prog, 14) + 4 * _u16(prog, 2);
         uint256 numPeriodic = _u16(prog, 8);
         for (uint256 i = 0; i < numPeriodic; ++i) {
             uint256 logPeriod = _u8(ptr, 0);

@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {BabyBear} from "./BabyBear.sol";
+import {ConstraintEvaluator} from "./ConstraintEvaluator.sol";
+
+/// @title Verifier of sealbatch STARK proofs (format version 2) for one AIR and one option set
+/// @notice Replays the Keccak Fiat–Shamir transcript of crypto/channel.py, checks the batched
+///         Merkle openings, the out-of-domain constraint check (through the AIR's generated
+///         ConstraintEvaluator), the DEEP composition at the queries, FRI folding and the
+///         proof of work, exactly as crypto/verifier.py does (docs/stark.md, "Protocol").
+///         The AIR, its row count, the options and the fixed-column root are fixed at
+///         deployment; the caller supplies the public inputs, and the proof's header must
+///         repeat them and everything else byte for byte. `verify` returns true or reverts
+///         with a custom error naming the failed check.
+contract StarkVerifier {
+    /// @notice The proof ends before a field it must hold.
+    error Truncated(uint256 at);
+    /// @notice Bytes follow the last field.
+    error TrailingBytes(uint256 extra);
+    /// @notice The header (magic, version, AIR, rows, options, public inputs, shape) differs.
+    error HeaderMismatch();
+    /// @notice A field element in the proof or the public inputs is not below p.
+    error NotCanonical(uint256 at);
+    /// @notice A count in the proof differs from what the AIR and the transcript give.
+    error CountMismatch(uint256 which, uint256 expected, uint256 got);
+    /// @notice The out-of-domain point lies in the trace domain or the LDE coset.
+    error OodPointInDomain();
+    /// @notice Σ α_k C_k(z)/Z_k(z) differs from Σ z^(iN) H_i(z).
+    error OodMismatch();
+    /// @notice The proof-of-work nonce does not give enough leading zero bits.
+    error ProofOfWork();
+    /// @notice A Merkle opening does not lead to its root (`tree`: 0 fixed, 1 main, 2 aux,
+    ///         3 composition, 4 + ℓ FRI layer ℓ).
+    error MerkleMismatch(uint256 tree);
+    /// @notice A Merkle opening has too few or too many nodes.
+    error MerkleNodeCount(uint256 tree);
+    /// @notice A FRI layer's opened value differs from the DEEP or folded value.
+    error FriValueMismatch(uint256 layer);
+    /// @notice The remainder polynomial does not match the last folded layer.
+    error FriRemainderMismatch();
+    /// @notice A DEEP denominator x − z·g^o vanishes at a queried point.
+    error DeepPointCollision();
+
+    /// @notice How the verifier is configured: fixed at deployment.
+    struct Config {
+        bytes32 airName; // ASCII, left-aligned
+        uint8 airNameLength;
+        uint8 logRows;
+        uint8 logBlowup;
+        uint16 numQueries;
+        uint8 logFolding;
+        uint8 grindingBits;
+        uint8 logRemainder;
+        uint16 numFixed;
+        uint16 numMain;
+        uint16 numAux;
+        uint8 numComposition;
+        uint16 numChallenges;
+        uint16 numConstraints;
+        uint16 numPublicInputs;
+        uint8 friLayers;
+        uint16 remainderSize;
+        bytes32 fixedRoot;
+    }
+
+    uint256 private constant P = BabyBear.P;
+    uint256 private constant SHIFT = 31;
+    bytes18 private constant VERSION_TAG = "sealbatch-stark-v2";
+    bytes8 private constant MAGIC = 0x5342535441524b02; // "SBSTARK" ‖ version 2
+
+    ConstraintEvaluator public immutable evaluator;
+    bytes32 private immutable airName;
+    uint256 private immutable airNameLength;
+    uint256 private immutable logRows;
+    uint256 private immutable logBlowup;
+    uint256 private immutable numQueries;
+    uint256 private immutable logFolding;
+    uint256 private immutable grindingBits;
+    uint256 private immutable logRemainder;
+    uint256 private immutable numFixed;
+    uint256 private immutable numMain;
+    uint256 private immutable numAux;
+    uint256 private immutable numComposition;
+    uint256 private immutable numChallenges;
+    uint256 private immutable numConstraints;
+    uint256 private immutable numPublicInputs;
+    uint256 private immutable friLayers;
+    uint256 private immutable remainderSize;
+    bytes32 private immutable fixedRoot;
+
+    /// @dev Everything one verification carries between its steps (memory, not stack).
+    struct Ctx {
+        uint256 cur; // calldata cursor
+        uint256 end;
+        bytes32 state; // transcript
+        uint256 counter;
+        uint256 pool;
+        uint256 left;
+        bytes32 mainRoot;
+        bytes32 auxRoot;
+        bytes32 compRoot;
+        uint256 z;
+        uint256 frameAt; // calldata offset of the frame values
+        uint256 frameLen;
+        uint256[] challenges;
+        uint256[] alphas;
+        uint256[] gammas;
+        bytes32[] friRoots;
+        uint256[] betas;
+        uint256 remainderAt;
+        uint256[] positions;
+        uint256[4] rowsAt; // calldata offsets of fixed, main, aux, composition rows
+        uint256[] deep;
+        bytes spec;
+        uint256[6] gas; // transcript+parse, constraints, merkle, deep, fri, (spare)
+    }
+
+    /// @param evaluator_ The AIR's generated constraint evaluator.
+    /// @param config The AIR's shape and the options (see `Config`).
+    constructor(ConstraintEvaluator evaluator_, Config memory config) {
+        evaluator = evaluator_;
+        airName = config.airName;
+        airNameLength = config.airNameLength;
+        logRows = config.logRows;
+        logBlowup = config.logBlowup;
+        numQueries = config.numQueries;
+        logFolding = config.logFolding;
+        grindingBits = config.grindingBits;
+        logRemainder = config.logRemainder;
+        numFixed = config.numFixed;
+        numMain = config.numMain;
+        numAux = config.numAux;
+        numComposition = config.numComposition;
+        numChallenges = config.numChallenges;
+        numConstraints = config.numConstraints;
+        numPublicInputs = config.numPublicInputs;
+        friLayers = config.friLayers;
+        remainderSize = config.remainderSize;
+        fixedRoot = config.fixedRoot;
+    }
+
+    /// @notice Verify `proof` for the statement `publicInputs`; returns true or reverts.
+    function verify(uint256[] calldata publicInputs, bytes calldata proof) external view returns (bool) {
+        _verify(publicInputs, proof);
+        return true;
+    }
+
+    /// @notice `verify`, returning the gas spent per step: transcript and parsing, constraint
+    ///         evaluation, Merkle openings, DEEP composition, FRI folding.
+    function verifyWithGasReport(uint256[] calldata publicInputs, bytes calldata proof)
+        external
+        view
+        returns (uint256[6] memory gasUsed)
+    {
+        return _verify(publicInputs, proof).gas;
+    }
+
+    // ---------------------------------------------------------------- protocol
+
+    function _verify(uint256[] calldata pubs, bytes calldata proof) private view returns (Ctx memory ctx) {
+        uint256 g0 = gasleft();
+        ctx.cur = _offset(proof);
+        ctx.end = ctx.cur + proof.length;
+        ctx.spec = evaluator.frameSpec();
+        _header(ctx, pubs);
+        // 1–3: fixed root, main root, challenges, aux root
+        if (numFixed != 0) _absorb32(ctx, fixedRoot);
+        ctx.mainRoot = _read32(ctx);
+        _absorb32(ctx, ctx.mainRoot);
+        ctx.challenges = _drawExts(ctx, numChallenges);
+        if (numAux != 0) {
+            ctx.auxRoot = _read32(ctx);
+            _absorb32(ctx, ctx.auxRoot);
+        }
+        // 4–6: composition coefficients, composition root, z
+        ctx.alphas = _drawExts(ctx, numConstraints);
+        ctx.compRoot = _read32(ctx);
+        _absorb32(ctx, ctx.compRoot);
+        ctx.z = _drawExt(ctx);
+        // 7–8: the out-of-domain values, then the DEEP coefficients
+        uint256 frameLen = _u16(ctx);
+        _expect(ctx, 0, _specFrameLength(ctx.spec), frameLen);
+        ctx.frameLen = frameLen;
+        ctx.frameAt = _take(ctx, 16 * (frameLen + numComposition));
+        _checkElements(ctx.frameAt, 4 * (frameLen + numComposition));
+        _absorbCalldata(ctx, ctx.frameAt, 16 * (frameLen + numComposition));
+        ctx.gammas = _drawExts(ctx, frameLen + numComposition);
+        // 9–10: FRI roots and betas, remainder
+        _expect(ctx, 1, friLayers, _u8(ctx));
+        ctx.friRoots = new bytes32[](friLayers);
+        ctx.betas = new uint256[](friLayers);
+        for (uint256 l = 0; l < friLayers; ++l) {
+            ctx.friRoots[l] = _read32(ctx);
+            _absorb32(ctx, ctx.friRoots[l]);
+            ctx.betas[l] = _drawExt(ctx);
+        }
+        _expect(ctx, 2, remainderSize, _u16(ctx));
+        ctx.remainderAt = _take(ctx, 16 * remainderSize);
+        _checkElements(ctx.remainderAt, 4 * remainderSize);
+        _absorbCalldata(ctx, ctx.remainderAt, 16 * remainderSize);
+        // 11–12: proof of work, query positions
+        _proofOfWork(ctx);
+        ctx.positions = _drawPositions(ctx);
+        ctx.gas[0] = g0 - gasleft();
+
+        uint256 g1 = gasleft();
+        _outOfDomain(ctx, pubs);
+        ctx.gas[1] = g1 - gasleft();
+
+        g1 = gasleft();
+        _expect(ctx, 3, ctx.positions.length, _u16(ctx));
+        _openRows(ctx);
+        ctx.gas[2] = g1 - gasleft();
+
+        g1 = gasleft();
+        _deep(ctx);
+        ctx.gas[3] = g1 - gasleft();
+
+        g1 = gasleft();
+        _fri(ctx);
+        ctx.gas[4] = g1 - gasleft();
+        if (ctx.cur != ctx.end) revert TrailingBytes(ctx.end - ctx.cur);
+    }
+
+    /// @dev The header must be the one this contract would write for `pubs`.
+    function _header(Ctx memory ctx, uint256[] calldata pubs) private view {
+        if (pubs.length != numPublicInputs) revert CountMismatch(4, numPublicInputs, pubs.length);
+        bytes memory packedPubs = new bytes(4 * pubs.length);
+        for (uint256 i = 0; i < pubs.length; ++i) {
+            uint256 v = pubs[i];
+            if (v >= P) revert NotCanonical(i);
+            assembly ("memory-safe") {
+                mstore(add(add(packedPubs, 32), mul(4, i)), shl(224, v))
+            }
+        }
+        bytes memory name = new bytes(airNameLength);
+        bytes32 nameWord = airName;
+        assembly ("memory-safe") {
+            mstore(add(name, 32), nameWord)
+        }
+        bytes memory options = abi.encodePacked(
+            uint8(logBlowup), uint16(numQueries), uint8(logFolding), uint8(grindingBits), uint8(logRemainder)
+        );
+        bytes memory header = abi.encodePacked(
+            MAGIC,
+            uint8(airNameLength),
+            name,
+            uint8(logRows),
+            options,
+            uint16(pubs.length),
+            packedPubs,
+            abi.encodePacked(uint16(numFixed), uint16(numMain), uint16(numAux), uint8(numComposition))
+        );
+        uint256 at = _take(ctx, header.length);
+        bytes32 got;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, at, mload(header))
+            got := keccak256(ptr, mload(header))
+        }
+        if (got != keccak256(header)) revert HeaderMismatch();
+        ctx.state = keccak256(
+            abi.encodePacked(
+                VERSION_TAG,
+                uint16(airNameLength),
+                name,
+                uint64(1 << logRows),
+                uint16(6),
+                options,
+                uint32(pubs.length),
+                packedPubs
+            )
+        );
+    }
+
+    /// @dev Steps 6 and the OOD check: z outside both domains, constraints vs composition.
+    function _outOfDomain(Ctx memory ctx, uint256[] calldata pubs) private view {
+        uint256 n = 1 << logRows;
+        uint256 size = n << logBlowup;
+        uint256 zN = BabyBear.pow(ctx.z, n);
+        if (zN == 1 || BabyBear.pow(zN, 1 << logBlowup) == BabyBear.powBase(SHIFT, size)) {
+            revert OodPointInDomain();
+        }
+        uint256 frameLen = ctx.frameLen;
+        uint256[] memory inputs = new uint256[](frameLen + pubs.length + ctx.challenges.length);
+        for (uint256 i = 0; i < frameLen; ++i) {
+            inputs[i] = _ext(ctx.frameAt + 16 * i);
+        }
+        for (uint256 i = 0; i < pubs.length; ++i) {
+            inputs[frameLen + i] = pubs[i];
+        }
+        for (uint256 i = 0; i < ctx.challenges.length; ++i) {
+            inputs[frameLen + pubs.length + i] = ctx.challenges[i];
+        }
+        uint256 expected = evaluator.compositionAt(ctx.z, logRows, inputs, ctx.alphas);
+        uint256 claimed = 0;
+        for (uint256 i = numComposition; i > 0; --i) {
+            claimed = BabyBear.add(BabyBear.mul(claimed, zN), _ext(ctx.frameAt + 16 * (frameLen + i - 1)));
+        }
+        if (claimed != expected) revert OodMismatch();
+    }
+
+    /// @dev The fixed, main, aux and composition rows at the positions, against their roots.
+    function _openRows(Ctx memory ctx) private view {
+        uint256 q = ctx.positions.length;
+        uint256 logSize = logRows + logBlowup;
+        if (numFixed != 0) {
+            ctx.rowsAt[0] = _rows(ctx, numFixed, q, fixedRoot, logSize, 0);
+        }
+        ctx.rowsAt[1] = _rows(ctx, numMain, q, ctx.mainRoot, logSize, 1);
+        if (numAux != 0) {
+            ctx.rowsAt[2] = _rows(ctx, 4 * numAux, q, ctx.auxRoot, logSize, 2);
+        }
+        ctx.rowsAt[3] = _rows(ctx, 4 * numComposition, q, ctx.compRoot, logSize, 3);
+    }
+
+    function _rows(Ctx memory ctx, uint256 width, uint256 q, bytes32 root, uint256 logLeaves, uint256 tree)
+        private
+        pure
+        returns (uint256 at)
+    {
+        uint256 rowBytes = 4 * width;
+        at = _take(ctx, rowBytes * q);
+        _checkElements(at, width * q);
+        bytes32[] memory digests = _leafDigests(at, rowBytes, q);
+        _merkle(ctx, root, logLeaves, _copy(ctx.positions), digests, tree);
+    }
+
+    /// @dev DEEP(x) at every query position (docs/stark.md, "DEEP composition and FRI").
+    function _deep(Ctx memory ctx) private view {
+        bytes memory spec = ctx.spec;
+        uint256 numOffsets = uint8(spec[0]);
+        uint256 frameLen = ctx.frameLen;
+        // z·g^o per offset slot, and Σ γ_e·v_e per slot (composition values at slot 0).
+        uint256[] memory zPoints = new uint256[](numOffsets);
+        uint256[] memory sums = new uint256[](numOffsets);
+        {
+            uint256 g = BabyBear.rootOfUnity(logRows);
+            for (uint256 s = 0; s < numOffsets; ++s) {
+                zPoints[s] = BabyBear.mulBase(ctx.z, BabyBear.powBase(g, uint8(spec[1 + s])));
+            }
+        }
+        for (uint256 e = 0; e < frameLen; ++e) {
+            uint256 slot = uint8(spec[1 + numOffsets + 4 * e + 3]);
+            sums[slot] = BabyBear.add(sums[slot], BabyBear.mul(ctx.gammas[e], _ext(ctx.frameAt + 16 * e)));
+        }
+        for (uint256 i = 0; i < numComposition; ++i) {
+            sums[0] = BabyBear.add(
+                sums[0], BabyBear.mul(ctx.gammas[frameLen + i], _ext(ctx.frameAt + 16 * (frameLen + i)))
+            );
+        }
+        uint256 q = ctx.positions.length;
+        ctx.deep = new uint256[](q);
+        uint256 w = BabyBear.rootOfUnity(logRows + logBlowup);
+        for (uint256 j = 0; j < q; ++j) {
+            uint256 x = mulmod(SHIFT, BabyBear.powBase(w, ctx.positions[j]), P);
+            uint256[] memory nums = _deepNumerators(ctx, spec, numOffsets, j);
+            uint256 total = 0;
+            for (uint256 s = 0; s < numOffsets; ++s) {
+                uint256 den = BabyBear.sub(x, zPoints[s]);
+                if (den == 0) revert DeepPointCollision();
+                total = BabyBear.add(total, BabyBear.mul(BabyBear.sub(nums[s], sums[s]), BabyBear.inv(den)));
+            }
+            ctx.deep[j] = total;
+        }
+    }
+
+    /// @dev Σ_e γ_e·c_e(x) per offset slot at query j (composition columns added at slot 0).
+    function _deepNumerators(Ctx memory ctx, bytes memory spec, uint256 numOffsets, uint256 j)
+        private
+        view
+        returns (uint256[] memory nums)
+    {
+        nums = new uint256[](numOffsets);
+        uint256 frameLen = ctx.frameLen;
+        uint256[3] memory rowStart = [
+            ctx.rowsAt[0] + 4 * numFixed * j,
+            ctx.rowsAt[1] + 4 * numMain * j,
+            ctx.rowsAt[2] + 16 * numAux * j
+        ];
+        uint256 entries = 1 + numOffsets;
+        for (uint256 e = 0; e < frameLen; ++e) {
+            uint256 word;
+            assembly ("memory-safe") {
+                word := shr(224, mload(add(add(spec, 32), add(entries, mul(4, e)))))
+            }
+            uint256 segment = word >> 24;
+            uint256 index = (word >> 8) & 0xffff;
+            uint256 slot = word & 0xff;
+            uint256 term;
+            if (segment == 2) {
+                term = BabyBear.mul(ctx.gammas[e], _ext(rowStart[2] + 16 * index));
+            } else {
+                term = BabyBear.mulBase(ctx.gammas[e], _u32At(rowStart[segment] + 4 * index));
+            }
+            nums[slot] = BabyBear.add(nums[slot], term);
+        }
+        uint256 compRow = ctx.rowsAt[3] + 16 * numComposition * j;
+        for (uint256 i = 0; i < numComposition; ++i) {
+            nums[0] = BabyBear.add(nums[0], BabyBear.mul(ctx.gammas[frameLen + i], _ext(compRow + 16 * i)));
+        }
+    }
+
+    /// @dev FRI query phase: per layer open the leaves, match the expected values, fold.
+    function _fri(Ctx memory ctx) private view {
+        uint256[] memory cur = ctx.positions;
+        uint256[] memory expected = ctx.deep;
+        uint256 logN = logRows + logBlowup;
+        uint256 shift = SHIFT;
+        for (uint256 l = 0; l < friLayers; ++l) {
+            uint256 logM = logN - logFolding;
+            uint256[] memory leaves = _sortedDistinct(cur, (1 << logM) - 1);
+            _expect(ctx, 5 + l, leaves.length, _u16(ctx));
+            uint256 leafBytes = 16 << logFolding;
+            uint256 at = _take(ctx, leafBytes * leaves.length);
+            _checkElements(at, (4 << logFolding) * leaves.length);
+            uint256 gm = gasleft();
+            _merkle(ctx, ctx.friRoots[l], logM, _copy(leaves), _leafDigests(at, leafBytes, leaves.length), 4 + l);
+            ctx.gas[2] += gm - gasleft();
+            _matchLayer(cur, expected, leaves, at, logM, l);
+            expected = _foldLayer(at, leaves, shift, logN, ctx.betas[l]);
+            cur = leaves;
+            logN = logM;
+            shift = BabyBear.powBase(shift, 1 << logFolding);
+        }
+        uint256 w = BabyBear.rootOfUnity(logN);
+        for (uint256 j = 0; j < cur.length; ++j) {
+            uint256 x = mulmod(shift, BabyBear.powBase(w, cur[j]), P);
+            uint256 acc = 0;
+            for (uint256 i = remainderSize; i > 0; --i) {
+                acc = BabyBear.add(BabyBear.mulBase(acc, x), _ext(ctx.remainderAt + 16 * (i - 1)));
+            }
+            if (acc != expected[j]) revert FriRemainderMismatch();
+        }
+    }
+
+    /// @dev Member p / m of leaf p mod m must equal the expected value at every position p.
+    function _matchLayer(
+        uint256[] memory cur,
+        uint256[] memory expected,
+        uint256[] memory leaves,
+        uint256 at,
+        uint256 logM,
+        uint256 layer
+    ) private view {
+        uint256 leafBytes = 16 << logFolding;
+        uint256 k = 0;
+        for (uint256 j = 0; j < cur.length; ++j) {
+            uint256 leaf = cur[j] & ((1 << logM) - 1);
+            // leaves are sorted: find the index by search from the start (q is small)
+            k = 0;
+            while (leaves[k] != leaf) ++k;
+            uint256 member = cur[j] >> logM;
+            if (_ext(at + k * leafBytes + 16 * member) != expected[j]) revert FriValueMismatch(layer);
+        }
+    }
+
+    /// @dev Fold each opened leaf (f values at x·ω_f^k) into one value of the next layer.
+    function _foldLayer(uint256 at, uint256[] memory leaves, uint256 shift, uint256 logN, uint256 beta)
+        private
+        view
+        returns (uint256[] memory out)
+    {
+        uint256 f = 1 << logFolding;
+        uint256 w = BabyBear.rootOfUnity(logN);
+        out = new uint256[](leaves.length);
+        uint256[] memory v = new uint256[](f);
+        for (uint256 j = 0; j < leaves.length; ++j) {
+            uint256 base = at + j * 16 * f;
+            for (uint256 k = 0; k < f; ++k) {
+                v[k] = _ext(base + 16 * k);
+            }
+            uint256 x = mulmod(shift, BabyBear.powBase(w, leaves[j]), P);
+            out[j] = _fold(v, f, x, beta);
+        }
+    }
+
+    /// @dev v'[k] = (v[k] + v[k+h])/2 + β·(v[k] − v[k+h])/(2·x·ω_(2h)^k), repeated log2 f times.
+    function _fold(uint256[] memory v, uint256 f, uint256 x, uint256 beta) private pure returns (uint256) {
+        uint256 invX = BabyBear.invBase(x);
+        for (uint256 size = f; size > 1; size >>= 1) {
+            _foldStep(v, size >> 1, beta, invX, BabyBear.invBase(BabyBear.rootOfUnity(_log2(size))));
+            invX = mulmod(invX, invX, P);
+            beta = BabyBear.mul(beta, beta);
+        }
+        return v[0];
+    }
+
+    function _foldStep(uint256[] memory v, uint256 h, uint256 beta, uint256 invX, uint256 invW) private pure {
+        uint256 inv2 = (P + 1) / 2;
+        uint256 t = mulmod(inv2, invX, P); // 1 / (2·x·ω^k) for k = 0
+        for (uint256 k = 0; k < h; ++k) {
+            uint256 a = v[k];
+            uint256 b = v[k + h];
+            v[k] = BabyBear.add(
+                BabyBear.mulBase(BabyBear.add(a, b), inv2), BabyBear.mulBase(BabyBear.mul(beta, BabyBear.sub(a, b)), t)
+            );
+            t = mulmod(t, invW, P);
+        }
+    }
+
+    // ---------------------------------------------------------------- Merkle
+
+    /// @dev Batched opening (docs/stark.md): known (index, digest) pairs, sorted by index, are
+    ///      hashed up level by level; a missing sibling is the next node of the opening.
+    function _merkle(
+        Ctx memory ctx,
+        bytes32 root,
+        uint256 logLeaves,
+        uint256[] memory idx,
+        bytes32[] memory dig,
+        uint256 tree
+    ) private pure {
+        uint256 count = _u16(ctx);
+        uint256 nodes = _take(ctx, 32 * count);
+        uint256 used = 0;
+        uint256 k = idx.length;
+        for (uint256 level = 0; level < logLeaves; ++level) {
+            uint256 m = 0;
+            uint256 i = 0;
+            while (i < k) {
+                uint256 index = idx[i];
+                bytes32 left;
+                bytes32 right;
+                if (index & 1 == 0 && i + 1 < k && idx[i + 1] == index + 1) {
+                    left = dig[i];
+                    right = dig[i + 1];
+                    i += 2;
+                } else {
+                    if (used == count) revert MerkleNodeCount(tree);
+                    bytes32 sibling;
+                    assembly ("memory-safe") {
+                        sibling := calldataload(add(nodes, mul(32, used)))
+                    }
+                    ++used;
+                    (left, right) = index & 1 == 0 ? (dig[i], sibling) : (sibling, dig[i]);
+                    i += 1;
+                }
+                idx[m] = index >> 1;
+                dig[m] = _node(left, right);
+                ++m;
+            }
+            k = m;
+        }
+        if (used != count) revert MerkleNodeCount(tree);
+        if (dig[0] != root) revert MerkleMismatch(tree);
+    }
+
+    function _node(bytes32 left, bytes32 right) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore8(ptr, 1)
+            mstore(add(ptr, 1), left)
+            mstore(add(ptr, 33), right)
+            h := keccak256(ptr, 65)
+        }
+    }
+
+    /// @dev keccak(0x00 ‖ row) for `count` rows of `rowBytes` bytes from calldata offset `at`.
+    function _leafDigests(uint256 at, uint256 rowBytes, uint256 count) private pure returns (bytes32[] memory out) {
+        out = new bytes32[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 h;
+            assembly ("memory-safe") {
+                let ptr := mload(0x40)
+                mstore8(ptr, 0)
+                calldatacopy(add(ptr, 1), add(at, mul(i, rowBytes)), rowBytes)
+                h := keccak256(ptr, add(rowBytes, 1))
+            }
+            out[i] = h;
+        }
+    }
+
+    // ---------------------------------------------------------------- transcript
+
+    function _absorb32(Ctx memory ctx, bytes32 data) private pure {
+        ctx.state = keccak256(abi.encodePacked(ctx.state, data));
+        ctx.counter = 0;
+        ctx.left = 0;
+    }
+
+    function _absorbCalldata(Ctx memory ctx, uint256 at, uint256 length) private pure {
+        bytes32 state = ctx.state;
+        bytes32 h;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, state)
+            calldatacopy(add(ptr, 32), at, length)
+            h := keccak256(ptr, add(32, length))
+        }
+        ctx.state = h;
+        ctx.counter = 0;
+        ctx.left = 0;
+    }
+
+    function _word(Ctx memory ctx) private pure returns (uint256 w) {
+        if (ctx.left == 0) {
+            ctx.pool = uint256(keccak256(abi.encodePacked(ctx.state, uint64(ctx.counter))));
+            ctx.counter += 1;
+            ctx.left = 8;
+        }
+        ctx.left -= 1;
+        w = (ctx.pool >> (32 * ctx.left)) & 0xffffffff;
+    }
+
+    function _drawBase(Ctx memory ctx) private pure returns (uint256) {
+        while (true) {
+            uint256 w = _word(ctx);
+            if (w < 2 * P) return w % P;
+        }
+        return 0; // unreachable
+    }
+
+    function _drawExt(Ctx memory ctx) private pure returns (uint256) {
+        uint256 c0 = _drawBase(ctx);
+        uint256 c1 = _drawBase(ctx);
+        uint256 c2 = _drawBase(ctx);
+        uint256 c3 = _drawBase(ctx);
+        return BabyBear.pack(c0, c1, c2, c3);
+    }
+
+    function _drawExts(Ctx memory ctx, uint256 count) private pure returns (uint256[] memory out) {
+        out = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            out[i] = _drawExt(ctx);
+        }
+    }
+
+    function _proofOfWork(Ctx memory ctx) private view {
+        uint256 at = _take(ctx, 8);
+        uint256 nonce;
+        assembly ("memory-safe") {
+            nonce := shr(192, calldataload(at))
+        }
+        uint256 bits = grindingBits;
+        if (bits != 0) {
+            uint256 digest = uint256(keccak256(abi.encodePacked(ctx.state, uint64(nonce))));
+            if (digest >> (256 - bits) != 0) revert ProofOfWork();
+        }
+        _absorbCalldata(ctx, at, 8);
+    }
+
+    function _drawPositions(Ctx memory ctx) private view returns (uint256[] memory) {
+        uint256[] memory raw = new uint256[](numQueries);
+        uint256 mask = (1 << (logRows + logBlowup)) - 1;
+        for (uint256 i = 0; i < raw.length; ++i) {
+            raw[i] = _word(ctx) & mask;
+        }
+        return _sortedDistinct(raw, mask);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /// @dev The distinct values of `values[i] & mask`, sorted ascending (insertion sort: q is small).
+    function _sortedDistinct(uint256[] memory values, uint256 mask) private pure returns (uint256[] memory out) {
+        out = new uint256[](values.length);
+        uint256 n = 0;
+        for (uint256 i = 0; i < values.length; ++i) {
+            uint256 v = values[i] & mask;
+            uint256 j = n;
+            while (j > 0 && out[j - 1] > v) {
+                --j;
+            }
+            if (j > 0 && out[j - 1] == v) continue;
+            for (uint256 k = n; k > j; --k) {
+                out[k] = out[k - 1];
+            }
+            out[j] = v;
+            ++n;
+        }
+        assembly ("memory-safe") {
+            mstore(out, n)
+        }
+    }
+
+    function _copy(uint256[] memory a) private pure returns (uint256[] memory b) {
+        b = new uint256[](a.length);
+        for (uint256 i = 0; i < a.length; ++i) {
+            b[i] = a[i];
+        }
+    }
+
+    function _specFrameLength(bytes memory spec) private pure returns (uint256) {
+        return (spec.length - 1 - uint8(spec[0])) / 4;
+    }
+
+    function _expect(Ctx memory, uint256 which, uint256 expected, uint256 got) private pure {
+        if (expected != got) revert CountMismatch(which, expected, got);
+    }
+
+    function _offset(bytes calldata data) private pure returns (uint256 at) {
+        assembly ("memory-safe") {
+            at := data.offset
+        }
+    }
+
+    function _take(Ctx memory ctx, uint256 length) private pure returns (uint256 at) {
+        at = ctx.cur;
+        if (at + length > ctx.end) revert Truncated(at);
+        ctx.cur = at + length;
+    }
+
+    function _read32(Ctx memory ctx) private pure returns (bytes32 v) {
+        uint256 at = _take(ctx, 32);
+        assembly ("memory-safe") {
+            v := calldataload(at)
+        }
+    }
+
+    function _u8(Ctx memory ctx) private pure returns (uint256 v) {
+        uint256 at = _take(ctx, 1);
+        assembly ("memory-safe") {
+            v := shr(248, calldataload(at))
+        }
+    }
+
+    function _u16(Ctx memory ctx) private pure returns (uint256 v) {
+        uint256 at = _take(ctx, 2);
+        assembly ("memory-safe") {
+            v := shr(240, calldataload(at))
+        }
+    }
+
+    function _u32At(uint256 at) private pure returns (uint256 v) {
+        assembly ("memory-safe") {
+            v := shr(224, calldataload(at))
+        }
+    }
+
+    /// @dev The packed extension element at calldata offset `at` (four u32, c0 first).
+    function _ext(uint256 at) private pure returns (uint256 r) {
+        assembly ("memory-safe") {
+            let w := calldataload(at)
+            r := or(
+                or(shr(224, w), shl(64, and(shr(192, w), 0xffffffff))),
+                or(shl(128, and(shr(160, w), 0xffffffff)), shl(192, and(shr(128, w), 0xffffffff)))
+            )
+        }
+    }
+
+    /// @dev Every one of `count` u32 elements from calldata offset `at` is below p.
+    function _checkElements(uint256 at, uint256 count) private pure {
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 v;
+            assembly ("memory-safe") {
+                v := shr(224, calldataload(add(at, mul(4, i))))
+            }
+            if (v >= P) revert NotCanonical(at + 4 * i);
+        }
+    }
+
+    function _log2(uint256 x) private pure returns (uint256 r) {
+        while (x > 1) {
+            x >>= 1;
+            ++r;
+        }
+    }
+}
