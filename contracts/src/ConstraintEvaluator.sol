@@ -30,6 +30,8 @@ abstract contract ConstraintEvaluator {
     error DivisorVanishes();
     /// @notice The program does not fit the data contracts this evaluator can hold.
     error ProgramTooLarge(uint256 length);
+    /// @notice The program holds an unknown instruction.
+    error BadInstruction(uint256 op);
     /// @notice A data contract could not be created.
     error ChunkDeployFailed();
 
@@ -174,43 +176,79 @@ abstract contract ConstraintEvaluator {
     }
 
     /// @dev Runs `count` instructions from `code` on the registers; returns the end of the code.
+    ///      One Yul block: the field operations are those of BabyBear.sol, inlined.
     function _execute(uint256 code, uint256 count, uint256 regs) private pure returns (uint256 end) {
         end = code + 7 * count;
-        for (uint256 ptr = code; ptr < end; ptr += 7) {
-            uint256 word;
-            assembly ("memory-safe") {
-                word := mload(ptr)
+        uint256 bad;
+        assembly ("memory-safe") {
+            function reduce(s) -> r {
+                let p := 2013265921
+                let m := 0xffffffffffffffff
+                r := or(
+                    or(mod(and(s, m), p), shl(64, mod(and(shr(64, s), m), p))),
+                    or(shl(128, mod(and(shr(128, s), m), p)), shl(192, mod(shr(192, s), p)))
+                )
             }
-            uint256 op = word >> 248;
-            uint256 dst = regs + 32 * ((word >> 232) & 0xffff);
-            uint256 a = (word >> 216) & 0xffff;
-            uint256 b = (word >> 200) & 0xffff;
-            uint256 va;
-            uint256 vb;
-            assembly ("memory-safe") {
-                va := mload(add(regs, mul(32, a)))
-                vb := mload(add(regs, mul(32, b)))
+            function fmul(a, b) -> r {
+                let p := 2013265921
+                let m := 0xffffffffffffffff
+                let a0 := and(a, m)
+                let a1 := and(shr(64, a), m)
+                let a2 := and(shr(128, a), m)
+                let a3 := shr(192, a)
+                let b0 := and(b, m)
+                let b1 := and(shr(64, b), m)
+                let b2 := and(shr(128, b), m)
+                let b3 := shr(192, b)
+                r := or(
+                    or(
+                        mod(add(mul(a0, b0), mul(11, add(add(mul(a1, b3), mul(a2, b2)), mul(a3, b1)))), p),
+                        shl(64, mod(add(add(mul(a0, b1), mul(a1, b0)), mul(11, add(mul(a2, b3), mul(a3, b2)))), p))
+                    ),
+                    or(
+                        shl(128, mod(add(add(add(mul(a0, b2), mul(a1, b1)), mul(a2, b0)), mul(11, mul(a3, b3))), p)),
+                        shl(192, mod(add(add(mul(a0, b3), mul(a1, b2)), add(mul(a2, b1), mul(a3, b0))), p))
+                    )
+                )
             }
-            uint256 result;
-            if (op == OP_MUL) {
-                result = BabyBear.mul(va, vb);
-            } else if (op == OP_ADD) {
-                result = BabyBear.add(va, vb);
-            } else if (op == OP_SUB) {
-                result = BabyBear.sub(va, vb);
-            } else if (op == OP_MULBASE) {
-                result = BabyBear.mulBase(va, vb);
-            } else if (op == OP_CONST) {
-                result = (word >> 200) & 0xffffffff;
-            } else if (op == OP_NEG) {
-                result = BabyBear.neg(va);
-            } else if (op == OP_POW) {
-                result = BabyBear.pow(va, b);
-            }
-            assembly ("memory-safe") {
+            // p in every lane: a − b = a + (p − b) lane by lane, no borrow.
+            let p4 := 0x0000000078000001000000007800000100000000780000010000000078000001
+            for { let ptr := code } lt(ptr, end) { ptr := add(ptr, 7) } {
+                let word := mload(ptr)
+                let op := shr(248, word)
+                let dst := add(regs, shl(5, and(shr(232, word), 0xffff)))
+                // CONST keeps its value where the operands go: never read it as a register.
+                let va := 0
+                if iszero(eq(op, 6)) { va := mload(add(regs, shl(5, and(shr(216, word), 0xffff)))) }
+                let bField := and(shr(200, word), 0xffff)
+                let result := 0
+                switch op
+                case 1 { result := reduce(add(va, mload(add(regs, shl(5, bField))))) }
+                case 2 { result := reduce(add(va, sub(p4, mload(add(regs, shl(5, bField)))))) }
+                case 3 { result := fmul(va, mload(add(regs, shl(5, bField)))) }
+                case 4 { result := reduce(sub(p4, va)) }
+                case 5 {
+                    result := 1
+                    for { let e := bField } e { e := shr(1, e) } {
+                        if and(e, 1) { result := fmul(result, va) }
+                        va := fmul(va, va)
+                    }
+                }
+                case 6 { result := and(shr(200, word), 0xffffffff) }
+                case 7 {
+                    let sc := mload(add(regs, shl(5, bField)))
+                    let p := 2013265921
+                    let m := 0xffffffffffffffff
+                    result := or(
+                        or(mulmod(and(va, m), sc, p), shl(64, mulmod(and(shr(64, va), m), sc, p))),
+                        or(shl(128, mulmod(and(shr(128, va), m), sc, p)), shl(192, mulmod(shr(192, va), sc, p)))
+                    )
+                }
+                default { bad := op }
                 mstore(dst, result)
             }
         }
+        if (bad != 0) revert BadInstruction(bad);
     }
 
     /// @dev Σ over divisor groups of (Σ_k α_k·C_k) / Z_group(z).

@@ -106,6 +106,7 @@ contract StarkVerifier {
         uint256[] challenges;
         uint256[] alphas;
         uint256[] gammas;
+        uint256[] gammaLanes; // per frame entry: c0 | c2 << 128, c1 | c3 << 128
         bytes32[] friRoots;
         uint256[] betas;
         uint256 remainderAt;
@@ -350,6 +351,13 @@ contract StarkVerifier {
                 sums[0], BabyBear.mul(ctx.gammas[frameLen + i], _ext(ctx.frameAt + 16 * (frameLen + i)))
             );
         }
+        ctx.gammaLanes = new uint256[](2 * frameLen);
+        for (uint256 e = 0; e < frameLen; ++e) {
+            uint256 gm = ctx.gammas[e];
+            uint256 m64 = 0xffffffffffffffff;
+            ctx.gammaLanes[2 * e] = (gm & m64) | (((gm >> 128) & m64) << 128);
+            ctx.gammaLanes[2 * e + 1] = ((gm >> 64) & m64) | ((gm >> 192) << 128);
+        }
         uint256 q = ctx.positions.length;
         ctx.deep = new uint256[](q);
         uint256 w = BabyBear.rootOfUnity(logRows + logBlowup);
@@ -360,45 +368,73 @@ contract StarkVerifier {
             for (uint256 s = 0; s < numOffsets; ++s) {
                 uint256 den = BabyBear.sub(x, zPoints[s]);
                 if (den == 0) revert DeepPointCollision();
-                total = BabyBear.add(total, BabyBear.mul(BabyBear.sub(nums[s], sums[s]), BabyBear.inv(den)));
+                total = BabyBear.add(total, BabyBear.mul(BabyBear.sub(nums[s], sums[s]), _invExt(den)));
             }
             ctx.deep[j] = total;
         }
     }
 
     /// @dev Σ_e γ_e·c_e(x) per offset slot at query j (composition columns added at slot 0).
+    ///      Base columns (fixed, main) accumulate unreduced: γ is split into 128-bit lanes
+    ///      (c0 | c2 << 128 and c1 | c3 << 128), each product is < 2^62, so a lane takes 2^66
+    ///      terms before it could overflow; one reduction per slot at the end.
     function _deepNumerators(Ctx memory ctx, bytes memory spec, uint256 numOffsets, uint256 j)
         private
         view
         returns (uint256[] memory nums)
     {
         nums = new uint256[](numOffsets);
+        uint256[] memory lanes = new uint256[](2 * numOffsets);
+        uint256[] memory split = ctx.gammaLanes;
         uint256 frameLen = ctx.frameLen;
-        uint256[3] memory rowStart = [
-            ctx.rowsAt[0] + 4 * numFixed * j,
-            ctx.rowsAt[1] + 4 * numMain * j,
-            ctx.rowsAt[2] + 16 * numAux * j
-        ];
-        uint256 entries = 1 + numOffsets;
-        for (uint256 e = 0; e < frameLen; ++e) {
-            uint256 word;
-            assembly ("memory-safe") {
-                word := shr(224, mload(add(add(spec, 32), add(entries, mul(4, e)))))
+        uint256 fixedRow = ctx.rowsAt[0] + 4 * numFixed * j;
+        uint256 mainRow = ctx.rowsAt[1] + 4 * numMain * j;
+        assembly ("memory-safe") {
+            let entries := add(add(spec, 33), numOffsets)
+            let l := add(lanes, 32)
+            let g := add(split, 32)
+            for { let e := 0 } lt(e, frameLen) { e := add(e, 1) } {
+                let word := shr(224, mload(add(entries, shl(2, e))))
+                let segment := shr(24, word)
+                if lt(segment, 2) {
+                    let row := mainRow
+                    if iszero(segment) { row := fixedRow }
+                    let c := shr(224, calldataload(add(row, shl(2, and(shr(8, word), 0xffff)))))
+                    let at := add(l, shl(6, and(word, 0xff)))
+                    mstore(at, add(mload(at), mul(mload(add(g, shl(6, e))), c)))
+                    mstore(add(at, 32), add(mload(add(at, 32)), mul(mload(add(g, add(shl(6, e), 32))), c)))
+                }
             }
-            uint256 segment = word >> 24;
-            uint256 index = (word >> 8) & 0xffff;
-            uint256 slot = word & 0xff;
-            uint256 term;
-            if (segment == 2) {
-                term = BabyBear.mul(ctx.gammas[e], _ext(rowStart[2] + 16 * index));
-            } else {
-                term = BabyBear.mulBase(ctx.gammas[e], _u32At(rowStart[segment] + 4 * index));
-            }
-            nums[slot] = BabyBear.add(nums[slot], term);
         }
+        for (uint256 s = 0; s < numOffsets; ++s) {
+            uint256 a = lanes[2 * s];
+            uint256 b = lanes[2 * s + 1];
+            uint256 mask = type(uint128).max;
+            nums[s] = BabyBear.pack((a & mask) % P, (b & mask) % P, (a >> 128) % P, (b >> 128) % P);
+        }
+        if (numAux != 0) _deepAux(ctx, spec, numOffsets, j, nums);
         uint256 compRow = ctx.rowsAt[3] + 16 * numComposition * j;
         for (uint256 i = 0; i < numComposition; ++i) {
             nums[0] = BabyBear.add(nums[0], BabyBear.mul(ctx.gammas[frameLen + i], _ext(compRow + 16 * i)));
+        }
+    }
+
+    function _deepAux(Ctx memory ctx, bytes memory spec, uint256 numOffsets, uint256 j, uint256[] memory nums)
+        private
+        view
+    {
+        uint256 auxRow = ctx.rowsAt[2] + 16 * numAux * j;
+        for (uint256 e = 0; e < ctx.frameLen; ++e) {
+            uint256 word = _specEntry(spec, numOffsets, e);
+            if (word >> 24 != 2) continue;
+            uint256 value = BabyBear.mul(ctx.gammas[e], _ext(auxRow + 16 * ((word >> 8) & 0xffff)));
+            nums[word & 0xff] = BabyBear.add(nums[word & 0xff], value);
+        }
+    }
+
+    function _specEntry(bytes memory spec, uint256 numOffsets, uint256 e) private pure returns (uint256 word) {
+        assembly ("memory-safe") {
+            word := shr(224, mload(add(add(spec, 33), add(numOffsets, shl(2, e)))))
         }
     }
 
@@ -466,21 +502,33 @@ contract StarkVerifier {
         uint256 w = BabyBear.rootOfUnity(logN);
         out = new uint256[](leaves.length);
         uint256[] memory v = new uint256[](f);
+        uint256[] memory invRoots = new uint256[](logFolding);
+        for (uint256 i = 0; i < logFolding; ++i) {
+            // ω_size^(−1) = ω_size^(size − 1) for size = 2^(i+1)
+            invRoots[i] = BabyBear.powBase(BabyBear.rootOfUnity(i + 1), (2 << i) - 1);
+        }
         for (uint256 j = 0; j < leaves.length; ++j) {
             uint256 base = at + j * 16 * f;
             for (uint256 k = 0; k < f; ++k) {
                 v[k] = _ext(base + 16 * k);
             }
             uint256 x = mulmod(shift, BabyBear.powBase(w, leaves[j]), P);
-            out[j] = _fold(v, f, x, beta);
+            out[j] = _fold(v, f, x, beta, invRoots);
         }
     }
 
     /// @dev v'[k] = (v[k] + v[k+h])/2 + β·(v[k] − v[k+h])/(2·x·ω_(2h)^k), repeated log2 f times.
-    function _fold(uint256[] memory v, uint256 f, uint256 x, uint256 beta) private pure returns (uint256) {
-        uint256 invX = BabyBear.invBase(x);
+    ///      `invRoots[i]` is ω_(2^(i+1))^(−1).
+    function _fold(uint256[] memory v, uint256 f, uint256 x, uint256 beta, uint256[] memory invRoots)
+        private
+        view
+        returns (uint256)
+    {
+        uint256 invX = _invBase(x);
+        uint256 step = invRoots.length;
         for (uint256 size = f; size > 1; size >>= 1) {
-            _foldStep(v, size >> 1, beta, invX, BabyBear.invBase(BabyBear.rootOfUnity(_log2(size))));
+            --step;
+            _foldStep(v, size >> 1, beta, invX, invRoots[step]);
             invX = mulmod(invX, invX, P);
             beta = BabyBear.mul(beta, beta);
         }
@@ -748,6 +796,34 @@ contract StarkVerifier {
             }
             if (v >= P) revert NotCanonical(at + 4 * i);
         }
+    }
+
+    /// @dev 1/b in the base field by the modexp precompile (EIP-198): b^(p−2) mod p.
+    function _invBase(uint256 b) private view returns (uint256 r) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, 32)
+            mstore(add(ptr, 32), 32)
+            mstore(add(ptr, 64), 32)
+            mstore(add(ptr, 96), b)
+            mstore(add(ptr, 128), 2013265919)
+            mstore(add(ptr, 160), 2013265921)
+            if iszero(staticcall(gas(), 0x05, ptr, 192, ptr, 32)) { revert(0, 0) }
+            r := mload(ptr)
+        }
+    }
+
+    /// @dev 1/a in the extension, as BabyBear.inv but with the precompile's base inverse.
+    function _invExt(uint256 a) private view returns (uint256) {
+        uint256 m = 0xffffffffffffffff;
+        uint256 odd = (m << 64) | (m << 192);
+        uint256 aConj = (a & ~odd) | (BabyBear.neg(a) & odd);
+        uint256 c = BabyBear.mul(a, aConj); // lanes 1 and 3 are zero
+        uint256 c0 = c & m;
+        uint256 c2 = (c >> 128) & m;
+        uint256 cConj = c0 | (((P - c2) % P) << 128);
+        uint256 norm = addmod(mulmod(c0, c0, P), P - mulmod(11, mulmod(c2, c2, P), P), P);
+        return BabyBear.mulBase(BabyBear.mul(aConj, cConj), _invBase(norm));
     }
 
     function _log2(uint256 x) private pure returns (uint256 r) {
