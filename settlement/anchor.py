@@ -310,16 +310,22 @@ class DeployedVerifier:
         return self.chain.transact(self.verifier, "verify", list(public_inputs), proof)
 
 
-def verifier_config(air: Air, options: ProofOptions) -> tuple[Any, ...]:
+def verifier_config(
+    air: Air, options: ProofOptions, *, min_security_bits: int = DEFAULT_MIN_SECURITY_BITS
+) -> tuple[Any, ...]:
     """The ``StarkVerifier.Config`` tuple that fixes ``air``'s shape and ``options`` on chain.
 
+    The contract checks no security level: the options it is deployed with
+    are the only ones it accepts, so this refuses options under
+    ``min_security_bits`` conjectured bits (the Python verifier's default).
+
     Raises:
-        AnchorError: the options give under 100 conjectured bits, or do not fit the AIR.
+        AnchorError: the options give too few bits, or do not fit the AIR.
     """
     report = security(options, air.num_rows, air.max_degree())
-    if report.conjectured < DEFAULT_MIN_SECURITY_BITS:
+    if report.conjectured < min_security_bits:
         raise AnchorError(
-            f"expected options with at least {DEFAULT_MIN_SECURITY_BITS} conjectured bits, "
+            f"expected options with at least {min_security_bits} conjectured bits, "
             f"got {report.conjectured}"
         )
     layout = ColumnLayout.of(air)
@@ -356,7 +362,13 @@ def verifier_config(air: Air, options: ProofOptions) -> tuple[Any, ...]:
     )
 
 
-def deploy_verifier(chain: Chain, air: Air, options: ProofOptions) -> DeployedVerifier:
+def deploy_verifier(
+    chain: Chain,
+    air: Air,
+    options: ProofOptions,
+    *,
+    min_security_bits: int = DEFAULT_MIN_SECURITY_BITS,
+) -> DeployedVerifier:
     """Deploy ``air``'s generated constraint evaluator and a StarkVerifier bound to it.
 
     The evaluator's program must be the one ``air``'s expressions give now
@@ -366,6 +378,7 @@ def deploy_verifier(chain: Chain, air: Air, options: ProofOptions) -> DeployedVe
     Raises:
         AnchorError: no generated evaluator for this AIR instance, or bad options.
     """
+    config = verifier_config(air, options, min_security_bits=min_security_bits)
     program = compile_constraints(air)
     evaluator = chain.deploy(contract_name(air.name))
     on_chain = bytes(chain.call(evaluator, "programHash"))
@@ -374,5 +387,5 @@ def deploy_verifier(chain: Chain, air: Air, options: ProofOptions) -> DeployedVe
             f"expected the generated evaluator of {air.name!r} to match its expressions, "
             "got another program (run make contracts, or this AIR instance has none)"
         )
-    verifier = chain.deploy("StarkVerifier", evaluator.address, verifier_config(air, options))
+    verifier = chain.deploy("StarkVerifier", evaluator.address, config)
     return DeployedVerifier(chain, air.name, air.num_rows, options, verifier, evaluator)
