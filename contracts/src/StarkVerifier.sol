@@ -114,7 +114,7 @@ contract StarkVerifier {
         uint256[4] rowsAt; // calldata offsets of fixed, main, aux, composition rows
         uint256[] deep;
         bytes spec;
-        uint256[6] gas; // transcript+parse, constraints, merkle, deep, fri, (spare)
+        uint256[6] gas; // transcript+parse, constraints, merkle, deep, fri, FRI-layer merkle
     }
 
     /// @param evaluator_ The AIR's generated constraint evaluator.
@@ -220,7 +220,8 @@ contract StarkVerifier {
 
         g1 = gasleft();
         _fri(ctx);
-        ctx.gas[4] = g1 - gasleft();
+        // The FRI layers' Merkle openings are counted under Merkle (gas[2]), not twice.
+        ctx.gas[4] = g1 - gasleft() - ctx.gas[5];
         if (ctx.cur != ctx.end) revert TrailingBytes(ctx.end - ctx.cur);
     }
 
@@ -453,7 +454,9 @@ contract StarkVerifier {
             _checkElements(at, (4 << logFolding) * leaves.length);
             uint256 gm = gasleft();
             _merkle(ctx, ctx.friRoots[l], logM, _copy(leaves), _leafDigests(at, leafBytes, leaves.length), 4 + l);
-            ctx.gas[2] += gm - gasleft();
+            gm -= gasleft();
+            ctx.gas[2] += gm;
+            ctx.gas[5] += gm;
             _matchLayer(cur, expected, leaves, at, logM, l);
             expected = _foldLayer(at, leaves, shift, logN, ctx.betas[l]);
             cur = leaves;
@@ -463,11 +466,28 @@ contract StarkVerifier {
         uint256 w = BabyBear.rootOfUnity(logN);
         for (uint256 j = 0; j < cur.length; ++j) {
             uint256 x = mulmod(shift, BabyBear.powBase(w, cur[j]), P);
-            uint256 acc = 0;
-            for (uint256 i = remainderSize; i > 0; --i) {
-                acc = BabyBear.add(BabyBear.mulBase(acc, x), _ext(ctx.remainderAt + 16 * (i - 1)));
+            if (_horner(ctx.remainderAt, remainderSize, x) != expected[j]) revert FriRemainderMismatch();
+        }
+    }
+
+    /// @dev Σ_i c_i·x^i for `count` extension coefficients at calldata `at` (lowest first), base x.
+    function _horner(uint256 at, uint256 count, uint256 x) private pure returns (uint256 acc) {
+        assembly ("memory-safe") {
+            for { let i := count } i { i := sub(i, 1) } {
+                let w := calldataload(add(at, shl(4, sub(i, 1))))
+                let q := 2013265921
+                let m := 0xffffffffffffffff
+                acc := or(
+                    or(
+                        addmod(mulmod(and(acc, m), x, q), shr(224, w), q),
+                        shl(64, addmod(mulmod(and(shr(64, acc), m), x, q), and(shr(192, w), 0xffffffff), q))
+                    ),
+                    or(
+                        shl(128, addmod(mulmod(and(shr(128, acc), m), x, q), and(shr(160, w), 0xffffffff), q)),
+                        shl(192, addmod(mulmod(shr(192, acc), x, q), and(shr(128, w), 0xffffffff), q))
+                    )
+                )
             }
-            if (acc != expected[j]) revert FriRemainderMismatch();
         }
     }
 
@@ -536,15 +556,55 @@ contract StarkVerifier {
     }
 
     function _foldStep(uint256[] memory v, uint256 h, uint256 beta, uint256 invX, uint256 invW) private pure {
-        uint256 inv2 = (P + 1) / 2;
-        uint256 t = mulmod(inv2, invX, P); // 1 / (2·x·ω^k) for k = 0
-        for (uint256 k = 0; k < h; ++k) {
-            uint256 a = v[k];
-            uint256 b = v[k + h];
-            v[k] = BabyBear.add(
-                BabyBear.mulBase(BabyBear.add(a, b), inv2), BabyBear.mulBase(BabyBear.mul(beta, BabyBear.sub(a, b)), t)
-            );
-            t = mulmod(t, invW, P);
+        assembly ("memory-safe") {
+            // Packed extension product, as BabyBear.mul.
+            function fmul(a, b) -> r {
+                let a0 := and(a, 0xffffffffffffffff)
+                let a1 := and(shr(64, a), 0xffffffffffffffff)
+                let a2 := and(shr(128, a), 0xffffffffffffffff)
+                let a3 := shr(192, a)
+                let b0 := and(b, 0xffffffffffffffff)
+                let b1 := and(shr(64, b), 0xffffffffffffffff)
+                let b2 := and(shr(128, b), 0xffffffffffffffff)
+                let b3 := shr(192, b)
+                r := or(
+                    or(
+                        mod(add(mul(a0, b0), mul(11, add(add(mul(a1, b3), mul(a2, b2)), mul(a3, b1)))), 2013265921),
+                        shl(64, mod(add(add(mul(a0, b1), mul(a1, b0)), mul(11, add(mul(a2, b3), mul(a3, b2)))), 2013265921))
+                    ),
+                    or(
+                        shl(128, mod(add(add(add(mul(a0, b2), mul(a1, b1)), mul(a2, b0)), mul(11, mul(a3, b3))), 2013265921)),
+                        shl(192, mod(add(add(mul(a0, b3), mul(a1, b2)), add(mul(a2, b1), mul(a3, b0))), 2013265921))
+                    )
+                )
+            }
+            // s·x + d·y lane by lane, for base x, y (lanes of s, d below 2^32).
+            function combine(s, x, d, y) -> r {
+                let m := 0xffffffffffffffff
+                let q := 2013265921
+                r := or(
+                    or(
+                        addmod(mulmod(and(s, m), x, q), mulmod(and(d, m), y, q), q),
+                        shl(64, addmod(mulmod(and(shr(64, s), m), x, q), mulmod(and(shr(64, d), m), y, q), q))
+                    ),
+                    or(
+                        shl(128, addmod(mulmod(and(shr(128, s), m), x, q), mulmod(and(shr(128, d), m), y, q), q)),
+                        shl(192, addmod(mulmod(shr(192, s), x, q), mulmod(shr(192, d), y, q), q))
+                    )
+                )
+            }
+            // 1/2 = 1006632961; t = 1 / (2·x·ω^k), starting at k = 0
+            let t := mulmod(1006632961, invX, 2013265921)
+            let base := add(v, 32)
+            for { let k := 0 } lt(k, h) { k := add(k, 1) } {
+                let at := add(base, shl(5, k))
+                let a := mload(at)
+                let b := mload(add(base, shl(5, add(k, h))))
+                // β·(a − b): a − b lane by lane as a + (p − b) (no borrow), then reduced by fmul
+                let e := fmul(beta, add(a, sub(0x0000000078000001000000007800000100000000780000010000000078000001, b)))
+                mstore(at, combine(add(a, b), 1006632961, e, t))
+                t := mulmod(t, invW, 2013265921)
+            }
         }
     }
 
@@ -562,37 +622,54 @@ contract StarkVerifier {
     ) private pure {
         uint256 count = _u16(ctx);
         uint256 nodes = _take(ctx, 32 * count);
-        uint256 used = 0;
-        uint256 k = idx.length;
-        for (uint256 level = 0; level < logLeaves; ++level) {
-            uint256 m = 0;
-            uint256 i = 0;
-            while (i < k) {
-                uint256 index = idx[i];
-                bytes32 left;
-                bytes32 right;
-                if (index & 1 == 0 && i + 1 < k && idx[i + 1] == index + 1) {
-                    left = dig[i];
-                    right = dig[i + 1];
-                    i += 2;
-                } else {
-                    if (used == count) revert MerkleNodeCount(tree);
-                    bytes32 sibling;
-                    assembly ("memory-safe") {
-                        sibling := calldataload(add(nodes, mul(32, used)))
+        uint256 used;
+        bytes32 top;
+        assembly ("memory-safe") {
+            let scratch := mload(0x40)
+            let ix := add(idx, 32)
+            let dg := add(dig, 32)
+            let k := mload(idx)
+            for { let level := 0 } lt(level, logLeaves) { level := add(level, 1) } {
+                let m := 0
+                let i := 0
+                for {} lt(i, k) {} {
+                    let index := mload(add(ix, shl(5, i)))
+                    let d := mload(add(dg, shl(5, i)))
+                    mstore8(scratch, 1)
+                    switch and(index, 1)
+                    case 0 {
+                        let j := add(i, 1)
+                        switch and(lt(j, k), eq(mload(add(ix, shl(5, j))), add(index, 1)))
+                        case 1 {
+                            mstore(add(scratch, 1), d)
+                            mstore(add(scratch, 33), mload(add(dg, shl(5, j))))
+                            i := add(i, 2)
+                        }
+                        default {
+                            // used == count is caught below: the read past the nodes is never trusted
+                            mstore(add(scratch, 1), d)
+                            mstore(add(scratch, 33), calldataload(add(nodes, shl(5, used))))
+                            used := add(used, 1)
+                            i := add(i, 1)
+                        }
                     }
-                    ++used;
-                    (left, right) = index & 1 == 0 ? (dig[i], sibling) : (sibling, dig[i]);
-                    i += 1;
+                    default {
+                        mstore(add(scratch, 1), calldataload(add(nodes, shl(5, used))))
+                        mstore(add(scratch, 33), d)
+                        used := add(used, 1)
+                        i := add(i, 1)
+                    }
+                    mstore(add(ix, shl(5, m)), shr(1, index))
+                    mstore(add(dg, shl(5, m)), keccak256(scratch, 65))
+                    m := add(m, 1)
                 }
-                idx[m] = index >> 1;
-                dig[m] = _node(left, right);
-                ++m;
+                k := m
             }
-            k = m;
+            top := mload(dg)
         }
+        // More siblings read than sent means nodes past the opening were used: refuse.
         if (used != count) revert MerkleNodeCount(tree);
-        if (dig[0] != root) revert MerkleMismatch(tree);
+        if (top != root) revert MerkleMismatch(tree);
     }
 
     function _node(bytes32 left, bytes32 right) private pure returns (bytes32 h) {
