@@ -18,7 +18,7 @@ there is no row for them.
 Usage::
 
     python bench/gas.py                          # table, 2^12 .. 2^16, every AIR
-    python bench/gas.py --json                   # {"rows": [{"air", "rows", "proof_bytes", "gas", "calldata_gas"}]}
+    python bench/gas.py --json   # {"rows": [{"air", "rows", "proof_bytes", "gas", "calldata_gas"}]}
     python bench/gas.py --air poseidon2 --min-log 12 --max-log 12
     python bench/gas.py --url http://127.0.0.1:8545   # any JSON-RPC node (Prague rules)
 

@@ -301,7 +301,7 @@ class DeployedVerifier:
         return bool(self.chain.call(self.verifier, "verify", list(public_inputs), proof))
 
     def gas_report(self, public_inputs: Sequence[int], proof: bytes) -> tuple[int, ...]:
-        """Gas per step inside ``verify``: transcript and parsing, constraints, Merkle, DEEP, FRI."""
+        """Gas per step inside ``verify``: transcript, constraints, Merkle, DEEP, FRI."""
         out = self.chain.call(self.verifier, "verifyWithGasReport", list(public_inputs), proof)
         return tuple(int(v) for v in out[:5])
 
