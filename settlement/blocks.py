@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sealbatch.auction.batch import BatchResult, Fill
+from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE, bound_message, within
 from sealbatch.auction.orders import Side
 from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.keccak import keccak256
@@ -99,9 +100,12 @@ def _check_block(block: object, batch_id: int) -> BlockTrade:
             f"block batch_id: expected {batch_id}, got {block.batch_id} "
             f"for 0x{block.block_id.hex()}"
         )
-    for name, value in (("price", block.price), ("quantity", block.quantity)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < INT64_SAFE:
-            raise SettlementError(f"block {name}: expected a positive integer, got {value!r}")
+    for name, value, high, unit in (
+        ("price", block.price, MAX_PRICE, "ticks"),
+        ("quantity", block.quantity, MAX_LOTS, "lots"),
+    ):
+        if not within(value, 1, high):
+            raise SettlementError(bound_message(f"block {name}", value, 1, high, unit))
     return block
 
 

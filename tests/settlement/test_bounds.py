@@ -8,6 +8,7 @@ import pytest
 
 from sealbatch.auction.bounds import MAX_BALANCE, MAX_LOTS, MAX_PRICE
 from sealbatch.auction.orders import Order, Side
+from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.collateral import withdraw
 from sealbatch.settlement.errors import InvariantViolation, OracleError, SettlementError
 from sealbatch.settlement.ledger import deposit, empty_state
@@ -88,3 +89,21 @@ def test_a_batch_built_around_the_reveal_check_cannot_exceed_the_position_bound(
     )
     post, _ = apply_batch(state, ok, rnd, DEFAULT_CONFIG, ORACLE)
     assert post.positions[:, 0].tolist() == [MAX_LOTS, -MAX_LOTS]
+
+
+@pytest.mark.parametrize(
+    ("price", "quantity", "message"),
+    [
+        (MAX_PRICE + 1, 5, "block price: expected an integer from 1 to 1073741823 ticks"),
+        (1_000, MAX_LOTS + 1, "block quantity: expected an integer from 1 to 4194303 lots"),
+    ],
+)
+def test_block_trade_bounds(price: int, quantity: int, message: str) -> None:
+    """An RFQ block handed to the transition directly (not through the RFQ book)
+    is held to the same bounds as an order, and the batch is refused whole."""
+    state = funded([10**15, 10**15])
+    batch = make_batch(1, [], references={"BTC-PERP": 1_000, "ETH-PERP": None})
+    block = BlockTrade(bytes(32), "BTC-PERP", TRADERS[0], TRADERS[1], price, quantity, 1)
+    rnd = oracle_round(1, 1_000, {"BTC-PERP": 1_000, "ETH-PERP": 1_000})
+    with pytest.raises(SettlementError, match=message):
+        apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE, blocks=[block])
