@@ -60,6 +60,7 @@ from sealbatch.settlement.margin import (
 )
 from sealbatch.settlement.oracle import OracleConfig, OracleRound, SignedReport
 from sealbatch.settlement.params import SettlementConfig, default_config
+from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import (
     BatchWitness,
     apply_batch,
@@ -79,6 +80,7 @@ class SettleOutcome:
 
     summary: dict[str, Any] | None
     failed_blocks: Mapping[bytes, str]
+    publication: BatchPublication | None = None
 
 
 def settlement_summary(
@@ -396,12 +398,21 @@ class Clearinghouse:
                 {"settled": False, "error": str(exc), "code": getattr(exc, "code", "")},
                 {b.block_id: "settlement_failed" for b in blocks},
             )
+        publication = BatchPublication(
+            result,
+            oracle_round,
+            self.state,
+            post,
+            tuple(self.pending_deposits),
+            tuple(blocks),
+            tuple(self.pending_withdrawals),
+        )
         self.state = post
         self.pending_deposits = []
         self.pending_withdrawals = []
         summary = settlement_summary(witness, oracle_round, post)
         self.last_summary = summary
-        return SettleOutcome(summary, witness.failed_blocks)
+        return SettleOutcome(summary, witness.failed_blocks, publication)
 
     # ------------------------------------------------------------ views
 

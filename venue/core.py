@@ -50,6 +50,7 @@ from sealbatch.settlement.errors import (
     SettlementError,
     UnknownOracleSource,
 )
+from sealbatch.settlement.publication import BatchPublication
 from sealbatch.venue.auth import (
     DEPOSIT_TYPE,
     REVEAL_TYPE,
@@ -158,6 +159,8 @@ class VenueCore:
             by at most this many basis points.
         quote_bond: collateral each sealed RFQ quote puts at stake (forfeited to
             the insurance fund when the quote is not revealed).
+        publications_kept: settled batches whose transition (the published
+            folder's content) stays in memory, newest first.
     """
 
     def __init__(
@@ -171,6 +174,7 @@ class VenueCore:
         rfq_window_ms: tuple[int, int] = (400, 120_000),
         rfq_band_bps: int = 200,
         quote_bond: int = 0,
+        publications_kept: int = 64,
     ) -> None:
         self.markets = dict(markets)
         self.domain = domain
@@ -194,6 +198,9 @@ class VenueCore:
         self.rejections: dict[int, list[dict[str, Any]]] = {}
         self.last_cleared = -1
         self.events_applied = 0
+        self.publications_kept = publications_kept
+        #: batch -> its transition, for the published folder (the newest few only)
+        self.publications: dict[int, BatchPublication] = {}
 
     # ------------------------------------------------------------------ writes
 
@@ -537,6 +544,10 @@ class VenueCore:
         blocks, block_views = self._check_blocks(batch_id, result, references)
         outcome = self.settlement.settle(result, [block_trade(a) for a in blocks], clears_at)
         summary = outcome.summary
+        if outcome.publication is not None and self.publications_kept:
+            self.publications[batch_id] = outcome.publication
+            while len(self.publications) > self.publications_kept:
+                del self.publications[min(self.publications)]
         for view in block_views:
             reason = outcome.failed_blocks.get(hexb(view["rfq_id"]))
             if view["status"] == "filled" and reason is not None:

@@ -24,7 +24,8 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -36,11 +37,20 @@ from sealbatch.crypto.eip712 import Address, Eip712Domain
 from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.oracle import load_oracle_config
+from sealbatch.settlement.publication import BatchPublication
 from sealbatch.venue.auth import RateLimiter
 from sealbatch.venue.clock import BatchSchedule, Clock, SystemClock
 from sealbatch.venue.core import RevealOutcome, VenueCore
-from sealbatch.venue.errors import BadRequest, StateDiverged, StorageUnavailable, VenueError
+from sealbatch.venue.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    StateDiverged,
+    StorageUnavailable,
+    VenueError,
+)
 from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Store
+from sealbatch.venue.publisher import archive_bytes, read_folder, write_folder
 from sealbatch.venue.rfq import Acceptance, Quote, Rfq
 from sealbatch.venue.schemas import (
     AcceptIn,
@@ -82,6 +92,12 @@ class _Metrics:
         self.queue_depth = Gauge("sealbatch_db_queue_depth", "writes awaiting commit", registry=r)
         self.db_tx = Gauge("sealbatch_db_transactions", "group commits so far", registry=r)
         self.subscribers = Gauge("sealbatch_stream_subscribers", "stream clients", registry=r)
+        self.published = Counter(
+            "sealbatch_batches_published", "batch folders written to --publish", registry=r
+        )
+        self.publish_failures = Counter(
+            "sealbatch_publish_failures", "batch folders that could not be written", registry=r
+        )
         self.commit_latency = Histogram(
             "sealbatch_durable_write_seconds",
             "time from accepting a write to its durable commit",
@@ -143,7 +159,10 @@ class Operator:
             rfq_window_ms=(settings.rfq_min_window_ms, settings.rfq_max_window_ms),
             rfq_band_bps=settings.rfq_band_bps,
             quote_bond=max(settings.quote_bond, settings.min_bond),
+            # Folders are written from memory once durable: keep enough for that.
+            publications_kept=max(settings.publications_kept, 64 if settings.publish_dir else 0),
         )
+        self.publish_dir = Path(settings.publish_dir) if settings.publish_dir else None
         self.broker = Broker(settings.stream_buffer)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.metrics = _Metrics()
@@ -151,6 +170,11 @@ class Operator:
         self._next_seq = 1
         self.recover()
         self.writer = GroupCommitter(self.store, settings.group_commit_max)
+        #: One thread writes the folders, in batch order, off the event loop.
+        self._publisher = ThreadPoolExecutor(1, thread_name_prefix="sealbatch-publish")
+        self._publishing: list[Future[None]] = []
+        # Batches settled before a crash whose folder was not written yet.
+        self._write_folders(list(self.core.publications.values()))
         self._tasks: set[asyncio.Task[None]] = set()
         #: Guards the core for callers on other threads than the event loop's
         #: (every write and read of the app takes it; uncontended it costs ~0.1 µs).
@@ -216,12 +240,78 @@ class Operator:
         records = self.core.advance(now)
         if records:
             fut = self.writer.submit(batches=records)
+            if self.publish_dir is not None:
+                kept = self.core.publications
+                done = [kept[r["batch_id"]] for r in records if r["batch_id"] in kept]
+                fut.add_done_callback(lambda f, done=done: self._queue_folders(f, done))
             pubs.append((fut, [m for rec in records for m in self._batch_messages(rec)]))
             self.metrics.batches.inc(len(records))
             for rec in records:
                 for market_id, mr in rec["markets"].items():
                     self.metrics.volume.labels(market_id).inc(mr["volume"])
         return records
+
+    def _write_folders(self, publications: Sequence[BatchPublication]) -> None:
+        """Write each batch's folder under ``--publish`` (once durable; never twice).
+
+        A failure is logged and counted (``sealbatch_publish_failures``); the
+        batch stays settled and its archive can still be fetched."""
+        if self.publish_dir is None:
+            return
+        settle = self.core.settlement
+        for p in publications:
+            try:
+                if write_folder(
+                    self.publish_dir, p.batch_id, p.files(settle.config, settle.oracle)
+                ):
+                    self.metrics.published.inc()
+            except OSError:
+                self.metrics.publish_failures.inc()
+                log.exception("could not publish batch %d", p.batch_id)
+
+    def _queue_folders(self, durable: Future[None], done: list[BatchPublication]) -> None:
+        """Hand ``done`` to the publisher once their records are durable (never
+        when the write failed: a restart will not reproduce them)."""
+        if durable.exception() is not None:
+            return
+        with contextlib.suppress(RuntimeError):  # the publisher shut down
+            self._publishing = [f for f in self._publishing if not f.done()]
+            self._publishing.append(self._publisher.submit(self._write_folders, done))
+
+    def wait_published(self) -> None:
+        """Block until every folder handed to the publisher so far is written."""
+        while self._publishing:
+            self._publishing.pop(0).result()
+
+    def archive(self, batch_id: int) -> bytes:
+        """The published folder of a settled batch as a gzipped tar.
+
+        Raises:
+            NotFound: no such batch. Conflict (``batch_not_settled``): not settled
+            (yet). Gone (``archive_unavailable``): settled, but neither published
+            nor among the batches kept in memory.
+        """
+        view = self.read(lambda: self.core.batch_view(batch_id, self.clock.now_ms()))
+        if view["status"] not in ("settled", "proven", "anchored"):
+            raise Conflict(
+                f"batch {batch_id}: expected a settled batch, got status {view['status']}",
+                "batch_not_settled",
+            )
+        with self.core_lock:
+            publication = self.core.publications.get(batch_id)
+        files = None
+        if self.publish_dir is not None:
+            files = read_folder(self.publish_dir, batch_id)
+        if files is None and publication is not None:
+            settle = self.core.settlement
+            files = publication.files(settle.config, settle.oracle)
+        if files is None:
+            raise Gone(
+                f"batch {batch_id}: expected a published or recent batch, got one older than "
+                f"the {self.core.publications_kept} kept in memory and not published "
+                "(serve with --publish DIR)"
+            )
+        return archive_bytes(batch_id, files)
 
     def _check_storage(self) -> None:
         """Refuse to apply or show anything once the log could not be written.
@@ -271,6 +361,7 @@ class Operator:
     def close(self) -> None:
         self._stopping = True
         self.writer.close()
+        self._publisher.shutdown(wait=True)
         self.store.close()
 
     # ----------------------------------------------------------------- writes

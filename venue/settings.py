@@ -67,6 +67,19 @@ class Settings(BaseSettings):
         "trusts the public development oracle keys",
     )
 
+    publish_dir: str | None = Field(
+        default=None,
+        description="folder to publish every settled batch into as batch-<n>/ "
+        "(docs/formats.md), once its record is durable",
+    )
+    publications_kept: int = Field(
+        default=64,
+        ge=0,
+        le=100_000,
+        description="settled batches whose folder stays in memory for "
+        "GET /v1/batches/{id}/archive (with publish_dir, older ones are read from it)",
+    )
+
     def development_defaults(self) -> list[str]:
         """The development defaults in force, each as a phrase naming how to turn it off."""
         on = []

@@ -10,7 +10,14 @@ import pytest
 from sealbatch.venue.cli import main
 from sealbatch.venue.commands.replay import first_difference
 
-FILES = {"orders.csv", "result.json", "oracle.json", "pre_state.json", "post_state.json"}
+FILES = {
+    "orders.csv",
+    "result.json",
+    "oracle.json",
+    "transfers.json",
+    "pre_state.json",
+    "post_state.json",
+}
 
 
 @pytest.fixture(scope="module")

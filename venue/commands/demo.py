@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--out",
         metavar="DIR",
         help="write each batch to DIR/batch-<n>/ (orders.csv, result.json, oracle.json, "
-        "pre_state.json, post_state.json; see docs/formats.md)",
+        "transfers.json, pre_state.json, post_state.json; see docs/formats.md)",
     )
     p.add_argument(
         "--serve",
@@ -55,24 +54,13 @@ def _short(b: bytes) -> str:
 def _write_batch(
     out: Path, b: DemoBatch, settle_cfg: SettlementConfig, oracle_cfg: OracleConfig
 ) -> None:
-    from sealbatch.settlement.snapshot import (
-        oracle_config_to_dict,
-        orders_to_csv,
-        result_to_dict,
-        state_to_dict,
-    )
+    from sealbatch.settlement.publication import BatchPublication
 
     folder = out / f"batch-{b.result.batch_id}"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "orders.csv").write_text(orders_to_csv(b.result.orders), encoding="utf-8")
-
-    def dump(name: str, data: object) -> None:
-        (folder / name).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-
-    dump("result.json", result_to_dict(b.result))
-    dump("oracle.json", {**b.oracle_round.to_dict(), "config": oracle_config_to_dict(oracle_cfg)})
-    dump("pre_state.json", state_to_dict(b.pre_state, settle_cfg))
-    dump("post_state.json", state_to_dict(b.post_state, settle_cfg))
+    publication = BatchPublication(b.result, b.oracle_round, b.pre_state, b.post_state)
+    for name, text in publication.files(settle_cfg, oracle_cfg).items():
+        (folder / name).write_text(text, encoding="utf-8")
 
 
 def _print_settlement(b: DemoBatch, names: dict[Address, str]) -> None:

@@ -19,12 +19,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sealbatch.crypto.exceptions import SealbatchError
+
 if TYPE_CHECKING:
     from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder
 
 __all__ = ["first_difference", "register"]
 
-FILES = ("pre_state.json", "orders.csv", "oracle.json", "result.json", "post_state.json")
+FILES = (
+    "pre_state.json",
+    "orders.csv",
+    "oracle.json",
+    "transfers.json",
+    "result.json",
+    "post_state.json",
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +43,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Re-clear BATCH_DIR/orders.csv from pre_state.json and oracle.json, settle "
         "the batch, and check that result.json and post_state.json match.",
     )
-    p.add_argument("batch_dir", metavar="BATCH_DIR", help="a batch-<n>/ folder")
+    p.add_argument(
+        "batch_dir",
+        metavar="BATCH_DIR",
+        help="a batch-<n>/ folder, or a folder of them (each is replayed and the chain of "
+        "state roots checked: a batch's pre_state.json is the previous one's post_state.json)",
+    )
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.set_defaults(func=run)
 
@@ -96,13 +110,101 @@ def _seed_difference(
     return None
 
 
+class _Malformed(SealbatchError):
+    """A missing or malformed file (exit 2); the message says which."""
+
+
+def _batch_folders(folder: Path) -> list[tuple[int, Path]]:
+    """The ``batch-<n>`` subfolders of ``folder`` by batch id (empty: none)."""
+    out = []
+    for sub in folder.iterdir() if folder.is_dir() else ():
+        n = sub.name.removeprefix("batch-")
+        if sub.is_dir() and sub.name.startswith("batch-") and n.isdigit():
+            out.append((int(n), sub))
+    return sorted(out)
+
+
 def run(args: argparse.Namespace) -> int:
+    folder = Path(args.batch_dir)
+    batches = [] if (folder / "result.json").exists() else _batch_folders(folder)
+    if not batches:
+        try:
+            batch_id, checks = _replay(folder)
+        except _Malformed as exc:
+            return _fail(str(exc))
+        return _report(args.json, batch_id, checks)
+    verdicts: list[dict[str, Any]] = []
+    failed = False
+    previous: tuple[int, str] | None = None
+    for batch_id, sub in batches:
+        try:
+            got_id, checks = _replay(sub)
+            pre = (sub / "pre_state.json").read_text(encoding="utf-8")
+        except (_Malformed, OSError, UnicodeDecodeError) as exc:
+            return _fail(str(exc))
+        if got_id != batch_id:
+            checks.append(("folder name", f"batch-{batch_id} holds batch {got_id}"))
+        if previous is not None:
+            # The venue skips empty batches: the chain runs over the published ones.
+            checks.append(
+                (
+                    "chain",
+                    None
+                    if pre == previous[1]
+                    else f"pre_state.json differs from batch-{previous[0]}/post_state.json",
+                )
+            )
+        previous = (batch_id, (sub / "post_state.json").read_text(encoding="utf-8"))
+        bad = [(n, w) for n, w in checks if w]
+        failed = failed or bool(bad)
+        verdicts.append(
+            {"batch_id": batch_id, "ok": not bad, "checks": {n: w or "ok" for n, w in checks}}
+        )
+        if not args.json:
+            print(
+                f"batch {batch_id:<8} "
+                + ("replays exactly" if not bad else f"MISMATCH {bad[0][0]}: {bad[0][1]}")
+            )
+    if args.json:
+        json.dump({"batches": verdicts, "ok": not failed}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(
+            f"{len(batches)} batches "
+            + ("replay exactly, roots chained" if not failed else "do NOT all replay")
+        )
+    return 1 if failed else 0
+
+
+def _report(as_json: bool, batch_id: int, checks: list[tuple[str, str | None]]) -> int:
+    failed = [(name, why) for name, why in checks if why]
+    if as_json:
+        json.dump(
+            {"batch_id": batch_id, "ok": not failed, "checks": {n: w or "ok" for n, w in checks}},
+            sys.stdout,
+        )
+        sys.stdout.write("\n")
+    else:
+        for name, why in checks:
+            print(f"{name:<28} {'ok' if not why else 'MISMATCH ' + why}")
+        verdict = "batch %d replays exactly" if not failed else "batch %d does NOT replay"
+        print(verdict % batch_id)
+    return 1 if failed else 0
+
+
+def _replay(folder: Path) -> tuple[int, list[tuple[str, str | None]]]:
+    """Replay one batch folder: its id and the checks (name, difference or None).
+
+    Raises:
+        _Malformed: a file is missing or malformed.
+    """
     from sealbatch.auction.batch import clear_batch
     from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
     from sealbatch.auction.errors import AuctionError
     from sealbatch.crypto.eip712 import Address
     from sealbatch.settlement.errors import SettlementError
     from sealbatch.settlement.oracle import OracleRound
+    from sealbatch.settlement.publication import transfers_from_dict
     from sealbatch.settlement.roots import state_root
     from sealbatch.settlement.snapshot import (
         config_from_dict,
@@ -114,20 +216,19 @@ def run(args: argparse.Namespace) -> int:
     )
     from sealbatch.settlement.transition import apply_batch, reference_prices
 
-    folder = Path(args.batch_dir)
     texts: dict[str, str] = {}
     for name in FILES:
         try:
             texts[name] = (folder / name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            return _fail(f"cannot read {folder / name}: {exc}")
+            raise _Malformed(f"cannot read {folder / name}: {exc}") from exc
     data: dict[str, Any] = {}
     for name in FILES:
         if name.endswith(".json"):
             try:
                 data[name] = json.loads(texts[name])
             except json.JSONDecodeError as exc:
-                return _fail(f"{folder / name}: expected JSON, got {exc}")
+                raise _Malformed(f"{folder / name}: expected JSON, got {exc}") from exc
     try:
         pre_doc, published, oracle_doc = (
             data["pre_state.json"],
@@ -152,8 +253,9 @@ def run(args: argparse.Namespace) -> int:
             )
             for f in published["forfeited"]
         )
+        deposits, blocks, withdrawals = transfers_from_dict(data["transfers.json"])
     except (KeyError, TypeError, ValueError, SettlementError, AuctionError) as exc:
-        return _fail(f"{folder}: {exc}")
+        raise _Malformed(f"{folder}: {exc}") from exc
 
     checks: list[tuple[str, str | None]] = []
     root = "0x" + state_root(pre).hex()
@@ -196,7 +298,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         sealed = SealedBatch(batch_id, seed, (), revealed, forfeited, ())
         result = clear_batch(sealed, config.auction_markets, references, carried)
-        post, _ = apply_batch(pre, result, oracle_round, config, oracle_cfg)
+        post, _ = apply_batch(
+            pre,
+            result,
+            oracle_round,
+            config,
+            oracle_cfg,
+            deposits=deposits,
+            blocks=blocks,
+            withdrawals=withdrawals,
+        )
     except (AuctionError, SettlementError) as exc:
         checks.append(("settlement", f"the batch does not settle: {exc}"))
     else:
@@ -207,16 +318,4 @@ def run(args: argparse.Namespace) -> int:
                 first_difference(data["post_state.json"], state_to_dict(post, config)),
             )
         )
-    failed = [(name, why) for name, why in checks if why]
-    if args.json:
-        json.dump(
-            {"batch_id": batch_id, "ok": not failed, "checks": {n: w or "ok" for n, w in checks}},
-            sys.stdout,
-        )
-        sys.stdout.write("\n")
-    else:
-        for name, why in checks:
-            print(f"{name:<28} {'ok' if not why else 'MISMATCH ' + why}")
-        verdict = "batch %d replays exactly" if not failed else "batch %d does NOT replay"
-        print(verdict % batch_id)
-    return 1 if failed else 0
+    return batch_id, checks

@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--reveal-ms", type=int, help="reveal window in ms (first start only)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
     p.add_argument(
+        "--publish",
+        metavar="DIR",
+        help="write every settled batch to DIR/batch-<n>/ once durable (docs/formats.md; "
+        "check them with sealbatch replay DIR)",
+    )
+    p.add_argument(
         "--oracle-sources",
         metavar="FILE",
         help="oracle configuration file (JSON; docs/formats.md): the sources whose signed "
@@ -94,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["reveal_window_ms"] = args.reveal_ms
     if args.oracle_sources:
         overrides["oracle_sources"] = args.oracle_sources
+    if args.publish:
+        overrides["publish_dir"] = args.publish
     if not 0 < args.port < 65536:
         print(
             f"sealbatch serve: error: --port: expected 1 to 65535, got {args.port}", file=sys.stderr

@@ -1,11 +1,12 @@
-"""``GET /v1/batches``, ``/v1/batches/{id}``, ``/v1/batches/{id}/proof``."""
+"""``GET /v1/batches``, ``/v1/batches/{id}``, ``/{id}/proof``, ``/{id}/archive``."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response
 from sealbatch.venue.api.public import BatchListPublic, BatchOpenPublic, BatchPublic
@@ -87,3 +88,34 @@ async def get_proof(op: OperatorDep, batch_id: int) -> JSONResponse:
             "no_proof_yet",
         )
     return json_response(view["proof"])
+
+
+@router.get(
+    "/{batch_id}/archive",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the batch's published folder (docs/formats.md) as a gzipped tar "
+            "of batch-<n>/orders.csv, result.json, oracle.json, transfers.json, "
+            "pre_state.json and post_state.json",
+            "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **PROBLEM,
+        410: {
+            "description": "settled, but neither published nor kept in memory",
+            "content": {"application/problem+json": {}},
+        },
+    },
+    summary="The batch's published folder",
+    description="What `sealbatch replay` checks: 409 `batch_not_settled` until the batch is "
+    "settled; 404 for an unknown batch.",
+)
+async def get_archive(op: OperatorDep, batch_id: int) -> Response:
+    data = op.archive(batch_id)
+    if op.writer.last is not None:
+        await asyncio.wrap_future(op.writer.last)  # never serve a result a crash could undo
+    return Response(
+        data,
+        media_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.tar.gz"'},
+    )

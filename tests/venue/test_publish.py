@@ -1,0 +1,138 @@
+"""The venue publishes every settled batch (deposits, withdrawals, RFQ blocks
+included) as a folder that ``sealbatch replay`` re-derives exactly."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sealbatch.settlement.publication import BATCH_FILES
+from sealbatch.venue.app import create_app
+from sealbatch.venue.cli import main
+from sealbatch.venue.clock import ManualClock
+from tests.venue.conftest import Venue, make_settings
+from tests.venue.test_rfq import _auction_trade, _prime_price, _rfq_until_revealed
+
+
+@pytest.fixture
+def published(db_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[tuple[Venue, Path]]:
+    """A venue publishing into ``tmp_path/pub`` that ran deposits (batch 0), an
+    auction trade and an RFQ block, and then a withdrawal."""
+    out = tmp_path / "pub"
+    app = create_app(make_settings(db_url, publish_dir=str(out)), clock)
+    with TestClient(app) as tc:
+        v = Venue(tc, clock)
+        v.fund()
+        _prime_price(v, 100)
+        rfq, _ = _rfq_until_revealed(v)
+        acc = v.traders["alice"].accept_best(rfq["rfq_id"], "buy")
+        _auction_trade(v, acc["batch_id"], 99)
+        rec = v.to_cleared(acc["batch_id"])
+        assert [b["status"] for b in rec["blocks"]] == ["filled"]
+        v.traders["bob"].withdraw(1_000_000)
+        clock.set(clock.now_ms() + 2_500)
+        assert tc.get("/v1/batches").status_code == 200  # the clock advances
+        withdrawn = [
+            r["settlement"]["withdrawals"]
+            for r in v.op.core.records.values()
+            if r["settlement"] and r["settlement"]["withdrawals"]
+        ]
+        assert withdrawn == [[[v.traders["bob"].address, 1_000_000]]]
+        v.op.wait_published()
+        yield v, out
+
+
+def _batches(out: Path) -> list[int]:
+    return sorted(int(p.name.removeprefix("batch-")) for p in out.glob("batch-*"))
+
+
+def test_every_settled_batch_is_published_and_replays(
+    published: tuple[Venue, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    venue, out = published
+    ids = _batches(out)
+    settled = sorted(b for b, r in venue.op.core.records.items() if r["status"] == "settled")
+    assert ids == settled and len(ids) >= 3
+    kinds = {"deposits": 0, "blocks": 0, "withdrawals": 0}
+    for b in ids:
+        transfers = json.loads((out / f"batch-{b}" / "transfers.json").read_text())
+        for k in kinds:
+            kinds[k] += len(transfers[k])
+        assert main(["replay", str(out / f"batch-{b}")]) == 0, capsys.readouterr().out
+    assert kinds["deposits"] == 5 and kinds["blocks"] == 1 and kinds["withdrawals"] == 1
+    assert main(["replay", str(out), "--json"]) == 0
+    verdict = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert verdict["ok"] and [v["batch_id"] for v in verdict["batches"]] == ids
+    assert all(v["checks"]["chain"] == "ok" for v in verdict["batches"][1:])
+    assert not list(out.glob(".*"))  # no temporary folder left behind
+
+
+def test_a_changed_deposit_amount_fails_replay_naming_it(
+    published: tuple[Venue, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = published
+    first = out / f"batch-{_batches(out)[0]}"
+    path = first / "transfers.json"
+    doc = json.loads(path.read_text())
+    doc["deposits"][0]["amount"] += 1  # one base unit more for the first trader
+    path.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["replay", str(first)]) == 1
+    text = capsys.readouterr().out
+    assert "MISMATCH" in text and "collateral" in text and "does NOT replay" in text
+    assert main(["replay", str(out)]) == 1
+
+
+def test_a_dropped_block_fails_replay(
+    published: tuple[Venue, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = published
+    for b in _batches(out):
+        path = out / f"batch-{b}" / "transfers.json"
+        doc = json.loads(path.read_text())
+        if doc["blocks"]:
+            doc["blocks"] = []
+            path.write_text(json.dumps(doc))
+            assert main(["replay", str(path.parent)]) == 1
+            assert "post_state.json" in capsys.readouterr().out
+            return
+    pytest.fail("expected a published block")
+
+
+def test_archive_is_the_published_folder(published: tuple[Venue, Path]) -> None:
+    venue, out = published
+    for b in _batches(out):
+        r = venue.tc.get(f"/v1/batches/{b}/archive")
+        assert r.status_code == 200 and r.headers["content-type"] == "application/gzip"
+        with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
+            names = tar.getnames()
+            assert names == [f"batch-{b}/{n}" for n in BATCH_FILES]
+            for n in BATCH_FILES:
+                member = tar.extractfile(f"batch-{b}/{n}")
+                assert member is not None
+                assert member.read().decode() == (out / f"batch-{b}" / n).read_text()
+    collecting = venue.op.schedule.collecting(venue.clock.now_ms())
+    r = venue.tc.get(f"/v1/batches/{collecting}/archive")
+    assert r.status_code == 409 and r.json()["code"] == "batch_not_settled"
+    assert venue.tc.get(f"/v1/batches/{collecting + 50}/archive").status_code == 404
+
+
+def test_a_restart_writes_what_a_crash_left_unpublished(
+    published: tuple[Venue, Path], db_url: str, clock: ManualClock
+) -> None:
+    venue, out = published
+    last = _batches(out)[-1]
+    kept = (out / f"batch-{last}" / "post_state.json").read_text()
+    for p in (out / f"batch-{last}").iterdir():
+        p.unlink()
+    (out / f"batch-{last}").rmdir()  # as if the venue died before writing it
+    app = create_app(make_settings(db_url, publish_dir=str(out)), clock)
+    with TestClient(app):
+        pass
+    assert (out / f"batch-{last}" / "post_state.json").read_text() == kept

@@ -1,0 +1,87 @@
+"""Published batch folders: written atomically, read back, packed as an archive.
+
+``sealbatch serve --publish DIR`` writes each settled batch, once its record
+is durable, as ``DIR/batch-<n>/`` (docs/formats.md): the files go into a
+temporary folder in ``DIR``, are flushed to disk, and the folder is renamed
+into place, so a reader (or ``sealbatch replay``) never sees half a batch.
+``GET /v1/batches/{id}/archive`` serves the same files as a gzipped tar.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import shutil
+import tarfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from sealbatch.settlement.publication import BATCH_FILES
+
+__all__ = ["archive_bytes", "folder_name", "read_folder", "write_folder"]
+
+
+def folder_name(batch_id: int) -> str:
+    """``batch-<n>``."""
+    return f"batch-{batch_id}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_folder(root: Path, batch_id: int, files: Mapping[str, str]) -> bool:
+    """Write ``files`` as ``root/batch-<n>/`` atomically; False if it already exists.
+
+    Raises:
+        OSError: the folder could not be written (nothing is left in its place).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / folder_name(batch_id)
+    if final.exists():
+        return False
+    tmp = root / f".{folder_name(batch_id)}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        for name in BATCH_FILES:
+            with open(tmp / name, "w", encoding="utf-8") as fh:
+                fh.write(files[name])
+                fh.flush()
+                os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        os.rename(tmp, final)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(root)
+    return True
+
+
+def read_folder(root: Path, batch_id: int) -> dict[str, str] | None:
+    """The files of ``root/batch-<n>/``, or None when it was not published there."""
+    folder = root / folder_name(batch_id)
+    if not folder.is_dir():
+        return None
+    return {name: (folder / name).read_text(encoding="utf-8") for name in BATCH_FILES}
+
+
+def archive_bytes(batch_id: int, files: Mapping[str, str]) -> bytes:
+    """A gzipped tar of ``batch-<n>/<file>`` for every file: the same bytes for the
+    same files (no times, owners or modes from the machine)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in BATCH_FILES:
+            data = files[name].encode("utf-8")
+            info = tarfile.TarInfo(f"{folder_name(batch_id)}/{name}")
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), mtime=0)
