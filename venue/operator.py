@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -243,7 +244,7 @@ class Operator:
             if self.publish_dir is not None:
                 kept = self.core.publications
                 done = [kept[r["batch_id"]] for r in records if r["batch_id"] in kept]
-                fut.add_done_callback(lambda f, done=done: self._queue_folders(f, done))
+                fut.add_done_callback(functools.partial(self._queue_folders, done=done))
             pubs.append((fut, [m for rec in records for m in self._batch_messages(rec)]))
             self.metrics.batches.inc(len(records))
             for rec in records:

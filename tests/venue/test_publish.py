@@ -126,7 +126,7 @@ def test_archive_is_the_published_folder(published: tuple[Venue, Path]) -> None:
 def test_a_restart_writes_what_a_crash_left_unpublished(
     published: tuple[Venue, Path], db_url: str, clock: ManualClock
 ) -> None:
-    venue, out = published
+    _, out = published
     last = _batches(out)[-1]
     kept = (out / f"batch-{last}" / "post_state.json").read_text()
     for p in (out / f"batch-{last}").iterdir():
