@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/settlement.py --repeat 3
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/lab.py
+	$(BIN)/python bench/gas.py --min-log 12 --max-log 12
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
