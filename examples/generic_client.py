@@ -1,0 +1,322 @@
+"""A client written from docs/signing.md and docs/api.md alone: no sealbatch imports.
+
+It signs with ``eth_account`` (and the ``eth_abi``/``eth_utils`` it installs),
+talks HTTP with ``httpx`` and computes the Poseidon2 order commitment with the
+standalone ``poseidon2_babybear.py`` beside it. Against a venue (``--url``,
+or by default a ``sealbatch serve`` it starts on 127.0.0.1 and stops), it
+deposits for two traders, posts development oracle prices, commits a buy and
+a sell to one batch, checks the operator's receipts, reveals both in the
+reveal window and waits until both orders are filled::
+
+    .venv/bin/python examples/generic_client.py [--url http://127.0.0.1:8000]
+
+The oracle keys are the development venue's public ones (docs/signing.md,
+"Oracle price report"); a venue with configured sources refuses them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from poseidon2_babybear import order_commitment
+
+# ----------------------------------------------------------- EIP-712 types
+# The type strings of docs/signing.md, as eth_account's "types" entries.
+
+DOMAIN_FIELDS = [
+    ("name", "string"),
+    ("version", "string"),
+    ("chainId", "uint256"),
+    ("verifyingContract", "address"),
+]
+TYPES = {
+    "Deposit": [
+        ("trader", "address"), ("amount", "uint256"), ("nonce", "uint64"), ("expiry", "uint64"),
+    ],
+    "Commit": [
+        ("trader", "address"), ("batchId", "uint64"), ("market", "string"),
+        ("commitment", "bytes32"), ("nonce", "uint64"), ("marginLock", "uint256"),
+        ("bond", "uint256"), ("expiry", "uint64"),
+    ],
+    "Receipt": [
+        ("batchId", "uint64"), ("sequence", "uint64"), ("commitment", "bytes32"),
+        ("receivedAt", "uint64"),
+    ],
+    "Reveal": [
+        ("trader", "address"), ("commitment", "bytes32"), ("orderHash", "bytes32"),
+        ("salt", "bytes32"), ("nonce", "uint64"), ("expiry", "uint64"),
+    ],
+}  # fmt: skip
+
+ORDER_TAG = keccak(b"sealbatch.Order.v1")
+REPORT_TAG = keccak(b"sealbatch.PriceReport.v1")
+MARKET = "BTC-PERP"
+
+
+def typed_data(domain: dict[str, Any], primary: str, message: dict[str, Any]) -> Any:
+    """The EIP-712 signable of ``message`` (what eth_signTypedData_v4 signs)."""
+    fields = {"EIP712Domain": DOMAIN_FIELDS, primary: TYPES[primary]}
+    return encode_typed_data(
+        full_message={
+            "types": {k: [{"name": n, "type": t} for n, t in v] for k, v in fields.items()},
+            "primaryType": primary,
+            "domain": domain,
+            "message": message,
+        }
+    )
+
+
+def sign(key: bytes, domain: dict[str, Any], primary: str, message: dict[str, Any]) -> str:
+    """A 65-byte EIP-712 signature as 0x-hex."""
+    return "0x" + Account.sign_message(typed_data(domain, primary, message), key).signature.hex()
+
+
+def order_hash(order: dict[str, Any]) -> bytes:
+    """keccak(abi.encode(ORDER_TAG, keccak(market), isBuy, hasLimit, limitPrice,
+    quantity, isGtc, reduceOnly, clientId)): the Reveal's orderHash."""
+    limit = order.get("limit_price")
+    return keccak(
+        abi_encode(
+            ["bytes32", "bytes32", "bool", "bool", "uint64", "uint64", "bool", "bool", "uint64"],
+            [
+                ORDER_TAG,
+                keccak(order["market"].encode()),
+                order["side"] == "buy",
+                limit is not None,
+                limit or 0,
+                order["quantity"],
+                order.get("time_in_force", "ioc") == "gtc",
+                order.get("reduce_only", False),
+                order.get("client_id", 0),
+            ],
+        )
+    )
+
+
+# ------------------------------------------------------------------- client
+
+
+class Trader:
+    """One key, a nonce counter and the venue's domain."""
+
+    def __init__(self, http: httpx.Client, key: bytes, info: dict[str, Any]) -> None:
+        self.http, self.key, self.info = http, key, info
+        self.address = Account.from_key(key).address
+        self._nonce = time.time_ns() // 1000  # microseconds: never repeats for this key
+
+    def nonce(self) -> int:
+        self._nonce += 1
+        return self._nonce
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.http.post(path, json=body)
+        if r.status_code != 200:
+            raise SystemExit(f"POST {path}: expected 200, got {r.status_code} {r.text}")
+        out: dict[str, Any] = r.json()
+        return out
+
+    def deposit(self, amount: int) -> dict[str, Any]:
+        nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
+        msg = {"trader": self.address, "amount": amount, "nonce": nonce, "expiry": expiry}
+        body = {"trader": self.address, "amount": amount, "nonce": nonce, "expiry_ms": expiry}
+        return self.post(
+            "/v1/deposits",
+            {**body, "signature": sign(self.key, self.info["domain"], "Deposit", msg)},
+        )
+
+    def commit(self, order: dict[str, Any], batch_id: int, bond: int) -> dict[str, Any]:
+        """Commit to ``order`` in ``batch_id``; returns the state needed to reveal."""
+        salt = secrets.token_bytes(32)
+        commitment = order_commitment(order, salt, self.address, batch_id)
+        nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
+        msg = {
+            "trader": self.address, "batchId": batch_id, "market": order["market"],
+            "commitment": commitment, "nonce": nonce, "marginLock": 0, "bond": bond,
+            "expiry": expiry,
+        }  # fmt: skip
+        body = {
+            "trader": self.address, "batch_id": batch_id, "market": order["market"],
+            "commitment": "0x" + commitment.hex(), "nonce": nonce, "margin_lock": 0,
+            "bond": bond, "expiry_ms": expiry,
+            "signature": sign(self.key, self.info["domain"], "Commit", msg),
+        }  # fmt: skip
+        receipt = self.post("/v1/commitments", body)
+        check_receipt(receipt, commitment, self.info)
+        return {"order": order, "salt": salt, "commitment": commitment, "receipt": receipt}
+
+    def reveal(self, sealed: dict[str, Any]) -> dict[str, Any]:
+        nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
+        msg = {
+            "trader": self.address, "commitment": sealed["commitment"],
+            "orderHash": order_hash(sealed["order"]), "salt": sealed["salt"],
+            "nonce": nonce, "expiry": expiry,
+        }  # fmt: skip
+        body = {
+            "trader": self.address, "commitment": "0x" + sealed["commitment"].hex(),
+            "order": sealed["order"], "salt": "0x" + sealed["salt"].hex(), "nonce": nonce,
+            "expiry_ms": expiry, "signature": sign(self.key, self.info["domain"], "Reveal", msg),
+        }  # fmt: skip
+        return self.post("/v1/reveals", body)
+
+
+def check_receipt(receipt: dict[str, Any], commitment: bytes, info: dict[str, Any]) -> None:
+    """Recover the receipt's signer and compare it with /v1/info's operator."""
+    msg = {
+        "batchId": receipt["batch_id"],
+        "sequence": receipt["sequence"],
+        "commitment": commitment,
+        "receivedAt": receipt["received_at_ms"],
+    }
+    signer = Account.recover_message(
+        typed_data(info["domain"], "Receipt", msg), signature=receipt["operator_signature"]
+    )
+    if signer != info["operator"] or receipt["commitment"] != "0x" + commitment.hex():
+        raise SystemExit(f"receipt: expected one signed by {info['operator']}, got {signer}")
+
+
+def post_oracle_price(http: httpx.Client, key: bytes, market: str, price: int) -> None:
+    """Sign the raw report digest (no EIP-191 prefix) and post it."""
+    source = Account.from_key(key).address
+    stamp = now_ms(http)
+    digest = keccak(
+        REPORT_TAG
+        + abi_encode(
+            ["bytes32", "uint64", "uint64", "address"],
+            [keccak(market.encode()), price, stamp, source],
+        )
+    )
+    signature = Account.unsafe_sign_hash(digest, key).signature
+    body = {
+        "market": market,
+        "price": price,
+        "timestamp_ms": stamp,
+        "source": source,
+        "signature": "0x" + signature.hex(),
+    }
+    r = http.post("/v1/oracle/reports", json=body)
+    if r.status_code != 200:
+        raise SystemExit(f"oracle report: expected 200, got {r.status_code} {r.text}")
+
+
+def now_ms(http: httpx.Client) -> int:
+    """The venue's clock (its batch windows follow it, not ours)."""
+    return int(http.get("/v1/info").json()["now_ms"])
+
+
+def wait_until(http: httpx.Client, t_ms: int) -> None:
+    while (left := t_ms - now_ms(http)) > 0:
+        time.sleep(min(left, 200) / 1000)
+
+
+def wait_filled(http: httpx.Client, commitment: bytes, timeout_s: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        fate: dict[str, Any] = http.get(f"/v1/orders/0x{commitment.hex()}").json()
+        if fate["status"] not in ("committed", "revealed"):
+            return fate
+        time.sleep(0.1)
+    raise SystemExit(f"order 0x{commitment.hex()}: expected it to clear within {timeout_s} s")
+
+
+def trade(url: str) -> int:
+    """Deposit, oracle prices, commit a crossing buy and sell, reveal, wait for the fills."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        info = http.get("/v1/info").json()
+        print(f"venue {url}: domain {info['domain']}, operator {info['operator']}")
+        buyer, seller = (
+            Trader(http, keccak(b"generic client trader" + bytes([i])), info) for i in range(2)
+        )
+        for t in (buyer, seller):
+            t.deposit(50_000_000_000)  # 50 000 USDC at 6 decimals
+        for i in range(4):  # the development oracle's public keys
+            post_oracle_price(http, keccak(b"sealbatch dev oracle" + bytes([i])), MARKET, 650_000)
+
+        sched = info["schedule"]
+        genesis, c_ms, r_ms = (
+            sched["genesis_ms"],
+            sched["commit_window_ms"],
+            sched["reveal_window_ms"],
+        )
+        now = now_ms(http)
+        batch = (now - genesis) // c_ms
+        if genesis + (batch + 1) * c_ms - now < c_ms // 2:  # too close to the window's end
+            batch += 1
+            wait_until(http, genesis + batch * c_ms)
+        bond = info["min_bond"]
+        buy = {"market": MARKET, "side": "buy", "limit_price": 650_100, "quantity": 5}
+        sell = {"market": MARKET, "side": "sell", "limit_price": 649_900, "quantity": 5}
+        sealed = [buyer.commit(buy, batch, bond), seller.commit(sell, batch, bond)]
+        print(f"committed to batch {batch}: receipts {[s['receipt']['sequence'] for s in sealed]}")
+
+        wait_until(http, genesis + (batch + 1) * c_ms)  # the reveal window opens
+        for t, s in zip((buyer, seller), sealed, strict=True):
+            t.reveal(s)
+        wait_until(http, genesis + (batch + 1) * c_ms + r_ms)  # the batch clears
+        for name, s in zip(("buyer", "seller"), sealed, strict=True):
+            fate = wait_filled(http, s["commitment"])
+            print(f"{name}: {fate['status']} {fate['filled']} lots ({fate['reason']})")
+            if fate["status"] != "filled":
+                raise SystemExit(f"{name}: expected filled, got {fate}")
+        record = http.get(f"/v1/batches/{batch}").json()
+        print(f"batch {batch} {record['status']} at {record['markets'][MARKET]['price']}")
+    return 0
+
+
+@contextlib.contextmanager
+def local_venue() -> Iterator[str]:
+    """``sealbatch serve`` on a free 127.0.0.1 port with a fresh database; stopped on exit."""
+    tmp = tempfile.mkdtemp(prefix="generic-client-")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = shutil.which("sealbatch", path=str(Path(sys.executable).parent)) or "sealbatch"
+    argv = [exe, "serve", "--port", str(port), "--db", f"sqlite:///{tmp}/venue.db"]
+    proc = subprocess.Popen([*argv, "--commit-ms", "600", "--reveal-ms", "300"], env=os.environ)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"sealbatch serve: expected it to start, got exit {proc.poll()}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--url", help="a running venue (default: start a local one)")
+    args = ap.parse_args()
+    if args.url:
+        return trade(args.url)
+    with local_venue() as url:
+        return trade(url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
