@@ -566,7 +566,8 @@ class VenueCore:
         w = self.schedule.windows(batch_id)
         record: dict[str, Any] = {
             "batch_id": batch_id,
-            "status": "settled" if summary is not None and summary["settled"] else "cleared",
+            # settlement refused the batch: loud, with the reason in settlement.error
+            "status": "settled" if summary is not None and summary["settled"] else "failed",
             "windows": {
                 "commit_open_ms": w.commit_open_ms,
                 "commit_close_ms": w.commit_close_ms,

@@ -99,6 +99,46 @@ class _Metrics:
         self.publish_failures = Counter(
             "sealbatch_publish_failures", "batch folders that could not be written", registry=r
         )
+        self.failed = Counter(
+            "sealbatch_batches_failed",
+            "batches that settlement refused (status failed)",
+            registry=r,
+        )
+        self.last_cleared = Gauge(
+            "sealbatch_last_cleared_batch", "id of the last batch cleared", registry=r
+        )
+        self.writer_failed = Gauge(
+            "sealbatch_db_writer_failed",
+            "1 once a durable log write failed (the venue refuses everything until restarted)",
+            registry=r,
+        )
+        self.insurance = Gauge(
+            "sealbatch_insurance_fund", "insurance fund, collateral base units", registry=r
+        )
+        self.fee_pool = Gauge("sealbatch_fee_pool", "fee pool, collateral base units", registry=r)
+        self.flagged = Gauge(
+            "sealbatch_oracle_flagged",
+            "1 while the last oracle round gave the market no trusted index",
+            ["market"],
+            registry=r,
+        )
+        self.index_age = Gauge(
+            "sealbatch_oracle_index_age_seconds",
+            "age of the market's last trusted index (+Inf: never had one)",
+            ["market"],
+            registry=r,
+        )
+        self.max_index_age = Gauge(
+            "sealbatch_oracle_max_price_age_seconds",
+            "index age at which a market halts (the oracle rules' max_price_age_ms)",
+            registry=r,
+        )
+        self.protective = Gauge(
+            "sealbatch_breaker_protective",
+            "1 while the circuit breaker holds the market in protective mode",
+            ["market"],
+            registry=r,
+        )
         self.commit_latency = Histogram(
             "sealbatch_durable_write_seconds",
             "time from accepting a write to its durable commit",
@@ -248,6 +288,13 @@ class Operator:
             pubs.append((fut, [m for rec in records for m in self._batch_messages(rec)]))
             self.metrics.batches.inc(len(records))
             for rec in records:
+                if rec["status"] == "failed":
+                    self.metrics.failed.inc()
+                    log.error(
+                        "batch %d failed: settlement refused it: %s",
+                        rec["batch_id"],
+                        rec["settlement"]["error"],
+                    )
                 for market_id, mr in rec["markets"].items():
                     self.metrics.volume.labels(market_id).inc(mr["volume"])
         return records
@@ -348,13 +395,30 @@ class Operator:
                     self.advance()
             except SealbatchError:
                 log.exception("batch clock step failed")
-            self.metrics.batch_lag.set(
-                self.schedule.last_cleared_by(self.clock.now_ms()) - self.core.last_cleared
-            )
-            self.metrics.queue_depth.set(self.writer.depth)
-            self.metrics.db_tx.set(self.writer.transactions)
-            self.metrics.subscribers.set(self.broker.subscribers)
+            self.refresh_metrics()
             await asyncio.sleep(self.settings.tick_ms / 1000)
+
+    def refresh_metrics(self) -> None:
+        """Set the gauges from the venue's state (the loop and each scrape call it)."""
+        m = self.metrics
+        now = self.clock.now_ms()
+        with self.core_lock:
+            m.batch_lag.set(max(0, self.schedule.last_cleared_by(now) - self.core.last_cleared))
+            m.last_cleared.set(self.core.last_cleared)
+            settle = self.core.settlement
+            m.insurance.set(settle.state.insurance_fund)
+            m.fee_pool.set(settle.state.fee_pool)
+            m.max_index_age.set(settle.oracle.max_price_age_ms / 1000)
+            for market in sorted(self.core.markets):
+                view = settle.market_state(market)
+                m.flagged.labels(market).set(int(view.flagged))
+                age = (now - view.index_time_ms) / 1000 if view.index_time_ms else float("inf")
+                m.index_age.labels(market).set(age)
+                m.protective.labels(market).set(int(view.breaker.protective))
+        m.queue_depth.set(self.writer.depth)
+        m.db_tx.set(self.writer.transactions)
+        m.writer_failed.set(int(self.writer.failed is not None))
+        m.subscribers.set(self.broker.subscribers)
 
     def stop(self) -> None:
         self._stopping = True
@@ -655,6 +719,11 @@ class Operator:
                 for m in sorted(self.core.markets)
             },
             "settlement": self.core.settlement.name,
+            "failed_batches": [
+                {"batch_id": b, "reason": r["settlement"]["error"]}
+                for b, r in sorted(self.core.records.items())
+                if r["status"] == "failed"
+            ][-10:],
             "queues": {
                 "db_writes": self.writer.depth,
                 "open_books": {

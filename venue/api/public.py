@@ -250,7 +250,7 @@ class BatchPublic(_Public):
     """A cleared batch: prices, fills, curves, forfeits, rejections, blocks, settlement."""
 
     batch_id: int
-    status: Literal["cleared", "settled", "proven", "anchored"]
+    status: Literal["failed", "settled", "proven", "anchored"]
     windows: WindowsPublic
     seed: str
     commitments: int
@@ -486,6 +486,13 @@ class DbPublic(_Public):
     replayed_at_start: int
 
 
+class FailedBatchPublic(_Public):
+    """A batch settlement refused, and why."""
+
+    batch_id: int
+    reason: str
+
+
 class OperatorViewPublic(_Public):
     """Batch lag, breakers, queue depths and the durable log's counters."""
 
@@ -497,6 +504,7 @@ class OperatorViewPublic(_Public):
     reveal_window_ms: int
     breaker: dict[str, BreakerPublic | None]
     settlement: str
+    failed_batches: list[FailedBatchPublic]
     queues: QueuesPublic
     db: DbPublic
 

@@ -81,4 +81,5 @@ async def healthz(op: OperatorDep) -> JSONResponse:
     },
 )
 async def metrics(op: OperatorDep) -> Response:
+    op.refresh_metrics()
     return Response(generate_latest(op.metrics.registry), media_type=CONTENT_TYPE_LATEST)
