@@ -41,7 +41,7 @@ def main() -> int:
             {"kind": "clob"},
             {"kind": "fba", "interval_ms": 10},
             {"kind": "fba", "interval_ms": 100},
-            {"kind": "cr_fba", "interval_ms": 100, "reveal_ms": 20, "bond": 0},
+            {"kind": "cr_fba", "interval_ms": 100, "reveal_ms": 20, "bond": 10},
         ],
     )
     seeds = list(range(10))
@@ -53,11 +53,11 @@ def main() -> int:
     clob = df[df.mechanism == "clob"].sort_values("seed")
     for spec in scenario.mechanisms:
         rows = df[df.mechanism == spec.label].sort_values("seed")
-        mean, lo, hi = bootstrap_ci(rows["adversary_rent"])
-        races = rows["races"].mean()
+        mean, lo, hi = bootstrap_ci(rows["rent_sniper"])
+        races = rows["races"].mean()  # n/a (NaN) under commit-reveal
         line = f"  {spec.label:12s} {mean:9.1f} [{lo:9.1f}, {hi:9.1f}]   races {races:5.1f}"
         if spec.label != "clob":
-            t = paired_test(rows["adversary_rent"].to_numpy(), clob["adversary_rent"].to_numpy())
+            t = paired_test(rows["rent_sniper"].to_numpy(), clob["rent_sniper"].to_numpy())
             line += (
                 f"   vs clob {t.mean_diff:+9.1f} [{t.low:+.1f}, {t.high:+.1f}] p={t.p_value:.4f}"
             )
