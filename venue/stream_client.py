@@ -7,8 +7,8 @@ when they are gone.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -94,33 +94,40 @@ class StreamClient:
         return out
 
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield snapshots and messages in sequence order, for ever (reconnecting)."""
+        """Yield snapshots and messages in sequence order, for ever (reconnecting).
+
+        websockets' reconnecting client opens the connection again after a
+        drop, with exponential backoff while the venue is unreachable; a gap
+        the replay cannot fill closes the connection for a fresh snapshot.
+        Gap healing fetches over HTTP in a worker thread, so the event loop
+        never blocks.
+        """
         import websockets
 
         ws_url = "ws" + self.base_url[len("http") :] + "/v1/stream"
-        while True:
+        async for ws in websockets.connect(ws_url):
             try:
-                async with websockets.connect(ws_url) as ws:
-                    await ws.send(json.dumps({"op": "subscribe", "topics": self.topics}))
-                    async for raw in ws:
-                        msg = json.loads(raw)
-                        if msg["type"] == "snapshot":
-                            self.tracker.snapshot(msg)
-                            yield msg
-                            continue
-                        if msg["type"] == "error":
-                            raise VenueError(f"stream: {msg.get('detail')}")
+                await ws.send(json.dumps({"op": "subscribe", "topics": self.topics}))
+                async for raw in ws:
+                    msg = json.loads(raw)
+                    if msg["type"] == "snapshot":
+                        self.tracker.snapshot(msg)
+                        yield msg
+                        continue
+                    if msg["type"] == "error":
+                        raise VenueError(f"stream: {msg.get('detail')}")
+                    verdict = self.tracker.observe(msg)
+                    if verdict == "resync":
+                        raise _Resync()
+                    if verdict == "gap":
+                        healed = await asyncio.to_thread(self.heal, msg["topic"], msg["seq"])
+                        for m in healed:
+                            yield m
                         verdict = self.tracker.observe(msg)
-                        if verdict == "resync":
-                            raise _Resync()
-                        if verdict == "gap":
-                            for m in self.heal(msg["topic"], msg["seq"]):
-                                yield m
-                            verdict = self.tracker.observe(msg)
-                        if verdict == "deliver":
-                            yield msg
+                    if verdict == "deliver":
+                        yield msg
             except _Resync:
+                await ws.close()  # the next connection starts from a fresh snapshot
                 continue
-            except (OSError, websockets.ConnectionClosed):
-                time.sleep(0.2)
+            except websockets.ConnectionClosed:
                 continue

@@ -57,17 +57,19 @@ def test_sdk_trades_streams_and_settles_a_block(server: str) -> None:
     )
     follower.start()
     try:
-        # 1. Sealed orders with automatic reveal.
-        pa = alice.submit(Order("BTC-PERP", Side.BUY, 100, 5))
-        pb = bob.submit(Order("BTC-PERP", Side.SELL, 100, 5))
-        assert pa.wait()["status"] == pb.wait()["status"] == "revealed"
-        if pa.batch_id == pb.batch_id:
-            rec = alice.wait_cleared(pa.batch_id)
-            assert rec["markets"]["BTC-PERP"]["price"] == 100
-            assert alice.order(pa.commitment)["status"] == "filled"
-        else:  # the two landed on both sides of a window edge: each alone, no trade
-            assert alice.wait_cleared(pb.batch_id)["status"] == "settled"
-            pytest.skip("orders straddled a batch boundary")
+        # 1. Sealed orders in one batch, revealed by the SDK when the window opens.
+        # Both commit at the start of a fresh commit window, so they share a batch
+        # however slowly the machine runs.
+        s = alice.info()["schedule"]
+        batch = (alice.server_now_ms() - s["genesis_ms"]) // s["commit_window_ms"] + 1
+        alice.sleep_until(s["genesis_ms"] + batch * s["commit_window_ms"] + 1)
+        pa = alice.commit(Order("BTC-PERP", Side.BUY, 100, 5), batch_id=batch)
+        pb = bob.commit(Order("BTC-PERP", Side.SELL, 100, 5), batch_id=batch)
+        assert alice.reveal_when_open(pa)["status"] == bob.reveal_when_open(pb)["status"]
+        assert pa.revealed is not None and pa.revealed["status"] == "revealed"
+        rec = alice.wait_cleared(batch)
+        assert rec["markets"]["BTC-PERP"]["price"] == 100
+        assert alice.order(pa.commitment)["status"] == "filled"
 
         # 2. RFQ: hidden side, two makers, best ask wins, settles in the next batch.
         rfq = alice.request_rfq("BTC-PERP", 10_000, window_ms=800)

@@ -1,4 +1,4 @@
-"""Review: a published state whose amounts leave int64 is malformed input, not a crash."""
+"""A published state whose amounts leave int64 is malformed input, not a crash."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review of apply_batch's arithmetic: fills, funding and forfeits are exact or refused
+"""The arithmetic of apply_batch: fills, funding and forfeits are exact or refused
 with a clear error, never wrapped by int64."""
 
 from __future__ import annotations

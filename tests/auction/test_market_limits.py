@@ -1,4 +1,4 @@
-"""Review: a market whose single lot at the top price would leave int64 is refused."""
+"""A market whose single lot at the top price would leave int64 is refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: an oracle price above the highest tick is refused (it would feed funding and
+"""An oracle price above the highest tick is refused (it would feed funding and
 marks with values no clearing price can reach, and overflow their products)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review of deficit cover: socialised loss never drives a payer below zero, and ADL mode
+"""Deficit cover: socialised loss never drives a payer below zero, and ADL mode
 still covers a bankrupt account that holds no position (nothing to deleverage)."""
 
 from __future__ import annotations

@@ -25,19 +25,29 @@ def test_a_read_does_not_show_a_write_before_it_is_durable(venue: Venue, db_url:
 
     def read() -> None:
         seen["account"] = venue.tc.get(f"/v1/accounts/{alice.address}").json()
-        seen["at"] = time.monotonic()
 
     writer = threading.Thread(target=deposit)
     writer.start()
-    time.sleep(0.3)  # the deposit is applied and queued, not yet committed
+    # Wait for the deposit to be applied (it cannot become durable: the log is locked).
+    deadline = time.monotonic() + 30
+    while not _pending(venue, alice.address, 12_345):
+        assert time.monotonic() < deadline, "the deposit was never applied"
+        time.sleep(0.01)
+    assert writer.is_alive()  # its answer waits for the log
     reader = threading.Thread(target=read)
     reader.start()
-    time.sleep(0.5)
-    released = time.monotonic()
+    reader.join(0.5)
+    answered_early = not reader.is_alive()  # answered while the deposit was not durable
     blocker.execute("ROLLBACK")
     blocker.close()
     writer.join(10)
     reader.join(10)
     shown = seen["account"]["pending_deposits"] - before
-    # Either the read waited for the deposit to be durable, or it did not show it.
-    assert shown == 0 or seen["at"] >= released, (shown, seen["at"], released)
+    # A read that answered before the log was released must not show the deposit;
+    # one that waited shows it.
+    assert shown == (0 if answered_early else 12_345)
+
+
+def _pending(venue: Venue, address: str, amount: int) -> bool:
+    pending = venue.op.core.settlement.pending_deposits
+    return any(k.address == address and a == amount for k, a in pending)

@@ -1,4 +1,4 @@
-"""Review of the reveal-time margin check: orders of one account cannot lean on each other,
+"""The reveal-time margin check: orders of one account cannot lean on each other,
 pending liquidation orders claim the reducible position, and overflow is refused cleanly."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review of sealbatch replay: every money field a batch folder publishes is checked,
+"""`sealbatch replay`: every money field a batch folder publishes is checked,
 the derived fields of pre_state.json, the reference prices and the oracle digest too."""
 
 from __future__ import annotations
