@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sealbatch.settlement.errors import InsufficientCollateral
-from tests.venue.test_block_margin import _block, _engine
+from tests.settlement.test_clearinghouse_blocks import _block, _engine
 
 
 def test_a_withdrawal_leaves_an_accepted_block_covered() -> None:
