@@ -71,17 +71,19 @@ def test_sdk_trades_streams_and_settles_a_block(server: str) -> None:
         assert rec["markets"]["BTC-PERP"]["price"] == 100
         assert alice.order(pa.commitment)["status"] == "filled"
 
-        # 2. RFQ: hidden side, two makers, best ask wins, settles in the next batch.
+        # 2. RFQ: hidden side, two makers, best ask wins, settles in the batch collecting
+        # at accept time. The RFQ opens at the start of a commit window, so the accept
+        # (600 ms in) leaves that batch's commitments open for the auction trade below.
+        batch = (alice.server_now_ms() - s["genesis_ms"]) // s["commit_window_ms"] + 1
+        alice.sleep_until(s["genesis_ms"] + batch * s["commit_window_ms"] + 1)
         rfq = alice.request_rfq("BTC-PERP", 10_000, window_ms=800)
         rid = rfq["rfq_id"]
         assert any(r["rfq_id"] == rid for r in bob.open_rfqs())
         qb = bob.quote(rid, 99, 101)
         qc = carol.quote(rid, 98, 100)
-        alice.sleep_until(rfq["quote_close_ms"] + 10)
-        bob.reveal_quote(qb)
-        carol.reveal_quote(qc)
-        alice.sleep_until(rfq["reveal_close_ms"] + 10)
-        acc = alice.accept_best(rid, "buy")
+        bob.reveal_quote_when_open(qb, rfq)
+        carol.reveal_quote_when_open(qc, rfq)
+        acc = alice.accept_best_when_open(rfq, "buy")
         assert (acc["price"], acc["seller"]) == (100, carol.address)
         # An auction trade in the same batch gives the clearing price the block settles at.
         pd = dave.commit(Order("BTC-PERP", Side.BUY, 100, 1), batch_id=acc["batch_id"])
