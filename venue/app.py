@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from eth_utils import is_address
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -39,7 +41,7 @@ from sealbatch.venue.operator import Operator
 from sealbatch.venue.schemas import CommitIn
 from sealbatch.venue.settings import Settings
 
-__all__ = ["BodyLimit", "create_app", "problem"]
+__all__ = ["BodyLimit", "SignedWriteHeaders", "create_app", "problem"]
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -118,6 +120,76 @@ class BodyLimit:
         return replay
 
 
+#: The field naming the signer of each kind of signed write.
+_SIGNER_FIELDS = ("trader", "maker", "requester", "source")
+
+
+def _claimed_signer(body: bytes) -> str | None:
+    """The address a signed write's body names as its signer (the first item's in
+    a bulk list), or None when the body is not JSON or names no address."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(doc, list) and doc:
+        doc = doc[0]
+    if not isinstance(doc, dict):
+        return None
+    for name in _SIGNER_FIELDS:
+        value = doc.get(name)
+        if isinstance(value, str) and is_address(value):
+            return value.lower()
+    return None
+
+
+class SignedWriteHeaders:
+    """Pure ASGI middleware: every answer to a signed write (every ``POST``) carries
+    the ``RateLimit-*`` headers, refusals and 429 included.
+
+    A route that took the write sets them itself; for any other answer the
+    signer is read from the body (only then: the hot path parses it once),
+    and a body with no readable signer gets the budget of an address that
+    spent nothing (it spent nothing either).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def recording() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+            return message
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"ratelimit-limit" for k, _ in headers):
+                    op = getattr(scope["app"].state, "operator", None)
+                    if op is not None:
+                        address = _claimed_signer(b"".join(chunks)) or ""
+                        limiter = op.limiter
+                        remaining = limiter.remaining(address) if address else limiter.burst
+                        headers += [
+                            (b"ratelimit-limit", str(limiter.burst).encode()),
+                            (b"ratelimit-remaining", str(remaining).encode()),
+                            (
+                                b"ratelimit-policy",
+                                f"{limiter.burst};w=1;rate={limiter.rate}".encode(),
+                            ),
+                        ]
+                        message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, recording, sending)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the app; the operator (and its database) opens when the app starts.
 
@@ -180,6 +252,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # The only 400 the framework raises: a body it could not parse (e.g.
+            # JSON nested too deep for the parser, which is not a JSONDecodeError).
+            return problem(400, "malformed_json", f"body: expected a JSON document ({exc.detail})")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail))
 
@@ -198,6 +274,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(markets.oracle_router)
     mount_explorer(app)  # the batch explorer page at / (venue/explorer/)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SignedWriteHeaders)  # outermost: a 413 carries the headers too
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+from eth_utils import to_checksum_address
 
 from sealbatch.auction.commit_reveal import COMMIT_TYPE, RECEIPT_TYPE, compute_commitment
 from sealbatch.auction.orders import Order
@@ -38,6 +39,7 @@ from sealbatch.crypto.eip712 import (
 from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE
 from sealbatch.venue.errors import ApiError, VenueError
+from sealbatch.venue.read_auth import ACCOUNT_HEADER, EXPIRY_HEADER, READ_TYPE, SIGNATURE_HEADER
 from sealbatch.venue.rfq import (
     ACCEPT_TYPE,
     QUOTE_COMMIT_TYPE,
@@ -140,8 +142,15 @@ class VenueClient:
 
     # ------------------------------------------------------------ plumbing
 
-    def _req(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        r = self.http.request(method, path, json=body, params=params or None)
+    def _req(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        **params: Any,
+    ) -> Any:
+        r = self.http.request(method, path, json=body, params=params or None, headers=headers)
         if r.status_code >= 400:
             try:
                 p = r.json()
@@ -182,6 +191,30 @@ class VenueClient:
         if self.key is None:
             raise VenueError("signing: expected a private key, got a read-only client")
         return _hex(sign_digest(self.key, signing_digest(self.domain, struct, values)))
+
+    def signed_read(self, account: str | None = None, ttl_ms: int = 60_000) -> dict[str, Any]:
+        """A signed read of ``account``'s data (default: this client's own), valid for
+        ``ttl_ms``: ``{"account", "expiry", "signature"}`` (docs/api.md, Signed reads).
+
+        Only the account itself or the operator can sign one the venue accepts.
+        """
+        account = to_checksum_address(account or self._me())
+        expiry = self.server_now_ms() + ttl_ms
+        signature = self._sign(READ_TYPE, {"account": account, "expiry": expiry})
+        return {"account": account, "expiry": expiry, "signature": signature}
+
+    def read_headers(self, account: str | None = None) -> dict[str, str]:
+        """The HTTP headers of a fresh signed read (see :meth:`signed_read`)."""
+        r = self.signed_read(account)
+        return {
+            ACCOUNT_HEADER: r["account"],
+            EXPIRY_HEADER: str(r["expiry"]),
+            SIGNATURE_HEADER: r["signature"],
+        }
+
+    def stream(self, topics: list[str]) -> StreamClient:
+        """A :class:`StreamClient` for ``topics``; account topics are signed by this client."""
+        return StreamClient(self.base_url, topics, auth=self.signed_read)
 
     def _me(self) -> Address:
         if self.address is None:
@@ -363,8 +396,9 @@ class VenueClient:
         return pending
 
     def order(self, commitment: bytes | str) -> dict[str, Any]:
+        """An own order's fate (a signed read: other traders' orders are private)."""
         c = commitment if isinstance(commitment, str) else _hex(commitment)
-        result: dict[str, Any] = self._req("GET", f"/v1/orders/{c}")
+        result: dict[str, Any] = self._req("GET", f"/v1/orders/{c}", headers=self.read_headers())
         return result
 
     def batch(self, batch_id: int) -> dict[str, Any]:
@@ -408,7 +442,11 @@ class VenueClient:
         return result
 
     def account(self, address: str | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = self._req("GET", f"/v1/accounts/{address or self._me()}")
+        """This client's account (or ``address``'s, with the operator's key): a signed read."""
+        account = address or self._me()
+        result: dict[str, Any] = self._req(
+            "GET", f"/v1/accounts/{account}", headers=self.read_headers(account)
+        )
         return result
 
     # ------------------------------------------------------------ RFQ

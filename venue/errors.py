@@ -20,6 +20,7 @@ __all__ = [
     "RateLimited",
     "StateDiverged",
     "StorageUnavailable",
+    "Unauthorized",
     "VenueError",
     "problem_status",
 ]
@@ -56,6 +57,17 @@ class NotFound(VenueError, LookupError):
     status = 404
 
     def __init__(self, message: str, code: str = "not_found") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Unauthorized(VenueError):
+    """A read of private account data without a valid signed read (venue/read_auth.py)."""
+
+    code = "signature_required"
+    status = 401
+
+    def __init__(self, message: str, code: str = "signature_required") -> None:
         super().__init__(message)
         self.code = code
 

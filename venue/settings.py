@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         description="collateral (base units) each sealed RFQ quote puts at stake; an "
         "unrevealed quote forfeits it to the insurance fund",
     )
+    read_max_ttl_ms: int = Field(
+        default=300_000,
+        ge=1_000,
+        le=3_600_000,
+        description="longest a signed read of account data may stay valid (its expiry "
+        "at most this far ahead)",
+    )
     stream_buffer: int = Field(default=10_000, ge=16, description="messages kept for replay")
     unbacked_deposits: bool = Field(
         default=True,

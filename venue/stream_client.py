@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from sealbatch.venue.errors import ApiError, VenueError
+from sealbatch.venue.read_auth import ACCOUNT_HEADER, EXPIRY_HEADER, SIGNATURE_HEADER
 
 __all__ = ["GapTracker", "StreamClient"]
 
@@ -60,27 +61,62 @@ class StreamClient:
     Args:
         base_url: the venue's HTTP base URL.
         topics: e.g. ``["batches", "account:0xabc..."]``.
-        fetch: GET function for the replay endpoint (default: httpx).
+        fetch: GET function for the replay endpoint, given the path, the query
+            and the headers (default: httpx).
+        auth: signs a read of an account (``VenueClient.signed_read``); needed
+            for ``account:`` topics, which are private.
     """
 
     def __init__(
         self,
         base_url: str,
         topics: list[str],
-        fetch: Callable[[str, dict[str, Any]], httpx.Response] | None = None,
+        fetch: Callable[[str, dict[str, Any], dict[str, str]], httpx.Response] | None = None,
+        auth: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.topics = [t.lower() for t in topics]
         self.tracker = GapTracker()
         self.healed = 0
+        self._auth = auth
         self._fetch = fetch or (
-            lambda path, params: httpx.get(self.base_url + path, params=params, timeout=10)
+            lambda path, params, headers: httpx.get(
+                self.base_url + path, params=params, headers=headers, timeout=10
+            )
         )
+
+    def _accounts(self) -> list[str]:
+        return [t.split(":", 1)[1] for t in self.topics if t.startswith("account:")]
+
+    def _signed(self, account: str) -> dict[str, Any]:
+        if self._auth is None:
+            raise VenueError(
+                f"stream: expected a signer for the private topic account:{account}, got none "
+                "(use VenueClient.stream)"
+            )
+        return self._auth(account)
+
+    def subscribe_message(self) -> dict[str, Any]:
+        """The subscribe message: the topics, with a fresh signed read per account topic."""
+        msg: dict[str, Any] = {"op": "subscribe", "topics": self.topics}
+        if self._accounts():
+            msg["auth"] = [self._signed(a) for a in self._accounts()]
+        return msg
 
     def heal(self, topic: str, upto: int) -> list[dict[str, Any]]:
         """Missed messages of ``topic`` before ``upto``; raises _Resync if gone."""
+        headers: dict[str, str] = {}
+        if topic.startswith("account:"):
+            read = self._signed(topic.split(":", 1)[1])
+            headers = {
+                ACCOUNT_HEADER: read["account"],
+                EXPIRY_HEADER: str(read["expiry"]),
+                SIGNATURE_HEADER: read["signature"],
+            }
         r = self._fetch(
-            "/v1/stream/replay", {"topic": topic, "after": self.tracker.missing_after(topic)}
+            "/v1/stream/replay",
+            {"topic": topic, "after": self.tracker.missing_after(topic)},
+            headers,
         )
         if r.status_code == 410:
             raise _Resync()
@@ -107,7 +143,7 @@ class StreamClient:
         ws_url = "ws" + self.base_url[len("http") :] + "/v1/stream"
         async for ws in websockets.connect(ws_url):
             try:
-                await ws.send(json.dumps({"op": "subscribe", "topics": self.topics}))
+                await ws.send(json.dumps(self.subscribe_message()))
                 async for raw in ws:
                     msg = json.loads(raw)
                     if msg["type"] == "snapshot":

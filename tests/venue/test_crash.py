@@ -52,8 +52,8 @@ def test_kill_9_mid_batch_loses_nothing(tmp_path: Path) -> None:
 
         proc = start_server(db, port, COMMIT_MS, REVEAL_MS)
         # Nothing lost: batch B's commitments are all there, A's reveals count.
-        for _, p in b_orders:
-            fate = httpx.get(f"{url}/v1/orders/0x{p.commitment.hex()}").json()
+        for owner, p in b_orders:
+            fate = owner.order(p.commitment)
             assert fate["batch_id"] == batch_b and fate["status"] == "committed", fate
         rec_a = alice.wait_cleared(pa.batch_id)
         assert rec_a["revealed"] == 2 and rec_a["markets"]["BTC-PERP"]["volume"] == 3
@@ -71,8 +71,6 @@ def test_kill_9_mid_batch_loses_nothing(tmp_path: Path) -> None:
         assert httpx.get(f"{url}/v1/batches/{batch_b}").json() == rec_b
         view = httpx.get(f"{url}/v1/operator").json()
         assert view["db"]["replayed_at_start"] == 13  # 3 deposits, 5 commits, 5 reveals
-        assert (
-            httpx.get(f"{url}/v1/accounts/{alice.address}").json()["positions"]["BTC-PERP"] == 3 + 5
-        )
+        assert alice.account()["positions"]["BTC-PERP"] == 3 + 5
     finally:
         _kill9(proc)

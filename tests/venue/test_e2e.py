@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sealbatch.auction.orders import Order, Side
-from sealbatch.venue.client import StreamClient, VenueClient
+from sealbatch.venue.client import VenueClient
 from tests.venue.conftest import KEYS
 from tests.venue.server import free_port, start_server, stop_server
 
@@ -27,9 +27,11 @@ def server(tmp_path: Path) -> Iterator[str]:
         stop_server(proc)
 
 
-def _follow(url: str, topics: list[str], out: list[dict[str, Any]], stop: threading.Event) -> None:
+def _follow(
+    client: VenueClient, topics: list[str], out: list[dict[str, Any]], stop: threading.Event
+) -> None:
     async def run() -> None:
-        sc = StreamClient(url, topics)
+        sc = client.stream(topics)
         async for msg in sc.messages():
             out.append(msg)
             if stop.is_set():
@@ -53,7 +55,7 @@ def test_sdk_trades_streams_and_settles_a_block(server: str) -> None:
     seen: list[dict[str, Any]] = []
     stop = threading.Event()
     follower = threading.Thread(
-        target=_follow, args=(server, ["batches", f"account:{alice.address}"], seen, stop)
+        target=_follow, args=(alice, ["batches", f"account:{alice.address}"], seen, stop)
     )
     follower.start()
     try:

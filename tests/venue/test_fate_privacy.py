@@ -21,11 +21,11 @@ def test_a_refused_reveal_does_not_show_the_order_to_others_before_the_clear(
     assert refused.value.code == "size_out_of_range"
     assert str(quantity) in refused.value.detail  # the trader itself is told why
     commitment = "0x" + pending.commitment.hex()
-    view = venue.tc.get(f"/v1/orders/{commitment}").json()
+    view = alice.order(commitment)
     assert view["reason"] == "size_out_of_range"
     assert str(quantity) not in str(view), view  # anyone else learns no more
-    account = venue.tc.get(f"/v1/accounts/{alice.address}").json()
+    account = alice.account()
     assert str(quantity) not in str(account["orders"])
     venue.to_cleared(pending.batch_id)
-    view = venue.tc.get(f"/v1/orders/{commitment}").json()
+    view = alice.order(commitment)
     assert view["status"] == "forfeited" and str(quantity) in view["detail"]

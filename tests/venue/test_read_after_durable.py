@@ -24,7 +24,7 @@ def test_a_read_does_not_show_a_write_before_it_is_durable(venue: Venue, db_url:
         alice.deposit(12_345)
 
     def read() -> None:
-        seen["account"] = venue.tc.get(f"/v1/accounts/{alice.address}").json()
+        seen["account"] = alice.account()
 
     writer = threading.Thread(target=deposit)
     writer.start()

@@ -72,8 +72,10 @@ class _Checker:
         except ValidationError as exc:  # pragma: no cover - the message is the point
             pytest.fail(f"{method} {template}: {exc}")
 
-    def get(self, template: str, path: str, **params: Any) -> Any:
-        r = self.venue.tc.get(path, params=params)
+    def get(
+        self, template: str, path: str, headers: dict[str, str] | None = None, **params: Any
+    ) -> Any:
+        r = self.venue.tc.get(path, params=params, headers=headers)
         assert r.status_code == 200, r.text
         self.check("GET", template, r.json())
         return r.json()
@@ -95,10 +97,15 @@ def test_live_answers_match_the_declared_models(venue: Venue) -> None:
     venue.to_cleared(acc["batch_id"])
     c.get("/v1/batches/{batch_id}", f"/v1/batches/{acc['batch_id']}")  # settled, a block
     c.get("/v1/batches", "/v1/batches")
-    account = c.get("/v1/accounts/{address}", f"/v1/accounts/{t['dave'].address}")
+    dave = t["dave"].read_headers()
+    account = c.get("/v1/accounts/{address}", f"/v1/accounts/{t['dave'].address}", dave)
     assert account["orders"]
-    c.get("/v1/accounts/{address}", "/v1/accounts/0x" + "ab" * 20)  # no account
-    c.get("/v1/orders/{commitment}", f"/v1/orders/{account['orders'][0]['commitment']}")
+    nobody = "0x" + "ab" * 20
+    op_reads = VenueClient(
+        "http://testserver", venue.op.settings.operator_key, http=venue.tc, clock=venue.clock.now_ms
+    )
+    c.get("/v1/accounts/{address}", f"/v1/accounts/{nobody}", op_reads.read_headers(nobody))
+    c.get("/v1/orders/{commitment}", f"/v1/orders/{account['orders'][0]['commitment']}", dave)
     c.get("/v1/markets", "/v1/markets")
     c.get("/v1/markets/{market_id}", "/v1/markets/BTC-PERP")
     c.get("/v1/info", "/v1/info")
@@ -108,6 +115,7 @@ def test_live_answers_match_the_declared_models(venue: Venue) -> None:
     c.get(
         "/v1/stream/replay",
         "/v1/stream/replay",
+        alice.read_headers(),
         topic=f"account:{alice.address.lower()}",
         after=0,
     )
@@ -121,10 +129,11 @@ def test_live_answers_match_the_declared_models(venue: Venue) -> None:
     venue.clock.set(rfq2["opened_ms"] + 200)
     c.check("POST", "/v1/rfqs/{rfq_id}/reveals", t["bob"].reveal_quote(q))
     p = t["erin"].commit(Order("BTC-PERP", Side.BUY, 100, 1))
-    c.get("/v1/orders/{commitment}", f"/v1/orders/0x{p.commitment.hex()}")  # committed
+    erin = t["erin"].read_headers()
+    c.get("/v1/orders/{commitment}", f"/v1/orders/0x{p.commitment.hex()}", erin)  # committed
     venue.to_reveal(p.batch_id)
     c.check("POST", "/v1/reveals", t["erin"].reveal(p))
-    fate = venue.tc.get(f"/v1/orders/0x{p.commitment.hex()}").json()
+    fate = venue.tc.get(f"/v1/orders/0x{p.commitment.hex()}", headers=erin).json()
     OrderStatusPublic.model_validate(fate)
     venue.to_cleared(p.batch_id)
     c.check("POST", "/v1/withdrawals", t["carol"].withdraw(1_000))

@@ -175,15 +175,16 @@ def test_markets(venue: Venue) -> None:
 
 
 def test_orders_unknown_and_malformed(venue: Venue) -> None:
-    r = venue.tc.get("/v1/orders/0x" + "00" * 32)
+    signed = venue.traders["alice"].read_headers()
+    r = venue.tc.get("/v1/orders/0x" + "00" * 32, headers=signed)
     assert r.status_code == 404 and r.json()["code"] == "unknown_commitment"
-    r = venue.tc.get("/v1/orders/nothex")
+    r = venue.tc.get("/v1/orders/nothex", headers=signed)
     assert r.status_code == 400
 
 
 def test_accounts_route(venue: Venue) -> None:
     addr = venue.traders["alice"].address
-    r = venue.tc.get(f"/v1/accounts/{addr}")
+    r = venue.tc.get(f"/v1/accounts/{addr}", headers=venue.traders["alice"].read_headers())
     assert r.status_code == 200 and r.json()["address"] == addr
     assert venue.tc.get("/v1/accounts/0x1234").status_code == 400
 
@@ -335,7 +336,7 @@ def test_a_revealed_order_stays_sealed_until_its_batch_clears(venue: Venue) -> N
     p = alice.commit(Order("BTC-PERP", Side.BUY, 100, 5))
     venue.to_reveal(0)
     assert alice.reveal(p)["order"]["quantity"] == 5  # the revealer sees its own order
-    fate = venue.tc.get(f"/v1/orders/0x{p.commitment.hex()}").json()
+    fate = alice.order(p.commitment)
     assert fate["status"] == "revealed" and fate["order"] is None
     venue.to_cleared(0)
     assert alice.order(p.commitment)["order"]["quantity"] == 5

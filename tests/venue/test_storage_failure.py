@@ -28,6 +28,6 @@ def test_after_a_failed_log_write_the_venue_applies_and_shows_nothing_more(
     # A write after the failure is not applied ...
     assert len(op.core.settlement.pending_deposits) == before  # type: ignore[attr-defined]
     # ... nor shown to anyone (a restart would undo it).
-    r = venue.tc.get(f"/v1/accounts/{alice.address}")
+    r = venue.tc.get(f"/v1/accounts/{alice.address}", headers=alice.read_headers())
     assert r.status_code == 503, r.text
     assert r.json()["code"] == "storage_unavailable"

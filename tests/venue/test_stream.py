@@ -49,8 +49,8 @@ def test_stream_client_heals_a_gap_from_the_replay_endpoint() -> None:
     for i in range(6):
         broker.publish("batches", "batch", {"i": i})
 
-    def fetch(path: str, params: dict[str, Any]) -> httpx.Response:
-        assert path == "/v1/stream/replay"
+    def fetch(path: str, params: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        assert path == "/v1/stream/replay" and headers == {}
         try:
             msgs = broker.replay(params["topic"], params["after"])
         except Gone:

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
+from sealbatch.crypto.eip712 import Address
 from sealbatch.venue.errors import BadRequest
 from sealbatch.venue.operator import Operator
+from sealbatch.venue.read_auth import (
+    ACCOUNT_HEADER,
+    EXPIRY_HEADER,
+    SIGNATURE_HEADER,
+    SignedRead,
+    check_read,
+    read_from_headers,
+)
 
-__all__ = ["PROBLEM", "OperatorDep", "get_operator", "json_response", "parse_hex32"]
+__all__ = [
+    "PROBLEM",
+    "OperatorDep",
+    "SignedReadDep",
+    "allow_read",
+    "get_operator",
+    "json_response",
+    "parse_hex32",
+]
 
 #: OpenAPI description of the problem answers every route may give.
 PROBLEM: dict[int | str, dict[str, Any]] = {
@@ -59,3 +76,49 @@ def parse_hex32(value: str, name: str) -> bytes:
     if len(out) != 32:
         raise BadRequest(f"{name}: expected 0x and 64 hex digits, got {value[:80]!r}")
     return out
+
+
+def get_signed_read(
+    account: Annotated[
+        str | None,
+        Header(alias=ACCOUNT_HEADER, description="signed read: the account it is for"),
+    ] = None,
+    expiry: Annotated[
+        str | None,
+        Header(alias=EXPIRY_HEADER, description="signed read: expiry, ms since the epoch"),
+    ] = None,
+    signature: Annotated[
+        str | None,
+        Header(
+            alias=SIGNATURE_HEADER,
+            description="signed read: EIP-712 AccountRead(account, expiry) signature, 0x-hex",
+        ),
+    ] = None,
+) -> SignedRead | None:
+    """The signed read a request carries (see venue/read_auth.py), or None."""
+    headers = {
+        k: v
+        for k, v in (
+            (ACCOUNT_HEADER, account),
+            (EXPIRY_HEADER, expiry),
+            (SIGNATURE_HEADER, signature),
+        )
+        if v is not None
+    }
+    return read_from_headers(headers)
+
+
+SignedReadDep = Annotated[SignedRead | None, Depends(get_signed_read)]
+
+
+def allow_read(op: Operator, read: SignedRead | None, account: str) -> Address:
+    """Raise Unauthorized unless ``read`` lets its bearer see ``account``'s data;
+    returns the signer (the account or the operator)."""
+    return check_read(
+        read,
+        account,
+        domain=op.domain,
+        operator=op.core.operator,
+        now_ms=op.clock.now_ms(),
+        max_ttl_ms=op.settings.read_max_ttl_ms,
+    )

@@ -7,7 +7,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from sealbatch.crypto.eip712 import Address
-from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.api.deps import (
+    PROBLEM,
+    OperatorDep,
+    SignedReadDep,
+    allow_read,
+    json_response,
+    rate_headers,
+)
 from sealbatch.venue.api.public import AccountPublic, CollateralMovePublic
 from sealbatch.venue.errors import BadRequest
 from sealbatch.venue.schemas import DepositIn, WithdrawIn
@@ -21,12 +28,15 @@ router = APIRouter(tags=["accounts"])
     responses={**PROBLEM, 503: {"description": "settlement ledger not wired in"}},
     summary="An account",
     description="Collateral, positions, equity, margin requirements and liquidation prices "
-    "(from the settlement ledger), plus the account's recent orders.",
+    "(from the settlement ledger), plus the account's recent orders. Private: only on a "
+    "signed read by the account or the operator (headers `Sealbatch-Account`, "
+    "`Sealbatch-Expiry`, `Sealbatch-Signature`; docs/api.md).",
 )
-async def get_account(op: OperatorDep, address: str) -> JSONResponse:
+async def get_account(op: OperatorDep, address: str, read: SignedReadDep) -> JSONResponse:
     if not is_address(address):
         raise BadRequest(f"address: expected 0x and 40 hex digits, got {address[:60]!r}")
     trader = Address(to_checksum_address(address))
+    allow_read(op, read, trader)
     return json_response(
         await op.read_durable(
             lambda: {

@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from starlette.types import Message
 
-from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response
+from sealbatch.venue.api.deps import (
+    PROBLEM,
+    OperatorDep,
+    SignedReadDep,
+    allow_read,
+    json_response,
+)
 from sealbatch.venue.api.public import StreamReplayPublic
 from sealbatch.venue.errors import BadRequest, VenueError
 from sealbatch.venue.operator import Operator
-from sealbatch.venue.stream import valid_topic
+from sealbatch.venue.read_auth import SignedRead
+from sealbatch.venue.stream import MAX_TOPICS, valid_topic
 
 router = APIRouter(prefix="/v1/stream", tags=["stream"])
 
@@ -23,37 +32,126 @@ router = APIRouter(prefix="/v1/stream", tags=["stream"])
     response_model=StreamReplayPublic,
     responses={**PROBLEM, 410: {"description": "messages no longer kept: resubscribe"}},
     summary="Messages of a topic after a sequence number",
+    description="An `account:<address>` topic is private: only on a signed read by the "
+    "account or the operator (docs/api.md).",
 )
 async def replay(
-    op: OperatorDep, topic: str, after: int = Query(..., ge=0, le=(1 << 63) - 1)
+    op: OperatorDep,
+    topic: str,
+    read: SignedReadDep,
+    after: int = Query(..., ge=0, le=(1 << 63) - 1),
 ) -> JSONResponse:
     topic = topic.lower()
     if not valid_topic(topic):
         raise BadRequest(f"topic: expected batches, rfqs or account:<address>, got {topic[:60]!r}")
+    if topic.startswith("account:"):
+        allow_read(op, read, topic.split(":", 1)[1])
     return json_response(
         {"epoch": op.broker.epoch, "topic": topic, "messages": op.broker.replay(topic, after)}
     )
 
 
+class StreamRefused(VenueError):
+    """A stream message the venue cannot follow; answered with an error frame."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _parse_frame(message: Message) -> Any:
+    """The JSON document of a text frame.
+
+    Raises:
+        StreamRefused: ``malformed_json`` (a binary frame, not JSON, nested too deep).
+    """
+    text = message.get("text")
+    if not isinstance(text, str):
+        raise StreamRefused(
+            "frame: expected a text frame holding JSON, got binary", "malformed_json"
+        )
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise StreamRefused(
+            f"frame: expected a JSON document, got {type(exc).__name__}", "malformed_json"
+        ) from None
+
+
+def _subscription(op: Operator, doc: Any) -> set[str]:
+    """The topics a subscribe message asks for, each account topic checked against
+    its signed read.
+
+    Raises:
+        StreamRefused: ``bad_subscribe`` (not ``{"op": "subscribe", "topics":
+            [str, ...]}``, an unknown topic, too many); Unauthorized for an
+            account topic without a valid signed read in ``auth``.
+    """
+    if not isinstance(doc, dict) or doc.get("op") != "subscribe":
+        raise StreamRefused('expected {"op": "subscribe", "topics": [...]} first', "bad_subscribe")
+    raw = doc.get("topics")
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, str) for t in raw):
+        raise StreamRefused(
+            f"topics: expected a non-empty list of strings, got {str(raw)[:60]}", "bad_subscribe"
+        )
+    if len(raw) > MAX_TOPICS:
+        raise StreamRefused(
+            f"topics: expected at most {MAX_TOPICS}, got {len(raw)}", "bad_subscribe"
+        )
+    topics = {t.lower() for t in raw}
+    bad = sorted(t for t in topics if not valid_topic(t))
+    if bad:
+        raise StreamRefused(
+            f"topic: expected batches, rfqs or account:<address>, got {bad[0][:60]!r}",
+            "bad_subscribe",
+        )
+    auth = doc.get("auth", [])
+    if not isinstance(auth, list) or not all(
+        isinstance(a, dict)
+        and isinstance(a.get("account"), str)
+        and isinstance(a.get("expiry"), int)
+        and not isinstance(a.get("expiry"), bool)
+        and isinstance(a.get("signature"), str)
+        for a in auth
+    ):
+        raise StreamRefused(
+            'auth: expected a list of {"account", "expiry", "signature"}', "bad_subscribe"
+        )
+    reads = {
+        a["account"].lower(): SignedRead(a["account"], a["expiry"], a["signature"]) for a in auth
+    }
+    for topic in topics:
+        if topic.startswith("account:"):
+            account = topic.split(":", 1)[1]
+            allow_read(op, reads.get(account), account)
+    return topics
+
+
+async def _error_frame(ws: WebSocket, err: VenueError) -> None:
+    await ws.send_json({"type": "error", "code": getattr(err, "code", "error"), "detail": str(err)})
+
+
 @router.websocket("")
 async def stream(ws: WebSocket) -> None:
-    """Send ``{"op": "subscribe", "topics": [...]}``; get one snapshot per topic
-    (``type: snapshot``, ``seq`` = the topic's current sequence number), then
-    every message with ``seq`` counting up by one per topic."""
+    """Send ``{"op": "subscribe", "topics": [...], "auth": [...]}``; get one snapshot
+    per topic (``type: snapshot``, ``seq`` = the topic's current sequence number),
+    then every message with ``seq`` counting up by one per topic. A refused
+    subscribe gets an error frame and the socket closes (1008); any later
+    message gets an error frame and the socket stays open."""
     op: Operator = ws.app.state.operator
     await ws.accept()
     try:
-        first = json.loads(await ws.receive_text())
-        topics = (
-            {str(t).lower() for t in first.get("topics", [])} if isinstance(first, dict) else set()
-        )
-        if not topics or first.get("op") != "subscribe":
-            raise BadRequest('expected {"op": "subscribe", "topics": [...]} first')
+        first = await ws.receive()
+        if first["type"] == "websocket.disconnect":
+            return
+        topics = _subscription(op, _parse_frame(first))
         sub = op.broker.subscribe(topics)
-    except (ValueError, VenueError, WebSocketDisconnect) as exc:
+    except VenueError as exc:
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await ws.send_json({"type": "error", "code": "bad_subscribe", "detail": str(exc)})
+            await _error_frame(ws, exc)
             await ws.close(code=1008)
+        return
+    except WebSocketDisconnect:
         return
     try:
         for topic in sorted(topics):
@@ -66,14 +164,25 @@ async def stream(ws: WebSocket) -> None:
                     "data": await op.read_durable(lambda t=topic: op.snapshot(t)),  # type: ignore[misc]
                 }
             )
-        receiver = asyncio.ensure_future(ws.receive_text())
+        receiver = asyncio.ensure_future(ws.receive())
         while True:
             getter = asyncio.ensure_future(sub.queue.get())
             done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
             if receiver in done:
                 getter.cancel()
-                receiver.result()  # raises WebSocketDisconnect when the client left
-                receiver = asyncio.ensure_future(ws.receive_text())
+                message = receiver.result()
+                if message["type"] == "websocket.disconnect":
+                    break
+                try:
+                    _parse_frame(message)
+                    raise StreamRefused(
+                        "expected nothing after the subscribe message (one subscription per "
+                        "socket: open another to follow other topics)",
+                        "unexpected_message",
+                    )
+                except StreamRefused as exc:
+                    await _error_frame(ws, exc)
+                receiver = asyncio.ensure_future(ws.receive())
                 continue
             await ws.send_json(getter.result())
     except (WebSocketDisconnect, RuntimeError):

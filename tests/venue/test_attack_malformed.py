@@ -1,0 +1,112 @@
+"""Malformed stream messages and bodies get a documented code, never a traceback;
+every answer to a signed write carries the rate-limit headers (issue 10, item 7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.client import ApiError
+from tests.venue.conftest import Venue, make_settings
+
+DEEP = "[" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ('{"op":"subscribe","topics":5}', "bad_subscribe"),
+        ('{"op":"subscribe","topics":[5]}', "bad_subscribe"),
+        ('{"op":"subscribe","topics":[]}', "bad_subscribe"),
+        ('{"op":"subscribe","topics":["batches"],"auth":7}', "bad_subscribe"),
+        ('{"op":"unsubscribe","topics":["batches"]}', "bad_subscribe"),
+        ("[1, 2]", "bad_subscribe"),
+        ("null", "bad_subscribe"),
+        (DEEP, "malformed_json"),
+        ("{not json", "malformed_json"),
+    ],
+)
+def test_a_malformed_subscribe_gets_an_error_frame_and_a_clean_close(
+    venue: Venue, frame: str, code: str
+) -> None:
+    with venue.tc.websocket_connect("/v1/stream") as ws:
+        ws.send_text(frame)
+        msg = ws.receive_json()
+        assert msg["type"] == "error" and msg["code"] == code and msg["detail"]
+        closed = ws.receive()
+        assert closed["type"] == "websocket.close" and closed["code"] == 1008
+    assert venue.op.broker.subscribers == 0
+    assert venue.tc.get("/healthz").json()["ok"]
+
+
+def test_a_binary_subscribe_frame_gets_malformed_json(venue: Venue) -> None:
+    with venue.tc.websocket_connect("/v1/stream") as ws:
+        ws.send_bytes(b"\x00\x01")
+        assert ws.receive_json()["code"] == "malformed_json"
+
+
+def test_later_malformed_messages_leave_the_subscription_usable(venue: Venue) -> None:
+    with venue.tc.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"op": "subscribe", "topics": ["batches"]})
+        assert ws.receive_json()["type"] == "snapshot"
+        for frame, code in ((DEEP, "malformed_json"), ('{"op":"subscribe"}', "unexpected_message")):
+            ws.send_text(frame)
+            msg = ws.receive_json()
+            assert msg["type"] == "error" and msg["code"] == code
+        ws.send_bytes(b"\xff")
+        assert ws.receive_json()["code"] == "malformed_json"
+        # still subscribed: a cleared batch arrives
+        venue.traders["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 5))
+        venue.to_cleared(0)
+        msg = ws.receive_json()
+        assert msg["type"] == "batch" and msg["topic"] == "batches" and msg["seq"] == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/reveals", "/v1/commitments", "/v1/deposits", "/v1/rfqs", "/v1/oracle/reports"]
+)
+def test_deeply_nested_json_is_malformed_json(venue: Venue, path: str) -> None:
+    events = venue.op.core.events_applied
+    r = venue.tc.post(path, content=DEEP.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "malformed_json"
+    assert r.headers["content-type"] == "application/problem+json"
+    assert int(r.headers["RateLimit-Limit"]) == venue.op.limiter.burst
+    assert venue.op.core.events_applied == events
+
+
+def test_every_refused_signed_write_carries_rate_limit_headers(venue: Venue) -> None:
+    alice = venue.traders["alice"]
+    body, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, 5), 7, 0, 0, 2**63)
+    r = venue.tc.post("/v1/commitments", json=body)  # wrong batch
+    assert r.status_code == 409
+    assert r.headers["RateLimit-Policy"] == "200;w=1;rate=100"
+    assert 0 <= int(r.headers["RateLimit-Remaining"]) <= venue.op.limiter.burst
+    r = venue.tc.post("/v1/reveals", json={"trader": str(alice.address)})  # schema
+    assert r.status_code == 422 and "RateLimit-Remaining" in r.headers
+    r = venue.tc.post("/v1/withdrawals", json={"nonsense": 1})
+    assert r.status_code == 422 and "RateLimit-Limit" in r.headers
+
+
+def test_a_429_carries_rate_limit_headers(db_url: str, clock: object) -> None:
+    from fastapi.testclient import TestClient
+
+    from sealbatch.venue.app import create_app
+    from sealbatch.venue.client import VenueClient
+    from sealbatch.venue.clock import ManualClock
+    from tests.venue.conftest import KEYS
+
+    assert isinstance(clock, ManualClock)
+    app = create_app(make_settings(db_url, rate_limit_burst=2, rate_limit_per_s=1), clock)
+    with TestClient(app) as tc:
+        alice = VenueClient("http://testserver", KEYS["alice"], http=tc, clock=clock.now_ms)
+        alice.deposit(1_000_000_000)
+        alice.deposit(1_000_000_000)
+        with pytest.raises(ApiError) as refused:
+            alice.deposit(1_000_000_000)
+        assert refused.value.status == 429
+        body, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, 5), 0, 0, 0, 2**63)
+        r = tc.post("/v1/commitments", json=body)
+        assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+        assert r.headers["RateLimit-Remaining"] == "0"
+        assert r.headers["RateLimit-Limit"] == "2" and "Retry-After" in r.headers
