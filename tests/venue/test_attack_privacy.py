@@ -52,15 +52,20 @@ def test_an_open_commitment_is_not_public_before_its_batch_clears(venue: Venue) 
     for path in ("/v1/batches", "/v1/batches/0", "/v1/operator", "/v1/rfqs", "/v1/markets"):
         r = venue.tc.get(path)
         assert r.status_code == 200 and pending.commitment.hex() not in r.text, path
-    assert venue.tc.get(f"/v1/orders/{c}").status_code == 401
+    r = venue.tc.get(f"/v1/orders/{c}")
+    assert r.status_code == 404 and r.json()["code"] == "unknown_commitment"
     # another trader's signed read learns nothing, not even whose order it is
     r = venue.tc.get(f"/v1/orders/{c}", headers=bob.read_headers())
     assert r.status_code == 404 and r.json()["code"] == "unknown_commitment"
     assert str(alice.address) not in r.text
     assert alice.order(pending.commitment)["status"] == "committed"
-    # After clearing, the batch record is public (forfeits included).
+    # After clearing, the batch record is public (forfeits included), and so is
+    # the order's outcome, without the detail meant for its trader.
     record = venue.to_cleared(0)
     assert record["forfeits"][0]["commitment"] == c
+    public = venue.tc.get(f"/v1/orders/{c}").json()
+    assert public["status"] == "forfeited" and public["detail"] is None
+    assert alice.order(pending.commitment)["detail"]
 
 
 def test_a_signed_read_expires_and_cannot_live_long(venue: Venue) -> None:

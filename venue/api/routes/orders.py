@@ -27,14 +27,23 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
     description="`status`: committed, revealed, filled, partially_filled, resting, not_filled, "
     "forfeited. `reason` when not (fully) filled: not_revealed, reveal_mismatch, "
     "limit_not_reached, rationed (with `share` = filled/quantity), no_trade, margin_rejected, "
-    "outside_band, size_out_of_range; `detail` says it in words. Private: only on a signed "
-    "read by the order's trader or the operator; to anyone else the order does not exist.",
+    "outside_band, size_out_of_range; `detail` says it in words. Before its batch clears an "
+    "order exists only for a signed read by its trader or the operator (404 to anyone else); "
+    "once cleared, anyone sees its public outcome (what the published batch shows) and only "
+    "its trader and the operator the `detail`.",
 )
 async def get_order(op: OperatorDep, commitment: str, read: SignedReadDep) -> JSONResponse:
     key = parse_hex32(commitment, "commitment")
-    signer = allow_read(op, read, read.account if read is not None else "")
+    signer = allow_read(op, read, read.account) if read is not None else None
     fate = await op.read_durable(lambda: op.core.fate(key))
-    if signer.lower() != op.core.operator.lower() and fate["trader"].lower() != signer.lower():
-        # Answered as for a hash never taken: whose order it is stays private.
+    if signer is not None and signer.lower() in (
+        op.core.operator.lower(),
+        fate["trader"].lower(),
+    ):
+        return json_response(fate)
+    if fate["status"] in ("committed", "revealed"):
+        # Answered as for a hash never taken: an open commitment is listed nowhere
+        # public, and whose order it is stays private.
         raise NotFound(f"commitment {commitment[:80]} was never taken", "unknown_commitment")
-    return json_response(fate)
+    # After clearing: the public outcome; the detail may quote the trader's margin.
+    return json_response({**fate, "detail": None})
