@@ -145,6 +145,7 @@ class Clearinghouse:
         self._resting: list[RestingOrder] = []  # GTC orders carried into the next batch
         self._taken: dict[int, list[tuple[Address, Order]]] = {}  # batch -> orders taken
         self._bonds: dict[int, dict[Address, int]] = {}  # batch -> trader -> bonds at stake
+        self._takers: dict[int, set[Address]] = {}  # batch -> traders with orders taken
         self._cache: tuple[tuple[LedgerState, int, int], LedgerState, np.ndarray | None] | None = (
             None
         )
@@ -204,16 +205,37 @@ class Clearinghouse:
         Raises:
             InsufficientBond: free collateral below the bonds at stake plus ``amount``.
         """
-        at_stake = sum(bonds.get(trader, 0) for bonds in self._bonds.values())
-        need = at_stake + amount
-        free = self._free_collateral(trader)
-        if free < need:
+        room = self.room(trader)
+        if room < amount:
             raise InsufficientBond(
-                f"bond: expected free collateral of at least {need} ({what} {amount} plus "
-                f"{at_stake} at stake in open batches and RFQs), got {free}"
+                f"bond: expected free collateral of at least {amount} ({what}) beyond the "
+                f"{self._at_stake(trader)} at stake in open batches and RFQs and the orders "
+                f"still to settle, got {room}"
             )
         bonds = self._bonds.setdefault(batch_id, {})
         bonds[trader] = bonds.get(trader, 0) + amount
+
+    def _at_stake(self, trader: Address) -> int:
+        """The bonds ``trader`` has at stake in open batches and RFQs."""
+        return sum(bonds.get(trader, 0) for bonds in self._bonds.values())
+
+    def room(self, trader: Address) -> int:
+        """What ``trader``'s collateral can still back: a new bond or a withdrawal.
+
+        One check for every use of free collateral: the free collateral on the
+        ledger with pending deposits and withdrawals applied, at most the
+        worst-case headroom of every open batch holding the trader's orders
+        (revealed orders, accepted blocks) and of its carried GTC rests, less
+        the bonds it already has at stake. May be negative.
+        """
+        room = self._free_collateral(trader)
+        batches = [b for b, takers in self._takers.items() if trader in takers]
+        if any(r.trader == trader for r in self._resting):
+            batches.append(-1)  # no batch taken yet: a check counting the rests alone
+        for b in batches:
+            check = self._checks.get(b) or self._fresh_check(b)
+            room = min(room, check.headroom(trader))
+        return room - self._at_stake(trader)
 
     def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
         """A margin check of ``batch_id`` on the ledger as it stands now (deposits
@@ -238,6 +260,7 @@ class Clearinghouse:
             check = self._checks[batch_id] = self._fresh_check(batch_id)
         check(trader, order)
         self._taken.setdefault(batch_id, []).append((trader, order))
+        self._takers.setdefault(batch_id, set()).add(trader)
 
     def block_check(self, block: BlockTrade) -> None:
         """Take both sides of ``block`` for its batch if both carry it.
@@ -252,9 +275,21 @@ class Clearinghouse:
             (block.buyer, Order(block.market, Side.BUY, block.price, block.quantity)),
             (block.seller, Order(block.market, Side.SELL, block.price, block.quantity)),
         ]
+        # Tried first on a copy: the block must also leave each side's bonds at
+        # stake covered (one budget for bonds, blocks and withdrawals).
+        trial = self._fresh_check(block.batch_id)
+        trial.check_together(orders)
+        for side in (block.buyer, block.seller):
+            room, at_stake = trial.headroom(side), self._at_stake(side)
+            if room < at_stake:
+                raise InsufficientMargin(
+                    f"block: expected {side} to keep {at_stake} free for its bonds at stake "
+                    f"after the block, got {room}"
+                )
         check = self._checks.get(block.batch_id) or self._fresh_check(block.batch_id)
         check.check_together(orders)
         self._taken.setdefault(block.batch_id, []).extend(orders)
+        self._takers.setdefault(block.batch_id, set()).update((block.buyer, block.seller))
 
     def fits(self, batch_id: int, trader: Address, order: Order) -> bool:
         """Whether ``order`` would pass ``batch_id``'s margin check now, with the
@@ -296,19 +331,13 @@ class Clearinghouse:
         batch the trader has such orders in."""
         key = AccountKey(trader, 0)
         after = withdraw(self._check_state(), key, amount, self.config)
-        batches = [b for b, taken in self._taken.items() if any(t == trader for t, _ in taken)]
-        if any(r.trader == trader for r in self._resting):
-            batches.append(-1)  # no batch taken yet: a check counting the rests alone
-        for b in batches:
-            room = self._fresh_check(b).headroom(trader)
-            if amount > room:
-                raise InsufficientCollateral(
-                    f"expected a withdrawal of at most {room} (what the orders still to "
-                    f"settle in batch {b} leave free), got {amount}"
-                    if b >= 0
-                    else f"expected a withdrawal of at most {room} (what the carried GTC "
-                    f"orders leave free), got {amount}"
-                )
+        room = self.room(trader)
+        if amount > room:
+            raise InsufficientCollateral(
+                f"expected a withdrawal of at most {room} (what the orders still to settle, "
+                f"the carried GTC orders and the {self._at_stake(trader)} of bonds at stake "
+                f"leave free), got {amount}"
+            )
         self.pending_withdrawals.append((key, amount))
         self._cache = (self._pending_key(), after, None)
         self._rebase_checks(after)
@@ -370,11 +399,14 @@ class Clearinghouse:
         """
         self._checks.pop(result.batch_id, None)
         self._taken.pop(result.batch_id, None)
+        self._takers.pop(result.batch_id, None)
         self._bonds.pop(result.batch_id, None)  # forfeited now, or revealed: no longer at stake
         for b in [b for b in self._checks if b < result.batch_id]:
             del self._checks[b]
         for b in [b for b in self._taken if b < result.batch_id]:
             del self._taken[b]
+        for b in [b for b in self._takers if b < result.batch_id]:
+            del self._takers[b]
         reports = tuple(
             r
             for _, r in sorted(self.reports.items())

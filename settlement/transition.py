@@ -18,8 +18,9 @@ The steps, in order (each one a pure function of what came before):
    an account holding a position in a flagged market);
 4. oracle round → each market's index; a flagged reading leaves the market's
    last trusted index (and its time) as they were;
-5. forfeited commitments move their bond (at least ``forfeit_bond``, at most
-   the trader's positive collateral and equity) to the insurance fund, except
+5. forfeited commitments move their bond (at least ``forfeit_bond``) to the
+   insurance fund whenever the trader's equity carries it (collateral may go
+   negative; never beyond the equity left), except
    where the oracle refused the reveal: a commitment in a flagged or halted
    market, or of a trader holding a position in a flagged market;
 6. funding: each market with a trusted index this round adds its premium
@@ -344,12 +345,11 @@ def apply_batch(
             or bool((state.positions[row, frozen] != 0).any())
         ):
             continue
-        # never beyond the collateral nor the equity (a short's collateral holds its
-        # sale proceeds: taking those would leave the account bankrupt)
-        left = min(
-            int(collateral[row]),
-            int(eq_start[row]) - (int(state.collateral[row]) - int(collateral[row])),
-        )
+        # the whole bond whenever the equity carries it, even when collateral goes
+        # (further) negative: a leveraged long's collateral is below zero while its
+        # equity is positive, and withholding a reveal must cost it the bond too;
+        # never beyond the equity, so a forfeit never makes an account bankrupt
+        left = int(eq_start[row]) - (int(state.collateral[row]) - int(collateral[row]))
         amount = min(max(f.bond, config.forfeit_bond), max(left, 0))
         if amount:
             collateral[row] -= amount

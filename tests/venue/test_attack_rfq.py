@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
+
 from sealbatch.venue.client import ApiError, VenueClient
 from sealbatch.venue.rfq import QUOTE_COMMIT_TYPE, compute_quote_commitment
 from tests.venue.conftest import FUNDING, Venue
@@ -156,3 +158,38 @@ def test_only_the_requester_accepts_and_only_once(venue: Venue) -> None:
     else:
         raise AssertionError("a block was accepted twice")
     assert sum(len(v) for v in venue.op.core.blocks.values()) == 1
+
+
+def test_a_withdrawal_cannot_take_the_collateral_behind_a_quote_bond(venue: Venue) -> None:
+    """One budget: a quote bond at stake is not free collateral to withdraw."""
+    t = venue.traders
+    venue.to_cleared(0)  # deposits credited
+    rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    t["bob"].quote(rfq["rfq_id"], 90, 110)
+    bond = venue.op.core.quote_bond
+    with pytest.raises(ApiError) as refused:
+        t["bob"].withdraw(FUNDING)
+    assert refused.value.code == "insufficient_collateral"
+    assert not venue.op.core.settlement.pending_withdrawals
+    t["bob"].withdraw(FUNDING - bond)
+
+
+def test_a_block_and_a_bond_cannot_share_free_collateral(venue: Venue) -> None:
+    """Issue 10 item 7: bonds and block margin were checked separately, so the same
+    free collateral backed both. A bond now fits only beside the block."""
+    from sealbatch.auction.orders import Order, Side
+    from tests.venue.test_rfq import _prime_price, _rfq_until_revealed
+
+    t = venue.traders
+    _prime_price(venue, 100)
+    rfq, _ = _rfq_until_revealed(venue)
+    t["alice"].accept_best(rfq["rfq_id"], "buy")
+    ch = venue.op.core.settlement
+    alice = t["alice"]._me()
+    room, free = ch.room(alice), ch._free_collateral(alice)
+    assert room < free  # the block holds margin the plain free collateral ignores
+    with pytest.raises(ApiError) as refused:
+        t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=room + 1)
+    assert refused.value.code == "insufficient_bond"
+    t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=room)
+    assert ch.room(alice) == 0
