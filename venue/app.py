@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic_core import from_json
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,7 +41,7 @@ from sealbatch.venue.operator import Operator
 from sealbatch.venue.schemas import CommitIn
 from sealbatch.venue.settings import Settings
 
-__all__ = ["BodyLimit", "SignedWriteHeaders", "create_app", "problem"]
+__all__ = ["BodyLimit", "JsonDepthGuard", "SignedWriteHeaders", "create_app", "problem"]
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -128,8 +128,8 @@ def _claimed_signer(body: bytes) -> str | None:
     """The address a signed write's body names as its signer (the first item's in
     a bulk list), or None when the body is not JSON or names no address."""
     try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
+        doc = from_json(body)  # Rust parser, its own depth limit (never the C stack)
+    except ValueError:
         return None
     if isinstance(doc, list) and doc:
         doc = doc[0]
@@ -140,6 +140,55 @@ def _claimed_signer(body: bytes) -> str | None:
         if isinstance(value, str) and is_address(value):
             return value.lower()
     return None
+
+
+#: Brackets a body may hold before its nesting depth is checked.
+_FEW_BRACKETS = 64
+
+
+class JsonDepthGuard:
+    """Pure ASGI middleware: refuse a request body nested deeper than JSON parsers
+    can take safely (``400 malformed_json``) before any route parses it.
+
+    ``json.loads`` recurses on the C stack, and a library in the process may have
+    raised the recursion limit (py_ecc sets 100 000), so 100 000 nested ``[``
+    could crash the process. A body with few brackets cannot be deep; one with
+    many is parsed once by pydantic-core's Rust parser, whose depth limit does
+    not depend on the interpreter's.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = bytearray()
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        if body.count(b"[") + body.count(b"{") > _FEW_BRACKETS:
+            try:
+                from_json(bytes(body))
+            except ValueError as exc:
+                if "recursion" in str(exc):
+                    response = problem(
+                        400, "malformed_json", f"body: expected a JSON document, got {exc}"
+                    )
+                    await response(scope, receive, send)
+                    return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
 class SignedWriteHeaders:
@@ -273,6 +322,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.include_router(module.router)
     app.include_router(markets.oracle_router)
     mount_explorer(app)  # the batch explorer page at / (venue/explorer/)
+    app.add_middleware(JsonDepthGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SignedWriteHeaders)  # outermost: a 413 carries the headers too
 

@@ -110,3 +110,26 @@ def test_a_429_carries_rate_limit_headers(db_url: str, clock: object) -> None:
         assert r.status_code == 429 and r.json()["code"] == "rate_limited"
         assert r.headers["RateLimit-Remaining"] == "0"
         assert r.headers["RateLimit-Limit"] == "2" and "Retry-After" in r.headers
+
+
+def test_deep_json_is_refused_even_with_a_raised_recursion_limit(venue: Venue) -> None:
+    """py_ecc (imported with the in-process EVM) raises the recursion limit to
+    100 000; json.loads would then recurse 100 000 deep on the C stack and crash
+    the process. Deep bodies and frames never reach it."""
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 100_000))
+    try:
+        for path in ("/v1/reveals", "/v1/withdrawals"):
+            r = venue.tc.post(
+                path, content=DEEP.encode(), headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 400 and r.json()["code"] == "malformed_json"
+            assert "RateLimit-Limit" in r.headers
+        with venue.tc.websocket_connect("/v1/stream") as ws:
+            ws.send_text(DEEP)
+            assert ws.receive_json()["code"] == "malformed_json"
+    finally:
+        sys.setrecursionlimit(old)
+    assert venue.tc.get("/healthz").json()["ok"]

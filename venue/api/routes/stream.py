@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from pydantic_core import from_json
 from starlette.types import Message
 
 from sealbatch.venue.api.deps import (
@@ -71,10 +71,12 @@ def _parse_frame(message: Message) -> Any:
             "frame: expected a text frame holding JSON, got binary", "malformed_json"
         )
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        # pydantic-core's Rust parser: its depth limit never depends on the
+        # interpreter's recursion limit (which a library may have raised)
+        return from_json(text)
+    except ValueError as exc:
         raise StreamRefused(
-            f"frame: expected a JSON document, got {type(exc).__name__}", "malformed_json"
+            f"frame: expected a JSON document, got {exc}", "malformed_json"
         ) from None
 
 
