@@ -555,8 +555,11 @@ class VenueCore:
         # The next batch's tie-break reference is each market's mark (index plus a
         # bounded premium), not the last print, so one trade cannot steer it.
         self.references.update(self.settlement.reference_prices())
+        settled = summary is not None and bool(summary["settled"])
         # After settlement: a GTC reduce-only remainder may no longer reduce anything.
-        self.carried = tuple(self.settlement.carry((*result.carried, *held)))
+        # A refused batch applies nothing: the orders carried into it rest on.
+        rests = (*result.carried, *held) if settled else self.carried
+        self.carried = tuple(self.settlement.carry(rests))
         # The circuit breaker widens the price band in protective mode. Books
         # hold this dict, so batches still revealing see the new band too.
         for market_id, market in self.markets.items():
@@ -596,6 +599,18 @@ class VenueCore:
             "anchor": None,
         }
         record["result_hash"] = record_hash(record)
+        if not settled:
+            # Nothing of the batch was applied: no fill, no forfeit, no rest.
+            error = summary["error"] if summary is not None else "settlement refused the batch"
+            for c in (
+                *(r.commitment for r in sealed.revealed),
+                *(f.commitment for f in result.forfeited),
+            ):
+                fate = self.fates.get(c)
+                if fate is not None:
+                    fate.update(status="not_filled", reason="batch_failed", detail=error)
+            self.records[batch_id] = record
+            return record
         update_fates(self.fates, result)
         kept = {r.order_id: r.order.quantity for r in self.carried}
         for r in result.carried:

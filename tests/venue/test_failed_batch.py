@@ -37,6 +37,10 @@ def test_a_batch_the_ledger_refuses_fails_loudly_and_changes_nothing(venue: Venu
         or str(collateral) in (rec["settlement"]["error"])
     )
     assert state_root(settle.state) == before  # nothing of the batch was applied
+    for sealed in (c, d):  # no order of it says it filled
+        fate = venue.op.core.fates[sealed.commitment]
+        assert (fate["status"], fate["reason"]) == ("not_filled", "batch_failed")
+        assert fate["filled"] == 0
     view = venue.tc.get("/v1/operator").json()
     assert view["failed_batches"] == [{"batch_id": 1, "reason": rec["settlement"]["error"]}]
     metrics = venue.tc.get("/metrics").text
