@@ -11,14 +11,14 @@ typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from sealbatch.research.errors import ScenarioError
 
@@ -341,51 +341,20 @@ def _step(node: Any, part: str, path: str) -> Any:
     raise ScenarioError(f"override: expected a field path, got {path!r}")
 
 
-_PRIMITIVES: dict[Any, tuple[type, ...]] = {
-    int: (int,),
-    float: (int, float),
-    bool: (bool,),
-    str: (str,),
-}
+def _forbid_extra_fields() -> None:
+    """Give every dataclass of this module pydantic's strict, closed config: unknown
+    keys, booleans for numbers and numbers as strings are refused."""
+    for value in list(globals().values()):
+        if isinstance(value, type) and dataclasses.is_dataclass(value):
+            value.__pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[attr-defined]
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise ScenarioError(f"{where}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ScenarioError(f"{where}: expected fields among {sorted(names)}, got {unknown}")
-    kwargs = {}
-    for key, value in data.items():
-        kwargs[key] = _convert(hints[key], value, f"{where}.{key}" if where else key)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ScenarioError(f"{where or 'scenario'}: {exc}") from exc
+_forbid_extra_fields()
+_SCENARIO = TypeAdapter(Scenario)
 
 
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return None if value is None else _convert(args[0], value, where)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ScenarioError(f"{where}: expected a list, got {value!r}")
-        item = typing.get_args(hint)[0]
-        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)  # type: ignore[arg-type]
-    allowed = _PRIMITIVES.get(hint)
-    if allowed is None:
-        raise ScenarioError(f"{where}: unsupported field type {hint!r}")
-    if isinstance(value, bool) and hint is not bool:
-        raise ScenarioError(f"{where}: expected {hint.__name__}, got {value!r}")
-    if not isinstance(value, allowed):
-        raise ScenarioError(f"{where}: expected {hint.__name__}, got {value!r}")
-    return float(value) if hint is float else value  # type: ignore[arg-type]
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "scenario"
 
 
 def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
@@ -394,8 +363,21 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     Raises:
         ScenarioError: an unknown key, a wrong type or an out-of-range value.
     """
-    built: Scenario = _build(Scenario, data, "")
-    return built
+    try:
+        # JSON mode: YAML lists fill tuples, integers fill floats, nothing else converts.
+        return _SCENARIO.validate_json(json.dumps(dict(data)))
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = _where(err["loc"])
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            message = f"{where}: expected a known field, got {err['loc'][-1]!r}"
+        elif err["type"] == "value_error":  # a rule of __post_init__: it names the field
+            message = str(err["msg"]).removeprefix("Value error, ")
+        else:
+            message = f"{where}: {str(err['msg']).lower()}, got {err['input']!r}"
+        raise ScenarioError(message) from None
+    except (TypeError, ValueError) as exc:  # json.dumps: not plain YAML data
+        raise ScenarioError(f"scenario: expected plain YAML data, got {exc}") from exc
 
 
 def load_scenario(path: str | Path) -> Scenario:
