@@ -283,3 +283,13 @@ def test_generic_client_trades_against_a_local_venue() -> None:
     assert "buyer: filled 5 lots" in proc.stdout, proc.stdout
     assert "seller: filled 5 lots" in proc.stdout, proc.stdout
     assert re.search(r"batch \d+ settled at \d+", proc.stdout), proc.stdout
+
+
+def test_api_md_lists_exactly_the_reveal_refusals_that_forfeit() -> None:
+    """docs/api.md names the refused reveals that are recorded (and can forfeit the bond)."""
+    from sealbatch.venue.core import RECORDED_REVEAL_CODES
+
+    text = (ROOT / "docs" / "api.md").read_text()
+    item = text.split("1. **A refused reveal of a commitment the batch holds**", 1)[1]
+    item = item.split("is\n   logged durably", 1)[0]
+    assert set(re.findall(r"`([a-z_]+)`", item)) == set(RECORDED_REVEAL_CODES)
