@@ -61,6 +61,7 @@ TYPES = {
         ("batchId", "uint64"), ("sequence", "uint64"), ("commitment", "bytes32"),
         ("receivedAt", "uint64"),
     ],
+    "AccountRead": [("account", "address"), ("expiry", "uint64")],
     "Reveal": [
         ("trader", "address"), ("commitment", "bytes32"), ("orderHash", "bytes32"),
         ("salt", "bytes32"), ("nonce", "uint64"), ("expiry", "uint64"),
@@ -227,10 +228,26 @@ def wait_until(http: httpx.Client, t_ms: int) -> None:
         time.sleep(min(left, 200) / 1000)
 
 
-def wait_filled(http: httpx.Client, commitment: bytes, timeout_s: float = 30) -> dict[str, Any]:
+def read_headers(trader: Trader) -> dict[str, str]:
+    """A signed read of the trader's own data (AccountRead), valid for a minute."""
+    expiry = now_ms(trader.http) + 60_000
+    msg = {"account": trader.address, "expiry": expiry}
+    return {
+        "Sealbatch-Account": trader.address,
+        "Sealbatch-Expiry": str(expiry),
+        "Sealbatch-Signature": sign(trader.key, trader.info["domain"], "AccountRead", msg),
+    }
+
+
+def wait_filled(trader: Trader, commitment: bytes, timeout_s: float = 30) -> dict[str, Any]:
+    http = trader.http
+    headers = read_headers(trader)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        fate: dict[str, Any] = http.get(f"/v1/orders/0x{commitment.hex()}").json()
+        r = http.get(f"/v1/orders/0x{commitment.hex()}", headers=headers)
+        if r.status_code != 200:
+            raise SystemExit(f"GET /v1/orders: expected 200, got {r.status_code} {r.text}")
+        fate: dict[str, Any] = r.json()
         if fate["status"] not in ("committed", "revealed"):
             return fate
         time.sleep(0.1)
@@ -271,8 +288,8 @@ def trade(url: str) -> int:
         for t, s in zip((buyer, seller), sealed, strict=True):
             t.reveal(s)
         wait_until(http, genesis + (batch + 1) * c_ms + r_ms)  # the batch clears
-        for name, s in zip(("buyer", "seller"), sealed, strict=True):
-            fate = wait_filled(http, s["commitment"])
+        for name, t, s in zip(("buyer", "seller"), (buyer, seller), sealed, strict=True):
+            fate = wait_filled(t, s["commitment"])
             print(f"{name}: {fate['status']} {fate['filled']} lots ({fate['reason']})")
             if fate["status"] != "filled":
                 raise SystemExit(f"{name}: expected filled, got {fate}")

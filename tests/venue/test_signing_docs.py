@@ -35,7 +35,7 @@ from sealbatch.crypto.eip712 import (
     signing_digest,
 )
 from sealbatch.settlement.oracle import PriceReport, SignedReport
-from sealbatch.venue import auth, rfq, schemas
+from sealbatch.venue import auth, read_auth, rfq, schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "signing.md"
@@ -44,7 +44,7 @@ EXAMPLES = ROOT / "examples"
 #: Every EIP-712 struct the venue signs or verifies, by name.
 STRUCTS: dict[str, StructType] = {
     v.name: v
-    for mod in (commit_reveal, auth, rfq)
+    for mod in (commit_reveal, auth, read_auth, rfq)
     for v in vars(mod).values()
     if isinstance(v, StructType)
 }
@@ -89,7 +89,15 @@ def _type_string(struct: StructType) -> str:
 
 def test_every_signed_struct_has_a_vector() -> None:
     assert set(STRUCTS) == {v["vector"] for v in EIP712}
-    assert set(STRUCTS) >= {"Commit", "Receipt", "Reveal", "Deposit", "Withdraw", "Rfq"}
+    assert set(STRUCTS) >= {
+        "Commit",
+        "Receipt",
+        "Reveal",
+        "Deposit",
+        "Withdraw",
+        "Rfq",
+        "AccountRead",
+    }
     for name in ("Order", "Commitment", "QuoteCommitment", "PriceReport", "Domain"):
         assert name in BY_NAME
 
@@ -159,6 +167,16 @@ def test_receipt_answer_maps_to_the_receipt_message() -> None:
     )
     assert receipt.message() == _code_values(STRUCTS["Receipt"], v["message"])
     assert receipt.signer(DOMAIN) == r["operator"] == v["signer"]
+
+
+def test_account_read_headers_verify_as_documented() -> None:
+    v = BY_NAME["AccountRead"]
+    read = read_auth.read_from_headers(v["headers"])
+    assert read is not None
+    now = v["message"]["expiry"] - 1_000
+    operator = address_of("0x" + "5e" * 32)
+    who = read_auth.check_read(read, v["signer"], domain=DOMAIN, operator=operator, now_ms=now)
+    assert who == v["signer"]
 
 
 def test_reveal_signs_the_documented_order_hash() -> None:
