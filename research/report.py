@@ -122,11 +122,11 @@ def mechanism_color(label: str) -> str:
 _PACKAGES = ("numpy", "pandas", "dask", "distributed", "matplotlib", "pyyaml", "tqdm", "sealbatch")
 
 
-def _git_dirty() -> list[str] | None:
-    """Files changed in the working tree (``git status --porcelain``), None without git."""
+def _git(*args: str) -> str | None:
+    """The output of ``git ARGS`` run beside this file, None without git or outside a repository."""
     try:
         out = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", *args],
             capture_output=True,
             text=True,
             timeout=10,
@@ -135,22 +135,20 @@ def _git_dirty() -> list[str] | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return [line[3:] for line in out.stdout.splitlines() if line.strip()]
+    return out.stdout
+
+
+def _git_dirty() -> list[str] | None:
+    """Files changed in the working tree (``git status --porcelain``), None without git."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    if out is None:
+        return None
+    return [line[3:] for line in out.splitlines() if line.strip()]
 
 
 def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    out = _git("rev-parse", "HEAD")
+    return (out or "").strip() or None
 
 
 def build_manifest(
