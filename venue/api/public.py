@@ -151,8 +151,8 @@ class RejectionPublic(_Public):
     at_ms: int
 
 
-class BlockPublic(_Public):
-    """A block accepted for the batch and what became of it."""
+class AcceptancePublic(_Public):
+    """An accepted block: ``buyer`` buys ``quantity`` lots from ``seller`` at ``price``."""
 
     rfq_id: str
     quote: str
@@ -163,6 +163,11 @@ class BlockPublic(_Public):
     quantity: int
     accepted_ms: int
     batch_id: int
+
+
+class BlockPublic(AcceptancePublic):
+    """A block accepted for the batch and what became of it."""
+
     status: Literal["filled", "failed"]
     reason: str | None
     band: list[int] | None = None
@@ -397,20 +402,6 @@ class QuotePublic(_Public):
     bond: int
     bid: int | None
     ask: int | None
-
-
-class AcceptancePublic(_Public):
-    """An accepted block: ``buyer`` buys ``quantity`` lots from ``seller`` at ``price``."""
-
-    rfq_id: str
-    quote: str
-    market: str
-    buyer: str
-    seller: str
-    price: int
-    quantity: int
-    accepted_ms: int
-    batch_id: int
 
 
 class RfqPublic(_Public):
