@@ -94,6 +94,19 @@ def _new_out_dir(name: str) -> Path:
     return base.parent / f"{name}-{n}"
 
 
+def _run_target(args: argparse.Namespace, seeds: int, name: str) -> tuple[int, Path] | str:
+    """The seed count and output folder of a run, or what is wrong with the arguments."""
+    n_seeds = seeds if args.seeds is None else args.seeds
+    if n_seeds < 1:
+        return f"--seeds: expected at least 1, got {n_seeds}"
+    if args.workers < 1:
+        return f"--workers: expected at least 1, got {args.workers}"
+    out = Path(args.out) if args.out else _new_out_dir(name)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        return f"--out: expected a new or empty directory, got {out} (use --overwrite)"
+    return n_seeds, out
+
+
 def run(args: argparse.Namespace) -> int:
     import yaml
     from tqdm import tqdm
@@ -125,14 +138,10 @@ def run(args: argparse.Namespace) -> int:
             scenario = scenario.with_override(path.strip(), yaml.safe_load(text))
     except ScenarioError as exc:
         return _fail(str(exc))
-    n_seeds = scenario.seeds if args.seeds is None else args.seeds
-    if n_seeds < 1:
-        return _fail(f"--seeds: expected at least 1, got {n_seeds}")
-    if args.workers < 1:
-        return _fail(f"--workers: expected at least 1, got {args.workers}")
-    out = Path(args.out) if args.out else _new_out_dir(scenario.name)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        return _fail(f"--out: expected a new or empty directory, got {out} (use --overwrite)")
+    checked = _run_target(args, scenario.seeds, scenario.name)
+    if isinstance(checked, str):
+        return _fail(checked)
+    n_seeds, out = checked
     seeds = list(range(n_seeds))
     try:
         df = run_sweep(
@@ -197,14 +206,10 @@ def _run_study(args: argparse.Namespace, path: Path) -> int:
             study = study.with_horizon(float(args.horizon))
     except ScenarioError as exc:
         return _fail(str(exc))
-    n_seeds = study.seeds if args.seeds is None else args.seeds
-    if n_seeds < 1:
-        return _fail(f"--seeds: expected at least 1, got {n_seeds}")
-    if args.workers < 1:
-        return _fail(f"--workers: expected at least 1, got {args.workers}")
-    out = Path(args.out) if args.out else _new_out_dir(study.name)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        return _fail(f"--out: expected a new or empty directory, got {out} (use --overwrite)")
+    checked = _run_target(args, study.seeds, study.name)
+    if isinstance(checked, str):
+        return _fail(checked)
+    n_seeds, out = checked
     seeds = list(range(n_seeds))
     try:
         df = run_study(
