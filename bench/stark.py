@@ -133,7 +133,7 @@ def measure_batch_shape(
     from sealbatch.crypto import fixed as fixed_module
     from sealbatch.crypto.airs import batch_shape
     from sealbatch.crypto.options import l1_options
-    from sealbatch.crypto.security import security
+    from sealbatch.crypto.security import estimate_security
     from sealbatch.crypto.size import bytes_gas, predict_size
 
     np.ones((4, 64)) @ np.ones((64, 1 << 12))  # BLAS warm-up, outside every timer
@@ -166,7 +166,7 @@ def measure_batch_shape(
     if stages:
         for name, seconds in timings.stages.items():
             print(f"  {name:20s} {seconds:7.3f} s", file=sys.stderr)
-    report = security(options, rows, air.max_degree())
+    report = estimate_security(options, rows, air.max_degree())
     predicted = predict_size(air, options)
     return {
         "rows": rows,

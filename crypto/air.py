@@ -68,7 +68,7 @@ every 8 rows: ``periodic_columns=((1, 0, 0, 0, 0, 0, 0, 0),)``, and
 Auxiliary columns: set ``num_aux_columns``, ``num_challenges`` and
 ``aux_builder(main, challenges) -> aux``, where ``main`` is the
 ``(num_main_columns, N)`` uint64 trace, ``challenges`` a list of
-:class:`~crypto.field_ref.Fp4`, and ``aux`` a ``(num_aux_columns, 4, N)``
+:class:`~crypto.field_scalar.Fp4`, and ``aux`` a ``(num_aux_columns, 4, N)``
 array of extension elements. The prover commits the main trace, draws the
 challenges, calls the builder and commits the aux trace; constraints may then
 use ``aux(i, k)`` and ``challenge(j)``. A LogUp lookup of values ``f`` into a
@@ -129,7 +129,7 @@ from sealbatch.crypto.expr import (
     shift_rows,
     topological_order,
 )
-from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, P
+from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, P
 
 __all__ = [
     "MIN_ROWS",

@@ -65,7 +65,7 @@ from sealbatch.crypto.expr import (
     max_offset,
     topological_order,
 )
-from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, P
+from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, P
 
 __all__ = ["Bus", "BusLayout", "Interaction", "PublicTable"]
 

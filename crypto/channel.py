@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.crypto.keccak_rows import hash_rows
 

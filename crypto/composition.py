@@ -37,7 +37,7 @@ import numpy as np
 
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, PointEvaluator, evaluate
-from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, W, root_of_unity
+from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, W, root_of_unity
 from sealbatch.crypto.ntt import intt
 
 __all__ = [

@@ -4,7 +4,7 @@
   base vectors ``(n,)`` or extension arrays ``(4, n)`` / ``(4, 1)``; base and
   extension operands are mixed without lifting base values unless needed.
 * :class:`PointEvaluator` — the verifier's: everything is an
-  :class:`~crypto.field_ref.Fp4` at the out-of-domain point.
+  :class:`~crypto.field_scalar.Fp4` at the out-of-domain point.
 
 Both implement :class:`sealbatch.crypto.expr.ExprVisitor` and run under
 :func:`sealbatch.crypto.expr.evaluate`.
@@ -19,7 +19,7 @@ from typing import TypeAlias
 import numpy as np
 
 from sealbatch.crypto import field as fld
-from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, P
+from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, P
 
 __all__ = ["ArrayEvaluator", "PointEvaluator", "Value"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias, TypeVar, Union
 
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 
 __all__ = [
     "Add",

@@ -12,7 +12,7 @@ numpy treats as ``uint64`` scalars). Extension values are arrays whose
 vector of ``n`` elements has shape ``(4, n)`` and an extension scalar shape
 ``(4,)`` or ``(4, 1)`` for broadcasting against vectors.
 
-:mod:`sealbatch.crypto.field_ref` is the scalar reference these functions are tested
+:mod:`sealbatch.crypto.field_scalar` is the scalar reference these functions are tested
 against.
 
 Reference: BabyBear as used by RISC Zero and Plonky3; the extension ``x^4 - 11``
@@ -27,7 +27,15 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from sealbatch.crypto.field_ref import EXT_DEGREE, GENERATOR, TWO_ADICITY, Fp4, P, W, root_of_unity
+from sealbatch.crypto.field_scalar import (
+    EXT_DEGREE,
+    GENERATOR,
+    TWO_ADICITY,
+    Fp4,
+    P,
+    W,
+    root_of_unity,
+)
 
 __all__ = [
     "EXT_DEGREE",

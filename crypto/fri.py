@@ -31,7 +31,7 @@ import numpy as np
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.channel import Channel
 from sealbatch.crypto.exceptions import VerificationError
-from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, P, fp_inv, root_of_unity
+from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, P, fp_inv, root_of_unity
 from sealbatch.crypto.merkle import (
     BatchOpening,
     MerkleTree,

@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from sealbatch.crypto import field as fld
-from sealbatch.crypto.field_ref import GENERATOR, TWO_ADICITY, P, fp_inv, root_of_unity
+from sealbatch.crypto.field_scalar import GENERATOR, TWO_ADICITY, P, fp_inv, root_of_unity
 
 __all__ = [
     "DEFAULT_SHIFT",

@@ -37,7 +37,7 @@ import numpy as np
 
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.exceptions import ProofFormatError
-from sealbatch.crypto.field_ref import EXT_DEGREE, P
+from sealbatch.crypto.field_scalar import EXT_DEGREE, P
 from sealbatch.crypto.fri import FriLayerProof, FriProof
 from sealbatch.crypto.merkle import BatchOpening
 from sealbatch.crypto.options import ProofOptions

@@ -43,7 +43,7 @@ from sealbatch.crypto.composition import (
     ood_sums,
 )
 from sealbatch.crypto.exceptions import CryptoError
-from sealbatch.crypto.field_ref import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
+from sealbatch.crypto.field_scalar import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
 from sealbatch.crypto.fixed import fixed_commitment
 from sealbatch.crypto.fri import FriProver
 from sealbatch.crypto.merkle import BatchOpening, MerkleTree

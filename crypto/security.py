@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sealbatch.crypto.field_ref import EXT_DEGREE, P
+from sealbatch.crypto.field_scalar import EXT_DEGREE, P
 from sealbatch.crypto.options import ProofOptions
 
 __all__ = [
@@ -44,8 +44,8 @@ __all__ = [
     "GRINDING_CONTRIBUTION_FLOOR",
     "SecurityReport",
     "conjectured_bits",
+    "estimate_security",
     "proven_bits",
-    "security",
 ]
 
 COLLISION_BITS = 128
@@ -104,8 +104,8 @@ class SecurityReport:
     proven: int
 
 
-def security(options: ProofOptions, num_rows: int, max_degree: int = 3) -> SecurityReport:
-    """Both figures for one proof shape."""
+def estimate_security(options: ProofOptions, num_rows: int, max_degree: int = 3) -> SecurityReport:
+    """Estimate the conjectured and proven security bits of one proof shape."""
     return SecurityReport(
         conjectured_bits(options, num_rows), proven_bits(options, num_rows, max_degree)
     )

@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 
 from sealbatch.crypto.air import Air
-from sealbatch.crypto.field_ref import EXT_DEGREE, P
+from sealbatch.crypto.field_scalar import EXT_DEGREE, P
 from sealbatch.crypto.fri import fri_shape
 from sealbatch.crypto.options import ProofOptions
 

@@ -28,13 +28,13 @@ from sealbatch.crypto.composition import (
     ood_sums,
 )
 from sealbatch.crypto.exceptions import VerificationError
-from sealbatch.crypto.field_ref import TWO_ADICITY, Fp4, P, root_of_unity
+from sealbatch.crypto.field_scalar import TWO_ADICITY, Fp4, P, root_of_unity
 from sealbatch.crypto.fixed import fixed_commitment
 from sealbatch.crypto.fri import fri_shape, verify_fri
 from sealbatch.crypto.merkle import BatchOpening, encode_rows, leaf_digests, verify_batch
 from sealbatch.crypto.ntt import DEFAULT_SHIFT
 from sealbatch.crypto.proof import StarkProof
-from sealbatch.crypto.security import SecurityReport, security
+from sealbatch.crypto.security import SecurityReport, estimate_security
 
 __all__ = ["DEFAULT_MIN_SECURITY_BITS", "VerifiedProof", "verify", "verify_proof"]
 
@@ -110,7 +110,7 @@ def verify_proof(
         raise VerificationError("proof statement (AIR, rows, public inputs) differs from the AIR")
     if (size.bit_length() - 1) > TWO_ADICITY:
         raise VerificationError(f"rows × blowup exceeds 2^{TWO_ADICITY}")
-    report = security(options, n, air.max_degree())
+    report = estimate_security(options, n, air.max_degree())
     if report.conjectured < min_security_bits:
         raise VerificationError(
             f"expected at least {min_security_bits} bits of conjectured security, "

@@ -13,7 +13,6 @@ import math
 
 from sealbatch.auction.batch import clear_market
 from sealbatch.research.agents import Agent
-from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder, Message, RevealMsg, Simulation
 from sealbatch.research.mechanisms.batch import auction_order, order_id_bytes
 from sealbatch.research.scenario import (
     Latency,
@@ -21,6 +20,15 @@ from sealbatch.research.scenario import (
     SelectiveRevealerConfig,
     SequencerConfig,
     SniperConfig,
+)
+from sealbatch.research.simulation import (
+    BUY,
+    SELL,
+    Cancel,
+    LabOrder,
+    Message,
+    RevealMsg,
+    Simulation,
 )
 from sealbatch.research.streams import Streams
 

@@ -14,13 +14,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder, Message, Simulation, latency_ns
 from sealbatch.research.scenario import (
     Latency,
     MarketMakerConfig,
     NoiseConfig,
     ValueTraderConfig,
     ZiConfig,
+)
+from sealbatch.research.simulation import (
+    BUY,
+    SELL,
+    Cancel,
+    LabOrder,
+    Message,
+    Simulation,
+    latency_ns,
 )
 from sealbatch.research.streams import Streams
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sealbatch.research.engine import Simulation
 from sealbatch.research.errors import ConservationError
 from sealbatch.research.fundamental import FundamentalPath
+from sealbatch.research.simulation import Simulation
 
 __all__ = [
     "Benchmark",

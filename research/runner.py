@@ -19,13 +19,13 @@ import numpy.typing as npt
 
 from sealbatch.research.adversaries import Sandwicher, SelectiveRevealer, Sequencer, Sniper
 from sealbatch.research.agents import Agent, MarketMaker, NoiseTraders, ValueTraders, ZiTraders
-from sealbatch.research.engine import Simulation
 from sealbatch.research.fundamental import FundamentalPath, draw_fundamental
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.mechanisms.registry import build_mechanism
 from sealbatch.research.mechanisms.rfq import RfqDesk
 from sealbatch.research.metrics import compute_metrics
 from sealbatch.research.scenario import MechanismSpec, Scenario
+from sealbatch.research.simulation import Simulation
 from sealbatch.research.streams import Streams
 
 __all__ = ["EVENT_OFFSETS_MS", "RunResult", "jump_event_study", "run_simulation"]

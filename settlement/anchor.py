@@ -32,7 +32,7 @@ from sealbatch.crypto.composition import ColumnLayout
 from sealbatch.crypto.fixed import fixed_commitment
 from sealbatch.crypto.fri import fri_shape
 from sealbatch.crypto.options import ProofOptions
-from sealbatch.crypto.security import security
+from sealbatch.crypto.security import estimate_security
 from sealbatch.crypto.solidity import compile_constraints, contract_name
 from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS
 from sealbatch.settlement.errors import SettlementError
@@ -322,7 +322,7 @@ def verifier_config(
     Raises:
         AnchorError: the options give too few bits, or do not fit the AIR.
     """
-    report = security(options, air.num_rows, air.max_degree())
+    report = estimate_security(options, air.num_rows, air.max_degree())
     if report.conjectured < min_security_bits:
         raise AnchorError(
             f"expected options with at least {min_security_bits} conjectured bits, "

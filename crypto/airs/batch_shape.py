@@ -39,7 +39,7 @@ from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, Boundary, Transition, col, fixed, pub
 from sealbatch.crypto.bus import Bus, PublicTable
 from sealbatch.crypto.exceptions import VerificationError
-from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.proof import StarkProof
 from sealbatch.crypto.security import SecurityReport
 from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS, verify_proof

@@ -12,7 +12,7 @@ import numpy as np
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, Boundary, Transition, col, pub
 from sealbatch.crypto.airs import AirEntry
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 
 __all__ = ["ENTRY", "build", "generate"]
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Boundary, Column, Expr, Transition, shift_rows
-from sealbatch.crypto.field_ref import EXT_DEGREE, Fp4, P
+from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, P
 
 __all__ = ["logup_constraints", "logup_running_sum"]
 

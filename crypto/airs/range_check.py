@@ -21,7 +21,7 @@ from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, Boundary, Transition, aux, challenge, col, pub
 from sealbatch.crypto.airs import AirEntry
 from sealbatch.crypto.airs.logup import logup_constraints, logup_running_sum
-from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.field_scalar import Fp4, P
 
 __all__ = ["ENTRY", "build", "generate"]
 

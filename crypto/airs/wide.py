@@ -17,7 +17,7 @@ import numpy as np
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, Boundary, Transition, col, pub
 from sealbatch.crypto.airs import AirEntry
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 
 __all__ = ["DEFAULT_COLUMNS", "ENTRY", "MAX_COLUMNS", "build", "generate"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sealbatch.research.engine import LabOrder, Message, Simulation
 from sealbatch.research.scenario import MechanismSpec
+from sealbatch.research.simulation import LabOrder, Message, Simulation
 
 if TYPE_CHECKING:
     from sealbatch.research.scenario import Scenario

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 from sealbatch.auction.batch import clear_market
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.keccak import keccak256
-from sealbatch.research.engine import Cancel, LabOrder, Message, Simulation
 from sealbatch.research.errors import ConservationError
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.scenario import MechanismSpec
+from sealbatch.research.simulation import Cancel, LabOrder, Message, Simulation
 
 if TYPE_CHECKING:
     from sealbatch.research.scenario import Scenario

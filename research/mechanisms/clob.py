@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
-from sealbatch.research.engine import Cancel, LabOrder, Message, Simulation
 from sealbatch.research.errors import ConservationError
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.scenario import MechanismSpec
+from sealbatch.research.simulation import Cancel, LabOrder, Message, Simulation
 
 if TYPE_CHECKING:
     from sealbatch.research.scenario import Scenario

@@ -39,11 +39,11 @@ from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
 from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
 from sealbatch.crypto.keccak import keccak256
-from sealbatch.research.engine import Cancel, LabOrder, Message, RevealMsg, Simulation
 from sealbatch.research.errors import ConservationError
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.mechanisms.batch import CROSS_ORDER_ID, auction_order
 from sealbatch.research.scenario import MechanismSpec
+from sealbatch.research.simulation import Cancel, LabOrder, Message, RevealMsg, Simulation
 
 if TYPE_CHECKING:
     from sealbatch.research.scenario import Scenario

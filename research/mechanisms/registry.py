@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sealbatch.research.engine import Simulation
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.mechanisms.batch import BatchAuctionMechanism
 from sealbatch.research.mechanisms.clob import ClobMechanism
 from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
 from sealbatch.research.scenario import MechanismSpec, Scenario
+from sealbatch.research.simulation import Simulation
 
 __all__ = ["build_mechanism"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sealbatch.research.engine import LabOrder, Participant, Simulation
 from sealbatch.research.scenario import RfqConfig
+from sealbatch.research.simulation import LabOrder, Participant, Simulation
 
 
 class Quoter(Protocol):

@@ -21,7 +21,7 @@ from sealbatch.crypto.airs import available_airs
 from sealbatch.crypto.composition import composition_at
 from sealbatch.crypto.evaluators import PointEvaluator
 from sealbatch.crypto.expr import evaluate
-from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.solidity import compile_constraints, contract_name
 from sealbatch.settlement.anchor import Chain, ContractReverted
 

@@ -1,4 +1,4 @@
-"""BabyBear.sol against the Python reference field (crypto/field_ref.py), on py-evm."""
+"""BabyBear.sol against the Python reference field (crypto/field_scalar.py), on py-evm."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from sealbatch.crypto.field_ref import Fp4, P, root_of_unity
+from sealbatch.crypto.field_scalar import Fp4, P, root_of_unity
 from sealbatch.settlement.anchor import Chain
 
 

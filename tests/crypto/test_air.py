@@ -24,7 +24,7 @@ from sealbatch.crypto.air import (
 )
 from sealbatch.crypto.airs import UnknownAir, available_airs, fibonacci, get_air
 from sealbatch.crypto.expr import topological_order
-from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.field_scalar import Fp4, P
 
 
 def test_degree_and_offsets() -> None:

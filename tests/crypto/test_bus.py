@@ -12,7 +12,7 @@ from sealbatch.crypto.air import Air, ConstraintViolation, col, fixed
 from sealbatch.crypto.airs import batch_shape
 from sealbatch.crypto.bus import Bus, PublicTable
 from sealbatch.crypto.exceptions import VerificationError
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.options import ProofOptions
 from sealbatch.crypto.prover import prove
 from sealbatch.crypto.verifier import verify_proof
@@ -163,7 +163,7 @@ def test_a_wrong_public_table_is_rejected(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_public_table_sum_is_computed_by_the_verifier() -> None:
     """The derived challenge is the verifier's own sum over the public pairs."""
-    from sealbatch.crypto.field_ref import Fp4
+    from sealbatch.crypto.field_scalar import Fp4
 
     _trace, pubs = batch_shape.generate(ROWS, **SMALL)
     air = batch_shape.build(ROWS, pubs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sealbatch.crypto.channel import VERSION_TAG, Channel, leading_zero_bits
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.keccak import keccak256
 
 

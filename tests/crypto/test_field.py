@@ -1,4 +1,4 @@
-"""Vectorised BabyBear (crypto.field) against the scalar reference (crypto.field_ref)."""
+"""Vectorised BabyBear (crypto.field) against the scalar reference (crypto.field_scalar)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealbatch.crypto import field
-from sealbatch.crypto.field_ref import (
+from sealbatch.crypto.field_scalar import (
     GENERATOR,
     TWO_ADICITY,
     Fp4,

@@ -10,11 +10,11 @@ import pytest
 from sealbatch.crypto.air import Air, Boundary, Transition, col, pub
 from sealbatch.crypto.airs import get_air
 from sealbatch.crypto.exceptions import ProofFormatError
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.options import L1_MAX_ROWS, ProofOptions, l1_options
 from sealbatch.crypto.proof import FORMAT_VERSION, StarkProof
 from sealbatch.crypto.prover import prove
-from sealbatch.crypto.security import security
+from sealbatch.crypto.security import estimate_security
 from sealbatch.crypto.verifier import verify, verify_proof
 
 FAST = ProofOptions(blowup=4, num_queries=6, folding_factor=4, grinding_bits=4, fri_max_remainder=4)
@@ -65,7 +65,7 @@ def test_each_column_is_opened_only_at_the_offsets_it_is_read() -> None:
 @pytest.mark.parametrize("log_rows", range(3, 21))
 def test_l1_options_give_100_bits_up_to_2_20_rows(log_rows: int) -> None:
     options = l1_options(1 << log_rows)
-    report = security(options, 1 << log_rows)
+    report = estimate_security(options, 1 << log_rows)
     assert report.conjectured >= 100
     assert 0 < report.proven < report.conjectured
     if log_rows <= 18:

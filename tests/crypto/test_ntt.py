@@ -7,7 +7,7 @@ import pytest
 
 from sealbatch.crypto import field as fld
 from sealbatch.crypto import ntt
-from sealbatch.crypto.field_ref import P, root_of_unity
+from sealbatch.crypto.field_scalar import P, root_of_unity
 
 
 @pytest.mark.parametrize("n", [1, 2, 4, 8, 32, 128])

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from sealbatch.crypto.options import DEFAULT_OPTIONS, ProofOptions
-from sealbatch.crypto.security import COLLISION_BITS, conjectured_bits, proven_bits, security
+from sealbatch.crypto.security import (
+    COLLISION_BITS,
+    conjectured_bits,
+    estimate_security,
+    proven_bits,
+)
 
 
 def test_default_options_give_100_bits_up_to_2_18_rows() -> None:
@@ -24,7 +29,7 @@ def test_conjectured_formula_by_hand() -> None:
 
 
 def test_proven_is_below_conjectured_and_grows_with_queries() -> None:
-    report = security(DEFAULT_OPTIONS, 1 << 16)
+    report = estimate_security(DEFAULT_OPTIONS, 1 << 16)
     assert 0 < report.proven < report.conjectured
     more = ProofOptions(num_queries=120)
     assert proven_bits(more, 1 << 16) > report.proven

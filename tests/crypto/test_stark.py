@@ -11,7 +11,7 @@ import pytest
 from sealbatch.crypto.air import Air, ConstraintViolation
 from sealbatch.crypto.airs import fibonacci, get_air, range_check, wide
 from sealbatch.crypto.exceptions import ProofFormatError, VerificationError
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.fri import FriLayerProof
 from sealbatch.crypto.merkle import BatchOpening
 from sealbatch.crypto.options import ProofOptions

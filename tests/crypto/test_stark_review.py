@@ -22,7 +22,7 @@ from sealbatch.crypto.air import Air, Boundary, ConstraintViolation, aux, challe
 from sealbatch.crypto.airs import fibonacci, get_air, range_check
 from sealbatch.crypto.channel import VERSION_TAG, Channel
 from sealbatch.crypto.exceptions import CryptoError, ProofFormatError, VerificationError
-from sealbatch.crypto.field_ref import TWO_ADICITY, Fp4, P, root_of_unity
+from sealbatch.crypto.field_scalar import TWO_ADICITY, Fp4, P, root_of_unity
 from sealbatch.crypto.ntt import DEFAULT_SHIFT
 from sealbatch.crypto.options import DEFAULT_OPTIONS, ProofOptions
 from sealbatch.crypto.proof import FORMAT_VERSION, MAGIC, StarkProof

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sealbatch.research.engine import LabOrder, Simulation
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.mechanisms.registry import build_mechanism
 from sealbatch.research.scenario import MechanismSpec, Scenario
+from sealbatch.research.simulation import LabOrder, Simulation
 
 
 def make_venue(

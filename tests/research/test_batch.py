@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sealbatch.research.engine import BUY, SELL, Cancel
+from sealbatch.research.simulation import BUY, SELL, Cancel
 from tests.research.helpers import deliver_at, make_venue, order, run_until
 
 MS = 1_000_000

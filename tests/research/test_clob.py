@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sealbatch.research.engine import BUY, SELL, Cancel
+from sealbatch.research.simulation import BUY, SELL, Cancel
 from tests.research.helpers import make_venue, order
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sealbatch.research.agents import Agent
-from sealbatch.research.engine import BUY, SELL, Cancel, LabOrder
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
 from sealbatch.research.scenario import Latency
+from sealbatch.research.simulation import BUY, SELL, Cancel, LabOrder
 from sealbatch.research.streams import Streams
 from tests.research.helpers import deliver_at, make_venue, order, run_until
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sealbatch.research.engine import BUY, SELL
 from sealbatch.research.errors import ConservationError
 from sealbatch.research.fundamental import FundamentalPath
 from sealbatch.research.metrics import (
@@ -17,6 +16,7 @@ from sealbatch.research.metrics import (
     public_benchmark,
     tape_arrays,
 )
+from sealbatch.research.simulation import BUY, SELL
 from tests.research.helpers import make_venue, order
 
 

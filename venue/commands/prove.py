@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.airs import UnknownAir, get_air
     from sealbatch.crypto.options import DEFAULT_OPTIONS, l1_options
     from sealbatch.crypto.prover import prove
-    from sealbatch.crypto.security import security
+    from sealbatch.crypto.security import estimate_security
 
     if args.batch is not None:
         return _fail(BATCH_NOT_AVAILABLE)
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
             fh.write(data)
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc}")
-    report = security(options, rows, air.max_degree())
+    report = estimate_security(options, rows, air.max_degree())
     print(
         f"wrote {args.output}: AIR {air.name}, {rows} rows × {air.num_main_columns} columns, "
         f"{len(data)} bytes, {report.conjectured} conjectured bits ({report.proven} proven), "
