@@ -37,8 +37,8 @@ from sealbatch.venue.api.routes import (
 from sealbatch.venue.clock import Clock
 from sealbatch.venue.errors import RateLimited, problem_status
 from sealbatch.venue.explorer import mount_explorer
-from sealbatch.venue.operator import Operator
 from sealbatch.venue.schemas import CommitIn
+from sealbatch.venue.service import VenueService
 from sealbatch.venue.settings import Settings
 
 __all__ = ["BodyLimit", "JsonDepthGuard", "SignedWriteHeaders", "create_app", "problem"]
@@ -220,10 +220,10 @@ class SignedWriteHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"ratelimit-limit" for k, _ in headers):
-                    op = getattr(scope["app"].state, "operator", None)
-                    if op is not None:
+                    service = getattr(scope["app"].state, "service", None)
+                    if service is not None:
                         address = _claimed_signer(b"".join(chunks)) or ""
-                        limiter = op.limiter
+                        limiter = service.limiter
                         remaining = limiter.remaining(address) if address else limiter.burst
                         headers += [
                             (b"ratelimit-limit", str(limiter.burst).encode()),
@@ -250,17 +250,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        op = Operator(settings, clock)
-        app.state.operator = op
-        task = asyncio.create_task(op.run())
+        service = VenueService(settings, clock)
+        app.state.service = service
+        task = asyncio.create_task(service.run())
         try:
             yield
         finally:
-            op.stop()
+            service.stop()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            op.close()
+            service.close()
 
     app = FastAPI(
         title="sealbatch venue",

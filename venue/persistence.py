@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from sealbatch.venue.errors import StorageUnavailable
-from sealbatch.venue.models import BatchRow, EventRow, MetaRow
+from sealbatch.venue.tables import BatchRow, EventRow, MetaRow
 
 __all__ = ["GroupCommitter", "LoggedEvent", "Store", "make_engine"]
 

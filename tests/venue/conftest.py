@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sealbatch.venue.app import create_app
 from sealbatch.venue.client import VenueClient
 from sealbatch.venue.clock import ManualClock
-from sealbatch.venue.operator import Operator
+from sealbatch.venue.service import VenueService
 from sealbatch.venue.settings import Settings
 
 #: Collateral each test trader deposits: 100 000 USDC (6 decimals).
@@ -93,9 +93,9 @@ class Venue:
             c.deposit(amount)
 
     @property
-    def op(self) -> Operator:
-        op: Operator = self.tc.app.state.operator  # type: ignore[attr-defined]
-        return op
+    def service(self) -> VenueService:
+        service: VenueService = self.tc.app.state.service  # type: ignore[attr-defined]
+        return service
 
     def to_reveal(self, batch_id: int) -> None:
         """Move the clock into ``batch_id``'s reveal window (+10 ms)."""

@@ -71,13 +71,13 @@ def test_every_metric_the_rules_and_dashboard_use_is_exported(venue: Venue) -> N
 
 def test_the_market_gauges_say_what_the_ledger_says(venue: Venue) -> None:
     text = venue.tc.get("/metrics").text
-    for market in venue.op.core.markets:
-        view = venue.op.core.settlement.market_state(market)
+    for market in venue.service.core.markets:
+        view = venue.service.core.settlement.market_state(market)
         assert f'sealbatch_oracle_flagged{{market="{market}"}} {float(int(view.flagged))}' in text
         assert (
             f'sealbatch_breaker_protective{{market="{market}"}} '
             f"{float(int(view.breaker.protective))}" in text
         )
-    fund = venue.op.core.settlement.state.insurance_fund
+    fund = venue.service.core.settlement.state.insurance_fund
     assert f"sealbatch_insurance_fund {float(fund)}" in text
     assert "sealbatch_db_writer_failed 0.0" in text

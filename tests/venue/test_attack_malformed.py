@@ -35,7 +35,7 @@ def test_a_malformed_subscribe_gets_an_error_frame_and_a_clean_close(
         assert msg["type"] == "error" and msg["code"] == code and msg["detail"]
         closed = ws.receive()
         assert closed["type"] == "websocket.close" and closed["code"] == 1008
-    assert venue.op.broker.subscribers == 0
+    assert venue.service.broker.subscribers == 0
     assert venue.tc.get("/healthz").json()["ok"]
 
 
@@ -66,13 +66,13 @@ def test_later_malformed_messages_leave_the_subscription_usable(venue: Venue) ->
     "path", ["/v1/reveals", "/v1/commitments", "/v1/deposits", "/v1/rfqs", "/v1/oracle/reports"]
 )
 def test_deeply_nested_json_is_malformed_json(venue: Venue, path: str) -> None:
-    events = venue.op.core.events_applied
+    events = venue.service.core.events_applied
     r = venue.tc.post(path, content=DEEP.encode(), headers={"content-type": "application/json"})
     assert r.status_code == 400, r.text
     assert r.json()["code"] == "malformed_json"
     assert r.headers["content-type"] == "application/problem+json"
-    assert int(r.headers["RateLimit-Limit"]) == venue.op.limiter.burst
-    assert venue.op.core.events_applied == events
+    assert int(r.headers["RateLimit-Limit"]) == venue.service.limiter.burst
+    assert venue.service.core.events_applied == events
 
 
 def test_every_refused_signed_write_carries_rate_limit_headers(venue: Venue) -> None:
@@ -81,7 +81,7 @@ def test_every_refused_signed_write_carries_rate_limit_headers(venue: Venue) -> 
     r = venue.tc.post("/v1/commitments", json=body)  # wrong batch
     assert r.status_code == 409
     assert r.headers["RateLimit-Policy"] == "200;w=1;rate=100"
-    assert 0 <= int(r.headers["RateLimit-Remaining"]) <= venue.op.limiter.burst
+    assert 0 <= int(r.headers["RateLimit-Remaining"]) <= venue.service.limiter.burst
     r = venue.tc.post("/v1/reveals", json={"trader": str(alice.address)})  # schema
     assert r.status_code == 422 and "RateLimit-Remaining" in r.headers
     r = venue.tc.post("/v1/withdrawals", json={"nonsense": 1})

@@ -20,7 +20,10 @@ from tests.venue.conftest import Venue
 
 def _operator(venue: Venue) -> VenueClient:
     return VenueClient(
-        "http://testserver", venue.op.settings.operator_key, http=venue.tc, clock=venue.clock.now_ms
+        "http://testserver",
+        venue.service.settings.operator_key,
+        http=venue.tc,
+        clock=venue.clock.now_ms,
     )
 
 
@@ -76,7 +79,7 @@ def test_a_signed_read_expires_and_cannot_live_long(venue: Venue) -> None:
     venue.clock.advance(61_000)  # the SDK signs reads for 60 s
     r = venue.tc.get(path, headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "read_expired"
-    long = alice.signed_read(ttl_ms=venue.op.settings.read_max_ttl_ms + 1)
+    long = alice.signed_read(ttl_ms=venue.service.settings.read_max_ttl_ms + 1)
     r = venue.tc.get(
         path,
         headers={

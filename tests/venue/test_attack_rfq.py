@@ -46,7 +46,7 @@ def test_a_second_sealed_quote_from_one_maker_is_refused(venue: Venue) -> None:
     t = venue.traders
     rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
     first = t["bob"].quote(rfq["rfq_id"], 90, 110)
-    quotes_before = dict(venue.op.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:])).quotes)
+    quotes_before = dict(venue.service.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:])).quotes)
     for bid, ask in ((95, 105), (99, 101)):
         try:
             t["bob"].quote(rfq["rfq_id"], bid, ask)
@@ -54,7 +54,7 @@ def test_a_second_sealed_quote_from_one_maker_is_refused(venue: Venue) -> None:
             assert err.status == 409 and err.code == "one_quote_per_maker"
         else:
             raise AssertionError("a second sealed quote by one maker was taken")
-    rfq_now = venue.op.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:]))
+    rfq_now = venue.service.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:]))
     assert rfq_now.quotes == quotes_before and first.commitment in rfq_now.quotes
 
 
@@ -71,12 +71,12 @@ def test_an_unrevealed_quote_forfeits_its_bond_to_the_insurance_fund(venue: Venu
     bob, carol = t["bob"].account(), t["carol"].account()
     assert bob["collateral"] == FUNDING - bond
     assert carol["collateral"] == FUNDING
-    records = [venue.op.core.records[b] for b in sorted(venue.op.core.records)]
+    records = [venue.service.core.records[b] for b in sorted(venue.service.core.records)]
     forfeits = [f for r in records for f in r["forfeits"]]
     assert [(f["trader"], f["bond"]) for f in forfeits] == [(t["bob"]._me(), bond)]
     settled = [r["settlement"] for r in records if r["forfeits"]]
     assert settled[0]["forfeits"] == [[t["bob"]._me(), bond]]
-    assert venue.op.core.settlement.state.insurance_fund >= bond
+    assert venue.service.core.settlement.state.insurance_fund >= bond
 
 
 def test_a_quote_needs_free_collateral_for_its_bond(venue: Venue) -> None:
@@ -92,19 +92,19 @@ def test_a_quote_needs_free_collateral_for_its_bond(venue: Venue) -> None:
         assert err.status == 422 and err.code == "insufficient_bond"
     else:
         raise AssertionError("a quote without collateral for its bond was taken")
-    assert venue.op.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:])).quotes == {}
+    assert venue.service.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:])).quotes == {}
 
 
 def test_quote_bonds_and_commitment_bonds_share_one_budget(venue: Venue) -> None:
     """The same free collateral cannot back a quote bond and a commitment bond."""
     t = venue.traders
-    bond = venue.op.core.quote_bond
+    bond = venue.service.core.quote_bond
     rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
     t["bob"].quote(rfq["rfq_id"], 90, 110)
     from sealbatch.auction.orders import Order, Side
     from sealbatch.settlement.errors import InsufficientBond
 
-    free = venue.op.core.settlement._free_collateral(t["bob"]._me())
+    free = venue.service.core.settlement._free_collateral(t["bob"]._me())
     try:
         t["bob"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=free - bond + 1)
     except ApiError as err:
@@ -149,7 +149,7 @@ def test_only_the_requester_accepts_and_only_once(venue: Venue) -> None:
         assert err.code == "not_requester"
     else:
         raise AssertionError("a stranger accepted the block")
-    assert venue.op.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:])).accepted is None
+    assert venue.service.core.rfqs.get(bytes.fromhex(rfq["rfq_id"][2:])).accepted is None
     t["alice"].accept_best(rfq["rfq_id"], "buy")
     try:
         t["alice"].accept_best(rfq["rfq_id"], "sell")
@@ -157,7 +157,7 @@ def test_only_the_requester_accepts_and_only_once(venue: Venue) -> None:
         assert err.code == "already_accepted"
     else:
         raise AssertionError("a block was accepted twice")
-    assert sum(len(v) for v in venue.op.core.blocks.values()) == 1
+    assert sum(len(v) for v in venue.service.core.blocks.values()) == 1
 
 
 def test_a_withdrawal_cannot_take_the_collateral_behind_a_quote_bond(venue: Venue) -> None:
@@ -166,11 +166,11 @@ def test_a_withdrawal_cannot_take_the_collateral_behind_a_quote_bond(venue: Venu
     venue.to_cleared(0)  # deposits credited
     rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
     t["bob"].quote(rfq["rfq_id"], 90, 110)
-    bond = venue.op.core.quote_bond
+    bond = venue.service.core.quote_bond
     with pytest.raises(ApiError) as refused:
         t["bob"].withdraw(FUNDING)
     assert refused.value.code == "insufficient_collateral"
-    assert not venue.op.core.settlement.pending_withdrawals
+    assert not venue.service.core.settlement.pending_withdrawals
     t["bob"].withdraw(FUNDING - bond)
 
 
@@ -184,7 +184,7 @@ def test_a_block_and_a_bond_cannot_share_free_collateral(venue: Venue) -> None:
     _prime_price(venue, 100)
     rfq, _ = _rfq_until_revealed(venue)
     t["alice"].accept_best(rfq["rfq_id"], "buy")
-    ch = venue.op.core.settlement
+    ch = venue.service.core.settlement
     alice = t["alice"]._me()
     room, free = ch.room(alice), ch._free_collateral(alice)
     assert room < free  # the block holds margin the plain free collateral ignores

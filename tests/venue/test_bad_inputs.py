@@ -13,13 +13,13 @@ from tests.venue.conftest import Venue
 
 
 def _state(venue: Venue) -> tuple[Any, ...]:
-    core = venue.op.core
+    core = venue.service.core
     return (
         core.events_applied,
         len(core.fates),
         {b: len(book._order) for b, book in core.books.items()},
         len(core.rfqs.rfqs),
-        venue.op._next_seq,
+        venue.service._next_seq,
     )
 
 

@@ -17,7 +17,7 @@ def _chunks(total: int, size: int = 65_536) -> Iterator[bytes]:
 
 
 def test_a_chunked_body_over_the_limit_is_refused(venue: Venue) -> None:
-    limit = venue.op.settings.max_body_bytes
+    limit = venue.service.settings.max_body_bytes
     r = venue.tc.post(
         "/v1/commitments",
         content=_chunks(limit + 1),
@@ -35,7 +35,7 @@ def test_a_chunked_body_under_the_limit_still_reaches_the_route(venue: Venue) ->
 
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(venue: Venue) -> None:
-    limit = venue.op.settings.max_body_bytes
+    limit = venue.service.settings.max_body_bytes
     r = venue.tc.post(
         "/v1/commitments",
         content=b"[" + b" " * limit + b"]",

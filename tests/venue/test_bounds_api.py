@@ -75,7 +75,7 @@ def test_schema_bounds(model: type[BaseModel], field: str, largest: int) -> None
 
 def test_an_unbounded_bond_is_refused_over_http_and_changes_nothing(venue: Venue) -> None:
     """A signed commitment whose bond no proof could move: 422 before any state changes."""
-    core = venue.op.core
+    core = venue.service.core
     before = (core.events_applied, len(core.fates))
     alice = venue.traders["alice"]
     body, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, 5), 0, MAX_BALANCE + 1, 0, 2**63)

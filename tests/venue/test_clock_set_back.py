@@ -15,10 +15,10 @@ def test_no_commitment_into_a_batch_already_cleared(venue: Venue) -> None:
     alice = venue.traders["alice"]
     first = alice.commit(Order("BTC-PERP", Side.BUY, 650_000, 1))
     venue.to_cleared(first.batch_id)
-    cleared = venue.op.core.last_cleared
+    cleared = venue.service.core.last_cleared
     assert cleared >= first.batch_id
-    venue.op.clock = ManualClock(T0 + 100)  # back in batch 0's commit window
+    venue.service.clock = ManualClock(T0 + 100)  # back in batch 0's commit window
     with pytest.raises(ApiError) as refused:
         alice.commit(Order("BTC-PERP", Side.BUY, 650_000, 1), batch_id=0, expiry_ms=T0 + 60_000)
     assert refused.value.status == 409 and refused.value.code == "outside_window"
-    assert all(b > cleared for b in venue.op.core.books)
+    assert all(b > cleared for b in venue.service.core.books)

@@ -17,7 +17,7 @@ def test_a_batch_the_ledger_refuses_fails_loudly_and_changes_nothing(venue: Venu
     t["dave"].reveal(a)
     t["erin"].reveal(b)
     venue.to_cleared(0)
-    settle = venue.op.core.settlement
+    settle = venue.service.core.settlement
     before = state_root(settle.state)
     # A withdrawal the ledger refuses at settlement (past the request-time check,
     # as a race or a bug could leave it): more than the trader's whole collateral.
@@ -38,7 +38,7 @@ def test_a_batch_the_ledger_refuses_fails_loudly_and_changes_nothing(venue: Venu
     )
     assert state_root(settle.state) == before  # nothing of the batch was applied
     for sealed in (c, d):  # no order of it says it filled
-        fate = venue.op.core.fates[sealed.commitment]
+        fate = venue.service.core.fates[sealed.commitment]
         assert (fate["status"], fate["reason"]) == ("not_filled", "batch_failed")
         assert fate["filled"] == 0
     view = venue.tc.get("/v1/operator").json()

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.venue.app import create_app
 from sealbatch.venue.clock import ManualClock
-from sealbatch.venue.operator import Operator
+from sealbatch.venue.service import VenueService
 from tests.venue.conftest import T0, Venue, make_settings, pg_url, reset_pg
 
 pytestmark = [
@@ -46,19 +46,19 @@ def test_commit_reveal_clear_and_replay_on_postgres(pg: str) -> None:
             t["bob"].reveal(pb)
         rec = venue.to_cleared(1)
         assert rec["markets"]["BTC-PERP"]["volume"] == 3 and len(rec["forfeits"]) == 1
-        assert t["carol"].order(venue.op.core.by_trader[str(t["carol"].address)][0])["status"] == (
-            "forfeited"
-        )
+        assert t["carol"].order(venue.service.core.by_trader[str(t["carol"].address)][0])[
+            "status"
+        ] == ("forfeited")
         r = tc.post("/v1/commitments", content=b"{", headers={"content-type": "application/json"})
         assert r.status_code == 400
-        before = {b: json.dumps(r, sort_keys=True) for b, r in venue.op.core.records.items()}
-    op = Operator(make_settings(pg), clock)
+        before = {b: json.dumps(r, sort_keys=True) for b, r in venue.service.core.records.items()}
+    service = VenueService(make_settings(pg), clock)
     try:
-        assert op.replayed == 10 + 5  # commits and reveals, 5 deposits
-        assert {b: json.dumps(r, sort_keys=True) for b, r in op.core.records.items()} == before
-        assert set(op.store.load_batches()) == {0, 1}
+        assert service.replayed == 10 + 5  # commits and reveals, 5 deposits
+        assert {b: json.dumps(r, sort_keys=True) for b, r in service.core.records.items()} == before
+        assert set(service.store.load_batches()) == {0, 1}
     finally:
-        op.close()
+        service.close()
 
 
 def test_bulk_commit_on_postgres(pg: str) -> None:
@@ -70,4 +70,4 @@ def test_bulk_commit_on_postgres(pg: str) -> None:
             [Order("BTC-PERP", Side.BUY, 100, q) for q in range(1, 201)]
         )
         assert [p.receipt["sequence"] for p in pending] == list(range(200))
-        assert len(venue.op.store.load_events()) == 200 + 5  # and 5 deposits
+        assert len(venue.service.store.load_events()) == 200 + 5  # and 5 deposits

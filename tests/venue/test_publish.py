@@ -40,11 +40,11 @@ def published(db_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[tuple
         assert tc.get("/v1/batches").status_code == 200  # the clock advances
         withdrawn = [
             r["settlement"]["withdrawals"]
-            for r in v.op.core.records.values()
+            for r in v.service.core.records.values()
             if r["settlement"] and r["settlement"]["withdrawals"]
         ]
         assert withdrawn == [[[v.traders["bob"].address, 1_000_000]]]
-        v.op.wait_published()
+        v.service.wait_published()
         yield v, out
 
 
@@ -57,7 +57,7 @@ def test_every_settled_batch_is_published_and_replays(
 ) -> None:
     venue, out = published
     ids = _batches(out)
-    settled = sorted(b for b, r in venue.op.core.records.items() if r["status"] == "settled")
+    settled = sorted(b for b, r in venue.service.core.records.items() if r["status"] == "settled")
     assert ids == settled and len(ids) >= 3
     kinds = {"deposits": 0, "blocks": 0, "withdrawals": 0}
     for b in ids:
@@ -117,7 +117,7 @@ def test_archive_is_the_published_folder(published: tuple[Venue, Path]) -> None:
                 member = tar.extractfile(f"batch-{b}/{n}")
                 assert member is not None
                 assert member.read().decode() == (out / f"batch-{b}" / n).read_text()
-    collecting = venue.op.schedule.collecting(venue.clock.now_ms())
+    collecting = venue.service.schedule.collecting(venue.clock.now_ms())
     r = venue.tc.get(f"/v1/batches/{collecting}/archive")
     assert r.status_code == 409 and r.json()["code"] == "batch_not_settled"
     assert venue.tc.get(f"/v1/batches/{collecting + 50}/archive").status_code == 404

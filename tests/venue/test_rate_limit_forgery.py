@@ -37,7 +37,7 @@ def _forged_reveal(victim: str) -> dict[str, object]:
 def test_refusals_before_the_signature_check_spend_no_tokens(venue: Venue) -> None:
     victim = venue.traders["alice"].address
     assert victim is not None
-    limiter = venue.op.limiter
+    limiter = venue.service.limiter
     before = limiter.remaining(victim.lower())
     wrong_batch = [_forged_commit(victim, 10**9) for _ in range(50)]  # wrong_batch
     r = venue.tc.post("/v1/commitments", json=wrong_batch)
@@ -51,7 +51,7 @@ def test_refusals_before_the_signature_check_spend_no_tokens(venue: Venue) -> No
 def test_a_refusal_its_signer_signed_still_spends(venue: Venue) -> None:
     alice = venue.traders["alice"]
     assert alice.address is not None
-    limiter = venue.op.limiter
+    limiter = venue.service.limiter
     before = limiter.remaining(alice.address.lower())
     start = time.monotonic()
     for _ in range(30):

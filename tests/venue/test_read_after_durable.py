@@ -49,5 +49,5 @@ def test_a_read_does_not_show_a_write_before_it_is_durable(venue: Venue, db_url:
 
 
 def _pending(venue: Venue, address: str, amount: int) -> bool:
-    pending = venue.op.core.settlement.pending_deposits
+    pending = venue.service.core.settlement.pending_deposits
     return any(k.address == address and a == amount for k, a in pending)

@@ -17,8 +17,8 @@ from sealbatch.venue.app import create_app
 from sealbatch.venue.client import ApiError
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.errors import StateDiverged
-from sealbatch.venue.operator import Operator
 from sealbatch.venue.persistence import Store
+from sealbatch.venue.service import VenueService
 from tests.venue.conftest import KEYS, T0, Venue, make_settings
 
 
@@ -36,8 +36,8 @@ def _trade(venue: Venue, batches: int) -> None:
         t["bob"].reveal(p[1])  # carol never reveals: forfeit
 
 
-def _records(op: Operator) -> dict[int, Any]:
-    return {b: json.dumps(r, sort_keys=True) for b, r in op.core.records.items()}
+def _records(service: VenueService) -> dict[int, Any]:
+    return {b: json.dumps(r, sort_keys=True) for b, r in service.core.records.items()}
 
 
 def test_restart_rebuilds_identical_results(db_url: str) -> None:
@@ -47,19 +47,19 @@ def test_restart_rebuilds_identical_results(db_url: str) -> None:
         venue.fund()
         _trade(venue, 3)
         venue.to_cleared(2)
-        before = _records(venue.op)
-        fates = dict(venue.op.core.fates)
+        before = _records(venue.service)
+        fates = dict(venue.service.core.fates)
         alice = venue.traders["alice"].address
         assert alice is not None
-        root = venue.op.core.settlement.account(alice).state_root
-        nonces = set(venue.op.core.nonces._used)
+        root = venue.service.core.settlement.account(alice).state_root
+        nonces = set(venue.service.core.nonces._used)
     assert sorted(before) == [0, 1, 2]
     with TestClient(create_app(make_settings(db_url), clock)) as tc:
-        op = tc.app.state.operator  # type: ignore[attr-defined]
-        assert op.replayed > 0
-        assert _records(op) == before
-        assert op.core.fates == fates and op.core.nonces._used == nonces
-        assert op.core.settlement.account(alice).state_root == root
+        service = tc.app.state.service  # type: ignore[attr-defined]
+        assert service.replayed > 0
+        assert _records(service) == before
+        assert service.core.fates == fates and service.core.nonces._used == nonces
+        assert service.core.settlement.account(alice).state_root == root
         # The batch clock resumes: batch 4 collects and clears after restart.
         venue = Venue(tc, clock)
         clock.set(T0 + 4_000 + 100)
@@ -83,7 +83,7 @@ def test_a_tampered_store_refuses_to_start(db_url: str) -> None:
     store.write([], [rec])
     store.close()
     with pytest.raises(StateDiverged):
-        Operator(make_settings(db_url), clock)
+        VenueService(make_settings(db_url), clock)
 
 
 @settings(
@@ -125,12 +125,12 @@ def test_replay_is_deterministic_for_any_batch(tmp_path_factory: Any, orders: An
         bought = sum(f["quantity"] for f in fills if f["side"] == "buy")
         sold = sum(f["quantity"] for f in fills if f["side"] == "sell")
         assert bought == sold == rec["markets"]["BTC-PERP"]["volume"]
-        before = _records(venue.op)
-    op = Operator(make_settings(db_url), clock)
+        before = _records(venue.service)
+    service = VenueService(make_settings(db_url), clock)
     try:
-        assert _records(op) == before
+        assert _records(service) == before
     finally:
-        op.close()
+        service.close()
 
 
 def test_every_kind_of_write_replays(db_url: str) -> None:
@@ -162,17 +162,17 @@ def test_every_kind_of_write_replays(db_url: str) -> None:
         t["dave"].reveal(b)
         rec = venue.to_cleared(acc["batch_id"])
         assert rec["blocks"][0]["status"] == "filled"
-        before = _records(venue.op)
-        rfqs = {k: r.to_dict(clock.now_ms()) for k, r in venue.op.core.rfqs.rfqs.items()}
+        before = _records(venue.service)
+        rfqs = {k: r.to_dict(clock.now_ms()) for k, r in venue.service.core.rfqs.rfqs.items()}
         accounts = {n: c.account() for n, c in t.items()}
-    op = Operator(make_settings(db_url), clock)
+    service = VenueService(make_settings(db_url), clock)
     try:
-        assert _records(op) == before
-        assert {k: r.to_dict(clock.now_ms()) for k, r in op.core.rfqs.rfqs.items()} == rfqs
+        assert _records(service) == before
+        assert {k: r.to_dict(clock.now_ms()) for k, r in service.core.rfqs.rfqs.items()} == rfqs
         for n, key in KEYS.items():
-            acct = op.core.settlement.account(address_of(key)).to_dict()
+            acct = service.core.settlement.account(address_of(key)).to_dict()
             assert {k: acct[k] for k in ("collateral", "positions", "state_root")} == {
                 k: accounts[n][k] for k in ("collateral", "positions", "state_root")
             }
     finally:
-        op.close()
+        service.close()

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sealbatch.venue.app import create_app
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.errors import StateDiverged
-from sealbatch.venue.operator import Operator
 from sealbatch.venue.persistence import Store
+from sealbatch.venue.service import VenueService
 from tests.venue.conftest import T0, Venue, make_settings
 from tests.venue.test_recovery import _trade
 
@@ -29,4 +29,4 @@ def test_a_stored_batch_missing_from_the_replay_refuses_to_start(db_url: str) ->
         conn.execute(text("DELETE FROM event"))
     store.close()
     with pytest.raises(StateDiverged):
-        Operator(make_settings(db_url), clock)
+        VenueService(make_settings(db_url), clock)

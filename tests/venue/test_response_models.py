@@ -39,8 +39,8 @@ def test_the_openapi_schema_declares_a_response_for_every_route(venue: Venue) ->
     spec = venue.tc.get("/openapi.json").json()
     missing = []
     for path, methods in spec["paths"].items():
-        for method, op in methods.items():
-            ok = [r for s, r in op["responses"].items() if s.startswith("2")]
+        for method, operation in methods.items():
+            ok = [r for s, r in operation["responses"].items() if s.startswith("2")]
             schemas = [
                 c.get("schema")
                 for r in ok
@@ -102,7 +102,10 @@ def test_live_answers_match_the_declared_models(venue: Venue) -> None:
     assert account["orders"]
     nobody = "0x" + "ab" * 20
     op_reads = VenueClient(
-        "http://testserver", venue.op.settings.operator_key, http=venue.tc, clock=venue.clock.now_ms
+        "http://testserver",
+        venue.service.settings.operator_key,
+        http=venue.tc,
+        clock=venue.clock.now_ms,
     )
     c.get("/v1/accounts/{address}", f"/v1/accounts/{nobody}", op_reads.read_headers(nobody))
     c.get("/v1/orders/{commitment}", f"/v1/orders/{account['orders'][0]['commitment']}", dave)

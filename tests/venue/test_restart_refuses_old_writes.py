@@ -46,16 +46,16 @@ def test_every_logged_write_sent_again_after_a_restart_is_refused(db_url: str) -
         t["alice"].accept_best(rfq["rfq_id"], "buy")
         venue.to_reveal(pending.batch_id)
         t["carol"].reveal(pending)
-        events = venue.op.store.load_events()
+        events = venue.service.store.load_events()
     kinds = {e.kind for e in events}
     assert {"deposit", "withdraw", "commit", "rfq", "quote_commit", "quote_reveal", "accept"} <= (
         kinds
     )
     with TestClient(create_app(settings, clock)) as tc:
-        op = tc.app.state.operator  # type: ignore[attr-defined]
+        service = tc.app.state.service  # type: ignore[attr-defined]
         for e in events:
             payload = json.loads(e.payload)
             r = tc.post(_route(e.kind, payload), json=payload)
             assert 400 <= r.status_code < 500, (e.kind, r.text)
             assert r.json()["code"] != "bad_signature", (e.kind, r.text)
-        assert len(op.store.load_events()) == len(events)
+        assert len(service.store.load_events()) == len(events)

@@ -40,7 +40,7 @@ def test_an_unfunded_best_quote_does_not_block_the_next_one(venue: Venue) -> Non
     griefer = VenueClient(
         "http://testserver", "0x" + "77" * 32, http=venue.tc, clock=venue.clock.now_ms
     )
-    griefer.deposit(venue.op.core.quote_bond)  # its quote bond, nothing to carry a block
+    griefer.deposit(venue.service.core.quote_bond)  # its quote bond, nothing to carry a block
     rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
     rid, opened = rfq["rfq_id"], rfq["opened_ms"]
     honest = t["bob"].quote(rid, 99, 101)

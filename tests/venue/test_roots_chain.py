@@ -11,7 +11,7 @@ from tests.venue.test_rfq import _auction_trade, _prime_price, _rfq_until_reveal
 
 
 def _settled_records(venue: Venue) -> list[dict[str, Any]]:
-    records = venue.op.core.records
+    records = venue.service.core.records
     return [records[b] for b in sorted(records) if records[b]["status"] == "settled"]
 
 

@@ -305,7 +305,7 @@ def test_generic_client_trades_against_a_local_venue() -> None:
 
 def test_api_md_lists_exactly_the_reveal_refusals_that_forfeit() -> None:
     """docs/api.md names the refused reveals that are recorded (and can forfeit the bond)."""
-    from sealbatch.venue.core import RECORDED_REVEAL_CODES
+    from sealbatch.venue.state_machine import RECORDED_REVEAL_CODES
 
     text = (ROOT / "docs" / "api.md").read_text()
     item = text.split("1. **A refused reveal of a commitment the batch holds**", 1)[1]

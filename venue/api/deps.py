@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from sealbatch.crypto.eip712 import Address
 from sealbatch.venue.errors import BadRequest
-from sealbatch.venue.operator import Operator
 from sealbatch.venue.read_auth import (
     ACCOUNT_HEADER,
     EXPIRY_HEADER,
@@ -18,13 +17,14 @@ from sealbatch.venue.read_auth import (
     check_read,
     read_from_headers,
 )
+from sealbatch.venue.service import VenueService
 
 __all__ = [
     "PROBLEM",
-    "OperatorDep",
+    "ServiceDep",
     "SignedReadDep",
     "allow_read",
-    "get_operator",
+    "get_service",
     "json_response",
     "parse_hex32",
 ]
@@ -43,20 +43,20 @@ PROBLEM: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_operator(request: Request) -> Operator:
-    op: Operator = request.app.state.operator
-    return op
+def get_service(request: Request) -> VenueService:
+    service: VenueService = request.app.state.service
+    return service
 
 
-OperatorDep = Annotated[Operator, Depends(get_operator)]
+ServiceDep = Annotated[VenueService, Depends(get_service)]
 
 
-def rate_headers(op: Operator, address: str) -> dict[str, str]:
+def rate_headers(service: VenueService, address: str) -> dict[str, str]:
     """``RateLimit-*`` headers (IETF draft) for a signed write by ``address``."""
     return {
-        "RateLimit-Limit": str(op.limiter.burst),
-        "RateLimit-Remaining": str(op.limiter.remaining(address.lower())),
-        "RateLimit-Policy": f"{op.limiter.burst};w=1;rate={op.limiter.rate}",
+        "RateLimit-Limit": str(service.limiter.burst),
+        "RateLimit-Remaining": str(service.limiter.remaining(address.lower())),
+        "RateLimit-Policy": f"{service.limiter.burst};w=1;rate={service.limiter.rate}",
     }
 
 
@@ -111,14 +111,14 @@ def get_signed_read(
 SignedReadDep = Annotated[SignedRead | None, Depends(get_signed_read)]
 
 
-def allow_read(op: Operator, read: SignedRead | None, account: str) -> Address:
+def allow_read(service: VenueService, read: SignedRead | None, account: str) -> Address:
     """Raise Unauthorized unless ``read`` lets its bearer see ``account``'s data;
     returns the signer (the account or the operator)."""
     return check_read(
         read,
         account,
-        domain=op.domain,
-        operator=op.core.operator,
-        now_ms=op.clock.now_ms(),
-        max_ttl_ms=op.settings.read_max_ttl_ms,
+        domain=service.domain,
+        operator=service.core.operator,
+        now_ms=service.clock.now_ms(),
+        max_ttl_ms=service.settings.read_max_ttl_ms,
     )

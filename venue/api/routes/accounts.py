@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sealbatch.crypto.eip712 import Address
 from sealbatch.venue.api.deps import (
     PROBLEM,
-    OperatorDep,
+    ServiceDep,
     SignedReadDep,
     allow_read,
     json_response,
@@ -32,17 +32,17 @@ router = APIRouter(tags=["accounts"])
     "signed read by the account or the operator (headers `Sealbatch-Account`, "
     "`Sealbatch-Expiry`, `Sealbatch-Signature`; docs/api.md).",
 )
-async def get_account(op: OperatorDep, address: str, read: SignedReadDep) -> JSONResponse:
+async def get_account(service: ServiceDep, address: str, read: SignedReadDep) -> JSONResponse:
     if not is_address(address):
         raise BadRequest(f"address: expected 0x and 40 hex digits, got {address[:60]!r}")
     trader = Address(to_checksum_address(address))
-    allow_read(op, read, trader)
+    allow_read(service, read, trader)
     return json_response(
-        await op.read_durable(
+        await service.read_durable(
             lambda: {
                 "address": trader,
-                **op.core.settlement.account(trader).to_dict(),
-                "orders": op.core.trader_fates(trader),
+                **service.core.settlement.account(trader).to_dict(),
+                "orders": service.core.trader_fates(trader),
             }
         )
     )
@@ -57,13 +57,13 @@ async def get_account(op: OperatorDep, address: str, read: SignedReadDep) -> JSO
     "directly when `unbacked_deposits` is on (the embedded default); with an L1 deposits come "
     "from the contract.",
 )
-async def post_deposit(op: OperatorDep, body: DepositIn) -> JSONResponse:
-    if not op.settings.unbacked_deposits:
+async def post_deposit(service: ServiceDep, body: DepositIn) -> JSONResponse:
+    if not service.settings.unbacked_deposits:
         raise BadRequest("deposits: expected them through the L1 contract (unbacked_deposits off)")
-    await op.deposit(body)
+    await service.deposit(body)
     return json_response(
         {"trader": body.trader, "amount": body.amount, "status": "credited"},
-        headers=rate_headers(op, body.trader),
+        headers=rate_headers(service, body.trader),
     )
 
 
@@ -76,9 +76,9 @@ async def post_deposit(op: OperatorDep, body: DepositIn) -> JSONResponse:
     "fills, like `apply_batch`). Only free collateral (above initial margin) and only with "
     "no orders in open batches. Without an L1 bridge the amount simply leaves the ledger.",
 )
-async def post_withdrawal(op: OperatorDep, body: WithdrawIn) -> JSONResponse:
-    await op.withdraw(body)
+async def post_withdrawal(service: ServiceDep, body: WithdrawIn) -> JSONResponse:
+    await service.withdraw(body)
     return json_response(
         {"trader": body.trader, "amount": body.amount, "status": "pending"},
-        headers=rate_headers(op, body.trader),
+        headers=rate_headers(service, body.trader),
     )

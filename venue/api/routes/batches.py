@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response
+from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response
 from sealbatch.venue.api.public import BatchListPublic, BatchOpenPublic, BatchPublic
 from sealbatch.venue.errors import Conflict
-from sealbatch.venue.operator import Operator
+from sealbatch.venue.service import VenueService
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -26,19 +26,19 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
     "anchored.",
 )
 async def list_batches(
-    op: OperatorDep,
+    service: ServiceDep,
     limit: int = Query(20, ge=1, le=500),
     before: int | None = Query(None, ge=0, le=(1 << 63) - 1),
 ) -> JSONResponse:
-    return json_response(await op.read_durable(lambda: _listing(op, limit, before)))
+    return json_response(await service.read_durable(lambda: _listing(service, limit, before)))
 
 
-def _listing(op: Operator, limit: int, before: int | None) -> dict[str, Any]:
-    ids = sorted((b for b in op.core.records if before is None or b < before), reverse=True)
-    now = op.clock.now_ms()
+def _listing(service: VenueService, limit: int, before: int | None) -> dict[str, Any]:
+    ids = sorted((b for b in service.core.records if before is None or b < before), reverse=True)
+    now = service.clock.now_ms()
     items = []
     for b in ids[:limit]:
-        rec = op.core.records[b]
+        rec = service.core.records[b]
         items.append(
             {
                 "batch_id": b,
@@ -52,8 +52,8 @@ def _listing(op: Operator, limit: int, before: int | None) -> dict[str, Any]:
             }
         )
     return {
-        "collecting": op.schedule.collecting(now),
-        "last_cleared": op.core.last_cleared,
+        "collecting": service.schedule.collecting(now),
+        "last_cleared": service.core.last_cleared,
         "batches": items,
     }
 
@@ -66,9 +66,11 @@ def _listing(op: Operator, limit: int, before: int | None) -> dict[str, Any]:
     description="Prices, volumes, fills, the published demand/supply curves, forfeits, "
     "recorded reveal rejections, block trades, settlement summary and status.",
 )
-async def get_batch(op: OperatorDep, batch_id: int) -> JSONResponse:
+async def get_batch(service: ServiceDep, batch_id: int) -> JSONResponse:
     return json_response(
-        await op.read_durable(lambda: op.core.batch_view(batch_id, op.clock.now_ms()))
+        await service.read_durable(
+            lambda: service.core.batch_view(batch_id, service.clock.now_ms())
+        )
     )
 
 
@@ -80,8 +82,10 @@ async def get_batch(op: OperatorDep, batch_id: int) -> JSONResponse:
     description="409 `no_proof_yet` until the batch is proven (proving is not wired into the "
     "venue yet); 404 for an unknown batch.",
 )
-async def get_proof(op: OperatorDep, batch_id: int) -> JSONResponse:
-    view = await op.read_durable(lambda: op.core.batch_view(batch_id, op.clock.now_ms()))
+async def get_proof(service: ServiceDep, batch_id: int) -> JSONResponse:
+    view = await service.read_durable(
+        lambda: service.core.batch_view(batch_id, service.clock.now_ms())
+    )
     if view.get("proof") is None:
         raise Conflict(
             f"no proof for batch {batch_id} yet: expected status proven, got {view['status']}",
@@ -110,10 +114,10 @@ async def get_proof(op: OperatorDep, batch_id: int) -> JSONResponse:
     description="What `sealbatch replay` checks: 409 `batch_not_settled` until the batch is "
     "settled; 404 for an unknown batch.",
 )
-async def get_archive(op: OperatorDep, batch_id: int) -> Response:
-    data = op.archive(batch_id)
-    if op.writer.last is not None:
-        await asyncio.wrap_future(op.writer.last)  # never serve a result a crash could undo
+async def get_archive(service: ServiceDep, batch_id: int) -> Response:
+    data = service.archive(batch_id)
+    if service.writer.last is not None:
+        await asyncio.wrap_future(service.writer.last)  # never serve a result a crash could undo
     return Response(
         data,
         media_type="application/gzip",

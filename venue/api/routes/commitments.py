@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from sealbatch.auction.commit_reveal import Receipt
-from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response, rate_headers
 from sealbatch.venue.errors import BadRequest, problem_status
 from sealbatch.venue.schemas import BulkItem, CommitIn, ReceiptOut
 
@@ -80,24 +80,23 @@ _REQUEST_BODY = {
     "only after the commitment is durable.",
     openapi_extra={"requestBody": _REQUEST_BODY},
 )
-async def post_commitments(op: OperatorDep, request: Request) -> JSONResponse:
+async def post_commitments(service: ServiceDep, request: Request) -> JSONResponse:
     body = _parse(await request.body())
     if isinstance(body, list):
-        if not 1 <= len(body) <= op.settings.bulk_max:
-            raise BadRequest(
-                f"commitments: expected 1 to {op.settings.bulk_max} per request, got {len(body)}"
-            )
-        results = await op.commit(body)
+        bulk_max = service.settings.bulk_max
+        if not 1 <= len(body) <= bulk_max:
+            raise BadRequest(f"commitments: expected 1 to {bulk_max} per request, got {len(body)}")
+        results = await service.commit(body)
         items = [
             {"ok": False, "problem": problem_json(r)}
             if isinstance(r, Exception)
-            else {"ok": True, "receipt": receipt_json(r, op.core.operator)}
+            else {"ok": True, "receipt": receipt_json(r, service.core.operator)}
             for r in results
         ]
-        return json_response(items, headers=rate_headers(op, body[0].trader))
-    (result,) = await op.commit([body])
+        return json_response(items, headers=rate_headers(service, body[0].trader))
+    (result,) = await service.commit([body])
     if isinstance(result, Exception):
         raise result
     return json_response(
-        receipt_json(result, op.core.operator), headers=rate_headers(op, body.trader)
+        receipt_json(result, service.core.operator), headers=rate_headers(service, body.trader)
     )

@@ -8,30 +8,30 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response, rate_headers
 from sealbatch.venue.api.public import MarketListPublic, MarketPublic, OracleTakenPublic
 from sealbatch.venue.errors import NotFound
-from sealbatch.venue.operator import Operator
 from sealbatch.venue.schemas import OracleReportIn
+from sealbatch.venue.service import VenueService
 
 router = APIRouter(prefix="/v1/markets", tags=["markets"])
 oracle_router = APIRouter(prefix="/v1/oracle", tags=["oracle"])
 
 
-def _market(op: Operator, market_id: str) -> dict[str, Any]:
-    m = op.core.markets[market_id]
+def _market(service: VenueService, market_id: str) -> dict[str, Any]:
+    m = service.core.markets[market_id]
     return {
         **asdict(m),
-        "last_price": op.core.references.get(market_id),
-        **op.core.settlement.market_state(market_id).to_dict(),
+        "last_price": service.core.references.get(market_id),
+        **service.core.settlement.market_state(market_id).to_dict(),
     }
 
 
 @router.get("", response_model=MarketListPublic, responses=PROBLEM, summary="All markets")
-async def list_markets(op: OperatorDep) -> JSONResponse:
+async def list_markets(service: ServiceDep) -> JSONResponse:
     return json_response(
-        await op.read_durable(
-            lambda: {"markets": [_market(op, m) for m in sorted(op.core.markets)]}
+        await service.read_durable(
+            lambda: {"markets": [_market(service, m) for m in sorted(service.core.markets)]}
         )
     )
 
@@ -42,13 +42,13 @@ async def list_markets(op: OperatorDep) -> JSONResponse:
     responses=PROBLEM,
     summary="One market, its oracle and funding",
 )
-async def get_market(op: OperatorDep, market_id: str) -> JSONResponse:
-    if market_id not in op.core.markets:
+async def get_market(service: ServiceDep, market_id: str) -> JSONResponse:
+    if market_id not in service.core.markets:
         raise NotFound(
-            f"market: expected one of {sorted(op.core.markets)}, got {market_id[:40]!r}",
+            f"market: expected one of {sorted(service.core.markets)}, got {market_id[:40]!r}",
             "unknown_market",
         )
-    return json_response(await op.read_durable(lambda: _market(op, market_id)))
+    return json_response(await service.read_durable(lambda: _market(service, market_id)))
 
 
 @oracle_router.post(
@@ -59,6 +59,6 @@ async def get_market(op: OperatorDep, market_id: str) -> JSONResponse:
     description="From a configured oracle source (two or more families); each batch's "
     "oracle round takes every source's newest fresh report per market.",
 )
-async def post_oracle_report(op: OperatorDep, body: OracleReportIn) -> JSONResponse:
-    await op.oracle_report(body)
-    return json_response({"status": "taken"}, headers=rate_headers(op, body.source))
+async def post_oracle_report(service: ServiceDep, body: OracleReportIn) -> JSONResponse:
+    await service.oracle_report(body)
+    return json_response({"status": "taken"}, headers=rate_headers(service, body.source))

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sealbatch.venue.api.deps import OperatorDep, json_response
+from sealbatch.venue.api.deps import ServiceDep, json_response
 from sealbatch.venue.api.public import HealthPublic, InfoPublic, OperatorViewPublic
 
 router = APIRouter(tags=["operator"])
@@ -17,34 +17,34 @@ router = APIRouter(tags=["operator"])
     response_model=InfoPublic,
     summary="What a client needs to sign: EIP-712 domain, operator, batch clock, limits",
 )
-async def info(op: OperatorDep) -> JSONResponse:
-    now = op.clock.now_ms()
+async def info(service: ServiceDep) -> JSONResponse:
+    now = service.clock.now_ms()
     return json_response(
         {
-            "domain": op.domain.as_dict(),
-            "operator": op.core.operator,
+            "domain": service.domain.as_dict(),
+            "operator": service.core.operator,
             "now_ms": now,
             "schedule": {
-                "genesis_ms": op.schedule.genesis_ms,
-                "commit_window_ms": op.schedule.commit_ms,
-                "reveal_window_ms": op.schedule.reveal_ms,
-                "collecting": op.schedule.collecting(now),
+                "genesis_ms": service.schedule.genesis_ms,
+                "commit_window_ms": service.schedule.commit_ms,
+                "reveal_window_ms": service.schedule.reveal_ms,
+                "collecting": service.schedule.collecting(now),
             },
-            "markets": sorted(op.core.markets),
+            "markets": sorted(service.core.markets),
             "rate_limits": {
-                "signed_writes_per_s": op.limiter.rate,
-                "burst": op.limiter.burst,
-                "bulk_max": op.settings.bulk_max,
+                "signed_writes_per_s": service.limiter.rate,
+                "burst": service.limiter.burst,
+                "bulk_max": service.settings.bulk_max,
             },
             "rfq": {
-                "min_window_ms": op.settings.rfq_min_window_ms,
-                "max_window_ms": op.settings.rfq_max_window_ms,
-                "band_bps": op.settings.rfq_band_bps,
-                "quote_bond": op.core.quote_bond,
+                "min_window_ms": service.settings.rfq_min_window_ms,
+                "max_window_ms": service.settings.rfq_max_window_ms,
+                "band_bps": service.settings.rfq_band_bps,
+                "quote_bond": service.core.quote_bond,
             },
-            "settlement": op.core.settlement.name,
-            "min_bond": op.settings.min_bond,
-            "stream_epoch": op.broker.epoch,
+            "settlement": service.core.settlement.name,
+            "min_bond": service.settings.min_bond,
+            "stream_epoch": service.broker.epoch,
         }
     )
 
@@ -54,8 +54,8 @@ async def info(op: OperatorDep) -> JSONResponse:
     response_model=OperatorViewPublic,
     summary="Operator view: batch lag, breaker, queue depths",
 )
-async def operator_view(op: OperatorDep) -> JSONResponse:
-    return json_response(await op.read_durable(op.operator_view))
+async def operator_view(service: ServiceDep) -> JSONResponse:
+    return json_response(await service.read_durable(service.operator_view))
 
 
 @router.get(
@@ -64,8 +64,8 @@ async def operator_view(op: OperatorDep) -> JSONResponse:
     responses={503: {"model": HealthPublic, "description": "the durable log failed"}},
     summary="Liveness",
 )
-async def healthz(op: OperatorDep) -> JSONResponse:
-    ok = op.writer.failed is None
+async def healthz(service: ServiceDep) -> JSONResponse:
+    ok = service.writer.failed is None
     return json_response({"ok": ok}, 200 if ok else 503)
 
 
@@ -80,6 +80,6 @@ async def healthz(op: OperatorDep) -> JSONResponse:
         }
     },
 )
-async def metrics(op: OperatorDep) -> Response:
-    op.refresh_metrics()
-    return Response(generate_latest(op.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(service: ServiceDep) -> Response:
+    service.refresh_metrics()
+    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from sealbatch.venue.api.deps import (
     PROBLEM,
-    OperatorDep,
+    ServiceDep,
     SignedReadDep,
     allow_read,
     json_response,
@@ -32,12 +32,12 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
     "once cleared, anyone sees its public outcome (what the published batch shows) and only "
     "its trader and the operator the `detail`.",
 )
-async def get_order(op: OperatorDep, commitment: str, read: SignedReadDep) -> JSONResponse:
+async def get_order(service: ServiceDep, commitment: str, read: SignedReadDep) -> JSONResponse:
     key = parse_hex32(commitment, "commitment")
-    signer = allow_read(op, read, read.account) if read is not None else None
-    fate = await op.read_durable(lambda: op.core.fate(key))
+    signer = allow_read(service, read, read.account) if read is not None else None
+    fate = await service.read_durable(lambda: service.core.fate(key))
     if signer is not None and signer.lower() in (
-        op.core.operator.lower(),
+        service.core.operator.lower(),
         fate["trader"].lower(),
     ):
         return json_response(fate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, rate_headers
+from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response, rate_headers
 from sealbatch.venue.api.public import RevealPublic
 from sealbatch.venue.schemas import RevealIn
 
@@ -21,8 +21,8 @@ router = APIRouter(prefix="/v1/reveals", tags=["reveals"])
     "batch. A reveal that does not match, breaks the band, size or margin is refused with its "
     "code, and the refusal is recorded as the order's fate.",
 )
-async def post_reveal(op: OperatorDep, body: RevealIn) -> JSONResponse:
-    revealed = await op.reveal(body)
+async def post_reveal(service: ServiceDep, body: RevealIn) -> JSONResponse:
+    revealed = await service.reveal(body)
     return json_response(
         {
             "commitment": "0x" + revealed.commitment.hex(),
@@ -31,5 +31,5 @@ async def post_reveal(op: OperatorDep, body: RevealIn) -> JSONResponse:
             "order": revealed.order.to_dict(),
             "status": "revealed",
         },
-        headers=rate_headers(op, body.trader),
+        headers=rate_headers(service, body.trader),
     )

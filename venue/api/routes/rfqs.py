@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from sealbatch.venue.api.deps import PROBLEM, OperatorDep, json_response, parse_hex32, rate_headers
+from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response, parse_hex32, rate_headers
 from sealbatch.venue.api.public import AcceptancePublic, QuotePublic, RfqListPublic, RfqPublic
 from sealbatch.venue.errors import BadRequest
 from sealbatch.venue.schemas import AcceptIn, QuoteCommitIn, QuoteRevealIn, RfqIn
@@ -30,10 +30,10 @@ def _same_id(path_id: str, body_id: str) -> None:
     "(hidden, buy or sell), window length. Quotes are committed in the first half of the "
     "window, revealed in the third quarter, accepted in the last quarter.",
 )
-async def post_rfq(op: OperatorDep, body: RfqIn) -> JSONResponse:
-    rfq = await op.request_rfq(body)
+async def post_rfq(service: ServiceDep, body: RfqIn) -> JSONResponse:
+    rfq = await service.request_rfq(body)
     return json_response(
-        rfq.to_dict(op.clock.now_ms()), 201, headers=rate_headers(op, body.requester)
+        rfq.to_dict(service.clock.now_ms()), 201, headers=rate_headers(service, body.requester)
     )
 
 
@@ -43,12 +43,12 @@ async def post_rfq(op: OperatorDep, body: RfqIn) -> JSONResponse:
     responses=PROBLEM,
     summary="Open RFQs (what makers can quote)",
 )
-async def list_rfqs(op: OperatorDep) -> JSONResponse:
+async def list_rfqs(service: ServiceDep) -> JSONResponse:
     def view() -> dict[str, Any]:
-        now = op.clock.now_ms()
-        return {"rfqs": [r.to_dict(now) for r in op.core.rfqs.open_rfqs(now)]}
+        now = service.clock.now_ms()
+        return {"rfqs": [r.to_dict(now) for r in service.core.rfqs.open_rfqs(now)]}
 
-    return json_response(await op.read_durable(view))
+    return json_response(await service.read_durable(view))
 
 
 @router.get(
@@ -57,10 +57,12 @@ async def list_rfqs(op: OperatorDep) -> JSONResponse:
     responses=PROBLEM,
     summary="One RFQ, its quotes and acceptance",
 )
-async def get_rfq(op: OperatorDep, rfq_id: str) -> JSONResponse:
+async def get_rfq(service: ServiceDep, rfq_id: str) -> JSONResponse:
     key = parse_hex32(rfq_id, "rfq_id")
     return json_response(
-        await op.read_durable(lambda: op.core.rfqs.get(key).to_dict(op.clock.now_ms()))
+        await service.read_durable(
+            lambda: service.core.rfqs.get(key).to_dict(service.clock.now_ms())
+        )
     )
 
 
@@ -73,10 +75,10 @@ async def get_rfq(op: OperatorDep, rfq_id: str) -> JSONResponse:
     description="Signed EIP-712 `QuoteCommit` with commitment "
     "`keccak(abi.encode(QUOTE_TAG, rfqId, maker, bid, ask, salt))`.",
 )
-async def post_quote(op: OperatorDep, rfq_id: str, body: QuoteCommitIn) -> JSONResponse:
+async def post_quote(service: ServiceDep, rfq_id: str, body: QuoteCommitIn) -> JSONResponse:
     _same_id(rfq_id, body.rfq_id)
-    q = await op.quote_commit(body)
-    return json_response(q.to_dict(), 201, headers=rate_headers(op, body.maker))
+    q = await service.quote_commit(body)
+    return json_response(q.to_dict(), 201, headers=rate_headers(service, body.maker))
 
 
 @router.post(
@@ -85,10 +87,10 @@ async def post_quote(op: OperatorDep, rfq_id: str, body: QuoteCommitIn) -> JSONR
     responses=PROBLEM,
     summary="Reveal a sealed quote (firm until the window closes: no last look)",
 )
-async def post_quote_reveal(op: OperatorDep, rfq_id: str, body: QuoteRevealIn) -> JSONResponse:
+async def post_quote_reveal(service: ServiceDep, rfq_id: str, body: QuoteRevealIn) -> JSONResponse:
     _same_id(rfq_id, body.rfq_id)
-    q = await op.quote_reveal(body)
-    return json_response(q.to_dict(), headers=rate_headers(op, body.maker))
+    q = await service.quote_reveal(body)
+    return json_response(q.to_dict(), headers=rate_headers(service, body.maker))
 
 
 @router.post(
@@ -100,7 +102,7 @@ async def post_quote_reveal(op: OperatorDep, rfq_id: str, body: QuoteRevealIn) -
     "commitments now, at the quote price, if that price lies within `rfq_band_bps` of the "
     "batch's clearing price.",
 )
-async def post_accept(op: OperatorDep, rfq_id: str, body: AcceptIn) -> JSONResponse:
+async def post_accept(service: ServiceDep, rfq_id: str, body: AcceptIn) -> JSONResponse:
     _same_id(rfq_id, body.rfq_id)
-    a = await op.accept(body)
-    return json_response(a.to_dict(), headers=rate_headers(op, body.requester))
+    a = await service.accept(body)
+    return json_response(a.to_dict(), headers=rate_headers(service, body.requester))

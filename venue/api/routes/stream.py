@@ -13,15 +13,15 @@ from starlette.types import Message
 
 from sealbatch.venue.api.deps import (
     PROBLEM,
-    OperatorDep,
+    ServiceDep,
     SignedReadDep,
     allow_read,
     json_response,
 )
 from sealbatch.venue.api.public import StreamReplayPublic
 from sealbatch.venue.errors import BadRequest, VenueError
-from sealbatch.venue.operator import Operator
 from sealbatch.venue.read_auth import SignedRead
+from sealbatch.venue.service import VenueService
 from sealbatch.venue.stream import MAX_TOPICS, valid_topic
 
 router = APIRouter(prefix="/v1/stream", tags=["stream"])
@@ -36,7 +36,7 @@ router = APIRouter(prefix="/v1/stream", tags=["stream"])
     "account or the operator (docs/api.md).",
 )
 async def replay(
-    op: OperatorDep,
+    service: ServiceDep,
     topic: str,
     read: SignedReadDep,
     after: int = Query(..., ge=0, le=(1 << 63) - 1),
@@ -45,9 +45,13 @@ async def replay(
     if not valid_topic(topic):
         raise BadRequest(f"topic: expected batches, rfqs or account:<address>, got {topic[:60]!r}")
     if topic.startswith("account:"):
-        allow_read(op, read, topic.split(":", 1)[1])
+        allow_read(service, read, topic.split(":", 1)[1])
     return json_response(
-        {"epoch": op.broker.epoch, "topic": topic, "messages": op.broker.replay(topic, after)}
+        {
+            "epoch": service.broker.epoch,
+            "topic": topic,
+            "messages": service.broker.replay(topic, after),
+        }
     )
 
 
@@ -80,7 +84,7 @@ def _parse_frame(message: Message) -> Any:
         ) from None
 
 
-def _subscription(op: Operator, doc: Any) -> set[str]:
+def _subscription(service: VenueService, doc: Any) -> set[str]:
     """The topics a subscribe message asks for, each account topic checked against
     its signed read.
 
@@ -125,7 +129,7 @@ def _subscription(op: Operator, doc: Any) -> set[str]:
     for topic in topics:
         if topic.startswith("account:"):
             account = topic.split(":", 1)[1]
-            allow_read(op, reads.get(account), account)
+            allow_read(service, reads.get(account), account)
     return topics
 
 
@@ -140,14 +144,14 @@ async def stream(ws: WebSocket) -> None:
     then every message with ``seq`` counting up by one per topic. A refused
     subscribe gets an error frame and the socket closes (1008); any later
     message gets an error frame and the socket stays open."""
-    op: Operator = ws.app.state.operator
+    service: VenueService = ws.app.state.service
     await ws.accept()
     try:
         first = await ws.receive()
         if first["type"] == "websocket.disconnect":
             return
-        topics = _subscription(op, _parse_frame(first))
-        sub = op.broker.subscribe(topics)
+        topics = _subscription(service, _parse_frame(first))
+        sub = service.broker.subscribe(topics)
     except VenueError as exc:
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await _error_frame(ws, exc)
@@ -160,10 +164,10 @@ async def stream(ws: WebSocket) -> None:
             await ws.send_json(
                 {
                     "type": "snapshot",
-                    "epoch": op.broker.epoch,
+                    "epoch": service.broker.epoch,
                     "topic": topic,
-                    "seq": op.broker.seq(topic),
-                    "data": await op.read_durable(lambda t=topic: op.snapshot(t)),  # type: ignore[misc]
+                    "seq": service.broker.seq(topic),
+                    "data": await service.read_durable(lambda t=topic: service.snapshot(t)),  # type: ignore[misc]
                 }
             )
         receiver = asyncio.ensure_future(ws.receive())
@@ -190,4 +194,4 @@ async def stream(ws: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        op.broker.unsubscribe(sub)
+        service.broker.unsubscribe(sub)

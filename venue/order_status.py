@@ -1,4 +1,4 @@
-"""Order fates: what happened to each commitment, and why it did not fill."""
+"""Order statuses: what happened to each commitment, and why it did not fill."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 from sealbatch.auction.batch import BatchResult
 from sealbatch.auction.orders import Side
 
-__all__ = ["update_fates"]
+__all__ = ["update_order_statuses"]
 
 
-def update_fates(fates: dict[bytes, dict[str, Any]], result: BatchResult) -> None:
+def update_order_statuses(fates: dict[bytes, dict[str, Any]], result: BatchResult) -> None:
     """Record in each order's fate what the batch did to it, and why.
 
     A fully filled order is ``filled``; otherwise the reason is ``no_trade``

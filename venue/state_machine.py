@@ -1,12 +1,12 @@
 """The venue's state machine: every write and every batch close, deterministic.
 
-:class:`VenueCore` holds the open commit books, the RFQ book, carried GTC
+:class:`VenueStateMachine` holds the open commit books, the RFQ book, carried GTC
 orders, reference prices, batch records and every order's fate. It has no
 I/O and no clock of its own: each write takes the time at which it was
-accepted, and :meth:`VenueCore.advance` closes, clears and settles every
-batch whose reveal window has ended by a given time. The operator logs each
+accepted, and :meth:`VenueStateMachine.advance` closes, clears and settles every
+batch whose reveal window has ended by a given time. The service logs each
 accepted write (kind, time, wire payload) durably; replaying that log
-through :meth:`VenueCore.apply` with :meth:`VenueCore.advance` before each
+through :meth:`VenueStateMachine.apply` with :meth:`VenueStateMachine.advance` before each
 event rebuilds the same state and the same batch results, byte for byte —
 this is how the venue restarts after a crash.
 """
@@ -60,7 +60,7 @@ from sealbatch.venue.auth import (
 )
 from sealbatch.venue.clock import BatchSchedule
 from sealbatch.venue.errors import BadRequest, Conflict, NotFound
-from sealbatch.venue.fates import update_fates
+from sealbatch.venue.order_status import update_order_statuses
 from sealbatch.venue.rfq import (
     ACCEPT_TYPE,
     QUOTE_COMMIT_TYPE,
@@ -84,7 +84,7 @@ from sealbatch.venue.schemas import (
     hexb,
 )
 
-__all__ = ["EVENT_MODELS", "RevealOutcome", "VenueCore", "block_trade", "record_hash"]
+__all__ = ["EVENT_MODELS", "RevealOutcome", "VenueStateMachine", "block_trade", "record_hash"]
 
 #: Wire model of each kind of logged write.
 EVENT_MODELS: dict[str, type[BaseModel]] = {
@@ -145,7 +145,7 @@ def block_trade(acceptance: Acceptance) -> BlockTrade:
     )
 
 
-class VenueCore:
+class VenueStateMachine:
     """All venue state; see the module docstring.
 
     Args:
@@ -611,7 +611,7 @@ class VenueCore:
                     fate.update(status="not_filled", reason="batch_failed", detail=error)
             self.records[batch_id] = record
             return record
-        update_fates(self.fates, result)
+        update_order_statuses(self.fates, result)
         kept = {r.order_id: r.order.quantity for r in self.carried}
         for r in result.carried:
             fate = self.fates.get(r.order_id)

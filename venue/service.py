@@ -1,17 +1,18 @@
-"""The operator: batch clock, durable log, crash recovery, streams, metrics.
+"""The running venue service: batch clock, durable log, crash recovery, streams, metrics.
 
-:class:`Operator` wraps the deterministic :class:`~venue.core.VenueCore`:
+:class:`VenueService` wraps the deterministic
+:class:`~venue.state_machine.VenueStateMachine` (its ``core``):
 
 - every write first advances the batch clock to the current time, then is
   applied to the core, appended to the log and committed (group commit)
   before the answer leaves; a replay performs exactly the same sequence;
-- the loop (:meth:`Operator.run`) advances the clock every ``tick_ms`` so
+- the loop (:meth:`VenueService.run`) advances the clock every ``tick_ms`` so
   batches close, clear and settle on time with no traffic: commit → reveal →
   clear → settle (→ prove → anchor, once those exist), pipelined so that
   batch n+1 collects while batch n reveals;
 - at start-up the log is replayed from the beginning; every batch that was
   stored before the crash must come out with the same result hash, or the
-  operator refuses to start (:class:`~venue.errors.StateDiverged`);
+  service refuses to start (:class:`~venue.errors.StateDiverged`);
 - stream messages about a batch are published only once its record is
   durable, so no client ever sees a result a crash could undo.
 """
@@ -41,7 +42,6 @@ from sealbatch.settlement.oracle import load_oracle_config
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.venue.auth import RateLimiter
 from sealbatch.venue.clock import BatchSchedule, Clock, SystemClock
-from sealbatch.venue.core import RevealOutcome, VenueCore
 from sealbatch.venue.errors import (
     BadRequest,
     Conflict,
@@ -65,9 +65,10 @@ from sealbatch.venue.schemas import (
     WithdrawIn,
 )
 from sealbatch.venue.settings import Settings
+from sealbatch.venue.state_machine import RevealOutcome, VenueStateMachine
 from sealbatch.venue.stream import Broker
 
-__all__ = ["Operator"]
+__all__ = ["VenueService"]
 
 log = logging.getLogger("sealbatch.venue")
 
@@ -75,7 +76,7 @@ log = logging.getLogger("sealbatch.venue")
 _CHUNK = 128
 
 _T = TypeVar("_T")
-_Pub = tuple["Future[None]", list[tuple[str, str, dict[str, Any]]]]
+_PendingMessages = tuple["Future[None]", list[tuple[str, str, dict[str, Any]]]]
 """A write's future and the stream messages to publish once it is durable."""
 
 
@@ -154,7 +155,7 @@ def _markets(ids: Sequence[str]) -> dict[str, Market]:
     return {m: DEFAULT_MARKETS[m] for m in ids}
 
 
-class Operator:
+class VenueService:
     """The running venue (one process, the markets in ``settings.markets``).
 
     Args:
@@ -185,7 +186,7 @@ class Operator:
             chain_id=int(meta["chain_id"]), verifying_contract=Address(meta["verifying_contract"])
         )
         markets = _markets(json.loads(meta["markets"]))
-        self.core = VenueCore(
+        self.core = VenueStateMachine(
             markets=markets,
             domain=self.domain,
             operator_key=bytes.fromhex(settings.operator_key.removeprefix("0x")),
@@ -275,9 +276,9 @@ class Operator:
 
     # ------------------------------------------------------------- batch clock
 
-    def _advance_locked(self, now: int, pubs: list[_Pub]) -> list[dict[str, Any]]:
+    def _advance_locked(self, now: int, pending: list[_PendingMessages]) -> list[dict[str, Any]]:
         """Clear every batch due at ``now`` (caller holds ``core_lock``); the records
-        go to the writer at once and their stream messages into ``pubs``."""
+        go to the writer at once and their stream messages into ``pending``."""
         records = self.core.advance(now)
         if records:
             fut = self.writer.submit(batches=records)
@@ -285,7 +286,7 @@ class Operator:
                 kept = self.core.publications
                 done = [kept[r["batch_id"]] for r in records if r["batch_id"] in kept]
                 fut.add_done_callback(functools.partial(self._queue_folders, done=done))
-            pubs.append((fut, [m for rec in records for m in self._batch_messages(rec)]))
+            pending.append((fut, [m for rec in records for m in self._batch_messages(rec)]))
             self.metrics.batches.inc(len(records))
             for rec in records:
                 if rec["status"] == "failed":
@@ -380,11 +381,11 @@ class Operator:
 
     def advance(self) -> list[dict[str, Any]]:
         """Clear every batch that is due; records are stored, then published."""
-        pubs: list[_Pub] = []
+        pending: list[_PendingMessages] = []
         with self.core_lock:
             self._check_storage()
-            records = self._advance_locked(self.clock.now_ms(), pubs)
-        self._publish(pubs)
+            records = self._advance_locked(self.clock.now_ms(), pending)
+        self._publish_all(pending)
         return records
 
     async def run(self) -> None:
@@ -442,11 +443,13 @@ class Operator:
         self.metrics.writes.labels(kind).inc()
         return e
 
-    def _publish(self, pubs: list[_Pub]) -> None:
-        for fut, msgs in pubs:
-            self._after(fut, msgs)
+    def _publish_all(self, pending: list[_PendingMessages]) -> None:
+        for fut, msgs in pending:
+            self._publish_once_durable(fut, msgs)
 
-    def _after(self, fut: Future[None], msgs: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def _publish_once_durable(
+        self, fut: Future[None], msgs: list[tuple[str, str, dict[str, Any]]]
+    ) -> None:
         """Publish ``msgs`` once ``fut`` (their write) is durable."""
         if not msgs:
             return
@@ -489,16 +492,18 @@ class Operator:
 
     def _commit_chunk(
         self, bodies: Sequence[CommitIn]
-    ) -> tuple[list[Receipt | AuctionError | VenueError], Future[None] | None, list[_Pub]]:
+    ) -> tuple[
+        list[Receipt | AuctionError | VenueError], Future[None] | None, list[_PendingMessages]
+    ]:
         """Take a run of commitments under ``core_lock``."""
-        pubs: list[_Pub] = []
+        pending: list[_PendingMessages] = []
         out: list[Receipt | AuctionError | VenueError] = []
         events: list[LoggedEvent] = []
         with self.core_lock:
             self._check_storage()
             for body in bodies:
                 now = self.clock.now_ms()
-                self._advance_locked(now, pubs)
+                self._advance_locked(now, pending)
                 try:
                     self._limit(body.trader)
                     receipt = self.core.commit(body, now)
@@ -511,7 +516,7 @@ class Operator:
                 events.append(self._log("commit", body.model_dump_json(), now))
                 out.append(receipt)
             fut = self.writer.submit(events) if events else None
-        return out, fut, pubs
+        return out, fut, pending
 
     async def commit(self, bodies: Sequence[CommitIn]) -> list[Receipt | AuctionError | VenueError]:
         """Take commitments (one request, one or many); each gets a receipt or an error.
@@ -524,8 +529,8 @@ class Operator:
         for i in range(0, len(bodies), _CHUNK):
             if i:
                 await asyncio.sleep(0)
-            res, fut, pubs = self._commit_chunk(bodies[i : i + _CHUNK])
-            self._publish(pubs)
+            res, fut, pending = self._commit_chunk(bodies[i : i + _CHUNK])
+            self._publish_all(pending)
             out.extend(res)
             if fut is not None:
                 futures.append(fut)
@@ -543,12 +548,12 @@ class Operator:
         messages: Callable[[Any, int], list[tuple[str, str, dict[str, Any]]]] | None = None,
     ) -> Any:
         """Apply one signed write other than a commitment and wait until it is durable."""
-        pubs: list[_Pub] = []
+        pending: list[_PendingMessages] = []
         try:
             with self.core_lock:
                 self._check_storage()
                 now = self.clock.now_ms()
-                self._advance_locked(now, pubs)
+                self._advance_locked(now, pending)
                 self._limit(signer)
                 try:
                     result = fn(body, now)
@@ -559,8 +564,8 @@ class Operator:
                 fut = self.writer.submit([self._log(kind, body.model_dump_json(), now)])
                 msgs = messages(result, now) if messages else []
         finally:
-            self._publish(pubs)
-        self._after(fut, msgs)
+            self._publish_all(pending)
+        self._publish_once_durable(fut, msgs)
         with self.metrics.commit_latency.time():
             await asyncio.wrap_future(fut)
         return result
