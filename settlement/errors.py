@@ -13,6 +13,7 @@ from sealbatch.crypto.exceptions import SealbatchError
 
 __all__ = [
     "BadOracleSignature",
+    "BatchStatementError",
     "InsufficientBond",
     "InsufficientCollateral",
     "InsufficientMargin",
@@ -110,3 +111,8 @@ class InvariantViolation(SettlementError):
     """A batch broke conservation of value or zero net position (a bug, never input)."""
 
     code = "invariant_violation"
+
+
+class BatchStatementError(SettlementError, ValueError):
+    """A published batch cannot give a batch-proof statement (a missing, malformed or
+    inconsistent file), or its trace breaks the batch statement; the message says which."""

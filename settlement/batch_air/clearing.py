@@ -1,0 +1,156 @@
+"""The clearing section of the batch AIR: one row per order that took part.
+
+Statements enforced here (DESIGN.md "The batch statement"; constraint names
+start with the statement's number so a failure says which one caught it):
+
+* **S1 uniform price** — each row looks its market's clearing price up in
+  the public market table (``TAG_MARKET``, built by the verifier from the
+  public inputs, once per order of the market), and its fill goes to the
+  settlement side at that price (``TAG_FILL``);
+* **S1 limit** — a filled limit order's signed distance to the price,
+  ``(2·is_buy − 1)·(limit − price)``, is range-checked non-negative (30 bits);
+* **S1 quantity** — ``0 ≤ fill ≤ quantity`` (range checks), a filled row
+  fills at least one lot, no fill where the market did not trade;
+* **S2 bought = sold** — a running signed fill ``Σ (2·is_buy − 1)·fill``
+  must be zero wherever the market index changes and on the last row, so
+  every market's segment (rows need not be sorted) nets to zero;
+* **binding to the publication** — every active row sends its order tuple
+  with its fill to the public order table (``TAG_ORDER``), which the verifier
+  builds from ``orders.csv`` and ``result.json``: the rows are exactly the
+  published orders, each with its published fill.
+
+Columns (section ``book``): ``active`` (1 on the order rows, then 0 on the
+padding), ``mkt``, ``is_buy``, ``has_limit``, ``limit``, ``qty``, ``fill``,
+``acct``, ``price``, ``traded``, ``filled``, ``dlim``, ``net`` and the limbs
+of four range checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sealbatch.crypto.air import Expr
+from sealbatch.crypto.bus import PublicTable
+from sealbatch.settlement.batch_air.framework import (
+    TAG_FILL,
+    TAG_MARKET,
+    TAG_ORDER,
+    AirBuilder,
+    TraceBuilder,
+)
+from sealbatch.settlement.batch_air.statement import BatchStatement
+
+__all__ = ["SECTION", "declare", "generate"]
+
+SECTION = "book"
+_LOTS_BITS = 22
+_PRICE_BITS = 30
+
+
+def declare(b: AirBuilder, statement: BatchStatement) -> None:
+    """Allocate the book section's columns, constraints, bus tuples and public tables."""
+
+    def c(name: str):
+        return b.column(SECTION, name)
+
+    active, mkt, is_buy, has_limit = c("active"), c("mkt"), c("is_buy"), c("has_limit")
+    limit, qty, fill, acct = c("limit"), c("qty"), c("fill"), c("acct")
+    price, traded, filled, dlim, net = c("price"), c("traded"), c("filled"), c("dlim"), c("net")
+
+    for e, name in ((active, "active"), (is_buy, "is_buy"), (has_limit, "has_limit")):
+        b.boolean(e, f"book: {name}")
+    b.boolean(filled, "S1: filled")
+    b.constrain(active.next * (1 - active), "book: order rows first, then padding")
+    b.constrain((1 - active) * fill, "book: no fill on padding")
+    b.constrain((1 - active) * filled, "book: not filled on padding")
+    b.constrain(limit * (1 - has_limit), "book: a market order has limit 0")
+
+    # S1: uniform price, limit, quantity.
+    b.constrain(fill * (1 - filled), "S1 quantity: a fill > 0 is marked filled")
+    b.range_check(SECTION, "fill_min", fill - filled, _LOTS_BITS)  # filled ⇒ fill ≥ 1; fill ≥ 0
+    b.range_check(SECTION, "qty_left", qty - fill, _LOTS_BITS)  # S1 quantity: fill ≤ qty
+    b.range_check(SECTION, "qty_pos", qty - active, _LOTS_BITS)  # an order has ≥ 1 lot
+    b.constrain(fill * (1 - traded), "S1 uniform price: no fill where the market did not trade")
+    b.constrain(dlim - (2 * is_buy - 1) * (limit - price), "S1 limit: signed distance")
+    b.range_check(SECTION, "limit_slack", filled * has_limit * dlim, _PRICE_BITS)
+
+    # S2: bought = sold per market.
+    signed = (2 * is_buy - 1) * fill
+    b.boundary(0, net - signed, "S2 bought = sold: running sum starts")
+    b.constrain(net.next - net - (2 * is_buy.next - 1) * fill.next, "S2 bought = sold: running")
+    b.constrain((mkt.next - mkt) * net, "S2 bought = sold: zero where the market changes")
+    b.boundary(-1, net, "S2 bought = sold: zero at the end")
+
+    # The bus: the market's public price, the published order, the fill for settlement.
+    b.bus.send(TAG_MARKET, [mkt, price, traded], active, "S1 uniform price: market table")
+    b.bus.send(
+        TAG_ORDER, [mkt, is_buy, has_limit, limit, qty, fill, acct], active, "published order"
+    )
+    b.bus.send(TAG_FILL, [acct, mkt, is_buy, fill, price], filled, "fill to settlement")
+    rows, mult = statement.market_rows()
+    b.public_table(PublicTable(TAG_MARKET, rows, mult, receive=True))
+    rows, mult = statement.order_rows()
+    b.public_table(PublicTable(TAG_ORDER, rows, mult, receive=True))
+
+
+def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
+    """Write the book section from the statement's orders (prover side).
+
+    Args:
+        tb: the trace being built.
+        statement: the batch's statement (its orders with their fills).
+        refuse: raise on a broken statement before writing (tests turn it off
+            to show that the AIR itself rejects the trace).
+
+    Raises:
+        ValueError: the published batch breaks a statement the section checks
+            (the message names it): the trace could not satisfy the AIR.
+    """
+    # Grouped by market (stable): each market's rows net to zero as one segment.
+    orders = sorted(statement.orders, key=lambda o: o.market)
+    n = len(orders)
+    if n > tb.num_rows:
+        raise ValueError(f"expected at most {tb.num_rows} orders, got {n}")
+
+    def arr(values: list[int]) -> np.ndarray:
+        return np.array(values, dtype=np.int64)
+
+    mkt = arr([o.market for o in orders])
+    is_buy = arr([o.is_buy for o in orders])
+    has_limit = arr([o.has_limit for o in orders])
+    limit = arr([o.limit for o in orders])
+    qty = arr([o.quantity for o in orders])
+    fill = arr([o.fill for o in orders])
+    price = arr([statement.prices[o.market] for o in orders])
+    traded = (price > 0).astype(np.int64)
+    filled = (fill > 0).astype(np.int64)
+    dlim = (2 * is_buy - 1) * (limit - price)
+    signed = (2 * is_buy - 1) * fill
+    net = np.cumsum(signed) if n else arr([])
+    changes = np.flatnonzero(mkt[1:] != mkt[:-1]) if n else arr([])
+    if refuse and n and (np.any(net[changes] != 0) or net[-1] != 0):
+        raise ValueError("S2 bought = sold: a market's buy and sell fills differ")
+    if refuse and np.any(fill * (1 - traded)):
+        raise ValueError("S1 uniform price: a fill in a market without a clearing price")
+    for name, values in (
+        ("active", np.ones(n, np.int64)),
+        ("mkt", mkt),
+        ("is_buy", is_buy),
+        ("has_limit", has_limit),
+        ("limit", limit),
+        ("qty", qty),
+        ("fill", fill),
+        ("acct", arr([o.account for o in orders])),
+        ("price", price),
+        ("traded", traded),
+        ("filled", filled),
+        ("dlim", dlim),
+        ("net", net),
+    ):
+        tb.set(SECTION, name, values)
+    tb.set_range(SECTION, "fill_min", fill - filled, "S1 quantity (a fill is 0 or ≥ 1 lot)")
+    tb.set_range(SECTION, "qty_left", qty - fill, "S1 quantity (fill ≤ quantity)")
+    tb.set_range(SECTION, "qty_pos", qty - 1, "S1 quantity (an order has ≥ 1 lot)")
+    tb.set_range(
+        SECTION, "limit_slack", filled * has_limit * dlim, "S1 limit (a fill within its limit)"
+    )

@@ -1,0 +1,375 @@
+"""The batch AIR's framework: columns by section, bus tags, and the shared services.
+
+The batch AIR is one trace whose columns are split into *sections* (the
+clearing book, the accounts, …). Sections never read each other's columns:
+they are linked only through tuples on the LogUp bus
+(:mod:`sealbatch.crypto.bus`), under the tags below. Two *services* any
+section may use through the bus:
+
+* **range checks** (:meth:`AirBuilder.range_check`): a value is written as
+  12-bit limbs in its section's columns, each limb is sent as
+  ``(TAG_RANGE, limb)`` and received by a fixed table of ``0 … 4095`` (a
+  fixed column the prover cannot choose), so the trace has at least 2^12
+  rows. A width that is not a multiple of 12 also sends the top limb shifted
+  left to 12 bits, which bounds it to the remaining bits. Widths stay at or
+  below 30 bits, so the limb sum never wraps around p;
+* **the Poseidon2 permutation** (:meth:`AirBuilder.permutation`): one
+  permutation per row (the gadget of :mod:`sealbatch.crypto.airs.poseidon2_air`)
+  receives ``(TAG_PERM, in_0 … in_15, out_0 … out_15)`` tuples, as many
+  times as sections send them. Sponge chaining is the sender's business.
+  The section is added only when some section sends to it.
+
+A third shared piece is the **per-market public table**: each market's
+clearing price (``TAG_MARKET``), built by the verifier from the public inputs.
+
+:class:`AirBuilder` collects columns, constraints and bus interactions while
+the sections declare themselves, then :meth:`AirBuilder.finish` adds the
+services and returns the :class:`~sealbatch.crypto.air.Air` and its
+:class:`Layout` (column names → indices). The prover fills a
+:class:`TraceBuilder` over the same layout. Both sides build the layout the
+same way from ``(num_rows, statement)``, so nothing here is prover-only except
+:class:`TraceBuilder`.
+
+Tags (the contract between sections; a tag is the first element of every
+tuple, so tuples of different tags never balance each other):
+
+======================  =====================================================
+tag                     tuple
+======================  =====================================================
+``TAG_RANGE``           ``(limb)`` — a value in ``[0, 4096)``
+``TAG_PERM``            ``(in_0 … in_15, out_0 … out_15)`` — Poseidon2
+``TAG_MARKET``          ``(market, price, traded)`` — public per market
+``TAG_ORDER``           ``(market, is_buy, has_limit, limit, quantity, fill,
+                        account)`` — each published order with its fill
+``TAG_FILL``            ``(account, market, side, lots, price)`` — side 1 buy
+``TAG_FORFEIT``         ``(account, bond_l0, bond_l1, bond_l2)`` — a forfeited
+                        commitment's bond (24-bit limbs)
+======================  =====================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import numpy.typing as npt
+
+from sealbatch.crypto import field as fld
+from sealbatch.crypto.air import Air, Boundary, Expr, Transition, col, const, fixed
+from sealbatch.crypto.airs.poseidon2_air import (
+    GADGET_COLUMNS,
+    permutation_columns,
+    permutation_constraints,
+)
+from sealbatch.crypto.bus import Bus, PublicTable
+from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.poseidon2 import WIDTH, permute
+
+__all__ = [
+    "MIN_ROWS",
+    "RANGE_BITS",
+    "TAG_FILL",
+    "TAG_FORFEIT",
+    "TAG_MARKET",
+    "TAG_ORDER",
+    "TAG_PERM",
+    "TAG_RANGE",
+    "AirBuilder",
+    "Layout",
+    "RangeCheck",
+    "TraceBuilder",
+]
+
+U64 = npt.NDArray[np.uint64]
+
+# ---- bus tags (the contract between sections)
+TAG_RANGE = 1
+TAG_PERM = 2
+TAG_MARKET = 3
+TAG_ORDER = 4
+TAG_FILL = 5
+TAG_FORFEIT = 6
+
+#: Width of one range-checked limb; the fixed range table has 2^12 rows.
+RANGE_BITS = 12
+#: The smallest batch trace: the range table must fit.
+MIN_ROWS = 1 << RANGE_BITS
+_RANGE_SIZE = 1 << RANGE_BITS
+#: Widest value one range check takes (the limb sum stays below p ≈ 2^30.9).
+MAX_RANGE_BITS = 30
+
+_BETA, _PUBLIC_SUM = 0, 2
+
+
+@dataclass(frozen=True)
+class RangeCheck:
+    """One declared range check: ``value`` in ``[0, 2^bits)`` via ``limbs``."""
+
+    section: str
+    name: str
+    bits: int
+    limbs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Column names and indices of a built batch AIR (both sides)."""
+
+    names: tuple[str, ...]
+    index: dict[str, int]
+    range_checks: tuple[RangeCheck, ...]
+    range_mult: int
+    perm_first: int | None  # first column of the permutation section, None without it
+
+    @property
+    def width(self) -> int:
+        return len(self.names)
+
+    def column(self, section: str, name: str) -> int:
+        """The index of ``section.name``.
+
+        Raises:
+            KeyError: no such column.
+        """
+        return self.index[f"{section}.{name}"]
+
+
+@dataclass
+class AirBuilder:
+    """Collects the sections' columns, constraints and bus interactions.
+
+    Args:
+        name: the AIR's name.
+        num_rows: trace rows, a power of two ``>= MIN_ROWS``.
+        public_inputs: the statement's public inputs.
+    """
+
+    name: str
+    num_rows: int
+    public_inputs: tuple[int, ...]
+    names: list[str] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    boundaries: list[Boundary] = field(default_factory=list)
+    bus: Bus = field(default_factory=lambda: Bus(beta=_BETA, public_sum=_PUBLIC_SUM))
+    range_checks: list[RangeCheck] = field(default_factory=list)
+    _perm_sends: int = 0
+
+    def __post_init__(self) -> None:
+        n = self.num_rows
+        if n < MIN_ROWS or n & (n - 1):
+            raise ValueError(f"expected a power-of-two row count >= {MIN_ROWS}, got {n}")
+
+    # ---- columns and constraints
+
+    def column(self, section: str, name: str) -> Expr:
+        """Allocate ``section.name`` (once) and return it at the current row."""
+        full = f"{section}.{name}"
+        if full in self.names:
+            raise ValueError(f"column {full} allocated twice")
+        self.names.append(full)
+        return col(len(self.names) - 1)
+
+    def constrain(self, expr: Expr, name: str) -> None:
+        """A transition constraint (every row it applies to; see crypto/air.py)."""
+        self.transitions.append(Transition(expr, name))
+
+    def boundary(self, row: int, expr: Expr, name: str) -> None:
+        self.boundaries.append(Boundary(row, expr, name))
+
+    def boolean(self, e: Expr, name: str) -> None:
+        """``e ∈ {0, 1}`` on every row."""
+        self.constrain(e * (e - 1), f"{name} ∈ {{0, 1}}")
+
+    # ---- services
+
+    def range_check(self, section: str, name: str, value: Expr, bits: int) -> None:
+        """Prove ``value ∈ [0, 2^bits)`` on every row (``value`` of degree ≤ 3).
+
+        Allocates ``ceil(bits/12)`` limb columns ``section.name.l<i>``.
+
+        Raises:
+            ValueError: ``bits`` not in ``[1, 30]``.
+        """
+        if not 1 <= bits <= MAX_RANGE_BITS:
+            raise ValueError(f"range check {name}: expected 1 to {MAX_RANGE_BITS} bits, got {bits}")
+        count = -(-bits // RANGE_BITS)
+        limbs = [self.column(section, f"{name}.l{i}") for i in range(count)]
+        total: Expr = limbs[0]
+        for i, limb in enumerate(limbs[1:], start=1):
+            total = total + (1 << (RANGE_BITS * i)) * limb
+        self.constrain(value - total, f"{section}: {name} = Σ limbs")
+        for i, limb in enumerate(limbs):
+            self.bus.send(TAG_RANGE, [limb], 1, f"{section}.{name}.l{i} < 2^12")
+        top_bits = bits - RANGE_BITS * (count - 1)
+        if top_bits < RANGE_BITS:
+            shifted = (1 << (RANGE_BITS - top_bits)) * limbs[-1]
+            self.bus.send(TAG_RANGE, [shifted], 1, f"{section}.{name} top limb < 2^{top_bits}")
+        indices = tuple(len(self.names) - count + i for i in range(count))
+        self.range_checks.append(RangeCheck(section, name, bits, indices))
+
+    def permutation(self, inputs: Sequence[Expr], outputs: Sequence[Expr], selector: Expr) -> None:
+        """Send ``(TAG_PERM, inputs, outputs)`` where ``selector`` is 1: ``outputs = P(inputs)``."""
+        if len(inputs) != WIDTH or len(outputs) != WIDTH:
+            raise ValueError(f"expected {WIDTH} inputs and outputs, got {len(inputs)}")
+        self.bus.send(TAG_PERM, [*inputs, *outputs], selector, "Poseidon2 request")
+        self._perm_sends += 1
+
+    def public_table(self, table: PublicTable) -> None:
+        self.bus.add_public_table(table)
+
+    # ---- finishing
+
+    def finish(self) -> tuple[Air, Layout]:
+        """Add the services' sections and build the AIR."""
+        mult = col(len(self.names))
+        self.names.append("range.mult")
+        self.bus.receive(TAG_RANGE, [fixed(0)], mult, "range table")
+        perm_first = None
+        if self._perm_sends:
+            ins = [self.column("perm", f"in{i}") for i in range(WIDTH)]
+            pmult = self.column("perm", "mult")
+            perm_first = len(self.names)
+            self.names.extend(f"perm.g{i}" for i in range(GADGET_COLUMNS))
+            gadget, outs = permutation_constraints(perm_first, ins)
+            self.transitions.extend(gadget)
+            self.bus.receive(TAG_PERM, [*ins, *outs], pmult, "Poseidon2 service")
+        layout = self.bus.build()
+        bus = self.bus
+
+        def derive(drawn: Sequence[Fp4]) -> list[Fp4]:
+            return [bus.public_table_sum(drawn)]
+
+        fixed_values = partial(_range_table, self.num_rows)
+
+        def aux_builder(main: fld.Array, challenges: Sequence[Fp4]) -> fld.Array:
+            return bus.aux_columns(main, challenges, fixed=fixed_values())
+
+        air = Air(
+            name=self.name,
+            num_rows=self.num_rows,
+            num_main_columns=len(self.names),
+            public_inputs=self.public_inputs,
+            transitions=(*self.transitions, *layout.transitions),
+            boundaries=(*self.boundaries, *layout.boundaries),
+            num_aux_columns=layout.num_aux_columns,
+            num_challenges=bus.num_challenges,
+            aux_builder=aux_builder,
+            num_fixed_columns=1,
+            fixed_builder=fixed_values,
+            num_derived_challenges=1 if bus.public_tables else 0,
+            derive_challenges=derive if bus.public_tables else None,
+            column_names=tuple(self.names),
+        )
+        index = {name: i for i, name in enumerate(self.names)}
+        return air, Layout(
+            tuple(self.names), index, tuple(self.range_checks), index["range.mult"], perm_first
+        )
+
+
+def _range_table(num_rows: int) -> fld.Array:
+    """The fixed column ``r mod 4096``: every 12-bit value, repeated down the trace."""
+    return (np.arange(num_rows, dtype=np.uint64) % np.uint64(_RANGE_SIZE)).reshape(1, num_rows)
+
+
+class TraceBuilder:
+    """The prover's main trace over a :class:`Layout` (prover side only).
+
+    Sections write their columns with :meth:`set`, range-checked values with
+    :meth:`set_range` (limbs and table counts), and ask the Poseidon2 service
+    for permutations with :meth:`permute`; :meth:`finish` writes the services'
+    columns.
+    """
+
+    def __init__(self, layout: Layout, num_rows: int) -> None:
+        self.layout = layout
+        self.num_rows = num_rows
+        self.main = np.zeros((layout.width, num_rows), np.uint64)
+        self._range_counts = np.zeros(_RANGE_SIZE, np.int64)
+        self._checks = {(c.section, c.name): c for c in layout.range_checks}
+        self._perm_inputs: list[U64] = []
+
+    def set(self, section: str, name: str, values: npt.ArrayLike) -> None:
+        """Write column ``section.name`` from row 0 (signed ints are reduced mod p)."""
+        arr = np.asarray(values, dtype=np.int64)
+        if arr.shape[0] > self.num_rows:
+            raise ValueError(f"{section}.{name}: {arr.shape[0]} values for {self.num_rows} rows")
+        column = self.main[self.layout.column(section, name)]
+        column[:] = 0
+        column[: arr.shape[0]] = np.mod(arr, P).astype(np.uint64)
+
+    def get(self, section: str, name: str) -> U64:
+        return self.main[self.layout.column(section, name)]
+
+    def set_range(self, section: str, name: str, values: npt.ArrayLike, statement: str) -> None:
+        """Write the limbs of a range-checked value (rows past ``values`` hold 0).
+
+        Raises:
+            ValueError: a value outside ``[0, 2^bits)``: the statement ``statement`` fails.
+        """
+        check = self._checks[(section, name)]
+        arr = np.zeros(self.num_rows, np.int64)
+        given = np.asarray(values, dtype=np.int64)
+        arr[: given.shape[0]] = given
+        bad = np.flatnonzero((arr < 0) | (arr >= 1 << check.bits))
+        if bad.size:
+            r = int(bad[0])
+            raise ValueError(
+                f"{statement}: {section}.{name} at row {r}: expected a value in "
+                f"[0, 2^{check.bits}), got {int(arr[r])}"
+            )
+        top_bits = check.bits - RANGE_BITS * (len(check.limbs) - 1)
+        for i, index in enumerate(check.limbs):
+            limb = (arr >> (RANGE_BITS * i)) & (_RANGE_SIZE - 1)
+            self.main[index] = limb.astype(np.uint64)
+            self._range_counts += np.bincount(limb, minlength=_RANGE_SIZE)
+            if i == len(check.limbs) - 1 and top_bits < RANGE_BITS:
+                self._range_counts += np.bincount(
+                    limb << (RANGE_BITS - top_bits), minlength=_RANGE_SIZE
+                )
+
+    def permute(self, states: npt.ArrayLike) -> U64:
+        """Poseidon2 of each ``(k, 16)`` input row, recorded for the permutation service."""
+        arr = np.asarray(states, dtype=np.uint64).reshape(-1, WIDTH)
+        self._perm_inputs.append(arr)
+        return permute(arr)
+
+    def finish(self) -> U64:
+        """Write the range table counts and the permutation service; return the trace.
+
+        Raises:
+            ValueError: more permutations than rows.
+        """
+        n = self.num_rows
+        counts = np.zeros(n, np.int64)
+        counts[:_RANGE_SIZE] = self._range_counts
+        self.main[self.layout.range_mult] = np.mod(counts, P).astype(np.uint64)
+        first = self.layout.perm_first
+        if first is not None:
+            ins = (
+                np.concatenate(self._perm_inputs)
+                if self._perm_inputs
+                else np.zeros((0, WIDTH), np.uint64)
+            )
+            if ins.shape[0] > n:
+                raise ValueError(f"expected at most {n} permutations, got {ins.shape[0]}")
+            uniq, counts_p = (
+                np.unique(ins, axis=0, return_counts=True)
+                if ins.shape[0]
+                else (ins, np.zeros(0, np.int64))
+            )
+            states = np.zeros((n, WIDTH), np.uint64)
+            states[: uniq.shape[0]] = uniq
+            mult = np.zeros(n, np.uint64)
+            mult[: uniq.shape[0]] = counts_p.astype(np.uint64)
+            for i in range(WIDTH):
+                self.main[self.layout.column("perm", f"in{i}")] = states[:, i]
+            self.main[self.layout.column("perm", "mult")] = mult
+            self.main[first : first + GADGET_COLUMNS] = permutation_columns(states)
+        return self.main
+
+
+def constant(value: int) -> Expr:
+    """A constant expression (re-exported for sections)."""
+    return const(value % P)

@@ -1,0 +1,378 @@
+"""The batch statement, derived by the verifier from a published batch folder.
+
+A batch proof never supplies its own statement: :func:`statement_from_files`
+reads the files of docs/formats.md (``orders.csv``, ``result.json``,
+``oracle.json``, ``transfers.json``, ``pre_state.json``, ``post_state.json``)
+and derives
+
+* the **public inputs** (O(1) in the batch size, docs/stark.md "The batch
+  AIR"): the batch id, the pre- and post-state roots recomputed from the
+  published states, the commitment root (the published seed), the inputs
+  and outputs digests (Poseidon2 sponges over the canonical encodings of
+  docs/formats.md "Batch digests"), and per market its clearing price,
+  funding index, mark price and order count;
+* the **public tables** the verifier adds to the bus itself: each market's
+  price (``TAG_MARKET``, once per order of the market), each published order
+  with its published fill (``TAG_ORDER``) and each published fill
+  (``TAG_FILL``, standing in for the settlement sections that consume fills).
+
+This module is the verifier's side: it never imports the prover.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.commitment import address_limbs, bytes32_elements, limbs, market_code
+from sealbatch.auction.orders import Side
+from sealbatch.crypto.poseidon2 import digest_from_bytes, hash_elements
+from sealbatch.settlement.errors import BatchStatementError, SettlementError
+from sealbatch.settlement.ledger import AccountKey, LedgerState
+from sealbatch.settlement.oracle import OracleRound
+from sealbatch.settlement.publication import BATCH_FILES, transfers_from_dict
+from sealbatch.settlement.roots import encode_signed, state_root
+from sealbatch.settlement.snapshot import config_from_dict, orders_from_csv, state_from_dict
+
+__all__ = [
+    "INPUTS_DOMAIN",
+    "OUTPUTS_DOMAIN",
+    "PUBLIC_HEADER",
+    "PUBLIC_PER_MARKET",
+    "BatchStatement",
+    "OrderRow",
+    "read_batch_dir",
+    "statement_from_files",
+]
+
+#: Domain tags, element 0 of the digests' preimages (after the commitment's 0x5EA10003
+#: and the market code's 0x5EA10004).
+OUTPUTS_DOMAIN = 0x5EA10005
+INPUTS_DOMAIN = 0x5EA10006
+#: Public inputs before the per-market block: batch id (3 limbs), five digests of 8, n_markets.
+PUBLIC_HEADER = 3 + 5 * 8 + 1
+#: Public inputs per market: price, funding index (4, signed encoding), mark price, order count.
+PUBLIC_PER_MARKET = 7
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    """One published order as the clearing section sees it."""
+
+    order_id: bytes
+    market: int  # index in the markets' id order
+    is_buy: int
+    has_limit: int
+    limit: int  # ticks, 0 for a market order
+    quantity: int
+    fill: int  # lots filled in this batch (0: none)
+    fill_price: int  # the published fill's price (0 without a fill)
+    account: int  # row in post_state.json's accounts
+
+    def order_tuple(self) -> tuple[int, ...]:
+        """``(market, is_buy, has_limit, limit, quantity, fill, account)`` (``TAG_ORDER``)."""
+        return (
+            self.market,
+            self.is_buy,
+            self.has_limit,
+            self.limit,
+            self.quantity,
+            self.fill,
+            self.account,
+        )
+
+
+@dataclass(frozen=True)
+class BatchStatement:
+    """What a batch proof proves, as the verifier derives it (see the module docstring)."""
+
+    batch_id: int
+    markets: tuple[str, ...]
+    prices: tuple[int, ...]  # clearing price per market, 0: no trade
+    order_counts: tuple[int, ...]
+    orders: tuple[OrderRow, ...]
+    public_inputs: tuple[int, ...]
+    pre: LedgerState
+    post: LedgerState
+
+    def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+        """``TAG_MARKET`` rows ``(market, price, traded)`` and their multiplicities."""
+        rows = tuple((j, p, int(p > 0)) for j, p in enumerate(self.prices))
+        return rows, self.order_counts
+
+    def order_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+        """``TAG_ORDER`` rows (each distinct order tuple once) and their counts."""
+        counts = Counter(o.order_tuple() for o in self.orders)
+        rows = tuple(sorted(counts))
+        return rows, tuple(counts[r] for r in rows)
+
+    def fill_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+        """``TAG_FILL`` rows ``(account, market, side, lots, price)`` of the published fills."""
+        counts = Counter(
+            (o.account, o.market, o.is_buy, o.fill, o.fill_price) for o in self.orders if o.fill
+        )
+        rows = tuple(sorted(counts))
+        return rows, tuple(counts[r] for r in rows)
+
+
+def read_batch_dir(batch_dir: Path) -> dict[str, str]:
+    """The texts of a published batch folder's files.
+
+    Raises:
+        BatchStatementError: a file is missing or unreadable.
+    """
+    out = {}
+    for name in BATCH_FILES:
+        try:
+            out[name] = (Path(batch_dir) / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BatchStatementError(f"cannot read {Path(batch_dir) / name}: {exc}") from exc
+    return out
+
+
+def _json(files: Mapping[str, str], name: str) -> Any:
+    try:
+        return json.loads(files[name])
+    except KeyError:
+        raise BatchStatementError(f"expected the file {name}, got none") from None
+    except json.JSONDecodeError as exc:
+        raise BatchStatementError(f"{name}: expected JSON, got {exc}") from exc
+
+
+def _digest_elements(hex_text: object, what: str) -> list[int]:
+    try:
+        return [int(v) for v in digest_from_bytes(bytes.fromhex(str(hex_text).removeprefix("0x")))]
+    except ValueError as exc:
+        raise BatchStatementError(f"{what}: expected a 32-byte digest, got {hex_text!r}") from exc
+
+
+def _signed(value: int) -> list[int]:
+    return [int(v) for v in encode_signed([value])[0]]
+
+
+def _account_of(
+    order: RestingOrder, state: LedgerState, liquidations: Mapping[bytes, AccountKey]
+) -> int:
+    key = liquidations.get(order.order_id) or AccountKey(order.trader, 0)
+    if not state.has(key):
+        raise BatchStatementError(
+            f"order 0x{order.order_id.hex()}: expected its account {key.address}/"
+            f"{key.subaccount} in post_state.json, got none"
+        )
+    return state.row(key)
+
+
+def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
+    """Derive the statement from a batch folder's file texts (names as ``BATCH_FILES``).
+
+    Raises:
+        BatchStatementError: a missing, malformed or inconsistent file, naming it.
+    """
+    result = _json(files, "result.json")
+    pre_doc, post_doc = _json(files, "pre_state.json"), _json(files, "post_state.json")
+    oracle_doc, transfers_doc = _json(files, "oracle.json"), _json(files, "transfers.json")
+    try:
+        config = config_from_dict(pre_doc["config"])
+        pre = state_from_dict(pre_doc, config)
+        post = state_from_dict(post_doc, config_from_dict(post_doc["config"]))
+        orders = orders_from_csv(files["orders.csv"])
+        oracle_round = OracleRound.from_dict(oracle_doc)
+        deposits, blocks, withdrawals = transfers_from_dict(transfers_doc)
+        batch_id = int(result["batch_id"])
+        markets_doc = result["markets"]
+        seed = bytes32_elements(bytes.fromhex(str(result["seed"]).removeprefix("0x")))
+    except (KeyError, TypeError, ValueError, SettlementError) as exc:
+        raise BatchStatementError(f"published batch: {exc}") from exc
+    if not 0 <= batch_id < 1 << 64:
+        raise BatchStatementError(f"result.json batch_id: expected a uint64, got {batch_id}")
+    markets = tuple(post.markets)
+    if tuple(sorted(markets_doc)) != tuple(sorted(markets)) or list(markets) != sorted(markets):
+        raise BatchStatementError(
+            f"result.json markets: expected {sorted(markets)}, got {sorted(markets_doc)}"
+        )
+    for name, state, doc in (("pre", pre, pre_doc), ("post", post, post_doc)):
+        root = "0x" + state_root(state).hex()
+        if doc.get("state_root") != root:
+            raise BatchStatementError(
+                f"{name}_state.json state_root: published {doc.get('state_root')}, "
+                f"recomputed {root}"
+            )
+    liquidations = {lo.resting.order_id: lo.account for lo in pre.pending_liquidations}
+    fills = _published_fills(markets_doc, markets)
+    rows = []
+    for r in orders:
+        if r.order.market not in markets:
+            raise BatchStatementError(f"orders.csv: unknown market {r.order.market!r}")
+        lots, price = fills.pop(r.order_id, (0, 0))
+        rows.append(
+            OrderRow(
+                order_id=r.order_id,
+                market=markets.index(r.order.market),
+                is_buy=int(r.order.side is Side.BUY),
+                has_limit=int(r.order.limit_price is not None),
+                limit=r.order.limit_price or 0,
+                quantity=r.order.quantity,
+                fill=lots,
+                fill_price=price,
+                account=_account_of(r, post, liquidations),
+            )
+        )
+    if fills:
+        oid = next(iter(fills))
+        raise BatchStatementError(f"result.json fill of 0x{oid.hex()}: no such order in orders.csv")
+    counts = tuple(sum(1 for o in rows if o.market == j) for j in range(len(markets)))
+    prices = []
+    for j, m in enumerate(markets):
+        doc = markets_doc[m]
+        price = doc.get("price")
+        if price is not None and (type(price) is not int or not 1 <= price < 1 << 30):
+            raise BatchStatementError(f"result.json {m} price: expected ticks or null, got {price}")
+        if doc.get("orders") != counts[j]:
+            raise BatchStatementError(
+                f"result.json {m} orders: published {doc.get('orders')}, orders.csv has {counts[j]}"
+            )
+        prices.append(price or 0)
+    header = [
+        *limbs(batch_id, 3),
+        *_digest_elements(pre_doc["state_root"], "pre_state.json state_root"),
+        *_digest_elements(post_doc["state_root"], "post_state.json state_root"),
+        *seed,
+        *_inputs_digest(batch_id, oracle_round, deposits, blocks, withdrawals),
+        *_outputs_digest(batch_id, markets, markets_doc, rows, result, post),
+        len(markets),
+    ]
+    public = list(header)
+    for j, ms in enumerate(post.market_states):
+        public += [prices[j], *_signed(ms.funding_index), ms.mark_price, counts[j]]
+    return BatchStatement(
+        batch_id=batch_id,
+        markets=markets,
+        prices=tuple(prices),
+        order_counts=counts,
+        orders=tuple(rows),
+        public_inputs=tuple(public),
+        pre=pre,
+        post=post,
+    )
+
+
+def _published_fills(
+    markets_doc: Mapping[str, Any], markets: Sequence[str]
+) -> dict[bytes, tuple[int, int]]:
+    out: dict[bytes, tuple[int, int]] = {}
+    for m in markets:
+        for f in markets_doc[m].get("fills", ()):
+            oid = bytes.fromhex(str(f["order_id"]).removeprefix("0x"))
+            lots, price = f["quantity"], f["price"]
+            if oid in out or f.get("market", m) != m:
+                raise BatchStatementError(f"result.json fill of 0x{oid.hex()}: listed twice")
+            if type(lots) is not int or type(price) is not int:
+                raise BatchStatementError(f"result.json fill of 0x{oid.hex()}: expected integers")
+            if not 0 <= lots < 1 << 30 or not 0 <= price < 1 << 30:
+                raise BatchStatementError(
+                    f"result.json fill of 0x{oid.hex()}: expected lots and price below 2^30, "
+                    f"got {lots} at {price}"
+                )
+            out[oid] = (lots, price)
+    return out
+
+
+def _hash(elements: Sequence[int]) -> list[int]:
+    return [int(v) for v in hash_elements(list(elements))]
+
+
+def _outputs_digest(
+    batch_id: int,
+    markets: Sequence[str],
+    markets_doc: Mapping[str, Any],
+    rows: Sequence[OrderRow],
+    result: Mapping[str, Any],
+    post: LedgerState,
+) -> list[int]:
+    """The outputs digest (docs/formats.md, "Batch digests")."""
+    by_id = {o.order_id: o for o in rows}
+    out = [OUTPUTS_DOMAIN, *limbs(batch_id, 3), len(markets)]
+    for m in markets:
+        doc = markets_doc[m]
+        fills = doc.get("fills", ())
+        out += [market_code(m), doc.get("price") or 0, int(doc.get("volume", 0)), len(fills)]
+        for f in fills:
+            o = by_id[bytes.fromhex(str(f["order_id"]).removeprefix("0x"))]
+            out += [*bytes32_elements(o.order_id), o.account, o.is_buy, o.fill]
+    forfeits = result.get("forfeited", ())
+    out.append(len(forfeits))
+    for f in forfeits:
+        try:
+            commitment = bytes.fromhex(str(f["commitment"]).removeprefix("0x"))
+            out += [
+                *bytes32_elements(commitment),
+                *address_limbs(str(f["trader"])),
+                int(f["sequence"]),
+                *limbs(int(f["bond"]), 3),
+            ]
+        except (KeyError, ValueError) as exc:
+            raise BatchStatementError(f"result.json forfeited: {exc}") from exc
+    carried = result.get("carried", ())
+    out.append(len(carried))
+    for c in carried:
+        try:
+            limit = c["limit_price"]
+            flags = (
+                int(c["side"] == "buy")
+                | int(limit not in (None, "")) << 1
+                | int(c["time_in_force"] == "gtc") << 2
+                | int(bool(c["reduce_only"])) << 3
+            )
+            out += [
+                *bytes32_elements(bytes.fromhex(str(c["order_id"]).removeprefix("0x"))),
+                market_code(str(c["market"])),
+                flags,
+                int(limit or 0),
+                int(c["quantity"]),
+                *limbs(int(c["origin_batch"]), 3),
+            ]
+        except (KeyError, ValueError) as exc:
+            raise BatchStatementError(f"result.json carried: {exc}") from exc
+    return _hash(out)
+
+
+def _inputs_digest(
+    batch_id: int,
+    oracle_round: OracleRound,
+    deposits: Sequence[tuple[AccountKey, int]],
+    blocks: Sequence[Any],
+    withdrawals: Sequence[tuple[AccountKey, int]],
+) -> list[int]:
+    """The inputs digest (docs/formats.md, "Batch digests")."""
+    out = [
+        INPUTS_DOMAIN,
+        *limbs(batch_id, 3),
+        *limbs(oracle_round.round_id, 3),
+        *limbs(oracle_round.timestamp_ms, 3),
+        *bytes32_elements(oracle_round.digest()),
+    ]
+    try:
+        for flows, blocks_here in ((deposits, None), (None, blocks), (withdrawals, None)):
+            if flows is not None:
+                out.append(len(flows))
+                for key, amount in flows:
+                    out += [*address_limbs(key.address), key.subaccount, *limbs(amount, 3)]
+            else:
+                out.append(len(blocks_here or ()))
+                for b in blocks_here or ():
+                    out += [
+                        *bytes32_elements(b.block_id),
+                        market_code(b.market),
+                        *address_limbs(b.buyer),
+                        *address_limbs(b.seller),
+                        b.price,
+                        b.quantity,
+                    ]
+    except ValueError as exc:
+        raise BatchStatementError(f"transfers.json: {exc}") from exc
+    return _hash(out)

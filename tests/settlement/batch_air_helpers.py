@@ -1,0 +1,55 @@
+"""Shared helpers of the batch AIR tests: a small settled batch, full trace checks."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+
+import numpy as np
+
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.air import Air
+from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
+from sealbatch.settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.transition import apply_batch
+from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
+
+BTC, ETH = "BTC-PERP", "ETH-PERP"
+
+
+def small_batch_files() -> dict[str, str]:
+    """A settled batch in two markets: a rationed margin, market orders, a no-trade side."""
+    t = TRADERS
+    orders = [
+        (t[0], Order(BTC, Side.BUY, 650_010, 5)),
+        (t[1], Order(BTC, Side.BUY, 650_000, 4)),
+        (t[2], Order(BTC, Side.BUY, 650_000, 6)),
+        (t[3], Order(BTC, Side.SELL, 649_990, 7)),
+        (t[4], Order(BTC, Side.SELL, None, 3)),
+        (t[5], Order(BTC, Side.SELL, 650_050, 2)),
+        (t[0], Order(ETH, Side.BUY, None, 2)),
+        (t[1], Order(ETH, Side.SELL, 350_000, 1)),
+        (t[2], Order(ETH, Side.SELL, 350_010, 4)),
+    ]
+    refs = {BTC: 650_000, ETH: 350_000}
+    batch = make_batch(1, orders, references=refs)
+    state = funded([10**12] * 6)
+    rnd = oracle_round(1, 1_000, refs)
+    post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
+    pub = BatchPublication(batch, rnd, state, post)
+    return pub.files(DEFAULT_CONFIG, ORACLE)
+
+
+def statement_of(files: Mapping[str, str]) -> BatchStatement:
+    return statement_from_files(files)
+
+
+def check_all(air: Air, trace: np.ndarray, seed: int = 1) -> None:
+    """Check every constraint, the bus included, with random challenges."""
+    rng = random.Random(seed)
+    drawn = [Fp4.of(tuple(rng.randrange(P) for _ in range(4))) for _ in range(air.num_challenges)]
+    challenges = air.challenge_values(drawn)
+    aux = air.build_aux(trace, challenges)
+    air.check_trace(trace, aux, challenges)

@@ -1,0 +1,100 @@
+"""Batch proofs end to end: prove a published batch, verify it against the published
+files, and reject proofs for other files, shapes or options."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.crypto.options import DEFAULT_OPTIONS
+from sealbatch.settlement.batch_air.air import rows_for
+from sealbatch.settlement.batch_proof import (
+    BATCH_AIR_NAME,
+    prove_batch_dir,
+    prove_files,
+    verify_batch_dir,
+    verify_files,
+)
+from sealbatch.settlement.batch_verify import batch_options
+from sealbatch.settlement.errors import BatchStatementError
+from tests.settlement.batch_air_helpers import small_batch_files, statement_of
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, str]:
+    return small_batch_files()
+
+
+@pytest.fixture(scope="module")
+def proof(files: dict[str, str]) -> bytes:
+    return prove_files(files)
+
+
+def test_honest_proof_verifies_against_the_published_files(
+    files: dict[str, str], proof: bytes
+) -> None:
+    report = verify_files(proof, files)
+    assert report.conjectured >= 100
+    assert proof[8 : 9 + len(BATCH_AIR_NAME)].endswith(BATCH_AIR_NAME.encode())
+
+
+def test_batch_dir_round_trip(files: dict[str, str], proof: bytes, tmp_path: Path) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    assert verify_batch_dir(proof, tmp_path).conjectured >= 100
+    assert prove_batch_dir(tmp_path) == proof  # proofs are deterministic
+
+
+def test_a_published_file_that_disagrees_fails_verification(
+    files: dict[str, str], proof: bytes
+) -> None:
+    result = json.loads(files["result.json"])
+    result["markets"]["ETH-PERP"]["price"] += 1
+    for fill in result["markets"]["ETH-PERP"]["fills"]:
+        fill["price"] += 1
+    with pytest.raises(VerificationError, match="public inputs differ"):
+        verify_files(proof, {**files, "result.json": json.dumps(result)})
+
+
+def test_a_missing_file_fails_verification(files: dict[str, str], proof: bytes) -> None:
+    with pytest.raises(VerificationError, match=r"orders\.csv"):
+        verify_files(proof, {k: v for k, v in files.items() if k != "orders.csv"})
+
+
+def test_other_options_are_refused(files: dict[str, str]) -> None:
+    rows = rows_for(statement_of(files))
+    weak = prove_files(files, options=replace(DEFAULT_OPTIONS, grinding_bits=0))
+    assert batch_options(rows) != DEFAULT_OPTIONS
+    with pytest.raises(VerificationError, match="batch options"):
+        verify_files(weak, files)
+
+
+def test_a_changed_byte_fails(files: dict[str, str], proof: bytes) -> None:
+    bad = bytearray(proof)
+    bad[len(bad) // 2] ^= 1
+    with pytest.raises(VerificationError):
+        verify_files(bytes(bad), files)
+
+
+def test_a_batch_breaking_its_statement_is_refused_by_the_prover(files: dict[str, str]) -> None:
+    result = json.loads(files["result.json"])
+    fill = result["markets"]["BTC-PERP"]["fills"][0]
+    fill["quantity"] += 1  # bought ≠ sold
+    with pytest.raises(BatchStatementError, match="S2 bought = sold"):
+        prove_files({**files, "result.json": json.dumps(result)})
+
+
+def test_the_batch_verifier_never_imports_a_prover() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sealbatch.settlement.batch_verify as v; "
+        "print(sorted(m for m in sys.modules if m.endswith('prover')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
