@@ -50,7 +50,7 @@ _PRICE_BITS = 30
 def declare(b: AirBuilder, statement: BatchStatement) -> None:
     """Allocate the book section's columns, constraints, bus tuples and public tables."""
 
-    def c(name: str):
+    def c(name: str) -> Expr:
         return b.column(SECTION, name)
 
     active, mkt, is_buy, has_limit = c("active"), c("mkt"), c("is_buy"), c("has_limit")
