@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sealbatch.crypto.air import Expr
+from sealbatch.crypto.air import Column
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.settlement.batch_air.framework import (
     TAG_FILL,
@@ -50,7 +50,7 @@ _PRICE_BITS = 30
 def declare(b: AirBuilder, statement: BatchStatement) -> None:
     """Allocate the book section's columns, constraints, bus tuples and public tables."""
 
-    def c(name: str) -> Expr:
+    def c(name: str) -> Column:
         return b.column(SECTION, name)
 
     active, mkt, is_buy, has_limit = c("active"), c("mkt"), c("is_buy"), c("has_limit")

@@ -57,7 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto import field as fld
-from sealbatch.crypto.air import Air, Boundary, Expr, Transition, col, const, fixed
+from sealbatch.crypto.air import Air, Boundary, Column, Expr, Transition, col, const, fixed
 from sealbatch.crypto.airs.poseidon2_air import (
     GADGET_COLUMNS,
     permutation_columns,
@@ -163,7 +163,7 @@ class AirBuilder:
 
     # ---- columns and constraints
 
-    def column(self, section: str, name: str) -> Expr:
+    def column(self, section: str, name: str) -> Column:
         """Allocate ``section.name`` (once) and return it at the current row."""
         full = f"{section}.{name}"
         if full in self.names:
