@@ -6,7 +6,12 @@ standalone ``poseidon2_babybear.py`` beside it. Against a venue (``--url``,
 or by default a ``sealbatch serve`` it starts on 127.0.0.1 and stops), it
 deposits for two traders, posts development oracle prices, commits a buy and
 a sell to one batch, checks the operator's receipts, reveals both in the
-reveal window and waits until both orders are filled::
+reveal window and waits until both orders are filled. Then a block trade
+through a sealed RFQ: the buyer asks for quotes with its side hidden, the
+seller commits a sealed two-way quote (a Keccak quote commitment), reveals it
+in the RFQ's reveal phase, the buyer accepts it in the accept phase, and the
+block settles in the batch collecting at that moment, whose clearing price two
+small auction orders set::
 
     .venv/bin/python examples/generic_client.py [--url http://127.0.0.1:8000]
 
@@ -62,6 +67,23 @@ TYPES = {
         ("receivedAt", "uint64"),
     ],
     "AccountRead": [("account", "address"), ("expiry", "uint64")],
+    "Rfq": [
+        ("requester", "address"), ("market", "string"), ("size", "uint64"), ("side", "uint8"),
+        ("windowMs", "uint64"), ("nonce", "uint64"), ("expiry", "uint64"),
+    ],
+    "QuoteCommit": [
+        ("maker", "address"), ("rfqId", "bytes32"), ("commitment", "bytes32"),
+        ("nonce", "uint64"), ("expiry", "uint64"),
+    ],
+    "QuoteReveal": [
+        ("maker", "address"), ("rfqId", "bytes32"), ("commitment", "bytes32"),
+        ("bid", "uint64"), ("ask", "uint64"), ("salt", "bytes32"), ("nonce", "uint64"),
+        ("expiry", "uint64"),
+    ],
+    "Accept": [
+        ("requester", "address"), ("rfqId", "bytes32"), ("commitment", "bytes32"),
+        ("side", "uint8"), ("nonce", "uint64"), ("expiry", "uint64"),
+    ],
     "Reveal": [
         ("trader", "address"), ("commitment", "bytes32"), ("orderHash", "bytes32"),
         ("salt", "bytes32"), ("nonce", "uint64"), ("expiry", "uint64"),
@@ -70,6 +92,8 @@ TYPES = {
 
 ORDER_TAG = keccak(b"sealbatch.Order.v1")
 REPORT_TAG = keccak(b"sealbatch.PriceReport.v1")
+QUOTE_TAG = keccak(b"sealbatch.Quote.v1")
+RFQ_SIDE = {"hidden": 0, "buy": 1, "sell": 2}  # an RFQ's / an accept's uint8 side
 MARKET = "BTC-PERP"
 
 
@@ -89,6 +113,22 @@ def typed_data(domain: dict[str, Any], primary: str, message: dict[str, Any]) ->
 def sign(key: bytes, domain: dict[str, Any], primary: str, message: dict[str, Any]) -> str:
     """A 65-byte EIP-712 signature as 0x-hex."""
     return "0x" + Account.sign_message(typed_data(domain, primary, message), key).signature.hex()
+
+
+def typed_digest(domain: dict[str, Any], primary: str, message: dict[str, Any]) -> bytes:
+    """The EIP-712 digest of ``message`` (an RFQ's id is its request's digest)."""
+    signable = typed_data(domain, primary, message)
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def quote_commitment(rfq_id: bytes, maker: str, bid: int, ask: int, salt: bytes) -> bytes:
+    """keccak(abi.encode(QUOTE_TAG, rfqId, maker, bid, ask, salt)): a sealed two-way quote."""
+    return keccak(
+        abi_encode(
+            ["bytes32", "bytes32", "address", "uint64", "uint64", "bytes32"],
+            [QUOTE_TAG, rfq_id, maker, bid, ask, salt],
+        )
+    )
 
 
 def order_hash(order: dict[str, Any]) -> bytes:
@@ -130,8 +170,8 @@ class Trader:
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self.http.post(path, json=body)
-        if r.status_code != 200:
-            raise SystemExit(f"POST {path}: expected 200, got {r.status_code} {r.text}")
+        if r.status_code not in (200, 201):  # 201 Created for a new RFQ
+            raise SystemExit(f"POST {path}: expected 200 or 201, got {r.status_code} {r.text}")
         out: dict[str, Any] = r.json()
         return out
 
@@ -177,6 +217,72 @@ class Trader:
             "expiry_ms": expiry, "signature": sign(self.key, self.info["domain"], "Reveal", msg),
         }  # fmt: skip
         return self.post("/v1/reveals", body)
+
+    def request_rfq(self, market: str, size: int, window_ms: int) -> dict[str, Any]:
+        """Ask for quotes on ``size`` lots with the side hidden; returns the RFQ."""
+        nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
+        msg = {
+            "requester": self.address, "market": market, "size": size,
+            "side": RFQ_SIDE["hidden"], "windowMs": window_ms, "nonce": nonce, "expiry": expiry,
+        }  # fmt: skip
+        body = {
+            "requester": self.address, "market": market, "size": size, "side": "hidden",
+            "window_ms": window_ms, "nonce": nonce, "expiry_ms": expiry,
+            "signature": sign(self.key, self.info["domain"], "Rfq", msg),
+        }  # fmt: skip
+        rfq = self.post("/v1/rfqs", body)
+        rfq_id = typed_digest(self.info["domain"], "Rfq", msg)
+        if rfq["rfq_id"] != "0x" + rfq_id.hex():
+            raise SystemExit(f"rfq_id: expected the request's digest 0x{rfq_id.hex()}, got {rfq}")
+        return rfq
+
+    def commit_quote(self, rfq: dict[str, Any], bid: int, ask: int) -> dict[str, Any]:
+        """Post a sealed two-way quote; returns the state needed to reveal it."""
+        rfq_id, salt = bytes.fromhex(rfq["rfq_id"][2:]), secrets.token_bytes(32)
+        commitment = quote_commitment(rfq_id, self.address, bid, ask, salt)
+        nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
+        msg = {
+            "maker": self.address, "rfqId": rfq_id, "commitment": commitment,
+            "nonce": nonce, "expiry": expiry,
+        }  # fmt: skip
+        body = {
+            "maker": self.address, "rfq_id": rfq["rfq_id"], "commitment": "0x" + commitment.hex(),
+            "nonce": nonce, "expiry_ms": expiry,
+            "signature": sign(self.key, self.info["domain"], "QuoteCommit", msg),
+        }  # fmt: skip
+        self.post(f"/v1/rfqs/{rfq['rfq_id']}/quotes", body)
+        return {"rfq_id": rfq_id, "bid": bid, "ask": ask, "salt": salt, "commitment": commitment}
+
+    def reveal_quote(self, quote: dict[str, Any]) -> dict[str, Any]:
+        nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
+        msg = {
+            "maker": self.address, "rfqId": quote["rfq_id"], "commitment": quote["commitment"],
+            "bid": quote["bid"], "ask": quote["ask"], "salt": quote["salt"], "nonce": nonce,
+            "expiry": expiry,
+        }  # fmt: skip
+        body = {
+            "maker": self.address, "rfq_id": "0x" + quote["rfq_id"].hex(),
+            "commitment": "0x" + quote["commitment"].hex(), "bid": quote["bid"],
+            "ask": quote["ask"], "salt": "0x" + quote["salt"].hex(), "nonce": nonce,
+            "expiry_ms": expiry,
+            "signature": sign(self.key, self.info["domain"], "QuoteReveal", msg),
+        }  # fmt: skip
+        return self.post(f"/v1/rfqs/0x{quote['rfq_id'].hex()}/reveals", body)
+
+    def accept(self, rfq_id: str, commitment: str, side: str) -> dict[str, Any]:
+        """Accept the quote ``commitment`` for ``side`` ("buy" = 1, "sell" = 2 here)."""
+        nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
+        msg = {
+            "requester": self.address, "rfqId": bytes.fromhex(rfq_id[2:]),
+            "commitment": bytes.fromhex(commitment[2:]), "side": RFQ_SIDE[side],
+            "nonce": nonce, "expiry": expiry,
+        }  # fmt: skip
+        body = {
+            "requester": self.address, "rfq_id": rfq_id, "commitment": commitment,
+            "side": side, "nonce": nonce, "expiry_ms": expiry,
+            "signature": sign(self.key, self.info["domain"], "Accept", msg),
+        }  # fmt: skip
+        return self.post(f"/v1/rfqs/{rfq_id}/accept", body)
 
 
 def check_receipt(receipt: dict[str, Any], commitment: bytes, info: dict[str, Any]) -> None:
@@ -263,7 +369,7 @@ def trade(url: str) -> int:
             Trader(http, keccak(b"generic client trader" + bytes([i])), info) for i in range(2)
         )
         for t in (buyer, seller):
-            t.deposit(50_000_000_000)  # 50 000 USDC at 6 decimals
+            t.deposit(500_000_000_000)  # 500 000 USDC at 6 decimals: enough for a block
         for i in range(4):  # the development oracle's public keys
             post_oracle_price(http, keccak(b"sealbatch dev oracle" + bytes([i])), MARKET, 650_000)
 
@@ -295,7 +401,52 @@ def trade(url: str) -> int:
                 raise SystemExit(f"{name}: expected filled, got {fate}")
         record = http.get(f"/v1/batches/{batch}").json()
         print(f"batch {batch} {record['status']} at {record['markets'][MARKET]['price']}")
+        block_trade(http, info, requester=buyer, maker=seller)
     return 0
+
+
+def block_trade(http: httpx.Client, info: dict[str, Any], requester: Trader, maker: Trader) -> None:
+    """An RFQ for a block, timed so that the whole window lies in one batch's commit window.
+
+    Phases of a window W opened at t0: quotes commit in [t0, t0 + W/2), reveal in
+    [t0 + W/2, t0 + 3W/4), the requester accepts in [t0 + 3W/4, t0 + W); the
+    block settles in the batch collecting at accept time, at the quote price,
+    if it lies within the band around that batch's clearing price.
+    """
+    sched = info["schedule"]
+    genesis, c_ms = sched["genesis_ms"], sched["commit_window_ms"]
+    window = max(info["rfq"]["min_window_ms"], (c_ms * 2) // 3)
+    size = http.get(f"/v1/markets/{MARKET}").json()["block_min_lots"]
+    batch = (now_ms(http) - genesis) // c_ms + 1
+    start = genesis + batch * c_ms
+    wait_until(http, start + 20)
+    # Two small auction orders set the batch's clearing price (the block's band).
+    small = [
+        requester.commit({"market": MARKET, "side": "buy", "limit_price": 650_100,
+                          "quantity": 2}, batch, info["min_bond"]),
+        maker.commit({"market": MARKET, "side": "sell", "limit_price": 649_900,
+                      "quantity": 2}, batch, info["min_bond"]),
+    ]  # fmt: skip
+    rfq = requester.request_rfq(MARKET, size, window)
+    quote = maker.commit_quote(rfq, bid=649_900, ask=650_200)
+    print(f"RFQ {rfq['rfq_id'][:18]}…: {size} lots, side hidden, quote sealed")
+    wait_until(http, rfq["quote_close_ms"])
+    maker.reveal_quote(quote)
+    wait_until(http, rfq["reveal_close_ms"])
+    acc = requester.accept(rfq["rfq_id"], "0x" + quote["commitment"].hex(), "buy")
+    if acc["batch_id"] != batch:
+        raise SystemExit(f"accept: expected it to land in batch {batch}, got {acc}")
+    print(f"accepted: buy {acc['quantity']} at {acc['price']}, settles in batch {batch}")
+    wait_until(http, start + c_ms)  # batch's reveal window opens
+    for t, s in zip((requester, maker), small, strict=True):
+        t.reveal(s)
+    for t, s in zip((requester, maker), small, strict=True):
+        wait_filled(t, s["commitment"])
+    record = http.get(f"/v1/batches/{batch}").json()
+    block = record["blocks"][0]
+    print(f"block in batch {batch}: {block['status']} at {block['price']} ({block['reason']})")
+    if block["status"] != "filled":
+        raise SystemExit(f"block: expected filled, got {block}")
 
 
 @contextlib.contextmanager
@@ -307,7 +458,7 @@ def local_venue() -> Iterator[str]:
         port = sock.getsockname()[1]
     exe = shutil.which("sealbatch", path=str(Path(sys.executable).parent)) or "sealbatch"
     argv = [exe, "serve", "--port", str(port), "--db", f"sqlite:///{tmp}/venue.db"]
-    proc = subprocess.Popen([*argv, "--commit-ms", "600", "--reveal-ms", "300"], env=os.environ)
+    proc = subprocess.Popen([*argv, "--commit-ms", "1500", "--reveal-ms", "300"], env=os.environ)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -289,7 +289,8 @@ def test_examples_import_nothing_of_the_project() -> None:
 
 
 def test_generic_client_trades_against_a_local_venue() -> None:
-    """The docs' example (deposit, oracle, commit, receipt check, reveal, fill) runs green."""
+    """The docs' example (deposit, oracle, commit, receipt check, reveal, fill, then an RFQ
+    block: request, sealed quote, reveal, accept, settle) runs green."""
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / "generic_client.py")],
         capture_output=True,
@@ -301,6 +302,7 @@ def test_generic_client_trades_against_a_local_venue() -> None:
     assert "buyer: filled 5 lots" in proc.stdout, proc.stdout
     assert "seller: filled 5 lots" in proc.stdout, proc.stdout
     assert re.search(r"batch \d+ settled at \d+", proc.stdout), proc.stdout
+    assert re.search(r"block in batch \d+: filled at 650200", proc.stdout), proc.stdout
 
 
 def test_api_md_lists_exactly_the_reveal_refusals_that_forfeit() -> None:
