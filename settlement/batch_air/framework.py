@@ -64,7 +64,7 @@ from sealbatch.crypto.airs.poseidon2_air import (
     permutation_constraints,
 )
 from sealbatch.crypto.bus import Bus, PublicTable
-from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.poseidon2 import WIDTH, permute
 
 __all__ = [

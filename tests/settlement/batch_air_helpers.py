@@ -9,7 +9,7 @@ import numpy as np
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import Air
-from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from sealbatch.crypto.air import ConstraintViolation
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.framework import Layout
 from sealbatch.settlement.batch_air.prover import generate
