@@ -1,0 +1,280 @@
+"""The fills section: one row per auction fill, its fee, and one sum per account.
+
+Statement 3 (DESIGN.md, "The batch statement"). The fill rows form one run
+at the top of the section, in runs of equal account (``first`` marks the
+start of a run). Each row
+
+* receives ``(TAG_FILL, account, market, side, lots, price)`` — the tuple
+  the clearing side sends for every fill — with ``price`` the market's public
+  clearing price (a one-hot market selector picks it), and ``lots < 2^22``;
+* proves its fee ``fee = ⌈lots × price × multiplier × fee_bps / 10 000⌉``
+  exactly as :func:`sealbatch.settlement.ledger.fill_fee` rounds it (up):
+  ``fee·10^4 − lots·K = r`` with ``0 <= r <= 9 999`` and
+  ``K = price × multiplier × fee_bps`` public per market, in 12-bit digits
+  with range-checked carries;
+* adds its signed lots (per market) and its fee digits to the run's sums.
+
+The last row of a run sends ``(TAG_ACCOUNT_FILLS, account, net lots per
+market, fee digit sums)``, which the account's row receives at most once: a
+run split in two, or two runs for one account, leaves a tuple unreceived and
+the bus does not balance. A running net is range-checked to ``|net| < 2^23``
+on every row (so the sum of a run never wraps) and a run holds at most 2^12
+fills (so each fee digit sum stays below 2^24).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sealbatch.crypto.expr import Column, Expr, const, shift_rows
+from sealbatch.settlement.batch_air.limbs import (
+    AMOUNT_DIGITS,
+    carries,
+    carry_columns,
+    carry_equations,
+    digits_of,
+    to_field,
+)
+from sealbatch.settlement.batch_air.section import (
+    TAG_ACCOUNT_FILLS,
+    TAG_FILL,
+    Section,
+)
+from sealbatch.settlement.batch_air.settle_witness import SettleStatement, SettleWitness
+from sealbatch.settlement.params import BPS
+
+__all__ = ["FEE_CONST_DIGITS", "FillColumns", "fills_section", "fills_trace"]
+
+#: Digits of K = price × multiplier × fee_bps (< 2^30 · 2^10 · 2^10 = 2^50).
+FEE_CONST_DIGITS = 5
+_NET_OFFSET = 1 << 23
+_FEE_POSITIONS = AMOUNT_DIGITS + 1  # lots (2 digits) × K (5 digits) and fee·10^4 reach 2^76
+
+
+@dataclass(frozen=True)
+class FillColumns:
+    on: Column
+    first: Column
+    last: Column
+    account: Column
+    side: Column
+    lots: tuple[Column, Column]
+    market: tuple[Column, ...]
+    fee: tuple[Column, ...]
+    rest: tuple[Column, ...]  # r0, r1, q0, q1
+    carries: tuple[Column, ...]
+    count: Column
+    net: tuple[Column, ...]
+    net_range: tuple[Column, ...]  # per market: low, high digits of net + 2^23
+    fee_sums: tuple[Column, ...]
+
+
+def _fee_const(st: SettleStatement, j: int) -> list[int]:
+    mt = st.markets[j]
+    k = mt.price * mt.multiplier * mt.fee_bps
+    if k >> (12 * FEE_CONST_DIGITS):
+        raise ValueError(f"expected price × multiplier × fee_bps below 2^60, got {k}")
+    return [int(d) for d in digits_of([k], FEE_CONST_DIGITS)[:, 0]]
+
+
+def fills_section(sec: Section, st: SettleStatement) -> FillColumns:
+    """Allocate the fills section's columns and add its constraints."""
+    m = len(st.markets)
+    on, first, last = sec.one("fill.on"), sec.one("fill.first"), sec.one("fill.last")
+    account, side = sec.one("fill.account"), sec.one("fill.side")
+    a0, a1 = sec.alloc("fill.lots", 2)
+    sec.range12(a0, "fill.lots[0]")
+    sec.range12(a1, "fill.lots[1]", 10)
+    market = tuple(sec.alloc("fill.market", m))
+    fee = tuple(sec.digits("fill.fee", AMOUNT_DIGITS))
+    r0, r1, q0, q1 = sec.alloc("fill.rest", 4)
+    sec.range12(r0, "fill.rest r0")
+    sec.range12(r1, "fill.rest r1", 2)
+    sec.range12(q0, "fill.rest q0")
+    sec.range12(q1, "fill.rest q1", 2)
+    count = sec.one("fill.count")
+    sec.range12(count, "fill.count (at most 2^12 fills an account)")
+    net = tuple(sec.alloc("fill.net", m))
+    net_range = tuple(sec.alloc("fill.net_range", 2 * m))
+    for i, c in enumerate(net_range):
+        sec.range12(c, f"fill.net_range[{i}]")
+    fee_sums = tuple(sec.alloc("fill.fee_sums", AMOUNT_DIGITS))
+
+    for c, name in ((on, "fill.on"), (first, "fill.first"), (last, "fill.last"), (side, "side")):
+        sec.boolean(c, name)
+    sec.transition(on.next * (1 - on), "fill rows form one run")
+    sec.transition(first * (1 - on), "fill.first only on fill rows")
+    sec.boundary(0, first - on, "the first fill row starts a run")
+    sec.transition(
+        on.next * (1 - first.next) * (account.next - account),
+        "statement 3: a run is one account",
+    )
+    sec.transition(last - on * (1 - on.next * (1 - first.next)), "fill.last ends a run")
+    sec.boundary(-1, last - on, "fill.last on the last row")
+    selected: Expr = const(0)
+    index: Expr = const(0)
+    price: Expr = const(0)
+    for j, c in enumerate(market):
+        sec.boolean(c, f"fill.market[{j}]")
+        selected = selected + c
+        index = index + j * c
+        price = price + st.markets[j].price * c
+    sec.transition(selected - on, "a fill row is in exactly one market")
+    lots = a0 + 4096 * a1
+    sec.bus.receive(TAG_FILL, [account, index, side, lots, price], on, "fill")
+
+    # fee·10^4 − lots·K − r = 0, digit by digit
+    k_digits = [_fee_const(st, j) for j in range(m)]
+    terms: list[list[Expr]] = [[] for _ in range(_FEE_POSITIONS)]
+    for k in range(AMOUNT_DIGITS):
+        terms[k].append(BPS * fee[k])
+    terms[0].append(-r0)
+    terms[1].append(-r1)
+    for a, digit in enumerate((a0, a1)):
+        for b in range(FEE_CONST_DIGITS):
+            kb: Expr = const(0)
+            for j in range(m):
+                if k_digits[j][b]:
+                    kb = kb + k_digits[j][b] * market[j]
+            terms[a + b].append(-(digit * kb))
+    sec.transition(r0 + 4096 * r1 + q0 + 4096 * q1 - (BPS - 1), "fee remainder below 10^4")
+    carry_exprs, carry_cols = sec.carries("fill.carry", _FEE_POSITIONS - 1)
+    for k, e in enumerate(carry_equations(terms, carry_exprs)):
+        sec.transition(e, f"statement 3: fee rounded up from the notional (digit {k})")
+
+    # runs: count, net lots per market, fee digit sums
+    restart = 1 - first.next
+    sec.boundary(0, count - on, "fill.count starts at the first row")
+    sec.transition(count.next - restart * count - on.next, "fill.count counts a run")
+    signed_lots = (2 * side - 1) * lots
+    for j in range(m):
+        sec.boundary(0, net[j] - market[j] * signed_lots, f"fill.net[{j}] starts a run")
+        sec.transition(
+            net[j].next - restart * net[j] - market[j].next * shift_rows(signed_lots),
+            f"statement 3: fill.net[{j}] sums the run's lots",
+        )
+        sec.transition(
+            net[j] + _NET_OFFSET - net_range[2 * j] - 4096 * net_range[2 * j + 1],
+            f"fill.net[{j}] below 2^23",
+        )
+    for k in range(AMOUNT_DIGITS):
+        sec.boundary(0, fee_sums[k] - fee[k], f"fill.fee_sums[{k}] starts a run")
+        sec.transition(
+            fee_sums[k].next - restart * fee_sums[k] - fee[k].next,
+            f"statement 3: fill.fee_sums[{k}] sums the run's fees",
+        )
+    sec.bus.send(TAG_ACCOUNT_FILLS, [account, *net, *fee_sums], last, "account's fills")
+    return FillColumns(
+        on, first, last, account, side, (a0, a1), market, fee, (r0, r1, q0, q1),
+        tuple(carry_cols), count, net, net_range, fee_sums,
+    )  # fmt: skip
+
+
+def fills_trace(
+    main: np.ndarray, cols: FillColumns, st: SettleStatement, sw: SettleWitness
+) -> np.ndarray:
+    """Write the honest fill rows into ``main``; returns the per-account fee digit sums
+    ``(6, n_post)`` the accounts section receives.
+
+    Raises:
+        ValueError: more fills than rows, or more than 2^12 fills for one account.
+    """
+    num_rows = main.shape[1]
+    m = len(st.markets)
+    order = sorted(range(len(sw.fills)), key=lambda i: (sw.fills[i].account, i))
+    fills = [sw.fills[i] for i in order]
+    k = len(fills)
+    if k > num_rows:
+        raise ValueError(f"expected at most {num_rows} fills, got {k}")
+    fee_sums_acct = np.zeros((AMOUNT_DIGITS, st.n_post), dtype=np.int64)
+    zlo, zhi = carry_columns(np.zeros(1, np.int64))
+    for c in range(0, len(cols.carries), 2):
+        main[cols.carries[c].index] = zlo[0]
+        main[cols.carries[c + 1].index] = zhi[0]
+    for j in range(m):
+        main[cols.net_range[2 * j].index] = 0
+        main[cols.net_range[2 * j + 1].index] = _NET_OFFSET >> 12
+    main[cols.rest[2].index] = (BPS - 1) & 4095
+    main[cols.rest[3].index] = (BPS - 1) >> 12
+    if not k:
+        return fee_sums_acct
+    acct = np.array([f.account for f in fills], dtype=np.int64)
+    first = np.ones(k, dtype=bool)
+    first[1:] = acct[1:] != acct[:-1]
+    last = np.ones(k, dtype=bool)
+    last[:-1] = first[1:]
+    lots = np.array([f.lots for f in fills], dtype=np.int64)
+    side = np.array([int(f.buy) for f in fills], dtype=np.int64)
+    mk = np.array([f.market for f in fills], dtype=np.int64)
+    fee = digits_of([f.fee for f in fills], AMOUNT_DIGITS).astype(np.int64)
+    main[cols.on.index, :k] = 1
+    main[cols.first.index, :k] = first
+    main[cols.last.index, :k] = last
+    main[cols.account.index, :k] = acct
+    main[cols.side.index, :k] = side
+    main[cols.lots[0].index, :k] = lots & 4095
+    main[cols.lots[1].index, :k] = lots >> 12
+    for j in range(m):
+        main[cols.market[j].index, :k] = mk == j
+    for d in range(AMOUNT_DIGITS):
+        main[cols.fee[d].index, :k] = fee[d]
+    # remainder r = fee·10^4 − lots·K (Python ints: up to 2^76)
+    rest = []
+    for f, mj in zip(fills, mk.tolist(), strict=True):
+        mt = st.markets[mj]
+        rest.append(f.fee * BPS - f.lots * mt.price * mt.multiplier * mt.fee_bps)
+    r = np.array(rest, dtype=np.int64)
+    if np.any((r < 0) | (r >= BPS)):
+        raise ValueError("expected every fee to be its notional's fee rounded up")
+    q = BPS - 1 - r
+    main[cols.rest[0].index, :k] = r & 4095
+    main[cols.rest[1].index, :k] = r >> 12
+    main[cols.rest[2].index, :k] = q & 4095
+    main[cols.rest[3].index, :k] = q >> 12
+    sums = np.zeros((_FEE_POSITIONS, k), dtype=np.int64)
+    sums[:AMOUNT_DIGITS] += BPS * fee
+    sums[0] -= r & 4095
+    sums[1] -= r >> 12
+    a = np.stack([lots & 4095, lots >> 12])
+    for j in range(m):
+        kd = _fee_const(st, j)
+        sel = mk == j
+        for ai in range(2):
+            for b in range(FEE_CONST_DIGITS):
+                sums[ai + b] -= np.where(sel, a[ai] * kd[b], 0)
+    carry = carries(sums)
+    lo, hi = carry_columns(carry)
+    for c in range(carry.shape[0]):
+        main[cols.carries[2 * c].index, :k] = lo[c]
+        main[cols.carries[2 * c + 1].index, :k] = hi[c]
+    # runs
+    run_id = np.cumsum(first) - 1
+    run_start = np.flatnonzero(first)
+    count = np.arange(k) - run_start[run_id] + 1
+    if count.max() > 4095:
+        raise ValueError(f"expected at most 4095 fills an account, got {int(count.max())}")
+    main[cols.count.index, :k] = count
+    main[cols.count.index, k:] = count[-1]
+    signed = (2 * side - 1) * lots
+    for j in range(m):
+        contrib = np.where(mk == j, signed, 0)
+        cum = np.cumsum(contrib)
+        net = cum - np.concatenate([[0], cum])[run_start][run_id]
+        if np.any(np.abs(net) >= _NET_OFFSET):
+            raise ValueError("expected every account's running net lots below 2^23")
+        main[cols.net[j].index, :k] = to_field(net)
+        main[cols.net[j].index, k:] = to_field(net[-1:])[0]
+        shifted = net + _NET_OFFSET
+        main[cols.net_range[2 * j].index, :k] = shifted & 4095
+        main[cols.net_range[2 * j + 1].index, :k] = shifted >> 12
+        main[cols.net_range[2 * j].index, k:] = (int(net[-1]) + _NET_OFFSET) & 4095
+        main[cols.net_range[2 * j + 1].index, k:] = (int(net[-1]) + _NET_OFFSET) >> 12
+    for d in range(AMOUNT_DIGITS):
+        cum = np.cumsum(fee[d])
+        run = cum - np.concatenate([[0], cum])[run_start][run_id]
+        main[cols.fee_sums[d].index, :k] = run
+        main[cols.fee_sums[d].index, k:] = run[-1]
+        np.add.at(fee_sums_acct[d], acct[last], run[last])
+    return fee_sums_acct

@@ -1,0 +1,151 @@
+"""What every settlement section writes into: named columns, constraints, and the bus.
+
+A section allocates its columns by name (:meth:`Section.alloc`), adds
+constraints, and talks to the others only through bus tuples under the tags
+below. The two services every section uses are
+
+* the **range check** — :meth:`Section.range12` sends ``(TAG_RANGE, v)``,
+  received by a table of ``0 … 2^12 − 1``, so ``v < 2^12``;
+* the **Poseidon2 permutation** — :meth:`Section.perm` sends
+  ``(TAG_PERM, in_0 … in_15, out_0 … out_15)``, received by rows that prove
+  ``out = Poseidon2(in)`` with the gadget of
+  :mod:`sealbatch.crypto.airs.poseidon2_air`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sealbatch.crypto.air import Boundary, Transition, col
+from sealbatch.crypto.bus import Bus
+from sealbatch.crypto.expr import Column, Expr, const
+from sealbatch.settlement.batch_air.limbs import CARRY_BITS, CARRY_OFFSET, DIGIT, DIGIT_BITS
+
+__all__ = [
+    "TAG_ACCOUNT_FILLS",
+    "TAG_FILL",
+    "TAG_FORFEIT",
+    "TAG_NODE",
+    "TAG_PERM",
+    "TAG_RANGE",
+    "Section",
+]
+
+#: Bus tags (constants; a tuple of one tag never pays for another's).
+TAG_RANGE = 0x5B_0001
+TAG_PERM = 0x5B_0002
+TAG_FILL = 0x5B_0003
+TAG_FORFEIT = 0x5B_0004
+TAG_NODE = 0x5B_0010
+TAG_ACCOUNT_FILLS = 0x5B_0011
+
+
+@dataclass
+class Section:
+    """Columns, constraints and bus interactions being collected for one AIR.
+
+    Args:
+        bus: the AIR's bus.
+        row: an expression equal to the row index (a fixed column).
+        first_column: where this AIR's main columns start.
+    """
+
+    bus: Bus
+    row: Expr
+    first_column: int = 0
+    names: list[str] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    boundaries: list[Boundary] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return len(self.names)
+
+    def alloc(self, name: str, count: int = 1) -> list[Column]:
+        """``count`` new main columns named ``name`` (``name[i]`` when several)."""
+        start = self.first_column + len(self.names)
+        self.names += [name] if count == 1 else [f"{name}[{i}]" for i in range(count)]
+        return [col(start + i) for i in range(count)]
+
+    def one(self, name: str) -> Column:
+        return self.alloc(name)[0]
+
+    def index(self, c: Column) -> int:
+        """The position of column ``c`` in this section's trace block."""
+        return c.index - self.first_column
+
+    def transition(self, expr: Expr, name: str) -> None:
+        self.transitions.append(Transition(expr, name))
+
+    def boundary(self, row: int, expr: Expr, name: str) -> None:
+        self.boundaries.append(Boundary(row, expr, name))
+
+    def boolean(self, c: Expr, name: str) -> None:
+        self.transition(c * (c - 1), f"{name} in {{0, 1}}")
+
+    def range12(self, value: Expr, name: str, bits: int = DIGIT_BITS) -> None:
+        """Prove ``0 <= value < 2^bits`` on every row (``bits <= 12``: ``value·2^(12−bits)``)."""
+        if not 1 <= bits <= DIGIT_BITS:
+            raise ValueError(f"expected 1 to {DIGIT_BITS} bits, got {bits}")
+        scaled = value if bits == DIGIT_BITS else value * (1 << (DIGIT_BITS - bits))
+        self.bus.send(TAG_RANGE, [scaled], 1, f"{name} < 2^{bits}")
+
+    def digits(self, name: str, count: int) -> list[Column]:
+        """``count`` digit columns, each range-checked to 12 bits."""
+        cols = self.alloc(name, count)
+        for i, c in enumerate(cols):
+            self.range12(c, f"{name}[{i}]")
+        return cols
+
+    def carries(self, name: str, count: int) -> tuple[list[Expr], list[Column]]:
+        """``count`` signed carries in ``[−2^17, 2^17)``, two range-checked columns each.
+
+        Returns:
+            The carry expressions and their columns (low, high, low, high, …).
+        """
+        exprs: list[Expr] = []
+        cols: list[Column] = []
+        for i in range(count):
+            lo, hi = self.alloc(f"{name}[{i}]", 2)
+            self.range12(lo, f"{name}[{i}].lo")
+            self.range12(hi, f"{name}[{i}].hi", CARRY_BITS - DIGIT_BITS)
+            exprs.append(lo + DIGIT * hi - CARRY_OFFSET)
+            cols += [lo, hi]
+        return exprs, cols
+
+    def perm(
+        self, inputs: Sequence[Expr], outputs: Sequence[Expr], selector: Expr, name: str
+    ) -> None:
+        """Send one permutation ``outputs = Poseidon2(inputs)`` where ``selector`` is 1."""
+        if len(inputs) != 16 or len(outputs) != 16:
+            raise ValueError(f"expected 16 inputs and 16 outputs, got {len(inputs)}, {len(outputs)}")
+        self.bus.send(TAG_PERM, [*inputs, *outputs], selector, name)
+
+    def prefix(self, name: str, count: Expr | int) -> Column:
+        """A selector that is 1 on the first ``count`` rows and 0 after (two columns).
+
+        Boolean, never rising again once 0, and summed by a counter whose last value
+        (plus the last flag) is ``count``.
+        """
+        flag, counter = self.one(name), self.one(f"{name}.count")
+        total = count if isinstance(count, Expr) else const(count)
+        self.boolean(flag, name)
+        self.transition(flag.next * (1 - flag), f"{name} never rises")
+        self.boundary(0, counter, f"{name}.count starts at 0")
+        self.transition(counter.next - counter - flag, f"{name}.count sums {name}")
+        self.boundary(-1, counter + flag - total, f"{name} has the stated number of rows")
+        return flag
+
+
+def prefix_columns(count: int, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The honest ``(flag, counter)`` of :meth:`Section.prefix`."""
+    if not 0 <= count <= num_rows:
+        raise ValueError(f"expected 0 <= count <= {num_rows}, got {count}")
+    flag = np.zeros(num_rows, dtype=np.uint64)
+    flag[:count] = 1
+    counter = np.zeros(num_rows, dtype=np.uint64)
+    counter[1:] = np.cumsum(flag[:-1])
+    return flag, counter

@@ -1,0 +1,289 @@
+"""The settlement half's statement and witness, taken from one batch transition.
+
+:class:`SettleStatement` is what a verifier derives from the published states
+and the batch's public data (roots, header digests, account counts, pools,
+totals, per-market terms); :class:`SettleWitness` is the per-account and
+per-fill data the prover lays into the trace. :func:`settle_inputs` takes
+both from a :class:`~sealbatch.settlement.transition.BatchWitness`, the same
+object ``apply_batch`` returns, so the trace is built from exactly what the
+transition did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sealbatch.crypto import poseidon2
+from sealbatch.settlement.ledger import AccountKey, LedgerState
+from sealbatch.settlement.params import SettlementConfig
+from sealbatch.settlement.roots import _address_limbs, header_elements
+from sealbatch.settlement.transition import BatchWitness
+
+__all__ = [
+    "MAX_MARKETS",
+    "FillRow",
+    "MarketTerms",
+    "SettleStatement",
+    "SettleWitness",
+    "settle_inputs",
+    "tree_depth",
+]
+
+#: The account identity equation bounds its digit sums for at most this many markets
+#: (see :mod:`sealbatch.settlement.batch_air.accounts`).
+MAX_MARKETS = 4
+_SIGNED = 4  # a signed public value: [sign, 24-bit limb × 3], as the state root encodes it
+_LIMB = 24
+
+
+def tree_depth(n: int) -> int:
+    """The state tree's depth for ``n`` accounts (:mod:`sealbatch.settlement.roots`)."""
+    return max(1, (max(n, 1) - 1).bit_length())
+
+
+def _enc(v: int) -> list[int]:
+    if not -(1 << 72) < v < 1 << 72:
+        raise ValueError(f"expected |value| below 2^72, got {v}")
+    m = abs(v)
+    return [int(v < 0)] + [(m >> (_LIMB * k)) & ((1 << _LIMB) - 1) for k in range(3)]
+
+
+def _dec(e: Sequence[int]) -> int:
+    sign, *limbs = (int(x) for x in e)
+    if sign not in (0, 1) or any(not 0 <= x < 1 << _LIMB for x in limbs):
+        raise ValueError(f"expected [sign, three 24-bit limbs], got {list(e)}")
+    m = sum(x << (_LIMB * k) for k, x in enumerate(limbs))
+    return -m if sign else m
+
+
+@dataclass(frozen=True)
+class MarketTerms:
+    """One market's public terms: clearing price (0 if it did not trade), multiplier,
+    fee in basis points, and this batch's funding index step (base units per lot)."""
+
+    price: int
+    multiplier: int
+    fee_bps: int
+    delta_funding: int
+
+
+@dataclass(frozen=True)
+class SettleStatement:
+    """The settlement statement (public inputs; O(1) in the batch size)."""
+
+    n_pre: int
+    n_post: int
+    pre_root: tuple[int, ...]
+    post_root: tuple[int, ...]
+    pre_header: tuple[int, ...]
+    post_header: tuple[int, ...]
+    has_adjustments: bool
+    deposits: int
+    withdrawals: int
+    fee_pool_pre: int
+    fee_pool_post: int
+    insurance_pre: int
+    insurance_post: int
+    markets: tuple[MarketTerms, ...]
+
+    @property
+    def depth_pre(self) -> int:
+        return tree_depth(self.n_pre)
+
+    @property
+    def depth_post(self) -> int:
+        return tree_depth(self.n_post)
+
+    @property
+    def net_collateral_change(self) -> int:
+        """What Σ collateral must change by: deposits − withdrawals − Δ fee pool − Δ insurance."""
+        return (
+            self.deposits
+            - self.withdrawals
+            - (self.fee_pool_post - self.fee_pool_pre)
+            - (self.insurance_post - self.insurance_pre)
+        )
+
+    def to_elements(self) -> tuple[int, ...]:
+        """The statement as field elements (the order :meth:`from_elements` reads)."""
+        out = [self.n_pre, self.n_post, int(self.has_adjustments), len(self.markets)]
+        out += [*self.pre_root, *self.post_root, *self.pre_header, *self.post_header]
+        for v in (
+            self.deposits,
+            self.withdrawals,
+            self.fee_pool_pre,
+            self.fee_pool_post,
+            self.insurance_pre,
+            self.insurance_post,
+        ):
+            out += _enc(v)
+        for mt in self.markets:
+            out += [mt.price, mt.multiplier, mt.fee_bps, *_enc(mt.delta_funding)]
+        return tuple(out)
+
+    @classmethod
+    def from_elements(cls, e: Sequence[int]) -> tuple[SettleStatement, int]:
+        """Parse a statement from the front of ``e``; returns it and the elements used.
+
+        Raises:
+            ValueError: too few elements or a malformed value.
+        """
+        if len(e) < 4 + 32 + 6 * _SIGNED:
+            raise ValueError(f"expected at least {4 + 32 + 6 * _SIGNED} elements, got {len(e)}")
+        n_pre, n_post, adj, m = (int(x) for x in e[:4])
+        if adj not in (0, 1) or not 1 <= m <= MAX_MARKETS or n_pre > n_post:
+            raise ValueError(
+                f"expected has_adjustments in {{0, 1}}, 1 to {MAX_MARKETS} markets and "
+                f"n_pre <= n_post, got {adj}, {m}, {n_pre} > {n_post}"
+            )
+        i = 4
+        digests = [tuple(int(x) for x in e[i + 8 * k : i + 8 * k + 8]) for k in range(4)]
+        i += 32
+        amounts = [_dec(e[i + _SIGNED * k : i + _SIGNED * (k + 1)]) for k in range(6)]
+        i += 6 * _SIGNED
+        if len(e) < i + m * (3 + _SIGNED):
+            raise ValueError(f"expected {m} market terms, got {len(e) - i} elements")
+        markets = []
+        for _ in range(m):
+            price, mult, fee = (int(x) for x in e[i : i + 3])
+            markets.append(MarketTerms(price, mult, fee, _dec(e[i + 3 : i + 3 + _SIGNED])))
+            i += 3 + _SIGNED
+        st = cls(
+            n_pre, n_post, *digests, bool(adj), *amounts, markets=tuple(markets)  # type: ignore[misc]
+        )
+        return st, i
+
+
+@dataclass(frozen=True)
+class FillRow:
+    """One auction fill as the settlement side receives it."""
+
+    account: int
+    market: int
+    buy: bool
+    lots: int
+    price: int
+    fee: int
+
+
+@dataclass(frozen=True)
+class SettleWitness:
+    """Per-account values by post-state row (``n_post`` rows), and the auction's fills.
+
+    ``adjust`` and ``adjust_positions`` hold what the transition moved beyond
+    fills, fees, funding, deposits, withdrawals and forfeits (liquidation
+    penalties, deficit cover, ADL, socialised loss, RFQ blocks); the AIR lets
+    them be non-zero only in a batch whose statement says it has adjustments.
+    """
+
+    address_limbs: np.ndarray  # (n, 7) uint64
+    subaccount: np.ndarray  # (n,)
+    portfolio: np.ndarray  # (n,)
+    collateral_pre: tuple[int, ...]
+    collateral_post: tuple[int, ...]
+    positions_pre: np.ndarray  # (n, m) int64
+    positions_post: np.ndarray
+    deposits: tuple[int, ...]
+    withdrawals: tuple[int, ...]
+    forfeits: tuple[int, ...]
+    adjust: tuple[int, ...]
+    adjust_positions: np.ndarray  # (n, m) int64
+    fills: tuple[FillRow, ...]
+
+
+def _per_account(post: LedgerState, flows: Sequence[tuple[AccountKey, int]]) -> list[int]:
+    out = [0] * post.size
+    for key, amount in flows:
+        out[post.row(key)] += int(amount)
+    return out
+
+
+def _digest(elements: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(x) for x in poseidon2.hash_elements(np.array(elements, dtype=np.uint64)))
+
+
+def settle_inputs(
+    witness: BatchWitness, config: SettlementConfig
+) -> tuple[SettleStatement, SettleWitness]:
+    """The statement and witness of the settlement AIR for one settled batch.
+
+    Raises:
+        ValueError: more markets than :data:`MAX_MARKETS`.
+    """
+    pre, post = witness.pre, witness.post
+    m = len(post.markets)
+    if not 1 <= m <= MAX_MARKETS:
+        raise ValueError(f"expected 1 to {MAX_MARKETS} markets, got {m}")
+    n0, n = pre.size, post.size
+    block_fills = 2 * len(witness.blocks)
+    auction = witness.fills[: len(witness.fills) - block_fills]
+    deltas = [witness.funding[mid].delta_index for mid in post.markets]
+    prices = [0] * m
+    fill_rows = []
+    net = np.zeros((n, m), dtype=np.int64)
+    fees = [0] * n
+    for sf in auction:
+        j = config.column(sf.fill.market)
+        r = post.row(sf.account)
+        prices[j] = sf.fill.price
+        sign = sf.fill.side.sign
+        fill_rows.append(
+            FillRow(r, j, sign > 0, sf.fill.quantity, sf.fill.price, sf.fee)
+        )
+        net[r, j] += sign * sf.fill.quantity
+        fees[r] += sf.fee
+    mult = [config.markets[j].multiplier for j in range(m)]
+    c0 = [int(v) for v in pre.collateral] + [0] * (n - n0)
+    c1 = [int(v) for v in post.collateral]
+    p0 = np.zeros((n, m), dtype=np.int64)
+    p0[:n0] = pre.positions
+    p1 = np.array(post.positions, dtype=np.int64)
+    dep = _per_account(post, witness.deposits)
+    wd = _per_account(post, witness.withdrawals)
+    forf = _per_account(post, witness.forfeits)
+    adjust = []
+    for r in range(n):
+        funding = sum(int(p0[r, j]) * deltas[j] for j in range(m))
+        cash = sum(int(net[r, j]) * prices[j] * mult[j] for j in range(m))
+        expected = c0[r] + dep[r] - wd[r] - forf[r] - funding - cash - fees[r]
+        adjust.append(c1[r] - expected)
+    adjust_positions = p1 - p0 - net
+    has_adj = bool(witness.penalties or witness.deficits or witness.blocks)
+    statement = SettleStatement(
+        n_pre=n0,
+        n_post=n,
+        pre_root=tuple(int(x) for x in poseidon2.digest_from_bytes(witness.pre_root)),
+        post_root=tuple(int(x) for x in poseidon2.digest_from_bytes(witness.post_root)),
+        pre_header=_digest(header_elements(pre)),
+        post_header=_digest(header_elements(post)),
+        has_adjustments=has_adj,
+        deposits=sum(dep),
+        withdrawals=sum(wd),
+        fee_pool_pre=pre.fee_pool,
+        fee_pool_post=post.fee_pool,
+        insurance_pre=pre.insurance_fund,
+        insurance_post=post.insurance_fund,
+        markets=tuple(
+            MarketTerms(prices[j], mult[j], config.markets[j].fee_bps, deltas[j])
+            for j in range(m)
+        ),
+    )
+    sw = SettleWitness(
+        address_limbs=_address_limbs(post.accounts) if n else np.zeros((0, 7), np.uint64),
+        subaccount=np.array([k.subaccount for k in post.accounts], dtype=np.uint64),
+        portfolio=np.array(post.portfolio, dtype=np.uint64),
+        collateral_pre=tuple(c0),
+        collateral_post=tuple(c1),
+        positions_pre=p0,
+        positions_post=p1,
+        deposits=tuple(dep),
+        withdrawals=tuple(wd),
+        forfeits=tuple(forf),
+        adjust=tuple(adjust),
+        adjust_positions=adjust_positions,
+        fills=tuple(fill_rows),
+    )
+    return statement, sw
