@@ -55,7 +55,13 @@ from sealbatch.settlement.batch_air.limbs import (
     split_signed,
     to_field,
 )
-from sealbatch.settlement.batch_air.section import TAG_ACCOUNT_FILLS, TAG_NODE, Section, prefix_columns
+from sealbatch.settlement.batch_air.section import (
+    TAG_ACCOUNT_FILLS,
+    TAG_FLOWS,
+    TAG_NODE,
+    Section,
+    prefix_columns,
+)
 from sealbatch.settlement.batch_air.settle_witness import SettleStatement, SettleWitness
 from sealbatch.settlement.roots import ACCOUNT_DOMAIN
 
@@ -119,6 +125,7 @@ class AccountColumns:
     deposit: tuple[Column, ...]
     withdrawal: tuple[Column, ...]
     forfeit: tuple[Column, ...]
+    has_flows: Column
     adjust: Signed
     adjust_positions: tuple[Column, ...]
     carries: tuple[Column, ...]
@@ -152,7 +159,7 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
     sec.transition(live[0] * (1 - live[1]), "statement 6: an account before is an account after")
     for t in (0, 1):
         sec.transition(live[t] * (1 - tree[t]), "statement 6: every account is a leaf")
-    identity = tuple(sec.alloc("acct.address", 7)) + (sec.one("acct.sub"), sec.one("acct.portfolio"))
+    identity = (*sec.alloc("acct.address", 7), sec.one("acct.sub"), sec.one("acct.portfolio"))
     coll = (_signed(sec, "acct.c_pre", AMOUNT_DIGITS), _signed(sec, "acct.c_post", AMOUNT_DIGITS))
     pos = tuple(
         tuple(_signed(sec, f"acct.p{t}[{j}]", _POSITION_DIGITS) for j in range(m)) for t in (0, 1)
@@ -177,14 +184,19 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
         )
     for c in (*net, *fee_sums):
         sec.transition((1 - has_fills) * c, "statement 3: no fills, no lots and no fees")
-    sec.bus.receive(
-        TAG_ACCOUNT_FILLS, [sec.row, *net, *fee_sums], has_fills, "account's fills"
-    )
+    sec.bus.receive(TAG_ACCOUNT_FILLS, [sec.row, *net, *fee_sums], has_fills, "account's fills")
 
     # ---- flows
     deposit = tuple(sec.digits("acct.deposit", AMOUNT_DIGITS))
     withdrawal = tuple(sec.digits("acct.withdrawal", AMOUNT_DIGITS))
     forfeit = tuple(sec.digits("acct.forfeit", AMOUNT_DIGITS))
+    has_flows = sec.one("acct.has_flows")
+    sec.boolean(has_flows, "acct.has_flows")
+    for c in (*deposit, *withdrawal, *forfeit):
+        sec.transition((1 - has_flows) * c, "statement 3: no published flow, no flow")
+    sec.bus.receive(
+        TAG_FLOWS, [sec.row, *deposit, *withdrawal, *forfeit], has_flows, "account's flows"
+    )
     adjust = _signed(sec, "acct.adjust", AMOUNT_DIGITS)
     adjust_p = tuple(sec.alloc("acct.adjust_p", m))
     if not st.has_adjustments:
@@ -241,9 +253,7 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
         for b in range(blocks):
             rate = elements[8 * b : 8 * b + 8]
             rate += [const(0)] * (8 - len(rate))
-            cap = (
-                [const(len(elements))] + [const(0)] * 7 if b == 0 else list(outs[b - 1][8:])
-            )
+            cap = [const(len(elements))] + [const(0)] * 7 if b == 0 else list(outs[b - 1][8:])
             sec.perm(rate + cap, outs[b], live[t], f"statement 6: leaf {t} block {b}")
         digest = outs[-1][:8]
         for k, d in enumerate(digest):
@@ -290,6 +300,7 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
         deposit=deposit,
         withdrawal=withdrawal,
         forfeit=forfeit,
+        has_flows=has_flows,
         adjust=adjust,
         adjust_positions=adjust_p,
         carries=tuple(carry_cols),
@@ -310,7 +321,9 @@ def _const_digits(value: int) -> list[int]:
 # --------------------------------------------------------------------------
 
 
-def _put_signed(main: np.ndarray, s: Signed, values: np.ndarray | list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+def _put_signed(
+    main: np.ndarray, s: Signed, values: np.ndarray | list[int], n: int
+) -> tuple[np.ndarray, np.ndarray]:
     sign, digits = split_signed(values, len(s.digits))
     main[s.sign.index, :n] = sign
     for k, c in enumerate(s.digits):
@@ -373,6 +386,10 @@ def account_trace(
         for k, c in enumerate(cs):
             main[c.index, :n] = d[k]
         flows.append(d.astype(np.int64))
+    flowing = np.array(sw.deposits, dtype=object) != 0
+    flowing |= np.array(sw.withdrawals, dtype=object) != 0
+    flowing |= np.array(sw.forfeits, dtype=object) != 0
+    main[cols.has_flows.index, :n] = flowing.astype(bool)
     adj_sign, adj_digits = _put_signed(main, cols.adjust, list(sw.adjust), n)
     for j in range(m):
         main[cols.adjust_positions[j].index, :n] = to_field(sw.adjust_positions[:, j])
@@ -394,7 +411,10 @@ def account_trace(
             for b in range(CONST_DIGITS):
                 if a + b < AMOUNT_DIGITS:
                     sums[a + b] += pm[b] * nd[a] + df_sign * df[b] * p0[a]
-    carry = carries(sums)
+    try:
+        carry = carries(sums)
+    except ValueError as exc:
+        raise ValueError(f"statement 3: collateral does not move by its flows: {exc}") from None
     lo, hi = carry_columns(carry)
     for k in range(carry.shape[0]):
         main[cols.carries[2 * k].index, :n] = lo[k]
@@ -444,8 +464,7 @@ def account_trace(
     totals = [0] * num_rows
     running = ACC_OFFSET
     d_int = [
-        int(v1) - int(v0)
-        for v0, v1 in zip(sw.collateral_pre, sw.collateral_post, strict=True)
+        int(v1) - int(v0) for v0, v1 in zip(sw.collateral_pre, sw.collateral_post, strict=True)
     ]
     for r in range(num_rows):
         running += d_int[r] if r < n else 0

@@ -139,7 +139,9 @@ def fills_section(sec: Section, st: SettleStatement) -> FillColumns:
                 if k_digits[j][b]:
                     kb = kb + k_digits[j][b] * market[j]
             terms[a + b].append(-(digit * kb))
-    sec.transition(r0 + 4096 * r1 + q0 + 4096 * q1 - (BPS - 1), "fee remainder below 10^4")
+    sec.transition(
+        r0 + 4096 * r1 + q0 + 4096 * q1 - (BPS - 1), "statement 3: fee remainder below 10^4"
+    )
     carry_exprs, carry_cols = sec.carries("fill.carry", _FEE_POSITIONS - 1)
     for k, e in enumerate(carry_equations(terms, carry_exprs)):
         sec.transition(e, f"statement 3: fee rounded up from the notional (digit {k})")
@@ -227,7 +229,9 @@ def fills_trace(
         rest.append(f.fee * BPS - f.lots * mt.price * mt.multiplier * mt.fee_bps)
     r = np.array(rest, dtype=np.int64)
     if np.any((r < 0) | (r >= BPS)):
-        raise ValueError("expected every fee to be its notional's fee rounded up")
+        raise ValueError(
+            "statement 3: expected every fill's fee to be its notional's fee rounded up"
+        )
     q = BPS - 1 - r
     main[cols.rest[0].index, :k] = r & 4095
     main[cols.rest[1].index, :k] = r >> 12

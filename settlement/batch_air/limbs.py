@@ -145,9 +145,7 @@ def signed_expr(sign: Expr, magnitude: Expr) -> Expr:
     return (1 - 2 * sign) * magnitude
 
 
-def carry_equations(
-    terms: Sequence[Sequence[Expr | int]], carry: Sequence[Expr]
-) -> list[Expr]:
+def carry_equations(terms: Sequence[Sequence[Expr | int]], carry: Sequence[Expr]) -> list[Expr]:
     """The digit equations ``E_k`` of module docstring.
 
     Args:
@@ -156,7 +154,9 @@ def carry_equations(
     """
     k_count = len(terms)
     if len(carry) != k_count - 1:
-        raise ValueError(f"expected {k_count - 1} carries for {k_count} positions, got {len(carry)}")
+        raise ValueError(
+            f"expected {k_count - 1} carries for {k_count} positions, got {len(carry)}"
+        )
     out: list[Expr] = []
     for k, items in enumerate(terms):
         e: Expr = const(0)

@@ -27,6 +27,7 @@ from sealbatch.settlement.batch_air.limbs import CARRY_BITS, CARRY_OFFSET, DIGIT
 __all__ = [
     "TAG_ACCOUNT_FILLS",
     "TAG_FILL",
+    "TAG_FLOWS",
     "TAG_FORFEIT",
     "TAG_NODE",
     "TAG_PERM",
@@ -41,6 +42,7 @@ TAG_FILL = 0x5B_0003
 TAG_FORFEIT = 0x5B_0004
 TAG_NODE = 0x5B_0010
 TAG_ACCOUNT_FILLS = 0x5B_0011
+TAG_FLOWS = 0x5B_0012
 
 
 @dataclass
@@ -121,7 +123,9 @@ class Section:
     ) -> None:
         """Send one permutation ``outputs = Poseidon2(inputs)`` where ``selector`` is 1."""
         if len(inputs) != 16 or len(outputs) != 16:
-            raise ValueError(f"expected 16 inputs and 16 outputs, got {len(inputs)}, {len(outputs)}")
+            raise ValueError(
+                f"expected 16 inputs and 16 outputs, got {len(inputs)}, {len(outputs)}"
+            )
         self.bus.send(TAG_PERM, [*inputs, *outputs], selector, name)
 
     def prefix(self, name: str, count: Expr | int) -> Column:

@@ -13,8 +13,16 @@ fills. Around the sections it places the two services they use:
   :mod:`sealbatch.crypto.airs.poseidon2_air`, receiving
   ``(TAG_PERM, in, out)`` with the prover's counts.
 
-Public inputs: :meth:`SettleStatement.to_elements` followed by the fills,
-five elements each ``(account, market, side, lots, price)``.
+Per-account deposits, withdrawals and forfeited bonds are a second public
+table ``(TAG_FLOWS, account, deposit digits, withdrawal digits, forfeit
+digits)`` the verifier takes from ``transfers.json`` and the forfeits the
+transition charged; each account row receives its own at most once.
+
+Public inputs: :meth:`SettleStatement.to_elements`, the fill count, the
+fills (five elements each: ``account, market, side, lots, price``), then one
+flow row per account with a flow (``account`` and three amounts of six
+12-bit digits). They grow with the batch: in the batch AIR the fills come from
+the clearing sections instead.
 """
 
 from __future__ import annotations
@@ -36,8 +44,14 @@ from sealbatch.crypto.bus import Bus, PublicTable
 from sealbatch.crypto.field_ref import Fp4
 from sealbatch.settlement.batch_air.accounts import AccountColumns, account_section, account_trace
 from sealbatch.settlement.batch_air.fills import FillColumns, fills_section, fills_trace
-from sealbatch.settlement.batch_air.limbs import DIGIT
-from sealbatch.settlement.batch_air.section import TAG_FILL, TAG_PERM, TAG_RANGE, Section
+from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS, DIGIT, digits_of
+from sealbatch.settlement.batch_air.section import (
+    TAG_FILL,
+    TAG_FLOWS,
+    TAG_PERM,
+    TAG_RANGE,
+    Section,
+)
 from sealbatch.settlement.batch_air.settle_witness import (
     SettleStatement,
     SettleWitness,
@@ -48,6 +62,7 @@ __all__ = ["NAME", "SettleLayout", "build", "generate", "public_inputs"]
 
 NAME = "sealbatch_settle"
 _FILL_WIDTH = 5
+_FLOW_WIDTH = 1 + 3 * AMOUNT_DIGITS
 
 
 @dataclass(frozen=True)
@@ -64,20 +79,37 @@ class SettleLayout:
 
 
 def public_inputs(st: SettleStatement, sw: SettleWitness) -> tuple[int, ...]:
-    """The statement and the fills as field elements."""
+    """The statement, the fills and the per-account flows as field elements."""
     out = list(st.to_elements())
+    out.append(len(sw.fills))
     for f in sw.fills:
         out += [f.account, f.market, int(f.buy), f.lots, f.price]
+    for r, flows in enumerate(zip(sw.deposits, sw.withdrawals, sw.forfeits, strict=True)):
+        if any(flows):
+            out.append(r)
+            for amount in flows:
+                out += [int(d) for d in digits_of([amount], AMOUNT_DIGITS)[:, 0]]
     return tuple(out)
 
 
-def _parse(public: Sequence[int]) -> tuple[SettleStatement, tuple[tuple[int, ...], ...]]:
+Rows = tuple[tuple[int, ...], ...]
+
+
+def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows]:
     st, used = SettleStatement.from_elements(public)
     rest = tuple(int(x) for x in public[used:])
-    if len(rest) % _FILL_WIDTH:
-        raise ValueError(f"expected fills of {_FILL_WIDTH} elements, got {len(rest)} elements")
-    fills = tuple(rest[i : i + _FILL_WIDTH] for i in range(0, len(rest), _FILL_WIDTH))
-    return st, fills
+    if not rest or len(rest) < 1 + _FILL_WIDTH * rest[0]:
+        raise ValueError("expected a fill count and the fills after the statement")
+    k = rest[0]
+    fills = tuple(rest[1 + _FILL_WIDTH * i : 1 + _FILL_WIDTH * (i + 1)] for i in range(k))
+    rest = rest[1 + _FILL_WIDTH * k :]
+    if len(rest) % _FLOW_WIDTH:
+        raise ValueError(f"expected flows of {_FLOW_WIDTH} elements, got {len(rest)} elements")
+    flows = tuple(rest[i : i + _FLOW_WIDTH] for i in range(0, len(rest), _FLOW_WIDTH))
+    for row in flows:
+        if any(d >= DIGIT for d in row[1:]):
+            raise ValueError(f"expected 12-bit flow digits, got {row}")
+    return st, fills, flows
 
 
 def _fixed(num_rows: int) -> fld.Array:
@@ -85,8 +117,10 @@ def _fixed(num_rows: int) -> fld.Array:
     return np.stack([row, (row < DIGIT).astype(np.uint64)])
 
 
-def _layout(num_rows: int, public: Sequence[int]) -> tuple[Section, SettleLayout, Bus, SettleStatement]:
-    st, fills = _parse(public)
+def _layout(
+    num_rows: int, public: Sequence[int]
+) -> tuple[Section, SettleLayout, Bus, SettleStatement]:
+    st, fills, flows = _parse(public)
     if num_rows < DIGIT:
         raise ValueError(f"expected at least {DIGIT} rows (the range table), got {num_rows}")
     bus = Bus(beta=0, first_aux=0, public_sum=2)
@@ -104,9 +138,8 @@ def _layout(num_rows: int, public: Sequence[int]) -> tuple[Section, SettleLayout
     perm_mult = sec.one("perm.count")
     bus.receive(TAG_PERM, [*perm_inputs, *outputs], perm_mult, "permutation")
     bus.add_public_table(PublicTable(TAG_FILL, fills, (1,) * len(fills), receive=False))
-    layout = SettleLayout(
-        acc, tree, fl, range_mult.index, perm_first, perm_mult.index, sec.width
-    )
+    bus.add_public_table(PublicTable(TAG_FLOWS, flows, (1,) * len(flows), receive=False))
+    layout = SettleLayout(acc, tree, fl, range_mult.index, perm_first, perm_mult.index, sec.width)
     return sec, layout, bus, st
 
 
@@ -144,7 +177,9 @@ def build(num_rows: int, public: tuple[int, ...]) -> Air:
     )
 
 
-def generate(st: SettleStatement, sw: SettleWitness, num_rows: int) -> tuple[fld.Array, tuple[int, ...]]:
+def generate(
+    st: SettleStatement, sw: SettleWitness, num_rows: int
+) -> tuple[fld.Array, tuple[int, ...]]:
     """The honest main trace and the public inputs (prover side).
 
     Raises:
@@ -206,4 +241,3 @@ def _range_counts(main: np.ndarray, air: Air) -> np.ndarray:
 def _bus_of(air: Air) -> Bus:
     _, _, bus, _ = _layout(air.num_rows, air.public_inputs)
     return bus
-

@@ -12,15 +12,17 @@ transition did.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from sealbatch.crypto import poseidon2
 from sealbatch.settlement.ledger import AccountKey, LedgerState
+from sealbatch.settlement.oracle import OracleConfig
 from sealbatch.settlement.params import SettlementConfig
-from sealbatch.settlement.roots import _address_limbs, header_elements
-from sealbatch.settlement.transition import BatchWitness
+from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.roots import _address_limbs, header_elements, state_root
+from sealbatch.settlement.transition import BatchWitness, apply_batch
 
 __all__ = [
     "MAX_MARKETS",
@@ -29,6 +31,7 @@ __all__ = [
     "SettleStatement",
     "SettleWitness",
     "settle_inputs",
+    "settle_publication",
     "tree_depth",
 ]
 
@@ -152,7 +155,20 @@ class SettleStatement:
             markets.append(MarketTerms(price, mult, fee, _dec(e[i + 3 : i + 3 + _SIGNED])))
             i += 3 + _SIGNED
         st = cls(
-            n_pre, n_post, *digests, bool(adj), *amounts, markets=tuple(markets)  # type: ignore[misc]
+            n_pre=n_pre,
+            n_post=n_post,
+            pre_root=digests[0],
+            post_root=digests[1],
+            pre_header=digests[2],
+            post_header=digests[3],
+            has_adjustments=bool(adj),
+            deposits=amounts[0],
+            withdrawals=amounts[1],
+            fee_pool_pre=amounts[2],
+            fee_pool_post=amounts[3],
+            insurance_pre=amounts[4],
+            insurance_post=amounts[5],
+            markets=tuple(markets),
         )
         return st, i
 
@@ -230,9 +246,7 @@ def settle_inputs(
         r = post.row(sf.account)
         prices[j] = sf.fill.price
         sign = sf.fill.side.sign
-        fill_rows.append(
-            FillRow(r, j, sign > 0, sf.fill.quantity, sf.fill.price, sf.fee)
-        )
+        fill_rows.append(FillRow(r, j, sign > 0, sf.fill.quantity, sf.fill.price, sf.fee))
         net[r, j] += sign * sf.fill.quantity
         fees[r] += sf.fee
     mult = [config.markets[j].multiplier for j in range(m)]
@@ -267,8 +281,7 @@ def settle_inputs(
         insurance_pre=pre.insurance_fund,
         insurance_post=post.insurance_fund,
         markets=tuple(
-            MarketTerms(prices[j], mult[j], config.markets[j].fee_bps, deltas[j])
-            for j in range(m)
+            MarketTerms(prices[j], mult[j], config.markets[j].fee_bps, deltas[j]) for j in range(m)
         ),
     )
     sw = SettleWitness(
@@ -286,4 +299,35 @@ def settle_inputs(
         adjust_positions=adjust_positions,
         fills=tuple(fill_rows),
     )
+    return statement, sw
+
+
+def settle_publication(
+    pub: BatchPublication, config: SettlementConfig, oracle: OracleConfig
+) -> tuple[SettleStatement, SettleWitness]:
+    """The statement a verifier derives from a published batch, and the prover's witness.
+
+    The batch is replayed from its published inputs (``apply_batch`` on the
+    published pre-state); the statement's post-state root, header and pools
+    are those of the **published** post-state, so a published post-state that
+    the transition does not produce yields a statement no trace satisfies.
+
+    Raises:
+        SettlementError: the published batch does not settle.
+        ValueError: more markets than :data:`MAX_MARKETS`.
+    """
+    _, witness = apply_batch(
+        pub.pre,
+        pub.result,
+        pub.oracle_round,
+        config,
+        oracle,
+        deposits=pub.deposits,
+        blocks=pub.blocks,
+        withdrawals=pub.withdrawals,
+    )
+    statement, _ = settle_inputs(
+        replace(witness, post=pub.post, post_root=state_root(pub.post)), config
+    )
+    _, sw = settle_inputs(witness, config)
     return statement, sw
