@@ -251,9 +251,11 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
             elements += pos[t][j].leaf()
         outs = [tuple(sec.alloc(f"acct.leaf{t}.block{b}", 16)) for b in range(blocks)]
         for b in range(blocks):
-            rate = elements[8 * b : 8 * b + 8]
+            rate: list[Expr] = list(elements[8 * b : 8 * b + 8])
             rate += [const(0)] * (8 - len(rate))
-            cap = [const(len(elements))] + [const(0)] * 7 if b == 0 else list(outs[b - 1][8:])
+            cap: list[Expr] = (
+                [const(len(elements)), *[const(0)] * 7] if b == 0 else list(outs[b - 1][8:])
+            )
             sec.perm(rate + cap, outs[b], live[t], f"statement 6: leaf {t} block {b}")
         digest = outs[-1][:8]
         for k, d in enumerate(digest):
@@ -273,11 +275,15 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
         d1, d0 = coll[1].value_digit(k), coll[0].value_digit(k)
         return shift_rows(d1 - d0) if nxt else d1 - d0
 
-    step = [[delta(k, True), acc[k], -acc[k].next] for k in range(ACC_DIGITS)]
+    step: list[list[Expr | int]] = [
+        [delta(k, True), acc[k], -acc[k].next] for k in range(ACC_DIGITS)
+    ]
     for k, e in enumerate(carry_equations(step, [c.next for c in acc_c])):
         sec.transition(e, f"statement 5: conservation accumulator (digit {k})")
     offset = digits_of([ACC_OFFSET], ACC_DIGITS)[:, 0]
-    first = [[delta(k, False), int(offset[k]), -acc[k]] for k in range(ACC_DIGITS)]
+    first: list[list[Expr | int]] = [
+        [delta(k, False), int(offset[k]), -acc[k]] for k in range(ACC_DIGITS)
+    ]
     for k, e in enumerate(carry_equations(first, list(acc_c))):
         sec.boundary(0, e, f"statement 5: conservation accumulator starts at 2^80 (digit {k})")
     target = ACC_OFFSET + st.net_collateral_change
@@ -353,8 +359,8 @@ def account_trace(
         (st.n_pre, st.n_post, 1 << st.depth_pre, 1 << st.depth_post),
         strict=True,
     ):
-        f, c = prefix_columns(count, num_rows)
-        main[flag.index], main[flag.index + 1] = f, c
+        on, counter = prefix_columns(count, num_rows)
+        main[flag.index], main[flag.index + 1] = on, counter
     for k in range(7):
         main[cols.identity[k].index, :n] = sw.address_limbs[:, k]
     main[cols.identity[7].index, :n] = sw.subaccount
@@ -367,8 +373,8 @@ def account_trace(
         p_signed.append([_put_signed(main, cols.positions[t][j], arr[:, j], n) for j in range(m)])
     net = sw.positions_post - sw.positions_pre - sw.adjust_positions
     has = np.zeros(n, dtype=bool)
-    for f in sw.fills:
-        has[f.account] = True
+    for fill in sw.fills:
+        has[fill.account] = True
     main[cols.has_fills.index, :n] = has
     net_signed = []
     for j in range(m):
@@ -383,8 +389,8 @@ def account_trace(
         (cols.forfeit, sw.forfeits),
     ):
         d = digits_of(list(values), AMOUNT_DIGITS)
-        for k, c in enumerate(cs):
-            main[c.index, :n] = d[k]
+        for k, column in enumerate(cs):
+            main[column.index, :n] = d[k]
         flows.append(d.astype(np.int64))
     flowing = np.array(sw.deposits, dtype=object) != 0
     flowing |= np.array(sw.withdrawals, dtype=object) != 0
