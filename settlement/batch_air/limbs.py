@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto.expr import Expr, const
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 
 __all__ = [
     "AMOUNT_DIGITS",

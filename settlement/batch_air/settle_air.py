@@ -41,7 +41,7 @@ from sealbatch.crypto.airs.poseidon2_air import (
     permutation_constraints,
 )
 from sealbatch.crypto.bus import Bus, PublicTable
-from sealbatch.crypto.field_ref import Fp4
+from sealbatch.crypto.field_scalar import Fp4
 from sealbatch.settlement.batch_air.accounts import AccountColumns, account_section, account_trace
 from sealbatch.settlement.batch_air.fills import FillColumns, fills_section, fills_trace
 from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS, DIGIT, digits_of

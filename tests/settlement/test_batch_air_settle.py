@@ -11,7 +11,7 @@ import pytest
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import Air, ConstraintViolation
-from sealbatch.crypto.field_ref import Fp4, P
+from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.settlement.batch_air import settle_air
 from sealbatch.settlement.batch_air.limbs import DIGIT
 from sealbatch.settlement.batch_air.settle_witness import (
