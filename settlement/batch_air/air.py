@@ -27,7 +27,7 @@ NAME = "sealbatch_batch"
 
 def rows_for(statement: BatchStatement) -> int:
     """The trace length for a statement: the smallest power of two that holds it."""
-    need = max(MIN_ROWS, len(statement.orders))
+    need = max(MIN_ROWS, len(statement.orders) + 1)  # at least one padding row
     return 1 << (need - 1).bit_length()
 
 

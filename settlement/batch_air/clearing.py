@@ -31,6 +31,7 @@ import numpy as np
 
 from sealbatch.crypto.air import Column
 from sealbatch.crypto.bus import PublicTable
+from sealbatch.settlement.batch_air import fair
 from sealbatch.settlement.batch_air.framework import (
     TAG_FILL,
     TAG_MARKET,
@@ -87,6 +88,19 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         TAG_ORDER, [mkt, is_buy, has_limit, limit, qty, fill, acct], active, "published order"
     )
     b.bus.send(TAG_FILL, [acct, mkt, is_buy, fill, price], filled, "fill to settlement")
+    fair.declare(
+        b,
+        {
+            "mkt": mkt,
+            "is_buy": is_buy,
+            "has_limit": has_limit,
+            "limit": limit,
+            "qty": qty,
+            "fill": fill,
+            "traded": traded,
+            "dlim": dlim,
+        },
+    )
     rows, mult = statement.market_rows()
     b.public_table(PublicTable(TAG_MARKET, rows, mult, receive=True))
     rows, mult = statement.order_rows()
@@ -106,8 +120,8 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         ValueError: the published batch breaks a statement the section checks
             (the message names it): the trace could not satisfy the AIR.
     """
-    # Grouped by market (stable): each market's rows net to zero as one segment.
-    orders = sorted(statement.orders, key=lambda o: o.market)
+    # Sorted by (market, limit): market orders (limit 0) first in their market (S7).
+    orders = sorted(statement.orders, key=lambda o: (o.market, o.limit))
     n = len(orders)
     if n > tb.num_rows:
         raise ValueError(f"expected at most {tb.num_rows} orders, got {n}")
@@ -132,9 +146,10 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         raise ValueError("S2 bought = sold: a market's buy and sell fills differ")
     if refuse and np.any(fill * (1 - traded)):
         raise ValueError("S1 uniform price: a fill in a market without a clearing price")
+    m = len(statement.markets)
     for name, values in (
         ("active", np.ones(n, np.int64)),
-        ("mkt", mkt),
+        ("mkt", np.append(mkt, np.full(tb.num_rows - n, m, np.int64))),
         ("is_buy", is_buy),
         ("has_limit", has_limit),
         ("limit", limit),
@@ -154,3 +169,6 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     tb.set_range(
         SECTION, "limit_slack", filled * has_limit * dlim, "S1 limit (a fill within its limit)"
     )
+    book = {"mkt": mkt, "is_buy": is_buy, "has_limit": has_limit, "limit": limit, "qty": qty}
+    book |= {"fill": fill, "traded": traded, "dlim": dlim}
+    fair.generate(tb, book, m, refuse)

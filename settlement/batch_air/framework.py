@@ -282,21 +282,22 @@ class TraceBuilder:
     columns.
     """
 
-    def __init__(self, layout: Layout, num_rows: int) -> None:
+    def __init__(self, layout: Layout, num_rows: int, *, refuse: bool = True) -> None:
         self.layout = layout
+        self.refuse = refuse
         self.num_rows = num_rows
         self.main = np.zeros((layout.width, num_rows), np.uint64)
         self._range_counts = np.zeros(_RANGE_SIZE, np.int64)
         self._checks = {(c.section, c.name): c for c in layout.range_checks}
         self._perm_inputs: list[U64] = []
 
-    def set(self, section: str, name: str, values: npt.ArrayLike) -> None:
-        """Write column ``section.name`` from row 0 (signed ints are reduced mod p)."""
+    def set(self, section: str, name: str, values: npt.ArrayLike, pad: int = 0) -> None:
+        """Write column ``section.name`` from row 0, then ``pad`` (ints are reduced mod p)."""
         arr = np.asarray(values, dtype=np.int64)
         if arr.shape[0] > self.num_rows:
             raise ValueError(f"{section}.{name}: {arr.shape[0]} values for {self.num_rows} rows")
         column = self.main[self.layout.column(section, name)]
-        column[:] = 0
+        column[:] = pad % P
         column[: arr.shape[0]] = np.mod(arr, P).astype(np.uint64)
 
     def get(self, section: str, name: str) -> U64:
@@ -304,6 +305,10 @@ class TraceBuilder:
 
     def set_range(self, section: str, name: str, values: npt.ArrayLike, statement: str) -> None:
         """Write the limbs of a range-checked value (rows past ``values`` hold 0).
+
+        With ``refuse=False`` (the forgery tests) a value out of range is written
+        anyway: its residue mod p in limbs whose top one exceeds its width, so
+        that only the range table can reject it.
 
         Raises:
             ValueError: a value outside ``[0, 2^bits)``: the statement ``statement`` fails.
@@ -313,21 +318,28 @@ class TraceBuilder:
         given = np.asarray(values, dtype=np.int64)
         arr[: given.shape[0]] = given
         bad = np.flatnonzero((arr < 0) | (arr >= 1 << check.bits))
-        if bad.size:
+        if bad.size and not self.refuse:
+            arr = np.mod(arr, P)
+        elif bad.size:
             r = int(bad[0])
             raise ValueError(
                 f"{statement}: {section}.{name} at row {r}: expected a value in "
                 f"[0, 2^{check.bits}), got {int(arr[r])}"
             )
         top_bits = check.bits - RANGE_BITS * (len(check.limbs) - 1)
+        last = len(check.limbs) - 1
         for i, index in enumerate(check.limbs):
-            limb = (arr >> (RANGE_BITS * i)) & (_RANGE_SIZE - 1)
+            limb = arr >> (RANGE_BITS * i)
+            limb = limb if i == last else limb & (_RANGE_SIZE - 1)
             self.main[index] = limb.astype(np.uint64)
-            self._range_counts += np.bincount(limb, minlength=_RANGE_SIZE)
-            if i == len(check.limbs) - 1 and top_bits < RANGE_BITS:
-                self._range_counts += np.bincount(
-                    limb << (RANGE_BITS - top_bits), minlength=_RANGE_SIZE
-                )
+            self._count(limb)
+            if i == last and top_bits < RANGE_BITS:
+                self._count(limb << (RANGE_BITS - top_bits))
+
+    def _count(self, lookups: npt.NDArray[np.int64]) -> None:
+        """Count lookups into the range table (one outside it is left for the bus to refuse)."""
+        inside = lookups[(lookups >= 0) & (lookups < _RANGE_SIZE)]
+        self._range_counts += np.bincount(inside, minlength=_RANGE_SIZE)
 
     def permute(self, states: npt.ArrayLike) -> U64:
         """Poseidon2 of each ``(k, 16)`` input row, recorded for the permutation service."""

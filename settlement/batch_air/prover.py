@@ -33,7 +33,7 @@ def generate(
         BatchStatementError: the published batch breaks a statement (named).
     """
     air, layout = build_with_layout(num_rows, statement)
-    tb = TraceBuilder(layout, num_rows)
+    tb = TraceBuilder(layout, num_rows, refuse=refuse)
     try:
         clearing.generate(tb, statement, refuse=refuse)
         trace = tb.finish()

@@ -1,20 +1,29 @@
 """The batch AIR's clearing section: the honest trace holds, and each forgery is caught
-by the statement named in the test (refused by the prover, or rejected by the AIR)."""
+by the statement named in the test — refused by the prover (the trace generator
+names the statement), and rejected by the AIR when the prover skips that refusal
+(``refuse=False``: the constraint named after the statement, or the bus when a
+range check's limb leaves the table)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+import numpy as np
 import pytest
 
 from sealbatch.crypto.air import ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
-from sealbatch.settlement.batch_air.framework import Layout
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.errors import BatchStatementError
 from tests.settlement.batch_air_helpers import check_all, small_batch_files, statement_of
+
+# The fixture's orders (tests/settlement/batch_air_helpers.py), by index:
+# BTC at 650 000: 0 buy 650 010 ×5 (fills 5), 1 buy 650 000 ×4 (2), 2 buy 650 000 ×6 (3),
+#   3 sell 649 990 ×7 (7), 4 market sell ×3 (3), 5 sell 650 050 ×2 (0)
+# ETH at 350 010: 6 market buy ×2 (2), 7 sell 350 000 ×1 (1), 8 sell 350 010 ×4 (1)
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +31,23 @@ def statement() -> BatchStatement:
     return statement_of(small_batch_files())
 
 
-def _with_orders(statement: BatchStatement, **changes_by_index: dict[str, int]) -> BatchStatement:
+def _forge(statement: BatchStatement, **changes: dict[str, Any]) -> BatchStatement:
     orders = list(statement.orders)
-    for i, changes in changes_by_index.items():
-        orders[int(i.removeprefix("o"))] = replace(orders[int(i.removeprefix("o"))], **changes)
+    for key, change in changes.items():
+        i = int(key.removeprefix("o"))
+        orders[i] = replace(orders[i], **change)
     return replace(statement, orders=tuple(orders))
+
+
+def _refused_and_rejected(forged: BatchStatement, refused: str, rejected: str) -> None:
+    """The prover refuses ``forged`` naming ``refused``; skipping that, the AIR rejects the
+    trace with a violation matching ``rejected``."""
+    rows = rows_for(forged)
+    with pytest.raises(BatchStatementError, match=refused):
+        generate(forged, rows)
+    air, trace = generate(forged, rows, refuse=False)
+    with pytest.raises(ConstraintViolation, match=rejected):
+        check_all(air, trace)
 
 
 def test_honest_trace_satisfies_every_constraint(statement: BatchStatement) -> None:
@@ -36,92 +57,134 @@ def test_honest_trace_satisfies_every_constraint(statement: BatchStatement) -> N
     assert sum(statement.order_counts) == len(statement.orders) == 9
 
 
-def _book(layout: Layout, name: str) -> int:
-    return layout.column("book", name)
-
-
 # ---- S1: uniform price
 
 
 def test_non_uniform_fill_price_is_rejected_by_s1_uniform_price(statement: BatchStatement) -> None:
     """A published fill at another price than its market's: the fill tuple the AIR sends
     carries the market's public price, so the bus does not balance."""
-    forged = _with_orders(statement, o0={"fill_price": statement.prices[0] + 1})
+    forged = _forge(statement, o0={"fill_price": statement.prices[0] + 1})
     air, trace = generate(forged, rows_for(forged))
     with pytest.raises(ConstraintViolation, match="bus"):
         check_all(air, trace)
 
 
-def test_row_price_other_than_the_public_one_is_rejected_by_s1_uniform_price(
+def test_rows_at_another_price_are_rejected_by_s1_uniform_price(
     statement: BatchStatement,
 ) -> None:
-    """The prover writes another price into a row (and its limit distance): the market
-    table lookup (TAG_MARKET, the public price) fails."""
-    air, layout = build_with_layout(rows_for(statement), statement)
-    _, trace = generate(statement, rows_for(statement))
-    trace = trace.copy()
-    trace[_book(layout, "price"), 0] += 1
-    trace[_book(layout, "dlim"), 0] -= 1
-    check = layout.range_checks[[c.name for c in layout.range_checks].index("limit_slack")]
-    trace[check.limbs[0], 0] -= 1
+    """The prover clears BTC at 650 001 in its trace: the market table lookup (TAG_MARKET,
+    the public price) fails."""
+    other = replace(statement, prices=(statement.prices[0] + 1, statement.prices[1]))
+    air = build_with_layout(rows_for(statement), statement)[0]
+    _, trace = generate(other, rows_for(other), refuse=False)
     with pytest.raises(ConstraintViolation, match="bus"):
         check_all(air, trace)
 
 
-# ---- S1: limit and quantity
+# ---- S1: limit and quantity; a limb out of range
 
 
-def test_fill_beyond_its_limit_is_refused_by_s1_limit(statement: BatchStatement) -> None:
-    # order 0 buys at most 650 010 and fills at 650 000: lower its limit below the price
-    forged = _with_orders(statement, o0={"limit": statement.prices[0] - 1})
-    with pytest.raises(BatchStatementError, match="S1 limit"):
-        generate(forged, rows_for(forged))
+def test_fill_beyond_its_limit_is_caught_by_s1_limit(statement: BatchStatement) -> None:
+    """Order 0 buys up to 650 010 and fills at 650 000: lower its limit below the price.
+    The AIR side writes the negative distance as limbs summing to it mod p; the top limb
+    then leaves its 6 bits and the range table (the bus) refuses it — unless S7 sees
+    first that the book no longer fills its eligible short side."""
+    forged = _forge(statement, o0={"limit": statement.prices[0] - 1})
+    _refused_and_rejected(forged, "S1 limit", "bus|S7")
 
 
-def test_fill_beyond_its_limit_with_forged_limbs_is_rejected_by_the_range_check(
-    statement: BatchStatement,
-) -> None:
-    """The AIR side of the same forgery: the negative distance written as limbs that
-    sum to it in the field needs a limb of 2^12 or more, which the range table refuses."""
+def test_a_limb_out_of_range_is_rejected_by_the_range_table(statement: BatchStatement) -> None:
+    """Order 0's limit slack (10 ticks) rewritten as limbs summing to 10 + p: every row
+    constraint holds in the field, the table counts are adjusted, and only the range
+    table (the bus) refuses the top limb, which left its 6 bits."""
     air, layout = build_with_layout(rows_for(statement), statement)
     _, trace = generate(statement, rows_for(statement))
+    check = next(c for c in layout.range_checks if c.name == "limit_slack")
+    values = [
+        sum(int(trace[i, r]) << (12 * k) for k, i in enumerate(check.limbs))
+        for r in range(air.num_rows)
+    ]
+    row = next(r for r, v in enumerate(values) if v > 0)
+    forged = values[row] + P
+    new = [(forged >> 12 * k) & 4095 for k in range(len(check.limbs) - 1)]
+    new.append(forged >> 12 * (len(check.limbs) - 1))
+    assert new[-1] >= 1 << 6
     trace = trace.copy()
-    limit, dlim = _book(layout, "limit"), _book(layout, "dlim")
-    price = int(trace[_book(layout, "price"), 0])
-    trace[limit, 0] = price - 1  # a buy: distance −1
-    trace[dlim, 0] = P - 1
-    check = layout.range_checks[[c.name for c in layout.range_checks].index("limit_slack")]
-    l0, l1, l2 = check.limbs
-    # p − 1 = l0 + 2^12·l1 + 2^24·l2 with l0, l1 < 2^12: l2 = (p − 1) >> 24 = 120 ≥ 2^6
-    trace[l0, 0], trace[l1, 0], trace[l2, 0] = 0, 0, (P - 1) >> 24
-    air.check_trace(trace)  # the row's own constraints hold...
-    with pytest.raises(ConstraintViolation, match="bus"):  # ...the top limb's lookup does not
+    mult = trace[layout.range_mult]
+    for k, i in enumerate(check.limbs):
+        old = int(trace[i, row])
+        mult[old] -= 1
+        if k < len(check.limbs) - 1:
+            mult[new[k]] += 1
+        trace[i, row] = new[k]
+    mult[old << 6] -= 1  # the old top limb's shifted lookup; the new one is outside the table
+    mult[new[-1]] += 1
+    air.check_trace(trace)  # the main trace's constraints all hold
+    with pytest.raises(ConstraintViolation, match="bus"):
         check_all(air, trace)
 
 
-def test_fill_beyond_its_quantity_is_refused_by_s1_quantity(statement: BatchStatement) -> None:
+def test_fill_beyond_its_quantity_is_caught_by_s1_quantity(statement: BatchStatement) -> None:
     # order 6 (ETH market buy, 2 lots) fills 3; order 8 sells one more to stay balanced
-    forged = _with_orders(statement, o6={"fill": 3}, o8={"fill": 2})
-    with pytest.raises(BatchStatementError, match="S1 quantity"):
-        generate(forged, rows_for(forged))
+    forged = _forge(statement, o6={"fill": 3}, o8={"fill": 2})
+    _refused_and_rejected(forged, "S1 quantity", "bus|S7 short side")
 
 
 # ---- S2: bought = sold
 
 
-def test_bought_not_sold_is_refused_by_s2(statement: BatchStatement) -> None:
-    forged = _with_orders(statement, o5={"fill": 1, "fill_price": statement.prices[0]})
-    with pytest.raises(BatchStatementError, match="S2 bought = sold"):
-        generate(forged, rows_for(forged))
+def test_bought_not_sold_is_caught_by_s2(statement: BatchStatement) -> None:
+    forged = _forge(statement, o3={"fill": 6})  # a BTC sell one lot short
+    _refused_and_rejected(forged, "S2 bought = sold", "S2 bought = sold")
 
 
-def test_bought_not_sold_is_rejected_by_the_air_s2(statement: BatchStatement) -> None:
-    """The prover skips its own refusal: the AIR's running sum names S2."""
-    # the unfilled BTC sell (limit 650 050 above the price) would need the limit too, so
-    # take a filled sell one lot lower instead: order 3 sells 6 of 7
-    forged = _with_orders(statement, o3={"fill": 6})
-    air, trace = generate(forged, rows_for(forged), refuse=False)
-    with pytest.raises(ConstraintViolation, match="S2 bought = sold"):
+# ---- S7: fair clearing
+
+
+def test_a_price_executing_less_is_caught_by_s7_volume_maximal(
+    statement: BatchStatement,
+) -> None:
+    """ETH published at 350 000 with a valid allocation there (1 lot) when 350 010
+    executes 2: only the volume check at the limit level 350 010 refuses it."""
+    low = 350_000
+    forged = _forge(
+        replace(statement, prices=(statement.prices[0], low)),
+        o6={"fill": 1, "fill_price": low},
+        o7={"fill": 1, "fill_price": low},
+        o8={"fill": 0, "fill_price": 0},
+    )
+    _refused_and_rejected(forged, "S7 volume maximal", "bus")
+
+
+def test_skipping_a_better_bid_is_caught_by_s7_price_priority(
+    statement: BatchStatement,
+) -> None:
+    """The 650 010 bid gets 4 of 5 lots and the 650 000 level one more: same volume,
+    both sides balanced, but a better order was not filled first."""
+    forged = _forge(statement, o0={"fill": 4}, o1={"fill": 3})
+    _refused_and_rejected(forged, "S7 price priority", "S7 price priority")
+
+
+def test_a_level_split_in_two_is_rejected_by_s7_levels(statement: BatchStatement) -> None:
+    """Ending a price level early would undercount demand at that level: refused."""
+    air, layout = build_with_layout(rows_for(statement), statement)
+    _, trace = generate(statement, rows_for(statement))
+    limit = trace[layout.column("book", "limit")]
+    row = int(np.flatnonzero((limit[:-1] == limit[1:]) & (limit[:-1] == 650_000))[0])
+    trace = trace.copy()
+    trace[layout.column("book", "lend"), row] = 1
+    with pytest.raises(ConstraintViolation, match="S7 levels"):
+        air.check_trace(trace)
+
+
+def test_a_market_boundary_hidden_inside_a_market_is_rejected_by_s7_sorted(
+    statement: BatchStatement,
+) -> None:
+    air, layout = build_with_layout(rows_for(statement), statement)
+    _, trace = generate(statement, rows_for(statement))
+    trace = trace.copy()
+    trace[layout.column("book", "chg"), 0] = 1  # rows 0 and 1 are both BTC
+    with pytest.raises(ConstraintViolation, match="S7 sorted"):
         air.check_trace(trace)
 
 
