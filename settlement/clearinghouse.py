@@ -369,6 +369,15 @@ class Clearinghouse:
             )
         self.reports[(r.market, r.source)] = report
 
+    def release(self, batch_id: int) -> None:
+        """Forget ``batch_id`` without settling it (the venue cancelled it): its
+        bonds are released, not forfeited, and its orders and blocks no longer
+        count against anyone's collateral."""
+        self._checks.pop(batch_id, None)
+        self._taken.pop(batch_id, None)
+        self._takers.pop(batch_id, None)
+        self._bonds.pop(batch_id, None)
+
     def has_pending(self) -> bool:
         """Deposits, withdrawals or liquidation orders wait for the next batch."""
         return bool(

@@ -34,6 +34,7 @@ from sealbatch.venue.errors import RateLimited
 
 __all__ = [
     "DEPOSIT_TYPE",
+    "RESUME_TYPE",
     "REVEAL_TYPE",
     "WITHDRAW_TYPE",
     "RateLimiter",
@@ -59,6 +60,11 @@ DEPOSIT_TYPE = StructType(
 WITHDRAW_TYPE = StructType(
     "Withdraw",
     (("trader", "address"), ("amount", "uint256"), ("nonce", "uint64"), ("expiry", "uint64")),
+)
+#: The operator's order to resume a venue halted after ``batchId`` failed.
+RESUME_TYPE = StructType(
+    "Resume",
+    (("operator", "address"), ("batchId", "uint64"), ("nonce", "uint64"), ("expiry", "uint64")),
 )
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sealbatch.venue.commands.verify",
     "sealbatch.venue.commands.replay",
     "sealbatch.venue.commands.serve",
+    "sealbatch.venue.commands.resume",
     "sealbatch.venue.commands.lab",
 )
 

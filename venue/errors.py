@@ -16,6 +16,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Gone",
+    "Halted",
     "NotFound",
     "RateLimited",
     "StateDiverged",
@@ -88,6 +89,14 @@ class Conflict(VenueError):
     def __init__(self, message: str, code: str = "conflict") -> None:
         super().__init__(message)
         self.code = code
+
+
+class Halted(VenueError):
+    """The venue halted after a failed batch: no write that trades is taken until the
+    operator resumes it (``sealbatch resume``, docs/operator.md)."""
+
+    code = "venue_halted"
+    status = 503
 
 
 class RateLimited(VenueError):

@@ -29,6 +29,7 @@ __all__ = [
     "QuoteCommitIn",
     "QuoteRevealIn",
     "ReceiptOut",
+    "ResumeIn",
     "RevealIn",
     "RfqIn",
     "WithdrawIn",
@@ -346,6 +347,35 @@ class DepositIn(_In):
 
 class WithdrawIn(DepositIn):
     """A signed withdrawal of free collateral (EIP-712 ``Withdraw``)."""
+
+
+class ResumeIn(_In):
+    """The operator's signed order to resume the venue halted after ``batch_id``
+    failed (EIP-712 ``Resume``; docs/operator.md)."""
+
+    model_config = _example(
+        {
+            "operator": _TRADER,
+            "batch_id": 42,
+            "nonce": 1_800_000_000_000,
+            "expiry_ms": 1_800_000_060_000,
+            "signature": _SIG,
+        }
+    )
+
+    operator: AddressStr
+    batch_id: U64
+    nonce: U64
+    expiry_ms: U64
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "operator": self.operator,
+            "batchId": self.batch_id,
+            "nonce": self.nonce,
+            "expiry": self.expiry_ms,
+        }
 
 
 class OracleReportIn(_In):

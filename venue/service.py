@@ -60,6 +60,7 @@ from sealbatch.venue.schemas import (
     OracleReportIn,
     QuoteCommitIn,
     QuoteRevealIn,
+    ResumeIn,
     RevealIn,
     RfqIn,
     WithdrawIn,
@@ -107,6 +108,11 @@ class _Metrics:
         )
         self.last_cleared = Gauge(
             "sealbatch_last_cleared_batch", "id of the last batch cleared", registry=r
+        )
+        self.halted = Gauge(
+            "sealbatch_halted",
+            "1 while the venue is halted after a failed batch (until the operator resumes it)",
+            registry=r,
         )
         self.writer_failed = Gauge(
             "sealbatch_db_writer_failed",
@@ -292,9 +298,11 @@ class VenueService:
                 if rec["status"] == "failed":
                     self.metrics.failed.inc()
                     log.error(
-                        "batch %d failed: settlement refused it: %s",
+                        "batch %d failed: settlement refused it: %s; the venue halted "
+                        "(sealbatch resume --batch %d once fixed)",
                         rec["batch_id"],
                         rec["settlement"]["error"],
+                        rec["batch_id"],
                     )
                 for market_id, mr in rec["markets"].items():
                     self.metrics.volume.labels(market_id).inc(mr["volume"])
@@ -406,6 +414,7 @@ class VenueService:
         with self.core_lock:
             m.batch_lag.set(max(0, self.schedule.last_cleared_by(now) - self.core.last_cleared))
             m.last_cleared.set(self.core.last_cleared)
+            m.halted.set(int(self.core.halted is not None))
             settle = self.core.settlement
             m.insurance.set(settle.state.insurance_fund)
             m.fee_pool.set(settle.state.fee_pool)
@@ -641,6 +650,12 @@ class VenueService:
     async def oracle_report(self, body: OracleReportIn) -> None:
         await self._write("oracle", body.source, body, self.core.oracle_report)
 
+    async def resume(self, body: ResumeIn) -> dict[str, Any]:
+        """Resume the venue halted after a failed batch (the operator's signed order)."""
+        out: dict[str, Any] = await self._write("resume", body.operator, body, self.core.resume)
+        log.warning("the operator resumed the venue halted after batch %d", out["batch_id"])
+        return out
+
     def read(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` (a read of venue state) under ``core_lock``, after the clock advanced.
 
@@ -724,6 +739,7 @@ class VenueService:
                 for m in sorted(self.core.markets)
             },
             "settlement": self.core.settlement.name,
+            "halted": dict(self.core.halted) if self.core.halted is not None else None,
             "failed_batches": [
                 {"batch_id": b, "reason": r["settlement"]["error"]}
                 for b, r in sorted(self.core.records.items())

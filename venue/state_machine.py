@@ -53,13 +53,14 @@ from sealbatch.settlement.errors import (
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.venue.auth import (
     DEPOSIT_TYPE,
+    RESUME_TYPE,
     REVEAL_TYPE,
     WITHDRAW_TYPE,
     check_fresh,
     verify_signed,
 )
 from sealbatch.venue.clock import BatchSchedule
-from sealbatch.venue.errors import BadRequest, Conflict, NotFound
+from sealbatch.venue.errors import BadRequest, Conflict, Halted, NotFound
 from sealbatch.venue.order_status import update_order_statuses
 from sealbatch.venue.rfq import (
     ACCEPT_TYPE,
@@ -78,6 +79,7 @@ from sealbatch.venue.schemas import (
     OracleReportIn,
     QuoteCommitIn,
     QuoteRevealIn,
+    ResumeIn,
     RevealIn,
     RfqIn,
     WithdrawIn,
@@ -97,6 +99,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "deposit": DepositIn,
     "oracle": OracleReportIn,
     "withdraw": WithdrawIn,
+    "resume": ResumeIn,
 }
 
 #: Reveal refusals that concern a commitment the batch holds: they are logged
@@ -201,6 +204,9 @@ class VenueStateMachine:
         self.publications_kept = publications_kept
         #: batch -> its transition, for the published folder (the newest few only)
         self.publications: dict[int, BatchPublication] = {}
+        #: set when a batch failed: the venue takes no write that trades and clears
+        #: no batch until the operator resumes it (``{"batch_id", "reason", "at_ms"}``)
+        self.halted: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ writes
 
@@ -234,6 +240,15 @@ class VenueStateMachine:
             )
         self.settlement.reveal_check(batch_id, trader, order)
 
+    def _check_running(self) -> None:
+        """Refuse a write while the venue is halted after a failed batch."""
+        if self.halted is not None:
+            raise Halted(
+                f"venue: expected it running, got it halted since batch "
+                f"{self.halted['batch_id']} failed ({self.halted['reason']}); the operator "
+                "resumes it"
+            )
+
     def _check_open(self, batch_id: int, now_ms: int) -> None:
         """Refuse a write into a batch already cleared (a clock set back across a
         restart): it would never clear, and its bond would stay locked."""
@@ -250,6 +265,7 @@ class VenueStateMachine:
             WrongBatch, Conflict (``commitment_taken``: the hash was taken before,
             in any batch, by anyone) and every error of :meth:`CommitBook.commit`.
         """
+        self._check_running()
         collecting = self.schedule.collecting(now_ms)
         self._check_open(collecting, now_ms)
         if body.batch_id != collecting:
@@ -298,6 +314,7 @@ class VenueStateMachine:
             UnknownCommitment, OutsideWindow, BadSignature, CommitmentExpired,
             NonceReused, InvalidOrder (refusals that are not recorded).
         """
+        self._check_running()
         commitment = hexb(body.commitment)
         fate = self.fates.get(commitment)
         if fate is None:
@@ -344,6 +361,7 @@ class VenueStateMachine:
         return RevealOutcome(revealed, None, True)
 
     def request_rfq(self, body: RfqIn, now_ms: int) -> Rfq:
+        self._check_running()
         rfq = self.rfqs.request(body.message(), hexb(body.signature), now_ms)
         self.events_applied += 1
         return rfq
@@ -351,6 +369,7 @@ class VenueStateMachine:
     def quote_commit(self, body: QuoteCommitIn, now_ms: int) -> Quote:
         """Take a sealed quote; its bond is reserved until the batch that clears
         first after the RFQ's reveal phase, which forfeits it if unrevealed."""
+        self._check_running()
 
         def reserve(maker: Address, rfq: Rfq) -> tuple[int, int]:
             batch = max(
@@ -369,12 +388,14 @@ class VenueStateMachine:
         return quote
 
     def quote_reveal(self, body: QuoteRevealIn, now_ms: int) -> Quote:
+        self._check_running()
         quote = self.rfqs.quote_reveal(body.message(), hexb(body.signature), now_ms)
         self.events_applied += 1
         return quote
 
     def accept(self, body: AcceptIn, now_ms: int) -> Acceptance:
         """Accept the best quote; the block settles in the batch collecting now."""
+        self._check_running()
         batch_id = self.schedule.collecting(now_ms)
         self._check_open(batch_id, now_ms)
         acceptance = self.rfqs.accept(
@@ -390,6 +411,7 @@ class VenueStateMachine:
         return acceptance
 
     def deposit(self, body: DepositIn, now_ms: int) -> None:
+        self._check_running()
         trader = verify_signed(
             self.domain, DEPOSIT_TYPE, body.message(), "trader", hexb(body.signature)
         )
@@ -408,6 +430,7 @@ class VenueStateMachine:
             BadSignature, CommitmentExpired, NonceReused, Conflict (the trader
             has orders in an open batch), InsufficientCollateral, UnknownAccount.
         """
+        self._check_running()
         trader = verify_signed(
             self.domain, WITHDRAW_TYPE, body.message(), "trader", hexb(body.signature)
         )
@@ -443,6 +466,46 @@ class VenueStateMachine:
             raise BadRequest(str(exc)) from exc
         self.events_applied += 1
 
+    def resume(self, body: ResumeIn, now_ms: int) -> dict[str, Any]:
+        """Resume the venue halted after a failed batch (signed by the operator).
+
+        The batch clock restarts at the batch collecting now: the batches due
+        while the venue was halted are skipped (their books were cancelled at
+        the halt). A batch that fails again halts the venue again.
+
+        Returns:
+            ``{"batch_id": the failed batch, "reason", "resumed_at_ms", "collecting"}``.
+
+        Raises:
+            BadSignature: not signed by the operator. Conflict (``not_halted``): the
+            venue is running; (``wrong_batch``) it halted after another batch.
+            CommitmentExpired, NonceReused.
+        """
+        signer = verify_signed(
+            self.domain, RESUME_TYPE, body.message(), "operator", hexb(body.signature)
+        )
+        if signer != self.operator:
+            raise BadSignature(f"operator: expected {self.operator}, got {signer}")
+        if self.halted is None:
+            raise Conflict("resume: expected a halted venue, got one running", "not_halted")
+        if body.batch_id != self.halted["batch_id"]:
+            raise Conflict(
+                f"batch_id: expected {self.halted['batch_id']} (the batch that halted the "
+                f"venue), got {body.batch_id}",
+                "wrong_batch",
+            )
+        check_fresh(self.nonces, signer, body.nonce, body.expiry_ms, now_ms)
+        self.nonces.use(signer, body.nonce)
+        halted, self.halted = self.halted, None
+        self.last_cleared = max(self.last_cleared, self.schedule.last_cleared_by(now_ms))
+        self.events_applied += 1
+        return {
+            "batch_id": halted["batch_id"],
+            "reason": halted["reason"],
+            "resumed_at_ms": now_ms,
+            "collecting": self.schedule.collecting(now_ms),
+        }
+
     def signed_by(self, kind: str, body: Any) -> str | None:
         """The address that signed ``body`` (a write of ``kind``), or None when its
         signature does not verify. For a refused write: only its true signer's
@@ -471,6 +534,7 @@ class VenueStateMachine:
             "accept": (ACCEPT_TYPE, "requester"),
             "deposit": (DEPOSIT_TYPE, "trader"),
             "withdraw": (WITHDRAW_TYPE, "trader"),
+            "resume": (RESUME_TYPE, "operator"),
         }
         struct, field = types[kind]
         return struct, field, body.message()
@@ -492,6 +556,7 @@ class VenueStateMachine:
             "deposit": self.deposit,
             "oracle": self.oracle_report,
             "withdraw": self.withdraw,
+            "resume": self.resume,
         }
         handler[kind](body, at_ms)
 
@@ -501,11 +566,12 @@ class VenueStateMachine:
         """Close, clear and settle every batch whose reveal window ended by ``now_ms``.
 
         Batches with nothing in them (no commitment, no carried order, no
-        block) are skipped and leave no record.
+        block) are skipped and leave no record. A failed batch halts the
+        clock: nothing more clears until :meth:`resume`.
         """
         target = self.schedule.last_cleared_by(now_ms)
         out: list[dict[str, Any]] = []
-        while self.last_cleared < target:
+        while self.last_cleared < target and self.halted is None:
             if self.carried or self.settlement.has_pending():
                 nxt = self.last_cleared + 1
             else:
@@ -610,6 +676,7 @@ class VenueStateMachine:
                 if fate is not None:
                     fate.update(status="not_filled", reason="batch_failed", detail=error)
             self.records[batch_id] = record
+            self._halt(batch_id, error, clears_at)
             return record
         update_order_statuses(self.fates, result)
         kept = {r.order_id: r.order.quantity for r in self.carried}
@@ -631,6 +698,27 @@ class VenueStateMachine:
                 )
         self.records[batch_id] = record
         return record
+
+    def _halt(self, batch_id: int, reason: str, at_ms: int) -> None:
+        """Halt after ``batch_id`` failed: cancel every open batch (its commitments end
+        ``not_filled`` with the reason ``venue_halted``, no bond is forfeited, its
+        accepted blocks and quote bonds are released) until the operator resumes.
+        Carried GTC orders and pending deposits and withdrawals wait for the next
+        batch after the resume."""
+        self.halted = {"batch_id": batch_id, "reason": reason, "at_ms": at_ms}
+        detail = f"batch {batch_id} failed and the venue halted: this batch was cancelled"
+        open_batches = sorted({*self.books, *self.blocks, *self.quote_bonds})
+        for b in open_batches:
+            book = self.books.pop(b, None)
+            if book is not None:
+                for c in book._entries:
+                    fate = self.fates.get(c)
+                    if fate is not None:
+                        fate.update(status="not_filled", reason="venue_halted", detail=detail)
+            self.blocks.pop(b, None)
+            self.quote_bonds.pop(b, None)
+            self.rejections.pop(b, None)
+            self.settlement.release(b)
 
     def _quote_forfeits(self, batch_id: int) -> tuple[Forfeit, ...]:
         """The sealed RFQ quotes whose bond this batch forfeits: never revealed by

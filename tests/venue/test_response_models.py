@@ -14,6 +14,8 @@ from sealbatch.settlement.dev_oracle import dev_oracle_keys
 from sealbatch.venue.api.public import OrderStatusPublic
 from sealbatch.venue.client import VenueClient
 from tests.venue.conftest import Venue
+from tests.venue.test_halt import FAILING, OPERATOR_KEY, _resume_body
+from tests.venue.test_halt import failing_ledger as failing_ledger  # the fixture
 from tests.venue.test_rfq import _auction_trade, _prime_price, _rfq_until_revealed
 
 
@@ -81,7 +83,9 @@ class _Checker:
         return r.json()
 
 
-def test_live_answers_match_the_declared_models(venue: Venue) -> None:
+def test_live_answers_match_the_declared_models(
+    venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = _Checker(venue)
     t = venue.traders
     alice = t["alice"]
@@ -147,6 +151,16 @@ def test_live_answers_match_the_declared_models(venue: Venue) -> None:
     _record(t["erin"], answers)
     t["erin"].commit(Order("BTC-PERP", Side.SELL, 100, 1))
     c.check("POST", "/v1/commitments", answers[-1])
+    # a batch the ledger refuses halts the venue; the operator resumes it
+    halting = t["erin"].commit(Order("BTC-PERP", Side.BUY, 100, 1))
+    FAILING.add(halting.batch_id)
+    venue.to_cleared(halting.batch_id)
+    assert c.get("/v1/operator", "/v1/operator")["halted"]["batch_id"] == halting.batch_id
+    r = venue.tc.post(
+        "/v1/operator/resume", json=_resume_body(venue, halting.batch_id, OPERATOR_KEY)
+    )
+    assert r.status_code == 200, r.text
+    c.check("POST", "/v1/operator/resume", r.json())
     untested = {
         k
         for k, r in c.routes.items()

@@ -59,6 +59,7 @@ MODELS: dict[str, type[Any]] = {
     "QuoteCommit": schemas.QuoteCommitIn,
     "QuoteReveal": schemas.QuoteRevealIn,
     "Accept": schemas.AcceptIn,
+    "Resume": schemas.ResumeIn,
 }
 
 

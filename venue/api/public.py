@@ -484,6 +484,23 @@ class FailedBatchPublic(_Public):
     reason: str
 
 
+class HaltPublic(_Public):
+    """Why the venue halted: the batch that failed, the reason, when it cleared."""
+
+    batch_id: int
+    reason: str
+    at_ms: int
+
+
+class ResumedPublic(_Public):
+    """The answer to the operator's resume: the halt it ended, and the batch collecting now."""
+
+    batch_id: int
+    reason: str
+    resumed_at_ms: int
+    collecting: int
+
+
 class OperatorViewPublic(_Public):
     """Batch lag, breakers, queue depths and the durable log's counters."""
 
@@ -495,6 +512,7 @@ class OperatorViewPublic(_Public):
     reveal_window_ms: int
     breaker: dict[str, BreakerPublic | None]
     settlement: str
+    halted: HaltPublic | None
     failed_batches: list[FailedBatchPublic]
     queues: QueuesPublic
     db: DbPublic

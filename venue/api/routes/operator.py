@@ -6,8 +6,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sealbatch.venue.api.deps import ServiceDep, json_response
-from sealbatch.venue.api.public import HealthPublic, InfoPublic, OperatorViewPublic
+from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response
+from sealbatch.venue.api.public import (
+    HealthPublic,
+    InfoPublic,
+    OperatorViewPublic,
+    ResumedPublic,
+)
+from sealbatch.venue.schemas import ResumeIn
 
 router = APIRouter(tags=["operator"])
 
@@ -56,6 +62,19 @@ async def info(service: ServiceDep) -> JSONResponse:
 )
 async def operator_view(service: ServiceDep) -> JSONResponse:
     return json_response(await service.read_durable(service.operator_view))
+
+
+@router.post(
+    "/v1/operator/resume",
+    response_model=ResumedPublic,
+    responses=PROBLEM,
+    summary="Resume a venue halted after a failed batch (operator-signed)",
+    description="EIP-712 `Resume(operator, batchId, nonce, expiry)` signed by the operator "
+    "key, naming the batch that failed. The batch clock restarts at the batch collecting "
+    "now. `sealbatch resume` signs and sends it (docs/operator.md).",
+)
+async def resume(service: ServiceDep, body: ResumeIn) -> JSONResponse:
+    return json_response(await service.resume(body))
 
 
 @router.get(

@@ -1,0 +1,91 @@
+"""``sealbatch resume --batch N [--url URL]``: resume a venue halted after a failed batch.
+
+Signs the operator's EIP-712 ``Resume`` with ``SEALBATCH_OPERATOR_KEY`` (the
+development key when unset, like ``sealbatch serve``) and posts it to
+``POST /v1/operator/resume``. Exit 0 resumed, 1 refused by the venue, 2 bad
+input or no venue at the URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "resume",
+        help="resume a venue halted after a failed batch (operator-signed)",
+        description="Resume a venue that halted after a failed batch: sign the operator's "
+        "Resume order with SEALBATCH_OPERATOR_KEY and send it. The batch clock restarts at the "
+        "batch collecting now; a batch that fails again halts the venue again.",
+    )
+    p.add_argument("--batch", type=int, required=True, help="the failed batch (/v1/operator)")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the venue's base URL")
+    p.add_argument("--ttl-ms", type=int, default=60_000, help="the order's validity (ms)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import httpx
+
+    from sealbatch.crypto.eip712 import Eip712Domain, address_of, sign_digest, signing_digest
+    from sealbatch.venue.auth import RESUME_TYPE
+    from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY
+
+    if args.batch < 0:
+        print(f"--batch: expected a batch id >= 0, got {args.batch}", file=sys.stderr)
+        return 2
+    if not 1_000 <= args.ttl_ms <= 3_600_000:
+        print(f"--ttl-ms: expected 1000 to 3600000, got {args.ttl_ms}", file=sys.stderr)
+        return 2
+    raw = os.environ.get("SEALBATCH_OPERATOR_KEY", DEFAULT_OPERATOR_KEY).removeprefix("0x")
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        print("SEALBATCH_OPERATOR_KEY: expected 0x and 64 hex digits", file=sys.stderr)
+        return 2
+    try:
+        with httpx.Client(base_url=args.url, timeout=30) as client:
+            info = client.get("/v1/info").raise_for_status().json()
+            d = info["domain"]
+            domain = Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
+            operator = address_of(key)
+            if operator.lower() != str(info["operator"]).lower():
+                print(
+                    f"SEALBATCH_OPERATOR_KEY: expected the key of the venue's operator "
+                    f"{info['operator']}, got the key of {operator}",
+                    file=sys.stderr,
+                )
+                return 2
+            now = int(info["now_ms"])
+            values = {
+                "operator": operator,
+                "batchId": args.batch,
+                "nonce": now,
+                "expiry": now + args.ttl_ms,
+            }
+            sig = sign_digest(key, signing_digest(domain, RESUME_TYPE, values))
+            body = {
+                "operator": operator,
+                "batch_id": args.batch,
+                "nonce": now,
+                "expiry_ms": now + args.ttl_ms,
+                "signature": "0x" + sig.hex(),
+            }
+            r = client.post("/v1/operator/resume", json=body)
+    except httpx.HTTPError as exc:
+        print(f"{args.url}: expected a venue answering, got {exc}", file=sys.stderr)
+        return 2
+    if r.status_code != 200:
+        print(f"refused: {r.status_code} {r.text}", file=sys.stderr)
+        return 1
+    out = r.json()
+    print(json.dumps(out))
+    return 0
