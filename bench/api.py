@@ -10,7 +10,9 @@ the server from this process over keep-alive HTTP/1.1 connections:
 2. bulk requests of ``--bulk-size`` commitments: signed commitments/s.
 
 Every receipt is durable (group commit) before it is answered. Run:
-``.venv/bin/python bench/api.py [--single N] [--bulk N] [--connections C]``.
+``.venv/bin/python bench/api.py [--single N] [--bulk N] [--connections C] [--json]``;
+``--json`` prints one object instead of lines: ``single_rps``, ``single_p50_ms``,
+``single_p99_ms``, ``bulk_per_s``, ``load_average``.
 """
 
 from __future__ import annotations
@@ -161,7 +163,9 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--traders", type=int, default=2_000)
     ap.add_argument("--db", help="database URL (default: SQLite in a temporary directory)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object of figures")
     args = ap.parse_args()
+    say = (lambda *_a: None) if args.json else print
 
     tmp = tempfile.mkdtemp(prefix="sealbatch-bench-")
     db = args.db or f"sqlite:///{tmp}/bench.db"
@@ -202,27 +206,45 @@ def main() -> int:
         _fund(port, args.traders, domain, b"single")
         _fund(port, args.traders, domain, b"bulk")
         print(f"signing {args.single + args.bulk} commitments ...", file=sys.stderr)
-        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        load_before = os.getloadavg()[0]
+        say(f"load average before: {load_before:.2f} on {os.cpu_count()} cores")
         single = _bodies(args.single, args.traders, batch, domain, b"single")
         bulk = _bodies(args.bulk, args.traders, batch, domain, b"bulk")
         asyncio.run(_single(port, single[:500], 8))  # warm-up (not counted)
         elapsed, lat = asyncio.run(_single(port, single[500:], args.connections))
         lat.sort()
         n = len(lat)
-        print(
-            f"single: {n} requests, {args.connections} connections: {n / elapsed:,.0f} req/s, "
-            f"p50 {lat[n // 2] * 1e3:.1f} ms, p99 {lat[int(n * 0.99)] * 1e3:.1f} ms"
+        single_rps = n / elapsed
+        p50, p99 = lat[n // 2] * 1e3, lat[int(n * 0.99)] * 1e3
+        say(
+            f"single: {n} requests, {args.connections} connections: {single_rps:,.0f} req/s, "
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         )
         elapsed = asyncio.run(_bulk(port, bulk, args.bulk_size, 2))
-        print(
+        bulk_per_s = args.bulk / elapsed
+        say(
             f"bulk: {args.bulk} commitments in requests of {args.bulk_size}: "
-            f"{args.bulk / elapsed:,.0f} commitments/s"
+            f"{bulk_per_s:,.0f} commitments/s"
         )
         view = httpx.get(f"http://127.0.0.1:{port}/v1/operator").json()
-        print(
+        say(
             f"db: {view['db']['events_written']} events in {view['db']['transactions']} "
             f"group commits"
         )
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "single_rps": round(single_rps, 1),
+                        "single_p50_ms": round(p50, 1),
+                        "single_p99_ms": round(p99, 1),
+                        "bulk_per_s": round(bulk_per_s, 1),
+                        "single_requests": n,
+                        "bulk_commitments": args.bulk,
+                        "load_average": round(load_before, 2),
+                    }
+                )
+            )
     finally:
         server.terminate()
         server.wait(timeout=10)
