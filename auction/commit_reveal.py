@@ -22,6 +22,7 @@ Times are integer milliseconds since the Unix epoch.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -234,17 +235,39 @@ class NonceRegistry:
     """Nonces each trader has used, shared by consecutive batches.
 
     A nonce is used once per trader for ever, so a signed commitment cannot be
-    replayed into a later batch.
+    replayed into a later batch. A message is refused once its expiry has
+    passed, whatever its nonce, so the nonce of a message that expired need
+    not be remembered: :meth:`forget_expired` drops those and keeps memory
+    bounded by the messages still valid.
     """
 
     def __init__(self) -> None:
-        self._used: set[tuple[str, int]] = set()
+        #: (trader, nonce) -> the expiry of the message that used it (None: never)
+        self._used: dict[tuple[str, int], int | None] = {}
+        self._expiring: list[tuple[int, str, int]] = []  # heap of (expiry, trader, nonce)
+
+    def __len__(self) -> int:
+        return len(self._used)
 
     def is_used(self, trader: str, nonce: int) -> bool:
         return (trader, nonce) in self._used
 
-    def use(self, trader: str, nonce: int) -> None:
-        self._used.add((trader, nonce))
+    def use(self, trader: str, nonce: int, expires_ms: int | None = None) -> None:
+        """Mark ``nonce`` used by ``trader``, by a message valid until ``expires_ms``."""
+        self._used[(trader, nonce)] = expires_ms
+        if expires_ms is not None:
+            heapq.heappush(self._expiring, (expires_ms, trader, nonce))
+
+    def forget_expired(self, now_ms: int) -> int:
+        """Forget the nonces of messages whose expiry is before ``now_ms`` (any of
+        them sent again is refused as expired first). Returns how many."""
+        n = 0
+        while self._expiring and self._expiring[0][0] < now_ms:
+            expiry, trader, nonce = heapq.heappop(self._expiring)
+            if self._used.get((trader, nonce), -1) == expiry:
+                del self._used[(trader, nonce)]
+                n += 1
+        return n
 
 
 @dataclass
@@ -343,7 +366,7 @@ class CommitBook:
         }
         sig = sign_digest(self.operator_key, signing_digest(self.domain, RECEIPT_TYPE, receipt_msg))
         receipt = Receipt(self.batch_id, sequence, c.commitment, now_ms, sig)
-        self.nonces.use(trader, c.nonce)
+        self.nonces.use(trader, c.nonce, c.expiry_ms)
         self._entries[c.commitment] = _Entry(c, sequence)
         self._order.append(c.commitment)
         self._receipts.append(receipt)

@@ -25,9 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from sealbatch.venue.errors import StorageUnavailable
-from sealbatch.venue.tables import BatchRow, EventRow, MetaRow
+from sealbatch.venue.tables import BatchRow, EventRow, FateRow, MetaRow, SnapshotRow
 
-__all__ = ["GroupCommitter", "LoggedEvent", "Store", "make_engine"]
+__all__ = ["GroupCommitter", "LoggedEvent", "Snapshot", "Store", "make_engine"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,20 @@ class LoggedEvent:
     kind: str
     at_ms: int
     payload: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The venue core pickled after ``batch_id`` cleared and event ``event_seq``."""
+
+    batch_id: int
+    event_seq: int
+    state_root: str
+    blob: bytes
+
+
+#: Snapshots kept in the database (the newest, and one before it).
+SNAPSHOTS_KEPT = 2
 
 
 def make_engine(url: str) -> Engine:
@@ -68,20 +82,92 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def load_events(self) -> list[LoggedEvent]:
+    def load_events(self, after_seq: int = 0) -> list[LoggedEvent]:
+        """The logged events after ``after_seq``, in order."""
         t = EventRow.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(t.c.seq, t.c.kind, t.c.at_ms, t.c.payload).order_by(t.c.seq)
+                select(t.c.seq, t.c.kind, t.c.at_ms, t.c.payload)
+                .where(t.c.seq > after_seq)
+                .order_by(t.c.seq)
             ).all()
         return [LoggedEvent(int(s), k, int(t), p) for s, k, t, p in rows]
 
-    def load_batches(self) -> dict[int, tuple[str, dict[str, Any]]]:
-        """``{batch_id: (result_hash, record)}`` of every stored batch."""
+    def load_batches(self, after: int = -1) -> dict[int, tuple[str, dict[str, Any]]]:
+        """``{batch_id: (result_hash, record)}`` of every stored batch after ``after``."""
         t = BatchRow.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.c.batch_id, t.c.result_hash, t.c.record)).all()
+            rows = conn.execute(
+                select(t.c.batch_id, t.c.result_hash, t.c.record).where(t.c.batch_id > after)
+            ).all()
         return {int(b): (h, json.loads(r)) for b, h, r in rows}
+
+    def load_snapshot(self) -> Snapshot | None:
+        """The newest snapshot, or None."""
+        t = SnapshotRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.c.batch_id, t.c.event_seq, t.c.state_root, t.c.blob)
+                .order_by(t.c.batch_id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else Snapshot(int(row[0]), int(row[1]), row[2], bytes(row[3]))
+
+    def load_batch(self, batch_id: int) -> dict[str, Any] | None:
+        """The stored record of ``batch_id``, or None."""
+        t = BatchRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.c.record).where(t.c.batch_id == batch_id)).first()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def load_batch_page(self, before: int, limit: int) -> list[dict[str, Any]]:
+        """Stored records of the ``limit`` newest batches before ``before``, newest first."""
+        t = BatchRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.record)
+                .where(t.c.batch_id < before)
+                .order_by(t.c.batch_id.desc())
+                .limit(limit)
+            ).all()
+        return [dict(json.loads(r[0])) for r in rows]
+
+    def load_fate(self, commitment: bytes) -> dict[str, Any] | None:
+        """The stored fate of ``commitment``, or None."""
+        t = FateRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.c.body).where(t.c.commitment == "0x" + commitment.hex())
+            ).first()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def load_trader_fates(
+        self, trader: str, limit: int, exclude: frozenset[str] = frozenset()
+    ) -> list[dict[str, Any]]:
+        """The stored fates of ``trader``'s ``limit`` latest orders not in ``exclude``
+        (0x-hex commitments), oldest first."""
+        t = FateRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.commitment, t.c.body)
+                .where(t.c.trader == trader)
+                .order_by(t.c.batch_id.desc(), t.c.sequence.desc())
+                .limit(limit + len(exclude))
+            ).all()
+        out = [dict(json.loads(b)) for c, b in rows if c not in exclude][:limit]
+        return out[::-1]
+
+    def taken(self, commitments: Sequence[bytes]) -> dict[bytes, int]:
+        """Of ``commitments``, those with a stored fate: commitment -> its batch."""
+        if not commitments:
+            return {}
+        t = FateRow.__table__  # type: ignore[attr-defined]
+        keys = {"0x" + c.hex(): c for c in commitments}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.commitment, t.c.batch_id).where(t.c.commitment.in_(list(keys)))
+            ).all()
+        return {keys[c]: int(b) for c, b in rows}
 
     def get_meta(self) -> dict[str, str]:
         t = MetaRow.__table__  # type: ignore[attr-defined]
@@ -95,10 +181,18 @@ class Store:
                 conn.execute(delete(t).where(t.c.key == k))
                 conn.execute(insert(t).values(key=k, value=v))
 
-    def write(self, events: Sequence[LoggedEvent], batches: Sequence[dict[str, Any]]) -> None:
-        """Append events and upsert batch records in one transaction."""
+    def write(
+        self,
+        events: Sequence[LoggedEvent],
+        batches: Sequence[dict[str, Any]],
+        fates: Sequence[dict[str, Any]] = (),
+        snapshots: Sequence[Snapshot] = (),
+    ) -> None:
+        """Append events, upsert batch records, order fates and snapshots in one
+        transaction (only the newest ``SNAPSHOTS_KEPT`` snapshots stay)."""
         et = EventRow.__table__  # type: ignore[attr-defined]
         bt = BatchRow.__table__  # type: ignore[attr-defined]
+        ft = FateRow.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as conn:
             if events:
                 conn.execute(
@@ -118,6 +212,40 @@ class Store:
                         record=json.dumps(rec, sort_keys=True, separators=(",", ":")),
                     )
                 )
+            if fates:
+                latest = {f["commitment"]: f for f in fates}  # the last state of each
+                keys = list(latest)
+                for i in range(0, len(keys), 500):
+                    conn.execute(delete(ft).where(ft.c.commitment.in_(keys[i : i + 500])))
+                conn.execute(
+                    insert(ft),
+                    [
+                        {
+                            "commitment": c,
+                            "trader": f["trader"],
+                            "batch_id": f["batch_id"],
+                            "sequence": f["sequence"],
+                            "body": json.dumps(f, sort_keys=True, separators=(",", ":")),
+                        }
+                        for c, f in latest.items()
+                    ],
+                )
+            if snapshots:
+                st = SnapshotRow.__table__  # type: ignore[attr-defined]
+                for snap in snapshots:
+                    conn.execute(delete(st).where(st.c.batch_id == snap.batch_id))
+                    conn.execute(
+                        insert(st).values(
+                            batch_id=snap.batch_id,
+                            event_seq=snap.event_seq,
+                            state_root=snap.state_root,
+                            blob=snap.blob,
+                        )
+                    )
+                keep = conn.execute(
+                    select(st.c.batch_id).order_by(st.c.batch_id.desc()).limit(SNAPSHOTS_KEPT)
+                ).all()
+                conn.execute(delete(st).where(st.c.batch_id < min(int(r[0]) for r in keep)))
 
 
 _STOP = object()
@@ -149,13 +277,17 @@ class GroupCommitter:
         return self._queue.qsize()
 
     def submit(
-        self, events: Sequence[LoggedEvent] = (), batches: Sequence[dict[str, Any]] = ()
+        self,
+        events: Sequence[LoggedEvent] = (),
+        batches: Sequence[dict[str, Any]] = (),
+        fates: Sequence[dict[str, Any]] = (),
+        snapshots: Sequence[Snapshot] = (),
     ) -> Future[None]:
         fut: Future[None] = Future()
         if self.failed is not None:
             fut.set_exception(StorageUnavailable(f"the database writer stopped: {self.failed}"))
             return fut
-        self._queue.put((list(events), list(batches), fut))
+        self._queue.put((list(events), list(batches), list(fates), list(snapshots), fut))
         self.last = fut
         return fut
 
@@ -183,14 +315,16 @@ class GroupCommitter:
                 n += len(nxt[0])
             events = [e for g in group for e in g[0]]
             batches = [b for g in group for b in g[1]]
+            fates = [f for g in group for f in g[2]]
+            snapshots = [s for g in group for s in g[3]]
             try:
-                self.store.write(events, batches)
+                self.store.write(events, batches, fates, snapshots)
             except (SQLAlchemyError, OSError) as exc:
                 self.failed = exc
-                for _, _, fut in group:
+                for *_, fut in group:
                     fut.set_exception(StorageUnavailable(f"the database write failed: {exc}"))
                 continue
             self.transactions += 1
             self.events_written += len(events)
-            for _, _, fut in group:
+            for *_, fut in group:
                 fut.set_result(None)

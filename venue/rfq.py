@@ -335,7 +335,7 @@ class RfqBook:
                 "bad_window",
             )
         rfq_id = signing_digest(self.domain, RFQ_TYPE, values)
-        self.nonces.use(requester, values["nonce"])
+        self.nonces.use(requester, values["nonce"], values["expiry"])
         rfq = Rfq(
             rfq_id,
             requester,
@@ -393,7 +393,7 @@ class RfqBook:
                 "one_quote_per_maker",
             )
         bond, batch = reserve(maker, rfq) if reserve is not None else (0, None)
-        self.nonces.use(maker, values["nonce"])
+        self.nonces.use(maker, values["nonce"], values["expiry"])
         self._sequence += 1
         quote = Quote(
             values["commitment"], maker, self._sequence, now_ms, bond=bond, bond_batch=batch
@@ -445,7 +445,7 @@ class RfqBook:
             raise Conflict(
                 f"quote: expected a price for the {rfq.side.name.lower()} side", "empty_quote"
             )
-        self.nonces.use(maker, values["nonce"])
+        self.nonces.use(maker, values["nonce"], values["expiry"])
         quote.bid, quote.ask, quote.revealed_ms = bid or None, ask or None, now_ms
         return quote
 
@@ -524,6 +524,6 @@ class RfqBook:
         )
         if check is not None:
             check(acceptance)
-        self.nonces.use(requester, values["nonce"])
+        self.nonces.use(requester, values["nonce"], values["expiry"])
         rfq.accepted = acceptance
         return acceptance

@@ -24,6 +24,7 @@ import contextlib
 import functools
 import json
 import logging
+import pickle
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,17 +41,19 @@ from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.oracle import load_oracle_config
 from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.roots import state_root
 from sealbatch.venue.auth import RateLimiter
 from sealbatch.venue.clock import BatchSchedule, Clock, SystemClock
 from sealbatch.venue.errors import (
     BadRequest,
     Conflict,
     Gone,
+    NotFound,
     StateDiverged,
     StorageUnavailable,
     VenueError,
 )
-from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Store
+from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Snapshot, Store
 from sealbatch.venue.publisher import archive_bytes, read_folder, write_folder
 from sealbatch.venue.rfq import Acceptance, Quote, Rfq
 from sealbatch.venue.schemas import (
@@ -64,6 +67,7 @@ from sealbatch.venue.schemas import (
     RevealIn,
     RfqIn,
     WithdrawIn,
+    hexb,
 )
 from sealbatch.venue.settings import Settings
 from sealbatch.venue.state_machine import RevealOutcome, VenueStateMachine
@@ -100,6 +104,9 @@ class _Metrics:
         )
         self.publish_failures = Counter(
             "sealbatch_publish_failures", "batch folders that could not be written", registry=r
+        )
+        self.snapshots = Counter(
+            "sealbatch_snapshots", "snapshots of the venue state written", registry=r
         )
         self.failed = Counter(
             "sealbatch_batches_failed",
@@ -209,6 +216,7 @@ class VenueService:
             quote_bond=max(settings.quote_bond, settings.min_bond),
             # Folders are written from memory once durable: keep enough for that.
             publications_kept=max(settings.publications_kept, 64 if settings.publish_dir else 0),
+            memory_batches=settings.memory_batches,
         )
         self.publish_dir = Path(settings.publish_dir) if settings.publish_dir else None
         self.broker = Broker(settings.stream_buffer)
@@ -216,6 +224,9 @@ class VenueService:
         self.metrics = _Metrics()
         self.replayed = 0
         self._next_seq = 1
+        #: the batch of the newest snapshot written or loaded (-1: none)
+        self.snapshot_batch = -1
+        self._snapshot_due = False
         self.recover()
         self.writer = GroupCommitter(self.store, settings.group_commit_max)
         #: One thread writes the folders, in batch order, off the event loop.
@@ -231,20 +242,95 @@ class VenueService:
 
     # ---------------------------------------------------------------- recovery
 
+    def _restore_snapshot(self) -> int:
+        """Load the newest snapshot into the core if it checks out; returns the
+        sequence number of the last event it holds (0: none, replay from the start).
+
+        The snapshot's ledger must hash to the state root stored with it, and
+        that root must be the post-state root of the last batch it settled as
+        stored in the ``batch`` table; a snapshot that fails either check (or
+        does not load) is not used: the whole log is replayed instead, and the
+        error is logged.
+        """
+        snap = self.store.load_snapshot()
+        if snap is None:
+            return 0
+        try:
+            core = pickle.loads(snap.blob)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError) as exc:
+            log.error(
+                "snapshot of batch %d does not load (%s): replaying the whole log",
+                snap.batch_id,
+                exc,
+            )
+            return 0
+        if not isinstance(core, VenueStateMachine):
+            log.error(
+                "snapshot of batch %d holds no venue state: replaying the whole log", snap.batch_id
+            )
+            return 0
+        root = "0x" + state_root(core.settlement.state).hex()
+        settled = [r for r in core.records.values() if r["status"] != "failed"]
+        stored = self.store.load_batch(settled[-1]["batch_id"]) if settled else None
+        stored_root = stored["settlement"]["post_root"] if stored else root
+        if root != snap.state_root or root != stored_root:
+            log.error(
+                "snapshot of batch %d: expected state root %s (stored with it) and %s (the "
+                "stored batch), got %s: replaying the whole log",
+                snap.batch_id,
+                snap.state_root,
+                stored_root,
+                root,
+            )
+            return 0
+        try:
+            core.set_operator_key(self.core.operator_key)
+        except BadRequest as exc:
+            log.error("snapshot of batch %d: %s: replaying the whole log", snap.batch_id, exc)
+            return 0
+        core.memory_batches = self.settings.memory_batches
+        core.publications_kept = self.core.publications_kept
+        self.core = core
+        self.snapshot_batch = snap.batch_id
+        return snap.event_seq
+
+    def _snapshot(self) -> None:
+        """Hand a snapshot of the core to the writer (caller holds ``core_lock``;
+        after the records of the batches just cleared, so it is durable after them)."""
+        core = self.core
+        snap = Snapshot(
+            core.last_cleared,
+            self._next_seq - 1,
+            "0x" + state_root(core.settlement.state).hex(),
+            pickle.dumps(core, protocol=pickle.HIGHEST_PROTOCOL),
+        )
+        self.writer.submit(snapshots=[snap])
+        self.snapshot_batch = core.last_cleared
+        self._snapshot_due = False
+        self.metrics.snapshots.inc()
+
     def recover(self) -> None:
-        """Replay the durable log; stored batch results must come out identical.
+        """Load the newest snapshot, then replay the durable log after it; stored
+        batch results must come out identical.
 
         Raises:
             StateDiverged: a re-run batch differs from its stored record.
         """
-        stored = self.store.load_batches()
+        after_seq = self._restore_snapshot()
+        self._next_seq = after_seq + 1
+        stored = self.store.load_batches(after=self.core.last_cleared if after_seq else -1)
         missing: list[dict[str, Any]] = []
+        missing_fates: list[dict[str, Any]] = []
+        cleared: set[int] = set()
 
         def check(records: list[dict[str, Any]]) -> None:
             for rec in records:
+                cleared.add(rec["batch_id"])
+                fates = self.core.fates_out.pop(rec["batch_id"], [])
                 old = stored.get(rec["batch_id"])
                 if old is None:
                     missing.append(rec)
+                    missing_fates.extend(fates)
                 elif old[0] != rec["result_hash"]:
                     raise StateDiverged(
                         f"batch {rec['batch_id']}: expected result {old[0]} on replay, got "
@@ -253,7 +339,7 @@ class VenueService:
                 else:
                     rec["status"] = old[1].get("status", rec["status"])
 
-        events = self.store.load_events()
+        events = self.store.load_events(after_seq)
         for e in events:
             check(self.core.advance(e.at_ms))
             try:
@@ -266,9 +352,7 @@ class VenueService:
         check(self.core.advance(self.clock.now_ms()))
         # A stored batch that is due but did not come out again (the replay found
         # it empty): the log lost what the stored result was made of.
-        lost = sorted(
-            b for b in stored if b <= self.core.last_cleared and b not in self.core.records
-        )
+        lost = sorted(b for b in stored if b <= self.core.last_cleared and b not in cleared)
         if lost:
             raise StateDiverged(
                 f"batch {lost[0]}: expected result {stored[lost[0]][0]} on replay, got no batch "
@@ -276,9 +360,9 @@ class VenueService:
             )
         if missing:
             # Cleared before the crash but not yet stored: store them now.
-            self.store.write([], missing)
+            self.store.write([], missing, missing_fates)
         if events:
-            log.info("replayed %d events, %d batches", len(events), len(self.core.records))
+            log.info("replayed %d events, %d batches", len(events), len(cleared))
 
     # ------------------------------------------------------------- batch clock
 
@@ -287,7 +371,12 @@ class VenueService:
         go to the writer at once and their stream messages into ``pending``."""
         records = self.core.advance(now)
         if records:
-            fut = self.writer.submit(batches=records)
+            fates = [f for r in records for f in self.core.fates_out.pop(r["batch_id"], [])]
+            fut = self.writer.submit(batches=records, fates=fates)
+            every = self.settings.snapshot_every
+            if every and self.core.last_cleared // every > self.snapshot_batch // every:
+                # Taken by :meth:`advance`, where no logged event waits to be submitted.
+                self._snapshot_due = True
             if self.publish_dir is not None:
                 kept = self.core.publications
                 done = [kept[r["batch_id"]] for r in records if r["batch_id"] in kept]
@@ -348,7 +437,7 @@ class VenueService:
             (yet). Gone (``archive_unavailable``): settled, but neither published
             nor among the batches kept in memory.
         """
-        view = self.read(lambda: self.core.batch_view(batch_id, self.clock.now_ms()))
+        view = self.read(lambda: self.batch_view(batch_id))
         if view["status"] not in ("settled", "proven", "anchored"):
             raise Conflict(
                 f"batch {batch_id}: expected a settled batch, got status {view['status']}",
@@ -393,6 +482,8 @@ class VenueService:
         with self.core_lock:
             self._check_storage()
             records = self._advance_locked(self.clock.now_ms(), pending)
+            if self._snapshot_due and self.core.halted is None:
+                self._snapshot()
         self._publish_all(pending)
         return records
 
@@ -510,6 +601,9 @@ class VenueService:
         events: list[LoggedEvent] = []
         with self.core_lock:
             self._check_storage()
+            if self.core.evicted_any:
+                # Hashes taken in batches no longer in memory: from the database.
+                self.core.taken_elsewhere = self.store.taken([hexb(b.commitment) for b in bodies])
             for body in bodies:
                 now = self.clock.now_ms()
                 self._advance_locked(now, pending)
@@ -524,6 +618,7 @@ class VenueService:
                 self._spend(body.trader, None)
                 events.append(self._log("commit", body.model_dump_json(), now))
                 out.append(receipt)
+            self.core.taken_elsewhere = {}
             fut = self.writer.submit(events) if events else None
         return out, fut, pending
 
@@ -683,6 +778,57 @@ class VenueService:
         return out
 
     # ------------------------------------------------------------------ views
+    #
+    # The core keeps the last ``memory_batches`` batches; older records and
+    # order fates are read from the database (stored with their batch).
+
+    def batch_view(self, batch_id: int) -> dict[str, Any]:
+        """A batch's record (from memory, else the database) or an open batch's state.
+
+        Raises:
+            NotFound: no such batch.
+        """
+        try:
+            return self.core.batch_view(batch_id, self.clock.now_ms())
+        except NotFound:
+            if 0 <= batch_id <= self.core.last_cleared and batch_id not in self.core.records:
+                rec = self.store.load_batch(batch_id)
+                if rec is not None:
+                    return rec
+            raise
+
+    def batch_page(self, before: int | None, limit: int) -> list[dict[str, Any]]:
+        """Records of the ``limit`` newest batches before ``before``, newest first."""
+        recent = self.core.records
+        ids = sorted((b for b in recent if before is None or b < before), reverse=True)
+        out = [recent[b] for b in ids[:limit]]
+        if len(out) < limit:
+            floor = min(recent, default=self.core.last_cleared + 1)
+            older = floor if before is None else min(floor, before)
+            out += self.store.load_batch_page(older, limit - len(out))
+        return out
+
+    def fate(self, commitment: bytes) -> dict[str, Any]:
+        """An order's fate (from memory, else the database; see ``VenueStateMachine.fate``).
+
+        Raises:
+            NotFound: the commitment was never taken.
+        """
+        try:
+            return self.core.fate(commitment)
+        except NotFound:
+            stored = self.store.load_fate(commitment) if self.core.evicted_any else None
+            if stored is None:
+                raise
+            return stored
+
+    def trader_fates(self, trader: str, last: int = 100) -> list[dict[str, Any]]:
+        """Public views of ``trader``'s latest ``last`` orders, oldest first."""
+        recent = self.core.trader_fates(trader, last)
+        if len(recent) < last and self.core.evicted_any:
+            exclude = frozenset(f["commitment"] for f in recent)
+            recent = self.store.load_trader_fates(trader, last - len(recent), exclude) + recent
+        return recent
 
     def _batch_messages(self, rec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         msgs: list[tuple[str, str, dict[str, Any]]] = [("batches", "batch", rec)]
@@ -720,7 +866,7 @@ class VenueService:
         if topic == "rfqs":
             return {"open": [r.to_dict(now) for r in self.core.rfqs.open_rfqs(now)]}
         trader = _checksum(topic.split(":", 1)[1])
-        orders = self.core.trader_fates(trader)
+        orders = self.trader_fates(trader)
         account = self.core.settlement.account(Address(trader)).to_dict()
         return {"account": account, "orders": orders}
 
@@ -759,6 +905,7 @@ class VenueService:
                 "transactions": self.writer.transactions,
                 "events_written": self.writer.events_written,
                 "replayed_at_start": self.replayed,
+                "snapshot_batch": self.snapshot_batch if self.snapshot_batch >= 0 else None,
             },
         }
 

@@ -87,6 +87,22 @@ class Settings(BaseSettings):
         "GET /v1/batches/{id}/archive (with publish_dir, older ones are read from it)",
     )
 
+    memory_batches: int = Field(
+        default=256,
+        ge=1,
+        le=1_000_000,
+        description="cleared batches whose records and order fates stay in memory; older "
+        "ones are read from the database on request (memory stays flat under load)",
+    )
+
+    snapshot_every: int = Field(
+        default=100,
+        ge=0,
+        le=1_000_000,
+        description="write a snapshot of the venue's state every this many batches (0: "
+        "never); a restart loads the newest and replays only the log after it",
+    )
+
     def development_defaults(self) -> list[str]:
         """The development defaults in force, each as a phrase naming how to turn it off."""
         on = []

@@ -13,7 +13,9 @@ this is how the venue restarts after a crash.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -164,6 +166,9 @@ class VenueStateMachine:
             the insurance fund when the quote is not revealed).
         publications_kept: settled batches whose transition (the published
             folder's content) stays in memory, newest first.
+        memory_batches: cleared batches whose records and order fates stay in
+            memory; older ones are dropped (the operator stores them with each
+            batch and reads them back from the database on request).
     """
 
     def __init__(
@@ -178,6 +183,7 @@ class VenueStateMachine:
         rfq_band_bps: int = 200,
         quote_bond: int = 0,
         publications_kept: int = 64,
+        memory_batches: int = 256,
     ) -> None:
         self.markets = dict(markets)
         self.domain = domain
@@ -207,6 +213,43 @@ class VenueStateMachine:
         #: set when a batch failed: the venue takes no write that trades and clears
         #: no batch until the operator resumes it (``{"batch_id", "reason", "at_ms"}``)
         self.halted: dict[str, Any] | None = None
+        self.memory_batches = memory_batches
+        #: cleared batch -> copies of the fates it changed, for the operator to store
+        self.fates_out: dict[int, list[dict[str, Any]]] = {}
+        #: batch -> commitments taken into it (what to drop from memory once old)
+        self._taken_in: dict[int, list[bytes]] = {}
+        #: commitments taken long ago and no longer in memory (the operator looks
+        #: them up in the database before a run of commitments): hash -> batch
+        self.taken_elsewhere: Mapping[bytes, int] = {}
+        #: whether any fate was dropped from memory (then lookups go to the database)
+        self.evicted_any = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a snapshot keeps: everything but the operator's private key (the
+        operator sets it again with :meth:`set_operator_key`), the published
+        transitions (written out already) and what the operator hands over at once."""
+        state = dict(self.__dict__)
+        books = {}
+        for b, book in self.books.items():
+            keyless = copy.copy(book)
+            keyless.operator_key = b""
+            books[b] = keyless
+        state.update(
+            operator_key=b"", books=books, publications={}, fates_out={}, taken_elsewhere={}
+        )
+        return state
+
+    def set_operator_key(self, key: bytes) -> None:
+        """Give a core loaded from a snapshot its operator key back (the same operator).
+
+        Raises:
+            BadRequest: the key is not the key of the operator the snapshot was of.
+        """
+        if address_of(key) != self.operator:
+            raise BadRequest(f"operator key: expected the key of {self.operator}, got another")
+        self.operator_key = key
+        for book in self.books.values():
+            book.operator_key = key
 
     # ------------------------------------------------------------------ writes
 
@@ -222,8 +265,9 @@ class VenueStateMachine:
                 self.schedule.windows(batch_id),
                 self.references,  # live: a batch reveals after its predecessor cleared
                 self.nonces,
-                lambda trader, order: self._reveal_check(batch_id, trader, order),
-                lambda trader, commit: self.settlement.commit_check(batch_id, trader, commit),
+                # partials, not lambdas: a snapshot pickles the books
+                functools.partial(self._reveal_check, batch_id),
+                functools.partial(self.settlement.commit_check, batch_id),
             )
             if register:
                 self.books[batch_id] = book
@@ -273,12 +317,16 @@ class VenueStateMachine:
                 f"batch_id: expected {collecting} (collecting commitments now), got {body.batch_id}"
             )
         signed = body.to_domain()
-        if signed.commit.commitment in self.fates:
+        known = self.fates.get(signed.commit.commitment)
+        taken_in = known["batch_id"] if known is not None else None
+        if taken_in is None:
+            taken_in = self.taken_elsewhere.get(signed.commit.commitment)
+        if taken_in is not None:
             # Hashes are unique for ever: a copy of another trader's commitment taken
             # into a later batch would make the true owner's reveal fail and forfeit.
             raise Conflict(
                 f"commitment {body.commitment.lower()}: expected a hash never taken before, "
-                f"got one taken in batch {self.fates[signed.commit.commitment]['batch_id']}",
+                f"got one taken in batch {taken_in}",
                 "commitment_taken",
             )
         # A refused commitment must leave no trace, not even an empty book.
@@ -289,6 +337,7 @@ class VenueStateMachine:
         # The book keeps the trader's checksummed spelling (one per trader).
         trader = book._entries[c.commitment].commit.trader
         self.by_trader.setdefault(trader, []).append(c.commitment)
+        self._taken_in.setdefault(c.batch_id, []).append(c.commitment)
         self.fates[c.commitment] = {
             "commitment": body.commitment.lower(),
             "trader": trader,
@@ -343,7 +392,7 @@ class VenueStateMachine:
         except AuctionError as err:
             if err.code not in RECORDED_REVEAL_CODES:
                 raise
-            self.nonces.use(trader, body.nonce)
+            self.nonces.use(trader, body.nonce, body.expiry_ms)
             self.rejections.setdefault(book.batch_id, []).append(
                 {
                     "commitment": fate["commitment"],
@@ -355,7 +404,7 @@ class VenueStateMachine:
             fate.update(reason=_REASON.get(err.code, err.code), detail=str(err))
             self.events_applied += 1
             return RevealOutcome(None, err, True)
-        self.nonces.use(trader, body.nonce)
+        self.nonces.use(trader, body.nonce, body.expiry_ms)
         fate.update(status="revealed", order=order.to_dict(), reason=None, detail=None)
         self.events_applied += 1
         return RevealOutcome(revealed, None, True)
@@ -420,7 +469,7 @@ class VenueStateMachine:
             self.settlement.deposit(trader, body.amount, now_ms)
         except SettlementError as exc:
             raise BadRequest(f"deposit: {exc}") from exc
-        self.nonces.use(trader, body.nonce)
+        self.nonces.use(trader, body.nonce, body.expiry_ms)
         self.events_applied += 1
 
     def withdraw(self, body: WithdrawIn, now_ms: int) -> None:
@@ -447,7 +496,7 @@ class VenueStateMachine:
                 "orders_pending",
             )
         self.settlement.withdraw(trader, body.amount, now_ms)
-        self.nonces.use(trader, body.nonce)
+        self.nonces.use(trader, body.nonce, body.expiry_ms)
         self.events_applied += 1
 
     def oracle_report(self, body: OracleReportIn, now_ms: int) -> None:
@@ -495,7 +544,7 @@ class VenueStateMachine:
                 "wrong_batch",
             )
         check_fresh(self.nonces, signer, body.nonce, body.expiry_ms, now_ms)
-        self.nonces.use(signer, body.nonce)
+        self.nonces.use(signer, body.nonce, body.expiry_ms)
         halted, self.halted = self.halted, None
         self.last_cleared = max(self.last_cleared, self.schedule.last_cleared_by(now_ms))
         self.events_applied += 1
@@ -584,7 +633,40 @@ class VenueStateMachine:
                 nxt = max(min(pending), self.last_cleared + 1)
             out.append(self._clear(nxt))
             self.last_cleared = nxt
+        self.nonces.forget_expired(now_ms)
+        if out:
+            self._forget_old()
         return out
+
+    def _forget_old(self) -> None:
+        """Drop the records and final order fates of batches more than
+        ``memory_batches`` behind the last cleared one (the operator stored them
+        with their batch). Resting GTC orders stay until they end."""
+        horizon = self.last_cleared - self.memory_batches
+        while self.records:
+            oldest = next(iter(self.records))
+            if oldest >= horizon:
+                break
+            del self.records[oldest]
+        dropped: dict[str, set[bytes]] = {}
+        for b in sorted(b for b in self._taken_in if b < horizon):
+            for c in self._taken_in.pop(b):
+                fate = self.fates.get(c)
+                if fate is None:
+                    continue
+                if fate["status"] in ("committed", "revealed", "resting"):
+                    self._taken_in.setdefault(self.last_cleared, []).append(c)
+                    continue
+                del self.fates[c]
+                dropped.setdefault(fate["trader"], set()).add(c)
+        for trader, gone in dropped.items():
+            kept = [c for c in self.by_trader.get(trader, []) if c not in gone]
+            if kept:
+                self.by_trader[trader] = kept
+            else:
+                self.by_trader.pop(trader, None)
+        if dropped:
+            self.evicted_any = True
 
     def _clear(self, batch_id: int) -> dict[str, Any]:
         clears_at = self.schedule.clears_at(batch_id)
@@ -665,6 +747,11 @@ class VenueStateMachine:
             "anchor": None,
         }
         record["result_hash"] = record_hash(record)
+        touched = [
+            *(r.commitment for r in sealed.receipts),
+            *(r.order_id for r in result.orders),
+            *(f.commitment for f in result.forfeited),
+        ]
         if not settled:
             # Nothing of the batch was applied: no fill, no forfeit, no rest.
             error = summary["error"] if summary is not None else "settlement refused the batch"
@@ -676,7 +763,8 @@ class VenueStateMachine:
                 if fate is not None:
                     fate.update(status="not_filled", reason="batch_failed", detail=error)
             self.records[batch_id] = record
-            self._halt(batch_id, error, clears_at)
+            touched += self._halt(batch_id, error, clears_at)
+            self._fates_out(batch_id, touched)
             return record
         update_order_statuses(self.fates, result)
         kept = {r.order_id: r.order.quantity for r in self.carried}
@@ -697,17 +785,30 @@ class VenueStateMachine:
                     "margin check, or as reduce-only it would not reduce the position",
                 )
         self.records[batch_id] = record
+        self._fates_out(batch_id, touched)
         return record
 
-    def _halt(self, batch_id: int, reason: str, at_ms: int) -> None:
+    def _fates_out(self, batch_id: int, touched: list[bytes]) -> None:
+        """Hand copies of the fates ``batch_id`` changed to the operator to store."""
+        seen: set[bytes] = set()
+        out = []
+        for c in touched:
+            fate = self.fates.get(c)
+            if fate is not None and c not in seen:
+                seen.add(c)
+                out.append(dict(fate))
+        self.fates_out[batch_id] = out
+
+    def _halt(self, batch_id: int, reason: str, at_ms: int) -> list[bytes]:
         """Halt after ``batch_id`` failed: cancel every open batch (its commitments end
         ``not_filled`` with the reason ``venue_halted``, no bond is forfeited, its
         accepted blocks and quote bonds are released) until the operator resumes.
         Carried GTC orders and pending deposits and withdrawals wait for the next
-        batch after the resume."""
+        batch after the resume. Returns the commitments cancelled."""
         self.halted = {"batch_id": batch_id, "reason": reason, "at_ms": at_ms}
         detail = f"batch {batch_id} failed and the venue halted: this batch was cancelled"
         open_batches = sorted({*self.books, *self.blocks, *self.quote_bonds})
+        cancelled: list[bytes] = []
         for b in open_batches:
             book = self.books.pop(b, None)
             if book is not None:
@@ -715,10 +816,12 @@ class VenueStateMachine:
                     fate = self.fates.get(c)
                     if fate is not None:
                         fate.update(status="not_filled", reason="venue_halted", detail=detail)
+                        cancelled.append(c)
             self.blocks.pop(b, None)
             self.quote_bonds.pop(b, None)
             self.rejections.pop(b, None)
             self.settlement.release(b)
+        return cancelled
 
     def _quote_forfeits(self, batch_id: int) -> tuple[Forfeit, ...]:
         """The sealed RFQ quotes whose bond this batch forfeits: never revealed by

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy import BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
-__all__ = ["BatchRow", "EventRow", "MetaRow"]
+__all__ = ["BatchRow", "EventRow", "FateRow", "MetaRow", "SnapshotRow"]
 
 
 class EventRow(SQLModel, table=True):
@@ -28,6 +28,33 @@ class BatchRow(SQLModel, table=True):
     status: str = Field(max_length=16)
     result_hash: str = Field(max_length=66)
     record: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class FateRow(SQLModel, table=True):
+    """An order's fate as of the last batch that changed it (JSON), stored with that
+    batch's record: the venue keeps only recent fates in memory and reads older
+    ones from here."""
+
+    __tablename__ = "fate"
+
+    commitment: str = Field(primary_key=True, max_length=66)
+    trader: str = Field(max_length=42, index=True)
+    batch_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SnapshotRow(SQLModel, table=True):
+    """The venue's whole state after batch ``batch_id`` cleared and event ``event_seq``
+    was applied (a pickle of the venue core), with the ledger's state root: a
+    restart loads the newest one and replays only the events after it."""
+
+    __tablename__ = "snapshot"
+
+    batch_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    event_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    state_root: str = Field(max_length=66)
+    blob: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class MetaRow(SQLModel, table=True):

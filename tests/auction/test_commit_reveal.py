@@ -486,3 +486,17 @@ def test_every_rejection_has_its_own_code() -> None:
     }
     for c in classes:
         assert issubclass(c, AuctionError)
+
+
+def test_nonce_registry_forgets_only_expired_messages() -> None:
+    nonces = NonceRegistry()
+    nonces.use("a", 1, 1_000)
+    nonces.use("a", 2, 5_000)
+    nonces.use("b", 1)  # no expiry: kept for ever
+    assert nonces.forget_expired(1_000) == 0  # valid up to and including its expiry
+    assert nonces.is_used("a", 1)
+    assert nonces.forget_expired(1_001) == 1
+    assert not nonces.is_used("a", 1)
+    assert nonces.is_used("a", 2) and nonces.is_used("b", 1)
+    assert nonces.forget_expired(10**15) == 1
+    assert len(nonces) == 1 and nonces.is_used("b", 1)

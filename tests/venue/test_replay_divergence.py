@@ -18,7 +18,7 @@ from tests.venue.test_recovery import _trade
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_stored_batch_missing_from_the_replay_refuses_to_start(db_url: str) -> None:
     clock = ManualClock(T0 + 100)
-    with TestClient(create_app(make_settings(db_url), clock)) as tc:
+    with TestClient(create_app(make_settings(db_url, snapshot_every=0), clock)) as tc:
         venue = Venue(tc, clock)
         venue.fund()
         _trade(venue, 1)
@@ -29,4 +29,4 @@ def test_a_stored_batch_missing_from_the_replay_refuses_to_start(db_url: str) ->
         conn.execute(text("DELETE FROM event"))
     store.close()
     with pytest.raises(StateDiverged):
-        VenueService(make_settings(db_url), clock)
+        VenueService(make_settings(db_url, snapshot_every=0), clock)

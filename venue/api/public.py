@@ -475,6 +475,7 @@ class DbPublic(_Public):
     transactions: int
     events_written: int
     replayed_at_start: int
+    snapshot_batch: int | None
 
 
 class FailedBatchPublic(_Public):

@@ -42,7 +42,7 @@ async def get_account(service: ServiceDep, address: str, read: SignedReadDep) ->
             lambda: {
                 "address": trader,
                 **service.core.settlement.account(trader).to_dict(),
-                "orders": service.core.trader_fates(trader),
+                "orders": service.trader_fates(trader),
             }
         )
     )

@@ -34,14 +34,12 @@ async def list_batches(
 
 
 def _listing(service: VenueService, limit: int, before: int | None) -> dict[str, Any]:
-    ids = sorted((b for b in service.core.records if before is None or b < before), reverse=True)
     now = service.clock.now_ms()
     items = []
-    for b in ids[:limit]:
-        rec = service.core.records[b]
+    for rec in service.batch_page(before, limit):
         items.append(
             {
-                "batch_id": b,
+                "batch_id": rec["batch_id"],
                 "status": rec["status"],
                 "result_hash": rec["result_hash"],
                 "commitments": rec["commitments"],
@@ -67,11 +65,7 @@ def _listing(service: VenueService, limit: int, before: int | None) -> dict[str,
     "recorded reveal rejections, block trades, settlement summary and status.",
 )
 async def get_batch(service: ServiceDep, batch_id: int) -> JSONResponse:
-    return json_response(
-        await service.read_durable(
-            lambda: service.core.batch_view(batch_id, service.clock.now_ms())
-        )
-    )
+    return json_response(await service.read_durable(lambda: service.batch_view(batch_id)))
 
 
 @router.get(
@@ -83,9 +77,7 @@ async def get_batch(service: ServiceDep, batch_id: int) -> JSONResponse:
     "venue yet); 404 for an unknown batch.",
 )
 async def get_proof(service: ServiceDep, batch_id: int) -> JSONResponse:
-    view = await service.read_durable(
-        lambda: service.core.batch_view(batch_id, service.clock.now_ms())
-    )
+    view = await service.read_durable(lambda: service.batch_view(batch_id))
     if view.get("proof") is None:
         raise Conflict(
             f"no proof for batch {batch_id} yet: expected status proven, got {view['status']}",

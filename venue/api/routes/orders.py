@@ -35,7 +35,7 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
 async def get_order(service: ServiceDep, commitment: str, read: SignedReadDep) -> JSONResponse:
     key = parse_hex32(commitment, "commitment")
     signer = allow_read(service, read, read.account) if read is not None else None
-    fate = await service.read_durable(lambda: service.core.fate(key))
+    fate = await service.read_durable(lambda: service.fate(key))
     if signer is not None and signer.lower() in (
         service.core.operator.lower(),
         fate["trader"].lower(),
