@@ -54,8 +54,6 @@ from sealbatch.settlement.ledger import (
 from sealbatch.settlement.liquidation import price_band_bps
 from sealbatch.settlement.margin import (
     RevealMarginCheck,
-    cap_reduce_only,
-    check_carried,
     free_collateral,
 )
 from sealbatch.settlement.oracle import OracleConfig, OracleRound, SignedReport
@@ -142,7 +140,6 @@ class Clearinghouse:
         self.pending_withdrawals: list[tuple[AccountKey, int]] = []
         self.reports: dict[tuple[str, str], SignedReport] = {}
         self._checks: dict[int, RevealMarginCheck] = {}
-        self._resting: list[RestingOrder] = []  # GTC orders carried into the next batch
         self._taken: dict[int, list[tuple[Address, Order]]] = {}  # batch -> orders taken
         self._bonds: dict[int, dict[Address, int]] = {}  # batch -> trader -> bonds at stake
         self._takers: dict[int, set[Address]] = {}  # batch -> traders with orders taken
@@ -230,7 +227,7 @@ class Clearinghouse:
         """
         room = self._free_collateral(trader)
         batches = [b for b, takers in self._takers.items() if trader in takers]
-        if any(r.trader == trader for r in self._resting):
+        if any(r.trader == trader for r in self.state.resting_orders):
             batches.append(-1)  # no batch taken yet: a check counting the rests alone
         for b in batches:
             check = self._checks.get(b) or self._fresh_check(b)
@@ -240,7 +237,9 @@ class Clearinghouse:
     def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
         """A margin check of ``batch_id`` on the ledger as it stands now (deposits
         credited, GTC rests counted), with the orders already taken for the batch."""
-        check = RevealMarginCheck(self._check_state(), self.config, resting=self._resting)
+        check = RevealMarginCheck(
+            self._check_state(), self.config, resting=self.state.resting_orders
+        )
         for trader, order in self._taken.get(batch_id, ()):
             # Taken earlier on an older ledger (a block accepted before the previous
             # batch settled): it still counts, even if it no longer fits.
@@ -388,13 +387,10 @@ class Clearinghouse:
         """Liquidation orders that enter the next batch."""
         return [lo.resting for lo in self.state.pending_liquidations]
 
-    def carry(self, orders: Sequence[RestingOrder]) -> list[RestingOrder]:
-        """The GTC remainders that may rest into the next batch, reduce-only ones
-        capped so that they can never open, increase or flip a position."""
-        capped = cap_reduce_only(self.state, self.config, orders, self.carried_in())
-        # Checked against the settled ledger; the next batch's reveals count them too.
-        self._resting = check_carried(self.state, self.config, capped)
-        return list(self._resting)
+    def resting(self) -> tuple[RestingOrder, ...]:
+        """The GTC rests that enter the next batch: the ledger's own (the transition
+        caps and re-checks them, and the state root binds them)."""
+        return self.state.resting_orders
 
     # ------------------------------------------------------------ settle
 

@@ -184,6 +184,9 @@ class LedgerState:
             the amounts are already out of their collateral).
         market_states: per market, in ``markets`` order.
         pending_liquidations: liquidation orders for the next batch.
+        resting_orders: the GTC rests carried into the next batch (unfilled
+            remainders, reduce-only ones capped, every one re-checked against
+            this state's margin), in the order the next batch's checks take them.
         batch_id: the last settled batch, -1 before the first.
         timestamp_ms: the oracle round time of the last settled batch.
     """
@@ -198,6 +201,7 @@ class LedgerState:
     socialised_loss: int = 0
     market_states: tuple[MarketState, ...] = ()
     pending_liquidations: tuple[LiquidationOrder, ...] = ()
+    resting_orders: tuple[RestingOrder, ...] = ()
     batch_id: int = -1
     timestamp_ms: int = 0
     _memo: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)

@@ -16,7 +16,16 @@ can recompute the leaf and range-check each limb (see docs/formats.md):
   ``[HEADER_DOMAIN, batch_id×4, n×4, depth, fee_pool×4, insurance×4,
   socialised×4, timestamp×4]`` followed, per market in id order, by
   ``[mark, index, last, funding_index, index_time_ms, premium, premium_sum,
-  premium_time, interval_batches]`` (×4 each) and ``[flagged, protective, calm]``;
+  premium_time, interval_batches]`` (×4 each) and ``[flagged, protective, calm]``,
+  then ``[liquidations×4, rests×4, pending_digest×8]``;
+* every order the next batch inherits is a 32-element record
+  ``[PENDING_DOMAIN, kind, market_code, flags, limit×2, quantity×2,
+  origin_batch×3, trader×7, subaccount, order_id×11, 0, 0]`` (kind 1 for a
+  liquidation order, 0 for a GTC rest; the limbs of the commitment preimage,
+  :mod:`sealbatch.auction.commitment`; the trader's private ``client_id`` is
+  not in it: it changes nothing the order does), and
+  ``pending_digest`` is the sponge of the pending liquidation orders' records
+  followed by the GTC rests' records, in state order (four rate blocks each);
 * ``state_root = compress(accounts_root, header_digest)``.
 
 One account proves its balance on L1 with its leaf elements, its index, its
@@ -32,6 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.commitment import address_limbs, limbs, market_code, order_flags
 from sealbatch.crypto import poseidon2
 from sealbatch.crypto.exceptions import VerificationError
 from sealbatch.settlement.errors import SettlementError
@@ -41,12 +52,17 @@ __all__ = [
     "ACCOUNT_DOMAIN",
     "HEADER_DOMAIN",
     "LIMB_BITS",
+    "PENDING_DOMAIN",
+    "PENDING_ORDER_SIZE",
     "AccountProof",
     "account_leaves",
     "account_proof",
     "decode_signed",
     "encode_signed",
     "header_elements",
+    "pending_digest",
+    "pending_order_elements",
+    "pending_orders",
     "state_root",
     "verify_account_proof",
 ]
@@ -56,6 +72,10 @@ U64 = npt.NDArray[np.uint64]
 #: First element of every account leaf / of the header (domain separation).
 ACCOUNT_DOMAIN = 0x5EA1_0001
 HEADER_DOMAIN = 0x5EA1_0002
+#: First element of every pending-order record (0x5EA10003/4: commitments, market codes).
+PENDING_DOMAIN = 0x5EA1_0005
+#: Elements of one pending-order record: four sponge rate blocks.
+PENDING_ORDER_SIZE = 32
 LIMB_BITS = 24
 _MASK = (1 << LIMB_BITS) - 1
 _LIMBS = 3
@@ -119,6 +139,45 @@ def _depth(n: int) -> int:
     return max(1, (max(n, 1) - 1).bit_length())
 
 
+def pending_order_elements(
+    order: RestingOrder, subaccount: int = 0, liquidation: bool = False
+) -> list[int]:
+    """The 32-element record of one order the next batch inherits (module docstring).
+
+    Raises:
+        SettlementError: a field outside its limbs (an id not 32 bytes, a
+            malformed address, a batch id beyond 2^72).
+    """
+    o = order.order
+    try:
+        if len(order.order_id) != 32:
+            raise ValueError(f"order_id: expected 32 bytes, got {len(order.order_id)}")
+        if not 0 <= subaccount < 1 << 16:
+            raise ValueError(f"subaccount: expected 0 to 65535, got {subaccount}")
+        out = [PENDING_DOMAIN, int(liquidation), market_code(o.market), order_flags(o)]
+        out += limbs(o.limit_price or 0, 2) + limbs(o.quantity, 2) + limbs(order.origin_batch, 3)
+        out += [*address_limbs(order.trader), subaccount]
+        out += [*limbs(int.from_bytes(order.order_id, "big"), 11), 0, 0]
+    except ValueError as exc:
+        raise SettlementError(f"pending order 0x{order.order_id.hex()}: {exc}") from exc
+    return out
+
+
+def pending_orders(state: LedgerState) -> list[tuple[RestingOrder, int, bool]]:
+    """Every order the next batch inherits as ``(order, subaccount, is_liquidation)``,
+    in root order: the pending liquidation orders, then the GTC rests (subaccount 0)."""
+    out = [(lo.resting, lo.account.subaccount, True) for lo in state.pending_liquidations]
+    out += [(r, 0, False) for r in state.resting_orders]
+    return out
+
+
+def pending_digest(state: LedgerState) -> U64:
+    """The sponge of every pending order's 32-element record (module docstring)."""
+    rows = [pending_order_elements(*p) for p in pending_orders(state)]
+    flat = [e for row in rows for e in row]
+    return poseidon2.hash_elements(np.array(flat, dtype=np.uint64))
+
+
 def header_elements(state: LedgerState) -> list[int]:
     """The header's field elements (see module docstring)."""
     out = [HEADER_DOMAIN]
@@ -139,6 +198,8 @@ def header_elements(state: LedgerState) -> list[int]:
         ):
             out += _encode_int(v)
         out += [int(ms.flagged), int(ms.protective), ms.calm]
+    out += _encode_int(len(state.pending_liquidations)) + _encode_int(len(state.resting_orders))
+    out += [int(x) for x in pending_digest(state)]
     return out
 
 

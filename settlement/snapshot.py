@@ -210,6 +210,7 @@ def state_to_dict(state: LedgerState, config: SettlementConfig) -> dict[str, Any
             {"subaccount": lo.account.subaccount, **_resting_to_dict(lo.resting)}
             for lo in state.pending_liquidations
         ],
+        "resting_orders": [_resting_to_dict(r) for r in state.resting_orders],
         "config": config_to_dict(config),
     }
 
@@ -238,6 +239,10 @@ def state_from_dict(data: Mapping[str, Any], config: SettlementConfig) -> Ledger
             )
             for n, p in enumerate(data.get("pending_liquidations", []))
         )
+        resting = tuple(
+            _resting_from_dict(r, f"resting_orders[{n}]")
+            for n, r in enumerate(data.get("resting_orders", []))
+        )
         return LedgerState(
             markets=config.market_ids,
             accounts=keys,
@@ -252,6 +257,7 @@ def state_from_dict(data: Mapping[str, Any], config: SettlementConfig) -> Ledger
             socialised_loss=int(data["socialised_loss"]),
             market_states=tuple(MarketState.from_dict(m, markets[m]) for m in config.market_ids),
             pending_liquidations=pending,
+            resting_orders=resting,
             batch_id=int(data["batch_id"]),
             timestamp_ms=int(data["timestamp_ms"]),
         )

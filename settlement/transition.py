@@ -5,7 +5,10 @@ The steps, in order (each one a pure function of what came before):
 0. the oracle round is bound to the batch: its ``round_id`` is the batch id
    and its time (the batch's own time) is after the previous batch's; a
    market *halted* at that time (its last trusted index older than
-   ``max_price_age_ms``) must have no fills; then the pre-state root is
+   ``max_price_age_ms``) must have no fills; the orders carried into the
+   batch are exactly the pre-state's pending orders (its liquidation orders
+   and GTC rests) outside halted markets, none dropped, added or altered
+   (a GTC rest in a halted market rests on); then the pre-state root is
    hashed: nothing the batch brings in (deposits, blocks, withdrawals)
    touches the ledger before it, so each batch's pre-root is the previous
    batch's post-root;
@@ -39,6 +42,12 @@ The steps, in order (each one a pure function of what came before):
     accounts with a position in a market whose oracle is flagged);
 11. health at the new marks and the staged liquidation orders for the next
     batch (only accounts below maintenance at the marks and at the indexes);
+    then the GTC rests for the next batch: the batch's unfilled GTC
+    remainders and the rests held in halted markets, reduce-only ones capped
+    behind the liquidation orders, every one re-checked against the new
+    state's margin (:func:`~settlement.margin.cap_reduce_only`,
+    :func:`~settlement.margin.check_carried`); both lists are in the state
+    and so under its root;
 12. invariants: Σ collateral + fee pool + insurance fund changes by exactly
     deposits − withdrawals, and Σ positions is zero in every market.
 
@@ -53,7 +62,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from sealbatch.auction.batch import BatchResult, Fill
+from sealbatch.auction.batch import BatchResult, Fill, RestingOrder
 from sealbatch.auction.bounds import MAX_BALANCE, MAX_POSITION
 from sealbatch.settlement.blocks import BlockTrade, SettledBlock, settle_blocks
 from sealbatch.settlement.collateral import withdraw
@@ -76,7 +85,7 @@ from sealbatch.settlement.liquidation import (
     plan_liquidations,
     update_breaker,
 )
-from sealbatch.settlement.margin import requirements
+from sealbatch.settlement.margin import cap_reduce_only, check_carried, requirements
 from sealbatch.settlement.oracle import (
     IndexReading,
     OracleConfig,
@@ -91,6 +100,7 @@ __all__ = [
     "BatchWitness",
     "SettledFill",
     "apply_batch",
+    "check_carried_in",
     "check_invariants",
     "halted_markets",
     "reference_prices",
@@ -196,6 +206,54 @@ def reference_prices(state: LedgerState) -> dict[str, int | None]:
     return {ms.market: (ms.mark_price or None) for ms in state.market_states}
 
 
+def _describe(r: RestingOrder) -> str:
+    o = r.order
+    limit = "market" if o.limit_price is None else f"limit {o.limit_price}"
+    return (
+        f"0x{r.order_id.hex()} ({r.trader} {o.side.value} {o.quantity} lots of {o.market} "
+        f"{limit}, {o.time_in_force.value}, reduce_only={o.reduce_only}, client_id "
+        f"{o.client_id}, origin batch {r.origin_batch})"
+    )
+
+
+def check_carried_in(state: LedgerState, batch: BatchResult, halted: frozenset[str]) -> None:
+    """Raise SettlementError unless the orders ``batch`` carried in are exactly the
+    pending orders of ``state`` (its liquidation orders and GTC rests) outside the
+    ``halted`` markets: an operator can neither drop, add nor alter one.
+
+    A carried-in order is one of ``batch.orders`` committed in an earlier batch,
+    or a liquidation order of ``state`` (emitted for this batch).
+    """
+    liquidations = {lo.resting.order_id for lo in state.pending_liquidations}
+    want = {
+        r.order_id: r
+        for r in (*(lo.resting for lo in state.pending_liquidations), *state.resting_orders)
+        if r.order.market not in halted
+    }
+    got = {
+        r.order_id: r
+        for r in batch.orders
+        if r.origin_batch != batch.batch_id or r.order_id in liquidations
+    }
+    for oid, r in want.items():
+        kind = "liquidation order" if oid in liquidations else "GTC rest"
+        if oid not in got:
+            raise SettlementError(
+                f"carried-in orders: expected the pre-state's {kind} {_describe(r)}, "
+                "got no such order in the batch"
+            )
+        if got[oid] != r:
+            raise SettlementError(
+                f"carried-in {kind}: expected {_describe(r)} (pre-state), got {_describe(got[oid])}"
+            )
+    for oid, r in got.items():
+        if oid not in want:
+            raise SettlementError(
+                f"carried-in orders: expected only the pre-state's pending orders, got "
+                f"{_describe(r)}, which the pre-state does not hold"
+            )
+
+
 def _account_of(
     fill: Fill, liquidations: Mapping[bytes, AccountKey], subaccounts: Mapping[bytes, int]
 ) -> tuple[AccountKey, bool]:
@@ -270,7 +328,7 @@ def apply_batch(
     Raises:
         SettlementError: a batch id not above the last, an oracle round not
             bound to the batch (another round id, a time not after the last),
-            a fill in
+            carried-in orders other than the pre-state's pending ones, a fill in
             an unknown market or of an unknown account, a fill off its
             market's clearing price, a block of another batch;
             InsufficientCollateral for a withdrawal
@@ -301,6 +359,7 @@ def apply_batch(
                 f"{ms.index_time_ms}, older than {oracle.max_price_age_ms} ms at "
                 f"{oracle_round.timestamp_ms}), got {len(mr.fills)}"
             )
+    check_carried_in(state, batch, halted)
     # 0. the pre-state, as the previous batch left it
     pre = state
     pre_root = state_root(pre)
@@ -501,7 +560,10 @@ def apply_batch(
         batch.batch_id + 1,
         below_at_index,
     )
-    post = replace(post, pending_liquidations=orders)
+    held = [r for r in pre.resting_orders if r.order.market in halted]
+    rests = cap_reduce_only(post, config, (*batch.carried, *held), [lo.resting for lo in orders])
+    rests = check_carried(post, config, rests)
+    post = replace(post, pending_liquidations=orders, resting_orders=tuple(rests))
 
     # 12. invariants
     check_invariants(pre, post, net_flow)

@@ -34,7 +34,7 @@ from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_state
-from sealbatch.settlement.margin import RevealMarginCheck, cap_reduce_only, check_carried
+from sealbatch.settlement.margin import RevealMarginCheck
 from sealbatch.settlement.oracle import (
     OracleConfig,
     OracleRound,
@@ -275,15 +275,8 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
             witness,
         )
         state = post
-        # A GTC reduce-only remainder may no longer reduce anything after this batch,
-        # and a GTC remainder may no longer be covered by its account's margin.
-        carried = check_carried(
-            post,
-            settle_cfg,
-            cap_reduce_only(
-                post, settle_cfg, result.carried, [lo.resting for lo in post.pending_liquidations]
-            ),
-        )
+        # The transition capped and re-checked the GTC remainders (the root binds them).
+        carried = list(post.resting_orders)
         for market_id, m in result.markets.items():
             if m.price is not None:
                 last_prices[market_id] = m.price

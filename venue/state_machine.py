@@ -198,7 +198,6 @@ class VenueStateMachine:
         self.nonces = NonceRegistry()
         self.references: dict[str, int | None] = {m: None for m in self.markets}
         self.books: dict[int, CommitBook] = {}
-        self.carried: tuple[RestingOrder, ...] = ()
         self.rfqs = RfqBook(domain, self.markets, self.nonces, *rfq_window_ms)
         self.blocks: dict[int, list[Acceptance]] = {}
         self.records: dict[int, dict[str, Any]] = {}
@@ -250,6 +249,13 @@ class VenueStateMachine:
         self.operator_key = key
         for book in self.books.values():
             book.operator_key = key
+
+    @property
+    def carried(self) -> tuple[RestingOrder, ...]:
+        """The GTC rests carried into the next batch: the ledger's (after settlement a
+        reduce-only remainder is capped and every rest re-checked; a refused batch
+        applies nothing, so the orders carried into it rest on)."""
+        return self.settlement.resting()
 
     # ------------------------------------------------------------------ writes
 
@@ -678,15 +684,13 @@ class VenueStateMachine:
         references = dict(self.references)
         carried_in = (*self.carried, *self.settlement.carried_in())
         halted = self.settlement.halted_markets(clears_at)
-        held: tuple[RestingOrder, ...] = ()
         if halted:
             # No batch trades in a market whose index is too old: its fresh orders
-            # lapse, its carried GTC orders go back to be carried (and re-checked).
+            # lapse, its carried GTC orders rest on (the transition holds them over).
             sealed = dataclasses.replace(
                 sealed,
                 revealed=tuple(r for r in sealed.revealed if r.order.market not in halted),
             )
-            held = tuple(r for r in self.carried if r.order.market in halted)
             carried_in = tuple(r for r in carried_in if r.order.market not in halted)
         result = clear_batch(sealed, self.markets, references, carried_in)
         blocks, block_views = self._check_blocks(batch_id, result, references)
@@ -704,10 +708,6 @@ class VenueStateMachine:
         # bounded premium), not the last print, so one trade cannot steer it.
         self.references.update(self.settlement.reference_prices())
         settled = summary is not None and bool(summary["settled"])
-        # After settlement: a GTC reduce-only remainder may no longer reduce anything.
-        # A refused batch applies nothing: the orders carried into it rest on.
-        rests = (*result.carried, *held) if settled else self.carried
-        self.carried = tuple(self.settlement.carry(rests))
         # The circuit breaker widens the price band in protective mode. Books
         # hold this dict, so batches still revealing see the new band too.
         for market_id, market in self.markets.items():

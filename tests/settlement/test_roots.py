@@ -113,3 +113,94 @@ def test_empty_ledger_has_a_root() -> None:
     from sealbatch.settlement.params import DEFAULT_CONFIG
 
     assert len(state_root(empty_state(DEFAULT_CONFIG))) == 32
+
+
+def _with_pending(s: LedgerState) -> LedgerState:
+    from sealbatch.auction.batch import RestingOrder
+    from sealbatch.auction.orders import Order, Side, TimeInForce
+    from sealbatch.settlement.ledger import LiquidationOrder
+
+    liq = LiquidationOrder(
+        key(1), RestingOrder(b"\xaa" * 32, key(1).address, Order("BTC-PERP", Side.BUY, 110, 3), 8)
+    )
+    rest = RestingOrder(
+        b"\x07" * 32, key(0).address, Order("ETH-PERP", Side.SELL, 99, 4, TimeInForce.GTC), 6
+    )
+    return replace(s, pending_liquidations=(liq,), resting_orders=(rest,))
+
+
+def test_pending_order_record_layout() -> None:
+    from sealbatch.auction.commitment import market_code
+    from sealbatch.settlement.roots import PENDING_DOMAIN, pending_order_elements, pending_orders
+
+    s = _with_pending(_state())
+    (liq, sub_l, is_l), (rest, sub_r, is_r) = pending_orders(s)
+    assert (is_l, is_r) == (True, False) and sub_l == key(1).subaccount and sub_r == 0
+    rec = pending_order_elements(liq, sub_l, is_l)
+    assert len(rec) == 32 and rec[0] == PENDING_DOMAIN and rec[1] == 1
+    assert rec[2] == market_code("BTC-PERP") and rec[3] == 0b0011  # buy, has limit
+    assert rec[4:6] == [110, 0] and rec[6:8] == [3, 0] and rec[8:11] == [8, 0, 0]
+    addr = int(key(1).address, 16)
+    assert rec[11:18] == [(addr >> (24 * k)) & 0xFFFFFF for k in range(7)]
+    oid = int.from_bytes(b"\xaa" * 32, "big")
+    assert rec[19:30] == [(oid >> (24 * k)) & 0xFFFFFF for k in range(11)] and rec[30:] == [0, 0]
+    rec = pending_order_elements(rest, sub_r, is_r)
+    assert rec[1] == 0 and rec[3] == 0b0110  # sell, has limit, GTC
+    assert max(rec) < poseidon2.P
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "drop_liquidation",
+        "shrink_liquidation",
+        "move_liquidation_limit",
+        "add_liquidation",
+        "drop_rest",
+        "grow_rest",
+        "rest_to_other_trader",
+        "swap_kinds",
+    ],
+)
+def test_root_binds_every_pending_order(tamper: str) -> None:
+    """An operator who drops, adds or alters a pending order changes the state root."""
+    from sealbatch.auction.batch import RestingOrder
+    from sealbatch.settlement.ledger import LiquidationOrder
+
+    s = _with_pending(_state())
+    (lo,), (r,) = s.pending_liquidations, s.resting_orders
+    o = lo.resting.order
+    changed = {
+        "drop_liquidation": replace(s, pending_liquidations=()),
+        "shrink_liquidation": replace(
+            s,
+            pending_liquidations=(
+                LiquidationOrder(lo.account, replace(lo.resting, order=o.with_quantity(2))),
+            ),
+        ),
+        "move_liquidation_limit": replace(
+            s,
+            pending_liquidations=(
+                LiquidationOrder(
+                    lo.account, replace(lo.resting, order=replace(o, limit_price=109))
+                ),
+            ),
+        ),
+        "add_liquidation": replace(
+            s,
+            pending_liquidations=(
+                lo,
+                LiquidationOrder(key(2), RestingOrder(b"\xbb" * 32, key(2).address, o, 8)),
+            ),
+        ),
+        "drop_rest": replace(s, resting_orders=()),
+        "grow_rest": replace(s, resting_orders=(replace(r, order=r.order.with_quantity(5)),)),
+        "rest_to_other_trader": replace(s, resting_orders=(replace(r, trader=key(2).address),)),
+        "swap_kinds": replace(
+            s,
+            pending_liquidations=(LiquidationOrder(key(0), r),),
+            resting_orders=(lo.resting,),
+        ),
+    }[tamper]
+    assert state_root(changed) != state_root(s) != state_root(_state())
+    assert header_elements(changed) != header_elements(s)

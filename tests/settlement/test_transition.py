@@ -87,7 +87,7 @@ def test_random_batches_conserve_value_and_net_to_zero(seed: int, mode: Delevera
             assert _reference_collateral(state, w).tolist() == new.collateral.tolist()
         else:
             assert sum(d.deficit for d in w.deficits) > 0
-        state, carried = new, list(batch.carried)
+        state, carried = new, list(new.resting_orders)
 
 
 def test_apply_batch_is_pure_and_deterministic() -> None:

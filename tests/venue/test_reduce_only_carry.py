@@ -9,6 +9,7 @@ from sealbatch.auction.markets import DEFAULT_MARKETS
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.ledger import AccountKey, deposit
+from sealbatch.settlement.margin import cap_reduce_only, check_carried
 from tests.settlement.conftest import trader
 from tests.venue.conftest import Venue
 
@@ -32,7 +33,10 @@ def test_carry_caps_reduce_only_remainders_and_keeps_the_rest() -> None:
         _gtc(3, Side.BUY, 4, reduce_only=True),  # would add to the long: dropped
         _gtc(4, Side.BUY, 4, reduce_only=False),  # plain GTC: unchanged
     ]
-    out = engine.carry(carried)
+    # what the transition does with a batch's GTC remainders (step 11)
+    out = check_carried(
+        engine.state, engine.config, cap_reduce_only(engine.state, engine.config, carried)
+    )
     assert [(r.order_id[0], r.order.side, r.order.quantity) for r in out] == [
         (1, Side.SELL, 5),
         (2, Side.SELL, 3),

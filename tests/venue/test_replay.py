@@ -156,6 +156,10 @@ def _limbs(v: int) -> list[int]:
     return [int(v < 0), m & 0xFFFFFF, (m >> 24) & 0xFFFFFF, (m >> 48) & 0xFFFFFF]
 
 
+def _ulimbs(v: int, count: int) -> list[int]:
+    return [(v >> (24 * k)) & 0xFFFFFF for k in range(count)]
+
+
 def _documented_root(doc: dict) -> str:
     """The state root rebuilt from the JSON alone, following docs/formats.md."""
     import numpy as np
@@ -193,6 +197,24 @@ def _documented_root(doc: dict) -> str:
             head += _limbs(ms[k])
         head += _limbs(ms["premium_time"]) + _limbs(ms["interval_batches"])
         head += [int(ms["flagged"]), int(ms["protective"]), ms["calm"]]
+    pending = [(p, 1) for p in doc["pending_liquidations"]]
+    pending += [({**r, "subaccount": 0}, 0) for r in doc["resting_orders"]]
+    records: list[int] = []
+    for p, kind in pending:
+        market = p["market"].encode()
+        code = int(poseidon2.hash_elements(np.array([0x5EA10004, len(market), *market]))[0])
+        flags = (
+            int(p["side"] == "buy")
+            | int(p["limit_price"] is not None) << 1
+            | int(p["time_in_force"] == "gtc") << 2
+            | int(p["reduce_only"]) << 3
+        )
+        records += [0x5EA10005, kind, code, flags]
+        records += _ulimbs(p["limit_price"] or 0, 2) + _ulimbs(p["quantity"], 2)
+        records += _ulimbs(p["origin_batch"], 3) + _ulimbs(int(p["trader"], 16), 7)
+        records += [p["subaccount"], *_ulimbs(int(p["order_id"], 16), 11), 0, 0]
+    head += _limbs(len(doc["pending_liquidations"])) + _limbs(len(doc["resting_orders"]))
+    head += [int(x) for x in poseidon2.hash_elements(np.array(records, dtype=np.uint64))]
     header = poseidon2.hash_elements(np.array(head, dtype=np.uint64))
     root = poseidon2.compress(level[0], header)
     return "0x" + b"".join(int(x).to_bytes(4, "little") for x in root).hex()
