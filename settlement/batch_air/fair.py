@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from sealbatch.crypto.air import Column, shift_rows
 from sealbatch.crypto.field_scalar import P
+from sealbatch.settlement.batch_air import prorata
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
 
 __all__ = ["MARKET_BUY_KEY", "declare", "generate"]
@@ -152,6 +153,10 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
     b.range_check(SECTION, "priority", bet * (dm - 1) + wor * (-dm - 1), _BITS)
     b.constrain(lg * bet * (qty - fill), "S7 price priority: better than the margin fills")
     b.constrain(lg * wor * fill, "S7 price priority: worse than the margin fills nothing")
+    prorata.declare(
+        b,
+        {"qty": qty, "fill": fill, "chg": chg, "vol": vol, "lg": lg, "better": bet, "worse": wor},
+    )
 
 
 def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: bool) -> None:
@@ -291,3 +296,8 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: 
     tb.set_range(SECTION, "vol_market", vol_market, "S7 volume maximal (market orders)")
     tb.set_range(SECTION, "elig", elig_slack, "S7 priority (eligibility)")
     tb.set_range(SECTION, "priority", bet * (dm - 1) + wor * (-dm - 1), "S7 price priority")
+    prorata.generate(
+        tb,
+        {"qty": qty, "fill": fill, "chg": chg, "vol": vol, "lg": lg, "better": bet, "worse": wor},
+        refuse,
+    )

@@ -303,8 +303,10 @@ class TraceBuilder:
     def get(self, section: str, name: str) -> U64:
         return self.main[self.layout.column(section, name)]
 
-    def set_range(self, section: str, name: str, values: npt.ArrayLike, statement: str) -> None:
-        """Write the limbs of a range-checked value (rows past ``values`` hold 0).
+    def set_range(
+        self, section: str, name: str, values: npt.ArrayLike, statement: str, pad: int = 0
+    ) -> None:
+        """Write the limbs of a range-checked value (rows past ``values`` hold ``pad``).
 
         With ``refuse=False`` (the forgery tests) a value out of range is written
         anyway: its residue mod p in limbs whose top one exceeds its width, so
@@ -314,7 +316,7 @@ class TraceBuilder:
             ValueError: a value outside ``[0, 2^bits)``: the statement ``statement`` fails.
         """
         check = self._checks[(section, name)]
-        arr = np.zeros(self.num_rows, np.int64)
+        arr = np.full(self.num_rows, pad, np.int64)
         given = np.asarray(values, dtype=np.int64)
         arr[: given.shape[0]] = given
         bad = np.flatnonzero((arr < 0) | (arr >= 1 << check.bits))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import Air
+from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.params import DEFAULT_CONFIG
@@ -19,10 +20,13 @@ from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracl
 BTC, ETH = "BTC-PERP", "ETH-PERP"
 
 
-def small_batch_files() -> dict[str, str]:
-    """A settled batch in two markets: a rationed margin, market orders, a no-trade side."""
+def small_batch_files(
+    orders: Sequence[tuple[Address, Order]] | None = None,
+    refs: Mapping[str, int | None] | None = None,
+) -> dict[str, str]:
+    """A settled batch in two markets (by default: a rationed margin, market orders)."""
     t = TRADERS
-    orders = [
+    orders = orders or [
         (t[0], Order(BTC, Side.BUY, 650_010, 5)),
         (t[1], Order(BTC, Side.BUY, 650_000, 4)),
         (t[2], Order(BTC, Side.BUY, 650_000, 6)),
@@ -33,10 +37,10 @@ def small_batch_files() -> dict[str, str]:
         (t[1], Order(ETH, Side.SELL, 350_000, 1)),
         (t[2], Order(ETH, Side.SELL, 350_010, 4)),
     ]
-    refs = {BTC: 650_000, ETH: 350_000}
+    refs = refs or {BTC: 650_000, ETH: 350_000}
     batch = make_batch(1, orders, references=refs)
-    state = funded([10**12] * 6)
-    rnd = oracle_round(1, 1_000, refs)
+    state = funded([10**12] * len(TRADERS))
+    rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
     post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
     pub = BatchPublication(batch, rnd, state, post)
     return pub.files(DEFAULT_CONFIG, ORACLE)

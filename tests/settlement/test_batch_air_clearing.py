@@ -6,19 +6,28 @@ range check's limb leaves the table)."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
+from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.errors import BatchStatementError
-from tests.settlement.batch_air_helpers import check_all, small_batch_files, statement_of
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    small_batch_files,
+    statement_of,
+)
+from tests.settlement.conftest import TRADERS
 
 # The fixture's orders (tests/settlement/batch_air_helpers.py), by index:
 # BTC at 650 000: 0 buy 650 010 ×5 (fills 5), 1 buy 650 000 ×4 (2), 2 buy 650 000 ×6 (3),
@@ -200,3 +209,61 @@ def test_an_order_left_out_is_rejected_by_the_published_order_table(
     _, trace = generate(fewer, rows_for(fewer))
     with pytest.raises(ConstraintViolation, match="bus"):
         check_all(air, trace)
+
+
+# ---- S7: pro rata at the margin
+
+
+def test_rationing_not_pro_rata_is_caught_by_s7_pro_rata(statement: BatchStatement) -> None:
+    """The 650 000 level (4 + 6 lots) shares 5 lots as 2 + 3; the forger gives 3 + 2."""
+    forged = _forge(statement, o1={"fill": 3}, o2={"fill": 2})
+    _refused_and_rejected(forged, "S7 pro rata", "bus|S7 pro rata")
+
+
+@pytest.fixture(scope="module")
+def leftover_statement() -> BatchStatement:
+    """BTC: a 5-lot sell against three 650 000 bids of 3, 3 and 4 lots: floors 1, 1, 2 and
+    one leftover lot for a remainder of 5 (the 3-lot bids; the 4-lot bid's is 0)."""
+    t = TRADERS
+    orders = [
+        (t[0], Order(BTC, Side.BUY, 650_000, 3)),
+        (t[1], Order(BTC, Side.BUY, 650_000, 3)),
+        (t[2], Order(BTC, Side.BUY, 650_000, 4)),
+        (t[3], Order(BTC, Side.SELL, 650_000, 5)),
+        (t[4], Order(ETH, Side.BUY, 350_000, 1)),
+        (t[5], Order(ETH, Side.SELL, 350_000, 1)),
+    ]
+    return statement_of(small_batch_files(orders))
+
+
+def test_the_leftover_lot_goes_to_a_largest_remainder(leftover_statement: BatchStatement) -> None:
+    fills = [o.fill for o in leftover_statement.orders[:3]]
+    assert sorted(fills) == [1, 2, 2] and fills[2] == 2
+    air, trace = generate(leftover_statement, rows_for(leftover_statement))
+    check_all(air, trace)
+
+
+def test_a_leftover_lot_past_a_larger_remainder_is_caught_by_s7_largest_remainder(
+    leftover_statement: BatchStatement,
+) -> None:
+    winner = next(i for i, o in enumerate(leftover_statement.orders[:2]) if o.fill == 2)
+    forged = _forge(leftover_statement, **{f"o{winner}": {"fill": 1}, "o2": {"fill": 3}})
+    _refused_and_rejected(forged, "S7 largest remainder", "bus")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_honest_books_satisfy_the_air(seed: int) -> None:
+    """Books cleared by auction/ (ties at the margin, market orders, gaps) all prove."""
+    rng = random.Random(seed)
+    orders = []
+    for market, mid in ((BTC, 650_000), (ETH, 350_000)):
+        for _ in range(rng.randrange(3, 25)):
+            side = rng.choice((Side.BUY, Side.SELL))
+            limit = None if rng.random() < 0.15 else mid + rng.randrange(-6, 7)
+            orders.append(
+                (rng.choice(TRADERS[:20]), Order(market, side, limit, rng.randrange(1, 9)))
+            )
+    refs = {BTC: rng.choice((650_000, 650_003)), ETH: rng.choice((350_000, 349_998))}
+    st = statement_of(small_batch_files(orders, refs))
+    air, trace = generate(st, rows_for(st))
+    check_all(air, trace, seed)
