@@ -1,4 +1,7 @@
-"""Write contracts/src/generated/<Air>Constraints.sol from each registered AIR's expressions.
+"""Write contracts/src/generated/: each registered AIR's constraints, and the Poseidon2 library.
+
+``<Air>Constraints.sol`` comes from each registered AIR's expressions,
+``Poseidon2.sol`` from the constants of crypto/poseidon2.py.
 
 usage: python contracts/generate.py [--check]
 
@@ -17,6 +20,7 @@ import sys
 from pathlib import Path
 
 from sealbatch.crypto.airs import AIR_MODULES, available_airs, get_air
+from sealbatch.crypto.poseidon2_solidity import LIBRARY_NAME, render_library
 from sealbatch.crypto.solidity import compile_constraints, contract_name, render_contract
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +43,7 @@ def generated_files() -> dict[Path, str]:
         program = compile_constraints(build_default(name))
         source = AIR_MODULES[name].replace("sealbatch.crypto.", "crypto/").replace(".", "/") + ".py"
         out[GENERATED / f"{contract_name(name)}.sol"] = render_contract(program, source)
+    out[GENERATED / f"{LIBRARY_NAME}.sol"] = render_library()
     return out
 
 
