@@ -26,6 +26,7 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+from web3.types import TxParams
 
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.composition import ColumnLayout
@@ -194,6 +195,7 @@ class Chain:
             AnchorError: the node at ``url`` does not answer.
         """
         self.artifacts = artifacts
+        self.embedded = url is None
         if url is None:
             from eth_tester import EthereumTester, PyEVMBackend  # embedded default only
 
@@ -234,6 +236,24 @@ class Chain:
             raise AnchorError(f"expected a contract address in the receipt of {name}, got none")
         return self.w3.eth.contract(address=address, abi=art.abi)
 
+    def timestamp(self) -> int:
+        """The latest block's timestamp (seconds)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def advance_time(self, seconds: int) -> None:
+        """Move a development chain's clock ``seconds`` ahead and mine a block (tests, demos).
+
+        The embedded chain travels in time through eth-tester; a node through
+        ``evm_increaseTime`` and ``evm_mine`` (anvil, hardhat).
+        """
+        tester = getattr(self.w3.provider, "ethereum_tester", None)
+        if tester is not None:
+            tester.time_travel(self.timestamp() + seconds)
+            tester.mine_blocks(1)
+            return
+        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
     def at(self, name: str, address: str) -> Contract:
         """The deployed contract ``name`` at ``address``."""
         checksum = Web3.to_checksum_address(address)
@@ -250,14 +270,24 @@ class Chain:
         except _REVERTS as exc:
             raise decode_revert(_revert_data(exc), self.artifacts) from exc
 
-    def transact(self, contract: Contract, function: str, *args: Any) -> Receipt:
-        """Send a transaction calling ``function``; returns its receipt once mined.
+    def transact(
+        self, contract: Contract, function: str, *args: Any, sender: str | None = None
+    ) -> Receipt:
+        """Send a transaction calling ``function`` from ``sender`` (default: the chain's
+        account); returns its receipt once mined.
 
         Raises:
             ContractReverted: the transaction would revert (checked by the gas estimate).
         """
+        tx: TxParams = {"from": sender or self.account}
+        call = contract.functions[function](*args)
         try:
-            tx_hash = contract.functions[function](*args).transact({"from": self.account})
+            if self.embedded:
+                # eth-tester estimates gas by bisection (a dozen runs of a proof check): one
+                # eth_call finds a revert and its reason, then the transaction gets the room.
+                call.call(tx)
+                tx["gas"] = EMBEDDED_GAS_LIMIT // 2
+            tx_hash = call.transact(tx)
         except _REVERTS as exc:
             raise decode_revert(_revert_data(exc), self.artifacts) from exc
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
@@ -266,15 +296,19 @@ class Chain:
         return Receipt(
             gas_used=int(receipt["gasUsed"]),
             input_data=bytes(self.w3.eth.get_transaction(tx_hash)["input"]),
+            tx_hash="0x" + bytes(tx_hash).hex(),
+            block=int(receipt["blockNumber"]),
         )
 
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a mined transaction cost: total gas and the calldata it carried."""
+    """A mined transaction: its gas, the calldata it carried, its hash and block."""
 
     gas_used: int
     input_data: bytes
+    tx_hash: str = ""
+    block: int = 0
 
 
 def calldata_gas(data: Sequence[int] | bytes) -> int:

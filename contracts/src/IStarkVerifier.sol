@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+/// @title What the exchange needs of a STARK verifier
+/// @notice `StarkVerifier.verify`: true, or a revert naming the failed check.
+interface IStarkVerifier {
+    /// @notice Check `proof` for exactly `publicInputs` (each below p).
+    function verify(uint256[] calldata publicInputs, bytes calldata proof) external view returns (bool);
+}

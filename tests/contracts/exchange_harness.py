@@ -1,0 +1,163 @@
+"""An exchange on a real EVM with a real STARK verifier, and ledger states to anchor.
+
+The verifier is StarkVerifier.sol deployed for :mod:`tests.contracts.statement_air`
+(the batch proof's public-input layout; see that module for why), so every
+anchor carries a real proof bound to exactly the public inputs the contract
+derives. The states anchored are real ledger states (settlement/ledger.py):
+their roots are :func:`settlement.roots.state_root`, and the escape hatch proves
+accounts against them with :func:`settlement.roots.account_proof`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from sealbatch.crypto.eip712 import Address, address_of
+from sealbatch.crypto.prover import prove
+from sealbatch.settlement.anchor import Chain, DeployedVerifier, Receipt, deploy_verifier
+from sealbatch.settlement.anchor_exchange import ExchangeContract, Statement, deploy_exchange
+from sealbatch.settlement.l1_statement import KIND_DEPOSIT, L1Withdrawal
+from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_state
+from sealbatch.settlement.oracle import OracleRound, PriceReport, SignedReport
+from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
+from sealbatch.settlement.roots import state_root
+from tests.crypto.test_stark import FAST
+
+from . import statement_air
+
+ORACLE_KEYS = (b"\x11" * 32, b"\x12" * 32)
+FORCED_DELAY_S = 600
+ZERO_DIGEST = bytes(32)
+
+
+def deploy_statement_verifier(chain: Chain) -> DeployedVerifier:
+    """StarkVerifier.sol for the test statement AIR (fast options, as the agreement tests)."""
+    air = statement_air.build(statement_air.ROWS, (0,) * statement_air.NUM_PUBLIC)
+    return deploy_verifier(chain, air, FAST, min_security_bits=0)
+
+
+@dataclass
+class Harness:
+    """One exchange deployment, the operator's ledger beside it, and funded traders."""
+
+    chain: Chain
+    ex: ExchangeContract
+    verifier: DeployedVerifier
+    config: SettlementConfig
+    state: LedgerState
+    traders: tuple[str, ...]
+    oracle_time_ms: int = 1_700_000_000_000
+    anchored: list[LedgerState] = field(default_factory=list)
+
+    @classmethod
+    def deploy(cls, chain: Chain, verifier: DeployedVerifier | None = None) -> Harness:
+        verifier = verifier or deploy_statement_verifier(chain)
+        config = DEFAULT_CONFIG
+        genesis = empty_state(config)
+        ex = deploy_exchange(
+            chain,
+            verifier.verifier.address,
+            genesis_root=state_root(genesis),
+            multipliers=[m.multiplier for m in config.markets],
+            first_batch_id=0,
+            oracle_sources=[address_of(k) for k in ORACLE_KEYS],
+            forced_delay_s=FORCED_DELAY_S,
+        )
+        traders = tuple(str(a) for a in chain.w3.eth.accounts[1:5])
+        for t in traders:
+            ex.mint(t, 10**12)
+        return cls(chain, ex, verifier, config, genesis, traders, anchored=[genesis])
+
+    # ------------------------------------------------------------ the operator's side
+
+    def oracle_round(self) -> OracleRound:
+        """A round signed by both configured sources, one report per market each."""
+        self.oracle_time_ms += 1_000
+        reports = tuple(
+            SignedReport.sign(
+                PriceReport(market, 50_000 + i, self.oracle_time_ms, address_of(key)), key
+            )
+            for i, key in enumerate(ORACLE_KEYS)
+            for market in self.config.market_ids
+        )
+        return OracleRound(self.oracle_time_ms // 1_000, self.oracle_time_ms, reports)
+
+    def apply_queue(self, state: LedgerState, queue_to: int) -> LedgerState:
+        """Credit every deposit the batch consumes (``withdrawals`` serve forced withdrawals)."""
+        for r in self.ex.requests(self.ex.queue_consumed(), queue_to):
+            if r.kind == KIND_DEPOSIT:
+                state = deposit(state, AccountKey(Address(r.account), r.subaccount), r.amount)
+        return state
+
+    def statement(
+        self,
+        post: LedgerState,
+        *,
+        queue_to: int | None = None,
+        withdrawals: tuple[L1Withdrawal, ...] = (),
+        oracle: OracleRound | None = None,
+        pre_root: bytes | None = None,
+        batch_id: int | None = None,
+    ) -> Statement:
+        values = tuple(
+            (ms.last_price, ms.funding_index, ms.mark_price) for ms in post.market_states
+        )
+        return Statement(
+            batch_id=self.ex.next_batch_id() if batch_id is None else batch_id,
+            pre_root=self.ex.state_root() if pre_root is None else pre_root,
+            post_root=state_root(post),
+            commitment_root=ZERO_DIGEST,
+            outputs_digest=ZERO_DIGEST,
+            offchain_digest=ZERO_DIGEST,
+            queue_to=self.ex.queue_length() if queue_to is None else queue_to,
+            market_values=values,
+            withdrawals=withdrawals,
+            oracle=self.oracle_round() if oracle is None else oracle,
+        )
+
+    def prove(self, statement: Statement) -> bytes:
+        """A real STARK proof of the statement AIR for the contract's public inputs."""
+        pi = self.ex.derive_public_inputs(statement)
+        air = statement_air.build(statement_air.ROWS, pi)
+        return prove(air, statement_air.trace(statement_air.ROWS, pi), FAST).to_bytes()
+
+    def next_state(self, post: LedgerState) -> LedgerState:
+        """``post`` as the ledger after the next batch (its id in the header)."""
+        return replace(post, batch_id=self.ex.next_batch_id())
+
+    def anchor(self, post: LedgerState, **kwargs: object) -> Receipt:
+        """Prove and anchor ``post`` as the next batch; the harness's ledger follows."""
+        post = self.next_state(post)
+        s = self.statement(post, **kwargs)  # type: ignore[arg-type]
+        receipt = self.ex.anchor(s, self.prove(s))
+        self.state = post
+        self.anchored.append(post)
+        return receipt
+
+
+def with_trade(
+    state: LedgerState, long: AccountKey, short: AccountKey, lots: int, price: int, mark: int
+) -> LedgerState:
+    """``long`` buys ``lots`` of the first market from ``short`` at ``price``; the mark moves."""
+    mult = DEFAULT_CONFIG.markets[0].multiplier
+    collateral = state.collateral.copy()
+    positions = state.positions.copy()
+    collateral[state.row(long)] -= lots * price * mult
+    collateral[state.row(short)] += lots * price * mult
+    positions[state.row(long), 0] += lots
+    positions[state.row(short), 0] -= lots
+    states = list(state.market_states)
+    states[0] = replace(states[0], mark_price=mark, last_price=price, index_price=mark)
+    out = state.with_arrays(collateral=collateral, positions=positions)
+    return replace(out, market_states=tuple(states))
+
+
+def equity_of(state: LedgerState, key: AccountKey) -> int:
+    row = state.row(key)
+    marks = np.array([ms.mark_price for ms in state.market_states], dtype=object)
+    mults = np.array([m.multiplier for m in DEFAULT_CONFIG.markets], dtype=object)
+    return int(state.collateral[row]) + int(
+        (state.positions[row].astype(object) * marks * mults).sum()
+    )

@@ -1,0 +1,329 @@
+"""The exchange contract on a real EVM (py-evm here; anvil in the marked test).
+
+Each batch is anchored with a real STARK proof checked by StarkVerifier.sol
+(see :mod:`tests.contracts.exchange_harness`). Every refusal is checked to
+revert with its custom error *and* to move nothing: the root, the next batch
+id, the consumed queue, the credited withdrawals and every token balance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from sealbatch.crypto.eip712 import Address, address_of
+from sealbatch.settlement.anchor import Chain, ContractReverted
+from sealbatch.settlement.l1_statement import (
+    L1Withdrawal,
+    inputs_digest,
+    public_inputs,
+)
+from sealbatch.settlement.ledger import AccountKey
+from sealbatch.settlement.oracle import SignedReport
+from sealbatch.settlement.roots import account_proof, state_root
+
+from . import statement_air
+from .anvil import anvil_binary, running_anvil
+from .exchange_harness import FORCED_DELAY_S, Harness, equity_of, with_trade
+
+
+@pytest.fixture
+def h(chain: Chain) -> Harness:
+    return Harness.deploy(chain)
+
+
+def snapshot(h: Harness) -> tuple[object, ...]:
+    """Everything a refused call must leave as it was."""
+    return (
+        h.ex.state_root(),
+        h.ex.next_batch_id(),
+        h.ex.queue_consumed(),
+        h.ex.queue_length(),
+        h.ex.frozen(),
+        tuple(h.ex.withdrawable(t) for t in h.traders),
+        tuple(h.ex.balance(t) for t in h.traders),
+        h.ex.balance(h.ex.address),
+    )
+
+
+def refused(
+    h: Harness, error: str, call: object, *args: object, **kwargs: object
+) -> ContractReverted:
+    before = snapshot(h)
+    with pytest.raises(ContractReverted) as info:
+        call(*args, **kwargs)  # type: ignore[operator]
+    assert info.value.error == error, info.value
+    assert snapshot(h) == before
+    return info.value
+
+
+def key(address: str, sub: int = 0) -> AccountKey:
+    return AccountKey(Address(address), sub)
+
+
+def funded(h: Harness, amounts: tuple[int, ...] = (5_000_000_000, 3_000_000_000)) -> None:
+    """Deposit for the first traders and anchor a batch that credits them."""
+    for t, a in zip(h.traders, amounts, strict=False):
+        h.ex.deposit(t, a)
+    h.anchor(h.apply_queue(h.state, h.ex.queue_length()))
+
+
+def test_statement_evaluator_is_current() -> None:
+    assert statement_air.evaluator_path().read_text() == statement_air.render()
+
+
+def test_public_inputs_match_the_python_statement(h: Harness) -> None:
+    h.ex.deposit(h.traders[0], 7_000_000)
+    h.ex.request_forced_withdrawal(h.traders[1], 1_000)
+    post = h.next_state(h.apply_queue(h.state, 2))
+    w = (L1Withdrawal(h.traders[2], 3, 99),)
+    s = dataclasses.replace(h.statement(post, withdrawals=w), offchain_digest=bytes(range(32)))
+    digest = inputs_digest(
+        queue_from=0,
+        queue_to=2,
+        requests=h.ex.requests(0, 2),
+        withdrawals=w,
+        oracle_digest=s.oracle.digest(),
+        offchain_digest=s.offchain_digest,
+    )
+    expected = public_inputs(
+        batch_id=0,
+        pre_root=h.ex.state_root(),
+        post_root=s.post_root,
+        commitment_root=s.commitment_root,
+        inputs=digest,
+        outputs_digest=s.outputs_digest,
+        market_values=s.market_values,
+    )
+    assert h.ex.public_inputs_for(s) == expected == h.ex.derive_public_inputs(s)
+    # every part of the statement reaches the public inputs
+    for changed in (
+        dataclasses.replace(s, queue_to=1),
+        dataclasses.replace(s, withdrawals=(L1Withdrawal(h.traders[2], 3, 98),)),
+        dataclasses.replace(s, offchain_digest=bytes(32)),
+        dataclasses.replace(s, oracle=h.oracle_round()),
+    ):
+        assert h.ex.public_inputs_for(changed) != expected
+
+
+def test_deposit_anchor_withdraw(h: Harness) -> None:
+    t0, t1 = h.traders[:2]
+    start = h.ex.balance(t0)
+    funded(h)
+    assert h.ex.next_batch_id() == 1
+    assert h.ex.state_root() == state_root(h.state)
+    assert h.ex.queue_consumed() == 2
+    # batch 1 pays t0 a withdrawal of 2 000 units out of the ledger
+    collateral = h.state.collateral.copy()
+    collateral[h.state.row(key(t0))] -= 2_000_000
+    h.anchor(
+        h.state.with_arrays(collateral=collateral),
+        withdrawals=(L1Withdrawal(t0, 0, 2_000_000),),
+    )
+    assert h.ex.withdrawable(t0) == 2_000_000
+    h.ex.withdraw(t0, 1_500_000)
+    h.ex.withdraw(t0, 500_000)
+    assert h.ex.balance(t0) == start - 5_000_000_000 + 2_000_000
+    assert h.ex.balance(h.ex.address) == 8_000_000_000 - 2_000_000
+    # a double withdrawal (nothing left) and one beyond the credit are refused
+    refused(h, "WithdrawalExceedsBalance", h.ex.withdraw, t0, 1)
+    refused(h, "WithdrawalExceedsBalance", h.ex.withdraw, t1, 1)
+
+
+@pytest.mark.slow
+def test_withdrawal_beyond_the_credit_is_refused(h: Harness) -> None:
+    t0 = h.traders[0]
+    funded(h)
+    collateral = h.state.collateral.copy()
+    collateral[h.state.row(key(t0))] -= 1_000
+    h.anchor(h.state.with_arrays(collateral=collateral), withdrawals=(L1Withdrawal(t0, 0, 1_000),))
+    err = refused(h, "WithdrawalExceedsBalance", h.ex.withdraw, t0, 1_001)
+    assert err.error_args == (1_000, 1_001)
+
+
+def test_wrong_pre_root_is_refused(h: Harness) -> None:
+    h.ex.deposit(h.traders[0], 1_000_000)
+    post = h.next_state(h.apply_queue(h.state, 1))
+    s = h.statement(post, pre_root=state_root(post))
+    proof = h.prove(dataclasses.replace(s, pre_root=h.ex.state_root()))
+    refused(h, "PreRootMismatch", h.ex.anchor, s, proof)
+
+
+def test_replayed_proof_is_refused(h: Harness) -> None:
+    h.ex.deposit(h.traders[0], 1_000_000)
+    post = h.next_state(h.apply_queue(h.state, 1))
+    s = h.statement(post)
+    proof = h.prove(s)
+    h.ex.anchor(s, proof)
+    refused(h, "BatchIdMismatch", h.ex.anchor, s, proof)
+    # the same proof under the next batch id: the public inputs differ, the verifier refuses
+    again = dataclasses.replace(s, batch_id=1, pre_root=s.post_root)
+    err = refused(h, "ProofRejected", h.ex.anchor, again, proof)
+    assert err.error_args[0]  # the verifier's own error rides along
+
+
+def test_proof_for_other_public_inputs_is_refused(h: Harness) -> None:
+    t0 = h.traders[0]
+    h.ex.deposit(t0, 1_000_000)
+    post = h.next_state(h.apply_queue(h.state, 1))
+    honest = h.statement(post)
+    # the operator proves a statement that credits it a withdrawal, submits the honest one
+    greedy = dataclasses.replace(honest, withdrawals=(L1Withdrawal(h.chain.account, 0, 10**9),))
+    refused(h, "ProofRejected", h.ex.anchor, honest, h.prove(greedy))
+    # or proves the honest one and submits the greedy one
+    refused(h, "ProofRejected", h.ex.anchor, greedy, h.prove(honest))
+    # or skips the deposit
+    skipped = dataclasses.replace(honest, queue_to=0)
+    refused(h, "ProofRejected", h.ex.anchor, skipped, h.prove(honest))
+    # a range of batches waits for a range proof; a batch out of order is refused
+    refused(h, "RangeNotSupported", h.ex.anchor, dataclasses.replace(honest, last_batch_id=1), b"")
+    refused(h, "BatchIdMismatch", h.ex.anchor, dataclasses.replace(honest, batch_id=1), b"")
+
+
+@pytest.mark.slow
+def test_oracle_round_is_checked(h: Harness) -> None:
+    post = h.next_state(h.state)
+    s = h.statement(post)
+    first = s.oracle.reports[0]
+    forged = dataclasses.replace(
+        s.oracle,
+        reports=(SignedReport(dataclasses.replace(first.report, price=1), first.signature),),
+    )
+    refused(h, "BadOracleSignature", h.ex.anchor, dataclasses.replace(s, oracle=forged), b"")
+    stranger = b"\x33" * 32
+    outsider = SignedReport.sign(
+        dataclasses.replace(first.report, source=address_of(stranger)), stranger
+    )
+    unknown = dataclasses.replace(s.oracle, reports=(outsider,))
+    refused(h, "UnknownOracleSource", h.ex.anchor, dataclasses.replace(s, oracle=unknown), b"")
+    h.ex.anchor(s, h.prove(s))
+    old = dataclasses.replace(s.oracle, timestamp_ms=s.oracle.timestamp_ms - 1, reports=())
+    nxt = h.statement(h.next_state(h.state), oracle=old)
+    refused(h, "StaleOracleRound", h.ex.anchor, nxt, b"")
+
+
+@pytest.mark.slow
+def test_only_the_operator_anchors(h: Harness) -> None:
+    s = h.statement(h.next_state(h.state))
+    proof = h.prove(s)
+    before = snapshot(h)
+    with pytest.raises(ContractReverted) as info:
+        h.chain.transact(h.ex.exchange, "anchor", s.to_abi(), proof, sender=h.traders[0])
+    assert info.value.error == "NotOperator"
+    assert snapshot(h) == before
+
+
+def test_bad_amounts_are_refused(h: Harness) -> None:
+    refused(h, "BadAmount", h.ex.deposit, h.traders[0], 0)
+    refused(h, "BadAmount", h.ex.request_forced_withdrawal, h.traders[0], 1 << 62)
+
+
+def test_freeze_before_the_deadline_is_refused(h: Harness) -> None:
+    funded(h)
+    h.ex.request_forced_withdrawal(h.traders[0], 1_000)
+    refused(h, "NotForcedWithdrawal", h.ex.freeze, 0)  # request 0 is a deposit
+    refused(h, "DeadlineNotPassed", h.ex.freeze, 2)
+    h.chain.advance_time(FORCED_DELAY_S // 2)
+    refused(h, "DeadlineNotPassed", h.ex.freeze, 2)
+    refused(h, "UnknownRequest", h.ex.freeze, 3)
+    refused(h, "ExchangeNotFrozen", h.ex.reclaim_deposit, 0)
+
+
+@pytest.mark.slow
+def test_a_served_forced_withdrawal_cannot_freeze(h: Harness) -> None:
+    t0 = h.traders[0]
+    funded(h)
+    h.ex.request_forced_withdrawal(t0, 1_000)
+    collateral = h.state.collateral.copy()
+    collateral[h.state.row(key(t0))] -= 1_000
+    h.anchor(h.state.with_arrays(collateral=collateral), withdrawals=(L1Withdrawal(t0, 0, 1_000),))
+    h.chain.advance_time(FORCED_DELAY_S + 1)
+    refused(h, "RequestServed", h.ex.freeze, 2)
+    h.ex.withdraw(t0, 1_000)
+
+
+def run_escape_hatch(h: Harness) -> None:
+    """The operator stops, a forced withdrawal goes unserved, every account leaves with its
+    equity."""
+    t0, t1, t2, t3 = h.traders
+    funded(h, (5_000_000_000, 3_000_000_000, 1_000_000_000))
+    # batch 1: t0 goes long 10 lots at 50 000 from t1; the mark moves to 51 000
+    h.anchor(with_trade(h.state, key(t0), key(t1), 10, 50_000, 51_000))
+    last = h.state
+    # after the last proved batch: a deposit that no batch consumes, and a forced withdrawal
+    late = h.ex.deposit(t3, 4_000_000).block
+    assert late
+    h.ex.request_forced_withdrawal(t2, 500_000_000)
+    forced = h.ex.queue_length() - 1
+    # the operator stops. Before the deadline, nobody can freeze; after it, anyone can.
+    refused(h, "DeadlineNotPassed", h.ex.freeze, forced)
+    refused(h, "ExchangeNotFrozen", h.ex.escape, account_proof(last, key(t0)))
+    h.chain.advance_time(FORCED_DELAY_S + 1)
+    h.ex.freeze(forced, sender=t3)
+    assert h.ex.frozen()
+    # no batch, deposit or request after the freeze
+    s = h.statement(h.next_state(last))
+    refused(h, "ExchangeFrozen", h.ex.anchor, s, b"")
+    refused(h, "ExchangeFrozen", h.ex.deposit, t3, 1)
+    # every account withdraws exactly its equity at the last proved root, once
+    held = h.ex.balance(h.ex.address)
+    paid = 0
+    for t in (t0, t1, t2):
+        proof = account_proof(last, key(t))
+        want = equity_of(last, key(t))
+        before = h.ex.balance(t)
+        h.ex.escape(proof, sender=t3)  # anyone may send it; the tokens go to the account
+        assert h.ex.balance(t) - before == want
+        assert h.ex.has_escaped(t)
+        paid += want
+        refused(h, "AlreadyEscaped", h.ex.escape, proof)
+    assert equity_of(last, key(t0)) == 5_000_000_000 + 10 * 1_000 * 100  # the long's gain
+    # the unconsumed deposit goes back to its depositor, once
+    before = h.ex.balance(t3)
+    h.ex.reclaim_deposit(forced - 1)
+    assert h.ex.balance(t3) - before == 4_000_000
+    refused(h, "NotReclaimable", h.ex.reclaim_deposit, forced - 1)
+    refused(h, "NotReclaimable", h.ex.reclaim_deposit, 0)  # consumed by batch 0
+    assert h.ex.balance(h.ex.address) == held - paid - 4_000_000 == 0
+
+
+def test_escape_hatch(h: Harness) -> None:
+    run_escape_hatch(h)
+
+
+@pytest.mark.slow
+def test_escape_with_a_forged_account_proof_is_refused(h: Harness) -> None:
+    t0, t1 = h.traders[:2]
+    funded(h)
+    h.anchor(with_trade(h.state, key(t0), key(t1), 10, 50_000, 49_000))
+    h.ex.request_forced_withdrawal(t0, 1)
+    h.chain.advance_time(FORCED_DELAY_S + 1)
+    h.ex.freeze(h.ex.queue_length() - 1)
+    proof = account_proof(h.state, key(t0))
+    richer = list(proof.leaf)
+    richer[11] += 1  # one more base unit of collateral
+    refused(h, "AccountProofMismatch", h.ex.escape, dataclasses.replace(proof, leaf=tuple(richer)))
+    over = list(proof.leaf)
+    over[11] += 2**24  # a limb out of range (the same field element as another limb carry)
+    refused(h, "MalformedLeaf", h.ex.escape, dataclasses.replace(proof, leaf=tuple(over)))
+    other = account_proof(h.state, key(t1))
+    refused(h, "AccountProofMismatch", h.ex.escape, dataclasses.replace(proof, path=other.path))
+    # t0's long lost at the mark: it still leaves with exactly what is left
+    before = h.ex.balance(t0)
+    h.ex.escape(proof)
+    assert h.ex.balance(t0) - before == equity_of(h.state, key(t0)) == 5_000_000_000 - 1_000_000
+
+
+@pytest.fixture(scope="module")
+def anvil_chain() -> Iterator[Chain]:
+    if anvil_binary() is None:
+        pytest.skip("anvil is not installed (make installs contracts/node_modules)")
+    with running_anvil() as url:
+        yield Chain(url)
+
+
+@pytest.mark.anvil
+def test_escape_hatch_on_anvil(anvil_chain: Chain) -> None:
+    run_escape_hatch(Harness.deploy(anvil_chain))
