@@ -21,7 +21,7 @@ import numpy as np
 
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, Boundary, Transition, col, pub
-from sealbatch.crypto.field_ref import P
+from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.solidity import compile_constraints, contract_name, render_contract
 
 NAME = "batch_statement_test"
