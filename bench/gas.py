@@ -15,12 +15,22 @@ rest (ABI decoding, the call into the evaluator, memory).
 Batch proofs (the batch AIR, ``orders`` 100 / 1 000 / 10 000) do not exist yet:
 there is no row for them.
 
+``--exchange`` measures the exchange contract (``contracts/src/Exchange.sol``)
+instead: each user operation (deposit with its approval, forced-withdrawal
+request, withdrawal, freeze, escape at two tree depths, deposit reclaim) and
+anchoring a batch. The batch AIR has no on-chain verifier yet, so anchoring
+is measured with the test AIR of ``tests/contracts/statement_air.py`` (the
+batch proof's public inputs, a tiny proof): ``anchor`` is the whole
+transaction, ``anchor_overhead`` that minus the same proof's verification
+alone — what the exchange adds to a batch proof's own verification gas.
+
 Usage::
 
     python bench/gas.py                          # table, 2^12 .. 2^16, every AIR
     python bench/gas.py --json   # {"rows": [{"air", "rows", "proof_bytes", "gas", "calldata_gas"}]}
     python bench/gas.py --air poseidon2 --min-log 12 --max-log 12
     python bench/gas.py --url http://127.0.0.1:8545   # any JSON-RPC node (Prague rules)
+    python bench/gas.py --exchange [--json]      # {"exchange": {"deposit": gas, ...}}
 
 Without ``--url`` the embedded chain (eth-tester on py-evm) runs the
 transactions: the same gas, more slowly.
@@ -32,6 +42,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from sealbatch.crypto.airs import get_air
 from sealbatch.crypto.options import l1_options
@@ -117,6 +128,52 @@ def _table(rows: list[GasRow]) -> str:
     return "\n".join(lines)
 
 
+def measure_exchange(chain: Chain) -> dict[str, int]:
+    """Gas of every exchange operation (see the module docstring)."""
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))  # the test AIR and harness live under tests/
+    from sealbatch.settlement.l1_statement import L1Withdrawal
+    from sealbatch.settlement.ledger import AccountKey, open_accounts
+    from tests.contracts.exchange_harness import (
+        FORCED_DELAY_S,
+        Harness,
+        with_trade,
+    )
+
+    h = Harness.deploy(chain)
+    t0, t1, t2, _ = h.traders
+    out: dict[str, int] = {}
+    h.ex.deposit(t0, 5_000_000_000)
+    h.chain.transact(h.ex.token, "approve", h.ex.address, 10**9, sender=t1)
+    out["deposit"] = h.chain.transact(h.ex.exchange, "deposit", 0, 10**9, sender=t1).gas_used
+    post = h.next_state(h.apply_queue(h.state, h.ex.queue_length()))
+    statement = h.statement(post)
+    proof = h.prove(statement)
+    pi = h.ex.derive_public_inputs(statement)
+    verify_gas = h.verifier.verify_transaction(pi, proof).gas_used
+    out["anchor"] = h.ex.anchor(statement, proof).gas_used
+    out["anchor_overhead"] = out["anchor"] - verify_gas
+    h.state = post
+    # batch 1: a trade, a withdrawal paid, and (to deepen the tree) 1 022 more accounts
+    keys = [AccountKey(t0, 0), AccountKey(t1, 0)]
+    traded = with_trade(h.state, keys[0], keys[1], 10, 50_000, 50_500)
+    many = open_accounts(traded, [AccountKey(t2, s) for s in range(1, 1023)], [1] * 1022)
+    collateral = many.collateral.copy()
+    collateral[many.row(keys[0])] -= 1_000_000
+    h.anchor(many.with_arrays(collateral=collateral), withdrawals=(L1Withdrawal(t0, 0, 10**6),))
+    out["withdraw"] = h.ex.withdraw(t0, 10**6).gas_used
+    out["request_forced_withdrawal"] = h.ex.request_forced_withdrawal(t1, 1_000).gas_used
+    h.ex.deposit(t2, 1_000)
+    h.chain.advance_time(FORCED_DELAY_S + 1)
+    out["freeze"] = h.ex.freeze(h.ex.queue_length() - 2).gas_used
+    from sealbatch.settlement.roots import account_proof
+
+    out["escape_1024_accounts"] = h.ex.escape(account_proof(h.state, keys[0])).gas_used
+    out["reclaim_deposit"] = h.ex.reclaim_deposit(h.ex.queue_length() - 1).gas_used
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--air", action="append", choices=AIRS, help="AIR(s) to measure")
@@ -124,7 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-log", type=int, default=16, help="largest log2(rows)")
     parser.add_argument("--url", help="JSON-RPC node (default: the embedded py-evm chain)")
     parser.add_argument("--json", action="store_true", help="print the JSON object only")
+    parser.add_argument("--exchange", action="store_true", help="the exchange's operations")
     args = parser.parse_args(argv)
+    if args.exchange:
+        ops = measure_exchange(Chain(args.url))
+        if args.json:
+            print(json.dumps({"exchange": ops}))
+        else:
+            for name, gas in ops.items():
+                print(f"{name:<28} {gas:>12,}")
+        return 0
     if not 3 <= args.min_log <= args.max_log <= 20:
         parser.error(f"expected 3 <= min-log <= max-log <= 20, got {args.min_log}, {args.max_log}")
     chain = Chain(args.url)
