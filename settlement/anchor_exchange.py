@@ -23,8 +23,10 @@ from web3.contract import Contract
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.anchor import AnchorError, Chain, Receipt
 from sealbatch.settlement.l1_statement import (
+    KIND_DEPOSIT,
     L1Request,
     L1Withdrawal,
+    MarketValues,
     inputs_digest,
     public_inputs,
 )
@@ -55,9 +57,9 @@ class Statement:
     post_root: bytes
     commitment_root: bytes
     outputs_digest: bytes
-    offchain_digest: bytes
     queue_to: int
-    market_values: tuple[tuple[int, int, int], ...]
+    markets: tuple[MarketValues, ...]
+    block_elements: tuple[int, ...] = ()
     withdrawals: tuple[L1Withdrawal, ...] = ()
     oracle: OracleRound = field(default_factory=lambda: OracleRound(0, 0, ()))
     last_batch_id: int | None = None
@@ -72,9 +74,9 @@ class Statement:
             self.post_root,
             self.commitment_root,
             self.outputs_digest,
-            self.offchain_digest,
             self.queue_to,
-            [v for triple in self.market_values for v in triple],
+            [(m.price, m.funding_index, m.mark, m.orders) for m in self.markets],
+            list(self.block_elements),
             [
                 (Web3.to_checksum_address(w.account), w.subaccount, w.amount)
                 for w in self.withdrawals
@@ -154,22 +156,23 @@ class ExchangeContract:
         """The public inputs ``anchor`` will derive for ``statement``, computed off chain from
         the contract's stored root and queue (what the operator's batch proof must prove)."""
         consumed = self.queue_consumed()
+        requests = self.requests(consumed, statement.queue_to)
+        last = statement.batch_id if statement.last_batch_id is None else statement.last_batch_id
         digest = inputs_digest(
-            queue_from=consumed,
-            queue_to=statement.queue_to,
-            requests=self.requests(consumed, statement.queue_to),
+            batch_id=last,
+            oracle=statement.oracle,
+            deposits=[r for r in requests if r.kind == KIND_DEPOSIT],
+            block_elements=statement.block_elements,
             withdrawals=statement.withdrawals,
-            oracle_digest=statement.oracle.digest(),
-            offchain_digest=statement.offchain_digest,
         )
         return public_inputs(
-            batch_id=statement.batch_id,
+            batch_id=last,
             pre_root=self.state_root(),
             post_root=statement.post_root,
             commitment_root=statement.commitment_root,
             inputs=digest,
             outputs_digest=statement.outputs_digest,
-            market_values=statement.market_values,
+            markets=statement.markets,
         )
 
     def public_inputs_for(self, statement: Statement) -> tuple[int, ...]:

@@ -27,8 +27,15 @@ contract Exchange {
     uint256 public constant P = 2013265921;
     /// @notice First element of an account leaf (settlement/roots.py ACCOUNT_DOMAIN).
     uint256 public constant ACCOUNT_DOMAIN = 0x5EA10001;
-    /// @notice First element of the batch's L1 inputs digest (settlement/l1_statement.py).
-    uint256 public constant INPUTS_DOMAIN = 0x5EA10003;
+    /// @notice First element of the batch's inputs digest (docs/formats.md, "Batch digests").
+    uint256 public constant INPUTS_DOMAIN = 0x5EA10006;
+    /// @notice Elements per RFQ block in the inputs digest: id ×8, market code, buyer ×7,
+    ///         seller ×7, price, quantity.
+    uint256 public constant BLOCK_ELEMENTS = 25;
+    /// @notice Public inputs before the per-market values: batch id ×3, five digests ×8, m.
+    uint256 public constant PUBLIC_HEADER = 44;
+    /// @notice Public inputs per market: price, funding index ×4 (signed), mark, order count.
+    uint256 public constant PUBLIC_PER_MARKET = 7;
     /// @notice Amounts, like every ledger value, stay below 2^62 (auction/bounds.py MAX_BALANCE + 1).
     uint256 public constant AMOUNT_LIMIT = 1 << 62;
     /// @notice keccak256("sealbatch.PriceReport.v1"): the type tag of an oracle report.
@@ -75,17 +82,25 @@ contract Exchange {
         PriceReport[] reports;
     }
 
+    /// @notice One market's public values after the batch.
+    struct MarketValues {
+        uint256 price; // clearing price in ticks, 0 when the market did not trade
+        int256 fundingIndex; // cumulative funding per lot, base units
+        uint256 mark; // mark price in ticks
+        uint256 orders; // orders of the market in the batch
+    }
+
     /// @notice What the operator states for a batch range; the contract derives the rest.
     struct Statement {
         uint64 firstBatchId;
         uint64 lastBatchId;
         bytes32 preRoot;
         bytes32 postRoot;
-        bytes32 commitmentRoot;
+        bytes32 commitmentRoot; // the batch's seed (result.json)
         bytes32 outputsDigest;
-        bytes32 offchainInputsDigest; // RFQ blocks and the venue's other inputs (docs/formats.md)
         uint64 queueTo; // the batch consumes L1 requests [queueConsumed, queueTo)
-        uint256[] marketValues; // per market, in id order: clearing price, funding index, mark price
+        MarketValues[] markets; // in id order
+        uint256[] blockElements; // the RFQ blocks settled, BLOCK_ELEMENTS each
         Withdrawal[] withdrawals;
         OracleRound oracle;
     }
@@ -108,8 +123,13 @@ contract Exchange {
     error NotFieldElement(uint256 value);
     /// @notice The statement consumes L1 requests outside [consumed, queue length].
     error QueueRangeInvalid(uint256 consumed, uint256 length, uint256 queueTo);
-    /// @notice The statement's market values are not 3 per configured market.
+    /// @notice The statement's market values are not one per configured market.
     error MarketValuesMismatch(uint256 expected, uint256 got);
+    /// @notice A consumed forced withdrawal has no matching withdrawal (same account and
+    ///         subaccount, at most the amount asked) at its place in the statement's list.
+    error ForcedWithdrawalNotServed(uint256 index);
+    /// @notice The RFQ block elements are not a whole number of blocks.
+    error MalformedBlocks(uint256 elements);
     /// @notice An oracle report's source is not a configured source.
     error UnknownOracleSource(address source);
     /// @notice An oracle report's signature does not recover to its source.
@@ -306,9 +326,8 @@ contract Exchange {
         if (s.queueTo < consumed || s.queueTo > queue.length) {
             revert QueueRangeInvalid(consumed, queue.length, s.queueTo);
         }
-        if (s.marketValues.length != 3 * marketCount) {
-            revert MarketValuesMismatch(3 * marketCount, s.marketValues.length);
-        }
+        _checkShape(s);
+        _checkForcedServed(s, consumed);
         // 4. the oracle round: every report signed by a configured source, not older than the last
         bytes32 oracleDigest = _checkOracle(s.oracle);
         // 5. the public inputs, derived here; the verifier must accept the proof for exactly them
@@ -325,7 +344,7 @@ contract Exchange {
         stateRoot = s.postRoot;
         lastOracleTimestampMs = s.oracle.timestampMs;
         for (uint256 m = 0; m < marketCount; ++m) {
-            lastMarks[m] = s.marketValues[3 * m + 2];
+            lastMarks[m] = s.markets[m].mark;
         }
         queueConsumed = s.queueTo;
         for (uint256 i = 0; i < s.withdrawals.length; ++i) {
@@ -344,9 +363,7 @@ contract Exchange {
         if (s.queueTo < queueConsumed || s.queueTo > queue.length) {
             revert QueueRangeInvalid(queueConsumed, queue.length, s.queueTo);
         }
-        if (s.marketValues.length != 3 * marketCount) {
-            revert MarketValuesMismatch(3 * marketCount, s.marketValues.length);
-        }
+        _checkShape(s);
         bytes32 oracleDigest = _oracleDigest(s.oracle);
         return _publicInputs(s, _inputsDigest(s, queueConsumed, oracleDigest));
     }
@@ -492,78 +509,130 @@ contract Exchange {
         return ecrecover(digest, v, r, s);
     }
 
-    /// @dev settlement/l1_statement.py `inputs_digest`: the sponge of INPUTS_DOMAIN, the
-    ///      consumed queue range, the digest of its requests, the digest of the withdrawals,
-    ///      the oracle round digest in 24-bit limbs and the operator's off-chain inputs digest.
+    /// @dev The k-th forced withdrawal the batch consumes is served by the statement's k-th
+    ///      withdrawal: the same account and subaccount, at most the amount asked (0 when the
+    ///      account had no free collateral; the batch AIR must prove the amount, see
+    ///      docs/contracts.md "Limits").
+    function _checkForcedServed(Statement calldata s, uint256 consumed) private view {
+        uint256 k;
+        for (uint256 i = consumed; i < s.queueTo; ++i) {
+            L1Request storage r = queue[i];
+            if (r.kind != KIND_FORCED_WITHDRAWAL) continue;
+            if (k >= s.withdrawals.length) revert ForcedWithdrawalNotServed(i);
+            Withdrawal calldata w = s.withdrawals[k];
+            if (w.account != r.account || w.subaccount != r.subaccount || w.amount > r.amount) {
+                revert ForcedWithdrawalNotServed(i);
+            }
+            ++k;
+        }
+    }
+
+    /// @dev The shape of the operator's values: one per market, whole RFQ blocks.
+    function _checkShape(Statement calldata s) private view {
+        if (s.markets.length != marketCount) revert MarketValuesMismatch(marketCount, s.markets.length);
+        if (s.blockElements.length % BLOCK_ELEMENTS != 0) revert MalformedBlocks(s.blockElements.length);
+    }
+
+    /// @dev The inputs digest of docs/formats.md ("Batch digests"), from what L1 knows: the
+    ///      sponge of [INPUTS_DOMAIN, batch id ×3, round id ×3, round time ×3, oracle digest ×8],
+    ///      the deposits this batch consumes from the queue (count, then address ×7, subaccount,
+    ///      amount ×3 each), the RFQ blocks (count, then their elements), the withdrawals it pays
+    ///      (count, then address ×7, subaccount, amount ×3 each).
     function _inputsDigest(Statement calldata s, uint256 consumed, bytes32 oracleDigest)
         private
         view
         returns (uint256[8] memory)
     {
-        uint256[] memory e = new uint256[](1 + 8 + 8 + 8 + 11 + 8);
-        e[0] = INPUTS_DOMAIN;
-        _putAmount(e, 1, consumed);
-        _putAmount(e, 5, s.queueTo);
-        _putDigest(e, 9, hasher.hash(_queueElements(consumed, s.queueTo)));
-        _putDigest(e, 17, hasher.hash(_withdrawalElements(s.withdrawals)));
-        uint256 word = uint256(oracleDigest);
-        for (uint256 k = 0; k < 11; ++k) {
-            e[25 + k] = (word >> (24 * k)) & LIMB_MASK;
+        uint256 deposits;
+        for (uint256 i = consumed; i < s.queueTo; ++i) {
+            if (queue[i].kind == KIND_DEPOSIT) ++deposits;
         }
-        _checkDigest(s.offchainInputsDigest);
-        _putDigest(e, 36, _fromBytes32(s.offchainInputsDigest));
+        uint256 blocks = s.blockElements.length / BLOCK_ELEMENTS;
+        // 18 header elements, then three counts and the entries they count
+        uint256[] memory e =
+            new uint256[](21 + 11 * deposits + s.blockElements.length + 11 * s.withdrawals.length);
+        e[0] = INPUTS_DOMAIN;
+        _putLimbs(e, 1, s.lastBatchId);
+        _putLimbs(e, 4, s.oracle.roundId);
+        _putLimbs(e, 7, s.oracle.timestampMs);
+        _putDigest(e, 10, _bytes32Elements(oracleDigest));
+        uint256 at = 18;
+        e[at++] = deposits;
+        for (uint256 i = consumed; i < s.queueTo; ++i) {
+            L1Request storage r = queue[i];
+            if (r.kind != KIND_DEPOSIT) continue;
+            at = _putFlow(e, at, r.account, r.subaccount, r.amount);
+        }
+        e[at++] = blocks;
+        for (uint256 i = 0; i < s.blockElements.length; ++i) {
+            if (s.blockElements[i] >= P) revert NotFieldElement(s.blockElements[i]);
+            e[at++] = s.blockElements[i];
+        }
+        e[at++] = s.withdrawals.length;
+        uint256 forced = _forcedCount(consumed, s.queueTo);
+        for (uint256 i = 0; i < s.withdrawals.length; ++i) {
+            Withdrawal calldata w = s.withdrawals[i];
+            // only a forced withdrawal may be served with nothing
+            if ((w.amount == 0 && i >= forced) || w.amount >= AMOUNT_LIMIT) revert BadAmount(w.amount);
+            at = _putFlow(e, at, w.account, w.subaccount, w.amount);
+        }
         return hasher.hash(e);
     }
 
-    /// @dev Per request: kind, address limbs ×7, subaccount, amount ×4.
-    function _queueElements(uint256 from, uint256 to) private view returns (uint256[] memory e) {
-        e = new uint256[](13 * (to - from));
+    function _forcedCount(uint256 from, uint256 to) private view returns (uint256 n) {
         for (uint256 i = from; i < to; ++i) {
-            L1Request storage r = queue[i];
-            uint256 at = 13 * (i - from);
-            e[at] = r.kind;
-            _putAddress(e, at + 1, r.account);
-            e[at + 8] = r.subaccount;
-            _putAmount(e, at + 9, r.amount);
+            if (queue[i].kind == KIND_FORCED_WITHDRAWAL) ++n;
         }
     }
 
-    /// @dev Per withdrawal: address limbs ×7, subaccount, amount ×4.
-    function _withdrawalElements(Withdrawal[] calldata ws) private pure returns (uint256[] memory e) {
-        e = new uint256[](12 * ws.length);
-        for (uint256 i = 0; i < ws.length; ++i) {
-            Withdrawal calldata w = ws[i];
-            if (w.amount == 0 || w.amount >= AMOUNT_LIMIT) revert BadAmount(w.amount);
-            uint256 at = 12 * i;
-            _putAddress(e, at, w.account);
-            e[at + 7] = w.subaccount;
-            _putAmount(e, at + 8, w.amount);
-        }
+    /// @dev address ×7, subaccount, amount ×3; returns the next position.
+    function _putFlow(uint256[] memory e, uint256 at, address account, uint16 subaccount, uint256 amount)
+        private
+        pure
+        returns (uint256)
+    {
+        _putAddress(e, at, account);
+        e[at + 7] = subaccount;
+        _putLimbs(e, at + 8, amount);
+        return at + 11;
     }
 
-    /// @dev batch_id, pre_root[8], post_root[8], commitment_root[8], inputs_digest[8],
-    ///      outputs_digest[8], n_markets, then per market clearing price, funding index, mark.
+    /// @dev The batch AIR's public inputs (docs/stark.md, "The batch AIR"): batch id ×3,
+    ///      pre-root ×8, post-root ×8, commitment root ×8, inputs digest ×8, outputs digest ×8,
+    ///      m, then per market price, funding index ×4 (signed), mark price, order count.
     function _publicInputs(Statement calldata s, uint256[8] memory inputsDigest)
         private
         view
         returns (uint256[] memory pi)
     {
-        pi = new uint256[](42 + 3 * marketCount);
-        if (s.lastBatchId >= P) revert NotFieldElement(s.lastBatchId);
-        pi[0] = s.lastBatchId;
+        pi = new uint256[](PUBLIC_HEADER + PUBLIC_PER_MARKET * marketCount);
+        _putLimbs(pi, 0, s.lastBatchId);
         _checkDigest(stateRoot);
         _checkDigest(s.postRoot);
         _checkDigest(s.commitmentRoot);
         _checkDigest(s.outputsDigest);
-        _putDigest(pi, 1, _fromBytes32(stateRoot));
-        _putDigest(pi, 9, _fromBytes32(s.postRoot));
-        _putDigest(pi, 17, _fromBytes32(s.commitmentRoot));
-        _putDigest(pi, 25, inputsDigest);
-        _putDigest(pi, 33, _fromBytes32(s.outputsDigest));
-        pi[41] = marketCount;
-        for (uint256 i = 0; i < s.marketValues.length; ++i) {
-            if (s.marketValues[i] >= P) revert NotFieldElement(s.marketValues[i]);
-            pi[42 + i] = s.marketValues[i];
+        _putDigest(pi, 3, _fromBytes32(stateRoot));
+        _putDigest(pi, 11, _fromBytes32(s.postRoot));
+        _putDigest(pi, 19, _fromBytes32(s.commitmentRoot));
+        _putDigest(pi, 27, inputsDigest);
+        _putDigest(pi, 35, _fromBytes32(s.outputsDigest));
+        pi[43] = marketCount;
+        for (uint256 m = 0; m < marketCount; ++m) {
+            MarketValues calldata v = s.markets[m];
+            uint256 at = PUBLIC_HEADER + PUBLIC_PER_MARKET * m;
+            if (v.price >= P) revert NotFieldElement(v.price);
+            if (v.mark >= P) revert NotFieldElement(v.mark);
+            if (v.orders >= P) revert NotFieldElement(v.orders);
+            pi[at] = v.price;
+            int256 f = v.fundingIndex;
+            uint256 mag = f < 0 ? uint256(-f) : uint256(f);
+            if (mag >= 1 << 72) revert NotFieldElement(mag);
+            pi[at + 1] = f < 0 ? 1 : 0;
+            pi[at + 2] = mag & LIMB_MASK;
+            pi[at + 3] = (mag >> 24) & LIMB_MASK;
+            pi[at + 4] = (mag >> 48) & LIMB_MASK;
+            pi[at + 5] = v.mark;
+            pi[at + 6] = v.orders;
         }
     }
 
@@ -573,12 +642,19 @@ contract Exchange {
         }
     }
 
-    /// @dev settlement/roots.py's signed encoding of a non-negative amount: 0, then 24-bit limbs.
-    function _putAmount(uint256[] memory e, uint256 at, uint256 v) private pure {
-        e[at] = 0;
-        e[at + 1] = v & LIMB_MASK;
-        e[at + 2] = (v >> 24) & LIMB_MASK;
-        e[at + 3] = (v >> 48) & LIMB_MASK;
+    /// @dev `v` (below 2^72) as three 24-bit limbs, least significant first.
+    function _putLimbs(uint256[] memory e, uint256 at, uint256 v) private pure {
+        e[at] = v & LIMB_MASK;
+        e[at + 1] = (v >> 24) & LIMB_MASK;
+        e[at + 2] = (v >> 48) & LIMB_MASK;
+    }
+
+    /// @dev auction/commitment.py bytes32_elements: word i is bytes 4i..4i+3 little-endian, mod p.
+    function _bytes32Elements(bytes32 data) private pure returns (uint256[8] memory d) {
+        d = _fromBytes32(data);
+        for (uint256 i = 0; i < 8; ++i) {
+            d[i] %= P;
+        }
     }
 
     /// @dev An address as seven 24-bit limbs, least significant first.

@@ -18,7 +18,7 @@ from sealbatch.crypto.eip712 import Address, address_of
 from sealbatch.crypto.prover import prove
 from sealbatch.settlement.anchor import Chain, DeployedVerifier, Receipt, deploy_verifier
 from sealbatch.settlement.anchor_exchange import ExchangeContract, Statement, deploy_exchange
-from sealbatch.settlement.l1_statement import KIND_DEPOSIT, L1Withdrawal
+from sealbatch.settlement.l1_statement import KIND_DEPOSIT, L1Withdrawal, MarketValues
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_state
 from sealbatch.settlement.oracle import OracleRound, PriceReport, SignedReport
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
@@ -102,7 +102,8 @@ class Harness:
         batch_id: int | None = None,
     ) -> Statement:
         values = tuple(
-            (ms.last_price, ms.funding_index, ms.mark_price) for ms in post.market_states
+            MarketValues(ms.last_price, ms.funding_index, ms.mark_price, 0)
+            for ms in post.market_states
         )
         return Statement(
             batch_id=self.ex.next_batch_id() if batch_id is None else batch_id,
@@ -110,9 +111,8 @@ class Harness:
             post_root=state_root(post),
             commitment_root=ZERO_DIGEST,
             outputs_digest=ZERO_DIGEST,
-            offchain_digest=ZERO_DIGEST,
             queue_to=self.ex.queue_length() if queue_to is None else queue_to,
-            market_values=values,
+            markets=values,
             withdrawals=withdrawals,
             oracle=self.oracle_round() if oracle is None else oracle,
         )

@@ -1,8 +1,8 @@
 """A test AIR that takes the batch proof's public inputs, so the exchange runs on a real verifier.
 
-The batch AIR's public inputs (docs/stark.md) are ``batch_id, pre_root[8],
-post_root[8], commitment_root[8], inputs_digest[8], outputs_digest[8],
-n_markets`` and three values per market. This AIR proves nothing about a batch:
+The batch AIR's public inputs (docs/stark.md, "The batch AIR") are the batch
+id (3 limbs), five digests of 8 elements, the market count and seven values
+per market. This AIR proves nothing about a batch:
 its trace is one column holding the public inputs on its first rows and a
 running sum beside it. It exists so that the exchange's tests hand
 ``StarkVerifier.sol`` a real STARK proof bound (through the Fiat–Shamir
@@ -26,7 +26,7 @@ from sealbatch.crypto.solidity import compile_constraints, contract_name, render
 
 NAME = "batch_statement_test"
 MARKETS = 2
-NUM_PUBLIC = 42 + 3 * MARKETS
+NUM_PUBLIC = 44 + 7 * MARKETS
 ROWS = 64
 SOURCE = Path(__file__).resolve().parents[2] / "contracts" / "src" / "test"
 

@@ -15,8 +15,11 @@ import pytest
 
 from sealbatch.crypto.eip712 import Address, address_of
 from sealbatch.settlement.anchor import Chain, ContractReverted
+from sealbatch.settlement.batch_air.statement import _inputs_digest
 from sealbatch.settlement.l1_statement import (
+    KIND_DEPOSIT,
     L1Withdrawal,
+    MarketValues,
     inputs_digest,
     public_inputs,
 )
@@ -75,18 +78,20 @@ def test_statement_evaluator_is_current() -> None:
 
 
 def test_public_inputs_match_the_python_statement(h: Harness) -> None:
-    h.ex.deposit(h.traders[0], 7_000_000)
-    h.ex.request_forced_withdrawal(h.traders[1], 1_000)
-    post = h.next_state(h.apply_queue(h.state, 2))
-    w = (L1Withdrawal(h.traders[2], 3, 99),)
-    s = dataclasses.replace(h.statement(post, withdrawals=w), offchain_digest=bytes(range(32)))
+    t0, t1, t2 = h.traders[:3]
+    h.ex.deposit(t0, 7_000_000)
+    h.ex.request_forced_withdrawal(t1, 1_000)
+    h.ex.deposit(t2, 9_000_000, subaccount=2)
+    post = h.next_state(h.apply_queue(h.state, 3))
+    w = (L1Withdrawal(t1, 0, 0), L1Withdrawal(t2, 3, 99))  # the forced one served with nothing
+    blocks = tuple(range(1, 26))
+    markets = (MarketValues(50_000, -12_345, 50_100, 7), MarketValues(0, 1 << 40, 3_000, 0))
+    s = dataclasses.replace(
+        h.statement(post, withdrawals=w), block_elements=blocks, markets=markets
+    )
+    deposits = [r for r in h.ex.requests(0, 3) if r.kind == KIND_DEPOSIT]
     digest = inputs_digest(
-        queue_from=0,
-        queue_to=2,
-        requests=h.ex.requests(0, 2),
-        withdrawals=w,
-        oracle_digest=s.oracle.digest(),
-        offchain_digest=s.offchain_digest,
+        batch_id=0, oracle=s.oracle, deposits=deposits, block_elements=blocks, withdrawals=w
     )
     expected = public_inputs(
         batch_id=0,
@@ -95,17 +100,46 @@ def test_public_inputs_match_the_python_statement(h: Harness) -> None:
         commitment_root=s.commitment_root,
         inputs=digest,
         outputs_digest=s.outputs_digest,
-        market_values=s.market_values,
+        markets=markets,
     )
     assert h.ex.public_inputs_for(s) == expected == h.ex.derive_public_inputs(s)
+    # the inputs digest is the batch verifier's own (docs/formats.md, "Batch digests")
+    no_blocks = dataclasses.replace(s, block_elements=())
+    verifier_side = _inputs_digest(
+        0,
+        s.oracle,
+        [(key(d.account, d.subaccount), d.amount) for d in deposits],
+        [],
+        [(key(x.account, x.subaccount), x.amount) for x in w],
+    )
+    assert h.ex.public_inputs_for(no_blocks)[27:35] == tuple(verifier_side)
     # every part of the statement reaches the public inputs
     for changed in (
-        dataclasses.replace(s, queue_to=1),
-        dataclasses.replace(s, withdrawals=(L1Withdrawal(h.traders[2], 3, 98),)),
-        dataclasses.replace(s, offchain_digest=bytes(32)),
+        dataclasses.replace(s, queue_to=0, withdrawals=w[1:]),
+        dataclasses.replace(s, withdrawals=(w[0], L1Withdrawal(t2, 3, 98))),
+        dataclasses.replace(s, block_elements=tuple(range(2, 27))),
         dataclasses.replace(s, oracle=h.oracle_round()),
+        dataclasses.replace(s, markets=(markets[0], dataclasses.replace(markets[1], orders=1))),
     ):
         assert h.ex.public_inputs_for(changed) != expected
+
+
+def test_a_forced_withdrawal_must_be_served_in_the_batch_that_consumes_it(h: Harness) -> None:
+    t0, t1 = h.traders[:2]
+    funded(h)
+    h.ex.request_forced_withdrawal(t0, 1_000)
+    post = h.next_state(h.state)
+    for withdrawals in (
+        (),  # ignored
+        (L1Withdrawal(t1, 0, 1_000),),  # paid to someone else
+        (L1Withdrawal(t0, 1, 1_000),),  # to another subaccount
+        (L1Withdrawal(t0, 0, 1_001),),  # more than asked
+    ):
+        s = h.statement(post, withdrawals=withdrawals)
+        refused(h, "ForcedWithdrawalNotServed", h.ex.anchor, s, b"")
+    # a withdrawal of nothing only serves a forced one
+    s = h.statement(post, queue_to=h.ex.queue_consumed(), withdrawals=(L1Withdrawal(t0, 0, 0),))
+    refused(h, "BadAmount", h.ex.anchor, s, b"")
 
 
 def test_deposit_anchor_withdraw(h: Harness) -> None:
