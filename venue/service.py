@@ -70,6 +70,7 @@ from sealbatch.venue.schemas import (
     hexb,
 )
 from sealbatch.venue.settings import Settings
+from sealbatch.venue.signer_pool import SignerPool
 from sealbatch.venue.state_machine import RevealOutcome, VenueStateMachine
 from sealbatch.venue.stream import Broker
 
@@ -222,6 +223,7 @@ class VenueService:
         self.broker = Broker(settings.stream_buffer)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.metrics = _Metrics()
+        self.signers = SignerPool(settings.signer_workers, self.domain)
         self.replayed = 0
         self._next_seq = 1
         #: the batch of the newest snapshot written or loaded (-1: none)
@@ -528,6 +530,7 @@ class VenueService:
         self._stopping = True
         self.writer.close()
         self._publisher.shutdown(wait=True)
+        self.signers.close()
         self.store.close()
 
     # ----------------------------------------------------------------- writes
@@ -630,6 +633,8 @@ class VenueService:
         """
         out: list[Receipt | AuctionError | VenueError] = []
         futures: list[Future[None]] = []
+        # The signatures are recovered in the workers while other requests run.
+        await self.signers.prime(bodies)
         for i in range(0, len(bodies), _CHUNK):
             if i:
                 await asyncio.sleep(0)

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         "ones are read from the database on request (memory stays flat under load)",
     )
 
+    signer_workers: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="worker processes that recover the signers of bulk commitments off "
+        "the event loop, on the other cores (0: in the venue's own thread)",
+    )
     snapshot_every: int = Field(
         default=100,
         ge=0,
