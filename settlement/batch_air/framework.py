@@ -44,6 +44,12 @@ tag                     tuple
 ``TAG_FILL``            ``(account, market, side, lots, price)`` — side 1 buy
 ``TAG_FORFEIT``         ``(account, bond_l0, bond_l1, bond_l2)`` — a forfeited
                         commitment's bond (24-bit limbs)
+``TAG_NODE``            ``(tree, level, index, digest×8)`` — a state-tree node
+                        (:mod:`.tree`)
+``TAG_ACCOUNT_FILLS``   ``(account, net lots per market, fee digit sums×6)`` —
+                        an account's fills, summed (:mod:`.fills`)
+``TAG_FLOWS``           ``(account, deposit, withdrawal, forfeit digits×6
+                        each)`` — an account's published flows
 ======================  =====================================================
 """
 
@@ -70,9 +76,12 @@ from sealbatch.crypto.poseidon2 import WIDTH, permute
 __all__ = [
     "MIN_ROWS",
     "RANGE_BITS",
+    "TAG_ACCOUNT_FILLS",
     "TAG_FILL",
+    "TAG_FLOWS",
     "TAG_FORFEIT",
     "TAG_MARKET",
+    "TAG_NODE",
     "TAG_ORDER",
     "TAG_PERM",
     "TAG_RANGE",
@@ -91,6 +100,9 @@ TAG_MARKET = 3
 TAG_ORDER = 4
 TAG_FILL = 5
 TAG_FORFEIT = 6
+TAG_NODE = 16
+TAG_ACCOUNT_FILLS = 17
+TAG_FLOWS = 18
 
 #: Width of one range-checked limb; the fixed range table has 2^12 rows.
 RANGE_BITS = 12
@@ -342,6 +354,17 @@ class TraceBuilder:
         """Count lookups into the range table (one outside it is left for the bus to refuse)."""
         inside = lookups[(lookups >= 0) & (lookups < _RANGE_SIZE)]
         self._range_counts += np.bincount(inside, minlength=_RANGE_SIZE)
+
+    def count_range(self, values: npt.ArrayLike) -> None:
+        """Count lookups of 12-bit values a section sends to the range table itself.
+
+        Raises:
+            ValueError: a value outside ``[0, 4096)`` (the lookup could not balance).
+        """
+        arr = np.asarray(values, dtype=np.int64).reshape(-1)
+        if arr.size and (arr.min() < 0 or arr.max() >= _RANGE_SIZE):
+            raise ValueError(f"expected range-checked values in [0, 4096), got {int(arr.max())}")
+        self._range_counts += np.bincount(arr, minlength=_RANGE_SIZE)
 
     def permute(self, states: npt.ArrayLike) -> U64:
         """Poseidon2 of each ``(k, 16)`` input row, recorded for the permutation service."""

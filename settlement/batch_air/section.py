@@ -19,9 +19,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sealbatch.crypto.air import Boundary, Transition, col
 from sealbatch.crypto.bus import Bus
-from sealbatch.crypto.expr import Column, Expr, const
+from sealbatch.crypto.evaluators import ArrayEvaluator
+from sealbatch.crypto.expr import Column, Expr, const, evaluate
+from sealbatch.settlement.batch_air.framework import (
+    TAG_ACCOUNT_FILLS,
+    TAG_FILL,
+    TAG_FLOWS,
+    TAG_FORFEIT,
+    TAG_NODE,
+    TAG_PERM,
+    TAG_RANGE,
+    AirBuilder,
+    TraceBuilder,
+)
 from sealbatch.settlement.batch_air.limbs import CARRY_BITS, CARRY_OFFSET, DIGIT, DIGIT_BITS
 
 __all__ = [
@@ -35,55 +46,44 @@ __all__ = [
     "Section",
 ]
 
-#: Bus tags (constants; a tuple of one tag never pays for another's).
-TAG_RANGE = 0x5B_0001
-TAG_PERM = 0x5B_0002
-TAG_FILL = 0x5B_0003
-TAG_FORFEIT = 0x5B_0004
-TAG_NODE = 0x5B_0010
-TAG_ACCOUNT_FILLS = 0x5B_0011
-TAG_FLOWS = 0x5B_0012
-
 
 @dataclass
 class Section:
-    """Columns, constraints and bus interactions being collected for one AIR.
+    """The settlement sections' view of an :class:`AirBuilder`.
 
-    Args:
-        bus: the AIR's bus.
-        row: an expression equal to the row index (a fixed column).
-        first_column: where this AIR's main columns start.
+    Columns are named ``<section>.<name>``; range checks are single 12-bit digit
+    lookups (recorded here so the prover can count them); a ``settle.row``
+    column holds the row index (``row[0] = 0``, ``row' = row + 1``): an
+    account's row is its leaf index and the index fill sums are addressed by.
     """
 
-    bus: Bus
-    row: Expr
-    first_column: int = 0
-    names: list[str] = field(default_factory=list)
-    transitions: list[Transition] = field(default_factory=list)
-    boundaries: list[Boundary] = field(default_factory=list)
+    builder: AirBuilder
+    range_sends: list[Expr] = field(default_factory=list)
+    row: Column = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.row = self.one("settle.row")
+        self.boundary(0, self.row, "settle.row starts at 0")
+        self.transition(self.row.next - self.row - 1, "settle.row counts the rows")
 
     @property
-    def width(self) -> int:
-        return len(self.names)
+    def bus(self) -> Bus:
+        return self.builder.bus
 
     def alloc(self, name: str, count: int = 1) -> list[Column]:
         """``count`` new main columns named ``name`` (``name[i]`` when several)."""
-        start = self.first_column + len(self.names)
-        self.names += [name] if count == 1 else [f"{name}[{i}]" for i in range(count)]
-        return [col(start + i) for i in range(count)]
+        section, _, rest = name.partition(".")
+        names = [rest] if count == 1 else [f"{rest}[{i}]" for i in range(count)]
+        return [self.builder.column(section, n) for n in names]
 
     def one(self, name: str) -> Column:
         return self.alloc(name)[0]
 
-    def index(self, c: Column) -> int:
-        """The position of column ``c`` in this section's trace block."""
-        return c.index - self.first_column
-
     def transition(self, expr: Expr, name: str) -> None:
-        self.transitions.append(Transition(expr, name))
+        self.builder.constrain(expr, name)
 
     def boundary(self, row: int, expr: Expr, name: str) -> None:
-        self.boundaries.append(Boundary(row, expr, name))
+        self.builder.boundary(row, expr, name)
 
     def boolean(self, c: Expr, name: str) -> None:
         self.transition(c * (c - 1), f"{name} in {{0, 1}}")
@@ -94,6 +94,7 @@ class Section:
             raise ValueError(f"expected 1 to {DIGIT_BITS} bits, got {bits}")
         scaled = value if bits == DIGIT_BITS else value * (1 << (DIGIT_BITS - bits))
         self.bus.send(TAG_RANGE, [scaled], 1, f"{name} < 2^{bits}")
+        self.range_sends.append(scaled)
 
     def digits(self, name: str, count: int) -> list[Column]:
         """``count`` digit columns, each range-checked to 12 bits."""
@@ -122,11 +123,7 @@ class Section:
         self, inputs: Sequence[Expr], outputs: Sequence[Expr], selector: Expr, name: str
     ) -> None:
         """Send one permutation ``outputs = Poseidon2(inputs)`` where ``selector`` is 1."""
-        if len(inputs) != 16 or len(outputs) != 16:
-            raise ValueError(
-                f"expected 16 inputs and 16 outputs, got {len(inputs)}, {len(outputs)}"
-            )
-        self.bus.send(TAG_PERM, [*inputs, *outputs], selector, name)
+        self.builder.permutation(inputs, outputs, selector)
 
     def prefix(self, name: str, count: Expr | int) -> Column:
         """A selector that is 1 on the first ``count`` rows and 0 after (two columns).
@@ -153,3 +150,30 @@ def prefix_columns(count: int, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
     counter = np.zeros(num_rows, dtype=np.uint64)
     counter[1:] = np.cumsum(flag[:-1])
     return flag, counter
+
+
+def finish_trace(sec: Section, tb: TraceBuilder, perm_inputs: Sequence[np.ndarray]) -> None:
+    """Write ``settle.row``, count the sections' range lookups and ask the permutation
+    service for their permutations (prover side; call after every section's trace).
+
+    Raises:
+        ValueError: a range-checked value out of range (the trace would not balance).
+    """
+    n = tb.num_rows
+    tb.main[sec.row.index] = np.arange(n, dtype=np.uint64)
+    main = tb.main
+    ev = ArrayEvaluator(
+        lambda segment, index, offset: main[index],
+        lambda i: np.zeros(n, np.uint64),
+        (),
+        (),
+    )
+    for value in evaluate(sec.range_sends, ev):
+        arr = np.broadcast_to(np.asarray(value, dtype=np.uint64), (n,))
+        bad = np.flatnonzero(arr >= 1 << DIGIT_BITS)
+        if bad.size:
+            raise ValueError(f"a 12-bit digit is out of range at row {int(bad[0])}")
+        tb.count_range(arr.astype(np.int64))
+    states = [p for p in perm_inputs if p.size]
+    if states:
+        tb.permute(np.concatenate(states, axis=0))
