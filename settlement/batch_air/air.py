@@ -6,9 +6,12 @@ the range-check table and, when a section asks for permutations, the
 Poseidon2 service (:mod:`.framework`). Prover and verifier call it with the
 same statement, so both get the same columns, constraints and public tables.
 
-Until a settlement section receives the ``TAG_FILL`` tuples, the verifier
-receives them itself from the published fills (a public table), so the fills
-the clearing side proves are the ones ``result.json`` publishes.
+The clearing side sends a ``TAG_FILL`` tuple for every filled order row and
+the settlement fills section receives each once; the per-account deposits,
+withdrawals and forfeits charged are a public table (``TAG_FLOWS``) the
+verifier derives from the published files, and every fill settled is sent
+once more (``TAG_PUBLISHED_FILL``) to the verifier's table of the fills
+``result.json`` publishes.
 """
 
 from __future__ import annotations
@@ -16,18 +19,29 @@ from __future__ import annotations
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.settlement.batch_air import clearing
-from sealbatch.settlement.batch_air.framework import MIN_ROWS, TAG_FILL, AirBuilder, Layout
+from sealbatch.settlement.batch_air.framework import (
+    MIN_ROWS,
+    TAG_FLOWS,
+    TAG_PUBLISHED_FILL,
+    AirBuilder,
+    Layout,
+)
+from sealbatch.settlement.batch_air.section import Section
+from sealbatch.settlement.batch_air.settle_air import SettleColumns, rows_needed
+from sealbatch.settlement.batch_air.settle_air import declare as declare_settlement
 from sealbatch.settlement.batch_air.statement import BatchStatement
 
-__all__ = ["NAME", "build", "build_with_layout", "rows_for"]
+__all__ = ["NAME", "build", "build_with_layout", "declare_all", "rows_for"]
 
 #: The batch AIR's name in proofs (``StarkProof.air_name``).
 NAME = "sealbatch_batch"
 
 
 def rows_for(statement: BatchStatement) -> int:
-    """The trace length for a statement: the smallest power of two that holds it."""
-    need = max(MIN_ROWS, len(statement.orders) + 1)  # at least one padding row
+    """The trace length for a statement: the smallest power of two that holds it (its
+    order rows, and the settlement sections' accounts, tree nodes and permutations)."""
+    settle = rows_needed(statement.settle, len(statement.settle_witness.fills))
+    need = max(MIN_ROWS, len(statement.orders) + 1, settle)  # at least one padding row
     return 1 << (need - 1).bit_length()
 
 
@@ -40,11 +54,23 @@ def build_with_layout(num_rows: int, statement: BatchStatement) -> tuple[Air, La
     """
     if num_rows < rows_for(statement):
         raise ValueError(f"expected at least {rows_for(statement)} rows, got {num_rows}")
+    air, layout, _, _ = declare_all(num_rows, statement)
+    return air, layout
+
+
+def declare_all(
+    num_rows: int, statement: BatchStatement
+) -> tuple[Air, Layout, Section, SettleColumns]:
+    """Every section declared: the AIR, its layout and the settlement sections' columns."""
     b = AirBuilder(NAME, num_rows, statement.public_inputs)
     clearing.declare(b, statement)
+    sec, settle_columns = declare_settlement(b, statement.settle)
     rows, mult = statement.fill_rows()
-    b.public_table(PublicTable(TAG_FILL, rows, mult, receive=True))
-    return b.finish()
+    b.public_table(PublicTable(TAG_PUBLISHED_FILL, rows, mult, receive=True))
+    flows = statement.settle_witness.flow_rows()
+    b.public_table(PublicTable(TAG_FLOWS, flows, (1,) * len(flows), receive=False))
+    air, layout = b.finish()
+    return air, layout, sec, settle_columns
 
 
 def build(num_rows: int, statement: BatchStatement) -> Air:

@@ -6,7 +6,10 @@ start of a run). Each row
 
 * receives ``(TAG_FILL, account, market, side, lots, price)`` — the tuple
   the clearing side sends for every fill — with ``price`` the market's public
-  clearing price (a one-hot market selector picks it), and ``lots < 2^22``;
+  clearing price (a one-hot market selector picks it), and ``lots < 2^22``,
+  and sends the same tuple under ``TAG_PUBLISHED_FILL`` to the verifier's
+  table of the fills ``result.json`` publishes (so the fills settled are the
+  published ones, prices included);
 * proves its fee ``fee = ⌈lots × price × multiplier × fee_bps / 10 000⌉``
   exactly as :func:`sealbatch.settlement.ledger.fill_fee` rounds it (up):
   ``fee·10^4 − lots·K = r`` with ``0 <= r <= 9 999`` and
@@ -40,6 +43,7 @@ from sealbatch.settlement.batch_air.limbs import (
 from sealbatch.settlement.batch_air.section import (
     TAG_ACCOUNT_FILLS,
     TAG_FILL,
+    TAG_PUBLISHED_FILL,
     Section,
 )
 from sealbatch.settlement.batch_air.settle_witness import SettleStatement, SettleWitness
@@ -124,6 +128,7 @@ def fills_section(sec: Section, st: SettleStatement) -> FillColumns:
     sec.transition(selected - on, "a fill row is in exactly one market")
     lots = a0 + 4096 * a1
     sec.bus.receive(TAG_FILL, [account, index, side, lots, price], on, "fill")
+    sec.bus.send(TAG_PUBLISHED_FILL, [account, index, side, lots, price], on, "published fill")
 
     # fee·10^4 − lots·K − r = 0, digit by digit
     k_digits = [_fee_const(st, j) for j in range(m)]

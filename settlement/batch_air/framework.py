@@ -50,6 +50,8 @@ tag                     tuple
                         an account's fills, summed (:mod:`.fills`)
 ``TAG_FLOWS``           ``(account, deposit, withdrawal, forfeit digits×6
                         each)`` — an account's published flows
+``TAG_PUBLISHED_FILL``  ``(account, market, side, lots, price)`` — each fill
+                        the settlement settles, against ``result.json``
 ======================  =====================================================
 """
 
@@ -84,6 +86,7 @@ __all__ = [
     "TAG_NODE",
     "TAG_ORDER",
     "TAG_PERM",
+    "TAG_PUBLISHED_FILL",
     "TAG_RANGE",
     "AirBuilder",
     "Layout",
@@ -103,6 +106,7 @@ TAG_FORFEIT = 6
 TAG_NODE = 16
 TAG_ACCOUNT_FILLS = 17
 TAG_FLOWS = 18
+TAG_PUBLISHED_FILL = 19
 
 #: Width of one range-checked limb; the fixed range table has 2^12 rows.
 RANGE_BITS = 12

@@ -13,8 +13,9 @@ import numpy.typing as npt
 
 from sealbatch.crypto.air import Air
 from sealbatch.settlement.batch_air import clearing
-from sealbatch.settlement.batch_air.air import build_with_layout
+from sealbatch.settlement.batch_air.air import declare_all
 from sealbatch.settlement.batch_air.framework import TraceBuilder
+from sealbatch.settlement.batch_air.settle_air import write_trace
 from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.errors import BatchStatementError
 
@@ -32,10 +33,11 @@ def generate(
     Raises:
         BatchStatementError: the published batch breaks a statement (named).
     """
-    air, layout = build_with_layout(num_rows, statement)
+    air, layout, sec, settle_columns = declare_all(num_rows, statement)
     tb = TraceBuilder(layout, num_rows, refuse=refuse)
     try:
         clearing.generate(tb, statement, refuse=refuse)
+        write_trace(tb, sec, settle_columns, statement.settle, statement.settle_witness)
         trace = tb.finish()
     except ValueError as exc:
         raise BatchStatementError(f"the batch breaks its statement: {exc}") from exc

@@ -29,6 +29,7 @@ from sealbatch.settlement.batch_air.framework import (
     TAG_FORFEIT,
     TAG_NODE,
     TAG_PERM,
+    TAG_PUBLISHED_FILL,
     TAG_RANGE,
     AirBuilder,
     TraceBuilder,
@@ -42,6 +43,7 @@ __all__ = [
     "TAG_FORFEIT",
     "TAG_NODE",
     "TAG_PERM",
+    "TAG_PUBLISHED_FILL",
     "TAG_RANGE",
     "Section",
 ]

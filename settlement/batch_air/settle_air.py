@@ -37,10 +37,11 @@ from sealbatch.settlement.batch_air.fills import FillColumns, fills_section, fil
 from sealbatch.settlement.batch_air.framework import (
     TAG_FILL,
     TAG_FLOWS,
+    TAG_PUBLISHED_FILL,
     AirBuilder,
     TraceBuilder,
 )
-from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS, DIGIT, digits_of
+from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS, DIGIT
 from sealbatch.settlement.batch_air.section import Section, finish_trace
 from sealbatch.settlement.batch_air.settle_witness import (
     SettleStatement,
@@ -116,15 +117,10 @@ def rows_needed(st: SettleStatement, fills: int) -> int:
 
 def public_inputs(st: SettleStatement, sw: SettleWitness) -> tuple[int, ...]:
     """The statement, the fills and the per-account flows as field elements."""
-    out = list(st.to_elements())
-    out.append(len(sw.fills))
-    for f in sw.fills:
-        out += [f.account, f.market, int(f.buy), f.lots, f.price]
-    for r, flows in enumerate(zip(sw.deposits, sw.withdrawals, sw.forfeits, strict=True)):
-        if any(flows):
-            out.append(r)
-            for amount in flows:
-                out += [int(d) for d in digits_of([amount], AMOUNT_DIGITS)[:, 0]]
+    fills = sw.fill_rows()
+    out = [*st.to_elements(), len(fills)]
+    for row in (*fills, *sw.flow_rows()):
+        out += row
     return tuple(out)
 
 
@@ -153,6 +149,7 @@ def _builder(num_rows: int, public: Sequence[int]) -> tuple[AirBuilder, Section,
     b = AirBuilder(NAME, num_rows, tuple(public))
     sec, cols = declare(b, st)
     b.public_table(PublicTable(TAG_FILL, fills, (1,) * len(fills), receive=False))
+    b.public_table(PublicTable(TAG_PUBLISHED_FILL, fills, (1,) * len(fills), receive=True))
     b.public_table(PublicTable(TAG_FLOWS, flows, (1,) * len(flows), receive=False))
     return b, sec, cols
 

@@ -11,17 +11,25 @@ transition did.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from sealbatch.auction.batch import clear_batch
+from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
+from sealbatch.auction.errors import AuctionError
 from sealbatch.crypto import poseidon2
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.batch_air.limbs import digits_of
+from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.ledger import AccountKey, LedgerState
-from sealbatch.settlement.oracle import OracleConfig
+from sealbatch.settlement.oracle import OracleConfig, OracleRound
 from sealbatch.settlement.params import SettlementConfig
-from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.publication import BatchPublication, transfers_from_dict
 from sealbatch.settlement.roots import _address_limbs, header_elements, state_root
+from sealbatch.settlement.snapshot import oracle_config_from_dict, orders_from_csv
 from sealbatch.settlement.transition import BatchWitness, apply_batch
 
 __all__ = [
@@ -30,6 +38,8 @@ __all__ = [
     "MarketTerms",
     "SettleStatement",
     "SettleWitness",
+    "replay_published",
+    "settle_from_files",
     "settle_inputs",
     "settle_publication",
     "tree_depth",
@@ -209,6 +219,22 @@ class SettleWitness:
     adjust_positions: np.ndarray  # (n, m) int64
     fills: tuple[FillRow, ...]
 
+    def flow_rows(self) -> tuple[tuple[int, ...], ...]:
+        """``TAG_FLOWS`` rows: ``(account, deposit, withdrawal, forfeit digits × 6 each)``
+        for every account with a flow."""
+        out = []
+        for r, flows in enumerate(zip(self.deposits, self.withdrawals, self.forfeits, strict=True)):
+            if any(flows):
+                row = [r]
+                for amount in flows:
+                    row += [int(d) for d in digits_of([amount], 6)[:, 0]]
+                out.append(tuple(row))
+        return tuple(out)
+
+    def fill_rows(self) -> tuple[tuple[int, ...], ...]:
+        """``TAG_FILL`` rows ``(account, market, side, lots, price)``, one per fill."""
+        return tuple((f.account, f.market, int(f.buy), f.lots, f.price) for f in self.fills)
+
 
 def _per_account(post: LedgerState, flows: Sequence[tuple[AccountKey, int]]) -> list[int]:
     out = [0] * post.size
@@ -330,4 +356,80 @@ def settle_publication(
         replace(witness, post=pub.post, post_root=state_root(pub.post)), config
     )
     _, sw = settle_inputs(witness, config)
+    return statement, sw
+
+
+def replay_published(
+    files: Mapping[str, str], pre: LedgerState, config: SettlementConfig
+) -> BatchWitness:
+    """Replay a published batch folder's transition (as ``sealbatch replay`` does) and
+    return its witness: the settlement statement's flows, forfeits charged and funding
+    steps come from here, so the verifier derives them from the published inputs.
+
+    Raises:
+        BatchStatementError: a malformed file, or a batch that does not settle.
+    """
+    try:
+        result = json.loads(files["result.json"])
+        oracle_doc = json.loads(files["oracle.json"])
+        oracle_cfg = oracle_config_from_dict(oracle_doc["config"])
+        oracle_round = OracleRound.from_dict(oracle_doc)
+        orders = orders_from_csv(files["orders.csv"])
+        deposits, blocks, withdrawals = transfers_from_dict(json.loads(files["transfers.json"]))
+        batch_id = int(result["batch_id"])
+        seed = bytes.fromhex(str(result["seed"]).removeprefix("0x"))
+        references = {m: r["reference_price"] for m, r in result["markets"].items()}
+        forfeited = tuple(
+            Forfeit(
+                bytes.fromhex(str(f["commitment"]).removeprefix("0x")),
+                Address(str(f["trader"])),
+                str(f["market"]),
+                int(f["sequence"]),
+                int(f["bond"]),
+            )
+            for f in result["forfeited"]
+        )
+        liquidation_ids = {lo.resting.order_id for lo in pre.pending_liquidations}
+        revealed = tuple(
+            RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, 0)
+            for n, r in enumerate(orders)
+            if r.origin_batch == batch_id and r.order_id not in liquidation_ids
+        )
+        carried = [r for r in orders if r.origin_batch != batch_id or r.order_id in liquidation_ids]
+        sealed = SealedBatch(batch_id, seed, (), revealed, forfeited, ())
+        cleared = clear_batch(sealed, config.auction_markets, references, carried)
+        _, witness = apply_batch(
+            pre,
+            cleared,
+            oracle_round,
+            config,
+            oracle_cfg,
+            deposits=deposits,
+            blocks=blocks,
+            withdrawals=withdrawals,
+        )
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        raise BatchStatementError(f"published batch: {exc}") from exc
+    except (AuctionError, SettlementError) as exc:
+        raise BatchStatementError(f"the published batch does not settle: {exc}") from exc
+    return witness
+
+
+def settle_from_files(
+    files: Mapping[str, str], pre: LedgerState, post: LedgerState, config: SettlementConfig
+) -> tuple[SettleStatement, SettleWitness]:
+    """The settlement statement of a published batch (roots, header and pools of the
+    **published** states) and the witness of its replayed transition.
+
+    Raises:
+        BatchStatementError: the batch does not replay, or has too many markets.
+    """
+    witness = replay_published(files, pre, config)
+    try:
+        statement, _ = settle_inputs(
+            replace(witness, post=post, post_root=state_root(post)), config
+        )
+        _, sw = settle_inputs(witness, config)
+    except (ValueError, SettlementError) as exc:
+        raise BatchStatementError(f"settlement statement: {exc}") from exc
     return statement, sw

@@ -32,6 +32,11 @@ from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.commitment import address_limbs, bytes32_elements, limbs, market_code
 from sealbatch.auction.orders import Side
 from sealbatch.crypto.poseidon2 import digest_from_bytes, hash_elements
+from sealbatch.settlement.batch_air.settle_witness import (
+    SettleStatement,
+    SettleWitness,
+    settle_from_files,
+)
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.oracle import OracleRound
@@ -99,6 +104,8 @@ class BatchStatement:
     public_inputs: tuple[int, ...]
     pre: LedgerState
     post: LedgerState
+    settle: SettleStatement
+    settle_witness: SettleWitness
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, price, traded)`` and their multiplicities."""
@@ -249,6 +256,8 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
     public = list(header)
     for j, ms in enumerate(post.market_states):
         public += [prices[j], *_signed(ms.funding_index), ms.mark_price, counts[j]]
+    settle, settle_witness = settle_from_files(files, pre, post, config)
+    public += settle.to_elements()
     return BatchStatement(
         batch_id=batch_id,
         markets=markets,
@@ -258,6 +267,8 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         public_inputs=tuple(public),
         pre=pre,
         post=post,
+        settle=settle,
+        settle_witness=settle_witness,
     )
 
 
