@@ -1,6 +1,7 @@
 """Emit the Poseidon2 (BabyBear, width 16) permutation as a Solidity library.
 
-The library is straight-line code written from the constants of
+The permutation is straight-line Yul (in place on the state's 16 memory
+words, every constant a literal) written from the constants of
 :mod:`sealbatch.crypto.poseidon2` (so the two cannot drift: ``contracts/generate.py
 --check`` compares the committed file with what this module writes now), plus the
 sponge, the 2-to-1 compression and the digest encoding of that module, so a
@@ -24,50 +25,78 @@ __all__ = ["LIBRARY_NAME", "render_library"]
 LIBRARY_NAME = "Poseidon2"
 
 
+def _at(i: int) -> str:
+    """The memory address of state element ``i`` (the array ``x`` starts at ``x``)."""
+    return "x" if i == 0 else f"add(x, {32 * i:#x})"
+
+
+def _load(i: int) -> str:
+    return f"mload({_at(i)})"
+
+
 def _external_layer(indent: str) -> list[str]:
     """``M_E`` on ``x``: ``M4`` on each block of four, then add the four blocks' column sums."""
     out: list[str] = []
     for b in range(4):
         i0, i1, i2, i3 = (4 * b + k for k in range(4))
         out += [
-            f"{indent}t0 = x[{i0}] + x[{i1}];",
-            f"{indent}t1 = x[{i2}] + x[{i3}];",
-            f"{indent}t2 = 2 * x[{i1}] + t1;",
-            f"{indent}t3 = 2 * x[{i3}] + t0;",
-            f"{indent}t4 = 4 * t1 + t3;",
-            f"{indent}t5 = 4 * t0 + t2;",
-            f"{indent}x[{i0}] = t3 + t5;",
-            f"{indent}x[{i1}] = t5;",
-            f"{indent}x[{i2}] = t2 + t4;",
-            f"{indent}x[{i3}] = t4;",
+            f"{indent}{{",
+            f"{indent}    let t0 := add({_load(i0)}, {_load(i1)})",
+            f"{indent}    let t1 := add({_load(i2)}, {_load(i3)})",
+            f"{indent}    let t2 := add(mul(2, {_load(i1)}), t1)",
+            f"{indent}    let t3 := add(mul(2, {_load(i3)}), t0)",
+            f"{indent}    let t4 := add(mul(4, t1), t3)",
+            f"{indent}    let t5 := add(mul(4, t0), t2)",
+            f"{indent}    mstore({_at(i0)}, add(t3, t5))",
+            f"{indent}    mstore({_at(i1)}, t5)",
+            f"{indent}    mstore({_at(i2)}, add(t2, t4))",
+            f"{indent}    mstore({_at(i3)}, t4)",
+            f"{indent}}}",
         ]
+    out.append(f"{indent}{{")
     for k in range(4):
-        out.append(f"{indent}t{k} = x[{k}] + x[{4 + k}] + x[{8 + k}] + x[{12 + k}];")
+        terms = f"add(add({_load(k)}, {_load(4 + k)}), add({_load(8 + k)}, {_load(12 + k)}))"
+        out.append(f"{indent}    let s{k} := {terms}")
     for i in range(16):
-        out.append(f"{indent}x[{i}] = (x[{i}] + t{i % 4}) % P;")
+        out.append(f"{indent}    mstore({_at(i)}, mod(add({_load(i)}, s{i % 4}), p))")
+    out.append(f"{indent}}}")
     return out
 
 
-def _full_round(constants: tuple[int, ...], indent: str) -> list[str]:
-    out = [
-        f"{indent}x[{i}] = _sbox(addmod(x[{i}], {c:#010x}, P));" for i, c in enumerate(constants)
+def _sbox(i: int, constant: int, indent: str) -> list[str]:
+    """``x_i ← (x_i + c)^7``."""
+    return [
+        f"{indent}{{",
+        f"{indent}    let a := addmod({_load(i)}, {constant:#010x}, p)",
+        f"{indent}    let a3 := mulmod(mulmod(a, a, p), a, p)",
+        f"{indent}    mstore({_at(i)}, mulmod(mulmod(a3, a3, p), a, p))",
+        f"{indent}}}",
     ]
+
+
+def _full_round(constants: tuple[int, ...], indent: str) -> list[str]:
+    out: list[str] = []
+    for i, c in enumerate(constants):
+        out += _sbox(i, c, indent)
     return out + _external_layer(indent)
 
 
 def _partial_round(constant: int, indent: str) -> list[str]:
+    quads = [
+        f"add(add({_load(4 * q)}, {_load(4 * q + 1)}), add({_load(4 * q + 2)}, {_load(4 * q + 3)}))"
+        for q in range(4)
+    ]
     out = [
-        f"{indent}x[0] = _sbox(addmod(x[0], {constant:#010x}, P));",
-        f"{indent}t0 = x[0] + x[1] + x[2] + x[3];",
-        f"{indent}t0 += x[4] + x[5] + x[6] + x[7];",
-        f"{indent}t0 += x[8] + x[9] + x[10] + x[11];",
-        f"{indent}t0 += x[12] + x[13] + x[14] + x[15];",
+        *_sbox(0, constant, indent),
+        f"{indent}{{",
+        f"{indent}    let s := add(add({quads[0]}, {quads[1]}),",
+        f"{indent}        add({quads[2]}, {quads[3]}))",
     ]
     out += [
-        f"{indent}x[{i}] = (x[{i}] * {d:#010x} + t0) % P;"
+        f"{indent}    mstore({_at(i)}, mod(add(mul({_load(i)}, {d:#010x}), s), p))"
         for i, d in enumerate(p2.INTERNAL_DIAG_M_1)
     ]
-    return out
+    return [*out, f"{indent}}}"]
 
 
 def render_library() -> str:
@@ -95,22 +124,11 @@ library {LIBRARY_NAME} {{
     /// @notice The BabyBear prime 15 * 2^27 + 1.
     uint256 internal constant P = {p2.P};
 
-    /// @notice x^7 mod p.
-    function _sbox(uint256 v) private pure returns (uint256) {{
-        uint256 v2 = mulmod(v, v, P);
-        uint256 v3 = mulmod(v2, v, P);
-        return mulmod(mulmod(v3, v3, P), v, P);
-    }}
-
-    /// @notice The permutation, in place, on 16 elements below p.
+    /// @notice The permutation, in place, on 16 elements below p (straight-line Yul over the
+    ///         array's memory words: each layer reads and writes them in place).
     function permute(uint256[16] memory x) internal pure {{
-        unchecked {{
-            uint256 t0;
-            uint256 t1;
-            uint256 t2;
-            uint256 t3;
-            uint256 t4;
-            uint256 t5;
+        assembly ("memory-safe") {{
+            let p := {p2.P}
 """
     tail = """        }
     }

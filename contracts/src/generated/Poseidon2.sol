@@ -12,985 +12,1628 @@ library Poseidon2 {
     /// @notice The BabyBear prime 15 * 2^27 + 1.
     uint256 internal constant P = 2013265921;
 
-    /// @notice x^7 mod p.
-    function _sbox(uint256 v) private pure returns (uint256) {
-        uint256 v2 = mulmod(v, v, P);
-        uint256 v3 = mulmod(v2, v, P);
-        return mulmod(mulmod(v3, v3, P), v, P);
-    }
-
-    /// @notice The permutation, in place, on 16 elements below p.
+    /// @notice The permutation, in place, on 16 elements below p (straight-line Yul over the
+    ///         array's memory words: each layer reads and writes them in place).
     function permute(uint256[16] memory x) internal pure {
-        unchecked {
-            uint256 t0;
-            uint256 t1;
-            uint256 t2;
-            uint256 t3;
-            uint256 t4;
-            uint256 t5;
+        assembly ("memory-safe") {
+            let p := 2013265921
             // initial linear layer
-            t0 = x[0] + x[1];
-            t1 = x[2] + x[3];
-            t2 = 2 * x[1] + t1;
-            t3 = 2 * x[3] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[0] = t3 + t5;
-            x[1] = t5;
-            x[2] = t2 + t4;
-            x[3] = t4;
-            t0 = x[4] + x[5];
-            t1 = x[6] + x[7];
-            t2 = 2 * x[5] + t1;
-            t3 = 2 * x[7] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[4] = t3 + t5;
-            x[5] = t5;
-            x[6] = t2 + t4;
-            x[7] = t4;
-            t0 = x[8] + x[9];
-            t1 = x[10] + x[11];
-            t2 = 2 * x[9] + t1;
-            t3 = 2 * x[11] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[8] = t3 + t5;
-            x[9] = t5;
-            x[10] = t2 + t4;
-            x[11] = t4;
-            t0 = x[12] + x[13];
-            t1 = x[14] + x[15];
-            t2 = 2 * x[13] + t1;
-            t3 = 2 * x[15] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[12] = t3 + t5;
-            x[13] = t5;
-            x[14] = t2 + t4;
-            x[15] = t4;
-            t0 = x[0] + x[4] + x[8] + x[12];
-            t1 = x[1] + x[5] + x[9] + x[13];
-            t2 = x[2] + x[6] + x[10] + x[14];
-            t3 = x[3] + x[7] + x[11] + x[15];
-            x[0] = (x[0] + t0) % P;
-            x[1] = (x[1] + t1) % P;
-            x[2] = (x[2] + t2) % P;
-            x[3] = (x[3] + t3) % P;
-            x[4] = (x[4] + t0) % P;
-            x[5] = (x[5] + t1) % P;
-            x[6] = (x[6] + t2) % P;
-            x[7] = (x[7] + t3) % P;
-            x[8] = (x[8] + t0) % P;
-            x[9] = (x[9] + t1) % P;
-            x[10] = (x[10] + t2) % P;
-            x[11] = (x[11] + t3) % P;
-            x[12] = (x[12] + t0) % P;
-            x[13] = (x[13] + t1) % P;
-            x[14] = (x[14] + t2) % P;
-            x[15] = (x[15] + t3) % P;
+            {
+                let t0 := add(mload(x), mload(add(x, 0x20)))
+                let t1 := add(mload(add(x, 0x40)), mload(add(x, 0x60)))
+                let t2 := add(mul(2, mload(add(x, 0x20))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x60))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(x, add(t3, t5))
+                mstore(add(x, 0x20), t5)
+                mstore(add(x, 0x40), add(t2, t4))
+                mstore(add(x, 0x60), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x80)), mload(add(x, 0xa0)))
+                let t1 := add(mload(add(x, 0xc0)), mload(add(x, 0xe0)))
+                let t2 := add(mul(2, mload(add(x, 0xa0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0xe0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x80), add(t3, t5))
+                mstore(add(x, 0xa0), t5)
+                mstore(add(x, 0xc0), add(t2, t4))
+                mstore(add(x, 0xe0), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x100)), mload(add(x, 0x120)))
+                let t1 := add(mload(add(x, 0x140)), mload(add(x, 0x160)))
+                let t2 := add(mul(2, mload(add(x, 0x120))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x160))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x100), add(t3, t5))
+                mstore(add(x, 0x120), t5)
+                mstore(add(x, 0x140), add(t2, t4))
+                mstore(add(x, 0x160), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x180)), mload(add(x, 0x1a0)))
+                let t1 := add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0)))
+                let t2 := add(mul(2, mload(add(x, 0x1a0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x1e0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x180), add(t3, t5))
+                mstore(add(x, 0x1a0), t5)
+                mstore(add(x, 0x1c0), add(t2, t4))
+                mstore(add(x, 0x1e0), t4)
+            }
+            {
+                let s0 := add(add(mload(x), mload(add(x, 0x80))), add(mload(add(x, 0x100)), mload(add(x, 0x180))))
+                let s1 := add(add(mload(add(x, 0x20)), mload(add(x, 0xa0))), add(mload(add(x, 0x120)), mload(add(x, 0x1a0))))
+                let s2 := add(add(mload(add(x, 0x40)), mload(add(x, 0xc0))), add(mload(add(x, 0x140)), mload(add(x, 0x1c0))))
+                let s3 := add(add(mload(add(x, 0x60)), mload(add(x, 0xe0))), add(mload(add(x, 0x160)), mload(add(x, 0x1e0))))
+                mstore(x, mod(add(mload(x), s0), p))
+                mstore(add(x, 0x20), mod(add(mload(add(x, 0x20)), s1), p))
+                mstore(add(x, 0x40), mod(add(mload(add(x, 0x40)), s2), p))
+                mstore(add(x, 0x60), mod(add(mload(add(x, 0x60)), s3), p))
+                mstore(add(x, 0x80), mod(add(mload(add(x, 0x80)), s0), p))
+                mstore(add(x, 0xa0), mod(add(mload(add(x, 0xa0)), s1), p))
+                mstore(add(x, 0xc0), mod(add(mload(add(x, 0xc0)), s2), p))
+                mstore(add(x, 0xe0), mod(add(mload(add(x, 0xe0)), s3), p))
+                mstore(add(x, 0x100), mod(add(mload(add(x, 0x100)), s0), p))
+                mstore(add(x, 0x120), mod(add(mload(add(x, 0x120)), s1), p))
+                mstore(add(x, 0x140), mod(add(mload(add(x, 0x140)), s2), p))
+                mstore(add(x, 0x160), mod(add(mload(add(x, 0x160)), s3), p))
+                mstore(add(x, 0x180), mod(add(mload(add(x, 0x180)), s0), p))
+                mstore(add(x, 0x1a0), mod(add(mload(add(x, 0x1a0)), s1), p))
+                mstore(add(x, 0x1c0), mod(add(mload(add(x, 0x1c0)), s2), p))
+                mstore(add(x, 0x1e0), mod(add(mload(add(x, 0x1e0)), s3), p))
+            }
             // full round 0
-            x[0] = _sbox(addmod(x[0], 0x69cbb6af, P));
-            x[1] = _sbox(addmod(x[1], 0x46ad93f9, P));
-            x[2] = _sbox(addmod(x[2], 0x60a00f4e, P));
-            x[3] = _sbox(addmod(x[3], 0x6b1297cd, P));
-            x[4] = _sbox(addmod(x[4], 0x23189afe, P));
-            x[5] = _sbox(addmod(x[5], 0x732e7bef, P));
-            x[6] = _sbox(addmod(x[6], 0x72c246de, P));
-            x[7] = _sbox(addmod(x[7], 0x2c941900, P));
-            x[8] = _sbox(addmod(x[8], 0x0557eede, P));
-            x[9] = _sbox(addmod(x[9], 0x1580496f, P));
-            x[10] = _sbox(addmod(x[10], 0x3a3ea77b, P));
-            x[11] = _sbox(addmod(x[11], 0x54f3f271, P));
-            x[12] = _sbox(addmod(x[12], 0x0f49b029, P));
-            x[13] = _sbox(addmod(x[13], 0x47872fe1, P));
-            x[14] = _sbox(addmod(x[14], 0x221e2e36, P));
-            x[15] = _sbox(addmod(x[15], 0x1ab7202e, P));
-            t0 = x[0] + x[1];
-            t1 = x[2] + x[3];
-            t2 = 2 * x[1] + t1;
-            t3 = 2 * x[3] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[0] = t3 + t5;
-            x[1] = t5;
-            x[2] = t2 + t4;
-            x[3] = t4;
-            t0 = x[4] + x[5];
-            t1 = x[6] + x[7];
-            t2 = 2 * x[5] + t1;
-            t3 = 2 * x[7] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[4] = t3 + t5;
-            x[5] = t5;
-            x[6] = t2 + t4;
-            x[7] = t4;
-            t0 = x[8] + x[9];
-            t1 = x[10] + x[11];
-            t2 = 2 * x[9] + t1;
-            t3 = 2 * x[11] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[8] = t3 + t5;
-            x[9] = t5;
-            x[10] = t2 + t4;
-            x[11] = t4;
-            t0 = x[12] + x[13];
-            t1 = x[14] + x[15];
-            t2 = 2 * x[13] + t1;
-            t3 = 2 * x[15] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[12] = t3 + t5;
-            x[13] = t5;
-            x[14] = t2 + t4;
-            x[15] = t4;
-            t0 = x[0] + x[4] + x[8] + x[12];
-            t1 = x[1] + x[5] + x[9] + x[13];
-            t2 = x[2] + x[6] + x[10] + x[14];
-            t3 = x[3] + x[7] + x[11] + x[15];
-            x[0] = (x[0] + t0) % P;
-            x[1] = (x[1] + t1) % P;
-            x[2] = (x[2] + t2) % P;
-            x[3] = (x[3] + t3) % P;
-            x[4] = (x[4] + t0) % P;
-            x[5] = (x[5] + t1) % P;
-            x[6] = (x[6] + t2) % P;
-            x[7] = (x[7] + t3) % P;
-            x[8] = (x[8] + t0) % P;
-            x[9] = (x[9] + t1) % P;
-            x[10] = (x[10] + t2) % P;
-            x[11] = (x[11] + t3) % P;
-            x[12] = (x[12] + t0) % P;
-            x[13] = (x[13] + t1) % P;
-            x[14] = (x[14] + t2) % P;
-            x[15] = (x[15] + t3) % P;
+            {
+                let a := addmod(mload(x), 0x69cbb6af, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x20)), 0x46ad93f9, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x20), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x40)), 0x60a00f4e, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x40), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x60)), 0x6b1297cd, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x60), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x80)), 0x23189afe, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x80), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xa0)), 0x732e7bef, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xa0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xc0)), 0x72c246de, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xc0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xe0)), 0x2c941900, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xe0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x100)), 0x0557eede, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x100), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x120)), 0x1580496f, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x120), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x140)), 0x3a3ea77b, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x140), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x160)), 0x54f3f271, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x160), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x180)), 0x0f49b029, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x180), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1a0)), 0x47872fe1, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1a0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1c0)), 0x221e2e36, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1c0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1e0)), 0x1ab7202e, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1e0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let t0 := add(mload(x), mload(add(x, 0x20)))
+                let t1 := add(mload(add(x, 0x40)), mload(add(x, 0x60)))
+                let t2 := add(mul(2, mload(add(x, 0x20))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x60))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(x, add(t3, t5))
+                mstore(add(x, 0x20), t5)
+                mstore(add(x, 0x40), add(t2, t4))
+                mstore(add(x, 0x60), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x80)), mload(add(x, 0xa0)))
+                let t1 := add(mload(add(x, 0xc0)), mload(add(x, 0xe0)))
+                let t2 := add(mul(2, mload(add(x, 0xa0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0xe0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x80), add(t3, t5))
+                mstore(add(x, 0xa0), t5)
+                mstore(add(x, 0xc0), add(t2, t4))
+                mstore(add(x, 0xe0), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x100)), mload(add(x, 0x120)))
+                let t1 := add(mload(add(x, 0x140)), mload(add(x, 0x160)))
+                let t2 := add(mul(2, mload(add(x, 0x120))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x160))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x100), add(t3, t5))
+                mstore(add(x, 0x120), t5)
+                mstore(add(x, 0x140), add(t2, t4))
+                mstore(add(x, 0x160), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x180)), mload(add(x, 0x1a0)))
+                let t1 := add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0)))
+                let t2 := add(mul(2, mload(add(x, 0x1a0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x1e0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x180), add(t3, t5))
+                mstore(add(x, 0x1a0), t5)
+                mstore(add(x, 0x1c0), add(t2, t4))
+                mstore(add(x, 0x1e0), t4)
+            }
+            {
+                let s0 := add(add(mload(x), mload(add(x, 0x80))), add(mload(add(x, 0x100)), mload(add(x, 0x180))))
+                let s1 := add(add(mload(add(x, 0x20)), mload(add(x, 0xa0))), add(mload(add(x, 0x120)), mload(add(x, 0x1a0))))
+                let s2 := add(add(mload(add(x, 0x40)), mload(add(x, 0xc0))), add(mload(add(x, 0x140)), mload(add(x, 0x1c0))))
+                let s3 := add(add(mload(add(x, 0x60)), mload(add(x, 0xe0))), add(mload(add(x, 0x160)), mload(add(x, 0x1e0))))
+                mstore(x, mod(add(mload(x), s0), p))
+                mstore(add(x, 0x20), mod(add(mload(add(x, 0x20)), s1), p))
+                mstore(add(x, 0x40), mod(add(mload(add(x, 0x40)), s2), p))
+                mstore(add(x, 0x60), mod(add(mload(add(x, 0x60)), s3), p))
+                mstore(add(x, 0x80), mod(add(mload(add(x, 0x80)), s0), p))
+                mstore(add(x, 0xa0), mod(add(mload(add(x, 0xa0)), s1), p))
+                mstore(add(x, 0xc0), mod(add(mload(add(x, 0xc0)), s2), p))
+                mstore(add(x, 0xe0), mod(add(mload(add(x, 0xe0)), s3), p))
+                mstore(add(x, 0x100), mod(add(mload(add(x, 0x100)), s0), p))
+                mstore(add(x, 0x120), mod(add(mload(add(x, 0x120)), s1), p))
+                mstore(add(x, 0x140), mod(add(mload(add(x, 0x140)), s2), p))
+                mstore(add(x, 0x160), mod(add(mload(add(x, 0x160)), s3), p))
+                mstore(add(x, 0x180), mod(add(mload(add(x, 0x180)), s0), p))
+                mstore(add(x, 0x1a0), mod(add(mload(add(x, 0x1a0)), s1), p))
+                mstore(add(x, 0x1c0), mod(add(mload(add(x, 0x1c0)), s2), p))
+                mstore(add(x, 0x1e0), mod(add(mload(add(x, 0x1e0)), s3), p))
+            }
             // full round 1
-            x[0] = _sbox(addmod(x[0], 0x487779a6, P));
-            x[1] = _sbox(addmod(x[1], 0x3851c9d8, P));
-            x[2] = _sbox(addmod(x[2], 0x38dc17c0, P));
-            x[3] = _sbox(addmod(x[3], 0x209f8849, P));
-            x[4] = _sbox(addmod(x[4], 0x268dcee8, P));
-            x[5] = _sbox(addmod(x[5], 0x350c48da, P));
-            x[6] = _sbox(addmod(x[6], 0x5b9ad32e, P));
-            x[7] = _sbox(addmod(x[7], 0x0523272b, P));
-            x[8] = _sbox(addmod(x[8], 0x3f89055b, P));
-            x[9] = _sbox(addmod(x[9], 0x01e894b2, P));
-            x[10] = _sbox(addmod(x[10], 0x13ddedde, P));
-            x[11] = _sbox(addmod(x[11], 0x1b2ef334, P));
-            x[12] = _sbox(addmod(x[12], 0x7507d8b4, P));
-            x[13] = _sbox(addmod(x[13], 0x6ceeb94e, P));
-            x[14] = _sbox(addmod(x[14], 0x52eb6ba2, P));
-            x[15] = _sbox(addmod(x[15], 0x50642905, P));
-            t0 = x[0] + x[1];
-            t1 = x[2] + x[3];
-            t2 = 2 * x[1] + t1;
-            t3 = 2 * x[3] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[0] = t3 + t5;
-            x[1] = t5;
-            x[2] = t2 + t4;
-            x[3] = t4;
-            t0 = x[4] + x[5];
-            t1 = x[6] + x[7];
-            t2 = 2 * x[5] + t1;
-            t3 = 2 * x[7] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[4] = t3 + t5;
-            x[5] = t5;
-            x[6] = t2 + t4;
-            x[7] = t4;
-            t0 = x[8] + x[9];
-            t1 = x[10] + x[11];
-            t2 = 2 * x[9] + t1;
-            t3 = 2 * x[11] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[8] = t3 + t5;
-            x[9] = t5;
-            x[10] = t2 + t4;
-            x[11] = t4;
-            t0 = x[12] + x[13];
-            t1 = x[14] + x[15];
-            t2 = 2 * x[13] + t1;
-            t3 = 2 * x[15] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[12] = t3 + t5;
-            x[13] = t5;
-            x[14] = t2 + t4;
-            x[15] = t4;
-            t0 = x[0] + x[4] + x[8] + x[12];
-            t1 = x[1] + x[5] + x[9] + x[13];
-            t2 = x[2] + x[6] + x[10] + x[14];
-            t3 = x[3] + x[7] + x[11] + x[15];
-            x[0] = (x[0] + t0) % P;
-            x[1] = (x[1] + t1) % P;
-            x[2] = (x[2] + t2) % P;
-            x[3] = (x[3] + t3) % P;
-            x[4] = (x[4] + t0) % P;
-            x[5] = (x[5] + t1) % P;
-            x[6] = (x[6] + t2) % P;
-            x[7] = (x[7] + t3) % P;
-            x[8] = (x[8] + t0) % P;
-            x[9] = (x[9] + t1) % P;
-            x[10] = (x[10] + t2) % P;
-            x[11] = (x[11] + t3) % P;
-            x[12] = (x[12] + t0) % P;
-            x[13] = (x[13] + t1) % P;
-            x[14] = (x[14] + t2) % P;
-            x[15] = (x[15] + t3) % P;
+            {
+                let a := addmod(mload(x), 0x487779a6, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x20)), 0x3851c9d8, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x20), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x40)), 0x38dc17c0, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x40), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x60)), 0x209f8849, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x60), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x80)), 0x268dcee8, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x80), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xa0)), 0x350c48da, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xa0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xc0)), 0x5b9ad32e, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xc0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xe0)), 0x0523272b, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xe0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x100)), 0x3f89055b, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x100), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x120)), 0x01e894b2, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x120), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x140)), 0x13ddedde, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x140), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x160)), 0x1b2ef334, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x160), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x180)), 0x7507d8b4, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x180), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1a0)), 0x6ceeb94e, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1a0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1c0)), 0x52eb6ba2, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1c0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1e0)), 0x50642905, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1e0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let t0 := add(mload(x), mload(add(x, 0x20)))
+                let t1 := add(mload(add(x, 0x40)), mload(add(x, 0x60)))
+                let t2 := add(mul(2, mload(add(x, 0x20))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x60))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(x, add(t3, t5))
+                mstore(add(x, 0x20), t5)
+                mstore(add(x, 0x40), add(t2, t4))
+                mstore(add(x, 0x60), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x80)), mload(add(x, 0xa0)))
+                let t1 := add(mload(add(x, 0xc0)), mload(add(x, 0xe0)))
+                let t2 := add(mul(2, mload(add(x, 0xa0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0xe0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x80), add(t3, t5))
+                mstore(add(x, 0xa0), t5)
+                mstore(add(x, 0xc0), add(t2, t4))
+                mstore(add(x, 0xe0), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x100)), mload(add(x, 0x120)))
+                let t1 := add(mload(add(x, 0x140)), mload(add(x, 0x160)))
+                let t2 := add(mul(2, mload(add(x, 0x120))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x160))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x100), add(t3, t5))
+                mstore(add(x, 0x120), t5)
+                mstore(add(x, 0x140), add(t2, t4))
+                mstore(add(x, 0x160), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x180)), mload(add(x, 0x1a0)))
+                let t1 := add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0)))
+                let t2 := add(mul(2, mload(add(x, 0x1a0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x1e0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x180), add(t3, t5))
+                mstore(add(x, 0x1a0), t5)
+                mstore(add(x, 0x1c0), add(t2, t4))
+                mstore(add(x, 0x1e0), t4)
+            }
+            {
+                let s0 := add(add(mload(x), mload(add(x, 0x80))), add(mload(add(x, 0x100)), mload(add(x, 0x180))))
+                let s1 := add(add(mload(add(x, 0x20)), mload(add(x, 0xa0))), add(mload(add(x, 0x120)), mload(add(x, 0x1a0))))
+                let s2 := add(add(mload(add(x, 0x40)), mload(add(x, 0xc0))), add(mload(add(x, 0x140)), mload(add(x, 0x1c0))))
+                let s3 := add(add(mload(add(x, 0x60)), mload(add(x, 0xe0))), add(mload(add(x, 0x160)), mload(add(x, 0x1e0))))
+                mstore(x, mod(add(mload(x), s0), p))
+                mstore(add(x, 0x20), mod(add(mload(add(x, 0x20)), s1), p))
+                mstore(add(x, 0x40), mod(add(mload(add(x, 0x40)), s2), p))
+                mstore(add(x, 0x60), mod(add(mload(add(x, 0x60)), s3), p))
+                mstore(add(x, 0x80), mod(add(mload(add(x, 0x80)), s0), p))
+                mstore(add(x, 0xa0), mod(add(mload(add(x, 0xa0)), s1), p))
+                mstore(add(x, 0xc0), mod(add(mload(add(x, 0xc0)), s2), p))
+                mstore(add(x, 0xe0), mod(add(mload(add(x, 0xe0)), s3), p))
+                mstore(add(x, 0x100), mod(add(mload(add(x, 0x100)), s0), p))
+                mstore(add(x, 0x120), mod(add(mload(add(x, 0x120)), s1), p))
+                mstore(add(x, 0x140), mod(add(mload(add(x, 0x140)), s2), p))
+                mstore(add(x, 0x160), mod(add(mload(add(x, 0x160)), s3), p))
+                mstore(add(x, 0x180), mod(add(mload(add(x, 0x180)), s0), p))
+                mstore(add(x, 0x1a0), mod(add(mload(add(x, 0x1a0)), s1), p))
+                mstore(add(x, 0x1c0), mod(add(mload(add(x, 0x1c0)), s2), p))
+                mstore(add(x, 0x1e0), mod(add(mload(add(x, 0x1e0)), s3), p))
+            }
             // full round 2
-            x[0] = _sbox(addmod(x[0], 0x05453f3f, P));
-            x[1] = _sbox(addmod(x[1], 0x06349efc, P));
-            x[2] = _sbox(addmod(x[2], 0x6922787c, P));
-            x[3] = _sbox(addmod(x[3], 0x04bfff9c, P));
-            x[4] = _sbox(addmod(x[4], 0x768c714a, P));
-            x[5] = _sbox(addmod(x[5], 0x3e9ff21a, P));
-            x[6] = _sbox(addmod(x[6], 0x15737c9c, P));
-            x[7] = _sbox(addmod(x[7], 0x2229c807, P));
-            x[8] = _sbox(addmod(x[8], 0x0d47f88c, P));
-            x[9] = _sbox(addmod(x[9], 0x097e0ecc, P));
-            x[10] = _sbox(addmod(x[10], 0x27eadba0, P));
-            x[11] = _sbox(addmod(x[11], 0x2d7d29e4, P));
-            x[12] = _sbox(addmod(x[12], 0x3502aaa0, P));
-            x[13] = _sbox(addmod(x[13], 0x0f475fd7, P));
-            x[14] = _sbox(addmod(x[14], 0x29fbda49, P));
-            x[15] = _sbox(addmod(x[15], 0x018afffd, P));
-            t0 = x[0] + x[1];
-            t1 = x[2] + x[3];
-            t2 = 2 * x[1] + t1;
-            t3 = 2 * x[3] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[0] = t3 + t5;
-            x[1] = t5;
-            x[2] = t2 + t4;
-            x[3] = t4;
-            t0 = x[4] + x[5];
-            t1 = x[6] + x[7];
-            t2 = 2 * x[5] + t1;
-            t3 = 2 * x[7] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[4] = t3 + t5;
-            x[5] = t5;
-            x[6] = t2 + t4;
-            x[7] = t4;
-            t0 = x[8] + x[9];
-            t1 = x[10] + x[11];
-            t2 = 2 * x[9] + t1;
-            t3 = 2 * x[11] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[8] = t3 + t5;
-            x[9] = t5;
-            x[10] = t2 + t4;
-            x[11] = t4;
-            t0 = x[12] + x[13];
-            t1 = x[14] + x[15];
-            t2 = 2 * x[13] + t1;
-            t3 = 2 * x[15] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[12] = t3 + t5;
-            x[13] = t5;
-            x[14] = t2 + t4;
-            x[15] = t4;
-            t0 = x[0] + x[4] + x[8] + x[12];
-            t1 = x[1] + x[5] + x[9] + x[13];
-            t2 = x[2] + x[6] + x[10] + x[14];
-            t3 = x[3] + x[7] + x[11] + x[15];
-            x[0] = (x[0] + t0) % P;
-            x[1] = (x[1] + t1) % P;
-            x[2] = (x[2] + t2) % P;
-            x[3] = (x[3] + t3) % P;
-            x[4] = (x[4] + t0) % P;
-            x[5] = (x[5] + t1) % P;
-            x[6] = (x[6] + t2) % P;
-            x[7] = (x[7] + t3) % P;
-            x[8] = (x[8] + t0) % P;
-            x[9] = (x[9] + t1) % P;
-            x[10] = (x[10] + t2) % P;
-            x[11] = (x[11] + t3) % P;
-            x[12] = (x[12] + t0) % P;
-            x[13] = (x[13] + t1) % P;
-            x[14] = (x[14] + t2) % P;
-            x[15] = (x[15] + t3) % P;
+            {
+                let a := addmod(mload(x), 0x05453f3f, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x20)), 0x06349efc, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x20), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x40)), 0x6922787c, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x40), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x60)), 0x04bfff9c, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x60), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x80)), 0x768c714a, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x80), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xa0)), 0x3e9ff21a, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xa0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xc0)), 0x15737c9c, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xc0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xe0)), 0x2229c807, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xe0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x100)), 0x0d47f88c, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x100), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x120)), 0x097e0ecc, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x120), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x140)), 0x27eadba0, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x140), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x160)), 0x2d7d29e4, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x160), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x180)), 0x3502aaa0, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x180), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1a0)), 0x0f475fd7, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1a0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1c0)), 0x29fbda49, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1c0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1e0)), 0x018afffd, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1e0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let t0 := add(mload(x), mload(add(x, 0x20)))
+                let t1 := add(mload(add(x, 0x40)), mload(add(x, 0x60)))
+                let t2 := add(mul(2, mload(add(x, 0x20))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x60))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(x, add(t3, t5))
+                mstore(add(x, 0x20), t5)
+                mstore(add(x, 0x40), add(t2, t4))
+                mstore(add(x, 0x60), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x80)), mload(add(x, 0xa0)))
+                let t1 := add(mload(add(x, 0xc0)), mload(add(x, 0xe0)))
+                let t2 := add(mul(2, mload(add(x, 0xa0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0xe0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x80), add(t3, t5))
+                mstore(add(x, 0xa0), t5)
+                mstore(add(x, 0xc0), add(t2, t4))
+                mstore(add(x, 0xe0), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x100)), mload(add(x, 0x120)))
+                let t1 := add(mload(add(x, 0x140)), mload(add(x, 0x160)))
+                let t2 := add(mul(2, mload(add(x, 0x120))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x160))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x100), add(t3, t5))
+                mstore(add(x, 0x120), t5)
+                mstore(add(x, 0x140), add(t2, t4))
+                mstore(add(x, 0x160), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x180)), mload(add(x, 0x1a0)))
+                let t1 := add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0)))
+                let t2 := add(mul(2, mload(add(x, 0x1a0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x1e0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x180), add(t3, t5))
+                mstore(add(x, 0x1a0), t5)
+                mstore(add(x, 0x1c0), add(t2, t4))
+                mstore(add(x, 0x1e0), t4)
+            }
+            {
+                let s0 := add(add(mload(x), mload(add(x, 0x80))), add(mload(add(x, 0x100)), mload(add(x, 0x180))))
+                let s1 := add(add(mload(add(x, 0x20)), mload(add(x, 0xa0))), add(mload(add(x, 0x120)), mload(add(x, 0x1a0))))
+                let s2 := add(add(mload(add(x, 0x40)), mload(add(x, 0xc0))), add(mload(add(x, 0x140)), mload(add(x, 0x1c0))))
+                let s3 := add(add(mload(add(x, 0x60)), mload(add(x, 0xe0))), add(mload(add(x, 0x160)), mload(add(x, 0x1e0))))
+                mstore(x, mod(add(mload(x), s0), p))
+                mstore(add(x, 0x20), mod(add(mload(add(x, 0x20)), s1), p))
+                mstore(add(x, 0x40), mod(add(mload(add(x, 0x40)), s2), p))
+                mstore(add(x, 0x60), mod(add(mload(add(x, 0x60)), s3), p))
+                mstore(add(x, 0x80), mod(add(mload(add(x, 0x80)), s0), p))
+                mstore(add(x, 0xa0), mod(add(mload(add(x, 0xa0)), s1), p))
+                mstore(add(x, 0xc0), mod(add(mload(add(x, 0xc0)), s2), p))
+                mstore(add(x, 0xe0), mod(add(mload(add(x, 0xe0)), s3), p))
+                mstore(add(x, 0x100), mod(add(mload(add(x, 0x100)), s0), p))
+                mstore(add(x, 0x120), mod(add(mload(add(x, 0x120)), s1), p))
+                mstore(add(x, 0x140), mod(add(mload(add(x, 0x140)), s2), p))
+                mstore(add(x, 0x160), mod(add(mload(add(x, 0x160)), s3), p))
+                mstore(add(x, 0x180), mod(add(mload(add(x, 0x180)), s0), p))
+                mstore(add(x, 0x1a0), mod(add(mload(add(x, 0x1a0)), s1), p))
+                mstore(add(x, 0x1c0), mod(add(mload(add(x, 0x1c0)), s2), p))
+                mstore(add(x, 0x1e0), mod(add(mload(add(x, 0x1e0)), s3), p))
+            }
             // full round 3
-            x[0] = _sbox(addmod(x[0], 0x0315b618, P));
-            x[1] = _sbox(addmod(x[1], 0x6d4497d1, P));
-            x[2] = _sbox(addmod(x[2], 0x1b171d9e, P));
-            x[3] = _sbox(addmod(x[3], 0x52861abd, P));
-            x[4] = _sbox(addmod(x[4], 0x2e5d0501, P));
-            x[5] = _sbox(addmod(x[5], 0x3ec8646c, P));
-            x[6] = _sbox(addmod(x[6], 0x6e5f250a, P));
-            x[7] = _sbox(addmod(x[7], 0x148ae8e6, P));
-            x[8] = _sbox(addmod(x[8], 0x17f5fa4a, P));
-            x[9] = _sbox(addmod(x[9], 0x3e66d284, P));
-            x[10] = _sbox(addmod(x[10], 0x0051aa3b, P));
-            x[11] = _sbox(addmod(x[11], 0x483f7913, P));
-            x[12] = _sbox(addmod(x[12], 0x2cfe5f15, P));
-            x[13] = _sbox(addmod(x[13], 0x023427ca, P));
-            x[14] = _sbox(addmod(x[14], 0x2cc78315, P));
-            x[15] = _sbox(addmod(x[15], 0x1e36ea47, P));
-            t0 = x[0] + x[1];
-            t1 = x[2] + x[3];
-            t2 = 2 * x[1] + t1;
-            t3 = 2 * x[3] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[0] = t3 + t5;
-            x[1] = t5;
-            x[2] = t2 + t4;
-            x[3] = t4;
-            t0 = x[4] + x[5];
-            t1 = x[6] + x[7];
-            t2 = 2 * x[5] + t1;
-            t3 = 2 * x[7] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[4] = t3 + t5;
-            x[5] = t5;
-            x[6] = t2 + t4;
-            x[7] = t4;
-            t0 = x[8] + x[9];
-            t1 = x[10] + x[11];
-            t2 = 2 * x[9] + t1;
-            t3 = 2 * x[11] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[8] = t3 + t5;
-            x[9] = t5;
-            x[10] = t2 + t4;
-            x[11] = t4;
-            t0 = x[12] + x[13];
-            t1 = x[14] + x[15];
-            t2 = 2 * x[13] + t1;
-            t3 = 2 * x[15] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[12] = t3 + t5;
-            x[13] = t5;
-            x[14] = t2 + t4;
-            x[15] = t4;
-            t0 = x[0] + x[4] + x[8] + x[12];
-            t1 = x[1] + x[5] + x[9] + x[13];
-            t2 = x[2] + x[6] + x[10] + x[14];
-            t3 = x[3] + x[7] + x[11] + x[15];
-            x[0] = (x[0] + t0) % P;
-            x[1] = (x[1] + t1) % P;
-            x[2] = (x[2] + t2) % P;
-            x[3] = (x[3] + t3) % P;
-            x[4] = (x[4] + t0) % P;
-            x[5] = (x[5] + t1) % P;
-            x[6] = (x[6] + t2) % P;
-            x[7] = (x[7] + t3) % P;
-            x[8] = (x[8] + t0) % P;
-            x[9] = (x[9] + t1) % P;
-            x[10] = (x[10] + t2) % P;
-            x[11] = (x[11] + t3) % P;
-            x[12] = (x[12] + t0) % P;
-            x[13] = (x[13] + t1) % P;
-            x[14] = (x[14] + t2) % P;
-            x[15] = (x[15] + t3) % P;
+            {
+                let a := addmod(mload(x), 0x0315b618, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x20)), 0x6d4497d1, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x20), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x40)), 0x1b171d9e, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x40), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x60)), 0x52861abd, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x60), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x80)), 0x2e5d0501, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x80), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xa0)), 0x3ec8646c, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xa0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xc0)), 0x6e5f250a, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xc0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xe0)), 0x148ae8e6, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xe0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x100)), 0x17f5fa4a, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x100), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x120)), 0x3e66d284, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x120), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x140)), 0x0051aa3b, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x140), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x160)), 0x483f7913, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x160), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x180)), 0x2cfe5f15, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x180), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1a0)), 0x023427ca, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1a0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1c0)), 0x2cc78315, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1c0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1e0)), 0x1e36ea47, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1e0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let t0 := add(mload(x), mload(add(x, 0x20)))
+                let t1 := add(mload(add(x, 0x40)), mload(add(x, 0x60)))
+                let t2 := add(mul(2, mload(add(x, 0x20))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x60))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(x, add(t3, t5))
+                mstore(add(x, 0x20), t5)
+                mstore(add(x, 0x40), add(t2, t4))
+                mstore(add(x, 0x60), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x80)), mload(add(x, 0xa0)))
+                let t1 := add(mload(add(x, 0xc0)), mload(add(x, 0xe0)))
+                let t2 := add(mul(2, mload(add(x, 0xa0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0xe0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x80), add(t3, t5))
+                mstore(add(x, 0xa0), t5)
+                mstore(add(x, 0xc0), add(t2, t4))
+                mstore(add(x, 0xe0), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x100)), mload(add(x, 0x120)))
+                let t1 := add(mload(add(x, 0x140)), mload(add(x, 0x160)))
+                let t2 := add(mul(2, mload(add(x, 0x120))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x160))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x100), add(t3, t5))
+                mstore(add(x, 0x120), t5)
+                mstore(add(x, 0x140), add(t2, t4))
+                mstore(add(x, 0x160), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x180)), mload(add(x, 0x1a0)))
+                let t1 := add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0)))
+                let t2 := add(mul(2, mload(add(x, 0x1a0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x1e0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x180), add(t3, t5))
+                mstore(add(x, 0x1a0), t5)
+                mstore(add(x, 0x1c0), add(t2, t4))
+                mstore(add(x, 0x1e0), t4)
+            }
+            {
+                let s0 := add(add(mload(x), mload(add(x, 0x80))), add(mload(add(x, 0x100)), mload(add(x, 0x180))))
+                let s1 := add(add(mload(add(x, 0x20)), mload(add(x, 0xa0))), add(mload(add(x, 0x120)), mload(add(x, 0x1a0))))
+                let s2 := add(add(mload(add(x, 0x40)), mload(add(x, 0xc0))), add(mload(add(x, 0x140)), mload(add(x, 0x1c0))))
+                let s3 := add(add(mload(add(x, 0x60)), mload(add(x, 0xe0))), add(mload(add(x, 0x160)), mload(add(x, 0x1e0))))
+                mstore(x, mod(add(mload(x), s0), p))
+                mstore(add(x, 0x20), mod(add(mload(add(x, 0x20)), s1), p))
+                mstore(add(x, 0x40), mod(add(mload(add(x, 0x40)), s2), p))
+                mstore(add(x, 0x60), mod(add(mload(add(x, 0x60)), s3), p))
+                mstore(add(x, 0x80), mod(add(mload(add(x, 0x80)), s0), p))
+                mstore(add(x, 0xa0), mod(add(mload(add(x, 0xa0)), s1), p))
+                mstore(add(x, 0xc0), mod(add(mload(add(x, 0xc0)), s2), p))
+                mstore(add(x, 0xe0), mod(add(mload(add(x, 0xe0)), s3), p))
+                mstore(add(x, 0x100), mod(add(mload(add(x, 0x100)), s0), p))
+                mstore(add(x, 0x120), mod(add(mload(add(x, 0x120)), s1), p))
+                mstore(add(x, 0x140), mod(add(mload(add(x, 0x140)), s2), p))
+                mstore(add(x, 0x160), mod(add(mload(add(x, 0x160)), s3), p))
+                mstore(add(x, 0x180), mod(add(mload(add(x, 0x180)), s0), p))
+                mstore(add(x, 0x1a0), mod(add(mload(add(x, 0x1a0)), s1), p))
+                mstore(add(x, 0x1c0), mod(add(mload(add(x, 0x1c0)), s2), p))
+                mstore(add(x, 0x1e0), mod(add(mload(add(x, 0x1e0)), s3), p))
+            }
             // partial round 0
-            x[0] = _sbox(addmod(x[0], 0x5a8053c0, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x5a8053c0, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 1
-            x[0] = _sbox(addmod(x[0], 0x693be639, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x693be639, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 2
-            x[0] = _sbox(addmod(x[0], 0x3858867d, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x3858867d, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 3
-            x[0] = _sbox(addmod(x[0], 0x19334f6b, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x19334f6b, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 4
-            x[0] = _sbox(addmod(x[0], 0x128f0fd8, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x128f0fd8, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 5
-            x[0] = _sbox(addmod(x[0], 0x4e2b1ccb, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x4e2b1ccb, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 6
-            x[0] = _sbox(addmod(x[0], 0x61210ce0, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x61210ce0, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 7
-            x[0] = _sbox(addmod(x[0], 0x3c318939, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x3c318939, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 8
-            x[0] = _sbox(addmod(x[0], 0x0b5b2f22, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x0b5b2f22, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 9
-            x[0] = _sbox(addmod(x[0], 0x2edb11d5, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x2edb11d5, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 10
-            x[0] = _sbox(addmod(x[0], 0x213effdf, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x213effdf, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 11
-            x[0] = _sbox(addmod(x[0], 0x0cac4606, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x0cac4606, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // partial round 12
-            x[0] = _sbox(addmod(x[0], 0x241af16d, P));
-            t0 = x[0] + x[1] + x[2] + x[3];
-            t0 += x[4] + x[5] + x[6] + x[7];
-            t0 += x[8] + x[9] + x[10] + x[11];
-            t0 += x[12] + x[13] + x[14] + x[15];
-            x[0] = (x[0] * 0x0a632d94 + t0) % P;
-            x[1] = (x[1] * 0x6db657b7 + t0) % P;
-            x[2] = (x[2] * 0x56fbdc9e + t0) % P;
-            x[3] = (x[3] * 0x052b3d8a + t0) % P;
-            x[4] = (x[4] * 0x33745201 + t0) % P;
-            x[5] = (x[5] * 0x5c03108c + t0) % P;
-            x[6] = (x[6] * 0x0beba37b + t0) % P;
-            x[7] = (x[7] * 0x258c2e8b + t0) % P;
-            x[8] = (x[8] * 0x12029f39 + t0) % P;
-            x[9] = (x[9] * 0x694909ce + t0) % P;
-            x[10] = (x[10] * 0x6d231724 + t0) % P;
-            x[11] = (x[11] * 0x21c3b222 + t0) % P;
-            x[12] = (x[12] * 0x3c0904a5 + t0) % P;
-            x[13] = (x[13] * 0x01d6acda + t0) % P;
-            x[14] = (x[14] * 0x27705c83 + t0) % P;
-            x[15] = (x[15] * 0x5231c802 + t0) % P;
+            {
+                let a := addmod(mload(x), 0x241af16d, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let s := add(add(add(add(mload(x), mload(add(x, 0x20))), add(mload(add(x, 0x40)), mload(add(x, 0x60)))), add(add(mload(add(x, 0x80)), mload(add(x, 0xa0))), add(mload(add(x, 0xc0)), mload(add(x, 0xe0))))),
+                    add(add(add(mload(add(x, 0x100)), mload(add(x, 0x120))), add(mload(add(x, 0x140)), mload(add(x, 0x160)))), add(add(mload(add(x, 0x180)), mload(add(x, 0x1a0))), add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0))))))
+                mstore(x, mod(add(mul(mload(x), 0x0a632d94), s), p))
+                mstore(add(x, 0x20), mod(add(mul(mload(add(x, 0x20)), 0x6db657b7), s), p))
+                mstore(add(x, 0x40), mod(add(mul(mload(add(x, 0x40)), 0x56fbdc9e), s), p))
+                mstore(add(x, 0x60), mod(add(mul(mload(add(x, 0x60)), 0x052b3d8a), s), p))
+                mstore(add(x, 0x80), mod(add(mul(mload(add(x, 0x80)), 0x33745201), s), p))
+                mstore(add(x, 0xa0), mod(add(mul(mload(add(x, 0xa0)), 0x5c03108c), s), p))
+                mstore(add(x, 0xc0), mod(add(mul(mload(add(x, 0xc0)), 0x0beba37b), s), p))
+                mstore(add(x, 0xe0), mod(add(mul(mload(add(x, 0xe0)), 0x258c2e8b), s), p))
+                mstore(add(x, 0x100), mod(add(mul(mload(add(x, 0x100)), 0x12029f39), s), p))
+                mstore(add(x, 0x120), mod(add(mul(mload(add(x, 0x120)), 0x694909ce), s), p))
+                mstore(add(x, 0x140), mod(add(mul(mload(add(x, 0x140)), 0x6d231724), s), p))
+                mstore(add(x, 0x160), mod(add(mul(mload(add(x, 0x160)), 0x21c3b222), s), p))
+                mstore(add(x, 0x180), mod(add(mul(mload(add(x, 0x180)), 0x3c0904a5), s), p))
+                mstore(add(x, 0x1a0), mod(add(mul(mload(add(x, 0x1a0)), 0x01d6acda), s), p))
+                mstore(add(x, 0x1c0), mod(add(mul(mload(add(x, 0x1c0)), 0x27705c83), s), p))
+                mstore(add(x, 0x1e0), mod(add(mul(mload(add(x, 0x1e0)), 0x5231c802), s), p))
+            }
             // full round 4
-            x[0] = _sbox(addmod(x[0], 0x7290a80d, P));
-            x[1] = _sbox(addmod(x[1], 0x6f7e5329, P));
-            x[2] = _sbox(addmod(x[2], 0x598ec8a8, P));
-            x[3] = _sbox(addmod(x[3], 0x76a859a0, P));
-            x[4] = _sbox(addmod(x[4], 0x6559e868, P));
-            x[5] = _sbox(addmod(x[5], 0x657b83af, P));
-            x[6] = _sbox(addmod(x[6], 0x13271d3f, P));
-            x[7] = _sbox(addmod(x[7], 0x1f876063, P));
-            x[8] = _sbox(addmod(x[8], 0x0aeeae37, P));
-            x[9] = _sbox(addmod(x[9], 0x706e9ca6, P));
-            x[10] = _sbox(addmod(x[10], 0x46400cee, P));
-            x[11] = _sbox(addmod(x[11], 0x72a05c26, P));
-            x[12] = _sbox(addmod(x[12], 0x2c589c9e, P));
-            x[13] = _sbox(addmod(x[13], 0x20bd37a7, P));
-            x[14] = _sbox(addmod(x[14], 0x6a2d3d10, P));
-            x[15] = _sbox(addmod(x[15], 0x20523767, P));
-            t0 = x[0] + x[1];
-            t1 = x[2] + x[3];
-            t2 = 2 * x[1] + t1;
-            t3 = 2 * x[3] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[0] = t3 + t5;
-            x[1] = t5;
-            x[2] = t2 + t4;
-            x[3] = t4;
-            t0 = x[4] + x[5];
-            t1 = x[6] + x[7];
-            t2 = 2 * x[5] + t1;
-            t3 = 2 * x[7] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[4] = t3 + t5;
-            x[5] = t5;
-            x[6] = t2 + t4;
-            x[7] = t4;
-            t0 = x[8] + x[9];
-            t1 = x[10] + x[11];
-            t2 = 2 * x[9] + t1;
-            t3 = 2 * x[11] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[8] = t3 + t5;
-            x[9] = t5;
-            x[10] = t2 + t4;
-            x[11] = t4;
-            t0 = x[12] + x[13];
-            t1 = x[14] + x[15];
-            t2 = 2 * x[13] + t1;
-            t3 = 2 * x[15] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[12] = t3 + t5;
-            x[13] = t5;
-            x[14] = t2 + t4;
-            x[15] = t4;
-            t0 = x[0] + x[4] + x[8] + x[12];
-            t1 = x[1] + x[5] + x[9] + x[13];
-            t2 = x[2] + x[6] + x[10] + x[14];
-            t3 = x[3] + x[7] + x[11] + x[15];
-            x[0] = (x[0] + t0) % P;
-            x[1] = (x[1] + t1) % P;
-            x[2] = (x[2] + t2) % P;
-            x[3] = (x[3] + t3) % P;
-            x[4] = (x[4] + t0) % P;
-            x[5] = (x[5] + t1) % P;
-            x[6] = (x[6] + t2) % P;
-            x[7] = (x[7] + t3) % P;
-            x[8] = (x[8] + t0) % P;
-            x[9] = (x[9] + t1) % P;
-            x[10] = (x[10] + t2) % P;
-            x[11] = (x[11] + t3) % P;
-            x[12] = (x[12] + t0) % P;
-            x[13] = (x[13] + t1) % P;
-            x[14] = (x[14] + t2) % P;
-            x[15] = (x[15] + t3) % P;
+            {
+                let a := addmod(mload(x), 0x7290a80d, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x20)), 0x6f7e5329, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x20), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x40)), 0x598ec8a8, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x40), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x60)), 0x76a859a0, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x60), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x80)), 0x6559e868, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x80), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xa0)), 0x657b83af, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xa0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xc0)), 0x13271d3f, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xc0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xe0)), 0x1f876063, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xe0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x100)), 0x0aeeae37, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x100), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x120)), 0x706e9ca6, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x120), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x140)), 0x46400cee, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x140), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x160)), 0x72a05c26, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x160), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x180)), 0x2c589c9e, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x180), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1a0)), 0x20bd37a7, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1a0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1c0)), 0x6a2d3d10, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1c0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1e0)), 0x20523767, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1e0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let t0 := add(mload(x), mload(add(x, 0x20)))
+                let t1 := add(mload(add(x, 0x40)), mload(add(x, 0x60)))
+                let t2 := add(mul(2, mload(add(x, 0x20))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x60))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(x, add(t3, t5))
+                mstore(add(x, 0x20), t5)
+                mstore(add(x, 0x40), add(t2, t4))
+                mstore(add(x, 0x60), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x80)), mload(add(x, 0xa0)))
+                let t1 := add(mload(add(x, 0xc0)), mload(add(x, 0xe0)))
+                let t2 := add(mul(2, mload(add(x, 0xa0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0xe0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x80), add(t3, t5))
+                mstore(add(x, 0xa0), t5)
+                mstore(add(x, 0xc0), add(t2, t4))
+                mstore(add(x, 0xe0), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x100)), mload(add(x, 0x120)))
+                let t1 := add(mload(add(x, 0x140)), mload(add(x, 0x160)))
+                let t2 := add(mul(2, mload(add(x, 0x120))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x160))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x100), add(t3, t5))
+                mstore(add(x, 0x120), t5)
+                mstore(add(x, 0x140), add(t2, t4))
+                mstore(add(x, 0x160), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x180)), mload(add(x, 0x1a0)))
+                let t1 := add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0)))
+                let t2 := add(mul(2, mload(add(x, 0x1a0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x1e0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x180), add(t3, t5))
+                mstore(add(x, 0x1a0), t5)
+                mstore(add(x, 0x1c0), add(t2, t4))
+                mstore(add(x, 0x1e0), t4)
+            }
+            {
+                let s0 := add(add(mload(x), mload(add(x, 0x80))), add(mload(add(x, 0x100)), mload(add(x, 0x180))))
+                let s1 := add(add(mload(add(x, 0x20)), mload(add(x, 0xa0))), add(mload(add(x, 0x120)), mload(add(x, 0x1a0))))
+                let s2 := add(add(mload(add(x, 0x40)), mload(add(x, 0xc0))), add(mload(add(x, 0x140)), mload(add(x, 0x1c0))))
+                let s3 := add(add(mload(add(x, 0x60)), mload(add(x, 0xe0))), add(mload(add(x, 0x160)), mload(add(x, 0x1e0))))
+                mstore(x, mod(add(mload(x), s0), p))
+                mstore(add(x, 0x20), mod(add(mload(add(x, 0x20)), s1), p))
+                mstore(add(x, 0x40), mod(add(mload(add(x, 0x40)), s2), p))
+                mstore(add(x, 0x60), mod(add(mload(add(x, 0x60)), s3), p))
+                mstore(add(x, 0x80), mod(add(mload(add(x, 0x80)), s0), p))
+                mstore(add(x, 0xa0), mod(add(mload(add(x, 0xa0)), s1), p))
+                mstore(add(x, 0xc0), mod(add(mload(add(x, 0xc0)), s2), p))
+                mstore(add(x, 0xe0), mod(add(mload(add(x, 0xe0)), s3), p))
+                mstore(add(x, 0x100), mod(add(mload(add(x, 0x100)), s0), p))
+                mstore(add(x, 0x120), mod(add(mload(add(x, 0x120)), s1), p))
+                mstore(add(x, 0x140), mod(add(mload(add(x, 0x140)), s2), p))
+                mstore(add(x, 0x160), mod(add(mload(add(x, 0x160)), s3), p))
+                mstore(add(x, 0x180), mod(add(mload(add(x, 0x180)), s0), p))
+                mstore(add(x, 0x1a0), mod(add(mload(add(x, 0x1a0)), s1), p))
+                mstore(add(x, 0x1c0), mod(add(mload(add(x, 0x1c0)), s2), p))
+                mstore(add(x, 0x1e0), mod(add(mload(add(x, 0x1e0)), s3), p))
+            }
             // full round 5
-            x[0] = _sbox(addmod(x[0], 0x5b8fe9c4, P));
-            x[1] = _sbox(addmod(x[1], 0x2aa501d6, P));
-            x[2] = _sbox(addmod(x[2], 0x1e01ac3e, P));
-            x[3] = _sbox(addmod(x[3], 0x1448bc54, P));
-            x[4] = _sbox(addmod(x[4], 0x5ce5ad1c, P));
-            x[5] = _sbox(addmod(x[5], 0x4918a14d, P));
-            x[6] = _sbox(addmod(x[6], 0x2c46a83f, P));
-            x[7] = _sbox(addmod(x[7], 0x4fcf6876, P));
-            x[8] = _sbox(addmod(x[8], 0x61d8d5c8, P));
-            x[9] = _sbox(addmod(x[9], 0x6ddf4ff9, P));
-            x[10] = _sbox(addmod(x[10], 0x11fda4d3, P));
-            x[11] = _sbox(addmod(x[11], 0x02933a8f, P));
-            x[12] = _sbox(addmod(x[12], 0x170eaf81, P));
-            x[13] = _sbox(addmod(x[13], 0x5a9c314f, P));
-            x[14] = _sbox(addmod(x[14], 0x49a12590, P));
-            x[15] = _sbox(addmod(x[15], 0x35ec52a1, P));
-            t0 = x[0] + x[1];
-            t1 = x[2] + x[3];
-            t2 = 2 * x[1] + t1;
-            t3 = 2 * x[3] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[0] = t3 + t5;
-            x[1] = t5;
-            x[2] = t2 + t4;
-            x[3] = t4;
-            t0 = x[4] + x[5];
-            t1 = x[6] + x[7];
-            t2 = 2 * x[5] + t1;
-            t3 = 2 * x[7] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[4] = t3 + t5;
-            x[5] = t5;
-            x[6] = t2 + t4;
-            x[7] = t4;
-            t0 = x[8] + x[9];
-            t1 = x[10] + x[11];
-            t2 = 2 * x[9] + t1;
-            t3 = 2 * x[11] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[8] = t3 + t5;
-            x[9] = t5;
-            x[10] = t2 + t4;
-            x[11] = t4;
-            t0 = x[12] + x[13];
-            t1 = x[14] + x[15];
-            t2 = 2 * x[13] + t1;
-            t3 = 2 * x[15] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[12] = t3 + t5;
-            x[13] = t5;
-            x[14] = t2 + t4;
-            x[15] = t4;
-            t0 = x[0] + x[4] + x[8] + x[12];
-            t1 = x[1] + x[5] + x[9] + x[13];
-            t2 = x[2] + x[6] + x[10] + x[14];
-            t3 = x[3] + x[7] + x[11] + x[15];
-            x[0] = (x[0] + t0) % P;
-            x[1] = (x[1] + t1) % P;
-            x[2] = (x[2] + t2) % P;
-            x[3] = (x[3] + t3) % P;
-            x[4] = (x[4] + t0) % P;
-            x[5] = (x[5] + t1) % P;
-            x[6] = (x[6] + t2) % P;
-            x[7] = (x[7] + t3) % P;
-            x[8] = (x[8] + t0) % P;
-            x[9] = (x[9] + t1) % P;
-            x[10] = (x[10] + t2) % P;
-            x[11] = (x[11] + t3) % P;
-            x[12] = (x[12] + t0) % P;
-            x[13] = (x[13] + t1) % P;
-            x[14] = (x[14] + t2) % P;
-            x[15] = (x[15] + t3) % P;
+            {
+                let a := addmod(mload(x), 0x5b8fe9c4, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x20)), 0x2aa501d6, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x20), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x40)), 0x1e01ac3e, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x40), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x60)), 0x1448bc54, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x60), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x80)), 0x5ce5ad1c, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x80), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xa0)), 0x4918a14d, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xa0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xc0)), 0x2c46a83f, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xc0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xe0)), 0x4fcf6876, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xe0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x100)), 0x61d8d5c8, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x100), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x120)), 0x6ddf4ff9, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x120), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x140)), 0x11fda4d3, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x140), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x160)), 0x02933a8f, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x160), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x180)), 0x170eaf81, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x180), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1a0)), 0x5a9c314f, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1a0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1c0)), 0x49a12590, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1c0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1e0)), 0x35ec52a1, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1e0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let t0 := add(mload(x), mload(add(x, 0x20)))
+                let t1 := add(mload(add(x, 0x40)), mload(add(x, 0x60)))
+                let t2 := add(mul(2, mload(add(x, 0x20))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x60))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(x, add(t3, t5))
+                mstore(add(x, 0x20), t5)
+                mstore(add(x, 0x40), add(t2, t4))
+                mstore(add(x, 0x60), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x80)), mload(add(x, 0xa0)))
+                let t1 := add(mload(add(x, 0xc0)), mload(add(x, 0xe0)))
+                let t2 := add(mul(2, mload(add(x, 0xa0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0xe0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x80), add(t3, t5))
+                mstore(add(x, 0xa0), t5)
+                mstore(add(x, 0xc0), add(t2, t4))
+                mstore(add(x, 0xe0), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x100)), mload(add(x, 0x120)))
+                let t1 := add(mload(add(x, 0x140)), mload(add(x, 0x160)))
+                let t2 := add(mul(2, mload(add(x, 0x120))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x160))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x100), add(t3, t5))
+                mstore(add(x, 0x120), t5)
+                mstore(add(x, 0x140), add(t2, t4))
+                mstore(add(x, 0x160), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x180)), mload(add(x, 0x1a0)))
+                let t1 := add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0)))
+                let t2 := add(mul(2, mload(add(x, 0x1a0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x1e0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x180), add(t3, t5))
+                mstore(add(x, 0x1a0), t5)
+                mstore(add(x, 0x1c0), add(t2, t4))
+                mstore(add(x, 0x1e0), t4)
+            }
+            {
+                let s0 := add(add(mload(x), mload(add(x, 0x80))), add(mload(add(x, 0x100)), mload(add(x, 0x180))))
+                let s1 := add(add(mload(add(x, 0x20)), mload(add(x, 0xa0))), add(mload(add(x, 0x120)), mload(add(x, 0x1a0))))
+                let s2 := add(add(mload(add(x, 0x40)), mload(add(x, 0xc0))), add(mload(add(x, 0x140)), mload(add(x, 0x1c0))))
+                let s3 := add(add(mload(add(x, 0x60)), mload(add(x, 0xe0))), add(mload(add(x, 0x160)), mload(add(x, 0x1e0))))
+                mstore(x, mod(add(mload(x), s0), p))
+                mstore(add(x, 0x20), mod(add(mload(add(x, 0x20)), s1), p))
+                mstore(add(x, 0x40), mod(add(mload(add(x, 0x40)), s2), p))
+                mstore(add(x, 0x60), mod(add(mload(add(x, 0x60)), s3), p))
+                mstore(add(x, 0x80), mod(add(mload(add(x, 0x80)), s0), p))
+                mstore(add(x, 0xa0), mod(add(mload(add(x, 0xa0)), s1), p))
+                mstore(add(x, 0xc0), mod(add(mload(add(x, 0xc0)), s2), p))
+                mstore(add(x, 0xe0), mod(add(mload(add(x, 0xe0)), s3), p))
+                mstore(add(x, 0x100), mod(add(mload(add(x, 0x100)), s0), p))
+                mstore(add(x, 0x120), mod(add(mload(add(x, 0x120)), s1), p))
+                mstore(add(x, 0x140), mod(add(mload(add(x, 0x140)), s2), p))
+                mstore(add(x, 0x160), mod(add(mload(add(x, 0x160)), s3), p))
+                mstore(add(x, 0x180), mod(add(mload(add(x, 0x180)), s0), p))
+                mstore(add(x, 0x1a0), mod(add(mload(add(x, 0x1a0)), s1), p))
+                mstore(add(x, 0x1c0), mod(add(mload(add(x, 0x1c0)), s2), p))
+                mstore(add(x, 0x1e0), mod(add(mload(add(x, 0x1e0)), s3), p))
+            }
             // full round 6
-            x[0] = _sbox(addmod(x[0], 0x58eb1611, P));
-            x[1] = _sbox(addmod(x[1], 0x5e481e65, P));
-            x[2] = _sbox(addmod(x[2], 0x367125c9, P));
-            x[3] = _sbox(addmod(x[3], 0x0eba33ba, P));
-            x[4] = _sbox(addmod(x[4], 0x1fc28ded, P));
-            x[5] = _sbox(addmod(x[5], 0x066399ad, P));
-            x[6] = _sbox(addmod(x[6], 0x0cbec0ea, P));
-            x[7] = _sbox(addmod(x[7], 0x75fd1af0, P));
-            x[8] = _sbox(addmod(x[8], 0x50f5bf4e, P));
-            x[9] = _sbox(addmod(x[9], 0x643d5f41, P));
-            x[10] = _sbox(addmod(x[10], 0x6f4fe718, P));
-            x[11] = _sbox(addmod(x[11], 0x5b3cbbde, P));
-            x[12] = _sbox(addmod(x[12], 0x1e3afb3e, P));
-            x[13] = _sbox(addmod(x[13], 0x296fb027, P));
-            x[14] = _sbox(addmod(x[14], 0x45e1547b, P));
-            x[15] = _sbox(addmod(x[15], 0x4a8db2ab, P));
-            t0 = x[0] + x[1];
-            t1 = x[2] + x[3];
-            t2 = 2 * x[1] + t1;
-            t3 = 2 * x[3] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[0] = t3 + t5;
-            x[1] = t5;
-            x[2] = t2 + t4;
-            x[3] = t4;
-            t0 = x[4] + x[5];
-            t1 = x[6] + x[7];
-            t2 = 2 * x[5] + t1;
-            t3 = 2 * x[7] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[4] = t3 + t5;
-            x[5] = t5;
-            x[6] = t2 + t4;
-            x[7] = t4;
-            t0 = x[8] + x[9];
-            t1 = x[10] + x[11];
-            t2 = 2 * x[9] + t1;
-            t3 = 2 * x[11] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[8] = t3 + t5;
-            x[9] = t5;
-            x[10] = t2 + t4;
-            x[11] = t4;
-            t0 = x[12] + x[13];
-            t1 = x[14] + x[15];
-            t2 = 2 * x[13] + t1;
-            t3 = 2 * x[15] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[12] = t3 + t5;
-            x[13] = t5;
-            x[14] = t2 + t4;
-            x[15] = t4;
-            t0 = x[0] + x[4] + x[8] + x[12];
-            t1 = x[1] + x[5] + x[9] + x[13];
-            t2 = x[2] + x[6] + x[10] + x[14];
-            t3 = x[3] + x[7] + x[11] + x[15];
-            x[0] = (x[0] + t0) % P;
-            x[1] = (x[1] + t1) % P;
-            x[2] = (x[2] + t2) % P;
-            x[3] = (x[3] + t3) % P;
-            x[4] = (x[4] + t0) % P;
-            x[5] = (x[5] + t1) % P;
-            x[6] = (x[6] + t2) % P;
-            x[7] = (x[7] + t3) % P;
-            x[8] = (x[8] + t0) % P;
-            x[9] = (x[9] + t1) % P;
-            x[10] = (x[10] + t2) % P;
-            x[11] = (x[11] + t3) % P;
-            x[12] = (x[12] + t0) % P;
-            x[13] = (x[13] + t1) % P;
-            x[14] = (x[14] + t2) % P;
-            x[15] = (x[15] + t3) % P;
+            {
+                let a := addmod(mload(x), 0x58eb1611, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x20)), 0x5e481e65, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x20), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x40)), 0x367125c9, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x40), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x60)), 0x0eba33ba, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x60), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x80)), 0x1fc28ded, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x80), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xa0)), 0x066399ad, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xa0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xc0)), 0x0cbec0ea, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xc0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xe0)), 0x75fd1af0, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xe0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x100)), 0x50f5bf4e, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x100), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x120)), 0x643d5f41, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x120), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x140)), 0x6f4fe718, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x140), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x160)), 0x5b3cbbde, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x160), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x180)), 0x1e3afb3e, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x180), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1a0)), 0x296fb027, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1a0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1c0)), 0x45e1547b, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1c0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1e0)), 0x4a8db2ab, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1e0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let t0 := add(mload(x), mload(add(x, 0x20)))
+                let t1 := add(mload(add(x, 0x40)), mload(add(x, 0x60)))
+                let t2 := add(mul(2, mload(add(x, 0x20))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x60))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(x, add(t3, t5))
+                mstore(add(x, 0x20), t5)
+                mstore(add(x, 0x40), add(t2, t4))
+                mstore(add(x, 0x60), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x80)), mload(add(x, 0xa0)))
+                let t1 := add(mload(add(x, 0xc0)), mload(add(x, 0xe0)))
+                let t2 := add(mul(2, mload(add(x, 0xa0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0xe0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x80), add(t3, t5))
+                mstore(add(x, 0xa0), t5)
+                mstore(add(x, 0xc0), add(t2, t4))
+                mstore(add(x, 0xe0), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x100)), mload(add(x, 0x120)))
+                let t1 := add(mload(add(x, 0x140)), mload(add(x, 0x160)))
+                let t2 := add(mul(2, mload(add(x, 0x120))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x160))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x100), add(t3, t5))
+                mstore(add(x, 0x120), t5)
+                mstore(add(x, 0x140), add(t2, t4))
+                mstore(add(x, 0x160), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x180)), mload(add(x, 0x1a0)))
+                let t1 := add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0)))
+                let t2 := add(mul(2, mload(add(x, 0x1a0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x1e0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x180), add(t3, t5))
+                mstore(add(x, 0x1a0), t5)
+                mstore(add(x, 0x1c0), add(t2, t4))
+                mstore(add(x, 0x1e0), t4)
+            }
+            {
+                let s0 := add(add(mload(x), mload(add(x, 0x80))), add(mload(add(x, 0x100)), mload(add(x, 0x180))))
+                let s1 := add(add(mload(add(x, 0x20)), mload(add(x, 0xa0))), add(mload(add(x, 0x120)), mload(add(x, 0x1a0))))
+                let s2 := add(add(mload(add(x, 0x40)), mload(add(x, 0xc0))), add(mload(add(x, 0x140)), mload(add(x, 0x1c0))))
+                let s3 := add(add(mload(add(x, 0x60)), mload(add(x, 0xe0))), add(mload(add(x, 0x160)), mload(add(x, 0x1e0))))
+                mstore(x, mod(add(mload(x), s0), p))
+                mstore(add(x, 0x20), mod(add(mload(add(x, 0x20)), s1), p))
+                mstore(add(x, 0x40), mod(add(mload(add(x, 0x40)), s2), p))
+                mstore(add(x, 0x60), mod(add(mload(add(x, 0x60)), s3), p))
+                mstore(add(x, 0x80), mod(add(mload(add(x, 0x80)), s0), p))
+                mstore(add(x, 0xa0), mod(add(mload(add(x, 0xa0)), s1), p))
+                mstore(add(x, 0xc0), mod(add(mload(add(x, 0xc0)), s2), p))
+                mstore(add(x, 0xe0), mod(add(mload(add(x, 0xe0)), s3), p))
+                mstore(add(x, 0x100), mod(add(mload(add(x, 0x100)), s0), p))
+                mstore(add(x, 0x120), mod(add(mload(add(x, 0x120)), s1), p))
+                mstore(add(x, 0x140), mod(add(mload(add(x, 0x140)), s2), p))
+                mstore(add(x, 0x160), mod(add(mload(add(x, 0x160)), s3), p))
+                mstore(add(x, 0x180), mod(add(mload(add(x, 0x180)), s0), p))
+                mstore(add(x, 0x1a0), mod(add(mload(add(x, 0x1a0)), s1), p))
+                mstore(add(x, 0x1c0), mod(add(mload(add(x, 0x1c0)), s2), p))
+                mstore(add(x, 0x1e0), mod(add(mload(add(x, 0x1e0)), s3), p))
+            }
             // full round 7
-            x[0] = _sbox(addmod(x[0], 0x59986d19, P));
-            x[1] = _sbox(addmod(x[1], 0x30bcdfa3, P));
-            x[2] = _sbox(addmod(x[2], 0x1db63932, P));
-            x[3] = _sbox(addmod(x[3], 0x1d7c2824, P));
-            x[4] = _sbox(addmod(x[4], 0x53b33681, P));
-            x[5] = _sbox(addmod(x[5], 0x0673b747, P));
-            x[6] = _sbox(addmod(x[6], 0x038a98a3, P));
-            x[7] = _sbox(addmod(x[7], 0x2c5bce60, P));
-            x[8] = _sbox(addmod(x[8], 0x351979cd, P));
-            x[9] = _sbox(addmod(x[9], 0x5008fb73, P));
-            x[10] = _sbox(addmod(x[10], 0x547bca78, P));
-            x[11] = _sbox(addmod(x[11], 0x711af481, P));
-            x[12] = _sbox(addmod(x[12], 0x3f93bf64, P));
-            x[13] = _sbox(addmod(x[13], 0x644d987b, P));
-            x[14] = _sbox(addmod(x[14], 0x3c8bcd87, P));
-            x[15] = _sbox(addmod(x[15], 0x608758b8, P));
-            t0 = x[0] + x[1];
-            t1 = x[2] + x[3];
-            t2 = 2 * x[1] + t1;
-            t3 = 2 * x[3] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[0] = t3 + t5;
-            x[1] = t5;
-            x[2] = t2 + t4;
-            x[3] = t4;
-            t0 = x[4] + x[5];
-            t1 = x[6] + x[7];
-            t2 = 2 * x[5] + t1;
-            t3 = 2 * x[7] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[4] = t3 + t5;
-            x[5] = t5;
-            x[6] = t2 + t4;
-            x[7] = t4;
-            t0 = x[8] + x[9];
-            t1 = x[10] + x[11];
-            t2 = 2 * x[9] + t1;
-            t3 = 2 * x[11] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[8] = t3 + t5;
-            x[9] = t5;
-            x[10] = t2 + t4;
-            x[11] = t4;
-            t0 = x[12] + x[13];
-            t1 = x[14] + x[15];
-            t2 = 2 * x[13] + t1;
-            t3 = 2 * x[15] + t0;
-            t4 = 4 * t1 + t3;
-            t5 = 4 * t0 + t2;
-            x[12] = t3 + t5;
-            x[13] = t5;
-            x[14] = t2 + t4;
-            x[15] = t4;
-            t0 = x[0] + x[4] + x[8] + x[12];
-            t1 = x[1] + x[5] + x[9] + x[13];
-            t2 = x[2] + x[6] + x[10] + x[14];
-            t3 = x[3] + x[7] + x[11] + x[15];
-            x[0] = (x[0] + t0) % P;
-            x[1] = (x[1] + t1) % P;
-            x[2] = (x[2] + t2) % P;
-            x[3] = (x[3] + t3) % P;
-            x[4] = (x[4] + t0) % P;
-            x[5] = (x[5] + t1) % P;
-            x[6] = (x[6] + t2) % P;
-            x[7] = (x[7] + t3) % P;
-            x[8] = (x[8] + t0) % P;
-            x[9] = (x[9] + t1) % P;
-            x[10] = (x[10] + t2) % P;
-            x[11] = (x[11] + t3) % P;
-            x[12] = (x[12] + t0) % P;
-            x[13] = (x[13] + t1) % P;
-            x[14] = (x[14] + t2) % P;
-            x[15] = (x[15] + t3) % P;
+            {
+                let a := addmod(mload(x), 0x59986d19, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(x, mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x20)), 0x30bcdfa3, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x20), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x40)), 0x1db63932, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x40), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x60)), 0x1d7c2824, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x60), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x80)), 0x53b33681, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x80), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xa0)), 0x0673b747, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xa0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xc0)), 0x038a98a3, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xc0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0xe0)), 0x2c5bce60, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0xe0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x100)), 0x351979cd, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x100), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x120)), 0x5008fb73, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x120), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x140)), 0x547bca78, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x140), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x160)), 0x711af481, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x160), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x180)), 0x3f93bf64, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x180), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1a0)), 0x644d987b, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1a0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1c0)), 0x3c8bcd87, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1c0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let a := addmod(mload(add(x, 0x1e0)), 0x608758b8, p)
+                let a3 := mulmod(mulmod(a, a, p), a, p)
+                mstore(add(x, 0x1e0), mulmod(mulmod(a3, a3, p), a, p))
+            }
+            {
+                let t0 := add(mload(x), mload(add(x, 0x20)))
+                let t1 := add(mload(add(x, 0x40)), mload(add(x, 0x60)))
+                let t2 := add(mul(2, mload(add(x, 0x20))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x60))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(x, add(t3, t5))
+                mstore(add(x, 0x20), t5)
+                mstore(add(x, 0x40), add(t2, t4))
+                mstore(add(x, 0x60), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x80)), mload(add(x, 0xa0)))
+                let t1 := add(mload(add(x, 0xc0)), mload(add(x, 0xe0)))
+                let t2 := add(mul(2, mload(add(x, 0xa0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0xe0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x80), add(t3, t5))
+                mstore(add(x, 0xa0), t5)
+                mstore(add(x, 0xc0), add(t2, t4))
+                mstore(add(x, 0xe0), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x100)), mload(add(x, 0x120)))
+                let t1 := add(mload(add(x, 0x140)), mload(add(x, 0x160)))
+                let t2 := add(mul(2, mload(add(x, 0x120))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x160))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x100), add(t3, t5))
+                mstore(add(x, 0x120), t5)
+                mstore(add(x, 0x140), add(t2, t4))
+                mstore(add(x, 0x160), t4)
+            }
+            {
+                let t0 := add(mload(add(x, 0x180)), mload(add(x, 0x1a0)))
+                let t1 := add(mload(add(x, 0x1c0)), mload(add(x, 0x1e0)))
+                let t2 := add(mul(2, mload(add(x, 0x1a0))), t1)
+                let t3 := add(mul(2, mload(add(x, 0x1e0))), t0)
+                let t4 := add(mul(4, t1), t3)
+                let t5 := add(mul(4, t0), t2)
+                mstore(add(x, 0x180), add(t3, t5))
+                mstore(add(x, 0x1a0), t5)
+                mstore(add(x, 0x1c0), add(t2, t4))
+                mstore(add(x, 0x1e0), t4)
+            }
+            {
+                let s0 := add(add(mload(x), mload(add(x, 0x80))), add(mload(add(x, 0x100)), mload(add(x, 0x180))))
+                let s1 := add(add(mload(add(x, 0x20)), mload(add(x, 0xa0))), add(mload(add(x, 0x120)), mload(add(x, 0x1a0))))
+                let s2 := add(add(mload(add(x, 0x40)), mload(add(x, 0xc0))), add(mload(add(x, 0x140)), mload(add(x, 0x1c0))))
+                let s3 := add(add(mload(add(x, 0x60)), mload(add(x, 0xe0))), add(mload(add(x, 0x160)), mload(add(x, 0x1e0))))
+                mstore(x, mod(add(mload(x), s0), p))
+                mstore(add(x, 0x20), mod(add(mload(add(x, 0x20)), s1), p))
+                mstore(add(x, 0x40), mod(add(mload(add(x, 0x40)), s2), p))
+                mstore(add(x, 0x60), mod(add(mload(add(x, 0x60)), s3), p))
+                mstore(add(x, 0x80), mod(add(mload(add(x, 0x80)), s0), p))
+                mstore(add(x, 0xa0), mod(add(mload(add(x, 0xa0)), s1), p))
+                mstore(add(x, 0xc0), mod(add(mload(add(x, 0xc0)), s2), p))
+                mstore(add(x, 0xe0), mod(add(mload(add(x, 0xe0)), s3), p))
+                mstore(add(x, 0x100), mod(add(mload(add(x, 0x100)), s0), p))
+                mstore(add(x, 0x120), mod(add(mload(add(x, 0x120)), s1), p))
+                mstore(add(x, 0x140), mod(add(mload(add(x, 0x140)), s2), p))
+                mstore(add(x, 0x160), mod(add(mload(add(x, 0x160)), s3), p))
+                mstore(add(x, 0x180), mod(add(mload(add(x, 0x180)), s0), p))
+                mstore(add(x, 0x1a0), mod(add(mload(add(x, 0x1a0)), s1), p))
+                mstore(add(x, 0x1c0), mod(add(mload(add(x, 0x1c0)), s2), p))
+                mstore(add(x, 0x1e0), mod(add(mload(add(x, 0x1e0)), s3), p))
+            }
         }
     }
 
