@@ -57,6 +57,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     active, mkt, is_buy, has_limit = c("active"), c("mkt"), c("is_buy"), c("has_limit")
     limit, qty, fill, acct = c("limit"), c("qty"), c("fill"), c("acct")
     price, traded, filled, dlim, net = c("price"), c("traded"), c("filled"), c("dlim"), c("net")
+    ref, has_ref = c("ref"), c("has_ref")
 
     for e, name in ((active, "active"), (is_buy, "is_buy"), (has_limit, "has_limit")):
         b.boolean(e, f"book: {name}")
@@ -83,7 +84,9 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.boundary(-1, net, "S2 bought = sold: zero at the end")
 
     # The bus: the market's public price, the published order, the fill for settlement.
-    b.bus.send(TAG_MARKET, [mkt, price, traded], active, "S1 uniform price: market table")
+    b.bus.send(
+        TAG_MARKET, [mkt, price, traded, ref, has_ref], active, "S1 uniform price: market table"
+    )
     b.bus.send(
         TAG_ORDER, [mkt, is_buy, has_limit, limit, qty, fill, acct], active, "published order"
     )
@@ -99,6 +102,9 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
             "fill": fill,
             "traded": traded,
             "dlim": dlim,
+            "price": price,
+            "ref": ref,
+            "has_ref": has_ref,
         },
     )
     rows, mult = statement.market_rows()
@@ -137,6 +143,8 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     fill = arr([o.fill for o in orders])
     price = arr([statement.prices[o.market] for o in orders])
     traded = (price > 0).astype(np.int64)
+    refs = statement.references or (0,) * len(statement.markets)
+    ref = arr([refs[o.market] for o in orders])
     filled = (fill > 0).astype(np.int64)
     dlim = (2 * is_buy - 1) * (limit - price)
     signed = (2 * is_buy - 1) * fill
@@ -158,6 +166,8 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         ("acct", arr([o.account for o in orders])),
         ("price", price),
         ("traded", traded),
+        ("ref", ref),
+        ("has_ref", (ref > 0).astype(np.int64)),
         ("filled", filled),
         ("dlim", dlim),
         ("net", net),
@@ -170,5 +180,6 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         SECTION, "limit_slack", filled * has_limit * dlim, "S1 limit (a fill within its limit)"
     )
     book = {"mkt": mkt, "is_buy": is_buy, "has_limit": has_limit, "limit": limit, "qty": qty}
-    book |= {"fill": fill, "traded": traded, "dlim": dlim}
+    book |= {"fill": fill, "traded": traded, "dlim": dlim, "price": price}
+    book |= {"ref": ref, "has_ref": (ref > 0).astype(np.int64)}
     fair.generate(tb, book, m, refuse)

@@ -46,7 +46,7 @@ import numpy.typing as npt
 
 from sealbatch.crypto.air import Column, shift_rows
 from sealbatch.crypto.field_scalar import P
-from sealbatch.settlement.batch_air import prorata
+from sealbatch.settlement.batch_air import prorata, tiebreak
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
 
 __all__ = ["MARKET_BUY_KEY", "declare", "generate"]
@@ -156,6 +156,15 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
     prorata.declare(
         b,
         {"qty": qty, "fill": fill, "chg": chg, "vol": vol, "lg": lg, "better": bet, "worse": wor},
+    )
+    tiebreak.declare(
+        b,
+        {
+            **book,
+            **{"chg": chg, "lend": lend, "elig": elig, "tb": tb, "vol": vol, "ct": ct},
+            **{"cum_lb": cum_lb, "lvl_b": lvl_b, "cum_s": cum_s, "cum_ls": cum_ls},
+            **{"lb": lb, "hq": hq, "bq": bq},
+        },
     )
 
 
@@ -299,5 +308,15 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: 
     prorata.generate(
         tb,
         {"qty": qty, "fill": fill, "chg": chg, "vol": vol, "lg": lg, "better": bet, "worse": wor},
+        refuse,
+    )
+    tiebreak.generate(
+        tb,
+        {
+            **rows,
+            **{"chg": chg, "lend": lend, "elig": elig, "tb": tbv, "vol": vol},
+            **{"cum_lb": cum_lb, "lvl_b": lvl_b, "cum_s": cum_s, "cum_ls": cum_ls},
+            **{"lb": lb, "hq": hq, "bq": bq},
+        },
         refuse,
     )

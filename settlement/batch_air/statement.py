@@ -106,10 +106,16 @@ class BatchStatement:
     post: LedgerState
     settle: SettleStatement
     settle_witness: SettleWitness
+    references: tuple[int, ...] = ()  # reference price per market, 0: none
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-        """``TAG_MARKET`` rows ``(market, price, traded)`` and their multiplicities."""
-        rows = tuple((j, p, int(p > 0)) for j, p in enumerate(self.prices))
+        """``TAG_MARKET`` rows ``(market, price, traded, reference, has_reference)`` and
+        their multiplicities (the market's order count)."""
+        refs = self.references or (0,) * len(self.prices)
+        rows = tuple(
+            (j, p, int(p > 0), r, int(r > 0))
+            for j, (p, r) in enumerate(zip(self.prices, refs, strict=True))
+        )
         return rows, self.order_counts
 
     def order_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
@@ -233,6 +239,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         oid = next(iter(fills))
         raise BatchStatementError(f"result.json fill of 0x{oid.hex()}: no such order in orders.csv")
     counts = tuple(sum(1 for o in rows if o.market == j) for j in range(len(markets)))
+    references = _references(markets, markets_doc, pre)
     prices = []
     for j, m in enumerate(markets):
         doc = markets_doc[m]
@@ -269,7 +276,27 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         post=post,
         settle=settle,
         settle_witness=settle_witness,
+        references=references,
     )
+
+
+def _references(
+    markets: Sequence[str], markets_doc: Mapping[str, Any], pre: LedgerState
+) -> tuple[int, ...]:
+    """Each market's reference price (0: none): result.json's, which must be the
+    pre-state's mark when the market has one (docs/formats.md)."""
+    out = []
+    for m, ms in zip(markets, pre.market_states, strict=True):
+        ref = markets_doc[m].get("reference_price")
+        if ref is not None and (type(ref) is not int or not 1 <= ref < 1 << 30):
+            raise BatchStatementError(f"result.json {m} reference_price: expected ticks, got {ref}")
+        if ms.mark_price and ref != ms.mark_price:
+            raise BatchStatementError(
+                f"result.json {m} reference_price: published {ref}, the pre-state's mark is "
+                f"{ms.mark_price}"
+            )
+        out.append(ref or 0)
+    return tuple(out)
 
 
 def _published_fills(

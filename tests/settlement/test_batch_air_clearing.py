@@ -267,3 +267,62 @@ def test_random_honest_books_satisfy_the_air(seed: int) -> None:
     st = statement_of(small_batch_files(orders, refs))
     air, trace = generate(st, rows_for(st))
     check_all(air, trace, seed)
+
+
+# ---- S7: the price rule's tie-breaks
+
+
+@pytest.fixture(scope="module")
+def tie_statement() -> BatchStatement:
+    """BTC: 5 lots offered at 649 990, bids of 5 at 650 010 and 2 at 650 000. Every price
+    from 649 990 to 650 010 executes 5; up to 650 000 the imbalance is 2, above it 0;
+    the reference 650 000 then picks 650 001. ETH: a bid below an offer, no trade."""
+    t = TRADERS
+    orders = [
+        (t[0], Order(BTC, Side.SELL, 649_990, 5)),
+        (t[1], Order(BTC, Side.BUY, 650_010, 5)),
+        (t[2], Order(BTC, Side.BUY, 650_000, 2)),
+        (t[3], Order(ETH, Side.BUY, 350_000, 1)),
+        (t[4], Order(ETH, Side.SELL, 350_010, 1)),
+    ]
+    return statement_of(small_batch_files(orders))
+
+
+def _at_price(st: BatchStatement, market: int, price: int) -> BatchStatement:
+    prices = tuple(price if j == market else p for j, p in enumerate(st.prices))
+    orders = tuple(
+        replace(o, fill_price=price) if o.market == market and o.fill else o for o in st.orders
+    )
+    return replace(st, prices=prices, orders=orders)
+
+
+def test_the_tie_statement_clears_at_the_least_imbalanced_price_nearest_the_reference(
+    tie_statement: BatchStatement,
+) -> None:
+    assert tie_statement.prices == (650_001, 0)
+    air, trace = generate(tie_statement, rows_for(tie_statement))
+    check_all(air, trace)
+
+
+def test_a_more_imbalanced_price_is_caught_by_s7_least_imbalance(
+    tie_statement: BatchStatement,
+) -> None:
+    forged = _at_price(tie_statement, 0, 650_000)  # same fills, imbalance 2 instead of 0
+    _refused_and_rejected(forged, "S7 least imbalance", "bus")
+
+
+def test_a_price_further_from_the_reference_is_caught_by_s7_reference(
+    tie_statement: BatchStatement,
+) -> None:
+    forged = _at_price(tie_statement, 0, 650_002)  # optimal too, but 650 001 is nearer
+    _refused_and_rejected(forged, "S7 reference", "bus")
+
+
+def test_a_price_without_volume_is_caught_by_s7_no_volume_no_price(
+    tie_statement: BatchStatement,
+) -> None:
+    """(The reference rule also sees that 350 004 is as good: either refuses it.)"""
+    forged = _at_price(tie_statement, 1, 350_005)
+    _refused_and_rejected(forged, "S7 reference|S7 no volume, no price", "bus")
+    no_ref = replace(forged, references=(forged.references[0], 0))
+    _refused_and_rejected(no_ref, "S7 no volume, no price", "bus")
