@@ -13,25 +13,34 @@ custom error. The public inputs the contract derives are computed off chain by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from web3 import Web3
 from web3.contract import Contract
 
+from sealbatch.crypto import poseidon2
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.anchor import AnchorError, Chain, Receipt
+from sealbatch.settlement.batch_air.statement import statement_from_files
+from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.l1_statement import (
     KIND_DEPOSIT,
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
     L1Request,
     L1Withdrawal,
     MarketValues,
+    block_elements,
     inputs_digest,
     public_inputs,
 )
 from sealbatch.settlement.oracle import OracleRound
-from sealbatch.settlement.roots import AccountProof
+from sealbatch.settlement.publication import transfers_from_dict
+from sealbatch.settlement.roots import AccountProof, decode_signed
 
 __all__ = [
     "DEFAULT_FORCED_DELAY_S",
@@ -40,6 +49,7 @@ __all__ = [
     "attach_exchange",
     "deploy_exchange",
     "oracle_tuple",
+    "statement_from_batch",
 ]
 
 #: Seconds an unserved forced withdrawal waits before anyone may freeze the exchange
@@ -60,6 +70,7 @@ class Statement:
     queue_to: int
     markets: tuple[MarketValues, ...]
     block_elements: tuple[int, ...] = ()
+    settlement: tuple[int, ...] = ()
     withdrawals: tuple[L1Withdrawal, ...] = ()
     oracle: OracleRound = field(default_factory=lambda: OracleRound(0, 0, ()))
     last_batch_id: int | None = None
@@ -77,12 +88,65 @@ class Statement:
             self.queue_to,
             [(m.price, m.funding_index, m.mark, m.orders) for m in self.markets],
             list(self.block_elements),
+            list(self.settlement),
             [
                 (Web3.to_checksum_address(w.account), w.subaccount, w.amount)
                 for w in self.withdrawals
             ],
             oracle_tuple(self.oracle),
         )
+
+
+def statement_from_batch(
+    files: Mapping[str, str], *, queue_to: int
+) -> tuple[Statement, tuple[L1Request, ...]]:
+    """The operator's statement for a published batch folder (file name → text), and the
+    deposits the batch must consume from the contract's queue, in order.
+
+    Every value comes from the batch verifier's own statement
+    (:func:`~sealbatch.settlement.batch_air.statement.statement_from_files`), so the
+    public inputs the contract derives are the ones the batch proof proves when the
+    contract's queue holds exactly those deposits up to ``queue_to``.
+
+    Raises:
+        BatchStatementError: the folder is malformed or inconsistent.
+    """
+    bs = statement_from_files(files)
+    pi = bs.public_inputs
+
+    def digest(at: int) -> bytes:
+        return poseidon2.digest_to_bytes(np.array(pi[at : at + 8], dtype=np.uint64))
+
+    m = pi[PUBLIC_HEADER - 1]
+    markets = tuple(
+        MarketValues(
+            price=pi[at],
+            funding_index=decode_signed(pi[at + 1 : at + 5]),
+            mark=pi[at + 5],
+            orders=pi[at + 6],
+        )
+        for at in (PUBLIC_HEADER + PUBLIC_PER_MARKET * j for j in range(m))
+    )
+    try:
+        deposits, blocks, withdrawals = transfers_from_dict(json.loads(files["transfers.json"]))
+        oracle = OracleRound.from_dict(json.loads(files["oracle.json"]))
+    except (KeyError, ValueError, SettlementError) as exc:
+        raise BatchStatementError(f"published batch: {exc}") from exc
+    statement = Statement(
+        batch_id=bs.batch_id,
+        pre_root=digest(3),
+        post_root=digest(11),
+        commitment_root=digest(19),
+        outputs_digest=digest(35),
+        queue_to=queue_to,
+        markets=markets,
+        block_elements=tuple(block_elements(blocks)),
+        settlement=tuple(pi[PUBLIC_HEADER + PUBLIC_PER_MARKET * m :]),
+        withdrawals=tuple(L1Withdrawal(k.address, k.subaccount, a) for k, a in withdrawals),
+        oracle=oracle,
+    )
+    expected = tuple(L1Request(KIND_DEPOSIT, k.address, k.subaccount, a) for k, a in deposits)
+    return statement, expected
 
 
 def oracle_tuple(round_: OracleRound) -> tuple[Any, ...]:
@@ -173,6 +237,7 @@ class ExchangeContract:
             inputs=digest,
             outputs_digest=statement.outputs_digest,
             markets=statement.markets,
+            settlement=statement.settlement,
         )
 
     def public_inputs_for(self, statement: Statement) -> tuple[int, ...]:

@@ -9,7 +9,8 @@ The layout is the batch AIR's (docs/stark.md, "The batch AIR")::
 
     batch_id×3, pre_root×8, post_root×8, commitment_root×8, inputs_digest×8,
     outputs_digest×8, n_markets, then per market (id order)
-    clearing_price, funding_index×4 (signed), mark_price, order_count
+    clearing_price, funding_index×4 (signed), mark_price, order_count,
+    then the settlement statement's elements (``SettleStatement.to_elements``)
 
 and the inputs digest is that of docs/formats.md ("Batch digests"), built
 from what L1 knows: the batch id, the oracle round (its digest recomputed
@@ -26,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sealbatch.auction.commitment import address_limbs, bytes32_elements, limbs
+from sealbatch.auction.commitment import address_limbs, bytes32_elements, limbs, market_code
 from sealbatch.crypto import poseidon2
+from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.errors import SettlementError
 from sealbatch.settlement.oracle import OracleRound
 from sealbatch.settlement.roots import encode_signed
@@ -42,6 +44,7 @@ __all__ = [
     "L1Request",
     "L1Withdrawal",
     "MarketValues",
+    "block_elements",
     "digest_elements",
     "inputs_digest",
     "public_inputs",
@@ -92,6 +95,22 @@ def digest_elements(digest: bytes) -> list[int]:
         return [int(v) for v in poseidon2.digest_from_bytes(digest)]
     except ValueError as exc:
         raise SettlementError(f"digest: {exc}") from None
+
+
+def block_elements(blocks: Sequence[BlockTrade]) -> list[int]:
+    """RFQ blocks as the inputs digest encodes them: id×8, market code, buyer×7, seller×7,
+    price, quantity (docs/formats.md, "Batch digests")."""
+    out: list[int] = []
+    for b in blocks:
+        out += [
+            *bytes32_elements(b.block_id),
+            market_code(b.market),
+            *address_limbs(b.buyer),
+            *address_limbs(b.seller),
+            b.price,
+            b.quantity,
+        ]
+    return out
 
 
 def _flow(account: str, subaccount: int, amount: int) -> list[int]:
@@ -148,8 +167,12 @@ def public_inputs(
     inputs: bytes,
     outputs_digest: bytes,
     markets: Sequence[MarketValues],
+    settlement: Sequence[int] = (),
 ) -> tuple[int, ...]:
     """The batch proof's public inputs, in the contract's (and the batch AIR's) order.
+
+    Args:
+        settlement: the settlement statement's elements, as the operator states them.
 
     Raises:
         SettlementError: a value is not a field element or a digest is malformed.
@@ -171,4 +194,7 @@ def public_inputs(
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < poseidon2.P:
                 raise SettlementError(f"expected a field element in [0, {poseidon2.P}), got {v!r}")
         out += [m.price, *(int(x) for x in encode_signed([m.funding_index])[0]), m.mark, m.orders]
-    return tuple(out)
+    for v in settlement:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < poseidon2.P:
+            raise SettlementError(f"expected a field element in [0, {poseidon2.P}), got {v!r}")
+    return (*out, *settlement)

@@ -101,6 +101,7 @@ contract Exchange {
         uint64 queueTo; // the batch consumes L1 requests [queueConsumed, queueTo)
         MarketValues[] markets; // in id order
         uint256[] blockElements; // the RFQ blocks settled, BLOCK_ELEMENTS each
+        uint256[] settlement; // the batch AIR's settlement statement (SettleStatement.to_elements)
         Withdrawal[] withdrawals;
         OracleRound oracle;
     }
@@ -599,13 +600,19 @@ contract Exchange {
 
     /// @dev The batch AIR's public inputs (docs/stark.md, "The batch AIR"): batch id ×3,
     ///      pre-root ×8, post-root ×8, commitment root ×8, inputs digest ×8, outputs digest ×8,
-    ///      m, then per market price, funding index ×4 (signed), mark price, order count.
+    ///      m, then per market price, funding index ×4 (signed), mark price, order count, then
+    ///      the settlement statement's elements as the operator states them.
     function _publicInputs(Statement calldata s, uint256[8] memory inputsDigest)
         private
         view
         returns (uint256[] memory pi)
     {
-        pi = new uint256[](PUBLIC_HEADER + PUBLIC_PER_MARKET * marketCount);
+        uint256 perMarket = PUBLIC_HEADER + PUBLIC_PER_MARKET * marketCount;
+        pi = new uint256[](perMarket + s.settlement.length);
+        for (uint256 i = 0; i < s.settlement.length; ++i) {
+            if (s.settlement[i] >= P) revert NotFieldElement(s.settlement[i]);
+            pi[perMarket + i] = s.settlement[i];
+        }
         _putLimbs(pi, 0, s.lastBatchId);
         _checkDigest(stateRoot);
         _checkDigest(s.postRoot);

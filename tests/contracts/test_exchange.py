@@ -118,6 +118,7 @@ def test_public_inputs_match_the_python_statement(h: Harness) -> None:
         dataclasses.replace(s, queue_to=0, withdrawals=w[1:]),
         dataclasses.replace(s, withdrawals=(w[0], L1Withdrawal(t2, 3, 98))),
         dataclasses.replace(s, block_elements=tuple(range(2, 27))),
+        dataclasses.replace(s, settlement=(5,)),
         dataclasses.replace(s, oracle=h.oracle_round()),
         dataclasses.replace(s, markets=(markets[0], dataclasses.replace(markets[1], orders=1))),
     ):
@@ -361,3 +362,57 @@ def anvil_chain() -> Iterator[Chain]:
 @pytest.mark.anvil
 def test_escape_hatch_on_anvil(anvil_chain: Chain) -> None:
     run_escape_hatch(Harness.deploy(anvil_chain))
+
+
+def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batch(
+    chain: Chain,
+) -> None:
+    """For a real settled batch with L1 deposits and withdrawals, the public inputs the contract
+    derives (from its own root and queue) are exactly those the batch verifier derives from
+    the published files — the statement the batch proof proves."""
+    from sealbatch.auction.orders import Order, Side
+    from sealbatch.settlement.anchor_exchange import deploy_exchange, statement_from_batch
+    from sealbatch.settlement.batch_air.statement import statement_from_files
+    from sealbatch.settlement.params import DEFAULT_CONFIG
+    from sealbatch.settlement.publication import BatchPublication
+    from sealbatch.settlement.transition import apply_batch
+    from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
+
+    from .exchange_harness import deploy_statement_verifier
+
+    t = TRADERS
+    depositors = [str(a) for a in chain.w3.eth.accounts[5:7]]
+    deposits = ((key(depositors[0]), 5_000_000), (key(depositors[1], 4), 7_000))
+    withdrawals = ((key(t[1]), 1_234_567),)
+    batch = make_batch(
+        1,
+        [
+            (t[0], Order("BTC-PERP", Side.BUY, 650_010, 5)),
+            (t[1], Order("BTC-PERP", Side.SELL, None, 3)),
+        ],
+        references={"BTC-PERP": 650_000, "ETH-PERP": 350_000},
+    )
+    pre = funded([10**12] * 4)
+    rnd = oracle_round(1, 1_000, {"BTC-PERP": 650_000, "ETH-PERP": 350_000})
+    post, _ = apply_batch(
+        pre, batch, rnd, DEFAULT_CONFIG, ORACLE, deposits=deposits, withdrawals=withdrawals
+    )
+    pub = BatchPublication(batch, rnd, pre, post, deposits=deposits, withdrawals=withdrawals)
+    files = pub.files(DEFAULT_CONFIG, ORACLE)
+
+    ex = deploy_exchange(
+        chain,
+        deploy_statement_verifier(chain).verifier.address,
+        genesis_root=state_root(pre),
+        multipliers=[m.multiplier for m in DEFAULT_CONFIG.markets],
+        first_batch_id=1,
+    )
+    for (k, amount), who in zip(deposits, depositors, strict=True):
+        ex.mint(who, amount)
+        ex.deposit(who, amount, subaccount=k.subaccount)
+    ex.request_forced_withdrawal(depositors[0], 1)  # queued after: not this batch's
+    statement, expected_deposits = statement_from_batch(files, queue_to=2)
+    assert tuple(ex.requests(0, 2)) == expected_deposits
+    verifier_side = statement_from_files(files).public_inputs
+    assert ex.public_inputs_for(statement) == verifier_side
+    assert ex.derive_public_inputs(statement) == verifier_side
