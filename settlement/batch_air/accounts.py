@@ -190,15 +190,18 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
     deposit = tuple(sec.digits("acct.deposit", AMOUNT_DIGITS))
     withdrawal = tuple(sec.digits("acct.withdrawal", AMOUNT_DIGITS))
     forfeit = tuple(sec.digits("acct.forfeit", AMOUNT_DIGITS))
-    has_flows = sec.one("acct.has_flows")
-    sec.boolean(has_flows, "acct.has_flows")
-    for c in (*deposit, *withdrawal, *forfeit):
-        sec.transition((1 - has_flows) * c, "statement 3: no published flow, no flow")
-    sec.bus.receive(
-        TAG_FLOWS, [sec.row, *deposit, *withdrawal, *forfeit], has_flows, "account's flows"
-    )
     adjust = _signed(sec, "acct.adjust", AMOUNT_DIGITS)
     adjust_p = tuple(sec.alloc("acct.adjust_p", m))
+    has_flows = sec.one("acct.has_flows")
+    sec.boolean(has_flows, "acct.has_flows")
+    for c in (*deposit, *withdrawal, *forfeit, adjust.sign, *adjust.digits, *adjust_p):
+        sec.transition((1 - has_flows) * c, "statement 3: no published flow, no flow")
+    sec.bus.receive(
+        TAG_FLOWS,
+        [sec.row, *deposit, *withdrawal, *forfeit, adjust.sign, *adjust.digits, *adjust_p],
+        has_flows,
+        "account's flows",
+    )
     if not st.has_adjustments:
         for c in (adjust.sign, *adjust.digits, *adjust_p):
             sec.transition(c, "statement 3: no adjustments in this batch")
@@ -392,10 +395,10 @@ def account_trace(
         for k, column in enumerate(cs):
             main[column.index, :n] = d[k]
         flows.append(d.astype(np.int64))
-    flowing = np.array(sw.deposits, dtype=object) != 0
-    flowing |= np.array(sw.withdrawals, dtype=object) != 0
-    flowing |= np.array(sw.forfeits, dtype=object) != 0
-    main[cols.has_flows.index, :n] = flowing.astype(bool)
+    flowing = np.zeros(n, dtype=bool)
+    for r, *_ in sw.flow_rows():
+        flowing[r] = True
+    main[cols.has_flows.index, :n] = flowing
     adj_sign, adj_digits = _put_signed(main, cols.adjust, list(sw.adjust), n)
     for j in range(m):
         main[cols.adjust_positions[j].index, :n] = to_field(sw.adjust_positions[:, j])

@@ -10,16 +10,16 @@ fills. Around the sections it places the two services they use:
 * the 12-bit range table and the Poseidon2 rows of
   :mod:`sealbatch.settlement.batch_air.framework` (the batch AIR's own).
 
-Per-account deposits, withdrawals and forfeited bonds are a second public
-table ``(TAG_FLOWS, account, deposit digits, withdrawal digits, forfeit
-digits)`` the verifier takes from ``transfers.json`` and the forfeits the
-transition charged; each account row receives its own at most once.
+Per-account deposits, withdrawals, forfeited bonds and adjustments are a
+second public table (``TAG_FLOWS``, :meth:`SettleWitness.flow_rows`) the
+verifier takes from its replay of the published batch; each account row
+receives its own at most once.
 
 Public inputs: :meth:`SettleStatement.to_elements`, the fill count, the
 fills (five elements each: ``account, market, side, lots, price``), then one
-flow row per account with a flow (``account`` and three amounts of six
-12-bit digits). They grow with the batch: in the batch AIR the fills come from
-the clearing sections instead.
+flow row per account with a flow (:meth:`SettleWitness.flow_rows`). They
+grow with the batch: in the batch AIR the fills come from the clearing
+sections instead.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from sealbatch.settlement.batch_air.framework import (
     AirBuilder,
     TraceBuilder,
 )
-from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS, DIGIT
+from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS
 from sealbatch.settlement.batch_air.section import Section, finish_trace
 from sealbatch.settlement.batch_air.settle_witness import (
     SettleStatement,
@@ -62,7 +62,7 @@ __all__ = [
 
 NAME = "sealbatch_settle"
 _FILL_WIDTH = 5
-_FLOW_WIDTH = 1 + 3 * AMOUNT_DIGITS
+_FLOW_WIDTH = 1 + 4 * AMOUNT_DIGITS + 1  # then one position adjustment per market
 
 
 @dataclass(frozen=True)
@@ -135,12 +135,10 @@ def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows]:
     k = rest[0]
     fills = tuple(rest[1 + _FILL_WIDTH * i : 1 + _FILL_WIDTH * (i + 1)] for i in range(k))
     rest = rest[1 + _FILL_WIDTH * k :]
-    if len(rest) % _FLOW_WIDTH:
-        raise ValueError(f"expected flows of {_FLOW_WIDTH} elements, got {len(rest)} elements")
-    flows = tuple(rest[i : i + _FLOW_WIDTH] for i in range(0, len(rest), _FLOW_WIDTH))
-    for row in flows:
-        if any(d >= DIGIT for d in row[1:]):
-            raise ValueError(f"expected 12-bit flow digits, got {row}")
+    width = _FLOW_WIDTH + len(st.markets)
+    if len(rest) % width:
+        raise ValueError(f"expected flows of {width} elements, got {len(rest)} elements")
+    flows = tuple(rest[i : i + width] for i in range(0, len(rest), width))
     return st, fills, flows
 
 

@@ -22,6 +22,7 @@ from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
 from sealbatch.auction.errors import AuctionError
 from sealbatch.crypto import poseidon2
 from sealbatch.crypto.eip712 import Address
+from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.limbs import digits_of
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.ledger import AccountKey, LedgerState
@@ -201,8 +202,10 @@ class SettleWitness:
 
     ``adjust`` and ``adjust_positions`` hold what the transition moved beyond
     fills, fees, funding, deposits, withdrawals and forfeits (liquidation
-    penalties, deficit cover, ADL, socialised loss, RFQ blocks); the AIR lets
-    them be non-zero only in a batch whose statement says it has adjustments.
+    penalties, deficit cover, ADL, socialised loss, RFQ blocks); like the
+    flows they reach the AIR as the verifier's public table (from its replay
+    of the batch), and they must be zero unless the statement says the batch
+    has adjustments.
     """
 
     address_limbs: np.ndarray  # (n, 7) uint64
@@ -220,15 +223,23 @@ class SettleWitness:
     fills: tuple[FillRow, ...]
 
     def flow_rows(self) -> tuple[tuple[int, ...], ...]:
-        """``TAG_FLOWS`` rows: ``(account, deposit, withdrawal, forfeit digits × 6 each)``
-        for every account with a flow."""
+        """``TAG_FLOWS`` rows for every account with a flow: ``(account, deposit,
+        withdrawal, forfeit (6 digits each), adjust sign, adjust (6 digits), position
+        adjustment per market (field elements))``."""
         out = []
-        for r, flows in enumerate(zip(self.deposits, self.withdrawals, self.forfeits, strict=True)):
-            if any(flows):
-                row = [r]
-                for amount in flows:
-                    row += [int(d) for d in digits_of([amount], 6)[:, 0]]
-                out.append(tuple(row))
+        for r in range(len(self.deposits)):
+            amounts = (self.deposits[r], self.withdrawals[r], self.forfeits[r])
+            adjust = int(self.adjust[r])
+            moved = [int(v) for v in self.adjust_positions[r]]
+            if not any(amounts) and not adjust and not any(moved):
+                continue
+            row = [r]
+            for amount in amounts:
+                row += [int(d) for d in digits_of([amount], 6)[:, 0]]
+            row.append(int(adjust < 0))
+            row += [int(d) for d in digits_of([abs(adjust)], 6)[:, 0]]
+            row += [v % P for v in moved]
+            out.append(tuple(row))
         return tuple(out)
 
     def fill_rows(self) -> tuple[tuple[int, ...], ...]:

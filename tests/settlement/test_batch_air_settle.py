@@ -19,6 +19,7 @@ from sealbatch.settlement.batch_air.settle_witness import (
     SettleWitness,
     settle_inputs,
 )
+from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.params import SettlementConfig, default_config
 from sealbatch.settlement.roots import state_root
@@ -315,3 +316,52 @@ def test_settlement_proof_verifies_and_binds_its_statement(
             settle_air.build(ROWS, settle_air.public_inputs(forged, sw)),
             replace(proof, public_inputs=settle_air.public_inputs(forged, sw)),
         )
+
+
+@pytest.fixture(scope="module")
+def block_batch() -> tuple[BatchWitness, SettlementConfig]:
+    """A batch with an RFQ block beside the auction (a batch with adjustments)."""
+    cfg = _config()
+    state = funded([10**10] * 4, cfg)
+    orders = [
+        (TRADERS[0], Order("BTC-PERP", Side.BUY, 650_500, 4)),
+        (TRADERS[1], Order("BTC-PERP", Side.SELL, 649_500, 4)),
+    ]
+    result = make_batch(1, orders, cfg)
+    block = BlockTrade(bytes(range(32)), "BTC-PERP", TRADERS[2], TRADERS[3], 651_000, 6, 1)
+    _, witness = apply_batch(
+        state, result, oracle_round(1, 1_000, PRICES), cfg, ORACLE, blocks=[block]
+    )
+    assert witness.blocks
+    return witness, cfg
+
+
+def test_a_batch_with_a_block_satisfies_the_settlement_air(
+    block_batch: tuple[BatchWitness, SettlementConfig],
+) -> None:
+    w, cfg = block_batch
+    st, sw = settle_inputs(w, cfg)
+    assert st.has_adjustments and any(sw.adjust) and np.any(sw.adjust_positions != 0)
+    air, main = _trace(st, sw)
+    _check(air, main)
+
+
+def test_an_adjustment_other_than_the_replayed_one_is_caught_by_the_flows_table(
+    block_batch: tuple[BatchWitness, SettlementConfig],
+) -> None:
+    """In a batch with adjustments (a block), the operator publishes a post-state that
+    moves 1,000 units more from the block's buyer to its seller: the trace's adjustments
+    are not the ones the verifier's replay publishes (statement 3, its flows table)."""
+    w, cfg = block_batch
+    _, honest_sw = settle_inputs(w, cfg)
+    c = w.post.collateral.copy()
+    c[w.post.row(key(2))] -= 1_000
+    c[w.post.row(key(3))] += 1_000
+    st, sw = settle_inputs(_forged_post(w, w.post.with_arrays(collateral=c)), cfg)
+    main, _ = settle_air.generate(st, sw, ROWS)
+    air = settle_air.build(ROWS, settle_air.public_inputs(st, honest_sw))
+    air.check_trace(main)  # every polynomial constraint holds ...
+    challenges = air.challenge_values(CHALLENGES)
+    with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):  # ... not the bus
+        air.check_trace(main, air.build_aux(main, challenges), challenges)
+    assert honest_sw.flow_rows() != sw.flow_rows()
