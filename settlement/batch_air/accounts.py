@@ -187,10 +187,14 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
     sec.bus.receive(TAG_ACCOUNT_FILLS, [sec.row, *net, *fee_sums], has_fills, "account's fills")
 
     # ---- flows
-    deposit = tuple(sec.digits("acct.deposit", AMOUNT_DIGITS))
-    withdrawal = tuple(sec.digits("acct.withdrawal", AMOUNT_DIGITS))
-    forfeit = tuple(sec.digits("acct.forfeit", AMOUNT_DIGITS))
-    adjust = _signed(sec, "acct.adjust", AMOUNT_DIGITS)
+    # Flows come digit by digit from the verifier's table (each digit below 2^12 by
+    # construction) or are zero: no range check of their own.
+    deposit = tuple(sec.alloc("acct.deposit", AMOUNT_DIGITS))
+    withdrawal = tuple(sec.alloc("acct.withdrawal", AMOUNT_DIGITS))
+    forfeit = tuple(sec.alloc("acct.forfeit", AMOUNT_DIGITS))
+    adjust_sign = sec.one("acct.adjust.sign")
+    sec.boolean(adjust_sign, "acct.adjust.sign")
+    adjust = Signed(adjust_sign, tuple(sec.alloc("acct.adjust", AMOUNT_DIGITS)))
     adjust_p = tuple(sec.alloc("acct.adjust_p", m))
     has_flows = sec.one("acct.has_flows")
     sec.boolean(has_flows, "acct.has_flows")

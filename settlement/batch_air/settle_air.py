@@ -41,7 +41,7 @@ from sealbatch.settlement.batch_air.framework import (
     AirBuilder,
     TraceBuilder,
 )
-from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS
+from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS, DIGIT
 from sealbatch.settlement.batch_air.section import Section, finish_trace
 from sealbatch.settlement.batch_air.settle_witness import (
     SettleStatement,
@@ -139,6 +139,10 @@ def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows]:
     if len(rest) % width:
         raise ValueError(f"expected flows of {width} elements, got {len(rest)} elements")
     flows = tuple(rest[i : i + width] for i in range(0, len(rest), width))
+    for row in flows:  # the account rows take these digits without range checks
+        digits = row[1 : 1 + 3 * AMOUNT_DIGITS] + row[2 + 3 * AMOUNT_DIGITS : _FLOW_WIDTH]
+        if any(d >= DIGIT for d in digits) or row[1 + 3 * AMOUNT_DIGITS] > 1:
+            raise ValueError(f"expected 12-bit flow digits and a sign bit, got {row}")
     return st, fills, flows
 
 
