@@ -365,3 +365,27 @@ def test_an_adjustment_other_than_the_replayed_one_is_caught_by_the_flows_table(
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):  # ... not the bus
         air.check_trace(main, air.build_aux(main, challenges), challenges)
     assert honest_sw.flow_rows() != sw.flow_rows()
+
+
+def test_a_deposit_credited_to_another_account_is_caught_by_the_flows_table(
+    batch: tuple[BatchWitness, SettlementConfig],
+) -> None:
+    """The operator credits trader 1's deposit of 7 to trader 2 (its published post-state
+    says so; value is conserved): the trace's flows are not the published transfers."""
+    w, cfg = batch
+    _, honest_sw = settle_inputs(w, cfg)
+    c = w.post.collateral.copy()
+    c[w.post.row(key(1))] -= 7
+    c[w.post.row(key(2))] += 7
+    forged = replace(
+        _forged_post(w, w.post.with_arrays(collateral=c)),
+        deposits=tuple((key(2) if k == key(1) else k, a) for k, a in w.deposits),
+    )
+    st, sw = settle_inputs(forged, cfg)
+    assert not any(sw.adjust)  # the forged flows explain every account's change
+    main, _ = settle_air.generate(st, sw, ROWS)
+    air = settle_air.build(ROWS, settle_air.public_inputs(st, honest_sw))
+    air.check_trace(main)
+    challenges = air.challenge_values(CHALLENGES)
+    with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):
+        air.check_trace(main, air.build_aux(main, challenges), challenges)
