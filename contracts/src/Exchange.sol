@@ -291,7 +291,9 @@ contract Exchange {
 
     /// @notice Ask the operator to withdraw up to `amount` base units of (sender, `subaccount`)'s
     ///         free collateral; a proved batch must consume the request within
-    ///         `forcedWithdrawalDelay` seconds, else anyone may `freeze` the exchange.
+    ///         `forcedWithdrawalDelay` seconds, serving it with a withdrawal to the same account
+    ///         (of at most `amount`; of nothing when there is no free collateral), else anyone
+    ///         may `freeze` the exchange.
     function requestForcedWithdrawal(uint16 subaccount, uint256 amount) external returns (uint256 index) {
         if (frozen) revert ExchangeFrozen();
         _checkAmount(amount);
@@ -408,14 +410,14 @@ contract Exchange {
         if (escaped[key]) revert AlreadyEscaped(account, subaccount);
         if (index >> path.length != 0) revert MalformedLeaf(leaf.length);
 
-        uint256[8] memory node = hasher.pathRoot(hasher.hash(leaf), index, path);
-        bytes32 got = _toBytes32(hasher.compress(node, header));
-        if (got != stateRoot) revert AccountProofMismatch(stateRoot, got);
-
+        // the equity (signs checked here, before any hashing), then the proof
         int256 equity = _signed(leaf, 10);
         for (uint256 m = 0; m < marketCount; ++m) {
             equity += _signed(leaf, 14 + 4 * m) * int256(lastMarks[m]) * multipliers[m];
         }
+        uint256[8] memory node = hasher.pathRoot(hasher.hash(leaf), index, path);
+        bytes32 got = _toBytes32(hasher.compress(node, header));
+        if (got != stateRoot) revert AccountProofMismatch(stateRoot, got);
         if (equity <= 0) revert NoEquity(equity);
         escaped[key] = true;
         _push(account, uint256(equity));

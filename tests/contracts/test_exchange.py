@@ -416,3 +416,42 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
     verifier_side = statement_from_files(files).public_inputs
     assert ex.public_inputs_for(statement) == verifier_side
     assert ex.derive_public_inputs(statement) == verifier_side
+
+
+def test_malformed_statements_and_calls_are_refused(h: Harness) -> None:
+    h.ex.deposit(h.traders[0], 1_000)
+    s = h.statement(h.next_state(h.apply_queue(h.state, 1)))
+    for bad, error in (
+        (dataclasses.replace(s, post_root=b"\xff" * 32), "NotFieldElement"),
+        (dataclasses.replace(s, markets=s.markets[:1]), "MarketValuesMismatch"),
+        (dataclasses.replace(s, block_elements=(1, 2, 3)), "MalformedBlocks"),
+        (dataclasses.replace(s, queue_to=2), "QueueRangeInvalid"),
+        (dataclasses.replace(s, settlement=(2**31,)), "NotFieldElement"),
+    ):
+        refused(h, error, h.ex.anchor, bad, b"")
+    # a deposit the token does not pay for moves nothing
+    before = snapshot(h)
+    with pytest.raises(ContractReverted) as info:
+        h.chain.transact(h.ex.exchange, "deposit", 0, 10**15, sender=h.traders[1])
+    assert info.value.error == "TransferFailed"
+    assert snapshot(h) == before
+
+
+def test_escape_with_a_malformed_proof_is_refused(h: Harness) -> None:
+    t0 = h.traders[0]
+    funded(h)
+    h.ex.request_forced_withdrawal(t0, 1)
+    h.chain.advance_time(FORCED_DELAY_S + 1)
+    h.ex.freeze(h.ex.queue_length() - 1)
+    proof = account_proof(h.state, key(t0))
+    outside = dataclasses.replace(proof, index=proof.index + (1 << len(proof.path)))
+    refused(h, "MalformedLeaf", h.ex.escape, outside)
+    leaf = list(proof.leaf)
+    leaf[7] |= 1 << 16  # the address's top limb holds 16 bits
+    refused(h, "MalformedLeaf", h.ex.escape, dataclasses.replace(proof, leaf=tuple(leaf)))
+    leaf = list(proof.leaf)
+    leaf[10] = 2  # a sign is 0 or 1
+    refused(h, "MalformedLeaf", h.ex.escape, dataclasses.replace(proof, leaf=tuple(leaf)))
+    refused(h, "MalformedLeaf", h.ex.escape, dataclasses.replace(proof, leaf=proof.leaf[:-1]))
+    h.ex.escape(proof)
+    assert h.ex.has_escaped(t0)
