@@ -19,6 +19,7 @@ from __future__ import annotations
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.settlement.batch_air import clearing
+from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
     MIN_ROWS,
     TAG_FLOWS,
@@ -41,7 +42,8 @@ def rows_for(statement: BatchStatement) -> int:
     """The trace length for a statement: the smallest power of two that holds it (its
     order rows, and the settlement sections' accounts, tree nodes and permutations)."""
     settle = rows_needed(statement.settle, len(statement.settle_witness.fills))
-    need = max(MIN_ROWS, len(statement.orders) + 1, settle)  # at least one padding row
+    # every section shares the Poseidon2 service: the settlement's and the commitment tree's
+    need = max(MIN_ROWS, len(statement.orders) + 1, settle + node_count(statement))
     return 1 << (need - 1).bit_length()
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from sealbatch.crypto.air import Column
 from sealbatch.crypto.bus import PublicTable
-from sealbatch.settlement.batch_air import fair
+from sealbatch.settlement.batch_air import commitments, fair
 from sealbatch.settlement.batch_air.framework import (
     TAG_FILL,
     TAG_MARKET,
@@ -87,8 +87,13 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.bus.send(
         TAG_MARKET, [mkt, price, traded, ref, has_ref], active, "S1 uniform price: market table"
     )
+    cm = commitments.declare_book(b, active)
+    leaf = [cm["rev"], cm["seq"], *(cm[f"id{k}"] for k in range(8))]
     b.bus.send(
-        TAG_ORDER, [mkt, is_buy, has_limit, limit, qty, fill, acct], active, "published order"
+        TAG_ORDER,
+        [mkt, is_buy, has_limit, limit, qty, fill, acct, *leaf],
+        active,
+        "published order",
     )
     b.bus.send(TAG_FILL, [acct, mkt, is_buy, fill, price], filled, "fill to settlement")
     fair.declare(
@@ -111,6 +116,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.public_table(PublicTable(TAG_MARKET, rows, mult, receive=True))
     rows, mult = statement.order_rows()
     b.public_table(PublicTable(TAG_ORDER, rows, mult, receive=True))
+    commitments.declare_tree(b, statement)
 
 
 def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
@@ -183,3 +189,4 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     book |= {"fill": fill, "traded": traded, "dlim": dlim, "price": price}
     book |= {"ref": ref, "has_ref": (ref > 0).astype(np.int64)}
     fair.generate(tb, book, m, refuse)
+    commitments.generate(tb, statement, orders, refuse)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +78,16 @@ class OrderRow:
     fill: int  # lots filled in this batch (0: none)
     fill_price: int  # the published fill's price (0 without a fill)
     account: int  # row in post_state.json's accounts
+    revealed: int = 0  # 1: revealed in this batch (a leaf of its commitment tree)
+    sequence: int = 0  # its receipt sequence number when revealed
+
+    def id_elements(self) -> tuple[int, ...]:
+        """The order id as 8 field elements (``bytes32_elements``)."""
+        return tuple(bytes32_elements(self.order_id))
 
     def order_tuple(self) -> tuple[int, ...]:
-        """``(market, is_buy, has_limit, limit, quantity, fill, account)`` (``TAG_ORDER``)."""
+        """``(market, is_buy, has_limit, limit, quantity, fill, account, revealed, sequence,
+        id×8)`` (``TAG_ORDER``)."""
         return (
             self.market,
             self.is_buy,
@@ -89,6 +96,9 @@ class OrderRow:
             self.quantity,
             self.fill,
             self.account,
+            self.revealed,
+            self.sequence,
+            *self.id_elements(),
         )
 
 
@@ -107,6 +117,7 @@ class BatchStatement:
     settle: SettleStatement
     settle_witness: SettleWitness
     references: tuple[int, ...] = ()  # reference price per market, 0: none
+    forfeit_leaves: tuple[tuple[int, ...], ...] = ()  # (sequence, commitment×8) per forfeit
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, price, traded, reference, has_reference)`` and
@@ -238,6 +249,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
     if fills:
         oid = next(iter(fills))
         raise BatchStatementError(f"result.json fill of 0x{oid.hex()}: no such order in orders.csv")
+    rows, forfeit_leaves = _receipt_order(batch_id, orders, rows, liquidations, result)
     counts = tuple(sum(1 for o in rows if o.market == j) for j in range(len(markets)))
     references = _references(markets, markets_doc, pre)
     prices = []
@@ -277,7 +289,52 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         settle=settle,
         settle_witness=settle_witness,
         references=references,
+        forfeit_leaves=forfeit_leaves,
     )
+
+
+def _receipt_order(
+    batch_id: int,
+    orders: Sequence[RestingOrder],
+    rows: list[OrderRow],
+    liquidations: Mapping[bytes, AccountKey],
+    result: Mapping[str, Any],
+) -> tuple[list[OrderRow], tuple[tuple[int, ...], ...]]:
+    """Mark the orders revealed in this batch with their receipt sequence numbers, and the
+    forfeits' leaves: together the commitments under the commitment root, in receipt
+    order (the forfeits name their sequence numbers; the revealed orders of orders.csv,
+    in file order, fill the others — docs/formats.md, "Commitments").
+
+    Raises:
+        BatchStatementError: a forfeit's sequence number outside the batch or taken twice.
+    """
+    revealed = [
+        i
+        for i, r in enumerate(orders)
+        if r.origin_batch == batch_id and r.order_id not in liquidations
+    ]
+    forfeits = result.get("forfeited", ())
+    total = len(revealed) + len(forfeits)
+    taken: set[int] = set()
+    leaves = []
+    for f in forfeits:
+        try:
+            seq = int(f["sequence"])
+            commitment = bytes.fromhex(str(f["commitment"]).removeprefix("0x"))
+            elements = bytes32_elements(commitment)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BatchStatementError(f"result.json forfeited: {exc}") from exc
+        if not 0 <= seq < total or seq in taken:
+            raise BatchStatementError(
+                f"result.json forfeit sequence {seq}: expected a free slot in [0, {total})"
+            )
+        taken.add(seq)
+        leaves.append((seq, *elements))
+    free = iter(s for s in range(total) if s not in taken)
+    out = list(rows)
+    for i in revealed:
+        out[i] = replace(out[i], revealed=1, sequence=next(free))
+    return out, tuple(sorted(leaves))
 
 
 def _references(

@@ -7,15 +7,19 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from sealbatch.auction.batch import BatchResult, clear_batch
+from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
+from sealbatch.auction.commitment import commitment_root, compute_commitment
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.field_scalar import Fp4, P
+from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch
-from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
+from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 
 BTC, ETH = "BTC-PERP", "ETH-PERP"
 
@@ -23,6 +27,7 @@ BTC, ETH = "BTC-PERP", "ETH-PERP"
 def small_batch_files(
     orders: Sequence[tuple[Address, Order]] | None = None,
     refs: Mapping[str, int | None] | None = None,
+    forfeit_at: Sequence[int] = (),
 ) -> dict[str, str]:
     """A settled batch in two markets (by default: a rationed margin, market orders)."""
     t = TRADERS
@@ -38,12 +43,40 @@ def small_batch_files(
         (t[2], Order(ETH, Side.SELL, 350_010, 4)),
     ]
     refs = refs or {BTC: 650_000, ETH: 350_000}
-    batch = make_batch(1, orders, references=refs)
+    batch = committed_batch(1, orders, refs, forfeit_at)
     state = funded([10**12] * len(TRADERS))
     rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
     post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
     pub = BatchPublication(batch, rnd, state, post)
     return pub.files(DEFAULT_CONFIG, ORACLE)
+
+
+def committed_batch(
+    batch_id: int,
+    orders: Sequence[tuple[Address, Order]],
+    refs: Mapping[str, int | None],
+    forfeit_at: Sequence[int] = (),
+) -> BatchResult:
+    """Clear ``orders`` as revealed under real Poseidon2 commitments, with unrevealed
+    commitments at the receipt sequence numbers ``forfeit_at``; the seed is their root."""
+    total = len(orders) + len(forfeit_at)
+    free = iter(n for n in range(total) if n not in set(forfeit_at))
+    revealed = []
+    for n, (t, o) in enumerate(orders):
+        salt = keccak256(b"batch air test salt", n.to_bytes(4, "big"))
+        seq = next(free)
+        revealed.append(RevealedOrder(compute_commitment(o, salt, t, batch_id), t, o, seq, n, 0, 0))
+    lost = []
+    for k, seq in enumerate(forfeit_at):
+        o = Order(BTC, Side.BUY, 650_000, 1)
+        salt = keccak256(b"batch air test forfeit", k.to_bytes(4, "big"))
+        trader = TRADERS[k]
+        lost.append(Forfeit(compute_commitment(o, salt, trader, batch_id), trader, BTC, seq, 1000))
+    slots: dict[int, bytes] = {r.sequence: r.commitment for r in revealed}
+    slots |= {f.sequence: f.commitment for f in lost}
+    seed = commitment_root([slots[n] for n in range(total)])
+    sealed = SealedBatch(batch_id, seed, (), tuple(revealed), tuple(lost), ())
+    return clear_batch(sealed, DEFAULT_CONFIG.auction_markets, dict(refs))
 
 
 def statement_of(files: Mapping[str, str]) -> BatchStatement:

@@ -200,15 +200,52 @@ def test_a_market_boundary_hidden_inside_a_market_is_rejected_by_s7_sorted(
 # ---- the rows are the published orders
 
 
-def test_an_order_left_out_is_rejected_by_the_published_order_table(
+def test_an_order_left_out_is_caught_by_s8_completeness_and_the_order_table(
     statement: BatchStatement,
 ) -> None:
-    """The trace drops the unfilled BTC sell: the verifier's order table still holds it."""
+    """The trace drops the unfilled BTC sell: its commitment has no leaf (the prover
+    refuses, S8), and the verifier's order table and commitment root still hold it."""
     fewer = replace(statement, orders=statement.orders[:5] + statement.orders[6:])
+    with pytest.raises(BatchStatementError, match="S8 completeness"):
+        generate(fewer, rows_for(fewer))
     air = build_with_layout(rows_for(statement), statement)[0]
-    _, trace = generate(fewer, rows_for(fewer))
+    _, trace = generate(fewer, rows_for(fewer), refuse=False)
     with pytest.raises(ConstraintViolation, match="bus"):
         check_all(air, trace)
+
+
+@pytest.fixture(scope="module")
+def forfeit_statement() -> BatchStatement:
+    """The default book with two unrevealed commitments at receipt numbers 1 and 4."""
+    return statement_of(small_batch_files(forfeit_at=(1, 4)))
+
+
+def test_forfeits_and_reveals_hash_to_the_commitment_root(
+    forfeit_statement: BatchStatement,
+) -> None:
+    assert [leaf[0] for leaf in forfeit_statement.forfeit_leaves] == [1, 4]
+    assert sorted(o.sequence for o in forfeit_statement.orders if o.revealed) == [
+        0, 2, 3, 5, 6, 7, 8, 9, 10
+    ]  # fmt: skip
+    air, trace = generate(forfeit_statement, rows_for(forfeit_statement))
+    check_all(air, trace)
+
+
+def test_a_commitment_neither_revealed_nor_forfeited_is_caught_by_s8_completeness(
+    forfeit_statement: BatchStatement,
+) -> None:
+    """The operator hides a forfeit (drops it from result.json): the root does not
+    come out of what is left."""
+    hidden = replace(forfeit_statement, forfeit_leaves=forfeit_statement.forfeit_leaves[1:])
+    _refused_and_rejected(hidden, "S8 completeness", "bus")
+
+
+def test_a_revealed_order_moved_to_another_receipt_slot_is_caught_by_s8(
+    statement: BatchStatement,
+) -> None:
+    a, b = statement.orders[0].sequence, statement.orders[1].sequence
+    swapped = _forge(statement, o0={"sequence": b}, o1={"sequence": a})
+    _refused_and_rejected(swapped, "S8 completeness", "bus")
 
 
 # ---- S7: pro rata at the margin
