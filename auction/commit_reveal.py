@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sealbatch.auction.bounds import MAX_BALANCE, bound_message, within
 from sealbatch.auction.commitment import (
     COMMITMENT_TREE_DEPTH,
+    commitment_preimage,
     commitment_root,
     compute_commitment,
+    digest_preimages,
     is_commitment_digest,
 )
 from sealbatch.auction.errors import (
@@ -426,8 +428,49 @@ class CommitBook:
             WrongMarket, SizeOutOfRange, OutsideBand, or whatever
             ``reveal_check`` raises.
         """
+        return self._take_reveal(reveal, now_ms, None)
+
+    def reveal_many(
+        self, reveals: Sequence[tuple[Reveal, int]]
+    ) -> list[RevealedOrder | AuctionError]:
+        """Take many reveals, each with its arrival time in ms, as :meth:`reveal` would
+        one after another, but recompute their commitments in one vectorised
+        Poseidon2 hash (:func:`~sealbatch.auction.commitment.digest_preimages`).
+
+        Returns:
+            Per reveal, in order, its :class:`RevealedOrder` or the
+            :class:`AuctionError` that refused it (recorded as a rejection, as
+            :meth:`reveal` records it); the outcomes, the rejections and the
+            book's state are exactly those of calling :meth:`reveal` in order.
+
+        Raises:
+            Whatever ``reveal_check`` raises that is not an :class:`AuctionError`.
+        """
+        preimages: list[list[int]] = []
+        rows: list[int] = []
+        for i, (r, _) in enumerate(reveals):
+            entry = self._entries.get(r.commitment)
+            if entry is None:
+                continue
+            try:
+                preimages.append(
+                    commitment_preimage(r.order, r.salt, entry.commit.trader, self.batch_id)
+                )
+            except ValueError:
+                continue  # _check_reveal recomputes it and reports the field
+            rows.append(i)
+        expected = dict(zip(rows, digest_preimages(preimages), strict=True))
+        out: list[RevealedOrder | AuctionError] = []
+        for i, (r, now_ms) in enumerate(reveals):
+            try:
+                out.append(self._take_reveal(r, now_ms, expected.get(i)))
+            except AuctionError as err:
+                out.append(err)
+        return out
+
+    def _take_reveal(self, reveal: Reveal, now_ms: int, expected: bytes | None) -> RevealedOrder:
         try:
-            entry = self._check_reveal(reveal, now_ms)
+            entry = self._check_reveal(reveal, now_ms, expected)
             if self.reveal_check is not None:
                 self.reveal_check(entry.commit.trader, reveal.order)
         except AuctionError as err:
@@ -439,7 +482,9 @@ class CommitBook:
         entry.revealed = revealed
         return revealed
 
-    def _check_reveal(self, reveal: Reveal, now_ms: int) -> _Entry:
+    def _check_reveal(self, reveal: Reveal, now_ms: int, expected: bytes | None) -> _Entry:
+        """Raise the rejection of ``reveal``, if any; ``expected`` is its commitment
+        when already computed from the same order, salt, trader and batch."""
         w = self.windows
         if not w.commit_close_ms <= now_ms < w.reveal_close_ms:
             raise OutsideWindow(
@@ -454,10 +499,11 @@ class CommitBook:
         if entry.revealed is not None:
             raise DuplicateReveal(f"commitment 0x{reveal.commitment.hex()} was already revealed")
         c = entry.commit
-        try:
-            expected = compute_commitment(reveal.order, reveal.salt, c.trader, self.batch_id)
-        except ValueError as exc:
-            raise RevealMismatch(f"reveal: {exc}") from exc
+        if expected is None:
+            try:
+                expected = compute_commitment(reveal.order, reveal.salt, c.trader, self.batch_id)
+            except ValueError as exc:
+                raise RevealMismatch(f"reveal: {exc}") from exc
         if expected != c.commitment:
             raise RevealMismatch(
                 f"reveal: expected the order and salt to hash to 0x{c.commitment.hex()}, "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
@@ -74,35 +74,90 @@ def _address_bytes(value: Any, name: str) -> bytes:
     return raw
 
 
-def _encode_atom(kind: str, value: Any, name: str) -> bytes:
-    """ABI-encode one EIP-712 atomic value as a 32-byte word."""
-    if kind == "address":
-        return bytes(12) + _address_bytes(value, name)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ValueError(f"field '{name}': expected a bool, got {value!r}")
-        return int(value).to_bytes(32, "big")
-    if kind == "string":
-        if not isinstance(value, str):
-            raise ValueError(f"field '{name}': expected a string, got {value!r}")
-        return keccak256(value.encode())
-    if m := _UINT.match(kind):
-        bits = int(m.group(1))
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
+_Encoder = Callable[[Any, str], bytes]
+_WORD = 1 << 256
+
+
+def _encode_address(value: Any, name: str) -> bytes:
+    return bytes(12) + _address_bytes(value, name)
+
+
+def _encode_bool(value: Any, name: str) -> bytes:
+    if not isinstance(value, bool):
+        raise ValueError(f"field '{name}': expected a bool, got {value!r}")
+    return int(value).to_bytes(32, "big")
+
+
+@functools.lru_cache(maxsize=1024)
+def _string_word(value: str) -> bytes:
+    # Market names and domain strings repeat on every message: hash each once.
+    return keccak256(value.encode())
+
+
+def _encode_string(value: Any, name: str) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError(f"field '{name}': expected a string, got {value!r}")
+    return _string_word(value)
+
+
+def _uint_encoder(kind: str, bits: int) -> _Encoder:
+    top = 1 << bits
+
+    def encode(value: Any, name: str) -> bytes:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < top:
             raise ValueError(f"field '{name}': expected a {kind}, got {value!r}")
         return value.to_bytes(32, "big")
-    if m := _INT.match(kind):
-        bits = int(m.group(1))
-        lim = 1 << (bits - 1)
+
+    return encode
+
+
+def _int_encoder(kind: str, bits: int) -> _Encoder:
+    lim = 1 << (bits - 1)
+
+    def encode(value: Any, name: str) -> bytes:
         if isinstance(value, bool) or not isinstance(value, int) or not -lim <= value < lim:
             raise ValueError(f"field '{name}': expected an {kind}, got {value!r}")
-        return (value % (1 << 256)).to_bytes(32, "big")
-    if m := _BYTES.match(kind):
-        size = int(m.group(1))
+        return (value % _WORD).to_bytes(32, "big")
+
+    return encode
+
+
+def _bytes_encoder(size: int) -> _Encoder:
+    def encode(value: Any, name: str) -> bytes:
         if not isinstance(value, bytes | bytearray) or len(value) != size:
             raise ValueError(f"field '{name}': expected {size} bytes, got {value!r}")
         return bytes(value).ljust(32, b"\x00")
-    raise ValueError(f"field '{name}': unsupported EIP-712 type {kind!r}")
+
+    return encode
+
+
+@functools.lru_cache(maxsize=256)
+def _encoder(kind: str) -> _Encoder:
+    """The function that ABI-encodes a value of atomic type ``kind`` as a 32-byte word
+    (built once per type, so encoding a message does no parsing of type names)."""
+    simple: dict[str, _Encoder] = {
+        "address": _encode_address,
+        "bool": _encode_bool,
+        "string": _encode_string,
+    }
+    if kind in simple:
+        return simple[kind]
+    if m := _UINT.match(kind):
+        return _uint_encoder(kind, int(m.group(1)))
+    if m := _INT.match(kind):
+        return _int_encoder(kind, int(m.group(1)))
+    if m := _BYTES.match(kind):
+        return _bytes_encoder(int(m.group(1)))
+
+    def unsupported(value: Any, name: str) -> bytes:
+        raise ValueError(f"field '{name}': unsupported EIP-712 type {kind!r}")
+
+    return unsupported
+
+
+def _encode_atom(kind: str, value: Any, name: str) -> bytes:
+    """ABI-encode one EIP-712 atomic value as a 32-byte word."""
+    return _encoder(kind)(value, name)
 
 
 @dataclass(frozen=True)
@@ -112,20 +167,21 @@ class StructType:
     name: str
     fields: tuple[tuple[str, str], ...]
     type_hash: bytes = field(init=False, repr=False)
+    _encoders: tuple[tuple[str, _Encoder], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for _, kind in self.fields:
             _check_kind(kind)
         sig = f"{self.name}({','.join(f'{t} {n}' for n, t in self.fields)})"
         object.__setattr__(self, "type_hash", keccak256(sig.encode()))
+        object.__setattr__(self, "_encoders", tuple((n, _encoder(t)) for n, t in self.fields))
 
     def hash_struct(self, values: Mapping[str, Any]) -> bytes:
         """``keccak(typeHash || encodeData(values))``; raises ValueError on a bad field."""
         missing = [n for n, _ in self.fields if n not in values]
         if missing:
             raise ValueError(f"{self.name}: missing field(s) {', '.join(missing)}")
-        words = b"".join(_encode_atom(t, values[n], n) for n, t in self.fields)
-        return keccak256(self.type_hash, words)
+        return keccak256(self.type_hash, *[encode(values[n], n) for n, encode in self._encoders])
 
     def eip712_types(self) -> list[dict[str, str]]:
         """The ``types`` entry of the JSON form of this struct."""
@@ -204,10 +260,11 @@ def _key_bytes(private_key: bytes | str) -> bytes:
     return private_key
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1 << 12)
 def _signing_key(key: bytes) -> coincurve.PrivateKey:
     # Building a PrivateKey costs about as much as the signature itself; the
-    # operator signs a receipt for every commitment with the same key.
+    # operator signs a receipt for every commitment with the same key, and a
+    # simulation signs for thousands of accounts again and again.
     return coincurve.PrivateKey(key)
 
 

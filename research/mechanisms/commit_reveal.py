@@ -17,6 +17,19 @@ to the insurance fund. The closed batch is cleared by
 Until the batch closes nobody sees an order: messages in flight and the
 book are sealed, so front-runners see only that a commitment went out.
 Every order lasts one batch (market makers re-quote each batch).
+
+The cryptography runs batch-wise, with the same bytes and the same outcomes
+as order by order. Nothing about a commitment is visible before its commit
+window closes, so the commitments that arrived during the window are hashed
+at its close in one vectorised Poseidon2 call
+(:func:`~sealbatch.auction.commitment.compute_commitments`), then signed by
+their traders and taken by the book in arrival order, each at its arrival
+time (the book checks that time against the window). Reveals are handed to
+the book as they arrive and checked at the batch's close in one vectorised
+hash (:meth:`~sealbatch.auction.commit_reveal.CommitBook.reveal_many`), each
+at its arrival time; the market's size and band check, the only check an
+honest reveal that arrived in time can fail, runs on arrival as well, so an
+order the book will refuse is dead at once, as it would be order by order.
 """
 
 from __future__ import annotations
@@ -32,9 +45,10 @@ from sealbatch.auction.commit_reveal import (
     CommitBook,
     NonceRegistry,
     Reveal,
+    RevealedOrder,
     SignedCommit,
-    compute_commitment,
 )
+from sealbatch.auction.commitment import compute_commitments
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
 from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
@@ -59,12 +73,17 @@ def lab_key(account: int) -> bytes:
 
 
 class _Pending:
-    __slots__ = ("commitment", "order", "salt")
+    """An order that arrived in a commit window; its commitment is computed at
+    the window's close (``b""`` until then)."""
 
-    def __init__(self, order: LabOrder, commitment: bytes, salt: bytes) -> None:
+    __slots__ = ("at_ms", "commitment", "nonce", "order", "salt")
+
+    def __init__(self, order: LabOrder, salt: bytes, nonce: int, at_ms: int) -> None:
         self.order = order
-        self.commitment = commitment
+        self.commitment = b""
         self.salt = salt
+        self.nonce = nonce
+        self.at_ms = at_ms
 
 
 class CommitRevealMechanism(Mechanism):
@@ -93,6 +112,8 @@ class CommitRevealMechanism(Mechanism):
         self._nonce: dict[int, int] = {}
         self.books: dict[int, CommitBook] = {}
         self.pending: dict[int, dict[int, _Pending]] = {}
+        #: Reveals handed to each batch's book, with their arrival times (ms).
+        self.revealed: dict[int, list[tuple[Reveal, int]]] = {}
         self.commits = 0
         self.reveals = 0
         self.rejections = 0
@@ -115,6 +136,14 @@ class CommitRevealMechanism(Mechanism):
     def resting_orders(self) -> Iterable[LabOrder]:
         return [p.order for batch in self.pending.values() for p in batch.values()]
 
+    def finish(self) -> None:
+        """End of the run: the open commit window's commitments are taken too (they
+        were sent and arrived; only the window's close is past the horizon)."""
+        for k, pending in self.pending.items():
+            if any(not p.commitment for p in pending.values()):
+                self._take_commitments(k)
+        super().finish()
+
     # -- batch lifecycle ------------------------------------------------------------
     def _open(self, k: int) -> None:
         t0 = k * self.interval_ns
@@ -134,6 +163,7 @@ class CommitRevealMechanism(Mechanism):
             nonces=self.nonces,
         )
         self.pending[k] = {}
+        self.revealed[k] = []
         sim = self.sim
         sim.schedule(t0 + self.interval_ns, self._commit_close, k)
         sim.schedule(t0 + self.interval_ns + self.reveal_ns, self._close, k)
@@ -143,6 +173,7 @@ class CommitRevealMechanism(Mechanism):
     def _commit_close(self, k: int) -> None:
         sim = self.sim
         self._open(k + 1)
+        self._take_commitments(k)
         close = sim.now
         deadline = close + self.reveal_ns
         for p in list(self.pending[k].values()):
@@ -168,6 +199,32 @@ class CommitRevealMechanism(Mechanism):
             return
         sim.send(agent, RevealMsg(o, p.commitment, p.salt))
 
+    def _take_commitments(self, k: int) -> None:
+        """Hash, sign and hand to the book every commitment of batch ``k``, in arrival order."""
+        pending = self.pending[k]
+        if not pending:
+            return
+        started = perf_counter()
+        entries = list(pending.values())
+        traders = [self._account_key(p.order.agent)[1] for p in entries]
+        orders = [auction_order(self.market_id, p.order, p.order.qty, True) for p in entries]
+        commitments = compute_commitments(orders, [p.salt for p in entries], traders, k)
+        book = self.books[k]
+        for p, trader, commitment in zip(entries, traders, commitments, strict=True):
+            o = p.order
+            p.commitment = commitment
+            commit = Commit(trader, k, self.market_id, commitment, p.nonce, 0, self.bond)
+            key = self._account_key(o.agent)[0]
+            try:
+                book.commit(SignedCommit.sign(commit, key, self.domain), p.at_ms)
+            except AuctionError:
+                self.rejections += 1
+                o.live = False
+                del pending[o.oid]
+                continue
+            self.commits += 1
+        self.venue_code_s += perf_counter() - started
+
     def _reveal(self, msg: RevealMsg) -> None:
         o = msg.order
         book = self.books.get(o.batch)
@@ -175,14 +232,13 @@ class CommitRevealMechanism(Mechanism):
             self.rejections += book is None
             return
         order = auction_order(self.market_id, o, o.qty, True)
-        started = perf_counter()
-        try:
-            book.reveal(Reveal(msg.commitment, order, msg.salt), self.sim.now // _NS_PER_MS)
-            self.reveals += 1
+        self.revealed[o.batch].append(
+            (Reveal(msg.commitment, order, msg.salt), self.sim.now // _NS_PER_MS)
+        )
+        try:  # what the book will refuse at the close is dead now, as order by order
+            self.markets[self.market_id].check_order(order, book.references.get(self.market_id))
         except AuctionError:
-            self.rejections += 1  # late (past the reveal window) or malformed
             o.live = False
-        self.venue_code_s += perf_counter() - started
 
     def _close(self, k: int) -> None:
         sim = self.sim
@@ -191,6 +247,11 @@ class CommitRevealMechanism(Mechanism):
         book = self.books.pop(k)
         pending = self.pending.pop(k)
         started = perf_counter()
+        for outcome in book.reveal_many(self.revealed.pop(k)):
+            if isinstance(outcome, RevealedOrder):
+                self.reveals += 1
+            else:
+                self.rejections += 1  # late (past the reveal window) or malformed
         sealed = book.close(sim.now // _NS_PER_MS)
         by_commitment = {p.commitment: p.order for p in pending.values()}
         result = clear_batch(sealed, self.markets, {self.market_id: sim.last_price})
@@ -258,22 +319,8 @@ class CommitRevealMechanism(Mechanism):
         if self._stale:
             self.unit = k
             self._touch_take(o)
-        key, trader = self._account_key(o.agent)
         nonce = self._nonce.get(o.agent, 0)
         self._nonce[o.agent] = nonce + 1
         salt = keccak256(b"sealbatch.lab.salt", sim.seed_bytes, o.oid.to_bytes(8, "big"))
-        order = auction_order(self.market_id, o, o.qty, True)
-        started = perf_counter()
-        commitment = compute_commitment(order, salt, trader, k)
-        commit = Commit(trader, k, self.market_id, commitment, nonce, margin_lock=0, bond=self.bond)
-        try:
-            book.commit(SignedCommit.sign(commit, key, self.domain), sim.now // _NS_PER_MS)
-        except AuctionError:
-            self.rejections += 1
-            o.live = False
-            return
-        finally:
-            self.venue_code_s += perf_counter() - started
-        self.commits += 1
         o.batch = k
-        self.pending[k][o.oid] = _Pending(o, commitment, salt)
+        self.pending[k][o.oid] = _Pending(o, salt, nonce, sim.now // _NS_PER_MS)

@@ -46,6 +46,7 @@ from tests.auction.conftest import (
     IN_REVEAL,
     OPERATOR_KEY,
     WINDOWS,
+    Trader,
 )
 
 BookFactory = Callable[..., CommitBook]
@@ -433,6 +434,63 @@ def test_reveal_size_out_of_range(make_book: BookFactory, quantity: int) -> None
     book.commit(signed, IN_COMMIT)
     err = rejected_reveal(book, reveal, IN_REVEAL, SizeOutOfRange)
     assert f"got {quantity}" in str(err) and "1 to 1000000" in str(err)
+
+
+def _mixed_reveals(book: CommitBook) -> list[tuple[Reveal, int]]:
+    """Commit five orders to ``book`` and return reveals with every outcome: good
+    ones, a duplicate, a mismatch then its retry, a malformed salt, an unknown
+    commitment, one too early, one outside the band, a refused one (margin)."""
+    dave, erin = Trader(bytes.fromhex("d0" * 32)), Trader(bytes.fromhex("e0" * 32))
+    sa, ra = ALICE.sealed(BTC_BUY, nonce=1, salt=bytes(range(32)))
+    sb, rb = BOB.sealed(BTC_SELL, nonce=1, salt=bytes([2]) * 32)
+    sc, rc = CAROL.sealed(ETH_BUY, nonce=1, salt=bytes([3]) * 32)
+    outside_band = Order("BTC-PERP", Side.BUY, 60_000, 1)
+    sd, rd = dave.sealed(outside_band, nonce=1, salt=bytes([4]) * 32)
+    too_big = Order("BTC-PERP", Side.SELL, 50_000, 20)  # the margin check refuses it
+    se, re_ = erin.sealed(too_big, nonce=1, salt=bytes([5]) * 32)
+    for i, signed in enumerate((sa, sb, sc, sd, se)):
+        book.commit(signed, IN_COMMIT + i)
+    _, unknown = ALICE.sealed(BTC_SELL, nonce=2, salt=bytes([6]) * 32)
+    return [
+        (ra, IN_COMMIT),  # too early
+        (dataclasses.replace(ra, salt=bytes(32)), IN_REVEAL),  # mismatch
+        (dataclasses.replace(rb, salt=rb.salt[:31]), IN_REVEAL),  # malformed salt
+        (ra, IN_REVEAL),  # the retry succeeds
+        (ra, IN_REVEAL + 1),  # duplicate
+        (unknown, IN_REVEAL),
+        (rd, IN_REVEAL),
+        (re_, IN_REVEAL + 2),
+        (rb, IN_REVEAL + 3),
+        (rc, IN_REVEAL + 4),
+        (rb, AFTER),  # late, and a duplicate
+    ]
+
+
+def test_reveal_many_is_reveal_one_after_another(make_book: BookFactory) -> None:
+    def check(trader: Address, order: Order) -> None:
+        if order.quantity > 15:
+            raise MarginTooLow(f"margin: expected at most 15 lots, got {order.quantity}")
+
+    one_by_one, together = make_book(reveal_check=check), make_book(reveal_check=check)
+    reveals = _mixed_reveals(one_by_one)
+    assert _mixed_reveals(together) == reveals
+    expected: list[object] = []
+    for r, now in reveals:
+        try:
+            expected.append(one_by_one.reveal(r, now))
+        except AuctionError as err:
+            expected.append((type(err), str(err)))
+    got = [
+        o if not isinstance(o, AuctionError) else (type(o), str(o))
+        for o in together.reveal_many(reveals)
+    ]
+    assert got == expected
+    assert [e[0] for e in expected if isinstance(e, tuple)] == [
+        OutsideWindow, RevealMismatch, RevealMismatch, DuplicateReveal, UnknownCommitment,
+        OutsideBand, MarginTooLow, OutsideWindow,
+    ]  # fmt: skip
+    assert one_by_one.close(AFTER) == together.close(AFTER)
+    assert together.reveal_many([]) == []
 
 
 class MarginTooLow(AuctionError, ValueError):

@@ -32,6 +32,7 @@ from sealbatch.auction.commitment import (
     commitment_root,
     compute_commitment,
     compute_commitments,
+    digest_preimages,
     is_commitment_digest,
     market_code,
     tiebreak_key,
@@ -196,17 +197,26 @@ def test_commitment_matches_the_hand_preimage(
     assert is_commitment_digest(compute_commitment(order, salt, trader, batch))
 
 
-def test_vectorised_commitments_equal_one_at_a_time() -> None:
-    orders = [ORDER_1, ORDER_2, ORDER_1.with_quantity(1)]
-    salts = [SALT_1, SALT_2, bytes(32)]
-    traders = [TRADER_1, TRADER_2, TRADER_2]
+@pytest.mark.parametrize("n", [1, 3, 4, 9])  # one at a time up to 3, one numpy hash above
+def test_vectorised_commitments_equal_one_at_a_time(n: int) -> None:
+    orders = [ORDER_1, ORDER_2, *(ORDER_1.with_quantity(q) for q in range(1, n - 1))][:n]
+    salts = [SALT_1, SALT_2, *(bytes([i]) * 32 for i in range(n - 2))][:n]
+    traders = [TRADER_1, TRADER_2, *([TRADER_2] * (n - 2))][:n]
     many = compute_commitments(orders, salts, traders, 9)
+    assert len(set(many)) == n
     assert many == [
         compute_commitment(o, s, t, 9) for o, s, t in zip(orders, salts, traders, strict=True)
     ]
     assert compute_commitments([], [], [], 9) == []
     with pytest.raises(ValueError, match="one salt and trader per order"):
-        compute_commitments(orders, salts[:2], traders, 9)
+        compute_commitments(orders, salts[:-1], traders, 9)
+
+
+def test_digest_preimages_refuses_a_preimage_of_the_wrong_length() -> None:
+    good = commitment_preimage(ORDER_1, SALT_1, TRADER_1, 9)
+    for rows in ([good[:-1]], [good] * 3 + [[*good, 0]]):
+        with pytest.raises(ValueError, match="expected preimages of 31 elements, got"):
+            digest_preimages(rows)
 
 
 @pytest.mark.parametrize(

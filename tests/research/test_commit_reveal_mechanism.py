@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from sealbatch.auction.commitment import commitment_root, compute_commitment
+from sealbatch.crypto.eip712 import address_of
 from sealbatch.research.agents import Agent
 from sealbatch.research.mechanisms.base import Mechanism
-from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
-from sealbatch.research.scenario import Latency
+from sealbatch.research.mechanisms.batch import auction_order
+from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism, lab_key
+from sealbatch.research.runner import run_simulation
+from sealbatch.research.scenario import Latency, load_scenario
+from sealbatch.research.scenarios import shipped_scenario
 from sealbatch.research.simulation import BUY, SELL, Cancel, LabOrder
 from sealbatch.research.streams import Streams
 from tests.research.helpers import deliver_at, make_venue, order, run_until
@@ -80,3 +85,55 @@ def test_orders_outside_the_price_band_are_rejected_at_reveal() -> None:
     deliver_at(sim, 2 * MS, order(sim, b, BUY, 160, 5))
     run_until(sim, 121 * MS)
     assert mech.rejections == 2 and sim.tape == []
+
+
+def test_the_labs_commitments_are_the_protocols_bytes() -> None:
+    """Hashed together at the window's close, each commitment is still
+    ``auction.commitment.compute_commitment`` of its order, salt, trader and
+    batch, and the book took them in arrival order (its seed is their root)."""
+    sim, venue, (a, b, c) = make_venue("cr_fba", interval_ms=100, reveal_ms=20)
+    mech = _cr(venue)
+    mech.start()
+    sent = [
+        order(sim, a, BUY, 102, 5),
+        order(sim, b, SELL, 99, 3),
+        order(sim, c, SELL, 101, 4),
+        order(sim, a, SELL, 104, 1),
+        order(sim, b, BUY, 98, 2),
+    ]  # five: more than the three hashed one at a time, so one vectorised hash
+    for i, o in enumerate(sent):
+        deliver_at(sim, (i + 1) * MS, o)
+    run_until(sim, 100 * MS + 1)  # the commit window has closed, the reveal window is open
+    pending = list(mech.pending[0].values())
+    assert [p.order for p in pending] == sent
+    expected = [
+        compute_commitment(
+            auction_order(mech.market_id, p.order, p.order.qty, True),
+            p.salt,
+            address_of(lab_key(p.order.agent)),
+            0,
+        )
+        for p in pending
+    ]
+    assert [p.commitment for p in pending] == expected
+    assert len(set(expected)) == len(sent)
+    assert mech.books[0].seed == commitment_root(expected)
+    assert mech.commits == len(sent)
+
+
+def test_batched_cryptography_keeps_every_outcome() -> None:
+    """A run where reveals are dropped, withheld, late and refused by the band
+    check: each commitment and reveal is taken by the book at its own arrival
+    time, so forfeits, rejections and fills follow the protocol's rules; the
+    commitments still in the last open window count as taken."""
+    scenario = load_scenario(shipped_scenario("sequencer")).with_override("horizon_s", 1.05)
+    spec = next(m for m in scenario.mechanisms if m.kind == "cr_fba")
+    result = run_simulation(scenario, spec, 0)
+    mech = _cr(result.mechanism)
+    m = result.metrics
+    assert m["commits"] == mech.commits > 0
+    assert m["reveals"] + m["forfeits"] == m["commits"] - sum(
+        len(p) for p in mech.pending.values()
+    )  # every closed batch's commitment was revealed or forfeited
+    assert m["censored_sequencer"] > 0 and m["forfeits"] >= m["censored_sequencer"]
+    assert mech.pending and all(p.commitment for b in mech.pending.values() for p in b.values())
