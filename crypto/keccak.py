@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from Crypto.Hash import keccak as _keccak
+import sha3  # safe-pysha3: the original Keccak padding, in C
 
 __all__ = ["LEAF_TAG", "NODE_TAG", "keccak256", "keccak_merkle_root"]
 
@@ -19,8 +19,7 @@ NODE_TAG = b"\x01"
 
 def keccak256(*parts: bytes) -> bytes:
     """Return Keccak-256 of the concatenation of ``parts``."""
-    # one call into the C code: pycryptodome pays more per call than per byte
-    return _keccak.new(data=b"".join(parts), digest_bits=256).digest()
+    return sha3.keccak_256(b"".join(parts)).digest()
 
 
 def keccak_merkle_root(leaves: Sequence[bytes]) -> bytes:

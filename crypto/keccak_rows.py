@@ -1,8 +1,8 @@
 """Keccak-256 of every row of a byte matrix: the per-leaf hash of the Merkle trees.
 
 One hash per row is the prover's irreducible cost (``floor_s`` in
-``bench/stark.py``). :func:`keccak256` goes through pycryptodome's Python
-wrapper (about 4 µs a call); here the same C library is called directly
+``bench/stark.py``). :func:`keccak256` pays a Python call and a bytes
+object per hash; here pycryptodome's C library is called directly
 through ctypes with a reused state and pointers into one numpy buffer (about
 1.2 µs a row). The fast path checks itself against :func:`keccak256` when it
 loads and falls back to the wrapper if the library cannot be found or
