@@ -26,7 +26,7 @@ timestamp and direction becomes one marketable order of the opposite side
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,8 @@ __all__ = [
     "EMPTY_BID",
     "LobsterMessage",
     "ReplayResult",
+    "Replayed",
+    "aggressor_flow",
     "export_lobster",
     "read_lobster_messages",
     "replay_batch_auction",
@@ -165,15 +167,23 @@ class ReplayResult:
     aggressors: int
 
 
-class _Replayed:
+class Replayed:
+    """An order of a replayed flow: id, side ±1, limit (LOBSTER units), lots left, IOC."""
+
     __slots__ = ("ioc", "oid", "price", "rem", "side")
 
     def __init__(self, oid: int, side: int, price: int, rem: int, ioc: bool) -> None:
         self.oid, self.side, self.price, self.rem, self.ioc = oid, side, price, rem, ioc
 
 
-def _aggressors(messages: list[LobsterMessage]) -> Iterable[tuple[int, LobsterMessage | _Replayed]]:
-    """The order flow: book messages as they are, executions folded into aggressor orders."""
+def aggressor_flow(
+    messages: Sequence[LobsterMessage],
+) -> Iterable[tuple[int, LobsterMessage | Replayed]]:
+    """The order flow of time-sorted messages: (time ns, row) for book messages as
+    they are; each run of type-4/5 executions at one timestamp and direction
+    folded into one aggressor :class:`Replayed` order (its side the opposite of
+    the executed orders', its size their sum, its limit the worst executed
+    price, a negative synthetic id)."""
     i = 0
     synthetic = -1_000_000
     while i < len(messages):
@@ -196,7 +206,7 @@ def _aggressors(messages: list[LobsterMessage]) -> Iterable[tuple[int, LobsterMe
                 j += 1
             synthetic -= 1
             # executing a sell (direction -1) limit order means a buyer initiated it
-            yield m.time_ns, _Replayed(synthetic, -m.direction, worst, size, True)
+            yield m.time_ns, Replayed(synthetic, -m.direction, worst, size, True)
             i = j
         else:
             yield m.time_ns, m
@@ -219,12 +229,12 @@ def replay_batch_auction(
     if interval_ms < 1:
         raise LobsterFormatError(f"interval_ms: expected >= 1, got {interval_ms}")
     interval = interval_ms * 1_000_000
-    resting: dict[int, _Replayed] = {}
-    incoming: list[_Replayed] = []
+    resting: dict[int, Replayed] = {}
+    incoming: list[Replayed] = []
     rows = []
     reference: int | None = None
     total = submitted = aggressors = 0
-    flow = list(_aggressors(sorted(messages, key=lambda m: m.time_ns)))
+    flow = list(aggressor_flow(sorted(messages, key=lambda m: m.time_ns)))
     if not flow:
         return ReplayResult(
             pd.DataFrame(columns=["batch", "time_ns", "price", "volume", "orders"]), 0, 0, 0
@@ -275,11 +285,11 @@ def replay_batch_auction(
             batch = b
             continue
         k += 1
-        if isinstance(m, _Replayed):
+        if isinstance(m, Replayed):
             incoming.append(m)
             aggressors += 1
         elif m.kind == 1:
-            resting[m.order_id] = _Replayed(m.order_id, m.direction, m.price, m.size, False)
+            resting[m.order_id] = Replayed(m.order_id, m.direction, m.price, m.size, False)
             submitted += 1
         elif m.kind == 2:
             o = resting.get(m.order_id)

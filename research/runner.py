@@ -155,14 +155,24 @@ def run_simulation(
     """
     started = time.perf_counter()
     horizon = scenario.horizon_ns
+    streams = Streams(seed)
+    source = None
+    if scenario.replay.enabled:
+        from sealbatch.research.replay import load_replay_source
+
+        source = load_replay_source(scenario)
+        # the file's end plus a second, so its last orders meet their batch's close
+        horizon = min(horizon, source.end_ns + 1_000_000_000)
+        path = source.path
+    else:
+        path = draw_fundamental(scenario.fundamental, streams, horizon)
     sim = Simulation(horizon)
     sim.seed_bytes = seed.to_bytes(8, "big")
-    streams = Streams(seed)
-    path = draw_fundamental(scenario.fundamental, streams, horizon)
     sim.value = float(path.values[0])
     sim.path_t = path.times.tolist()
     sim.path_v = path.values.tolist()
-    sim.last_price = scenario.fundamental.start_ticks
+    # a replayed book starts at its own first midquote (the price band is around it)
+    sim.last_price = scenario.fundamental.start_ticks if source is None else round(path.values[0])
     mech = build_mechanism(spec, sim, scenario)
     sim.mechanism = mech
     if record:
@@ -180,6 +190,12 @@ def run_simulation(
     agents.append(ZiTraders(sim, streams, "zi", cfg.zi))
     agents.append(ValueTraders(sim, streams, "value", cfg.value))
     agents.append(NoiseTraders(sim, streams, "noise", cfg.noise, rfq))
+    flow = None
+    if source is not None:
+        from sealbatch.research.replay import LobsterFlow
+
+        flow = LobsterFlow(sim, streams, scenario.replay, source)
+        agents.extend([flow, flow.trader])
     adv = scenario.adversaries
     if adv.sniper.enabled:
         agents.append(Sniper(sim, streams, "sniper", adv.sniper, cfg.market_makers.latency))
@@ -243,6 +259,10 @@ def run_simulation(
     extras["mm_half_spread_ticks"] = quoted / n_quotes if n_quotes else math.nan
     extras["jumps"] = int(path.jump.sum())
     extras.update(event_study)
+    if flow is not None:
+        from sealbatch.research.replay import trader_metrics
+
+        extras.update(trader_metrics(sim, path, flow, batch=spec.kind != "clob"))
     if rfq is not None:
         extras["rfq_requests"] = rfq.requests
         extras["rfq_filled"] = rfq.filled

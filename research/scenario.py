@@ -31,6 +31,7 @@ __all__ = [
     "MechanismSpec",
     "MetricsConfig",
     "NoiseConfig",
+    "ReplayConfig",
     "RfqConfig",
     "SandwicherConfig",
     "Scenario",
@@ -201,6 +202,53 @@ class RfqConfig:
 
 
 @dataclass(frozen=True)
+class ReplayConfig:
+    """Replay a LOBSTER message file as the background flow ("migrate a book",
+    :mod:`sealbatch.research.replay`), a flagged trader's orders among it.
+
+    ``messages`` is the file ("" records one from the continuous book of the
+    shipped scenario ``record_scenario``, seed ``record_seed``); ``price_scale``
+    LOBSTER price units per tick; a midquote move of ``jump_ticks`` or more is
+    news, which reaches those who watch the fundamental ``news_lead_us`` before
+    the recorded book shows it. ``trader_role`` ``taker`` or ``maker``: a share ``trader_share`` of
+    the file's aggressor or limit orders is the trader's. Fees in bps of the
+    notional: ``fee_bps`` on every batch fill, the book's taker and maker fees.
+    """
+
+    enabled: bool = False
+    messages: str = ""
+    record_scenario: str = "null_control"
+    record_seed: int = 0
+    price_scale: int = 100
+    jump_ticks: int = 3
+    news_lead_us: float = 1000.0
+    trader_role: str = "taker"
+    trader_share: float = 0.05
+    fee_bps: int = 5
+    clob_taker_fee_bps: int = 5
+    clob_maker_fee_bps: int = 0
+    latency: Latency = field(default_factory=lambda: Latency(0.0, 200.0, 20.0))
+
+    def __post_init__(self) -> None:
+        if self.trader_role not in ("taker", "maker"):
+            raise ScenarioError(
+                f"replay.trader_role: expected 'taker' or 'maker', got {self.trader_role!r}"
+            )
+        if not 0 < self.trader_share <= 1:
+            raise ScenarioError(f"replay.trader_share: expected in (0, 1], got {self.trader_share}")
+        if self.news_lead_us < 0:
+            raise ScenarioError(f"replay.news_lead_us: expected >= 0, got {self.news_lead_us}")
+        if self.price_scale < 1 or self.jump_ticks < 1:
+            raise ScenarioError(
+                "replay: expected price_scale and jump_ticks >= 1, got "
+                f"{self.price_scale} and {self.jump_ticks}"
+            )
+        for name in ("fee_bps", "clob_taker_fee_bps", "clob_maker_fee_bps"):
+            if not 0 <= getattr(self, name) <= 1_000:
+                raise ScenarioError(f"replay.{name}: expected 0 to 1000, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     race_window_us: float = 1000.0
     sandwich_window_ms: float = 100.0
@@ -263,6 +311,7 @@ class Scenario:
     agents: AgentsConfig = field(default_factory=AgentsConfig)
     adversaries: AdversariesConfig = field(default_factory=AdversariesConfig)
     rfq: RfqConfig = field(default_factory=RfqConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     mechanisms: tuple[MechanismSpec, ...] = (MechanismSpec("clob"), MechanismSpec("fba"))
     sweep: Sweep | None = None

@@ -6,8 +6,9 @@ to compare (one dimension: e.g. the batch interval, with the continuous book
 as interval 0), one swept parameter (the other dimension) and optional
 ``set`` overrides of the base. Every experiment runs every seed, so a study
 is a set of 2-D grids (mechanism × swept value) with paired seeds. A study
-names its ``analysis`` (``bcs2015``: :mod:`sealbatch.research.bcs`), which
-turns the rows into a report.
+names its ``analysis`` (``bcs2015``: :mod:`sealbatch.research.bcs`;
+``migrate``: :mod:`sealbatch.research.migrate`), which turns the rows into a
+report. An experiment without a sweep is one row of cells (its mechanisms).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 #: The analyses a study may name.
-ANALYSES = ("bcs2015",)
+ANALYSES = ("bcs2015", "migrate")
 _STUDY_KEYS = {"name", "description", "seeds", "analysis", "scenario", "experiments"}
 _EXPERIMENT_KEYS = {"name", "description", "mechanisms", "sweep", "set"}
 
@@ -60,6 +61,19 @@ class Study:
     analysis: str
     base: Scenario
     experiments: tuple[Experiment, ...]
+
+    def with_override(self, path: str, value: Any) -> Study:
+        """The same study with the field at dotted ``path`` set in the base and every experiment.
+
+        Raises:
+            ScenarioError: no such field, or the value has the wrong type.
+        """
+        exps = tuple(
+            Experiment(e.name, e.description, e.scenario.with_override(path, value))
+            for e in self.experiments
+        )
+        base = self.base.with_override(path, value)
+        return Study(self.name, self.description, self.seeds, self.analysis, base, exps)
 
     def with_horizon(self, horizon_s: float) -> Study:
         """The same study with every experiment's horizon set to ``horizon_s``."""
@@ -126,8 +140,9 @@ def study_from_dict(data: Mapping[str, Any], default_name: str = "study") -> Stu
                 f"study.experiments[{i}]: expected fields among {sorted(_EXPERIMENT_KEYS)}, "
                 f"got {bad}"
             )
-        if "name" not in exp or "sweep" not in exp:
-            raise ScenarioError(f"study.experiments[{i}]: expected a name and a sweep")
+        if "name" not in exp or ("sweep" not in exp and analysis == "bcs2015"):
+            need = "a name and a sweep" if analysis == "bcs2015" else "a name"
+            raise ScenarioError(f"study.experiments[{i}]: expected {need}")
         scenario = base
         for path, value in _mapping(exp.get("set", {}), f"study.experiments[{i}].set").items():
             scenario = scenario.with_override(str(path), value)
@@ -135,7 +150,7 @@ def study_from_dict(data: Mapping[str, Any], default_name: str = "study") -> Stu
         d["name"] = f"{name}-{exp['name']}"
         if "mechanisms" in exp:
             d["mechanisms"] = exp["mechanisms"]
-        d["sweep"] = exp["sweep"]
+        d["sweep"] = exp.get("sweep")
         d["seeds"] = seeds
         experiments.append(
             Experiment(str(exp["name"]), str(exp.get("description", "")), scenario_from_dict(d))
@@ -195,8 +210,18 @@ def write_study_report(
         + (" (with uncommitted changes)." if manifest.get("git_dirty") else "."),
         "Values: mean [95% percentile-bootstrap CI] over seeds.",
     ]
-    edge = float(study.base.adversaries.sniper.edge_us)
-    paths["report"], figures = write_bcs_report(df, out, edge, header)
+    if study.analysis == "migrate":
+        from sealbatch.research.migrate import write_migrate_report
+        from sealbatch.research.replay import load_replay_source
+
+        source = load_replay_source(study.experiments[0].scenario)
+        detail = (
+            f"{source.name}, {len(source.rows):,} replayed rows over {source.end_ns / 1e9:.1f} s"
+        )
+        paths["report"], figures = write_migrate_report(df, out, header, detail)
+    else:
+        edge = float(study.base.adversaries.sniper.edge_us)
+        paths["report"], figures = write_bcs_report(df, out, edge, header)
     for f in figures:
         paths[f.stem] = f
     return paths

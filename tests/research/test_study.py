@@ -135,3 +135,42 @@ def test_a_small_bcs_study_reports_each_prediction(tmp_path: Path) -> None:
     assert text.count("| yes |") + text.count("| no |") == 5
     assert "with uncommitted changes" in text and "slow orders picked off" in text
     assert paths["bcs_prize_vs_rate"].read_bytes()[:8] == PNG
+
+
+def test_the_migrate_study_is_shipped_and_its_experiments_need_no_sweep() -> None:
+    path = shipped_study("migrate")
+    assert path is not None
+    study = load_study(path)
+    assert study.analysis == "migrate" and study.seeds >= 20
+    roles = {e.name: e.scenario.replay.trader_role for e in study.experiments}
+    assert roles == {"taker": "taker", "maker": "maker"}
+    for e in study.experiments:
+        assert e.scenario.sweep is None and e.scenario.replay.enabled
+        assert {m.kind for m in e.scenario.mechanisms} == {"clob", "fba", "cr_fba"}
+        assert e.scenario.adversaries.sniper.enabled and e.scenario.adversaries.sequencer.enabled
+    moved = study.with_override("replay.messages", "book.csv")
+    assert {e.scenario.replay.messages for e in moved.experiments} == {"book.csv"}
+
+
+def test_the_migrate_study_runs_from_the_cli_on_a_given_file(tmp_path: Path) -> None:
+    """A real message file given with --set replaces the recorded one; the report
+    names it and gives the trader's measures per mechanism for both roles."""
+    rows = [f"34200.{i:09d},1,{i + 1},2,{9900 - (i % 4) * 100},1" for i in range(0, 40)]
+    rows += [f"34200.{i:09d},1,{i + 1},2,{10100 + (i % 4) * 100},-1" for i in range(40, 80)]
+    rows += [f"34200.{i * 1000:09d},4,{i % 40 + 41},1,10100,-1" for i in range(100, 160)]
+    messages = tmp_path / "book_message_10.csv"
+    messages.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    code = main(
+        ["lab", "run", "migrate", "--seeds", "2", "--scheduler", "sync", "--out", str(out),
+         "--set", f"replay.messages={messages}", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    text = (out / "report.md").read_text()
+    assert "book_message_10.csv" in text
+    assert "## The trader as a taker" in text and "## The trader as a maker" in text
+    results = pd.read_csv(out / "results.csv")
+    assert set(results["experiment"]) == {"taker", "maker"}
+    assert set(results["mechanism"]) == {"clob", "fba-100ms", "cr-100ms"}
+    assert (results["trader_lots"] > 0).all()
+    assert (out / "migrate_trader.png").read_bytes()[:8] == PNG

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "scenario",
         metavar="SCENARIO.yaml",
         help="a scenario or study file, or the name of a shipped one (scenarios: sniping, "
-        "sandwich, sequencer, selective_reveal, default, null_control; studies: bcs2015)",
+        "sandwich, sequencer, selective_reveal, default, null_control; studies: bcs2015, migrate)",
     )
     r.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the scenario's)")
     r.add_argument("--out", metavar="DIR", help="output directory (default: lab-out/<scenario>)")
@@ -173,11 +173,11 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_text(df: Any, order: list[str], sweep: Any) -> str:
     """Mean per mechanism (per swept value when there is a sweep); n/a for undefined."""
-    cols = [
-        c
-        for c in ("adversary_pnl", "adversary_rent", "total_surplus", "races", "sandwiches")
-        if c in df
-    ]
+    shown = ("adversary_pnl", "adversary_rent", "total_surplus", "races", "sandwiches")
+    if "trader_fill_rate" in df:  # a replayed book: the flagged trader's measures
+        shown = ("trader_fill_rate", "trader_shortfall_bps", "trader_fees", "trader_pnl",
+                 "adversary_pnl")  # fmt: skip
+    cols = [c for c in shown if c in df]
     keys = ["mechanism"]
     if sweep is not None and "sweep_value" in df and df["sweep_value"].notna().any():
         keys = ["sweep_value", "mechanism"]
@@ -194,16 +194,23 @@ def summary_text(df: Any, order: list[str], sweep: Any) -> str:
 
 
 def _run_study(args: argparse.Namespace, path: Path) -> int:
+    import yaml
+
     from sealbatch.research.errors import ConservationError, LabError, ScenarioError
     from sealbatch.research.report import build_manifest
     from sealbatch.research.study import load_study, run_study, write_study_report
 
-    if args.set or args.lobster:
-        return _fail("--set and --lobster: expected a scenario, got a study")
+    if args.lobster:
+        return _fail("--lobster: expected a scenario, got a study")
     try:
         study = load_study(path)
         if args.horizon is not None:
             study = study.with_horizon(float(args.horizon))
+        for item in args.set:  # set in the base and in every experiment
+            field_path, sep, text = item.partition("=")
+            if not sep:
+                return _fail(f"--set: expected PATH=VALUE, got {item!r}")
+            study = study.with_override(field_path.strip(), yaml.safe_load(text))
     except ScenarioError as exc:
         return _fail(str(exc))
     checked = _run_target(args, study.seeds, study.name)
