@@ -61,8 +61,9 @@ meet their batch's close), or to the scenario's horizon if that is sooner.
 
 Without a file (``messages: ""``), the message file replayed is recorded
 from a continuous-book run of the shipped scenario ``record_scenario``
-(seed ``record_seed``) and exported with :func:`~sealbatch.research.lobster.export_lobster`:
-a book with a known fundamental, which the report names as such. Point
+(seed ``record_seed``) and exported with :func:`~sealbatch.research.lobster.export_lobster`
+(:func:`sealbatch.research.runner.replay_source`): a book with a known
+fundamental, which the report names as such. Point
 ``replay.messages`` at a real LOBSTER file to replay a real book.
 """
 
@@ -84,7 +85,7 @@ from sealbatch.research.lobster import (
     aggressor_flow,
     read_lobster_messages,
 )
-from sealbatch.research.scenario import ReplayConfig, Scenario
+from sealbatch.research.scenario import ReplayConfig
 from sealbatch.research.simulation import Cancel, LabOrder, Simulation
 from sealbatch.research.streams import Streams
 from sealbatch.settlement.ledger import fill_fee
@@ -94,7 +95,7 @@ __all__ = [
     "LobsterFlow",
     "ReplaySource",
     "ReplayTrader",
-    "load_replay_source",
+    "load_replay_file",
     "trader_metrics",
 ]
 
@@ -201,28 +202,6 @@ def _flow(messages: Sequence[LobsterMessage], start: int, scale: int) -> tuple[F
 
 
 @lru_cache(maxsize=8)
-def _recorded(scenario_name: str, seed: int, horizon_s: float) -> tuple[str, int]:
-    """Record a continuous-book run of a shipped scenario as a LOBSTER message file."""
-    import tempfile
-
-    from sealbatch.research.lobster import export_lobster
-    from sealbatch.research.runner import run_simulation
-    from sealbatch.research.scenario import MechanismSpec, load_scenario
-    from sealbatch.research.scenarios import shipped_scenario
-
-    shipped = shipped_scenario(scenario_name)
-    if shipped is None:
-        raise LobsterFormatError(
-            f"replay.record_scenario: expected a shipped scenario, got {scenario_name!r}"
-        )
-    base = load_scenario(shipped).with_override("horizon_s", horizon_s)
-    result = run_simulation(base, MechanismSpec("clob"), seed, record=True)
-    folder = Path(tempfile.mkdtemp(prefix="sealbatch-replay-"))
-    msg, _ = export_lobster(result.mechanism, folder, f"{scenario_name}-seed{seed}", 1)
-    return str(msg), 1
-
-
-@lru_cache(maxsize=8)
 def _load(
     path: str, stamp: tuple[int, int], scale: int, jump_ticks: int, lead_ns: int, name: str
 ) -> ReplaySource:
@@ -239,21 +218,18 @@ def _load(
     )
 
 
-def load_replay_source(scenario: Scenario) -> ReplaySource:
-    """The flow and fundamental a scenario's ``replay`` section names (cached per process).
+def load_replay_file(
+    path: str, price_scale: int, jump_ticks: int, news_lead_us: float, name: str = ""
+) -> ReplaySource:
+    """The flow and midquote fundamental of LOBSTER message file ``path`` (cached per
+    process, reread when the file changes). The runner's ``replay_source`` picks
+    the file a scenario names, or records one.
 
     Raises:
         LobsterFormatError: the file is unreadable or malformed, or never two-sided.
     """
-    cfg = scenario.replay
-    lead = round(cfg.news_lead_us * 1000)
-    if cfg.messages:
-        name = Path(cfg.messages).name
-        return _load(cfg.messages, _stamp(cfg.messages), cfg.price_scale, cfg.jump_ticks, lead,
-                     name)  # fmt: skip
-    path, scale = _recorded(cfg.record_scenario, cfg.record_seed, scenario.horizon_s)
-    name = f"recorded from {cfg.record_scenario} (continuous book, seed {cfg.record_seed})"
-    return _load(path, _stamp(path), scale, cfg.jump_ticks, lead, name)
+    lead = round(news_lead_us * 1000)
+    return _load(path, _stamp(path), price_scale, jump_ticks, lead, name or Path(path).name)
 
 
 def _stamp(path: str) -> tuple[int, int]:

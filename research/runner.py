@@ -10,8 +10,11 @@ mechanism sees the same agents drawing from the same streams.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,16 +22,19 @@ import numpy.typing as npt
 
 from sealbatch.research.adversaries import Sandwicher, SelectiveRevealer, Sequencer, Sniper
 from sealbatch.research.agents import Agent, MarketMaker, NoiseTraders, ValueTraders, ZiTraders
+from sealbatch.research.errors import LobsterFormatError
 from sealbatch.research.fundamental import FundamentalPath, draw_fundamental
+from sealbatch.research.lobster import export_lobster
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.mechanisms.registry import build_mechanism
 from sealbatch.research.mechanisms.rfq import RfqDesk
 from sealbatch.research.metrics import compute_metrics
+from sealbatch.research.replay import LobsterFlow, ReplaySource, load_replay_file, trader_metrics
 from sealbatch.research.scenario import MechanismSpec, Scenario
 from sealbatch.research.simulation import Simulation
 from sealbatch.research.streams import Streams
 
-__all__ = ["EVENT_OFFSETS_MS", "RunResult", "jump_event_study", "run_simulation"]
+__all__ = ["EVENT_OFFSETS_MS", "RunResult", "jump_event_study", "replay_source", "run_simulation"]
 
 
 @dataclass
@@ -142,6 +148,41 @@ def jump_event_study(
     return out
 
 
+@lru_cache(maxsize=8)
+def _recorded_book(scenario_name: str, seed: int, horizon_s: float) -> str:
+    """Record a continuous-book run of a shipped scenario as a LOBSTER message file
+    (prices in ticks: price scale 1); returns its path."""
+    from sealbatch.research.scenario import load_scenario
+    from sealbatch.research.scenarios import shipped_scenario
+
+    shipped = shipped_scenario(scenario_name)
+    if shipped is None:
+        raise LobsterFormatError(
+            f"replay.record_scenario: expected a shipped scenario, got {scenario_name!r}"
+        )
+    base = load_scenario(shipped).with_override("horizon_s", horizon_s)
+    result = run_simulation(base, MechanismSpec("clob"), seed, record=True)
+    folder = Path(tempfile.mkdtemp(prefix="sealbatch-replay-"))
+    msg, _ = export_lobster(result.mechanism, folder, f"{scenario_name}-seed{seed}", 1)
+    return str(msg)
+
+
+def replay_source(scenario: Scenario) -> ReplaySource:
+    """The flow and fundamental of the book a scenario's ``replay`` section names:
+    its ``messages`` file, or else a book recorded from ``record_scenario``.
+
+    Raises:
+        LobsterFormatError: the file is unreadable or malformed, or never two-sided,
+            or ``record_scenario`` is not a shipped scenario.
+    """
+    cfg = scenario.replay
+    if cfg.messages:
+        return load_replay_file(cfg.messages, cfg.price_scale, cfg.jump_ticks, cfg.news_lead_us)
+    path = _recorded_book(cfg.record_scenario, cfg.record_seed, scenario.horizon_s)
+    name = f"recorded from {cfg.record_scenario} (continuous book, seed {cfg.record_seed})"
+    return load_replay_file(path, 1, cfg.jump_ticks, cfg.news_lead_us, name)
+
+
 def run_simulation(
     scenario: Scenario, spec: MechanismSpec, seed: int, record: bool = False
 ) -> RunResult:
@@ -158,9 +199,7 @@ def run_simulation(
     streams = Streams(seed)
     source = None
     if scenario.replay.enabled:
-        from sealbatch.research.replay import load_replay_source
-
-        source = load_replay_source(scenario)
+        source = replay_source(scenario)
         # the file's end plus a second, so its last orders meet their batch's close
         horizon = min(horizon, source.end_ns + 1_000_000_000)
         path = source.path
@@ -192,8 +231,6 @@ def run_simulation(
     agents.append(NoiseTraders(sim, streams, "noise", cfg.noise, rfq))
     flow = None
     if source is not None:
-        from sealbatch.research.replay import LobsterFlow
-
         flow = LobsterFlow(sim, streams, scenario.replay, source)
         agents.extend([flow, flow.trader])
     adv = scenario.adversaries
@@ -260,8 +297,6 @@ def run_simulation(
     extras["jumps"] = int(path.jump.sum())
     extras.update(event_study)
     if flow is not None:
-        from sealbatch.research.replay import trader_metrics
-
         extras.update(trader_metrics(sim, path, flow, batch=spec.kind != "clob"))
     if rfq is not None:
         extras["rfq_requests"] = rfq.requests

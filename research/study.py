@@ -212,9 +212,9 @@ def write_study_report(
     ]
     if study.analysis == "migrate":
         from sealbatch.research.migrate import write_migrate_report
-        from sealbatch.research.replay import load_replay_source
+        from sealbatch.research.runner import replay_source
 
-        source = load_replay_source(study.experiments[0].scenario)
+        source = replay_source(study.experiments[0].scenario)
         detail = (
             f"{source.name}, {len(source.rows):,} replayed rows over {source.end_ns / 1e9:.1f} s"
         )

@@ -9,8 +9,8 @@ import pytest
 
 from sealbatch.research.errors import LobsterFormatError, ScenarioError
 from sealbatch.research.lobster import read_lobster_messages
-from sealbatch.research.replay import LobsterFlow, _flow, _midquote_path, load_replay_source
-from sealbatch.research.runner import run_simulation
+from sealbatch.research.replay import LobsterFlow, _flow, _midquote_path
+from sealbatch.research.runner import replay_source, run_simulation
 from sealbatch.research.scenario import Scenario, scenario_from_dict
 
 # price_scale 100: LOBSTER 10100 is 101 ticks
@@ -138,5 +138,5 @@ def test_bad_replay_settings_and_files_are_refused(tmp_path: Path) -> None:
             _scenario(path, **bad)
     one_sided = _file(tmp_path, ["34200.0,1,1,5,10100,-1"], "one_sided")
     with pytest.raises(LobsterFormatError, match="two-sided"):
-        load_replay_source(_scenario(one_sided))
-    assert math.isfinite(load_replay_source(_scenario(path)).path.final)
+        replay_source(_scenario(one_sided))
+    assert math.isfinite(replay_source(_scenario(path)).path.final)
