@@ -22,8 +22,8 @@ can recompute the leaf and range-check each limb (see docs/formats.md):
   ``[PENDING_DOMAIN, kind, market_code, flags, limit×2, quantity×2,
   origin_batch×3, trader×7, subaccount, order_id×11, 0, 0]`` (kind 1 for a
   liquidation order, 0 for a GTC rest; the limbs of the commitment preimage,
-  :mod:`sealbatch.auction.commitment`; the trader's private ``client_id`` is
-  not in it: it changes nothing the order does), and
+  :mod:`sealbatch.auction.commitment`; the ``client_id`` is not in it: it is
+  not in the published files and changes nothing the order does), and
   ``pending_digest`` is the sponge of the pending liquidation orders' records
   followed by the GTC rests' records, in state order (four rate blocks each);
 * ``state_root = compress(accounts_root, header_digest)``.

@@ -100,9 +100,12 @@ __all__ = [
     "BatchWitness",
     "SettledFill",
     "apply_batch",
+    "carried_in_orders",
     "check_carried_in",
     "check_invariants",
+    "describe_order",
     "halted_markets",
+    "pending_carried_in",
     "reference_prices",
 ]
 
@@ -206,51 +209,62 @@ def reference_prices(state: LedgerState) -> dict[str, int | None]:
     return {ms.market: (ms.mark_price or None) for ms in state.market_states}
 
 
-def _describe(r: RestingOrder) -> str:
+def describe_order(r: RestingOrder) -> str:
+    """One line naming a resting order and every field that decides how it trades."""
     o = r.order
     limit = "market" if o.limit_price is None else f"limit {o.limit_price}"
     return (
         f"0x{r.order_id.hex()} ({r.trader} {o.side.value} {o.quantity} lots of {o.market} "
-        f"{limit}, {o.time_in_force.value}, reduce_only={o.reduce_only}, client_id "
-        f"{o.client_id}, origin batch {r.origin_batch})"
+        f"{limit}, {o.time_in_force.value}, reduce_only={o.reduce_only}, origin batch "
+        f"{r.origin_batch}{f', client_id {o.client_id}' if o.client_id else ''})"
     )
+
+
+def pending_carried_in(state: LedgerState, halted: frozenset[str]) -> dict[bytes, RestingOrder]:
+    """The orders a batch settled on ``state`` must carry in, by id: the pending
+    liquidation orders, then the GTC rests, outside the ``halted`` markets."""
+    return {
+        r.order_id: r
+        for r in (*(lo.resting for lo in state.pending_liquidations), *state.resting_orders)
+        if r.order.market not in halted
+    }
+
+
+def carried_in_orders(state: LedgerState, batch: BatchResult) -> dict[bytes, RestingOrder]:
+    """The orders ``batch`` carried in, by id: those committed in an earlier batch,
+    and the liquidation orders of ``state`` (emitted for this batch)."""
+    liquidations = {lo.resting.order_id for lo in state.pending_liquidations}
+    return {
+        r.order_id: r
+        for r in batch.orders
+        if r.origin_batch != batch.batch_id or r.order_id in liquidations
+    }
 
 
 def check_carried_in(state: LedgerState, batch: BatchResult, halted: frozenset[str]) -> None:
     """Raise SettlementError unless the orders ``batch`` carried in are exactly the
     pending orders of ``state`` (its liquidation orders and GTC rests) outside the
     ``halted`` markets: an operator can neither drop, add nor alter one.
-
-    A carried-in order is one of ``batch.orders`` committed in an earlier batch,
-    or a liquidation order of ``state`` (emitted for this batch).
     """
     liquidations = {lo.resting.order_id for lo in state.pending_liquidations}
-    want = {
-        r.order_id: r
-        for r in (*(lo.resting for lo in state.pending_liquidations), *state.resting_orders)
-        if r.order.market not in halted
-    }
-    got = {
-        r.order_id: r
-        for r in batch.orders
-        if r.origin_batch != batch.batch_id or r.order_id in liquidations
-    }
+    want, got = pending_carried_in(state, halted), carried_in_orders(state, batch)
     for oid, r in want.items():
         kind = "liquidation order" if oid in liquidations else "GTC rest"
         if oid not in got:
             raise SettlementError(
-                f"carried-in orders: expected the pre-state's {kind} {_describe(r)}, "
-                "got no such order in the batch"
+                f"carried-in orders: expected the pre-state's {kind} {describe_order(r)}, "
+                "got no such order carried in"
             )
         if got[oid] != r:
             raise SettlementError(
-                f"carried-in {kind}: expected {_describe(r)} (pre-state), got {_describe(got[oid])}"
+                f"carried-in {kind}: expected {describe_order(r)} (the pre-state's), "
+                f"got {describe_order(got[oid])}"
             )
     for oid, r in got.items():
         if oid not in want:
             raise SettlementError(
                 f"carried-in orders: expected only the pre-state's pending orders, got "
-                f"{_describe(r)}, which the pre-state does not hold"
+                f"{describe_order(r)}, which the pre-state does not hold"
             )
 
 

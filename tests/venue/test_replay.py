@@ -147,7 +147,7 @@ def test_first_difference() -> None:
     assert first_difference({"a": [1, 2]}, {"a": [1, 2]}) is None
     assert first_difference({"a": [1, 2]}, {"a": [1, 3]}) == ".a[1]: published 2, recomputed 3"
     assert first_difference({"a": 1}, {"b": 1}) == ".a: missing in the recomputation"
-    assert first_difference([1], [1, 2]) == ": expected 1 entries, got 2"
+    assert first_difference([1], [1, 2]) == ": published 1 entries, recomputed 2"
     assert first_difference({"x": True}, {"x": 1}) is not None
 
 

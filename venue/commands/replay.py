@@ -16,13 +16,16 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sealbatch.crypto.exceptions import SealbatchError
 
 if TYPE_CHECKING:
+    from sealbatch.auction.batch import RestingOrder
     from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder
+    from sealbatch.settlement.ledger import LedgerState
 
 __all__ = ["first_difference", "register"]
 
@@ -53,29 +56,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
-def first_difference(want: Any, got: Any, path: str = "") -> str | None:
-    """The JSON path of the first place where ``got`` differs from ``want``, or None."""
+def first_difference(
+    want: Any, got: Any, path: str = "", *, got_side: str = "recomputed"
+) -> str | None:
+    """The JSON path of the first place where ``got`` differs from ``want``, or None.
+
+    ``want`` is the published side; ``got_side`` names the other one in the message.
+    """
     if isinstance(want, dict) and isinstance(got, dict):
         for k in sorted(set(want) | set(got)):
             if k not in got:
-                return f"{path}.{k}: missing in the recomputation"
+                return f"{path}.{k}: missing in the {_noun(got_side)}"
             if k not in want:
                 return f"{path}.{k}: not in the published file"
-            diff = first_difference(want[k], got[k], f"{path}.{k}")
+            diff = first_difference(want[k], got[k], f"{path}.{k}", got_side=got_side)
             if diff:
                 return diff
         return None
     if isinstance(want, list) and isinstance(got, list):
         for i, (a, b) in enumerate(zip(want, got, strict=False)):
-            diff = first_difference(a, b, f"{path}[{i}]")
+            diff = first_difference(a, b, f"{path}[{i}]", got_side=got_side)
             if diff:
                 return diff
         if len(want) != len(got):
-            return f"{path}: expected {len(want)} entries, got {len(got)}"
+            return f"{path}: published {len(want)} entries, {got_side} {len(got)}"
         return None
     if want != got or type(want) is not type(got):
-        return f"{path}: published {want!r}, recomputed {got!r}"
+        return f"{path}: published {want!r}, {got_side} {got!r}"
     return None
+
+
+def _noun(side: str) -> str:
+    return "recomputation" if side == "recomputed" else f"{side} file"
 
 
 def _fail(message: str) -> int:
@@ -129,32 +141,25 @@ def run(args: argparse.Namespace) -> int:
     batches = [] if (folder / "result.json").exists() else _batch_folders(folder)
     if not batches:
         try:
-            batch_id, checks = _replay(folder)
+            replayed = _replay(folder)
         except _Malformed as exc:
             return _fail(str(exc))
-        return _report(args.json, batch_id, checks)
+        return _report(args.json, replayed.batch_id, replayed.checks)
     verdicts: list[dict[str, Any]] = []
     failed = False
-    previous: tuple[int, str] | None = None
+    previous: tuple[int, _Replayed] | None = None
     for batch_id, sub in batches:
         try:
-            got_id, checks = _replay(sub)
-            pre = (sub / "pre_state.json").read_text(encoding="utf-8")
-        except (_Malformed, OSError, UnicodeDecodeError) as exc:
+            replayed = _replay(sub)
+        except _Malformed as exc:
             return _fail(str(exc))
-        if got_id != batch_id:
-            checks.append(("folder name", f"batch-{batch_id} holds batch {got_id}"))
+        checks = replayed.checks
+        if replayed.batch_id != batch_id:
+            checks.append(("folder name", f"batch-{batch_id} holds batch {replayed.batch_id}"))
         if previous is not None:
             # The venue skips empty batches: the chain runs over the published ones.
-            checks.append(
-                (
-                    "chain",
-                    None
-                    if pre == previous[1]
-                    else f"pre_state.json differs from batch-{previous[0]}/post_state.json",
-                )
-            )
-        previous = (batch_id, (sub / "post_state.json").read_text(encoding="utf-8"))
+            checks.append(("chain", _chain_difference(*previous, replayed)))
+        previous = (batch_id, replayed)
         bad = [(n, w) for n, w in checks if w]
         failed = failed or bool(bad)
         verdicts.append(
@@ -176,6 +181,21 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _chain_difference(prev_id: int, prev: _Replayed, this: _Replayed) -> str | None:
+    """Why this batch's published pre-state is not the previous batch's post-state.
+
+    The previous post-state is the one replay recomputed (the published one when
+    that batch did not settle): every account, every pending order, the root.
+    """
+    if prev.post is not None:
+        source = f"batch-{prev_id}'s recomputed post-state"
+        diff = first_difference(this.pre, prev.post)
+    else:
+        source = f"batch-{prev_id}/post_state.json (that batch does not settle)"
+        diff = first_difference(this.pre, prev.published_post, got_side="previous")
+    return None if diff is None else f"pre_state.json is not {source}: {diff}"
+
+
 def _report(as_json: bool, batch_id: int, checks: list[tuple[str, str | None]]) -> int:
     failed = [(name, why) for name, why in checks if why]
     if as_json:
@@ -192,8 +212,47 @@ def _report(as_json: bool, batch_id: int, checks: list[tuple[str, str | None]]) 
     return 1 if failed else 0
 
 
-def _replay(folder: Path) -> tuple[int, list[tuple[str, str | None]]]:
-    """Replay one batch folder: its id and the checks (name, difference or None).
+@dataclass(frozen=True)
+class _Replayed:
+    """One replayed batch folder: its id, the checks (name, difference or None),
+    the published pre- and post-state documents and the recomputed post-state
+    document (None when the batch does not settle)."""
+
+    batch_id: int
+    checks: list[tuple[str, str | None]]
+    pre: dict[str, Any]
+    published_post: Any
+    post: dict[str, Any] | None
+
+
+def _carried_in_difference(
+    pre: LedgerState, carried: Sequence[RestingOrder], halted: frozenset[str]
+) -> str | None:
+    """Why the orders orders.csv carries in are not the pre-state's pending ones."""
+    from sealbatch.settlement.transition import describe_order, pending_carried_in
+
+    liquidations = {lo.resting.order_id for lo in pre.pending_liquidations}
+    want = pending_carried_in(pre, halted)
+    got = {r.order_id: r for r in carried}
+    for oid, r in want.items():
+        kind = "liquidation order" if oid in liquidations else "GTC rest"
+        if oid not in got:
+            return f"pre_state.json's {kind} {describe_order(r)} is not in orders.csv"
+        if got[oid] != r:
+            return (
+                f"{kind} 0x{oid.hex()}: orders.csv has {describe_order(got[oid])}, "
+                f"pre_state.json {describe_order(r)}"
+            )
+    extra = [r for oid, r in got.items() if oid not in want]
+    if extra:
+        halted_pending = extra[0].order_id in pending_carried_in(pre, frozenset())
+        why = "held over in a halted market" if halted_pending else "not a pending order"
+        return f"orders.csv carries in {describe_order(extra[0])}: {why} in pre_state.json"
+    return None
+
+
+def _replay(folder: Path) -> _Replayed:
+    """Replay one batch folder: its id, the checks and the documents.
 
     Raises:
         _Malformed: a file is missing or malformed.
@@ -214,7 +273,7 @@ def _replay(folder: Path) -> tuple[int, list[tuple[str, str | None]]]:
         state_from_dict,
         state_to_dict,
     )
-    from sealbatch.settlement.transition import apply_batch, reference_prices
+    from sealbatch.settlement.transition import apply_batch, halted_markets, reference_prices
 
     texts: dict[str, str] = {}
     for name in FILES:
@@ -295,6 +354,10 @@ def _replay(folder: Path) -> tuple[int, list[tuple[str, str | None]]]:
     )
     carried = [r for r in orders if r.origin_batch != batch_id or r.order_id in liquidation_ids]
     checks.append(("result.json seed", _seed_difference(seed, revealed, forfeited)))
+    # The orders carried in are the pre-state's pending ones (bound by its root).
+    halted = halted_markets(pre, oracle_cfg, oracle_round.timestamp_ms)
+    checks.append(("orders.csv carried-in orders", _carried_in_difference(pre, carried, halted)))
+    recomputed: dict[str, Any] | None = None
     try:
         sealed = SealedBatch(batch_id, seed, (), revealed, forfeited, ())
         result = clear_batch(sealed, config.auction_markets, references, carried)
@@ -311,11 +374,7 @@ def _replay(folder: Path) -> tuple[int, list[tuple[str, str | None]]]:
     except (AuctionError, SettlementError) as exc:
         checks.append(("settlement", f"the batch does not settle: {exc}"))
     else:
+        recomputed = state_to_dict(post, config)
         checks.append(("result.json", first_difference(published, result_to_dict(result))))
-        checks.append(
-            (
-                "post_state.json",
-                first_difference(data["post_state.json"], state_to_dict(post, config)),
-            )
-        )
-    return batch_id, checks
+        checks.append(("post_state.json", first_difference(data["post_state.json"], recomputed)))
+    return _Replayed(batch_id, checks, pre_doc, data["post_state.json"], recomputed)

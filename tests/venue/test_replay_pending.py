@@ -1,0 +1,198 @@
+"""An operator who drops, adds or alters a pending liquidation order or a GTC rest
+between batches is caught by the chain of state roots: each published batch may be
+consistent on its own, but ``sealbatch replay DIR`` names the difference."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sealbatch.auction.batch import RestingOrder, clear_batch
+from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.ledger import LedgerState, LiquidationOrder
+from sealbatch.settlement.oracle import OracleRound
+from sealbatch.settlement.publication import BatchPublication, transfers_from_dict
+from sealbatch.settlement.roots import state_root
+from sealbatch.settlement.snapshot import (
+    config_from_dict,
+    oracle_config_from_dict,
+    orders_from_csv,
+    state_from_dict,
+    state_to_dict,
+)
+from sealbatch.settlement.transition import apply_batch, halted_markets, pending_carried_in
+from sealbatch.venue.cli import main
+
+# The default demo stages a liquidation order and carries GTC rests into batch 4.
+LAST = 4
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--batches", str(LAST), "--out", str(out)]) == 0
+    pre = json.loads((out / f"batch-{LAST}" / "pre_state.json").read_text())
+    assert pre["pending_liquidations"] and pre["resting_orders"]  # what the attacks move
+    return out
+
+
+@pytest.fixture
+def chain(published: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(published, tmp_path / "chain"))
+
+
+def _read(folder: Path, name: str) -> dict:
+    return json.loads((folder / name).read_text())
+
+
+def _reissue(folder: Path, mutate: Callable[[LedgerState], LedgerState]) -> None:
+    """Rewrite ``folder`` as a dishonest operator would: its pre-state's pending orders
+    changed by ``mutate``, the batch re-cleared and re-settled on that pre-state, every
+    file (roots included) made consistent with it."""
+    pre_doc, oracle_doc = _read(folder, "pre_state.json"), _read(folder, "oracle.json")
+    published = _read(folder, "result.json")
+    config = config_from_dict(pre_doc["config"])
+    oracle_cfg = oracle_config_from_dict(oracle_doc["config"])
+    pre = state_from_dict(pre_doc, config)
+    oracle_round = OracleRound.from_dict(oracle_doc)
+    batch_id = published["batch_id"]
+    liquidations = {lo.resting.order_id for lo in pre.pending_liquidations}
+    revealed = tuple(
+        RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, 0)
+        for n, r in enumerate(orders_from_csv((folder / "orders.csv").read_text()))
+        if r.origin_batch == batch_id and r.order_id not in liquidations
+    )
+    forfeited = tuple(
+        Forfeit(
+            bytes.fromhex(f["commitment"][2:]),
+            Address(f["trader"]),
+            f["market"],
+            f["sequence"],
+            f["bond"],
+        )
+        for f in published["forfeited"]
+    )
+    seed = bytes.fromhex(published["seed"][2:])
+    references = {m: r["reference_price"] for m, r in published["markets"].items()}
+    deposits, blocks, withdrawals = transfers_from_dict(_read(folder, "transfers.json"))
+    forged = mutate(pre)
+    halted = halted_markets(forged, oracle_cfg, oracle_round.timestamp_ms)
+    result = clear_batch(
+        SealedBatch(batch_id, seed, (), revealed, forfeited, ()),
+        config.auction_markets,
+        references,
+        list(pending_carried_in(forged, halted).values()),
+    )
+    post, _ = apply_batch(
+        forged,
+        result,
+        oracle_round,
+        config,
+        oracle_cfg,
+        deposits=deposits,
+        blocks=blocks,
+        withdrawals=withdrawals,
+    )
+    pub = BatchPublication(result, oracle_round, forged, post, deposits, blocks, withdrawals)
+    for name, text in pub.files(config, oracle_cfg).items():
+        (folder / name).write_text(text)
+
+
+def _drop_liquidation(s: LedgerState) -> LedgerState:
+    return replace(s, pending_liquidations=s.pending_liquidations[1:])
+
+
+def _soften_liquidation(s: LedgerState) -> LedgerState:
+    lo = s.pending_liquidations[0]
+    smaller = replace(lo.resting, order=lo.resting.order.with_quantity(1))
+    return replace(s, pending_liquidations=(LiquidationOrder(lo.account, smaller),))
+
+
+def _drop_rest(s: LedgerState) -> LedgerState:
+    return replace(s, resting_orders=s.resting_orders[1:])
+
+
+def _move_rest(s: LedgerState) -> LedgerState:
+    r = s.resting_orders[0]
+    limit = r.order.limit_price or 1
+    moved = replace(r, order=replace(r.order, limit_price=limit - 1 if limit > 1 else 2))
+    return replace(s, resting_orders=(moved, *s.resting_orders[1:]))
+
+
+def _add_rest(s: LedgerState) -> LedgerState:
+    r = s.resting_orders[0]
+    extra = RestingOrder(b"\x42" * 32, r.trader, r.order.with_quantity(1), r.origin_batch)
+    return replace(s, resting_orders=(*s.resting_orders, extra))
+
+
+ATTACKS = {
+    "drop_liquidation": (_drop_liquidation, ".pending_liquidations"),
+    "soften_liquidation": (_soften_liquidation, ".pending_liquidations[0].quantity"),
+    "drop_rest": (_drop_rest, ".resting_orders[0]"),
+    "move_rest": (_move_rest, ".resting_orders[0].limit_price"),
+    "add_rest": (_add_rest, ".resting_orders"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_a_reissued_batch_replays_alone_but_the_chain_names_the_pending_order(
+    chain: Path, attack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mutate, field = ATTACKS[attack]
+    honest_pre = _read(chain / f"batch-{LAST}", "pre_state.json")
+    _reissue(chain / f"batch-{LAST}", mutate)
+    forged_pre = _read(chain / f"batch-{LAST}", "pre_state.json")
+    # On its own the forged batch is consistent: its pre-root is recomputed from its
+    # own fields. That root is not the previous batch's post-root (the anchored one).
+    assert forged_pre["state_root"] != honest_pre["state_root"]
+    assert main(["replay", str(chain / f"batch-{LAST}")]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(chain)]) == 1
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith(f"batch {LAST} "))
+    assert f"MISMATCH chain: pre_state.json is not batch-{LAST - 1}'s recomputed post-state" in line
+    assert field in line and "published" in line and "recomputed" in line
+    for n in range(1, LAST):  # the honest batches still replay
+        assert any(
+            ln.startswith(f"batch {n} ") and "replays exactly" in ln for ln in out.splitlines()
+        )
+
+
+def test_dropping_a_pending_order_from_orders_csv_is_named(
+    chain: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = chain / f"batch-{LAST}"
+    liquidation = _read(folder, "pre_state.json")["pending_liquidations"][0]["order_id"]
+    lines = (folder / "orders.csv").read_text().splitlines()
+    kept = [ln for ln in lines if not ln.startswith(liquidation)]
+    assert len(kept) == len(lines) - 1
+    (folder / "orders.csv").write_text("\n".join(kept) + "\n")
+    assert main(["replay", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "orders.csv carried-in orders" in out
+    assert f"pre_state.json's liquidation order {liquidation}" in out and "not in orders.csv" in out
+
+
+def test_a_post_state_hiding_a_staged_liquidation_fails_its_own_replay(
+    chain: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The operator publishes batch 3's post-state without the liquidation order the
+    batch staged (its root recomputed to match): replay recomputes the order."""
+    folder = chain / f"batch-{LAST - 1}"
+    doc = _read(folder, "post_state.json")
+    assert doc["pending_liquidations"]
+    config = config_from_dict(doc["config"])
+    hidden = replace(state_from_dict(doc, config), pending_liquidations=())
+    forged = state_to_dict(hidden, config)
+    assert forged["state_root"] == "0x" + state_root(hidden).hex() != doc["state_root"]
+    (folder / "post_state.json").write_text(json.dumps(forged))
+    assert main(["replay", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "post_state.json" in out
+    assert "MISMATCH .pending_liquidations: published 0 entries, recomputed 1" in out
