@@ -197,13 +197,20 @@ class RevealedOrder:
 
 @dataclass(frozen=True)
 class Forfeit:
-    """A commitment that was never revealed: its bond goes to the insurance fund."""
+    """A commitment that was never revealed: its bond goes to the insurance fund.
+
+    ``rfq_id`` is None for an order commitment of the batch (``sequence`` is its
+    receipt number, its leaf in the commitment root); for a sealed RFQ quote it is
+    the RFQ's id and ``sequence`` the quote's number within the RFQ (the quote is
+    not under the batch's commitment root).
+    """
 
     commitment: bytes
     trader: Address
     market: str
     sequence: int
     bond: int
+    rfq_id: bytes | None = None
 
 
 @dataclass(frozen=True)

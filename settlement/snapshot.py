@@ -311,6 +311,7 @@ def result_to_dict(batch: BatchResult) -> dict[str, Any]:
                 "market": f.market,
                 "sequence": f.sequence,
                 "bond": f.bond,
+                "rfq_id": None if f.rfq_id is None else _hex(f.rfq_id),
             }
             for f in batch.forfeited
         ],

@@ -309,6 +309,7 @@ def _replay(folder: Path) -> _Replayed:
                 str(f["market"]),
                 int(f["sequence"]),
                 int(f["bond"]),
+                None if f["rfq_id"] is None else bytes.fromhex(str(f["rfq_id"]).removeprefix("0x")),
             )
             for f in published["forfeited"]
         )
@@ -353,7 +354,9 @@ def _replay(folder: Path) -> _Replayed:
         if r.origin_batch == batch_id and r.order_id not in liquidation_ids
     )
     carried = [r for r in orders if r.origin_batch != batch_id or r.order_id in liquidation_ids]
-    checks.append(("result.json seed", _seed_difference(seed, revealed, forfeited)))
+    # A forfeited RFQ quote is not one of the batch's commitments (it has an rfq_id).
+    committed = [f for f in forfeited if f.rfq_id is None]
+    checks.append(("result.json seed", _seed_difference(seed, revealed, committed)))
     # The orders carried in are the pre-state's pending ones (bound by its root).
     halted = halted_markets(pre, oracle_cfg, oracle_round.timestamp_ms)
     checks.append(("orders.csv carried-in orders", _carried_in_difference(pre, carried, halted)))
