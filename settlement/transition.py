@@ -574,10 +574,11 @@ def apply_batch(
         batch.batch_id + 1,
         below_at_index,
     )
+    post = replace(post, pending_liquidations=orders)
+    # the rests are judged on the state they rest on, its liquidation orders included
     held = [r for r in pre.resting_orders if r.order.market in halted]
     rests = cap_reduce_only(post, config, (*batch.carried, *held), [lo.resting for lo in orders])
-    rests = check_carried(post, config, rests)
-    post = replace(post, pending_liquidations=orders, resting_orders=tuple(rests))
+    post = replace(post, resting_orders=tuple(check_carried(post, config, rests)))
 
     # 12. invariants
     check_invariants(pre, post, net_flow)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.settlement.errors import InsufficientCollateral, SettlementError
 from sealbatch.settlement.ledger import LedgerState, total_value
+from sealbatch.settlement.margin import cap_reduce_only, check_carried
 from sealbatch.settlement.params import DEFAULT_CONFIG, DeleverageMode, default_config
 from sealbatch.settlement.transition import BatchWitness, apply_batch, check_invariants
 from tests.settlement.conftest import ORACLE, TRADERS, funded, key, make_batch, oracle_round
@@ -87,6 +88,11 @@ def test_random_batches_conserve_value_and_net_to_zero(seed: int, mode: Delevera
             assert _reference_collateral(state, w).tolist() == new.collateral.tolist()
         else:
             assert sum(d.deficit for d in w.deficits) > 0
+        # the rests are the remainders that pass the check on the state they rest on
+        # (its liquidation orders included), as the next batch's reveals are checked
+        liq_next = [lo.resting for lo in new.pending_liquidations]
+        capped = cap_reduce_only(new, cfg, batch.carried, liq_next)
+        assert list(new.resting_orders) == check_carried(new, cfg, capped)
         state, carried = new, list(new.resting_orders)
 
 
