@@ -313,7 +313,8 @@ def _receipt_order(
         for i, r in enumerate(orders)
         if r.origin_batch == batch_id and r.order_id not in liquidations
     ]
-    forfeits = result.get("forfeited", ())
+    # an unrevealed RFQ quote (its rfq_id set) is not under the batch's commitment root
+    forfeits = [f for f in result.get("forfeited", ()) if f.get("rfq_id") is None]
     total = len(revealed) + len(forfeits)
     taken: set[int] = set()
     leaves = []
