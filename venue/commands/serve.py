@@ -128,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"sealbatch serve: development default on: {default}", file=sys.stderr)
     if settings.l1_url:
         print(
-            "sealbatch serve: note: L1 anchoring is not wired into the venue yet; --l1 is "
-            "recorded but unused",
+            "sealbatch serve: note: L1 anchoring is not wired into the venue yet (the batch "
+            "AIR has no on-chain verifier; docs/contracts.md, Limits); --l1 is recorded but unused",
             file=sys.stderr,
         )
     import gc
