@@ -24,7 +24,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
+from sealbatch.venue.batch_record import BatchRecord
 from sealbatch.venue.errors import StorageUnavailable
+from sealbatch.venue.order_status import OrderStatus
 from sealbatch.venue.tables import BatchRow, EventRow, FateRow, MetaRow, SnapshotRow
 
 __all__ = ["GroupCommitter", "LoggedEvent", "Snapshot", "Store", "make_engine"]
@@ -113,14 +115,14 @@ class Store:
             ).first()
         return None if row is None else Snapshot(int(row[0]), int(row[1]), row[2], bytes(row[3]))
 
-    def load_batch(self, batch_id: int) -> dict[str, Any] | None:
+    def load_batch(self, batch_id: int) -> BatchRecord | None:
         """The stored record of ``batch_id``, or None."""
         t = BatchRow.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
             row = conn.execute(select(t.c.record).where(t.c.batch_id == batch_id)).first()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else BatchRecord.from_json(json.loads(row[0]))
 
-    def load_batch_page(self, before: int, limit: int) -> list[dict[str, Any]]:
+    def load_batch_page(self, before: int, limit: int) -> list[BatchRecord]:
         """Stored records of the ``limit`` newest batches before ``before``, newest first."""
         t = BatchRow.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
@@ -130,22 +132,22 @@ class Store:
                 .order_by(t.c.batch_id.desc())
                 .limit(limit)
             ).all()
-        return [dict(json.loads(r[0])) for r in rows]
+        return [BatchRecord.from_json(json.loads(r[0])) for r in rows]
 
-    def load_fate(self, commitment: bytes) -> dict[str, Any] | None:
-        """The stored fate of ``commitment``, or None."""
+    def load_order_status(self, commitment: bytes) -> OrderStatus | None:
+        """The stored status of the order ``commitment``, or None."""
         t = FateRow.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(t.c.body).where(t.c.commitment == "0x" + commitment.hex())
             ).first()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else OrderStatus.from_json(json.loads(row[0]))
 
-    def load_trader_fates(
-        self, trader: str, limit: int, exclude: frozenset[str] = frozenset()
-    ) -> list[dict[str, Any]]:
-        """The stored fates of ``trader``'s ``limit`` latest orders not in ``exclude``
-        (0x-hex commitments), oldest first."""
+    def load_trader_orders(
+        self, trader: str, limit: int, exclude: frozenset[bytes] = frozenset()
+    ) -> list[OrderStatus]:
+        """The stored statuses of ``trader``'s ``limit`` latest orders not in ``exclude``,
+        oldest first."""
         t = FateRow.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -154,11 +156,12 @@ class Store:
                 .order_by(t.c.batch_id.desc(), t.c.sequence.desc())
                 .limit(limit + len(exclude))
             ).all()
-        out = [dict(json.loads(b)) for c, b in rows if c not in exclude][:limit]
+        skip = {"0x" + c.hex() for c in exclude}
+        out = [OrderStatus.from_json(json.loads(b)) for c, b in rows if c not in skip][:limit]
         return out[::-1]
 
     def taken(self, commitments: Sequence[bytes]) -> dict[bytes, int]:
-        """Of ``commitments``, those with a stored fate: commitment -> its batch."""
+        """Of ``commitments``, those with a stored order status: commitment -> its batch."""
         if not commitments:
             return {}
         t = FateRow.__table__  # type: ignore[attr-defined]
@@ -184,11 +187,11 @@ class Store:
     def write(
         self,
         events: Sequence[LoggedEvent],
-        batches: Sequence[dict[str, Any]],
-        fates: Sequence[dict[str, Any]] = (),
+        batches: Sequence[BatchRecord],
+        statuses: Sequence[OrderStatus] = (),
         snapshots: Sequence[Snapshot] = (),
     ) -> None:
-        """Append events, upsert batch records, order fates and snapshots in one
+        """Append events, upsert batch records, order statuses and snapshots in one
         transaction (only the newest ``SNAPSHOTS_KEPT`` snapshots stay)."""
         et = EventRow.__table__  # type: ignore[attr-defined]
         bt = BatchRow.__table__  # type: ignore[attr-defined]
@@ -203,17 +206,19 @@ class Store:
                     ],
                 )
             for rec in batches:
-                conn.execute(delete(bt).where(bt.c.batch_id == rec["batch_id"]))
+                conn.execute(delete(bt).where(bt.c.batch_id == rec.batch_id))
                 conn.execute(
                     insert(bt).values(
-                        batch_id=rec["batch_id"],
-                        status=rec["status"],
-                        result_hash=rec["result_hash"],
-                        record=json.dumps(rec, sort_keys=True, separators=(",", ":")),
+                        batch_id=rec.batch_id,
+                        status=rec.status,
+                        result_hash=rec.result_hash,
+                        # in the answer's key order: the settlement summary is served as stored
+                        record=json.dumps(rec.to_json(), separators=(",", ":")),
                     )
                 )
-            if fates:
-                latest = {f["commitment"]: f for f in fates}  # the last state of each
+            if statuses:
+                # the last state of each
+                latest = {"0x" + f.commitment.hex(): f for f in statuses}
                 keys = list(latest)
                 for i in range(0, len(keys), 500):
                     conn.execute(delete(ft).where(ft.c.commitment.in_(keys[i : i + 500])))
@@ -222,10 +227,10 @@ class Store:
                     [
                         {
                             "commitment": c,
-                            "trader": f["trader"],
-                            "batch_id": f["batch_id"],
-                            "sequence": f["sequence"],
-                            "body": json.dumps(f, sort_keys=True, separators=(",", ":")),
+                            "trader": f.trader,
+                            "batch_id": f.batch_id,
+                            "sequence": f.sequence,
+                            "body": json.dumps(f.to_json(), separators=(",", ":")),
                         }
                         for c, f in latest.items()
                     ],
@@ -279,15 +284,15 @@ class GroupCommitter:
     def submit(
         self,
         events: Sequence[LoggedEvent] = (),
-        batches: Sequence[dict[str, Any]] = (),
-        fates: Sequence[dict[str, Any]] = (),
+        batches: Sequence[BatchRecord] = (),
+        statuses: Sequence[OrderStatus] = (),
         snapshots: Sequence[Snapshot] = (),
     ) -> Future[None]:
         fut: Future[None] = Future()
         if self.failed is not None:
             fut.set_exception(StorageUnavailable(f"the database writer stopped: {self.failed}"))
             return fut
-        self._queue.put((list(events), list(batches), list(fates), list(snapshots), fut))
+        self._queue.put((list(events), list(batches), list(statuses), list(snapshots), fut))
         self.last = fut
         return fut
 
@@ -315,10 +320,10 @@ class GroupCommitter:
                 n += len(nxt[0])
             events = [e for g in group for e in g[0]]
             batches = [b for g in group for b in g[1]]
-            fates = [f for g in group for f in g[2]]
+            statuses = [f for g in group for f in g[2]]
             snapshots = [s for g in group for s in g[3]]
             try:
-                self.store.write(events, batches, fates, snapshots)
+                self.store.write(events, batches, statuses, snapshots)
             except (SQLAlchemyError, OSError) as exc:
                 self.failed = exc
                 for *_, fut in group:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -43,6 +44,7 @@ from sealbatch.settlement.oracle import load_oracle_config
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.roots import state_root
 from sealbatch.venue.auth import RateLimiter
+from sealbatch.venue.batch_record import BatchRecord, OpenBatch
 from sealbatch.venue.clock import BatchSchedule, Clock, SystemClock
 from sealbatch.venue.errors import (
     BadRequest,
@@ -53,6 +55,7 @@ from sealbatch.venue.errors import (
     StorageUnavailable,
     VenueError,
 )
+from sealbatch.venue.order_status import OrderStatus
 from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Snapshot, Store
 from sealbatch.venue.publisher import archive_bytes, read_folder, write_folder
 from sealbatch.venue.rfq import Acceptance, Quote, Rfq
@@ -272,9 +275,9 @@ class VenueService:
             )
             return 0
         root = "0x" + state_root(core.settlement.state).hex()
-        settled = [r for r in core.records.values() if r["status"] != "failed"]
-        stored = self.store.load_batch(settled[-1]["batch_id"]) if settled else None
-        stored_root = stored["settlement"]["post_root"] if stored else root
+        settled = [r for r in core.records.values() if r.status != "failed"]
+        stored = self.store.load_batch(settled[-1].batch_id) if settled else None
+        stored_root = stored.settlement["post_root"] if stored and stored.settlement else root
         if root != snap.state_root or root != stored_root:
             log.error(
                 "snapshot of batch %d: expected state root %s (stored with it) and %s (the "
@@ -321,25 +324,28 @@ class VenueService:
         after_seq = self._restore_snapshot()
         self._next_seq = after_seq + 1
         stored = self.store.load_batches(after=self.core.last_cleared if after_seq else -1)
-        missing: list[dict[str, Any]] = []
-        missing_fates: list[dict[str, Any]] = []
+        missing: list[BatchRecord] = []
+        missing_statuses: list[OrderStatus] = []
         cleared: set[int] = set()
 
-        def check(records: list[dict[str, Any]]) -> None:
+        def check(records: list[BatchRecord]) -> None:
             for rec in records:
-                cleared.add(rec["batch_id"])
-                fates = self.core.fates_out.pop(rec["batch_id"], [])
-                old = stored.get(rec["batch_id"])
+                cleared.add(rec.batch_id)
+                statuses = self.core.statuses_out.pop(rec.batch_id, [])
+                old = stored.get(rec.batch_id)
                 if old is None:
                     missing.append(rec)
-                    missing_fates.extend(fates)
-                elif old[0] != rec["result_hash"]:
+                    missing_statuses.extend(statuses)
+                elif old[0] != rec.result_hash:
                     raise StateDiverged(
-                        f"batch {rec['batch_id']}: expected result {old[0]} on replay, got "
-                        f"{rec['result_hash']}"
+                        f"batch {rec.batch_id}: expected result {old[0]} on replay, got "
+                        f"{rec.result_hash}"
                     )
-                else:
-                    rec["status"] = old[1].get("status", rec["status"])
+                elif old[1].get("status", rec.status) != rec.status:
+                    # A stored batch may have moved on (proven, anchored).
+                    self.core.records[rec.batch_id] = dataclasses.replace(
+                        rec, status=old[1]["status"]
+                    )
 
         events = self.store.load_events(after_seq)
         for e in events:
@@ -362,41 +368,41 @@ class VenueService:
             )
         if missing:
             # Cleared before the crash but not yet stored: store them now.
-            self.store.write([], missing, missing_fates)
+            self.store.write([], missing, missing_statuses)
         if events:
             log.info("replayed %d events, %d batches", len(events), len(cleared))
 
     # ------------------------------------------------------------- batch clock
 
-    def _advance_locked(self, now: int, pending: list[_PendingMessages]) -> list[dict[str, Any]]:
+    def _advance_locked(self, now: int, pending: list[_PendingMessages]) -> list[BatchRecord]:
         """Clear every batch due at ``now`` (caller holds ``core_lock``); the records
         go to the writer at once and their stream messages into ``pending``."""
         records = self.core.advance(now)
         if records:
-            fates = [f for r in records for f in self.core.fates_out.pop(r["batch_id"], [])]
-            fut = self.writer.submit(batches=records, fates=fates)
+            statuses = [s for r in records for s in self.core.statuses_out.pop(r.batch_id, [])]
+            fut = self.writer.submit(batches=records, statuses=statuses)
             every = self.settings.snapshot_every
             if every and self.core.last_cleared // every > self.snapshot_batch // every:
                 # Taken by :meth:`advance`, where no logged event waits to be submitted.
                 self._snapshot_due = True
             if self.publish_dir is not None:
                 kept = self.core.publications
-                done = [kept[r["batch_id"]] for r in records if r["batch_id"] in kept]
+                done = [kept[r.batch_id] for r in records if r.batch_id in kept]
                 fut.add_done_callback(functools.partial(self._queue_folders, done=done))
             pending.append((fut, [m for rec in records for m in self._batch_messages(rec)]))
             self.metrics.batches.inc(len(records))
             for rec in records:
-                if rec["status"] == "failed":
+                if rec.status == "failed":
                     self.metrics.failed.inc()
                     log.error(
                         "batch %d failed: settlement refused it: %s; the venue halted "
                         "(sealbatch resume --batch %d once fixed)",
-                        rec["batch_id"],
-                        rec["settlement"]["error"],
-                        rec["batch_id"],
+                        rec.batch_id,
+                        rec.settlement["error"] if rec.settlement is not None else None,
+                        rec.batch_id,
                     )
-                for market_id, mr in rec["markets"].items():
-                    self.metrics.volume.labels(market_id).inc(mr["volume"])
+                for market_id, mr in rec.markets.items():
+                    self.metrics.volume.labels(market_id).inc(mr.volume)
         return records
 
     def _write_folders(self, publications: Sequence[BatchPublication]) -> None:
@@ -440,9 +446,9 @@ class VenueService:
             nor among the batches kept in memory.
         """
         view = self.read(lambda: self.batch_view(batch_id))
-        if view["status"] not in ("settled", "proven", "anchored"):
+        if view.status not in ("settled", "proven", "anchored"):
             raise Conflict(
-                f"batch {batch_id}: expected a settled batch, got status {view['status']}",
+                f"batch {batch_id}: expected a settled batch, got status {view.status}",
                 "batch_not_settled",
             )
         with self.core_lock:
@@ -478,7 +484,7 @@ class VenueService:
                 "reads and writes until restarted"
             )
 
-    def advance(self) -> list[dict[str, Any]]:
+    def advance(self) -> list[BatchRecord]:
         """Clear every batch that is due; records are stored, then published."""
         pending: list[_PendingMessages] = []
         with self.core_lock:
@@ -785,9 +791,9 @@ class VenueService:
     # ------------------------------------------------------------------ views
     #
     # The core keeps the last ``memory_batches`` batches; older records and
-    # order fates are read from the database (stored with their batch).
+    # order statuses are read from the database (stored with their batch).
 
-    def batch_view(self, batch_id: int) -> dict[str, Any]:
+    def batch_view(self, batch_id: int) -> BatchRecord | OpenBatch:
         """A batch's record (from memory, else the database) or an open batch's state.
 
         Raises:
@@ -802,7 +808,7 @@ class VenueService:
                     return rec
             raise
 
-    def batch_page(self, before: int | None, limit: int) -> list[dict[str, Any]]:
+    def batch_page(self, before: int | None, limit: int) -> list[BatchRecord]:
         """Records of the ``limit`` newest batches before ``before``, newest first."""
         recent = self.core.records
         ids = sorted((b for b in recent if before is None or b < before), reverse=True)
@@ -813,48 +819,49 @@ class VenueService:
             out += self.store.load_batch_page(older, limit - len(out))
         return out
 
-    def fate(self, commitment: bytes) -> dict[str, Any]:
-        """An order's fate (from memory, else the database; see ``VenueStateMachine.fate``).
+    def order_status(self, commitment: bytes) -> OrderStatus:
+        """An order's status as shown (from memory, else the database; see
+        ``VenueStateMachine.order_status``).
 
         Raises:
             NotFound: the commitment was never taken.
         """
         try:
-            return self.core.fate(commitment)
+            return self.core.order_status(commitment)
         except NotFound:
-            stored = self.store.load_fate(commitment) if self.core.evicted_any else None
+            stored = self.store.load_order_status(commitment) if self.core.evicted_any else None
             if stored is None:
                 raise
-            return stored
+            return stored.sealed()
 
-    def trader_fates(self, trader: str, last: int = 100) -> list[dict[str, Any]]:
-        """Public views of ``trader``'s latest ``last`` orders, oldest first."""
-        recent = self.core.trader_fates(trader, last)
+    def trader_orders(self, trader: str, last: int = 100) -> list[OrderStatus]:
+        """The statuses of ``trader``'s latest ``last`` orders as shown, oldest first."""
+        recent = self.core.trader_orders(trader, last)
         if len(recent) < last and self.core.evicted_any:
-            exclude = frozenset(f["commitment"] for f in recent)
-            recent = self.store.load_trader_fates(trader, last - len(recent), exclude) + recent
+            exclude = frozenset(s.commitment for s in recent)
+            older = self.store.load_trader_orders(trader, last - len(recent), exclude)
+            recent = [s.sealed() for s in older] + recent
         return recent
 
-    def _batch_messages(self, rec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-        msgs: list[tuple[str, str, dict[str, Any]]] = [("batches", "batch", rec)]
-        traders: dict[str, list[dict[str, Any]]] = {}
-        for mr in rec["markets"].values():
-            for f in mr["fills"]:
-                traders.setdefault(f["trader"].lower(), [])
-        for f in rec["forfeits"]:
-            traders.setdefault(f["trader"].lower(), [])
-        for b in rec["blocks"]:
-            traders.setdefault(b["buyer"].lower(), [])
-            traders.setdefault(b["seller"].lower(), [])
+    def _batch_messages(self, rec: BatchRecord) -> list[tuple[str, str, dict[str, Any]]]:
+        msgs: list[tuple[str, str, dict[str, Any]]] = [("batches", "batch", rec.to_json())]
+        traders: dict[str, None] = {}  # in order of first appearance
+        for mr in sorted(rec.markets.values(), key=lambda mr: mr.market):
+            for f in mr.fills:
+                traders.setdefault(f.trader.lower())
+        for forfeit in rec.forfeits:
+            traders.setdefault(forfeit.trader.lower())
+        for b in rec.blocks:
+            traders.setdefault(b.acceptance.buyer.lower())
+            traders.setdefault(b.acceptance.seller.lower())
         for trader in traders:
-            fates = [
-                dict(self.core.fate(c))  # a copy: the stream keeps it as it was
+            orders = [
+                self.core.order_status(c).to_json()
                 for c in self.core.by_trader.get(Address(_checksum(trader)), [])
-                if self.core.fates[c].get("last_batch_id", self.core.fates[c]["batch_id"])
-                == rec["batch_id"]
+                if _last_batch(self.core.order_statuses[c]) == rec.batch_id
             ]
             msgs.append(
-                (f"account:{trader}", "batch", {"batch_id": rec["batch_id"], "orders": fates})
+                (f"account:{trader}", "batch", {"batch_id": rec.batch_id, "orders": orders})
             )
         return msgs
 
@@ -866,12 +873,12 @@ class VenueService:
             return {
                 "collecting": self.schedule.collecting(now),
                 "last_cleared": self.core.last_cleared,
-                "recent": [self.core.records[b] for b in recent],
+                "recent": [self.core.records[b].to_json() for b in recent],
             }
         if topic == "rfqs":
             return {"open": [r.to_dict(now) for r in self.core.rfqs.open_rfqs(now)]}
         trader = _checksum(topic.split(":", 1)[1])
-        orders = self.trader_fates(trader)
+        orders = [s.to_json() for s in self.trader_orders(trader)]
         account = self.core.settlement.account(Address(trader)).to_dict()
         return {"account": account, "orders": orders}
 
@@ -892,9 +899,9 @@ class VenueService:
             "settlement": self.core.settlement.name,
             "halted": dict(self.core.halted) if self.core.halted is not None else None,
             "failed_batches": [
-                {"batch_id": b, "reason": r["settlement"]["error"]}
+                {"batch_id": b, "reason": r.settlement["error"] if r.settlement else None}
                 for b, r in sorted(self.core.records.items())
-                if r["status"] == "failed"
+                if r.status == "failed"
             ][-10:],
             "queues": {
                 "db_writes": self.writer.depth,
@@ -913,6 +920,11 @@ class VenueService:
                 "snapshot_batch": self.snapshot_batch if self.snapshot_batch >= 0 else None,
             },
         }
+
+
+def _last_batch(status: OrderStatus) -> int:
+    """The last batch an order took part in (its own, before it clears)."""
+    return status.last_batch_id if status.last_batch_id is not None else status.batch_id
 
 
 def _checksum(address: str) -> str:

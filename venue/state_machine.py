@@ -1,7 +1,7 @@
 """The venue's state machine: every write and every batch close, deterministic.
 
 :class:`VenueStateMachine` holds the open commit books, the RFQ book, carried GTC
-orders, reference prices, batch records and every order's fate. It has no
+orders, reference prices, batch records and every order's status. It has no
 I/O and no clock of its own: each write takes the time at which it was
 accepted, and :meth:`VenueStateMachine.advance` closes, clears and settles every
 batch whose reveal window has ended by a given time. The service logs each
@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,6 @@ from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order
 from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, address_of, recover_signer
 from sealbatch.crypto.exceptions import SealbatchError, SignatureError
-from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.errors import (
@@ -61,9 +59,16 @@ from sealbatch.venue.auth import (
     check_fresh,
     verify_signed,
 )
+from sealbatch.venue.batch_record import (
+    BatchRecord,
+    BlockOutcome,
+    MarketOutcome,
+    OpenBatch,
+    RevealRejection,
+)
 from sealbatch.venue.clock import BatchSchedule
 from sealbatch.venue.errors import BadRequest, Conflict, Halted, NotFound
-from sealbatch.venue.order_status import update_order_statuses
+from sealbatch.venue.order_status import OrderStatus, update_order_statuses
 from sealbatch.venue.rfq import (
     ACCEPT_TYPE,
     QUOTE_COMMIT_TYPE,
@@ -88,7 +93,7 @@ from sealbatch.venue.schemas import (
     hexb,
 )
 
-__all__ = ["EVENT_MODELS", "RevealOutcome", "VenueStateMachine", "block_trade", "record_hash"]
+__all__ = ["EVENT_MODELS", "RevealOutcome", "VenueStateMachine", "block_trade"]
 
 #: Wire model of each kind of logged write.
 EVENT_MODELS: dict[str, type[BaseModel]] = {
@@ -105,7 +110,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
 }
 
 #: Reveal refusals that concern a commitment the batch holds: they are logged
-#: (so the order's fate can say why it did not fill) and replayed.
+#: (so the order's status can say why it did not fill) and replayed.
 RECORDED_REVEAL_CODES = frozenset(
     {
         "reveal_mismatch",
@@ -120,12 +125,6 @@ RECORDED_REVEAL_CODES = frozenset(
 
 #: Fate reason per rejection code (what ``GET /v1/orders/{c}`` reports).
 _REASON = {"insufficient_margin": "margin_rejected"}
-
-
-def record_hash(record: Mapping[str, Any]) -> str:
-    """Keccak of a batch record's canonical JSON, without its status fields."""
-    body = {k: v for k, v in record.items() if k not in ("status", "result_hash")}
-    return "0x" + keccak256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hex()
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ class VenueStateMachine:
             the insurance fund when the quote is not revealed).
         publications_kept: settled batches whose transition (the published
             folder's content) stays in memory, newest first.
-        memory_batches: cleared batches whose records and order fates stay in
+        memory_batches: cleared batches whose records and order statuses stay in
             memory; older ones are dropped (the operator stores them with each
             batch and reads them back from the database on request).
     """
@@ -200,10 +199,10 @@ class VenueStateMachine:
         self.books: dict[int, CommitBook] = {}
         self.rfqs = RfqBook(domain, self.markets, self.nonces, *rfq_window_ms)
         self.blocks: dict[int, list[Acceptance]] = {}
-        self.records: dict[int, dict[str, Any]] = {}
-        self.fates: dict[bytes, dict[str, Any]] = {}
+        self.records: dict[int, BatchRecord] = {}
+        self.order_statuses: dict[bytes, OrderStatus] = {}
         self.by_trader: dict[str, list[bytes]] = {}
-        self.rejections: dict[int, list[dict[str, Any]]] = {}
+        self.rejections: dict[int, list[RevealRejection]] = {}
         self.last_cleared = -1
         self.events_applied = 0
         self.publications_kept = publications_kept
@@ -213,14 +212,14 @@ class VenueStateMachine:
         #: no batch until the operator resumes it (``{"batch_id", "reason", "at_ms"}``)
         self.halted: dict[str, Any] | None = None
         self.memory_batches = memory_batches
-        #: cleared batch -> copies of the fates it changed, for the operator to store
-        self.fates_out: dict[int, list[dict[str, Any]]] = {}
+        #: cleared batch -> the order statuses it changed, for the operator to store
+        self.statuses_out: dict[int, list[OrderStatus]] = {}
         #: batch -> commitments taken into it (what to drop from memory once old)
         self._taken_in: dict[int, list[bytes]] = {}
         #: commitments taken long ago and no longer in memory (the operator looks
         #: them up in the database before a run of commitments): hash -> batch
         self.taken_elsewhere: Mapping[bytes, int] = {}
-        #: whether any fate was dropped from memory (then lookups go to the database)
+        #: whether any order status was dropped from memory (then lookups go to the database)
         self.evicted_any = False
 
     def __getstate__(self) -> dict[str, Any]:
@@ -234,7 +233,7 @@ class VenueStateMachine:
             keyless.operator_key = b""
             books[b] = keyless
         state.update(
-            operator_key=b"", books=books, publications={}, fates_out={}, taken_elsewhere={}
+            operator_key=b"", books=books, publications={}, statuses_out={}, taken_elsewhere={}
         )
         return state
 
@@ -323,8 +322,8 @@ class VenueStateMachine:
                 f"batch_id: expected {collecting} (collecting commitments now), got {body.batch_id}"
             )
         signed = body.to_domain()
-        known = self.fates.get(signed.commit.commitment)
-        taken_in = known["batch_id"] if known is not None else None
+        known = self.order_statuses.get(signed.commit.commitment)
+        taken_in = known.batch_id if known is not None else None
         if taken_in is None:
             taken_in = self.taken_elsewhere.get(signed.commit.commitment)
         if taken_in is not None:
@@ -344,21 +343,14 @@ class VenueStateMachine:
         trader = book._entries[c.commitment].commit.trader
         self.by_trader.setdefault(trader, []).append(c.commitment)
         self._taken_in.setdefault(c.batch_id, []).append(c.commitment)
-        self.fates[c.commitment] = {
-            "commitment": body.commitment.lower(),
-            "trader": trader,
-            "market": c.market,
-            "batch_id": c.batch_id,
-            "sequence": receipt.sequence,
-            "bond": c.bond,
-            "status": "committed",
-            "reason": None,
-            "detail": None,
-            "order": None,
-            "filled": 0,
-            "price": None,
-            "share": None,
-        }
+        self.order_statuses[c.commitment] = OrderStatus(
+            commitment=c.commitment,
+            trader=trader,
+            market=c.market,
+            batch_id=c.batch_id,
+            sequence=receipt.sequence,
+            bond=c.bond,
+        )
         self.events_applied += 1
         return receipt
 
@@ -371,21 +363,21 @@ class VenueStateMachine:
         """
         self._check_running()
         commitment = hexb(body.commitment)
-        fate = self.fates.get(commitment)
-        if fate is None:
+        status = self.order_statuses.get(commitment)
+        if status is None:
             raise UnknownCommitment(f"commitment {body.commitment} was never taken")
-        book = self.books.get(fate["batch_id"])
+        book = self.books.get(status.batch_id)
         if book is None:
             raise OutsideWindow(
-                f"reveal: the reveal window of batch {fate['batch_id']} closed at "
-                f"{self.schedule.windows(fate['batch_id']).reveal_close_ms}, got {now_ms}"
+                f"reveal: the reveal window of batch {status.batch_id} closed at "
+                f"{self.schedule.windows(status.batch_id).reveal_close_ms}, got {now_ms}"
             )
         order = body.order.to_domain()
         trader = verify_signed(
             self.domain, REVEAL_TYPE, body.message(order), "trader", hexb(body.signature)
         )
-        if trader != fate["trader"]:
-            raise BadSignature(f"trader: expected {fate['trader']}, got {trader}")
+        if trader != status.trader:
+            raise BadSignature(f"trader: expected {status.trader}, got {trader}")
         check_fresh(self.nonces, trader, body.nonce, body.expiry_ms, now_ms)
         w = book.windows
         if not w.commit_close_ms <= now_ms < w.reveal_close_ms:
@@ -400,18 +392,17 @@ class VenueStateMachine:
                 raise
             self.nonces.use(trader, body.nonce, body.expiry_ms)
             self.rejections.setdefault(book.batch_id, []).append(
-                {
-                    "commitment": fate["commitment"],
-                    "code": err.code,
-                    "reason": str(err),
-                    "at_ms": now_ms,
-                }
+                RevealRejection(commitment, err.code, str(err), now_ms)
             )
-            fate.update(reason=_REASON.get(err.code, err.code), detail=str(err))
+            self.order_statuses[commitment] = dataclasses.replace(
+                status, reason=_REASON.get(err.code, err.code), detail=str(err)
+            )
             self.events_applied += 1
             return RevealOutcome(None, err, True)
         self.nonces.use(trader, body.nonce, body.expiry_ms)
-        fate.update(status="revealed", order=order.to_dict(), reason=None, detail=None)
+        self.order_statuses[commitment] = dataclasses.replace(
+            status, status="revealed", order=order, reason=None, detail=None
+        )
         self.events_applied += 1
         return RevealOutcome(revealed, None, True)
 
@@ -491,9 +482,9 @@ class VenueStateMachine:
         )
         check_fresh(self.nonces, trader, body.nonce, body.expiry_ms, now_ms)
         open_batches = [
-            self.fates[c]["batch_id"]
+            self.order_statuses[c].batch_id
             for c in self.by_trader.get(trader, [])
-            if self.fates[c]["batch_id"] in self.books
+            if self.order_statuses[c].batch_id in self.books
         ]
         if open_batches:
             raise Conflict(
@@ -617,7 +608,7 @@ class VenueStateMachine:
 
     # ------------------------------------------------------------ batch clock
 
-    def advance(self, now_ms: int) -> list[dict[str, Any]]:
+    def advance(self, now_ms: int) -> list[BatchRecord]:
         """Close, clear and settle every batch whose reveal window ended by ``now_ms``.
 
         Batches with nothing in them (no commitment, no carried order, no
@@ -625,7 +616,7 @@ class VenueStateMachine:
         clock: nothing more clears until :meth:`resume`.
         """
         target = self.schedule.last_cleared_by(now_ms)
-        out: list[dict[str, Any]] = []
+        out: list[BatchRecord] = []
         while self.last_cleared < target and self.halted is None:
             if self.carried or self.settlement.has_pending():
                 nxt = self.last_cleared + 1
@@ -645,7 +636,7 @@ class VenueStateMachine:
         return out
 
     def _forget_old(self) -> None:
-        """Drop the records and final order fates of batches more than
+        """Drop the records and final order statuses of batches more than
         ``memory_batches`` behind the last cleared one (the operator stored them
         with their batch). Resting GTC orders stay until they end."""
         horizon = self.last_cleared - self.memory_batches
@@ -657,14 +648,14 @@ class VenueStateMachine:
         dropped: dict[str, set[bytes]] = {}
         for b in sorted(b for b in self._taken_in if b < horizon):
             for c in self._taken_in.pop(b):
-                fate = self.fates.get(c)
-                if fate is None:
+                status = self.order_statuses.get(c)
+                if status is None:
                     continue
-                if fate["status"] in ("committed", "revealed", "resting"):
+                if status.status in ("committed", "revealed", "resting"):
                     self._taken_in.setdefault(self.last_cleared, []).append(c)
                     continue
-                del self.fates[c]
-                dropped.setdefault(fate["trader"], set()).add(c)
+                del self.order_statuses[c]
+                dropped.setdefault(status.trader, set()).add(c)
         for trader, gone in dropped.items():
             kept = [c for c in self.by_trader.get(trader, []) if c not in gone]
             if kept:
@@ -674,7 +665,7 @@ class VenueStateMachine:
         if dropped:
             self.evicted_any = True
 
-    def _clear(self, batch_id: int) -> dict[str, Any]:
+    def _clear(self, batch_id: int) -> BatchRecord:
         clears_at = self.schedule.clears_at(batch_id)
         book = self.books.pop(batch_id, None) or self.book(batch_id, register=False)
         sealed = book.close(clears_at)
@@ -693,17 +684,20 @@ class VenueStateMachine:
             )
             carried_in = tuple(r for r in carried_in if r.order.market not in halted)
         result = clear_batch(sealed, self.markets, references, carried_in)
-        blocks, block_views = self._check_blocks(batch_id, result, references)
+        blocks, checked = self._check_blocks(batch_id, result, references)
         outcome = self.settlement.settle(result, [block_trade(a) for a in blocks], clears_at)
         summary = outcome.summary
         if outcome.publication is not None and self.publications_kept:
             self.publications[batch_id] = outcome.publication
             while len(self.publications) > self.publications_kept:
                 del self.publications[min(self.publications)]
-        for view in block_views:
-            reason = outcome.failed_blocks.get(hexb(view["rfq_id"]))
-            if view["status"] == "filled" and reason is not None:
-                view.update(status="failed", reason=reason)
+        block_outcomes = tuple(
+            dataclasses.replace(b, status="failed", reason=reason)
+            if b.status == "filled"
+            and (reason := outcome.failed_blocks.get(b.acceptance.rfq_id)) is not None
+            else b
+            for b in checked
+        )
         # The next batch's tie-break reference is each market's mark (index plus a
         # bounded premium), not the last print, so one trade cannot steer it.
         self.references.update(self.settlement.reference_prices())
@@ -714,39 +708,23 @@ class VenueStateMachine:
             band = self.settlement.band_bps(market_id)
             if band != market.band_bps:
                 self.markets[market_id] = dataclasses.replace(market, band_bps=band)
-        w = self.schedule.windows(batch_id)
-        record: dict[str, Any] = {
-            "batch_id": batch_id,
+        record = BatchRecord(
+            batch_id=batch_id,
             # settlement refused the batch: loud, with the reason in settlement.error
-            "status": "settled" if summary is not None and summary["settled"] else "failed",
-            "windows": {
-                "commit_open_ms": w.commit_open_ms,
-                "commit_close_ms": w.commit_close_ms,
-                "reveal_close_ms": w.reveal_close_ms,
-            },
-            "seed": "0x" + result.seed.hex(),
-            "commitments": len(sealed.receipts),
-            "revealed": len(sealed.revealed),
-            "carried_in": len(result.orders) - len(sealed.revealed),
-            "carried_out": len(self.carried),
-            "markets": {m: mr.to_dict() for m, mr in sorted(result.markets.items())},
-            "forfeits": [
-                {
-                    "commitment": "0x" + f.commitment.hex(),
-                    "trader": f.trader,
-                    "market": f.market,
-                    "sequence": f.sequence,
-                    "bond": f.bond,
-                }
-                for f in result.forfeited
-            ],
-            "rejections": self.rejections.pop(batch_id, []),
-            "blocks": block_views,
-            "settlement": summary,
-            "proof": None,
-            "anchor": None,
-        }
-        record["result_hash"] = record_hash(record)
+            status="settled" if settled else "failed",
+            windows=self.schedule.windows(batch_id),
+            seed=result.seed,
+            commitments=len(sealed.receipts),
+            revealed=len(sealed.revealed),
+            carried_in=len(result.orders) - len(sealed.revealed),
+            carried_out=len(self.carried),
+            markets={m: MarketOutcome.of(mr) for m, mr in sorted(result.markets.items())},
+            forfeits=result.forfeited,
+            rejections=tuple(self.rejections.pop(batch_id, [])),
+            blocks=block_outcomes,
+            settlement=summary,
+        ).hashed()
+        statuses = self.order_statuses
         touched = [
             *(r.commitment for r in sealed.receipts),
             *(r.order_id for r in result.orders),
@@ -759,45 +737,49 @@ class VenueStateMachine:
                 *(r.commitment for r in sealed.revealed),
                 *(f.commitment for f in result.forfeited),
             ):
-                fate = self.fates.get(c)
-                if fate is not None:
-                    fate.update(status="not_filled", reason="batch_failed", detail=error)
+                old = statuses.get(c)
+                if old is not None:
+                    statuses[c] = dataclasses.replace(
+                        old, status="not_filled", reason="batch_failed", detail=error
+                    )
             self.records[batch_id] = record
             touched += self._halt(batch_id, error, clears_at)
-            self._fates_out(batch_id, touched)
+            self._statuses_out(batch_id, touched)
             return record
-        update_order_statuses(self.fates, result)
+        update_order_statuses(statuses, result)
         kept = {r.order_id: r.order.quantity for r in self.carried}
         for r in result.carried:
-            fate = self.fates.get(r.order_id)
-            if fate is None or kept.get(r.order_id) == r.order.quantity:
+            old = statuses.get(r.order_id)
+            if old is None or kept.get(r.order_id) == r.order.quantity:
                 continue
             if r.order_id in kept:
-                fate["detail"] = (
-                    f"GTC rest shrunk from {r.order.quantity} to {kept[r.order_id]} lots: "
-                    "a reduce-only order may not exceed the position left to reduce"
+                statuses[r.order_id] = dataclasses.replace(
+                    old,
+                    detail=f"GTC rest shrunk from {r.order.quantity} to {kept[r.order_id]} "
+                    "lots: a reduce-only order may not exceed the position left to reduce",
                 )
             else:
-                fate.update(
-                    status="partially_filled" if fate["filled"] else "not_filled",
+                statuses[r.order_id] = dataclasses.replace(
+                    old,
+                    status="partially_filled" if old.filled else "not_filled",
                     reason="rest_cancelled",
                     detail="GTC rest cancelled after settlement: it no longer passes the "
                     "margin check, or as reduce-only it would not reduce the position",
                 )
         self.records[batch_id] = record
-        self._fates_out(batch_id, touched)
+        self._statuses_out(batch_id, touched)
         return record
 
-    def _fates_out(self, batch_id: int, touched: list[bytes]) -> None:
-        """Hand copies of the fates ``batch_id`` changed to the operator to store."""
+    def _statuses_out(self, batch_id: int, touched: list[bytes]) -> None:
+        """Hand the order statuses ``batch_id`` changed to the operator to store."""
         seen: set[bytes] = set()
         out = []
         for c in touched:
-            fate = self.fates.get(c)
-            if fate is not None and c not in seen:
+            status = self.order_statuses.get(c)
+            if status is not None and c not in seen:
                 seen.add(c)
-                out.append(dict(fate))
-        self.fates_out[batch_id] = out
+                out.append(status)
+        self.statuses_out[batch_id] = out
 
     def _halt(self, batch_id: int, reason: str, at_ms: int) -> list[bytes]:
         """Halt after ``batch_id`` failed: cancel every open batch (its commitments end
@@ -813,9 +795,11 @@ class VenueStateMachine:
             book = self.books.pop(b, None)
             if book is not None:
                 for c in book._entries:
-                    fate = self.fates.get(c)
-                    if fate is not None:
-                        fate.update(status="not_filled", reason="venue_halted", detail=detail)
+                    status = self.order_statuses.get(c)
+                    if status is not None:
+                        self.order_statuses[c] = dataclasses.replace(
+                            status, status="not_filled", reason="venue_halted", detail=detail
+                        )
                         cancelled.append(c)
             self.blocks.pop(b, None)
             self.quote_bonds.pop(b, None)
@@ -836,32 +820,29 @@ class VenueStateMachine:
 
     def _check_blocks(
         self, batch_id: int, result: BatchResult, references: Mapping[str, int | None]
-    ) -> tuple[list[Acceptance], list[dict[str, Any]]]:
+    ) -> tuple[list[Acceptance], list[BlockOutcome]]:
         """Blocks accepted for this batch settle if their price lies within
         ``rfq_band_bps`` of the batch's clearing price (or, with no clearing
         price, of the reference price). Band ends round inwards."""
         ok: list[Acceptance] = []
-        views: list[dict[str, Any]] = []
+        outcomes: list[BlockOutcome] = []
         for a in self.blocks.pop(batch_id, []):
             center = result.markets[a.market].price or references.get(a.market)
-            view = a.to_dict()
             if center is None:
-                view.update(status="failed", reason="no_reference_price")
+                outcomes.append(BlockOutcome(a, "failed", "no_reference_price"))
+                continue
+            low = -((-center * (10_000 - self.rfq_band_bps)) // 10_000)
+            high = center * (10_000 + self.rfq_band_bps) // 10_000
+            if low <= a.price <= high:
+                outcomes.append(BlockOutcome(a, "filled", None, (low, high)))
+                ok.append(a)
             else:
-                low = -((-center * (10_000 - self.rfq_band_bps)) // 10_000)
-                high = center * (10_000 + self.rfq_band_bps) // 10_000
-                view.update(band=[low, high])
-                if low <= a.price <= high:
-                    view.update(status="filled", reason=None)
-                    ok.append(a)
-                else:
-                    view.update(status="failed", reason="outside_band")
-            views.append(view)
-        return ok, views
+                outcomes.append(BlockOutcome(a, "failed", "outside_band", (low, high)))
+        return ok, outcomes
 
     # ------------------------------------------------------------------ views
 
-    def batch_view(self, batch_id: int, now_ms: int) -> dict[str, Any]:
+    def batch_view(self, batch_id: int, now_ms: int) -> BatchRecord | OpenBatch:
         """The record of a cleared batch, or the state of an open one.
 
         Raises:
@@ -879,20 +860,15 @@ class VenueStateMachine:
             raise NotFound(f"batch {batch_id} does not exist", "unknown_batch")
         w = self.schedule.windows(batch_id)
         book = self.books.get(batch_id)
-        return {
-            "batch_id": batch_id,
-            "status": "committed",
-            "phase": "commit" if now_ms < w.commit_close_ms else "reveal",
-            "windows": {
-                "commit_open_ms": w.commit_open_ms,
-                "commit_close_ms": w.commit_close_ms,
-                "reveal_close_ms": w.reveal_close_ms,
-            },
-            "commitments": len(book._order) if book is not None else 0,
-        }
+        return OpenBatch(
+            batch_id=batch_id,
+            phase="commit" if now_ms < w.commit_close_ms else "reveal",
+            windows=w,
+            commitments=len(book._order) if book is not None else 0,
+        )
 
-    def fate(self, commitment: bytes) -> dict[str, Any]:
-        """The public view of an order's fate.
+    def order_status(self, commitment: bytes) -> OrderStatus:
+        """An order's status as the venue shows it (see :meth:`OrderStatus.sealed`).
 
         A revealed order stays sealed to everyone else until its batch clears:
         showing it during the reveal window would tell late revealers what
@@ -903,13 +879,11 @@ class VenueStateMachine:
         Raises:
             NotFound: the commitment was never taken.
         """
-        fate = self.fates.get(commitment)
-        if fate is None:
+        status = self.order_statuses.get(commitment)
+        if status is None:
             raise NotFound(f"commitment 0x{commitment.hex()} was never taken", "unknown_commitment")
-        if fate["status"] in ("committed", "revealed"):
-            return {**fate, "order": None, "detail": None}
-        return fate
+        return status.sealed()
 
-    def trader_fates(self, trader: str, last: int = 100) -> list[dict[str, Any]]:
-        """Public views of a trader's latest orders, oldest first."""
-        return [self.fate(c) for c in self.by_trader.get(trader, [])[-last:]]
+    def trader_orders(self, trader: str, last: int = 100) -> list[OrderStatus]:
+        """The statuses of a trader's latest orders, oldest first."""
+        return [self.order_status(c) for c in self.by_trader.get(trader, [])[-last:]]

@@ -53,15 +53,20 @@ def _seeded_os(label: str) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{**vars(os), "urandom": urandom})
 
 
-@pytest.fixture
-def pinned_venue(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Venue]:
-    """A venue whose salts, nonces and stream epoch repeat from run to run."""
+@pytest.fixture(params=[256, 1], ids=["in_memory", "from_database"])
+def pinned_venue(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Venue]:
+    """A venue whose salts, nonces and stream epoch repeat from run to run; with
+    ``memory_batches=1`` old records and order statuses are read back from the
+    database, and must answer the same bytes."""
     monkeypatch.setattr(client_module, "os", _seeded_os("salt"))
     monkeypatch.setattr(stream_module, "os", _seeded_os("epoch"))
     nonces = itertools.count(1)
     monkeypatch.setattr(VenueClient, "next_nonce", lambda self: next(nonces))
     clock = ManualClock(T0 + 100)
-    app = create_app(make_settings(f"sqlite:///{tmp_path / 'venue.db'}"), clock)
+    settings = make_settings(f"sqlite:///{tmp_path / 'venue.db'}", memory_batches=request.param)
+    app = create_app(settings, clock)
     with TestClient(app) as tc:
         v = Venue(tc, clock)
         v.fund()

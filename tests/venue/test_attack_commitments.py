@@ -75,8 +75,8 @@ def test_copied_commitment_in_a_later_batch_is_refused_and_the_owner_reveals(
     r = venue.tc.post("/v1/commitments", json=_copy_commit(bob, c, 1))
     assert r.status_code == 409, r.text
     assert r.json()["code"] == "commitment_taken"
-    assert venue.service.core.fate(pending.commitment)["trader"] == alice._me()
-    assert venue.service.core.fates[pending.commitment]["batch_id"] == 0
+    assert venue.service.core.order_status(pending.commitment).trader == alice._me()
+    assert venue.service.core.order_statuses[pending.commitment].batch_id == 0
     alice.reveal(pending)
     venue.traders["carol"].reveal(sell)
     record = venue.to_cleared(0)
@@ -92,7 +92,7 @@ def test_copied_commitment_in_the_same_batch_is_refused(venue: Venue) -> None:
     pending = alice.commit(Order("BTC-PERP", Side.BUY, 100, 5))
     r = venue.tc.post("/v1/commitments", json=_copy_commit(bob, "0x" + pending.commitment.hex(), 0))
     assert r.status_code == 409 and r.json()["code"] == "commitment_taken"
-    assert venue.service.core.fates[pending.commitment]["trader"] == alice._me()
+    assert venue.service.core.order_statuses[pending.commitment].trader == alice._me()
 
 
 def test_a_hash_from_a_settled_batch_is_never_taken_again(venue: Venue) -> None:
@@ -105,7 +105,7 @@ def test_a_hash_from_a_settled_batch_is_never_taken_again(venue: Venue) -> None:
         body = _copy_commit(thief, "0x" + pending.commitment.hex(), 5)
         r = venue.tc.post("/v1/commitments", json=body)
         assert r.status_code == 409 and r.json()["code"] == "commitment_taken"
-    assert venue.service.core.fates[pending.commitment]["trader"] == alice._me()
+    assert venue.service.core.order_statuses[pending.commitment].trader == alice._me()
     assert 5 not in venue.service.core.books
 
 
@@ -121,7 +121,7 @@ def test_another_traders_reveal_of_my_order_is_refused_and_mine_still_counts(
     r = venue.tc.post("/v1/reveals", json=_reveal_body(bob, pending))
     assert r.status_code == 401 and r.json()["code"] == "bad_signature"
     assert venue.service.core.events_applied == events
-    assert venue.service.core.fates[pending.commitment]["status"] == "committed"
+    assert venue.service.core.order_statuses[pending.commitment].status == "committed"
     # The owner's reveal replayed verbatim is refused too (its nonce is spent).
     body = _reveal_body(alice, pending)
     assert venue.tc.post("/v1/reveals", json=body).status_code == 200
@@ -129,4 +129,4 @@ def test_another_traders_reveal_of_my_order_is_refused_and_mine_still_counts(
     assert again.status_code == 409 and again.json()["code"] == "nonce_reused"
     second = venue.tc.post("/v1/reveals", json=_reveal_body(alice, pending))
     assert second.status_code == 409 and second.json()["code"] == "duplicate_reveal"
-    assert venue.service.core.fates[pending.commitment]["status"] == "revealed"
+    assert venue.service.core.order_statuses[pending.commitment].status == "revealed"

@@ -71,7 +71,7 @@ def test_an_unrevealed_quote_forfeits_its_bond_to_the_insurance_fund(venue: Venu
     bob, carol = t["bob"].account(), t["carol"].account()
     assert bob["collateral"] == FUNDING - bond
     assert carol["collateral"] == FUNDING
-    records = [venue.service.core.records[b] for b in sorted(venue.service.core.records)]
+    records = [venue.service.core.records[b].to_json() for b in sorted(venue.service.core.records)]
     forfeits = [f for r in records for f in r["forfeits"]]
     assert [(f["trader"], f["bond"]) for f in forfeits] == [(t["bob"]._me(), bond)]
     settled = [r["settlement"] for r in records if r["forfeits"]]

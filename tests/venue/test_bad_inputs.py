@@ -16,7 +16,7 @@ def _state(venue: Venue) -> tuple[Any, ...]:
     core = venue.service.core
     return (
         core.events_applied,
-        len(core.fates),
+        len(core.order_statuses),
         {b: len(book._order) for b, book in core.books.items()},
         len(core.rfqs.rfqs),
         venue.service._next_seq,

@@ -37,11 +37,11 @@ def _sizes(op: VenueService) -> dict[str, int]:
     core = op.core
     return {
         "records": len(core.records),
-        "fates": len(core.fates),
+        "fates": len(core.order_statuses),
         "by_trader": sum(len(v) for v in core.by_trader.values()),
         "nonces": len(core.nonces),
         "taken_in": sum(len(v) for v in core._taken_in.values()),
-        "fates_out": len(core.fates_out),
+        "statuses_out": len(core.statuses_out),
         "books": len(core.books),
     }
 
@@ -74,7 +74,7 @@ def test_memory_stays_flat_and_old_batches_answer_from_the_database(small: Venue
     assert {**at_end, "nonces": 0} == {**at_10, "nonces": 0}, (at_10, at_end)
     assert at_end["records"] <= WINDOW + 1
     assert at_end["fates"] <= 3 * (WINDOW + 1)
-    assert at_end["fates_out"] == 0
+    assert at_end["statuses_out"] == 0
     # The SDK's messages expire after 60 s: only those still valid keep a nonce.
     assert at_end["nonces"] <= 5 * BATCHES + len(small.traders)  # and the deposits
     # The oldest batch, long gone from memory, answers exactly as it did.
@@ -109,7 +109,7 @@ def test_a_hash_taken_long_ago_is_still_refused(small: Venue) -> None:
     hash again so that the fate of the victim's order reads as the attacker's."""
     traded = _trade(small, 0, 3 * WINDOW)
     buy, _ = traded[0]
-    assert buy.commitment not in small.service.core.fates
+    assert buy.commitment not in small.service.core.order_statuses
     # The attacker signs a commitment of its own carrying the victim's hash.
     body = _signed_copy(small.traders["alice"], buy.commitment)
     r = small.tc.post("/v1/commitments", json=body)
@@ -155,15 +155,20 @@ def test_a_restart_with_old_batches_out_of_memory_replays_identically(db_url: st
         venue = Venue(tc, clock)
         venue.fund()
         first, _ = _trade(venue, 0, 3 * WINDOW)[0]
-        records = {b: json.dumps(r, sort_keys=True) for b, r in venue.service.core.records.items()}
+        records = {
+            b: json.dumps(r.to_json(), sort_keys=True)
+            for b, r in venue.service.core.records.items()
+        }
         sizes = _sizes(venue.service)
     with TestClient(create_app(settings, clock)) as tc:
         op: VenueService = tc.app.state.service  # type: ignore[attr-defined]
-        assert {b: json.dumps(r, sort_keys=True) for b, r in op.core.records.items()} == records
+        assert {
+            b: json.dumps(r.to_json(), sort_keys=True) for b, r in op.core.records.items()
+        } == records
         assert _sizes(op) == sizes
         assert tc.get("/v1/batches/0").status_code == 200
         venue = Venue(tc, clock)
         # Still unique after the restart, for a hash long out of memory.
-        assert first.commitment not in op.core.fates
+        assert first.commitment not in op.core.order_statuses
         r = tc.post("/v1/commitments", json=_signed_copy(venue.traders["alice"], first.commitment))
         assert (r.status_code, r.json()["code"]) == (409, "commitment_taken")

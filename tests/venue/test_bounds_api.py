@@ -76,13 +76,13 @@ def test_schema_bounds(model: type[BaseModel], field: str, largest: int) -> None
 def test_an_unbounded_bond_is_refused_over_http_and_changes_nothing(venue: Venue) -> None:
     """A signed commitment whose bond no proof could move: 422 before any state changes."""
     core = venue.service.core
-    before = (core.events_applied, len(core.fates))
+    before = (core.events_applied, len(core.order_statuses))
     alice = venue.traders["alice"]
     body, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, 5), 0, MAX_BALANCE + 1, 0, 2**63)
     r = venue.tc.post("/v1/commitments", json=body)
     assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
     assert "bond" in r.json()["detail"]
-    assert (core.events_applied, len(core.fates)) == before
+    assert (core.events_applied, len(core.order_statuses)) == before
 
 
 def test_clear_reference_bound(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

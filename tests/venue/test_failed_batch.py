@@ -38,9 +38,9 @@ def test_a_batch_the_ledger_refuses_fails_loudly_and_changes_nothing(venue: Venu
     )
     assert state_root(settle.state) == before  # nothing of the batch was applied
     for sealed in (c, d):  # no order of it says it filled
-        fate = venue.service.core.fates[sealed.commitment]
-        assert (fate["status"], fate["reason"]) == ("not_filled", "batch_failed")
-        assert fate["filled"] == 0
+        status = venue.service.core.order_statuses[sealed.commitment]
+        assert (status.status, status.reason) == ("not_filled", "batch_failed")
+        assert status.filled == 0
     view = venue.tc.get("/v1/operator").json()
     assert view["failed_batches"] == [{"batch_id": 1, "reason": rec["settlement"]["error"]}]
     metrics = venue.tc.get("/metrics").text

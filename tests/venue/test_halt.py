@@ -91,8 +91,8 @@ def test_a_failed_batch_halts_the_venue_and_cancels_open_batches(venue: Venue) -
     got = _halt_at_batch_1(venue)
     core = venue.service.core
     # The open batch 2 was cancelled: dave's bond released, not forfeited.
-    fate = core.fates[got["e"].commitment]
-    assert (fate["status"], fate["reason"]) == ("not_filled", "venue_halted")
+    status = core.order_statuses[got["e"].commitment]
+    assert (status.status, status.reason) == ("not_filled", "venue_halted")
     dave = venue.traders["dave"].address
     assert dave is not None
     assert core.settlement._at_stake(dave) == 0
@@ -177,12 +177,12 @@ def test_a_restart_replays_the_halt_and_the_resume(db_url: str) -> None:
         clock.set(T0 + 6_000 + 50)
         r = tc.post("/v1/operator/resume", json=_resume_body(venue, 1, OPERATOR_KEY))
         assert r.status_code == 200, r.text
-        records = {b: json.dumps(r) for b, r in venue.service.core.records.items()}
+        records = {b: json.dumps(r.to_json()) for b, r in venue.service.core.records.items()}
     with TestClient(create_app(make_settings(db_url), clock)) as tc:
         op = tc.app.state.service  # type: ignore[attr-defined]
         assert op.core.halted is None
         assert op.core.last_cleared == 4  # resumed at 6 050 ms: batch 4 was due
-        assert {b: json.dumps(r) for b, r in op.core.records.items()} == records
+        assert {b: json.dumps(r.to_json()) for b, r in op.core.records.items()} == records
 
 
 class _Borrowed:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from concurrent.futures import wait
 from pathlib import Path
 
+from sealbatch.auction.commit_reveal import BatchWindows
+from sealbatch.venue.batch_record import BatchRecord
 from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Store
 
 
@@ -15,7 +17,22 @@ def test_group_commit_persists_everything_in_order(tmp_path: Path) -> None:
     futs = [
         gc.submit([LoggedEvent(i, "commit", 1_000 + i, f'{{"i": {i}}}')]) for i in range(1, 501)
     ]
-    futs.append(gc.submit(batches=[{"batch_id": 3, "status": "cleared", "result_hash": "0x01"}]))
+    record = BatchRecord(
+        batch_id=3,
+        status="settled",
+        windows=BatchWindows(0, 1_000, 1_300),
+        seed=bytes(32),
+        commitments=0,
+        revealed=0,
+        carried_in=0,
+        carried_out=0,
+        markets={},
+        forfeits=(),
+        rejections=(),
+        blocks=(),
+        settlement=None,
+    ).hashed()
+    futs.append(gc.submit(batches=[record]))
     wait(futs, timeout=30)
     assert all(f.done() and f.exception() is None for f in futs)
     assert gc.transactions < 501  # grouped
@@ -25,7 +42,7 @@ def test_group_commit_persists_everything_in_order(tmp_path: Path) -> None:
     events = reopened.load_events()
     assert [e.seq for e in events] == list(range(1, 501))
     assert events[41].payload == '{"i": 42}'
-    assert reopened.load_batches()[3][0] == "0x01"
+    assert reopened.load_batches()[3] == (record.result_hash, record.to_json())
     reopened.close()
 
 

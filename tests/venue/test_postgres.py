@@ -51,11 +51,11 @@ def test_commit_reveal_clear_and_replay_on_postgres(pg: str) -> None:
         ] == ("forfeited")
         r = tc.post("/v1/commitments", content=b"{", headers={"content-type": "application/json"})
         assert r.status_code == 400
-        before = {b: json.dumps(r, sort_keys=True) for b, r in venue.service.core.records.items()}
+        before = _records(venue.service)
     service = VenueService(make_settings(pg), clock)
     try:
         assert service.replayed == 10 + 5  # commits and reveals, 5 deposits
-        assert {b: json.dumps(r, sort_keys=True) for b, r in service.core.records.items()} == before
+        assert _records(service) == before
         assert set(service.store.load_batches()) == {0, 1}
     finally:
         service.close()
@@ -71,3 +71,7 @@ def test_bulk_commit_on_postgres(pg: str) -> None:
         )
         assert [p.receipt["sequence"] for p in pending] == list(range(200))
         assert len(venue.service.store.load_events()) == 200 + 5  # and 5 deposits
+
+
+def _records(service: VenueService) -> dict[int, str]:
+    return {b: json.dumps(r.to_json(), sort_keys=True) for b, r in service.core.records.items()}

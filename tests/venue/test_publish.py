@@ -39,9 +39,9 @@ def published(db_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[tuple
         clock.set(clock.now_ms() + 2_500)
         assert tc.get("/v1/batches").status_code == 200  # the clock advances
         withdrawn = [
-            r["settlement"]["withdrawals"]
+            r.settlement["withdrawals"]
             for r in v.service.core.records.values()
-            if r["settlement"] and r["settlement"]["withdrawals"]
+            if r.settlement and r.settlement["withdrawals"]
         ]
         assert withdrawn == [[[v.traders["bob"].address, 1_000_000]]]
         v.service.wait_published()
@@ -57,7 +57,7 @@ def test_every_settled_batch_is_published_and_replays(
 ) -> None:
     venue, out = published
     ids = _batches(out)
-    settled = sorted(b for b, r in venue.service.core.records.items() if r["status"] == "settled")
+    settled = sorted(b for b, r in venue.service.core.records.items() if r.status == "settled")
     assert ids == settled and len(ids) >= 3
     kinds = {"deposits": 0, "blocks": 0, "withdrawals": 0}
     for b in ids:

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import address_of
@@ -19,6 +20,7 @@ from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.errors import StateDiverged
 from sealbatch.venue.persistence import Store
 from sealbatch.venue.service import VenueService
+from sealbatch.venue.tables import BatchRow
 from tests.venue.conftest import KEYS, T0, Venue, make_settings
 
 
@@ -37,7 +39,7 @@ def _trade(venue: Venue, batches: int) -> None:
 
 
 def _records(service: VenueService) -> dict[int, Any]:
-    return {b: json.dumps(r, sort_keys=True) for b, r in service.core.records.items()}
+    return {b: json.dumps(r.to_json(), sort_keys=True) for b, r in service.core.records.items()}
 
 
 def test_restart_rebuilds_identical_results(db_url: str) -> None:
@@ -48,7 +50,7 @@ def test_restart_rebuilds_identical_results(db_url: str) -> None:
         _trade(venue, 3)
         venue.to_cleared(2)
         before = _records(venue.service)
-        fates = dict(venue.service.core.fates)
+        statuses = dict(venue.service.core.order_statuses)
         alice = venue.traders["alice"].address
         assert alice is not None
         root = venue.service.core.settlement.account(alice).state_root
@@ -58,7 +60,7 @@ def test_restart_rebuilds_identical_results(db_url: str) -> None:
         service = tc.app.state.service  # type: ignore[attr-defined]
         assert service.replayed > 0
         assert _records(service) == before
-        assert service.core.fates == fates and set(service.core.nonces._used) == nonces
+        assert service.core.order_statuses == statuses and set(service.core.nonces._used) == nonces
         assert service.core.settlement.account(alice).state_root == root
         # The batch clock resumes: batch 4 collects and clears after restart.
         venue = Venue(tc, clock)
@@ -79,9 +81,11 @@ def test_a_tampered_store_refuses_to_start(db_url: str) -> None:
         _trade(venue, 1)
         venue.to_cleared(0)
     store = Store(db_url)
-    rec = store.load_batches()[0][1]
-    rec["result_hash"] = "0x" + "00" * 32
-    store.write([], [rec])
+    table = BatchRow.__table__  # type: ignore[attr-defined]
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(table).where(table.c.batch_id == 0).values(result_hash="0x" + "00" * 32)
+        )
     store.close()
     with pytest.raises(StateDiverged):
         VenueService(make_settings(db_url, snapshot_every=0), clock)

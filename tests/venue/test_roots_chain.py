@@ -12,7 +12,7 @@ from tests.venue.test_rfq import _auction_trade, _prime_price, _rfq_until_reveal
 
 def _settled_records(venue: Venue) -> list[dict[str, Any]]:
     records = venue.service.core.records
-    return [records[b] for b in sorted(records) if records[b]["status"] == "settled"]
+    return [records[b].to_json() for b in sorted(records) if records[b].status == "settled"]
 
 
 def test_roots_chain_through_blocks_deposits_and_withdrawals(venue: Venue) -> None:

@@ -61,7 +61,7 @@ def test_an_early_reveal_is_retried_and_succeeds(venue: Venue) -> None:
     (early, ok) = alice.posts("/v1/reveals")
     assert early[1] < opens and early[2] == "outside_window"  # sent early, refused
     assert ok[1] >= opens and ok[2] == 200  # retried inside the window
-    assert venue.service.core.fate(pending.commitment)["status"] == "revealed"
+    assert venue.service.core.order_status(pending.commitment).status == "revealed"
 
 
 def test_without_the_retry_the_early_reveal_fails(venue: Venue) -> None:

@@ -46,8 +46,10 @@ def _state(op: VenueService) -> dict[str, Any]:
     core = op.core
     now = op.clock.now_ms()
     return {
-        "records": {b: json.dumps(r, sort_keys=True) for b, r in core.records.items()},
-        "fates": json.dumps({c.hex(): f for c, f in core.fates.items()}, sort_keys=True),
+        "records": {b: json.dumps(r.to_json(), sort_keys=True) for b, r in core.records.items()},
+        "statuses": json.dumps(
+            {c.hex(): s.to_json() for c, s in core.order_statuses.items()}, sort_keys=True
+        ),
         "root": state_root(core.settlement.state).hex(),
         "last_cleared": core.last_cleared,
         "carried": core.carried,

@@ -42,7 +42,7 @@ async def get_account(service: ServiceDep, address: str, read: SignedReadDep) ->
             lambda: {
                 "address": trader,
                 **service.core.settlement.account(trader).to_dict(),
-                "orders": service.trader_fates(trader),
+                "orders": [s.to_json() for s in service.trader_orders(trader)],
             }
         )
     )

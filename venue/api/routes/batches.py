@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response
 from sealbatch.venue.api.public import BatchListPublic, BatchOpenPublic, BatchPublic
+from sealbatch.venue.batch_record import BatchRecord
 from sealbatch.venue.errors import Conflict
 from sealbatch.venue.service import VenueService
 
@@ -39,13 +40,13 @@ def _listing(service: VenueService, limit: int, before: int | None) -> dict[str,
     for rec in service.batch_page(before, limit):
         items.append(
             {
-                "batch_id": rec["batch_id"],
-                "status": rec["status"],
-                "result_hash": rec["result_hash"],
-                "commitments": rec["commitments"],
+                "batch_id": rec.batch_id,
+                "status": rec.status,
+                "result_hash": rec.result_hash,
+                "commitments": rec.commitments,
                 "markets": {
-                    m: {"price": mr["price"], "volume": mr["volume"]}
-                    for m, mr in rec["markets"].items()
+                    m: {"price": mr.price, "volume": mr.volume}
+                    for m, mr in sorted(rec.markets.items())
                 },
             }
         )
@@ -65,7 +66,8 @@ def _listing(service: VenueService, limit: int, before: int | None) -> dict[str,
     "recorded reveal rejections, block trades, settlement summary and status.",
 )
 async def get_batch(service: ServiceDep, batch_id: int) -> JSONResponse:
-    return json_response(await service.read_durable(lambda: service.batch_view(batch_id)))
+    view = await service.read_durable(lambda: service.batch_view(batch_id))
+    return json_response(view.to_json())
 
 
 @router.get(
@@ -78,12 +80,13 @@ async def get_batch(service: ServiceDep, batch_id: int) -> JSONResponse:
 )
 async def get_proof(service: ServiceDep, batch_id: int) -> JSONResponse:
     view = await service.read_durable(lambda: service.batch_view(batch_id))
-    if view.get("proof") is None:
+    proof = view.proof if isinstance(view, BatchRecord) else None
+    if proof is None:
         raise Conflict(
-            f"no proof for batch {batch_id} yet: expected status proven, got {view['status']}",
+            f"no proof for batch {batch_id} yet: expected status proven, got {view.status}",
             "no_proof_yet",
         )
-    return json_response(view["proof"])
+    return json_response(proof)
 
 
 @router.get(

@@ -1,6 +1,8 @@
-"""``GET /v1/orders/{commitment}``: an order's fate, with the reason when not filled."""
+"""``GET /v1/orders/{commitment}``: an order's status, with the reason when not filled."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -35,15 +37,15 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
 async def get_order(service: ServiceDep, commitment: str, read: SignedReadDep) -> JSONResponse:
     key = parse_hex32(commitment, "commitment")
     signer = allow_read(service, read, read.account) if read is not None else None
-    fate = await service.read_durable(lambda: service.fate(key))
+    status = await service.read_durable(lambda: service.order_status(key))
     if signer is not None and signer.lower() in (
         service.core.operator.lower(),
-        fate["trader"].lower(),
+        status.trader.lower(),
     ):
-        return json_response(fate)
-    if fate["status"] in ("committed", "revealed"):
+        return json_response(status.to_json())
+    if status.is_open:
         # Answered as for a hash never taken: an open commitment is listed nowhere
         # public, and whose order it is stays private.
         raise NotFound(f"commitment {commitment[:80]} was never taken", "unknown_commitment")
     # After clearing: the public outcome; the detail may quote the trader's margin.
-    return json_response({**fate, "detail": None})
+    return json_response(dataclasses.replace(status, detail=None).to_json())
