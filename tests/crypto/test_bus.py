@@ -7,39 +7,24 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sealbatch.crypto import prover as prover_module
 from sealbatch.crypto.air import Air, ConstraintViolation, col, fixed
 from sealbatch.crypto.airs import batch_shape
 from sealbatch.crypto.bus import Bus, PublicTable
 from sealbatch.crypto.exceptions import VerificationError
 from sealbatch.crypto.field_scalar import P
-from sealbatch.crypto.options import ProofOptions
 from sealbatch.crypto.prover import prove
 from sealbatch.crypto.verifier import verify_proof
+from tests.crypto.helpers import FAST, accepted_flips, truncate_composition
 
 verify = batch_shape.verify_bytes
-FAST = ProofOptions(blowup=4, num_queries=6, folding_factor=4, grinding_bits=4, fri_max_remainder=4)
 ROWS = 32
 SMALL = {"wide": 4, "limbs": 5, "public_rows": 4}
-
-
-def _cheat(monkeypatch: pytest.MonkeyPatch, air: Air) -> None:
-    """A cheating prover: truncate the composition polynomial instead of refusing."""
-    original = prover_module.coset_interpolate
-    keep = ROWS * air.num_composition_columns()
-
-    def truncating(values: np.ndarray, shift: int) -> np.ndarray:
-        out = np.array(original(values, shift))
-        out[..., keep:] = 0
-        return out
-
-    monkeypatch.setattr(prover_module, "coset_interpolate", truncating)
 
 
 def _forged_is_rejected(monkeypatch: pytest.MonkeyPatch, air: Air, trace: np.ndarray) -> None:
     with pytest.raises(ConstraintViolation):
         prove(air, trace, FAST)
-    _cheat(monkeypatch, air)
+    truncate_composition(monkeypatch, ROWS * air.num_composition_columns())
     forged = prove(air, trace, FAST, check=False)
     with pytest.raises(VerificationError):
         verify(forged.to_bytes(), min_security_bits=0)
@@ -121,7 +106,7 @@ def test_a_cancelled_multiplicity_is_rejected(monkeypatch: pytest.MonkeyPatch) -
     trace[2, ROWS - 2] -= 1
     with pytest.raises(ConstraintViolation, match="selector"):
         prove(air, trace, FAST)
-    _cheat(monkeypatch, air)
+    truncate_composition(monkeypatch, ROWS * air.num_composition_columns())
     forged = prove(air, trace, FAST, check=False)
     with pytest.raises(VerificationError, match="out-of-domain"):
         verify_proof(air, forged, min_security_bits=0)
@@ -201,30 +186,11 @@ def test_flipping_bytes_of_a_bus_proof_fails() -> None:
     """Every 5th byte of a proof with fixed, aux and public-table parts (all bytes: slow test)."""
     trace, pubs = batch_shape.generate(8, wide=2, limbs=2, public_rows=1)
     data = prove(batch_shape.build(8, pubs), trace, FAST).to_bytes()
-    accepted = []
-    for i in range(0, len(data), 5):
-        mutated = bytearray(data)
-        mutated[i] ^= 0x01
-        try:
-            verify(bytes(mutated), min_security_bits=0)
-        except VerificationError:
-            continue
-        accepted.append(i)
-    assert accepted == []
+    assert accepted_flips(data, verify, range(0, len(data), 5), (0x01,)) == []
 
 
 @pytest.mark.slow
 def test_flipping_every_byte_of_a_bus_proof_fails() -> None:
     trace, pubs = batch_shape.generate(8, wide=2, limbs=2, public_rows=1)
     data = prove(batch_shape.build(8, pubs), trace, FAST).to_bytes()
-    accepted = []
-    for i in range(len(data)):
-        for mask in (0x01, 0x80):
-            mutated = bytearray(data)
-            mutated[i] ^= mask
-            try:
-                verify(bytes(mutated), min_security_bits=0)
-            except VerificationError:
-                continue
-            accepted.append((i, mask))
-    assert accepted == []
+    assert accepted_flips(data, verify) == []
