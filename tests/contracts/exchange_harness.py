@@ -23,7 +23,7 @@ from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_
 from sealbatch.settlement.oracle import OracleRound, PriceReport, SignedReport
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.roots import state_root
-from tests.crypto.test_stark import FAST
+from tests.crypto.helpers import FAST
 
 from . import statement_air
 

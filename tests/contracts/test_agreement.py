@@ -30,7 +30,8 @@ from sealbatch.settlement.anchor import (
     DeployedVerifier,
     deploy_verifier,
 )
-from tests.crypto.test_stark import FAST, _tampered
+from tests.crypto.helpers import FAST
+from tests.crypto.test_stark import _tampered
 
 from .anvil import anvil_binary, running_anvil
 
