@@ -36,6 +36,9 @@ from sealbatch.crypto.eip712 import Eip712Domain, address_of, sign_digest, signi
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.venue.auth import DEPOSIT_TYPE
 
+#: The BabyBear prime: every element of a sealed-order digest is below it.
+BABYBEAR_P = 15 * 2**27 + 1
+
 #: Collateral each bench trader deposits: 1 000 000 USDC (6 decimals).
 DEPOSIT = 10**12
 
@@ -48,13 +51,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _digest(seed: bytes) -> bytes:
+    """A well-formed sealed-order digest (8 little-endian BabyBear elements, none zero)
+    from 32 random bytes: the venue checks the form, the reveal would check the hash."""
+    words = [int.from_bytes(seed[4 * k : 4 * k + 4], "little") for k in range(8)]
+    return b"".join((w % (BABYBEAR_P - 1) + 1).to_bytes(4, "little") for w in words)
+
+
 def _bodies(n: int, traders: int, batch_id: int, domain: Eip712Domain, tag: bytes) -> list[bytes]:
     keys = [keccak256(b"bench-trader", tag, i.to_bytes(4, "big")) for i in range(traders)]
     addrs = [address_of(k) for k in keys]
     out = []
     for i in range(n):
         t = i % traders
-        commitment = keccak256(b"bench-order", tag, i.to_bytes(8, "big"))
+        commitment = _digest(keccak256(b"bench-order", tag, i.to_bytes(8, "big")))
         values = {
             "trader": addrs[t],
             "batchId": batch_id,

@@ -2,8 +2,8 @@
 
 For each N in ``--batches``, runs a venue in this process (SQLite in a
 temporary directory, a manual clock, the SDK over the ASGI app) through N
-batches in which three traders commit, reveal and trade (and one withholds a
-reveal), with snapshots every ``--every`` batches. Then times the restart
+batches in which three traders commit, reveal and trade IOC orders (and one
+withholds a reveal), with snapshots every ``--every`` batches. Then times the restart
 (building the venue service: loading the newest snapshot and replaying the
 log after it, or replaying the whole log) twice: as written, and with the
 snapshots deleted. Prints a table, or with ``--json`` one object per N:
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
-from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.venue.app import create_app
 from sealbatch.venue.client import VenueClient
@@ -71,7 +71,7 @@ def _build(db: str, batches: int, every: int) -> int:
         for b in range(batches):
             clock.set(max(clock.now_ms(), T0 + b * 1_000 + 100))
             p = [
-                t["alice"].commit(Order("BTC-PERP", Side.BUY, 100 + b % 3, 5, TimeInForce.GTC)),
+                t["alice"].commit(Order("BTC-PERP", Side.BUY, 100 + b % 3, 5)),
                 t["bob"].commit(Order("BTC-PERP", Side.SELL, 99, 3)),
                 t["carol"].commit(Order("ETH-PERP", Side.SELL, 50, 2)),
             ]
