@@ -62,7 +62,11 @@ class Settings(BaseSettings):
         description="longest a signed read of account data may stay valid (its expiry "
         "at most this far ahead)",
     )
-    stream_buffer: int = Field(default=10_000, ge=16, description="messages kept for replay")
+    stream_buffer: int = Field(
+        default=10_000,
+        ge=16,
+        description="stream messages kept for replay, across all topics (the oldest go first)",
+    )
     unbacked_deposits: bool = Field(
         default=True,
         description="accept trader-signed deposits without an L1 (embedded mode only)",

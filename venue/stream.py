@@ -6,8 +6,9 @@ carries the venue's ``epoch`` (a fresh id at each start), the topic and the
 topic's sequence number ``seq`` (1, 2, 3, ... within the epoch). A client
 that sees ``seq`` jump by more than one, or a new ``epoch``, has missed
 messages and heals the gap: it fetches the missed messages from
-``GET /v1/stream/replay?topic=T&after=SEQ`` (the last ``buffer`` messages of
-each topic are kept) or, when they are gone (410), takes a fresh snapshot by
+``GET /v1/stream/replay?topic=T&after=SEQ`` (the last ``buffer`` messages
+published, across all topics, are kept: memory does not grow with the number
+of accounts) or, when they are gone (410), takes a fresh snapshot by
 subscribing again. A subscriber that cannot keep up loses messages (its
 queue is bounded) and heals the same way — the venue never blocks on a slow
 reader.
@@ -60,6 +61,8 @@ class Broker:
         self.buffer = buffer
         self._seq: dict[str, int] = {}
         self._recent: dict[str, deque[dict[str, Any]]] = {}
+        #: the topic of every kept message, oldest first (the oldest goes first)
+        self._kept: deque[str] = deque()
         self._subs: list[Subscription] = []
         self.published = 0
 
@@ -73,8 +76,15 @@ class Broker:
         msg = {"type": kind, "epoch": self.epoch, "topic": topic, "seq": seq, "data": data}
         recent = self._recent.get(topic)
         if recent is None:
-            recent = self._recent[topic] = deque(maxlen=self.buffer)
+            recent = self._recent[topic] = deque()
         recent.append(msg)
+        self._kept.append(topic)
+        while len(self._kept) > self.buffer:
+            oldest = self._kept.popleft()
+            left = self._recent[oldest]
+            left.popleft()
+            if not left:
+                del self._recent[oldest]
         self.published += 1
         for sub in self._subs:
             if topic in sub.topics:

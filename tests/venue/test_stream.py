@@ -29,6 +29,25 @@ def test_replay_past_the_buffer_is_gone() -> None:
         b.replay("batches", 1)
 
 
+def test_the_buffer_bounds_all_topics_together() -> None:
+    """Memory does not grow with the number of accounts: the last ``buffer``
+    messages across all topics are kept, the oldest dropped first."""
+    b = Broker(buffer=3)
+    for t in ("account:a", "account:b", "account:a", "batches"):
+        b.publish(t, "x", {})
+    with pytest.raises(Gone):  # account:a's first message was the oldest of all
+        b.replay("account:a", 0)
+    assert [m["seq"] for m in b.replay("account:a", 1)] == [2]
+    assert [m["seq"] for m in b.replay("account:b", 0)] == [1]
+    for i in range(1_000):
+        b.publish(f"account:{i}", "x", {})
+    assert sum(len(q) for q in b._recent.values()) == 3
+    assert len(b._recent) == 3
+    with pytest.raises(Gone):
+        b.replay("account:b", 0)
+    assert b.replay("account:b", 1) == []  # nothing after what it had
+
+
 def test_bad_topics_are_refused() -> None:
     with pytest.raises(VenueError):
         Broker().subscribe({"all"})
