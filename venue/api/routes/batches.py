@@ -23,8 +23,8 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
     responses=PROBLEM,
     summary="Recent batches",
     description="Cleared batches, newest first (prices, volumes, status), and the batch "
-    "collecting commitments now. Status moves committed → cleared → settled → proven → "
-    "anchored.",
+    "collecting commitments now. Status: committed, then settled or failed; proven and "
+    "anchored are not reached yet (proving and anchoring are not wired into the venue).",
 )
 async def list_batches(
     service: ServiceDep,
