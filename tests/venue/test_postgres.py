@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -30,9 +31,9 @@ def pg() -> Iterator[str]:
     reset_pg(url)
 
 
-def test_commit_reveal_clear_and_replay_on_postgres(pg: str) -> None:
-    clock = ManualClock(T0 + 100)
-    with TestClient(create_app(make_settings(pg), clock)) as tc:
+def _two_batches(pg: str, clock: ManualClock, **settings: Any) -> dict[Any, Any]:
+    """Two batches with fills, a GTC rest and a forfeit; returns the stored records."""
+    with TestClient(create_app(make_settings(pg, **settings), clock)) as tc:
         venue = Venue(tc, clock)
         venue.fund()
         t = venue.traders
@@ -51,10 +52,28 @@ def test_commit_reveal_clear_and_replay_on_postgres(pg: str) -> None:
         ] == ("forfeited")
         r = tc.post("/v1/commitments", content=b"{", headers={"content-type": "application/json"})
         assert r.status_code == 400
-        before = _records(venue.service)
-    service = VenueService(make_settings(pg), clock)
+        return _records(venue.service)
+
+
+def test_commit_reveal_clear_and_replay_on_postgres(pg: str) -> None:
+    clock = ManualClock(T0 + 100)
+    before = _two_batches(pg, clock, snapshot_every=0)
+    service = VenueService(make_settings(pg, snapshot_every=0), clock)
     try:
         assert service.replayed == 10 + 5  # commits and reveals, 5 deposits
+        assert _records(service) == before
+        assert set(service.store.load_batches()) == {0, 1}
+    finally:
+        service.close()
+
+
+def test_restart_from_a_snapshot_on_postgres(pg: str) -> None:
+    """A snapshot stored on PostgreSQL restores the same venue from a shorter replay."""
+    clock = ManualClock(T0 + 100)
+    before = _two_batches(pg, clock, snapshot_every=1)
+    service = VenueService(make_settings(pg, snapshot_every=1), clock)
+    try:
+        assert service.replayed < 10 + 5  # only the log after the newest snapshot
         assert _records(service) == before
         assert set(service.store.load_batches()) == {0, 1}
     finally:

@@ -31,7 +31,7 @@ def test_a_batch_with_a_forfeited_rfq_quote_replays(
     venue.clock.set(venue.clock.now_ms() + 5_000)
     venue.tc.get("/v1/batches")
     core = venue.service.core
-    (batch_id,) = [b for b, r in core.records.items() if r["forfeits"]]
+    (batch_id,) = [b for b, r in core.records.items() if r.forfeits]
     folder = _extract(venue, batch_id, tmp_path)
     code = main(["replay", str(folder)])
     assert code == 0, capsys.readouterr().out
