@@ -27,6 +27,8 @@ of four range checks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from sealbatch.crypto.air import Column
@@ -39,7 +41,7 @@ from sealbatch.settlement.batch_air.framework import (
     AirBuilder,
     TraceBuilder,
 )
-from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.batch_air.statement import BatchStatement, OrderRow
 
 __all__ = ["SECTION", "declare", "generate"]
 
@@ -119,6 +121,11 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     commitments.declare_tree(b, statement)
 
 
+def _book_order(orders: Sequence[OrderRow]) -> list[OrderRow]:
+    """The book's row order: by (market, limit), market orders (limit 0) first (S7)."""
+    return sorted(orders, key=lambda o: (o.market, o.limit))
+
+
 def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
     """Write the book section from the statement's orders (prover side).
 
@@ -133,7 +140,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             (the message names it): the trace could not satisfy the AIR.
     """
     # Sorted by (market, limit): market orders (limit 0) first in their market (S7).
-    orders = sorted(statement.orders, key=lambda o: (o.market, o.limit))
+    orders = _book_order(statement.orders)
     n = len(orders)
     if n > tb.num_rows:
         raise ValueError(f"expected at most {tb.num_rows} orders, got {n}")

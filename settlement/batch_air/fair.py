@@ -92,6 +92,8 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
     b.constrain(chg - dmk * dinv, "S7 sorted: chg = (mkt' − mkt)·inv")
     b.constrain(dmk * (1 - chg), "S7 sorted: chg = 1 where the market changes")
     b.range_check(SECTION, "sorted", (1 - chg) * (limit.next - limit), _BITS)
+    # Markets in order, so each market is one segment and its running sums are whole.
+    b.range_check(SECTION, "mkt_sorted", mkt.next - mkt, 12)
     dl = limit.next - limit
     b.constrain(step - dl * linv, "S7 levels: step = (limit' − limit)·inv")
     b.constrain(dl * (1 - step), "S7 levels: step = 1 where the limit changes")
@@ -299,6 +301,14 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: 
         tb.set(SECTION, *spec)
     sorted_gap = (1 - chg[:-1]) * (limit[1:] - limit[:-1]) if n else limit
     tb.set_range(SECTION, "sorted", np.append(sorted_gap, 0), "S7 sorted")
+    # the market index down the whole trace (padding rows hold n_markets); the last row's
+    # transition is exempt and its limbs hold 0
+    full_mkt = np.full(tb.num_rows, n_markets, np.int64)
+    full_mkt[:n] = mkt
+    steps = np.append(full_mkt[1:] - full_mkt[:-1], 0)
+    if refuse and np.any(steps < 0):
+        raise ValueError("S7 sorted: a market's orders are not one run of rows")
+    tb.set_range(SECTION, "mkt_sorted", steps, "S7 sorted (markets in order)")
     tb.set_range(SECTION, "cum_b", cum_b, "S7 bound (a market's buys below 2^30 lots)")
     tb.set_range(SECTION, "cum_s", cum_s, "S7 bound (a market's sells below 2^30 lots)")
     tb.set_range(SECTION, "vol_max", vol_max, "S7 volume maximal")

@@ -18,7 +18,7 @@ from sealbatch.crypto.air import ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
-from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.batch_air.statement import BatchStatement, OrderRow
 from sealbatch.settlement.errors import BatchStatementError
 from tests.settlement.batch_air_helpers import (
     BTC,
@@ -363,3 +363,27 @@ def test_a_price_without_volume_is_caught_by_s7_no_volume_no_price(
     _refused_and_rejected(forged, "S7 reference|S7 no volume, no price", "bus")
     no_ref = replace(forged, references=(forged.references[0], 0))
     _refused_and_rejected(no_ref, "S7 no volume, no price", "bus")
+
+
+def test_a_market_split_in_two_runs_is_rejected_by_s7_sorted(
+    statement: BatchStatement, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BTC's rows split around ETH's where BTC's running net is zero (so S2 holds at every
+    market change): each run's demand and supply would be partial, so volume maximality
+    could be hidden; the market index may never decrease."""
+    from sealbatch.settlement.batch_air import clearing
+
+    honest = clearing._book_order
+
+    def split(orders: list[OrderRow]) -> list[OrderRow]:
+        rows = honest(orders)
+        btc = [o for o in rows if o.market == 0]
+        eth = [o for o in rows if o.market == 1]
+        return btc[:5] + eth + btc[5:]  # BTC nets to zero after its 5th row
+
+    monkeypatch.setattr(clearing, "_book_order", split)
+    with pytest.raises(BatchStatementError, match="S7 sorted"):
+        generate(statement, rows_for(statement))
+    air, trace = generate(statement, rows_for(statement), refuse=False)
+    with pytest.raises(ConstraintViolation, match="bus|S7"):
+        check_all(air, trace)
