@@ -385,5 +385,5 @@ def test_a_market_split_in_two_runs_is_rejected_by_s7_sorted(
     with pytest.raises(BatchStatementError, match="S7 sorted"):
         generate(statement, rows_for(statement))
     air, trace = generate(statement, rows_for(statement), refuse=False)
-    with pytest.raises(ConstraintViolation, match="bus|S7"):
+    with pytest.raises(ConstraintViolation, match=r"bus|S7"):
         check_all(air, trace)
