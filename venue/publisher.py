@@ -19,7 +19,17 @@ from pathlib import Path
 
 from sealbatch.settlement.publication import BATCH_FILES
 
-__all__ = ["archive_bytes", "folder_name", "read_folder", "write_folder"]
+__all__ = [
+    "PROOF_FILE",
+    "archive_bytes",
+    "folder_name",
+    "read_folder",
+    "write_folder",
+    "write_proof",
+]
+
+#: The batch proof, written beside the batch's files once the batch is proven.
+PROOF_FILE = "proof.bin"
 
 
 def folder_name(batch_id: int) -> str:
@@ -61,6 +71,31 @@ def write_folder(root: Path, batch_id: int, files: Mapping[str, str]) -> bool:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync_dir(root)
+    return True
+
+
+def write_proof(root: Path, batch_id: int, proof: bytes) -> bool:
+    """Write ``proof`` as ``root/batch-<n>/proof.bin`` atomically (a temporary file,
+    flushed, then renamed); False when the folder is missing or the proof is there.
+
+    Raises:
+        OSError: the file could not be written (nothing is left in its place).
+    """
+    folder = root / folder_name(batch_id)
+    final = folder / PROOF_FILE
+    if not folder.is_dir() or final.exists():
+        return False
+    tmp = folder / f".{PROOF_FILE}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(proof)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.rename(tmp, final)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
     return True
 
 

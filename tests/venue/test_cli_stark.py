@@ -58,15 +58,20 @@ def test_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "invalid proof: proof truncated" in capsys.readouterr().err
 
 
-def test_batch_arguments_are_not_available_yet(
+def test_a_batch_argument_must_be_a_batch_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    message = "batch proofs are not available yet: use --air NAME --rows N"
-    assert main(["prove", "batch.json", "-o", str(tmp_path / "p.bin")]) == 2
-    assert message in capsys.readouterr().err
+    """``prove BATCH_DIR`` / ``verify --public BATCH_DIR`` on something that is not a
+    published folder: exit 2 naming it (tests/venue/test_batch_proof_cli.py proves
+    and verifies real batches)."""
+    assert main(["prove", str(tmp_path / "batch.json"), "-o", str(tmp_path / "p.bin")]) == 2
+    assert "expected a batch folder" in capsys.readouterr().err
     out = _prove(tmp_path)
-    assert main(["verify", str(out), "--public", "batch.json"]) == 2
-    assert message in capsys.readouterr().err
+    assert main(["verify", str(out), "--public", str(tmp_path / "batch.json")]) == 2
+    assert "expected a batch folder" in capsys.readouterr().err
+    # a folder without the batch's files
+    (tmp_path / "empty").mkdir()
+    assert main(["verify", str(out), "--public", str(tmp_path / "empty")]) == 2
 
 
 @pytest.mark.parametrize(

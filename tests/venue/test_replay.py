@@ -23,7 +23,8 @@ FILES = {
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--batches", "3", "--out", str(out)]) == 0
+    # Proofs are not what these tests check (tests/venue/test_batch_proof_cli.py does).
+    assert main(["demo", "--batches", "3", "--no-prove", "--out", str(out)]) == 0
     return out
 
 
@@ -51,16 +52,16 @@ def test_demo_writes_every_file(published: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_demo_prints_settlement(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--batches", "2"]) == 0
+    assert main(["demo", "--batches", "2", "--no-prove"]) == 0
     out = capsys.readouterr().out
     assert "funding rate" in out and "insurance fund" in out and "state root 0x" in out
     assert "liquidations" in out or "liquidation order" in out
 
 
 def test_demo_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["demo", "--batches", "2"])
+    main(["demo", "--batches", "2", "--no-prove"])
     first = capsys.readouterr().out
-    main(["demo", "--batches", "2"])
+    main(["demo", "--batches", "2", "--no-prove"])
     assert capsys.readouterr().out == first
 
 

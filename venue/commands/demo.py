@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ if TYPE_CHECKING:
     from sealbatch.crypto.eip712 import Address
     from sealbatch.settlement.oracle import OracleConfig
     from sealbatch.settlement.params import SettlementConfig
+    from sealbatch.settlement.publication import BatchPublication
     from sealbatch.venue.demo import DemoBatch
 
 __all__ = ["register"]
@@ -21,7 +23,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run the whole pipeline on the embedded defaults",
         description="Seeded traders sign, commit and reveal sealed orders over several batches "
         "in two markets; each batch clears at one uniform price per market and is settled: "
-        "fees, funding, marks, margin, liquidations, insurance fund and the state root.",
+        "fees, funding, marks, margin, liquidations, insurance fund and the state root; then "
+        "proved with the batch STARK, and the proof verified.",
     )
     p.add_argument("--seed", type=int, default=2026, help="demo seed (default 2026)")
     p.add_argument("--batches", type=int, default=4, help="number of batches (default 4)")
@@ -29,7 +32,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--out",
         metavar="DIR",
         help="write each batch to DIR/batch-<n>/ (orders.csv, result.json, oracle.json, "
-        "transfers.json, pre_state.json, post_state.json; see docs/formats.md)",
+        "transfers.json, pre_state.json, post_state.json and proof.bin; see docs/formats.md)",
+    )
+    p.add_argument(
+        "--no-prove",
+        action="store_true",
+        help="settle the batches without proving them (no proof.bin with --out)",
     )
     p.add_argument(
         "--serve",
@@ -51,16 +59,49 @@ def _short(b: bytes) -> str:
     return "0x" + b.hex()[:10] + "…"
 
 
-def _write_batch(
-    out: Path, b: DemoBatch, settle_cfg: SettlementConfig, oracle_cfg: OracleConfig
-) -> None:
+def _publication(b: DemoBatch) -> BatchPublication:
     from sealbatch.settlement.publication import BatchPublication
+
+    return BatchPublication(b.result, b.oracle_round, b.pre_state, b.post_state)
+
+
+def _write_batch(
+    out: Path,
+    b: DemoBatch,
+    settle_cfg: SettlementConfig,
+    oracle_cfg: OracleConfig,
+    proof: bytes | None,
+) -> None:
+    from sealbatch.venue.publisher import PROOF_FILE
 
     folder = out / f"batch-{b.result.batch_id}"
     folder.mkdir(parents=True, exist_ok=True)
-    publication = BatchPublication(b.result, b.oracle_round, b.pre_state, b.post_state)
-    for name, text in publication.files(settle_cfg, oracle_cfg).items():
+    for name, text in _publication(b).files(settle_cfg, oracle_cfg).items():
         (folder / name).write_text(text, encoding="utf-8")
+    if proof is not None:
+        (folder / PROOF_FILE).write_bytes(proof)
+
+
+def _prove(b: DemoBatch, settle_cfg: SettlementConfig, oracle_cfg: OracleConfig) -> bytes:
+    """Prove the batch, verify the proof against the batch, print both.
+
+    Raises:
+        SealbatchError: the prover refuses the batch, or the proof does not verify.
+    """
+    from sealbatch.settlement.batch_proof import prove_publication, verify_publication
+
+    publication = _publication(b)
+    started = time.perf_counter()
+    proof = prove_publication(publication, settle_cfg, oracle_cfg)
+    proved = time.perf_counter() - started
+    started = time.perf_counter()
+    report = verify_publication(proof, publication, settle_cfg, oracle_cfg)
+    checked = time.perf_counter() - started
+    print(
+        f"  proof {len(proof)} bytes, proved in {proved:.1f} s, verified in "
+        f"{checked * 1000:.0f} ms: valid ({report.conjectured} conjectured bits)"
+    )
+    return proof
 
 
 def _print_settlement(b: DemoBatch, names: dict[Address, str]) -> None:
@@ -123,6 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sealbatch.crypto.exceptions import SealbatchError
     from sealbatch.venue.demo import (
         DemoConfig,
         demo_oracle,
@@ -179,9 +221,16 @@ def run(args: argparse.Namespace) -> int:
                 f"bond {lost.bond} to the insurance fund"
             )
         _print_settlement(b, names)
+        proof = None
+        if not args.no_prove:
+            try:
+                proof = _prove(b, settle_cfg, oracle_cfg)
+            except SealbatchError as exc:
+                print(f"sealbatch demo: error: batch {r.batch_id} could not be proved: {exc}")
+                return 1
         if out is not None:
             try:
-                _write_batch(out, b, settle_cfg, oracle_cfg)
+                _write_batch(out, b, settle_cfg, oracle_cfg, proof)
             except OSError as exc:
                 print(f"sealbatch demo: error: --out: cannot write {out}: {exc}")
                 return 2

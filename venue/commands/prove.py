@@ -1,4 +1,11 @@
-"""``sealbatch prove --air NAME --rows N -o PROOF.bin`` (and, later, ``prove BATCH.json``)."""
+"""``sealbatch prove BATCH_DIR -o PROOF.bin`` and ``sealbatch prove --air NAME --rows N``.
+
+The first proves a published batch folder (docs/formats.md) with the batch
+AIR, from the folder alone; the second proves a registered demonstration AIR
+on an honest trace. Exit status: 0 written; 1 the prover refuses the batch
+(it does not satisfy the batch statement; the reason on stderr); 2 bad
+usage, or a missing or malformed file.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +15,21 @@ import sys
 import time
 from collections.abc import Callable
 
-__all__ = ["BATCH_NOT_AVAILABLE", "register"]
-
-BATCH_NOT_AVAILABLE = "batch proofs are not available yet: use --air NAME --rows N"
+__all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "prove",
-        help="prove a registered AIR on an honest trace (a batch, later)",
-        description="Generate an honest trace of N rows for a registered AIR (fibonacci, wide, "
-        "range_check, poseidon2, ...; an unknown name lists them), prove it with a STARK and "
-        "write the proof.",
+        help="prove a published batch (or a registered AIR on an honest trace)",
+        description="Prove BATCH_DIR (a batch-<n>/ folder of sealbatch demo --out or serve "
+        "--publish) with the batch AIR and write the proof; or, with --air NAME --rows N, "
+        "generate an honest trace of N rows for a registered AIR (fibonacci, wide, "
+        "range_check, poseidon2, ...; an unknown name lists them) and prove it.",
     )
-    p.add_argument("batch", metavar="BATCH.json", nargs="?", help="a batch to prove (not yet)")
+    p.add_argument(
+        "batch", metavar="BATCH_DIR", nargs="?", help="a published batch folder to prove"
+    )
     p.add_argument("--air", metavar="NAME", help="registered AIR to prove")
     p.add_argument("--rows", metavar="N", type=int, help="trace length, a power of two >= 8")
     p.add_argument("--columns", metavar="C", type=int, help="column count (the wide AIR only)")
@@ -54,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.security import estimate_security
 
     if args.batch is not None:
-        return _fail(BATCH_NOT_AVAILABLE)
+        return _prove_batch(args)
     if args.air is None or args.rows is None:
         return _fail("expected --air NAME and --rows N")
     if args.output is None:
@@ -104,6 +112,55 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.output}: AIR {air.name}, {rows} rows × {air.num_main_columns} columns, "
         f"{len(data)} bytes, {report.conjectured} conjectured bits ({report.proven} proven), "
+        f"{time.perf_counter() - started:.2f} s"
+    )
+    return 0
+
+
+def _prove_batch(args: argparse.Namespace) -> int:
+    """``prove BATCH_DIR -o PROOF.bin``: the batch AIR's options are fixed (the verifier
+    pins them), so the option flags and --air/--rows do not apply."""
+    from pathlib import Path
+
+    from sealbatch.crypto.exceptions import CryptoError
+    from sealbatch.settlement.batch_proof import prove_files
+    from sealbatch.settlement.errors import SettlementError
+    from sealbatch.venue.commands.verify import UnreadableBatch, read_batch_folder
+
+    if args.output is None:
+        return _fail("expected -o PROOF.bin")
+    given = [
+        f"--{name}"
+        for name in ("air", "rows", "columns", "blowup", "queries", "grinding", "folding")
+        if getattr(args, name) is not None
+    ] + (["--l1"] if args.l1 else [])
+    if given:
+        return _fail(f"a batch is proved with the batch AIR's own options: drop {given[0]}")
+    folder = Path(args.batch)
+    try:
+        files = read_batch_folder(folder)
+    except UnreadableBatch as exc:
+        return _fail(str(exc))
+    started = time.perf_counter()
+
+    def progress(stage: str) -> None:
+        if not args.quiet:
+            elapsed = time.perf_counter() - started
+            print(f"proving {folder.name}: {stage} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
+
+    try:
+        data = prove_files(files, progress=progress)
+    except (SettlementError, CryptoError, ValueError) as exc:
+        # The files parse but do not satisfy the batch statement: nothing to prove.
+        print(f"sealbatch prove: batch rejected: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with open(args.output, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc}")
+    print(
+        f"wrote {args.output}: batch proof of {folder}, {len(data)} bytes, "
         f"{time.perf_counter() - started:.2f} s"
     )
     return 0

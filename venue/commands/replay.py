@@ -5,9 +5,11 @@ Reads ``pre_state.json``, ``orders.csv``, ``oracle.json`` and ``result.json``
 root of the batch's commitments in receipt order, re-clears the orders with
 that seed and the published reference prices, settles the batch with the
 rules published in ``pre_state.json``, and compares the result with
-``result.json`` and the new state with ``post_state.json``. Exit 0 when
-everything matches, 1 naming the first
-difference, 2 on missing or malformed files.
+``result.json`` and the new state with ``post_state.json``. When a
+``proof.bin`` is published beside the files, it must be a valid batch proof
+of the folder (``sealbatch verify proof.bin --public BATCH_DIR``). Exit 0 when
+everything matches, 1 naming the first difference, 2 on missing or malformed
+files.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.venue.publisher import PROOF_FILE
 
 if TYPE_CHECKING:
     from sealbatch.auction.batch import RestingOrder
@@ -380,4 +383,24 @@ def _replay(folder: Path) -> _Replayed:
         recomputed = state_to_dict(post, config)
         checks.append(("result.json", first_difference(published, result_to_dict(result))))
         checks.append(("post_state.json", first_difference(data["post_state.json"], recomputed)))
+    if (folder / PROOF_FILE).exists():
+        checks.append((PROOF_FILE, _proof_difference(folder)))
     return _Replayed(batch_id, checks, pre_doc, data["post_state.json"], recomputed)
+
+
+def _proof_difference(folder: Path) -> str | None:
+    """Why ``folder/proof.bin`` is not a valid batch proof of the folder, or None."""
+    from sealbatch.crypto.exceptions import VerificationError
+    from sealbatch.settlement.batch_proof import verify_files
+    from sealbatch.venue.commands.verify import UnreadableBatch, read_batch_folder
+
+    try:
+        proof = (folder / PROOF_FILE).read_bytes()
+        files = read_batch_folder(folder)
+    except (OSError, UnreadableBatch) as exc:
+        return f"cannot read it: {exc}"
+    try:
+        verify_files(proof, files)
+    except VerificationError as exc:
+        return f"not a valid proof of this batch: {exc}"
+    return None

@@ -1,16 +1,58 @@
-"""``sealbatch verify PROOF.bin`` (and, later, ``--public BATCH.json``).
+"""``sealbatch verify PROOF.bin [--public BATCH_DIR]``.
+
+Without ``--public`` the proof is checked against the registered AIR it
+names and the statement it carries. With ``--public BATCH_DIR`` it must be a
+batch proof of that published folder: the verifier pins the batch AIR and
+its options and derives every public input from the folder's files (roots
+recomputed from the published states, digests from the published inputs and
+result), so a proof never supplies its own statement and a published file
+that disagrees with what was proved fails verification.
 
 Exit status: 0 valid; 1 invalid — any failed check, including bytes that no
-longer parse (the reason on stderr); 2 the file cannot be read or is not a
-sealbatch proof at all (it does not start with the proof magic).
+longer parse and a proof of another batch (the reason on stderr); 2 a file
+cannot be read, the proof is not a sealbatch proof at all (it does not start
+with the proof magic), or the batch folder is missing a file or malformed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
-__all__ = ["register"]
+from sealbatch.crypto.exceptions import SealbatchError
+
+__all__ = ["UnreadableBatch", "read_batch_folder", "register"]
+
+
+class UnreadableBatch(SealbatchError):
+    """A batch folder with a missing, unreadable or malformed file (exit status 2)."""
+
+
+def read_batch_folder(folder: Path) -> dict[str, str]:
+    """The texts of a published batch folder's files, each JSON file parsed once to
+    tell a malformed folder (exit 2) from one whose content a proof does not match.
+
+    Raises:
+        UnreadableBatch: not a folder, a file missing or unreadable, or not JSON.
+    """
+    from sealbatch.settlement.publication import BATCH_FILES
+
+    if not folder.is_dir():
+        raise UnreadableBatch(f"expected a batch folder (batch-<n>/), got {folder}")
+    files = {}
+    for name in BATCH_FILES:
+        try:
+            files[name] = (folder / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UnreadableBatch(f"cannot read {folder / name}: {exc}") from exc
+        if name.endswith(".json"):
+            try:
+                json.loads(files[name])
+            except json.JSONDecodeError as exc:
+                raise UnreadableBatch(f"{folder / name}: expected JSON, got {exc}") from exc
+    return files
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +64,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("proof", metavar="PROOF.bin", help="the proof to verify")
     p.add_argument(
-        "--public", metavar="BATCH.json", help="the batch the proof must be about (not yet)"
+        "--public",
+        metavar="BATCH_DIR",
+        help="the published batch folder (batch-<n>/) the proof must prove",
     )
     p.add_argument(
         "--min-bits",
@@ -37,11 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.exceptions import VerificationError
     from sealbatch.crypto.proof import MAGIC
     from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS, verify
-    from sealbatch.venue.commands.prove import BATCH_NOT_AVAILABLE
 
-    if args.public is not None:
-        print(f"sealbatch verify: error: {BATCH_NOT_AVAILABLE}", file=sys.stderr)
-        return 2
     try:
         with open(args.proof, "rb") as fh:
             data = fh.read()
@@ -51,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     if not data.startswith(MAGIC):
         print(f"sealbatch verify: error: {args.proof} is not a sealbatch proof", file=sys.stderr)
         return 2
+    if args.public is not None:
+        return _verify_batch(args, data)
     min_bits = DEFAULT_MIN_SECURITY_BITS if args.min_bits is None else args.min_bits
     try:
         result = verify(data, min_security_bits=min_bits)
@@ -61,5 +103,34 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"valid: AIR {result.air_name}, {result.num_rows} rows, {result.proof_bytes} bytes, "
         f"{sec.conjectured} conjectured bits ({sec.proven} proven)"
+    )
+    return 0
+
+
+def _verify_batch(args: argparse.Namespace, data: bytes) -> int:
+    from sealbatch.crypto.exceptions import VerificationError
+    from sealbatch.settlement.batch_proof import verify_files
+
+    if args.min_bits is not None:
+        print(
+            "sealbatch verify: error: --min-bits: a batch proof is checked with the batch "
+            "AIR's pinned options",
+            file=sys.stderr,
+        )
+        return 2
+    folder = Path(args.public)
+    try:
+        files = read_batch_folder(folder)
+    except UnreadableBatch as exc:
+        print(f"sealbatch verify: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = verify_files(data, files)
+    except VerificationError as exc:
+        print(f"sealbatch verify: invalid proof of {folder}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"valid: batch proof of {folder}, {len(data)} bytes, "
+        f"{report.conjectured} conjectured bits ({report.proven} proven)"
     )
     return 0

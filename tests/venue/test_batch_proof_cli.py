@@ -1,0 +1,188 @@
+"""``sealbatch demo`` proves every batch; ``prove BATCH_DIR``, ``verify --public`` and
+``replay`` on published batches: exit 0 valid, 1 invalid, 2 unreadable or malformed."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sealbatch.venue.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Two proved demo batches published with their proofs, and what demo printed."""
+    out = tmp_path_factory.mktemp("proved")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["demo", "--batches", "2", "--out", str(out)]) == 0
+    return out, buf.getvalue()
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _edit_json(folder: Path, name: str, edit: Callable[[Any], None]) -> None:
+    doc = json.loads((folder / name).read_text())
+    edit(doc)
+    (folder / name).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def test_demo_proves_and_verifies_every_batch(demo: tuple[Path, str]) -> None:
+    out, printed = demo
+    lines = re.findall(r"proof (\d+) bytes, proved in [\d.]+ s, verified in \d+ ms: valid", printed)
+    assert len(lines) == 2, printed
+    for n, size in zip((1, 2), lines, strict=True):
+        proof = out / f"batch-{n}" / "proof.bin"
+        assert proof.stat().st_size == int(size)
+
+
+def test_verify_public_accepts_the_batch_it_proves(
+    demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = demo
+    for n in (1, 2):
+        folder = out / f"batch-{n}"
+        assert main(["verify", str(folder / "proof.bin"), "--public", str(folder)]) == 0
+        assert capsys.readouterr().out.startswith(f"valid: batch proof of {folder}")
+
+
+def test_a_proof_of_another_batch_is_invalid(
+    demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = demo
+    proof = out / "batch-1" / "proof.bin"
+    assert main(["verify", str(proof), "--public", str(out / "batch-2")]) == 1
+    assert "invalid proof of" in capsys.readouterr().err
+
+
+def _raise_first_fill(doc: Any) -> None:
+    for market in doc["markets"].values():
+        if market["fills"]:
+            market["fills"][0]["quantity"] += 1
+            return
+    raise AssertionError("the demo batch has no fill")
+
+
+def _richer_first_account(doc: Any) -> None:
+    doc["accounts"][0]["collateral"] += 1_000_000
+
+
+def _higher_fee_pool(doc: Any) -> None:
+    doc["fee_pool"] += 1
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("result.json", _raise_first_fill),
+        ("pre_state.json", _richer_first_account),
+        ("post_state.json", _higher_fee_pool),
+    ],
+)
+def test_a_tampered_published_file_fails_verification(
+    demo: tuple[Path, str],
+    tmp_path: Path,
+    name: str,
+    edit: Callable[[Any], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The statement comes from the files: a file that disagrees with what was
+    proved fails, whichever file it is."""
+    out, _ = demo
+    folder = _copy(out / "batch-1", tmp_path / "batch-1")
+    _edit_json(folder, name, edit)
+    assert main(["verify", str(folder / "proof.bin"), "--public", str(folder)]) == 1
+    assert "invalid proof of" in capsys.readouterr().err
+    # replay names the proof (and whatever else no longer matches)
+    assert main(["replay", str(folder)]) == 1
+
+
+def test_a_flipped_proof_byte_is_invalid(
+    demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = demo
+    data = bytearray((out / "batch-2" / "proof.bin").read_bytes())
+    data[len(data) // 2] ^= 1
+    bad = tmp_path / "proof.bin"
+    bad.write_bytes(bytes(data))
+    assert main(["verify", str(bad), "--public", str(out / "batch-2")]) == 1
+    assert "invalid proof of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["not a proof", "missing file", "not json", "no folder"],
+)
+def test_malformed_input_exits_2(
+    demo: tuple[Path, str], tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = demo
+    folder = _copy(out / "batch-1", tmp_path / "batch-1")
+    proof = folder / "proof.bin"
+    if damage == "not a proof":
+        proof.write_bytes(b"definitely not a proof")
+    elif damage == "missing file":
+        (folder / "oracle.json").unlink()
+    elif damage == "not json":
+        (folder / "result.json").write_text("{ not json")
+    else:
+        folder = tmp_path / "nowhere"
+    assert main(["verify", str(proof), "--public", str(folder)]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_prove_batch_dir_reproduces_the_published_proof(
+    demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``prove BATCH_DIR`` needs the folder alone; proofs are deterministic bytes."""
+    out, _ = demo
+    target = tmp_path / "p.bin"
+    assert main(["prove", str(out / "batch-2"), "-o", str(target)]) == 0
+    captured = capsys.readouterr()
+    assert "proving batch-2:" in captured.err  # progress on stderr
+    assert f"wrote {target}" in captured.out
+    assert target.read_bytes() == (out / "batch-2" / "proof.bin").read_bytes()
+
+
+def test_prove_refuses_what_it_cannot_prove(
+    demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = demo
+    target = tmp_path / "p.bin"
+    # usage and unreadable input: 2, and nothing written
+    assert main(["prove", str(tmp_path / "nowhere"), "-o", str(target)]) == 2
+    assert main(["prove", str(out / "batch-1")]) == 2
+    assert main(["prove", str(out / "batch-1"), "--rows", "64", "-o", str(target)]) == 2
+    # a batch whose files do not satisfy the batch statement: 1
+    folder = _copy(out / "batch-1", tmp_path / "batch-1")
+    _edit_json(folder, "result.json", _raise_first_fill)
+    assert main(["prove", str(folder), "-o", str(target), "--quiet"]) == 1
+    assert "batch rejected" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_replay_checks_a_published_proof(
+    demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = demo
+    assert main(["replay", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 batches replay exactly, roots chained" in printed
+    assert main(["replay", str(out / "batch-1")]) == 0
+    assert re.search(r"^proof\.bin\s+ok$", capsys.readouterr().out, re.M)
+    # batch 2's proof published beside batch 1: the files replay, the proof does not
+    folder = _copy(out / "batch-1", tmp_path / "batch-1")
+    shutil.copy(out / "batch-2" / "proof.bin", folder / "proof.bin")
+    assert main(["replay", str(folder)]) == 1
+    assert re.search(r"^proof\.bin\s+MISMATCH not a valid proof", capsys.readouterr().out, re.M)
