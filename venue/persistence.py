@@ -27,7 +27,7 @@ from sqlmodel import SQLModel, create_engine
 from sealbatch.venue.batch_record import BatchRecord
 from sealbatch.venue.errors import StorageUnavailable
 from sealbatch.venue.order_status import OrderStatus
-from sealbatch.venue.tables import BatchRow, EventRow, FateRow, MetaRow, SnapshotRow
+from sealbatch.venue.tables import BatchRow, EventRow, FateRow, MetaRow, ProofRow, SnapshotRow
 
 __all__ = ["GroupCommitter", "LoggedEvent", "Snapshot", "Store", "make_engine"]
 
@@ -122,6 +122,18 @@ class Store:
             row = conn.execute(select(t.c.record).where(t.c.batch_id == batch_id)).first()
         return None if row is None else BatchRecord.from_json(json.loads(row[0]))
 
+    def load_settled_ids(self, before: int) -> list[int]:
+        """Ids of the stored batches before ``before`` whose status is ``settled``
+        (settled and not proven), oldest first."""
+        t = BatchRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.batch_id)
+                .where(t.c.batch_id < before, t.c.status == "settled")
+                .order_by(t.c.batch_id)
+            ).all()
+        return [int(r[0]) for r in rows]
+
     def load_batch_page(self, before: int, limit: int) -> list[BatchRecord]:
         """Stored records of the ``limit`` newest batches before ``before``, newest first."""
         t = BatchRow.__table__  # type: ignore[attr-defined]
@@ -184,19 +196,31 @@ class Store:
                 conn.execute(delete(t).where(t.c.key == k))
                 conn.execute(insert(t).values(key=k, value=v))
 
+    def load_proof(self, batch_id: int) -> bytes | None:
+        """The stored proof of ``batch_id``, or None."""
+        t = ProofRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.c.proof).where(t.c.batch_id == batch_id)).first()
+        return None if row is None else bytes(row[0])
+
     def write(
         self,
         events: Sequence[LoggedEvent],
         batches: Sequence[BatchRecord],
         statuses: Sequence[OrderStatus] = (),
         snapshots: Sequence[Snapshot] = (),
+        proofs: Sequence[tuple[int, bytes]] = (),
     ) -> None:
-        """Append events, upsert batch records, order statuses and snapshots in one
-        transaction (only the newest ``SNAPSHOTS_KEPT`` snapshots stay)."""
+        """Append events, upsert batch records, order statuses and snapshots, and store
+        proofs, in one transaction (only the newest ``SNAPSHOTS_KEPT`` snapshots stay)."""
         et = EventRow.__table__  # type: ignore[attr-defined]
         bt = BatchRow.__table__  # type: ignore[attr-defined]
         ft = FateRow.__table__  # type: ignore[attr-defined]
+        pt = ProofRow.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as conn:
+            for batch_id, proof in proofs:
+                conn.execute(delete(pt).where(pt.c.batch_id == batch_id))
+                conn.execute(insert(pt).values(batch_id=batch_id, proof=proof))
             if events:
                 conn.execute(
                     insert(et),
@@ -287,12 +311,15 @@ class GroupCommitter:
         batches: Sequence[BatchRecord] = (),
         statuses: Sequence[OrderStatus] = (),
         snapshots: Sequence[Snapshot] = (),
+        proofs: Sequence[tuple[int, bytes]] = (),
     ) -> Future[None]:
         fut: Future[None] = Future()
         if self.failed is not None:
             fut.set_exception(StorageUnavailable(f"the database writer stopped: {self.failed}"))
             return fut
-        self._queue.put((list(events), list(batches), list(statuses), list(snapshots), fut))
+        self._queue.put(
+            (list(events), list(batches), list(statuses), list(snapshots), list(proofs), fut)
+        )
         self.last = fut
         return fut
 
@@ -322,8 +349,9 @@ class GroupCommitter:
             batches = [b for g in group for b in g[1]]
             statuses = [f for g in group for f in g[2]]
             snapshots = [s for g in group for s in g[3]]
+            proofs = [p for g in group for p in g[4]]
             try:
-                self.store.write(events, batches, statuses, snapshots)
+                self.store.write(events, batches, statuses, snapshots, proofs)
             except (SQLAlchemyError, OSError) as exc:
                 self.failed = exc
                 for *_, fut in group:

@@ -57,7 +57,13 @@ from sealbatch.venue.errors import (
 )
 from sealbatch.venue.order_status import OrderStatus
 from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Snapshot, Store
-from sealbatch.venue.publisher import archive_bytes, read_folder, write_folder
+from sealbatch.venue.proving import (
+    ProofFailure,
+    ProvingPipeline,
+    dask_executor,
+    local_executor,
+)
+from sealbatch.venue.publisher import archive_bytes, read_folder, write_folder, write_proof
 from sealbatch.venue.rfq import Acceptance, Quote, Rfq
 from sealbatch.venue.schemas import (
     AcceptIn,
@@ -157,6 +163,32 @@ class _Metrics:
             ["market"],
             registry=r,
         )
+        self.proven = Counter("sealbatch_batches_proven", "batches proven, in order", registry=r)
+        self.proof_failures = Counter(
+            "sealbatch_proof_failures",
+            "batches that could not be proved (proving halts at the first)",
+            registry=r,
+        )
+        self.proof_lag = Gauge("sealbatch_proof_lag", "settled batches not proven yet", registry=r)
+        self.proof_lag_seconds = Gauge(
+            "sealbatch_proof_lag_seconds",
+            "age of the oldest settled batch not proven yet (0 when none)",
+            registry=r,
+        )
+        self.proving_halted = Gauge(
+            "sealbatch_proving_halted",
+            "1 once a batch could not be proved (no later batch is recorded as proven)",
+            registry=r,
+        )
+        self.last_proven = Gauge(
+            "sealbatch_last_proven_batch", "id of the last batch proven (-1: none)", registry=r
+        )
+        self.prove_seconds = Histogram(
+            "sealbatch_prove_seconds",
+            "time to prove one batch on its worker",
+            buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+            registry=r,
+        )
         self.commit_latency = Histogram(
             "sealbatch_durable_write_seconds",
             "time from accepting a write to its durable commit",
@@ -218,8 +250,11 @@ class VenueService:
             rfq_window_ms=(settings.rfq_min_window_ms, settings.rfq_max_window_ms),
             rfq_band_bps=settings.rfq_band_bps,
             quote_bond=max(settings.quote_bond, settings.min_bond),
-            # Folders are written from memory once durable: keep enough for that.
-            publications_kept=max(settings.publications_kept, 64 if settings.publish_dir else 0),
+            # Folders are written and batches proved from memory: keep enough for that.
+            publications_kept=max(
+                settings.publications_kept,
+                64 if settings.publish_dir or settings.prove else 0,
+            ),
             memory_batches=settings.memory_batches,
         )
         self.publish_dir = Path(settings.publish_dir) if settings.publish_dir else None
@@ -240,10 +275,16 @@ class VenueService:
         # Batches settled before a crash whose folder was not written yet.
         self._write_folders(list(self.core.publications.values()))
         self._tasks: set[asyncio.Task[None]] = set()
+        self.prover: ProvingPipeline | None = None
+        #: The event loop :meth:`run` runs on: stream messages from other threads go
+        #: through it (the broker is not thread-safe).
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: Guards the core for callers on other threads than the event loop's
         #: (every write and read of the app takes it; uncontended it costs ~0.1 µs).
         self.core_lock = threading.RLock()
         self._stopping = False
+        if settings.prove:
+            self._start_prover()
 
     # ---------------------------------------------------------------- recovery
 
@@ -346,6 +387,10 @@ class VenueService:
                     self.core.records[rec.batch_id] = dataclasses.replace(
                         rec, status=old[1]["status"]
                     )
+                    if old[1].get("status") in ("proven", "anchored"):
+                        self.core.records[rec.batch_id] = dataclasses.replace(
+                            self.core.records[rec.batch_id], proof=old[1].get("proof")
+                        )
 
         events = self.store.load_events(after_seq)
         for e in events:
@@ -369,6 +414,14 @@ class VenueService:
         if missing:
             # Cleared before the crash but not yet stored: store them now.
             self.store.write([], missing, missing_statuses)
+        # Records restored from a snapshot predate the proofs recorded after it.
+        for batch_id, rec in list(self.core.records.items()):
+            if rec.status == "settled" and batch_id not in cleared:
+                old = self.store.load_batch(batch_id)
+                if old is not None and old.status in ("proven", "anchored"):
+                    self.core.records[batch_id] = dataclasses.replace(
+                        rec, status=old.status, proof=old.proof
+                    )
         if events:
             log.info("replayed %d events, %d batches", len(events), len(cleared))
 
@@ -391,6 +444,10 @@ class VenueService:
                 fut.add_done_callback(functools.partial(self._queue_folders, done=done))
             pending.append((fut, [m for rec in records for m in self._batch_messages(rec)]))
             self.metrics.batches.inc(len(records))
+            if self.prover is not None:
+                for rec in records:
+                    if rec.status == "settled":
+                        self._prove(rec.batch_id)
             for rec in records:
                 if rec.status == "failed":
                     self.metrics.failed.inc()
@@ -436,6 +493,162 @@ class VenueService:
         """Block until every folder handed to the publisher so far is written."""
         while self._publishing:
             self._publishing.pop(0).result()
+
+    # ----------------------------------------------------------------- proving
+
+    def _start_prover(self) -> None:
+        """Start the proving pipeline and hand it every settled batch not proven yet."""
+        settings = self.settings
+        if settings.dask_scheduler:
+            executor, shutdown = dask_executor(settings.dask_scheduler)
+            where = f"the Dask cluster at {settings.dask_scheduler}"
+        else:
+            executor, shutdown = local_executor(settings.prove_workers)
+            where = f"{settings.prove_workers} local prover process(es)"
+        self.prover = ProvingPipeline(
+            executor,
+            on_proven=self._on_proven,
+            on_failed=self._on_failed,
+            clock_ms=self.clock.now_ms,
+            shutdown=shutdown,
+        )
+        log.info("proving batches on %s", where)
+        with self.core_lock:
+            # Settled batches older than the records kept in memory: their transition
+            # is gone too unless it is among the publications kept (then proved).
+            floor = min(self.core.records, default=self.core.last_cleared + 1)
+            for batch_id in self.store.load_settled_ids(floor):
+                self._prove(batch_id)
+            for batch_id, rec in sorted(self.core.records.items()):
+                if rec.status == "settled":
+                    self._prove(batch_id)
+
+    def _prove(self, batch_id: int) -> None:
+        """Hand a settled batch to the prover (caller holds ``core_lock``; a batch
+        settlement refused has nothing to prove: the ledger did not move)."""
+        if self.prover is None:
+            return
+        settled_ms = self.schedule.clears_at(batch_id)
+        publication = self.core.publications.get(batch_id)
+        if publication is None:
+            # Only after a restart: the batch settled long ago and its transition is
+            # no longer in memory. Loud, never skipped: proving halts here.
+            self.prover.submit_unavailable(
+                batch_id,
+                f"batch {batch_id}'s transition is no longer in memory (older than the "
+                f"{self.core.publications_kept} batches kept); it cannot be proved here",
+                settled_ms,
+            )
+            return
+        settle = self.core.settlement
+        self.prover.submit(batch_id, publication.files(settle.config, settle.oracle), settled_ms)
+
+    def _on_proven(self, batch_id: int, proof: bytes, summary: dict[str, Any]) -> None:
+        """Record a verified proof (the pipeline's thread, in batch order): the batch
+        becomes ``proven`` once its proof and record are durable together."""
+        with self.core_lock:
+            old = self._record(batch_id)
+            if old is None:
+                return
+            # A new record object: stream messages already sent keep what they said.
+            rec = dataclasses.replace(old, status="proven", proof=summary)
+            if batch_id in self.core.records:
+                self.core.records[batch_id] = rec
+            fut = self.writer.submit(batches=[rec], proofs=[(batch_id, proof)])
+        self.metrics.proven.inc()
+        self.metrics.last_proven.set(batch_id)
+        self.metrics.prove_seconds.observe(summary["prove_s"])
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(
+                    self._publish_once_durable, fut, [("batches", "proof", rec.to_json())]
+                )
+        if self.publish_dir is not None:
+            fut.add_done_callback(
+                functools.partial(self._queue_proof, batch_id=batch_id, proof=proof)
+            )
+
+    def _on_failed(self, failure: ProofFailure) -> None:
+        """Report a batch that could not be proved: log (done by the pipeline),
+        metric, record and operator view. Its status stays ``settled``."""
+        self.metrics.proof_failures.inc()
+        with self.core_lock:
+            old = self._record(failure.batch_id)
+            if old is None:
+                return
+            rec = dataclasses.replace(
+                old, proof={"error": failure.reason, "failed_ms": failure.at_ms}
+            )
+            if failure.batch_id in self.core.records:
+                self.core.records[failure.batch_id] = rec
+            self.writer.submit(batches=[rec])
+
+    def _record(self, batch_id: int) -> BatchRecord | None:
+        """A cleared batch's record: from memory, else as stored (records leave
+        memory long after their last write committed)."""
+        rec = self.core.records.get(batch_id)
+        return rec if rec is not None else self.store.load_batch(batch_id)
+
+    def _queue_proof(self, durable: Future[None], batch_id: int, proof: bytes) -> None:
+        """Write ``proof.bin`` beside a published folder once the proof is durable."""
+        if durable.exception() is not None or self.publish_dir is None:
+            return
+        publish_dir = self.publish_dir
+
+        def write() -> None:
+            try:
+                write_proof(publish_dir, batch_id, proof)
+            except OSError:
+                self.metrics.publish_failures.inc()
+                log.exception("could not publish the proof of batch %d", batch_id)
+
+        with contextlib.suppress(RuntimeError):  # the publisher shut down
+            self._publishing = [f for f in self._publishing if not f.done()]
+            self._publishing.append(self._publisher.submit(write))
+
+    async def proof_bytes(self, batch_id: int) -> bytes:
+        """The stored proof of a proven batch (read from the database off the loop).
+
+        Raises:
+            NotFound: no such batch. Conflict (``no_proof_yet``): not proven (yet).
+        """
+        view = await self.read_durable(lambda: self.batch_view(batch_id))
+        proof = None
+        if view.status in ("proven", "anchored"):
+            proof = await asyncio.to_thread(self.store.load_proof, batch_id)
+        if proof is None:
+            raise Conflict(
+                f"no proof for batch {batch_id} yet: expected status proven, got {view.status}",
+                "no_proof_yet",
+            )
+        return proof
+
+    def proving_view(self) -> dict[str, Any]:
+        """The proving pipeline for the operator view."""
+        p = self.prover
+        if p is None:
+            return {
+                "enabled": False,
+                "where": None,
+                "last_proven_batch": None,
+                "lag": 0,
+                "lag_seconds": 0.0,
+                "pending": [],
+                "failure": None,
+            }
+        failure = p.failure
+        return {
+            "enabled": True,
+            "where": self.settings.dask_scheduler or f"local:{self.settings.prove_workers}",
+            "last_proven_batch": p.last_proven,
+            "lag": p.lag,
+            "lag_seconds": p.lag_seconds(),
+            "pending": p.pending_ids()[:20],
+            "failure": None
+            if failure is None
+            else {"batch_id": failure.batch_id, "reason": failure.reason, "at_ms": failure.at_ms},
+        }
 
     def archive(self, batch_id: int) -> bytes:
         """The published folder of a settled batch as a gzipped tar.
@@ -497,6 +710,7 @@ class VenueService:
 
     async def run(self) -> None:
         """Advance the batch clock every ``tick_ms`` until :meth:`stop`."""
+        self._loop = asyncio.get_running_loop()
         while not self._stopping:
             try:
                 if self.writer.failed is None:
@@ -528,12 +742,20 @@ class VenueService:
         m.db_tx.set(self.writer.transactions)
         m.writer_failed.set(int(self.writer.failed is not None))
         m.subscribers.set(self.broker.subscribers)
+        if self.prover is not None:
+            m.proof_lag.set(self.prover.lag)
+            m.proof_lag_seconds.set(self.prover.lag_seconds())
+            m.proving_halted.set(int(self.prover.failure is not None))
+            last = self.prover.last_proven
+            m.last_proven.set(-1 if last is None else last)
 
     def stop(self) -> None:
         self._stopping = True
 
     def close(self) -> None:
         self._stopping = True
+        if self.prover is not None:
+            self.prover.close()
         self.writer.close()
         self._publisher.shutdown(wait=True)
         self.signers.close()
@@ -903,6 +1125,7 @@ class VenueService:
                 for b, r in sorted(self.core.records.items())
                 if r.status == "failed"
             ][-10:],
+            "proving": self.proving_view(),
             "queues": {
                 "db_writes": self.writer.depth,
                 "open_books": {

@@ -114,6 +114,23 @@ class Settings(BaseSettings):
         "never); a restart loads the newest and replays only the log after it",
     )
 
+    prove: bool = Field(
+        default=True,
+        description="prove every settled batch (settled -> proven); off, batches stay settled",
+    )
+    prove_workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="prover processes the venue starts for itself (without dask_scheduler); "
+        "consecutive batches are proved in parallel on them",
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="address of a Dask scheduler (tcp://host:8786) to prove batches on "
+        "instead of the venue's own prover processes",
+    )
+
     def development_defaults(self) -> list[str]:
         """The development defaults in force, each as a phrase naming how to turn it off."""
         on = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
-__all__ = ["BatchRow", "EventRow", "FateRow", "MetaRow", "SnapshotRow"]
+__all__ = ["BatchRow", "EventRow", "FateRow", "MetaRow", "ProofRow", "SnapshotRow"]
 
 
 class EventRow(SQLModel, table=True):
@@ -55,6 +55,15 @@ class SnapshotRow(SQLModel, table=True):
     event_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     state_root: str = Field(max_length=66)
     blob: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ProofRow(SQLModel, table=True):
+    """A proven batch's STARK proof (the bytes ``GET /v1/batches/{id}/proof`` serves)."""
+
+    __tablename__ = "proof"
+
+    batch_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    proof: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class MetaRow(SQLModel, table=True):

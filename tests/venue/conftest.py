@@ -70,6 +70,9 @@ def make_settings(db_url: str, **kw: object) -> Settings:
         "reveal_window_ms": 300,
         "tick_ms": 5,
         "rfq_min_window_ms": 400,
+        # Proving is on by default; only the tests about proofs turn it on here
+        # (a batch proof takes seconds of CPU).
+        "prove": False,
     }
     base.update(kw)
     return Settings(**base)  # type: ignore[arg-type]

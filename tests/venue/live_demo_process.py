@@ -67,7 +67,7 @@ class LiveDemoProcess:
         return httpx.get(self.url + path, timeout=5).json()
 
     def traded_batches(self) -> list[int]:
-        """Ids of settled batches in which every market traded, newest first."""
+        """Ids of settled (or proven) batches in which every market traded, newest first."""
         try:
             listing = self.get("/v1/batches?limit=50")
         except (httpx.HTTPError, ValueError):
@@ -75,7 +75,7 @@ class LiveDemoProcess:
         return [
             b["batch_id"]
             for b in listing["batches"]
-            if b["status"] == "settled"
+            if b["status"] in ("settled", "proven")
             and all(m["price"] is not None and m["volume"] > 0 for m in b["markets"].values())
         ]
 

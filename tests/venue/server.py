@@ -24,7 +24,14 @@ def start_server(
     db_url: str, port: int, commit_ms: int, reveal_ms: int, **env: str
 ) -> subprocess.Popen[bytes]:
     """Start the venue and wait until it answers (at most 20 s)."""
-    full_env = {**os.environ, "SEALBATCH_RFQ_MIN_WINDOW_MS": "400", **env}
+    # Proving is on by default; these tests are not about proofs (a batch proof takes
+    # seconds of CPU), so it is off unless ``env`` turns it on.
+    full_env = {
+        **os.environ,
+        "SEALBATCH_RFQ_MIN_WINDOW_MS": "400",
+        "SEALBATCH_PROVE": "false",
+        **env,
+    }
     proc = subprocess.Popen(
         [
             sys.executable,

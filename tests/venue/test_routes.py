@@ -158,6 +158,8 @@ def test_batches_list_and_open_batch_view(venue: Venue) -> None:
 
 
 def test_proof_is_an_honest_409_until_proven(venue: Venue) -> None:
+    """This venue does not prove (tests/venue/test_proving.py has one that does):
+    its settled batch has no proof, and the route says so."""
     venue.traders["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 5))
     venue.to_cleared(0)
     r = venue.tc.get("/v1/batches/0/proof")

@@ -19,6 +19,7 @@ __all__ = [
     "AccountPublic",
     "BatchListPublic",
     "BatchOpenPublic",
+    "BatchProofPublic",
     "BatchPublic",
     "BatchSummaryPublic",
     "CollateralMovePublic",
@@ -29,6 +30,8 @@ __all__ = [
     "OperatorViewPublic",
     "OracleTakenPublic",
     "OrderStatusPublic",
+    "ProofFailurePublic",
+    "ProvingPublic",
     "QuotePublic",
     "RevealPublic",
     "RfqListPublic",
@@ -251,6 +254,23 @@ class SettlementPublic(_Public):
     fee_pool: int | None = None
 
 
+class BatchProofPublic(_Public):
+    """A batch's proof as its record shows it: once proven, what the venue verified
+    (the bytes are at ``GET /v1/batches/{id}/proof``); when proving halted at this
+    batch, only ``error`` and ``failed_ms``."""
+
+    air: str | None = None
+    size_bytes: int | None = None
+    verified: bool | None = None
+    verify_ms: float | None = None
+    conjectured_bits: int | None = None
+    proven_bits: int | None = None
+    prove_s: float | None = None
+    proved_ms: int | None = None
+    error: str | None = None
+    failed_ms: int | None = None
+
+
 class BatchPublic(_Public):
     """A cleared batch: prices, fills, curves, forfeits, rejections, blocks, settlement."""
 
@@ -267,7 +287,7 @@ class BatchPublic(_Public):
     rejections: list[RejectionPublic]
     blocks: list[BlockPublic]
     settlement: SettlementPublic | None
-    proof: dict[str, Any] | None
+    proof: BatchProofPublic | None
     anchor: dict[str, Any] | None
     result_hash: str
 
@@ -493,6 +513,14 @@ class HaltPublic(_Public):
     at_ms: int
 
 
+class ProofFailurePublic(_Public):
+    """The first batch the venue could not prove: proving halts at it."""
+
+    batch_id: int
+    reason: str
+    at_ms: int
+
+
 class ResumedPublic(_Public):
     """The answer to the operator's resume: the halt it ended, and the batch collecting now."""
 
@@ -500,6 +528,18 @@ class ResumedPublic(_Public):
     reason: str
     resumed_at_ms: int
     collecting: int
+
+
+class ProvingPublic(_Public):
+    """The proving pipeline: where it proves, how far behind it is, where it halted."""
+
+    enabled: bool
+    where: str | None
+    last_proven_batch: int | None
+    lag: int
+    lag_seconds: float
+    pending: list[int]
+    failure: ProofFailurePublic | None
 
 
 class OperatorViewPublic(_Public):
@@ -515,6 +555,7 @@ class OperatorViewPublic(_Public):
     settlement: str
     halted: HaltPublic | None
     failed_batches: list[FailedBatchPublic]
+    proving: ProvingPublic
     queues: QueuesPublic
     db: DbPublic
 

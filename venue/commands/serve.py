@@ -34,6 +34,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "check them with sealbatch replay DIR)",
     )
     p.add_argument(
+        "--no-prove",
+        action="store_true",
+        help="do not prove batches: they stay settled (default: prove every settled batch)",
+    )
+    p.add_argument(
+        "--prove-workers",
+        metavar="N",
+        type=int,
+        help="prover processes the venue starts (default 1; consecutive batches are proved "
+        "in parallel)",
+    )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="prove on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786) "
+        "instead of the venue's own prover processes",
+    )
+    p.add_argument(
         "--oracle-sources",
         metavar="FILE",
         help="oracle configuration file (JSON; docs/formats.md): the sources whose signed "
@@ -102,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
         overrides["oracle_sources"] = args.oracle_sources
     if args.publish:
         overrides["publish_dir"] = args.publish
+    if args.no_prove:
+        overrides["prove"] = False
+    if args.prove_workers is not None:
+        overrides["prove_workers"] = args.prove_workers
+    if args.dask:
+        overrides["dask_scheduler"] = args.dask
     if not 0 < args.port < 65536:
         print(
             f"sealbatch serve: error: --port: expected 1 to 65535, got {args.port}", file=sys.stderr

@@ -10,8 +10,6 @@ from fastapi.responses import JSONResponse, Response
 
 from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response
 from sealbatch.venue.api.public import BatchListPublic, BatchOpenPublic, BatchPublic
-from sealbatch.venue.batch_record import BatchRecord
-from sealbatch.venue.errors import Conflict
 from sealbatch.venue.service import VenueService
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
@@ -72,21 +70,29 @@ async def get_batch(service: ServiceDep, batch_id: int) -> JSONResponse:
 
 @router.get(
     "/{batch_id}/proof",
-    response_model=dict[str, Any],
-    responses=PROBLEM,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the batch's STARK proof (docs/formats.md, proof.bin): check it "
+            "with `sealbatch verify proof.bin --public batch-<n>/`",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **PROBLEM,
+    },
     summary="The batch's STARK proof",
-    description="409 `no_proof_yet` until the batch is proven (proving is not wired into the "
-    "venue yet); 404 for an unknown batch.",
+    description="The proof bytes once the batch is proven; 409 `no_proof_yet` before "
+    "(settled, proving, or proving halted at this batch: the record's `proof.error` says "
+    "why); 404 for an unknown batch.",
 )
-async def get_proof(service: ServiceDep, batch_id: int) -> JSONResponse:
-    view = await service.read_durable(lambda: service.batch_view(batch_id))
-    proof = view.proof if isinstance(view, BatchRecord) else None
-    if proof is None:
-        raise Conflict(
-            f"no proof for batch {batch_id} yet: expected status proven, got {view.status}",
-            "no_proof_yet",
-        )
-    return json_response(proof)
+async def get_proof(service: ServiceDep, batch_id: int) -> Response:
+    data = await service.proof_bytes(batch_id)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}-proof.bin"'},
+    )
 
 
 @router.get(

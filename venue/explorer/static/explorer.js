@@ -1,8 +1,8 @@
 /* sealbatch batch explorer: markets, live batches, one batch's curves and fills, order lookup.
  *
  * Reads only public routes of the venue that serves it (/v1/info, /v1/markets,
- * /v1/batches, /v1/orders/{commitment}, /v1/batches/{id}/proof) and follows the
- * `batches` topic of WS /v1/stream: sequence numbers per topic, gaps healed from
+ * /v1/batches, /v1/orders/{commitment}; a proven batch links its proof's bytes at
+ * /v1/batches/{id}/proof) and follows the `batches` topic of WS /v1/stream: sequence numbers per topic, gaps healed from
  * GET /v1/stream/replay, a new epoch or a 410 answered by subscribing again.
  * Prices are integer ticks throughout; they are shown in the market's quote
  * currency with exact decimal arithmetic (BigInt), never floats.
@@ -780,33 +780,28 @@
 
   async function proofCard(record) {
     const holder = section("Proof and L1");
-    const proven = record.status === "proven" || record.status === "anchored" || record.proof;
-    if (!proven) {
+    const p = record.proof;
+    const proven = record.status === "proven" || record.status === "anchored";
+    if (p && p.error) {
+      holder.append(
+        h("p", { class: "warn", dataset: { proof: "failed" } }, `Proving halted at this batch: ${p.error}`),
+      );
+    } else if (!proven || !p) {
       holder.append(
         h("p", { class: "pending", dataset: { proof: "none" } }, "Not proven yet: the STARK proof of this batch is not published."),
       );
     } else {
-      const r = await getJson(`/v1/batches/${record.batch_id}/proof`);
-      if (r.status === 409) {
-        holder.append(h("p", { class: "pending", dataset: { proof: "none" } }, "Not proven yet."));
-      } else if (!r.ok) {
-        holder.append(h("p", { class: "warn" }, `The proof could not be read (${r.status}).`));
-      } else {
-        const p = r.body || {};
-        const hex = typeof p.proof === "string" ? p.proof : null;
-        const size = p.size_bytes ?? p.size ?? (hex ? (hex.length - 2) / 2 : null);
-        const verified = p.verified ?? p.verify ?? (p.verification ? p.verification.ok : undefined);
-        holder.append(
-          kv([
-            ["size", size === null ? "–" : `${fmtInt(size)} bytes`],
-            ["verified", verified === undefined ? "–" : verified ? "valid" : "INVALID"],
-            [
-              "download",
-              h("a", { href: `/v1/batches/${record.batch_id}/proof`, download: `batch-${record.batch_id}-proof.json` }, "proof JSON"),
-            ],
-          ]),
-        );
-      }
+      holder.append(
+        kv([
+          ["size", `${fmtInt(p.size_bytes)} bytes`],
+          ["verified", p.verified ? `valid (${p.conjectured_bits} conjectured bits, ${p.verify_ms} ms)` : "INVALID"],
+          ["proved in", `${p.prove_s} s`],
+          [
+            "download",
+            h("a", { href: `/v1/batches/${record.batch_id}/proof`, download: `batch-${record.batch_id}-proof.bin` }, "proof.bin"),
+          ],
+        ]),
+      );
     }
     const a = record.anchor;
     if (!a) {
