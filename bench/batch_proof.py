@@ -33,6 +33,7 @@ on 100-order batches (a test runs it).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -207,7 +208,7 @@ def dask_throughput(batches: list[dict[str, str]], workers: int) -> float:
         )
         t = time.perf_counter()
         for i, files in enumerate(batches, 1):
-            pipeline.submit(i, files, 0)
+            pipeline.submit(i, functools.partial(dict, files), 0)
         done.wait()
         elapsed = time.perf_counter() - t
         pipeline.close()

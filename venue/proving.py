@@ -1,8 +1,10 @@
 """The proving pipeline: settled batches proved in parallel, recorded in order.
 
-The operator hands every settled batch — the files of its published folder
-(docs/formats.md), so the venue proves exactly what it publishes — to
-:meth:`ProvingPipeline.submit` in batch order. Each batch becomes one job on
+The operator hands every settled batch to :meth:`ProvingPipeline.submit` in
+batch order, as a picklable call that renders the files of its published
+folder (docs/formats.md): the venue proves exactly what it publishes, and the
+rendering happens on the worker and the recorder thread, not on the event
+loop. Each batch becomes one job on
 an executor — worker processes of
 the venue by default (:func:`local_executor`), or a Dask cluster by address
 (:func:`dask_executor`) — so consecutive batches are proved at the same time
@@ -86,7 +88,11 @@ class ProofFailure:
     at_ms: int
 
 
-def prove_job(batch_id: int, files: Mapping[str, str]) -> ProvedBatch:
+#: Renders a batch's published files (a picklable call: it travels to the worker).
+FilesOf = Callable[[], Mapping[str, str]]
+
+
+def prove_job(batch_id: int, files_of: FilesOf) -> ProvedBatch:
     """Prove one batch from its folder's files (runs in a worker: a process of the
     venue or a Dask worker).
 
@@ -96,7 +102,7 @@ def prove_job(batch_id: int, files: Mapping[str, str]) -> ProvedBatch:
     from sealbatch.settlement.batch_proof import prove_files
 
     started = time.perf_counter()
-    proof = prove_files(files)
+    proof = prove_files(files_of())
     return ProvedBatch(batch_id, proof, time.perf_counter() - started)
 
 
@@ -178,7 +184,7 @@ def dask_executor(address: str) -> tuple[Executor, Callable[[], None]]:
 @dataclass
 class _Job:
     batch_id: int
-    files: Mapping[str, str] | None
+    files_of: FilesOf | None
     future: Future[ProvedBatch]
     settled_ms: int
 
@@ -245,8 +251,14 @@ class ProvingPipeline:
 
     # ---------------------------------------------------------------- submit
 
-    def submit(self, batch_id: int, files: Mapping[str, str], settled_ms: int) -> None:
+    def submit(self, batch_id: int, files_of: FilesOf, settled_ms: int) -> None:
         """Start proving ``batch_id`` from its folder's files (ids must increase).
+
+        Args:
+            batch_id: the batch.
+            files_of: renders the batch's files (picklable, e.g. a ``functools.partial``
+                of :meth:`BatchPublication.files`).
+            settled_ms: when the batch settled (for the lag).
 
         Raises:
             ValueError: ``batch_id`` is not after the last one submitted.
@@ -258,16 +270,16 @@ class ProvingPipeline:
             future.set_exception(CancelledError("proving halted"))
         else:
             try:
-                future = self.executor.submit(prove_job, batch_id, dict(files))
+                future = self.executor.submit(prove_job, batch_id, files_of)
             except JOB_ERRORS as exc:  # a broken or closed executor
                 future = Future()
                 future.set_exception(exc)
-        self._enqueue(batch_id, files, future, settled_ms)
+        self._enqueue(batch_id, files_of, future, settled_ms)
 
     def _enqueue(
         self,
         batch_id: int,
-        files: Mapping[str, str] | None,
+        files_of: FilesOf | None,
         future: Future[ProvedBatch],
         settled_ms: int,
     ) -> None:
@@ -279,7 +291,7 @@ class ProvingPipeline:
             if last is not None and batch_id <= last:
                 future.cancel()
                 raise ValueError(f"batch_id: expected a batch after {last}, got {batch_id}")
-            job = _Job(batch_id, files, future, settled_ms)
+            job = _Job(batch_id, files_of, future, settled_ms)
             self._pending.append(job)
         self._queue.put(job)
 
@@ -324,13 +336,13 @@ class ProvingPipeline:
     def _record(self, job: _Job) -> None:
         try:
             proved = job.future.result()
-            if job.files is None:
+            if job.files_of is None:
                 raise ProofUnavailable(f"batch {job.batch_id} has no transition to check against")
             if proved.batch_id != job.batch_id:
                 raise ValueError(
                     f"expected the proof of batch {job.batch_id}, got batch {proved.batch_id}"
                 )
-            summary = self.verify(proved.proof, job.files)
+            summary = self.verify(proved.proof, job.files_of())
         except JOB_ERRORS as exc:
             if self._closed:
                 return

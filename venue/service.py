@@ -541,7 +541,8 @@ class VenueService:
             )
             return
         settle = self.core.settlement
-        self.prover.submit(batch_id, publication.files(settle.config, settle.oracle), settled_ms)
+        files_of = functools.partial(publication.files, settle.config, settle.oracle)
+        self.prover.submit(batch_id, files_of, settled_ms)
 
     def _on_proven(self, batch_id: int, proof: bytes, summary: dict[str, Any]) -> None:
         """Record a verified proof (the pipeline's thread, in batch order): the batch

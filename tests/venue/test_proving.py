@@ -33,9 +33,18 @@ from tests.venue.conftest import Venue, make_settings
 PROOF_WAIT_S = 300.0
 
 
-def wait_for(what: str, ready: Callable[[], bool], timeout_s: float = PROOF_WAIT_S) -> None:
+def wait_for(
+    what: str,
+    ready: Callable[[], bool],
+    venue: Venue | None = None,
+    timeout_s: float = PROOF_WAIT_S,
+) -> None:
+    """Poll ``ready``; with ``venue``, stop at once if its proving pipeline halted."""
     deadline = time.monotonic() + timeout_s
     while not ready():
+        prover = venue.service.prover if venue is not None else None
+        if prover is not None and prover.failure is not None:
+            raise AssertionError(f"proving halted while waiting for {what}: {prover.failure}")
         if time.monotonic() > deadline:
             raise AssertionError(f"still waiting for {what} after {timeout_s} s")
         time.sleep(0.2)
@@ -89,7 +98,7 @@ def test_batches_become_proven_in_order_the_proof_verifies_and_survives_a_restar
         venue.fund()
         _trade(venue, 0)  # batch 0 also credits the deposits
         _trade(venue, 1, 101)
-        wait_for("batch 1 proven", lambda: _status(venue, 1) == "proven")
+        wait_for("batch 1 proven", lambda: _status(venue, 1) == "proven", venue)
         assert _status(venue, 0) == "proven"  # recorded in order: 0 before 1
         proofs, summaries = {}, {}
         for batch_id in (0, 1):

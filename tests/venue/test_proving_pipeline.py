@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from functools import partial
 from typing import Any
 
 import pytest
@@ -70,15 +71,15 @@ def test_a_batch_the_prover_refuses_halts_the_pipeline(demo_files: list[dict[str
         shutdown=shutdown,
     )
     try:
-        pipeline.submit(1, _tampered(demo_files[0]), 0)
-        pipeline.submit(2, demo_files[1], 0)
+        pipeline.submit(1, partial(dict, _tampered(demo_files[0])), 0)
+        pipeline.submit(2, partial(dict, demo_files[1]), 0)
         assert seen.done.wait(WAIT_S)
         assert [f.batch_id for f in seen.failures] == [1]
         assert "BatchStatementError" in seen.failures[0].reason
         assert seen.proven == []
         assert pipeline.lag == 2 and pipeline.pending_ids() == [1, 2]
         with pytest.raises(ValueError, match="expected a batch after 2"):
-            pipeline.submit(2, demo_files[1], 0)
+            pipeline.submit(2, partial(dict, demo_files[1]), 0)
     finally:
         pipeline.close()
     assert seen.proven == [] and len(seen.failures) == 1  # reported once, nothing after
@@ -106,8 +107,8 @@ def test_consecutive_batches_prove_in_parallel_on_dask_and_record_in_order(
             shutdown=shutdown,
         )
         try:
-            pipeline.submit(1, demo_files[0], 0)
-            pipeline.submit(2, demo_files[1], 0)
+            pipeline.submit(1, partial(dict, demo_files[0]), 0)
+            pipeline.submit(2, partial(dict, demo_files[1]), 0)
             assert seen.done.wait(WAIT_S)
         finally:
             pipeline.close()
