@@ -92,7 +92,8 @@ def test_batches_become_proven_in_order_the_proof_verifies_and_survives_a_restar
     db_url: str, clock: ManualClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     publish = tmp_path / "pub"
-    settings = make_settings(db_url, prove=True, publish_dir=str(publish))
+    # a snapshot after every batch: the restart below loads one taken before the proofs
+    settings = make_settings(db_url, prove=True, publish_dir=str(publish), snapshot_every=1)
     with TestClient(create_app(settings, clock)) as tc:
         venue = Venue(tc, clock)
         venue.fund()
@@ -125,8 +126,9 @@ def test_batches_become_proven_in_order_the_proof_verifies_and_survives_a_restar
         assert (publish / "batch-1" / "proof.bin").read_bytes() == proofs[1]
         assert main(["replay", str(publish / "batch-1")]) == 0
         assert re.search(r"^proof\.bin\s+ok$", capsys.readouterr().out, re.M)
-    # restarted (without proving): the stored status and proofs are what it serves
-    with TestClient(create_app(make_settings(db_url), clock)) as tc:
+    # restarted (without proving, from the snapshot): the stored status and proofs
+    with TestClient(create_app(make_settings(db_url, snapshot_every=1), clock)) as tc:
+        assert tc.app.state.service.snapshot_batch == 1  # type: ignore[attr-defined]
         for batch_id in (0, 1):
             record = tc.get(f"/v1/batches/{batch_id}").json()
             assert record["status"] == "proven" and record["proof"] == summaries[batch_id]
