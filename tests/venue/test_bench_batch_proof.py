@@ -13,12 +13,13 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "batch_proof.py"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3000)  # ten batch proofs, on Dask too
 def test_quick_json_has_the_documented_shape() -> None:
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--json"],
         capture_output=True,
         text=True,
-        timeout=590,
+        timeout=2900,
         check=True,
     )
     doc = json.loads(proc.stdout)

@@ -86,6 +86,7 @@ def test_a_batch_the_prover_refuses_halts_the_pipeline(demo_files: list[dict[str
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two batch proofs on a loaded 2-core machine
 def test_consecutive_batches_prove_in_parallel_on_dask_and_record_in_order(
     demo_files: list[dict[str, str]],
 ) -> None:
