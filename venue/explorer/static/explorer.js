@@ -410,7 +410,7 @@
         h(
           "p",
           { class: "muted" },
-          "Each batch clears every market at one uniform price. Status moves committed → cleared → settled (or failed); proving and L1 anchoring are not wired into the venue yet, so no batch is proven or anchored.",
+          "Each batch clears every market at one uniform price. Status moves committed → cleared → settled (or failed) → proven once the batch's STARK proof is verified; L1 anchoring is not wired into the venue yet, so no batch is anchored.",
         ),
         h("div", { id: "batches-table" }, batchesTable()),
       ),
