@@ -21,8 +21,9 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
     responses=PROBLEM,
     summary="Recent batches",
     description="Cleared batches, newest first (prices, volumes, status), and the batch "
-    "collecting commitments now. Status: committed, then settled or failed; proven and "
-    "anchored are not reached yet (proving and anchoring are not wired into the venue).",
+    "collecting commitments now. Status: committed, then settled or failed; a settled "
+    "batch becomes proven once its proof is verified (in order); anchored is not reached "
+    "yet (L1 anchoring is not wired into the venue).",
 )
 async def list_batches(
     service: ServiceDep,
