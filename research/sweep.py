@@ -5,10 +5,18 @@ A sweep is the product (sweep value) × (mechanism) × (seed); each task is one
 to a Dask cluster — a :class:`dask.distributed.LocalCluster` started here, or
 an existing scheduler at ``scheduler`` to scale out — or run in this process
 when ``scheduler == "sync"``.
+
+A run depends on its scenario's fields other than the mechanism list and the
+sweep, its mechanism and its seed; a sweep of one mechanism's parameter (e.g.
+``mechanisms.1.bond``) leaves the other mechanisms' runs identical across the
+swept values, so each distinct run is computed once and its row repeated for
+every swept value it belongs to.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +27,7 @@ import pandas as pd
 from sealbatch.research.runner import run_simulation
 from sealbatch.research.scenario import MechanismSpec, Scenario
 
-__all__ = ["SweepTask", "plan_tasks", "run_sweep", "run_task"]
+__all__ = ["SweepTask", "plan_tasks", "run_key", "run_sweep", "run_task"]
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,18 @@ def _progress(total: int, enabled: bool) -> Any:
     return tqdm(total=total, disable=not enabled, file=sys.stderr, unit="run", desc="lab")
 
 
-def _iter_sync(tasks: Sequence[SweepTask]) -> Iterator[dict[str, Any]]:
-    for task in tasks:
-        yield run_task(task)
+def _iter_sync(tasks: Sequence[SweepTask]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for i, task in enumerate(tasks):
+        yield i, run_task(task)
+
+
+def run_key(task: SweepTask) -> str:
+    """What a run depends on: the scenario without its mechanism list and sweep,
+    the mechanism and the seed (equal keys give equal rows up to the swept value)."""
+    data = task.scenario.to_dict()
+    del data["mechanisms"]
+    data.pop("sweep", None)
+    return json.dumps([data, dataclasses.asdict(task.spec), task.seed], sort_keys=True)
 
 
 def run_sweep(
@@ -85,17 +102,29 @@ def run_sweep(
         processes: LocalCluster workers as processes (True) or threads.
     """
     tasks = plan_tasks(scenario, seeds)
-    rows: list[dict[str, Any]] = []
-    bar = _progress(len(tasks), progress)
+    keys = [run_key(t) for t in tasks]
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    unique = [tasks[i] for i in first.values()]
+    done: dict[int, dict[str, Any]] = {}
+    bar = _progress(len(unique), progress)
     try:
         if scheduler == "sync":
-            for row in _iter_sync(tasks):
-                rows.append(row)
+            for j, row in _iter_sync(unique):
+                done[j] = row
                 bar.update(1)
         else:
-            rows = _run_dask(tasks, scheduler, workers, processes, bar)
+            done = _run_dask(unique, scheduler, workers, processes, bar)
     finally:
         bar.close()
+    by_key = {keys[i]: done[j] for j, i in enumerate(first.values())}
+    rows = []
+    for task, key in zip(tasks, keys, strict=True):
+        row = dict(by_key[key])
+        row["sweep_param"] = task.sweep_param or ""
+        row["sweep_value"] = task.sweep_value
+        rows.append(row)
     df = pd.DataFrame(rows)
     sort_cols = [c for c in ("sweep_value", "mechanism", "seed") if c in df.columns]
     if not df.empty:
@@ -105,7 +134,8 @@ def run_sweep(
 
 def _run_dask(
     tasks: Sequence[SweepTask], scheduler: str | None, workers: int, processes: bool, bar: Any
-) -> list[dict[str, Any]]:
+) -> dict[int, dict[str, Any]]:
+    """Run ``tasks`` on Dask; returns each task's row by its index."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -121,11 +151,12 @@ def _run_dask(
         client = Client(cluster)
     else:
         client = Client(scheduler)
-    rows: list[dict[str, Any]] = []
+    rows: dict[int, dict[str, Any]] = {}
     try:
         futures = client.map(run_task, list(tasks), pure=False)
+        index = {fut.key: i for i, fut in enumerate(futures)}
         for fut in as_completed(futures):
-            rows.append(fut.result())
+            rows[index[fut.key]] = fut.result()
             bar.update(1)
     finally:
         client.close()

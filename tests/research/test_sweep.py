@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-from sealbatch.research.scenario import MechanismSpec, load_scenario
+from sealbatch.research import sweep
+from sealbatch.research.scenario import MechanismSpec, load_scenario, scenario_from_dict
 from sealbatch.research.stats import bootstrap_ci, paired_test
 from sealbatch.research.sweep import plan_tasks, run_sweep
 
@@ -63,3 +65,34 @@ def test_sniping_rents_are_positive_in_the_book_and_shrink_in_the_batch_auction(
     assert fba["races"].sum() < clob["races"].sum() / 10
     assert clob["stale_order_loss"].sum() == 0  # nothing waits for a close in the book
     assert MechanismSpec("fba", 100).label == "fba-100ms"
+
+
+def test_runs_the_swept_parameter_does_not_touch_are_computed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sweeping the commit-reveal bond leaves the batch-auction runs unchanged: each
+    is run once and its row repeated for every bond, with that bond's sweep value."""
+    s = scenario_from_dict(
+        {
+            "horizon_s": 0.5,
+            "mechanisms": [{"kind": "fba", "interval_ms": 100}, {"kind": "cr_fba", "bond": 0}],
+            "sweep": {"param": "mechanisms.1.bond", "values": [0, 5, 50]},
+        }
+    )
+    calls: list[tuple[str, int]] = []
+    real = sweep.run_task
+
+    def counted(task: sweep.SweepTask) -> dict[str, object]:
+        calls.append((task.spec.label, task.spec.bond))
+        return real(task)
+
+    monkeypatch.setattr(sweep, "run_task", counted)
+    df = run_sweep(s, [0, 1], scheduler="sync")
+    assert sorted(calls) == sorted(
+        [("fba-100ms", 0)] * 2 + [("cr-100ms", b) for b in (0, 5, 50) for _ in range(2)]
+    )
+    assert len(df) == 12 and sorted(set(df["sweep_value"])) == [0, 5, 50]
+    fba = df[df["mechanism"] == "fba-100ms"].drop(columns=["sweep_value"])
+    assert len(fba) == 6 and len(fba.drop_duplicates(subset=["seed", "volume", "fills"])) == 2
+    cr = df[df["mechanism"] == "cr-100ms"]
+    assert sorted(set(cr["bond"])) == [0, 5, 50]
