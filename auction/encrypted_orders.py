@@ -14,11 +14,11 @@ every encoding with a test vector.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sealbatch.auction.commitment import (
-    address_limbs,
     compute_commitment,
     compute_commitments,
     order_flags,
@@ -48,6 +48,7 @@ PLAINTEXT_VERSION = 1
 FORFEIT_REASONS = ("undecryptable", "malformed_plaintext", "commitment_mismatch")
 _FIXED = 1 + 1 + 8 + 8 + 8 + 32 + 1  # version, flags, price, qty, client id, salt, market length
 _KNOWN_FLAGS = 0b1111
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 def associated_data(trader: str, batch_id: int, commitment: bytes) -> bytes:
@@ -61,7 +62,8 @@ def associated_data(trader: str, batch_id: int, commitment: bytes) -> bytes:
         raise ValueError(f"batch_id: expected a uint64, got {batch_id!r}")
     if not isinstance(commitment, bytes | bytearray) or len(commitment) != 32:
         raise ValueError(f"commitment: expected 32 bytes, got {commitment!r}")
-    address_limbs(trader)  # validates: 0x and 40 hex digits
+    if not isinstance(trader, str) or not _ADDRESS.fullmatch(trader):
+        raise ValueError(f"trader: expected an address (0x and 40 hex digits), got {trader!r}")
     address = bytes.fromhex(trader[2:])
     return AD_DOMAIN + batch_id.to_bytes(8, "big") + address + bytes(commitment)
 

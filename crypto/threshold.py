@@ -47,8 +47,10 @@ __all__ = [
     "BatchKey",
     "Dealing",
     "DecryptionFailed",
+    "EarlyRelease",
     "ThresholdError",
     "aggregate_dealings",
+    "audit_release",
     "combine_shares",
     "deal",
     "decrypt",
@@ -332,6 +334,48 @@ def combine_shares(key: BatchKey, shares: Mapping[int, int]) -> int:
     if secret == 0 or scalar_point(secret) != key.public_key:  # unreachable with checked shares
         raise ThresholdError(f"batch {key.batch_id}: combined shares do not match the public key")
     return secret
+
+
+@dataclass(frozen=True)
+class EarlyRelease:
+    """Evidence that keyper ``index`` released its share of a batch before the batch's seal.
+
+    The share verifies against the batch's public commitments, so only that
+    keyper (or ``t`` colluding keypers) could have produced it.
+    """
+
+    batch_id: int
+    index: int
+    share: int
+    seen_ms: int
+    sealed_ms: int | None
+
+
+def audit_release(
+    key: BatchKey, index: int, share: int, seen_ms: int, sealed_ms: int | None
+) -> EarlyRelease | None:
+    """Check a released share and whether it came before the batch's seal.
+
+    Args:
+        key: the batch's public key.
+        index: the keyper that released it.
+        share: the released share.
+        seen_ms: when the share was first seen.
+        sealed_ms: when the operator published the signed, sealed commitment
+            root of the batch, or None if it has not.
+
+    Returns:
+        :class:`EarlyRelease` evidence if the share is valid and was seen
+        before the seal (or with no seal), else None.
+
+    Raises:
+        BadShare: the share does not verify (a bad share, attributed, but no
+            evidence of an early release: anyone can make up a bad share).
+    """
+    key.verify_share(index, share)
+    if sealed_ms is None or seen_ms < sealed_ms:
+        return EarlyRelease(key.batch_id, index, share, seen_ms, sealed_ms)
+    return None
 
 
 def _derive(shared: bytes, ephemeral: bytes, public_key: bytes) -> tuple[bytes, bytes]:

@@ -24,6 +24,7 @@ from sealbatch.crypto.threshold import (
     DecryptionFailed,
     ThresholdError,
     aggregate_dealings,
+    audit_release,
     combine_shares,
     deal,
     decrypt,
@@ -233,3 +234,15 @@ def test_documented_key_vectors() -> None:
     assert decrypt(secret, key.public_key, ct, bytes.fromhex(v["ad"])) == bytes.fromhex(
         v["plaintext"]
     )
+
+
+def test_a_share_released_before_the_seal_is_evidence_against_its_keyper() -> None:
+    key, shares = committee(30)
+    early = audit_release(key, 2, shares[2], seen_ms=1_000, sealed_ms=None)
+    assert early is not None and (early.index, early.batch_id) == (2, 30)
+    assert audit_release(key, 2, shares[2], seen_ms=1_000, sealed_ms=1_500) is not None
+    assert audit_release(key, 2, shares[2], seen_ms=1_500, sealed_ms=1_500) is None
+    # A made-up share framing keyper 3 is not evidence: it fails verification.
+    with pytest.raises(BadShare) as err:
+        audit_release(key, 3, shares[2], seen_ms=1_000, sealed_ms=None)
+    assert err.value.index == 3
