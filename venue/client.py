@@ -227,17 +227,23 @@ class VenueClient:
         if delay > 0:
             self._sleep(delay)
 
-    def _in_window(self, opens_ms: int, closes_ms: int, send: Callable[[], _T]) -> _T:
+    def _in_window(
+        self,
+        opens_ms: int,
+        closes_ms: int,
+        send: Callable[[], _T],
+        early_code: str = "outside_window",
+    ) -> _T:
         """Call ``send`` once the window ``[opens_ms, closes_ms)`` is open by the venue's clock.
 
         The call goes a little after the opening (a quarter of the window, at
-        most 20 ms). When the venue still answers 409 ``outside_window`` while
+        most 20 ms). When the venue still answers 409 ``early_code`` while
         the window lies ahead (the local clock ran ahead of the venue's), the
         offset is measured again from ``/v1/info`` and the call retried, up to
         :data:`EARLY_RETRIES` times.
 
         Raises:
-            ApiError: any other refusal, or ``outside_window`` once the window
+            ApiError: any other refusal, or ``early_code`` once the window
                 has closed or the retries are spent.
         """
         margin = max(1, min(20, (closes_ms - opens_ms) // 4))
@@ -247,7 +253,7 @@ class VenueClient:
             try:
                 return send()
             except ApiError as exc:
-                if exc.code != "outside_window" or retries == EARLY_RETRIES:
+                if exc.code != early_code or retries == EARLY_RETRIES:
                     raise
                 retries += 1
                 self.info(refresh=True)
@@ -310,12 +316,28 @@ class VenueClient:
         batch_id: int | None = None,
         expiry_ms: int | None = None,
     ) -> PendingOrder:
-        """Commit to ``order`` in the batch collecting now; checks the signed receipt."""
+        """Commit to ``order`` in the batch collecting now (or in ``batch_id``; the
+        next batch's commitment is sent once its commit window is open by the venue's
+        clock, an early send answered ``wrong_batch`` retried as in :meth:`_in_window`);
+        checks the signed receipt."""
+        explicit = batch_id is not None
         if batch_id is None:
             batch_id = self._collecting()
         expiry = expiry_ms if expiry_ms is not None else self.server_now_ms() + 60_000
         body, pending = self._commit_body(order, batch_id, bond, margin_lock, expiry)
-        self._check_receipt(self._req("POST", "/v1/commitments", body), pending)
+
+        def send() -> Any:
+            return self._req("POST", "/v1/commitments", body)
+
+        s = self.info()["schedule"]
+        window = int(s["commit_window_ms"])
+        opens = int(s["genesis_ms"]) + batch_id * window
+        if explicit and -window < opens - self.server_now_ms() <= window:
+            # collecting now or next: by the venue's clock (any other batch is sent as named)
+            receipt = self._in_window(opens, opens + window, send, early_code="wrong_batch")
+        else:
+            receipt = send()
+        self._check_receipt(receipt, pending)
         return pending
 
     def commit_many(self, orders: list[Order], *, bond: int = 0) -> list[PendingOrder]:

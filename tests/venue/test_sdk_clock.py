@@ -99,3 +99,19 @@ def test_an_early_quote_reveal_and_accept_are_retried(venue: Venue) -> None:
     assert accepted["price"] == 101
     (acc,) = fund.posts("/accept")
     assert acc[1] >= rfq["reveal_close_ms"] and acc[2] == 200
+
+
+def test_an_early_commit_into_a_named_batch_is_retried_and_succeeds(venue: Venue) -> None:
+    """A commit aimed at the next batch, sent when the local clock (ahead) says its
+    window opened: answered ``wrong_batch`` by the venue, retried, taken in that batch."""
+    alice = _Skewed(venue, "alice")
+    s = alice.client.info()["schedule"]
+    collecting = (venue.clock.now_ms() - s["genesis_ms"]) // s["commit_window_ms"]
+    alice.skew = AHEAD_MS  # the local clock jumps ahead after the sync
+    opens = s["genesis_ms"] + (collecting + 1) * s["commit_window_ms"]
+    venue.clock.set(opens - AHEAD_MS + 5)  # open by the local clock, not by the venue's
+    pending = alice.client.commit(Order("BTC-PERP", Side.BUY, 100, 1), batch_id=collecting + 1)
+    assert pending.batch_id == collecting + 1 and pending.receipt
+    codes = [code for _, _, code in alice.posts("/v1/commitments")]
+    assert codes[0] == "wrong_batch" and codes[-1] == 200
+    assert all(at >= opens for _, at, code in alice.posts("/v1/commitments") if code == 200)
