@@ -211,6 +211,12 @@ class Forfeit:
     sequence: int
     bond: int
     rfq_id: bytes | None = None
+    #: The trader's signed message that made the commitment, as published: the
+    #: EIP-712 typed data (``domain``, ``types``, ``primaryType``, ``message``) of
+    #: its ``Commit`` (or the maker's ``QuoteCommit``) plus ``signature`` (0x-hex,
+    #: 65 bytes), so anyone can recover the signer. Not compared: it evidences the
+    #: forfeit, the fields above are the forfeit.
+    signed: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -284,6 +290,7 @@ class _Entry:
     commit: Commit
     sequence: int
     revealed: RevealedOrder | None = None
+    signature: bytes = b""
 
 
 RevealCheck = Callable[[Address, Order], None]
@@ -376,7 +383,7 @@ class CommitBook:
         sig = sign_digest(self.operator_key, signing_digest(self.domain, RECEIPT_TYPE, receipt_msg))
         receipt = Receipt(self.batch_id, sequence, c.commitment, now_ms, sig)
         self.nonces.use(trader, c.nonce, c.expiry_ms)
-        self._entries[c.commitment] = _Entry(c, sequence)
+        self._entries[c.commitment] = _Entry(c, sequence, signature=signed.signature)
         self._order.append(c.commitment)
         self._receipts.append(receipt)
         return receipt
@@ -539,7 +546,13 @@ class CommitBook:
                 revealed.append(entry.revealed)
             else:
                 c = entry.commit
-                forfeited.append(Forfeit(commitment, c.trader, c.market, entry.sequence, c.bond))
+                signed = {
+                    **self.domain.typed_data(COMMIT_TYPE, c.message()),
+                    "signature": "0x" + entry.signature.hex(),
+                }
+                forfeited.append(
+                    Forfeit(commitment, c.trader, c.market, entry.sequence, c.bond, signed=signed)
+                )
         return SealedBatch(
             self.batch_id,
             self.seed,

@@ -312,6 +312,7 @@ def result_to_dict(batch: BatchResult) -> dict[str, Any]:
                 "sequence": f.sequence,
                 "bond": f.bond,
                 "rfq_id": None if f.rfq_id is None else _hex(f.rfq_id),
+                "signed": None if f.signed is None else dict(f.signed),
             }
             for f in batch.forfeited
         ],

@@ -293,6 +293,7 @@ class BatchRecord:
                     "market": f.market,
                     "sequence": f.sequence,
                     "bond": f.bond,
+                    "signed": None if f.signed is None else dict(f.signed),
                 }
                 for f in self.forfeits
             ],
@@ -324,6 +325,7 @@ class BatchRecord:
                     f["market"],
                     f["sequence"],
                     f["bond"],
+                    signed=f.get("signed"),
                 )
                 for f in d["forfeits"]
             ),

@@ -140,6 +140,9 @@ class Quote:
     #: The batch whose settlement forfeits the bond if the quote is not revealed
     #: (the first one clearing at or after the RFQ's reveal close).
     bond_batch: int | None = None
+    #: The maker's signed ``QuoteCommit`` (EIP-712 typed data plus ``signature``),
+    #: published with the forfeit if the quote is never revealed.
+    signed: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -396,7 +399,16 @@ class RfqBook:
         self.nonces.use(maker, values["nonce"], values["expiry"])
         self._sequence += 1
         quote = Quote(
-            values["commitment"], maker, self._sequence, now_ms, bond=bond, bond_batch=batch
+            values["commitment"],
+            maker,
+            self._sequence,
+            now_ms,
+            bond=bond,
+            bond_batch=batch,
+            signed={
+                **self.domain.typed_data(QUOTE_COMMIT_TYPE, values),
+                "signature": "0x" + bytes(signature).hex(),
+            },
         )
         rfq.quotes[quote.commitment] = quote
         self.quote_hashes.add(quote.commitment)

@@ -815,7 +815,11 @@ class VenueStateMachine:
             rfq = self.rfqs.rfqs[rfq_id]
             q = rfq.quotes[commitment]
             if q.revealed_ms is None and q.bond:
-                out.append(Forfeit(commitment, q.maker, rfq.market, q.sequence, q.bond, rfq_id))
+                out.append(
+                    Forfeit(
+                        commitment, q.maker, rfq.market, q.sequence, q.bond, rfq_id, signed=q.signed
+                    )
+                )
         return tuple(out)
 
     def _check_blocks(

@@ -28,6 +28,7 @@ from sealbatch.venue.publisher import PROOF_FILE
 if TYPE_CHECKING:
     from sealbatch.auction.batch import RestingOrder
     from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder
+    from sealbatch.crypto.eip712 import StructType
     from sealbatch.settlement.ledger import LedgerState
 
 __all__ = ["first_difference", "register"]
@@ -254,6 +255,81 @@ def _carried_in_difference(
     return None
 
 
+def _signed_values(struct: StructType, message: Any) -> dict[str, Any]:
+    """The EIP-712 message of a published signed forfeit, its bytes fields as bytes.
+
+    Raises:
+        ValueError, TypeError: a field is missing or malformed.
+    """
+    if not isinstance(message, dict):
+        raise TypeError(f"message: expected an object, got {message!r}")
+    values: dict[str, Any] = {}
+    for name, kind in struct.fields:
+        value = message[name]
+        if kind.startswith("bytes"):
+            value = bytes.fromhex(str(value).removeprefix("0x"))
+        values[name] = value
+    return values
+
+
+def _forfeit_signature_difference(forfeits: Sequence[Forfeit], batch_id: int) -> str | None:
+    """The first forfeit whose published signed commit does not make that forfeit.
+
+    Each forfeit must carry the trader's signed ``Commit`` (an RFQ quote's: the
+    maker's ``QuoteCommit``) for its commitment, market, batch and bond (RFQ id),
+    signed under the batch's one EIP-712 domain by the forfeited trader: without
+    it an operator could invent a commitment in anyone's name and take its bond.
+    """
+    from sealbatch.auction.commit_reveal import COMMIT_TYPE
+    from sealbatch.crypto.eip712 import Address, Eip712Domain, recover_signer, signing_digest
+    from sealbatch.venue.rfq import QUOTE_COMMIT_TYPE
+
+    domains: set[str] = set()
+    for n, f in enumerate(forfeits):
+        name = f"forfeit {n} (0x{f.commitment.hex()})"
+        if not isinstance(f.signed, dict):
+            return f"{name}: expected the trader's signed commit, got {f.signed!r}"
+        quote = f.rfq_id is not None
+        struct, signer_field = (QUOTE_COMMIT_TYPE, "maker") if quote else (COMMIT_TYPE, "trader")
+        try:
+            if f.signed.get("primaryType") != struct.name:
+                raise ValueError(
+                    f"primaryType: expected {struct.name}, got {f.signed.get('primaryType')!r}"
+                )
+            d = f.signed["domain"]
+            domain = Eip712Domain(
+                str(d["name"]),
+                str(d["version"]),
+                int(d["chainId"]),
+                Address(str(d["verifyingContract"])),
+            )
+            values = _signed_values(struct, f.signed["message"])
+            signature = bytes.fromhex(str(f.signed["signature"]).removeprefix("0x"))
+            recovered = recover_signer(signing_digest(domain, struct, values), signature)
+        except (KeyError, TypeError, ValueError, SealbatchError) as exc:
+            return f"{name}: published signer {f.trader}, recovered none ({exc})"
+        domains.add(json.dumps(domain.as_dict(), sort_keys=True).lower())
+        if recovered.lower() != f.trader.lower():
+            return f"{name}: published signer {f.trader}, recovered {recovered}"
+        expected: dict[str, Any] = {signer_field: f.trader, "commitment": f.commitment}
+        if quote:
+            expected["rfqId"] = f.rfq_id
+        else:
+            expected.update(batchId=batch_id, market=f.market, bond=f.bond)
+        for key, want in expected.items():
+            got = values[key]
+            if key == signer_field:
+                same = str(got).lower() == str(want).lower()
+            else:
+                same = got == want
+            if not same:
+                shown = "0x" + want.hex() if isinstance(want, bytes) else want
+                return f"{name}: the signed commit's {key} is {got!r}, expected {shown}"
+    if len(domains) > 1:
+        return f"forfeits: expected one EIP-712 domain for the batch, got {len(domains)}"
+    return None
+
+
 def _replay(folder: Path) -> _Replayed:
     """Replay one batch folder: its id, the checks and the documents.
 
@@ -313,6 +389,7 @@ def _replay(folder: Path) -> _Replayed:
                 int(f["sequence"]),
                 int(f["bond"]),
                 None if f["rfq_id"] is None else bytes.fromhex(str(f["rfq_id"]).removeprefix("0x")),
+                signed=f.get("signed"),
             )
             for f in published["forfeited"]
         )
@@ -349,6 +426,9 @@ def _replay(folder: Path) -> _Replayed:
             if digest == oracle_doc.get("digest")
             else f"published {oracle_doc.get('digest')}, recomputed {digest}",
         )
+    )
+    checks.append(
+        ("result.json forfeit signatures", _forfeit_signature_difference(forfeited, batch_id))
     )
     liquidation_ids = {lo.resting.order_id for lo in pre.pending_liquidations}
     revealed = tuple(
