@@ -18,7 +18,7 @@ ATTACKER_KEY = "0x" + "77" * 32
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--batches", "2", "--out", str(out)]) == 0
+    assert main(["demo", "--batches", "2", "--no-prove", "--out", str(out)]) == 0
     return out
 
 
