@@ -75,6 +75,7 @@ def _reissue(folder: Path, mutate: Callable[[LedgerState], LedgerState]) -> None
             f["market"],
             f["sequence"],
             f["bond"],
+            signed=f["signed"],
         )
         for f in published["forfeited"]
     )
