@@ -103,6 +103,9 @@ def _reissue(folder: Path, mutate: Callable[[LedgerState], LedgerState]) -> None
     pub = BatchPublication(result, oracle_round, forged, post, deposits, blocks, withdrawals)
     for name, text in pub.files(config, oracle_cfg).items():
         (folder / name).write_text(text)
+    # The honest batch's proof is not a proof of the reissued one (a dishonest operator
+    # would prove the reissued batch anew: it is consistent on its own).
+    (folder / "proof.bin").unlink(missing_ok=True)
 
 
 def _drop_liquidation(s: LedgerState) -> LedgerState:
