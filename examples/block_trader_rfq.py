@@ -33,7 +33,7 @@ def venue(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    with LocalVenue(commit_ms=1_000, reveal_ms=300) as local:
+    with LocalVenue(commit_ms=1_000, reveal_ms=1_000) as local:
         yield local
 
 

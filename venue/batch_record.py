@@ -293,6 +293,7 @@ class BatchRecord:
                     "market": f.market,
                     "sequence": f.sequence,
                     "bond": f.bond,
+                    "rfq_id": None if f.rfq_id is None else "0x" + f.rfq_id.hex(),
                     "signed": None if f.signed is None else dict(f.signed),
                 }
                 for f in self.forfeits
@@ -325,6 +326,7 @@ class BatchRecord:
                     f["market"],
                     f["sequence"],
                     f["bond"],
+                    None if f.get("rfq_id") is None else _hex32(f["rfq_id"]),
                     signed=f.get("signed"),
                 )
                 for f in d["forfeits"]

@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 /// @title BabyBear and its quartic extension, packed one element per word
 /// @notice Base field p = 15·2^27 + 1; extension F_p[x]/(x^4 − 11), the same
-///         fields as crypto/field_ref.py. An extension element c0 + c1·x +
+///         fields as crypto/field_scalar.py. An extension element c0 + c1·x +
 ///         c2·x² + c3·x³ is packed into one word as c0 | c1 << 64 | c2 << 128 |
 ///         c3 << 192, every coefficient canonical (< p). A base element is an
 ///         extension element with c1 = c2 = c3 = 0, so base values pack as

@@ -5,7 +5,8 @@ from __future__ import annotations
 from concurrent.futures import wait
 from pathlib import Path
 
-from sealbatch.auction.commit_reveal import BatchWindows
+from sealbatch.auction.commit_reveal import BatchWindows, Forfeit
+from sealbatch.crypto.eip712 import Address
 from sealbatch.venue.batch_record import BatchRecord
 from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Store
 
@@ -57,3 +58,30 @@ def test_a_failed_write_fails_its_waiters_and_later_ones(tmp_path: Path) -> None
     assert later.exception(timeout=10) is not None
     gc.close()
     store.close()
+
+
+def test_a_stored_record_keeps_a_quote_forfeits_rfq_id() -> None:
+    """A forfeited sealed quote stays a quote's forfeit when read back (not an order's)."""
+    trader = Address("0x" + "11" * 20)
+    quote = Forfeit(b"\x01" * 32, trader, "BTC-PERP", 2, 1_000_000, rfq_id=b"\x02" * 32)
+    order = Forfeit(b"\x03" * 32, trader, "BTC-PERP", 5, 0)
+    record = BatchRecord(
+        batch_id=4,
+        status="settled",
+        windows=BatchWindows(0, 1_000, 1_300),
+        seed=bytes(32),
+        commitments=1,
+        revealed=0,
+        carried_in=0,
+        carried_out=0,
+        markets={},
+        forfeits=(quote, order),
+        rejections=(),
+        blocks=(),
+        settlement=None,
+    ).hashed()
+    doc = record.to_json()
+    assert [f["rfq_id"] for f in doc["forfeits"]] == ["0x" + "02" * 32, None]
+    back = BatchRecord.from_json(doc)
+    assert back.forfeits == (quote, order)
+    assert back.forfeits[0].rfq_id == b"\x02" * 32 and back.forfeits[1].rfq_id is None
