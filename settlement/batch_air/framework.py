@@ -88,6 +88,7 @@ __all__ = [
     "TAG_PERM",
     "TAG_PUBLISHED_FILL",
     "TAG_RANGE",
+    "TAG_STAGED",
     "AirBuilder",
     "Layout",
     "RangeCheck",
@@ -107,6 +108,7 @@ TAG_NODE = 16
 TAG_ACCOUNT_FILLS = 17
 TAG_FLOWS = 18
 TAG_PUBLISHED_FILL = 19
+TAG_STAGED = 23
 
 #: Width of one range-checked limb; the fixed range table has 2^12 rows.
 RANGE_BITS = 12

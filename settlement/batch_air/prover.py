@@ -37,7 +37,9 @@ def generate(
     tb = TraceBuilder(layout, num_rows, refuse=refuse)
     try:
         clearing.generate(tb, statement, refuse=refuse)
-        write_trace(tb, sec, settle_columns, statement.settle, statement.settle_witness)
+        write_trace(
+            tb, sec, settle_columns, statement.settle, statement.settle_witness, refuse=refuse
+        )
         trace = tb.finish()
     except ValueError as exc:
         raise BatchStatementError(f"the batch breaks its statement: {exc}") from exc

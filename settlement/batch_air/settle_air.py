@@ -41,6 +41,7 @@ from sealbatch.settlement.batch_air.framework import (
     AirBuilder,
     TraceBuilder,
 )
+from sealbatch.settlement.batch_air.health import HealthColumns, health_section, health_trace
 from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS, DIGIT
 from sealbatch.settlement.batch_air.section import Section, finish_trace
 from sealbatch.settlement.batch_air.settle_witness import (
@@ -72,21 +73,32 @@ class SettleColumns:
     accounts: AccountColumns
     tree: TreeColumns
     fills: FillColumns
+    health: HealthColumns
 
 
 def declare(b: AirBuilder, st: SettleStatement) -> tuple[Section, SettleColumns]:
-    """Declare the three settlement sections on ``b`` (both sides)."""
+    """Declare the settlement sections on ``b`` (both sides)."""
     sec = Section(b)
     acc = account_section(sec, st)
     tree = tree_section(sec, st)
     fills = fills_section(sec, st)
-    return sec, SettleColumns(acc, tree, fills)
+    health = health_section(sec, st, acc)
+    return sec, SettleColumns(acc, tree, fills, health)
 
 
 def write_trace(
-    tb: TraceBuilder, sec: Section, cols: SettleColumns, st: SettleStatement, sw: SettleWitness
+    tb: TraceBuilder,
+    sec: Section,
+    cols: SettleColumns,
+    st: SettleStatement,
+    sw: SettleWitness,
+    *,
+    refuse: bool = True,
 ) -> None:
     """Write the settlement sections' honest columns into ``tb`` (prover side).
+
+    ``refuse=False`` writes the staging of the statement even where the margin rule
+    disagrees (the forgery tests show that the AIR rejects it).
 
     Raises:
         ValueError: the batch breaks a settlement statement (named) or does not fit.
@@ -95,6 +107,7 @@ def write_trace(
     perms: list[np.ndarray] = []
     fee_sums = fills_trace(main, cols.fills, st, sw)
     account_trace(main, cols.accounts, st, sw, fee_sums, perms)
+    health_trace(main, cols.health, st, sw, refuse=refuse)
     leaves = []
     for t, count, depth in ((0, st.n_pre, st.depth_pre), (1, st.n_post, st.depth_post)):
         lv = np.zeros((1 << depth, 8), dtype=np.uint64)
@@ -168,9 +181,11 @@ def build(num_rows: int, public: tuple[int, ...]) -> Air:
 
 
 def generate(
-    st: SettleStatement, sw: SettleWitness, num_rows: int
+    st: SettleStatement, sw: SettleWitness, num_rows: int, *, refuse: bool = True
 ) -> tuple[fld.Array, tuple[int, ...]]:
     """The honest main trace and the public inputs (prover side).
+
+    ``refuse=False``: see :func:`write_trace`.
 
     Raises:
         ValueError: the batch breaks a settlement statement or does not fit ``num_rows``.
@@ -179,5 +194,5 @@ def generate(
     b, sec, cols = _builder(num_rows, public)
     _, layout = b.finish()
     tb = TraceBuilder(layout, num_rows)
-    write_trace(tb, sec, cols, st, sw)
+    write_trace(tb, sec, cols, st, sw, refuse=refuse)
     return tb.finish(), public

@@ -35,7 +35,9 @@ from sealbatch.settlement.transition import BatchWitness, apply_batch
 
 __all__ = [
     "MAX_MARKETS",
+    "MAX_TIERS",
     "FillRow",
+    "MarginTerms",
     "MarketTerms",
     "SettleStatement",
     "SettleWitness",
@@ -49,6 +51,8 @@ __all__ = [
 #: The account identity equation bounds its digit sums for at most this many markets
 #: (see :mod:`sealbatch.settlement.batch_air.accounts`).
 MAX_MARKETS = 4
+#: Most cross-margin tiers per market the health section takes (one selector each).
+MAX_TIERS = 8
 _SIGNED = 4  # a signed public value: [sign, 24-bit limb × 3], as the state root encodes it
 _LIMB = 24
 
@@ -85,6 +89,25 @@ class MarketTerms:
 
 
 @dataclass(frozen=True)
+class MarginTerms:
+    """One market's margin terms after the batch (statement 4), from the post-state.
+
+    Attributes:
+        mark: the post-state's mark price (ticks; 0 before a first price).
+        index_mark: the price the index check uses: the post-state's index price,
+            or its mark where the market has no index yet (``transition``, step 11).
+        flagged: the market's oracle is flagged after the batch (an account holding
+            a position in it is never liquidated on the strength of its marks).
+        tiers: ``(max_lots, maintenance_bps)`` of each cross-margin tier, in order.
+    """
+
+    mark: int
+    index_mark: int
+    flagged: bool
+    tiers: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
 class SettleStatement:
     """The settlement statement (public inputs; O(1) in the batch size)."""
 
@@ -102,6 +125,8 @@ class SettleStatement:
     insurance_pre: int
     insurance_post: int
     markets: tuple[MarketTerms, ...]
+    margins: tuple[MarginTerms, ...] = ()
+    staged: tuple[int, ...] = ()  # post rows of the accounts with pending liquidation orders
 
     @property
     def depth_pre(self) -> int:
@@ -136,6 +161,15 @@ class SettleStatement:
             out += _enc(v)
         for mt in self.markets:
             out += [mt.price, mt.multiplier, mt.fee_bps, *_enc(mt.delta_funding)]
+        if len(self.margins) != len(self.markets):
+            raise ValueError(
+                f"expected margin terms for {len(self.markets)} markets, got {len(self.margins)}"
+            )
+        for mg in self.margins:
+            out += [mg.mark, mg.index_mark, int(mg.flagged), len(mg.tiers)]
+            for max_lots, bps in mg.tiers:
+                out += [max_lots, bps]
+        out += [len(self.staged), *self.staged]
         return tuple(out)
 
     @classmethod
@@ -165,6 +199,23 @@ class SettleStatement:
             price, mult, fee = (int(x) for x in e[i : i + 3])
             markets.append(MarketTerms(price, mult, fee, _dec(e[i + 3 : i + 3 + _SIGNED])))
             i += 3 + _SIGNED
+        margins = []
+        for _ in range(m):
+            if len(e) < i + 4:
+                raise ValueError(f"expected {m} margin terms, got {len(e) - i} elements")
+            mark, index_mark, flagged, tiers = (int(x) for x in e[i : i + 4])
+            i += 4
+            if flagged not in (0, 1) or not 1 <= tiers <= MAX_TIERS or len(e) < i + 2 * tiers:
+                raise ValueError(
+                    f"expected a flag bit and 1 to {MAX_TIERS} margin tiers, got {flagged}, {tiers}"
+                )
+            pairs = tuple((int(e[i + 2 * t]), int(e[i + 2 * t + 1])) for t in range(tiers))
+            margins.append(MarginTerms(mark, index_mark, bool(flagged), pairs))
+            i += 2 * tiers
+        if len(e) < i + 1 or len(e) < i + 1 + int(e[i]):
+            raise ValueError("expected the staged accounts' count and rows")
+        staged = tuple(int(x) for x in e[i + 1 : i + 1 + int(e[i])])
+        i += 1 + len(staged)
         st = cls(
             n_pre=n_pre,
             n_post=n_post,
@@ -180,6 +231,8 @@ class SettleStatement:
             insurance_pre=amounts[4],
             insurance_post=amounts[5],
             markets=tuple(markets),
+            margins=tuple(margins),
+            staged=staged,
         )
         return st, i
 
@@ -270,6 +323,8 @@ def settle_inputs(
     m = len(post.markets)
     if not 1 <= m <= MAX_MARKETS:
         raise ValueError(f"expected 1 to {MAX_MARKETS} markets, got {m}")
+    if any(len(r.tiers) > MAX_TIERS for r in config.markets):
+        raise ValueError(f"expected at most {MAX_TIERS} margin tiers per market")
     n0, n = pre.size, post.size
     block_fills = 2 * len(witness.blocks)
     auction = witness.fills[: len(witness.fills) - block_fills]
@@ -320,6 +375,16 @@ def settle_inputs(
         markets=tuple(
             MarketTerms(prices[j], mult[j], config.markets[j].fee_bps, deltas[j]) for j in range(m)
         ),
+        margins=tuple(
+            MarginTerms(
+                ms.mark_price,
+                ms.index_price or ms.mark_price,
+                ms.flagged,
+                tuple((t.max_lots, t.maintenance_bps) for t in config.markets[j].tiers),
+            )
+            for j, ms in enumerate(post.market_states)
+        ),
+        staged=tuple(sorted({post.row(lo.account) for lo in post.pending_liquidations})),
     )
     sw = SettleWitness(
         address_limbs=_address_limbs(post.accounts) if n else np.zeros((0, 7), np.uint64),
