@@ -190,11 +190,11 @@ def health_section(sec: Section, st: SettleStatement, acc: AccountColumns) -> He
                 f"statement 4: maintenance remainder [{j}] at {label} below 10 000",
             )
             # the selected tier's price × multiplier × bps, digit by digit
-            sel = tier_cols[j]
+            chosen = tier_cols[j]
             km: list[Expr] = [const(0)] * _CONST_DIGITS
             for t, (_, bps) in enumerate(tiers):
                 dig = _digits_of_const(k_mult * bps, _CONST_DIGITS)
-                s_t = sel[t] if sel else const(1)
+                s_t = chosen[t] if chosen else const(1)
                 for b in range(_CONST_DIGITS):
                     if dig[b]:
                         km[b] = km[b] + dig[b] * s_t
