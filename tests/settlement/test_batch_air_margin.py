@@ -222,3 +222,104 @@ def test_a_staged_account_left_out_of_the_trace_fails_the_published_table(
     trace[_col(air, "health.staged"), 0] = 0
     with pytest.raises(ConstraintViolation):
         check_all(air, trace)
+
+
+# --- the boundary: equity exactly at maintenance at the indexes, below it at the marks ------
+
+
+def _boundary_publication(collateral_shift: int) -> tuple[dict[str, str], LedgerState]:
+    """The crash batch with prints 0.5 % below the index (the mark steps under it) and a
+    sixth account, a 100-lot long, whose collateral is moved by ``collateral_shift``."""
+    t = TRADERS
+    cheap = {m: p * (BPS - 50) // BPS for m, p in CRASHED.items()}
+    orders = [
+        o
+        for m, p in cheap.items()
+        for o in ((t[2], Order(m, Side.BUY, p, 1)), (t[3], Order(m, Side.SELL, p, 1)))
+    ]
+    base = _pre()
+    s = funded([1] * (len(BOOK) + 1))
+    pos = np.zeros((len(BOOK) + 1, 2), dtype=np.int64)
+    pos[: len(BOOK)] = base.positions
+    pos[1, 0] -= 100
+    pos[6, 0] = 100
+    coll = np.zeros(len(BOOK) + 1, dtype=np.int64)
+    coll[: len(BOOK)] = base.collateral
+    coll[1] += 100 * PRICES["BTC-PERP"] * DEFAULT_CONFIG.markets[0].multiplier
+    coll[6] = 10**9 + collateral_shift
+    pre = s.with_arrays(
+        collateral=coll,
+        positions=pos,
+        portfolio=np.array([b[2] for b in BOOK] + [False]),
+        market_states=base.market_states,
+        batch_id=0,
+        timestamp_ms=10_000,
+    )
+    batch = committed_batch(1, orders, PRICES)
+    rnd = oracle_round(1, 20_000, CRASHED)
+    post, _ = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
+    return BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE), post
+
+
+def _at_index(post: LedgerState) -> tuple[int, int]:
+    idx = np.array([ms.index_price or ms.mark_price for ms in post.market_states])
+    eq = equity(post, DEFAULT_CONFIG, idx)
+    need = requirements(post, DEFAULT_CONFIG, idx).maintenance
+    return int(eq[6]), int(need[6])
+
+
+@pytest.fixture(scope="module")
+def boundary() -> tuple[dict[str, str], LedgerState]:
+    _, first = _boundary_publication(0)
+    eq, need = _at_index(first)
+    return _boundary_publication(need - eq)
+
+
+def test_an_account_below_maintenance_at_the_marks_only_is_not_staged(
+    boundary: tuple[dict[str, str], LedgerState],
+) -> None:
+    """Account 6 sits exactly at maintenance at the indexes (healthy) and below it at
+    the marks: the rule does not stage it, and a post-state that stages it is caught
+    by statement 4."""
+    files, post = boundary
+    eq, need = _at_index(post)
+    assert eq == need
+    assert equity(post, DEFAULT_CONFIG)[6] < requirements(post, DEFAULT_CONFIG).maintenance[6]
+    statement = statement_of(files)
+    assert statement.settle.staged == (0,)
+    air, trace = generate(statement, rows_for(statement))
+    check_all(air, trace)
+    assert trace[_col(air, "health.mark.below"), 6] == 1
+    assert trace[_col(air, "health.index.below"), 6] == 0
+    assert all(trace[_col(air, f"health.index.d[{k}]"), 6] == 0 for k in range(6))
+
+    def stage_6(p: LedgerState) -> LedgerState:
+        lo = p.pending_liquidations[0]
+        extra = LiquidationOrder(key(6), replace(lo.resting, trader=key(6).address))
+        return replace(p, pending_liquidations=(*p.pending_liquidations, extra))
+
+    forged = statement_of(_republish(files, stage_6))
+    with pytest.raises(BatchStatementError, match="statement 4"):
+        generate(forged, rows_for(forged))
+    air, trace = generate(forged, rows_for(forged), refuse=False)
+    with pytest.raises(ConstraintViolation, match="statement 4: staged for liquidation iff"):
+        check_all(air, trace)
+
+
+def test_an_equity_one_below_the_boundary_is_caught_by_statement_4(
+    boundary: tuple[dict[str, str], LedgerState],
+) -> None:
+    """At the boundary (equity = maintenance at the indexes) a prover claims a
+    shortfall of one base unit, so that the account would be staged."""
+    files, _ = boundary
+    statement = statement_of(files)
+    air, trace = generate(statement, rows_for(statement))
+    d = [_col(air, f"health.index.d[{k}]") for k in range(6)]
+    trace[_col(air, "health.index.below"), 6] = 1
+    trace[d[0], 6] = 1
+    trace[_col(air, "health.index.d_inv"), 6] = 1
+    trace[_col(air, "health.both"), 6] = 1
+    with pytest.raises(
+        ConstraintViolation, match="statement 4: equity against maintenance at index"
+    ):
+        check_all(air, trace)
