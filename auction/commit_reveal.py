@@ -444,6 +444,26 @@ class CommitBook:
         """
         return self._take_reveal(reveal, now_ms, None)
 
+    def reveal_decrypted(self, reveal: Reveal, now_ms: int) -> RevealedOrder:
+        """Take an order decrypted from its ciphertext once the batch's threshold key
+        was released (after the commit window; the reveal window does not bound it:
+        the order was sent, encrypted, with its commitment).
+
+        Raises:
+            OutsideWindow (before the commit window closed), and every other
+            refusal of :meth:`reveal`.
+        """
+        if now_ms < self.windows.commit_close_ms:
+            raise self._reject(
+                OutsideWindow(
+                    f"decrypted reveal: expected a time at or after "
+                    f"{self.windows.commit_close_ms}, got {now_ms}"
+                ),
+                reveal.commitment,
+                now_ms,
+            )
+        return self._take_reveal(reveal, now_ms, None, check_window=False)
+
     def reveal_many(
         self, reveals: Sequence[tuple[Reveal, int]]
     ) -> list[RevealedOrder | AuctionError]:
@@ -482,9 +502,11 @@ class CommitBook:
                 out.append(err)
         return out
 
-    def _take_reveal(self, reveal: Reveal, now_ms: int, expected: bytes | None) -> RevealedOrder:
+    def _take_reveal(
+        self, reveal: Reveal, now_ms: int, expected: bytes | None, check_window: bool = True
+    ) -> RevealedOrder:
         try:
-            entry = self._check_reveal(reveal, now_ms, expected)
+            entry = self._check_reveal(reveal, now_ms, expected, check_window)
             if self.reveal_check is not None:
                 self.reveal_check(entry.commit.trader, reveal.order)
         except AuctionError as err:
@@ -496,11 +518,13 @@ class CommitBook:
         entry.revealed = revealed
         return revealed
 
-    def _check_reveal(self, reveal: Reveal, now_ms: int, expected: bytes | None) -> _Entry:
+    def _check_reveal(
+        self, reveal: Reveal, now_ms: int, expected: bytes | None, check_window: bool = True
+    ) -> _Entry:
         """Raise the rejection of ``reveal``, if any; ``expected`` is its commitment
         when already computed from the same order, salt, trader and batch."""
         w = self.windows
-        if not w.commit_close_ms <= now_ms < w.reveal_close_ms:
+        if check_window and not w.commit_close_ms <= now_ms < w.reveal_close_ms:
             raise OutsideWindow(
                 f"reveal: expected a time in [{w.commit_close_ms}, {w.reveal_close_ms}) for "
                 f"batch {self.batch_id}, got {now_ms}"

@@ -51,6 +51,7 @@ __all__ = [
     "ThresholdError",
     "aggregate_dealings",
     "audit_release",
+    "check_point",
     "combine_shares",
     "deal",
     "decrypt",
@@ -102,6 +103,15 @@ def _point(name: str, data: object) -> PublicKey:
         return PublicKey(bytes(data))
     except ValueError as exc:
         raise ThresholdError(f"{name}: expected a point on secp256k1, got 0x{data.hex()}") from exc
+
+
+def check_point(name: str, data: object) -> bytes:
+    """``data`` if it is a 33-byte compressed point on secp256k1.
+
+    Raises:
+        ThresholdError: naming ``name``, when it is not.
+    """
+    return _point(name, data).format(compressed=True)
 
 
 def scalar_point(scalar: int) -> bytes:

@@ -27,6 +27,7 @@ from sealbatch.venue.api.routes import (
     accounts,
     batches,
     commitments,
+    keypers,
     markets,
     operator,
     orders,
@@ -318,6 +319,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         rfqs,
         stream,
         operator,
+        keypers,
     ):
         app.include_router(module.router)
     app.include_router(markets.oracle_router)

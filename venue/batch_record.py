@@ -246,6 +246,9 @@ class BatchRecord:
             ``settled: false`` with the error when it refused the batch.
         proof, anchor: the batch's proof and L1 anchoring, once they exist.
         result_hash: :func:`record_hash` of the rest (set by :meth:`hashed`).
+        threshold: for a batch with encrypted orders, its threshold key, seal,
+            released shares, combined secret, faults recorded against keypers and
+            each encrypted order's outcome (docs/threshold.md); absent otherwise.
     """
 
     batch_id: int
@@ -264,6 +267,7 @@ class BatchRecord:
     proof: Mapping[str, Any] | None = None
     anchor: Mapping[str, Any] | None = None
     result_hash: str = ""
+    threshold: Mapping[str, Any] | None = None
 
     def hashed(self) -> BatchRecord:
         """This record with its :func:`record_hash` filled in."""
@@ -276,7 +280,7 @@ class BatchRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The record as the venue serves and stores it (docs/api.md)."""
-        return {
+        out: dict[str, Any] = {
             "batch_id": self.batch_id,
             "status": self.status,
             "windows": _windows_json(self.windows),
@@ -305,6 +309,9 @@ class BatchRecord:
             "anchor": self.anchor,
             "result_hash": self.result_hash,
         }
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> BatchRecord:
@@ -337,6 +344,7 @@ class BatchRecord:
             proof=d["proof"],
             anchor=d["anchor"],
             result_hash=d["result_hash"],
+            threshold=d.get("threshold"),
         )
 
 

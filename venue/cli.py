@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sealbatch.venue.commands.replay",
     "sealbatch.venue.commands.serve",
     "sealbatch.venue.commands.resume",
+    "sealbatch.venue.commands.keyper",
     "sealbatch.venue.commands.lab",
 )
 

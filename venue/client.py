@@ -26,6 +26,7 @@ import httpx
 from eth_utils import to_checksum_address
 
 from sealbatch.auction.commit_reveal import COMMIT_TYPE, RECEIPT_TYPE, compute_commitment
+from sealbatch.auction.encrypted_orders import encrypt_order
 from sealbatch.auction.orders import Order
 from sealbatch.crypto.eip712 import (
     Address,
@@ -37,7 +38,9 @@ from sealbatch.crypto.eip712 import (
     signing_digest,
 )
 from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.crypto.keccak import keccak256
 from sealbatch.venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE
+from sealbatch.venue.committee import ENCRYPTED_ORDER_TYPE
 from sealbatch.venue.errors import ApiError, VenueError
 from sealbatch.venue.read_auth import ACCOUNT_HEADER, EXPIRY_HEADER, READ_TYPE, SIGNATURE_HEADER
 from sealbatch.venue.rfq import (
@@ -262,8 +265,19 @@ class VenueClient:
 
     # ------------------------------------------------------------ orders
 
+    def batch_key(self, batch_id: int) -> dict[str, Any]:
+        """``GET /v1/batches/{id}/key``: the batch's threshold key, dealings and seal."""
+        out: dict[str, Any] = self._req("GET", f"/v1/batches/{batch_id}/key")
+        return out
+
     def _commit_body(
-        self, order: Order, batch_id: int, bond: int, margin_lock: int, expiry_ms: int
+        self,
+        order: Order,
+        batch_id: int,
+        bond: int,
+        margin_lock: int,
+        expiry_ms: int,
+        public_key: bytes | None = None,
     ) -> tuple[dict[str, Any], PendingOrder]:
         salt = os.urandom(32)
         nonce = self.next_nonce()
@@ -290,6 +304,20 @@ class VenueClient:
             "expiry_ms": expiry_ms,
             "signature": self._sign(COMMIT_TYPE, values),
         }
+        if public_key is not None:
+            # The order reveals itself: (order, salt) encrypted to the batch key,
+            # the ciphertext signed so that only the trader answers for it.
+            ciphertext = encrypt_order(public_key, order, salt, me, batch_id)
+            body["ciphertext"] = _hex(ciphertext)
+            body["ciphertext_signature"] = self._sign(
+                ENCRYPTED_ORDER_TYPE,
+                {
+                    "trader": me,
+                    "batchId": batch_id,
+                    "commitment": commitment,
+                    "ciphertextHash": keccak256(ciphertext),
+                },
+            )
         return body, PendingOrder(order, salt, nonce, commitment, batch_id, {})
 
     def _check_receipt(self, receipt: dict[str, Any], pending: PendingOrder) -> None:
@@ -315,16 +343,21 @@ class VenueClient:
         margin_lock: int = 0,
         batch_id: int | None = None,
         expiry_ms: int | None = None,
+        encrypted: bool = False,
     ) -> PendingOrder:
         """Commit to ``order`` in the batch collecting now (or in ``batch_id``; the
         next batch's commitment is sent once its commit window is open by the venue's
         clock, an early send answered ``wrong_batch`` retried as in :meth:`_in_window`);
-        checks the signed receipt."""
+        checks the signed receipt. With ``encrypted`` the order and salt go along,
+        encrypted to the batch's threshold key (docs/threshold.md)."""
         explicit = batch_id is not None
         if batch_id is None:
             batch_id = self._collecting()
         expiry = expiry_ms if expiry_ms is not None else self.server_now_ms() + 60_000
-        body, pending = self._commit_body(order, batch_id, bond, margin_lock, expiry)
+        public_key = None
+        if encrypted:
+            public_key = bytes.fromhex(self.batch_key(batch_id)["public_key"][2:])
+        body, pending = self._commit_body(order, batch_id, bond, margin_lock, expiry, public_key)
 
         def send() -> Any:
             return self._req("POST", "/v1/commitments", body)
@@ -402,9 +435,21 @@ class VenueClient:
         closes = opens + int(self.info()["schedule"]["reveal_window_ms"])
         return self._in_window(opens, closes, lambda: self.reveal(pending))
 
-    def submit(self, order: Order, *, bond: int = 0, margin_lock: int = 0) -> PendingOrder:
-        """Commit now and reveal automatically when the reveal window opens."""
-        pending = self.commit(order, bond=bond, margin_lock=margin_lock)
+    def submit(
+        self, order: Order, *, bond: int = 0, margin_lock: int = 0, encrypted: bool = False
+    ) -> PendingOrder:
+        """Commit now and reveal automatically when the reveal window opens.
+
+        With ``encrypted=True`` the order is sent encrypted to the batch's threshold
+        key and reveals itself once the keypers release the batch secret: nothing is
+        revealed by hand (the trader may still call :meth:`reveal` in the window).
+        The returned order is done at once; follow it with :meth:`order`.
+        """
+        pending = self.commit(order, bond=bond, margin_lock=margin_lock, encrypted=encrypted)
+        if encrypted:
+            pending.revealed = {"commitment": _hex(pending.commitment), "status": "encrypted"}
+            pending._done.set()
+            return pending
 
         def run() -> None:
             try:

@@ -21,6 +21,7 @@ from sealbatch.settlement.publication import BATCH_FILES
 
 __all__ = [
     "PROOF_FILE",
+    "THRESHOLD_FILE",
     "archive_bytes",
     "folder_name",
     "read_folder",
@@ -30,6 +31,12 @@ __all__ = [
 
 #: The batch proof, written beside the batch's files once the batch is proven.
 PROOF_FILE = "proof.bin"
+#: A batch with encrypted orders: its key, seal, shares and every outcome (docs/formats.md).
+THRESHOLD_FILE = "threshold.json"
+
+
+def _names(files: Mapping[str, str]) -> tuple[str, ...]:
+    return BATCH_FILES + ((THRESHOLD_FILE,) if THRESHOLD_FILE in files else ())
 
 
 def folder_name(batch_id: int) -> str:
@@ -60,7 +67,7 @@ def write_folder(root: Path, batch_id: int, files: Mapping[str, str]) -> bool:
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        for name in BATCH_FILES:
+        for name in _names(files):
             with open(tmp / name, "w", encoding="utf-8") as fh:
                 fh.write(files[name])
                 fh.flush()
@@ -104,7 +111,8 @@ def read_folder(root: Path, batch_id: int) -> dict[str, str] | None:
     folder = root / folder_name(batch_id)
     if not folder.is_dir():
         return None
-    return {name: (folder / name).read_text(encoding="utf-8") for name in BATCH_FILES}
+    names = BATCH_FILES + (((THRESHOLD_FILE,)) if (folder / THRESHOLD_FILE).exists() else ())
+    return {name: (folder / name).read_text(encoding="utf-8") for name in names}
 
 
 def archive_bytes(batch_id: int, files: Mapping[str, str]) -> bytes:
@@ -112,7 +120,7 @@ def archive_bytes(batch_id: int, files: Mapping[str, str]) -> bytes:
     same files (no times, owners or modes from the machine)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in BATCH_FILES:
+        for name in _names(files):
             data = files[name].encode("utf-8")
             info = tarfile.TarInfo(f"{folder_name(batch_id)}/{name}")
             info.size = len(data)

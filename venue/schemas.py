@@ -22,7 +22,9 @@ __all__ = [
     "AcceptIn",
     "BulkItem",
     "CommitIn",
+    "DealingIn",
     "DepositIn",
+    "KeyShareIn",
     "OracleReportIn",
     "OrderIn",
     "Problem",
@@ -49,6 +51,11 @@ Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Sig = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
 AddressStr = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
 MarketId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+Point = Annotated[str, StringConstraints(pattern=r"^0x0[23][0-9a-fA-F]{64}$")]
+# An encrypted order: version, ephemeral point, at most 59 + 32 plaintext bytes
+# (a market id of at most 32 bytes), GCM tag.
+OrderCiphertext = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{100,282}$")]
+ShareCiphertext = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{164}$")]
 
 _TRADER = "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A"
 _H32 = "0x" + "ab" * 32
@@ -96,6 +103,10 @@ class CommitIn(_In):
     bond: Locked = 0
     expiry_ms: U64 = (1 << 64) - 1
     signature: Sig
+    #: The order and salt encrypted to the batch's threshold key (docs/threshold.md),
+    #: with the trader's EIP-712 ``EncryptedOrder`` signature over its hash.
+    ciphertext: OrderCiphertext | None = None
+    ciphertext_signature: Sig | None = None
 
     def to_domain(self) -> SignedCommit:
         commit = Commit(
@@ -429,3 +440,47 @@ class BulkItem(BaseModel):
     ok: bool
     receipt: ReceiptOut | None = None
     problem: Problem | None = None
+
+
+class DealingIn(_In):
+    """A keyper's dealing for a future batch (EIP-712 ``KeyperDealing``; docs/threshold.md)."""
+
+    keyper: AddressStr
+    batch_id: U64
+    dealer: Annotated[StrictInt, Field(ge=1, le=255)]
+    commitments: Annotated[list[Point], Field(min_length=1, max_length=255)]
+    shares: Annotated[list[ShareCiphertext], Field(min_length=1, max_length=255)]
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        from sealbatch.venue.committee import dealing_hash
+
+        return {
+            "keyper": self.keyper,
+            "batchId": self.batch_id,
+            "dealer": self.dealer,
+            "dealingHash": dealing_hash(
+                self.batch_id,
+                self.dealer,
+                [hexb(c) for c in self.commitments],
+                [hexb(s) for s in self.shares],
+            ),
+        }
+
+
+class KeyShareIn(_In):
+    """A keyper's share of a sealed batch's secret (EIP-712 ``KeyShare``)."""
+
+    keyper: AddressStr
+    batch_id: U64
+    index: Annotated[StrictInt, Field(ge=1, le=255)]
+    share: Hex32
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "keyper": self.keyper,
+            "batchId": self.batch_id,
+            "index": self.index,
+            "share": hexb(self.share),
+        }

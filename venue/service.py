@@ -46,6 +46,7 @@ from sealbatch.settlement.roots import state_root
 from sealbatch.venue.auth import RateLimiter
 from sealbatch.venue.batch_record import BatchRecord, OpenBatch
 from sealbatch.venue.clock import BatchSchedule, Clock, SystemClock
+from sealbatch.venue.committee import Committee, load_committee
 from sealbatch.venue.errors import (
     BadRequest,
     Conflict,
@@ -63,12 +64,20 @@ from sealbatch.venue.proving import (
     dask_executor,
     local_executor,
 )
-from sealbatch.venue.publisher import archive_bytes, read_folder, write_folder, write_proof
+from sealbatch.venue.publisher import (
+    THRESHOLD_FILE,
+    archive_bytes,
+    read_folder,
+    write_folder,
+    write_proof,
+)
 from sealbatch.venue.rfq import Acceptance, Quote, Rfq
 from sealbatch.venue.schemas import (
     AcceptIn,
     CommitIn,
+    DealingIn,
     DepositIn,
+    KeyShareIn,
     OracleReportIn,
     QuoteCommitIn,
     QuoteRevealIn,
@@ -227,6 +236,8 @@ class VenueService:
                 "verifying_contract": settings.verifying_contract,
                 "markets": json.dumps(list(settings.markets)),
             }
+            if settings.committee:
+                meta["committee"] = json.dumps(load_committee(settings.committee).to_json())
             self.store.put_meta(meta)
         self.schedule = BatchSchedule(
             int(meta["genesis_ms"]), int(meta["commit_ms"]), int(meta["reveal_ms"])
@@ -256,6 +267,10 @@ class VenueService:
                 64 if settings.publish_dir or settings.prove else 0,
             ),
             memory_batches=settings.memory_batches,
+            committee=Committee.from_json(json.loads(meta["committee"]))
+            if meta.get("committee")
+            else None,
+            key_wait_ms=settings.key_wait_ms,
         )
         self.publish_dir = Path(settings.publish_dir) if settings.publish_dir else None
         self.broker = Broker(settings.stream_buffer)
@@ -431,6 +446,7 @@ class VenueService:
         """Clear every batch due at ``now`` (caller holds ``core_lock``); the records
         go to the writer at once and their stream messages into ``pending``."""
         records = self.core.advance(now)
+        self._publish_seals(pending)
         if records:
             statuses = [s for r in records for s in self.core.statuses_out.pop(r.batch_id, [])]
             fut = self.writer.submit(batches=records, statuses=statuses)
@@ -462,6 +478,22 @@ class VenueService:
                     self.metrics.volume.labels(market_id).inc(mr.volume)
         return records
 
+    def _publish_seals(self, pending: list[_PendingMessages]) -> None:
+        """Publish the seals the clock just made on the ``keys`` topic, once every write
+        before them is durable (a seal covers commitments a crash must not undo)."""
+        keys = self.core.keys
+        if keys is None or not keys.seals_out:
+            return
+        seals, keys.seals_out = keys.seals_out, []
+        last = self.writer.last
+        fut: Future[None]
+        if last is None:
+            fut = Future()
+            fut.set_result(None)
+        else:
+            fut = last
+        pending.append((fut, [("keys", "seal", s.to_json()) for s in seals]))
+
     def _write_folders(self, publications: Sequence[BatchPublication]) -> None:
         """Write each batch's folder under ``--publish`` (once durable; never twice).
 
@@ -472,9 +504,11 @@ class VenueService:
         settle = self.core.settlement
         for p in publications:
             try:
-                if write_folder(
-                    self.publish_dir, p.batch_id, p.files(settle.config, settle.oracle)
-                ):
+                files = p.files(settle.config, settle.oracle)
+                threshold = self.core.threshold_files.get(p.batch_id)
+                if threshold is not None:
+                    files[THRESHOLD_FILE] = json.dumps(threshold, indent=1, sort_keys=True) + "\n"
+                if write_folder(self.publish_dir, p.batch_id, files):
                     self.metrics.published.inc()
             except OSError:
                 self.metrics.publish_failures.inc()
@@ -908,6 +942,20 @@ class VenueService:
             await asyncio.wrap_future(fut)
         return result
 
+    async def deal(self, body: DealingIn) -> Any:
+        """Take a keyper's dealing for a future batch (durable before the answer)."""
+        return await self._write("dealing", body.keyper, body, self.core.deal)
+
+    async def release_share(self, body: KeyShareIn) -> Any:
+        """Take a keyper's released share; a bad one is recorded, then refused. With the
+        ``t``-th valid share the batch clears at once (its reveal window is over)."""
+        outcome = await self._write("key_share", body.keyper, body, self.core.release_share)
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.combined:
+            self.advance()
+        return outcome
+
     async def reveal(self, body: RevealIn) -> RevealedOrder:
         """Reveal a committed order; raises the refusal (logged when it concerns the order)."""
         outcome: RevealOutcome = await self._write("reveal", body.trader, body, self.core.reveal)
@@ -1100,6 +1148,10 @@ class VenueService:
             }
         if topic == "rfqs":
             return {"open": [r.to_dict(now) for r in self.core.rfqs.open_rfqs(now)]}
+        if topic == "keys":
+            keys = self.core.keys
+            seals = [] if keys is None else [s.to_json() for _, s in sorted(keys.seals.items())]
+            return {"collecting": self.schedule.collecting(now), "seals": seals}
         trader = _checksum(topic.split(":", 1)[1])
         orders = [s.to_json() for s in self.trader_orders(trader)]
         account = self.core.settlement.account(Address(trader)).to_dict()

@@ -78,6 +78,21 @@ class Settings(BaseSettings):
         "trusts the public development oracle keys",
     )
 
+    committee: str | None = Field(
+        default=None,
+        description="path of the keyper committee file (docs/threshold.md); with it the venue "
+        "takes orders encrypted to each batch's threshold key and decrypts them with the "
+        "keypers' released shares (first start only: the log keeps it)",
+    )
+    key_wait_ms: int = Field(
+        default=2_000,
+        ge=0,
+        le=600_000,
+        description="how long after its reveal window a batch with encrypted orders waits for "
+        "t keyper shares before it clears without them (their orders then forfeit unless "
+        "revealed by hand)",
+    )
+
     publish_dir: str | None = Field(
         default=None,
         description="folder to publish every settled batch into as batch-<n>/ "

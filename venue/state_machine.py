@@ -31,6 +31,7 @@ from sealbatch.auction.commit_reveal import (
     Reveal,
     RevealedOrder,
 )
+from sealbatch.auction.encrypted_orders import open_ciphertexts
 from sealbatch.auction.errors import (
     AuctionError,
     BadSignature,
@@ -42,6 +43,7 @@ from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order
 from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, address_of, recover_signer
 from sealbatch.crypto.exceptions import SealbatchError, SignatureError
+from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.errors import (
@@ -67,7 +69,14 @@ from sealbatch.venue.batch_record import (
     RevealRejection,
 )
 from sealbatch.venue.clock import BatchSchedule
+from sealbatch.venue.committee import (
+    DEALING_TYPE,
+    ENCRYPTED_ORDER_TYPE,
+    KEY_SHARE_TYPE,
+    Committee,
+)
 from sealbatch.venue.errors import BadRequest, Conflict, Halted, NotFound
+from sealbatch.venue.key_book import KeyBook, ShareOutcome, batch_key_json
 from sealbatch.venue.order_status import OrderStatus, update_order_statuses
 from sealbatch.venue.rfq import (
     ACCEPT_TYPE,
@@ -82,7 +91,9 @@ from sealbatch.venue.rfq import (
 from sealbatch.venue.schemas import (
     AcceptIn,
     CommitIn,
+    DealingIn,
     DepositIn,
+    KeyShareIn,
     OracleReportIn,
     QuoteCommitIn,
     QuoteRevealIn,
@@ -107,6 +118,8 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "oracle": OracleReportIn,
     "withdraw": WithdrawIn,
     "resume": ResumeIn,
+    "dealing": DealingIn,
+    "key_share": KeyShareIn,
 }
 
 #: Reveal refusals that concern a commitment the batch holds: they are logged
@@ -183,6 +196,8 @@ class VenueStateMachine:
         quote_bond: int = 0,
         publications_kept: int = 64,
         memory_batches: int = 256,
+        committee: Committee | None = None,
+        key_wait_ms: int = 2_000,
     ) -> None:
         self.markets = dict(markets)
         self.domain = domain
@@ -221,6 +236,13 @@ class VenueStateMachine:
         self.taken_elsewhere: Mapping[bytes, int] = {}
         #: whether any order status was dropped from memory (then lookups go to the database)
         self.evicted_any = False
+        #: the keyper committee's state (None: the venue takes no encrypted orders)
+        self.keys: KeyBook | None = KeyBook(committee, domain) if committee is not None else None
+        #: how long after its reveal window a batch with encrypted orders waits for
+        #: its keypers' shares before it clears without them
+        self.key_wait_ms = key_wait_ms
+        #: batch -> its threshold.json (the published folder's), the newest few only
+        self.threshold_files: dict[int, dict[str, Any]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         """What a snapshot keeps: everything but the operator's private key (the
@@ -233,7 +255,12 @@ class VenueStateMachine:
             keyless.operator_key = b""
             books[b] = keyless
         state.update(
-            operator_key=b"", books=books, publications={}, statuses_out={}, taken_elsewhere={}
+            operator_key=b"",
+            books=books,
+            publications={},
+            statuses_out={},
+            taken_elsewhere={},
+            threshold_files={},
         )
         return state
 
@@ -334,11 +361,14 @@ class VenueStateMachine:
                 f"got one taken in batch {taken_in}",
                 "commitment_taken",
             )
+        encrypted = self._check_ciphertext(body)
         # A refused commitment must leave no trace, not even an empty book.
         book = self.book(body.batch_id, register=False)
         receipt = book.commit(signed, now_ms)
         self.books[body.batch_id] = book
         c = signed.commit
+        if encrypted is not None and self.keys is not None:
+            self.keys.ciphertexts.setdefault(c.batch_id, {})[c.commitment] = encrypted
         # The book keeps the trader's checksummed spelling (one per trader).
         trader = book._entries[c.commitment].commit.trader
         self.by_trader.setdefault(trader, []).append(c.commitment)
@@ -353,6 +383,74 @@ class VenueStateMachine:
         )
         self.events_applied += 1
         return receipt
+
+    def _check_ciphertext(self, body: CommitIn) -> tuple[bytes, bytes] | None:
+        """The ciphertext sent with a commitment and its signature, checked: the batch
+        has a threshold key and the trader signed the ciphertext.
+
+        Raises:
+            BadRequest: a ciphertext without its signature (or the reverse), or the
+                venue runs no keyper committee. NotFound (``no_batch_key``): the
+                batch has no key. BadSignature: the trader did not sign it.
+        """
+        if body.ciphertext is None and body.ciphertext_signature is None:
+            return None
+        if body.ciphertext is None or body.ciphertext_signature is None:
+            raise BadRequest(
+                "ciphertext: expected a ciphertext and its ciphertext_signature together, "
+                "got one of them"
+            )
+        if self.keys is None:
+            raise BadRequest(
+                "ciphertext: expected a venue with a keyper committee, got one without "
+                "(reveal by hand)"
+            )
+        if self.keys.key(body.batch_id, body.batch_id) is None:
+            raise NotFound(
+                f"batch {body.batch_id} has no threshold key (fewer than "
+                f"{self.keys.committee.threshold} keypers dealt for it): reveal by hand",
+                "no_batch_key",
+            )
+        ciphertext = hexb(body.ciphertext)
+        signature = hexb(body.ciphertext_signature)
+        verify_signed(
+            self.domain,
+            ENCRYPTED_ORDER_TYPE,
+            {
+                "trader": body.trader,
+                "batchId": body.batch_id,
+                "commitment": hexb(body.commitment),
+                "ciphertextHash": keccak256(ciphertext),
+            },
+            "trader",
+            signature,
+        )
+        return ciphertext, signature
+
+    def deal(self, body: DealingIn, now_ms: int) -> Any:
+        """Take a keyper's dealing for a future batch (see :meth:`KeyBook.deal`).
+
+        Raises:
+            BadRequest: the venue runs no committee; and every error of
+                :meth:`KeyBook.deal`.
+        """
+        keys = self._key_book()
+        record = keys.deal(body, now_ms, self.schedule.collecting(now_ms))
+        self.events_applied += 1
+        return record
+
+    def release_share(self, body: KeyShareIn, now_ms: int) -> ShareOutcome:
+        """Take a keyper's released share (see :meth:`KeyBook.release`); a bad one is
+        recorded and returned with its error (logged, then answered)."""
+        keys = self._key_book()
+        outcome = keys.release(body, now_ms, self.schedule.collecting(now_ms))
+        self.events_applied += 1
+        return outcome
+
+    def _key_book(self) -> KeyBook:
+        if self.keys is None:
+            raise BadRequest("keypers: expected a venue with a keyper committee, got none")
+        return self.keys
 
     def reveal(self, body: RevealIn, now_ms: int) -> RevealOutcome:
         """Reveal a committed order; refusals that concern the order are recorded.
@@ -581,6 +679,8 @@ class VenueStateMachine:
             "deposit": (DEPOSIT_TYPE, "trader"),
             "withdraw": (WITHDRAW_TYPE, "trader"),
             "resume": (RESUME_TYPE, "operator"),
+            "dealing": (DEALING_TYPE, "keyper"),
+            "key_share": (KEY_SHARE_TYPE, "keyper"),
         }
         struct, field = types[kind]
         return struct, field, body.message()
@@ -603,6 +703,8 @@ class VenueStateMachine:
             "oracle": self.oracle_report,
             "withdraw": self.withdraw,
             "resume": self.resume,
+            "dealing": self.deal,
+            "key_share": self.release_share,
         }
         handler[kind](body, at_ms)
 
@@ -617,6 +719,7 @@ class VenueStateMachine:
         """
         target = self.schedule.last_cleared_by(now_ms)
         out: list[BatchRecord] = []
+        self._seal_closed(now_ms)
         while self.last_cleared < target and self.halted is None:
             if self.carried or self.settlement.has_pending():
                 nxt = self.last_cleared + 1
@@ -628,12 +731,146 @@ class VenueStateMachine:
                     self.last_cleared = target
                     break
                 nxt = max(min(pending), self.last_cleared + 1)
+            if self._awaits_key(nxt, now_ms):
+                break  # its encrypted orders wait for the keypers' shares
             out.append(self._clear(nxt))
             self.last_cleared = nxt
+        if self.keys is not None and self.halted is None:
+            self.keys.forget_through(self.last_cleared)
         self.nonces.forget_expired(now_ms)
         if out:
             self._forget_old()
         return out
+
+    def _seal_closed(self, now_ms: int) -> None:
+        """Seal every batch holding encrypted orders whose reveal window has closed:
+        its commitments and hand reveals are final, so its keypers may release their
+        shares (not earlier: decrypted orders seen during the reveal window would tell
+        a trader who has not revealed yet what the others did)."""
+        keys = self.keys
+        if keys is None:
+            return
+        for b in sorted(keys.ciphertexts):
+            if b in keys.seals or b not in self.books:
+                continue
+            w = self.schedule.windows(b)
+            if now_ms < w.reveal_close_ms:
+                break
+            book = self.books[b]
+            keys.seal(b, book.seed, len(book._order), self.operator_key, w.reveal_close_ms)
+
+    def _awaits_key(self, batch_id: int, now_ms: int) -> bool:
+        """Whether ``batch_id`` still waits for its secret: it holds encrypted orders
+        not revealed by hand, the secret is not combined, and its wait has not run out."""
+        keys = self.keys
+        if keys is None or batch_id in keys.secrets or batch_id not in keys.ciphertexts:
+            return False
+        if now_ms >= self.schedule.windows(batch_id).reveal_close_ms + self.key_wait_ms:
+            return False
+        book = self.books.get(batch_id)
+        if book is None:
+            return False
+        return any(book._entries[c].revealed is None for c in keys.ciphertexts[batch_id])
+
+    def _open_encrypted(self, batch_id: int, book: CommitBook, at_ms: int) -> dict[str, Any] | None:
+        """Decrypt the batch's encrypted orders with its combined secret and take each
+        that opens to its commitment's order as revealed (the margin and market
+        rules apply as to a hand reveal). Returns the batch's threshold record.
+
+        Every encrypted commitment gets one outcome: ``revealed_by_hand``,
+        ``decrypted`` (taken), ``rejected`` (decrypted, refused like a reveal,
+        with its code), ``forfeited`` (with the reason of
+        :func:`~sealbatch.auction.encrypted_orders.open_ciphertext`), or
+        ``key_unavailable`` (fewer than ``t`` shares by the deadline).
+        """
+        keys = self.keys
+        if keys is None or batch_id not in keys.ciphertexts:
+            return None
+        cts = keys.ciphertexts[batch_id]
+        key = keys.keys.get(batch_id)
+        secret = keys.secrets.get(batch_id)
+        outcomes: dict[bytes, dict[str, Any]] = {}
+        to_open: list[bytes] = []
+        for c in cts:
+            entry = book._entries[c]
+            if entry.revealed is not None:
+                outcomes[c] = {"outcome": "revealed_by_hand", "reason": None, "detail": None}
+            elif secret is None:
+                outcomes[c] = {
+                    "outcome": "key_unavailable",
+                    "reason": "key_unavailable",
+                    "detail": f"fewer than {keys.committee.threshold} valid shares of batch "
+                    f"{batch_id} by {self.schedule.windows(batch_id).reveal_close_ms} + "
+                    f"{self.key_wait_ms} ms; the commitment was not revealed by hand",
+                }
+            else:
+                to_open.append(c)
+        if to_open and key is not None and secret is not None:
+            opened = open_ciphertexts(
+                secret,
+                key.public_key,
+                batch_id,
+                [(cts[c][0], book._entries[c].commit.trader, c) for c in to_open],
+            )
+            for c, o in zip(to_open, opened, strict=True):
+                status = self.order_statuses.get(c)
+                if o.forfeited or o.order is None or o.salt is None:
+                    outcomes[c] = {"outcome": "forfeited", "reason": o.reason, "detail": o.detail}
+                    if status is not None:
+                        self.order_statuses[c] = dataclasses.replace(
+                            status, reason=o.reason, detail=o.detail
+                        )
+                    continue
+                try:
+                    book.reveal_decrypted(Reveal(c, o.order, o.salt), at_ms)
+                except AuctionError as err:
+                    outcomes[c] = {"outcome": "rejected", "reason": err.code, "detail": str(err)}
+                    self.rejections.setdefault(batch_id, []).append(
+                        RevealRejection(c, err.code, str(err), at_ms)
+                    )
+                    if status is not None:
+                        self.order_statuses[c] = dataclasses.replace(
+                            status, reason=_REASON.get(err.code, err.code), detail=str(err)
+                        )
+                    continue
+                outcomes[c] = {"outcome": "decrypted", "reason": None, "detail": o.detail}
+                if status is not None:
+                    self.order_statuses[c] = dataclasses.replace(
+                        status, status="revealed", order=o.order, reason=None, detail=None
+                    )
+        seal = keys.seals.get(batch_id)
+        shares = keys.shares.get(batch_id, {})
+        summary: dict[str, Any] = {
+            "public_key": None if key is None else "0x" + key.public_key.hex(),
+            "seal": None if seal is None else seal.to_json(),
+            "shares": [s.to_json() for _, s in sorted(shares.items())],
+            "secret": None if secret is None else "0x" + secret.to_bytes(32, "big").hex(),
+            "faults": list(keys.faults.get(batch_id, [])),
+            "outcomes": [{"commitment": "0x" + c.hex(), **outcomes[c]} for c in cts],
+        }
+        if self.publications_kept:
+            self.threshold_files[batch_id] = {
+                "format": "sealbatch.threshold.v1",
+                "domain": self.domain.as_dict(),
+                "committee": keys.committee.to_json(),
+                "key": None if key is None else batch_key_json(key),
+                "dealings": [
+                    d.to_json() for _, d in sorted(keys.dealings.get(batch_id, {}).items())
+                ],
+                **summary,
+                "ciphertexts": [
+                    {
+                        "commitment": "0x" + c.hex(),
+                        "trader": book._entries[c].commit.trader,
+                        "ciphertext": "0x" + ct.hex(),
+                        "signature": "0x" + sig.hex(),
+                    }
+                    for c, (ct, sig) in cts.items()
+                ],
+            }
+            while len(self.threshold_files) > self.publications_kept:
+                del self.threshold_files[min(self.threshold_files)]
+        return summary
 
     def _forget_old(self) -> None:
         """Drop the records and final order statuses of batches more than
@@ -668,6 +905,7 @@ class VenueStateMachine:
     def _clear(self, batch_id: int) -> BatchRecord:
         clears_at = self.schedule.clears_at(batch_id)
         book = self.books.pop(batch_id, None) or self.book(batch_id, register=False)
+        threshold = self._open_encrypted(batch_id, book, clears_at)
         sealed = book.close(clears_at)
         quote_forfeits = self._quote_forfeits(batch_id)
         if quote_forfeits:
@@ -723,6 +961,7 @@ class VenueStateMachine:
             rejections=tuple(self.rejections.pop(batch_id, [])),
             blocks=block_outcomes,
             settlement=summary,
+            threshold=threshold,
         ).hashed()
         statuses = self.order_statuses
         touched = [

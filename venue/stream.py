@@ -1,6 +1,7 @@
 """The event stream behind ``WS /v1/stream``: topics, sequence numbers, replay.
 
-Topics are ``batches`` (every cleared batch), ``rfqs`` (RFQ lifecycle) and
+Topics are ``batches`` (every cleared batch), ``rfqs`` (RFQ lifecycle),
+``keys`` (each batch's seal, for the keypers: docs/threshold.md) and
 ``account:<address>`` (an account's order fates and balances). Every message
 carries the venue's ``epoch`` (a fresh id at each start), the topic and the
 topic's sequence number ``seq`` (1, 2, 3, ... within the epoch). A client
@@ -34,7 +35,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 def valid_topic(topic: str) -> bool:
     """``batches``, ``rfqs`` or ``account:`` and a 0x-prefixed 40-hex-digit address."""
-    if topic in ("batches", "rfqs"):
+    if topic in ("batches", "rfqs", "keys"):
         return True
     if topic.startswith("account:"):
         addr = topic[len("account:") :]
@@ -100,7 +101,9 @@ class Broker:
             raise VenueError(f"topics: expected at most {MAX_TOPICS}, got {len(topics)}")
         for t in topics:
             if not valid_topic(t):
-                raise VenueError(f"topic: expected batches, rfqs or account:<address>, got {t!r}")
+                raise VenueError(
+                    f"topic: expected batches, rfqs, keys or account:<address>, got {t!r}"
+                )
         sub = Subscription(set(topics))
         self._subs.append(sub)
         return sub

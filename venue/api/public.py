@@ -17,12 +17,15 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "AcceptancePublic",
     "AccountPublic",
+    "BatchKeyPublic",
     "BatchListPublic",
     "BatchOpenPublic",
     "BatchProofPublic",
     "BatchPublic",
     "BatchSummaryPublic",
     "CollateralMovePublic",
+    "CommitteePublic",
+    "DealingTakenPublic",
     "HealthPublic",
     "InfoPublic",
     "MarketListPublic",
@@ -36,6 +39,7 @@ __all__ = [
     "RevealPublic",
     "RfqListPublic",
     "RfqPublic",
+    "ShareTakenPublic",
     "StreamReplayPublic",
 ]
 
@@ -271,6 +275,114 @@ class BatchProofPublic(_Public):
     failed_ms: int | None = None
 
 
+class SealPublic(_Public):
+    """The operator's signed, sealed commitment root of a batch (EIP-712 ``BatchSeal``)."""
+
+    batch_id: int
+    commitment_root: str
+    commitments: int
+    operator: str
+    signature: str
+    sealed_ms: int
+
+
+class ReleasedSharePublic(_Public):
+    """A keyper's released share of a batch secret, with its ``KeyShare`` signature."""
+
+    index: int
+    keyper: str
+    share: str
+    signature: str
+    at_ms: int
+
+
+class KeyperFaultPublic(_Public):
+    """A fault recorded against a keyper: a share that does not verify, or one
+    released before the batch's seal."""
+
+    kind: Literal["bad_share", "early_release"]
+    index: int
+    keyper: str
+    share: str
+    signature: str
+    at_ms: int
+    detail: str
+
+
+class EncryptedOutcomePublic(_Public):
+    """What an encrypted order of the batch became (docs/threshold.md)."""
+
+    commitment: str
+    outcome: Literal["decrypted", "revealed_by_hand", "rejected", "forfeited", "key_unavailable"]
+    reason: str | None
+    detail: str | None
+
+
+class ThresholdPublic(_Public):
+    """A batch's threshold key, seal, shares, secret, faults and encrypted orders' outcomes."""
+
+    public_key: str | None
+    seal: SealPublic | None
+    shares: list[ReleasedSharePublic]
+    secret: str | None
+    faults: list[KeyperFaultPublic]
+    outcomes: list[EncryptedOutcomePublic]
+
+
+class KeyperMemberPublic(_Public):
+    index: int
+    address: str
+    public_key: str
+
+
+class CommitteePublic(_Public):
+    """``GET /v1/keypers``: the keyper committee."""
+
+    format: str
+    threshold: int
+    keypers: list[KeyperMemberPublic]
+    collecting: int
+    key_wait_ms: int
+
+
+class DealingTakenPublic(_Public):
+    batch_id: int
+    dealer: int
+    at_ms: int
+
+
+class ShareTakenPublic(_Public):
+    batch_id: int
+    index: int
+    early: bool
+    combined: bool
+
+
+class DealingPublic(_Public):
+    """A keyper's dealing: Feldman commitments and the shares encrypted to each keyper."""
+
+    batch_id: int
+    dealer: int
+    keyper: str
+    commitments: list[str]
+    shares: list[str]
+    signature: str
+    at_ms: int
+
+
+class BatchKeyPublic(_Public):
+    """``GET /v1/batches/{id}/key``: the batch's threshold key, its dealings and seal."""
+
+    batch_id: int
+    threshold: int
+    size: int
+    dealers: list[int]
+    commitments: list[str]
+    public_key: str
+    dealings: list[DealingPublic]
+    seal: SealPublic | None
+
+
 class BatchPublic(_Public):
     """A cleared batch: prices, fills, curves, forfeits, rejections, blocks, settlement."""
 
@@ -290,6 +402,7 @@ class BatchPublic(_Public):
     proof: BatchProofPublic | None
     anchor: dict[str, Any] | None
     result_hash: str
+    threshold: ThresholdPublic | None = None
 
 
 class BatchOpenPublic(_Public):

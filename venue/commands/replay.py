@@ -7,7 +7,10 @@ that seed and the published reference prices, settles the batch with the
 rules published in ``pre_state.json``, and compares the result with
 ``result.json`` and the new state with ``post_state.json``. When a
 ``proof.bin`` is published beside the files, it must be a valid batch proof
-of the folder (``sealbatch verify proof.bin --public BATCH_DIR``). Exit 0 when
+of the folder (``sealbatch verify proof.bin --public BATCH_DIR``). When a
+``threshold.json`` is published (a batch with encrypted orders), its dealings,
+key, seal, shares, secret and every encrypted order's outcome are recomputed
+(venue/threshold_check.py). Exit 0 when
 everything matches, 1 naming the first difference, 2 on missing or malformed
 files.
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sealbatch.crypto.exceptions import SealbatchError
-from sealbatch.venue.publisher import PROOF_FILE
+from sealbatch.venue.publisher import PROOF_FILE, THRESHOLD_FILE
 
 if TYPE_CHECKING:
     from sealbatch.auction.batch import RestingOrder
@@ -463,9 +466,32 @@ def _replay(folder: Path) -> _Replayed:
         recomputed = state_to_dict(post, config)
         checks.append(("result.json", first_difference(published, result_to_dict(result))))
         checks.append(("post_state.json", first_difference(data["post_state.json"], recomputed)))
+    if (folder / THRESHOLD_FILE).exists():
+        checks.append(
+            (THRESHOLD_FILE, _threshold_difference(folder, batch_id, seed, orders, forfeited))
+        )
     if (folder / PROOF_FILE).exists():
         checks.append((PROOF_FILE, _proof_difference(folder)))
     return _Replayed(batch_id, checks, pre_doc, data["post_state.json"], recomputed)
+
+
+def _threshold_difference(
+    folder: Path,
+    batch_id: int,
+    seed: bytes,
+    orders: Sequence[RestingOrder],
+    forfeited: Sequence[Forfeit],
+) -> str | None:
+    """Why threshold.json does not match the batch (venue/threshold_check.py), or None."""
+    from sealbatch.venue.threshold_check import threshold_difference
+
+    try:
+        doc = json.loads((folder / THRESHOLD_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"cannot read it: {exc}"
+    if not isinstance(doc, dict):
+        return f"expected a JSON object, got {type(doc).__name__}"
+    return threshold_difference(doc, batch_id, seed, orders, forfeited)
 
 
 def _proof_difference(folder: Path) -> str | None:

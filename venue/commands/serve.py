@@ -34,6 +34,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "check them with sealbatch replay DIR)",
     )
     p.add_argument(
+        "--committee",
+        metavar="FILE",
+        help="keyper committee file (sealbatch keyper init): take orders encrypted to each "
+        "batch's threshold key and decrypt them with the keypers' shares (docs/threshold.md)",
+    )
+    p.add_argument(
         "--no-prove",
         action="store_true",
         help="do not prove batches: they stay settled (default: prove every settled batch)",
@@ -120,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["oracle_sources"] = args.oracle_sources
     if args.publish:
         overrides["publish_dir"] = args.publish
+    if args.committee:
+        overrides["committee"] = args.committee
     if args.no_prove:
         overrides["prove"] = False
     if args.prove_workers is not None:
@@ -141,6 +149,14 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             load_oracle_config(settings.oracle_sources)  # refuse a bad file before binding
+        except SealbatchError as exc:
+            print(f"sealbatch serve: error: {exc}", file=sys.stderr)
+            return 2
+    if settings.committee:
+        from sealbatch.venue.committee import load_committee
+
+        try:
+            load_committee(settings.committee)  # refuse a bad file before binding
         except SealbatchError as exc:
             print(f"sealbatch serve: error: {exc}", file=sys.stderr)
             return 2

@@ -1,0 +1,178 @@
+"""Keypers as real processes: ``sealbatch serve --committee`` and ``sealbatch keyper run``.
+
+A 2-of-3 committee, a venue and three keyper processes on 127.0.0.1, all
+started here. Traders send encrypted orders only (nothing is revealed by
+hand); the batch decrypts and clears once the keypers release their shares.
+Then one keyper (n - t) is killed with SIGKILL in the middle of a batch, and
+the next batch still decrypts with the two left. Waits are generous and never
+asserted on: the venue is told to wait up to 60 s for the keypers' shares.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.cli import main
+from sealbatch.venue.client import PendingOrder, VenueClient
+from sealbatch.venue.errors import ApiError
+from tests.venue.conftest import FUNDING, KEYS
+from tests.venue.server import free_port, start_server, stop_server
+
+pytestmark = pytest.mark.timeout(300)
+
+BOND = 1_000_000
+
+
+def _start_keyper(folder: Path, index: int, venue_url: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sealbatch.venue.cli",
+            "keyper",
+            "run",
+            "--key",
+            str(folder / f"keyper-{index}.json"),
+            "--committee",
+            str(folder / "committee.json"),
+            "--venue",
+            venue_url,
+            "--port",
+            str(port),
+            "--lifetime",
+            "240",  # stops by itself even if this test dies
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"keyper {index} exited with {proc.returncode}: {err[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return proc, port
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"keyper {index} did not answer within 30 s")
+
+
+@pytest.fixture
+def network(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    folder = tmp_path / "committee"
+    assert main(["keyper", "init", "--threshold", "2", "--size", "3", "--out", str(folder)]) == 0
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    venue = start_server(
+        f"sqlite:///{tmp_path / 'venue.db'}",
+        port,
+        600,
+        200,
+        SEALBATCH_COMMITTEE=str(folder / "committee.json"),
+        SEALBATCH_KEY_WAIT_MS="60000",
+        SEALBATCH_PUBLISH_DIR=str(tmp_path / "published"),
+    )
+    keypers: dict[int, subprocess.Popen[bytes]] = {}
+    ports: dict[int, int] = {}
+    try:
+        for i in (1, 2, 3):
+            keypers[i], ports[i] = _start_keyper(folder, i, url)
+        yield {
+            "url": url,
+            "keypers": keypers,
+            "ports": ports,
+            "publish": tmp_path / "published",
+        }
+    finally:
+        for p in keypers.values():
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        stop_server(venue)
+
+
+def _commit_encrypted(client: VenueClient, order: Order, batch_id: int | None = None) -> Any:
+    """Commit an encrypted order, waiting (up to 60 s) for a batch whose key exists."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return client.commit(order, bond=BOND, encrypted=True, batch_id=batch_id)
+        except ApiError as exc:
+            if exc.code not in ("no_batch_key", "wrong_batch") or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _crossing_pair(alice: VenueClient, bob: VenueClient) -> tuple[PendingOrder, PendingOrder]:
+    buy = _commit_encrypted(alice, Order("BTC-PERP", Side.BUY, 650_000, 2))
+    # bob joins the same batch (the client aims there while its window is open)
+    sell = _commit_encrypted(bob, Order("BTC-PERP", Side.SELL, 649_000, 2), buy.batch_id)
+    return buy, sell
+
+
+def _outcomes(record: dict[str, Any]) -> list[str]:
+    return [o["outcome"] for o in record["threshold"]["outcomes"]]
+
+
+def test_keyper_processes_decrypt_and_survive_a_kill(network: dict[str, Any]) -> None:
+    url = network["url"]
+    alice = VenueClient(url, KEYS["alice"])
+    bob = VenueClient(url, KEYS["bob"])
+    for c in (alice, bob):
+        c.deposit(FUNDING)
+    committee = httpx.get(f"{url}/v1/keypers").json()
+    assert committee["threshold"] == 2 and len(committee["keypers"]) == 3
+
+    # 1. every keyper alive: the batch decrypts with no reveal by hand
+    buy, sell = _crossing_pair(alice, bob)
+    rec = alice.wait_cleared(buy.batch_id, timeout=90)
+    assert rec["status"] == "settled", rec
+    assert _outcomes(rec) == ["decrypted", "decrypted"]
+    assert rec["markets"]["BTC-PERP"]["volume"] == 2
+    assert alice.order(buy.commitment)["status"] == "filled"
+    assert bob.order(sell.commitment)["status"] == "filled"
+    shares = {s["index"] for s in rec["threshold"]["shares"]}
+    assert len(shares) >= 2 and rec["threshold"]["faults"] == []
+    # a keyper that released serves its share on its own endpoint
+    index = min(shares)
+    own = httpx.get(f"http://127.0.0.1:{network['ports'][index]}/v1/shares/{buy.batch_id}").json()
+    published = {s["index"]: s["share"] for s in rec["threshold"]["shares"]}
+    assert own["share"] == published[index]
+
+    # 2. kill -9 of n - t = 1 keyper in the middle of a batch: it still decrypts
+    buy2, sell2 = _crossing_pair(alice, bob)
+    victim = network["keypers"][3]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+    rec2 = alice.wait_cleared(buy2.batch_id, timeout=90)
+    assert rec2["status"] == "settled", rec2
+    assert _outcomes(rec2) == ["decrypted", "decrypted"]
+    assert {s["index"] for s in rec2["threshold"]["shares"]} == {1, 2}
+    assert rec2["markets"]["BTC-PERP"]["volume"] == 2
+    assert bob.order(sell2.commitment)["status"] == "filled"
+
+    # 3. the published folders replay, threshold.json included
+    deadline = time.monotonic() + 60
+    folder = network["publish"] / f"batch-{buy2.batch_id}" / "threshold.json"
+    while not folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert main(["replay", str(folder.parent)]) == 0
