@@ -10,20 +10,20 @@ The clearing side sends a ``TAG_FILL`` tuple for every filled order row and
 the settlement fills section receives each once; the per-account deposits,
 withdrawals and forfeits charged are a public table (``TAG_FLOWS``) the
 verifier derives from the published files, and every fill settled is sent
-once more (``TAG_PUBLISHED_FILL``) to the verifier's table of the fills
-``result.json`` publishes.
+once more (``TAG_PUBLISHED_FILL``) to the outputs-digest section
+(:mod:`.digests`), which absorbs the fills ``result.json`` publishes into the
+sponge whose output is the public outputs digest.
 """
 
 from __future__ import annotations
 
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.bus import PublicTable
-from sealbatch.settlement.batch_air import clearing
+from sealbatch.settlement.batch_air import clearing, digests
 from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
     MIN_ROWS,
     TAG_FLOWS,
-    TAG_PUBLISHED_FILL,
     AirBuilder,
     Layout,
 )
@@ -42,8 +42,11 @@ def rows_for(statement: BatchStatement) -> int:
     """The trace length for a statement: the smallest power of two that holds it (its
     order rows, and the settlement sections' accounts, tree nodes and permutations)."""
     settle = rows_needed(statement.settle, len(statement.settle_witness.fills))
-    # every section shares the Poseidon2 service: the settlement's and the commitment tree's
-    need = max(MIN_ROWS, len(statement.orders) + 1, settle + node_count(statement))
+    # every section shares the Poseidon2 service: the settlement's, the commitment tree's
+    # and the outputs digest's (whose block rows are followed by at least one other row)
+    blocks = digests.rows_needed(statement)
+    perms = settle + node_count(statement) + blocks
+    need = max(MIN_ROWS, len(statement.orders) + 1, blocks + 1, perms)
     return 1 << (need - 1).bit_length()
 
 
@@ -67,8 +70,7 @@ def declare_all(
     b = AirBuilder(NAME, num_rows, statement.public_inputs)
     clearing.declare(b, statement)
     sec, settle_columns = declare_settlement(b, statement.settle)
-    rows, mult = statement.fill_rows()
-    b.public_table(PublicTable(TAG_PUBLISHED_FILL, rows, mult, receive=True))
+    digests.declare(b, statement)
     flows = statement.settle_witness.flow_rows()
     b.public_table(PublicTable(TAG_FLOWS, flows, (1,) * len(flows), receive=False))
     air, layout = b.finish()

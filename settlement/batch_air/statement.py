@@ -51,6 +51,7 @@ __all__ = [
     "PUBLIC_PER_MARKET",
     "BatchStatement",
     "OrderRow",
+    "outputs_blocks",
     "read_batch_dir",
     "statement_from_files",
 ]
@@ -118,6 +119,10 @@ class BatchStatement:
     settle_witness: SettleWitness
     references: tuple[int, ...] = ()  # reference price per market, 0: none
     forfeit_leaves: tuple[tuple[int, ...], ...] = ()  # (sequence, commitment×8) per forfeit
+    #: the outputs digest's preimage, rate-8 blocks (docs/formats.md "Batch digests"): the
+    #: header, then ``output_fills`` fill blocks, then the rest
+    output_blocks: tuple[tuple[int, ...], ...] = ()
+    output_fills: int = 0
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, price, traded, reference, has_reference)`` and
@@ -132,14 +137,6 @@ class BatchStatement:
     def order_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_ORDER`` rows (each distinct order tuple once) and their counts."""
         counts = Counter(o.order_tuple() for o in self.orders)
-        rows = tuple(sorted(counts))
-        return rows, tuple(counts[r] for r in rows)
-
-    def fill_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-        """``TAG_FILL`` rows ``(account, market, side, lots, price)`` of the published fills."""
-        counts = Counter(
-            (o.account, o.market, o.is_buy, o.fill, o.fill_price) for o in self.orders if o.fill
-        )
         rows = tuple(sorted(counts))
         return rows, tuple(counts[r] for r in rows)
 
@@ -263,13 +260,14 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
                 f"result.json {m} orders: published {doc.get('orders')}, orders.csv has {counts[j]}"
             )
         prices.append(price or 0)
+    out_blocks, out_fills = outputs_blocks(batch_id, markets, markets_doc, rows, result)
     header = [
         *limbs(batch_id, 3),
         *_digest_elements(pre_doc["state_root"], "pre_state.json state_root"),
         *_digest_elements(post_doc["state_root"], "post_state.json state_root"),
         *seed,
         *_inputs_digest(batch_id, oracle_round, deposits, blocks, withdrawals),
-        *_outputs_digest(batch_id, markets, markets_doc, rows, result, post),
+        *_blocks_digest(out_blocks),
         len(markets),
     ]
     public = list(header)
@@ -290,6 +288,8 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         settle_witness=settle_witness,
         references=references,
         forfeit_leaves=forfeit_leaves,
+        output_blocks=out_blocks,
+        output_fills=out_fills,
     )
 
 
@@ -382,39 +382,43 @@ def _hash(elements: Sequence[int]) -> list[int]:
     return [int(v) for v in hash_elements(list(elements))]
 
 
-def _outputs_digest(
+def outputs_blocks(
     batch_id: int,
     markets: Sequence[str],
     markets_doc: Mapping[str, Any],
     rows: Sequence[OrderRow],
     result: Mapping[str, Any],
-    post: LedgerState,
-) -> list[int]:
-    """The outputs digest (docs/formats.md, "Batch digests")."""
+) -> tuple[tuple[tuple[int, ...], ...], int]:
+    """The outputs digest's preimage as rate-8 blocks (docs/formats.md, "Batch digests").
+
+    Returns:
+        The blocks (8 elements each) and the number of fill blocks (blocks 1 … f).
+
+    Raises:
+        BatchStatementError: a malformed forfeit or carried order.
+    """
     by_id = {o.order_id: o for o in rows}
-    out = [OUTPUTS_DOMAIN, *limbs(batch_id, 3), len(markets)]
-    for m in markets:
-        doc = markets_doc[m]
-        fills = doc.get("fills", ())
-        out += [market_code(m), doc.get("price") or 0, int(doc.get("volume", 0)), len(fills)]
-        for f in fills:
-            o = by_id[bytes.fromhex(str(f["order_id"]).removeprefix("0x"))]
-            out += [*bytes32_elements(o.order_id), o.account, o.is_buy, o.fill]
     forfeits = result.get("forfeited", ())
-    out.append(len(forfeits))
+    carried = result.get("carried", ())
+    fills: list[list[int]] = []
+    per_market: list[list[int]] = []
+    for j, m in enumerate(markets):
+        doc = markets_doc[m]
+        listed = doc.get("fills", ())
+        per_market.append([market_code(m), doc.get("price") or 0, int(doc.get("volume", 0)),
+                           len(listed)])  # fmt: skip
+        for f in listed:
+            o = by_id[bytes.fromhex(str(f["order_id"]).removeprefix("0x"))]
+            fills.append([o.account, j, o.is_buy, o.fill, o.fill_price])
+    tail: list[list[int]] = []
     for f in forfeits:
         try:
-            commitment = bytes.fromhex(str(f["commitment"]).removeprefix("0x"))
-            out += [
-                *bytes32_elements(commitment),
-                *address_limbs(str(f["trader"])),
-                int(f["sequence"]),
-                *limbs(int(f["bond"]), 3),
-            ]
+            tail.append([*bytes32_elements(bytes.fromhex(str(f["commitment"]).removeprefix("0x")))])
+            tail.append([*address_limbs(str(f["trader"])), int(f["sequence"])])
+            tail.append([*limbs(int(f["bond"]), 3), int(f.get("rfq_id") is not None)])
         except (KeyError, ValueError) as exc:
             raise BatchStatementError(f"result.json forfeited: {exc}") from exc
-    carried = result.get("carried", ())
-    out.append(len(carried))
+    tail += per_market
     for c in carried:
         try:
             limit = c["limit_price"]
@@ -424,17 +428,25 @@ def _outputs_digest(
                 | int(c["time_in_force"] == "gtc") << 2
                 | int(bool(c["reduce_only"])) << 3
             )
-            out += [
-                *bytes32_elements(bytes.fromhex(str(c["order_id"]).removeprefix("0x"))),
+            tail.append([*bytes32_elements(bytes.fromhex(str(c["order_id"]).removeprefix("0x")))])
+            tail.append([
                 market_code(str(c["market"])),
                 flags,
                 int(limit or 0),
                 int(c["quantity"]),
                 *limbs(int(c["origin_batch"]), 3),
-            ]
+            ])  # fmt: skip
         except (KeyError, ValueError) as exc:
             raise BatchStatementError(f"result.json carried: {exc}") from exc
-    return _hash(out)
+    header = [OUTPUTS_DOMAIN, *limbs(batch_id, 3), len(markets), len(fills), len(forfeits),
+              len(carried)]  # fmt: skip
+    blocks = [header, *fills, *tail]
+    padded = tuple(tuple(int(v) for v in (*b, *(0,) * (8 - len(b)))) for b in blocks)
+    return padded, len(fills)
+
+
+def _blocks_digest(blocks: Sequence[Sequence[int]]) -> list[int]:
+    return _hash([v for b in blocks for v in b])
 
 
 def _inputs_digest(

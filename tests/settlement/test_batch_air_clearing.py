@@ -69,15 +69,6 @@ def test_honest_trace_satisfies_every_constraint(statement: BatchStatement) -> N
 # ---- S1: uniform price
 
 
-def test_non_uniform_fill_price_is_rejected_by_s1_uniform_price(statement: BatchStatement) -> None:
-    """A published fill at another price than its market's: the fill tuple the AIR sends
-    carries the market's public price, so the bus does not balance."""
-    forged = _forge(statement, o0={"fill_price": statement.prices[0] + 1})
-    air, trace = generate(forged, rows_for(forged))
-    with pytest.raises(ConstraintViolation, match="bus"):
-        check_all(air, trace)
-
-
 def test_rows_at_another_price_are_rejected_by_s1_uniform_price(
     statement: BatchStatement,
 ) -> None:

@@ -60,6 +60,17 @@ def test_a_published_file_that_disagrees_fails_verification(
         verify_files(proof, {**files, "result.json": json.dumps(result)})
 
 
+def test_a_published_fill_that_differs_from_the_proved_one_fails_verification(
+    files: dict[str, str], proof: bytes
+) -> None:
+    """One fill's lots changed in result.json: the outputs digest the verifier derives
+    (a public input) is not the one the proof's digest rows produced."""
+    result = json.loads(files["result.json"])
+    result["markets"]["BTC-PERP"]["fills"][0]["quantity"] -= 1
+    with pytest.raises(VerificationError, match="public inputs differ"):
+        verify_files(proof, {**files, "result.json": json.dumps(result)})
+
+
 def test_a_missing_file_fails_verification(files: dict[str, str], proof: bytes) -> None:
     with pytest.raises(VerificationError, match=r"orders\.csv"):
         verify_files(proof, {k: v for k, v in files.items() if k != "orders.csv"})
