@@ -7,9 +7,10 @@ start of a run). Each row
 * receives ``(TAG_FILL, account, market, side, lots, price)`` — the tuple
   the clearing side sends for every fill — with ``price`` the market's public
   clearing price (a one-hot market selector picks it), and ``lots < 2^22``,
-  and sends the same tuple under ``TAG_PUBLISHED_FILL`` to the verifier's
-  table of the fills ``result.json`` publishes (so the fills settled are the
-  published ones, prices included);
+  and sends the same tuple under ``TAG_PUBLISHED_FILL`` to the outputs
+  digest's fill rows (:mod:`.digests`; in ``sealbatch_settle`` to the
+  verifier's table of the given fills), so the fills settled are the
+  published ones, prices included;
 * proves its fee ``fee = ⌈lots × price × multiplier × fee_bps / 10 000⌉``
   exactly as :func:`sealbatch.settlement.ledger.fill_fee` rounds it (up):
   ``fee·10^4 − lots·K = r`` with ``0 <= r <= 9 999`` and

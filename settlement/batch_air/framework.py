@@ -51,7 +51,8 @@ tag                     tuple
 ``TAG_FLOWS``           ``(account, deposit, withdrawal, forfeit digits×6
                         each)`` — an account's published flows
 ``TAG_PUBLISHED_FILL``  ``(account, market, side, lots, price)`` — each fill
-                        the settlement settles, against ``result.json``
+                        the settlement settles, received by the outputs
+                        digest's fill rows (:mod:`.digests`)
 ======================  =====================================================
 """
 

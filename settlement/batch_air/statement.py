@@ -12,9 +12,10 @@ and derives
   docs/formats.md "Batch digests"), and per market its clearing price,
   funding index, mark price and order count;
 * the **public tables** the verifier adds to the bus itself: each market's
-  price (``TAG_MARKET``, once per order of the market), each published order
-  with its published fill (``TAG_ORDER``) and each published fill
-  (``TAG_FILL``, standing in for the settlement sections that consume fills).
+  price (``TAG_MARKET``, once per order of the market) and each published
+  order with its published fill (``TAG_ORDER``);
+* the outputs digest's preimage as rate-8 blocks (:func:`outputs_blocks`),
+  which the prover absorbs in the AIR's digest section (:mod:`.digests`).
 
 This module is the verifier's side: it never imports the prover.
 """
