@@ -210,11 +210,17 @@ class SettleStatement:
                     f"expected a flag bit and 1 to {MAX_TIERS} margin tiers, got {flagged}, {tiers}"
                 )
             pairs = tuple((int(e[i + 2 * t]), int(e[i + 2 * t + 1])) for t in range(tiers))
+            _check_margin(mark, index_mark, pairs)
             margins.append(MarginTerms(mark, index_mark, bool(flagged), pairs))
             i += 2 * tiers
         if len(e) < i + 1 or len(e) < i + 1 + int(e[i]):
             raise ValueError("expected the staged accounts' count and rows")
         staged = tuple(int(x) for x in e[i + 1 : i + 1 + int(e[i])])
+        if list(staged) != sorted(set(staged)) or any(r >= n_post for r in staged):
+            raise ValueError(
+                f"expected distinct staged account rows below {n_post} in increasing order, "
+                f"got {list(staged)}"
+            )
         i += 1 + len(staged)
         st = cls(
             n_pre=n_pre,
@@ -235,6 +241,20 @@ class SettleStatement:
             staged=staged,
         )
         return st, i
+
+
+def _check_margin(mark: int, index_mark: int, tiers: Sequence[tuple[int, int]]) -> None:
+    """Raise ValueError unless prices fit 30 bits and the tiers grow as ``params`` requires."""
+    if not (0 <= mark < 1 << 30 and 0 <= index_mark < 1 << 30):
+        raise ValueError(f"expected mark and index prices below 2^30, got {mark}, {index_mark}")
+    prev = 0
+    for max_lots, bps in tiers:
+        if not prev < max_lots < 1 << 22 or not 1 <= bps <= 10_000:
+            raise ValueError(
+                "expected tiers of increasing max_lots below 2^22 and 1 to 10 000 bps, "
+                f"got {list(tiers)}"
+            )
+        prev = max_lots
 
 
 @dataclass(frozen=True)

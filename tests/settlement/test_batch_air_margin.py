@@ -22,6 +22,7 @@ from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.air import rows_for
 from sealbatch.settlement.batch_air.limbs import DIGIT
 from sealbatch.settlement.batch_air.prover import generate
+from sealbatch.settlement.batch_air.settle_witness import SettleStatement
 from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.ledger import LedgerState, LiquidationOrder, equity
@@ -323,3 +324,35 @@ def test_an_equity_one_below_the_boundary_is_caught_by_statement_4(
         ConstraintViolation, match="statement 4: equity against maintenance at index"
     ):
         check_all(air, trace)
+
+
+def test_margin_terms_round_trip_and_malformed_ones_are_refused(
+    honest: tuple[BatchStatement, Air, np.ndarray],
+) -> None:
+    """The margin terms and staged rows travel in the public inputs; a flag that is not
+    a bit, a tier of 0 bps, a price beyond 2^30 or a staged row past the accounts is
+    refused when the statement is read (nothing is built from it)."""
+    statement, _, _ = honest
+    st = statement.settle
+    elements = list(st.to_elements())
+    again, used = SettleStatement.from_elements(elements)
+    assert again == st and used == len(elements) and again.staged == (0,)
+    m = len(st.markets)
+    first = 4 + 32 + 6 * 4 + 7 * m  # the first market's margin terms
+    assert elements[first : first + 4] == [
+        st.margins[0].mark,
+        st.margins[0].index_mark,
+        0,
+        len(st.margins[0].tiers),
+    ]
+    cases = {
+        first + 2: (2, "flag bit"),
+        first + 5: (0, "1 to 10 000 bps"),
+        first: (1 << 30, "below 2\\^30"),
+        len(elements) - 1: (st.n_post, "staged account rows"),
+    }
+    for index, (value, message) in cases.items():
+        bad = list(elements)
+        bad[index] = value
+        with pytest.raises(ValueError, match=message):
+            SettleStatement.from_elements(bad)
