@@ -389,6 +389,14 @@ class ResumeIn(_In):
         }
 
 
+class ProofHaltIn(_In):
+    """The venue's own logged event: batch ``batch_id`` could not be proved and the
+    venue halted (never a request: no route takes it; replay applies it)."""
+
+    batch_id: U64
+    reason: str = Field(max_length=2_000)
+
+
 class OracleReportIn(_In):
     """A price report signed by a configured oracle source (``sealbatch.settlement.oracle``)."""
 

@@ -79,6 +79,7 @@ from sealbatch.venue.schemas import (
     DepositIn,
     KeyShareIn,
     OracleReportIn,
+    ProofHaltIn,
     QuoteCommitIn,
     QuoteRevealIn,
     ResumeIn,
@@ -286,6 +287,10 @@ class VenueService:
         self.writer = GroupCommitter(self.store, settings.group_commit_max)
         #: One thread writes the folders, in batch order, off the event loop.
         self._publisher = ThreadPoolExecutor(1, thread_name_prefix="sealbatch-publish")
+        #: One thread clears and settles the batches that fall due (and takes the
+        #: snapshots they trigger), so the event loop keeps answering meanwhile.
+        self._clearer = ThreadPoolExecutor(1, thread_name_prefix="sealbatch-clear")
+        self._clearing: Future[list[BatchRecord]] | None = None
         self._publishing: list[Future[None]] = []
         # Batches settled before a crash whose folder was not written yet.
         self._write_folders(list(self.core.publications.values()))
@@ -539,7 +544,7 @@ class VenueService:
         else:
             executor, shutdown = local_executor(settings.prove_workers)
             where = f"{settings.prove_workers} local prover process(es)"
-        self.prover = ProvingPipeline(
+        prover = ProvingPipeline(
             executor,
             on_proven=self._on_proven,
             on_failed=self._on_failed,
@@ -548,6 +553,8 @@ class VenueService:
         )
         log.info("proving batches on %s", where)
         with self.core_lock:
+            # Installed under the lock: a batch settling meanwhile is handed over once.
+            self.prover = prover
             # Settled batches older than the records kept in memory: their transition
             # is gone too unless it is among the publications kept (then proved).
             floor = min(self.core.records, default=self.core.last_cleared + 1)
@@ -605,19 +612,57 @@ class VenueService:
             )
 
     def _on_failed(self, failure: ProofFailure) -> None:
-        """Report a batch that could not be proved: log (done by the pipeline),
-        metric, record and operator view. Its status stays ``settled``."""
+        """Report a batch that could not be proved and halt the venue: log (the
+        pipeline's, and the halt's), metric, record, operator view. Its status
+        stays ``settled`` (its ledger moved); nothing trades until the operator
+        resumes (docs/operator.md)."""
         self.metrics.proof_failures.inc()
+        pending: list[_PendingMessages] = []
         with self.core_lock:
             old = self._record(failure.batch_id)
-            if old is None:
-                return
-            rec = dataclasses.replace(
-                old, proof={"error": failure.reason, "failed_ms": failure.at_ms}
-            )
-            if failure.batch_id in self.core.records:
-                self.core.records[failure.batch_id] = rec
-            self.writer.submit(batches=[rec])
+            if old is not None:
+                rec = dataclasses.replace(
+                    old, proof={"error": failure.reason, "failed_ms": failure.at_ms}
+                )
+                if failure.batch_id in self.core.records:
+                    self.core.records[failure.batch_id] = rec
+                self.writer.submit(batches=[rec])
+            self._halt_unproven(failure, pending)
+        self._publish_all(pending)
+
+    def _halt_unproven(self, failure: ProofFailure, pending: list[_PendingMessages]) -> None:
+        """Halt the venue after a proof failure (caller holds ``core_lock``): the halt
+        is a logged event, so a restart replays it where it happened.
+
+        Nothing is logged when the venue is stopping, its log failed, or it is
+        halted already (a failed batch, or an earlier proof failure)."""
+        if self._stopping or self.writer.failed is not None or self.core.halted is not None:
+            return
+        now = self.clock.now_ms()
+        # The log's order: batches due by now clear before the halt, as on replay.
+        self._advance_locked(now, pending)
+        if self.core.halted is not None:
+            return
+        batch_id = failure.batch_id if failure.batch_id >= 0 else max(self.core.last_cleared, 0)
+        reason = f"batch {batch_id} could not be proved: {failure.reason}"[:2_000]
+        body = ProofHaltIn(batch_id=batch_id, reason=reason)
+        cancelled = self.core.halt_unproven(body, now)
+        statuses = [self.core.order_statuses[c] for c in cancelled if c in self.core.order_statuses]
+        self.writer.submit(
+            [self._log("proof_halt", body.model_dump_json(), now)], statuses=statuses
+        )
+        log.error("%s; the venue halted (sealbatch resume --batch %d once fixed)", reason, batch_id)
+
+    def _restart_prover(self) -> None:
+        """Start proving again after a resume: a new pipeline (a new executor: the old
+        one may have lost its worker) proves every settled batch not yet proven,
+        the failed one first. Blocking: call it off the event loop."""
+        with self.core_lock:
+            old, self.prover = self.prover, None
+        if old is not None:
+            old.close()
+        if not self._stopping:
+            self._start_prover()
 
     def _record(self, batch_id: int) -> BatchRecord | None:
         """A cleared batch's record: from memory, else as stored (records leave
@@ -732,8 +777,49 @@ class VenueService:
                 "reads and writes until restarted"
             )
 
+    def _due(self, now: int) -> bool:
+        """Whether a batch falls due by ``now`` (its clearing must not run on the loop)."""
+        return self.core.clear_due(now)
+
+    async def _clear_due(self, force: bool = False) -> None:
+        """Clear every batch due now on the clearing thread, never on the event loop.
+
+        The caller waits for it without blocking the loop (other requests are
+        answered meanwhile); concurrent callers share one clearing. ``force``
+        runs one pass even when no batch is due (a snapshot that fell due).
+
+        Raises:
+            StorageUnavailable: the durable log failed.
+        """
+        while force or self._due(self.clock.now_ms()):
+            force = False
+            before = self.core.last_cleared
+            fut = self._clearing
+            if fut is None or fut.done():
+                fut = self._clearing = self._clearer.submit(self.advance)
+            await asyncio.wrap_future(fut)
+            if self.core.last_cleared == before and self.core.halted is None:
+                break  # nothing moved (e.g. the time of the check and the clearing's differ)
+
+    async def _locked(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` under ``core_lock`` without blocking the event loop: at once when
+        the lock is free, else on a thread that waits for it (a batch clearing)."""
+        if self.core_lock.acquire(blocking=False):
+            try:
+                return fn()
+            finally:
+                self.core_lock.release()
+        return await asyncio.to_thread(self._call_locked, fn)
+
+    def _call_locked(self, fn: Callable[[], _T]) -> _T:
+        with self.core_lock:
+            return fn()
+
     def advance(self) -> list[BatchRecord]:
-        """Clear every batch that is due; records are stored, then published."""
+        """Clear every batch that is due; records are stored, then published.
+
+        Any thread may call it; the running venue calls it on its clearing
+        thread (:meth:`_clear_due`)."""
         pending: list[_PendingMessages] = []
         with self.core_lock:
             self._check_storage()
@@ -749,11 +835,15 @@ class VenueService:
         while not self._stopping:
             try:
                 if self.writer.failed is None:
-                    self.advance()
+                    await self._clear_due(force=self._snapshot_due)
             except SealbatchError:
                 log.exception("batch clock step failed")
-            self.refresh_metrics()
+            await self.refresh_metrics_async()
             await asyncio.sleep(self.settings.tick_ms / 1000)
+
+    async def refresh_metrics_async(self) -> None:
+        """:meth:`refresh_metrics` from the event loop (never blocked by a clearing)."""
+        await self._locked(self.refresh_metrics)
 
     def refresh_metrics(self) -> None:
         """Set the gauges from the venue's state (the loop and each scrape call it)."""
@@ -791,6 +881,7 @@ class VenueService:
         self._stopping = True
         if self.prover is not None:
             self.prover.close()
+        self._clearer.shutdown(wait=True)
         self.writer.close()
         self._publisher.shutdown(wait=True)
         self.signers.close()
@@ -819,6 +910,18 @@ class VenueService:
         """Publish ``msgs`` once ``fut`` (their write) is durable."""
         if not msgs:
             return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        loop = self._loop
+        if running is None and loop is not None and not loop.is_closed():
+            # Another thread (the clearing thread): the broker lives on the loop.
+            try:
+                loop.call_soon_threadsafe(self._publish_once_durable, fut, msgs)
+                return
+            except RuntimeError:  # the loop closed meanwhile
+                pass
 
         async def publish() -> None:
             with contextlib.suppress(VenueError):
@@ -826,13 +929,12 @@ class VenueService:
                 for topic, kind, data in msgs:
                     self.broker.publish(topic, kind, data)
 
-        try:
-            task = asyncio.get_running_loop().create_task(publish())
-        except RuntimeError:  # no loop (replay, sync tests): publish once durable
+        if running is None:  # no loop (replay, sync tests): publish once durable
             fut.result()
             for topic, kind, data in msgs:
                 self.broker.publish(topic, kind, data)
             return
+        task = running.create_task(publish())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -861,7 +963,8 @@ class VenueService:
     ) -> tuple[
         list[Receipt | AuctionError | VenueError], Future[None] | None, list[_PendingMessages]
     ]:
-        """Take a run of commitments under ``core_lock``."""
+        """Take a run of commitments under ``core_lock``: the first of ``bodies``, up
+        to the first that arrives when a batch is due (none clears here)."""
         pending: list[_PendingMessages] = []
         out: list[Receipt | AuctionError | VenueError] = []
         events: list[LoggedEvent] = []
@@ -872,6 +975,8 @@ class VenueService:
                 self.core.taken_elsewhere = self.store.taken([hexb(b.commitment) for b in bodies])
             for body in bodies:
                 now = self.clock.now_ms()
+                if self._due(now):
+                    break  # a batch fell due: the caller has it cleared off the loop
                 self._advance_locked(now, pending)
                 try:
                     self._limit(body.trader)
@@ -898,12 +1003,18 @@ class VenueService:
         futures: list[Future[None]] = []
         # The signatures are recovered in the workers while other requests run.
         await self.signers.prime(bodies)
-        for i in range(0, len(bodies), _CHUNK):
+        i = 0
+        while i < len(bodies):
             if i:
                 await asyncio.sleep(0)
-            res, fut, pending = self._commit_chunk(bodies[i : i + _CHUNK])
+            # A batch due now clears on the clearing thread first (never here).
+            await self._clear_due()
+            res, fut, pending = await self._locked(
+                functools.partial(self._commit_chunk, bodies[i : i + _CHUNK])
+            )
             self._publish_all(pending)
             out.extend(res)
+            i += len(res)
             if fut is not None:
                 futures.append(fut)
         with self.metrics.commit_latency.time():
@@ -919,24 +1030,37 @@ class VenueService:
         fn: Callable[[Any, int], Any],
         messages: Callable[[Any, int], list[tuple[str, str, dict[str, Any]]]] | None = None,
     ) -> Any:
-        """Apply one signed write other than a commitment and wait until it is durable."""
+        """Apply one signed write other than a commitment and wait until it is durable.
+
+        A batch due when the write arrives is cleared first, on the clearing
+        thread: the write waits for it without blocking the event loop."""
         pending: list[_PendingMessages] = []
+
+        def attempt() -> tuple[Any, Future[None], list[tuple[str, str, dict[str, Any]]]] | None:
+            self._check_storage()
+            now = self.clock.now_ms()
+            if self._due(now):
+                return None  # a batch fell due meanwhile: clear it off the loop first
+            self._advance_locked(now, pending)
+            self._limit(signer)
+            try:
+                result = fn(body, now)
+            except SealbatchError as err:
+                self._refused(kind, body, signer, err)
+                raise
+            self._spend(signer, result.error if isinstance(result, RevealOutcome) else None)
+            fut = self.writer.submit([self._log(kind, body.model_dump_json(), now)])
+            return result, fut, (messages(result, now) if messages else [])
+
         try:
-            with self.core_lock:
-                self._check_storage()
-                now = self.clock.now_ms()
-                self._advance_locked(now, pending)
-                self._limit(signer)
-                try:
-                    result = fn(body, now)
-                except SealbatchError as err:
-                    self._refused(kind, body, signer, err)
-                    raise
-                self._spend(signer, result.error if isinstance(result, RevealOutcome) else None)
-                fut = self.writer.submit([self._log(kind, body.model_dump_json(), now)])
-                msgs = messages(result, now) if messages else []
+            while True:
+                await self._clear_due()
+                done = await self._locked(attempt)
+                if done is not None:
+                    break
         finally:
             self._publish_all(pending)
+        result, fut, msgs = done
         self._publish_once_durable(fut, msgs)
         with self.metrics.commit_latency.time():
             await asyncio.wrap_future(fut)
@@ -953,7 +1077,7 @@ class VenueService:
         if outcome.error is not None:
             raise outcome.error
         if outcome.combined:
-            self.advance()
+            await self._clear_due()  # on the clearing thread, not here
         return outcome
 
     async def reveal(self, body: RevealIn) -> RevealedOrder:
@@ -1031,6 +1155,10 @@ class VenueService:
         """Resume the venue halted after a failed batch (the operator's signed order)."""
         out: dict[str, Any] = await self._write("resume", body.operator, body, self.core.resume)
         log.warning("the operator resumed the venue halted after batch %d", out["batch_id"])
+        if self.prover is not None and self.prover.failure is not None:
+            # Proving halted too (the halt's cause, or alongside): it starts over at
+            # the unproven batch; a batch that fails again halts the venue again.
+            await asyncio.to_thread(self._restart_prover)
         return out
 
     def read(self, fn: Callable[[], _T]) -> _T:
@@ -1043,6 +1171,10 @@ class VenueService:
             self._check_storage()
             return fn()
 
+    def _read_locked(self, fn: Callable[[], _T]) -> _T:
+        self._check_storage()
+        return fn()
+
     async def read_durable(self, fn: Callable[[], _T]) -> _T:
         """:meth:`read`, returned once every write it may show is durable.
 
@@ -1053,7 +1185,8 @@ class VenueService:
         Raises:
             StorageUnavailable: that write failed.
         """
-        out = self.read(fn)
+        await self._clear_due()
+        out = await self._locked(functools.partial(self._read_locked, fn))
         last = self.writer.last
         if last is not None:
             await asyncio.wrap_future(last)

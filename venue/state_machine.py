@@ -95,6 +95,7 @@ from sealbatch.venue.schemas import (
     DepositIn,
     KeyShareIn,
     OracleReportIn,
+    ProofHaltIn,
     QuoteCommitIn,
     QuoteRevealIn,
     ResumeIn,
@@ -120,6 +121,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "resume": ResumeIn,
     "dealing": DealingIn,
     "key_share": KeyShareIn,
+    "proof_halt": ProofHaltIn,
 }
 
 #: Reveal refusals that concern a commitment the batch holds: they are logged
@@ -246,21 +248,27 @@ class VenueStateMachine:
 
     def __getstate__(self) -> dict[str, Any]:
         """What a snapshot keeps: everything but the operator's private key (the
-        operator sets it again with :meth:`set_operator_key`), the published
-        transitions (written out already) and what the operator hands over at once."""
+        operator sets it again with :meth:`set_operator_key`), the transitions of
+        batches already proven (written out already: the others are kept, so a
+        restart can still prove them) and what the operator hands over at once."""
         state = dict(self.__dict__)
         books = {}
         for b, book in self.books.items():
             keyless = copy.copy(book)
             keyless.operator_key = b""
             books[b] = keyless
+        unproven = {
+            b: p
+            for b, p in self.publications.items()
+            if (rec := self.records.get(b)) is not None and rec.status == "settled"
+        }
         state.update(
             operator_key=b"",
             books=books,
-            publications={},
+            publications=unproven,
             statuses_out={},
             taken_elsewhere={},
-            threshold_files={},
+            threshold_files={b: f for b, f in self.threshold_files.items() if b in unproven},
         )
         return state
 
@@ -650,6 +658,29 @@ class VenueStateMachine:
             "collecting": self.schedule.collecting(now_ms),
         }
 
+    def halt_unproven(self, body: ProofHaltIn, now_ms: int) -> list[bytes]:
+        """Halt the venue because settled batch ``body.batch_id`` could not be proved
+        (the operator logs it when its proving pipeline fails; replay applies it).
+
+        The same halt as after a failed batch (:meth:`_halt`): open batches are
+        cancelled without forfeits and nothing trades until the operator's
+        signed :meth:`resume` naming this batch. The batch itself stays settled
+        (its ledger moved). A venue already halted stays as it is.
+
+        Returns:
+            The commitments cancelled (none when already halted).
+        """
+        if self.halted is not None:
+            return []
+        self.events_applied += 1
+        return self._halt(
+            body.batch_id,
+            body.reason,
+            now_ms,
+            f"batch {body.batch_id} could not be proved and the venue halted: this batch "
+            "was cancelled",
+        )
+
     def signed_by(self, kind: str, body: Any) -> str | None:
         """The address that signed ``body`` (a write of ``kind``), or None when its
         signature does not verify. For a refused write: only its true signer's
@@ -705,6 +736,7 @@ class VenueStateMachine:
             "resume": self.resume,
             "dealing": self.deal,
             "key_share": self.release_share,
+            "proof_halt": self.halt_unproven,
         }
         handler[kind](body, at_ms)
 
@@ -721,16 +753,10 @@ class VenueStateMachine:
         out: list[BatchRecord] = []
         self._seal_closed(now_ms)
         while self.last_cleared < target and self.halted is None:
-            if self.carried or self.settlement.has_pending():
-                nxt = self.last_cleared + 1
-            else:
-                pending = [b for b in self.books if b <= target]
-                pending += [b for b in self.blocks if b <= target]
-                pending += [b for b in self.quote_bonds if b <= target]
-                if not pending:
-                    self.last_cleared = target
-                    break
-                nxt = max(min(pending), self.last_cleared + 1)
+            nxt = self._next_to_clear(target)
+            if nxt is None:
+                self.last_cleared = target
+                break
             if self._awaits_key(nxt, now_ms):
                 break  # its encrypted orders wait for the keypers' shares
             out.append(self._clear(nxt))
@@ -741,6 +767,28 @@ class VenueStateMachine:
         if out:
             self._forget_old()
         return out
+
+    def _next_to_clear(self, target: int) -> int | None:
+        """The next batch :meth:`advance` clears on its way to ``target`` (None: every
+        batch up to ``target`` is empty, the clock skips them)."""
+        if self.carried or self.settlement.has_pending():
+            return self.last_cleared + 1
+        pending = [b for b in self.books if b <= target]
+        pending += [b for b in self.blocks if b <= target]
+        pending += [b for b in self.quote_bonds if b <= target]
+        if not pending:
+            return None
+        return max(min(pending), self.last_cleared + 1)
+
+    def clear_due(self, now_ms: int) -> bool:
+        """Whether :meth:`advance` at ``now_ms`` would clear a batch or move the clock
+        (the operator runs that off its event loop); False while halted, or while the
+        next batch waits for its keypers' secret."""
+        target = self.schedule.last_cleared_by(now_ms)
+        if self.last_cleared >= target or self.halted is not None:
+            return False
+        nxt = self._next_to_clear(target)
+        return nxt is None or not self._awaits_key(nxt, now_ms)
 
     def _seal_closed(self, now_ms: int) -> None:
         """Seal every batch holding encrypted orders whose reveal window has closed:
@@ -1020,14 +1068,17 @@ class VenueStateMachine:
                 out.append(status)
         self.statuses_out[batch_id] = out
 
-    def _halt(self, batch_id: int, reason: str, at_ms: int) -> list[bytes]:
+    def _halt(
+        self, batch_id: int, reason: str, at_ms: int, detail: str | None = None
+    ) -> list[bytes]:
         """Halt after ``batch_id`` failed: cancel every open batch (its commitments end
         ``not_filled`` with the reason ``venue_halted``, no bond is forfeited, its
         accepted blocks and quote bonds are released) until the operator resumes.
         Carried GTC orders and pending deposits and withdrawals wait for the next
         batch after the resume. Returns the commitments cancelled."""
         self.halted = {"batch_id": batch_id, "reason": reason, "at_ms": at_ms}
-        detail = f"batch {batch_id} failed and the venue halted: this batch was cancelled"
+        if detail is None:
+            detail = f"batch {batch_id} failed and the venue halted: this batch was cancelled"
         open_batches = sorted({*self.books, *self.blocks, *self.quote_bonds})
         cancelled: list[bytes] = []
         for b in open_batches:

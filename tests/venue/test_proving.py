@@ -13,6 +13,7 @@ import signal
 import tarfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,14 @@ from fastapi.testclient import TestClient
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.exceptions import VerificationError
 from sealbatch.settlement.batch_proof import verify_files
+from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.publication import BATCH_FILES
 from sealbatch.venue.app import create_app
 from sealbatch.venue.cli import main
+from sealbatch.venue.client import ApiError
 from sealbatch.venue.clock import ManualClock
-from tests.venue.conftest import Venue, make_settings
+from tests.venue.conftest import KEYS, T0, Venue, make_settings
+from tests.venue.test_halt import OPERATOR_KEY, _resume_body
 
 #: Waiting for a proof: generous, the machine may be loaded (a batch proof takes
 #: a few seconds of one core). Tests wait for a state, never assert a duration.
@@ -143,32 +147,177 @@ def test_without_proving_a_batch_stays_settled_and_has_no_proof(venue: Venue) ->
     assert venue.tc.get("/v1/operator").json()["proving"]["enabled"] is False
 
 
-def test_a_batch_that_cannot_be_proved_halts_the_chain_and_is_reported(
+@pytest.mark.slow
+def test_a_batch_that_cannot_be_proved_halts_the_venue_until_the_operator_resumes(
     proving: Venue, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The prover process dies while batch 0 is being proved: batch 0 is reported
-    (log, metric, operator view, its record) and no later batch becomes proven,
-    even though nothing is wrong with it — the chain of proofs stops, never skips."""
+    (log, metric, operator view, its record), no later batch becomes proven, and
+    the venue halts (open batches cancelled, trading writes refused) until the
+    operator's signed resume, which proves the batch again and trading goes on."""
     venue = proving
     op = venue.service
     assert op.prover is not None
     _trade(venue, 0)
+    # Carol's order waits in batch 2 (collecting while batch 1 would reveal).
+    venue.clock.set(T0 + 2_000 + 10)
+    carol = venue.traders["carol"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=1_000_000)
+    assert carol.batch_id == 2
     wait_for("a prover process", lambda: bool(getattr(op.prover.executor, "_processes", None)))
-    with caplog.at_level(logging.ERROR, logger="sealbatch.venue.proving"):
+    with caplog.at_level(logging.ERROR, logger="sealbatch"):
         for pid in list(op.prover.executor._processes):  # type: ignore[attr-defined]
             os.kill(pid, signal.SIGKILL)
-        wait_for("the failure", lambda: op.prover.failure is not None)
-    assert op.prover.failure.batch_id == 0
+        wait_for("the halt", lambda: op.core.halted is not None)
+    assert op.prover.failure is not None and op.prover.failure.batch_id == 0
     assert "batch 0 could not be proved" in caplog.text
-    _trade(venue, 1, 101)
-    view = venue.tc.get("/v1/operator").json()["proving"]
-    assert view["failure"]["batch_id"] == 0 and view["failure"]["reason"]
-    assert view["lag"] == 2 and view["pending"] == [0, 1] and view["last_proven_batch"] is None
+    assert "the venue halted (sealbatch resume --batch 0" in caplog.text
+    view = venue.tc.get("/v1/operator").json()
+    assert view["proving"]["failure"]["batch_id"] == 0 and view["proving"]["failure"]["reason"]
+    assert view["proving"]["last_proven_batch"] is None
+    assert view["halted"]["batch_id"] == 0
+    assert view["halted"]["reason"].startswith("batch 0 could not be proved: ")
     record = venue.tc.get("/v1/batches/0").json()
     assert record["status"] == "settled" and record["proof"]["error"]
-    assert _status(venue, 1) == "settled"
-    assert venue.tc.get("/v1/batches/1/proof").status_code == 409
+    assert venue.tc.get("/v1/batches/0/proof").status_code == 409
     metrics = venue.tc.get("/metrics").text
     assert "sealbatch_proof_failures_total 1.0" in metrics
     assert "sealbatch_proving_halted 1.0" in metrics
-    assert "sealbatch_proof_lag 2.0" in metrics
+    assert "sealbatch_halted 1.0" in metrics
+    # Halted: the open batch is cancelled (bond released) and trading writes refused.
+    status = venue.traders["carol"].order(carol.commitment)
+    assert (status["status"], status["reason"]) == ("not_filled", "venue_halted")
+    with pytest.raises(ApiError) as err:
+        venue.traders["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 1))
+    assert (err.value.status, err.value.code) == (503, "venue_halted")
+    # No batch clears while halted, however long the clock runs.
+    venue.clock.set(T0 + 6_000 + 10)
+    assert venue.tc.get("/v1/operator").json()["last_cleared_batch"] == 0
+    # Only the operator resumes, naming the unproven batch.
+    r = venue.tc.post("/v1/operator/resume", json=_resume_body(venue, 1, OPERATOR_KEY))
+    assert (r.status_code, r.json()["code"]) == (409, "wrong_batch")
+    r = venue.tc.post("/v1/operator/resume", json=_resume_body(venue, 0, OPERATOR_KEY))
+    assert r.status_code == 200, r.text
+    assert r.json()["collecting"] == 6
+    # Proving starts over at batch 0 on a new prover process, then trading goes on.
+    wait_for("batch 0 proven", lambda: _status(venue, 0) == "proven", venue)
+    assert venue.tc.get("/v1/operator").json()["proving"]["failure"] is None
+    _trade(venue, 6, 101)
+    wait_for("batch 6 proven", lambda: _status(venue, 6) == "proven", venue)
+    assert "sealbatch_halted 0.0" in venue.tc.get("/metrics").text
+
+
+#: Batches the patched prover refuses (see ``thread_provers``).
+REFUSED: set[int] = set()
+
+
+@pytest.fixture
+def thread_provers(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[int]]:
+    """Provers in the venue's process (a real thread pool, so the patched job runs):
+    the batches in REFUSED are refused as the prover refuses a batch, the others proved."""
+    from sealbatch.venue import proving as proving_mod
+    from sealbatch.venue import service as service_mod
+
+    def threads(workers: int) -> tuple[Any, Callable[[], None]]:
+        pool = ThreadPoolExecutor(workers)
+        return pool, lambda: pool.shutdown(wait=False, cancel_futures=True)
+
+    real_prove = proving_mod.prove_job
+
+    def prove_job(batch_id: int, files_of: Any) -> Any:
+        if batch_id in REFUSED:
+            raise BatchStatementError(
+                f"batch {batch_id}: expected a provable batch, got a test fault"
+            )
+        return real_prove(batch_id, files_of)
+
+    monkeypatch.setattr(service_mod, "local_executor", threads)
+    monkeypatch.setattr(proving_mod, "prove_job", prove_job)
+    REFUSED.clear()
+    yield REFUSED
+    REFUSED.clear()
+
+
+def test_a_proof_failure_halts_trading_and_a_resume_proves_again(
+    db_url: str, clock: ManualClock, thread_provers: set[int]
+) -> None:
+    """The attack: keep trading on batches that can never be proved (or anchored).
+    A batch whose proving raises halts the venue: the open batch is cancelled with
+    its bond released, every trading write is refused, nothing clears, and the
+    halt is loud (operator view, metrics, log); the operator's resume proves the
+    batch again, and while its proving still fails the venue halts again."""
+    thread_provers.add(0)
+    with TestClient(create_app(make_settings(db_url, prove=True), clock)) as tc:
+        venue = Venue(tc, clock)
+        venue.fund()
+        t = venue.traders
+        a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 3))
+        b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 3))
+        venue.to_reveal(0)
+        # Carol's order waits in batch 1 (collecting while batch 0 reveals).
+        carol = t["carol"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=1_000_000)
+        assert carol.batch_id == 1
+        t["alice"].reveal(a)
+        t["bob"].reveal(b)
+        assert venue.to_cleared(0)["status"] == "settled"
+        op = venue.service
+        wait_for("the halt", lambda: op.core.halted is not None)
+        view = tc.get("/v1/operator").json()
+        assert view["halted"]["batch_id"] == 0
+        assert view["halted"]["reason"].startswith(
+            "batch 0 could not be proved: BatchStatementError: batch 0: expected a provable"
+        )
+        assert view["proving"]["failure"]["batch_id"] == 0
+        metrics = tc.get("/metrics").text
+        assert "sealbatch_halted 1.0" in metrics and "sealbatch_proving_halted 1.0" in metrics
+        assert "sealbatch_proof_failures_total 1.0" in metrics
+        status = t["carol"].order(carol.commitment)
+        assert (status["status"], status["reason"]) == ("not_filled", "venue_halted")
+        carol_addr = t["carol"].address
+        assert carol_addr is not None
+        assert op.core.settlement._at_stake(carol_addr) == 0  # bond released, not forfeited
+        with pytest.raises(ApiError) as err:
+            t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 1))
+        assert (err.value.status, err.value.code) == (503, "venue_halted")
+        clock.set(T0 + 5_000 + 10)
+        assert tc.get("/v1/operator").json()["last_cleared_batch"] == 0
+        # A trader cannot resume it; the operator can, and proving starts over.
+        r = tc.post(
+            "/v1/operator/resume",
+            json=_resume_body(venue, 0, bytes.fromhex(KEYS["alice"][2:])),
+        )
+        assert (r.status_code, r.json()["code"]) == (401, "bad_signature")
+        r = tc.post("/v1/operator/resume", json=_resume_body(venue, 0, OPERATOR_KEY))
+        assert r.status_code == 200, r.text
+        # Batch 0 still cannot be proved: the venue halts again, at batch 0.
+        wait_for("the halt again", lambda: op.core.halted is not None)
+        assert op.core.halted["batch_id"] == 0
+        assert "sealbatch_proof_failures_total 2.0" in tc.get("/metrics").text
+
+
+def test_a_restart_replays_a_proof_halt(
+    db_url: str, clock: ManualClock, thread_provers: set[int]
+) -> None:
+    """The halt is a logged event: a venue restarted after a proof failure is halted
+    at the same place (and proves the batch again); the replay reproduces every
+    stored batch, and the resume after the restart is replayed too."""
+    thread_provers.add(0)
+    settings = make_settings(db_url, prove=True)
+    with TestClient(create_app(settings, clock)) as tc:
+        venue = Venue(tc, clock)
+        venue.fund()
+        _trade(venue, 0)
+        wait_for("the halt", lambda: venue.service.core.halted is not None)
+    thread_provers.clear()  # the cause is fixed
+    with TestClient(create_app(settings, clock)) as tc:
+        venue = Venue(tc, clock)
+        op = venue.service
+        assert op.core.halted is not None and op.core.halted["batch_id"] == 0
+        wait_for("batch 0 proven", lambda: _status(venue, 0) == "proven", venue)
+        assert op.core.halted is not None  # proven again, still halted until resumed
+        clock.set(T0 + 4_000 + 50)
+        r = tc.post("/v1/operator/resume", json=_resume_body(venue, 0, OPERATOR_KEY))
+        assert r.status_code == 200, r.text
+    with TestClient(create_app(make_settings(db_url), clock)) as tc:
+        op = tc.app.state.service  # type: ignore[attr-defined]
+        assert op.core.halted is None
+        assert tc.get("/v1/batches/0").json()["status"] == "proven"

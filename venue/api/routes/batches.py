@@ -117,7 +117,8 @@ async def get_proof(service: ServiceDep, batch_id: int) -> Response:
     "settled; 404 for an unknown batch.",
 )
 async def get_archive(service: ServiceDep, batch_id: int) -> Response:
-    data = service.archive(batch_id)
+    # Off the event loop: it may wait for a batch clearing, and it compresses.
+    data = await asyncio.to_thread(service.archive, batch_id)
     if service.writer.last is not None:
         await asyncio.wrap_future(service.writer.last)  # never serve a result a crash could undo
     return Response(

@@ -100,5 +100,5 @@ async def healthz(service: ServiceDep) -> JSONResponse:
     },
 )
 async def metrics(service: ServiceDep) -> Response:
-    service.refresh_metrics()
+    await service.refresh_metrics_async()
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
