@@ -138,7 +138,7 @@ class _Metrics:
         )
         self.halted = Gauge(
             "sealbatch_halted",
-            "1 while the venue is halted after a failed batch (until the operator resumes it)",
+            "1 while the venue is halted after a failed or unprovable batch (until resumed)",
             registry=r,
         )
         self.writer_failed = Gauge(
