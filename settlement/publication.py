@@ -6,6 +6,11 @@ withdrawals, the ledger before and after); :meth:`BatchPublication.files`
 renders it as the files of a ``batch-<n>/`` folder that ``sealbatch replay``
 re-derives. ``transfers.json`` carries the deposits, withdrawals and blocks
 in the order the transition applied them.
+
+:meth:`PublishedBatch.from_files` reads a folder's inputs back and
+:meth:`PublishedBatch.resettle` re-clears and re-settles the batch from them
+on a given pre-state: the one re-derivation that ``sealbatch replay``, the
+batch statement's witness and the tests share.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sealbatch.auction.batch import BatchResult
+from sealbatch.auction.batch import BatchResult, RestingOrder, clear_batch
+from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.errors import SettlementError
@@ -23,16 +29,21 @@ from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.oracle import OracleConfig, OracleRound
 from sealbatch.settlement.params import SettlementConfig
 from sealbatch.settlement.snapshot import (
+    oracle_config_from_dict,
     oracle_config_to_dict,
+    orders_from_csv,
     orders_to_csv,
     result_to_dict,
     state_to_dict,
 )
+from sealbatch.settlement.transition import BatchWitness, apply_batch
 
 __all__ = [
     "BATCH_FILES",
     "TRANSFERS_FORMAT",
     "BatchPublication",
+    "PublishedBatch",
+    "Resettled",
     "transfers_from_dict",
     "transfers_to_dict",
 ]
@@ -182,3 +193,136 @@ class BatchPublication:
             "pre_state.json": _json(state_to_dict(self.pre, config)),
             "post_state.json": _json(state_to_dict(self.post, config)),
         }
+
+
+@dataclass(frozen=True)
+class Resettled:
+    """A published batch cleared and settled again: the auction's result, the
+    ledger after it, and the transition's witness."""
+
+    result: BatchResult
+    post: LedgerState
+    witness: BatchWitness
+
+
+@dataclass(frozen=True)
+class PublishedBatch:
+    """The inputs a published batch folder gives (docs/formats.md), parsed but not
+    checked: what re-clearing and re-settling the batch takes beside a pre-state.
+
+    ``orders`` is orders.csv in its order (the batch's revealed orders in receipt
+    order, then the carried-in ones); ``references`` the reference price per
+    market from result.json; ``forfeited`` its forfeits with their signed commits.
+    """
+
+    batch_id: int
+    seed: bytes
+    references: Mapping[str, int | None]
+    orders: tuple[RestingOrder, ...]
+    forfeited: tuple[Forfeit, ...]
+    oracle_round: OracleRound
+    oracle: OracleConfig
+    deposits: tuple[tuple[AccountKey, int], ...]
+    blocks: tuple[BlockTrade, ...]
+    withdrawals: tuple[tuple[AccountKey, int], ...]
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, str]) -> PublishedBatch:
+        """Parse orders.csv, result.json, oracle.json and transfers.json.
+
+        Raises:
+            KeyError, TypeError, ValueError (``json.JSONDecodeError`` included),
+            SettlementError, AuctionError: a file is missing or malformed.
+        """
+        result = json.loads(files["result.json"])
+        oracle_doc = json.loads(files["oracle.json"])
+        deposits, blocks, withdrawals = transfers_from_dict(json.loads(files["transfers.json"]))
+        return cls(
+            batch_id=int(result["batch_id"]),
+            seed=bytes.fromhex(str(result["seed"]).removeprefix("0x")),
+            references={m: r["reference_price"] for m, r in result["markets"].items()},
+            orders=tuple(orders_from_csv(files["orders.csv"])),
+            forfeited=tuple(
+                Forfeit(
+                    bytes.fromhex(str(f["commitment"]).removeprefix("0x")),
+                    Address(str(f["trader"])),
+                    str(f["market"]),
+                    int(f["sequence"]),
+                    int(f["bond"]),
+                    None
+                    if f.get("rfq_id") is None
+                    else bytes.fromhex(str(f["rfq_id"]).removeprefix("0x")),
+                    signed=f.get("signed"),
+                )
+                for f in result["forfeited"]
+            ),
+            oracle_round=OracleRound.from_dict(oracle_doc),
+            oracle=oracle_config_from_dict(oracle_doc["config"]),
+            deposits=deposits,
+            blocks=blocks,
+            withdrawals=withdrawals,
+        )
+
+    def split_orders(
+        self, pre: LedgerState
+    ) -> tuple[tuple[RevealedOrder, ...], list[RestingOrder]]:
+        """orders.csv split into the batch's own revealed orders (receipt numbers in
+        file order) and the orders carried in: rests of earlier batches and the
+        liquidation orders ``pre`` holds pending."""
+        liquidations = {lo.resting.order_id for lo in pre.pending_liquidations}
+        revealed = tuple(
+            RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, 0)
+            for n, r in enumerate(self.orders)
+            if r.origin_batch == self.batch_id and r.order_id not in liquidations
+        )
+        carried = [
+            r for r in self.orders if r.origin_batch != self.batch_id or r.order_id in liquidations
+        ]
+        return revealed, carried
+
+    def resettle(
+        self,
+        pre: LedgerState,
+        config: SettlementConfig,
+        carried: Sequence[RestingOrder] | None = None,
+        revealed: Sequence[RevealedOrder] | None = None,
+    ) -> Resettled:
+        """Re-clear the batch with its published seed and reference prices, then settle
+        it on ``pre`` with its oracle round and transfers.
+
+        Args:
+            pre: the ledger the batch starts from (the published pre-state, or another).
+            config: the settlement rules (pre_state.json's).
+            carried: the orders carried in; by default those orders.csv carries in.
+            revealed: the batch's own orders; by default those of orders.csv
+                (:meth:`split_orders` on ``pre``).
+
+        Raises:
+            AuctionError, SettlementError: the batch does not clear or settle.
+        """
+        own, published_carried = self.split_orders(pre)
+        sealed = SealedBatch(
+            self.batch_id,
+            self.seed,
+            (),
+            own if revealed is None else tuple(revealed),
+            self.forfeited,
+            (),
+        )
+        result = clear_batch(
+            sealed,
+            config.auction_markets,
+            dict(self.references),
+            published_carried if carried is None else list(carried),
+        )
+        post, witness = apply_batch(
+            pre,
+            result,
+            self.oracle_round,
+            config,
+            self.oracle,
+            deposits=self.deposits,
+            blocks=self.blocks,
+            withdrawals=self.withdrawals,
+        )
+        return Resettled(result, post, witness)

@@ -11,26 +11,21 @@ transition did.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sealbatch.auction.batch import clear_batch
-from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
 from sealbatch.auction.errors import AuctionError
 from sealbatch.crypto import poseidon2
-from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.limbs import digits_of
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.ledger import AccountKey, LedgerState
-from sealbatch.settlement.oracle import OracleConfig, OracleRound
+from sealbatch.settlement.oracle import OracleConfig
 from sealbatch.settlement.params import SettlementConfig
-from sealbatch.settlement.publication import BatchPublication, transfers_from_dict
+from sealbatch.settlement.publication import BatchPublication, PublishedBatch
 from sealbatch.settlement.roots import _address_limbs, header_elements, state_root
-from sealbatch.settlement.snapshot import oracle_config_from_dict, orders_from_csv
 from sealbatch.settlement.transition import BatchWitness, apply_batch
 
 __all__ = [
@@ -466,49 +461,11 @@ def replay_published(
         BatchStatementError: a malformed file, or a batch that does not settle.
     """
     try:
-        result = json.loads(files["result.json"])
-        oracle_doc = json.loads(files["oracle.json"])
-        oracle_cfg = oracle_config_from_dict(oracle_doc["config"])
-        oracle_round = OracleRound.from_dict(oracle_doc)
-        orders = orders_from_csv(files["orders.csv"])
-        deposits, blocks, withdrawals = transfers_from_dict(json.loads(files["transfers.json"]))
-        batch_id = int(result["batch_id"])
-        seed = bytes.fromhex(str(result["seed"]).removeprefix("0x"))
-        references = {m: r["reference_price"] for m, r in result["markets"].items()}
-        forfeited = tuple(
-            Forfeit(
-                bytes.fromhex(str(f["commitment"]).removeprefix("0x")),
-                Address(str(f["trader"])),
-                str(f["market"]),
-                int(f["sequence"]),
-                int(f["bond"]),
-            )
-            for f in result["forfeited"]
-        )
-        liquidation_ids = {lo.resting.order_id for lo in pre.pending_liquidations}
-        revealed = tuple(
-            RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, 0)
-            for n, r in enumerate(orders)
-            if r.origin_batch == batch_id and r.order_id not in liquidation_ids
-        )
-        carried = [r for r in orders if r.origin_batch != batch_id or r.order_id in liquidation_ids]
-        sealed = SealedBatch(batch_id, seed, (), revealed, forfeited, ())
-        cleared = clear_batch(sealed, config.auction_markets, references, carried)
-        _, witness = apply_batch(
-            pre,
-            cleared,
-            oracle_round,
-            config,
-            oracle_cfg,
-            deposits=deposits,
-            blocks=blocks,
-            withdrawals=withdrawals,
-        )
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        return PublishedBatch.from_files(files).resettle(pre, config).witness
+    except (KeyError, TypeError, ValueError) as exc:
         raise BatchStatementError(f"published batch: {exc}") from exc
     except (AuctionError, SettlementError) as exc:
         raise BatchStatementError(f"the published batch does not settle: {exc}") from exc
-    return witness
 
 
 def settle_from_files(

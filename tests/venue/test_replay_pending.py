@@ -12,21 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from sealbatch.auction.batch import RestingOrder, clear_batch
-from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
-from sealbatch.crypto.eip712 import Address
+from sealbatch.auction.batch import RestingOrder
 from sealbatch.settlement.ledger import LedgerState, LiquidationOrder
-from sealbatch.settlement.oracle import OracleRound
-from sealbatch.settlement.publication import BatchPublication, transfers_from_dict
+from sealbatch.settlement.publication import BATCH_FILES, BatchPublication, PublishedBatch
 from sealbatch.settlement.roots import state_root
 from sealbatch.settlement.snapshot import (
     config_from_dict,
-    oracle_config_from_dict,
-    orders_from_csv,
     state_from_dict,
     state_to_dict,
 )
-from sealbatch.settlement.transition import apply_batch, halted_markets, pending_carried_in
+from sealbatch.settlement.transition import halted_markets, pending_carried_in
 from sealbatch.venue.cli import main
 
 # The default demo stages a liquidation order and carries GTC rests into batch 4.
@@ -55,53 +50,27 @@ def _reissue(folder: Path, mutate: Callable[[LedgerState], LedgerState]) -> None
     """Rewrite ``folder`` as a dishonest operator would: its pre-state's pending orders
     changed by ``mutate``, the batch re-cleared and re-settled on that pre-state, every
     file (roots included) made consistent with it."""
-    pre_doc, oracle_doc = _read(folder, "pre_state.json"), _read(folder, "oracle.json")
-    published = _read(folder, "result.json")
+    files = {name: (folder / name).read_text() for name in BATCH_FILES}
+    pre_doc = json.loads(files["pre_state.json"])
     config = config_from_dict(pre_doc["config"])
-    oracle_cfg = oracle_config_from_dict(oracle_doc["config"])
+    batch = PublishedBatch.from_files(files)
     pre = state_from_dict(pre_doc, config)
-    oracle_round = OracleRound.from_dict(oracle_doc)
-    batch_id = published["batch_id"]
-    liquidations = {lo.resting.order_id for lo in pre.pending_liquidations}
-    revealed = tuple(
-        RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, 0)
-        for n, r in enumerate(orders_from_csv((folder / "orders.csv").read_text()))
-        if r.origin_batch == batch_id and r.order_id not in liquidations
-    )
-    forfeited = tuple(
-        Forfeit(
-            bytes.fromhex(f["commitment"][2:]),
-            Address(f["trader"]),
-            f["market"],
-            f["sequence"],
-            f["bond"],
-            signed=f["signed"],
-        )
-        for f in published["forfeited"]
-    )
-    seed = bytes.fromhex(published["seed"][2:])
-    references = {m: r["reference_price"] for m, r in published["markets"].items()}
-    deposits, blocks, withdrawals = transfers_from_dict(_read(folder, "transfers.json"))
+    revealed, _ = batch.split_orders(pre)  # the batch's own orders, as published
     forged = mutate(pre)
-    halted = halted_markets(forged, oracle_cfg, oracle_round.timestamp_ms)
-    result = clear_batch(
-        SealedBatch(batch_id, seed, (), revealed, forfeited, ()),
-        config.auction_markets,
-        references,
-        list(pending_carried_in(forged, halted).values()),
+    halted = halted_markets(forged, batch.oracle, batch.oracle_round.timestamp_ms)
+    again = batch.resettle(
+        forged, config, list(pending_carried_in(forged, halted).values()), revealed
     )
-    post, _ = apply_batch(
+    pub = BatchPublication(
+        again.result,
+        batch.oracle_round,
         forged,
-        result,
-        oracle_round,
-        config,
-        oracle_cfg,
-        deposits=deposits,
-        blocks=blocks,
-        withdrawals=withdrawals,
+        again.post,
+        batch.deposits,
+        batch.blocks,
+        batch.withdrawals,
     )
-    pub = BatchPublication(result, oracle_round, forged, post, deposits, blocks, withdrawals)
-    for name, text in pub.files(config, oracle_cfg).items():
+    for name, text in pub.files(config, batch.oracle).items():
         (folder / name).write_text(text)
     # The honest batch's proof is not a proof of the reissued one (a dishonest operator
     # would prove the reissued batch anew: it is consistent on its own).

@@ -339,23 +339,17 @@ def _replay(folder: Path) -> _Replayed:
     Raises:
         _Malformed: a file is missing or malformed.
     """
-    from sealbatch.auction.batch import clear_batch
-    from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
     from sealbatch.auction.errors import AuctionError
-    from sealbatch.crypto.eip712 import Address
     from sealbatch.settlement.errors import SettlementError
-    from sealbatch.settlement.oracle import OracleRound
-    from sealbatch.settlement.publication import transfers_from_dict
+    from sealbatch.settlement.publication import PublishedBatch
     from sealbatch.settlement.roots import state_root
     from sealbatch.settlement.snapshot import (
         config_from_dict,
-        oracle_config_from_dict,
-        orders_from_csv,
         result_to_dict,
         state_from_dict,
         state_to_dict,
     )
-    from sealbatch.settlement.transition import apply_batch, halted_markets, reference_prices
+    from sealbatch.settlement.transition import halted_markets, reference_prices
 
     texts: dict[str, str] = {}
     for name in FILES:
@@ -377,26 +371,8 @@ def _replay(folder: Path) -> _Replayed:
             data["oracle.json"],
         )
         config = config_from_dict(pre_doc["config"])
-        oracle_cfg = oracle_config_from_dict(oracle_doc["config"])
         pre = state_from_dict(pre_doc, config)
-        oracle_round = OracleRound.from_dict(oracle_doc)
-        orders = orders_from_csv(texts["orders.csv"])
-        batch_id = int(published["batch_id"])
-        seed = bytes.fromhex(str(published["seed"]).removeprefix("0x"))
-        references = {m: r["reference_price"] for m, r in published["markets"].items()}
-        forfeited = tuple(
-            Forfeit(
-                bytes.fromhex(str(f["commitment"]).removeprefix("0x")),
-                Address(str(f["trader"])),
-                str(f["market"]),
-                int(f["sequence"]),
-                int(f["bond"]),
-                None if f["rfq_id"] is None else bytes.fromhex(str(f["rfq_id"]).removeprefix("0x")),
-                signed=f.get("signed"),
-            )
-            for f in published["forfeited"]
-        )
-        deposits, blocks, withdrawals = transfers_from_dict(data["transfers.json"])
+        batch = PublishedBatch.from_files(texts)
     except (KeyError, TypeError, ValueError, SettlementError, AuctionError) as exc:
         raise _Malformed(f"{folder}: {exc}") from exc
 
@@ -415,9 +391,10 @@ def _replay(folder: Path) -> _Replayed:
     checks.append(("pre_state.json fields", first_difference(pre_doc, state_to_dict(pre, config))))
     # A market's reference price is its mark after the previous batch (docs/formats.md).
     marks = reference_prices(pre)
+    batch_id, oracle_round, forfeited = batch.batch_id, batch.oracle_round, batch.forfeited
     wrong_refs = [
         f"{m}: published {ref!r}, previous mark price {marks[m]}"
-        for m, ref in sorted(references.items())
+        for m, ref in sorted(batch.references.items())
         if marks.get(m) and ref != marks[m]
     ]
     checks.append(("result.json reference prices", wrong_refs[0] if wrong_refs else None))
@@ -433,38 +410,23 @@ def _replay(folder: Path) -> _Replayed:
     checks.append(
         ("result.json forfeit signatures", _forfeit_signature_difference(forfeited, batch_id))
     )
-    liquidation_ids = {lo.resting.order_id for lo in pre.pending_liquidations}
-    revealed = tuple(
-        RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, 0)
-        for n, r in enumerate(orders)
-        if r.origin_batch == batch_id and r.order_id not in liquidation_ids
-    )
-    carried = [r for r in orders if r.origin_batch != batch_id or r.order_id in liquidation_ids]
+    revealed, carried = batch.split_orders(pre)
     # A forfeited RFQ quote is not one of the batch's commitments (it has an rfq_id).
     committed = [f for f in forfeited if f.rfq_id is None]
-    checks.append(("result.json seed", _seed_difference(seed, revealed, committed)))
+    checks.append(("result.json seed", _seed_difference(batch.seed, revealed, committed)))
     # The orders carried in are the pre-state's pending ones (bound by its root).
-    halted = halted_markets(pre, oracle_cfg, oracle_round.timestamp_ms)
+    halted = halted_markets(pre, batch.oracle, oracle_round.timestamp_ms)
     checks.append(("orders.csv carried-in orders", _carried_in_difference(pre, carried, halted)))
     recomputed: dict[str, Any] | None = None
     try:
-        sealed = SealedBatch(batch_id, seed, (), revealed, forfeited, ())
-        result = clear_batch(sealed, config.auction_markets, references, carried)
-        post, _ = apply_batch(
-            pre,
-            result,
-            oracle_round,
-            config,
-            oracle_cfg,
-            deposits=deposits,
-            blocks=blocks,
-            withdrawals=withdrawals,
-        )
+        resettled = batch.resettle(pre, config)
     except (AuctionError, SettlementError) as exc:
         checks.append(("settlement", f"the batch does not settle: {exc}"))
     else:
-        recomputed = state_to_dict(post, config)
-        checks.append(("result.json", first_difference(published, result_to_dict(result))))
+        recomputed = state_to_dict(resettled.post, config)
+        checks.append(
+            ("result.json", first_difference(published, result_to_dict(resettled.result)))
+        )
         checks.append(("post_state.json", first_difference(data["post_state.json"], recomputed)))
     if (folder / THRESHOLD_FILE).exists():
         checks.append(
