@@ -430,7 +430,10 @@ def _replay(folder: Path) -> _Replayed:
         checks.append(("post_state.json", first_difference(data["post_state.json"], recomputed)))
     if (folder / THRESHOLD_FILE).exists():
         checks.append(
-            (THRESHOLD_FILE, _threshold_difference(folder, batch_id, seed, orders, forfeited))
+            (
+                THRESHOLD_FILE,
+                _threshold_difference(folder, batch_id, batch.seed, batch.orders, forfeited),
+            )
         )
     if (folder / PROOF_FILE).exists():
         checks.append((PROOF_FILE, _proof_difference(folder)))
