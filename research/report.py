@@ -98,7 +98,7 @@ _FALLBACK = ("#9467bd", "#bcbd22", "#17becf", "#7f7f7f", "#e377c2", "#F0E442")
 def _mechanism_key(label: str) -> tuple[int, str, int]:
     """(kind rank, kind, interval ms) parsed from a default label (clob, fba-100ms, cr-100ms)."""
     kind, _, rest = label.partition("-")
-    kinds = {"clob": (0, "clob"), "fba": (1, "fba"), "cr": (2, "cr_fba")}
+    kinds = {"clob": (0, "clob"), "fba": (1, "fba"), "cr": (2, "cr_fba"), "ce": (3, "ce_fba")}
     rank, name = kinds.get(kind, (3, kind))
     digits = "".join(ch for ch in rest.split("-")[0] if ch.isdigit())
     return rank, name, int(digits) if digits else 0

@@ -45,7 +45,7 @@ __all__ = [
     "scenario_from_dict",
 ]
 
-MECHANISM_KINDS = ("clob", "fba", "cr_fba")
+MECHANISM_KINDS = ("clob", "fba", "cr_fba", "ce_fba")
 
 
 @dataclass(frozen=True)
@@ -258,8 +258,10 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class MechanismSpec:
-    """One mechanism to run: ``clob``, ``fba`` (batch interval) or ``cr_fba``
-    (batch interval, reveal window, bond per commitment in ticks × lots)."""
+    """One mechanism to run: ``clob``, ``fba`` (batch interval), ``cr_fba``
+    (batch interval, reveal window, bond per commitment in ticks × lots) or
+    ``ce_fba`` (commit-encrypt: as ``cr_fba``, but every order is encrypted to
+    the batch's threshold key and opens itself after the reveal window)."""
 
     kind: str = "clob"
     interval_ms: int = 100
@@ -287,6 +289,8 @@ class MechanismSpec:
             return "clob"
         if self.kind == "fba":
             return f"fba-{self.interval_ms}ms"
+        if self.kind == "ce_fba":
+            return f"ce-{self.interval_ms}ms"
         return f"cr-{self.interval_ms}ms"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sealbatch.research.mechanisms.base import Mechanism
 from sealbatch.research.mechanisms.batch import BatchAuctionMechanism
 from sealbatch.research.mechanisms.clob import ClobMechanism
+from sealbatch.research.mechanisms.commit_encrypt import CommitEncryptMechanism
 from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
 from sealbatch.research.scenario import MechanismSpec, Scenario
 from sealbatch.research.simulation import Simulation
@@ -13,7 +14,10 @@ __all__ = ["build_mechanism"]
 
 
 def build_mechanism(spec: MechanismSpec, sim: Simulation, scenario: Scenario) -> Mechanism:
-    """The mechanism ``spec`` names (``clob``, ``fba`` or commit-reveal), attached to ``sim``."""
+    """The mechanism ``spec`` names (``clob``, ``fba``, commit-reveal or commit-encrypt),
+    attached to ``sim``."""
+    if spec.kind == "ce_fba":
+        return CommitEncryptMechanism(sim, spec, scenario)
     if spec.kind == "clob":
         return ClobMechanism(sim, spec, scenario)
     if spec.kind == "fba":
