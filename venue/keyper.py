@@ -261,7 +261,11 @@ class Keyper:
             "/v1/keypers/shares", json=await self.share_body(batch_id, share)
         )
         code = resp.json().get("code") if resp.status_code != 200 else None
-        if resp.status_code != 200 and code not in ("duplicate_share", "batch_opened"):
+        if resp.status_code != 200 and code not in (
+            "duplicate_share",
+            "batch_opened",
+            "batch_cleared",
+        ):
             log.warning("share of batch %d refused: %s", batch_id, resp.text[:200])
             return False
         self.released[batch_id] = share

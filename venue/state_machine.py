@@ -451,6 +451,12 @@ class VenueStateMachine:
         """Take a keyper's released share (see :meth:`KeyBook.release`); a bad one is
         recorded and returned with its error (logged, then answered)."""
         keys = self._key_book()
+        if body.batch_id <= self.last_cleared:
+            raise Conflict(
+                f"batch {body.batch_id}: expected a batch not cleared yet, got one cleared "
+                f"(the last cleared is {self.last_cleared})",
+                "batch_cleared",
+            )
         outcome = keys.release(body, now_ms, self.schedule.collecting(now_ms))
         self.events_applied += 1
         return outcome

@@ -258,8 +258,12 @@ def test_a_forged_share_is_refused_and_attributed(cv: Committee3) -> None:
     body["signature"] = cv.share_body(2, 1)["signature"]
     assert cv.venue.tc.post("/v1/keypers/shares", json=body).status_code == 401
     # the honest shares still combine
+    late = cv.share_body(3, 1)
     cv.release(1, 1)
     assert cv.release(2, 1).json()["combined"] is True
+    # the batch cleared with the t-th share: a later one is refused
+    r = cv.venue.tc.post("/v1/keypers/shares", json=late)
+    assert r.status_code == 409 and r.json()["code"] == "batch_cleared"
     rec = _record(cv.venue, 1)
     faults = rec["threshold"]["faults"]
     assert [(f["kind"], f["index"]) for f in faults] == [("bad_share", 3)]
