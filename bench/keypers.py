@@ -72,13 +72,25 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[byte
     )
 
 
-def _commit(client: VenueClient, order: Order, batch_id: int | None) -> Any:
+def _pair(alice: VenueClient, bob: VenueClient) -> int:
+    """A crossing pair of encrypted orders in one batch with a key; returns the batch
+    (a batch without a key yet, or missed by the second order, is tried again)."""
     deadline = time.monotonic() + 180
     while True:
         try:
-            return client.commit(order, bond=1_000_000, encrypted=True, batch_id=batch_id)
+            buy = alice.commit(
+                Order("BTC-PERP", Side.BUY, 650_000, 2), bond=1_000_000, encrypted=True
+            )
+            bob.commit(
+                Order("BTC-PERP", Side.SELL, 649_000, 2),
+                bond=1_000_000,
+                encrypted=True,
+                batch_id=buy.batch_id,
+            )
+            return int(buy.batch_id)
         except ApiError as exc:
-            if exc.code not in ("no_batch_key", "wrong_batch") or time.monotonic() > deadline:
+            retry = exc.code in ("no_batch_key", "wrong_batch", "outside_window")
+            if not retry or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
 
@@ -118,9 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 c.deposit(100_000_000_000)
             release: list[int] = []
             for _ in range(args.batches):
-                buy = _commit(alice, Order("BTC-PERP", Side.BUY, 650_000, 2), None)
-                _commit(bob, Order("BTC-PERP", Side.SELL, 649_000, 2), buy.batch_id)
-                rec = alice.wait_cleared(buy.batch_id, timeout=120)
+                rec = alice.wait_cleared(_pair(alice, bob), timeout=120)
                 th = rec["threshold"]
                 times = sorted(s["at_ms"] for s in th["shares"])
                 release.append(times[args.threshold - 1] - th["seal"]["sealed_ms"])

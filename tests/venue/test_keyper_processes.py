@@ -110,23 +110,29 @@ def network(tmp_path: Path) -> Iterator[dict[str, Any]]:
         stop_server(venue)
 
 
-def _commit_encrypted(client: VenueClient, order: Order, batch_id: int | None = None) -> Any:
-    """Commit an encrypted order, waiting (up to 60 s) for a batch whose key exists."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            return client.commit(order, bond=BOND, encrypted=True, batch_id=batch_id)
-        except ApiError as exc:
-            if exc.code not in ("no_batch_key", "wrong_batch") or time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+_RETRY = ("no_batch_key", "wrong_batch", "outside_window")
 
 
 def _crossing_pair(alice: VenueClient, bob: VenueClient) -> tuple[PendingOrder, PendingOrder]:
-    buy = _commit_encrypted(alice, Order("BTC-PERP", Side.BUY, 650_000, 2))
-    # bob joins the same batch (the client aims there while its window is open)
-    sell = _commit_encrypted(bob, Order("BTC-PERP", Side.SELL, 649_000, 2), buy.batch_id)
-    return buy, sell
+    """Alice's encrypted buy and Bob's encrypted sell in one batch with a key. A
+    batch without a key yet (the keypers deal ahead), or one whose commit window
+    closed before Bob's order got in (a loaded machine), is tried again with the
+    next batch (Alice's lone order there simply does not trade)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            buy = alice.commit(Order("BTC-PERP", Side.BUY, 650_000, 2), bond=BOND, encrypted=True)
+            sell = bob.commit(
+                Order("BTC-PERP", Side.SELL, 649_000, 2),
+                bond=BOND,
+                encrypted=True,
+                batch_id=buy.batch_id,
+            )
+            return buy, sell
+        except ApiError as exc:
+            if exc.code not in _RETRY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _outcomes(record: dict[str, Any]) -> list[str]:
