@@ -11,8 +11,8 @@ and pinned by its Keccak hash).
 
 Program layout (big-endian; the contract's NatSpec repeats it):
 
-* header: registers, frame values, public inputs, challenges, periodic
-  columns, constraints, instructions — seven u16;
+* header: registers, frame values, public inputs, challenges (drawn, then
+  derived), periodic columns, constraints, instructions — seven u16;
 * the frame: offsets count u8, the row offsets u8; per frame entry segment u8
   (0 fixed, 1 main, 2 aux), column index u16, offset slot u8;
 * per periodic column: ``log2(period)`` u8, then the ``period`` coefficients
@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, Boundary
+from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.expr import (
     Add,
     Challenge,
@@ -54,6 +55,7 @@ from sealbatch.crypto.expr import (
 from sealbatch.crypto.ntt import intt
 
 __all__ = [
+    "CHUNK_BYTES",
     "OP_ADD",
     "OP_CONST",
     "OP_MUL",
@@ -66,6 +68,8 @@ __all__ = [
     "ConstraintProgram",
     "compile_constraints",
     "contract_name",
+    "data_chunk_init_code",
+    "encode_tables",
     "frame_layout",
     "render_contract",
 ]
@@ -82,6 +86,8 @@ OP_CONST = 6
 OP_MULBASE = 7
 
 _MAX_U16 = 0xFFFF
+#: Program bytes per data contract (EIP-170's 24 576-byte code limit, less a STOP byte).
+CHUNK_BYTES = 24575
 #: Segment codes in the frame section: which opened rows a frame entry's column lives in.
 SEGMENT_CODES = {"fixed": 0, "main": 1, "aux": 2}
 
@@ -147,7 +153,8 @@ def compile_constraints(air: Air) -> ConstraintProgram:
     inputs: dict[tuple[str, int, int], int] = {c: i for i, c in enumerate(frame)}
     pub_base = len(frame)
     challenge_base = pub_base + num_pubs
-    periodic_base = challenge_base + air.num_challenges
+    # the drawn challenges, then the derived ones (a public table's LogUp sum, crypto/bus.py)
+    periodic_base = challenge_base + air.total_challenges
     const_base = periodic_base + len(air.periodic_columns)
 
     consts: dict[int, int] = {}
@@ -235,7 +242,7 @@ def compile_constraints(air: Air) -> ConstraintProgram:
             num_registers,
             len(frame),
             num_pubs,
-            air.num_challenges,
+            air.total_challenges,
             len(air.periodic_columns),
             len(roots),
             count,
@@ -314,11 +321,11 @@ def render_contract(program: ConstraintProgram, source: str) -> str:
             f"///         {program.num_registers} registers, {len(program.code)} program bytes.",
             *(f"///         {line}" for line in frame_lines),
             f"contract {name} is ConstraintEvaluator {{",
-            "    constructor()",
-            "        ConstraintEvaluator(",
+            "    constructor() {",
+            "        _storeProgram(",
             *lines,
-            "        )",
-            "    {}",
+            "        );",
+            "    }",
             "}",
             "",
         ]
@@ -337,3 +344,41 @@ def _wrap(text: str, width: int) -> list[str]:
     if line:
         lines.append(line)
     return lines
+
+
+def data_chunk_init_code(data: bytes) -> bytes:
+    """Init code deploying ``data`` behind a STOP byte, as ConstraintEvaluator's data contracts.
+
+    Raises:
+        ValueError: more than :data:`CHUNK_BYTES` bytes.
+    """
+    if not 0 < len(data) <= CHUNK_BYTES:
+        raise ValueError(f"expected 1 to {CHUNK_BYTES} bytes, got {len(data)}")
+    runtime = len(data) + 1
+    # PUSH2 runtime, DUP1, PUSH1 10, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN; STOP, data
+    head = [0x61, runtime >> 8, runtime & 0xFF, 0x80, 0x60, 0x0A, 0x3D, 0x39, 0x3D, 0xF3, 0x00]
+    return bytes(head) + data
+
+
+def encode_tables(tables: Sequence[PublicTable]) -> bytes:
+    """The public tables as ``StarkVerifier.verifyWithTables`` reads them (big-endian).
+
+    count u16; per table: tag u32, receive u8, width u8, rows u32, then per row
+    its multiplicity u32 and its values u32. A table without rows is left out
+    (it adds nothing to the sum).
+
+    Raises:
+        ValueError: more than 65 535 tables, or a table wider than 255.
+    """
+    kept = [t for t in tables if t.rows]
+    if len(kept) > _MAX_U16:
+        raise ValueError(f"expected at most {_MAX_U16} public tables, got {len(kept)}")
+    out = bytearray(struct.pack(">H", len(kept)))
+    for t in kept:
+        width = len(t.rows[0])
+        if not 0 < width <= 255:
+            raise ValueError(f"public table {t.tag}: expected 1 to 255 values a row, got {width}")
+        out.extend(struct.pack(">IBBI", t.tag, int(t.receive), width, len(t.rows)))
+        for row, m in zip(t.rows, t.multiplicities, strict=True):
+            out.extend(struct.pack(f">I{width}I", m, *row))
+    return bytes(out)

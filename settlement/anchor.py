@@ -34,7 +34,13 @@ from sealbatch.crypto.fixed import fixed_commitment
 from sealbatch.crypto.fri import fri_shape
 from sealbatch.crypto.options import ProofOptions
 from sealbatch.crypto.security import estimate_security
-from sealbatch.crypto.solidity import compile_constraints, contract_name
+from sealbatch.crypto.solidity import (
+    CHUNK_BYTES,
+    ConstraintProgram,
+    compile_constraints,
+    contract_name,
+    data_chunk_init_code,
+)
 from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS
 from sealbatch.settlement.errors import SettlementError
 
@@ -49,6 +55,7 @@ __all__ = [
     "Receipt",
     "calldata_gas",
     "decode_revert",
+    "deploy_program",
     "deploy_verifier",
     "load_artifact",
     "verifier_config",
@@ -321,7 +328,12 @@ def calldata_gas(data: Sequence[int] | bytes) -> int:
 
 @dataclass(frozen=True)
 class DeployedVerifier:
-    """A StarkVerifier on chain, for one AIR instance and one option set."""
+    """A StarkVerifier on chain, for one AIR instance and one option set.
+
+    ``tables`` (every method's last argument) are the bus's public tables as
+    :func:`~sealbatch.crypto.solidity.encode_tables` packs them: the contract
+    computes their LogUp sum itself (an AIR without public tables takes none).
+    """
 
     chain: Chain
     air_name: str
@@ -330,32 +342,64 @@ class DeployedVerifier:
     verifier: Contract
     evaluator: Contract
 
-    def verify(self, public_inputs: Sequence[int], proof: bytes) -> bool:
+    def _call_args(
+        self, public_inputs: Sequence[int], proof: bytes, tables: bytes | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        if tables is None:
+            return "verify", (list(public_inputs), proof)
+        return "verifyWithTables", (list(public_inputs), tables, proof)
+
+    def verify(
+        self, public_inputs: Sequence[int], proof: bytes, tables: bytes | None = None
+    ) -> bool:
         """Call ``verify`` (no transaction); True, or raises :class:`ContractReverted`."""
-        return bool(self.chain.call(self.verifier, "verify", list(public_inputs), proof))
+        function, args = self._call_args(public_inputs, proof, tables)
+        return bool(self.chain.call(self.verifier, function, *args))
 
-    def gas_report(self, public_inputs: Sequence[int], proof: bytes) -> tuple[int, ...]:
-        """Gas per step inside ``verify``: transcript, constraints, Merkle, DEEP, FRI."""
-        out = self.chain.call(self.verifier, "verifyWithGasReport", list(public_inputs), proof)
-        return tuple(int(v) for v in out[:5])
+    def gas_report(
+        self, public_inputs: Sequence[int], proof: bytes, tables: bytes = b""
+    ) -> tuple[int, ...]:
+        """Gas per step inside ``verify``: transcript, constraints, Merkle, DEEP, FRI, and
+        the public tables' LogUp sum."""
+        out = self.chain.call(
+            self.verifier, "verifyWithGasReport", list(public_inputs), tables, proof
+        )
+        return tuple(int(v) for v in (*out[:5], out[6]))
 
-    def verify_transaction(self, public_inputs: Sequence[int], proof: bytes) -> Receipt:
+    def verify_transaction(
+        self, public_inputs: Sequence[int], proof: bytes, tables: bytes | None = None
+    ) -> Receipt:
         """Verify in a mined transaction; its receipt says what it cost."""
-        return self.chain.transact(self.verifier, "verify", list(public_inputs), proof)
+        function, args = self._call_args(public_inputs, proof, tables)
+        return self.chain.transact(self.verifier, function, *args)
 
 
 def verifier_config(
-    air: Air, options: ProofOptions, *, min_security_bits: int = DEFAULT_MIN_SECURITY_BITS
+    air: Air,
+    options: ProofOptions,
+    *,
+    min_security_bits: int = DEFAULT_MIN_SECURITY_BITS,
+    bus_beta: int = 0,
 ) -> tuple[Any, ...]:
     """The ``StarkVerifier.Config`` tuple that fixes ``air``'s shape and ``options`` on chain.
 
     The contract checks no security level: the options it is deployed with
     are the only ones it accepts, so this refuses options under
     ``min_security_bits`` conjectured bits (the Python verifier's default).
+    An AIR's one derived challenge, if it has one, must be its bus's public
+    table sum (:class:`~sealbatch.crypto.bus.Bus`, β at challenge ``bus_beta``):
+    the contract computes it from the tables it is given.
 
     Raises:
-        AnchorError: the options give too few bits, or do not fit the AIR.
+        AnchorError: the options give too few bits, or do not fit the AIR, or
+            the AIR derives more than one challenge.
     """
+    derived = air.num_derived_challenges
+    if derived > 1 or (derived and not 0 <= bus_beta < air.num_challenges - 1):
+        raise AnchorError(
+            f"expected at most one derived challenge (a bus's public table sum with β at "
+            f"{bus_beta} of {air.num_challenges}), got {derived}"
+        )
     report = estimate_security(options, air.num_rows, air.max_degree())
     if report.conjectured < min_security_bits:
         raise AnchorError(
@@ -393,6 +437,8 @@ def verifier_config(
         folds,
         remainder,
         fixed_root,
+        air.num_derived_challenges,
+        bus_beta,
     )
 
 
@@ -402,19 +448,25 @@ def deploy_verifier(
     options: ProofOptions,
     *,
     min_security_bits: int = DEFAULT_MIN_SECURITY_BITS,
+    from_program: bool = False,
 ) -> DeployedVerifier:
     """Deploy ``air``'s generated constraint evaluator and a StarkVerifier bound to it.
 
     The evaluator's program must be the one ``air``'s expressions give now
     (an AIR whose shape follows a public input, like ``wide``'s column count,
-    has a contract only for the instance it was generated for).
+    has a contract only for the instance it was generated for). With
+    ``from_program`` the program is compiled from ``air`` now and deployed
+    through :func:`deploy_program` (no checked-in contract: the batch AIR).
 
     Raises:
         AnchorError: no generated evaluator for this AIR instance, or bad options.
     """
     config = verifier_config(air, options, min_security_bits=min_security_bits)
     program = compile_constraints(air)
-    evaluator = chain.deploy(contract_name(air.name))
+    if from_program:
+        evaluator = deploy_program(chain, program)
+    else:
+        evaluator = chain.deploy(contract_name(air.name))
     on_chain = bytes(chain.call(evaluator, "programHash"))
     if on_chain != keccak(program.code):
         raise AnchorError(
@@ -423,3 +475,25 @@ def deploy_verifier(
         )
     verifier = chain.deploy("StarkVerifier", evaluator.address, config)
     return DeployedVerifier(chain, air.name, air.num_rows, options, verifier, evaluator)
+
+
+def deploy_program(chain: Chain, program: ConstraintProgram) -> Contract:
+    """Deploy ``program`` as data contracts (one transaction each) and a
+    ``ProgramConstraints`` evaluator that adopts them (and pins their hash).
+
+    Raises:
+        AnchorError: a data contract was not created.
+    """
+    code = program.code
+    parts = []
+    for lo in range(0, len(code), CHUNK_BYTES):
+        init = data_chunk_init_code(code[lo : lo + CHUNK_BYTES])
+        tx: TxParams = {"from": chain.account, "data": init}
+        if chain.embedded:
+            tx["gas"] = EMBEDDED_GAS_LIMIT // 2
+        receipt = chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_transaction(tx))
+        address = receipt["contractAddress"]
+        if receipt["status"] != 1 or address is None:
+            raise AnchorError(f"expected program chunk {lo // CHUNK_BYTES} deployed, got a revert")
+        parts.append(address)
+    return chain.deploy("ProgramConstraints", parts, len(code))

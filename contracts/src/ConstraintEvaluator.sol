@@ -43,31 +43,50 @@ abstract contract ConstraintEvaluator {
     uint256 private constant OP_CONST = 6;
     uint256 private constant OP_MULBASE = 7;
     uint256 private constant CHUNK = 24575;
+    /// @dev At most this many data contracts (1.5 MB of program).
+    uint256 private constant MAX_CHUNKS = 64;
 
     /// @notice Keccak-256 of the program: which AIR this evaluator evaluates.
-    bytes32 public immutable programHash;
-    uint256 private immutable programLength;
-    address private immutable chunk0;
-    address private immutable chunk1;
-    address private immutable chunk2;
-    address private immutable chunk3;
+    bytes32 public programHash;
+    uint256 private programLength;
+    /// @dev The data contracts holding the program, CHUNK bytes each (the last one less).
+    address[] private chunks;
 
-    /// @param code The encoded expression graph (crypto/solidity.py), at most 4 chunks.
-    constructor(bytes memory code) {
+    /// @dev Deploy `code` into data contracts (one transaction: fits programs of a few
+    ///      chunks; a larger one is deployed chunk by chunk and adopted by `_adoptProgram`).
+    function _storeProgram(bytes memory code) internal {
         uint256 length = code.length;
-        if (length > 4 * CHUNK) revert ProgramTooLarge(length);
-        programHash = keccak256(code);
-        programLength = length;
-        address[4] memory chunks;
-        for (uint256 i = 0; i * CHUNK < length; ++i) {
+        if (length == 0 || length > MAX_CHUNKS * CHUNK) revert ProgramTooLarge(length);
+        address[] memory made = new address[]((length + CHUNK - 1) / CHUNK);
+        for (uint256 i = 0; i < made.length; ++i) {
             uint256 lo = i * CHUNK;
             uint256 hi = lo + CHUNK < length ? lo + CHUNK : length;
-            chunks[i] = _deployData(code, lo, hi - lo);
+            made[i] = _deployData(code, lo, hi - lo);
         }
-        chunk0 = chunks[0];
-        chunk1 = chunks[1];
-        chunk2 = chunks[2];
-        chunk3 = chunks[3];
+        chunks = made;
+        programLength = length;
+        programHash = keccak256(code);
+    }
+
+    /// @dev Take data contracts deployed beforehand (each: a STOP byte, then CHUNK program
+    ///      bytes, the last one fewer) as the program; pinned by the hash of what they hold.
+    function _adoptProgram(address[] memory parts, uint256 length) internal {
+        if (length == 0 || length > MAX_CHUNKS * CHUNK || parts.length != (length + CHUNK - 1) / CHUNK) {
+            revert ProgramTooLarge(length);
+        }
+        for (uint256 i = 0; i < parts.length; ++i) {
+            uint256 size = length - i * CHUNK < CHUNK ? length - i * CHUNK : CHUNK;
+            if (parts[i].code.length != size + 1) revert ChunkDeployFailed();
+        }
+        chunks = parts;
+        programLength = length;
+        uint256 buf = _alloc(length);
+        _load(buf, 0, length);
+        bytes32 h;
+        assembly ("memory-safe") {
+            h := keccak256(buf, length)
+        }
+        programHash = h;
     }
 
     /// @notice Σ_k α_k·C_k(z)/Z_k(z): the composition polynomial claimed at z, from the frame.
@@ -115,19 +134,21 @@ abstract contract ConstraintEvaluator {
     /// @notice The frame section of the program: offsets, then each entry's segment, column
     ///         and offset slot (see the layout above). The verifier reads its openings by it.
     function frameSpec() external view returns (bytes memory spec) {
-        uint256 prog = _alloc(programLength);
-        _load(prog);
-        uint256 length = 1 + _u8(prog, 14) + 4 * _u16(prog, 2);
+        uint256 head = _alloc(15);
+        _load(head, 0, 15);
+        uint256 length = 1 + _u8(head, 14) + 4 * _u16(head, 2);
         spec = new bytes(length);
+        uint256 dst;
         assembly ("memory-safe") {
-            mcopy(add(spec, 32), add(prog, 14), length)
+            dst := add(spec, 32)
         }
+        _load(dst, 14, length);
     }
 
     /// @notice How many input values `inputs` must hold: frame, public inputs, challenges.
     function numInputs() external view returns (uint256 frame, uint256 pubs, uint256 challenges) {
         uint256 prog = _alloc(14);
-        _loadHeader(prog);
+        _load(prog, 0, 14);
         return (_u16(prog, 2), _u16(prog, 4), _u16(prog, 6));
     }
 
@@ -138,7 +159,7 @@ abstract contract ConstraintEvaluator {
         assembly ("memory-safe") {
             dst := add(out, 32)
         }
-        _load(dst);
+        _load(dst, 0, programLength);
     }
 
     // ------------------------------------------------------------------ internals
@@ -149,7 +170,7 @@ abstract contract ConstraintEvaluator {
         returns (uint256 prog, uint256 regs, uint256 groups)
     {
         prog = _alloc(programLength);
-        _load(prog);
+        _load(prog, 0, programLength);
         uint256 expected = _u16(prog, 2) + _u16(prog, 4) + _u16(prog, 6);
         if (inputs.length != expected) revert InputLength(0, expected, inputs.length);
         regs = _alloc(32 * _u16(prog, 0));
@@ -307,24 +328,20 @@ abstract contract ConstraintEvaluator {
         return BabyBear.mul(num, BabyBear.inv(den));
     }
 
-    function _load(uint256 dst) private view {
-        uint256 length = programLength;
-        address[4] memory chunks = [chunk0, chunk1, chunk2, chunk3];
-        for (uint256 i = 0; i * CHUNK < length; ++i) {
-            uint256 size = length - i * CHUNK < CHUNK ? length - i * CHUNK : CHUNK;
+    /// @dev Copy program bytes [from, from + size) to memory at `dst`, across data contracts.
+    function _load(uint256 dst, uint256 from, uint256 size) private view {
+        uint256 end = from + size;
+        while (from < end) {
+            uint256 i = from / CHUNK;
+            uint256 inChunk = from - i * CHUNK;
+            uint256 take = CHUNK - inChunk < end - from ? CHUNK - inChunk : end - from;
             address chunk = chunks[i];
-            uint256 to = dst + i * CHUNK;
             assembly ("memory-safe") {
                 // Skip the leading STOP byte that keeps the data from being called as code.
-                extcodecopy(chunk, to, 1, size)
+                extcodecopy(chunk, dst, add(1, inChunk), take)
             }
-        }
-    }
-
-    function _loadHeader(uint256 dst) private view {
-        address chunk = chunk0;
-        assembly ("memory-safe") {
-            extcodecopy(chunk, dst, 1, 14)
+            dst += take;
+            from += take;
         }
     }
 

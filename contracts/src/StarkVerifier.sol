@@ -41,6 +41,11 @@ contract StarkVerifier {
     error FriRemainderMismatch();
     /// @notice A DEEP denominator x − z·g^o vanishes at a queried point.
     error DeepPointCollision();
+    /// @notice The public tables are malformed (`at`: their byte offset), or given to an AIR
+    ///         without derived challenges.
+    error BadTables(uint256 at);
+    /// @notice β equals a public table entry's compression (a LogUp denominator is zero).
+    error TableDenominatorZero();
 
     /// @notice How the verifier is configured: fixed at deployment.
     struct Config {
@@ -62,6 +67,8 @@ contract StarkVerifier {
         uint8 friLayers;
         uint16 remainderSize;
         bytes32 fixedRoot;
+        uint8 numDerived; // 0, or 1: the LogUp sum of the public tables (crypto/bus.py)
+        uint16 busBeta; // the challenge index of the bus's β (γ is the next one)
     }
 
     uint256 private constant P = BabyBear.P;
@@ -88,6 +95,8 @@ contract StarkVerifier {
     uint256 private immutable friLayers;
     uint256 private immutable remainderSize;
     bytes32 private immutable fixedRoot;
+    uint256 private immutable numDerived;
+    uint256 private immutable busBeta;
 
     /// @dev Everything one verification carries between its steps (memory, not stack).
     struct Ctx {
@@ -114,7 +123,7 @@ contract StarkVerifier {
         uint256[4] rowsAt; // calldata offsets of fixed, main, aux, composition rows
         uint256[] deep;
         bytes spec;
-        uint256[6] gas; // transcript+parse, constraints, merkle, deep, fri, FRI-layer merkle
+        uint256[7] gas; // transcript+parse, constraints, merkle, deep, fri, FRI-layer merkle, tables
     }
 
     /// @param evaluator_ The AIR's generated constraint evaluator.
@@ -139,27 +148,55 @@ contract StarkVerifier {
         friLayers = config.friLayers;
         remainderSize = config.remainderSize;
         fixedRoot = config.fixedRoot;
+        numDerived = config.numDerived;
+        busBeta = config.busBeta;
     }
 
-    /// @notice Verify `proof` for the statement `publicInputs`; returns true or reverts.
+    /// @notice Verify `proof` for the statement `publicInputs` (no public tables); returns true
+    ///         or reverts.
     function verify(uint256[] calldata publicInputs, bytes calldata proof) external view returns (bool) {
-        _verify(publicInputs, proof);
+        _verify(publicInputs, proof[0:0], proof);
         return true;
     }
 
-    /// @notice `verify`, returning the gas spent per step: transcript and parsing, constraint
-    ///         evaluation, Merkle openings, DEEP composition, FRI folding.
-    function verifyWithGasReport(uint256[] calldata publicInputs, bytes calldata proof)
+    /// @notice Verify `proof` for `publicInputs` and the bus's public `tables`, whose LogUp sum
+    ///         this contract computes itself (the AIR's derived challenge, crypto/bus.py). The
+    ///         caller binds the tables to its statement (`tables` is hashed by `tablesHash`).
+    /// @param tables count u16; per table: tag u32, receive u8 (1: the verifier receives, so
+    ///        the trace sends), width u8, rows u32, then per row its multiplicity u32 and its
+    ///        `width` values u32 (each below p).
+    function verifyWithTables(uint256[] calldata publicInputs, bytes calldata tables, bytes calldata proof)
         external
         view
-        returns (uint256[6] memory gasUsed)
+        returns (bool)
     {
-        return _verify(publicInputs, proof).gas;
+        _verify(publicInputs, tables, proof);
+        return true;
+    }
+
+    /// @notice `verifyWithTables`, returning the gas spent per step: transcript and parsing,
+    ///         constraint evaluation, Merkle openings, DEEP composition, FRI folding, (FRI
+    ///         layers' Merkle, counted in Merkle), public tables' LogUp sum.
+    function verifyWithGasReport(uint256[] calldata publicInputs, bytes calldata tables, bytes calldata proof)
+        external
+        view
+        returns (uint256[7] memory gasUsed)
+    {
+        return _verify(publicInputs, tables, proof).gas;
+    }
+
+    /// @notice The Keccak-256 of `tables`, as a caller binds them (e.g. in an event).
+    function tablesHash(bytes calldata tables) external pure returns (bytes32) {
+        return keccak256(tables);
     }
 
     // ---------------------------------------------------------------- protocol
 
-    function _verify(uint256[] calldata pubs, bytes calldata proof) private view returns (Ctx memory ctx) {
+    function _verify(uint256[] calldata pubs, bytes calldata tables, bytes calldata proof)
+        private
+        view
+        returns (Ctx memory ctx)
+    {
         uint256 g0 = gasleft();
         ctx.cur = _offset(proof);
         ctx.end = ctx.cur + proof.length;
@@ -170,6 +207,11 @@ contract StarkVerifier {
         ctx.mainRoot = _read32(ctx);
         _absorb32(ctx, ctx.mainRoot);
         ctx.challenges = _drawExts(ctx, numChallenges);
+        {
+            uint256 gt = gasleft();
+            ctx.challenges = _derive(ctx.challenges, tables);
+            ctx.gas[6] = gt - gasleft();
+        }
         if (numAux != 0) {
             ctx.auxRoot = _read32(ctx);
             _absorb32(ctx, ctx.auxRoot);
@@ -203,7 +245,7 @@ contract StarkVerifier {
         // 11–12: proof of work, query positions
         _proofOfWork(ctx);
         ctx.positions = _drawPositions(ctx);
-        ctx.gas[0] = g0 - gasleft();
+        ctx.gas[0] = g0 - gasleft() - ctx.gas[6];
 
         uint256 g1 = gasleft();
         _outOfDomain(ctx, pubs);
@@ -608,6 +650,85 @@ contract StarkVerifier {
         }
     }
 
+    // ---------------------------------------------------------------- public tables
+
+    /// @dev A running LogUp fraction num/den over the public tables, and the cursor.
+    struct TableSum {
+        uint256 num;
+        uint256 den;
+        uint256 at;
+        uint256 start;
+        uint256 end;
+        uint256 beta;
+    }
+
+    /// @dev The drawn challenges, then the derived one: the public tables' LogUp sum
+    ///      Σ ±m/(β − φ), φ = tag + Σ_j γ^j·v_j (+ where the verifier receives), as
+    ///      Bus.public_table_sum. One running fraction, one inversion at the end.
+    function _derive(uint256[] memory drawn, bytes calldata tables) private view returns (uint256[] memory out) {
+        if (numDerived == 0) {
+            if (tables.length != 0) revert BadTables(0);
+            return drawn;
+        }
+        out = new uint256[](drawn.length + 1);
+        for (uint256 i = 0; i < drawn.length; ++i) {
+            out[i] = drawn[i];
+        }
+        if (tables.length == 0) return out; // no tables: the sum is 0
+        if (tables.length < 2) revert BadTables(0);
+        TableSum memory st;
+        st.start = _offset(tables);
+        st.end = st.start + tables.length;
+        st.den = 1;
+        st.beta = drawn[busBeta];
+        uint256 gamma = drawn[busBeta + 1];
+        uint256 count = _u16At(st.start);
+        st.at = st.start + 2;
+        for (uint256 t = 0; t < count; ++t) {
+            _table(st, gamma);
+        }
+        if (st.at != st.end) revert BadTables(st.at - st.start);
+        if (st.den == 0) revert TableDenominatorZero();
+        out[drawn.length] = BabyBear.mul(st.num, _invExt(st.den));
+    }
+
+    /// @dev One table: its header, then ±m/(β − φ) for each of its rows added to the fraction.
+    function _table(TableSum memory st, uint256 gamma) private pure {
+        uint256 at = st.at;
+        if (at + 10 > st.end) revert BadTables(at - st.start);
+        uint256 tag = _u32At(at);
+        bool receive_ = _u8At(at + 4) == 1;
+        uint256 width = _u8At(at + 5);
+        uint256 rows = _u32At(at + 6);
+        if (tag >= P || _u8At(at + 4) > 1 || width == 0 || at + 10 + rows * 4 * (width + 1) > st.end) {
+            revert BadTables(at - st.start);
+        }
+        at += 10;
+        uint256[] memory powers = new uint256[](width);
+        uint256 pw = 1;
+        for (uint256 j = 0; j < width; ++j) {
+            pw = BabyBear.mul(pw, gamma);
+            powers[j] = pw;
+        }
+        for (uint256 r = 0; r < rows; ++r) {
+            uint256 m = _u32At(at);
+            if (m >= P) revert NotCanonical(at);
+            uint256 phi = tag;
+            for (uint256 j = 0; j < width; ++j) {
+                uint256 v = _u32At(at + 4 + 4 * j);
+                if (v >= P) revert NotCanonical(at + 4 + 4 * j);
+                phi = BabyBear.add(phi, BabyBear.mulBase(powers[j], v));
+            }
+            at += 4 * (width + 1);
+            uint256 d = BabyBear.sub(st.beta, phi);
+            if (d == 0) revert TableDenominatorZero();
+            uint256 term = BabyBear.mulBase(st.den, m);
+            st.num = BabyBear.add(BabyBear.mul(st.num, d), receive_ ? term : BabyBear.neg(term));
+            st.den = BabyBear.mul(st.den, d);
+        }
+        st.at = at;
+    }
+
     // ---------------------------------------------------------------- Merkle
 
     /// @dev Batched opening (docs/stark.md): known (index, digest) pairs, sorted by index, are
@@ -842,6 +963,18 @@ contract StarkVerifier {
 
     function _u16(Ctx memory ctx) private pure returns (uint256 v) {
         uint256 at = _take(ctx, 2);
+        assembly ("memory-safe") {
+            v := shr(240, calldataload(at))
+        }
+    }
+
+    function _u8At(uint256 at) private pure returns (uint256 v) {
+        assembly ("memory-safe") {
+            v := shr(248, calldataload(at))
+        }
+    }
+
+    function _u16At(uint256 at) private pure returns (uint256 v) {
         assembly ("memory-safe") {
             v := shr(240, calldataload(at))
         }

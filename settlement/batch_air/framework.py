@@ -141,6 +141,7 @@ class Layout:
     range_checks: tuple[RangeCheck, ...]
     range_mult: int
     perm_first: int | None  # first column of the permutation section, None without it
+    public_tables: tuple[PublicTable, ...] = ()  # the bus's, as the verifier adds them
 
     @property
     def width(self) -> int:
@@ -283,7 +284,12 @@ class AirBuilder:
         )
         index = {name: i for i, name in enumerate(self.names)}
         return air, Layout(
-            tuple(self.names), index, tuple(self.range_checks), index["range.mult"], perm_first
+            tuple(self.names),
+            index,
+            tuple(self.range_checks),
+            index["range.mult"],
+            perm_first,
+            tuple(bus.public_tables),
         )
 
 

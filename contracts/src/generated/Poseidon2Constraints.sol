@@ -47,8 +47,8 @@ import {ConstraintEvaluator} from "../ConstraintEvaluator.sol";
 ///         col297[0], col0[1], col1[1], col2[1], col3[1], col4[1], col5[1], col6[1], col7[1], col8[1],
 ///         col9[1], col10[1], col11[1], col12[1], col13[1], col14[1], col15[1].
 contract Poseidon2Constraints is ConstraintEvaluator {
-    constructor()
-        ConstraintEvaluator(
+    constructor() {
+        _storeProgram(
             hex"05b2013a002000000000014a0e99020001010000000100010001000200010003000100040001000500010006"
             hex"0001000700010008000100090001000a0001000b0001000c0001000d0001000e0001000f0001001000010011"
             hex"00010012000100130001001400010015000100160001001700010018000100190001001a0001001b0001001c"
@@ -704,6 +704,6 @@ contract Poseidon2Constraints is ConstraintEvaluator {
             hex"44058f0145058d0146058c014705980148058a0149059001000000000010012a05a2012b05a3012c05a4012d"
             hex"05a5012e05a6012f05a7013005a8013105a9013205aa013305ab013405ac013505ad013605ae013705af0138"
             hex"05b0013905b1"
-        )
-    {}
+        );
+    }
 }

@@ -10,8 +10,8 @@ import {ConstraintEvaluator} from "../ConstraintEvaluator.sol";
 ///         122 registers, 1115 program bytes.
 ///         Frame (column[offset]): col0[0], col1[0], col0[1], col1[1].
 contract BatchStatementTestConstraints is ConstraintEvaluator {
-    constructor()
-        ConstraintEvaluator(
+    constructor() {
+        _storeProgram(
             hex"007a0004003a00000000003c003d0200010100000001000100010000010100010101003e0001000202003e00"
             hex"03003e02003f0001000002004000000004020041000000050200420000000602004300000007020044000000"
             hex"08020045000000090200460000000a0200470000000b0200480000000c0200490000000d02004a0000000e02"
@@ -38,6 +38,6 @@ contract BatchStatementTestConstraints is ConstraintEvaluator {
             hex"0032007001000000310001003300710100000032000100340072010000003300010035007301000000340001"
             hex"0036007401000000350001003700750100000036000100380076010000003700010039007701000000380001"
             hex"003a007801000000390001003b0079"
-        )
-    {}
+        );
+    }
 }
