@@ -12,8 +12,13 @@ transcript and parsing, constraint evaluation at z, Merkle openings (trace,
 composition, FRI layers), DEEP composition, FRI folding; ``other`` is the
 rest (ABI decoding, the call into the evaluator, memory).
 
-Batch proofs (the batch AIR, ``orders`` 100 / 1 000 / 10 000) do not exist yet:
-there is no row for them.
+``--batch BATCH_DIR`` measures a real batch proof (the batch AIR) of a
+published batch folder (``sealbatch demo --out DIR`` writes them, with
+``proof.bin``; without one the folder is proved first): the program's bytes
+and its deployment gas (data contracts, evaluator, verifier), then one
+``verifyWithTables`` transaction with its split, the public tables' LogUp
+sum included, and the per-unit costs (gas per constraint, per instruction,
+per frame entry and query, per query).
 
 ``--exchange`` measures the exchange contract (``contracts/src/Exchange.sol``)
 instead: each user operation (deposit with its approval, forced-withdrawal
@@ -31,6 +36,7 @@ Usage::
     python bench/gas.py --air poseidon2 --min-log 12 --max-log 12
     python bench/gas.py --url http://127.0.0.1:8545   # any JSON-RPC node (Prague rules)
     python bench/gas.py --exchange [--json]      # {"exchange": {"deposit": gas, ...}}
+    python bench/gas.py --batch BATCH_DIR [--json]   # {"batch": {"gas", "calldata_gas", ...}}
 
 Without ``--url`` the embedded chain (eth-tester on py-evm) runs the
 transactions: the same gas, more slowly.
@@ -112,6 +118,62 @@ def measure(chain: Chain, air_name: str, rows: int) -> GasRow:
     )
 
 
+def measure_batch(chain: Chain, batch_dir: Path) -> dict[str, int]:
+    """Deploy the verifier of the batch in ``batch_dir`` and verify its proof in a transaction."""
+    from sealbatch.crypto.solidity import compile_constraints
+    from sealbatch.settlement.anchor_batch import (
+        batch_calldata,
+        deploy_batch_verifier,
+        verify_batch_transaction,
+    )
+    from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
+    from sealbatch.settlement.batch_air.statement import read_batch_dir, statement_from_files
+    from sealbatch.settlement.batch_proof import prove_files, verify_files
+
+    files = read_batch_dir(batch_dir)
+    statement = statement_from_files(files)
+    path = batch_dir / "proof.bin"
+    data = path.read_bytes() if path.exists() else prove_files(files)
+    verify_files(data, files)
+    rows = rows_for(statement)
+    air, _ = build_with_layout(rows, statement)
+    program = compile_constraints(air)
+    first = chain.w3.eth.block_number
+    verifier = deploy_batch_verifier(chain, statement)
+    last = chain.w3.eth.block_number
+    deploy_gas = sum(int(chain.w3.eth.get_block(b)["gasUsed"]) for b in range(first + 1, last + 1))
+    call = batch_calldata(statement)
+    split = verifier.gas_report(call.public_inputs, data, call.tables)
+    receipt = verify_batch_transaction(verifier, data, statement)
+    queries = verifier.options.num_queries
+    frame = len(program.frame)
+    return {
+        "rows": rows,
+        "main_columns": air.num_main_columns,
+        "aux_columns": air.num_aux_columns,
+        "constraints": program.num_constraints,
+        "instructions": program.num_instructions,
+        "frame_entries": frame,
+        "queries": queries,
+        "program_bytes": len(program.code),
+        "deploy_gas": deploy_gas,
+        "proof_bytes": len(data),
+        "tables_bytes": len(call.tables),
+        "gas": receipt.gas_used,
+        "calldata_gas": calldata_gas(receipt.input_data),
+        "transcript_gas": split[0],
+        "constraints_gas": split[1],
+        "merkle_gas": split[2],
+        "deep_gas": split[3],
+        "fri_gas": split[4],
+        "tables_gas": split[5],
+        "gas_per_constraint": split[1] // program.num_constraints,
+        "gas_per_instruction": split[1] // program.num_instructions,
+        "deep_gas_per_entry_query": split[3] // (frame * queries),
+        "merkle_gas_per_query": split[2] // queries,
+    }
+
+
 def _table(rows: list[GasRow]) -> str:
     head = (
         f"{'air':<12} {'rows':>6} {'proof B':>8} {'gas':>10} {'calldata':>9} {'transcr.':>9} "
@@ -182,7 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="JSON-RPC node (default: the embedded py-evm chain)")
     parser.add_argument("--json", action="store_true", help="print the JSON object only")
     parser.add_argument("--exchange", action="store_true", help="the exchange's operations")
+    parser.add_argument("--batch", type=Path, help="a published batch folder: its proof's gas")
     args = parser.parse_args(argv)
+    if args.batch is not None:
+        figures = measure_batch(Chain(args.url), args.batch)
+        if args.json:
+            print(json.dumps({"batch": figures}))
+        else:
+            for name, value in figures.items():
+                print(f"{name:<28} {value:>12,}")
+        return 0
     if args.exchange:
         ops = measure_exchange(Chain(args.url))
         if args.json:
