@@ -23,9 +23,10 @@ per frame entry and query, per query).
 ``--exchange`` measures the exchange contract (``contracts/src/Exchange.sol``)
 instead: each user operation (deposit with its approval, forced-withdrawal
 request, withdrawal, freeze, escape at two tree depths, deposit reclaim) and
-anchoring a batch. The exchange does not anchor the batch proof yet (``--batch``
-measures that proof alone), so anchoring is measured with the test AIR of ``tests/contracts/statement_air.py`` (the
-batch proof's public inputs, a tiny proof): ``anchor`` is the whole
+anchoring a batch. The exchange does not anchor the batch proof yet
+(``--batch`` measures that proof alone), so anchoring is measured with the
+test AIR of ``tests/contracts/statement_air.py`` (the batch proof's public
+inputs, a tiny proof): ``anchor`` is the whole
 transaction, ``anchor_overhead`` that minus the same proof's verification
 alone — what the exchange adds to a batch proof's own verification gas.
 
