@@ -1,8 +1,10 @@
 """Orders: side, integer limit price (or market), integer lots, time in force.
 
-An order is a frozen value; it validates its own fields on construction and
-has one canonical byte encoding (:meth:`Order.encode`), the ABI encoding of
-its fields behind a type tag, which is what the commitment hashes.
+An order is a frozen value; it validates its own fields on construction.
+Its fields are what a trader signs in the EIP-712 ``Reveal``
+(:meth:`Order.typed_fields`, so a wallet shows the order itself, never an
+opaque hash) and what the Poseidon2 commitment hashes
+(:mod:`sealbatch.auction.commitment`).
 """
 
 from __future__ import annotations
@@ -10,16 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from eth_abi import encode as abi_encode
-
 from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE, bound_message, within
 from sealbatch.auction.errors import InvalidOrder
-from sealbatch.crypto.keccak import keccak256
 
-__all__ = ["ORDER_TAG", "Order", "Side", "TimeInForce"]
+__all__ = ["ORDER_FIELDS", "Order", "Side", "TimeInForce"]
 
-#: Type tag of the canonical order encoding: keccak("sealbatch.Order.v1").
-ORDER_TAG = keccak256(b"sealbatch.Order.v1")
+#: The order's EIP-712 fields, in the order the ``Reveal`` type lists them
+#: (docs/signing.md, "Reveal"): sides and time in force as their JSON strings,
+#: a market order's limit price as 0 (a limit price is at least 1).
+ORDER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("market", "string"),
+    ("side", "string"),
+    ("limitPrice", "uint64"),
+    ("quantity", "uint64"),
+    ("timeInForce", "string"),
+    ("reduceOnly", "bool"),
+    ("clientId", "uint64"),
+)
 
 _MAX_U64 = (1 << 64) - 1
 
@@ -100,31 +109,22 @@ class Order:
     def is_market(self) -> bool:
         return self.limit_price is None
 
-    def encode(self) -> bytes:
-        """Canonical encoding: ``abi.encode(ORDER_TAG, keccak(market), isBuy,
-        hasLimit, limitPrice, quantity, isGtc, reduceOnly, clientId)``.
+    def typed_fields(self) -> dict[str, object]:
+        """The order as the EIP-712 fields :data:`ORDER_FIELDS` names.
 
-        Solidity reproduces it with the same ``abi.encode``; every field has a
-        fixed 32-byte slot, so no two orders share an encoding.
+        Every field a wallet shows is the order's own value: ``side`` and
+        ``timeInForce`` are the strings of the JSON order, ``limitPrice`` is
+        0 for a market order. Two different orders never give the same fields.
         """
-        return abi_encode(
-            ["bytes32", "bytes32", "bool", "bool", "uint64", "uint64", "bool", "bool", "uint64"],
-            [
-                ORDER_TAG,
-                keccak256(self.market.encode()),
-                self.side is Side.BUY,
-                self.limit_price is not None,
-                self.limit_price or 0,
-                self.quantity,
-                self.time_in_force is TimeInForce.GTC,
-                self.reduce_only,
-                self.client_id,
-            ],
-        )
-
-    def hash(self) -> bytes:
-        """Keccak-256 of :meth:`encode`."""
-        return keccak256(self.encode())
+        return {
+            "market": self.market,
+            "side": self.side.value,
+            "limitPrice": self.limit_price or 0,
+            "quantity": self.quantity,
+            "timeInForce": self.time_in_force.value,
+            "reduceOnly": self.reduce_only,
+            "clientId": self.client_id,
+        }
 
     def with_quantity(self, quantity: int) -> Order:
         """The same order for another quantity (the unfilled rest of a GTC order)."""

@@ -26,6 +26,8 @@ from sealbatch.crypto.exceptions import SignatureError
 from sealbatch.crypto.keccak import keccak256
 
 __all__ = [
+    "DEV_CHAIN_ID",
+    "DEV_VERIFYING_CONTRACT",
     "Address",
     "Eip712Domain",
     "StructType",
@@ -39,6 +41,17 @@ __all__ = [
 
 Address = NewType("Address", str)
 """A checksummed 20-byte Ethereum address, ``0x``-prefixed."""
+
+#: Chain id of a development venue: the local chain of anvil and Hardhat
+#: (``anvil`` and ``npx hardhat node`` start on it, and wallets list it as
+#: "Localhost 8545"), so a wallet connected to a local node signs for it, and a
+#: signature made for a development venue is never valid for Ethereum mainnet
+#: (chain id 1). A real deployment sets its own (``sealbatch serve --chain-id``).
+DEV_CHAIN_ID = 31337
+
+#: ``verifyingContract`` of a venue that anchors to no exchange contract: a
+#: placeholder that is no contract (a deployment sets the exchange's address).
+DEV_VERIFYING_CONTRACT = Address("0x" + "00" * 19 + "01")
 
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _UINT = re.compile(r"^uint(\d+)$")
@@ -205,8 +218,8 @@ class Eip712Domain:
 
     name: str = "sealbatch"
     version: str = "1"
-    chain_id: int = 1
-    verifying_contract: Address = Address("0x" + "00" * 19 + "01")
+    chain_id: int = DEV_CHAIN_ID
+    verifying_contract: Address = DEV_VERIFYING_CONTRACT
     separator: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -68,7 +68,7 @@ TYPES = {
     ],
     "AccountRead": [("account", "address"), ("expiry", "uint64")],
     "Rfq": [
-        ("requester", "address"), ("market", "string"), ("size", "uint64"), ("side", "uint8"),
+        ("requester", "address"), ("market", "string"), ("size", "uint64"), ("side", "string"),
         ("windowMs", "uint64"), ("nonce", "uint64"), ("expiry", "uint64"),
     ],
     "QuoteCommit": [
@@ -82,18 +82,18 @@ TYPES = {
     ],
     "Accept": [
         ("requester", "address"), ("rfqId", "bytes32"), ("commitment", "bytes32"),
-        ("side", "uint8"), ("nonce", "uint64"), ("expiry", "uint64"),
+        ("side", "string"), ("nonce", "uint64"), ("expiry", "uint64"),
     ],
     "Reveal": [
-        ("trader", "address"), ("commitment", "bytes32"), ("orderHash", "bytes32"),
+        ("trader", "address"), ("commitment", "bytes32"), ("market", "string"),
+        ("side", "string"), ("limitPrice", "uint64"), ("quantity", "uint64"),
+        ("timeInForce", "string"), ("reduceOnly", "bool"), ("clientId", "uint64"),
         ("salt", "bytes32"), ("nonce", "uint64"), ("expiry", "uint64"),
     ],
 }  # fmt: skip
 
-ORDER_TAG = keccak(b"sealbatch.Order.v1")
 REPORT_TAG = keccak(b"sealbatch.PriceReport.v1")
 QUOTE_TAG = keccak(b"sealbatch.Quote.v1")
-RFQ_SIDE = {"hidden": 0, "buy": 1, "sell": 2}  # an RFQ's / an accept's uint8 side
 MARKET = "BTC-PERP"
 
 
@@ -131,26 +131,17 @@ def quote_commitment(rfq_id: bytes, maker: str, bid: int, ask: int, salt: bytes)
     )
 
 
-def order_hash(order: dict[str, Any]) -> bytes:
-    """keccak(abi.encode(ORDER_TAG, keccak(market), isBuy, hasLimit, limitPrice,
-    quantity, isGtc, reduceOnly, clientId)): the Reveal's orderHash."""
-    limit = order.get("limit_price")
-    return keccak(
-        abi_encode(
-            ["bytes32", "bytes32", "bool", "bool", "uint64", "uint64", "bool", "bool", "uint64"],
-            [
-                ORDER_TAG,
-                keccak(order["market"].encode()),
-                order["side"] == "buy",
-                limit is not None,
-                limit or 0,
-                order["quantity"],
-                order.get("time_in_force", "ioc") == "gtc",
-                order.get("reduce_only", False),
-                order.get("client_id", 0),
-            ],
-        )
-    )
+def order_fields(order: dict[str, Any]) -> dict[str, Any]:
+    """The JSON order as the Reveal's EIP-712 fields (a market order's limitPrice is 0)."""
+    return {
+        "market": order["market"],
+        "side": order["side"],
+        "limitPrice": order.get("limit_price") or 0,
+        "quantity": order["quantity"],
+        "timeInForce": order.get("time_in_force", "ioc"),
+        "reduceOnly": order.get("reduce_only", False),
+        "clientId": order.get("client_id", 0),
+    }
 
 
 # ------------------------------------------------------------------- client
@@ -208,7 +199,7 @@ class Trader:
         nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
         msg = {
             "trader": self.address, "commitment": sealed["commitment"],
-            "orderHash": order_hash(sealed["order"]), "salt": sealed["salt"],
+            **order_fields(sealed["order"]), "salt": sealed["salt"],
             "nonce": nonce, "expiry": expiry,
         }  # fmt: skip
         body = {
@@ -223,7 +214,7 @@ class Trader:
         nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
         msg = {
             "requester": self.address, "market": market, "size": size,
-            "side": RFQ_SIDE["hidden"], "windowMs": window_ms, "nonce": nonce, "expiry": expiry,
+            "side": "hidden", "windowMs": window_ms, "nonce": nonce, "expiry": expiry,
         }  # fmt: skip
         body = {
             "requester": self.address, "market": market, "size": size, "side": "hidden",
@@ -274,7 +265,7 @@ class Trader:
         nonce, expiry = self.nonce(), now_ms(self.http) + 60_000
         msg = {
             "requester": self.address, "rfqId": bytes.fromhex(rfq_id[2:]),
-            "commitment": bytes.fromhex(commitment[2:]), "side": RFQ_SIDE[side],
+            "commitment": bytes.fromhex(commitment[2:]), "side": side,
             "nonce": nonce, "expiry": expiry,
         }  # fmt: skip
         body = {

@@ -22,6 +22,7 @@ from eth_utils import to_checksum_address
 
 from sealbatch.auction.commit_reveal import NonceRegistry
 from sealbatch.auction.errors import BadSignature, CommitmentExpired, NonceReused
+from sealbatch.auction.orders import ORDER_FIELDS, Order
 from sealbatch.crypto.eip712 import (
     Address,
     Eip712Domain,
@@ -39,15 +40,19 @@ __all__ = [
     "WITHDRAW_TYPE",
     "RateLimiter",
     "check_fresh",
+    "reveal_message",
     "verify_signed",
 ]
 
+#: A reveal signs the order's own fields (what a wallet shows the trader: market,
+#: side, limit price, quantity...), the commitment they open and its salt; the
+#: venue recomputes the Poseidon2 commitment from them.
 REVEAL_TYPE = StructType(
     "Reveal",
     (
         ("trader", "address"),
         ("commitment", "bytes32"),
-        ("orderHash", "bytes32"),
+        *ORDER_FIELDS,
         ("salt", "bytes32"),
         ("nonce", "uint64"),
         ("expiry", "uint64"),
@@ -66,6 +71,20 @@ RESUME_TYPE = StructType(
     "Resume",
     (("operator", "address"), ("batchId", "uint64"), ("nonce", "uint64"), ("expiry", "uint64")),
 )
+
+
+def reveal_message(
+    trader: str, commitment: bytes, order: Order, salt: bytes, nonce: int, expiry_ms: int
+) -> dict[str, Any]:
+    """The EIP-712 ``Reveal`` message of ``order`` opening ``commitment``."""
+    return {
+        "trader": trader,
+        "commitment": commitment,
+        **order.typed_fields(),
+        "salt": salt,
+        "nonce": nonce,
+        "expiry": expiry_ms,
+    }
 
 
 def verify_signed(

@@ -39,7 +39,7 @@ from sealbatch.crypto.eip712 import (
 )
 from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.crypto.keccak import keccak256
-from sealbatch.venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE
+from sealbatch.venue.auth import DEPOSIT_TYPE, REVEAL_TYPE, WITHDRAW_TYPE, reveal_message
 from sealbatch.venue.committee import ENCRYPTED_ORDER_TYPE
 from sealbatch.venue.errors import ApiError, VenueError
 from sealbatch.venue.read_auth import ACCOUNT_HEADER, EXPIRY_HEADER, READ_TYPE, SIGNATURE_HEADER
@@ -407,14 +407,14 @@ class VenueClient:
         """Reveal now (must be inside the reveal window)."""
         nonce = self.next_nonce()
         me = self._me()
-        values = {
-            "trader": me,
-            "commitment": pending.commitment,
-            "orderHash": pending.order.hash(),
-            "salt": pending.salt,
-            "nonce": nonce,
-            "expiry": self.server_now_ms() + 60_000,
-        }
+        values = reveal_message(
+            me,
+            pending.commitment,
+            pending.order,
+            pending.salt,
+            nonce,
+            self.server_now_ms() + 60_000,
+        )
         body = {
             "trader": me,
             "commitment": _hex(pending.commitment),
@@ -527,7 +527,7 @@ class VenueClient:
             "requester": me,
             "market": market,
             "size": size,
-            "side": ("hidden", "buy", "sell").index(side),
+            "side": side,
             "windowMs": window_ms,
             "nonce": nonce,
             "expiry": expiry,
@@ -647,12 +647,11 @@ class VenueClient:
         nonce, expiry, me = self.next_nonce(), self.server_now_ms() + 60_000, self._me()
         rid = bytes.fromhex(rfq_id[2:])
         commitment = bytes.fromhex(best["commitment"][2:])
-        s = 1 if side == "buy" else 2
         values = {
             "requester": me,
             "rfqId": rid,
             "commitment": commitment,
-            "side": s,
+            "side": side,
             "nonce": nonce,
             "expiry": expiry,
         }

@@ -65,7 +65,7 @@ RFQ_TYPE = StructType(
         ("requester", "address"),
         ("market", "string"),
         ("size", "uint64"),
-        ("side", "uint8"),
+        ("side", "string"),
         ("windowMs", "uint64"),
         ("nonce", "uint64"),
         ("expiry", "uint64"),
@@ -100,7 +100,7 @@ ACCEPT_TYPE = StructType(
         ("requester", "address"),
         ("rfqId", "bytes32"),
         ("commitment", "bytes32"),
-        ("side", "uint8"),
+        ("side", "string"),
         ("nonce", "uint64"),
         ("expiry", "uint64"),
     ),
@@ -113,6 +113,17 @@ class BlockSide(IntEnum):
     HIDDEN = 0
     BUY = 1
     SELL = 2
+
+    @classmethod
+    def named(cls, name: object, allowed: tuple[str, ...]) -> BlockSide:
+        """The side signed as ``name`` (``"hidden"``, ``"buy"`` or ``"sell"``).
+
+        Raises:
+            Conflict: ``name`` is not one of ``allowed``.
+        """
+        if not isinstance(name, str) or name not in allowed:
+            raise Conflict(f"side: expected one of {', '.join(allowed)}, got {name!r}")
+        return cls[name.upper()]
 
 
 def compute_quote_commitment(rfq_id: bytes, maker: str, bid: int, ask: int, salt: bytes) -> bytes:
@@ -329,8 +340,7 @@ class RfqBook:
                 f"size: expected a block of {market.block_min_lots} to {largest} lots in "
                 f"{market.market_id} (below 2^22), got {values['size']}"
             )
-        if values["side"] not in (0, 1, 2):
-            raise Conflict(f"side: expected 0 (hidden), 1 (buy) or 2 (sell), got {values['side']}")
+        side = BlockSide.named(values["side"], ("hidden", "buy", "sell"))
         if not self.min_window_ms <= values["windowMs"] <= self.max_window_ms:
             raise Conflict(
                 f"window_ms: expected {self.min_window_ms} to {self.max_window_ms}, got "
@@ -344,7 +354,7 @@ class RfqBook:
             requester,
             market.market_id,
             values["size"],
-            BlockSide(values["side"]),
+            side,
             now_ms,
             values["windowMs"],
         )
@@ -491,9 +501,7 @@ class RfqBook:
             raise OutsideWindow(
                 f"accept: expected a time in [{rfq.reveal_close_ms}, {rfq.close_ms}), got {now_ms}"
             )
-        if values["side"] not in (1, 2):
-            raise Conflict(f"side: expected 1 (buy) or 2 (sell), got {values['side']}")
-        side = BlockSide(values["side"])
+        side = BlockSide.named(values["side"], ("buy", "sell"))
         if rfq.side is not BlockSide.HIDDEN and side is not rfq.side:
             raise Conflict(
                 f"side: expected {rfq.side.name.lower()}, got {side.name.lower()}", "side_mismatch"

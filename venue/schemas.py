@@ -17,6 +17,7 @@ from sealbatch.auction.commit_reveal import Commit, SignedCommit
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.oracle import SignedReport
+from sealbatch.venue.auth import reveal_message
 
 __all__ = [
     "AcceptIn",
@@ -176,14 +177,10 @@ class RevealIn(_In):
     signature: Sig
 
     def message(self, order: Order) -> dict[str, Any]:
-        return {
-            "trader": self.trader,
-            "commitment": hexb(self.commitment),
-            "orderHash": order.hash(),
-            "salt": hexb(self.salt),
-            "nonce": self.nonce,
-            "expiry": self.expiry_ms,
-        }
+        """The EIP-712 ``Reveal`` this body's signature is over (``order``: its order)."""
+        return reveal_message(
+            self.trader, hexb(self.commitment), order, hexb(self.salt), self.nonce, self.expiry_ms
+        )
 
 
 class RfqIn(_In):
@@ -216,7 +213,7 @@ class RfqIn(_In):
             "requester": self.requester,
             "market": self.market,
             "size": self.size,
-            "side": ("hidden", "buy", "sell").index(self.side),
+            "side": self.side,
             "windowMs": self.window_ms,
             "nonce": self.nonce,
             "expiry": self.expiry_ms,
@@ -322,7 +319,7 @@ class AcceptIn(_In):
             "requester": self.requester,
             "rfqId": hexb(self.rfq_id),
             "commitment": hexb(self.commitment),
-            "side": 1 if self.side == "buy" else 2,
+            "side": self.side,
             "nonce": self.nonce,
             "expiry": self.expiry_ms,
         }

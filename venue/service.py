@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sealbatch.auction.commit_reveal import Receipt, RevealedOrder
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import DEFAULT_MARKETS, Market
-from sealbatch.crypto.eip712 import Address, Eip712Domain
+from sealbatch.crypto.eip712 import DEV_VERIFYING_CONTRACT, Address, Eip712Domain
 from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.oracle import load_oracle_config
@@ -214,6 +214,30 @@ def _markets(ids: Sequence[str]) -> dict[str, Market]:
     return {m: DEFAULT_MARKETS[m] for m in ids}
 
 
+def _stored_domain(settings: Settings, meta: dict[str, str]) -> Eip712Domain:
+    """The EIP-712 domain the venue's log was signed under (set at its first start).
+
+    Raises:
+        BadRequest: ``settings`` name another chain id or verifying contract
+            (the logged signatures would not verify under it).
+    """
+    domain = Eip712Domain(
+        chain_id=int(meta["chain_id"]), verifying_contract=Address(meta["verifying_contract"])
+    )
+    asked = {
+        "chain_id": settings.chain_id,
+        "verifying_contract": (settings.verifying_contract or DEV_VERIFYING_CONTRACT).lower(),
+    }
+    stored = {"chain_id": domain.chain_id, "verifying_contract": domain.verifying_contract.lower()}
+    for name in sorted(settings.model_fields_set & set(asked)):
+        if asked[name] != stored[name]:
+            raise BadRequest(
+                f"{name}: expected {stored[name]} (the venue's database was started with it), "
+                f"got {asked[name]}"
+            )
+    return domain
+
+
 class VenueService:
     """The running venue (one process, the markets in ``settings.markets``).
 
@@ -234,7 +258,7 @@ class VenueService:
                 "commit_ms": str(settings.commit_window_ms),
                 "reveal_ms": str(settings.reveal_window_ms),
                 "chain_id": str(settings.chain_id),
-                "verifying_contract": settings.verifying_contract,
+                "verifying_contract": settings.verifying_contract or DEV_VERIFYING_CONTRACT,
                 "markets": json.dumps(list(settings.markets)),
             }
             if settings.committee:
@@ -243,8 +267,12 @@ class VenueService:
         self.schedule = BatchSchedule(
             int(meta["genesis_ms"]), int(meta["commit_ms"]), int(meta["reveal_ms"])
         )
-        self.domain = Eip712Domain(
-            chain_id=int(meta["chain_id"]), verifying_contract=Address(meta["verifying_contract"])
+        self.domain = _stored_domain(settings, meta)
+        #: The exchange contract the domain names, or None for the development placeholder.
+        self.exchange_contract: str | None = (
+            None
+            if self.domain.verifying_contract.lower() == DEV_VERIFYING_CONTRACT.lower()
+            else self.domain.verifying_contract
         )
         markets = _markets(json.loads(meta["markets"]))
         self.core = VenueStateMachine(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sealbatch.auction.bounds import MAX_BALANCE
+from sealbatch.crypto.eip712 import DEV_CHAIN_ID, checksum_address
 
 __all__ = ["DEFAULT_OPERATOR_KEY", "Settings"]
 
@@ -27,8 +30,20 @@ class Settings(BaseSettings):
     db_url: str = Field(default="sqlite:///sealbatch.db", description="SQLAlchemy URL")
     l1_url: str | None = Field(default=None, description="L1 JSON-RPC URL (anchoring)")
     operator_key: str = DEFAULT_OPERATOR_KEY
-    chain_id: int = 1
-    verifying_contract: str = "0x" + "00" * 19 + "01"
+    chain_id: int = Field(
+        default=DEV_CHAIN_ID,
+        ge=1,
+        le=(1 << 53) - 1,
+        description="EIP-712 domain chainId: the chain of the exchange contract the venue "
+        "anchors to (default 31337, the local development chain of anvil and Hardhat; at "
+        "most 2^53 - 1 so that every JSON client reads it exactly)",
+    )
+    verifying_contract: str | None = Field(
+        default=None,
+        description="EIP-712 domain verifyingContract: the address of the exchange contract "
+        "the venue anchors to (docs/contracts.md); without one the domain names the "
+        "placeholder 0x0000000000000000000000000000000000000001, which is no contract",
+    )
     markets: tuple[str, ...] = ("BTC-PERP", "ETH-PERP")
     commit_window_ms: int = Field(default=1_000, ge=10, le=3_600_000)
     reveal_window_ms: int = Field(default=300, ge=5, le=3_600_000)
@@ -145,6 +160,25 @@ class Settings(BaseSettings):
         description="address of a Dask scheduler (tcp://host:8786) to prove batches on "
         "instead of the venue's own prover processes",
     )
+
+    @field_validator("verifying_contract")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"0[xX][0-9a-fA-F]{40}", value):
+            raise ValueError(f"verifying_contract: expected 0x and 40 hex digits, got {value!r}")
+        return None if value is None else checksum_address(value)
+
+    @model_validator(mode="after")
+    def _no_mainnet_for_development(self) -> Settings:
+        # Messages signed for a venue run with the public development operator key
+        # must never be valid on Ethereum mainnet (chain id 1).
+        if self.chain_id == 1 and self.operator_key == DEFAULT_OPERATOR_KEY:
+            raise ValueError(
+                "chain_id: expected a development chain id with the public development "
+                "operator key (default 31337), got 1 (Ethereum mainnet): set "
+                "SEALBATCH_OPERATOR_KEY for a real deployment"
+            )
+        return self
 
     def development_defaults(self) -> list[str]:
         """The development defaults in force, each as a phrase naming how to turn it off."""

@@ -1,49 +1,21 @@
-"""Orders: validation, the canonical encoding (known answers), dict round trip."""
+"""Orders: validation, the EIP-712 fields a reveal signs (known answers), dict round trip."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
-from eth_utils import keccak as eth_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE
 from sealbatch.auction.errors import InvalidOrder
-from sealbatch.auction.orders import ORDER_TAG, Order, Side, TimeInForce
+from sealbatch.auction.orders import ORDER_FIELDS, Order, Side, TimeInForce
+from sealbatch.crypto.eip712 import StructType
 
 MAX = MAX_PRICE  # prices: 1 .. 2^30 - 1
 MAXQ = MAX_LOTS  # quantities: 1 .. 2^22 - 1
-
-
-def word(x: int) -> bytes:
-    return x.to_bytes(32, "big")
-
-
-def hand_encoding(
-    market: str,
-    is_buy: bool,
-    limit: int | None,
-    quantity: int,
-    gtc: bool,
-    reduce_only: bool,
-    client_id: int,
-) -> bytes:
-    """The encoding documented in Order.encode, built word by word."""
-    return b"".join(
-        [
-            eth_keccak(b"sealbatch.Order.v1"),
-            eth_keccak(market.encode()),
-            word(int(is_buy)),
-            word(int(limit is not None)),
-            word(limit or 0),
-            word(quantity),
-            word(int(gtc)),
-            word(int(reduce_only)),
-            word(client_id),
-        ]
-    )
+_ORDER_STRUCT = StructType("OrderFields", ORDER_FIELDS)
 
 
 orders = st.builds(
@@ -67,43 +39,35 @@ orders = st.builds(
 )
 
 
-def test_tag_preimage() -> None:
-    assert eth_keccak(b"sealbatch.Order.v1") == ORDER_TAG
-
-
-def test_encoding_known_answer() -> None:
-    """A fixed order, encoded by hand (above) and pinned when the test was written."""
+def test_typed_fields_known_answer() -> None:
+    """A fixed order's EIP-712 fields: its own values, strings for the enums."""
     order = Order("BTC-PERP", Side.SELL, 43_210, 7, TimeInForce.GTC, True, 99)
-    expected = hand_encoding("BTC-PERP", False, 43_210, 7, True, True, 99)
-    assert order.encode() == expected
-    assert order.hash() == eth_keccak(expected)
-    assert order.hash().hex() == "0e8cbdd44417febfed0ce73aef56dc891c40f8a00d3b39e9754f91919592c44f"
+    assert order.typed_fields() == {
+        "market": "BTC-PERP",
+        "side": "sell",
+        "limitPrice": 43_210,
+        "quantity": 7,
+        "timeInForce": "gtc",
+        "reduceOnly": True,
+        "clientId": 99,
+    }
+    assert [n for n, _ in ORDER_FIELDS] == list(order.typed_fields())
 
 
-def test_market_order_encoding() -> None:
+def test_market_order_signs_limit_price_zero() -> None:
     order = Order("ETH-PERP", Side.BUY, None, 1)
     assert order.is_market
-    assert order.encode() == hand_encoding("ETH-PERP", True, None, 1, False, False, 0)
-
-
-@settings(max_examples=200, deadline=None)
-@given(orders)
-def test_encoding_matches_hand_encoding(order: Order) -> None:
-    assert order.encode() == hand_encoding(
-        order.market,
-        order.side is Side.BUY,
-        order.limit_price,
-        order.quantity,
-        order.time_in_force is TimeInForce.GTC,
-        order.reduce_only,
-        order.client_id,
-    )
+    fields = order.typed_fields()
+    assert (fields["limitPrice"], fields["side"], fields["timeInForce"]) == (0, "buy", "ioc")
 
 
 @settings(max_examples=200, deadline=None)
 @given(orders, orders)
-def test_distinct_orders_have_distinct_encodings(a: Order, b: Order) -> None:
-    assert (a == b) == (a.encode() == b.encode())
+def test_distinct_orders_have_distinct_typed_fields(a: Order, b: Order) -> None:
+    """No two orders sign alike: a signed reveal names exactly one order."""
+    hash_a = _ORDER_STRUCT.hash_struct(a.typed_fields())
+    hash_b = _ORDER_STRUCT.hash_struct(b.typed_fields())
+    assert (a == b) == (hash_a == hash_b)
 
 
 @settings(max_examples=200, deadline=None)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sealbatch.auction.commit_reveal import COMMIT_TYPE
 from sealbatch.auction.orders import Order, Side
-from sealbatch.venue.auth import REVEAL_TYPE
+from sealbatch.venue.auth import REVEAL_TYPE, reveal_message
 from sealbatch.venue.client import PendingOrder, VenueClient
 from tests.venue.conftest import FUNDING, T0, Venue
 
@@ -44,14 +44,9 @@ def _copy_commit(thief: VenueClient, commitment: str, batch_id: int) -> dict[str
 def _reveal_body(signer: VenueClient, pending: PendingOrder) -> dict[str, Any]:
     """A reveal of ``pending`` (somebody's order and salt) signed by ``signer``."""
     nonce = signer.next_nonce()
-    values = {
-        "trader": signer._me(),
-        "commitment": pending.commitment,
-        "orderHash": pending.order.hash(),
-        "salt": pending.salt,
-        "nonce": nonce,
-        "expiry": 2**63,
-    }
+    values = reveal_message(
+        signer._me(), pending.commitment, pending.order, pending.salt, nonce, 2**63
+    )
     return {
         "trader": signer._me(),
         "commitment": "0x" + pending.commitment.hex(),

@@ -182,17 +182,10 @@ def test_rate_limit_429_with_retry_after(db_url: str, clock: Any) -> None:
 
 
 def _reveal_body(client: VenueClient, p: Any) -> dict[str, Any]:
-    from sealbatch.venue.auth import REVEAL_TYPE
+    from sealbatch.venue.auth import REVEAL_TYPE, reveal_message
 
     nonce = client.next_nonce()
-    values = {
-        "trader": client.address,
-        "commitment": p.commitment,
-        "orderHash": p.order.hash(),
-        "salt": p.salt,
-        "nonce": nonce,
-        "expiry": 2**63,
-    }
+    values = reveal_message(client.address, p.commitment, p.order, p.salt, nonce, 2**63)
     return {
         "trader": client.address,
         "commitment": "0x" + p.commitment.hex(),

@@ -102,7 +102,7 @@ def test_accepting_a_worse_quote_is_refused(venue: Venue) -> None:
         "requester": alice.address,
         "rfqId": rid,
         "commitment": worse.commitment,
-        "side": 1,
+        "side": "buy",
         "nonce": nonce,
         "expiry": 2**63,
     }

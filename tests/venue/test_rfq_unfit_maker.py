@@ -18,7 +18,7 @@ def _accept(client: VenueClient, rfq_id: str, commitment: str) -> dict[str, Any]
         "requester": me,
         "rfqId": bytes.fromhex(rfq_id[2:]),
         "commitment": bytes.fromhex(commitment[2:]),
-        "side": 1,
+        "side": "buy",
         "nonce": nonce,
         "expiry": expiry,
     }

@@ -99,7 +99,7 @@ def test_every_signed_struct_has_a_vector() -> None:
         "Rfq",
         "AccountRead",
     }
-    for name in ("Order", "Commitment", "QuoteCommitment", "PriceReport", "Domain"):
+    for name in ("Commitment", "QuoteCommitment", "PriceReport", "Domain"):
         assert name in BY_NAME
 
 
@@ -180,12 +180,37 @@ def test_account_read_headers_verify_as_documented() -> None:
     assert who == v["signer"]
 
 
-def test_reveal_signs_the_documented_order_hash() -> None:
-    order = Order.from_dict(BY_NAME["Order"]["order"])
-    assert "0x" + order.encode().hex() == BY_NAME["Order"]["encoding"]
-    assert "0x" + order.hash().hex() == BY_NAME["Order"]["order_hash"]
-    assert BY_NAME["Reveal"]["message"]["orderHash"] == BY_NAME["Order"]["order_hash"]
-    assert BY_NAME["Reveal"]["body"]["order"] == BY_NAME["Order"]["order"]
+def test_reveal_signs_the_order_fields_a_wallet_shows() -> None:
+    """The Reveal's message is the revealed order, field by field (no opaque hash)."""
+    v = BY_NAME["Reveal"]
+    order = Order.from_dict(v["body"]["order"])
+    message = v["message"]
+    assert {k: message[k] for k in order.typed_fields()} == order.typed_fields()
+    assert (message["market"], message["side"], message["limitPrice"]) == (
+        "BTC-PERP",
+        "buy",
+        650_000,
+    )
+    assert message["quantity"] == v["body"]["order"]["quantity"]
+    assert v["body"]["commitment"] == BY_NAME["Commitment"]["commitment"]
+    assert v["body"]["order"] == BY_NAME["Commitment"]["order"]
+    assert "bytes32" not in dict(STRUCTS["Reveal"].fields).get("market", "")
+
+
+@pytest.mark.parametrize(
+    ("field", "other"),
+    [("side", "sell"), ("limitPrice", 650_001), ("quantity", 11), ("market", "ETH-PERP"),
+     ("timeInForce", "gtc"), ("reduceOnly", True), ("clientId", 8)],
+)  # fmt: skip
+def test_a_reveal_signed_for_one_order_does_not_verify_for_another(field: str, other: Any) -> None:
+    """Attack: a venue (or a man in the middle) swaps the order under a wallet's
+    signature; the signature then recovers to another address."""
+    v = BY_NAME["Reveal"]
+    struct = STRUCTS["Reveal"]
+    changed = _code_values(struct, {**v["message"], field: other})
+    assert (
+        recover_signer(signing_digest(DOMAIN, struct, changed), _b(v["signature"])) != v["signer"]
+    )
 
 
 def _standalone() -> ModuleType:
@@ -235,16 +260,16 @@ def test_quote_commitment_and_rfq_id() -> None:
     assert BY_NAME["QuoteCommit"]["message"]["commitment"] == q["commitment"]
 
 
-def test_sides_are_encoded_as_documented() -> None:
-    """Orders: isBuy bool; RFQ and accept: buy = 1, sell = 2, hidden = 0."""
-    assert BY_NAME["Rfq"]["body"]["side"] == "hidden" and BY_NAME["Rfq"]["message"]["side"] == 0
-    assert BY_NAME["Accept"]["body"]["side"] == "buy" and BY_NAME["Accept"]["message"]["side"] == 1
+def test_sides_are_signed_as_their_json_strings() -> None:
+    """Every EIP-712 side is the JSON string: no number encodings to get wrong."""
+    assert BY_NAME["Rfq"]["body"]["side"] == BY_NAME["Rfq"]["message"]["side"] == "hidden"
+    assert BY_NAME["Accept"]["body"]["side"] == BY_NAME["Accept"]["message"]["side"] == "buy"
     body = dict(BY_NAME["Accept"]["body"], side="sell")
-    assert schemas.AcceptIn.model_validate(body).message()["side"] == 2
+    assert schemas.AcceptIn.model_validate(body).message()["side"] == "sell"
     body = dict(BY_NAME["Rfq"]["body"], side="sell")
-    assert schemas.RfqIn.model_validate(body).message()["side"] == 2
-    text = " ".join(DOC.read_text().split())
-    assert "buy = 1, sell = 2" in text and "buy = 1, sell = 0" in text
+    assert schemas.RfqIn.model_validate(body).message()["side"] == "sell"
+    for name in ("Reveal", "Rfq", "Accept"):
+        assert dict(STRUCTS[name].fields)["side"] == "string"
 
 
 def test_price_report_signs_the_raw_digest_without_a_prefix() -> None:
@@ -270,7 +295,7 @@ def test_a_changed_field_changes_the_digest() -> None:
     for field, other in (("bond", 0), ("batchId", 43), ("market", "ETH-PERP"), ("nonce", 8)):
         changed = _code_values(struct, {**v["message"], field: other})
         assert "0x" + signing_digest(DOMAIN, struct, changed).hex() != v["digest"]
-    other_chain = Eip712Domain(chain_id=31337)
+    other_chain = Eip712Domain(chain_id=1)
     values = _code_values(struct, v["message"])
     assert (
         recover_signer(signing_digest(other_chain, struct, values), _b(v["signature"]))

@@ -31,6 +31,8 @@ __all__ = [
     "MarketListPublic",
     "MarketPublic",
     "OperatorViewPublic",
+    "OracleRulesPublic",
+    "OracleSourcePublic",
     "OracleTakenPublic",
     "OrderStatusPublic",
     "ProofFailurePublic",
@@ -41,6 +43,7 @@ __all__ = [
     "RfqPublic",
     "ShareTakenPublic",
     "StreamReplayPublic",
+    "StreamRulesPublic",
 ]
 
 
@@ -580,10 +583,33 @@ class RfqRulesPublic(_Public):
     quote_bond: int
 
 
+class OracleSourcePublic(_Public):
+    address: str
+    family: str
+
+
+class OracleRulesPublic(_Public):
+    """The oracle's trusted sources and the rules that turn their reports into an index."""
+
+    sources: list[OracleSourcePublic]
+    stale_ms: int
+    divergence_bps: int
+    agreement_bps: int
+    family_quorum: int
+    min_families: int
+    max_price_age_ms: int
+
+
+class StreamRulesPublic(_Public):
+    max_topics: int
+    buffer: int
+
+
 class InfoPublic(_Public):
     """What a client needs to sign and to keep time: domain, operator, clock, limits."""
 
     domain: dict[str, Any]
+    exchange_contract: str | None
     operator: str
     now_ms: int
     schedule: SchedulePublic
@@ -592,6 +618,9 @@ class InfoPublic(_Public):
     rfq: RfqRulesPublic
     settlement: str
     min_bond: int
+    read_max_ttl_ms: int
+    oracle: OracleRulesPublic
+    stream: StreamRulesPublic
     stream_epoch: str
 
 

@@ -24,6 +24,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--db", metavar="URL", help="database URL (default sqlite:///sealbatch.db)")
     p.add_argument("--l1", metavar="URL", help="L1 JSON-RPC URL for anchoring (not wired yet)")
+    p.add_argument(
+        "--chain-id",
+        type=int,
+        metavar="N",
+        help="EIP-712 domain chain id: the chain of the exchange contract (default "
+        "SEALBATCH_CHAIN_ID, else 31337, the local development chain; first start only)",
+    )
+    p.add_argument(
+        "--verifying-contract",
+        metavar="ADDRESS",
+        help="EIP-712 domain verifying contract: the exchange contract's address (default "
+        "SEALBATCH_VERIFYING_CONTRACT, else a placeholder that is no contract; first start only)",
+    )
     p.add_argument("--commit-ms", type=int, help="commit window in ms (first start only)")
     p.add_argument("--reveal-ms", type=int, help="reveal window in ms (first start only)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
@@ -118,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
         overrides["db_url"] = args.db
     if args.l1:
         overrides["l1_url"] = args.l1
+    if args.chain_id is not None:
+        overrides["chain_id"] = args.chain_id
+    if args.verifying_contract:
+        overrides["verifying_contract"] = args.verifying_contract
     if args.commit_ms:
         overrides["commit_window_ms"] = args.commit_ms
     if args.reveal_ms:

@@ -14,6 +14,7 @@ from sealbatch.venue.api.public import (
     ResumedPublic,
 )
 from sealbatch.venue.schemas import ResumeIn
+from sealbatch.venue.stream import MAX_TOPICS
 
 router = APIRouter(tags=["operator"])
 
@@ -28,6 +29,7 @@ async def info(service: ServiceDep) -> JSONResponse:
     return json_response(
         {
             "domain": service.domain.as_dict(),
+            "exchange_contract": service.exchange_contract,
             "operator": service.core.operator,
             "now_ms": now,
             "schedule": {
@@ -50,6 +52,9 @@ async def info(service: ServiceDep) -> JSONResponse:
             },
             "settlement": service.core.settlement.name,
             "min_bond": service.settings.min_bond,
+            "read_max_ttl_ms": service.settings.read_max_ttl_ms,
+            "oracle": service.core.settlement.oracle.to_dict(),
+            "stream": {"max_topics": MAX_TOPICS, "buffer": service.settings.stream_buffer},
             "stream_epoch": service.broker.epoch,
         }
     )
