@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sealbatch.settlement.ledger import AccountKey, LedgerState, equity
-from sealbatch.settlement.liquidation import batch_length_factor, price_band_bps
+from sealbatch.settlement.liquidation import liquidation_slice_lots, price_band_bps
 from sealbatch.settlement.margin import cross_requirements, requirements
 from sealbatch.settlement.params import SettlementConfig
 from sealbatch.settlement.roots import state_root
@@ -93,19 +93,25 @@ class FundingView:
 
 @dataclass(frozen=True)
 class BreakerView:
-    """A market's circuit breaker: protective mode, calm batches, band, batch length."""
+    """A market's circuit breaker and what it changes now.
+
+    Protective mode widens the price band of reveals (``band_bps``) and shrinks
+    liquidation slices (``liquidation_lots``). It does not lengthen batches: one
+    batch clock serves every market of the venue (cross-margin settles them in one
+    transition), so its windows stay as ``/v1/info`` gives them.
+    """
 
     protective: bool
     calm: int
     band_bps: int
-    batch_length_factor: int
+    liquidation_lots: int
 
     def to_dict(self) -> dict[str, object]:
         return {
             "protective": self.protective,
             "calm": self.calm,
             "band_bps": self.band_bps,
-            "batch_length_factor": self.batch_length_factor,
+            "liquidation_lots": self.liquidation_lots,
         }
 
 
@@ -252,7 +258,7 @@ def market_view(
             risk.funding_interval_batches,
         ),
         breaker=BreakerView(
-            ms.protective, ms.calm, price_band_bps(ms, risk), batch_length_factor(ms, risk)
+            ms.protective, ms.calm, price_band_bps(ms, risk), liquidation_slice_lots(ms, risk)
         ),
         settlement=settlement,
         index_time_ms=ms.index_time_ms,

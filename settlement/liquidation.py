@@ -51,9 +51,9 @@ from sealbatch.settlement.params import BPS, DeleverageMode, MarketRisk, Settlem
 __all__ = [
     "LIQUIDATION_TAG",
     "DeficitFlow",
-    "batch_length_factor",
     "cover_deficits",
     "liquidation_order_id",
+    "liquidation_slice_lots",
     "plan_liquidations",
     "price_band_bps",
     "update_breaker",
@@ -152,7 +152,7 @@ def plan_liquidations(
                 continue
             per_lot = max(1, int(marks[j]) * risk.multiplier * risk.tiers[0].initial_bps // BPS)
             lots = -(-shortfall // per_lot)
-            cap = risk.protective_liquidation_lots if ms.protective else risk.max_liquidation_lots
+            cap = liquidation_slice_lots(ms, risk)
             lots = min(lots, abs(pos), cap, risk.market.max_order_lots)
             side = Side.SELL if pos > 0 else Side.BUY
             order = Order(
@@ -426,9 +426,10 @@ def update_breaker(
     return replace(state, flagged=False), False
 
 
-def batch_length_factor(state: MarketState, risk: MarketRisk) -> int:
-    """How many times the normal batch length the venue should use for this market."""
-    return risk.protective_batch_factor if state.protective else 1
+def liquidation_slice_lots(state: MarketState, risk: MarketRisk) -> int:
+    """The largest liquidation slice per account per batch in this market (smaller in
+    protective mode)."""
+    return risk.protective_liquidation_lots if state.protective else risk.max_liquidation_lots
 
 
 def price_band_bps(state: MarketState, risk: MarketRisk) -> int:

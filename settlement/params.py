@@ -69,7 +69,8 @@ class MarketRisk:
         breaker_bps: a clearing move beyond this from the previous price trips the breaker.
         calm_batches: calm batches in a row before protective mode ends.
         protective_band_bps: the wider price band the venue uses in protective mode.
-        protective_batch_factor: how many times longer batches are in protective mode.
+        protective_batch_factor: reserved, not applied: batches do not lengthen in
+            protective mode (one batch clock serves every market of a venue).
         protective_liquidation_lots: the smaller slice cap in protective mode.
         mark_band_bps: the mark never leaves index ± this.
         mark_step_bps: one batch moves the mark's premium over the index by at

@@ -10,9 +10,9 @@ import pytest
 from sealbatch.auction.orders import Side
 from sealbatch.settlement.ledger import MarketState
 from sealbatch.settlement.liquidation import (
-    batch_length_factor,
     cover_deficits,
     liquidation_order_id,
+    liquidation_slice_lots,
     plan_liquidations,
     price_band_bps,
     update_breaker,
@@ -142,14 +142,14 @@ def test_breaker_trips_on_a_large_move_and_releases_after_calm() -> None:
     assert not tripped and not ms.protective
     ms, tripped = update_breaker(ms, RISK, 100_000 + 10_001, False)
     assert tripped and ms.protective
-    assert batch_length_factor(ms, RISK) == RISK.protective_batch_factor
+    assert liquidation_slice_lots(ms, RISK) == RISK.protective_liquidation_lots
     assert price_band_bps(ms, RISK) == RISK.protective_band_bps
     ms = replace(ms, last_price=110_001)
     for _ in range(RISK.calm_batches - 1):
         ms, _ = update_breaker(ms, RISK, 110_001, False)
         assert ms.protective
     ms, _ = update_breaker(ms, RISK, None, False)
-    assert not ms.protective and batch_length_factor(ms, RISK) == 1
+    assert not ms.protective and liquidation_slice_lots(ms, RISK) == RISK.max_liquidation_lots
 
 
 def test_breaker_trips_on_a_flagged_oracle() -> None:

@@ -303,8 +303,19 @@ def test_circuit_breaker_widens_the_band(venue: Venue, oracle: bool) -> None:
     market = venue.tc.get("/v1/markets/BTC-PERP").json()
     assert market["breaker"]["protective"] is (not oracle)
     assert rec["settlement"]["readings"]["BTC-PERP"]["flagged"] is (not oracle)
+    # What protective mode changes is served: the band in force and the liquidation slice.
+    risk = venue.service.core.settlement.config.risk("BTC-PERP")
+    breaker = market["breaker"]
+    assert breaker["band_bps"] == market["band_bps"]
+    assert breaker["band_bps"] == (risk.market.band_bps if oracle else risk.protective_band_bps)
+    assert breaker["liquidation_lots"] == (
+        risk.max_liquidation_lots if oracle else risk.protective_liquidation_lots
+    )
     venue.clock.set(T0 + 2_000 + 100)
     p = venue.traders["carol"].commit(Order("BTC-PERP", Side.BUY, 1_150, 1))
+    # ... and batches keep their length (docs/api.md, "Protective mode").
+    assert p.batch_id == 2
+    assert venue.tc.get("/v1/info").json()["schedule"]["collecting"] == 2
     venue.to_reveal(p.batch_id)
     if oracle:
         with pytest.raises(ApiError) as e:

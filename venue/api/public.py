@@ -494,7 +494,7 @@ class BreakerPublic(_Public):
     protective: bool
     calm: int
     band_bps: int
-    batch_length_factor: int
+    liquidation_lots: int
 
 
 class MarketPublic(_Public):
