@@ -34,13 +34,19 @@ from eth_abi import encode as abi_encode
 
 from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE, bound_message, within
 from sealbatch.auction.commit_reveal import NonceRegistry
-from sealbatch.auction.errors import InvalidOrder, OutsideWindow, SizeOutOfRange, WrongMarket
+from sealbatch.auction.errors import (
+    InvalidOrder,
+    OutsideWindow,
+    RevealMismatch,
+    SizeOutOfRange,
+    WrongMarket,
+)
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, signing_digest
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.venue.auth import check_fresh, verify_signed
-from sealbatch.venue.errors import Conflict, NotFound
+from sealbatch.venue.errors import BadRequest, Conflict, NotFound
 
 __all__ = [
     "ACCEPT_TYPE",
@@ -119,10 +125,10 @@ class BlockSide(IntEnum):
         """The side signed as ``name`` (``"hidden"``, ``"buy"`` or ``"sell"``).
 
         Raises:
-            Conflict: ``name`` is not one of ``allowed``.
+            BadRequest: ``name`` is not one of ``allowed``.
         """
         if not isinstance(name, str) or name not in allowed:
-            raise Conflict(f"side: expected one of {', '.join(allowed)}, got {name!r}")
+            raise BadRequest(f"side: expected one of {', '.join(allowed)}, got {name!r}")
         return cls[name.upper()]
 
 
@@ -451,10 +457,9 @@ class RfqBook:
         bid, ask = values["bid"], values["ask"]
         expected = compute_quote_commitment(rfq.rfq_id, maker, bid, ask, values["salt"])
         if expected != quote.commitment:
-            raise Conflict(
+            raise RevealMismatch(
                 f"reveal: expected bid, ask and salt to hash to 0x{quote.commitment.hex()}, got "
-                f"0x{expected.hex()}",
-                "reveal_mismatch",
+                f"0x{expected.hex()}"
             )
         if not bid and not ask:
             raise Conflict("quote: expected a bid or an ask, got neither", "empty_quote")
