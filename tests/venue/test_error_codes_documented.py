@@ -173,7 +173,7 @@ def test_what_a_refusal_changes_is_stated_per_code() -> None:
         if recorded == {True}:
             assert "forfeit" in changed and "nonce" in changed, (codes, changed)
         else:
-            assert changed == "nothing", (codes, changed)
+            assert changed.startswith("nothing"), (codes, changed)
 
 
 def _stream_codes() -> set[str]:
