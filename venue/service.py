@@ -88,7 +88,7 @@ from sealbatch.venue.schemas import (
     WithdrawIn,
     hexb,
 )
-from sealbatch.venue.settings import Settings
+from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY, Settings
 from sealbatch.venue.signer_pool import SignerPool
 from sealbatch.venue.state_machine import RevealOutcome, VenueStateMachine
 from sealbatch.venue.stream import Broker
@@ -219,7 +219,8 @@ def _stored_domain(settings: Settings, meta: dict[str, str]) -> Eip712Domain:
 
     Raises:
         BadRequest: ``settings`` name another chain id or verifying contract
-            (the logged signatures would not verify under it).
+            (the logged signatures would not verify under it), or the database holds
+            chain id 1 under the public development operator key.
     """
     domain = Eip712Domain(
         chain_id=int(meta["chain_id"]), verifying_contract=Address(meta["verifying_contract"])
@@ -228,6 +229,12 @@ def _stored_domain(settings: Settings, meta: dict[str, str]) -> Eip712Domain:
         "chain_id": settings.chain_id,
         "verifying_contract": (settings.verifying_contract or DEV_VERIFYING_CONTRACT).lower(),
     }
+    if domain.chain_id == 1 and settings.operator_key == DEFAULT_OPERATOR_KEY:
+        # A database started before development venues moved off mainnet's chain id.
+        raise BadRequest(
+            "chain_id: expected a development chain id with the public development operator "
+            "key, got 1 (Ethereum mainnet) stored in the venue's database: start a new database"
+        )
     stored = {"chain_id": domain.chain_id, "verifying_contract": domain.verifying_contract.lower()}
     for name in sorted(settings.model_fields_set & set(asked)):
         if asked[name] != stored[name]:

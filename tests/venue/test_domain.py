@@ -119,3 +119,17 @@ def test_a_message_signed_for_mainnet_is_refused_by_a_development_venue(tmp_path
         alice.info()["domain"] = served
         account = alice.account()
         assert account["orders"] == [] and account["pending_deposits"] == 10_000_000_000
+
+
+def test_a_development_database_started_on_mainnet_is_refused(tmp_path: Path) -> None:
+    """A database from before development venues left chain id 1 does not keep
+    signing for mainnet under the public key."""
+    from sealbatch.venue.persistence import Store
+
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    key = "0x" + "42" * 32
+    assert _info(url, chain_id=1, operator_key=key)["domain"]["chainId"] == 1
+    meta = Store(url).get_meta()
+    assert meta["chain_id"] == "1"
+    with pytest.raises(BadRequest, match="Ethereum mainnet"):
+        _info(url)
