@@ -12,6 +12,8 @@ or a listed one the code no longer has — fails here, and so does a status or a
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 
@@ -45,8 +47,35 @@ NOT_ANSWERED = {
 #: Exception classes whose second argument (or ``code=``) names the answered code.
 _CODE_ARG = {"NotFound": 404, "Conflict": 409, "Unauthorized": 401}
 
-#: Venue modules that are not the server (clients, commands, demos).
-_NOT_SERVER = ("client.py", "stream_client.py", "demo.py", "live_demo.py", "local_venue.py")
+#: Venue modules that are not the server (clients, the keyper process, commands, demos).
+_NOT_SERVER = (
+    "client.py",
+    "stream_client.py",
+    "keyper.py",
+    "demo.py",
+    "live_demo.py",
+    "local_venue.py",
+)
+
+
+def _is_server_module(name: str) -> bool:
+    parts = name.split(".")
+    if parts[:2] != ["sealbatch", "venue"]:
+        return parts[:2] in (["sealbatch", "auction"], ["sealbatch", "settlement"])
+    return "commands" not in parts and f"{parts[-1]}.py" not in _NOT_SERVER
+
+
+def _import_the_server() -> None:
+    """Import every module of the server and the layers it calls, so the error
+    classes found below do not depend on what other tests imported first."""
+    import sealbatch.auction
+    import sealbatch.settlement
+    import sealbatch.venue
+
+    for package in (sealbatch.auction, sealbatch.settlement, sealbatch.venue):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if _is_server_module(info.name) and "explorer" not in info.name.split("."):
+                importlib.import_module(info.name)
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -63,9 +92,12 @@ def _instance(cls: type[SealbatchError]) -> SealbatchError:
 
 def _class_codes() -> dict[str, set[int]]:
     """The code and HTTP status of every error class the venue maps to a problem."""
+    _import_the_server()
     codes: dict[str, set[int]] = {}
     for root in (AuctionError, SettlementError, VenueError):
         for cls in _subclasses(root):
+            if not _is_server_module(cls.__module__):
+                continue  # a client's, a command's or the keyper process's error
             if cls is stream_routes.StreamRefused or cls.__name__ in _CODE_ARG:
                 continue  # their codes are given per raise (_literal_codes)
             code = cls.__dict__.get("code")  # an inherited code is its parent's

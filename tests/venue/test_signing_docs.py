@@ -35,7 +35,7 @@ from sealbatch.crypto.eip712 import (
     signing_digest,
 )
 from sealbatch.settlement.oracle import PriceReport, SignedReport
-from sealbatch.venue import auth, read_auth, rfq, schemas
+from sealbatch.venue import auth, committee, read_auth, rfq, schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "signing.md"
@@ -44,7 +44,7 @@ EXAMPLES = ROOT / "examples"
 #: Every EIP-712 struct the venue signs or verifies, by name.
 STRUCTS: dict[str, StructType] = {
     v.name: v
-    for mod in (commit_reveal, auth, read_auth, rfq)
+    for mod in (commit_reveal, auth, read_auth, rfq, committee)
     for v in vars(mod).values()
     if isinstance(v, StructType)
 }
@@ -60,6 +60,7 @@ MODELS: dict[str, type[Any]] = {
     "QuoteReveal": schemas.QuoteRevealIn,
     "Accept": schemas.AcceptIn,
     "Resume": schemas.ResumeIn,
+    "KeyShare": schemas.KeyShareIn,
 }
 
 
@@ -270,6 +271,14 @@ def test_sides_are_signed_as_their_json_strings() -> None:
     assert schemas.RfqIn.model_validate(body).message()["side"] == "sell"
     for name in ("Reveal", "Rfq", "Accept"):
         assert dict(STRUCTS[name].fields)["side"] == "string"
+
+
+def test_encrypted_order_signs_the_keccak_of_the_ciphertext() -> None:
+    from eth_utils import keccak
+
+    v = BY_NAME["EncryptedOrder"]
+    assert "0x" + keccak(_b(v["ciphertext"])).hex() == v["message"]["ciphertextHash"]
+    assert v["message"]["commitment"] == BY_NAME["Commitment"]["commitment"]
 
 
 def test_price_report_signs_the_raw_digest_without_a_prefix() -> None:
