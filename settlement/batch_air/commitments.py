@@ -9,8 +9,9 @@ batch's commitments in receipt order. Here its leaves are
   leaf at its receipt sequence number: ``(TAG_CNODE, 0, seq, id×8)`` — the
   row's ``rev``, ``seq`` and id are part of its published order tuple, so the
   verifier's order table fixes them;
-* each forfeited commitment of ``result.json``, sent by the verifier (a
-  public table) at its published sequence number.
+* each forfeited order commitment of ``result.json``, sent at its published
+  sequence number by the outputs digest's forfeit rows (:mod:`.digests`), so
+  the forfeits are the ones the public outputs digest lists.
 
 Section ``ctree``: one row per internal node ``(level h ≥ 1, index i)``: it
 receives its children ``(h − 1, 2i, L)`` and ``(h − 1, 2i + 1, R)``, sends
@@ -75,7 +76,7 @@ def declare_book(b: AirBuilder, active: Column) -> dict[str, Column]:
 
 
 def declare_tree(b: AirBuilder, statement: BatchStatement) -> None:
-    """The tree section and the verifier's tables (forfeit leaves, empty subtrees, root)."""
+    """The tree section and the verifier's tables (empty subtrees, root)."""
     on, level, index = b.column(SECTION, "on"), b.column(SECTION, "level"), b.column(SECTION, "idx")
     left = [b.column(SECTION, f"l{k}") for k in range(8)]
     right = [b.column(SECTION, f"r{k}") for k in range(8)]
@@ -93,7 +94,8 @@ def declare_tree(b: AirBuilder, statement: BatchStatement) -> None:
     b.permutation([*left, *right], out, on)
     root = tuple(statement.public_inputs[19:27])
     b.public_table(PublicTable(TAG_CNODE, ((_DEPTH, 0, *root),), (1,), receive=True))
-    sent = [(0, *leaf) for leaf in statement.forfeit_leaves]
+    # the forfeits' leaves come from the outputs digest's rows (digests.py)
+    sent: list[tuple[int, ...]] = []
     leaves = sum(o.revealed for o in statement.orders) + len(statement.forfeit_leaves)
     counts = _counts(leaves)
     for h in range(_DEPTH):

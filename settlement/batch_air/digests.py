@@ -21,9 +21,19 @@ the public outputs digest. Statements (constraint names start with
   the tuple each row of the settlement's fills section sends — so the fills
   settled are exactly the fill blocks of the published digest, none dropped,
   none added, none changed;
-* the rest of the blocks are absorbed as they are: the digest binds them to the
-  published ``result.json`` (the verifier hashes the same blocks), but nothing
-  else in the AIR reads them yet.
+* the forfeits: right after the fills, three rows per forfeit (``forfeits`` of
+  them, the header's count): ``[commitment×8]``, ``[sequence, is_quote, bond×3]``,
+  ``[trader×7]``. The first row of an order commitment's forfeit
+  (``is_quote = 0``) **sends its leaf** ``(TAG_CNODE, 0, sequence,
+  commitment×8)`` to the commitment tree (:mod:`.commitments`), so the
+  commitments under the public commitment root that were not revealed are
+  exactly the published forfeits — none hidden, none invented, none moved to
+  another receipt slot;
+* the rest of the blocks (the markets' summaries, the carried orders) are
+  absorbed as they are: the digest binds them to the published ``result.json``
+  (the verifier hashes the same blocks), but nothing else in the AIR reads them
+  yet; nor does it read a forfeit's trader or bond (the charges reach the
+  accounts through the verifier's flows table).
 
 Since the sponge's output is a public input the verifier computes from the
 published files, the order of the blocks is the published one: a prover who
@@ -34,9 +44,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sealbatch.crypto.air import Column, pub
+from sealbatch.crypto.air import Column, const, pub
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
+from sealbatch.settlement.batch_air.commitments import TAG_CNODE
 from sealbatch.settlement.batch_air.framework import TAG_PUBLISHED_FILL, AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.statement import OUTPUTS_DOMAIN, BatchStatement
 
@@ -99,6 +110,44 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.bus.receive(
         TAG_PUBLISHED_FILL, block[:_FILL_WIDTH], is_fill, "outputs digest: a settled fill"
     )
+    _declare_forfeits(b, on, head, is_fill, block)
+
+
+def _declare_forfeits(
+    b: AirBuilder, on: Column, head: Column, is_fill: Column, block: list[Column]
+) -> None:
+    """The forfeit rows: three per forfeit after the fills, the first one sending its leaf."""
+
+    def c(name: str) -> Column:
+        return b.column(SECTION, name)
+
+    first, second, third = c("forfeit_a"), c("forfeit_b"), c("forfeit_c")
+    count, total, seq, leaf = c("forfeit_count"), c("forfeits"), c("forfeit_seq"), c("leaf")
+    b.boolean(first, "outputs digest: forfeit_a")
+    kinds = is_fill + first + second + third
+    b.boolean(kinds, "outputs digest: one kind per row")
+    for flag, name in ((first, "a"), (second, "b"), (third, "c")):
+        b.boundary(0, flag, f"outputs digest: the header is not forfeit row {name}")
+        b.constrain(flag * (1 - on), f"outputs digest: forfeit row {name} is a block row")
+    b.constrain(second.next - first, "outputs digest: a forfeit's second row follows its first")
+    b.constrain(third.next - second, "outputs digest: a forfeit's third row follows its second")
+    b.constrain(
+        first.next * (1 - head - is_fill - third),
+        "outputs digest: forfeits follow the header, the fills or another forfeit",
+    )
+    b.constrain(total.next - total, "outputs digest: forfeit count is constant")
+    b.boundary(0, block[6] - total, "outputs digest: header forfeit count")
+    b.boundary(0, count, "outputs digest: forfeits counted")
+    b.constrain(count.next - count - first.next, "outputs digest: forfeits counted")
+    b.boundary(-1, count - total, "outputs digest: as many forfeits as the header says")
+    # the leaf: the commitment (this block) at the sequence (the next block's first element),
+    # unless the next block's is_quote says it is an RFQ quote (not under the root)
+    b.constrain(first * (seq - block[0].next), "S8 completeness: a forfeit's sequence")
+    b.constrain(second * block[1] * (1 - block[1]), "outputs digest: is_quote ∈ {0, 1}")
+    b.constrain(leaf - first * (1 - block[1].next), "S8 completeness: a forfeit's leaf")
+    b.bus.send(
+        TAG_CNODE, [const(0), seq, *block], leaf, "S8 completeness: a published forfeit's leaf"
+    )
 
 
 def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
@@ -118,6 +167,19 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     published = sorted(tuple(int(v) for v in blk[:_FILL_WIDTH]) for blk in blocks[1 : 1 + f])
     if refuse and settled != published:
         raise ValueError("outputs digest: the published fills are not the fills settled")
+    forfeits = int(blocks[0, 6]) if n else 0
+    starts = 1 + f + 3 * np.arange(forfeits)
+    if forfeits and starts[-1] + 2 >= n:
+        raise ValueError(f"outputs digest: expected 3 blocks for each of {forfeits} forfeits")
+    leaves = sorted(
+        (int(blocks[r + 1, 0]), *(int(v) for v in blocks[r]))
+        for r in starts
+        if blocks[r + 1, 1] == 0
+    )
+    if refuse and leaves != sorted(statement.forfeit_leaves):
+        raise ValueError(
+            "S8 completeness: the published forfeits are not the unrevealed commitments"
+        )
     ins = np.zeros((n, WIDTH), np.uint64)
     outs = np.zeros((n, WIDTH), np.uint64)
     capacity = np.zeros(WIDTH - RATE, np.uint64)
@@ -142,6 +204,17 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     tb.set(SECTION, "fill", fill_flag)
     tb.set(SECTION, "count", np.cumsum(fill_flag), pad=f)
     tb.set(SECTION, "fills", [], pad=f)
+    first = np.zeros(n, np.int64)
+    first[starts] = 1
+    seq = np.zeros(n, np.int64)
+    seq[starts] = blocks[starts + 1, 0]
+    tb.set(SECTION, "forfeit_a", first)
+    tb.set(SECTION, "forfeit_b", np.roll(first, 1))
+    tb.set(SECTION, "forfeit_c", np.roll(first, 2))
+    tb.set(SECTION, "forfeit_count", np.cumsum(first), pad=forfeits)
+    tb.set(SECTION, "forfeits", [], pad=forfeits)
+    tb.set(SECTION, "forfeit_seq", seq)
+    tb.set(SECTION, "leaf", first * (1 - np.roll(blocks[:, 1].astype(np.int64), -1)))
     for k in range(RATE):
         tb.set(SECTION, f"b{k}", ins[:, k].astype(np.int64))
     for k in range(WIDTH - RATE):

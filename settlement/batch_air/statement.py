@@ -414,9 +414,11 @@ def outputs_blocks(
     tail: list[list[int]] = []
     for f in forfeits:
         try:
-            tail.append([*bytes32_elements(bytes.fromhex(str(f["commitment"]).removeprefix("0x")))])
-            tail.append([*address_limbs(str(f["trader"])), int(f["sequence"])])
-            tail.append([*limbs(int(f["bond"]), 3), int(f.get("rfq_id") is not None)])
+            commitment = bytes.fromhex(str(f["commitment"]).removeprefix("0x"))
+            tail.append([*bytes32_elements(commitment)])
+            quote = int(f.get("rfq_id") is not None)
+            tail.append([int(f["sequence"]), quote, *limbs(int(f["bond"]), 3)])
+            tail.append([*address_limbs(str(f["trader"]))])
         except (KeyError, ValueError) as exc:
             raise BatchStatementError(f"result.json forfeited: {exc}") from exc
     tail += per_market
@@ -447,7 +449,10 @@ def outputs_blocks(
 
 
 def _blocks_digest(blocks: Sequence[Sequence[int]]) -> list[int]:
-    return _hash([v for b in blocks for v in b])
+    try:
+        return _hash([v for b in blocks for v in b])
+    except ValueError as exc:
+        raise BatchStatementError(f"result.json: expected field elements, got {exc}") from exc
 
 
 def _inputs_digest(

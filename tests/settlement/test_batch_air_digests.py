@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from sealbatch.crypto.air import ConstraintViolation
+from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import hash_elements
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
@@ -112,7 +113,8 @@ def test_a_fill_hidden_among_the_other_blocks_is_rejected_by_the_fill_count(
     statement: BatchStatement,
 ) -> None:
     """The trace absorbs the published blocks but marks the last fill row as an ordinary
-    block: the header's fill count no longer matches the fill rows."""
+    block: the header's fill count no longer matches the fill rows (and the forfeit after
+    it no longer follows a fill)."""
     air, layout = build_with_layout(rows_for(statement), statement)
     _, trace = generate(statement, rows_for(statement))
     f = statement.output_fills
@@ -120,7 +122,8 @@ def test_a_fill_hidden_among_the_other_blocks_is_rejected_by_the_fill_count(
     count = layout.column("odig", "count")
     trace[fill, f] = 0
     trace[count, f:] -= np.uint64(1)
-    with pytest.raises(ConstraintViolation, match="outputs digest: as many fill rows"):
+    rejected = r"outputs digest: (as many fill rows|forfeits follow)"
+    with pytest.raises(ConstraintViolation, match=rejected):
         check_all(air, trace)
 
 
@@ -144,3 +147,78 @@ def test_a_changed_forfeit_record_misses_the_public_digest(statement: BatchState
     blocks[f + 3] = (forfeit[0] - 1, *forfeit[1:])
     forged = replace(statement, output_blocks=tuple(blocks))
     _refused_and_rejected(forged, "outputs digest: output")
+
+
+# ---- forfeits: the commitment tree's unrevealed leaves come from the digest rows
+
+
+def _forfeit_start(statement: BatchStatement, i: int) -> int:
+    return 1 + statement.output_fills + 3 * i
+
+
+def _s8_refused_and_rejected(forged: BatchStatement) -> None:
+    rows = rows_for(forged)
+    with pytest.raises(BatchStatementError, match="S8 completeness"):
+        generate(forged, rows)
+    air, trace = generate(forged, rows, refuse=False)
+    with pytest.raises(ConstraintViolation, match="bus"):
+        check_all(air, trace)
+
+
+def test_a_published_forfeit_of_another_commitment_is_caught_by_s8(
+    statement: BatchStatement,
+) -> None:
+    """result.json names another commitment for the forfeit at receipt slot 1: its leaf
+    is not the one under the commitment root."""
+    blocks = list(statement.output_blocks)
+    r = _forfeit_start(statement, 0)
+    blocks[r] = ((blocks[r][0] + 1) % P, *blocks[r][1:])
+    _s8_refused_and_rejected(_published(statement, blocks))
+
+
+def test_a_forfeit_moved_to_another_receipt_slot_is_caught_by_s8(
+    statement: BatchStatement,
+) -> None:
+    blocks = list(statement.output_blocks)
+    r = _forfeit_start(statement, 0) + 1
+    blocks[r] = (blocks[r][0] + 1, *blocks[r][1:])
+    _s8_refused_and_rejected(_published(statement, blocks))
+
+
+def test_a_dropped_forfeit_is_caught_by_s8(statement: BatchStatement) -> None:
+    """result.json leaves out the forfeit: the tree still needs its leaf."""
+    blocks = list(statement.output_blocks)
+    r = _forfeit_start(statement, 0)
+    header = (*blocks[0][:6], blocks[0][6] - 1, blocks[0][7])
+    _s8_refused_and_rejected(_published(statement, [header, *blocks[1:r], *blocks[r + 3 :]]))
+
+
+def test_an_extra_forfeit_is_caught_by_s8(statement: BatchStatement) -> None:
+    """result.json lists the forfeit twice: its leaf is sent twice, the tree takes it once."""
+    blocks = list(statement.output_blocks)
+    r = _forfeit_start(statement, 0)
+    header = (*blocks[0][:6], blocks[0][6] + 1, blocks[0][7])
+    doubled = [header, *blocks[1 : r + 3], *blocks[r : r + 3], *blocks[r + 3 :]]
+    _s8_refused_and_rejected(_published(statement, doubled))
+
+
+def test_a_forfeit_passed_off_as_an_rfq_quote_is_caught_by_s8(
+    statement: BatchStatement,
+) -> None:
+    """Marking the order forfeit as an unrevealed quote would keep its leaf out of the tree."""
+    blocks = list(statement.output_blocks)
+    r = _forfeit_start(statement, 0) + 1
+    blocks[r] = (blocks[r][0], 1, *blocks[r][2:])
+    _s8_refused_and_rejected(_published(statement, blocks))
+
+
+def test_forfeit_rows_not_counted_by_the_header_are_rejected(statement: BatchStatement) -> None:
+    """The trace stops treating the forfeit's rows as a forfeit (its leaf unsent)."""
+    air, layout = build_with_layout(rows_for(statement), statement)
+    _, trace = generate(statement, rows_for(statement))
+    r = _forfeit_start(statement, 0)
+    for name in ("forfeit_a", "forfeit_b", "forfeit_c", "leaf"):
+        trace[layout.column("odig", name), r : r + 3] = 0
+    trace[layout.column("odig", "forfeit_count"), r:] -= np.uint64(1)
+    with pytest.raises(ConstraintViolation, match="outputs digest: as many forfeits"):
+        check_all(air, trace)
