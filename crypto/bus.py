@@ -1,4 +1,4 @@
-"""A LogUp lookup bus: tuples sent and received anywhere in an AIR, two per auxiliary column.
+"""A LogUp lookup bus: tuples sent and received anywhere in an AIR, packed into auxiliary columns.
 
 The bus proves a multiset balance. Every *interaction* is a tuple of
 expressions ``(v_1, …, v_k)`` under a constant ``tag`` (which table or
@@ -13,12 +13,24 @@ relation it belongs to) with a multiplicity ``m``; a *send* counts ``−m``, a
 tuple is received, with the multiplicities). The tag separates tables, so a
 tuple of one table never pays for another's.
 
-**Columns and degrees.** Interactions are packed two per *helper* aux
-column ``h``: ``h = ±m_a/D_a ± m_b/D_b`` (``D = β − φ``), constrained on every
-row as ``h·D_a·D_b ∓ m_a·D_b ∓ m_b·D_a = 0`` — degree 3 when the tuple values
-are columns (degree 1) and ``m`` has degree ≤ 1. A pair that would exceed
-degree 3 is split into two single-interaction helpers; a single one that
-exceeds it is refused. One more aux column ``s`` sums the helpers over
+**Columns and degrees.** Interactions are packed into *helper* aux columns
+``h``, ``k`` per column: ``h = Σ_j ±m_j/D_j`` (``D = β − φ``), constrained on
+every row as ``h·Π_j D_j − Σ_j (±m_j)·Π_(i≠j) D_i = 0``. With tuple values
+and multiplicities of degree 1 that constraint has degree ``k + 1``, so the
+AIR's degree budget ``max_degree`` sets ``k``: the default 3 packs two per
+helper; an AIR whose composition polynomial is wider anyway (a degree-5
+budget costs the prover the same ``4N`` evaluation coset as degree 4) packs
+four, which halves the helpers — each one an extension column, 16 bytes per
+query and per out-of-domain value. Interactions are packed greedily in
+declaration order; one whose own constraint exceeds the budget is refused.
+Packing does not change what is proved: as long as no ``D_j`` vanishes
+(``β`` is drawn after the main trace, so ``β = φ`` for a trace tuple has
+probability at most ``(#tuples)/|F_p^4|``), the row constraint is equivalent
+to ``h = Σ ±m_j/D_j``, and the LogUp error (Haböck 2022, Lemma 5) depends on
+the number of interactions and rows, not on how they are grouped. A higher
+degree enters the DEEP-ALI soundness only through the composition's degree
+(``crypto/security.py``, proven bits), by a few bits' worth of ``log2 d``.
+One more aux column ``s`` sums the helpers over
 the rows before its own: ``s[0] = 0``, ``s' = s + Σ h``, and
 ``s[N−1] + Σ h[N−1] = −(public tables' sum)`` (so each helper is read at the
 current row only).
@@ -69,7 +81,8 @@ from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, P
 
 __all__ = ["Bus", "BusLayout", "Interaction", "PublicTable"]
 
-MAX_DEGREE = 3
+DEFAULT_DEGREE = 3
+"""The helper constraints' degree unless the AIR allows more (two interactions per helper)."""
 
 
 @dataclass(frozen=True)
@@ -137,11 +150,15 @@ class Bus:
         first_aux: the first aux column the bus may use.
         public_sum: the challenge index of the derived public-table sum
             (only with public tables).
+        max_degree: the largest degree a helper constraint may have; a helper
+            of ``k`` interactions whose tuples and multiplicities have degree
+            1 has degree ``k + 1``.
     """
 
     beta: int = 0
     first_aux: int = 0
     public_sum: int | None = None
+    max_degree: int = DEFAULT_DEGREE
     interactions: list[Interaction] = field(default_factory=list)
     public_tables: list[PublicTable] = field(default_factory=list)
 
@@ -212,36 +229,45 @@ class Bus:
     def build(self) -> BusLayout:
         """The helper and running-sum constraints (and selector checks).
 
+        Interactions are packed greedily, in declaration order, into helper
+        columns of as many interactions as keep the helper's constraint at or
+        below ``max_degree``.
+
         Raises:
-            ValueError: no interactions, or an interaction above degree 3.
+            ValueError: no interactions, or an interaction above ``max_degree``.
         """
         if not self.interactions:
             raise ValueError("expected at least one interaction on the bus")
-        groups: list[tuple[int, ...]] = []
-        i = 0
+        if self.max_degree < 2:
+            raise ValueError(f"expected a bus degree of at least 2, got {self.max_degree}")
         inters = self.interactions
-        while i < len(inters):
-            if i + 1 < len(inters) and self._pair_degree(inters[i], inters[i + 1]) <= MAX_DEGREE:
-                groups.append((i, i + 1))
-                i += 2
-                continue
-            d = max(1 + degree(self._denominator(inters[i])), degree(inters[i].multiplicity))
-            if d > MAX_DEGREE:
+        den_deg = [degree(self._denominator(x)) for x in inters]
+        num_deg = [degree(x.multiplicity) for x in inters]
+        groups: list[tuple[int, ...]] = []
+        current: list[int] = []
+        for i in range(len(inters)):
+            single = _group_degree([den_deg[i]], [num_deg[i]])
+            if single > self.max_degree:
                 raise ValueError(
-                    f"interaction {inters[i].name!r}: its constraint has degree {d} > {MAX_DEGREE}"
+                    f"interaction {inters[i].name!r}: its constraint has degree {single} > "
+                    f"{self.max_degree}"
                 )
-            groups.append((i,))
-            i += 1
+            trial = [*current, i]
+            if current and (
+                _group_degree([den_deg[j] for j in trial], [num_deg[j] for j in trial])
+                > self.max_degree
+            ):
+                groups.append(tuple(current))
+                trial = [i]
+            current = trial
+        groups.append(tuple(current))
         transitions: list[Transition] = []
         boundaries: list[Boundary] = []
         for k, group in enumerate(groups):
             h = aux(self.first_aux + k)
             dens = [self._denominator(inters[j]) for j in group]
             nums = [self._numerator(inters[j]) for j in group]
-            if len(group) == 2:
-                expr = h * dens[0] * dens[1] - nums[0] * dens[1] - nums[1] * dens[0]
-            else:
-                expr = h * dens[0] - nums[0]
+            expr = _helper_constraint(h, dens, nums)
             label = " + ".join(inters[j].name or f"#{j}" for j in group)
             transitions.append(Transition(expr, f"bus helper {k}: {label}"))
         # s holds the sum over the rows before this one, so the helpers are read at
@@ -266,10 +292,6 @@ class Bus:
         return BusLayout(
             tuple(transitions), tuple(boundaries), len(groups) + 1, tuple(groups), self.first_aux
         )
-
-    def _pair_degree(self, a: Interaction, b: Interaction) -> int:
-        da, db = degree(self._denominator(a)), degree(self._denominator(b))
-        return max(1 + da + db, degree(a.multiplicity) + db, degree(b.multiplicity) + da)
 
     # ---- both sides: the public tables' sum
 
@@ -352,6 +374,36 @@ class Bus:
         running[:, 1:] = np.cumsum(total[:, :-1], axis=1, dtype=np.uint64) % np.uint64(P)
         out[-1] = running
         return out
+
+
+def _group_degree(den_degrees: Sequence[int], num_degrees: Sequence[int]) -> int:
+    """Degree of ``h·Π D_j − Σ_j m_j·Π_(i≠j) D_i`` (``h`` an aux column, degree 1)."""
+    total = sum(den_degrees)
+    return max(
+        1 + total, *(n + total - d for n, d in zip(num_degrees, den_degrees, strict=True))
+    )
+
+
+def _helper_constraint(h: Expr, dens: Sequence[Expr], nums: Sequence[Expr]) -> Expr:
+    """``h·Π D_j − Σ_j m_j·Π_(i≠j) D_i``, the products shared through prefixes and suffixes."""
+    k = len(dens)
+    prefix: list[Expr | None] = [None] * (k + 1)
+    suffix: list[Expr | None] = [None] * (k + 1)
+    for j in range(k):
+        prev = prefix[j]
+        prefix[j + 1] = dens[j] if prev is None else prev * dens[j]
+    for j in reversed(range(k)):
+        nxt = suffix[j + 1]
+        suffix[j] = dens[j] if nxt is None else dens[j] * nxt
+    full = prefix[k]
+    if full is None:
+        raise ValueError("expected at least one interaction in a helper")
+    expr: Expr = h * full
+    for j in range(k):
+        left, right = prefix[j], suffix[j + 1]
+        others = left if right is None else right if left is None else left * right
+        expr = expr - (nums[j] if others is None else nums[j] * others)
+    return expr
 
 
 def _reads_main(expr: Expr) -> bool:

@@ -20,6 +20,11 @@ Gadget columns (282 per row, from ``first``)::
     first + 256 + 2·k       px3[k]     (b_k)^3,     partial round k = 0..12
     first + 256 + 2·k + 1   py[k]      (b_k)^7
 
+With ``sbox_degree=7`` (an AIR whose constraint degree budget is 7 or more
+anyway, such as the batch AIR) the ``x3`` columns go and each S-box is one
+column ``y`` and one constraint ``y − a^7 = 0``: 141 columns, same order
+without the cubes.
+
 where ``a_r,i`` is element ``i`` of the state entering full round ``r`` plus
 its round constant, and ``b_k`` element 0 entering partial round ``k`` plus
 its constant. Every S-box costs two degree-3 constraints,
@@ -64,6 +69,7 @@ __all__ = [
     "NUM_COLUMNS",
     "build",
     "column_names",
+    "gadget_columns",
     "generate",
     "permutation_columns",
     "permutation_constraints",
@@ -132,42 +138,69 @@ def _internal_forms(x: Sequence[Form]) -> list[Form]:
     return out
 
 
+def gadget_columns(sbox_degree: int = 3) -> int:
+    """Columns of the gadget: 282 with degree-3 S-boxes, 141 with degree-7 ones.
+
+    Raises:
+        ValueError: a degree other than 3 or 7.
+    """
+    _check_sbox_degree(sbox_degree)
+    per_sbox = 2 if sbox_degree == 3 else 1
+    return per_sbox * (WIDTH * ROUNDS_F + ROUNDS_P)
+
+
+def _check_sbox_degree(sbox_degree: int) -> None:
+    if sbox_degree not in (3, 7):
+        raise ValueError(f"expected an S-box constraint degree of 3 or 7, got {sbox_degree}")
+
+
 def permutation_constraints(
-    first: int, inputs: Sequence[Expr]
+    first: int, inputs: Sequence[Expr], *, sbox_degree: int = 3
 ) -> tuple[list[Transition], list[Expr]]:
     """Constraints that make the gadget columns the Poseidon2 permutation of ``inputs``.
 
     Args:
-        first: index of the gadget's first column (it uses ``GADGET_COLUMNS``).
+        first: index of the gadget's first column (it uses ``gadget_columns(sbox_degree)``).
         inputs: 16 expressions of degree 1 (columns, or linear combinations)
             giving the permutation input on the current row.
+        sbox_degree: 3 (two columns and two constraints per S-box, ``x3 = a^3``
+            and ``y = x3^2·a``) or 7 (one column and one constraint, ``y = a^7``,
+            for an AIR whose degree budget is 7 or more anyway).
 
     Returns:
-        ``(transitions, outputs)``: the 282 row-local constraints (degree 3,
-        offset 0, so they hold on every row) and 16 degree-1 expressions
-        equal to the permutation output on that row.
+        ``(transitions, outputs)``: the row-local constraints (offset 0, so
+        they hold on every row) and 16 degree-1 expressions equal to the
+        permutation output on that row.
 
     Raises:
-        ValueError: if there are not 16 inputs or ``first`` is negative.
+        ValueError: if there are not 16 inputs, ``first`` is negative or the
+            degree is not 3 or 7.
     """
     if len(inputs) != WIDTH:
         raise ValueError(f"expected {WIDTH} input expressions, got {len(inputs)}")
     if first < 0:
         raise ValueError(f"expected a non-negative first column, got {first}")
+    _check_sbox_degree(sbox_degree)
     constraints: list[Transition] = []
+    per_sbox = 2 if sbox_degree == 3 else 1
 
     def sbox(a: Expr, x3_col: int, y_col: int, label: str) -> Expr:
-        x3, y = col(x3_col), col(y_col)
+        y = col(y_col)
+        if sbox_degree == 7:
+            constraints.append(Transition(y - a**7, f"{label}: y = a^7"))
+            return y
+        x3 = col(x3_col)
         constraints.append(Transition(x3 - a**3, f"{label}: x3 = a^3"))
         constraints.append(Transition(y - x3 * x3 * a, f"{label}: y = x3^2·a"))
         return y
 
     def full_round(r: int, state: Sequence[Expr]) -> list[Expr]:
         """The S-box outputs of full round ``r`` (the caller applies M_E)."""
-        base = first + 2 * WIDTH * r
+        base = first + per_sbox * WIDTH * r
+        y_base = base + (per_sbox - 1) * WIDTH
         label = f"full round {r}, element"
         return [
-            sbox(v + c, base + i, base + WIDTH + i, f"{label} {i}")
+            sbox(v + c, base + i, y_base + i, f"{label} {i}")
             for i, (v, c) in enumerate(zip(state, EXTERNAL_ROUND_CONSTANTS[r], strict=True))
         ]
 
@@ -181,8 +214,8 @@ def permutation_constraints(
         state = _external_exprs(full_round(r, state))
     forms = _external_forms(full_round(half - 1, state))
     for k, c in enumerate(INTERNAL_ROUND_CONSTANTS):
-        base = first + 2 * WIDTH * ROUNDS_F + 2 * k
-        y = sbox(_form_expr(forms[0], c), base, base + 1, f"partial round {k}")
+        base = first + per_sbox * (WIDTH * ROUNDS_F + k)
+        y = sbox(_form_expr(forms[0], c), base, base + per_sbox - 1, f"partial round {k}")
         forms = _internal_forms([{id(y): (y, 1)}, *forms[1:]])
     state = [_form_expr(form) for form in forms]
     for r in range(half, ROUNDS_F):
@@ -197,18 +230,21 @@ def _cube_and_sbox(a: U64Array) -> tuple[U64Array, U64Array]:
     return a3, a3 * a3 % P * a % P
 
 
-def permutation_columns(states: npt.ArrayLike) -> U64Array:
-    """The gadget's honest columns for ``(n, 16)`` input states: a ``(282, n)`` array."""
+def permutation_columns(states: npt.ArrayLike, *, sbox_degree: int = 3) -> U64Array:
+    """The gadget's honest columns for ``(n, 16)`` input states: ``(gadget_columns, n)``."""
     arr = p2._as_field_array(states, "states")
     if arr.ndim != 2 or arr.shape[1] != WIDTH:
         raise ValueError(f"expected states of shape (n, {WIDTH}), got {arr.shape}")
-    out = np.empty((GADGET_COLUMNS, arr.shape[0]), dtype=np.uint64)
+    per_sbox = 2 if sbox_degree == 3 else 1
+    out = np.empty((gadget_columns(sbox_degree), arr.shape[0]), dtype=np.uint64)
 
     # The permutation of crypto.poseidon2 (same layer code), recording every S-box.
     def full_round(r: int, S: U64Array) -> U64Array:
         x3, y = _cube_and_sbox(S + np.array(EXTERNAL_ROUND_CONSTANTS[r], dtype=np.uint64)[:, None])
-        out[2 * WIDTH * r : 2 * WIDTH * r + WIDTH] = x3
-        out[2 * WIDTH * r + WIDTH : 2 * WIDTH * (r + 1)] = y
+        base = per_sbox * WIDTH * r
+        if per_sbox == 2:
+            out[base : base + WIDTH] = x3
+        out[base + (per_sbox - 1) * WIDTH : base + per_sbox * WIDTH] = y
         return p2._external_layer(y)
 
     half = ROUNDS_F // 2
@@ -216,23 +252,29 @@ def permutation_columns(states: npt.ArrayLike) -> U64Array:
     for r in range(half):
         S = full_round(r, S)
     for k, c in enumerate(INTERNAL_ROUND_CONSTANTS):
-        base = 2 * WIDTH * ROUNDS_F + 2 * k
-        out[base], out[base + 1] = _cube_and_sbox(S[0] + np.uint64(c))
-        S[0] = out[base + 1]
+        base = per_sbox * (WIDTH * ROUNDS_F + k)
+        x3, y = _cube_and_sbox(S[0] + np.uint64(c))
+        if per_sbox == 2:
+            out[base] = x3
+        out[base + per_sbox - 1] = y
+        S[0] = y
         S = p2._internal_layer(S)
     for r in range(half, ROUNDS_F):
         S = full_round(r, S)
     return out
 
 
-def column_names() -> tuple[str, ...]:
+def column_names(sbox_degree: int = 3) -> tuple[str, ...]:
     """Names of the gadget's columns, in order (for error messages and debugging)."""
+    _check_sbox_degree(sbox_degree)
+    cubes = sbox_degree == 3
     names = []
     for r in range(ROUNDS_F):
-        names += [f"x3_full{r}_{i}" for i in range(WIDTH)]
+        if cubes:
+            names += [f"x3_full{r}_{i}" for i in range(WIDTH)]
         names += [f"y_full{r}_{i}" for i in range(WIDTH)]
     for k in range(ROUNDS_P):
-        names += [f"x3_partial{k}", f"y_partial{k}"]
+        names += [f"x3_partial{k}", f"y_partial{k}"] if cubes else [f"y_partial{k}"]
     return tuple(names)
 
 

@@ -8,10 +8,11 @@ section may use through the bus:
 
 * **range checks** (:meth:`AirBuilder.range_check`): a value is written as
   12-bit limbs in its section's columns, each limb is sent as
-  ``(TAG_RANGE, limb)`` and received by a fixed table of ``0 … 4095`` (a
-  fixed column the prover cannot choose), so the trace has at least 2^12
-  rows. A width that is not a multiple of 12 also sends the top limb shifted
-  left to 12 bits, which bounds it to the remaining bits. Widths stay at or
+  ``(TAG_RANGE, limb)`` and received by a table of ``0 … 4095`` (a main
+  column its constraints pin: it starts at 0, ends at 4095 and steps by 0 or
+  1), so the trace has at least 2^12 rows. A width that is not a multiple of
+  12 also sends the top limb shifted left to 12 bits, which bounds it to the
+  remaining bits. Widths stay at or
   below 30 bits, so the limb sum never wraps around p;
 * **the Poseidon2 permutation** (:meth:`AirBuilder.permutation`): one
   permutation per row (the gadget of :mod:`sealbatch.crypto.airs.poseidon2_air`)
@@ -60,15 +61,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto import field as fld
-from sealbatch.crypto.air import Air, Boundary, Column, Expr, Transition, col, const, fixed
+from sealbatch.crypto.air import Air, Boundary, Column, Expr, Transition, col, const
 from sealbatch.crypto.airs.poseidon2_air import (
-    GADGET_COLUMNS,
+    gadget_columns,
     permutation_columns,
     permutation_constraints,
 )
@@ -111,7 +111,7 @@ TAG_FLOWS = 18
 TAG_PUBLISHED_FILL = 19
 TAG_STAGED = 23
 
-#: Width of one range-checked limb; the fixed range table has 2^12 rows.
+#: Width of one range-checked limb; the range table has 2^12 entries.
 RANGE_BITS = 12
 #: The smallest batch trace: the range table must fit.
 MIN_ROWS = 1 << RANGE_BITS
@@ -120,6 +120,15 @@ _RANGE_SIZE = 1 << RANGE_BITS
 MAX_RANGE_BITS = 30
 
 _BETA, _PUBLIC_SUM = 0, 2
+
+#: The AIR's constraint degree budget (docs/stark.md, "Layout and scale"). Proof bytes grow
+#: with the width: every column is opened at every query. Degree 7 lets each Poseidon2 S-box
+#: be one column (``y = a^7``, 141 gadget columns instead of 282), and the bus pack six
+#: lookups per auxiliary column instead of two; the price is a composition polynomial of 6
+#: columns and constraints evaluated on an 8N coset instead of 4N.
+CONSTRAINT_DEGREE = 9
+SBOX_DEGREE = 7
+BUS_DEGREE = CONSTRAINT_DEGREE
 
 
 @dataclass(frozen=True)
@@ -172,7 +181,9 @@ class AirBuilder:
     names: list[str] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     boundaries: list[Boundary] = field(default_factory=list)
-    bus: Bus = field(default_factory=lambda: Bus(beta=_BETA, public_sum=_PUBLIC_SUM))
+    bus: Bus = field(
+        default_factory=lambda: Bus(beta=_BETA, public_sum=_PUBLIC_SUM, max_degree=BUS_DEGREE)
+    )
     range_checks: list[RangeCheck] = field(default_factory=list)
     _perm_sends: int = 0
 
@@ -243,16 +254,23 @@ class AirBuilder:
 
     def finish(self) -> tuple[Air, Layout]:
         """Add the services' sections and build the AIR."""
-        mult = col(len(self.names))
-        self.names.append("range.mult")
-        self.bus.receive(TAG_RANGE, [fixed(0)], mult, "range table")
+        table = self.column("range", "table")
+        mult = self.column("range", "mult")
+        # The table is a main column the constraints pin to 0, 1, …, 4095 (then 4095 repeated):
+        # it starts at 0, ends at 4095 and steps by 0 or 1, so every entry is a 12-bit value.
+        # (A fixed column would cost the proof a fourth Merkle tree's openings.)
+        self.boundary(0, table, "range table starts at 0")
+        step = table.next - table
+        self.constrain(step * (step - 1), "range table steps by 0 or 1")
+        self.boundary(-1, table - (_RANGE_SIZE - 1), "range table ends at 4095")
+        self.bus.receive(TAG_RANGE, [table], mult, "range table")
         perm_first = None
         if self._perm_sends:
             ins = [self.column("perm", f"in{i}") for i in range(WIDTH)]
             pmult = self.column("perm", "mult")
             perm_first = len(self.names)
-            self.names.extend(f"perm.g{i}" for i in range(GADGET_COLUMNS))
-            gadget, outs = permutation_constraints(perm_first, ins)
+            self.names.extend(f"perm.g{i}" for i in range(gadget_columns(SBOX_DEGREE)))
+            gadget, outs = permutation_constraints(perm_first, ins, sbox_degree=SBOX_DEGREE)
             self.transitions.extend(gadget)
             self.bus.receive(TAG_PERM, [*ins, *outs], pmult, "Poseidon2 service")
         layout = self.bus.build()
@@ -261,10 +279,8 @@ class AirBuilder:
         def derive(drawn: Sequence[Fp4]) -> list[Fp4]:
             return [bus.public_table_sum(drawn)]
 
-        fixed_values = partial(_range_table, self.num_rows)
-
         def aux_builder(main: fld.Array, challenges: Sequence[Fp4]) -> fld.Array:
-            return bus.aux_columns(main, challenges, fixed=fixed_values())
+            return bus.aux_columns(main, challenges)
 
         air = Air(
             name=self.name,
@@ -276,8 +292,6 @@ class AirBuilder:
             num_aux_columns=layout.num_aux_columns,
             num_challenges=bus.num_challenges,
             aux_builder=aux_builder,
-            num_fixed_columns=1,
-            fixed_builder=fixed_values,
             num_derived_challenges=1 if bus.public_tables else 0,
             derive_challenges=derive if bus.public_tables else None,
             column_names=tuple(self.names),
@@ -293,9 +307,9 @@ class AirBuilder:
         )
 
 
-def _range_table(num_rows: int) -> fld.Array:
-    """The fixed column ``r mod 4096``: every 12-bit value, repeated down the trace."""
-    return (np.arange(num_rows, dtype=np.uint64) % np.uint64(_RANGE_SIZE)).reshape(1, num_rows)
+def _range_table(num_rows: int) -> U64:
+    """The range table column: ``min(r, 4095)`` on row ``r``, every 12-bit value once first."""
+    return np.minimum(np.arange(num_rows, dtype=np.uint64), np.uint64(_RANGE_SIZE - 1))
 
 
 class TraceBuilder:
@@ -395,6 +409,7 @@ class TraceBuilder:
         counts = np.zeros(n, np.int64)
         counts[:_RANGE_SIZE] = self._range_counts
         self.main[self.layout.range_mult] = np.mod(counts, P).astype(np.uint64)
+        self.main[self.layout.column("range", "table")] = _range_table(n)
         first = self.layout.perm_first
         if first is not None:
             ins = (
@@ -416,7 +431,9 @@ class TraceBuilder:
             for i in range(WIDTH):
                 self.main[self.layout.column("perm", f"in{i}")] = states[:, i]
             self.main[self.layout.column("perm", "mult")] = mult
-            self.main[first : first + GADGET_COLUMNS] = permutation_columns(states)
+            self.main[first : first + gadget_columns(SBOX_DEGREE)] = permutation_columns(
+                states, sbox_degree=SBOX_DEGREE
+            )
         return self.main
 
 

@@ -194,3 +194,112 @@ def test_flipping_every_byte_of_a_bus_proof_fails() -> None:
     trace, pubs = batch_shape.generate(8, wide=2, limbs=2, public_rows=1)
     data = prove(batch_shape.build(8, pubs), trace, FAST).to_bytes()
     assert accepted_flips(data, verify) == []
+
+
+# ---- packing several lookups into one helper column (a degree budget above 3)
+
+PACKED_LIMBS = 7
+
+
+def _packed_air(max_degree: int) -> tuple[Air, np.ndarray, Bus]:
+    """Seven range sends and the table's receive, packed under ``max_degree``."""
+    bus = Bus(beta=0, first_aux=0, max_degree=max_degree)
+    for i in range(PACKED_LIMBS):
+        bus.send(1, [col(i)], 1, f"limb {i} in table")
+    bus.receive(1, [fixed(0)], col(PACKED_LIMBS), "table")
+    layout = bus.build()
+
+    def table() -> np.ndarray:
+        return np.arange(ROWS, dtype=np.uint64)[None]
+
+    air = Air(
+        name="packed_bus",
+        num_rows=ROWS,
+        num_main_columns=PACKED_LIMBS + 1,
+        transitions=layout.transitions,
+        boundaries=layout.boundaries,
+        num_aux_columns=layout.num_aux_columns,
+        num_challenges=bus.num_challenges,
+        aux_builder=lambda main, ch: bus.aux_columns(main, ch, fixed=table()),
+        num_fixed_columns=1,
+        fixed_builder=table,
+    )
+    rng = np.random.default_rng(7)
+    limbs = rng.integers(0, ROWS, size=(PACKED_LIMBS, ROWS)).astype(np.uint64)
+    counts = np.bincount(limbs.reshape(-1).astype(np.int64), minlength=ROWS).astype(np.uint64)
+    return air, np.vstack([limbs, counts[None]]), bus
+
+
+@pytest.mark.parametrize(
+    ("max_degree", "helpers", "degree"), [(3, 4, 3), (4, 3, 4), (5, 2, 5), (9, 1, 9)]
+)
+def test_a_degree_budget_packs_k_minus_one_lookups_per_helper(
+    max_degree: int, helpers: int, degree: int
+) -> None:
+    """8 interactions of degree-1 tuples: ``max_degree − 1`` per helper, plus the running sum."""
+    air, trace, bus = _packed_air(max_degree)
+    assert air.num_aux_columns == helpers + 1
+    assert air.max_degree() == degree
+    assert all(len(g) <= max_degree - 1 for g in bus.build().groups)
+    options = dataclasses.replace(FAST, blowup=8)  # room for the composition's columns
+    verify_proof(air, prove(air, trace, options), min_security_bits=0)
+
+
+def test_a_packed_helper_still_rejects_a_value_outside_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four lookups share one helper: a limb outside the table, the counts adjusted, still
+    leaves the bus unbalanced (the helper is the sum of its four fractions, no more)."""
+    air, trace, _ = _packed_air(5)
+    old = int(trace[2, 5])
+    trace[2, 5] = ROWS + 3
+    trace[PACKED_LIMBS, old] -= 1
+    with pytest.raises(ConstraintViolation, match="bus"):
+        prove(air, trace, FAST)
+    truncate_composition(monkeypatch, ROWS * air.num_composition_columns())
+    forged = prove(air, trace, FAST, check=False)
+    with pytest.raises(VerificationError):
+        verify_proof(air, forged, min_security_bits=0)
+
+
+def test_a_packed_helper_cannot_move_value_between_its_lookups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A helper column set to another value than Σ ±m/D (the sum moved between rows, so the
+    running total still balances) breaks that helper's row constraint."""
+    air, trace, bus = _packed_air(5)
+    layout = bus.build()
+    original = bus.aux_columns
+
+    def shifted(main: np.ndarray, ch: list) -> np.ndarray:  # type: ignore[type-arg]
+        from sealbatch.crypto import field as fld
+
+        out = original(main, ch, fixed=np.arange(ROWS, dtype=np.uint64)[None]).copy()
+        one = np.zeros((4, 1), np.uint64)
+        one[0, 0] = 1
+        out[0][:, :1] = fld.ext_add(out[0][:, :1], one)
+        out[1][:, :1] = fld.ext_sub(out[1][:, :1], one)
+        return out
+
+    forged_air = dataclasses.replace(air, aux_builder=shifted)
+    assert len(layout.groups[0]) == 4
+    with pytest.raises(ConstraintViolation, match="bus helper"):
+        prove(forged_air, trace, FAST)
+    truncate_composition(monkeypatch, ROWS * air.num_composition_columns())
+    forged = prove(forged_air, trace, FAST, check=False)
+    with pytest.raises(VerificationError):
+        verify_proof(air, forged, min_security_bits=0)
+
+
+def test_packing_respects_the_degree_of_each_interaction() -> None:
+    """A degree-2 selector or tuple value costs its helper more of the budget."""
+    bus = Bus(max_degree=5)
+    bus.send(1, [col(0) * col(1)])  # denominator of degree 2
+    bus.send(1, [col(2)])
+    bus.send(1, [col(3)])
+    bus.send(1, [col(4)])  # 1 + 2 + 1 + 1 + 1 = 6 > 5: starts a new helper
+    bus.receive(1, [col(5)], col(6) * col(7))  # multiplicity of degree 2
+    layout = bus.build()
+    assert layout.groups == ((0, 1, 2), (3, 4))
+    with pytest.raises(ValueError, match="at least 2"):
+        Bus(max_degree=1, interactions=list(bus.interactions)).build()

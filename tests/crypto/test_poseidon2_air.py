@@ -84,17 +84,21 @@ def test_random_start_and_longer_chain() -> None:
     pa.build(64, public).check_trace(trace)
 
 
-def test_gadget_outputs_equal_the_permutation() -> None:
+@pytest.mark.parametrize(("sbox_degree", "width"), [(3, 282), (7, 141)])
+def test_gadget_outputs_equal_the_permutation(sbox_degree: int, width: int) -> None:
     rng = np.random.default_rng(5)
     states = rng.integers(0, P, size=(8, WIDTH), dtype=np.uint64)
     first = 20  # anywhere: here after 16 input columns and 4 unused ones
-    transitions, outputs = pa.permutation_constraints(first, [col(i) for i in range(WIDTH)])
-    assert len(transitions) == pa.GADGET_COLUMNS
-    assert all(degree(t.expr) == 3 and max_offset(t.expr) == 0 for t in transitions)
+    transitions, outputs = pa.permutation_constraints(
+        first, [col(i) for i in range(WIDTH)], sbox_degree=sbox_degree
+    )
+    assert pa.gadget_columns(sbox_degree) == width == len(pa.column_names(sbox_degree))
+    assert len(transitions) == (pa.GADGET_COLUMNS if sbox_degree == 3 else width)
+    assert all(degree(t.expr) == sbox_degree and max_offset(t.expr) == 0 for t in transitions)
     assert all(degree(o) == 1 for o in outputs)
-    main = np.zeros((first + pa.GADGET_COLUMNS, 8), dtype=np.uint64)
+    main = np.zeros((first + width, 8), dtype=np.uint64)
     main[:WIDTH] = states.T
-    main[first:] = pa.permutation_columns(states)
+    main[first:] = pa.permutation_columns(states, sbox_degree=sbox_degree)
     ev = ArrayEvaluator(
         column=lambda seg, i, off: np.roll(main[i], -off),
         periodic=lambda i: np.zeros(8, np.uint64),  # the gadget reads none
@@ -106,7 +110,30 @@ def test_gadget_outputs_equal_the_permutation() -> None:
     assert np.array_equal(got, permute(states))
 
 
+def test_degree_7_gadget_rejects_a_wrong_sbox_output() -> None:
+    """One S-box output changed (full round 2, element 5): its ``y = a^7`` fails, and the
+    next round's constraints see a different state."""
+    rng = np.random.default_rng(9)
+    states = rng.integers(0, P, size=(4, WIDTH), dtype=np.uint64)
+    transitions, _ = pa.permutation_constraints(
+        WIDTH, [col(i) for i in range(WIDTH)], sbox_degree=7
+    )
+    main = np.vstack([states.T, pa.permutation_columns(states, sbox_degree=7)])
+    main[WIDTH + 2 * WIDTH + 5, 1] = (main[WIDTH + 2 * WIDTH + 5, 1] + 1) % P
+    ev = ArrayEvaluator(
+        column=lambda seg, i, off: main[i],
+        periodic=lambda i: np.zeros(4, np.uint64),
+        public_inputs=(),
+    )
+    values = evaluate([t.expr for t in transitions], ev)
+    failing = [t.name for t, v in zip(transitions, values, strict=True) if np.any(v)]
+    assert failing[0] == "full round 2, element 5: y = a^7"
+    assert any(name.startswith("full round 3") for name in failing)
+
+
 def test_gadget_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="3 or 7"):
+        pa.gadget_columns(5)
     with pytest.raises(ValueError, match="16 input"):
         pa.permutation_constraints(16, [col(0)] * 15)
     with pytest.raises(ValueError):
