@@ -379,9 +379,7 @@ class Bus:
 def _group_degree(den_degrees: Sequence[int], num_degrees: Sequence[int]) -> int:
     """Degree of ``h·Π D_j − Σ_j m_j·Π_(i≠j) D_i`` (``h`` an aux column, degree 1)."""
     total = sum(den_degrees)
-    return max(
-        1 + total, *(n + total - d for n, d in zip(num_degrees, den_degrees, strict=True))
-    )
+    return max(1 + total, *(n + total - d for n, d in zip(num_degrees, den_degrees, strict=True)))
 
 
 def _helper_constraint(h: Expr, dens: Sequence[Expr], nums: Sequence[Expr]) -> Expr:
