@@ -118,18 +118,17 @@ from sealbatch.crypto.expr import (
     col,
     const,
     degree,
-    degrees,
     evaluate,
     fixed,
     format_expr,
     max_offset,
-    max_offsets,
     periodic,
     pub,
     shift_rows,
     topological_order,
 )
 from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, P
+from sealbatch.crypto.program import Program
 
 __all__ = [
     "MIN_ROWS",
@@ -284,29 +283,32 @@ class Air:
         for b in self.boundaries:
             if not -n <= b.row < n:
                 raise ValueError(f"boundary row {b.row} out of range for {n} rows")
-        for node in self.constraint_order:
-            self._check_node(node)
+        self._check_leaves()
 
-    def _check_node(self, node: Expr) -> None:
-        if isinstance(node, Column):
-            limit = {
-                "main": self.num_main_columns,
-                "aux": self.num_aux_columns,
-                "fixed": self.num_fixed_columns,
-            }[node.segment]
-            if node.index >= limit:
-                raise ValueError(f"{node!r}: expected a {node.segment} column index < {limit}")
-            if node.offset >= self.num_rows or node.offset > _MAX_OFFSET:
+    def _check_leaves(self) -> None:
+        """Every column, periodic column, public input and challenge the constraints read exists."""
+        prog = self.program
+        limits = {
+            "main": self.num_main_columns,
+            "aux": self.num_aux_columns,
+            "fixed": self.num_fixed_columns,
+        }
+        for segment, index, offset in set(prog.column_keys):
+            node = Column(segment, index, offset)
+            if index >= limits[segment]:
+                raise ValueError(f"{node!r}: expected a {segment} column index < {limits[segment]}")
+            if offset >= self.num_rows or offset > _MAX_OFFSET:
                 raise ValueError(
                     f"{node!r}: expected a row offset below {min(self.num_rows, _MAX_OFFSET + 1)}, "
-                    f"got {node.offset}"
+                    f"got {offset}"
                 )
-        elif isinstance(node, Periodic) and node.index >= len(self.periodic_columns):
-            raise ValueError(f"periodic({node.index}): only {len(self.periodic_columns)} defined")
-        elif isinstance(node, PublicInput) and node.index >= len(self.public_inputs):
-            raise ValueError(f"pub({node.index}): only {len(self.public_inputs)} public inputs")
-        elif isinstance(node, Challenge) and node.index >= self.total_challenges:
-            raise ValueError(f"challenge({node.index}): only {self.total_challenges} challenges")
+        for indices, limit, name, what in (
+            (prog.periodic_index, len(self.periodic_columns), "periodic", "defined"),
+            (prog.public_index, len(self.public_inputs), "pub", "public inputs"),
+            (prog.challenge_index, self.total_challenges, "challenge", "challenges"),
+        ):
+            if indices.size and int(indices.max()) >= limit:
+                raise ValueError(f"{name}({int(indices.max())}): only {limit} {what}")
 
     # ---- derived shape, shared by prover and verifier
 
@@ -350,11 +352,11 @@ class Air:
 
     def offsets(self) -> tuple[int, ...]:
         """Row offsets the constraints read: the verifier opens each column at ``z·g^offset``."""
-        found = {0}
-        for node in self.constraint_order:
-            if isinstance(node, Column):
-                found.add(node.offset)
-        return tuple(sorted(found))
+        return self._offsets
+
+    @cached_property
+    def _offsets(self) -> tuple[int, ...]:
+        return tuple(sorted({0, *(key[2] for key in self.program.column_keys)}))
 
     @cached_property
     def frame(self) -> tuple[tuple[str, int, int], ...]:
@@ -366,9 +368,8 @@ class Air:
         index.
         """
         used: dict[tuple[str, int], set[int]] = {}
-        for node in self.constraint_order:
-            if isinstance(node, Column):
-                used.setdefault((node.segment, node.index), set()).add(node.offset)
+        for segment, index, offset in self.program.column_keys:
+            used.setdefault((segment, index), set()).add(offset)
         counts = (
             ("fixed", self.num_fixed_columns),
             ("main", self.num_main_columns),
@@ -408,14 +409,19 @@ class Air:
         return tuple(topological_order(self.constraint_exprs()))
 
     @cached_property
+    def program(self) -> Program:
+        """The constraint DAG flattened for vectorised evaluation (:mod:`crypto.program`)."""
+        return Program.of(self.constraint_exprs(), self.constraint_order)
+
+    @cached_property
     def constraint_degrees(self) -> tuple[int, ...]:
         """Degree of each constraint, in :meth:`constraint_exprs` order."""
-        return tuple(degrees(self.constraint_exprs(), self.constraint_order))
+        return tuple(self.program.degrees())
 
     @cached_property
     def transition_exemptions(self) -> tuple[int, ...]:
         """Rows at the end each transition skips (its largest row offset)."""
-        offsets = max_offsets(self.constraint_exprs(), self.constraint_order)
+        offsets = self.program.max_offsets()
         return tuple(offsets[: len(self.transition_list)])
 
     def composition_degree_bound(self) -> int:

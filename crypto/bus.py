@@ -74,7 +74,6 @@ from sealbatch.crypto.expr import (
     const,
     degree,
     evaluate,
-    max_offset,
     topological_order,
 )
 from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, P
@@ -203,8 +202,8 @@ class Bus:
             raise ValueError(f"expected a tag in [0, p), got {inter.tag}")
         if not inter.values:
             raise ValueError(f"interaction {inter.name!r}: expected at least one value")
-        for e in (*inter.values, inter.multiplicity):
-            if max_offset(e) != 0:
+        for node in topological_order([*inter.values, inter.multiplicity]):
+            if isinstance(node, Column) and node.offset != 0:
                 raise ValueError(
                     f"interaction {inter.name!r}: expressions must read the current row only"
                 )

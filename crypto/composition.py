@@ -37,7 +37,7 @@ import numpy as np
 
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, PointEvaluator, evaluate
-from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, W, root_of_unity
+from sealbatch.crypto.field_scalar import EXT_DEGREE, Fp4, P, W, root_of_unity
 from sealbatch.crypto.ntt import intt
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "FrameEntry",
     "combine_rows",
     "composition_at",
+    "composition_at_reference",
     "deep_coefficient_matrix",
     "deep_quotients",
     "deep_values",
@@ -174,6 +175,24 @@ def composition_at(
         ZeroDivisionError: ``z`` is a root of a divisor (probability ~2^-100;
             the verifier rejects).
     """
+    values = air.program.evaluate_at(frame, periodic_at(air, z), air.public_inputs, challenges)
+    weighted = fld.ext_mul(values, np.array([a.c for a in alphas], np.uint64).T)
+    total = Fp4.zero()
+    for group in divisor_groups(air):
+        part = weighted[:, list(group.constraints)].sum(axis=1, dtype=np.uint64) % np.uint64(P)
+        acc = Fp4(tuple(int(c) for c in part))
+        total = total + acc * _inverse_divisor_at(group, z, air.num_rows)
+    return total
+
+
+def composition_at_reference(
+    air: Air,
+    frame: dict[tuple[str, int, int], Fp4],
+    z: Fp4,
+    alphas: Sequence[Fp4],
+    challenges: Sequence[Fp4],
+) -> Fp4:
+    """:func:`composition_at` node by node on :class:`Fp4` (the scalar reference)."""
     ev = PointEvaluator(frame, periodic_at(air, z), air.public_inputs, challenges)
     values = evaluate(air.constraint_exprs(), ev, air.constraint_order)
     total = Fp4.zero()
