@@ -10,7 +10,7 @@ from sealbatch.crypto.air import Air, col, periodic, pub
 from sealbatch.crypto.airs import batch_shape, get_air
 from sealbatch.crypto.composition import composition_at, composition_at_reference
 from sealbatch.crypto.expr import challenge, degrees, max_offsets
-from sealbatch.crypto.field_scalar import P, Fp4
+from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.program import Program
 
 
