@@ -180,7 +180,7 @@ def composition_at(
     total = Fp4.zero()
     for group in divisor_groups(air):
         part = weighted[:, list(group.constraints)].sum(axis=1, dtype=np.uint64) % np.uint64(P)
-        acc = Fp4(tuple(int(c) for c in part))
+        acc = Fp4.of([int(c) for c in part])
         total = total + acc * _inverse_divisor_at(group, z, air.num_rows)
     return total
 
