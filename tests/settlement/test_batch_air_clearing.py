@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from sealbatch.auction.orders import Order, Side
-from sealbatch.crypto.air import ConstraintViolation
-from sealbatch.crypto.field_scalar import P
+from sealbatch.crypto.air import Air, ArrayEvaluator, ConstraintViolation, evaluate
+from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement, OrderRow
@@ -122,6 +122,61 @@ def test_a_limb_out_of_range_is_rejected_by_the_range_table(statement: BatchStat
     air.check_trace(trace)  # the main trace's constraints all hold
     with pytest.raises(ConstraintViolation, match="bus"):
         check_all(air, trace)
+
+
+def test_a_forged_range_table_entry_cannot_pay_for_an_out_of_range_limb(
+    statement: BatchStatement,
+) -> None:
+    """The same forged limb (order 0's limit slack + p), now "paid for" by the table: the
+    prover writes the new top limb into the range table column at a row whose entry no
+    lookup uses, so the bus balances — and the table's own constraints (it steps by 0 or 1
+    from 0 to 4095) reject the trace."""
+    air, layout = build_with_layout(rows_for(statement), statement)
+    _, trace = generate(statement, rows_for(statement))
+    check = next(c for c in layout.range_checks if c.name == "limit_slack")
+    values = [
+        sum(int(trace[i, r]) << (12 * k) for k, i in enumerate(check.limbs))
+        for r in range(air.num_rows)
+    ]
+    row = next(r for r, v in enumerate(values) if v > 0)
+    forged = values[row] + P
+    new = [(forged >> 12 * k) & 4095 for k in range(len(check.limbs) - 1)]
+    new.append(forged >> 12 * (len(check.limbs) - 1))
+    trace = trace.copy()
+    mult = trace[layout.range_mult]
+    table = trace[layout.column("range", "table")]
+    for k, i in enumerate(check.limbs):
+        old = int(trace[i, row])
+        mult[old] -= 1
+        if k < len(check.limbs) - 1:
+            mult[new[k]] += 1
+        trace[i, row] = new[k]
+    mult[old << 6] -= 1  # the old top limb's shifted lookup
+    spare = next(r for r in range(1, 4095) if mult[r] == 0 and r != new[-1])
+    table[spare] = new[-1]  # the forged entry pays for the top limb …
+    mult[spare] = 1
+    spare2 = next(r for r in range(spare + 1, 4095) if mult[r] == 0)
+    table[spare2] = (new[-1] << 6) % P  # … and for its shifted lookup
+    mult[spare2] = 1
+    assert _bus_balances(air, trace)  # the lookups alone no longer catch it
+    with pytest.raises(ConstraintViolation, match="range table steps by 0 or 1"):
+        air.check_trace(trace)
+
+
+def _bus_balances(air: Air, trace: np.ndarray) -> bool:
+    """Whether the bus's final sum is zero for ``trace`` (aux built honestly from it)."""
+    rng = random.Random(3)
+    drawn = [Fp4.of(tuple(rng.randrange(P) for _ in range(4))) for _ in range(air.num_challenges)]
+    challenges = air.challenge_values(drawn)
+    aux = air.build_aux(trace, challenges)
+    end = next(b for b in air.boundaries if b.name.startswith("bus: Σ"))
+
+    def column(segment: str, index: int, offset: int) -> np.ndarray:
+        return trace[index, -1:] if segment == "main" else aux[index][:, -1:]
+
+    ev = ArrayEvaluator(column, lambda i: np.zeros(1, np.uint64), air.public_inputs, challenges)
+    (value,) = evaluate([end.expr], ev)
+    return not np.any(np.asarray(value) % P)
 
 
 def test_fill_beyond_its_quantity_is_caught_by_s1_quantity(statement: BatchStatement) -> None:
