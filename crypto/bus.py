@@ -72,7 +72,7 @@ from sealbatch.crypto.expr import (
     aux,
     challenge,
     const,
-    degree,
+    degrees,
     evaluate,
     topological_order,
 )
@@ -160,6 +160,8 @@ class Bus:
     max_degree: int = DEFAULT_DEGREE
     interactions: list[Interaction] = field(default_factory=list)
     public_tables: list[PublicTable] = field(default_factory=list)
+    _gammas: list[Expr] = field(default_factory=list, repr=False)
+    _dens: list[Expr] = field(default_factory=list, repr=False)
 
     # ---- declaring
 
@@ -216,11 +218,26 @@ class Bus:
         return 2
 
     def _denominator(self, inter: Interaction) -> Expr:
-        gamma = challenge(self.beta + 1)
+        powers = self._gamma_powers(len(inter.values))
         phi: Expr = const(inter.tag)
-        for j, v in enumerate(inter.values, start=1):
-            phi = phi + (gamma**j) * v
+        for power, v in zip(powers, inter.values, strict=True):
+            phi = phi + power * v
         return challenge(self.beta) - phi
+
+    def _gamma_powers(self, count: int) -> list[Expr]:
+        """``γ, γ², …, γ^count`` as nodes shared by every interaction of this bus."""
+        cache = self._gammas
+        if not cache:
+            cache.append(challenge(self.beta + 1))
+        while len(cache) < count:
+            cache.append(cache[-1] * cache[0])
+        return cache[:count]
+
+    def _denominators(self) -> list[Expr]:
+        """Every interaction's ``β − φ``, built once (shared by the constraints and the prover)."""
+        if len(self._dens) != len(self.interactions):
+            self._dens = [self._denominator(x) for x in self.interactions]
+        return self._dens
 
     def _numerator(self, inter: Interaction) -> Expr:
         return inter.multiplicity if inter.receive else -inter.multiplicity
@@ -240,8 +257,10 @@ class Bus:
         if self.max_degree < 2:
             raise ValueError(f"expected a bus degree of at least 2, got {self.max_degree}")
         inters = self.interactions
-        den_deg = [degree(self._denominator(x)) for x in inters]
-        num_deg = [degree(x.multiplicity) for x in inters]
+        all_dens = self._denominators()
+        mults = [x.multiplicity for x in inters]
+        every = degrees([*all_dens, *mults])
+        den_deg, num_deg = every[: len(inters)], every[len(inters) :]
         groups: list[tuple[int, ...]] = []
         current: list[int] = []
         for i in range(len(inters)):
@@ -264,7 +283,7 @@ class Bus:
         boundaries: list[Boundary] = []
         for k, group in enumerate(groups):
             h = aux(self.first_aux + k)
-            dens = [self._denominator(inters[j]) for j in group]
+            dens = [all_dens[j] for j in group]
             nums = [self._numerator(inters[j]) for j in group]
             expr = _helper_constraint(h, dens, nums)
             label = " + ".join(inters[j].name or f"#{j}" for j in group)
@@ -358,7 +377,7 @@ class Bus:
             return periodic(i)
 
         ev = ArrayEvaluator(column, periodic_rows, (), challenges)
-        dens = evaluate([self._denominator(x) for x in inters], ev)
+        dens = evaluate(self._denominators(), ev)
         nums = evaluate([self._numerator(x) for x in inters], ev)
         out = np.empty((layout.num_aux_columns, EXT_DEGREE, n), np.uint64)
         total = np.zeros((EXT_DEGREE, n), np.uint64)
