@@ -53,6 +53,10 @@ def _start_keyper(folder: Path, index: int, venue_url: str) -> tuple[subprocess.
             str(port),
             "--lifetime",
             "240",  # stops by itself even if this test dies
+            # Deal far ahead: on a loaded machine a keyper's round of dealings can
+            # take longer than a batch, and a batch without a key takes no orders.
+            "--lead",
+            "16",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -81,8 +85,8 @@ def network(tmp_path: Path) -> Iterator[dict[str, Any]]:
     venue = start_server(
         f"sqlite:///{tmp_path / 'venue.db'}",
         port,
-        600,
-        200,
+        1_500,
+        300,
         SEALBATCH_COMMITTEE=str(folder / "committee.json"),
         SEALBATCH_KEY_WAIT_MS="60000",
         SEALBATCH_PUBLISH_DIR=str(tmp_path / "published"),
