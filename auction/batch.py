@@ -9,7 +9,7 @@ allocation, fills, and the GTC remainders to carry into the next batch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,13 +40,17 @@ class RestingOrder:
     """An order that takes part in a batch: revealed now or carried in.
 
     ``order_id`` is the order's commitment (32 bytes); ``origin_batch`` the
-    batch in which it was committed.
+    batch in which it was committed. ``salt`` is the commitment's 32-byte salt
+    for an order revealed in this batch (published with it, so that anyone,
+    and the batch proof, can recompute the commitment from the order's
+    fields); None for an order carried in (a GTC rest, a liquidation order).
     """
 
     order_id: bytes
     trader: Address
     order: Order
     origin_batch: int
+    salt: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -181,7 +185,8 @@ def clear_batch(
             order id appears twice.
     """
     resting = [
-        RestingOrder(r.commitment, r.trader, r.order, sealed.batch_id) for r in sealed.revealed
+        RestingOrder(r.commitment, r.trader, r.order, sealed.batch_id, r.salt)
+        for r in sealed.revealed
     ]
     resting.extend(carried_in)
     seen: set[bytes] = set()

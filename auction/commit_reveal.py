@@ -184,7 +184,8 @@ class Reveal:
 
 @dataclass(frozen=True)
 class RevealedOrder:
-    """An order that was committed in time and revealed correctly."""
+    """An order that was committed in time and revealed correctly (``salt``: the
+    commitment's salt, published with the batch; None where it is not known)."""
 
     commitment: bytes
     trader: Address
@@ -193,6 +194,7 @@ class RevealedOrder:
     nonce: int
     margin_lock: int
     bond: int
+    salt: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -513,7 +515,14 @@ class CommitBook:
             raise self._reject(err, reveal.commitment, now_ms) from None
         c = entry.commit
         revealed = RevealedOrder(
-            c.commitment, c.trader, reveal.order, entry.sequence, c.nonce, c.margin_lock, c.bond
+            c.commitment,
+            c.trader,
+            reveal.order,
+            entry.sequence,
+            c.nonce,
+            c.margin_lock,
+            c.bond,
+            reveal.salt,
         )
         entry.revealed = revealed
         return revealed

@@ -138,8 +138,8 @@ def next_batch(
     salts = [rng.bytes(32) for _ in flow]
     commitments = compute_commitments([o for _, o in flow], salts, [t for t, _ in flow], batch_id)
     revealed = tuple(
-        RevealedOrder(c, t, o, seq, seq, 0, 0)
-        for seq, (c, (t, o)) in enumerate(zip(commitments, flow, strict=True))
+        RevealedOrder(c, t, o, seq, seq, 0, 0, salt)
+        for seq, (c, salt, (t, o)) in enumerate(zip(commitments, salts, flow, strict=True))
     )
     seed = commitment_root(commitments)
     sealed = SealedBatch(batch_id, seed, (), revealed, (), ())

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from sealbatch.auction.batch import BatchResult, RestingOrder
+from sealbatch.auction.commitment import compute_commitments
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side, TimeInForce
@@ -35,7 +38,9 @@ from sealbatch.settlement.roots import state_root
 
 __all__ = [
     "ORDER_COLUMNS",
+    "REVEAL_COLUMNS",
     "STATE_FORMAT",
+    "commitment_difference",
     "config_from_dict",
     "config_to_dict",
     "oracle_config_from_dict",
@@ -58,7 +63,14 @@ ORDER_COLUMNS = (
     "time_in_force",
     "reduce_only",
     "origin_batch",
+    "client_id",
+    "salt",
 )
+#: The columns only an order revealed in this batch fills (empty for one carried in):
+#: with its fields, the trader and the batch id they are its commitment's preimage.
+REVEAL_COLUMNS = ("client_id", "salt")
+_SALT_BYTES = 32
+_SALT = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 def _hex(b: bytes) -> str:
@@ -268,7 +280,11 @@ def state_from_dict(data: Mapping[str, Any], config: SettlementConfig) -> Ledger
 
 
 def orders_to_csv(orders: Iterable[RestingOrder]) -> str:
-    """The orders of a batch as CSV text (columns :data:`ORDER_COLUMNS`)."""
+    """The orders of a batch as CSV text (columns :data:`ORDER_COLUMNS`).
+
+    An order revealed in this batch (one with a salt) also gets its ``client_id``
+    and ``salt`` (0x and 64 hex digits): the rest of its commitment's preimage.
+    """
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=ORDER_COLUMNS, lineterminator="\n")
     w.writeheader()
@@ -276,14 +292,102 @@ def orders_to_csv(orders: Iterable[RestingOrder]) -> str:
         d = _resting_to_dict(r)
         d["limit_price"] = "" if d["limit_price"] is None else d["limit_price"]
         d["reduce_only"] = "true" if d["reduce_only"] else "false"
+        d["client_id"] = "" if r.salt is None else r.order.client_id
+        d["salt"] = "" if r.salt is None else _hex(r.salt)
         w.writerow(d)
     return out.getvalue()
 
 
 def orders_from_csv(text: str) -> list[RestingOrder]:
-    """Parse :func:`orders_to_csv` output; raises SettlementError naming the row."""
-    rows = list(csv.DictReader(io.StringIO(text)))
-    return [_resting_from_dict(r, f"orders.csv row {n}") for n, r in enumerate(rows, start=1)]
+    """Parse :func:`orders_to_csv` output.
+
+    Raises:
+        SettlementError: a missing column (folders published before the salts were
+            lack ``client_id`` and ``salt``), or a malformed row, naming it.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    header = tuple(reader.fieldnames or ())
+    missing = [c for c in ORDER_COLUMNS if c not in header]
+    if missing:
+        raise SettlementError(
+            f"orders.csv: expected the columns {','.join(ORDER_COLUMNS)}, missing "
+            f"{','.join(missing)}"
+            + (
+                " (the salts of the revealed orders: published since the batch proof "
+                "recomputes their commitments)"
+                if "salt" in missing
+                else ""
+            )
+        )
+    return [_order_from_row(r, f"orders.csv row {n}") for n, r in enumerate(reader, start=1)]
+
+
+def commitment_difference(
+    orders: Sequence[RestingOrder], batch_id: int, liquidation_ids: Collection[bytes]
+) -> str | None:
+    """Why an order orders.csv reveals in batch ``batch_id`` does not open its
+    commitment, or None: each one (``origin_batch`` = the batch, not a liquidation
+    order) must have a salt, and its fields, client id, salt, trader and the batch id
+    must hash to its ``order_id`` (docs/formats.md, "Commitments"); an order carried
+    in has no salt.
+    """
+    revealed = []
+    for n, r in enumerate(orders, start=1):
+        if r.origin_batch == batch_id and r.order_id not in liquidation_ids:
+            if r.salt is None:
+                return (
+                    f"orders.csv row {n} (0x{r.order_id.hex()}): expected the client_id and "
+                    f"salt of an order revealed in batch {batch_id}, got none"
+                )
+            revealed.append((n, r))
+        elif r.salt is not None:
+            return (
+                f"orders.csv row {n} (0x{r.order_id.hex()}): expected no salt for an order "
+                f"carried in, got 0x{r.salt.hex()}"
+            )
+    if not revealed:
+        return None
+    try:
+        ids = compute_commitments(
+            [r.order for _, r in revealed],
+            [r.salt or b"" for _, r in revealed],
+            [r.trader for _, r in revealed],
+            batch_id,
+        )
+    except ValueError as exc:
+        return f"orders.csv: a revealed order has no commitment: {exc}"
+    for (n, r), got in zip(revealed, ids, strict=True):
+        if got != r.order_id:
+            return (
+                f"orders.csv row {n}: its order, client_id, salt, trader and batch {batch_id} "
+                f"hash to 0x{got.hex()}, published order_id 0x{r.order_id.hex()}"
+            )
+    return None
+
+
+def _order_from_row(row: Mapping[str, Any], where: str) -> RestingOrder:
+    """One orders.csv row: the order, with its client id and salt when it has them."""
+    r = _resting_from_dict(row, where)
+    salt_text, cid_text = str(row.get("salt") or ""), str(row.get("client_id") or "")
+    if not salt_text and not cid_text:
+        return r
+    if not salt_text or not cid_text:
+        raise SettlementError(
+            f"{where}: expected both client_id and salt (a revealed order) or neither "
+            f"(an order carried in), got client_id {cid_text!r} and salt {salt_text!r}"
+        )
+    if not _SALT.fullmatch(salt_text):
+        raise SettlementError(
+            f"{where}: salt: expected 0x and {2 * _SALT_BYTES} hex digits, got {salt_text!r}"
+        )
+    if not cid_text.isascii() or not cid_text.isdigit():
+        raise SettlementError(f"{where}: client_id: expected a uint64, got {cid_text!r}")
+    try:
+        order = replace(r.order, client_id=int(cid_text, 10))
+    except AuctionError as exc:
+        raise SettlementError(f"{where}: {exc}") from None
+    salt = bytes.fromhex(salt_text[2:])
+    return RestingOrder(r.order_id, r.trader, order, r.origin_batch, salt)
 
 
 def result_to_dict(batch: BatchResult) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any
 
 from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.commitment import address_limbs, bytes32_elements, limbs, market_code
-from sealbatch.auction.orders import Side
+from sealbatch.auction.orders import Side, TimeInForce
 from sealbatch.crypto.poseidon2 import digest_from_bytes, hash_elements
 from sealbatch.settlement.batch_air.settle_witness import (
     SettleStatement,
@@ -43,7 +43,12 @@ from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.oracle import OracleRound
 from sealbatch.settlement.publication import BATCH_FILES, transfers_from_dict
 from sealbatch.settlement.roots import encode_signed, state_root
-from sealbatch.settlement.snapshot import config_from_dict, orders_from_csv, state_from_dict
+from sealbatch.settlement.snapshot import (
+    commitment_difference,
+    config_from_dict,
+    orders_from_csv,
+    state_from_dict,
+)
 
 __all__ = [
     "INPUTS_DOMAIN",
@@ -82,6 +87,15 @@ class OrderRow:
     account: int  # row in post_state.json's accounts
     revealed: int = 0  # 1: revealed in this batch (a leaf of its commitment tree)
     sequence: int = 0  # its receipt sequence number when revealed
+    gtc: int = 0  # 1: good till cancelled (its rest carries into the next batch)
+    reduce_only: int = 0
+    client_id: int = 0  # a revealed order's client id (in its commitment)
+    salt: bytes | None = None  # a revealed order's salt (prover side: the commitment preimage)
+    trader: str = ""  # the trader's address (a revealed order's commitment binds it)
+
+    def flags(self) -> int:
+        """``isBuy | hasLimit << 1 | isGtc << 2 | reduceOnly << 3`` (docs/formats.md)."""
+        return self.is_buy | self.has_limit << 1 | self.gtc << 2 | self.reduce_only << 3
 
     def id_elements(self) -> tuple[int, ...]:
         """The order id as 8 field elements (``bytes32_elements``)."""
@@ -242,8 +256,18 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
                 fill=lots,
                 fill_price=price,
                 account=_account_of(r, post, liquidations),
+                gtc=int(r.order.time_in_force is TimeInForce.GTC),
+                reduce_only=int(r.order.reduce_only),
+                client_id=r.order.client_id,
+                salt=r.salt,
+                trader=r.trader,
             )
         )
+    # The AIR recomputes every revealed order's commitment; a published salt that does
+    # not open it is refused here already, naming the row.
+    problem = commitment_difference(orders, batch_id, liquidations)
+    if problem:
+        raise BatchStatementError(problem)
     if fills:
         oid = next(iter(fills))
         raise BatchStatementError(f"result.json fill of 0x{oid.hex()}: no such order in orders.csv")

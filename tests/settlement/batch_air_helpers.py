@@ -65,7 +65,8 @@ def committed_batch(
     for n, (t, o) in enumerate(orders):
         salt = keccak256(b"batch air test salt", n.to_bytes(4, "big"))
         seq = next(free)
-        revealed.append(RevealedOrder(compute_commitment(o, salt, t, batch_id), t, o, seq, n, 0, 0))
+        commitment = compute_commitment(o, salt, t, batch_id)
+        revealed.append(RevealedOrder(commitment, t, o, seq, n, 0, 0, salt))
     lost = []
     for k, seq in enumerate(forfeit_at):
         o = Order(BTC, Side.BUY, 650_000, 1)

@@ -344,6 +344,7 @@ def _replay(folder: Path) -> _Replayed:
     from sealbatch.settlement.publication import PublishedBatch
     from sealbatch.settlement.roots import state_root
     from sealbatch.settlement.snapshot import (
+        commitment_difference,
         config_from_dict,
         result_to_dict,
         state_from_dict,
@@ -414,6 +415,11 @@ def _replay(folder: Path) -> _Replayed:
     # A forfeited RFQ quote is not one of the batch's commitments (it has an rfq_id).
     committed = [f for f in forfeited if f.rfq_id is None]
     checks.append(("result.json seed", _seed_difference(batch.seed, revealed, committed)))
+    # Each revealed order opens its commitment: fields, client id, salt, trader, batch.
+    liquidation_ids = {lo.resting.order_id for lo in pre.pending_liquidations}
+    checks.append(
+        ("orders.csv commitments", commitment_difference(batch.orders, batch_id, liquidation_ids))
+    )
     # The orders carried in are the pre-state's pending ones (bound by its root).
     halted = halted_markets(pre, batch.oracle, oracle_round.timestamp_ms)
     checks.append(("orders.csv carried-in orders", _carried_in_difference(pre, carried, halted)))
