@@ -44,6 +44,7 @@ import numpy as np
 
 from sealbatch.crypto import poseidon2
 from sealbatch.crypto.expr import Column, Expr, const, shift_rows
+from sealbatch.settlement.batch_air.framework import TAG_ACCOUNT_ADDR
 from sealbatch.settlement.batch_air.limbs import (
     AMOUNT_DIGITS,
     DIGIT,
@@ -160,6 +161,11 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
     for t in (0, 1):
         sec.transition(live[t] * (1 - tree[t]), "statement 6: every account is a leaf")
     identity = (*sec.alloc("acct.address", 7), sec.one("acct.sub"), sec.one("acct.portfolio"))
+    # S8 order binding: each revealed order's trader looks its account row up here (its
+    # address limbs and subaccount); ``orders`` counts them (commitment_hash.py).
+    orders = sec.one("acct.orders")
+    sec.transition(orders * (1 - live[1]), "S8 order binding: orders only on accounts")
+    sec.bus.receive(TAG_ACCOUNT_ADDR, [sec.row, *identity[:8]], orders, "S8 order binding: address")
     coll = (_signed(sec, "acct.c_pre", AMOUNT_DIGITS), _signed(sec, "acct.c_post", AMOUNT_DIGITS))
     pos = tuple(
         tuple(_signed(sec, f"acct.p{t}[{j}]", _POSITION_DIGITS) for j in range(m)) for t in (0, 1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.bus import PublicTable
-from sealbatch.settlement.batch_air import clearing, digests
+from sealbatch.settlement.batch_air import clearing, commitment_hash, digests
 from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
     MIN_ROWS,
@@ -43,10 +43,12 @@ def rows_for(statement: BatchStatement) -> int:
     order rows, and the settlement sections' accounts, tree nodes and permutations)."""
     settle = rows_needed(statement.settle, len(statement.settle_witness.fills))
     # every section shares the Poseidon2 service: the settlement's, the commitment tree's
-    # and the outputs digest's (whose block rows are followed by at least one other row)
+    # the outputs digest's (whose block rows are followed by at least one other row) and
+    # the revealed orders' commitment hashes (four rows and permutations each)
     blocks = digests.rows_needed(statement)
-    perms = settle + node_count(statement) + blocks
-    need = max(MIN_ROWS, len(statement.orders) + 1, blocks + 1, perms)
+    hashes = commitment_hash.permutations(statement)
+    perms = settle + node_count(statement) + blocks + hashes
+    need = max(MIN_ROWS, len(statement.orders) + 1, blocks + 1, hashes, perms)
     return 1 << (need - 1).bit_length()
 
 
@@ -69,6 +71,7 @@ def declare_all(
     """Every section declared: the AIR, its layout and the settlement sections' columns."""
     b = AirBuilder(NAME, num_rows, statement.public_inputs)
     clearing.declare(b, statement)
+    commitment_hash.declare(b)
     sec, settle_columns = declare_settlement(b, statement.settle)
     digests.declare(b, statement)
     flows = statement.settle_witness.flow_rows()

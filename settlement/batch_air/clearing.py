@@ -14,15 +14,19 @@ start with the statement's number so a failure says which one caught it):
 * **S2 bought = sold** — a running signed fill ``Σ (2·is_buy − 1)·fill``
   must be zero wherever the market index changes and on the last row, so
   every market's segment (rows need not be sorted) nets to zero;
-* **binding to the publication** — every active row sends its order tuple
-  with its fill to the public order table (``TAG_ORDER``), which the verifier
-  builds from ``orders.csv`` and ``result.json``: the rows are exactly the
-  published orders, each with its published fill.
+* **binding to the publication** — every active row sends its id with its
+  fill to the public order table (``TAG_ORDER``), which the verifier builds
+  from ``orders.csv`` and ``result.json``: the rows are exactly the published
+  orders, each with its published fill. An order carried in also sends its
+  fields and account to the verifier's table of carried-in orders
+  (``TAG_CARRIED``); a revealed order's fields are bound by its commitment
+  instead (S8, :mod:`.commitment_hash`), so the verifier does not list them.
 
 Columns (section ``book``): ``active`` (1 on the order rows, then 0 on the
 padding), ``mkt``, ``is_buy``, ``has_limit``, ``limit``, ``qty``, ``fill``,
-``acct``, ``price``, ``traded``, ``filled``, ``dlim``, ``net`` and the limbs
-of four range checks.
+``acct``, ``price``, ``traded``, ``filled``, ``dlim``, ``net``, ``gtc``,
+``reduce_only``, ``mcode`` (the market code, from the market table) and the
+limbs of four range checks.
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sealbatch.auction.commitment import market_code
 from sealbatch.crypto.air import Column
 from sealbatch.crypto.bus import PublicTable
-from sealbatch.settlement.batch_air import commitments, fair
+from sealbatch.settlement.batch_air import commitment_hash, commitments, fair
 from sealbatch.settlement.batch_air.framework import (
+    TAG_CARRIED,
     TAG_FILL,
     TAG_MARKET,
     TAG_ORDER,
@@ -60,8 +66,15 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     limit, qty, fill, acct = c("limit"), c("qty"), c("fill"), c("acct")
     price, traded, filled, dlim, net = c("price"), c("traded"), c("filled"), c("dlim"), c("net")
     ref, has_ref = c("ref"), c("has_ref")
+    gtc, ro, mcode = c("gtc"), c("reduce_only"), c("mcode")
 
-    for e, name in ((active, "active"), (is_buy, "is_buy"), (has_limit, "has_limit")):
+    for e, name in (
+        (active, "active"),
+        (is_buy, "is_buy"),
+        (has_limit, "has_limit"),
+        (gtc, "gtc"),
+        (ro, "reduce_only"),
+    ):
         b.boolean(e, f"book: {name}")
     b.boolean(filled, "S1: filled")
     b.constrain(active.next * (1 - active), "book: order rows first, then padding")
@@ -87,16 +100,25 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
 
     # The bus: the market's public price, the published order, the fill for settlement.
     b.bus.send(
-        TAG_MARKET, [mkt, price, traded, ref, has_ref], active, "S1 uniform price: market table"
+        TAG_MARKET,
+        [mkt, mcode, price, traded, ref, has_ref],
+        active,
+        "S1 uniform price: market table",
     )
     cm = commitments.declare_book(b, active)
-    leaf = [cm["rev"], cm["seq"], *(cm[f"id{k}"] for k in range(8))]
+    rev, seq = cm["rev"], cm["seq"]
+    ids = [cm[f"id{k}"] for k in range(8)]
+    # A revealed order's fields are its commitment's (S8, commitment_hash.py); an order
+    # carried in is looked up in the verifier's table of carried-in orders.
+    flags = is_buy + 2 * has_limit + 4 * gtc + 8 * ro
+    commitment_hash.declare_book(b, rev, seq, ids, [mcode, flags, limit, qty], acct)
     b.bus.send(
-        TAG_ORDER,
-        [mkt, is_buy, has_limit, limit, qty, fill, acct, *leaf],
-        active,
-        "published order",
+        TAG_CARRIED,
+        [mkt, is_buy, has_limit, limit, qty, gtc, ro, acct, *ids],
+        active - rev,
+        "published order carried in",
     )
+    b.bus.send(TAG_ORDER, [*ids, fill], active, "published order's fill")
     b.bus.send(TAG_FILL, [acct, mkt, is_buy, fill, price], filled, "fill to settlement")
     fair.declare(
         b,
@@ -118,6 +140,9 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.public_table(PublicTable(TAG_MARKET, rows, mult, receive=True))
     rows, mult = statement.order_rows()
     b.public_table(PublicTable(TAG_ORDER, rows, mult, receive=True))
+    rows, mult = statement.carried_rows()
+    if rows:
+        b.public_table(PublicTable(TAG_CARRIED, rows, mult, receive=True))
     commitments.declare_tree(b, statement)
 
 
@@ -184,6 +209,9 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         ("filled", filled),
         ("dlim", dlim),
         ("net", net),
+        ("gtc", arr([o.gtc for o in orders])),
+        ("reduce_only", arr([o.reduce_only for o in orders])),
+        ("mcode", arr([market_code(statement.markets[o.market]) for o in orders])),
     ):
         tb.set(SECTION, name, values)
     tb.set_range(SECTION, "fill_min", fill - filled, "S1 quantity (a fill is 0 or ≥ 1 lot)")

@@ -6,9 +6,9 @@ depth-20 Poseidon2 Merkle tree of docs/formats.md "Commitments" over the
 batch's commitments in receipt order. Here its leaves are
 
 * each book row revealed in this batch (``rev``), sending its order id as the
-  leaf at its receipt sequence number: ``(TAG_CNODE, 0, seq, id×8)`` — the
-  row's ``rev``, ``seq`` and id are part of its published order tuple, so the
-  verifier's order table fixes them;
+  leaf at its receipt sequence number: ``(TAG_CNODE, 0, seq, id×8)`` — its id
+  is the hash of its own fields (:mod:`.commitment_hash`), and which rows are
+  revealed at which numbers is fixed by the root itself;
 * each forfeited order commitment of ``result.json``, sent at its published
   sequence number by the outputs digest's forfeit rows (:mod:`.digests`), so
   the forfeits are the ones the public outputs digest lists.
@@ -25,9 +25,9 @@ the tree over those leaves: **every commitment under the root is either an
 order of the book revealed in this batch or a published forfeit**, and no
 revealed order of the book is missing from it.
 
-Not proved here: that a revealed order's fields hash to its commitment (the
-published files carry no salts), and the forfeits' bonds (the settlement
-sections take the charged amounts from the published flows).
+Not proved here: the forfeits' bonds (the settlement sections take the
+charged amounts from the published flows). That a revealed order's fields hash
+to its id is :mod:`.commitment_hash`'s.
 """
 
 from __future__ import annotations

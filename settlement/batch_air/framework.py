@@ -39,9 +39,17 @@ tag                     tuple
 ======================  =====================================================
 ``TAG_RANGE``           ``(limb)`` — a value in ``[0, 4096)``
 ``TAG_PERM``            ``(in_0 … in_15, out_0 … out_15)`` — Poseidon2
-``TAG_MARKET``          ``(market, price, traded)`` — public per market
-``TAG_ORDER``           ``(market, is_buy, has_limit, limit, quantity, fill,
-                        account)`` — each published order with its fill
+``TAG_MARKET``          ``(market, code, price, traded, reference,
+                        has_reference)`` — public per market
+``TAG_ORDER``           ``(id×8, fill)`` — each published order's fill
+``TAG_CARRIED``         ``(market, is_buy, has_limit, limit, quantity, gtc,
+                        reduce_only, account, id×8)`` — each order carried in
+``TAG_CFIELDS``         ``(sequence, market code, flags, limit, quantity)`` — a
+                        revealed order's fields, to its commitment's hash
+``TAG_CDIGEST``         ``(sequence, account, id×8)`` — the hash's digest and
+                        trader's account, back to the order
+``TAG_ACCOUNT_ADDR``    ``(account, address×7, subaccount)`` — an account row's
+                        address, looked up by each revealed order's trader
 ``TAG_FILL``            ``(account, market, side, lots, price)`` — side 1 buy
 ``TAG_FORFEIT``         ``(account, bond_l0, bond_l1, bond_l2)`` — a forfeited
                         commitment's bond (24-bit limbs)
@@ -66,7 +74,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto import field as fld
-from sealbatch.crypto.air import Air, Boundary, Column, Expr, Transition, col, const
+from sealbatch.crypto.air import Air, Boundary, Column, Expr, Transition, col, const, periodic
 from sealbatch.crypto.airs.poseidon2_air import (
     gadget_columns,
     permutation_columns,
@@ -79,7 +87,11 @@ from sealbatch.crypto.poseidon2 import WIDTH, permute
 __all__ = [
     "MIN_ROWS",
     "RANGE_BITS",
+    "TAG_ACCOUNT_ADDR",
     "TAG_ACCOUNT_FILLS",
+    "TAG_CARRIED",
+    "TAG_CDIGEST",
+    "TAG_CFIELDS",
     "TAG_FILL",
     "TAG_FLOWS",
     "TAG_FORFEIT",
@@ -110,6 +122,10 @@ TAG_ACCOUNT_FILLS = 17
 TAG_FLOWS = 18
 TAG_PUBLISHED_FILL = 19
 TAG_STAGED = 23
+TAG_CFIELDS = 32
+TAG_CDIGEST = 33
+TAG_ACCOUNT_ADDR = 34
+TAG_CARRIED = 35
 
 #: Width of one range-checked limb; the range table has 2^12 entries.
 RANGE_BITS = 12
@@ -185,6 +201,7 @@ class AirBuilder:
         default_factory=lambda: Bus(beta=_BETA, public_sum=_PUBLIC_SUM, max_degree=BUS_DEGREE)
     )
     range_checks: list[RangeCheck] = field(default_factory=list)
+    periodic_columns: list[tuple[int, ...]] = field(default_factory=list)
     _perm_sends: int = 0
 
     def __post_init__(self) -> None:
@@ -208,6 +225,17 @@ class AirBuilder:
 
     def boundary(self, row: int, expr: Expr, name: str) -> None:
         self.boundaries.append(Boundary(row, expr, name))
+
+    def periodic(self, values: Sequence[int]) -> Expr:
+        """A periodic column: ``values`` (a power-of-two length) repeated down the trace.
+
+        Chosen by the AIR, not the prover (the verifier evaluates it at ``z``); the same
+        values asked twice share one column.
+        """
+        key = tuple(int(v) % P for v in values)
+        if key not in self.periodic_columns:
+            self.periodic_columns.append(key)
+        return periodic(self.periodic_columns.index(key))
 
     def boolean(self, e: Expr, name: str) -> None:
         """``e ∈ {0, 1}`` on every row."""
@@ -279,8 +307,15 @@ class AirBuilder:
         def derive(drawn: Sequence[Fp4]) -> list[Fp4]:
             return [bus.public_table_sum(drawn)]
 
+        periodic_columns = tuple(self.periodic_columns)
+        num_rows = self.num_rows
+
+        def periodic_rows(i: int) -> fld.Array:
+            values = np.array(periodic_columns[i], dtype=np.uint64)
+            return np.tile(values, num_rows // values.size)
+
         def aux_builder(main: fld.Array, challenges: Sequence[Fp4]) -> fld.Array:
-            return bus.aux_columns(main, challenges)
+            return bus.aux_columns(main, challenges, periodic=periodic_rows)
 
         air = Air(
             name=self.name,
@@ -292,6 +327,7 @@ class AirBuilder:
             num_aux_columns=layout.num_aux_columns,
             num_challenges=bus.num_challenges,
             aux_builder=aux_builder,
+            periodic_columns=periodic_columns,
             num_derived_challenges=1 if bus.public_tables else 0,
             derive_challenges=derive if bus.public_tables else None,
             column_names=tuple(self.names),

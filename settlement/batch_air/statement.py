@@ -12,8 +12,10 @@ and derives
   docs/formats.md "Batch digests"), and per market its clearing price,
   funding index, mark price and order count;
 * the **public tables** the verifier adds to the bus itself: each market's
-  price (``TAG_MARKET``, once per order of the market) and each published
-  order with its published fill (``TAG_ORDER``);
+  code and price (``TAG_MARKET``, once per order of the market), each
+  published order's id with its published fill (``TAG_ORDER``) and the fields
+  of each order carried in (``TAG_CARRIED``; a revealed order's are its
+  commitment's, recomputed in the AIR);
 * the outputs digest's preimage as rate-8 blocks (:func:`outputs_blocks`),
   which the prover absorbs in the AIR's digest section (:mod:`.digests`).
 
@@ -102,18 +104,21 @@ class OrderRow:
         return tuple(bytes32_elements(self.order_id))
 
     def order_tuple(self) -> tuple[int, ...]:
-        """``(market, is_buy, has_limit, limit, quantity, fill, account, revealed, sequence,
-        id×8)`` (``TAG_ORDER``)."""
+        """``(id×8, fill)`` (``TAG_ORDER``): the order's published fill."""
+        return (*self.id_elements(), self.fill)
+
+    def carried_tuple(self) -> tuple[int, ...]:
+        """``(market, is_buy, has_limit, limit, quantity, gtc, reduce_only, account,
+        id×8)`` (``TAG_CARRIED``): an order carried in, as published."""
         return (
             self.market,
             self.is_buy,
             self.has_limit,
             self.limit,
             self.quantity,
-            self.fill,
+            self.gtc,
+            self.reduce_only,
             self.account,
-            self.revealed,
-            self.sequence,
             *self.id_elements(),
         )
 
@@ -140,18 +145,25 @@ class BatchStatement:
     output_fills: int = 0
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-        """``TAG_MARKET`` rows ``(market, price, traded, reference, has_reference)`` and
-        their multiplicities (the market's order count)."""
+        """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
+        and their multiplicities (the market's order count)."""
         refs = self.references or (0,) * len(self.prices)
         rows = tuple(
-            (j, p, int(p > 0), r, int(r > 0))
-            for j, (p, r) in enumerate(zip(self.prices, refs, strict=True))
+            (j, market_code(m), p, int(p > 0), r, int(r > 0))
+            for j, (m, p, r) in enumerate(zip(self.markets, self.prices, refs, strict=True))
         )
         return rows, self.order_counts
 
     def order_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-        """``TAG_ORDER`` rows (each distinct order tuple once) and their counts."""
+        """``TAG_ORDER`` rows (each distinct ``(id×8, fill)`` once) and their counts."""
         counts = Counter(o.order_tuple() for o in self.orders)
+        rows = tuple(sorted(counts))
+        return rows, tuple(counts[r] for r in rows)
+
+    def carried_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+        """``TAG_CARRIED`` rows: the orders carried in (a revealed order's fields are its
+        commitment's, bound in the AIR, so the verifier lists only these)."""
+        counts = Counter(o.carried_tuple() for o in self.orders if not o.revealed)
         rows = tuple(sorted(counts))
         return rows, tuple(counts[r] for r in rows)
 

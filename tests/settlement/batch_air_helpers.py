@@ -28,8 +28,13 @@ def small_batch_files(
     orders: Sequence[tuple[Address, Order]] | None = None,
     refs: Mapping[str, int | None] | None = None,
     forfeit_at: Sequence[int] = (),
+    committed: Mapping[int, Order] | None = None,
 ) -> dict[str, str]:
-    """A settled batch in two markets (by default: a rationed margin, market orders)."""
+    """A settled batch in two markets (by default: a rationed margin, market orders).
+
+    ``committed`` forges it: order ``i`` keeps the commitment (id and salt) of
+    ``committed[i]`` — what its trader signed — while the batch clears and
+    settles the order given (what a dishonest operator publishes)."""
     t = TRADERS
     orders = orders or [
         (t[0], Order(BTC, Side.BUY, 650_010, 5)),
@@ -43,7 +48,7 @@ def small_batch_files(
         (t[2], Order(ETH, Side.SELL, 350_010, 4)),
     ]
     refs = refs or {BTC: 650_000, ETH: 350_000}
-    batch = committed_batch(1, orders, refs, forfeit_at)
+    batch = committed_batch(1, orders, refs, forfeit_at, committed)
     state = funded([10**12] * len(TRADERS))
     rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
     post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
@@ -56,6 +61,7 @@ def committed_batch(
     orders: Sequence[tuple[Address, Order]],
     refs: Mapping[str, int | None],
     forfeit_at: Sequence[int] = (),
+    committed: Mapping[int, Order] | None = None,
 ) -> BatchResult:
     """Clear ``orders`` as revealed under real Poseidon2 commitments, with unrevealed
     commitments at the receipt sequence numbers ``forfeit_at``; the seed is their root."""
@@ -65,7 +71,7 @@ def committed_batch(
     for n, (t, o) in enumerate(orders):
         salt = keccak256(b"batch air test salt", n.to_bytes(4, "big"))
         seq = next(free)
-        commitment = compute_commitment(o, salt, t, batch_id)
+        commitment = compute_commitment((committed or {}).get(n, o), salt, t, batch_id)
         revealed.append(RevealedOrder(commitment, t, o, seq, n, 0, 0, salt))
     lost = []
     for k, seq in enumerate(forfeit_at):
