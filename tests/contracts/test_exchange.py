@@ -376,7 +376,8 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
     from sealbatch.settlement.params import DEFAULT_CONFIG
     from sealbatch.settlement.publication import BatchPublication
     from sealbatch.settlement.transition import apply_batch
-    from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
+    from tests.settlement.batch_air_helpers import committed_batch
+    from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 
     from .exchange_harness import deploy_statement_verifier
 
@@ -384,13 +385,14 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
     depositors = [str(a) for a in chain.w3.eth.accounts[5:7]]
     deposits = ((key(depositors[0]), 5_000_000), (key(depositors[1], 4), 7_000))
     withdrawals = ((key(t[1]), 1_234_567),)
-    batch = make_batch(
+    # real commitments with their salts: the verifier re-hashes every revealed order
+    batch = committed_batch(
         1,
         [
             (t[0], Order("BTC-PERP", Side.BUY, 650_010, 5)),
             (t[1], Order("BTC-PERP", Side.SELL, None, 3)),
         ],
-        references={"BTC-PERP": 650_000, "ETH-PERP": 350_000},
+        {"BTC-PERP": 650_000, "ETH-PERP": 350_000},
     )
     pre = funded([10**12] * 4)
     rnd = oracle_round(1, 1_000, {"BTC-PERP": 650_000, "ETH-PERP": 350_000})
