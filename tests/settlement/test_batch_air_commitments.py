@@ -9,7 +9,8 @@ account. The published files are made consistent everywhere else (the batch clea
 and settles the published orders), and the verifier's own salt check is switched off
 (as on L1, where nobody re-hashes the orders): the prover refuses naming S8, and the
 AIR (``refuse=False``) rejects the trace on the bus — nothing but the commitment hash
-and the account lookup ties those fields to the commitment root.
+and the account lookup ties those fields to the commitment root (the outputs digest
+binds the published fills too, with their accounts).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def test_a_salt_that_does_not_open_the_commitment_is_caught_by_s8() -> None:
 
 def test_a_fill_settled_on_another_account_is_caught_by_the_order_binding() -> None:
     """Two buys of 2 lots at 650 000 both fill 2 lots: swapping their accounts keeps
-    every fill, fee and balance the same — only the traders the commitments bind differ."""
+    every account's fills, fees and balances the same — but the traders the commitments
+    bind are not the accounts' (the prover names the order binding)."""
     t = TRADERS
     orders = [
         (t[0], Order(BTC, Side.BUY, 650_000, 2)),
