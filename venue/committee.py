@@ -14,6 +14,11 @@ Messages (EIP-712, in the venue's domain):
   commitments and, per keyper ``j``, the share ``f(j)`` ECIES-encrypted to
   keyper ``j``'s public key (:func:`encrypt_share`); signed over
   :func:`dealing_hash`.
+* ``KeyperComplaint`` — keyper ``index``'s complaint that the share keyper
+  ``dealer`` dealt it for a batch does not open or does not verify against the
+  dealer's commitments.
+* ``ComplaintAnswer`` — dealer ``dealer``'s answer to that complaint: the share
+  ``f(index)`` in the clear, which anyone checks against the dealer's commitments.
 * ``KeyShare`` — keyper ``index``'s share of a batch's secret, released after
   the batch's seal.
 * ``BatchSeal`` — the operator's signed, sealed commitment root of a batch:
@@ -50,7 +55,9 @@ from sealbatch.crypto.threshold import (
 from sealbatch.venue.errors import BadRequest
 
 __all__ = [
+    "ANSWER_TYPE",
     "COMMITTEE_FORMAT",
+    "COMPLAINT_TYPE",
     "DEALING_TYPE",
     "ENCRYPTED_ORDER_TYPE",
     "KEY_FORMAT",
@@ -85,6 +92,25 @@ DEALING_TYPE = StructType(
         ("batchId", "uint64"),
         ("dealer", "uint64"),
         ("dealingHash", "bytes32"),
+    ),
+)
+COMPLAINT_TYPE = StructType(
+    "KeyperComplaint",
+    (
+        ("keyper", "address"),
+        ("batchId", "uint64"),
+        ("index", "uint64"),
+        ("dealer", "uint64"),
+    ),
+)
+ANSWER_TYPE = StructType(
+    "ComplaintAnswer",
+    (
+        ("keyper", "address"),
+        ("batchId", "uint64"),
+        ("dealer", "uint64"),
+        ("index", "uint64"),
+        ("share", "bytes32"),
     ),
 )
 KEY_SHARE_TYPE = StructType(

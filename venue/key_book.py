@@ -6,12 +6,21 @@ venue runs with a committee). Every input is a logged write (a dealing, a
 released share) or a function of the log (the seal, made when a batch's commit
 window has closed), so replaying the log rebuilds it exactly.
 
-The rules (docs/threshold.md):
+The rules (docs/threshold.md), for batch ``b`` while batch ``c`` is collecting:
 
-* a dealing for batch ``b`` is taken only before ``b``'s commit window opens,
-  and at most :data:`MAX_LEAD` batches ahead; once the window opens the set of
-  dealers is final and the batch key is their sum (it exists only with at
-  least ``t`` dealers);
+* **dealings** are taken while ``c <= b - DEALINGS_LEAD`` (and at most
+  :data:`MAX_LEAD` batches ahead);
+* **complaints** (keyper ``j``: dealer ``i``'s share to me does not verify) are
+  taken while ``c <= b - COMPLAINTS_LEAD``, against a dealer that dealt;
+* **answers** (dealer ``i`` publishes ``f_i(j)`` in the clear) are taken while
+  ``c <= b - ANSWERS_LEAD``; one that does not verify against ``i``'s
+  commitments is recorded and disqualifies ``i`` at once;
+* when ``b`` opens (``c >= b``) the round is over: a dealer with a complaint it
+  did not answer validly is **disqualified**, the qualified set and the batch
+  key (their sum, only with at least ``t`` qualified dealers) are final, and
+  no dealing, complaint or answer for ``b`` is taken any more. Every phase
+  lasts at least one whole commit window, and all of them end before any
+  trader can encrypt to the key;
 * a released share must carry its keyper's signature; one that does not verify
   against the batch key is refused and recorded against its keyper
   (``bad_share``); a valid share taken before the batch's seal is recorded as
@@ -33,9 +42,12 @@ from sealbatch.crypto.threshold import (
     Dealing,
     aggregate_dealings,
     combine_shares,
+    verify_share,
 )
 from sealbatch.venue.auth import verify_signed
 from sealbatch.venue.committee import (
+    ANSWER_TYPE,
+    COMPLAINT_TYPE,
     DEALING_TYPE,
     KEY_SHARE_TYPE,
     SEAL_TYPE,
@@ -43,12 +55,32 @@ from sealbatch.venue.committee import (
     check_dealing_shape,
 )
 from sealbatch.venue.errors import BadRequest, Conflict, NotFound
-from sealbatch.venue.schemas import DealingIn, KeyShareIn, hexb
+from sealbatch.venue.schemas import AnswerIn, ComplaintIn, DealingIn, KeyShareIn, hexb
 
-__all__ = ["MAX_LEAD", "DealingRecord", "KeyBook", "ReleasedShare", "Seal", "ShareOutcome"]
+__all__ = [
+    "ANSWERS_LEAD",
+    "COMPLAINTS_LEAD",
+    "DEALINGS_LEAD",
+    "MAX_LEAD",
+    "AnswerOutcome",
+    "AnswerRecord",
+    "ComplaintRecord",
+    "DealingRecord",
+    "KeyBook",
+    "ReleasedShare",
+    "Seal",
+    "ShareOutcome",
+    "round_deadlines",
+]
 
 #: How many batches ahead of the one collecting a dealing may be for.
 MAX_LEAD = 16
+#: A dealing for batch ``b`` is taken while the batch collecting is at most ``b - 3``.
+DEALINGS_LEAD = 3
+#: A complaint about a dealing for ``b`` is taken while the batch collecting is at most ``b - 2``.
+COMPLAINTS_LEAD = 2
+#: An answer to a complaint for ``b`` is taken while the batch collecting is at most ``b - 1``.
+ANSWERS_LEAD = 1
 
 
 def _h(b: bytes) -> str:
@@ -77,6 +109,75 @@ class DealingRecord:
             "signature": _h(self.signature),
             "at_ms": self.at_ms,
         }
+
+
+@dataclass(frozen=True)
+class ComplaintRecord:
+    """Keyper ``index``'s signed complaint against dealer ``dealer``'s share to it."""
+
+    batch_id: int
+    index: int
+    dealer: int
+    keyper: Address
+    signature: bytes
+    at_ms: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "index": self.index,
+            "dealer": self.dealer,
+            "keyper": self.keyper,
+            "signature": _h(self.signature),
+            "at_ms": self.at_ms,
+        }
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """Dealer ``dealer``'s signed answer to keyper ``index``'s complaint: the share in
+    the clear, and whether it verifies against the dealer's commitments."""
+
+    batch_id: int
+    dealer: int
+    index: int
+    keyper: Address
+    share: int
+    signature: bytes
+    at_ms: int
+    valid: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "dealer": self.dealer,
+            "index": self.index,
+            "keyper": self.keyper,
+            "share": "0x" + self.share.to_bytes(32, "big").hex(),
+            "signature": _h(self.signature),
+            "at_ms": self.at_ms,
+            "valid": self.valid,
+        }
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """An answer's fate: taken (valid: the complaint is void) or refused as bad (recorded:
+    the dealer is disqualified; the caller logs it and then answers ``error``)."""
+
+    record: AnswerRecord
+    error: BadRequest | None
+
+
+def round_deadlines(open_ms: int, commit_ms: int) -> dict[str, int]:
+    """When a batch's dealing round closes, phase by phase (each before ``open_ms``,
+    the batch's commit window opening): what ``GET /v1/keypers/rounds/{b}`` and
+    threshold.json carry."""
+    return {
+        "dealings_until_ms": open_ms - (DEALINGS_LEAD - 1) * commit_ms,
+        "complaints_until_ms": open_ms - (COMPLAINTS_LEAD - 1) * commit_ms,
+        "answers_until_ms": open_ms - (ANSWERS_LEAD - 1) * commit_ms,
+    }
 
 
 @dataclass(frozen=True)
@@ -147,6 +248,10 @@ class KeyBook:
     committee: Committee
     domain: Eip712Domain
     dealings: dict[int, dict[int, DealingRecord]] = field(default_factory=dict)
+    #: batch -> (dealer, complaining keyper) -> the complaint
+    complaints: dict[int, dict[tuple[int, int], ComplaintRecord]] = field(default_factory=dict)
+    #: batch -> (dealer, complaining keyper) -> the dealer's answer (valid or not)
+    answers: dict[int, dict[tuple[int, int], AnswerRecord]] = field(default_factory=dict)
     keys: dict[int, BatchKey] = field(default_factory=dict)
     seals: dict[int, Seal] = field(default_factory=dict)
     shares: dict[int, dict[int, ReleasedShare]] = field(default_factory=dict)
@@ -166,7 +271,8 @@ class KeyBook:
         Raises:
             BadSignature: not signed by the named keyper.
             BadRequest: not a committee member's, wrong index, wrong shape.
-            Conflict: ``dealing_late`` (the batch opened already),
+            Conflict: ``dealing_late`` (the batch is fewer than
+                :data:`DEALINGS_LEAD` batches ahead: its complaint round has begun),
                 ``dealing_early`` (more than :data:`MAX_LEAD` ahead),
                 ``duplicate_dealing``.
         """
@@ -183,10 +289,10 @@ class KeyBook:
             self.domain, DEALING_TYPE, body.message(), "keyper", hexb(body.signature)
         )
         b = body.batch_id
-        if b <= collecting:
+        if b < collecting + DEALINGS_LEAD:
             raise Conflict(
-                f"batch_id: expected a batch after {collecting} (collecting now: its key is "
-                f"final), got {b}",
+                f"batch_id: expected a batch at least {collecting + DEALINGS_LEAD} (dealings "
+                f"close {DEALINGS_LEAD} batches ahead, before the complaint round), got {b}",
                 "dealing_late",
             )
         if b > collecting + MAX_LEAD:
@@ -203,17 +309,20 @@ class KeyBook:
 
     def key(self, batch_id: int, collecting: int) -> BatchKey | None:
         """The batch key of ``batch_id`` once final (its commit window opened), if it
-        had at least ``t`` dealers; None otherwise."""
+        had at least ``t`` qualified dealers; None otherwise. Complaints and answers
+        end before the window opens, so the key never changes once it exists."""
         if batch_id > collecting:
             return None
         key = self.keys.get(batch_id)
         if key is not None:
             return key
         dealt = self.dealings.get(batch_id, {})
-        if len(dealt) < self.committee.threshold:
+        out = self.disqualified(batch_id, final=True)
+        qualified = [d for i, d in sorted(dealt.items()) if i not in out]
+        if len(qualified) < self.committee.threshold:
             return None
         key = aggregate_dealings(
-            [Dealing(batch_id, d.dealer, d.commitments, ()) for _, d in sorted(dealt.items())],
+            [Dealing(batch_id, d.dealer, d.commitments, ()) for d in qualified],
             self.committee.threshold,
             self.committee.size,
         )
@@ -236,9 +345,168 @@ class KeyBook:
         seal = self.seals.get(batch_id)
         return {
             **batch_key_json(key),
-            "dealings": [d.to_json() for _, d in sorted(self.dealings[batch_id].items())],
+            **self.round_json(batch_id),
             "seal": None if seal is None else seal.to_json(),
         }
+
+    def round_json(self, batch_id: int) -> dict[str, Any]:
+        """The batch's dealing round: every dealing, complaint and answer taken, and the
+        dealers disqualified so far (final once the batch opened)."""
+        return {
+            "dealings": [d.to_json() for _, d in sorted(self.dealings.get(batch_id, {}).items())],
+            "complaints": [
+                c.to_json() for _, c in sorted(self.complaints.get(batch_id, {}).items())
+            ],
+            "answers": [a.to_json() for _, a in sorted(self.answers.get(batch_id, {}).items())],
+            "disqualified": [
+                {"dealer": i, "reason": why}
+                for i, why in sorted(self.disqualified(batch_id, final=True).items())
+            ],
+        }
+
+    def round_view(
+        self, batch_id: int, collecting: int, open_ms: int, commit_ms: int
+    ) -> dict[str, Any]:
+        """``GET /v1/keypers/rounds/{id}``: the round of a batch at any time, with its
+        phase (``dealing``, ``complaints``, ``answers`` or ``closed``) and deadlines."""
+        ahead = batch_id - collecting
+        if ahead >= DEALINGS_LEAD:
+            phase = "dealing"
+        elif ahead >= COMPLAINTS_LEAD:
+            phase = "complaints"
+        elif ahead >= ANSWERS_LEAD:
+            phase = "answers"
+        else:
+            phase = "closed"
+        view = self.round_json(batch_id)
+        if phase != "closed":
+            # before the batch opens an unanswered complaint may still be answered
+            view["disqualified"] = [
+                {"dealer": i, "reason": why}
+                for i, why in sorted(self.disqualified(batch_id, final=False).items())
+            ]
+        return {
+            "batch_id": batch_id,
+            "collecting": collecting,
+            "phase": phase,
+            **round_deadlines(open_ms, commit_ms),
+            **view,
+        }
+
+    def disqualified(self, batch_id: int, final: bool) -> dict[int, str]:
+        """Dealers left out of the batch's qualified set, with why: ``bad_answer`` (it
+        answered a complaint with a share that does not verify) or, once the round is
+        over (``final``), ``unanswered_complaint``."""
+        out: dict[int, str] = {}
+        answers = self.answers.get(batch_id, {})
+        for pair, a in sorted(answers.items()):
+            if not a.valid:
+                out.setdefault(pair[0], "bad_answer")
+        if final:
+            for pair in sorted(self.complaints.get(batch_id, {})):
+                if pair not in answers:
+                    out.setdefault(pair[0], "unanswered_complaint")
+        return dict(sorted(out.items()))
+
+    # ------------------------------------------------------------ complaints
+
+    def _member_signed(self, index: int, address: str, what: str) -> None:
+        member = self.committee.member(index)
+        if address.lower() != member.address.lower():
+            raise BadRequest(
+                f"keyper: expected keyper {index}'s address {member.address} ({what}), "
+                f"got {address}"
+            )
+
+    def complain(self, body: ComplaintIn, now_ms: int, collecting: int) -> ComplaintRecord:
+        """Take keyper ``index``'s signed complaint against dealer ``dealer``'s share to it.
+
+        Raises:
+            BadRequest: not a committee member's index or address, or a complaint
+                against itself.
+            BadSignature: not signed by the complaining keyper.
+            Conflict: ``complaint_late`` (fewer than :data:`COMPLAINTS_LEAD` batches
+                ahead), ``duplicate_complaint``.
+            NotFound: ``no_dealing`` (the dealer did not deal for the batch).
+        """
+        self._member_signed(body.index, body.keyper, "the complainer")
+        self.committee.member(body.dealer)
+        if body.dealer == body.index:
+            raise BadRequest(f"dealer: expected another keyper than {body.index}, got itself")
+        signer = verify_signed(
+            self.domain, COMPLAINT_TYPE, body.message(), "keyper", hexb(body.signature)
+        )
+        b = body.batch_id
+        if b < collecting + COMPLAINTS_LEAD:
+            raise Conflict(
+                f"batch_id: expected a batch at least {collecting + COMPLAINTS_LEAD} "
+                f"(complaints close {COMPLAINTS_LEAD} batches ahead), got {b}",
+                "complaint_late",
+            )
+        if body.dealer not in self.dealings.get(b, {}):
+            raise NotFound(f"batch {b}: keyper {body.dealer} did not deal for it", "no_dealing")
+        pair = (body.dealer, body.index)
+        if pair in self.complaints.get(b, {}):
+            raise Conflict(
+                f"keyper {body.index} already complained about dealer {body.dealer} for batch {b}",
+                "duplicate_complaint",
+            )
+        record = ComplaintRecord(b, body.index, body.dealer, signer, hexb(body.signature), now_ms)
+        self.complaints.setdefault(b, {})[pair] = record
+        return record
+
+    def answer(self, body: AnswerIn, now_ms: int, collecting: int) -> AnswerOutcome:
+        """Take dealer ``dealer``'s signed answer to keyper ``index``'s complaint.
+
+        A share that verifies against the dealer's commitments voids the complaint
+        (the complainer uses it); one that does not is recorded and disqualifies the
+        dealer (returned with its error: the caller logs it, then answers the error).
+
+        Raises:
+            BadRequest: not a committee member's index or address.
+            BadSignature: not signed by the dealer.
+            Conflict: ``answer_late`` (fewer than :data:`ANSWERS_LEAD` batches ahead:
+                the batch opened), ``duplicate_answer``.
+            NotFound: ``no_complaint`` (nobody complained about that share).
+        """
+        self._member_signed(body.dealer, body.keyper, "the dealer")
+        self.committee.member(body.index)
+        signer = verify_signed(
+            self.domain, ANSWER_TYPE, body.message(), "keyper", hexb(body.signature)
+        )
+        b = body.batch_id
+        if b < collecting + ANSWERS_LEAD:
+            raise Conflict(
+                f"batch_id: expected a batch at least {collecting + ANSWERS_LEAD} (answers "
+                f"close when the batch opens), got {b}",
+                "answer_late",
+            )
+        pair = (body.dealer, body.index)
+        if pair not in self.complaints.get(b, {}):
+            raise NotFound(
+                f"batch {b}: expected a complaint of keyper {body.index} about dealer "
+                f"{body.dealer}, got none",
+                "no_complaint",
+            )
+        if pair in self.answers.get(b, {}):
+            raise Conflict(
+                f"dealer {body.dealer} already answered keyper {body.index} for batch {b}",
+                "duplicate_answer",
+            )
+        share = int.from_bytes(hexb(body.share), "big")
+        error: BadRequest | None = None
+        try:
+            verify_share(self.dealings[b][body.dealer].commitments, body.index, share)
+        except BadShare as exc:
+            error = BadRequest(
+                f"bad_answer: dealer {body.dealer}'s share to keyper {body.index} for batch "
+                f"{b} does not verify against its commitments ({exc}); dealer disqualified"
+            )
+        record = AnswerRecord(
+            b, body.dealer, body.index, signer, share, hexb(body.signature), now_ms, error is None
+        )
+        self.answers.setdefault(b, {})[pair] = record
+        return AnswerOutcome(record, error)
 
     # ------------------------------------------------------------ seals
 
@@ -334,34 +602,28 @@ class KeyBook:
     def forget(self, batch_ids: Sequence[int]) -> None:
         """Drop everything kept about ``batch_ids`` (cleared and published)."""
         for b in batch_ids:
-            for d in (
-                self.dealings,
-                self.keys,
-                self.seals,
-                self.shares,
-                self.secrets,
-                self.faults,
-                self.ciphertexts,
-            ):
+            for d in self._per_batch():
                 d.pop(b, None)
 
     def forget_through(self, last: int) -> None:
         """Drop every batch up to ``last`` (the venue cleared or skipped them)."""
-        old = {
-            b
-            for d in (
-                self.dealings,
-                self.keys,
-                self.seals,
-                self.shares,
-                self.secrets,
-                self.faults,
-                self.ciphertexts,
-            )
-            for b in d
-            if b <= last
-        }
+        old = {b for d in self._per_batch() for b in d if b <= last}
         self.forget(sorted(old))
+
+    def _per_batch(self) -> tuple[dict[int, Any], ...]:
+        """Every dict keyed by batch id: what :meth:`forget` drops (a new per-batch
+        dict must be listed here, or it grows forever)."""
+        return (
+            self.dealings,
+            self.complaints,
+            self.answers,
+            self.keys,
+            self.seals,
+            self.shares,
+            self.secrets,
+            self.faults,
+            self.ciphertexts,
+        )
 
 
 def batch_key_json(key: BatchKey) -> dict[str, Any]:

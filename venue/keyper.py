@@ -6,7 +6,12 @@ A :class:`Keyper` holds one key file and talks to one venue:
   collecting now, it deals a fresh Feldman polynomial
   (:func:`~sealbatch.crypto.threshold.deal`, derived from its seed), encrypts
   share ``j`` to keyper ``j``'s public key, signs the dealing and posts it to
-  ``POST /v1/keypers/dealings`` before the batch opens.
+  ``POST /v1/keypers/dealings`` before the batch's complaint round.
+* **Complain and answer.** For the batches whose round is still open
+  (``GET /v1/keypers/rounds/{b}``) it opens and checks every share dealt to it
+  and posts a signed complaint against a dealer whose share does not verify
+  (``POST /v1/keypers/complaints``); it answers every complaint against itself
+  with the share in the clear (``POST /v1/keypers/answers``).
 * **Release after the seal.** It follows the venue's stream (topic ``keys``,
   with the stream's gap healing). For each ``seal`` message whose operator
   signature checks out, it fetches the batch's key and dealings, decrypts the
@@ -43,6 +48,8 @@ from sealbatch.crypto.threshold import (
     verify_share,
 )
 from sealbatch.venue.committee import (
+    ANSWER_TYPE,
+    COMPLAINT_TYPE,
     DEALING_TYPE,
     KEY_SHARE_TYPE,
     SEAL_TYPE,
@@ -53,6 +60,7 @@ from sealbatch.venue.committee import (
     encrypt_share,
 )
 from sealbatch.venue.errors import VenueError
+from sealbatch.venue.key_book import ANSWERS_LEAD, COMPLAINTS_LEAD, DEALINGS_LEAD
 
 __all__ = ["Keyper", "KeyperRefused"]
 
@@ -82,15 +90,15 @@ class Keyper:
         KeyperRefused: the key is not the committee's keyper of that index.
     """
 
-    def __init__(self, key: KeyperKey, committee: Committee, venue_url: str, lead: int = 4) -> None:
+    def __init__(self, key: KeyperKey, committee: Committee, venue_url: str, lead: int = 6) -> None:
         member = committee.member(key.index)
         if member.address != key.address:
             raise KeyperRefused(
                 f"key file: expected keyper {key.index}'s address {member.address}, got "
                 f"{key.address}"
             )
-        if not 1 <= lead <= 16:
-            raise KeyperRefused(f"lead: expected 1 to 16 batches, got {lead}")
+        if not DEALINGS_LEAD <= lead <= 16:
+            raise KeyperRefused(f"lead: expected {DEALINGS_LEAD} to 16 batches, got {lead}")
         self.key = key
         self.committee = committee
         self.venue_url = venue_url.rstrip("/")
@@ -98,6 +106,10 @@ class Keyper:
         self.dealt: set[int] = set()
         self.released: dict[int, int] = {}
         self.refused: dict[int, str] = {}
+        #: batch -> dealers this keyper complained about
+        self.complained: dict[int, set[int]] = {}
+        #: batch -> keypers whose complaints against this keyper it answered
+        self.answered: dict[int, set[int]] = {}
         self._info: dict[str, Any] | None = None
         self._http: httpx.AsyncClient | None = None
 
@@ -155,7 +167,7 @@ class Keyper:
         r.raise_for_status()
         collecting = int(r.json()["collecting"])
         taken = []
-        for b in range(collecting + 1, collecting + 1 + self.lead):
+        for b in range(collecting + DEALINGS_LEAD, collecting + 1 + self.lead):
             if b in self.dealt:
                 continue
             resp = await self.http.post("/v1/keypers/dealings", json=await self.dealing_body(b))
@@ -168,6 +180,119 @@ class Keyper:
                 log.warning("dealing for batch %d refused: %s", b, resp.text[:200])
         self.dealt = {b for b in self.dealt if b > collecting - 64}
         return taken
+
+    # ------------------------------------------------------------ complaints
+
+    def share_from(self, batch_id: int, dealing: dict[str, Any]) -> int:
+        """Open and check the share ``dealing`` (a round's dealing) deals to this keyper.
+
+        Raises:
+            DecryptionFailed: it does not open; BadShare: it does not verify.
+        """
+        dealer = int(dealing["dealer"])
+        commitments = [bytes.fromhex(c[2:]) for c in dealing["commitments"]]
+        ct = bytes.fromhex(dealing["shares"][self.key.index - 1][2:])
+        value = decrypt_share(self.key, batch_id, dealer, ct)
+        verify_share(commitments, self.key.index, value)
+        return value
+
+    async def complaint_body(self, batch_id: int, dealer: int) -> dict[str, Any]:
+        """The signed ``KeyperComplaint`` wire form (against ``dealer``'s share to this keyper)."""
+        values = {
+            "keyper": self.key.address,
+            "batchId": batch_id,
+            "index": self.key.index,
+            "dealer": dealer,
+        }
+        sig = sign_digest(
+            self.key.secret, signing_digest(await self.domain(), COMPLAINT_TYPE, values)
+        )
+        return {
+            "keyper": self.key.address,
+            "batch_id": batch_id,
+            "index": self.key.index,
+            "dealer": dealer,
+            "signature": _h(sig),
+        }
+
+    def dealt_share(self, batch_id: int, index: int) -> int:
+        """The share ``f(index)`` this keyper deals keyper ``index`` for ``batch_id``."""
+        c = self.committee
+        return deal(self.key.seed, self.key.index, batch_id, c.threshold, c.size).shares[index - 1]
+
+    async def answer_body(self, batch_id: int, index: int, share: int) -> dict[str, Any]:
+        """The signed ``ComplaintAnswer`` wire form: ``share`` revealed to keyper ``index``."""
+        raw = share.to_bytes(32, "big")
+        values = {
+            "keyper": self.key.address,
+            "batchId": batch_id,
+            "dealer": self.key.index,
+            "index": index,
+            "share": raw,
+        }
+        sig = sign_digest(self.key.secret, signing_digest(await self.domain(), ANSWER_TYPE, values))
+        return {
+            "keyper": self.key.address,
+            "batch_id": batch_id,
+            "dealer": self.key.index,
+            "index": index,
+            "share": _h(raw),
+            "signature": _h(sig),
+        }
+
+    async def check_round(self, batch_id: int, collecting: int) -> None:
+        """Complain about bad shares dealt to this keyper and answer complaints against it,
+        for one batch whose round is still open."""
+        r = await self.http.get(f"/v1/keypers/rounds/{batch_id}")
+        r.raise_for_status()
+        doc = r.json()
+        mine = self.complained.setdefault(batch_id, set())
+        mine.update(
+            int(c["dealer"]) for c in doc["complaints"] if int(c["index"]) == self.key.index
+        )
+        if batch_id - collecting >= COMPLAINTS_LEAD:
+            for d in doc["dealings"]:
+                dealer = int(d["dealer"])
+                if dealer == self.key.index or dealer in mine:
+                    continue
+                try:
+                    self.share_from(batch_id, d)
+                except (DecryptionFailed, BadShare) as exc:
+                    log.error(
+                        "batch %d: dealer %d's share does not verify (%s): complaining",
+                        batch_id,
+                        dealer,
+                        exc,
+                    )
+                    resp = await self.http.post(
+                        "/v1/keypers/complaints", json=await self.complaint_body(batch_id, dealer)
+                    )
+                    if resp.status_code == 200 or resp.json().get("code") == "duplicate_complaint":
+                        mine.add(dealer)
+        if batch_id - collecting >= ANSWERS_LEAD:
+            done = self.answered.setdefault(batch_id, set())
+            done.update(
+                int(a["index"]) for a in doc["answers"] if int(a["dealer"]) == self.key.index
+            )
+            for c in doc["complaints"]:
+                index = int(c["index"])
+                if int(c["dealer"]) != self.key.index or index in done:
+                    continue
+                body = await self.answer_body(batch_id, index, self.dealt_share(batch_id, index))
+                resp = await self.http.post("/v1/keypers/answers", json=body)
+                if resp.status_code == 200 or resp.json().get("code") == "duplicate_answer":
+                    done.add(index)
+
+    async def check_rounds(self) -> None:
+        """:meth:`check_round` for every batch whose round is open (complaints or answers)."""
+        r = await self.http.get("/v1/keypers")
+        r.raise_for_status()
+        collecting = int(r.json()["collecting"])
+        for b in range(collecting + ANSWERS_LEAD, collecting + DEALINGS_LEAD + 1):
+            await self.check_round(b, collecting)
+        for book in (self.complained, self.answered):
+            for b in [b for b in book if b < collecting]:
+                del book[b]
 
     # ------------------------------------------------------------ release
 
@@ -206,14 +331,22 @@ class Keyper:
         r = await self.http.get(f"/v1/batches/{batch_id}/key")
         r.raise_for_status()
         doc = r.json()
+        revealed = {
+            int(a["dealer"]): int(a["share"], 16)
+            for a in doc["answers"]
+            if int(a["index"]) == self.key.index and a["valid"]
+        }
+        qualified = {int(i) for i in doc["dealers"]}
         total = 0
         for d in doc["dealings"]:
             dealer = int(d["dealer"])
-            commitments = [bytes.fromhex(c[2:]) for c in d["commitments"]]
-            ct = bytes.fromhex(d["shares"][self.key.index - 1][2:])
+            if dealer not in qualified:
+                continue
+            if dealer in revealed:
+                total = (total + revealed[dealer]) % CURVE_ORDER
+                continue
             try:
-                value = decrypt_share(self.key, batch_id, dealer, ct)
-                verify_share(commitments, self.key.index, value)
+                value = self.share_from(batch_id, d)
             except (DecryptionFailed, BadShare) as exc:
                 raise KeyperRefused(
                     f"batch {batch_id}: dealer {dealer}'s share to keyper {self.key.index} "
@@ -276,12 +409,16 @@ class Keyper:
     # ------------------------------------------------------------ loops
 
     async def deal_loop(self) -> None:
-        """Deal ahead every quarter of a commit window, for ever."""
+        """Deal ahead, complain and answer every quarter of a commit window, for ever."""
         while True:
             try:
                 await self.deal_ahead()
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 log.warning("dealing: the venue did not answer (%s)", exc)
+            try:
+                await self.check_rounds()
+            except (httpx.HTTPError, ValueError, KeyError, SealbatchError) as exc:
+                log.warning("complaints: the venue did not answer (%s)", exc)
             info = await self._info_or_none()
             window = int(info["schedule"]["commit_window_ms"]) if info else 1000
             await asyncio.sleep(max(0.01, window / 4000))
@@ -325,6 +462,8 @@ class Keyper:
             "dealt": sorted(self.dealt)[-32:],
             "released": sorted(self.released)[-32:],
             "refused": {str(b): why for b, why in sorted(self.refused.items())[-32:]},
+            "complained": {str(b): sorted(d) for b, d in sorted(self.complained.items()) if d},
+            "answered": {str(b): sorted(d) for b, d in sorted(self.answered.items()) if d},
         }
 
     def app(self) -> Any:

@@ -21,8 +21,10 @@ from sealbatch.venue.auth import reveal_message
 
 __all__ = [
     "AcceptIn",
+    "AnswerIn",
     "BulkItem",
     "CommitIn",
+    "ComplaintIn",
     "DealingIn",
     "DepositIn",
     "KeyShareIn",
@@ -470,6 +472,46 @@ class DealingIn(_In):
                 [hexb(c) for c in self.commitments],
                 [hexb(s) for s in self.shares],
             ),
+        }
+
+
+class ComplaintIn(_In):
+    """Keyper ``index``'s complaint against dealer ``dealer``'s share to it for a batch
+    (EIP-712 ``KeyperComplaint``; docs/threshold.md, "Complaints")."""
+
+    keyper: AddressStr
+    batch_id: U64
+    index: Annotated[StrictInt, Field(ge=1, le=255)]
+    dealer: Annotated[StrictInt, Field(ge=1, le=255)]
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "keyper": self.keyper,
+            "batchId": self.batch_id,
+            "index": self.index,
+            "dealer": self.dealer,
+        }
+
+
+class AnswerIn(_In):
+    """Dealer ``dealer``'s answer to keyper ``index``'s complaint: the share ``f(index)``
+    in the clear (EIP-712 ``ComplaintAnswer``)."""
+
+    keyper: AddressStr
+    batch_id: U64
+    dealer: Annotated[StrictInt, Field(ge=1, le=255)]
+    index: Annotated[StrictInt, Field(ge=1, le=255)]
+    share: Hex32
+    signature: Sig
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "keyper": self.keyper,
+            "batchId": self.batch_id,
+            "dealer": self.dealer,
+            "index": self.index,
+            "share": hexb(self.share),
         }
 
 

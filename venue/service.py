@@ -74,7 +74,9 @@ from sealbatch.venue.publisher import (
 from sealbatch.venue.rfq import Acceptance, Quote, Rfq
 from sealbatch.venue.schemas import (
     AcceptIn,
+    AnswerIn,
     CommitIn,
+    ComplaintIn,
     DealingIn,
     DepositIn,
     KeyShareIn,
@@ -1104,6 +1106,31 @@ class VenueService:
     async def deal(self, body: DealingIn) -> Any:
         """Take a keyper's dealing for a future batch (durable before the answer)."""
         return await self._write("dealing", body.keyper, body, self.core.deal)
+
+    async def complain(self, body: ComplaintIn) -> Any:
+        """Take a keyper's complaint about a dealing share (durable before the answer);
+        published on the ``keys`` topic (``complaint``) for the dealer to answer."""
+        return await self._write(
+            "complaint",
+            body.keyper,
+            body,
+            self.core.complain,
+            lambda rec, _now: [("keys", "complaint", rec.to_json())],
+        )
+
+    async def answer_complaint(self, body: AnswerIn) -> Any:
+        """Take a dealer's answer to a complaint; published on ``keys`` (``answer``). A bad
+        one is recorded (the dealer is disqualified), published, then refused."""
+        outcome = await self._write(
+            "answer",
+            body.keyper,
+            body,
+            self.core.answer_complaint,
+            lambda out, _now: [("keys", "answer", out.record.to_json())],
+        )
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
 
     async def release_share(self, body: KeyShareIn) -> Any:
         """Take a keyper's released share; a bad one is recorded, then refused. With the

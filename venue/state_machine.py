@@ -70,13 +70,22 @@ from sealbatch.venue.batch_record import (
 )
 from sealbatch.venue.clock import BatchSchedule
 from sealbatch.venue.committee import (
+    ANSWER_TYPE,
+    COMPLAINT_TYPE,
     DEALING_TYPE,
     ENCRYPTED_ORDER_TYPE,
     KEY_SHARE_TYPE,
     Committee,
 )
 from sealbatch.venue.errors import BadRequest, Conflict, Halted, NotFound
-from sealbatch.venue.key_book import KeyBook, ShareOutcome, batch_key_json
+from sealbatch.venue.key_book import (
+    AnswerOutcome,
+    ComplaintRecord,
+    KeyBook,
+    ShareOutcome,
+    batch_key_json,
+    round_deadlines,
+)
 from sealbatch.venue.order_status import OrderStatus, update_order_statuses
 from sealbatch.venue.rfq import (
     ACCEPT_TYPE,
@@ -90,7 +99,9 @@ from sealbatch.venue.rfq import (
 )
 from sealbatch.venue.schemas import (
     AcceptIn,
+    AnswerIn,
     CommitIn,
+    ComplaintIn,
     DealingIn,
     DepositIn,
     KeyShareIn,
@@ -120,6 +131,8 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "withdraw": WithdrawIn,
     "resume": ResumeIn,
     "dealing": DealingIn,
+    "complaint": ComplaintIn,
+    "answer": AnswerIn,
     "key_share": KeyShareIn,
     "proof_halt": ProofHaltIn,
 }
@@ -447,6 +460,21 @@ class VenueStateMachine:
         self.events_applied += 1
         return record
 
+    def complain(self, body: ComplaintIn, now_ms: int) -> ComplaintRecord:
+        """Take a keyper's complaint about a dealing share (see :meth:`KeyBook.complain`)."""
+        keys = self._key_book()
+        record = keys.complain(body, now_ms, self.schedule.collecting(now_ms))
+        self.events_applied += 1
+        return record
+
+    def answer_complaint(self, body: AnswerIn, now_ms: int) -> AnswerOutcome:
+        """Take a dealer's answer to a complaint (see :meth:`KeyBook.answer`); a bad one
+        is recorded (the dealer is disqualified) and returned with its error."""
+        keys = self._key_book()
+        outcome = keys.answer(body, now_ms, self.schedule.collecting(now_ms))
+        self.events_applied += 1
+        return outcome
+
     def release_share(self, body: KeyShareIn, now_ms: int) -> ShareOutcome:
         """Take a keyper's released share (see :meth:`KeyBook.release`); a bad one is
         recorded and returned with its error (logged, then answered)."""
@@ -717,6 +745,8 @@ class VenueStateMachine:
             "withdraw": (WITHDRAW_TYPE, "trader"),
             "resume": (RESUME_TYPE, "operator"),
             "dealing": (DEALING_TYPE, "keyper"),
+            "complaint": (COMPLAINT_TYPE, "keyper"),
+            "answer": (ANSWER_TYPE, "keyper"),
             "key_share": (KEY_SHARE_TYPE, "keyper"),
         }
         struct, field = types[kind]
@@ -741,6 +771,8 @@ class VenueStateMachine:
             "withdraw": self.withdraw,
             "resume": self.resume,
             "dealing": self.deal,
+            "complaint": self.complain,
+            "answer": self.answer_complaint,
             "key_share": self.release_share,
             "proof_halt": self.halt_unproven,
         }
@@ -908,9 +940,10 @@ class VenueStateMachine:
                 "domain": self.domain.as_dict(),
                 "committee": keys.committee.to_json(),
                 "key": None if key is None else batch_key_json(key),
-                "dealings": [
-                    d.to_json() for _, d in sorted(keys.dealings.get(batch_id, {}).items())
-                ],
+                "round": round_deadlines(
+                    self.schedule.windows(batch_id).commit_open_ms, self.schedule.commit_ms
+                ),
+                **keys.round_json(batch_id),
                 **summary,
                 "ciphertexts": [
                     {

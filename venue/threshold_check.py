@@ -2,8 +2,14 @@
 
 Anyone holding the folder recomputes, from public data only (docs/threshold.md):
 
-1. every dealing is signed by its keyper, and the batch key is the sum of the
-   dealings' Feldman commitments;
+1. every dealing is signed by its keyper and came before the dealings closed;
+   every complaint is signed by its keyper, came before the complaints closed
+   and names a dealer that dealt; every answer is signed by its dealer, came
+   before the batch opened, answers a complaint, and its ``valid`` is what
+   checking the share against the dealer's commitments gives; the
+   disqualified dealers are exactly those with a bad answer or an unanswered
+   complaint; and the batch key is the sum of the qualified dealings' Feldman
+   commitments;
 2. the seal is signed by its operator and seals the batch's published seed
    (the commitment root);
 3. every released share is signed by its keyper and verifies against the batch
@@ -33,8 +39,11 @@ from sealbatch.crypto.threshold import (
     ThresholdError,
     aggregate_dealings,
     combine_shares,
+    verify_share,
 )
 from sealbatch.venue.committee import (
+    ANSWER_TYPE,
+    COMPLAINT_TYPE,
     DEALING_TYPE,
     ENCRYPTED_ORDER_TYPE,
     KEY_SHARE_TYPE,
@@ -80,8 +89,14 @@ def _difference(
     domain = Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
     committee = Committee.from_json(doc["committee"])
     t, n = committee.threshold, committee.size
-    # 1. dealings and the key
-    dealings = []
+    # 1. the round: dealings, complaints, answers, disqualifications, and the key
+    rnd = doc["round"]
+    deal_until = int(rnd["dealings_until_ms"])
+    complain_until = int(rnd["complaints_until_ms"])
+    answer_until = int(rnd["answers_until_ms"])
+    if not 0 < complain_until - deal_until == answer_until - complain_until:
+        return f"round: expected three phases of one commit window each, got {rnd}"
+    dealings: dict[int, Dealing] = {}
     for dl in doc["dealings"]:
         dealer = int(dl["dealer"])
         commitments = [_b(c) for c in dl["commitments"]]
@@ -96,13 +111,74 @@ def _difference(
         got = _signer(domain, DEALING_TYPE, values, dl["signature"])
         if got != want:
             return f"dealing of keyper {dealer}: expected signer {want}, got {got}"
-        dealings.append(Dealing(batch_id, dealer, tuple(commitments), ()))
-    key = aggregate_dealings(dealings, t, n) if len(dealings) >= t else None
+        if int(dl["at_ms"]) >= deal_until or dealer in dealings:
+            return f"dealing of keyper {dealer}: expected one, before {deal_until}"
+        dealings[dealer] = Dealing(batch_id, dealer, tuple(commitments), ())
+    complaints: set[tuple[int, int]] = set()
+    for c in doc["complaints"]:
+        index, dealer = int(c["index"]), int(c["dealer"])
+        values = {"keyper": c["keyper"], "batchId": batch_id, "index": index, "dealer": dealer}
+        want = committee.member(index).address
+        got = _signer(domain, COMPLAINT_TYPE, values, c["signature"])
+        if got != want:
+            return f"complaint of keyper {index}: expected signer {want}, got {got}"
+        if int(c["at_ms"]) >= complain_until or dealer not in dealings or dealer == index:
+            return (
+                f"complaint of keyper {index} about dealer {dealer}: expected one about "
+                f"another keyper's dealing, before {complain_until}"
+            )
+        complaints.add((dealer, index))
+    out: dict[int, str] = {}
+    answered: set[tuple[int, int]] = set()
+    for a in doc["answers"]:
+        dealer, index = int(a["dealer"]), int(a["index"])
+        values = {
+            "keyper": a["keyper"],
+            "batchId": batch_id,
+            "dealer": dealer,
+            "index": index,
+            "share": _b(a["share"]),
+        }
+        want = committee.member(dealer).address
+        got = _signer(domain, ANSWER_TYPE, values, a["signature"])
+        if got != want:
+            return f"answer of dealer {dealer}: expected signer {want}, got {got}"
+        if (dealer, index) not in complaints or (dealer, index) in answered:
+            return f"answer of dealer {dealer} to keyper {index}: expected one per complaint"
+        if int(a["at_ms"]) >= answer_until:
+            return f"answer of dealer {dealer} to keyper {index}: expected it before {answer_until}"
+        try:
+            verify_share(
+                dealings[dealer].commitments, index, int.from_bytes(values["share"], "big")
+            )
+            valid = True
+        except (BadShare, ThresholdError):
+            valid = False
+        if valid != a["valid"]:
+            return f"answer of dealer {dealer} to keyper {index}: published valid={a['valid']}"
+        answered.add((dealer, index))
+        if not valid:
+            out.setdefault(dealer, "bad_answer")
+    for dealer, _index in sorted(complaints - answered):
+        out.setdefault(dealer, "unanswered_complaint")
+    published_out = {int(d["dealer"]): d["reason"] for d in doc["disqualified"]}
+    if published_out != dict(sorted(out.items())):
+        return f"disqualified: expected {dict(sorted(out.items()))}, got {published_out}"
+    qualified = [d for i, d in sorted(dealings.items()) if i not in out]
+    key = aggregate_dealings(qualified, t, n) if len(qualified) >= t else None
     published_key = doc["key"]
     if key is None or published_key is None:
         if key is not None or published_key is not None:
-            return f"key: expected one exactly with at least {t} dealings, got {len(dealings)}"
+            return (
+                f"key: expected one exactly with at least {t} qualified dealings, got "
+                f"{len(qualified)}"
+            )
         return None
+    if list(published_key["dealers"]) != [d.dealer for d in qualified]:
+        return (
+            f"key: expected the qualified dealers {[d.dealer for d in qualified]}, got "
+            f"{published_key['dealers']}"
+        )
     if "0x" + key.public_key.hex() != published_key["public_key"]:
         return (
             f"key: expected the dealings to sum to {published_key['public_key']}, got "
@@ -127,6 +203,11 @@ def _difference(
                 f"got batch {values['batchId']} with root {seal['commitment_root']}"
             )
         sealed_ms = int(seal["sealed_ms"])
+        if sealed_ms <= answer_until + (answer_until - complain_until):
+            return (
+                f"seal: expected it after the batch's commit window ({answer_until} + one "
+                f"window), got {sealed_ms}"
+            )
     # 3. shares and the secret
     taken: dict[int, int] = {}
     for s in doc["shares"]:

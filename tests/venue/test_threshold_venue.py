@@ -77,6 +77,8 @@ class Committee3:
         doc = self.venue.tc.get(f"/v1/batches/{batch_id}/key").json()
         total = 0
         for d in doc["dealings"]:
+            if d["dealer"] not in doc["dealers"]:
+                continue
             k = self.keypers[d["dealer"] - 1].key
             total += deal(k.seed, k.index, batch_id, T, N).shares[index - 1]
         return total % CURVE_ORDER
@@ -119,7 +121,7 @@ def _to_sealed(v: Venue, batch_id: int) -> None:
     v.service.advance()
 
 
-def _trade_encrypted(cv: Committee3, batch_id: int = 1) -> tuple[Any, Any]:
+def _trade_encrypted(cv: Committee3, batch_id: int = 3) -> tuple[Any, Any]:
     cv.deal(batch_id)
     _to_commit(cv.venue, batch_id)
     alice, bob = cv.venue.traders["alice"], cv.venue.traders["bob"]
@@ -139,14 +141,14 @@ def test_honest_batch_decrypts_and_clears_without_any_reveal(
     cv: Committee3, capsys: pytest.CaptureFixture[str]
 ) -> None:
     buy, sell = _trade_encrypted(cv)
-    _to_sealed(cv.venue, 1)
-    key = cv.venue.tc.get("/v1/batches/1/key").json()
+    _to_sealed(cv.venue, 3)
+    key = cv.venue.tc.get("/v1/batches/3/key").json()
     assert key["seal"] is not None and key["seal"]["commitments"] == 2
     # no share yet: the batch waits past its reveal window for the keypers
-    assert _record(cv.venue, 1)["status"] == "committed"
-    assert cv.release(1, 1).json()["combined"] is False
-    assert cv.release(3, 1).json()["combined"] is True
-    rec = _record(cv.venue, 1)
+    assert _record(cv.venue, 3)["status"] == "committed"
+    assert cv.release(1, 3).json()["combined"] is False
+    assert cv.release(3, 3).json()["combined"] is True
+    rec = _record(cv.venue, 3)
     assert rec["status"] == "settled"
     assert rec["markets"]["BTC-PERP"]["volume"] == 3
     assert [o["outcome"] for o in rec["threshold"]["outcomes"]] == ["decrypted", "decrypted"]
@@ -155,7 +157,7 @@ def test_honest_batch_decrypts_and_clears_without_any_reveal(
         assert cv.venue.traders["alice"].order(p.commitment)["status"] == "filled"
     # the published folder carries threshold.json and replays, checks included
     cv.venue.service.wait_published()
-    folder = Path(cv.venue.service.settings.publish_dir or "") / "batch-1"
+    folder = Path(cv.venue.service.settings.publish_dir or "") / "batch-3"
     doc = json.loads((folder / "threshold.json").read_text())
     assert doc["secret"] == rec["threshold"]["secret"]
     assert main(["replay", str(folder)]) == 0
@@ -166,12 +168,12 @@ def test_a_tampered_threshold_file_fails_replay(
     cv: Committee3, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _trade_encrypted(cv)
-    _to_sealed(cv.venue, 1)
-    cv.release(1, 1)
-    cv.release(2, 1)
-    assert _record(cv.venue, 1)["status"] == "settled"  # durable, so handed to the publisher
+    _to_sealed(cv.venue, 3)
+    cv.release(1, 3)
+    cv.release(2, 3)
+    assert _record(cv.venue, 3)["status"] == "settled"  # durable, so handed to the publisher
     cv.venue.service.wait_published()
-    src = Path(cv.venue.service.settings.publish_dir or "") / "batch-1"
+    src = Path(cv.venue.service.settings.publish_dir or "") / "batch-3"
     for field, value in (
         ("outcomes", "forfeited"),
         ("secret", "0x" + "11" * 32),
@@ -198,24 +200,24 @@ def test_t_minus_one_shares_cannot_decrypt(cv: Committee3) -> None:
     """One share (t - 1) neither combines nor opens anything: after the wait the
     encrypted orders forfeit as key_unavailable."""
     _trade_encrypted(cv)
-    _to_sealed(cv.venue, 1)
-    assert cv.release(2, 1).json()["combined"] is False
-    key = cv.venue.tc.get("/v1/batches/1/key").json()
+    _to_sealed(cv.venue, 3)
+    assert cv.release(2, 3).json()["combined"] is False
+    key = cv.venue.tc.get("/v1/batches/3/key").json()
     from sealbatch.crypto.threshold import BatchKey
 
     bk = BatchKey(
-        1,
+        3,
         T,
         N,
         tuple(key["dealers"]),
         tuple(bytes.fromhex(c[2:]) for c in key["commitments"]),
     )
     with pytest.raises(ThresholdError):
-        combine_shares(bk, {2: cv.share_of(2, 1)})
+        combine_shares(bk, {2: cv.share_of(2, 3)})
     # past the reveal window + key_wait_ms the batch clears without the secret
-    cv.venue.clock.set(T0 + 2_000 + 300 + 500 + 1)
+    cv.venue.clock.set(T0 + 4_000 + 300 + 500 + 1)
     cv.venue.service.advance()
-    rec = _record(cv.venue, 1)
+    rec = _record(cv.venue, 3)
     assert rec["threshold"]["secret"] is None
     assert {o["outcome"] for o in rec["threshold"]["outcomes"]} == {"key_unavailable"}
     assert len(rec["forfeits"]) == 2
@@ -223,10 +225,10 @@ def test_t_minus_one_shares_cannot_decrypt(cv: Committee3) -> None:
 
 def test_a_hand_reveal_still_works_without_keypers(cv: Committee3) -> None:
     buy, sell = _trade_encrypted(cv)
-    cv.venue.to_reveal(1)
+    cv.venue.to_reveal(3)
     cv.venue.traders["alice"].reveal(buy)
     cv.venue.traders["bob"].reveal(sell)
-    rec = cv.venue.to_cleared(1)
+    rec = cv.venue.to_cleared(3)
     assert rec["status"] == "settled"
     assert rec["markets"]["BTC-PERP"]["volume"] == 3
     assert {o["outcome"] for o in rec["threshold"]["outcomes"]} == {"revealed_by_hand"}
@@ -234,13 +236,13 @@ def test_a_hand_reveal_still_works_without_keypers(cv: Committee3) -> None:
 
 def test_early_release_is_recorded_against_its_keyper(cv: Committee3) -> None:
     _trade_encrypted(cv)
-    # in batch 1's reveal window: not sealed yet (hand reveals still come in)
-    cv.venue.to_reveal(1)
-    r = cv.release(2, 1)
+    # in batch 3's reveal window: not sealed yet (hand reveals still come in)
+    cv.venue.to_reveal(3)
+    r = cv.release(2, 3)
     assert r.status_code == 200 and r.json()["early"] is True
-    _to_sealed(cv.venue, 1)
-    cv.release(1, 1)
-    rec = _record(cv.venue, 1)
+    _to_sealed(cv.venue, 3)
+    cv.release(1, 3)
+    rec = _record(cv.venue, 3)
     faults = rec["threshold"]["faults"]
     assert [(f["kind"], f["index"]) for f in faults] == [("early_release", 2)]
     assert faults[0]["keyper"] == cv.committee.member(2).address
@@ -248,23 +250,23 @@ def test_early_release_is_recorded_against_its_keyper(cv: Committee3) -> None:
 
 def test_a_forged_share_is_refused_and_attributed(cv: Committee3) -> None:
     _trade_encrypted(cv)
-    _to_sealed(cv.venue, 1)
-    good = cv.share_of(3, 1)
-    r = cv.release(3, 1, share=(good + 1) % CURVE_ORDER)
+    _to_sealed(cv.venue, 3)
+    good = cv.share_of(3, 3)
+    r = cv.release(3, 3, share=(good + 1) % CURVE_ORDER)
     assert r.status_code == 400 and r.json()["code"] == "bad_request"
     assert "bad_share" in r.json()["detail"]
     # a share signed by another key than the keyper's is refused and blamed on nobody
-    body = cv.share_body(1, 1)
-    body["signature"] = cv.share_body(2, 1)["signature"]
+    body = cv.share_body(1, 3)
+    body["signature"] = cv.share_body(2, 3)["signature"]
     assert cv.venue.tc.post("/v1/keypers/shares", json=body).status_code == 401
     # the honest shares still combine
-    late = cv.share_body(3, 1)
-    cv.release(1, 1)
-    assert cv.release(2, 1).json()["combined"] is True
+    late = cv.share_body(3, 3)
+    cv.release(1, 3)
+    assert cv.release(2, 3).json()["combined"] is True
     # the batch cleared with the t-th share: a later one is refused
     r = cv.venue.tc.post("/v1/keypers/shares", json=late)
     assert r.status_code == 409 and r.json()["code"] == "batch_cleared"
-    rec = _record(cv.venue, 1)
+    rec = _record(cv.venue, 3)
     faults = rec["threshold"]["faults"]
     assert [(f["kind"], f["index"]) for f in faults] == [("bad_share", 3)]
     assert rec["markets"]["BTC-PERP"]["volume"] == 3
@@ -299,38 +301,38 @@ def _garbage_commit(
 
 
 def test_a_garbage_ciphertext_forfeits_with_a_reason(cv: Committee3) -> None:
-    cv.deal(1)
-    _to_commit(cv.venue, 1)
-    body, commitment = _garbage_commit(cv.venue, 1, b"\x01" + b"\x02" * 80)
+    cv.deal(3)
+    _to_commit(cv.venue, 3)
+    body, commitment = _garbage_commit(cv.venue, 3, b"\x01" + b"\x02" * 80)
     assert cv.venue.tc.post("/v1/commitments", json=body).status_code == 200
     # another trader's ciphertext copied under bob's commitment
-    key = bytes.fromhex(cv.venue.tc.get("/v1/batches/1/key").json()["public_key"][2:])
+    key = bytes.fromhex(cv.venue.tc.get("/v1/batches/3/key").json()["public_key"][2:])
     copied = encrypt_order(
         key,
         Order("BTC-PERP", Side.SELL, 1, 3),
         b"\x09" * 32,
         cv.venue.traders["carol"].address or "",
-        1,
+        3,
     )
-    body2, commitment2 = _garbage_commit(cv.venue, 1, copied)
+    body2, commitment2 = _garbage_commit(cv.venue, 3, copied)
     assert cv.venue.tc.post("/v1/commitments", json=body2).status_code == 200
     # a well-formed ciphertext bound to bob's own commitment, of another order (a
     # price he would rather have had): it opens, but to the wrong order
     bob = cv.venue.traders["bob"]
     body3, pending3 = bob._commit_body(
-        Order("BTC-PERP", Side.SELL, 649_000, 3), 1, BOND, 0, cv.venue.clock.now_ms() + 60_000
+        Order("BTC-PERP", Side.SELL, 649_000, 3), 3, BOND, 0, cv.venue.clock.now_ms() + 60_000
     )
     swapped = encrypt(
         key,
         encode_sealed(Order("BTC-PERP", Side.SELL, 600_000, 3), pending3.salt),
-        associated_data(bob.address or "", 1, pending3.commitment),
+        associated_data(bob.address or "", 3, pending3.commitment),
     )
-    body3, commitment3 = _garbage_commit(cv.venue, 1, swapped, body3, pending3.commitment)
+    body3, commitment3 = _garbage_commit(cv.venue, 3, swapped, body3, pending3.commitment)
     assert cv.venue.tc.post("/v1/commitments", json=body3).status_code == 200
-    _to_sealed(cv.venue, 1)
-    cv.release(1, 1)
-    cv.release(2, 1)
-    rec = _record(cv.venue, 1)
+    _to_sealed(cv.venue, 3)
+    cv.release(1, 3)
+    cv.release(2, 3)
+    rec = _record(cv.venue, 3)
     outcomes = {o["commitment"]: o for o in rec["threshold"]["outcomes"]}
     assert outcomes["0x" + commitment.hex()]["reason"] == "undecryptable"
     assert outcomes["0x" + commitment2.hex()]["reason"] == "undecryptable"
@@ -344,29 +346,30 @@ def test_a_garbage_ciphertext_forfeits_with_a_reason(cv: Committee3) -> None:
 
 def test_a_ciphertext_the_trader_did_not_sign_is_refused(cv: Committee3) -> None:
     """Swapping in a ciphertext (to make an honest trader forfeit) needs the trader's key."""
-    cv.deal(1)
-    _to_commit(cv.venue, 1)
-    body, _ = _garbage_commit(cv.venue, 1, b"\x01" + b"\x02" * 80)
+    cv.deal(3)
+    _to_commit(cv.venue, 3)
+    body, _ = _garbage_commit(cv.venue, 3, b"\x01" + b"\x02" * 80)
     body["ciphertext"] = "0x01" + "03" * 80
     r = cv.venue.tc.post("/v1/commitments", json=body)
     assert r.status_code == 401, r.text
-    assert cv.venue.tc.get("/v1/batches/1").json()["commitments"] == 0
+    assert cv.venue.tc.get("/v1/batches/3").json()["commitments"] == 0
 
 
 def test_dealing_rules(cv: Committee3) -> None:
-    cv.deal(2, dealers=(1,))
-    r = cv.venue.tc.post("/v1/keypers/dealings", json=cv.dealing(1, 2))
+    cv.deal(3, dealers=(1,))
+    r = cv.venue.tc.post("/v1/keypers/dealings", json=cv.dealing(1, 3))
     assert r.status_code == 409 and r.json()["code"] == "duplicate_dealing"
-    # too late: batch 0 is collecting now
-    r = cv.venue.tc.post("/v1/keypers/dealings", json=cv.dealing(2, 0))
-    assert r.status_code == 409 and r.json()["code"] == "dealing_late"
+    # too late: batch 0 is collecting now, so batch 2's complaint round has begun
+    for late in (0, 1, 2):
+        r = cv.venue.tc.post("/v1/keypers/dealings", json=cv.dealing(2, late))
+        assert r.status_code == 409 and r.json()["code"] == "dealing_late"
     # signed by keyper 2 in keyper 3's name
-    body = cv.dealing(3, 3)
-    body["signature"] = cv.dealing(2, 3)["signature"]
+    body = cv.dealing(3, 4)
+    body["signature"] = cv.dealing(2, 4)["signature"]
     assert cv.venue.tc.post("/v1/keypers/dealings", json=body).status_code == 401
-    # with one dealer (< t) batch 2 has no key: encrypted orders are refused
-    _to_commit(cv.venue, 2)
-    assert cv.venue.tc.get("/v1/batches/2/key").status_code == 404
+    # with one dealer (< t) batch 3 has no key: encrypted orders are refused
+    _to_commit(cv.venue, 3)
+    assert cv.venue.tc.get("/v1/batches/3/key").status_code == 404
     alice = cv.venue.traders["alice"]
     with pytest.raises(Exception, match="no_batch_key"):
         alice.commit(Order("BTC-PERP", Side.BUY, 650_000, 1), bond=BOND, encrypted=True)
@@ -383,12 +386,12 @@ def test_restart_replays_the_keyper_log(
         v.fund()
         cv = Committee3(v, load_committee(committee_dir / "committee.json"), keys)
         _trade_encrypted(cv)
-        _to_sealed(v, 1)
-        cv.release(1, 1)
-        cv.release(2, 1)
-        before = _record(v, 1)
+        _to_sealed(v, 3)
+        cv.release(1, 3)
+        cv.release(2, 3)
+        before = _record(v, 3)
     with TestClient(create_app(settings, clock)) as tc:
-        after = tc.get("/v1/batches/1").json()
+        after = tc.get("/v1/batches/3").json()
     assert after["result_hash"] == before["result_hash"]
     assert after["threshold"] == before["threshold"]
 
@@ -406,18 +409,18 @@ def test_keyper_answers_match_the_declared_models(cv: Committee3) -> None:
         TypeAdapter(models[(method, path)]).validate_python(body)
 
     check("GET", "/v1/keypers", cv.venue.tc.get("/v1/keypers").json())
-    r = cv.venue.tc.post("/v1/keypers/dealings", json=cv.dealing(1, 1))
+    r = cv.venue.tc.post("/v1/keypers/dealings", json=cv.dealing(1, 3))
     check("POST", "/v1/keypers/dealings", r.json())
-    cv.deal(1, dealers=(2, 3))
-    _to_commit(cv.venue, 1)
+    cv.deal(3, dealers=(2, 3))
+    _to_commit(cv.venue, 3)
     cv.venue.traders["alice"].submit(
         Order("BTC-PERP", Side.BUY, 650_000, 3), bond=BOND, encrypted=True
     )
-    _to_sealed(cv.venue, 1)
-    check("GET", "/v1/batches/{batch_id}/key", cv.venue.tc.get("/v1/batches/1/key").json())
-    check("POST", "/v1/keypers/shares", cv.release(1, 1).json())
-    cv.release(2, 1, share=5)  # a bad share: a fault in the record
-    cv.release(3, 1)
-    rec = _record(cv.venue, 1)
+    _to_sealed(cv.venue, 3)
+    check("GET", "/v1/batches/{batch_id}/key", cv.venue.tc.get("/v1/batches/3/key").json())
+    check("POST", "/v1/keypers/shares", cv.release(1, 3).json())
+    cv.release(2, 3, share=5)  # a bad share: a fault in the record
+    cv.release(3, 3)
+    rec = _record(cv.venue, 3)
     assert rec["threshold"]["faults"]
     check("GET", "/v1/batches/{batch_id}", rec)

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "AcceptancePublic",
     "AccountPublic",
+    "AnswerPublic",
+    "AnswerTakenPublic",
     "BatchKeyPublic",
     "BatchListPublic",
     "BatchOpenPublic",
@@ -25,7 +27,10 @@ __all__ = [
     "BatchSummaryPublic",
     "CollateralMovePublic",
     "CommitteePublic",
+    "ComplaintPublic",
+    "ComplaintTakenPublic",
     "DealingTakenPublic",
+    "DisqualifiedPublic",
     "HealthPublic",
     "InfoPublic",
     "MarketListPublic",
@@ -41,6 +46,7 @@ __all__ = [
     "RevealPublic",
     "RfqListPublic",
     "RfqPublic",
+    "RoundPublic",
     "ShareTakenPublic",
     "StreamReplayPublic",
     "StreamRulesPublic",
@@ -373,8 +379,74 @@ class DealingPublic(_Public):
     at_ms: int
 
 
+class ComplaintPublic(_Public):
+    """Keyper ``index``'s signed complaint (``KeyperComplaint``) about dealer ``dealer``'s
+    share to it."""
+
+    batch_id: int
+    index: int
+    dealer: int
+    keyper: str
+    signature: str
+    at_ms: int
+
+
+class AnswerPublic(_Public):
+    """Dealer ``dealer``'s signed answer (``ComplaintAnswer``) to keyper ``index``'s
+    complaint: the share in the clear; ``valid`` when it verifies against the dealer's
+    commitments."""
+
+    batch_id: int
+    dealer: int
+    index: int
+    keyper: str
+    share: str
+    signature: str
+    at_ms: int
+    valid: bool
+
+
+class DisqualifiedPublic(_Public):
+    """A dealer left out of the qualified set, and why."""
+
+    dealer: int
+    reason: Literal["unanswered_complaint", "bad_answer"]
+
+
+class RoundPublic(_Public):
+    """``GET /v1/keypers/rounds/{id}``: a batch's dealing round, its phase and deadlines."""
+
+    batch_id: int
+    collecting: int
+    phase: Literal["dealing", "complaints", "answers", "closed"]
+    dealings_until_ms: int
+    complaints_until_ms: int
+    answers_until_ms: int
+    dealings: list[DealingPublic]
+    complaints: list[ComplaintPublic]
+    answers: list[AnswerPublic]
+    disqualified: list[DisqualifiedPublic]
+
+
+class ComplaintTakenPublic(_Public):
+    batch_id: int
+    index: int
+    dealer: int
+    at_ms: int
+
+
+class AnswerTakenPublic(_Public):
+    batch_id: int
+    dealer: int
+    index: int
+    valid: bool
+    at_ms: int
+
+
 class BatchKeyPublic(_Public):
-    """``GET /v1/batches/{id}/key``: the batch's threshold key, its dealings and seal."""
+    """``GET /v1/batches/{id}/key``: the batch's threshold key (over the qualified
+    ``dealers``), its dealing round (every dealing, complaint, answer and
+    disqualification) and its seal."""
 
     batch_id: int
     threshold: int
@@ -383,6 +455,9 @@ class BatchKeyPublic(_Public):
     commitments: list[str]
     public_key: str
     dealings: list[DealingPublic]
+    complaints: list[ComplaintPublic]
+    answers: list[AnswerPublic]
+    disqualified: list[DisqualifiedPublic]
     seal: SealPublic | None
 
 

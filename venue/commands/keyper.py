@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--venue", default="http://127.0.0.1:8000", help="the venue's base URL")
     run.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=8100, help="port of its endpoint (default 8100)")
-    run.add_argument("--lead", type=int, default=4, help="batches to deal ahead (1 to 16)")
+    run.add_argument("--lead", type=int, default=6, help="batches to deal ahead (3 to 16)")
     run.add_argument(
         "--lifetime", type=float, help="stop after this many seconds (default: run until killed)"
     )

@@ -1,8 +1,10 @@
 """The keyper committee's API: dealings, released shares, batch keys and seals.
 
 ``GET /v1/keypers`` (the committee), ``POST /v1/keypers/dealings``,
+``POST /v1/keypers/complaints``, ``POST /v1/keypers/answers``,
+``GET /v1/keypers/rounds/{id}`` (a batch's dealing round at any time),
 ``POST /v1/keypers/shares``, ``GET /v1/batches/{id}/key`` (the batch's threshold
-key with its dealings and its seal). docs/threshold.md gives the rules.
+key with its dealing round and its seal). docs/threshold.md gives the rules.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from fastapi.responses import JSONResponse
 
 from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response, rate_headers
 from sealbatch.venue.api.public import (
+    AnswerTakenPublic,
     BatchKeyPublic,
     CommitteePublic,
+    ComplaintTakenPublic,
     DealingTakenPublic,
+    RoundPublic,
     ShareTakenPublic,
 )
 from sealbatch.venue.errors import NotFound
 from sealbatch.venue.key_book import KeyBook
-from sealbatch.venue.schemas import DealingIn, KeyShareIn
+from sealbatch.venue.schemas import AnswerIn, ComplaintIn, DealingIn, KeyShareIn
 from sealbatch.venue.service import VenueService
 
 router = APIRouter(tags=["keypers"])
@@ -61,8 +66,9 @@ async def committee(service: ServiceDep) -> JSONResponse:
     response_model=DealingTakenPublic,
     responses=PROBLEM,
     summary="A keyper's dealing for a future batch",
-    description="Signed (EIP-712 KeyperDealing) by the dealing keyper, before the batch's "
-    "commit window opens and at most 16 batches ahead.",
+    description="Signed (EIP-712 KeyperDealing) by the dealing keyper, at least 3 batches "
+    "ahead of the batch collecting (before the batch's complaint round) and at most 16 "
+    "batches ahead.",
 )
 async def post_dealing(service: ServiceDep, body: DealingIn) -> JSONResponse:
     record = await service.deal(body)
@@ -70,6 +76,76 @@ async def post_dealing(service: ServiceDep, body: DealingIn) -> JSONResponse:
         {"batch_id": record.batch_id, "dealer": record.dealer, "at_ms": record.at_ms},
         headers=rate_headers(service, body.keyper),
     )
+
+
+@router.post(
+    "/v1/keypers/complaints",
+    response_model=ComplaintTakenPublic,
+    responses=PROBLEM,
+    summary="A keyper's complaint about the share a dealer dealt it",
+    description="Signed (EIP-712 KeyperComplaint) by the complaining keyper, at least 2 "
+    "batches ahead of the batch collecting, against a keyper that dealt for the batch. The "
+    "dealer must answer it before the batch opens or be left out of the batch key.",
+)
+async def post_complaint(service: ServiceDep, body: ComplaintIn) -> JSONResponse:
+    record = await service.complain(body)
+    return json_response(
+        {
+            "batch_id": record.batch_id,
+            "index": record.index,
+            "dealer": record.dealer,
+            "at_ms": record.at_ms,
+        },
+        headers=rate_headers(service, body.keyper),
+    )
+
+
+@router.post(
+    "/v1/keypers/answers",
+    response_model=AnswerTakenPublic,
+    responses=PROBLEM,
+    summary="A dealer's answer to a complaint: the share in the clear",
+    description="Signed (EIP-712 ComplaintAnswer) by the dealer, before the batch's commit "
+    "window opens. A share that verifies against the dealer's commitments voids the "
+    "complaint; one that does not is recorded and disqualifies the dealer (400 bad_request, "
+    "detail bad_answer).",
+)
+async def post_answer(service: ServiceDep, body: AnswerIn) -> JSONResponse:
+    outcome = await service.answer_complaint(body)
+    rec = outcome.record
+    return json_response(
+        {
+            "batch_id": rec.batch_id,
+            "dealer": rec.dealer,
+            "index": rec.index,
+            "valid": rec.valid,
+            "at_ms": rec.at_ms,
+        },
+        headers=rate_headers(service, body.keyper),
+    )
+
+
+@router.get(
+    "/v1/keypers/rounds/{batch_id}",
+    response_model=RoundPublic,
+    responses=PROBLEM,
+    summary="A batch's dealing round: dealings, complaints, answers, disqualified dealers",
+    description="At any time: the phase (dealing, complaints, answers, closed), the "
+    "deadlines of each, and what was taken. Keypers read it to check their shares and "
+    "answer complaints before the batch opens.",
+)
+async def dealing_round(service: ServiceDep, batch_id: int = BatchId) -> JSONResponse:
+    def view() -> dict[str, Any]:
+        keys = _book(service)
+        now = service.clock.now_ms()
+        return keys.round_view(
+            batch_id,
+            service.schedule.collecting(now),
+            service.schedule.windows(batch_id).commit_open_ms,
+            service.schedule.commit_ms,
+        )
+
+    return json_response(service.read(view))
 
 
 @router.post(
@@ -98,10 +174,12 @@ async def post_share(service: ServiceDep, body: KeyShareIn) -> JSONResponse:
     "/v1/batches/{batch_id}/key",
     response_model=BatchKeyPublic,
     responses=PROBLEM,
-    summary="A batch's threshold key, its dealings and its seal",
-    description="Exists once the batch's commit window opened with at least t dealings: "
-    "traders encrypt to public_key; keypers find their encrypted shares in the dealings; "
-    "seal is the operator's signed commitment root once the commit window closed.",
+    summary="A batch's threshold key, its dealing round and its seal",
+    description="Exists once the batch's commit window opened with at least t qualified "
+    "dealers (dealers: those not disqualified by an unanswered or badly answered "
+    "complaint): traders encrypt to public_key; keypers find their encrypted shares in the "
+    "dealings and the shares revealed to them in the answers; seal is the operator's signed "
+    "commitment root once the reveal window closed.",
 )
 async def batch_key(service: ServiceDep, batch_id: int = BatchId) -> JSONResponse:
     def view() -> dict[str, Any]:
