@@ -123,6 +123,11 @@ def _to_sealed(v: Venue, batch_id: int) -> None:
 
 def _trade_encrypted(cv: Committee3, batch_id: int = 3) -> tuple[Any, Any]:
     cv.deal(batch_id)
+    return _submit_pair(cv, batch_id)
+
+
+def _submit_pair(cv: Committee3, batch_id: int) -> tuple[Any, Any]:
+    """Alice's encrypted buy and Bob's encrypted sell in ``batch_id`` (dealt already)."""
     _to_commit(cv.venue, batch_id)
     alice, bob = cv.venue.traders["alice"], cv.venue.traders["bob"]
     buy = alice.submit(Order("BTC-PERP", Side.BUY, 650_000, 3), bond=BOND, encrypted=True)
