@@ -352,3 +352,26 @@ def test_keypers_complain_answer_and_release_on_their_own(cv: Committee3, answer
     assert rec["threshold"]["faults"] == []
     for k in cv.keypers:
         asyncio.run(k.http.aclose())
+
+
+def test_round_answers_match_the_declared_models(cv: Committee3) -> None:
+    """The complaint, answer and round routes answer what they declare (a bad answer's
+    record and a disqualification included)."""
+    from pydantic import TypeAdapter
+
+    from tests.venue.test_response_models import _routes
+
+    models = {k: r.response_model for k, r in _routes(cv.venue).items()}
+
+    def check(method: str, path: str, body: Any) -> None:
+        TypeAdapter(models[(method, path)]).validate_python(body)
+
+    cv.deal(B)
+    check("POST", "/v1/keypers/complaints", _complain(cv, 2, 1).json())
+    check("POST", "/v1/keypers/complaints", _complain(cv, 3, 2).json())
+    check("POST", "/v1/keypers/answers", _answer(cv, 2, 3, cv.keypers[1].dealt_share(B, 3)).json())
+    assert _answer(cv, 1, 2, 5).status_code == 400
+    check("GET", "/v1/keypers/rounds/{batch_id}", _round(cv))
+    _to_collecting(cv, B)
+    check("GET", "/v1/keypers/rounds/{batch_id}", _round(cv))
+    check("GET", "/v1/batches/{batch_id}/key", cv.venue.tc.get(f"/v1/batches/{B}/key").json())

@@ -174,6 +174,9 @@ def test_live_answers_match_the_declared_models(
             "/v1/keypers",
             "/v1/keypers/dealings",
             "/v1/keypers/shares",
+            "/v1/keypers/complaints",
+            "/v1/keypers/answers",
+            "/v1/keypers/rounds/{batch_id}",
             "/v1/batches/{batch_id}/key",
         )
         and k[0] in ("GET", "POST")

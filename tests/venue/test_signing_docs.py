@@ -61,6 +61,8 @@ MODELS: dict[str, type[Any]] = {
     "Accept": schemas.AcceptIn,
     "Resume": schemas.ResumeIn,
     "KeyShare": schemas.KeyShareIn,
+    "KeyperComplaint": schemas.ComplaintIn,
+    "ComplaintAnswer": schemas.AnswerIn,
 }
 
 
