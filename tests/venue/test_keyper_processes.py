@@ -10,6 +10,7 @@ asserted on: the venue is told to wait up to 60 s for the keypers' shares.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -34,15 +35,22 @@ pytestmark = pytest.mark.timeout(300)
 BOND = 1_000_000
 
 
-def _start_keyper(folder: Path, index: int, venue_url: str) -> tuple[subprocess.Popen[bytes], int]:
+def _start_keyper(
+    folder: Path, index: int, venue_url: str, bad_victim: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start keyper ``index`` (``sealbatch keyper run``; with ``bad_victim``, the
+    bad dealer of tests/venue/bad_dealer.py, which deals that keyper a bad share
+    and never answers a complaint)."""
     port = free_port()
+    program = (
+        ["-m", "sealbatch.venue.cli", "keyper", "run"]
+        if bad_victim is None
+        else [str(Path(__file__).with_name("bad_dealer.py")), "--victim", str(bad_victim)]
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "sealbatch.venue.cli",
-            "keyper",
-            "run",
+            *program,
             "--key",
             str(folder / f"keyper-{index}.json"),
             "--committee",
@@ -60,6 +68,7 @@ def _start_keyper(folder: Path, index: int, venue_url: str) -> tuple[subprocess.
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -76,8 +85,11 @@ def _start_keyper(folder: Path, index: int, venue_url: str) -> tuple[subprocess.
     raise RuntimeError(f"keyper {index} did not answer within 30 s")
 
 
-@pytest.fixture
-def network(tmp_path: Path) -> Iterator[dict[str, Any]]:
+@pytest.fixture(params=[None], ids=["honest"])
+def network(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """A venue and three keyper processes; ``request.param`` (when set) is the victim
+    keyper 1 deals a bad share to."""
+    bad_victim: int | None = request.param
     folder = tmp_path / "committee"
     assert main(["keyper", "init", "--threshold", "2", "--size", "3", "--out", str(folder)]) == 0
     port = free_port()
@@ -95,7 +107,7 @@ def network(tmp_path: Path) -> Iterator[dict[str, Any]]:
     ports: dict[int, int] = {}
     try:
         for i in (1, 2, 3):
-            keypers[i], ports[i] = _start_keyper(folder, i, url)
+            keypers[i], ports[i] = _start_keyper(folder, i, url, bad_victim if i == 1 else None)
         yield {
             "url": url,
             "keypers": keypers,
@@ -185,4 +197,46 @@ def test_keyper_processes_decrypt_and_survive_a_kill(network: dict[str, Any]) ->
     folder = network["publish"] / f"batch-{buy2.batch_id}" / "threshold.json"
     while not folder.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert main(["replay", str(folder.parent)]) == 0
+
+
+@pytest.mark.parametrize("network", [2], ids=["bad_dealer"], indirect=True)
+def test_a_keyper_process_dealing_a_bad_share_is_disqualified(network: dict[str, Any]) -> None:
+    """Keyper process 1 deals keyper 2 a bad share and never answers: keyper 2 complains,
+    dealer 1 is left out of the batch key, and the batch still decrypts with the
+    shares of keypers 2 and 3 over dealers 2 and 3 (t = 2 remain); replay agrees."""
+    url = network["url"]
+    alice = VenueClient(url, KEYS["alice"])
+    bob = VenueClient(url, KEYS["bob"])
+    for c in (alice, bob):
+        c.deposit(FUNDING)
+    # wait until keyper 2's complaint is in the round of the next batch to open (it
+    # complains about every batch ahead: dealer 1 deals it a bad share in each)
+    deadline = time.monotonic() + 120
+    while True:
+        nxt = httpx.get(f"{url}/v1/keypers").json()["collecting"] + 1
+        rnd = httpx.get(f"{url}/v1/keypers/rounds/{nxt}").json()
+        if [(c["index"], c["dealer"]) for c in rnd["complaints"]] == [(2, 1)]:
+            break
+        assert time.monotonic() < deadline, rnd
+        time.sleep(0.1)
+    buy, _ = _crossing_pair(alice, bob)
+    assert buy.batch_id >= nxt
+    key = httpx.get(f"{url}/v1/batches/{buy.batch_id}/key").json()
+    assert key["dealers"] == [2, 3]
+    assert key["disqualified"] == [{"dealer": 1, "reason": "unanswered_complaint"}]
+    assert [(c["index"], c["dealer"]) for c in key["complaints"]] == [(2, 1)]
+    rec = alice.wait_cleared(buy.batch_id, timeout=90)
+    assert rec["status"] == "settled", rec
+    assert _outcomes(rec) == ["decrypted", "decrypted"]
+    assert rec["markets"]["BTC-PERP"]["volume"] == 2
+    # keyper 2 says what it did on its own endpoint
+    status = httpx.get(f"http://127.0.0.1:{network['ports'][2]}/v1/status").json()
+    assert status["complained"] and all(d == [1] for d in status["complained"].values())
+    deadline = time.monotonic() + 60
+    folder = network["publish"] / f"batch-{buy.batch_id}" / "threshold.json"
+    while not folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    doc = json.loads(folder.read_text())
+    assert doc["disqualified"] == [{"dealer": 1, "reason": "unanswered_complaint"}]
     assert main(["replay", str(folder.parent)]) == 0
