@@ -48,6 +48,8 @@ from sealbatch.settlement.errors import (
 from sealbatch.settlement.ledger import (
     AccountKey,
     LedgerState,
+    check_amount,
+    check_key,
     deposit,
     empty_state,
 )
@@ -299,14 +301,14 @@ class Clearinghouse:
             return False
         return True
 
-    def deposit(self, trader: Address, amount: int, at_ms: int) -> None:
-        """Credit ``amount`` with the next batch.
+    def deposit(self, trader: Address, amount: int, at_ms: int, subaccount: int = 0) -> None:
+        """Credit ``amount`` to (``trader``, ``subaccount``) with the next batch.
 
         Raises:
-            SettlementError: an amount not a positive integer, or collateral
-                reaching 2^62 (nothing changes).
+            SettlementError: an amount not a positive integer, a subaccount not in
+                [0, 2^16), or collateral reaching 2^62 (nothing changes).
         """
-        key = AccountKey(trader, 0)
+        key = check_key(AccountKey(trader, subaccount))
         after = deposit(self._check_state(), key, amount)  # validates amount, 2^62 cap
         self.pending_deposits.append((key, amount))
         # Deposits and withdrawals only add to and take from collateral, so the
@@ -340,6 +342,37 @@ class Clearinghouse:
         self.pending_withdrawals.append((key, amount))
         self._cache = (self._pending_key(), after, None)
         self._rebase_checks(after)
+
+    def forced_withdrawal(self, trader: Address, subaccount: int, asked: int, at_ms: int) -> int:
+        """Serve an L1 forced withdrawal with the next batch: ``min(asked, what the account
+        can give)``, where what it can give is :meth:`room` for subaccount 0 (the one that
+        trades) and the free collateral for another. Returns the amount queued.
+
+        Raises:
+            InsufficientCollateral: the account can give nothing (no account, no free
+                collateral): the ledger has no withdrawal of nothing, so the request
+                cannot be served yet (nothing changes).
+            SettlementError: a malformed request.
+        """
+        key = check_key(AccountKey(trader, subaccount))
+        check_amount("amount", asked)
+        state = self._check_state()
+        if subaccount == 0:
+            can_give = self.room(trader)
+        elif state.has(key):
+            can_give = int(free_collateral(state, self.config)[state.row(key)])
+        else:
+            can_give = 0
+        amount = min(asked, can_give)
+        if amount <= 0:
+            raise InsufficientCollateral(
+                f"forced withdrawal: expected free collateral to serve it, got {max(can_give, 0)}"
+            )
+        after = withdraw(state, key, amount, self.config)
+        self.pending_withdrawals.append((key, amount))
+        self._cache = (self._pending_key(), after, None)
+        self._rebase_checks(after)
+        return amount
 
     def oracle_report(self, report: SignedReport, at_ms: int) -> None:
         """Keep a source's newest report per market for the next round.

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_utils import is_address
 from fastapi import FastAPI, Request
@@ -41,6 +41,9 @@ from sealbatch.venue.explorer import mount_explorer
 from sealbatch.venue.schemas import CommitIn
 from sealbatch.venue.service import VenueService
 from sealbatch.venue.settings import Settings
+
+if TYPE_CHECKING:
+    from sealbatch.settlement.anchor import Chain
 
 __all__ = ["BodyLimit", "JsonDepthGuard", "SignedWriteHeaders", "create_app", "problem"]
 
@@ -240,18 +243,22 @@ class SignedWriteHeaders:
         await self.app(scope, recording, sending)
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, clock: Clock | None = None, chain: Chain | None = None
+) -> FastAPI:
     """Build the app; the operator (and its database) opens when the app starts.
 
     Args:
         settings: configuration (defaults from the environment).
         clock: time source; the system clock unless given (tests pass a ManualClock).
+        chain: the L1 connection when ``settings.l1_url`` is set (default: connect to it;
+            tests and the demo pass an embedded chain that outlives the venue).
     """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = VenueService(settings, clock)
+        service = VenueService(settings, clock, chain)
         app.state.service = service
         task = asyncio.create_task(service.run())
         try:

@@ -28,6 +28,7 @@ __all__ = [
     "DealingIn",
     "DepositIn",
     "KeyShareIn",
+    "L1RequestIn",
     "OracleReportIn",
     "OrderIn",
     "Problem",
@@ -394,6 +395,18 @@ class ProofHaltIn(_In):
 
     batch_id: U64
     reason: str = Field(max_length=2_000)
+
+
+class L1RequestIn(_In):
+    """The venue's own logged event: L1 request ``index`` of the exchange contract's queue
+    (a ``Deposited`` or ``ForcedWithdrawalRequested`` event), credited with the next batch
+    (never a request: no route takes it; replay applies it, in queue order, once)."""
+
+    index: U64
+    kind: Literal["deposit", "forced_withdrawal"]
+    account: AddressStr
+    subaccount: Annotated[StrictInt, Field(ge=0, le=(1 << 16) - 1)]
+    amount: Amount
 
 
 class OracleReportIn(_In):

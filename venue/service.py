@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -80,6 +80,7 @@ from sealbatch.venue.schemas import (
     DealingIn,
     DepositIn,
     KeyShareIn,
+    L1RequestIn,
     OracleReportIn,
     ProofHaltIn,
     QuoteCommitIn,
@@ -94,6 +95,11 @@ from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY, Settings
 from sealbatch.venue.signer_pool import SignerPool
 from sealbatch.venue.state_machine import RevealOutcome, VenueStateMachine
 from sealbatch.venue.stream import Broker
+
+if TYPE_CHECKING:
+    from sealbatch.settlement.anchor import Chain
+    from sealbatch.settlement.anchor import Receipt as L1Receipt
+    from sealbatch.venue.l1 import AnchorFailure, L1Link, L1Request
 
 __all__ = ["VenueService"]
 
@@ -201,6 +207,39 @@ class _Metrics:
             buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
             registry=r,
         )
+        self.anchored = Counter(
+            "sealbatch_batches_anchored", "batches anchored on L1, in order", registry=r
+        )
+        self.anchor_failures = Counter(
+            "sealbatch_anchor_failures",
+            "refused anchoring transactions (each retried with backoff, never skipped)",
+            registry=r,
+        )
+        self.anchor_retrying = Gauge(
+            "sealbatch_anchor_retrying",
+            "1 while the next batch to anchor waits to be retried after a refusal",
+            registry=r,
+        )
+        self.l1_lag = Gauge("sealbatch_l1_lag", "batches proven but not anchored yet", registry=r)
+        self.l1_lag_seconds = Gauge(
+            "sealbatch_l1_lag_seconds",
+            "age of the oldest batch proven but not anchored yet (0 when none)",
+            registry=r,
+        )
+        self.last_anchored = Gauge(
+            "sealbatch_last_anchored_batch", "id of the last batch anchored (-1: none)", registry=r
+        )
+        self.l1_credited = Counter(
+            "sealbatch_l1_requests_credited",
+            "L1 requests (deposits, forced withdrawals) credited from the contract's events",
+            registry=r,
+        )
+        self.l1_blocked = Gauge(
+            "sealbatch_l1_request_blocked",
+            "1 while the next L1 request cannot be credited yet (a forced withdrawal with "
+            "nothing to serve it)",
+            registry=r,
+        )
         self.commit_latency = Histogram(
             "sealbatch_durable_write_seconds",
             "time from accepting a write to its durable commit",
@@ -255,11 +294,21 @@ class VenueService:
         clock: time source (a :class:`~venue.clock.ManualClock` in tests).
     """
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, chain: Chain | None = None
+    ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.store = Store(settings.db_url)
         meta = self.store.get_meta()
+        #: The L1 stage (None: no L1; deposits are the embedded mode's signed messages).
+        self.l1: L1Link | None = None
+        l1_meta = self._l1_meta(meta, chain) if settings.l1_url else {}
+        if not settings.l1_url and meta.get("l1_exchange"):
+            raise BadRequest(
+                f"l1: expected --l1 (the venue's database was started on the exchange at "
+                f"{meta['l1_exchange']}), got none"
+            )
         if not meta:
             now = self.clock.now_ms()
             meta = {
@@ -272,6 +321,7 @@ class VenueService:
             }
             if settings.committee:
                 meta["committee"] = json.dumps(load_committee(settings.committee).to_json())
+            meta.update(l1_meta)
             self.store.put_meta(meta)
         self.schedule = BatchSchedule(
             int(meta["genesis_ms"]), int(meta["commit_ms"]), int(meta["reveal_ms"])
@@ -340,6 +390,8 @@ class VenueService:
         #: (every write and read of the app takes it; uncontended it costs ~0.1 µs).
         self.core_lock = threading.RLock()
         self._stopping = False
+        if settings.l1_url:
+            self._start_l1(meta)
         if settings.prove:
             self._start_prover()
 
@@ -446,7 +498,9 @@ class VenueService:
                     )
                     if old[1].get("status") in ("proven", "anchored"):
                         self.core.records[rec.batch_id] = dataclasses.replace(
-                            self.core.records[rec.batch_id], proof=old[1].get("proof")
+                            self.core.records[rec.batch_id],
+                            proof=old[1].get("proof"),
+                            anchor=old[1].get("anchor"),
                         )
 
         events = self.store.load_events(after_seq)
@@ -473,11 +527,11 @@ class VenueService:
             self.store.write([], missing, missing_statuses)
         # Records restored from a snapshot predate the proofs recorded after it.
         for batch_id, rec in list(self.core.records.items()):
-            if rec.status == "settled" and batch_id not in cleared:
+            if rec.status in ("settled", "proven") and batch_id not in cleared:
                 old = self.store.load_batch(batch_id)
                 if old is not None and old.status in ("proven", "anchored"):
                     self.core.records[batch_id] = dataclasses.replace(
-                        rec, status=old.status, proof=old.proof
+                        rec, status=old.status, proof=old.proof, anchor=old.anchor
                     )
         if events:
             log.info("replayed %d events, %d batches", len(events), len(cleared))
@@ -634,6 +688,10 @@ class VenueService:
             if batch_id in self.core.records:
                 self.core.records[batch_id] = rec
             fut = self.writer.submit(batches=[rec], proofs=[(batch_id, proof)])
+        if self.l1 is not None:
+            # Anchor once the proof is durable (the L1 stage reads it from the database).
+            link = self.l1
+            fut.add_done_callback(lambda _f: link.wake())
         self.metrics.proven.inc()
         self.metrics.last_proven.set(batch_id)
         self.metrics.prove_seconds.observe(summary["prove_s"])
@@ -700,6 +758,262 @@ class VenueService:
             old.close()
         if not self._stopping:
             self._start_prover()
+
+    # --------------------------------------------------------------------- L1
+
+    def _l1_meta(self, meta: dict[str, str], chain: Chain | None) -> dict[str, str]:
+        """Connect to the L1 (``chain`` if given, else ``settings.l1_url``); at the first
+        start attach the exchange named by ``verifying_contract`` or deploy one, and
+        return what the venue's meta must hold of it (the EIP-712 domain names it).
+
+        Raises:
+            BadRequest: the database was started without an L1; L1Unavailable: the
+                chain or the contract cannot be used.
+        """
+        from sealbatch.venue import l1
+
+        settings = self.settings
+        url = settings.l1_url or l1.EMBEDDED
+        self._chain = chain if chain is not None else l1.connect(url)
+        if meta:
+            if not meta.get("l1_exchange"):
+                raise BadRequest(
+                    "l1: expected a database started on an L1, got one whose deposits were "
+                    "credited without one: start a new database"
+                )
+            return {}
+        chain_id = int(self._chain.w3.eth.chain_id)
+        if "chain_id" in settings.model_fields_set and settings.chain_id != chain_id:
+            raise BadRequest(
+                f"chain_id: expected the L1's chain id {chain_id}, got {settings.chain_id}"
+            )
+        genesis = Clearinghouse(_markets(settings.markets)).state
+        if settings.verifying_contract:
+            exchange = l1.attach(self._chain, settings.verifying_contract)
+            if exchange.queue_consumed() or exchange.state_root() != state_root(genesis):
+                raise BadRequest(
+                    f"l1: expected a fresh exchange at {exchange.address} for a new database "
+                    f"(the empty ledger's root, no request consumed), got root "
+                    f"0x{exchange.state_root().hex()} and {exchange.queue_consumed()} requests "
+                    "consumed"
+                )
+            from_block = 0  # requests queued before the venue's first start count too
+        else:
+            exchange, from_block = l1.deploy_for_venue(self._chain, settings)
+        return {
+            "l1_exchange": exchange.address,
+            "l1_from_block": str(from_block),
+            "chain_id": str(chain_id),
+            "verifying_contract": exchange.address,
+        }
+
+    def _start_l1(self, meta: dict[str, str]) -> None:
+        """Attach the exchange the venue's database names and start the L1 stage."""
+        from sealbatch.venue import l1
+
+        exchange = l1.attach(self._chain, meta["l1_exchange"])
+        self.core.l1_anchoring = True
+        with self.core_lock:
+            for batch_id in [
+                b
+                for b in self.core.l1_queue_to
+                if (r := self._record(b)) is None or r.status == "anchored"
+            ]:
+                del self.core.l1_queue_to[batch_id]
+        self.l1 = l1.L1Link(
+            self,
+            self._chain,
+            exchange,
+            l1.exchange_anchor(exchange),
+            from_block=int(meta.get("l1_from_block", "0")),
+            clock_ms=self.clock.now_ms,
+            poll_ms=self.settings.l1_poll_ms,
+            retry_ms=self.settings.l1_retry_ms,
+            retry_max_ms=self.settings.l1_retry_max_ms,
+        )
+        self.l1.last_anchored = max(
+            (b for b, r in self.core.records.items() if r.status == "anchored"), default=None
+        )
+        self.l1.start()
+
+    def l1_next(self) -> int:
+        """The index of the next L1 request to credit."""
+        with self.core_lock:
+            return self.core.l1_next
+
+    def credit_l1_request(self, request: L1Request) -> int:
+        """Credit one L1 request as a logged event (durable before it returns); returns
+        the amount credited or queued for withdrawal. Called from the L1 thread.
+
+        Raises:
+            Conflict: not the next request, or a forced withdrawal with nothing to serve
+                it; BadRequest: the ledger refused the deposit, or its values are out of
+                the venue's bounds; StorageUnavailable: the log failed.
+        """
+        from pydantic import ValidationError
+
+        try:
+            body = L1RequestIn(
+                index=request.index,
+                kind=request.kind,  # type: ignore[arg-type]
+                account=_checksum(request.account),
+                subaccount=request.subaccount,
+                amount=request.amount,
+            )
+        except ValidationError as exc:
+            raise BadRequest(f"l1 request {request.index}: {exc.errors()[0]['msg']}") from exc
+        pending: list[_PendingMessages] = []
+        while True:
+            self.advance()  # a batch due now clears first, as a write's would
+            with self.core_lock:
+                self._check_storage()
+                now = self.clock.now_ms()
+                if self._due(now):
+                    continue
+                self._advance_locked(now, pending)
+                amount = self.core.l1_request(body, now)
+                fut = self.writer.submit([self._log("l1_request", body.model_dump_json(), now)])
+                break
+        self._publish_all(pending)
+        topic = f"account:{body.account.lower()}"
+        kind = "deposit" if body.kind == "deposit" else "withdrawal"
+        self._publish_once_durable(
+            fut, [(topic, kind, {"amount": amount, "l1_request": body.index})]
+        )
+        fut.result()
+        self.metrics.l1_credited.inc()
+        log.info(
+            "l1 request %d (%s of %s) credited: %d", body.index, body.kind, body.account, amount
+        )
+        return amount
+
+    def next_to_anchor(self) -> tuple[int, str] | None:
+        """The first cleared batch in id order that is not anchored and did not fail, with
+        its status (None: every such batch is anchored)."""
+        with self.core_lock:
+            for batch_id, rec in sorted(self.core.records.items()):
+                if rec.status in ("settled", "proven"):
+                    return batch_id, rec.status
+        return None
+
+    def anchor_inputs(self, batch_id: int) -> tuple[dict[str, str], bytes, int]:
+        """A proven batch's published files, its proof and the queue position it consumed.
+
+        Raises:
+            Gone: the files or the proof are no longer at hand.
+        """
+        with self.core_lock:
+            publication = self.core.publications.get(batch_id)
+            queue_to = self.core.l1_queue_to.get(batch_id)
+            settle = self.core.settlement
+            files = publication.files(settle.config, settle.oracle) if publication else None
+        if files is None and self.publish_dir is not None:
+            files = read_folder(self.publish_dir, batch_id)
+        proof = self.store.load_proof(batch_id)
+        if files is None or proof is None or queue_to is None:
+            raise Gone(
+                f"batch {batch_id}: expected its files, proof and L1 queue position to anchor "
+                "it, got "
+                + ", ".join(
+                    what
+                    for what, v in (
+                        ("no files", files),
+                        ("no proof", proof),
+                        ("no queue", queue_to),
+                    )
+                    if v is None
+                )
+            )
+        return files, proof, queue_to
+
+    def record_anchor(
+        self, batch_id: int, receipt: L1Receipt, post_root: bytes, queue_to: int
+    ) -> None:
+        """Record a batch anchored on L1 (status ``anchored``, durable, streamed)."""
+        with self.core_lock:
+            old = self._record(batch_id)
+            if old is None:
+                return
+            rec = dataclasses.replace(
+                old,
+                status="anchored",
+                anchor={
+                    "tx": receipt.tx_hash,
+                    "block": receipt.block,
+                    "gas_used": receipt.gas_used,
+                    "post_root": "0x" + post_root.hex(),
+                    "queue_to": queue_to,
+                    "anchored_ms": self.clock.now_ms(),
+                },
+            )
+            if batch_id in self.core.records:
+                self.core.records[batch_id] = rec
+            self.core.l1_queue_to.pop(batch_id, None)
+            fut = self.writer.submit(batches=[rec])
+        self.metrics.anchored.inc()
+        self.metrics.last_anchored.set(batch_id)
+        self.metrics.anchor_retrying.set(0)
+        self._publish_from_thread(fut, [("batches", "anchor", rec.to_json())])
+        fut.result()
+
+    def report_anchor_failure(self, failure: AnchorFailure) -> None:
+        """Count and stream a refused anchoring (the L1 stage retries it)."""
+        self.metrics.anchor_failures.inc()
+        self.metrics.anchor_retrying.set(1)
+        done: Future[None] = Future()
+        done.set_result(None)
+        self._publish_from_thread(done, [("batches", "anchor_failed", failure.to_json())])
+
+    def _publish_from_thread(
+        self, fut: Future[None], msgs: list[tuple[str, str, dict[str, Any]]]
+    ) -> None:
+        """Publish stream messages from a thread other than the event loop's."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._publish_once_durable, fut, msgs)
+
+    def l1_view(self) -> dict[str, Any]:
+        """The L1 stage for the operator view."""
+        link = self.l1
+        if link is None:
+            return {
+                "enabled": False,
+                "exchange": None,
+                "chain_id": None,
+                "next_request": 0,
+                "last_anchored_batch": None,
+                "lag": 0,
+                "lag_seconds": 0.0,
+                "unanchored": [],
+                "failure": None,
+                "unserved": None,
+            }
+        lag, lag_s, waiting = self._l1_lag()
+        return {
+            "enabled": True,
+            "exchange": link.exchange.address,
+            "chain_id": self.domain.chain_id,
+            "next_request": self.core.l1_next,
+            "last_anchored_batch": link.last_anchored,
+            "lag": lag,
+            "lag_seconds": lag_s,
+            "unanchored": waiting[:20],
+            "failure": None if link.failure is None else link.failure.to_json(),
+            "unserved": link.unserved,
+        }
+
+    def _l1_lag(self) -> tuple[int, float, list[int]]:
+        """Batches proven but not anchored: how many, the oldest one's age (s), the ids of
+        every settled or proven batch still to anchor (caller holds ``core_lock``)."""
+        proven = [b for b, r in sorted(self.core.records.items()) if r.status == "proven"]
+        waiting = [
+            b for b, r in sorted(self.core.records.items()) if r.status in ("settled", "proven")
+        ]
+        age = 0.0
+        if proven:
+            age = max(0.0, (self.clock.now_ms() - self.schedule.clears_at(proven[0])) / 1000)
+        return len(proven), age, waiting
 
     def _record(self, batch_id: int) -> BatchRecord | None:
         """A cleared batch's record: from memory, else as stored (records leave
@@ -904,6 +1218,15 @@ class VenueService:
         m.db_tx.set(self.writer.transactions)
         m.writer_failed.set(int(self.writer.failed is not None))
         m.subscribers.set(self.broker.subscribers)
+        if self.l1 is not None:
+            with self.core_lock:
+                lag, lag_s, _ = self._l1_lag()
+            m.l1_lag.set(lag)
+            m.l1_lag_seconds.set(lag_s)
+            m.l1_blocked.set(int(self.l1.unserved is not None))
+            m.anchor_retrying.set(int(self.l1.failure is not None))
+            last_anchored = self.l1.last_anchored
+            m.last_anchored.set(-1 if last_anchored is None else last_anchored)
         if self.prover is not None:
             m.proof_lag.set(self.prover.lag)
             m.proof_lag_seconds.set(self.prover.lag_seconds())
@@ -916,6 +1239,8 @@ class VenueService:
 
     def close(self) -> None:
         self._stopping = True
+        if self.l1 is not None:
+            self.l1.close()
         if self.prover is not None:
             self.prover.close()
         self._clearer.shutdown(wait=True)
@@ -1374,6 +1699,7 @@ class VenueService:
                 if r.status == "failed"
             ][-10:],
             "proving": self.proving_view(),
+            "l1": self.l1_view(),
             "queues": {
                 "db_writes": self.writer.depth,
                 "open_books": {

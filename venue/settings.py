@@ -28,7 +28,31 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEALBATCH_", extra="ignore")
 
     db_url: str = Field(default="sqlite:///sealbatch.db", description="SQLAlchemy URL")
-    l1_url: str | None = Field(default=None, description="L1 JSON-RPC URL (anchoring)")
+    l1_url: str | None = Field(
+        default=None,
+        description="the L1 the venue anchors on: a JSON-RPC URL, or 'embedded' for an "
+        "in-process py-evm chain (development; it lives as long as the process); without it "
+        "the venue runs without a chain (deposits are trader-signed messages)",
+    )
+    l1_poll_ms: int = Field(
+        default=500, ge=10, le=600_000, description="pause between two passes of the L1 stage"
+    )
+    l1_retry_ms: int = Field(
+        default=1_000,
+        ge=1,
+        le=3_600_000,
+        description="first wait before a refused anchoring is retried (doubling each time)",
+    )
+    l1_retry_max_ms: int = Field(
+        default=60_000, ge=1, le=86_400_000, description="longest wait between two retries"
+    )
+    l1_forced_delay_s: int = Field(
+        default=3_600,
+        ge=1,
+        le=365 * 86_400,
+        description="seconds an unserved forced withdrawal waits before anyone may freeze an "
+        "exchange the venue deploys (development default; production picks days)",
+    )
     operator_key: str = DEFAULT_OPERATOR_KEY
     chain_id: int = Field(
         default=DEV_CHAIN_ID,
@@ -167,6 +191,18 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"0[xX][0-9a-fA-F]{40}", value):
             raise ValueError(f"verifying_contract: expected 0x and 40 hex digits, got {value!r}")
         return None if value is None else checksum_address(value)
+
+    @model_validator(mode="after")
+    def _l1_deposits_only(self) -> Settings:
+        # On an L1 collateral enters only through the contract's deposits.
+        if self.l1_url is not None:
+            if "unbacked_deposits" in self.model_fields_set and self.unbacked_deposits:
+                raise ValueError(
+                    "unbacked_deposits: expected false with an L1 (deposits come from the "
+                    "exchange contract), got true"
+                )
+            self.unbacked_deposits = False
+        return self
 
     @model_validator(mode="after")
     def _no_mainnet_for_development(self) -> Settings:

@@ -105,6 +105,7 @@ from sealbatch.venue.schemas import (
     DealingIn,
     DepositIn,
     KeyShareIn,
+    L1RequestIn,
     OracleReportIn,
     ProofHaltIn,
     QuoteCommitIn,
@@ -135,6 +136,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "answer": AnswerIn,
     "key_share": KeyShareIn,
     "proof_halt": ProofHaltIn,
+    "l1_request": L1RequestIn,
 }
 
 #: Reveal refusals that concern a commitment the batch holds: they are logged
@@ -258,6 +260,15 @@ class VenueStateMachine:
         self.key_wait_ms = key_wait_ms
         #: batch -> its threshold.json (the published folder's), the newest few only
         self.threshold_files: dict[int, dict[str, Any]] = {}
+        #: the index of the next L1 request to credit (requests before it are in the ledger
+        #: or pending for the next batch)
+        self.l1_next = 0
+        #: settled batch -> the L1 queue position after the requests it consumed (what its
+        #: anchor names as ``queueTo``); the operator drops a batch's once it is anchored
+        self.l1_queue_to: dict[int, int] = {}
+        #: set by the operator when it anchors on an L1 (snapshots then keep the files of
+        #: proven batches until they are anchored)
+        self.l1_anchoring = False
 
     def __getstate__(self) -> dict[str, Any]:
         """What a snapshot keeps: everything but the operator's private key (the
@@ -270,10 +281,12 @@ class VenueStateMachine:
             keyless = copy.copy(book)
             keyless.operator_key = b""
             books[b] = keyless
+        # On an L1 a proven batch still needs its files until it is anchored.
+        waiting = ("settled", "proven") if self.l1_anchoring else ("settled",)
         unproven = {
             b: p
             for b, p in self.publications.items()
-            if (rec := self.records.get(b)) is not None and rec.status == "settled"
+            if (rec := self.records.get(b)) is not None and rec.status in waiting
         }
         state.update(
             operator_key=b"",
@@ -284,6 +297,14 @@ class VenueStateMachine:
             threshold_files={b: f for b, f in self.threshold_files.items() if b in unproven},
         )
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Load a snapshot; one written before the L1 fields existed gets their defaults
+        (no L1 request credited yet)."""
+        state.setdefault("l1_next", 0)
+        state.setdefault("l1_queue_to", {})
+        state.setdefault("l1_anchoring", False)
+        self.__dict__.update(state)
 
     def set_operator_key(self, key: bytes) -> None:
         """Give a core loaded from a snapshot its operator key back (the same operator).
@@ -636,6 +657,48 @@ class VenueStateMachine:
         self.nonces.use(trader, body.nonce, body.expiry_ms)
         self.events_applied += 1
 
+    def l1_request(self, body: L1RequestIn, now_ms: int) -> int:
+        """Credit L1 request ``body.index`` with the next batch: a deposit, or a forced
+        withdrawal served with ``min(asked, what the account can give)``.
+
+        Requests are taken in queue order, each exactly once, halted or not (they are
+        on chain already: the next batch that settles consumes them).
+
+        Returns:
+            The amount credited (the deposit) or queued for withdrawal.
+
+        Raises:
+            Conflict (``l1_request_out_of_order``): not the next request of the queue.
+            Conflict (``forced_withdrawal_unservable``): a forced withdrawal the account
+                cannot serve yet (nothing to give).
+            BadRequest: the ledger refused the deposit (its reason).
+        """
+        if body.index != self.l1_next:
+            raise Conflict(
+                f"l1 request: expected index {self.l1_next} (the next of the queue), "
+                f"got {body.index}",
+                "l1_request_out_of_order",
+            )
+        account = Address(body.account)
+        if body.kind == "deposit":
+            try:
+                self.settlement.deposit(account, body.amount, now_ms, body.subaccount)
+            except SettlementError as exc:
+                raise BadRequest(f"l1 deposit {body.index}: {exc}") from exc
+            amount = body.amount
+        else:
+            try:
+                amount = self.settlement.forced_withdrawal(
+                    account, body.subaccount, body.amount, now_ms
+                )
+            except SettlementError as exc:
+                raise Conflict(
+                    f"l1 forced withdrawal {body.index}: {exc}", "forced_withdrawal_unservable"
+                ) from exc
+        self.l1_next += 1
+        self.events_applied += 1
+        return amount
+
     def oracle_report(self, body: OracleReportIn, now_ms: int) -> None:
         """Take a signed oracle price report from a configured source.
 
@@ -775,6 +838,7 @@ class VenueStateMachine:
             "answer": self.answer_complaint,
             "key_share": self.release_share,
             "proof_halt": self.halt_unproven,
+            "l1_request": self.l1_request,
         }
         handler[kind](body, at_ms)
 
@@ -1093,6 +1157,8 @@ class VenueStateMachine:
                     "margin check, or as reduce-only it would not reduce the position",
                 )
         self.records[batch_id] = record
+        # Every L1 request credited so far went into this batch or an earlier one.
+        self.l1_queue_to[batch_id] = self.l1_next
         self._statuses_out(batch_id, touched)
         return record
 

@@ -36,8 +36,11 @@ API_MD = ROOT / "docs" / "api.md"
 #: Codes the code has that the venue never answers over HTTP, and why.
 NOT_ANSWERED = {
     "invalid_orders_csv": "sealbatch clear's CSV reader, not the venue",
-    "anchor_error": "the L1 client, not wired into the venue",
-    "contract_reverted": "the L1 client, not wired into the venue",
+    "anchor_error": "the L1 stage reports it in the operator view, never an answer",
+    "contract_reverted": "the L1 stage reports it in the operator view, never an answer",
+    "l1_unavailable": "raised while the venue starts on an L1 (it refuses to start)",
+    "l1_request_out_of_order": "the L1 stage's own check of the contract's queue order",
+    "forced_withdrawal_unservable": "the L1 stage reports it in the operator view (unserved)",
     "state_diverged": "raised while the venue starts (it refuses to start), never an answer",
     "invariant_violation": "a settlement refusal fails the batch (venue_halted), never a write",
     "duplicate_commitment": "the venue refuses a hash taken before (commitment_taken) first",

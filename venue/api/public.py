@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "AcceptancePublic",
     "AccountPublic",
+    "AnchorFailurePublic",
+    "AnchorPublic",
     "AnswerPublic",
     "AnswerTakenPublic",
     "BatchKeyPublic",
@@ -33,6 +35,7 @@ __all__ = [
     "DisqualifiedPublic",
     "HealthPublic",
     "InfoPublic",
+    "L1Public",
     "MarketListPublic",
     "MarketPublic",
     "OperatorViewPublic",
@@ -461,6 +464,17 @@ class BatchKeyPublic(_Public):
     seal: SealPublic | None
 
 
+class AnchorPublic(_Public):
+    """A batch's L1 anchoring: the transaction that moved the exchange's root to it."""
+
+    tx: str
+    block: int
+    gas_used: int
+    post_root: str
+    queue_to: int
+    anchored_ms: int
+
+
 class BatchPublic(_Public):
     """A cleared batch: prices, fills, curves, forfeits, rejections, blocks, settlement."""
 
@@ -478,7 +492,7 @@ class BatchPublic(_Public):
     blocks: list[BlockPublic]
     settlement: SettlementPublic | None
     proof: BatchProofPublic | None
-    anchor: dict[str, Any] | None
+    anchor: AnchorPublic | None
     result_hash: str
     threshold: ThresholdPublic | None = None
 
@@ -759,6 +773,32 @@ class ProvingPublic(_Public):
     failure: ProofFailurePublic | None
 
 
+class AnchorFailurePublic(_Public):
+    """The last refused anchoring: the batch, the contract's error, when it is retried."""
+
+    batch_id: int
+    error: str
+    detail: str
+    attempts: int
+    at_ms: int
+    retry_at_ms: int
+
+
+class L1Public(_Public):
+    """The L1 link: the exchange contract, the requests credited, the anchoring lag."""
+
+    enabled: bool
+    exchange: str | None
+    chain_id: int | None
+    next_request: int
+    last_anchored_batch: int | None
+    lag: int
+    lag_seconds: float
+    unanchored: list[int]
+    failure: AnchorFailurePublic | None
+    unserved: str | None
+
+
 class OperatorViewPublic(_Public):
     """Batch lag, breakers, queue depths and the durable log's counters."""
 
@@ -773,6 +813,7 @@ class OperatorViewPublic(_Public):
     halted: HaltPublic | None
     failed_batches: list[FailedBatchPublic]
     proving: ProvingPublic
+    l1: L1Public
     queues: QueuesPublic
     db: DbPublic
 

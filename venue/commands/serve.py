@@ -23,7 +23,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--db", metavar="URL", help="database URL (default sqlite:///sealbatch.db)")
-    p.add_argument("--l1", metavar="URL", help="L1 JSON-RPC URL for anchoring (not wired yet)")
+    p.add_argument(
+        "--l1",
+        metavar="URL",
+        nargs="?",
+        const="embedded",
+        help="anchor on an L1: the JSON-RPC URL of a node (anvil, geth, ...), or no URL for an "
+        "in-process py-evm chain (development: it lives as long as the process). Deposits then "
+        "come only from the exchange contract, withdrawals are paid by it, and every proven "
+        "batch is anchored in order (docs/operator.md)",
+    )
     p.add_argument(
         "--chain-id",
         type=int,
@@ -183,12 +192,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for default in settings.development_defaults():
         print(f"sealbatch serve: development default on: {default}", file=sys.stderr)
-    if settings.l1_url:
-        print(
-            "sealbatch serve: note: L1 anchoring is not wired into the venue yet (the batch "
-            "AIR has no on-chain verifier; docs/contracts.md, Limits); --l1 is recorded but unused",
-            file=sys.stderr,
-        )
     import gc
 
     # Long-lived venue state (books, fates, nonces) would make every full

@@ -1,0 +1,200 @@
+"""The venue on an L1 (eth-tester): deposits credited from the contract's events exactly once,
+forced withdrawals served, and a refused anchoring reported and retried, never skipped."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.anchor import Chain
+from sealbatch.venue.app import create_app
+from sealbatch.venue.client import VenueClient
+from sealbatch.venue.clock import ManualClock
+from sealbatch.venue.errors import ApiError
+from sealbatch.venue.l1 import L1Link
+from tests.venue.conftest import T0, Venue, make_settings
+from tests.venue.l1_helpers import L1, L1_KEYS, deploy_refusing_exchange, l1_with_traders
+from tests.venue.test_proving import wait_for
+
+DEPOSIT = 50_000_000_000
+
+
+@pytest.fixture
+def l1() -> L1:
+    return l1_with_traders(deploy_refusing_exchange(Chain()))
+
+
+@contextlib.contextmanager
+def l1_venue(db_url: str, clock: ManualClock, l1: L1, **kw: Any) -> Iterator[Venue]:
+    """A venue attached to ``l1.ex``; its L1 stage runs one pass at start, then only when
+    the test calls ``step`` (a long poll period), so every pass is the test's."""
+    settings = make_settings(
+        db_url, l1_url="embedded", verifying_contract=l1.ex.address, l1_poll_ms=600_000, **kw
+    )
+    with TestClient(create_app(settings, clock, l1.chain)) as tc:
+        v = Venue(tc, clock)
+        v.traders = {
+            n: VenueClient("http://testserver", k, http=tc, clock=clock.now_ms)
+            for n, k in L1_KEYS.items()
+        }
+        yield v
+
+
+def link(venue: Venue) -> L1Link:
+    stage = venue.service.l1
+    assert stage is not None
+    return stage
+
+
+def deposit_on_l1(venue: Venue, l1: L1, name: str, amount: int) -> None:
+    with link(venue).chain_lock:
+        l1.ex.deposit(l1.traders[name], amount)
+
+
+def clear_next(venue: Venue) -> dict[str, Any]:
+    """Clear the batch that holds what is pending now (the one after the last cleared)."""
+    return venue.to_cleared(venue.service.core.last_cleared + 1)
+
+
+def account(venue: Venue, address: str) -> Any:
+    with venue.service.core_lock:
+        return venue.service.core.settlement.account(Address(address))
+
+
+def test_deposits_are_credited_from_l1_events_exactly_once_also_across_a_restart(
+    db_url: str, clock: ManualClock, l1: L1
+) -> None:
+    alice, bob = l1.traders["alice"], l1.traders["bob"]
+    with l1_venue(db_url, clock, l1) as venue:
+        deposit_on_l1(venue, l1, "alice", DEPOSIT)
+        deposit_on_l1(venue, l1, "bob", DEPOSIT + 1)
+        link(venue).step()
+        link(venue).step()  # a second pass finds nothing new
+        assert venue.service.core.l1_next == 2
+        assert account(venue, alice).pending_deposits == DEPOSIT
+        assert account(venue, bob).pending_deposits == DEPOSIT + 1
+        record = clear_next(venue)
+        assert record["settlement"]["deposits"] == [[alice, DEPOSIT], [bob, DEPOSIT + 1]]
+        assert account(venue, alice).collateral == DEPOSIT
+        assert venue.tc.get("/v1/operator").json()["l1"]["next_request"] == 2
+        assert "sealbatch_l1_requests_credited_total 2.0" in venue.tc.get("/metrics").text
+        # One more deposit while the venue is down.
+        with link(venue).chain_lock:
+            l1.ex.deposit(alice, 7)
+    with l1_venue(db_url, clock, l1) as venue:
+        link(venue).step()
+        link(venue).step()
+        assert venue.service.core.l1_next == 3
+        assert account(venue, alice).collateral == DEPOSIT  # not credited twice
+        assert account(venue, alice).pending_deposits == 7
+        assert account(venue, bob).collateral == DEPOSIT + 1
+        clear_next(venue)
+        assert account(venue, alice).collateral == DEPOSIT + 7
+
+
+def test_trader_signed_deposits_are_refused_on_l1(db_url: str, clock: ManualClock, l1: L1) -> None:
+    """On an L1 collateral enters only through the contract: a signed deposit message
+    (free money without one) is refused and credits nothing."""
+    with l1_venue(db_url, clock, l1) as venue:
+        with pytest.raises(ApiError) as err:
+            venue.traders["alice"].deposit(DEPOSIT)
+        assert err.value.status == 400
+        assert not account(venue, l1.traders["alice"]).exists
+        assert account(venue, l1.traders["alice"]).pending_deposits == 0
+
+
+def test_a_forced_withdrawal_is_served_with_the_next_batch(
+    db_url: str, clock: ManualClock, l1: L1
+) -> None:
+    alice = l1.traders["alice"]
+    with l1_venue(db_url, clock, l1) as venue:
+        deposit_on_l1(venue, l1, "alice", DEPOSIT)
+        link(venue).step()
+        clear_next(venue)
+        with link(venue).chain_lock:
+            l1.ex.request_forced_withdrawal(alice, 1_000)
+        link(venue).step()
+        assert account(venue, alice).pending_withdrawals == 1_000
+        record = clear_next(venue)
+        assert record["settlement"]["withdrawals"] == [[alice, 1_000]]
+        assert account(venue, alice).collateral == DEPOSIT - 1_000
+        # More than the free collateral: served with all of it, not more.
+        with link(venue).chain_lock:
+            l1.ex.request_forced_withdrawal(alice, 10 * DEPOSIT)
+        link(venue).step()
+        assert account(venue, alice).pending_withdrawals == DEPOSIT - 1_000
+        clear_next(venue)
+        assert account(venue, alice).collateral == 0
+        assert venue.service.core.l1_queue_to == {0: 1, 1: 2, 2: 3}
+
+
+def test_a_forced_withdrawal_with_nothing_to_serve_it_blocks_the_queue_loudly(
+    db_url: str, clock: ManualClock, l1: L1
+) -> None:
+    """A request from an address with no account cannot be served yet (the ledger has no
+    withdrawal of nothing): it is reported, and the deposits behind it wait, as on L1."""
+    with l1_venue(db_url, clock, l1) as venue:
+        with link(venue).chain_lock:
+            l1.ex.request_forced_withdrawal(l1.traders["carol"], 5)
+            l1.ex.deposit(l1.traders["alice"], DEPOSIT)
+        link(venue).step()
+        assert venue.service.core.l1_next == 0
+        assert account(venue, l1.traders["alice"]).pending_deposits == 0
+        view = venue.tc.get("/v1/operator").json()["l1"]
+        assert view["unserved"] is not None and view["unserved"].startswith("request 0")
+        assert "sealbatch_l1_request_blocked 1.0" in venue.tc.get("/metrics").text
+
+
+def test_a_refused_anchor_is_reported_and_retried_never_skipped(
+    db_url: str, clock: ManualClock, l1: L1, tmp_path: Path
+) -> None:
+    """The exchange's verifier refuses the batch's proof: the venue reports the revert
+    (operator view, metric, stream), keeps the batch proven, retries it after the backoff
+    with the attempt counted, and anchors no later batch meanwhile."""
+    with l1_venue(db_url, clock, l1, prove=True, l1_retry_ms=5_000) as venue:
+        deposit_on_l1(venue, l1, "alice", DEPOSIT)
+        deposit_on_l1(venue, l1, "bob", DEPOSIT)
+        link(venue).step()
+        t = venue.traders
+        a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 3))
+        b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 3))
+        venue.to_reveal(a.batch_id)
+        t["alice"].reveal(a)
+        t["bob"].reveal(b)
+        venue.to_cleared(a.batch_id)
+        batch = a.batch_id
+
+        def status() -> str:
+            answer: str = venue.tc.get(f"/v1/batches/{batch}").json()["status"]
+            return answer
+
+        wait_for("the batch proven", lambda: status() == "proven", venue)
+        link(venue).step()
+        failure = link(venue).failure
+        assert failure is not None and failure.batch_id == batch
+        assert failure.error == "ProofRejected" and failure.attempts == 1
+        assert failure.retry_at_ms == clock.now_ms() + 5_000
+        view = venue.tc.get("/v1/operator").json()["l1"]
+        assert view["failure"]["batch_id"] == batch and view["lag"] == 1
+        assert view["last_anchored_batch"] is None
+        metrics = venue.tc.get("/metrics").text
+        assert "sealbatch_anchor_failures_total 1.0" in metrics
+        assert "sealbatch_l1_lag 1.0" in metrics
+        # Before the backoff ran out: no new attempt.
+        link(venue).step()
+        assert link(venue).failure is failure
+        clock.set(failure.retry_at_ms)
+        link(venue).step()
+        again = link(venue).failure
+        assert again is not None and again.batch_id == batch and again.attempts == 2
+        assert again.retry_at_ms == clock.now_ms() + 10_000  # doubled
+        assert status() == "proven"
+        assert l1.ex.next_batch_id() == 0  # nothing moved on L1
+    assert T0 > 0
