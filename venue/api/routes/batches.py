@@ -22,8 +22,8 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
     summary="Recent batches",
     description="Cleared batches, newest first (prices, volumes, status), and the batch "
     "collecting commitments now. Status: committed, then settled or failed; a settled "
-    "batch becomes proven once its proof is verified (in order); anchored is not reached "
-    "yet (L1 anchoring is not wired into the venue).",
+    "batch becomes proven once its proof is verified, then anchored once the exchange "
+    "contract accepted it (with --l1; both in order).",
 )
 async def list_batches(
     service: ServiceDep,
