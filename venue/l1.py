@@ -393,6 +393,8 @@ class L1Link:
         failure = self.failure
         if failure is not None and failure.batch_id == batch_id and now < failure.retry_at_ms:
             return False
+        if self._already_anchored(batch_id):
+            return True
         try:
             files, proof, queue_to = self.host.anchor_inputs(batch_id)
         except VenueError as exc:
@@ -419,6 +421,35 @@ class L1Link:
             receipt.tx_hash,
             receipt.gas_used,
         )
+        return True
+
+    def _already_anchored(self, batch_id: int) -> bool:
+        """Record ``batch_id`` from the contract's ``BatchAnchored`` event if the contract is
+        past it already (the venue stopped after sending the transaction, before recording
+        it); returns whether it was."""
+        with self.chain_lock:
+            if self.anchor.next_batch_id() <= batch_id:
+                return False
+            events = self.exchange.exchange.events.BatchAnchored.get_logs(
+                from_block=0, argument_filters={"lastBatchId": batch_id}
+            )
+            if not events:
+                return False
+            event = events[-1]
+            tx = self.chain.w3.eth.get_transaction_receipt(event["transactionHash"])
+        receipt = Receipt(
+            gas_used=int(tx["gasUsed"]),
+            input_data=b"",
+            tx_hash="0x" + bytes(event["transactionHash"]).hex(),
+            block=int(event["blockNumber"]),
+        )
+        post_root = bytes(event["args"]["postRoot"])
+        queue_to = int(event["args"]["queueTo"])
+        log.warning("batch %d was anchored before the venue stopped: recorded now", batch_id)
+        self.failure = None
+        self.host.record_anchor(batch_id, receipt, post_root, queue_to)
+        self.last_anchored = batch_id
+        self.anchored += 1
         return True
 
     def _refused(self, batch_id: int, error: str, detail: str, now: int) -> None:

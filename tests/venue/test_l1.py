@@ -19,6 +19,7 @@ from sealbatch.venue.client import VenueClient
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.errors import ApiError
 from sealbatch.venue.l1 import L1Link
+from tests.contracts.anvil import anvil_binary, running_anvil
 from tests.venue.conftest import T0, Venue, make_settings
 from tests.venue.l1_helpers import L1, L1_KEYS, deploy_refusing_exchange, l1_with_traders
 from tests.venue.test_proving import wait_for
@@ -71,6 +72,23 @@ def account(venue: Venue, address: str) -> Any:
 def test_deposits_are_credited_from_l1_events_exactly_once_also_across_a_restart(
     db_url: str, clock: ManualClock, l1: L1
 ) -> None:
+    check_deposits_credited_once(db_url, clock, l1)
+
+
+@pytest.mark.anvil
+def test_deposits_are_credited_exactly_once_on_anvil(tmp_path: Path) -> None:
+    if anvil_binary() is None:
+        pytest.skip("anvil is not installed (make installs contracts/node_modules)")
+    with running_anvil() as url:
+        l1 = l1_with_traders(deploy_refusing_exchange(Chain(url)))
+        check_deposits_credited_once(
+            f"sqlite:///{tmp_path / 'venue.db'}", ManualClock(T0 + 100), l1
+        )
+
+
+def check_deposits_credited_once(db_url: str, clock: ManualClock, l1: L1) -> None:
+    """Two deposits credited once each, in queue order; a third made while the venue is
+    down is credited after the restart, and the first two are not credited again."""
     alice, bob = l1.traders["alice"], l1.traders["bob"]
     with l1_venue(db_url, clock, l1) as venue:
         deposit_on_l1(venue, l1, "alice", DEPOSIT)
@@ -197,4 +215,3 @@ def test_a_refused_anchor_is_reported_and_retried_never_skipped(
         assert again.retry_at_ms == clock.now_ms() + 10_000  # doubled
         assert status() == "proven"
         assert l1.ex.next_batch_id() == 0  # nothing moved on L1
-    assert T0 > 0
