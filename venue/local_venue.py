@@ -10,7 +10,7 @@ import httpx
 
 from sealbatch.venue.errors import VenueError
 
-__all__ = ["LocalVenue"]
+__all__ = ["LocalVenue", "ThreadVenue"]
 
 
 class LocalVenue:
@@ -86,3 +86,48 @@ class LocalVenue:
             self.proc.terminate()
             self.proc.wait(timeout=10)
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+class ThreadVenue:
+    """Serve a venue app on 127.0.0.1 from a thread of this process: a venue on the
+    embedded chain, which lives in this process (examples, the demo).
+
+    >>> with ThreadVenue(create_app(settings, chain=chain)) as url:   # doctest: +SKIP
+    ...     VenueClient(url, key).info()
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.url = ""
+        self._server: Any = None
+        self._thread: Any = None
+
+    def __enter__(self) -> str:
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="sealbatch-venue")
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.__exit__()
+                raise VenueError("thread venue: expected it to start, got it stopped")
+            time.sleep(0.05)
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()

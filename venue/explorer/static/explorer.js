@@ -410,7 +410,7 @@
         h(
           "p",
           { class: "muted" },
-          "Each batch clears every market at one uniform price. Status moves committed → cleared → settled (or failed) → proven once the batch's STARK proof is verified; L1 anchoring is not wired into the venue yet, so no batch is anchored.",
+          "Each batch clears every market at one uniform price. Status moves committed → cleared → settled (or failed) → proven once the batch's STARK proof is verified → anchored once the L1 exchange contract accepted it (a venue run with --l1; without one no batch is anchored).",
         ),
         h("div", { id: "batches-table" }, batchesTable()),
       ),
