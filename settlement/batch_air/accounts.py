@@ -58,8 +58,10 @@ from sealbatch.settlement.batch_air.limbs import (
 )
 from sealbatch.settlement.batch_air.section import (
     TAG_ACCOUNT_FILLS,
-    TAG_FLOWS,
+    TAG_ADJUST,
+    TAG_FORFEIT,
     TAG_NODE,
+    TAG_TRANSFERS,
     Section,
     prefix_columns,
 )
@@ -126,7 +128,9 @@ class AccountColumns:
     deposit: tuple[Column, ...]
     withdrawal: tuple[Column, ...]
     forfeit: tuple[Column, ...]
-    has_flows: Column
+    has_transfers: Column
+    has_forfeit: Column
+    has_adjust: Column
     adjust: Signed
     adjust_positions: tuple[Column, ...]
     carries: tuple[Column, ...]
@@ -192,9 +196,9 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
         sec.transition((1 - has_fills) * c, "statement 3: no fills, no lots and no fees")
     sec.bus.receive(TAG_ACCOUNT_FILLS, [sec.row, *net, *fee_sums], has_fills, "account's fills")
 
-    # ---- flows
-    # Flows come digit by digit from the verifier's table (each digit below 2^12 by
-    # construction) or are zero: no range check of their own.
+    # ---- flows: three tables, each received at most once by the account's row
+    # Their digits come from the tables (each below 2^12 by construction) or are zero: no
+    # range check of their own.
     deposit = tuple(sec.alloc("acct.deposit", AMOUNT_DIGITS))
     withdrawal = tuple(sec.alloc("acct.withdrawal", AMOUNT_DIGITS))
     forfeit = tuple(sec.alloc("acct.forfeit", AMOUNT_DIGITS))
@@ -202,16 +206,18 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
     sec.boolean(adjust_sign, "acct.adjust.sign")
     adjust = Signed(adjust_sign, tuple(sec.alloc("acct.adjust", AMOUNT_DIGITS)))
     adjust_p = tuple(sec.alloc("acct.adjust_p", m))
-    has_flows = sec.one("acct.has_flows")
-    sec.boolean(has_flows, "acct.has_flows")
-    for c in (*deposit, *withdrawal, *forfeit, adjust.sign, *adjust.digits, *adjust_p):
-        sec.transition((1 - has_flows) * c, "statement 3: no published flow, no flow")
-    sec.bus.receive(
-        TAG_FLOWS,
-        [sec.row, *deposit, *withdrawal, *forfeit, adjust.sign, *adjust.digits, *adjust_p],
-        has_flows,
-        "account's flows",
-    )
+    has_transfers = sec.one("acct.has_transfers")
+    has_forfeit = sec.one("acct.has_forfeit")
+    has_adjust = sec.one("acct.has_adjust")
+    for flag, values, tag, what in (
+        (has_transfers, (*deposit, *withdrawal), TAG_TRANSFERS, "transfers"),
+        (has_forfeit, forfeit, TAG_FORFEIT, "forfeit"),
+        (has_adjust, (adjust.sign, *adjust.digits, *adjust_p), TAG_ADJUST, "adjustment"),
+    ):
+        sec.boolean(flag, f"acct.has_{what}")
+        for c in values:
+            sec.transition((1 - flag) * c, f"statement 3: no published {what}, none applied")
+        sec.bus.receive(tag, [sec.row, *values], flag, f"account's {what}")
     if not st.has_adjustments:
         for c in (adjust.sign, *adjust.digits, *adjust_p):
             sec.transition(c, "statement 3: no adjustments in this batch")
@@ -319,7 +325,9 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
         deposit=deposit,
         withdrawal=withdrawal,
         forfeit=forfeit,
-        has_flows=has_flows,
+        has_transfers=has_transfers,
+        has_forfeit=has_forfeit,
+        has_adjust=has_adjust,
         adjust=adjust,
         adjust_positions=adjust_p,
         carries=tuple(carry_cols),
@@ -405,10 +413,13 @@ def account_trace(
         for k, column in enumerate(cs):
             main[column.index, :n] = d[k]
         flows.append(d.astype(np.int64))
-    flowing = np.zeros(n, dtype=bool)
-    for r, *_ in sw.flow_rows():
-        flowing[r] = True
-    main[cols.has_flows.index, :n] = flowing
+    for flag, table in (
+        (cols.has_transfers, sw.transfer_rows()),
+        (cols.has_forfeit, sw.forfeit_rows()),
+        (cols.has_adjust, sw.adjust_rows()),
+    ):
+        for r, *_ in table:
+            main[flag.index, r] = 1
     adj_sign, adj_digits = _put_signed(main, cols.adjust, list(sw.adjust), n)
     for j in range(m):
         main[cols.adjust_positions[j].index, :n] = to_field(sw.adjust_positions[:, j])

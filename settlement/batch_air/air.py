@@ -7,9 +7,10 @@ Poseidon2 service (:mod:`.framework`). Prover and verifier call it with the
 same statement, so both get the same columns, constraints and public tables.
 
 The clearing side sends a ``TAG_FILL`` tuple for every filled order row and
-the settlement fills section receives each once; the per-account deposits,
-withdrawals and forfeits charged are a public table (``TAG_FLOWS``) the
-verifier derives from the published files, and every fill settled is sent
+the settlement fills section receives each once; the per-account deposits
+and withdrawals (``TAG_TRANSFERS``), forfeits charged (``TAG_FORFEIT``) and
+adjustments (``TAG_ADJUST``) are public tables the verifier derives from its
+replay of the published files, and every fill settled is sent
 once more (``TAG_PUBLISHED_FILL``) to the outputs-digest section
 (:mod:`.digests`), which absorbs the fills ``result.json`` publishes into the
 sponge whose output is the public outputs digest.
@@ -23,7 +24,9 @@ from sealbatch.settlement.batch_air import clearing, commitment_hash, digests
 from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
     MIN_ROWS,
-    TAG_FLOWS,
+    TAG_ADJUST,
+    TAG_FORFEIT,
+    TAG_TRANSFERS,
     AirBuilder,
     Layout,
 )
@@ -74,8 +77,13 @@ def declare_all(
     commitment_hash.declare(b)
     sec, settle_columns = declare_settlement(b, statement.settle)
     digests.declare(b, statement)
-    flows = statement.settle_witness.flow_rows()
-    b.public_table(PublicTable(TAG_FLOWS, flows, (1,) * len(flows), receive=False))
+    sw = statement.settle_witness
+    for tag, rows in (
+        (TAG_TRANSFERS, sw.transfer_rows()),
+        (TAG_FORFEIT, sw.forfeit_rows()),
+        (TAG_ADJUST, sw.adjust_rows()),
+    ):
+        b.public_table(PublicTable(tag, rows, (1,) * len(rows), receive=False))
     air, layout = b.finish()
     return air, layout, sec, settle_columns
 

@@ -51,14 +51,17 @@ tag                     tuple
 ``TAG_ACCOUNT_ADDR``    ``(account, address×7, subaccount)`` — an account row's
                         address, looked up by each revealed order's trader
 ``TAG_FILL``            ``(account, market, side, lots, price)`` — side 1 buy
-``TAG_FORFEIT``         ``(account, bond_l0, bond_l1, bond_l2)`` — a forfeited
-                        commitment's bond (24-bit limbs)
+``TAG_FORFEIT``         ``(account, forfeit digits×6)`` — the bonds an account
+                        is charged for its forfeited commitments
 ``TAG_NODE``            ``(tree, level, index, digest×8)`` — a state-tree node
                         (:mod:`.tree`)
 ``TAG_ACCOUNT_FILLS``   ``(account, net lots per market, fee digit sums×6)`` —
                         an account's fills, summed (:mod:`.fills`)
-``TAG_FLOWS``           ``(account, deposit, withdrawal, forfeit digits×6
-                        each)`` — an account's published flows
+``TAG_TRANSFERS``       ``(account, deposit digits×6, withdrawal digits×6)`` —
+                        an account's published deposits and withdrawals
+``TAG_ADJUST``          ``(account, adjust sign, adjust digits×6, position
+                        adjustment per market)`` — what the transition moved
+                        beyond fills, fees, funding, transfers and forfeits
 ``TAG_PUBLISHED_FILL``  ``(account, market, side, lots, price)`` — each fill
                         the settlement settles, received by the outputs
                         digest's fill rows (:mod:`.digests`)
@@ -89,11 +92,11 @@ __all__ = [
     "RANGE_BITS",
     "TAG_ACCOUNT_ADDR",
     "TAG_ACCOUNT_FILLS",
+    "TAG_ADJUST",
     "TAG_CARRIED",
     "TAG_CDIGEST",
     "TAG_CFIELDS",
     "TAG_FILL",
-    "TAG_FLOWS",
     "TAG_FORFEIT",
     "TAG_MARKET",
     "TAG_NODE",
@@ -102,6 +105,7 @@ __all__ = [
     "TAG_PUBLISHED_FILL",
     "TAG_RANGE",
     "TAG_STAGED",
+    "TAG_TRANSFERS",
     "AirBuilder",
     "Layout",
     "RangeCheck",
@@ -119,8 +123,9 @@ TAG_FILL = 5
 TAG_FORFEIT = 6
 TAG_NODE = 16
 TAG_ACCOUNT_FILLS = 17
-TAG_FLOWS = 18
+TAG_TRANSFERS = 18
 TAG_PUBLISHED_FILL = 19
+TAG_ADJUST = 20
 TAG_STAGED = 23
 TAG_CFIELDS = 32
 TAG_CDIGEST = 33

@@ -24,13 +24,14 @@ from sealbatch.crypto.evaluators import ArrayEvaluator
 from sealbatch.crypto.expr import Column, Expr, const, evaluate
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_FILLS,
+    TAG_ADJUST,
     TAG_FILL,
-    TAG_FLOWS,
     TAG_FORFEIT,
     TAG_NODE,
     TAG_PERM,
     TAG_PUBLISHED_FILL,
     TAG_RANGE,
+    TAG_TRANSFERS,
     AirBuilder,
     TraceBuilder,
 )
@@ -38,13 +39,14 @@ from sealbatch.settlement.batch_air.limbs import CARRY_BITS, CARRY_OFFSET, DIGIT
 
 __all__ = [
     "TAG_ACCOUNT_FILLS",
+    "TAG_ADJUST",
     "TAG_FILL",
-    "TAG_FLOWS",
     "TAG_FORFEIT",
     "TAG_NODE",
     "TAG_PERM",
     "TAG_PUBLISHED_FILL",
     "TAG_RANGE",
+    "TAG_TRANSFERS",
     "Section",
 ]
 

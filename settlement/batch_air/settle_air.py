@@ -10,16 +10,17 @@ fills. Around the sections it places the two services they use:
 * the 12-bit range table and the Poseidon2 rows of
   :mod:`sealbatch.settlement.batch_air.framework` (the batch AIR's own).
 
-Per-account deposits, withdrawals, forfeited bonds and adjustments are a
-second public table (``TAG_FLOWS``, :meth:`SettleWitness.flow_rows`) the
-verifier takes from its replay of the published batch; each account row
-receives its own at most once.
+Per-account deposits and withdrawals (``TAG_TRANSFERS``), forfeited bonds
+(``TAG_FORFEIT``) and adjustments (``TAG_ADJUST``) are three more public
+tables (:meth:`SettleWitness.transfer_rows`, ``forfeit_rows``,
+``adjust_rows``) the verifier takes from its replay of the published batch;
+each account row receives its own row of each at most once.
 
 Public inputs: :meth:`SettleStatement.to_elements`, the fill count, the
-fills (five elements each: ``account, market, side, lots, price``), then one
-flow row per account with a flow (:meth:`SettleWitness.flow_rows`). They
-grow with the batch: in the batch AIR the fills come from the clearing
-sections instead.
+fills (five elements each: ``account, market, side, lots, price``), the
+transfer count and rows, the forfeit count and rows, then the adjustment
+rows. They grow with the batch: in the batch AIR the fills come from the
+clearing sections instead.
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ from sealbatch.crypto.bus import PublicTable
 from sealbatch.settlement.batch_air.accounts import AccountColumns, account_section, account_trace
 from sealbatch.settlement.batch_air.fills import FillColumns, fills_section, fills_trace
 from sealbatch.settlement.batch_air.framework import (
+    TAG_ADJUST,
     TAG_FILL,
-    TAG_FLOWS,
+    TAG_FORFEIT,
     TAG_PUBLISHED_FILL,
+    TAG_TRANSFERS,
     AirBuilder,
     TraceBuilder,
 )
@@ -63,7 +66,9 @@ __all__ = [
 
 NAME = "sealbatch_settle"
 _FILL_WIDTH = 5
-_FLOW_WIDTH = 1 + 4 * AMOUNT_DIGITS + 1  # then one position adjustment per market
+_TRANSFER_WIDTH = 1 + 2 * AMOUNT_DIGITS
+_FORFEIT_WIDTH = 1 + AMOUNT_DIGITS
+_ADJUST_WIDTH = 2 + AMOUNT_DIGITS  # then one position adjustment per market
 
 
 @dataclass(frozen=True)
@@ -129,10 +134,16 @@ def rows_needed(st: SettleStatement, fills: int) -> int:
 
 
 def public_inputs(st: SettleStatement, sw: SettleWitness) -> tuple[int, ...]:
-    """The statement, the fills and the per-account flows as field elements."""
-    fills = sw.fill_rows()
+    """The statement, the fills, transfers, forfeits and adjustments as field elements."""
+    fills, transfers, forfeits = sw.fill_rows(), sw.transfer_rows(), sw.forfeit_rows()
     out = [*st.to_elements(), len(fills)]
-    for row in (*fills, *sw.flow_rows()):
+    for row in fills:
+        out += row
+    out.append(len(transfers))
+    for row in transfers:
+        out += row
+    out.append(len(forfeits))
+    for row in (*forfeits, *sw.adjust_rows()):
         out += row
     return tuple(out)
 
@@ -140,37 +151,48 @@ def public_inputs(st: SettleStatement, sw: SettleWitness) -> tuple[int, ...]:
 Rows = tuple[tuple[int, ...], ...]
 
 
-def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows]:
+def _take(rest: tuple[int, ...], width: int, what: str) -> tuple[Rows, tuple[int, ...]]:
+    """A count and that many rows of ``width`` from the front of ``rest``."""
+    if not rest or len(rest) < 1 + width * rest[0]:
+        raise ValueError(f"expected a {what} count and the {what} rows")
+    k = rest[0]
+    rows = tuple(rest[1 + width * i : 1 + width * (i + 1)] for i in range(k))
+    return rows, rest[1 + width * k :]
+
+
+def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows, Rows, Rows]:
     st, used = SettleStatement.from_elements(public)
     rest = tuple(int(x) for x in public[used:])
-    if not rest or len(rest) < 1 + _FILL_WIDTH * rest[0]:
-        raise ValueError("expected a fill count and the fills after the statement")
-    k = rest[0]
-    fills = tuple(rest[1 + _FILL_WIDTH * i : 1 + _FILL_WIDTH * (i + 1)] for i in range(k))
-    rest = rest[1 + _FILL_WIDTH * k :]
-    width = _FLOW_WIDTH + len(st.markets)
+    fills, rest = _take(rest, _FILL_WIDTH, "fill")
+    transfers, rest = _take(rest, _TRANSFER_WIDTH, "transfer")
+    forfeits, rest = _take(rest, _FORFEIT_WIDTH, "forfeit")
+    width = _ADJUST_WIDTH + len(st.markets)
     if len(rest) % width:
-        raise ValueError(f"expected flows of {width} elements, got {len(rest)} elements")
-    flows = tuple(rest[i : i + width] for i in range(0, len(rest), width))
-    for row in flows:  # the account rows take these digits without range checks
-        digits = row[1 : 1 + 3 * AMOUNT_DIGITS] + row[2 + 3 * AMOUNT_DIGITS : _FLOW_WIDTH]
-        if any(d >= DIGIT for d in digits) or row[1 + 3 * AMOUNT_DIGITS] > 1:
-            raise ValueError(f"expected 12-bit flow digits and a sign bit, got {row}")
-    return st, fills, flows
+        raise ValueError(f"expected adjustments of {width} elements, got {len(rest)} elements")
+    adjusts = tuple(rest[i : i + width] for i in range(0, len(rest), width))
+    # the account rows take these digits without range checks
+    for row in (*transfers, *forfeits):
+        if any(d >= DIGIT for d in row[1:]):
+            raise ValueError(f"expected 12-bit digits, got {row}")
+    for row in adjusts:
+        if row[1] > 1 or any(d >= DIGIT for d in row[2:_ADJUST_WIDTH]):
+            raise ValueError(f"expected a sign bit and 12-bit adjustment digits, got {row}")
+    return st, fills, transfers, forfeits, adjusts
 
 
 def _builder(num_rows: int, public: Sequence[int]) -> tuple[AirBuilder, Section, SettleColumns]:
-    st, fills, flows = _parse(public)
+    st, fills, transfers, forfeits, adjusts = _parse(public)
     b = AirBuilder(NAME, num_rows, tuple(public))
     sec, cols = declare(b, st)
     b.public_table(PublicTable(TAG_FILL, fills, (1,) * len(fills), receive=False))
     b.public_table(PublicTable(TAG_PUBLISHED_FILL, fills, (1,) * len(fills), receive=True))
-    b.public_table(PublicTable(TAG_FLOWS, flows, (1,) * len(flows), receive=False))
+    for tag, rows in ((TAG_TRANSFERS, transfers), (TAG_FORFEIT, forfeits), (TAG_ADJUST, adjusts)):
+        b.public_table(PublicTable(tag, rows, (1,) * len(rows), receive=False))
     return b, sec, cols
 
 
 def build(num_rows: int, public: tuple[int, ...]) -> Air:
-    """The settlement AIR for a statement, its fills and flows (both sides).
+    """The settlement AIR for a statement, its fills, transfers, forfeits and adjustments.
 
     Raises:
         ValueError: malformed public inputs or a row count that is not a power of two

@@ -270,10 +270,10 @@ class SettleWitness:
 
     ``adjust`` and ``adjust_positions`` hold what the transition moved beyond
     fills, fees, funding, deposits, withdrawals and forfeits (liquidation
-    penalties, deficit cover, ADL, socialised loss, RFQ blocks); like the
-    flows they reach the AIR as the verifier's public table (from its replay
-    of the batch), and they must be zero unless the statement says the batch
-    has adjustments.
+    penalties, deficit cover, ADL, socialised loss, RFQ blocks); they reach
+    the AIR as the verifier's public table ``TAG_ADJUST`` (from its replay of
+    the batch), and they must be zero unless the statement says the batch has
+    adjustments.
     """
 
     address_limbs: np.ndarray  # (n, 7) uint64
@@ -290,29 +290,41 @@ class SettleWitness:
     adjust_positions: np.ndarray  # (n, m) int64
     fills: tuple[FillRow, ...]
 
-    def flow_rows(self) -> tuple[tuple[int, ...], ...]:
-        """``TAG_FLOWS`` rows for every account with a flow: ``(account, deposit,
-        withdrawal, forfeit (6 digits each), adjust sign, adjust (6 digits), position
-        adjustment per market (field elements))``."""
+    def transfer_rows(self) -> tuple[tuple[int, ...], ...]:
+        """``TAG_TRANSFERS`` rows for every account with a deposit or withdrawal:
+        ``(account, deposit digits×6, withdrawal digits×6)``."""
         out = []
         for r in range(len(self.deposits)):
-            amounts = (self.deposits[r], self.withdrawals[r], self.forfeits[r])
+            amounts = (self.deposits[r], self.withdrawals[r])
+            if any(amounts):
+                out.append((r, *_digits(amounts[0]), *_digits(amounts[1])))
+        return tuple(out)
+
+    def forfeit_rows(self) -> tuple[tuple[int, ...], ...]:
+        """``TAG_FORFEIT`` rows for every account charged a forfeited bond:
+        ``(account, forfeit digits×6)``."""
+        return tuple((r, *_digits(f)) for r, f in enumerate(self.forfeits) if f)
+
+    def adjust_rows(self) -> tuple[tuple[int, ...], ...]:
+        """``TAG_ADJUST`` rows for every account with an adjustment: ``(account, adjust
+        sign, adjust digits×6, position adjustment per market (field elements))``."""
+        out = []
+        for r in range(len(self.adjust)):
             adjust = int(self.adjust[r])
             moved = [int(v) for v in self.adjust_positions[r]]
-            if not any(amounts) and not adjust and not any(moved):
-                continue
-            row = [r]
-            for amount in amounts:
-                row += [int(d) for d in digits_of([amount], 6)[:, 0]]
-            row.append(int(adjust < 0))
-            row += [int(d) for d in digits_of([abs(adjust)], 6)[:, 0]]
-            row += [v % P for v in moved]
-            out.append(tuple(row))
+            if adjust or any(moved):
+                row = [r, int(adjust < 0), *_digits(abs(adjust)), *(v % P for v in moved)]
+                out.append(tuple(row))
         return tuple(out)
 
     def fill_rows(self) -> tuple[tuple[int, ...], ...]:
         """``TAG_FILL`` rows ``(account, market, side, lots, price)``, one per fill."""
         return tuple((f.account, f.market, int(f.buy), f.lots, f.price) for f in self.fills)
+
+
+def _digits(amount: int) -> list[int]:
+    """``amount``'s six 12-bit digits, least significant first."""
+    return [int(d) for d in digits_of([amount], 6)[:, 0]]
 
 
 def _per_account(post: LedgerState, flows: Sequence[tuple[AccountKey, int]]) -> list[int]:

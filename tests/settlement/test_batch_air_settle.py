@@ -348,12 +348,12 @@ def test_a_batch_with_a_block_satisfies_the_settlement_air(
     _check(air, main)
 
 
-def test_an_adjustment_other_than_the_replayed_one_is_caught_by_the_flows_table(
+def test_an_adjustment_other_than_the_replayed_one_is_caught_by_the_adjust_table(
     block_batch: tuple[BatchWitness, SettlementConfig],
 ) -> None:
     """In a batch with adjustments (a block), the operator publishes a post-state that
     moves 1,000 units more from the block's buyer to its seller: the trace's adjustments
-    are not the ones the verifier's replay publishes (statement 3, its flows table)."""
+    are not the ones the verifier's replay publishes (statement 3, its adjustments table)."""
     w, cfg = block_batch
     _, honest_sw = settle_inputs(w, cfg)
     c = w.post.collateral.copy()
@@ -366,14 +366,14 @@ def test_an_adjustment_other_than_the_replayed_one_is_caught_by_the_flows_table(
     challenges = air.challenge_values(CHALLENGES)
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):  # ... not the bus
         air.check_trace(main, air.build_aux(main, challenges), challenges)
-    assert honest_sw.flow_rows() != sw.flow_rows()
+    assert honest_sw.adjust_rows() != sw.adjust_rows()
 
 
-def test_a_deposit_credited_to_another_account_is_caught_by_the_flows_table(
+def test_a_deposit_credited_to_another_account_is_caught_by_the_transfers_table(
     batch: tuple[BatchWitness, SettlementConfig],
 ) -> None:
     """The operator credits trader 1's deposit of 7 to trader 2 (its published post-state
-    says so; value is conserved): the trace's flows are not the published transfers."""
+    says so; value is conserved): the trace's transfers are not the published ones."""
     w, cfg = batch
     _, honest_sw = settle_inputs(w, cfg)
     c = w.post.collateral.copy()
