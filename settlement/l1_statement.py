@@ -36,24 +36,33 @@ from sealbatch.settlement.roots import encode_signed
 
 __all__ = [
     "BLOCK_ELEMENTS",
+    "BLOCK_TAG",
+    "DEPOSIT_TAG",
     "INPUTS_DOMAIN",
     "KIND_DEPOSIT",
     "KIND_FORCED_WITHDRAWAL",
     "PUBLIC_HEADER",
     "PUBLIC_PER_MARKET",
+    "WITHDRAWAL_TAG",
     "L1Request",
     "L1Withdrawal",
     "MarketValues",
     "block_elements",
     "digest_elements",
+    "inputs_blocks",
     "inputs_digest",
     "public_inputs",
+    "transfer_blocks",
 ]
 
 #: First element of the inputs digest (docs/formats.md, "Batch digests").
 INPUTS_DOMAIN = 0x5EA1_0006
 KIND_DEPOSIT = 1
 KIND_FORCED_WITHDRAWAL = 2
+#: First element of each record of the inputs digest (docs/formats.md, "Batch digests").
+DEPOSIT_TAG = 1
+WITHDRAWAL_TAG = 2
+BLOCK_TAG = 3
 #: Elements per RFQ block: id×8, market code, buyer×7, seller×7, price, quantity.
 BLOCK_ELEMENTS = 25
 PUBLIC_HEADER = 3 + 5 * 8 + 1
@@ -113,8 +122,71 @@ def block_elements(blocks: Sequence[BlockTrade]) -> list[int]:
     return out
 
 
-def _flow(account: str, subaccount: int, amount: int) -> list[int]:
-    return [*address_limbs(account), subaccount, *limbs(amount, 3)]
+def _amount_digits(amount: int) -> list[int]:
+    """``amount`` as six 12-bit digits, least significant first."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 1 << 72:
+        raise ValueError(f"expected an amount in [0, 2^72), got {amount!r}")
+    return [(amount >> (12 * k)) & 0xFFF for k in range(6)]
+
+
+def transfer_blocks(tag: int, account: str, subaccount: int, amount: int) -> list[list[int]]:
+    """One deposit or withdrawal as its two rate-8 blocks of the inputs digest:
+    ``[tag, amount digits×6, 0]`` and ``[address×7, subaccount]``.
+
+    Raises:
+        ValueError: a malformed address, or a subaccount or amount out of range.
+    """
+    if not 0 <= subaccount < 1 << 16:
+        raise ValueError(f"expected a subaccount in [0, 65536), got {subaccount}")
+    return [[tag, *_amount_digits(amount), 0], [*address_limbs(account), subaccount]]
+
+
+def inputs_blocks(
+    *,
+    batch_id: int,
+    oracle: OracleRound,
+    deposits: Sequence[tuple[str, int, int]],
+    block_elements: Sequence[int],
+    withdrawals: Sequence[tuple[str, int, int]],
+) -> tuple[tuple[int, ...], ...]:
+    """The inputs digest's preimage as rate-8 blocks (docs/formats.md, "Batch digests").
+
+    Three header blocks ``[INPUTS_DOMAIN, batch_id×3, round_id×3, 0]``,
+    ``[timestamp_ms×3, 0×5]``, ``[oracle digest×8]``; then two blocks per deposit
+    (:func:`transfer_blocks` with :data:`DEPOSIT_TAG`), four per RFQ block
+    ``[BLOCK_TAG, market code, price, quantity, 0×4]``, ``[block_id×8]``,
+    ``[buyer×7, 0]``, ``[seller×7, 0]``, and two per withdrawal
+    (:data:`WITHDRAWAL_TAG`). Every record starts with a block whose first element
+    is its tag, so the blocks parse one way only.
+
+    Args:
+        deposits, withdrawals: ``(address, subaccount, amount)`` each, in order.
+        block_elements: the RFQ blocks' elements, :data:`BLOCK_ELEMENTS` per block
+            (:func:`block_elements`).
+
+    Raises:
+        ValueError: a value out of range or a partial RFQ block.
+    """
+    if len(block_elements) % BLOCK_ELEMENTS:
+        raise ValueError(
+            f"expected {BLOCK_ELEMENTS} elements per RFQ block, got {len(block_elements)}"
+        )
+    blocks: list[list[int]] = [
+        [INPUTS_DOMAIN, *limbs(batch_id, 3), *limbs(oracle.round_id, 3), 0],
+        [*limbs(oracle.timestamp_ms, 3), 0, 0, 0, 0, 0],
+        list(bytes32_elements(oracle.digest())),
+    ]
+    for account, sub, amount in deposits:
+        blocks += transfer_blocks(DEPOSIT_TAG, account, sub, amount)
+    for i in range(0, len(block_elements), BLOCK_ELEMENTS):
+        e = [int(v) for v in block_elements[i : i + BLOCK_ELEMENTS]]
+        blocks += [[BLOCK_TAG, e[8], e[23], e[24], 0, 0, 0, 0], e[0:8], [*e[9:16], 0]]
+        blocks.append([*e[16:23], 0])
+    for account, sub, amount in withdrawals:
+        blocks += transfer_blocks(WITHDRAWAL_TAG, account, sub, amount)
+    if any(not 0 <= v < poseidon2.P for b in blocks for v in b):
+        raise ValueError("expected field elements in the inputs digest")
+    return tuple(tuple(b) for b in blocks)
 
 
 def inputs_digest(
@@ -125,7 +197,8 @@ def inputs_digest(
     block_elements: Sequence[int],
     withdrawals: Sequence[L1Withdrawal],
 ) -> bytes:
-    """The inputs digest as ``Exchange.sol`` derives it (32 bytes).
+    """The inputs digest as ``Exchange.sol`` derives it (32 bytes): the sponge of
+    :func:`inputs_blocks`.
 
     Args:
         deposits: the deposit requests the batch consumes, in queue order.
@@ -134,24 +207,15 @@ def inputs_digest(
     Raises:
         SettlementError: a value out of range or a partial block.
     """
-    if len(block_elements) % BLOCK_ELEMENTS:
-        raise SettlementError(
-            f"expected {BLOCK_ELEMENTS} elements per RFQ block, got {len(block_elements)}"
-        )
     try:
-        out = [
-            INPUTS_DOMAIN,
-            *limbs(batch_id, 3),
-            *limbs(oracle.round_id, 3),
-            *limbs(oracle.timestamp_ms, 3),
-            *bytes32_elements(oracle.digest()),
-            len(deposits),
-        ]
-        for d in deposits:
-            out += _flow(d.account, d.subaccount, d.amount)
-        out += [len(block_elements) // BLOCK_ELEMENTS, *block_elements, len(withdrawals)]
-        for w in withdrawals:
-            out += _flow(w.account, w.subaccount, w.amount)
+        blocks = inputs_blocks(
+            batch_id=batch_id,
+            oracle=oracle,
+            deposits=[(d.account, d.subaccount, d.amount) for d in deposits],
+            block_elements=block_elements,
+            withdrawals=[(w.account, w.subaccount, w.amount) for w in withdrawals],
+        )
+        out = [v for b in blocks for v in b]
         digest = poseidon2.hash_elements(np.array(out, dtype=np.uint64))
     except ValueError as exc:
         raise SettlementError(f"inputs digest: {exc}") from None

@@ -32,6 +32,11 @@ contract Exchange {
     /// @notice Elements per RFQ block in the inputs digest: id ×8, market code, buyer ×7,
     ///         seller ×7, price, quantity.
     uint256 public constant BLOCK_ELEMENTS = 25;
+    /// @notice First element of each deposit, withdrawal and RFQ block record in the inputs
+    ///         digest (docs/formats.md, "Batch digests").
+    uint256 public constant DEPOSIT_TAG = 1;
+    uint256 public constant WITHDRAWAL_TAG = 2;
+    uint256 public constant BLOCK_TAG = 3;
     /// @notice Public inputs before the per-market values: batch id ×3, five digests ×8, m.
     uint256 public constant PUBLIC_HEADER = 44;
     /// @notice Public inputs per market: price, funding index ×4 (signed), mark, order count.
@@ -536,11 +541,12 @@ contract Exchange {
         if (s.blockElements.length % BLOCK_ELEMENTS != 0) revert MalformedBlocks(s.blockElements.length);
     }
 
-    /// @dev The inputs digest of docs/formats.md ("Batch digests"), from what L1 knows: the
-    ///      sponge of [INPUTS_DOMAIN, batch id ×3, round id ×3, round time ×3, oracle digest ×8],
-    ///      the deposits this batch consumes from the queue (count, then address ×7, subaccount,
-    ///      amount ×3 each), the RFQ blocks (count, then their elements), the withdrawals it pays
-    ///      (count, then address ×7, subaccount, amount ×3 each).
+    /// @dev The inputs digest of docs/formats.md ("Batch digests"), from what L1 knows, in
+    ///      whole rate-8 blocks (the batch AIR absorbs one per row): [INPUTS_DOMAIN, batch id ×3,
+    ///      round id ×3, 0], [round time ×3, 0 ×5], [oracle digest ×8]; then the deposits this
+    ///      batch consumes from the queue (two blocks each, see _putTransfer), the RFQ blocks
+    ///      (four blocks each: [BLOCK_TAG, market, price, quantity, 0 ×4], [id ×8],
+    ///      [buyer ×7, 0], [seller ×7, 0]) and the withdrawals it pays (two blocks each).
     function _inputsDigest(Statement calldata s, uint256 consumed, bytes32 oracleDigest)
         private
         view
@@ -551,33 +557,42 @@ contract Exchange {
             if (queue[i].kind == KIND_DEPOSIT) ++deposits;
         }
         uint256 blocks = s.blockElements.length / BLOCK_ELEMENTS;
-        // 18 header elements, then three counts and the entries they count
-        uint256[] memory e =
-            new uint256[](21 + 11 * deposits + s.blockElements.length + 11 * s.withdrawals.length);
+        uint256[] memory e = new uint256[](24 + 16 * deposits + 32 * blocks + 16 * s.withdrawals.length);
         e[0] = INPUTS_DOMAIN;
         _putLimbs(e, 1, s.lastBatchId);
         _putLimbs(e, 4, s.oracle.roundId);
-        _putLimbs(e, 7, s.oracle.timestampMs);
-        _putDigest(e, 10, _bytes32Elements(oracleDigest));
-        uint256 at = 18;
-        e[at++] = deposits;
+        _putLimbs(e, 8, s.oracle.timestampMs);
+        _putDigest(e, 16, _bytes32Elements(oracleDigest));
+        uint256 at = 24;
         for (uint256 i = consumed; i < s.queueTo; ++i) {
             L1Request storage r = queue[i];
             if (r.kind != KIND_DEPOSIT) continue;
-            at = _putFlow(e, at, r.account, r.subaccount, r.amount);
+            at = _putTransfer(e, at, DEPOSIT_TAG, r.account, r.subaccount, r.amount);
         }
-        e[at++] = blocks;
         for (uint256 i = 0; i < s.blockElements.length; ++i) {
             if (s.blockElements[i] >= P) revert NotFieldElement(s.blockElements[i]);
-            e[at++] = s.blockElements[i];
         }
-        e[at++] = s.withdrawals.length;
+        for (uint256 b = 0; b < blocks; ++b) {
+            uint256 from = b * BLOCK_ELEMENTS;
+            e[at] = BLOCK_TAG;
+            e[at + 1] = s.blockElements[from + 8]; // market code
+            e[at + 2] = s.blockElements[from + 23]; // price
+            e[at + 3] = s.blockElements[from + 24]; // quantity
+            for (uint256 k = 0; k < 8; ++k) {
+                e[at + 8 + k] = s.blockElements[from + k]; // block id
+            }
+            for (uint256 k = 0; k < 7; ++k) {
+                e[at + 16 + k] = s.blockElements[from + 9 + k]; // buyer
+                e[at + 24 + k] = s.blockElements[from + 16 + k]; // seller
+            }
+            at += 32;
+        }
         uint256 forced = _forcedCount(consumed, s.queueTo);
         for (uint256 i = 0; i < s.withdrawals.length; ++i) {
             Withdrawal calldata w = s.withdrawals[i];
             // only a forced withdrawal may be served with nothing
             if ((w.amount == 0 && i >= forced) || w.amount >= AMOUNT_LIMIT) revert BadAmount(w.amount);
-            at = _putFlow(e, at, w.account, w.subaccount, w.amount);
+            at = _putTransfer(e, at, WITHDRAWAL_TAG, w.account, w.subaccount, w.amount);
         }
         return hasher.hash(e);
     }
@@ -588,16 +603,20 @@ contract Exchange {
         }
     }
 
-    /// @dev address ×7, subaccount, amount ×3; returns the next position.
-    function _putFlow(uint256[] memory e, uint256 at, address account, uint16 subaccount, uint256 amount)
+    /// @dev A deposit or withdrawal as two blocks, [tag, amount as six 12-bit digits, 0] and
+    ///      [address ×7, subaccount]; returns the next position.
+    function _putTransfer(uint256[] memory e, uint256 at, uint256 tag, address account, uint16 subaccount, uint256 amount)
         private
         pure
         returns (uint256)
     {
-        _putAddress(e, at, account);
-        e[at + 7] = subaccount;
-        _putLimbs(e, at + 8, amount);
-        return at + 11;
+        e[at] = tag;
+        for (uint256 k = 0; k < 6; ++k) {
+            e[at + 1 + k] = (amount >> (12 * k)) & 0xFFF;
+        }
+        _putAddress(e, at + 8, account);
+        e[at + 15] = subaccount;
+        return at + 16;
     }
 
     /// @dev The batch AIR's public inputs (docs/stark.md, "The batch AIR"): batch id ×3,

@@ -128,7 +128,7 @@ class AccountColumns:
     deposit: tuple[Column, ...]
     withdrawal: tuple[Column, ...]
     forfeit: tuple[Column, ...]
-    has_transfers: Column
+    transfers: Column
     has_forfeit: Column
     has_adjust: Column
     adjust: Signed
@@ -196,21 +196,35 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
         sec.transition((1 - has_fills) * c, "statement 3: no fills, no lots and no fees")
     sec.bus.receive(TAG_ACCOUNT_FILLS, [sec.row, *net, *fee_sums], has_fills, "account's fills")
 
-    # ---- flows: three tables, each received at most once by the account's row
-    # Their digits come from the tables (each below 2^12 by construction) or are zero: no
-    # range check of their own.
+    # ---- transfers: each deposit and withdrawal of the inputs digest (inputs_digest.py)
+    # looks its account up by address (``transfers`` counts) and sends the 12-bit digits of
+    # its amount with multiplicity: digit k of a deposit as (account, k), of a withdrawal as
+    # (account, 6 + k). The row receives (account, k) ``deposit[k]`` times, so deposit[k] is
+    # the sum of digit k over the account's deposits: below 2^30 (at most 2^18 transfers,
+    # digits from the digest's preimage), so the sum does not wrap (docs/stark.md).
+    transfers = sec.one("acct.transfers")
+    sec.transition(transfers * (1 - live[1]), "statement 3: transfers only to accounts")
+    sec.bus.receive(
+        TAG_ACCOUNT_ADDR, [sec.row, *identity[:8]], transfers, "statement 3: transfer address"
+    )
     deposit = tuple(sec.alloc("acct.deposit", AMOUNT_DIGITS))
     withdrawal = tuple(sec.alloc("acct.withdrawal", AMOUNT_DIGITS))
+    for base, sums, what in ((0, deposit, "deposits"), (AMOUNT_DIGITS, withdrawal, "withdrawals")):
+        for k, total in enumerate(sums):
+            sec.bus.receive(
+                TAG_TRANSFERS, [sec.row, const(base + k)], total, f"statement 3: {what} digit {k}"
+            )
+    # ---- forfeits and adjustments: verifier tables, each received at most once
+    # Their digits come from the tables (each below 2^12 by construction) or are zero: no
+    # range check of their own.
     forfeit = tuple(sec.alloc("acct.forfeit", AMOUNT_DIGITS))
     adjust_sign = sec.one("acct.adjust.sign")
     sec.boolean(adjust_sign, "acct.adjust.sign")
     adjust = Signed(adjust_sign, tuple(sec.alloc("acct.adjust", AMOUNT_DIGITS)))
     adjust_p = tuple(sec.alloc("acct.adjust_p", m))
-    has_transfers = sec.one("acct.has_transfers")
     has_forfeit = sec.one("acct.has_forfeit")
     has_adjust = sec.one("acct.has_adjust")
     for flag, values, tag, what in (
-        (has_transfers, (*deposit, *withdrawal), TAG_TRANSFERS, "transfers"),
         (has_forfeit, forfeit, TAG_FORFEIT, "forfeit"),
         (has_adjust, (adjust.sign, *adjust.digits, *adjust_p), TAG_ADJUST, "adjustment"),
     ):
@@ -325,7 +339,7 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
         deposit=deposit,
         withdrawal=withdrawal,
         forfeit=forfeit,
-        has_transfers=has_transfers,
+        transfers=transfers,
         has_forfeit=has_forfeit,
         has_adjust=has_adjust,
         adjust=adjust,
@@ -404,17 +418,15 @@ def account_trace(
     for k in range(len(cols.fee_sums)):
         main[cols.fee_sums[k].index, :n] = fee_sums[k, :n]
     flows = []
-    for cs, values in (
-        (cols.deposit, sw.deposits),
-        (cols.withdrawal, sw.withdrawals),
-        (cols.forfeit, sw.forfeits),
+    for cs, d in (
+        (cols.deposit, sw.deposit_digits.T),
+        (cols.withdrawal, sw.withdrawal_digits.T),
+        (cols.forfeit, digits_of(list(sw.forfeits), AMOUNT_DIGITS)),
     ):
-        d = digits_of(list(values), AMOUNT_DIGITS)
         for k, column in enumerate(cs):
             main[column.index, :n] = d[k]
-        flows.append(d.astype(np.int64))
+        flows.append(np.asarray(d, dtype=np.int64))
     for flag, table in (
-        (cols.has_transfers, sw.transfer_rows()),
         (cols.has_forfeit, sw.forfeit_rows()),
         (cols.has_adjust, sw.adjust_rows()),
     ):

@@ -7,10 +7,13 @@ Poseidon2 service (:mod:`.framework`). Prover and verifier call it with the
 same statement, so both get the same columns, constraints and public tables.
 
 The clearing side sends a ``TAG_FILL`` tuple for every filled order row and
-the settlement fills section receives each once; the per-account deposits
-and withdrawals (``TAG_TRANSFERS``), forfeits charged (``TAG_FORFEIT``) and
-adjustments (``TAG_ADJUST``) are public tables the verifier derives from its
-replay of the published files, and every fill settled is sent
+the settlement fills section receives each once; the inputs-digest section
+(:mod:`.inputs_digest`) absorbs the published deposits, RFQ blocks and
+withdrawals into the sponge whose output is the public inputs digest and
+sends each transfer's amount to its account's row (``TAG_TRANSFERS``); the
+forfeits charged (``TAG_FORFEIT``) and adjustments (``TAG_ADJUST``) are
+public tables the verifier derives from its replay of the published files,
+and every fill settled is sent
 once more (``TAG_PUBLISHED_FILL``) to the outputs-digest section
 (:mod:`.digests`), which absorbs the fills ``result.json`` publishes into the
 sponge whose output is the public outputs digest.
@@ -20,13 +23,12 @@ from __future__ import annotations
 
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.bus import PublicTable
-from sealbatch.settlement.batch_air import clearing, commitment_hash, digests
+from sealbatch.settlement.batch_air import clearing, commitment_hash, digests, inputs_digest
 from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
     MIN_ROWS,
     TAG_ADJUST,
     TAG_FORFEIT,
-    TAG_TRANSFERS,
     AirBuilder,
     Layout,
 )
@@ -49,9 +51,10 @@ def rows_for(statement: BatchStatement) -> int:
     # the outputs digest's (whose block rows are followed by at least one other row) and
     # the revealed orders' commitment hashes (four rows and permutations each)
     blocks = digests.rows_needed(statement)
+    inputs = inputs_digest.rows_needed(statement)
     hashes = commitment_hash.permutations(statement)
-    perms = settle + node_count(statement) + blocks + hashes
-    need = max(MIN_ROWS, len(statement.orders) + 1, blocks + 1, hashes, perms)
+    perms = settle + node_count(statement) + blocks + inputs + hashes
+    need = max(MIN_ROWS, len(statement.orders) + 1, blocks + 1, inputs + 1, hashes, perms)
     return 1 << (need - 1).bit_length()
 
 
@@ -77,12 +80,9 @@ def declare_all(
     commitment_hash.declare(b)
     sec, settle_columns = declare_settlement(b, statement.settle)
     digests.declare(b, statement)
+    inputs_digest.declare(b, statement)
     sw = statement.settle_witness
-    for tag, rows in (
-        (TAG_TRANSFERS, sw.transfer_rows()),
-        (TAG_FORFEIT, sw.forfeit_rows()),
-        (TAG_ADJUST, sw.adjust_rows()),
-    ):
+    for tag, rows in ((TAG_FORFEIT, sw.forfeit_rows()), (TAG_ADJUST, sw.adjust_rows())):
         b.public_table(PublicTable(tag, rows, (1,) * len(rows), receive=False))
     air, layout = b.finish()
     return air, layout, sec, settle_columns

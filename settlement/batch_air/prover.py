@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto.air import Air
-from sealbatch.settlement.batch_air import clearing, commitment_hash, digests
+from sealbatch.settlement.batch_air import clearing, commitment_hash, digests, inputs_digest
 from sealbatch.settlement.batch_air.air import declare_all
 from sealbatch.settlement.batch_air.framework import TraceBuilder
 from sealbatch.settlement.batch_air.settle_air import write_trace
@@ -41,6 +41,7 @@ def generate(
             tb, sec, settle_columns, statement.settle, statement.settle_witness, refuse=refuse
         )
         digests.generate(tb, statement, refuse=refuse)
+        inputs_digest.generate(tb, statement, refuse=refuse)
         commitment_hash.generate(tb, statement, statement.orders, refuse)
         trace = tb.finish()
     except ValueError as exc:

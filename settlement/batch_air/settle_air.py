@@ -10,17 +10,20 @@ fills. Around the sections it places the two services they use:
 * the 12-bit range table and the Poseidon2 rows of
   :mod:`sealbatch.settlement.batch_air.framework` (the batch AIR's own).
 
-Per-account deposits and withdrawals (``TAG_TRANSFERS``), forfeited bonds
-(``TAG_FORFEIT``) and adjustments (``TAG_ADJUST``) are three more public
-tables (:meth:`SettleWitness.transfer_rows`, ``forfeit_rows``,
-``adjust_rows``) the verifier takes from its replay of the published batch;
-each account row receives its own row of each at most once.
+Per-account deposits and withdrawals (``TAG_TRANSFERS``: each account's
+digit sums as multiplicities; in the batch AIR the inputs digest's rows send
+them), forfeited bonds (``TAG_FORFEIT``) and adjustments (``TAG_ADJUST``)
+are three more public tables (:meth:`SettleWitness.transfer_rows`,
+``forfeit_rows``, ``adjust_rows``) the verifier takes from its replay of the
+published batch; each account row receives its forfeit and adjustment rows
+at most once.
 
 Public inputs: :meth:`SettleStatement.to_elements`, the fill count, the
 fills (five elements each: ``account, market, side, lots, price``), the
-transfer count and rows, the forfeit count and rows, then the adjustment
-rows. They grow with the batch: in the batch AIR the fills come from the
-clearing sections instead.
+transfer count and rows ``(account, position, digit sum)``, the forfeit
+count and rows, then the adjustment rows. They grow with the batch: in the
+batch AIR the fills come from the clearing sections and the transfers from
+the inputs digest's rows instead.
 """
 
 from __future__ import annotations
@@ -66,8 +69,9 @@ __all__ = [
 
 NAME = "sealbatch_settle"
 _FILL_WIDTH = 5
-_TRANSFER_WIDTH = 1 + 2 * AMOUNT_DIGITS
+_TRANSFER_WIDTH = 3  # account, digit position (0–5 deposits, 6–11 withdrawals), digit sum
 _FORFEIT_WIDTH = 1 + AMOUNT_DIGITS
+_MAX_DIGIT_SUM = 1 << 30
 _ADJUST_WIDTH = 2 + AMOUNT_DIGITS  # then one position adjustment per market
 
 
@@ -135,13 +139,14 @@ def rows_needed(st: SettleStatement, fills: int) -> int:
 
 def public_inputs(st: SettleStatement, sw: SettleWitness) -> tuple[int, ...]:
     """The statement, the fills, transfers, forfeits and adjustments as field elements."""
-    fills, transfers, forfeits = sw.fill_rows(), sw.transfer_rows(), sw.forfeit_rows()
+    fills, forfeits = sw.fill_rows(), sw.forfeit_rows()
+    transfers, sums = sw.transfer_rows()
     out = [*st.to_elements(), len(fills)]
     for row in fills:
         out += row
     out.append(len(transfers))
-    for row in transfers:
-        out += row
+    for row, total in zip(transfers, sums, strict=True):
+        out += [*row, total]
     out.append(len(forfeits))
     for row in (*forfeits, *sw.adjust_rows()):
         out += row
@@ -171,9 +176,12 @@ def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows, Rows, Ro
         raise ValueError(f"expected adjustments of {width} elements, got {len(rest)} elements")
     adjusts = tuple(rest[i : i + width] for i in range(0, len(rest), width))
     # the account rows take these digits without range checks
-    for row in (*transfers, *forfeits):
+    for row in forfeits:
         if any(d >= DIGIT for d in row[1:]):
             raise ValueError(f"expected 12-bit digits, got {row}")
+    for row in transfers:
+        if row[1] >= 2 * AMOUNT_DIGITS or row[2] >= _MAX_DIGIT_SUM:
+            raise ValueError(f"expected a digit position below 12 and a sum below 2^30, got {row}")
     for row in adjusts:
         if row[1] > 1 or any(d >= DIGIT for d in row[2:_ADJUST_WIDTH]):
             raise ValueError(f"expected a sign bit and 12-bit adjustment digits, got {row}")
@@ -186,7 +194,9 @@ def _builder(num_rows: int, public: Sequence[int]) -> tuple[AirBuilder, Section,
     sec, cols = declare(b, st)
     b.public_table(PublicTable(TAG_FILL, fills, (1,) * len(fills), receive=False))
     b.public_table(PublicTable(TAG_PUBLISHED_FILL, fills, (1,) * len(fills), receive=True))
-    for tag, rows in ((TAG_TRANSFERS, transfers), (TAG_FORFEIT, forfeits), (TAG_ADJUST, adjusts)):
+    moved = tuple(r[:2] for r in transfers)
+    b.public_table(PublicTable(TAG_TRANSFERS, moved, tuple(r[2] for r in transfers), False))
+    for tag, rows in ((TAG_FORFEIT, forfeits), (TAG_ADJUST, adjusts)):
         b.public_table(PublicTable(tag, rows, (1,) * len(rows), receive=False))
     return b, sec, cols
 

@@ -289,16 +289,22 @@ class SettleWitness:
     adjust: tuple[int, ...]
     adjust_positions: np.ndarray  # (n, m) int64
     fills: tuple[FillRow, ...]
+    #: (n, 6): per account, the sum over its deposits (withdrawals) of each 12-bit digit
+    deposit_digits: np.ndarray
+    withdrawal_digits: np.ndarray
 
-    def transfer_rows(self) -> tuple[tuple[int, ...], ...]:
-        """``TAG_TRANSFERS`` rows for every account with a deposit or withdrawal:
-        ``(account, deposit digits×6, withdrawal digits×6)``."""
-        out = []
+    def transfer_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+        """``TAG_TRANSFERS`` rows ``(account, position)`` and their multiplicities: position
+        ``k`` the sum of digit ``k`` of the account's deposits, ``6 + k`` of its withdrawals
+        (only non-zero sums)."""
+        rows, mults = [], []
         for r in range(len(self.deposits)):
-            amounts = (self.deposits[r], self.withdrawals[r])
-            if any(amounts):
-                out.append((r, *_digits(amounts[0]), *_digits(amounts[1])))
-        return tuple(out)
+            sums = [*self.deposit_digits[r], *self.withdrawal_digits[r]]
+            for pos, total in enumerate(sums):
+                if total:
+                    rows.append((r, pos))
+                    mults.append(int(total))
+        return tuple(rows), tuple(mults)
 
     def forfeit_rows(self) -> tuple[tuple[int, ...], ...]:
         """``TAG_FORFEIT`` rows for every account charged a forfeited bond:
@@ -325,6 +331,14 @@ class SettleWitness:
 def _digits(amount: int) -> list[int]:
     """``amount``'s six 12-bit digits, least significant first."""
     return [int(d) for d in digits_of([amount], 6)[:, 0]]
+
+
+def _digit_sums(post: LedgerState, flows: Sequence[tuple[AccountKey, int]]) -> np.ndarray:
+    """``(n, 6)``: per account, the sum of each 12-bit digit of its ``flows``' amounts."""
+    out = np.zeros((post.size, 6), dtype=np.int64)
+    for key, amount in flows:
+        out[post.row(key)] += np.array(_digits(int(amount)), dtype=np.int64)
+    return out
 
 
 def _per_account(post: LedgerState, flows: Sequence[tuple[AccountKey, int]]) -> list[int]:
@@ -427,6 +441,8 @@ def settle_inputs(
         adjust=tuple(adjust),
         adjust_positions=adjust_positions,
         fills=tuple(fill_rows),
+        deposit_digits=_digit_sums(post, witness.deposits),
+        withdrawal_digits=_digit_sums(post, witness.withdrawals),
     )
     return statement, sw
 

@@ -41,6 +41,7 @@ from sealbatch.settlement.batch_air.settle_witness import (
     settle_from_files,
 )
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
+from sealbatch.settlement.l1_statement import block_elements, inputs_blocks
 from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.oracle import OracleRound
 from sealbatch.settlement.publication import BATCH_FILES, transfers_from_dict
@@ -143,6 +144,9 @@ class BatchStatement:
     #: header, then ``output_fills`` fill blocks, then the rest
     output_blocks: tuple[tuple[int, ...], ...] = ()
     output_fills: int = 0
+    #: the inputs digest's preimage, rate-8 blocks (docs/formats.md "Batch digests"): three
+    #: header blocks, then the deposits, RFQ blocks and withdrawals, each record tagged
+    input_blocks: tuple[tuple[int, ...], ...] = ()
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
@@ -298,12 +302,13 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
             )
         prices.append(price or 0)
     out_blocks, out_fills = outputs_blocks(batch_id, markets, markets_doc, rows, result)
+    in_blocks = _inputs_blocks(batch_id, oracle_round, deposits, blocks, withdrawals)
     header = [
         *limbs(batch_id, 3),
         *_digest_elements(pre_doc["state_root"], "pre_state.json state_root"),
         *_digest_elements(post_doc["state_root"], "post_state.json state_root"),
         *seed,
-        *_inputs_digest(batch_id, oracle_round, deposits, blocks, withdrawals),
+        *_hash([v for b in in_blocks for v in b]),
         *_blocks_digest(out_blocks),
         len(markets),
     ]
@@ -327,6 +332,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         forfeit_leaves=forfeit_leaves,
         output_blocks=out_blocks,
         output_fills=out_fills,
+        input_blocks=in_blocks,
     )
 
 
@@ -491,6 +497,27 @@ def _blocks_digest(blocks: Sequence[Sequence[int]]) -> list[int]:
         raise BatchStatementError(f"result.json: expected field elements, got {exc}") from exc
 
 
+def _inputs_blocks(
+    batch_id: int,
+    oracle_round: OracleRound,
+    deposits: Sequence[tuple[AccountKey, int]],
+    blocks: Sequence[Any],
+    withdrawals: Sequence[tuple[AccountKey, int]],
+) -> tuple[tuple[int, ...], ...]:
+    """The inputs digest's preimage blocks (docs/formats.md, "Batch digests"), exactly as
+    the exchange contract lays them out (:func:`.l1_statement.inputs_blocks`)."""
+    try:
+        return inputs_blocks(
+            batch_id=batch_id,
+            oracle=oracle_round,
+            deposits=[(k.address, k.subaccount, a) for k, a in deposits],
+            block_elements=block_elements(blocks),
+            withdrawals=[(k.address, k.subaccount, a) for k, a in withdrawals],
+        )
+    except ValueError as exc:
+        raise BatchStatementError(f"transfers.json: {exc}") from exc
+
+
 def _inputs_digest(
     batch_id: int,
     oracle_round: OracleRound,
@@ -499,30 +526,5 @@ def _inputs_digest(
     withdrawals: Sequence[tuple[AccountKey, int]],
 ) -> list[int]:
     """The inputs digest (docs/formats.md, "Batch digests")."""
-    out = [
-        INPUTS_DOMAIN,
-        *limbs(batch_id, 3),
-        *limbs(oracle_round.round_id, 3),
-        *limbs(oracle_round.timestamp_ms, 3),
-        *bytes32_elements(oracle_round.digest()),
-    ]
-    try:
-        for flows, blocks_here in ((deposits, None), (None, blocks), (withdrawals, None)):
-            if flows is not None:
-                out.append(len(flows))
-                for key, amount in flows:
-                    out += [*address_limbs(key.address), key.subaccount, *limbs(amount, 3)]
-            else:
-                out.append(len(blocks_here or ()))
-                for b in blocks_here or ():
-                    out += [
-                        *bytes32_elements(b.block_id),
-                        market_code(b.market),
-                        *address_limbs(b.buyer),
-                        *address_limbs(b.seller),
-                        b.price,
-                        b.quantity,
-                    ]
-    except ValueError as exc:
-        raise BatchStatementError(f"transfers.json: {exc}") from exc
-    return _hash(out)
+    preimage = _inputs_blocks(batch_id, oracle_round, deposits, blocks, withdrawals)
+    return _hash([v for b in preimage for v in b])

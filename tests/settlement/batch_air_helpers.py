@@ -16,6 +16,7 @@ from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
+from sealbatch.settlement.ledger import AccountKey
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch
@@ -53,6 +54,29 @@ def small_batch_files(
     rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
     post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
     pub = BatchPublication(batch, rnd, state, post)
+    return pub.files(DEFAULT_CONFIG, ORACLE)
+
+
+def transfer_batch_files(
+    deposits: Sequence[tuple[AccountKey, int]],
+    withdrawals: Sequence[tuple[AccountKey, int]] = (),
+) -> dict[str, str]:
+    """The default batch of :func:`small_batch_files` with L1 ``deposits`` and
+    ``withdrawals`` settled in it (a deposit may open a new account)."""
+    t = TRADERS
+    orders = [
+        (t[0], Order(BTC, Side.BUY, 650_010, 5)),
+        (t[1], Order(BTC, Side.SELL, 649_990, 5)),
+        (t[2], Order(ETH, Side.BUY, None, 2)),
+        (t[3], Order(ETH, Side.SELL, 350_000, 2)),
+    ]
+    batch = committed_batch(1, orders, {BTC: 650_000, ETH: 350_000})
+    state = funded([10**12] * 6)
+    rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
+    post, _ = apply_batch(
+        state, batch, rnd, DEFAULT_CONFIG, ORACLE, deposits=deposits, withdrawals=withdrawals
+    )
+    pub = BatchPublication(batch, rnd, state, post, tuple(deposits), (), tuple(withdrawals))
     return pub.files(DEFAULT_CONFIG, ORACLE)
 
 
