@@ -19,7 +19,9 @@ DESIGN.md, "The batch statement"):
                 − Σ_m net_m × price_m × multiplier_m − fees + adjust
 
   where ``net_m`` and ``fees`` are received from the fills section (the sum
-  of this account's fills, each fee proved there) and ``ΔF_m``, prices and
+  of this account's fills, each fee proved there), ``deposit`` and
+  ``withdrawal`` are the digit sums of the account's transfers, received from
+  the inputs digest's rows (:mod:`.inputs_digest`), and ``ΔF_m``, prices and
   multipliers are public; ``adjust`` and ``adjust_p`` (penalties, deficit
   cover, ADL, blocks) must be zero unless the statement says the batch has
   adjustments;
@@ -33,7 +35,10 @@ sign is a bit; a digit position of the collateral identity sums at most
 ``6·2^12`` of single digits, ``2^24`` of fee digit sums (at most 2^12 fills
 an account) and ``4·m`` products of two digits (``< 2^24`` each), so with
 ``m <= 4`` markets and carries below 2^17 each position stays below
-``2^29.6 < p/2``.
+``2^29.6 < p/2``. The deposit and withdrawal digit sums add at most
+``2^30`` in absolute value (at most 2^18 transfers of 12-bit digits,
+:mod:`.inputs_digest`), so a position stays below ``2^29.6 + 2^30 < p``: an
+identity that holds mod p holds over the integers.
 """
 
 from __future__ import annotations

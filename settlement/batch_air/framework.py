@@ -57,8 +57,9 @@ tag                     tuple
                         (:mod:`.tree`)
 ``TAG_ACCOUNT_FILLS``   ``(account, net lots per market, fee digit sums×6)`` —
                         an account's fills, summed (:mod:`.fills`)
-``TAG_TRANSFERS``       ``(account, deposit digits×6, withdrawal digits×6)`` —
-                        an account's published deposits and withdrawals
+``TAG_TRANSFERS``       ``(account, position)`` with multiplicity a digit — each
+                        transfer's amount digits (position k deposits, 6 + k
+                        withdrawals) from the inputs digest to its account
 ``TAG_ADJUST``          ``(account, adjust sign, adjust digits×6, position
                         adjustment per market)`` — what the transition moved
                         beyond fills, fees, funding, transfers and forfeits

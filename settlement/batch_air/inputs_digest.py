@@ -33,8 +33,8 @@ row) and the last block row's output is the public inputs digest. Statements
 
 Why the sums do not wrap: the digits come from the preimage of the public digest,
 which the verifier (or the contract) lays out from the published amounts, so each is
-below 2^12; the trace has at most :data:`MAX_ROWS` rows and a transfer takes two, so a
-digit sum stays below ``2^18 · 2^12 = 2^30 < p``, and the collateral identity's digit
+below 2^12; the section has at most :data:`MAX_ROWS` block rows and a transfer takes
+two, so a digit sum stays below ``2^18 · 2^12 = 2^30 < p``, and the collateral identity's digit
 positions stay below p in absolute value with it (docs/stark.md).
 """
 
@@ -63,7 +63,7 @@ _BATCH_ID = 0
 _INPUTS = 27
 #: Blocks of the header: domain and batch id, round, oracle digest.
 HEADER_BLOCKS = 3
-#: The most rows a trace with this section may have: the digit sums stay below 2^30.
+#: The most block rows the section takes: the transfers' digit sums stay below 2^30.
 MAX_ROWS = 1 << 19
 _KINDS = ("dep", "wd", "addr", "rfq", "r2", "r3", "r4")
 _RECORD_ROWS = {DEPOSIT_TAG: 2, WITHDRAWAL_TAG: 2, BLOCK_TAG: 4}
@@ -75,13 +75,7 @@ def rows_needed(statement: BatchStatement) -> int:
 
 
 def declare(b: AirBuilder, statement: BatchStatement) -> None:
-    """Allocate the section's columns, constraints and bus interactions (both sides).
-
-    Raises:
-        ValueError: a trace of more than :data:`MAX_ROWS` rows.
-    """
-    if b.num_rows > MAX_ROWS:
-        raise ValueError(f"expected at most {MAX_ROWS} rows, got {b.num_rows}")
+    """Allocate the section's columns, constraints and bus interactions (both sides)."""
 
     def c(name: str) -> Column:
         return b.column(SECTION, name)
@@ -97,6 +91,8 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         b.boolean(flag, f"inputs digest: {name}")
     b.constrain(on.next * (1 - on), "inputs digest: block rows first")
     b.boundary(-1, on, "inputs digest: the last row is past the blocks")
+    if b.num_rows > MAX_ROWS:  # at most 2^19 block rows: the digit sums stay below 2^30
+        b.boundary(MAX_ROWS, on, f"inputs digest: at most {MAX_ROWS} block rows")
     # the sponge: one permutation per row, the capacity chained to the next row
     b.permutation([*block, *cap], out, on)
     for k in range(WIDTH - RATE):
@@ -174,8 +170,8 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     """
     blocks = np.array(statement.input_blocks, dtype=np.uint64).reshape(-1, RATE)
     n = blocks.shape[0]
-    if n + 1 > tb.num_rows:
-        raise ValueError(f"expected at most {tb.num_rows - 1} input blocks, got {n}")
+    if n + 1 > tb.num_rows or n > MAX_ROWS:
+        raise ValueError(f"expected at most {min(tb.num_rows - 1, MAX_ROWS)} input blocks, got {n}")
     flags = _parse(blocks)
     sw = statement.settle_witness
     rows_of = {

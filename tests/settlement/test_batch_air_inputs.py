@@ -211,11 +211,16 @@ def test_a_transfer_row_pointed_at_another_account_is_rejected(
         check_all(air, trace)
 
 
-def test_the_section_refuses_traces_too_long_for_its_digit_sums(
+def test_the_section_takes_at_most_2_19_block_rows_so_digit_sums_never_wrap(
     statement: BatchStatement,
 ) -> None:
-    with pytest.raises(ValueError, match="at most"):
-        build_with_layout(inputs_digest.MAX_ROWS * 2, statement)
+    """In a trace of 2^20 rows the block rows end by row 2^19: at most 2^18 transfers,
+    so a digit sum stays below 2^30 < p."""
+    air, _ = build_with_layout(2 * inputs_digest.MAX_ROWS, statement)
+    (bound,) = [b for b in air.boundaries if b.name.endswith("block rows")]
+    assert bound.row == inputs_digest.MAX_ROWS
+    small, _ = build_with_layout(rows_for(statement), statement)
+    assert not [b for b in small.boundaries if b.name.endswith("block rows")]
 
 
 def test_the_header_rows_are_exactly_three(statement: BatchStatement) -> None:
