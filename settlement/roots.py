@@ -17,15 +17,20 @@ can recompute the leaf and range-check each limb (see docs/formats.md):
   socialised×4, timestamp×4]`` followed, per market in id order, by
   ``[mark, index, last, funding_index, index_time_ms, premium, premium_sum,
   premium_time, interval_batches]`` (×4 each) and ``[flagged, protective, calm]``,
-  then ``[liquidations×4, rests×4, pending_digest×8]``;
-* every order the next batch inherits is a 32-element record
-  ``[PENDING_DOMAIN, kind, market_code, flags, limit×2, quantity×2,
-  origin_batch×3, trader×7, subaccount, order_id×11, 0, 0]`` (kind 1 for a
-  liquidation order, 0 for a GTC rest; the limbs of the commitment preimage,
-  :mod:`sealbatch.auction.commitment`; the ``client_id`` is not in it: it is
-  not in the published files and changes nothing the order does), and
-  ``pending_digest`` is the sponge of the pending liquidation orders' records
-  followed by the GTC rests' records, in state order (four rate blocks each);
+  then zeros up to a whole rate block and ``pending_digest×8`` as the last block
+  (:func:`header_blocks` blocks in all; :data:`HEADER_FIELDS` and
+  :func:`market_field` give each field's position, which the batch AIR reads);
+* every order the next batch inherits is a 24-element record, three rate blocks
+  ``[kind, market_code, flags, limit, quantity, origin_batch×2, id_high]``,
+  ``[trader×7, subaccount]``, ``[id×8]`` (kind 1 for a liquidation order, 0 for
+  a GTC rest; ``limit`` in ticks, 0 for a market order, and ``quantity`` in lots
+  are one element each; ``origin_batch`` two 24-bit limbs; ``id×8`` the order
+  id's ``bytes32_elements`` — each 4-byte word ``w_i`` mod p — and
+  ``id_high = Σ 3^i·⌊w_i / p⌋`` the quotients, so the record binds the id
+  exactly; the ``client_id`` is not in it: it is not in the published files and
+  changes nothing the order does), and ``pending_digest`` is the sponge of
+  ``[PENDING_DOMAIN, liquidations, rests, 0×5]`` followed by the pending
+  liquidation orders' records and then the GTC rests' records, in state order;
 * ``state_root = compress(accounts_root, header_digest)``.
 
 One account proves its balance on L1 with its leaf elements, its index, its
@@ -42,7 +47,14 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.auction.batch import RestingOrder
-from sealbatch.auction.commitment import address_limbs, limbs, market_code, order_flags
+from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE
+from sealbatch.auction.commitment import (
+    address_limbs,
+    bytes32_elements,
+    limbs,
+    market_code,
+    order_flags,
+)
 from sealbatch.crypto import poseidon2
 from sealbatch.crypto.exceptions import VerificationError
 from sealbatch.settlement.errors import SettlementError
@@ -51,6 +63,8 @@ from sealbatch.settlement.ledger import AccountKey, LedgerState
 __all__ = [
     "ACCOUNT_DOMAIN",
     "HEADER_DOMAIN",
+    "HEADER_FIELDS",
+    "MARKET_FIELDS",
     "LIMB_BITS",
     "PENDING_DOMAIN",
     "PENDING_ORDER_SIZE",
@@ -59,8 +73,11 @@ __all__ = [
     "account_proof",
     "decode_signed",
     "encode_signed",
+    "header_blocks",
     "header_elements",
+    "market_field",
     "pending_digest",
+    "pending_elements",
     "pending_order_elements",
     "pending_orders",
     "state_root",
@@ -74,9 +91,37 @@ ACCOUNT_DOMAIN = 0x5EA1_0001
 HEADER_DOMAIN = 0x5EA1_0002
 #: First element of every pending-order record (0x5EA10003/4: commitments, market codes).
 PENDING_DOMAIN = 0x5EA1_0005
-#: Elements of one pending-order record: four sponge rate blocks.
-PENDING_ORDER_SIZE = 32
+#: Elements of one pending-order record: three sponge rate blocks.
+PENDING_ORDER_SIZE = 24
 LIMB_BITS = 24
+_RATE = poseidon2.RATE
+#: Position of each header field before the markets' (the first element of its encoding).
+HEADER_FIELDS = {
+    "batch_id": 1,
+    "n": 5,
+    "depth": 9,
+    "fee_pool": 10,
+    "insurance": 14,
+    "socialised": 18,
+    "timestamp": 22,
+}
+_MARKETS_AT = 26
+#: Each market's header fields in order: nine signed values (4 elements each), three flags.
+MARKET_FIELDS = (
+    "mark",
+    "index",
+    "last",
+    "funding_index",
+    "index_time_ms",
+    "premium",
+    "premium_sum",
+    "premium_time",
+    "interval_batches",
+    "flagged",
+    "protective",
+    "calm",
+)
+_MARKET_SIZE = 9 * 4 + 3
 _MASK = (1 << LIMB_BITS) - 1
 _LIMBS = 3
 
@@ -142,11 +187,12 @@ def _depth(n: int) -> int:
 def pending_order_elements(
     order: RestingOrder, subaccount: int = 0, liquidation: bool = False
 ) -> list[int]:
-    """The 32-element record of one order the next batch inherits (module docstring).
+    """The 24-element record of one order the next batch inherits (module docstring).
 
     Raises:
-        SettlementError: a field outside its limbs (an id not 32 bytes, a
-            malformed address, a batch id beyond 2^72).
+        SettlementError: a field outside its encoding (an id not 32 bytes, a
+            malformed address, a limit or quantity out of bounds, an origin batch
+            beyond 2^48).
     """
     o = order.order
     try:
@@ -154,10 +200,18 @@ def pending_order_elements(
             raise ValueError(f"order_id: expected 32 bytes, got {len(order.order_id)}")
         if not 0 <= subaccount < 1 << 16:
             raise ValueError(f"subaccount: expected 0 to 65535, got {subaccount}")
-        out = [PENDING_DOMAIN, int(liquidation), market_code(o.market), order_flags(o)]
-        out += limbs(o.limit_price or 0, 2) + limbs(o.quantity, 2) + limbs(order.origin_batch, 3)
+        limit = o.limit_price or 0
+        if not 0 <= limit <= MAX_PRICE or not 1 <= o.quantity <= MAX_LOTS:
+            raise ValueError(
+                f"expected a limit of 0 to {MAX_PRICE} ticks and 1 to {MAX_LOTS} lots, "
+                f"got {limit} and {o.quantity}"
+            )
+        words = [int.from_bytes(order.order_id[i : i + 4], "little") for i in range(0, 32, 4)]
+        high = sum(3**i * (w // poseidon2.P) for i, w in enumerate(words))
+        out = [int(liquidation), market_code(o.market), order_flags(o), limit, o.quantity]
+        out += [*limbs(order.origin_batch, 2), high]
         out += [*address_limbs(order.trader), subaccount]
-        out += [*limbs(int.from_bytes(order.order_id, "big"), 11), 0, 0]
+        out += bytes32_elements(order.order_id)
     except ValueError as exc:
         raise SettlementError(f"pending order 0x{order.order_id.hex()}: {exc}") from exc
     return out
@@ -171,11 +225,36 @@ def pending_orders(state: LedgerState) -> list[tuple[RestingOrder, int, bool]]:
     return out
 
 
+def pending_elements(state: LedgerState) -> list[int]:
+    """The preimage of :func:`pending_digest`: the count block, then every record."""
+    out = [PENDING_DOMAIN, len(state.pending_liquidations), len(state.resting_orders)]
+    out += [0] * (_RATE - 3)
+    for p in pending_orders(state):
+        out += pending_order_elements(*p)
+    return out
+
+
 def pending_digest(state: LedgerState) -> U64:
-    """The sponge of every pending order's 32-element record (module docstring)."""
-    rows = [pending_order_elements(*p) for p in pending_orders(state)]
-    flat = [e for row in rows for e in row]
-    return poseidon2.hash_elements(np.array(flat, dtype=np.uint64))
+    """The sponge of the pending orders' count block and records (module docstring)."""
+    return poseidon2.hash_elements(np.array(pending_elements(state), dtype=np.uint64))
+
+
+def header_blocks(markets: int) -> int:
+    """Rate blocks of the header of a state with ``markets`` markets (the last: the
+    pending digest)."""
+    return -(-(_MARKETS_AT + _MARKET_SIZE * markets) // _RATE) + 1
+
+
+def market_field(market: int, name: str) -> int:
+    """Position in the header of market ``market``'s field ``name`` (``MARKET_FIELDS``).
+
+    Raises:
+        KeyError: no such field.
+    """
+    if name not in MARKET_FIELDS:
+        raise KeyError(name)
+    k = MARKET_FIELDS.index(name)
+    return _MARKETS_AT + _MARKET_SIZE * market + (4 * k if k < 9 else 36 + (k - 9))
 
 
 def header_elements(state: LedgerState) -> list[int]:
@@ -198,7 +277,7 @@ def header_elements(state: LedgerState) -> list[int]:
         ):
             out += _encode_int(v)
         out += [int(ms.flagged), int(ms.protective), ms.calm]
-    out += _encode_int(len(state.pending_liquidations)) + _encode_int(len(state.resting_orders))
+    out += [0] * (_RATE * (header_blocks(len(state.market_states)) - 1) - len(out))
     out += [int(x) for x in pending_digest(state)]
     return out
 

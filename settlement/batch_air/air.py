@@ -16,14 +16,23 @@ public tables the verifier derives from its replay of the published files,
 and every fill settled is sent
 once more (``TAG_PUBLISHED_FILL``) to the outputs-digest section
 (:mod:`.digests`), which absorbs the fills ``result.json`` publishes into the
-sponge whose output is the public outputs digest.
+sponge whose output is the public outputs digest. The state headers and
+their pending orders are hashed in :mod:`.headers`, which sends each header
+digest to its root row, receives the orders carried in from the book and
+sends the post-state's liquidation orders to the staged accounts.
 """
 
 from __future__ import annotations
 
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.bus import PublicTable
-from sealbatch.settlement.batch_air import clearing, commitment_hash, digests, inputs_digest
+from sealbatch.settlement.batch_air import (
+    clearing,
+    commitment_hash,
+    digests,
+    headers,
+    inputs_digest,
+)
 from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
     MIN_ROWS,
@@ -48,13 +57,23 @@ def rows_for(statement: BatchStatement) -> int:
     order rows, and the settlement sections' accounts, tree nodes and permutations)."""
     settle = rows_needed(statement.settle, len(statement.settle_witness.fills))
     # every section shares the Poseidon2 service: the settlement's, the commitment tree's
-    # the outputs digest's (whose block rows are followed by at least one other row) and
-    # the revealed orders' commitment hashes (four rows and permutations each)
+    # the outputs digest's (whose block rows are followed by at least one other row), the
+    # revealed orders' commitment hashes (four rows and permutations each) and the state
+    # headers' (one per block, followed by at least one other row)
     blocks = digests.rows_needed(statement)
     inputs = inputs_digest.rows_needed(statement)
     hashes = commitment_hash.permutations(statement)
-    perms = settle + node_count(statement) + blocks + inputs + hashes
-    need = max(MIN_ROWS, len(statement.orders) + 1, blocks + 1, inputs + 1, hashes, perms)
+    header_rows = headers.rows_needed(statement)
+    perms = settle + node_count(statement) + blocks + inputs + hashes + header_rows
+    need = max(
+        MIN_ROWS,
+        len(statement.orders) + 1,
+        blocks + 1,
+        inputs + 1,
+        hashes,
+        header_rows + 1,
+        perms,
+    )
     return 1 << (need - 1).bit_length()
 
 
@@ -81,6 +100,7 @@ def declare_all(
     sec, settle_columns = declare_settlement(b, statement.settle)
     digests.declare(b, statement)
     inputs_digest.declare(b, statement)
+    headers.declare(b, statement)
     sw = statement.settle_witness
     for tag, rows in ((TAG_FORFEIT, sw.forfeit_rows()), (TAG_ADJUST, sw.adjust_rows())):
         b.public_table(PublicTable(tag, rows, (1,) * len(rows), receive=False))

@@ -18,9 +18,9 @@ start with the statement's number so a failure says which one caught it):
   fill to the public order table (``TAG_ORDER``), which the verifier builds
   from ``orders.csv`` and ``result.json``: the rows are exactly the published
   orders, each with its published fill. An order carried in also sends its
-  fields and account to the verifier's table of carried-in orders
-  (``TAG_CARRIED``); a revealed order's fields are bound by its commitment
-  instead (S8, :mod:`.commitment_hash`), so the verifier does not list them.
+  fields and account (``TAG_CARRIED``) to its record among the pre-state
+  root's pending orders (:mod:`.headers`); a revealed order's fields are bound
+  by its commitment instead (S8, :mod:`.commitment_hash`).
 
 Columns (section ``book``): ``active`` (1 on the order rows, then 0 on the
 padding), ``mkt``, ``is_buy``, ``has_limit``, ``limit``, ``qty``, ``fill``,
@@ -109,14 +109,14 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     rev, seq = cm["rev"], cm["seq"]
     ids = [cm[f"id{k}"] for k in range(8)]
     # A revealed order's fields are its commitment's (S8, commitment_hash.py); an order
-    # carried in is looked up in the verifier's table of carried-in orders.
+    # carried in is its pre-state pending record's (headers.py).
     flags = is_buy + 2 * has_limit + 4 * gtc + 8 * ro
     commitment_hash.declare_book(b, rev, seq, ids, [mcode, flags, limit, qty], acct)
     b.bus.send(
         TAG_CARRIED,
-        [mkt, is_buy, has_limit, limit, qty, gtc, ro, acct, *ids],
+        [mcode, flags, limit, qty, acct, *ids],
         active - rev,
-        "published order carried in",
+        "carried: a book row carried in is a pre-state pending order",
     )
     b.bus.send(TAG_ORDER, [*ids, fill], active, "published order's fill")
     b.bus.send(TAG_FILL, [acct, mkt, is_buy, fill, price], filled, "fill to settlement")
@@ -140,9 +140,6 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.public_table(PublicTable(TAG_MARKET, rows, mult, receive=True))
     rows, mult = statement.order_rows()
     b.public_table(PublicTable(TAG_ORDER, rows, mult, receive=True))
-    rows, mult = statement.carried_rows()
-    if rows:
-        b.public_table(PublicTable(TAG_CARRIED, rows, mult, receive=True))
     commitments.declare_tree(b, statement)
 
 

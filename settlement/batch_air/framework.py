@@ -42,8 +42,9 @@ tag                     tuple
 ``TAG_MARKET``          ``(market, code, price, traded, reference,
                         has_reference)`` — public per market
 ``TAG_ORDER``           ``(id×8, fill)`` — each published order's fill
-``TAG_CARRIED``         ``(market, is_buy, has_limit, limit, quantity, gtc,
-                        reduce_only, account, id×8)`` — each order carried in
+``TAG_CARRIED``         ``(market code, flags, limit, quantity, account,
+                        id×8)`` — each order carried in, to its pre-state
+                        pending record (:mod:`.headers`)
 ``TAG_CFIELDS``         ``(sequence, market code, flags, limit, quantity)`` — a
                         revealed order's fields, to its commitment's hash
 ``TAG_CDIGEST``         ``(sequence, account, id×8)`` — the hash's digest and
@@ -66,6 +67,14 @@ tag                     tuple
 ``TAG_PUBLISHED_FILL``  ``(account, market, side, lots, price)`` — each fill
                         the settlement settles, received by the outputs
                         digest's fill rows (:mod:`.digests`)
+``TAG_STAGED``          ``(account)`` — each post-state liquidation order, to
+                        its staged account's row (:mod:`.health`)
+``TAG_HEADER``          ``(tree, digest×8)`` — a state header's digest, to its
+                        root row (:mod:`.headers`, :mod:`.tree`)
+``TAG_PENDING``         ``(tree, digest×8)`` — a state's pending digest, to its
+                        header's last block
+``TAG_HELD``            ``(market code)`` — a pre-state pending order held in a
+                        halted market, to the verifier's per-market count
 ======================  =====================================================
 """
 
@@ -99,9 +108,12 @@ __all__ = [
     "TAG_CFIELDS",
     "TAG_FILL",
     "TAG_FORFEIT",
+    "TAG_HEADER",
+    "TAG_HELD",
     "TAG_MARKET",
     "TAG_NODE",
     "TAG_ORDER",
+    "TAG_PENDING",
     "TAG_PERM",
     "TAG_PUBLISHED_FILL",
     "TAG_RANGE",
@@ -132,6 +144,9 @@ TAG_CFIELDS = 32
 TAG_CDIGEST = 33
 TAG_ACCOUNT_ADDR = 34
 TAG_CARRIED = 35
+TAG_HEADER = 44
+TAG_PENDING = 45
+TAG_HELD = 46
 
 #: Width of one range-checked limb; the range table has 2^12 entries.
 RANGE_BITS = 12

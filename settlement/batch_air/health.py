@@ -22,8 +22,9 @@ compute:
   ``b`` a bit and ``|D| ≠ 0`` where ``b = 1`` (no negative zero): ``b = 1``
   exactly when the account is below maintenance (``equity < maintenance``);
 * **staging**: the account has pending liquidation orders in the post-state
-  (``staged``, received from the public table of staged accounts,
-  ``TAG_STAGED``) if and only if it is below maintenance at the marks **and**
+  (``staged``; ``staged_orders`` of them, non-zero exactly where ``staged``,
+  each received as ``TAG_STAGED`` from its record in the post-state root's
+  pending orders, :mod:`.headers`) if and only if it is below maintenance at the marks **and**
   at the indexes, holds a position in a market with a mark, and holds none in
   a market whose oracle is flagged — for every account on cross margin. A
   portfolio-margin account's row proves its cross figures but its staging is
@@ -43,7 +44,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.expr import Column, Expr, const
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.accounts import AccountColumns
@@ -103,6 +103,8 @@ class HealthColumns:
     both: Column
     eligible: Column
     staged: Column
+    staged_orders: Column
+    staged_inv: Column
 
 
 def _digits_of_const(value: int, count: int) -> list[int]:
@@ -275,11 +277,14 @@ def health_section(sec: Section, st: SettleStatement, acc: AccountColumns) -> He
         (1 - portfolio) * (staged - both * eligible),
         "statement 4: staged for liquidation iff below maintenance",
     )
-    sec.bus.receive(TAG_STAGED, [sec.row], staged, "staged account")
-    staged_rows = tuple((r,) for r in st.staged)
-    sec.builder.public_table(
-        PublicTable(TAG_STAGED, staged_rows, (1,) * len(staged_rows), receive=False)
+    # the account's pending liquidation orders in the post-state (their records send its row
+    # once each, headers.py): some exactly where it is staged
+    orders, orders_inv = sec.one("health.staged_orders"), sec.one("health.staged_inv")
+    sec.transition(orders * (1 - staged), "staged: liquidation orders only for a staged account")
+    sec.transition(
+        staged * (orders * orders_inv - 1), "staged: a staged account has a liquidation order"
     )
+    sec.bus.receive(TAG_STAGED, [sec.row], orders, "staged: the account's liquidation orders")
     return HealthColumns(
         nz=tuple(nz),
         nz_inv=tuple(nz_inv),
@@ -294,6 +299,8 @@ def health_section(sec: Section, st: SettleStatement, acc: AccountColumns) -> He
         both=both,
         eligible=eligible,
         staged=staged,
+        staged_orders=orders,
+        staged_inv=orders_inv,
     )
 
 
@@ -412,7 +419,7 @@ def health_trace(
 ) -> None:
     """Write the section's honest values into ``main`` (``(C, N)`` uint64).
 
-    The ``staged`` column is the statement's (the accounts with pending liquidation
+    The ``staged`` column is the witness's (the accounts with pending liquidation
     orders in the published post-state); every other value is computed from the
     post-state figures of the witness.
 
@@ -421,7 +428,8 @@ def health_trace(
             that the rule does not stage, or one it stages that is not (statement 4).
     """
     n, m = st.n_post, len(st.markets)
-    staged = set(st.staged)
+    orders = dict(sw.staged)
+    staged = set(orders)
     rows: list[dict[int, int]] = []
     for r in range(n):
         positions = [int(sw.positions_post[r, j]) for j in range(m)]
@@ -434,9 +442,13 @@ def health_trace(
                 f"maintenance at the marks and indexes: {rule}), got the opposite"
             )
         values[cols.staged.index] = int(r in staged)
+        values[cols.staged_orders.index] = orders.get(r, 0)
+        values[cols.staged_inv.index] = pow(orders.get(r, 1), P - 2, P)
         rows.append(values)
     pad, _ = _row(st, cols, 0, [0] * m)
     pad[cols.staged.index] = 0
+    pad[cols.staged_orders.index] = 0
+    pad[cols.staged_inv.index] = 0
     for index, value in pad.items():
         main[index, n:] = value % P
     for r, values in enumerate(rows):

@@ -12,7 +12,13 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto.air import Air
-from sealbatch.settlement.batch_air import clearing, commitment_hash, digests, inputs_digest
+from sealbatch.settlement.batch_air import (
+    clearing,
+    commitment_hash,
+    digests,
+    headers,
+    inputs_digest,
+)
 from sealbatch.settlement.batch_air.air import declare_all
 from sealbatch.settlement.batch_air.framework import TraceBuilder
 from sealbatch.settlement.batch_air.settle_air import write_trace
@@ -43,6 +49,7 @@ def generate(
         digests.generate(tb, statement, refuse=refuse)
         inputs_digest.generate(tb, statement, refuse=refuse)
         commitment_hash.generate(tb, statement, statement.orders, refuse)
+        headers.generate(tb, statement, refuse=refuse)
         trace = tb.finish()
     except ValueError as exc:
         raise BatchStatementError(f"the batch breaks its statement: {exc}") from exc

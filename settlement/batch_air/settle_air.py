@@ -18,12 +18,16 @@ are three more public tables (:meth:`SettleWitness.transfer_rows`,
 published batch; each account row receives its forfeit and adjustment rows
 at most once.
 
-Public inputs: :meth:`SettleStatement.to_elements`, the fill count, the
-fills (five elements each: ``account, market, side, lots, price``), the
-transfer count and rows ``(account, position, digit sum)``, the forfeit
-count and rows, then the adjustment rows. They grow with the batch: in the
-batch AIR the fills come from the clearing sections and the transfers from
-the inputs digest's rows instead.
+Public inputs: :meth:`SettleStatement.to_elements`, the two header digests
+(``TAG_HEADER``, which the batch AIR hashes in its header section instead),
+the staged accounts' count and ``(row, liquidation orders)`` pairs
+(``TAG_STAGED``, which the batch AIR takes from the post-state's pending
+liquidation orders instead), the fill count, the fills (five elements each:
+``account, market, side, lots, price``), the transfer count and rows
+``(account, position, digit sum)``, the forfeit count and rows, then the
+adjustment rows. They grow with the batch: in the batch AIR the fills come
+from the clearing sections and the transfers from the inputs digest's rows
+instead.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ from sealbatch.settlement.batch_air.framework import (
     TAG_ADJUST,
     TAG_FILL,
     TAG_FORFEIT,
+    TAG_HEADER,
     TAG_PUBLISHED_FILL,
+    TAG_STAGED,
     TAG_TRANSFERS,
     AirBuilder,
     TraceBuilder,
@@ -124,7 +130,7 @@ def write_trace(
         for k in range(8):
             lv[:count, k] = main[last[k].index, :count]
         leaves.append(lv)
-    tree_trace(main, cols.tree, st, (leaves[0], leaves[1]), perms)
+    tree_trace(main, cols.tree, st, (leaves[0], leaves[1]), perms, sw.headers)
     finish_trace(sec, tb, perms)
 
 
@@ -138,10 +144,14 @@ def rows_needed(st: SettleStatement, fills: int) -> int:
 
 
 def public_inputs(st: SettleStatement, sw: SettleWitness) -> tuple[int, ...]:
-    """The statement, the fills, transfers, forfeits and adjustments as field elements."""
+    """The statement, the header digests, the staged accounts, the fills, transfers,
+    forfeits and adjustments as field elements."""
     fills, forfeits = sw.fill_rows(), sw.forfeit_rows()
     transfers, sums = sw.transfer_rows()
-    out = [*st.to_elements(), len(fills)]
+    out = [*st.to_elements(), *sw.headers[0], *sw.headers[1], len(sw.staged)]
+    for staged_row, count in sw.staged:
+        out += [staged_row, count]
+    out.append(len(fills))
     for row in fills:
         out += row
     out.append(len(transfers))
@@ -165,9 +175,14 @@ def _take(rest: tuple[int, ...], width: int, what: str) -> tuple[Rows, tuple[int
     return rows, rest[1 + width * k :]
 
 
-def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows, Rows, Rows]:
+def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows, Rows, Rows, Rows, Rows]:
     st, used = SettleStatement.from_elements(public)
     rest = tuple(int(x) for x in public[used:])
+    if len(rest) < 17 or len(rest) < 17 + 2 * rest[16]:
+        raise ValueError("expected two header digests and the staged accounts")
+    headers = ((0, *rest[:8]), (1, *rest[8:16]))
+    staged = tuple((rest[17 + 2 * i], rest[18 + 2 * i]) for i in range(rest[16]))
+    rest = rest[17 + 2 * rest[16] :]
     fills, rest = _take(rest, _FILL_WIDTH, "fill")
     transfers, rest = _take(rest, _TRANSFER_WIDTH, "transfer")
     forfeits, rest = _take(rest, _FORFEIT_WIDTH, "forfeit")
@@ -185,13 +200,16 @@ def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows, Rows, Ro
     for row in adjusts:
         if row[1] > 1 or any(d >= DIGIT for d in row[2:_ADJUST_WIDTH]):
             raise ValueError(f"expected a sign bit and 12-bit adjustment digits, got {row}")
-    return st, fills, transfers, forfeits, adjusts
+    return st, headers, staged, fills, transfers, forfeits, adjusts
 
 
 def _builder(num_rows: int, public: Sequence[int]) -> tuple[AirBuilder, Section, SettleColumns]:
-    st, fills, transfers, forfeits, adjusts = _parse(public)
+    st, headers, staged, fills, transfers, forfeits, adjusts = _parse(public)
     b = AirBuilder(NAME, num_rows, tuple(public))
     sec, cols = declare(b, st)
+    b.public_table(PublicTable(TAG_HEADER, headers, (1, 1), receive=False))
+    rows = tuple((r,) for r, _ in staged)
+    b.public_table(PublicTable(TAG_STAGED, rows, tuple(c for _, c in staged), receive=False))
     b.public_table(PublicTable(TAG_FILL, fills, (1,) * len(fills), receive=False))
     b.public_table(PublicTable(TAG_PUBLISHED_FILL, fills, (1,) * len(fills), receive=True))
     moved = tuple(r[:2] for r in transfers)

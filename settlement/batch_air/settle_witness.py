@@ -11,6 +11,7 @@ transition did.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -110,8 +111,6 @@ class SettleStatement:
     n_post: int
     pre_root: tuple[int, ...]
     post_root: tuple[int, ...]
-    pre_header: tuple[int, ...]
-    post_header: tuple[int, ...]
     has_adjustments: bool
     deposits: int
     withdrawals: int
@@ -121,7 +120,6 @@ class SettleStatement:
     insurance_post: int
     markets: tuple[MarketTerms, ...]
     margins: tuple[MarginTerms, ...] = ()
-    staged: tuple[int, ...] = ()  # post rows of the accounts with pending liquidation orders
 
     @property
     def depth_pre(self) -> int:
@@ -144,7 +142,7 @@ class SettleStatement:
     def to_elements(self) -> tuple[int, ...]:
         """The statement as field elements (the order :meth:`from_elements` reads)."""
         out = [self.n_pre, self.n_post, int(self.has_adjustments), len(self.markets)]
-        out += [*self.pre_root, *self.post_root, *self.pre_header, *self.post_header]
+        out += [*self.pre_root, *self.post_root]
         for v in (
             self.deposits,
             self.withdrawals,
@@ -164,7 +162,6 @@ class SettleStatement:
             out += [mg.mark, mg.index_mark, int(mg.flagged), len(mg.tiers)]
             for max_lots, bps in mg.tiers:
                 out += [max_lots, bps]
-        out += [len(self.staged), *self.staged]
         return tuple(out)
 
     @classmethod
@@ -174,8 +171,8 @@ class SettleStatement:
         Raises:
             ValueError: too few elements or a malformed value.
         """
-        if len(e) < 4 + 32 + 6 * _SIGNED:
-            raise ValueError(f"expected at least {4 + 32 + 6 * _SIGNED} elements, got {len(e)}")
+        if len(e) < 4 + 16 + 6 * _SIGNED:
+            raise ValueError(f"expected at least {4 + 16 + 6 * _SIGNED} elements, got {len(e)}")
         n_pre, n_post, adj, m = (int(x) for x in e[:4])
         if adj not in (0, 1) or not 1 <= m <= MAX_MARKETS or n_pre > n_post:
             raise ValueError(
@@ -183,8 +180,8 @@ class SettleStatement:
                 f"n_pre <= n_post, got {adj}, {m}, {n_pre} > {n_post}"
             )
         i = 4
-        digests = [tuple(int(x) for x in e[i + 8 * k : i + 8 * k + 8]) for k in range(4)]
-        i += 32
+        digests = [tuple(int(x) for x in e[i + 8 * k : i + 8 * k + 8]) for k in range(2)]
+        i += 16
         amounts = [_dec(e[i + _SIGNED * k : i + _SIGNED * (k + 1)]) for k in range(6)]
         i += 6 * _SIGNED
         if len(e) < i + m * (3 + _SIGNED):
@@ -208,22 +205,11 @@ class SettleStatement:
             _check_margin(mark, index_mark, pairs)
             margins.append(MarginTerms(mark, index_mark, bool(flagged), pairs))
             i += 2 * tiers
-        if len(e) < i + 1 or len(e) < i + 1 + int(e[i]):
-            raise ValueError("expected the staged accounts' count and rows")
-        staged = tuple(int(x) for x in e[i + 1 : i + 1 + int(e[i])])
-        if list(staged) != sorted(set(staged)) or any(r >= n_post for r in staged):
-            raise ValueError(
-                f"expected distinct staged account rows below {n_post} in increasing order, "
-                f"got {list(staged)}"
-            )
-        i += 1 + len(staged)
         st = cls(
             n_pre=n_pre,
             n_post=n_post,
             pre_root=digests[0],
             post_root=digests[1],
-            pre_header=digests[2],
-            post_header=digests[3],
             has_adjustments=bool(adj),
             deposits=amounts[0],
             withdrawals=amounts[1],
@@ -233,7 +219,6 @@ class SettleStatement:
             insurance_post=amounts[5],
             markets=tuple(markets),
             margins=tuple(margins),
-            staged=staged,
         )
         return st, i
 
@@ -292,6 +277,10 @@ class SettleWitness:
     #: (n, 6): per account, the sum over its deposits (withdrawals) of each 12-bit digit
     deposit_digits: np.ndarray
     withdrawal_digits: np.ndarray
+    #: the two header digests (pre, post) the roots compress (the batch AIR hashes them)
+    headers: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+    #: ``(post row, liquidation orders)`` of each account with pending liquidation orders
+    staged: tuple[tuple[int, int], ...] = ()
 
     def transfer_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_TRANSFERS`` rows ``(account, position)`` and their multiplicities: position
@@ -404,8 +393,6 @@ def settle_inputs(
         n_post=n,
         pre_root=tuple(int(x) for x in poseidon2.digest_from_bytes(witness.pre_root)),
         post_root=tuple(int(x) for x in poseidon2.digest_from_bytes(witness.post_root)),
-        pre_header=_digest(header_elements(pre)),
-        post_header=_digest(header_elements(post)),
         has_adjustments=has_adj,
         deposits=sum(dep),
         withdrawals=sum(wd),
@@ -425,8 +412,8 @@ def settle_inputs(
             )
             for j, ms in enumerate(post.market_states)
         ),
-        staged=tuple(sorted({post.row(lo.account) for lo in post.pending_liquidations})),
     )
+    staged = Counter(post.row(lo.account) for lo in post.pending_liquidations)
     sw = SettleWitness(
         address_limbs=_address_limbs(post.accounts) if n else np.zeros((0, 7), np.uint64),
         subaccount=np.array([k.subaccount for k in post.accounts], dtype=np.uint64),
@@ -443,6 +430,8 @@ def settle_inputs(
         fills=tuple(fill_rows),
         deposit_digits=_digit_sums(post, witness.deposits),
         withdrawal_digits=_digit_sums(post, witness.withdrawals),
+        headers=(_digest(header_elements(pre)), _digest(header_elements(post))),
+        staged=tuple(sorted(staged.items())),
     )
     return statement, sw
 
@@ -471,11 +460,11 @@ def settle_publication(
         blocks=pub.blocks,
         withdrawals=pub.withdrawals,
     )
-    statement, _ = settle_inputs(
+    statement, published = settle_inputs(
         replace(witness, post=pub.post, post_root=state_root(pub.post)), config
     )
     _, sw = settle_inputs(witness, config)
-    return statement, sw
+    return statement, replace(sw, headers=published.headers, staged=published.staged)
 
 
 def replay_published(
@@ -507,10 +496,10 @@ def settle_from_files(
     """
     witness = replay_published(files, pre, config)
     try:
-        statement, _ = settle_inputs(
+        statement, published = settle_inputs(
             replace(witness, post=post, post_root=state_root(post)), config
         )
         _, sw = settle_inputs(witness, config)
     except (ValueError, SettlementError) as exc:
         raise BatchStatementError(f"settlement statement: {exc}") from exc
-    return statement, sw
+    return statement, replace(sw, headers=published.headers, staged=published.staged)

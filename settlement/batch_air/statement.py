@@ -13,9 +13,8 @@ and derives
   funding index, mark price and order count;
 * the **public tables** the verifier adds to the bus itself: each market's
   code and price (``TAG_MARKET``, once per order of the market), each
-  published order's id with its published fill (``TAG_ORDER``) and the fields
-  of each order carried in (``TAG_CARRIED``; a revealed order's are its
-  commitment's, recomputed in the AIR);
+  published order's id with its published fill (``TAG_ORDER``) and the
+  per-market count of pending orders held in a halted market (``TAG_HELD``);
 * the outputs digest's preimage as rate-8 blocks (:func:`outputs_blocks`),
   which the prover absorbs in the AIR's digest section (:mod:`.digests`).
 
@@ -108,21 +107,6 @@ class OrderRow:
         """``(id×8, fill)`` (``TAG_ORDER``): the order's published fill."""
         return (*self.id_elements(), self.fill)
 
-    def carried_tuple(self) -> tuple[int, ...]:
-        """``(market, is_buy, has_limit, limit, quantity, gtc, reduce_only, account,
-        id×8)`` (``TAG_CARRIED``): an order carried in, as published."""
-        return (
-            self.market,
-            self.is_buy,
-            self.has_limit,
-            self.limit,
-            self.quantity,
-            self.gtc,
-            self.reduce_only,
-            self.account,
-            *self.id_elements(),
-        )
-
 
 @dataclass(frozen=True)
 class BatchStatement:
@@ -161,13 +145,6 @@ class BatchStatement:
     def order_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_ORDER`` rows (each distinct ``(id×8, fill)`` once) and their counts."""
         counts = Counter(o.order_tuple() for o in self.orders)
-        rows = tuple(sorted(counts))
-        return rows, tuple(counts[r] for r in rows)
-
-    def carried_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-        """``TAG_CARRIED`` rows: the orders carried in (a revealed order's fields are its
-        commitment's, bound in the AIR, so the verifier lists only these)."""
-        counts = Counter(o.carried_tuple() for o in self.orders if not o.revealed)
         rows = tuple(sorted(counts))
         return rows, tuple(counts[r] for r in rows)
 

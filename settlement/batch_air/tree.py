@@ -13,13 +13,13 @@ two account trees of :mod:`sealbatch.settlement.roots` is one row:
 
 The leaves (level 0) are sent only by the accounts section, one per row
 ``r < 2^depth``. Two **root rows** (rows 0 and 1 of the section's root
-columns) receive each tree's top node ``(tree, depth, 0, A)`` and prove
-``compress(A, header) = state root``, with the header digest and the root
-public: the verifier computes both from the published state
-(:func:`sealbatch.settlement.roots.header_elements` — whatever the header
-binds, pending orders included). Because every node tuple is sent once and
-received once, the nodes form exactly the binary tree over the leaves, and
-the roots are those of roots.py.
+columns) receive each tree's top node ``(tree, depth, 0, A)`` and its header
+digest ``(TAG_HEADER, tree, header×8)`` and prove ``compress(A, header) =
+state root``, the root public. The header digest is a witness: the batch AIR
+hashes it from the header's fields and pending orders (:mod:`.headers`); the
+settlement AIR alone takes it from the verifier's table. Because every node
+tuple is sent once and received once, the nodes form exactly the binary tree
+over the leaves, and the roots are those of roots.py.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 
 from sealbatch.crypto import poseidon2
 from sealbatch.crypto.expr import Column, const
+from sealbatch.settlement.batch_air.framework import TAG_HEADER
 from sealbatch.settlement.batch_air.section import TAG_NODE, Section, prefix_columns
 from sealbatch.settlement.batch_air.settle_witness import SettleStatement
 
@@ -81,19 +82,16 @@ def tree_section(sec: Section, st: SettleStatement) -> TreeColumns:
     top = tuple(sec.alloc("tree.root_top", 8))
     header = tuple(sec.alloc("tree.root_header", 8))
     rout = tuple(sec.alloc("tree.root_out", 16))
-    pubs = (
-        (st.depth_pre, st.pre_header, st.pre_root),
-        (st.depth_post, st.post_header, st.post_root),
-    )
-    for t, (d, h, root) in enumerate(pubs):
+    pubs = ((st.depth_pre, st.pre_root), (st.depth_post, st.post_root))
+    for t, (d, root) in enumerate(pubs):
         sec.boundary(t, root_tree - t, f"statement 6: root row {t} is tree {t}")
         sec.boundary(t, root_depth - d, f"statement 6: tree {t} has depth {d}")
         for k in range(8):
-            sec.boundary(t, header[k] - h[k], f"statement 6: header {t} [{k}] is public")
             sec.boundary(
                 t, rout[k] + top[k] - root[k], f"statement 6: state root {t} [{k}] recomputed"
             )
     sec.bus.receive(TAG_NODE, [root_tree, root_depth, const(0), *top], root_on, "tree: top node")
+    sec.bus.receive(TAG_HEADER, [root_tree, *header], root_on, "statement 6: the header digest")
     sec.perm([*top, *header], rout, root_on, "statement 6: root compression")
     return TreeColumns(
         on, tree, level, (i0, i1), left, right, out,
@@ -107,11 +105,13 @@ def tree_trace(
     st: SettleStatement,
     leaves: tuple[np.ndarray, np.ndarray],
     perm_inputs: list[np.ndarray],
+    headers: tuple[tuple[int, ...], tuple[int, ...]],
 ) -> None:
     """Write the honest node rows and root rows into ``main``.
 
     Args:
         leaves: each tree's ``(2^depth, 8)`` leaf digests (padding included).
+        headers: the pre- and post-state header digests.
         perm_inputs: receives the permutation inputs this section sends.
     """
     num_rows = main.shape[1]
@@ -148,7 +148,6 @@ def tree_trace(
         perm_inputs.append(np.concatenate([lefts, rights], axis=1))
     flag, counter = prefix_columns(2, num_rows)
     main[cols.root_on.index], main[cols.root_on.index + 1] = flag, counter
-    headers = (st.pre_header, st.post_header)
     depths = (st.depth_pre, st.depth_post)
     for t in (0, 1):
         main[cols.root_tree.index, t] = t

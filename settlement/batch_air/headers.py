@@ -1,0 +1,408 @@
+"""The state headers hashed in the batch AIR, with the pending orders they bind.
+
+A state root is ``compress(accounts_root, header_digest)`` and the header is
+the sponge of :func:`sealbatch.settlement.roots.header_elements`, whose last
+block is the pending digest: the sponge of the pending orders' count block and
+their 24-element records (docs/formats.md "The state root"). The tree section
+(:mod:`.tree`) proves the compression; here the two header digests and the two
+pending digests are recomputed from witness values, so neither is a public
+input: the roots alone (public inputs 3–18) bind every header field and every
+pending order.
+
+Section ``hdr``: **one sponge block per row** (one Poseidon2 permutation per
+row, the capacity chained to the next row, as :mod:`.digests`), four sponges
+one after the other:
+
+* rows ``0 … H−1``: the pre-state's header, rows ``H … 2H−1``: the
+  post-state's (``H = header_blocks(m)``, fixed by the market count, so each
+  field sits at a row and column the AIR knows); each starts with capacity
+  ``[8H, 0, …, 0]``; its last row absorbs the pending digest (received as
+  ``(TAG_PENDING, tree, digest×8)``) and sends the header digest
+  ``(TAG_HEADER, tree, digest×8)`` to the tree section's root row;
+* from row ``2H``: the pre-state's pending orders, then the post-state's:
+  a count block, then three rows per record (``r0``: kind, market code,
+  flags, limit, quantity, origin batch, id quotients; ``r1``: trader,
+  subaccount; ``r2``: the id), the last row sending its digest
+  ``(TAG_PENDING, tree, digest×8)`` to its header.
+
+A sponge starts where ``first`` is 1 (its capacity ``[length, 0, …]``; the
+pending sponges' length word is not constrained: a prover who changes it
+changes the digest, which the public root fixes) and ends where the next row
+starts another or the rows end; ``tree`` and ``pend`` are constant along one.
+Statements (constraint names start with ``state headers``, ``carried``,
+``staged``):
+
+* **the headers are the roots'**: the four sponges are the only ones (the two
+  headers pinned at their rows, one pending sponge per header: every
+  ``TAG_HEADER``/``TAG_PENDING`` tuple is received once);
+* **header fields bound to the statement**: in the post-state header the batch
+  id (public inputs 0–2), the account count and the tree depth, each market's
+  mark (its public mark price and the margin terms' mark), funding index
+  (public) and oracle flag (margin terms); in both headers the account count,
+  depth, fee pool and insurance fund (the settlement statement's);
+* **carried orders**: each pre-state record's ``r2`` row receives
+  ``(TAG_CARRIED, market code, flags, limit, quantity, account, id×8)`` — the
+  tuple each book row carried in (``active − rev``) sends — and its ``r1`` row
+  sends ``(TAG_ACCOUNT_ADDR, account, trader×7, subaccount)`` to the accounts
+  section: the orders carried in are exactly the pre-state's pending orders,
+  fields and account (a record held in a halted market instead sends its
+  market code to the verifier's ``TAG_HELD`` table, the per-market count of
+  pending orders the batch holds);
+* **staged accounts**: each post-state liquidation record (kind 1) sends
+  ``(TAG_STAGED, account)`` and its trader's address lookup: the health
+  section receives them on the account's row as often as its
+  ``health.staged_orders`` says, non-zero exactly where ``health.staged``: the
+  accounts the margin rule stages are exactly those with a pending liquidation
+  order in the post-state root.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from sealbatch.auction.commitment import bytes32_elements, market_code, order_flags
+from sealbatch.crypto.air import Column, Expr, pub
+from sealbatch.crypto.bus import PublicTable
+from sealbatch.crypto.field_scalar import P
+from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
+from sealbatch.settlement.batch_air.framework import (
+    TAG_ACCOUNT_ADDR,
+    TAG_CARRIED,
+    TAG_HEADER,
+    TAG_HELD,
+    TAG_PENDING,
+    TAG_STAGED,
+    AirBuilder,
+    TraceBuilder,
+)
+from sealbatch.settlement.batch_air.statement import (
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
+    BatchStatement,
+)
+from sealbatch.settlement.ledger import AccountKey, LedgerState
+from sealbatch.settlement.roots import (
+    HEADER_DOMAIN,
+    HEADER_FIELDS,
+    header_blocks,
+    header_elements,
+    market_field,
+    pending_elements,
+    pending_orders,
+)
+
+__all__ = ["SECTION", "declare", "generate", "held_rows", "rows_needed"]
+
+SECTION = "hdr"
+_RECORD_BLOCKS = 3
+_CAP = WIDTH - RATE
+#: Positions in the settlement statement's elements (SettleStatement.to_elements).
+_N_PRE, _N_POST = 0, 1
+_FEE_POOL_PRE, _FEE_POOL_POST, _INSURANCE_PRE, _INSURANCE_POST = 28, 32, 36, 40
+_SETTLE_MARKETS = 44
+_SETTLE_MARKET_SIZE = 7
+
+
+def _records(state: LedgerState) -> int:
+    return len(state.pending_liquidations) + len(state.resting_orders)
+
+
+def rows_needed(statement: BatchStatement) -> int:
+    """Rows (and permutations) of the section: two headers, two pending sponges."""
+    h = header_blocks(len(statement.markets))
+    records = _records(statement.pre) + _records(statement.post)
+    return 2 * h + 2 + _RECORD_BLOCKS * records
+
+
+def _carried_ids(statement: BatchStatement) -> set[bytes]:
+    return {o.order_id for o in statement.orders if not o.revealed}
+
+
+def held_rows(statement: BatchStatement) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+    """``TAG_HELD`` rows ``(market code)`` and counts: the pre-state's pending orders
+    the batch does not carry in (held in a halted market; the replay checks that
+    the carried-in orders are exactly the others)."""
+    carried = _carried_ids(statement)
+    counts = Counter(
+        market_code(r.order.market)
+        for r, _, _ in pending_orders(statement.pre)
+        if r.order_id not in carried
+    )
+    rows = tuple(sorted((c,) for c in counts))
+    return rows, tuple(counts[r[0]] for r in rows)
+
+
+def _settle_pub(statement: BatchStatement, offset: int) -> Expr:
+    return pub(PUBLIC_HEADER + PUBLIC_PER_MARKET * len(statement.markets) + offset)
+
+
+def _margin_at(statement: BatchStatement, market: int) -> int:
+    """Offset of market ``market``'s margin terms in the settlement statement's elements."""
+    at = _SETTLE_MARKETS + _SETTLE_MARKET_SIZE * len(statement.markets)
+    for mg in statement.settle.margins[:market]:
+        at += 4 + 2 * len(mg.tiers)
+    return at
+
+
+def declare(b: AirBuilder, statement: BatchStatement) -> None:
+    """Allocate the section's columns, constraints and bus interactions (both sides)."""
+
+    def c(name: str) -> Column:
+        return b.column(SECTION, name)
+
+    m = len(statement.markets)
+    h = header_blocks(m)
+    on, first, tree, pend = c("on"), c("first"), c("tree"), c("pend")
+    r0, r1, r2, held = c("r0"), c("r1"), c("r2"), c("held")
+    block = [c(f"b{k}") for k in range(RATE)]
+    cap = [c(f"c{k}") for k in range(_CAP)]
+    out = [c(f"o{k}") for k in range(WIDTH)]
+    kind, mcode, flags, limit, qty, acct = (
+        c("kind"), c("mcode"), c("flags"), c("limit"), c("qty"), c("acct"),
+    )  # fmt: skip
+
+    for e, name in (
+        (on, "on"), (first, "first"), (tree, "tree"), (pend, "pend"),
+        (r0, "r0"), (r1, "r1"), (r2, "r2"), (held, "held"),
+    ):  # fmt: skip
+        b.boolean(e, f"state headers: {name}")
+    # the sponges: one permutation per row, a prefix of the rows
+    b.constrain(on.next * (1 - on), "state headers: block rows first")
+    b.boundary(-1, on, "state headers: the last row is past the blocks")
+    b.constrain(first * (1 - on), "state headers: a sponge starts on a block row")
+    b.permutation([*block, *cap], out, on)
+    go = on.next - first.next  # 1 where the next row continues this row's sponge
+    for k in range(_CAP):
+        b.constrain(go * (cap[k].next - out[RATE + k]), f"state headers: capacity {k} chained")
+    for k in range(1, _CAP):
+        b.constrain(first * cap[k], f"state headers: initial capacity {k}")
+    b.constrain(go * (tree.next - tree), "state headers: one tree per sponge")
+    b.constrain(go * (pend.next - pend), "state headers: one kind per sponge")
+    b.constrain(pend * (1 - on), "state headers: pending sponges are block rows")
+    last = c("last")  # 1 on the last row of each sponge
+    b.constrain(last - on + on.next - first.next, "state headers: a sponge's last row")
+    b.boundary(-1, last, "state headers: the last row is past the blocks")
+    # the two headers at fixed rows, then the pre-state's pending sponge
+    for t, base in ((0, 0), (1, h)):
+        b.boundary(base, first - 1, f"state headers: header {t} starts at row {base}")
+        b.boundary(base, tree - t, f"state headers: header {t} is tree {t}'s")
+        b.boundary(base, pend, f"state headers: header {t} is a header")
+        b.boundary(base, cap[0] - RATE * h, f"state headers: header {t} length")
+        for r in range(base + 1, base + h):
+            b.boundary(r, first, f"state headers: header {t} is one sponge")
+    b.boundary(2 * h, first - 1, "state headers: the pending orders follow the headers")
+    b.boundary(2 * h, pend - 1, "state headers: the pre-state's pending orders")
+    b.boundary(2 * h, tree, "state headers: the pre-state's pending orders")
+    is_header = last * (1 - pend)
+    b.bus.send(TAG_HEADER, [tree, *out[:RATE]], is_header, "state headers: a header digest")
+    b.bus.receive(
+        TAG_PENDING, [tree, *block], is_header, "state headers: a header's pending digest"
+    )
+    b.bus.send(TAG_PENDING, [tree, *out[:RATE]], last * pend, "state headers: a pending digest")
+    _declare_records(b, (on, first, tree, pend, r0, r1, r2, held), block, (kind, mcode, flags,
+                     limit, qty, acct))  # fmt: skip
+    _declare_fields(b, statement, block, h)
+    rows, mult = held_rows(statement)
+    if rows:
+        b.public_table(PublicTable(TAG_HELD, rows, mult, receive=True))
+
+
+def _declare_records(
+    b: AirBuilder,
+    flags_: tuple[Column, ...],
+    block: list[Column],
+    fields: tuple[Column, ...],
+) -> None:
+    """The pending records: three rows each, their fields carried to the id row."""
+    on, first, tree, pend, r0, r1, r2, held = flags_
+    kind, mcode, flags, limit, qty, acct = fields
+    for r, name in ((r0, "r0"), (r1, "r1"), (r2, "r2")):
+        b.constrain(r * (1 - pend), f"state headers: {name} is a pending row")
+    b.constrain(
+        pend * (first + r0 + r1 + r2 - 1), "state headers: a pending row is one block of one kind"
+    )
+    b.constrain(r1.next - r0, "state headers: a record's second block follows its first")
+    b.constrain(r2.next - r1, "state headers: a record's third block follows its second")
+    for k, f in enumerate((kind, mcode, flags, limit, qty)):
+        b.constrain(r0 * (f - block[k]), f"state headers: record field {k}")
+        b.constrain((r0 + r1) * (f.next - f), f"state headers: record field {k} carried")
+    b.constrain(r1 * (acct.next - acct), "state headers: a record's account")
+    b.constrain(held * (1 - r2 + tree), "carried: only a pre-state record is held")
+    pre = r2 * (1 - tree)
+    b.bus.receive(
+        TAG_CARRIED,
+        [mcode, flags, limit, qty, acct, *block],
+        pre * (1 - held),
+        "carried: a pre-state pending order is a carried book row",
+    )
+    b.bus.send(TAG_HELD, [mcode], held, "carried: a pending order held in a halted market")
+    # the record's account: pre-state records (carried in) and post-state liquidation orders
+    b.bus.send(
+        TAG_ACCOUNT_ADDR,
+        [acct, *block],
+        r1 * (1 - tree + tree * kind),
+        "carried: a pending order's account is its trader's",
+    )
+    b.bus.send(TAG_STAGED, [acct], r2 * tree * kind, "staged: a post-state liquidation order")
+
+
+def _declare_fields(b: AirBuilder, statement: BatchStatement, block: list[Column], h: int) -> None:
+    """Boundary constraints tying header fields to the public inputs."""
+    st = statement.settle
+    m = len(statement.markets)
+
+    def at(tree: int, pos: int) -> tuple[int, Column]:
+        return tree * h + pos // RATE, block[pos % RATE]
+
+    def pin(tree: int, pos: int, value: Expr | int, name: str) -> None:
+        row, col = at(tree, pos)
+        b.boundary(row, col - value, f"state headers: {name}")
+
+    def pin_small(tree: int, pos: int, value: Expr | int, name: str) -> None:
+        """A signed header value ``[sign, l0, l1, l2]`` equal to a value below 2^48."""
+        pin(tree, pos, 0, f"{name} sign")
+        pin(tree, pos + 3, 0, f"{name} limb 2")
+        row, lo = at(tree, pos + 1)
+        row_hi, hi = at(tree, pos + 2)
+        if row == row_hi:
+            b.boundary(row, lo + (1 << 24) * hi - value, f"state headers: {name}")
+        else:  # the limbs straddle two rows: the high limb is zero below 2^24
+            pin(tree, pos + 2, 0, f"{name} limb 1")
+            pin(tree, pos + 1, value, name)
+
+    for t, name in ((0, "pre"), (1, "post")):
+        pin(t, 0, HEADER_DOMAIN, f"{name} header domain")
+        n = _settle_pub(statement, _N_PRE if t == 0 else _N_POST)
+        pin_small(t, HEADER_FIELDS["n"], n, f"{name} account count")
+        pin(t, HEADER_FIELDS["depth"], st.depth_pre if t == 0 else st.depth_post, f"{name} depth")
+        pool = _FEE_POOL_PRE if t == 0 else _FEE_POOL_POST
+        insurance = _INSURANCE_PRE if t == 0 else _INSURANCE_POST
+        for k in range(4):
+            pin(t, HEADER_FIELDS["fee_pool"] + k, _settle_pub(statement, pool + k),
+                f"{name} fee pool [{k}]")  # fmt: skip
+            pin(t, HEADER_FIELDS["insurance"] + k, _settle_pub(statement, insurance + k),
+                f"{name} insurance fund [{k}]")  # fmt: skip
+    pin(1, HEADER_FIELDS["batch_id"], 0, "post batch id sign")
+    for k in range(3):
+        pin(1, HEADER_FIELDS["batch_id"] + 1 + k, pub(k), f"post batch id [{k}]")
+    for j in range(m):
+        base = PUBLIC_HEADER + PUBLIC_PER_MARKET * j
+        pin_small(1, market_field(j, "mark"), pub(base + 5), f"post mark {j} is public")
+        margin = _margin_at(statement, j)
+        pin_small(1, market_field(j, "mark"), _settle_pub(statement, margin),
+                  f"post mark {j} is the margin terms'")  # fmt: skip
+        for k in range(4):
+            pin(1, market_field(j, "funding_index") + k, pub(base + 1 + k),
+                f"post funding index {j} [{k}] is public")  # fmt: skip
+        pin(1, market_field(j, "flagged"), _settle_pub(statement, margin + 2),
+            f"post oracle flag {j} is the margin terms'")  # fmt: skip
+
+
+def _sponge(elements: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The sponge's per-block permutation inputs and outputs (``hash_elements``)."""
+    blocks = np.array(elements, dtype=np.uint64).reshape(-1, RATE)
+    n = blocks.shape[0]
+    ins = np.zeros((n, WIDTH), np.uint64)
+    outs = np.zeros((n, WIDTH), np.uint64)
+    capacity = np.zeros(_CAP, np.uint64)
+    capacity[0] = len(elements)
+    for r in range(n):
+        ins[r, :RATE] = blocks[r]
+        ins[r, RATE:] = capacity
+        outs[r] = permute(ins[r : r + 1])[0]
+        capacity = outs[r, RATE:]
+    return ins, outs
+
+
+def _account(post: LedgerState, key: AccountKey) -> int:
+    """The post-state row of ``key`` (0 for an account the post-state lacks: the
+    address lookup then fails, as it should)."""
+    return post.row(key) if post.has(key) else 0
+
+
+def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
+    """Write the section: both headers and both pending sponges (prover side).
+
+    Raises:
+        ValueError: more rows than the trace has, or (with ``refuse``) a pending order
+            carried in that is not a book row (named statement).
+    """
+    pre, post = statement.pre, statement.post
+    rows: list[tuple[np.ndarray, np.ndarray]] = []
+    for state in (pre, post):
+        rows.append(_sponge(header_elements(state)))
+    records: list[list[tuple[int, int]]] = []  # per tree: (kind, account) per record
+    for state in (pre, post):
+        rows.append(_sponge(pending_elements(state)))
+        records.append(
+            [
+                (int(liq), _account(post, AccountKey(r.trader, sub)))
+                for r, sub, liq in pending_orders(state)
+            ]
+        )
+    ins = np.concatenate([r[0] for r in rows])
+    outs = np.concatenate([r[1] for r in rows])
+    n = ins.shape[0]
+    if n + 1 > tb.num_rows:
+        raise ValueError(f"expected at most {tb.num_rows - 1} header rows, got {n}")
+    carried = _carried_ids(statement)
+    book = Counter(
+        (market_code(statement.markets[o.market]), o.flags(), o.limit, o.quantity, o.account,
+         *o.id_elements())
+        for o in statement.orders if not o.revealed
+    )  # fmt: skip
+    pending = Counter(
+        (market_code(r.order.market), order_flags(r.order), r.order.limit_price or 0,
+         r.order.quantity, acct, *bytes32_elements(r.order_id))
+        for (r, _, _), (_, acct) in zip(pending_orders(pre), records[0], strict=True)
+        if r.order_id in carried
+    )  # fmt: skip
+    if refuse and book != pending:
+        raise ValueError("carried: the orders carried in are not the pre-state's pending orders")
+    tb.permute(ins)
+    h = rows[0][0].shape[0]
+    first = np.zeros(n, np.int64)
+    tree = np.zeros(n, np.int64)
+    pend = np.zeros(n, np.int64)
+    first[[0, h, 2 * h]] = 1
+    tree[h : 2 * h] = 1
+    pend[2 * h :] = 1
+    post_start = 2 * h + rows[2][0].shape[0]
+    first[post_start] = 1
+    tree[post_start:] = 1
+    sel = np.zeros((3, n), np.int64)
+    acct = np.zeros(n, np.int64)
+    held = np.zeros(n, np.int64)
+    for t, start in ((0, 2 * h), (1, post_start)):
+        for i, (_, a) in enumerate(records[t]):
+            r = start + 1 + _RECORD_BLOCKS * i
+            sel[:, r : r + 3] = np.eye(3, dtype=np.int64)
+            acct[r : r + 3] = a
+            if t == 0:
+                oid = pending_orders(pre)[i][0].order_id
+                held[r + 2] = int(oid not in carried)
+    fields = np.zeros((5, n), np.int64)
+    r0_rows = np.flatnonzero(sel[0])
+    for k in range(5):
+        for r in r0_rows:
+            fields[k, r : r + 3] = int(ins[r, k])
+    tb.set(SECTION, "on", np.ones(n, np.int64))
+    tb.set(SECTION, "last", np.append(first[1:], 1))
+    for name, values in (("first", first), ("tree", tree), ("pend", pend), ("held", held),
+                         ("r0", sel[0]), ("r1", sel[1]), ("r2", sel[2]), ("acct", acct)):  # fmt: skip
+        tb.set(SECTION, name, values)
+    for k, name in enumerate(("kind", "mcode", "flags", "limit", "qty")):
+        tb.set(SECTION, name, fields[k])
+    for k in range(RATE):
+        tb.set(SECTION, f"b{k}", ins[:, k].astype(np.int64))
+    for k in range(_CAP):
+        tb.set(SECTION, f"c{k}", ins[:, RATE + k].astype(np.int64))
+    for k in range(WIDTH):
+        tb.set(SECTION, f"o{k}", (outs[:, k] % np.uint64(P)).astype(np.int64))
+    # the accounts section receives each record's address lookup on its row
+    lookups = [a for t in (0, 1) for kind_, a in records[t] if t == 0 or kind_]
+    column = tb.get("acct", "orders")
+    counts = np.bincount(np.array(lookups, dtype=np.int64), minlength=tb.num_rows)
+    column[:] = (column + counts[: tb.num_rows].astype(np.uint64)) % np.uint64(P)
