@@ -59,11 +59,13 @@ Statements (constraint names start with ``state headers``, ``carried``,
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
+from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.commitment import bytes32_elements, market_code, order_flags
-from sealbatch.crypto.air import Column, Expr, pub
+from sealbatch.crypto.air import Column, Expr, const, pub
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
@@ -93,7 +95,7 @@ from sealbatch.settlement.roots import (
     pending_orders,
 )
 
-__all__ = ["SECTION", "declare", "generate", "held_rows", "rows_needed"]
+__all__ = ["SECTION", "Pin", "declare", "generate", "held_rows", "pins", "rows_needed"]
 
 SECTION = "hdr"
 _RECORD_BLOCKS = 3
@@ -116,20 +118,18 @@ def rows_needed(statement: BatchStatement) -> int:
     return 2 * h + 2 + _RECORD_BLOCKS * records
 
 
-def _carried_ids(statement: BatchStatement) -> set[bytes]:
-    return {o.order_id for o in statement.orders if not o.revealed}
+def _held(statement: BatchStatement, order: RestingOrder) -> bool:
+    return order.order.market in statement.halted
 
 
 def held_rows(statement: BatchStatement) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-    """``TAG_HELD`` rows ``(market code)`` and counts: the pre-state's pending orders
-    the batch does not carry in (held in a halted market; the replay checks that
-    the carried-in orders are exactly the others)."""
-    carried = _carried_ids(statement)
+    """``TAG_HELD`` rows ``(market code)`` and counts: the pre-state's pending orders in
+    the markets halted at the batch's time, which the batch holds instead of carrying in
+    (``transition.pending_carried_in``)."""
     counts = Counter(
-        market_code(r.order.market)
-        for r, _, _ in pending_orders(statement.pre)
-        if r.order_id not in carried
-    )
+        market_code(r.order.market) for r, _, _ in pending_orders(statement.pre)
+        if _held(statement, r)
+    )  # fmt: skip
     rows = tuple(sorted((c,) for c in counts))
     return rows, tuple(counts[r[0]] for r in rows)
 
@@ -183,7 +183,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.constrain(pend * (1 - on), "state headers: pending sponges are block rows")
     last = c("last")  # 1 on the last row of each sponge
     b.constrain(last - on + on.next - first.next, "state headers: a sponge's last row")
-    b.boundary(-1, last, "state headers: the last row is past the blocks")
+    b.boundary(-1, last, "state headers: no sponge ends past the blocks")
     # the two headers at fixed rows, then the pre-state's pending sponge
     for t, base in ((0, 0), (1, h)):
         b.boundary(base, first - 1, f"state headers: header {t} starts at row {base}")
@@ -201,9 +201,9 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         TAG_PENDING, [tree, *block], is_header, "state headers: a header's pending digest"
     )
     b.bus.send(TAG_PENDING, [tree, *out[:RATE]], last * pend, "state headers: a pending digest")
-    _declare_records(b, (on, first, tree, pend, r0, r1, r2, held), block, (kind, mcode, flags,
-                     limit, qty, acct))  # fmt: skip
-    _declare_fields(b, statement, block, h)
+    selectors = (first, tree, pend, r0, r1, r2, held)
+    _declare_records(b, selectors, block, (kind, mcode, flags, limit, qty, acct))
+    _declare_fields(b, statement, block)
     rows, mult = held_rows(statement)
     if rows:
         b.public_table(PublicTable(TAG_HELD, rows, mult, receive=True))
@@ -211,12 +211,12 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
 
 def _declare_records(
     b: AirBuilder,
-    flags_: tuple[Column, ...],
+    selectors: tuple[Column, ...],
     block: list[Column],
     fields: tuple[Column, ...],
 ) -> None:
     """The pending records: three rows each, their fields carried to the id row."""
-    on, first, tree, pend, r0, r1, r2, held = flags_
+    first, tree, pend, r0, r1, r2, held = selectors
     kind, mcode, flags, limit, qty, acct = fields
     for r, name in ((r0, "r0"), (r1, "r1"), (r2, "r2")):
         b.constrain(r * (1 - pend), f"state headers: {name} is a pending row")
@@ -248,56 +248,88 @@ def _declare_records(
     b.bus.send(TAG_STAGED, [acct], r2 * tree * kind, "staged: a post-state liquidation order")
 
 
-def _declare_fields(b: AirBuilder, statement: BatchStatement, block: list[Column], h: int) -> None:
-    """Boundary constraints tying header fields to the public inputs."""
+@dataclass(frozen=True)
+class Pin:
+    """A header field tied to the statement: ``Σ coeff·block[k]`` on ``row`` equals
+    public input ``public`` (``None``: the constant ``value``)."""
+
+    name: str
+    row: int
+    terms: tuple[tuple[int, int], ...]  # (k, coeff)
+    public: int | None
+    value: int = 0
+
+
+def pins(statement: BatchStatement) -> tuple[Pin, ...]:
+    """Every header field the AIR ties to the statement (module docstring)."""
     st = statement.settle
     m = len(statement.markets)
+    h = header_blocks(m)
+    settle = PUBLIC_HEADER + PUBLIC_PER_MARKET * m
+    out: list[Pin] = []
 
-    def at(tree: int, pos: int) -> tuple[int, Column]:
-        return tree * h + pos // RATE, block[pos % RATE]
+    def pin(tree: int, pos: int, public: int | None, value: int, name: str) -> None:
+        out.append(Pin(f"state headers: {name}", tree * h + pos // RATE, ((pos % RATE, 1),),
+                       public, value))  # fmt: skip
 
-    def pin(tree: int, pos: int, value: Expr | int, name: str) -> None:
-        row, col = at(tree, pos)
-        b.boundary(row, col - value, f"state headers: {name}")
-
-    def pin_small(tree: int, pos: int, value: Expr | int, name: str) -> None:
+    def pin_small(tree: int, pos: int, public: int, name: str) -> None:
         """A signed header value ``[sign, l0, l1, l2]`` equal to a value below 2^48."""
-        pin(tree, pos, 0, f"{name} sign")
-        pin(tree, pos + 3, 0, f"{name} limb 2")
-        row, lo = at(tree, pos + 1)
-        row_hi, hi = at(tree, pos + 2)
+        pin(tree, pos, None, 0, f"{name} sign")
+        pin(tree, pos + 3, None, 0, f"{name} limb 2")
+        row, row_hi = tree * h + (pos + 1) // RATE, tree * h + (pos + 2) // RATE
         if row == row_hi:
-            b.boundary(row, lo + (1 << 24) * hi - value, f"state headers: {name}")
+            terms = (((pos + 1) % RATE, 1), ((pos + 2) % RATE, 1 << 24))
+            out.append(Pin(f"state headers: {name}", row, terms, public))
         else:  # the limbs straddle two rows: the high limb is zero below 2^24
-            pin(tree, pos + 2, 0, f"{name} limb 1")
-            pin(tree, pos + 1, value, name)
+            pin(tree, pos + 2, None, 0, f"{name} limb 1")
+            pin(tree, pos + 1, public, 0, name)
 
     for t, name in ((0, "pre"), (1, "post")):
-        pin(t, 0, HEADER_DOMAIN, f"{name} header domain")
-        n = _settle_pub(statement, _N_PRE if t == 0 else _N_POST)
-        pin_small(t, HEADER_FIELDS["n"], n, f"{name} account count")
-        pin(t, HEADER_FIELDS["depth"], st.depth_pre if t == 0 else st.depth_post, f"{name} depth")
+        pin(t, 0, None, HEADER_DOMAIN, f"{name} header domain")
+        pin_small(t, HEADER_FIELDS["n"], settle + (_N_PRE if t == 0 else _N_POST),
+                  f"{name} account count")  # fmt: skip
+        depth = st.depth_pre if t == 0 else st.depth_post
+        pin(t, HEADER_FIELDS["depth"], None, depth, f"{name} depth")
         pool = _FEE_POOL_PRE if t == 0 else _FEE_POOL_POST
         insurance = _INSURANCE_PRE if t == 0 else _INSURANCE_POST
         for k in range(4):
-            pin(t, HEADER_FIELDS["fee_pool"] + k, _settle_pub(statement, pool + k),
-                f"{name} fee pool [{k}]")  # fmt: skip
-            pin(t, HEADER_FIELDS["insurance"] + k, _settle_pub(statement, insurance + k),
+            pin(t, HEADER_FIELDS["fee_pool"] + k, settle + pool + k, 0, f"{name} fee pool [{k}]")
+            pin(t, HEADER_FIELDS["insurance"] + k, settle + insurance + k, 0,
                 f"{name} insurance fund [{k}]")  # fmt: skip
-    pin(1, HEADER_FIELDS["batch_id"], 0, "post batch id sign")
+    pin(1, HEADER_FIELDS["batch_id"], None, 0, "post batch id sign")
     for k in range(3):
-        pin(1, HEADER_FIELDS["batch_id"] + 1 + k, pub(k), f"post batch id [{k}]")
+        pin(1, HEADER_FIELDS["batch_id"] + 1 + k, k, 0, f"post batch id [{k}]")
     for j in range(m):
         base = PUBLIC_HEADER + PUBLIC_PER_MARKET * j
-        pin_small(1, market_field(j, "mark"), pub(base + 5), f"post mark {j} is public")
-        margin = _margin_at(statement, j)
-        pin_small(1, market_field(j, "mark"), _settle_pub(statement, margin),
-                  f"post mark {j} is the margin terms'")  # fmt: skip
+        pin_small(1, market_field(j, "mark"), base + 5, f"post mark {j} is public")
+        margin = settle + _margin_at(statement, j)
+        pin_small(1, market_field(j, "mark"), margin, f"post mark {j} is the margin terms'")
         for k in range(4):
-            pin(1, market_field(j, "funding_index") + k, pub(base + 1 + k),
+            pin(1, market_field(j, "funding_index") + k, base + 1 + k, 0,
                 f"post funding index {j} [{k}] is public")  # fmt: skip
-        pin(1, market_field(j, "flagged"), _settle_pub(statement, margin + 2),
+        pin(1, market_field(j, "flagged"), margin + 2, 0,
             f"post oracle flag {j} is the margin terms'")  # fmt: skip
+    return tuple(out)
+
+
+def _declare_fields(b: AirBuilder, statement: BatchStatement, block: list[Column]) -> None:
+    """Boundary constraints tying header fields to the public inputs."""
+    for p in pins(statement):
+        total: Expr = const(0)
+        for k, coeff in p.terms:
+            total = total + coeff * block[k]
+        want: Expr = pub(p.public) if p.public is not None else const(p.value)
+        b.boundary(p.row, total - want, p.name)
+
+
+def _check_fields(statement: BatchStatement, ins: np.ndarray) -> None:
+    """Raise ValueError naming the first pinned header field that is not the statement's."""
+    public = statement.public_inputs
+    for p in pins(statement):
+        got = sum(coeff * int(ins[p.row, k]) for k, coeff in p.terms) % P
+        want = public[p.public] if p.public is not None else p.value
+        if got != want % P:
+            raise ValueError(f"{p.name}: the header holds {got}, the statement {want}")
 
 
 def _sponge(elements: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -347,7 +379,6 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     n = ins.shape[0]
     if n + 1 > tb.num_rows:
         raise ValueError(f"expected at most {tb.num_rows - 1} header rows, got {n}")
-    carried = _carried_ids(statement)
     book = Counter(
         (market_code(statement.markets[o.market]), o.flags(), o.limit, o.quantity, o.account,
          *o.id_elements())
@@ -357,10 +388,12 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         (market_code(r.order.market), order_flags(r.order), r.order.limit_price or 0,
          r.order.quantity, acct, *bytes32_elements(r.order_id))
         for (r, _, _), (_, acct) in zip(pending_orders(pre), records[0], strict=True)
-        if r.order_id in carried
+        if not _held(statement, r)
     )  # fmt: skip
     if refuse and book != pending:
         raise ValueError("carried: the orders carried in are not the pre-state's pending orders")
+    if refuse:
+        _check_fields(statement, ins)
     tb.permute(ins)
     h = rows[0][0].shape[0]
     first = np.zeros(n, np.int64)
@@ -381,8 +414,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             sel[:, r : r + 3] = np.eye(3, dtype=np.int64)
             acct[r : r + 3] = a
             if t == 0:
-                oid = pending_orders(pre)[i][0].order_id
-                held[r + 2] = int(oid not in carried)
+                held[r + 2] = int(_held(statement, pending_orders(pre)[i][0]))
     fields = np.zeros((5, n), np.int64)
     r0_rows = np.flatnonzero(sel[0])
     for k in range(5):
@@ -390,8 +422,9 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             fields[k, r : r + 3] = int(ins[r, k])
     tb.set(SECTION, "on", np.ones(n, np.int64))
     tb.set(SECTION, "last", np.append(first[1:], 1))
-    for name, values in (("first", first), ("tree", tree), ("pend", pend), ("held", held),
-                         ("r0", sel[0]), ("r1", sel[1]), ("r2", sel[2]), ("acct", acct)):  # fmt: skip
+    columns = {"first": first, "tree": tree, "pend": pend, "held": held, "acct": acct}
+    columns |= {"r0": sel[0], "r1": sel[1], "r2": sel[2]}
+    for name, values in columns.items():
         tb.set(SECTION, name, values)
     for k, name in enumerate(("kind", "mcode", "flags", "limit", "qty")):
         tb.set(SECTION, name, fields[k])

@@ -48,9 +48,11 @@ from sealbatch.settlement.roots import encode_signed, state_root
 from sealbatch.settlement.snapshot import (
     commitment_difference,
     config_from_dict,
+    oracle_config_from_dict,
     orders_from_csv,
     state_from_dict,
 )
+from sealbatch.settlement.transition import halted_markets
 
 __all__ = [
     "INPUTS_DOMAIN",
@@ -131,6 +133,8 @@ class BatchStatement:
     #: the inputs digest's preimage, rate-8 blocks (docs/formats.md "Batch digests"): three
     #: header blocks, then the deposits, RFQ blocks and withdrawals, each record tagged
     input_blocks: tuple[tuple[int, ...], ...] = ()
+    #: the markets halted at the batch's time (their pending orders are held, not carried in)
+    halted: tuple[str, ...] = ()
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
@@ -211,6 +215,9 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         post = state_from_dict(post_doc, config_from_dict(post_doc["config"]))
         orders = orders_from_csv(files["orders.csv"])
         oracle_round = OracleRound.from_dict(oracle_doc)
+        halted = halted_markets(
+            pre, oracle_config_from_dict(oracle_doc["config"]), oracle_round.timestamp_ms
+        )
         deposits, blocks, withdrawals = transfers_from_dict(transfers_doc)
         batch_id = int(result["batch_id"])
         markets_doc = result["markets"]
@@ -310,6 +317,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         output_blocks=out_blocks,
         output_fills=out_fills,
         input_blocks=in_blocks,
+        halted=tuple(sorted(halted)),
     )
 
 

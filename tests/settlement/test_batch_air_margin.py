@@ -114,7 +114,7 @@ def test_the_batch_stages_exactly_the_account_below_maintenance(
     req = requirements(post, DEFAULT_CONFIG)
     below = [r for r in range(post.size) if eq[r] < req.maintenance[r]]
     # the batch exercises the rule: one account below, positions held by healthy ones
-    assert below == [0] and statement.settle.staged == (0,)
+    assert below == [0] and [r for r, _ in statement.settle_witness.staged] == [0]
     assert post.positions[4].all() and post.portfolio[5]
     check_all(air, trace)
     for label in ("mark", "index"):
@@ -213,11 +213,11 @@ def test_a_limb_out_of_range_in_the_health_section_is_caught_by_the_range_check(
         check_all(air, trace)
 
 
-def test_a_staged_account_left_out_of_the_trace_fails_the_published_table(
+def test_a_staged_account_left_out_of_the_trace_fails_its_liquidation_orders(
     honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
-    """A staged account is received once from the verifier's table of the published
-    post-state's staged accounts: a trace that does not receive it fails."""
+    """A staged account receives its liquidation orders from the post-state root's
+    pending records: a trace that does not stage it fails."""
     _, air, honest_trace = honest
     trace = honest_trace.copy()
     trace[_col(air, "health.staged"), 0] = 0
@@ -287,7 +287,7 @@ def test_an_account_below_maintenance_at_the_marks_only_is_not_staged(
     assert eq == need
     assert equity(post, DEFAULT_CONFIG)[6] < requirements(post, DEFAULT_CONFIG).maintenance[6]
     statement = statement_of(files)
-    assert statement.settle.staged == (0,)
+    assert [r for r, _ in statement.settle_witness.staged] == [0]
     air, trace = generate(statement, rows_for(statement))
     check_all(air, trace)
     assert trace[_col(air, "health.mark.below"), 6] == 1
@@ -329,16 +329,16 @@ def test_an_equity_one_below_the_boundary_is_caught_by_statement_4(
 def test_margin_terms_round_trip_and_malformed_ones_are_refused(
     honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
-    """The margin terms and staged rows travel in the public inputs; a flag that is not
-    a bit, a tier of 0 bps, a price beyond 2^30 or a staged row past the accounts is
-    refused when the statement is read (nothing is built from it)."""
+    """The margin terms travel in the public inputs; a flag that is not a bit, a tier of
+    0 bps or a price beyond 2^30 is refused when the statement is read (nothing is built
+    from it). The staged accounts do not: the post-state root's liquidation orders say."""
     statement, _, _ = honest
     st = statement.settle
     elements = list(st.to_elements())
     again, used = SettleStatement.from_elements(elements)
-    assert again == st and used == len(elements) and again.staged == (0,)
+    assert again == st and used == len(elements)
     m = len(st.markets)
-    first = 4 + 32 + 6 * 4 + 7 * m  # the first market's margin terms
+    first = 4 + 16 + 6 * 4 + 7 * m  # the first market's margin terms
     assert elements[first : first + 4] == [
         st.margins[0].mark,
         st.margins[0].index_mark,
@@ -349,7 +349,6 @@ def test_margin_terms_round_trip_and_malformed_ones_are_refused(
         first + 2: (2, "flag bit"),
         first + 5: (0, "1 to 10 000 bps"),
         first: (1 << 30, "below 2\\^30"),
-        len(elements) - 1: (st.n_post, "staged account rows"),
     }
     for index, (value, message) in cases.items():
         bad = list(elements)

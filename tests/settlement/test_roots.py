@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sealbatch.auction.batch import RestingOrder
 from sealbatch.crypto import poseidon2
 from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.settlement.errors import SettlementError
 from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.roots import (
     ACCOUNT_DOMAIN,
@@ -130,23 +132,61 @@ def _with_pending(s: LedgerState) -> LedgerState:
 
 
 def test_pending_order_record_layout() -> None:
-    from sealbatch.auction.commitment import market_code
-    from sealbatch.settlement.roots import PENDING_DOMAIN, pending_order_elements, pending_orders
+    from sealbatch.auction.commitment import bytes32_elements, market_code
+    from sealbatch.settlement.roots import (
+        PENDING_DOMAIN,
+        PENDING_ORDER_SIZE,
+        pending_elements,
+        pending_order_elements,
+        pending_orders,
+    )
 
     s = _with_pending(_state())
     (liq, sub_l, is_l), (rest, sub_r, is_r) = pending_orders(s)
     assert (is_l, is_r) == (True, False) and sub_l == key(1).subaccount and sub_r == 0
     rec = pending_order_elements(liq, sub_l, is_l)
-    assert len(rec) == 32 and rec[0] == PENDING_DOMAIN and rec[1] == 1
-    assert rec[2] == market_code("BTC-PERP") and rec[3] == 0b0011  # buy, has limit
-    assert rec[4:6] == [110, 0] and rec[6:8] == [3, 0] and rec[8:11] == [8, 0, 0]
+    assert len(rec) == PENDING_ORDER_SIZE == 24
+    assert rec[:5] == [1, market_code("BTC-PERP"), 0b0011, 110, 3]  # buy, has limit
+    # origin batch in two 24-bit limbs; 0xaaaaaaaa = p + 0x32aaaaa9: each word's quotient 1
+    assert rec[5:7] == [8, 0] and rec[7] == sum(3**i for i in range(8))
     addr = int(key(1).address, 16)
-    assert rec[11:18] == [(addr >> (24 * k)) & 0xFFFFFF for k in range(7)]
-    oid = int.from_bytes(b"\xaa" * 32, "big")
-    assert rec[19:30] == [(oid >> (24 * k)) & 0xFFFFFF for k in range(11)] and rec[30:] == [0, 0]
+    assert rec[8:15] == [(addr >> (24 * k)) & 0xFFFFFF for k in range(7)] and rec[15] == sub_l
+    assert rec[16:] == bytes32_elements(b"\xaa" * 32) == [0xAAAAAAAA - poseidon2.P] * 8
     rec = pending_order_elements(rest, sub_r, is_r)
-    assert rec[1] == 0 and rec[3] == 0b0110  # sell, has limit, GTC
+    assert rec[0] == 0 and rec[2] == 0b0110 and rec[7] == 0  # sell, has limit, GTC
     assert max(rec) < poseidon2.P
+    # the digest's preimage: a count block, then the records in root order, whole blocks
+    pre = pending_elements(s)
+    assert pre[:8] == [PENDING_DOMAIN, 1, 1, 0, 0, 0, 0, 0]
+    assert pre[8:] == pending_order_elements(liq, sub_l, True) + rec
+
+
+def test_header_layout_puts_the_pending_digest_in_its_last_block() -> None:
+    from sealbatch.settlement.roots import (
+        HEADER_FIELDS,
+        header_blocks,
+        market_field,
+        pending_digest,
+    )
+
+    s = _with_pending(_state())
+    h = header_elements(s)
+    m = len(s.market_states)
+    assert len(h) == 8 * header_blocks(m)
+    assert h[-8:] == [int(x) for x in pending_digest(s)]
+    assert h[HEADER_FIELDS["n"] + 1] == s.size and h[HEADER_FIELDS["depth"]] == 2
+    ms = s.market_states[1]
+    assert h[market_field(1, "mark") + 1] == ms.mark_price & 0xFFFFFF
+    assert h[market_field(1, "flagged")] == int(ms.flagged)
+
+
+def test_pending_order_out_of_bounds_is_refused() -> None:
+    from sealbatch.auction.orders import Order, Side
+    from sealbatch.settlement.roots import pending_order_elements
+
+    rest = RestingOrder(b"\x07" * 32, key(0).address, Order("ETH-PERP", Side.SELL, 99, 4), 1 << 48)
+    with pytest.raises(SettlementError, match="2\\^48"):
+        pending_order_elements(rest)
 
 
 @pytest.mark.parametrize(
