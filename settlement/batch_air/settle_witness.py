@@ -1,8 +1,8 @@
 """The settlement half's statement and witness, taken from one batch transition.
 
 :class:`SettleStatement` is what a verifier derives from the published states
-and the batch's public data (roots, header digests, account counts, pools,
-totals, per-market terms); :class:`SettleWitness` is the per-account and
+and the batch's public data (roots, account counts, pools, totals,
+per-market terms); :class:`SettleWitness` is the per-account and
 per-fill data the prover lays into the trace. :func:`settle_inputs` takes
 both from a :class:`~sealbatch.settlement.transition.BatchWitness`, the same
 object ``apply_batch`` returns, so the trace is built from exactly what the
