@@ -408,13 +408,14 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     sel = np.zeros((3, n), np.int64)
     acct = np.zeros(n, np.int64)
     held = np.zeros(n, np.int64)
+    held_pre = [_held(statement, r) for r, _, _ in pending_orders(pre)]
     for t, start in ((0, 2 * h), (1, post_start)):
         for i, (_, a) in enumerate(records[t]):
             r = start + 1 + _RECORD_BLOCKS * i
             sel[:, r : r + 3] = np.eye(3, dtype=np.int64)
             acct[r : r + 3] = a
             if t == 0:
-                held[r + 2] = int(_held(statement, pending_orders(pre)[i][0]))
+                held[r + 2] = int(held_pre[i])
     fields = np.zeros((5, n), np.int64)
     r0_rows = np.flatnonzero(sel[0])
     for k in range(5):

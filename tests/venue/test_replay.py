@@ -200,7 +200,9 @@ def _documented_root(doc: dict) -> str:
         head += [int(ms["flagged"]), int(ms["protective"]), ms["calm"]]
     pending = [(p, 1) for p in doc["pending_liquidations"]]
     pending += [({**r, "subaccount": 0}, 0) for r in doc["resting_orders"]]
-    records: list[int] = []
+    p_ = 15 * (1 << 27) + 1
+    records = [0x5EA10005, len(doc["pending_liquidations"]), len(doc["resting_orders"])]
+    records += [0] * 5
     for p, kind in pending:
         market = p["market"].encode()
         code = int(poseidon2.hash_elements(np.array([0x5EA10004, len(market), *market]))[0])
@@ -210,11 +212,14 @@ def _documented_root(doc: dict) -> str:
             | int(p["time_in_force"] == "gtc") << 2
             | int(p["reduce_only"]) << 3
         )
-        records += [0x5EA10005, kind, code, flags]
-        records += _ulimbs(p["limit_price"] or 0, 2) + _ulimbs(p["quantity"], 2)
-        records += _ulimbs(p["origin_batch"], 3) + _ulimbs(int(p["trader"], 16), 7)
-        records += [p["subaccount"], *_ulimbs(int(p["order_id"], 16), 11), 0, 0]
-    head += _limbs(len(doc["pending_liquidations"])) + _limbs(len(doc["resting_orders"]))
+        oid = bytes.fromhex(p["order_id"].removeprefix("0x"))
+        words = [int.from_bytes(oid[i : i + 4], "little") for i in range(0, 32, 4)]
+        records += [kind, code, flags, p["limit_price"] or 0, p["quantity"]]
+        high = sum(3**i * (w // p_) for i, w in enumerate(words))
+        records += [*_ulimbs(p["origin_batch"], 2), high]
+        records += [*_ulimbs(int(p["trader"], 16), 7), p["subaccount"]]
+        records += [w % p_ for w in words]
+    head += [0] * (-len(head) % 8)
     head += [int(x) for x in poseidon2.hash_elements(np.array(records, dtype=np.uint64))]
     header = poseidon2.hash_elements(np.array(head, dtype=np.uint64))
     root = poseidon2.compress(level[0], header)
