@@ -81,6 +81,7 @@ __all__ = [
     "SealedBatch",
     "SignedCommit",
     "compute_commitment",
+    "sign_receipt",
 ]
 
 COMMIT_TYPE = StructType(
@@ -147,6 +148,28 @@ class SignedCommit:
     @classmethod
     def sign(cls, commit: Commit, private_key: bytes | str, domain: Eip712Domain) -> SignedCommit:
         return cls(commit, sign_digest(private_key, commit.digest(domain)))
+
+
+def sign_receipt(
+    domain: Eip712Domain,
+    operator_key: bytes,
+    batch_id: int,
+    sequence: int,
+    commitment: bytes,
+    received_at_ms: int,
+) -> bytes:
+    """The operator's EIP-712 ``Receipt`` signature (65 bytes) over one receipt's fields.
+
+    Deterministic (RFC 6979 nonces): the same fields give the same signature in
+    any process.
+    """
+    message = {
+        "batchId": batch_id,
+        "sequence": sequence,
+        "commitment": commitment,
+        "receivedAt": received_at_ms,
+    }
+    return sign_digest(operator_key, signing_digest(domain, RECEIPT_TYPE, message))
 
 
 @dataclass(frozen=True)
@@ -360,8 +383,30 @@ class CommitBook:
         self._rejections.append(Rejection(commitment, err.code, str(err), now_ms))
         return err
 
-    def commit(self, signed: SignedCommit, now_ms: int) -> Receipt:
+    def commit(
+        self,
+        signed: SignedCommit,
+        now_ms: int,
+        *,
+        sign: bool = True,
+        verified: bool = False,
+        signer: Address | None = None,
+    ) -> Receipt:
         """Take a signed commitment and return the operator's receipt.
+
+        Args:
+            signed: the commitment and the trader's signature.
+            now_ms: the time it arrived.
+            sign: sign the receipt here. With False the receipt comes back with an
+                empty ``operator_signature`` and the caller signs it
+                (:func:`sign_receipt`, e.g. in a worker process) before handing it
+                out; the book never hands receipts out itself.
+            verified: the signature was verified when this commitment was first
+                taken (a replay of the venue's own durable log): the signer is not
+                recovered again. Every other check runs.
+            signer: the address already recovered from this commitment's own
+                EIP-712 digest and signature (by the venue's worker processes);
+                it must still be the named trader. None: recovered here.
 
         Raises:
             OutsideWindow, WrongBatch, WrongMarket, CommitmentExpired,
@@ -370,19 +415,18 @@ class CommitBook:
         """
         c = signed.commit
         try:
-            trader = self._check_commit(signed, now_ms)
+            trader = self._check_commit(signed, now_ms, verified, signer)
         except AuctionError as err:
             raise self._reject(err, c.commitment, now_ms) from None
         # One spelling per trader from here on (nonces, reveals, forfeits, fills).
-        c = dataclasses.replace(c, trader=trader)
+        if c.trader != trader:
+            c = dataclasses.replace(c, trader=trader)
         sequence = len(self._order)
-        receipt_msg = {
-            "batchId": self.batch_id,
-            "sequence": sequence,
-            "commitment": c.commitment,
-            "receivedAt": now_ms,
-        }
-        sig = sign_digest(self.operator_key, signing_digest(self.domain, RECEIPT_TYPE, receipt_msg))
+        sig = b""
+        if sign:
+            sig = sign_receipt(
+                self.domain, self.operator_key, self.batch_id, sequence, c.commitment, now_ms
+            )
         receipt = Receipt(self.batch_id, sequence, c.commitment, now_ms, sig)
         self.nonces.use(trader, c.nonce, c.expiry_ms)
         self._entries[c.commitment] = _Entry(c, sequence, signature=signed.signature)
@@ -390,8 +434,15 @@ class CommitBook:
         self._receipts.append(receipt)
         return receipt
 
-    def _check_commit(self, signed: SignedCommit, now_ms: int) -> Address:
-        """Raise the rejection of ``signed``, if any; return its checksummed trader."""
+    def _check_commit(
+        self,
+        signed: SignedCommit,
+        now_ms: int,
+        verified: bool = False,
+        signer: Address | None = None,
+    ) -> Address:
+        """Raise the rejection of ``signed``, if any; return its checksummed trader
+        (``verified`` and ``signer`` as :meth:`commit`'s)."""
         c = signed.commit
         w = self.windows
         if not w.commit_open_ms <= now_ms < w.commit_close_ms:
@@ -405,15 +456,16 @@ class CommitBook:
             raise WrongMarket(f"market: expected one of {sorted(self.markets)}, got {c.market!r}")
         if now_ms > c.expiry_ms:
             raise CommitmentExpired(f"expiry: expected at least {now_ms}, got {c.expiry_ms}")
-        try:
-            signer = recover_signer(c.digest(self.domain), signed.signature)
-        except (SignatureError, ValueError) as exc:
-            raise BadSignature(f"signature: {exc}") from exc
+        if signer is None and not verified:
+            try:
+                signer = recover_signer(c.digest(self.domain), signed.signature)
+            except (SignatureError, ValueError) as exc:
+                raise BadSignature(f"signature: {exc}") from exc
         try:
             trader = checksum_address(c.trader)
         except ValueError as exc:
             raise BadSignature(f"trader: expected an address, got {c.trader!r}") from exc
-        if signer != trader:
+        if signer is not None and signer != trader:
             raise BadSignature(f"signature: expected signer {trader}, got {signer}")
         if not is_commitment_digest(c.commitment):
             raise BadCommitment(

@@ -32,6 +32,7 @@ with known-answer vectors; in short:
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -247,14 +248,18 @@ def _digest_bytes(elements: Sequence[int]) -> bytes:
     return b"".join(int(e).to_bytes(4, "little") for e in elements)
 
 
+#: A digest's 32 bytes as its 8 little-endian uint32 words.
+_EIGHT_WORDS = struct.Struct("<8I")
+
+
 def is_commitment_digest(commitment: bytes) -> bool:
     """Whether 32 bytes are a Poseidon2 digest a commitment can be: 8 little-endian
     uint32 elements, each below p, not all zero (the all-zero digest marks an
     empty leaf of the commitment tree)."""
     if not isinstance(commitment, bytes | bytearray) or len(commitment) != 32:
         return False
-    words = [int.from_bytes(commitment[i : i + 4], "little") for i in range(0, 32, 4)]
-    return all(w < P for w in words) and any(words)
+    words = _EIGHT_WORDS.unpack(commitment)
+    return max(words) < P and any(words)
 
 
 def bytes32_elements(data: bytes) -> list[int]:

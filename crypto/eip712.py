@@ -34,7 +34,6 @@ __all__ = [
     "address_of",
     "checksum_address",
     "recover_signer",
-    "remember_signer",
     "sign_digest",
     "signing_digest",
 ]
@@ -308,25 +307,6 @@ def sign_digest(private_key: bytes | str, digest: bytes) -> bytes:
     return sig[:64] + bytes([sig[64] + 27])
 
 
-#: Signers recovered ahead of need (in worker processes), each used once:
-#: (digest, signature) -> the address :func:`recover_signer` gave for them.
-_RECOVERED: dict[tuple[bytes, bytes], Address] = {}
-_RECOVERED_MAX = 1 << 15
-
-
-def remember_signer(digest: bytes, signature: bytes, signer: Address) -> None:
-    """Record what :func:`recover_signer` returned for ``(digest, signature)`` in
-    another process, so the next recovery of that pair here is a lookup.
-
-    Only the venue's own verification workers call this: a pair is recorded
-    only after :func:`recover_signer` accepted it there. The oldest entries
-    go first past ``_RECOVERED_MAX``.
-    """
-    _RECOVERED[(digest, signature)] = signer
-    while len(_RECOVERED) > _RECOVERED_MAX:
-        del _RECOVERED[next(iter(_RECOVERED))]
-
-
 def recover_signer(digest: bytes, signature: bytes) -> Address:
     """Recover the address that signed ``digest``.
 
@@ -335,9 +315,6 @@ def recover_signer(digest: bytes, signature: bytes) -> Address:
             s is in the upper half of the curve order (EIP-2 malleability), or
             no public key recovers; or the digest is not 32 bytes.
     """
-    known = _RECOVERED.pop((digest, signature), None)
-    if known is not None:
-        return known
     if len(digest) != 32:
         raise SignatureError(f"expected a 32-byte digest, got {len(digest)} bytes")
     if len(signature) != 65:

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -364,7 +364,11 @@ class VenueService:
         self.broker = Broker(settings.stream_buffer)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.metrics = _Metrics()
-        self.signers = SignerPool(settings.signer_workers, self.domain)
+        self.signers = SignerPool(
+            settings.signer_workers,
+            self.domain,
+            bytes.fromhex(settings.operator_key.removeprefix("0x")),
+        )
         self.replayed = 0
         self._next_seq = 1
         #: the batch of the newest snapshot written or loaded (-1: none)
@@ -1321,12 +1325,17 @@ class VenueService:
             self.limiter.spend(address.lower())
 
     def _commit_chunk(
-        self, bodies: Sequence[CommitIn]
+        self,
+        bodies: Sequence[CommitIn],
+        signers: Sequence[Address | None],
+        sign: bool = True,
     ) -> tuple[
         list[Receipt | AuctionError | VenueError], Future[None] | None, list[_PendingMessages]
     ]:
         """Take a run of commitments under ``core_lock``: the first of ``bodies``, up
-        to the first that arrives when a batch is due (none clears here)."""
+        to the first that arrives when a batch is due (none clears here).
+        ``signers``: each body's signer recovered by the workers (or None). With
+        ``sign=False`` the receipts come back unsigned (the caller signs them)."""
         pending: list[_PendingMessages] = []
         out: list[Receipt | AuctionError | VenueError] = []
         events: list[LoggedEvent] = []
@@ -1335,23 +1344,29 @@ class VenueService:
             if self.core.evicted_any:
                 # Hashes taken in batches no longer in memory: from the database.
                 self.core.taken_elsewhere = self.store.taken([hexb(b.commitment) for b in bodies])
-            for body in bodies:
+            last = -1
+            for body, signer in zip(bodies, signers, strict=True):
                 now = self.clock.now_ms()
-                if self._due(now):
-                    break  # a batch fell due: the caller has it cleared off the loop
-                self._advance_locked(now, pending)
+                if now != last:  # the same instant changes nothing in between
+                    if self._due(now):
+                        break  # a batch fell due: the caller has it cleared off the loop
+                    self._advance_locked(now, pending)
+                    last = now
                 try:
                     self._limit(body.trader)
-                    receipt = self.core.commit(body, now)
+                    receipt = self.core.commit(body, now, sign=sign, signer=signer)
                 except (AuctionError, VenueError) as err:
                     if not isinstance(err, VenueError) or err.code != "rate_limited":
                         self._refused("commit", body, body.trader, err)
                     out.append(err)
                     continue
                 self._spend(body.trader, None)
-                events.append(self._log("commit", body.model_dump_json(), now))
+                events.append(LoggedEvent(self._next_seq, "commit", now, body.model_dump_json()))
+                self._next_seq += 1
                 out.append(receipt)
             self.core.taken_elsewhere = {}
+            if events:
+                self.metrics.writes.labels("commit").inc(len(events))
             fut = self.writer.submit(events) if events else None
         return out, fut, pending
 
@@ -1363,8 +1378,10 @@ class VenueService:
         """
         out: list[Receipt | AuctionError | VenueError] = []
         futures: list[Future[None]] = []
-        # The signatures are recovered in the workers while other requests run.
-        await self.signers.prime(bodies)
+        # In bulk, the signers are recovered in the workers while other requests
+        # run, and the receipts signed there while the group commit runs.
+        pooled = self.signers.pooled(len(bodies))
+        signers = await self.signers.recover(bodies)
         i = 0
         while i < len(bodies):
             if i:
@@ -1372,16 +1389,30 @@ class VenueService:
             # A batch due now clears on the clearing thread first (never here).
             await self._clear_due()
             res, fut, pending = await self._locked(
-                functools.partial(self._commit_chunk, bodies[i : i + _CHUNK])
+                functools.partial(
+                    self._commit_chunk, bodies[i : i + _CHUNK], signers[i : i + _CHUNK], not pooled
+                )
             )
             self._publish_all(pending)
             out.extend(res)
             i += len(res)
             if fut is not None:
                 futures.append(fut)
-        with self.metrics.commit_latency.time():
+
+        async def durable() -> None:
             for fut in futures:
                 await asyncio.wrap_future(fut)
+
+        with self.metrics.commit_latency.time():
+            if not pooled:
+                await durable()
+                return out
+            taken = [k for k, r in enumerate(out) if isinstance(r, Receipt)]
+            signed, _ = await asyncio.gather(
+                self.signers.sign_receipts([cast(Receipt, out[k]) for k in taken]), durable()
+            )
+        for k, r in zip(taken, signed, strict=True):
+            out[k] = r
         return out
 
     async def _write(

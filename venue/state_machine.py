@@ -376,8 +376,21 @@ class VenueStateMachine:
                 f"time {now_ms}; the venue's clock is behind its log"
             )
 
-    def commit(self, body: CommitIn, now_ms: int) -> Receipt:
+    def commit(
+        self,
+        body: CommitIn,
+        now_ms: int,
+        *,
+        sign: bool = True,
+        verified: bool = False,
+        signer: Address | None = None,
+    ) -> Receipt:
         """Take a signed commitment into the batch collecting now.
+
+        ``sign``, ``verified`` and ``signer`` as :meth:`CommitBook.commit`'s: with
+        ``sign=False`` the receipt's signature is left to the caller; ``verified``
+        only for the replay of the venue's own log, whose commitments were verified
+        when taken; ``signer`` recovered by the venue's workers from this body.
 
         Raises:
             WrongBatch, Conflict (``commitment_taken``: the hash was taken before,
@@ -406,7 +419,7 @@ class VenueStateMachine:
         encrypted = self._check_ciphertext(body)
         # A refused commitment must leave no trace, not even an empty book.
         book = self.book(body.batch_id, register=False)
-        receipt = book.commit(signed, now_ms)
+        receipt = book.commit(signed, now_ms, sign=sign, verified=verified, signer=signer)
         self.books[body.batch_id] = book
         c = signed.commit
         if encrypted is not None and self.keys is not None:
@@ -823,7 +836,9 @@ class VenueStateMachine:
             raise BadRequest(f"event kind: expected one of {sorted(EVENT_MODELS)}, got {kind!r}")
         body: Any = model.model_validate_json(payload)
         handler: dict[str, Any] = {
-            "commit": self.commit,
+            # Logged only once verified, and its receipt already answered: neither
+            # the signer is recovered nor the receipt signed again.
+            "commit": functools.partial(self.commit, sign=False, verified=True),
             "reveal": self.reveal,
             "rfq": self.request_rfq,
             "quote_commit": self.quote_commit,

@@ -3,17 +3,21 @@ and a forged or foreign signature is still refused."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from sealbatch.auction.commit_reveal import Receipt
+from sealbatch.auction.errors import BadSignature
 from sealbatch.auction.orders import Order, Side
-from sealbatch.crypto import eip712
-from sealbatch.crypto.eip712 import address_of, recover_signer, remember_signer, sign_digest
+from sealbatch.crypto.eip712 import address_of, sign_digest
+from sealbatch.venue.api.routes.commitments import _bulk_receipt, receipt_json
 from sealbatch.venue.app import create_app
 from sealbatch.venue.clock import ManualClock
+from sealbatch.venue.schemas import CommitIn
 from sealbatch.venue.signer_pool import MIN_BULK
 from tests.venue.conftest import KEYS, T0, Venue, make_settings
 
@@ -57,15 +61,40 @@ def test_bulk_answers_are_the_same_with_workers(bulk_venue: Venue) -> None:
     assert len(service.core.books[bodies[0]["batch_id"]]._order) == len(sent) - 2
     if service.signers.workers:
         assert service.signers.recovered == len(sent)  # every one recovers, to someone
+        assert service.signers.signed == len(sent) - 2  # the receipts signed there
+    # Every receipt, wherever signed, is the operator's signature over its own fields.
+    for item in items[:-2]:
+        rec = item["receipt"]
+        receipt = Receipt(
+            rec["batch_id"],
+            rec["sequence"],
+            bytes.fromhex(rec["commitment"][2:]),
+            rec["received_at_ms"],
+            bytes.fromhex(rec["operator_signature"][2:]),
+        )
+        assert receipt.signer(service.domain) == rec["operator"] == service.core.operator
+    assert [i["receipt"]["sequence"] for i in items[:-2]] == list(range(len(sent) - 2))
 
 
-def test_a_remembered_signer_is_used_once_and_only_for_its_pair() -> None:
-    key = bytes.fromhex(KEYS["alice"][2:])
-    digest = b"\x22" * 32
-    sig = sign_digest(key, digest)
-    remember_signer(digest, sig, address_of(bytes.fromhex(KEYS["bob"][2:])))
-    assert (digest, sig) in eip712._RECOVERED
-    first = recover_signer(digest, sig)
-    assert first == address_of(bytes.fromhex(KEYS["bob"][2:]))  # the remembered answer
-    assert (digest, sig) not in eip712._RECOVERED
-    assert recover_signer(digest, sig) == address_of(key)  # used once: recovered again
+def test_a_bulk_receipt_is_the_json_of_its_receipt() -> None:
+    r = Receipt(7, 3, bytes(range(32)), 1_700_000_000_123, bytes(range(65)))
+    operator = address_of(bytes.fromhex(KEYS["alice"][2:]))
+    assert json.loads(_bulk_receipt(r, operator)) == {
+        "ok": True,
+        "receipt": receipt_json(r, operator),
+    }
+
+
+def test_a_signer_recovered_elsewhere_must_still_be_the_named_trader(bulk_venue: Venue) -> None:
+    # The workers hand each body's recovered address to the state machine: an
+    # address that is not the named trader is refused like a bad signature there.
+    (body,) = _bodies(bulk_venue, 1)
+    service = bulk_venue.service
+    bob = address_of(bytes.fromhex(KEYS["bob"][2:]))
+    with pytest.raises(BadSignature, match="expected signer"):
+        service.core.commit(CommitIn(**body), bulk_venue.clock.now_ms(), signer=bob)
+    assert body["batch_id"] not in service.core.books  # refused: no trace
+    receipt = service.core.commit(
+        CommitIn(**body), bulk_venue.clock.now_ms(), signer=address_of(KEYS["dave"])
+    )
+    assert receipt.sequence == 0
