@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -27,7 +28,15 @@ from sqlmodel import SQLModel, create_engine
 from sealbatch.venue.batch_record import BatchRecord
 from sealbatch.venue.errors import StorageUnavailable
 from sealbatch.venue.order_status import OrderStatus
-from sealbatch.venue.tables import BatchRow, EventRow, FateRow, MetaRow, ProofRow, SnapshotRow
+from sealbatch.venue.tables import (
+    BatchRow,
+    EventRow,
+    FateRow,
+    MetaRow,
+    ProofRow,
+    SnapshotRow,
+    TransitionRow,
+)
 
 __all__ = ["GroupCommitter", "LoggedEvent", "Snapshot", "Store", "make_engine"]
 
@@ -122,6 +131,17 @@ class Store:
             row = conn.execute(select(t.c.record).where(t.c.batch_id == batch_id)).first()
         return None if row is None else BatchRecord.from_json(json.loads(row[0]))
 
+    def load_transition(self, batch_id: int) -> dict[str, str] | None:
+        """The stored folder (file name -> text) of a settled batch that left memory
+        unproven, or None."""
+        t = TransitionRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.c.files).where(t.c.batch_id == batch_id)).first()
+        if row is None:
+            return None
+        files: dict[str, str] = json.loads(zlib.decompress(bytes(row[0])))
+        return files
+
     def load_settled_ids(self, before: int) -> list[int]:
         """Ids of the stored batches before ``before`` whose status is ``settled``
         (settled and not proven), oldest first."""
@@ -210,17 +230,26 @@ class Store:
         statuses: Sequence[OrderStatus] = (),
         snapshots: Sequence[Snapshot] = (),
         proofs: Sequence[tuple[int, bytes]] = (),
+        transitions: Sequence[tuple[int, dict[str, str]]] = (),
     ) -> None:
-        """Append events, upsert batch records, order statuses and snapshots, and store
-        proofs, in one transaction (only the newest ``SNAPSHOTS_KEPT`` snapshots stay)."""
+        """Append events, upsert batch records, order statuses, snapshots and the
+        transitions of batches leaving memory unproven, and store proofs, in one
+        transaction (only the newest ``SNAPSHOTS_KEPT`` snapshots stay; a batch's
+        stored transition goes with its proof)."""
         et = EventRow.__table__  # type: ignore[attr-defined]
         bt = BatchRow.__table__  # type: ignore[attr-defined]
         ft = FateRow.__table__  # type: ignore[attr-defined]
         pt = ProofRow.__table__  # type: ignore[attr-defined]
+        tt = TransitionRow.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as conn:
+            for batch_id, files in transitions:
+                blob = zlib.compress(json.dumps(files, separators=(",", ":")).encode())
+                conn.execute(delete(tt).where(tt.c.batch_id == batch_id))
+                conn.execute(insert(tt).values(batch_id=batch_id, files=blob))
             for batch_id, proof in proofs:
                 conn.execute(delete(pt).where(pt.c.batch_id == batch_id))
                 conn.execute(insert(pt).values(batch_id=batch_id, proof=proof))
+                conn.execute(delete(tt).where(tt.c.batch_id == batch_id))
             if events:
                 conn.execute(
                     insert(et),
@@ -312,13 +341,22 @@ class GroupCommitter:
         statuses: Sequence[OrderStatus] = (),
         snapshots: Sequence[Snapshot] = (),
         proofs: Sequence[tuple[int, bytes]] = (),
+        transitions: Sequence[tuple[int, dict[str, str]]] = (),
     ) -> Future[None]:
         fut: Future[None] = Future()
         if self.failed is not None:
             fut.set_exception(StorageUnavailable(f"the database writer stopped: {self.failed}"))
             return fut
         self._queue.put(
-            (list(events), list(batches), list(statuses), list(snapshots), list(proofs), fut)
+            (
+                list(events),
+                list(batches),
+                list(statuses),
+                list(snapshots),
+                list(proofs),
+                list(transitions),
+                fut,
+            )
         )
         self.last = fut
         return fut
@@ -350,8 +388,9 @@ class GroupCommitter:
             statuses = [f for g in group for f in g[2]]
             snapshots = [s for g in group for s in g[3]]
             proofs = [p for g in group for p in g[4]]
+            transitions = [t for g in group for t in g[5]]
             try:
-                self.store.write(events, batches, statuses, snapshots, proofs)
+                self.store.write(events, batches, statuses, snapshots, proofs, transitions)
             except (SQLAlchemyError, OSError) as exc:
                 self.failed = exc
                 for *_, fut in group:

@@ -27,7 +27,7 @@ import json
 import logging
 import pickle
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -360,6 +360,7 @@ class VenueService:
             else None,
             key_wait_ms=settings.key_wait_ms,
         )
+        self.core.keep_unproven = settings.prove
         self.publish_dir = Path(settings.publish_dir) if settings.publish_dir else None
         self.broker = Broker(settings.stream_buffer)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -449,6 +450,8 @@ class VenueService:
             return 0
         core.memory_batches = self.settings.memory_batches
         core.publications_kept = self.core.publications_kept
+        core.keep_unproven = self.core.keep_unproven
+        core.transitions_out = []
         self.core = core
         self.snapshot_batch = snap.batch_id
         return snap.event_seq
@@ -526,9 +529,16 @@ class VenueService:
                 f"batch {lost[0]}: expected result {stored[lost[0]][0]} on replay, got no batch "
                 f"(the log holds nothing for it; {len(lost)} such)"
             )
-        if missing:
+        leaving = self._transitions_out()
+        # A batch proven before the crash has nothing left to prove.
+        leaving = [
+            (b, files)
+            for b, files in leaving
+            if (old_rec := self.store.load_batch(b)) is None or old_rec.status == "settled"
+        ]
+        if missing or leaving:
             # Cleared before the crash but not yet stored: store them now.
-            self.store.write([], missing, missing_statuses)
+            self.store.write([], missing, missing_statuses, transitions=leaving)
         # Records restored from a snapshot predate the proofs recorded after it.
         for batch_id, rec in list(self.core.records.items()):
             if rec.status in ("settled", "proven") and batch_id not in cleared:
@@ -546,6 +556,9 @@ class VenueService:
         """Clear every batch due at ``now`` (caller holds ``core_lock``); the records
         go to the writer at once and their stream messages into ``pending``."""
         records = self.core.advance(now)
+        if self.core.transitions_out:
+            # Unproven batches leaving memory: stored, so the prover can still prove them.
+            self.writer.submit(transitions=self._transitions_out())
         self._publish_seals(pending)
         if records:
             statuses = [s for r in records for s in self.core.statuses_out.pop(r.batch_id, [])]
@@ -577,6 +590,16 @@ class VenueService:
                 for market_id, mr in rec.markets.items():
                     self.metrics.volume.labels(market_id).inc(mr.volume)
         return records
+
+    def _transitions_out(self) -> list[tuple[int, dict[str, str]]]:
+        """Take the core's transitions that left memory unproven, as folders (caller
+        holds ``core_lock``)."""
+        settle = self.core.settlement
+        out = [
+            (p.batch_id, p.files(settle.config, settle.oracle)) for p in self.core.transitions_out
+        ]
+        self.core.transitions_out = []
+        return out
 
     def _publish_seals(self, pending: list[_PendingMessages]) -> None:
         """Publish the seals the clock just made on the ``keys`` topic, once every write
@@ -666,18 +689,25 @@ class VenueService:
             return
         settled_ms = self.schedule.clears_at(batch_id)
         publication = self.core.publications.get(batch_id)
-        if publication is None:
-            # Only after a restart: the batch settled long ago and its transition is
-            # no longer in memory. Loud, never skipped: proving halts here.
-            self.prover.submit_unavailable(
-                batch_id,
-                f"batch {batch_id}'s transition is no longer in memory (older than the "
-                f"{self.core.publications_kept} batches kept); it cannot be proved here",
-                settled_ms,
-            )
-            return
-        settle = self.core.settlement
-        files_of = functools.partial(publication.files, settle.config, settle.oracle)
+        files_of: Callable[[], Mapping[str, str]]
+        if publication is not None:
+            settle = self.core.settlement
+            files_of = functools.partial(publication.files, settle.config, settle.oracle)
+        else:
+            # Older than the transitions kept in memory: stored when it left memory.
+            stored = self.store.load_transition(batch_id)
+            if stored is None:
+                # Settled before its transition was stored (e.g. by an older venue,
+                # or with proving off). Loud, never skipped: proving halts here.
+                self.prover.submit_unavailable(
+                    batch_id,
+                    f"batch {batch_id}'s transition is neither in memory (older than the "
+                    f"{self.core.publications_kept} batches kept) nor stored; it cannot be "
+                    "proved here",
+                    settled_ms,
+                )
+                return
+            files_of = functools.partial(dict, stored)
         self.prover.submit(batch_id, files_of, settled_ms)
 
     def _on_proven(self, batch_id: int, proof: bytes, summary: dict[str, Any]) -> None:
@@ -1107,6 +1137,8 @@ class VenueService:
         if files is None and publication is not None:
             settle = self.core.settlement
             files = publication.files(settle.config, settle.oracle)
+        if files is None:
+            files = self.store.load_transition(batch_id)
         if files is None:
             raise Gone(
                 f"batch {batch_id}: expected a published or recent batch, got one older than "

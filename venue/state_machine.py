@@ -240,6 +240,11 @@ class VenueStateMachine:
         self.publications_kept = publications_kept
         #: batch -> its transition, for the published folder (the newest few only)
         self.publications: dict[int, BatchPublication] = {}
+        #: Whether the transitions of batches leaving ``publications`` unproven go to
+        #: ``transitions_out`` (the operator proves batches and stores them for that).
+        self.keep_unproven = False
+        #: Transitions that left memory unproven since the operator last took them.
+        self.transitions_out: list[BatchPublication] = []
         #: set when a batch failed: the venue takes no write that trades and clears
         #: no batch until the operator resumes it (``{"batch_id", "reason", "at_ms"}``)
         self.halted: dict[str, Any] | None = None
@@ -293,6 +298,7 @@ class VenueStateMachine:
             books=books,
             publications=unproven,
             statuses_out={},
+            transitions_out=[],
             taken_elsewhere={},
             threshold_files={b: f for b, f in self.threshold_files.items() if b in unproven},
         )
@@ -1094,7 +1100,11 @@ class VenueStateMachine:
         if outcome.publication is not None and self.publications_kept:
             self.publications[batch_id] = outcome.publication
             while len(self.publications) > self.publications_kept:
-                del self.publications[min(self.publications)]
+                oldest = min(self.publications)
+                leaving = self.publications.pop(oldest)
+                rec = self.records.get(oldest)
+                if self.keep_unproven and (rec is None or rec.status == "settled"):
+                    self.transitions_out.append(leaving)
         block_outcomes = tuple(
             dataclasses.replace(b, status="failed", reason=reason)
             if b.status == "filled"

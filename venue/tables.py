@@ -5,7 +5,15 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
-__all__ = ["BatchRow", "EventRow", "FateRow", "MetaRow", "ProofRow", "SnapshotRow"]
+__all__ = [
+    "BatchRow",
+    "EventRow",
+    "FateRow",
+    "MetaRow",
+    "ProofRow",
+    "SnapshotRow",
+    "TransitionRow",
+]
 
 
 class EventRow(SQLModel, table=True):
@@ -64,6 +72,18 @@ class ProofRow(SQLModel, table=True):
 
     batch_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     proof: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class TransitionRow(SQLModel, table=True):
+    """A settled batch's published folder (its transition: file name -> text, as
+    zlib-compressed JSON), stored when the batch leaves memory before it was
+    proven, so the proving pipeline can still prove it (after a restart too);
+    deleted once its proof is stored."""
+
+    __tablename__ = "transition"
+
+    batch_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    files: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class MetaRow(SQLModel, table=True):

@@ -321,3 +321,61 @@ def test_a_restart_replays_a_proof_halt(
         op = tc.app.state.service  # type: ignore[attr-defined]
         assert op.core.halted is None
         assert tc.get("/v1/batches/0").json()["status"] == "proven"
+
+
+def _run_lagging(db_url: str, clock: ManualClock) -> dict[str, str]:
+    """Two batches on a venue that keeps one transition in memory and stores the
+    unproven ones leaving it, as while proving (the first run of the test below does
+    not prove: its prover lags behind for ever); batch 0's stored folder."""
+    settings = make_settings(db_url, snapshot_every=1)
+    with TestClient(create_app(settings, clock)) as tc:
+        venue = Venue(tc, clock)
+        core = venue.service.core
+        core.keep_unproven, core.publications_kept = True, 1
+        venue.fund()
+        _trade(venue, 0)
+        _trade(venue, 1, 101)
+        store = venue.service.store
+        venue.service.writer.last.result(timeout=60)  # type: ignore[union-attr]
+        assert sorted(core.publications) == [1]
+        stored = store.load_transition(0)
+        assert stored is not None and store.load_transition(1) is None
+        assert stored == _archive_files(venue, 0)  # the archive serves it from there too
+    return stored
+
+
+def test_an_unproven_batch_leaving_memory_is_stored_with_its_folder(
+    db_url: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    stored = _run_lagging(db_url, clock)
+    assert sorted(stored) == sorted(BATCH_FILES)
+    # The stored folder replays exactly: it is batch 0's whole transition.
+    folder = tmp_path / "batch-0"
+    folder.mkdir()
+    for name, text in stored.items():
+        (folder / name).write_text(text)
+    assert main(["replay", str(folder)]) == 0
+
+
+@pytest.mark.slow
+def test_a_batch_that_left_memory_unproven_is_proved_from_the_database_after_a_restart(
+    db_url: str, clock: ManualClock
+) -> None:
+    # A prover that lags behind (a proof takes seconds, a batch clears every second)
+    # sees its oldest unproven batches leave memory.
+    stored = _run_lagging(db_url, clock)
+    # Restarted from the snapshot of batch 1, proving: batch 0's transition is in no
+    # snapshot and in no memory, only in the database.
+    settings = make_settings(db_url, prove=True, snapshot_every=1)
+    with TestClient(create_app(settings, clock)) as tc:
+        venue = Venue(tc, clock)
+        assert venue.service.snapshot_batch == 1
+        assert 0 not in venue.service.core.publications
+        wait_for("batch 1 proven", lambda: _status(venue, 1) == "proven", venue)
+        assert _status(venue, 0) == "proven"
+        r = tc.get("/v1/batches/0/proof")
+        assert r.status_code == 200
+        # the proof is of batch 0's own transition, as published
+        assert verify_files(r.content, stored).conjectured >= 100
+        venue.service.writer.last.result(timeout=60)  # type: ignore[union-attr]
+        assert venue.service.store.load_transition(0) is None  # dropped with its proof
