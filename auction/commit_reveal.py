@@ -488,15 +488,17 @@ class CommitBook:
             self.commit_check(trader, c)
         return trader
 
-    def reveal(self, reveal: Reveal, now_ms: int) -> RevealedOrder:
-        """Take a reveal; returns the revealed order.
+    def reveal(self, reveal: Reveal, now_ms: int, expected: bytes | None = None) -> RevealedOrder:
+        """Take a reveal; returns the revealed order (``expected``: the commitment
+        already computed, e.g. in one vectorised hash, from this reveal's order and
+        salt with the committed trader and this batch; None: computed here).
 
         Raises:
             OutsideWindow, UnknownCommitment, DuplicateReveal, RevealMismatch,
             WrongMarket, SizeOutOfRange, OutsideBand, or whatever
             ``reveal_check`` raises.
         """
-        return self._take_reveal(reveal, now_ms, None)
+        return self._take_reveal(reveal, now_ms, expected)
 
     def reveal_decrypted(self, reveal: Reveal, now_ms: int) -> RevealedOrder:
         """Take an order decrypted from its ciphertext once the batch's threshold key

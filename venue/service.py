@@ -511,6 +511,8 @@ class VenueService:
                         )
 
         events = self.store.load_events(after_seq)
+        # The reveals' commitments in one vectorised hash rather than one by one.
+        self.core.prepare_replay([(e.kind, e.payload) for e in events])
         for e in events:
             check(self.core.advance(e.at_ms))
             try:
@@ -518,6 +520,7 @@ class VenueService:
             except SealbatchError as exc:
                 raise StateDiverged(f"event {e.seq} ({e.kind}) no longer applies: {exc}") from exc
             self._next_seq = e.seq + 1
+        self.core.replay_digests = {}
         self.replayed = len(events)
         # Batches due by now (cleared before the crash or while the venue was down).
         check(self.core.advance(self.clock.now_ms()))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from sealbatch.auction.commit_reveal import (
     Reveal,
     RevealedOrder,
 )
+from sealbatch.auction.commitment import commitment_preimage, digest_preimages
 from sealbatch.auction.encrypted_orders import open_ciphertexts
 from sealbatch.auction.errors import (
     AuctionError,
@@ -41,7 +42,14 @@ from sealbatch.auction.errors import (
 )
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order
-from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, address_of, recover_signer
+from sealbatch.crypto.eip712 import (
+    Address,
+    Eip712Domain,
+    StructType,
+    address_of,
+    checksum_address,
+    recover_signer,
+)
 from sealbatch.crypto.exceptions import SealbatchError, SignatureError
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.blocks import BlockTrade
@@ -245,6 +253,9 @@ class VenueStateMachine:
         self.keep_unproven = False
         #: Transitions that left memory unproven since the operator last took them.
         self.transitions_out: list[BatchPublication] = []
+        #: During a replay only: ``(trader, batch, order, salt) -> commitment`` of the
+        #: reveals to come, computed in one vectorised hash (:meth:`prepare_replay`).
+        self.replay_digests: dict[tuple[Address, int, Order, bytes], bytes] = {}
         #: set when a batch failed: the venue takes no write that trades and clears
         #: no batch until the operator resumes it (``{"batch_id", "reason", "at_ms"}``)
         self.halted: dict[str, Any] | None = None
@@ -299,6 +310,7 @@ class VenueStateMachine:
             publications=unproven,
             statuses_out={},
             transitions_out=[],
+            replay_digests={},
             taken_elsewhere={},
             threshold_files={b: f for b, f in self.threshold_files.items() if b in unproven},
         )
@@ -534,8 +546,12 @@ class VenueStateMachine:
             raise BadRequest("keypers: expected a venue with a keyper committee, got none")
         return self.keys
 
-    def reveal(self, body: RevealIn, now_ms: int) -> RevealOutcome:
+    def reveal(self, body: RevealIn, now_ms: int, *, verified: bool = False) -> RevealOutcome:
         """Reveal a committed order; refusals that concern the order are recorded.
+
+        ``verified`` only for the replay of the venue's own log (a reveal is logged
+        only once its signature checked out): the signer is not recovered again,
+        and the commitment is taken from :attr:`replay_digests` when there.
 
         Raises:
             UnknownCommitment, OutsideWindow, BadSignature, CommitmentExpired,
@@ -553,9 +569,16 @@ class VenueStateMachine:
                 f"{self.schedule.windows(status.batch_id).reveal_close_ms}, got {now_ms}"
             )
         order = body.order.to_domain()
-        trader = verify_signed(
-            self.domain, REVEAL_TYPE, body.message(order), "trader", hexb(body.signature)
-        )
+        expected = None
+        if verified:
+            trader = checksum_address(body.trader)
+            expected = self.replay_digests.pop(
+                (trader, status.batch_id, order, hexb(body.salt)), None
+            )
+        else:
+            trader = verify_signed(
+                self.domain, REVEAL_TYPE, body.message(order), "trader", hexb(body.signature)
+            )
         if trader != status.trader:
             raise BadSignature(f"trader: expected {status.trader}, got {trader}")
         check_fresh(self.nonces, trader, body.nonce, body.expiry_ms, now_ms)
@@ -566,7 +589,7 @@ class VenueStateMachine:
                 f"batch {book.batch_id}, got {now_ms}"
             )
         try:
-            revealed = book.reveal(Reveal(commitment, order, hexb(body.salt)), now_ms)
+            revealed = book.reveal(Reveal(commitment, order, hexb(body.salt)), now_ms, expected)
         except AuctionError as err:
             if err.code not in RECORDED_REVEAL_CODES:
                 raise
@@ -834,6 +857,42 @@ class VenueStateMachine:
         struct, field = types[kind]
         return struct, field, body.message()
 
+    def prepare_replay(self, events: Sequence[tuple[str, str]]) -> int:
+        """Compute the commitments the reveals among ``events`` (``(kind, payload)``
+        of the log to replay, in order) will be checked against, in one vectorised
+        Poseidon2 hash instead of one pure-Python hash per reveal; returns how many.
+
+        Each is the commitment of the reveal's order and salt with the trader and
+        batch of the commitment it names (taken earlier in ``events``, or already
+        here): the very value :meth:`CommitBook.reveal` would compute. A reveal
+        whose commitment or fields do not resolve is left to be hashed as usual.
+        """
+        taken: dict[str, int] = {}
+        keys: list[tuple[Address, int, Order, bytes]] = []
+        preimages: list[list[int]] = []
+        for kind, payload in events:
+            if kind == "commit":
+                c = CommitIn.model_validate_json(payload)
+                taken[c.commitment.lower()] = c.batch_id
+            elif kind == "reveal":
+                r = RevealIn.model_validate_json(payload)
+                batch_id = taken.get(r.commitment.lower())
+                if batch_id is None:
+                    status = self.order_statuses.get(hexb(r.commitment))
+                    batch_id = status.batch_id if status is not None else None
+                if batch_id is None:
+                    continue
+                try:
+                    order = r.order.to_domain()
+                    trader = checksum_address(r.trader)
+                    salt = hexb(r.salt)
+                    preimages.append(commitment_preimage(order, salt, trader, batch_id))
+                except (SealbatchError, ValueError):
+                    continue
+                keys.append((trader, batch_id, order, salt))
+        self.replay_digests = dict(zip(keys, digest_preimages(preimages), strict=True))
+        return len(keys)
+
     def apply(self, kind: str, payload: str, at_ms: int) -> None:
         """Re-apply one logged write (replay). Refusals are expected for logged
         reveal rejections and ignored; they rebuild the same state as live."""
@@ -845,7 +904,7 @@ class VenueStateMachine:
             # Logged only once verified, and its receipt already answered: neither
             # the signer is recovered nor the receipt signed again.
             "commit": functools.partial(self.commit, sign=False, verified=True),
-            "reveal": self.reveal,
+            "reveal": functools.partial(self.reveal, verified=True),
             "rfq": self.request_rfq,
             "quote_commit": self.quote_commit,
             "quote_reveal": self.quote_reveal,

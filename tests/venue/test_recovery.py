@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from typing import Any
 
@@ -179,5 +180,48 @@ def test_every_kind_of_write_replays(db_url: str) -> None:
             assert {k: acct[k] for k in ("collateral", "positions", "state_root")} == {
                 k: accounts[n][k] for k in ("collateral", "positions", "state_root")
             }
+    finally:
+        service.close()
+
+
+def test_a_replay_hashes_the_reveals_at_once_and_still_refuses_a_wrong_one(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The attack: a reveal refused live (its salt does not open the commitment)
+    # must not become a fill when the log is replayed with the reveals' hashes
+    # computed ahead of need.
+    clock = ManualClock(T0 + 100)
+    settings_ = make_settings(db_url, snapshot_every=0)  # the whole log replayed
+    with TestClient(create_app(settings_, clock)) as tc:
+        venue = Venue(tc, clock)
+        venue.fund()
+        t = venue.traders
+        a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 4))
+        b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 4))
+        c = t["carol"].commit(Order("BTC-PERP", Side.SELL, 99, 4))
+        venue.to_reveal(0)
+        t["alice"].reveal(a)
+        t["bob"].reveal(b)
+        wrong = dataclasses.replace(c, salt=bytes(32))  # a salt that does not open it
+        with contextlib.suppress(ApiError):
+            t["carol"].reveal(wrong)
+        rec = venue.to_cleared(0)
+        assert rec["markets"]["BTC-PERP"]["volume"] == 4  # alice and bob only
+        before = _records(venue.service)
+        statuses = dict(venue.service.core.order_statuses)
+    assert statuses[c.commitment].reason is not None  # refused, and recorded
+    # No reveal is hashed one at a time on replay: all of them in one vectorised call.
+    from sealbatch.auction import commit_reveal
+
+    def scalar(*_: Any) -> bytes:
+        raise AssertionError("a reveal hashed one at a time on replay")
+
+    monkeypatch.setattr(commit_reveal, "compute_commitment", scalar)
+    service = VenueService(settings_, clock)
+    try:
+        assert service.replayed > 0
+        assert _records(service) == before
+        assert service.core.order_statuses == statuses
+        assert service.core.replay_digests == {}
     finally:
         service.close()
