@@ -12,7 +12,11 @@ the server from this process over keep-alive HTTP/1.1 connections:
 Every receipt is durable (group commit) before it is answered. Run:
 ``.venv/bin/python bench/api.py [--single N] [--bulk N] [--connections C] [--json]``;
 ``--json`` prints one object instead of lines: ``single_rps``, ``single_p50_ms``,
-``single_p99_ms``, ``bulk_per_s``, ``load_average``.
+``single_p99_ms``, ``bulk_per_s``, ``load_average``, and the CPU time one bulk
+commitment costs (µs, from ``/proc``), which depends far less on what else runs on
+the machine than the rates do: ``bulk_server_cpu_us`` in the server process (the
+event loop, the writer and clearing threads) and ``bulk_workers_cpu_us`` in its
+child processes (the signer workers; the multiprocessing resource tracker idles).
 """
 
 from __future__ import annotations
@@ -165,6 +169,20 @@ async def _bulk(port: int, bodies: list[bytes], size: int, connections: int) -> 
     return time.perf_counter() - t0
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (the server's signer workers)."""
+    out: list[int] = []
+    for f in Path(f"/proc/{pid}/task").glob("*/children"):
+        out += [int(x) for x in f.read_text().split()]
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--single", type=int, default=20_000, help="single-commitment requests")
@@ -219,7 +237,8 @@ def main() -> int:
         load_before = os.getloadavg()[0]
         say(f"load average before: {load_before:.2f} on {os.cpu_count()} cores")
         single = _bodies(args.single, args.traders, batch, domain, b"single")
-        bulk = _bodies(args.bulk, args.traders, batch, domain, b"bulk")
+        bulk = _bodies(args.bulk + args.bulk_size, args.traders, batch, domain, b"bulk")
+        warm, bulk = bulk[: args.bulk_size], bulk[args.bulk_size :]
         asyncio.run(_single(port, single[:500], 8))  # warm-up (not counted)
         elapsed, lat = asyncio.run(_single(port, single[500:], args.connections))
         lat.sort()
@@ -230,11 +249,18 @@ def main() -> int:
             f"single: {n} requests, {args.connections} connections: {single_rps:,.0f} req/s, "
             f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         )
+        asyncio.run(_bulk(port, warm, args.bulk_size, 1))  # warm-up: the workers start
+        workers = _children(server.pid)
+        cpu0 = _cpu_s(server.pid), sum(_cpu_s(w) for w in workers)
         elapsed = asyncio.run(_bulk(port, bulk, args.bulk_size, 2))
+        cpu1 = _cpu_s(server.pid), sum(_cpu_s(w) for w in workers)
         bulk_per_s = args.bulk / elapsed
+        server_us = (cpu1[0] - cpu0[0]) / args.bulk * 1e6
+        workers_us = (cpu1[1] - cpu0[1]) / args.bulk * 1e6
         say(
             f"bulk: {args.bulk} commitments in requests of {args.bulk_size}: "
-            f"{bulk_per_s:,.0f} commitments/s"
+            f"{bulk_per_s:,.0f} commitments/s; CPU per commitment: {server_us:.1f} us in the "
+            f"server process, {workers_us:.1f} us in its {len(workers)} child processes"
         )
         view = httpx.get(f"http://127.0.0.1:{port}/v1/operator").json()
         say(
@@ -249,6 +275,8 @@ def main() -> int:
                         "single_p50_ms": round(p50, 1),
                         "single_p99_ms": round(p99, 1),
                         "bulk_per_s": round(bulk_per_s, 1),
+                        "bulk_server_cpu_us": round(server_us, 1),
+                        "bulk_workers_cpu_us": round(workers_us, 1),
                         "single_requests": n,
                         "bulk_commitments": args.bulk,
                         "load_average": round(load_before, 2),

@@ -9,7 +9,9 @@ memory every few seconds, then kills it with SIGKILL and times the restart
 (until ``/v1/info`` answers: the log replayed). Prints figures, or with
 ``--json`` one object: ``commitments_per_s``, ``reveals_per_s``, ``p50_ms``,
 ``p99_ms`` (per request, commits and reveals), ``rss_mb_start``,
-``rss_mb_end``, ``rss_mb`` (the samples), ``restart_s``, ``batches``.
+``rss_mb_end``, ``rss_mb`` (the samples), ``restart_s``, ``restart_cpu_s`` (the
+CPU the restarted process used until it answered), ``replayed_at_start`` (the
+events it replayed after the newest snapshot), ``batches``.
 Stops itself after ``--minutes``. Run:
 ``.venv/bin/python bench/soak.py --minutes 2 --json``.
 """
@@ -58,6 +60,12 @@ def _start(port: int, db: str, commit_ms: int, reveal_ms: int) -> subprocess.Pop
     cmd = [sys.executable, "-m", "sealbatch.venue.cli", "serve", "--port", str(port)]
     cmd += ["--db", db, "--commit-ms", str(commit_ms), "--reveal-ms", str(reveal_ms)]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_up(port: int, server: subprocess.Popen[bytes], timeout: float = 60) -> float:
@@ -164,6 +172,9 @@ def main() -> int:
         server.wait(timeout=30)
         restarted = _start(port, db, args.commit_ms, args.reveal_ms)
         restart_s = _wait_up(port, restarted)
+        # CPU the restarted process spent until it answered (start-up, imports, the
+        # snapshot and the replay): on a loaded machine far below the wall time.
+        restart_cpu_s = _cpu_s(restarted.pid)
         lat = sorted(load.latencies)
         n = len(lat)
         out = {
@@ -180,6 +191,10 @@ def main() -> int:
             "rss_mb_end": round(rss[-1], 1),
             "rss_mb": [round(r, 1) for r in rss],
             "restart_s": round(restart_s, 2),
+            "restart_cpu_s": round(restart_cpu_s, 2),
+            "replayed_at_start": httpx.get(f"http://127.0.0.1:{port}/v1/operator", timeout=60)
+            .json()["db"]
+            .get("replayed_at_start"),
             "batches": view["last_cleared_batch"],
             "load_average": round(os.getloadavg()[0], 2),
         }
