@@ -30,7 +30,7 @@ import asyncio
 import logging
 import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -94,11 +94,6 @@ def _sign(
     return [sign_receipt(domain, operator_key, *item) for item in items]
 
 
-def _ready() -> bool:
-    """In a worker: nothing; answering means the worker has started and imported."""
-    return True
-
-
 class SignerPool:
     """Worker processes that recover commitment signers and sign receipts.
 
@@ -126,14 +121,6 @@ class SignerPool:
             ctx = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self._pool
-
-    def start(self) -> list[Future[bool]]:
-        """Start the workers now (they take a second or more to import), so the
-        first bulk request does not wait for them. Returns their first answers."""
-        if not self.workers:
-            return []
-        pool = self._executor()
-        return [pool.submit(_ready) for _ in range(self.workers)]
 
     def _slices(self, n: int) -> list[slice]:
         step = -(-n // self.workers)  # ceiling: every item in one slice
