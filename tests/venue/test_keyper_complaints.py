@@ -28,7 +28,15 @@ from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.committee import COMPLAINT_TYPE, load_committee, load_key, write_committee
 from tests.venue.bad_dealer import BadDealer
 from tests.venue.conftest import KEYS, T0, Venue, make_settings
-from tests.venue.test_threshold_venue import Committee3, N, T, _record, _submit_pair, _to_sealed
+from tests.venue.test_threshold_venue import (
+    Committee3,
+    N,
+    T,
+    _garbage_commit,
+    _record,
+    _submit_pair,
+    _to_sealed,
+)
 
 B = 3  # the batch dealt while batch 0 collects
 
@@ -274,6 +282,22 @@ def test_the_key_cannot_change_once_traders_may_encrypt(cv: Committee3) -> None:
     r = _post(cv, "dealings", cv.dealing(1, B))
     assert r.status_code == 409 and r.json()["code"] == "dealing_late"
     assert cv.venue.tc.get(f"/v1/batches/{B}/key").json() == before
+
+
+def test_an_early_encrypted_commitment_does_not_fix_the_key(cv: Committee3) -> None:
+    """A commitment with a ciphertext for batch B sent while B's round is open is
+    refused and fixes nothing: the dealer's later valid answer still counts, and B's
+    key when it opens is over every dealer."""
+    cv.deal(B)
+    assert _complain(cv, 3, 2).status_code == 200
+    body, _ = _garbage_commit(cv.venue, B, b"\x01" + b"\x02" * 80)
+    r = cv.venue.tc.post("/v1/commitments", json=body)
+    assert r.status_code == 409 and r.json()["code"] == "wrong_batch"
+    assert cv.venue.tc.get(f"/v1/batches/{B}/key").status_code == 404
+    _to_collecting(cv, B - 1)
+    assert _answer(cv, 2, 3, cv.keypers[1].dealt_share(B, 3)).status_code == 200
+    _to_collecting(cv, B)
+    assert cv.venue.tc.get(f"/v1/batches/{B}/key").json()["dealers"] == [1, 2, 3]
 
 
 def test_the_round_comes_back_after_a_restart(
