@@ -399,3 +399,19 @@ def test_round_answers_match_the_declared_models(cv: Committee3) -> None:
     _to_collecting(cv, B)
     check("GET", "/v1/keypers/rounds/{batch_id}", _round(cv))
     check("GET", "/v1/batches/{batch_id}/key", cv.venue.tc.get(f"/v1/batches/{B}/key").json())
+
+
+def test_complaints_and_answers_go_out_on_the_keys_topic(cv: Committee3) -> None:
+    cv.deal(B)
+    with cv.venue.tc.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"op": "subscribe", "topics": ["keys"]})
+        assert ws.receive_json()["type"] == "snapshot"
+        assert _complain(cv, 3, 2).status_code == 200
+        msg = ws.receive_json()
+        assert msg["type"] == "complaint"
+        assert msg["data"] == _round(cv)["complaints"][0]
+        bad = cv.keypers[1].dealt_share(B, 3) % 7 + 1  # not the share: a bad answer
+        assert _answer(cv, 2, 3, bad).status_code == 400
+        msg = ws.receive_json()
+        assert msg["type"] == "answer" and msg["data"]["valid"] is False
+        assert msg["data"] == _round(cv)["answers"][0]
