@@ -115,7 +115,6 @@ contract StarkVerifier {
         uint256[] challenges;
         uint256[] alphas;
         uint256[] gammas;
-        uint256[] gammaLanes; // per frame entry: c0 | c2 << 128, c1 | c3 << 128
         bytes32[] friRoots;
         uint256[] betas;
         uint256 remainderAt;
@@ -372,6 +371,9 @@ contract StarkVerifier {
     }
 
     /// @dev DEEP(x) at every query position (docs/stark.md, "DEEP composition and FRI").
+    ///      Σ_e γ_e·v_e per offset slot is computed once; per query, each slot's Σ_e γ_e·c_e(x)
+    ///      runs over a table of the opened base elements (`_deepTable`) and the slots' terms
+    ///      are added as one fraction, inverted once.
     function _deep(Ctx memory ctx) private view {
         bytes memory spec = ctx.spec;
         uint256 numOffsets = uint8(spec[0]);
@@ -394,84 +396,127 @@ contract StarkVerifier {
                 sums[0], BabyBear.mul(ctx.gammas[frameLen + i], _ext(ctx.frameAt + 16 * (frameLen + i)))
             );
         }
-        ctx.gammaLanes = new uint256[](2 * frameLen);
-        for (uint256 e = 0; e < frameLen; ++e) {
-            uint256 gm = ctx.gammas[e];
-            uint256 m64 = 0xffffffffffffffff;
-            ctx.gammaLanes[2 * e] = (gm & m64) | (((gm >> 128) & m64) << 128);
-            ctx.gammaLanes[2 * e + 1] = ((gm >> 64) & m64) | ((gm >> 192) << 128);
-        }
+        (uint256[] memory table, uint256[] memory bounds) = _deepTable(ctx, spec, numOffsets);
         uint256 q = ctx.positions.length;
         ctx.deep = new uint256[](q);
         uint256 w = BabyBear.rootOfUnity(logRows + logBlowup);
+        uint256[4] memory rows;
         for (uint256 j = 0; j < q; ++j) {
+            rows[0] = ctx.rowsAt[0] + 4 * numFixed * j;
+            rows[1] = ctx.rowsAt[1] + 4 * numMain * j;
+            rows[2] = ctx.rowsAt[2] + 16 * numAux * j;
+            rows[3] = ctx.rowsAt[3] + 16 * numComposition * j;
             uint256 x = mulmod(SHIFT, BabyBear.powBase(w, ctx.positions[j]), P);
-            uint256[] memory nums = _deepNumerators(ctx, spec, numOffsets, j);
-            uint256 total = 0;
+            // Σ_s (n_s − sums_s)/(x − z·g^(o_s)) as one fraction num/den
+            uint256 num = 0;
+            uint256 den = 1;
             for (uint256 s = 0; s < numOffsets; ++s) {
-                uint256 den = BabyBear.sub(x, zPoints[s]);
-                if (den == 0) revert DeepPointCollision();
-                total = BabyBear.add(total, BabyBear.mul(BabyBear.sub(nums[s], sums[s]), _invExt(den)));
+                uint256 d = BabyBear.sub(x, zPoints[s]);
+                uint256 n = BabyBear.sub(_deepSlot(table, bounds, s, rows), sums[s]);
+                num = BabyBear.add(BabyBear.mul(num, d), BabyBear.mul(n, den));
+                den = BabyBear.mul(den, d);
             }
-            ctx.deep[j] = total;
+            // den is a product of field elements: zero exactly when one x − z·g^o is
+            if (den == 0) revert DeepPointCollision();
+            ctx.deep[j] = BabyBear.mul(num, _invExt(den));
         }
     }
 
-    /// @dev Σ_e γ_e·c_e(x) per offset slot at query j (composition columns added at slot 0).
-    ///      Base columns (fixed, main) accumulate unreduced: γ is split into 128-bit lanes
-    ///      (c0 | c2 << 128 and c1 | c3 << 128), each product is < 2^62, so a lane takes 2^66
-    ///      terms before it could overflow; one reduction per slot at the end.
-    function _deepNumerators(Ctx memory ctx, bytes memory spec, uint256 numOffsets, uint256 j)
+    /// @dev The opened base elements that DEEP combines, as a table sorted by (offset slot,
+    ///      segment 0 fixed, 1 main, 2 aux, 3 composition): two words per element,
+    ///      `offset << 224 | g0 | g2 << 128` and `g1 | g3 << 128`, where `offset` is the
+    ///      element's byte offset in its segment's row and `g` its coefficient. A fixed or main
+    ///      entry is one element with coefficient γ_e; an aux entry (and a composition column)
+    ///      is four, its coefficients c_k with γ·X^k, since γ·Σ_k c_k·X^k = Σ_k c_k·(γ·X^k).
+    ///      `bounds[4·slot + segment]` is where that group starts (the last bound: the end).
+    function _deepTable(Ctx memory ctx, bytes memory spec, uint256 numOffsets)
         private
         view
-        returns (uint256[] memory nums)
+        returns (uint256[] memory table, uint256[] memory bounds)
     {
-        nums = new uint256[](numOffsets);
-        uint256[] memory lanes = new uint256[](2 * numOffsets);
-        uint256[] memory split = ctx.gammaLanes;
         uint256 frameLen = ctx.frameLen;
-        uint256 fixedRow = ctx.rowsAt[0] + 4 * numFixed * j;
-        uint256 mainRow = ctx.rowsAt[1] + 4 * numMain * j;
-        assembly ("memory-safe") {
-            let entries := add(add(spec, 33), numOffsets)
-            let l := add(lanes, 32)
-            let g := add(split, 32)
-            for { let e := 0 } lt(e, frameLen) { e := add(e, 1) } {
-                let word := shr(224, mload(add(entries, shl(2, e))))
-                let segment := shr(24, word)
-                if lt(segment, 2) {
-                    let row := mainRow
-                    if iszero(segment) { row := fixedRow }
-                    let c := shr(224, calldataload(add(row, shl(2, and(shr(8, word), 0xffff)))))
-                    let at := add(l, shl(6, and(word, 0xff)))
-                    mstore(at, add(mload(at), mul(mload(add(g, shl(6, e))), c)))
-                    mstore(add(at, 32), add(mload(add(at, 32)), mul(mload(add(g, add(shl(6, e), 32))), c)))
+        uint256 keys = 4 * numOffsets;
+        bounds = new uint256[](keys + 1);
+        // count per group (shifted by one), then prefix sums
+        for (uint256 e = 0; e < frameLen; ++e) {
+            uint256 word = _specEntry(spec, numOffsets, e);
+            uint256 segment = word >> 24;
+            bounds[4 * (word & 0xff) + segment + 1] += segment == 2 ? 4 : 1;
+        }
+        bounds[4] += 4 * numComposition;
+        for (uint256 k = 1; k <= keys; ++k) {
+            bounds[k] += bounds[k - 1];
+        }
+        table = new uint256[](2 * bounds[keys]);
+        uint256[] memory fill = _copy(bounds);
+        for (uint256 e = 0; e < frameLen; ++e) {
+            uint256 word = _specEntry(spec, numOffsets, e);
+            uint256 segment = word >> 24;
+            uint256 key = 4 * (word & 0xff) + segment;
+            uint256 column = (word >> 8) & 0xffff;
+            uint256 gamma = ctx.gammas[e];
+            if (segment < 2) {
+                _put(table, fill[key]++, 4 * column, gamma);
+            } else {
+                for (uint256 k = 0; k < 4; ++k) {
+                    _put(table, fill[key]++, 16 * column + 4 * k, gamma);
+                    gamma = _timesX(gamma);
                 }
             }
         }
-        for (uint256 s = 0; s < numOffsets; ++s) {
-            uint256 a = lanes[2 * s];
-            uint256 b = lanes[2 * s + 1];
-            uint256 mask = type(uint128).max;
-            nums[s] = BabyBear.pack((a & mask) % P, (b & mask) % P, (a >> 128) % P, (b >> 128) % P);
-        }
-        if (numAux != 0) _deepAux(ctx, spec, numOffsets, j, nums);
-        uint256 compRow = ctx.rowsAt[3] + 16 * numComposition * j;
         for (uint256 i = 0; i < numComposition; ++i) {
-            nums[0] = BabyBear.add(nums[0], BabyBear.mul(ctx.gammas[frameLen + i], _ext(compRow + 16 * i)));
+            uint256 gamma = ctx.gammas[frameLen + i];
+            for (uint256 k = 0; k < 4; ++k) {
+                _put(table, fill[3]++, 16 * i + 4 * k, gamma);
+                gamma = _timesX(gamma);
+            }
         }
     }
 
-    function _deepAux(Ctx memory ctx, bytes memory spec, uint256 numOffsets, uint256 j, uint256[] memory nums)
+    /// @dev Table entry `i` (see `_deepTable`): byte offset `offset`, coefficient `g`.
+    function _put(uint256[] memory table, uint256 i, uint256 offset, uint256 g) private pure {
+        uint256 m = 0xffffffffffffffff;
+        table[2 * i] = (offset << 224) | (g & m) | (((g >> 128) & m) << 128);
+        table[2 * i + 1] = ((g >> 64) & m) | ((g >> 192) << 128);
+    }
+
+    /// @dev g·X in F_p[X]/(X⁴ − 11): the lanes move up one, the top one returns times 11.
+    function _timesX(uint256 g) private pure returns (uint256) {
+        return (g << 64) | mulmod(11, g >> 192, P);
+    }
+
+    /// @dev Σ coefficient·element over slot `s`'s table entries, the elements read from the
+    ///      query's rows (`rows[segment]`: calldata offset of that segment's row). Unreduced:
+    ///      each product is below 2^62 and sits in a 128-bit lane (g0 | g2 << 128 and
+    ///      g1 | g3 << 128), which takes 2^66 of them; one reduction per lane at the end.
+    function _deepSlot(uint256[] memory table, uint256[] memory bounds, uint256 s, uint256[4] memory rows)
         private
-        view
+        pure
+        returns (uint256 v)
     {
-        uint256 auxRow = ctx.rowsAt[2] + 16 * numAux * j;
-        for (uint256 e = 0; e < ctx.frameLen; ++e) {
-            uint256 word = _specEntry(spec, numOffsets, e);
-            if (word >> 24 != 2) continue;
-            uint256 value = BabyBear.mul(ctx.gammas[e], _ext(auxRow + 16 * ((word >> 8) & 0xffff)));
-            nums[word & 0xff] = BabyBear.add(nums[word & 0xff], value);
+        assembly ("memory-safe") {
+            let lo := 0
+            let hi := 0
+            let t := add(table, 32)
+            let lanes := 0xffffffff000000000000000000000000ffffffff
+            for { let segment := 0 } lt(segment, 4) { segment := add(segment, 1) } {
+                let key := add(shl(2, s), segment)
+                let at := add(t, shl(6, mload(add(bounds, shl(5, add(key, 1))))))
+                let end := add(t, shl(6, mload(add(bounds, shl(5, add(key, 2))))))
+                let row := mload(add(rows, shl(5, segment)))
+                for {} lt(at, end) { at := add(at, 64) } {
+                    let w := mload(at)
+                    let c := shr(224, calldataload(add(row, shr(224, w))))
+                    lo := add(lo, mul(c, and(w, lanes)))
+                    hi := add(hi, mul(c, mload(add(at, 32))))
+                }
+            }
+            let q := 2013265921
+            let m := 0xffffffffffffffffffffffffffffffff
+            v := or(
+                or(mod(and(lo, m), q), shl(64, mod(and(hi, m), q))),
+                or(shl(128, mod(shr(128, lo), q)), shl(192, mod(shr(128, hi), q)))
+            )
         }
     }
 
@@ -850,27 +895,47 @@ contract StarkVerifier {
         w = (ctx.pool >> (32 * ctx.left)) & 0xffffffff;
     }
 
-    function _drawBase(Ctx memory ctx) private pure returns (uint256) {
-        while (true) {
-            uint256 w = _word(ctx);
-            if (w < 2 * P) return w % P;
-        }
-        return 0; // unreachable
-    }
-
     function _drawExt(Ctx memory ctx) private pure returns (uint256) {
-        uint256 c0 = _drawBase(ctx);
-        uint256 c1 = _drawBase(ctx);
-        uint256 c2 = _drawBase(ctx);
-        uint256 c3 = _drawBase(ctx);
-        return BabyBear.pack(c0, c1, c2, c3);
+        return _drawExts(ctx, 1)[0];
     }
 
+    /// @dev `count` extension elements, each four base draws (c0 first) with rejection of
+    ///      words ≥ 2p, as docs/stark.md's "draw base element" (words from `_word`'s pool), in one assembly loop
+    ///      (the transcript draws one per constraint and per frame entry).
     function _drawExts(Ctx memory ctx, uint256 count) private pure returns (uint256[] memory out) {
         out = new uint256[](count);
-        for (uint256 i = 0; i < count; ++i) {
-            out[i] = _drawExt(ctx);
+        bytes32 state = ctx.state;
+        uint256 counter = ctx.counter;
+        uint256 pool = ctx.pool;
+        uint256 left = ctx.left;
+        assembly ("memory-safe") {
+            // state ‖ u64 counter at scratch (above the free pointer, not kept)
+            let scratch := mload(0x40)
+            mstore(scratch, state)
+            let dst := add(out, 32)
+            for { let end := add(dst, shl(5, count)) } lt(dst, end) { dst := add(dst, 32) } {
+                let e := 0
+                for { let lane := 0 } lt(lane, 4) {} {
+                    if iszero(left) {
+                        mstore(add(scratch, 32), shl(192, counter))
+                        pool := keccak256(scratch, 40)
+                        counter := add(counter, 1)
+                        left := 8
+                    }
+                    left := sub(left, 1)
+                    let w := and(shr(shl(5, left), pool), 0xffffffff)
+                    // 2p = 4026531842: words at or above it are skipped
+                    if lt(w, 4026531842) {
+                        e := or(e, shl(shl(6, lane), mod(w, 2013265921)))
+                        lane := add(lane, 1)
+                    }
+                }
+                mstore(dst, e)
+            }
         }
+        ctx.counter = counter;
+        ctx.pool = pool;
+        ctx.left = left;
     }
 
     function _proofOfWork(Ctx memory ctx) private view {
@@ -997,15 +1062,36 @@ contract StarkVerifier {
         }
     }
 
-    /// @dev Every one of `count` u32 elements from calldata offset `at` is below p.
+    /// @dev Every one of `count` u32 elements from calldata offset `at` is below p. Eight at a
+    ///      time: the even and the odd lanes of a word go into 64-bit slots, 2^32 − p is added
+    ///      to each, and bit 32 of a slot is set exactly when its element is ≥ p; a word with
+    ///      one is scanned element by element for the offset the error names.
     function _checkElements(uint256 at, uint256 count) private pure {
-        for (uint256 i = 0; i < count; ++i) {
-            uint256 v;
-            assembly ("memory-safe") {
-                v := shr(224, calldataload(add(at, mul(4, i))))
+        uint256 bad = type(uint256).max;
+        assembly ("memory-safe") {
+            let lanes := 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff
+            let k := 0x0000000087ffffff0000000087ffffff0000000087ffffff0000000087ffffff
+            let carry := 0x0000000100000000000000010000000000000001000000000000000100000000
+            let full := shr(3, count)
+            for { let i := 0 } lt(i, add(full, 1)) { i := add(i, 1) } {
+                let w := calldataload(add(at, shl(5, i)))
+                if eq(i, full) {
+                    // the last, partial word: keep its first count mod 8 elements
+                    let r := and(count, 7)
+                    w := and(w, not(sub(shl(sub(256, shl(5, r)), 1), 1)))
+                }
+                if and(or(add(and(w, lanes), k), add(and(shr(32, w), lanes), k)), carry) {
+                    for { let j := 0 } lt(j, 8) { j := add(j, 1) } {
+                        if iszero(lt(shr(224, shl(shl(5, j), w)), 2013265921)) {
+                            bad := add(at, add(shl(5, i), shl(2, j)))
+                            j := 8
+                        }
+                    }
+                    i := full
+                }
             }
-            if (v >= P) revert NotCanonical(at + 4 * i);
         }
+        if (bad != type(uint256).max) revert NotCanonical(bad);
     }
 
     /// @dev 1/b in the base field by the modexp precompile (EIP-198): b^(p−2) mod p.
