@@ -197,76 +197,86 @@ abstract contract ConstraintEvaluator {
     }
 
     /// @dev Runs `count` instructions from `code` on the registers; returns the end of the code.
-    ///      One Yul block: the field operations are those of BabyBear.sol, inlined.
+    ///      One Yul block: the field operations are those of BabyBear.sol, inlined. Lanes are
+    ///      taken as shr(192, shl(192 − 64k, a)), which needs no 64-bit mask constant; the
+    ///      dispatch tests the two-operand operations (ADD, SUB, MUL) first, then the rest by
+    ///      how often programs use them.
     function _execute(uint256 code, uint256 count, uint256 regs) private pure returns (uint256 end) {
         end = code + 7 * count;
         uint256 bad;
         assembly ("memory-safe") {
             function reduce(s) -> r {
-                let p := 2013265921
-                let m := 0xffffffffffffffff
                 r := or(
-                    or(mod(and(s, m), p), shl(64, mod(and(shr(64, s), m), p))),
-                    or(shl(128, mod(and(shr(128, s), m), p)), shl(192, mod(shr(192, s), p)))
+                    or(mod(shr(192, shl(192, s)), 2013265921), shl(64, mod(shr(192, shl(128, s)), 2013265921))),
+                    or(shl(128, mod(shr(192, shl(64, s)), 2013265921)), shl(192, mod(shr(192, s), 2013265921)))
+                )
+            }
+            // a·b = Σ_j b_j·(a·X^j): a·X moves the lanes up one and brings the top one back
+            // times 11 (reduced), so every lane of every a·X^j is below p; one MUL multiplies
+            // all four lanes by b_j (products below 2^62, four of them below 2^64 per lane).
+            // Lanes below 2p (a sum, a difference, a negation of canonical lanes): subtract p
+            // from each lane at or above p. In each 64-bit lane, adding 2^32 − p sets bit 32
+            // exactly then; that bit, shifted down to bit 0 and times p, is what to subtract.
+            function reduce2p(s) -> r {
+                r := sub(
+                    s,
+                    mul(
+                        shr(32, and(add(s, 0x0000000087ffffff0000000087ffffff0000000087ffffff0000000087ffffff), 0x0000000100000000000000010000000000000001000000000000000100000000)),
+                        2013265921
+                    )
                 )
             }
             function fmul(a, b) -> r {
-                let p := 2013265921
-                let m := 0xffffffffffffffff
-                let a0 := and(a, m)
-                let a1 := and(shr(64, a), m)
-                let a2 := and(shr(128, a), m)
-                let a3 := shr(192, a)
-                let b0 := and(b, m)
-                let b1 := and(shr(64, b), m)
-                let b2 := and(shr(128, b), m)
-                let b3 := shr(192, b)
-                r := or(
-                    or(
-                        mod(add(mul(a0, b0), mul(11, add(add(mul(a1, b3), mul(a2, b2)), mul(a3, b1)))), p),
-                        shl(64, mod(add(add(mul(a0, b1), mul(a1, b0)), mul(11, add(mul(a2, b3), mul(a3, b2)))), p))
-                    ),
-                    or(
-                        shl(128, mod(add(add(add(mul(a0, b2), mul(a1, b1)), mul(a2, b0)), mul(11, mul(a3, b3))), p)),
-                        shl(192, mod(add(add(mul(a0, b3), mul(a1, b2)), add(mul(a2, b1), mul(a3, b0))), p))
-                    )
-                )
+                let s := mul(a, shr(192, shl(192, b)))
+                a := or(shl(64, a), mulmod(11, shr(192, a), 2013265921))
+                s := add(s, mul(a, shr(192, shl(128, b))))
+                a := or(shl(64, a), mulmod(11, shr(192, a), 2013265921))
+                s := add(s, mul(a, shr(192, shl(64, b))))
+                a := or(shl(64, a), mulmod(11, shr(192, a), 2013265921))
+                r := reduce(add(s, mul(a, shr(192, b))))
             }
-            // p in every lane: a − b = a + (p − b) lane by lane, no borrow.
-            let p4 := 0x0000000078000001000000007800000100000000780000010000000078000001
             for { let ptr := code } lt(ptr, end) { ptr := add(ptr, 7) } {
                 let word := mload(ptr)
                 let op := shr(248, word)
-                let dst := add(regs, shl(5, and(shr(232, word), 0xffff)))
-                // CONST keeps its value where the operands go: never read it as a register.
-                let va := 0
-                if iszero(eq(op, 6)) { va := mload(add(regs, shl(5, and(shr(216, word), 0xffff)))) }
-                let bField := and(shr(200, word), 0xffff)
                 let result := 0
-                switch op
-                case 1 { result := reduce(add(va, mload(add(regs, shl(5, bField))))) }
-                case 2 { result := reduce(add(va, sub(p4, mload(add(regs, shl(5, bField)))))) }
-                case 3 { result := fmul(va, mload(add(regs, shl(5, bField)))) }
-                case 4 { result := reduce(sub(p4, va)) }
-                case 5 {
-                    result := 1
-                    for { let e := bField } e { e := shr(1, e) } {
-                        if and(e, 1) { result := fmul(result, va) }
-                        va := fmul(va, va)
+                switch lt(op, 4)
+                case 1 {
+                    // ADD, SUB, MUL: two registers
+                    let va := mload(add(regs, shl(5, shr(240, shl(24, word)))))
+                    let vb := mload(add(regs, shl(5, shr(240, shl(40, word)))))
+                    switch op
+                    case 1 { result := reduce2p(add(va, vb)) }
+                    case 3 { result := fmul(va, vb) }
+                    case 2 {
+                        // p in every lane: a − b = a + (p − b) lane by lane, no borrow
+                        result := reduce2p(add(va, sub(0x0000000078000001000000007800000100000000780000010000000078000001, vb)))
                     }
+                    default { bad := op }
                 }
-                case 6 { result := and(shr(200, word), 0xffffffff) }
-                case 7 {
-                    let sc := mload(add(regs, shl(5, bField)))
-                    let p := 2013265921
-                    let m := 0xffffffffffffffff
-                    result := or(
-                        or(mulmod(and(va, m), sc, p), shl(64, mulmod(and(shr(64, va), m), sc, p))),
-                        or(shl(128, mulmod(and(shr(128, va), m), sc, p)), shl(192, mulmod(shr(192, va), sc, p)))
-                    )
+                default {
+                    switch op
+                    case 7 {
+                        // a base factor: one MUL multiplies the four lanes (products below 2^62)
+                        let va := mload(add(regs, shl(5, shr(240, shl(24, word)))))
+                        result := reduce(mul(va, mload(add(regs, shl(5, shr(240, shl(40, word)))))))
+                    }
+                    // CONST keeps its value where the operands go: never read it as a register.
+                    case 6 { result := shr(224, shl(24, word)) }
+                    case 4 {
+                        let va := mload(add(regs, shl(5, shr(240, shl(24, word)))))
+                        result := reduce2p(sub(0x0000000078000001000000007800000100000000780000010000000078000001, va))
+                    }
+                    case 5 {
+                        let va := mload(add(regs, shl(5, shr(240, shl(24, word)))))
+                        result := 1
+                        for { let e := shr(240, shl(40, word)) } e { e := shr(1, e) } {
+                            if and(e, 1) { result := fmul(result, va) }
+                            va := fmul(va, va)
+                        }
+                    }
+                    default { bad := op }
                 }
-                default { bad := op }
-                mstore(dst, result)
+                mstore(add(regs, shl(5, shr(240, shl(8, word)))), result)
             }
         }
         if (bad != 0) revert BadInstruction(bad);
@@ -288,21 +298,49 @@ abstract contract ConstraintEvaluator {
         }
     }
 
-    /// @dev Σ_k α_k·C_k over one divisor group's constraints.
+    /// @dev Σ_k α_k·C_k over one divisor group's constraints. α·C = Σ_j C_j·(α·X^j), each
+    ///      term one MUL of a packed element by a base lane (four lane products below 2^62,
+    ///      their sum below 2^64); the sums go into 128-bit accumulators (lanes 0, 2 and 1, 3)
+    ///      and are reduced once.
     function _groupSum(uint256 group, uint256 regs, uint256[] calldata alphas)
         private
         pure
         returns (uint256 acc)
     {
         uint256 end = group + 7 + 4 * _u16(group, 5);
-        for (uint256 at = group + 7; at < end; at += 4) {
-            uint256 slot = regs + 32 * _u16(at, 2);
-            uint256 value;
-            assembly ("memory-safe") {
-                value := mload(slot)
+        uint256 n = alphas.length;
+        bool outOfRange;
+        assembly ("memory-safe") {
+            let lo := 0
+            let hi := 0
+            let even := 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff
+            for { let at := add(group, 7) } lt(at, end) { at := add(at, 4) } {
+                let word := mload(at)
+                let k := shr(240, word)
+                if iszero(lt(k, n)) {
+                    outOfRange := 1
+                    at := end
+                }
+                let a := calldataload(add(alphas.offset, shl(5, k)))
+                let c := mload(add(regs, shl(5, and(shr(224, word), 0xffff))))
+                let s := mul(a, and(c, 0xffffffffffffffff))
+                a := or(shl(64, a), mulmod(11, shr(192, a), 2013265921))
+                s := add(s, mul(a, and(shr(64, c), 0xffffffffffffffff)))
+                a := or(shl(64, a), mulmod(11, shr(192, a), 2013265921))
+                s := add(s, mul(a, and(shr(128, c), 0xffffffffffffffff)))
+                a := or(shl(64, a), mulmod(11, shr(192, a), 2013265921))
+                s := add(s, mul(a, shr(192, c)))
+                lo := add(lo, and(s, even))
+                hi := add(hi, and(shr(64, s), even))
             }
-            acc = BabyBear.add(acc, BabyBear.mul(alphas[_u16(at, 0)], value));
+            let q := 2013265921
+            let m := 0xffffffffffffffffffffffffffffffff
+            acc := or(
+                or(mod(and(lo, m), q), shl(64, mod(and(hi, m), q))),
+                or(shl(128, mod(shr(128, lo), q)), shl(192, mod(shr(128, hi), q)))
+            )
         }
+        if (outOfRange) revert InputLength(1, n, n + 1);
     }
 
     function _inverseDivisor(uint256 kind, int256 param, uint256 z, uint256 logN)

@@ -371,31 +371,21 @@ contract StarkVerifier {
     }
 
     /// @dev DEEP(x) at every query position (docs/stark.md, "DEEP composition and FRI").
-    ///      Σ_e γ_e·v_e per offset slot is computed once; per query, each slot's Σ_e γ_e·c_e(x)
-    ///      runs over a table of the opened base elements (`_deepTable`) and the slots' terms
-    ///      are added as one fraction, inverted once.
+    ///      Σ_e γ_e·v_e per offset slot is computed once (`_deepSums`); per query, each slot's
+    ///      Σ_e γ_e·c_e(x) runs over a table of blocks of opened base elements (`_deepTable`)
+    ///      and the slots' terms are added as one fraction, inverted once.
     function _deep(Ctx memory ctx) private view {
         bytes memory spec = ctx.spec;
         uint256 numOffsets = uint8(spec[0]);
-        uint256 frameLen = ctx.frameLen;
-        // z·g^o per offset slot, and Σ γ_e·v_e per slot (composition values at slot 0).
+        // z·g^o per offset slot
         uint256[] memory zPoints = new uint256[](numOffsets);
-        uint256[] memory sums = new uint256[](numOffsets);
         {
             uint256 g = BabyBear.rootOfUnity(logRows);
             for (uint256 s = 0; s < numOffsets; ++s) {
                 zPoints[s] = BabyBear.mulBase(ctx.z, BabyBear.powBase(g, uint8(spec[1 + s])));
             }
         }
-        for (uint256 e = 0; e < frameLen; ++e) {
-            uint256 slot = uint8(spec[1 + numOffsets + 4 * e + 3]);
-            sums[slot] = BabyBear.add(sums[slot], BabyBear.mul(ctx.gammas[e], _ext(ctx.frameAt + 16 * e)));
-        }
-        for (uint256 i = 0; i < numComposition; ++i) {
-            sums[0] = BabyBear.add(
-                sums[0], BabyBear.mul(ctx.gammas[frameLen + i], _ext(ctx.frameAt + 16 * (frameLen + i)))
-            );
-        }
+        uint256[] memory sums = _deepSums(ctx, spec, numOffsets);
         (uint256[] memory table, uint256[] memory bounds) = _deepTable(ctx, spec, numOffsets);
         uint256 q = ctx.positions.length;
         ctx.deep = new uint256[](q);
@@ -422,73 +412,167 @@ contract StarkVerifier {
         }
     }
 
-    /// @dev The opened base elements that DEEP combines, as a table sorted by (offset slot,
-    ///      segment 0 fixed, 1 main, 2 aux, 3 composition): two words per element,
-    ///      `offset << 224 | g0 | g2 << 128` and `g1 | g3 << 128`, where `offset` is the
-    ///      element's byte offset in its segment's row and `g` its coefficient. A fixed or main
-    ///      entry is one element with coefficient γ_e; an aux entry (and a composition column)
-    ///      is four, its coefficients c_k with γ·X^k, since γ·Σ_k c_k·X^k = Σ_k c_k·(γ·X^k).
-    ///      `bounds[4·slot + segment]` is where that group starts (the last bound: the end).
+    /// @dev Σ_e γ_e·v_e per offset slot over the frame values (composition values at slot 0).
+    ///      Products accumulate unreduced, one word per lane (each below 2^68), reduced at the end.
+    function _deepSums(Ctx memory ctx, bytes memory spec, uint256 numOffsets)
+        private
+        view
+        returns (uint256[] memory sums)
+    {
+        sums = new uint256[](numOffsets);
+        uint256[] memory acc = new uint256[](4 * numOffsets);
+        uint256 frameLen = ctx.frameLen;
+        uint256 total = frameLen + numComposition;
+        uint256[] memory gammas = ctx.gammas;
+        uint256 frameAt = ctx.frameAt;
+        assembly ("memory-safe") {
+            // the four lanes of g·v, unreduced, added to the words at `at`
+            function addProduct(at, g, v) {
+                let a0 := and(g, 0xffffffffffffffff)
+                let a1 := and(shr(64, g), 0xffffffffffffffff)
+                let a2 := and(shr(128, g), 0xffffffffffffffff)
+                let a3 := shr(192, g)
+                let b0 := shr(224, v)
+                let b1 := and(shr(192, v), 0xffffffff)
+                let b2 := and(shr(160, v), 0xffffffff)
+                let b3 := and(shr(128, v), 0xffffffff)
+                mstore(at, add(mload(at), add(mul(a0, b0), mul(11, add(add(mul(a1, b3), mul(a2, b2)), mul(a3, b1))))))
+                at := add(at, 32)
+                mstore(at, add(mload(at), add(add(mul(a0, b1), mul(a1, b0)), mul(11, add(mul(a2, b3), mul(a3, b2))))))
+                at := add(at, 32)
+                mstore(at, add(mload(at), add(add(add(mul(a0, b2), mul(a1, b1)), mul(a2, b0)), mul(11, mul(a3, b3)))))
+                at := add(at, 32)
+                mstore(at, add(mload(at), add(add(mul(a0, b3), mul(a1, b2)), add(mul(a2, b1), mul(a3, b0)))))
+            }
+            let entries := add(add(spec, 33), numOffsets)
+            for { let e := 0 } lt(e, total) { e := add(e, 1) } {
+                // slot of frame entry e; the composition values go to slot 0
+                let slot := 0
+                if lt(e, frameLen) { slot := and(shr(224, mload(add(entries, shl(2, e)))), 0xff) }
+                addProduct(
+                    add(add(acc, 32), shl(7, slot)),
+                    mload(add(gammas, shl(5, add(e, 1)))),
+                    calldataload(add(frameAt, shl(4, e)))
+                )
+            }
+        }
+        for (uint256 s = 0; s < numOffsets; ++s) {
+            sums[s] = BabyBear.pack(acc[4 * s] % P, acc[4 * s + 1] % P, acc[4 * s + 2] % P, acc[4 * s + 3] % P);
+        }
+    }
+
+    /// @dev DEEP's opened base elements, in blocks of eight consecutive elements of one
+    ///      segment's row (0 fixed, 1 main, 2 aux, 3 composition) at one offset slot.
+    ///      `table`: per block nine words, the block's byte offset in its row, then each
+    ///      element's coefficient (a packed extension element; 0 for an element not in the
+    ///      frame). A fixed or main entry is one element with coefficient γ_e; an aux entry (and
+    ///      a composition column) is four, its coefficients c_k with γ·X^k, since
+    ///      γ·Σ_k c_k·X^k = Σ_k c_k·(γ·X^k). Blocks are grouped by key 4·slot + segment:
+    ///      `bounds[key]` is the group's first block, `bounds[4·slots]` the end.
     function _deepTable(Ctx memory ctx, bytes memory spec, uint256 numOffsets)
         private
         view
         returns (uint256[] memory table, uint256[] memory bounds)
     {
-        uint256 frameLen = ctx.frameLen;
         uint256 keys = 4 * numOffsets;
+        // per key: the byte offset of its current block (all ones: none yet), its block count
+        uint256[] memory state = new uint256[](2 * keys);
+        for (uint256 k = 0; k < keys; ++k) {
+            state[2 * k] = type(uint256).max;
+        }
+        _deepBlocks(ctx, spec, numOffsets, state, 0); // count
         bounds = new uint256[](keys + 1);
-        // count per group (shifted by one), then prefix sums
-        for (uint256 e = 0; e < frameLen; ++e) {
-            uint256 word = _specEntry(spec, numOffsets, e);
-            uint256 segment = word >> 24;
-            bounds[4 * (word & 0xff) + segment + 1] += segment == 2 ? 4 : 1;
+        for (uint256 k = 0; k < keys; ++k) {
+            bounds[k + 1] = bounds[k] + state[2 * k + 1];
+            state[2 * k] = type(uint256).max;
+            state[2 * k + 1] = bounds[k];
         }
-        bounds[4] += 4 * numComposition;
-        for (uint256 k = 1; k <= keys; ++k) {
-            bounds[k] += bounds[k - 1];
+        table = new uint256[](9 * bounds[keys]);
+        uint256 tableAt;
+        assembly ("memory-safe") {
+            tableAt := add(table, 32)
         }
-        table = new uint256[](2 * bounds[keys]);
-        uint256[] memory fill = _copy(bounds);
-        for (uint256 e = 0; e < frameLen; ++e) {
-            uint256 word = _specEntry(spec, numOffsets, e);
-            uint256 segment = word >> 24;
-            uint256 key = 4 * (word & 0xff) + segment;
-            uint256 column = (word >> 8) & 0xffff;
-            uint256 gamma = ctx.gammas[e];
-            if (segment < 2) {
-                _put(table, fill[key]++, 4 * column, gamma);
-            } else {
-                for (uint256 k = 0; k < 4; ++k) {
-                    _put(table, fill[key]++, 16 * column + 4 * k, gamma);
-                    gamma = _timesX(gamma);
+        _deepBlocks(ctx, spec, numOffsets, state, tableAt); // fill
+    }
+
+    /// @dev Every element DEEP combines, in frame order, then the composition columns: a new
+    ///      block of its key unless it falls within the key's current one (byte offsets
+    ///      start … start + 28); with `tableAt` (the table's first word) nonzero, the block's
+    ///      offset is written and the element's coefficient added to its lane.
+    function _deepBlocks(
+        Ctx memory ctx,
+        bytes memory spec,
+        uint256 numOffsets,
+        uint256[] memory state,
+        uint256 tableAt
+    ) private view {
+        uint256 frameLen = ctx.frameLen;
+        uint256 comp = numComposition;
+        uint256[] memory gammas = ctx.gammas;
+        assembly ("memory-safe") {
+            function place(key, offset, g, st, tbl) {
+                let sAt := add(st, shl(6, key))
+                let start := mload(sAt)
+                // a new block: none yet (start all ones), or offset outside start … start + 28
+                if or(iszero(not(start)), or(lt(offset, start), iszero(lt(offset, add(start, 32))))) {
+                    mstore(sAt, offset)
+                    start := offset
+                    if tbl { mstore(add(tbl, mul(288, mload(add(sAt, 32)))), offset) }
+                    mstore(add(sAt, 32), add(mload(add(sAt, 32)), 1))
+                }
+                if tbl {
+                    let at := add(tbl, add(mul(288, sub(mload(add(sAt, 32)), 1)), add(32, shl(3, sub(offset, start)))))
+                    // lane-wise (a + g) mod p: lanes stay below 2^32, no carry between them
+                    let x := add(mload(at), g)
+                    let q := 2013265921
+                    let m := 0xffffffffffffffff
+                    mstore(
+                        at,
+                        or(
+                            or(mod(and(x, m), q), shl(64, mod(and(shr(64, x), m), q))),
+                            or(shl(128, mod(and(shr(128, x), m), q)), shl(192, mod(shr(192, x), q)))
+                        )
+                    )
+                }
+            }
+            // g·X in F_p[X]/(X⁴ − 11): the lanes move up one, the top one returns times 11
+            function timesX(g) -> r {
+                r := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
+            }
+            let st := add(state, 32)
+            let entries := add(add(spec, 33), numOffsets)
+            for { let e := 0 } lt(e, frameLen) { e := add(e, 1) } {
+                let word := shr(224, mload(add(entries, shl(2, e))))
+                let segment := shr(24, word)
+                let key := add(shl(2, and(word, 0xff)), segment)
+                let column := and(shr(8, word), 0xffff)
+                let g := mload(add(gammas, shl(5, add(e, 1))))
+                switch lt(segment, 2)
+                case 1 { place(key, shl(2, column), g, st, tableAt) }
+                default {
+                    for { let k := 0 } lt(k, 4) { k := add(k, 1) } {
+                        place(key, add(shl(4, column), shl(2, k)), g, st, tableAt)
+                        g := timesX(g)
+                    }
+                }
+            }
+            for { let i := 0 } lt(i, comp) { i := add(i, 1) } {
+                let g := mload(add(gammas, shl(5, add(add(frameLen, i), 1))))
+                for { let k := 0 } lt(k, 4) { k := add(k, 1) } {
+                    place(3, add(shl(4, i), shl(2, k)), g, st, tableAt)
+                    g := timesX(g)
                 }
             }
         }
-        for (uint256 i = 0; i < numComposition; ++i) {
-            uint256 gamma = ctx.gammas[frameLen + i];
-            for (uint256 k = 0; k < 4; ++k) {
-                _put(table, fill[3]++, 16 * i + 4 * k, gamma);
-                gamma = _timesX(gamma);
-            }
-        }
     }
 
-    /// @dev Table entry `i` (see `_deepTable`): byte offset `offset`, coefficient `g`.
-    function _put(uint256[] memory table, uint256 i, uint256 offset, uint256 g) private pure {
-        uint256 m = 0xffffffffffffffff;
-        table[2 * i] = (offset << 224) | (g & m) | (((g >> 128) & m) << 128);
-        table[2 * i + 1] = ((g >> 64) & m) | ((g >> 192) << 128);
-    }
-
-    /// @dev g·X in F_p[X]/(X⁴ − 11): the lanes move up one, the top one returns times 11.
-    function _timesX(uint256 g) private pure returns (uint256) {
-        return (g << 64) | mulmod(11, g >> 192, P);
-    }
-
-    /// @dev Σ coefficient·element over slot `s`'s table entries, the elements read from the
-    ///      query's rows (`rows[segment]`: calldata offset of that segment's row). Unreduced:
-    ///      each product is below 2^62 and sits in a 128-bit lane (g0 | g2 << 128 and
-    ///      g1 | g3 << 128), which takes 2^66 of them; one reduction per lane at the end.
+    /// @dev Σ coefficient·element over slot `s`'s blocks, the elements read from the query's
+    ///      rows (`rows[segment]`: calldata offset of that segment's row), eight per calldata
+    ///      word. A base element times a packed coefficient is four lane products below 2^62,
+    ///      so four of them sum below 2^64 without crossing lanes; each such sum is split into
+    ///      128-bit accumulators (lanes 0, 2 and 1, 3), which take 2^64 of them, and reduced
+    ///      once at the end. An element not in the frame has coefficient 0 (whatever the word
+    ///      holds there, even bytes past the row, adds nothing).
     function _deepSlot(uint256[] memory table, uint256[] memory bounds, uint256 s, uint256[4] memory rows)
         private
         pure
@@ -498,17 +582,27 @@ contract StarkVerifier {
             let lo := 0
             let hi := 0
             let t := add(table, 32)
-            let lanes := 0xffffffff000000000000000000000000ffffffff
+            let u := 0xffffffff
+            let even := 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff
             for { let segment := 0 } lt(segment, 4) { segment := add(segment, 1) } {
                 let key := add(shl(2, s), segment)
-                let at := add(t, shl(6, mload(add(bounds, shl(5, add(key, 1))))))
-                let end := add(t, shl(6, mload(add(bounds, shl(5, add(key, 2))))))
+                let at := add(t, mul(288, mload(add(bounds, shl(5, add(key, 1))))))
+                let end := add(t, mul(288, mload(add(bounds, shl(5, add(key, 2))))))
                 let row := mload(add(rows, shl(5, segment)))
-                for {} lt(at, end) { at := add(at, 64) } {
-                    let w := mload(at)
-                    let c := shr(224, calldataload(add(row, shr(224, w))))
-                    lo := add(lo, mul(c, and(w, lanes)))
-                    hi := add(hi, mul(c, mload(add(at, 32))))
+                for {} lt(at, end) { at := add(at, 288) } {
+                    let w := calldataload(add(row, mload(at)))
+                    let acc := add(
+                        add(mul(shr(224, w), mload(add(at, 32))), mul(and(shr(192, w), u), mload(add(at, 64)))),
+                        add(mul(and(shr(160, w), u), mload(add(at, 96))), mul(and(shr(128, w), u), mload(add(at, 128))))
+                    )
+                    lo := add(lo, and(acc, even))
+                    hi := add(hi, and(shr(64, acc), even))
+                    acc := add(
+                        add(mul(and(shr(96, w), u), mload(add(at, 160))), mul(and(shr(64, w), u), mload(add(at, 192)))),
+                        add(mul(and(shr(32, w), u), mload(add(at, 224))), mul(and(w, u), mload(add(at, 256))))
+                    )
+                    lo := add(lo, and(acc, even))
+                    hi := add(hi, and(shr(64, acc), even))
                 }
             }
             let q := 2013265921
@@ -551,28 +645,27 @@ contract StarkVerifier {
             shift = BabyBear.powBase(shift, 1 << logFolding);
         }
         uint256 w = BabyBear.rootOfUnity(logN);
+        uint256[] memory coefficients = new uint256[](remainderSize);
+        for (uint256 i = 0; i < remainderSize; ++i) {
+            coefficients[i] = _ext(ctx.remainderAt + 16 * i);
+        }
         for (uint256 j = 0; j < cur.length; ++j) {
             uint256 x = mulmod(shift, BabyBear.powBase(w, cur[j]), P);
-            if (_horner(ctx.remainderAt, remainderSize, x) != expected[j]) revert FriRemainderMismatch();
+            if (_horner(coefficients, x) != expected[j]) revert FriRemainderMismatch();
         }
     }
 
-    /// @dev Σ_i c_i·x^i for `count` extension coefficients at calldata `at` (lowest first), base x.
-    function _horner(uint256 at, uint256 count, uint256 x) private pure returns (uint256 acc) {
+    /// @dev Σ_i c_i·x^i for the packed extension coefficients `c` (lowest first) at base x.
+    ///      One MUL multiplies the accumulator's four lanes by x (products below 2^62, plus a
+    ///      coefficient lane below 2^31, within 64 bits), then each lane is reduced.
+    function _horner(uint256[] memory c, uint256 x) private pure returns (uint256 acc) {
         assembly ("memory-safe") {
-            for { let i := count } i { i := sub(i, 1) } {
-                let w := calldataload(add(at, shl(4, sub(i, 1))))
-                let q := 2013265921
-                let m := 0xffffffffffffffff
+            let q := 2013265921
+            for { let at := add(c, shl(5, mload(c))) } gt(at, c) { at := sub(at, 32) } {
+                let s := add(mul(acc, x), mload(at))
                 acc := or(
-                    or(
-                        addmod(mulmod(and(acc, m), x, q), shr(224, w), q),
-                        shl(64, addmod(mulmod(and(shr(64, acc), m), x, q), and(shr(192, w), 0xffffffff), q))
-                    ),
-                    or(
-                        shl(128, addmod(mulmod(and(shr(128, acc), m), x, q), and(shr(160, w), 0xffffffff), q)),
-                        shl(192, addmod(mulmod(shr(192, acc), x, q), and(shr(128, w), 0xffffffff), q))
-                    )
+                    or(mod(and(s, 0xffffffffffffffff), q), shl(64, mod(and(shr(64, s), 0xffffffffffffffff), q))),
+                    or(shl(128, mod(and(shr(128, s), 0xffffffffffffffff), q)), shl(192, mod(shr(192, s), q)))
                 )
             }
         }
@@ -915,7 +1008,28 @@ contract StarkVerifier {
             let dst := add(out, 32)
             for { let end := add(dst, shl(5, count)) } lt(dst, end) { dst := add(dst, 32) } {
                 let e := 0
-                for { let lane := 0 } lt(lane, 4) {} {
+                let lane := 0
+                // Fast path: four words left in the pool, none skipped (each below 2p: in
+                // 64-bit slots, adding 2^32 − 2p sets bit 32 exactly for a word ≥ 2p).
+                if iszero(lt(left, 4)) {
+                    let chunk := and(shr(shl(5, sub(left, 4)), pool), 0xffffffffffffffffffffffffffffffff)
+                    let slots := 0x00000000ffffffff00000000ffffffff
+                    let k := 0x000000000ffffffe000000000ffffffe
+                    if iszero(
+                        and(or(add(and(chunk, slots), k), add(and(shr(32, chunk), slots), k)), 0x00000001000000000000000100000000)
+                    ) {
+                        e := or(
+                            or(mod(shr(96, chunk), 2013265921), shl(64, mod(and(shr(64, chunk), 0xffffffff), 2013265921))),
+                            or(
+                                shl(128, mod(and(shr(32, chunk), 0xffffffff), 2013265921)),
+                                shl(192, mod(and(chunk, 0xffffffff), 2013265921))
+                            )
+                        )
+                        left := sub(left, 4)
+                        lane := 4
+                    }
+                }
+                for {} lt(lane, 4) {} {
                     if iszero(left) {
                         mstore(add(scratch, 32), shl(192, counter))
                         pool := keccak256(scratch, 40)
