@@ -413,51 +413,46 @@ contract StarkVerifier {
     }
 
     /// @dev Σ_e γ_e·v_e per offset slot over the frame values (composition values at slot 0).
-    ///      Products accumulate unreduced, one word per lane (each below 2^68), reduced at the end.
+    ///      γ·v = Σ_j v_j·(γ·X^j), each term one MUL of a packed element by a base lane (four
+    ///      lane products below 2^62, their sum below 2^64), split into 128-bit accumulators per
+    ///      slot (lanes 0, 2 and 1, 3) and reduced at the end.
     function _deepSums(Ctx memory ctx, bytes memory spec, uint256 numOffsets)
         private
         view
         returns (uint256[] memory sums)
     {
         sums = new uint256[](numOffsets);
-        uint256[] memory acc = new uint256[](4 * numOffsets);
+        uint256[] memory acc = new uint256[](2 * numOffsets);
         uint256 frameLen = ctx.frameLen;
         uint256 total = frameLen + numComposition;
         uint256[] memory gammas = ctx.gammas;
         uint256 frameAt = ctx.frameAt;
         assembly ("memory-safe") {
-            // the four lanes of g·v, unreduced, added to the words at `at`
-            function addProduct(at, g, v) {
-                let a0 := and(g, 0xffffffffffffffff)
-                let a1 := and(shr(64, g), 0xffffffffffffffff)
-                let a2 := and(shr(128, g), 0xffffffffffffffff)
-                let a3 := shr(192, g)
-                let b0 := shr(224, v)
-                let b1 := and(shr(192, v), 0xffffffff)
-                let b2 := and(shr(160, v), 0xffffffff)
-                let b3 := and(shr(128, v), 0xffffffff)
-                mstore(at, add(mload(at), add(mul(a0, b0), mul(11, add(add(mul(a1, b3), mul(a2, b2)), mul(a3, b1))))))
-                at := add(at, 32)
-                mstore(at, add(mload(at), add(add(mul(a0, b1), mul(a1, b0)), mul(11, add(mul(a2, b3), mul(a3, b2))))))
-                at := add(at, 32)
-                mstore(at, add(mload(at), add(add(add(mul(a0, b2), mul(a1, b1)), mul(a2, b0)), mul(11, mul(a3, b3)))))
-                at := add(at, 32)
-                mstore(at, add(mload(at), add(add(mul(a0, b3), mul(a1, b2)), add(mul(a2, b1), mul(a3, b0)))))
-            }
             let entries := add(add(spec, 33), numOffsets)
+            let even := 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff
             for { let e := 0 } lt(e, total) { e := add(e, 1) } {
                 // slot of frame entry e; the composition values go to slot 0
                 let slot := 0
                 if lt(e, frameLen) { slot := and(shr(224, mload(add(entries, shl(2, e)))), 0xff) }
-                addProduct(
-                    add(add(acc, 32), shl(7, slot)),
-                    mload(add(gammas, shl(5, add(e, 1)))),
-                    calldataload(add(frameAt, shl(4, e)))
-                )
+                let g := mload(add(gammas, shl(5, add(e, 1))))
+                let v := calldataload(add(frameAt, shl(4, e)))
+                let s := mul(g, shr(224, v))
+                g := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
+                s := add(s, mul(g, and(shr(192, v), 0xffffffff)))
+                g := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
+                s := add(s, mul(g, and(shr(160, v), 0xffffffff)))
+                g := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
+                s := add(s, mul(g, and(shr(128, v), 0xffffffff)))
+                let at := add(add(acc, 32), shl(6, slot))
+                mstore(at, add(mload(at), and(s, even)))
+                mstore(add(at, 32), add(mload(add(at, 32)), and(shr(64, s), even)))
             }
         }
+        uint256 m = type(uint128).max;
         for (uint256 s = 0; s < numOffsets; ++s) {
-            sums[s] = BabyBear.pack(acc[4 * s] % P, acc[4 * s + 1] % P, acc[4 * s + 2] % P, acc[4 * s + 3] % P);
+            uint256 lo = acc[2 * s];
+            uint256 hi = acc[2 * s + 1];
+            sums[s] = BabyBear.pack((lo & m) % P, (hi & m) % P, (lo >> 128) % P, (hi >> 128) % P);
         }
     }
 
@@ -1009,10 +1004,26 @@ contract StarkVerifier {
             for { let end := add(dst, shl(5, count)) } lt(dst, end) { dst := add(dst, 32) } {
                 let e := 0
                 let lane := 0
-                // Fast path: four words left in the pool, none skipped (each below 2p: in
-                // 64-bit slots, adding 2^32 − 2p sets bit 32 exactly for a word ≥ 2p).
-                if iszero(lt(left, 4)) {
-                    let chunk := and(shr(shl(5, sub(left, 4)), pool), 0xffffffffffffffffffffffffffffffff)
+                // Fast path: the next four words (the pool's, then a fresh pool's if fewer are
+                // left), when none is skipped (each below 2p: in 64-bit slots, adding
+                // 2^32 − 2p sets bit 32 exactly for a word ≥ 2p). Otherwise the word by word
+                // path below, from the unchanged state.
+                {
+                    let chunk := 0
+                    let nextPool := pool
+                    let nextLeft := sub(left, 4)
+                    switch lt(left, 4)
+                    case 0 { chunk := and(shr(shl(5, nextLeft), pool), 0xffffffffffffffffffffffffffffffff) }
+                    default {
+                        mstore(add(scratch, 32), shl(192, counter))
+                        nextPool := keccak256(scratch, 40)
+                        let need := sub(4, left)
+                        chunk := or(
+                            shl(shl(5, need), and(pool, sub(shl(shl(5, left), 1), 1))),
+                            shr(shl(5, sub(8, need)), nextPool)
+                        )
+                        nextLeft := sub(8, need)
+                    }
                     let slots := 0x00000000ffffffff00000000ffffffff
                     let k := 0x000000000ffffffe000000000ffffffe
                     if iszero(
@@ -1025,7 +1036,9 @@ contract StarkVerifier {
                                 shl(192, mod(and(chunk, 0xffffffff), 2013265921))
                             )
                         )
-                        left := sub(left, 4)
+                        if lt(left, 4) { counter := add(counter, 1) }
+                        pool := nextPool
+                        left := nextLeft
                         lane := 4
                     }
                 }
