@@ -351,6 +351,7 @@ class Bus:
         challenges: Sequence[Fp4],
         fixed: fld.Array | None = None,
         periodic: Callable[[int], fld.Array] | None = None,
+        public_inputs: Sequence[int] = (),
     ) -> fld.Array:
         """The helper columns and the running sum, ``(num_aux, 4, N)`` (prover side).
 
@@ -359,6 +360,7 @@ class Bus:
             challenges: every challenge (drawn and derived).
             fixed: the AIR's fixed columns ``(F, N)``, if it reads any.
             periodic: periodic column ``i`` over all ``N`` rows, if it reads any.
+            public_inputs: the AIR's public inputs, if a tuple reads any.
         """
         layout = self.build()
         n = main.shape[1]
@@ -376,7 +378,7 @@ class Bus:
                 raise ValueError("bus: interaction reads a periodic column; pass periodic=")
             return periodic(i)
 
-        ev = ArrayEvaluator(column, periodic_rows, (), challenges)
+        ev = ArrayEvaluator(column, periodic_rows, public_inputs, challenges)
         dens = evaluate(self._denominators(), ev)
         nums = evaluate([self._numerator(x) for x in inters], ev)
         out = np.empty((layout.num_aux_columns, EXT_DEGREE, n), np.uint64)

@@ -15,17 +15,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from web3 import Web3
 from web3.contract import Contract
 
+from sealbatch.auction.commitment import COMMITMENT_TREE_DEPTH, EMPTY_SUBTREES, market_code
 from sealbatch.crypto import poseidon2
+from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.keccak import keccak256
-from sealbatch.settlement.anchor import AnchorError, Chain, Receipt
-from sealbatch.settlement.batch_air.statement import statement_from_files
+from sealbatch.settlement.anchor import AnchorError, Chain, DeployedVerifier, Receipt
+from sealbatch.settlement.anchor_batch import batch_program_hash, deploy_batch_verifier
+from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
+from sealbatch.settlement.batch_air.commitments import TAG_CNODE
+from sealbatch.settlement.batch_air.framework import (
+    TAG_ADJUST,
+    TAG_CARRIED,
+    TAG_FORFEIT,
+    TAG_MARKET,
+    TAG_ORDER,
+    TAG_STAGED,
+)
+from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.l1_statement import (
     KIND_DEPOSIT,
@@ -44,10 +57,14 @@ from sealbatch.settlement.roots import AccountProof, decode_signed
 
 __all__ = [
     "DEFAULT_FORCED_DELAY_S",
+    "DERIVED_TABLES",
+    "TABLE_NAMES",
     "ExchangeContract",
     "Statement",
     "attach_exchange",
     "deploy_exchange",
+    "derived_tables",
+    "operator_tables_of",
     "oracle_tuple",
     "statement_from_batch",
 ]
@@ -55,6 +72,19 @@ __all__ = [
 #: Seconds an unserved forced withdrawal waits before anyone may freeze the exchange
 #: (development default; a production deployment picks days).
 DEFAULT_FORCED_DELAY_S = 3600
+
+#: The public tables the contract builds from the statement alone.
+DERIVED_TABLES = frozenset({TAG_MARKET, TAG_CNODE})
+#: Names of the batch AIR's public tables (in errors).
+TABLE_NAMES = {
+    TAG_MARKET: "TAG_MARKET",
+    TAG_ORDER: "TAG_ORDER",
+    TAG_CNODE: "TAG_CNODE",
+    TAG_FORFEIT: "TAG_FORFEIT",
+    TAG_ADJUST: "TAG_ADJUST",
+    TAG_STAGED: "TAG_STAGED",
+    TAG_CARRIED: "TAG_CARRIED",
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +99,7 @@ class Statement:
     outputs_digest: bytes
     queue_to: int
     markets: tuple[MarketValues, ...]
+    commitments: int = 0  # commitments under the commitment root (revealed or forfeited)
     block_elements: tuple[int, ...] = ()
     settlement: tuple[int, ...] = ()
     withdrawals: tuple[L1Withdrawal, ...] = ()
@@ -85,8 +116,9 @@ class Statement:
             self.post_root,
             self.commitment_root,
             self.outputs_digest,
+            self.commitments,
             self.queue_to,
-            [(m.price, m.funding_index, m.mark, m.orders) for m in self.markets],
+            [(m.price, m.funding_index, m.mark, m.orders, m.reference) for m in self.markets],
             list(self.block_elements),
             list(self.settlement),
             [
@@ -117,13 +149,14 @@ def statement_from_batch(
     def digest(at: int) -> bytes:
         return poseidon2.digest_to_bytes(np.array(pi[at : at + 8], dtype=np.uint64))
 
-    m = pi[PUBLIC_HEADER - 1]
+    m, commitments = pi[PUBLIC_HEADER - 2], pi[PUBLIC_HEADER - 1]
     markets = tuple(
         MarketValues(
             price=pi[at],
             funding_index=decode_signed(pi[at + 1 : at + 5]),
             mark=pi[at + 5],
             orders=pi[at + 6],
+            reference=pi[at + 7],
         )
         for at in (PUBLIC_HEADER + PUBLIC_PER_MARKET * j for j in range(m))
     )
@@ -140,6 +173,7 @@ def statement_from_batch(
         outputs_digest=digest(35),
         queue_to=queue_to,
         markets=markets,
+        commitments=commitments,
         block_elements=tuple(block_elements(blocks)),
         settlement=tuple(pi[PUBLIC_HEADER + PUBLIC_PER_MARKET * m :]),
         withdrawals=tuple(L1Withdrawal(k.address, k.subaccount, a) for k, a in withdrawals),
@@ -147,6 +181,63 @@ def statement_from_batch(
     )
     expected = tuple(L1Request(KIND_DEPOSIT, k.address, k.subaccount, a) for k, a in deposits)
     return statement, expected
+
+
+def derived_tables(
+    public_inputs: Sequence[int], market_codes: Sequence[int]
+) -> tuple[PublicTable, ...]:
+    """The public tables the contract builds from a batch's public inputs (``Exchange._tables``).
+
+    ``TAG_MARKET``: per market ``(market, code, price, traded, reference, has_reference)``
+    received as often as the market has orders; ``TAG_CNODE``: the commitment root
+    ``(20, 0, root)`` received, and the empty subtrees ``(h, count_h, EMPTY_SUBTREES[h])``
+    sent at each level whose node count is odd (the empty root without commitments) —
+    exactly the rows of these tags the batch AIR declares (``Layout.public_tables``).
+    """
+    m, commitments = public_inputs[PUBLIC_HEADER - 2], public_inputs[PUBLIC_HEADER - 1]
+    if len(market_codes) != m:
+        raise AnchorError(f"expected {m} market codes, got {len(market_codes)}")
+    rows, orders = [], []
+    for j, code in enumerate(market_codes):
+        at = PUBLIC_HEADER + PUBLIC_PER_MARKET * j
+        price, ref = public_inputs[at], public_inputs[at + 7]
+        rows.append((j, int(code), price, int(price > 0), ref, int(ref > 0)))
+        orders.append(public_inputs[at + 6])
+    depth = COMMITMENT_TREE_DEPTH
+    root = (depth, 0, *public_inputs[19:27])
+    counts = [commitments]
+    for _ in range(depth):
+        counts.append(-(-counts[-1] // 2))
+    sent = [(h, counts[h], *EMPTY_SUBTREES[h]) for h in range(depth) if counts[h] % 2]
+    if counts[depth] == 0:
+        sent.append((depth, 0, *EMPTY_SUBTREES[depth]))
+    return (
+        PublicTable(TAG_MARKET, tuple(rows), tuple(orders), receive=True),
+        PublicTable(TAG_CNODE, (tuple(int(v) for v in root),), (1,), receive=True),
+        PublicTable(
+            TAG_CNODE,
+            tuple(tuple(int(x) for x in r) for r in sent),
+            (1,) * len(sent),
+            receive=False,
+        ),
+    )
+
+
+def operator_tables_of(statement: BatchStatement) -> tuple[int, ...]:
+    """Tags of the batch AIR's public tables that only the published files give (every
+    table but the ones the contract derives), in the AIR's order, each once."""
+    _, layout = build_with_layout(rows_for(statement), statement)
+    out: list[int] = []
+    for t in layout.public_tables:
+        if t.tag not in DERIVED_TABLES and t.tag not in out:
+            out.append(t.tag)
+    return tuple(out)
+
+
+def _undeducible_rows(statement: BatchStatement) -> list[int]:
+    """Tags of the tables only the published files give that hold rows for this batch."""
+    _, layout = build_with_layout(rows_for(statement), statement)
+    return sorted({t.tag for t in layout.public_tables if t.tag not in DERIVED_TABLES and t.rows})
 
 
 def oracle_tuple(round_: OracleRound) -> tuple[Any, ...]:
@@ -166,12 +257,14 @@ def oracle_tuple(round_: OracleRound) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class ExchangeContract:
-    """A deployed exchange, its hasher and token, on one chain."""
+    """A deployed exchange, its hasher and token, on one chain (and its batch verifier, when
+    :func:`deploy_exchange` deployed it)."""
 
     chain: Chain
     exchange: Contract
     hasher: Contract
     token: Contract
+    verifier: DeployedVerifier | None = None
 
     @property
     def address(self) -> str:
@@ -212,6 +305,21 @@ class ExchangeContract:
     def has_escaped(self, account: str, subaccount: int = 0) -> bool:
         return bool(self.chain.call(self.exchange, "hasEscaped", _addr(account), subaccount))
 
+    def market_codes(self) -> tuple[int, ...]:
+        """The market codes the contract builds its market table with, in id order."""
+        m = int(self.chain.call(self.exchange, "marketCount"))
+        return tuple(int(self.chain.call(self.exchange, "marketCodes", j)) for j in range(m))
+
+    def operator_tables(self) -> tuple[int, ...]:
+        """Tags of the verifier's public tables the contract sends empty (only the published
+        files give their rows)."""
+        n = int(self.chain.call(self.exchange, "operatorTableCount"))
+        return tuple(int(self.chain.call(self.exchange, "operatorTables", i)) for i in range(n))
+
+    def tables_for(self, statement: Statement) -> bytes:
+        """The packed public tables ``anchor`` hands the verifier for ``statement``."""
+        return bytes(self.chain.call(self.exchange, "tablesFor", statement.to_abi()))
+
     def balance(self, account: str) -> int:
         """Test-token balance of ``account``."""
         return int(self.chain.call(self.token, "balanceOf", _addr(account)))
@@ -238,6 +346,7 @@ class ExchangeContract:
             outputs_digest=statement.outputs_digest,
             markets=statement.markets,
             settlement=statement.settlement,
+            commitments=statement.commitments,
         )
 
     def public_inputs_for(self, statement: Statement) -> tuple[int, ...]:
@@ -249,9 +358,89 @@ class ExchangeContract:
 
     # ------------------------------------------------------------ the operator
 
-    def anchor(self, statement: Statement, proof: bytes) -> Receipt:
-        """Anchor one proved batch (the operator's account sends it)."""
+    def statement_for(self, files: Mapping[str, str]) -> Statement:
+        """The statement of a published batch folder (file name → text) against the contract's
+        queue now: the L1 requests it consumes are the queued ones from ``queueConsumed`` on,
+        its deposits in order and the forced withdrawals its withdrawals serve.
+
+        Raises:
+            BatchStatementError: the folder is malformed or inconsistent.
+            AnchorError: the batch's deposits are not the next ones queued.
+        """
+        statement, deposits = statement_from_batch(files, queue_to=0)
+        at = self.queue_consumed()
+        queued = self.requests(at)
+        d = f = 0
+        for r in queued:
+            if r.kind == KIND_DEPOSIT:
+                if d == len(deposits) or r != deposits[d]:
+                    break
+                d += 1
+            else:
+                w = statement.withdrawals[f] if f < len(statement.withdrawals) else None
+                if (
+                    w is None
+                    or (
+                        _addr(w.account),
+                        w.subaccount,
+                    )
+                    != (_addr(r.account), r.subaccount)
+                    or w.amount > r.amount
+                ):
+                    break
+                f += 1
+            at += 1
+        if d != len(deposits):
+            raise AnchorError(
+                f"expected the batch's {len(deposits)} deposits to be the next queued on L1, "
+                f"got {d} of them there"
+            )
+        return replace(statement, queue_to=at)
+
+    def anchor(self, batch: Statement | Mapping[str, str], proof: bytes) -> Receipt:
+        """Anchor one proved batch (the operator's account sends it).
+
+        Args:
+            batch: a published batch folder (file name → text: its statement is taken with
+                :meth:`statement_for`, and checked against the exchange's verifier first), or
+                the statement itself.
+            proof: the batch proof (``sealbatch prove``).
+
+        Raises:
+            AnchorError: the batch needs a public table only its files give
+                (``TAG_ORDER``, …), or its AIR program is not the verifier's (another shape).
+            ContractReverted: the contract refused (its custom error; nothing moved).
+        """
+        if isinstance(batch, Statement):
+            statement = batch
+        else:
+            self.check_batch(statement_from_files(batch))
+            statement = self.statement_for(batch)
         return self.chain.transact(self.exchange, "anchor", statement.to_abi(), proof)
+
+    def check_batch(self, statement: BatchStatement) -> None:
+        """Refuse, before any transaction, a batch the exchange cannot anchor: one whose
+        program is not the verifier's, or that needs rows in a public table only its
+        published files give (the contract sends those empty).
+
+        Raises:
+            AnchorError: naming the table or the programs.
+        """
+        needs = [t for t in _undeducible_rows(statement) if t in self.operator_tables()]
+        if needs:
+            names = ", ".join(TABLE_NAMES.get(t, f"tag {t}") for t in needs)
+            raise AnchorError(
+                f"expected a batch whose public tables the contract derives, got one with rows "
+                f"in {names} (only the published files give those; not anchorable on L1 yet)"
+            )
+        if self.verifier is not None:
+            expected = bytes(self.chain.call(self.verifier.evaluator, "programHash"))
+            got = batch_program_hash(statement)
+            if got != expected:
+                raise AnchorError(
+                    f"expected a batch of the verifier's program 0x{expected.hex()}, got one of "
+                    f"0x{got.hex()} (another batch shape)"
+                )
 
     def mint(self, to: str, amount: int) -> Receipt:
         """Mint test tokens (development chains: the deployer is the minter)."""
@@ -306,45 +495,79 @@ def _addr(address: str) -> str:
 
 def deploy_exchange(
     chain: Chain,
-    verifier: str,
+    verifier: str | Mapping[str, str],
     *,
-    genesis_root: bytes,
-    multipliers: Sequence[int],
-    first_batch_id: int = 0,
+    genesis_root: bytes | None = None,
+    multipliers: Sequence[int] = (),
+    markets: Sequence[str] = (),
+    first_batch_id: int | None = None,
     oracle_sources: Sequence[str] = (),
     forced_delay_s: int = DEFAULT_FORCED_DELAY_S,
     operator: str | None = None,
     token: str | None = None,
+    operator_tables: Sequence[int] | None = None,
 ) -> ExchangeContract:
-    """Deploy the Poseidon2 hasher, the test token (unless ``token`` is given) and the exchange.
+    """Deploy the Poseidon2 hasher, the test token (unless ``token`` is given) and the exchange,
+    and with a batch's files the batch verifier of its shape.
 
     Args:
-        verifier: address of the batch AIR's StarkVerifier.
-        genesis_root: the state root before the first batch.
-        first_batch_id: the id of the first batch to anchor.
-        multipliers: contract multiplier per market, in id order.
+        verifier: a published batch folder (file name → text): the batch AIR's StarkVerifier
+            is deployed for its program (every batch of that shape verifies on it), and the
+            defaults below come from it; or the address of a verifier already deployed.
+        genesis_root: the state root before the first batch (default: the batch's pre-root).
+        multipliers: contract multiplier per market, in id order (default: the batch's).
+        markets: the market ids, in id order (default: the batch's).
+        first_batch_id: the id of the first batch to anchor (default: the batch's, else 0).
         operator: the address that anchors (default: the chain's account).
+        operator_tables: tags of the verifier's public tables only the published files give
+            (default: the batch AIR's, from the batch; none for a verifier address).
 
     Raises:
-        AnchorError: a malformed argument; ContractReverted from a constructor.
+        AnchorError: a malformed or missing argument; ContractReverted from a constructor.
+        BatchStatementError: the batch folder is malformed.
     """
-    if len(genesis_root) != 32:
-        raise AnchorError(f"expected a 32-byte genesis root, got {len(genesis_root)} bytes")
+    deployed: DeployedVerifier | None = None
+    if isinstance(verifier, str):
+        address = verifier
+        tables = tuple(operator_tables or ())
+    else:
+        bs = statement_from_files(verifier)
+        deployed = deploy_batch_verifier(chain, bs)
+        address = str(deployed.verifier.address)
+        tables = operator_tables_of(bs) if operator_tables is None else tuple(operator_tables)
+        genesis_root = genesis_root or poseidon2.digest_to_bytes(
+            np.array(bs.public_inputs[3:11], dtype=np.uint64)
+        )
+        multipliers = multipliers or [mt.multiplier for mt in bs.settle.markets]
+        markets = markets or bs.markets
+        first_batch_id = bs.batch_id if first_batch_id is None else first_batch_id
+    if genesis_root is None or len(genesis_root) != 32:
+        got = "none" if genesis_root is None else f"{len(genesis_root)} bytes"
+        raise AnchorError(f"expected a 32-byte genesis root, got {got}")
+    if len(markets) != len(multipliers):
+        raise AnchorError(
+            f"expected one market id per multiplier ({len(multipliers)}), got {len(markets)}"
+        )
     hasher = chain.deploy("Poseidon2Hasher")
     token_contract = chain.at("TestToken", token) if token else chain.deploy("TestToken")
-    exchange = chain.deploy(
-        "Exchange",
-        _addr(verifier),
-        hasher.address,
-        token_contract.address,
-        _addr(operator or chain.account),
-        first_batch_id,
+    config = (
+        first_batch_id or 0,
         genesis_root,
         forced_delay_s,
         [_addr(s) for s in oracle_sources],
         list(multipliers),
+        [market_code(m) for m in markets],
+        list(tables),
     )
-    return ExchangeContract(chain, exchange, hasher, token_contract)
+    exchange = chain.deploy(
+        "Exchange",
+        _addr(address),
+        hasher.address,
+        token_contract.address,
+        _addr(operator or chain.account),
+        config,
+    )
+    return ExchangeContract(chain, exchange, hasher, token_contract, deployed)
 
 
 def attach_exchange(chain: Chain, address: str) -> ExchangeContract:

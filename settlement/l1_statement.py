@@ -65,8 +65,10 @@ WITHDRAWAL_TAG = 2
 BLOCK_TAG = 3
 #: Elements per RFQ block: id×8, market code, buyer×7, seller×7, price, quantity.
 BLOCK_ELEMENTS = 25
-PUBLIC_HEADER = 3 + 5 * 8 + 1
-PUBLIC_PER_MARKET = 7
+#: Public inputs before the per-market values: batch id ×3, five digests ×8, m, commitments.
+PUBLIC_HEADER = 3 + 5 * 8 + 2
+#: Public inputs per market: price, funding index ×4 (signed), mark, order count, reference.
+PUBLIC_PER_MARKET = 8
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class MarketValues:
     funding_index: int
     mark: int
     orders: int
+    reference: int = 0  # the clearing's reference price (ticks, 0: none)
 
 
 def digest_elements(digest: bytes) -> list[int]:
@@ -232,10 +235,12 @@ def public_inputs(
     outputs_digest: bytes,
     markets: Sequence[MarketValues],
     settlement: Sequence[int] = (),
+    commitments: int = 0,
 ) -> tuple[int, ...]:
     """The batch proof's public inputs, in the contract's (and the batch AIR's) order.
 
     Args:
+        commitments: how many commitments the commitment root holds (revealed or forfeited).
         settlement: the settlement statement's elements, as the operator states them.
 
     Raises:
@@ -250,15 +255,17 @@ def public_inputs(
             *digest_elements(inputs),
             *digest_elements(outputs_digest),
             len(markets),
+            commitments,
         ]
     except ValueError as exc:
         raise SettlementError(f"batch id: {exc}") from None
     for m in markets:
-        for v in (m.price, m.mark, m.orders):
+        for v in (m.price, m.mark, m.orders, m.reference):
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < poseidon2.P:
                 raise SettlementError(f"expected a field element in [0, {poseidon2.P}), got {v!r}")
-        out += [m.price, *(int(x) for x in encode_signed([m.funding_index])[0]), m.mark, m.orders]
-    for v in settlement:
+        funding = (int(x) for x in encode_signed([m.funding_index])[0])
+        out += [m.price, *funding, m.mark, m.orders, m.reference]
+    for v in (commitments, *settlement):
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < poseidon2.P:
             raise SettlementError(f"expected a field element in [0, {poseidon2.P}), got {v!r}")
     return (*out, *settlement)

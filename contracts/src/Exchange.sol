@@ -37,10 +37,54 @@ contract Exchange {
     uint256 public constant DEPOSIT_TAG = 1;
     uint256 public constant WITHDRAWAL_TAG = 2;
     uint256 public constant BLOCK_TAG = 3;
-    /// @notice Public inputs before the per-market values: batch id ×3, five digests ×8, m.
-    uint256 public constant PUBLIC_HEADER = 44;
-    /// @notice Public inputs per market: price, funding index ×4 (signed), mark, order count.
-    uint256 public constant PUBLIC_PER_MARKET = 7;
+    /// @notice Public inputs before the per-market values: batch id ×3, five digests ×8, m,
+    ///         the number of commitments under the commitment root.
+    uint256 public constant PUBLIC_HEADER = 45;
+    /// @notice Public inputs per market: price, funding index ×4 (signed), mark, order count,
+    ///         reference price.
+    uint256 public constant PUBLIC_PER_MARKET = 8;
+    /// @notice Bus tags of the batch AIR's public tables (settlement/batch_air/framework.py):
+    ///         the contract builds `TAG_MARKET` and `TAG_CNODE` from the public inputs.
+    uint32 public constant TAG_MARKET = 3;
+    uint32 public constant TAG_ORDER = 4;
+    uint32 public constant TAG_CNODE = 7;
+    uint32 public constant TAG_FORFEIT = 6;
+    uint32 public constant TAG_ADJUST = 20;
+    uint32 public constant TAG_STAGED = 23;
+    uint32 public constant TAG_CARRIED = 35;
+    /// @notice 8-element digests in the settlement statement after its four counts: the pre-
+    ///         and post-state roots (SettleStatement.to_elements).
+    uint256 public constant SETTLE_DIGESTS = 2;
+    /// @notice 12-bit digits of a derived per-market constant, and of the conservation target.
+    uint256 public constant DERIVED_DIGITS = 5;
+    uint256 public constant TARGET_DIGITS = 7;
+    /// @notice Depth of the commitment tree (auction/commitment.py COMMITMENT_TREE_DEPTH).
+    uint256 public constant COMMITMENT_TREE_DEPTH = 20;
+    /// @dev auction/commitment.py EMPTY_SUBTREES[0..20]: 32 bytes a level, its 8 elements as
+    ///      big-endian u32 (the all-zero leaf, then compress(E, E) upwards; a test recomputes
+    ///      them with Poseidon2).
+    bytes private constant EMPTY_SUBTREES =
+        hex"0000000000000000000000000000000000000000000000000000000000000000"
+        hex"4fbe128f6ddb6385138ea3aa3978aaa4515f7e565553ca030c86478d486a64eb"
+        hex"668880603d511d0a21cf3f0a5d11424837493ccd740d3539470b97c45153855c"
+        hex"5169f80458fe2dc25b1a541006285a374660df936800c02d324dd378011a64ef"
+        hex"04e39a832416c9cc2b464d70471099ec22d8d7e61148f6b55df887e66df412ea"
+        hex"4139e06c309035681dd3de4058a1f1202d7792b635c0eb966de4095009edd5ec"
+        hex"76bfc81a4225b5b564b7016d18ccad8719267db1113885ab2a0e9c1d63b19761"
+        hex"151d61574a9139c672a607b41af1cd78158d97074e19c1666a134438201df40c"
+        hex"39539f80123d0b3c74e3f5d55108b3c847cd73e44ffebdca1bc1049d2c24714f"
+        hex"2e662ff314174501040e1e2e7654c2b9612a39e456f9897769ffb778000d410f"
+        hex"7471a8815b37c22f0ad9528e6dde52dc3a721a79385c41835ec9c42d21d14022"
+        hex"2c13f45b56c9a7110b20187c16cb55b65c346903291d210d164aeaa577153358"
+        hex"54f3be232dc2660e61b1a68f02b3f1dd200a87504b6ff5a4486489022a6fc1a4"
+        hex"3ca051790b0cade72e86e3ce656725e42c2a878e1bbb844366d120606f619a3b"
+        hex"4586d1e83784cf7164e33d93086c618e449d138023fee221180095353b1d5607"
+        hex"200a2a9b3252da3e3e43182309cdcece61d82109004db33653e593cf74f428fb"
+        hex"60b0985e0dbe45c40c7fcce02e5543762618dfd8064fbb54649afd6c6c8c91a1"
+        hex"2a4116623607f8de588b6814741fb7b72508e7eb185a993266a65c64655b4a38"
+        hex"1651419e1752336c35ce74f5240137e95111f5ac54aa520f47f6b69e1786ae08"
+        hex"241faf7a6b63c2400e27f2c833fd3f8952d48fbe417581ba3d2769893ec63d73"
+        hex"238ecae15e63cbfb22b568764b2d5aa0617d276a53d9c7d1321b133e319b2ea5";
     /// @notice Amounts, like every ledger value, stay below 2^62 (auction/bounds.py MAX_BALANCE + 1).
     uint256 public constant AMOUNT_LIMIT = 1 << 62;
     /// @notice keccak256("sealbatch.PriceReport.v1"): the type tag of an oracle report.
@@ -93,6 +137,7 @@ contract Exchange {
         int256 fundingIndex; // cumulative funding per lot, base units
         uint256 mark; // mark price in ticks
         uint256 orders; // orders of the market in the batch
+        uint256 referencePrice; // the clearing's reference price in ticks, 0: none
     }
 
     /// @notice What the operator states for a batch range; the contract derives the rest.
@@ -103,6 +148,7 @@ contract Exchange {
         bytes32 postRoot;
         bytes32 commitmentRoot; // the batch's seed (result.json)
         bytes32 outputsDigest;
+        uint256 commitments; // how many commitments the commitment root holds
         uint64 queueTo; // the batch consumes L1 requests [queueConsumed, queueTo)
         MarketValues[] markets; // in id order
         uint256[] blockElements; // the RFQ blocks settled, BLOCK_ELEMENTS each
@@ -170,6 +216,16 @@ contract Exchange {
     error TransferFailed();
     /// @notice A constructor argument is out of range.
     error BadConfig(string what);
+    /// @notice The batch needs rows in public table `tag`, which only the published batch
+    ///         files give (O(batch)); the contract derives its tables from the statement alone.
+    error TableNotDerivable(uint32 tag);
+    /// @notice The reference price of market `market` is not the mark of the last anchored batch.
+    error ReferenceMismatch(uint256 market, uint256 expected, uint256 got);
+    /// @notice Settlement statement element `at` is not what the contract derives (its roots,
+    ///         multipliers and marks are the contract's; its derived digits follow from it).
+    error SettlementMismatch(uint256 at);
+    /// @notice More commitments than the commitment tree holds.
+    error CommitmentCountInvalid(uint256 count);
 
     // ------------------------------------------------------------------ events
 
@@ -216,6 +272,11 @@ contract Exchange {
 
     /// @notice Contract multiplier per market (base units per lot per tick), in id order.
     int256[] public multipliers;
+    /// @notice Market code per market (auction/commitment.py market_code), in id order.
+    uint256[] public marketCodes;
+    /// @notice Tags of the verifier's public tables that only the published files give: the
+    ///         contract sends none of their rows and refuses a batch that visibly needs them.
+    uint32[] public operatorTables;
     /// @notice Whether an address is a configured oracle source.
     mapping(address => bool) public isOracleSource;
 
@@ -240,45 +301,50 @@ contract Exchange {
     /// @notice Whether an account (address, subaccount) has escaped.
     mapping(bytes32 => bool) public escaped;
 
-    /// @param verifier_ The batch AIR's STARK verifier.
+    /// @notice The deployment's parameters (the constructor's last argument).
+    struct Config {
+        uint64 firstBatchId; // the id of the first batch to anchor
+        bytes32 genesisRoot; // the state root before that batch
+        uint256 forcedWithdrawalDelay; // seconds before an unserved forced withdrawal allows a freeze
+        address[] oracleSources; // the sources whose signatures the contract accepts
+        int256[] multipliers; // contract multiplier per market, in id order
+        uint256[] marketCodes; // market code per market, in id order
+        uint32[] operatorTables; // the verifier's public tables only the published files give
+    }
+
+    /// @param verifier_ The batch AIR's STARK verifier (one program: one batch shape).
     /// @param hasher_ The Poseidon2 hasher.
     /// @param token_ The collateral token.
     /// @param operator_ The address that anchors batches.
-    /// @param firstBatchId The id of the first batch to anchor.
-    /// @param genesisRoot The state root before that batch.
-    /// @param forcedWithdrawalDelay_ Seconds before an unserved forced withdrawal allows a freeze.
-    /// @param oracleSources The oracle sources whose signatures the contract accepts.
-    /// @param multipliers_ Contract multiplier per market, in id order.
-    constructor(
-        IStarkVerifier verifier_,
-        IPoseidon2Hasher hasher_,
-        IERC20 token_,
-        address operator_,
-        uint64 firstBatchId,
-        bytes32 genesisRoot,
-        uint256 forcedWithdrawalDelay_,
-        address[] memory oracleSources,
-        int256[] memory multipliers_
-    ) {
-        if (multipliers_.length == 0) revert BadConfig("markets");
-        if (forcedWithdrawalDelay_ == 0) revert BadConfig("forcedWithdrawalDelay");
-        _checkDigest(genesisRoot);
+    /// @param c The deployment's parameters.
+    constructor(IStarkVerifier verifier_, IPoseidon2Hasher hasher_, IERC20 token_, address operator_, Config memory c) {
+        if (c.multipliers.length == 0) revert BadConfig("markets");
+        if (c.marketCodes.length != c.multipliers.length) revert BadConfig("marketCodes");
+        if (c.forcedWithdrawalDelay == 0) revert BadConfig("forcedWithdrawalDelay");
+        _checkDigest(c.genesisRoot);
         verifier = verifier_;
         hasher = hasher_;
         token = token_;
         operator = operator_;
-        forcedWithdrawalDelay = forcedWithdrawalDelay_;
-        marketCount = multipliers_.length;
-        for (uint256 m = 0; m < multipliers_.length; ++m) {
-            if (multipliers_[m] <= 0) revert BadConfig("multiplier");
-            multipliers.push(multipliers_[m]);
+        forcedWithdrawalDelay = c.forcedWithdrawalDelay;
+        marketCount = c.multipliers.length;
+        for (uint256 m = 0; m < c.multipliers.length; ++m) {
+            if (c.multipliers[m] <= 0) revert BadConfig("multiplier");
+            if (c.marketCodes[m] >= P) revert BadConfig("marketCode");
+            multipliers.push(c.multipliers[m]);
+            marketCodes.push(c.marketCodes[m]);
             lastMarks.push(0);
         }
-        for (uint256 i = 0; i < oracleSources.length; ++i) {
-            isOracleSource[oracleSources[i]] = true;
+        for (uint256 i = 0; i < c.oracleSources.length; ++i) {
+            isOracleSource[c.oracleSources[i]] = true;
         }
-        nextBatchId = firstBatchId;
-        stateRoot = genesisRoot;
+        for (uint256 i = 0; i < c.operatorTables.length; ++i) {
+            uint32 tag = c.operatorTables[i];
+            if (tag == TAG_MARKET || tag == TAG_CNODE) revert BadConfig("operatorTables");
+            operatorTables.push(tag);
+        }
+        nextBatchId = c.firstBatchId;
+        stateRoot = c.genesisRoot;
     }
 
     // ------------------------------------------------------------------ traders
@@ -336,12 +402,17 @@ contract Exchange {
         }
         _checkShape(s);
         _checkForcedServed(s, consumed);
+        _checkReferences(s);
+        _checkOperatorTables(s);
         // 4. the oracle round: every report signed by a configured source, not older than the last
         bytes32 oracleDigest = _checkOracle(s.oracle);
-        // 5. the public inputs, derived here; the verifier must accept the proof for exactly them
+        // 5. the public inputs and tables, derived here; the verifier must accept the proof for
+        //    exactly them
         uint256[8] memory inputsDigest = _inputsDigest(s, consumed, oracleDigest);
         uint256[] memory publicInputs = _publicInputs(s, inputsDigest);
-        try verifier.verify(publicInputs, proof) returns (bool ok) {
+        _checkSettlement(s);
+        bytes memory tables = _tables(s);
+        try verifier.verifyWithTables(publicInputs, tables, proof) returns (bool ok) {
             if (!ok) revert ProofRejected("");
         } catch (bytes memory reason) {
             revert ProofRejected(reason);
@@ -374,6 +445,19 @@ contract Exchange {
         _checkShape(s);
         bytes32 oracleDigest = _oracleDigest(s.oracle);
         return _publicInputs(s, _inputsDigest(s, queueConsumed, oracleDigest));
+    }
+
+    /// @notice The public tables `anchor` would hand the verifier for `s` (packed as
+    ///         crypto/solidity.py `encode_tables`): the market table and the commitment
+    ///         tree's root and empty subtrees, all from the statement.
+    function tablesFor(Statement calldata s) external view returns (bytes memory) {
+        _checkShape(s);
+        return _tables(s);
+    }
+
+    /// @notice How many public tables only the published files give (`operatorTables`).
+    function operatorTableCount() external view returns (uint256) {
+        return operatorTables.length;
     }
 
     // ------------------------------------------------------------------ the escape hatch
@@ -535,10 +619,200 @@ contract Exchange {
         }
     }
 
-    /// @dev The shape of the operator's values: one per market, whole RFQ blocks.
+    /// @dev The shape of the operator's values: one per market, whole RFQ blocks, a commitment
+    ///      count the tree holds.
     function _checkShape(Statement calldata s) private view {
         if (s.markets.length != marketCount) revert MarketValuesMismatch(marketCount, s.markets.length);
         if (s.blockElements.length % BLOCK_ELEMENTS != 0) revert MalformedBlocks(s.blockElements.length);
+        if (s.commitments > 1 << COMMITMENT_TREE_DEPTH) revert CommitmentCountInvalid(s.commitments);
+    }
+
+    /// @dev A market with a mark clears around it: the reference price is the mark of the last
+    ///      anchored batch (docs/formats.md; before the first anchor the marks are unknown here).
+    function _checkReferences(Statement calldata s) private view {
+        for (uint256 m = 0; m < marketCount; ++m) {
+            uint256 mark = lastMarks[m];
+            uint256 ref = s.markets[m].referencePrice;
+            if (ref >= P) revert NotFieldElement(ref);
+            if (mark != 0 && ref != mark) revert ReferenceMismatch(m, mark, ref);
+        }
+    }
+
+    /// @dev The settlement statement (SettleStatement.to_elements): its roots are the stored
+    ///      root and the stated post-root, its multipliers the contract's, its marks the stated
+    ///      ones, and its derived values (`derived_elements`: the 12-bit digits the AIR reads
+    ///      instead of constants) follow from it — so one program serves every batch of a shape.
+    function _checkSettlement(Statement calldata s) private view {
+        uint256[] calldata e = s.settlement;
+        uint256 m = marketCount;
+        uint256 i = 4 + 8 * SETTLE_DIGESTS;
+        if (e.length < i + 24 + 7 * m) revert SettlementMismatch(e.length);
+        if (e[3] != m) revert SettlementMismatch(3);
+        uint256[8] memory pre = _fromBytes32(stateRoot);
+        uint256[8] memory post = _fromBytes32(s.postRoot);
+        for (uint256 k = 0; k < 8; ++k) {
+            if (e[4 + k] != pre[k]) revert SettlementMismatch(4 + k);
+            if (e[12 + k] != post[k]) revert SettlementMismatch(12 + k);
+        }
+        // deposits − withdrawals − Δ fee pool − Δ insurance fund
+        int256 net = _dec(e, i) - _dec(e, i + 4) - (_dec(e, i + 12) - _dec(e, i + 8))
+            - (_dec(e, i + 20) - _dec(e, i + 16));
+        uint256 terms = i + 24;
+        // the margin terms follow the market terms, then the derived values
+        uint256[] memory margins = new uint256[](m);
+        uint256 at = terms + 7 * m;
+        for (uint256 j = 0; j < m; ++j) {
+            if (e.length < at + 4) revert SettlementMismatch(at);
+            margins[j] = at;
+            at += 4 + 2 * e[at + 3];
+        }
+        for (uint256 j = 0; j < m; ++j) {
+            at = _checkMarketDerived(s, e, terms + 7 * j, margins[j], at, j);
+        }
+        if (net < -(int256(1) << 80)) revert SettlementMismatch(at);
+        at = _checkDigits(e, at, uint256(net + (int256(1) << 80)), TARGET_DIGITS);
+        if (at != e.length) revert SettlementMismatch(at);
+    }
+
+    /// @dev Market `j`'s derived values from `at` on: digits of price × multiplier, sign and
+    ///      digits of |ΔF|, digits of price × multiplier × fee, mark > 0, flagged, then for the
+    ///      mark and the index price the digits of price × multiplier and of price × multiplier ×
+    ///      bps per tier. Returns the next position.
+    function _checkMarketDerived(
+        Statement calldata s,
+        uint256[] calldata e,
+        uint256 t,
+        uint256 g,
+        uint256 at,
+        uint256 j
+    ) private view returns (uint256) {
+        uint256 mult = uint256(multipliers[j]);
+        if (e[t + 1] != mult) revert SettlementMismatch(t + 1);
+        if (e[g] != s.markets[j].mark) revert SettlementMismatch(g);
+        if (e[t] >= 1 << 30 || e[t + 2] > 10_000) revert SettlementMismatch(t);
+        uint256 pm = e[t] * mult;
+        int256 df = _dec(e, t + 3);
+        at = _checkDigits(e, at, pm, DERIVED_DIGITS);
+        if (e.length < at + 1 || e[at] != (df < 0 ? 1 : 0)) revert SettlementMismatch(at);
+        at = _checkDigits(e, at + 1, uint256(df < 0 ? -df : df), DERIVED_DIGITS);
+        at = _checkDigits(e, at, pm * e[t + 2], DERIVED_DIGITS);
+        if (e.length < at + 2 || e[at] != (e[g] > 0 ? 1 : 0) || e[at + 1] != e[g + 2] || e[g + 2] > 1) {
+            revert SettlementMismatch(at);
+        }
+        at += 2;
+        uint256 tiers = e[g + 3];
+        for (uint256 p = 0; p < 2; ++p) {
+            uint256 price = e[g + p];
+            if (price >= 1 << 30) revert SettlementMismatch(g + p);
+            at = _checkDigits(e, at, price * mult, DERIVED_DIGITS);
+            for (uint256 k = 0; k < tiers; ++k) {
+                uint256 bps = e[g + 5 + 2 * k];
+                if (bps > 10_000) revert SettlementMismatch(g + 5 + 2 * k);
+                at = _checkDigits(e, at, price * mult * bps, DERIVED_DIGITS);
+            }
+        }
+        return at;
+    }
+
+    /// @dev `e[at .. at + count)` are the 12-bit digits of `value` (least significant first),
+    ///      and `value` fits them; returns `at + count`.
+    function _checkDigits(uint256[] calldata e, uint256 at, uint256 value, uint256 count)
+        private
+        pure
+        returns (uint256)
+    {
+        if (e.length < at + count || value >> (12 * count) != 0) revert SettlementMismatch(at);
+        for (uint256 k = 0; k < count; ++k) {
+            if (e[at + k] != (value >> (12 * k)) & 0xfff) revert SettlementMismatch(at + k);
+        }
+        return at + count;
+    }
+
+    /// @dev A signed statement value [sign, three 24-bit limbs] (settle_witness.py `_enc`).
+    function _dec(uint256[] calldata e, uint256 at) private pure returns (int256) {
+        uint256 sign = e[at];
+        if (sign > 1 || e[at + 1] > LIMB_MASK || e[at + 2] > LIMB_MASK || e[at + 3] > LIMB_MASK) {
+            revert SettlementMismatch(at);
+        }
+        int256 mag = int256(e[at + 1] | (e[at + 2] << 24) | (e[at + 3] << 48));
+        return sign == 1 ? -mag : mag;
+    }
+
+    /// @dev A table only the published files give is sent empty; refuse up front a batch the
+    ///      statement shows needs rows in one (the verifier would refuse the proof anyway).
+    function _checkOperatorTables(Statement calldata s) private view {
+        uint256 orders;
+        for (uint256 m = 0; m < marketCount; ++m) {
+            orders += s.markets[m].orders;
+        }
+        bool adjusted = s.settlement.length > 2 && s.settlement[2] != 0;
+        for (uint256 i = 0; i < operatorTables.length; ++i) {
+            uint32 tag = operatorTables[i];
+            // every order row sends its fill; carried orders are the orders not revealed (at
+            // least the orders beyond the commitments), forfeits the commitments not revealed
+            // (at least those beyond the orders); adjustments are flagged in the statement
+            if (
+                (tag == TAG_ORDER && orders != 0) || (tag == TAG_CARRIED && orders > s.commitments)
+                    || (tag == TAG_FORFEIT && s.commitments > orders) || (tag == TAG_ADJUST && adjusted)
+            ) revert TableNotDerivable(tag);
+        }
+    }
+
+    /// @dev The public tables from the statement, packed as crypto/solidity.py `encode_tables`:
+    ///      `TAG_MARKET` (received: per market `(market, code, price, traded, reference,
+    ///      has_reference)`, as often as the market has orders), `TAG_CNODE` received (the root
+    ///      `(20, 0, root)`) and sent (the empty subtree `(h, count_h, EMPTY[h])` at each level
+    ///      whose node count is odd, and the empty root when there is no commitment).
+    function _tables(Statement calldata s) private view returns (bytes memory t) {
+        uint256[21] memory counts;
+        counts[0] = s.commitments;
+        uint256 sends;
+        for (uint256 h = 0; h <= COMMITMENT_TREE_DEPTH; ++h) {
+            if (h > 0) counts[h] = (counts[h - 1] + 1) / 2;
+            if (h < COMMITMENT_TREE_DEPTH ? counts[h] % 2 == 1 : counts[h] == 0) ++sends;
+        }
+        t = abi.encodePacked(uint16(sends == 0 ? 2 : 3), TAG_MARKET, uint8(1), uint8(6), uint32(marketCount));
+        for (uint256 m = 0; m < marketCount; ++m) {
+            MarketValues calldata v = s.markets[m];
+            t = bytes.concat(
+                t,
+                abi.encodePacked(
+                    uint32(v.orders), uint32(m), uint32(marketCodes[m]), uint32(v.price), uint32(v.price == 0 ? 0 : 1)
+                ),
+                abi.encodePacked(uint32(v.referencePrice), uint32(v.referencePrice == 0 ? 0 : 1))
+            );
+        }
+        t = bytes.concat(
+            t,
+            abi.encodePacked(TAG_CNODE, uint8(1), uint8(10), uint32(1), uint32(1)),
+            abi.encodePacked(uint32(COMMITMENT_TREE_DEPTH), uint32(0)),
+            _packedElements(_fromBytes32(s.commitmentRoot))
+        );
+        if (sends == 0) return t;
+        t = bytes.concat(t, abi.encodePacked(TAG_CNODE, uint8(0), uint8(10), uint32(sends)));
+        for (uint256 h = 0; h <= COMMITMENT_TREE_DEPTH; ++h) {
+            if (h < COMMITMENT_TREE_DEPTH ? counts[h] % 2 == 0 : counts[h] != 0) continue;
+            t = bytes.concat(
+                t,
+                abi.encodePacked(uint32(1), uint32(h), uint32(counts[h]), emptySubtree(h))
+            );
+        }
+    }
+
+    /// @dev Eight elements as eight big-endian u32 (a table row's values).
+    function _packedElements(uint256[8] memory d) private pure returns (bytes memory) {
+        return abi.encodePacked(
+            uint32(d[0]), uint32(d[1]), uint32(d[2]), uint32(d[3]), uint32(d[4]), uint32(d[5]), uint32(d[6]), uint32(d[7])
+        );
+    }
+
+    /// @notice The commitment tree's empty subtree of height `h` (8 big-endian u32 elements).
+    function emptySubtree(uint256 h) public pure returns (bytes32 w) {
+        if (h > COMMITMENT_TREE_DEPTH) revert CommitmentCountInvalid(h);
+        bytes memory e = EMPTY_SUBTREES;
+        assembly {
+            w := mload(add(add(e, 32), mul(h, 32)))
+        }
     }
 
     /// @dev The inputs digest of docs/formats.md ("Batch digests"), from what L1 knows, in
@@ -621,8 +895,9 @@ contract Exchange {
 
     /// @dev The batch AIR's public inputs (docs/stark.md, "The batch AIR"): batch id ×3,
     ///      pre-root ×8, post-root ×8, commitment root ×8, inputs digest ×8, outputs digest ×8,
-    ///      m, then per market price, funding index ×4 (signed), mark price, order count, then
-    ///      the settlement statement's elements as the operator states them.
+    ///      m, commitments, then per market price, funding index ×4 (signed), mark price, order
+    ///      count, reference price, then the settlement statement's elements as the operator
+    ///      states them.
     function _publicInputs(Statement calldata s, uint256[8] memory inputsDigest)
         private
         view
@@ -645,12 +920,14 @@ contract Exchange {
         _putDigest(pi, 27, inputsDigest);
         _putDigest(pi, 35, _fromBytes32(s.outputsDigest));
         pi[43] = marketCount;
+        pi[44] = s.commitments;
         for (uint256 m = 0; m < marketCount; ++m) {
             MarketValues calldata v = s.markets[m];
             uint256 at = PUBLIC_HEADER + PUBLIC_PER_MARKET * m;
             if (v.price >= P) revert NotFieldElement(v.price);
             if (v.mark >= P) revert NotFieldElement(v.mark);
             if (v.orders >= P) revert NotFieldElement(v.orders);
+            if (v.referencePrice >= P) revert NotFieldElement(v.referencePrice);
             pi[at] = v.price;
             int256 f = v.fundingIndex;
             uint256 mag = f < 0 ? uint256(-f) : uint256(f);
@@ -661,6 +938,7 @@ contract Exchange {
             pi[at + 4] = (mag >> 48) & LIMB_MASK;
             pi[at + 5] = v.mark;
             pi[at + 6] = v.orders;
+            pi[at + 7] = v.referencePrice;
         }
     }
 

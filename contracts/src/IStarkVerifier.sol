@@ -6,4 +6,11 @@ pragma solidity 0.8.30;
 interface IStarkVerifier {
     /// @notice Check `proof` for exactly `publicInputs` (each below p).
     function verify(uint256[] calldata publicInputs, bytes calldata proof) external view returns (bool);
+
+    /// @notice Check `proof` for `publicInputs` and the bus's public `tables` (packed as
+    ///         crypto/solidity.py `encode_tables`; the verifier computes their LogUp sum).
+    function verifyWithTables(uint256[] calldata publicInputs, bytes calldata tables, bytes calldata proof)
+        external
+        view
+        returns (bool);
 }

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sealbatch.crypto import poseidon2
-from sealbatch.crypto.expr import Column, Expr, const, shift_rows
+from sealbatch.crypto.expr import Column, Expr, const, pub, shift_rows
 from sealbatch.settlement.batch_air.framework import TAG_ACCOUNT_ADDR
 from sealbatch.settlement.batch_air.limbs import (
     AMOUNT_DIGITS,
@@ -70,7 +70,11 @@ from sealbatch.settlement.batch_air.section import (
     Section,
     prefix_columns,
 )
-from sealbatch.settlement.batch_air.settle_witness import SettleStatement, SettleWitness
+from sealbatch.settlement.batch_air.settle_witness import (
+    DerivedIndex,
+    SettleStatement,
+    SettleWitness,
+)
 from sealbatch.settlement.roots import ACCOUNT_DOMAIN
 
 __all__ = ["ACC_DIGITS", "ACC_OFFSET", "AccountColumns", "account_section", "account_trace"]
@@ -158,10 +162,18 @@ def _blocks(markets: int) -> int:
     return -(-leaf_length(markets) // 8)
 
 
-def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
-    """Allocate the accounts section's columns and add its constraints."""
+def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> AccountColumns:
+    """Allocate the accounts section's columns and add its constraints.
+
+    The statement's values are read from the public inputs at ``ix`` (the account counts,
+    the derived digits of each market's constants and of the conservation target), so the
+    constraints depend on the statement's shape only.
+    """
     m = len(st.markets)
-    live = (sec.prefix("acct.live_pre", st.n_pre), sec.prefix("acct.live_post", st.n_post))
+    live = (
+        sec.prefix("acct.live_pre", pub(ix.n(0))),
+        sec.prefix("acct.live_post", pub(ix.n(1))),
+    )
     tree = (
         sec.prefix("acct.in_tree_pre", 1 << st.depth_pre),
         sec.prefix("acct.in_tree_post", 1 << st.depth_post),
@@ -264,18 +276,16 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
             fee_sums[k],
             -adjust.value_digit(k),
         ]
-    for j, mt in enumerate(st.markets):
-        pm = _const_digits(mt.price * mt.multiplier)
-        df_sign = -1 if mt.delta_funding < 0 else 1
-        df = _const_digits(abs(mt.delta_funding))
+    for j in range(m):
+        # price × multiplier and ±|ΔF|, digit by digit, from the public inputs
+        df_sign = 1 - 2 * pub(ix.funding_sign(j))
         for a in range(2):
             for b in range(CONST_DIGITS):
                 if a + b >= AMOUNT_DIGITS:
                     continue
-                if pm[b]:
-                    terms[a + b].append(pm[b] * net_digits[j].value_digit(a))
-                if df[b]:
-                    terms[a + b].append((df_sign * df[b]) * pos[0][j].value_digit(a))
+                pm_b, df_b = pub(ix.price_mult(j) + b), pub(ix.funding(j) + b)
+                terms[a + b].append(pm_b * net_digits[j].value_digit(a))
+                terms[a + b].append((df_sign * df_b) * pos[0][j].value_digit(a))
     carry_exprs, carry_cols = sec.carries("acct.carry", AMOUNT_DIGITS - 1)
     for k, e in enumerate(carry_equations(terms, carry_exprs)):
         sec.transition(e, f"statement 3: collateral moves by its flows (digit {k})")
@@ -324,12 +334,8 @@ def account_section(sec: Section, st: SettleStatement) -> AccountColumns:
     ]
     for k, e in enumerate(carry_equations(first, list(acc_c))):
         sec.boundary(0, e, f"statement 5: conservation accumulator starts at 2^80 (digit {k})")
-    target = ACC_OFFSET + st.net_collateral_change
-    if not 0 <= target < 1 << (12 * ACC_DIGITS):
-        raise ValueError(f"expected a collateral change below 2^80, got {st.net_collateral_change}")
-    tgt = digits_of([target], ACC_DIGITS)[:, 0]
     for k in range(ACC_DIGITS):
-        sec.boundary(-1, acc[k] - int(tgt[k]), f"statement 5: value conserved (digit {k})")
+        sec.boundary(-1, acc[k] - pub(ix.target() + k), f"statement 5: value conserved (digit {k})")
 
     return AccountColumns(
         live=live,

@@ -44,7 +44,11 @@ from sealbatch.settlement.batch_air.framework import (
 from sealbatch.settlement.batch_air.section import Section
 from sealbatch.settlement.batch_air.settle_air import SettleColumns, rows_needed
 from sealbatch.settlement.batch_air.settle_air import declare as declare_settlement
-from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.batch_air.statement import (
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
+    BatchStatement,
+)
 
 __all__ = ["NAME", "build", "build_with_layout", "declare_all", "rows_for"]
 
@@ -97,7 +101,9 @@ def declare_all(
     b = AirBuilder(NAME, num_rows, statement.public_inputs)
     clearing.declare(b, statement)
     commitment_hash.declare(b)
-    sec, settle_columns = declare_settlement(b, statement.settle)
+    start = PUBLIC_HEADER + PUBLIC_PER_MARKET * len(statement.markets)
+    # the state trees recompute the batch's own roots (public inputs 3–18)
+    sec, settle_columns = declare_settlement(b, statement.settle, start, roots=3)
     digests.declare(b, statement)
     inputs_digest.declare(b, statement)
     headers.declare(b, statement)

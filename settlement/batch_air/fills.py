@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sealbatch.crypto.expr import Column, Expr, const, shift_rows
+from sealbatch.crypto.expr import Column, Expr, const, pub, shift_rows
 from sealbatch.settlement.batch_air.limbs import (
     AMOUNT_DIGITS,
     carries,
@@ -47,7 +47,11 @@ from sealbatch.settlement.batch_air.section import (
     TAG_PUBLISHED_FILL,
     Section,
 )
-from sealbatch.settlement.batch_air.settle_witness import SettleStatement, SettleWitness
+from sealbatch.settlement.batch_air.settle_witness import (
+    DerivedIndex,
+    SettleStatement,
+    SettleWitness,
+)
 from sealbatch.settlement.params import BPS
 
 __all__ = ["FEE_CONST_DIGITS", "FillColumns", "fills_section", "fills_trace"]
@@ -84,8 +88,9 @@ def _fee_const(st: SettleStatement, j: int) -> list[int]:
     return [int(d) for d in digits_of([k], FEE_CONST_DIGITS)[:, 0]]
 
 
-def fills_section(sec: Section, st: SettleStatement) -> FillColumns:
-    """Allocate the fills section's columns and add its constraints."""
+def fills_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> FillColumns:
+    """Allocate the fills section's columns and add its constraints (each market's price
+    and fee constant read from the public inputs at ``ix``)."""
     m = len(st.markets)
     on, first, last = sec.one("fill.on"), sec.one("fill.first"), sec.one("fill.last")
     account, side = sec.one("fill.account"), sec.one("fill.side")
@@ -125,14 +130,13 @@ def fills_section(sec: Section, st: SettleStatement) -> FillColumns:
         sec.boolean(c, f"fill.market[{j}]")
         selected = selected + c
         index = index + j * c
-        price = price + st.markets[j].price * c
+        price = price + pub(ix.market_price(j)) * c
     sec.transition(selected - on, "a fill row is in exactly one market")
     lots = a0 + 4096 * a1
     sec.bus.receive(TAG_FILL, [account, index, side, lots, price], on, "fill")
     sec.bus.send(TAG_PUBLISHED_FILL, [account, index, side, lots, price], on, "published fill")
 
     # fee·10^4 − lots·K − r = 0, digit by digit
-    k_digits = [_fee_const(st, j) for j in range(m)]
     terms: list[list[Expr]] = [[] for _ in range(_FEE_POSITIONS)]
     for k in range(AMOUNT_DIGITS):
         terms[k].append(BPS * fee[k])
@@ -142,8 +146,7 @@ def fills_section(sec: Section, st: SettleStatement) -> FillColumns:
         for b in range(FEE_CONST_DIGITS):
             kb: Expr = const(0)
             for j in range(m):
-                if k_digits[j][b]:
-                    kb = kb + k_digits[j][b] * market[j]
+                kb = kb + pub(ix.fee(j) + b) * market[j]
             terms[a + b].append(-(digit * kb))
     sec.transition(
         r0 + 4096 * r1 + q0 + 4096 * q1 - (BPS - 1), "statement 3: fee remainder below 10^4"

@@ -330,13 +330,16 @@ class AirBuilder:
 
         periodic_columns = tuple(self.periodic_columns)
         num_rows = self.num_rows
+        public_inputs = self.public_inputs
 
         def periodic_rows(i: int) -> fld.Array:
             values = np.array(periodic_columns[i], dtype=np.uint64)
             return np.tile(values, num_rows // values.size)
 
         def aux_builder(main: fld.Array, challenges: Sequence[Fp4]) -> fld.Array:
-            return bus.aux_columns(main, challenges, periodic=periodic_rows)
+            return bus.aux_columns(
+                main, challenges, periodic=periodic_rows, public_inputs=public_inputs
+            )
 
         air = Air(
             name=self.name,

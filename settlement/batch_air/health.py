@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sealbatch.crypto.expr import Column, Expr, const
+from sealbatch.crypto.expr import Column, Expr, const, pub
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.accounts import AccountColumns
 from sealbatch.settlement.batch_air.framework import TAG_STAGED
@@ -57,7 +57,11 @@ from sealbatch.settlement.batch_air.limbs import (
     digits_of,
 )
 from sealbatch.settlement.batch_air.section import Section
-from sealbatch.settlement.batch_air.settle_witness import SettleStatement, SettleWitness
+from sealbatch.settlement.batch_air.settle_witness import (
+    DerivedIndex,
+    SettleStatement,
+    SettleWitness,
+)
 from sealbatch.settlement.params import BPS
 
 __all__ = ["PRICE_SETS", "HealthColumns", "health_section", "health_trace"]
@@ -133,8 +137,11 @@ def _is_nonzero(sec: Section, value: Expr, flag: Column, inv: Column, name: str)
     sec.transition((1 - flag) * value, f"statement 4: {name} is 1 for a non-zero value")
 
 
-def health_section(sec: Section, st: SettleStatement, acc: AccountColumns) -> HealthColumns:
-    """Allocate the health section's columns and add its constraints (both sides)."""
+def health_section(
+    sec: Section, st: SettleStatement, acc: AccountColumns, ix: DerivedIndex
+) -> HealthColumns:
+    """Allocate the health section's columns and add its constraints (both sides); the
+    prices' constants and the markets' flags are read from the public inputs at ``ix``."""
     m = len(st.markets)
     if len(st.margins) != m:
         raise ValueError(f"expected margin terms for {m} markets, got {len(st.margins)}")
@@ -181,9 +188,7 @@ def health_section(sec: Section, st: SettleStatement, acc: AccountColumns) -> He
     for s, label in enumerate(PRICE_SETS):
         qs, rs, rooms, qcs = [], [], [], []
         for j in range(m):
-            mt = st.markets[j]
             tiers = st.margins[j].tiers
-            k_mult = _price(st, s, j) * mt.multiplier
             q = sec.digits(f"health.{label}.q[{j}]", AMOUNT_DIGITS)
             r = sec.digits(f"health.{label}.r[{j}]", _REM_DIGITS)
             room = sec.digits(f"health.{label}.room[{j}]", _REM_DIGITS)
@@ -194,12 +199,10 @@ def health_section(sec: Section, st: SettleStatement, acc: AccountColumns) -> He
             # the selected tier's price × multiplier × bps, digit by digit
             chosen = tier_cols[j]
             km: list[Expr] = [const(0)] * _CONST_DIGITS
-            for t, (_, bps) in enumerate(tiers):
-                dig = _digits_of_const(k_mult * bps, _CONST_DIGITS)
+            for t in range(len(tiers)):
                 s_t = chosen[t] if chosen else const(1)
                 for b in range(_CONST_DIGITS):
-                    if dig[b]:
-                        km[b] = km[b] + dig[b] * s_t
+                    km[b] = km[b] + pub(ix.margin_tier(s, j, t) + b) * s_t
             terms: list[list[Expr]] = [[] for _ in range(AMOUNT_DIGITS)]
             for k in range(AMOUNT_DIGITS):
                 terms[k].append(BPS * q[k])
@@ -236,11 +239,11 @@ def health_section(sec: Section, st: SettleStatement, acc: AccountColumns) -> He
                 eq_terms[k].append(-qs[j][k])
             eq_terms[k].append(-((1 - 2 * below) * d[k]))
         for j in range(m):
-            kd = _digits_of_const(_price(st, s, j) * st.markets[j].multiplier, _CONST_DIGITS)
             for a in range(len(pos[j].digits)):
                 for b in range(_CONST_DIGITS):
-                    if a + b < AMOUNT_DIGITS and kd[b]:
-                        eq_terms[a + b].append(kd[b] * pos[j].value_digit(a))
+                    if a + b < AMOUNT_DIGITS:
+                        kd_b = pub(ix.margin_price(s, j) + b)
+                        eq_terms[a + b].append(kd_b * pos[j].value_digit(a))
         dexprs, dcols = sec.carries(f"health.{label}.d_carry", AMOUNT_DIGITS - 1)
         for k, e in enumerate(carry_equations(eq_terms, dexprs)):
             sec.transition(e, f"statement 4: equity against maintenance at {label} (digit {k})")
@@ -256,10 +259,8 @@ def health_section(sec: Section, st: SettleStatement, acc: AccountColumns) -> He
     held: Expr = const(0)
     flagged: Expr = const(0)
     for j in range(m):
-        if st.margins[j].mark > 0:
-            held = held + nz[j]
-        if st.margins[j].flagged:
-            flagged = flagged + nz[j]
+        held = held + pub(ix.has_mark(j)) * nz[j]
+        flagged = flagged + pub(ix.flagged(j)) * nz[j]
     _is_nonzero(sec, held, open_, open_inv, "a position at a mark")
     _is_nonzero(sec, flagged, doubt, doubt_inv, "a position in a flagged market")
     both, eligible, staged = (

@@ -91,13 +91,18 @@ class SettleColumns:
     health: HealthColumns
 
 
-def declare(b: AirBuilder, st: SettleStatement) -> tuple[Section, SettleColumns]:
-    """Declare the settlement sections on ``b`` (both sides)."""
+def declare(
+    b: AirBuilder, st: SettleStatement, start: int = 0, roots: int | None = None
+) -> tuple[Section, SettleColumns]:
+    """Declare the settlement sections on ``b`` (both sides); the statement's elements
+    (:meth:`SettleStatement.to_elements`) are ``b``'s public inputs from ``start`` on, the
+    state roots the tree recomputes at ``roots`` (default: the statement's)."""
     sec = Section(b)
-    acc = account_section(sec, st)
-    tree = tree_section(sec, st)
-    fills = fills_section(sec, st)
-    health = health_section(sec, st, acc)
+    ix = st.derived_index(start, roots)
+    acc = account_section(sec, st, ix)
+    tree = tree_section(sec, st, ix)
+    fills = fills_section(sec, st, ix)
+    health = health_section(sec, st, acc, ix)
     return sec, SettleColumns(acc, tree, fills, health)
 
 

@@ -51,6 +51,14 @@ MAX_MARKETS = 4
 MAX_TIERS = 8
 _SIGNED = 4  # a signed public value: [sign, 24-bit limb × 3], as the state root encodes it
 _LIMB = 24
+#: 12-bit digits of each derived per-market constant (price × multiplier < 2^40,
+#: |ΔF| < 2^60, price × multiplier × bps < 2^54, price × multiplier × fee_bps < 2^60).
+DERIVED_DIGITS = 5
+#: Digits of the conservation target ``2^80 + net collateral change`` (below 2^84).
+TARGET_DIGITS = 7
+TARGET_OFFSET = 1 << 80
+#: Statement elements before the market terms: counts ×4, roots ×16, amounts.
+_MARKET_TERMS = 4 + 16 + 6 * _SIGNED
 
 
 def tree_depth(n: int) -> int:
@@ -63,6 +71,78 @@ def _enc(v: int) -> list[int]:
         raise ValueError(f"expected |value| below 2^72, got {v}")
     m = abs(v)
     return [int(v < 0)] + [(m >> (_LIMB * k)) & ((1 << _LIMB) - 1) for k in range(3)]
+
+
+def _derived_digits(value: int, count: int) -> list[int]:
+    if not 0 <= value < 1 << (12 * count):
+        raise ValueError(f"expected a derived constant in [0, 2^{12 * count}), got {value}")
+    return [(value >> (12 * k)) & 0xFFF for k in range(count)]
+
+
+@dataclass(frozen=True)
+class DerivedIndex:
+    """Public-input positions of a statement's elements (``start``) and of its derived
+    values (``base``, :meth:`SettleStatement.derived_elements`), for the constraints."""
+
+    base: int
+    start: int
+    tiers: tuple[int, ...]  # tiers per market
+    roots: int  # the pre-state root's first element; the post-state root's follow
+
+    def _market(self, j: int) -> int:
+        at = self.base
+        for t in self.tiers[:j]:
+            at += self._per_market(t)
+        return at
+
+    @staticmethod
+    def _per_market(tiers: int) -> int:
+        return 3 * DERIVED_DIGITS + 3 + 2 * DERIVED_DIGITS * (1 + tiers)
+
+    def price_mult(self, j: int) -> int:
+        """First digit of ``price × multiplier``."""
+        return self._market(j)
+
+    def funding_sign(self, j: int) -> int:
+        return self._market(j) + DERIVED_DIGITS
+
+    def funding(self, j: int) -> int:
+        """First digit of ``|ΔF|``."""
+        return self._market(j) + DERIVED_DIGITS + 1
+
+    def fee(self, j: int) -> int:
+        """First digit of ``price × multiplier × fee_bps``."""
+        return self._market(j) + 2 * DERIVED_DIGITS + 1
+
+    def has_mark(self, j: int) -> int:
+        return self._market(j) + 3 * DERIVED_DIGITS + 1
+
+    def flagged(self, j: int) -> int:
+        return self._market(j) + 3 * DERIVED_DIGITS + 2
+
+    def margin_price(self, s: int, j: int) -> int:
+        """First digit of ``price_s × multiplier`` (``s`` 0: the mark, 1: the index)."""
+        return self._market(j) + 3 * DERIVED_DIGITS + 3 + s * DERIVED_DIGITS * (1 + self.tiers[j])
+
+    def margin_tier(self, s: int, j: int, t: int) -> int:
+        """First digit of ``price_s × multiplier × bps_t``."""
+        return self.margin_price(s, j) + DERIVED_DIGITS * (1 + t)
+
+    def target(self) -> int:
+        """First digit of the conservation target."""
+        return self._market(len(self.tiers))
+
+    def market_price(self, j: int) -> int:
+        """The clearing price of market ``j`` among the statement's market terms."""
+        return self.start + _MARKET_TERMS + (3 + _SIGNED) * j
+
+    def n(self, t: int) -> int:
+        """The live account count before (0) or after (1)."""
+        return self.start + t
+
+    def root(self, t: int) -> int:
+        """First element of the pre (0) or post (1) state root."""
+        return self.roots + 8 * t
 
 
 def _dec(e: Sequence[int]) -> int:
@@ -162,7 +242,45 @@ class SettleStatement:
             out += [mg.mark, mg.index_mark, int(mg.flagged), len(mg.tiers)]
             for max_lots, bps in mg.tiers:
                 out += [max_lots, bps]
+        return (*out, *self.derived_elements())
+
+    def derived_elements(self) -> tuple[int, ...]:
+        """The values the AIR's constraints read as public inputs instead of constants, derived
+        from the statement (the verifier recomputes them; an L1 contract too): per market
+        (id order) the 12-bit digits of ``price × multiplier``, the sign and digits of
+        ``|ΔF|``, the digits of ``price × multiplier × fee_bps``, ``mark > 0``, ``flagged``,
+        then for the mark and the index price each the digits of ``price × multiplier`` and
+        per tier of ``price × multiplier × bps``; last the digits of the conservation target
+        ``2^80 + net collateral change``. So the program does not depend on these values:
+        batches of one shape share one program (docs/contracts.md).
+
+        Raises:
+            ValueError: a value beyond its digits.
+        """
+        out: list[int] = []
+        for mt, mg in zip(self.markets, self.margins, strict=True):
+            pm = mt.price * mt.multiplier
+            out += _derived_digits(pm, DERIVED_DIGITS)
+            out += [
+                int(mt.delta_funding < 0),
+                *_derived_digits(abs(mt.delta_funding), DERIVED_DIGITS),
+            ]
+            out += _derived_digits(pm * mt.fee_bps, DERIVED_DIGITS)
+            out += [int(mg.mark > 0), int(mg.flagged)]
+            for price in (mg.mark, mg.index_mark):
+                out += _derived_digits(price * mt.multiplier, DERIVED_DIGITS)
+                for _, bps in mg.tiers:
+                    out += _derived_digits(price * mt.multiplier * bps, DERIVED_DIGITS)
+        out += _derived_digits(TARGET_OFFSET + self.net_collateral_change, TARGET_DIGITS)
         return tuple(out)
+
+    def derived_index(self, start: int, roots: int | None = None) -> DerivedIndex:
+        """Where :meth:`derived_elements` sit among public inputs whose statement elements
+        (:meth:`to_elements`) begin at ``start``; the state roots are read at ``roots`` (pre,
+        then post; default: the statement's own)."""
+        base = start + len(self.to_elements()) - len(self.derived_elements())
+        at = start + 4 if roots is None else roots
+        return DerivedIndex(base, start, tuple(len(mg.tiers) for mg in self.margins), at)
 
     @classmethod
     def from_elements(cls, e: Sequence[int]) -> tuple[SettleStatement, int]:
@@ -220,7 +338,10 @@ class SettleStatement:
             markets=tuple(markets),
             margins=tuple(margins),
         )
-        return st, i
+        derived = st.derived_elements()
+        if tuple(int(x) for x in e[i : i + len(derived)]) != derived:
+            raise ValueError("expected the derived values of the statement after its elements")
+        return st, i + len(derived)
 
 
 def _check_margin(mark: int, index_mark: int, tiers: Sequence[tuple[int, int]]) -> None:

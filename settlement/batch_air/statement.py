@@ -70,10 +70,12 @@ __all__ = [
 #: and the market code's 0x5EA10004).
 OUTPUTS_DOMAIN = 0x5EA10005
 INPUTS_DOMAIN = 0x5EA10006
-#: Public inputs before the per-market block: batch id (3 limbs), five digests of 8, n_markets.
-PUBLIC_HEADER = 3 + 5 * 8 + 1
-#: Public inputs per market: price, funding index (4, signed encoding), mark price, order count.
-PUBLIC_PER_MARKET = 7
+#: Public inputs before the per-market block: batch id (3 limbs), five digests of 8, n_markets,
+#: the number of commitments under the commitment root (the tree's leaves).
+PUBLIC_HEADER = 3 + 5 * 8 + 2
+#: Public inputs per market: price, funding index (4, signed encoding), mark price, order
+#: count, reference price (0: none).
+PUBLIC_PER_MARKET = 8
 
 
 @dataclass(frozen=True)
@@ -295,10 +297,11 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         *_hash([v for b in in_blocks for v in b]),
         *_blocks_digest(out_blocks),
         len(markets),
+        sum(o.revealed for o in rows) + len(forfeit_leaves),
     ]
     public = list(header)
     for j, ms in enumerate(post.market_states):
-        public += [prices[j], *_signed(ms.funding_index), ms.mark_price, counts[j]]
+        public += [prices[j], *_signed(ms.funding_index), ms.mark_price, counts[j], references[j]]
     settle, settle_witness = settle_from_files(files, pre, post, config)
     public += settle.to_elements()
     return BatchStatement(

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sealbatch.crypto import poseidon2
-from sealbatch.crypto.expr import Column, const
+from sealbatch.crypto.expr import Column, const, pub
 from sealbatch.settlement.batch_air.framework import TAG_HEADER
 from sealbatch.settlement.batch_air.section import TAG_NODE, Section, prefix_columns
-from sealbatch.settlement.batch_air.settle_witness import SettleStatement
+from sealbatch.settlement.batch_air.settle_witness import DerivedIndex, SettleStatement
 
 __all__ = ["TreeColumns", "tree_section", "tree_trace"]
 
@@ -54,8 +54,9 @@ class TreeColumns:
     root_out: tuple[Column, ...]
 
 
-def tree_section(sec: Section, st: SettleStatement) -> TreeColumns:
-    """Allocate the tree section's columns and add its constraints."""
+def tree_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> TreeColumns:
+    """Allocate the tree section's columns and add its constraints (the roots read from the
+    public inputs at ``ix``)."""
     on = sec.one("tree.on")
     tree = sec.one("tree.tree")
     level = sec.one("tree.level")
@@ -82,13 +83,15 @@ def tree_section(sec: Section, st: SettleStatement) -> TreeColumns:
     top = tuple(sec.alloc("tree.root_top", 8))
     header = tuple(sec.alloc("tree.root_header", 8))
     rout = tuple(sec.alloc("tree.root_out", 16))
-    pubs = ((st.depth_pre, st.pre_root), (st.depth_post, st.post_root))
-    for t, (d, root) in enumerate(pubs):
+    depths = (st.depth_pre, st.depth_post)
+    for t, d in enumerate(depths):
         sec.boundary(t, root_tree - t, f"statement 6: root row {t} is tree {t}")
         sec.boundary(t, root_depth - d, f"statement 6: tree {t} has depth {d}")
         for k in range(8):
             sec.boundary(
-                t, rout[k] + top[k] - root[k], f"statement 6: state root {t} [{k}] recomputed"
+                t,
+                rout[k] + top[k] - pub(ix.root(t) + k),
+                f"statement 6: state root {t} [{k}] recomputed",
             )
     sec.bus.receive(TAG_NODE, [root_tree, root_depth, const(0), *top], root_on, "tree: top node")
     sec.bus.receive(TAG_HEADER, [root_tree, *header], root_on, "statement 6: the header digest")

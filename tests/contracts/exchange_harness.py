@@ -33,8 +33,9 @@ ZERO_DIGEST = bytes(32)
 
 
 def deploy_statement_verifier(chain: Chain) -> DeployedVerifier:
-    """StarkVerifier.sol for the test statement AIR (fast options, as the agreement tests)."""
-    air = statement_air.build(statement_air.ROWS, (0,) * statement_air.NUM_PUBLIC)
+    """StarkVerifier.sol for the test statement AIR (fast options, as the agreement tests),
+    for the harness's public inputs: the header, two markets and the settlement statement."""
+    air = statement_air.build(statement_air.ROWS, statement_air.blank_inputs())
     return deploy_verifier(chain, air, FAST, min_security_bits=0)
 
 
@@ -52,7 +53,12 @@ class Harness:
     anchored: list[LedgerState] = field(default_factory=list)
 
     @classmethod
-    def deploy(cls, chain: Chain, verifier: DeployedVerifier | None = None) -> Harness:
+    def deploy(
+        cls,
+        chain: Chain,
+        verifier: DeployedVerifier | None = None,
+        operator_tables: tuple[int, ...] = (),
+    ) -> Harness:
         verifier = verifier or deploy_statement_verifier(chain)
         config = DEFAULT_CONFIG
         genesis = empty_state(config)
@@ -61,9 +67,11 @@ class Harness:
             verifier.verifier.address,
             genesis_root=state_root(genesis),
             multipliers=[m.multiplier for m in config.markets],
+            markets=config.market_ids,
             first_batch_id=0,
             oracle_sources=[address_of(k) for k in ORACLE_KEYS],
             forced_delay_s=FORCED_DELAY_S,
+            operator_tables=operator_tables,
         )
         traders = tuple(str(a) for a in chain.w3.eth.accounts[1:5])
         for t in traders:
@@ -101,9 +109,11 @@ class Harness:
         pre_root: bytes | None = None,
         batch_id: int | None = None,
     ) -> Statement:
+        settlement = self.settlement(post, queue_to, withdrawals)
+        # the reference price is the pre-state's mark (the last anchored batch's)
         values = tuple(
-            MarketValues(ms.last_price, ms.funding_index, ms.mark_price, 0)
-            for ms in post.market_states
+            MarketValues(ms.last_price, ms.funding_index, ms.mark_price, 0, pre.mark_price)
+            for ms, pre in zip(post.market_states, self.state.market_states, strict=True)
         )
         return Statement(
             batch_id=self.ex.next_batch_id() if batch_id is None else batch_id,
@@ -113,8 +123,21 @@ class Harness:
             outputs_digest=ZERO_DIGEST,
             queue_to=self.ex.queue_length() if queue_to is None else queue_to,
             markets=values,
+            settlement=settlement,
             withdrawals=withdrawals,
             oracle=self.oracle_round() if oracle is None else oracle,
+        )
+
+    def settlement(
+        self, post: LedgerState, queue_to: int | None, withdrawals: tuple[L1Withdrawal, ...]
+    ) -> tuple[int, ...]:
+        """A settlement statement for ``self.state → post`` that the contract accepts."""
+        end = self.ex.queue_length() if queue_to is None else queue_to
+        requests = self.ex.requests(self.ex.queue_consumed(), end)
+        deposits = sum(r.amount for r in requests if r.kind == KIND_DEPOSIT)
+        paid = sum(w.amount for w in withdrawals)
+        return statement_air.settlement_elements(
+            self.config, self.state, post, self.ex.state_root(), deposits, paid
         )
 
     def prove(self, statement: Statement) -> bytes:

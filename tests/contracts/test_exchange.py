@@ -12,9 +12,15 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
+from eth_utils import keccak
 
+from sealbatch.auction.commitment import EMPTY_SUBTREES
+from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.eip712 import Address, address_of
+from sealbatch.crypto.solidity import encode_tables
 from sealbatch.settlement.anchor import Chain, ContractReverted
+from sealbatch.settlement.anchor_exchange import DERIVED_TABLES, derived_tables
+from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.statement import _inputs_digest
 from sealbatch.settlement.l1_statement import (
     KIND_DEPOSIT,
@@ -85,9 +91,9 @@ def test_public_inputs_match_the_python_statement(h: Harness) -> None:
     post = h.next_state(h.apply_queue(h.state, 3))
     w = (L1Withdrawal(t1, 0, 0), L1Withdrawal(t2, 3, 99))  # the forced one served with nothing
     blocks = tuple(range(1, 26))
-    markets = (MarketValues(50_000, -12_345, 50_100, 7), MarketValues(0, 1 << 40, 3_000, 0))
+    markets = (MarketValues(50_000, -12_345, 50_100, 7, 49_000), MarketValues(0, 1 << 40, 3_000, 0))
     s = dataclasses.replace(
-        h.statement(post, withdrawals=w), block_elements=blocks, markets=markets
+        h.statement(post, withdrawals=w), block_elements=blocks, markets=markets, commitments=5
     )
     deposits = [r for r in h.ex.requests(0, 3) if r.kind == KIND_DEPOSIT]
     digest = inputs_digest(
@@ -101,8 +107,12 @@ def test_public_inputs_match_the_python_statement(h: Harness) -> None:
         inputs=digest,
         outputs_digest=s.outputs_digest,
         markets=markets,
+        settlement=s.settlement,
+        commitments=5,
     )
     assert h.ex.public_inputs_for(s) == expected == h.ex.derive_public_inputs(s)
+    # the tables: the market table and the commitment tree's root and empty subtrees
+    assert h.ex.tables_for(s) == encode_tables(derived_tables(expected, statement_air.CODES))
     # the inputs digest is the batch verifier's own (docs/formats.md, "Batch digests")
     no_blocks = dataclasses.replace(s, block_elements=())
     verifier_side = _inputs_digest(
@@ -121,8 +131,20 @@ def test_public_inputs_match_the_python_statement(h: Harness) -> None:
         dataclasses.replace(s, settlement=(5,)),
         dataclasses.replace(s, oracle=h.oracle_round()),
         dataclasses.replace(s, markets=(markets[0], dataclasses.replace(markets[1], orders=1))),
+        dataclasses.replace(s, markets=(markets[0], dataclasses.replace(markets[1], reference=1))),
+        dataclasses.replace(s, commitments=4),
     ):
         assert h.ex.public_inputs_for(changed) != expected
+    # the market values and the commitment count reach the tables
+    tables = h.ex.tables_for(s)
+    for changed in (
+        dataclasses.replace(s, markets=(markets[0], dataclasses.replace(markets[1], orders=1))),
+        dataclasses.replace(s, markets=(dataclasses.replace(markets[0], price=1), markets[1])),
+        dataclasses.replace(s, markets=(markets[0], dataclasses.replace(markets[1], reference=1))),
+        dataclasses.replace(s, commitments=4),
+        dataclasses.replace(s, commitment_root=s.post_root),
+    ):
+        assert h.ex.tables_for(changed) != tables
 
 
 def test_a_forced_withdrawal_must_be_served_in_the_batch_that_consumes_it(h: Harness) -> None:
@@ -194,7 +216,10 @@ def test_replayed_proof_is_refused(h: Harness) -> None:
     h.ex.anchor(s, proof)
     refused(h, "BatchIdMismatch", h.ex.anchor, s, proof)
     # the same proof under the next batch id: the public inputs differ, the verifier refuses
-    again = dataclasses.replace(s, batch_id=1, pre_root=s.post_root)
+    settlement = statement_air.settlement_elements(h.config, post, post, s.post_root, 0, 0)
+    again = dataclasses.replace(
+        s, batch_id=1, pre_root=s.post_root, queue_to=1, settlement=settlement
+    )
     err = refused(h, "ProofRejected", h.ex.anchor, again, proof)
     assert err.error_args[0]  # the verifier's own error rides along
 
@@ -407,6 +432,7 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
         deploy_statement_verifier(chain).verifier.address,
         genesis_root=state_root(pre),
         multipliers=[m.multiplier for m in DEFAULT_CONFIG.markets],
+        markets=DEFAULT_CONFIG.market_ids,
         first_batch_id=1,
     )
     for (k, amount), who in zip(deposits, depositors, strict=True):
@@ -415,9 +441,21 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
     ex.request_forced_withdrawal(depositors[0], 1)  # queued after: not this batch's
     statement, expected_deposits = statement_from_batch(files, queue_to=2)
     assert tuple(ex.requests(0, 2)) == expected_deposits
-    verifier_side = statement_from_files(files).public_inputs
+    bs = statement_from_files(files)
+    verifier_side = bs.public_inputs
     assert ex.public_inputs_for(statement) == verifier_side
     assert ex.derive_public_inputs(statement) == verifier_side
+    # and the tables it builds are the batch AIR's market and commitment-tree tables
+    _, layout = build_with_layout(rows_for(bs), bs)
+    air_side = {_table_key(t) for t in layout.public_tables if t.tag in DERIVED_TABLES and t.rows}
+    contract_side = derived_tables(verifier_side, ex.market_codes())
+    assert {_table_key(t) for t in contract_side if t.rows} == air_side
+    assert ex.tables_for(statement) == encode_tables(contract_side)
+    assert ex.statement_for(files) == statement  # the queue prefix it consumes, found
+
+
+def _table_key(t: PublicTable) -> tuple[object, ...]:
+    return (t.tag, t.receive, tuple(sorted(zip(t.rows, t.multiplicities, strict=True))))
 
 
 def test_malformed_statements_and_calls_are_refused(h: Harness) -> None:
@@ -457,3 +495,116 @@ def test_escape_with_a_malformed_proof_is_refused(h: Harness) -> None:
     refused(h, "MalformedLeaf", h.ex.escape, dataclasses.replace(proof, leaf=proof.leaf[:-1]))
     h.ex.escape(proof)
     assert h.ex.has_escaped(t0)
+
+
+def test_the_reference_price_is_the_last_anchored_mark(h: Harness) -> None:
+    """An operator may not clear around a reference price of its choosing: once a batch is
+    anchored, each market's reference is that batch's mark."""
+    t0, t1 = h.traders[:2]
+    funded(h)
+    h.anchor(with_trade(h.state, key(t0), key(t1), 1, 50_000, 51_000))
+    s = h.statement(h.next_state(h.state))
+    assert s.markets[0].reference == 51_000
+    moved = dataclasses.replace(
+        s, markets=(dataclasses.replace(s.markets[0], reference=52_000), *s.markets[1:])
+    )
+    err = refused(h, "ReferenceMismatch", h.ex.anchor, moved, h.prove(moved))
+    assert err.error_args == (0, 51_000, 52_000)
+    h.ex.anchor(s, h.prove(s))
+
+
+def test_a_batch_needing_operator_tables_is_refused_by_name(chain: Chain) -> None:
+    """Tables only the published files give are never taken from the operator: a batch that
+    needs rows in one is refused, naming the table."""
+    from sealbatch.settlement.batch_air.framework import TAG_CARRIED, TAG_FORFEIT, TAG_ORDER
+
+    from .exchange_harness import deploy_statement_verifier
+
+    verifier = deploy_statement_verifier(chain)
+    h = Harness.deploy(chain, verifier, operator_tables=(TAG_ORDER, TAG_FORFEIT, TAG_CARRIED))
+    assert h.ex.operator_tables() == (TAG_ORDER, TAG_FORFEIT, TAG_CARRIED)
+    s = h.statement(h.next_state(h.state))
+    with_orders = dataclasses.replace(
+        s, markets=(dataclasses.replace(s.markets[0], orders=2), *s.markets[1:]), commitments=2
+    )
+    err = refused(h, "TableNotDerivable", h.ex.anchor, with_orders, b"")
+    assert err.error_args == (TAG_ORDER,)
+    # more commitments than orders: some were forfeited (their bonds a verifier table)
+    err = refused(h, "TableNotDerivable", h.ex.anchor, dataclasses.replace(s, commitments=1), b"")
+    assert err.error_args == (TAG_FORFEIT,)
+    # more orders than commitments: some were carried in
+    carried = dataclasses.replace(with_orders, commitments=1)
+    err = refused(
+        h,
+        "TableNotDerivable",
+        dataclasses.replace(h.ex, exchange=h.ex.exchange).anchor,
+        carried,
+        b"",
+    )
+    assert err.error_args[0] in (TAG_ORDER, TAG_CARRIED)
+    # deposits and withdrawals reach the accounts in the AIR: no table, the batch anchors
+    h.ex.deposit(h.traders[0], 1_000)
+    s = h.statement(h.next_state(h.apply_queue(h.state, 1)))
+    h.ex.anchor(s, h.prove(s))
+    assert h.ex.next_batch_id() == 1
+
+
+def test_a_proof_for_other_tables_is_refused(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contract builds the tables itself: a proof whose bus closes only with other rows
+    (here: other empty subtrees of the commitment tree) fails the verifier's LogUp sum."""
+    from sealbatch.settlement import anchor_exchange
+
+    s = h.statement(h.next_state(h.state))
+    other = tuple(tuple((int(v) + 1) % 2013265921 for v in e) for e in EMPTY_SUBTREES)
+    monkeypatch.setattr(anchor_exchange, "EMPTY_SUBTREES", other)
+    forged = h.prove(s)
+    monkeypatch.undo()
+    err = refused(h, "ProofRejected", h.ex.anchor, s, forged)
+    assert bytes(err.error_args[0])[:4] == keccak(b"OodMismatch()")[:4]
+    h.ex.anchor(s, h.prove(s))
+
+
+def test_the_empty_subtrees_are_the_commitment_trees(h: Harness) -> None:
+    """The contract's constant empty subtrees are auction/commitment.py's, and each level is
+    the Poseidon2 compression of the one below (recomputed on chain)."""
+    for level, elements in enumerate(EMPTY_SUBTREES):
+        word = bytes(h.chain.call(h.ex.exchange, "emptySubtree", level))
+        assert word == b"".join(int(v).to_bytes(4, "big") for v in elements)
+    for level in (0, 19):
+        below = [int(v) for v in EMPTY_SUBTREES[level]]
+        above = h.chain.call(h.ex.hasher, "compress", below, below)
+        assert tuple(int(v) for v in above) == tuple(int(v) for v in EMPTY_SUBTREES[level + 1])
+    refused(
+        h,
+        "CommitmentCountInvalid",
+        h.ex.tables_for,
+        dataclasses.replace(h.statement(h.next_state(h.state)), commitments=(1 << 20) + 1),
+    )
+
+
+def test_the_settlement_statement_is_checked_against_the_contract(h: Harness) -> None:
+    """The settlement statement's roots, multipliers and marks are the contract's, and the
+    derived digits the AIR reads instead of constants follow from it: an operator cannot
+    state a conservation target, a price product or a root of its own."""
+    h.ex.deposit(h.traders[0], 1_000)
+    s = h.statement(h.next_state(h.apply_queue(h.state, 1)))
+    e = s.settlement
+    terms = 4 + 16 + 6 * 4  # counts, roots, amounts: then the market terms
+    margins = terms + 7 * 2
+    for at, value in (
+        (len(e) - 1, e[-1] ^ 1),  # the conservation target's top digit
+        (len(e) - 8, e[-8] ^ 1),  # the last market's last derived digit
+        (4, (e[4] + 1) % 2013265921),  # the pre-root: not the stored one
+        (12, (e[12] + 1) % 2013265921),  # the post-root: not the stated one
+        (terms + 1, 101),  # market 0's multiplier: not the contract's
+        (margins, e[margins] + 1),  # market 0's mark: not the stated one
+    ):
+        bad = list(e)
+        bad[at] = value
+        err = refused(
+            h, "SettlementMismatch", h.ex.anchor, dataclasses.replace(s, settlement=tuple(bad)), b""
+        )
+        assert err.error_args == (at,)
+    refused(h, "SettlementMismatch", h.ex.anchor, dataclasses.replace(s, settlement=e[:-1]), b"")
+    h.ex.anchor(s, h.prove(s))
+    assert h.ex.next_batch_id() == 1

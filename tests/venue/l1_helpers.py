@@ -44,6 +44,7 @@ def deploy_refusing_exchange(chain: Chain) -> ExchangeContract:
         verifier.verifier.address,
         genesis_root=state_root(genesis.state),
         multipliers=[m.multiplier for m in genesis.config.markets],
+        markets=MARKETS,
         first_batch_id=0,
         oracle_sources=[s.address for s in dev_oracle_config().sources],
         forced_delay_s=600,

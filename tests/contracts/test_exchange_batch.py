@@ -1,0 +1,149 @@
+"""The exchange anchors the real batch proof (the batch AIR's StarkVerifier, its tables derived
+by the contract from the statement).
+
+``deploy_exchange(chain, files)`` deploys the batch verifier for the shape of a published batch;
+``ExchangeContract.anchor(files, proof)`` anchors it. The proofs and their on-chain checks are
+slow on py-evm (a batch proof is tens of millions of gas), so those tests are marked ``slow``;
+the refusal of a batch that needs a table only its files give runs in the suite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from sealbatch.auction.orders import Order, Side
+from sealbatch.settlement.anchor import AnchorError, Chain, ContractReverted
+from sealbatch.settlement.anchor_exchange import (
+    ExchangeContract,
+    deploy_exchange,
+    operator_tables_of,
+)
+from sealbatch.settlement.batch_air.framework import TAG_ORDER
+from sealbatch.settlement.batch_air.statement import statement_from_files
+from sealbatch.settlement.batch_proof import prove_files
+from sealbatch.settlement.batch_verify import verify_files
+from sealbatch.settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.roots import state_root
+from sealbatch.settlement.transition import apply_batch
+from tests.settlement.batch_air_helpers import BTC, ETH, committed_batch
+from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
+
+from .anvil import anvil_binary, running_anvil
+
+REFS = {BTC: 650_000, ETH: 350_000}
+
+
+def quiet_batches(count: int) -> list[dict[str, str]]:
+    """``count`` consecutive published batches without orders (funding and
+    marks move with the oracle): batches whose tables the contract derives in full."""
+    state = funded([10**12] * len(TRADERS))
+    out = []
+    for i in range(count):
+        moved = {BTC: 650_000 + 1_000 * i, ETH: 350_000 - 1_000 * i}
+        marks = zip((BTC, ETH), state.market_states, strict=True)
+        refs = {m: (ms.mark_price or REFS[m]) for m, ms in marks}
+        batch = committed_batch(i + 1, [], refs)
+        rnd = oracle_round(i + 1, 1_000 * (i + 1), moved)
+        post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
+        out.append(BatchPublication(batch, rnd, state, post).files(DEFAULT_CONFIG, ORACLE))
+        state = post
+    return out
+
+
+def test_a_batch_with_orders_is_refused_naming_the_table(chain: Chain) -> None:
+    """While the batch AIR still takes every order's fill from a verifier table (TAG_ORDER,
+    O(batch)), the exchange cannot build it: such a batch is refused before any transaction,
+    naming the table (and the contract refuses it too: test_exchange.py)."""
+    batch = committed_batch(1, [(TRADERS[0], Order(BTC, Side.BUY, 650_000, 1))], REFS)
+    pre = funded([10**12] * len(TRADERS))
+    rnd = oracle_round(1, 1_000, REFS)
+    post, _ = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
+    files = BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE)
+    bs = statement_from_files(files)
+    tables = operator_tables_of(bs)
+    assert TAG_ORDER in tables
+    ex = deploy_exchange(
+        chain,
+        chain.account,  # never called: the refusal comes first
+        genesis_root=state_root(pre),
+        multipliers=[m.multiplier for m in DEFAULT_CONFIG.markets],
+        markets=DEFAULT_CONFIG.market_ids,
+        first_batch_id=1,
+        operator_tables=tables,
+    )
+    with pytest.raises(AnchorError, match="TAG_ORDER"):
+        ex.anchor(files, b"")
+    assert ex.next_batch_id() == 1
+
+
+# ---------------------------------------------------------------- the real proof (slow)
+
+
+@pytest.fixture(scope="module")
+def batches() -> list[dict[str, str]]:
+    return quiet_batches(2)
+
+
+@pytest.fixture(scope="module")
+def proofs(batches: list[dict[str, str]]) -> list[bytes]:
+    return [prove_files(files) for files in batches]
+
+
+def refused(ex: ExchangeContract, error: str, *args: object) -> None:
+    before = (ex.state_root(), ex.next_batch_id(), ex.queue_consumed())
+    with pytest.raises(ContractReverted) as info:
+        ex.anchor(*args)  # type: ignore[arg-type]
+    assert info.value.error == error, info.value
+    assert (ex.state_root(), ex.next_batch_id(), ex.queue_consumed()) == before
+
+
+def run_anchor(chain: Chain, batches: list[dict[str, str]], proofs: list[bytes]) -> None:
+    """Deploy for the first batch's shape, refuse the forgeries, anchor the real proof."""
+    for files, proof in zip(batches, proofs, strict=True):
+        verify_files(proof, files)  # the Python verifier accepts them
+    ex = deploy_exchange(chain, batches[0], oracle_sources=[s.address for s in ORACLE.sources])
+    assert ex.verifier is not None
+    first = ex.statement_for(batches[0])
+    # a wrong pre-root, a batch out of order: refused before the verifier runs
+    refused(ex, "PreRootMismatch", dataclasses.replace(first, pre_root=first.post_root), proofs[0])
+    refused(ex, "BatchIdMismatch", dataclasses.replace(first, batch_id=2), proofs[0])
+    # a proof for other public inputs: the second batch's proof under the first's statement,
+    # and the first batch's proof for another commitment count (another table, another input)
+    refused(ex, "ProofRejected", first, proofs[1])
+    refused(ex, "ProofRejected", dataclasses.replace(first, commitments=1), proofs[0])
+    receipt = ex.anchor(batches[0], proofs[0])
+    assert receipt.gas_used > 1_000_000
+    assert ex.next_batch_id() == 2
+    assert ex.state_root() == first.post_root
+    # the same proof again: refused, nothing moves
+    refused(ex, "BatchIdMismatch", first, proofs[0])
+    refused(ex, "PreRootMismatch", dataclasses.replace(first, batch_id=2), proofs[0])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_the_exchange_anchors_the_batch_proof(
+    chain: Chain, batches: list[dict[str, str]], proofs: list[bytes]
+) -> None:
+    run_anchor(chain, batches, proofs)
+
+
+@pytest.fixture(scope="module")
+def anvil_chain() -> Iterator[Chain]:
+    if anvil_binary() is None:
+        pytest.skip("anvil is not installed (make installs contracts/node_modules)")
+    with running_anvil() as url:
+        yield Chain(url)
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_the_exchange_anchors_the_batch_proof_on_anvil(
+    anvil_chain: Chain, batches: list[dict[str, str]], proofs: list[bytes]
+) -> None:
+    run_anchor(anvil_chain, batches, proofs)

@@ -1,0 +1,90 @@
+"""One program per batch shape: the settlement sections read the statement's values from the
+public inputs (docs/contracts.md, "The batch verifier"), so two batches of one shape compile
+to the same constraint program and one deployed verifier serves both."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sealbatch.crypto.expr import format_expr
+from sealbatch.crypto.solidity import compile_constraints
+from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
+from sealbatch.settlement.batch_air.settle_witness import SettleStatement
+from sealbatch.settlement.batch_air.statement import (
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
+    BatchStatement,
+    statement_from_files,
+)
+from sealbatch.settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.transition import apply_batch
+from tests.settlement.batch_air_helpers import BTC, ETH, committed_batch
+from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
+
+
+def _two_batches() -> tuple[BatchStatement, BatchStatement]:
+    """Two consecutive batches of one shape whose prices, funding, marks, roots differ."""
+    state = funded([10**12] * len(TRADERS))
+    out = []
+    for i in range(2):
+        refs = {BTC: 650_000, ETH: 350_000}
+        batch = committed_batch(i + 1, [], refs)
+        rnd = oracle_round(i + 1, 1_000 * (i + 1), {BTC: 650_000 + 900 * i, ETH: 350_000 - 700 * i})
+        post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
+        files = BatchPublication(batch, rnd, state, post).files(DEFAULT_CONFIG, ORACLE)
+        out.append(statement_from_files(files))
+        state = post
+    return out[0], out[1]
+
+
+def _constraints(statement: BatchStatement) -> dict[str, str]:
+    air, _ = build_with_layout(rows_for(statement), statement)
+    out: dict[str, str] = {}
+    for k, c in enumerate((*air.transitions, *air.boundaries)):
+        out[f"{k} {c.name}"] = format_expr(c.expr)
+    return out
+
+
+def test_two_batches_of_one_shape_differ_only_where_the_headers_are_constants() -> None:
+    a, b = _two_batches()
+    assert rows_for(a) == rows_for(b)
+    assert a.public_inputs != b.public_inputs
+    assert a.settle.margins[0].mark != b.settle.margins[0].mark
+    ca, cb = _constraints(a), _constraints(b)
+    assert ca.keys() == cb.keys()
+    differ = sorted(k for k in ca if ca[k] != cb[k])
+    # the state headers are still statement constants (their hashing in the AIR removes
+    # them); every other statement value is read from the public inputs
+    assert all("header" in k for k in differ), differ
+    if not differ:
+        air_a, _ = build_with_layout(rows_for(a), a)
+        air_b, _ = build_with_layout(rows_for(b), b)
+        assert compile_constraints(air_a).code == compile_constraints(air_b).code
+
+
+def test_the_derived_values_are_public_and_checked() -> None:
+    a, _ = _two_batches()
+    start = PUBLIC_HEADER + PUBLIC_PER_MARKET * len(a.markets)
+    elements = a.public_inputs[start:]
+    assert elements == a.settle.to_elements()
+    derived = a.settle.derived_elements()
+    assert elements[-len(derived) :] == derived
+    ix = a.settle.derived_index(start)
+    mt, mg = a.settle.markets[0], a.settle.margins[0]
+    pm = mt.price * mt.multiplier
+    assert a.public_inputs[ix.price_mult(0)] == pm % 4096
+    assert (
+        a.public_inputs[ix.margin_price(1, 0) + 1] == (mg.index_mark * mt.multiplier >> 12) % 4096
+    )
+    # a statement whose derived values disagree with it is refused when parsed
+    parsed, used = SettleStatement.from_elements(elements)
+    assert parsed == a.settle and used == len(elements)
+    forged = list(elements)
+    forged[-1] ^= 1
+    with pytest.raises(ValueError, match="derived"):
+        SettleStatement.from_elements(forged)
+    moved = dataclasses.replace(a.settle, deposits=a.settle.deposits + 1)
+    assert moved.derived_elements()[-7:] != derived[-7:]  # the conservation target moves
