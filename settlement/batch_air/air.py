@@ -6,20 +6,20 @@ the range-check table and, when a section asks for permutations, the
 Poseidon2 service (:mod:`.framework`). Prover and verifier call it with the
 same statement, so both get the same columns, constraints and public tables.
 
-The clearing side sends a ``TAG_FILL`` tuple for every filled order row and
-the settlement fills section receives each once; the inputs-digest section
-(:mod:`.inputs_digest`) absorbs the published deposits, RFQ blocks and
+Every filled order row of the book sends its id and its fill, keyed by the
+fill's number, to the outputs digest's record of that fill (:mod:`.digests`,
+which absorbs the fills ``result.json`` publishes into the sponge whose output
+is the public outputs digest); each record sends its fill (``TAG_FILL``) on to
+the settlement fills section, which settles each once. The inputs-digest
+section (:mod:`.inputs_digest`) absorbs the published deposits, RFQ blocks and
 withdrawals into the sponge whose output is the public inputs digest and
 sends each transfer's amount to its account's row (``TAG_TRANSFERS``); the
 forfeits charged (``TAG_FORFEIT``) and adjustments (``TAG_ADJUST``) are
-public tables the verifier derives from its replay of the published files,
-and every fill settled is sent
-once more (``TAG_PUBLISHED_FILL``) to the outputs-digest section
-(:mod:`.digests`), which absorbs the fills ``result.json`` publishes into the
-sponge whose output is the public outputs digest. The state headers and
-their pending orders are hashed in :mod:`.headers`, which sends each header
-digest to its root row, receives the orders carried in from the book and
-sends the post-state's liquidation orders to the staged accounts.
+public tables the verifier derives from its replay of the published files.
+The state headers and their pending orders are hashed in :mod:`.headers`,
+which sends each header digest to its root row, receives the orders carried
+in from the book and sends the post-state's liquidation orders to the staged
+accounts.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def declare_all(
     commitment_hash.declare(b)
     start = PUBLIC_HEADER + PUBLIC_PER_MARKET * len(statement.markets)
     # the state trees recompute the batch's own roots (public inputs 3–18)
-    sec, settle_columns = declare_settlement(b, statement.settle, start, roots=3)
+    sec, settle_columns = declare_settlement(b, statement.settle, start, roots=3, publish=False)
     digests.declare(b, statement)
     inputs_digest.declare(b, statement)
     headers.declare(b, statement)

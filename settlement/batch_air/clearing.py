@@ -5,8 +5,8 @@ start with the statement's number so a failure says which one caught it):
 
 * **S1 uniform price** — each row looks its market's clearing price up in
   the public market table (``TAG_MARKET``, built by the verifier from the
-  public inputs, once per order of the market), and its fill goes to the
-  settlement side at that price (``TAG_FILL``);
+  public inputs, once per order of the market), and its fill leaves at that
+  price (``TAG_FILL_RECORD``, below);
 * **S1 limit** — a filled limit order's signed distance to the price,
   ``(2·is_buy − 1)·(limit − price)``, is range-checked non-negative (30 bits);
 * **S1 quantity** — ``0 ≤ fill ≤ quantity`` (range checks), a filled row
@@ -14,18 +14,24 @@ start with the statement's number so a failure says which one caught it):
 * **S2 bought = sold** — a running signed fill ``Σ (2·is_buy − 1)·fill``
   must be zero wherever the market index changes and on the last row, so
   every market's segment (rows need not be sorted) nets to zero;
-* **binding to the publication** — every active row sends its id with its
-  fill to the public order table (``TAG_ORDER``), which the verifier builds
-  from ``orders.csv`` and ``result.json``: the rows are exactly the published
-  orders, each with its published fill. An order carried in also sends its
-  fields and account (``TAG_CARRIED``) to its record among the pre-state
-  root's pending orders (:mod:`.headers`); a revealed order's fields are bound
-  by its commitment instead (S8, :mod:`.commitment_hash`).
+* **binding to the publication** — a filled row sends, keyed by its fill's
+  number ``fnum`` in the outputs digest, its id (``TAG_FILL_ORDER``) and its
+  fill ``(account, market, side, lots, price)`` (``TAG_FILL_RECORD``) to that
+  fill's two-block record in the outputs digest (:mod:`.digests`), which
+  receives each once and passes the fill on to settlement: the published
+  fills are exactly the book's fills, each on its own order. A row without a
+  fill sends nothing: a revealed order is a leaf of the commitment root (S8,
+  :mod:`.commitments`), whose fields its commitment binds
+  (:mod:`.commitment_hash`); an order carried in sends its fields and account
+  (``TAG_CARRIED``) to its record among the pre-state root's pending orders
+  (:mod:`.headers`). The rows per market are as many as the public order
+  count (``TAG_MARKET``'s multiplicity).
 
 Columns (section ``book``): ``active`` (1 on the order rows, then 0 on the
 padding), ``mkt``, ``is_buy``, ``has_limit``, ``limit``, ``qty``, ``fill``,
 ``acct``, ``price``, ``traded``, ``filled``, ``dlim``, ``net``, ``gtc``,
-``reduce_only``, ``mcode`` (the market code, from the market table) and the
+``reduce_only``, ``mcode`` (the market code, from the market table), ``fnum``
+(a filled row's fill number in the outputs digest, 0 without a fill) and the
 limbs of four range checks.
 """
 
@@ -41,9 +47,9 @@ from sealbatch.crypto.bus import PublicTable
 from sealbatch.settlement.batch_air import commitment_hash, commitments, fair
 from sealbatch.settlement.batch_air.framework import (
     TAG_CARRIED,
-    TAG_FILL,
+    TAG_FILL_ORDER,
+    TAG_FILL_RECORD,
     TAG_MARKET,
-    TAG_ORDER,
     AirBuilder,
     TraceBuilder,
 )
@@ -66,7 +72,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     limit, qty, fill, acct = c("limit"), c("qty"), c("fill"), c("acct")
     price, traded, filled, dlim, net = c("price"), c("traded"), c("filled"), c("dlim"), c("net")
     ref, has_ref = c("ref"), c("has_ref")
-    gtc, ro, mcode = c("gtc"), c("reduce_only"), c("mcode")
+    gtc, ro, mcode, fnum = c("gtc"), c("reduce_only"), c("mcode"), c("fnum")
 
     for e, name in (
         (active, "active"),
@@ -118,8 +124,9 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         active - rev,
         "carried: a book row carried in is a pre-state pending order",
     )
-    b.bus.send(TAG_ORDER, [*ids, fill], active, "published order's fill")
-    b.bus.send(TAG_FILL, [acct, mkt, is_buy, fill, price], filled, "fill to settlement")
+    # A filled row's id and fill, keyed by the fill's number, to its outputs-digest record.
+    b.bus.send(TAG_FILL_ORDER, [fnum, *ids], filled, "published fill's order")
+    b.bus.send(TAG_FILL_RECORD, [fnum, acct, mkt, is_buy, fill, price], filled, "published fill")
     fair.declare(
         b,
         {
@@ -138,14 +145,18 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     )
     rows, mult = statement.market_rows()
     b.public_table(PublicTable(TAG_MARKET, rows, mult, receive=True))
-    rows, mult = statement.order_rows()
-    b.public_table(PublicTable(TAG_ORDER, rows, mult, receive=True))
     commitments.declare_tree(b, statement)
 
 
 def _book_order(orders: Sequence[OrderRow]) -> list[OrderRow]:
     """The book's row order: by (market, limit), market orders (limit 0) first (S7)."""
     return sorted(orders, key=lambda o: (o.market, o.limit))
+
+
+def _fill_numbers(statement: BatchStatement) -> dict[tuple[int, ...], int]:
+    """Each published fill's number (1 … f) in the outputs digest, by its order id."""
+    blocks = statement.output_blocks
+    return {tuple(blocks[1 + 2 * i]): i + 1 for i in range(statement.output_fills)}
 
 
 def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
@@ -190,6 +201,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     if refuse and np.any(fill * (1 - traded)):
         raise ValueError("S1 uniform price: a fill in a market without a clearing price")
     m = len(statement.markets)
+    numbers = _fill_numbers(statement)
     for name, values in (
         ("active", np.ones(n, np.int64)),
         ("mkt", np.append(mkt, np.full(tb.num_rows - n, m, np.int64))),
@@ -209,6 +221,8 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         ("gtc", arr([o.gtc for o in orders])),
         ("reduce_only", arr([o.reduce_only for o in orders])),
         ("mcode", arr([market_code(statement.markets[o.market]) for o in orders])),
+        # a filled row's record (0 when none names it: the digest section refuses that)
+        ("fnum", arr([o.fill and numbers.get(o.id_elements(), 0) for o in orders])),
     ):
         tb.set(SECTION, name, values)
     tb.set_range(SECTION, "fill_min", fill - filled, "S1 quantity (a fill is 0 or ≥ 1 lot)")

@@ -3,9 +3,10 @@ fills, one rate-8 block per row.
 
 The outputs digest (public inputs 35–42) is ``hash_elements`` over the blocks of
 docs/formats.md "Batch digests": a header block ``[0x5EA10005, batch_id×3, m,
-fills, forfeits, carried]``, then one block per fill ``[account, market, is_buy,
-lots, price, 0, 0, 0]``, then the rest of ``result.json`` (forfeits, the markets'
-summaries, the carried orders), each record padded to whole blocks. Section
+fills, forfeits, carried]``, then two blocks per fill, ``[order_id×8]`` and
+``[account, market, is_buy, lots, price, 0, 0, 0]``, then the rest of
+``result.json`` (forfeits, the markets' summaries, the carried orders), each
+record padded to whole blocks. Section
 ``odig`` has one row per block, from row 0: the row absorbs its block ``b`` into
 the sponge — one permutation ``(b ‖ c) → o`` from the Poseidon2 service, the next
 row's capacity ``c`` is this row's ``o[8:16]`` — and the last row's ``o[0:8]`` is
@@ -13,14 +14,20 @@ the public outputs digest. Statements (constraint names start with
 ``outputs digest``):
 
 * the header: row 0's block is the domain, the public batch id and market count,
-  and the number of fill rows (``fills``, counted down the section); row 0's
+  and the number of fills (``fills``, counted down the section); row 0's
   capacity is ``[length, 0, …, 0]`` (the length word is not constrained: a prover
   who changes it changes the digest, like any other absorbed element);
-* the fills: rows ``1 … fills`` (one run after the header) each **receive**
-  ``(TAG_PUBLISHED_FILL, account, market, side, lots, price)`` from their block —
-  the tuple each row of the settlement's fills section sends — so the fills
-  settled are exactly the fill blocks of the published digest, none dropped,
-  none added, none changed;
+* the fills: rows ``1 … 2·fills`` (one run after the header), two per fill —
+  an id row (``fid``) then a fill row (``fill``); ``count``, the fill's number
+  ``k``, steps by one on each id row. The id row **receives** ``(TAG_FILL_ORDER,
+  k, order_id×8)`` and the fill row ``(TAG_FILL_RECORD, k, account, market,
+  side, lots, price)`` from their blocks — the two tuples a filled order row of
+  the book sends (:mod:`.clearing`) — and the fill row **sends** ``(TAG_FILL,
+  account, market, side, lots, price)`` to the settlement's fills section. The
+  numbers are distinct, so each record is one filled order's: the published
+  fills are exactly the book's fills, each on the order that took it (none
+  dropped, none added, none moved to another order), and exactly the fills
+  settled;
 * the forfeits: right after the fills, three rows per forfeit (``forfeits`` of
   them, the header's count): ``[commitment×8]``, ``[sequence, is_quote, bond×3]``,
   ``[trader×7]``. The first row of an order commitment's forfeit
@@ -48,7 +55,13 @@ from sealbatch.crypto.air import Column, const, pub
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
 from sealbatch.settlement.batch_air.commitments import TAG_CNODE
-from sealbatch.settlement.batch_air.framework import TAG_PUBLISHED_FILL, AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.framework import (
+    TAG_FILL,
+    TAG_FILL_ORDER,
+    TAG_FILL_RECORD,
+    AirBuilder,
+    TraceBuilder,
+)
 from sealbatch.settlement.batch_air.statement import OUTPUTS_DOMAIN, BatchStatement
 
 __all__ = ["SECTION", "declare", "generate", "rows_needed"]
@@ -73,12 +86,14 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         return b.column(SECTION, name)
 
     on, head, is_fill, count, fills = c("on"), c("head"), c("fill"), c("count"), c("fills")
+    fid = c("fid")
     block = [c(f"b{k}") for k in range(RATE)]
     cap = [c(f"c{k}") for k in range(WIDTH - RATE)]
     out = [c(f"o{k}") for k in range(WIDTH)]
 
     b.boolean(on, "outputs digest: on")
     b.boolean(is_fill, "outputs digest: fill")
+    b.boolean(fid, "outputs digest: fid")
     b.constrain(on.next * (1 - on), "outputs digest: block rows first")
     b.boundary(0, on - 1, "outputs digest: the header block is absorbed")
     b.boundary(-1, on, "outputs digest: the last row is past the blocks")
@@ -99,22 +114,29 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.boundary(0, block[5] - fills, "outputs digest: header fill count")
     for k in range(1, WIDTH - RATE):
         b.boundary(0, cap[k], f"outputs digest: initial capacity {k}")
-    # the fill rows: one run right after the header, exactly `fills` of them
-    b.boundary(0, is_fill, "outputs digest: the header is not a fill")
-    b.constrain(is_fill * (1 - on), "outputs digest: fills are block rows")
-    b.constrain(is_fill.next * (1 - is_fill - head), "outputs digest: fills follow the header")
+    # the fills: one run right after the header, an id row then a fill row for each of
+    # exactly `fills` fills, numbered 1 … fills by `count` (which steps on the id rows)
+    b.boundary(0, fid, "outputs digest: the header is not a fill's id")
+    b.constrain(fid * (1 - on), "outputs digest: fills are block rows")
+    b.constrain(is_fill.next - fid, "outputs digest: a fill row follows each id row")
+    b.constrain(fid.next * (1 - is_fill - head), "outputs digest: fills follow the header")
     b.constrain(fills.next - fills, "outputs digest: fill count is constant")
-    b.boundary(0, count, "outputs digest: fill rows counted")
-    b.constrain(count.next - count - is_fill.next, "outputs digest: fill rows counted")
-    b.boundary(-1, count - fills, "outputs digest: as many fill rows as the header says")
+    b.boundary(0, count, "outputs digest: fills counted")
+    b.constrain(count.next - count - fid.next, "outputs digest: fills counted")
+    b.boundary(-1, count - fills, "outputs digest: as many fills as the header says")
+    b.bus.receive(TAG_FILL_ORDER, [count, *block], fid, "outputs digest: the order of a book fill")
     b.bus.receive(
-        TAG_PUBLISHED_FILL, block[:_FILL_WIDTH], is_fill, "outputs digest: a settled fill"
+        TAG_FILL_RECORD,
+        [count, *block[:_FILL_WIDTH]],
+        is_fill,
+        "outputs digest: a book fill",
     )
-    _declare_forfeits(b, on, head, is_fill, block)
+    b.bus.send(TAG_FILL, block[:_FILL_WIDTH], is_fill, "outputs digest: a fill to settlement")
+    _declare_forfeits(b, on, head, is_fill, fid, block)
 
 
 def _declare_forfeits(
-    b: AirBuilder, on: Column, head: Column, is_fill: Column, block: list[Column]
+    b: AirBuilder, on: Column, head: Column, is_fill: Column, fid: Column, block: list[Column]
 ) -> None:
     """The forfeit rows: three per forfeit after the fills, the first one sending its leaf."""
 
@@ -124,7 +146,7 @@ def _declare_forfeits(
     first, second, third = c("forfeit_a"), c("forfeit_b"), c("forfeit_c")
     count, total, seq, leaf = c("forfeit_count"), c("forfeits"), c("forfeit_seq"), c("leaf")
     b.boolean(first, "outputs digest: forfeit_a")
-    kinds = is_fill + first + second + third
+    kinds = fid + is_fill + first + second + third
     b.boolean(kinds, "outputs digest: one kind per row")
     for flag, name in ((first, "a"), (second, "b"), (third, "c")):
         b.boundary(0, flag, f"outputs digest: the header is not forfeit row {name}")
@@ -155,7 +177,8 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
 
     Raises:
         ValueError: more blocks than rows, or (with ``refuse``) blocks that do not hash
-            to the public outputs digest, or fill blocks that are not the settled fills.
+            to the public outputs digest, or fill records that are not the fills the book
+            took (each on its order) and settled.
     """
     blocks = np.array(statement.output_blocks, dtype=np.uint64).reshape(-1, RATE)
     n, f = blocks.shape[0], statement.output_fills
@@ -164,11 +187,24 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     settled = sorted(
         (r.account, r.market, int(r.buy), r.lots, r.price) for r in statement.settle_witness.fills
     )
-    published = sorted(tuple(int(v) for v in blk[:_FILL_WIDTH]) for blk in blocks[1 : 1 + f])
+    records = [tuple(int(v) for v in blk) for blk in blocks[1 : 1 + 2 * f]]
+    published = sorted(data[:_FILL_WIDTH] for data in records[1::2])
     if refuse and settled != published:
         raise ValueError("outputs digest: the published fills are not the fills settled")
+    booked = sorted(
+        (*o.id_elements(), o.account, o.market, o.is_buy, o.fill, statement.prices[o.market])
+        for o in statement.orders
+        if o.fill
+    )
+    listed = sorted(
+        (*i, *d[:_FILL_WIDTH]) for i, d in zip(records[::2], records[1::2], strict=True)
+    )
+    if refuse and booked != listed:
+        raise ValueError(
+            "outputs digest: the published fills are not the book's fills on their orders"
+        )
     forfeits = int(blocks[0, 6]) if n else 0
-    starts = 1 + f + 3 * np.arange(forfeits)
+    starts = 1 + 2 * f + 3 * np.arange(forfeits)
     if forfeits and starts[-1] + 2 >= n:
         raise ValueError(f"outputs digest: expected 3 blocks for each of {forfeits} forfeits")
     leaves = sorted(
@@ -199,10 +235,11 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     tb.permute(ins)
     tb.set(SECTION, "on", np.ones(n, np.int64))
     tb.set(SECTION, "head", [1])
-    fill_flag = np.zeros(n, np.int64)
-    fill_flag[1 : 1 + f] = 1
-    tb.set(SECTION, "fill", fill_flag)
-    tb.set(SECTION, "count", np.cumsum(fill_flag), pad=f)
+    fid = np.zeros(n, np.int64)
+    fid[1 : 1 + 2 * f : 2] = 1
+    tb.set(SECTION, "fid", fid)
+    tb.set(SECTION, "fill", np.roll(fid, 1))
+    tb.set(SECTION, "count", np.cumsum(fid), pad=f)
     tb.set(SECTION, "fills", [], pad=f)
     first = np.zeros(n, np.int64)
     first[starts] = 1

@@ -4,13 +4,14 @@ Statement 3 (DESIGN.md, "The batch statement"). The fill rows form one run
 at the top of the section, in runs of equal account (``first`` marks the
 start of a run). Each row
 
-* receives ``(TAG_FILL, account, market, side, lots, price)`` — the tuple
-  the clearing side sends for every fill — with ``price`` the market's public
-  clearing price (a one-hot market selector picks it), and ``lots < 2^22``,
-  and sends the same tuple under ``TAG_PUBLISHED_FILL`` to the outputs
-  digest's fill rows (:mod:`.digests`; in ``sealbatch_settle`` to the
-  verifier's table of the given fills), so the fills settled are the
-  published ones, prices included;
+* receives ``(TAG_FILL, account, market, side, lots, price)`` — in the batch
+  AIR the tuple each fill record of the outputs digest sends (:mod:`.digests`,
+  which the filled order rows of the book reach), in ``sealbatch_settle`` the
+  verifier's table of the given fills — with ``price`` the market's public
+  clearing price (a one-hot market selector picks it), and ``lots < 2^22``;
+  in ``sealbatch_settle`` it also sends the same tuple under
+  ``TAG_PUBLISHED_FILL`` back to that table, so the fills settled are exactly
+  the given ones, prices included;
 * proves its fee ``fee = ⌈lots × price × multiplier × fee_bps / 10 000⌉``
   exactly as :func:`sealbatch.settlement.ledger.fill_fee` rounds it (up):
   ``fee·10^4 − lots·K = r`` with ``0 <= r <= 9 999`` and
@@ -88,9 +89,16 @@ def _fee_const(st: SettleStatement, j: int) -> list[int]:
     return [int(d) for d in digits_of([k], FEE_CONST_DIGITS)[:, 0]]
 
 
-def fills_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> FillColumns:
+def fills_section(
+    sec: Section, st: SettleStatement, ix: DerivedIndex, *, publish: bool = True
+) -> FillColumns:
     """Allocate the fills section's columns and add its constraints (each market's price
-    and fee constant read from the public inputs at ``ix``)."""
+    and fee constant read from the public inputs at ``ix``).
+
+    ``publish``: send each fill back under ``TAG_PUBLISHED_FILL`` (the settlement AIR
+    alone); the batch AIR's fills come from the outputs digest's fill records, which
+    are the published fills already.
+    """
     m = len(st.markets)
     on, first, last = sec.one("fill.on"), sec.one("fill.first"), sec.one("fill.last")
     account, side = sec.one("fill.account"), sec.one("fill.side")
@@ -134,7 +142,8 @@ def fills_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> FillCo
     sec.transition(selected - on, "a fill row is in exactly one market")
     lots = a0 + 4096 * a1
     sec.bus.receive(TAG_FILL, [account, index, side, lots, price], on, "fill")
-    sec.bus.send(TAG_PUBLISHED_FILL, [account, index, side, lots, price], on, "published fill")
+    if publish:
+        sec.bus.send(TAG_PUBLISHED_FILL, [account, index, side, lots, price], on, "published fill")
 
     # fee·10^4 − lots·K − r = 0, digit by digit
     terms: list[list[Expr]] = [[] for _ in range(_FEE_POSITIONS)]

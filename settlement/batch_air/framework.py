@@ -41,7 +41,10 @@ tag                     tuple
 ``TAG_PERM``            ``(in_0 … in_15, out_0 … out_15)`` — Poseidon2
 ``TAG_MARKET``          ``(market, code, price, traded, reference,
                         has_reference)`` — public per market
-``TAG_ORDER``           ``(id×8, fill)`` — each published order's fill
+``TAG_FILL_ORDER``      ``(fill number, id×8)`` — a filled order's id, to the
+                        outputs digest's record of its fill (:mod:`.digests`)
+``TAG_FILL_RECORD``     ``(fill number, account, market, side, lots, price)`` —
+                        the filled order's fill, to the same record
 ``TAG_CARRIED``         ``(market code, flags, limit, quantity, account,
                         id×8)`` — each order carried in, to its pre-state
                         pending record (:mod:`.headers`)
@@ -51,7 +54,8 @@ tag                     tuple
                         trader's account, back to the order
 ``TAG_ACCOUNT_ADDR``    ``(account, address×7, subaccount)`` — an account row's
                         address, looked up by each revealed order's trader
-``TAG_FILL``            ``(account, market, side, lots, price)`` — side 1 buy
+``TAG_FILL``            ``(account, market, side, lots, price)`` — side 1 buy:
+                        each published fill record, to settlement
 ``TAG_FORFEIT``         ``(account, forfeit digits×6)`` — the bonds an account
                         is charged for its forfeited commitments
 ``TAG_NODE``            ``(tree, level, index, digest×8)`` — a state-tree node
@@ -65,8 +69,8 @@ tag                     tuple
                         adjustment per market)`` — what the transition moved
                         beyond fills, fees, funding, transfers and forfeits
 ``TAG_PUBLISHED_FILL``  ``(account, market, side, lots, price)`` — each fill
-                        the settlement settles, received by the outputs
-                        digest's fill rows (:mod:`.digests`)
+                        the settlement settles, to the verifier's table of the
+                        given fills (the settlement AIR alone, :mod:`.settle_air`)
 ``TAG_STAGED``          ``(account)`` — each post-state liquidation order, to
                         its staged account's row (:mod:`.health`)
 ``TAG_HEADER``          ``(tree, digest×8)`` — a state header's digest, to its
@@ -107,12 +111,13 @@ __all__ = [
     "TAG_CDIGEST",
     "TAG_CFIELDS",
     "TAG_FILL",
+    "TAG_FILL_ORDER",
+    "TAG_FILL_RECORD",
     "TAG_FORFEIT",
     "TAG_HEADER",
     "TAG_HELD",
     "TAG_MARKET",
     "TAG_NODE",
-    "TAG_ORDER",
     "TAG_PENDING",
     "TAG_PERM",
     "TAG_PUBLISHED_FILL",
@@ -131,7 +136,7 @@ U64 = npt.NDArray[np.uint64]
 TAG_RANGE = 1
 TAG_PERM = 2
 TAG_MARKET = 3
-TAG_ORDER = 4
+TAG_FILL_ORDER = 4
 TAG_FILL = 5
 TAG_FORFEIT = 6
 TAG_NODE = 16
@@ -140,6 +145,7 @@ TAG_TRANSFERS = 18
 TAG_PUBLISHED_FILL = 19
 TAG_ADJUST = 20
 TAG_STAGED = 23
+TAG_FILL_RECORD = 40
 TAG_CFIELDS = 32
 TAG_CDIGEST = 33
 TAG_ACCOUNT_ADDR = 34

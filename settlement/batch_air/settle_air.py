@@ -92,16 +92,22 @@ class SettleColumns:
 
 
 def declare(
-    b: AirBuilder, st: SettleStatement, start: int = 0, roots: int | None = None
+    b: AirBuilder,
+    st: SettleStatement,
+    start: int = 0,
+    roots: int | None = None,
+    *,
+    publish: bool = True,
 ) -> tuple[Section, SettleColumns]:
     """Declare the settlement sections on ``b`` (both sides); the statement's elements
     (:meth:`SettleStatement.to_elements`) are ``b``'s public inputs from ``start`` on, the
-    state roots the tree recomputes at ``roots`` (default: the statement's)."""
+    state roots the tree recomputes at ``roots`` (default: the statement's); ``publish`` as
+    :func:`~sealbatch.settlement.batch_air.fills.fills_section`'s."""
     sec = Section(b)
     ix = st.derived_index(start, roots)
     acc = account_section(sec, st, ix)
     tree = tree_section(sec, st, ix)
-    fills = fills_section(sec, st, ix)
+    fills = fills_section(sec, st, ix, publish=publish)
     health = health_section(sec, st, acc, ix)
     return sec, SettleColumns(acc, tree, fills, health)
 

@@ -12,9 +12,10 @@ and derives
   docs/formats.md "Batch digests"), and per market its clearing price,
   funding index, mark price and order count;
 * the **public tables** the verifier adds to the bus itself: each market's
-  code and price (``TAG_MARKET``, once per order of the market), each
-  published order's id with its published fill (``TAG_ORDER``) and the
+  code and price (``TAG_MARKET``, once per order of the market) and the
   per-market count of pending orders held in a halted market (``TAG_HELD``);
+  which order took which fill is bound by the outputs digest, whose fill
+  records carry the order id;
 * the outputs digest's preimage as rate-8 blocks (:func:`outputs_blocks`),
   which the prover absorbs in the AIR's digest section (:mod:`.digests`).
 
@@ -24,7 +25,6 @@ This module is the verifier's side: it never imports the prover.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -107,10 +107,6 @@ class OrderRow:
         """The order id as 8 field elements (``bytes32_elements``)."""
         return tuple(bytes32_elements(self.order_id))
 
-    def order_tuple(self) -> tuple[int, ...]:
-        """``(id×8, fill)`` (``TAG_ORDER``): the order's published fill."""
-        return (*self.id_elements(), self.fill)
-
 
 @dataclass(frozen=True)
 class BatchStatement:
@@ -129,7 +125,7 @@ class BatchStatement:
     references: tuple[int, ...] = ()  # reference price per market, 0: none
     forfeit_leaves: tuple[tuple[int, ...], ...] = ()  # (sequence, commitment×8) per forfeit
     #: the outputs digest's preimage, rate-8 blocks (docs/formats.md "Batch digests"): the
-    #: header, then ``output_fills`` fill blocks, then the rest
+    #: header, then ``output_fills`` fills of two blocks each (order id, fill), then the rest
     output_blocks: tuple[tuple[int, ...], ...] = ()
     output_fills: int = 0
     #: the inputs digest's preimage, rate-8 blocks (docs/formats.md "Batch digests"): three
@@ -147,12 +143,6 @@ class BatchStatement:
             for j, (m, p, r) in enumerate(zip(self.markets, self.prices, refs, strict=True))
         )
         return rows, self.order_counts
-
-    def order_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-        """``TAG_ORDER`` rows (each distinct ``(id×8, fill)`` once) and their counts."""
-        counts = Counter(o.order_tuple() for o in self.orders)
-        rows = tuple(sorted(counts))
-        return rows, tuple(counts[r] for r in rows)
 
 
 def read_batch_dir(batch_dir: Path) -> dict[str, str]:
@@ -423,7 +413,8 @@ def outputs_blocks(
     """The outputs digest's preimage as rate-8 blocks (docs/formats.md, "Batch digests").
 
     Returns:
-        The blocks (8 elements each) and the number of fill blocks (blocks 1 … f).
+        The blocks (8 elements each) and the number of fills ``f`` (two blocks each,
+        blocks 1 … 2f: the order id, then the fill).
 
     Raises:
         BatchStatementError: a malformed forfeit or carried order.
@@ -440,6 +431,7 @@ def outputs_blocks(
                            len(listed)])  # fmt: skip
         for f in listed:
             o = by_id[bytes.fromhex(str(f["order_id"]).removeprefix("0x"))]
+            fills.append([*o.id_elements()])
             fills.append([o.account, j, o.is_buy, o.fill, o.fill_price])
     tail: list[list[int]] = []
     for f in forfeits:
@@ -471,11 +463,12 @@ def outputs_blocks(
             ])  # fmt: skip
         except (KeyError, ValueError) as exc:
             raise BatchStatementError(f"result.json carried: {exc}") from exc
-    header = [OUTPUTS_DOMAIN, *limbs(batch_id, 3), len(markets), len(fills), len(forfeits),
+    count = len(fills) // 2
+    header = [OUTPUTS_DOMAIN, *limbs(batch_id, 3), len(markets), count, len(forfeits),
               len(carried)]  # fmt: skip
     blocks = [header, *fills, *tail]
     padded = tuple(tuple(int(v) for v in (*b, *(0,) * (8 - len(b)))) for b in blocks)
-    return padded, len(fills)
+    return padded, count
 
 
 def _blocks_digest(blocks: Sequence[Sequence[int]]) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from sealbatch.crypto.air import Air
 from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.keccak import keccak256
+from sealbatch.crypto.poseidon2 import hash_elements
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.ledger import AccountKey
 from sealbatch.settlement.params import DEFAULT_CONFIG
@@ -112,6 +114,22 @@ def committed_batch(
 
 def statement_of(files: Mapping[str, str]) -> BatchStatement:
     return statement_from_files(files)
+
+
+def with_output_blocks(
+    statement: BatchStatement, blocks: Sequence[tuple[int, ...]]
+) -> BatchStatement:
+    """The statement of a batch whose result.json lists ``blocks``: the verifier's outputs
+    digest (public inputs 35–42) is the hash of exactly those blocks."""
+    digest = [int(v) for v in hash_elements([v for b in blocks for v in b])]
+    public = list(statement.public_inputs)
+    public[35:43] = digest
+    return replace(
+        statement,
+        output_blocks=tuple(blocks),
+        output_fills=blocks[0][5],
+        public_inputs=tuple(public),
+    )
 
 
 def check_all(air: Air, trace: np.ndarray, seed: int = 1) -> None:

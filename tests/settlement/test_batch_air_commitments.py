@@ -24,10 +24,23 @@ from sealbatch.crypto.air import ConstraintViolation
 from sealbatch.settlement.batch_air import statement as statement_module
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.commitment_hash import BLOCKS, permutations
+from sealbatch.settlement.batch_air.commitments import TAG_CNODE
+from sealbatch.settlement.batch_air.framework import (
+    TAG_ADJUST,
+    TAG_FORFEIT,
+    TAG_HELD,
+    TAG_MARKET,
+)
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.errors import BatchStatementError
-from tests.settlement.batch_air_helpers import BTC, ETH, check_all, small_batch_files
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    small_batch_files,
+    with_output_blocks,
+)
 from tests.settlement.conftest import TRADERS
 
 #: The default batch's order 5 (BTC sell 650 050 × 2) is not filled, so the published
@@ -55,8 +68,11 @@ def test_the_honest_batch_hashes_every_revealed_commitment() -> None:
     assert permutations(st) == BLOCKS * 9
     air, trace = generate(st, rows_for(st))
     check_all(air, trace)
-    # the verifier's tables no longer list a revealed order's fields: only its fill
-    assert all(len(r) == 9 for r in st.order_rows()[0])
+    # the verifier's tables list no revealed order at all: its fields are its
+    # commitment's, its fill the outputs digest's record
+    air, layout = build_with_layout(rows_for(st), st)
+    tags = {t.tag for t in layout.public_tables if t.rows}
+    assert tags <= {TAG_MARKET, TAG_CNODE, TAG_FORFEIT, TAG_ADJUST, TAG_HELD}
 
 
 @pytest.mark.parametrize(
@@ -105,7 +121,14 @@ def test_a_fill_settled_on_another_account_is_caught_by_the_order_binding() -> N
     a, b = st.orders[0], st.orders[1]
     assert (a.fill, a.is_buy, a.market) == (b.fill, b.is_buy, b.market) and a.account != b.account
     swapped = (replace(a, account=b.account), replace(b, account=a.account), *st.orders[2:])
-    _refused_and_rejected(replace(st, orders=swapped), "S8 order binding")
+    # the publication lists the two fills on the swapped accounts too
+    accounts = {a.id_elements(): b.account, b.id_elements(): a.account}
+    blocks = list(st.output_blocks)
+    for r in range(1, 1 + 2 * st.output_fills, 2):
+        if blocks[r] in accounts:
+            blocks[r + 1] = (accounts[blocks[r]], *blocks[r + 1][1:])
+    forged = with_output_blocks(replace(st, orders=swapped), blocks)
+    _refused_and_rejected(forged, "S8 order binding")
 
 
 def test_the_air_shape_pins_the_hash_rows() -> None:

@@ -1,7 +1,8 @@
 """The outputs digest recomputed in the batch AIR (``batch_air/digests.py``): the honest
-sponge equals the public digest, and a published fill list that differs from the fills
-settled — a fill changed, dropped, added, reordered or hidden past the fill rows — is
-refused by the prover and rejected by the AIR (``refuse=False``), naming the statement."""
+sponge equals the public digest, and a published fill list that differs from the book's
+fills and the fills settled — a fill changed, dropped, added, reordered, hidden past the
+fill rows or moved to another order — is refused by the prover and rejected by the AIR
+(``refuse=False``), naming the statement."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import hash_elements
@@ -18,7 +20,15 @@ from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.errors import BatchStatementError
-from tests.settlement.batch_air_helpers import BTC, check_all, small_batch_files, statement_of
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    small_batch_files,
+    statement_of,
+    with_output_blocks,
+)
+from tests.settlement.conftest import TRADERS
 
 _DIGEST = slice(35, 43)
 
@@ -34,19 +44,28 @@ def statement(files: dict[str, str]) -> BatchStatement:
 
 
 def _published(statement: BatchStatement, blocks: list[tuple[int, ...]]) -> BatchStatement:
-    """The statement of a batch whose result.json lists ``blocks``: the verifier's digest
-    (a public input) is the hash of exactly those blocks."""
-    fills = blocks[0][5]
-    digest = [int(v) for v in hash_elements([v for b in blocks for v in b])]
-    public = list(statement.public_inputs)
-    public[_DIGEST] = digest
-    return replace(
-        statement, output_blocks=tuple(blocks), output_fills=fills, public_inputs=tuple(public)
-    )
+    return with_output_blocks(statement, blocks)
 
 
 def _with_count(block: tuple[int, ...], fills: int) -> tuple[int, ...]:
     return (*block[:5], fills, *block[6:])
+
+
+def _records(statement: BatchStatement) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The published fill records: (order id block, fill block) per fill."""
+    blocks = statement.output_blocks
+    f = statement.output_fills
+    return list(zip(blocks[1 : 1 + 2 * f : 2], blocks[2 : 2 + 2 * f : 2], strict=True))
+
+
+def _with_records(
+    statement: BatchStatement, records: list[tuple[tuple[int, ...], tuple[int, ...]]]
+) -> list[tuple[int, ...]]:
+    """The statement's blocks with ``records`` in place of its fill records."""
+    blocks = statement.output_blocks
+    rest = blocks[1 + 2 * statement.output_fills :]
+    flat = [b for r in records for b in r]
+    return [_with_count(blocks[0], len(records)), *flat, *rest]
 
 
 def _refused_and_rejected(forged: BatchStatement, rejected: str) -> None:
@@ -66,10 +85,16 @@ def test_the_public_digest_is_the_sponge_of_the_published_blocks(
     header = blocks[0]
     assert header[1:4] == statement.public_inputs[0:3]  # batch id limbs
     assert header[4:8] == (2, statement.output_fills, 1, 0)  # markets, fills, forfeits, carried
-    fills = [b[:5] for b in blocks[1 : 1 + statement.output_fills]]
+    records = _records(statement)
+    fills = [data[:5] for _, data in records]
     settled = [(f.account, f.market, int(f.buy), f.lots, f.price)
                for f in statement.settle_witness.fills]  # fmt: skip
     assert sorted(fills) == sorted(settled) and len(fills) == 8
+    # each fill record names its order: the order's id, account, market, side and fill
+    by_id = {o.id_elements(): o for o in statement.orders}
+    for ident, data in records:
+        o = by_id[ident]
+        assert data == (o.account, o.market, o.is_buy, o.fill, o.fill_price, 0, 0, 0)
     digest = hash_elements([v for b in blocks for v in b])
     assert tuple(int(v) for v in digest) == statement.public_inputs[_DIGEST]
 
@@ -94,35 +119,34 @@ def test_a_published_fill_at_another_price_is_rejected_by_s1_uniform_price_in_th
 def test_a_dropped_fill_is_rejected_by_the_outputs_digest(statement: BatchStatement) -> None:
     """The published fills omit one that was settled: its settled fill tuple has no
     digest row to receive it."""
-    blocks = list(statement.output_blocks)
-    f = statement.output_fills
-    dropped = [_with_count(blocks[0], f - 1), *blocks[1:f], *blocks[f + 1 :]]
-    _refused_and_rejected(_published(statement, dropped), "bus")
+    records = _records(statement)
+    _refused_and_rejected(_published(statement, _with_records(statement, records[:-1])), "bus")
 
 
 def test_an_extra_fill_is_rejected_by_the_outputs_digest(statement: BatchStatement) -> None:
-    """The published fills list one fill twice: the second digest row receives a fill
-    tuple the settlement never sent."""
-    blocks = list(statement.output_blocks)
-    f = statement.output_fills
-    extra = [_with_count(blocks[0], f + 1), *blocks[1 : f + 1], blocks[1], *blocks[f + 1 :]]
+    """The published fills list one fill twice: the second record receives a fill the
+    book never sent."""
+    records = _records(statement)
+    extra = _with_records(statement, [*records, records[0]])
     _refused_and_rejected(_published(statement, extra), "bus")
 
 
 def test_a_fill_hidden_among_the_other_blocks_is_rejected_by_the_fill_count(
     statement: BatchStatement,
 ) -> None:
-    """The trace absorbs the published blocks but marks the last fill row as an ordinary
-    block: the header's fill count no longer matches the fill rows (and the forfeit after
-    it no longer follows a fill)."""
+    """The trace absorbs the published blocks but marks the last fill's two rows as
+    ordinary blocks: the header's fill count no longer matches the fills (and the forfeit
+    after them no longer follows a fill)."""
     air, layout = build_with_layout(rows_for(statement), statement)
     _, trace = generate(statement, rows_for(statement))
     f = statement.output_fills
+    fid = layout.column("odig", "fid")
     fill = layout.column("odig", "fill")
     count = layout.column("odig", "count")
-    trace[fill, f] = 0
-    trace[count, f:] -= np.uint64(1)
-    rejected = r"outputs digest: (as many fill rows|forfeits follow)"
+    trace[fid, 2 * f - 1] = 0
+    trace[fill, 2 * f] = 0
+    trace[count, 2 * f - 1 :] -= np.uint64(1)
+    rejected = r"outputs digest: (as many fills|forfeits follow)"
     with pytest.raises(ConstraintViolation, match=rejected):
         check_all(air, trace)
 
@@ -131,10 +155,9 @@ def test_fills_absorbed_in_another_order_miss_the_public_digest(
     statement: BatchStatement,
 ) -> None:
     """The same fills in another order hash to another digest than the verifier's."""
-    blocks = list(statement.output_blocks)
-    f = statement.output_fills
-    swapped = [blocks[0], blocks[2], blocks[1], *blocks[3:]]
-    assert f >= 2 and swapped[1] != swapped[2]
+    records = _records(statement)
+    assert len(records) >= 2 and records[0] != records[1]
+    swapped = _with_records(statement, [records[1], records[0], *records[2:]])
     forged = replace(statement, output_blocks=tuple(swapped))
     _refused_and_rejected(forged, "outputs digest: output")
 
@@ -142,9 +165,8 @@ def test_fills_absorbed_in_another_order_miss_the_public_digest(
 def test_a_changed_forfeit_record_misses_the_public_digest(statement: BatchStatement) -> None:
     """The blocks after the fills (forfeits, markets, carried) are bound by the digest."""
     blocks = list(statement.output_blocks)
-    f = statement.output_fills
-    forfeit = blocks[f + 3]  # bond limbs, quote flag
-    blocks[f + 3] = (forfeit[0] - 1, *forfeit[1:])
+    r = _forfeit_start(statement, 0) + 1  # sequence, quote flag, bond limbs
+    blocks[r] = (*blocks[r][:2], blocks[r][2] + 1, *blocks[r][3:])
     forged = replace(statement, output_blocks=tuple(blocks))
     _refused_and_rejected(forged, "outputs digest: output")
 
@@ -153,7 +175,7 @@ def test_a_changed_forfeit_record_misses_the_public_digest(statement: BatchState
 
 
 def _forfeit_start(statement: BatchStatement, i: int) -> int:
-    return 1 + statement.output_fills + 3 * i
+    return 1 + 2 * statement.output_fills + 3 * i
 
 
 def _s8_refused_and_rejected(forged: BatchStatement) -> None:
@@ -222,3 +244,67 @@ def test_forfeit_rows_not_counted_by_the_header_are_rejected(statement: BatchSta
     trace[layout.column("odig", "forfeit_count"), r:] -= np.uint64(1)
     with pytest.raises(ConstraintViolation, match="outputs digest: as many forfeits"):
         check_all(air, trace)
+
+
+# ---- fill records: each names the order that took the fill (no verifier order table)
+
+
+def test_fill_records_with_their_order_ids_swapped_are_rejected(
+    statement: BatchStatement,
+) -> None:
+    """Two fills published under each other's order ids: each filled order row sends its
+    id and its fill under its record's number, and the record names another order."""
+    records = _records(statement)
+    (id0, data0), (id1, data1) = records[0], records[1]
+    assert id0 != id1 and data0 != data1
+    swapped = _with_records(statement, [(id1, data0), (id0, data1), *records[2:]])
+    _refused_and_rejected(_published(statement, swapped), "bus")
+
+
+def test_a_fill_record_naming_no_order_is_rejected(statement: BatchStatement) -> None:
+    """A fill record whose order id is no order of the book (its fill unchanged)."""
+    records = _records(statement)
+    ident, data = records[0]
+    forged = [((ident[0] + 1) % P, *ident[1:]), data]
+    blocks = _with_records(statement, [(forged[0], forged[1]), *records[1:]])
+    _refused_and_rejected(_published(statement, blocks), "bus")
+
+
+def test_a_fill_moved_to_another_order_of_the_same_account_is_rejected() -> None:
+    """Trader 0 has two BTC buys; the one at 650,010 fills, the one at 640,000 does not.
+    The publication credits the fill to the unfilled order: its record's fill (account,
+    market, side, lots, price) is unchanged, only the order id differs — the book's filled
+    order sends its own id under that record's number, so the bus does not balance."""
+    t = TRADERS
+    orders = [
+        (t[0], Order(BTC, Side.BUY, 650_010, 5)),
+        (t[0], Order(BTC, Side.BUY, 640_000, 1)),
+        (t[1], Order(BTC, Side.SELL, 649_990, 5)),
+        (t[2], Order(ETH, Side.BUY, None, 2)),
+        (t[3], Order(ETH, Side.SELL, 350_000, 2)),
+    ]
+    statement = statement_of(small_batch_files(orders))
+    by_id = {o.id_elements(): o for o in statement.orders}
+    filled = next(o for o in statement.orders if o.market == 0 and o.is_buy and o.fill)
+    other = next(
+        o
+        for o in statement.orders
+        if o.account == filled.account and o.market == 0 and o.is_buy and not o.fill
+    )
+    records = _records(statement)
+    moved = [(other.id_elements() if by_id[i] is filled else i, data) for i, data in records]
+    assert moved != records
+    _refused_and_rejected(_published(statement, _with_records(statement, moved)), "bus")
+
+
+def test_every_bus_tag_is_distinct() -> None:
+    """Tuples of different tags never balance each other only if no two tags share a value."""
+    from sealbatch.settlement.batch_air import commitments, framework
+
+    tags: dict[str, int] = {}
+    for module in (framework, commitments):
+        for name, value in vars(module).items():
+            if name.startswith("TAG_") and isinstance(value, int):
+                tags[name] = value
+    assert "TAG_FILL_ORDER" in tags and "TAG_ORDER" not in tags
+    assert len(set(tags.values())) == len(tags), sorted(tags.items(), key=lambda kv: kv[1])
