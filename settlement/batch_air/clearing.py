@@ -141,6 +141,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
             "price": price,
             "ref": ref,
             "has_ref": has_ref,
+            "filled": filled,
         },
     )
     rows, mult = statement.market_rows()

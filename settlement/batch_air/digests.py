@@ -36,11 +36,19 @@ the public outputs digest. Statements (constraint names start with
   commitments under the public commitment root that were not revealed are
   exactly the published forfeits — none hidden, none invented, none moved to
   another receipt slot;
-* the rest of the blocks (the markets' summaries, the carried orders) are
-  absorbed as they are: the digest binds them to the published ``result.json``
-  (the verifier hashes the same blocks), but nothing else in the AIR reads them
-  yet; nor does it read a forfeit's trader or bond (the charges reach the
-  accounts through the verifier's flows table).
+* the markets' summaries: right after the forfeits, one row per market in id
+  order (``summary``; ``summaries`` counts them, ``m`` of them), ``[market
+  code, price, volume, fill count]``: the code is the market's, the price its
+  public clearing price (public inputs ``44 + 7j``; a polynomial in the
+  market's index picks them), and the row **receives** ``(TAG_MARKET_SUMMARY,
+  market, volume, fill count)`` from the market's last book row — its bought
+  lots (S7's ``vol``) and its number of filled orders — or, for a market with
+  no orders (its public order count 0), has volume and fill count 0;
+* the rest of the blocks (the carried orders) are absorbed as they are: the
+  digest binds them to the published ``result.json`` (the verifier hashes the
+  same blocks), but nothing else in the AIR reads them yet; nor does it read a
+  forfeit's trader or bond (the charges reach the accounts through the
+  verifier's flows table).
 
 Since the sponge's output is a public input the verifier computes from the
 published files, the order of the blocks is the published one: a prover who
@@ -51,7 +59,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sealbatch.crypto.air import Column, const, pub
+from sealbatch.auction.commitment import market_code
+from sealbatch.crypto.air import Column, Expr, const, pub
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
 from sealbatch.settlement.batch_air.commitments import TAG_CNODE
@@ -59,6 +68,7 @@ from sealbatch.settlement.batch_air.framework import (
     TAG_FILL,
     TAG_FILL_ORDER,
     TAG_FILL_RECORD,
+    TAG_MARKET_SUMMARY,
     AirBuilder,
     TraceBuilder,
 )
@@ -71,6 +81,7 @@ SECTION = "odig"
 _BATCH_ID = 0
 _OUTPUTS = 35
 _MARKETS = 43
+_PER_MARKET, _PER_MARKET_SIZE = 44, 7  # market j's price is public input 44 + 7j
 _FILL_WIDTH = 5
 
 
@@ -132,13 +143,75 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         "outputs digest: a book fill",
     )
     b.bus.send(TAG_FILL, block[:_FILL_WIDTH], is_fill, "outputs digest: a fill to settlement")
-    _declare_forfeits(b, on, head, is_fill, fid, block)
+    third, forfeit_kinds = _declare_forfeits(b, on, head, is_fill, block)
+    summary = _declare_summaries(b, statement, on, head, is_fill, third, block)
+    kinds = fid + is_fill + forfeit_kinds + summary
+    b.boolean(kinds, "outputs digest: one kind per row")
+
+
+def _lagrange(x: Expr, j: int, m: int) -> Expr:
+    """The polynomial in ``x`` that is 1 at ``j`` and 0 at the other indices ``0 … m−1``."""
+    out: Expr = const(1)
+    for i in range(m):
+        if i != j:
+            out = out * (x - i) * const(pow((j - i) % P, P - 2, P))
+    return out
+
+
+def _declare_summaries(
+    b: AirBuilder,
+    statement: BatchStatement,
+    on: Column,
+    head: Column,
+    is_fill: Column,
+    third: Column,
+    block: list[Column],
+) -> Column:
+    """The markets' summary rows after the forfeits; returns their flag."""
+    summary, count = b.column(SECTION, "summary"), b.column(SECTION, "summaries")
+    m = len(statement.markets)
+    b.boolean(summary, "outputs digest: summary")
+    b.boundary(0, summary, "outputs digest: the header is not a market summary")
+    b.constrain(summary * (1 - on), "outputs digest: market summaries are block rows")
+    b.constrain(
+        summary.next * (1 - head - is_fill - third - summary),
+        "outputs digest: the market summaries follow the header, fills and forfeits",
+    )
+    b.boundary(0, count, "outputs digest: market summaries counted")
+    b.constrain(count.next - count - summary.next, "outputs digest: market summaries counted")
+    b.boundary(-1, count - m, "outputs digest: one summary per market")
+    index = count - 1  # the market's index on its summary row
+    basis = [_lagrange(index, j, m) for j in range(m)]
+    code: Expr = const(0)
+    price: Expr = const(0)
+    has_orders: Expr = const(0)
+    for j, (name, lj) in enumerate(zip(statement.markets, basis, strict=True)):
+        code = code + market_code(name) * lj
+        price = price + pub(_PER_MARKET + _PER_MARKET_SIZE * j) * lj
+        if statement.order_counts[j]:
+            has_orders = has_orders + lj
+    b.constrain(summary * (block[0] - code), "market summary: the market's code")
+    b.constrain(summary * (block[1] - price), "market summary: the public clearing price")
+    # a market without orders has no book row to send its summary: volume and fills are 0
+    for k, name in ((2, "volume"), (3, "fill count")):
+        b.constrain(summary * (1 - has_orders) * block[k], f"market summary: no orders, no {name}")
+    b.bus.receive(
+        TAG_MARKET_SUMMARY,
+        [index, block[2], block[3]],
+        summary * has_orders,
+        "market summary: the book's volume and fills",
+    )
+    return summary
 
 
 def _declare_forfeits(
-    b: AirBuilder, on: Column, head: Column, is_fill: Column, fid: Column, block: list[Column]
-) -> None:
-    """The forfeit rows: three per forfeit after the fills, the first one sending its leaf."""
+    b: AirBuilder, on: Column, head: Column, is_fill: Column, block: list[Column]
+) -> tuple[Column, Expr]:
+    """The forfeit rows: three per forfeit after the fills, the first one sending its leaf.
+
+    Returns:
+        The third rows' flag and the sum of the three flags.
+    """
 
     def c(name: str) -> Column:
         return b.column(SECTION, name)
@@ -146,8 +219,6 @@ def _declare_forfeits(
     first, second, third = c("forfeit_a"), c("forfeit_b"), c("forfeit_c")
     count, total, seq, leaf = c("forfeit_count"), c("forfeits"), c("forfeit_seq"), c("leaf")
     b.boolean(first, "outputs digest: forfeit_a")
-    kinds = fid + is_fill + first + second + third
-    b.boolean(kinds, "outputs digest: one kind per row")
     for flag, name in ((first, "a"), (second, "b"), (third, "c")):
         b.boundary(0, flag, f"outputs digest: the header is not forfeit row {name}")
         b.constrain(flag * (1 - on), f"outputs digest: forfeit row {name} is a block row")
@@ -170,6 +241,7 @@ def _declare_forfeits(
     b.bus.send(
         TAG_CNODE, [const(0), seq, *block], leaf, "S8 completeness: a published forfeit's leaf"
     )
+    return third, first + second + third
 
 
 def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
@@ -216,6 +288,22 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         raise ValueError(
             "S8 completeness: the published forfeits are not the unrevealed commitments"
         )
+    m = len(statement.markets)
+    first_summary = 1 + 2 * f + 3 * forfeits
+    for j, name in enumerate(statement.markets):
+        mine = [o for o in statement.orders if o.market == j]
+        expected = (
+            market_code(name),
+            statement.prices[j],
+            sum(o.fill for o in mine if o.is_buy),
+            sum(1 for o in mine if o.fill),
+        )
+        got = tuple(int(v) for v in blocks[first_summary + j, :4]) if first_summary + j < n else ()
+        if refuse and got != expected:
+            raise ValueError(
+                f"market summary: expected {name}'s (code, price, volume, fills) {expected}, "
+                f"got {got}"
+            )
     ins = np.zeros((n, WIDTH), np.uint64)
     outs = np.zeros((n, WIDTH), np.uint64)
     capacity = np.zeros(WIDTH - RATE, np.uint64)
@@ -252,6 +340,10 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     tb.set(SECTION, "forfeits", [], pad=forfeits)
     tb.set(SECTION, "forfeit_seq", seq)
     tb.set(SECTION, "leaf", first * (1 - np.roll(blocks[:, 1].astype(np.int64), -1)))
+    summary = np.zeros(n, np.int64)
+    summary[first_summary : first_summary + m] = 1
+    tb.set(SECTION, "summary", summary)
+    tb.set(SECTION, "summaries", np.cumsum(summary), pad=m)
     for k in range(RATE):
         tb.set(SECTION, f"b{k}", ins[:, k].astype(np.int64))
     for k in range(WIDTH - RATE):

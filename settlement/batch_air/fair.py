@@ -26,7 +26,11 @@ first in their market — and this module proves, per market:
   of the short side that the price makes eligible fills completely;
 * **S7 price priority**: with the market's marginal key ``ml`` (a limit, or
   ``2^30`` / ``0`` for market buys / sells), a long-side order strictly
-  better than ``ml`` fills completely and one strictly worse fills nothing.
+  better than ``ml`` fills completely and one strictly worse fills nothing;
+* **the market's summary**: ``nfill`` counts the market's filled rows, and
+  its last row sends ``(TAG_MARKET_SUMMARY, market, vol, nfill)`` to the
+  market's summary block in the outputs digest (:mod:`.digests`), which
+  publishes its volume and fill count.
 
 Not proved here (docs/stark.md "What the batch proof covers today"): which of
 the volume-maximising prices is chosen (least imbalance, then the reference
@@ -47,7 +51,7 @@ import numpy.typing as npt
 from sealbatch.crypto.air import Column, shift_rows
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air import prorata, tiebreak
-from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.framework import TAG_MARKET_SUMMARY, AirBuilder, TraceBuilder
 
 __all__ = ["MARKET_BUY_KEY", "declare", "generate"]
 
@@ -86,6 +90,7 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
     which, ct, which_m = c("which"), c("ct"), c("which_m")
     elig, long_buy, sh, tse, lg = c("elig"), c("long_buy"), c("short"), c("tse"), c("lg")
     ml, dm, bet, wor = c("ml"), c("dm"), c("better"), c("worse")
+    nfill = c("nfill")
 
     # Market boundaries and levels (is-zero gadgets, so neither flag is the prover's choice).
     dmk = mkt.next - mkt
@@ -127,6 +132,11 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
         b.constrain((1 - chg) * (const_col.next - const_col), f"S7: {name} constant in a market")
     b.constrain(chg * (cum_b - tb), "S7 demand/supply: tb = all buys of the market")
     b.constrain(chg * (cum_f - vol), "S7 volume: vol = the market's bought lots")
+    # The market's summary: its volume and its number of filled rows, from its last row.
+    filled = book["filled"]
+    b.boundary(0, nfill - filled, "market summary: filled rows counted")
+    b.constrain(nfill.next - (1 - chg) * nfill - filled.next, "market summary: filled rows counted")
+    b.bus.send(TAG_MARKET_SUMMARY, [mkt, vol, nfill], chg, "market summary: volume and fills")
 
     # Volume maximal at every limit price, and at least what the market orders cross.
     demand, supply = tb - cum_lb + lvl_b, cum_s
@@ -214,6 +224,7 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: 
     cum_b, cum_lb = running(bq, starts), running(lb, starts)
     cum_s, cum_ls = running(qty - bq, starts), running(hq - lb, starts)
     cum_f = running(is_buy * fill, starts)
+    nfill = running((fill > 0).astype(np.int64), starts)
     lvl_starts = np.concatenate(([True], lend[:-1] == 1)) if n else np.zeros(0, bool)
     lvl_b = running(lb, lvl_starts)
     ends = np.flatnonzero(chg)
@@ -297,6 +308,7 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: 
         ("dm", dm),
         ("better", bet),
         ("worse", wor),
+        ("nfill", nfill),
     ):
         tb.set(SECTION, *spec)
     sorted_gap = (1 - chg[:-1]) * (limit[1:] - limit[:-1]) if n else limit

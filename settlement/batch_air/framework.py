@@ -54,6 +54,9 @@ tag                     tuple
                         trader's account, back to the order
 ``TAG_ACCOUNT_ADDR``    ``(account, address×7, subaccount)`` — an account row's
                         address, looked up by each revealed order's trader
+``TAG_MARKET_SUMMARY``  ``(market, volume, fill count)`` — a market's bought
+                        lots and filled orders, from its last book row to its
+                        summary in the outputs digest (:mod:`.digests`)
 ``TAG_FILL``            ``(account, market, side, lots, price)`` — side 1 buy:
                         each published fill record, to settlement
 ``TAG_FORFEIT``         ``(account, forfeit digits×6)`` — the bonds an account
@@ -117,6 +120,7 @@ __all__ = [
     "TAG_HEADER",
     "TAG_HELD",
     "TAG_MARKET",
+    "TAG_MARKET_SUMMARY",
     "TAG_NODE",
     "TAG_PENDING",
     "TAG_PERM",
@@ -146,6 +150,7 @@ TAG_PUBLISHED_FILL = 19
 TAG_ADJUST = 20
 TAG_STAGED = 23
 TAG_FILL_RECORD = 40
+TAG_MARKET_SUMMARY = 41
 TAG_CFIELDS = 32
 TAG_CDIGEST = 33
 TAG_ACCOUNT_ADDR = 34

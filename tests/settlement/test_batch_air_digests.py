@@ -242,7 +242,8 @@ def test_forfeit_rows_not_counted_by_the_header_are_rejected(statement: BatchSta
     for name in ("forfeit_a", "forfeit_b", "forfeit_c", "leaf"):
         trace[layout.column("odig", name), r : r + 3] = 0
     trace[layout.column("odig", "forfeit_count"), r:] -= np.uint64(1)
-    with pytest.raises(ConstraintViolation, match="outputs digest: as many forfeits"):
+    rejected = r"outputs digest: (as many forfeits|the market summaries follow)"
+    with pytest.raises(ConstraintViolation, match=rejected):
         check_all(air, trace)
 
 
@@ -308,3 +309,71 @@ def test_every_bus_tag_is_distinct() -> None:
                 tags[name] = value
     assert "TAG_FILL_ORDER" in tags and "TAG_ORDER" not in tags
     assert len(set(tags.values())) == len(tags), sorted(tags.items(), key=lambda kv: kv[1])
+
+
+# ---- the markets' summaries: code, public price, the book's volume and fill count
+
+
+def _summary_row(statement: BatchStatement, j: int) -> int:
+    forfeits = statement.output_blocks[0][6]
+    return 1 + 2 * statement.output_fills + 3 * forfeits + j
+
+
+def _summary_rejected(forged: BatchStatement, rejected: str) -> None:
+    """Refused by the prover, and the AIR rejects the trace naming ``rejected``."""
+    with pytest.raises(BatchStatementError, match="market summary"):
+        generate(forged, rows_for(forged))
+    air, trace = generate(forged, rows_for(forged), refuse=False)
+    with pytest.raises(ConstraintViolation, match=rejected):
+        check_all(air, trace)
+
+
+def _with_summary(statement: BatchStatement, j: int, k: int, delta: int) -> BatchStatement:
+    """The statement whose result.json's market ``j`` summary has element ``k`` moved."""
+    blocks = list(statement.output_blocks)
+    r = _summary_row(statement, j)
+    blocks[r] = tuple(v + delta if i == k else v for i, v in enumerate(blocks[r]))
+    return _published(statement, blocks)
+
+
+def test_the_summaries_are_the_markets_code_price_volume_and_fill_count(
+    statement: BatchStatement,
+) -> None:
+    for j in range(len(statement.markets)):
+        block = statement.output_blocks[_summary_row(statement, j)]
+        mine = [o for o in statement.orders if o.market == j]
+        volume = sum(o.fill for o in mine if o.is_buy)
+        assert block[1:4] == (statement.prices[j], volume, sum(1 for o in mine if o.fill))
+
+
+def test_a_summary_with_another_price_is_rejected(statement: BatchStatement) -> None:
+    """result.json's summary of ETH says one tick more than the public clearing price."""
+    _summary_rejected(_with_summary(statement, 1, 1, 1), "market summary: the public clearing")
+
+
+@pytest.mark.parametrize(("k", "what"), [(2, "volume"), (3, "fill count")])
+def test_a_summary_with_another_volume_or_fill_count_is_rejected(
+    statement: BatchStatement, k: int, what: str
+) -> None:
+    """The BTC summary publishes one lot (or one fill) more than the book took: the
+    market's last book row sends its own volume and fill count."""
+    _summary_rejected(_with_summary(statement, 0, k, 1), "bus")
+
+
+def test_a_summary_with_another_market_code_is_rejected(statement: BatchStatement) -> None:
+    _summary_rejected(_with_summary(statement, 0, 0, 1), "market summary: the market's code")
+
+
+def test_a_market_without_orders_publishes_no_volume() -> None:
+    """ETH has no orders at all: its summary has no book row to check it against, so the
+    AIR pins its volume and fill count to 0."""
+    t = TRADERS
+    orders = [(t[0], Order(BTC, Side.BUY, 650_010, 3)), (t[1], Order(BTC, Side.SELL, None, 3))]
+    statement = statement_of(small_batch_files(orders))
+    assert statement.order_counts == (2, 0)
+    air, trace = generate(statement, rows_for(statement))
+    check_all(air, trace)
+    for k, name in ((2, "volume"), (3, "fill count")):
+        _summary_rejected(
+            _with_summary(statement, 1, k, 1), f"market summary: no orders, no {name}"
+        )
