@@ -35,7 +35,6 @@ from sealbatch.settlement.batch_air.framework import (
     TAG_CARRIED,
     TAG_FORFEIT,
     TAG_MARKET,
-    TAG_ORDER,
     TAG_STAGED,
 )
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
@@ -78,7 +77,6 @@ DERIVED_TABLES = frozenset({TAG_MARKET, TAG_CNODE})
 #: Names of the batch AIR's public tables (in errors).
 TABLE_NAMES = {
     TAG_MARKET: "TAG_MARKET",
-    TAG_ORDER: "TAG_ORDER",
     TAG_CNODE: "TAG_CNODE",
     TAG_FORFEIT: "TAG_FORFEIT",
     TAG_ADJUST: "TAG_ADJUST",

@@ -39,7 +39,7 @@ the public outputs digest. Statements (constraint names start with
 * the markets' summaries: right after the forfeits, one row per market in id
   order (``summary``; ``summaries`` counts them, ``m`` of them), ``[market
   code, price, volume, fill count]``: the code is the market's, the price its
-  public clearing price (public inputs ``44 + 7j``; a polynomial in the
+  public clearing price (its per-market public input; a polynomial in the
   market's index picks them), and the row **receives** ``(TAG_MARKET_SUMMARY,
   market, volume, fill count)`` from the market's last book row — its bought
   lots (S7's ``vol``) and its number of filled orders — or, for a market with
@@ -72,7 +72,12 @@ from sealbatch.settlement.batch_air.framework import (
     AirBuilder,
     TraceBuilder,
 )
-from sealbatch.settlement.batch_air.statement import OUTPUTS_DOMAIN, BatchStatement
+from sealbatch.settlement.batch_air.statement import (
+    OUTPUTS_DOMAIN,
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
+    BatchStatement,
+)
 
 __all__ = ["SECTION", "declare", "generate", "rows_needed"]
 
@@ -81,7 +86,8 @@ SECTION = "odig"
 _BATCH_ID = 0
 _OUTPUTS = 35
 _MARKETS = 43
-_PER_MARKET, _PER_MARKET_SIZE = 44, 7  # market j's price is public input 44 + 7j
+# market j's clearing price is public input PUBLIC_HEADER + PUBLIC_PER_MARKET·j
+_PER_MARKET, _PER_MARKET_SIZE = PUBLIC_HEADER, PUBLIC_PER_MARKET
 _FILL_WIDTH = 5
 
 
