@@ -518,7 +518,7 @@ def test_a_batch_needing_operator_tables_is_refused_by_name(chain: Chain) -> Non
     needs rows in one is refused, naming the table."""
     from sealbatch.settlement.batch_air.framework import TAG_CARRIED, TAG_FORFEIT
 
-    TAG_ORDER = 4  # noqa: N806 (the order table's tag, no longer a table of the batch AIR)
+    TAG_ORDER = 4  # the order table's tag, no longer a table of the batch AIR
 
     from .exchange_harness import deploy_statement_verifier
 
