@@ -21,7 +21,7 @@ from sealbatch.settlement.anchor_exchange import (
     deploy_exchange,
     operator_tables_of,
 )
-from sealbatch.settlement.batch_air.framework import TAG_ORDER
+from sealbatch.settlement.batch_air.framework import TAG_FORFEIT
 from sealbatch.settlement.batch_air.statement import statement_from_files
 from sealbatch.settlement.batch_proof import prove_files
 from sealbatch.settlement.batch_verify import verify_files
@@ -54,18 +54,19 @@ def quiet_batches(count: int) -> list[dict[str, str]]:
     return out
 
 
-def test_a_batch_with_orders_is_refused_naming_the_table(chain: Chain) -> None:
-    """While the batch AIR still takes every order's fill from a verifier table (TAG_ORDER,
+def test_a_batch_with_forfeits_is_refused_naming_the_table(chain: Chain) -> None:
+    """While the batch AIR still takes the forfeited bonds from a verifier table (TAG_FORFEIT,
     O(batch)), the exchange cannot build it: such a batch is refused before any transaction,
     naming the table (and the contract refuses it too: test_exchange.py)."""
-    batch = committed_batch(1, [(TRADERS[0], Order(BTC, Side.BUY, 650_000, 1))], REFS)
+    orders = [(TRADERS[0], Order(BTC, Side.BUY, 650_000, 1))]
+    batch = committed_batch(1, orders, REFS, forfeit_at=(1,))
     pre = funded([10**12] * len(TRADERS))
     rnd = oracle_round(1, 1_000, REFS)
     post, _ = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
     files = BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE)
     bs = statement_from_files(files)
     tables = operator_tables_of(bs)
-    assert TAG_ORDER in tables
+    assert TAG_FORFEIT in tables
     ex = deploy_exchange(
         chain,
         chain.account,  # never called: the refusal comes first
@@ -75,7 +76,7 @@ def test_a_batch_with_orders_is_refused_naming_the_table(chain: Chain) -> None:
         first_batch_id=1,
         operator_tables=tables,
     )
-    with pytest.raises(AnchorError, match="TAG_ORDER"):
+    with pytest.raises(AnchorError, match="TAG_FORFEIT"):
         ex.anchor(files, b"")
     assert ex.next_batch_id() == 1
 
