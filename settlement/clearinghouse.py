@@ -32,7 +32,7 @@ from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.account_view import AccountView, MarketView, account_view, market_view
 from sealbatch.settlement.blocks import BlockTrade
-from sealbatch.settlement.collateral import withdraw
+from sealbatch.settlement.collateral import apply_withdrawal, withdraw
 from sealbatch.settlement.dev_oracle import dev_oracle_config
 from sealbatch.settlement.errors import (
     InsufficientBond,
@@ -176,7 +176,7 @@ class Clearinghouse:
             for account, amount in self.pending_deposits:
                 state = deposit(state, account, amount)
             for account, amount in self.pending_withdrawals:
-                state = withdraw(state, account, amount, self.config)
+                state = apply_withdrawal(state, account, amount, self.config)
             self._cache = (self._pending_key(), state, None)
         return self._cache[1]
 
@@ -348,26 +348,34 @@ class Clearinghouse:
         can give)``, where what it can give is :meth:`room` for subaccount 0 (the one that
         trades) and the free collateral for another. Returns the amount queued.
 
+        An account that can give nothing (no free collateral, or a position in a
+        flagged market) is served with a withdrawal of nothing: the request is consumed
+        and the queue behind it moves on (the exchange contract takes a withdrawal of
+        nothing only for a forced one).
+
         Raises:
-            InsufficientCollateral: the account can give nothing (no account, no free
-                collateral): the ledger has no withdrawal of nothing, so the request
-                cannot be served yet (nothing changes).
+            InsufficientCollateral: no such account (the contract queues forced
+                withdrawals only for accounts that deposited, so only a ledger that
+                refused their deposit meets this; nothing changes).
             SettlementError: a malformed request.
         """
         key = check_key(AccountKey(trader, subaccount))
         check_amount("amount", asked)
         state = self._check_state()
+        if not state.has(key):
+            raise InsufficientCollateral(
+                f"forced withdrawal: expected an account ({trader}, {subaccount}), got none"
+            )
         if subaccount == 0:
             can_give = self.room(trader)
         elif state.has(key):
             can_give = int(free_collateral(state, self.config)[state.row(key)])
         else:
             can_give = 0
-        amount = min(asked, can_give)
-        if amount <= 0:
-            raise InsufficientCollateral(
-                f"forced withdrawal: expected free collateral to serve it, got {max(can_give, 0)}"
-            )
+        amount = max(min(asked, can_give), 0)
+        if amount == 0:
+            self.pending_withdrawals.append((key, 0))
+            return 0
         after = withdraw(state, key, amount, self.config)
         self.pending_withdrawals.append((key, amount))
         self._cache = (self._pending_key(), after, None)

@@ -19,7 +19,7 @@ from sealbatch.settlement.ledger import (
 from sealbatch.settlement.margin import free_collateral
 from sealbatch.settlement.params import SettlementConfig
 
-__all__ = ["transfer", "withdraw"]
+__all__ = ["apply_withdrawal", "transfer", "withdraw"]
 
 
 def withdraw(
@@ -48,6 +48,23 @@ def withdraw(
     collateral = state.collateral.copy()
     collateral[row] -= amount
     return state.with_arrays(collateral=collateral)
+
+
+def apply_withdrawal(
+    state: LedgerState, key: AccountKey, amount: int, config: SettlementConfig
+) -> LedgerState:
+    """A batch's withdrawal: :func:`withdraw` of ``amount``, or, for ``amount == 0``,
+    nothing — a forced withdrawal from L1 that the account could not serve (no free
+    collateral); the account must exist.
+
+    Raises:
+        UnknownAccount: no such account.
+        and what :func:`withdraw` raises.
+    """
+    if amount == 0:
+        state.row(check_key(key))
+        return state
+    return withdraw(state, key, amount, config)
 
 
 def transfer(

@@ -65,7 +65,7 @@ import numpy.typing as npt
 from sealbatch.auction.batch import BatchResult, Fill, RestingOrder
 from sealbatch.auction.bounds import MAX_BALANCE, MAX_POSITION
 from sealbatch.settlement.blocks import BlockTrade, SettledBlock, settle_blocks
-from sealbatch.settlement.collateral import withdraw
+from sealbatch.settlement.collateral import apply_withdrawal
 from sealbatch.settlement.errors import InvariantViolation, MarketHalted, SettlementError
 from sealbatch.settlement.funding import FundingUpdate, funding_payments, update_funding
 from sealbatch.settlement.ledger import (
@@ -388,7 +388,7 @@ def apply_batch(
 
     # 3. withdrawals
     for key, amount in withdrawals:
-        state = withdraw(state, key, amount, config)
+        state = apply_withdrawal(state, key, amount, config)
     net_flow = sum(a for _, a in deposits) - sum(a for _, a in withdrawals)
     start = state
 

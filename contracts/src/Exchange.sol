@@ -192,6 +192,9 @@ contract Exchange {
     error ProofRejected(bytes reason);
     /// @notice An amount is zero or not below 2^62.
     error BadAmount(uint256 amount);
+    /// @notice A forced withdrawal for an account (address, subaccount) that never deposited
+    ///         through this contract: the ledger holds no such account, so no batch could serve it.
+    error NoDeposit(address account, uint16 subaccount);
     /// @notice A withdrawal asks for more than was credited by proved batches.
     error WithdrawalExceedsBalance(uint256 available, uint256 requested);
     /// @notice The L1 request does not exist.
@@ -296,6 +299,10 @@ contract Exchange {
     uint256 public queueConsumed;
     /// @notice Tokens credited by proved batches and not withdrawn yet, per address.
     mapping(address => uint256) public withdrawable;
+    /// @notice Whether an account (address, subaccount) has queued a deposit: only such an
+    ///         account may request a forced withdrawal (the ledger then holds it, so a batch can
+    ///         serve the request, with nothing if it has no free collateral).
+    mapping(address => mapping(uint16 => bool)) public hasDeposited;
     /// @notice Whether the exchange is frozen (set once, never cleared).
     bool public frozen;
     /// @notice Whether an account (address, subaccount) has escaped.
@@ -356,6 +363,7 @@ contract Exchange {
         if (frozen) revert ExchangeFrozen();
         _checkAmount(amount);
         index = _enqueue(KIND_DEPOSIT, subaccount, amount);
+        hasDeposited[msg.sender][subaccount] = true;
         _pull(msg.sender, amount);
         emit Deposited(index, msg.sender, subaccount, amount);
     }
@@ -364,10 +372,13 @@ contract Exchange {
     ///         free collateral; a proved batch must consume the request within
     ///         `forcedWithdrawalDelay` seconds, serving it with a withdrawal to the same account
     ///         (of at most `amount`; of nothing when there is no free collateral), else anyone
-    ///         may `freeze` the exchange.
+    ///         may `freeze` the exchange. Only an account that deposited through this contract
+    ///         may ask (`NoDeposit`): a request for an account the ledger does not hold could
+    ///         never be served, and would let anyone freeze the exchange.
     function requestForcedWithdrawal(uint16 subaccount, uint256 amount) external returns (uint256 index) {
         if (frozen) revert ExchangeFrozen();
         _checkAmount(amount);
+        if (!hasDeposited[msg.sender][subaccount]) revert NoDeposit(msg.sender, subaccount);
         index = _enqueue(KIND_FORCED_WITHDRAWAL, subaccount, amount);
         emit ForcedWithdrawalRequested(index, msg.sender, subaccount, amount, block.timestamp + forcedWithdrawalDelay);
     }

@@ -86,16 +86,17 @@ def test_statement_evaluator_is_current() -> None:
 def test_public_inputs_match_the_python_statement(h: Harness) -> None:
     t0, t1, t2 = h.traders[:3]
     h.ex.deposit(t0, 7_000_000)
+    h.ex.deposit(t1, 2_000)  # only a depositor may ask for a forced withdrawal
     h.ex.request_forced_withdrawal(t1, 1_000)
     h.ex.deposit(t2, 9_000_000, subaccount=2)
-    post = h.next_state(h.apply_queue(h.state, 3))
+    post = h.next_state(h.apply_queue(h.state, 4))
     w = (L1Withdrawal(t1, 0, 0), L1Withdrawal(t2, 3, 99))  # the forced one served with nothing
     blocks = tuple(range(1, 26))
     markets = (MarketValues(50_000, -12_345, 50_100, 7, 49_000), MarketValues(0, 1 << 40, 3_000, 0))
     s = dataclasses.replace(
         h.statement(post, withdrawals=w), block_elements=blocks, markets=markets, commitments=5
     )
-    deposits = [r for r in h.ex.requests(0, 3) if r.kind == KIND_DEPOSIT]
+    deposits = [r for r in h.ex.requests(0, 4) if r.kind == KIND_DEPOSIT]
     digest = inputs_digest(
         batch_id=0, oracle=s.oracle, deposits=deposits, block_elements=blocks, withdrawals=w
     )
@@ -278,6 +279,21 @@ def test_only_the_operator_anchors(h: Harness) -> None:
 def test_bad_amounts_are_refused(h: Harness) -> None:
     refused(h, "BadAmount", h.ex.deposit, h.traders[0], 0)
     refused(h, "BadAmount", h.ex.request_forced_withdrawal, h.traders[0], 1 << 62)
+
+
+def test_only_a_depositor_may_ask_for_a_forced_withdrawal(h: Harness) -> None:
+    """A request for an account the ledger does not hold could never be served, and its
+    deadline would let anyone freeze the exchange: the contract queues forced withdrawals
+    only for accounts (address, subaccount) that deposited through it."""
+    t0, t1 = h.traders[:2]
+    err = refused(h, "NoDeposit", h.ex.request_forced_withdrawal, t1, 1_000)
+    assert str(err.error_args[0]).lower() == t1.lower() and err.error_args[1] == 0
+    h.ex.deposit(t0, 5_000)
+    refused(h, "NoDeposit", h.ex.request_forced_withdrawal, t0, 1_000, subaccount=1)
+    refused(h, "NoDeposit", h.ex.request_forced_withdrawal, t1, 1_000)
+    before = h.ex.queue_length()
+    h.ex.request_forced_withdrawal(t0, 1_000)
+    assert h.ex.queue_length() == before + 1
 
 
 def test_freeze_before_the_deadline_is_refused(h: Harness) -> None:

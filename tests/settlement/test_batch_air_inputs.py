@@ -236,3 +236,20 @@ def test_the_header_rows_are_exactly_three(statement: BatchStatement) -> None:
         check_all(air, trace)
     assert BLOCK_TAG not in {b[0] for b in statement.input_blocks[head:]}
     assert np.all(trace[layout.column("idig", "rfq")] == 0)
+
+
+def test_a_withdrawal_of_nothing_proves_and_moves_nothing() -> None:
+    """A forced withdrawal from L1 that the account could not serve is published as a
+    withdrawal of nothing (the contract takes one only for a forced request): it is
+    absorbed into the inputs digest, looked up on its account, and credits no digit."""
+    files = transfer_batch_files(((key(0), 5_000),), ((key(2), 0), (key(3), 7)))
+    statement = statement_of(files)
+    heads = statement.input_blocks[inputs_digest.HEADER_BLOCKS :: 2]
+    assert [h[0] for h in heads] == [DEPOSIT_TAG, WITHDRAWAL_TAG, WITHDRAWAL_TAG]
+    assert heads[1][1:7] == (0,) * 6
+    air, trace = generate(statement, rows_for(statement))
+    check_all(air, trace)
+    _, layout = build_with_layout(rows_for(statement), statement)
+    row = statement.post.row(key(2))
+    assert int(trace[layout.column("acct", "transfers"), row]) == 1
+    assert all(int(trace[layout.column("acct", f"withdrawal[{k}]"), row]) == 0 for k in range(6))

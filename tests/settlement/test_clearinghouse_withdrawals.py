@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sealbatch.settlement.errors import InsufficientCollateral
+from sealbatch.settlement.collateral import apply_withdrawal
+from sealbatch.settlement.errors import InsufficientCollateral, SettlementError, UnknownAccount
+from sealbatch.settlement.ledger import AccountKey, deposit
 from tests.settlement.test_clearinghouse_blocks import _block, _engine
 
 
@@ -24,3 +26,32 @@ def test_a_trader_without_pending_orders_withdraws_its_free_collateral() -> None
     engine.deposit(broke, 1_000_000_000, 0)
     engine.withdraw(broke, 1_000_000_000, 0)  # not in the block: everything is free
     assert engine.pending_withdrawals[-1][1] == 1_000_000_000
+
+
+def test_a_forced_withdrawal_with_nothing_to_give_is_served_with_nothing() -> None:
+    """A forced withdrawal from L1 takes min(asked, free); with nothing free it is served
+    with a withdrawal of nothing (consumed, so the L1 queue moves on), and a batch applies
+    it without moving collateral. An address without an account cannot be served."""
+    engine, buyer, seller, broke = _engine()
+    engine.block_check(_block(1, buyer, seller, 100))
+    engine.deposit(broke, 1_000_000_000, 0)
+    assert engine.forced_withdrawal(broke, 0, 5 * 10**9, 0) == 1_000_000_000  # all, not more
+    assert engine.forced_withdrawal(broke, 0, 1, 0) == 0  # nothing left to give
+    assert engine.pending_withdrawals[-2:] == [
+        (AccountKey(broke, 0), 1_000_000_000),
+        (AccountKey(broke, 0), 0),
+    ]
+    with pytest.raises(InsufficientCollateral, match="expected an account"):
+        engine.forced_withdrawal(broke, 3, 1, 0)  # subaccount 3 was never opened
+    assert len(engine.pending_withdrawals) == 2
+
+
+def test_a_batch_applies_a_withdrawal_of_nothing_only_for_an_account() -> None:
+    engine, buyer, _, _ = _engine()
+    key = AccountKey(buyer, 0)
+    state = deposit(engine.state, key, 1_000)
+    assert apply_withdrawal(state, key, 0, engine.config) is state
+    with pytest.raises(UnknownAccount):
+        apply_withdrawal(state, AccountKey(buyer, 7), 0, engine.config)
+    with pytest.raises(SettlementError):
+        apply_withdrawal(state, key, -1, engine.config)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address
-from sealbatch.settlement.anchor import Chain
+from sealbatch.settlement.anchor import Chain, ContractReverted
 from sealbatch.venue.app import create_app
 from sealbatch.venue.client import VenueClient
 from sealbatch.venue.clock import ManualClock
@@ -153,20 +153,55 @@ def test_a_forced_withdrawal_is_served_with_the_next_batch(
         assert venue.service.core.l1_queue_to == {0: 1, 1: 2, 2: 3}
 
 
-def test_a_forced_withdrawal_with_nothing_to_serve_it_blocks_the_queue_loudly(
+def test_a_forced_withdrawal_with_nothing_to_give_is_served_with_nothing(
     db_url: str, clock: ManualClock, l1: L1
 ) -> None:
-    """A request from an address with no account cannot be served yet (the ledger has no
-    withdrawal of nothing): it is reported, and the deposits behind it wait, as on L1."""
+    """An account without free collateral is served with a withdrawal of nothing: the
+    request is consumed and the queue behind it moves on, so a trader cannot hold the
+    queue (and, past the deadline, freeze the exchange) by asking for what it lacks. An
+    address that never deposited cannot ask at all (the contract refuses it)."""
+    alice, bob, carol = (l1.traders[n] for n in ("alice", "bob", "carol"))
+    with l1_venue(db_url, clock, l1) as venue:
+        deposit_on_l1(venue, l1, "alice", DEPOSIT)
+        link(venue).step()
+        clear_next(venue)
+        with link(venue).chain_lock:
+            with pytest.raises(ContractReverted) as err:
+                l1.ex.request_forced_withdrawal(carol, 5)
+            assert err.value.error == "NoDeposit"
+            l1.ex.request_forced_withdrawal(alice, 10 * DEPOSIT)  # everything: served whole
+            l1.ex.request_forced_withdrawal(alice, 1)  # then nothing is left to give
+            l1.ex.deposit(bob, DEPOSIT)  # behind it
+        link(venue).step()
+        assert venue.service.core.l1_next == 4
+        assert link(venue).unserved is None
+        assert account(venue, alice).pending_withdrawals == DEPOSIT
+        assert account(venue, bob).pending_deposits == DEPOSIT
+        record = clear_next(venue)
+        assert record["settlement"]["withdrawals"] == [[alice, DEPOSIT], [alice, 0]]
+        assert account(venue, alice).collateral == 0
+        assert account(venue, bob).collateral == DEPOSIT
+        assert "sealbatch_l1_request_blocked 0.0" in venue.tc.get("/metrics").text
+
+
+def test_a_request_the_ledger_cannot_credit_blocks_the_queue_loudly(
+    db_url: str, clock: ManualClock, l1: L1
+) -> None:
+    """A deposit that would take a balance past 2^62 cannot be credited (docs/contracts.md,
+    "Limits"): it is reported, and the requests behind it wait, in queue order as on L1."""
+    carol = l1.traders["carol"]
+    big = (1 << 62) - 1
     with l1_venue(db_url, clock, l1) as venue:
         with link(venue).chain_lock:
-            l1.ex.request_forced_withdrawal(l1.traders["carol"], 5)
+            l1.ex.mint(carol, 2 * big)
+            l1.ex.deposit(carol, big)
+            l1.ex.deposit(carol, big)
             l1.ex.deposit(l1.traders["alice"], DEPOSIT)
         link(venue).step()
-        assert venue.service.core.l1_next == 0
+        assert venue.service.core.l1_next == 1
         assert account(venue, l1.traders["alice"]).pending_deposits == 0
         view = venue.tc.get("/v1/operator").json()["l1"]
-        assert view["unserved"] is not None and view["unserved"].startswith("request 0")
+        assert view["unserved"] is not None and view["unserved"].startswith("request 1")
         assert "sealbatch_l1_request_blocked 1.0" in venue.tc.get("/metrics").text
 
 
