@@ -349,7 +349,7 @@ class Clearinghouse:
         trades) and the free collateral for another. Returns the amount queued.
 
         An account that can give nothing (no free collateral, or a position in a
-        flagged market) is served with a withdrawal of nothing: the request is consumed
+        market whose oracle is flagged) is served with a withdrawal of nothing: the request is consumed
         and the queue behind it moves on (the exchange contract takes a withdrawal of
         nothing only for a forced one).
 
@@ -373,10 +373,14 @@ class Clearinghouse:
         else:
             can_give = 0
         amount = max(min(asked, can_give), 0)
+        try:
+            after = withdraw(state, key, amount, self.config) if amount else state
+        except MarketFlagged:
+            # a position in a market whose oracle is flagged: nothing to give now
+            amount, after = 0, state
         if amount == 0:
             self.pending_withdrawals.append((key, 0))
             return 0
-        after = withdraw(state, key, amount, self.config)
         self.pending_withdrawals.append((key, amount))
         self._cache = (self._pending_key(), after, None)
         self._rebase_checks(after)

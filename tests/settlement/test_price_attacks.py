@@ -15,7 +15,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from sealbatch.auction.markets import DEFAULT_MARKETS
 from sealbatch.auction.orders import Order, Side
+from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.collateral import transfer, withdraw
 from sealbatch.settlement.errors import MarketFlagged, MarketHalted
 from sealbatch.settlement.ledger import LedgerState, equity, total_value
@@ -196,6 +198,12 @@ def test_no_withdrawal_or_risk_on_a_flagged_mark(bad_reports: str) -> None:
         check(TRADERS[2], Order(BTC, Side.BUY, 650_000, 1))
     check(TRADERS[0], Order(BTC, Side.BUY, 650_000, 10, reduce_only=True))
     check(TRADERS[3], Order("ETH-PERP", Side.BUY, 350_000, 1))  # no BTC position: free
+    # ... and its forced withdrawal from L1 is served with nothing (consumed, so the L1
+    # queue moves on and nobody can freeze the exchange for want of a trusted price)
+    house = Clearinghouse(DEFAULT_MARKETS, ORACLE, DEFAULT_CONFIG)
+    house.state = flagged
+    assert house.forced_withdrawal(TRADERS[0], 0, 1_000, T0 + 2_000) == 0
+    assert house.pending_withdrawals == [(key(0), 0)]
     # The feed recovers: no deficit to cover, nobody deleveraged, equity as before.
     healed, w2 = _settle(flagged, 2, [])
     assert not w2.readings[BTC].flagged and not w2.deficits
