@@ -349,9 +349,9 @@ class Clearinghouse:
         trades) and the free collateral for another. Returns the amount queued.
 
         An account that can give nothing (no free collateral, or a position in a
-        market whose oracle is flagged) is served with a withdrawal of nothing: the request is consumed
-        and the queue behind it moves on (the exchange contract takes a withdrawal of
-        nothing only for a forced one).
+        market whose oracle is flagged) is served with a withdrawal of nothing: the
+        request is consumed and the queue behind it moves on (the exchange contract
+        takes a withdrawal of nothing only for a forced one).
 
         Raises:
             InsufficientCollateral: no such account (the contract queues forced
