@@ -25,6 +25,7 @@ from sealbatch.crypto.verifier import verify
 from sealbatch.settlement.anchor import AnchorError, Chain, ContractReverted, deploy_verifier
 from sealbatch.settlement.anchor_batch import (
     batch_calldata,
+    batch_program_hash,
     deploy_batch_verifier,
     verify_batch_on_chain,
     verify_batch_transaction,
@@ -33,7 +34,12 @@ from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.batch_proof import prove_files
 from sealbatch.settlement.batch_verify import verify_files, verify_statement
 from tests.crypto.helpers import FAST
-from tests.settlement.batch_air_helpers import small_batch_files, statement_of
+from tests.settlement.batch_air_helpers import (
+    small_batch_files,
+    statement_of,
+    transfer_batch_files,
+)
+from tests.settlement.conftest import key
 
 ROWS = 64
 
@@ -155,7 +161,12 @@ def test_the_batch_proof_verifies_on_chain_as_in_python(
 def test_another_batch_is_refused_by_program_hash(
     chain: Chain, files: dict[str, str], statement: BatchStatement, proof: bytes
 ) -> None:
-    other = statement_of(small_batch_files(forfeit_at=(2,)))
+    # a batch of the same shape (another forfeit, other fills) shares the program ...
+    same_shape = statement_of(small_batch_files(forfeit_at=(2,)))
+    assert batch_program_hash(same_shape) == batch_program_hash(statement)
+    # ... one that opens accounts past the state tree's depth does not: another verifier
+    other = statement_of(transfer_batch_files([(key(i), 10**9) for i in range(8, 12)]))
+    assert other.settle.depth_post != statement.settle.depth_post
     verifier = deploy_batch_verifier(chain, other)
     with pytest.raises(AnchorError, match="AIR program"):
         verify_batch_on_chain(verifier, proof, statement)
