@@ -62,7 +62,7 @@ import numpy as np
 from sealbatch.auction.commitment import market_code
 from sealbatch.crypto.air import Column, Expr, const, pub
 from sealbatch.crypto.field_scalar import P
-from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
+from sealbatch.crypto.poseidon2 import RATE, WIDTH
 from sealbatch.settlement.batch_air.commitments import TAG_CNODE
 from sealbatch.settlement.batch_air.framework import (
     TAG_FILL,
@@ -71,6 +71,7 @@ from sealbatch.settlement.batch_air.framework import (
     TAG_MARKET_SUMMARY,
     AirBuilder,
     TraceBuilder,
+    sponge_rows,
 )
 from sealbatch.settlement.batch_air.statement import (
     OUTPUTS_DOMAIN,
@@ -104,9 +105,8 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
 
     on, head, is_fill, count, fills = c("on"), c("head"), c("fill"), c("count"), c("fills")
     fid = c("fid")
-    block = [c(f"b{k}") for k in range(RATE)]
-    cap = [c(f"c{k}") for k in range(WIDTH - RATE)]
-    out = [c(f"o{k}") for k in range(WIDTH)]
+    sponge = b.sponge_columns(SECTION)
+    block, cap, out = sponge
 
     b.boolean(on, "outputs digest: on")
     b.boolean(is_fill, "outputs digest: fill")
@@ -115,9 +115,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.boundary(0, on - 1, "outputs digest: the header block is absorbed")
     b.boundary(-1, on, "outputs digest: the last row is past the blocks")
     # the sponge: one permutation per row, the capacity chained to the next row
-    b.permutation([*block, *cap], out, on)
-    for k in range(WIDTH - RATE):
-        b.constrain(on.next * (cap[k].next - out[RATE + k]), f"outputs digest: capacity {k}")
+    b.sponge(sponge, on, on.next, "outputs digest: capacity {k}")
     end = on - on.next  # 1 on the last block row only (the rows are a prefix)
     for k in range(RATE):
         b.constrain(end * (out[k] - pub(_OUTPUTS + k)), f"outputs digest: output {k}")
@@ -310,15 +308,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
                 f"market summary: expected {name}'s (code, price, volume, fills) {expected}, "
                 f"got {got}"
             )
-    ins = np.zeros((n, WIDTH), np.uint64)
-    outs = np.zeros((n, WIDTH), np.uint64)
-    capacity = np.zeros(WIDTH - RATE, np.uint64)
-    capacity[0] = RATE * n  # the sponge's length word (crypto/poseidon2.py)
-    for r in range(n):
-        ins[r, :RATE] = blocks[r]
-        ins[r, RATE:] = capacity
-        outs[r] = permute(ins[r : r + 1])[0]
-        capacity = outs[r, RATE:]
+    ins, outs = sponge_rows(blocks)
     if (
         refuse
         and n
@@ -326,7 +316,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         != tuple(statement.public_inputs[_OUTPUTS : _OUTPUTS + RATE])
     ):
         raise ValueError("outputs digest: the published outputs do not hash to the digest")
-    tb.permute(ins)
+    tb.set_sponge(SECTION, ins, outs)
     tb.set(SECTION, "on", np.ones(n, np.int64))
     tb.set(SECTION, "head", [1])
     fid = np.zeros(n, np.int64)
@@ -350,9 +340,3 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     summary[first_summary : first_summary + m] = 1
     tb.set(SECTION, "summary", summary)
     tb.set(SECTION, "summaries", np.cumsum(summary), pad=m)
-    for k in range(RATE):
-        tb.set(SECTION, f"b{k}", ins[:, k].astype(np.int64))
-    for k in range(WIDTH - RATE):
-        tb.set(SECTION, f"c{k}", ins[:, RATE + k].astype(np.int64))
-    for k in range(WIDTH):
-        tb.set(SECTION, f"o{k}", (outs[:, k] % np.uint64(P)).astype(np.int64))

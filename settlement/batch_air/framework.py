@@ -17,7 +17,11 @@ section may use through the bus:
 * **the Poseidon2 permutation** (:meth:`AirBuilder.permutation`): one
   permutation per row (the gadget of :mod:`sealbatch.crypto.airs.poseidon2_air`)
   receives ``(TAG_PERM, in_0 … in_15, out_0 … out_15)`` tuples, as many
-  times as sections send them. Sponge chaining is the sender's business.
+  times as sections send them. Sponge chaining is the sender's business;
+  a section that absorbs one rate-8 block per row declares its columns with
+  :meth:`AirBuilder.sponge_columns`, the permutation and the capacity carried
+  row to row with :meth:`AirBuilder.sponge`, and writes them with
+  :func:`sponge_rows` and :meth:`TraceBuilder.set_sponge`.
   The section is added only when some section sends to it.
 
 A third shared piece is the **per-market public table**: each market's
@@ -102,7 +106,7 @@ from sealbatch.crypto.airs.poseidon2_air import (
 )
 from sealbatch.crypto.bus import Bus, PublicTable
 from sealbatch.crypto.field_scalar import Fp4, P
-from sealbatch.crypto.poseidon2 import WIDTH, permute
+from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
 
 __all__ = [
     "MIN_ROWS",
@@ -132,6 +136,7 @@ __all__ = [
     "Layout",
     "RangeCheck",
     "TraceBuilder",
+    "sponge_rows",
 ]
 
 U64 = npt.NDArray[np.uint64]
@@ -307,6 +312,35 @@ class AirBuilder:
         self.bus.send(TAG_PERM, [*inputs, *outputs], selector, "Poseidon2 request")
         self._perm_sends += 1
 
+    def sponge_columns(self, section: str) -> tuple[list[Column], list[Column], list[Column]]:
+        """Allocate a sponge's columns in ``section``: the absorbed block ``b0 … b7``, the
+        capacity ``c0 … c7`` it meets and the permutation's output ``o0 … o15``."""
+        block = [self.column(section, f"b{k}") for k in range(RATE)]
+        capacity = [self.column(section, f"c{k}") for k in range(WIDTH - RATE)]
+        out = [self.column(section, f"o{k}") for k in range(WIDTH)]
+        return block, capacity, out
+
+    def sponge(
+        self,
+        columns: tuple[list[Column], list[Column], list[Column]],
+        on: Expr,
+        chained: Expr,
+        name: str,
+    ) -> None:
+        """One permutation ``(block ‖ capacity) → out`` on each row where ``on`` is 1, and
+        the capacity carried to the next row where ``chained`` is 1.
+
+        Args:
+            columns: the sponge's columns (:meth:`sponge_columns`).
+            on: the rows that absorb a block.
+            chained: the rows whose next row continues the same sponge.
+            name: the capacity constraints' name, ``{k}`` the capacity element.
+        """
+        block, capacity, out = columns
+        self.permutation([*block, *capacity], out, on)
+        for k in range(WIDTH - RATE):
+            self.constrain(chained * (capacity[k].next - out[RATE + k]), name.format(k=k))
+
     def public_table(self, table: PublicTable) -> None:
         self.bus.add_public_table(table)
 
@@ -470,6 +504,17 @@ class TraceBuilder:
         self._perm_inputs.append(arr)
         return permute(arr)
 
+    def set_sponge(self, section: str, ins: U64, outs: U64) -> None:
+        """Write a sponge's rows (:func:`sponge_rows`) into ``section``'s sponge columns
+        and ask the permutation service for each row's permutation."""
+        self.permute(ins)
+        for k in range(RATE):
+            self.set(section, f"b{k}", ins[:, k].astype(np.int64))
+        for k in range(WIDTH - RATE):
+            self.set(section, f"c{k}", ins[:, RATE + k].astype(np.int64))
+        for k in range(WIDTH):
+            self.set(section, f"o{k}", (outs[:, k] % np.uint64(P)).astype(np.int64))
+
     def finish(self) -> U64:
         """Write the range table counts and the permutation service; return the trace.
 
@@ -506,6 +551,39 @@ class TraceBuilder:
                 states, sbox_degree=SBOX_DEGREE
             )
         return self.main
+
+
+def sponge_rows(elements: npt.ArrayLike) -> tuple[U64, U64]:
+    """The rows of ``hash_elements`` over whole rate-8 blocks: one permutation each.
+
+    Row ``r``'s input is block ``r`` then the capacity, which starts as ``[length, 0,
+    …, 0]`` (the sponge's length word, :mod:`sealbatch.crypto.poseidon2`) and is the
+    previous row's output ``[8:16]`` after; the last row's output ``[0:8]`` is the digest.
+
+    Args:
+        elements: field elements, a multiple of 8 of them (flat or ``(n, 8)``).
+
+    Returns:
+        The ``(n, 16)`` permutation inputs and outputs.
+
+    Raises:
+        ValueError: a number of elements that is not a multiple of 8.
+    """
+    flat = np.asarray(elements, dtype=np.uint64).reshape(-1)
+    if flat.size % RATE:
+        raise ValueError(f"expected a multiple of {RATE} elements, got {flat.size}")
+    blocks = flat.reshape(-1, RATE)
+    n = blocks.shape[0]
+    ins = np.zeros((n, WIDTH), np.uint64)
+    outs = np.zeros((n, WIDTH), np.uint64)
+    capacity = np.zeros(WIDTH - RATE, np.uint64)
+    capacity[0] = flat.size
+    for r in range(n):
+        ins[r, :RATE] = blocks[r]
+        ins[r, RATE:] = capacity
+        outs[r] = permute(ins[r : r + 1])[0]
+        capacity = outs[r, RATE:]
+    return ins, outs
 
 
 def constant(value: int) -> Expr:

@@ -68,7 +68,7 @@ from sealbatch.auction.commitment import bytes32_elements, market_code, order_fl
 from sealbatch.crypto.air import Column, Expr, const, pub
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.field_scalar import P
-from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
+from sealbatch.crypto.poseidon2 import RATE, WIDTH
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_ADDR,
     TAG_CARRIED,
@@ -78,6 +78,7 @@ from sealbatch.settlement.batch_air.framework import (
     TAG_STAGED,
     AirBuilder,
     TraceBuilder,
+    sponge_rows,
 )
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
@@ -156,9 +157,8 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     h = header_blocks(m)
     on, first, tree, pend = c("on"), c("first"), c("tree"), c("pend")
     r0, r1, r2, held = c("r0"), c("r1"), c("r2"), c("held")
-    block = [c(f"b{k}") for k in range(RATE)]
-    cap = [c(f"c{k}") for k in range(_CAP)]
-    out = [c(f"o{k}") for k in range(WIDTH)]
+    sponge = b.sponge_columns(SECTION)
+    block, cap, out = sponge
     kind, mcode, flags, limit, qty, acct = (
         c("kind"), c("mcode"), c("flags"), c("limit"), c("qty"), c("acct"),
     )  # fmt: skip
@@ -172,10 +172,8 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.constrain(on.next * (1 - on), "state headers: block rows first")
     b.boundary(-1, on, "state headers: the last row is past the blocks")
     b.constrain(first * (1 - on), "state headers: a sponge starts on a block row")
-    b.permutation([*block, *cap], out, on)
     go = on.next - first.next  # 1 where the next row continues this row's sponge
-    for k in range(_CAP):
-        b.constrain(go * (cap[k].next - out[RATE + k]), f"state headers: capacity {k} chained")
+    b.sponge(sponge, on, go, "state headers: capacity {k} chained")
     for k in range(1, _CAP):
         b.constrain(first * cap[k], f"state headers: initial capacity {k}")
     b.constrain(go * (tree.next - tree), "state headers: one tree per sponge")
@@ -332,22 +330,6 @@ def _check_fields(statement: BatchStatement, ins: np.ndarray) -> None:
             raise ValueError(f"{p.name}: the header holds {got}, the statement {want}")
 
 
-def _sponge(elements: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The sponge's per-block permutation inputs and outputs (``hash_elements``)."""
-    blocks = np.array(elements, dtype=np.uint64).reshape(-1, RATE)
-    n = blocks.shape[0]
-    ins = np.zeros((n, WIDTH), np.uint64)
-    outs = np.zeros((n, WIDTH), np.uint64)
-    capacity = np.zeros(_CAP, np.uint64)
-    capacity[0] = len(elements)
-    for r in range(n):
-        ins[r, :RATE] = blocks[r]
-        ins[r, RATE:] = capacity
-        outs[r] = permute(ins[r : r + 1])[0]
-        capacity = outs[r, RATE:]
-    return ins, outs
-
-
 def _account(post: LedgerState, key: AccountKey) -> int:
     """The post-state row of ``key`` (0 for an account the post-state lacks: the
     address lookup then fails, as it should)."""
@@ -364,10 +346,10 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     pre, post = statement.pre, statement.post
     rows: list[tuple[np.ndarray, np.ndarray]] = []
     for state in (pre, post):
-        rows.append(_sponge(header_elements(state)))
+        rows.append(sponge_rows(header_elements(state)))
     records: list[list[tuple[int, int]]] = []  # per tree: (kind, account) per record
     for state in (pre, post):
-        rows.append(_sponge(pending_elements(state)))
+        rows.append(sponge_rows(pending_elements(state)))
         records.append(
             [
                 (int(liq), _account(post, AccountKey(r.trader, sub)))
@@ -394,7 +376,6 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         raise ValueError("carried: the orders carried in are not the pre-state's pending orders")
     if refuse:
         _check_fields(statement, ins)
-    tb.permute(ins)
     h = rows[0][0].shape[0]
     first = np.zeros(n, np.int64)
     tree = np.zeros(n, np.int64)
@@ -429,12 +410,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         tb.set(SECTION, name, values)
     for k, name in enumerate(("kind", "mcode", "flags", "limit", "qty")):
         tb.set(SECTION, name, fields[k])
-    for k in range(RATE):
-        tb.set(SECTION, f"b{k}", ins[:, k].astype(np.int64))
-    for k in range(_CAP):
-        tb.set(SECTION, f"c{k}", ins[:, RATE + k].astype(np.int64))
-    for k in range(WIDTH):
-        tb.set(SECTION, f"o{k}", (outs[:, k] % np.uint64(P)).astype(np.int64))
+    tb.set_sponge(SECTION, ins, outs)
     # the accounts section receives each record's address lookup on its row
     lookups = [a for t in (0, 1) for kind_, a in records[t] if t == 0 or kind_]
     column = tb.get("acct", "orders")

@@ -43,13 +43,13 @@ from __future__ import annotations
 import numpy as np
 
 from sealbatch.crypto.air import Column, const, pub
-from sealbatch.crypto.field_scalar import P
-from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
+from sealbatch.crypto.poseidon2 import RATE, WIDTH
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_ADDR,
     TAG_TRANSFERS,
     AirBuilder,
     TraceBuilder,
+    sponge_rows,
 )
 from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS
 from sealbatch.settlement.batch_air.statement import INPUTS_DOMAIN, BatchStatement
@@ -83,9 +83,8 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     on, hdr = c("on"), c("hdr")
     kinds = {k: c(k) for k in _KINDS}
     account = c("account")
-    block = [c(f"b{k}") for k in range(RATE)]
-    cap = [c(f"c{k}") for k in range(WIDTH - RATE)]
-    out = [c(f"o{k}") for k in range(WIDTH)]
+    sponge = b.sponge_columns(SECTION)
+    block, cap, out = sponge
 
     for flag, name in ((on, "on"), (hdr, "hdr"), *((v, k) for k, v in kinds.items())):
         b.boolean(flag, f"inputs digest: {name}")
@@ -94,9 +93,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     if b.num_rows > MAX_ROWS:  # at most 2^19 block rows: the digit sums stay below 2^30
         b.boundary(MAX_ROWS, on, f"inputs digest: at most {MAX_ROWS} block rows")
     # the sponge: one permutation per row, the capacity chained to the next row
-    b.permutation([*block, *cap], out, on)
-    for k in range(WIDTH - RATE):
-        b.constrain(on.next * (cap[k].next - out[RATE + k]), f"inputs digest: capacity {k}")
+    b.sponge(sponge, on, on.next, "inputs digest: capacity {k}")
     end = on - on.next  # 1 on the last block row only (the rows are a prefix)
     for k in range(RATE):
         b.constrain(end * (out[k] - pub(_INPUTS + k)), f"inputs digest: output {k}")
@@ -195,27 +192,13 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     settled = np.concatenate([sw.deposit_digits, sw.withdrawal_digits], axis=1)
     if refuse and not np.array_equal(sums, settled):
         raise ValueError("inputs digest: the published transfers are not the transfers settled")
-    ins = np.zeros((n, WIDTH), np.uint64)
-    outs = np.zeros((n, WIDTH), np.uint64)
-    capacity = np.zeros(WIDTH - RATE, np.uint64)
-    capacity[0] = RATE * n  # the sponge's length word (crypto/poseidon2.py)
-    for r in range(n):
-        ins[r, :RATE] = blocks[r]
-        ins[r, RATE:] = capacity
-        outs[r] = permute(ins[r : r + 1])[0]
-        capacity = outs[r, RATE:]
+    ins, outs = sponge_rows(blocks)
     digest = tuple(statement.public_inputs[_INPUTS : _INPUTS + RATE])
     if refuse and n and tuple(int(v) for v in outs[-1, :RATE]) != digest:
         raise ValueError("inputs digest: the published inputs do not hash to the digest")
-    tb.permute(ins)
+    tb.set_sponge(SECTION, ins, outs)
     tb.set(SECTION, "on", np.ones(n, np.int64))
     for name, values in flags.items():
         tb.set(SECTION, name, values)
     tb.set(SECTION, "account", accounts)
     tb.set("acct", "transfers", lookups)
-    for k in range(RATE):
-        tb.set(SECTION, f"b{k}", ins[:, k].astype(np.int64))
-    for k in range(WIDTH - RATE):
-        tb.set(SECTION, f"c{k}", ins[:, RATE + k].astype(np.int64))
-    for k in range(WIDTH):
-        tb.set(SECTION, f"o{k}", (outs[:, k] % np.uint64(P)).astype(np.int64))
