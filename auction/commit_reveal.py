@@ -615,8 +615,14 @@ class CommitBook:
         self.markets[c.market].check_order(reveal.order, self.references.get(c.market))
         return entry
 
-    def close(self, now_ms: int) -> SealedBatch:
+    def close(self, now_ms: int, *, seed: bytes | None = None) -> SealedBatch:
         """Close the batch after the reveal window.
+
+        Args:
+            now_ms: the time of the close.
+            seed: this batch's :attr:`seed`, already computed from the same
+                commitments in receipt order (e.g. in a worker process while the
+                reveal window ran); None: computed here.
 
         Raises:
             OutsideWindow: the reveal window is still open.
@@ -642,7 +648,7 @@ class CommitBook:
                 )
         return SealedBatch(
             self.batch_id,
-            self.seed,
+            self.seed if seed is None else seed,
             tuple(self._receipts),
             tuple(revealed),
             tuple(forfeited),

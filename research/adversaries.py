@@ -13,7 +13,8 @@ import math
 
 from sealbatch.auction.batch import clear_market
 from sealbatch.research.agents import Agent
-from sealbatch.research.mechanisms.batch import auction_order, order_id_bytes
+from sealbatch.research.mechanisms.batch import order_id_bytes
+from sealbatch.research.mechanisms.commit_crypto import sealed_order
 from sealbatch.research.scenario import (
     Latency,
     SandwicherConfig,
@@ -263,7 +264,7 @@ def _clear_with(
 ) -> tuple[float, int]:
     """(price, own lots filled) if the batch were cleared now with ``others`` and ``own``."""
     book = [o for o in others if o.live] + [own]
-    orders = [auction_order(market, o, o.qty, True) for o in book]
+    orders = [sealed_order(market, o) for o in book]
     ids = [order_id_bytes(o.oid) for o in book]
     discovery, _, fills = clear_market(orders, ids, last_price, b"\x00" * 32)
     if discovery.price is None or not discovery.volume:

@@ -29,7 +29,7 @@ from sealbatch.auction.encrypted_orders import encrypt_order, open_ciphertexts
 from sealbatch.auction.errors import AuctionError
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.crypto.threshold import CURVE_ORDER, scalar_point
-from sealbatch.research.mechanisms.batch import auction_order
+from sealbatch.research.mechanisms.commit_crypto import sealed_order
 from sealbatch.research.mechanisms.commit_reveal import _NS_PER_MS, CommitRevealMechanism
 from sealbatch.research.scenario import MechanismSpec
 from sealbatch.research.simulation import Cancel, Message, Simulation
@@ -50,8 +50,10 @@ def lab_batch_secret(batch_id: int) -> int:
 class CommitEncryptMechanism(CommitRevealMechanism):
     """Commit-encrypt batch auction; unit = batch number."""
 
-    def __init__(self, sim: Simulation, spec: MechanismSpec, scenario: Scenario) -> None:
-        super().__init__(sim, spec, scenario)
+    def __init__(
+        self, sim: Simulation, spec: MechanismSpec, scenario: Scenario, crypto_workers: int = 0
+    ) -> None:
+        super().__init__(sim, spec, scenario, crypto_workers)
         #: batch -> commitment -> (ciphertext, trader)
         self.ciphertexts: dict[int, dict[bytes, tuple[bytes, str]]] = {}
         self.decrypted = 0
@@ -61,16 +63,16 @@ class CommitEncryptMechanism(CommitRevealMechanism):
         self._open(k + 1)
         self._take_commitments(k)
 
-    def _take_commitments(self, k: int) -> None:
-        super()._take_commitments(k)
+    def _take_commitments(self, k: int, closing: bool = True) -> None:
+        super()._take_commitments(k, closing)
         started = perf_counter()
         key = scalar_point(lab_batch_secret(k))
         out = self.ciphertexts.setdefault(k, {})
         for p in self.pending.get(k, {}).values():
             if not p.commitment or p.commitment in out:
                 continue
-            trader = self._account_key(p.order.agent)[1]
-            order: Order = auction_order(self.market_id, p.order, p.order.qty, True)
+            trader = self._traders[p.order.agent]
+            order: Order = sealed_order(self.market_id, p.order)
             out[p.commitment] = (encrypt_order(key, order, p.salt, trader, k), trader)
         self.venue_code_s += perf_counter() - started
 

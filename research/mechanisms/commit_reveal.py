@@ -48,14 +48,20 @@ from sealbatch.auction.commit_reveal import (
     RevealedOrder,
     SignedCommit,
 )
-from sealbatch.auction.commitment import compute_commitments
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
-from sealbatch.crypto.eip712 import Address, Eip712Domain, address_of
+from sealbatch.crypto.eip712 import Address, Eip712Domain
 from sealbatch.crypto.keccak import keccak256
-from sealbatch.research.errors import ConservationError
+from sealbatch.research.errors import ConservationError, LabError
 from sealbatch.research.mechanisms.base import Mechanism
-from sealbatch.research.mechanisms.batch import CROSS_ORDER_ID, auction_order
+from sealbatch.research.mechanisms.batch import CROSS_ORDER_ID
+from sealbatch.research.mechanisms.commit_crypto import (
+    CommitContext,
+    CommitCrypto,
+    lab_key,
+    sealed_order,
+    trader_address,
+)
 from sealbatch.research.scenario import MechanismSpec
 from sealbatch.research.simulation import Cancel, LabOrder, Message, RevealMsg, Simulation
 
@@ -67,21 +73,16 @@ __all__ = ["CommitRevealMechanism", "lab_key"]
 _NS_PER_MS = 1_000_000
 
 
-def lab_key(account: int) -> bytes:
-    """The deterministic secp256k1 key of lab account ``account`` (simulation only)."""
-    return keccak256(b"sealbatch.lab.key", account.to_bytes(8, "big"))
-
-
 class _Pending:
-    """An order that arrived in a commit window; its commitment is computed at
-    the window's close (``b""`` until then)."""
+    """An order that arrived in a commit window; its salt and commitment come
+    from its trader at the window's close (``b""`` until then)."""
 
     __slots__ = ("at_ms", "commitment", "nonce", "order", "salt")
 
-    def __init__(self, order: LabOrder, salt: bytes, nonce: int, at_ms: int) -> None:
+    def __init__(self, order: LabOrder, nonce: int, at_ms: int) -> None:
         self.order = order
         self.commitment = b""
-        self.salt = salt
+        self.salt = b""
         self.nonce = nonce
         self.at_ms = at_ms
 
@@ -98,7 +99,9 @@ class CommitRevealMechanism(Mechanism):
     #: false positives by definition.
     not_applicable = frozenset({"races", "sandwiches"})
 
-    def __init__(self, sim: Simulation, spec: MechanismSpec, scenario: Scenario) -> None:
+    def __init__(
+        self, sim: Simulation, spec: MechanismSpec, scenario: Scenario, crypto_workers: int = 0
+    ) -> None:
         super().__init__(sim, spec, scenario)
         self.interval_ns = spec.interval_ms * _NS_PER_MS
         self.reveal_ns = spec.reveal_ms * _NS_PER_MS
@@ -108,8 +111,16 @@ class CommitRevealMechanism(Mechanism):
         self.domain = Eip712Domain()
         self.operator_key = keccak256(b"sealbatch.lab.operator")
         self.nonces = NonceRegistry()
-        self._keys: dict[int, tuple[bytes, Address]] = {}
+        #: The traders' and the book's cryptography, in place or in worker processes.
+        self.crypto = CommitCrypto(
+            CommitContext(
+                self.market_id, self.bond, sim.seed_bytes, self.domain, self.operator_key
+            ),
+            crypto_workers,
+        )
         self._nonce: dict[int, int] = {}
+        #: Each account's address, as its trader named it in its commitments.
+        self._traders: dict[int, Address] = {}
         self.books: dict[int, CommitBook] = {}
         self.pending: dict[int, dict[int, _Pending]] = {}
         #: Reveals handed to each batch's book, with their arrival times (ms).
@@ -127,6 +138,7 @@ class CommitRevealMechanism(Mechanism):
         self.venue_code_s = 0.0
 
     def start(self) -> None:
+        self.crypto.start()
         self._open(0)
 
     def after(self, t: int) -> int:
@@ -141,7 +153,14 @@ class CommitRevealMechanism(Mechanism):
         were sent and arrived; only the window's close is past the horizon)."""
         for k, pending in self.pending.items():
             if any(not p.commitment for p in pending.values()):
-                self._take_commitments(k)
+                self._take_commitments(k, closing=False)
+        if self.crypto.pooled:
+            self.crypto.collect(wait=True)
+            if self.crypto.receipts_signed != self.commits:
+                raise LabError(
+                    f"receipts: expected one signed receipt per commitment ({self.commits}), "
+                    f"got {self.crypto.receipts_signed}"
+                )
         super().finish()
 
     # -- batch lifecycle ------------------------------------------------------------
@@ -199,30 +218,52 @@ class CommitRevealMechanism(Mechanism):
             return
         sim.send(agent, RevealMsg(o, p.commitment, p.salt))
 
-    def _take_commitments(self, k: int) -> None:
-        """Hash, sign and hand to the book every commitment of batch ``k``, in arrival order."""
+    def _take_commitments(self, k: int, closing: bool = True) -> None:
+        """Hand to the book every commitment of batch ``k``, signed by its trader, in
+        arrival order; with workers, their receipts are signed there and the batch's
+        commitment root starts there too (unless the run is ``closing`` no more)."""
         pending = self.pending[k]
         if not pending:
             return
         started = perf_counter()
+        crypto = self.crypto
+        pooled = crypto.pooled
         entries = list(pending.values())
-        traders = [self._account_key(p.order.agent)[1] for p in entries]
-        orders = [auction_order(self.market_id, p.order, p.order.qty, True) for p in entries]
-        commitments = compute_commitments(orders, [p.salt for p in entries], traders, k)
+        signed = crypto.take(k)
+        if len(signed) != len(entries):
+            raise LabError(
+                f"batch {k}: expected {len(entries)} signed commitments, got {len(signed)}"
+            )
         book = self.books[k]
-        for p, trader, commitment in zip(entries, traders, commitments, strict=True):
+        market, bond = self.market_id, self.bond
+        receipts = []
+        taken = []
+        for p, (salt, commitment, trader, signature, signer) in zip(entries, signed, strict=True):
             o = p.order
+            p.salt = salt
             p.commitment = commitment
-            commit = Commit(trader, k, self.market_id, commitment, p.nonce, 0, self.bond)
-            key = self._account_key(o.agent)[0]
+            self._traders[o.agent] = trader
+            commit = Commit(trader, k, market, commitment, p.nonce, 0, bond)
             try:
-                book.commit(SignedCommit.sign(commit, key, self.domain), p.at_ms)
+                if pooled:  # recovered in a worker; the book checks it names the trader
+                    receipt = book.commit(
+                        SignedCommit(commit, signature), p.at_ms, sign=False, signer=signer
+                    )
+                else:  # the book recovers the signer and signs the receipt itself
+                    receipt = book.commit(SignedCommit(commit, signature), p.at_ms)
             except AuctionError:
                 self.rejections += 1
                 o.live = False
                 del pending[o.oid]
                 continue
             self.commits += 1
+            taken.append(commitment)
+            if pooled:
+                receipts.append((k, receipt.sequence, receipt.commitment, receipt.received_at_ms))
+        if pooled:
+            crypto.sign_receipts(receipts)
+            if closing:
+                crypto.start_root(k, taken)
         self.venue_code_s += perf_counter() - started
 
     def _reveal(self, msg: RevealMsg) -> None:
@@ -231,9 +272,12 @@ class CommitRevealMechanism(Mechanism):
         if book is None or not o.live:
             self.rejections += book is None
             return
-        order = auction_order(self.market_id, o, o.qty, True)
+        order = sealed_order(self.market_id, o)
         self.revealed[o.batch].append(
             (Reveal(msg.commitment, order, msg.salt), self.sim.now // _NS_PER_MS)
+        )
+        self.crypto.add_reveal(
+            (o.side, o.price, o.qty, o.oid, msg.salt, self._traders[o.agent], o.batch)
         )
         try:  # what the book will refuse at the close is dead now, as order by order
             self.markets[self.market_id].check_order(order, book.references.get(self.market_id))
@@ -247,12 +291,13 @@ class CommitRevealMechanism(Mechanism):
         book = self.books.pop(k)
         pending = self.pending.pop(k)
         started = perf_counter()
-        for outcome in book.reveal_many(self.revealed.pop(k)):
+        for outcome in self._take_reveals(k, book):
             if isinstance(outcome, RevealedOrder):
                 self.reveals += 1
             else:
                 self.rejections += 1  # late (past the reveal window) or malformed
-        sealed = book.close(sim.now // _NS_PER_MS)
+        sealed = book.close(sim.now // _NS_PER_MS, seed=self.crypto.root(k))
+        self.crypto.collect()
         by_commitment = {p.commitment: p.order for p in pending.values()}
         result = clear_batch(sealed, self.markets, {self.market_id: sim.last_price})
         self.venue_code_s += perf_counter() - started
@@ -289,13 +334,29 @@ class CommitRevealMechanism(Mechanism):
         if self._stale:
             self._expire(oids=[o.oid for o in by_commitment.values()])
 
+    def _take_reveals(self, k: int, book: CommitBook) -> list[RevealedOrder | AuctionError]:
+        """The book takes batch ``k``'s reveals, each at its arrival time, as one
+        :meth:`~CommitBook.reveal` after another: their commitments recomputed in the
+        workers as they arrived, or here in one vectorised hash
+        (:meth:`~CommitBook.reveal_many`)."""
+        reveals = self.revealed.pop(k)
+        hashes = self.crypto.reveal_hashes(k)
+        if hashes is None:
+            return book.reveal_many(reveals)
+        if len(hashes) != len(reveals):
+            raise LabError(f"batch {k}: expected {len(reveals)} reveal hashes, got {len(hashes)}")
+        out: list[RevealedOrder | AuctionError] = []
+        for (r, at_ms), expected in zip(reveals, hashes, strict=True):
+            try:
+                out.append(book.reveal(r, at_ms, expected))
+            except AuctionError as err:
+                out.append(err)
+        return out
+
     # -- messages -------------------------------------------------------------------
     def _account_key(self, account: int) -> tuple[bytes, Address]:
-        entry = self._keys.get(account)
-        if entry is None:
-            key = lab_key(account)
-            entry = self._keys[account] = (key, address_of(key))
-        return entry
+        """Lab account ``account``'s key and address."""
+        return lab_key(account), trader_address(account)
 
     def arrive(self, msg: Message) -> None:
         sim = self.sim
@@ -321,6 +382,6 @@ class CommitRevealMechanism(Mechanism):
             self._touch_take(o)
         nonce = self._nonce.get(o.agent, 0)
         self._nonce[o.agent] = nonce + 1
-        salt = keccak256(b"sealbatch.lab.salt", sim.seed_bytes, o.oid.to_bytes(8, "big"))
         o.batch = k
-        self.pending[k][o.oid] = _Pending(o, salt, nonce, sim.now // _NS_PER_MS)
+        self.pending[k][o.oid] = _Pending(o, nonce, sim.now // _NS_PER_MS)
+        self.crypto.add((o.agent, o.side, o.price, o.qty, o.oid, nonce, k))

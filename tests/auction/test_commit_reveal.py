@@ -122,6 +122,21 @@ def test_seed_depends_on_receipt_order(make_book: BookFactory) -> None:
     assert make_book().seed == digest_to_bytes(EMPTY_SUBTREES[-1])
 
 
+def test_close_takes_a_seed_computed_elsewhere(make_book: BookFactory) -> None:
+    """A seed computed from the same commitments (e.g. in a worker) closes the batch
+    exactly as the book's own; the book does not compute it again."""
+    sa, _ = ALICE.sealed(BTC_BUY, nonce=1)
+    sb, _ = BOB.sealed(BTC_SELL, nonce=1)
+    here, elsewhere = make_book(), make_book()
+    for book in (here, elsewhere):
+        book.commit(sa, IN_COMMIT)
+        book.commit(sb, IN_COMMIT + 1)
+    root = commitment_root([sa.commit.commitment, sb.commit.commitment])
+    assert elsewhere.close(AFTER, seed=root) == here.close(AFTER)
+    other = commitment_root([sb.commit.commitment])
+    assert make_book().close(AFTER, seed=other).seed == other
+
+
 def test_tampered_receipt_does_not_verify(make_book: BookFactory) -> None:
     book = make_book()
     sa, _ = ALICE.sealed(BTC_BUY, nonce=1)

@@ -306,6 +306,23 @@ def test_checksum_address_normalises_and_refuses_non_addresses() -> None:
             checksum_address(bad)
 
 
+def test_checksum_address_agrees_with_eth_utils_on_many_addresses() -> None:
+    """The EIP-55 fast path against eth_utils (the reference) on 500 addresses,
+    given as raw bytes, lower-case hex and upper-case hex digits."""
+    import random
+
+    from eth_utils import to_checksum_address
+
+    from sealbatch.crypto.eip712 import checksum_address
+
+    rng = random.Random(55)
+    for _ in range(500):
+        raw = rng.randbytes(20)
+        expected = to_checksum_address(raw)
+        for form in (raw, "0x" + raw.hex(), "0x" + raw.hex().upper()):
+            assert checksum_address(form) == expected
+
+
 def test_signing_with_a_cached_key_matches_a_fresh_key() -> None:
     import coincurve
 
