@@ -23,8 +23,9 @@ DESIGN.md, "The batch statement"):
   ``withdrawal`` are the digit sums of the account's transfers, received from
   the inputs digest's rows (:mod:`.inputs_digest`), and ``ΔF_m``, prices and
   multipliers are public; ``adjust`` and ``adjust_p`` (penalties, deficit
-  cover, ADL, blocks) must be zero unless the statement says the batch has
-  adjustments;
+  cover, ADL, blocks) come from the adjustments table and are zero on a row
+  that receives none (the program does not depend on whether the batch has
+  adjustments);
 * **5, conservation** — an accumulator of 7 digits sums ``C1 − C0`` down
   the rows from ``2^80`` and must end at ``2^80 + deposits − withdrawals −
   Δ fee pool − Δ insurance fund`` (public): Σ collateral + fee pool +
@@ -249,9 +250,6 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
         for c in values:
             sec.transition((1 - flag) * c, f"statement 3: no published {what}, none applied")
         sec.bus.receive(tag, [sec.row, *values], flag, f"account's {what}")
-    if not st.has_adjustments:
-        for c in (adjust.sign, *adjust.digits, *adjust_p):
-            sec.transition(c, "statement 3: no adjustments in this batch")
 
     # ---- positions: P1 = P0 + net + adjust_p (one field equation: all below 2^24)
     for j in range(m):

@@ -378,8 +378,7 @@ class SettleWitness:
     fills, fees, funding, deposits, withdrawals and forfeits (liquidation
     penalties, deficit cover, ADL, socialised loss, RFQ blocks); they reach
     the AIR as the verifier's public table ``TAG_ADJUST`` (from its replay of
-    the batch), and they must be zero unless the statement says the batch has
-    adjustments.
+    the batch); an account without a row there has none.
     """
 
     address_limbs: np.ndarray  # (n, 7) uint64

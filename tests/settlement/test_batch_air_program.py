@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.expr import format_expr
 from sealbatch.crypto.solidity import compile_constraints
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
@@ -18,6 +19,7 @@ from sealbatch.settlement.batch_air.statement import (
     BatchStatement,
     statement_from_files,
 )
+from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch
@@ -88,3 +90,41 @@ def test_the_derived_values_are_public_and_checked() -> None:
         SettleStatement.from_elements(forged)
     moved = dataclasses.replace(a.settle, deposits=a.settle.deposits + 1)
     assert moved.derived_elements()[-7:] != derived[-7:]  # the conservation target moves
+
+
+def _with_and_without_a_block() -> tuple[BatchStatement, BatchStatement]:
+    """Two consecutive batches of one shape: the first settles the auction alone, the
+    second an RFQ block beside it (a batch with adjustments)."""
+    state = funded([10**12] * len(TRADERS))
+    out = []
+    for i in range(2):
+        refs = {BTC: 650_000, ETH: 350_000}
+        orders = [
+            (TRADERS[0], Order(BTC, Side.BUY, 650_500, 4)),
+            (TRADERS[1], Order(BTC, Side.SELL, 649_500, 4)),
+        ]
+        batch = committed_batch(i + 1, orders, refs)
+        blocks = (
+            [BlockTrade(bytes(range(32)), BTC, TRADERS[2], TRADERS[3], 651_000, 6, i + 1)]
+            if i
+            else []
+        )
+        rnd = oracle_round(i + 1, 1_000 * (i + 1), {BTC: 650_000, ETH: 350_000})
+        post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE, blocks=blocks)
+        pub = BatchPublication(batch, rnd, state, post, blocks=tuple(blocks))
+        out.append(statement_from_files(pub.files(DEFAULT_CONFIG, ORACLE)))
+        state = post
+    return out[0], out[1]
+
+
+def test_a_batch_with_adjustments_has_the_program_of_one_without() -> None:
+    """Whether a batch has adjustments is not part of its shape: the accounts section
+    always receives the adjustments table (each adjustment zero where an account has no
+    row there), so one deployed verifier serves batches with and without them."""
+    plain, adjusted = _with_and_without_a_block()
+    assert not plain.settle.has_adjustments and adjusted.settle.has_adjustments
+    assert rows_for(plain) == rows_for(adjusted)
+    ca, cb = _constraints(plain), _constraints(adjusted)
+    assert ca.keys() == cb.keys()
+    differ = sorted(k for k in ca if ca[k] != cb[k])
+    assert all("header" in k for k in differ), differ
