@@ -38,7 +38,9 @@ an account) and ``4·m`` products of two digits (``< 2^24`` each), so with
 ``m <= 4`` markets and carries below 2^17 each position stays below
 ``2^29.6 < p/2``. The deposit and withdrawal digit sums add at most
 ``2^30`` in absolute value (at most 2^18 transfers of 12-bit digits,
-:mod:`.inputs_digest`), so a position stays below ``2^29.6 + 2^30 < p``: an
+:mod:`.inputs_digest`; an RFQ block, four input rows, adds one digit of its
+price transfer to its buyer's and one to its seller's sums, at two different
+positions, :mod:`.fills`), so a position stays below ``2^29.6 + 2^30 < p``: an
 identity that holds mod p holds over the integers.
 """
 
@@ -427,9 +429,10 @@ def account_trace(
     for k in range(len(cols.fee_sums)):
         main[cols.fee_sums[k].index, :n] = fee_sums[k, :n]
     flows = []
+    moved = sw.block_transfer_digits()  # the RFQ blocks' price transfers, received and paid
     for cs, d in (
-        (cols.deposit, sw.deposit_digits.T),
-        (cols.withdrawal, sw.withdrawal_digits.T),
+        (cols.deposit, (sw.deposit_digits + moved[:, :AMOUNT_DIGITS]).T),
+        (cols.withdrawal, (sw.withdrawal_digits + moved[:, AMOUNT_DIGITS:]).T),
         (cols.forfeit, digits_of(list(sw.forfeits), AMOUNT_DIGITS)),
     ):
         for k, column in enumerate(cs):

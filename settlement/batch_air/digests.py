@@ -23,7 +23,8 @@ the public outputs digest. Statements (constraint names start with
   k, order_id×8)`` and the fill row ``(TAG_FILL_RECORD, k, account, market,
   side, lots, price)`` from their blocks — the two tuples a filled order row of
   the book sends (:mod:`.clearing`) — and the fill row **sends** ``(TAG_FILL,
-  account, market, side, lots, price)`` to the settlement's fills section. The
+  account, market, side, lots, price, price)`` to the settlement's fills section
+  (a book fill's block price is its price: no price transfer). The
   numbers are distinct, so each record is one filled order's: the published
   fills are exactly the book's fills, each on the order that took it (none
   dropped, none added, none moved to another order), and exactly the fills
@@ -146,7 +147,13 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         is_fill,
         "outputs digest: a book fill",
     )
-    b.bus.send(TAG_FILL, block[:_FILL_WIDTH], is_fill, "outputs digest: a fill to settlement")
+    # a book fill's block price is its price (only an RFQ block's fills move a price transfer)
+    b.bus.send(
+        TAG_FILL,
+        [*block[:_FILL_WIDTH], block[_FILL_WIDTH - 1]],
+        is_fill,
+        "outputs digest: a fill to settlement",
+    )
     third, forfeit_kinds = _declare_forfeits(b, on, head, is_fill, block)
     summary = _declare_summaries(b, statement, on, head, is_fill, third, block)
     kinds = fid + is_fill + forfeit_kinds + summary
@@ -261,7 +268,9 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     if n + 1 > tb.num_rows:
         raise ValueError(f"expected at most {tb.num_rows - 1} output blocks, got {n}")
     settled = sorted(
-        (r.account, r.market, int(r.buy), r.lots, r.price) for r in statement.settle_witness.fills
+        (r.account, r.market, int(r.buy), r.lots, r.price)
+        for r in statement.settle_witness.fills
+        if not r.block_price
     )
     records = [tuple(int(v) for v in blk) for blk in blocks[1 : 1 + 2 * f]]
     published = sorted(data[:_FILL_WIDTH] for data in records[1::2])

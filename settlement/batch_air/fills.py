@@ -1,12 +1,14 @@
-"""The fills section: one row per auction fill, its fee, and one sum per account.
+"""The fills section: one row per fill (the auction's and the RFQ blocks'), its fee,
+its block's price transfer, and one sum per account.
 
 Statement 3 (DESIGN.md, "The batch statement"). The fill rows form one run
 at the top of the section, in runs of equal account (``first`` marks the
 start of a run). Each row
 
-* receives ``(TAG_FILL, account, market, side, lots, price)`` — in the batch
-  AIR the tuple each fill record of the outputs digest sends (:mod:`.digests`,
-  which the filled order rows of the book reach), in ``sealbatch_settle`` the
+* receives ``(TAG_FILL, account, market, side, lots, price, block price)`` — in
+  the batch AIR the tuple each fill record of the outputs digest sends
+  (:mod:`.digests`, which the filled order rows of the book reach) or each side
+  of a settled RFQ block (:mod:`.inputs_digest`), in ``sealbatch_settle`` the
   verifier's table of the given fills — with ``price`` the market's public
   clearing price (a one-hot market selector picks it), and ``lots < 2^22``;
   in ``sealbatch_settle`` it also sends the same tuple under
@@ -17,7 +19,17 @@ start of a run). Each row
   ``fee·10^4 − lots·K = r`` with ``0 <= r <= 9 999`` and
   ``K = price × multiplier × fee_bps`` public per market, in 12-bit digits
   with range-checked carries;
-* adds its signed lots (per market) and its fee digits to the run's sums.
+* adds its signed lots (per market) and its fee digits to the run's sums;
+* settles an RFQ block's price transfer: the tuple's sixth element is the block
+  price ``price + (1 − 2s)·|Δ|`` (``s`` a bit, ``|Δ| < 2^30`` in three digits;
+  a book fill sends its price there, so ``|Δ| = 0``), and the row proves
+  ``T = |Δ| × lots × multiplier`` exactly — ``L = lots × multiplier`` in three
+  digits (one carry), then ``T = |Δ| × L`` in six digits, every digit position
+  an integer identity with its carry (below 2^13: a 12-bit digit and a bit) —
+  and sends each digit ``t_k`` of ``T`` to its account as a transfer,
+  ``(TAG_TRANSFERS, account, k)`` (received) or ``(account, 6 + k)`` (paid) with
+  multiplicity ``t_k``: the buyer pays and the seller receives when the block
+  price is above the clearing price (``side ⊕ s`` picks the slot).
 
 The last row of a run sends ``(TAG_ACCOUNT_FILLS, account, net lots per
 market, fee digit sums)``, which the account's row receives at most once: a
@@ -36,6 +48,8 @@ import numpy as np
 from sealbatch.crypto.expr import Column, Expr, const, pub, shift_rows
 from sealbatch.settlement.batch_air.limbs import (
     AMOUNT_DIGITS,
+    DIGIT,
+    DIGIT_BITS,
     carries,
     carry_columns,
     carry_equations,
@@ -46,10 +60,12 @@ from sealbatch.settlement.batch_air.section import (
     TAG_ACCOUNT_FILLS,
     TAG_FILL,
     TAG_PUBLISHED_FILL,
+    TAG_TRANSFERS,
     Section,
 )
 from sealbatch.settlement.batch_air.settle_witness import (
     DerivedIndex,
+    FillRow,
     SettleStatement,
     SettleWitness,
 )
@@ -57,6 +73,9 @@ from sealbatch.settlement.params import BPS
 
 __all__ = ["FEE_CONST_DIGITS", "FillColumns", "fills_section", "fills_trace"]
 
+#: Digits of |Δ| (block price − clearing price, below 2^30), of lots × multiplier
+#: (below 2^22 · 2^12) and of the transfer T = |Δ| × lots × multiplier (below 2^64).
+_DIFF_DIGITS, _LOTS_MULT_DIGITS, _TRANSFER_DIGITS = 3, 3, AMOUNT_DIGITS
 #: Digits of K = price × multiplier × fee_bps (< 2^30 · 2^10 · 2^10 = 2^50).
 FEE_CONST_DIGITS = 5
 _NET_OFFSET = 1 << 23
@@ -79,6 +98,7 @@ class FillColumns:
     net: tuple[Column, ...]
     net_range: tuple[Column, ...]  # per market: low, high digits of net + 2^23
     fee_sums: tuple[Column, ...]
+    block: tuple[Column, ...]  # s, |Δ|×3, L×3, L's carry, T×6, T's carries (lo×4, hi×4)
 
 
 def _fee_const(st: SettleStatement, j: int) -> list[int]:
@@ -141,9 +161,18 @@ def fills_section(
         price = price + pub(ix.market_price(j)) * c
     sec.transition(selected - on, "a fill row is in exactly one market")
     lots = a0 + 4096 * a1
-    sec.bus.receive(TAG_FILL, [account, index, side, lots, price], on, "fill")
+    block = _block_transfer(sec, st, ix, market, side, account, (a0, a1))
+    sign, diff = block[0], block[1 : 1 + _DIFF_DIGITS]
+    magnitude = diff[0] + DIGIT * diff[1] + DIGIT * DIGIT * diff[2]
+    block_price = price + (1 - 2 * sign) * magnitude
+    sec.bus.receive(TAG_FILL, [account, index, side, lots, price, block_price], on, "fill")
     if publish:
-        sec.bus.send(TAG_PUBLISHED_FILL, [account, index, side, lots, price], on, "published fill")
+        sec.bus.send(
+            TAG_PUBLISHED_FILL,
+            [account, index, side, lots, price, block_price],
+            on,
+            "published fill",
+        )
 
     # fee·10^4 − lots·K − r = 0, digit by digit
     terms: list[list[Expr]] = [[] for _ in range(_FEE_POSITIONS)]
@@ -188,8 +217,105 @@ def fills_section(
     sec.bus.send(TAG_ACCOUNT_FILLS, [account, *net, *fee_sums], last, "account's fills")
     return FillColumns(
         on, first, last, account, side, (a0, a1), market, fee, (r0, r1, q0, q1),
-        tuple(carry_cols), count, net, net_range, fee_sums,
+        tuple(carry_cols), count, net, net_range, fee_sums, block,
     )  # fmt: skip
+
+
+def _block_transfer(
+    sec: Section,
+    st: SettleStatement,
+    ix: DerivedIndex,
+    market: tuple[Column, ...],
+    side: Column,
+    account: Column,
+    lots: tuple[Column, Column],
+) -> tuple[Column, ...]:
+    """An RFQ block's price transfer on a fill row (see the module docstring): the
+    columns ``s, |Δ|×3, L×3, L's carry, T×6, T's carries (lo×4, hi×4)``."""
+    sign = sec.one("fill.block.sign")
+    sec.boolean(sign, "fill.block.sign")
+    diff = sec.digits("fill.block.diff", _DIFF_DIGITS)
+    sec.range12(diff[-1], "fill.block.diff top (|Δ| below 2^30)", 30 - 2 * DIGIT_BITS)
+    lm = sec.digits("fill.block.lots_mult", _LOTS_MULT_DIGITS)
+    lm_carry = sec.one("fill.block.lots_mult_carry")
+    sec.range12(lm_carry, "fill.block.lots_mult_carry")
+    t = sec.digits("fill.block.transfer", _TRANSFER_DIGITS)
+    positions = _DIFF_DIGITS + _LOTS_MULT_DIGITS - 1
+    lo = sec.digits("fill.block.carry_lo", positions - 1)
+    hi = sec.alloc("fill.block.carry_hi", positions - 1)
+    for k, c in enumerate(hi):
+        sec.boolean(c, f"fill.block.carry_hi[{k}]")
+    mult: Expr = const(0)
+    for j, c in enumerate(market):
+        mult = mult + pub(ix.multiplier(j)) * c
+    # L = lots × multiplier: a0·mult = l0 + 2^12·carry, a1·mult + carry = l1 + 2^12·l2
+    # (every term below 2^24: an integer identity)
+    sec.transition(
+        lots[0] * mult - lm[0] - DIGIT * lm_carry, "statement 3: a block's lots × multiplier (0)"
+    )
+    sec.transition(
+        lots[1] * mult + lm_carry - lm[1] - DIGIT * lm[2],
+        "statement 3: a block's lots × multiplier (1)",
+    )
+    # T = |Δ| × L, digit by digit: position k sums at most three products below 2^24 and
+    # a carry below 2^13, so each identity is an integer one; T's top digit is the last carry
+    carry = [lo[k] + DIGIT * hi[k] for k in range(positions - 1)]
+    for k in range(positions):
+        terms: Expr = const(0)
+        for i in range(_DIFF_DIGITS):
+            if 0 <= k - i < _LOTS_MULT_DIGITS:
+                terms = terms + diff[i] * lm[k - i]
+        if k:
+            terms = terms + carry[k - 1]
+        out = carry[k] if k < positions - 1 else t[positions]
+        sec.transition(terms - t[k] - DIGIT * out, f"statement 3: a block's transfer (digit {k})")
+    # the transfer to the account: received (0 + k) or paid (6 + k); side ⊕ s pays
+    pays = side + sign - 2 * side * sign
+    for k in range(_TRANSFER_DIGITS):
+        sec.bus.receive(  # a send of weight t_k
+            TAG_TRANSFERS,
+            [account, const(k) + AMOUNT_DIGITS * pays],
+            -t[k],
+            f"statement 3: a block's transfer digit {k} to its account",
+        )
+    return (sign, *diff, *lm, lm_carry, *t, *lo, *hi)
+
+
+def _block_trace(
+    main: np.ndarray, cols: FillColumns, st: SettleStatement, fills: list[FillRow]
+) -> None:
+    """Write each fill row's block-transfer columns (zeros for a book fill)."""
+    for r, f in enumerate(fills):
+        bp = f.block_price or f.price
+        mult = st.markets[f.market].multiplier
+        diff = abs(bp - f.price)
+        lots_mult = f.lots * mult
+        t = diff * lots_mult
+        d = [(diff >> (DIGIT_BITS * i)) % DIGIT for i in range(_DIFF_DIGITS)]
+        lm = [(lots_mult >> (DIGIT_BITS * i)) % DIGIT for i in range(_LOTS_MULT_DIGITS)]
+        td = [(t >> (DIGIT_BITS * i)) % DIGIT for i in range(_TRANSFER_DIGITS)]
+        if (
+            diff >> (DIGIT_BITS * _DIFF_DIGITS)
+            or lots_mult >> (DIGIT_BITS * _LOTS_MULT_DIGITS)
+            or t >> (DIGIT_BITS * _TRANSFER_DIGITS)
+        ):
+            raise ValueError(
+                f"statement 3: expected a block transfer below 2^72, got {diff} × {lots_mult}"
+            )
+        lm_carry = ((f.lots % DIGIT) * mult) >> DIGIT_BITS
+        carries_t = []
+        carry = 0
+        for k in range(_DIFF_DIGITS + _LOTS_MULT_DIGITS - 1):
+            total = carry + sum(
+                d[i] * lm[k - i] for i in range(_DIFF_DIGITS) if 0 <= k - i < _LOTS_MULT_DIGITS
+            )
+            carry = (total - td[k]) >> DIGIT_BITS
+            carries_t.append(carry)
+        sign = int(bp < f.price)
+        values = [sign, *d, *lm, lm_carry, *td]
+        values += [c % DIGIT for c in carries_t[:-1]] + [c >> DIGIT_BITS for c in carries_t[:-1]]
+        for column, value in zip(cols.block, values, strict=True):
+            main[column.index, r] = value
 
 
 def fills_trace(
@@ -271,6 +397,7 @@ def fills_trace(
     for c in range(carry.shape[0]):
         main[cols.carries[2 * c].index, :k] = lo[c]
         main[cols.carries[2 * c + 1].index, :k] = hi[c]
+    _block_trace(main, cols, st, fills)
     # runs
     run_id = np.cumsum(first) - 1
     run_start = np.flatnonzero(first)

@@ -61,8 +61,10 @@ tag                     tuple
 ``TAG_MARKET_SUMMARY``  ``(market, volume, fill count)`` — a market's bought
                         lots and filled orders, from its last book row to its
                         summary in the outputs digest (:mod:`.digests`)
-``TAG_FILL``            ``(account, market, side, lots, price)`` — side 1 buy:
-                        each published fill record, to settlement
+``TAG_FILL``            ``(account, market, side, lots, price, block price)`` —
+                        side 1 buy: each published fill record (block price =
+                        price) and each side of a settled RFQ block (the
+                        inputs digest's rows), to settlement
 ``TAG_FORFEIT``         ``(account, forfeit digits×6)`` — the bonds an account
                         is charged for its forfeited commitments
 ``TAG_NODE``            ``(tree, level, index, digest×8)`` — a state-tree node
@@ -71,11 +73,13 @@ tag                     tuple
                         an account's fills, summed (:mod:`.fills`)
 ``TAG_TRANSFERS``       ``(account, position)`` with multiplicity a digit — each
                         transfer's amount digits (position k deposits, 6 + k
-                        withdrawals) from the inputs digest to its account
+                        withdrawals) from the inputs digest to its account,
+                        and each RFQ block's price transfer from its fill rows
 ``TAG_ADJUST``          ``(account, adjust sign, adjust digits×6, position
                         adjustment per market)`` — what the transition moved
-                        beyond fills, fees, funding, transfers and forfeits
-``TAG_PUBLISHED_FILL``  ``(account, market, side, lots, price)`` — each fill
+                        beyond fills (RFQ blocks' included), fees, funding,
+                        transfers and forfeits
+``TAG_PUBLISHED_FILL``  ``(account, market, side, lots, price, block price)`` — each fill
                         the settlement settles, to the verifier's table of the
                         given fills (the settlement AIR alone, :mod:`.settle_air`)
 ``TAG_STAGED``          ``(account)`` — each post-state liquidation order, to

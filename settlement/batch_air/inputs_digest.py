@@ -29,7 +29,20 @@ row) and the last block row's output is the public inputs digest. Statements
   multiplicity ``d_k``. The account's row receives ``(account, k)`` with multiplicity
   its column ``deposit[k]`` (:mod:`.accounts`), so ``deposit[k]`` is the sum of digit
   ``k`` over the account's deposits: every published transfer reaches its account,
-  several of one account add up, none is dropped, moved or invented.
+  several of one account add up, none is dropped, moved or invented;
+* the RFQ blocks (statement 3): an RFQ record's rows carry its market (a one-hot
+  ``mk[j]``, the head's market code the market's), lots and block price (the head's,
+  copied down) and ``ok``, which is 1 exactly when the market has a clearing price
+  (the public one, non-zero: an inverse column proves it) — a block whose market did
+  not trade fails and changes nothing. Where ``ok``, the buyer's row (``r3``) and the
+  seller's (``r4``) look their account up by address, subaccount 0
+  (``TAG_ACCOUNT_ADDR``), and each sends its fill ``(TAG_FILL, account, market, side,
+  lots, clearing price, block price)`` to the settlement's fills section, which
+  settles it like a book fill (fee, position, cash at the clearing price) and moves
+  the block's price transfer ``(block price − clearing price) × lots × multiplier``
+  from the buyer to the seller (:mod:`.fills`): every block is settled once, on the
+  accounts it names, at its size and price. A block whose side has no account (the
+  transition fails it too) cannot be proved: the AIR has no non-membership proof.
 
 Why the sums do not wrap: the digits come from the preimage of the public digest,
 which the verifier (or the contract) lays out from the published amounts, so each is
@@ -42,17 +55,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from sealbatch.crypto.air import Column, const, pub
+from sealbatch.auction.commitment import market_code
+from sealbatch.crypto.air import Column, Expr, const, pub
+from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_ADDR,
+    TAG_FILL,
     TAG_TRANSFERS,
     AirBuilder,
     TraceBuilder,
     sponge_rows,
 )
 from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS
-from sealbatch.settlement.batch_air.statement import INPUTS_DOMAIN, BatchStatement
+from sealbatch.settlement.batch_air.statement import (
+    INPUTS_DOMAIN,
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
+    BatchStatement,
+)
 from sealbatch.settlement.l1_statement import BLOCK_TAG, DEPOSIT_TAG, WITHDRAWAL_TAG
 
 __all__ = ["HEADER_BLOCKS", "MAX_ROWS", "SECTION", "declare", "generate", "rows_needed"]
@@ -118,10 +139,16 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.constrain(addr.next - head, "inputs digest: a transfer's address follows its head")
     for prev, nxt in (("rfq", "r2"), ("r2", "r3"), ("r3", "r4")):
         b.constrain(kinds[nxt].next - kinds[prev], f"inputs digest: RFQ block row {nxt}")
+    # the RFQ blocks: market, lots, block price and whether it settles, on every row
+    ok = _declare_blocks(b, statement, kinds, block, account)
+    buyer, seller = kinds["r3"], kinds["r4"]
     # the transfers: the account by address, each digit of the amount to it (statement 3)
     b.constrain(head * (account.next - account), "statement 3: a transfer's one account")
     b.bus.send(
-        TAG_ACCOUNT_ADDR, [account, *block], addr, "statement 3: a transfer's account by address"
+        TAG_ACCOUNT_ADDR,
+        [account, *block],
+        addr + ok * (buyer + seller),
+        "statement 3: a transfer's or a block side's account by address",
     )
     for k in range(AMOUNT_DIGITS):
         b.bus.receive(  # a send of weight d_k (a send's selector is a bit)
@@ -130,6 +157,59 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
             -(head * block[1 + k]),
             f"statement 3: a transfer's digit {k} to its account",
         )
+
+
+def _declare_blocks(
+    b: AirBuilder,
+    statement: BatchStatement,
+    kinds: dict[str, Column],
+    block: list[Column],
+    account: Column,
+) -> Column:
+    """The RFQ records' market, lots, block price and ``ok``, and each settled block's two
+    fills to the fills section (statement 3); returns ``ok``."""
+
+    def c(name: str) -> Column:
+        return b.column(SECTION, name)
+
+    m = len(statement.markets)
+    mk = [c(f"mk{j}") for j in range(m)]
+    lots, price, ok, inv = c("lots"), c("block_price"), c("ok"), c("inv")
+    rfq, r2, r3, r4 = (kinds[k] for k in ("rfq", "r2", "r3", "r4"))
+    record = rfq + r2 + r3 + r4
+    code: Expr = const(0)
+    index: Expr = const(0)
+    clearing: Expr = const(0)
+    for j, (name, flag) in enumerate(zip(statement.markets, mk, strict=True)):
+        b.boolean(flag, f"RFQ block: mk{j}")
+        code = code + market_code(name) * flag
+        index = index + j * flag
+        clearing = clearing + pub(PUBLIC_HEADER + PUBLIC_PER_MARKET * j) * flag
+    b.constrain(sum(mk, const(0)) - record, "RFQ block: one market on its rows, none elsewhere")
+    b.constrain(rfq * (block[1] - code), "RFQ block: the market of its code")
+    b.constrain(rfq * (block[3] - lots), "RFQ block: its lots")
+    b.constrain(rfq * (block[2] - price), "RFQ block: its price")
+    follow = r2.next + r3.next + r4.next  # the next row continues an RFQ record
+    copied = [
+        (lots, "lots"),
+        (price, "price"),
+        (ok, "ok"),
+        *((f, f"mk{j}") for j, f in enumerate(mk)),
+    ]
+    for x, name in copied:
+        b.constrain(follow * (x.next - x), f"RFQ block: {name} on each of its rows")
+    b.boolean(ok, "RFQ block: ok")
+    b.constrain(ok * (1 - record), "RFQ block: ok only on its rows")
+    # ok = 1 exactly when its market has a clearing price: (1 − ok)·p = 0, ok·(p·inv − 1) = 0
+    b.constrain((1 - ok) * clearing, "statement 3: a block in a market that traded settles")
+    b.constrain(ok * (clearing * inv - 1), "statement 3: a block settles where its market traded")
+    b.bus.send(
+        TAG_FILL,
+        [account, index, r3, lots, clearing, price],
+        ok * (r3 + r4),
+        "statement 3: a block's fill to settlement",
+    )
+    return ok
 
 
 def _parse(blocks: np.ndarray) -> dict[str, np.ndarray]:
@@ -154,6 +234,65 @@ def _parse(blocks: np.ndarray) -> dict[str, np.ndarray]:
             flags[name][r + i] = 1
         r += rows
     return flags
+
+
+def _blocks_trace(
+    tb: TraceBuilder,
+    statement: BatchStatement,
+    blocks: np.ndarray,
+    flags: dict[str, np.ndarray],
+    rows_of: dict[tuple[int, ...], int],
+    accounts: np.ndarray,
+    lookups: np.ndarray,
+    *,
+    refuse: bool,
+) -> None:
+    """Write the RFQ records' columns, their sides' accounts and address lookups.
+
+    Raises:
+        ValueError: (with ``refuse``) a block of an unknown market, a settled block whose
+            side names no account, or blocks that are not the ones settled.
+    """
+    n = blocks.shape[0]
+    m = len(statement.markets)
+    codes = {market_code(name): j for j, name in enumerate(statement.markets)}
+    mk = np.zeros((m, n), np.int64)
+    lots, price, ok, inv = (np.zeros(n, np.int64) for _ in range(4))
+    fills = []
+    for r in (int(i) for i in np.flatnonzero(flags["rfq"])):
+        j = codes.get(int(blocks[r, 1]))
+        if j is None:
+            if refuse:
+                raise ValueError(f"inputs digest: the RFQ block at block {r} is of no market")
+            continue
+        clearing = statement.prices[j]
+        rows = slice(r, r + 4)
+        mk[j, rows] = 1
+        lots[rows] = int(blocks[r, 3])
+        price[rows] = int(blocks[r, 2])
+        if not clearing:  # the market did not trade: the block fails, nothing settles
+            continue
+        ok[rows] = 1
+        inv[rows] = pow(clearing, P - 2, P)
+        for side, at in ((1, r + 2), (0, r + 3)):
+            found = rows_of.get((*(int(v) for v in blocks[at, :7]), 0))
+            if found is None and refuse:
+                raise ValueError(f"inputs digest: the RFQ block at block {r} names no account")
+            account = 0 if found is None else found
+            accounts[at] = account
+            lookups[account] += 1
+            fills.append((account, j, side, int(lots[r]), clearing, int(price[r])))
+    settled = sorted(
+        (f.account, f.market, int(f.buy), f.lots, f.price, f.block_price)
+        for f in statement.settle_witness.fills
+        if f.block_price
+    )
+    if refuse and sorted(fills) != settled:
+        raise ValueError("inputs digest: the published RFQ blocks are not the blocks settled")
+    for j in range(m):
+        tb.set(SECTION, f"mk{j}", mk[j])
+    for name, values in (("lots", lots), ("block_price", price), ("ok", ok), ("inv", inv)):
+        tb.set(SECTION, name, values)
 
 
 def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
@@ -192,6 +331,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     settled = np.concatenate([sw.deposit_digits, sw.withdrawal_digits], axis=1)
     if refuse and not np.array_equal(sums, settled):
         raise ValueError("inputs digest: the published transfers are not the transfers settled")
+    _blocks_trace(tb, statement, blocks, flags, rows_of, accounts, lookups, refuse=refuse)
     ins, outs = sponge_rows(blocks)
     digest = tuple(statement.public_inputs[_INPUTS : _INPUTS + RATE])
     if refuse and n and tuple(int(v) for v in outs[-1, :RATE]) != digest:

@@ -22,12 +22,13 @@ Public inputs: :meth:`SettleStatement.to_elements`, the two header digests
 (``TAG_HEADER``, which the batch AIR hashes in its header section instead),
 the staged accounts' count and ``(row, liquidation orders)`` pairs
 (``TAG_STAGED``, which the batch AIR takes from the post-state's pending
-liquidation orders instead), the fill count, the fills (five elements each:
-``account, market, side, lots, price``), the transfer count and rows
+liquidation orders instead), the fill count, the fills (six elements each:
+``account, market, side, lots, price, block price`` — an RFQ block's fills
+carry their block's price, the others their price), the transfer count and rows
 ``(account, position, digit sum)``, the forfeit count and rows, then the
 adjustment rows. They grow with the batch: in the batch AIR the fills come
-from the clearing sections and the transfers from the inputs digest's rows
-instead.
+from the clearing sections (the blocks' from the inputs digest's RFQ rows) and
+the transfers from the inputs digest's rows instead.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ __all__ = [
 ]
 
 NAME = "sealbatch_settle"
-_FILL_WIDTH = 5
+_FILL_WIDTH = 6
 _TRANSFER_WIDTH = 3  # account, digit position (0–5 deposits, 6–11 withdrawals), digit sum
 _FORFEIT_WIDTH = 1 + AMOUNT_DIGITS
 _MAX_DIGIT_SUM = 1 << 30

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from sealbatch.auction.errors import AuctionError
 from sealbatch.crypto import poseidon2
 from sealbatch.crypto.field_scalar import P
-from sealbatch.settlement.batch_air.limbs import digits_of
+from sealbatch.settlement.batch_air.limbs import DIGIT, digits_of
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.oracle import OracleConfig
@@ -135,6 +135,10 @@ class DerivedIndex:
     def market_price(self, j: int) -> int:
         """The clearing price of market ``j`` among the statement's market terms."""
         return self.start + _MARKET_TERMS + (3 + _SIGNED) * j
+
+    def multiplier(self, j: int) -> int:
+        """The contract multiplier of market ``j`` (below 2^12, :meth:`from_elements`)."""
+        return self.market_price(j) + 1
 
     def n(self, t: int) -> int:
         """The live account count before (0) or after (1)."""
@@ -307,6 +311,8 @@ class SettleStatement:
         markets = []
         for _ in range(m):
             price, mult, fee = (int(x) for x in e[i : i + 3])
+            if not 0 <= mult < DIGIT:  # the fills section multiplies lots by it, digit-wise
+                raise ValueError(f"expected a multiplier below 2^12, got {mult}")
             markets.append(MarketTerms(price, mult, fee, _dec(e[i + 3 : i + 3 + _SIGNED])))
             i += 3 + _SIGNED
         margins = []
@@ -360,7 +366,10 @@ def _check_margin(mark: int, index_mark: int, tiers: Sequence[tuple[int, int]]) 
 
 @dataclass(frozen=True)
 class FillRow:
-    """One auction fill as the settlement side receives it."""
+    """One fill as the settlement side receives it: an auction fill, or one side of an
+    RFQ block (at the clearing price ``price``; ``block_price`` the block's, which moves
+    ``(block_price − price) × lots × multiplier`` from the buyer to the seller; an
+    auction fill's ``block_price`` is its ``price``)."""
 
     account: int
     market: int
@@ -368,15 +377,28 @@ class FillRow:
     lots: int
     price: int
     fee: int
+    block_price: int = 0
+
+    @property
+    def transfer(self) -> int:
+        """What the fill's account receives from its block's price difference (0 for an
+        auction fill): ``±(block_price − price) × lots × multiplier`` before the
+        multiplier, the seller's side positive when the block price is above."""
+        if not self.block_price:
+            return 0
+        diff = (self.block_price - self.price) * self.lots
+        return -diff if self.buy else diff
 
 
 @dataclass(frozen=True)
 class SettleWitness:
     """Per-account values by post-state row (``n_post`` rows), and the auction's fills.
 
+    ``fills`` are the auction's fills and the RFQ blocks' (two each, at the end).
     ``adjust`` and ``adjust_positions`` hold what the transition moved beyond
-    fills, fees, funding, deposits, withdrawals and forfeits (liquidation
-    penalties, deficit cover, ADL, socialised loss, RFQ blocks); they reach
+    fills (the blocks' included, with their price transfers), fees, funding,
+    deposits, withdrawals and forfeits (liquidation penalties, deficit cover,
+    ADL, socialised loss); they reach
     the AIR as the verifier's public table ``TAG_ADJUST`` (from its replay of
     the batch); an account without a row there has none.
     """
@@ -397,6 +419,9 @@ class SettleWitness:
     #: (n, 6): per account, the sum over its deposits (withdrawals) of each 12-bit digit
     deposit_digits: np.ndarray
     withdrawal_digits: np.ndarray
+    #: (n, 12): per account, the sum of each 12-bit digit of the RFQ blocks' price
+    #: transfers it receives (0–5) and pays (6–11); (0, 12) in a batch without blocks
+    block_digits: np.ndarray = field(default_factory=lambda: np.zeros((0, 12), np.int64))
     #: the two header digests (pre, post) the roots compress (the batch AIR hashes them)
     headers: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
     #: ``(post row, liquidation orders)`` of each account with pending liquidation orders
@@ -433,8 +458,19 @@ class SettleWitness:
         return tuple(out)
 
     def fill_rows(self) -> tuple[tuple[int, ...], ...]:
-        """``TAG_FILL`` rows ``(account, market, side, lots, price)``, one per fill."""
-        return tuple((f.account, f.market, int(f.buy), f.lots, f.price) for f in self.fills)
+        """``TAG_FILL`` rows ``(account, market, side, lots, price, block price)``, one per
+        fill (an auction fill's block price is its price)."""
+        return tuple(
+            (f.account, f.market, int(f.buy), f.lots, f.price, f.block_price or f.price)
+            for f in self.fills
+        )
+
+    def block_transfer_digits(self) -> np.ndarray:
+        """``(n, 12)``: :attr:`block_digits`, zeros in a batch without blocks."""
+        n = len(self.subaccount)
+        if self.block_digits.shape[0] == n:
+            return self.block_digits
+        return np.zeros((n, 12), np.int64)
 
 
 def _digits(amount: int) -> list[int]:
@@ -478,20 +514,31 @@ def settle_inputs(
     n0, n = pre.size, post.size
     block_fills = 2 * len(witness.blocks)
     auction = witness.fills[: len(witness.fills) - block_fills]
+    block_prices = [b.block_price for b in witness.blocks for _ in range(2)]
     deltas = [witness.funding[mid].delta_index for mid in post.markets]
+    mult = [config.markets[j].multiplier for j in range(m)]
     prices = [0] * m
     fill_rows = []
     net = np.zeros((n, m), dtype=np.int64)
     fees = [0] * n
-    for sf in auction:
+    moved = [0] * n  # the blocks' price transfers
+    block_digits = np.zeros((n, 12), dtype=np.int64)
+    for i, sf in enumerate(witness.fills):
         j = config.column(sf.fill.market)
         r = post.row(sf.account)
-        prices[j] = sf.fill.price
         sign = sf.fill.side.sign
-        fill_rows.append(FillRow(r, j, sign > 0, sf.fill.quantity, sf.fill.price, sf.fee))
+        row = FillRow(r, j, sign > 0, sf.fill.quantity, sf.fill.price, sf.fee)
+        if i < len(auction):
+            prices[j] = sf.fill.price
+        else:
+            row = replace(row, block_price=block_prices[i - len(auction)])
+            amount = row.transfer * mult[j]
+            moved[r] += amount
+            base = 0 if amount >= 0 else 6
+            block_digits[r, base : base + 6] += np.array(_digits(abs(amount)), dtype=np.int64)
+        fill_rows.append(row)
         net[r, j] += sign * sf.fill.quantity
         fees[r] += sf.fee
-    mult = [config.markets[j].multiplier for j in range(m)]
     c0 = [int(v) for v in pre.collateral] + [0] * (n - n0)
     c1 = [int(v) for v in post.collateral]
     p0 = np.zeros((n, m), dtype=np.int64)
@@ -504,10 +551,10 @@ def settle_inputs(
     for r in range(n):
         funding = sum(int(p0[r, j]) * deltas[j] for j in range(m))
         cash = sum(int(net[r, j]) * prices[j] * mult[j] for j in range(m))
-        expected = c0[r] + dep[r] - wd[r] - forf[r] - funding - cash - fees[r]
+        expected = c0[r] + dep[r] - wd[r] - forf[r] - funding - cash - fees[r] + moved[r]
         adjust.append(c1[r] - expected)
     adjust_positions = p1 - p0 - net
-    has_adj = bool(witness.penalties or witness.deficits or witness.blocks)
+    has_adj = bool(witness.penalties or witness.deficits)
     statement = SettleStatement(
         n_pre=n0,
         n_post=n,
@@ -550,6 +597,7 @@ def settle_inputs(
         fills=tuple(fill_rows),
         deposit_digits=_digit_sums(post, witness.deposits),
         withdrawal_digits=_digit_sums(post, witness.withdrawals),
+        block_digits=block_digits,
         headers=(_digest(header_elements(pre)), _digest(header_elements(post))),
         staged=tuple(sorted(staged.items())),
     )

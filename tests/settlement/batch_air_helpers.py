@@ -18,6 +18,7 @@ from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.crypto.poseidon2 import hash_elements
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
+from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.ledger import AccountKey
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
@@ -62,9 +63,10 @@ def small_batch_files(
 def transfer_batch_files(
     deposits: Sequence[tuple[AccountKey, int]],
     withdrawals: Sequence[tuple[AccountKey, int]] = (),
+    blocks: Sequence[BlockTrade] = (),
 ) -> dict[str, str]:
-    """The default batch of :func:`small_batch_files` with L1 ``deposits`` and
-    ``withdrawals`` settled in it (a deposit may open a new account)."""
+    """The default batch of :func:`small_batch_files` with L1 ``deposits``, RFQ ``blocks``
+    and ``withdrawals`` settled in it (a deposit may open a new account)."""
     t = TRADERS
     orders = [
         (t[0], Order(BTC, Side.BUY, 650_010, 5)),
@@ -76,9 +78,18 @@ def transfer_batch_files(
     state = funded([10**12] * 6)
     rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
     post, _ = apply_batch(
-        state, batch, rnd, DEFAULT_CONFIG, ORACLE, deposits=deposits, withdrawals=withdrawals
+        state,
+        batch,
+        rnd,
+        DEFAULT_CONFIG,
+        ORACLE,
+        deposits=deposits,
+        blocks=blocks,
+        withdrawals=withdrawals,
     )
-    pub = BatchPublication(batch, rnd, state, post, tuple(deposits), (), tuple(withdrawals))
+    pub = BatchPublication(
+        batch, rnd, state, post, tuple(deposits), tuple(blocks), tuple(withdrawals)
+    )
     return pub.files(DEFAULT_CONFIG, ORACLE)
 
 

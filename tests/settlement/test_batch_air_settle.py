@@ -334,7 +334,8 @@ def test_settlement_proof_verifies_and_binds_its_statement(
 
 @pytest.fixture(scope="module")
 def block_batch() -> tuple[BatchWitness, SettlementConfig]:
-    """A batch with an RFQ block beside the auction (a batch with adjustments)."""
+    """A batch with an RFQ block beside the auction (its fills and price transfer are
+    settled like fills and transfers, not as adjustments)."""
     cfg = _config()
     state = funded([10**10] * 4, cfg)
     orders = [
@@ -355,7 +356,10 @@ def test_a_batch_with_a_block_satisfies_the_settlement_air(
 ) -> None:
     w, cfg = block_batch
     st, sw = settle_inputs(w, cfg)
-    assert st.has_adjustments and any(sw.adjust) and np.any(sw.adjust_positions != 0)
+    assert not st.has_adjustments and not any(sw.adjust) and not np.any(sw.adjust_positions)
+    blocks = [f for f in sw.fills if f.block_price]
+    assert len(blocks) == 2 and {f.transfer for f in blocks} == {-6_000, 6_000}
+    assert sw.block_digits.any()
     air, main = _trace(st, sw)
     _check(air, main)
 
@@ -363,9 +367,9 @@ def test_a_batch_with_a_block_satisfies_the_settlement_air(
 def test_an_adjustment_other_than_the_replayed_one_is_caught_by_the_adjust_table(
     block_batch: tuple[BatchWitness, SettlementConfig],
 ) -> None:
-    """In a batch with adjustments (a block), the operator publishes a post-state that
-    moves 1,000 units more from the block's buyer to its seller: the trace's adjustments
-    are not the ones the verifier's replay publishes (statement 3, its adjustments table)."""
+    """In a batch with a block, the operator publishes a post-state that moves 1,000 units
+    more from the block's buyer to its seller: the trace's adjustments are not the ones
+    the verifier's replay publishes (statement 3, its adjustments table: none)."""
     w, cfg = block_batch
     _, honest_sw = settle_inputs(w, cfg)
     c = w.post.collateral.copy()
