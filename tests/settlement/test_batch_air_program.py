@@ -94,7 +94,7 @@ def test_the_derived_values_are_public_and_checked() -> None:
 
 def _with_and_without_a_block() -> tuple[BatchStatement, BatchStatement]:
     """Two consecutive batches of one shape: the first settles the auction alone, the
-    second an RFQ block beside it (a batch with adjustments)."""
+    second an RFQ block beside it."""
     state = funded([10**12] * len(TRADERS))
     out = []
     for i in range(2):
@@ -117,14 +117,25 @@ def _with_and_without_a_block() -> tuple[BatchStatement, BatchStatement]:
     return out[0], out[1]
 
 
-def test_a_batch_with_adjustments_has_the_program_of_one_without() -> None:
-    """Whether a batch has adjustments is not part of its shape: the accounts section
-    always receives the adjustments table (each adjustment zero where an account has no
-    row there), so one deployed verifier serves batches with and without them."""
-    plain, adjusted = _with_and_without_a_block()
-    assert not plain.settle.has_adjustments and adjusted.settle.has_adjustments
-    assert rows_for(plain) == rows_for(adjusted)
-    ca, cb = _constraints(plain), _constraints(adjusted)
+def test_a_batch_with_rfq_blocks_has_the_program_of_one_without() -> None:
+    """RFQ blocks are rows of the inputs digest, not a part of the shape: a batch with a
+    block compiles to the program of a batch without one."""
+    plain, blocked = _with_and_without_a_block()
+    assert any(f.block_price for f in blocked.settle_witness.fills)
+    assert rows_for(plain) == rows_for(blocked)
+    ca, cb = _constraints(plain), _constraints(blocked)
     assert ca.keys() == cb.keys()
     differ = sorted(k for k in ca if ca[k] != cb[k])
     assert all("header" in k for k in differ), differ
+
+
+def test_a_batch_with_adjustments_has_the_program_of_one_without() -> None:
+    """Whether a batch has adjustments (liquidation penalties, deficit cover,
+    deleveraging) is not part of its shape: the accounts section always receives the
+    adjustments table (each adjustment zero where an account has no row there), so one
+    deployed verifier serves batches with and without them."""
+    plain, _ = _with_and_without_a_block()
+    adjusted = dataclasses.replace(
+        plain, settle=dataclasses.replace(plain.settle, has_adjustments=True)
+    )
+    assert _constraints(plain) == _constraints(adjusted)
