@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from sealbatch.crypto.air import ConstraintViolation
-from sealbatch.settlement.batch_air.air import rows_for
+from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.settle_witness import replay_published, settle_inputs
 from sealbatch.settlement.ledger import LedgerState
@@ -62,8 +62,8 @@ def test_the_published_batch_satisfies_the_settlement_sections(files: dict[str, 
 @pytest.mark.parametrize(
     ("change", "caught_by", "cheat_caught_by"),
     [
-        (_moved_collateral, "statement 6: state root 1", "statement 3"),
-        (_position_moved, "statement 6: state root 1", "statement 3"),
+        (_moved_collateral, "statement 6: state root 1", "bus"),
+        (_position_moved, "statement 6: state root 1", "bus"),
         (_fee_pool_grown, "statement 5: value conserved", "statement 5: value conserved"),
     ],
 )
@@ -77,8 +77,9 @@ def test_a_forged_post_state_is_rejected(
 
     Proved from the replayed transition, the trace's post-state root is not the
     published one (statement 6); a prover that lays the published post-state into the
-    trace instead breaks the statement the forgery is about. (A fee pool grown from
-    nothing breaks conservation against the published pools either way.)"""
+    trace instead needs an adjustment that explains it, which the verifier's adjustments
+    table (its replay: none) does not send (statement 3's table, the bus). (A fee pool
+    grown from nothing breaks conservation against the published pools either way.)"""
     statement = statement_of(_republish(files, change))
     air, trace = generate(statement, rows_for(statement))
     with pytest.raises(ConstraintViolation, match=caught_by):
@@ -87,6 +88,7 @@ def test_a_forged_post_state_is_rejected(
     replayed = replay_published(files, statement.pre, config)
     forged = replace(replayed, post=statement.post, post_root=state_root(statement.post))
     _, cheat = settle_inputs(forged, config)
-    air, trace = generate(replace(statement, settle_witness=cheat), rows_for(statement))
+    _, trace = generate(replace(statement, settle_witness=cheat), rows_for(statement))
+    air, _ = build_with_layout(rows_for(statement), statement)  # the verifier's tables
     with pytest.raises(ConstraintViolation, match=cheat_caught_by):
         check_all(air, trace)
