@@ -144,6 +144,10 @@ class Clearinghouse:
         self._checks: dict[int, RevealMarginCheck] = {}
         self._taken: dict[int, list[tuple[Address, Order]]] = {}  # batch -> orders taken
         self._bonds: dict[int, dict[Address, int]] = {}  # batch -> trader -> bonds at stake
+        #: trader -> the sum of its bonds in ``_bonds`` (kept with it: O(1) per commitment)
+        self._stake: dict[Address, int] = {}
+        #: (the ledger, the traders with GTC rests on it): rebuilt when the ledger changes
+        self._resting_on: tuple[LedgerState, frozenset[Address]] | None = None
         self._takers: dict[int, set[Address]] = {}  # batch -> traders with orders taken
         self._cache: tuple[tuple[LedgerState, int, int], LedgerState, np.ndarray | None] | None = (
             None
@@ -213,10 +217,46 @@ class Clearinghouse:
             )
         bonds = self._bonds.setdefault(batch_id, {})
         bonds[trader] = bonds.get(trader, 0) + amount
+        self._stake[trader] = self._stake.get(trader, 0) + amount
+
+    def _drop_bonds(self, batch_id: int) -> None:
+        """Take ``batch_id``'s bonds off the stake (settled: forfeited or released)."""
+        for trader, amount in self._bonds.pop(batch_id, {}).items():
+            left = self._stake.get(trader, 0) - amount
+            if left:
+                self._stake[trader] = left
+            else:
+                self._stake.pop(trader, None)
 
     def _at_stake(self, trader: Address) -> int:
-        """The bonds ``trader`` has at stake in open batches and RFQs."""
-        return sum(bonds.get(trader, 0) for bonds in self._bonds.values())
+        """The bonds ``trader`` has at stake in open batches and RFQs (the running
+        sum over ``_bonds``, exact: every change of ``_bonds`` updates it)."""
+        return self._stake.get(trader, 0)
+
+    def _rests(self, trader: Address) -> bool:
+        """Whether ``trader`` has GTC rests on the ledger (one scan per ledger, not per
+        question: every commitment's bond check asks)."""
+        cached = self._resting_on
+        if cached is None or cached[0] is not self.state:
+            cached = (self.state, frozenset(r.trader for r in self.state.resting_orders))
+            self._resting_on = cached
+        return trader in cached[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (a snapshot) without the per-ledger cache of resting traders."""
+        return {k: v for k, v in self.__dict__.items() if k != "_resting_on"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle (a snapshot), rebuilding the running figures a snapshot taken
+        before they existed lacks."""
+        self.__dict__.update(state)
+        if "_stake" not in state:
+            stake: dict[Address, int] = {}
+            for bonds in self._bonds.values():
+                for trader, amount in bonds.items():
+                    stake[trader] = stake.get(trader, 0) + amount
+            self._stake = {t: a for t, a in stake.items() if a}
+        self._resting_on = None
 
     def room(self, trader: Address) -> int:
         """What ``trader``'s collateral can still back: a new bond or a withdrawal.
@@ -229,7 +269,7 @@ class Clearinghouse:
         """
         room = self._free_collateral(trader)
         batches = [b for b, takers in self._takers.items() if trader in takers]
-        if any(r.trader == trader for r in self.state.resting_orders):
+        if self._rests(trader):
             batches.append(-1)  # no batch taken yet: a check counting the rests alone
         for b in batches:
             check = self._checks.get(b) or self._fresh_check(b)
@@ -420,7 +460,7 @@ class Clearinghouse:
         self._checks.pop(batch_id, None)
         self._taken.pop(batch_id, None)
         self._takers.pop(batch_id, None)
-        self._bonds.pop(batch_id, None)
+        self._drop_bonds(batch_id)
 
     def has_pending(self) -> bool:
         """Deposits, withdrawals or liquidation orders wait for the next batch."""
@@ -450,7 +490,7 @@ class Clearinghouse:
         self._checks.pop(result.batch_id, None)
         self._taken.pop(result.batch_id, None)
         self._takers.pop(result.batch_id, None)
-        self._bonds.pop(result.batch_id, None)  # forfeited now, or revealed: no longer at stake
+        self._drop_bonds(result.batch_id)  # forfeited now, or revealed: no longer at stake
         for b in [b for b in self._checks if b < result.batch_id]:
             del self._checks[b]
         for b in [b for b in self._taken if b < result.batch_id]:

@@ -131,6 +131,23 @@ class Store:
             row = conn.execute(select(t.c.record).where(t.c.batch_id == batch_id)).first()
         return None if row is None else BatchRecord.from_json(json.loads(row[0]))
 
+    def load_progressed(self, batch_ids: Sequence[int]) -> dict[int, BatchRecord]:
+        """The stored records among ``batch_ids`` whose status moved past ``settled``
+        (``proven``, ``anchored``), in one query per 500 ids."""
+        t = BatchRow.__table__  # type: ignore[attr-defined]
+        ids = sorted(set(batch_ids))
+        out: dict[int, BatchRecord] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(t.c.batch_id, t.c.record).where(
+                        t.c.batch_id.in_(ids[i : i + 500]),
+                        t.c.status.in_(("proven", "anchored")),
+                    )
+                ).all()
+                out.update((int(b), BatchRecord.from_json(json.loads(r))) for b, r in rows)
+        return out
+
     def load_transition(self, batch_id: int) -> dict[str, str] | None:
         """The stored folder (file name -> text) of a settled batch that left memory
         unproven, or None."""

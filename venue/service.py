@@ -374,6 +374,8 @@ class VenueService:
         self._next_seq = 1
         #: the batch of the newest snapshot written or loaded (-1: none)
         self.snapshot_batch = -1
+        #: the last event the newest snapshot holds (0: none)
+        self.snapshot_seq = 0
         self._snapshot_due = False
         self.recover()
         self.writer = GroupCommitter(self.store, settings.group_commit_max)
@@ -454,6 +456,7 @@ class VenueService:
         core.transitions_out = []
         self.core = core
         self.snapshot_batch = snap.batch_id
+        self.snapshot_seq = snap.event_seq
         return snap.event_seq
 
     def _snapshot(self) -> None:
@@ -468,6 +471,7 @@ class VenueService:
         )
         self.writer.submit(snapshots=[snap])
         self.snapshot_batch = core.last_cleared
+        self.snapshot_seq = snap.event_seq
         self._snapshot_due = False
         self.metrics.snapshots.inc()
 
@@ -543,13 +547,16 @@ class VenueService:
             # Cleared before the crash but not yet stored: store them now.
             self.store.write([], missing, missing_statuses, transitions=leaving)
         # Records restored from a snapshot predate the proofs recorded after it.
-        for batch_id, rec in list(self.core.records.items()):
-            if rec.status in ("settled", "proven") and batch_id not in cleared:
-                old = self.store.load_batch(batch_id)
-                if old is not None and old.status in ("proven", "anchored"):
-                    self.core.records[batch_id] = dataclasses.replace(
-                        rec, status=old.status, proof=old.proof, anchor=old.anchor
-                    )
+        # (One query for all of them: the records in memory may be hundreds.)
+        restored = [
+            b
+            for b, rec in self.core.records.items()
+            if rec.status in ("settled", "proven") and b not in cleared
+        ]
+        for batch_id, old in self.store.load_progressed(restored).items():
+            self.core.records[batch_id] = dataclasses.replace(
+                self.core.records[batch_id], status=old.status, proof=old.proof, anchor=old.anchor
+            )
         if events:
             log.info("replayed %d events, %d batches", len(events), len(cleared))
 
@@ -566,8 +573,7 @@ class VenueService:
         if records:
             statuses = [s for r in records for s in self.core.statuses_out.pop(r.batch_id, [])]
             fut = self.writer.submit(batches=records, statuses=statuses)
-            every = self.settings.snapshot_every
-            if every and self.core.last_cleared // every > self.snapshot_batch // every:
+            if self._snapshot_falls_due():
                 # Taken by :meth:`advance`, where no logged event waits to be submitted.
                 self._snapshot_due = True
             if self.publish_dir is not None:
@@ -593,6 +599,18 @@ class VenueService:
                 for market_id, mr in rec.markets.items():
                     self.metrics.volume.labels(market_id).inc(mr.volume)
         return records
+
+    def _snapshot_falls_due(self) -> bool:
+        """Whether the batches just cleared call for a snapshot: every
+        ``snapshot_every`` batches, or once ``snapshot_events`` events were logged
+        since the last one (what a restart replays is bounded either way)."""
+        every = self.settings.snapshot_every
+        if not every:
+            return False
+        if self.core.last_cleared // every > self.snapshot_batch // every:
+            return True
+        events = self.settings.snapshot_events
+        return bool(events) and self._next_seq - 1 - self.snapshot_seq >= events
 
     def _transitions_out(self) -> list[tuple[int, dict[str, str]]]:
         """Take the core's transitions that left memory unproven, as folders (caller

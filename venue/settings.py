@@ -161,11 +161,19 @@ class Settings(BaseSettings):
         "the event loop, on the other cores (0: in the venue's own thread)",
     )
     snapshot_every: int = Field(
-        default=100,
+        default=20,
         ge=0,
         le=1_000_000,
         description="write a snapshot of the venue's state every this many batches (0: "
         "never); a restart loads the newest and replays only the log after it",
+    )
+    snapshot_events: int = Field(
+        default=2_000,
+        ge=0,
+        le=100_000_000,
+        description="also write a snapshot after the first batch that clears once this many "
+        "events were logged since the last one (0: by batches only), so that the log a "
+        "restart replays stays short however busy the batches are",
     )
 
     prove: bool = Field(

@@ -133,3 +133,41 @@ def test_a_snapshot_that_does_not_check_out_is_not_used(
     assert replayed == total  # the whole log, not the snapshot
     assert state == live
     assert any("replaying the whole log" in r.getMessage() for r in caplog.records)
+
+
+def test_the_log_a_restart_replays_does_not_grow_with_the_history(db_url: str) -> None:
+    """Counted in events, not timed: after 6 batches and after 14 (a snapshot every
+    4, so the newest is as old in both), a restart replays the same short tail."""
+    clock = ManualClock(T0 + 100)
+    settings = make_settings(db_url, snapshot_every=EVERY)
+    replayed: list[int] = []
+    logged: list[int] = []
+    for start, stop in ((0, 6), (6, 14)):
+        with TestClient(create_app(settings, clock)) as tc:
+            venue = Venue(tc, clock)
+            if start == 0:
+                venue.fund()
+            _trade(venue, start, stop)
+            logged.append(venue.service._next_seq - 1)
+        _, n, snap = _restart(db_url, clock)
+        assert snap == (stop // EVERY) * EVERY
+        replayed.append(n)
+    assert logged[1] > 2 * logged[0]  # the history more than doubled
+    assert replayed[0] == replayed[1] < logged[0] / 2
+
+
+def test_a_busy_venue_snapshots_by_events_between_the_batch_snapshots(db_url: str) -> None:
+    """Batches of many events: a snapshot once ``snapshot_events`` were logged since the
+    last one, so a restart replays at most about that many (plus one batch's)."""
+    clock = ManualClock(T0 + 100)
+    settings = make_settings(db_url, snapshot_every=1_000, snapshot_events=12)
+    with TestClient(create_app(settings, clock)) as tc:
+        venue = Venue(tc, clock)
+        venue.fund()
+        _trade(venue, 0, 9)
+        live = _state(venue.service)
+        logged = venue.service._next_seq - 1
+    state, replayed, snap = _restart(db_url, clock, snapshot_every=1_000, snapshot_events=12)
+    assert snap >= 5  # by events: the batch snapshots (every 1 000) never fell due
+    assert replayed <= 12 + 6 < logged
+    assert state == live
