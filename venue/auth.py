@@ -18,8 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from sealbatch.auction.commit_reveal import NonceRegistry
 from sealbatch.auction.errors import BadSignature, CommitmentExpired, NonceReused
 from sealbatch.auction.orders import ORDER_FIELDS, Order
@@ -27,6 +25,7 @@ from sealbatch.crypto.eip712 import (
     Address,
     Eip712Domain,
     StructType,
+    checksum_address,
     recover_signer,
     signing_digest,
 )
@@ -100,7 +99,7 @@ def verify_signed(
         BadSignature: a malformed field or signature, or another signer.
     """
     try:
-        claimed = to_checksum_address(values[signer_field])
+        claimed = checksum_address(values[signer_field])
     except (ValueError, TypeError) as exc:
         raise BadSignature(
             f"{signer_field}: expected an address, got {values[signer_field]!r}"

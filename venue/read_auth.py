@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from eth_utils import is_address, to_checksum_address
-
 from sealbatch.crypto.eip712 import (
     Address,
     Eip712Domain,
     StructType,
+    checksum_address,
+    is_address,
     recover_signer,
     signing_digest,
 )
@@ -129,14 +129,14 @@ def check_read(
     try:
         signature = bytes.fromhex(raw)
         digest = signing_digest(
-            domain, READ_TYPE, {"account": to_checksum_address(account), "expiry": read.expiry_ms}
+            domain, READ_TYPE, {"account": checksum_address(account), "expiry": read.expiry_ms}
         )
         signer = recover_signer(digest, signature)
     except (SignatureError, ValueError) as exc:
         raise Unauthorized(f"signature: {exc}", "bad_signature") from exc
     if signer.lower() not in (account.lower(), operator.lower()):
         raise Unauthorized(
-            f"signature: expected the account {to_checksum_address(account)} or the operator, "
+            f"signature: expected the account {checksum_address(account)} or the operator, "
             f"got {signer}",
             "bad_signature",
         )

@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from eth_abi import encode as abi_encode
-
 from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE, bound_message, within
 from sealbatch.auction.commit_reveal import NonceRegistry
 from sealbatch.auction.errors import (
@@ -45,6 +43,7 @@ from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, signing_digest
 from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement.oracle import abi_encode
 from sealbatch.venue.auth import check_fresh, verify_signed
 from sealbatch.venue.errors import BadRequest, Conflict, NotFound
 
@@ -61,6 +60,7 @@ __all__ = [
     "RfqBook",
     "compute_quote_commitment",
 ]
+
 
 #: keccak("sealbatch.Quote.v1"): type tag of a sealed quote's preimage.
 QUOTE_TAG = keccak256(b"sealbatch.Quote.v1")

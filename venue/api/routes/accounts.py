@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from eth_utils import is_address, to_checksum_address
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from sealbatch.crypto.eip712 import Address
+from sealbatch.crypto.eip712 import checksum_address, is_address
 from sealbatch.venue.api.deps import (
     PROBLEM,
     ServiceDep,
@@ -35,7 +34,7 @@ router = APIRouter(tags=["accounts"])
 async def get_account(service: ServiceDep, address: str, read: SignedReadDep) -> JSONResponse:
     if not is_address(address):
         raise BadRequest(f"address: expected 0x and 40 hex digits, got {address[:60]!r}")
-    trader = Address(to_checksum_address(address))
+    trader = checksum_address(address)
     allow_read(service, read, trader)
     return json_response(
         await service.read_durable(
