@@ -51,6 +51,8 @@ def _settings(db: str, every: int) -> Settings:
         snapshot_every=every,
         rate_limit_per_s=10_000,
         rate_limit_burst=10_000,
+        # Proving (on by default) would spend the same cores on proofs meanwhile.
+        prove=False,
     )
 
 
