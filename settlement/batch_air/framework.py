@@ -88,8 +88,6 @@ tag                     tuple
                         root row (:mod:`.headers`, :mod:`.tree`)
 ``TAG_PENDING``         ``(tree, digest×8)`` — a state's pending digest, to its
                         header's last block
-``TAG_HELD``            ``(market code)`` — a pre-state pending order held in a
-                        halted market, to the verifier's per-market count
 ======================  =====================================================
 """
 
@@ -126,7 +124,6 @@ __all__ = [
     "TAG_FILL_RECORD",
     "TAG_FORFEIT",
     "TAG_HEADER",
-    "TAG_HELD",
     "TAG_MARKET",
     "TAG_MARKET_SUMMARY",
     "TAG_NODE",
@@ -166,7 +163,6 @@ TAG_ACCOUNT_ADDR = 34
 TAG_CARRIED = 35
 TAG_HEADER = 44
 TAG_PENDING = 45
-TAG_HELD = 46
 
 #: Width of one range-checked limb; the range table has 2^12 entries.
 RANGE_BITS = 12

@@ -45,9 +45,23 @@ Statements (constraint names start with ``state headers``, ``carried``,
   tuple each book row carried in (``active − rev``) sends — and its ``r1`` row
   sends ``(TAG_ACCOUNT_ADDR, account, trader×7, subaccount)`` to the accounts
   section: the orders carried in are exactly the pre-state's pending orders,
-  fields and account (a record held in a halted market instead sends its
-  market code to the verifier's ``TAG_HELD`` table, the per-market count of
-  pending orders the batch holds);
+  fields and account — unless it is **held**: a pre-state record is held
+  exactly when its market is halted at the batch's time, which the section
+  proves (below), so a pending order is neither held back from a market that
+  trades nor carried into a halted one;
+* **halted markets**: the batch's time ``T`` (the oracle round's, three 24-bit
+  limbs on the inputs digest's second row, which the public inputs digest
+  binds) is copied into two columns constant down the trace; market ``j``'s
+  flag ``halted_j`` (a column constant down the trace) is checked on the
+  pre-state header's row that holds the market's last trusted index time
+  ``I_j``: ``halted_j = 1`` exactly when ``I_j > 0`` and ``T − I_j > A``,
+  ``A`` the oracle's ``max_price_age_ms`` (a constant of the AIR, so the
+  program pins it), by writing ``T − A − 1 − I_j`` (halted) or ``I_j + A −
+  T`` (not halted, with an index) as two 24-bit limbs of range-checked
+  digits with a carry in ``{−1, 0, 1, 2}``; both times are below 2^48 (their
+  top limbs are pinned to 0). A pre-state record's ``held`` is then
+  ``Σ_j halted_j · L_j(market code)`` (``L_j`` the Lagrange polynomial over
+  the markets' codes, and the code one of them);
 * **staged accounts**: each post-state liquidation record (kind 1) sends
   ``(TAG_STAGED, account)`` and its trader's address lookup: the health
   section receives them on the account's row as often as its
@@ -60,21 +74,22 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 
 from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.commitment import bytes32_elements, market_code, order_flags
 from sealbatch.crypto.air import Column, Expr, const, pub
-from sealbatch.crypto.bus import PublicTable
+from sealbatch.crypto.expr import col
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_ADDR,
     TAG_CARRIED,
     TAG_HEADER,
-    TAG_HELD,
     TAG_PENDING,
+    TAG_RANGE,
     TAG_STAGED,
     AirBuilder,
     TraceBuilder,
@@ -96,7 +111,7 @@ from sealbatch.settlement.roots import (
     pending_orders,
 )
 
-__all__ = ["SECTION", "Pin", "declare", "generate", "held_rows", "pins", "rows_needed"]
+__all__ = ["SECTION", "Pin", "declare", "generate", "pins", "rows_needed"]
 
 SECTION = "hdr"
 _RECORD_BLOCKS = 3
@@ -106,6 +121,11 @@ _N_PRE, _N_POST = 0, 1
 _FEE_POOL_PRE, _FEE_POOL_POST, _INSURANCE_PRE, _INSURANCE_POST = 28, 32, 36, 40
 _SETTLE_MARKETS = 44
 _SETTLE_MARKET_SIZE = 7
+#: The inputs digest's row holding the oracle round's time ``[timestamp_ms×3, 0×5]``.
+_TIME_ROW = 1
+_LIMB_BITS = 24
+_LIMB = 1 << _LIMB_BITS
+_TIME_DIGITS = 4  # the halted check's difference: two 24-bit limbs of two 12-bit digits
 
 
 def _records(state: LedgerState) -> int:
@@ -123,16 +143,34 @@ def _held(statement: BatchStatement, order: RestingOrder) -> bool:
     return order.order.market in statement.halted
 
 
-def held_rows(statement: BatchStatement) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
-    """``TAG_HELD`` rows ``(market code)`` and counts: the pre-state's pending orders in
-    the markets halted at the batch's time, which the batch holds instead of carrying in
-    (``transition.pending_carried_in``)."""
-    counts = Counter(
-        market_code(r.order.market) for r, _, _ in pending_orders(statement.pre)
-        if _held(statement, r)
-    )  # fmt: skip
-    rows = tuple(sorted((c,) for c in counts))
-    return rows, tuple(counts[r[0]] for r in rows)
+def _lagrange(x: Expr, points: tuple[int, ...], j: int) -> Expr:
+    """The polynomial in ``x`` that is 1 at ``points[j]`` and 0 at the other points."""
+    out: Expr = const(1)
+    for i, p in enumerate(points):
+        if i != j:
+            out = out * (x - p) * const(pow((points[j] - p) % P, P - 2, P))
+    return out
+
+
+def _index_time_at(market: int) -> tuple[int, int, int]:
+    """``(sign row, sign column, limbs row)`` of market ``market``'s index time in the
+    pre-state header (its limbs ``l0, l1, l2`` at columns ``limbs column … + 2``).
+
+    Raises:
+        ValueError: the three limbs straddle two rows (more markets than the AIR takes).
+    """
+    pos = market_field(market, "index_time_ms")
+    row = (pos + 1) // RATE
+    if (pos + 3) // RATE != row:
+        raise ValueError(f"market {market}'s index time straddles two header rows")
+    return pos // RATE, pos % RATE, row
+
+
+def _age_limbs(statement: BatchStatement) -> tuple[int, int]:
+    age = statement.max_price_age_ms
+    if not 0 <= age < 1 << 2 * _LIMB_BITS:
+        raise ValueError(f"max_price_age_ms: expected below 2^48, got {age}")
+    return age % _LIMB, age >> _LIMB_BITS
 
 
 def _settle_pub(statement: BatchStatement, offset: int) -> Expr:
@@ -200,11 +238,58 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     )
     b.bus.send(TAG_PENDING, [tree, *out[:RATE]], last * pend, "state headers: a pending digest")
     selectors = (first, tree, pend, r0, r1, r2, held)
-    _declare_records(b, selectors, block, (kind, mcode, flags, limit, qty, acct))
+    halted = _declare_halted(b, statement, block)
+    codes = tuple(market_code(name) for name in statement.markets)
+    _declare_records(b, selectors, block, (kind, mcode, flags, limit, qty, acct), halted, codes)
     _declare_fields(b, statement, block)
-    rows, mult = held_rows(statement)
-    if rows:
-        b.public_table(PublicTable(TAG_HELD, rows, mult, receive=True))
+
+
+def _declare_halted(
+    b: AirBuilder, statement: BatchStatement, block: list[Column]
+) -> tuple[Column, ...]:
+    """The batch's time and each market's halted flag, constant down the trace, the flags
+    proved on the pre-state header's index-time rows; returns the flags."""
+
+    def c(name: str) -> Column:
+        return b.column(SECTION, name)
+
+    a0, a1 = _age_limbs(statement)
+    time = (c("time0"), c("time1"))
+    oracle = [col(b.names.index(f"idig.b{k}")) for k in range(3)]  # [timestamp_ms×3, …]
+    for k, t in enumerate(time):
+        b.constrain(t.next - t, f"halted: the batch's time [{k}] is constant")
+        b.boundary(_TIME_ROW, t - oracle[k], f"halted: the batch's time [{k}] is the oracle's")
+    b.boundary(_TIME_ROW, oracle[2], "halted: the batch's time is below 2^48")
+    inv, carry = c("halt_inv"), c("halt_carry")
+    digits = [c(f"halt_d{k}") for k in range(_TIME_DIGITS)]
+    for k, d in enumerate(digits):
+        b.bus.send(TAG_RANGE, [d], 1, f"halted: difference digit {k} < 2^12")
+    b.constrain(
+        (carry + 1) * carry * (carry - 1) * (carry - 2), "halted: the carry is −1, 0, 1 or 2"
+    )
+    x0 = digits[0] + (1 << 12) * digits[1]
+    x1 = digits[2] + (1 << 12) * digits[3]
+    flags = []
+    for j in range(len(statement.markets)):
+        h = c(f"halted{j}")
+        b.boolean(h, f"halted: flag {j}")
+        b.constrain(h.next - h, f"halted: flag {j} is constant")
+        sign_row, sign_col, r = _index_time_at(j)
+        b.boundary(sign_row, block[sign_col], f"halted: market {j}'s index time is not negative")
+        k0 = (sign_col + 1) % RATE
+        i0, i1, i2 = block[k0], block[k0 + 1], block[k0 + 2]
+        b.boundary(r, i2, f"halted: market {j}'s index time is below 2^48")
+        some = i0 + i1  # 0 exactly when the market never had a trusted index
+        nz = some * inv
+        b.boundary(r, some * (1 - nz), f"halted: market {j} had an index (inverse)")
+        b.boundary(r, h * (1 - nz), f"halted: market {j} without an index is not halted")
+        sign = 2 * h - 1  # T − A − 1 − I ≥ 0 when halted, I + A − T ≥ 0 when not
+        low = sign * (time[0] - a0 - i0) - h
+        high = sign * (time[1] - a1 - i1)
+        b.boundary(r, nz * (low + _LIMB * carry - x0), f"halted: market {j}'s age, low limb")
+        b.boundary(r, nz * (high - carry - x1), f"halted: market {j}'s age, high limb")
+        flags.append(h)
+    return tuple(flags)
 
 
 def _declare_records(
@@ -212,6 +297,8 @@ def _declare_records(
     selectors: tuple[Column, ...],
     block: list[Column],
     fields: tuple[Column, ...],
+    halted: tuple[Column, ...],
+    codes: tuple[int, ...],
 ) -> None:
     """The pending records: three rows each, their fields carried to the id row."""
     first, tree, pend, r0, r1, r2, held = selectors
@@ -235,7 +322,14 @@ def _declare_records(
         pre * (1 - held),
         "carried: a pre-state pending order is a carried book row",
     )
-    b.bus.send(TAG_HELD, [mcode], held, "carried: a pending order held in a halted market")
+    # held exactly in a halted market: the record's market code is one of the batch's
+    # markets, and its held flag is that market's halted flag
+    in_markets = reduce(lambda acc, code: acc * (mcode - code), codes, const(1))
+    b.constrain(pre * in_markets, "held: a pending order's market is one of the batch's")
+    flag: Expr = const(0)
+    for j, h in enumerate(halted):
+        flag = flag + h * _lagrange(mcode, codes, j)
+    b.constrain(pre * (held - flag), "held: a pending order is held exactly in a halted market")
     # the record's account: pre-state records (carried in) and post-state liquidation orders
     b.bus.send(
         TAG_ACCOUNT_ADDR,
@@ -361,6 +455,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     n = ins.shape[0]
     if n + 1 > tb.num_rows:
         raise ValueError(f"expected at most {tb.num_rows - 1} header rows, got {n}")
+    _generate_halted(tb, statement, ins, refuse=refuse)
     book = Counter(
         (market_code(statement.markets[o.market]), o.flags(), o.limit, o.quantity, o.account,
          *o.id_elements())
@@ -416,3 +511,52 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     column = tb.get("acct", "orders")
     counts = np.bincount(np.array(lookups, dtype=np.int64), minlength=tb.num_rows)
     column[:] = (column + counts[: tb.num_rows].astype(np.uint64)) % np.uint64(P)
+
+
+def _generate_halted(
+    tb: TraceBuilder, statement: BatchStatement, ins: np.ndarray, *, refuse: bool
+) -> None:
+    """The batch's time, the halted flags (``statement.halted``) and their age checks.
+
+    Raises:
+        ValueError: (with ``refuse``) a flag that is not what the oracle's time, the
+            market's last trusted index time and ``max_price_age_ms`` give.
+    """
+    a0, a1 = _age_limbs(statement)
+    t0, t1, t2 = (int(v) for v in statement.input_blocks[1][:3])
+    time = t0 + (t1 << _LIMB_BITS) + (t2 << 2 * _LIMB_BITS)
+    tb.set(SECTION, "time0", [], pad=t0)
+    tb.set(SECTION, "time1", [], pad=t1)
+    n = tb.num_rows
+    inv, carry = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    digits = np.zeros((_TIME_DIGITS, n), np.int64)
+    for j, name in enumerate(statement.markets):
+        h = int(name in statement.halted)
+        _, sign_col, r = _index_time_at(j)
+        i0, i1, i2 = (int(ins[r, (sign_col + 1 + k) % RATE]) for k in range(3))
+        index_time = i0 + (i1 << _LIMB_BITS) + (i2 << 2 * _LIMB_BITS)
+        stale = index_time > 0 and time - index_time > statement.max_price_age_ms
+        if refuse and h != int(stale):
+            raise ValueError(
+                f"held: {name} {'is' if h else 'is not'} halted in the statement, but its "
+                f"index time {index_time} at the batch's time {time} says otherwise"
+            )
+        tb.set(SECTION, f"halted{j}", [], pad=h)
+        some = i0 + i1
+        if not some:
+            continue
+        inv[r] = pow(some % P, P - 2, P)
+        sign = 2 * h - 1
+        low = sign * (t0 - a0 - i0) - h
+        high = sign * (t1 - a1 - i1)
+        carry[r] = -(low // _LIMB) if low < 0 else (-1 if low >= _LIMB else 0)
+        x0, x1 = low + _LIMB * carry[r], high - carry[r]
+        for k, v in enumerate((x0, x1)):
+            v %= 1 << 2 * _LIMB_BITS  # a forged flag's negative difference: out of range
+            digits[2 * k, r] = v % (1 << 12)
+            digits[2 * k + 1, r] = (v >> 12) % (1 << 12)
+    tb.set(SECTION, "halt_inv", inv)
+    tb.set(SECTION, "halt_carry", carry)
+    for k in range(_TIME_DIGITS):
+        tb.set(SECTION, f"halt_d{k}", digits[k])
+        tb.count_range(digits[k])

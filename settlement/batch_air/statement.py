@@ -12,10 +12,10 @@ and derives
   docs/formats.md "Batch digests"), and per market its clearing price,
   funding index, mark price and order count;
 * the **public tables** the verifier adds to the bus itself: each market's
-  code and price (``TAG_MARKET``, once per order of the market) and the
-  per-market count of pending orders held in a halted market (``TAG_HELD``);
-  which order took which fill is bound by the outputs digest, whose fill
-  records carry the order id;
+  code and price (``TAG_MARKET``, once per order of the market); which order
+  took which fill is bound by the outputs digest, whose fill records carry the
+  order id; which pending orders a halted market holds is proved in the AIR
+  (:mod:`.headers`) from the oracle's ``max_price_age_ms``, a constant of the AIR;
 * the outputs digest's preimage as rate-8 blocks (:func:`outputs_blocks`),
   which the prover absorbs in the AIR's digest section (:mod:`.digests`).
 
@@ -133,6 +133,9 @@ class BatchStatement:
     input_blocks: tuple[tuple[int, ...], ...] = ()
     #: the markets halted at the batch's time (their pending orders are held, not carried in)
     halted: tuple[str, ...] = ()
+    #: the oracle's ``max_price_age_ms`` (``oracle.json`` config): a constant of the AIR,
+    #: which proves from it which markets are halted (:mod:`.headers`)
+    max_price_age_ms: int = 0
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
@@ -207,9 +210,8 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         post = state_from_dict(post_doc, config_from_dict(post_doc["config"]))
         orders = orders_from_csv(files["orders.csv"])
         oracle_round = OracleRound.from_dict(oracle_doc)
-        halted = halted_markets(
-            pre, oracle_config_from_dict(oracle_doc["config"]), oracle_round.timestamp_ms
-        )
+        oracle_config = oracle_config_from_dict(oracle_doc["config"])
+        halted = halted_markets(pre, oracle_config, oracle_round.timestamp_ms)
         deposits, blocks, withdrawals = transfers_from_dict(transfers_doc)
         batch_id = int(result["batch_id"])
         markets_doc = result["markets"]
@@ -311,6 +313,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         output_fills=out_fills,
         input_blocks=in_blocks,
         halted=tuple(sorted(halted)),
+        max_price_age_ms=oracle_config.max_price_age_ms,
     )
 
 

@@ -11,12 +11,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.air import Air, ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import hash_elements
 from sealbatch.settlement.batch_air import headers
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
-from sealbatch.settlement.batch_air.framework import TAG_CARRIED, TAG_STAGED
+from sealbatch.settlement.batch_air.commitments import TAG_CNODE
+from sealbatch.settlement.batch_air.framework import TAG_CARRIED, TAG_MARKET, TAG_STAGED
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
@@ -24,10 +26,15 @@ from sealbatch.settlement.batch_air.statement import (
     BatchStatement,
 )
 from sealbatch.settlement.errors import BatchStatementError
+from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.roots import header_blocks, header_elements, pending_orders
+from sealbatch.settlement.transition import apply_batch
 from sealbatch.venue.demo import DemoConfig, demo_oracle, demo_settlement_config, run_demo
-from tests.settlement.batch_air_helpers import check_all, statement_of
+from tests.settlement.batch_air_helpers import BTC, ETH, check_all, committed_batch, statement_of
+from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
+
+PRICES = {BTC: 650_000, ETH: 350_000}
 
 
 @pytest.fixture(scope="module")
@@ -157,21 +164,102 @@ def test_a_dropped_pending_order_is_caught(carried: BatchStatement) -> None:
 
 
 def test_a_pending_order_claimed_held_is_caught(carried: BatchStatement) -> None:
-    """A pre-state record claimed held in a halted market: the verifier's table of held
-    orders is empty (no market is halted); a post-state record cannot be held at all."""
+    """A pre-state record claimed held while its market trades (no market is halted): its
+    held flag is its market's halted flag; a post-state record cannot be held at all."""
     st = carried
+    assert not st.halted
     air, honest = generate(st, rows_for(st))
     r2, tree = honest[_col(air, "hdr.r2")], honest[_col(air, "hdr.tree")]
     pre_row = int(np.flatnonzero(r2 * (1 - tree))[0])
     trace = honest.copy()
     trace[_col(air, "hdr.held"), pre_row] = 1
-    air.check_trace(trace)  # every polynomial constraint holds
-    with pytest.raises(ConstraintViolation, match="bus"):
+    with pytest.raises(ConstraintViolation, match="held: a pending order is held exactly"):
         check_all(air, trace)
     post_row = int(np.flatnonzero(r2 * tree)[0])
     trace = honest.copy()
     trace[_col(air, "hdr.held"), post_row] = 1
     with pytest.raises(ConstraintViolation, match="carried: only a pre-state record is held"):
+        check_all(air, trace)
+
+
+def test_a_market_claimed_halted_is_caught(carried: BatchStatement) -> None:
+    """The operator claims a trading market halted, to hold its pending orders back: the
+    market's last trusted index is not older than ``max_price_age_ms`` at the batch's time,
+    so its halted flag cannot be 1."""
+    st = carried
+    forged = replace(st, halted=st.markets)
+    with pytest.raises(BatchStatementError, match="held: BTC-PERP is halted"):
+        generate(forged, rows_for(forged))
+    air, trace = generate(forged, rows_for(forged), refuse=False)
+    with pytest.raises(ConstraintViolation, match="halted: market 0's age"):
+        check_all(air, trace)
+
+
+@pytest.fixture(scope="module")
+def halted() -> BatchStatement:
+    """Batch 1 leaves a GTC bid resting in BTC-PERP; batch 2 settles after every index
+    is older than ``max_price_age_ms``: both markets are halted and the rest is held."""
+    pre = funded([10**11, 10**11])
+    orders = [
+        (TRADERS[0], Order(BTC, Side.BUY, 650_000, 10, TimeInForce.GTC)),
+        (TRADERS[1], Order(BTC, Side.SELL, 650_000, 4)),
+    ]
+    mid, _ = apply_batch(pre, make_batch(1, orders), oracle_round(1, 1_000, PRICES),
+                         DEFAULT_CONFIG, ORACLE)  # fmt: skip
+    assert len(mid.resting_orders) == 1
+    late = oracle_round(2, 1_000 + ORACLE.max_price_age_ms + 1, PRICES)
+    batch = committed_batch(2, [], {ms.market: ms.mark_price for ms in mid.market_states})
+    post, _ = apply_batch(mid, batch, late, DEFAULT_CONFIG, ORACLE)
+    assert post.resting_orders == mid.resting_orders
+    st = statement_of(BatchPublication(batch, late, mid, post).files(DEFAULT_CONFIG, ORACLE))
+    assert st.halted == (BTC, ETH)
+    return st
+
+
+def test_a_halted_markets_pending_orders_are_held_without_a_verifier_table(
+    halted: BatchStatement,
+) -> None:
+    st = halted
+    air, trace = generate(st, rows_for(st))
+    check_all(air, trace)
+    assert [int(trace[_col(air, f"hdr.halted{j}"), 0]) for j in range(2)] == [1, 1]
+    r2, tree = trace[_col(air, "hdr.r2")], trace[_col(air, "hdr.tree")]
+    pre_rows = np.flatnonzero(r2 * (1 - tree))
+    assert len(pre_rows) == 1 and int(trace[_col(air, "hdr.held"), pre_rows[0]]) == 1
+    # the shape is a batch's without a halted market: only the derived tables
+    tags = {t.tag for t in build_with_layout(rows_for(st), st)[1].public_tables if t.rows}
+    assert tags <= {TAG_MARKET, TAG_CNODE}
+
+
+def test_a_halted_market_claimed_trading_is_caught(halted: BatchStatement) -> None:
+    """The operator claims a halted market trades (to carry its pending orders into a
+    book that may not trade): its index is too old, so its halted flag is 1 and its
+    pending order is held, not received by a book row."""
+    st = halted
+    forged = replace(st, halted=(ETH,))
+    with pytest.raises(BatchStatementError, match="held: BTC-PERP is not halted"):
+        generate(forged, rows_for(forged))
+    air, trace = generate(forged, rows_for(forged), refuse=False)
+    with pytest.raises(ConstraintViolation, match="halted: market 0's age"):
+        check_all(air, trace)
+    # the held order carried anyway: the flag says held
+    air, honest = generate(st, rows_for(st))
+    r2, tree = honest[_col(air, "hdr.r2")], honest[_col(air, "hdr.tree")]
+    trace = honest.copy()
+    trace[_col(air, "hdr.held"), int(np.flatnonzero(r2 * (1 - tree))[0])] = 0
+    with pytest.raises(ConstraintViolation, match="held: a pending order is held exactly"):
+        check_all(air, trace)
+
+
+def test_the_price_age_is_a_constant_of_the_air(halted: BatchStatement) -> None:
+    """``max_price_age_ms`` is the AIR's, not the prover's: a longer one would make the
+    markets trade (and the rest be carried in), and the same trace fails under it."""
+    st = halted
+    forged = replace(st, max_price_age_ms=st.max_price_age_ms + 10)
+    with pytest.raises(BatchStatementError, match="held: BTC-PERP is halted"):
+        generate(forged, rows_for(forged))
+    air, trace = generate(forged, rows_for(forged), refuse=False)
+    with pytest.raises(ConstraintViolation, match="halted: market 0's age"):
         check_all(air, trace)
 
 
