@@ -238,17 +238,26 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     )
     b.bus.send(TAG_PENDING, [tree, *out[:RATE]], last * pend, "state headers: a pending digest")
     selectors = (first, tree, pend, r0, r1, r2, held)
-    halted = _declare_halted(b, statement, block)
+    halted = _declare_halted(b, statement, block, pend, (mcode, flags, kind, limit, qty, acct))
     codes = tuple(market_code(name) for name in statement.markets)
     _declare_records(b, selectors, block, (kind, mcode, flags, limit, qty, acct), halted, codes)
     _declare_fields(b, statement, block)
 
 
 def _declare_halted(
-    b: AirBuilder, statement: BatchStatement, block: list[Column]
+    b: AirBuilder,
+    statement: BatchStatement,
+    block: list[Column],
+    pend: Column,
+    spare: tuple[Column, ...],
 ) -> tuple[Column, ...]:
     """The batch's time and each market's halted flag, constant down the trace, the flags
-    proved on the pre-state header's index-time rows; returns the flags."""
+    proved on the pre-state header's index-time rows; returns the flags.
+
+    The check's witness (an inverse, a carry, four 12-bit digits) sits in ``spare``, the
+    pending records' field columns, which no constraint reads on a header row (``pend =
+    0``); the digits go to the range table from those rows only.
+    """
 
     def c(name: str) -> Column:
         return b.column(SECTION, name)
@@ -260,13 +269,9 @@ def _declare_halted(
         b.constrain(t.next - t, f"halted: the batch's time [{k}] is constant")
         b.boundary(_TIME_ROW, t - oracle[k], f"halted: the batch's time [{k}] is the oracle's")
     b.boundary(_TIME_ROW, oracle[2], "halted: the batch's time is below 2^48")
-    inv, carry = c("halt_inv"), c("halt_carry")
-    digits = [c(f"halt_d{k}") for k in range(_TIME_DIGITS)]
+    inv, carry, *digits = spare
     for k, d in enumerate(digits):
-        b.bus.send(TAG_RANGE, [d], 1, f"halted: difference digit {k} < 2^12")
-    b.constrain(
-        (carry + 1) * carry * (carry - 1) * (carry - 2), "halted: the carry is −1, 0, 1 or 2"
-    )
+        b.bus.send(TAG_RANGE, [d], 1 - pend, f"halted: difference digit {k} < 2^12")
     x0 = digits[0] + (1 << 12) * digits[1]
     x1 = digits[2] + (1 << 12) * digits[3]
     flags = []
@@ -288,6 +293,9 @@ def _declare_halted(
         high = sign * (time[1] - a1 - i1)
         b.boundary(r, nz * (low + _LIMB * carry - x0), f"halted: market {j}'s age, low limb")
         b.boundary(r, nz * (high - carry - x1), f"halted: market {j}'s age, high limb")
+        b.boundary(
+            r, (carry + 1) * carry * (carry - 1) * (carry - 2), f"halted: market {j}'s carry"
+        )
         flags.append(h)
     return tuple(flags)
 
@@ -455,7 +463,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     n = ins.shape[0]
     if n + 1 > tb.num_rows:
         raise ValueError(f"expected at most {tb.num_rows - 1} header rows, got {n}")
-    _generate_halted(tb, statement, ins, refuse=refuse)
+    halted = _generate_halted(tb, statement, ins, refuse=refuse)
     book = Counter(
         (market_code(statement.markets[o.market]), o.flags(), o.limit, o.quantity, o.account,
          *o.id_elements())
@@ -505,6 +513,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         tb.set(SECTION, name, values)
     for k, name in enumerate(("kind", "mcode", "flags", "limit", "qty")):
         tb.set(SECTION, name, fields[k])
+    _write_halted(tb, halted, pend)
     tb.set_sponge(SECTION, ins, outs)
     # the accounts section receives each record's address lookup on its row
     lookups = [a for t in (0, 1) for kind_, a in records[t] if t == 0 or kind_]
@@ -513,10 +522,15 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     column[:] = (column + counts[: tb.num_rows].astype(np.uint64)) % np.uint64(P)
 
 
+#: The record columns that hold the halted check's witness on the header rows.
+_SPARE = ("mcode", "flags", "kind", "limit", "qty", "acct")
+
+
 def _generate_halted(
     tb: TraceBuilder, statement: BatchStatement, ins: np.ndarray, *, refuse: bool
-) -> None:
-    """The batch's time, the halted flags (``statement.halted``) and their age checks.
+) -> dict[str, dict[int, int]]:
+    """The batch's time and the halted flags (``statement.halted``), written now; returns
+    the age checks' witness (record column → row → value) to write over the records'.
 
     Raises:
         ValueError: (with ``refuse``) a flag that is not what the oracle's time, the
@@ -527,9 +541,7 @@ def _generate_halted(
     time = t0 + (t1 << _LIMB_BITS) + (t2 << 2 * _LIMB_BITS)
     tb.set(SECTION, "time0", [], pad=t0)
     tb.set(SECTION, "time1", [], pad=t1)
-    n = tb.num_rows
-    inv, carry = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    digits = np.zeros((_TIME_DIGITS, n), np.int64)
+    witness: dict[str, dict[int, int]] = {name: {} for name in _SPARE}
     for j, name in enumerate(statement.markets):
         h = int(name in statement.halted)
         _, sign_col, r = _index_time_at(j)
@@ -545,18 +557,27 @@ def _generate_halted(
         some = i0 + i1
         if not some:
             continue
-        inv[r] = pow(some % P, P - 2, P)
         sign = 2 * h - 1
         low = sign * (t0 - a0 - i0) - h
         high = sign * (t1 - a1 - i1)
-        carry[r] = -(low // _LIMB) if low < 0 else (-1 if low >= _LIMB else 0)
-        x0, x1 = low + _LIMB * carry[r], high - carry[r]
-        for k, v in enumerate((x0, x1)):
+        carry = -(low // _LIMB) if low < 0 else (-1 if low >= _LIMB else 0)
+        x0, x1 = low + _LIMB * carry, high - carry
+        values = [pow(some % P, P - 2, P), carry]
+        for v in (x0, x1):
             v %= 1 << 2 * _LIMB_BITS  # a forged flag's negative difference: out of range
-            digits[2 * k, r] = v % (1 << 12)
-            digits[2 * k + 1, r] = (v >> 12) % (1 << 12)
-    tb.set(SECTION, "halt_inv", inv)
-    tb.set(SECTION, "halt_carry", carry)
-    for k in range(_TIME_DIGITS):
-        tb.set(SECTION, f"halt_d{k}", digits[k])
-        tb.count_range(digits[k])
+            values += [v % (1 << 12), (v >> 12) % (1 << 12)]
+        for column, v in zip(_SPARE, values, strict=True):
+            witness[column][r] = v
+    return witness
+
+
+def _write_halted(tb: TraceBuilder, witness: dict[str, dict[int, int]], pend: np.ndarray) -> None:
+    """Write the age checks' witness on the header rows and count the digits' lookups."""
+    for name, rows in witness.items():
+        column = tb.get(SECTION, name)
+        for r, v in rows.items():
+            column[r] = v % P
+    off = np.ones(tb.num_rows, dtype=bool)
+    off[: pend.shape[0]] = pend == 0
+    for name in _SPARE[2:]:
+        tb.count_range(tb.get(SECTION, name)[off].astype(np.int64))
