@@ -139,3 +139,14 @@ def test_a_batch_with_adjustments_has_the_program_of_one_without() -> None:
         plain, settle=dataclasses.replace(plain.settle, has_adjustments=True)
     )
     assert _constraints(plain) == _constraints(adjusted)
+
+
+def test_the_oracles_price_age_is_part_of_the_program() -> None:
+    """``max_price_age_ms`` decides which markets are halted (their pending orders held):
+    it is a constant of the AIR, so a deployed verifier pins it and an operator who
+    publishes another one in ``oracle.json`` proves for another program."""
+    a, _ = _two_batches()
+    other = dataclasses.replace(a, max_price_age_ms=a.max_price_age_ms + 1)
+    air_a, _ = build_with_layout(rows_for(a), a)
+    air_o, _ = build_with_layout(rows_for(other), other)
+    assert compile_constraints(air_a).code != compile_constraints(air_o).code
