@@ -74,7 +74,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from functools import reduce
 
 import numpy as np
 
@@ -332,7 +331,9 @@ def _declare_records(
     )
     # held exactly in a halted market: the record's market code is one of the batch's
     # markets, and its held flag is that market's halted flag
-    in_markets = reduce(lambda acc, code: acc * (mcode - code), codes, const(1))
+    in_markets: Expr = const(1)
+    for code in codes:
+        in_markets = in_markets * (mcode - code)
     b.constrain(pre * in_markets, "held: a pending order's market is one of the batch's")
     flag: Expr = const(0)
     for j, h in enumerate(halted):
