@@ -14,15 +14,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from sealbatch.auction.orders import Order, Side
+from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.settlement.anchor import AnchorError, Chain, ContractReverted
 from sealbatch.settlement.anchor_exchange import (
+    DERIVED_TABLES,
     ExchangeContract,
     deploy_exchange,
     operator_tables_of,
 )
+from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.framework import TAG_FORFEIT
-from sealbatch.settlement.batch_air.statement import statement_from_files
+from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.batch_proof import prove_files
 from sealbatch.settlement.batch_verify import verify_files
 from sealbatch.settlement.params import DEFAULT_CONFIG
@@ -149,3 +151,53 @@ def test_the_exchange_anchors_the_batch_proof_on_anvil(
     anvil_chain: Chain, batches: list[dict[str, str]], proofs: list[bytes]
 ) -> None:
     run_anchor(anvil_chain, batches, proofs)
+
+
+def halted_batches() -> list[dict[str, str]]:
+    """Batch 1 trades and leaves a GTC bid resting in BTC-PERP; batch 2 settles after
+    every index is older than ``max_price_age_ms``: both markets are halted and the rest
+    is held (neither carried into the book nor dropped)."""
+    pre = funded([10**12] * len(TRADERS))
+    orders = [
+        (TRADERS[0], Order(BTC, Side.BUY, 650_000, 10, TimeInForce.GTC)),
+        (TRADERS[1], Order(BTC, Side.SELL, 650_000, 4)),
+    ]
+    first = committed_batch(1, orders, REFS)
+    rnd = oracle_round(1, 1_000, REFS)
+    mid, _ = apply_batch(pre, first, rnd, DEFAULT_CONFIG, ORACLE)
+    assert len(mid.resting_orders) == 1
+    late = oracle_round(2, 1_000 + ORACLE.max_price_age_ms + 1, REFS)
+    second = committed_batch(2, [], {ms.market: ms.mark_price for ms in mid.market_states})
+    post, _ = apply_batch(mid, second, late, DEFAULT_CONFIG, ORACLE)
+    assert post.resting_orders == mid.resting_orders
+    return [
+        BatchPublication(first, rnd, pre, mid).files(DEFAULT_CONFIG, ORACLE),
+        BatchPublication(second, late, mid, post).files(DEFAULT_CONFIG, ORACLE),
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_a_batch_holding_orders_in_a_halted_market_anchors(chain: Chain) -> None:
+    """The halted markets and their held orders are proved in the AIR: the batch needs no
+    table only its files give, and the exchange anchors it (deployed from the state the
+    batch before left: a batch with orders is another shape)."""
+    files = halted_batches()[1]
+    st = statement_from_files(files)
+    assert st.halted == (BTC, ETH) and st.pre.resting_orders
+    assert not operator_rows(st)
+    proof = prove_files(files)
+    verify_files(proof, files)
+    ex = deploy_exchange(chain, files, oracle_sources=[s.address for s in ORACLE.sources])
+    want = ex.statement_for(files).post_root
+    receipt = ex.anchor(files, proof)
+    assert receipt.gas_used > 1_000_000
+    print(f"anchoring a batch holding orders in a halted market: {receipt.gas_used} gas")
+    assert ex.state_root() == want
+    assert ex.next_batch_id() == 3
+
+
+def operator_rows(statement: BatchStatement) -> list[int]:
+    """Tags of the tables only the published files give that hold rows for this batch."""
+    _, layout = build_with_layout(rows_for(statement), statement)
+    return [t.tag for t in layout.public_tables if t.tag not in DERIVED_TABLES and t.rows]
