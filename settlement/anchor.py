@@ -30,6 +30,7 @@ from web3.types import TxParams
 
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.composition import ColumnLayout
+from sealbatch.crypto.evm_program import code_hash, compile_code, deploy_init_code
 from sealbatch.crypto.fixed import fixed_commitment
 from sealbatch.crypto.fri import fri_shape
 from sealbatch.crypto.options import ProofOptions
@@ -54,6 +55,7 @@ __all__ = [
     "DeployedVerifier",
     "Receipt",
     "calldata_gas",
+    "check_program_evaluator",
     "decode_revert",
     "deploy_program",
     "deploy_verifier",
@@ -478,22 +480,59 @@ def deploy_verifier(
 
 
 def deploy_program(chain: Chain, program: ConstraintProgram) -> Contract:
-    """Deploy ``program`` as data contracts (one transaction each) and a
-    ``ProgramConstraints`` evaluator that adopts them (and pins their hash).
+    """Deploy ``program`` as data contracts and as compiled code contracts (one transaction
+    each), and a ``ProgramConstraints`` evaluator that adopts them (and pins their hashes).
+
+    The instructions run as straight-line EVM code (:mod:`sealbatch.crypto.evm_program`),
+    not through the interpreter; the evaluator's ``codeHash`` is checked against the code
+    compiled here.
 
     Raises:
-        AnchorError: a data contract was not created.
+        AnchorError: a contract was not created, or the evaluator pins other code.
     """
     code = program.code
-    parts = []
-    for lo in range(0, len(code), CHUNK_BYTES):
-        init = data_chunk_init_code(code[lo : lo + CHUNK_BYTES])
-        tx: TxParams = {"from": chain.account, "data": init}
-        if chain.embedded:
-            tx["gas"] = EMBEDDED_GAS_LIMIT // 2
-        receipt = chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_transaction(tx))
-        address = receipt["contractAddress"]
-        if receipt["status"] != 1 or address is None:
-            raise AnchorError(f"expected program chunk {lo // CHUNK_BYTES} deployed, got a revert")
-        parts.append(address)
-    return chain.deploy("ProgramConstraints", parts, len(code))
+    parts = [
+        _create(chain, data_chunk_init_code(code[lo : lo + CHUNK_BYTES]), f"program chunk {n}")
+        for n, lo in enumerate(range(0, len(code), CHUNK_BYTES))
+    ]
+    compiled = compile_code(code)
+    runners = [
+        _create(chain, deploy_init_code(part), f"code contract {n}")
+        for n, part in enumerate(compiled)
+    ]
+    evaluator = chain.deploy("ProgramConstraints", parts, len(code), runners)
+    check_program_evaluator(chain, evaluator, program)
+    return evaluator
+
+
+def check_program_evaluator(chain: Chain, evaluator: Contract, program: ConstraintProgram) -> None:
+    """Check that a ``ProgramConstraints`` evaluator runs exactly ``program``.
+
+    Its ``programHash`` must be the program's Keccak-256 and its ``codeHash``
+    that of the code :func:`~sealbatch.crypto.evm_program.compile_code` gives
+    for the program: code contracts compiled from anything else (say, code that
+    leaves every constraint at zero) are refused.
+
+    Raises:
+        AnchorError: either hash differs (the message gives both).
+    """
+    want = keccak(program.code)
+    got = bytes(chain.call(evaluator, "programHash"))
+    if got != want:
+        raise AnchorError(f"expected the program hash 0x{want.hex()}, got 0x{got.hex()}")
+    want = code_hash(compile_code(program.code))
+    got = bytes(chain.call(evaluator, "codeHash"))
+    if got != want:
+        raise AnchorError(f"expected the evaluator's code hash 0x{want.hex()}, got 0x{got.hex()}")
+
+
+def _create(chain: Chain, init: bytes, what: str) -> str:
+    """Send a contract-creation transaction with ``init``; the new contract's address."""
+    tx: TxParams = {"from": chain.account, "data": init}
+    if chain.embedded:
+        tx["gas"] = EMBEDDED_GAS_LIMIT // 2
+    receipt = chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_transaction(tx))
+    address = receipt["contractAddress"]
+    if receipt["status"] != 1 or address is None:
+        raise AnchorError(f"expected {what} deployed, got a revert")
+    return str(address)

@@ -193,15 +193,22 @@ abstract contract ConstraintEvaluator {
                 r := add(r, 32)
             }
         }
-        groups = _execute(ptr, _u16(prog, 12), regs);
+        groups = _execute(ptr, _u16(prog, 12), regs, _u16(prog, 0));
     }
 
-    /// @dev Runs `count` instructions from `code` on the registers; returns the end of the code.
-    ///      One Yul block: the field operations are those of BabyBear.sol, inlined. Lanes are
-    ///      taken as shr(192, shl(192 − 64k, a)), which needs no 64-bit mask constant; the
-    ///      dispatch tests the two-operand operations (ADD, SUB, MUL) first, then the rest by
-    ///      how often programs use them.
-    function _execute(uint256 code, uint256 count, uint256 regs) private pure returns (uint256 end) {
+    /// @dev Runs `count` instructions from `code` on the `numRegs` registers at `regs`; returns
+    ///      the end of the code. Here an interpreter (an evaluator may run compiled code
+    ///      instead, as ProgramConstraints does). One Yul block: the field operations are
+    ///      those of BabyBear.sol, inlined. Lanes are taken as shr(192, shl(192 − 64k, a)),
+    ///      which needs no 64-bit mask constant; the dispatch tests the two-operand operations
+    ///      (ADD, SUB, MUL) first, then the rest by how often programs use them.
+    function _execute(uint256 code, uint256 count, uint256 regs, uint256 numRegs)
+        internal
+        view
+        virtual
+        returns (uint256 end)
+    {
+        numRegs; // the interpreter writes only registers the program names
         end = code + 7 * count;
         uint256 bad;
         assembly ("memory-safe") {

@@ -1,9 +1,10 @@
 """The generated constraint evaluators against the Python verifier's evaluation, on py-evm.
 
-At random out-of-domain points and random frames, each AIR's contract must
-return exactly the constraint values of :class:`PointEvaluator` and the
-composition value of :func:`composition_at`; the generated Solidity must be
-what the expressions give today.
+At random out-of-domain points and random frames, each AIR's contract (the
+interpreter, and its program compiled to EVM code) must return exactly the
+constraint values of :class:`PointEvaluator` and the composition value of
+:func:`composition_at`; the generated Solidity must be what the expressions
+give today.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sealbatch.crypto.evaluators import PointEvaluator
 from sealbatch.crypto.expr import evaluate
 from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.solidity import compile_constraints, contract_name
-from sealbatch.settlement.anchor import Chain, ContractReverted
+from sealbatch.settlement.anchor import Chain, ContractReverted, deploy_program
 
 from .test_field import pack, rand, unpack
 
@@ -64,13 +65,25 @@ def evaluators(chain: Chain):  # type: ignore[no-untyped-def]
     return {name: chain.deploy(contract_name(name)) for name in available_airs()}
 
 
+@pytest.fixture(scope="module")
+def compiled(chain: Chain):  # type: ignore[no-untyped-def]
+    """Each AIR's program deployed as ProgramConstraints: its instructions as EVM code."""
+    return {
+        name: deploy_program(chain, compile_constraints(GENERATOR.build_default(name, 64)))
+        for name in available_airs()
+    }
+
+
 @pytest.mark.parametrize("name", available_airs())
 @pytest.mark.parametrize("log_n", [6, 12])
-def test_evaluator_matches_python(chain: Chain, evaluators, name: str, log_n: int) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("kind", ["interpreted", "compiled"])
+def test_evaluator_matches_python(  # type: ignore[no-untyped-def]
+    chain: Chain, evaluators, compiled, name: str, log_n: int, kind: str
+) -> None:
     air = GENERATOR.build_default(name, 1 << log_n)
     program = compile_constraints(air)
     rng = random.Random(f"{name}-{log_n}")
-    contract = evaluators[name]
+    contract = (evaluators if kind == "interpreted" else compiled)[name]
     assert bytes(chain.call(contract, "program")) == program.code
     for _ in range(2):
         z = rand(rng)
