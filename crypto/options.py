@@ -13,15 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = [
-    "DEFAULT_OPTIONS",
-    "L1_GRINDING_BITS",
-    "L1_MAX_ROWS",
-    "L1_SMALL_GRINDING_BITS",
-    "L1_SMALL_MAX_ROWS",
-    "ProofOptions",
-    "l1_options",
-]
+__all__ = ["DEFAULT_OPTIONS", "L1_GRINDING_BITS", "L1_MAX_ROWS", "ProofOptions", "l1_options"]
 
 _ENCODED_SIZE = 6
 
@@ -100,11 +92,6 @@ class ProofOptions:
 DEFAULT_OPTIONS = ProofOptions()
 
 L1_GRINDING_BITS = 20
-"""Grinding bits of the L1 options from ``2^15`` rows (blowup 16, 21 queries)."""
-L1_SMALL_GRINDING_BITS = 21
-"""Grinding bits of the L1 options up to ``2^14`` rows (blowup 32, 16 queries)."""
-L1_SMALL_MAX_ROWS = 1 << 14
-"""Largest trace :func:`l1_options` proves at blowup 32 (a larger one takes blowup 16)."""
 L1_MAX_ROWS = 1 << 20
 """Largest trace :func:`l1_options` serves at >= 100 conjectured bits (the field term caps it)."""
 _L1_MAX_LDE_LOG = 22  # floor(4·log2 p) − 1 − 100: the largest log2(B·N) giving 100 field bits
@@ -113,34 +100,26 @@ _L1_MAX_LDE_LOG = 22  # floor(4·log2 p) − 1 − 100: the largest log2(B·N) g
 def l1_options(num_rows: int) -> ProofOptions:
     """Options for proofs verified on L1: the fewest proof bytes at >= 100 conjectured bits.
 
-    Up to ``2^14`` rows: blowup 32 with 16 queries, folding 8, 21 grinding
-    bits and a remainder of 64 coefficients (``16·5 + 21 − 1 = 100`` bits;
-    the field term ``123 − log2(B·N)`` is 104 or more). A query costs about
-    7 KB of proof and 0.3 M gas at the batch AIR's width, so five queries fewer
-    than blowup 16 needs save about a quarter of both, for an LDE twice as
-    large (seconds at these sizes) and a proof of work twice as long (2^21
-    Keccaks, about 4 s). From ``2^15`` rows the LDE dominates the prover, so
-    blowup 16 with 21 queries and 20 grinding bits (103 bits at ``2^15``) up
-    to ``2^18`` rows; the field term then caps the blowup: ``2^19`` rows take
-    blowup 8 (27 queries), ``2^20`` blowup 4 (41 queries); each keeps enough
-    queries for 100 bits.
+    Blowup 16 with 21 queries, folding 8, 20 grinding bits and a remainder of
+    64 coefficients up to ``2^18`` rows (103 bits at ``2^15``; a query costs
+    about 6 KB at the batch AIR's width, 20 grinding bits about a second of
+    proving). The field term ``123 − log2(B·N)`` then caps the blowup:
+    ``2^19`` rows take blowup 8 (27 queries), ``2^20`` blowup 4 (41 queries);
+    each keeps enough queries for 100 bits.
 
     Raises:
         ValueError: ``num_rows`` not a power of two in ``[8, 2^20]``.
     """
     if not _is_pow2(num_rows) or not 8 <= num_rows <= L1_MAX_ROWS:
         raise ValueError(f"expected a power-of-two row count in [8, {L1_MAX_ROWS}], got {num_rows}")
-    if num_rows <= L1_SMALL_MAX_ROWS:
-        log_blowup, grinding = 5, L1_SMALL_GRINDING_BITS
-    else:
-        log_rows = num_rows.bit_length() - 1
-        log_blowup, grinding = min(4, _L1_MAX_LDE_LOG - log_rows), L1_GRINDING_BITS
+    log_rows = num_rows.bit_length() - 1
+    log_blowup = min(4, _L1_MAX_LDE_LOG - log_rows)
     # query bits q·log2 B (>= 80, so grinding counts) + grinding − 1 >= 100
-    queries = max(math.ceil(80 / log_blowup), math.ceil((101 - grinding) / log_blowup))
+    queries = max(math.ceil(80 / log_blowup), math.ceil((101 - L1_GRINDING_BITS) / log_blowup))
     return ProofOptions(
         blowup=1 << log_blowup,
         num_queries=queries,
         folding_factor=8,
-        grinding_bits=grinding,
+        grinding_bits=L1_GRINDING_BITS,
         fri_max_remainder=64,
     )
