@@ -4,9 +4,10 @@ The expression DAG (:mod:`sealbatch.crypto.expr`) becomes a straight-line
 program over extension-field registers, interpreted on chain by
 ``contracts/src/ConstraintEvaluator.sol`` (or compiled to EVM code by
 :mod:`sealbatch.crypto.evm_program`, for ``ProgramConstraints.sol``);
-:func:`render_contract` wraps it in a generated Solidity file. Straight-line Solidity with one statement per node
-would not fit the EVM: the poseidon2 AIR has over 4 000 nodes, far past both
-the 16 reachable stack slots (so values live in memory registers) and the
+:func:`render_contract` wraps it in a generated Solidity file.
+Straight-line Solidity with one statement per node would not fit the EVM:
+the poseidon2 AIR has over 4 000 nodes, far past both the 16 reachable stack
+slots (so values live in memory registers) and the
 24 KB code limit of EIP-170 (so the program is data, kept in data contracts
 and pinned by its Keccak hash).
 
