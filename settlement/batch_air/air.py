@@ -68,7 +68,9 @@ def rows_for(statement: BatchStatement) -> int:
     inputs = inputs_digest.rows_needed(statement)
     hashes = commitment_hash.permutations(statement)
     header_rows = headers.rows_needed(statement)
-    perms = settle + node_count(statement) + blocks + inputs + hashes + header_rows
+    # the tie-break keys of the marginal orders tied at their threshold (after the tree's nodes)
+    ties = clearing.tied_count(statement)
+    perms = settle + node_count(statement) + ties + blocks + inputs + hashes + header_rows
     need = max(
         MIN_ROWS,
         len(statement.orders) + 1,

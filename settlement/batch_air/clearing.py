@@ -44,7 +44,7 @@ import numpy as np
 from sealbatch.auction.commitment import market_code
 from sealbatch.crypto.air import Column
 from sealbatch.crypto.bus import PublicTable
-from sealbatch.settlement.batch_air import commitment_hash, commitments, fair
+from sealbatch.settlement.batch_air import commitment_hash, commitments, fair, prorata, tiekeys
 from sealbatch.settlement.batch_air.framework import (
     TAG_CARRIED,
     TAG_FILL_ORDER,
@@ -55,7 +55,7 @@ from sealbatch.settlement.batch_air.framework import (
 )
 from sealbatch.settlement.batch_air.statement import BatchStatement, OrderRow
 
-__all__ = ["SECTION", "declare", "generate"]
+__all__ = ["SECTION", "declare", "generate", "tied_count"]
 
 SECTION = "book"
 _LOTS_BITS = 22
@@ -142,6 +142,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
             "ref": ref,
             "has_ref": has_ref,
             "filled": filled,
+            **{f"id{k}": ids[k] for k in range(8)},
         },
     )
     rows, mult = statement.market_rows()
@@ -235,5 +236,37 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     book = {"mkt": mkt, "is_buy": is_buy, "has_limit": has_limit, "limit": limit, "qty": qty}
     book |= {"fill": fill, "traded": traded, "dlim": dlim, "price": price}
     book |= {"ref": ref, "has_ref": (ref > 0).astype(np.int64)}
-    fair.generate(tb, book, m, refuse)
-    commitments.generate(tb, statement, orders, refuse)
+    ration = fair.generate(tb, book, m, refuse)
+    nodes = commitments.generate(tb, statement, orders, refuse)
+    ids = np.array([o.id_elements() for o in orders], np.int64).reshape(-1, 8)
+    seed = statement.public_inputs[19:27]
+    tiekeys.generate(tb, seed, nodes, mkt, ids, ration, refuse=refuse)
+
+
+def tied_count(statement: BatchStatement) -> int:
+    """The book rows whose remainder ties at their market's threshold (one tie-break key
+    row and one permutation each, :mod:`.tiekeys`), as the prover's trace has them."""
+    orders = _book_order(statement.orders)
+
+    def arr(values: list[int]) -> np.ndarray:
+        return np.array(values, dtype=np.int64)
+
+    is_buy = arr([o.is_buy for o in orders])
+    limit = arr([o.limit for o in orders])
+    price = arr([statement.prices[o.market] for o in orders])
+    rows = {
+        "mkt": arr([o.market for o in orders]),
+        "is_buy": is_buy,
+        "has_limit": arr([o.has_limit for o in orders]),
+        "limit": limit,
+        "qty": arr([o.quantity for o in orders]),
+        "fill": arr([o.fill for o in orders]),
+        "traded": (price > 0).astype(np.int64),
+        "dlim": (2 * is_buy - 1) * (limit - price),
+    }
+    side = fair.long_side(rows, len(statement.markets))
+    ration = prorata.rationing(
+        {"qty": rows["qty"], "fill": rows["fill"]}
+        | {k: side[k] for k in ("chg", "vol", "lg", "better", "worse")}
+    )
+    return int(ration["tie"].sum())

@@ -40,6 +40,7 @@ from sealbatch.auction.commitment import COMMITMENT_TREE_DEPTH, EMPTY_SUBTREES
 from sealbatch.crypto.air import Column, const
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.field_scalar import P
+from sealbatch.settlement.batch_air import tiekeys
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.statement import BatchStatement, OrderRow
 
@@ -91,7 +92,8 @@ def declare_tree(b: AirBuilder, statement: BatchStatement) -> None:
     b.bus.receive(TAG_CNODE, [below, 2 * index + 1, *right], on, "S8 commitment tree: right child")
     parent = [out[k] + left[k] for k in range(8)]
     b.bus.send(TAG_CNODE, [level, index, *parent], on, "S8 commitment tree: node")
-    b.permutation([*left, *right], out, on)
+    tk = tiekeys.declare(b, on, left, right, out)  # the tie-break key rows follow the nodes
+    b.permutation([*left, *right], out, on + tk)
     root = tuple(statement.public_inputs[19:27])
     b.public_table(PublicTable(TAG_CNODE, ((_DEPTH, 0, *root),), (1,), receive=True))
     # the forfeits' leaves come from the outputs digest's rows (digests.py)
@@ -109,8 +111,11 @@ def declare_tree(b: AirBuilder, statement: BatchStatement) -> None:
 
 def generate(
     tb: TraceBuilder, statement: BatchStatement, rows: Sequence[OrderRow], refuse: bool
-) -> None:
+) -> int:
     """Write the book's leaf columns (in the book's row order ``rows``) and the tree section.
+
+    Returns:
+        The tree's node rows (the tie-break key rows follow them, :mod:`.tiekeys`).
 
     Raises:
         ValueError: the commitments do not hash to the commitment root (S8), with ``refuse``.
@@ -172,3 +177,4 @@ def generate(
     tb.set_range(SECTION, "level_lo", on * (lvl - 1), "S8 commitment tree (level ≥ 1)")
     tb.set_range(SECTION, "level_hi", on * (_DEPTH - lvl), "S8 commitment tree (level ≤ 20)")
     tb.set_range(SECTION, "idx", node_index, "S8 commitment tree (index < 2^24)")
+    return m

@@ -53,7 +53,7 @@ from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air import prorata, tiebreak
 from sealbatch.settlement.batch_air.framework import TAG_MARKET_SUMMARY, AirBuilder, TraceBuilder
 
-__all__ = ["MARKET_BUY_KEY", "declare", "generate"]
+__all__ = ["MARKET_BUY_KEY", "declare", "generate", "long_side"]
 
 SECTION = "book"
 _BITS = 30
@@ -167,7 +167,8 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
     b.constrain(lg * wor * fill, "S7 price priority: worse than the margin fills nothing")
     prorata.declare(
         b,
-        {"qty": qty, "fill": fill, "chg": chg, "vol": vol, "lg": lg, "better": bet, "worse": wor},
+        {"qty": qty, "fill": fill, "chg": chg, "vol": vol, "lg": lg, "better": bet, "worse": wor}
+        | {"mkt": mkt, **{f"id{k}": book[f"id{k}"] for k in range(8)}},
     )
     tiebreak.declare(
         b,
@@ -180,7 +181,9 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
     )
 
 
-def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: bool) -> None:
+def generate(
+    tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: bool
+) -> dict[str, I64]:
     """Write S7's columns from the book's sorted rows (prover side).
 
     Args:
@@ -189,6 +192,9 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: 
             ``has_limit``, ``limit``, ``qty``, ``fill``, ``traded``, ``dlim``).
         n_markets: markets in the statement (padding rows take this market index).
         refuse: raise when the batch breaks S7.
+
+    Returns:
+        The marginal rationing per row (:func:`.prorata.rationing`).
 
     Raises:
         ValueError: the batch breaks S7 (named), with ``refuse``.
@@ -248,33 +254,11 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: 
     vol_market = ct * np.where(which_m == 1, vol - mb, vol - ms)
     if refuse and np.any(vol_market < 0):
         raise ValueError("S7 volume maximal: the market orders alone cross more than was filled")
-    elig = np.where(has_limit == 1, (dlim >= 0).astype(np.int64), 1)
+    side = long_side(rows, n_markets)
+    elig, long_buy, ml = side["elig"], side["long_buy"], side["ml"]
     elig_slack = has_limit * np.where(elig == 1, dlim, -dlim - 1)
-    # The long side and the marginal key, per market, from the fills.
-    key = limit + MARKET_BUY_KEY * is_buy * (1 - has_limit)
-    long_buy = np.zeros(n, np.int64)
-    ml = np.zeros(n, np.int64)
-    for s, e in zip(np.flatnonzero(starts), ends, strict=True):
-        seg = slice(s, e + 1)
-        d_star = int((qty[seg] * is_buy[seg] * elig[seg]).sum())
-        s_star = int((qty[seg] * (1 - is_buy[seg]) * elig[seg]).sum())
-        lbuy = int(d_star >= s_star)
-        long_rows = np.flatnonzero(is_buy[seg] == lbuy) + s
-        filled_long = long_rows[fill[long_rows] > 0]
-        partial = long_rows[(fill[long_rows] > 0) & (fill[long_rows] < qty[long_rows])]
-        if partial.size:
-            margin = int(key[partial[0]])
-        elif filled_long.size:
-            k = key[filled_long]
-            margin = int(k.min() if lbuy else k.max())
-        else:
-            margin = MARKET_BUY_KEY if lbuy else 0
-        long_buy[seg], ml[seg] = lbuy, margin if int(traded[s]) else 0
-    sh = is_buy + long_buy - 2 * is_buy * long_buy
+    sh, lg, dm, bet, wor = side["short"], side["lg"], side["dm"], side["better"], side["worse"]
     tse = sh * elig * traded
-    lg = (1 - sh) * traded
-    dm = (2 * is_buy - 1) * (key - ml)
-    bet, wor = (dm > 0).astype(np.int64), (dm < 0).astype(np.int64)
     if refuse and np.any(tse * (qty - fill)):
         raise ValueError("S7 short side: an eligible order of the short side is not filled")
     if refuse and (np.any(lg * bet * (qty - fill)) or np.any(lg * wor * fill)):
@@ -327,7 +311,7 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: 
     tb.set_range(SECTION, "vol_market", vol_market, "S7 volume maximal (market orders)")
     tb.set_range(SECTION, "elig", elig_slack, "S7 priority (eligibility)")
     tb.set_range(SECTION, "priority", bet * (dm - 1) + wor * (-dm - 1), "S7 price priority")
-    prorata.generate(
+    ration = prorata.generate(
         tb,
         {"qty": qty, "fill": fill, "chg": chg, "vol": vol, "lg": lg, "better": bet, "worse": wor},
         refuse,
@@ -342,3 +326,68 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], n_markets: int, refuse: 
         },
         refuse,
     )
+    return ration
+
+
+def long_side(rows: Mapping[str, I64], n_markets: int) -> dict[str, I64]:
+    """Each row's market end, market volume, eligibility, long side and distance to the
+    marginal key, from the book's sorted rows and their fills (both sides: the prover's
+    trace and the row count's tied orders, :func:`.prorata.tied_count`).
+
+    Args:
+        rows: the book's columns over its active rows (``mkt``, ``is_buy``,
+            ``has_limit``, ``limit``, ``qty``, ``fill``, ``traded``, ``dlim``).
+        n_markets: markets in the statement.
+
+    Returns:
+        ``chg``, ``vol``, ``elig``, ``long_buy``, ``ml``, ``short``, ``lg``, ``dm``,
+        ``better`` and ``worse`` per row.
+    """
+    mkt, is_buy, has_limit = rows["mkt"], rows["is_buy"], rows["has_limit"]
+    limit, qty, fill, traded, dlim = (
+        rows["limit"],
+        rows["qty"],
+        rows["fill"],
+        rows["traded"],
+        rows["dlim"],
+    )
+    n = len(mkt)
+    chg = (np.append(mkt[1:], n_markets) != mkt).astype(np.int64)
+    starts = np.concatenate(([True], chg[:-1] == 1)) if n else np.zeros(0, bool)
+    ends = np.flatnonzero(chg)
+    vol = np.zeros(n, np.int64)
+    elig = np.where(has_limit == 1, (dlim >= 0).astype(np.int64), 1)
+    key = limit + MARKET_BUY_KEY * is_buy * (1 - has_limit)
+    long_buy = np.zeros(n, np.int64)
+    ml = np.zeros(n, np.int64)
+    for s, e in zip(np.flatnonzero(starts), ends, strict=True):
+        seg = slice(s, e + 1)
+        vol[seg] = int((is_buy[seg] * fill[seg]).sum())
+        d_star = int((qty[seg] * is_buy[seg] * elig[seg]).sum())
+        s_star = int((qty[seg] * (1 - is_buy[seg]) * elig[seg]).sum())
+        lbuy = int(d_star >= s_star)
+        long_rows = np.flatnonzero(is_buy[seg] == lbuy) + s
+        filled_long = long_rows[fill[long_rows] > 0]
+        partial = long_rows[(fill[long_rows] > 0) & (fill[long_rows] < qty[long_rows])]
+        if partial.size:
+            margin = int(key[partial[0]])
+        elif filled_long.size:
+            k = key[filled_long]
+            margin = int(k.min() if lbuy else k.max())
+        else:
+            margin = MARKET_BUY_KEY if lbuy else 0
+        long_buy[seg], ml[seg] = lbuy, margin if int(traded[s]) else 0
+    sh = is_buy + long_buy - 2 * is_buy * long_buy
+    dm = (2 * is_buy - 1) * (key - ml)
+    return {
+        "chg": chg,
+        "vol": vol,
+        "elig": elig,
+        "long_buy": long_buy,
+        "ml": ml,
+        "short": sh,
+        "lg": (1 - sh) * traded,
+        "dm": dm,
+        "better": (dm > 0).astype(np.int64),
+        "worse": (dm < 0).astype(np.int64),
+    }

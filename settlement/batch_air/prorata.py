@@ -18,9 +18,13 @@ as :func:`sealbatch.auction.allocation.pro_rata` does:
   with a bonus has ``rem ≥ T`` and one without ``rem ≤ T``, so the leftover
   lots go to the largest remainders.
 
-Not proved: among orders whose remainder equals ``T`` exactly, *which* get
-the bonus (the Poseidon2 tie-break key ``compress(seed, order id)``); any
-choice among them passes.
+* **S7 tie-break**: the orders whose remainder equals ``T`` exactly (an
+  is-zero gadget on ``rem − T``, so the prover cannot hide one) send
+  ``(TAG_TIE, market, bonus, id×8)`` to a key row of :mod:`.tiekeys`, which
+  computes the Poseidon2 tie-break key ``compress(seed, order id)`` and proves
+  that in each market every tied order with a bonus has a smaller key than
+  every tied order without: the leftover lots go by key exactly as
+  :func:`~sealbatch.auction.allocation.pro_rata` gives them.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto.air import Column, Expr, col, shift_rows
+from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.tiekeys import TAG_TIE
 
-__all__ = ["declare", "generate"]
+__all__ = ["declare", "generate", "rationing"]
 
 SECTION = "book"
 _BITS = 30
@@ -111,13 +117,28 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
         atm * (bonus * (rem - thr) + (1 - bonus) * (thr - rem)),
         _BITS,
     )
+    # The orders exactly at the threshold compete by tie-break key (:mod:`.tiekeys`): an
+    # is-zero gadget finds them (``tied`` is not the prover's choice) and each sends its
+    # market, bonus and id to its key row.
+    tinv = c("tinv")
+    gap = rem - thr
+    b.constrain(atm * gap * (1 - gap * tinv), "S7 tie-break: tied = at the threshold")
+    tied = atm * (1 - gap * tinv)
+    ids = [book[f"id{k}"] for k in range(8)]
+    b.bus.send(TAG_TIE, [book["mkt"], bonus, *ids], tied, "S7 tie-break: a tied order")
 
 
-def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
-    """Write the pro-rata columns (prover side).
+def rationing(rows: Mapping[str, I64], refuse: bool = False) -> dict[str, I64]:
+    """The marginal rationing of each row: at the margin, floor, bonus, remainder, the
+    level's ``Q`` and ``R``, the threshold and whether the row ties at it.
+
+    The threshold ``T`` is the prover's choice within what the largest-remainder rule
+    allows; it is chosen so that as few rows as possible sit exactly at it (each such
+    row proves its tie-break key, one permutation): between the losers' largest and
+    the winners' smallest remainder when they differ, ``Q`` when no order gets a
+    leftover lot.
 
     Args:
-        tb: the trace.
         rows: the book's and :mod:`.fair`'s columns over the active rows (``qty``,
             ``fill``, ``chg``, ``vol``, ``lg``, ``better``, ``worse``).
         refuse: raise when the batch breaks the pro-rata rule.
@@ -157,11 +178,61 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
     thr = np.zeros(n, np.int64)
     for s, e in zip(np.flatnonzero(starts), ends, strict=True):
         at = np.flatnonzero(atm[s : e + 1]) + s
-        won = at[bonus[at] == 1]
-        thr[s : e + 1] = int(rem[won].min()) if won.size else int(rem[at].max(initial=0))
+        won, lost = at[bonus[at] == 1], at[bonus[at] == 0]
+        if not won.size:
+            thr[s : e + 1] = int(q_lvl[s])  # no leftover lot: every remainder is below Q
+            continue
+        low = int(rem[won].min())
+        high = int(rem[lost].max()) if lost.size else low - 2
+        if high < low - 1:
+            t = high + 1  # nobody at the threshold
+        elif high == low - 1:  # one of the two groups sits at it: the smaller one
+            t = low if int((rem[won] == low).sum()) <= int((rem[lost] == high).sum()) else high
+        else:
+            t = low
+        thr[s : e + 1] = t
     largest = atm * np.where(bonus == 1, rem - thr, thr - rem)
     if refuse and np.any(largest < 0):
         raise ValueError("S7 largest remainder: a leftover lot went past a larger remainder")
+    tie = (atm * (rem == thr)).astype(np.int64)
+    return {
+        "atm": atm,
+        "bonus": bonus,
+        "rem": rem,
+        "cum_q": cum_q,
+        "cum_bf": cum_bf,
+        "q_lvl": q_lvl,
+        "r_lvl": r_lvl,
+        "thr": thr,
+        "largest": largest,
+        "tie": tie,
+    }
+
+
+def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> dict[str, I64]:
+    """Write the pro-rata columns (prover side).
+
+    Args:
+        tb: the trace.
+        rows: the book's and :mod:`.fair`'s columns over the active rows (``qty``,
+            ``fill``, ``chg``, ``vol``, ``lg``, ``better``, ``worse``).
+        refuse: raise when the batch breaks the pro-rata rule.
+
+    Returns:
+        The rationing (:func:`rationing`), for the tie-break rows.
+
+    Raises:
+        ValueError: the marginal level is not rationed pro rata (named), with ``refuse``.
+    """
+    ration = rationing(rows, refuse)
+    qty, fill = rows["qty"], rows["fill"]
+    n = len(qty)
+    atm, bonus, rem, thr = ration["atm"], ration["bonus"], ration["rem"], ration["thr"]
+    cum_q, cum_bf = ration["cum_q"], ration["cum_bf"]
+    q_lvl, r_lvl = ration["q_lvl"], ration["r_lvl"]
+    largest = ration["largest"]
+    gap = rem - thr
+    tinv = np.array([pow(int(d) % P, P - 2, P) if d else 0 for d in atm * gap], np.int64)
     # The digit identity's carries, position by position (exact integers).
     q_d = [qty & 4095, qty >> 12]
     fb = fill - bonus
@@ -178,7 +249,7 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
             j = k - i
             if 0 <= j < 3:
                 terms += q_d[i] * r_d[j] - f_d[i] * qq_d[j]
-        total = atm * (terms - rem_d[k] + carry)
+        total = np.asarray(atm * (terms - rem_d[k] + carry), np.int64)
         carry = total >> 12  # exact: the low 12 bits of total are 0 when the identity holds
         carries.append(carry)
     for name, values in (
@@ -190,6 +261,7 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
         ("q_lvl", q_lvl),
         ("r_lvl", r_lvl),
         ("thr", thr),
+        ("tinv", tinv),
         *((f"carry{k}", carries[k]) for k in range(3)),
     ):
         tb.set(SECTION, name, values)
@@ -204,3 +276,4 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
         )
     tb.set_range(SECTION, "pr_rem_lt", atm * (q_lvl - 1 - rm), "S7 pro rata (remainder < Q)")
     tb.set_range(SECTION, "pr_largest", largest, "S7 largest remainder")
+    return ration
