@@ -88,6 +88,9 @@ tag                     tuple
                         root row (:mod:`.headers`, :mod:`.tree`)
 ``TAG_PENDING``         ``(tree, digest×8)`` — a state's pending digest, to its
                         header's last block
+``TAG_TIE`` (53)        ``(market, bonus, id×8)`` — a marginal order tied at its
+                        market's threshold, to its tie-break key row
+                        (:mod:`.tiekeys`, which defines the tag)
 ======================  =====================================================
 """
 
