@@ -17,7 +17,8 @@ import {IStarkVerifier} from "./IStarkVerifier.sol";
 ///         account withdraws its equity once, with a Poseidon2 Merkle proof of its leaf under
 ///         the last proved root (settlement/roots.py), and unconsumed deposits are reclaimed.
 /// @dev The chain of roots is kept as `(nextBatchId, stateRoot)`: the root after batch
-///      `nextBatchId - 1` (the genesis root before any batch). A statement names a batch range
+///      `nextBatchId - 1` (the genesis root before any batch). Ids only grow; they may skip
+///      (an interval without a batch), the pre-root check keeps the roots chained. A statement names a batch range
 ///      `firstBatchId..lastBatchId`, so one proof may later cover several batches; the batch
 ///      proof today covers one (`RangeNotSupported` otherwise).
 contract Exchange {
@@ -165,7 +166,7 @@ contract Exchange {
     error ExchangeFrozen();
     /// @notice The exchange is not frozen: escapes and reclaims wait for the freeze.
     error ExchangeNotFrozen();
-    /// @notice The statement's first batch is not the one after the last anchored batch.
+    /// @notice The statement's first batch is not after the last anchored batch (`expected` is the least id).
     error BatchIdMismatch(uint64 expected, uint64 got);
     /// @notice The batch proof covers one batch; a range waits for a range proof.
     error RangeNotSupported(uint64 firstBatchId, uint64 lastBatchId);
@@ -402,8 +403,9 @@ contract Exchange {
         // 1. who, and whether the exchange still runs
         if (msg.sender != operator) revert NotOperator(msg.sender);
         if (frozen) revert ExchangeFrozen();
-        // 2. the chain: the next batch, from the stored root
-        if (s.firstBatchId != nextBatchId) revert BatchIdMismatch(nextBatchId, s.firstBatchId);
+        // 2. the chain: a later batch, from the stored root (the venue leaves no batch for an
+        //    interval in which nothing happened, so ids may skip; the pre-root still chains)
+        if (s.firstBatchId < nextBatchId) revert BatchIdMismatch(nextBatchId, s.firstBatchId);
         if (s.lastBatchId != s.firstBatchId) revert RangeNotSupported(s.firstBatchId, s.lastBatchId);
         if (s.preRoot != stateRoot) revert PreRootMismatch(stateRoot, s.preRoot);
         // 3. the L1 requests it consumes: a prefix of what is queued

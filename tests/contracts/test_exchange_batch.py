@@ -111,9 +111,11 @@ def run_anchor(chain: Chain, batches: list[dict[str, str]], proofs: list[bytes])
     ex = deploy_exchange(chain, batches[0], oracle_sources=[s.address for s in ORACLE.sources])
     assert ex.verifier is not None
     first = ex.statement_for(batches[0])
-    # a wrong pre-root, a batch out of order: refused before the verifier runs
+    # a wrong pre-root, a batch before the next: refused before the verifier runs
     refused(ex, "PreRootMismatch", dataclasses.replace(first, pre_root=first.post_root), proofs[0])
-    refused(ex, "BatchIdMismatch", dataclasses.replace(first, batch_id=2), proofs[0])
+    refused(ex, "BatchIdMismatch", dataclasses.replace(first, batch_id=0), proofs[0])
+    # a later id is allowed (ids skip empty intervals), but the proof binds the batch's own
+    refused(ex, "ProofRejected", dataclasses.replace(first, batch_id=2), proofs[0])
     # a proof for other public inputs: the second batch's proof under the first's statement,
     # and the first batch's proof for another commitment count (another table, another input)
     refused(ex, "ProofRejected", first, proofs[1])
