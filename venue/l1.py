@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,8 +29,9 @@ from sealbatch.settlement.anchor import AnchorError, Chain, ContractReverted, Re
 from sealbatch.settlement.anchor_exchange import (
     ExchangeContract,
     attach_exchange,
-    statement_from_batch,
+    deploy_exchange,
 )
+from sealbatch.settlement.batch_air.statement import statement_from_files
 from sealbatch.settlement.errors import SettlementError
 from sealbatch.venue.errors import VenueError
 
@@ -153,9 +154,15 @@ class _ExchangeAnchor:
 
     def anchor_batch(self, files: Mapping[str, str], proof: bytes, queue_to: int) -> Receipt:
         try:
-            statement, _ = statement_from_batch(files, queue_to=queue_to)
+            statement = self.exchange.statement_for(files)
+            self.exchange.check_batch(statement_from_files(files))
         except SettlementError as exc:
             raise AnchorError(f"the batch's statement: {exc}") from exc
+        if statement.queue_to != queue_to:
+            raise AnchorError(
+                f"expected the batch to consume the L1 queue up to {queue_to} (the requests "
+                f"the venue credited before it), got {statement.queue_to} from the queue"
+            )
         return self.exchange.anchor(statement, proof)
 
     def next_batch_id(self) -> int:
@@ -170,16 +177,61 @@ def exchange_anchor(exchange: ExchangeContract) -> BatchAnchor:
     return _ExchangeAnchor(exchange)
 
 
-def deploy_for_venue(chain: Chain, settings: Any) -> tuple[ExchangeContract, int]:
-    """Deploy the exchange a new venue anchors on; returns it and its deployment block.
+def template_files(markets: Sequence[str]) -> dict[str, str]:
+    """The published files of an empty batch 0 on a new venue's genesis ledger.
+
+    The exchange's batch verifier serves one batch shape and is deployed for a batch's
+    files; a venue deploying its exchange has no batch yet, so it deploys the verifier
+    for this one, whose pre-state root is the venue's genesis root.
 
     Raises:
-        L1Unavailable: the batch verifier cannot be deployed for the venue's batches.
+        L1Unavailable: the empty batch does not settle (it always does).
     """
-    raise L1Unavailable(
-        "l1: expected an exchange to attach (--verifying-contract ADDRESS): the venue does "
-        "not deploy one yet"
+    from sealbatch.auction.batch import clear_batch
+    from sealbatch.auction.commit_reveal import BatchWindows, CommitBook
+    from sealbatch.auction.markets import DEFAULT_MARKETS
+    from sealbatch.crypto.eip712 import Eip712Domain
+    from sealbatch.settlement.clearinghouse import Clearinghouse
+
+    book_markets = {m: DEFAULT_MARKETS[m] for m in markets}
+    house = Clearinghouse(book_markets)
+    references: dict[str, int | None] = {m: None for m in book_markets}
+    windows = BatchWindows(0, 1, 2)
+    book = CommitBook(0, book_markets, Eip712Domain(chain_id=1), b"\x01" * 32, windows, references)
+    result = clear_batch(book.close(2), book_markets, references, ())
+    outcome = house.settle(result, [], 2)
+    if outcome.publication is None:
+        raise L1Unavailable(f"l1: the genesis template batch did not settle: {outcome.summary}")
+    return outcome.publication.files(house.config, house.oracle)
+
+
+def deploy_for_venue(chain: Chain, settings: Any) -> tuple[ExchangeContract, int]:
+    """Deploy the exchange a new venue anchors on (its batch verifier for the shape of
+    :func:`template_files`, the genesis root, the venue's markets and oracle sources);
+    returns it and the block its requests may start in.
+
+    Raises:
+        L1Unavailable: a deployment failed.
+    """
+    from sealbatch.settlement.dev_oracle import dev_oracle_config
+    from sealbatch.settlement.oracle import load_oracle_config
+
+    oracle = (
+        load_oracle_config(settings.oracle_sources)
+        if settings.oracle_sources
+        else dev_oracle_config()
     )
+    try:
+        exchange = deploy_exchange(
+            chain,
+            template_files(settings.markets),
+            oracle_sources=[s.address for s in oracle.sources],
+            forced_delay_s=settings.l1_forced_delay_s,
+            first_batch_id=0,
+        )
+    except (AnchorError, SettlementError) as exc:
+        raise L1Unavailable(f"l1: deploying the exchange: {exc}") from exc
+    return exchange, int(chain.w3.eth.block_number)
 
 
 def dev_account(chain: Chain, key: bytes, eth: int = 10**19) -> str:
