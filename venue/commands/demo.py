@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from sealbatch.settlement.params import SettlementConfig
     from sealbatch.settlement.publication import BatchPublication
     from sealbatch.venue.demo import DemoBatch
+    from sealbatch.venue.demo_anchor import DemoChain
 
 __all__ = ["register"]
 
@@ -32,12 +34,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--out",
         metavar="DIR",
         help="write each batch to DIR/batch-<n>/ (orders.csv, result.json, oracle.json, "
-        "transfers.json, pre_state.json, post_state.json and proof.bin; see docs/formats.md)",
+        "transfers.json, pre_state.json, post_state.json, proof.bin and anchor.json; see "
+        "docs/formats.md)",
     )
     p.add_argument(
         "--no-prove",
         action="store_true",
         help="settle the batches without proving them (no proof.bin with --out)",
+    )
+    p.add_argument(
+        "--no-anchor",
+        action="store_true",
+        help="do not anchor the proven batches on the embedded chain (no anchor.json with --out)",
     )
     p.add_argument(
         "--serve",
@@ -165,6 +173,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.exceptions import SealbatchError
+    from sealbatch.settlement.anchor import ContractReverted
     from sealbatch.venue.demo import (
         DemoConfig,
         demo_oracle,
@@ -185,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
     settle_cfg = demo_settlement_config(config)
     oracle_cfg, _ = demo_oracle(config.seed)
     names = {t.address: t.name for t in config.all_traders()}
+    l1: DemoChain | None = None
     print(
         f"sealbatch demo: {len(names)} traders, {len(config.markets)} markets, "
         f"{config.batches} batches, seed {config.seed}"
@@ -228,9 +238,42 @@ def run(args: argparse.Namespace) -> int:
             except SealbatchError as exc:
                 print(f"sealbatch demo: error: batch {r.batch_id} could not be proved: {exc}")
                 return 1
+        anchored = None
+        if proof is not None and not args.no_anchor:
+            if l1 is None:
+                from sealbatch.venue.demo_anchor import DemoChain
+
+                l1 = DemoChain([s.address for s in oracle_cfg.sources])
+            files = _publication(b).files(settle_cfg, oracle_cfg)
+            try:
+                anchored = l1.anchor(r.batch_id, files, proof)
+            except ContractReverted as exc:
+                # A real proof of a real batch refused: the contract and the prover disagree.
+                print(f"sealbatch demo: error: batch {r.batch_id}: the exchange refused it: {exc}")
+                return 1
+            except SealbatchError as exc:
+                # Checked before any transaction (e.g. a public table the contract cannot
+                # derive yet): this batch and the later ones stay unanchored.
+                print(f"  not anchored on L1: {exc}")
+                args.no_anchor = True
+            if anchored is not None and r.batch_id == 1 and l1.exchange is not None:
+                print(
+                    f"  exchange deployed at {l1.exchange.address} for this batch shape in "
+                    f"{l1.deploy_s:.1f} s"
+                )
+            if anchored is not None:
+                print(
+                    f"  anchored on L1: tx {anchored.tx[:18]}… block {anchored.block}, "
+                    f"{anchored.gas_used} gas, {anchored.seconds:.1f} s; root "
+                    f"0x{anchored.post_root.hex()}"
+                )
         if out is not None:
             try:
                 _write_batch(out, b, settle_cfg, oracle_cfg, proof)
+                if anchored is not None:
+                    folder = out / f"batch-{r.batch_id}"
+                    text = json.dumps(anchored.to_json(), indent=1, sort_keys=True) + "\n"
+                    (folder / "anchor.json").write_text(text, encoding="utf-8")
             except OSError as exc:
                 print(f"sealbatch demo: error: --out: cannot write {out}: {exc}")
                 return 2
