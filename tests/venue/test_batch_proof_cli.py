@@ -47,6 +47,29 @@ def test_demo_proves_and_verifies_every_batch(demo: tuple[Path, str]) -> None:
         assert proof.stat().st_size == int(size)
 
 
+def test_demo_anchors_a_batch_only_with_its_published_post_root(demo: tuple[Path, str]) -> None:
+    """Each proven batch is anchored on the demo's chain (anchor.json: the transaction, its
+    block and gas, the contract's root after it, which is the batch's post-state root) or
+    the demo says why the exchange cannot anchor it; never both, never neither."""
+    from sealbatch.settlement.roots import state_root
+    from sealbatch.settlement.snapshot import config_from_dict, state_from_dict
+
+    out, printed = demo
+    anchored = re.findall(r"anchored on L1: tx 0x[0-9a-f]+… block (\d+), (\d+) gas", printed)
+    refused = re.findall(r"not anchored on L1: (.+)", printed)
+    files = sorted(out.glob("batch-*/anchor.json"))
+    assert len(files) == len(anchored) and len(anchored) + len(refused) >= 1, printed
+    for path, (block, gas) in zip(files, anchored, strict=True):
+        doc = json.loads(path.read_text())
+        post = json.loads((path.parent / "post_state.json").read_text())
+        root = state_root(state_from_dict(post, config_from_dict(post["config"])))
+        assert doc["post_root"] == "0x" + root.hex()
+        assert (doc["block"], doc["gas_used"]) == (int(block), int(gas))
+        assert re.fullmatch(r"0x[0-9a-f]{64}", doc["tx"])
+    if refused:  # the first refusal ends the demo's anchoring: later roots cannot chain
+        assert not (out / f"batch-{len(files) + 2}" / "anchor.json").exists()
+
+
 def test_verify_public_accepts_the_batch_it_proves(
     demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
