@@ -18,7 +18,7 @@ from sealbatch.venue.app import create_app
 from sealbatch.venue.client import VenueClient
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.errors import ApiError
-from sealbatch.venue.l1 import L1Link
+from sealbatch.venue.l1 import L1Link, dev_account
 from tests.contracts.anvil import anvil_binary, running_anvil
 from tests.venue.conftest import T0, Venue, make_settings
 from tests.venue.l1_helpers import L1, L1_KEYS, deploy_refusing_exchange, l1_with_traders
@@ -250,3 +250,35 @@ def test_a_refused_anchor_is_reported_and_retried_never_skipped(
         assert again.retry_at_ms == clock.now_ms() + 10_000  # doubled
         assert status() == "proven"
         assert l1.ex.next_batch_id() == 0  # nothing moved on L1
+
+
+def test_a_new_venue_deploys_its_exchange_and_signs_under_it(
+    db_url: str, clock: ManualClock
+) -> None:
+    """Without a contract to attach, the venue deploys the exchange at its first start: its
+    address and the chain's id become the signing domain, its root is the venue's genesis
+    root, and a restart attaches the same contract (deposits then credited from it)."""
+    from sealbatch.settlement.anchor_exchange import attach_exchange
+    from sealbatch.settlement.roots import state_root
+
+    chain = Chain()
+    settings = make_settings(db_url, l1_url="embedded", l1_poll_ms=600_000)
+    with TestClient(create_app(settings, clock, chain)) as tc:
+        info = tc.get("/v1/info").json()
+        address = info["exchange_contract"]
+        assert address is not None
+        assert info["domain"]["verifyingContract"].lower() == address.lower()
+        assert info["domain"]["chainId"] == chain.w3.eth.chain_id
+        service = tc.app.state.service  # type: ignore[attr-defined]
+        assert attach_exchange(chain, address).state_root() == state_root(
+            service.core.settlement.state
+        )
+    ex = attach_exchange(chain, address)
+    trader = dev_account(chain, bytes.fromhex(L1_KEYS["alice"][2:]))
+    ex.mint(trader, DEPOSIT)
+    ex.deposit(trader, DEPOSIT)
+    with TestClient(create_app(settings, clock, chain)) as tc:
+        assert tc.get("/v1/info").json()["exchange_contract"] == address
+        service = tc.app.state.service  # type: ignore[attr-defined]
+        service.l1.step()
+        assert service.core.l1_next == 1
