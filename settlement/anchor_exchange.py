@@ -255,14 +255,19 @@ def oracle_tuple(round_: OracleRound) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class ExchangeContract:
-    """A deployed exchange, its hasher and token, on one chain (and its batch verifier, when
-    :func:`deploy_exchange` deployed it)."""
+    """A deployed exchange, its hasher and token, on one chain (and its batch verifiers, one
+    per batch shape, when :func:`deploy_exchange` deployed them)."""
 
     chain: Chain
     exchange: Contract
     hasher: Contract
     token: Contract
-    verifier: DeployedVerifier | None = None
+    verifiers: tuple[DeployedVerifier, ...] = ()
+
+    @property
+    def verifier(self) -> DeployedVerifier | None:
+        """The first batch verifier :func:`deploy_exchange` deployed (None when attached)."""
+        return self.verifiers[0] if self.verifiers else None
 
     @property
     def address(self) -> str:
@@ -317,6 +322,36 @@ class ExchangeContract:
     def tables_for(self, statement: Statement) -> bytes:
         """The packed public tables ``anchor`` hands the verifier for ``statement``."""
         return bytes(self.chain.call(self.exchange, "tablesFor", statement.to_abi()))
+
+    def program_hashes(self) -> tuple[bytes, ...]:
+        """The constraint program of each verifier the exchange was deployed with, by index
+        (``anchorWith``'s ``shape``), read from the chain."""
+        n = int(self.chain.call(self.exchange, "verifierCount"))
+        out = []
+        for i in range(n):
+            verifier = self.chain.at(
+                "StarkVerifier", self.chain.call(self.exchange, "verifiers", i)
+            )
+            evaluator = self.chain.at("ProgramConstraints", self.chain.call(verifier, "evaluator"))
+            out.append(bytes(self.chain.call(evaluator, "programHash")))
+        return tuple(out)
+
+    def shape_of(self, statement: BatchStatement) -> int:
+        """The index of the exchange's verifier for ``statement``'s AIR program.
+
+        Raises:
+            AnchorError: none of its verifiers has that program (a batch of another shape).
+        """
+        got = batch_program_hash(statement)
+        hashes = self.program_hashes()
+        if got not in hashes:
+            have = ", ".join("0x" + h.hex() for h in hashes)
+            raise AnchorError(
+                f"expected a batch of one of the exchange's verifier programs ({have}), got one "
+                f"of 0x{got.hex()} (another batch shape: trace length, markets, tiers, tree "
+                "depths, adjustments)"
+            )
+        return hashes.index(got)
 
     def balance(self, account: str) -> int:
         """Test-token balance of ``account``."""
@@ -395,14 +430,18 @@ class ExchangeContract:
             )
         return replace(statement, queue_to=at)
 
-    def anchor(self, batch: Statement | Mapping[str, str], proof: bytes) -> Receipt:
+    def anchor(
+        self, batch: Statement | Mapping[str, str], proof: bytes, *, shape: int | None = None
+    ) -> Receipt:
         """Anchor one proved batch (the operator's account sends it).
 
         Args:
             batch: a published batch folder (file name → text: its statement is taken with
-                :meth:`statement_for`, and checked against the exchange's verifier first), or
+                :meth:`statement_for`, and checked against the exchange's verifiers first), or
                 the statement itself.
             proof: the batch proof (``sealbatch prove``).
+            shape: the index of the verifier to check it (default: for a folder, the one of
+                its program; for a statement, the first).
 
         Raises:
             AnchorError: the batch needs a public table only its files give
@@ -412,14 +451,18 @@ class ExchangeContract:
         if isinstance(batch, Statement):
             statement = batch
         else:
-            self.check_batch(statement_from_files(batch))
+            found = self.check_batch(statement_from_files(batch))
+            shape = found if shape is None else shape
             statement = self.statement_for(batch)
-        return self.chain.transact(self.exchange, "anchor", statement.to_abi(), proof)
+        if shape is None:
+            return self.chain.transact(self.exchange, "anchor", statement.to_abi(), proof)
+        return self.chain.transact(self.exchange, "anchorWith", shape, statement.to_abi(), proof)
 
-    def check_batch(self, statement: BatchStatement) -> None:
+    def check_batch(self, statement: BatchStatement) -> int:
         """Refuse, before any transaction, a batch the exchange cannot anchor: one whose
-        program is not the verifier's, or that needs rows in a public table only its
-        published files give (the contract sends those empty).
+        program is none of its verifiers', or that needs rows in a public table only its
+        published files give (the contract sends those empty). Returns the index of the
+        verifier of its program.
 
         Raises:
             AnchorError: naming the table or the programs.
@@ -431,14 +474,7 @@ class ExchangeContract:
                 f"expected a batch whose public tables the contract derives, got one with rows "
                 f"in {names} (only the published files give those; not anchorable on L1 yet)"
             )
-        if self.verifier is not None:
-            expected = bytes(self.chain.call(self.verifier.evaluator, "programHash"))
-            got = batch_program_hash(statement)
-            if got != expected:
-                raise AnchorError(
-                    f"expected a batch of the verifier's program 0x{expected.hex()}, got one of "
-                    f"0x{got.hex()} (another batch shape)"
-                )
+        return self.shape_of(statement)
 
     def mint(self, to: str, amount: int) -> Receipt:
         """Mint test tokens (development chains: the deployer is the minter)."""
@@ -504,14 +540,22 @@ def deploy_exchange(
     operator: str | None = None,
     token: str | None = None,
     operator_tables: Sequence[int] | None = None,
+    shapes: Sequence[Mapping[str, str]] = (),
+    verifiers: Sequence[str] = (),
 ) -> ExchangeContract:
     """Deploy the Poseidon2 hasher, the test token (unless ``token`` is given) and the exchange,
-    and with a batch's files the batch verifier of its shape.
+    and with a batch's files the batch verifier of its shape (and of each of ``shapes``).
+
+    The exchange's verifiers are fixed here, for good: a batch whose program is none of
+    theirs can never be anchored on it (docs/contracts.md, "One verifier per batch shape").
 
     Args:
         verifier: a published batch folder (file name → text): the batch AIR's StarkVerifier
             is deployed for its program (every batch of that shape verifies on it), and the
             defaults below come from it; or the address of a verifier already deployed.
+        shapes: more published batch folders: one more verifier for each program not
+            deployed yet (another trace length, tree depth, …), in order.
+        verifiers: with a verifier address, the addresses of the other shapes' verifiers.
         genesis_root: the state root before the first batch (default: the batch's pre-root).
         multipliers: contract multiplier per market, in id order (default: the batch's).
         markets: the market ids, in id order (default: the batch's).
@@ -524,14 +568,27 @@ def deploy_exchange(
         AnchorError: a malformed or missing argument; ContractReverted from a constructor.
         BatchStatementError: the batch folder is malformed.
     """
-    deployed: DeployedVerifier | None = None
+    deployed: list[DeployedVerifier] = []
     if isinstance(verifier, str):
-        address = verifier
+        addresses = [verifier, *verifiers]
         tables = tuple(operator_tables or ())
     else:
         bs = statement_from_files(verifier)
-        deployed = deploy_batch_verifier(chain, bs)
-        address = str(deployed.verifier.address)
+        programs: list[bytes] = []
+        for files in (verifier, *shapes):
+            one = bs if files is verifier else statement_from_files(files)
+            program = batch_program_hash(one)
+            if program in programs:
+                continue
+            declared = operator_tables_of(one)
+            if programs and operator_tables is None and declared != operator_tables_of(bs):
+                raise AnchorError(
+                    f"expected every shape to declare the tables {operator_tables_of(bs)} only "
+                    f"the published files give, got {declared} for batch {one.batch_id}"
+                )
+            programs.append(program)
+            deployed.append(deploy_batch_verifier(chain, one))
+        addresses = [str(d.verifier.address) for d in deployed]
         tables = operator_tables_of(bs) if operator_tables is None else tuple(operator_tables)
         genesis_root = genesis_root or poseidon2.digest_to_bytes(
             np.array(bs.public_inputs[3:11], dtype=np.uint64)
@@ -559,13 +616,13 @@ def deploy_exchange(
     )
     exchange = chain.deploy(
         "Exchange",
-        _addr(address),
+        [_addr(a) for a in addresses],
         hasher.address,
         token_contract.address,
         _addr(operator or chain.account),
         config,
     )
-    return ExchangeContract(chain, exchange, hasher, token_contract, deployed)
+    return ExchangeContract(chain, exchange, hasher, token_contract, tuple(deployed))
 
 
 def attach_exchange(chain: Chain, address: str) -> ExchangeContract:

@@ -218,6 +218,8 @@ contract Exchange {
     error NotReclaimable(uint256 index);
     /// @notice The token transfer failed.
     error TransferFailed();
+    /// @notice No verifier `shape` among the `count` fixed at deployment.
+    error UnknownShape(uint256 shape, uint256 count);
     /// @notice A constructor argument is out of range.
     error BadConfig(string what);
     /// @notice The batch needs rows in public table `tag`, which only the published batch
@@ -261,8 +263,12 @@ contract Exchange {
 
     // ------------------------------------------------------------------ wiring (immutable)
 
-    /// @notice The STARK verifier of the batch AIR (one AIR, one option set).
+    /// @notice The first STARK verifier of the batch AIR (`verifiers(0)`).
     IStarkVerifier public immutable verifier;
+    /// @notice The batch AIR's STARK verifiers, one per batch shape (one constraint program,
+    ///         one row count), fixed by the constructor: no function adds, removes or replaces
+    ///         one, so not even the operator can anchor under a verifier chosen later.
+    IStarkVerifier[] public verifiers;
     /// @notice Poseidon2 over BabyBear (the state tree's hash).
     IPoseidon2Hasher public immutable hasher;
     /// @notice The collateral token (6 decimals; ledger base units are its base units).
@@ -320,17 +326,21 @@ contract Exchange {
         uint32[] operatorTables; // the verifier's public tables only the published files give
     }
 
-    /// @param verifier_ The batch AIR's STARK verifier (one program: one batch shape).
+    /// @param verifiers_ The batch AIR's STARK verifiers, one per batch shape (at least one).
     /// @param hasher_ The Poseidon2 hasher.
     /// @param token_ The collateral token.
     /// @param operator_ The address that anchors batches.
     /// @param c The deployment's parameters.
-    constructor(IStarkVerifier verifier_, IPoseidon2Hasher hasher_, IERC20 token_, address operator_, Config memory c) {
+    constructor(IStarkVerifier[] memory verifiers_, IPoseidon2Hasher hasher_, IERC20 token_, address operator_, Config memory c) {
         if (c.multipliers.length == 0) revert BadConfig("markets");
         if (c.marketCodes.length != c.multipliers.length) revert BadConfig("marketCodes");
         if (c.forcedWithdrawalDelay == 0) revert BadConfig("forcedWithdrawalDelay");
+        if (verifiers_.length == 0) revert BadConfig("verifiers");
         _checkDigest(c.genesisRoot);
-        verifier = verifier_;
+        verifier = verifiers_[0];
+        for (uint256 i = 0; i < verifiers_.length; ++i) {
+            verifiers.push(verifiers_[i]);
+        }
         hasher = hasher_;
         token = token_;
         operator = operator_;
@@ -400,6 +410,24 @@ contract Exchange {
     /// @param s What the operator states (post-root, digests, prices, withdrawals, oracle round).
     /// @param proof The batch proof (format version 2, docs/stark.md).
     function anchor(Statement calldata s, bytes calldata proof) external {
+        _anchor(0, s, proof);
+    }
+
+    /// @notice `anchor` with the proof checked by verifier `shape` (the batch's shape among the
+    ///         verifiers fixed at deployment).
+    /// @param shape Index into `verifiers`.
+    /// @param s What the operator states.
+    /// @param proof The batch proof.
+    function anchorWith(uint256 shape, Statement calldata s, bytes calldata proof) external {
+        _anchor(shape, s, proof);
+    }
+
+    /// @notice Number of verifiers (batch shapes) the exchange was deployed with.
+    function verifierCount() external view returns (uint256) {
+        return verifiers.length;
+    }
+
+    function _anchor(uint256 shape, Statement calldata s, bytes calldata proof) private {
         // 1. who, and whether the exchange still runs
         if (msg.sender != operator) revert NotOperator(msg.sender);
         if (frozen) revert ExchangeFrozen();
@@ -425,7 +453,8 @@ contract Exchange {
         uint256[] memory publicInputs = _publicInputs(s, inputsDigest);
         _checkSettlement(s);
         bytes memory tables = _tables(s);
-        try verifier.verifyWithTables(publicInputs, tables, proof) returns (bool ok) {
+        if (shape >= verifiers.length) revert UnknownShape(shape, verifiers.length);
+        try verifiers[shape].verifyWithTables(publicInputs, tables, proof) returns (bool ok) {
             if (!ok) revert ProofRejected("");
         } catch (bytes memory reason) {
             revert ProofRejected(reason);

@@ -58,6 +58,7 @@ class Harness:
         chain: Chain,
         verifier: DeployedVerifier | None = None,
         operator_tables: tuple[int, ...] = (),
+        more_verifiers: tuple[str, ...] = (),
     ) -> Harness:
         verifier = verifier or deploy_statement_verifier(chain)
         config = DEFAULT_CONFIG
@@ -72,6 +73,7 @@ class Harness:
             oracle_sources=[address_of(k) for k in ORACLE_KEYS],
             forced_delay_s=FORCED_DELAY_S,
             operator_tables=operator_tables,
+            verifiers=more_verifiers,
         )
         traders = tuple(str(a) for a in chain.w3.eth.accounts[1:5])
         for t in traders:

@@ -628,3 +628,87 @@ def test_the_settlement_statement_is_checked_against_the_contract(h: Harness) ->
     refused(h, "SettlementMismatch", h.ex.anchor, dataclasses.replace(s, settlement=e[:-1]), b"")
     h.ex.anchor(s, h.prove(s))
     assert h.ex.next_batch_id() == 1
+
+
+def test_batch_ids_may_skip_but_never_go_back(h: Harness) -> None:
+    """A venue leaves no batch for an interval in which nothing happened, so an anchored id
+    may jump ahead; the pre-root keeps the roots chained. An operator can neither replay an
+    old id nor use a skip to drop a queued forced withdrawal (it is consumed in queue order,
+    and unconsumed it still lets anyone freeze the exchange after its deadline)."""
+    t0 = h.traders[0]
+    funded(h)
+    assert h.ex.next_batch_id() == 1
+    # batch 5 after batch 0: ids 1-4 had nothing to settle
+    post = replace_batch(h.state, 5)
+    h.ex.anchor(s5 := h.statement(post, batch_id=5), h.prove(s5))
+    h.state = post
+    assert h.ex.next_batch_id() == 6 and h.ex.state_root() == s5.post_root
+    # an old id (a skipped one, or the last one) never comes back
+    for old in (3, 5):
+        again = h.statement(replace_batch(h.state, old), batch_id=old)
+        refused(h, "BatchIdMismatch", h.ex.anchor, again, h.prove(again))
+    # a forced withdrawal queued: a later id that consumes it must serve it ...
+    h.ex.request_forced_withdrawal(t0, 1_000)
+    skip = h.statement(replace_batch(h.state, 9), batch_id=9)
+    refused(h, "ForcedWithdrawalNotServed", h.ex.anchor, skip, h.prove(skip))
+    # ... and a batch that leaves it queued does not stop its deadline
+    left = h.statement(replace_batch(h.state, 9), batch_id=9, queue_to=h.ex.queue_consumed())
+    h.ex.anchor(left, h.prove(left))
+    h.chain.advance_time(FORCED_DELAY_S + 1)
+    h.ex.freeze(h.ex.queue_length() - 1, sender=h.traders[3])
+    assert h.ex.frozen()
+
+
+def replace_batch(state: object, batch_id: int) -> object:
+    return dataclasses.replace(state, batch_id=batch_id)  # type: ignore[type-var]
+
+
+def test_the_verifiers_are_fixed_at_deployment(chain: Chain) -> None:
+    """The exchange holds one verifier per batch shape, set by its constructor: an unknown
+    shape is refused, a proof checked by another shape's verifier is refused (its header
+    names its own rows), and no function of the exchange can add or replace a verifier."""
+    from sealbatch.settlement.anchor import deploy_verifier
+    from tests.crypto.helpers import FAST
+
+    from .exchange_harness import deploy_statement_verifier
+
+    first = deploy_statement_verifier(chain)
+    wider = deploy_verifier(
+        chain,
+        statement_air.build(2 * statement_air.ROWS, statement_air.blank_inputs()),
+        FAST,
+        min_security_bits=0,
+    )
+    h = Harness.deploy(chain, first, more_verifiers=(wider.verifier.address,))
+    assert h.ex.chain.call(h.ex.exchange, "verifierCount") == 2
+    h.ex.deposit(h.traders[0], 1_000_000)
+    post = h.next_state(h.apply_queue(h.state, 1))
+    s = h.statement(post)
+    proof = h.prove(s)
+    refused(h, "UnknownShape", h.ex.anchor, s, proof, shape=2)
+    err = refused(h, "ProofRejected", h.ex.anchor, s, proof, shape=1)
+    assert err.error_args[0]  # the wider verifier's HeaderMismatch rides along
+    h.ex.anchor(s, proof, shape=0)
+    assert h.ex.state_root() == s.post_root
+    # nothing writes the verifiers after the constructor: the exchange's only state-changing
+    # functions are the traders', the operator's anchoring and the escape hatch's
+    writers = {
+        f["name"]
+        for f in h.ex.exchange.abi
+        if f.get("type") == "function" and f.get("stateMutability") not in ("view", "pure")
+    }
+    assert writers == {
+        "deposit",
+        "requestForcedWithdrawal",
+        "anchor",
+        "anchorWith",
+        "withdraw",
+        "freeze",
+        "escape",
+        "reclaimDeposit",
+    }
+    # an exchange without a verifier is refused at deployment
+    config = (0, state_root(h.anchored[0]), FORCED_DELAY_S, [], [1], [1], [])
+    with pytest.raises(ContractReverted) as info:
+        chain.deploy("Exchange", [], h.ex.hasher.address, h.ex.token.address, chain.account, config)
+    assert info.value.error in ("BadConfig", "Revert")  # a constructor's revert data may be lost

@@ -282,3 +282,55 @@ def test_a_new_venue_deploys_its_exchange_and_signs_under_it(
         service = tc.app.state.service  # type: ignore[attr-defined]
         service.l1.step()
         assert service.core.l1_next == 1
+
+
+@pytest.mark.slow
+def test_batches_are_anchored_in_order_and_a_withdrawal_is_paid_on_l1(
+    db_url: str, clock: ManualClock
+) -> None:
+    """The venue deploys its exchange, credits a deposit from L1, proves and anchors its
+    batch (status anchored, the contract's root the batch's post-root); a signed withdrawal
+    leaves the ledger in the next batch, whose anchoring credits it on the contract, and the
+    trader collects it there."""
+    from sealbatch.settlement.anchor_exchange import attach_exchange
+
+    chain = Chain()
+    settings = make_settings(db_url, l1_url="embedded", l1_poll_ms=600_000, prove=True)
+    with TestClient(create_app(settings, clock, chain)) as tc:
+        venue = Venue(tc, clock)
+        stage = link(venue)
+        alice_key = L1_KEYS["alice"]
+        alice = VenueClient("http://testserver", alice_key, http=tc, clock=clock.now_ms)
+        with stage.chain_lock:
+            ex = attach_exchange(chain, tc.get("/v1/info").json()["exchange_contract"])
+            me = dev_account(chain, bytes.fromhex(alice_key[2:]))
+            ex.mint(me, DEPOSIT)
+            ex.deposit(me, DEPOSIT)
+        stage.step()
+        first = clear_next(venue)["batch_id"]
+
+        def status(batch_id: int) -> str:
+            answer: str = tc.get(f"/v1/batches/{batch_id}").json()["status"]
+            return answer
+
+        wait_for("the deposit's batch proven", lambda: status(first) != "settled", venue)
+        stage.step()
+        record = tc.get(f"/v1/batches/{first}").json()
+        assert record["status"] == "anchored", stage.failure
+        assert record["anchor"]["post_root"] == record["settlement"]["post_root"]
+        with stage.chain_lock:
+            assert "0x" + ex.state_root().hex() == record["settlement"]["post_root"]
+            assert ex.next_batch_id() == first + 1 and ex.queue_consumed() == 1
+        assert venue.tc.get("/v1/operator").json()["l1"]["last_anchored_batch"] == first
+
+        alice.withdraw(1_000_000)
+        second = clear_next(venue)["batch_id"]
+        wait_for("the withdrawal's batch proven", lambda: status(second) != "settled", venue)
+        stage.step()
+        assert status(second) == "anchored", stage.failure
+        with stage.chain_lock:
+            assert ex.withdrawable(me) == 1_000_000
+            before = ex.balance(me)
+            ex.withdraw(me, 1_000_000)
+            assert ex.balance(me) - before == 1_000_000
+        assert "sealbatch_batches_anchored_total 2.0" in tc.get("/metrics").text
