@@ -41,21 +41,33 @@ class AnchoredBatch:
 class DemoChain:
     """The embedded py-evm chain and, from the first batch on, the exchange.
 
-    The exchange is deployed with the first batch: its batch verifier is deployed for that
-    batch's shape, its genesis root is the batch's pre-state root (the demo's traders are
-    funded in the genesis ledger), and its oracle sources are the demo's.
+    The exchange is deployed with the first batch: one batch verifier for each distinct
+    shape among ``shapes`` (the demo knows its batches before it runs them, so the
+    deployment fixes every verifier they need), its genesis root is the first batch's
+    pre-state root (the demo's traders are funded in the genesis ledger), and its oracle
+    sources are the demo's.
 
     Args:
         oracle_sources: the addresses whose signed reports the contract accepts.
+        shapes: published batch folders whose shapes the exchange must verify (the first
+            batch's is always included).
         url: a JSON-RPC node instead of the embedded chain.
     """
 
-    def __init__(self, oracle_sources: Sequence[str], url: str | None = None) -> None:
+    def __init__(
+        self,
+        oracle_sources: Sequence[str],
+        shapes: Sequence[Mapping[str, str]] = (),
+        url: str | None = None,
+    ) -> None:
         self.chain = Chain(url)
         self.oracle_sources = tuple(oracle_sources)
+        self.shapes = tuple(dict(f) for f in shapes)
         self.exchange: ExchangeContract | None = None
-        #: seconds the deployment took (verifier program, verifier, hasher, token, exchange)
+        #: seconds the deployment took (verifier programs, verifiers, hasher, token, exchange)
         self.deploy_s = 0.0
+        #: whether the demo printed the deployment
+        self.announced = False
 
     def anchor(self, batch_id: int, files: Mapping[str, str], proof: bytes) -> AnchoredBatch:
         """Anchor one proven batch (deploying the exchange with the first).
@@ -67,7 +79,7 @@ class DemoChain:
         if self.exchange is None:
             started = time.perf_counter()
             self.exchange = deploy_exchange(
-                self.chain, dict(files), oracle_sources=self.oracle_sources
+                self.chain, dict(files), oracle_sources=self.oracle_sources, shapes=self.shapes
             )
             self.deploy_s = time.perf_counter() - started
         started = time.perf_counter()

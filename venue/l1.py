@@ -155,7 +155,7 @@ class _ExchangeAnchor:
     def anchor_batch(self, files: Mapping[str, str], proof: bytes, queue_to: int) -> Receipt:
         try:
             statement = self.exchange.statement_for(files)
-            self.exchange.check_batch(statement_from_files(files))
+            shape = self.exchange.check_batch(statement_from_files(files))
         except SettlementError as exc:
             raise AnchorError(f"the batch's statement: {exc}") from exc
         if statement.queue_to != queue_to:
@@ -163,7 +163,7 @@ class _ExchangeAnchor:
                 f"expected the batch to consume the L1 queue up to {queue_to} (the requests "
                 f"the venue credited before it), got {statement.queue_to} from the queue"
             )
-        return self.exchange.anchor(statement, proof)
+        return self.exchange.anchor(statement, proof, shape=shape)
 
     def next_batch_id(self) -> int:
         return self.exchange.next_batch_id()
@@ -177,37 +177,74 @@ def exchange_anchor(exchange: ExchangeContract) -> BatchAnchor:
     return _ExchangeAnchor(exchange)
 
 
-def template_files(markets: Sequence[str]) -> dict[str, str]:
-    """The published files of an empty batch 0 on a new venue's genesis ledger.
+def template_files(
+    markets: Sequence[str], accounts_before: int = 0, accounts_after: int | None = None
+) -> dict[str, str]:
+    """The published files of an empty batch on a new venue's ledger: ``accounts_before``
+    accounts before it, ``accounts_after`` (default the same) after it (its deposits open
+    them).
 
-    The exchange's batch verifier serves one batch shape and is deployed for a batch's
-    files; a venue deploying its exchange has no batch yet, so it deploys the verifier
-    for this one, whose pre-state root is the venue's genesis root.
+    The exchange's verifiers are fixed when it is deployed, one per batch shape (trace
+    length, the account tree's depth before and after, …); a venue deploying its exchange
+    has no batch yet, so it deploys them for batches like these. With no account before,
+    the batch's pre-state root is the venue's genesis root.
 
     Raises:
-        L1Unavailable: the empty batch does not settle (it always does).
+        L1Unavailable: the template does not settle, or ``accounts_after < accounts_before``.
     """
     from sealbatch.auction.batch import clear_batch
     from sealbatch.auction.commit_reveal import BatchWindows, CommitBook
     from sealbatch.auction.markets import DEFAULT_MARKETS
-    from sealbatch.crypto.eip712 import Eip712Domain
+    from sealbatch.crypto.eip712 import Eip712Domain, address_of
     from sealbatch.settlement.clearinghouse import Clearinghouse
 
+    after = accounts_before if accounts_after is None else accounts_after
+    if not 0 <= accounts_before <= after:
+        raise L1Unavailable(
+            f"l1: expected 0 <= accounts before <= accounts after, got {accounts_before}, {after}"
+        )
     book_markets = {m: DEFAULT_MARKETS[m] for m in markets}
     house = Clearinghouse(book_markets)
     references: dict[str, int | None] = {m: None for m in book_markets}
-    windows = BatchWindows(0, 1, 2)
-    book = CommitBook(0, book_markets, Eip712Domain(chain_id=1), b"\x01" * 32, windows, references)
-    result = clear_batch(book.close(2), book_markets, references, ())
-    outcome = house.settle(result, [], 2)
-    if outcome.publication is None:
-        raise L1Unavailable(f"l1: the genesis template batch did not settle: {outcome.summary}")
-    return outcome.publication.files(house.config, house.oracle)
+    traders = [address_of(bytes([1 + i // 256, i % 256]) * 16) for i in range(after)]
+
+    def settle(batch_id: int, at_ms: int) -> dict[str, str]:
+        windows = BatchWindows(at_ms, at_ms + 1, at_ms + 2)
+        domain = Eip712Domain(chain_id=1)
+        book = CommitBook(batch_id, book_markets, domain, b"\x01" * 32, windows, references)
+        result = clear_batch(book.close(at_ms + 2), book_markets, references, ())
+        outcome = house.settle(result, [], at_ms + 2)
+        if outcome.publication is None:
+            raise L1Unavailable(f"l1: the template batch did not settle: {outcome.summary}")
+        return outcome.publication.files(house.config, house.oracle)
+
+    batch_id = 0
+    if accounts_before:
+        for t in traders[:accounts_before]:
+            house.deposit(t, 1_000_000, 0)
+        settle(0, 0)
+        batch_id = 1
+    for t in traders[accounts_before:]:
+        house.deposit(t, 1_000_000, 10)
+    return settle(batch_id, 10)
+
+
+def venue_shapes(markets: Sequence[str], max_depth: int) -> list[dict[str, str]]:
+    """Template batches of every shape a venue's exchange verifies (:func:`template_files`):
+    the account tree's depth staying at ``d`` and growing from ``d`` to ``d + 1``, for every
+    ``d`` up to ``max_depth``; the first is the genesis batch (no account before it)."""
+    shapes = [template_files(markets)]
+    for d in range(1, max_depth + 1):
+        if d > 1:  # depth 1 -> 1 is the genesis batch's shape
+            shapes.append(template_files(markets, 1 << d))
+        if d < max_depth:
+            shapes.append(template_files(markets, 1 << d, (1 << d) + 1))
+    return shapes
 
 
 def deploy_for_venue(chain: Chain, settings: Any) -> tuple[ExchangeContract, int]:
-    """Deploy the exchange a new venue anchors on (its batch verifier for the shape of
-    :func:`template_files`, the genesis root, the venue's markets and oracle sources);
+    """Deploy the exchange a new venue anchors on (its batch verifiers for the shapes of
+    :func:`venue_shapes`, the genesis root, the venue's markets and oracle sources);
     returns it and the block its requests may start in.
 
     Raises:
@@ -221,10 +258,12 @@ def deploy_for_venue(chain: Chain, settings: Any) -> tuple[ExchangeContract, int
         if settings.oracle_sources
         else dev_oracle_config()
     )
+    shapes = venue_shapes(settings.markets, settings.l1_max_depth)
     try:
         exchange = deploy_exchange(
             chain,
-            template_files(settings.markets),
+            shapes[0],
+            shapes=shapes[1:],
             oracle_sources=[s.address for s in oracle.sources],
             forced_delay_s=settings.l1_forced_delay_s,
             first_batch_id=0,

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         description="seconds an unserved forced withdrawal waits before anyone may freeze an "
         "exchange the venue deploys (development default; production picks days)",
     )
+    l1_max_depth: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="the deepest account tree an exchange the venue deploys verifies batches "
+        "for (2^depth accounts): one batch verifier per depth and per step to the next",
+    )
     operator_key: str = DEFAULT_OPERATOR_KEY
     chain_id: int = Field(
         default=DEV_CHAIN_ID,

@@ -90,6 +90,8 @@ _OUTPUTS = 35
 _MARKETS = 43
 # market j's clearing price is public input PUBLIC_HEADER + PUBLIC_PER_MARKET·j
 _PER_MARKET, _PER_MARKET_SIZE = PUBLIC_HEADER, PUBLIC_PER_MARKET
+# its order count is the per-market input at this offset (docs/stark.md, public inputs)
+_ORDER_COUNT = 6
 _FILL_WIDTH = 5
 
 
@@ -195,14 +197,19 @@ def _declare_summaries(
     basis = [_lagrange(index, j, m) for j in range(m)]
     code: Expr = const(0)
     price: Expr = const(0)
-    has_orders: Expr = const(0)
+    orders: Expr = const(0)
     for j, (name, lj) in enumerate(zip(statement.markets, basis, strict=True)):
         code = code + market_code(name) * lj
         price = price + pub(_PER_MARKET + _PER_MARKET_SIZE * j) * lj
-        if statement.order_counts[j]:
-            has_orders = has_orders + lj
+        orders = orders + pub(_PER_MARKET + _PER_MARKET_SIZE * j + _ORDER_COUNT) * lj
     b.constrain(summary * (block[0] - code), "market summary: the market's code")
     b.constrain(summary * (block[1] - price), "market summary: the public clearing price")
+    # whether the market has orders, from its public order count (not a constant of the
+    # program, so batches whose markets trade differently share one program): on a summary
+    # row has = orders · inv and orders · (1 − has) = 0, so has is 1 exactly when orders ≠ 0
+    has_orders, inv = b.column(SECTION, "has_orders"), b.column(SECTION, "orders_inv")
+    b.constrain(summary * (has_orders - orders * inv), "market summary: has orders")
+    b.constrain(summary * orders * (1 - has_orders), "market summary: orders, so has orders")
     # a market without orders has no book row to send its summary: volume and fills are 0
     for k, name in ((2, "volume"), (3, "fill count")):
         b.constrain(summary * (1 - has_orders) * block[k], f"market summary: no orders, no {name}")
@@ -349,3 +356,11 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     summary[first_summary : first_summary + m] = 1
     tb.set(SECTION, "summary", summary)
     tb.set(SECTION, "summaries", np.cumsum(summary), pad=m)
+    has_orders = np.zeros(n, np.int64)
+    orders_inv = np.zeros(n, np.int64)
+    for j, count in enumerate(statement.order_counts):
+        if count:
+            has_orders[first_summary + j] = 1
+            orders_inv[first_summary + j] = pow(count, P - 2, P)
+    tb.set(SECTION, "has_orders", has_orders)
+    tb.set(SECTION, "orders_inv", orders_inv)

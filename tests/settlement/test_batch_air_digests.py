@@ -377,3 +377,29 @@ def test_a_market_without_orders_publishes_no_volume() -> None:
         _summary_rejected(
             _with_summary(statement, 1, k, 1), f"market summary: no orders, no {name}"
         )
+
+
+@pytest.mark.parametrize(
+    ("j", "flag", "rejected"),
+    [(1, 1, "market summary: has orders"), (0, 0, "market summary: orders, so has orders")],
+)
+def test_a_summary_flag_other_than_its_public_order_count_is_rejected(
+    j: int, flag: int, rejected: str
+) -> None:
+    """Whether a market has orders comes from its public order count (so the program does
+    not depend on which markets traded): a prover that says ETH (no orders) has some, to
+    receive a summary no book row sends, or that BTC (orders) has none, to publish it
+    without the book's volume, breaks the flag's constraints."""
+    from sealbatch.settlement.batch_air.digests import SECTION
+
+    t = TRADERS
+    orders = [(t[0], Order(BTC, Side.BUY, 650_010, 3)), (t[1], Order(BTC, Side.SELL, None, 3))]
+    statement = statement_of(small_batch_files(orders))
+    assert statement.order_counts == (2, 0)
+    _, layout = build_with_layout(rows_for(statement), statement)
+    air, trace = generate(statement, rows_for(statement))
+    row = int(np.flatnonzero(trace[layout.column(SECTION, "summary")])[j])
+    trace[layout.column(SECTION, "has_orders"), row] = flag
+    trace[layout.column(SECTION, "orders_inv"), row] *= flag  # has = orders · inv holds at 0
+    with pytest.raises(ConstraintViolation, match=rejected):
+        check_all(air, trace)

@@ -150,3 +150,20 @@ def test_the_oracles_price_age_is_part_of_the_program() -> None:
     air_a, _ = build_with_layout(rows_for(a), a)
     air_o, _ = build_with_layout(rows_for(other), other)
     assert compile_constraints(air_a).code != compile_constraints(air_o).code
+
+
+def test_batches_whose_markets_trade_differently_share_the_program() -> None:
+    """Which markets have orders is read from the public order counts, not written into the
+    program: a batch trading both markets and one with no order in ETH, on the same ledger,
+    compile to one program (one verifier serves both)."""
+    from sealbatch.auction.orders import Order, Side
+    from sealbatch.settlement.anchor_batch import batch_program_hash
+    from tests.settlement.batch_air_helpers import small_batch_files
+
+    t = TRADERS
+    both = statement_from_files(small_batch_files())
+    btc = [(t[0], Order(BTC, Side.BUY, 650_010, 3)), (t[1], Order(BTC, Side.SELL, None, 3))]
+    one = statement_from_files(small_batch_files(btc))
+    assert {both.order_counts[1] > 0, one.order_counts[1] > 0} == {True, False}
+    assert rows_for(both) == rows_for(one)
+    assert batch_program_hash(both) == batch_program_hash(one)

@@ -262,7 +262,7 @@ def test_a_new_venue_deploys_its_exchange_and_signs_under_it(
     from sealbatch.settlement.roots import state_root
 
     chain = Chain()
-    settings = make_settings(db_url, l1_url="embedded", l1_poll_ms=600_000)
+    settings = make_settings(db_url, l1_url="embedded", l1_poll_ms=600_000, l1_max_depth=1)
     with TestClient(create_app(settings, clock, chain)) as tc:
         info = tc.get("/v1/info").json()
         address = info["exchange_contract"]
@@ -295,7 +295,9 @@ def test_batches_are_anchored_in_order_and_a_withdrawal_is_paid_on_l1(
     from sealbatch.settlement.anchor_exchange import attach_exchange
 
     chain = Chain()
-    settings = make_settings(db_url, l1_url="embedded", l1_poll_ms=600_000, prove=True)
+    settings = make_settings(
+        db_url, l1_url="embedded", l1_poll_ms=600_000, prove=True, l1_max_depth=1
+    )
     with TestClient(create_app(settings, clock, chain)) as tc:
         venue = Venue(tc, clock)
         stage = link(venue)

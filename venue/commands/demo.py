@@ -243,7 +243,10 @@ def run(args: argparse.Namespace) -> int:
             if l1 is None:
                 from sealbatch.venue.demo_anchor import DemoChain
 
-                l1 = DemoChain([s.address for s in oracle_cfg.sources])
+                # the batches' shapes, known before they run (the same seed settles the same
+                # batches): the exchange's verifiers are fixed when it is deployed
+                shapes = [_publication(x).files(settle_cfg, oracle_cfg) for x in run_demo(config)]
+                l1 = DemoChain([s.address for s in oracle_cfg.sources], shapes)
             files = _publication(b).files(settle_cfg, oracle_cfg)
             try:
                 anchored = l1.anchor(r.batch_id, files, proof)
@@ -256,9 +259,11 @@ def run(args: argparse.Namespace) -> int:
                 # derive yet): this batch and the later ones stay unanchored.
                 print(f"  not anchored on L1: {exc}")
                 args.no_anchor = True
-            if anchored is not None and r.batch_id == 1 and l1.exchange is not None:
+            if l1.exchange is not None and not l1.announced:
+                l1.announced = True
                 print(
-                    f"  exchange deployed at {l1.exchange.address} for this batch shape in "
+                    f"  exchange deployed at {l1.exchange.address} with "
+                    f"{len(l1.exchange.verifiers)} batch verifier(s), one per batch shape, in "
                     f"{l1.deploy_s:.1f} s"
                 )
             if anchored is not None:
