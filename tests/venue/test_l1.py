@@ -336,3 +336,25 @@ def test_batches_are_anchored_in_order_and_a_withdrawal_is_paid_on_l1(
             ex.withdraw(me, 1_000_000)
             assert ex.balance(me) - before == 1_000_000
         assert "sealbatch_batches_anchored_total 2.0" in tc.get("/metrics").text
+
+
+def test_the_venue_deploys_a_verifier_for_each_step_of_the_account_tree() -> None:
+    """A venue fixes its exchange's verifiers when it deploys it: one per shape its batches
+    can take, the account tree's depth staying or growing by one up to the configured
+    depth. A real batch with orders has the program of the empty template of its depth."""
+    from sealbatch.settlement.anchor_batch import batch_program_hash
+    from sealbatch.settlement.batch_air.statement import statement_from_files
+    from sealbatch.venue.l1 import template_files, venue_shapes
+    from tests.settlement.batch_air_helpers import small_batch_files
+    from tests.settlement.conftest import TRADERS
+
+    markets = ("BTC-PERP", "ETH-PERP")
+    shapes = [statement_from_files(f) for f in venue_shapes(markets, 3)]
+    depths = [(s.settle.depth_pre, s.settle.depth_post) for s in shapes]
+    assert depths == [(1, 1), (1, 2), (2, 2), (2, 3), (3, 3)]
+    programs = {batch_program_hash(s) for s in shapes}
+    assert len(programs) == len(shapes)
+    real = statement_from_files(small_batch_files())  # orders in both markets, 64 accounts
+    assert real.settle.n_pre == len(TRADERS) and sum(real.order_counts) > 0
+    template = statement_from_files(template_files(markets, len(TRADERS)))
+    assert batch_program_hash(real) == batch_program_hash(template)
