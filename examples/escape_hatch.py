@@ -23,13 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _l1_venue import FORCED_DELAY_S, ExampleFailed, l1_venue  # noqa: E402
+from _l1_venue import FORCED_DELAY_S, ExampleFailed, l1_venue
 
-from sealbatch.auction.orders import Order, Side  # noqa: E402
-from sealbatch.settlement.anchor import ContractReverted  # noqa: E402
-from sealbatch.settlement.ledger import LedgerState  # noqa: E402
-from sealbatch.settlement.roots import account_proof  # noqa: E402
-from sealbatch.settlement.snapshot import config_from_dict, state_from_dict  # noqa: E402
+from sealbatch.auction.orders import Order, Side
+from sealbatch.settlement.anchor import ContractReverted
+from sealbatch.settlement.ledger import LedgerState
+from sealbatch.settlement.roots import account_proof
+from sealbatch.settlement.snapshot import config_from_dict, state_from_dict
 
 DEPOSIT = 50_000_000_000  # 50 000 USDC (6 decimals)
 

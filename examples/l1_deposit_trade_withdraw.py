@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _l1_venue import ExampleFailed, l1_venue  # noqa: E402
+from _l1_venue import ExampleFailed, l1_venue
 
-from sealbatch.auction.orders import Order, Side  # noqa: E402
+from sealbatch.auction.orders import Order, Side
 
 DEPOSIT = 50_000_000_000  # 50 000 USDC (6 decimals)
 WITHDRAWAL = 1_000_000_000  # 1 000 USDC
