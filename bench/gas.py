@@ -220,7 +220,7 @@ def measure_exchange(chain: Chain) -> dict[str, int]:
     statement = h.statement(post)
     proof = h.prove(statement)
     pi = h.ex.derive_public_inputs(statement)
-    verify_gas = h.verifier.verify_transaction(pi, proof).gas_used
+    verify_gas = h.verifier.verify_transaction(pi, proof, h.ex.tables_for(statement)).gas_used
     out["anchor"] = h.ex.anchor(statement, proof).gas_used
     out["anchor_overhead"] = out["anchor"] - verify_gas
     h.state = post

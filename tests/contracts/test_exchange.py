@@ -712,3 +712,23 @@ def test_the_verifiers_are_fixed_at_deployment(chain: Chain) -> None:
     with pytest.raises(ContractReverted) as info:
         chain.deploy("Exchange", [], h.ex.hasher.address, h.ex.token.address, chain.account, config)
     assert info.value.error in ("BadConfig", "Revert")  # a constructor's revert data may be lost
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize(
+    "case",
+    [
+        test_wrong_pre_root_is_refused,
+        test_replayed_proof_is_refused,
+        test_proof_for_other_public_inputs_is_refused,
+        test_withdrawal_beyond_the_credit_is_refused,
+        test_deposit_anchor_withdraw,  # a double withdrawal refused
+        test_freeze_before_the_deadline_is_refused,
+        test_batch_ids_may_skip_but_never_go_back,
+    ],
+    ids=lambda case: case.__name__.removeprefix("test_"),
+)
+def test_refusals_on_anvil(anvil_chain: Chain, case: object) -> None:
+    """Issue 15's refusals on a JSON-RPC node: each reverts with its custom error and moves
+    nothing (the same checks as on py-evm, a fresh exchange each)."""
+    case(Harness.deploy(anvil_chain))  # type: ignore[operator]
