@@ -34,6 +34,11 @@ or adjustments: docs/contracts.md, "Limits"): the exchange and its batch verifie
 deployed for the batch's shape, the ``anchor`` transaction, and the same
 proof's ``verifyWithTables`` alone.
 
+``--venue-shapes DEPTH`` deploys the exchange a new venue deploys (one batch verifier per
+shape of its account tree up to ``DEPTH``, ``venue/l1.py`` ``venue_shapes``) and reports
+the verifiers' count, the deployment's gas summed over its transactions, the largest of
+them, and the wall seconds (program compilation included).
+
 Usage::
 
     python bench/gas.py                          # table, 2^12 .. 2^16, every AIR
@@ -43,6 +48,7 @@ Usage::
     python bench/gas.py --exchange [--json]      # {"exchange": {"deposit": gas, ...}}
     python bench/gas.py --batch BATCH_DIR [--json]   # {"batch": {"gas", "calldata_gas", ...}}
     python bench/gas.py --exchange --batch BATCH_DIR [--json]  # {"exchange_batch": {...}}
+    python bench/gas.py --venue-shapes 4 [--json]  # {"venue_shapes": {"verifiers", "gas", ...}}
 
 Without ``--url`` the embedded chain (eth-tester on py-evm) runs the
 transactions: the same gas, more slowly.
@@ -276,6 +282,32 @@ def measure_exchange_batch(chain: Chain, batch_dir: Path) -> dict[str, int]:
     }
 
 
+def measure_venue_shapes(chain: Chain, depth: int) -> dict[str, int]:
+    """Deploy a new venue's exchange with its verifiers up to ``depth`` (see the docstring)."""
+    import time
+
+    from sealbatch.settlement.anchor_exchange import deploy_exchange
+    from sealbatch.venue.l1 import venue_shapes
+
+    started = time.perf_counter()
+    first = int(chain.w3.eth.block_number)
+    shapes = venue_shapes(("BTC-PERP", "ETH-PERP"), depth)
+    ex = deploy_exchange(chain, shapes[0], shapes=shapes[1:], first_batch_id=0)
+    last = int(chain.w3.eth.block_number)
+    used = [
+        int(chain.w3.eth.get_transaction_receipt(tx)["gasUsed"])
+        for n in range(first + 1, last + 1)
+        for tx in chain.w3.eth.get_block(n)["transactions"]
+    ]
+    return {
+        "verifiers": len(ex.verifiers),
+        "gas": sum(used),
+        "transactions": len(used),
+        "largest_transaction": max(used),
+        "seconds": round(time.perf_counter() - started),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--air", action="append", choices=AIRS, help="AIR(s) to measure")
@@ -285,7 +317,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON object only")
     parser.add_argument("--exchange", action="store_true", help="the exchange's operations")
     parser.add_argument("--batch", type=Path, help="a published batch folder: its proof's gas")
+    parser.add_argument(
+        "--venue-shapes", type=int, metavar="DEPTH", help="a venue's exchange, verifiers to DEPTH"
+    )
     args = parser.parse_args(argv)
+    if args.venue_shapes is not None:
+        figures = measure_venue_shapes(Chain(args.url), args.venue_shapes)
+        if args.json:
+            print(json.dumps({"venue_shapes": figures}))
+        else:
+            for name, value in figures.items():
+                print(f"{name:<28} {value:>12,}")
+        return 0
     if args.batch is not None and args.exchange:
         figures = measure_exchange_batch(Chain(args.url), args.batch)
         if args.json:
