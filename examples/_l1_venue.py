@@ -106,12 +106,16 @@ def post_price(source: VenueClient, market: str, price: int) -> None:
 
 
 @contextlib.contextmanager
-def l1_venue(url: str | None, deposits: dict[str, int]) -> Iterator[L1Venue]:
+def l1_venue(
+    url: str | None, deposits: dict[str, int], publish_dir: Path | None = None
+) -> Iterator[L1Venue]:
     """A venue on ``url`` (a JSON-RPC development node such as anvil; None: the embedded
     chain) whose traders deposited ``deposits`` (name → base units) through the exchange
-    contract, the deposits credited and the oracle priced."""
+    contract, the deposits credited and the oracle priced. It publishes every batch into
+    ``publish_dir`` (default: a folder removed with the venue's database)."""
     chain = Chain(url)
     with tempfile.TemporaryDirectory(prefix="sealbatch-l1-example-") as tmp:
+        published = publish_dir or Path(tmp) / "published"
         settings = Settings(
             db_url=f"sqlite:///{tmp}/venue.db",
             l1_url=url or "embedded",
@@ -122,7 +126,7 @@ def l1_venue(url: str | None, deposits: dict[str, int]) -> Iterator[L1Venue]:
             commit_window_ms=800,
             reveal_window_ms=300,
             prove=True,
-            publish_dir=f"{tmp}/published",
+            publish_dir=str(published),
         )
         app = create_app(settings, chain=chain)
         with ThreadVenue(app) as venue_url:
@@ -136,9 +140,7 @@ def l1_venue(url: str | None, deposits: dict[str, int]) -> Iterator[L1Venue]:
                 traders[name] = VenueClient(venue_url, key)
                 with service.l1.chain_lock:
                     addresses[name] = dev_account(chain, key)
-            v = L1Venue(
-                venue_url, chain, exchange, service, Path(tmp) / "published", traders, addresses
-            )
+            v = L1Venue(venue_url, chain, exchange, service, published, traders, addresses)
             print(
                 f"venue {venue_url}: exchange {exchange.address} on chain {chain.w3.eth.chain_id}"
             )

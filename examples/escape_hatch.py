@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,8 +47,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--l1", metavar="URL", help="a development node (default: embedded py-evm)")
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sealbatch-escape-") as published:
+        return run(args.l1, Path(published))
+
+
+def run(url: str | None, published: Path) -> int:
+    """The example, the venue publishing into ``published`` (the files outlive it)."""
     try:
-        with l1_venue(args.l1, {"alice": DEPOSIT, "bob": DEPOSIT}) as v:
+        with l1_venue(url, {"alice": DEPOSIT, "bob": DEPOSIT}, published) as v:
             alice, bob = v.traders["alice"], v.traders["bob"]
             mine = alice.submit(Order("BTC-PERP", Side.BUY, 650_100, 4))
             theirs = bob.submit(Order("BTC-PERP", Side.SELL, 649_900, 4))
@@ -55,7 +62,7 @@ def main() -> int:
                 p.wait()
             v.wait_anchored(mine.batch_id)
             print(f"batch {mine.batch_id} (the trade) anchored")
-            chain, ex, published = v.chain, v.exchange, v.publish_dir
+            chain, ex = v.chain, v.exchange
             addresses = dict(v.addresses)
         print("the operator stopped: no batch will be anchored any more")
 
