@@ -358,7 +358,9 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     tb.set(SECTION, "summaries", np.cumsum(summary), pad=m)
     has_orders = np.zeros(n, np.int64)
     orders_inv = np.zeros(n, np.int64)
-    for j, count in enumerate(statement.order_counts):
+    for j in range(m):
+        # the flag follows the public order count the constraints read
+        count = statement.public_inputs[_PER_MARKET + _PER_MARKET_SIZE * j + _ORDER_COUNT] % P
         if count:
             has_orders[first_summary + j] = 1
             orders_inv[first_summary + j] = pow(count, P - 2, P)
