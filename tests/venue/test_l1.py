@@ -208,7 +208,8 @@ def test_a_request_the_ledger_cannot_credit_blocks_the_queue_loudly(
 def test_a_refused_anchor_is_reported_and_retried_never_skipped(
     db_url: str, clock: ManualClock, l1: L1, tmp_path: Path
 ) -> None:
-    """The exchange's verifier refuses the batch's proof: the venue reports the revert
+    """The exchange cannot take the batch (its verifiers are another AIR's: the venue finds
+    the batch's program among none of them before sending): the venue reports the refusal
     (operator view, metric, stream), keeps the batch proven, retries it after the backoff
     with the attempt counted, and anchors no later batch meanwhile."""
     with l1_venue(db_url, clock, l1, prove=True, l1_retry_ms=5_000) as venue:
@@ -232,7 +233,8 @@ def test_a_refused_anchor_is_reported_and_retried_never_skipped(
         link(venue).step()
         failure = link(venue).failure
         assert failure is not None and failure.batch_id == batch
-        assert failure.error == "ProofRejected" and failure.attempts == 1
+        assert failure.error == "AnchorError" and failure.attempts == 1
+        assert "verifier programs" in failure.detail
         assert failure.retry_at_ms == clock.now_ms() + 5_000
         view = venue.tc.get("/v1/operator").json()["l1"]
         assert view["failure"]["batch_id"] == batch and view["lag"] == 1
