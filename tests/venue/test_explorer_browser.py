@@ -191,6 +191,10 @@ def test_chart_zooms_and_hovers(page: Any, demo: LiveDemoProcess) -> None:
 def test_fills_sort_and_show_the_marginal_rationing(page: Any, demo: LiveDemoProcess) -> None:
     batch_id = demo.traded_batches()[0]
     record = demo.get(f"/v1/batches/{batch_id}")
+    # The orders' fates as they were before the page could look them up (a rationed GTC
+    # rest may fill in a later batch at any moment: the page's view lies between this
+    # and what the API says after the page has drawn).
+    before_page = {m: rationed_orders(demo, mr["fills"]) for m, mr in record["markets"].items()}
     page.goto(f"{demo.url}/#/batch/{batch_id}")
     for market, mr in record["markets"].items():
         card = page.locator(f".card.market[data-market='{market}']")
@@ -233,7 +237,7 @@ def test_fills_sort_and_show_the_marginal_rationing(page: Any, demo: LiveDemoPro
         # Once the order details arrive, the rationed orders are marked with their share.
         # (A rationed GTC rest may fill in a later batch while we look: its fate then
         # changes, so the page's set lies between the sets read before and after.)
-        before = rationed_orders(demo, mr["fills"])
+        before = before_page[market]
         table.locator("td:nth-child(8)", has_text="(").first.wait_for()
         keys = set(table.locator("tr.rationed").evaluate_all("rs => rs.map(r => r.dataset.key)"))
         after = rationed_orders(demo, mr["fills"])
