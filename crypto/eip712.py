@@ -79,6 +79,8 @@ def _address_bytes(value: Any, name: str) -> bytes:
             raw = bytes.fromhex(value[2:])
         except ValueError:
             raw = None
+        if raw is not None and len(raw) != 20:  # fromhex skips whitespace
+            raw = None
     elif isinstance(value, bytes | bytearray) and len(value) == 20:
         raw = bytes(value)
     if raw is None:

@@ -219,6 +219,16 @@ def test_address_as_raw_bytes_or_any_case() -> None:
     assert t.hash_struct({"a": raw}) == t.hash_struct({"a": "0X" + "5a" * 20})
 
 
+@pytest.mark.parametrize("text", ["0x" + "5a" * 19 + "  ", "0x" + " 5a" * 13 + "5"])
+def test_address_with_whitespace_inside_is_refused(text: str) -> None:
+    # 42 characters that hex-decode to fewer than 20 bytes (fromhex skips spaces) would
+    # encode a short word and shift every field after it: refused, naming the field.
+    t = StructType("A", (("a", "address"),))
+    assert len(text) == 42
+    with pytest.raises(ValueError, match="field 'a': expected a 20-byte address"):
+        t.hash_struct({"a": text})
+
+
 def test_domain_binds_every_field() -> None:
     base = Eip712Domain("sealbatch", "1", 1, Address("0x" + "00" * 19 + "01"))
     others = [
