@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -113,139 +113,181 @@ _PendingMessages = tuple["Future[None]", list[tuple[str, str, dict[str, Any]]]]
 """A write's future and the stream messages to publish once it is durable."""
 
 
+_M = TypeVar("_M", Counter, Gauge, Histogram)
+
+
+class _Metric(Generic[_M]):
+    """One exported metric: its type, name, help text and label names (one row of
+    :class:`_Metrics`' table), made once per registry.
+
+    Args:
+        kind: ``Counter``, ``Gauge`` or ``Histogram``.
+        name: the metric's name (a counter's samples end in ``_total``).
+        help: its help text.
+        labels: its label names.
+        buckets: a histogram's bucket bounds (seconds).
+    """
+
+    def __init__(
+        self,
+        kind: type[_M],
+        name: str,
+        help: str,
+        labels: tuple[str, ...] = (),
+        buckets: tuple[float, ...] | None = None,
+    ) -> None:
+        self.kind: type[_M] = kind
+        self.name, self.help, self.labels, self.buckets = name, help, labels, buckets
+        self.attr = ""
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self.attr = attr
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _Metric[_M]: ...
+    @overload
+    def __get__(self, obj: _Metrics, owner: type) -> _M: ...
+    def __get__(self, obj: _Metrics | None, owner: type) -> _Metric[_M] | _M:
+        if obj is None:
+            return self
+        return cast(_M, obj.made[self.attr])
+
+    def make(self, registry: CollectorRegistry) -> Counter | Gauge | Histogram:
+        """The metric, registered in ``registry``."""
+        if self.buckets is not None:
+            return Histogram(
+                self.name, self.help, self.labels, registry=registry, buckets=self.buckets
+            )
+        return self.kind(self.name, self.help, self.labels, registry=registry)
+
+
 class _Metrics:
+    """The venue's Prometheus metrics: a table of definitions (names, types, help and
+    labels are what operators' dashboards and ops/ alert rules read), made in a fresh
+    registry per venue, in table order."""
+
+    writes = _Metric(Counter, "sealbatch_writes", "accepted signed writes", ("kind",))
+    rejections = _Metric(Counter, "sealbatch_rejections", "refused writes by code", ("code",))
+    batches = _Metric(Counter, "sealbatch_batches_cleared", "batches cleared")
+    volume = _Metric(Counter, "sealbatch_volume_lots", "lots executed", ("market",))
+    batch_lag = _Metric(Gauge, "sealbatch_batch_lag", "batches due but not cleared")
+    queue_depth = _Metric(Gauge, "sealbatch_db_queue_depth", "writes awaiting commit")
+    db_tx = _Metric(Gauge, "sealbatch_db_transactions", "group commits so far")
+    subscribers = _Metric(Gauge, "sealbatch_stream_subscribers", "stream clients")
+    published = _Metric(
+        Counter, "sealbatch_batches_published", "batch folders written to --publish"
+    )
+    publish_failures = _Metric(
+        Counter, "sealbatch_publish_failures", "batch folders that could not be written"
+    )
+    snapshots = _Metric(Counter, "sealbatch_snapshots", "snapshots of the venue state written")
+    failed = _Metric(
+        Counter, "sealbatch_batches_failed", "batches that settlement refused (status failed)"
+    )
+    last_cleared = _Metric(Gauge, "sealbatch_last_cleared_batch", "id of the last batch cleared")
+    halted = _Metric(
+        Gauge,
+        "sealbatch_halted",
+        "1 while the venue is halted after a failed or unprovable batch (until resumed)",
+    )
+    writer_failed = _Metric(
+        Gauge,
+        "sealbatch_db_writer_failed",
+        "1 once a durable log write failed (the venue refuses everything until restarted)",
+    )
+    insurance = _Metric(Gauge, "sealbatch_insurance_fund", "insurance fund, collateral base units")
+    fee_pool = _Metric(Gauge, "sealbatch_fee_pool", "fee pool, collateral base units")
+    flagged = _Metric(
+        Gauge,
+        "sealbatch_oracle_flagged",
+        "1 while the last oracle round gave the market no trusted index",
+        ("market",),
+    )
+    index_age = _Metric(
+        Gauge,
+        "sealbatch_oracle_index_age_seconds",
+        "age of the market's last trusted index (+Inf: never had one)",
+        ("market",),
+    )
+    max_index_age = _Metric(
+        Gauge,
+        "sealbatch_oracle_max_price_age_seconds",
+        "index age at which a market halts (the oracle rules' max_price_age_ms)",
+    )
+    protective = _Metric(
+        Gauge,
+        "sealbatch_breaker_protective",
+        "1 while the circuit breaker holds the market in protective mode",
+        ("market",),
+    )
+    proven = _Metric(Counter, "sealbatch_batches_proven", "batches proven, in order")
+    proof_failures = _Metric(
+        Counter,
+        "sealbatch_proof_failures",
+        "batches that could not be proved (proving halts at the first)",
+    )
+    proof_lag = _Metric(Gauge, "sealbatch_proof_lag", "settled batches not proven yet")
+    proof_lag_seconds = _Metric(
+        Gauge,
+        "sealbatch_proof_lag_seconds",
+        "age of the oldest settled batch not proven yet (0 when none)",
+    )
+    proving_halted = _Metric(
+        Gauge,
+        "sealbatch_proving_halted",
+        "1 once a batch could not be proved (no later batch is recorded as proven)",
+    )
+    last_proven = _Metric(
+        Gauge, "sealbatch_last_proven_batch", "id of the last batch proven (-1: none)"
+    )
+    prove_seconds = _Metric(
+        Histogram,
+        "sealbatch_prove_seconds",
+        "time to prove one batch on its worker",
+        buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+    )
+    anchored = _Metric(Counter, "sealbatch_batches_anchored", "batches anchored on L1, in order")
+    anchor_failures = _Metric(
+        Counter,
+        "sealbatch_anchor_failures",
+        "refused anchoring transactions (each retried with backoff, never skipped)",
+    )
+    anchor_retrying = _Metric(
+        Gauge,
+        "sealbatch_anchor_retrying",
+        "1 while the next batch to anchor waits to be retried after a refusal",
+    )
+    l1_lag = _Metric(Gauge, "sealbatch_l1_lag", "batches proven but not anchored yet")
+    l1_lag_seconds = _Metric(
+        Gauge,
+        "sealbatch_l1_lag_seconds",
+        "age of the oldest batch proven but not anchored yet (0 when none)",
+    )
+    last_anchored = _Metric(
+        Gauge, "sealbatch_last_anchored_batch", "id of the last batch anchored (-1: none)"
+    )
+    l1_credited = _Metric(
+        Counter,
+        "sealbatch_l1_requests_credited",
+        "L1 requests (deposits, forced withdrawals) credited from the contract's events",
+    )
+    l1_blocked = _Metric(
+        Gauge,
+        "sealbatch_l1_request_blocked",
+        "1 while the next L1 request cannot be credited yet (a forced withdrawal with "
+        "nothing to serve it)",
+    )
+    commit_latency = _Metric(
+        Histogram,
+        "sealbatch_durable_write_seconds",
+        "time from accepting a write to its durable commit",
+        buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+    )
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
-        self.writes = Counter("sealbatch_writes", "accepted signed writes", ["kind"], registry=r)
-        self.rejections = Counter(
-            "sealbatch_rejections", "refused writes by code", ["code"], registry=r
-        )
-        self.batches = Counter("sealbatch_batches_cleared", "batches cleared", registry=r)
-        self.volume = Counter("sealbatch_volume_lots", "lots executed", ["market"], registry=r)
-        self.batch_lag = Gauge("sealbatch_batch_lag", "batches due but not cleared", registry=r)
-        self.queue_depth = Gauge("sealbatch_db_queue_depth", "writes awaiting commit", registry=r)
-        self.db_tx = Gauge("sealbatch_db_transactions", "group commits so far", registry=r)
-        self.subscribers = Gauge("sealbatch_stream_subscribers", "stream clients", registry=r)
-        self.published = Counter(
-            "sealbatch_batches_published", "batch folders written to --publish", registry=r
-        )
-        self.publish_failures = Counter(
-            "sealbatch_publish_failures", "batch folders that could not be written", registry=r
-        )
-        self.snapshots = Counter(
-            "sealbatch_snapshots", "snapshots of the venue state written", registry=r
-        )
-        self.failed = Counter(
-            "sealbatch_batches_failed",
-            "batches that settlement refused (status failed)",
-            registry=r,
-        )
-        self.last_cleared = Gauge(
-            "sealbatch_last_cleared_batch", "id of the last batch cleared", registry=r
-        )
-        self.halted = Gauge(
-            "sealbatch_halted",
-            "1 while the venue is halted after a failed or unprovable batch (until resumed)",
-            registry=r,
-        )
-        self.writer_failed = Gauge(
-            "sealbatch_db_writer_failed",
-            "1 once a durable log write failed (the venue refuses everything until restarted)",
-            registry=r,
-        )
-        self.insurance = Gauge(
-            "sealbatch_insurance_fund", "insurance fund, collateral base units", registry=r
-        )
-        self.fee_pool = Gauge("sealbatch_fee_pool", "fee pool, collateral base units", registry=r)
-        self.flagged = Gauge(
-            "sealbatch_oracle_flagged",
-            "1 while the last oracle round gave the market no trusted index",
-            ["market"],
-            registry=r,
-        )
-        self.index_age = Gauge(
-            "sealbatch_oracle_index_age_seconds",
-            "age of the market's last trusted index (+Inf: never had one)",
-            ["market"],
-            registry=r,
-        )
-        self.max_index_age = Gauge(
-            "sealbatch_oracle_max_price_age_seconds",
-            "index age at which a market halts (the oracle rules' max_price_age_ms)",
-            registry=r,
-        )
-        self.protective = Gauge(
-            "sealbatch_breaker_protective",
-            "1 while the circuit breaker holds the market in protective mode",
-            ["market"],
-            registry=r,
-        )
-        self.proven = Counter("sealbatch_batches_proven", "batches proven, in order", registry=r)
-        self.proof_failures = Counter(
-            "sealbatch_proof_failures",
-            "batches that could not be proved (proving halts at the first)",
-            registry=r,
-        )
-        self.proof_lag = Gauge("sealbatch_proof_lag", "settled batches not proven yet", registry=r)
-        self.proof_lag_seconds = Gauge(
-            "sealbatch_proof_lag_seconds",
-            "age of the oldest settled batch not proven yet (0 when none)",
-            registry=r,
-        )
-        self.proving_halted = Gauge(
-            "sealbatch_proving_halted",
-            "1 once a batch could not be proved (no later batch is recorded as proven)",
-            registry=r,
-        )
-        self.last_proven = Gauge(
-            "sealbatch_last_proven_batch", "id of the last batch proven (-1: none)", registry=r
-        )
-        self.prove_seconds = Histogram(
-            "sealbatch_prove_seconds",
-            "time to prove one batch on its worker",
-            buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
-            registry=r,
-        )
-        self.anchored = Counter(
-            "sealbatch_batches_anchored", "batches anchored on L1, in order", registry=r
-        )
-        self.anchor_failures = Counter(
-            "sealbatch_anchor_failures",
-            "refused anchoring transactions (each retried with backoff, never skipped)",
-            registry=r,
-        )
-        self.anchor_retrying = Gauge(
-            "sealbatch_anchor_retrying",
-            "1 while the next batch to anchor waits to be retried after a refusal",
-            registry=r,
-        )
-        self.l1_lag = Gauge("sealbatch_l1_lag", "batches proven but not anchored yet", registry=r)
-        self.l1_lag_seconds = Gauge(
-            "sealbatch_l1_lag_seconds",
-            "age of the oldest batch proven but not anchored yet (0 when none)",
-            registry=r,
-        )
-        self.last_anchored = Gauge(
-            "sealbatch_last_anchored_batch", "id of the last batch anchored (-1: none)", registry=r
-        )
-        self.l1_credited = Counter(
-            "sealbatch_l1_requests_credited",
-            "L1 requests (deposits, forced withdrawals) credited from the contract's events",
-            registry=r,
-        )
-        self.l1_blocked = Gauge(
-            "sealbatch_l1_request_blocked",
-            "1 while the next L1 request cannot be credited yet (a forced withdrawal with "
-            "nothing to serve it)",
-            registry=r,
-        )
-        self.commit_latency = Histogram(
-            "sealbatch_durable_write_seconds",
-            "time from accepting a write to its durable commit",
-            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
-            registry=r,
-        )
+        table = [m for m in vars(type(self)).values() if isinstance(m, _Metric)]
+        self.made = {m.attr: m.make(self.registry) for m in table}
 
 
 def _markets(ids: Sequence[str]) -> dict[str, Market]:
