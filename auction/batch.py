@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from sealbatch.auction.allocation import allocate
 from sealbatch.auction.book import OrderArrays
-from sealbatch.auction.clearing import Curves, PriceDiscovery, aggregate_curves, discover_price
+from sealbatch.auction.clearing import (
+    Curves,
+    CurveValues,
+    PriceDiscovery,
+    aggregate_curves,
+    curves_json,
+    discover_price,
+)
 from sealbatch.auction.commit_reveal import Forfeit, Rejection, SealedBatch
 from sealbatch.auction.commitment import tiebreak_key, tiebreak_keys
 from sealbatch.auction.errors import AuctionError
@@ -27,10 +35,12 @@ __all__ = [
     "BatchResult",
     "Fill",
     "MarketResult",
+    "MarketValues",
     "RestingOrder",
     "TieBreakKeys",
     "clear_batch",
     "clear_market",
+    "market_json",
     "tiebreak_key",
 ]
 
@@ -91,18 +101,48 @@ class MarketResult:
     orders: int
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "market": self.market,
-            "reference_price": self.reference_price,
-            "price": self.price,
-            "volume": self.volume,
-            "buy_volume": self.buy_volume,
-            "sell_volume": self.sell_volume,
-            "imbalance": self.imbalance,
-            "orders": self.orders,
-            "fills": [f.to_dict() for f in self.fills],
-            "curves": self.curves.to_dict(),
-        }
+        return market_json(self)
+
+
+class MarketValues(Protocol):
+    """What a market's clearing publishes (a :class:`MarketResult`, or a record's copy)."""
+
+    @property
+    def market(self) -> str: ...
+    @property
+    def reference_price(self) -> int | None: ...
+    @property
+    def price(self) -> int | None: ...
+    @property
+    def volume(self) -> int: ...
+    @property
+    def buy_volume(self) -> int: ...
+    @property
+    def sell_volume(self) -> int: ...
+    @property
+    def imbalance(self) -> int: ...
+    @property
+    def orders(self) -> int: ...
+    @property
+    def fills(self) -> tuple[Fill, ...]: ...
+    @property
+    def curves(self) -> CurveValues: ...
+
+
+def market_json(m: MarketValues) -> dict[str, object]:
+    """One market's clearing as ``result.json`` and the batch record publish it."""
+    return {
+        "market": m.market,
+        "reference_price": m.reference_price,
+        "price": m.price,
+        "volume": m.volume,
+        "buy_volume": m.buy_volume,
+        "sell_volume": m.sell_volume,
+        "imbalance": m.imbalance,
+        "orders": m.orders,
+        "fills": [f.to_dict() for f in m.fills],
+        "curves": curves_json(m.curves),
+    }
 
 
 @dataclass(frozen=True)

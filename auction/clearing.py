@@ -29,7 +29,9 @@ Notes:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +40,41 @@ from sealbatch.auction.book import MARKET, OrderArrays
 from sealbatch.auction.bounds import MAX_PRICE, bound_message
 from sealbatch.auction.errors import InvalidOrder
 
-__all__ = ["MAX_PRICE", "Curves", "PriceDiscovery", "aggregate_curves", "discover_price"]
+__all__ = [
+    "MAX_PRICE",
+    "CurveValues",
+    "Curves",
+    "PriceDiscovery",
+    "aggregate_curves",
+    "curves_json",
+    "discover_price",
+]
+
+
+class CurveValues(Protocol):
+    """The published part of a market's curves (:class:`Curves`, or a stored copy)."""
+
+    @property
+    def prices(self) -> Sequence[int] | npt.NDArray[np.int64]: ...
+    @property
+    def demand(self) -> Sequence[int] | npt.NDArray[np.int64]: ...
+    @property
+    def supply(self) -> Sequence[int] | npt.NDArray[np.int64]: ...
+    @property
+    def market_buy(self) -> int: ...
+    @property
+    def market_sell(self) -> int: ...
+
+
+def curves_json(c: CurveValues) -> dict[str, object]:
+    """The curves as a batch publishes them (docs/api.md, ``curves``)."""
+    return {
+        "prices": [int(v) for v in c.prices],
+        "demand": [int(v) for v in c.demand],
+        "supply": [int(v) for v in c.supply],
+        "market_buy": c.market_buy,
+        "market_sell": c.market_sell,
+    }
 
 
 @dataclass(frozen=True)
@@ -74,13 +110,7 @@ class Curves:
         return int(self.supply[i - 1]) if i > 0 else self.market_sell
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "prices": self.prices.tolist(),
-            "demand": self.demand.tolist(),
-            "supply": self.supply.tolist(),
-            "market_buy": self.market_buy,
-            "market_sell": self.market_sell,
-        }
+        return curves_json(self)
 
 
 @dataclass(frozen=True)

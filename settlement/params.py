@@ -69,8 +69,6 @@ class MarketRisk:
         breaker_bps: a clearing move beyond this from the previous price trips the breaker.
         calm_batches: calm batches in a row before protective mode ends.
         protective_band_bps: the wider price band the venue uses in protective mode.
-        protective_batch_factor: reserved, not applied: batches do not lengthen in
-            protective mode (one batch clock serves every market of a venue).
         protective_liquidation_lots: the smaller slice cap in protective mode.
         mark_band_bps: the mark never leaves index ± this.
         mark_step_bps: one batch moves the mark's premium over the index by at
@@ -89,7 +87,6 @@ class MarketRisk:
     breaker_bps: int = 1_000
     calm_batches: int = 3
     protective_band_bps: int = 2_000
-    protective_batch_factor: int = 4
     protective_liquidation_lots: int = 250
     mark_band_bps: int = 50
     mark_step_bps: int = 10
@@ -120,7 +117,6 @@ class MarketRisk:
         _check("breaker_bps", self.breaker_bps, 1, BPS)
         _check("calm_batches", self.calm_batches, 1, 1 << 20)
         _check("protective_band_bps", self.protective_band_bps, 0, BPS)
-        _check("protective_batch_factor", self.protective_batch_factor, 1, 1 << 10)
         _check("protective_liquidation_lots", self.protective_liquidation_lots, 1, MAX_LOTS)
         _check("mark_band_bps", self.mark_band_bps, 0, 1_000)
         _check("mark_step_bps", self.mark_step_bps, 0, self.mark_band_bps)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sealbatch.auction.batch import BatchResult, RestingOrder
+from sealbatch.auction.batch import BatchResult, RestingOrder, market_json
 from sealbatch.auction.commitment import compute_commitments
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
@@ -118,7 +118,6 @@ _RISK_FIELDS = (
     "breaker_bps",
     "calm_batches",
     "protective_band_bps",
-    "protective_batch_factor",
     "protective_liquidation_lots",
     "mark_band_bps",
     "mark_step_bps",
@@ -395,17 +394,9 @@ def result_to_dict(batch: BatchResult) -> dict[str, Any]:
     return {
         "batch_id": batch.batch_id,
         "seed": _hex(batch.seed),
+        # the record's market JSON (market_json) without the market's name and curves
         "markets": {
-            mid: {
-                "reference_price": m.reference_price,
-                "price": m.price,
-                "volume": m.volume,
-                "buy_volume": m.buy_volume,
-                "sell_volume": m.sell_volume,
-                "imbalance": m.imbalance,
-                "orders": m.orders,
-                "fills": [f.to_dict() for f in m.fills],
-            }
+            mid: {k: v for k, v in market_json(m).items() if k not in ("market", "curves")}
             for mid, m in sorted(batch.markets.items())
         },
         "forfeited": [

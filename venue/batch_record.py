@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sealbatch.auction.batch import Fill, MarketResult
+from sealbatch.auction.batch import Fill, MarketResult, market_json
+from sealbatch.auction.clearing import curves_json
 from sealbatch.auction.commit_reveal import BatchWindows, Forfeit
 from sealbatch.auction.orders import Side
 from sealbatch.crypto.eip712 import Address
@@ -62,14 +63,8 @@ class PublishedCurves:
     market_buy: int
     market_sell: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "prices": list(self.prices),
-            "demand": list(self.demand),
-            "supply": list(self.supply),
-            "market_buy": self.market_buy,
-            "market_sell": self.market_sell,
-        }
+    def to_json(self) -> dict[str, object]:
+        return curves_json(self)
 
 
 @dataclass(frozen=True)
@@ -111,19 +106,10 @@ class MarketOutcome:
             ),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "market": self.market,
-            "reference_price": self.reference_price,
-            "price": self.price,
-            "volume": self.volume,
-            "buy_volume": self.buy_volume,
-            "sell_volume": self.sell_volume,
-            "imbalance": self.imbalance,
-            "orders": self.orders,
-            "fills": [f.to_dict() for f in self.fills],
-            "curves": self.curves.to_json(),
-        }
+    def to_json(self) -> dict[str, object]:
+        """The market's clearing as the record publishes it: ``result.json``'s
+        (:func:`~sealbatch.auction.batch.market_json`, one source for both)."""
+        return market_json(self)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> MarketOutcome:
