@@ -1070,8 +1070,11 @@ class VenueStateMachine:
                     )
         seal = keys.seals.get(batch_id)
         shares = keys.shares.get(batch_id, {})
+        dealing_round = keys.round_json(batch_id)
         summary: dict[str, Any] = {
             "public_key": None if key is None else "0x" + key.public_key.hex(),
+            # the dealers left out of the key, as threshold.json's round lists them
+            "disqualified": dealing_round["disqualified"],
             "seal": None if seal is None else seal.to_json(),
             "shares": [s.to_json() for _, s in sorted(shares.items())],
             "secret": None if secret is None else "0x" + secret.to_bytes(32, "big").hex(),
@@ -1087,7 +1090,7 @@ class VenueStateMachine:
                 "round": round_deadlines(
                     self.schedule.windows(batch_id).commit_open_ms, self.schedule.commit_ms
                 ),
-                **keys.round_json(batch_id),
+                **dealing_round,
                 **summary,
                 "ciphertexts": [
                     {

@@ -101,7 +101,8 @@ def _victim_sees_a_bad_share(cv: Committee3) -> None:
 
 def _decrypt_and_replay(cv: Committee3, releasers: tuple[int, ...] = (2, 3)) -> dict[str, Any]:
     """Trade in batch B, seal, release ``releasers``' shares; the batch decrypts and its
-    folder replays. Returns threshold.json."""
+    folder replays; its record's threshold section lists threshold.json's disqualified
+    dealers. Returns threshold.json."""
     _submit_pair(cv, B)
     _to_sealed(cv.venue, B)
     for i in releasers:
@@ -114,6 +115,8 @@ def _decrypt_and_replay(cv: Committee3, releasers: tuple[int, ...] = (2, 3)) -> 
     folder = Path(cv.venue.service.settings.publish_dir or "") / f"batch-{B}"
     assert main(["replay", str(folder)]) == 0
     doc: dict[str, Any] = json.loads((folder / "threshold.json").read_text())
+    # the batch record shows the dealers left out of the key as the published round does
+    assert rec["threshold"]["disqualified"] == doc["disqualified"]
     return doc
 
 

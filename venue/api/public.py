@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AcceptancePublic",
@@ -330,10 +330,20 @@ class EncryptedOutcomePublic(_Public):
     detail: str | None
 
 
+class DisqualifiedPublic(_Public):
+    """A dealer left out of the qualified set, and why."""
+
+    dealer: int
+    reason: Literal["unanswered_complaint", "bad_answer"]
+
+
 class ThresholdPublic(_Public):
-    """A batch's threshold key, seal, shares, secret, faults and encrypted orders' outcomes."""
+    """A batch's threshold key, the dealers left out of it, seal, shares, secret, faults
+    and encrypted orders' outcomes."""
 
     public_key: str | None
+    # records kept before the section listed them have none
+    disqualified: list[DisqualifiedPublic] = Field(default_factory=list)
     seal: SealPublic | None
     shares: list[ReleasedSharePublic]
     secret: str | None
@@ -407,13 +417,6 @@ class AnswerPublic(_Public):
     signature: str
     at_ms: int
     valid: bool
-
-
-class DisqualifiedPublic(_Public):
-    """A dealer left out of the qualified set, and why."""
-
-    dealer: int
-    reason: Literal["unanswered_complaint", "bad_answer"]
 
 
 class RoundPublic(_Public):
