@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sealbatch.crypto.eip712 import Address, Eip712Domain, sign_digest, signing_digest
+from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, sign_digest, signing_digest
 from sealbatch.crypto.threshold import (
     BadShare,
     BatchKey,
@@ -85,6 +85,12 @@ ANSWERS_LEAD = 1
 
 def _h(b: bytes) -> str:
     return "0x" + b.hex()
+
+
+def _too_late(batch_id: int, first: int, rule: str) -> str:
+    """The error of a write for ``batch_id`` that had to be for batch ``first`` or a later
+    one (``rule``: the phase that closed)."""
+    return f"batch_id: expected a batch at least {first} ({rule}), got {batch_id}"
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,7 @@ class AnswerRecord:
             "dealer": self.dealer,
             "index": self.index,
             "keyper": self.keyper,
-            "share": "0x" + self.share.to_bytes(32, "big").hex(),
+            "share": _h(self.share.to_bytes(32, "big")),
             "signature": _h(self.signature),
             "at_ms": self.at_ms,
             "valid": self.valid,
@@ -224,7 +230,7 @@ class ReleasedShare:
         return {
             "index": self.index,
             "keyper": self.keyper,
-            "share": "0x" + self.share.to_bytes(32, "big").hex(),
+            "share": _h(self.share.to_bytes(32, "big")),
             "signature": _h(self.signature),
             "at_ms": self.at_ms,
         }
@@ -263,6 +269,24 @@ class KeyBook:
     #: seals made since the operator last took them (to publish on the stream)
     seals_out: list[Seal] = field(default_factory=list)
 
+    # ------------------------------------------------------------ checks
+
+    def _member_signed(self, index: int, address: str, what: str = "") -> None:
+        """Raise BadRequest unless ``address`` is committee member ``index``'s (``what``:
+        its role, named in the error)."""
+        member = self.committee.member(index)
+        if address.lower() != member.address.lower():
+            role = f" ({what})" if what else ""
+            raise BadRequest(
+                f"keyper: expected keyper {index}'s address {member.address}{role}, got {address}"
+            )
+
+    def _signer(
+        self, struct: StructType, body: DealingIn | ComplaintIn | AnswerIn | KeyShareIn
+    ) -> Address:
+        """The keyper who signed ``body`` as ``struct`` (BadSignature: nobody it names)."""
+        return verify_signed(self.domain, struct, body.message(), "keyper", hexb(body.signature))
+
     # ------------------------------------------------------------ dealings
 
     def deal(self, body: DealingIn, now_ms: int, collecting: int) -> DealingRecord:
@@ -276,25 +300,15 @@ class KeyBook:
                 ``dealing_early`` (more than :data:`MAX_LEAD` ahead),
                 ``duplicate_dealing``.
         """
-        member = self.committee.member(body.dealer)
-        if body.keyper.lower() != member.address.lower():
-            raise BadRequest(
-                f"keyper: expected keyper {body.dealer}'s address {member.address}, "
-                f"got {body.keyper}"
-            )
+        self._member_signed(body.dealer, body.keyper)
         commitments = [hexb(c) for c in body.commitments]
         shares = [hexb(s) for s in body.shares]
         check_dealing_shape(self.committee, commitments, shares)
-        signer = verify_signed(
-            self.domain, DEALING_TYPE, body.message(), "keyper", hexb(body.signature)
-        )
+        signer = self._signer(DEALING_TYPE, body)
         b = body.batch_id
         if b < collecting + DEALINGS_LEAD:
-            raise Conflict(
-                f"batch_id: expected a batch at least {collecting + DEALINGS_LEAD} (dealings "
-                f"close {DEALINGS_LEAD} batches ahead, before the complaint round), got {b}",
-                "dealing_late",
-            )
+            rule = f"dealings close {DEALINGS_LEAD} batches ahead, before the complaint round"
+            raise Conflict(_too_late(b, collecting + DEALINGS_LEAD, rule), "dealing_late")
         if b > collecting + MAX_LEAD:
             raise Conflict(
                 f"batch_id: expected at most {collecting + MAX_LEAD}, got {b}", "dealing_early"
@@ -410,14 +424,6 @@ class KeyBook:
 
     # ------------------------------------------------------------ complaints
 
-    def _member_signed(self, index: int, address: str, what: str) -> None:
-        member = self.committee.member(index)
-        if address.lower() != member.address.lower():
-            raise BadRequest(
-                f"keyper: expected keyper {index}'s address {member.address} ({what}), "
-                f"got {address}"
-            )
-
     def complain(self, body: ComplaintIn, now_ms: int, collecting: int) -> ComplaintRecord:
         """Take keyper ``index``'s signed complaint against dealer ``dealer``'s share to it.
 
@@ -433,16 +439,11 @@ class KeyBook:
         self.committee.member(body.dealer)
         if body.dealer == body.index:
             raise BadRequest(f"dealer: expected another keyper than {body.index}, got itself")
-        signer = verify_signed(
-            self.domain, COMPLAINT_TYPE, body.message(), "keyper", hexb(body.signature)
-        )
+        signer = self._signer(COMPLAINT_TYPE, body)
         b = body.batch_id
         if b < collecting + COMPLAINTS_LEAD:
-            raise Conflict(
-                f"batch_id: expected a batch at least {collecting + COMPLAINTS_LEAD} "
-                f"(complaints close {COMPLAINTS_LEAD} batches ahead), got {b}",
-                "complaint_late",
-            )
+            rule = f"complaints close {COMPLAINTS_LEAD} batches ahead"
+            raise Conflict(_too_late(b, collecting + COMPLAINTS_LEAD, rule), "complaint_late")
         if body.dealer not in self.dealings.get(b, {}):
             raise NotFound(f"batch {b}: keyper {body.dealer} did not deal for it", "no_dealing")
         pair = (body.dealer, body.index)
@@ -471,16 +472,11 @@ class KeyBook:
         """
         self._member_signed(body.dealer, body.keyper, "the dealer")
         self.committee.member(body.index)
-        signer = verify_signed(
-            self.domain, ANSWER_TYPE, body.message(), "keyper", hexb(body.signature)
-        )
+        signer = self._signer(ANSWER_TYPE, body)
         b = body.batch_id
         if b < collecting + ANSWERS_LEAD:
-            raise Conflict(
-                f"batch_id: expected a batch at least {collecting + ANSWERS_LEAD} (answers "
-                f"close when the batch opens), got {b}",
-                "answer_late",
-            )
+            rule = "answers close when the batch opens"
+            raise Conflict(_too_late(b, collecting + ANSWERS_LEAD, rule), "answer_late")
         pair = (body.dealer, body.index)
         if pair not in self.complaints.get(b, {}):
             raise NotFound(
@@ -541,15 +537,8 @@ class KeyBook:
             Conflict: ``duplicate_share``, or ``batch_opened`` (the batch's secret is
                 already combined, so another share changes nothing).
         """
-        member = self.committee.member(body.index)
-        if body.keyper.lower() != member.address.lower():
-            raise BadRequest(
-                f"keyper: expected keyper {body.index}'s address {member.address}, "
-                f"got {body.keyper}"
-            )
-        signer = verify_signed(
-            self.domain, KEY_SHARE_TYPE, body.message(), "keyper", hexb(body.signature)
-        )
+        self._member_signed(body.index, body.keyper)
+        signer = self._signer(KEY_SHARE_TYPE, body)
         b = body.batch_id
         key = self.key(b, collecting)
         if key is None:

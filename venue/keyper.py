@@ -43,6 +43,7 @@ from sealbatch.crypto.exceptions import SealbatchError, SignatureError
 from sealbatch.crypto.threshold import (
     CURVE_ORDER,
     BadShare,
+    Dealing,
     DecryptionFailed,
     deal,
     verify_share,
@@ -135,12 +136,23 @@ class Keyper:
 
     # ------------------------------------------------------------ dealing
 
+    def _dealing(self, batch_id: int) -> Dealing:
+        c = self.committee
+        return deal(self.key.seed, self.key.index, batch_id, c.threshold, c.size)
+
+    def dealt_shares(self, batch_id: int) -> list[int]:
+        """The shares this keyper deals for ``batch_id`` (entry ``j - 1`` to keyper ``j``),
+        as its dealing encrypts them: ``f(j)``. The one place a dealing's shares come
+        from (a test keyper that deals a bad share overrides it)."""
+        return list(self._dealing(batch_id).shares)
+
     async def dealing_body(self, batch_id: int) -> dict[str, Any]:
         """This keyper's signed dealing for ``batch_id`` (the wire form of ``DealingIn``)."""
         c = self.committee
-        d = deal(self.key.seed, self.key.index, batch_id, c.threshold, c.size)
+        d = self._dealing(batch_id)
+        values_in = self.dealt_shares(batch_id)
         shares = [
-            encrypt_share(m.public_key, batch_id, self.key.index, m.index, d.shares[m.index - 1])
+            encrypt_share(m.public_key, batch_id, self.key.index, m.index, values_in[m.index - 1])
             for m in c.members
         ]
         values = {
@@ -217,8 +229,12 @@ class Keyper:
 
     def dealt_share(self, batch_id: int, index: int) -> int:
         """The share ``f(index)`` this keyper deals keyper ``index`` for ``batch_id``."""
-        c = self.committee
-        return deal(self.key.seed, self.key.index, batch_id, c.threshold, c.size).shares[index - 1]
+        return self._dealing(batch_id).shares[index - 1]
+
+    def answer_share(self, batch_id: int, index: int) -> int | None:
+        """The share it reveals answering keyper ``index``'s complaint: ``f(index)`` (None:
+        no answer; a test keyper that answers otherwise overrides it)."""
+        return self.dealt_share(batch_id, index)
 
     async def answer_body(self, batch_id: int, index: int, share: int) -> dict[str, Any]:
         """The signed ``ComplaintAnswer`` wire form: ``share`` revealed to keyper ``index``."""
@@ -278,7 +294,10 @@ class Keyper:
                 index = int(c["index"])
                 if int(c["dealer"]) != self.key.index or index in done:
                     continue
-                body = await self.answer_body(batch_id, index, self.dealt_share(batch_id, index))
+                share = self.answer_share(batch_id, index)
+                if share is None:
+                    continue
+                body = await self.answer_body(batch_id, index, share)
                 resp = await self.http.post("/v1/keypers/answers", json=body)
                 if resp.status_code == 200 or resp.json().get("code") == "duplicate_answer":
                     done.add(index)

@@ -14,19 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from typing import Any
 
-from sealbatch.crypto.eip712 import sign_digest, signing_digest
-from sealbatch.crypto.threshold import CURVE_ORDER, deal
-from sealbatch.venue.committee import (
-    DEALING_TYPE,
-    Committee,
-    KeyperKey,
-    dealing_hash,
-    encrypt_share,
-    load_committee,
-    load_key,
-)
+from sealbatch.crypto.threshold import CURVE_ORDER
+from sealbatch.venue.committee import Committee, KeyperKey, load_committee, load_key
 from sealbatch.venue.keyper import Keyper
 
 
@@ -53,48 +43,21 @@ class BadDealer(Keyper):
         """What it deals the victim: ``f(victim) + 1``."""
         return (self.dealt_share(batch_id, self.victim) + 1) % CURVE_ORDER
 
-    async def dealing_body(self, batch_id: int) -> dict[str, Any]:
-        c = self.committee
-        d = deal(self.key.seed, self.key.index, batch_id, c.threshold, c.size)
-        values_in = list(d.shares)
-        values_in[self.victim - 1] = self.bad_share(batch_id)
-        shares = [
-            encrypt_share(m.public_key, batch_id, self.key.index, m.index, values_in[m.index - 1])
-            for m in c.members
-        ]
-        values = {
-            "keyper": self.key.address,
-            "batchId": batch_id,
-            "dealer": self.key.index,
-            "dealingHash": dealing_hash(batch_id, self.key.index, d.commitments, shares),
-        }
-        sig = sign_digest(
-            self.key.secret, signing_digest(await self.domain(), DEALING_TYPE, values)
-        )
-        return {
-            "keyper": self.key.address,
-            "batch_id": batch_id,
-            "dealer": self.key.index,
-            "commitments": ["0x" + x.hex() for x in d.commitments],
-            "shares": ["0x" + x.hex() for x in shares],
-            "signature": "0x" + sig.hex(),
-        }
+    def dealt_shares(self, batch_id: int) -> list[int]:
+        """The honest dealing's shares, the victim's off by one (encrypted and signed by
+        the keyper's own dealing code)."""
+        shares = super().dealt_shares(batch_id)
+        shares[self.victim - 1] = self.bad_share(batch_id)
+        return shares
 
-    async def check_round(self, batch_id: int, collecting: int) -> None:
+    def answer_share(self, batch_id: int, index: int) -> int | None:
+        """``none``: no answer; ``wrong``: the share it dealt (the victim's does not
+        verify); ``valid``: the true share ``f(index)``."""
         if self.answers == "none":
-            return
+            return None
         if self.answers == "wrong":
-            # answer with the share it dealt, which does not verify
-            r = await self.http.get(f"/v1/keypers/rounds/{batch_id}")
-            r.raise_for_status()
-            for c in r.json()["complaints"]:
-                if int(c["dealer"]) == self.key.index:
-                    index = int(c["index"])
-                    share = self.bad_share(batch_id) if index == self.victim else 1
-                    body = await self.answer_body(batch_id, index, share)
-                    await self.http.post("/v1/keypers/answers", json=body)
-            return
-        await super().check_round(batch_id, collecting)
+            return self.dealt_shares(batch_id)[index - 1]
+        return super().answer_share(batch_id, index)
 
 
 def main() -> None:

@@ -34,6 +34,14 @@ router = APIRouter(tags=["keypers"])
 BatchId = Path(ge=0, le=(1 << 63) - 1)
 
 
+def _taken(service: VenueService, keyper: str, record: object, *fields: str) -> JSONResponse:
+    """A keyper write's answer: ``fields`` of what the venue took, with the keyper's
+    rate-limit headers."""
+    return json_response(
+        {f: getattr(record, f) for f in fields}, headers=rate_headers(service, keyper)
+    )
+
+
 def _book(service: VenueService) -> KeyBook:
     keys = service.core.keys
     if keys is None:
@@ -72,10 +80,7 @@ async def committee(service: ServiceDep) -> JSONResponse:
 )
 async def post_dealing(service: ServiceDep, body: DealingIn) -> JSONResponse:
     record = await service.deal(body)
-    return json_response(
-        {"batch_id": record.batch_id, "dealer": record.dealer, "at_ms": record.at_ms},
-        headers=rate_headers(service, body.keyper),
-    )
+    return _taken(service, body.keyper, record, "batch_id", "dealer", "at_ms")
 
 
 @router.post(
@@ -89,15 +94,7 @@ async def post_dealing(service: ServiceDep, body: DealingIn) -> JSONResponse:
 )
 async def post_complaint(service: ServiceDep, body: ComplaintIn) -> JSONResponse:
     record = await service.complain(body)
-    return json_response(
-        {
-            "batch_id": record.batch_id,
-            "index": record.index,
-            "dealer": record.dealer,
-            "at_ms": record.at_ms,
-        },
-        headers=rate_headers(service, body.keyper),
-    )
+    return _taken(service, body.keyper, record, "batch_id", "index", "dealer", "at_ms")
 
 
 @router.post(
@@ -112,17 +109,8 @@ async def post_complaint(service: ServiceDep, body: ComplaintIn) -> JSONResponse
 )
 async def post_answer(service: ServiceDep, body: AnswerIn) -> JSONResponse:
     outcome = await service.answer_complaint(body)
-    rec = outcome.record
-    return json_response(
-        {
-            "batch_id": rec.batch_id,
-            "dealer": rec.dealer,
-            "index": rec.index,
-            "valid": rec.valid,
-            "at_ms": rec.at_ms,
-        },
-        headers=rate_headers(service, body.keyper),
-    )
+    fields = ("batch_id", "dealer", "index", "valid", "at_ms")
+    return _taken(service, body.keyper, outcome.record, *fields)
 
 
 @router.get(
@@ -159,15 +147,7 @@ async def dealing_round(service: ServiceDep, batch_id: int = BatchId) -> JSONRes
 )
 async def post_share(service: ServiceDep, body: KeyShareIn) -> JSONResponse:
     outcome = await service.release_share(body)
-    return json_response(
-        {
-            "batch_id": outcome.batch_id,
-            "index": outcome.index,
-            "early": outcome.early,
-            "combined": outcome.combined,
-        },
-        headers=rate_headers(service, body.keyper),
-    )
+    return _taken(service, body.keyper, outcome, "batch_id", "index", "early", "combined")
 
 
 @router.get(
