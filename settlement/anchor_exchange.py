@@ -51,7 +51,7 @@ from sealbatch.settlement.l1_statement import (
     public_inputs,
 )
 from sealbatch.settlement.oracle import OracleRound
-from sealbatch.settlement.publication import transfers_from_dict
+from sealbatch.settlement.publication import forced_requests_from_dict, transfers_from_dict
 from sealbatch.settlement.roots import AccountProof, decode_signed
 
 __all__ = [
@@ -393,42 +393,52 @@ class ExchangeContract:
 
     def statement_for(self, files: Mapping[str, str]) -> Statement:
         """The statement of a published batch folder (file name → text) against the contract's
-        queue now: the L1 requests it consumes are the queued ones from ``queueConsumed`` on,
-        its deposits in order and the forced withdrawals its withdrawals serve.
+        queue now: the L1 requests it consumes are exactly the next ones queued from
+        ``queueConsumed`` on, each one of its deposits (in order) or a forced withdrawal its
+        withdrawals serve by queue position (``transfers.json``'s ``request``, the first
+        withdrawals), none other — a withdrawal without a ``request`` never consumes a
+        forced request, however alike the two are.
 
         Raises:
             BatchStatementError: the folder is malformed or inconsistent.
-            AnchorError: the batch's deposits are not the next ones queued.
+            AnchorError: the requests from ``queueConsumed`` on are not the batch's deposits
+                and forced withdrawals (in order, each where it names), or not queued yet.
         """
         statement, deposits = statement_from_batch(files, queue_to=0)
+        try:
+            forced = forced_requests_from_dict(json.loads(files["transfers.json"]))
+        except (KeyError, ValueError, SettlementError) as exc:
+            raise BatchStatementError(f"published batch: {exc}") from exc
         at = self.queue_consumed()
-        queued = self.requests(at)
-        d = f = 0
-        for r in queued:
-            if r.kind == KIND_DEPOSIT:
-                if d == len(deposits) or r != deposits[d]:
-                    break
-                d += 1
-            else:
-                w = statement.withdrawals[f] if f < len(statement.withdrawals) else None
-                if (
-                    w is None
-                    or (
-                        _addr(w.account),
-                        w.subaccount,
-                    )
-                    != (_addr(r.account), r.subaccount)
+        end = at + len(deposits) + len(forced)
+        if end > self.queue_length():
+            raise AnchorError(
+                f"expected the batch's {len(deposits)} deposits and {len(forced)} forced "
+                f"withdrawals queued on L1 from {at}, got {self.queue_length() - at} requests"
+            )
+        d = k = 0
+        for i, r in enumerate(self.requests(at, end), start=at):
+            if k < len(forced) and forced[k] == i:
+                w = statement.withdrawals[k]
+                if r.kind == KIND_DEPOSIT or (
+                    (_addr(w.account), w.subaccount) != (_addr(r.account), r.subaccount)
                     or w.amount > r.amount
                 ):
-                    break
-                f += 1
-            at += 1
-        if d != len(deposits):
-            raise AnchorError(
-                f"expected the batch's {len(deposits)} deposits to be the next queued on L1, "
-                f"got {d} of them there"
-            )
-        return replace(statement, queue_to=at)
+                    raise AnchorError(
+                        f"expected L1 request {i} to be a forced withdrawal for "
+                        f"({w.account}, {w.subaccount}) of at least {w.amount} (the batch's "
+                        f"withdrawal {k} serves it), got {r}"
+                    )
+                k += 1
+            elif d < len(deposits) and r == deposits[d]:
+                d += 1
+            else:
+                raise AnchorError(
+                    f"expected L1 request {i} to be the batch's deposit {d} "
+                    f"({deposits[d] if d < len(deposits) else 'none left'}) or the forced "
+                    f"withdrawal it serves there, got {r}"
+                )
+        return replace(statement, queue_to=end)
 
     def anchor(
         self, batch: Statement | Mapping[str, str], proof: bytes, *, shape: int | None = None

@@ -140,6 +140,9 @@ class Clearinghouse:
         self.state: LedgerState = empty_state(self.config)
         self.pending_deposits: list[tuple[AccountKey, int]] = []
         self.pending_withdrawals: list[tuple[AccountKey, int]] = []
+        #: L1 queue positions of the forced withdrawals pending: the first
+        #: ``len(forced_requests)`` entries of ``pending_withdrawals``, in queue order
+        self.forced_requests: list[int] = []
         self.reports: dict[tuple[str, str], SignedReport] = {}
         self._checks: dict[int, RevealMarginCheck] = {}
         self._taken: dict[int, list[tuple[Address, Order]]] = {}  # batch -> orders taken
@@ -383,10 +386,20 @@ class Clearinghouse:
         self._cache = (self._pending_key(), after, None)
         self._rebase_checks(after)
 
-    def forced_withdrawal(self, trader: Address, subaccount: int, asked: int, at_ms: int) -> int:
+    def forced_withdrawal(
+        self, trader: Address, subaccount: int, asked: int, at_ms: int, request: int | None = None
+    ) -> int:
         """Serve an L1 forced withdrawal with the next batch: ``min(asked, what the account
         can give)``, where what it can give is :meth:`room` for subaccount 0 (the one that
         trades) and the free collateral for another. Returns the amount queued.
+
+        With ``request`` (its L1 queue position) it is served ahead of the voluntary
+        withdrawals pending, after the forced ones before it, and the batch publishes the
+        position with it: the exchange contract pays the k-th forced withdrawal a batch
+        consumes with the batch's k-th withdrawal, and the requests a batch consumed are
+        then exact (``transfers.json``'s ``request``). Taking one before the others does
+        not change what any of them may take: every pending withdrawal was checked
+        against the collateral all of them leave.
 
         An account that can give nothing (no free collateral, or a position in a
         market whose oracle is flagged) is served with a withdrawal of nothing: the
@@ -397,10 +410,17 @@ class Clearinghouse:
             InsufficientCollateral: no such account (the contract queues forced
                 withdrawals only for accounts that deposited, so only a ledger that
                 refused their deposit meets this; nothing changes).
-            SettlementError: a malformed request.
+            SettlementError: a malformed request, or a queue position not after the
+                forced withdrawals pending.
         """
         key = check_key(AccountKey(trader, subaccount))
         check_amount("amount", asked)
+        forced = self._forced()
+        if request is not None and (request < 0 or (forced and request <= forced[-1])):
+            floor = forced[-1] + 1 if forced else 0
+            raise SettlementError(
+                f"request: expected an L1 queue position of at least {floor}, got {request}"
+            )
         state = self._check_state()
         if not state.has(key):
             raise InsufficientCollateral(
@@ -418,13 +438,21 @@ class Clearinghouse:
         except MarketFlagged:
             # a position in a market whose oracle is flagged: nothing to give now
             amount, after = 0, state
-        if amount == 0:
-            self.pending_withdrawals.append((key, 0))
-            return 0
-        self.pending_withdrawals.append((key, amount))
-        self._cache = (self._pending_key(), after, None)
-        self._rebase_checks(after)
+        if request is None:
+            self.pending_withdrawals.append((key, amount))
+        else:
+            self.pending_withdrawals.insert(len(forced), (key, amount))
+            forced.append(request)
+        if amount:
+            self._cache = (self._pending_key(), after, None)
+            self._rebase_checks(after)
         return amount
+
+    def _forced(self) -> list[int]:
+        """:attr:`forced_requests` (a ledger loaded from before it existed has none)."""
+        if "forced_requests" not in self.__dict__:
+            self.forced_requests = []
+        return self.forced_requests
 
     def oracle_report(self, report: SignedReport, at_ms: int) -> None:
         """Keep a source's newest report per market for the next round.
@@ -528,10 +556,12 @@ class Clearinghouse:
             tuple(self.pending_deposits),
             tuple(blocks),
             tuple(self.pending_withdrawals),
+            tuple(self._forced()),
         )
         self.state = post
         self.pending_deposits = []
         self.pending_withdrawals = []
+        self.forced_requests = []
         summary = settlement_summary(witness, oracle_round, post)
         self.last_summary = summary
         return SettleOutcome(summary, witness.failed_blocks, publication)

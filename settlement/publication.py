@@ -5,7 +5,9 @@ produced (the auction's result, the oracle round, deposits, RFQ blocks,
 withdrawals, the ledger before and after); :meth:`BatchPublication.files`
 renders it as the files of a ``batch-<n>/`` folder that ``sealbatch replay``
 re-derives. ``transfers.json`` carries the deposits, withdrawals and blocks
-in the order the transition applied them.
+in the order the transition applied them; the withdrawals that serve L1
+forced-withdrawal requests come first, each naming its request's queue
+position (``request``), so the L1 requests a batch consumes are exact.
 
 :meth:`PublishedBatch.from_files` reads a folder's inputs back and
 :meth:`PublishedBatch.resettle` re-clears and re-settles the batch from them
@@ -44,6 +46,7 @@ __all__ = [
     "BatchPublication",
     "PublishedBatch",
     "Resettled",
+    "forced_requests_from_dict",
     "transfers_from_dict",
     "transfers_to_dict",
 ]
@@ -75,8 +78,25 @@ def transfers_to_dict(
     deposits: Sequence[tuple[AccountKey, int]],
     blocks: Sequence[BlockTrade],
     withdrawals: Sequence[tuple[AccountKey, int]],
+    forced_requests: Sequence[int] = (),
 ) -> dict[str, Any]:
-    """The ``transfers.json`` document: deposits, blocks and withdrawals in order."""
+    """The ``transfers.json`` document: deposits, blocks and withdrawals in order.
+
+    Args:
+        forced_requests: the L1 queue positions of the forced-withdrawal requests the
+            first ``len(forced_requests)`` withdrawals serve, in queue order.
+
+    Raises:
+        SettlementError: more forced requests than withdrawals.
+    """
+    if len(forced_requests) > len(withdrawals):
+        raise SettlementError(
+            f"forced_requests: expected at most {len(withdrawals)} (one per withdrawal), "
+            f"got {len(forced_requests)}"
+        )
+    flows = _flows_to_list(withdrawals)
+    for entry, request in zip(flows, forced_requests, strict=False):
+        entry["request"] = request
     return {
         "format": TRANSFERS_FORMAT,
         "deposits": _flows_to_list(deposits),
@@ -92,7 +112,7 @@ def transfers_to_dict(
             }
             for b in blocks
         ],
-        "withdrawals": _flows_to_list(withdrawals),
+        "withdrawals": flows,
     }
 
 
@@ -116,6 +136,38 @@ def _flows_from_list(items: Any, where: str) -> tuple[tuple[AccountKey, int], ..
         except ValueError as exc:
             raise SettlementError(f"{at}.address: {exc}") from exc
         out.append((AccountKey(address, _int(d, "subaccount", at)), _int(d, "amount", at)))
+    return tuple(out)
+
+
+def forced_requests_from_dict(data: Any) -> tuple[int, ...]:
+    """The L1 queue positions of the forced withdrawals a ``transfers.json`` document's
+    withdrawals serve (their ``request`` fields), in order.
+
+    Raises:
+        SettlementError: a ``request`` that is not a non-negative integer, one on a
+            withdrawal after a withdrawal without one (forced withdrawals come first),
+            or positions that do not increase (the queue's order).
+    """
+    items = data.get("withdrawals") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise SettlementError(f"withdrawals: expected a list, got {type(items).__name__}")
+    out: list[int] = []
+    for i, d in enumerate(items):
+        if not isinstance(d, dict) or d.get("request") is None:
+            continue
+        at = f"withdrawals[{i}]"
+        request = _int(d, "request", at)
+        if i != len(out):
+            raise SettlementError(
+                f"{at}.request: expected forced withdrawals first, got one at position {i} "
+                f"after {i - len(out)} withdrawal(s) without a request"
+            )
+        if request < 0 or (out and request <= out[-1]):
+            floor = out[-1] + 1 if out else 0
+            raise SettlementError(
+                f"{at}.request: expected a queue position of at least {floor}, got {request}"
+            )
+        out.append(request)
     return tuple(out)
 
 
@@ -174,6 +226,8 @@ class BatchPublication:
     deposits: tuple[tuple[AccountKey, int], ...] = ()
     blocks: tuple[BlockTrade, ...] = ()
     withdrawals: tuple[tuple[AccountKey, int], ...] = ()
+    #: the L1 queue positions of the forced-withdrawal requests the first withdrawals serve
+    forced_requests: tuple[int, ...] = ()
 
     @property
     def batch_id(self) -> int:
@@ -188,7 +242,9 @@ class BatchPublication:
                 {**self.oracle_round.to_dict(), "config": oracle_config_to_dict(oracle)}
             ),
             "transfers.json": _json(
-                transfers_to_dict(self.deposits, self.blocks, self.withdrawals)
+                transfers_to_dict(
+                    self.deposits, self.blocks, self.withdrawals, self.forced_requests
+                )
             ),
             "pre_state.json": _json(state_to_dict(self.pre, config)),
             "post_state.json": _json(state_to_dict(self.post, config)),

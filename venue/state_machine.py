@@ -731,7 +731,7 @@ class VenueStateMachine:
         else:
             try:
                 amount = self.settlement.forced_withdrawal(
-                    account, body.subaccount, body.amount, now_ms
+                    account, body.subaccount, body.amount, now_ms, request=body.index
                 )
             except SettlementError as exc:
                 raise Conflict(
