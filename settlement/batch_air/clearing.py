@@ -73,6 +73,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     price, traded, filled, dlim, net = c("price"), c("traded"), c("filled"), c("dlim"), c("net")
     ref, has_ref = c("ref"), c("has_ref")
     gtc, ro, mcode, fnum = c("gtc"), c("reduce_only"), c("mcode"), c("fnum")
+    liq = c("liq")
 
     for e, name in (
         (active, "active"),
@@ -80,6 +81,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         (has_limit, "has_limit"),
         (gtc, "gtc"),
         (ro, "reduce_only"),
+        (liq, "liq"),
     ):
         b.boolean(e, f"book: {name}")
     b.boolean(filled, "S1: filled")
@@ -118,15 +120,20 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     # carried in is its pre-state pending record's (headers.py).
     flags = is_buy + 2 * has_limit + 4 * gtc + 8 * ro
     commitment_hash.declare_book(b, rev, seq, ids, [mcode, flags, limit, qty], acct)
+    # A liquidation order is carried in, never revealed: its flag is its pre-state record's
+    # kind (the carried tuple binds it), and it travels with the fill to settlement.
+    b.constrain(liq * (1 - active + rev), "liquidation: only an order carried in")
     b.bus.send(
         TAG_CARRIED,
-        [mcode, flags, limit, qty, acct, *ids],
+        [mcode, flags, limit, qty, acct, liq, *ids],
         active - rev,
         "carried: a book row carried in is a pre-state pending order",
     )
     # A filled row's id and fill, keyed by the fill's number, to its outputs-digest record.
     b.bus.send(TAG_FILL_ORDER, [fnum, *ids], filled, "published fill's order")
-    b.bus.send(TAG_FILL_RECORD, [fnum, acct, mkt, is_buy, fill, price], filled, "published fill")
+    b.bus.send(
+        TAG_FILL_RECORD, [fnum, acct, mkt, is_buy, fill, price, liq], filled, "published fill"
+    )
     fair.declare(
         b,
         {
@@ -202,6 +209,8 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         raise ValueError("S2 bought = sold: a market's buy and sell fills differ")
     if refuse and np.any(fill * (1 - traded)):
         raise ValueError("S1 uniform price: a fill in a market without a clearing price")
+    if refuse and any(o.liquidation and o.revealed for o in orders):
+        raise ValueError("liquidation: only an order carried in is a liquidation order")
     m = len(statement.markets)
     numbers = _fill_numbers(statement)
     for name, values in (
@@ -222,6 +231,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         ("net", net),
         ("gtc", arr([o.gtc for o in orders])),
         ("reduce_only", arr([o.reduce_only for o in orders])),
+        ("liq", arr([o.liquidation for o in orders])),
         ("mcode", arr([market_code(statement.markets[o.market]) for o in orders])),
         # a filled row's record (0 when none names it: the digest section refuses that)
         ("fnum", arr([o.fill and numbers.get(o.id_elements(), 0) for o in orders])),

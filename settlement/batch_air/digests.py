@@ -107,7 +107,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         return b.column(SECTION, name)
 
     on, head, is_fill, count, fills = c("on"), c("head"), c("fill"), c("count"), c("fills")
-    fid = c("fid")
+    fid, liq = c("fid"), c("liq")
     sponge = b.sponge_columns(SECTION)
     block, cap, out = sponge
 
@@ -143,16 +143,19 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.constrain(count.next - count - fid.next, "outputs digest: fills counted")
     b.boundary(-1, count - fills, "outputs digest: as many fills as the header says")
     b.bus.receive(TAG_FILL_ORDER, [count, *block], fid, "outputs digest: the order of a book fill")
+    # the fill row's liquidation flag (not a published field: the book row's, which its
+    # pre-state record's kind fixes) passes from the book to settlement
+    b.constrain(liq * (1 - is_fill), "outputs digest: a liquidation flag only on a fill row")
     b.bus.receive(
         TAG_FILL_RECORD,
-        [count, *block[:_FILL_WIDTH]],
+        [count, *block[:_FILL_WIDTH], liq],
         is_fill,
         "outputs digest: a book fill",
     )
     # a book fill's block price is its price (only an RFQ block's fills move a price transfer)
     b.bus.send(
         TAG_FILL,
-        [*block[:_FILL_WIDTH], block[_FILL_WIDTH - 1]],
+        [*block[:_FILL_WIDTH], block[_FILL_WIDTH - 1], liq],
         is_fill,
         "outputs digest: a fill to settlement",
     )
@@ -339,6 +342,11 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     fid[1 : 1 + 2 * f : 2] = 1
     tb.set(SECTION, "fid", fid)
     tb.set(SECTION, "fill", np.roll(fid, 1))
+    liquidations = {o.id_elements() for o in statement.orders if o.liquidation}
+    liq = np.zeros(n, np.int64)
+    for i in range(f):
+        liq[2 + 2 * i] = tuple(int(v) for v in blocks[1 + 2 * i]) in liquidations
+    tb.set(SECTION, "liq", liq)
     tb.set(SECTION, "count", np.cumsum(fid), pad=f)
     tb.set(SECTION, "fills", [], pad=f)
     first = np.zeros(n, np.int64)

@@ -89,6 +89,7 @@ class FillColumns:
     last: Column
     account: Column
     side: Column
+    liq: Column
     lots: tuple[Column, Column]
     market: tuple[Column, ...]
     fee: tuple[Column, ...]
@@ -122,6 +123,7 @@ def fills_section(
     m = len(st.markets)
     on, first, last = sec.one("fill.on"), sec.one("fill.first"), sec.one("fill.last")
     account, side = sec.one("fill.account"), sec.one("fill.side")
+    liq = sec.one("fill.liq")
     a0, a1 = sec.alloc("fill.lots", 2)
     sec.range12(a0, "fill.lots[0]")
     sec.range12(a1, "fill.lots[1]", 10)
@@ -140,7 +142,13 @@ def fills_section(
         sec.range12(c, f"fill.net_range[{i}]")
     fee_sums = tuple(sec.alloc("fill.fee_sums", AMOUNT_DIGITS))
 
-    for c, name in ((on, "fill.on"), (first, "fill.first"), (last, "fill.last"), (side, "side")):
+    for c, name in (
+        (on, "fill.on"),
+        (first, "fill.first"),
+        (last, "fill.last"),
+        (side, "side"),
+        (liq, "fill.liq"),
+    ):
         sec.boolean(c, name)
     sec.transition(on.next * (1 - on), "fill rows form one run")
     sec.transition(first * (1 - on), "fill.first only on fill rows")
@@ -165,11 +173,13 @@ def fills_section(
     sign, diff = block[0], block[1 : 1 + _DIFF_DIGITS]
     magnitude = diff[0] + DIGIT * diff[1] + DIGIT * DIGIT * diff[2]
     block_price = price + (1 - 2 * sign) * magnitude
-    sec.bus.receive(TAG_FILL, [account, index, side, lots, price, block_price], on, "fill")
+    sec.transition(liq * (1 - on), "fill.liq only on fill rows")
+    tup = [account, index, side, lots, price, block_price, liq]
+    sec.bus.receive(TAG_FILL, tup, on, "fill")
     if publish:
         sec.bus.send(
             TAG_PUBLISHED_FILL,
-            [account, index, side, lots, price, block_price],
+            tup,
             on,
             "published fill",
         )
@@ -216,7 +226,7 @@ def fills_section(
         )
     sec.bus.send(TAG_ACCOUNT_FILLS, [account, *net, *fee_sums], last, "account's fills")
     return FillColumns(
-        on, first, last, account, side, (a0, a1), market, fee, (r0, r1, q0, q1),
+        on, first, last, account, side, liq, (a0, a1), market, fee, (r0, r1, q0, q1),
         tuple(carry_cols), count, net, net_range, fee_sums, block,
     )  # fmt: skip
 
@@ -360,6 +370,7 @@ def fills_trace(
     main[cols.last.index, :k] = last
     main[cols.account.index, :k] = acct
     main[cols.side.index, :k] = side
+    main[cols.liq.index, :k] = [int(f.liquidation) for f in fills]
     main[cols.lots[0].index, :k] = lots & 4095
     main[cols.lots[1].index, :k] = lots >> 12
     for j in range(m):

@@ -325,7 +325,7 @@ def _declare_records(
     pre = r2 * (1 - tree)
     b.bus.receive(
         TAG_CARRIED,
-        [mcode, flags, limit, qty, acct, *block],
+        [mcode, flags, limit, qty, acct, kind, *block],
         pre * (1 - held),
         "carried: a pre-state pending order is a carried book row",
     )
@@ -467,13 +467,13 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     halted = _generate_halted(tb, statement, ins, refuse=refuse)
     book = Counter(
         (market_code(statement.markets[o.market]), o.flags(), o.limit, o.quantity, o.account,
-         *o.id_elements())
+         o.liquidation, *o.id_elements())
         for o in statement.orders if not o.revealed
     )  # fmt: skip
     pending = Counter(
         (market_code(r.order.market), order_flags(r.order), r.order.limit_price or 0,
-         r.order.quantity, acct, *bytes32_elements(r.order_id))
-        for (r, _, _), (_, acct) in zip(pending_orders(pre), records[0], strict=True)
+         r.order.quantity, acct, kind, *bytes32_elements(r.order_id))
+        for (r, _, _), (kind, acct) in zip(pending_orders(pre), records[0], strict=True)
         if not _held(statement, r)
     )  # fmt: skip
     if refuse and book != pending:

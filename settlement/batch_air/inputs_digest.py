@@ -205,7 +205,7 @@ def _declare_blocks(
     b.constrain(ok * (clearing * inv - 1), "statement 3: a block settles where its market traded")
     b.bus.send(
         TAG_FILL,
-        [account, index, r3, lots, clearing, price],
+        [account, index, r3, lots, clearing, price, const(0)],
         ok * (r3 + r4),
         "statement 3: a block's fill to settlement",
     )

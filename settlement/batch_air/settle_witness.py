@@ -378,6 +378,7 @@ class FillRow:
     price: int
     fee: int
     block_price: int = 0
+    liquidation: bool = False  # a fill of a pre-state pending liquidation order
 
     @property
     def transfer(self) -> int:
@@ -458,10 +459,18 @@ class SettleWitness:
         return tuple(out)
 
     def fill_rows(self) -> tuple[tuple[int, ...], ...]:
-        """``TAG_FILL`` rows ``(account, market, side, lots, price, block price)``, one per
-        fill (an auction fill's block price is its price)."""
+        """``TAG_FILL`` rows ``(account, market, side, lots, price, block price,
+        liquidation)``, one per fill (an auction fill's block price is its price)."""
         return tuple(
-            (f.account, f.market, int(f.buy), f.lots, f.price, f.block_price or f.price)
+            (
+                f.account,
+                f.market,
+                int(f.buy),
+                f.lots,
+                f.price,
+                f.block_price or f.price,
+                int(f.liquidation),
+            )
             for f in self.fills
         )
 
@@ -527,7 +536,9 @@ def settle_inputs(
         j = config.column(sf.fill.market)
         r = post.row(sf.account)
         sign = sf.fill.side.sign
-        row = FillRow(r, j, sign > 0, sf.fill.quantity, sf.fill.price, sf.fee)
+        row = FillRow(
+            r, j, sign > 0, sf.fill.quantity, sf.fill.price, sf.fee, liquidation=sf.liquidation
+        )
         if i < len(auction):
             prices[j] = sf.fill.price
         else:

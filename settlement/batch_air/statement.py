@@ -98,6 +98,7 @@ class OrderRow:
     client_id: int = 0  # a revealed order's client id (in its commitment)
     salt: bytes | None = None  # a revealed order's salt (prover side: the commitment preimage)
     trader: str = ""  # the trader's address (a revealed order's commitment binds it)
+    liquidation: int = 0  # 1: a pre-state pending liquidation order (carried in)
 
     def flags(self) -> int:
         """``isBuy | hasLimit << 1 | isGtc << 2 | reduceOnly << 3`` (docs/formats.md)."""
@@ -255,6 +256,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
                 client_id=r.order.client_id,
                 salt=r.salt,
                 trader=r.trader,
+                liquidation=int(r.order_id in liquidations),
             )
         )
     # The AIR recomputes every revealed order's commitment; a published salt that does
