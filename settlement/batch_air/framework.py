@@ -47,11 +47,12 @@ tag                     tuple
                         has_reference)`` — public per market
 ``TAG_FILL_ORDER``      ``(fill number, id×8)`` — a filled order's id, to the
                         outputs digest's record of its fill (:mod:`.digests`)
-``TAG_FILL_RECORD``     ``(fill number, account, market, side, lots, price)`` —
-                        the filled order's fill, to the same record
+``TAG_FILL_RECORD``     ``(fill number, account, market, side, lots, price,
+                        liquidation)`` — the filled order's fill, to the same
+                        record
 ``TAG_CARRIED``         ``(market code, flags, limit, quantity, account,
-                        id×8)`` — each order carried in, to its pre-state
-                        pending record (:mod:`.headers`)
+                        liquidation, id×8)`` — each order carried in, to its
+                        pre-state pending record (:mod:`.headers`; its kind)
 ``TAG_CFIELDS``         ``(sequence, market code, flags, limit, quantity)`` — a
                         revealed order's fields, to its commitment's hash
 ``TAG_CDIGEST``         ``(sequence, account, id×8)`` — the hash's digest and
@@ -61,10 +62,11 @@ tag                     tuple
 ``TAG_MARKET_SUMMARY``  ``(market, volume, fill count)`` — a market's bought
                         lots and filled orders, from its last book row to its
                         summary in the outputs digest (:mod:`.digests`)
-``TAG_FILL``            ``(account, market, side, lots, price, block price)`` —
-                        side 1 buy: each published fill record (block price =
-                        price) and each side of a settled RFQ block (the
-                        inputs digest's rows), to settlement
+``TAG_FILL``            ``(account, market, side, lots, price, block price,
+                        liquidation)`` — side 1 buy: each published fill
+                        record (block price = price) and each side of a
+                        settled RFQ block (the inputs digest's rows,
+                        liquidation 0), to settlement
 ``TAG_FORFEIT``         ``(account, forfeit digits×6)`` — the bonds an account
                         is charged for its forfeited commitments
 ``TAG_NODE``            ``(tree, level, index, digest×8)`` — a state-tree node

@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 NAME = "sealbatch_settle"
-_FILL_WIDTH = 6
+_FILL_WIDTH = 7  # account, market, side, lots, price, block price, liquidation
 _TRANSFER_WIDTH = 3  # account, digit position (0–5 deposits, 6–11 withdrawals), digit sum
 _FORFEIT_WIDTH = 1 + AMOUNT_DIGITS
 _MAX_DIGIT_SUM = 1 << 30
