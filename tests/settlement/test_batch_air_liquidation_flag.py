@@ -29,9 +29,7 @@ def carried() -> BatchStatement:
     settle, (oracle, _) = demo_settlement_config(config), demo_oracle(config.seed)
     b = list(run_demo(config))[3]
     st = statement_of(
-        BatchPublication(b.result, b.oracle_round, b.pre_state, b.post_state).files(
-            settle, oracle
-        )
+        BatchPublication(b.result, b.oracle_round, b.pre_state, b.post_state).files(settle, oracle)
     )
     liq = [o for o in st.orders if o.liquidation]
     assert liq and all(not o.revealed for o in liq) and any(o.fill for o in liq)
@@ -75,9 +73,7 @@ def test_a_liquidation_fill_reaches_settlement_flagged(
 def test_a_gtc_rest_claimed_a_liquidation_order_is_caught(carried: BatchStatement) -> None:
     """The operator flags a carried GTC rest as a liquidation order (to charge its trader
     a penalty): its pre-state record's kind is 0, so no record receives the book row."""
-    forged = _with_order(
-        carried, lambda o: not o.revealed and not o.liquidation, liquidation=1
-    )
+    forged = _with_order(carried, lambda o: not o.revealed and not o.liquidation, liquidation=1)
     rows = rows_for(forged)
     with pytest.raises(BatchStatementError, match="carried"):
         generate(forged, rows)
