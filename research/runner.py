@@ -281,6 +281,9 @@ def run_simulation(
     }
     if hasattr(mech, "venue_code_s"):
         extras["venue_code_s"] = float(mech.venue_code_s)
+    crypto = getattr(mech, "crypto", None)
+    if crypto is not None:  # CPU the worker processes spent on this run (0 in place)
+        extras["crypto_worker_cpu_s"] = float(crypto.worker_cpu_s)
     for name in (
         "commits",
         "reveals",

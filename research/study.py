@@ -233,11 +233,19 @@ def run_study(
     scheduler: str | None = None,
     workers: int = 2,
     progress: bool = False,
+    crypto_workers: int = 0,
 ) -> pd.DataFrame:
-    """Run every experiment over ``seeds``; one row per run, with an ``experiment`` column."""
+    """Run every experiment over ``seeds``; one row per run, with an ``experiment`` column.
+
+    ``crypto_workers``: worker processes per run for the sealed orders' cryptography
+    (:func:`sealbatch.research.sweep.run_sweep`); 0: in place.
+    """
     frames = []
     for exp in study.experiments:
-        df = run_sweep(exp.scenario, seeds, scheduler=scheduler, workers=workers, progress=progress)
+        df = run_sweep(
+            exp.scenario, seeds, scheduler=scheduler, workers=workers, progress=progress,
+            crypto_workers=crypto_workers,
+        )  # fmt: skip
         df.insert(0, "experiment", exp.name)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)

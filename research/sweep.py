@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from sealbatch.research.errors import LabError
 from sealbatch.research.runner import run_simulation
 from sealbatch.research.scenario import MechanismSpec, Scenario
 
@@ -39,10 +40,18 @@ class SweepTask:
     seed: int
     sweep_param: str | None = None
     sweep_value: float | None = None
+    crypto_workers: int = 0
 
 
-def plan_tasks(scenario: Scenario, seeds: Sequence[int]) -> list[SweepTask]:
-    """Every task of the sweep, in a deterministic order."""
+def plan_tasks(
+    scenario: Scenario, seeds: Sequence[int], crypto_workers: int = 0
+) -> list[SweepTask]:
+    """Every task of the sweep, in a deterministic order.
+
+    Args:
+        crypto_workers: worker processes each run signs and checks its sealed
+            orders in (:func:`run_simulation`); 0: in place. It changes no outcome.
+    """
     tasks = []
     variants: list[tuple[Scenario, str | None, float | None]] = [(scenario, None, None)]
     if scenario.sweep is not None:
@@ -51,13 +60,15 @@ def plan_tasks(scenario: Scenario, seeds: Sequence[int]) -> list[SweepTask]:
     for variant, param, value in variants:
         for spec in variant.mechanisms:
             for seed in seeds:
-                tasks.append(SweepTask(variant, spec, seed, param, value))
+                tasks.append(SweepTask(variant, spec, seed, param, value, crypto_workers))
     return tasks
 
 
 def run_task(task: SweepTask) -> dict[str, Any]:
     """Run one task and return its metrics row (with the swept value)."""
-    row = run_simulation(task.scenario, task.spec, task.seed).metrics
+    row = run_simulation(
+        task.scenario, task.spec, task.seed, crypto_workers=task.crypto_workers
+    ).metrics
     row["sweep_param"] = task.sweep_param or ""
     row["sweep_value"] = task.sweep_value
     return row
@@ -90,6 +101,7 @@ def run_sweep(
     workers: int = 2,
     progress: bool = False,
     processes: bool = True,
+    crypto_workers: int = 0,
 ) -> pd.DataFrame:
     """Run every task of the sweep and return one row per run.
 
@@ -100,8 +112,18 @@ def run_sweep(
         workers: workers of the LocalCluster.
         progress: show a tqdm progress bar on stderr.
         processes: LocalCluster workers as processes (True) or threads.
+        crypto_workers: worker processes per run for the sealed orders'
+            cryptography (commit-reveal, commit-encrypt); 0: in place. The rows
+            are the same; a LocalCluster's workers are then started non-daemonic
+            so that they may start them (an external scheduler's workers must
+            allow it too: ``distributed.worker.daemon: false``).
+
+    Raises:
+        LabError: ``crypto_workers`` is negative.
     """
-    tasks = plan_tasks(scenario, seeds)
+    if crypto_workers < 0:
+        raise LabError(f"crypto_workers: expected at least 0, got {crypto_workers}")
+    tasks = plan_tasks(scenario, seeds, crypto_workers)
     keys = [run_key(t) for t in tasks]
     first: dict[str, int] = {}
     for i, key in enumerate(keys):
@@ -115,7 +137,7 @@ def run_sweep(
                 done[j] = row
                 bar.update(1)
         else:
-            done = _run_dask(unique, scheduler, workers, processes, bar)
+            done = _run_dask(unique, scheduler, workers, processes, bar, crypto_workers > 0)
     finally:
         bar.close()
     by_key = {keys[i]: done[j] for j, i in enumerate(first.values())}
@@ -133,21 +155,32 @@ def run_sweep(
 
 
 def _run_dask(
-    tasks: Sequence[SweepTask], scheduler: str | None, workers: int, processes: bool, bar: Any
+    tasks: Sequence[SweepTask],
+    scheduler: str | None,
+    workers: int,
+    processes: bool,
+    bar: Any,
+    children: bool = False,
 ) -> dict[int, dict[str, Any]]:
-    """Run ``tasks`` on Dask; returns each task's row by its index."""
+    """Run ``tasks`` on Dask; returns each task's row by its index.
+
+    ``children``: the tasks start processes of their own, so a LocalCluster's
+    worker processes must not be daemonic (daemonic processes cannot have children).
+    """
+    import dask
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if scheduler is None:
         extra: dict[str, Any] = {"host": "127.0.0.1"} if processes else {}
-        cluster = LocalCluster(
-            n_workers=max(workers, 1),
-            threads_per_worker=1,
-            processes=processes,
-            dashboard_address=None,
-            **extra,
-        )
+        with dask.config.set({"distributed.worker.daemon": not children}):
+            cluster = LocalCluster(
+                n_workers=max(workers, 1),
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=None,
+                **extra,
+            )
         client = Client(cluster)
     else:
         client = Client(scheduler)
@@ -159,6 +192,10 @@ def _run_dask(
             rows[index[fut.key]] = fut.result()
             bar.update(1)
     finally:
+        if children:  # a Dask worker may be killed on close, orphaning its pool's processes
+            from sealbatch.research.mechanisms.commit_crypto import shutdown_pools
+
+            client.run(shutdown_pools)
         client.close()
         if cluster is not None:
             cluster.close()

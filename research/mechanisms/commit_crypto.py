@@ -61,6 +61,7 @@ __all__ = [
     "lab_order",
     "lab_salt",
     "sealed_order",
+    "shutdown_pools",
     "trader_address",
 ]
 
@@ -239,7 +240,8 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 @atexit.register
-def _shutdown() -> None:
+def shutdown_pools() -> None:
+    """Stop this process's worker pools (at exit, and where exit is abrupt: a Dask worker)."""
     for pool in _POOLS.values():
         pool.shutdown(wait=True, cancel_futures=True)
     _POOLS.clear()

@@ -51,6 +51,7 @@ def test_default_out_dir_is_new_each_time(tmp_path: Path, monkeypatch: pytest.Mo
         (["--set", "adversaries.snipr.enabled=true"], "field path"),
         (["--seeds", "0"], "--seeds"),
         (["--set", "nonsense"], "PATH=VALUE"),
+        (["--crypto-workers", "-1"], "--crypto-workers: expected at least 0, got -1"),
     ],
 )
 def test_bad_input_exits_2(
@@ -59,6 +60,26 @@ def test_bad_input_exits_2(
     args = ["lab", "run", str(SCENARIOS / "sniping.yaml"), "--out", str(tmp_path / "o"), *extra]
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_crypto_workers_change_no_outcome(tmp_path: Path) -> None:
+    """``--crypto-workers 1`` on a local Dask cluster (its workers then start
+    processes of their own) gives the rows the in-place run gives, timings aside."""
+    import pandas as pd
+
+    only_cr = "mechanisms=[{kind: cr_fba, interval_ms: 100, reveal_ms: 20, bond: 10}]"
+    common = ["lab", "run", "sequencer", "--seeds", "2", "--horizon", "0.6", "--no-progress",
+              "--set", "sweep=null", "--set", only_cr]  # fmt: skip
+    assert main([*common, "--scheduler", "sync", "--out", str(tmp_path / "in_place")]) == 0
+    pooled = ["--workers", "1", "--crypto-workers", "1", "--out", str(tmp_path / "pooled")]
+    assert main([*common, *pooled]) == 0
+    a, b = (pd.read_csv(tmp_path / d / "results.csv") for d in ("in_place", "pooled"))
+    assert (a["crypto_worker_cpu_s"] == 0).all() and (b["crypto_worker_cpu_s"] > 0).all()
+    timings = ["wall_s", "loop_s", "loop_cpu_s", "events_per_s", "venue_code_s"]
+    a, b = (df.drop(columns=[*timings, "crypto_worker_cpu_s"]) for df in (a, b))
+    assert len(a) == 2 and set(a["mechanism"]) == {"cr-100ms"}
+    assert a["commits"].min() > 0 and a["forfeits"].sum() > 0
+    pd.testing.assert_frame_equal(a, b)
 
 
 def test_shipped_scenario_by_name(tmp_path: Path) -> None:

@@ -51,6 +51,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default: a local cluster)",
     )
     r.add_argument("--workers", type=int, default=2, metavar="N", help="local cluster workers")
+    r.add_argument(
+        "--crypto-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes per run that hash and sign the sealed orders ahead of need "
+        "(commit-reveal, commit-encrypt); the same outcomes, faster where cores are free "
+        "(default: 0, in place)",
+    )
     r.add_argument("--horizon", type=float, metavar="S", help="override the horizon in seconds")
     r.add_argument(
         "--set",
@@ -101,6 +110,8 @@ def _run_target(args: argparse.Namespace, seeds: int, name: str) -> tuple[int, P
         return f"--seeds: expected at least 1, got {n_seeds}"
     if args.workers < 1:
         return f"--workers: expected at least 1, got {args.workers}"
+    if args.crypto_workers < 0:
+        return f"--crypto-workers: expected at least 0, got {args.crypto_workers}"
     out = Path(args.out) if args.out else _new_out_dir(name)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         return f"--out: expected a new or empty directory, got {out} (use --overwrite)"
@@ -150,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             workers=args.workers,
             progress=not args.no_progress,
+            crypto_workers=args.crypto_workers,
         )
     except ConservationError as exc:
         print(f"sealbatch lab: conservation check failed: {exc}", file=sys.stderr)
@@ -160,9 +172,13 @@ def run(args: argparse.Namespace) -> int:
     paths = write_report(df, scenario, out, manifest)
     if args.lobster:
         # runs are deterministic: re-running a task with recording reproduces it exactly
-        for task in tqdm(plan_tasks(scenario, seeds), file=sys.stderr, disable=args.no_progress,
-                         desc="lobster", unit="run"):  # fmt: skip
-            result = run_simulation(task.scenario, task.spec, task.seed, record=True)
+        tasks = plan_tasks(scenario, seeds, args.crypto_workers)
+        for task in tqdm(tasks, file=sys.stderr, disable=args.no_progress, desc="lobster",
+                         unit="run"):  # fmt: skip
+            result = run_simulation(
+                task.scenario, task.spec, task.seed, record=True,
+                crypto_workers=task.crypto_workers,
+            )  # fmt: skip
             swept = "" if task.sweep_value is None else f"-{task.sweep_value:g}"
             name = f"{task.spec.label}{swept}-seed{task.seed}"
             export_lobster(result.mechanism, out / "lobster", name, scenario.price_scale)
@@ -221,7 +237,7 @@ def _run_study(args: argparse.Namespace, path: Path) -> int:
     try:
         df = run_study(
             study, seeds, scheduler=args.scheduler, workers=args.workers,
-            progress=not args.no_progress,
+            progress=not args.no_progress, crypto_workers=args.crypto_workers,
         )  # fmt: skip
     except ConservationError as exc:
         print(f"sealbatch lab: conservation check failed: {exc}", file=sys.stderr)
