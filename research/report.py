@@ -254,29 +254,54 @@ def _legend_outside(ax: Any) -> None:
 
 
 def _interval_axis(ax: Any, intervals: Sequence[float]) -> None:
-    """A log axis only when there are at least two distinct positive intervals."""
-    if len({v for v in intervals if v > 0}) >= 2:
+    """A log axis only when there are at least two distinct positive intervals; with
+    one, a single tick at it."""
+    distinct = sorted({v for v in intervals if v > 0})
+    if len(distinct) >= 2:
         ax.set_xscale("log")
+    elif len(distinct) == 1:
+        x = distinct[0]
+        ax.set_xticks([x], [f"{x:g}"])
+        ax.set_xlim(x * 0.6, x * 1.4)
     ax.set_xlabel("batch interval (ms)")
+
+
+def _dodged(intervals: dict[str, float]) -> dict[str, float]:
+    """Each mechanism's x position: its interval, moved aside from the other
+    mechanisms at the same interval so that no marker or interval hides another
+    (by a factor on a log axis, by a share of the interval on a linear one)."""
+    log = len({v for v in intervals.values() if v > 0}) >= 2
+    at: dict[float, list[str]] = {}
+    for mech, x in intervals.items():
+        at.setdefault(x, []).append(mech)
+    pos = {}
+    for x, mechs in at.items():
+        for k, mech in enumerate(mechs):
+            shift = k - (len(mechs) - 1) / 2
+            pos[mech] = x * 10 ** (0.12 * shift) if log else x * (1 + 0.12 * shift)
+    return pos
 
 
 def _by_interval(ax: Any, focus: pd.DataFrame, metric: str) -> None:
     """``metric`` per batch mechanism at its interval (mean, 95% CI error bars, one
-    colour per mechanism), batch auctions joined by a line; the book as a black
-    line with its CI band (it has no interval)."""
+    colour per mechanism; mechanisms sharing an interval side by side), batch
+    auctions joined by a line; the book as a black line with its CI band (it has no
+    interval)."""
     batch = focus[focus["kind"] != "clob"]
-    xs: list[float] = []
+    mechs = order_mechanisms(list(batch["mechanism"].unique()))
+    interval = {m: float(batch.loc[batch["mechanism"] == m, "interval_ms"].iloc[0]) for m in mechs}
+    pos = _dodged(interval)
+    xs: list[float] = list(interval.values())
     for kind, style in (("fba", "-"), ("cr_fba", "--")):
         sub = batch[batch["kind"] == kind]
         pts = []
         for mech in order_mechanisms(list(sub["mechanism"].unique())):
             rows = sub[sub["mechanism"] == mech]
-            x = float(rows["interval_ms"].iloc[0])
+            x = pos[mech]
             m, lo, hi = bootstrap_ci(rows[metric].to_numpy(dtype=float))
             ax.errorbar([x], [m], yerr=[[m - lo], [hi - m]], fmt="o", capsize=3,
                         color=mechanism_color(mech), label=mech)  # fmt: skip
             pts.append((x, m))
-            xs.append(x)
         if len(pts) >= 2:
             px, py = zip(*sorted(pts), strict=True)
             ax.plot(px, py, style, color="grey", lw=0.8, zorder=0)

@@ -75,7 +75,22 @@ def test_figure_rules_colour_per_mechanism_and_no_single_point_log_axis() -> Non
     _interval_axis(one, [100.0])
     _interval_axis(two, [10.0, 100.0])
     assert one.get_xscale() == "linear" and two.get_xscale() == "log"
+    assert list(one.get_xticks()) == [100.0]  # one tick at the one interval
     plt.close(fig)
+
+
+def test_mechanisms_at_one_interval_do_not_hide_each_other() -> None:
+    """fba-100ms and cr-100ms share an interval: side by side, in the same order,
+    on a linear axis (one interval) and on a log axis (several)."""
+    from sealbatch.research.report import _dodged
+
+    one = _dodged({"fba-100ms": 100.0, "cr-100ms": 100.0})
+    assert one["fba-100ms"] < 100.0 < one["cr-100ms"]
+    assert one["cr-100ms"] - one["fba-100ms"] >= 10.0
+    several = _dodged({"fba-10ms": 10.0, "fba-100ms": 100.0, "cr-100ms": 100.0})
+    assert several["fba-10ms"] == 10.0
+    assert several["fba-100ms"] < 100.0 < several["cr-100ms"]
+    assert several["cr-100ms"] / several["fba-100ms"] >= 1.3  # apart on a log axis
 
 
 def test_cli_summary_is_per_swept_value() -> None:
