@@ -10,6 +10,9 @@ every ``metrics.sample_ms``). The baseline, measured in the same run, is a
 bare ``heapq`` loop over the same number of events: push
 ``(time, seq, fn, arg)``, pop, call a no-op — the floor any event loop built
 on heapq pays; the ratio says how many bare heap events one lab event costs.
+Under load wall time swings with the other processes, so the "CPU ratio"
+divides the bare loop's events per CPU second by the lab loop's, both
+measured as this process's CPU time: the figure to compare across loads.
 Target (issue 6): >= 100,000 events/s; commit-reveal >= 50,000 (issue 18).
 
 Under commit-reveal every order is a real signed commitment through
@@ -56,13 +59,29 @@ def _noop(_: object) -> None:
 
 def bare_heap_events_per_s(n: int) -> float:
     """Events/s of a bare heapq loop over ``n`` events (each schedules the next)."""
+    wall, _ = _bare_heap_loop(n)
+    return n / wall
+
+
+def bare_heap_events_per_cpu_s(n: int, min_cpu_s: float = 0.2) -> float:
+    """Events per CPU second of the same loop, repeated until it has used ``min_cpu_s``
+    of this process's CPU (the load-independent yardstick: CPU time, not wall time)."""
+    done, cpu = 0, 0.0
+    while cpu < min_cpu_s:
+        _, c = _bare_heap_loop(n)
+        done, cpu = done + n, cpu + c
+    return done / cpu
+
+
+def _bare_heap_loop(n: int) -> tuple[float, float]:
+    """Wall and CPU seconds of a bare heapq loop over ``n`` events."""
     rng = random.Random(0)
     gaps = [rng.randrange(1, 1_000_000) for _ in range(n)]
     heap: list[tuple[int, int, object, object]] = []
     for i in range(64):  # a few events in flight, as in the lab
         heapq.heappush(heap, (gaps[i], i, _noop, None))
     seq = 64
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     done = 0
     while heap and done < n:
         t, _, fn, arg = heapq.heappop(heap)
@@ -70,7 +89,7 @@ def bare_heap_events_per_s(n: int) -> float:
         done += 1
         seq += 1
         heapq.heappush(heap, (t + gaps[done % n], seq, _noop, None))
-    return done / (time.perf_counter() - start)
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def signature_floor_s(n: int) -> float:
@@ -102,6 +121,7 @@ def _row(
         "events_per_cpu_s": events / cpu if cpu else 0.0,
         "market_events_per_s": (events - int(r["sample_events"])) / loop,
         "heap_events_per_s": bare_heap_events_per_s(events),
+        "heap_events_per_cpu_s": bare_heap_events_per_cpu_s(events),
         "commits": commits,
         "crypto_workers": workers,
         "worker_cpu_s": worker_cpu,
@@ -137,6 +157,9 @@ def main() -> int:
             rows.append(_row(f"{spec.label} +{w} worker(s)", pooled.metrics, w, cpu, False))
     for row in rows:
         row["ratio"] = row["heap_events_per_s"] / row["events_per_s"]
+        # the bare heap's events per CPU second over the loop's own: no load in it
+        cpu_rate = row["events_per_cpu_s"]
+        row["cpu_ratio"] = row["heap_events_per_cpu_s"] / cpu_rate if cpu_rate else 0.0
     total_events = sum(r["events"] for r in rows)
     total_loop = sum(r["loop_s"] for r in rows)
     summary = {"scenario": scenario.name, "horizon_s": args.horizon, "seed": args.seed,
@@ -151,9 +174,9 @@ def main() -> int:
     print()
     print(
         "| mechanism | events | loop s | events/s | main CPU s | events per main CPU s "
-        "| bare heap events/s | ratio |"
+        "| bare heap events/s | ratio | bare heap events per CPU s | CPU ratio |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         cells = [
             r["mechanism"],
@@ -164,6 +187,8 @@ def main() -> int:
             f"{r['events_per_cpu_s']:,.0f}",
             f"{r['heap_events_per_s']:,.0f}",
             f"{r['ratio']:.1f}",
+            f"{r['heap_events_per_cpu_s']:,.0f}",
+            f"{r['cpu_ratio']:.1f}",
         ]
         print("| " + " | ".join(cells) + " |")
     print()
