@@ -1,17 +1,21 @@
 """The proving pipeline: settled batches proved in parallel, recorded in order.
 
 The operator hands every settled batch to :meth:`ProvingPipeline.submit` in
-batch order, as a picklable call that renders the files of its published
-folder (docs/formats.md): the venue proves exactly what it publishes, and the
+batch order, by id: the batch waits in line as a number, and only when its
+turn comes does the pipeline ask the venue (``load``) for a picklable call
+that renders the files of its published folder (docs/formats.md), from
+memory or the database. The venue proves exactly what it publishes, and the
 rendering happens on the worker and the recorder thread, not on the event
-loop. Each batch becomes one job on
-an executor — worker processes of
-the venue by default (:func:`local_executor`), or a Dask cluster by address
-(:func:`dask_executor`) — so consecutive batches are proved at the same time
-and nothing runs on the event loop. One recorder thread takes the jobs back
-in submission order: it waits for batch n before it looks at batch n+1,
-verifies the proof against the batch's files (the venue never records a
-proof it did not verify), and hands it to ``on_proven``.
+loop. At most ``max_in_flight`` batches are loaded and handed to the
+executor at a time — worker processes of the venue by default
+(:func:`local_executor`), or a Dask cluster by address
+(:func:`dask_executor`) — so consecutive batches are proved at the same time,
+nothing runs on the event loop, and a prover that lags far behind costs a
+list of batch ids, not a transition in memory per batch. One recorder thread
+starts the jobs and takes them back in submission order: it waits for batch
+n before it looks at batch n+1, verifies the proof against the batch's files
+(the venue never records a proof it did not verify), and hands it to
+``on_proven``.
 
 A job that fails (the prover refuses the batch, the proof does not verify,
 a worker dies) is handed to ``on_failed`` once and halts the pipeline: the
@@ -22,10 +26,11 @@ batches after it are neither recorded nor dropped, so the status chain
 
 from __future__ import annotations
 
+import collections
+import itertools
 import logging
 import multiprocessing
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -90,6 +95,12 @@ class ProofFailure:
 
 #: Renders a batch's published files (a picklable call: it travels to the worker).
 FilesOf = Callable[[], Mapping[str, str]]
+
+#: Finds the files of a settled batch when its turn comes (raises ProofUnavailable).
+LoadFiles = Callable[[int], FilesOf]
+
+#: Batches loaded and handed to the executor at a time when nobody says otherwise.
+DEFAULT_IN_FLIGHT = 2
 
 
 def prove_job(batch_id: int, files_of: FilesOf) -> ProvedBatch:
@@ -183,13 +194,13 @@ def dask_executor(address: str) -> tuple[Executor, Callable[[], None]]:
 
 @dataclass
 class _Job:
+    """A settled batch in line: ``files_of`` and ``future`` are set when it starts
+    (``files_of`` stays None for a batch whose files could not be found)."""
+
     batch_id: int
-    files_of: FilesOf | None
-    future: Future[ProvedBatch]
     settled_ms: int
-
-
-_STOP = object()
+    files_of: FilesOf | None = None
+    future: Future[ProvedBatch] | None = None
 
 
 class ProvingPipeline:
@@ -202,6 +213,14 @@ class ProvingPipeline:
         clock_ms: the venue's clock (milliseconds), for lag and failure times.
         shutdown: stops the executor (its running jobs too) on :meth:`close`.
         verify: checks a proof against its publication (:func:`verify_job`).
+        load: finds a batch's files when its turn comes, for batches submitted
+            without them (raises :class:`ProofUnavailable` when they are gone).
+        max_in_flight: batches loaded and on the executor at a time (at least 1);
+            the rest wait in line as ids.
+        prove: runs on the executor (None: :func:`prove_job`).
+
+    Raises:
+        ValueError: ``max_in_flight`` is below 1.
     """
 
     def __init__(
@@ -213,17 +232,29 @@ class ProvingPipeline:
         clock_ms: Callable[[], int],
         shutdown: Callable[[], None] | None = None,
         verify: Callable[[bytes, Mapping[str, str]], dict[str, Any]] = verify_job,
+        load: LoadFiles | None = None,
+        max_in_flight: int = DEFAULT_IN_FLIGHT,
+        prove: Callable[[int, FilesOf], ProvedBatch] | None = None,
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight: expected at least 1, got {max_in_flight}")
         self.executor = executor
         self.on_proven = on_proven
         self.on_failed = on_failed
         self.clock_ms = clock_ms
         self.shutdown = shutdown
         self.verify = verify
-        self._lock = threading.Lock()
-        self._queue: queue.Queue[Any] = queue.Queue()
-        #: Submitted and not yet recorded, in batch order (the recorder's head first).
-        self._pending: list[_Job] = []
+        self.load = load
+        self.max_in_flight = max_in_flight
+        self.prove = prove
+        #: Reentrant: cancelling a job under it runs its done callback, which takes it.
+        self._lock = threading.RLock()
+        #: Wakes the recorder: a batch submitted, or the pipeline closed.
+        self._wake = threading.Condition(self._lock)
+        #: Submitted and not yet recorded, in batch order (the recorder's head first);
+        #: the first ``started`` of them are loaded and on the executor.
+        self._pending: collections.deque[_Job] = collections.deque()
+        self._started = 0
         self.failure: ProofFailure | None = None
         self.last_proven: int | None = None
         self.proven = 0
@@ -245,55 +276,47 @@ class ProvingPipeline:
             oldest = self._pending[0].settled_ms if self._pending else None
         return 0.0 if oldest is None else max(0, self.clock_ms() - oldest) / 1000
 
-    def pending_ids(self) -> list[int]:
+    @property
+    def in_flight(self) -> int:
+        """Batches loaded and handed to the executor, not recorded yet."""
         with self._lock:
-            return [j.batch_id for j in self._pending]
+            return self._started
+
+    def pending_ids(self, limit: int | None = None) -> list[int]:
+        """The batches not proven yet, oldest first (the first ``limit`` of them)."""
+        with self._lock:
+            jobs = self._pending if limit is None else itertools.islice(self._pending, limit)
+            return [j.batch_id for j in jobs]
 
     # ---------------------------------------------------------------- submit
 
-    def submit(self, batch_id: int, files_of: FilesOf, settled_ms: int) -> None:
-        """Start proving ``batch_id`` from its folder's files (ids must increase).
+    def submit(self, batch_id: int, files_of: FilesOf | None, settled_ms: int) -> None:
+        """Put ``batch_id`` in line to be proved (ids must increase).
 
         Args:
             batch_id: the batch.
             files_of: renders the batch's files (picklable, e.g. a ``functools.partial``
-                of :meth:`BatchPublication.files`).
+                of :meth:`BatchPublication.files`), or None: ``load`` finds them when
+                the batch's turn comes (nothing of the batch is held meanwhile).
             settled_ms: when the batch settled (for the lag).
 
         Raises:
-            ValueError: ``batch_id`` is not after the last one submitted.
+            ValueError: ``batch_id`` is not after the last one submitted, or neither
+                ``files_of`` nor ``load`` says where its files are.
         """
-        future: Future[ProvedBatch]
-        if self.failure is not None:
-            # Halted: keep the batch in line (it counts in the lag), prove nothing new.
-            future = Future()
-            future.set_exception(CancelledError("proving halted"))
-        else:
-            try:
-                future = self.executor.submit(prove_job, batch_id, files_of)
-            except JOB_ERRORS as exc:  # a broken or closed executor
-                future = Future()
-                future.set_exception(exc)
-        self._enqueue(batch_id, files_of, future, settled_ms)
+        if files_of is None and self.load is None:
+            raise ValueError(f"batch {batch_id}: expected its files or a loader, got neither")
+        self._enqueue(_Job(batch_id, settled_ms, files_of))
 
-    def _enqueue(
-        self,
-        batch_id: int,
-        files_of: FilesOf | None,
-        future: Future[ProvedBatch],
-        settled_ms: int,
-    ) -> None:
-        with self._lock:
+    def _enqueue(self, job: _Job) -> None:
+        with self._wake:
             if self._closed:
-                future.cancel()
                 return
             last = self._pending[-1].batch_id if self._pending else self.last_proven
-            if last is not None and batch_id <= last:
-                future.cancel()
-                raise ValueError(f"batch_id: expected a batch after {last}, got {batch_id}")
-            job = _Job(batch_id, files_of, future, settled_ms)
+            if last is not None and job.batch_id <= last:
+                raise ValueError(f"batch_id: expected a batch after {last}, got {job.batch_id}")
             self._pending.append(job)
-        self._queue.put(job)
+            self._wake.notify()
 
     def submit_unavailable(self, batch_id: int, reason: str, settled_ms: int) -> None:
         """Put a batch that cannot be proved in line: proving halts when it is its turn.
@@ -303,18 +326,19 @@ class ProvingPipeline:
         """
         future: Future[ProvedBatch] = Future()
         future.set_exception(ProofUnavailable(reason))
-        self._enqueue(batch_id, None, future, settled_ms)
+        self._enqueue(_Job(batch_id, settled_ms, None, future))
 
     def close(self) -> None:
         """Stop: record nothing more, cancel the queued jobs, stop the executor (a
         proof in progress is abandoned: a restart proves the batch again)."""
-        with self._lock:
+        with self._wake:
             self._closed = True
             for job in self._pending:
-                job.future.cancel()
+                if job.future is not None:
+                    job.future.cancel()
+            self._wake.notify()
         if self.shutdown is not None:
             self.shutdown()
-        self._queue.put(_STOP)
         self._thread.join(timeout=30)
 
     # -------------------------------------------------------------- recorder
@@ -322,19 +346,66 @@ class ProvingPipeline:
     def _run(self) -> None:
         try:
             while True:
-                job = self._queue.get()
-                if job is _STOP:
-                    return
-                if self.failure is not None:
-                    continue  # halted: the job stays pending, never recorded
-                self._record(job)
+                with self._wake:
+                    # Halted: the jobs stay pending, never started nor recorded.
+                    while not self._closed and (self.failure is not None or not self._due()):
+                        self._wake.wait()
+                    if self._closed:
+                        return
+                    head = self._pending[0]
+                    head_done = head.future is not None and head.future.done()
+                self._start_due()
+                if head_done:
+                    self._record(head)
         except BaseException as exc:
             # Never die silently: a recorder that stopped is a halted pipeline.
             self._fail(-1, f"the proof recorder stopped: {exc!r}")
             raise
 
+    def _due(self) -> bool:
+        """Whether the recorder has work (caller holds the lock): a batch to start, or
+        the oldest one's proof to record."""
+        if not self._pending:
+            return False
+        head = self._pending[0].future
+        return (head is not None and head.done()) or self._started < min(
+            self.max_in_flight, len(self._pending)
+        )
+
+    def _wake_recorder(self, _future: Future[ProvedBatch]) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    def _start_due(self) -> None:
+        """Load and start the batches next in line, up to ``max_in_flight`` at a time."""
+        while True:
+            with self._lock:
+                if self._closed or self.failure is not None:
+                    return
+                if self._started >= min(self.max_in_flight, len(self._pending)):
+                    return
+                job = self._pending[self._started]
+                self._started += 1
+            if job.future is None:
+                future: Future[ProvedBatch]
+                try:
+                    if job.files_of is None:
+                        if self.load is None:
+                            raise ProofUnavailable(f"batch {job.batch_id}: nowhere to load it from")
+                        job.files_of = self.load(job.batch_id)
+                    prove = prove_job if self.prove is None else self.prove
+                    future = self.executor.submit(prove, job.batch_id, job.files_of)
+                except JOB_ERRORS as exc:  # files gone, or a broken or closed executor
+                    future = Future()
+                    future.set_exception(exc)
+                job.future = future
+            # Done already: the callback runs here, at once (the lock is not held).
+            job.future.add_done_callback(self._wake_recorder)
+
     def _record(self, job: _Job) -> None:
         try:
+            if job.future is None:
+                raise ProofUnavailable(f"batch {job.batch_id} was never started")
             proved = job.future.result()
             if job.files_of is None:
                 raise ProofUnavailable(f"batch {job.batch_id} has no transition to check against")
@@ -351,9 +422,12 @@ class ProvingPipeline:
         summary = {**summary, "prove_s": round(proved.prove_s, 3), "proved_ms": self.clock_ms()}
         self.on_proven(job.batch_id, proved.proof, summary)
         with self._lock:
-            self._pending.remove(job)
+            self._pending.popleft()
+            self._started -= 1
             self.last_proven = job.batch_id
             self.proven += 1
+        # What it held (the batch's transition, the proof) goes with it.
+        job.files_of = job.future = None
 
     def _fail(self, batch_id: int, reason: str) -> None:
         with self._lock:
@@ -363,7 +437,7 @@ class ProvingPipeline:
                 batch_id = self._pending[0].batch_id
             self.failure = ProofFailure(batch_id, reason, self.clock_ms())
             for job in self._pending:
-                if job.batch_id != batch_id:
+                if job.batch_id != batch_id and job.future is not None:
                     job.future.cancel()
         log.error("batch %d could not be proved: %s; proving halts here", batch_id, reason)
         self.on_failed(self.failure)

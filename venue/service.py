@@ -29,6 +29,7 @@ import pickle
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
@@ -60,6 +61,7 @@ from sealbatch.venue.order_status import OrderStatus
 from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Snapshot, Store
 from sealbatch.venue.proving import (
     ProofFailure,
+    ProofUnavailable,
     ProvingPipeline,
     dask_executor,
     local_executor,
@@ -231,6 +233,12 @@ class _Metrics:
         Gauge,
         "sealbatch_proof_lag_seconds",
         "age of the oldest settled batch not proven yet (0 when none)",
+    )
+    proofs_in_flight = _Metric(
+        Gauge,
+        "sealbatch_proofs_in_flight",
+        "settled batches loaded and handed to the provers, not recorded yet (the rest "
+        "of the proof lag waits in line as batch ids)",
     )
     proving_halted = _Metric(
         Gauge,
@@ -404,7 +412,7 @@ class VenueService:
         )
         self.core.keep_unproven = settings.prove
         self.publish_dir = Path(settings.publish_dir) if settings.publish_dir else None
-        self.broker = Broker(settings.stream_buffer)
+        self.broker = Broker(settings.stream_buffer, settings.stream_buffer_bytes)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.metrics = _Metrics()
         self.signers = SignerPool(
@@ -731,6 +739,8 @@ class VenueService:
             on_failed=self._on_failed,
             clock_ms=self.clock.now_ms,
             shutdown=shutdown,
+            load=self._files_of,
+            max_in_flight=settings.prove_in_flight or settings.prove_workers + 1,
         )
         log.info("proving batches on %s", where)
         with self.core_lock:
@@ -746,32 +756,41 @@ class VenueService:
                     self._prove(batch_id)
 
     def _prove(self, batch_id: int) -> None:
-        """Hand a settled batch to the prover (caller holds ``core_lock``; a batch
-        settlement refused has nothing to prove: the ledger did not move)."""
+        """Put a settled batch in the prover's line (caller holds ``core_lock``; a batch
+        settlement refused has nothing to prove: the ledger did not move). Only its
+        id waits there: its files are found when its turn comes (:meth:`_files_of`)."""
         if self.prover is None:
             return
-        settled_ms = self.schedule.clears_at(batch_id)
-        publication = self.core.publications.get(batch_id)
-        files_of: Callable[[], Mapping[str, str]]
-        if publication is not None:
-            settle = self.core.settlement
-            files_of = functools.partial(publication.files, settle.config, settle.oracle)
-        else:
-            # Older than the transitions kept in memory: stored when it left memory.
-            stored = self.store.load_transition(batch_id)
-            if stored is None:
-                # Settled before its transition was stored (e.g. by an older venue,
-                # or with proving off). Loud, never skipped: proving halts here.
-                self.prover.submit_unavailable(
-                    batch_id,
-                    f"batch {batch_id}'s transition is neither in memory (older than the "
-                    f"{self.core.publications_kept} batches kept) nor stored; it cannot be "
-                    "proved here",
-                    settled_ms,
-                )
-                return
-            files_of = functools.partial(dict, stored)
-        self.prover.submit(batch_id, files_of, settled_ms)
+        self.prover.submit(batch_id, None, self.schedule.clears_at(batch_id))
+
+    def _files_of(self, batch_id: int) -> Callable[[], Mapping[str, str]]:
+        """Where the prover finds a settled batch's files when its turn comes: the
+        transition kept in memory, else the one stored when it left memory (the
+        prover's thread; it may wait for the writer).
+
+        Raises:
+            ProofUnavailable: the transition is neither in memory nor stored.
+        """
+        with self.core_lock:
+            publication = self.core.publications.get(batch_id)
+            if publication is not None:
+                settle = self.core.settlement
+                return functools.partial(publication.files, settle.config, settle.oracle)
+            # A transition leaves memory under this lock, handed to the writer in the
+            # same step: once everything submitted so far is durable, it is stored.
+            durable = self.writer.last
+        if durable is not None:
+            wait_futures([durable])  # a failed write shows as the transition missing
+        stored = self.store.load_transition(batch_id)
+        if stored is None:
+            # Settled before its transition was stored (e.g. by an older venue, or
+            # with proving off). Loud, never skipped: proving halts here.
+            raise ProofUnavailable(
+                f"batch {batch_id}'s transition is neither in memory (older than the "
+                f"{self.core.publications_kept} batches kept) nor stored; it cannot be "
+                "proved here"
+            )
+        return functools.partial(dict, stored)
 
     def _on_proven(self, batch_id: int, proof: bytes, summary: dict[str, Any]) -> None:
         """Record a verified proof (the pipeline's thread, in batch order): the batch
@@ -1162,6 +1181,7 @@ class VenueService:
                 "last_proven_batch": None,
                 "lag": 0,
                 "lag_seconds": 0.0,
+                "in_flight": 0,
                 "pending": [],
                 "failure": None,
             }
@@ -1172,7 +1192,8 @@ class VenueService:
             "last_proven_batch": p.last_proven,
             "lag": p.lag,
             "lag_seconds": p.lag_seconds(),
-            "pending": p.pending_ids()[:20],
+            "in_flight": p.in_flight,
+            "pending": p.pending_ids(20),
             "failure": None
             if failure is None
             else {"batch_id": failure.batch_id, "reason": failure.reason, "at_ms": failure.at_ms},
@@ -1329,6 +1350,7 @@ class VenueService:
         if self.prover is not None:
             m.proof_lag.set(self.prover.lag)
             m.proof_lag_seconds.set(self.prover.lag_seconds())
+            m.proofs_in_flight.set(self.prover.in_flight)
             m.proving_halted.set(int(self.prover.failure is not None))
             last = self.prover.last_proven
             m.last_proven.set(-1 if last is None else last)

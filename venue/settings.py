@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         ge=16,
         description="stream messages kept for replay, across all topics (the oldest go first)",
     )
+    stream_buffer_bytes: int = Field(
+        default=8_000_000,
+        ge=1_000,
+        le=10_000_000_000,
+        description="bytes of JSON the stream keeps for replay, across all topics (the "
+        "oldest go first): with stream_buffer, whichever is reached first",
+    )
     unbacked_deposits: bool = Field(
         default=True,
         description="accept trader-signed deposits without an L1 (embedded mode only)",
@@ -193,6 +200,15 @@ class Settings(BaseSettings):
         le=256,
         description="prover processes the venue starts for itself (without dask_scheduler); "
         "consecutive batches are proved in parallel on them",
+    )
+    prove_in_flight: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="settled batches loaded and handed to the provers at a time (0: one "
+        "more than prove_workers); the others wait in line as batch ids and their files "
+        "are read (from memory or the database) only when their turn comes, so a prover "
+        "that lags costs no memory per batch",
     )
     dask_scheduler: str | None = Field(
         default=None,

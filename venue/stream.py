@@ -8,16 +8,20 @@ topic's sequence number ``seq`` (1, 2, 3, ... within the epoch). A client
 that sees ``seq`` jump by more than one, or a new ``epoch``, has missed
 messages and heals the gap: it fetches the missed messages from
 ``GET /v1/stream/replay?topic=T&after=SEQ`` (the last ``buffer`` messages
-published, across all topics, are kept: memory does not grow with the number
-of accounts) or, when they are gone (410), takes a fresh snapshot by
-subscribing again. A subscriber that cannot keep up loses messages (its
-queue is bounded) and heals the same way — the venue never blocks on a slow
-reader.
+published across all topics are kept, and no more of them than fit in
+``buffer_bytes`` bytes of JSON: memory grows neither with the number of
+accounts nor with the size of the batches) or, when they are gone (410),
+takes a fresh snapshot by subscribing again. Kept messages are held as their
+JSON text, not as Python objects: what a batch's message refers to (its
+record, its fates) is not kept alive by the buffer. A subscriber that cannot
+keep up loses messages (its queue is bounded) and heals the same way — the
+venue never blocks on a slow reader.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,10 +29,14 @@ from typing import Any
 
 from sealbatch.venue.errors import Gone, VenueError
 
-__all__ = ["MAX_TOPICS", "Broker", "Subscription", "valid_topic"]
+__all__ = ["DEFAULT_BUFFER_BYTES", "MAX_TOPICS", "Broker", "Subscription", "valid_topic"]
 
 #: Most topics one subscription may name (each costs a snapshot on subscribe).
 MAX_TOPICS = 64
+
+#: Bytes of JSON the replay buffer keeps by default (a busy batch's messages are
+#: tens of kilobytes: this is some minutes of them, whatever the message count).
+DEFAULT_BUFFER_BYTES = 8_000_000
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -55,17 +63,32 @@ class Subscription:
 
 
 class Broker:
-    """Publishes messages with per-topic sequence numbers and keeps recent ones."""
+    """Publishes messages with per-topic sequence numbers and keeps recent ones.
 
-    def __init__(self, buffer: int = 10_000) -> None:
+    Args:
+        buffer: most messages kept for replay, across all topics.
+        buffer_bytes: most bytes of JSON kept for replay, across all topics (the
+            newest message is kept whatever its size).
+    """
+
+    def __init__(self, buffer: int = 10_000, buffer_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
         self.epoch = os.urandom(8).hex()
         self.buffer = buffer
+        self.buffer_bytes = buffer_bytes
         self._seq: dict[str, int] = {}
-        self._recent: dict[str, deque[dict[str, Any]]] = {}
-        #: the topic of every kept message, oldest first (the oldest goes first)
-        self._kept: deque[str] = deque()
+        #: per topic, its kept messages as (seq, JSON text), oldest first
+        self._recent: dict[str, deque[tuple[int, str]]] = {}
+        #: the topic and size of every kept message, oldest first (the oldest goes first)
+        self._kept: deque[tuple[str, int]] = deque()
+        #: bytes of JSON kept
+        self.kept_bytes = 0
         self._subs: list[Subscription] = []
         self.published = 0
+
+    @property
+    def kept(self) -> int:
+        """Messages kept for replay, across all topics."""
+        return len(self._kept)
 
     def seq(self, topic: str) -> int:
         """The last sequence number published on ``topic`` (0 if none)."""
@@ -75,13 +98,18 @@ class Broker:
         seq = self._seq.get(topic, 0) + 1
         self._seq[topic] = seq
         msg = {"type": kind, "epoch": self.epoch, "topic": topic, "seq": seq, "data": data}
+        text = json.dumps(msg, separators=(",", ":"))
         recent = self._recent.get(topic)
         if recent is None:
             recent = self._recent[topic] = deque()
-        recent.append(msg)
-        self._kept.append(topic)
-        while len(self._kept) > self.buffer:
-            oldest = self._kept.popleft()
+        recent.append((seq, text))
+        self._kept.append((topic, len(text)))
+        self.kept_bytes += len(text)
+        while len(self._kept) > self.buffer or (
+            self.kept_bytes > self.buffer_bytes and len(self._kept) > 1
+        ):
+            oldest, size = self._kept.popleft()
+            self.kept_bytes -= size
             left = self._recent[oldest]
             left.popleft()
             if not left:
@@ -126,9 +154,10 @@ class Broker:
         recent = self._recent.get(topic, deque())
         if after >= self.seq(topic):
             return []
-        first = recent[0]["seq"] if recent else self.seq(topic) + 1
+        first = recent[0][0] if recent else self.seq(topic) + 1
         if after + 1 < first:
             raise Gone(
                 f"replay: expected after >= {first - 1} (older messages are gone), got {after}"
             )
-        return [m for m in recent if m["seq"] > after]
+        out: list[dict[str, Any]] = [json.loads(text) for seq, text in recent if seq > after]
+        return out

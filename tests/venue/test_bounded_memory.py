@@ -21,12 +21,16 @@ from tests.venue.conftest import T0, Venue, make_settings
 WINDOW = 4
 #: Batches traded: many times the window.
 BATCHES = 40
+#: Bytes of JSON the stream keeps for replay in these tests: a few batches' messages.
+STREAM_BYTES = 20_000
 
 
 @pytest.fixture
 def small(db_url: str) -> Iterator[Venue]:
     clock = ManualClock(T0 + 100)
-    app = create_app(make_settings(db_url, memory_batches=WINDOW), clock)
+    app = create_app(
+        make_settings(db_url, memory_batches=WINDOW, stream_buffer_bytes=STREAM_BYTES), clock
+    )
     with TestClient(app) as tc:
         v = Venue(tc, clock)
         v.fund()
@@ -43,6 +47,7 @@ def _sizes(op: VenueService) -> dict[str, int]:
         "taken_in": sum(len(v) for v in core._taken_in.values()),
         "statuses_out": len(core.statuses_out),
         "books": len(core.books),
+        "stream_messages": op.broker.kept,
     }
 
 
@@ -70,8 +75,12 @@ def test_memory_stays_flat_and_old_batches_answer_from_the_database(small: Venue
     traded += _trade(small, 10, BATCHES)
     at_end = _sizes(small.service)
     # Four times the history, the same memory: nothing grows with the batches traded
-    # (nonces aside: they live as long as their message, 60 s from the SDK).
-    assert {**at_end, "nonces": 0} == {**at_10, "nonces": 0}, (at_10, at_end)
+    # (nonces aside: they live as long as their message, 60 s from the SDK; the
+    # stream keeps as many messages as fit in its bytes, which vary by a few digits).
+    flat = {"nonces": 0, "stream_messages": 0}
+    assert {**at_end, **flat} == {**at_10, **flat}, (at_10, at_end)
+    assert at_end["stream_messages"] <= at_10["stream_messages"] + 2, (at_10, at_end)
+    assert small.service.broker.kept_bytes <= STREAM_BYTES
     assert at_end["records"] <= WINDOW + 1
     assert at_end["fates"] <= 3 * (WINDOW + 1)
     assert at_end["statuses_out"] == 0
@@ -165,7 +174,8 @@ def test_a_restart_with_old_batches_out_of_memory_replays_identically(db_url: st
         assert {
             b: json.dumps(r.to_json(), sort_keys=True) for b, r in op.core.records.items()
         } == records
-        assert _sizes(op) == sizes
+        # (the stream starts empty: a new epoch)
+        assert {**_sizes(op), "stream_messages": 0} == {**sizes, "stream_messages": 0}
         assert tc.get("/v1/batches/0").status_code == 200
         venue = Venue(tc, clock)
         # Still unique after the restart, for a hash long out of memory.

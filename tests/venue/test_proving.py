@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -379,3 +380,58 @@ def test_a_batch_that_left_memory_unproven_is_proved_from_the_database_after_a_r
         assert verify_files(r.content, stored).conjectured >= 100
         venue.service.writer.last.result(timeout=60)  # type: ignore[union-attr]
         assert venue.service.store.load_transition(0) is None  # dropped with its proof
+
+
+def test_a_lagging_prover_holds_batch_ids_not_transitions_and_the_lag_counts_them_all(
+    db_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prover far behind the batches (here: one that has not finished a proof yet).
+    Only ``prove_in_flight`` settled batches are loaded and on the provers; the
+    others wait as ids while their transitions leave memory for the database, and
+    the lag (metrics, operator view) still counts every one of them. Counted in
+    objects: eight batches settled, two transitions held by the pipeline."""
+    from sealbatch.venue import proving as proving_mod
+    from sealbatch.venue import service as service_mod
+
+    gate = threading.Event()
+
+    def threads(workers: int) -> tuple[Any, Callable[[], None]]:
+        pool = ThreadPoolExecutor(workers)
+        return pool, lambda: pool.shutdown(wait=False, cancel_futures=True)
+
+    def prove_job(batch_id: int, files_of: Any) -> Any:
+        gate.wait()
+        raise BatchStatementError(f"batch {batch_id}: expected a provable batch, got a test stop")
+
+    monkeypatch.setattr(service_mod, "local_executor", threads)
+    monkeypatch.setattr(proving_mod, "prove_job", prove_job)
+    settings = make_settings(db_url, prove=True, prove_workers=2, prove_in_flight=2)
+    with TestClient(create_app(settings, clock)) as tc:
+        venue = Venue(tc, clock)
+        op = venue.service
+        op.core.publications_kept = 1  # the transitions of older batches go to the database
+        venue.fund()
+        try:
+            for b in range(8):
+                _trade(venue, b, 100 + b)
+            prover = op.prover
+            assert prover is not None
+            wait_for("eight batches in line", lambda: prover.lag == 8)
+            wait_for("two batches out", lambda: prover.in_flight == 2)
+            held = [job.files_of is not None for job in list(prover._pending)]
+            assert held == [True, True] + [False] * 6
+            op.writer.last.result(timeout=60)  # type: ignore[union-attr]
+            assert all(op.store.load_transition(b) is not None for b in range(7))
+            assert sorted(op.core.publications) == [7]
+            metrics = tc.get("/metrics").text
+            assert "sealbatch_proof_lag 8.0" in metrics
+            assert "sealbatch_proofs_in_flight 2.0" in metrics
+            view = tc.get("/v1/operator").json()["proving"]
+            assert (view["lag"], view["in_flight"], view["pending"]) == (8, 2, list(range(8)))
+        finally:
+            gate.set()
+        # Batch 0's proof fails: the venue halts there, and the lag stays the truth.
+        wait_for("the halt", lambda: op.core.halted is not None)
+        assert op.core.halted["batch_id"] == 0
+        view = tc.get("/v1/operator").json()["proving"]
+        assert view["lag"] == 8 and view["failure"]["batch_id"] == 0

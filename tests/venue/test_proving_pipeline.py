@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import pytest
 
+from sealbatch.crypto.exceptions import VerificationError
+from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.batch_proof import verify_files
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.venue.demo import DemoConfig, demo_oracle, demo_settlement_config, run_demo
-from sealbatch.venue.proving import ProofFailure, ProvingPipeline, dask_executor, local_executor
+from sealbatch.venue.proving import (
+    ProofFailure,
+    ProofUnavailable,
+    ProvedBatch,
+    ProvingPipeline,
+    dask_executor,
+    local_executor,
+)
 
 WAIT_S = 300.0
 
@@ -118,3 +129,159 @@ def test_consecutive_batches_prove_in_parallel_on_dask_and_record_in_order(
     for (_, proof, summary), files in zip(seen.proven, demo_files, strict=True):
         assert summary["verified"] and summary["size_bytes"] == len(proof)
         verify_files(proof, files)  # raises VerificationError if it is not this batch's
+
+
+class GatedProver:
+    """Proves nothing until let through, one batch at a time: each "proof" is the
+    keccak of the batch's files, which ``verify`` recomputes (the pipeline's order,
+    bound and bookkeeping are what these tests check, not the STARK)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.released: set[int] = set()
+        self.wake = threading.Condition(self.lock)
+        self.loaded: list[int] = []
+        self.recorded: list[int] = []
+        #: Most batches loaded and not yet recorded at any time.
+        self.most_held = 0
+
+    def files(self, batch_id: int) -> dict[str, str]:
+        return {"batch.json": json.dumps({"batch_id": batch_id})}
+
+    def load(self, batch_id: int) -> Any:
+        with self.lock:
+            self.loaded.append(batch_id)
+            self.most_held = max(self.most_held, len(self.loaded) - len(self.recorded))
+        return partial(self.files, batch_id)
+
+    def prove(self, batch_id: int, files_of: Any) -> ProvedBatch:
+        with self.wake:
+            while batch_id not in self.released:
+                self.wake.wait()
+        return ProvedBatch(batch_id, _digest(files_of()), 0.0)
+
+    def verify(self, proof: bytes, files: Any) -> dict[str, Any]:
+        if proof != _digest(files):
+            raise VerificationError("expected the proof of these files, got another")
+        return {"verified": True}
+
+    def release(self, *batch_ids: int) -> None:
+        with self.wake:
+            self.released.update(batch_ids)
+            self.wake.notify_all()
+
+
+def _digest(files: Any) -> bytes:
+    return keccak256(json.dumps(files, sort_keys=True).encode())
+
+
+def test_a_lagging_prover_holds_at_most_max_in_flight_batches_and_the_lag_stays_true() -> None:
+    """A prover far slower than the batches: every settled batch waits in line as an
+    id, only ``max_in_flight`` of them are loaded (their files read) and on the
+    executor at a time, the lag counts every one of them, and they are recorded in
+    order once proved. Counted in objects, not time: with the gate shut, nothing
+    more than the bound is ever loaded however many batches wait."""
+    gate = GatedProver()
+    seen = Recorder(expected=30)
+
+    def on_proven(batch_id: int, proof: bytes, summary: dict[str, Any]) -> None:
+        with gate.lock:
+            gate.recorded.append(batch_id)
+        seen.on_proven(batch_id, proof, summary)
+
+    pool = ThreadPoolExecutor(4)
+    pipeline = ProvingPipeline(
+        pool,
+        on_proven=on_proven,
+        on_failed=seen.on_failed,
+        clock_ms=lambda: 10_000,
+        verify=gate.verify,
+        load=gate.load,
+        max_in_flight=2,
+        prove=gate.prove,
+    )
+    try:
+        for b in range(30):
+            pipeline.submit(b, None, 1_000 * b)
+        # The recorder starts the first two and waits for batch 0: nothing else loads.
+        deadline = time.monotonic() + WAIT_S
+        while pipeline.in_flight < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pipeline.in_flight == 2
+        assert pipeline.lag == 30 and pipeline.pending_ids(3) == [0, 1, 2]
+        assert pipeline.lag_seconds() == 10.0  # batch 0 settled at 0 ms, now is 10 s
+        gate.release(*range(1, 30))  # every batch but the oldest: still nothing recorded
+        assert not seen.done.wait(0.2)
+        assert gate.recorded == [] and pipeline.lag == 30
+        gate.release(0)
+        assert seen.done.wait(WAIT_S)
+    finally:
+        pipeline.close()
+        pool.shutdown(wait=True)
+    assert seen.failures == []
+    assert [b for b, _, _ in seen.proven] == list(range(30))
+    assert gate.loaded == list(range(30))  # each batch read once, in order
+    assert gate.most_held == 2
+    assert pipeline.lag == 0 and pipeline.in_flight == 0 and pipeline.last_proven == 29
+
+
+def test_a_batch_whose_files_are_gone_halts_the_pipeline_when_its_turn_comes() -> None:
+    """The loader cannot find batch 1 (its transition is neither in memory nor
+    stored): batch 0 is recorded, batch 1 fails with the loader's reason, and batch 2
+    is never recorded (nor loaded past the bound)."""
+    gate = GatedProver()
+    seen = Recorder(expected=3)
+
+    def load(batch_id: int) -> Any:
+        if batch_id == 1:
+            raise ProofUnavailable("batch 1's transition is neither in memory nor stored")
+        return gate.load(batch_id)
+
+    gate.release(0, 1, 2)
+    pool = ThreadPoolExecutor(2)
+    pipeline = ProvingPipeline(
+        pool,
+        on_proven=seen.on_proven,
+        on_failed=seen.on_failed,
+        clock_ms=lambda: 0,
+        verify=gate.verify,
+        load=load,
+        max_in_flight=2,
+        prove=gate.prove,
+    )
+    try:
+        for b in range(3):
+            pipeline.submit(b, None, 0)
+        assert seen.done.wait(WAIT_S)
+    finally:
+        pipeline.close()
+        pool.shutdown(wait=True)
+    assert [b for b, _, _ in seen.proven] == [0]
+    assert [(f.batch_id, f.reason) for f in seen.failures] == [
+        (1, "ProofUnavailable: batch 1's transition is neither in memory nor stored")
+    ]
+    assert pipeline.pending_ids() == [1, 2] and pipeline.lag == 2
+
+
+def test_the_bound_and_the_source_of_files_are_checked() -> None:
+    pool = ThreadPoolExecutor(1)
+    try:
+        with pytest.raises(ValueError, match="max_in_flight: expected at least 1, got 0"):
+            ProvingPipeline(
+                pool,
+                on_proven=lambda *_a: None,
+                on_failed=lambda _f: None,
+                clock_ms=lambda: 0,
+                max_in_flight=0,
+            )
+        pipeline = ProvingPipeline(
+            pool, on_proven=lambda *_a: None, on_failed=lambda _f: None, clock_ms=lambda: 0
+        )
+        try:
+            with pytest.raises(ValueError, match="expected its files or a loader, got neither"):
+                pipeline.submit(0, None, 0)
+            assert pipeline.lag == 0
+        finally:
+            pipeline.close()
+    finally:
+        pool.shutdown(wait=True)

@@ -83,3 +83,22 @@ def test_stream_client_heals_a_gap_from_the_replay_endpoint() -> None:
     healed = sc.heal("batches", latest["seq"])
     assert [m["seq"] for m in healed] == [3, 4, 5]
     assert sc.tracker.observe(latest) == "deliver"
+
+
+def test_the_buffer_is_bounded_in_bytes_too() -> None:
+    """Messages grow with the batches (a batch's fills, an account's fates): the
+    replay buffer keeps no more than ``buffer_bytes`` of JSON, whatever the count."""
+    b = Broker(buffer=10_000, buffer_bytes=2_000)
+    for i in range(200):
+        b.publish("batches", "batch", {"i": i, "fills": ["0x" + "ab" * 40] * 3})
+    assert b.kept_bytes <= 2_000
+    kept = b.kept
+    assert 0 < kept < 200
+    replayed = b.replay("batches", 200 - kept)
+    assert [m["seq"] for m in replayed] == list(range(201 - kept, 201))
+    assert replayed[-1]["data"] == {"i": 199, "fills": ["0x" + "ab" * 40] * 3}
+    with pytest.raises(Gone):
+        b.replay("batches", 200 - kept - 1)
+    # One message larger than the whole budget is still kept (the newest always is).
+    b.publish("batches", "batch", {"blob": "x" * 5_000})
+    assert b.kept == 1 and [m["seq"] for m in b.replay("batches", 200)] == [201]

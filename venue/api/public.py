@@ -695,6 +695,7 @@ class OracleRulesPublic(_Public):
 class StreamRulesPublic(_Public):
     max_topics: int
     buffer: int
+    buffer_bytes: int
 
 
 class InfoPublic(_Public):
@@ -772,6 +773,7 @@ class ProvingPublic(_Public):
     last_proven_batch: int | None
     lag: int
     lag_seconds: float
+    in_flight: int
     pending: list[int]
     failure: ProofFailurePublic | None
 

@@ -54,7 +54,11 @@ async def info(service: ServiceDep) -> JSONResponse:
             "min_bond": service.settings.min_bond,
             "read_max_ttl_ms": service.settings.read_max_ttl_ms,
             "oracle": service.core.settlement.oracle.to_dict(),
-            "stream": {"max_topics": MAX_TOPICS, "buffer": service.settings.stream_buffer},
+            "stream": {
+                "max_topics": MAX_TOPICS,
+                "buffer": service.settings.stream_buffer,
+                "buffer_bytes": service.settings.stream_buffer_bytes,
+            },
             "stream_epoch": service.broker.epoch,
         }
     )
