@@ -5,8 +5,9 @@ database in a temporary directory), pre-signs every request, then drives
 the server from this process over keep-alive HTTP/1.1 connections:
 
 1. single-commitment requests (one ``POST /v1/commitments`` per commitment)
-   from ``--connections`` concurrent connections: requests/s, p50 and p99
-   latency (send to full response);
+   from ``--connections`` concurrent connections: ``--single`` timed requests
+   after 500 warm-up ones, requests/s, p50 and p99 latency (send to full
+   response);
 2. bulk requests of ``--bulk-size`` commitments: signed commitments/s.
 
 Every receipt is durable (group commit) before it is answered. Run:
@@ -169,6 +170,24 @@ async def _bulk(port: int, bodies: list[bytes], size: int, connections: int) -> 
     return time.perf_counter() - t0
 
 
+#: Single requests sent before the timed ones (not counted): connections open, caches warm.
+SINGLE_WARMUP = 500
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The ``q``-quantile (0 <= q < 1) of ascending ``sorted_values``: the value at
+    index floor(q * n), the nearest rank rounded down.
+
+    Raises:
+        ValueError: no values, or ``q`` outside [0, 1).
+    """
+    if not sorted_values:
+        raise ValueError("percentile: expected at least one value, got none")
+    if not 0 <= q < 1:
+        raise ValueError(f"percentile: expected 0 <= q < 1, got {q}")
+    return sorted_values[int(len(sorted_values) * q)]
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system, every thread) a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -185,7 +204,12 @@ def _children(pid: int) -> list[int]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--single", type=int, default=20_000, help="single-commitment requests")
+    ap.add_argument(
+        "--single",
+        type=int,
+        default=20_000,
+        help=f"single-commitment requests timed (after {SINGLE_WARMUP} warm-up ones)",
+    )
     ap.add_argument("--bulk", type=int, default=50_000, help="commitments sent in bulk")
     ap.add_argument("--bulk-size", type=int, default=1_000)
     ap.add_argument("--connections", type=int, default=32)
@@ -193,6 +217,9 @@ def main() -> int:
     ap.add_argument("--db", help="database URL (default: SQLite in a temporary directory)")
     ap.add_argument("--json", action="store_true", help="print one JSON object of figures")
     args = ap.parse_args()
+    for name in ("single", "bulk", "bulk_size", "connections", "traders"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')}: expected at least 1, got {getattr(args, name)}")
     say = (lambda *_a: None) if args.json else print
 
     tmp = tempfile.mkdtemp(prefix="sealbatch-bench-")
@@ -236,15 +263,16 @@ def main() -> int:
         print(f"signing {args.single + args.bulk} commitments ...", file=sys.stderr)
         load_before = os.getloadavg()[0]
         say(f"load average before: {load_before:.2f} on {os.cpu_count()} cores")
-        single = _bodies(args.single, args.traders, batch, domain, b"single")
+        # The warm-up requests come on top of the --single timed ones.
+        single = _bodies(SINGLE_WARMUP + args.single, args.traders, batch, domain, b"single")
         bulk = _bodies(args.bulk + args.bulk_size, args.traders, batch, domain, b"bulk")
         warm, bulk = bulk[: args.bulk_size], bulk[args.bulk_size :]
-        asyncio.run(_single(port, single[:500], 8))  # warm-up (not counted)
-        elapsed, lat = asyncio.run(_single(port, single[500:], args.connections))
+        asyncio.run(_single(port, single[:SINGLE_WARMUP], 8))  # warm-up (not counted)
+        elapsed, lat = asyncio.run(_single(port, single[SINGLE_WARMUP:], args.connections))
         lat.sort()
         n = len(lat)
         single_rps = n / elapsed
-        p50, p99 = lat[n // 2] * 1e3, lat[int(n * 0.99)] * 1e3
+        p50, p99 = percentile(lat, 0.5) * 1e3, percentile(lat, 0.99) * 1e3
         say(
             f"single: {n} requests, {args.connections} connections: {single_rps:,.0f} req/s, "
             f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
