@@ -25,7 +25,12 @@ start with the statement's number so a failure says which one caught it):
   (:mod:`.commitment_hash`); an order carried in sends its fields and account
   (``TAG_CARRIED``) to its record among the pre-state root's pending orders
   (:mod:`.headers`). The rows per market are as many as the public order
-  count (``TAG_MARKET``'s multiplicity).
+  count (``TAG_MARKET``'s multiplicity);
+* **rests** — a GTC row that rests (``rests``) sends its remainder ``rq``
+  (``quantity − fill``; between 1 and it for a reduce-only order, which the
+  between-batch cap may shrink) with its fields, account and id
+  (``TAG_REST``) to its post-state GTC rest record (:mod:`.headers`), so every
+  post-state rest is a book row's remainder or a held pre-state rest.
 
 Columns (section ``book``): ``active`` (1 on the order rows, then 0 on the
 padding), ``mkt``, ``is_buy``, ``has_limit``, ``limit``, ``qty``, ``fill``,
@@ -41,7 +46,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sealbatch.auction.commitment import market_code
+from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.commitment import market_code, order_flags
 from sealbatch.crypto.air import Column
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.settlement.batch_air import commitment_hash, commitments, fair, prorata, tiekeys
@@ -50,12 +56,15 @@ from sealbatch.settlement.batch_air.framework import (
     TAG_FILL_ORDER,
     TAG_FILL_RECORD,
     TAG_MARKET,
+    TAG_REST,
     AirBuilder,
     TraceBuilder,
 )
 from sealbatch.settlement.batch_air.statement import BatchStatement, OrderRow
+from sealbatch.settlement.ledger import AccountKey
+from sealbatch.settlement.roots import pending_orders
 
-__all__ = ["SECTION", "declare", "generate", "tied_count"]
+__all__ = ["SECTION", "declare", "generate", "rests_of", "tied_count"]
 
 SECTION = "book"
 _LOTS_BITS = 22
@@ -128,6 +137,22 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         [mcode, flags, limit, qty, acct, liq, *ids],
         active - rev,
         "carried: a book row carried in is a pre-state pending order",
+    )
+    # A GTC row that rests sends its remainder to its post-state record (headers.py): the
+    # whole unfilled remainder, or less for a reduce-only order the cap shrinks.
+    rests, rq = c("rests"), c("rq")
+    b.boolean(rests, "rests: rests")
+    b.constrain(rests * (1 - gtc), "rests: only a GTC order rests")
+    b.range_check(SECTION, "rest_pos", rests * (rq - 1), _LOTS_BITS)
+    b.range_check(SECTION, "rest_cap", rests * (qty - fill - rq), _LOTS_BITS)
+    b.constrain(
+        rests * (1 - ro) * (qty - fill - rq), "rests: a rest is its order's unfilled remainder"
+    )
+    b.bus.send(
+        TAG_REST,
+        [mcode, flags, limit, rq, acct, *ids],
+        rests,
+        "rests: a GTC remainder rests in the post-state",
     )
     # A filled row's id and fill, keyed by the fill's number, to its outputs-digest record.
     b.bus.send(TAG_FILL_ORDER, [fnum, *ids], filled, "published fill's order")
@@ -237,6 +262,11 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         ("fnum", arr([o.fill and numbers.get(o.id_elements(), 0) for o in orders])),
     ):
         tb.set(SECTION, name, values)
+    rests, rq, _ = rests_of(statement)  # refused, when broken, after the carried orders
+    tb.set(SECTION, "rests", rests)
+    tb.set(SECTION, "rq", rq)
+    tb.set_range(SECTION, "rest_pos", rests * (rq - 1), "rests (a rest has ≥ 1 lot)")
+    tb.set_range(SECTION, "rest_cap", rests * (qty - fill - rq), "rests (within the remainder)")
     tb.set_range(SECTION, "fill_min", fill - filled, "S1 quantity (a fill is 0 or ≥ 1 lot)")
     tb.set_range(SECTION, "qty_left", qty - fill, "S1 quantity (fill ≤ quantity)")
     tb.set_range(SECTION, "qty_pos", qty - 1, "S1 quantity (an order has ≥ 1 lot)")
@@ -251,6 +281,73 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     ids = np.array([o.id_elements() for o in orders], np.int64).reshape(-1, 8)
     seed = statement.public_inputs[19:27]
     tiekeys.generate(tb, seed, nodes, mkt, ids, ration, refuse=refuse)
+
+
+def rests_of(statement: BatchStatement) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Which book rows (in book order) rest in the post-state, with how many lots, and the
+    first post-state GTC rest that is no GTC book row's remainder nor a pre-state rest
+    held in a halted market (None: every rest is one), named for the prover's refusal."""
+    orders = _book_order(statement.orders)
+    by_id = {o.order_id: i for i, o in enumerate(orders)}
+    held = {
+        r.order_id: (r, sub)
+        for r, sub, liq in pending_orders(statement.pre)
+        if not liq and r.order.market in statement.halted
+    }
+    post = statement.post
+    rests = np.zeros(len(orders), np.int64)
+    rq = np.zeros(len(orders), np.int64)
+    problem = None
+    seen: set[bytes] = set()
+    for r, sub, liq in pending_orders(post):
+        if liq:
+            continue
+        if problem is None and r.order_id in seen:
+            problem = f"rests: the post-state's GTC rest 0x{r.order_id.hex()} rests twice"
+        seen.add(r.order_id)
+        i = by_id.get(r.order_id)
+        if i is None:
+            was = held.get(r.order_id)
+            if problem is None and (was is None or not _held_rest_kept(was, r, sub)):
+                problem = (
+                    f"rests: the post-state's GTC rest 0x{r.order_id.hex()} is no book "
+                    "row's remainder nor a held rest resting on (same fields and account, "
+                    "a reduce-only one capped to at least 1 lot)"
+                )
+            continue
+        rests[i], rq[i] = 1, r.order.quantity
+        o = orders[i]
+        left = o.quantity - o.fill
+        key = AccountKey(r.trader, sub)
+        same = (
+            market_code(r.order.market) == market_code(statement.markets[o.market])
+            and order_flags(r.order) == o.flags()
+            and (r.order.limit_price or 0) == o.limit
+            and post.has(key)
+            and post.row(key) == o.account
+        )
+        exact = 1 <= r.order.quantity <= left and (o.reduce_only or r.order.quantity == left)
+        if problem is None and not (o.gtc and same and exact):
+            problem = (
+                f"rests: the post-state's GTC rest 0x{r.order_id.hex()} ({r.order.quantity} "
+                f"lots) is not its book row's unfilled remainder ({left} lots, same fields "
+                "and account)"
+            )
+    return rests, rq, problem
+
+
+def _held_rest_kept(was: tuple[RestingOrder, int], now: RestingOrder, sub: int) -> bool:
+    """Whether ``now`` (a post-state rest, subaccount ``sub``) is the held pre-state rest
+    ``was`` resting on: same fields and account, all its lots or (reduce-only) fewer."""
+    r, was_sub = was
+    a, b = r.order, now.order
+    return (
+        r.trader == now.trader
+        and was_sub == sub
+        and (a.market, order_flags(a), a.limit_price) == (b.market, order_flags(b), b.limit_price)
+        and 1 <= b.quantity <= a.quantity
+        and (a.reduce_only or b.quantity == a.quantity)
+    )
 
 
 def tied_count(statement: BatchStatement) -> int:

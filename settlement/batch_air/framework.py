@@ -90,6 +90,10 @@ tag                     tuple
                         root row (:mod:`.headers`, :mod:`.tree`)
 ``TAG_PENDING``         ``(tree, digest×8)`` — a state's pending digest, to its
                         header's last block
+``TAG_REST``            ``(market code, flags, limit, quantity, account, id×8)``
+                        — a GTC remainder that rests (a book row's, or a held
+                        pre-state rest's), to its post-state record
+                        (:mod:`.headers`)
 ``TAG_TIE`` (53)        ``(market, bonus, id×8)`` — a marginal order tied at its
                         market's threshold, to its tie-break key row
                         (:mod:`.tiekeys`, which defines the tag)
@@ -136,6 +140,7 @@ __all__ = [
     "TAG_PERM",
     "TAG_PUBLISHED_FILL",
     "TAG_RANGE",
+    "TAG_REST",
     "TAG_STAGED",
     "TAG_TRANSFERS",
     "AirBuilder",
@@ -168,6 +173,7 @@ TAG_ACCOUNT_ADDR = 34
 TAG_CARRIED = 35
 TAG_HEADER = 44
 TAG_PENDING = 45
+TAG_REST = 54
 
 #: Width of one range-checked limb; the range table has 2^12 entries.
 RANGE_BITS = 12

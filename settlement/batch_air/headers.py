@@ -40,6 +40,10 @@ Statements (constraint names start with ``state headers``, ``carried``,
   mark (its public mark price and the margin terms' mark), funding index
   (public) and oracle flag (margin terms); in both headers the account count,
   depth, fee pool and insurance fund (the settlement statement's);
+* **header fields linked** (:func:`_declare_links`): per market the post-state's
+  funding index is the pre-state's plus the settlement's ``ΔF``, the pre-state's
+  mark (where it has one) is the public reference price, and the margin terms'
+  index price is the post-state's index (its mark where the index is 0);
 * **carried orders**: each pre-state record's ``r2`` row receives
   ``(TAG_CARRIED, market code, flags, limit, quantity, account, id×8)`` — the
   tuple each book row carried in (``active − rev``) sends — and its ``r1`` row
@@ -67,7 +71,12 @@ Statements (constraint names start with ``state headers``, ``carried``,
   section receives them on the account's row as often as its
   ``health.staged_orders`` says, non-zero exactly where ``health.staged``: the
   accounts the margin rule stages are exactly those with a pending liquidation
-  order in the post-state root.
+  order in the post-state root;
+* **rests** (:func:`_declare_rests`): each post-state GTC rest record (kind 0)
+  receives ``(TAG_REST, market code, flags, limit, quantity, account, id×8)``
+  from a GTC book row that rests (:mod:`.clearing`) or from a held pre-state
+  GTC rest that rests on (``keep``) with all its lots or, reduce-only, between
+  1 and them; every record (pre and post) looks its trader up.
 """
 
 from __future__ import annotations
@@ -83,12 +92,14 @@ from sealbatch.crypto.air import Column, Expr, const, pub
 from sealbatch.crypto.expr import col
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH
+from sealbatch.settlement.batch_air.clearing import rests_of
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_ADDR,
     TAG_CARRIED,
     TAG_HEADER,
     TAG_PENDING,
     TAG_RANGE,
+    TAG_REST,
     TAG_STAGED,
     AirBuilder,
     TraceBuilder,
@@ -241,6 +252,9 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     codes = tuple(market_code(name) for name in statement.markets)
     _declare_records(b, selectors, block, (kind, mcode, flags, limit, qty, acct), halted, codes)
     _declare_fields(b, statement, block)
+    helpers = (c("fc0"), c("fc1"), c("iz"))
+    _declare_links(b, statement, block, helpers)
+    _declare_rests(b, selectors, block, (kind, mcode, flags, limit, qty, acct), helpers)
 
 
 def _declare_halted(
@@ -339,14 +353,56 @@ def _declare_records(
     for j, h in enumerate(halted):
         flag = flag + h * _lagrange(mcode, codes, j)
     b.constrain(pre * (held - flag), "held: a pending order is held exactly in a halted market")
-    # the record's account: pre-state records (carried in) and post-state liquidation orders
+    # the record's account, every record's (carried in, staged, resting)
     b.bus.send(
-        TAG_ACCOUNT_ADDR,
-        [acct, *block],
-        r1 * (1 - tree + tree * kind),
-        "carried: a pending order's account is its trader's",
+        TAG_ACCOUNT_ADDR, [acct, *block], r1, "carried: a pending order's account is its trader's"
     )
     b.bus.send(TAG_STAGED, [acct], r2 * tree * kind, "staged: a post-state liquidation order")
+
+
+def _declare_rests(
+    b: AirBuilder,
+    selectors: tuple[Column, ...],
+    block: list[Column],
+    fields: tuple[Column, ...],
+    helpers: tuple[Column, ...],
+) -> None:
+    """The post-state's GTC rests: each one a book row's remainder (:mod:`.clearing`) or
+    a held pre-state GTC rest that rests on (``keep``, 1 on its ``r1`` and ``r2`` rows;
+    the between-batch checks may cancel it, or cap a reduce-only one).
+
+    A kept record rests with ``kq = 1 + fc0 + 2^12·fc1`` lots (its id row) and
+    ``qty − kq = fc0 + 2^12·fc1`` on its ``r1`` row, the four digits range-checked, so
+    ``1 ≤ kq ≤ qty``; ``iz`` on the id row is its reduce-only bit (``flags − 8·iz`` in
+    ``[0, 8)``), and only a reduce-only rest is capped (``iz`` is 1 on the ``r1`` row,
+    where that rule does not apply). The link helpers ``fc0``, ``fc1``, ``iz`` are read
+    on header rows only, so the record rows are free.
+    """
+    _, tree, _, _, r1, r2, held = selectors
+    kind, mcode, flags, limit, qty, acct = fields
+    keep = b.column(SECTION, "keep")
+    fc0, fc1, ro = helpers
+    b.boolean(keep, "rests: keep")
+    b.constrain(keep * (1 - r1 - r2), "rests: keep is on a record's r1 and r2 rows")
+    b.constrain(r1 * (keep.next - keep), "rests: keep on both rows")
+    b.constrain(r2 * keep * (1 - held + kind), "rests: only a held GTC rest rests on")
+    kq = 1 + fc0 + (1 << 12) * fc1
+    for k, d in enumerate((fc0, fc1)):
+        b.bus.send(TAG_RANGE, [d], keep, f"rests: a held rest's digit {k} < 2^12")
+    b.constrain(
+        r1 * keep * (qty - (1 + fc0.next + (1 << 12) * fc1.next) - fc0 - (1 << 12) * fc1),
+        "rests: a held rest keeps at most its quantity",
+    )
+    b.constrain(keep * ro * (1 - ro), "rests: a held rest's reduce-only bit")
+    b.bus.send(TAG_RANGE, [512 * (flags - 8 * ro)], r2 * keep, "rests: a held rest's flags")
+    b.constrain(keep * (1 - ro) * (qty - kq), "rests: only a reduce-only held rest is capped")
+    b.bus.send(TAG_REST, [mcode, flags, limit, kq, acct, *block], r2 * keep, "rests: a held rest")
+    b.bus.receive(
+        TAG_REST,
+        [mcode, flags, limit, qty, acct, *block],
+        r2 * tree * (1 - kind),
+        "rests: a post-state GTC rest",
+    )
 
 
 @dataclass(frozen=True)
@@ -423,6 +479,140 @@ def _declare_fields(b: AirBuilder, statement: BatchStatement, block: list[Column
         b.boundary(p.row, total - want, p.name)
 
 
+def _field(block: list[Column], base: int, pos: int) -> tuple[int, list[Expr]]:
+    """The four elements ``[sign, l0, l1, l2]`` of a signed header value at ``pos``, as
+    expressions at the row of its first element (the next row's where they straddle)."""
+    row = base + pos // RATE
+    out: list[Expr] = []
+    for i in range(4):
+        r, k = base + (pos + i) // RATE, (pos + i) % RATE
+        out.append(block[k] if r == row else block[k].next)
+    return row, out
+
+
+def _declare_links(
+    b: AirBuilder, statement: BatchStatement, block: list[Column], helpers: tuple[Column, ...]
+) -> None:
+    """Header fields tied to each other and to the statement across the two headers.
+
+    Per market ``j``: the post-state's funding index (public) is the pre-state's plus
+    the settlement's ``ΔF`` (24-bit limbs, carries in ``[−2, 2]``: ``fc0``, ``fc1`` on
+    the pre-state field's row); the pre-state's mark, where it has one, is the
+    market's public reference price; the margin terms' index price is the post-state's
+    index, or its mark where the index is 0 (``index_mark − mark = index·iz``).
+    """
+    fc0, fc1, iz = helpers
+    m = len(statement.markets)
+    h = header_blocks(m)
+    settle = PUBLIC_HEADER + PUBLIC_PER_MARKET * m
+    for j in range(m):
+        base = PUBLIC_HEADER + PUBLIC_PER_MARKET * j
+        delta = settle + _SETTLE_MARKETS + _SETTLE_MARKET_SIZE * j + 3
+        row, pre = _field(block, 0, market_field(j, "funding_index"))
+        s_pre, s_d, s_post = 1 - 2 * pre[0], 1 - 2 * pub(delta), 1 - 2 * pub(base + 1)
+        carries: list[Expr] = [const(0), fc0, fc1, const(0)]
+        for k in range(3):
+            e = (
+                s_pre * pre[1 + k]
+                + s_d * pub(delta + 1 + k)
+                - s_post * pub(base + 2 + k)
+                + carries[k]
+                - (1 << 24) * carries[k + 1]
+            )
+            b.boundary(row, e, f"state headers: post funding index {j} = pre + ΔF, limb {k}")
+        for k, carry in ((0, fc0), (1, fc1)):
+            poly: Expr = carry
+            for v in (1, -1, 2, -2):
+                poly = poly * (carry - v)
+            b.boundary(row, poly, f"state headers: funding carry {k} of market {j} in [−2, 2]")
+        row, mark = _field(block, 0, market_field(j, "mark"))
+        value = mark[1] + (1 << 24) * mark[2] + (1 << 48) * mark[3]
+        b.boundary(
+            row, value * (pub(base + 7) - value), f"state headers: pre mark {j} is the reference"
+        )
+        row, index = _field(block, h, market_field(j, "index"))
+        value = index[1] + (1 << 24) * index[2] + (1 << 48) * index[3]
+        margin = settle + _margin_at(statement, j)
+        index_mark, mark_now = pub(margin + 1), pub(margin)
+        b.boundary(row, index[0], f"state headers: post index {j} is not negative")
+        b.boundary(
+            row,
+            value * (index_mark - value),
+            f"state headers: the index price {j} is the post-state's index",
+        )
+        b.boundary(
+            row,
+            index_mark - mark_now - value * iz,
+            f"state headers: the index price {j} is the mark where there is no index",
+        )
+
+
+def _signed_value(elements: tuple[int, ...] | list[int]) -> tuple[int, list[int]]:
+    """``[sign, l0, l1, l2]`` → (±1, limbs)."""
+    return 1 - 2 * int(elements[0]), [int(v) for v in elements[1:4]]
+
+
+def _link_values(statement: BatchStatement, refuse: bool) -> dict[int, tuple[int, int, int]]:
+    """The helper values ``(fc0, fc1, iz)`` per header row of :func:`_declare_links`, from
+    the witness headers and the public inputs the constraints read.
+
+    Raises:
+        ValueError: (with ``refuse``) a linked field breaks its rule (named).
+    """
+    m = len(statement.markets)
+    h = header_blocks(m)
+    public = statement.public_inputs
+    settle = PUBLIC_HEADER + PUBLIC_PER_MARKET * m
+    out: dict[int, tuple[int, int, int]] = {}
+    for j in range(m):
+        pre_ms, post_ms = statement.pre.market_states[j], statement.post.market_states[j]
+        base = PUBLIC_HEADER + PUBLIC_PER_MARKET * j
+        delta = settle + _SETTLE_MARKETS + _SETTLE_MARKET_SIZE * j + 3
+        signs_limbs = [
+            _signed_value(_encode_signed(pre_ms.funding_index)),
+            _signed_value(public[delta : delta + 4]),
+            _signed_value(public[base + 1 : base + 5]),
+        ]
+        values = [s * sum(v << (24 * k) for k, v in enumerate(limbs)) for s, limbs in signs_limbs]
+        if refuse and values[0] + values[1] != values[2]:
+            raise ValueError(
+                f"state headers: post funding index {j} = pre + ΔF: expected "
+                f"{values[0]} + {values[1]}, got {values[2]}"
+            )
+        reference = int(public[base + 7])
+        if refuse and pre_ms.mark_price and reference != pre_ms.mark_price:
+            raise ValueError(
+                f"state headers: pre mark {j} is the reference: expected {pre_ms.mark_price}, "
+                f"got {reference}"
+            )
+        carries, carry = [], 0
+        for k in range(2):
+            (s0, l0), (s1, l1), (s2, l2) = signs_limbs
+            total = s0 * l0[k] + s1 * l1[k] - s2 * l2[k] + carry
+            carry = total // (1 << 24) if total >= 0 else -(-total // (1 << 24))
+            carries.append(carry)
+        row = market_field(j, "funding_index") // RATE
+        out[row] = (carries[0], carries[1], out.get(row, (0, 0, 0))[2])
+        margin = settle + _margin_at(statement, j)
+        index_mark, mark = int(public[margin + 1]), int(public[margin])
+        index = post_ms.index_price or 0
+        if refuse and index_mark != (index or mark):
+            raise ValueError(
+                f"state headers: the index price {j} is the post-state's index (or its mark): "
+                f"expected {index or mark}, got {index_mark}"
+            )
+        iz = (index_mark - mark) * pow(index, P - 2, P) % P if index else 0
+        irow = h + market_field(j, "index") // RATE
+        prev = out.get(irow, (0, 0, 0))
+        out[irow] = (prev[0], prev[1], iz)
+    return out
+
+
+def _encode_signed(v: int) -> list[int]:
+    mag = abs(v)
+    return [int(v < 0), *((mag >> (24 * k)) & ((1 << 24) - 1) for k in range(3))]
+
+
 def _check_fields(statement: BatchStatement, ins: np.ndarray) -> None:
     """Raise ValueError naming the first pinned header field that is not the statement's."""
     public = statement.public_inputs
@@ -478,6 +668,9 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     )  # fmt: skip
     if refuse and book != pending:
         raise ValueError("carried: the orders carried in are not the pre-state's pending orders")
+    problem = rests_of(statement)[2]
+    if refuse and problem is not None:
+        raise ValueError(problem)
     if refuse:
         _check_fields(statement, ins)
     h = rows[0][0].shape[0]
@@ -494,6 +687,10 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     acct = np.zeros(n, np.int64)
     held = np.zeros(n, np.int64)
     held_pre = [_held(statement, r) for r, _, _ in pending_orders(pre)]
+    pre_orders = [r for r, _, _ in pending_orders(pre)]
+    post_rests = {r.order_id: r for r in post.resting_orders}
+    keep = np.zeros(n, np.int64)
+    kept: dict[int, tuple[int, int, int, int]] = {}  # id row → (fc0, fc1, ro, qty − kq)
     for t, start in ((0, 2 * h), (1, post_start)):
         for i, (_, a) in enumerate(records[t]):
             r = start + 1 + _RECORD_BLOCKS * i
@@ -501,6 +698,13 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             acct[r : r + 3] = a
             if t == 0:
                 held[r + 2] = int(held_pre[i])
+                rest = post_rests.get(pre_orders[i].order_id)
+                if held_pre[i] and not records[0][i][0] and rest is not None:
+                    keep[r + 1 : r + 3] = 1
+                    kq, q = rest.order.quantity, pre_orders[i].order.quantity
+                    kq_ = max(kq - 1, 0) % (1 << 24)  # a forged one: out of range
+                    kept[r + 2] = (kq_ % 4096, kq_ >> 12, int(pre_orders[i].order.reduce_only),
+                                   (q - kq) % (1 << 24))  # fmt: skip
     fields = np.zeros((5, n), np.int64)
     r0_rows = np.flatnonzero(sel[0])
     for k in range(5):
@@ -509,6 +713,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     tb.set(SECTION, "on", np.ones(n, np.int64))
     tb.set(SECTION, "last", np.append(first[1:], 1))
     columns = {"first": first, "tree": tree, "pend": pend, "held": held, "acct": acct}
+    columns |= {"keep": keep}
     columns |= {"r0": sel[0], "r1": sel[1], "r2": sel[2]}
     for name, values in columns.items():
         tb.set(SECTION, name, values)
@@ -516,8 +721,20 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         tb.set(SECTION, name, fields[k])
     _write_halted(tb, halted, pend)
     tb.set_sponge(SECTION, ins, outs)
+    helpers = np.zeros((3, n), np.int64)
+    for r, link in _link_values(statement, refuse).items():
+        helpers[:, r] = link
+    digits: list[int] = []
+    for r, (d0, d1, ro, left) in kept.items():
+        helpers[:, r] = (d0, d1, ro)
+        helpers[:, r - 1] = (left % 4096, left >> 12, 1)
+        digits += [d0, d1, left % 4096, left >> 12]
+        digits.append(512 * (int(fields[2, r]) - 8 * ro) % P)
+    for k, name in enumerate(("fc0", "fc1", "iz")):
+        tb.set(SECTION, name, helpers[k])
+    tb.count_range([d for d in digits if d < 4096])  # a forged one's lookup cannot balance
     # the accounts section receives each record's address lookup on its row
-    lookups = [a for t in (0, 1) for kind_, a in records[t] if t == 0 or kind_]
+    lookups = [a for t in (0, 1) for _, a in records[t]]
     column = tb.get("acct", "orders")
     counts = np.bincount(np.array(lookups, dtype=np.int64), minlength=tb.num_rows)
     column[:] = (column + counts[: tb.num_rows].astype(np.uint64)) % np.uint64(P)

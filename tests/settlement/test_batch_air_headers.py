@@ -6,11 +6,14 @@ refused by the prover and rejected by the AIR (``refuse=False``), naming the sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
 
+from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.air import Air, ConstraintViolation
 from sealbatch.crypto.field_scalar import P
@@ -26,7 +29,7 @@ from sealbatch.settlement.batch_air.statement import (
     BatchStatement,
 )
 from sealbatch.settlement.errors import BatchStatementError
-from sealbatch.settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.roots import header_blocks, header_elements, pending_orders
 from sealbatch.settlement.transition import apply_batch
@@ -38,18 +41,25 @@ PRICES = {BTC: 650_000, ETH: 350_000}
 
 
 @pytest.fixture(scope="module")
-def demo() -> list[BatchStatement]:
-    """The statements of the four demo batches: batch 3 stages a liquidation order, batch
-    4 carries it in with GTC rests and leaves rests for batch 5."""
+def demo_runs() -> tuple[list[Any], SettlementConfig, Any]:
+    """The four demo batches with their settlement config and oracle."""
     config = DemoConfig()
     settle, (oracle, _) = demo_settlement_config(config), demo_oracle(config.seed)
+    return list(run_demo(config)), settle, oracle
+
+
+@pytest.fixture(scope="module")
+def demo(demo_runs: tuple[list[Any], SettlementConfig, Any]) -> list[BatchStatement]:
+    """The statements of the four demo batches: batch 3 stages a liquidation order, batch
+    4 carries it in with GTC rests and leaves rests for batch 5."""
+    runs, settle, oracle = demo_runs
     return [
         statement_of(
             BatchPublication(b.result, b.oracle_round, b.pre_state, b.post_state).files(
                 settle, oracle
             )
         )
-        for b in run_demo(config)
+        for b in runs
     ]
 
 
@@ -126,7 +136,8 @@ def test_a_carried_order_that_is_not_a_pending_one_is_caught(
     i = _carried_row(st)
     orders = list(st.orders)
     orders[i] = change(orders[i])  # type: ignore[operator]
-    _refused_and_rejected(replace(st, orders=tuple(orders)), "carried")
+    # a changed quantity also changes the remainder the order rests with (rests)
+    _refused_and_rejected(replace(st, orders=tuple(orders)), "carried", r"bus|rests")
 
 
 def test_a_carried_order_with_another_limit_is_caught(carried: BatchStatement) -> None:
@@ -199,11 +210,20 @@ def test_a_market_claimed_halted_is_caught(carried: BatchStatement) -> None:
 def halted() -> BatchStatement:
     """Batch 1 leaves a GTC bid resting in BTC-PERP; batch 2 settles after every index
     is older than ``max_price_age_ms``: both markets are halted and the rest is held."""
+    return _held_batch(
+        [
+            (TRADERS[0], Order(BTC, Side.BUY, 650_000, 10, TimeInForce.GTC)),
+            (TRADERS[1], Order(BTC, Side.SELL, 650_000, 4)),
+        ]
+    )
+
+
+def _held_batch(
+    orders: list[tuple[Any, Order]], rests: Callable[[Any], Any] | None = None
+) -> BatchStatement:
+    """Batch 1 clears ``orders`` and leaves one GTC rest; batch 2 is halted and holds it,
+    published with the post-state's rests ``rests(rest)`` (default: as settled)."""
     pre = funded([10**11, 10**11])
-    orders = [
-        (TRADERS[0], Order(BTC, Side.BUY, 650_000, 10, TimeInForce.GTC)),
-        (TRADERS[1], Order(BTC, Side.SELL, 650_000, 4)),
-    ]
     mid, _ = apply_batch(pre, make_batch(1, orders), oracle_round(1, 1_000, PRICES),
                          DEFAULT_CONFIG, ORACLE)  # fmt: skip
     assert len(mid.resting_orders) == 1
@@ -211,6 +231,8 @@ def halted() -> BatchStatement:
     batch = committed_batch(2, [], {ms.market: ms.mark_price for ms in mid.market_states})
     post, _ = apply_batch(mid, batch, late, DEFAULT_CONFIG, ORACLE)
     assert post.resting_orders == mid.resting_orders
+    if rests is not None:
+        post = replace(post, resting_orders=tuple(rests(r) for r in post.resting_orders))
     st = statement_of(BatchPublication(batch, late, mid, post).files(DEFAULT_CONFIG, ORACLE))
     assert st.halted == (BTC, ETH)
     return st
@@ -381,3 +403,205 @@ def test_the_settlement_statement_holds_no_header_digests(
     assert len(lengths) == 1
     assert carried.settle.to_elements()[4:20] == (*carried.settle.pre_root,
                                                   *carried.settle.post_root)  # fmt: skip
+
+
+# ---- header fields linked across the two headers and to the statement
+
+
+def _settle_at(st: BatchStatement, offset: int) -> int:
+    return PUBLIC_HEADER + PUBLIC_PER_MARKET * len(st.markets) + offset
+
+
+def test_a_funding_step_that_is_not_the_headers_is_caught(demo: list[BatchStatement]) -> None:
+    """The operator settles funding with a step ΔF one unit off the one between the two
+    headers' funding indexes (moving money between longs and shorts): the post-state's
+    funding index must be the pre-state's plus ΔF."""
+    st = next(s for s in demo if any(mt.delta_funding for mt in s.settle.markets))
+    j = next(j for j, mt in enumerate(st.settle.markets) if mt.delta_funding)
+    delta = _settle_at(st, headers._SETTLE_MARKETS + headers._SETTLE_MARKET_SIZE * j + 4)
+    name = f"post funding index {j} = pre \\+ ΔF"
+    _refused_and_rejected(_forged_public(st, delta), name, name)
+
+
+def test_an_index_price_that_is_not_the_post_headers_is_caught(
+    staged: tuple[BatchStatement, Air, np.ndarray],
+) -> None:
+    """The margin terms' index price (which decides, with the marks, who is liquidated)
+    one tick off the post-state's index."""
+    st, _, _ = staged
+    j = next(j for j, ms in enumerate(st.post.market_states) if ms.index_price)
+    forged = _forged_public(st, _settle_at(st, headers._margin_at(st, j) + 1))
+    name = f"the index price {j} is the post-state's index"
+    _refused_and_rejected(forged, name, name)
+
+
+def test_a_reference_that_is_not_the_pre_states_mark_is_caught(
+    demo: list[BatchStatement],
+) -> None:
+    """The price rule's reference one tick off the pre-state's mark (the operator moves
+    the tie-break towards a price it prefers)."""
+    st = next(s for s in demo if s.pre.market_states[0].mark_price)
+    forged = _forged_public(st, PUBLIC_HEADER + 7)
+    name = "pre mark 0 is the reference"
+    with pytest.raises(BatchStatementError, match=name):
+        generate(forged, rows_for(forged))
+    air, trace = generate(forged, rows_for(forged), refuse=False)
+    with pytest.raises(ConstraintViolation, match=f"{name}|bus"):
+        check_all(air, trace)
+
+
+# ---- the post-state's GTC rests are the book's unfilled GTC remainders
+
+
+def _published_with_rests(
+    demo_runs: tuple[list[Any], SettlementConfig, Any], rests: tuple[RestingOrder, ...]
+) -> BatchStatement:
+    """The statement of demo batch 4 published with a post-state holding ``rests``."""
+    runs, settle, oracle = demo_runs
+    b = runs[3]
+    post = replace(b.post_state, resting_orders=rests)
+    return statement_of(
+        BatchPublication(b.result, b.oracle_round, b.pre_state, post).files(settle, oracle)
+    )
+
+
+def _rests_changed(
+    demo_runs: tuple[list[Any], SettlementConfig, Any], change: Callable[[Any], Any]
+) -> BatchStatement:
+    rests = list(demo_runs[0][3].post_state.resting_orders)
+    rests[0] = change(rests[0])
+    return _published_with_rests(demo_runs, tuple(rests))
+
+
+def test_the_post_states_rests_are_the_books_remainders(carried: BatchStatement) -> None:
+    st = carried
+    assert st.post.resting_orders
+    air, trace = generate(st, rows_for(st))
+    check_all(air, trace)
+    rests = trace[_col(air, "book.rests")]
+    assert int(rests.sum()) == len(st.post.resting_orders)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: replace(r, order=r.order.with_quantity(r.order.quantity + 1)),
+        lambda r: replace(r, order=r.order.with_quantity(r.order.quantity - 1)),
+        "other-account",
+        lambda r: replace(r, order=replace(r.order, limit_price=r.order.limit_price + 1)),
+    ],
+    ids=["grown", "shrunk", "other-account", "other-limit"],
+)
+def test_a_rest_that_is_not_its_orders_remainder_is_caught(
+    demo_runs: tuple[list[Any], SettlementConfig, Any], change: Any
+) -> None:
+    """The operator publishes a post-state resting more or fewer lots than the order left
+    unfilled, or the rest moved to another trader or limit (orders that would trade for
+    someone in the next batch)."""
+    post = demo_runs[0][3].post_state
+    first = post.resting_orders[0]
+    assert not first.order.reduce_only
+    if change == "other-account":
+        other = next(k.address for k in post.accounts if k.address != first.trader)
+        change = lambda r: replace(r, trader=other)  # noqa: E731
+    _refused_and_rejected(_rests_changed(demo_runs, change), "rests", "rests|bus")
+
+
+def test_an_invented_rest_is_caught(demo_runs: tuple[list[Any], SettlementConfig, Any]) -> None:
+    """A GTC rest no order of the batch left: a fresh id on a trader's account."""
+    rests = demo_runs[0][3].post_state.resting_orders
+    invented = replace(rests[0], order_id=bytes(31) + b"\x07")
+    forged = _published_with_rests(demo_runs, (*rests, invented))
+    _refused_and_rejected(forged, "rests: the post-state's GTC rest", "bus")
+
+
+# ---- a GTC rest held in a halted market rests on, or a reduce-only one capped
+
+_HELD_BID = [
+    (TRADERS[0], Order(BTC, Side.BUY, 650_000, 10, TimeInForce.GTC)),
+    (TRADERS[1], Order(BTC, Side.SELL, 650_000, 4)),
+]
+#: trader 0 opens a 4-lot long and rests a reduce-only GTC ask of 3 lots
+_HELD_ASK = [
+    (TRADERS[0], Order(BTC, Side.BUY, 650_000, 4)),
+    (TRADERS[1], Order(BTC, Side.SELL, 650_000, 4)),
+    (TRADERS[0], Order(BTC, Side.SELL, 700_000, 3, TimeInForce.GTC, reduce_only=True)),
+]
+
+
+def _kept_rows(air: Air, trace: np.ndarray) -> np.ndarray:
+    keep, r2 = trace[_col(air, "hdr.keep")], trace[_col(air, "hdr.r2")]
+    return np.flatnonzero(keep * r2)
+
+
+def _lots(delta: int) -> Callable[[Any], Any]:
+    return lambda r: replace(r, order=r.order.with_quantity(r.order.quantity + delta))
+
+
+def test_a_held_rest_rests_on_from_its_pre_state_record(halted: BatchStatement) -> None:
+    st = halted
+    air, trace = generate(st, rows_for(st))
+    check_all(air, trace)
+    assert len(_kept_rows(air, trace)) == len(st.post.resting_orders) == 1
+    assert int(trace[_col(air, "book.rests")].sum()) == 0
+
+
+@pytest.mark.parametrize("delta", [1, -1], ids=["grown", "shrunk"])
+def test_a_held_rest_with_other_lots_is_caught(delta: int) -> None:
+    """The operator publishes the held bid (not reduce-only) with a lot more or less: a
+    grown rest cannot keep more than its quantity, a shrunk one is no reduce-only cap."""
+    forged = _held_batch(_HELD_BID, _lots(delta))
+    rejected = (
+        "rests: a held rest keeps at most its quantity|bus"
+        if delta > 0
+        else "rests: only a reduce-only held rest is capped"
+    )
+    _refused_and_rejected(forged, "rests: the post-state's GTC rest", rejected)
+
+
+def test_a_held_rest_moved_to_another_limit_is_caught() -> None:
+    forged = _held_batch(
+        _HELD_BID,
+        lambda r: replace(r, order=replace(r.order, limit_price=r.order.limit_price + 1)),
+    )
+    _refused_and_rejected(forged, "rests: the post-state's GTC rest", "bus")
+
+
+def test_a_held_rest_claimed_reduce_only_is_caught(halted: BatchStatement) -> None:
+    """The prover marks the held bid reduce-only on its record (to cap it): its flags
+    say it is not."""
+    air, honest = generate(halted, rows_for(halted))
+    (row,) = _kept_rows(air, honest)
+    trace = honest.copy()
+    trace[_col(air, "hdr.iz"), row] = 1
+    with pytest.raises(ConstraintViolation, match="bus"):
+        check_all(air, trace)
+
+
+def test_a_held_rest_cannot_be_kept_by_a_record_that_is_not_held(
+    carried: BatchStatement,
+) -> None:
+    """A pre-state record carried into the book cannot also rest on as a held one."""
+    air, honest = generate(carried, rows_for(carried))
+    r2, tree = honest[_col(air, "hdr.r2")], honest[_col(air, "hdr.tree")]
+    row = int(np.flatnonzero(r2 * (1 - tree))[0])
+    trace = honest.copy()
+    trace[_col(air, "hdr.keep"), row - 1 : row + 1] = 1
+    with pytest.raises(ConstraintViolation, match="rests: only a held GTC rest rests on"):
+        check_all(air, trace)
+
+
+def test_a_held_reduce_only_rest_may_be_capped_but_not_grown() -> None:
+    """A reduce-only rest the between-batch cap shrinks rests on with fewer lots (the AIR
+    lets it, as it lets a book row's); one lot more than it had is caught."""
+    for capped in (None, _lots(-2)):
+        st = _held_batch(_HELD_ASK, capped)
+        air, trace = generate(st, rows_for(st))
+        check_all(air, trace)
+        (row,) = _kept_rows(air, trace)
+        assert int(trace[_col(air, "hdr.iz"), row]) == 1
+    _refused_and_rejected(
+        _held_batch(_HELD_ASK, _lots(1)),
+        "rests: the post-state's GTC rest",
+        "rests: a held rest keeps at most|bus",
+    )
