@@ -8,9 +8,16 @@ instructions are compiled here, once, into EVM bytecode that does only the
 field arithmetic, split into code contracts under EIP-170's 24 576 bytes.
 
 Each code contract is called (``STATICCALL``) with the whole register file as
-calldata and returns it, updated: it copies the calldata to memory at 0
-(register ``r`` is the word at ``32·r``), runs its instructions in program
-order and returns the same number of bytes. The field operations are those
+calldata and returns only its *window*: the registers ``lo .. hi`` that its
+instructions write (the allocator reuses temporaries, so a contract's writes
+span a few hundred registers, not the file's thousands). It copies the window
+from the calldata to memory at word 1 (register ``r`` of the window is the
+word at ``32·(1 + r − lo)``), reads every other register straight from the
+calldata (``CALLDATALOAD 32·r``), runs its instructions in program order and
+returns ``lo`` (one word) followed by the window, which the evaluator copies
+back into the file at register ``lo``. Copying the whole file in and out of
+every contract cost each call the memory of the whole file (about 45 000 gas
+at 3 451 registers); a window costs a few thousand. The field operations are those
 of the interpreter (packed extension elements, four 64-bit lanes, see
 ``BabyBear.sol``), so both give the same registers bit for bit:
 
@@ -22,7 +29,7 @@ of the interpreter (packed extension elements, four 64-bit lanes, see
   ``MULBASE`` jump to one shared subroutine each (at the end of every
   contract), called with the same stack depth from every site;
 * ``POW e`` is left-to-right square-and-multiply on a scratch word after the
-  register file, stored into its register at the end (``e = 0`` stores 1).
+  window, stored into its register at the end (``e = 0`` stores 1).
 
 The code is a deterministic function of the program's bytes: anyone can
 recompute it from the program the evaluator pins (``programHash``) and
@@ -64,7 +71,7 @@ _LANE_BIT32 = sum(1 << (32 + 64 * k) for k in range(4))
 # opcodes
 _ADD, _MUL, _SUB, _MOD, _MULMOD = 0x01, 0x02, 0x03, 0x06, 0x09
 _AND, _OR, _SHL, _SHR = 0x16, 0x17, 0x1B, 0x1C
-_CALLDATASIZE, _CALLDATACOPY = 0x36, 0x37
+_CALLDATALOAD, _CALLDATASIZE, _CALLDATACOPY = 0x35, 0x36, 0x37
 _POP, _MLOAD, _MSTORE, _JUMP, _JUMPDEST = 0x50, 0x51, 0x52, 0x56, 0x5B
 _PUSH0, _DUP1, _SWAP1, _RETURN = 0x5F, 0x80, 0x90, 0xF3
 
@@ -76,11 +83,17 @@ _NUM_K = 4
 class _Asm:
     """Bytecode with the stack depth tracked, so constants are reached by ``DUP``."""
 
-    def __init__(self) -> None:
+    def __init__(self, window: tuple[int, int] | None = (0, -1), scratch: int = -1) -> None:
         self.code = bytearray()
         self.depth = 0
         self.fixups: list[tuple[int, str]] = []
         self.labels: dict[str, int] = {}
+        #: the registers ``lo .. hi`` held in memory (from word 1); the rest read from calldata;
+        #: ``None``: every register at ``32·r`` (to measure code size only)
+        self.absolute = window is None
+        self.lo, self.hi = window if window is not None else (0, -1)
+        #: POW's accumulator: the memory word after the window
+        self.scratch = scratch
 
     def op(self, opcode: int, pops: int, pushes: int) -> None:
         self.code.append(opcode)
@@ -116,12 +129,26 @@ class _Asm:
     def swap(self, n: int) -> None:
         self.op(_SWAP1 + n - 1, n + 1, n + 1)
 
+    def _slot(self, reg: int) -> int:
+        """Memory address of a window register or of the scratch word."""
+        if self.absolute:
+            return 32 * reg
+        if reg == self.scratch:
+            return 32 * (2 + self.hi - self.lo)
+        if not self.lo <= reg <= self.hi:
+            raise AssertionError(f"register {reg} outside the window {self.lo}..{self.hi}")
+        return 32 * (1 + reg - self.lo)
+
     def load(self, reg: int) -> None:
-        self.push(32 * reg)
+        if not self.absolute and reg != self.scratch and not self.lo <= reg <= self.hi:
+            self.push(32 * reg)
+            self.op(_CALLDATALOAD, 1, 1)
+            return
+        self.push(self._slot(reg))
         self.op(_MLOAD, 1, 1)
 
     def store(self, reg: int) -> None:
-        self.push(32 * reg)
+        self.push(self._slot(reg))
         self.op(_MSTORE, 2, 0)
 
     def lane(self, k: int) -> None:
@@ -153,17 +180,21 @@ class _Asm:
 
 
 def _prologue(asm: _Asm) -> None:
-    asm.op(_CALLDATASIZE, 0, 1)
+    """Word 0 := ``lo``; words ``1 ..`` := the window's registers, from the calldata."""
+    asm.push(asm.lo)
     asm.push(0)
-    asm.push(0)
+    asm.op(_MSTORE, 2, 0)
+    asm.push(32 * (1 + asm.hi - asm.lo))
+    asm.push(32 * asm.lo)
+    asm.push(32)
     asm.op(_CALLDATACOPY, 3, 0)
     for value in (P, _P4, _LANE_ADD, _LANE_BIT32):
         asm.push(value)
 
 
 def _epilogue(asm: _Asm) -> None:
-    """RETURN the register file, then the subroutines ``fmul`` and ``reduce``."""
-    asm.op(_CALLDATASIZE, 0, 1)
+    """RETURN ``lo`` and the window, then the subroutines ``fmul`` and ``reduce``."""
+    asm.push(32 * (2 + asm.hi - asm.lo))
     asm.push(0)
     asm.op(_RETURN, 2, 0)
     # fmul: [ret, a, b] -> [s] unreduced, then falls into reduce with [ret, s]
@@ -306,7 +337,7 @@ def _call_fmul(asm: _Asm, a: int, b: int, back: str) -> None:
 
 def _tail_bytes() -> int:
     """Bytes of a code contract's closing part: the RETURN and the two subroutines."""
-    asm = _Asm()
+    asm = _Asm((0, 0xFFFF))  # the widest RETURN size
     _epilogue(asm)
     return len(asm.code)
 
@@ -317,47 +348,88 @@ _TAIL_BYTES = _tail_bytes()
 def compile_code(program: bytes) -> tuple[bytes, ...]:
     """The runtime code of the contracts that run ``program``'s instructions, in order.
 
-    Each holds whole instructions and stays under :data:`MAX_CODE_BYTES`.
+    Each holds whole instructions and stays under :data:`MAX_CODE_BYTES`; each
+    returns ``lo`` and the window of registers its instructions write (module
+    docstring).
 
     Raises:
         ValueError: a malformed program (see :func:`program_instructions`).
     """
     num_regs, instructions = program_instructions(program)
-    scratch = num_regs  # one word past the register file: POW's accumulator
+    scratch = num_regs  # POW's accumulator: no register has this number
     parts: list[bytes] = []
-    asm = _start()
-    for n, ins in enumerate(instructions):
-        mark, depth, fixups, labels = len(asm.code), asm.depth, len(asm.fixups), len(asm.labels)
-        _emit(asm, ins, scratch, n)
-        if len(asm.code) + _TAIL_BYTES > MAX_CODE_BYTES:
-            # roll the instruction back and start the next contract with it
-            del asm.code[mark:]
-            del asm.fixups[fixups:]
-            for name in list(asm.labels)[labels:]:
-                del asm.labels[name]
-            asm.depth = depth
-            parts.append(_finish(asm))
-            asm = _start()
-            _emit(asm, ins, scratch, n)
-        if asm.depth != _NUM_K:
-            raise AssertionError(f"stack depth {asm.depth} after instruction {n}")
-    if instructions or not parts:
-        parts.append(_finish(asm))
+    start = 0
+    while start < len(instructions) or not parts:
+        end = _greedy_end(instructions, start, scratch)
+        code = _compile_part(instructions, start, end, scratch)
+        while len(code) > MAX_CODE_BYTES:  # the window's addresses made it longer
+            end -= 1
+            if end <= start:
+                raise AssertionError(f"instruction {start} does not fit a code contract")
+            code = _compile_part(instructions, start, end, scratch)
+        step = 64  # the window's addresses are usually shorter: take more while it fits
+        while end < len(instructions) and step:
+            longer = _compile_part(instructions, start, min(end + step, len(instructions)), scratch)
+            if len(longer) <= MAX_CODE_BYTES:
+                end, code = min(end + step, len(instructions)), longer
+            else:
+                step //= 2
+        parts.append(code)
+        start = end
     return tuple(parts)
 
 
-def _start() -> _Asm:
-    asm = _Asm()
+def _window(instructions: Sequence[tuple[int, int, int, int]]) -> tuple[int, int]:
+    """The registers ``lo .. hi`` that ``instructions`` write (``(0, -1)`` for none)."""
+    if not instructions:
+        return 0, -1
+    dsts = [ins[1] for ins in instructions]
+    return min(dsts), max(dsts)
+
+
+def _greedy_end(instructions: Sequence[tuple[int, int, int, int]], start: int, scratch: int) -> int:
+    """The end of the longest run from ``start`` that fits with absolute addresses.
+
+    Every register at ``32·r`` (memory or calldata, the same bytes) and the widest
+    prologue: a window's addresses are rarely longer, and :func:`compile_code` shortens
+    the run when they are.
+    """
+    asm = _Asm(None, scratch)
+    asm.depth = _NUM_K  # the prologue's constants
+    size = _prologue_bytes() + _TAIL_BYTES
+    for n in range(start, len(instructions)):
+        mark = len(asm.code)
+        _emit(asm, instructions[n], scratch, n)
+        size += len(asm.code) - mark
+        if size > MAX_CODE_BYTES:
+            return max(n, start + 1)
+    return len(instructions)
+
+
+def _prologue_bytes() -> int:
+    asm = _Asm((0xFFFF, 2 * 0xFFFF))  # the widest pushes
     _prologue(asm)
-    return asm
+    return len(asm.code)
+
+
+def _compile_part(
+    instructions: Sequence[tuple[int, int, int, int]], start: int, end: int, scratch: int
+) -> bytes:
+    """The code of instructions ``start .. end - 1`` in one contract (of any length)."""
+    chunk = instructions[start:end]
+    asm = _Asm(_window(chunk), scratch)
+    _prologue(asm)
+    for n, ins in enumerate(chunk, start):
+        _emit(asm, ins, scratch, n)
+        if asm.depth != _NUM_K:
+            raise AssertionError(f"stack depth {asm.depth} after instruction {n}")
+    return _finish(asm)
 
 
 def _finish(asm: _Asm) -> bytes:
+    """The contract's code: the instructions so far, the RETURN and the subroutines."""
     _epilogue(asm)
-    code = asm.resolve()
-    if len(code) > MAX_CODE_BYTES:
-        raise AssertionError(f"code contract of {len(code)} bytes")
-    return code
+    return asm.resolve()
 
 
 def deploy_init_code(runtime: bytes) -> bytes:

@@ -10,12 +10,12 @@ import {ConstraintEvaluator} from "./ConstraintEvaluator.sol";
 ///         up to 24 575 program bytes, one transaction each, so no transaction nears a block's
 ///         gas) and its instructions compiled to straight-line EVM code (crypto/evm_program.py:
 ///         code contracts under EIP-170's 24 576 bytes, each called with the register file and
-///         returning it updated), then this evaluator adopts both. `programHash` is the
+///         returning the registers it writes), then this evaluator adopts both. `programHash` is the
 ///         Keccak-256 of what the data contracts hold, so a verifier pinned to it checks
 ///         exactly that AIR; `codeHash` pins the code contracts, which anyone can recompile
 ///         from the program and compare.
 contract ProgramConstraints is ConstraintEvaluator {
-    /// @notice A code contract is missing, or failed, or returned a register file of another size.
+    /// @notice A code contract is missing, or failed, or returned a window outside the register file.
     error CodeFailed(uint256 part);
 
     /// @notice Keccak-256 of the code contracts' code hashes, in order.
@@ -39,7 +39,8 @@ contract ProgramConstraints is ConstraintEvaluator {
     }
 
     /// @dev Each code contract in turn runs its instructions on the register file: called with
-    ///      the registers as calldata, it returns them updated, in place.
+    ///      the registers as calldata, it returns `lo` (one word) and the registers `lo ..` it
+    ///      writes (its window), which are copied back into the file at register `lo`.
     function _execute(uint256 code, uint256 count, uint256 regs, uint256 numRegs)
         internal
         view
@@ -52,8 +53,18 @@ contract ProgramConstraints is ConstraintEvaluator {
             address part = codeParts[i];
             bool ok;
             assembly ("memory-safe") {
-                ok := staticcall(gas(), part, regs, size, regs, size)
-                ok := and(ok, eq(returndatasize(), size))
+                ok := staticcall(gas(), part, regs, size, 0, 0)
+                let got := returndatasize()
+                ok := and(ok, iszero(lt(got, 32)))
+                if ok {
+                    returndatacopy(0, 0, 32)
+                    let lo := mload(0)
+                    let bytes_ := sub(got, 32)
+                    // whole registers, all inside the file (lo below 2^16: 32·lo cannot wrap)
+                    ok := and(lt(lo, 0x10000), iszero(and(bytes_, 31)))
+                    ok := and(ok, iszero(gt(add(shl(5, lo), bytes_), size)))
+                    if ok { returndatacopy(add(regs, shl(5, lo)), 32, bytes_) }
+                }
             }
             if (!ok) revert CodeFailed(i);
         }

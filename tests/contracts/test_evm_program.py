@@ -88,11 +88,15 @@ def create(chain: Chain, init: bytes) -> str:
 
 
 def run(chain: Chain, program: bytes, regs: list[Fp4]) -> list[Fp4]:
-    """Each code contract of ``program`` in turn on the register file, as the evaluator does."""
-    data = b"".join(pack(r).to_bytes(32, "big") for r in regs)
+    """Each code contract of ``program`` in turn on the register file, as the evaluator does:
+    the window it returns (``lo``, then its registers) copied back at register ``lo``."""
+    data = bytearray(b"".join(pack(r).to_bytes(32, "big") for r in regs))
     for part in compile_code(program):
         address = create(chain, deploy_init_code(part))
-        data = bytes(chain.w3.eth.call({"to": address, "data": data, "gas": 30_000_000}))
+        out = bytes(chain.w3.eth.call({"to": address, "data": bytes(data), "gas": 30_000_000}))
+        lo = int.from_bytes(out[:32], "big")
+        assert len(out) % 32 == 0 and 32 * lo + len(out) - 32 <= len(data)
+        data[32 * lo : 32 * lo + len(out) - 32] = out[32:]
     return [unpack(int.from_bytes(data[i : i + 32], "big")) for i in range(0, len(data), 32)]
 
 
