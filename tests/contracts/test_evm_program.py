@@ -213,3 +213,31 @@ def test_a_code_contract_that_returns_nothing_reverts() -> None:
     with pytest.raises(ContractReverted) as info:
         chain.deploy("ProgramConstraints", [data], len(program.code), [empty])
     assert info.value.error == "CodeFailed"
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        # lo = 65 535 and one register: past the end of the file
+        bytes([0x61, 0xFF, 0xFF, 0x5F, 0x52, 0x60, 0x40, 0x5F, 0xF3]),
+        # lo = 0 and 33 bytes: not a whole number of registers
+        bytes([0x5F, 0x5F, 0x52, 0x60, 0x41, 0x5F, 0xF3]),
+        # 31 bytes: not even the window's start
+        bytes([0x60, 0x1F, 0x5F, 0xF3]),
+    ],
+)
+def test_a_window_outside_the_register_file_reverts(runtime: bytes) -> None:
+    """A code contract answering with a window the evaluator cannot place is refused, not
+    copied over memory past the register file (honest code never does: its hash is pinned)."""
+    chain = Chain()
+    air = GENERATOR.build_default("fibonacci", 64)
+    program = compile_constraints(air)
+    data = create(chain, data_chunk_init_code(program.code))
+    evaluator = chain.deploy(
+        "ProgramConstraints", [data], len(program.code), [create(chain, deploy_init_code(runtime))]
+    )
+    inputs = [0] * (len(program.frame) + len(air.public_inputs))
+    with pytest.raises(ContractReverted) as info:
+        chain.call(evaluator, "constraintsAt", 5, 6, inputs)
+    assert info.value.error == "CodeFailed"
+    assert info.value.error_args == (0,)
