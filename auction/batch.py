@@ -54,6 +54,8 @@ class RestingOrder:
     for an order revealed in this batch (published with it, so that anyone,
     and the batch proof, can recompute the commitment from the order's
     fields); None for an order carried in (a GTC rest, a liquidation order).
+    ``bond`` is the bond its signed ``Commit`` put at stake (with the trader, part
+    of its commitment's leaf under the commitment root), None where ``salt`` is.
     """
 
     order_id: bytes
@@ -61,6 +63,7 @@ class RestingOrder:
     order: Order
     origin_batch: int
     salt: bytes | None = field(default=None, compare=False, repr=False)
+    bond: int | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,7 @@ def clear_batch(
             order id appears twice.
     """
     resting = [
-        RestingOrder(r.commitment, r.trader, r.order, sealed.batch_id, r.salt)
+        RestingOrder(r.commitment, r.trader, r.order, sealed.batch_id, r.salt, r.bond)
         for r in sealed.revealed
     ]
     resting.extend(carried_in)

@@ -30,6 +30,7 @@ from typing import Any
 from sealbatch.auction.bounds import MAX_BALANCE, bound_message, within
 from sealbatch.auction.commitment import (
     COMMITMENT_TREE_DEPTH,
+    MAX_BOND,
     commitment_preimage,
     commitment_root,
     compute_commitment,
@@ -376,8 +377,10 @@ class CommitBook:
 
     @property
     def seed(self) -> bytes:
-        """Poseidon2 Merkle root of the commitments in receipt order (``commitment_root``)."""
-        return commitment_root(self._order)
+        """Poseidon2 Merkle root of the commitments in receipt order, each leaf binding
+        its trader and bond (``commitment_root``)."""
+        commits = [self._entries[c].commit for c in self._order]
+        return commitment_root(self._order, [c.trader for c in commits], [c.bond for c in commits])
 
     def _reject(self, err: AuctionError, commitment: bytes | None, now_ms: int) -> AuctionError:
         self._rejections.append(Rejection(commitment, err.code, str(err), now_ms))
@@ -472,9 +475,13 @@ class CommitBook:
                 "commitment: expected a Poseidon2 digest (8 little-endian uint32 field "
                 f"elements below 2013265921, not all zero), got {_hex(c.commitment)}"
             )
-        for name, amount in (("margin_lock", c.margin_lock), ("bond", c.bond)):
-            if not within(amount, 0, MAX_BALANCE):
-                raise InvalidOrder(bound_message(name, amount, 0, MAX_BALANCE, "base units"))
+        if not within(c.margin_lock, 0, MAX_BALANCE):
+            raise InvalidOrder(
+                bound_message("margin_lock", c.margin_lock, 0, MAX_BALANCE, "base units")
+            )
+        # the bond is one field element of the commitment's leaf (docs/formats.md)
+        if not within(c.bond, 0, MAX_BOND):
+            raise InvalidOrder(bound_message("bond", c.bond, 0, MAX_BOND, "base units"))
         if len(self._order) >= 1 << COMMITMENT_TREE_DEPTH:
             raise BadCommitment(
                 f"commitment: expected at most 2^{COMMITMENT_TREE_DEPTH} commitments per batch, "

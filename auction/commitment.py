@@ -20,8 +20,12 @@ with known-answer vectors; in short:
   little-endian (:func:`~sealbatch.crypto.poseidon2.digest_to_bytes`), are the
   ``bytes32 commitment`` of the EIP-712 ``Commit``. Binding the batch and the
   trader makes a commitment useless to anyone else and in any other batch.
+* **Leaf** of a commitment: ``compress(commitment, [trader×7, bond])``
+  (:func:`commitment_leaf`): the trader's 7 address limbs and the bond its
+  signed ``Commit`` put at stake, one element below 2^30
+  (:data:`MAX_BOND`), so the root binds who forfeits what.
 * **Commitment root** (the batch seed). A binary Poseidon2 Merkle tree of
-  fixed depth :data:`COMMITMENT_TREE_DEPTH` over the commitments in receipt
+  fixed depth :data:`COMMITMENT_TREE_DEPTH` over the leaves in receipt
   order; a missing leaf is the all-zero digest and an empty subtree of height
   ``h`` the constant ``EMPTY_SUBTREES[h]``; a parent is
   ``compress(left, right)``.
@@ -57,14 +61,18 @@ __all__ = [
     "EMPTY_SUBTREES",
     "LIMB_BITS",
     "MARKET_DOMAIN",
+    "MAX_BOND",
     "address_limbs",
     "bytes32_elements",
+    "commitment_leaf",
+    "commitment_leaves",
     "commitment_preimage",
     "commitment_root",
     "compute_commitment",
     "compute_commitments",
     "digest_preimages",
     "is_commitment_digest",
+    "leaf_tail",
     "limbs",
     "market_code",
     "order_flags",
@@ -85,6 +93,9 @@ COMMITMENT_PREIMAGE_SIZE = 31
 #: batch, far above what one batch window takes; the proof pays one
 #: compression per level above the last commitment.
 COMMITMENT_TREE_DEPTH = 20
+#: Largest bond a commitment can put at stake, in collateral base units (2^30 − 1,
+#: about 1 073 USDC at 6 decimals): the bond is one field element of its leaf.
+MAX_BOND = (1 << 30) - 1
 
 _MASK = (1 << LIMB_BITS) - 1
 _SCALAR_BELOW = 4  # levels this narrow compress faster one node at a time (measured)
@@ -289,28 +300,89 @@ EMPTY_SUBTREES: tuple[tuple[int, ...], ...] = _empty_subtrees(COMMITMENT_TREE_DE
 (``[0]`` is the all-zero leaf, ``[h+1] = compress([h], [h])``)."""
 
 
-def commitment_root(commitments: Sequence[bytes]) -> bytes:
+def _check_bond(bond: int) -> int:
+    if isinstance(bond, bool) or not isinstance(bond, int) or not 0 <= bond <= MAX_BOND:
+        raise ValueError(f"bond: expected 0 to {MAX_BOND} base units, got {bond!r}")
+    return bond
+
+
+def leaf_tail(trader: str, bond: int) -> list[int]:
+    """The right half of a commitment's leaf: ``[trader×7, bond]``.
+
+    Raises:
+        ValueError: ``trader`` is not an address or ``bond`` not in ``[0, MAX_BOND]``.
+    """
+    return [*address_limbs(trader), _check_bond(bond)]
+
+
+def commitment_leaf(commitment: bytes, trader: str, bond: int) -> bytes:
+    """Leaf of a commitment in the commitment tree: ``compress(commitment, [trader×7, bond])``.
+
+    Raises:
+        ValueError: ``commitment`` is not a Poseidon2 digest (:func:`is_commitment_digest`),
+            or see :func:`leaf_tail`.
+    """
+    if not is_commitment_digest(commitment):
+        raise ValueError(
+            f"commitment: expected a Poseidon2 digest, got 0x{bytes(commitment).hex()}"
+        )
+    return _digest_bytes(compress_ints(bytes32_elements(commitment), leaf_tail(trader, bond)))
+
+
+def commitment_leaves(
+    commitments: Sequence[bytes], traders: Sequence[str], bonds: Sequence[int]
+) -> npt.NDArray[np.uint64]:
+    """The leaves (:func:`commitment_leaf`) of many commitments, one row of 8 elements each,
+    in one vectorised compress.
+
+    Raises:
+        ValueError: the sequences differ in length, or see :func:`commitment_leaf`.
+    """
+    if not len(commitments) == len(traders) == len(bonds):
+        raise ValueError(
+            f"expected one trader and bond per commitment, got {len(commitments)} commitments, "
+            f"{len(traders)} traders and {len(bonds)} bonds"
+        )
+    for c in commitments:
+        if not is_commitment_digest(c):
+            raise ValueError(f"commitment: expected a Poseidon2 digest, got 0x{bytes(c).hex()}")
+    if not commitments:
+        return np.zeros((0, DIGEST_SIZE), np.uint64)
+    left = np.stack([digest_from_bytes(bytes(c)) for c in commitments])
+    right = np.array(
+        [leaf_tail(t, b) for t, b in zip(traders, bonds, strict=True)], dtype=np.uint64
+    )
+    return compress(left, right)
+
+
+def commitment_root(
+    commitments: Sequence[bytes], traders: Sequence[str], bonds: Sequence[int]
+) -> bytes:
     """The Poseidon2 Merkle root of commitments in receipt order (the batch seed).
 
     A fixed-depth tree (:data:`COMMITMENT_TREE_DEPTH`): leaf ``i`` is
-    commitment ``i``, the other leaves are empty; each level is one
-    vectorised :func:`~sealbatch.crypto.poseidon2.compress` over the nodes
-    that hold a commitment, and an odd node out pairs with the level's
-    empty-subtree constant. The root of no commitments is ``EMPTY_SUBTREES[20]``.
+    :func:`commitment_leaf` of commitment ``i`` with its trader and bond, the
+    other leaves are empty; each level is one vectorised
+    :func:`~sealbatch.crypto.poseidon2.compress` over the nodes that hold a
+    commitment, and an odd node out pairs with the level's empty-subtree
+    constant. The root of no commitments is ``EMPTY_SUBTREES[20]``.
+
+    Args:
+        commitments: the commitments in receipt order.
+        traders: each commitment's trader (its signed ``Commit``'s).
+        bonds: each commitment's bond in base units (its signed ``Commit``'s).
 
     Raises:
         ValueError: a commitment is not a Poseidon2 digest (:func:`is_commitment_digest`),
-            or there are more than 2^20.
+            a trader not an address, a bond above :data:`MAX_BOND`, the sequences differ
+            in length, or there are more than 2^20 commitments.
     """
     n = len(commitments)
     if n > 1 << COMMITMENT_TREE_DEPTH:
         raise ValueError(f"expected at most 2^{COMMITMENT_TREE_DEPTH} commitments, got {n}")
+    level = commitment_leaves(commitments, traders, bonds)
     if n == 0:
         return _digest_bytes(EMPTY_SUBTREES[COMMITMENT_TREE_DEPTH])
-    for c in commitments:
-        if not is_commitment_digest(c):
-            raise ValueError(f"commitment: expected a Poseidon2 digest, got 0x{bytes(c).hex()}")
-    level: npt.NDArray[np.uint64] = np.stack([digest_from_bytes(bytes(c)) for c in commitments])
     height = 0
     while level.shape[0] > _SCALAR_BELOW:  # wide levels: one vectorised compress each
         if level.shape[0] % 2:

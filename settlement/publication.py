@@ -327,7 +327,7 @@ class PublishedBatch:
         liquidation orders ``pre`` holds pending."""
         liquidations = {lo.resting.order_id for lo in pre.pending_liquidations}
         revealed = tuple(
-            RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, 0, r.salt)
+            RevealedOrder(r.order_id, r.trader, r.order, n, 0, 0, r.bond or 0, r.salt)
             for n, r in enumerate(self.orders)
             if r.origin_batch == self.batch_id and r.order_id not in liquidations
         )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sealbatch.auction.batch import BatchResult, RestingOrder, market_json
-from sealbatch.auction.commitment import compute_commitments
+from sealbatch.auction.commitment import MAX_BOND, compute_commitments
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side, TimeInForce
@@ -65,10 +65,12 @@ ORDER_COLUMNS = (
     "origin_batch",
     "client_id",
     "salt",
+    "bond",
 )
 #: The columns only an order revealed in this batch fills (empty for one carried in):
-#: with its fields, the trader and the batch id they are its commitment's preimage.
-REVEAL_COLUMNS = ("client_id", "salt")
+#: with its fields, the trader and the batch id the first two are its commitment's
+#: preimage; the bond (its signed Commit's) is, with the trader, the rest of its leaf.
+REVEAL_COLUMNS = ("client_id", "salt", "bond")
 _SALT_BYTES = 32
 _SALT = re.compile(r"0x[0-9a-fA-F]{64}")
 
@@ -282,7 +284,8 @@ def orders_to_csv(orders: Iterable[RestingOrder]) -> str:
     """The orders of a batch as CSV text (columns :data:`ORDER_COLUMNS`).
 
     An order revealed in this batch (one with a salt) also gets its ``client_id``
-    and ``salt`` (0x and 64 hex digits): the rest of its commitment's preimage.
+    and ``salt`` (0x and 64 hex digits), the rest of its commitment's preimage, and
+    its ``bond`` (base units), the rest of its commitment's leaf.
     """
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=ORDER_COLUMNS, lineterminator="\n")
@@ -293,6 +296,7 @@ def orders_to_csv(orders: Iterable[RestingOrder]) -> str:
         d["reduce_only"] = "true" if d["reduce_only"] else "false"
         d["client_id"] = "" if r.salt is None else r.order.client_id
         d["salt"] = "" if r.salt is None else _hex(r.salt)
+        d["bond"] = "" if r.salt is None else (r.bond or 0)
         w.writerow(d)
     return out.getvalue()
 
@@ -302,7 +306,8 @@ def orders_from_csv(text: str) -> list[RestingOrder]:
 
     Raises:
         SettlementError: a missing column (folders published before the salts were
-            lack ``client_id`` and ``salt``), or a malformed row, naming it.
+            lack ``client_id`` and ``salt``, before the leaves bound the bonds ``bond``),
+            or a malformed row, naming it.
     """
     reader = csv.DictReader(io.StringIO(text))
     header = tuple(reader.fieldnames or ())
@@ -315,6 +320,9 @@ def orders_from_csv(text: str) -> list[RestingOrder]:
                 " (the salts of the revealed orders: published since the batch proof "
                 "recomputes their commitments)"
                 if "salt" in missing
+                else " (the bonds of the revealed orders: each commitment's leaf binds its "
+                "trader and bond)"
+                if "bond" in missing
                 else ""
             )
         )
@@ -368,12 +376,18 @@ def _order_from_row(row: Mapping[str, Any], where: str) -> RestingOrder:
     """One orders.csv row: the order, with its client id and salt when it has them."""
     r = _resting_from_dict(row, where)
     salt_text, cid_text = str(row.get("salt") or ""), str(row.get("client_id") or "")
-    if not salt_text and not cid_text:
+    bond_text = str(row.get("bond") or "")
+    if not salt_text and not cid_text and not bond_text:
         return r
-    if not salt_text or not cid_text:
+    if not salt_text or not cid_text or not bond_text:
         raise SettlementError(
-            f"{where}: expected both client_id and salt (a revealed order) or neither "
-            f"(an order carried in), got client_id {cid_text!r} and salt {salt_text!r}"
+            f"{where}: expected client_id, salt and bond (a revealed order) or none of them "
+            f"(an order carried in), got client_id {cid_text!r}, salt {salt_text!r} and "
+            f"bond {bond_text!r}"
+        )
+    if not bond_text.isascii() or not bond_text.isdigit() or int(bond_text, 10) > MAX_BOND:
+        raise SettlementError(
+            f"{where}: bond: expected base units from 0 to {MAX_BOND}, got {bond_text!r}"
         )
     if not _SALT.fullmatch(salt_text):
         raise SettlementError(
@@ -386,7 +400,7 @@ def _order_from_row(row: Mapping[str, Any], where: str) -> RestingOrder:
     except AuctionError as exc:
         raise SettlementError(f"{where}: {exc}") from None
     salt = bytes.fromhex(salt_text[2:])
-    return RestingOrder(r.order_id, r.trader, order, r.origin_batch, salt)
+    return RestingOrder(r.order_id, r.trader, order, r.origin_batch, salt, int(bond_text, 10))
 
 
 def result_to_dict(batch: BatchResult) -> dict[str, Any]:

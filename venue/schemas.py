@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, String
 
 from sealbatch.auction.bounds import MAX_BALANCE, MAX_LOTS, MAX_PRICE
 from sealbatch.auction.commit_reveal import Commit, SignedCommit
+from sealbatch.auction.commitment import MAX_BOND
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.oracle import SignedReport
@@ -51,6 +52,8 @@ QuoteTicks = Annotated[StrictInt, Field(ge=0, le=MAX_PRICE)]
 Lots = Annotated[StrictInt, Field(ge=1, le=MAX_LOTS)]
 Amount = Annotated[StrictInt, Field(ge=1, le=MAX_BALANCE)]
 Locked = Annotated[StrictInt, Field(ge=0, le=MAX_BALANCE)]
+#: a commitment's bond is one element of its leaf under the commitment root
+Bond = Annotated[StrictInt, Field(ge=0, le=MAX_BOND)]
 Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Sig = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
 AddressStr = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
@@ -104,7 +107,7 @@ class CommitIn(_In):
     commitment: Hex32
     nonce: U64
     margin_lock: Locked = 0
-    bond: Locked = 0
+    bond: Bond = 0
     expiry_ms: U64 = (1 << 64) - 1
     signature: Sig
     #: The order and salt encrypted to the batch's threshold key (docs/threshold.md),

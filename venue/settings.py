@@ -7,7 +7,7 @@ import re
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sealbatch.auction.bounds import MAX_BALANCE
+from sealbatch.auction.commitment import MAX_BOND
 from sealbatch.crypto.eip712 import DEV_CHAIN_ID, checksum_address
 
 __all__ = ["DEFAULT_OPERATOR_KEY", "Settings"]
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     min_bond: int = Field(
         default=1_000_000,
         ge=0,
-        le=MAX_BALANCE,
+        le=MAX_BOND,  # a commitment's bond is one element of its leaf (below 2^30)
         description="least collateral (base units) an unrevealed commitment forfeits; "
         "free collateral must cover the bonds of a trader's open commitments",
     )

@@ -31,11 +31,14 @@ commitment tree):
   ``(TAG_ACCOUNT_ADDR, account, trader×7, 0)`` to the accounts section, which
   receives it on the account's row from its address limbs and subaccount — the
   fills of a revealed order settle on the trader's own subaccount 0, no
-  other.
+  other; and it sends the right half of the order's commitment-tree leaf,
+  ``(TAG_CNODE, −1, 2·seq + 1, trader×7, bond)`` (:mod:`.commitments`), the
+  trader limbs it hashed with the order's ``bond`` (a free element: the
+  commitment root fixes it).
 
 Salt and client id are free elements (the digest fixes them). Columns: ``on``,
-``last`` (= ``on`` on block 3), ``seq``, ``acct``, 8 rate, 8 capacity and 16
-output columns: 36, against about 95 had the four blocks sat on the book row
+``last`` (= ``on`` on block 3), ``seq``, ``acct``, ``bond``, 8 rate, 8 capacity
+and 16 output columns: 37, against about 95 had the four blocks sat on the book row
 (rows are cheaper than columns: a proof opens whole rows). Scale: four rows
 and four permutations per revealed order (docs/stark.md "Layout and scale").
 """
@@ -55,6 +58,7 @@ from sealbatch.auction.commitment import (
     market_code,
 )
 from sealbatch.crypto.air import Column, Expr, const, pub
+from sealbatch.settlement.batch_air.commitments import HALF, TAG_CNODE
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_ADDR,
     TAG_CDIGEST,
@@ -109,7 +113,7 @@ def declare(b: AirBuilder) -> None:
     def c(name: str) -> Column:
         return b.column(SECTION, name)
 
-    on, last, seq, acct = c("on"), c("last"), c("seq"), c("acct")
+    on, last, seq, acct, bond = c("on"), c("last"), c("seq"), c("acct"), c("bond")
     rate = [c(f"e{k}") for k in range(_RATE)]
     cap = [c(f"c{k}") for k in range(_RATE)]
     out = [c(f"o{k}") for k in range(2 * _RATE)]
@@ -145,6 +149,12 @@ def declare(b: AirBuilder) -> None:
         [acct, *rate[:7], const(0)],
         last,
         "S8 order binding: the trader's account",
+    )
+    b.bus.send(
+        TAG_CNODE,
+        [const(HALF), 2 * seq + 1, *rate[:7], bond],
+        last,
+        "S8 completeness: a revealed order's trader and bond (its leaf's right half)",
     )
 
 
@@ -228,6 +238,7 @@ def generate(
     tb.set(SECTION, "last", last)
     tb.set(SECTION, "seq", np.repeat([o.sequence for o in revealed], BLOCKS))
     tb.set(SECTION, "acct", np.repeat([o.account for o in revealed], BLOCKS))
+    tb.set(SECTION, "bond", np.repeat([o.bond for o in revealed], BLOCKS))
     for k in range(_RATE):
         tb.set(SECTION, f"e{k}", state_in[:, k].astype(np.int64))
         tb.set(SECTION, f"c{k}", state_in[:, _RATE + k].astype(np.int64))

@@ -3,29 +3,39 @@ revealed orders and the forfeits.
 
 The commitment root (public inputs 19–26, ``result.json``'s ``seed``) is the
 depth-20 Poseidon2 Merkle tree of docs/formats.md "Commitments" over the
-batch's commitments in receipt order. Here its leaves are
+batch's commitments in receipt order, leaf ``s`` being
+``compress(commitment, [trader×7, bond])``. Here each leaf is computed from
+two halves sent at level −1 (the field element ``p − 1``), the commitment at
+index ``2s`` and ``[trader×7, bond]`` at ``2s + 1``:
 
-* each book row revealed in this batch (``rev``), sending its order id as the
-  leaf at its receipt sequence number: ``(TAG_CNODE, 0, seq, id×8)`` — its id
-  is the hash of its own fields (:mod:`.commitment_hash`), and which rows are
-  revealed at which numbers is fixed by the root itself;
-* each forfeited order commitment of ``result.json``, sent at its published
-  sequence number by the outputs digest's forfeit rows (:mod:`.digests`), so
-  the forfeits are the ones the public outputs digest lists.
+* each book row revealed in this batch (``rev``) sends its order id as the
+  commitment ``(TAG_CNODE, −1, 2·seq, id×8)`` — its id is the hash of its own
+  fields (:mod:`.commitment_hash`), and which rows are revealed at which
+  numbers is fixed by the root itself; the last row of its commitment hash
+  (same ``seq``, the order's own hash rows) sends ``(TAG_CNODE, −1, 2·seq + 1,
+  trader×7, bond)`` with the trader limbs it hashed and a free ``bond``
+  element (the root fixes it: the bond its trader's signed ``Commit`` staked);
+* each forfeited order commitment of ``result.json`` sends both halves at its
+  published sequence number from the outputs digest's forfeit rows
+  (:mod:`.digests`), so the forfeits — with their traders and bonds — are the
+  ones the public outputs digest lists.
 
-Section ``ctree``: one row per internal node ``(level h ≥ 1, index i)``: it
-receives its children ``(h − 1, 2i, L)`` and ``(h − 1, 2i + 1, R)``, sends
-``(h, i, compress(L, R))`` with ``compress(L, R) = P(L ‖ R)[0:8] + L`` (the
-permutation from the Poseidon2 service), with ``1 ≤ h ≤ 20`` and
-``i < 2^24`` range-checked. The verifier sends the empty subtrees the tree
+Section ``ctree``: one row per node ``(level h ≥ 0, index i)``: it receives its
+children ``(h − 1, 2i, L)`` and ``(h − 1, 2i + 1, R)``, sends ``(h, i,
+compress(L, R))`` with ``compress(L, R) = P(L ‖ R)[0:8] + L`` (the permutation
+from the Poseidon2 service), with ``0 ≤ h ≤ 20`` and ``i < 2^24``
+range-checked. The level-0 rows are the leaves (one compression per
+commitment); ``2i`` and ``2s + 1`` never meet, as ``i`` and ``s`` are below
+2^24 and p is odd. The verifier sends the empty subtrees the tree
 needs (``EMPTY_SUBTREES[h]`` at index ``count_h`` for each level whose node
 count is odd) and receives the root ``(20, 0, root)`` from the public inputs.
 Every node tuple is sent once and received once, so the nodes form exactly
 the tree over those leaves: **every commitment under the root is either an
-order of the book revealed in this batch or a published forfeit**, and no
-revealed order of the book is missing from it.
+order of the book revealed in this batch or a published forfeit**, no
+revealed order of the book is missing from it, and **each published forfeit's
+trader and bond are its commitment's** (those its trader signed).
 
-Not proved here: the forfeits' bonds (the settlement sections take the
+Not proved here: the forfeits' charges (the settlement sections take the
 charged amounts from the published flows). That a revealed order's fields hash
 to its id is :mod:`.commitment_hash`'s.
 """
@@ -36,7 +46,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sealbatch.auction.commitment import COMMITMENT_TREE_DEPTH, EMPTY_SUBTREES
+from sealbatch.auction.commitment import COMMITMENT_TREE_DEPTH, EMPTY_SUBTREES, leaf_tail
 from sealbatch.crypto.air import Column, const
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.field_scalar import P
@@ -44,10 +54,13 @@ from sealbatch.settlement.batch_air import tiekeys
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.statement import BatchStatement, OrderRow
 
-__all__ = ["TAG_CNODE", "declare_book", "declare_tree", "generate", "node_count"]
+__all__ = ["HALF", "TAG_CNODE", "declare_book", "declare_tree", "generate", "node_count"]
 
 #: Bus tag of a commitment-tree node ``(level, index, digest×8)``.
 TAG_CNODE = 7
+#: The level of a leaf's two halves (commitment at ``2s``, ``[trader×7, bond]`` at
+#: ``2s + 1``): −1 in the field.
+HALF = P - 1
 SECTION = "ctree"
 _DEPTH = COMMITMENT_TREE_DEPTH
 
@@ -61,18 +74,25 @@ def _counts(leaves: int) -> list[int]:
 
 
 def node_count(statement: BatchStatement) -> int:
-    """Internal nodes of the statement's commitment tree (one row and one permutation each)."""
+    """Nodes of the statement's commitment tree, leaves included (one row and one
+    permutation each)."""
     leaves = sum(o.revealed for o in statement.orders) + len(statement.forfeit_leaves)
-    return sum(_counts(leaves)[1:])
+    return sum(_counts(leaves))
 
 
 def declare_book(b: AirBuilder, active: Column) -> dict[str, Column]:
-    """The book row's ``rev``, ``seq`` and id columns, and its leaf send."""
+    """The book row's ``rev``, ``seq`` and id columns, and its commitment's send (the
+    left half of its leaf)."""
     rev, seq = b.column("book", "rev"), b.column("book", "seq")
     ids = [b.column("book", f"id{k}") for k in range(8)]
     b.boolean(rev, "S8 completeness: rev")
     b.constrain(rev * (1 - active), "S8 completeness: padding reveals nothing")
-    b.bus.send(TAG_CNODE, [const(0), seq, *ids], rev, "S8 completeness: a revealed order's leaf")
+    b.bus.send(
+        TAG_CNODE,
+        [const(HALF), 2 * seq, *ids],
+        rev,
+        "S8 completeness: a revealed order's commitment",
+    )
     return {"rev": rev, "seq": seq, **{f"id{k}": c for k, c in enumerate(ids)}}
 
 
@@ -84,7 +104,7 @@ def declare_tree(b: AirBuilder, statement: BatchStatement) -> None:
     out = [b.column(SECTION, f"o{k}") for k in range(16)]
     b.boolean(on, "S8 commitment tree: on")
     b.constrain(on.next * (1 - on), "S8 commitment tree: node rows first")
-    b.range_check(SECTION, "level_lo", on * (level - 1), 12)
+    b.range_check(SECTION, "level_lo", on * level, 12)
     b.range_check(SECTION, "level_hi", on * (_DEPTH - level), 12)
     b.range_check(SECTION, "idx", index, 24)
     below = level - 1
@@ -125,18 +145,29 @@ def generate(
     ids = np.array([o.id_elements() for o in rows], np.int64).reshape(-1, 8)
     for k in range(8):
         tb.set("book", f"id{k}", ids[:, k])
-    leaves_by_seq = {o.sequence: o.id_elements() for o in rows if o.revealed}
+    halves_by_seq = {
+        o.sequence: (*o.id_elements(), *leaf_tail(o.trader, o.bond)) for o in rows if o.revealed
+    }
     for leaf in statement.forfeit_leaves:
-        leaves_by_seq[leaf[0]] = tuple(leaf[1:])
-    n = len(leaves_by_seq)
-    if refuse and sorted(leaves_by_seq) != list(range(n)):
+        halves_by_seq[leaf[0]] = tuple(leaf[1:])
+    n = len(halves_by_seq)
+    if refuse and sorted(halves_by_seq) != list(range(n)):
         raise ValueError(
             "S8 completeness: the receipt sequence numbers of the revealed orders and the "
             "forfeits are not 0, 1, … (a commitment is neither revealed nor forfeited)"
         )
-    order = sorted(leaves_by_seq)
-    level = np.array([leaves_by_seq[s] for s in order], np.uint64).reshape(-1, 8)
+    order = sorted(halves_by_seq)
+    halves = np.array([halves_by_seq[s] for s in order], np.uint64).reshape(-1, 16)
     node_level, node_index, lefts, rights, outs = [], [], [], [], []
+    level = np.zeros((0, 8), np.uint64)
+    if n:  # the leaves: compress(commitment, [trader×7, bond])
+        out = tb.permute(halves)
+        level = (out[:, :8] + halves[:, :8]) % np.uint64(P)
+        node_level += [0] * n
+        node_index += list(range(n))
+        lefts.append(halves[:, :8])
+        rights.append(halves[:, 8:])
+        outs.append(out)
     for h in range(1, _DEPTH + 1):
         count = -(-level.shape[0] // 2)
         if count == 0:
@@ -174,7 +205,7 @@ def generate(
     on[:m] = 1
     lvl = np.zeros(tb.num_rows, np.int64)
     lvl[:m] = node_level
-    tb.set_range(SECTION, "level_lo", on * (lvl - 1), "S8 commitment tree (level ≥ 1)")
+    tb.set_range(SECTION, "level_lo", on * lvl, "S8 commitment tree (level ≥ 0)")
     tb.set_range(SECTION, "level_hi", on * (_DEPTH - lvl), "S8 commitment tree (level ≤ 20)")
     tb.set_range(SECTION, "idx", node_index, "S8 commitment tree (index < 2^24)")
     return m

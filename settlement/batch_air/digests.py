@@ -31,12 +31,16 @@ the public outputs digest. Statements (constraint names start with
   settled;
 * the forfeits: right after the fills, three rows per forfeit (``forfeits`` of
   them, the header's count): ``[commitment×8]``, ``[sequence, is_quote, bond×3]``,
-  ``[trader×7]``. The first row of an order commitment's forfeit
-  (``is_quote = 0``) **sends its leaf** ``(TAG_CNODE, 0, sequence,
-  commitment×8)`` to the commitment tree (:mod:`.commitments`), so the
-  commitments under the public commitment root that were not revealed are
-  exactly the published forfeits — none hidden, none invented, none moved to
-  another receipt slot;
+  ``[trader×7]``. An order commitment's forfeit (``is_quote = 0``) **sends
+  the two halves of its leaf** to the commitment tree (:mod:`.commitments`):
+  its first row ``(TAG_CNODE, −1, 2·sequence, commitment×8)``, its third row
+  ``(TAG_CNODE, −1, 2·sequence + 1, trader×7, bond)`` with ``sequence``
+  (``forfeit_seq``) and ``bond = b0 + 2^24·b1 + 2^48·b2`` (``forfeit_bond``)
+  copied from the second row, so the commitments under the public commitment
+  root that were not revealed are exactly the published forfeits — none
+  hidden, none invented, none moved to another receipt slot — each with the
+  trader and bond its leaf binds (the verifier refuses a published bond of
+  2^30 or more, so its limbs are the leaf's one bond element);
 * the markets' summaries: right after the forfeits, one row per market in id
   order (``summary``; ``summaries`` counts them, ``m`` of them), ``[market
   code, price, volume, fill count]``: the code is the market's, the price its
@@ -47,9 +51,8 @@ the public outputs digest. Statements (constraint names start with
   no orders (its public order count 0), has volume and fill count 0;
 * the rest of the blocks (the carried orders) are absorbed as they are: the
   digest binds them to the published ``result.json`` (the verifier hashes the
-  same blocks), but nothing else in the AIR reads them yet; nor does it read a
-  forfeit's trader or bond (the charges reach the accounts through the
-  verifier's flows table).
+  same blocks), but nothing else in the AIR reads them yet; the forfeits'
+  charges reach the accounts through the verifier's forfeits table.
 
 Since the sponge's output is a public input the verifier computes from the
 published files, the order of the blocks is the published one: a prover who
@@ -64,7 +67,7 @@ from sealbatch.auction.commitment import market_code
 from sealbatch.crypto.air import Column, Expr, const, pub
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH
-from sealbatch.settlement.batch_air.commitments import TAG_CNODE
+from sealbatch.settlement.batch_air.commitments import HALF, TAG_CNODE
 from sealbatch.settlement.batch_air.framework import (
     TAG_FILL,
     TAG_FILL_ORDER,
@@ -93,6 +96,11 @@ _PER_MARKET, _PER_MARKET_SIZE = PUBLIC_HEADER, PUBLIC_PER_MARKET
 # its order count is the per-market input at this offset (docs/stark.md, public inputs)
 _ORDER_COUNT = 6
 _FILL_WIDTH = 5
+
+
+def _bond(block: np.ndarray) -> int:
+    """A forfeit's bond as one field element, from its second block's limbs 2–4."""
+    return (int(block[2]) + (int(block[3]) << 24) + (int(block[4]) << 48)) % P
 
 
 def rows_needed(statement: BatchStatement) -> int:
@@ -239,6 +247,7 @@ def _declare_forfeits(
 
     first, second, third = c("forfeit_a"), c("forfeit_b"), c("forfeit_c")
     count, total, seq, leaf = c("forfeit_count"), c("forfeits"), c("forfeit_seq"), c("leaf")
+    leaf_c, bond = c("leaf_c"), c("forfeit_bond")
     b.boolean(first, "outputs digest: forfeit_a")
     for flag, name in ((first, "a"), (second, "b"), (third, "c")):
         b.boundary(0, flag, f"outputs digest: the header is not forfeit row {name}")
@@ -260,7 +269,23 @@ def _declare_forfeits(
     b.constrain(second * block[1] * (1 - block[1]), "outputs digest: is_quote ∈ {0, 1}")
     b.constrain(leaf - first * (1 - block[1].next), "S8 completeness: a forfeit's leaf")
     b.bus.send(
-        TAG_CNODE, [const(0), seq, *block], leaf, "S8 completeness: a published forfeit's leaf"
+        TAG_CNODE,
+        [const(HALF), 2 * seq, *block],
+        leaf,
+        "S8 completeness: a published forfeit's commitment",
+    )
+    # the leaf's right half on the third row: its trader (this block), the sequence and
+    # the bond of the second row (limbs b0, b1, b2 at block[2:5])
+    b.boundary(0, leaf_c, "S8 completeness: the header sends no trader")
+    b.constrain(leaf_c.next - second * (1 - block[1]), "S8 completeness: a forfeit's trader row")
+    b.constrain(second * (seq.next - block[0]), "S8 completeness: a forfeit's trader sequence")
+    value = block[2] + (1 << 24) * block[3] + (1 << 48) % P * block[4]
+    b.constrain(second * (bond.next - value), "S8 completeness: a forfeit's bond")
+    b.bus.send(
+        TAG_CNODE,
+        [const(HALF), 2 * seq + 1, *block[:7], bond],
+        leaf_c,
+        "S8 completeness: a published forfeit's trader and bond",
     )
     return third, first + second + third
 
@@ -303,7 +328,12 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     if forfeits and starts[-1] + 2 >= n:
         raise ValueError(f"outputs digest: expected 3 blocks for each of {forfeits} forfeits")
     leaves = sorted(
-        (int(blocks[r + 1, 0]), *(int(v) for v in blocks[r]))
+        (
+            int(blocks[r + 1, 0]),
+            *(int(v) for v in blocks[r]),
+            *(int(v) for v in blocks[r + 2, :7]),
+            _bond(blocks[r + 1]),
+        )
         for r in starts
         if blocks[r + 1, 1] == 0
     )
@@ -353,6 +383,13 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     first[starts] = 1
     seq = np.zeros(n, np.int64)
     seq[starts] = blocks[starts + 1, 0]
+    seq[starts + 2] = blocks[starts + 1, 0]
+    bonds = np.zeros(n, np.int64)
+    bonds[starts + 2] = [_bond(blocks[r + 1]) for r in starts]
+    leaf_c = np.zeros(n, np.int64)
+    leaf_c[starts + 2] = 1 - blocks[starts + 1, 1].astype(np.int64)
+    tb.set(SECTION, "leaf_c", leaf_c)
+    tb.set(SECTION, "forfeit_bond", bonds)
     tb.set(SECTION, "forfeit_a", first)
     tb.set(SECTION, "forfeit_b", np.roll(first, 1))
     tb.set(SECTION, "forfeit_c", np.roll(first, 2))

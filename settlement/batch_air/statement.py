@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from sealbatch.auction.batch import RestingOrder
-from sealbatch.auction.commitment import address_limbs, bytes32_elements, limbs, market_code
+from sealbatch.auction.commitment import (
+    address_limbs,
+    bytes32_elements,
+    leaf_tail,
+    limbs,
+    market_code,
+)
 from sealbatch.auction.orders import Side, TimeInForce
 from sealbatch.crypto.poseidon2 import digest_from_bytes, hash_elements
 from sealbatch.settlement.batch_air.settle_witness import (
@@ -99,6 +105,7 @@ class OrderRow:
     salt: bytes | None = None  # a revealed order's salt (prover side: the commitment preimage)
     trader: str = ""  # the trader's address (a revealed order's commitment binds it)
     liquidation: int = 0  # 1: a pre-state pending liquidation order (carried in)
+    bond: int = 0  # a revealed order's bond (its commitment's leaf binds it)
 
     def flags(self) -> int:
         """``isBuy | hasLimit << 1 | isGtc << 2 | reduceOnly << 3`` (docs/formats.md)."""
@@ -124,7 +131,8 @@ class BatchStatement:
     settle: SettleStatement
     settle_witness: SettleWitness
     references: tuple[int, ...] = ()  # reference price per market, 0: none
-    forfeit_leaves: tuple[tuple[int, ...], ...] = ()  # (sequence, commitment×8) per forfeit
+    #: (sequence, commitment×8, trader×7, bond) per forfeit of an order commitment
+    forfeit_leaves: tuple[tuple[int, ...], ...] = ()
     #: the outputs digest's preimage, rate-8 blocks (docs/formats.md "Batch digests"): the
     #: header, then ``output_fills`` fills of two blocks each (order id, fill), then the rest
     output_blocks: tuple[tuple[int, ...], ...] = ()
@@ -257,6 +265,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
                 salt=r.salt,
                 trader=r.trader,
                 liquidation=int(r.order_id in liquidations),
+                bond=r.bond or 0,
             )
         )
     # The AIR recomputes every revealed order's commitment; a published salt that does
@@ -349,6 +358,8 @@ def _receipt_order(
             seq = int(f["sequence"])
             commitment = bytes.fromhex(str(f["commitment"]).removeprefix("0x"))
             elements = bytes32_elements(commitment)
+            # the leaf's bond is one field element: a bond of 2^30 or more is no leaf's
+            tail = leaf_tail(str(f["trader"]), f["bond"])
         except (KeyError, TypeError, ValueError) as exc:
             raise BatchStatementError(f"result.json forfeited: {exc}") from exc
         if not 0 <= seq < total or seq in taken:
@@ -356,7 +367,7 @@ def _receipt_order(
                 f"result.json forfeit sequence {seq}: expected a free slot in [0, {total})"
             )
         taken.add(seq)
-        leaves.append((seq, *elements))
+        leaves.append((seq, *elements, *tail))
     free = iter(s for s in range(total) if s not in taken)
     out = list(rows)
     for i in revealed:

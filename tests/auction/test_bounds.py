@@ -29,7 +29,7 @@ from sealbatch.auction.bounds import (
 )
 from sealbatch.auction.clearing import discover_price
 from sealbatch.auction.commit_reveal import Commit, CommitBook, SignedCommit
-from sealbatch.auction.commitment import compute_commitment
+from sealbatch.auction.commitment import MAX_BOND, compute_commitment
 from sealbatch.auction.errors import InvalidOrder
 from sealbatch.auction.markets import MAX_LOTS as MARKETS_MAX_LOTS
 from sealbatch.auction.markets import MAX_TICKS, Market
@@ -115,20 +115,27 @@ def test_clearing_reference_bound() -> None:
         OrderArrays(np.array([True]), np.array([MAX_PRICE + 1], np.int64), np.array([1], np.int64))
 
 
-@pytest.mark.parametrize("field", ["bond", "margin_lock"])
-def test_commit_book_refuses_an_unbounded_bond_or_lock(make_book: BookFactory, field: str) -> None:
-    """A bond of 2^62 or more could not be moved by the proof: refused at commit."""
+@pytest.mark.parametrize(
+    ("field", "largest", "bits"), [("bond", MAX_BOND, 30), ("margin_lock", MAX_BALANCE, 62)]
+)
+def test_commit_book_refuses_an_unbounded_bond_or_lock(
+    make_book: BookFactory, field: str, largest: int, bits: int
+) -> None:
+    """A lock of 2^62 or more could not be moved by the proof, a bond of 2^30 or more
+    is not one element of its commitment's leaf: refused at commit, nothing taken."""
     book = make_book()
     order = Order("BTC-PERP", Side.BUY, 50_000, 1)
     cm = compute_commitment(order, bytes(32), ALICE.address, 7)
-    too_big = Commit(ALICE.address, 7, "BTC-PERP", cm, 1, **{field: MAX_BALANCE + 1})
+    too_big = Commit(ALICE.address, 7, "BTC-PERP", cm, 1, **{field: largest + 1})
+    seed = book.seed
     with pytest.raises(InvalidOrder) as err:
         book.commit(SignedCommit.sign(too_big, ALICE.key, DOMAIN), IN_COMMIT)
     assert str(err.value) == (
-        f"{field}: expected an integer from 0 to {MAX_BALANCE} base units (below 2^62), "
-        f"got {MAX_BALANCE + 1}"
+        f"{field}: expected an integer from 0 to {largest} base units (below 2^{bits}), "
+        f"got {largest + 1}"
     )
-    fine = Commit(ALICE.address, 7, "BTC-PERP", cm, 2, **{field: MAX_BALANCE})
+    assert book.seed == seed
+    fine = Commit(ALICE.address, 7, "BTC-PERP", cm, 2, **{field: largest})
     assert book.commit(SignedCommit.sign(fine, ALICE.key, DOMAIN), IN_COMMIT).sequence == 0
 
 

@@ -79,8 +79,18 @@ def test_commit_reveal_close(make_book: BookFactory) -> None:
         assert r.batch_id == 7
         assert r.signer(DOMAIN) == operator
     # the seed is fixed by the commit window: Merkle root in receipt order
-    seed = commitment_root([r.commitment for r in receipts])
+    seed = commitment_root(
+        [r.commitment for r in receipts],
+        [s.commit.trader for s in (sa, sb, sc)],
+        [s.commit.bond for s in (sa, sb, sc)],
+    )
     assert book.seed == seed
+    # each leaf binds its trader and bond: another bond is another root
+    assert book.seed != commitment_root(
+        [r.commitment for r in receipts],
+        [s.commit.trader for s in (sa, sb, sc)],
+        [s.commit.bond + 1 for s in (sa, sb, sc)],
+    )
 
     got_a = book.reveal(ra, IN_REVEAL)
     got_b = book.reveal(rb, IN_REVEAL + 1)
@@ -131,9 +141,13 @@ def test_close_takes_a_seed_computed_elsewhere(make_book: BookFactory) -> None:
     for book in (here, elsewhere):
         book.commit(sa, IN_COMMIT)
         book.commit(sb, IN_COMMIT + 1)
-    root = commitment_root([sa.commit.commitment, sb.commit.commitment])
+    root = commitment_root(
+        [sa.commit.commitment, sb.commit.commitment],
+        [sa.commit.trader, sb.commit.trader],
+        [sa.commit.bond, sb.commit.bond],
+    )
     assert elsewhere.close(AFTER, seed=root) == here.close(AFTER)
-    other = commitment_root([sb.commit.commitment])
+    other = commitment_root([sb.commit.commitment], [sb.commit.trader], [sb.commit.bond])
     assert make_book().close(AFTER, seed=other).seed == other
 
 

@@ -117,7 +117,8 @@ def test_the_labs_commitments_are_the_protocols_bytes() -> None:
     ]
     assert [p.commitment for p in pending] == expected
     assert len(set(expected)) == len(sent)
-    assert mech.books[0].seed == commitment_root(expected)
+    traders = [address_of(lab_key(p.order.agent)) for p in pending]
+    assert mech.books[0].seed == commitment_root(expected, traders, [mech.bond] * len(expected))
     assert mech.commits == len(sent)
 
 

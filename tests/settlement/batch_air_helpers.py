@@ -109,16 +109,20 @@ def committed_batch(
         salt = keccak256(b"batch air test salt", n.to_bytes(4, "big"))
         seq = next(free)
         commitment = compute_commitment((committed or {}).get(n, o), salt, t, batch_id)
-        revealed.append(RevealedOrder(commitment, t, o, seq, n, 0, 0, salt))
+        revealed.append(RevealedOrder(commitment, t, o, seq, n, 0, 500 + n, salt))
     lost = []
     for k, seq in enumerate(forfeit_at):
         o = Order(BTC, Side.BUY, 650_000, 1)
         salt = keccak256(b"batch air test forfeit", k.to_bytes(4, "big"))
         trader = TRADERS[k]
         lost.append(Forfeit(compute_commitment(o, salt, trader, batch_id), trader, BTC, seq, 1000))
-    slots: dict[int, bytes] = {r.sequence: r.commitment for r in revealed}
-    slots |= {f.sequence: f.commitment for f in lost}
-    seed = commitment_root([slots[n] for n in range(total)])
+    slots: dict[int, tuple[bytes, str, int]] = {
+        r.sequence: (r.commitment, r.trader, r.bond) for r in revealed
+    }
+    slots |= {f.sequence: (f.commitment, f.trader, f.bond) for f in lost}
+    leaves = [slots[n] for n in range(total)]
+    seed = commitment_root([c for c, _, _ in leaves], [t for _, t, _ in leaves],
+                           [b for _, _, b in leaves])  # fmt: skip
     sealed = SealedBatch(batch_id, seed, (), tuple(revealed), tuple(lost), ())
     return clear_batch(sealed, DEFAULT_CONFIG.auction_markets, dict(refs))
 

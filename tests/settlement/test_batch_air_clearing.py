@@ -6,6 +6,7 @@ range check's limb leaves the table)."""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from typing import Any
@@ -26,6 +27,7 @@ from tests.settlement.batch_air_helpers import (
     check_all,
     small_batch_files,
     statement_of,
+    with_output_blocks,
 )
 from tests.settlement.conftest import TRADERS
 
@@ -284,6 +286,85 @@ def test_a_commitment_neither_revealed_nor_forfeited_is_caught_by_s8_completenes
     come out of what is left."""
     hidden = replace(forfeit_statement, forfeit_leaves=forfeit_statement.forfeit_leaves[1:])
     _refused_and_rejected(hidden, "S8 completeness", "bus")
+
+
+def _republished(files: dict[str, str], forfeit: int, **changes: object) -> BatchStatement:
+    """The statement of ``files`` whose result.json lists forfeit ``forfeit`` with
+    ``changes`` (what an operator publishes to charge a forfeit to someone else, or
+    less): the verifier derives the outputs digest and the leaves from it."""
+    doc = json.loads(files["result.json"])
+    doc["forfeited"][forfeit].update(changes)
+    return statement_of({**files, "result.json": json.dumps(doc)})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"bond": 999}, {"bond": 1001}, {"trader": TRADERS[5]}],
+    ids=["smaller-bond", "larger-bond", "other-trader"],
+)
+def test_a_forfeit_record_other_than_its_leaf_is_refused(changes: dict[str, object]) -> None:
+    """The operator publishes a forfeit with another bond (1 000 was signed) or charges
+    it to another trader: the prover refuses it (S8 completeness: the leaf its record
+    sends is not the leaf under the root)."""
+    forged = _republished(small_batch_files(forfeit_at=(1, 4)), 0, **changes)
+    with pytest.raises(BatchStatementError, match="S8 completeness"):
+        generate(forged, rows_for(forged))
+
+
+@pytest.mark.parametrize(
+    ("block", "element", "value"),
+    [(1, 2, 999), (1, 3, 1), (1, 4, 1), (2, 0, 5)],
+    ids=["bond-limb-0", "bond-limb-1", "bond-limb-2", "trader-limb"],
+)
+def test_a_forfeit_record_other_than_its_leaf_is_caught_on_the_commitment_tree_bus(
+    forfeit_statement: BatchStatement, block: int, element: int, value: int
+) -> None:
+    """Only the outputs digest's forfeit record differs (its bond or trader; the public
+    digest hashes the forged record, the settlement is untouched): the leaf's right
+    half the record sends is not the one under the root, so the tree's bus is
+    unbalanced (S8 completeness)."""
+    blocks = [list(b) for b in forfeit_statement.output_blocks]
+    start = 1 + 2 * forfeit_statement.output_fills  # the first forfeit's first block
+    blocks[start + block][element] = value
+    forged = with_output_blocks(forfeit_statement, [tuple(b) for b in blocks])
+    leaves = list(forfeit_statement.forfeit_leaves)
+    seq = blocks[start + 1][0]
+    first = next(i for i, leaf in enumerate(leaves) if leaf[0] == seq)
+    bond = sum(int(v) << (24 * k) for k, v in enumerate(blocks[start + 1][2:5])) % P
+    leaves[first] = (seq, *blocks[start], *blocks[start + 2][:7], bond)
+    forged = replace(forged, forfeit_leaves=tuple(leaves))
+    _refused_and_rejected(forged, "S8 completeness", "bus")
+
+
+def test_a_forfeit_bond_beyond_one_leaf_element_is_refused_by_the_verifier() -> None:
+    """bond + p would give the same leaf element: the verifier refuses a forfeited
+    commitment's bond of 2^30 or more before any proof is checked."""
+    files = small_batch_files(forfeit_at=(1, 4))
+    with pytest.raises(BatchStatementError, match="bond"):
+        _republished(files, 0, bond=1000 + P)
+
+
+@pytest.mark.parametrize("bond", [0, 499, 10**6])
+def test_a_revealed_order_leaf_with_another_bond_is_caught_by_s8_completeness(
+    forfeit_statement: BatchStatement, bond: int
+) -> None:
+    """Order 0 was committed with a bond of 500: its leaf with another bond (orders.csv's
+    bond column forged) does not hash to the commitment root."""
+    _refused_and_rejected(_forge(forfeit_statement, o0={"bond": bond}), "S8 completeness", "bus")
+
+
+def test_a_revealed_order_leaf_with_another_trader_is_caught(
+    forfeit_statement: BatchStatement,
+) -> None:
+    """The leaf's trader is the one its commitment hashes: another is refused (the
+    commitment hash names it) and rejected (the leaf and the hash disagree on the bus)."""
+    forged = _forge(forfeit_statement, o0={"trader": TRADERS[5]})
+    rows = rows_for(forged)
+    with pytest.raises(BatchStatementError, match="S8"):
+        generate(forged, rows)
+    air, trace = generate(forged, rows, refuse=False)
+    with pytest.raises(ConstraintViolation, match="bus"):
+        check_all(air, trace)
 
 
 def test_a_revealed_order_moved_to_another_receipt_slot_is_caught_by_s8(

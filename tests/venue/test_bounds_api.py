@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from sealbatch.auction.bounds import MAX_BALANCE, MAX_LOTS, MAX_PRICE
+from sealbatch.auction.commitment import MAX_BOND
 from sealbatch.auction.orders import Order, Side
 from sealbatch.venue.cli import main as cli
 from sealbatch.venue.schemas import (
@@ -59,7 +60,7 @@ BASE: dict[type[BaseModel], dict[str, Any]] = {
         (QuoteRevealIn, "ask", MAX_PRICE),
         (DepositIn, "amount", MAX_BALANCE),
         (WithdrawIn, "amount", MAX_BALANCE),
-        (CommitIn, "bond", MAX_BALANCE),
+        (CommitIn, "bond", MAX_BOND),
         (CommitIn, "margin_lock", MAX_BALANCE),
         (OracleReportIn, "price", MAX_PRICE),
     ],
@@ -78,11 +79,12 @@ def test_an_unbounded_bond_is_refused_over_http_and_changes_nothing(venue: Venue
     core = venue.service.core
     before = (core.events_applied, len(core.order_statuses))
     alice = venue.traders["alice"]
-    body, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, 5), 0, MAX_BALANCE + 1, 0, 2**63)
-    r = venue.tc.post("/v1/commitments", json=body)
-    assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
-    assert "bond" in r.json()["detail"]
-    assert (core.events_applied, len(core.order_statuses)) == before
+    for bond in (MAX_BALANCE + 1, MAX_BOND + 1):  # 2^62; 2^30, no element of a leaf
+        body, _ = alice._commit_body(Order("BTC-PERP", Side.BUY, 100, 5), 0, bond, 0, 2**63)
+        r = venue.tc.post("/v1/commitments", json=body)
+        assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
+        assert "bond" in r.json()["detail"]
+        assert (core.events_applied, len(core.order_statuses)) == before
 
 
 def test_clear_reference_bound(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

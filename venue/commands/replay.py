@@ -108,20 +108,24 @@ def _seed_difference(
     """Why ``seed`` is not the commitment root of the batch's commitments, or None.
 
     The receipt order is public: each forfeit names its sequence number, and
-    the revealed orders (in receipt order in orders.csv) fill the rest.
+    the revealed orders (in receipt order in orders.csv) fill the rest; each leaf
+    binds its commitment's trader and bond (a forfeit's from result.json, a
+    revealed order's from orders.csv).
     """
     from sealbatch.auction.commitment import commitment_root
 
     total = len(revealed) + len(forfeited)
-    slots: list[bytes | None] = [None] * total
+    slots: list[tuple[bytes, str, int] | None] = [None] * total
     for f in forfeited:
         if not 0 <= f.sequence < total or slots[f.sequence] is not None:
             return f"forfeit sequence {f.sequence}: expected a free slot in [0, {total})"
-        slots[f.sequence] = f.commitment
-    fill = iter(r.commitment for r in revealed)
-    ordered = [c if c is not None else next(fill) for c in slots]
+        slots[f.sequence] = (f.commitment, f.trader, f.bond)
+    fill = iter((r.commitment, r.trader, r.bond) for r in revealed)
+    leaves = [s if s is not None else next(fill) for s in slots]
     try:
-        root = commitment_root(ordered)
+        root = commitment_root(
+            [c for c, _, _ in leaves], [t for _, t, _ in leaves], [b for _, _, b in leaves]
+        )
     except ValueError as exc:
         return f"the commitments do not form a commitment root: {exc}"
     if root != seed:
