@@ -1,6 +1,7 @@
-"""orders.csv publishes each revealed order's client id and salt: `sealbatch replay`
-recomputes every revealed order's commitment, and a folder without the columns
-(published before them) gets an error naming the missing column."""
+"""orders.csv publishes each revealed order's client id, salt and bond: `sealbatch replay`
+recomputes every revealed order's commitment and, with the bonds, the commitment root;
+a folder without the columns (published before them) gets an error naming the missing
+column."""
 
 from __future__ import annotations
 
@@ -46,12 +47,14 @@ def _rewrite(
 
 def test_revealed_orders_publish_their_salts(published: Path) -> None:
     header, rows = _rows(published)
-    assert header[-2:] == ["client_id", "salt"]
+    assert header[-3:] == ["client_id", "salt", "bond"]
     revealed = [r for r in rows if r["salt"]]
     assert revealed, "the demo's batch 2 reveals orders"
     for r in revealed:
         assert r["salt"].startswith("0x") and len(r["salt"]) == 66
         assert r["client_id"].isdigit()
+        assert r["bond"].isdigit() and int(r["bond"]) < 1 << 30
+    assert all(not r["bond"] for r in rows if not r["salt"])
 
 
 def _first_revealed(rows: list[dict[str, str]]) -> dict[str, str]:
@@ -78,7 +81,7 @@ def _other_client_id(header: list[str], rows: list[dict[str, str]]) -> list[str]
 
 def _no_salt(header: list[str], rows: list[dict[str, str]]) -> list[str]:
     r = _first_revealed(rows)
-    r["salt"] = r["client_id"] = ""
+    r["salt"] = r["client_id"] = r["bond"] = ""
     return header
 
 
@@ -101,18 +104,52 @@ def test_replay_recomputes_each_revealed_commitment(
         statement_from_files(read_batch_dir(folder))
 
 
+def _other_bond(header: list[str], rows: list[dict[str, str]]) -> list[str]:
+    r = _first_revealed(rows)
+    r["bond"] = str(int(r["bond"]) + 1)
+    return header
+
+
+def test_a_revealed_order_with_another_bond_is_a_seed_mismatch(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The leaf binds the bond the trader signed: another bond in orders.csv gives
+    another commitment root than the published seed, in replay and in the prover."""
+    folder = _rewrite(published, tmp_path, _other_bond)
+    assert main(["replay", str(folder)]) == 1
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.startswith("result.json seed")]
+    assert lines and "MISMATCH" in lines[0], out
+    assert main(["prove", str(folder), "-o", str(tmp_path / "p.bin")]) == 1
+    assert "S8 completeness" in capsys.readouterr().err
+
+
 def _drop_columns(header: list[str], rows: list[dict[str, str]]) -> list[str]:
-    return [h for h in header if h not in ("client_id", "salt")]
+    return [h for h in header if h not in ("client_id", "salt", "bond")]
+
+
+def _drop_bond(header: list[str], rows: list[dict[str, str]]) -> list[str]:
+    return [h for h in header if h != "bond"]
+
+
+def test_a_folder_without_bonds_names_the_missing_column(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _rewrite(published, tmp_path, _drop_bond)
+    with pytest.raises(BatchStatementError, match="missing bond"):
+        statement_from_files(read_batch_dir(folder))
+    assert main(["replay", str(folder)]) == 2
+    assert "missing bond" in capsys.readouterr().err
 
 
 def test_a_folder_without_salts_names_the_missing_column(
     published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = _rewrite(published, tmp_path, _drop_columns)
-    with pytest.raises(BatchStatementError, match="missing client_id,salt"):
+    with pytest.raises(BatchStatementError, match="missing client_id,salt,bond"):
         statement_from_files(read_batch_dir(folder))
     # prove refuses the batch (exit 1), naming the column; verify derives the same statement
     assert main(["prove", str(folder), "-o", str(tmp_path / "p.bin")]) == 1
-    assert "missing client_id,salt" in capsys.readouterr().err
+    assert "missing client_id,salt,bond" in capsys.readouterr().err
     assert main(["replay", str(folder)]) == 2
-    assert "missing client_id,salt" in capsys.readouterr().err
+    assert "missing client_id,salt,bond" in capsys.readouterr().err
