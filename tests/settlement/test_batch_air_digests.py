@@ -163,10 +163,11 @@ def test_fills_absorbed_in_another_order_miss_the_public_digest(
 
 
 def test_a_changed_forfeit_record_misses_the_public_digest(statement: BatchStatement) -> None:
-    """The blocks after the fills (forfeits, markets, carried) are bound by the digest."""
+    """The blocks after the fills (forfeits, markets, carried) are bound by the digest
+    (here an element the leaf does not read: a changed bond limb is S8's, below)."""
     blocks = list(statement.output_blocks)
-    r = _forfeit_start(statement, 0) + 1  # sequence, quote flag, bond limbs
-    blocks[r] = (*blocks[r][:2], blocks[r][2] + 1, *blocks[r][3:])
+    r = _forfeit_start(statement, 0) + 1  # sequence, quote flag, bond limbs, padding
+    blocks[r] = (*blocks[r][:5], blocks[r][5] + 1, *blocks[r][6:])
     forged = replace(statement, output_blocks=tuple(blocks))
     _refused_and_rejected(forged, "outputs digest: output")
 
@@ -239,7 +240,7 @@ def test_forfeit_rows_not_counted_by_the_header_are_rejected(statement: BatchSta
     air, layout = build_with_layout(rows_for(statement), statement)
     _, trace = generate(statement, rows_for(statement))
     r = _forfeit_start(statement, 0)
-    for name in ("forfeit_a", "forfeit_b", "forfeit_c", "leaf"):
+    for name in ("forfeit_a", "forfeit_b", "forfeit_c", "leaf", "leaf_c"):
         trace[layout.column("odig", name), r : r + 3] = 0
     trace[layout.column("odig", "forfeit_count"), r:] -= np.uint64(1)
     rejected = r"outputs digest: (as many forfeits|the market summaries follow)"

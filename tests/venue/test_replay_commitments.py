@@ -6,6 +6,7 @@ column."""
 from __future__ import annotations
 
 import csv
+import json
 import io
 import shutil
 from collections.abc import Callable
@@ -153,3 +154,24 @@ def test_a_folder_without_salts_names_the_missing_column(
     assert "missing client_id,salt,bond" in capsys.readouterr().err
     assert main(["replay", str(folder)]) == 2
     assert "missing client_id,salt,bond" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field", ["bond", "trader"])
+def test_a_forfeit_published_with_another_bond_or_trader_is_a_seed_mismatch(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str
+) -> None:
+    """The operator publishes a forfeit with a smaller bond, or charges it to another
+    trader: its leaf is not the one under the published seed (and its signed commit
+    no longer matches either)."""
+    folder = tmp_path / "batch"
+    shutil.copytree(published, folder)
+    result = json.loads((folder / "result.json").read_text())
+    order_forfeits = [f for f in result["forfeited"] if f.get("rfq_id") is None]
+    assert order_forfeits, "the demo's batch 2 forfeits a commitment"
+    f = order_forfeits[0]
+    f[field] = f["bond"] - 1 if field == "bond" else "0x" + "77" * 20
+    (folder / "result.json").write_text(json.dumps(result))
+    assert main(["replay", str(folder)]) == 1
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.startswith("result.json seed")]
+    assert lines and "MISMATCH" in lines[0], out
