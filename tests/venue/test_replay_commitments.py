@@ -6,8 +6,8 @@ column."""
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
