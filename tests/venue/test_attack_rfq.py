@@ -104,7 +104,12 @@ def test_quote_bonds_and_commitment_bonds_share_one_budget(venue: Venue) -> None
     from sealbatch.auction.orders import Order, Side
     from sealbatch.settlement.errors import InsufficientBond
 
-    free = venue.service.core.settlement._free_collateral(t["bob"]._me())
+    ch = venue.service.core.settlement
+    free = ch._free_collateral(t["bob"]._me())
+    # a pending withdrawal brings the free collateral within one commitment's bond (< 2^30)
+    t["bob"].withdraw(free - bond - 500_000_000)
+    free = ch._free_collateral(t["bob"]._me())
+    assert free - bond < 1 << 30
     try:
         t["bob"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=free - bond + 1)
     except ApiError as err:
@@ -186,7 +191,10 @@ def test_a_block_and_a_bond_cannot_share_free_collateral(venue: Venue) -> None:
     t["alice"].accept_best(rfq["rfq_id"], "buy")
     ch = venue.service.core.settlement
     alice = t["alice"]._me()
+    # a pending withdrawal brings the room within one commitment's bond (< 2^30)
+    t["alice"].withdraw(ch.room(alice) - 500_000_000)
     room, free = ch.room(alice), ch._free_collateral(alice)
+    assert room < 1 << 30
     assert room < free  # the block holds margin the plain free collateral ignores
     with pytest.raises(ApiError) as refused:
         t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=room + 1)
