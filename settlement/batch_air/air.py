@@ -32,6 +32,7 @@ from sealbatch.settlement.batch_air import (
     digests,
     headers,
     inputs_digest,
+    tiekeys,
 )
 from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
@@ -70,6 +71,8 @@ def rows_for(statement: BatchStatement) -> int:
     header_rows = headers.rows_needed(statement)
     # the tie-break keys of the marginal orders tied at their threshold (after the tree's nodes)
     ties = clearing.tied_count(statement)
+    # and the post-state's account keys, sorted (after the tie-break keys)
+    keys = node_count(statement) + ties + len(statement.post.accounts)
     perms = settle + node_count(statement) + ties + blocks + inputs + hashes + header_rows
     need = max(
         MIN_ROWS,
@@ -78,6 +81,7 @@ def rows_for(statement: BatchStatement) -> int:
         inputs + 1,
         hashes,
         header_rows + 1,
+        keys + 1,
         perms,
     )
     return 1 << (need - 1).bit_length()
@@ -106,6 +110,7 @@ def declare_all(
     start = PUBLIC_HEADER + PUBLIC_PER_MARKET * len(statement.markets)
     # the state trees recompute the batch's own roots (public inputs 3–18)
     sec, settle_columns = declare_settlement(b, statement.settle, start, roots=3, publish=False)
+    tiekeys.send_account_keys(b)  # each account's key to the sorted key rows
     digests.declare(b, statement)
     inputs_digest.declare(b, statement)
     headers.declare(b, statement)

@@ -280,7 +280,9 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     nodes = commitments.generate(tb, statement, orders, refuse)
     ids = np.array([o.id_elements() for o in orders], np.int64).reshape(-1, 8)
     seed = statement.public_inputs[19:27]
-    tiekeys.generate(tb, seed, nodes, mkt, ids, ration, refuse=refuse)
+    sw = statement.settle_witness
+    keys = np.hstack([sw.address_limbs.astype(np.int64), sw.subaccount.astype(np.int64)[:, None]])
+    tiekeys.generate(tb, seed, nodes, mkt, ids, ration, keys, refuse=refuse)
 
 
 def rests_of(statement: BatchStatement) -> tuple[np.ndarray, np.ndarray, str | None]:

@@ -94,6 +94,9 @@ tag                     tuple
                         — a GTC remainder that rests (a book row's, or a held
                         pre-state rest's), to its post-state record
                         (:mod:`.headers`)
+``TAG_ACCOUNT_KEY``     ``(address×7, subaccount)`` — each post-state account's
+                        key, to its row among the sorted account key rows
+                        (:mod:`.tiekeys`)
 ``TAG_TIE`` (53)        ``(market, bonus, id×8)`` — a marginal order tied at its
                         market's threshold, to its tie-break key row
                         (:mod:`.tiekeys`, which defines the tag)
@@ -124,6 +127,7 @@ __all__ = [
     "RANGE_BITS",
     "TAG_ACCOUNT_ADDR",
     "TAG_ACCOUNT_FILLS",
+    "TAG_ACCOUNT_KEY",
     "TAG_ADJUST",
     "TAG_CARRIED",
     "TAG_CDIGEST",
@@ -174,6 +178,7 @@ TAG_CARRIED = 35
 TAG_HEADER = 44
 TAG_PENDING = 45
 TAG_REST = 54
+TAG_ACCOUNT_KEY = 55
 
 #: Width of one range-checked limb; the range table has 2^12 entries.
 RANGE_BITS = 12

@@ -32,6 +32,16 @@ never followed by one with a bonus**: every tied order that won a leftover lot
 has a smaller key than every tied order that did not — exactly the allocation
 of :func:`~sealbatch.auction.allocation.pro_rata` (equal tuples, the same
 commitment revealed twice, are the same order and either may win).
+
+**Account keys** (``ak`` rows, after the key rows; statement 6): each account of
+the post-state sends its key ``(TAG_ACCOUNT_KEY, address×7, subaccount)`` from its
+row in the accounts section, and one ``ak`` row receives it as ``x_1 … x_8``
+(``o[k] + l[k]``: no permutation runs there) with ``x_0`` the constant
+``ACCOUNTS_MARKET`` above every market index, so the same comparison sorts them
+after the key rows, **strictly** (``e = 9`` is refused between two ``ak`` rows):
+no two accounts of the state tree share an (address, subaccount), so an operator
+cannot split a trader's account in two (and the pre-state's accounts, a prefix of
+the post-state's rows with the same keys, are distinct too).
 """
 
 from __future__ import annotations
@@ -42,13 +52,21 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto.air import Column, Expr, const, pub
+from sealbatch.crypto.expr import col
 from sealbatch.crypto.field_scalar import P
-from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.framework import (
+    TAG_ACCOUNT_KEY,
+    TAG_RANGE,
+    AirBuilder,
+    TraceBuilder,
+)
 
-__all__ = ["TAG_TIE", "declare", "generate"]
+__all__ = ["ACCOUNTS_MARKET", "TAG_TIE", "declare", "generate", "send_account_keys"]
 
 #: Bus tag of a tied marginal order ``(market, bonus, id×8)``, book row → key row.
 TAG_TIE = 53
+#: The first element of an account key row's tuple: above every market index.
+ACCOUNTS_MARKET = 1 << 20
 SECTION = "ctree"
 _SEED = 19  # public inputs 19–26: the commitment root, the tie-break seed
 _LOW_BITS = 24
@@ -88,7 +106,8 @@ def declare(
         left, right, out: the section's permutation input halves and output.
 
     Returns:
-        The key-row flag ``tk`` (the section's permutation runs where ``on + tk``).
+        The key-row flag ``tk`` (the section's permutation runs where ``on + tk``; the
+        account key rows ``ak`` follow the key rows and run none).
     """
 
     def c(name: str) -> Column:
@@ -103,6 +122,13 @@ def declare(
     for k in range(8):
         b.constrain(tk * (left[k] - pub(_SEED + k)), "S7 tie-break: the seed is the root")
     b.bus.receive(TAG_TIE, [mkt, bonus, *right], tk, "S7 tie-break: a tied order's key row")
+    ak = c("ak")
+    b.boolean(ak, "accounts: ak")
+    b.constrain(ak * (on + tk), "accounts: a key row is not a node or tie-break row")
+    b.constrain(ak.next * (1 - on - tk - ak), "accounts: account key rows follow the key rows")
+    b.constrain(ak * (mkt - ACCOUNTS_MARKET), "accounts: an account key row's market")
+    key = [out[k] + left[k] for k in range(8)]
+    b.bus.receive(TAG_ACCOUNT_KEY, key, ak, "accounts: an account's key, sorted")
 
     for i, bit in enumerate(bits):
         b.boolean(bit, f"S7 tie-break: position bit {i}")
@@ -111,7 +137,7 @@ def declare(
     sel = [_selector(bits, j) for j in range(_POSITIONS)]
     x: list[Expr] = [mkt, *(out[k] + left[k] for k in range(8))]
     xn: list[Expr] = [mkt.next, *(out[k].next + left[k].next for k in range(8))]
-    pair = tk * tk.next
+    pair = (tk + ak) * (tk.next + ak.next)
     b.constrain(cmp - pair * (1 - sel[9]), "S7 tie-break: compare with the next key row")
     for i in range(_POSITIONS - 1):
         later: Expr = sel[i + 1]
@@ -120,6 +146,7 @@ def declare(
         b.constrain(
             pair * later * (xn[i] - x[i]), f"S7 tie-break: sorted, equal before the difference {i}"
         )
+    b.constrain(ak * ak.next * sel[9], "accounts: no two accounts share a key")
     b.constrain(
         pair * (1 - sel[0]) * (1 - bonus) * bonus.next,
         "S7 tie-break: a leftover lot goes to the smaller key",
@@ -150,6 +177,15 @@ def declare(
     return tk
 
 
+def send_account_keys(b: AirBuilder) -> None:
+    """Each post-state account row of the accounts section (``acct``, declared by then)
+    sends its key ``(TAG_ACCOUNT_KEY, address×7, subaccount)`` to its ``ak`` row."""
+    names = [*(f"acct.address[{k}]" for k in range(7)), "acct.sub"]
+    key = [col(b.names.index(name)) for name in names]
+    live = col(b.names.index("acct.live_post"))
+    b.bus.send(TAG_ACCOUNT_KEY, key, live, "accounts: an account's key")
+
+
 def generate(
     tb: TraceBuilder,
     seed: Sequence[int],
@@ -157,10 +193,12 @@ def generate(
     markets: I64,
     ids: I64,
     ration: dict[str, I64],
+    accounts: I64,
     *,
     refuse: bool = True,
 ) -> None:
-    """Write the key rows from row ``start`` of the section (prover side).
+    """Write the key rows, then the account key rows, from row ``start`` of the section
+    (prover side).
 
     Args:
         tb: the trace (the tree's node rows already written).
@@ -169,22 +207,26 @@ def generate(
         markets: each book row's market index.
         ids: each book row's order id, ``(n, 8)``.
         ration: :func:`.prorata.rationing` of the book rows.
-        refuse: raise when a leftover lot went by the wrong key.
+        accounts: each post-state account's key ``(address×7, subaccount)``, ``(a, 8)``.
+        refuse: raise when a leftover lot went by the wrong key, or two accounts share
+            a key.
 
     Raises:
         ValueError: more rows than the trace holds, or (with ``refuse``) a tied order
-            without a leftover lot has a smaller key than one with (S7 tie-break).
+            without a leftover lot has a smaller key than one with (S7 tie-break), or two
+            accounts share a key (accounts).
     """
     n = tb.num_rows
     tied = np.flatnonzero(ration["tie"])
-    t = len(tied)
-    if start + t > n:
-        raise ValueError(f"expected at most {n - start} tied orders, got {t}")
+    t, a_count = len(tied), accounts.shape[0]
+    if start + t + a_count > n:
+        raise ValueError(f"expected at most {n - start} key rows, got {t + a_count}")
     zeros = np.zeros(n, np.int64)
-    full = {name: zeros.copy() for name in ("tk", "tk_mkt", "tk_bonus", "tk_cmp")}
+    full = {name: zeros.copy() for name in ("tk", "ak", "tk_mkt", "tk_bonus", "tk_cmp")}
     full |= {name: zeros.copy() for name in ("tk_ha", "tk_hb", "tk_top", "tk_f")}
     full |= {f"tk_e{i}": zeros.copy() for i in range(4)}
     low_a, low_b, less = zeros.copy(), zeros.copy(), zeros.copy()
+    x: list[tuple[int, ...]] = []
     if t:
         seeds = np.tile(np.array(seed, np.uint64), (t, 1))
         right = ids[tied].astype(np.uint64)
@@ -213,22 +255,36 @@ def generate(
         full["tk"][rows] = 1
         full["tk_mkt"][rows] = [v[0] for v in x]
         full["tk_bonus"][rows] = bonus
-        for i in range(t - 1):
-            r = start + i
-            e = next((j for j in range(9) if x[i][j] != x[i + 1][j]), 9)
-            for k in range(4):
-                full[f"tk_e{k}"][r] = (e >> k) & 1
-            if e == 9:
-                continue
-            a, bb = x[i][e], x[i + 1][e]
-            ha, hb = a >> _LOW_BITS, bb >> _LOW_BITS
-            la, lb = a & ((1 << _LOW_BITS) - 1), bb & ((1 << _LOW_BITS) - 1)
-            full["tk_cmp"][r] = 1
-            full["tk_ha"][r], full["tk_hb"][r] = ha, hb
-            full["tk_top"][r] = int(hb == _HIGH)
-            full["tk_f"][r] = int(ha != hb)
-            low_a[r], low_b[r] = la, lb
-            less[r] = hb - ha - 1 if ha != hb else lb - la - 1
+    if a_count:
+        keyed = sorted(tuple(int(v) % P for v in row) for row in accounts)
+        if refuse and len(set(keyed)) < a_count:
+            twice = next(k for i, k in enumerate(keyed[1:]) if k == keyed[i])
+            raise ValueError(
+                f"accounts: no two accounts share a key: expected distinct (address, "
+                f"subaccount), got {twice} twice"
+            )
+        rows = np.arange(start + t, start + t + a_count)
+        for k in range(8):
+            tb.get(SECTION, f"o{k}")[rows] = [v[k] for v in keyed]
+        full["ak"][rows] = 1
+        full["tk_mkt"][rows] = ACCOUNTS_MARKET
+        x += [(ACCOUNTS_MARKET, *v) for v in keyed]
+    for i in range(len(x) - 1):
+        r = start + i
+        e = next((j for j in range(9) if x[i][j] != x[i + 1][j]), 9)
+        for k in range(4):
+            full[f"tk_e{k}"][r] = (e >> k) & 1
+        if e == 9:
+            continue
+        a, bb = x[i][e], x[i + 1][e]
+        ha, hb = a >> _LOW_BITS, bb >> _LOW_BITS
+        la, lb = a & ((1 << _LOW_BITS) - 1), bb & ((1 << _LOW_BITS) - 1)
+        full["tk_cmp"][r] = 1
+        full["tk_ha"][r], full["tk_hb"][r] = ha, hb
+        full["tk_top"][r] = int(hb == _HIGH)
+        full["tk_f"][r] = int(ha != hb)
+        low_a[r], low_b[r] = la, lb
+        less[r] = hb - ha - 1 if ha != hb else lb - la - 1
     for name, values in full.items():
         tb.set(SECTION, name, values)
     tb.set_range(SECTION, "tk_la", low_a, "S7 tie-break (low part)")
