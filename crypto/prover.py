@@ -47,7 +47,8 @@ from sealbatch.crypto.field_scalar import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_
 from sealbatch.crypto.fixed import fixed_commitment
 from sealbatch.crypto.fri import FriProver
 from sealbatch.crypto.merkle import BatchOpening, MerkleTree
-from sealbatch.crypto.ntt import DEFAULT_SHIFT, coset_evaluate, coset_interpolate, intt
+from sealbatch.crypto.ntt import DEFAULT_SHIFT, coset_interpolate
+from sealbatch.crypto.ntt_jit import coset_evaluate, intt
 from sealbatch.crypto.options import DEFAULT_OPTIONS, ProofOptions
 from sealbatch.crypto.proof import StarkProof
 

@@ -71,6 +71,20 @@ def test_sdk_modules_import_without_extras(module: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_the_sdk_and_the_verifier_do_not_load_the_prover_compiler() -> None:
+    # numba (the prover's compiled NTTs) is a large import: only the prover pays it.
+    result = _run(
+        "import sys\n"
+        "import sealbatch.venue.client, sealbatch.venue.stream_client\n"
+        "import sealbatch.auction.commit_reveal, sealbatch.crypto.eip712\n"
+        "import sealbatch.crypto.verifier, sealbatch.settlement\n"
+        "assert 'numba' not in sys.modules, 'numba imported'\n"
+        "import sealbatch.crypto.prover\n"
+        "assert 'numba' in sys.modules, 'the check cannot see numba'\n"
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_the_blocker_does_block() -> None:
     result = _run("import sealbatch.venue.app\n")
     assert result.returncode != 0
