@@ -3,18 +3,20 @@
 For each trace length the wide AIR (``crypto/airs/wide.py``, 32 columns of
 degree-2 and degree-3 transitions by default) is proved with the default
 options. ``floor_s`` is measured in the same run: the low-degree extension
-of every trace column at the chosen blowup plus one Keccak per LDE row (the
-leaf hashes of the trace commitment) — work no STARK with these parameters can
-skip. The issue-3 targets at ``2^16 × 32``: prove <= 3 × floor_s and <= 10 s on
-one core, proof <= 150 KB at >= 100 conjectured bits, verify <= 100 ms.
+of every trace column at the chosen blowup (with the prover's compiled NTT,
+``crypto/ntt_jit.py``) plus one Keccak per LDE row (the leaf hashes of the
+trace commitment) — work no STARK with these parameters can skip. The
+issue-3 targets at ``2^16 × 32``: prove <= 3 × floor_s and <= 10 s on one
+core, proof <= 150 KB at >= 100 conjectured bits, verify <= 100 ms.
 
 Times are CPU seconds of this (single-threaded) process by default: on a
 shared machine the wall clock also measures the neighbours; ``--wall``
 switches to wall-clock time (the same on an idle core). BLAS and OpenMP are
 pinned to one thread before numpy loads ("one core"),
 and one small matrix product warms BLAS up before anything is timed. The
-floor is the faster of two runs (the first fills the NTT twiddle caches that
-the prover then also finds warm); prove is one run; verify the best of three.
+floor is the faster of two runs (the first loads the compiled NTT and fills
+the twiddle caches that the prover then also finds warm); prove is one run;
+verify the best of three.
 
 Usage::
 
@@ -37,7 +39,9 @@ bits, remainder 64), and with ``--json`` prints one object with ``prove_s``,
 ``predicted_bytes`` and ``predicted_gas`` (the size model,
 ``crypto/size.py``), ``verifier_setup_s`` (the one-time fixed-column
 commitment a verifier derives from the AIR; ``verify_s`` runs after it) and
-the shape. Targets: prove <= 30 s on one core, proof <= 125 KB at >= 100
+the shape, and the LDE of the main trace alone with the compiled NTT and
+with the numpy reference on the same input (``lde_s``, ``lde_numpy_s``,
+``lde_speedup``). Targets: prove <= 30 s on one core, proof <= 125 KB at >= 100
 conjectured bits, verify <= 100 ms.
 """
 
