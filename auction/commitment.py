@@ -66,6 +66,7 @@ __all__ = [
     "bytes32_elements",
     "commitment_leaf",
     "commitment_leaves",
+    "commitment_path",
     "commitment_preimage",
     "commitment_root",
     "compute_commitment",
@@ -76,8 +77,10 @@ __all__ = [
     "limbs",
     "market_code",
     "order_flags",
+    "receipt_order",
     "tiebreak_key",
     "tiebreak_keys",
+    "verify_commitment_path",
 ]
 
 #: Domain tag, element 0 of every commitment preimage (after the state root's
@@ -396,6 +399,92 @@ def commitment_root(
             nodes.append(list(EMPTY_SUBTREES[h]))
         nodes = [compress_ints(nodes[i], nodes[i + 1]) for i in range(0, len(nodes), 2)]
     return _digest_bytes(nodes[0])
+
+
+def commitment_path(
+    commitments: Sequence[bytes], traders: Sequence[str], bonds: Sequence[int], index: int
+) -> list[bytes]:
+    """The inclusion proof of commitment ``index`` under :func:`commitment_root`: its
+    leaf's sibling at each of the :data:`COMMITMENT_TREE_DEPTH` levels, bottom up
+    (an empty subtree's constant where the tree holds no commitment).
+
+    Args:
+        commitments, traders, bonds: the batch's commitments in receipt order, as for
+            :func:`commitment_root`.
+        index: the commitment's receipt number (its leaf's position).
+
+    Raises:
+        ValueError: ``index`` is not a receipt number of the batch, or see
+            :func:`commitment_root`.
+    """
+    n = len(commitments)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+        raise ValueError(f"index: expected a receipt number in [0, {n}), got {index!r}")
+    if n > 1 << COMMITMENT_TREE_DEPTH:
+        raise ValueError(f"expected at most 2^{COMMITMENT_TREE_DEPTH} commitments, got {n}")
+    level = commitment_leaves(commitments, traders, bonds)
+    path: list[bytes] = []
+    at = index
+    for h in range(COMMITMENT_TREE_DEPTH):
+        sibling = at ^ 1
+        if sibling < level.shape[0]:
+            path.append(_digest_bytes([int(v) for v in level[sibling]]))
+        else:
+            path.append(_digest_bytes(EMPTY_SUBTREES[h]))
+        if level.shape[0] % 2:
+            empty = np.array(EMPTY_SUBTREES[h], dtype=np.uint64)[None, :]
+            level = np.concatenate((level, empty))
+        level = compress(level[0::2], level[1::2])
+        at >>= 1
+    return path
+
+
+def verify_commitment_path(
+    root: bytes, commitment: bytes, trader: str, bond: int, index: int, path: Sequence[bytes]
+) -> bool:
+    """Whether ``path`` (:func:`commitment_path`) proves that leaf ``index`` of the
+    commitment tree with root ``root`` is ``commitment`` with ``trader`` and ``bond``.
+
+    False for a path of another length, a digest that is not 32 bytes or an index
+    outside the tree; the leaf's inputs are checked as :func:`commitment_leaf` does.
+
+    Raises:
+        ValueError: see :func:`commitment_leaf`.
+    """
+    if len(path) != COMMITMENT_TREE_DEPTH or not 0 <= index < 1 << COMMITMENT_TREE_DEPTH:
+        return False
+    if len(root) != 32 or any(len(sibling) != 32 for sibling in path):
+        return False
+    node = bytes32_elements(commitment_leaf(commitment, trader, bond))
+    for sibling in path:
+        other = bytes32_elements(bytes(sibling))
+        node = compress_ints(other, node) if index & 1 else compress_ints(node, other)
+        index >>= 1
+    return _digest_bytes(node) == bytes(root)
+
+
+def receipt_order(
+    revealed: Sequence[tuple[bytes, str, int]], forfeited: Sequence[tuple[int, bytes, str, int]]
+) -> list[tuple[bytes, str, int]]:
+    """A batch's commitments in receipt order from what it publishes: each forfeit
+    names its receipt number, the revealed orders (in receipt order) fill the rest.
+
+    Args:
+        revealed: ``(commitment, trader, bond)`` of each revealed order, in receipt order.
+        forfeited: ``(sequence, commitment, trader, bond)`` of each forfeited order
+            commitment (not RFQ quotes: they are not under the root).
+
+    Raises:
+        ValueError: a forfeit's number is outside the batch or taken twice.
+    """
+    total = len(revealed) + len(forfeited)
+    slots: list[tuple[bytes, str, int] | None] = [None] * total
+    for sequence, commitment, trader, bond in forfeited:
+        if not 0 <= sequence < total or slots[sequence] is not None:
+            raise ValueError(f"forfeit sequence {sequence}: expected a free slot in [0, {total})")
+        slots[sequence] = (commitment, trader, bond)
+    fill = iter(revealed)
+    return [s if s is not None else next(fill) for s in slots]
 
 
 def _key_bytes(elements: Sequence[int]) -> bytes:

@@ -24,6 +24,7 @@ from typing import Any
 
 from sealbatch.auction.batch import BatchResult, RestingOrder, clear_batch
 from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
+from sealbatch.auction.commitment import receipt_order
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.errors import SettlementError
@@ -317,6 +318,30 @@ class PublishedBatch:
             deposits=deposits,
             blocks=blocks,
             withdrawals=withdrawals,
+        )
+
+    def commitments(self) -> list[tuple[bytes, str, int]]:
+        """The batch's commitments in receipt order, ``(commitment, trader, bond)`` each:
+        the leaves of its commitment root (:func:`~sealbatch.auction.commitment.commitment_root`).
+
+        The revealed orders are orders.csv's rows of this batch with a bond (an order
+        carried in, a liquidation order included, has none), the forfeits those of
+        order commitments (an RFQ quote is not under the root).
+
+        Raises:
+            ValueError: a forfeit's receipt number is outside the batch or taken twice.
+        """
+        return receipt_order(
+            [
+                (r.order_id, r.trader, r.bond)
+                for r in self.orders
+                if r.origin_batch == self.batch_id and r.bond is not None
+            ],
+            [
+                (f.sequence, f.commitment, f.trader, f.bond)
+                for f in self.forfeited
+                if f.rfq_id is None
+            ],
         )
 
     def split_orders(

@@ -26,6 +26,7 @@ import httpx
 from eth_utils import to_checksum_address
 
 from sealbatch.auction.commit_reveal import COMMIT_TYPE, RECEIPT_TYPE, compute_commitment
+from sealbatch.auction.commitment import verify_commitment_path
 from sealbatch.auction.encrypted_orders import encrypt_order
 from sealbatch.auction.orders import Order
 from sealbatch.crypto.eip712 import (
@@ -83,6 +84,8 @@ class PendingOrder:
     commitment: bytes
     batch_id: int
     receipt: dict[str, Any]
+    #: The bond its signed ``Commit`` put at stake (part of its commitment's leaf).
+    bond: int = 0
     revealed: dict[str, Any] | None = None
     error: BaseException | None = None
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -318,7 +321,7 @@ class VenueClient:
                     "ciphertextHash": keccak256(ciphertext),
                 },
             )
-        return body, PendingOrder(order, salt, nonce, commitment, batch_id, {})
+        return body, PendingOrder(order, salt, nonce, commitment, batch_id, {}, bond)
 
     def _check_receipt(self, receipt: dict[str, Any], pending: PendingOrder) -> None:
         msg = {
@@ -471,6 +474,66 @@ class VenueClient:
     def batch(self, batch_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self._req("GET", f"/v1/batches/{batch_id}")
         return result
+
+    def check_inclusion(self, pending: PendingOrder) -> dict[str, Any]:
+        """Check that ``pending``'s commitment is in its batch's commitment root.
+
+        Asks the venue for the inclusion proof of the receipt's number
+        (``GET /v1/batches/{id}/commitments/{sequence}``) and checks it here: the leaf
+        is this trader's commitment with the bond it signed, at the receipt's number,
+        and the path hashes to the batch's published seed, the commitment root its
+        clearing and its proof used. The batch must be settled.
+
+        Returns:
+            The venue's answer (``root``, ``path``, ``leaf`` …), checked.
+
+        Raises:
+            VenueError: the receipt is missing, or the proof does not show the
+            commitment under the batch's root (the message says what differs).
+            ApiError: the venue refused (e.g. 409 ``batch_not_settled``).
+        """
+        if not pending.receipt:
+            raise VenueError("inclusion: expected a receipt for the commitment, got none")
+        batch_id, sequence = int(pending.receipt["batch_id"]), int(pending.receipt["sequence"])
+        proof: dict[str, Any] = self._req("GET", f"/v1/batches/{batch_id}/commitments/{sequence}")
+        seed = str(self.batch(batch_id).get("seed", ""))
+        expected = {
+            "batch_id": batch_id,
+            "sequence": sequence,
+            "commitment": _hex(pending.commitment),
+            "trader": self._me().lower(),
+            "bond": pending.bond,
+            "root": seed.lower(),
+        }
+        got = {
+            "batch_id": proof.get("batch_id"),
+            "sequence": proof.get("sequence"),
+            "commitment": str(proof.get("commitment", "")).lower(),
+            "trader": str(proof.get("trader", "")).lower(),
+            "bond": proof.get("bond"),
+            "root": str(proof.get("root", "")).lower(),
+        }
+        for name, want in expected.items():
+            if got[name] != want:
+                raise VenueError(f"inclusion: expected {name} {want}, got {got[name]}")
+        try:
+            path = [bytes.fromhex(str(h).removeprefix("0x")) for h in proof.get("path", [])]
+            ok = verify_commitment_path(
+                bytes.fromhex(seed.removeprefix("0x")),
+                pending.commitment,
+                self._me(),
+                pending.bond,
+                sequence,
+                path,
+            )
+        except ValueError as exc:
+            raise VenueError(f"inclusion: expected a well-formed proof, got {exc}") from exc
+        if not ok:
+            raise VenueError(
+                f"inclusion: expected the path to hash to the batch's root {seed}, got another "
+                f"root from receipt {sequence}'s leaf"
+            )
+        return proof
 
     def wait_cleared(self, batch_id: int, timeout: float = 30.0) -> dict[str, Any]:
         """Poll until ``batch_id`` has cleared (or settled); returns its record."""

@@ -36,13 +36,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sealbatch.auction.commit_reveal import Receipt, RevealedOrder
+from sealbatch.auction.commitment import commitment_leaf, commitment_path
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import DEFAULT_MARKETS, Market
 from sealbatch.crypto.eip712 import DEV_VERIFYING_CONTRACT, Address, Eip712Domain
 from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.oracle import load_oracle_config
-from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.publication import BatchPublication, PublishedBatch
 from sealbatch.settlement.roots import state_root
 from sealbatch.venue.auth import RateLimiter
 from sealbatch.venue.batch_record import BatchRecord, OpenBatch
@@ -1199,8 +1200,8 @@ class VenueService:
             else {"batch_id": failure.batch_id, "reason": failure.reason, "at_ms": failure.at_ms},
         }
 
-    def archive(self, batch_id: int) -> bytes:
-        """The published folder of a settled batch as a gzipped tar.
+    def _published_files(self, batch_id: int) -> dict[str, str]:
+        """The published folder's files of a settled batch.
 
         Raises:
             NotFound: no such batch. Conflict (``batch_not_settled``): not settled
@@ -1229,7 +1230,47 @@ class VenueService:
                 f"the {self.core.publications_kept} kept in memory and not published "
                 "(serve with --publish DIR)"
             )
-        return archive_bytes(batch_id, files)
+        return dict(files)
+
+    def archive(self, batch_id: int) -> bytes:
+        """The published folder of a settled batch as a gzipped tar.
+
+        Raises:
+            NotFound, Conflict, Gone: see :meth:`_published_files`.
+        """
+        return archive_bytes(batch_id, self._published_files(batch_id))
+
+    def commitment_proof(self, batch_id: int, sequence: int) -> dict[str, Any]:
+        """The inclusion proof of receipt ``sequence``'s commitment under the batch's
+        commitment root (its seed), computed from the batch's published files.
+
+        Raises:
+            NotFound: no such batch, or no commitment with that receipt number in it.
+            Conflict, Gone: see :meth:`_published_files`.
+        """
+        files = self._published_files(batch_id)
+        batch = PublishedBatch.from_files(files)
+        leaves = batch.commitments()
+        if not 0 <= sequence < len(leaves):
+            raise NotFound(
+                f"batch {batch_id}: expected a receipt number in [0, {len(leaves)}), got {sequence}"
+            )
+        commitments = [c for c, _, _ in leaves]
+        traders = [t for _, t, _ in leaves]
+        bonds = [b for _, _, b in leaves]
+        commitment, trader, bond = leaves[sequence]
+        path = commitment_path(commitments, traders, bonds, sequence)
+        return {
+            "batch_id": batch_id,
+            "sequence": sequence,
+            "commitment": "0x" + commitment.hex(),
+            "trader": trader,
+            "bond": bond,
+            "leaf": "0x" + commitment_leaf(commitment, trader, bond).hex(),
+            "path": ["0x" + p.hex() for p in path],
+            "root": "0x" + batch.seed.hex(),
+            "commitments": len(leaves),
+        }
 
     def _check_storage(self) -> None:
         """Refuse to apply or show anything once the log could not be written.

@@ -100,6 +100,10 @@ def test_live_answers_match_the_declared_models(
     c.get("/v1/batches/{batch_id}", f"/v1/batches/{acc['batch_id'] + 1}")  # open
     venue.to_cleared(acc["batch_id"])
     c.get("/v1/batches/{batch_id}", f"/v1/batches/{acc['batch_id']}")  # settled, a block
+    c.get(
+        "/v1/batches/{batch_id}/commitments/{sequence}",
+        f"/v1/batches/{acc['batch_id']}/commitments/0",
+    )
     c.get("/v1/batches", "/v1/batches")
     dave = t["dave"].read_headers()
     account = c.get("/v1/accounts/{address}", f"/v1/accounts/{t['dave'].address}", dave)

@@ -287,6 +287,22 @@ class BatchProofPublic(_Public):
     failed_ms: int | None = None
 
 
+class CommitmentProofPublic(_Public):
+    """A commitment's inclusion proof under its batch's commitment root: leaf
+    ``compress(commitment, [trader×7, bond])`` at position ``sequence`` (the receipt
+    number), ``path`` its 20 siblings bottom up (docs/formats.md, "Commitments")."""
+
+    batch_id: int
+    sequence: int
+    commitment: str
+    trader: str
+    bond: int
+    leaf: str
+    path: list[str]
+    root: str
+    commitments: int
+
+
 class SealPublic(_Public):
     """The operator's signed, sealed commitment root of a batch (EIP-712 ``BatchSeal``)."""
 

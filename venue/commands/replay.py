@@ -112,16 +112,16 @@ def _seed_difference(
     binds its commitment's trader and bond (a forfeit's from result.json, a
     revealed order's from orders.csv).
     """
-    from sealbatch.auction.commitment import commitment_root
+    from sealbatch.auction.commitment import commitment_root, receipt_order
 
-    total = len(revealed) + len(forfeited)
-    slots: list[tuple[bytes, str, int] | None] = [None] * total
-    for f in forfeited:
-        if not 0 <= f.sequence < total or slots[f.sequence] is not None:
-            return f"forfeit sequence {f.sequence}: expected a free slot in [0, {total})"
-        slots[f.sequence] = (f.commitment, f.trader, f.bond)
-    fill = iter((r.commitment, r.trader, r.bond) for r in revealed)
-    leaves = [s if s is not None else next(fill) for s in slots]
+    try:
+        leaves = receipt_order(
+            [(r.commitment, r.trader, r.bond) for r in revealed],
+            [(f.sequence, f.commitment, f.trader, f.bond) for f in forfeited],
+        )
+    except ValueError as exc:
+        return str(exc)
+    total = len(leaves)
     try:
         root = commitment_root(
             [c for c, _, _ in leaves], [t for _, t, _ in leaves], [b for _, _, b in leaves]

@@ -1,4 +1,5 @@
-"""``GET /v1/batches``, ``/v1/batches/{id}``, ``/{id}/proof``, ``/{id}/archive``."""
+"""``GET /v1/batches``, ``/v1/batches/{id}``, ``/{id}/proof``, ``/{id}/archive``,
+``/{id}/commitments/{sequence}``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response
-from sealbatch.venue.api.public import BatchListPublic, BatchOpenPublic, BatchPublic
+from sealbatch.venue.api.public import (
+    BatchListPublic,
+    BatchOpenPublic,
+    BatchPublic,
+    CommitmentProofPublic,
+)
 from sealbatch.venue.service import VenueService
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
@@ -126,3 +132,28 @@ async def get_archive(service: ServiceDep, batch_id: int) -> Response:
         media_type="application/gzip",
         headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.tar.gz"'},
     )
+
+
+@router.get(
+    "/{batch_id}/commitments/{sequence}",
+    response_model=CommitmentProofPublic,
+    responses={
+        **PROBLEM,
+        410: {
+            "description": "settled, but neither published nor kept in memory",
+            "content": {"application/problem+json": {}},
+        },
+    },
+    summary="A commitment's inclusion proof under the batch's commitment root",
+    description="Receipt `sequence`'s commitment, trader and bond, its leaf and the "
+    "20 sibling digests from the leaf to `root` (the batch's seed, public input of its "
+    "proof): a trader checks that its receipt's commitment is in the root the batch was "
+    "cleared and proved with. 409 `batch_not_settled` until the batch is settled; 404 "
+    "for an unknown batch or a receipt number outside it.",
+)
+async def get_commitment_proof(service: ServiceDep, batch_id: int, sequence: int) -> JSONResponse:
+    # Off the event loop: it hashes every commitment of the batch.
+    proof = await asyncio.to_thread(service.commitment_proof, batch_id, sequence)
+    if service.writer.last is not None:
+        await asyncio.wrap_future(service.writer.last)  # never serve a result a crash could undo
+    return json_response(proof)
