@@ -21,6 +21,9 @@ collateral, insurance                                headroom; a sum of four
 fund, fee pool; amounts                              stays below 2^64
 deposited, withdrawn,
 bonded
+commitment bond (base       0 ≤ bond < 2^30              one field element of the
+units)                                               commitment's leaf under the
+                                                     commitment root
 ======================  ===========================  ===========================
 
 A position's notional is below ``2^22 · 2^30 · 2^10 = 2^62`` at any price, so
@@ -37,8 +40,10 @@ from typing import TypeGuard
 
 __all__ = [
     "BALANCE_BITS",
+    "BOND_BITS",
     "LOTS_BITS",
     "MAX_BALANCE",
+    "MAX_BOND",
     "MAX_LOTS",
     "MAX_MULTIPLIER",
     "MAX_POSITION",
@@ -53,6 +58,7 @@ PRICE_BITS = 30
 LOTS_BITS = 22
 MULTIPLIER_BITS = 10
 BALANCE_BITS = 62
+BOND_BITS = 30
 
 #: Highest price in ticks (prices are 1 … 2^30 − 1).
 MAX_PRICE = (1 << PRICE_BITS) - 1
@@ -65,6 +71,11 @@ MAX_MULTIPLIER = (1 << MULTIPLIER_BITS) - 1
 #: Largest absolute balance in base units (collateral, insurance fund, fee
 #: pool) and largest amount deposited, withdrawn, locked or bonded.
 MAX_BALANCE = (1 << BALANCE_BITS) - 1
+#: Largest bond a commitment can put at stake, in collateral base units (2^30 − 1,
+#: about 1 073 USDC at 6 decimals): the bond is one field element of the commitment's
+#: leaf (auction/commitment.py), so it stays below p ≈ 2^30.9. An RFQ quote's bond is
+#: a balance (MAX_BALANCE).
+MAX_BOND = (1 << BOND_BITS) - 1
 
 
 def within(value: object, low: int, high: int) -> TypeGuard[int]:

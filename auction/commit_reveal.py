@@ -27,10 +27,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sealbatch.auction.bounds import MAX_BALANCE, bound_message, within
+from sealbatch.auction.bounds import MAX_BALANCE, MAX_BOND, bound_message, within
 from sealbatch.auction.commitment import (
     COMMITMENT_TREE_DEPTH,
-    MAX_BOND,
     commitment_preimage,
     commitment_root,
     compute_commitment,

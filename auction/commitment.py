@@ -23,7 +23,7 @@ with known-answer vectors; in short:
 * **Leaf** of a commitment: ``compress(commitment, [trader×7, bond])``
   (:func:`commitment_leaf`): the trader's 7 address limbs and the bond its
   signed ``Commit`` put at stake, one element below 2^30
-  (:data:`MAX_BOND`), so the root binds who forfeits what.
+  (:data:`~sealbatch.auction.bounds.MAX_BOND`), so the root binds who forfeits what.
 * **Commitment root** (the batch seed). A binary Poseidon2 Merkle tree of
   fixed depth :data:`COMMITMENT_TREE_DEPTH` over the leaves in receipt
   order; a missing leaf is the all-zero digest and an empty subtree of height
@@ -43,6 +43,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from sealbatch.auction.bounds import MAX_BOND
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.poseidon2 import (
     DIGEST_SIZE,
@@ -61,7 +62,6 @@ __all__ = [
     "EMPTY_SUBTREES",
     "LIMB_BITS",
     "MARKET_DOMAIN",
-    "MAX_BOND",
     "address_limbs",
     "bytes32_elements",
     "commitment_leaf",
@@ -96,9 +96,6 @@ COMMITMENT_PREIMAGE_SIZE = 31
 #: batch, far above what one batch window takes; the proof pays one
 #: compression per level above the last commitment.
 COMMITMENT_TREE_DEPTH = 20
-#: Largest bond a commitment can put at stake, in collateral base units (2^30 − 1,
-#: about 1 073 USDC at 6 decimals): the bond is one field element of its leaf.
-MAX_BOND = (1 << 30) - 1
 
 _MASK = (1 << LIMB_BITS) - 1
 _SCALAR_BELOW = 4  # levels this narrow compress faster one node at a time (measured)

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from sealbatch.auction.batch import BatchResult, RestingOrder, market_json
-from sealbatch.auction.commitment import MAX_BOND, compute_commitments
+from sealbatch.auction.bounds import MAX_BOND
+from sealbatch.auction.commitment import compute_commitments
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side, TimeInForce

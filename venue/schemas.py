@@ -12,9 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from sealbatch.auction.bounds import MAX_BALANCE, MAX_LOTS, MAX_PRICE
+from sealbatch.auction.bounds import MAX_BALANCE, MAX_BOND, MAX_LOTS, MAX_PRICE
 from sealbatch.auction.commit_reveal import Commit, SignedCommit
-from sealbatch.auction.commitment import MAX_BOND
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.oracle import SignedReport

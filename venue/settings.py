@@ -7,7 +7,7 @@ import re
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sealbatch.auction.commitment import MAX_BOND
+from sealbatch.auction.bounds import MAX_BOND
 from sealbatch.crypto.eip712 import DEV_CHAIN_ID, checksum_address
 
 __all__ = ["DEFAULT_OPERATOR_KEY", "Settings"]

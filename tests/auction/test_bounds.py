@@ -20,6 +20,7 @@ from sealbatch.auction import bounds
 from sealbatch.auction.book import OrderArrays
 from sealbatch.auction.bounds import (
     MAX_BALANCE,
+    MAX_BOND,
     MAX_LOTS,
     MAX_MULTIPLIER,
     MAX_POSITION,
@@ -29,7 +30,7 @@ from sealbatch.auction.bounds import (
 )
 from sealbatch.auction.clearing import discover_price
 from sealbatch.auction.commit_reveal import Commit, CommitBook, SignedCommit
-from sealbatch.auction.commitment import MAX_BOND, compute_commitment
+from sealbatch.auction.commitment import compute_commitment
 from sealbatch.auction.errors import InvalidOrder
 from sealbatch.auction.markets import MAX_LOTS as MARKETS_MAX_LOTS
 from sealbatch.auction.markets import MAX_TICKS, Market

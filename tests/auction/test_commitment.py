@@ -21,13 +21,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sealbatch.auction.bounds import MAX_BOND
 from sealbatch.auction.commit_reveal import Commit, CommitBook, Reveal, SignedCommit
 from sealbatch.auction.commitment import (
     COMMITMENT_PREIMAGE_SIZE,
     COMMITMENT_TREE_DEPTH,
     EMPTY_SUBTREES,
     MARKET_DOMAIN,
-    MAX_BOND,
     bytes32_elements,
     commitment_leaf,
     commitment_preimage,

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from sealbatch.auction.bounds import MAX_BALANCE, MAX_LOTS, MAX_PRICE
-from sealbatch.auction.commitment import MAX_BOND
+from sealbatch.auction.bounds import MAX_BALANCE, MAX_BOND, MAX_LOTS, MAX_PRICE
 from sealbatch.auction.orders import Order, Side
 from sealbatch.venue.cli import main as cli
 from sealbatch.venue.schemas import (
