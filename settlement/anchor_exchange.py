@@ -51,8 +51,10 @@ from sealbatch.settlement.l1_statement import (
     public_inputs,
 )
 from sealbatch.settlement.oracle import OracleRound
+from sealbatch.settlement.params import SettlementConfig
 from sealbatch.settlement.publication import forced_requests_from_dict, transfers_from_dict
 from sealbatch.settlement.roots import AccountProof, decode_signed
+from sealbatch.settlement.snapshot import config_from_dict
 
 __all__ = [
     "DEFAULT_FORCED_DELAY_S",
@@ -63,6 +65,7 @@ __all__ = [
     "attach_exchange",
     "deploy_exchange",
     "derived_tables",
+    "market_terms",
     "operator_tables_of",
     "oracle_tuple",
     "statement_from_batch",
@@ -313,6 +316,16 @@ class ExchangeContract:
         m = int(self.chain.call(self.exchange, "marketCount"))
         return tuple(int(self.chain.call(self.exchange, "marketCodes", j)) for j in range(m))
 
+    def market_terms(self) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
+        """Each market's fee (bps) and margin tiers ``(max_lots, maintenance_bps)`` as fixed
+        at deployment, in id order: a settlement statement must carry exactly these."""
+        m = int(self.chain.call(self.exchange, "marketCount"))
+        out = []
+        for j in range(m):
+            fee, count, *tiers = (int(v) for v in self.chain.call(self.exchange, "marketTerms", j))
+            out.append((fee, tuple((tiers[2 * k], tiers[2 * k + 1]) for k in range(count))))
+        return tuple(out)
+
     def operator_tables(self) -> tuple[int, ...]:
         """Tags of the verifier's public tables the contract sends empty (only the published
         files give their rows)."""
@@ -533,6 +546,29 @@ class ExchangeContract:
         )
 
 
+def market_terms(
+    config: SettlementConfig,
+) -> tuple[tuple[int, ...], tuple[tuple[tuple[int, int], ...], ...]]:
+    """Each market's fee (bps) and margin tiers ``(max_lots, maintenance_bps)`` under
+    ``config``, in id order: :func:`deploy_exchange`'s ``fee_bps`` and ``margin_tiers``."""
+    return (
+        tuple(r.fee_bps for r in config.markets),
+        tuple(tuple((t.max_lots, t.maintenance_bps) for t in r.tiers) for r in config.markets),
+    )
+
+
+def _pre_config(files: Mapping[str, str]) -> SettlementConfig:
+    """The settlement rules of a published batch (``pre_state.json``'s ``config``).
+
+    Raises:
+        BatchStatementError: the file or its config is missing or malformed.
+    """
+    try:
+        return config_from_dict(json.loads(files["pre_state.json"])["config"])
+    except (KeyError, TypeError, ValueError, SettlementError) as exc:
+        raise BatchStatementError(f"published batch: pre_state.json config: {exc}") from exc
+
+
 def _addr(address: str) -> str:
     return str(Web3.to_checksum_address(address))
 
@@ -544,6 +580,9 @@ def deploy_exchange(
     genesis_root: bytes | None = None,
     multipliers: Sequence[int] = (),
     markets: Sequence[str] = (),
+    fee_bps: Sequence[int] = (),
+    margin_tiers: Sequence[Sequence[tuple[int, int]]] = (),
+    genesis_marks: Sequence[int] | None = None,
     first_batch_id: int | None = None,
     oracle_sources: Sequence[str] = (),
     forced_delay_s: int = DEFAULT_FORCED_DELAY_S,
@@ -569,6 +608,15 @@ def deploy_exchange(
         genesis_root: the state root before the first batch (default: the batch's pre-root).
         multipliers: contract multiplier per market, in id order (default: the batch's).
         markets: the market ids, in id order (default: the batch's).
+        fee_bps: each market's fee per fill in bps, in id order; the contract refuses a
+            settlement statement with any other (default: the batch's ``pre_state.json``
+            config; required with a verifier address).
+        margin_tiers: each market's margin tiers as ``(max_lots, maintenance_bps)``, in
+            order, per market in id order; pinned like the fees (same default).
+        genesis_marks: each market's mark price at the genesis root, in id order: the first
+            batch's reference prices must be them, and an escape before any anchor values
+            positions at them (default: the batch's pre-state marks when the genesis root is
+            the batch's pre-root; else none known, as on a new venue: no mark yet).
         first_batch_id: the id of the first batch to anchor (default: the batch's, else 0).
         operator: the address that anchors (default: the chain's account).
         operator_tables: tags of the verifier's public tables only the published files give
@@ -600,11 +648,16 @@ def deploy_exchange(
             deployed.append(deploy_batch_verifier(chain, one))
         addresses = [str(d.verifier.address) for d in deployed]
         tables = operator_tables_of(bs) if operator_tables is None else tuple(operator_tables)
+        if genesis_root is None and genesis_marks is None:
+            genesis_marks = [ms.mark_price for ms in bs.pre.market_states]
         genesis_root = genesis_root or poseidon2.digest_to_bytes(
             np.array(bs.public_inputs[3:11], dtype=np.uint64)
         )
         multipliers = multipliers or [mt.multiplier for mt in bs.settle.markets]
         markets = markets or bs.markets
+        fees, tiers = market_terms(_pre_config(verifier))
+        fee_bps = fee_bps or fees
+        margin_tiers = margin_tiers or tiers
         first_batch_id = bs.batch_id if first_batch_id is None else first_batch_id
     if genesis_root is None or len(genesis_root) != 32:
         got = "none" if genesis_root is None else f"{len(genesis_root)} bytes"
@@ -612,6 +665,15 @@ def deploy_exchange(
     if len(markets) != len(multipliers):
         raise AnchorError(
             f"expected one market id per multiplier ({len(multipliers)}), got {len(markets)}"
+        )
+    if genesis_marks is not None and len(genesis_marks) not in (0, len(multipliers)):
+        raise AnchorError(
+            f"expected a genesis mark per market ({len(multipliers)}), got {len(genesis_marks)}"
+        )
+    if len(fee_bps) != len(multipliers) or len(margin_tiers) != len(multipliers):
+        raise AnchorError(
+            f"expected a fee and margin tiers per market ({len(multipliers)}), got "
+            f"{len(fee_bps)} fees and {len(margin_tiers)} tier lists"
         )
     hasher = chain.deploy("Poseidon2Hasher")
     token_contract = chain.at("TestToken", token) if token else chain.deploy("TestToken")
@@ -622,6 +684,9 @@ def deploy_exchange(
         [_addr(s) for s in oracle_sources],
         list(multipliers),
         [market_code(m) for m in markets],
+        [int(f) for f in fee_bps],
+        [[int(v) for tier in tiers for v in tier] for tiers in margin_tiers],
+        [int(v) for v in genesis_marks or ()],
         list(tables),
     )
     exchange = chain.deploy(

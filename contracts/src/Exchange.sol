@@ -59,6 +59,8 @@ contract Exchange {
     /// @notice 12-bit digits of a derived per-market constant, and of the conservation target.
     uint256 public constant DERIVED_DIGITS = 5;
     uint256 public constant TARGET_DIGITS = 7;
+    /// @notice Most margin tiers per market (settle_witness.py MAX_TIERS).
+    uint256 public constant MAX_TIERS = 8;
     /// @notice Depth of the commitment tree (auction/commitment.py COMMITMENT_TREE_DEPTH).
     uint256 public constant COMMITMENT_TREE_DEPTH = 20;
     /// @dev auction/commitment.py EMPTY_SUBTREES[0..20]: 32 bytes a level, its 8 elements as
@@ -232,6 +234,10 @@ contract Exchange {
     error SettlementMismatch(uint256 at);
     /// @notice More commitments than the commitment tree holds.
     error CommitmentCountInvalid(uint256 count);
+    /// @notice Market `market`'s fee or margin term `field` in the settlement statement is not
+    ///         the one fixed at deployment (`marketTerms`): field 0 is the fee (bps), 1 the tier
+    ///         count, 2 + 2k tier k's max_lots and 3 + 2k its maintenance bps.
+    error MarketTermMismatch(uint256 market, uint256 field, uint256 expected, uint256 got);
 
     // ------------------------------------------------------------------ events
 
@@ -284,6 +290,11 @@ contract Exchange {
     int256[] public multipliers;
     /// @notice Market code per market (auction/commitment.py market_code), in id order.
     uint256[] public marketCodes;
+    /// @dev Each market's fee and margin terms, fixed at deployment (settlement/params.py
+    ///      MarketRisk): [fee_bps, tier count, then max_lots and maintenance bps of each tier],
+    ///      in id order; the settlement statement of every anchored batch must carry exactly
+    ///      these (`marketTerms` reads them).
+    uint256[][] private fixedTerms;
     /// @notice Tags of the verifier's public tables that only the published files give: the
     ///         contract sends none of their rows and refuses a batch that visibly needs them.
     uint32[] public operatorTables;
@@ -296,7 +307,9 @@ contract Exchange {
     uint64 public nextBatchId;
     /// @notice The state root after batch `nextBatchId - 1` (settlement/roots.py `state_root`).
     bytes32 public stateRoot;
-    /// @notice Mark price per market at `stateRoot` (the escape's equity uses them).
+    /// @notice Mark price per market at `stateRoot` (the escape's equity uses them; the
+    ///         next batch's reference prices must be them): the genesis root's from the
+    ///         constructor, then each anchored batch's.
     uint256[] public lastMarks;
     /// @notice Time (ms) of the oracle round of the last anchored batch.
     uint64 public lastOracleTimestampMs;
@@ -323,6 +336,9 @@ contract Exchange {
         address[] oracleSources; // the sources whose signatures the contract accepts
         int256[] multipliers; // contract multiplier per market, in id order
         uint256[] marketCodes; // market code per market, in id order
+        uint256[] feeBps; // fee per fill per market (bps of the notional), in id order
+        uint256[][] marginTiers; // per market: max_lots, maintenance bps of each tier, in order
+        uint256[] genesisMarks; // mark per market at the genesis root, in id order (empty: none known)
         uint32[] operatorTables; // the verifier's public tables only the published files give
     }
 
@@ -334,6 +350,11 @@ contract Exchange {
     constructor(IStarkVerifier[] memory verifiers_, IPoseidon2Hasher hasher_, IERC20 token_, address operator_, Config memory c) {
         if (c.multipliers.length == 0) revert BadConfig("markets");
         if (c.marketCodes.length != c.multipliers.length) revert BadConfig("marketCodes");
+        if (c.feeBps.length != c.multipliers.length) revert BadConfig("feeBps");
+        if (c.marginTiers.length != c.multipliers.length) revert BadConfig("marginTiers");
+        if (c.genesisMarks.length != 0 && c.genesisMarks.length != c.multipliers.length) {
+            revert BadConfig("genesisMarks");
+        }
         if (c.forcedWithdrawalDelay == 0) revert BadConfig("forcedWithdrawalDelay");
         if (verifiers_.length == 0) revert BadConfig("verifiers");
         _checkDigest(c.genesisRoot);
@@ -351,7 +372,10 @@ contract Exchange {
             if (c.marketCodes[m] >= P) revert BadConfig("marketCode");
             multipliers.push(c.multipliers[m]);
             marketCodes.push(c.marketCodes[m]);
-            lastMarks.push(0);
+            uint256 mark = c.genesisMarks.length == 0 ? 0 : c.genesisMarks[m];
+            if (mark >= 1 << 30) revert BadConfig("genesisMarks");
+            lastMarks.push(mark);
+            fixedTerms.push(_terms(c.feeBps[m], c.marginTiers[m]));
         }
         for (uint256 i = 0; i < c.oracleSources.length; ++i) {
             isOracleSource[c.oracleSources[i]] = true;
@@ -363,6 +387,27 @@ contract Exchange {
         }
         nextBatchId = c.firstBatchId;
         stateRoot = c.genesisRoot;
+    }
+
+    /// @dev One market's terms from the constructor's arguments, in the ranges the batch AIR
+    ///      takes (settle_witness.py `_check_margin`): a fee of at most 10 000 bps, 1 to
+    ///      MAX_TIERS tiers of increasing max_lots below 2^22 and 1 to 10 000 bps.
+    function _terms(uint256 fee, uint256[] memory tiers) private pure returns (uint256[] memory t) {
+        if (fee > 10_000) revert BadConfig("feeBps");
+        uint256 n = tiers.length / 2;
+        if (tiers.length % 2 != 0 || n == 0 || n > MAX_TIERS) revert BadConfig("marginTiers");
+        t = new uint256[](2 + 2 * n);
+        t[0] = fee;
+        t[1] = n;
+        uint256 prev;
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 lots = tiers[2 * k];
+            uint256 bps = tiers[2 * k + 1];
+            if (lots <= prev || lots >= 1 << 22 || bps == 0 || bps > 10_000) revert BadConfig("marginTiers");
+            t[2 + 2 * k] = lots;
+            t[3 + 2 * k] = bps;
+            prev = lots;
+        }
     }
 
     // ------------------------------------------------------------------ traders
@@ -420,6 +465,13 @@ contract Exchange {
     /// @param proof The batch proof.
     function anchorWith(uint256 shape, Statement calldata s, bytes calldata proof) external {
         _anchor(shape, s, proof);
+    }
+
+    /// @notice Market `market`'s fee and margin terms fixed at deployment: [fee_bps, tier
+    ///         count, then each tier's max_lots and maintenance bps], as the settlement
+    ///         statement carries them.
+    function marketTerms(uint256 market) external view returns (uint256[] memory) {
+        return fixedTerms[market];
     }
 
     /// @notice Number of verifiers (batch shapes) the exchange was deployed with.
@@ -645,8 +697,8 @@ contract Exchange {
 
     /// @dev The k-th forced withdrawal the batch consumes is served by the statement's k-th
     ///      withdrawal: the same account and subaccount, at most the amount asked (0 when the
-    ///      account had no free collateral; the batch AIR must prove the amount, see
-    ///      docs/contracts.md "Limits").
+    ///      account had no free collateral). Nothing here or in the batch AIR checks the amount
+    ///      against the free collateral: no public input carries it (docs/contracts.md, "Limits").
     function _checkForcedServed(Statement calldata s, uint256 consumed) private view {
         uint256 k;
         for (uint256 i = consumed; i < s.queueTo; ++i) {
@@ -670,7 +722,8 @@ contract Exchange {
     }
 
     /// @dev A market with a mark clears around it: the reference price is the mark of the last
-    ///      anchored batch (docs/formats.md; before the first anchor the marks are unknown here).
+    ///      anchored batch, or the genesis root's before the first (docs/formats.md; a market
+    ///      without a mark, 0, takes any).
     function _checkReferences(Statement calldata s) private view {
         for (uint256 m = 0; m < marketCount; ++m) {
             uint256 mark = lastMarks[m];
@@ -731,7 +784,8 @@ contract Exchange {
         uint256 mult = uint256(multipliers[j]);
         if (e[t + 1] != mult) revert SettlementMismatch(t + 1);
         if (e[g] != s.markets[j].mark) revert SettlementMismatch(g);
-        if (e[t] >= 1 << 30 || e[t + 2] > 10_000) revert SettlementMismatch(t);
+        if (e[t] >= 1 << 30) revert SettlementMismatch(t);
+        _checkTerms(e, t, g, j);
         uint256 pm = e[t] * mult;
         int256 df = _dec(e, t + 3);
         at = _checkDigits(e, at, pm, DERIVED_DIGITS);
@@ -754,6 +808,18 @@ contract Exchange {
             }
         }
         return at;
+    }
+
+    /// @dev Market `j`'s fee (`e[t + 2]`) and margin tiers (`e[g + 3]` tiers, then max_lots and
+    ///      maintenance bps each) are the ones fixed at deployment.
+    function _checkTerms(uint256[] calldata e, uint256 t, uint256 g, uint256 j) private view {
+        uint256[] storage want = fixedTerms[j];
+        uint256 n = want.length;
+        if (e.length < g + 2 + n) revert SettlementMismatch(e.length);
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 got = i == 0 ? e[t + 2] : e[g + 2 + i];
+            if (got != want[i]) revert MarketTermMismatch(j, i, want[i], got);
+        }
     }
 
     /// @dev `e[at .. at + count)` are the 12-bit digits of `value` (least significant first),

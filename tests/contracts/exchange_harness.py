@@ -17,7 +17,12 @@ import numpy as np
 from sealbatch.crypto.eip712 import Address, address_of
 from sealbatch.crypto.prover import prove
 from sealbatch.settlement.anchor import Chain, DeployedVerifier, Receipt, deploy_verifier
-from sealbatch.settlement.anchor_exchange import ExchangeContract, Statement, deploy_exchange
+from sealbatch.settlement.anchor_exchange import (
+    ExchangeContract,
+    Statement,
+    deploy_exchange,
+    market_terms,
+)
 from sealbatch.settlement.l1_statement import KIND_DEPOSIT, L1Withdrawal, MarketValues
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_state
 from sealbatch.settlement.oracle import OracleRound, PriceReport, SignedReport
@@ -59,16 +64,20 @@ class Harness:
         verifier: DeployedVerifier | None = None,
         operator_tables: tuple[int, ...] = (),
         more_verifiers: tuple[str, ...] = (),
+        genesis: LedgerState | None = None,
     ) -> Harness:
         verifier = verifier or deploy_statement_verifier(chain)
         config = DEFAULT_CONFIG
-        genesis = empty_state(config)
+        genesis = empty_state(config) if genesis is None else genesis
         ex = deploy_exchange(
             chain,
             verifier.verifier.address,
             genesis_root=state_root(genesis),
             multipliers=[m.multiplier for m in config.markets],
             markets=config.market_ids,
+            fee_bps=market_terms(config)[0],
+            margin_tiers=market_terms(config)[1],
+            genesis_marks=[ms.mark_price for ms in genesis.market_states],
             first_batch_id=0,
             oracle_sources=[address_of(k) for k in ORACLE_KEYS],
             forced_delay_s=FORCED_DELAY_S,

@@ -31,6 +31,7 @@ from sealbatch.settlement.l1_statement import (
 )
 from sealbatch.settlement.ledger import AccountKey
 from sealbatch.settlement.oracle import SignedReport
+from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.roots import account_proof, state_root
 
 from . import statement_air
@@ -414,9 +415,12 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
     derives (from its own root and queue) are exactly those the batch verifier derives from
     the published files — the statement the batch proof proves."""
     from sealbatch.auction.orders import Order, Side
-    from sealbatch.settlement.anchor_exchange import deploy_exchange, statement_from_batch
+    from sealbatch.settlement.anchor_exchange import (
+        deploy_exchange,
+        market_terms,
+        statement_from_batch,
+    )
     from sealbatch.settlement.batch_air.statement import statement_from_files
-    from sealbatch.settlement.params import DEFAULT_CONFIG
     from sealbatch.settlement.publication import BatchPublication
     from sealbatch.settlement.transition import apply_batch
     from tests.settlement.batch_air_helpers import committed_batch
@@ -451,6 +455,8 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
         genesis_root=state_root(pre),
         multipliers=[m.multiplier for m in DEFAULT_CONFIG.markets],
         markets=DEFAULT_CONFIG.market_ids,
+        fee_bps=market_terms(DEFAULT_CONFIG)[0],
+        margin_tiers=market_terms(DEFAULT_CONFIG)[1],
         first_batch_id=1,
     )
     for (k, amount), who in zip(deposits, depositors, strict=True):
@@ -529,6 +535,33 @@ def test_the_reference_price_is_the_last_anchored_mark(h: Harness) -> None:
     err = refused(h, "ReferenceMismatch", h.ex.anchor, moved, h.prove(moved))
     assert err.error_args == (0, 51_000, 52_000)
     h.ex.anchor(s, h.prove(s))
+
+
+def test_the_first_reference_price_is_the_genesis_mark(chain: Chain) -> None:
+    """Before any anchor the contract knows the genesis root's marks (fixed at deployment),
+    so the operator cannot pick the first batch's reference prices either; a market without
+    a mark takes any."""
+    from sealbatch.settlement.ledger import empty_state
+
+    genesis = empty_state(DEFAULT_CONFIG)
+    marked = (dataclasses.replace(genesis.market_states[0], mark_price=50_000),)
+    genesis = dataclasses.replace(genesis, market_states=marked + genesis.market_states[1:])
+    h = Harness.deploy(chain, genesis=genesis)
+    h.ex.deposit(h.traders[0], 1_000)
+    s = h.statement(h.next_state(h.apply_queue(h.state, 1)))
+    assert s.markets[0].reference == 50_000 and s.markets[1].reference == 0
+    for j, ref in ((0, 49_000), (0, 0)):
+        moved = dataclasses.replace(
+            s,
+            markets=tuple(
+                dataclasses.replace(v, reference=ref) if i == j else v
+                for i, v in enumerate(s.markets)
+            ),
+        )
+        err = refused(h, "ReferenceMismatch", h.ex.anchor, moved, h.prove(moved))
+        assert err.error_args == (0, 50_000, ref)
+    h.ex.anchor(s, h.prove(s))
+    assert h.ex.next_batch_id() == 1
 
 
 def test_a_batch_needing_operator_tables_is_refused_by_name(chain: Chain) -> None:
@@ -630,6 +663,107 @@ def test_the_settlement_statement_is_checked_against_the_contract(h: Harness) ->
     assert h.ex.next_batch_id() == 1
 
 
+def _with_terms(
+    fee_bps: int | None = None,
+    tier: tuple[int, int, int] | None = None,
+    extra_tier: bool = False,
+) -> SettlementConfig:
+    """DEFAULT_CONFIG with market 0's fee, or its tier ``k``'s (max_lots, maintenance bps),
+    replaced, or one more tier halfway to the second: the terms an operator would rather
+    settle with than the ones it publishes."""
+    risk = DEFAULT_CONFIG.markets[0]
+    if fee_bps is not None:
+        risk = dataclasses.replace(risk, fee_bps=fee_bps)
+    if extra_tier:
+        t0, t1 = risk.tiers[:2]
+        mid = dataclasses.replace(t0, max_lots=(t0.max_lots + t1.max_lots) // 2)
+        risk = dataclasses.replace(risk, tiers=(t0, mid, *risk.tiers[1:]))
+    if tier is not None:
+        k, lots, bps = tier
+        tiers = list(risk.tiers)
+        tiers[k] = dataclasses.replace(
+            tiers[k], max_lots=lots, maintenance_bps=bps, initial_bps=max(bps, tiers[k].initial_bps)
+        )
+        risk = dataclasses.replace(risk, tiers=tuple(tiers))
+    return dataclasses.replace(DEFAULT_CONFIG, markets=(risk, *DEFAULT_CONFIG.markets[1:]))
+
+
+def test_fee_and_margin_terms_are_the_contracts(h: Harness) -> None:
+    """A market's fee and margin tiers are fixed at deployment like its multiplier: a
+    statement settled with another fee, another tier threshold or another tier's bps — its
+    derived digits consistent, its proof real — is refused naming the market and the field,
+    and nothing moves; the honest statement anchors."""
+    risk = DEFAULT_CONFIG.markets[0]
+    assert h.ex.market_terms() == tuple(
+        (r.fee_bps, tuple((t.max_lots, t.maintenance_bps) for t in r.tiers))
+        for r in DEFAULT_CONFIG.markets
+    )
+    first, second = risk.tiers[:2]
+    h.ex.deposit(h.traders[0], 1_000)
+    post = h.next_state(h.apply_queue(h.state, 1))
+    honest = h.statement(post)
+    cases = (
+        (_with_terms(fee_bps=risk.fee_bps + 5), (0, risk.fee_bps, risk.fee_bps + 5)),
+        (
+            _with_terms(tier=(0, first.max_lots + 1, first.maintenance_bps)),
+            (2, first.max_lots, first.max_lots + 1),
+        ),
+        (
+            _with_terms(tier=(0, first.max_lots, first.maintenance_bps - 1)),
+            (3, first.maintenance_bps, first.maintenance_bps - 1),
+        ),
+        (
+            _with_terms(tier=(1, second.max_lots - 1, second.maintenance_bps)),
+            (4, second.max_lots, second.max_lots - 1),
+        ),
+        (_with_terms(extra_tier=True), (1, len(risk.tiers), len(risk.tiers) + 1)),
+    )
+    for config, (field, expected, got) in cases:
+        deposits = sum(r.amount for r in h.ex.requests(0, 1))
+        other = statement_air.settlement_elements(
+            config, h.state, post, h.ex.state_root(), deposits, 0
+        )
+        assert other != honest.settlement
+        bad = dataclasses.replace(honest, settlement=other)
+        # a real proof of the test AIR for these public inputs (another tier count is
+        # another layout: refused before the verifier, whatever the proof)
+        proof = b"" if field == 1 else h.prove(bad)
+        err = refused(h, "MarketTermMismatch", h.ex.anchor, bad, proof)
+        assert err.error_args == (0, field, expected, got)
+    h.ex.anchor(honest, h.prove(honest))
+    assert h.ex.state_root() == honest.post_root
+
+
+def test_fee_and_margin_terms_are_checked_at_deployment(chain: Chain) -> None:
+    """The constructor takes a fee and tiers per market, in the batch AIR's ranges."""
+    h = Harness.deploy(chain)
+    root = state_root(h.anchored[0])
+    verifiers = [h.verifier.verifier.address]
+    for fees, tiers in (
+        ([5, 5], [[10, 50]]),  # tiers for one market of two
+        ([10_001], [[10, 50]]),  # a fee past 10 000 bps
+        ([5], [[]]),  # no tier
+        ([5], [[10, 50, 10, 60]]),  # thresholds not increasing
+        ([5], [[10, 0]]),  # a tier of 0 bps
+        ([5], [[1 << 22, 50]]),  # a threshold past 2^22
+        ([5], [[10, 50, 20]]),  # half a tier
+    ):
+        config = (0, root, FORCED_DELAY_S, [], [1], [1], fees, tiers, [], [])
+        with pytest.raises(ContractReverted) as info:
+            chain.deploy(
+                "Exchange",
+                verifiers,
+                h.ex.hasher.address,
+                h.ex.token.address,
+                chain.account,
+                config,
+            )
+        assert info.value.error in (
+            "BadConfig",
+            "Revert",
+        )  # a constructor's revert data may be lost
+
+
 def test_batch_ids_may_skip_but_never_go_back(h: Harness) -> None:
     """A venue leaves no batch for an interval in which nothing happened, so an anchored id
     may jump ahead; the pre-root keeps the roots chained. An operator can neither replay an
@@ -708,7 +842,7 @@ def test_the_verifiers_are_fixed_at_deployment(chain: Chain) -> None:
         "reclaimDeposit",
     }
     # an exchange without a verifier is refused at deployment
-    config = (0, state_root(h.anchored[0]), FORCED_DELAY_S, [], [1], [1], [])
+    config = (0, state_root(h.anchored[0]), FORCED_DELAY_S, [], [1], [1], [5], [[10, 50]], [], [])
     with pytest.raises(ContractReverted) as info:
         chain.deploy("Exchange", [], h.ex.hasher.address, h.ex.token.address, chain.account, config)
     assert info.value.error in ("BadConfig", "Revert")  # a constructor's revert data may be lost

@@ -15,6 +15,7 @@ from sealbatch.settlement.anchor import AnchorError, Chain
 from sealbatch.settlement.anchor_exchange import (
     ExchangeContract,
     deploy_exchange,
+    market_terms,
     statement_from_batch,
 )
 from sealbatch.settlement.batch_air.statement import statement_from_files
@@ -70,6 +71,8 @@ def _exchange(chain: Chain, files: dict[str, str]) -> ExchangeContract:
         genesis_root=state_root(pre),
         multipliers=[m.multiplier for m in DEFAULT_CONFIG.markets],
         markets=DEFAULT_CONFIG.market_ids,
+        fee_bps=market_terms(DEFAULT_CONFIG)[0],
+        margin_tiers=market_terms(DEFAULT_CONFIG)[1],
         first_batch_id=1,
     )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sealbatch.auction.markets import DEFAULT_MARKETS
 from sealbatch.crypto.airs import get_air
 from sealbatch.settlement.anchor import Chain, deploy_verifier
-from sealbatch.settlement.anchor_exchange import ExchangeContract, deploy_exchange
+from sealbatch.settlement.anchor_exchange import ExchangeContract, deploy_exchange, market_terms
 from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.dev_oracle import dev_oracle_config
 from sealbatch.settlement.roots import state_root
@@ -45,6 +45,8 @@ def deploy_refusing_exchange(chain: Chain) -> ExchangeContract:
         genesis_root=state_root(genesis.state),
         multipliers=[m.multiplier for m in genesis.config.markets],
         markets=MARKETS,
+        fee_bps=market_terms(genesis.config)[0],
+        margin_tiers=market_terms(genesis.config)[1],
         first_batch_id=0,
         oracle_sources=[s.address for s in dev_oracle_config().sources],
         forced_delay_s=600,
