@@ -21,7 +21,8 @@ largest single transaction, which must fit the 2^24 cap too), then one
 sum included, and the per-unit costs (gas per constraint, per instruction,
 per frame entry and query, per query).
 
-``--exchange`` measures the exchange contract (``contracts/src/Exchange.sol``)
+``--exchange`` measures the exchange contract (``contracts/src/Exchange.sol``: its
+deployment, two markets)
 instead: each user operation (deposit with its approval, forced-withdrawal
 request, withdrawal, freeze, escape at two tree depths, deposit reclaim) and
 anchoring a batch with the test AIR of ``tests/contracts/statement_air.py``
@@ -218,7 +219,7 @@ def measure_exchange(chain: Chain) -> dict[str, int]:
 
     h = Harness.deploy(chain)
     t0, t1, t2, _ = h.traders
-    out: dict[str, int] = {}
+    out: dict[str, int] = {"deploy_exchange": _creation_gas(chain, h.ex.address)}
     h.ex.deposit(t0, 5_000_000_000)
     h.chain.transact(h.ex.token, "approve", h.ex.address, 10**9, sender=t1)
     out["deposit"] = h.chain.transact(h.ex.exchange, "deposit", 0, 10**9, sender=t1).gas_used
@@ -247,6 +248,17 @@ def measure_exchange(chain: Chain) -> dict[str, int]:
     out["escape_1024_accounts"] = h.ex.escape(account_proof(h.state, keys[0])).gas_used
     out["reclaim_deposit"] = h.ex.reclaim_deposit(h.ex.queue_length() - 1).gas_used
     return out
+
+
+def _creation_gas(chain: Chain, address: str) -> int:
+    """Gas of the transaction that created the contract at ``address`` (searched backwards
+    from the latest block)."""
+    for number in range(int(chain.w3.eth.block_number), -1, -1):
+        for tx in chain.w3.eth.get_block(number)["transactions"]:
+            receipt = chain.w3.eth.get_transaction_receipt(tx)
+            if receipt["contractAddress"] == address:
+                return int(receipt["gasUsed"])
+    raise RuntimeError(f"expected a creation transaction for {address}")
 
 
 def measure_exchange_batch(chain: Chain, batch_dir: Path) -> dict[str, int]:
