@@ -20,6 +20,7 @@ from sealbatch.settlement.anchor_exchange import (
     DERIVED_TABLES,
     ExchangeContract,
     deploy_exchange,
+    market_terms,
     operator_tables_of,
 )
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
@@ -75,6 +76,8 @@ def test_a_batch_with_forfeits_is_refused_naming_the_table(chain: Chain) -> None
         genesis_root=state_root(pre),
         multipliers=[m.multiplier for m in DEFAULT_CONFIG.markets],
         markets=DEFAULT_CONFIG.market_ids,
+        fee_bps=market_terms(DEFAULT_CONFIG)[0],
+        margin_tiers=market_terms(DEFAULT_CONFIG)[1],
         first_batch_id=1,
         operator_tables=tables,
     )
