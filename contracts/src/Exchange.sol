@@ -741,7 +741,7 @@ contract Exchange {
         uint256[] calldata e = s.settlement;
         uint256 m = marketCount;
         uint256 i = 4 + 8 * SETTLE_DIGESTS;
-        if (e.length < i + 24 + 7 * m) revert SettlementMismatch(e.length);
+        if (e.length < i + 24 + 8 * m) revert SettlementMismatch(e.length);
         if (e[3] != m) revert SettlementMismatch(3);
         uint256[8] memory pre = _fromBytes32(stateRoot);
         uint256[8] memory post = _fromBytes32(s.postRoot);
@@ -755,24 +755,25 @@ contract Exchange {
         uint256 terms = i + 24;
         // the margin terms follow the market terms, then the derived values
         uint256[] memory margins = new uint256[](m);
-        uint256 at = terms + 7 * m;
+        uint256 at = terms + 8 * m;
         for (uint256 j = 0; j < m; ++j) {
             if (e.length < at + 4) revert SettlementMismatch(at);
             margins[j] = at;
             at += 4 + 2 * e[at + 3];
         }
         for (uint256 j = 0; j < m; ++j) {
-            at = _checkMarketDerived(s, e, terms + 7 * j, margins[j], at, j);
+            at = _checkMarketDerived(s, e, terms + 8 * j, margins[j], at, j);
         }
         if (net < -(int256(1) << 80)) revert SettlementMismatch(at);
         at = _checkDigits(e, at, uint256(net + (int256(1) << 80)), TARGET_DIGITS);
         if (at != e.length) revert SettlementMismatch(at);
     }
 
-    /// @dev Market `j`'s derived values from `at` on: digits of price × multiplier, sign and
-    ///      digits of |ΔF|, digits of price × multiplier × fee, mark > 0, flagged, then for the
-    ///      mark and the index price the digits of price × multiplier and of price × multiplier ×
-    ///      bps per tier. Returns the next position.
+    /// @dev Market `j`'s terms at `t` (price, multiplier, fee bps, ΔF ×4, liquidation penalty
+    ///      bps) and derived values from `at` on: digits of price × multiplier, sign and
+    ///      digits of |ΔF|, digits of price × multiplier × fee and × penalty, mark > 0,
+    ///      flagged, then for the mark and the index price the digits of price × multiplier and
+    ///      of price × multiplier × bps per tier. Returns the next position.
     function _checkMarketDerived(
         Statement calldata s,
         uint256[] calldata e,
@@ -784,7 +785,7 @@ contract Exchange {
         uint256 mult = uint256(multipliers[j]);
         if (e[t + 1] != mult) revert SettlementMismatch(t + 1);
         if (e[g] != s.markets[j].mark) revert SettlementMismatch(g);
-        if (e[t] >= 1 << 30) revert SettlementMismatch(t);
+        if (e[t] >= 1 << 30 || e[t + 7] > 10_000) revert SettlementMismatch(t);
         _checkTerms(e, t, g, j);
         uint256 pm = e[t] * mult;
         int256 df = _dec(e, t + 3);
@@ -792,6 +793,7 @@ contract Exchange {
         if (e.length < at + 1 || e[at] != (df < 0 ? 1 : 0)) revert SettlementMismatch(at);
         at = _checkDigits(e, at + 1, uint256(df < 0 ? -df : df), DERIVED_DIGITS);
         at = _checkDigits(e, at, pm * e[t + 2], DERIVED_DIGITS);
+        at = _checkDigits(e, at, pm * e[t + 7], DERIVED_DIGITS);
         if (e.length < at + 2 || e[at] != (e[g] > 0 ? 1 : 0) || e[at + 1] != e[g + 2] || e[g + 2] > 1) {
             revert SettlementMismatch(at);
         }

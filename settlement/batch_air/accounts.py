@@ -64,6 +64,12 @@ from sealbatch.settlement.batch_air.limbs import (
     split_signed,
     to_field,
 )
+from sealbatch.settlement.batch_air.penalties import (
+    AccountPenaltyColumns,
+    account_penalty_section,
+    account_penalty_trace,
+    position_terms,
+)
 from sealbatch.settlement.batch_air.section import (
     TAG_ACCOUNT_FILLS,
     TAG_ADJUST,
@@ -149,6 +155,8 @@ class AccountColumns:
     leaf_blocks: tuple[tuple[tuple[Column, ...], ...], ...]  # [tree][block] → 16 outputs
     acc: tuple[Column, ...]
     acc_carries: tuple[Column, ...]
+    pen_due: tuple[Column, ...]
+    penalty: AccountPenaltyColumns
 
 
 def _signed(sec: Section, name: str, digits: int) -> Signed:
@@ -207,14 +215,17 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
     net = tuple(sec.alloc("acct.net", m))
     net_digits = tuple(_signed(sec, f"acct.net[{j}]", 2) for j in range(m))
     fee_sums = tuple(sec.alloc("acct.fees", AMOUNT_DIGITS))
+    due = tuple(sec.alloc("acct.pen_due", AMOUNT_DIGITS))
     for j in range(m):
         sec.transition(
             net[j] - signed_expr(net_digits[j].sign, net_digits[j].magnitude()),
             f"statement 3: net lots [{j}] in digits",
         )
-    for c in (*net, *fee_sums):
+    for c in (*net, *fee_sums, *due):
         sec.transition((1 - has_fills) * c, "statement 3: no fills, no lots and no fees")
-    sec.bus.receive(TAG_ACCOUNT_FILLS, [sec.row, *net, *fee_sums], has_fills, "account's fills")
+    sec.bus.receive(
+        TAG_ACCOUNT_FILLS, [sec.row, *net, *fee_sums, *due], has_fills, "account's fills"
+    )
 
     # ---- transfers: each deposit and withdrawal of the inputs digest (inputs_digest.py)
     # looks its account up by address (``transfers`` counts) and sends the 12-bit digits of
@@ -264,6 +275,18 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
             f"statement 3: position [{j}] moves by its fills",
         )
 
+    # ---- liquidation penalties: due from the fills, capped by the equity before them
+    penalty = account_penalty_section(
+        sec,
+        st,
+        ix,
+        due,
+        [coll[1].value_digit(k) for k in range(AMOUNT_DIGITS)],
+        [adjust.value_digit(k) for k in range(AMOUNT_DIGITS)],
+        [[pos[0][j].value_digit(a) for a in range(_POSITION_DIGITS)] for j in range(m)],
+        [[net_digits[j].value_digit(a) for a in range(2)] for j in range(m)],
+    )
+
     # ---- collateral, digit by digit
     terms: list[list[Expr]] = [[] for _ in range(AMOUNT_DIGITS)]
     for k in range(AMOUNT_DIGITS):
@@ -274,6 +297,7 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
             withdrawal[k],
             forfeit[k],
             fee_sums[k],
+            penalty.charged(k),
             -adjust.value_digit(k),
         ]
     for j in range(m):
@@ -359,6 +383,8 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
         leaf_blocks=tuple(leaf_blocks),
         acc=acc,
         acc_carries=acc_c,
+        pen_due=due,
+        penalty=penalty,
     )
 
 
@@ -390,11 +416,18 @@ def account_trace(
     sw: SettleWitness,
     fee_sums: np.ndarray,
     perm_inputs: list[np.ndarray],
+    due_sums: np.ndarray | None = None,
+    *,
+    refuse: bool = True,
 ) -> None:
     """Write the section's honest values into ``main`` (``(C, N)`` uint64, zero-filled).
 
     Args:
         fee_sums: ``(6, n)`` per-account sums of the fee digits of its fills.
+        due_sums: ``(6, n)`` per-account sums of the liquidation penalty digits of its
+            fills (none: zeros).
+        refuse: ``False`` writes a liquidation penalty that breaks its rule
+            (:func:`~sealbatch.settlement.batch_air.penalties.account_penalty_trace`).
         perm_inputs: receives the ``(k, 16)`` permutation inputs this section sends
             (for the permutation service's rows).
     """
@@ -428,6 +461,10 @@ def account_trace(
         net_signed.append(_put_signed(main, cols.net_digits[j], net[:, j], n))
     for k in range(len(cols.fee_sums)):
         main[cols.fee_sums[k].index, :n] = fee_sums[k, :n]
+    if due_sums is None:
+        due_sums = np.zeros((AMOUNT_DIGITS, n), dtype=np.int64)
+    for k in range(AMOUNT_DIGITS):
+        main[cols.pen_due[k].index, :n] = due_sums[k, :n]
     flows = []
     moved = sw.block_transfer_digits()  # the RFQ blocks' price transfers, received and paid
     for cs, d in (
@@ -453,8 +490,27 @@ def account_trace(
 
     c0 = sval(*c_digits[0])
     c1 = sval(*c_digits[1])
+    adj = sval(adj_sign, adj_digits)
+    pterms, pvalues = position_terms(st, sw.positions_pre, net)
+    charged = list(sw.penalties) or [0] * n
+    mid = [
+        int(c) + p - int(a) for c, p, a in zip(sw.collateral_post, charged, sw.adjust, strict=True)
+    ]
+    pen_terms = account_penalty_trace(
+        main,
+        cols.penalty,
+        st,
+        due_sums.astype(np.int64),
+        charged,
+        [c + v for c, v in zip(mid, pvalues, strict=True)],
+        pterms,
+        c1,
+        adj,
+        refuse=refuse,
+    )
     sums = c1 - c0 - flows[0] + flows[1] + flows[2] + fee_sums[:, :n].astype(np.int64)
-    sums -= sval(adj_sign, adj_digits)
+    sums += pen_terms
+    sums -= adj
     for j, mt in enumerate(st.markets):
         pm = _const_digits(mt.price * mt.multiplier)
         df_sign = -1 if mt.delta_funding < 0 else 1

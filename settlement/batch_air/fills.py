@@ -56,6 +56,11 @@ from sealbatch.settlement.batch_air.limbs import (
     digits_of,
     to_field,
 )
+from sealbatch.settlement.batch_air.penalties import (
+    FillPenaltyColumns,
+    fill_penalty_section,
+    fill_penalty_trace,
+)
 from sealbatch.settlement.batch_air.section import (
     TAG_ACCOUNT_FILLS,
     TAG_FILL,
@@ -100,6 +105,7 @@ class FillColumns:
     net_range: tuple[Column, ...]  # per market: low, high digits of net + 2^23
     fee_sums: tuple[Column, ...]
     block: tuple[Column, ...]  # s, |Δ|×3, L×3, L's carry, T×6, T's carries (lo×4, hi×4)
+    penalty: FillPenaltyColumns
 
 
 def _fee_const(st: SettleStatement, j: int) -> list[int]:
@@ -224,10 +230,13 @@ def fills_section(
             fee_sums[k].next - restart * fee_sums[k] - fee[k].next,
             f"statement 3: fill.fee_sums[{k}] sums the run's fees",
         )
-    sec.bus.send(TAG_ACCOUNT_FILLS, [account, *net, *fee_sums], last, "account's fills")
+    penalty = fill_penalty_section(sec, ix, m, liq, (a0, a1), market, first)
+    sec.bus.send(
+        TAG_ACCOUNT_FILLS, [account, *net, *fee_sums, *penalty.sums], last, "account's fills"
+    )
     return FillColumns(
         on, first, last, account, side, liq, (a0, a1), market, fee, (r0, r1, q0, q1),
-        tuple(carry_cols), count, net, net_range, fee_sums, block,
+        tuple(carry_cols), count, net, net_range, fee_sums, block, penalty,
     )  # fmt: skip
 
 
@@ -330,9 +339,9 @@ def _block_trace(
 
 def fills_trace(
     main: np.ndarray, cols: FillColumns, st: SettleStatement, sw: SettleWitness
-) -> np.ndarray:
-    """Write the honest fill rows into ``main``; returns the per-account fee digit sums
-    ``(6, n_post)`` the accounts section receives.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Write the honest fill rows into ``main``; returns the per-account fee and
+    liquidation penalty digit sums (``(6, n_post)`` each) the accounts section receives.
 
     Raises:
         ValueError: more fills than rows, or more than 2^12 fills for one account.
@@ -354,13 +363,14 @@ def fills_trace(
         main[cols.net_range[2 * j + 1].index] = _NET_OFFSET >> 12
     main[cols.rest[2].index] = (BPS - 1) & 4095
     main[cols.rest[3].index] = (BPS - 1) >> 12
-    if not k:
-        return fee_sums_acct
     acct = np.array([f.account for f in fills], dtype=np.int64)
     first = np.ones(k, dtype=bool)
     first[1:] = acct[1:] != acct[:-1]
     last = np.ones(k, dtype=bool)
     last[:-1] = first[1:]
+    due_sums = fill_penalty_trace(main, cols.penalty, st, fills, first, last, acct)
+    if not k:
+        return fee_sums_acct, due_sums
     lots = np.array([f.lots for f in fills], dtype=np.int64)
     side = np.array([int(f.buy) for f in fills], dtype=np.int64)
     mk = np.array([f.market for f in fills], dtype=np.int64)
@@ -437,4 +447,4 @@ def fills_trace(
         main[cols.fee_sums[d].index, :k] = run
         main[cols.fee_sums[d].index, k:] = run[-1]
         np.add.at(fee_sums_acct[d], acct[last], run[last])
-    return fee_sums_acct
+    return fee_sums_acct, due_sums

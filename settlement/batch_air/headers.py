@@ -130,7 +130,7 @@ _CAP = WIDTH - RATE
 _N_PRE, _N_POST = 0, 1
 _FEE_POOL_PRE, _FEE_POOL_POST, _INSURANCE_PRE, _INSURANCE_POST = 28, 32, 36, 40
 _SETTLE_MARKETS = 44
-_SETTLE_MARKET_SIZE = 7
+_SETTLE_MARKET_SIZE = 8  # price, multiplier, fee, ΔF ×4, penalty
 #: The inputs digest's row holding the oracle round's time ``[timestamp_ms×3, 0×5]``.
 _TIME_ROW = 1
 _LIMB_BITS = 24

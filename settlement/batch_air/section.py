@@ -161,7 +161,8 @@ def finish_trace(sec: Section, tb: TraceBuilder, perm_inputs: Sequence[np.ndarra
     service for their permutations (prover side; call after every section's trace).
 
     Raises:
-        ValueError: a range-checked value out of range (the trace would not balance).
+        ValueError: a range-checked value out of range (the trace would not balance;
+            with ``tb.refuse`` off such a value is written and left for the bus).
     """
     n = tb.num_rows
     tb.main[sec.row.index] = np.arange(n, dtype=np.uint64)
@@ -175,9 +176,10 @@ def finish_trace(sec: Section, tb: TraceBuilder, perm_inputs: Sequence[np.ndarra
     for value in evaluate(sec.range_sends, ev):
         arr = np.broadcast_to(np.asarray(value, dtype=np.uint64), (n,))
         bad = np.flatnonzero(arr >= 1 << DIGIT_BITS)
-        if bad.size:
+        if bad.size and tb.refuse:
             raise ValueError(f"a 12-bit digit is out of range at row {int(bad[0])}")
-        tb.count_range(arr.astype(np.int64))
+        # refuse=False (forgery tests): an out-of-range value is left for the bus to refuse
+        tb.count_range(arr[arr < 1 << DIGIT_BITS].astype(np.int64))
     states = [p for p in perm_inputs if p.size]
     if states:
         tb.permute(np.concatenate(states, axis=0))

@@ -125,15 +125,16 @@ def write_trace(
     """Write the settlement sections' honest columns into ``tb`` (prover side).
 
     ``refuse=False`` writes the staging of the statement even where the margin rule
-    disagrees (the forgery tests show that the AIR rejects it).
+    disagrees, and a liquidation penalty that breaks its rule (the forgery tests show
+    that the AIR rejects them).
 
     Raises:
         ValueError: the batch breaks a settlement statement (named) or does not fit.
     """
     main = tb.main
     perms: list[np.ndarray] = []
-    fee_sums = fills_trace(main, cols.fills, st, sw)
-    account_trace(main, cols.accounts, st, sw, fee_sums, perms)
+    fee_sums, due_sums = fills_trace(main, cols.fills, st, sw)
+    account_trace(main, cols.accounts, st, sw, fee_sums, perms, due_sums, refuse=refuse)
     health_trace(main, cols.health, st, sw, refuse=refuse)
     leaves = []
     for t, count, depth in ((0, st.n_pre, st.depth_pre), (1, st.n_post, st.depth_post)):
@@ -255,6 +256,6 @@ def generate(
     public = public_inputs(st, sw)
     b, sec, cols = _builder(num_rows, public)
     _, layout = b.finish()
-    tb = TraceBuilder(layout, num_rows)
+    tb = TraceBuilder(layout, num_rows, refuse=refuse)
     write_trace(tb, sec, cols, st, sw, refuse=refuse)
     return tb.finish(), public

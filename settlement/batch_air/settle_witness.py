@@ -24,7 +24,7 @@ from sealbatch.settlement.batch_air.limbs import DIGIT, digits_of
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.oracle import OracleConfig
-from sealbatch.settlement.params import SettlementConfig
+from sealbatch.settlement.params import BPS, SettlementConfig
 from sealbatch.settlement.publication import BatchPublication, PublishedBatch
 from sealbatch.settlement.roots import _address_limbs, header_elements, state_root
 from sealbatch.settlement.transition import BatchWitness, apply_batch
@@ -52,7 +52,8 @@ MAX_TIERS = 8
 _SIGNED = 4  # a signed public value: [sign, 24-bit limb × 3], as the state root encodes it
 _LIMB = 24
 #: 12-bit digits of each derived per-market constant (price × multiplier < 2^40,
-#: |ΔF| < 2^60, price × multiplier × bps < 2^54, price × multiplier × fee_bps < 2^60).
+#: |ΔF| < 2^60, price × multiplier × bps < 2^54, price × multiplier × fee_bps < 2^60,
+#: price × multiplier × liquidation penalty bps < 2^60).
 DERIVED_DIGITS = 5
 #: Digits of the conservation target ``2^80 + net collateral change`` (below 2^84).
 TARGET_DIGITS = 7
@@ -97,7 +98,7 @@ class DerivedIndex:
 
     @staticmethod
     def _per_market(tiers: int) -> int:
-        return 3 * DERIVED_DIGITS + 3 + 2 * DERIVED_DIGITS * (1 + tiers)
+        return 4 * DERIVED_DIGITS + 3 + 2 * DERIVED_DIGITS * (1 + tiers)
 
     def price_mult(self, j: int) -> int:
         """First digit of ``price × multiplier``."""
@@ -114,15 +115,19 @@ class DerivedIndex:
         """First digit of ``price × multiplier × fee_bps``."""
         return self._market(j) + 2 * DERIVED_DIGITS + 1
 
-    def has_mark(self, j: int) -> int:
+    def penalty(self, j: int) -> int:
+        """First digit of ``price × multiplier × liquidation_penalty_bps``."""
         return self._market(j) + 3 * DERIVED_DIGITS + 1
 
+    def has_mark(self, j: int) -> int:
+        return self._market(j) + 4 * DERIVED_DIGITS + 1
+
     def flagged(self, j: int) -> int:
-        return self._market(j) + 3 * DERIVED_DIGITS + 2
+        return self._market(j) + 4 * DERIVED_DIGITS + 2
 
     def margin_price(self, s: int, j: int) -> int:
         """First digit of ``price_s × multiplier`` (``s`` 0: the mark, 1: the index)."""
-        return self._market(j) + 3 * DERIVED_DIGITS + 3 + s * DERIVED_DIGITS * (1 + self.tiers[j])
+        return self._market(j) + 4 * DERIVED_DIGITS + 3 + s * DERIVED_DIGITS * (1 + self.tiers[j])
 
     def margin_tier(self, s: int, j: int, t: int) -> int:
         """First digit of ``price_s × multiplier × bps_t``."""
@@ -134,7 +139,7 @@ class DerivedIndex:
 
     def market_price(self, j: int) -> int:
         """The clearing price of market ``j`` among the statement's market terms."""
-        return self.start + _MARKET_TERMS + (3 + _SIGNED) * j
+        return self.start + _MARKET_TERMS + (4 + _SIGNED) * j
 
     def multiplier(self, j: int) -> int:
         """The contract multiplier of market ``j`` (below 2^12, :meth:`from_elements`)."""
@@ -160,12 +165,14 @@ def _dec(e: Sequence[int]) -> int:
 @dataclass(frozen=True)
 class MarketTerms:
     """One market's public terms: clearing price (0 if it did not trade), multiplier,
-    fee in basis points, and this batch's funding index step (base units per lot)."""
+    fee in basis points, this batch's funding index step (base units per lot), and the
+    liquidation penalty in basis points (of a liquidation fill's notional)."""
 
     price: int
     multiplier: int
     fee_bps: int
     delta_funding: int
+    penalty_bps: int = 0
 
 
 @dataclass(frozen=True)
@@ -237,7 +244,7 @@ class SettleStatement:
         ):
             out += _enc(v)
         for mt in self.markets:
-            out += [mt.price, mt.multiplier, mt.fee_bps, *_enc(mt.delta_funding)]
+            out += [mt.price, mt.multiplier, mt.fee_bps, *_enc(mt.delta_funding), mt.penalty_bps]
         if len(self.margins) != len(self.markets):
             raise ValueError(
                 f"expected margin terms for {len(self.markets)} markets, got {len(self.margins)}"
@@ -252,7 +259,8 @@ class SettleStatement:
         """The values the AIR's constraints read as public inputs instead of constants, derived
         from the statement (the verifier recomputes them; an L1 contract too): per market
         (id order) the 12-bit digits of ``price × multiplier``, the sign and digits of
-        ``|ΔF|``, the digits of ``price × multiplier × fee_bps``, ``mark > 0``, ``flagged``,
+        ``|ΔF|``, the digits of ``price × multiplier × fee_bps`` and of ``price × multiplier ×
+        penalty_bps``, ``mark > 0``, ``flagged``,
         then for the mark and the index price each the digits of ``price × multiplier`` and
         per tier of ``price × multiplier × bps``; last the digits of the conservation target
         ``2^80 + net collateral change``. So the program does not depend on these values:
@@ -270,6 +278,7 @@ class SettleStatement:
                 *_derived_digits(abs(mt.delta_funding), DERIVED_DIGITS),
             ]
             out += _derived_digits(pm * mt.fee_bps, DERIVED_DIGITS)
+            out += _derived_digits(pm * mt.penalty_bps, DERIVED_DIGITS)
             out += [int(mg.mark > 0), int(mg.flagged)]
             for price in (mg.mark, mg.index_mark):
                 out += _derived_digits(price * mt.multiplier, DERIVED_DIGITS)
@@ -306,15 +315,19 @@ class SettleStatement:
         i += 16
         amounts = [_dec(e[i + _SIGNED * k : i + _SIGNED * (k + 1)]) for k in range(6)]
         i += 6 * _SIGNED
-        if len(e) < i + m * (3 + _SIGNED):
+        if len(e) < i + m * (4 + _SIGNED):
             raise ValueError(f"expected {m} market terms, got {len(e) - i} elements")
         markets = []
         for _ in range(m):
             price, mult, fee = (int(x) for x in e[i : i + 3])
+            penalty = int(e[i + 3 + _SIGNED])
             if not 0 <= mult < DIGIT:  # the fills section multiplies lots by it, digit-wise
                 raise ValueError(f"expected a multiplier below 2^12, got {mult}")
-            markets.append(MarketTerms(price, mult, fee, _dec(e[i + 3 : i + 3 + _SIGNED])))
-            i += 3 + _SIGNED
+            if not 0 <= penalty <= 10_000:
+                raise ValueError(f"expected a penalty of 0 to 10 000 bps, got {penalty}")
+            delta = _dec(e[i + 3 : i + 3 + _SIGNED])
+            markets.append(MarketTerms(price, mult, fee, delta, penalty))
+            i += 4 + _SIGNED
         margins = []
         for _ in range(m):
             if len(e) < i + 4:
@@ -379,6 +392,9 @@ class FillRow:
     fee: int
     block_price: int = 0
     liquidation: bool = False  # a fill of a pre-state pending liquidation order
+    #: what the fill's notional owes as a liquidation penalty (0 unless ``liquidation``):
+    #: ``⌈lots × price × multiplier × penalty_bps / 10 000⌉``
+    penalty: int = 0
 
     @property
     def transfer(self) -> int:
@@ -396,10 +412,11 @@ class SettleWitness:
     """Per-account values by post-state row (``n_post`` rows), and the auction's fills.
 
     ``fills`` are the auction's fills and the RFQ blocks' (two each, at the end).
-    ``adjust`` and ``adjust_positions`` hold what the transition moved beyond
-    fills (the blocks' included, with their price transfers), fees, funding,
-    deposits, withdrawals and forfeits (liquidation penalties, deficit cover,
-    ADL, socialised loss); they reach
+    ``penalties`` is each account's liquidation penalty (proved in the AIR from its
+    liquidation fills and its equity, :mod:`.penalties`). ``adjust`` and
+    ``adjust_positions`` hold what the transition moved beyond fills (the blocks'
+    included, with their price transfers), fees, funding, deposits, withdrawals,
+    forfeits and penalties (deficit cover, ADL, socialised loss); they reach
     the AIR as the verifier's public table ``TAG_ADJUST`` (from its replay of
     the batch); an account without a row there has none.
     """
@@ -423,6 +440,8 @@ class SettleWitness:
     #: (n, 12): per account, the sum of each 12-bit digit of the RFQ blocks' price
     #: transfers it receives (0–5) and pays (6–11); (0, 12) in a batch without blocks
     block_digits: np.ndarray = field(default_factory=lambda: np.zeros((0, 12), np.int64))
+    #: per account, the liquidation penalty charged (moved to the insurance fund)
+    penalties: tuple[int, ...] = ()
     #: the two header digests (pre, post) the roots compress (the batch AIR hashes them)
     headers: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
     #: ``(post row, liquidation orders)`` of each account with pending liquidation orders
@@ -536,8 +555,19 @@ def settle_inputs(
         j = config.column(sf.fill.market)
         r = post.row(sf.account)
         sign = sf.fill.side.sign
+        due = 0
+        if sf.liquidation:
+            notional = sf.fill.quantity * sf.fill.price * mult[j]
+            due = -((-notional * config.markets[j].liquidation_penalty_bps) // BPS)
         row = FillRow(
-            r, j, sign > 0, sf.fill.quantity, sf.fill.price, sf.fee, liquidation=sf.liquidation
+            r,
+            j,
+            sign > 0,
+            sf.fill.quantity,
+            sf.fill.price,
+            sf.fee,
+            liquidation=sf.liquidation,
+            penalty=due,
         )
         if i < len(auction):
             prices[j] = sf.fill.price
@@ -558,14 +588,15 @@ def settle_inputs(
     dep = _per_account(post, witness.deposits)
     wd = _per_account(post, witness.withdrawals)
     forf = _per_account(post, witness.forfeits)
+    pen = _per_account(post, witness.penalties)
     adjust = []
     for r in range(n):
         funding = sum(int(p0[r, j]) * deltas[j] for j in range(m))
         cash = sum(int(net[r, j]) * prices[j] * mult[j] for j in range(m))
         expected = c0[r] + dep[r] - wd[r] - forf[r] - funding - cash - fees[r] + moved[r]
-        adjust.append(c1[r] - expected)
+        adjust.append(c1[r] - expected + pen[r])
     adjust_positions = p1 - p0 - net
-    has_adj = bool(witness.penalties or witness.deficits)
+    has_adj = bool(witness.deficits)
     statement = SettleStatement(
         n_pre=n0,
         n_post=n,
@@ -579,7 +610,14 @@ def settle_inputs(
         insurance_pre=pre.insurance_fund,
         insurance_post=post.insurance_fund,
         markets=tuple(
-            MarketTerms(prices[j], mult[j], config.markets[j].fee_bps, deltas[j]) for j in range(m)
+            MarketTerms(
+                prices[j],
+                mult[j],
+                config.markets[j].fee_bps,
+                deltas[j],
+                config.markets[j].liquidation_penalty_bps,
+            )
+            for j in range(m)
         ),
         margins=tuple(
             MarginTerms(
@@ -609,6 +647,7 @@ def settle_inputs(
         deposit_digits=_digit_sums(post, witness.deposits),
         withdrawal_digits=_digit_sums(post, witness.withdrawals),
         block_digits=block_digits,
+        penalties=tuple(pen),
         headers=(_digest(header_elements(pre)), _digest(header_elements(post))),
         staged=tuple(sorted(staged.items())),
     )

@@ -108,17 +108,20 @@ def test_a_revealed_order_claimed_a_liquidation_order_is_caught(
         air.check_trace(trace)
 
 
-@pytest.mark.parametrize("column", ["odig.liq", "fill.liq"])
+@pytest.mark.parametrize(
+    ("column", "caught"),
+    [("odig.liq", "bus"), ("fill.liq", "statement 3: liquidation penalty rounded up")],
+)
 def test_a_fill_flag_changed_on_its_way_to_settlement_is_caught(
-    honest: tuple[Air, np.ndarray], column: str
+    honest: tuple[Air, np.ndarray], column: str, caught: str
 ) -> None:
-    """The flag dropped on the outputs digest's fill row, or on the settlement fill row:
-    the fill tuples no longer balance on the bus."""
+    """The flag dropped on the outputs digest's fill row (the fill tuples no longer
+    balance on the bus), or on the settlement fill row (its penalty is no longer owed:
+    the penalty identity fails before the bus does)."""
     air, honest_trace = honest
     c = _col(air, column)
     r = int(np.flatnonzero(honest_trace[c])[0])
     trace = honest_trace.copy()
     trace[c, r] = 0
-    air.check_trace(trace)
-    with pytest.raises(ConstraintViolation, match="bus"):
+    with pytest.raises(ConstraintViolation, match=caught):
         check_all(air, trace)

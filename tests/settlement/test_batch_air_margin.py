@@ -338,7 +338,7 @@ def test_margin_terms_round_trip_and_malformed_ones_are_refused(
     again, used = SettleStatement.from_elements(elements)
     assert again == st and used == len(elements)
     m = len(st.markets)
-    first = 4 + 16 + 6 * 4 + 7 * m  # the first market's margin terms
+    first = 4 + 16 + 6 * 4 + 8 * m  # the first market's margin terms
     assert elements[first : first + 4] == [
         st.margins[0].mark,
         st.margins[0].index_mark,

@@ -275,6 +275,7 @@ def test_a_limb_out_of_range_is_caught_by_the_range_check(
     main[_column(air, "acct.acc_carry[0]"), row] += 1  # the conservation accumulator's
     for label in ("mark", "index"):  # the health section's equity identities
         main[_column(air, f"health.{label}.d_carry[0][0]"), row] += 1
+    main[_column(air, "pen.e_carry[0][0]"), row] -= 1  # the equity before penalties
     air.check_trace(main)  # every polynomial constraint still holds
     challenges = air.challenge_values(CHALLENGES)
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):
