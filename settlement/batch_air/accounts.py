@@ -16,14 +16,15 @@ DESIGN.md, "The batch statement"):
   carries,
 
       C1 − C0 = deposit − withdrawal − forfeit − Σ_m P0_m × ΔF_m
-                − Σ_m net_m × price_m × multiplier_m − fees + adjust
+                − Σ_m net_m × price_m × multiplier_m − fees − penalty + adjust
 
   where ``net_m`` and ``fees`` are received from the fills section (the sum
-  of this account's fills, each fee proved there), ``deposit`` and
+  of this account's fills, each fee proved there), ``penalty`` is the
+  liquidation penalty :mod:`.penalties` proves on the row, ``deposit`` and
   ``withdrawal`` are the digit sums of the account's transfers, received from
   the inputs digest's rows (:mod:`.inputs_digest`), and ``ΔF_m``, prices and
-  multipliers are public; ``adjust`` and ``adjust_p`` (penalties, deficit
-  cover, ADL, blocks) come from the adjustments table and are zero on a row
+  multipliers are public; ``adjust`` and ``adjust_p`` (deficit cover, ADL,
+  socialised loss) come from the adjustments table and are zero on a row
   that receives none (the program does not depend on whether the batch has
   adjustments);
 * **5, conservation** — an accumulator of 7 digits sums ``C1 − C0`` down

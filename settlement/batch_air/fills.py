@@ -31,9 +31,11 @@ start of a run). Each row
   multiplicity ``t_k``: the buyer pays and the seller receives when the block
   price is above the clearing price (``side ⊕ s`` picks the slot).
 
-The last row of a run sends ``(TAG_ACCOUNT_FILLS, account, net lots per
-market, fee digit sums)``, which the account's row receives at most once: a
-run split in two, or two runs for one account, leaves a tuple unreceived and
+Each row also proves its liquidation penalty (:mod:`.penalties`: owed only on a
+liquidation fill, rounded up). The last row of a run sends ``(TAG_ACCOUNT_FILLS,
+account, net lots per market, fee digit sums, penalty digit sums)``, which the
+account's row receives at most once: a run split in two, or two runs for one
+account, leaves a tuple unreceived and
 the bus does not balance. A running net is range-checked to ``|net| < 2^23``
 on every row (so the sum of a run never wraps) and a run holds at most 2^12
 fills (so each fee digit sum stays below 2^24).
