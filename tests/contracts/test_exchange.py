@@ -643,7 +643,7 @@ def test_the_settlement_statement_is_checked_against_the_contract(h: Harness) ->
     s = h.statement(h.next_state(h.apply_queue(h.state, 1)))
     e = s.settlement
     terms = 4 + 16 + 6 * 4  # counts, roots, amounts: then the market terms
-    margins = terms + 7 * 2
+    margins = terms + 8 * 2  # price, multiplier, fee, ΔF ×4, liquidation penalty per market
     for at, value in (
         (len(e) - 1, e[-1] ^ 1),  # the conservation target's top digit
         (len(e) - 8, e[-8] ^ 1),  # the last market's last derived digit
@@ -659,6 +659,13 @@ def test_the_settlement_statement_is_checked_against_the_contract(h: Harness) ->
         )
         assert err.error_args == (at,)
     refused(h, "SettlementMismatch", h.ex.anchor, dataclasses.replace(s, settlement=e[:-1]), b"")
+    # a liquidation penalty rate above 10 000 bps: refused at the market's terms
+    bad = list(e)
+    bad[terms + 7] = 10_001
+    err = refused(
+        h, "SettlementMismatch", h.ex.anchor, dataclasses.replace(s, settlement=tuple(bad)), b""
+    )
+    assert err.error_args == (terms,)
     h.ex.anchor(s, h.prove(s))
     assert h.ex.next_batch_id() == 1
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from sealbatch.auction.batch import BatchResult, clear_batch
+from sealbatch.auction.batch import BatchResult, RestingOrder, clear_batch
 from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
 from sealbatch.auction.commitment import commitment_root, compute_commitment
 from sealbatch.auction.orders import Order, Side
@@ -99,9 +99,11 @@ def committed_batch(
     refs: Mapping[str, int | None],
     forfeit_at: Sequence[int] = (),
     committed: Mapping[int, Order] | None = None,
+    carried_in: Sequence[RestingOrder] = (),
 ) -> BatchResult:
     """Clear ``orders`` as revealed under real Poseidon2 commitments, with unrevealed
-    commitments at the receipt sequence numbers ``forfeit_at``; the seed is their root."""
+    commitments at the receipt sequence numbers ``forfeit_at``; the seed is their root.
+    ``carried_in``: the pending orders of the pre-state (liquidation orders, GTC rests)."""
     total = len(orders) + len(forfeit_at)
     free = iter(n for n in range(total) if n not in set(forfeit_at))
     revealed = []
@@ -124,7 +126,7 @@ def committed_batch(
     seed = commitment_root([c for c, _, _ in leaves], [t for _, t, _ in leaves],
                            [b for _, _, b in leaves])  # fmt: skip
     sealed = SealedBatch(batch_id, seed, (), tuple(revealed), tuple(lost), ())
-    return clear_batch(sealed, DEFAULT_CONFIG.auction_markets, dict(refs))
+    return clear_batch(sealed, DEFAULT_CONFIG.auction_markets, dict(refs), carried_in)
 
 
 def statement_of(files: Mapping[str, str]) -> BatchStatement:
