@@ -192,8 +192,8 @@ def fill_penalty_trace(
     sums[0] -= r_arr & 4095
     sums[1] -= r_arr >> 12
     q = BPS - 1 - r_arr
-    for c, v in zip(cols.rest, (r_arr & 4095, r_arr >> 12, q & 4095, q >> 12), strict=True):
-        main[c.index, :k] = v
+    for column, v in zip(cols.rest, (r_arr & 4095, r_arr >> 12, q & 4095, q >> 12), strict=True):
+        main[column.index, :k] = v
     for d in range(AMOUNT_DIGITS):
         main[cols.pen[d].index, :k] = pen[d]
     lo, hi = carry_columns(carries(sums))
