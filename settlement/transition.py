@@ -22,8 +22,8 @@ The steps, in order (each one a pure function of what came before):
 4. oracle round → each market's index; a flagged reading leaves the market's
    last trusted index (and its time) as they were;
 5. forfeited commitments move their bond (at least ``forfeit_bond``) to the
-   insurance fund whenever the trader's equity carries it (collateral may go
-   negative; never beyond the equity left), except
+   insurance fund, all of it (collateral and equity may go negative: the account
+   is then liquidated or its deficit covered like any other), except
    where the oracle refused the reveal: a commitment in a flagged or halted
    market, or of a trader holding a position in a flagged market;
 6. funding: each market with a trusted index this round adds its premium
@@ -56,7 +56,7 @@ The returned :class:`BatchWitness` holds what a proof needs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -104,6 +104,7 @@ __all__ = [
     "check_carried_in",
     "check_invariants",
     "describe_order",
+    "forfeit_charge",
     "halted_markets",
     "pending_carried_in",
     "reference_prices",
@@ -310,6 +311,40 @@ def _check_bounds(
         )
 
 
+def forfeit_charge(
+    state: LedgerState,
+    config: SettlementConfig,
+    halted: Collection[str],
+    trader: str,
+    market: str,
+    bond: int,
+) -> int:
+    """What one forfeited commitment (or unrevealed RFQ quote) moves to the insurance fund.
+
+    The whole ``max(bond, forfeit_bond)``, even beyond the trader's equity (an account
+    this leaves below maintenance is liquidated in the next batch, and the insurance
+    fund, which received the bond, covers any deficit), except 0 where the oracle
+    refused the reveal through no fault of the trader's — its market halted
+    (``halted``) or flagged in ``state``, or the trader holding a position in a
+    flagged market — or where the trader has no account (subaccount 0).
+
+    Args:
+        state: the state before the batch.
+        halted: the markets halted at the batch's time.
+    """
+    key = AccountKey(trader, 0)
+    if not state.has(key):
+        return 0
+    frozen = np.array([ms.frozen for ms in state.market_states], dtype=np.bool_)
+    if (
+        market in halted
+        or (market in state.markets and state.market_state(market).frozen)
+        or bool((state.positions[state.row(key), frozen] != 0).any())
+    ):
+        return 0
+    return max(bond, config.forfeit_bond)
+
+
 def apply_batch(
     state: LedgerState,
     batch: BatchResult,
@@ -405,26 +440,11 @@ def apply_batch(
     # flagged or halted market, or by an account holding a position in a flagged
     # market, is refused (market_flagged / market_halted) through no fault of its own
     forfeits: list[tuple[AccountKey, int]] = []
-    eq_start = equity(state, config) if batch.forfeited else None
-    frozen = np.array([ms.frozen for ms in state.market_states], dtype=np.bool_)
     for f in batch.forfeited:
         key = AccountKey(f.trader, 0)
-        if not state.has(key) or eq_start is None:
-            continue
-        row = state.row(key)
-        if (
-            f.market in halted
-            or (f.market in state.markets and state.market_state(f.market).frozen)
-            or bool((state.positions[row, frozen] != 0).any())
-        ):
-            continue
-        # the whole bond whenever the equity carries it, even when collateral goes
-        # (further) negative: a leveraged long's collateral is below zero while its
-        # equity is positive, and withholding a reveal must cost it the bond too;
-        # never beyond the equity, so a forfeit never makes an account bankrupt
-        left = int(eq_start[row]) - (int(state.collateral[row]) - int(collateral[row]))
-        amount = min(max(f.bond, config.forfeit_bond), max(left, 0))
+        amount = forfeit_charge(state, config, halted, f.trader, f.market, f.bond)
         if amount:
+            row = state.row(key)
             collateral[row] -= amount
             insurance += amount
             forfeits.append((key, amount))

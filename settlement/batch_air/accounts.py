@@ -15,14 +15,16 @@ DESIGN.md, "The batch statement"):
   ``P1 = P0 + net + adjust_p`` and, in 12-bit digits with range-checked
   carries,
 
-      C1 − C0 = deposit − withdrawal − forfeit − Σ_m P0_m × ΔF_m
+      C1 − C0 = deposit − withdrawal − Σ_m P0_m × ΔF_m
                 − Σ_m net_m × price_m × multiplier_m − fees − penalty + adjust
 
   where ``net_m`` and ``fees`` are received from the fills section (the sum
   of this account's fills, each fee proved there), ``penalty`` is the
   liquidation penalty :mod:`.penalties` proves on the row, ``deposit`` and
   ``withdrawal`` are the digit sums of the account's transfers, received from
-  the inputs digest's rows (:mod:`.inputs_digest`), and ``ΔF_m``, prices and
+  the inputs digest's rows (:mod:`.inputs_digest`) — a forfeit's charge is a
+  withdrawal digit sum too, received from the outputs digest's forfeit rows
+  (:mod:`.digests`) —, and ``ΔF_m``, prices and
   multipliers are public; ``adjust`` and ``adjust_p`` (deficit cover, ADL,
   socialised loss) come from the adjustments table and are zero on a row
   that receives none (the program does not depend on whether the batch has
@@ -41,8 +43,9 @@ an account) and ``4·m`` products of two digits (``< 2^24`` each), so with
 ``2^30`` in absolute value (at most 2^18 transfers of 12-bit digits,
 :mod:`.inputs_digest`; an RFQ block, four input rows, adds one digit of its
 price transfer to its buyer's and one to its seller's sums, at two different
-positions, :mod:`.fills`), so a position stays below ``2^29.6 + 2^30 < p``: an
-identity that holds mod p holds over the integers.
+positions, :mod:`.fills`), and the forfeits' charges less than ``2^26`` (fewer than
+2^14 forfeits of three 12-bit digits, :mod:`.digests`), so a position stays below
+``2^29.6 + 2^30 + 2^26 < p``: an identity that holds mod p holds over the integers.
 """
 
 from __future__ import annotations
@@ -74,7 +77,6 @@ from sealbatch.settlement.batch_air.penalties import (
 from sealbatch.settlement.batch_air.section import (
     TAG_ACCOUNT_FILLS,
     TAG_ADJUST,
-    TAG_FORFEIT,
     TAG_NODE,
     TAG_TRANSFERS,
     Section,
@@ -146,9 +148,7 @@ class AccountColumns:
     fee_sums: tuple[Column, ...]
     deposit: tuple[Column, ...]
     withdrawal: tuple[Column, ...]
-    forfeit: tuple[Column, ...]
     transfers: Column
-    has_forfeit: Column
     has_adjust: Column
     adjust: Signed
     adjust_positions: tuple[Column, ...]
@@ -228,12 +228,14 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
         TAG_ACCOUNT_FILLS, [sec.row, *net, *fee_sums, *due], has_fills, "account's fills"
     )
 
-    # ---- transfers: each deposit and withdrawal of the inputs digest (inputs_digest.py)
-    # looks its account up by address (``transfers`` counts) and sends the 12-bit digits of
-    # its amount with multiplicity: digit k of a deposit as (account, k), of a withdrawal as
-    # (account, 6 + k). The row receives (account, k) ``deposit[k]`` times, so deposit[k] is
-    # the sum of digit k over the account's deposits: below 2^30 (at most 2^18 transfers,
-    # digits from the digest's preimage), so the sum does not wrap (docs/stark.md).
+    # ---- transfers: each deposit and withdrawal of the inputs digest (inputs_digest.py),
+    # and each forfeit charged (the outputs digest's forfeit rows, digests.py, as a
+    # withdrawal), looks its account up by address (``transfers`` counts) and sends the
+    # 12-bit digits of its amount with multiplicity: digit k of a deposit as (account, k),
+    # of a withdrawal or a forfeit's charge as (account, 6 + k). The row receives
+    # (account, k) ``deposit[k]`` times, so deposit[k] is the sum of digit k over the
+    # account's deposits: below 2^30 (at most 2^18 transfers, digits from the digest's
+    # preimage; the forfeits add less than 2^26), so the sum does not wrap (docs/stark.md).
     transfers = sec.one("acct.transfers")
     sec.transition(transfers * (1 - live[1]), "statement 3: transfers only to accounts")
     sec.bus.receive(
@@ -246,18 +248,15 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
             sec.bus.receive(
                 TAG_TRANSFERS, [sec.row, const(base + k)], total, f"statement 3: {what} digit {k}"
             )
-    # ---- forfeits and adjustments: verifier tables, each received at most once
-    # Their digits come from the tables (each below 2^12 by construction) or are zero: no
+    # ---- adjustments: a verifier table, received at most once
+    # Its digits come from the table (each below 2^12 by construction) or are zero: no
     # range check of their own.
-    forfeit = tuple(sec.alloc("acct.forfeit", AMOUNT_DIGITS))
     adjust_sign = sec.one("acct.adjust.sign")
     sec.boolean(adjust_sign, "acct.adjust.sign")
     adjust = Signed(adjust_sign, tuple(sec.alloc("acct.adjust", AMOUNT_DIGITS)))
     adjust_p = tuple(sec.alloc("acct.adjust_p", m))
-    has_forfeit = sec.one("acct.has_forfeit")
     has_adjust = sec.one("acct.has_adjust")
     for flag, values, tag, what in (
-        (has_forfeit, forfeit, TAG_FORFEIT, "forfeit"),
         (has_adjust, (adjust.sign, *adjust.digits, *adjust_p), TAG_ADJUST, "adjustment"),
     ):
         sec.boolean(flag, f"acct.has_{what}")
@@ -296,7 +295,6 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
             -coll[0].value_digit(k),
             -deposit[k],
             withdrawal[k],
-            forfeit[k],
             fee_sums[k],
             penalty.charged(k),
             -adjust.value_digit(k),
@@ -374,9 +372,7 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
         fee_sums=fee_sums,
         deposit=deposit,
         withdrawal=withdrawal,
-        forfeit=forfeit,
         transfers=transfers,
-        has_forfeit=has_forfeit,
         has_adjust=has_adjust,
         adjust=adjust,
         adjust_positions=adjust_p,
@@ -470,18 +466,16 @@ def account_trace(
     moved = sw.block_transfer_digits()  # the RFQ blocks' price transfers, received and paid
     for cs, d in (
         (cols.deposit, (sw.deposit_digits + moved[:, :AMOUNT_DIGITS]).T),
-        (cols.withdrawal, (sw.withdrawal_digits + moved[:, AMOUNT_DIGITS:]).T),
-        (cols.forfeit, digits_of(list(sw.forfeits), AMOUNT_DIGITS)),
+        (
+            cols.withdrawal,
+            (sw.withdrawal_digits + sw.forfeit_digit_sums() + moved[:, AMOUNT_DIGITS:]).T,
+        ),
     ):
         for k, column in enumerate(cs):
             main[column.index, :n] = d[k]
         flows.append(np.asarray(d, dtype=np.int64))
-    for flag, table in (
-        (cols.has_forfeit, sw.forfeit_rows()),
-        (cols.has_adjust, sw.adjust_rows()),
-    ):
-        for r, *_ in table:
-            main[flag.index, r] = 1
+    for r, *_ in sw.adjust_rows():
+        main[cols.has_adjust.index, r] = 1
     adj_sign, adj_digits = _put_signed(main, cols.adjust, list(sw.adjust), n)
     for j in range(m):
         main[cols.adjust_positions[j].index, :n] = to_field(sw.adjust_positions[:, j])
@@ -509,7 +503,7 @@ def account_trace(
         adj,
         refuse=refuse,
     )
-    sums = c1 - c0 - flows[0] + flows[1] + flows[2] + fee_sums[:, :n].astype(np.int64)
+    sums = c1 - c0 - flows[0] + flows[1] + fee_sums[:, :n].astype(np.int64)
     sums += pen_terms
     sums -= adj
     for j, mt in enumerate(st.markets):

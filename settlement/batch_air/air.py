@@ -13,9 +13,10 @@ is the public outputs digest); each record sends its fill (``TAG_FILL``) on to
 the settlement fills section, which settles each once. The inputs-digest
 section (:mod:`.inputs_digest`) absorbs the published deposits, RFQ blocks and
 withdrawals into the sponge whose output is the public inputs digest and
-sends each transfer's amount to its account's row (``TAG_TRANSFERS``); the
-forfeits charged (``TAG_FORFEIT``) and adjustments (``TAG_ADJUST``) are
-public tables the verifier derives from its replay of the published files.
+sends each transfer's amount to its account's row (``TAG_TRANSFERS``), and the
+outputs digest's forfeit rows send each forfeit's charge the same way (as a
+withdrawal); the adjustments (``TAG_ADJUST``) are a public table the verifier
+derives from its replay of the published files.
 The state headers and their pending orders are hashed in :mod:`.headers`,
 which sends each header digest to its root row, receives the orders carried
 in from the book and sends the post-state's liquidation orders to the staged
@@ -38,7 +39,6 @@ from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
     MIN_ROWS,
     TAG_ADJUST,
-    TAG_FORFEIT,
     AirBuilder,
     Layout,
 )
@@ -115,8 +115,8 @@ def declare_all(
     inputs_digest.declare(b, statement)
     headers.declare(b, statement)
     sw = statement.settle_witness
-    for tag, rows in ((TAG_FORFEIT, sw.forfeit_rows()), (TAG_ADJUST, sw.adjust_rows())):
-        b.public_table(PublicTable(tag, rows, (1,) * len(rows), receive=False))
+    rows = sw.adjust_rows()
+    b.public_table(PublicTable(TAG_ADJUST, rows, (1,) * len(rows), receive=False))
     air, layout = b.finish()
     return air, layout, sec, settle_columns
 

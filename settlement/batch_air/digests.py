@@ -69,14 +69,17 @@ from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH
 from sealbatch.settlement.batch_air.commitments import HALF, TAG_CNODE
 from sealbatch.settlement.batch_air.framework import (
+    TAG_ACCOUNT_ADDR,
     TAG_FILL,
     TAG_FILL_ORDER,
     TAG_FILL_RECORD,
     TAG_MARKET_SUMMARY,
+    TAG_TRANSFERS,
     AirBuilder,
     TraceBuilder,
     sponge_rows,
 )
+from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS
 from sealbatch.settlement.batch_air.statement import (
     OUTPUTS_DOMAIN,
     PUBLIC_HEADER,
@@ -167,7 +170,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         is_fill,
         "outputs digest: a fill to settlement",
     )
-    third, forfeit_kinds = _declare_forfeits(b, on, head, is_fill, block)
+    third, forfeit_kinds = _declare_forfeits(b, statement, on, head, is_fill, block)
     summary = _declare_summaries(b, statement, on, head, is_fill, third, block)
     kinds = fid + is_fill + forfeit_kinds + summary
     b.boolean(kinds, "outputs digest: one kind per row")
@@ -234,7 +237,12 @@ def _declare_summaries(
 
 
 def _declare_forfeits(
-    b: AirBuilder, on: Column, head: Column, is_fill: Column, block: list[Column]
+    b: AirBuilder,
+    statement: BatchStatement,
+    on: Column,
+    head: Column,
+    is_fill: Column,
+    block: list[Column],
 ) -> tuple[Column, Expr]:
     """The forfeit rows: three per forfeit after the fills, the first one sending its leaf.
 
@@ -287,7 +295,61 @@ def _declare_forfeits(
         leaf_c,
         "S8 completeness: a published forfeit's trader and bond",
     )
+    _declare_charges(b, statement, head, third, total, bond, block)
     return third, first + second + third
+
+
+def _declare_charges(
+    b: AirBuilder,
+    statement: BatchStatement,
+    head: Column,
+    third: Column,
+    total: Column,
+    bond: Column,
+    block: list[Column],
+) -> None:
+    """Statement 3, forfeits: each forfeit's charge reaches its trader's account.
+
+    On a forfeit's third row (its trader and, copied, its bond): ``hi`` is 1 exactly when
+    ``bond ≥ F`` (``F`` the exchange's ``forfeit_bond``, a constant of the AIR, below
+    2^30; the signed distance range-checked to 30 bits), the charge is
+    ``(1 − waived)·max(bond, F)`` in three 12-bit limbs (30 bits), and unless
+    ``waived`` the row looks its trader up on the account row (``TAG_ACCOUNT_ADDR``,
+    subaccount 0) and sends each limb as a withdrawal digit ``(TAG_TRANSFERS, account,
+    6 + k)`` with multiplicity the limb: the charges of one account add up in its
+    withdrawal digit sums, which enter its collateral identity (statement 3) and so the
+    conservation total (statement 5, the insurance fund's change is public). The header
+    row's forfeit count is range-checked below 2^14 in the same limbs (the charges' digit
+    sums then add less than 2^26 to a position of the collateral identity).
+    """
+    f = statement.forfeit_bond
+    if not 0 <= f < 1 << 30:
+        raise ValueError(f"forfeit_bond: expected below 2^30, got {f}")
+
+    def c(name: str) -> Column:
+        return b.column(SECTION, name)
+
+    hi, waived, account = c("forfeit_hi"), c("waived"), c("forfeit_account")
+    b.boolean(hi, "statement 3: a forfeit's bond ≥ forfeit_bond")
+    b.boolean(waived, "statement 3: a forfeit waived")
+    big = hi * (bond - f) + (1 - hi) * (f - 1 - bond)
+    b.range_check(SECTION, "fdiff", third * big + head * total * (1 << 16), 30)
+    amount = hi * bond + (1 - hi) * f
+    limbs = b.range_check(SECTION, "charge", third * (1 - waived) * amount, 30)
+    charged = third * (1 - waived)
+    b.bus.send(
+        TAG_ACCOUNT_ADDR,
+        [account, *block[:7], const(0)],
+        charged,
+        "statement 3: a forfeit's account",
+    )
+    for k, limb in enumerate(limbs):
+        b.bus.receive(  # a send of weight limb k (a send's selector is a bit)
+            TAG_TRANSFERS,
+            [account, const(AMOUNT_DIGITS + k)],
+            -limb,
+            f"statement 3: a forfeit's charge (digit {k})",
+        )
 
 
 def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
@@ -397,6 +459,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     tb.set(SECTION, "forfeits", [], pad=forfeits)
     tb.set(SECTION, "forfeit_seq", seq)
     tb.set(SECTION, "leaf", first * (1 - np.roll(blocks[:, 1].astype(np.int64), -1)))
+    _charges_trace(tb, statement, starts, bonds, forfeits, refuse=refuse)
     summary = np.zeros(n, np.int64)
     summary[first_summary : first_summary + m] = 1
     tb.set(SECTION, "summary", summary)
@@ -411,3 +474,62 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             orders_inv[first_summary + j] = pow(count, P - 2, P)
     tb.set(SECTION, "has_orders", has_orders)
     tb.set(SECTION, "orders_inv", orders_inv)
+
+
+def _charges_trace(
+    tb: TraceBuilder,
+    statement: BatchStatement,
+    starts: np.ndarray,
+    bonds: np.ndarray,
+    forfeits: int,
+    *,
+    refuse: bool,
+) -> None:
+    """Each forfeit's charge on its third row, and its account's address lookup counted.
+
+    Raises:
+        ValueError: (with ``refuse``) more than 2^14 forfeits, a charge on a trader
+            without an account, or charges that are not the forfeits settled.
+    """
+    if refuse and forfeits >= 1 << 14:
+        raise ValueError(f"statement 3: expected fewer than 2^14 forfeits, got {forfeits}")
+    charges = statement.forfeit_charges
+    if refuse and len(charges) != forfeits:
+        raise ValueError(f"statement 3: expected {forfeits} forfeit charges, got {len(charges)}")
+    sw = statement.settle_witness
+    n = len(sw.subaccount)
+    f = statement.forfeit_bond
+    rows = starts + 2
+    hi = np.zeros(tb.num_rows, np.int64)
+    waived = np.zeros(tb.num_rows, np.int64)
+    account = np.zeros(tb.num_rows, np.int64)
+    charge = np.zeros(tb.num_rows, np.int64)
+    fdiff = np.zeros(tb.num_rows, np.int64)
+    fdiff[0] = forfeits << 16
+    lookups = np.zeros(tb.num_rows, np.int64)
+    settled = np.zeros(n, np.int64)
+    for i, r in enumerate(rows):
+        acct, amount = charges[i] if i < len(charges) else (0, 0)
+        bond = int(bonds[r])
+        hi[r] = int(bond >= f)
+        fdiff[r] = bond - f if bond >= f else f - 1 - bond
+        account[r] = acct
+        if amount:
+            if refuse and amount != max(bond, f):
+                raise ValueError(
+                    f"statement 3: a forfeit's charge: expected max(bond, forfeit_bond) = "
+                    f"{max(bond, f)} or 0, got {amount}"
+                )
+            charge[r] = amount
+            lookups[acct] += 1
+            settled[acct] += amount
+        else:
+            waived[r] = 1
+    if refuse and not np.array_equal(settled, np.asarray(sw.forfeits, dtype=np.int64)):
+        raise ValueError("statement 3: the forfeits charged are not the forfeits settled")
+    tb.set(SECTION, "forfeit_hi", hi)
+    tb.set(SECTION, "waived", waived)
+    tb.set(SECTION, "forfeit_account", account)
+    tb.set_range(SECTION, "fdiff", fdiff, "statement 3 (a forfeit's charge)")
+    tb.set_range(SECTION, "charge", charge, "statement 3 (a forfeit's charge)")
+    tb.set("acct", "transfers", tb.get("acct", "transfers").astype(np.int64) + lookups)

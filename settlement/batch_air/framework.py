@@ -296,10 +296,13 @@ class AirBuilder:
 
     # ---- services
 
-    def range_check(self, section: str, name: str, value: Expr, bits: int) -> None:
+    def range_check(self, section: str, name: str, value: Expr, bits: int) -> list[Column]:
         """Prove ``value ∈ [0, 2^bits)`` on every row (``value`` of degree ≤ 3).
 
         Allocates ``ceil(bits/12)`` limb columns ``section.name.l<i>``.
+
+        Returns:
+            The limb columns, lowest first.
 
         Raises:
             ValueError: ``bits`` not in ``[1, 30]``.
@@ -320,6 +323,7 @@ class AirBuilder:
             self.bus.send(TAG_RANGE, [shifted], 1, f"{section}.{name} top limb < 2^{top_bits}")
         indices = tuple(len(self.names) - count + i for i in range(count))
         self.range_checks.append(RangeCheck(section, name, bits, indices))
+        return limbs
 
     def permutation(self, inputs: Sequence[Expr], outputs: Sequence[Expr], selector: Expr) -> None:
         """Send ``(TAG_PERM, inputs, outputs)`` where ``selector`` is 1: ``outputs = P(inputs)``."""

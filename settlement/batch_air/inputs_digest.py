@@ -341,4 +341,5 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     for name, values in flags.items():
         tb.set(SECTION, name, values)
     tb.set(SECTION, "account", accounts)
-    tb.set("acct", "transfers", lookups)
+    # added to the forfeits' lookups (the outputs digest's section counts those)
+    tb.set("acct", "transfers", tb.get("acct", "transfers").astype(np.int64) + lookups)

@@ -10,13 +10,13 @@ fills. Around the sections it places the two services they use:
 * the 12-bit range table and the Poseidon2 rows of
   :mod:`sealbatch.settlement.batch_air.framework` (the batch AIR's own).
 
-Per-account deposits and withdrawals (``TAG_TRANSFERS``: each account's
-digit sums as multiplicities; in the batch AIR the inputs digest's rows send
-them), forfeited bonds (``TAG_FORFEIT``) and adjustments (``TAG_ADJUST``)
-are three more public tables (:meth:`SettleWitness.transfer_rows`,
-``forfeit_rows``, ``adjust_rows``) the verifier takes from its replay of the
-published batch; each account row receives its forfeit and adjustment rows
-at most once.
+Per-account deposits, withdrawals and forfeited bonds (``TAG_TRANSFERS``: each
+account's digit sums as multiplicities, a forfeit's charge among the withdrawal
+positions; in the batch AIR the inputs digest's rows send the transfers and the
+outputs digest's forfeit rows the charges) and adjustments (``TAG_ADJUST``) are
+two more public tables (:meth:`SettleWitness.transfer_rows`, ``adjust_rows``) the
+verifier takes from its replay of the published batch; each account row receives
+its adjustment row at most once.
 
 Public inputs: :meth:`SettleStatement.to_elements`, the two header digests
 (``TAG_HEADER``, which the batch AIR hashes in its header section instead),
@@ -25,10 +25,10 @@ the staged accounts' count and ``(row, liquidation orders)`` pairs
 liquidation orders instead), the fill count, the fills (six elements each:
 ``account, market, side, lots, price, block price`` — an RFQ block's fills
 carry their block's price, the others their price), the transfer count and rows
-``(account, position, digit sum)``, the forfeit count and rows, then the
-adjustment rows. They grow with the batch: in the batch AIR the fills come
-from the clearing sections (the blocks' from the inputs digest's RFQ rows) and
-the transfers from the inputs digest's rows instead.
+``(account, position, digit sum)``, then the adjustment rows. They grow with the
+batch: in the batch AIR the fills come from the clearing sections (the blocks'
+from the inputs digest's RFQ rows), the transfers from the inputs digest's rows
+and the forfeits' charges from the outputs digest's forfeit rows instead.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from sealbatch.settlement.batch_air.fills import FillColumns, fills_section, fil
 from sealbatch.settlement.batch_air.framework import (
     TAG_ADJUST,
     TAG_FILL,
-    TAG_FORFEIT,
     TAG_HEADER,
     TAG_PUBLISHED_FILL,
     TAG_STAGED,
@@ -77,7 +76,6 @@ __all__ = [
 NAME = "sealbatch_settle"
 _FILL_WIDTH = 7  # account, market, side, lots, price, block price, liquidation
 _TRANSFER_WIDTH = 3  # account, digit position (0–5 deposits, 6–11 withdrawals), digit sum
-_FORFEIT_WIDTH = 1 + AMOUNT_DIGITS
 _MAX_DIGIT_SUM = 1 << 30
 _ADJUST_WIDTH = 2 + AMOUNT_DIGITS  # then one position adjustment per market
 
@@ -159,7 +157,7 @@ def rows_needed(st: SettleStatement, fills: int) -> int:
 def public_inputs(st: SettleStatement, sw: SettleWitness) -> tuple[int, ...]:
     """The statement, the header digests, the staged accounts, the fills, transfers,
     forfeits and adjustments as field elements."""
-    fills, forfeits = sw.fill_rows(), sw.forfeit_rows()
+    fills = sw.fill_rows()
     transfers, sums = sw.transfer_rows()
     out = [*st.to_elements(), *sw.headers[0], *sw.headers[1], len(sw.staged)]
     for staged_row, count in sw.staged:
@@ -170,8 +168,7 @@ def public_inputs(st: SettleStatement, sw: SettleWitness) -> tuple[int, ...]:
     out.append(len(transfers))
     for row, total in zip(transfers, sums, strict=True):
         out += [*row, total]
-    out.append(len(forfeits))
-    for row in (*forfeits, *sw.adjust_rows()):
+    for row in sw.adjust_rows():
         out += row
     return tuple(out)
 
@@ -188,7 +185,7 @@ def _take(rest: tuple[int, ...], width: int, what: str) -> tuple[Rows, tuple[int
     return rows, rest[1 + width * k :]
 
 
-def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows, Rows, Rows, Rows, Rows]:
+def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows, Rows, Rows, Rows]:
     st, used = SettleStatement.from_elements(public)
     rest = tuple(int(x) for x in public[used:])
     if len(rest) < 17 or len(rest) < 17 + 2 * rest[16]:
@@ -198,26 +195,22 @@ def _parse(public: Sequence[int]) -> tuple[SettleStatement, Rows, Rows, Rows, Ro
     rest = rest[17 + 2 * rest[16] :]
     fills, rest = _take(rest, _FILL_WIDTH, "fill")
     transfers, rest = _take(rest, _TRANSFER_WIDTH, "transfer")
-    forfeits, rest = _take(rest, _FORFEIT_WIDTH, "forfeit")
     width = _ADJUST_WIDTH + len(st.markets)
     if len(rest) % width:
         raise ValueError(f"expected adjustments of {width} elements, got {len(rest)} elements")
     adjusts = tuple(rest[i : i + width] for i in range(0, len(rest), width))
     # the account rows take these digits without range checks
-    for row in forfeits:
-        if any(d >= DIGIT for d in row[1:]):
-            raise ValueError(f"expected 12-bit digits, got {row}")
     for row in transfers:
         if row[1] >= 2 * AMOUNT_DIGITS or row[2] >= _MAX_DIGIT_SUM:
             raise ValueError(f"expected a digit position below 12 and a sum below 2^30, got {row}")
     for row in adjusts:
         if row[1] > 1 or any(d >= DIGIT for d in row[2:_ADJUST_WIDTH]):
             raise ValueError(f"expected a sign bit and 12-bit adjustment digits, got {row}")
-    return st, headers, staged, fills, transfers, forfeits, adjusts
+    return st, headers, staged, fills, transfers, adjusts
 
 
 def _builder(num_rows: int, public: Sequence[int]) -> tuple[AirBuilder, Section, SettleColumns]:
-    st, headers, staged, fills, transfers, forfeits, adjusts = _parse(public)
+    st, headers, staged, fills, transfers, adjusts = _parse(public)
     b = AirBuilder(NAME, num_rows, tuple(public))
     sec, cols = declare(b, st)
     b.public_table(PublicTable(TAG_HEADER, headers, (1, 1), receive=False))
@@ -227,13 +220,13 @@ def _builder(num_rows: int, public: Sequence[int]) -> tuple[AirBuilder, Section,
     b.public_table(PublicTable(TAG_PUBLISHED_FILL, fills, (1,) * len(fills), receive=True))
     moved = tuple(r[:2] for r in transfers)
     b.public_table(PublicTable(TAG_TRANSFERS, moved, tuple(r[2] for r in transfers), False))
-    for tag, rows in ((TAG_FORFEIT, forfeits), (TAG_ADJUST, adjusts)):
-        b.public_table(PublicTable(tag, rows, (1,) * len(rows), receive=False))
+    b.public_table(PublicTable(TAG_ADJUST, adjusts, (1,) * len(adjusts), receive=False))
     return b, sec, cols
 
 
 def build(num_rows: int, public: tuple[int, ...]) -> Air:
-    """The settlement AIR for a statement, its fills, transfers, forfeits and adjustments.
+    """The settlement AIR for a statement, its fills, transfers (forfeits among them) and
+    adjustments.
 
     Raises:
         ValueError: malformed public inputs or a row count that is not a power of two

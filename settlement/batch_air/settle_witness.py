@@ -437,6 +437,9 @@ class SettleWitness:
     #: (n, 6): per account, the sum over its deposits (withdrawals) of each 12-bit digit
     deposit_digits: np.ndarray
     withdrawal_digits: np.ndarray
+    #: (n, 6): per account, the sum over its forfeits' charges of each 12-bit digit (a
+    #: charge is below 2^30: digits 3–5 are 0); zeros where absent
+    forfeit_digits: np.ndarray = field(default_factory=lambda: np.zeros((0, 6), np.int64))
     #: (n, 12): per account, the sum of each 12-bit digit of the RFQ blocks' price
     #: transfers it receives (0–5) and pays (6–11); (0, 12) in a batch without blocks
     block_digits: np.ndarray = field(default_factory=lambda: np.zeros((0, 12), np.int64))
@@ -450,20 +453,23 @@ class SettleWitness:
     def transfer_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_TRANSFERS`` rows ``(account, position)`` and their multiplicities: position
         ``k`` the sum of digit ``k`` of the account's deposits, ``6 + k`` of its withdrawals
-        (only non-zero sums)."""
+        and forfeits' charges (only non-zero sums)."""
         rows, mults = [], []
+        forfeits = self.forfeit_digit_sums()
         for r in range(len(self.deposits)):
-            sums = [*self.deposit_digits[r], *self.withdrawal_digits[r]]
+            sums = [*self.deposit_digits[r], *(self.withdrawal_digits[r] + forfeits[r])]
             for pos, total in enumerate(sums):
                 if total:
                     rows.append((r, pos))
                     mults.append(int(total))
         return tuple(rows), tuple(mults)
 
-    def forfeit_rows(self) -> tuple[tuple[int, ...], ...]:
-        """``TAG_FORFEIT`` rows for every account charged a forfeited bond:
-        ``(account, forfeit digits×6)``."""
-        return tuple((r, *_digits(f)) for r, f in enumerate(self.forfeits) if f)
+    def forfeit_digit_sums(self) -> np.ndarray:
+        """``(n, 6)``: :attr:`forfeit_digits`, zeros where absent."""
+        n = len(self.subaccount)
+        if self.forfeit_digits.shape[0] == n:
+            return self.forfeit_digits
+        return np.zeros((n, 6), np.int64)
 
     def adjust_rows(self) -> tuple[tuple[int, ...], ...]:
         """``TAG_ADJUST`` rows for every account with an adjustment: ``(account, adjust
@@ -646,6 +652,7 @@ def settle_inputs(
         fills=tuple(fill_rows),
         deposit_digits=_digit_sums(post, witness.deposits),
         withdrawal_digits=_digit_sums(post, witness.withdrawals),
+        forfeit_digits=_digit_sums(post, witness.forfeits),
         block_digits=block_digits,
         penalties=tuple(pen),
         headers=(_digest(header_elements(pre)), _digest(header_elements(post))),

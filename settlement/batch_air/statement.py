@@ -25,13 +25,14 @@ This module is the verifier's side: it never imports the prover.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.commitment import (
+    MAX_BOND,
     address_limbs,
     bytes32_elements,
     leaf_tail,
@@ -49,6 +50,7 @@ from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.l1_statement import block_elements, inputs_blocks
 from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.oracle import OracleRound
+from sealbatch.settlement.params import SettlementConfig
 from sealbatch.settlement.publication import BATCH_FILES, transfers_from_dict
 from sealbatch.settlement.roots import encode_signed, state_root
 from sealbatch.settlement.snapshot import (
@@ -58,7 +60,7 @@ from sealbatch.settlement.snapshot import (
     orders_from_csv,
     state_from_dict,
 )
-from sealbatch.settlement.transition import halted_markets
+from sealbatch.settlement.transition import forfeit_charge, halted_markets
 
 __all__ = [
     "INPUTS_DOMAIN",
@@ -145,6 +147,13 @@ class BatchStatement:
     #: the oracle's ``max_price_age_ms`` (``oracle.json`` config): a constant of the AIR,
     #: which proves from it which markets are halted (:mod:`.headers`)
     max_price_age_ms: int = 0
+    #: the exchange's ``forfeit_bond`` (the least a forfeit charges): a constant of the
+    #: AIR, which proves each forfeit's charge ``max(bond, forfeit_bond)`` (:mod:`.digests`)
+    forfeit_bond: int = 0
+    #: per forfeit of ``result.json`` (in its order): ``(account, charge)``, the account's
+    #: row in the post-state (0 when the trader has none) and what the forfeit moves to
+    #: the insurance fund (:func:`sealbatch.settlement.transition.forfeit_charge`)
+    forfeit_charges: tuple[tuple[int, int], ...] = ()
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
@@ -307,6 +316,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         public += [prices[j], *_signed(ms.funding_index), ms.mark_price, counts[j], references[j]]
     settle, settle_witness = settle_from_files(files, pre, post, config)
     public += settle.to_elements()
+    charges = _forfeit_charges(result, pre, post, config, halted)
     return BatchStatement(
         batch_id=batch_id,
         markets=markets,
@@ -325,7 +335,44 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         input_blocks=in_blocks,
         halted=tuple(sorted(halted)),
         max_price_age_ms=oracle_config.max_price_age_ms,
+        forfeit_bond=config.forfeit_bond,
+        forfeit_charges=charges,
     )
+
+
+def _forfeit_charges(
+    result: Mapping[str, Any],
+    pre: LedgerState,
+    post: LedgerState,
+    config: SettlementConfig,
+    halted: Collection[str],
+) -> tuple[tuple[int, int], ...]:
+    """Each published forfeit's account row (post-state) and charge, in ``result.json`` order.
+
+    Raises:
+        BatchStatementError: a malformed forfeit, or a bond or ``forfeit_bond`` of 2^30 or
+            more (the batch AIR proves a charge below 2^30 only).
+    """
+    if not 0 <= config.forfeit_bond <= MAX_BOND:
+        raise BatchStatementError(
+            f"forfeit_bond: expected at most {MAX_BOND} for a batch proof, "
+            f"got {config.forfeit_bond}"
+        )
+    out = []
+    for f in result.get("forfeited", ()):
+        try:
+            trader, market, bond = str(f["trader"]), str(f["market"]), int(f["bond"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BatchStatementError(f"result.json forfeited: {exc}") from exc
+        if not 0 <= bond <= MAX_BOND:
+            raise BatchStatementError(
+                f"result.json forfeited bond: expected at most {MAX_BOND} for a batch proof, "
+                f"got {bond}"
+            )
+        key = AccountKey(trader, 0)
+        account = post.row(key) if post.has(key) else 0
+        out.append((account, forfeit_charge(pre, config, halted, trader, market, bond)))
+    return tuple(out)
 
 
 def _receipt_order(
@@ -456,7 +503,7 @@ def outputs_blocks(
             tail.append([*bytes32_elements(commitment)])
             quote = int(f.get("rfq_id") is not None)
             tail.append([int(f["sequence"]), quote, *limbs(int(f["bond"]), 3)])
-            tail.append([*address_limbs(str(f["trader"]))])
+            tail.append([*address_limbs(str(f["trader"])), market_code(str(f["market"]))])
         except (KeyError, ValueError) as exc:
             raise BatchStatementError(f"result.json forfeited: {exc}") from exc
     tail += per_market

@@ -288,14 +288,16 @@ def test_a_limb_out_of_range_is_caught_by_the_range_check(
 def test_a_forfeit_not_charged_is_caught_by_statement_3(
     batch: tuple[BatchWitness, SettlementConfig],
 ) -> None:
-    """The trace leaves out the forfeited bond the published flows charge (and explains
-    the account's collateral by an adjustment the verifier's table does not send)."""
+    """The trace leaves out the forfeited bond the published flows charge (its withdrawal
+    digit sums without the charge's digits, the account's collateral explained by an
+    adjustment the verifier's table does not send)."""
     w, cfg = batch
     st, sw = settle_inputs(w, cfg)
     public = settle_air.public_inputs(st, sw)
+    assert sw.forfeit_digit_sums().any()
     spared = replace(
         sw,
-        forfeits=tuple(0 for _ in sw.forfeits),
+        forfeit_digits=np.zeros_like(sw.forfeit_digit_sums()),
         adjust=tuple(a - f for a, f in zip(sw.adjust, sw.forfeits, strict=True)),
     )
     main, _ = settle_air.generate(st, spared, ROWS)

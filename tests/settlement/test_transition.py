@@ -140,9 +140,11 @@ def test_forfeited_bond_goes_to_insurance() -> None:
         1, [], cfg, forfeits=[(TRADERS[0], "BTC-PERP", 1_000_000), (TRADERS[1], "ETH-PERP", 0)]
     )
     new, w = apply_batch(state, batch, oracle_round(1, 1_000, PRICES), cfg, ORACLE)
-    # at least the configured bond; never more than the positive collateral
-    assert w.forfeits == ((key(0), 2_000_000), (key(1), 500_000))
-    assert new.insurance_fund == 2_500_000
+    # at least the configured bond, all of it even beyond the collateral: trader 1's
+    # deficit (1 500 000) is covered by the insurance fund, which received the bonds
+    assert w.forfeits == ((key(0), 2_000_000), (key(1), 2_000_000))
+    assert [(d.account, d.deficit) for d in w.deficits] == [(key(1), 1_500_000)]
+    assert new.insurance_fund == 4_000_000 - 1_500_000
     assert new.collateral.tolist() == [10**9 - 2_000_000, 0]
 
 

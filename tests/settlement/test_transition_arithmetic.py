@@ -55,7 +55,7 @@ def test_funding_payments_are_exact_beyond_int64() -> None:
     assert funding_payments(small, np.array([7, -2], dtype=np.int64)).tolist() == [19, -19]
 
 
-def test_a_forfeited_bond_never_exceeds_the_equity() -> None:
+def test_a_forfeited_bond_beyond_the_equity_is_paid_and_the_deficit_covered() -> None:
     # a short: collateral 66 000 000 (1 000 000 own + 65 000 000 of sale proceeds),
     # position −1 lot of 65 000 000 → equity 1 000 000
     state = funded([1_000_000, 10**10])
@@ -69,9 +69,10 @@ def test_a_forfeited_bond_never_exceeds_the_equity() -> None:
     assert int(equity(state, DEFAULT_CONFIG)[0]) == 1_000_000
     batch = make_batch(1, [], forfeits=[(TRADERS[0], "BTC-PERP", 50_000_000)])
     post, w = apply_batch(state, batch, oracle_round(1, 1_000, BTC), DEFAULT_CONFIG, ORACLE)
-    assert w.forfeits[0][1] == 1_000_000
-    assert int(equity(post, DEFAULT_CONFIG)[0]) == 0
-    assert not w.deficits
+    # the whole bond goes (no equity cap); the account's deficit is covered
+    assert w.forfeits[0][1] == 50_000_000
+    assert [d.account for d in w.deficits] == [w.forfeits[0][0]]
+    assert int(equity(post, DEFAULT_CONFIG)[0]) >= 0
     assert total_value(post) == total_value(state)
 
 
