@@ -33,7 +33,6 @@ from sealbatch.settlement.batch_air.commitments import TAG_CNODE
 from sealbatch.settlement.batch_air.framework import (
     TAG_ADJUST,
     TAG_CARRIED,
-    TAG_FORFEIT,
     TAG_MARKET,
     TAG_STAGED,
 )
@@ -81,7 +80,6 @@ DERIVED_TABLES = frozenset({TAG_MARKET, TAG_CNODE})
 TABLE_NAMES = {
     TAG_MARKET: "TAG_MARKET",
     TAG_CNODE: "TAG_CNODE",
-    TAG_FORFEIT: "TAG_FORFEIT",
     TAG_ADJUST: "TAG_ADJUST",
     TAG_STAGED: "TAG_STAGED",
     TAG_CARRIED: "TAG_CARRIED",

@@ -49,7 +49,6 @@ contract Exchange {
     uint32 public constant TAG_MARKET = 3;
     uint32 public constant TAG_ORDER = 4;
     uint32 public constant TAG_CNODE = 7;
-    uint32 public constant TAG_FORFEIT = 6;
     uint32 public constant TAG_ADJUST = 20;
     uint32 public constant TAG_STAGED = 23;
     uint32 public constant TAG_CARRIED = 35;
@@ -859,11 +858,10 @@ contract Exchange {
         for (uint256 i = 0; i < operatorTables.length; ++i) {
             uint32 tag = operatorTables[i];
             // every order row sends its fill; carried orders are the orders not revealed (at
-            // least the orders beyond the commitments), forfeits the commitments not revealed
-            // (at least those beyond the orders); adjustments are flagged in the statement
+            // least the orders beyond the commitments); adjustments are flagged in the statement
             if (
                 (tag == TAG_ORDER && orders != 0) || (tag == TAG_CARRIED && orders > s.commitments)
-                    || (tag == TAG_FORFEIT && s.commitments > orders) || (tag == TAG_ADJUST && adjusted)
+                    || (tag == TAG_ADJUST && adjusted)
             ) revert TableNotDerivable(tag);
         }
     }

@@ -67,8 +67,6 @@ tag                     tuple
                         record (block price = price) and each side of a
                         settled RFQ block (the inputs digest's rows,
                         liquidation 0), to settlement
-``TAG_FORFEIT``         ``(account, forfeit digits×6)`` — the bonds an account
-                        is charged for its forfeited commitments
 ``TAG_NODE``            ``(tree, level, index, digest×8)`` — a state-tree node
                         (:mod:`.tree`)
 ``TAG_ACCOUNT_FILLS``   ``(account, net lots per market, fee digit sums×6)`` —
@@ -76,11 +74,14 @@ tag                     tuple
 ``TAG_TRANSFERS``       ``(account, position)`` with multiplicity a digit — each
                         transfer's amount digits (position k deposits, 6 + k
                         withdrawals) from the inputs digest to its account,
-                        and each RFQ block's price transfer from its fill rows
+                        each RFQ block's price transfer from its fill rows,
+                        and each forfeit's charge (as a withdrawal) from the
+                        outputs digest's forfeit rows (:mod:`.digests`)
 ``TAG_ADJUST``          ``(account, adjust sign, adjust digits×6, position
                         adjustment per market)`` — what the transition moved
                         beyond fills (RFQ blocks' included), fees, funding,
-                        transfers and forfeits
+                        transfers and forfeits (liquidation penalties, deficit
+                        cover, ADL, socialised loss)
 ``TAG_PUBLISHED_FILL``  ``(account, market, side, lots, price, block price)`` — each fill
                         the settlement settles, to the verifier's table of the
                         given fills (the settlement AIR alone, :mod:`.settle_air`)
@@ -135,7 +136,6 @@ __all__ = [
     "TAG_FILL",
     "TAG_FILL_ORDER",
     "TAG_FILL_RECORD",
-    "TAG_FORFEIT",
     "TAG_HEADER",
     "TAG_MARKET",
     "TAG_MARKET_SUMMARY",
@@ -162,7 +162,6 @@ TAG_PERM = 2
 TAG_MARKET = 3
 TAG_FILL_ORDER = 4
 TAG_FILL = 5
-TAG_FORFEIT = 6
 TAG_NODE = 16
 TAG_ACCOUNT_FILLS = 17
 TAG_TRANSFERS = 18

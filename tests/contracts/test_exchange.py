@@ -567,24 +567,25 @@ def test_the_first_reference_price_is_the_genesis_mark(chain: Chain) -> None:
 def test_a_batch_needing_operator_tables_is_refused_by_name(chain: Chain) -> None:
     """Tables only the published files give are never taken from the operator: a batch that
     needs rows in one is refused, naming the table."""
-    from sealbatch.settlement.batch_air.framework import TAG_CARRIED, TAG_FORFEIT
+    from sealbatch.settlement.batch_air.framework import TAG_CARRIED
 
     TAG_ORDER = 4  # the order table's tag, no longer a table of the batch AIR
 
     from .exchange_harness import deploy_statement_verifier
 
     verifier = deploy_statement_verifier(chain)
-    h = Harness.deploy(chain, verifier, operator_tables=(TAG_ORDER, TAG_FORFEIT, TAG_CARRIED))
-    assert h.ex.operator_tables() == (TAG_ORDER, TAG_FORFEIT, TAG_CARRIED)
+    h = Harness.deploy(chain, verifier, operator_tables=(TAG_ORDER, TAG_CARRIED))
+    assert h.ex.operator_tables() == (TAG_ORDER, TAG_CARRIED)
     s = h.statement(h.next_state(h.state))
     with_orders = dataclasses.replace(
         s, markets=(dataclasses.replace(s.markets[0], orders=2), *s.markets[1:]), commitments=2
     )
     err = refused(h, "TableNotDerivable", h.ex.anchor, with_orders, b"")
     assert err.error_args == (TAG_ORDER,)
-    # more commitments than orders: some were forfeited (their bonds a verifier table)
-    err = refused(h, "TableNotDerivable", h.ex.anchor, dataclasses.replace(s, commitments=1), b"")
-    assert err.error_args == (TAG_FORFEIT,)
+    # more commitments than orders: some were forfeited, which needs no table (the charges
+    # are proved from the outputs digest's forfeit rows): not refused up front
+    forfeited = dataclasses.replace(s, commitments=1)
+    err = refused(h, "ProofRejected", h.ex.anchor, forfeited, b"")
     # more orders than commitments: some were carried in
     carried = dataclasses.replace(with_orders, commitments=1)
     err = refused(

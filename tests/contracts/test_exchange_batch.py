@@ -15,22 +15,20 @@ from collections.abc import Iterator
 import pytest
 
 from sealbatch.auction.orders import Order, Side, TimeInForce
-from sealbatch.settlement.anchor import AnchorError, Chain, ContractReverted
+from sealbatch.settlement.anchor import Chain, ContractReverted
 from sealbatch.settlement.anchor_exchange import (
     DERIVED_TABLES,
     ExchangeContract,
     deploy_exchange,
-    market_terms,
     operator_tables_of,
 )
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
-from sealbatch.settlement.batch_air.framework import TAG_FORFEIT
+from sealbatch.settlement.batch_air.framework import TAG_ADJUST
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.batch_proof import prove_files
 from sealbatch.settlement.batch_verify import verify_files
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.roots import state_root
 from sealbatch.settlement.transition import apply_batch
 from tests.settlement.batch_air_helpers import BTC, ETH, committed_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
@@ -57,33 +55,26 @@ def quiet_batches(count: int) -> list[dict[str, str]]:
     return out
 
 
-def test_a_batch_with_forfeits_is_refused_naming_the_table(chain: Chain) -> None:
-    """While the batch AIR still takes the forfeited bonds from a verifier table (TAG_FORFEIT,
-    O(batch)), the exchange cannot build it: such a batch is refused before any transaction,
-    naming the table (and the contract refuses it too: test_exchange.py)."""
+def forfeit_batch() -> dict[str, str]:
+    """A published batch with a revealed order and a commitment never revealed (its bond
+    charged to its trader)."""
     orders = [(TRADERS[0], Order(BTC, Side.BUY, 650_000, 1))]
     batch = committed_batch(1, orders, REFS, forfeit_at=(1,))
     pre = funded([10**12] * len(TRADERS))
     rnd = oracle_round(1, 1_000, REFS)
-    post, _ = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
-    files = BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE)
+    post, w = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
+    assert w.forfeits
+    return BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE)
+
+
+def test_a_batch_with_forfeits_needs_no_operator_table() -> None:
+    """The forfeits' charges are proved from the outputs digest's forfeit rows: a batch with
+    a forfeit needs no table only its files give, so the exchange can anchor it."""
+    files = forfeit_batch()
     bs = statement_from_files(files)
-    tables = operator_tables_of(bs)
-    assert TAG_FORFEIT in tables
-    ex = deploy_exchange(
-        chain,
-        chain.account,  # never called: the refusal comes first
-        genesis_root=state_root(pre),
-        multipliers=[m.multiplier for m in DEFAULT_CONFIG.markets],
-        markets=DEFAULT_CONFIG.market_ids,
-        fee_bps=market_terms(DEFAULT_CONFIG)[0],
-        margin_tiers=market_terms(DEFAULT_CONFIG)[1],
-        first_batch_id=1,
-        operator_tables=tables,
-    )
-    with pytest.raises(AnchorError, match="TAG_FORFEIT"):
-        ex.anchor(files, b"")
-    assert ex.next_batch_id() == 1
+    assert bs.forfeit_charges and any(c for _, c in bs.forfeit_charges)
+    assert operator_tables_of(bs) == (TAG_ADJUST,)
+    assert not bs.settle.has_adjustments
 
 
 # ---------------------------------------------------------------- the real proof (slow)
@@ -122,8 +113,8 @@ def run_anchor(chain: Chain, batches: list[dict[str, str]], proofs: list[bytes])
     # a proof for other public inputs: the second batch's proof under the first's statement,
     # and the first batch's proof for another commitment count (another table, another input)
     refused(ex, "ProofRejected", first, proofs[1])
-    # (a commitment beyond the orders is a forfeit: its table only the files give)
-    refused(ex, "TableNotDerivable", dataclasses.replace(first, commitments=1), proofs[0])
+    # (a commitment beyond the orders is a forfeit the outputs digest would list)
+    refused(ex, "ProofRejected", dataclasses.replace(first, commitments=1), proofs[0])
     receipt = ex.anchor(batches[0], proofs[0])
     assert receipt.gas_used > 1_000_000
     assert ex.next_batch_id() == 2
@@ -139,6 +130,25 @@ def test_the_exchange_anchors_the_batch_proof(
     chain: Chain, batches: list[dict[str, str]], proofs: list[bytes]
 ) -> None:
     run_anchor(chain, batches, proofs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_the_exchange_anchors_a_batch_with_a_forfeit(chain: Chain) -> None:
+    """A batch whose commitment was never revealed anchors: the contract derives every table
+    (the forfeit's charge is proved in the AIR); its gas is printed (docs/contracts.md)."""
+    files = forfeit_batch()
+    proof = prove_files(files)
+    verify_files(proof, files)
+    ex = deploy_exchange(chain, files, oracle_sources=[s.address for s in ORACLE.sources])
+    statement = ex.statement_for(files)
+    assert statement.commitments > sum(m.orders for m in statement.markets)  # a forfeit
+    receipt = ex.anchor(files, proof)
+    print(f"anchored a batch with a forfeit: {receipt.gas_used} gas, {len(proof)} proof bytes")
+    assert ex.next_batch_id() == 2
+    assert ex.state_root() == statement.post_root
+    # the same proof again: refused, nothing moves
+    refused(ex, "BatchIdMismatch", statement, proof)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from sealbatch.settlement.batch_air.commitment_hash import BLOCKS, permutations
 from sealbatch.settlement.batch_air.commitments import TAG_CNODE
 from sealbatch.settlement.batch_air.framework import (
     TAG_ADJUST,
-    TAG_FORFEIT,
     TAG_MARKET,
 )
 from sealbatch.settlement.batch_air.prover import generate
@@ -71,7 +70,7 @@ def test_the_honest_batch_hashes_every_revealed_commitment() -> None:
     # commitment's, its fill the outputs digest's record
     air, layout = build_with_layout(rows_for(st), st)
     tags = {t.tag for t in layout.public_tables if t.rows}
-    assert tags <= {TAG_MARKET, TAG_CNODE, TAG_FORFEIT, TAG_ADJUST}
+    assert tags <= {TAG_MARKET, TAG_CNODE, TAG_ADJUST}
 
 
 @pytest.mark.parametrize(
