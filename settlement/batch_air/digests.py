@@ -31,7 +31,7 @@ the public outputs digest. Statements (constraint names start with
   settled;
 * the forfeits: right after the fills, three rows per forfeit (``forfeits`` of
   them, the header's count): ``[commitment×8]``, ``[sequence, is_quote, bond×3]``,
-  ``[trader×7]``. An order commitment's forfeit (``is_quote = 0``) **sends
+  ``[trader×7, market code]``. An order commitment's forfeit (``is_quote = 0``) **sends
   the two halves of its leaf** to the commitment tree (:mod:`.commitments`):
   its first row ``(TAG_CNODE, −1, 2·sequence, commitment×8)``, its third row
   ``(TAG_CNODE, −1, 2·sequence + 1, trader×7, bond)`` with ``sequence``
@@ -51,8 +51,12 @@ the public outputs digest. Statements (constraint names start with
   no orders (its public order count 0), has volume and fill count 0;
 * the rest of the blocks (the carried orders) are absorbed as they are: the
   digest binds them to the published ``result.json`` (the verifier hashes the
-  same blocks), but nothing else in the AIR reads them yet; the forfeits'
-  charges reach the accounts through the verifier's forfeits table.
+  same blocks), but nothing else in the AIR reads them yet;
+* the forfeits' charges (statement 3, :func:`_declare_charges`): each forfeit's third
+  row proves its charge ``(1 − waived)·max(bond, forfeit_bond)`` and sends it to its
+  trader's account as withdrawal digits (``TAG_TRANSFERS``) after an address lookup
+  (``TAG_ACCOUNT_ADDR``, subaccount 0); ``waived`` (the oracle refused the reveal, or
+  the trader has no account) is the prover's bit, not proved.
 
 Since the sponge's output is a public input the verifier computes from the
 published files, the order of the blocks is the published one: a prover who
