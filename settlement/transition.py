@@ -64,6 +64,7 @@ import numpy.typing as npt
 
 from sealbatch.auction.batch import BatchResult, Fill, RestingOrder
 from sealbatch.auction.bounds import MAX_BALANCE, MAX_POSITION
+from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.blocks import BlockTrade, SettledBlock, settle_blocks
 from sealbatch.settlement.collateral import apply_withdrawal
 from sealbatch.settlement.errors import InvariantViolation, MarketHalted, SettlementError
@@ -315,7 +316,7 @@ def forfeit_charge(
     state: LedgerState,
     config: SettlementConfig,
     halted: Collection[str],
-    trader: str,
+    trader: Address,
     market: str,
     bond: int,
 ) -> int:

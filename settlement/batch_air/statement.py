@@ -40,6 +40,7 @@ from sealbatch.auction.commitment import (
     market_code,
 )
 from sealbatch.auction.orders import Side, TimeInForce
+from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.poseidon2 import digest_from_bytes, hash_elements
 from sealbatch.settlement.batch_air.settle_witness import (
     SettleStatement,
@@ -361,7 +362,8 @@ def _forfeit_charges(
     out = []
     for f in result.get("forfeited", ()):
         try:
-            trader, market, bond = str(f["trader"]), str(f["market"]), int(f["bond"])
+            trader = Address(str(f["trader"]))
+            market, bond = str(f["market"]), int(f["bond"])
         except (KeyError, TypeError, ValueError) as exc:
             raise BatchStatementError(f"result.json forfeited: {exc}") from exc
         if not 0 <= bond <= MAX_BOND:
