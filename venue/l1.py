@@ -178,11 +178,15 @@ def exchange_anchor(exchange: ExchangeContract) -> BatchAnchor:
 
 
 def template_files(
-    markets: Sequence[str], accounts_before: int = 0, accounts_after: int | None = None
+    markets: Sequence[str],
+    accounts_before: int = 0,
+    accounts_after: int | None = None,
+    min_bond: int | None = None,
 ) -> dict[str, str]:
     """The published files of an empty batch on a new venue's ledger: ``accounts_before``
     accounts before it, ``accounts_after`` (default the same) after it (its deposits open
-    them).
+    them), under the venue's ``min_bond`` (its ``forfeit_bond``, a constant of the batch
+    AIR's program; default the clearinghouse's).
 
     The exchange's verifiers are fixed when it is deployed, one per batch shape (trace
     length, the account tree's depth before and after, …); a venue deploying its exchange
@@ -196,7 +200,7 @@ def template_files(
     from sealbatch.auction.commit_reveal import BatchWindows, CommitBook
     from sealbatch.auction.markets import DEFAULT_MARKETS
     from sealbatch.crypto.eip712 import Eip712Domain, address_of
-    from sealbatch.settlement.clearinghouse import Clearinghouse
+    from sealbatch.settlement.clearinghouse import DEFAULT_MIN_BOND, Clearinghouse
 
     after = accounts_before if accounts_after is None else accounts_after
     if not 0 <= accounts_before <= after:
@@ -204,7 +208,7 @@ def template_files(
             f"l1: expected 0 <= accounts before <= accounts after, got {accounts_before}, {after}"
         )
     book_markets = {m: DEFAULT_MARKETS[m] for m in markets}
-    house = Clearinghouse(book_markets)
+    house = Clearinghouse(book_markets, min_bond=DEFAULT_MIN_BOND if min_bond is None else min_bond)
     references: dict[str, int | None] = {m: None for m in book_markets}
     traders = [address_of(bytes([1 + i // 256, i % 256]) * 16) for i in range(after)]
 
@@ -229,16 +233,18 @@ def template_files(
     return settle(batch_id, 10)
 
 
-def venue_shapes(markets: Sequence[str], max_depth: int) -> list[dict[str, str]]:
+def venue_shapes(
+    markets: Sequence[str], max_depth: int, min_bond: int | None = None
+) -> list[dict[str, str]]:
     """Template batches of every shape a venue's exchange verifies (:func:`template_files`):
     the account tree's depth staying at ``d`` and growing from ``d`` to ``d + 1``, for every
     ``d`` up to ``max_depth``; the first is the genesis batch (no account before it)."""
-    shapes = [template_files(markets)]
+    shapes = [template_files(markets, min_bond=min_bond)]
     for d in range(1, max_depth + 1):
         if d > 1:  # depth 1 -> 1 is the genesis batch's shape
-            shapes.append(template_files(markets, 1 << d))
+            shapes.append(template_files(markets, 1 << d, min_bond=min_bond))
         if d < max_depth:
-            shapes.append(template_files(markets, 1 << d, (1 << d) + 1))
+            shapes.append(template_files(markets, 1 << d, (1 << d) + 1, min_bond=min_bond))
     return shapes
 
 
@@ -258,7 +264,7 @@ def deploy_for_venue(chain: Chain, settings: Any) -> tuple[ExchangeContract, int
         if settings.oracle_sources
         else dev_oracle_config()
     )
-    shapes = venue_shapes(settings.markets, settings.l1_max_depth)
+    shapes = venue_shapes(settings.markets, settings.l1_max_depth, settings.min_bond)
     try:
         exchange = deploy_exchange(
             chain,

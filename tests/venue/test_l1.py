@@ -358,7 +358,9 @@ def test_the_venue_deploys_a_verifier_for_each_step_of_the_account_tree() -> Non
     assert len(programs) == len(shapes)
     real = statement_from_files(small_batch_files())  # orders in both markets, 64 accounts
     assert real.settle.n_pre == len(TRADERS) and sum(real.order_counts) > 0
-    template = statement_from_files(template_files(markets, len(TRADERS)))
+    # (the template under the batch's forfeit_bond: a constant of the program)
+    forfeit_bond = real.forfeit_bond
+    template = statement_from_files(template_files(markets, len(TRADERS), min_bond=forfeit_bond))
     assert batch_program_hash(real) == batch_program_hash(template)
 
 
