@@ -64,3 +64,15 @@ def test_percentile_takes_the_nearest_rank_below_and_refuses_nothing_to_rank() -
         percentile([], 0.5)
     with pytest.raises(ValueError, match="expected 0 <= q < 1, got 1"):
         percentile(values, 1)
+
+
+@pytest.mark.parametrize("minute", [0, 1, 29, 30, 31, 59, 60, 89, 119, 150, 1439])
+def test_the_commit_window_leaves_room_at_any_time_of_day(minute: int) -> None:
+    """At the top of the hour a one-hour window would roll to batch 1 mid-run."""
+    bench = _bench()
+    day = 1_764_460_800_000  # a midnight UTC
+    for second in (0, 59):
+        now = day + minute * 60_000 + second * 1_000
+        window = bench.commit_window_ms(now)
+        assert 60 * 60_000 <= window <= 120 * 60_000 and window % 60_000 == 0
+        assert window - now % window >= 30 * 60_000
