@@ -174,16 +174,17 @@ async def _bulk(port: int, bodies: list[bytes], size: int, connections: int) -> 
 SINGLE_WARMUP = 500
 
 
-def commit_window_ms(now_ms: int, room_ms: int = 30 * 60_000) -> int:
-    """A commit window (whole minutes, 60 to 120) whose batch collecting at ``now_ms``
-    still has ``room_ms`` left: the venue starts its schedule at ``now`` rounded down
-    to the window, so a fixed hour would roll to batch 1 mid-run near the top of
-    the hour and refuse the commitments signed for batch 0 (``wrong_batch``)."""
-    for minutes in range(60, 121):
+def commit_window_ms(now_ms: int, room_ms: int = 15 * 60_000) -> int:
+    """A commit window (whole minutes, 20 to 60: the venue takes at most an hour)
+    whose batch collecting at ``now_ms`` still has ``room_ms`` left: the venue starts
+    its schedule at ``now`` rounded down to the window, so a fixed hour would roll to
+    batch 1 mid-run near the top of the hour and refuse the commitments signed for
+    batch 0 (``wrong_batch``)."""
+    for minutes in range(20, 61):
         window = minutes * 60_000
         if window - now_ms % window >= room_ms:
             return window
-    raise RuntimeError("no commit window of 60 to 120 minutes leaves room")  # not reached
+    raise RuntimeError("no commit window of 20 to 60 minutes leaves room")  # not reached
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
