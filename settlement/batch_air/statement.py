@@ -49,7 +49,7 @@ from sealbatch.settlement.batch_air.settle_witness import (
 )
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.l1_statement import block_elements, inputs_blocks
-from sealbatch.settlement.ledger import AccountKey, LedgerState
+from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit
 from sealbatch.settlement.oracle import OracleRound
 from sealbatch.settlement.params import SettlementConfig
 from sealbatch.settlement.publication import BATCH_FILES, transfers_from_dict
@@ -317,7 +317,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         public += [prices[j], *_signed(ms.funding_index), ms.mark_price, counts[j], references[j]]
     settle, settle_witness = settle_from_files(files, pre, post, config)
     public += settle.to_elements()
-    charges = _forfeit_charges(result, pre, post, config, halted)
+    charges = _forfeit_charges(result, pre, post, config, halted, deposits)
     return BatchStatement(
         batch_id=batch_id,
         markets=markets,
@@ -347,8 +347,12 @@ def _forfeit_charges(
     post: LedgerState,
     config: SettlementConfig,
     halted: Collection[str],
+    deposits: Sequence[tuple[AccountKey, int]] = (),
 ) -> tuple[tuple[int, int], ...]:
     """Each published forfeit's account row (post-state) and charge, in ``result.json`` order.
+
+    The charge is the transition's, on the state after the batch's deposits (an account a
+    deposit opens in this batch is charged: it exists when the forfeits are taken).
 
     Raises:
         BatchStatementError: a malformed forfeit, or a bond or ``forfeit_bond`` of 2^30 or
@@ -359,6 +363,9 @@ def _forfeit_charges(
             f"forfeit_bond: expected at most {MAX_BOND} for a batch proof, "
             f"got {config.forfeit_bond}"
         )
+    funded = pre
+    for key, amount in deposits:
+        funded = deposit(funded, key, amount)
     out = []
     for f in result.get("forfeited", ()):
         try:
@@ -373,7 +380,7 @@ def _forfeit_charges(
             )
         key = AccountKey(trader, 0)
         account = post.row(key) if post.has(key) else 0
-        out.append((account, forfeit_charge(pre, config, halted, trader, market, bond)))
+        out.append((account, forfeit_charge(funded, config, halted, trader, market, bond)))
     return tuple(out)
 
 

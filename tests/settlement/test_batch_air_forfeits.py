@@ -11,11 +11,24 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import ConstraintViolation
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
-from tests.settlement.batch_air_helpers import check_all, small_batch_files, statement_of
+from sealbatch.settlement.ledger import AccountKey, deposit, empty_state
+from sealbatch.settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.transition import apply_batch
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    committed_batch,
+    small_batch_files,
+    statement_of,
+)
+from tests.settlement.conftest import ORACLE, TRADERS, oracle_round
 
 #: what rejects a forged charge: the charge's own constraints (statement 3, on the
 #: forfeit's row), the collateral identity, or the bus (the account row's withdrawal
@@ -122,3 +135,29 @@ def test_a_records_market_changed_misses_the_public_digest(statement: BatchState
     air, trace = generate(forged, rows, refuse=False)
     with pytest.raises(ConstraintViolation, match="outputs digest: output"):
         check_all(air, trace)
+
+
+def test_an_account_opened_in_the_batch_is_charged_and_proved() -> None:
+    """A deposit opens the trader's account in the batch, before the forfeits are taken
+    (the transition charges a forfeit of an account that exists after the deposits): the
+    statement charges it too, and the honest trace proves it."""
+    state = empty_state(DEFAULT_CONFIG)
+    for i in range(1, 6):
+        state = deposit(state, AccountKey(TRADERS[i], 0), 10**12)
+    orders = [
+        (TRADERS[2], Order(BTC, Side.BUY, 650_010, 5)),
+        (TRADERS[3], Order(BTC, Side.SELL, 649_990, 5)),
+    ]
+    opening = ((AccountKey(TRADERS[0], 0), 10**12),)
+    batch = committed_batch(1, orders, {BTC: 650_000, ETH: 350_000}, forfeit_at=(1,))
+    rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
+    post, w = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE, deposits=opening)
+    ((key, amount),) = w.forfeits
+    assert key == opening[0][0] and amount == max(1000, DEFAULT_CONFIG.forfeit_bond)
+    st = statement_of(
+        BatchPublication(batch, rnd, state, post, opening).files(DEFAULT_CONFIG, ORACLE)
+    )
+    ((account, charge),) = st.forfeit_charges
+    assert charge == amount and account >= len(st.pre.accounts)
+    air, trace = generate(st, rows_for(st))
+    check_all(air, trace)
