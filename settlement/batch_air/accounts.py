@@ -229,10 +229,11 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
     )
 
     # ---- transfers: each deposit and withdrawal of the inputs digest (inputs_digest.py),
-    # and each forfeit charged (the outputs digest's forfeit rows, digests.py, as a
-    # withdrawal), looks its account up by address (``transfers`` counts) and sends the
-    # 12-bit digits of its amount with multiplicity: digit k of a deposit as (account, k),
-    # of a withdrawal or a forfeit's charge as (account, 6 + k). The row receives
+    # looks its account up by address (``transfers`` counts; each forfeit, the outputs
+    # digest's forfeit rows, looks its trader up in waivers.py) and sends the 12-bit
+    # digits of its amount with multiplicity (a forfeit's charge as a withdrawal): digit
+    # k of a deposit as (account, k), of a withdrawal or a forfeit's charge as
+    # (account, 6 + k). The row receives
     # (account, k) ``deposit[k]`` times, so deposit[k] is the sum of digit k over the
     # account's deposits: below 2^30 (at most 2^18 transfers, digits from the digest's
     # preimage; the forfeits add less than 2^26), so the sum does not wrap (docs/stark.md).

@@ -20,7 +20,9 @@ derives from its replay of the published files.
 The state headers and their pending orders are hashed in :mod:`.headers`,
 which sends each header digest to its root row, receives the orders carried
 in from the book and sends the post-state's liquidation orders to the staged
-accounts.
+accounts. :mod:`.waivers` proves which forfeits are waived: from the halted
+flags, the pre-state header's oracle flags and each forfeit's trader's
+pre-state positions.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sealbatch.settlement.batch_air import (
     headers,
     inputs_digest,
     tiekeys,
+    waivers,
 )
 from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
@@ -114,6 +117,7 @@ def declare_all(
     digests.declare(b, statement)
     inputs_digest.declare(b, statement)
     headers.declare(b, statement)
+    waivers.declare(b, statement, settle_columns.accounts, sec.row)
     sw = statement.settle_witness
     rows = sw.adjust_rows()
     b.public_table(PublicTable(TAG_ADJUST, rows, (1,) * len(rows), receive=False))

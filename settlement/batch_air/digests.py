@@ -54,9 +54,9 @@ the public outputs digest. Statements (constraint names start with
   same blocks), but nothing else in the AIR reads them yet;
 * the forfeits' charges (statement 3, :func:`_declare_charges`): each forfeit's third
   row proves its charge ``(1 − waived)·max(bond, forfeit_bond)`` and sends it to its
-  trader's account as withdrawal digits (``TAG_TRANSFERS``) after an address lookup
-  (``TAG_ACCOUNT_ADDR``, subaccount 0); ``waived`` (the oracle refused the reveal, or
-  the trader has no account) is the prover's bit, not proved.
+  trader's account as withdrawal digits (``TAG_TRANSFERS``); the account is the trader's
+  (subaccount 0) and ``waived`` (the oracle refused the reveal) is proved by
+  :mod:`.waivers`, which looks every forfeit's trader up.
 
 Since the sponge's output is a public input the verifier computes from the
 published files, the order of the blocks is the published one: a prover who
@@ -73,7 +73,6 @@ from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH
 from sealbatch.settlement.batch_air.commitments import HALF, TAG_CNODE
 from sealbatch.settlement.batch_air.framework import (
-    TAG_ACCOUNT_ADDR,
     TAG_FILL,
     TAG_FILL_ORDER,
     TAG_FILL_RECORD,
@@ -317,10 +316,10 @@ def _declare_charges(
     On a forfeit's third row (its trader and, copied, its bond): ``hi`` is 1 exactly when
     ``bond ≥ F`` (``F`` the exchange's ``forfeit_bond``, a constant of the AIR, below
     2^30; the signed distance range-checked to 30 bits), the charge is
-    ``(1 − waived)·max(bond, F)`` in three 12-bit limbs (30 bits), and unless
-    ``waived`` the row looks its trader up on the account row (``TAG_ACCOUNT_ADDR``,
-    subaccount 0) and sends each limb as a withdrawal digit ``(TAG_TRANSFERS, account,
-    6 + k)`` with multiplicity the limb: the charges of one account add up in its
+    ``(1 − waived)·max(bond, F)`` in three 12-bit limbs (30 bits), and the row sends
+    each limb as a withdrawal digit ``(TAG_TRANSFERS, account, 6 + k)`` with
+    multiplicity the limb to ``account``, its trader's (subaccount 0: :mod:`.waivers`
+    looks the trader up there and proves ``waived``): the charges of one account add up in its
     withdrawal digit sums, which enter its collateral identity (statement 3) and so the
     conservation total (statement 5, the insurance fund's change is public). The header
     row's forfeit count is range-checked below 2^14 in the same limbs (the charges' digit
@@ -340,13 +339,7 @@ def _declare_charges(
     b.range_check(SECTION, "fdiff", third * big + head * total * (1 << 16), 30)
     amount = hi * bond + (1 - hi) * f
     limbs = b.range_check(SECTION, "charge", third * (1 - waived) * amount, 30)
-    charged = third * (1 - waived)
-    b.bus.send(
-        TAG_ACCOUNT_ADDR,
-        [account, *block[:7], const(0)],
-        charged,
-        "statement 3: a forfeit's account",
-    )
+    # the account is the trader's (subaccount 0), and waived is proved (:mod:`.waivers`)
     for k, limb in enumerate(limbs):
         b.bus.receive(  # a send of weight limb k (a send's selector is a bit)
             TAG_TRANSFERS,
@@ -489,7 +482,7 @@ def _charges_trace(
     *,
     refuse: bool,
 ) -> None:
-    """Each forfeit's charge on its third row, and its account's address lookup counted.
+    """Each forfeit's charge and its trader's account on its third row.
 
     Raises:
         ValueError: (with ``refuse``) more than 2^14 forfeits, a charge on a trader
@@ -510,7 +503,6 @@ def _charges_trace(
     charge = np.zeros(tb.num_rows, np.int64)
     fdiff = np.zeros(tb.num_rows, np.int64)
     fdiff[0] = forfeits << 16
-    lookups = np.zeros(tb.num_rows, np.int64)
     settled = np.zeros(n, np.int64)
     for i, r in enumerate(rows):
         acct, amount = charges[i] if i < len(charges) else (0, 0)
@@ -525,7 +517,6 @@ def _charges_trace(
                     f"{max(bond, f)} or 0, got {amount}"
                 )
             charge[r] = amount
-            lookups[acct] += 1
             settled[acct] += amount
         else:
             waived[r] = 1
@@ -536,4 +527,3 @@ def _charges_trace(
     tb.set(SECTION, "forfeit_account", account)
     tb.set_range(SECTION, "fdiff", fdiff, "statement 3 (a forfeit's charge)")
     tb.set_range(SECTION, "charge", charge, "statement 3 (a forfeit's charge)")
-    tb.set("acct", "transfers", tb.get("acct", "transfers").astype(np.int64) + lookups)

@@ -101,6 +101,10 @@ tag                     tuple
 ``TAG_TIE`` (53)        ``(market, bonus, id×8)`` — a marginal order tied at its
                         market's threshold, to its tie-break key row
                         (:mod:`.tiekeys`, which defines the tag)
+``TAG_FORFEIT_ACCOUNT`` ``(account, address×7, subaccount, flagged)`` — each
+(61)                    forfeit's trader, to its account row, which answers
+                        whether it holds a pre-state position in a flagged
+                        market (:mod:`.waivers`, which defines the tag)
 ======================  =====================================================
 """
 

@@ -18,6 +18,7 @@ from sealbatch.settlement.batch_air import (
     digests,
     headers,
     inputs_digest,
+    waivers,
 )
 from sealbatch.settlement.batch_air.air import declare_all
 from sealbatch.settlement.batch_air.framework import TraceBuilder
@@ -50,6 +51,7 @@ def generate(
         inputs_digest.generate(tb, statement, refuse=refuse)
         commitment_hash.generate(tb, statement, statement.orders, refuse)
         headers.generate(tb, statement, refuse=refuse)
+        waivers.generate(tb, statement, refuse=refuse)
         trace = tb.finish()
     except ValueError as exc:
         raise BatchStatementError(f"the batch breaks its statement: {exc}") from exc
