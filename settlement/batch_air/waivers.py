@@ -15,9 +15,10 @@ here, so ``odig.waived`` is no longer the prover's bit:
   other constraint reads on the pre-state header's rows; the flag is a bit and the
   index's sign 0 because the previous batch's proof pinned both in its post-state
   header — the flag to its margin terms' bit, the index not negative — and the first
-  pre-state is the exchange's genesis). The two checks, ``u − flagged ∈ {0, 2}`` on the flag's row and ``u − 2·ipos ∈
-  {0, 1}`` on the index's row, leave exactly ``u = flagged + 2·ipos``, so ``frozen_j =
-  u(u − 1)(u − 2)/6`` (1 at 3, 0 at 0, 1, 2) is the pre-state's ``frozen``;
+  pre-state is the exchange's genesis). The two checks, ``u − flagged ∈ {0, 2}`` on the
+  flag's row and ``u − 2·ipos ∈ {0, 1}`` on the index's row, leave exactly ``u =
+  flagged + 2·ipos``, so ``frozen_j = u(u − 1)(u − 2)/6`` (1 at 3, 0 at 0, 1, 2) is the
+  pre-state's ``frozen``;
 * **the account's bit** (``waive.flagged``, on each account row):
   ``flagged = s·inv``, ``(1 − flagged)·s = 0`` with ``s = Σ_j frozen_j·|P0_j|`` (the
   pre-state positions' magnitudes, below 2^24 each, so the sum is not 0 mod p unless
