@@ -205,20 +205,20 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             or int(sw.subaccount[a]) != 0
         ):
             raise ValueError("statement 3: a forfeit's trader has no account (subaccount 0)")
-        j = codes.get(int(blocks[r][7]))
-        if j is None:
+        k = codes.get(int(blocks[r][7]))
+        if k is None:
             if refuse:
                 raise ValueError(
                     f"statement 3: a forfeit's market: expected one of {statement.markets}, "
                     f"got code {int(blocks[r][7])}"
                 )
             continue
-        g = int(j in halted or bool(frozen[j]))
+        g = int(k in halted or bool(frozen[k]))
         pf = int(flagged[a]) if a < n else 0
         expected = int(g or pf)
         if refuse and int(waived[r]) != expected:
             raise ValueError(
-                f"statement 3: a forfeit in {statement.markets[j]} "
+                f"statement 3: a forfeit in {statement.markets[k]} "
                 f"{'is' if expected else 'is not'} waived (market halted or flagged: {g}, "
                 f"a position in a flagged market: {pf}), the published charge says otherwise"
             )
