@@ -314,14 +314,17 @@ class ExchangeContract:
         m = int(self.chain.call(self.exchange, "marketCount"))
         return tuple(int(self.chain.call(self.exchange, "marketCodes", j)) for j in range(m))
 
-    def market_terms(self) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
-        """Each market's fee (bps) and margin tiers ``(max_lots, maintenance_bps)`` as fixed
-        at deployment, in id order: a settlement statement must carry exactly these."""
+    def market_terms(self) -> tuple[tuple[int, tuple[tuple[int, int], ...], int], ...]:
+        """Each market's fee (bps), margin tiers ``(max_lots, maintenance_bps)`` and
+        liquidation penalty (bps) as fixed at deployment, in id order: a settlement
+        statement must carry exactly these."""
         m = int(self.chain.call(self.exchange, "marketCount"))
         out = []
         for j in range(m):
-            fee, count, *tiers = (int(v) for v in self.chain.call(self.exchange, "marketTerms", j))
-            out.append((fee, tuple((tiers[2 * k], tiers[2 * k + 1]) for k in range(count))))
+            terms = (int(v) for v in self.chain.call(self.exchange, "marketTerms", j))
+            fee, penalty, count, *tiers = terms
+            pairs = tuple((tiers[2 * k], tiers[2 * k + 1]) for k in range(count))
+            out.append((fee, pairs, penalty))
         return tuple(out)
 
     def operator_tables(self) -> tuple[int, ...]:
@@ -546,12 +549,14 @@ class ExchangeContract:
 
 def market_terms(
     config: SettlementConfig,
-) -> tuple[tuple[int, ...], tuple[tuple[tuple[int, int], ...], ...]]:
-    """Each market's fee (bps) and margin tiers ``(max_lots, maintenance_bps)`` under
-    ``config``, in id order: :func:`deploy_exchange`'s ``fee_bps`` and ``margin_tiers``."""
+) -> tuple[tuple[int, ...], tuple[tuple[tuple[int, int], ...], ...], tuple[int, ...]]:
+    """Each market's fee (bps), margin tiers ``(max_lots, maintenance_bps)`` and
+    liquidation penalty (bps) under ``config``, in id order: :func:`deploy_exchange`'s
+    ``fee_bps``, ``margin_tiers`` and ``penalty_bps``."""
     return (
         tuple(r.fee_bps for r in config.markets),
         tuple(tuple((t.max_lots, t.maintenance_bps) for t in r.tiers) for r in config.markets),
+        tuple(r.liquidation_penalty_bps for r in config.markets),
     )
 
 
@@ -580,6 +585,7 @@ def deploy_exchange(
     markets: Sequence[str] = (),
     fee_bps: Sequence[int] = (),
     margin_tiers: Sequence[Sequence[tuple[int, int]]] = (),
+    penalty_bps: Sequence[int] = (),
     genesis_marks: Sequence[int] | None = None,
     first_batch_id: int | None = None,
     oracle_sources: Sequence[str] = (),
@@ -611,6 +617,8 @@ def deploy_exchange(
             config; required with a verifier address).
         margin_tiers: each market's margin tiers as ``(max_lots, maintenance_bps)``, in
             order, per market in id order; pinned like the fees (same default).
+        penalty_bps: each market's liquidation penalty in bps of a liquidation fill's
+            notional, in id order; pinned like the fees (same default).
         genesis_marks: each market's mark price at the genesis root, in id order: the first
             batch's reference prices must be them, and an escape before any anchor values
             positions at them (default: the batch's pre-state marks when the genesis root is
@@ -653,9 +661,10 @@ def deploy_exchange(
         )
         multipliers = multipliers or [mt.multiplier for mt in bs.settle.markets]
         markets = markets or bs.markets
-        fees, tiers = market_terms(_pre_config(verifier))
+        fees, tiers, penalties = market_terms(_pre_config(verifier))
         fee_bps = fee_bps or fees
         margin_tiers = margin_tiers or tiers
+        penalty_bps = penalty_bps or penalties
         first_batch_id = bs.batch_id if first_batch_id is None else first_batch_id
     if genesis_root is None or len(genesis_root) != 32:
         got = "none" if genesis_root is None else f"{len(genesis_root)} bytes"
@@ -668,10 +677,10 @@ def deploy_exchange(
         raise AnchorError(
             f"expected a genesis mark per market ({len(multipliers)}), got {len(genesis_marks)}"
         )
-    if len(fee_bps) != len(multipliers) or len(margin_tiers) != len(multipliers):
+    if len({len(fee_bps), len(margin_tiers), len(penalty_bps), len(multipliers)}) != 1:
         raise AnchorError(
-            f"expected a fee and margin tiers per market ({len(multipliers)}), got "
-            f"{len(fee_bps)} fees and {len(margin_tiers)} tier lists"
+            f"expected a fee, margin tiers and a penalty per market ({len(multipliers)}), got "
+            f"{len(fee_bps)} fees, {len(margin_tiers)} tier lists and {len(penalty_bps)} penalties"
         )
     hasher = chain.deploy("Poseidon2Hasher")
     token_contract = chain.at("TestToken", token) if token else chain.deploy("TestToken")
@@ -683,6 +692,7 @@ def deploy_exchange(
         list(multipliers),
         [market_code(m) for m in markets],
         [int(f) for f in fee_bps],
+        [int(p) for p in penalty_bps],
         [[int(v) for tier in tiers for v in tier] for tiers in margin_tiers],
         [int(v) for v in genesis_marks or ()],
         list(tables),

@@ -289,8 +289,9 @@ contract Exchange {
     int256[] public multipliers;
     /// @notice Market code per market (auction/commitment.py market_code), in id order.
     uint256[] public marketCodes;
-    /// @dev Each market's fee and margin terms, fixed at deployment (settlement/params.py
-    ///      MarketRisk): [fee_bps, tier count, then max_lots and maintenance bps of each tier],
+    /// @dev Each market's fee, penalty and margin terms, fixed at deployment (settlement/params.py
+    ///      MarketRisk): [fee_bps, liquidation penalty bps, tier count, then max_lots and
+    ///      maintenance bps of each tier],
     ///      in id order; the settlement statement of every anchored batch must carry exactly
     ///      these (`marketTerms` reads them).
     uint256[][] private fixedTerms;
@@ -336,6 +337,7 @@ contract Exchange {
         int256[] multipliers; // contract multiplier per market, in id order
         uint256[] marketCodes; // market code per market, in id order
         uint256[] feeBps; // fee per fill per market (bps of the notional), in id order
+        uint256[] penaltyBps; // liquidation penalty per market (bps of the notional), in id order
         uint256[][] marginTiers; // per market: max_lots, maintenance bps of each tier, in order
         uint256[] genesisMarks; // mark per market at the genesis root, in id order (empty: none known)
         uint32[] operatorTables; // the verifier's public tables only the published files give
@@ -350,6 +352,7 @@ contract Exchange {
         if (c.multipliers.length == 0) revert BadConfig("markets");
         if (c.marketCodes.length != c.multipliers.length) revert BadConfig("marketCodes");
         if (c.feeBps.length != c.multipliers.length) revert BadConfig("feeBps");
+        if (c.penaltyBps.length != c.multipliers.length) revert BadConfig("penaltyBps");
         if (c.marginTiers.length != c.multipliers.length) revert BadConfig("marginTiers");
         if (c.genesisMarks.length != 0 && c.genesisMarks.length != c.multipliers.length) {
             revert BadConfig("genesisMarks");
@@ -374,7 +377,7 @@ contract Exchange {
             uint256 mark = c.genesisMarks.length == 0 ? 0 : c.genesisMarks[m];
             if (mark >= 1 << 30) revert BadConfig("genesisMarks");
             lastMarks.push(mark);
-            fixedTerms.push(_terms(c.feeBps[m], c.marginTiers[m]));
+            fixedTerms.push(_terms(c.feeBps[m], c.penaltyBps[m], c.marginTiers[m]));
         }
         for (uint256 i = 0; i < c.oracleSources.length; ++i) {
             isOracleSource[c.oracleSources[i]] = true;
@@ -389,22 +392,24 @@ contract Exchange {
     }
 
     /// @dev One market's terms from the constructor's arguments, in the ranges the batch AIR
-    ///      takes (settle_witness.py `_check_margin`): a fee of at most 10 000 bps, 1 to
-    ///      MAX_TIERS tiers of increasing max_lots below 2^22 and 1 to 10 000 bps.
-    function _terms(uint256 fee, uint256[] memory tiers) private pure returns (uint256[] memory t) {
+    ///      takes (settle_witness.py `_check_margin`): a fee and a penalty of at most 10 000
+    ///      bps each, 1 to MAX_TIERS tiers of increasing max_lots below 2^22 and 1 to 10 000 bps.
+    function _terms(uint256 fee, uint256 penalty, uint256[] memory tiers) private pure returns (uint256[] memory t) {
         if (fee > 10_000) revert BadConfig("feeBps");
+        if (penalty > 10_000) revert BadConfig("penaltyBps");
         uint256 n = tiers.length / 2;
         if (tiers.length % 2 != 0 || n == 0 || n > MAX_TIERS) revert BadConfig("marginTiers");
-        t = new uint256[](2 + 2 * n);
+        t = new uint256[](3 + 2 * n);
         t[0] = fee;
-        t[1] = n;
+        t[1] = penalty;
+        t[2] = n;
         uint256 prev;
         for (uint256 k = 0; k < n; ++k) {
             uint256 lots = tiers[2 * k];
             uint256 bps = tiers[2 * k + 1];
             if (lots <= prev || lots >= 1 << 22 || bps == 0 || bps > 10_000) revert BadConfig("marginTiers");
-            t[2 + 2 * k] = lots;
-            t[3 + 2 * k] = bps;
+            t[3 + 2 * k] = lots;
+            t[4 + 2 * k] = bps;
             prev = lots;
         }
     }
@@ -466,9 +471,9 @@ contract Exchange {
         _anchor(shape, s, proof);
     }
 
-    /// @notice Market `market`'s fee and margin terms fixed at deployment: [fee_bps, tier
-    ///         count, then each tier's max_lots and maintenance bps], as the settlement
-    ///         statement carries them.
+    /// @notice Market `market`'s fee, penalty and margin terms fixed at deployment: [fee_bps,
+    ///         liquidation penalty bps, tier count, then each tier's max_lots and maintenance
+    ///         bps], as the settlement statement carries them.
     function marketTerms(uint256 market) external view returns (uint256[] memory) {
         return fixedTerms[market];
     }
@@ -811,14 +816,15 @@ contract Exchange {
         return at;
     }
 
-    /// @dev Market `j`'s fee (`e[t + 2]`) and margin tiers (`e[g + 3]` tiers, then max_lots and
-    ///      maintenance bps each) are the ones fixed at deployment.
+    /// @dev Market `j`'s fee (`e[t + 2]`), liquidation penalty (`e[t + 7]`) and margin tiers
+    ///      (`e[g + 3]` tiers, then max_lots and maintenance bps each) are the ones fixed at
+    ///      deployment.
     function _checkTerms(uint256[] calldata e, uint256 t, uint256 g, uint256 j) private view {
         uint256[] storage want = fixedTerms[j];
         uint256 n = want.length;
-        if (e.length < g + 2 + n) revert SettlementMismatch(e.length);
+        if (e.length < g + 1 + n) revert SettlementMismatch(e.length);
         for (uint256 i = 0; i < n; ++i) {
-            uint256 got = i == 0 ? e[t + 2] : e[g + 2 + i];
+            uint256 got = i == 0 ? e[t + 2] : i == 1 ? e[t + 7] : e[g + 1 + i];
             if (got != want[i]) revert MarketTermMismatch(j, i, want[i], got);
         }
     }

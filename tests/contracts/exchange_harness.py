@@ -77,6 +77,7 @@ class Harness:
             markets=config.market_ids,
             fee_bps=market_terms(config)[0],
             margin_tiers=market_terms(config)[1],
+            penalty_bps=market_terms(config)[2],
             genesis_marks=[ms.mark_price for ms in genesis.market_states],
             first_batch_id=0,
             oracle_sources=[address_of(k) for k in ORACLE_KEYS],

@@ -152,7 +152,11 @@ def settlement_elements(
         insurance_post=post.insurance_fund,
         markets=tuple(
             MarketTerms(
-                ms.last_price, m.multiplier, m.fee_bps, ms.funding_index - was.funding_index
+                ms.last_price,
+                m.multiplier,
+                m.fee_bps,
+                ms.funding_index - was.funding_index,
+                m.liquidation_penalty_bps,
             )
             for m, ms, was in zip(
                 config.markets, post.market_states, pre.market_states, strict=True

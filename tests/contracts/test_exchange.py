@@ -457,6 +457,7 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
         markets=DEFAULT_CONFIG.market_ids,
         fee_bps=market_terms(DEFAULT_CONFIG)[0],
         margin_tiers=market_terms(DEFAULT_CONFIG)[1],
+        penalty_bps=market_terms(DEFAULT_CONFIG)[2],
         first_batch_id=1,
     )
     for (k, amount), who in zip(deposits, depositors, strict=True):
@@ -673,15 +674,18 @@ def test_the_settlement_statement_is_checked_against_the_contract(h: Harness) ->
 
 def _with_terms(
     fee_bps: int | None = None,
+    penalty_bps: int | None = None,
     tier: tuple[int, int, int] | None = None,
     extra_tier: bool = False,
 ) -> SettlementConfig:
-    """DEFAULT_CONFIG with market 0's fee, or its tier ``k``'s (max_lots, maintenance bps),
-    replaced, or one more tier halfway to the second: the terms an operator would rather
-    settle with than the ones it publishes."""
+    """DEFAULT_CONFIG with market 0's fee, its liquidation penalty, or its tier ``k``'s
+    (max_lots, maintenance bps), replaced, or one more tier halfway to the second: the terms
+    an operator would rather settle with than the ones it publishes."""
     risk = DEFAULT_CONFIG.markets[0]
     if fee_bps is not None:
         risk = dataclasses.replace(risk, fee_bps=fee_bps)
+    if penalty_bps is not None:
+        risk = dataclasses.replace(risk, liquidation_penalty_bps=penalty_bps)
     if extra_tier:
         t0, t1 = risk.tiers[:2]
         mid = dataclasses.replace(t0, max_lots=(t0.max_lots + t1.max_lots) // 2)
@@ -703,7 +707,11 @@ def test_fee_and_margin_terms_are_the_contracts(h: Harness) -> None:
     and nothing moves; the honest statement anchors."""
     risk = DEFAULT_CONFIG.markets[0]
     assert h.ex.market_terms() == tuple(
-        (r.fee_bps, tuple((t.max_lots, t.maintenance_bps) for t in r.tiers))
+        (
+            r.fee_bps,
+            tuple((t.max_lots, t.maintenance_bps) for t in r.tiers),
+            r.liquidation_penalty_bps,
+        )
         for r in DEFAULT_CONFIG.markets
     )
     first, second = risk.tiers[:2]
@@ -713,18 +721,23 @@ def test_fee_and_margin_terms_are_the_contracts(h: Harness) -> None:
     cases = (
         (_with_terms(fee_bps=risk.fee_bps + 5), (0, risk.fee_bps, risk.fee_bps + 5)),
         (
+            # a lower penalty: the liquidated account keeps what the insurance fund is owed
+            _with_terms(penalty_bps=risk.liquidation_penalty_bps - 1),
+            (1, risk.liquidation_penalty_bps, risk.liquidation_penalty_bps - 1),
+        ),
+        (
             _with_terms(tier=(0, first.max_lots + 1, first.maintenance_bps)),
-            (2, first.max_lots, first.max_lots + 1),
+            (3, first.max_lots, first.max_lots + 1),
         ),
         (
             _with_terms(tier=(0, first.max_lots, first.maintenance_bps - 1)),
-            (3, first.maintenance_bps, first.maintenance_bps - 1),
+            (4, first.maintenance_bps, first.maintenance_bps - 1),
         ),
         (
             _with_terms(tier=(1, second.max_lots - 1, second.maintenance_bps)),
-            (4, second.max_lots, second.max_lots - 1),
+            (5, second.max_lots, second.max_lots - 1),
         ),
-        (_with_terms(extra_tier=True), (1, len(risk.tiers), len(risk.tiers) + 1)),
+        (_with_terms(extra_tier=True), (2, len(risk.tiers), len(risk.tiers) + 1)),
     )
     for config, (field, expected, got) in cases:
         deposits = sum(r.amount for r in h.ex.requests(0, 1))
@@ -735,7 +748,7 @@ def test_fee_and_margin_terms_are_the_contracts(h: Harness) -> None:
         bad = dataclasses.replace(honest, settlement=other)
         # a real proof of the test AIR for these public inputs (another tier count is
         # another layout: refused before the verifier, whatever the proof)
-        proof = b"" if field == 1 else h.prove(bad)
+        proof = b"" if field == 2 else h.prove(bad)
         err = refused(h, "MarketTermMismatch", h.ex.anchor, bad, proof)
         assert err.error_args == (0, field, expected, got)
     h.ex.anchor(honest, h.prove(honest))
@@ -743,29 +756,31 @@ def test_fee_and_margin_terms_are_the_contracts(h: Harness) -> None:
 
 
 def test_fee_and_margin_terms_are_checked_at_deployment(chain: Chain) -> None:
-    """The constructor takes a fee and tiers per market, in the batch AIR's ranges."""
+    """The constructor takes a fee, a penalty and tiers per market, in the batch AIR's
+    ranges."""
     h = Harness.deploy(chain)
     root = state_root(h.anchored[0])
     verifiers = [h.verifier.verifier.address]
-    for fees, tiers in (
-        ([5, 5], [[10, 50]]),  # tiers for one market of two
-        ([10_001], [[10, 50]]),  # a fee past 10 000 bps
-        ([5], [[]]),  # no tier
-        ([5], [[10, 50, 10, 60]]),  # thresholds not increasing
-        ([5], [[10, 0]]),  # a tier of 0 bps
-        ([5], [[1 << 22, 50]]),  # a threshold past 2^22
-        ([5], [[10, 50, 20]]),  # half a tier
+
+    def deploy(fees: list[int], penalties: list[int], tiers: list[list[int]]) -> str:
+        config = (0, root, FORCED_DELAY_S, [], [1], [1], fees, penalties, tiers, [], [])
+        args = (verifiers, h.ex.hasher.address, h.ex.token.address, chain.account, config)
+        return str(chain.deploy("Exchange", *args).address)
+
+    assert deploy([5], [100], [[10, 50]])  # the same arguments, in range, deploy
+    for fees, penalties, tiers in (
+        ([5, 5], [100, 100], [[10, 50]]),  # tiers for one market of two
+        ([5], [100, 100], [[10, 50]]),  # a penalty for a market that is not there
+        ([10_001], [100], [[10, 50]]),  # a fee past 10 000 bps
+        ([5], [10_001], [[10, 50]]),  # a penalty past 10 000 bps
+        ([5], [100], [[]]),  # no tier
+        ([5], [100], [[10, 50, 10, 60]]),  # thresholds not increasing
+        ([5], [100], [[10, 0]]),  # a tier of 0 bps
+        ([5], [100], [[1 << 22, 50]]),  # a threshold past 2^22
+        ([5], [100], [[10, 50, 20]]),  # half a tier
     ):
-        config = (0, root, FORCED_DELAY_S, [], [1], [1], fees, tiers, [], [])
         with pytest.raises(ContractReverted) as info:
-            chain.deploy(
-                "Exchange",
-                verifiers,
-                h.ex.hasher.address,
-                h.ex.token.address,
-                chain.account,
-                config,
-            )
+            deploy(fees, penalties, tiers)
         assert info.value.error in (
             "BadConfig",
             "Revert",
@@ -850,7 +865,19 @@ def test_the_verifiers_are_fixed_at_deployment(chain: Chain) -> None:
         "reclaimDeposit",
     }
     # an exchange without a verifier is refused at deployment
-    config = (0, state_root(h.anchored[0]), FORCED_DELAY_S, [], [1], [1], [5], [[10, 50]], [], [])
+    config = (
+        0,
+        state_root(h.anchored[0]),
+        FORCED_DELAY_S,
+        [],
+        [1],
+        [1],
+        [5],
+        [100],
+        [[10, 50]],
+        [],
+        [],
+    )
     with pytest.raises(ContractReverted) as info:
         chain.deploy("Exchange", [], h.ex.hasher.address, h.ex.token.address, chain.account, config)
     assert info.value.error in ("BadConfig", "Revert")  # a constructor's revert data may be lost

@@ -116,7 +116,7 @@ def run_anchor(chain: Chain, batches: list[dict[str, str]], proofs: list[bytes])
     # (a commitment beyond the orders is a forfeit the outputs digest would list)
     refused(ex, "ProofRejected", dataclasses.replace(first, commitments=1), proofs[0])
     receipt = ex.anchor(batches[0], proofs[0])
-    assert receipt.gas_used > 1_000_000
+    assert 1_000_000 < receipt.gas_used < 1 << 24  # EIP-7825: one transaction at most 2^24 gas
     assert ex.next_batch_id() == 2
     assert ex.state_root() == first.post_root
     # the same proof again: refused, nothing moves
@@ -145,6 +145,7 @@ def test_the_exchange_anchors_a_batch_with_a_forfeit(chain: Chain) -> None:
     assert statement.commitments > sum(m.orders for m in statement.markets)  # a forfeit
     receipt = ex.anchor(files, proof)
     print(f"anchored a batch with a forfeit: {receipt.gas_used} gas, {len(proof)} proof bytes")
+    assert receipt.gas_used < 1 << 24  # EIP-7825: one transaction at most 2^24 gas
     assert ex.next_batch_id() == 2
     assert ex.state_root() == statement.post_root
     # the same proof again: refused, nothing moves
@@ -206,7 +207,7 @@ def test_a_batch_holding_orders_in_a_halted_market_anchors(chain: Chain) -> None
     ex = deploy_exchange(chain, files, oracle_sources=[s.address for s in ORACLE.sources])
     want = ex.statement_for(files).post_root
     receipt = ex.anchor(files, proof)
-    assert receipt.gas_used > 1_000_000
+    assert 1_000_000 < receipt.gas_used < 1 << 24  # EIP-7825: one transaction at most 2^24 gas
     print(f"anchoring a batch holding orders in a halted market: {receipt.gas_used} gas")
     assert ex.state_root() == want
     assert ex.next_batch_id() == 3

@@ -73,6 +73,7 @@ def _exchange(chain: Chain, files: dict[str, str]) -> ExchangeContract:
         markets=DEFAULT_CONFIG.market_ids,
         fee_bps=market_terms(DEFAULT_CONFIG)[0],
         margin_tiers=market_terms(DEFAULT_CONFIG)[1],
+        penalty_bps=market_terms(DEFAULT_CONFIG)[2],
         first_batch_id=1,
     )
 

@@ -47,6 +47,7 @@ def deploy_refusing_exchange(chain: Chain) -> ExchangeContract:
         markets=MARKETS,
         fee_bps=market_terms(genesis.config)[0],
         margin_tiers=market_terms(genesis.config)[1],
+        penalty_bps=market_terms(genesis.config)[2],
         first_batch_id=0,
         oracle_sources=[s.address for s in dev_oracle_config().sources],
         forced_delay_s=600,

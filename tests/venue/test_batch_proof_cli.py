@@ -65,6 +65,7 @@ def test_demo_anchors_a_batch_only_with_its_published_post_root(demo: tuple[Path
         root = state_root(state_from_dict(post, config_from_dict(post["config"])))
         assert doc["post_root"] == "0x" + root.hex()
         assert (doc["block"], doc["gas_used"]) == (int(block), int(gas))
+        assert doc["gas_used"] < 1 << 24  # EIP-7825: one transaction at most 2^24 gas
         assert re.fullmatch(r"0x[0-9a-f]{64}", doc["tx"])
     if refused:  # the first refusal ends the demo's anchoring: later roots cannot chain
         assert not (out / f"batch-{len(files) + 2}" / "anchor.json").exists()
