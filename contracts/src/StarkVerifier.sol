@@ -46,6 +46,9 @@ contract StarkVerifier {
     error BadTables(uint256 at);
     /// @notice β equals a public table entry's compression (a LogUp denominator is zero).
     error TableDenominatorZero();
+    /// @notice The DEEP table's layout could not be stored (constructor: a value past 16 bits,
+    ///         or more than EIP-170 allows).
+    error LayoutDeployFailed();
 
     /// @notice How the verifier is configured: fixed at deployment.
     struct Config {
@@ -97,6 +100,10 @@ contract StarkVerifier {
     bytes32 private immutable fixedRoot;
     uint256 private immutable numDerived;
     uint256 private immutable busBeta;
+    /// @dev The DEEP table's layout (`_deepLayout`), worked out from the frame at deployment
+    ///      and kept as the code of a data contract, and its length in bytes.
+    address private immutable deepLayout;
+    uint256 private immutable deepLayoutSize;
 
     /// @dev Everything one verification carries between its steps (memory, not stack).
     struct Ctx {
@@ -149,6 +156,9 @@ contract StarkVerifier {
         fixedRoot = config.fixedRoot;
         numDerived = config.numDerived;
         busBeta = config.busBeta;
+        bytes memory layout = _deepLayout(evaluator_.frameSpec(), config.numComposition);
+        deepLayout = _deployData(layout);
+        deepLayoutSize = layout.length;
     }
 
     /// @notice Verify `proof` for the statement `publicInputs` (no public tables); returns true
@@ -506,76 +516,121 @@ contract StarkVerifier {
     ///      a composition column) is four, its coefficients c_k with γ·X^k, since
     ///      γ·Σ_k c_k·X^k = Σ_k c_k·(γ·X^k). Blocks are grouped by key 4·slot + segment:
     ///      `bounds[key]` is the group's first block, `bounds[4·slots]` the end.
+    ///      Which block and lane each element takes depends only on the frame, so it was
+    ///      worked out once, at deployment (`_deepLayout`); here only the coefficients are
+    ///      written, each added to its lane (canonical lanes: a conditional subtraction).
     function _deepTable(Ctx memory ctx, bytes memory spec, uint256 numOffsets)
         private
         view
         returns (uint256[] memory table, uint256[] memory bounds)
     {
         uint256 keys = 4 * numOffsets;
-        // per key: the byte offset of its current block (all ones: none yet), its block count
-        uint256[] memory state = new uint256[](2 * keys);
-        for (uint256 k = 0; k < keys; ++k) {
-            state[2 * k] = type(uint256).max;
-        }
-        _deepBlocks(ctx, spec, numOffsets, state, 0); // count
-        bounds = new uint256[](keys + 1);
-        for (uint256 k = 0; k < keys; ++k) {
-            bounds[k + 1] = bounds[k] + state[2 * k + 1];
-            state[2 * k] = type(uint256).max;
-            state[2 * k + 1] = bounds[k];
-        }
-        table = new uint256[](9 * bounds[keys]);
-        uint256 tableAt;
+        address layoutAt = deepLayout;
+        uint256 size = deepLayoutSize;
+        bytes memory layout = new bytes(size);
+        uint256 numBlocks;
         assembly ("memory-safe") {
-            tableAt := add(table, 32)
+            // skip the leading STOP byte that keeps the data from being called as code
+            extcodecopy(layoutAt, add(layout, 32), 1, size)
+            numBlocks := shr(240, mload(add(layout, 32)))
         }
-        _deepBlocks(ctx, spec, numOffsets, state, tableAt); // fill
-    }
-
-    /// @dev Every element DEEP combines, in frame order, then the composition columns: a new
-    ///      block of its key unless it falls within the key's current one (byte offsets
-    ///      start … start + 28); with `tableAt` (the table's first word) nonzero, the block's
-    ///      offset is written and the element's coefficient added to its lane.
-    function _deepBlocks(
-        Ctx memory ctx,
-        bytes memory spec,
-        uint256 numOffsets,
-        uint256[] memory state,
-        uint256 tableAt
-    ) private view {
+        bounds = new uint256[](keys + 1);
+        table = new uint256[](9 * numBlocks);
         uint256 frameLen = ctx.frameLen;
         uint256 comp = numComposition;
         uint256[] memory gammas = ctx.gammas;
         assembly ("memory-safe") {
-            function place(key, offset, g, st, tbl) {
-                let sAt := add(st, shl(6, key))
-                let start := mload(sAt)
-                // a new block: none yet (start all ones), or offset outside start … start + 28
-                if or(iszero(not(start)), or(lt(offset, start), iszero(lt(offset, add(start, 32))))) {
-                    mstore(sAt, offset)
-                    start := offset
-                    if tbl { mstore(add(tbl, mul(288, mload(add(sAt, 32)))), offset) }
-                    mstore(add(sAt, 32), add(mload(add(sAt, 32)), 1))
-                }
-                if tbl {
-                    let at := add(tbl, add(mul(288, sub(mload(add(sAt, 32)), 1)), add(32, shl(3, sub(offset, start)))))
-                    // lane-wise (a + g) mod p: lanes stay below 2^32, no carry between them
-                    let x := add(mload(at), g)
-                    let q := 2013265921
-                    let m := 0xffffffffffffffff
-                    mstore(
-                        at,
-                        or(
-                            or(mod(and(x, m), q), shl(64, mod(and(shr(64, x), m), q))),
-                            or(shl(128, mod(and(shr(128, x), m), q)), shl(192, mod(shr(192, x), q)))
+            let src := add(layout, 34)
+            for { let k := 0 } lt(k, add(keys, 1)) { k := add(k, 1) } {
+                mstore(add(bounds, shl(5, add(k, 1))), shr(240, mload(src)))
+                src := add(src, 2)
+            }
+            let tbl := add(table, 32)
+            for { let b := 0 } lt(b, numBlocks) { b := add(b, 1) } {
+                mstore(add(tbl, mul(288, b)), shr(240, mload(src)))
+                src := add(src, 2)
+            }
+            // add g to the table word at the layout's next index; lanes below 2p lose p
+            function put(s, t, g) -> next {
+                let at := add(t, shl(5, shr(240, mload(s))))
+                let x := add(mload(at), g)
+                mstore(
+                    at,
+                    sub(
+                        x,
+                        mul(
+                            shr(
+                                32,
+                                and(
+                                    add(x, 0x0000000087ffffff0000000087ffffff0000000087ffffff0000000087ffffff),
+                                    0x0000000100000000000000010000000000000001000000000000000100000000
+                                )
+                            ),
+                            2013265921
                         )
                     )
-                }
+                )
+                next := add(s, 2)
             }
             // g·X in F_p[X]/(X⁴ − 11): the lanes move up one, the top one returns times 11
-            function timesX(g) -> r {
-                r := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
+            function put4(s, t, g) -> next {
+                s := put(s, t, g)
+                g := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
+                s := put(s, t, g)
+                g := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
+                s := put(s, t, g)
+                g := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
+                next := put(s, t, g)
             }
+            let entries := add(add(spec, 33), numOffsets)
+            let gs := add(gammas, 32)
+            for { let e := 0 } lt(e, frameLen) { e := add(e, 1) } {
+                let g := mload(add(gs, shl(5, e)))
+                // segment 0 or 1 (fixed, main): one element; 2 (aux): four
+                switch lt(shr(248, mload(add(entries, shl(2, e)))), 2)
+                case 1 { src := put(src, tbl, g) }
+                default { src := put4(src, tbl, g) }
+            }
+            for { let i := 0 } lt(i, comp) { i := add(i, 1) } {
+                src := put4(src, tbl, mload(add(gs, shl(5, add(frameLen, i)))))
+            }
+        }
+    }
+
+    /// @dev The DEEP table's layout for the frame `spec` (see `_deepTable`), as u16 words:
+    ///      the block count B, `bounds` (4·slots + 1 of them), the B blocks' byte offsets in
+    ///      their rows, then each element's word index in the table, in frame order (one for a
+    ///      fixed or main entry, four for an aux entry), then four per composition column.
+    ///      Each element starts a new block of its key unless it falls within the key's
+    ///      current one (byte offsets start … start + 28). Run once, by the constructor.
+    function _deepLayout(bytes memory spec, uint256 comp) private pure returns (bytes memory out) {
+        uint256 numOffsets = uint8(spec[0]);
+        uint256 frameLen = _specFrameLength(spec);
+        uint256 keys = 4 * numOffsets;
+        uint256 count = 4 * comp;
+        for (uint256 e = 0; e < frameLen; ++e) {
+            count += (_specEntry(spec, numOffsets, e) >> 24) < 2 ? 1 : 4;
+        }
+        // per element: key | block within its key << 16 | byte offset in the block << 32 |
+        // the block's start << 48; per key: its current block's start, its block count
+        uint256[] memory rec = new uint256[](count);
+        uint256[] memory state = new uint256[](2 * keys);
+        uint256[] memory bounds = new uint256[](keys + 1);
+        assembly ("memory-safe") {
+            function place(r, st, key, offset) -> next {
+                let sAt := add(st, shl(6, key))
+                let start := mload(sAt)
+                let n := mload(add(sAt, 32))
+                if or(iszero(n), or(lt(offset, start), iszero(lt(offset, add(start, 32))))) {
+                    start := offset
+                    mstore(sAt, offset)
+                    n := add(n, 1)
+                    mstore(add(sAt, 32), n)
+                }
+                mstore(r, or(or(key, shl(16, sub(n, 1))), or(shl(32, sub(offset, start)), shl(48, start))))
+                next := add(r, 32)
+            }
+            let r := add(rec, 32)
             let st := add(state, 32)
             let entries := add(add(spec, 33), numOffsets)
             for { let e := 0 } lt(e, frameLen) { e := add(e, 1) } {
@@ -583,24 +638,81 @@ contract StarkVerifier {
                 let segment := shr(24, word)
                 let key := add(shl(2, and(word, 0xff)), segment)
                 let column := and(shr(8, word), 0xffff)
-                let g := mload(add(gammas, shl(5, add(e, 1))))
                 switch lt(segment, 2)
-                case 1 { place(key, shl(2, column), g, st, tableAt) }
+                case 1 { r := place(r, st, key, shl(2, column)) }
                 default {
                     for { let k := 0 } lt(k, 4) { k := add(k, 1) } {
-                        place(key, add(shl(4, column), shl(2, k)), g, st, tableAt)
-                        g := timesX(g)
+                        r := place(r, st, key, add(shl(4, column), shl(2, k)))
                     }
                 }
             }
             for { let i := 0 } lt(i, comp) { i := add(i, 1) } {
-                let g := mload(add(gammas, shl(5, add(add(frameLen, i), 1))))
                 for { let k := 0 } lt(k, 4) { k := add(k, 1) } {
-                    place(3, add(shl(4, i), shl(2, k)), g, st, tableAt)
-                    g := timesX(g)
+                    r := place(r, st, 3, add(shl(4, i), shl(2, k)))
                 }
             }
+            for { let k := 0 } lt(k, keys) { k := add(k, 1) } {
+                let at := add(bounds, shl(5, add(k, 1)))
+                mstore(add(at, 32), add(mload(at), mload(add(st, add(shl(6, k), 32)))))
+            }
         }
+        out = _deepEncode(rec, bounds);
+    }
+
+    /// @dev The layout's bytes from the elements' records and the keys' bounds (`_deepLayout`).
+    function _deepEncode(uint256[] memory rec, uint256[] memory bounds) private pure returns (bytes memory out) {
+        uint256 keys = bounds.length - 1;
+        uint256 numBlocks = bounds[keys];
+        out = new bytes(2 * (2 + keys + numBlocks + rec.length));
+        uint256 at = _putU16(out, 0, numBlocks);
+        for (uint256 k = 0; k <= keys; ++k) {
+            at = _putU16(out, at, bounds[k]);
+        }
+        uint256 big;
+        assembly ("memory-safe") {
+            // u16 big-endian at byte `i` of `out`; the flag marks a value past 16 bits
+            function put(o, i, v) -> flag {
+                let p := add(add(o, 32), i)
+                mstore8(p, shr(8, v))
+                mstore8(add(p, 1), v)
+                flag := gt(v, 0xffff)
+            }
+            let idx := add(at, shl(1, numBlocks))
+            let end := add(rec, shl(5, add(mload(rec), 1)))
+            for { let r := add(rec, 32) } lt(r, end) { r := add(r, 32) } {
+                let x := mload(r)
+                let b := add(mload(add(bounds, shl(5, add(and(x, 0xffff), 1)))), and(shr(16, x), 0xffff))
+                // the block's start, the same for each of its elements
+                big := or(big, put(out, add(at, shl(1, b)), shr(48, x)))
+                big := or(big, put(out, idx, add(add(mul(9, b), 1), shr(2, and(shr(32, x), 0xffff)))))
+                idx := add(idx, 2)
+            }
+        }
+        if (big != 0) revert LayoutDeployFailed();
+    }
+
+    /// @dev Write `v` as a big-endian u16 at byte `at` of `out`; returns `at + 2`.
+    function _putU16(bytes memory out, uint256 at, uint256 v) private pure returns (uint256) {
+        if (v > 0xffff) revert LayoutDeployFailed();
+        assembly ("memory-safe") {
+            let ptr := add(add(out, 32), at)
+            mstore8(ptr, shr(8, v))
+            mstore8(add(ptr, 1), v)
+        }
+        return at + 2;
+    }
+
+    /// @dev Deploy `data` as the code of a new contract, after a STOP byte (never callable).
+    function _deployData(bytes memory data) private returns (address addr) {
+        // PUSH2 size+1, DUP1, PUSH1 10, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN, STOP
+        uint256 runtime = data.length + 1;
+        bytes memory init = abi.encodePacked(
+            bytes3(uint24(0x610000 | runtime)), bytes7(0x80600a3d393df3), bytes1(0x00), data
+        );
+        assembly ("memory-safe") {
+            addr := create(0, add(init, 32), mload(init))
+        }
+        if (addr == address(0)) revert LayoutDeployFailed();
     }
 
     /// @dev Σ coefficient·element over slot `s`'s blocks, the elements read from the query's
