@@ -100,9 +100,9 @@ contract StarkVerifier {
     bytes32 private immutable fixedRoot;
     uint256 private immutable numDerived;
     uint256 private immutable busBeta;
-    /// @dev The DEEP table's layout (`_deepLayout`), worked out from the frame at deployment
-    ///      and kept as the code of a data contract, and its length in bytes.
-    address private immutable deepLayout;
+    /// @notice The DEEP table's layout (`_deepLayout`), worked out from the frame at deployment
+    ///         and kept as the code of a data contract (after a STOP byte), and its length.
+    address public immutable deepLayout;
     uint256 private immutable deepLayoutSize;
 
     /// @dev Everything one verification carries between its steps (memory, not stack).
