@@ -28,6 +28,13 @@ of the interpreter (packed extension elements, four 64-bit lanes, see
   loses ``p`` where it reached ``p``); ``MUL`` and the reduction of
   ``MULBASE`` jump to one shared subroutine each (at the end of every
   contract), called with the same stack depth from every site;
+* ``MUL`` takes three ``MUL`` opcodes: with canonical lanes, ``a·b`` as
+  256-bit integers holds ``c_0 … c_3`` (``c_i = Σ_{j+k=i} a_j·b_k``, each
+  below ``4p² < 2^64``, so no lane carries and the higher ones fall off),
+  ``(a >> 64)·(b >> 64)`` holds ``c_4, c_5`` in its lanes 2 and 3, and
+  ``c_6 = a_3·b_3``; then ``r_k = (c_k + 11·c_(k+4)) mod p`` (``X⁴ = 11``):
+  about 250 gas, where shifting ``a`` by ``X`` three times (three
+  ``MULMOD`` opcodes, four lane products, four lane reductions) took 360;
 * ``POW e`` is left-to-right square-and-multiply on a scratch word after the
   window, stored into its register at the end (``e = 0`` stores 1).
 
@@ -67,6 +74,7 @@ MAX_CODE_BYTES = 24576
 _P4 = sum(P << (64 * k) for k in range(4))
 _LANE_ADD = sum((2**32 - P) << (64 * k) for k in range(4))
 _LANE_BIT32 = sum(1 << (32 + 64 * k) for k in range(4))
+_LANE = (1 << 64) - 1
 
 # opcodes
 _ADD, _MUL, _SUB, _MOD, _MULMOD = 0x01, 0x02, 0x03, 0x06, 0x09
@@ -197,37 +205,89 @@ def _epilogue(asm: _Asm) -> None:
     asm.push(32 * (2 + asm.hi - asm.lo))
     asm.push(0)
     asm.op(_RETURN, 2, 0)
-    # fmul: [ret, a, b] -> [s] unreduced, then falls into reduce with [ret, s]
+    # fmul: [ret, a, b] -> [a·b] (module docstring): c0..c3 = a·b as integers, lanes 2..3
+    # of (a >> 64)·(b >> 64) are c4, c5, and c6 = a3·b3; then r_k = (c_k + 11·c_(k+4)) mod p
     asm.depth = _NUM_K + 3
     asm.label("fmul")
-    asm.dup(1)
-    asm.lane(0)
+    asm.dup(2)
+    asm.dup(2)
+    asm.op(_MUL, 2, 1)  # [ret, a, b, low]
     asm.dup(3)
-    asm.op(_MUL, 2, 1)  # [ret, a, b, s]
-    for k in (1, 2, 3):
-        # a <- a·X: the lanes move up one, the top one comes back times 11
-        asm.dup(3)
-        asm.const(_K_P)
-        asm.dup(2)
-        asm.push(192)
-        asm.op(_SHR, 2, 1)
-        asm.push(11)
-        asm.op(_MULMOD, 3, 1)  # [.., a, w]
-        asm.swap(1)
-        asm.push(64)
-        asm.op(_SHL, 2, 1)
-        asm.op(_OR, 2, 1)  # [ret, a, b, s, a']
-        asm.swap(3)
-        asm.op(_POP, 1, 0)  # [ret, a', b, s]
-        asm.dup(2)
-        asm.lane(k)
-        asm.dup(4)
-        asm.op(_MUL, 2, 1)
-        asm.op(_ADD, 2, 1)
-    asm.swap(2)
-    asm.op(_POP, 1, 0)
-    asm.op(_POP, 1, 0)  # [ret, s]: reduce follows
-    # reduce: [ret, s] -> [r], every lane of s taken mod p
+    asm.push(192)
+    asm.op(_SHR, 2, 1)
+    asm.dup(3)
+    asm.push(192)
+    asm.op(_SHR, 2, 1)
+    asm.op(_MUL, 2, 1)  # [ret, a, b, low, c6]
+    asm.dup(4)
+    asm.push(64)
+    asm.op(_SHR, 2, 1)
+    asm.dup(4)
+    asm.push(64)
+    asm.op(_SHR, 2, 1)
+    asm.op(_MUL, 2, 1)  # [ret, a, b, low, c6, hi]: hi's lanes 2, 3 are c4, c5
+    # r3 = c3 mod p
+    asm.const(_K_P)
+    asm.dup(4)
+    asm.push(192)
+    asm.op(_SHR, 2, 1)
+    asm.op(_MOD, 2, 1)
+    asm.push(192)
+    asm.op(_SHL, 2, 1)  # [ret, a, b, low, c6, hi, acc]
+    # r2 = (c2 + 11·c6) mod p
+    asm.const(_K_P)
+    asm.dup(5)
+    asm.push(128)
+    asm.op(_SHR, 2, 1)
+    asm.push(_LANE)
+    asm.op(_AND, 2, 1)
+    asm.dup(5)
+    asm.push(11)
+    asm.op(_MUL, 2, 1)
+    asm.op(_ADD, 2, 1)
+    asm.op(_MOD, 2, 1)
+    asm.push(128)
+    asm.op(_SHL, 2, 1)
+    asm.op(_OR, 2, 1)
+    # r1 = (c1 + 11·c5) mod p
+    asm.const(_K_P)
+    asm.dup(5)
+    asm.push(64)
+    asm.op(_SHR, 2, 1)
+    asm.push(_LANE)
+    asm.op(_AND, 2, 1)
+    asm.dup(4)
+    asm.push(192)
+    asm.op(_SHR, 2, 1)
+    asm.push(11)
+    asm.op(_MUL, 2, 1)
+    asm.op(_ADD, 2, 1)
+    asm.op(_MOD, 2, 1)
+    asm.push(64)
+    asm.op(_SHL, 2, 1)
+    asm.op(_OR, 2, 1)
+    # r0 = (c0 + 11·c4) mod p
+    asm.const(_K_P)
+    asm.dup(5)
+    asm.push(_LANE)
+    asm.op(_AND, 2, 1)
+    asm.dup(4)
+    asm.push(128)
+    asm.op(_SHR, 2, 1)
+    asm.push(_LANE)
+    asm.op(_AND, 2, 1)
+    asm.push(11)
+    asm.op(_MUL, 2, 1)
+    asm.op(_ADD, 2, 1)
+    asm.op(_MOD, 2, 1)
+    asm.op(_OR, 2, 1)  # [ret, a, b, low, c6, hi, r]
+    asm.swap(5)  # [ret, r, b, low, c6, hi, a]
+    for _ in range(5):
+        asm.op(_POP, 1, 0)
+    asm.swap(1)
+    asm.op(_JUMP, 1, 0)
+    # reduce (MULBASE): [ret, s] -> [r], every lane of s taken mod p
+    asm.depth = _NUM_K + 2
     asm.label("reduce")
     for k in range(4):
         asm.const(_K_P)
