@@ -241,3 +241,21 @@ def test_a_window_outside_the_register_file_reverts(runtime: bytes) -> None:
         chain.call(evaluator, "constraintsAt", 5, 6, inputs)
     assert info.value.error == "CodeFailed"
     assert info.value.error_args == (0,)
+
+
+def test_products_match_the_field_at_every_lane_bound() -> None:
+    """``MUL`` reads the low four convolution lanes of ``a·b`` as integers and c4, c5 from
+    ``(a >> 64)·(b >> 64)``: exact only while every lane sum stays below 2^64. Products of
+    the edge elements (lanes at p − 1, 0, 1, mixed) with each other and with random ones,
+    squares included, against ``Fp4``."""
+    chain = Chain()
+    rng = random.Random(11)
+    regs = [*EDGES, *(rand(rng) for _ in range(8))]
+    n = len(regs)
+    pairs = [(a, b) for a in range(n) for b in range(a, n)]
+    instructions: list[Ins] = [(OP_MUL, n + i, a, b) for i, (a, b) in enumerate(pairs)]
+    regs += [Fp4.zero()] * len(pairs)
+    program = program_bytes(len(regs), instructions)
+    got = run(chain, program, regs)
+    assert got == reference(regs, instructions)
+    assert all(c < P for r in got for c in r.c)
