@@ -55,9 +55,11 @@ contract Exchange {
     /// @notice 8-element digests in the settlement statement after its four counts: the pre-
     ///         and post-state roots (SettleStatement.to_elements).
     uint256 public constant SETTLE_DIGESTS = 2;
-    /// @notice 12-bit digits of a derived per-market constant, and of the conservation target.
+    /// @notice 12-bit digits of a derived per-market constant, of the conservation target and
+    ///         of the fee pool's change (the batch's fees).
     uint256 public constant DERIVED_DIGITS = 5;
     uint256 public constant TARGET_DIGITS = 7;
+    uint256 public constant FEE_POOL_DIGITS = 6;
     /// @notice Most margin tiers per market (settle_witness.py MAX_TIERS).
     uint256 public constant MAX_TIERS = 8;
     /// @notice Depth of the commitment tree (auction/commitment.py COMMITMENT_TREE_DEPTH).
@@ -770,6 +772,10 @@ contract Exchange {
         }
         if (net < -(int256(1) << 80)) revert SettlementMismatch(at);
         at = _checkDigits(e, at, uint256(net + (int256(1) << 80)), TARGET_DIGITS);
+        // the fee pool's change: the batch's fees, never negative
+        int256 fees = _dec(e, i + 12) - _dec(e, i + 8);
+        if (fees < 0) revert SettlementMismatch(at);
+        at = _checkDigits(e, at, uint256(fees), FEE_POOL_DIGITS);
         if (at != e.length) revert SettlementMismatch(at);
     }
 

@@ -63,6 +63,11 @@ from sealbatch.settlement.batch_air.penalties import (
     fill_penalty_section,
     fill_penalty_trace,
 )
+from sealbatch.settlement.batch_air.pools import (
+    FeePoolColumns,
+    fee_pool_section,
+    fee_pool_trace,
+)
 from sealbatch.settlement.batch_air.section import (
     TAG_ACCOUNT_FILLS,
     TAG_FILL,
@@ -108,6 +113,7 @@ class FillColumns:
     fee_sums: tuple[Column, ...]
     block: tuple[Column, ...]  # s, |Δ|×3, L×3, L's carry, T×6, T's carries (lo×4, hi×4)
     penalty: FillPenaltyColumns
+    pool: FeePoolColumns
 
 
 def _fee_const(st: SettleStatement, j: int) -> list[int]:
@@ -233,12 +239,13 @@ def fills_section(
             f"statement 3: fill.fee_sums[{k}] sums the run's fees",
         )
     penalty = fill_penalty_section(sec, ix, m, liq, (a0, a1), market, first)
+    pool = fee_pool_section(sec, ix, fee)
     sec.bus.send(
         TAG_ACCOUNT_FILLS, [account, *net, *fee_sums, *penalty.sums], last, "account's fills"
     )
     return FillColumns(
         on, first, last, account, side, liq, (a0, a1), market, fee, (r0, r1, q0, q1),
-        tuple(carry_cols), count, net, net_range, fee_sums, block, penalty,
+        tuple(carry_cols), count, net, net_range, fee_sums, block, penalty, pool,
     )  # fmt: skip
 
 
@@ -346,7 +353,8 @@ def fills_trace(
     liquidation penalty digit sums (``(6, n_post)`` each) the accounts section receives.
 
     Raises:
-        ValueError: more fills than rows, or more than 2^12 fills for one account.
+        ValueError: more fills than rows, more than 2^12 fills for one account, or a fee
+            pool that does not move by the fills' fees.
     """
     num_rows = main.shape[1]
     m = len(st.markets)
@@ -355,6 +363,13 @@ def fills_trace(
     k = len(fills)
     if k > num_rows:
         raise ValueError(f"expected at most {num_rows} fills, got {k}")
+    fees = sum(f.fee for f in fills)
+    if fees != st.fee_pool_post - st.fee_pool_pre:
+        raise ValueError(
+            f"statement 5: expected the fee pool to move by the fills' fees {fees}, "
+            f"got {st.fee_pool_post - st.fee_pool_pre}"
+        )
+    fee_pool_trace(main, cols.pool, [f.fee for f in fills])
     fee_sums_acct = np.zeros((AMOUNT_DIGITS, st.n_post), dtype=np.int64)
     zlo, zhi = carry_columns(np.zeros(1, np.int64))
     for c in range(0, len(cols.carries), 2):

@@ -58,6 +58,8 @@ DERIVED_DIGITS = 5
 #: Digits of the conservation target ``2^80 + net collateral change`` (below 2^84).
 TARGET_DIGITS = 7
 TARGET_OFFSET = 1 << 80
+#: Digits of the fee pool's change (the batch's fees, ``0 <= Δ fee pool < 2^72``).
+FEE_POOL_DIGITS = 6
 #: Statement elements before the market terms: counts ×4, roots ×16, amounts.
 _MARKET_TERMS = 4 + 16 + 6 * _SIGNED
 
@@ -136,6 +138,10 @@ class DerivedIndex:
     def target(self) -> int:
         """First digit of the conservation target."""
         return self._market(len(self.tiers))
+
+    def fee_pool(self) -> int:
+        """First digit of the fee pool's change (``fee_pool_post − fee_pool_pre``)."""
+        return self.target() + TARGET_DIGITS
 
     def market_price(self, j: int) -> int:
         """The clearing price of market ``j`` among the statement's market terms."""
@@ -262,12 +268,14 @@ class SettleStatement:
         ``|ΔF|``, the digits of ``price × multiplier × fee_bps`` and of ``price × multiplier ×
         penalty_bps``, ``mark > 0``, ``flagged``,
         then for the mark and the index price each the digits of ``price × multiplier`` and
-        per tier of ``price × multiplier × bps``; last the digits of the conservation target
-        ``2^80 + net collateral change``. So the program does not depend on these values:
-        batches of one shape share one program (docs/contracts.md).
+        per tier of ``price × multiplier × bps``; then the digits of the conservation target
+        ``2^80 + net collateral change``; last the digits of the fee pool's change
+        ``fee_pool_post − fee_pool_pre`` (the batch's fees: never negative). So the program
+        does not depend on these values: batches of one shape share one program
+        (docs/contracts.md).
 
         Raises:
-            ValueError: a value beyond its digits.
+            ValueError: a value beyond its digits (a fee pool that shrinks among them).
         """
         out: list[int] = []
         for mt, mg in zip(self.markets, self.margins, strict=True):
@@ -285,6 +293,7 @@ class SettleStatement:
                 for _, bps in mg.tiers:
                     out += _derived_digits(price * mt.multiplier * bps, DERIVED_DIGITS)
         out += _derived_digits(TARGET_OFFSET + self.net_collateral_change, TARGET_DIGITS)
+        out += _derived_digits(self.fee_pool_post - self.fee_pool_pre, FEE_POOL_DIGITS)
         return tuple(out)
 
     def derived_index(self, start: int, roots: int | None = None) -> DerivedIndex:
