@@ -363,13 +363,6 @@ def fills_trace(
     k = len(fills)
     if k > num_rows:
         raise ValueError(f"expected at most {num_rows} fills, got {k}")
-    fees = sum(f.fee for f in fills)
-    if fees != st.fee_pool_post - st.fee_pool_pre:
-        raise ValueError(
-            f"statement 5: expected the fee pool to move by the fills' fees {fees}, "
-            f"got {st.fee_pool_post - st.fee_pool_pre}"
-        )
-    fee_pool_trace(main, cols.pool, [f.fee for f in fills])
     fee_sums_acct = np.zeros((AMOUNT_DIGITS, st.n_post), dtype=np.int64)
     zlo, zhi = carry_columns(np.zeros(1, np.int64))
     for c in range(0, len(cols.carries), 2):
@@ -387,6 +380,11 @@ def fills_trace(
     last[:-1] = first[1:]
     due_sums = fill_penalty_trace(main, cols.penalty, st, fills, first, last, acct)
     if not k:
+        if st.fee_pool_post != st.fee_pool_pre:
+            raise ValueError(
+                "statement 5: expected the fee pool to move by the fills' fees 0, "
+                f"got {st.fee_pool_post - st.fee_pool_pre}"
+            )
         return fee_sums_acct, due_sums
     lots = np.array([f.lots for f in fills], dtype=np.int64)
     side = np.array([int(f.buy) for f in fills], dtype=np.int64)
@@ -436,6 +434,13 @@ def fills_trace(
         main[cols.carries[2 * c].index, :k] = lo[c]
         main[cols.carries[2 * c + 1].index, :k] = hi[c]
     _block_trace(main, cols, st, fills)
+    fees = sum(f.fee for f in fills)
+    if fees != st.fee_pool_post - st.fee_pool_pre:
+        raise ValueError(
+            f"statement 5: expected the fee pool to move by the fills' fees {fees}, "
+            f"got {st.fee_pool_post - st.fee_pool_pre}"
+        )
+    fee_pool_trace(main, cols.pool, [f.fee for f in fills])
     # runs
     run_id = np.cumsum(first) - 1
     run_start = np.flatnonzero(first)

@@ -204,11 +204,17 @@ def test_fills_other_than_the_published_ones_are_caught(
 def test_value_created_is_caught_by_statement_5(
     batch: tuple[BatchWitness, SettlementConfig],
 ) -> None:
-    """The published post-state grows the fee pool by 10^6 that no account paid."""
+    """The published post-state grows the fee pool by 10^6 that no account paid: the
+    prover refuses, and a trace of the honest batch fails the forged statement's
+    conservation (or the fee pool's own check)."""
     w, cfg = batch
     st, sw = settle_inputs(_forged_post(w, replace(w.post, fee_pool=w.post.fee_pool + 10**6)), cfg)
-    air, main = _trace(st, sw)
-    with pytest.raises(ConstraintViolation, match="statement 5: value conserved"):
+    with pytest.raises(ValueError, match="statement 5: expected the fee pool to move"):
+        settle_air.generate(st, sw, ROWS)
+    honest_st, honest_sw = settle_inputs(w, cfg)
+    _, main = _trace(honest_st, honest_sw)
+    air = settle_air.build(ROWS, settle_air.public_inputs(st, sw))
+    with pytest.raises(ConstraintViolation, match="statement 5"):
         _check(air, main)
 
 
