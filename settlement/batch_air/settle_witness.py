@@ -30,8 +30,10 @@ from sealbatch.settlement.roots import _address_limbs, header_elements, state_ro
 from sealbatch.settlement.transition import BatchWitness, apply_batch
 
 __all__ = [
+    "FEE_POOL_DIGITS",
     "MAX_MARKETS",
     "MAX_TIERS",
+    "TARGET_DIGITS",
     "FillRow",
     "MarginTerms",
     "MarketTerms",

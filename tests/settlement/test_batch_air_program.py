@@ -12,7 +12,11 @@ from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.expr import format_expr
 from sealbatch.crypto.solidity import compile_constraints
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
-from sealbatch.settlement.batch_air.settle_witness import SettleStatement
+from sealbatch.settlement.batch_air.settle_witness import (
+    FEE_POOL_DIGITS,
+    TARGET_DIGITS,
+    SettleStatement,
+)
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
     PUBLIC_PER_MARKET,
@@ -89,7 +93,9 @@ def test_the_derived_values_are_public_and_checked() -> None:
     with pytest.raises(ValueError, match="derived"):
         SettleStatement.from_elements(forged)
     moved = dataclasses.replace(a.settle, deposits=a.settle.deposits + 1)
-    assert moved.derived_elements()[-7:] != derived[-7:]  # the conservation target moves
+    target = slice(-TARGET_DIGITS - FEE_POOL_DIGITS, -FEE_POOL_DIGITS)
+    assert moved.derived_elements()[target] != derived[target]  # the conservation target moves
+    assert moved.derived_elements()[-FEE_POOL_DIGITS:] == derived[-FEE_POOL_DIGITS:]
 
 
 def _with_and_without_a_block() -> tuple[BatchStatement, BatchStatement]:
