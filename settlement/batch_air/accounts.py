@@ -74,6 +74,7 @@ from sealbatch.settlement.batch_air.penalties import (
     account_penalty_trace,
     position_terms,
 )
+from sealbatch.settlement.batch_air.pools import CoverColumns, cover_columns, cover_trace
 from sealbatch.settlement.batch_air.section import (
     TAG_ACCOUNT_FILLS,
     TAG_ADJUST,
@@ -158,6 +159,11 @@ class AccountColumns:
     acc_carries: tuple[Column, ...]
     pen_due: tuple[Column, ...]
     penalty: AccountPenaltyColumns
+    cover: CoverColumns
+
+    def paid(self, k: int) -> Expr:
+        """Digit ``k`` of the deficit cover the insurance fund pays the account."""
+        return self.cover.paid(k, self.penalty.capped, self.penalty.equity)
 
 
 def _signed(sec: Section, name: str, digits: int) -> Signed:
@@ -276,7 +282,9 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
             f"statement 3: position [{j}] moves by its fills",
         )
 
-    # ---- liquidation penalties: due from the fills, capped by the equity before them
+    # ---- liquidation penalties: due from the fills, capped by the equity before them;
+    # deficit cover: min(deficit, fund) from the running insurance fund (pools.py)
+    cover = cover_columns(sec)
     penalty = account_penalty_section(
         sec,
         st,
@@ -286,6 +294,7 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
         [adjust.value_digit(k) for k in range(AMOUNT_DIGITS)],
         [[pos[0][j].value_digit(a) for a in range(_POSITION_DIGITS)] for j in range(m)],
         [[net_digits[j].value_digit(a) for a in range(2)] for j in range(m)],
+        cover,
     )
 
     # ---- collateral, digit by digit
@@ -298,6 +307,7 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
             withdrawal[k],
             fee_sums[k],
             penalty.charged(k),
+            -cover.paid(k, penalty.capped, penalty.equity),
             -adjust.value_digit(k),
         ]
     for j in range(m):
@@ -383,6 +393,7 @@ def account_section(sec: Section, st: SettleStatement, ix: DerivedIndex) -> Acco
         acc_carries=acc_c,
         pen_due=due,
         penalty=penalty,
+        cover=cover,
     )
 
 
@@ -489,23 +500,49 @@ def account_trace(
     adj = sval(adj_sign, adj_digits)
     pterms, pvalues = position_terms(st, sw.positions_pre, net)
     charged = list(sw.penalties) or [0] * n
+    cover = list(sw.cover) or [0] * n
     mid = [
-        int(c) + p - int(a) for c, p, a in zip(sw.collateral_post, charged, sw.adjust, strict=True)
+        int(c) + p - int(a) - v
+        for c, p, a, v in zip(sw.collateral_post, charged, sw.adjust, cover, strict=True)
     ]
+    equity = [c + v for c, v in zip(mid, pvalues, strict=True)]
+    flagged = [j for j in range(m) if st.margins and st.margins[j].flagged]
+    doubtful = [bool(any(sw.positions_post[r, j] != 0 for j in flagged)) for r in range(n)]
+    fund, fund_capped = cover_trace(
+        main,
+        cols.cover,
+        equity=equity,
+        doubtful=doubtful,
+        cover=cover,
+        insurance_post=st.insurance_post,
+        fund_start=st.insurance_pre + sum(sw.forfeits) + sum(charged),
+        refuse=refuse,
+    )
+    covered = main[cols.cover.covered.index, :n].astype(np.int64)
+    short = np.array(
+        [int(e < 0) * fc for e, fc in zip(equity, fund_capped, strict=True)], dtype=np.int64
+    )
+    e_abs = digits_of([abs(e) for e in equity], AMOUNT_DIGITS).astype(np.int64)
+    f_dig = digits_of(fund, AMOUNT_DIGITS).astype(np.int64)
+    cover_terms = covered[None, :] * (short[None, :] * f_dig + (1 - short)[None, :] * e_abs)
     pen_terms = account_penalty_trace(
         main,
         cols.penalty,
         st,
         due_sums.astype(np.int64),
         charged,
-        [c + v for c, v in zip(mid, pvalues, strict=True)],
+        equity,
         pterms,
         c1,
         adj,
+        fund=fund,
+        fund_capped=fund_capped,
+        cover_terms=cover_terms,
         refuse=refuse,
     )
     sums = c1 - c0 - flows[0] + flows[1] + fee_sums[:, :n].astype(np.int64)
     sums += pen_terms
+    sums -= cover_terms
     sums -= adj
     for j, mt in enumerate(st.markets):
         pm = _const_digits(mt.price * mt.multiplier)

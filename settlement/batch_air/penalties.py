@@ -56,6 +56,7 @@ from sealbatch.settlement.batch_air.limbs import (
     signed_expr,
     to_field,
 )
+from sealbatch.settlement.batch_air.pools import CoverColumns
 from sealbatch.settlement.batch_air.section import Section
 from sealbatch.settlement.batch_air.settle_witness import (
     DerivedIndex,
@@ -239,8 +240,10 @@ def account_penalty_section(
     adjust: Sequence[Expr],
     positions_pre: Sequence[Sequence[Expr]],
     net: Sequence[Sequence[Expr]],
+    cover: CoverColumns,
 ) -> AccountPenaltyColumns:
-    """The account rows' penalty cap (see the module docstring).
+    """The account rows' penalty cap and the deficit cover's comparison (see the module
+    docstring).
 
     Args:
         due: the received penalty digit sums of the account's liquidation fills.
@@ -248,6 +251,8 @@ def account_penalty_section(
         adjust: the adjustments table's signed digit terms (per position).
         positions_pre, net: per market, the signed digit terms of the position before
             the batch and of the net lots of its fills (two digits each).
+        cover: the deficit cover's columns (:mod:`.pools`): the fund before the row's
+            cover, compared with the deficit on a row whose equity is negative.
     """
     sign = sec.one("pen.e.sign")
     sec.boolean(sign, "pen.e.sign")
@@ -256,13 +261,14 @@ def account_penalty_section(
     sec.boolean(capped, "pen.capped")
     slack = tuple(sec.digits("pen.x", AMOUNT_DIGITS))
     cols_partial = AccountPenaltyColumns(due, sign, equity, (), capped, slack, ())
-    # E = C1 + pen − adjust + Σ_m (P0_m + net_m) × mark_m × multiplier_m
+    # E = C1 + pen − cover − adjust + Σ_m (P0_m + net_m) × mark_m × multiplier_m
     terms: list[list[Expr]] = [[] for _ in range(AMOUNT_DIGITS)]
     for k in range(AMOUNT_DIGITS):
         terms[k] += [
             signed_expr(sign, equity[k]),
             -collateral_post[k],
             -cols_partial.charged(k),
+            cover.paid(k, capped, equity),
             adjust[k],
         ]
     for j in range(len(st.markets)):
@@ -274,10 +280,16 @@ def account_penalty_section(
     e_exprs, e_cols = sec.carries("pen.e_carry", AMOUNT_DIGITS - 1)
     for k, e in enumerate(carry_equations(terms, e_exprs)):
         sec.transition(e, f"statement 3: liquidation penalty: equity before it (digit {k})")
-    # X = (1 − 2c)·(E − due) ≥ 0: uncapped, the equity covers the penalty due; capped, it
-    # does not (and the penalty is the equity, or nothing where the equity is negative)
+    # X = (1 − 2c)·(E − due) ≥ 0 where E ≥ 0: uncapped, the equity covers the penalty due;
+    # capped, it does not (the penalty is the equity). Where E < 0 (no penalty) the same
+    # columns compare the insurance fund F with the deficit |E| for the cover (pools.py):
+    # X = (1 − 2c)·(F − |E|) ≥ 0, so the cover c·F + (1 − c)·|E| is min(|E|, F).
     x_terms: list[list[Expr]] = [
-        [(1 - 2 * capped) * (signed_expr(sign, equity[k]) - due[k]), -slack[k]]
+        [
+            (1 - 2 * capped)
+            * ((1 - sign) * (equity[k] - due[k]) + sign * (cover.fund[k] - equity[k])),
+            -slack[k],
+        ]
         for k in range(AMOUNT_DIGITS)
     ]
     x_exprs, x_cols = sec.carries("pen.x_carry", AMOUNT_DIGITS - 1)
@@ -311,6 +323,9 @@ def account_penalty_trace(
     c_post: np.ndarray,
     adjust: np.ndarray,
     *,
+    fund: Sequence[int] = (),
+    fund_capped: Sequence[int] = (),
+    cover_terms: np.ndarray | None = None,
     refuse: bool = True,
 ) -> np.ndarray:
     """Write the account rows' penalty columns; returns the charged penalty's digit-position
@@ -323,6 +338,10 @@ def account_penalty_trace(
         position_terms: ``(6, n)`` digit-position sums of ``Σ_m (P0 + net) × mark × mult``.
         c_post, adjust: ``(6, n)`` signed digit terms of the post-state collateral and of
             the adjustment.
+        fund, fund_capped: per account, the insurance fund before its deficit cover and
+            whether it falls short of the deficit (:func:`.pools.cover_trace`): a row with a
+            negative equity compares them in ``X`` (none: a fund of 0).
+        cover_terms: ``(6, n)`` the digits of the deficit cover paid (none: zeros).
         refuse: ``False`` writes an operator's penalty that breaks the rule (uncapped
             where ``charged`` is what is due, else capped): every polynomial identity
             holds and the slack ``X``, written digit position by position unnormalised
@@ -339,19 +358,25 @@ def account_penalty_trace(
                 f"statement 3: liquidation penalty: expected account {r} to pay "
                 f"min({due[r]}, max({equity[r]}, 0)), got {charged[r]}"
             )
+    fund = list(fund) or [0] * n
+    fund_capped = list(fund_capped) or [0] * n
     sign = np.array([int(e < 0) for e in equity], dtype=np.int64)
     if refuse:
-        capped = np.array([int(e < 0 or e < d) for e, d in zip(equity, due, strict=True)])
+        capped = np.array([int(e < d) for e, d in zip(equity, due, strict=True)])
     else:
-        capped = np.array(
-            [int(e < 0 or c != d) for e, c, d in zip(equity, charged, due, strict=True)]
-        )
+        capped = np.array([int(c != d) for c, d in zip(charged, due, strict=True)])
+    capped = np.where(sign == 1, np.array(fund_capped, dtype=np.int64), capped)
     e_dig = digits_of([abs(e) for e in equity], AMOUNT_DIGITS).astype(np.int64)
+    f_dig = digits_of(fund, AMOUNT_DIGITS).astype(np.int64)
     main[cols.sign.index, :n] = sign
     main[cols.capped.index, :n] = capped
     signed_e = (1 - 2 * sign)[None, :] * e_dig
-    raw = (1 - 2 * capped)[None, :] * (signed_e - due_sums[:, :n])
-    slack = [(1 - 2 * int(c)) * (e - d) for c, e, d in zip(capped, equity, due, strict=True)]
+    compared = np.where(sign[None, :] == 1, f_dig - e_dig, e_dig - due_sums[:, :n])
+    raw = (1 - 2 * capped)[None, :] * compared
+    slack = [
+        (1 - 2 * int(c)) * (f - abs(e) if e < 0 else e - d)
+        for c, e, d, f in zip(capped, equity, due, fund, strict=True)
+    ]
     if all(x >= 0 for x in slack):
         x_dig = digits_of(slack, AMOUNT_DIGITS).astype(np.int64)
     else:  # refuse=False only: X left unnormalised, its carries zero
@@ -362,10 +387,11 @@ def account_penalty_trace(
     pen_terms = (1 - sign)[None, :] * (
         capped[None, :] * e_dig + (1 - capped)[None, :] * due_sums[:, :n]
     )
+    paid = np.zeros_like(e_dig) if cover_terms is None else cover_terms
     _put_carries(
         main,
         cols.equity_carries,
-        signed_e - c_post - pen_terms + adjust - position_terms,
+        signed_e - c_post - pen_terms + paid + adjust - position_terms,
         n,
     )
     x_sums = raw - x_dig

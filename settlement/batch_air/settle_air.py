@@ -55,6 +55,7 @@ from sealbatch.settlement.batch_air.framework import (
 )
 from sealbatch.settlement.batch_air.health import HealthColumns, health_section, health_trace
 from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS, DIGIT
+from sealbatch.settlement.batch_air.pools import cover_section
 from sealbatch.settlement.batch_air.section import Section, finish_trace
 from sealbatch.settlement.batch_air.settle_witness import (
     SettleStatement,
@@ -108,6 +109,15 @@ def declare(
     tree = tree_section(sec, st, ix)
     fills = fills_section(sec, st, ix, publish=publish)
     health = health_section(sec, st, acc, ix)
+    cover_section(
+        sec,
+        ix,
+        acc.cover,
+        bankrupt=acc.penalty.sign,
+        doubt=health.doubt,
+        live_post=acc.live[1],
+        paid=[acc.paid(k) for k in range(AMOUNT_DIGITS)],
+    )
     return sec, SettleColumns(acc, tree, fills, health)
 
 

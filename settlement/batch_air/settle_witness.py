@@ -141,6 +141,10 @@ class DerivedIndex:
         """First digit of the conservation target."""
         return self._market(len(self.tiers))
 
+    def insurance_post(self) -> int:
+        """The post-state insurance fund's sign (its three 24-bit limbs follow)."""
+        return self.start + 4 + 16 + 5 * _SIGNED
+
     def fee_pool(self) -> int:
         """First digit of the fee pool's change (``fee_pool_post − fee_pool_pre``)."""
         return self.target() + TARGET_DIGITS
@@ -456,6 +460,8 @@ class SettleWitness:
     block_digits: np.ndarray = field(default_factory=lambda: np.zeros((0, 12), np.int64))
     #: per account, the liquidation penalty charged (moved to the insurance fund)
     penalties: tuple[int, ...] = ()
+    #: per account, the deficit cover the insurance fund paid it (proved, :mod:`.pools`)
+    cover: tuple[int, ...] = ()
     #: the two header digests (pre, post) the roots compress (the batch AIR hashes them)
     headers: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
     #: ``(post row, liquidation orders)`` of each account with pending liquidation orders
@@ -606,14 +612,18 @@ def settle_inputs(
     wd = _per_account(post, witness.withdrawals)
     forf = _per_account(post, witness.forfeits)
     pen = _per_account(post, witness.penalties)
+    cover = [0] * n
+    for flow in witness.deficits:
+        cover[post.row(flow.account)] += flow.insurance
     adjust = []
     for r in range(n):
         funding = sum(int(p0[r, j]) * deltas[j] for j in range(m))
         cash = sum(int(net[r, j]) * prices[j] * mult[j] for j in range(m))
         expected = c0[r] + dep[r] - wd[r] - forf[r] - funding - cash - fees[r] + moved[r]
-        adjust.append(c1[r] - expected + pen[r])
+        adjust.append(c1[r] - expected + pen[r] - cover[r])
     adjust_positions = p1 - p0 - net
-    has_adj = bool(witness.deficits)
+    # only ADL and socialised loss need the adjustments table: deficit cover is proved
+    has_adj = any(adjust) or bool(np.any(adjust_positions))
     statement = SettleStatement(
         n_pre=n0,
         n_post=n,
@@ -666,6 +676,7 @@ def settle_inputs(
         forfeit_digits=_digit_sums(post, witness.forfeits),
         block_digits=block_digits,
         penalties=tuple(pen),
+        cover=tuple(cover),
         headers=(_digest(header_elements(pre)), _digest(header_elements(post))),
         staged=tuple(sorted(staged.items())),
     )

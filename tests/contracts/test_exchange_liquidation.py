@@ -5,6 +5,8 @@ account's equity), so a batch that liquidates an account whose equity covers its
 needs no table only its files give: the exchange derives every table and anchors it.
 Batch 1: an 8 % crash leaves a leveraged long below maintenance (staged); batch 2 carries
 its liquidation order in, a buyer takes it, the penalty goes to the insurance fund.
+Deficit cover is proved too (a running insurance fund down the account rows): a batch
+whose crash leaves an account with negative equity that the fund covers anchors as well.
 Slow: proving and verifying on py-evm take minutes.
 """
 
@@ -27,6 +29,7 @@ from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch
 from tests.settlement.batch_air_helpers import committed_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
+from tests.settlement.test_batch_air_deficit_cover import crash_inputs, pre_state
 
 from .test_exchange_batch import operator_rows
 
@@ -95,3 +98,31 @@ def test_a_batch_with_a_liquidation_and_its_penalty_anchors(chain: Chain) -> Non
     assert 1_000_000 < receipt.gas_used < 1 << 24  # EIP-7825: one transaction at most 2^24 gas
     assert ex.state_root() == want
     assert ex.next_batch_id() == 3
+
+
+def deficit_batch() -> dict[str, str]:
+    """A crash leaves trader 0 with negative equity, which the insurance fund covers in
+    full (no ADL, no socialised loss): the published folder of that batch."""
+    pre = pre_state([10**8, 10**12, 10**12, 10**12], [100, 0, 0, 0], 10**9)
+    batch, rnd = crash_inputs()
+    post, w = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
+    assert w.deficits and all(f.insurance == f.deficit and not f.deleveraged for f in w.deficits)
+    return BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_a_batch_whose_deficit_the_insurance_fund_covers_anchors(chain: Chain) -> None:
+    files = deficit_batch()
+    st = statement_from_files(files)
+    assert not st.settle.has_adjustments and any(st.settle_witness.cover)
+    assert not operator_rows(st)  # every table the AIR declares is derived
+    proof = prove_files(files)
+    verify_files(proof, files)
+    ex = deploy_exchange(chain, files, oracle_sources=[s.address for s in ORACLE.sources])
+    want = ex.statement_for(files).post_root
+    receipt = ex.anchor(files, proof)
+    print(f"anchoring a batch with a deficit covered by the insurance fund: {receipt.gas_used} gas")
+    assert 1_000_000 < receipt.gas_used < 1 << 24  # under the EIP-7825 transaction cap
+    assert ex.state_root() == want
+    assert ex.next_batch_id() == 2
