@@ -67,13 +67,18 @@ def column_leaf_digests(columns: npt.NDArray[np.uint64]) -> Bytes2D:
     """
     cols = np.asarray(columns)
     c, n = cols.shape
-    buf = np.empty((n, 1 + 4 * c), np.uint8)
+    # One block of leaves at a time: the buffer never holds more than ``block`` rows
+    # (a whole tree's would be as large as the uint32 LDE it hashes).
+    block = max(1, min(n, 1 << 13))
+    buf = np.empty((block, 1 + 4 * c), np.uint8)
     buf[:, 0] = LEAF_TAG[0]
     view = buf[:, 1:].view(">u4")
-    block = 1 << 13
+    out = np.empty((n, 32), np.uint8)
     for start in range(0, n, block):
-        view[start : start + block] = cols[:, start : start + block].T
-    return hash_rows(buf)
+        stop = min(n, start + block)
+        view[: stop - start] = cols[:, start:stop].T
+        out[start:stop] = hash_rows(buf[: stop - start])
+    return out
 
 
 def _check_leaves(num_leaves: int) -> None:

@@ -29,6 +29,7 @@ Notes:
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numba
 import numpy as np
@@ -38,7 +39,7 @@ from sealbatch.crypto import field as fld
 from sealbatch.crypto.field_scalar import P, fp_inv, root_of_unity
 from sealbatch.crypto.ntt import DEFAULT_SHIFT, _coset_scales, _log2, _shoup
 
-__all__ = ["coset_evaluate", "coset_lde", "intt"]
+__all__ = ["coset_evaluate", "coset_evaluate32", "coset_lde", "intt"]
 
 _P = np.uint64(P)
 _S32 = np.uint64(32)
@@ -212,6 +213,25 @@ def coset_evaluate(coeffs: fld.Array, size: int, shift: int = DEFAULT_SHIFT) -> 
         ValueError: ``d`` or ``size`` is not a power of two, or ``size`` not a
             multiple of ``d``.
     """
+    out: fld.Array = _coset(coeffs, size, shift, np.uint64)
+    return out
+
+
+def coset_evaluate32(
+    coeffs: fld.Array, size: int, shift: int = DEFAULT_SHIFT
+) -> npt.NDArray[np.uint32]:
+    """:func:`coset_evaluate` stored as uint32: half the memory, for an LDE that is only
+    stored, hashed and read back in blocks (every value is canonical, below ``p < 2^31``;
+    widen a block to uint64 before arithmetic).
+
+    Raises:
+        ValueError: as :func:`coset_evaluate`.
+    """
+    out: npt.NDArray[np.uint32] = _coset(coeffs, size, shift, np.uint32)
+    return out
+
+
+def _coset(coeffs: fld.Array, size: int, shift: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
     arr = np.asarray(coeffs, dtype=np.uint64)
     d = arr.shape[-1]
     _log2(d)
@@ -219,7 +239,7 @@ def coset_evaluate(coeffs: fld.Array, size: int, shift: int = DEFAULT_SHIFT) -> 
     if size % d:
         raise ValueError(f"expected size a multiple of {d} coefficients, got {size}")
     flat = np.ascontiguousarray(arr.reshape(-1, d))
-    out = np.empty((flat.shape[0], size), np.uint64)
+    out = np.empty((flat.shape[0], size), dtype)
     scales, scales_shoup = _scales_by_point(d, size, shift)
     rev, tw, tw_shoup = _tables(d, False)
     _coset_kernel(flat, out, scales, scales_shoup, rev, tw, tw_shoup)

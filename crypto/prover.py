@@ -23,8 +23,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from sealbatch.crypto import field as fld
 from sealbatch.crypto.air import Air, ArrayEvaluator, evaluate
@@ -48,7 +50,7 @@ from sealbatch.crypto.fixed import fixed_commitment
 from sealbatch.crypto.fri import FriProver
 from sealbatch.crypto.merkle import BatchOpening, MerkleTree
 from sealbatch.crypto.ntt import DEFAULT_SHIFT, coset_interpolate
-from sealbatch.crypto.ntt_jit import coset_evaluate, intt
+from sealbatch.crypto.ntt_jit import coset_evaluate, coset_evaluate32, intt
 from sealbatch.crypto.options import DEFAULT_OPTIONS, ProofOptions
 from sealbatch.crypto.proof import StarkProof
 
@@ -185,7 +187,9 @@ def prove(
 
     # ---- main trace
     main_coeffs = intt(main)
-    main_lde = coset_evaluate(main_coeffs, size, shift)
+    # The LDEs are stored as uint32 (half the memory; values are canonical, below
+    # p < 2^31): they are hashed, read back in blocks for the constraints, and opened.
+    main_lde = coset_evaluate32(main_coeffs, size, shift)
     clock.lap("main LDE")
     main_tree = MerkleTree.from_columns(main_lde)
     channel.absorb(main_tree.root)
@@ -194,7 +198,7 @@ def prove(
     # ---- aux trace
     challenges: list[Fp4] = []
     aux_coeffs = np.zeros((0, n), np.uint64)
-    aux_lde = np.zeros((0, size), np.uint64)
+    aux_lde = np.zeros((0, size), np.uint32)
     aux_tree = None
     if air.num_aux_columns:
         challenges = air.challenge_values(channel.draw_exts(air.num_challenges))
@@ -203,7 +207,7 @@ def prove(
             air.check_trace(main, aux, challenges)
         aux_rows = aux.reshape(EXT_DEGREE * air.num_aux_columns, n)
         aux_coeffs = intt(aux_rows)
-        aux_lde = coset_evaluate(aux_coeffs, size, shift)
+        aux_lde = coset_evaluate32(aux_coeffs, size, shift)
         aux_tree = MerkleTree.from_columns(aux_lde)
         channel.absorb(aux_tree.root)
         clock.lap("aux trace")
@@ -218,7 +222,7 @@ def prove(
     clock.lap("constraints")
     width = layout.num_composition
     comp_rows = h_coeffs.reshape(EXT_DEGREE, width, n).transpose(1, 0, 2).reshape(-1, n)
-    comp_lde = coset_evaluate(comp_rows, size, shift)
+    comp_lde = coset_evaluate32(comp_rows, size, shift)
     clock.lap("composition LDE")
     comp_tree = MerkleTree.from_columns(comp_lde)
     channel.absorb(comp_tree.root)
@@ -279,17 +283,22 @@ def prove(
         ood_composition=ood_comp,
         fri=fri_proof,
         pow_nonce=nonce,
-        fixed_rows=np.ascontiguousarray(fixed_lde[:, positions].T),
+        fixed_rows=_opened(fixed_lde, positions),
         fixed_opening=fixed.tree.open(positions) if fixed is not None else _EMPTY,
-        main_rows=np.ascontiguousarray(main_lde[:, positions].T),
+        main_rows=_opened(main_lde, positions),
         main_opening=main_tree.open(positions),
-        aux_rows=np.ascontiguousarray(aux_lde[:, positions].T),
+        aux_rows=_opened(aux_lde, positions),
         aux_opening=aux_tree.open(positions) if aux_tree is not None else _EMPTY,
-        composition_rows=np.ascontiguousarray(comp_lde[:, positions].T),
+        composition_rows=_opened(comp_lde, positions),
         composition_opening=comp_tree.open(positions),
     )
     clock.lap("queries")
     return proof
+
+
+def _opened(lde: npt.NDArray[Any], positions: Sequence[int]) -> fld.Array:
+    """The LDE's values at ``positions``, one row per position (uint64)."""
+    return np.ascontiguousarray(lde[:, positions].T, dtype=np.uint64)
 
 
 def _frame_values(
@@ -316,9 +325,9 @@ def _frame_values(
 
 def _composition_coefficients(
     air: Air,
-    fixed_lde: fld.Array,
-    main_lde: fld.Array,
-    aux_lde: fld.Array,
+    fixed_lde: npt.NDArray[Any],
+    main_lde: npt.NDArray[Any],
+    aux_lde: npt.NDArray[Any],
     challenges: list[Fp4],
     alphas: list[Fp4],
     blowup: int,
@@ -335,15 +344,11 @@ def _composition_coefficients(
     c = 1 << (width - 1).bit_length()  # evaluation domain c·N, c a power of two >= width
     stride = blowup // c
     m = c * n
-    # Columns on the evaluation coset, extended past the end so that a row offset
-    # is a contiguous slice: row r + o sits o·c points further on.
-    wrap = max(air.offsets()) * c
+    # Columns on the evaluation coset, as strided views of the LDEs (no copy): row
+    # r + o sits o·c points further on, wrapping around at m.
     main_ce = main_lde[:, ::stride]
-    main_ext = np.concatenate([main_ce, main_ce[:, :wrap]], axis=1)
     fixed_ce = fixed_lde[:, ::stride]
-    fixed_ext = np.concatenate([fixed_ce, fixed_ce[:, :wrap]], axis=1)
     aux_ce = aux_lde[:, ::stride].reshape(air.num_aux_columns, EXT_DEGREE, m)
-    aux_ext = np.concatenate([aux_ce, aux_ce[:, :, :wrap]], axis=2)
     periodic = [_periodic_on_coset(air, i, m, shift) for i in range(len(air.periodic_columns))]
     xs = lde_points(m, shift)
     groups = divisor_groups(air)
@@ -356,12 +361,12 @@ def _composition_coefficients(
         hi = min(m, lo + block)
 
         def column(segment: str, index: int, offset: int, lo: int = lo, hi: int = hi) -> fld.Array:
-            a, b = lo + offset * c, hi + offset * c
+            # a block of a (uint32-stored) column, widened for the field arithmetic
             if segment == "main":
-                return main_ext[index, a:b]
+                return _window(main_ce[index], lo + offset * c, hi + offset * c)
             if segment == "fixed":
-                return fixed_ext[index, a:b]
-            return aux_ext[index, :, a:b]
+                return _window(fixed_ce[index], lo + offset * c, hi + offset * c)
+            return _window(aux_ce[index], lo + offset * c, hi + offset * c)
 
         def periodic_block(i: int, lo: int = lo, hi: int = hi) -> fld.Array:
             return periodic[i][lo:hi]
@@ -392,6 +397,17 @@ def _composition_coefficients(
 
 
 _CONSTRAINT_BLOCK = 1 << 13
+
+
+def _window(values: npt.NDArray[Any], a: int, b: int) -> fld.Array:
+    """Points ``a..b`` of ``values`` (last axis, cyclic: ``a < m <= b`` wraps around to
+    the start, ``b − a <= m``) as a new uint64 array."""
+    m = values.shape[-1]
+    if a >= m:
+        a, b = a - m, b - m
+    if b <= m:
+        return values[..., a:b].astype(np.uint64)
+    return np.concatenate([values[..., a:], values[..., : b - m]], axis=-1).astype(np.uint64)
 
 
 def _inverse_divisor(group: DivisorGroup, xs: fld.Array, n: int) -> fld.Array:

@@ -121,7 +121,9 @@ def test_leaf_and_node_are_domain_separated() -> None:
 def test_column_leaf_digests_match_row_encoding() -> None:
     from sealbatch.crypto.merkle import column_leaf_digests
 
-    cols = np.ascontiguousarray(_rows(20000, width=3).T)
+    cols = np.ascontiguousarray(_rows(20000, width=3).T)  # two whole blocks and a part
     assert np.array_equal(column_leaf_digests(cols), leaf_digests(encode_rows(cols.T)))
+    # the prover's uint32-stored LDEs hash to the same leaves
+    assert np.array_equal(column_leaf_digests(cols.astype(np.uint32)), column_leaf_digests(cols))
     tree = MerkleTree.from_columns(cols[:, :1024])
     assert tree.root == MerkleTree.from_rows(encode_rows(cols[:, :1024].T)).root

@@ -35,13 +35,18 @@ def test_coset_evaluate_equals_the_reference(d: int, blowup: int, shift: int) ->
     rng = np.random.default_rng(d * 31 + blowup)
     coeffs = fld.random_elements(rng, (3, d))
     got = ntt_jit.coset_evaluate(coeffs, d * blowup, shift)
-    assert np.array_equal(got, ntt.coset_evaluate(coeffs, d * blowup, shift))
+    want = ntt.coset_evaluate(coeffs, d * blowup, shift)
+    assert np.array_equal(got, want)
+    narrow = ntt_jit.coset_evaluate32(coeffs, d * blowup, shift)
+    assert narrow.dtype == np.uint32 and np.array_equal(narrow, want)
 
 
 def test_extreme_values_and_shapes() -> None:
     # All p − 1 (the largest canonical value) and all zero, in a 3-D batch and a 1-D vector.
     top = np.full((2, 3, 512), P - 1, np.uint64)
     assert np.array_equal(ntt_jit.intt(top), ntt.intt(top))
+    top_lde = ntt.coset_evaluate(top, 4096)
+    assert np.array_equal(ntt_jit.coset_evaluate32(top, 4096), top_lde)
     assert np.array_equal(ntt_jit.coset_lde(top, 8), ntt.coset_lde(top, 8))
     vector = fld.random_elements(np.random.default_rng(5), (128,))
     assert np.array_equal(ntt_jit.coset_lde(vector, 16), ntt.coset_lde(vector, 16))
@@ -70,12 +75,18 @@ def _prove_with_reference(
     with monkeypatch.context() as patch:
         patch.setattr(prover_module, "intt", ntt.intt)
         patch.setattr(prover_module, "coset_evaluate", ntt.coset_evaluate)
+        patch.setattr(
+            prover_module,
+            "coset_evaluate32",
+            lambda c, size, shift: ntt.coset_evaluate(c, size, shift).astype(np.uint32),
+        )
         return prove(air, trace, options).to_bytes()
 
 
 def test_the_prover_uses_the_compiled_transforms() -> None:
     assert prover_module.intt is ntt_jit.intt
     assert prover_module.coset_evaluate is ntt_jit.coset_evaluate
+    assert prover_module.coset_evaluate32 is ntt_jit.coset_evaluate32
 
 
 @pytest.mark.parametrize(

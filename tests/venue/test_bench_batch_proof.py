@@ -33,8 +33,13 @@ def test_quick_json_has_the_documented_shape() -> None:
             "proof_bytes",
             "verify_s",
             "calldata_gas",
+            "rows",
+            "peak_rss_mb",
+            "lde64_mb",
         }
         assert row["accounts"] == 50
+        assert row["rows"] >= 1 << 12 and row["rows"] & (row["rows"] - 1) == 0
+        assert row["peak_rss_mb"] > 0 and row["lde64_mb"] > 0
         assert row["prove_s"] > 0 and row["verify_s"] > 0
         # the calldata of a proof costs at least its bytes at the EIP-7623 floor rate
         assert row["calldata_gas"] > 21_000 + 10 * row["proof_bytes"]
