@@ -487,51 +487,95 @@ class Air:
             raise ValueError("expected main trace values as uint64 in [0, p)")
 
         fixed_rows = self.fixed_values
-
-        def column(segment: str, index: int, offset: int) -> fld.Array:
-            if segment == "main":
-                src = main[index]
-            elif segment == "fixed":
-                src = fixed_rows[index]
-            else:
-                src = aux_trace[index]  # type: ignore[index]
-            return np.roll(src, -offset, axis=-1)
-
         periodic_rows = [self.periodic_values(i) for i in range(len(self.periodic_columns))]
-        ev = ArrayEvaluator(
-            column=column,
-            periodic=lambda i: periodic_rows[i],
-            public_inputs=self.public_inputs,
-            challenges=challenges,
-        )
+
+        def evaluator(lo: int, hi: int) -> ArrayEvaluator:
+            """Rows ``lo..hi`` (row ``r + offset`` wraps around at ``n``)."""
+
+            def column(segment: str, index: int, offset: int) -> fld.Array:
+                if segment == "main":
+                    src = main[index]
+                elif segment == "fixed":
+                    src = fixed_rows[index]
+                else:
+                    src = aux_trace[index]  # type: ignore[index]
+                return _cyclic(src, lo + offset, hi + offset)
+
+            return ArrayEvaluator(
+                column=column,
+                periodic=lambda i: periodic_rows[i][lo:hi],
+                public_inputs=self.public_inputs,
+                challenges=challenges,
+            )
+
         # Without the aux trace, check what the main trace alone determines.
         with_aux = aux_trace is not None
 
         def wanted(expr: Expr) -> bool:
             return with_aux or not uses_aux(expr)
 
+        # Rows are checked in blocks, so that the expression DAG's intermediate arrays
+        # stay a block long (the whole trace's would hold every node over every row); the
+        # first failing constraint (by index) is reported at its first failing row, as a
+        # single pass over the whole trace would.
         transitions = [(i, t) for i, t in enumerate(self.transition_list) if wanted(t.expr)]
-        t_values = evaluate([t.expr for _, t in transitions], ev)
-        for (i, t), value in zip(transitions, t_values, strict=True):
-            rows = n - self.transition_exemptions[i]
-            bad = _nonzero_rows(value, rows)
-            if bad is not None:
-                label = t.name or format_expr(t.expr)
-                raise ConstraintViolation(
-                    f"AIR {self.name!r}: transition {i} ({label}) fails at row {bad}"
-                )
+        first_bad: dict[int, int] = {}
+        for lo in range(0, n, _CHECK_BLOCK):
+            hi = min(n, lo + _CHECK_BLOCK)
+            t_values = evaluate([t.expr for _, t in transitions], evaluator(lo, hi))
+            for (i, _t), value in zip(transitions, t_values, strict=True):
+                rows = n - self.transition_exemptions[i]
+                if i in first_bad or rows <= lo:
+                    continue
+                bad = _nonzero_rows(value, min(hi, rows) - lo)
+                if bad is not None:
+                    first_bad[i] = lo + bad
+        if first_bad:
+            i = min(first_bad)
+            t = self.transition_list[i]
+            label = t.name or format_expr(t.expr)
+            raise ConstraintViolation(
+                f"AIR {self.name!r}: transition {i} ({label}) fails at row {first_bad[i]}"
+            )
         boundaries = [(i, b) for i, b in enumerate(self.boundaries) if wanted(b.expr)]
-        b_values = evaluate([b.expr for _, b in boundaries], ev)
-        for (i, b), value in zip(boundaries, b_values, strict=True):
-            row = self.boundary_row(b)
-            arr = np.asarray(value)
-            # A value that reads no column is a constant: a scalar, or (4, 1) in the extension.
-            cell = arr[..., row if arr.shape[-1] > 1 else 0] if arr.ndim else arr
-            if np.any(cell != 0):
-                label = b.name or format_expr(b.expr)
-                raise ConstraintViolation(
-                    f"AIR {self.name!r}: boundary {i} ({label}) fails at row {row}"
-                )
+        by_block: dict[int, list[tuple[int, Boundary]]] = {}
+        for i, b in boundaries:
+            by_block.setdefault(self.boundary_row(b) // _CHECK_BLOCK, []).append((i, b))
+        failing = []
+        for k, group in by_block.items():
+            lo = k * _CHECK_BLOCK
+            b_values = evaluate(
+                [b.expr for _, b in group], evaluator(lo, min(n, lo + _CHECK_BLOCK))
+            )
+            for (i, b), value in zip(group, b_values, strict=True):
+                at = self.boundary_row(b) - lo
+                arr = np.asarray(value)
+                # A value that reads no column is a constant: a scalar, or (4, 1) in the
+                # extension.
+                cell = arr[..., at if arr.shape[-1] > 1 else 0] if arr.ndim else arr
+                if np.any(cell != 0):
+                    failing.append(i)
+        if failing:
+            i = min(failing)
+            b = self.boundaries[i]
+            label = b.name or format_expr(b.expr)
+            raise ConstraintViolation(
+                f"AIR {self.name!r}: boundary {i} ({label}) fails at row {self.boundary_row(b)}"
+            )
+
+
+#: Rows per block of :meth:`Air.check_trace`.
+_CHECK_BLOCK = 1 << 13
+
+
+def _cyclic(values: fld.Array, a: int, b: int) -> fld.Array:
+    """Points ``a..b`` of ``values`` along the last axis, wrapping around its length
+    (``0 <= a``, ``b − a`` at most that length)."""
+    m = values.shape[-1]
+    a, b = a - (a // m) * m, b - (a // m) * m
+    if b <= m:
+        return values[..., a:b]
+    return np.concatenate([values[..., a:], values[..., : b - m]], axis=-1)
 
 
 def uses_aux(expr: Expr) -> bool:
