@@ -58,7 +58,7 @@ def leaf_digests(rows: Bytes2D) -> Bytes2D:
     return hash_rows(buf)
 
 
-def column_leaf_digests(columns: npt.NDArray[np.uint64]) -> Bytes2D:
+def column_leaf_digests(columns: npt.NDArray[np.uint64] | npt.NDArray[np.uint32]) -> Bytes2D:
     """Leaf digests of the rows of a column-major ``(C, n)`` array: ``keccak(0x00 || row)``.
 
     Same digests as ``leaf_digests(encode_rows(columns.T))``, but the tag,
@@ -112,7 +112,7 @@ class MerkleTree:
         return cls(leaf_digests(rows))
 
     @classmethod
-    def from_columns(cls, columns: npt.NDArray[np.uint64]) -> MerkleTree:
+    def from_columns(cls, columns: npt.NDArray[np.uint64] | npt.NDArray[np.uint32]) -> MerkleTree:
         """The tree over the rows of a column-major ``(C, n)`` field-element array."""
         return cls(column_leaf_digests(columns))
 
