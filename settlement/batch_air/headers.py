@@ -153,7 +153,7 @@ def _held(statement: BatchStatement, order: RestingOrder) -> bool:
     return order.order.market in statement.halted
 
 
-def _lagrange(x: Expr, points: tuple[int, ...], j: int) -> Expr:
+def lagrange(x: Expr, points: tuple[int, ...], j: int) -> Expr:
     """The polynomial in ``x`` that is 1 at ``points[j]`` and 0 at the other points."""
     out: Expr = const(1)
     for i, p in enumerate(points):
@@ -351,7 +351,7 @@ def _declare_records(
     b.constrain(pre * in_markets, "held: a pending order's market is one of the batch's")
     flag: Expr = const(0)
     for j, h in enumerate(halted):
-        flag = flag + h * _lagrange(mcode, codes, j)
+        flag = flag + h * lagrange(mcode, codes, j)
     b.constrain(pre * (held - flag), "held: a pending order is held exactly in a halted market")
     # the record's account, every record's (carried in, staged, resting)
     b.bus.send(

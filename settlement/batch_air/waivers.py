@@ -55,6 +55,7 @@ from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE
 from sealbatch.settlement.batch_air.accounts import AccountColumns
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.headers import lagrange
 from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.roots import market_field
 
@@ -76,15 +77,6 @@ def _index_at(market: int) -> tuple[int, list[tuple[int, int]]]:
     pos = market_field(market, "index")
     row = pos // RATE
     return row, [((pos + i) // RATE - row, (pos + i) % RATE) for i in range(4)]
-
-
-def _lagrange(x: Expr, points: tuple[int, ...], j: int) -> Expr:
-    """The polynomial in ``x`` that is 1 at ``points[j]`` and 0 at the other points."""
-    out: Expr = const(1)
-    for i, p in enumerate(points):
-        if i != j:
-            out = out * (x - p) * const(pow((points[j] - p) % P, P - 2, P))
-    return out
 
 
 def declare(b: AirBuilder, statement: BatchStatement, acct: AccountColumns, row: Column) -> None:
@@ -151,7 +143,7 @@ def _declare_forfeits(b: AirBuilder, statement: BatchStatement, frozen: list[Exp
     pick: Expr = const(0)
     for j, fz in enumerate(frozen):
         h = _existing(b, f"hdr.halted{j}")
-        pick = pick + _lagrange(code, codes, j) * (h + fz - h * fz)
+        pick = pick + lagrange(code, codes, j) * (h + fz - h * fz)
     b.constrain(third * (market - pick), "statement 3: a forfeit's market halted or flagged")
     b.constrain(
         third * (waived - market - flagged + market * flagged),
