@@ -103,6 +103,21 @@ class Channel:
     def draw_exts(self, count: int) -> list[Fp4]:
         return [self.draw_ext() for _ in range(count)]
 
+    def draw_powers(self, count: int) -> list[Fp4]:
+        """``[1, α, α², …, α^(count−1)]`` for one drawn extension element ``α``.
+
+        The constraints are batched with these powers (docs/stark.md, step 4): one
+        draw instead of one per constraint, at a soundness cost of ``log2(count)``
+        bits on the batching term, which stays far below the query term's error.
+        """
+        alpha = self.draw_ext()
+        out: list[Fp4] = []
+        power = Fp4.one()
+        for _ in range(count):
+            out.append(power)
+            power = power * alpha
+        return out
+
     def draw_positions(self, count: int, domain_size: int) -> list[int]:
         """``count`` uniform positions in ``[0, domain_size)`` (a power of two), with repeats."""
         if domain_size < 1 or domain_size & (domain_size - 1) or domain_size > 1 << 32:

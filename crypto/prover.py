@@ -215,7 +215,7 @@ def prove(
         challenges = air.challenge_values(channel.draw_exts(air.num_challenges))
 
     # ---- composition polynomial
-    alphas = channel.draw_exts(air.num_constraints)
+    alphas = channel.draw_powers(air.num_constraints)
     h_coeffs = _composition_coefficients(
         air, fixed_lde, main_lde, aux_lde, challenges, alphas, b, shift
     )

@@ -20,13 +20,15 @@ Thm. 2), with ``ρ = 1/B``, multiplicity parameter ``m >= 3``,
 ``θ = 1 − √ρ·(1 + 1/2m)``, list size ``L = (m + 1/2)/√ρ``, ``|F| = p^4``,
 ``|D| = B·N``::
 
-    ε_ALI   = L / |F|                                      # constraint batching
+    ε_ALI   = L · C / |F|                                  # constraints batched by powers of α
     ε_DEEP  = L · (d·N + N) / (|F| − |D| − N)               # out-of-domain point
     ε_FRI   = (1 + Σ_rounds (f − 1)) · (m + 1/2)^7 / (3 ρ^1.5) · |D|^2 / |F|
     ε_query = (1 − θ)^q · 2^(−grinding)
     proven  = min(max over m of −log2(ε_ALI + ε_DEEP + ε_FRI + ε_query), 128)
 
-(``d`` the largest constraint degree, ``f`` the folding factor). It is far
+(``d`` the largest constraint degree, ``C`` the number of constraints, whose
+composition coefficients are the powers ``1, α, …, α^(C−1)`` of one draw,
+``f`` the folding factor). It is far
 below the conjectured figure at practical query counts, as for every
 deployed STARK; both are reported.
 """
@@ -73,7 +75,9 @@ def conjectured_bits(options: ProofOptions, num_rows: int) -> int:
     return max(0, min(min(field_bits, query_bits) - 1, COLLISION_BITS))
 
 
-def proven_bits(options: ProofOptions, num_rows: int, max_degree: int = 3) -> int:
+def proven_bits(
+    options: ProofOptions, num_rows: int, max_degree: int = 3, num_constraints: int = 1
+) -> int:
     """Provable security in bits (Johnson-bound regime), maximised over ``m``."""
     rho = 1.0 / options.blowup
     field = 2.0**_EXT_FIELD_BITS
@@ -82,7 +86,7 @@ def proven_bits(options: ProofOptions, num_rows: int, max_degree: int = 3) -> in
     best = 0.0
     for m in range(3, 200):
         list_size = (m + 0.5) / math.sqrt(rho)
-        eps_ali = list_size / field
+        eps_ali = list_size * max(num_constraints, 1) / field
         eps_deep = list_size * (max_degree * num_rows + num_rows) / (field - domain - num_rows)
         eps_fri = (
             (1 + rounds * (options.folding_factor - 1))
@@ -104,8 +108,11 @@ class SecurityReport:
     proven: int
 
 
-def estimate_security(options: ProofOptions, num_rows: int, max_degree: int = 3) -> SecurityReport:
+def estimate_security(
+    options: ProofOptions, num_rows: int, max_degree: int = 3, num_constraints: int = 1
+) -> SecurityReport:
     """Estimate the conjectured and proven security bits of one proof shape."""
     return SecurityReport(
-        conjectured_bits(options, num_rows), proven_bits(options, num_rows, max_degree)
+        conjectured_bits(options, num_rows),
+        proven_bits(options, num_rows, max_degree, num_constraints),
     )

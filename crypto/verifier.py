@@ -110,7 +110,7 @@ def verify_proof(
         raise VerificationError("proof statement (AIR, rows, public inputs) differs from the AIR")
     if (size.bit_length() - 1) > TWO_ADICITY:
         raise VerificationError(f"rows × blowup exceeds 2^{TWO_ADICITY}")
-    report = estimate_security(options, n, air.max_degree())
+    report = estimate_security(options, n, air.max_degree(), air.num_constraints)
     if report.conjectured < min_security_bits:
         raise VerificationError(
             f"expected at least {min_security_bits} bits of conjectured security, "
@@ -149,7 +149,7 @@ def verify_proof(
             challenges = air.challenge_values(channel.draw_exts(air.num_challenges))
     except (ValueError, ZeroDivisionError) as exc:
         raise VerificationError(f"AIR {air.name!r}: cannot derive its challenges: {exc}") from exc
-    alphas = channel.draw_exts(air.num_constraints)
+    alphas = channel.draw_powers(air.num_constraints)
     channel.absorb(proof.composition_root)
     z = channel.draw_ext()
     channel.absorb(fld.to_bytes(proof.ood_frame) + fld.to_bytes(proof.ood_composition))

@@ -402,7 +402,7 @@ def verifier_config(
             f"expected at most one derived challenge (a bus's public table sum with β at "
             f"{bus_beta} of {air.num_challenges}), got {derived}"
         )
-    report = estimate_security(options, air.num_rows, air.max_degree())
+    report = estimate_security(options, air.num_rows, air.max_degree(), air.num_constraints)
     if report.conjectured < min_security_bits:
         raise AnchorError(
             f"expected options with at least {min_security_bits} conjectured bits, "

@@ -226,7 +226,7 @@ contract StarkVerifier {
             _absorb32(ctx, ctx.auxRoot);
         }
         // 4–6: composition coefficients, composition root, z
-        ctx.alphas = _drawExts(ctx, numConstraints);
+        ctx.alphas = _powers(_drawExt(ctx), numConstraints);
         ctx.compRoot = _read32(ctx);
         _absorb32(ctx, ctx.compRoot);
         ctx.z = _drawExt(ctx);
@@ -1217,6 +1217,38 @@ contract StarkVerifier {
         ctx.counter = counter;
         ctx.pool = pool;
         ctx.left = left;
+    }
+
+    /// @dev `[1, α, α², …, α^(count−1)]`: the constraints' coefficients (docs/stark.md, step 4).
+    ///      Each product as three 256-bit MULs (crypto/evm_program.py's `fmul`): with canonical
+    ///      lanes, `a·b` holds c0…c3, `(a >> 64)·(b >> 64)` holds c4, c5 in lanes 2, 3, and
+    ///      c6 = a3·b3; then r_k = (c_k + 11·c_(k+4)) mod p.
+    function _powers(uint256 alpha, uint256 count) private pure returns (uint256[] memory out) {
+        out = new uint256[](count);
+        assembly ("memory-safe") {
+            let p := 2013265921
+            let lane := 0xffffffffffffffff
+            let ah := shr(64, alpha)
+            let a3 := shr(192, alpha)
+            let x := 1
+            let dst := add(out, 32)
+            for { let end := add(dst, shl(5, count)) } lt(dst, end) { dst := add(dst, 32) } {
+                mstore(dst, x)
+                let low := mul(x, alpha)
+                let hi := mul(shr(64, x), ah)
+                let c6 := mul(shr(192, x), a3)
+                x := or(
+                    or(
+                        mod(add(and(low, lane), mul(11, and(shr(128, hi), lane))), p),
+                        shl(64, mod(add(and(shr(64, low), lane), mul(11, shr(192, hi))), p))
+                    ),
+                    or(
+                        shl(128, mod(add(and(shr(128, low), lane), mul(11, c6)), p)),
+                        shl(192, mod(shr(192, low), p))
+                    )
+                )
+            }
+        }
     }
 
     function _proofOfWork(Ctx memory ctx) private view {

@@ -185,8 +185,8 @@ def test_swapping_sections_between_two_proofs_fails() -> None:
                 swapped += 1
             continue
         same = np.array_equal(va, vb) if isinstance(va, np.ndarray) else va == vb
-        if same:
-            continue
+        if same or (isinstance(va, np.ndarray) and va.size == vb.size == 0):
+            continue  # equal, or both empty (no fixed columns: nothing is serialised)
         with pytest.raises(VerificationError):
             verify(_proof_with(a, **{name: vb}), min_security_bits=0)
         swapped += 1

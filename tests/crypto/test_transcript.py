@@ -83,7 +83,7 @@ def test_transcript_order_is_the_protocol(name: str, monkeypatch: pytest.MonkeyP
     width = air.num_composition_columns()
     deep = len(air.frame) + width
     expected += [
-        ("draw", air.num_constraints),  # alphas, after the last trace commitment
+        ("draw", 1),  # α, whose powers batch the constraints, after the last trace commitment
         ("absorb", proof.composition_root),
         ("draw", 1),  # z, after the composition root
         ("absorb", _ext_bytes(proof.ood_frame) + _ext_bytes(proof.ood_composition)),
@@ -98,6 +98,17 @@ def test_transcript_order_is_the_protocol(name: str, monkeypatch: pytest.MonkeyP
         ("positions", FAST.num_queries, FAST.blowup * 16),  # queries after the nonce
     ]
     assert verifier_log == expected
+
+
+def test_constraint_coefficients_are_powers_of_one_draw() -> None:
+    """Step 4: ``[1, α, α², …]`` from one extension draw, the next draw unaffected."""
+    a, b = Channel(b"seed"), Channel(b"seed")
+    powers = a.draw_powers(5)
+    alpha = b.draw_ext()
+    assert powers[0] == Fp4.one() and powers[1] == alpha
+    assert all(powers[k + 1] == powers[k] * alpha for k in range(4))
+    assert len(set(p.c for p in powers)) == 5
+    assert a.draw_ext() == b.draw_ext()
 
 
 def _first_challenge(

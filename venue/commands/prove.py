@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             fh.write(data)
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc}")
-    report = estimate_security(options, rows, air.max_degree())
+    report = estimate_security(options, rows, air.max_degree(), air.num_constraints)
     print(
         f"wrote {args.output}: AIR {air.name}, {rows} rows × {air.num_main_columns} columns, "
         f"{len(data)} bytes, {report.conjectured} conjectured bits ({report.proven} proven), "
