@@ -1143,7 +1143,7 @@ contract StarkVerifier {
 
     /// @dev `count` extension elements, each four base draws (c0 first) with rejection of
     ///      words ≥ 2p, as docs/stark.md's "draw base element" (words from `_word`'s pool), in one assembly loop
-    ///      (the transcript draws one per constraint and per frame entry).
+    ///      (the transcript draws one per frame entry; the constraints take powers of one).
     function _drawExts(Ctx memory ctx, uint256 count) private pure returns (uint256[] memory out) {
         out = new uint256[](count);
         bytes32 state = ctx.state;
