@@ -22,7 +22,8 @@ which sends each header digest to its root row, receives the orders carried
 in from the book and sends the post-state's liquidation orders to the staged
 accounts. :mod:`.waivers` proves which forfeits are waived: from the halted
 flags, the pre-state header's oracle flags and each forfeit's trader's
-pre-state positions.
+pre-state positions. :mod:`.marks` proves each market's post-state mark, premium and
+last price from the headers, the clearing price and the mark terms.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sealbatch.settlement.batch_air import (
     digests,
     headers,
     inputs_digest,
+    marks,
     tiekeys,
     waivers,
 )
@@ -118,6 +120,7 @@ def declare_all(
     inputs_digest.declare(b, statement)
     headers.declare(b, statement)
     waivers.declare(b, statement, settle_columns.accounts, sec.row)
+    marks.declare(b, statement)
     sw = statement.settle_witness
     rows = sw.adjust_rows()
     b.public_table(PublicTable(TAG_ADJUST, rows, (1,) * len(rows), receive=False))

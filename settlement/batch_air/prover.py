@@ -18,6 +18,7 @@ from sealbatch.settlement.batch_air import (
     digests,
     headers,
     inputs_digest,
+    marks,
     waivers,
 )
 from sealbatch.settlement.batch_air.air import declare_all
@@ -52,6 +53,7 @@ def generate(
         commitment_hash.generate(tb, statement, statement.orders, refuse)
         headers.generate(tb, statement, refuse=refuse)
         waivers.generate(tb, statement, refuse=refuse)
+        marks.generate(tb, statement, refuse=refuse)
         trace = tb.finish()
     except ValueError as exc:
         raise BatchStatementError(f"the batch breaks its statement: {exc}") from exc

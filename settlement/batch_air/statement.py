@@ -155,6 +155,9 @@ class BatchStatement:
     #: row in the post-state (0 when the trader has none) and what the forfeit moves to
     #: the insurance fund (:func:`sealbatch.settlement.transition.forfeit_charge`)
     forfeit_charges: tuple[tuple[int, int], ...] = ()
+    #: per market ``(mark_step_bps, mark_band_bps)`` (``pre_state.json`` config): constants
+    #: of the AIR, which proves the mark rule with them (:mod:`.marks`)
+    mark_terms: tuple[tuple[int, int], ...] = ()
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
@@ -338,6 +341,10 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         max_price_age_ms=oracle_config.max_price_age_ms,
         forfeit_bond=config.forfeit_bond,
         forfeit_charges=charges,
+        mark_terms=tuple(
+            (r.mark_step_bps, r.mark_band_bps)
+            for r in (config.markets[config.column(m)] for m in markets)
+        ),
     )
 
 
