@@ -276,13 +276,36 @@ def _digits(value: int, bits: tuple[int, ...]) -> list[int]:
     return out
 
 
-def _slack_sides(d: int, bound: int) -> tuple[int, int, int, int]:
-    """``(hi, lo, slack a, slack b)`` of ``clamp(d, ±bound)``."""
-    if d > bound:
-        return 1, 0, d - bound - 1, 0
-    if d < -bound:
-        return 0, 1, -d - bound - 1, 0
-    return 0, 0, bound - d, d + bound
+def _clamp_side(x: int, bound: int, side: int) -> tuple[int, int, int, int]:
+    """``(hi, lo, slack a, slack b)`` of ``clamp(x, ±bound)`` on ``side`` (1: hi, −1: lo,
+    0: within); a slack is negative where the side is not the one the rule takes."""
+    if side > 0:
+        return 1, 0, x - bound - 1, 0
+    if side < 0:
+        return 0, 1, -x - bound - 1, 0
+    return 0, 0, bound - x, x + bound
+
+
+def _sides(
+    d: int, step: int, band: int, premium: int, target: int | None
+) -> tuple[tuple[int, int, int, int], int, tuple[int, int, int, int], int]:
+    """The two clamps' witness: the rule's sides, or (``target``, a forged post-state
+    premium) the sides that give ``target`` if any do (a forger's best witness: the slacks
+    of the wrong side are negative, so the range checks refuse them)."""
+
+    def side(x: int, bound: int) -> int:
+        return 1 if x > bound else -1 if x < -bound else 0
+
+    s1 = side(d, step)
+    choices = [(s1, side(premium + max(-step, min(step, d)), band))]
+    if target is not None:
+        choices = [(a, b) for a in (0, 1, -1) for b in (0, 1, -1)] + choices
+    for a, b in choices:
+        moved = premium + (step if a > 0 else -step if a < 0 else d)
+        clamped = band if b > 0 else -band if b < 0 else moved
+        if target is None or clamped == target or (a, b) == choices[-1]:
+            return _clamp_side(d, step, a), moved, _clamp_side(moved, band, b), clamped
+    raise AssertionError("unreachable")
 
 
 def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
@@ -354,11 +377,11 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         put("pinv", j, pow(price, FIELD - 2, FIELD) if price else 0)
         sample = price - index if price else 0
         d = sample - pre.premium
-        h1, o1, sa1, sb1 = _slack_sides(d, step)
-        moved = pre.premium + max(-step, min(step, d))
-        h2, o2, sa2, sb2 = _slack_sides(moved, band)
-        clamped = max(-band, min(band, moved))
+        sides = _sides(d, step, band, pre.premium, None if refuse or flagged else post.premium)
+        (h1, o1, sa1, sb1), moved, (h2, o2, sa2, sb2), clamped = sides
         g = int(index + clamped >= 1)
+        if not refuse and not flagged and post.mark_price == 1:
+            g = 0  # a forged mark of 1: the side "index + premium < 1"
         sm = index + clamped - 1 if g else -index - clamped
         for nm, x in (("h1", h1), ("o1", o1), ("h2", h2), ("o2", o2), ("g", g), ("mv", moved)):
             put(nm, j, x)
