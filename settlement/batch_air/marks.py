@@ -136,17 +136,18 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     for j in range(m):
         cols: dict[str, Column] = {}
         for name, pre, field in _CARRIED:
-            c = b.column(SECTION, f"{name}{j}")
-            b.constrain(c.next - c, f"marks: market {j}'s {name} is constant")
+            cc = b.column(SECTION, f"{name}{j}")
+            b.constrain(cc.next - cc, f"marks: market {j}'s {name} is constant")
             base = 0 if pre else h
             pos = market_field(j, field)
+            hv: Expr
             if field == "flagged":
-                row, v = base + pos // RATE, block[pos % RATE]
+                row, hv = base + pos // RATE, block[pos % RATE]
             else:
                 row, parts = _field(block, base, pos)
-                v = _value(parts)
-            b.boundary(row, c - v, f"marks: market {j}'s {name} is the header's")
-            cols[name] = c
+                hv = _value(parts)
+            b.boundary(row, cc - hv, f"marks: market {j}'s {name} is the header's")
+            cols[name] = cc
         carried.append(cols)
     w: dict[str, Column] = {}
     for name, bits in _DIGITS.items():
@@ -179,9 +180,9 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
 
     for j in range(m):
         step_bps, band_bps = terms[j]
-        v = carried[j]
-        i, f = v["i"], v["f"]
-        q0, q1, m0, m1, l0, l1 = v["q0"], v["q1"], v["m0"], v["m1"], v["l0"], v["l1"]
+        mk = carried[j]
+        i, f = mk["i"], mk["f"]
+        q0, q1, m0, m1, l0, l1 = mk["q0"], mk["q1"], mk["m0"], mk["m1"], mk["l0"], mk["l1"]
         price = pub(PUBLIC_HEADER + PUBLIC_PER_MARKET * j)
 
         def at(e: Expr, name: str, j: int = j) -> None:
@@ -245,12 +246,20 @@ def _terms(statement: BatchStatement) -> tuple[tuple[int, int], ...]:
         )
     for step, band in terms:
         if not 0 <= step <= band <= 1_000:
-            raise ValueError(f"mark terms: expected 0 <= step <= band <= 1 000 bps, got {step}, {band}")
+            raise ValueError(
+                f"mark terms: expected 0 <= step <= band <= 1 000 bps, got {step}, {band}"
+            )
     return terms
 
 
 def mark_rule(
-    index: int, trusted: bool, premium: int, mark: int, last: int, price: int, step_bps: int,
+    index: int,
+    trusted: bool,
+    premium: int,
+    mark: int,
+    last: int,
+    price: int,
+    step_bps: int,
     band_bps: int,
 ) -> tuple[int, int, int]:
     """``(mark, premium, last)`` after the batch, as the section proves it (the transition's
@@ -343,8 +352,14 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
                     f"got {pre.premium}"
                 )
             want = mark_rule(
-                index, not flagged, pre.premium, pre.mark_price, pre.last_price, price,
-                step_bps, band_bps,
+                index,
+                not flagged,
+                pre.premium,
+                pre.mark_price,
+                pre.last_price,
+                price,
+                step_bps,
+                band_bps,
             )
             got = (post.mark_price, post.premium, post.last_price)
             if want != got:
@@ -400,5 +415,5 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         tb.set(SECTION, nm, [by_row.get(j, 0) for j in range(m)])
     for lk in _lookups():
         column = tb.get(SECTION, lk.column).astype(np.int64)
-        values = column * lk.scale + lk.shift
-        tb.count_range(values[values < 4096])  # a forged one's lookup cannot balance
+        counted = column * lk.scale + lk.shift
+        tb.count_range(counted[counted < 4096])  # a forged one's lookup cannot balance

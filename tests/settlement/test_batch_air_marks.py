@@ -189,7 +189,9 @@ def test_the_kept_mark_of_a_market_never_trusted_is_caught() -> None:
     honest = _batch(pre, _orders(641_000), {ETH: 350_000})
     assert _btc(honest).mark_price == 641_000
     _proved(honest)
-    forged = _batch(pre, _orders(641_000), {ETH: 350_000}, lambda ms: replace(ms, mark_price=640_000))
+    forged = _batch(
+        pre, _orders(641_000), {ETH: 350_000}, lambda ms: replace(ms, mark_price=640_000)
+    )
     _refused_and_rejected(forged, _UNTRUSTED_MARK)
 
 
@@ -198,7 +200,9 @@ def test_a_flagged_market_marked_to_its_clearing_price_is_caught() -> None:
     pre = _band_pre()
     honest = _batch(pre, _orders(654_000), {ETH: 350_000})
     assert _btc(honest).mark_price == 653_200
-    forged = _batch(pre, _orders(654_000), {ETH: 350_000}, lambda ms: replace(ms, mark_price=654_000))
+    forged = _batch(
+        pre, _orders(654_000), {ETH: 350_000}, lambda ms: replace(ms, mark_price=654_000)
+    )
     _refused_and_rejected(forged, _UNTRUSTED_MARK)
 
 
