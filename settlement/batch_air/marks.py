@@ -29,7 +29,8 @@ and ``x + 4096 − d``):
   ``w < 2^16`` and ``v, r = 16·x2 + x1`` (``x1 < 16``, ``x2 < 625``: below 10 000);
   every term is below 2^30, so each identity holds over the integers, and
   ``q = 2^15·u + w``;
-* ``P < 2^28`` (three digits of the public price) and ``Q0 + 2^28 < 2^29``;
+* ``P < 2^28`` (three digits of the public price) and ``Q0 + 2^28 < 2^29``
+  (``−2^28 ≤ Q0 < 2^28``);
 * each clamp: two bits ``hi``, ``lo`` (not both), and two slacks of 30 bits: ``d − step
   − 1`` (hi), ``−d − step − 1`` (lo) or ``step − d`` and ``d + step`` (neither). With the
   operands below 2^28 every slack's true value lies in ``(−2^29.6, 2^30)``, so a residue
@@ -188,6 +189,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         def at(e: Expr, name: str, j: int = j) -> None:
             b.boundary(j, e, f"marks: market {j}'s {name}")
 
+        at(f * (1 - f), "oracle flag is a bit")
         a, c = num("a"), num("c")
         at(i - a - (1 << 15) * c, "index below 2^28")
         bounds = []
@@ -346,9 +348,9 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             for what, v in (("index", index), ("clearing price", price)):
                 if not 0 <= v < 1 << _BOUND_BITS:
                     raise ValueError(f"marks: market {name}'s {what}: expected below 2^28, got {v}")
-            if abs(pre.premium) > 1 << _BOUND_BITS:
+            if not -(1 << _BOUND_BITS) <= pre.premium < 1 << _BOUND_BITS:
                 raise ValueError(
-                    f"marks: market {name}'s pre-state premium: expected within ±2^28, "
+                    f"marks: market {name}'s pre-state premium: expected in [−2^28, 2^28), "
                     f"got {pre.premium}"
                 )
             want = mark_rule(

@@ -112,11 +112,13 @@ def test_the_rule_matches_update_mark() -> None:
     ("pre", "orders", "oracle", "want"),
     [
         (_pre, _orders(652_000), INDEX, (650_650, 650, 652_000)),
+        (_pre, _orders(648_000), INDEX, (649_350, -650, 648_000)),
+        (_pre, _orders(650_300), INDEX, (650_300, 300, 650_300)),
         (_band_pre, _orders(655_000), INDEX, (653_250, 3_250, 655_000)),
         (_pre, _orders(650_000), {ETH: 350_000}, (650_000, 0, 650_000)),
         (_band_pre, [], {ETH: 350_000}, (653_200, 3_200, 653_200)),
     ],
-    ids=["step", "band", "never trusted", "flagged"],
+    ids=["step", "step down", "within the step", "band", "never trusted", "flagged"],
 )
 def test_the_honest_marks_are_proved(
     pre: Callable[[], LedgerState],
@@ -124,9 +126,9 @@ def test_the_honest_marks_are_proved(
     oracle: Mapping[str, int],
     want: tuple[int, int, int],
 ) -> None:
-    """The premium held by the step and by the band, a first price without a trusted index
-    (the mark is the last clearing price), a flagged market (mark and premium kept): the
-    honest trace satisfies the AIR."""
+    """The premium held by the step (up or down), within it, held by the band, a first
+    price without a trusted index (the mark is the last clearing price), a flagged market
+    (mark and premium kept): the honest trace satisfies the AIR."""
     st = _batch(pre(), orders, oracle)
     ms = _btc(st)
     assert (ms.mark_price, ms.premium, ms.last_price) == want
