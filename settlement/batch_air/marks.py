@@ -25,7 +25,7 @@ and ``x + 4096 − d``):
 
 * ``I = a + 2^15·c`` with ``a < 2^15``, ``c < 2^13``: the index is below 2^28;
 * a floor division ``q = ⌊I·S/10 000⌋`` (``S ≤ 1 000``) in two exact steps:
-  ``c·S = 10 000·u + v`` and ``a·S + 2^15·v = 10 000·w + r`` with ``u < 2^13``,
+  ``c·S = 10 000·u + v`` and ``a·S + 2^15·v = 10 000·w + r`` with ``u < 2^12``,
   ``w < 2^16`` and ``v, r = 16·x2 + x1`` (``x1 < 16``, ``x2 < 625``: below 10 000);
   every term is below 2^30, so each identity holds over the integers, and
   ``q = 2^15·u + w``;
@@ -81,9 +81,9 @@ _CARRIED = (
 _DIGITS: dict[str, tuple[int, ...]] = {
     "a": (12, 3),
     "c": (12, 1),
-    "su": (12, 1),
+    "su": (12,),
     "sw": (12, 4),
-    "bu": (12, 1),
+    "bu": (12,),
     "bw": (12, 4),
     "p": (12, 12, 4),
     "z": (12, 12, 5),
