@@ -34,6 +34,7 @@ from sealbatch.settlement.batch_air import (
     clearing,
     commitment_hash,
     digests,
+    funding_rule,
     headers,
     inputs_digest,
     marks,
@@ -121,6 +122,7 @@ def declare_all(
     headers.declare(b, statement)
     waivers.declare(b, statement, settle_columns.accounts, sec.row)
     marks.declare(b, statement)
+    funding_rule.declare(b, statement, sec.row)
     sw = statement.settle_witness
     rows = sw.adjust_rows()
     b.public_table(PublicTable(TAG_ADJUST, rows, (1,) * len(rows), receive=False))

@@ -16,6 +16,7 @@ from sealbatch.settlement.batch_air import (
     clearing,
     commitment_hash,
     digests,
+    funding_rule,
     headers,
     inputs_digest,
     marks,
@@ -54,6 +55,7 @@ def generate(
         headers.generate(tb, statement, refuse=refuse)
         waivers.generate(tb, statement, refuse=refuse)
         marks.generate(tb, statement, refuse=refuse)
+        funding_rule.generate(tb, statement, refuse=refuse)
         trace = tb.finish()
     except ValueError as exc:
         raise BatchStatementError(f"the batch breaks its statement: {exc}") from exc

@@ -158,6 +158,10 @@ class BatchStatement:
     #: per market ``(mark_step_bps, mark_band_bps)`` (``pre_state.json`` config): constants
     #: of the AIR, which proves the mark rule with them (:mod:`.marks`)
     mark_terms: tuple[tuple[int, int], ...] = ()
+    #: per market ``(funding_interval_batches, funding_cap_bps)`` (``pre_state.json``
+    #: config): constants of the AIR, which proves each funding step from them
+    #: (:mod:`.funding_rule`)
+    funding_terms: tuple[tuple[int, int], ...] = ()
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
@@ -343,6 +347,10 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         forfeit_charges=charges,
         mark_terms=tuple(
             (r.mark_step_bps, r.mark_band_bps)
+            for r in (config.markets[config.column(m)] for m in markets)
+        ),
+        funding_terms=tuple(
+            (r.funding_interval_batches, r.funding_cap_bps)
             for r in (config.markets[config.column(m)] for m in markets)
         ),
     )
