@@ -1,0 +1,232 @@
+"""The funding rule in the batch AIR (``batch_air/funding_rule.py``): each market's funding
+index step ``ΔF`` and its post-state premium terms are the transition's
+``update_funding`` of the pre-state header, the batch's time, the clearing price and the
+post-state's index. An operator who states another ``ΔF`` moves money between longs and
+shorts; it publishes a batch whose every file agrees with the forged step (its own rule
+replayed), the prover refuses it and the AIR rejects its trace, naming the constraint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.air import ConstraintViolation
+from sealbatch.settlement import funding, transition
+from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
+from sealbatch.settlement.batch_air.prover import generate
+from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.ledger import LedgerState, MarketState
+from sealbatch.settlement.params import DEFAULT_CONFIG, MarketRisk, SettlementConfig
+from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.transition import apply_batch, reference_prices
+from tests.settlement.batch_air_helpers import BTC, ETH, check_all, committed_batch, statement_of
+from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
+
+Rule = Callable[..., tuple[MarketState, funding.FundingUpdate]]
+INDEX = 649_000  # BTC-PERP's index in the second batch
+
+
+def _config(interval: int) -> SettlementConfig:
+    return replace(
+        DEFAULT_CONFIG,
+        markets=tuple(replace(m, funding_interval_batches=interval) for m in DEFAULT_CONFIG.markets),
+    )
+
+
+@contextmanager
+def _operator_rule(rule: Rule | None) -> Iterator[None]:
+    """Settle and publish under ``rule`` instead of ``update_funding`` (the operator's own
+    post-state, replayed by the verifier from the published files consistently)."""
+    if rule is None:
+        yield
+        return
+    honest = transition.update_funding
+    transition.update_funding = rule  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        transition.update_funding = honest  # type: ignore[assignment]
+
+
+def _first(config: SettlementConfig) -> LedgerState:
+    """Batch 0 from genesis: BTC-PERP trades 5 lots at 650 000 (no premium sample: dt = 0)."""
+    orders = [
+        (TRADERS[2], Order(BTC, Side.BUY, 650_010, 5)),
+        (TRADERS[3], Order(BTC, Side.SELL, 649_990, 5)),
+    ]
+    batch = committed_batch(0, orders, {BTC: None, ETH: None})
+    rnd = oracle_round(0, 1_000, {BTC: 650_000, ETH: 350_000})
+    return apply_batch(funded([10**12] * 6, config), batch, rnd, config, ORACLE)[0]
+
+
+def _second(
+    price: int, interval: int = 2, rule: Rule | None = None, overrides: Any = None
+) -> BatchStatement:
+    """Batch 1, 2 000 ms later: BTC-PERP trades 3 lots at ``price`` against an index of
+    649 000 (the interval of ``interval`` batches ends here when it is 2)."""
+    config = _config(interval)
+    pre = _first(config)
+    orders = [
+        (TRADERS[2], Order(BTC, Side.BUY, price, 3)),
+        (TRADERS[3], Order(BTC, Side.SELL, price, 3)),
+    ]
+    batch = committed_batch(1, orders, reference_prices(pre))
+    rnd = oracle_round(1, 3_000, {BTC: INDEX, ETH: 350_000}, overrides)
+    with _operator_rule(rule):
+        post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
+        return statement_of(BatchPublication(batch, rnd, pre, post).files(config, ORACLE))
+
+
+def _delta(st: BatchStatement, market: int = 0) -> int:
+    return st.settle.markets[market].delta_funding
+
+
+def _proved(st: BatchStatement) -> None:
+    rows = rows_for(st)
+    air, trace = generate(st, rows)
+    check_all(air, trace)
+
+
+def _refused_and_rejected(forged: BatchStatement, rejected: str, refused: str) -> None:
+    rows = rows_for(forged)
+    with pytest.raises(ValueError, match=refused):
+        generate(forged, rows)
+    air, trace = generate(forged, rows, refuse=False)
+    with pytest.raises(ConstraintViolation, match=rejected):
+        check_all(air, trace)
+
+
+@pytest.mark.parametrize(
+    ("price", "delta"),
+    [(650_000, 99_946), (656_000, 486_750), (642_000, -486_750)],
+    ids=["premium", "capped", "capped discount"],
+)
+def test_an_interval_end_steps_the_funding_index(price: int, delta: int) -> None:
+    """The second batch of a two-batch interval: the average premium over the index, the
+    rate (capped at ± 75 bps) and ΔF = ⌊rate·index·multiplier / 10^6⌋ are proved."""
+    st = _second(price)
+    assert _delta(st) == delta
+    assert st.post.market_states[0].premium_sum == 0
+    assert st.post.market_states[0].interval_batches == 0
+    _proved(st)
+
+
+def test_a_batch_inside_an_interval_accumulates_the_premium() -> None:
+    """Interval of three: the second batch adds its sample (premium × dt) and steps nothing."""
+    st = _second(650_000, interval=3)
+    ms = st.post.market_states[0]
+    assert (ms.premium_sum, ms.premium_time, ms.interval_batches) == (1_000 * 2_000, 2_000, 2)
+    assert _delta(st) == 0
+    _proved(st)
+
+
+def _shift(by: int, at_end: bool = True) -> Rule:
+    """The honest rule, with ΔF moved by ``by`` at an interval end (or inside one)."""
+
+    def rule(state: MarketState, risk: MarketRisk, *args: Any) -> Any:
+        new, upd = funding.update_funding(state, risk, *args)
+        if state.market != BTC or (upd.delta_index != 0) != at_end:
+            return new, upd
+        new = replace(new, funding_index=new.funding_index + by)
+        return new, replace(upd, delta_index=upd.delta_index + by, funding_index=new.funding_index)
+
+    return rule
+
+
+_STEP = r"funding: market 0: ΔF = ⌊rate·index·multiplier / 10\^6⌋"
+_REFUSED_DF = "funding: BTC-PERP ΔF"
+
+
+@pytest.mark.parametrize("by", [1, -1])
+def test_a_step_off_by_one_at_an_interval_end_is_caught(by: int) -> None:
+    forged = _second(650_000, rule=_shift(by))
+    assert _delta(forged) == 99_946 + by
+    _refused_and_rejected(forged, _STEP, _REFUSED_DF)
+
+
+def test_a_step_before_the_interval_ends_is_caught() -> None:
+    """Interval of three: the operator steps BTC-PERP's index by 5 in its second batch."""
+    forged = _second(650_000, interval=3, rule=_shift(5, at_end=False))
+    assert _delta(forged) == 5
+    _refused_and_rejected(
+        forged, "funding: market 0: ΔF = 0 outside an interval end", _REFUSED_DF
+    )
+
+
+def _uncapped(state: MarketState, risk: MarketRisk, *args: Any) -> Any:
+    return funding.update_funding(state, replace(risk, funding_cap_bps=10_000), *args)
+
+
+def test_a_rate_beyond_the_cap_is_caught() -> None:
+    """The operator steps by the uncapped rate (a 1.08 % premium against a 0.75 % cap)."""
+    forged = _second(656_000, rule=_uncapped)
+    assert _delta(forged) > 486_750
+    _refused_and_rejected(forged, "funding: market 0: the rate is within the cap", _REFUSED_DF)
+
+
+def _no_sample(state: MarketState, risk: MarketRisk, clearing: Any, index: int, dt: int) -> Any:
+    return funding.update_funding(state, risk, None, index, dt)
+
+
+def test_a_premium_not_accumulated_is_caught() -> None:
+    """Interval of three: the second batch's sample is left out of the premium sum and time."""
+    forged = _second(650_000, interval=3, rule=_no_sample)
+    assert forged.post.market_states[0].premium_sum == 0
+    _refused_and_rejected(
+        forged, r"funding: market 0: post premium sum \(limb 0\)", "funding: BTC-PERP premium_sum"
+    )
+
+
+def _no_reset(state: MarketState, risk: MarketRisk, *args: Any) -> Any:
+    new, upd = funding.update_funding(state, risk, *args)
+    if upd.delta_index and state.market == BTC:
+        new = replace(new, premium_sum=2_000_000, premium_time=2_000)
+    return new, upd
+
+
+def test_a_premium_sum_not_reset_at_the_interval_end_is_caught() -> None:
+    forged = _second(650_000, rule=_no_reset)
+    _refused_and_rejected(
+        forged, r"funding: market 0: post premium sum \(limb 0\)", "funding: BTC-PERP premium_sum"
+    )
+
+
+def _stepped_untrusted(state: MarketState, risk: MarketRisk, *args: Any) -> Any:
+    """The step of an interval end, in a post-state whose index time says no trusted index
+    this batch (the premium terms carried as an untrusted market's are)."""
+    new, upd = funding.update_funding(state, risk, *args)
+    if state.market != BTC:
+        return new, upd
+    new = replace(
+        state,
+        index_time_ms=1_000,
+        funding_index=new.funding_index,
+    )
+    return new, upd
+
+
+def test_a_step_in_a_market_without_a_trusted_index_is_caught() -> None:
+    forged = _second(650_000, rule=_stepped_untrusted)
+    assert _delta(forged) == 99_946
+    assert forged.post.market_states[0].index_time_ms == 1_000
+    _refused_and_rejected(
+        forged, "funding: market 0: ΔF = 0 outside an interval end", _REFUSED_DF
+    )
+
+
+def test_a_wrong_dt_is_caught() -> None:
+    """The honest batch's trace with BTC-PERP's dt one millisecond longer."""
+    st = _second(650_000, interval=3)
+    rows = rows_for(st)
+    air, trace = generate(st, rows)
+    _, layout = build_with_layout(rows, st)
+    trace = np.array(trace)
+    trace[layout.column("fund", "d0"), 0] += 1
+    with pytest.raises(ConstraintViolation, match=r"funding: market 0: dt \(low limb\)"):
+        check_all(air, trace)
