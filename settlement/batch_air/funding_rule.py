@@ -451,6 +451,8 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
     xm = sum(int(d) << (12 * k) for k, d in enumerate(mk.xm))
     delta = (signed_rate * xm) // PPM if te else 0
     stated = (1 - 2 * mk.f_sign) * sum(int(d) << (12 * k) for k, d in enumerate(mk.f))
+    if not refuse and te and stated != delta and ((-raw if su else raw) * xm) // PPM == stated:
+        rate, clamped, signed_rate, delta = raw, 0, (-raw if su else raw), stated  # uncapped
     want = (
         ("premium_sum", 0 if te else usum, post_ms.premium_sum),
         ("premium_time", 0 if te else vt, post_ms.premium_time),
