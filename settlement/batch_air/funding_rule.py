@@ -252,8 +252,8 @@ def declare(b: AirBuilder, statement: BatchStatement, row: Column) -> None:
     # every state-header row sends the value starting at each of its columns
     block = [col(b.names.index(f"hdr.b{k}")) for k in range(RATE)]
     ahead = [b.column(SECTION, f"next{k}") for k in range(3)]  # the next row's first three
-    for k, n in enumerate(ahead):
-        b.constrain(n - block[k].next, f"funding: the next header row's element {k}")
+    for k, nxt in enumerate(ahead):
+        b.constrain(nxt - block[k].next, f"funding: the next header row's element {k}")
     for k in range(RATE):
         use = b.column(SECTION, f"use{k}")
         elems = [block[k + i] if k + i < RATE else ahead[k + i - RATE] for i in range(4)]
@@ -262,11 +262,11 @@ def declare(b: AirBuilder, statement: BatchStatement, row: Column) -> None:
     stride = market_field(1, "index") - market_field(0, "index")
     for prefix, pos in _fields(statement, 0):
         at = const(pos) if prefix in ("bid", "ts") else pos + stride * row
-        elems = [const(e) if isinstance(e, int) else e for e in _received(v, prefix)]
+        received: list[Expr] = [const(e) if isinstance(e, int) else e for e in _received(v, prefix)]
         once = prefix in ("bid", "ts")  # the pre-state's, received on row 0
         b.bus.receive(
             TAG_HEADER_FIELD,
-            [at, *elems],
+            [at, *received],
             v["on0"] if once else v["on"],
             f"funding: header {prefix}",
         )
@@ -466,7 +466,7 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
                 f"{trusted}, dt {dt}, interval end {end}), got {got}"
             )
     gap = (b0 + 1 - mk.interval) if end else (mk.interval - b0 - 2)
-    d_low = (0 if first else t0 - v["ts0"])
+    d_low = 0 if first else t0 - v["ts0"]
     kd = int(d_low < 0)
     v.update(t=trusted, g=g, e=end, te=te, su=su, cl=clamped, kd=kd)
     diffs = (v["i1_0"] - t0, v["i1_1"] - t1)

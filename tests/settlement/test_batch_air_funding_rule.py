@@ -33,10 +33,8 @@ INDEX = 649_000  # BTC-PERP's index in the second batch
 
 
 def _config(interval: int) -> SettlementConfig:
-    return replace(
-        DEFAULT_CONFIG,
-        markets=tuple(replace(m, funding_interval_batches=interval) for m in DEFAULT_CONFIG.markets),
-    )
+    markets = tuple(replace(m, funding_interval_batches=interval) for m in DEFAULT_CONFIG.markets)
+    return replace(DEFAULT_CONFIG, markets=markets)
 
 
 @contextmanager
@@ -154,9 +152,7 @@ def test_a_step_before_the_interval_ends_is_caught() -> None:
     """Interval of three: the operator steps BTC-PERP's index by 5 in its second batch."""
     forged = _second(650_000, interval=3, rule=_shift(5, at_end=False))
     assert _delta(forged) == 5
-    _refused_and_rejected(
-        forged, "funding: market 0: ΔF = 0 outside an interval end", _REFUSED_DF
-    )
+    _refused_and_rejected(forged, "funding: market 0: ΔF = 0 outside an interval end", _REFUSED_DF)
 
 
 def _uncapped(state: MarketState, risk: MarketRisk, *args: Any) -> Any:
@@ -215,9 +211,7 @@ def test_a_step_in_a_market_without_a_trusted_index_is_caught() -> None:
     forged = _second(650_000, rule=_stepped_untrusted)
     assert _delta(forged) == 99_946
     assert forged.post.market_states[0].index_time_ms == 1_000
-    _refused_and_rejected(
-        forged, "funding: market 0: ΔF = 0 outside an interval end", _REFUSED_DF
-    )
+    _refused_and_rejected(forged, "funding: market 0: ΔF = 0 outside an interval end", _REFUSED_DF)
 
 
 def test_a_wrong_dt_is_caught() -> None:
