@@ -77,21 +77,21 @@ TAG_HEADER_FIELD = 62
 PPM = 1_000_000
 _PPM = (PPM % DIGIT, PPM // DIGIT)  # 10^6 as two 12-bit digits
 _L = 1 << 24
+_INV_L = pow(_L, P - 2, P)
 
 #: Digit columns (range-checked to 12 bits) and their counts.
 _DIGITS = {
-    "x": 3, "c": 3, "d": 4, "ex": 2, "u": 6, "v": 4, "a": 3, "r": 4, "y": 4,
+    "x": 3, "c": 3, "d": 3, "ex": 2, "u": 5, "v": 3, "a": 3, "r": 3, "y": 3,
     "rt": 2, "z": 2, "q": 5, "w2": 3, "r3": 2, "z3": 2,
 }  # fmt: skip
 #: Plain columns: received header elements and witness bits/inverses.
 _PLAIN = (
     "on", "on0", "ts0", "ts1", "bid_s", "bid0", "bid1", "bid2", "p0_s", "p0_0", "p0_1", "p0_2",
     "q0_0", "q0_1", "b0", "i1_0", "i1_1", "p1_s", "p1_0", "p1_1", "p1_2", "q1_0", "q1_1",
-    "b1", "t", "w0", "w1", "kd", "cinv", "g", "e", "te", "su", "kv", "vinv", "kr", "cl",
-    "k2", "xinv",
+    "b1", "t", "w0", "w1", "cinv", "g", "e", "su", "vinv", "cl", "xinv",
 )  # fmt: skip
 #: The digit identities and their position counts.
-_IDENTITIES = {"acc": 6, "avg": 6, "rate": 5, "step": 6}
+_IDENTITIES = {"acc": 5, "avg": 5, "rate": 5, "step": 6}
 
 
 def _names() -> list[str]:
@@ -121,8 +121,8 @@ def _get(v: Mapping[str, Any], name: str, n: int) -> list[Any]:
 
 def _identity_terms(v: Mapping[str, Any], mk: _Market) -> dict[str, list[list[Any]]]:
     """Each digit identity's terms per 12-bit position (expressions or integers alike)."""
-    x, c, d = _get(v, "x", 3), _get(v, "c", 3), _get(v, "d", 4)
-    u, vv, a, r = _get(v, "u", 6), _get(v, "v", 4), _get(v, "a", 3), _get(v, "r", 4)
+    x, c, d = _get(v, "x", 3), _get(v, "c", 3), _get(v, "d", 3)
+    u, vv, a, r = _get(v, "u", 5), _get(v, "v", 3), _get(v, "a", 3), _get(v, "r", 3)
     rt, q, r3 = _get(v, "rt", 2), _get(v, "q", 5), _get(v, "r3", 2)
     su, g = v["su"], v["g"]
     out: dict[str, list[list[Any]]] = {name: [[] for _ in range(n)] for name, n in
@@ -130,21 +130,21 @@ def _identity_terms(v: Mapping[str, Any], mk: _Market) -> dict[str, list[list[An
     # acc: U − P0 − g·(price − X)·dt = 0
     acc = out["acc"]
     sign_u, sign_p = 1 - 2 * su, 1 - 2 * v["p0_s"]
-    for k in range(6):
+    for k in range(5):
         acc[k].append(sign_u * u[k])
     for i in range(3):
         acc[2 * i].append(-sign_p * v[f"p0_{i}"])
     for i in range(3):
-        for k in range(4):
+        for k in range(3):
             acc[i + k].append(-g * (c[i] - x[i]) * d[k])
     # avg: |U| − A·V − R = 0
     avg = out["avg"]
-    for k in range(6):
+    for k in range(5):
         avg[k].append(u[k])
     for i in range(3):
-        for k in range(4):
+        for k in range(3):
             avg[i + k].append(-a[i] * vv[k])
-    for k in range(4):
+    for k in range(3):
         avg[k].append(-r[k])
     # rate: A·10^6 − Rt·X − R2 = 0
     rate = out["rate"]
@@ -222,6 +222,15 @@ def _fields(statement: BatchStatement, j: int) -> list[tuple[str, int]]:
     ]
 
 
+def _starts(statement: BatchStatement) -> tuple[list[int], int]:
+    """The header columns at which a received field starts, and how many of the next
+    row's elements a field straddling two rows reaches."""
+    starts = sorted(
+        {pos % RATE for j in range(len(statement.markets)) for _, pos in _fields(statement, j)}
+    )
+    return starts, max(0, starts[-1] + 4 - RATE)
+
+
 def _received(v: Mapping[str, Any], prefix: str) -> list[Any]:
     """The four elements ``[sign, l0, l1, l2]`` row ``j`` receives for a field (a constant
     0 where the field's sign or top limbs must be 0)."""
@@ -251,10 +260,11 @@ def declare(b: AirBuilder, statement: BatchStatement, row: Column) -> None:
             b.bus.send(TAG_RANGE, [64 * v[f"{name}.c{k}.hi"]], 1, f"funding: {name} carry {k}")
     # every state-header row sends the value starting at each of its columns
     block = [col(b.names.index(f"hdr.b{k}")) for k in range(RATE)]
-    ahead = [b.column(SECTION, f"next{k}") for k in range(3)]  # the next row's first three
+    starts, ahead_count = _starts(statement)
+    ahead = [b.column(SECTION, f"next{k}") for k in range(ahead_count)]  # the next row's
     for k, nxt in enumerate(ahead):
         b.constrain(nxt - block[k].next, f"funding: the next header row's element {k}")
-    for k in range(RATE):
+    for k in starts:
         use = b.column(SECTION, f"use{k}")
         elems = [block[k + i] if k + i < RATE else ahead[k + i - RATE] for i in range(4)]
         b.bus.send(TAG_HEADER_FIELD, [RATE * row + k, *elems], use, "funding: a header field")
@@ -290,10 +300,11 @@ def _declare_market(
     def bit(name: str) -> None:
         at(v[name] * (v[name] - 1), f"{name} ∈ {{0, 1}}")
 
-    for name in ("t", "bid_s", "kd", "e", "su", "kv", "kr", "cl", "k2"):
+    for name in ("t", "bid_s", "e", "su", "cl"):
         bit(name)
     at(v["on"] - 1, "the row is the market's")
-    t, te, g = v["t"], v["te"], v["g"]
+    t, e, g = v["t"], v["e"], v["g"]
+    te = t * e  # trusted and an interval end
     # trusted: the post-state's index time is the batch's
     d0, d1 = v["i1_0"] - time[0], v["i1_1"] - time[1]
     at(t * d0, "trusted: the index time is the batch's (low limb)")
@@ -302,9 +313,11 @@ def _declare_market(
     # dt
     first = v["bid_s"]
     dl = v["d0"] + DIGIT * v["d1"]
-    dh = v["d2"] + DIGIT * v["d3"]
-    at(dl - (1 - first) * (time[0] - v["ts0"]) - _L * v["kd"], "dt (low limb)")
-    at(dh - (1 - first) * (time[1] - v["ts1"]) + v["kd"], "dt (high limb)")
+    dh = v["d2"]  # dt < 2^36
+    # the limbs' carries are expressions constrained to bits (pools.py's way)
+    kd = (dl - (1 - first) * (time[0] - v["ts0"])) * _INV_L
+    at(kd * (kd - 1), "dt (low limb)")
+    at(dh - (1 - first) * (time[1] - v["ts1"]) + kd, "dt (high limb)")
     # traded and sampled
     c = _get(v, "c", 3)
     at(c[0] + DIGIT * c[1] + _L * c[2] - mk.price, "the clearing price's digits")
@@ -312,17 +325,17 @@ def _declare_market(
     at(cs * (1 - cs * v["cinv"]), "traded (inverse)")
     at(g - t * cs * v["cinv"], "a premium sample where trusted and traded")
     # interval end
-    e, b0 = v["e"], v["b0"]
-    at(te - t * e, "te = trusted · interval end")
+    b0 = v["b0"]
     gap = (2 * e - 1) * (b0 + 1 - mk.interval) - (1 - e)
     at(v["ex0"] + DIGIT * v["ex1"] - gap, "the interval ends exactly at N batches")
     # premium time: V = Q0 + g·dt
     vl = v["v0"] + DIGIT * v["v1"]
-    vh = v["v2"] + DIGIT * v["v3"]
-    at(vl - v["q0_0"] - g * dl + _L * v["kv"], "premium time accumulated (low limb)")
-    at(vh - v["q0_1"] - g * dh - v["kv"], "premium time accumulated (high limb)")
+    vh = v["v2"]  # premium time < 2^36
+    kv = (v["q0_0"] + g * dl - vl) * _INV_L
+    at(kv * (kv - 1), "premium time accumulated (low limb)")
+    at(vh - v["q0_1"] - g * dh - kv, "premium time accumulated (high limb)")
     # the post-state's premium terms and interval count
-    u = _get(v, "u", 6)
+    u = [*_get(v, "u", 5), 0]
     keep = 1 - te
     at(v["p1_s"] - keep * v["su"], "post premium sum (sign)")
     for i in range(3):
@@ -347,15 +360,15 @@ def _declare_market(
         for k, eq in enumerate(carry_equations(positions, cs_)):
             at(gates[name] * eq, f"{names[name]} (position {k})")
     # the average: R < V, A = 0 without premium time
-    vs = sum(_get(v, "v", 4), const(0))
+    vs = sum(_get(v, "v", 3), const(0))
     nzv = vs * v["vinv"]
     at(vs * (1 - nzv), "premium time (inverse)")
     for i, ai in enumerate(_get(v, "a", 3)):
         at((1 - nzv) * ai, f"no average without premium time ({i})")
-    r, y = _get(v, "r", 4), _get(v, "y", 4)
-    low = vl - 1 - (r[0] + DIGIT * r[1]) - (y[0] + DIGIT * y[1]) + _L * v["kr"]
-    high = vh - (r[2] + DIGIT * r[3]) - (y[2] + DIGIT * y[3]) - v["kr"]
-    at(te * nzv * low, "average premium's remainder < premium time (low limb)")
+    r, y = _get(v, "r", 3), _get(v, "y", 3)
+    kr = (1 + r[0] + DIGIT * r[1] + y[0] + DIGIT * y[1] - vl) * _INV_L
+    high = vh - r[2] - y[2] - kr
+    at(te * nzv * kr * (kr - 1), "average premium's remainder < premium time (low limb)")
     at(te * nzv * high, "average premium's remainder < premium time (high limb)")
     # the rate, clamped
     x, rt, q, w2 = _get(v, "x", 3), _get(v, "rt", 2), _get(v, "q", 5), _get(v, "w2", 3)
@@ -368,9 +381,9 @@ def _declare_market(
     free = te * (1 - cl)
     at(free * q[3], "an unclamped rate's remainder < index (digit 3)")
     at(free * q[4], "an unclamped rate's remainder < index (digit 4)")
-    low = x[0] + DIGIT * x[1] - 1 - (q[0] + DIGIT * q[1]) - (w2[0] + DIGIT * w2[1]) + _L * v["k2"]
-    at(free * low, "an unclamped rate's remainder < index (low limb)")
-    at(free * (x[2] - q[2] - w2[2] - v["k2"]), "an unclamped rate's remainder < index (high limb)")
+    k2 = (1 + q[0] + DIGIT * q[1] + w2[0] + DIGIT * w2[1] - x[0] - DIGIT * x[1]) * _INV_L
+    at(free * k2 * (k2 - 1), "an unclamped rate's remainder < index (low limb)")
+    at(free * (x[2] - q[2] - w2[2] - k2), "an unclamped rate's remainder < index (high limb)")
     # the step's remainder, and no step outside an interval end
     r3, z3 = _get(v, "r3", 2), _get(v, "z3", 2)
     at(te * (PPM - 1 - r3[0] - DIGIT * r3[1] - z3[0] - DIGIT * z3[1]), "ΔF's remainder < 10^6")
@@ -466,9 +479,7 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
                 f"{trusted}, dt {dt}, interval end {end}), got {got}"
             )
     gap = (b0 + 1 - mk.interval) if end else (mk.interval - b0 - 2)
-    d_low = 0 if first else t0 - v["ts0"]
-    kd = int(d_low < 0)
-    v.update(t=trusted, g=g, e=end, te=te, su=su, cl=clamped, kd=kd)
+    v.update(t=trusted, g=g, e=end, su=su, cl=clamped)
     diffs = (v["i1_0"] - t0, v["i1_1"] - t1)
     w = [0, 0]
     if not trusted:
@@ -480,14 +491,10 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
     v["vinv"] = pow(sum(_digits(vt, 4)) % P, P - 2, P) if vt else 0
     xs = sum(_digits(index, 3))
     v["xinv"] = pow(xs % P, P - 2, P) if xs else 0
-    vl = vt & (_L - 1)
-    v["kv"] = int(v["q0_0"] + g * (dt & (_L - 1)) >= _L)
     rem = abs(usum) - a * vt if te else 0
     ydiff = vt - 1 - rem if te and vt else 0
-    v["kr"] = int((vl - 1 - (rem & (_L - 1))) < 0) if te and vt else 0
     q = a * PPM - rate * index if te else 0
     w2 = index - 1 - q if te and not clamped else 0
-    v["k2"] = int((index & (_L - 1)) - 1 - (q & (_L - 1)) < 0) if te and not clamped else 0
     r3 = signed_rate * xm - delta * PPM if te else 0
     values = {
         "x": index, "c": price, "d": dt, "ex": gap, "u": abs(usum), "v": vt,
@@ -539,9 +546,10 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         for prefix, pos in _fields(statement, j):
             if j == 0 or prefix not in ("bid", "ts"):
                 uses[pos % RATE, pos // RATE] += 1
-    for k in range(RATE):
+    starts, ahead_count = _starts(statement)
+    for k in starts:
         tb.set(SECTION, f"use{k}", uses[k])
-    for k in range(3):
+    for k in range(ahead_count):
         block = tb.get("hdr", f"b{k}")
         tb.get(SECTION, f"next{k}")[:] = np.roll(block, -1)
     for name, n in _DIGITS.items():
