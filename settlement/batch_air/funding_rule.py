@@ -78,6 +78,8 @@ PPM = 1_000_000
 _PPM = (PPM % DIGIT, PPM // DIGIT)  # 10^6 as two 12-bit digits
 _L = 1 << 24
 _INV_L = pow(_L, P - 2, P)
+#: Fields of the state headers rather than of a market: received on row 0 only.
+_ONCE = ("bid", "ts", "tsp")
 
 #: Digit columns (range-checked to 12 bits) and their counts.
 _DIGITS = {
@@ -86,8 +88,9 @@ _DIGITS = {
 }  # fmt: skip
 #: Plain columns: received header elements and witness bits/inverses.
 _PLAIN = (
-    "on", "on0", "ts0", "ts1", "bid_s", "bid0", "bid1", "bid2", "p0_s", "p0_0", "p0_1", "p0_2",
-    "q0_0", "q0_1", "b0", "i1_0", "i1_1", "p1_s", "p1_0", "p1_1", "p1_2", "q1_0", "q1_1",
+    "on", "on0", "ts0", "ts1", "tsp0", "tsp1", "bid_s", "bid0", "bid1", "bid2", "p0_s",
+    "p0_0", "p0_1", "p0_2", "q0_0", "q0_1", "b0", "i1_0", "i1_1", "p1_s", "p1_0", "p1_1",
+    "p1_2", "q1_0", "q1_1",
     "b1", "t", "w0", "w1", "cinv", "g", "e", "su", "vinv", "cl", "xinv",
 )  # fmt: skip
 #: The digit identities and their position counts.
@@ -214,6 +217,7 @@ def _fields(statement: BatchStatement, j: int) -> list[tuple[str, int]]:
         ("p0", market_field(j, "premium_sum")),
         ("q0", market_field(j, "premium_time")),
         ("b0", market_field(j, "interval_batches")),
+        ("tsp", post + HEADER_FIELDS["timestamp"]),
         ("x", post + market_field(j, "index")),
         ("i1", post + market_field(j, "index_time_ms")),
         ("p1", post + market_field(j, "premium_sum")),
@@ -238,8 +242,8 @@ def _received(v: Mapping[str, Any], prefix: str) -> list[Any]:
         return [v["bid_s"], v["bid0"], v["bid1"], v["bid2"]]
     if prefix in ("p0", "p1"):
         return [v[f"{prefix}_s"], v[f"{prefix}_0"], v[f"{prefix}_1"], v[f"{prefix}_2"]]
-    if prefix == "ts":
-        return [0, v["ts0"], v["ts1"], 0]
+    if prefix in ("ts", "tsp"):
+        return [0, v[f"{prefix}0"], v[f"{prefix}1"], 0]
     if prefix in ("q0", "q1", "i1"):
         return [0, v[f"{prefix}_0"], v[f"{prefix}_1"], 0]
     if prefix in ("b0", "b1"):
@@ -269,11 +273,12 @@ def declare(b: AirBuilder, statement: BatchStatement, row: Column) -> None:
         elems = [block[k + i] if k + i < RATE else ahead[k + i - RATE] for i in range(4)]
         b.bus.send(TAG_HEADER_FIELD, [RATE * row + k, *elems], use, "funding: a header field")
     m = len(statement.markets)
+    time = [col(b.names.index(f"hdr.time{k}")) for k in range(2)]
     stride = market_field(1, "index") - market_field(0, "index")
     for prefix, pos in _fields(statement, 0):
-        at = const(pos) if prefix in ("bid", "ts") else pos + stride * row
+        at = const(pos) if prefix in _ONCE else pos + stride * row
         received: list[Expr] = [const(e) if isinstance(e, int) else e for e in _received(v, prefix)]
-        once = prefix in ("bid", "ts")  # the pre-state's, received on row 0
+        once = prefix in _ONCE  # the states', received on row 0
         b.bus.receive(
             TAG_HEADER_FIELD,
             [at, *received],
@@ -283,9 +288,10 @@ def declare(b: AirBuilder, statement: BatchStatement, row: Column) -> None:
     for name in ("bid_s", "bid0", "bid1", "bid2", "ts0", "ts1"):
         b.constrain(v[name].next - v[name], f"funding: the pre-state's {name} is constant")
     b.boundary(0, v["on0"] - 1, "funding: row 0 receives the pre-state's batch id and time")
+    for k in range(2):
+        b.boundary(0, v[f"tsp{k}"] - time[k], f"funding: the post-state's timestamp is T ({k})")
     for j in range(1, m):
         b.boundary(j, v["on0"], f"funding: market {j} receives them from row 0")
-    time = [col(b.names.index(f"hdr.time{k}")) for k in range(2)]
     for j in range(m):
         mk = _market(statement, j, pub)
         _declare_market(b, v, mk, time, j)
@@ -432,8 +438,8 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
         s, l0, l1, l2 = (int(x) for x in elems[:4])
         if prefix == "bid":
             v.update(bid_s=s, bid0=l0, bid1=l1, bid2=l2)
-        elif prefix == "ts":
-            v.update(ts0=l0, ts1=l1)
+        elif prefix in ("ts", "tsp"):
+            v.update({f"{prefix}0": l0, f"{prefix}1": l1})
         elif prefix in ("p0", "p1"):
             v.update({f"{prefix}_s": s, f"{prefix}_0": l0, f"{prefix}_1": l1, f"{prefix}_2": l2})
         elif prefix in ("q0", "q1", "i1"):
@@ -442,6 +448,11 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
             v[prefix] = l0
     t0, t1, _ = (int(x) for x in statement.input_blocks[1][:3])
     time = t0 + (t1 << 24)
+    if refuse and statement.post.timestamp_ms != time:
+        raise ValueError(
+            f"funding: the post-state's timestamp: expected the batch's time {time}, "
+            f"got {statement.post.timestamp_ms}"
+        )
     first = v["bid_s"]
     ts = v["ts0"] + (v["ts1"] << 24)
     dt = 0 if first else time - ts
@@ -544,7 +555,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
     uses = np.zeros((RATE, tb.num_rows), np.int64)
     for j in range(m):
         for prefix, pos in _fields(statement, j):
-            if j == 0 or prefix not in ("bid", "ts"):
+            if j == 0 or prefix not in _ONCE:
                 uses[pos % RATE, pos // RATE] += 1
     starts, ahead_count = _starts(statement)
     for k in starts:

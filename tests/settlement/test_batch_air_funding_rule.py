@@ -224,3 +224,22 @@ def test_a_wrong_dt_is_caught() -> None:
     trace[layout.column("fund", "d0"), 0] += 1
     with pytest.raises(ConstraintViolation, match=r"funding: market 0: dt \(low limb\)"):
         check_all(air, trace)
+
+
+def test_a_post_state_timestamp_other_than_the_batch_time_is_caught() -> None:
+    """The next batch's dt starts at the post-state's timestamp: the operator publishes one
+    5 ms late (so the next premium sample weighs less)."""
+    config = _config(3)
+    pre = _first(config)
+    orders = [
+        (TRADERS[2], Order(BTC, Side.BUY, 650_000, 3)),
+        (TRADERS[3], Order(BTC, Side.SELL, 650_000, 3)),
+    ]
+    batch = committed_batch(1, orders, reference_prices(pre))
+    rnd = oracle_round(1, 3_000, {BTC: INDEX, ETH: 350_000})
+    post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
+    late = post.with_arrays(timestamp_ms=3_005)
+    forged = statement_of(BatchPublication(batch, rnd, pre, late).files(config, ORACLE))
+    _refused_and_rejected(
+        forged, "funding: the post-state's timestamp is T", "funding: the post-state's timestamp"
+    )
