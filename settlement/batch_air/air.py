@@ -38,6 +38,7 @@ from sealbatch.settlement.batch_air import (
     headers,
     inputs_digest,
     marks,
+    liq_orders,
     tiekeys,
     waivers,
 )
@@ -123,6 +124,7 @@ def declare_all(
     waivers.declare(b, statement, settle_columns.accounts, sec.row)
     marks.declare(b, statement)
     funding_rule.declare(b, statement, sec.row)
+    liq_orders.declare(b, statement, settle_columns.accounts, sec.row)
     sw = statement.settle_witness
     rows = sw.adjust_rows()
     b.public_table(PublicTable(TAG_ADJUST, rows, (1,) * len(rows), receive=False))

@@ -20,6 +20,7 @@ from sealbatch.settlement.batch_air import (
     headers,
     inputs_digest,
     marks,
+    liq_orders,
     waivers,
 )
 from sealbatch.settlement.batch_air.air import declare_all
@@ -56,6 +57,7 @@ def generate(
         waivers.generate(tb, statement, refuse=refuse)
         marks.generate(tb, statement, refuse=refuse)
         funding_rule.generate(tb, statement, refuse=refuse)
+        liq_orders.generate(tb, statement, refuse=refuse)
         trace = tb.finish()
     except ValueError as exc:
         raise BatchStatementError(f"the batch breaks its statement: {exc}") from exc

@@ -51,7 +51,7 @@ from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.l1_statement import block_elements, inputs_blocks
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit
 from sealbatch.settlement.oracle import OracleRound
-from sealbatch.settlement.params import SettlementConfig
+from sealbatch.settlement.params import MarketRisk, SettlementConfig
 from sealbatch.settlement.publication import BATCH_FILES, transfers_from_dict
 from sealbatch.settlement.roots import encode_signed, state_root
 from sealbatch.settlement.snapshot import (
@@ -162,6 +162,13 @@ class BatchStatement:
     #: config): constants of the AIR, which proves each funding step from them
     #: (:mod:`.funding_rule`)
     funding_terms: tuple[tuple[int, int], ...] = ()
+    #: per market (id order) the most lots a liquidation order may have:
+    #: ``min(max(max_liquidation_lots, protective_liquidation_lots), max_order_lots)`` of
+    #: the published configuration, a constant of the AIR (:mod:`.liq_orders`)
+    liquidation_caps: tuple[int, ...] = ()
+    #: per market (id order) its ``max_slippage_bps``: a constant of the AIR, which proves
+    #: each liquidation order's limit from it (:mod:`.liq_orders`)
+    liquidation_slippage: tuple[int, ...] = ()
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
@@ -353,7 +360,21 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
             (r.funding_interval_batches, r.funding_cap_bps)
             for r in (config.markets[config.column(m)] for m in markets)
         ),
+        liquidation_caps=tuple(_liquidation_cap(config, name) for name in markets),
+        liquidation_slippage=tuple(_risk(config, name).max_slippage_bps for name in markets),
     )
+
+
+def _risk(config: SettlementConfig, market: str) -> MarketRisk:
+    return next(r for r in config.markets if r.market_id == market)
+
+
+def _liquidation_cap(config: SettlementConfig, market: str) -> int:
+    """The most lots a liquidation order in ``market`` may have whether or not the market
+    is in protective mode (:attr:`BatchStatement.liquidation_caps`)."""
+    risk = _risk(config, market)
+    slice_cap = max(risk.max_liquidation_lots, risk.protective_liquidation_lots)
+    return min(slice_cap, risk.market.max_order_lots)
 
 
 def _forfeit_charges(
