@@ -37,8 +37,8 @@ from sealbatch.settlement.batch_air import (
     funding_rule,
     headers,
     inputs_digest,
-    marks,
     liq_orders,
+    marks,
     tiekeys,
     waivers,
 )

@@ -19,8 +19,8 @@ from sealbatch.settlement.batch_air import (
     funding_rule,
     headers,
     inputs_digest,
-    marks,
     liq_orders,
+    marks,
     waivers,
 )
 from sealbatch.settlement.batch_air.air import declare_all
