@@ -54,8 +54,9 @@ class RestingOrder:
     for an order revealed in this batch (published with it, so that anyone,
     and the batch proof, can recompute the commitment from the order's
     fields); None for an order carried in (a GTC rest, a liquidation order).
-    ``bond`` is the bond its signed ``Commit`` put at stake (with the trader, part
-    of its commitment's leaf under the commitment root), None where ``salt`` is.
+    ``bond`` is the bond its signed ``Commit`` put at stake (with the trader and the
+    order's market, part of its commitment's leaf under the commitment root), None
+    where ``salt`` is.
     """
 
     order_id: bytes

@@ -377,9 +377,14 @@ class CommitBook:
     @property
     def seed(self) -> bytes:
         """Poseidon2 Merkle root of the commitments in receipt order, each leaf binding
-        its trader and bond (``commitment_root``)."""
+        its market, trader and bond (``commitment_root``)."""
         commits = [self._entries[c].commit for c in self._order]
-        return commitment_root(self._order, [c.trader for c in commits], [c.bond for c in commits])
+        return commitment_root(
+            self._order,
+            [c.market for c in commits],
+            [c.trader for c in commits],
+            [c.bond for c in commits],
+        )
 
     def _reject(self, err: AuctionError, commitment: bytes | None, now_ms: int) -> AuctionError:
         self._rejections.append(Rejection(commitment, err.code, str(err), now_ms))

@@ -20,10 +20,12 @@ with known-answer vectors; in short:
   little-endian (:func:`~sealbatch.crypto.poseidon2.digest_to_bytes`), are the
   ``bytes32 commitment`` of the EIP-712 ``Commit``. Binding the batch and the
   trader makes a commitment useless to anyone else and in any other batch.
-* **Leaf** of a commitment: ``compress(commitment, [trader×7, bond])``
-  (:func:`commitment_leaf`): the trader's 7 address limbs and the bond its
-  signed ``Commit`` put at stake, one element below 2^30
-  (:data:`~sealbatch.auction.bounds.MAX_BOND`), so the root binds who forfeits what.
+* **Leaf** of a commitment:
+  ``compress(compress(commitment, [market code, 0×7]), [trader×7, bond])``
+  (:func:`commitment_leaf`): the market, trader and bond of its signed
+  ``Commit`` — the market's code, the trader's 7 address limbs and the bond it
+  put at stake, one element below 2^30 (:data:`~sealbatch.auction.bounds.MAX_BOND`) —
+  so the root binds who forfeits what, in which market.
 * **Commitment root** (the batch seed). A binary Poseidon2 Merkle tree of
   fixed depth :data:`COMMITMENT_TREE_DEPTH` over the leaves in receipt
   order; a missing leaf is the all-zero digest and an empty subtree of height
@@ -73,6 +75,7 @@ __all__ = [
     "compute_commitments",
     "digest_preimages",
     "is_commitment_digest",
+    "leaf_market",
     "leaf_tail",
     "limbs",
     "market_code",
@@ -306,6 +309,11 @@ def _check_bond(bond: int) -> int:
     return bond
 
 
+def leaf_market(market: str) -> list[int]:
+    """The right half of a commitment leaf's inner compression: ``[market code, 0×7]``."""
+    return [market_code(market), *[0] * (DIGEST_SIZE - 1)]
+
+
 def leaf_tail(trader: str, bond: int) -> list[int]:
     """The right half of a commitment's leaf: ``[trader×7, bond]``.
 
@@ -315,53 +323,76 @@ def leaf_tail(trader: str, bond: int) -> list[int]:
     return [*address_limbs(trader), _check_bond(bond)]
 
 
-def commitment_leaf(commitment: bytes, trader: str, bond: int) -> bytes:
-    """Leaf of a commitment in the commitment tree: ``compress(commitment, [trader×7, bond])``.
+def _check_markets(markets: Sequence[str]) -> None:
+    for market in markets:
+        if not isinstance(market, str) or not market:
+            raise ValueError(f"market: expected a market id, got {market!r}")
+
+
+def commitment_leaf(commitment: bytes, market: str, trader: str, bond: int) -> bytes:
+    """Leaf of a commitment in the commitment tree:
+    ``compress(compress(commitment, [market code, 0×7]), [trader×7, bond])``.
+
+    Args:
+        commitment: the 32-byte commitment.
+        market, trader, bond: the market, trader and bond of its signed ``Commit``.
 
     Raises:
         ValueError: ``commitment`` is not a Poseidon2 digest (:func:`is_commitment_digest`),
-            or see :func:`leaf_tail`.
+            ``market`` not a market id, or see :func:`leaf_tail`.
     """
     if not is_commitment_digest(commitment):
         raise ValueError(
             f"commitment: expected a Poseidon2 digest, got 0x{bytes(commitment).hex()}"
         )
-    return _digest_bytes(compress_ints(bytes32_elements(commitment), leaf_tail(trader, bond)))
+    _check_markets([market])
+    tail = leaf_tail(trader, bond)
+    head = compress_ints(bytes32_elements(commitment), leaf_market(market))
+    return _digest_bytes(compress_ints(head, tail))
 
 
 def commitment_leaves(
-    commitments: Sequence[bytes], traders: Sequence[str], bonds: Sequence[int]
+    commitments: Sequence[bytes],
+    markets: Sequence[str],
+    traders: Sequence[str],
+    bonds: Sequence[int],
 ) -> npt.NDArray[np.uint64]:
     """The leaves (:func:`commitment_leaf`) of many commitments, one row of 8 elements each,
-    in one vectorised compress.
+    in two vectorised compressions.
 
     Raises:
         ValueError: the sequences differ in length, or see :func:`commitment_leaf`.
     """
-    if not len(commitments) == len(traders) == len(bonds):
+    if not len(commitments) == len(markets) == len(traders) == len(bonds):
         raise ValueError(
-            f"expected one trader and bond per commitment, got {len(commitments)} commitments, "
-            f"{len(traders)} traders and {len(bonds)} bonds"
+            "expected one market, trader and bond per commitment, got "
+            f"{len(commitments)} commitments, {len(markets)} markets, {len(traders)} traders "
+            f"and {len(bonds)} bonds"
         )
     for c in commitments:
         if not is_commitment_digest(c):
             raise ValueError(f"commitment: expected a Poseidon2 digest, got 0x{bytes(c).hex()}")
+    _check_markets(markets)
     if not commitments:
         return np.zeros((0, DIGEST_SIZE), np.uint64)
     left = np.stack([digest_from_bytes(bytes(c)) for c in commitments])
+    codes = np.array([leaf_market(m) for m in markets], dtype=np.uint64)
     right = np.array(
         [leaf_tail(t, b) for t, b in zip(traders, bonds, strict=True)], dtype=np.uint64
     )
-    return compress(left, right)
+    return compress(compress(left, codes), right)
 
 
 def commitment_root(
-    commitments: Sequence[bytes], traders: Sequence[str], bonds: Sequence[int]
+    commitments: Sequence[bytes],
+    markets: Sequence[str],
+    traders: Sequence[str],
+    bonds: Sequence[int],
 ) -> bytes:
     """The Poseidon2 Merkle root of commitments in receipt order (the batch seed).
 
     A fixed-depth tree (:data:`COMMITMENT_TREE_DEPTH`): leaf ``i`` is
-    :func:`commitment_leaf` of commitment ``i`` with its trader and bond, the
+    :func:`commitment_leaf` of commitment ``i`` with its market, trader and bond, the
     other leaves are empty; each level is one vectorised
     :func:`~sealbatch.crypto.poseidon2.compress` over the nodes that hold a
     commitment, and an odd node out pairs with the level's empty-subtree
@@ -369,18 +400,20 @@ def commitment_root(
 
     Args:
         commitments: the commitments in receipt order.
+        markets: each commitment's market id (its signed ``Commit``'s).
         traders: each commitment's trader (its signed ``Commit``'s).
         bonds: each commitment's bond in base units (its signed ``Commit``'s).
 
     Raises:
         ValueError: a commitment is not a Poseidon2 digest (:func:`is_commitment_digest`),
-            a trader not an address, a bond above :data:`MAX_BOND`, the sequences differ
-            in length, or there are more than 2^20 commitments.
+            a market not a market id, a trader not an address, a bond above
+            :data:`MAX_BOND`, the sequences differ in length, or there are more than 2^20
+            commitments.
     """
     n = len(commitments)
     if n > 1 << COMMITMENT_TREE_DEPTH:
         raise ValueError(f"expected at most 2^{COMMITMENT_TREE_DEPTH} commitments, got {n}")
-    level = commitment_leaves(commitments, traders, bonds)
+    level = commitment_leaves(commitments, markets, traders, bonds)
     if n == 0:
         return _digest_bytes(EMPTY_SUBTREES[COMMITMENT_TREE_DEPTH])
     height = 0
@@ -399,14 +432,18 @@ def commitment_root(
 
 
 def commitment_path(
-    commitments: Sequence[bytes], traders: Sequence[str], bonds: Sequence[int], index: int
+    commitments: Sequence[bytes],
+    markets: Sequence[str],
+    traders: Sequence[str],
+    bonds: Sequence[int],
+    index: int,
 ) -> list[bytes]:
     """The inclusion proof of commitment ``index`` under :func:`commitment_root`: its
     leaf's sibling at each of the :data:`COMMITMENT_TREE_DEPTH` levels, bottom up
     (an empty subtree's constant where the tree holds no commitment).
 
     Args:
-        commitments, traders, bonds: the batch's commitments in receipt order, as for
+        commitments, markets, traders, bonds: the batch's commitments in receipt order, as for
             :func:`commitment_root`.
         index: the commitment's receipt number (its leaf's position).
 
@@ -419,7 +456,7 @@ def commitment_path(
         raise ValueError(f"index: expected a receipt number in [0, {n}), got {index!r}")
     if n > 1 << COMMITMENT_TREE_DEPTH:
         raise ValueError(f"expected at most 2^{COMMITMENT_TREE_DEPTH} commitments, got {n}")
-    level = commitment_leaves(commitments, traders, bonds)
+    level = commitment_leaves(commitments, markets, traders, bonds)
     path: list[bytes] = []
     at = index
     for h in range(COMMITMENT_TREE_DEPTH):
@@ -437,10 +474,17 @@ def commitment_path(
 
 
 def verify_commitment_path(
-    root: bytes, commitment: bytes, trader: str, bond: int, index: int, path: Sequence[bytes]
+    root: bytes,
+    commitment: bytes,
+    market: str,
+    trader: str,
+    bond: int,
+    index: int,
+    path: Sequence[bytes],
 ) -> bool:
     """Whether ``path`` (:func:`commitment_path`) proves that leaf ``index`` of the
-    commitment tree with root ``root`` is ``commitment`` with ``trader`` and ``bond``.
+    commitment tree with root ``root`` is ``commitment`` with ``market``, ``trader`` and
+    ``bond``.
 
     False for a path of another length, a digest that is not 32 bytes or an index
     outside the tree; the leaf's inputs are checked as :func:`commitment_leaf` does.
@@ -452,7 +496,7 @@ def verify_commitment_path(
         return False
     if len(root) != 32 or any(len(sibling) != 32 for sibling in path):
         return False
-    node = bytes32_elements(commitment_leaf(commitment, trader, bond))
+    node = bytes32_elements(commitment_leaf(commitment, market, trader, bond))
     for sibling in path:
         other = bytes32_elements(bytes(sibling))
         node = compress_ints(other, node) if index & 1 else compress_ints(node, other)
@@ -461,25 +505,27 @@ def verify_commitment_path(
 
 
 def receipt_order(
-    revealed: Sequence[tuple[bytes, str, int]], forfeited: Sequence[tuple[int, bytes, str, int]]
-) -> list[tuple[bytes, str, int]]:
+    revealed: Sequence[tuple[bytes, str, str, int]],
+    forfeited: Sequence[tuple[int, bytes, str, str, int]],
+) -> list[tuple[bytes, str, str, int]]:
     """A batch's commitments in receipt order from what it publishes: each forfeit
     names its receipt number, the revealed orders (in receipt order) fill the rest.
 
     Args:
-        revealed: ``(commitment, trader, bond)`` of each revealed order, in receipt order.
-        forfeited: ``(sequence, commitment, trader, bond)`` of each forfeited order
+        revealed: ``(commitment, market, trader, bond)`` of each revealed order, in receipt
+            order.
+        forfeited: ``(sequence, commitment, market, trader, bond)`` of each forfeited order
             commitment (not RFQ quotes: they are not under the root).
 
     Raises:
         ValueError: a forfeit's number is outside the batch or taken twice.
     """
     total = len(revealed) + len(forfeited)
-    slots: list[tuple[bytes, str, int] | None] = [None] * total
-    for sequence, commitment, trader, bond in forfeited:
+    slots: list[tuple[bytes, str, str, int] | None] = [None] * total
+    for sequence, commitment, market, trader, bond in forfeited:
         if not 0 <= sequence < total or slots[sequence] is not None:
             raise ValueError(f"forfeit sequence {sequence}: expected a free slot in [0, {total})")
-        slots[sequence] = (commitment, trader, bond)
+        slots[sequence] = (commitment, market, trader, bond)
     fill = iter(revealed)
     return [s if s is not None else next(fill) for s in slots]
 

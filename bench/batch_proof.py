@@ -148,7 +148,9 @@ def next_batch(
         RevealedOrder(c, t, o, seq, seq, 0, 0, salt)
         for seq, (c, salt, (t, o)) in enumerate(zip(commitments, salts, flow, strict=True))
     )
-    seed = commitment_root(commitments, [t for t, _ in flow], [r.bond for r in revealed])
+    seed = commitment_root(
+        commitments, [o.market for _, o in flow], [t for t, _ in flow], [r.bond for r in revealed]
+    )
     sealed = SealedBatch(batch_id, seed, (), revealed, (), ())
     references = {m: ref or PRICES[m] for m, ref in reference_prices(state).items()}
     result = clear_batch(sealed, config.auction_markets, references)

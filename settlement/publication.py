@@ -320,8 +320,9 @@ class PublishedBatch:
             withdrawals=withdrawals,
         )
 
-    def commitments(self) -> list[tuple[bytes, str, int]]:
-        """The batch's commitments in receipt order, ``(commitment, trader, bond)`` each:
+    def commitments(self) -> list[tuple[bytes, str, str, int]]:
+        """The batch's commitments in receipt order, ``(commitment, market, trader, bond)``
+        each:
         the leaves of its commitment root (:func:`~sealbatch.auction.commitment.commitment_root`).
 
         The revealed orders are orders.csv's rows of this batch with a bond (an order
@@ -333,12 +334,12 @@ class PublishedBatch:
         """
         return receipt_order(
             [
-                (r.order_id, r.trader, r.bond)
+                (r.order_id, r.order.market, r.trader, r.bond)
                 for r in self.orders
                 if r.origin_batch == self.batch_id and r.bond is not None
             ],
             [
-                (f.sequence, f.commitment, f.trader, f.bond)
+                (f.sequence, f.commitment, f.market, f.trader, f.bond)
                 for f in self.forfeited
                 if f.rfq_id is None
             ],

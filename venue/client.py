@@ -480,7 +480,7 @@ class VenueClient:
 
         Asks the venue for the inclusion proof of the receipt's number
         (``GET /v1/batches/{id}/commitments/{sequence}``) and checks it here: the leaf
-        is this trader's commitment with the bond it signed, at the receipt's number,
+        is this trader's commitment with the market and bond it signed, at the receipt's number,
         and the path hashes to the batch's published seed, the commitment root its
         clearing and its proof used. The batch must be settled.
 
@@ -501,6 +501,7 @@ class VenueClient:
             "batch_id": batch_id,
             "sequence": sequence,
             "commitment": _hex(pending.commitment),
+            "market": pending.order.market,
             "trader": self._me().lower(),
             "bond": pending.bond,
             "root": seed.lower(),
@@ -509,6 +510,7 @@ class VenueClient:
             "batch_id": proof.get("batch_id"),
             "sequence": proof.get("sequence"),
             "commitment": str(proof.get("commitment", "")).lower(),
+            "market": proof.get("market"),
             "trader": str(proof.get("trader", "")).lower(),
             "bond": proof.get("bond"),
             "root": str(proof.get("root", "")).lower(),
@@ -521,6 +523,7 @@ class VenueClient:
             ok = verify_commitment_path(
                 bytes.fromhex(seed.removeprefix("0x")),
                 pending.commitment,
+                pending.order.market,
                 self._me(),
                 pending.bond,
                 sequence,

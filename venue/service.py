@@ -1255,18 +1255,20 @@ class VenueService:
             raise NotFound(
                 f"batch {batch_id}: expected a receipt number in [0, {len(leaves)}), got {sequence}"
             )
-        commitments = [c for c, _, _ in leaves]
-        traders = [t for _, t, _ in leaves]
-        bonds = [b for _, _, b in leaves]
-        commitment, trader, bond = leaves[sequence]
-        path = commitment_path(commitments, traders, bonds, sequence)
+        commitments = [c for c, _, _, _ in leaves]
+        markets = [m for _, m, _, _ in leaves]
+        traders = [t for _, _, t, _ in leaves]
+        bonds = [b for _, _, _, b in leaves]
+        commitment, market, trader, bond = leaves[sequence]
+        path = commitment_path(commitments, markets, traders, bonds, sequence)
         return {
             "batch_id": batch_id,
             "sequence": sequence,
             "commitment": "0x" + commitment.hex(),
+            "market": market,
             "trader": trader,
             "bond": bond,
-            "leaf": "0x" + commitment_leaf(commitment, trader, bond).hex(),
+            "leaf": "0x" + commitment_leaf(commitment, market, trader, bond).hex(),
             "path": ["0x" + p.hex() for p in path],
             "root": "0x" + batch.seed.hex(),
             "commitments": len(leaves),

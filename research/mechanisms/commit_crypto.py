@@ -351,15 +351,16 @@ class CommitCrypto:
         self._receipts = keep
 
     # -- the batch seed ---------------------------------------------------------------
-    def start_root(self, batch: int, leaves: Sequence[tuple[bytes, str, int]]) -> None:
+    def start_root(self, batch: int, leaves: Sequence[tuple[bytes, str, str, int]]) -> None:
         """Start the commitment root of ``batch``: its commitments in receipt order, each
-        with its trader and bond (its leaf binds them)."""
+        with its market, trader and bond (its leaf binds them)."""
         if self.pooled:
             self._roots[batch] = self._submit(
                 "commitment_root",
-                [c for c, _, _ in leaves],
-                [t for _, t, _ in leaves],
-                [b for _, _, b in leaves],
+                [c for c, _, _, _ in leaves],
+                [m for _, m, _, _ in leaves],
+                [t for _, _, t, _ in leaves],
+                [b for _, _, _, b in leaves],
             )
 
     def root(self, batch: int) -> bytes | None:

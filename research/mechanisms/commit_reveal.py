@@ -257,7 +257,7 @@ class CommitRevealMechanism(Mechanism):
                 del pending[o.oid]
                 continue
             self.commits += 1
-            taken.append((commitment, commit.trader, bond))
+            taken.append((commitment, market, commit.trader, bond))
             if pooled:
                 receipts.append((k, receipt.sequence, receipt.commitment, receipt.received_at_ms))
         if pooled:

@@ -25,7 +25,9 @@ commitment tree):
   with ``limit = e3 + 2^24·e4`` and ``quantity = e5 + 2^24·e6`` — the very
   values the book row clears with (its market code comes from the public
   market table, its flags are its ``is_buy``, ``has_limit``, ``gtc`` and
-  ``reduce_only`` bits);
+  ``reduce_only`` bits) — and sends the right half of its leaf's inner
+  compression, ``(TAG_CNODE, −2, 4·seq + 1, code, 0×7)`` (:mod:`.commitments`),
+  with the market code it hashed;
 * block 3 receives ``(TAG_CDIGEST, seq, account, digest×8)``: the book row's
   account and id, so the id is the hash of those fields; and it sends
   ``(TAG_ACCOUNT_ADDR, account, trader×7, 0)`` to the accounts section, which
@@ -58,7 +60,7 @@ from sealbatch.auction.commitment import (
     market_code,
 )
 from sealbatch.crypto.air import Column, Expr, const, pub
-from sealbatch.settlement.batch_air.commitments import HALF, TAG_CNODE
+from sealbatch.settlement.batch_air.commitments import HALF, HEAD, TAG_CNODE
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_ADDR,
     TAG_CDIGEST,
@@ -143,6 +145,12 @@ def declare(b: AirBuilder) -> None:
     b.permutation([*rate, *cap], out, on)
     fields = [rate[1], rate[2], rate[3] + _LIMB * rate[4], rate[5] + _LIMB * rate[6]]
     b.bus.receive(TAG_CFIELDS, [seq, *fields], on * first, f"{name}: the order's fields")
+    b.bus.send(
+        TAG_CNODE,
+        [const(HEAD), 4 * seq + 1, rate[1], *[const(0)] * 7],
+        on * first,
+        "S8 completeness: a revealed order's market code (its leaf's inner right half)",
+    )
     b.bus.receive(TAG_CDIGEST, [seq, acct, *out[:8]], last, f"{name}: digest = the order's id")
     b.bus.send(
         TAG_ACCOUNT_ADDR,

@@ -4,36 +4,43 @@ revealed orders and the forfeits.
 The commitment root (public inputs 19–26, ``result.json``'s ``seed``) is the
 depth-20 Poseidon2 Merkle tree of docs/formats.md "Commitments" over the
 batch's commitments in receipt order, leaf ``s`` being
-``compress(commitment, [trader×7, bond])``. Here each leaf is computed from
-two halves sent at level −1 (the field element ``p − 1``), the commitment at
-index ``2s`` and ``[trader×7, bond]`` at ``2s + 1``:
+``compress(compress(commitment, [market code, 0×7]), [trader×7, bond])``. Here
+each leaf is computed from three parts: the inner compression's two halves sent at
+level −2 (the field element ``p − 2``), the commitment at index ``4s`` and
+``[market code, 0×7]`` at ``4s + 1``, and the outer compression's right half
+``[trader×7, bond]`` sent at level −1 (``p − 1``), index ``2s + 1`` (its left
+half, the inner compression, is the tree row at level −1, index ``2s``):
 
 * each book row revealed in this batch (``rev``) sends its order id as the
-  commitment ``(TAG_CNODE, −1, 2·seq, id×8)`` — its id is the hash of its own
+  commitment ``(TAG_CNODE, −2, 4·seq, id×8)`` — its id is the hash of its own
   fields (:mod:`.commitment_hash`), and which rows are revealed at which
-  numbers is fixed by the root itself; the last row of its commitment hash
-  (same ``seq``, the order's own hash rows) sends ``(TAG_CNODE, −1, 2·seq + 1,
-  trader×7, bond)`` with the trader limbs it hashed and a free ``bond``
-  element (the root fixes it: the bond its trader's signed ``Commit`` staked);
-* each forfeited order commitment of ``result.json`` sends both halves at its
-  published sequence number from the outputs digest's forfeit rows
-  (:mod:`.digests`), so the forfeits — with their traders and bonds — are the
-  ones the public outputs digest lists.
+  numbers is fixed by the root itself; the first row of its commitment hash
+  (same ``seq``, the order's own hash rows) sends ``(TAG_CNODE, −2, 4·seq + 1,
+  code, 0×7)`` with the market code it hashed, and the last row ``(TAG_CNODE,
+  −1, 2·seq + 1, trader×7, bond)`` with the trader limbs it hashed and a free
+  ``bond`` element (the root fixes it: the bond its trader's signed ``Commit``
+  staked);
+* each forfeited order commitment of ``result.json`` sends the same three parts
+  at its published sequence number from the outputs digest's forfeit rows
+  (:mod:`.digests`), so the forfeits — with their markets, traders and bonds — are
+  the ones the public outputs digest lists.
 
-Section ``ctree``: one row per node ``(level h ≥ 0, index i)``: it receives its
+Section ``ctree``: one row per node ``(level h ≥ −1, index i)``: it receives its
 children ``(h − 1, 2i, L)`` and ``(h − 1, 2i + 1, R)``, sends ``(h, i,
 compress(L, R))`` with ``compress(L, R) = P(L ‖ R)[0:8] + L`` (the permutation
-from the Poseidon2 service), with ``0 ≤ h ≤ 20`` and ``i < 2^24``
-range-checked. The level-0 rows are the leaves (one compression per
-commitment); ``2i`` and ``2s + 1`` never meet, as ``i`` and ``s`` are below
-2^24 and p is odd. The verifier sends the empty subtrees the tree
+from the Poseidon2 service), with ``−1 ≤ h ≤ 20`` and ``i < 2^24``
+range-checked. The level −1 rows are the leaves' inner compressions (index
+``2s``) and the level-0 rows the leaves (two compressions per commitment); at
+levels −2 and −1 an even index and an odd one never meet, as the indices are
+below 2^26 and p is odd. The verifier sends the empty subtrees the tree
 needs (``EMPTY_SUBTREES[h]`` at index ``count_h`` for each level whose node
 count is odd) and receives the root ``(20, 0, root)`` from the public inputs.
 Every node tuple is sent once and received once, so the nodes form exactly
 the tree over those leaves: **every commitment under the root is either an
 order of the book revealed in this batch or a published forfeit**, no
 revealed order of the book is missing from it, and **each published forfeit's
-trader and bond are its commitment's** (those its trader signed).
+market, trader and bond are its commitment's** (those its trader signed): the
+market code the waiver reads (:mod:`.waivers`) is the signed one.
 
 Not proved here: the forfeits' charges (the settlement sections take the
 charged amounts from the published flows). That a revealed order's fields hash
@@ -46,7 +53,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sealbatch.auction.commitment import COMMITMENT_TREE_DEPTH, EMPTY_SUBTREES, leaf_tail
+from sealbatch.auction.commitment import (
+    COMMITMENT_TREE_DEPTH,
+    EMPTY_SUBTREES,
+    leaf_tail,
+    market_code,
+)
 from sealbatch.crypto.air import Column, const
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.field_scalar import P
@@ -54,13 +66,24 @@ from sealbatch.settlement.batch_air import tiekeys
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.statement import BatchStatement, OrderRow
 
-__all__ = ["HALF", "TAG_CNODE", "declare_book", "declare_tree", "generate", "node_count"]
+__all__ = [
+    "HALF",
+    "HEAD",
+    "TAG_CNODE",
+    "declare_book",
+    "declare_tree",
+    "generate",
+    "node_count",
+]
 
 #: Bus tag of a commitment-tree node ``(level, index, digest×8)``.
 TAG_CNODE = 7
-#: The level of a leaf's two halves (commitment at ``2s``, ``[trader×7, bond]`` at
-#: ``2s + 1``): −1 in the field.
+#: The level of a leaf's two halves (its inner compression at ``2s``, ``[trader×7, bond]``
+#: at ``2s + 1``): −1 in the field.
 HALF = P - 1
+#: The level of the inner compression's halves (commitment at ``4s``, ``[market code,
+#: 0×7]`` at ``4s + 1``): −2 in the field.
+HEAD = P - 2
 SECTION = "ctree"
 _DEPTH = COMMITMENT_TREE_DEPTH
 
@@ -74,22 +97,22 @@ def _counts(leaves: int) -> list[int]:
 
 
 def node_count(statement: BatchStatement) -> int:
-    """Nodes of the statement's commitment tree, leaves included (one row and one
-    permutation each)."""
+    """Nodes of the statement's commitment tree, leaves and their inner compressions
+    included (one row and one permutation each)."""
     leaves = sum(o.revealed for o in statement.orders) + len(statement.forfeit_leaves)
-    return sum(_counts(leaves))
+    return leaves + sum(_counts(leaves))
 
 
 def declare_book(b: AirBuilder, active: Column) -> dict[str, Column]:
     """The book row's ``rev``, ``seq`` and id columns, and its commitment's send (the
-    left half of its leaf)."""
+    left half of its leaf's inner compression)."""
     rev, seq = b.column("book", "rev"), b.column("book", "seq")
     ids = [b.column("book", f"id{k}") for k in range(8)]
     b.boolean(rev, "S8 completeness: rev")
     b.constrain(rev * (1 - active), "S8 completeness: padding reveals nothing")
     b.bus.send(
         TAG_CNODE,
-        [const(HALF), 2 * seq, *ids],
+        [const(HEAD), 4 * seq, *ids],
         rev,
         "S8 completeness: a revealed order's commitment",
     )
@@ -104,7 +127,7 @@ def declare_tree(b: AirBuilder, statement: BatchStatement) -> None:
     out = [b.column(SECTION, f"o{k}") for k in range(16)]
     b.boolean(on, "S8 commitment tree: on")
     b.constrain(on.next * (1 - on), "S8 commitment tree: node rows first")
-    b.range_check(SECTION, "level_lo", on * level, 12)
+    b.range_check(SECTION, "level_lo", on * (level + 1), 12)
     b.range_check(SECTION, "level_hi", on * (_DEPTH - level), 12)
     b.range_check(SECTION, "idx", index, 24)
     below = level - 1
@@ -145,28 +168,45 @@ def generate(
     ids = np.array([o.id_elements() for o in rows], np.int64).reshape(-1, 8)
     for k in range(8):
         tb.set("book", f"id{k}", ids[:, k])
-    halves_by_seq = {
-        o.sequence: (*o.id_elements(), *leaf_tail(o.trader, o.bond)) for o in rows if o.revealed
+    parts_by_seq = {
+        o.sequence: (
+            *o.id_elements(),
+            market_code(statement.markets[o.market]),
+            *leaf_tail(o.trader, o.bond),
+        )
+        for o in rows
+        if o.revealed
     }
     for leaf in statement.forfeit_leaves:
-        halves_by_seq[leaf[0]] = tuple(leaf[1:])
-    n = len(halves_by_seq)
-    if refuse and sorted(halves_by_seq) != list(range(n)):
+        parts_by_seq[leaf[0]] = tuple(leaf[1:])
+    n = len(parts_by_seq)
+    if refuse and sorted(parts_by_seq) != list(range(n)):
         raise ValueError(
             "S8 completeness: the receipt sequence numbers of the revealed orders and the "
             "forfeits are not 0, 1, … (a commitment is neither revealed nor forfeited)"
         )
-    order = sorted(halves_by_seq)
-    halves = np.array([halves_by_seq[s] for s in order], np.uint64).reshape(-1, 16)
+    order = sorted(parts_by_seq)
+    parts = np.array([parts_by_seq[s] for s in order], np.uint64).reshape(-1, 17)
     node_level, node_index, lefts, rights, outs = [], [], [], [], []
     level = np.zeros((0, 8), np.uint64)
-    if n:  # the leaves: compress(commitment, [trader×7, bond])
-        out = tb.permute(halves)
-        level = (out[:, :8] + halves[:, :8]) % np.uint64(P)
+    if n:  # the inner compressions compress(commitment, [code, 0×7]), then the leaves
+        commitment = parts[:, :8]
+        code = np.zeros((n, 8), np.uint64)
+        code[:, 0] = parts[:, 8]
+        out = tb.permute(np.hstack([commitment, code]))
+        inner = (out[:, :8] + commitment) % np.uint64(P)
+        node_level += [HALF] * n
+        node_index += [2 * s for s in range(n)]
+        lefts.append(commitment)
+        rights.append(code)
+        outs.append(out)
+        tail = parts[:, 9:]
+        out = tb.permute(np.hstack([inner, tail]))
+        level = (out[:, :8] + inner) % np.uint64(P)
         node_level += [0] * n
         node_index += list(range(n))
-        lefts.append(halves[:, :8])
-        rights.append(halves[:, 8:])
+        lefts.append(inner)
+        rights.append(tail)
         outs.append(out)
     for h in range(1, _DEPTH + 1):
         count = -(-level.shape[0] // 2)
@@ -204,8 +244,8 @@ def generate(
     on = np.zeros(tb.num_rows, np.int64)
     on[:m] = 1
     lvl = np.zeros(tb.num_rows, np.int64)
-    lvl[:m] = node_level
-    tb.set_range(SECTION, "level_lo", on * lvl, "S8 commitment tree (level ≥ 0)")
+    lvl[:m] = [(h + 1) % P - 1 for h in node_level]  # −1 for the inner compressions
+    tb.set_range(SECTION, "level_lo", on * (lvl + 1), "S8 commitment tree (level ≥ −1)")
     tb.set_range(SECTION, "level_hi", on * (_DEPTH - lvl), "S8 commitment tree (level ≤ 20)")
     tb.set_range(SECTION, "idx", node_index, "S8 commitment tree (index < 2^24)")
     return m

@@ -32,15 +32,17 @@ the public outputs digest. Statements (constraint names start with
 * the forfeits: right after the fills, three rows per forfeit (``forfeits`` of
   them, the header's count): ``[commitment×8]``, ``[sequence, is_quote, bond×3]``,
   ``[trader×7, market code]``. An order commitment's forfeit (``is_quote = 0``) **sends
-  the two halves of its leaf** to the commitment tree (:mod:`.commitments`):
-  its first row ``(TAG_CNODE, −1, 2·sequence, commitment×8)``, its third row
-  ``(TAG_CNODE, −1, 2·sequence + 1, trader×7, bond)`` with ``sequence``
-  (``forfeit_seq``) and ``bond = b0 + 2^24·b1 + 2^48·b2`` (``forfeit_bond``)
-  copied from the second row, so the commitments under the public commitment
-  root that were not revealed are exactly the published forfeits — none
-  hidden, none invented, none moved to another receipt slot — each with the
-  trader and bond its leaf binds (the verifier refuses a published bond of
-  2^30 or more, so its limbs are the leaf's one bond element);
+  the three parts of its leaf** to the commitment tree (:mod:`.commitments`):
+  its first row ``(TAG_CNODE, −2, 4·sequence, commitment×8)``, its third row
+  ``(TAG_CNODE, −2, 4·sequence + 1, market code, 0×7)`` and ``(TAG_CNODE, −1,
+  2·sequence + 1, trader×7, bond)`` with ``sequence`` (``forfeit_seq``) and ``bond =
+  b0 + 2^24·b1 + 2^48·b2`` (``forfeit_bond``) copied from the second row, so the
+  commitments under the public commitment root that were not revealed are exactly
+  the published forfeits — none hidden, none invented, none moved to another receipt
+  slot — each with the market, trader and bond its leaf binds (the verifier refuses
+  a published bond of 2^30 or more, so its limbs are the leaf's one bond element).
+  The market code is the one the waiver reads (:mod:`.waivers`): a forfeit cannot be
+  relabelled to a halted or frozen market;
 * the markets' summaries: right after the forfeits, one row per market in id
   order (``summary``; ``summaries`` counts them, ``m`` of them), ``[market
   code, price, volume, fill count]``: the code is the market's, the price its
@@ -71,7 +73,7 @@ from sealbatch.auction.commitment import market_code
 from sealbatch.crypto.air import Column, Expr, const, pub
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH
-from sealbatch.settlement.batch_air.commitments import HALF, TAG_CNODE
+from sealbatch.settlement.batch_air.commitments import HALF, HEAD, TAG_CNODE
 from sealbatch.settlement.batch_air.framework import (
     TAG_FILL,
     TAG_FILL_ORDER,
@@ -281,12 +283,13 @@ def _declare_forfeits(
     b.constrain(leaf - first * (1 - block[1].next), "S8 completeness: a forfeit's leaf")
     b.bus.send(
         TAG_CNODE,
-        [const(HALF), 2 * seq, *block],
+        [const(HEAD), 4 * seq, *block],
         leaf,
         "S8 completeness: a published forfeit's commitment",
     )
     # the leaf's right half on the third row: its trader (this block), the sequence and
-    # the bond of the second row (limbs b0, b1, b2 at block[2:5])
+    # the bond of the second row (limbs b0, b1, b2 at block[2:5]); and the inner
+    # compression's right half: its market code (this block's last element)
     b.boundary(0, leaf_c, "S8 completeness: the header sends no trader")
     b.constrain(leaf_c.next - second * (1 - block[1]), "S8 completeness: a forfeit's trader row")
     b.constrain(second * (seq.next - block[0]), "S8 completeness: a forfeit's trader sequence")
@@ -297,6 +300,12 @@ def _declare_forfeits(
         [const(HALF), 2 * seq + 1, *block[:7], bond],
         leaf_c,
         "S8 completeness: a published forfeit's trader and bond",
+    )
+    b.bus.send(
+        TAG_CNODE,
+        [const(HEAD), 4 * seq + 1, block[7], *[const(0)] * 7],
+        leaf_c,
+        "S8 completeness: a published forfeit's market code",
     )
     _declare_charges(b, statement, head, third, total, bond, block)
     return third, first + second + third
@@ -390,6 +399,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         (
             int(blocks[r + 1, 0]),
             *(int(v) for v in blocks[r]),
+            int(blocks[r + 2, 7]),
             *(int(v) for v in blocks[r + 2, :7]),
             _bond(blocks[r + 1]),
         )

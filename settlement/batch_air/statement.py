@@ -134,7 +134,8 @@ class BatchStatement:
     settle: SettleStatement
     settle_witness: SettleWitness
     references: tuple[int, ...] = ()  # reference price per market, 0: none
-    #: (sequence, commitment×8, trader×7, bond) per forfeit of an order commitment
+    #: (sequence, commitment×8, market code, trader×7, bond) per forfeit of an order
+    #: commitment: the parts of its leaf under the commitment root
     forfeit_leaves: tuple[tuple[int, ...], ...] = ()
     #: the outputs digest's preimage, rate-8 blocks (docs/formats.md "Batch digests"): the
     #: header, then ``output_fills`` fills of two blocks each (order id, fill), then the rest
@@ -450,6 +451,7 @@ def _receipt_order(
             seq = int(f["sequence"])
             commitment = bytes.fromhex(str(f["commitment"]).removeprefix("0x"))
             elements = bytes32_elements(commitment)
+            code = market_code(str(f["market"]))
             # the leaf's bond is one field element: a bond of 2^30 or more is no leaf's
             tail = leaf_tail(str(f["trader"]), f["bond"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -459,7 +461,7 @@ def _receipt_order(
                 f"result.json forfeit sequence {seq}: expected a free slot in [0, {total})"
             )
         taken.add(seq)
-        leaves.append((seq, *elements, *tail))
+        leaves.append((seq, *elements, code, *tail))
     free = iter(s for s in range(total) if s not in taken)
     out = list(rows)
     for i in revealed:

@@ -81,15 +81,24 @@ def test_commit_reveal_close(make_book: BookFactory) -> None:
     # the seed is fixed by the commit window: Merkle root in receipt order
     seed = commitment_root(
         [r.commitment for r in receipts],
+        [s.commit.market for s in (sa, sb, sc)],
         [s.commit.trader for s in (sa, sb, sc)],
         [s.commit.bond for s in (sa, sb, sc)],
     )
     assert book.seed == seed
-    # each leaf binds its trader and bond: another bond is another root
+    # each leaf binds its market, trader and bond: another bond is another root
     assert book.seed != commitment_root(
         [r.commitment for r in receipts],
+        [s.commit.market for s in (sa, sb, sc)],
         [s.commit.trader for s in (sa, sb, sc)],
         [s.commit.bond + 1 for s in (sa, sb, sc)],
+    )
+    relabelled = ["ETH-PERP" if s.commit.market != "ETH-PERP" else "BTC-PERP" for s in (sa, sb, sc)]
+    assert book.seed != commitment_root(
+        [r.commitment for r in receipts],
+        relabelled,
+        [s.commit.trader for s in (sa, sb, sc)],
+        [s.commit.bond for s in (sa, sb, sc)],
     )
 
     got_a = book.reveal(ra, IN_REVEAL)
@@ -143,11 +152,14 @@ def test_close_takes_a_seed_computed_elsewhere(make_book: BookFactory) -> None:
         book.commit(sb, IN_COMMIT + 1)
     root = commitment_root(
         [sa.commit.commitment, sb.commit.commitment],
+        [sa.commit.market, sb.commit.market],
         [sa.commit.trader, sb.commit.trader],
         [sa.commit.bond, sb.commit.bond],
     )
     assert elsewhere.close(AFTER, seed=root) == here.close(AFTER)
-    other = commitment_root([sb.commit.commitment], [sb.commit.trader], [sb.commit.bond])
+    other = commitment_root(
+        [sb.commit.commitment], [sb.commit.market], [sb.commit.trader], [sb.commit.bond]
+    )
     assert make_book().close(AFTER, seed=other).seed == other
 
 

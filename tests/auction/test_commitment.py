@@ -30,6 +30,7 @@ from sealbatch.auction.commitment import (
     MARKET_DOMAIN,
     bytes32_elements,
     commitment_leaf,
+    commitment_leaves,
     commitment_preimage,
     commitment_root,
     compute_commitment,
@@ -121,15 +122,19 @@ def test_known_answers_match_docs_code_and_hand_construction() -> None:
     c1 = compute_commitment(ORDER_1, SALT_1, TRADER_1, 7)
     c2 = compute_commitment(ORDER_2, SALT_2, TRADER_2, 0)
     t1, t2, b1, b2 = TRADER_1, TRADER_2, 1_000_000, (1 << 30) - 1
-    for c, t, b, n in ((c1, t1, b1, "1"), (c2, t2, b2, "2")):
-        # the leaf by hand: compress(commitment, [trader limbs, bond])
+    m1, m2 = ORDER_1.market, ORDER_2.market
+    for c, m, t, b, n in ((c1, m1, t1, b1, "1"), (c2, m2, t2, b2, "2")):
+        # the leaf by hand: compress(compress(commitment, [market code, 0×7]),
+        # [trader limbs, bond]), the market code from its documented value
+        code = {"BTC-PERP": 1001042996, "ETH-PERP": 75687854}[m]
+        head = p2.compress(p2.digest_from_bytes(c), np.array([code] + [0] * 7, dtype=np.uint64))
         right = [(int(t, 16) >> (24 * i)) % (1 << 24) for i in range(7)] + [b]
-        hand = p2.compress(p2.digest_from_bytes(c), np.array(right, dtype=np.uint64))
-        assert commitment_leaf(c, t, b) == le_bytes(hand)
-        assert "0x" + commitment_leaf(c, t, b).hex() == docs[f"leaf_{n}"]
-    root_12 = commitment_root([c1, c2], [t1, t2], [b1, b2])
-    assert "0x" + commitment_root([], [], []).hex() == docs["root_empty"]
-    assert "0x" + commitment_root([c1], [t1], [b1]).hex() == docs["root_1"]
+        hand = p2.compress(head, np.array(right, dtype=np.uint64))
+        assert commitment_leaf(c, m, t, b) == le_bytes(hand)
+        assert "0x" + commitment_leaf(c, m, t, b).hex() == docs[f"leaf_{n}"]
+    root_12 = commitment_root([c1, c2], [m1, m2], [t1, t2], [b1, b2])
+    assert "0x" + commitment_root([], [], [], []).hex() == docs["root_empty"]
+    assert "0x" + commitment_root([c1], [m1], [t1], [b1]).hex() == docs["root_1"]
     assert "0x" + root_12.hex() == docs["root_12"]
     assert "0x" + tiebreak_key(root_12, c1).hex() == docs["key_1"]
     assert "0x" + tiebreak_key(root_12, c2).hex() == docs["key_2"]
@@ -141,22 +146,29 @@ def test_commitment_root_is_a_full_tree_with_empty_leaves() -> None:
     rng = np.random.default_rng(3)
     commitments = [le_bytes(rng.integers(1, p2.P, 8)) for _ in range(40)]
     for n in (1, 2, 3, 16, 17, 40):
+        markets = ["BTC-PERP" if i % 3 else "ETH-PERP" for i in range(n)]
         traders = [TRADER_1 if i % 2 else TRADER_2 for i in range(n)]
         bonds = [1000 * i for i in range(n)]
         leaves = np.zeros((64, 8), dtype=np.uint64)
         leaves[:n] = np.stack(
-            [p2.digest_from_bytes(commitment_leaf(c, t, b))
-             for c, t, b in zip(commitments[:n], traders, bonds, strict=True)]
+            [p2.digest_from_bytes(commitment_leaf(c, m, t, b))
+             for c, m, t, b in zip(commitments[:n], markets, traders, bonds, strict=True)]
         )  # fmt: skip
         node = p2.merkle_root(leaves)
         for h in range(6, COMMITMENT_TREE_DEPTH):
             node = p2.compress(node, np.array(EMPTY_SUBTREES[h], dtype=np.uint64))
-        assert commitment_root(commitments[:n], traders, bonds) == le_bytes(node)
-        if n > 1:  # another trader or bond in any leaf is another root
+        assert commitment_root(commitments[:n], markets, traders, bonds) == le_bytes(node)
+        assert commitment_leaves(commitments[:n], markets, traders, bonds).tolist() == (
+            leaves[:n].tolist()
+        )
+        # another market, trader or bond in any leaf is another root
+        relabelled = [*markets[:-1], "SOL-PERP"]
+        assert commitment_root(commitments[:n], relabelled, traders, bonds) != le_bytes(node)
+        if n > 1:
             moved = [*bonds[:-1], bonds[-1] + 1]
-            assert commitment_root(commitments[:n], traders, moved) != le_bytes(node)
+            assert commitment_root(commitments[:n], markets, traders, moved) != le_bytes(node)
             swapped = [traders[1], traders[0], *traders[2:]]
-            assert commitment_root(commitments[:n], swapped, bonds) != le_bytes(node)
+            assert commitment_root(commitments[:n], markets, swapped, bonds) != le_bytes(node)
     zeros = np.zeros(8, dtype=np.uint64)
     assert EMPTY_SUBTREES[1] == tuple(p2.compress(zeros, zeros).tolist())
 
@@ -262,11 +274,20 @@ def test_commitment_rejects_malformed_inputs(
 def test_a_leaf_takes_a_bond_below_2_30_only(bond: object) -> None:
     """The bond is one field element of the leaf: 2^30 or more (or not an int) is refused."""
     good = compute_commitment(ORDER_1, SALT_1, TRADER_1, 7)
-    assert commitment_leaf(good, TRADER_1, MAX_BOND)
+    assert commitment_leaf(good, "BTC-PERP", TRADER_1, MAX_BOND)
     with pytest.raises(ValueError, match="bond"):
-        commitment_leaf(good, TRADER_1, bond)  # type: ignore[arg-type]
+        commitment_leaf(good, "BTC-PERP", TRADER_1, bond)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="bond"):
-        commitment_root([good], [TRADER_1], [bond])  # type: ignore[list-item]
+        commitment_root([good], ["BTC-PERP"], [TRADER_1], [bond])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("market", ["", None, 7])
+def test_a_leaf_takes_a_market_id_only(market: object) -> None:
+    good = compute_commitment(ORDER_1, SALT_1, TRADER_1, 7)
+    with pytest.raises(ValueError, match="market"):
+        commitment_leaf(good, market, TRADER_1, 5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="market"):
+        commitment_root([good], [market], [TRADER_1], [5])  # type: ignore[list-item]
 
 
 def test_is_commitment_digest() -> None:
@@ -289,7 +310,9 @@ def test_bytes32_elements_is_the_digest_for_digests() -> None:
 
 
 def test_tiebreak_keys_vectorised_equal_scalar() -> None:
-    seed = commitment_root([compute_commitment(ORDER_1, SALT_1, TRADER_1, 7)], [TRADER_1], [5])
+    seed = commitment_root(
+        [compute_commitment(ORDER_1, SALT_1, TRADER_1, 7)], ["BTC-PERP"], [TRADER_1], [5]
+    )
     ids = [bytes([i]) * 32 for i in range(5)]
     assert tiebreak_keys(seed, ids) == [tiebreak_key(seed, i) for i in ids]
     assert tiebreak_keys(seed, []) == []

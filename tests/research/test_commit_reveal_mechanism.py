@@ -118,7 +118,10 @@ def test_the_labs_commitments_are_the_protocols_bytes() -> None:
     assert [p.commitment for p in pending] == expected
     assert len(set(expected)) == len(sent)
     traders = [address_of(lab_key(p.order.agent)) for p in pending]
-    assert mech.books[0].seed == commitment_root(expected, traders, [mech.bond] * len(expected))
+    markets = [mech.market_id] * len(expected)
+    assert mech.books[0].seed == commitment_root(
+        expected, markets, traders, [mech.bond] * len(expected)
+    )
     assert mech.commits == len(sent)
 
 

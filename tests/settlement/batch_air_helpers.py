@@ -100,10 +100,18 @@ def committed_batch(
     forfeit_at: Sequence[int] = (),
     committed: Mapping[int, Order] | None = None,
     carried_in: Sequence[RestingOrder] = (),
+    forfeit_markets: Sequence[str] = (),
+    published_markets: Mapping[int, str] | None = None,
+    leaf_markets: Mapping[int, str] | None = None,
 ) -> BatchResult:
     """Clear ``orders`` as revealed under real Poseidon2 commitments, with unrevealed
     commitments at the receipt sequence numbers ``forfeit_at``; the seed is their root.
-    ``carried_in``: the pending orders of the pre-state (liquidation orders, GTC rests)."""
+    ``carried_in``: the pending orders of the pre-state (liquidation orders, GTC rests).
+
+    Forfeit ``k`` commits in (its trader signs) ``forfeit_markets[k]`` (BTC-PERP by
+    default). Forgeries: ``published_markets[k]`` publishes forfeit ``k`` under another
+    market than the one its leaf binds; ``leaf_markets[i]`` builds revealed order ``i``'s
+    leaf with another market than the one it committed to."""
     total = len(orders) + len(forfeit_at)
     free = iter(n for n in range(total) if n not in set(forfeit_at))
     revealed = []
@@ -112,19 +120,24 @@ def committed_batch(
         seq = next(free)
         commitment = compute_commitment((committed or {}).get(n, o), salt, t, batch_id)
         revealed.append(RevealedOrder(commitment, t, o, seq, n, 0, 500 + n, salt))
+    # the leaves bind the markets published (a forger of ``committed`` builds its root so)
+    slots: dict[int, tuple[bytes, str, str, int]] = {
+        r.sequence: (r.commitment, (leaf_markets or {}).get(n, r.order.market), r.trader, r.bond)
+        for n, r in enumerate(revealed)
+    }
     lost = []
     for k, seq in enumerate(forfeit_at):
-        o = Order(BTC, Side.BUY, 650_000, 1)
+        market = forfeit_markets[k] if k < len(forfeit_markets) else BTC
+        o = Order(market, Side.BUY, 650_000 if market == BTC else 350_000, 1)
         salt = keccak256(b"batch air test forfeit", k.to_bytes(4, "big"))
         trader = TRADERS[k]
-        lost.append(Forfeit(compute_commitment(o, salt, trader, batch_id), trader, BTC, seq, 1000))
-    slots: dict[int, tuple[bytes, str, int]] = {
-        r.sequence: (r.commitment, r.trader, r.bond) for r in revealed
-    }
-    slots |= {f.sequence: (f.commitment, f.trader, f.bond) for f in lost}
+        commitment = compute_commitment(o, salt, trader, batch_id)
+        published = (published_markets or {}).get(k, market)
+        lost.append(Forfeit(commitment, trader, published, seq, 1000))
+        slots[seq] = (commitment, market, trader, 1000)
     leaves = [slots[n] for n in range(total)]
-    seed = commitment_root([c for c, _, _ in leaves], [t for _, t, _ in leaves],
-                           [b for _, _, b in leaves])  # fmt: skip
+    seed = commitment_root([c for c, _, _, _ in leaves], [m for _, m, _, _ in leaves],
+                           [t for _, _, t, _ in leaves], [b for _, _, _, b in leaves])  # fmt: skip
     sealed = SealedBatch(batch_id, seed, (), tuple(revealed), tuple(lost), ())
     return clear_batch(sealed, DEFAULT_CONFIG.auction_markets, dict(refs), carried_in)
 

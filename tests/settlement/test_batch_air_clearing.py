@@ -332,7 +332,7 @@ def test_a_forfeit_record_other_than_its_leaf_is_caught_on_the_commitment_tree_b
     seq = blocks[start + 1][0]
     first = next(i for i, leaf in enumerate(leaves) if leaf[0] == seq)
     bond = sum(int(v) << (24 * k) for k, v in enumerate(blocks[start + 1][2:5])) % P
-    leaves[first] = (seq, *blocks[start], *blocks[start + 2][:7], bond)
+    leaves[first] = (seq, *blocks[start], blocks[start + 2][7], *blocks[start + 2][:7], bond)
     forged = replace(forged, forfeit_leaves=tuple(leaves))
     _refused_and_rejected(forged, "S8 completeness", r"bus|odig: (charge|fdiff)")
 

@@ -289,12 +289,14 @@ class BatchProofPublic(_Public):
 
 class CommitmentProofPublic(_Public):
     """A commitment's inclusion proof under its batch's commitment root: leaf
-    ``compress(commitment, [trader×7, bond])`` at position ``sequence`` (the receipt
-    number), ``path`` its 20 siblings bottom up (docs/formats.md, "Commitments")."""
+    ``compress(compress(commitment, [market code, 0×7]), [trader×7, bond])`` at position
+    ``sequence`` (the receipt number), ``path`` its 20 siblings bottom up
+    (docs/formats.md, "Commitments")."""
 
     batch_id: int
     sequence: int
     commitment: str
+    market: str
     trader: str
     bond: int
     leaf: str

@@ -109,22 +109,25 @@ def _seed_difference(
 
     The receipt order is public: each forfeit names its sequence number, and
     the revealed orders (in receipt order in orders.csv) fill the rest; each leaf
-    binds its commitment's trader and bond (a forfeit's from result.json, a
+    binds its commitment's market, trader and bond (a forfeit's from result.json, a
     revealed order's from orders.csv).
     """
     from sealbatch.auction.commitment import commitment_root, receipt_order
 
     try:
         leaves = receipt_order(
-            [(r.commitment, r.trader, r.bond) for r in revealed],
-            [(f.sequence, f.commitment, f.trader, f.bond) for f in forfeited],
+            [(r.commitment, r.order.market, r.trader, r.bond) for r in revealed],
+            [(f.sequence, f.commitment, f.market, f.trader, f.bond) for f in forfeited],
         )
     except ValueError as exc:
         return str(exc)
     total = len(leaves)
     try:
         root = commitment_root(
-            [c for c, _, _ in leaves], [t for _, t, _ in leaves], [b for _, _, b in leaves]
+            [c for c, _, _, _ in leaves],
+            [m for _, m, _, _ in leaves],
+            [t for _, _, t, _ in leaves],
+            [b for _, _, _, b in leaves],
         )
     except ValueError as exc:
         return f"the commitments do not form a commitment root: {exc}"
