@@ -1,6 +1,6 @@
 """A trader checks that its receipt's commitment is under its batch's commitment
 root (``GET /v1/batches/{id}/commitments/{sequence}``, ``VenueClient.check_inclusion``):
-revealed or forfeited, its leaf with its own trader and bond hashes to the seed the
+revealed or forfeited, its leaf with its own market, trader and bond hashes to the seed the
 batch was cleared and proved with, and an answer for anything else is refused."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def test_each_trader_finds_its_commitment_under_the_root(venue: Venue) -> None:
         proof = venue.traders[name].check_inclusion(pending)
         assert proof["root"] == seed and proof["commitments"] == 3
         assert proof["bond"] == pending.bond and len(proof["path"]) == 20
+        assert proof["market"] == pending.order.market
         sequences.add(proof["sequence"])
     assert sequences == {0, 1, 2}
     forfeited = venue.traders["alice"].batch(a.batch_id)["forfeits"]
@@ -46,7 +47,8 @@ def test_an_answer_for_another_leaf_is_refused(
     venue: Venue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The operator answers Alice with Bob's leaf relabelled, or with her commitment
-    but another bond, or a path for another position: her client refuses each."""
+    but another bond or market, or a path for another position: her client refuses
+    each."""
     a, b, _ = _settled_batch(venue)
     alice = venue.traders["alice"]
     honest = venue.service.commitment_proof
@@ -63,6 +65,9 @@ def test_an_answer_for_another_leaf_is_refused(
         alice.check_inclusion(a)
     answer({"bond": 8}, seq_a)
     with pytest.raises(VenueError, match="inclusion: expected bond 7, got 8"):
+        alice.check_inclusion(a)
+    answer({"market": "ETH-PERP"}, seq_a)
+    with pytest.raises(VenueError, match="inclusion: expected market BTC-PERP, got ETH-PERP"):
         alice.check_inclusion(a)
     answer({}, seq_b)
     with pytest.raises(VenueError, match="inclusion: expected commitment"):
