@@ -40,9 +40,11 @@ such a batch cannot be proved (the prover refuses it, naming statement 3; provin
 address absent would take a non-membership query against the sorted account keys).
 The transition waives that forfeit, but the venue never produces one (a commitment or
 quote is taken only against the trader's free collateral). A forfeit in a market the
-batch does not list is refused the same way. The record's market code is the published
-one: the commitment tree's leaf does not bind it (the trader's signed ``Commit`` does,
-checked by ``sealbatch replay``, not by the proof).
+batch does not list is refused the same way. The record's market code of an order
+commitment's forfeit is the one its trader signed: the commitment tree's leaf binds it
+and the record's third row sends it to the tree (:mod:`.digests`, :mod:`.commitments`),
+so a forfeit cannot be relabelled to a halted or frozen market. An RFQ quote's forfeit
+is not under the commitment root: its market is the published record's.
 """
 
 from __future__ import annotations
