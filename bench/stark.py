@@ -32,7 +32,7 @@ size in a fresh subprocess, so its peak memory (max RSS) is per size.
 (``crypto/airs/batch_shape.py``: 2^15 rows by default, 44 range-checked limbs
 + their table's counts + 404 wide columns = 449 main columns, 2 fixed columns,
 24 aux columns from 46 bus interactions, a public table of 64 pairs) with the
-L1 options (``l1_options``: blowup 16, 21 queries, folding 8, 20 grinding
+L1 options (``l1_options``: blowup 16, 20 queries, folding 8, 22 grinding
 bits, remainder 64), and with ``--json`` prints one object with ``prove_s``,
 ``floor_s``, ``proof_bytes``, ``conjectured_bits``, ``proven_bits``, ``verify_s``,
 ``calldata_gas`` (EIP-7623, of the real bytes, no execution gas),

@@ -91,7 +91,7 @@ class ProofOptions:
 
 DEFAULT_OPTIONS = ProofOptions()
 
-L1_GRINDING_BITS = 20
+L1_GRINDING_BITS = 22
 L1_MAX_ROWS = 1 << 20
 """Largest trace :func:`l1_options` serves at >= 100 conjectured bits (the field term caps it)."""
 _L1_MAX_LDE_LOG = 22  # floor(4·log2 p) − 1 − 100: the largest log2(B·N) giving 100 field bits
@@ -100,12 +100,14 @@ _L1_MAX_LDE_LOG = 22  # floor(4·log2 p) − 1 − 100: the largest log2(B·N) g
 def l1_options(num_rows: int) -> ProofOptions:
     """Options for proofs verified on L1: the fewest proof bytes at >= 100 conjectured bits.
 
-    Blowup 16 with 21 queries, folding 8, 20 grinding bits and a remainder of
-    64 coefficients up to ``2^18`` rows (103 bits at ``2^15``; a query costs
-    about 6 KB at the batch AIR's width, 20 grinding bits about a second of
-    proving). The field term ``123 − log2(B·N)`` then caps the blowup:
-    ``2^19`` rows take blowup 8 (27 queries), ``2^20`` blowup 4 (41 queries);
-    each keeps enough queries for 100 bits.
+    Blowup 16 with 20 queries, folding 8, 22 grinding bits and a remainder of
+    64 coefficients up to ``2^18`` rows (101 bits up to ``2^17``; a query costs
+    about 6 KB at the batch AIR's width and about 0.5 M gas to verify on L1,
+    22 grinding bits about four seconds of proving, so the 21st query that 20
+    grinding bits needed is traded for two more bits of work). The field term
+    ``123 − log2(B·N)`` then caps the blowup: ``2^19`` rows take blowup 8
+    (27 queries), ``2^20`` blowup 4 (40 queries); each keeps enough queries for
+    100 bits.
 
     Raises:
         ValueError: ``num_rows`` not a power of two in ``[8, 2^20]``.

@@ -69,8 +69,8 @@ def test_l1_options_give_100_bits_up_to_2_20_rows(log_rows: int) -> None:
     assert report.conjectured >= 100
     assert 0 < report.proven < report.conjectured
     if log_rows <= 18:
-        assert (options.blowup, options.num_queries, options.folding_factor) == (16, 21, 8)
-        assert (options.grinding_bits, options.fri_max_remainder) == (20, 64)
+        assert (options.blowup, options.num_queries, options.folding_factor) == (16, 20, 8)
+        assert (options.grinding_bits, options.fri_max_remainder) == (22, 64)
 
 
 def test_l1_options_refuse_what_they_cannot_serve() -> None:

@@ -16,7 +16,10 @@ from sealbatch.crypto.size import (
     predict_size,
 )
 
-TOLERANCE = 0.03
+# One proof's openings depend on where its transcript puts the queries: with 20 queries on a
+# 2^14-leaf tree, the distinct Merkle nodes of one proof vary by a few percent around the
+# model's expectation (the mean over many draws is checked to 1 % above).
+TOLERANCE = 0.04
 """The model gives expected values; a real proof's query openings vary by a few percent."""
 
 
