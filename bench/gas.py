@@ -267,16 +267,12 @@ def measure_exchange_batch(chain: Chain, batch_dir: Path) -> dict[str, int]:
     from sealbatch.settlement.anchor_exchange import deploy_exchange
     from sealbatch.settlement.batch_air.statement import read_batch_dir, statement_from_files
     from sealbatch.settlement.batch_proof import prove_files
-    from sealbatch.settlement.oracle import OracleRound
 
     files = read_batch_dir(batch_dir)
     path = batch_dir / "proof.bin"
     data = path.read_bytes() if path.exists() else prove_files(files)
-    # the round's own sources stand in for the configured ones (a measurement, not a venue)
-    round_ = OracleRound.from_dict(json.loads(files["oracle.json"]))
-    sources = sorted({r.report.source for r in round_.reports})
     first = chain.w3.eth.block_number
-    ex = deploy_exchange(chain, files, oracle_sources=sources)
+    ex = deploy_exchange(chain, files)  # the oracle rules of the batch's oracle.json
     last = chain.w3.eth.block_number
     deploy_gas = sum(int(chain.w3.eth.get_block(b)["gasUsed"]) for b in range(first + 1, last + 1))
     if ex.verifier is None:

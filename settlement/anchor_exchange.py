@@ -25,6 +25,7 @@ from web3.contract import Contract
 from sealbatch.auction.commitment import COMMITMENT_TREE_DEPTH, EMPTY_SUBTREES, market_code
 from sealbatch.crypto import poseidon2
 from sealbatch.crypto.bus import PublicTable
+from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.anchor import AnchorError, Chain, DeployedVerifier, Receipt
 from sealbatch.settlement.anchor_batch import batch_program_hash, deploy_batch_verifier
@@ -49,11 +50,11 @@ from sealbatch.settlement.l1_statement import (
     inputs_digest,
     public_inputs,
 )
-from sealbatch.settlement.oracle import OracleRound
+from sealbatch.settlement.oracle import OracleConfig, OracleRound, OracleSource, read_index
 from sealbatch.settlement.params import SettlementConfig
 from sealbatch.settlement.publication import forced_requests_from_dict, transfers_from_dict
 from sealbatch.settlement.roots import AccountProof, decode_signed
-from sealbatch.settlement.snapshot import config_from_dict
+from sealbatch.settlement.snapshot import config_from_dict, oracle_config_from_dict
 
 __all__ = [
     "DEFAULT_FORCED_DELAY_S",
@@ -371,9 +372,56 @@ class ExchangeContract:
         """Test-token balance of ``account``."""
         return int(self.chain.call(self.token, "balanceOf", _addr(account)))
 
+    def oracle_config(self) -> tuple[OracleConfig, tuple[bytes, ...]]:
+        """The oracle sources and rules fixed at deployment (``OracleIndex``), their families
+        named ``family0``, ``family1``, … by position, and keccak256 of each market id."""
+        reader = self.chain.at("OracleIndex", self.chain.call(self.exchange, "oracleIndex"))
+        n = int(self.chain.call(reader, "sourceCount"))
+        sources = tuple(
+            OracleSource(
+                Address(_addr(self.chain.call(reader, "sources", i))),
+                f"family{int(self.chain.call(reader, 'families', i)):04d}",
+            )
+            for i in range(n)
+        )
+        rules = {
+            name: int(self.chain.call(reader, getter))
+            for name, getter in (
+                ("stale_ms", "staleMs"),
+                ("divergence_bps", "divergenceBps"),
+                ("agreement_bps", "agreementBps"),
+                ("family_quorum", "familyQuorum"),
+                ("min_families", "minFamilies"),
+            )
+        }
+        m = int(self.chain.call(reader, "marketCount"))
+        keys = tuple(bytes(self.chain.call(reader, "markets", j)) for j in range(m))
+        return OracleConfig(sources, **rules), keys
+
+    def index_inputs(self, oracle: OracleRound) -> tuple[tuple[int, int, int, int], ...]:
+        """Per market the post-state's ``(index price, time low limb, high limb, flagged)``
+        the contract derives from ``oracle`` now, computed off chain: ``read_index`` under
+        the contract's rules, an unflagged index at the round's time, else the contract's
+        last trusted index carried over (``Exchange._readOracle``)."""
+        config, keys = self.oracle_config()
+        names = {keccak256(r.report.market.encode()): r.report.market for r in oracle.reports}
+        markets = [names.get(k, f"0x{k.hex()}") for k in keys]
+        readings = read_index(oracle, config, markets)
+        out = []
+        for j, name in enumerate(markets):
+            r = readings[name]
+            if r.flagged:
+                last = int(self.chain.call(self.exchange, "lastIndexes", j))
+                index, at = last >> 64, last & ((1 << 64) - 1)
+            else:
+                index, at = r.index or 0, oracle.timestamp_ms
+            out.append((index, at % (1 << 24), (at >> 24) % (1 << 24), int(r.flagged)))
+        return tuple(out)
+
     def derive_public_inputs(self, statement: Statement) -> tuple[int, ...]:
         """The public inputs ``anchor`` will derive for ``statement``, computed off chain from
-        the contract's stored root and queue (what the operator's batch proof must prove)."""
+        the contract's stored root, queue, oracle rules and last indexes (what the operator's
+        batch proof must prove)."""
         consumed = self.queue_consumed()
         requests = self.requests(consumed, statement.queue_to)
         last = statement.batch_id if statement.last_batch_id is None else statement.last_batch_id
@@ -394,6 +442,7 @@ class ExchangeContract:
             markets=statement.markets,
             settlement=statement.settlement,
             commitments=statement.commitments,
+            indexes=self.index_inputs(statement.oracle),
         )
 
     def public_inputs_for(self, statement: Statement) -> tuple[int, ...]:
@@ -587,8 +636,9 @@ def deploy_exchange(
     margin_tiers: Sequence[Sequence[tuple[int, int]]] = (),
     penalty_bps: Sequence[int] = (),
     genesis_marks: Sequence[int] | None = None,
+    genesis_indexes: Sequence[tuple[int, int]] | None = None,
     first_batch_id: int | None = None,
-    oracle_sources: Sequence[str] = (),
+    oracle: OracleConfig | None = None,
     forced_delay_s: int = DEFAULT_FORCED_DELAY_S,
     operator: str | None = None,
     token: str | None = None,
@@ -623,7 +673,14 @@ def deploy_exchange(
             batch's reference prices must be them, and an escape before any anchor values
             positions at them (default: the batch's pre-state marks when the genesis root is
             the batch's pre-root; else none known, as on a new venue: no mark yet).
+        genesis_indexes: each market's last trusted index and its time (ms) at the genesis
+            root, in id order: a batch whose oracle round flags the market carries them over
+            (default as ``genesis_marks``; else none: 0 and 0).
         first_batch_id: the id of the first batch to anchor (default: the batch's, else 0).
+        oracle: the oracle sources, their families and the index rules (default: the batch's
+            ``oracle.json`` config; required with a verifier address): deployed as the
+            exchange's ``OracleIndex``, which checks each round's signatures and reads each
+            market's index from it as ``read_index`` does.
         operator: the address that anchors (default: the chain's account).
         operator_tables: tags of the verifier's public tables only the published files give
             (default: the batch AIR's, from the batch; none for a verifier address).
@@ -656,6 +713,13 @@ def deploy_exchange(
         tables = operator_tables_of(bs) if operator_tables is None else tuple(operator_tables)
         if genesis_root is None and genesis_marks is None:
             genesis_marks = [ms.mark_price for ms in bs.pre.market_states]
+        if genesis_root is None and genesis_indexes is None:
+            genesis_indexes = [(ms.index_price, ms.index_time_ms) for ms in bs.pre.market_states]
+        if oracle is None:
+            try:
+                oracle = oracle_config_from_dict(json.loads(verifier["oracle.json"])["config"])
+            except (KeyError, TypeError, ValueError, SettlementError) as exc:
+                raise BatchStatementError(f"published batch: oracle.json config: {exc}") from exc
         genesis_root = genesis_root or poseidon2.digest_to_bytes(
             np.array(bs.public_inputs[3:11], dtype=np.uint64)
         )
@@ -666,6 +730,12 @@ def deploy_exchange(
         margin_tiers = margin_tiers or tiers
         penalty_bps = penalty_bps or penalties
         first_batch_id = bs.batch_id if first_batch_id is None else first_batch_id
+    if oracle is None:
+        raise AnchorError("expected the oracle configuration (sources, families, rules)")
+    if genesis_indexes is not None and len(genesis_indexes) not in (0, len(multipliers)):
+        raise AnchorError(
+            f"expected a genesis index per market ({len(multipliers)}), got {len(genesis_indexes)}"
+        )
     if genesis_root is None or len(genesis_root) != 32:
         got = "none" if genesis_root is None else f"{len(genesis_root)} bytes"
         raise AnchorError(f"expected a 32-byte genesis root, got {got}")
@@ -684,11 +754,20 @@ def deploy_exchange(
         )
     hasher = chain.deploy("Poseidon2Hasher")
     token_contract = chain.at("TestToken", token) if token else chain.deploy("TestToken")
+    families = oracle.families
+    oracle_index = chain.deploy(
+        "OracleIndex",
+        [oracle.stale_ms, oracle.divergence_bps, oracle.agreement_bps, oracle.family_quorum,
+         oracle.min_families],
+        [_addr(s.address) for s in oracle.sources],
+        [families.index(s.family) for s in oracle.sources],
+        [keccak256(m.encode()) for m in markets],
+    )  # fmt: skip
     config = (
         first_batch_id or 0,
         genesis_root,
         forced_delay_s,
-        [_addr(s) for s in oracle_sources],
+        oracle_index.address,
         list(multipliers),
         [market_code(m) for m in markets],
         [int(f) for f in fee_bps],
@@ -696,6 +775,7 @@ def deploy_exchange(
         [[int(v) for tier in tiers for v in tier] for tiers in margin_tiers],
         [int(v) for v in genesis_marks or ()],
         list(tables),
+        [int(index) << 64 | int(at) for index, at in genesis_indexes or ()],
     )
     exchange = chain.deploy(
         "Exchange",

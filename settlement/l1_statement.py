@@ -67,8 +67,10 @@ BLOCK_TAG = 3
 BLOCK_ELEMENTS = 25
 #: Public inputs before the per-market values: batch id ×3, five digests ×8, m, commitments.
 PUBLIC_HEADER = 3 + 5 * 8 + 2
-#: Public inputs per market: price, funding index ×4 (signed), mark, order count, reference.
-PUBLIC_PER_MARKET = 8
+#: Public inputs per market: price, funding index ×4 (signed), mark, order count, reference,
+#: then the post-state's index price, index time ×2 (24-bit limbs) and oracle flag, which the
+#: contract derives from the oracle round (batch_air/statement.py ``index_inputs``).
+PUBLIC_PER_MARKET = 12
 
 
 @dataclass(frozen=True)
@@ -236,11 +238,14 @@ def public_inputs(
     markets: Sequence[MarketValues],
     settlement: Sequence[int] = (),
     commitments: int = 0,
+    indexes: Sequence[Sequence[int]] = (),
 ) -> tuple[int, ...]:
     """The batch proof's public inputs, in the contract's (and the batch AIR's) order.
 
     Args:
         commitments: how many commitments the commitment root holds (revealed or forfeited).
+        indexes: per market the post-state's ``[index price, index time low limb, high limb,
+            flagged]`` the oracle round gives (``statement.index_inputs``; all 0 when left out).
         settlement: the settlement statement's elements, as the operator states them.
 
     Raises:
@@ -259,12 +264,15 @@ def public_inputs(
         ]
     except ValueError as exc:
         raise SettlementError(f"batch id: {exc}") from None
-    for m in markets:
+    if indexes and len(indexes) != len(markets):
+        raise SettlementError(f"expected an index reading per market, got {len(indexes)}")
+    for j, m in enumerate(markets):
         for v in (m.price, m.mark, m.orders, m.reference):
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < poseidon2.P:
                 raise SettlementError(f"expected a field element in [0, {poseidon2.P}), got {v!r}")
         funding = (int(x) for x in encode_signed([m.funding_index])[0])
         out += [m.price, *funding, m.mark, m.orders, m.reference]
+        out += [int(v) for v in indexes[j]] if indexes else [0, 0, 0, 0]
     for v in (commitments, *settlement):
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < poseidon2.P:
             raise SettlementError(f"expected a field element in [0, {poseidon2.P}), got {v!r}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from sealbatch.settlement.anchor import Chain
 from sealbatch.settlement.anchor_exchange import ExchangeContract, deploy_exchange
+from sealbatch.settlement.oracle import OracleConfig
 
 __all__ = ["AnchoredBatch", "DemoChain"]
 
@@ -48,7 +49,8 @@ class DemoChain:
     sources are the demo's.
 
     Args:
-        oracle_sources: the addresses whose signed reports the contract accepts.
+        oracle: the oracle sources whose signed reports the contract accepts, their families
+            and the index rules the contract reads each round by.
         shapes: published batch folders whose shapes the exchange must verify (the first
             batch's is always included).
         url: a JSON-RPC node instead of the embedded chain.
@@ -56,12 +58,12 @@ class DemoChain:
 
     def __init__(
         self,
-        oracle_sources: Sequence[str],
+        oracle: OracleConfig,
         shapes: Sequence[Mapping[str, str]] = (),
         url: str | None = None,
     ) -> None:
         self.chain = Chain(url)
-        self.oracle_sources = tuple(oracle_sources)
+        self.oracle = oracle
         self.shapes = tuple(dict(f) for f in shapes)
         self.exchange: ExchangeContract | None = None
         #: seconds the deployment took (verifier programs, verifiers, hasher, token, exchange)
@@ -79,7 +81,7 @@ class DemoChain:
         if self.exchange is None:
             started = time.perf_counter()
             self.exchange = deploy_exchange(
-                self.chain, dict(files), oracle_sources=self.oracle_sources, shapes=self.shapes
+                self.chain, dict(files), oracle=self.oracle, shapes=self.shapes
             )
             self.deploy_s = time.perf_counter() - started
         started = time.perf_counter()

@@ -270,7 +270,7 @@ def deploy_for_venue(chain: Chain, settings: Any) -> tuple[ExchangeContract, int
             chain,
             shapes[0],
             shapes=shapes[1:],
-            oracle_sources=[s.address for s in oracle.sources],
+            oracle=oracle,
             forced_delay_s=settings.l1_forced_delay_s,
             first_batch_id=0,
         )

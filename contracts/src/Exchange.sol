@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IERC20} from "./IERC20.sol";
 import {IPoseidon2Hasher} from "./IPoseidon2Hasher.sol";
 import {IStarkVerifier} from "./IStarkVerifier.sol";
+import {OracleIndex, OracleRound, PriceReport} from "./OracleIndex.sol";
 
 /// @title The sealbatch exchange on L1: collateral, the proved state-root chain, the escape hatch
 /// @notice Holds the traders' ERC-20 collateral and the exchange's state root. The root moves
@@ -42,8 +43,9 @@ contract Exchange {
     ///         the number of commitments under the commitment root.
     uint256 public constant PUBLIC_HEADER = 45;
     /// @notice Public inputs per market: price, funding index ×4 (signed), mark, order count,
-    ///         reference price.
-    uint256 public constant PUBLIC_PER_MARKET = 8;
+    ///         reference price, then the post-state's index price, index time ×2 (24-bit
+    ///         limbs) and oracle flag, which the contract derives from the oracle round.
+    uint256 public constant PUBLIC_PER_MARKET = 12;
     /// @notice Bus tags of the batch AIR's public tables (settlement/batch_air/framework.py):
     ///         the contract builds `TAG_MARKET` and `TAG_CNODE` from the public inputs.
     uint32 public constant TAG_MARKET = 3;
@@ -91,13 +93,9 @@ contract Exchange {
         hex"238ecae15e63cbfb22b568764b2d5aa0617d276a53d9c7d1321b133e319b2ea5";
     /// @notice Amounts, like every ledger value, stay below 2^62 (auction/bounds.py MAX_BALANCE + 1).
     uint256 public constant AMOUNT_LIMIT = 1 << 62;
-    /// @notice keccak256("sealbatch.PriceReport.v1"): the type tag of an oracle report.
-    bytes32 public constant REPORT_TAG = keccak256("sealbatch.PriceReport.v1");
     /// @notice Kinds of L1 requests in the queue.
     uint8 public constant KIND_DEPOSIT = 1;
     uint8 public constant KIND_FORCED_WITHDRAWAL = 2;
-    /// @notice secp256k1 order / 2: signatures with a larger s are refused (EIP-2).
-    uint256 private constant HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
     uint256 private constant LIMB_MASK = (1 << 24) - 1;
 
     // ------------------------------------------------------------------ types
@@ -117,22 +115,6 @@ contract Exchange {
         address account;
         uint16 subaccount;
         uint64 amount;
-    }
-
-    /// @notice One oracle source's signed price (settlement/oracle.py PriceReport, SignedReport).
-    struct PriceReport {
-        bytes32 market; // keccak256 of the market id
-        uint64 price;
-        uint64 timestampMs;
-        address source;
-        bytes signature; // r || s || v, v in {27, 28}
-    }
-
-    /// @notice The oracle input of a batch (settlement/oracle.py OracleRound).
-    struct OracleRound {
-        uint64 roundId;
-        uint64 timestampMs;
-        PriceReport[] reports;
     }
 
     /// @notice One market's public values after the batch.
@@ -239,6 +221,9 @@ contract Exchange {
     ///         the one fixed at deployment (`marketTerms`): field 0 is the fee (bps), 1 the tier
     ///         count, 2 + 2k tier k's max_lots and 3 + 2k its maintenance bps.
     error MarketTermMismatch(uint256 market, uint256 field, uint256 expected, uint256 got);
+    /// @notice The settlement statement's index price (its mark where there is no index) or oracle flag of a market is not the one
+    ///         the contract reads from the oracle round (or carries over while flagged).
+    error IndexMismatch(uint256 market, uint256 index, uint256 flagged);
 
     // ------------------------------------------------------------------ events
 
@@ -300,8 +285,11 @@ contract Exchange {
     /// @notice Tags of the verifier's public tables that only the published files give: the
     ///         contract sends none of their rows and refuses a batch that visibly needs them.
     uint32[] public operatorTables;
-    /// @notice Whether an address is a configured oracle source.
+    /// @notice Whether an address is a configured oracle source (`oracleIndex`'s sources).
     mapping(address => bool) public isOracleSource;
+    /// @notice Reads each market's index from an oracle round by the rules fixed at deployment
+    ///         (settlement/oracle.py `read_index`); its sources are the ones accepted here.
+    OracleIndex public immutable oracleIndex;
 
     // ------------------------------------------------------------------ state
 
@@ -313,6 +301,10 @@ contract Exchange {
     ///         next batch's reference prices must be them): the genesis root's from the
     ///         constructor, then each anchored batch's.
     uint256[] public lastMarks;
+    /// @notice Per market, the last trusted index at `stateRoot` as `price << 64 | timeMs`
+    ///         (0: none yet): the genesis root's from the constructor, then each anchored
+    ///         batch's. A batch whose oracle round flags a market must carry these over.
+    uint256[] public lastIndexes;
     /// @notice Time (ms) of the oracle round of the last anchored batch.
     uint64 public lastOracleTimestampMs;
     /// @notice Every L1 request in arrival order.
@@ -335,7 +327,7 @@ contract Exchange {
         uint64 firstBatchId; // the id of the first batch to anchor
         bytes32 genesisRoot; // the state root before that batch
         uint256 forcedWithdrawalDelay; // seconds before an unserved forced withdrawal allows a freeze
-        address[] oracleSources; // the sources whose signatures the contract accepts
+        OracleIndex oracleIndex; // the sources whose signatures the contract accepts, the index rules
         int256[] multipliers; // contract multiplier per market, in id order
         uint256[] marketCodes; // market code per market, in id order
         uint256[] feeBps; // fee per fill per market (bps of the notional), in id order
@@ -343,6 +335,7 @@ contract Exchange {
         uint256[][] marginTiers; // per market: max_lots, maintenance bps of each tier, in order
         uint256[] genesisMarks; // mark per market at the genesis root, in id order (empty: none known)
         uint32[] operatorTables; // the verifier's public tables only the published files give
+        uint256[] genesisIndexes; // per market at the genesis root: index << 64 | its time (empty: none)
     }
 
     /// @param verifiers_ The batch AIR's STARK verifiers, one per batch shape (at least one).
@@ -359,6 +352,10 @@ contract Exchange {
         if (c.genesisMarks.length != 0 && c.genesisMarks.length != c.multipliers.length) {
             revert BadConfig("genesisMarks");
         }
+        if (c.genesisIndexes.length != 0 && c.genesisIndexes.length != c.multipliers.length) {
+            revert BadConfig("genesisIndexes");
+        }
+        if (c.oracleIndex.marketCount() != c.multipliers.length) revert BadConfig("oracleIndex");
         if (c.forcedWithdrawalDelay == 0) revert BadConfig("forcedWithdrawalDelay");
         if (verifiers_.length == 0) revert BadConfig("verifiers");
         _checkDigest(c.genesisRoot);
@@ -379,10 +376,14 @@ contract Exchange {
             uint256 mark = c.genesisMarks.length == 0 ? 0 : c.genesisMarks[m];
             if (mark >= 1 << 30) revert BadConfig("genesisMarks");
             lastMarks.push(mark);
+            uint256 index = c.genesisIndexes.length == 0 ? 0 : c.genesisIndexes[m];
+            if (index >> 64 >= 1 << 30 || uint64(index) >= 1 << 48) revert BadConfig("genesisIndexes");
+            lastIndexes.push(index);
             fixedTerms.push(_terms(c.feeBps[m], c.penaltyBps[m], c.marginTiers[m]));
         }
-        for (uint256 i = 0; i < c.oracleSources.length; ++i) {
-            isOracleSource[c.oracleSources[i]] = true;
+        oracleIndex = c.oracleIndex;
+        for (uint256 i = 0; i < c.oracleIndex.sourceCount(); ++i) {
+            isOracleSource[c.oracleIndex.sources(i)] = true;
         }
         for (uint256 i = 0; i < c.operatorTables.length; ++i) {
             uint32 tag = c.operatorTables[i];
@@ -503,13 +504,17 @@ contract Exchange {
         _checkForcedServed(s, consumed);
         _checkReferences(s);
         _checkOperatorTables(s);
-        // 4. the oracle round: every report signed by a configured source, not older than the last
-        bytes32 oracleDigest = _checkOracle(s.oracle);
+        // 4. the oracle round, not older than the last: every report signed by a configured
+        //    source, and each market's index after the batch read from it (`oracleIndex`)
+        if (s.oracle.timestampMs < lastOracleTimestampMs) {
+            revert StaleOracleRound(lastOracleTimestampMs, s.oracle.timestampMs);
+        }
+        (bytes32 oracleDigest, uint256[] memory indexes) = _readOracle(s.oracle);
         // 5. the public inputs and tables, derived here; the verifier must accept the proof for
         //    exactly them
         uint256[8] memory inputsDigest = _inputsDigest(s, consumed, oracleDigest);
-        uint256[] memory publicInputs = _publicInputs(s, inputsDigest);
-        _checkSettlement(s);
+        uint256[] memory publicInputs = _publicInputs(s, inputsDigest, indexes);
+        _checkSettlement(s, indexes);
         bytes memory tables = _tables(s);
         if (shape >= verifiers.length) revert UnknownShape(shape, verifiers.length);
         try verifiers[shape].verifyWithTables(publicInputs, tables, proof) returns (bool ok) {
@@ -517,13 +522,14 @@ contract Exchange {
         } catch (bytes memory reason) {
             revert ProofRejected(reason);
         }
-        // 6. apply: the root, the marks, the consumed requests, the credited withdrawals
+        // 6. apply: the root, the marks and indexes, the consumed requests, the credited withdrawals
         bytes32 preRoot = stateRoot;
         nextBatchId = s.lastBatchId + 1;
         stateRoot = s.postRoot;
         lastOracleTimestampMs = s.oracle.timestampMs;
         for (uint256 m = 0; m < marketCount; ++m) {
             lastMarks[m] = s.markets[m].mark;
+            if (indexes[m] >> 128 == 0) lastIndexes[m] = indexes[m];
         }
         queueConsumed = s.queueTo;
         for (uint256 i = 0; i < s.withdrawals.length; ++i) {
@@ -543,8 +549,8 @@ contract Exchange {
             revert QueueRangeInvalid(queueConsumed, queue.length, s.queueTo);
         }
         _checkShape(s);
-        bytes32 oracleDigest = _oracleDigest(s.oracle);
-        return _publicInputs(s, _inputsDigest(s, queueConsumed, oracleDigest));
+        (bytes32 oracleDigest, uint256[] memory indexes) = _readOracle(s.oracle);
+        return _publicInputs(s, _inputsDigest(s, queueConsumed, oracleDigest), indexes);
     }
 
     /// @notice The public tables `anchor` would hand the verifier for `s` (packed as
@@ -647,58 +653,38 @@ contract Exchange {
         if (amount == 0 || amount >= AMOUNT_LIMIT) revert BadAmount(amount);
     }
 
-    /// @dev Every report signed by a configured source; the round not older than the last.
-    function _checkOracle(OracleRound calldata o) private view returns (bytes32) {
-        if (o.timestampMs < lastOracleTimestampMs) revert StaleOracleRound(lastOracleTimestampMs, o.timestampMs);
-        for (uint256 i = 0; i < o.reports.length; ++i) {
-            PriceReport calldata r = o.reports[i];
-            if (!isOracleSource[r.source]) revert UnknownOracleSource(r.source);
-            if (_recover(_reportDigest(r), r.signature) != r.source) revert BadOracleSignature(i);
+    /// @dev The round's digest (settlement/oracle.py OracleRound.digest) and each market's index
+    ///      after the batch, `flagged << 128 | price << 64 | timeMs`: an unflagged reading's
+    ///      index at the round's time, else the last trusted one carried over
+    ///      (settlement/transition.py step 4). `oracleIndex.checkRound` refuses a report from a
+    ///      source not configured or with another signer (UnknownOracleSource,
+    ///      BadOracleSignature; its revert is passed on as it is).
+    ///      The round goes to it as it lies in this call's calldata: a tuple's ABI encoding
+    ///      holds only offsets relative to its own start, so the bytes from `o` on are a valid
+    ///      argument (the trailing ones are ignored) and no re-encoding code is needed (it would
+    ///      not fit under the code size limit).
+    function _readOracle(OracleRound calldata o) private view returns (bytes32 digest, uint256[] memory out) {
+        bytes memory args;
+        bytes4 selector = OracleIndex.checkRound.selector;
+        assembly ("memory-safe") {
+            let len := sub(calldatasize(), o)
+            args := mload(0x40)
+            mstore(args, add(len, 36))
+            mstore(add(args, 0x20), selector)
+            mstore(add(args, 0x24), 0x20)
+            calldatacopy(add(args, 0x44), o, len)
+            mstore(0x40, and(add(add(args, 0x5f), len), not(0x1f)))
         }
-        return _oracleDigest(o);
-    }
-
-    function _reportDigest(PriceReport calldata r) private pure returns (bytes32) {
-        return keccak256(abi.encodePacked(REPORT_TAG, abi.encode(r.market, r.price, r.timestampMs, r.source)));
-    }
-
-    /// @dev settlement/oracle.py OracleRound.digest: keccak(tag, id, time, Merkle root of the
-    ///      reports' keccak(digest || signature)); crypto/keccak.py's tree (0x00 leaves, 0x01
-    ///      nodes, an odd node carried up).
-    function _oracleDigest(OracleRound calldata o) private pure returns (bytes32) {
-        uint256 n = o.reports.length;
-        bytes32 root;
-        if (n > 0) {
-            bytes32[] memory level = new bytes32[](n);
-            for (uint256 i = 0; i < n; ++i) {
-                PriceReport calldata r = o.reports[i];
-                bytes32 leaf = keccak256(abi.encodePacked(_reportDigest(r), r.signature));
-                level[i] = keccak256(abi.encodePacked(bytes1(0x00), leaf));
+        (bool ok, bytes memory ret) = address(oracleIndex).staticcall(args);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
             }
-            while (n > 1) {
-                uint256 half = n / 2;
-                for (uint256 i = 0; i < half; ++i) {
-                    level[i] = keccak256(abi.encodePacked(bytes1(0x01), level[2 * i], level[2 * i + 1]));
-                }
-                if (n % 2 == 1) {
-                    level[half] = level[n - 1];
-                    n = half + 1;
-                } else {
-                    n = half;
-                }
-            }
-            root = level[0];
         }
-        return keccak256(abi.encodePacked(REPORT_TAG, abi.encode(o.roundId, o.timestampMs), root));
-    }
-
-    function _recover(bytes32 digest, bytes calldata sig) private pure returns (address) {
-        if (sig.length != 65) return address(0);
-        bytes32 r = bytes32(sig[0:32]);
-        bytes32 s = bytes32(sig[32:64]);
-        uint8 v = uint8(sig[64]);
-        if (uint256(s) > HALF_ORDER || (v != 27 && v != 28)) return address(0);
-        return ecrecover(digest, v, r, s);
+        (digest, out) = abi.decode(ret, (bytes32, uint256[]));
+        for (uint256 m = 0; m < marketCount; ++m) {
+            out[m] = out[m] >> 128 != 0 ? 1 << 128 | lastIndexes[m] : out[m] << 64 | o.timestampMs;
+        }
     }
 
     /// @dev The k-th forced withdrawal the batch consumes is served by the statement's k-th
@@ -743,7 +729,7 @@ contract Exchange {
     ///      root and the stated post-root, its multipliers the contract's, its marks the stated
     ///      ones, and its derived values (`derived_elements`: the 12-bit digits the AIR reads
     ///      instead of constants) follow from it — so one program serves every batch of a shape.
-    function _checkSettlement(Statement calldata s) private view {
+    function _checkSettlement(Statement calldata s, uint256[] memory indexes) private view {
         uint256[] calldata e = s.settlement;
         uint256 m = marketCount;
         uint256 i = 4 + 8 * SETTLE_DIGESTS;
@@ -768,6 +754,11 @@ contract Exchange {
             at += 4 + 2 * e[at + 3];
         }
         for (uint256 j = 0; j < m; ++j) {
+            uint256 x = indexes[j];
+            uint256 index = uint64(x >> 64);
+            if (e[margins[j] + 1] != (index == 0 ? e[margins[j]] : index) || e[margins[j] + 2] != x >> 128) {
+                revert IndexMismatch(j, index, x >> 128);
+            }
             at = _checkMarketDerived(s, e, terms + 8 * j, margins[j], at, j);
         }
         if (net < -(int256(1) << 80)) revert SettlementMismatch(at);
@@ -1016,9 +1007,9 @@ contract Exchange {
     /// @dev The batch AIR's public inputs (docs/stark.md, "The batch AIR"): batch id ×3,
     ///      pre-root ×8, post-root ×8, commitment root ×8, inputs digest ×8, outputs digest ×8,
     ///      m, commitments, then per market price, funding index ×4 (signed), mark price, order
-    ///      count, reference price, then the settlement statement's elements as the operator
-    ///      states them.
-    function _publicInputs(Statement calldata s, uint256[8] memory inputsDigest)
+    ///      count, reference price, index price, index time ×2 and oracle flag (`indexes`), then
+    ///      the settlement statement's elements as the operator states them.
+    function _publicInputs(Statement calldata s, uint256[8] memory inputsDigest, uint256[] memory indexes)
         private
         view
         returns (uint256[] memory pi)
@@ -1059,6 +1050,11 @@ contract Exchange {
             pi[at + 5] = v.mark;
             pi[at + 6] = v.orders;
             pi[at + 7] = v.referencePrice;
+            uint256 x = indexes[m];
+            pi[at + 8] = uint64(x >> 64);
+            pi[at + 9] = x & LIMB_MASK;
+            pi[at + 10] = (x >> 24) & LIMB_MASK;
+            pi[at + 11] = x >> 128;
         }
     }
 

@@ -38,7 +38,11 @@ Statements (constraint names start with ``state headers``, ``carried``,
 * **header fields bound to the statement**: in the post-state header the batch
   id (public inputs 0–2), the account count and the tree depth, each market's
   mark (its public mark price and the margin terms' mark), funding index
-  (public) and oracle flag (margin terms); in both headers the account count,
+  (public) and oracle flag (margin terms), and each market's index price, index
+  time and oracle flag to the public reading of the oracle round (per-market
+  public inputs 8–11, which Exchange.sol derives from the round it checks and
+  the Python verifier from ``oracle.json``: :func:`.statement.index_inputs`);
+  in both headers the account count,
   depth, fee pool and insurance fund (the settlement statement's);
 * **header fields linked** (:func:`_declare_links`): per market the post-state's
   funding index is the pre-state's plus the settlement's ``ΔF``, the pre-state's
@@ -466,6 +470,14 @@ def pins(statement: BatchStatement) -> tuple[Pin, ...]:
                 f"post funding index {j} [{k}] is public")  # fmt: skip
         pin(1, market_field(j, "flagged"), margin + 2, 0,
             f"post oracle flag {j} is the margin terms'")  # fmt: skip
+        # the oracle round's reading (statement.index_inputs; Exchange.sol derives it)
+        pin_small(1, market_field(j, "index"), base + 8, f"post index {j} is the oracle's")
+        at = market_field(j, "index_time_ms")
+        pin(1, at, None, 0, f"post index time {j} sign")
+        pin(1, at + 1, base + 9, 0, f"post index time {j} is the oracle's, limb 0")
+        pin(1, at + 2, base + 10, 0, f"post index time {j} is the oracle's, limb 1")
+        pin(1, at + 3, None, 0, f"post index time {j} limb 2")
+        pin(1, market_field(j, "flagged"), base + 11, 0, f"post oracle flag {j} is the oracle's")
     return tuple(out)
 
 

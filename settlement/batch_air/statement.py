@@ -50,7 +50,7 @@ from sealbatch.settlement.batch_air.settle_witness import (
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.l1_statement import block_elements, inputs_blocks
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit
-from sealbatch.settlement.oracle import OracleRound
+from sealbatch.settlement.oracle import OracleConfig, OracleRound, read_index
 from sealbatch.settlement.params import MarketRisk, SettlementConfig
 from sealbatch.settlement.publication import BATCH_FILES, transfers_from_dict
 from sealbatch.settlement.roots import encode_signed, state_root
@@ -70,6 +70,7 @@ __all__ = [
     "PUBLIC_PER_MARKET",
     "BatchStatement",
     "OrderRow",
+    "index_inputs",
     "outputs_blocks",
     "read_batch_dir",
     "statement_from_files",
@@ -83,8 +84,9 @@ INPUTS_DOMAIN = 0x5EA10006
 #: the number of commitments under the commitment root (the tree's leaves).
 PUBLIC_HEADER = 3 + 5 * 8 + 2
 #: Public inputs per market: price, funding index (4, signed encoding), mark price, order
-#: count, reference price (0: none).
-PUBLIC_PER_MARKET = 8
+#: count, reference price (0: none), then the post-state's index price, index time (two 24-bit
+#: limbs) and oracle flag as the oracle round gives them (:func:`index_inputs`).
+PUBLIC_PER_MARKET = 12
 
 
 @dataclass(frozen=True)
@@ -328,8 +330,13 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         sum(o.revealed for o in rows) + len(forfeit_leaves),
     ]
     public = list(header)
+    try:
+        indexes = index_inputs(oracle_round, oracle_config, pre)
+    except SettlementError as exc:
+        raise BatchStatementError(f"oracle.json: {exc}") from exc
     for j, ms in enumerate(post.market_states):
         public += [prices[j], *_signed(ms.funding_index), ms.mark_price, counts[j], references[j]]
+        public += indexes[j]
     settle, settle_witness = settle_from_files(files, pre, post, config)
     public += settle.to_elements()
     charges = _forfeit_charges(result, pre, post, config, halted, deposits)
@@ -376,6 +383,31 @@ def _liquidation_cap(config: SettlementConfig, market: str) -> int:
     risk = _risk(config, market)
     slice_cap = max(risk.max_liquidation_lots, risk.protective_liquidation_lots)
     return min(slice_cap, risk.market.max_order_lots)
+
+
+def index_inputs(
+    oracle_round: OracleRound, oracle: OracleConfig, pre: LedgerState
+) -> list[list[int]]:
+    """Per market ``[index price, index time low limb, high limb, flagged]`` of the post-state,
+    as the oracle round gives them (settlement/transition.py step 4): an unflagged reading's
+    index at the round's time, else the pre-state's last trusted index and its time carried
+    over (0 and 0 for a market that never had one) with the flag set. Exchange.sol derives
+    the same public inputs from the round it checks (``OracleIndex.checkRound``).
+
+    Raises:
+        UnknownOracleSource, BadOracleSignature: a report not signed by a configured source.
+    """
+    readings = read_index(oracle_round, oracle, pre.markets)
+    out = []
+    for ms in pre.market_states:
+        r = readings[ms.market]
+        index, at = (
+            (ms.index_price, ms.index_time_ms)
+            if r.flagged
+            else (r.index, oracle_round.timestamp_ms)
+        )
+        out.append([index or 0, at % (1 << 24), (at >> 24) % (1 << 24), int(r.flagged)])
+    return out
 
 
 def _forfeit_charges(

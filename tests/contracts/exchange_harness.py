@@ -23,9 +23,16 @@ from sealbatch.settlement.anchor_exchange import (
     deploy_exchange,
     market_terms,
 )
+from sealbatch.settlement.errors import OracleError
 from sealbatch.settlement.l1_statement import KIND_DEPOSIT, L1Withdrawal, MarketValues
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_state
-from sealbatch.settlement.oracle import OracleRound, PriceReport, SignedReport
+from sealbatch.settlement.oracle import (
+    OracleConfig,
+    OracleRound,
+    OracleSource,
+    PriceReport,
+    SignedReport,
+)
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.roots import state_root
 from tests.crypto.helpers import FAST
@@ -33,6 +40,11 @@ from tests.crypto.helpers import FAST
 from . import statement_air
 
 ORACLE_KEYS = (b"\x11" * 32, b"\x12" * 32)
+#: The harness's two sources, one family each (every round below reads an index).
+HARNESS_ORACLE = OracleConfig(
+    tuple(OracleSource(address_of(k), f"f{i}") for i, k in enumerate(ORACLE_KEYS)),
+    family_quorum=1,
+)
 FORCED_DELAY_S = 600
 ZERO_DIGEST = bytes(32)
 
@@ -79,8 +91,9 @@ class Harness:
             margin_tiers=market_terms(config)[1],
             penalty_bps=market_terms(config)[2],
             genesis_marks=[ms.mark_price for ms in genesis.market_states],
+            genesis_indexes=[(ms.index_price, ms.index_time_ms) for ms in genesis.market_states],
             first_batch_id=0,
-            oracle_sources=[address_of(k) for k in ORACLE_KEYS],
+            oracle=HARNESS_ORACLE,
             forced_delay_s=FORCED_DELAY_S,
             operator_tables=operator_tables,
             verifiers=more_verifiers,
@@ -92,17 +105,19 @@ class Harness:
 
     # ------------------------------------------------------------ the operator's side
 
-    def oracle_round(self) -> OracleRound:
-        """A round signed by both configured sources, one report per market each."""
-        self.oracle_time_ms += 1_000
+    def oracle_round(self, *, advance: bool = True) -> OracleRound:
+        """The next round (the clock moves on a second unless not ``advance``), signed by
+        both configured sources, one report per market each (50 000 and 50 001: the contract
+        reads an index of 50 000 in every market)."""
+        at = self.oracle_time_ms + 1_000
+        if advance:
+            self.oracle_time_ms = at
         reports = tuple(
-            SignedReport.sign(
-                PriceReport(market, 50_000 + i, self.oracle_time_ms, address_of(key)), key
-            )
+            SignedReport.sign(PriceReport(market, 50_000 + i, at, address_of(key)), key)
             for i, key in enumerate(ORACLE_KEYS)
             for market in self.config.market_ids
         )
-        return OracleRound(self.oracle_time_ms // 1_000, self.oracle_time_ms, reports)
+        return OracleRound(at // 1_000, at, reports)
 
     def apply_queue(self, state: LedgerState, queue_to: int) -> LedgerState:
         """Credit every deposit the batch consumes (``withdrawals`` serve forced withdrawals)."""
@@ -140,6 +155,19 @@ class Harness:
             oracle=self.oracle_round() if oracle is None else oracle,
         )
 
+    def with_index(self, post: LedgerState, oracle: OracleRound) -> LedgerState:
+        """``post`` with each market's index, index time and oracle flag as the contract reads
+        them from ``oracle`` (unchanged for a round it refuses)."""
+        try:
+            inputs = self.ex.index_inputs(oracle)
+        except OracleError:
+            return post
+        states = tuple(
+            replace(ms, index_price=i, index_time_ms=lo + (hi << 24), flagged=bool(f))
+            for ms, (i, lo, hi, f) in zip(post.market_states, inputs, strict=True)
+        )
+        return replace(post, market_states=states)
+
     def settlement(
         self, post: LedgerState, queue_to: int | None, withdrawals: tuple[L1Withdrawal, ...]
     ) -> tuple[int, ...]:
@@ -159,13 +187,16 @@ class Harness:
         return prove(air, statement_air.trace(statement_air.ROWS, pi), FAST).to_bytes()
 
     def next_state(self, post: LedgerState) -> LedgerState:
-        """``post`` as the ledger after the next batch (its id in the header)."""
-        return replace(post, batch_id=self.ex.next_batch_id())
+        """``post`` as the ledger after the next batch: its id in the header, and each
+        market's index as the contract reads it from the next round."""
+        post = replace(post, batch_id=self.ex.next_batch_id())
+        return self.with_index(post, self.oracle_round(advance=False))
 
     def anchor(self, post: LedgerState, **kwargs: object) -> Receipt:
         """Prove and anchor ``post`` as the next batch; the harness's ledger follows."""
-        post = self.next_state(post)
-        s = self.statement(post, **kwargs)  # type: ignore[arg-type]
+        oracle = kwargs.pop("oracle", None) or self.oracle_round()
+        post = self.with_index(self.next_state(post), oracle)  # type: ignore[arg-type]
+        s = self.statement(post, oracle=oracle, **kwargs)  # type: ignore[arg-type]
         receipt = self.ex.anchor(s, self.prove(s))
         self.state = post
         self.anchored.append(post)

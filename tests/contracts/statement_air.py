@@ -42,8 +42,8 @@ from sealbatch.settlement.roots import state_root
 
 NAME = "batch_statement_test"
 MARKETS = 2
-NUM_PUBLIC = 45 + 8 * MARKETS
-ROWS = 64
+NUM_PUBLIC = 45 + 12 * MARKETS
+ROWS = 128
 SOURCE = Path(__file__).resolve().parents[2] / "contracts" / "src" / "test"
 #: The test markets' codes (the exchange's deployment takes the same).
 CODES = tuple(market_code(m.market.market_id) for m in DEFAULT_CONFIG.markets)

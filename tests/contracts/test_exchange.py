@@ -36,7 +36,7 @@ from sealbatch.settlement.roots import account_proof, state_root
 
 from . import statement_air
 from .anvil import anvil_binary, running_anvil
-from .exchange_harness import FORCED_DELAY_S, Harness, equity_of, with_trade
+from .exchange_harness import FORCED_DELAY_S, ORACLE_KEYS, Harness, equity_of, with_trade
 
 
 @pytest.fixture
@@ -111,6 +111,9 @@ def test_public_inputs_match_the_python_statement(h: Harness) -> None:
         markets=markets,
         settlement=s.settlement,
         commitments=5,
+        # both families' sources sign 50 000 and 50 001: the index is their midpoint, rounded
+        # down, at the round's time
+        indexes=[(50_000, t % (1 << 24), t >> 24, 0) for t in [s.oracle.timestamp_ms] * 2],
     )
     assert h.ex.public_inputs_for(s) == expected == h.ex.derive_public_inputs(s)
     # the tables: the market table and the commitment tree's root and empty subtrees
@@ -458,7 +461,9 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
         fee_bps=market_terms(DEFAULT_CONFIG)[0],
         margin_tiers=market_terms(DEFAULT_CONFIG)[1],
         penalty_bps=market_terms(DEFAULT_CONFIG)[2],
+        genesis_indexes=[(ms.index_price, ms.index_time_ms) for ms in pre.market_states],
         first_batch_id=1,
+        oracle=ORACLE,
     )
     for (k, amount), who in zip(deposits, depositors, strict=True):
         ex.mint(who, amount)
@@ -761,9 +766,14 @@ def test_fee_and_margin_terms_are_checked_at_deployment(chain: Chain) -> None:
     h = Harness.deploy(chain)
     root = state_root(h.anchored[0])
     verifiers = [h.verifier.verifier.address]
+    sources = [address_of(k) for k in ORACLE_KEYS]
+    one_market = chain.deploy("OracleIndex", [5_000, 200, 50, 1, 1], sources, [0, 1], [b"x" * 32])
 
     def deploy(fees: list[int], penalties: list[int], tiers: list[list[int]]) -> str:
-        config = (0, root, FORCED_DELAY_S, [], [1], [1], fees, penalties, tiers, [], [])
+        config = (
+            0, root, FORCED_DELAY_S, one_market.address, [1], [1], fees, penalties, tiers, [],
+            [], [],
+        )  # fmt: skip
         args = (verifiers, h.ex.hasher.address, h.ex.token.address, chain.account, config)
         return str(chain.deploy("Exchange", *args).address)
 
@@ -865,16 +875,19 @@ def test_the_verifiers_are_fixed_at_deployment(chain: Chain) -> None:
         "reclaimDeposit",
     }
     # an exchange without a verifier is refused at deployment
+    sources = [address_of(k) for k in ORACLE_KEYS]
+    one_market = chain.deploy("OracleIndex", [5_000, 200, 50, 1, 1], sources, [0, 1], [b"x" * 32])
     config = (
         0,
         state_root(h.anchored[0]),
         FORCED_DELAY_S,
-        [],
+        one_market.address,
         [1],
         [1],
         [5],
         [100],
         [[10, 50]],
+        [],
         [],
         [],
     )

@@ -102,7 +102,7 @@ def run_anchor(chain: Chain, batches: list[dict[str, str]], proofs: list[bytes])
     """Deploy for the first batch's shape, refuse the forgeries, anchor the real proof."""
     for files, proof in zip(batches, proofs, strict=True):
         verify_files(proof, files)  # the Python verifier accepts them
-    ex = deploy_exchange(chain, batches[0], oracle_sources=[s.address for s in ORACLE.sources])
+    ex = deploy_exchange(chain, batches[0], oracle=ORACLE)
     assert ex.verifier is not None
     first = ex.statement_for(batches[0])
     # a wrong pre-root, a batch before the next: refused before the verifier runs
@@ -140,7 +140,7 @@ def test_the_exchange_anchors_a_batch_with_a_forfeit(chain: Chain) -> None:
     files = forfeit_batch()
     proof = prove_files(files)
     verify_files(proof, files)
-    ex = deploy_exchange(chain, files, oracle_sources=[s.address for s in ORACLE.sources])
+    ex = deploy_exchange(chain, files, oracle=ORACLE)
     statement = ex.statement_for(files)
     assert statement.commitments > sum(m.orders for m in statement.markets)  # a forfeit
     receipt = ex.anchor(files, proof)
@@ -204,7 +204,7 @@ def test_a_batch_holding_orders_in_a_halted_market_anchors(chain: Chain) -> None
     assert not operator_rows(st)
     proof = prove_files(files)
     verify_files(proof, files)
-    ex = deploy_exchange(chain, files, oracle_sources=[s.address for s in ORACLE.sources])
+    ex = deploy_exchange(chain, files, oracle=ORACLE)
     want = ex.statement_for(files).post_root
     receipt = ex.anchor(files, proof)
     assert 1_000_000 < receipt.gas_used < 1 << 24  # EIP-7825: one transaction at most 2^24 gas

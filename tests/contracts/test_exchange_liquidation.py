@@ -91,7 +91,7 @@ def test_a_batch_with_a_liquidation_and_its_penalty_anchors(chain: Chain) -> Non
     assert not operator_rows(st)  # every table the AIR declares is derived
     proof = prove_files(files)
     verify_files(proof, files)
-    ex = deploy_exchange(chain, files, oracle_sources=[s.address for s in ORACLE.sources])
+    ex = deploy_exchange(chain, files, oracle=ORACLE)
     want = ex.statement_for(files).post_root
     receipt = ex.anchor(files, proof)
     print(f"anchoring a batch with a liquidation fill and its penalty: {receipt.gas_used} gas")
@@ -119,7 +119,7 @@ def test_a_batch_whose_deficit_the_insurance_fund_covers_anchors(chain: Chain) -
     assert not operator_rows(st)  # every table the AIR declares is derived
     proof = prove_files(files)
     verify_files(proof, files)
-    ex = deploy_exchange(chain, files, oracle_sources=[s.address for s in ORACLE.sources])
+    ex = deploy_exchange(chain, files, oracle=ORACLE)
     want = ex.statement_for(files).post_root
     receipt = ex.anchor(files, proof)
     print(f"anchoring a batch with a deficit covered by the insurance fund: {receipt.gas_used} gas")

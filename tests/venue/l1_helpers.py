@@ -49,7 +49,7 @@ def deploy_refusing_exchange(chain: Chain) -> ExchangeContract:
         margin_tiers=market_terms(genesis.config)[1],
         penalty_bps=market_terms(genesis.config)[2],
         first_batch_id=0,
-        oracle_sources=[s.address for s in dev_oracle_config().sources],
+        oracle=dev_oracle_config(),
         forced_delay_s=600,
     )
 

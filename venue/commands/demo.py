@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
                 # the batches' shapes, known before they run (the same seed settles the same
                 # batches): the exchange's verifiers are fixed when it is deployed
                 shapes = [_publication(x).files(settle_cfg, oracle_cfg) for x in run_demo(config)]
-                l1 = DemoChain([s.address for s in oracle_cfg.sources], shapes)
+                l1 = DemoChain(oracle_cfg, shapes)
             files = _publication(b).files(settle_cfg, oracle_cfg)
             try:
                 anchored = l1.anchor(r.batch_id, files, proof)
