@@ -673,7 +673,7 @@ contract Exchange {
             mstore(add(args, 0x20), selector)
             mstore(add(args, 0x24), 0x20)
             calldatacopy(add(args, 0x44), o, len)
-            mstore(0x40, and(add(add(args, 0x5f), len), not(0x1f)))
+            mstore(0x40, and(add(add(args, 0x63), len), not(0x1f))) // 0x44 + len, a whole word
         }
         (bool ok, bytes memory ret) = address(oracleIndex).staticcall(args);
         if (!ok) {
