@@ -211,7 +211,12 @@ def test_a_step_in_a_market_without_a_trusted_index_is_caught() -> None:
     forged = _second(650_000, rule=_stepped_untrusted)
     assert _delta(forged) == 99_946
     assert forged.post.market_states[0].index_time_ms == 1_000
-    _refused_and_rejected(forged, "funding: market 0: ΔF = 0 outside an interval end", _REFUSED_DF)
+    # the round trusted BTC-PERP: the header's index time is pinned to the round's reading
+    # (public inputs, headers.py) before the funding rule reads it as untrusted
+    pinned = "post index time 0 is the oracle's, limb 0"
+    _refused_and_rejected(
+        forged, f"{pinned}|funding: market 0: ΔF = 0 outside an interval end", pinned
+    )
 
 
 def test_a_wrong_dt_is_caught() -> None:
