@@ -1141,82 +1141,36 @@ contract StarkVerifier {
         return _drawExts(ctx, 1)[0];
     }
 
-    /// @dev `count` extension elements, each four base draws (c0 first) with rejection of
-    ///      words ≥ 2p, as docs/stark.md's "draw base element" (words from `_word`'s pool), in one assembly loop
-    ///      (the transcript draws one per frame entry; the constraints take powers of one).
+    /// @dev `count` extension elements, as docs/stark.md's "draw extension element": each
+    ///      `keccak(state ‖ u64 counter)` of its own, its four 8-byte big-endian words mod p
+    ///      (c0 from the first); the word pool is left empty.
     function _drawExts(Ctx memory ctx, uint256 count) private pure returns (uint256[] memory out) {
         out = new uint256[](count);
         bytes32 state = ctx.state;
         uint256 counter = ctx.counter;
-        uint256 pool = ctx.pool;
-        uint256 left = ctx.left;
         assembly ("memory-safe") {
             // state ‖ u64 counter at scratch (above the free pointer, not kept)
             let scratch := mload(0x40)
             mstore(scratch, state)
+            let p := 2013265921
+            let m := 0xffffffffffffffff
             let dst := add(out, 32)
             for { let end := add(dst, shl(5, count)) } lt(dst, end) { dst := add(dst, 32) } {
-                let e := 0
-                let lane := 0
-                // Fast path: the next four words (the pool's, then a fresh pool's if fewer are
-                // left), when none is skipped (each below 2p: in 64-bit slots, adding
-                // 2^32 − 2p sets bit 32 exactly for a word ≥ 2p). Otherwise the word by word
-                // path below, from the unchanged state.
-                {
-                    let chunk := 0
-                    let nextPool := pool
-                    let nextLeft := sub(left, 4)
-                    switch lt(left, 4)
-                    case 0 { chunk := and(shr(shl(5, nextLeft), pool), 0xffffffffffffffffffffffffffffffff) }
-                    default {
-                        mstore(add(scratch, 32), shl(192, counter))
-                        nextPool := keccak256(scratch, 40)
-                        let need := sub(4, left)
-                        chunk := or(
-                            shl(shl(5, need), and(pool, sub(shl(shl(5, left), 1), 1))),
-                            shr(shl(5, sub(8, need)), nextPool)
-                        )
-                        nextLeft := sub(8, need)
-                    }
-                    let slots := 0x00000000ffffffff00000000ffffffff
-                    let k := 0x000000000ffffffe000000000ffffffe
-                    if iszero(
-                        and(or(add(and(chunk, slots), k), add(and(shr(32, chunk), slots), k)), 0x00000001000000000000000100000000)
-                    ) {
-                        e := or(
-                            or(mod(shr(96, chunk), 2013265921), shl(64, mod(and(shr(64, chunk), 0xffffffff), 2013265921))),
-                            or(
-                                shl(128, mod(and(shr(32, chunk), 0xffffffff), 2013265921)),
-                                shl(192, mod(and(chunk, 0xffffffff), 2013265921))
-                            )
-                        )
-                        if lt(left, 4) { counter := add(counter, 1) }
-                        pool := nextPool
-                        left := nextLeft
-                        lane := 4
-                    }
-                }
-                for {} lt(lane, 4) {} {
-                    if iszero(left) {
-                        mstore(add(scratch, 32), shl(192, counter))
-                        pool := keccak256(scratch, 40)
-                        counter := add(counter, 1)
-                        left := 8
-                    }
-                    left := sub(left, 1)
-                    let w := and(shr(shl(5, left), pool), 0xffffffff)
-                    // 2p = 4026531842: words at or above it are skipped
-                    if lt(w, 4026531842) {
-                        e := or(e, shl(shl(6, lane), mod(w, 2013265921)))
-                        lane := add(lane, 1)
-                    }
-                }
-                mstore(dst, e)
+                mstore(add(scratch, 32), shl(192, counter))
+                let h := keccak256(scratch, 40)
+                counter := add(counter, 1)
+                mstore(
+                    dst,
+                    or(
+                        or(mod(shr(192, h), p), shl(64, mod(and(shr(128, h), m), p))),
+                        or(shl(128, mod(and(shr(64, h), m), p)), shl(192, mod(and(h, m), p)))
+                    )
+                )
             }
         }
         ctx.counter = counter;
-        ctx.pool = pool;
-        ctx.left = left;
+        ctx.pool = 0;
+        ctx.left = 0;
     }
 
     /// @dev `[1, α, α², …, α^(count−1)]`: the constraints' coefficients (docs/stark.md, step 4).

@@ -53,17 +53,20 @@ def test_draws_are_deterministic_and_depend_on_absorbed_data() -> None:
     assert a.draw_ext() != b.draw_ext()
 
 
-def test_draw_base_rejects_words_at_or_above_2p() -> None:
+def test_draw_ext_is_one_hash_of_four_64_bit_words_mod_p() -> None:
     c = _channel()
-    c._pool = [2 * P, P + 5]  # popped from the end: P + 5 first, accepted
-    assert c.draw_base() == 5
-    c._pool = [7, 2 * P + 1, 2**32 - 1]  # two rejections, then 7
-    assert c.draw_base() == 7
+    c.absorb(b"x")
+    c._word()  # a word draw leaves the pool half-used; the extension draw takes the next hash
+    digest = keccak256(c.state, (1).to_bytes(8, "big"))
+    expected = tuple(int.from_bytes(digest[8 * k : 8 * k + 8], "big") % P for k in range(4))
+    assert c.draw_ext().c == expected
+    after = keccak256(c.state, (2).to_bytes(8, "big"))
+    assert c._word() == int.from_bytes(after[:4], "big")  # a fresh hash after it
 
 
 def test_draws_are_in_range() -> None:
     c = _channel()
-    values = [c.draw_base() for _ in range(2000)]
+    values = [v for e in c.draw_exts(500) for v in e.c]
     assert all(0 <= v < P for v in values)
     assert len(set(values)) == len(values)
     pos = c.draw_positions(500, 1 << 10)

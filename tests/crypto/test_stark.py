@@ -155,7 +155,8 @@ def _tampered(proof: StarkProof) -> dict[str, StarkProof]:
             proof, composition_opening=_flip_opening(proof.composition_opening)
         ),
         "remainder": replace(proof, fri=replace(fri, remainder=_bump(fri.remainder))),
-        "nonce": replace(proof, pow_nonce=proof.pow_nonce + 1),
+        # the prover's nonce is the smallest that passes: the one before it never does
+        "nonce": replace(proof, pow_nonce=proof.pow_nonce - 1 if proof.pow_nonce else 1),
         "options": replace(proof, options=replace(proof.options, num_queries=7)),
         "rows": replace(proof, num_rows=proof.num_rows * 2),
     }
