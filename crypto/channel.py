@@ -41,6 +41,7 @@ __all__ = ["VERSION_TAG", "Channel", "leading_zero_bits"]
 VERSION_TAG = b"sealbatch-stark-v2"
 """Absorbed first: a proof of another version (or system) can never share a transcript."""
 
+
 def leading_zero_bits(digest: bytes) -> int:
     """How many leading bits of ``digest`` are zero (big-endian)."""
     value = int.from_bytes(digest, "big")
