@@ -62,6 +62,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -95,6 +96,7 @@ __all__ = [
     "path_root",
     "permute",
     "permute_scalar",
+    "use_compiled",
     "verify_path",
 ]
 
@@ -274,6 +276,8 @@ def _internal_layer(S: U64Array) -> U64Array:
 
 def _permute_columns(S: U64Array) -> U64Array:
     """The permutation on a (16, n) array of reduced values (by columns)."""
+    if _COMPILED is not None:
+        return _COMPILED.permute_columns(S)
     half = ROUNDS_F // 2
     S = _external_layer(S)
     for r in range(half):
@@ -284,6 +288,23 @@ def _permute_columns(S: U64Array) -> U64Array:
     for r in range(half, ROUNDS_F):
         S = _external_layer(_sbox(S + _ERC[r]))
     return S
+
+
+#: The compiled permutation (:mod:`sealbatch.crypto.poseidon2_jit`) once
+#: :func:`use_compiled` has been called in this process; None: numpy and Python ints.
+_COMPILED: Any = None
+
+
+def use_compiled() -> None:
+    """Route this process's permutations (vectorised and Python-int) through the
+    compiled kernel of :mod:`sealbatch.crypto.poseidon2_jit`: the same values
+    (tested), about a hundred times less time per call. Imports numba (and
+    compiles the kernel on the first use in a fresh cache); the MEV lab calls it."""
+    global _COMPILED
+    if _COMPILED is None:
+        from sealbatch.crypto import poseidon2_jit
+
+        _COMPILED = poseidon2_jit
 
 
 def _as_field_array(values: npt.ArrayLike, name: str) -> U64Array:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sealbatch.crypto import poseidon2 as _poseidon2
 from sealbatch.crypto.poseidon2 import (
     ALPHA,
     DIGEST_SIZE,
@@ -65,6 +66,9 @@ def _external(x: list[int]) -> list[int]:
 
 
 def _permute(x: list[int]) -> list[int]:
+    compiled = _poseidon2._COMPILED
+    if compiled is not None:
+        return compiled.permute_list(x)
     x = _external(x)
     for rc in _FIRST:
         x = _external([pow(v + c, ALPHA, P) for v, c in zip(x, rc, strict=True)])
