@@ -304,6 +304,9 @@ def use_compiled() -> None:
     if _COMPILED is None:
         from sealbatch.crypto import poseidon2_jit
 
+        # compile (or load from numba's cache) now, not inside the caller's first hash
+        poseidon2_jit.permute_list([0] * WIDTH)
+        poseidon2_jit.permute_columns(np.zeros((WIDTH, 1), dtype=np.uint64))
         _COMPILED = poseidon2_jit
 
 
