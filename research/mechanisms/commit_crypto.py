@@ -24,7 +24,12 @@ are signed; the book takes them in arrival order and checks each itself
 commitment form, nonce), exactly as the venue does with its
 signer pool. Receipts are signed in the workers once
 the book has numbered them, the commitment root while the reveal window
-runs, and the reveals' commitments as the reveals arrive. The bytes are the
+runs, and the reveals' commitments as the reveals arrive. When the loop
+needs a result (a window's commitments, a root, a batch's reveal hashes, the
+receipts at the end) it takes back every job of it that no worker has
+started and runs it itself, newest first, while the workers finish the older
+ones: it would otherwise wait idle, and with one worker on two cores this
+shares the work between both. The bytes are the
 same either way (RFC 6979 signatures are deterministic): a run's outcomes do
 not depend on ``workers`` (tested).
 """
@@ -231,6 +236,15 @@ _JOBS = {
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 
 
+@dataclass(frozen=True)
+class _Task:
+    """A job sent to the workers, with what it needs to run in place instead."""
+
+    future: Future[tuple[object, float]]
+    fn_name: str
+    args: tuple[object, ...]
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     """The shared pool of ``workers`` processes (started once, reused by every run)."""
     pool = _POOLS.get(workers)
@@ -264,13 +278,20 @@ class CommitCrypto:
     worker_cpu_s: float = 0.0
     receipts_signed: int = 0
     _open: dict[int, list[CommitJob]] = field(default_factory=dict, repr=False)
-    _sent: dict[int, list[Future[tuple[object, float]]]] = field(default_factory=dict, repr=False)
-    _receipts: list[Future[tuple[object, float]]] = field(default_factory=list, repr=False)
+    #: Jobs the loop took back from the workers' queue and ran itself while it
+    #: waited for them (their CPU is the loop's).
+    stolen: int = 0
+    #: The loop's CPU seconds for those jobs (part of the loop's CPU time).
+    stolen_cpu_s: float = 0.0
+    #: The operator's receipt signatures by (batch, sequence): signed in the
+    #: workers (or by the loop that took their job back), or put here by the
+    #: book's caller in place.
+    receipt_signatures: dict[tuple[int, int], bytes] = field(default_factory=dict, repr=False)
+    _sent: dict[int, list[_Task]] = field(default_factory=dict, repr=False)
+    _receipts: list[_Task] = field(default_factory=list, repr=False)
     _reveals: dict[int, list[RevealJob]] = field(default_factory=dict, repr=False)
-    _reveals_sent: dict[int, list[Future[tuple[object, float]]]] = field(
-        default_factory=dict, repr=False
-    )
-    _roots: dict[int, Future[tuple[object, float]]] = field(default_factory=dict, repr=False)
+    _reveals_sent: dict[int, list[_Task]] = field(default_factory=dict, repr=False)
+    _roots: dict[int, _Task] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.workers < 0:
@@ -289,18 +310,37 @@ class CommitCrypto:
             for f in [
                 pool.submit(_timed, "sign_receipts", self.ctx, []) for _ in range(self.workers)
             ]:
-                self._result(f)
+                f.result()
 
-    def _submit(self, fn_name: str, *args: object) -> Future[tuple[object, float]]:
+    def _submit(self, fn_name: str, *args: object) -> _Task:
         try:
-            return _pool(self.workers).submit(_timed, fn_name, *args)
+            return _Task(_pool(self.workers).submit(_timed, fn_name, *args), fn_name, args)
         except BrokenProcessPool as exc:
             _POOLS.pop(self.workers, None)
             raise CryptoWorkerError(f"a commit-crypto worker died: {exc}") from exc
 
-    def _result(self, future: Future[tuple[object, float]]) -> object:
+    def _steal(self, tasks: Sequence[_Task]) -> dict[int, object]:
+        """Run here the tasks no worker has started (newest first, while the workers
+        finish the older ones): the loop would otherwise wait idle for them. The
+        same functions on the same arguments: the same bytes."""
+        done: dict[int, object] = {}
+        for i in range(len(tasks) - 1, -1, -1):
+            task = tasks[i]
+            if task.future.cancel():
+                started = time.process_time()
+                done[i] = _JOBS[task.fn_name](*task.args)  # type: ignore[operator]
+                self.stolen_cpu_s += time.process_time() - started
+                self.stolen += 1
+        return done
+
+    def _results(self, tasks: Sequence[_Task]) -> list[object]:
+        """The results of ``tasks`` in order (those not started yet run here)."""
+        stolen = self._steal(tasks)
+        return [stolen[i] if i in stolen else self._result(t) for i, t in enumerate(tasks)]
+
+    def _result(self, task: _Task) -> object:
         try:
-            result, cpu = future.result()
+            result, cpu = task.future.result()
         except BrokenProcessPool as exc:
             _POOLS.pop(self.workers, None)
             raise CryptoWorkerError(f"a commit-crypto worker died: {exc}") from exc
@@ -325,12 +365,12 @@ class CommitCrypto:
         chunk = self._open.pop(batch, [])
         if not self.pooled:
             return sign_commitments(self.ctx, chunk, recover=False)
-        futures = self._sent.pop(batch, [])
+        tasks = self._sent.pop(batch, [])
         if chunk:
-            futures.append(self._submit("sign_commitments", self.ctx, chunk, True))
+            tasks.append(self._submit("sign_commitments", self.ctx, chunk, True))
         out: list[SignedCommitJob] = []
-        for f in futures:
-            out.extend(self._result(f))  # type: ignore[arg-type]
+        for result in self._results(tasks):
+            out.extend(result)  # type: ignore[arg-type]
         return out
 
     # -- receipts -------------------------------------------------------------------
@@ -346,13 +386,24 @@ class CommitCrypto:
 
     def collect(self, wait: bool = False) -> None:
         """Count the receipts the workers have signed (all of them with ``wait``)."""
+        if wait:
+            for task, result in zip(self._receipts, self._results(self._receipts), strict=True):
+                self._keep_receipts(task, result)
+            self._receipts = []
+            return
         keep = []
-        for f in self._receipts:
-            if wait or f.done():
-                self.receipts_signed += len(self._result(f))  # type: ignore[arg-type]
+        for task in self._receipts:
+            if task.future.done():
+                self._keep_receipts(task, self._result(task))
             else:
-                keep.append(f)
+                keep.append(task)
         self._receipts = keep
+
+    def _keep_receipts(self, task: _Task, signatures: object) -> None:
+        items: list[tuple[int, int, bytes, int]] = task.args[1]  # type: ignore[assignment]
+        for (batch, sequence, _, _), sig in zip(items, signatures, strict=True):  # type: ignore[call-overload]
+            self.receipt_signatures[(batch, sequence)] = sig
+        self.receipts_signed += len(items)
 
     # -- the batch seed ---------------------------------------------------------------
     def start_root(self, batch: int, leaves: Sequence[tuple[bytes, str, str, int]]) -> None:
@@ -369,8 +420,8 @@ class CommitCrypto:
 
     def root(self, batch: int) -> bytes | None:
         """The root started for ``batch``, None if none was (the book computes it)."""
-        f = self._roots.pop(batch, None)
-        return None if f is None else self._result(f)  # type: ignore[return-value]
+        task = self._roots.pop(batch, None)
+        return None if task is None else self._results([task])[0]  # type: ignore[return-value]
 
     # -- reveals --------------------------------------------------------------------
     def add_reveal(self, job: RevealJob) -> None:
@@ -391,10 +442,10 @@ class CommitCrypto:
         if not self.pooled:
             return None
         chunk = self._reveals.pop(batch, [])
-        futures = self._reveals_sent.pop(batch, [])
+        tasks = self._reveals_sent.pop(batch, [])
         if chunk:
-            futures.append(self._submit("hash_reveals", self.ctx.market, chunk))
+            tasks.append(self._submit("hash_reveals", self.ctx.market, chunk))
         out: list[bytes | None] = []
-        for f in futures:
-            out.extend(self._result(f))  # type: ignore[arg-type]
+        for result in self._results(tasks):
+            out.extend(result)  # type: ignore[arg-type]
         return out

@@ -126,6 +126,9 @@ class CommitRevealMechanism(Mechanism):
         #: Reveals handed to each batch's book, with their arrival times (ms).
         self.revealed: dict[int, list[tuple[Reveal, int]]] = {}
         self.commits = 0
+        #: Every commitment taken: (batch, receipt sequence, commitment, the trader's
+        #: signature), in the order the books took them (what a test compares).
+        self.signed_log: list[tuple[int, int, bytes, bytes]] = []
         self.reveals = 0
         self.rejections = 0
         self.forfeits = 0
@@ -257,9 +260,12 @@ class CommitRevealMechanism(Mechanism):
                 del pending[o.oid]
                 continue
             self.commits += 1
+            self.signed_log.append((k, receipt.sequence, commitment, signature))
             taken.append((commitment, market, commit.trader, bond))
             if pooled:
                 receipts.append((k, receipt.sequence, receipt.commitment, receipt.received_at_ms))
+            else:
+                crypto.receipt_signatures[(k, receipt.sequence)] = receipt.operator_signature
         if pooled:
             crypto.sign_receipts(receipts)
             if closing:

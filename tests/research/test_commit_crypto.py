@@ -21,9 +21,12 @@ from sealbatch.auction.errors import BadSignature
 from sealbatch.crypto.eip712 import recover_signer
 from sealbatch.research.errors import LabError
 from sealbatch.research.mechanisms.commit_crypto import (
+    CHUNK,
     CommitContext,
     CommitCrypto,
+    hash_reveals,
     sign_commitments,
+    sign_receipts,
     trader_address,
 )
 from sealbatch.research.mechanisms.commit_reveal import CommitRevealMechanism
@@ -78,6 +81,12 @@ def test_workers_change_nothing_but_the_speed() -> None:
     assert pooled.metrics["forfeits"] > 0 and pooled.metrics["censored_sequencer"] > 0
     mech = pooled.mechanism
     assert isinstance(mech, CommitRevealMechanism)
+    # the same commitments, trader signatures and operator receipt signatures, byte for byte
+    serial = in_place.mechanism
+    assert isinstance(serial, CommitRevealMechanism)
+    assert mech.signed_log == serial.signed_log and len(mech.signed_log) == mech.commits
+    assert mech.crypto.receipt_signatures == serial.crypto.receipt_signatures
+    assert len(serial.crypto.receipt_signatures) == serial.commits
     assert mech.crypto.receipts_signed == mech.commits > 0
     assert mech.crypto.worker_cpu_s > 0
     # the commitments still in the books were signed by their traders' keys
@@ -129,3 +138,40 @@ def test_commit_crypto_refuses_a_negative_worker_count() -> None:
     ctx = CommitContext("BTC-PERP", 0, b"", Eip712Domain(), b"\x01" * 32)
     with pytest.raises(LabError, match="expected >= 0, got -1"):
         CommitCrypto(ctx, -1)
+
+
+def test_jobs_the_loop_takes_back_from_the_workers_give_the_same_bytes() -> None:
+    """Eight chunks sent to one worker: the loop runs the ones the worker has not
+    started itself while it waits; commitments, signatures, recovered signers,
+    receipt signatures, the root and the reveal hashes equal the serial path's."""
+    from sealbatch.auction.commitment import commitment_root
+    from sealbatch.crypto.eip712 import Eip712Domain
+
+    ctx = CommitContext("BTC-PERP", 10, b"\x05" * 8, Eip712Domain(), b"\x01" * 32)
+    jobs = [(i % 23, 1 if i % 3 else -1, 900 + i % 40, 1 + i % 5, i, i // 23, 4)
+            for i in range(8 * CHUNK)]  # fmt: skip
+    serial = sign_commitments(ctx, jobs, recover=True)
+    crypto = CommitCrypto(ctx, 1)
+    crypto.start()
+    for job in jobs:
+        crypto.add(job)
+    assert crypto.take(4) == serial
+    items = [(4, i, c, 1000 + i) for i, (_, c, _, _, _) in enumerate(serial)]
+    crypto.sign_receipts(items)
+    crypto.collect(wait=True)
+    want = sign_receipts(ctx, items)
+    assert crypto.receipt_signatures == {(4, i): sig for i, sig in enumerate(want)}
+    leaves = [(c, ctx.market, t, ctx.bond) for _, c, t, _, _ in serial]
+    crypto.start_root(4, leaves)
+    assert crypto.root(4) == commitment_root(*map(list, zip(*leaves, strict=True)))
+    reveals = [
+        (s, p, q, oid, salt, t, 4)
+        for (_, s, p, q, oid, _, _), (salt, _, t, _, _) in zip(jobs, serial, strict=True)
+    ]
+    for r in reveals:
+        crypto.add_reveal(r)
+    hashes = crypto.reveal_hashes(4)
+    assert hashes == hash_reveals(ctx.market, reveals)
+    assert hashes == [c for _, c, _, _, _ in serial]
+    # the worker had not started most chunks when the loop asked: it ran them itself
+    assert crypto.stolen > 0
