@@ -27,9 +27,9 @@ from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch
-from tests.settlement.batch_air_helpers import committed_batch
+from tests.settlement.batch_air_helpers import committed_batch, crash_inputs
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
-from tests.settlement.test_batch_air_deficit_cover import crash_inputs, pre_state
+from tests.settlement.test_batch_air_deficit_cover import pre_state
 
 from .test_exchange_batch import operator_rows
 

@@ -1,31 +1,47 @@
-"""Shared helpers of the batch AIR tests: a small settled batch, full trace checks."""
+"""Shared helpers of the batch AIR tests: small settled batches, the 8 % crash batch, the
+pre-states they settle over, republished forgeries and full trace checks."""
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from sealbatch.auction.batch import BatchResult, RestingOrder, clear_batch
 from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
 from sealbatch.auction.commitment import commitment_root, compute_commitment
 from sealbatch.auction.orders import Order, Side
-from sealbatch.crypto.air import Air
+from sealbatch.crypto.air import Air, ConstraintViolation
 from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.crypto.poseidon2 import hash_elements
+from sealbatch.settlement.batch_air import settle_air
+from sealbatch.settlement.batch_air.air import rows_for
+from sealbatch.settlement.batch_air.prover import generate
+from sealbatch.settlement.batch_air.settle_witness import SettleStatement, SettleWitness
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.blocks import BlockTrade
-from sealbatch.settlement.ledger import AccountKey
-from sealbatch.settlement.params import DEFAULT_CONFIG
+from sealbatch.settlement.errors import BatchStatementError
+from sealbatch.settlement.ledger import AccountKey, LedgerState
+from sealbatch.settlement.oracle import OracleRound
+from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.snapshot import config_from_dict, state_from_dict, state_to_dict
 from sealbatch.settlement.transition import apply_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 
 BTC, ETH = "BTC-PERP", "ETH-PERP"
+PRICES = {BTC: 650_000, ETH: 350_000}
+#: PRICES after an 8 % crash (the oracle round of the crash batch).
+CRASHED = {m: p * (BPS - 800) // BPS for m, p in PRICES.items()}
+#: The settlement AIR's trace length and bus challenges in the tests that build it alone.
+SETTLE_ROWS = 4096
+SETTLE_CHALLENGES = [Fp4.of((11, 22, 33, 44)), Fp4.of((5, 6, 7, 8))]
 
 
 def small_batch_files(
@@ -51,10 +67,9 @@ def small_batch_files(
         (t[1], Order(ETH, Side.SELL, 350_000, 1)),
         (t[2], Order(ETH, Side.SELL, 350_010, 4)),
     ]
-    refs = refs or {BTC: 650_000, ETH: 350_000}
-    batch = committed_batch(1, orders, refs, forfeit_at, committed)
+    batch = committed_batch(1, orders, refs or PRICES, forfeit_at, committed)
     state = funded([10**12] * len(TRADERS))
-    rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
+    rnd = oracle_round(1, 1_000, PRICES)
     post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
     pub = BatchPublication(batch, rnd, state, post)
     return pub.files(DEFAULT_CONFIG, ORACLE)
@@ -67,16 +82,9 @@ def transfer_batch_files(
 ) -> dict[str, str]:
     """The default batch of :func:`small_batch_files` with L1 ``deposits``, RFQ ``blocks``
     and ``withdrawals`` settled in it (a deposit may open a new account)."""
-    t = TRADERS
-    orders = [
-        (t[0], Order(BTC, Side.BUY, 650_010, 5)),
-        (t[1], Order(BTC, Side.SELL, 649_990, 5)),
-        (t[2], Order(ETH, Side.BUY, None, 2)),
-        (t[3], Order(ETH, Side.SELL, 350_000, 2)),
-    ]
-    batch = committed_batch(1, orders, {BTC: 650_000, ETH: 350_000})
+    batch = crossing_batch()
     state = funded([10**12] * 6)
-    rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
+    rnd = oracle_round(1, 1_000, PRICES)
     post, _ = apply_batch(
         state,
         batch,
@@ -91,6 +99,88 @@ def transfer_batch_files(
         batch, rnd, state, post, tuple(deposits), tuple(blocks), tuple(withdrawals)
     )
     return pub.files(DEFAULT_CONFIG, ORACLE)
+
+
+def crossing_batch() -> BatchResult:
+    """Batch 1: TRADERS[0] buys 5 BTC-PERP lots of TRADERS[1], TRADERS[2] 2 ETH-PERP lots
+    (at market) of TRADERS[3]."""
+    t = TRADERS
+    orders = [
+        (t[0], Order(BTC, Side.BUY, 650_010, 5)),
+        (t[1], Order(BTC, Side.SELL, 649_990, 5)),
+        (t[2], Order(ETH, Side.BUY, None, 2)),
+        (t[3], Order(ETH, Side.SELL, 350_000, 2)),
+    ]
+    return committed_batch(1, orders, PRICES)
+
+
+def marked_state(equity: Sequence[int], positions: np.ndarray, **arrays: object) -> LedgerState:
+    """Accounts ``0 … n-1`` holding ``positions`` with ``equity`` each at marks and indexes
+    PRICES (no last price), batch 0 at t = 10 000 ms; ``arrays`` sets further fields."""
+    s = funded([1] * len(equity))
+    marks = np.array([PRICES[m] for m in DEFAULT_CONFIG.market_ids], dtype=np.int64)
+    mult = np.array([r.multiplier for r in DEFAULT_CONFIG.markets], dtype=np.int64)
+    pos = np.asarray(positions, dtype=np.int64)
+    ms = tuple(
+        replace(m, mark_price=PRICES[m.market], index_price=PRICES[m.market], last_price=0)
+        for m in s.market_states
+    )
+    return s.with_arrays(
+        collateral=np.array(equity, dtype=np.int64) - (pos * marks * mult).sum(axis=1),
+        positions=pos,
+        market_states=ms,
+        batch_id=0,
+        timestamp_ms=10_000,
+        **arrays,
+    )
+
+
+def crash_inputs(prints: Mapping[str, int] = CRASHED) -> tuple[BatchResult, OracleRound]:
+    """The crash, batch 1: TRADERS[2] buys one lot of TRADERS[3] at ``prints[m]`` in each
+    market (references PRICES), under an oracle round at CRASHED (t = 20 000 ms)."""
+    t = TRADERS
+    orders = [
+        o
+        for m, p in prints.items()
+        for o in ((t[2], Order(m, Side.BUY, p, 1)), (t[3], Order(m, Side.SELL, p, 1)))
+    ]
+    return committed_batch(1, orders, PRICES), oracle_round(1, 20_000, CRASHED)
+
+
+def crash_publication(
+    pre: LedgerState, prints: Mapping[str, int] = CRASHED
+) -> tuple[dict[str, str], LedgerState]:
+    """The published folder of the crash batch (:func:`crash_inputs`) over ``pre``, and
+    its post-state."""
+    batch, rnd = crash_inputs(prints)
+    post, _ = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
+    return BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE), post
+
+
+def republish(
+    files: Mapping[str, str], change: Callable[[LedgerState], LedgerState]
+) -> dict[str, str]:
+    """The folder with ``post_state.json`` replaced by ``change(post)`` (its root recomputed)."""
+    doc = json.loads(files["post_state.json"])
+    config = config_from_dict(doc["config"])
+    post = change(state_from_dict(doc, config))
+    return {**files, "post_state.json": json.dumps(state_to_dict(post, config))}
+
+
+def healthy_state() -> LedgerState:
+    """Six accounts of 10^12 each, no position, no price yet."""
+    return funded([10**12] * 6)
+
+
+def halted_btc_state() -> LedgerState:
+    """:func:`healthy_state` with BTC-PERP's last trusted index at t = 1 000 (PRICES): the
+    market is halted in a batch later than the oracle's maximum price age."""
+    state = healthy_state()
+    ms = tuple(
+        replace(m, index_price=PRICES[m.market], index_time_ms=1_000) if m.market == BTC else m
+        for m in state.market_states
+    )
+    return state.with_arrays(market_states=ms)
 
 
 def committed_batch(
@@ -160,6 +250,49 @@ def with_output_blocks(
         output_fills=blocks[0][5],
         public_inputs=tuple(public),
     )
+
+
+def column(air: Air, name: str) -> int:
+    """The index of ``air``'s column ``name``."""
+    return air.column_names.index(name)
+
+
+def proved(statement: BatchStatement) -> None:
+    """The prover writes a trace for ``statement`` and it satisfies every constraint."""
+    air, trace = generate(statement, rows_for(statement))
+    check_all(air, trace)
+
+
+def refused_and_rejected(
+    forged: BatchStatement,
+    refused: str,
+    rejected: str,
+    error: type[Exception] = BatchStatementError,
+) -> None:
+    """The prover refuses ``forged`` raising ``error`` matching ``refused``; written anyway
+    (``refuse=False``), its trace is rejected with a violation matching ``rejected``."""
+    rows = rows_for(forged)
+    with pytest.raises(error, match=refused):
+        generate(forged, rows)
+    air, trace = generate(forged, rows, refuse=False)
+    with pytest.raises(ConstraintViolation, match=rejected):
+        check_all(air, trace)
+
+
+def settle_trace(
+    st: SettleStatement, sw: SettleWitness, *, refuse: bool = True
+) -> tuple[Air, np.ndarray]:
+    """The settlement AIR alone over SETTLE_ROWS rows and its main trace for ``sw``."""
+    main, public = settle_air.generate(st, sw, SETTLE_ROWS, refuse=refuse)
+    return settle_air.build(SETTLE_ROWS, public), main
+
+
+def check_settle(air: Air, main: np.ndarray) -> None:
+    """Every constraint of the settlement AIR, the bus (range checks, permutations,
+    tuples) included, under SETTLE_CHALLENGES."""
+    air.check_trace(main)
+    challenges = air.challenge_values(SETTLE_CHALLENGES)
+    air.check_trace(main, air.build_aux(main, challenges), challenges)
 
 
 def check_all(air: Air, trace: np.ndarray, seed: int = 1) -> None:

@@ -22,7 +22,6 @@ from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.settle_witness import settle_inputs
 from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.blocks import BlockTrade
-from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.l1_statement import BLOCK_TAG
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import PublishedBatch
@@ -32,6 +31,7 @@ from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
     check_all,
+    refused_and_rejected,
     statement_of,
     transfer_batch_files,
 )
@@ -98,12 +98,7 @@ def _forged(
 
 
 def _refused_and_rejected(forged: BatchStatement, rejected: str) -> None:
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match="the published RFQ blocks are not"):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
+    refused_and_rejected(forged, "the published RFQ blocks are not", rejected)
 
 
 @pytest.mark.parametrize(

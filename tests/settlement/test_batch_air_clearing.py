@@ -25,6 +25,7 @@ from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
     check_all,
+    refused_and_rejected,
     small_batch_files,
     statement_of,
     with_output_blocks,
@@ -58,12 +59,7 @@ _PRICE_PIN = r"|marks: market \d's clearing price"
 def _refused_and_rejected(forged: BatchStatement, refused: str, rejected: str) -> None:
     """The prover refuses ``forged`` naming ``refused``; skipping that, the AIR rejects the
     trace with a violation matching ``rejected`` (or the mark rule's pin of the price)."""
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match=refused):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=f"(?:{rejected}){_PRICE_PIN}"):
-        check_all(air, trace)
+    refused_and_rejected(forged, refused, f"(?:{rejected}){_PRICE_PIN}")
 
 
 def test_honest_trace_satisfies_every_constraint(statement: BatchStatement) -> None:

@@ -20,7 +20,6 @@ from dataclasses import replace
 import pytest
 
 from sealbatch.auction.orders import Order, Side, TimeInForce
-from sealbatch.crypto.air import ConstraintViolation
 from sealbatch.settlement.batch_air import statement as statement_module
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.commitment_hash import BLOCKS, permutations
@@ -36,6 +35,7 @@ from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
     check_all,
+    refused_and_rejected,
     small_batch_files,
     with_output_blocks,
 )
@@ -47,12 +47,7 @@ _PUBLISHED = Order(BTC, Side.SELL, 650_050, 2)
 
 
 def _refused_and_rejected(forged: BatchStatement, refused: str) -> None:
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match=refused):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match="bus"):
-        check_all(air, trace)
+    refused_and_rejected(forged, refused, "bus")
 
 
 def _published_unchecked(monkeypatch: pytest.MonkeyPatch, files: dict[str, str]) -> BatchStatement:

@@ -14,10 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sealbatch.auction.batch import BatchResult
-from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import Air, ConstraintViolation
-from sealbatch.crypto.field_scalar import Fp4
 from sealbatch.settlement.batch_air import settle_air
 from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS
 from sealbatch.settlement.batch_air.settle_witness import (
@@ -26,51 +23,28 @@ from sealbatch.settlement.batch_air.settle_witness import (
     settle_inputs,
 )
 from sealbatch.settlement.ledger import LedgerState
-from sealbatch.settlement.oracle import OracleRound
-from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
+from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.transition import BatchWitness, apply_batch
-from tests.settlement.batch_air_helpers import committed_batch
-from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
+from tests.settlement.batch_air_helpers import (
+    SETTLE_ROWS,
+    check_settle,
+    column,
+    crash_inputs,
+    marked_state,
+    settle_trace,
+)
+from tests.settlement.conftest import ORACLE
 
-ROWS = 4096
-CHALLENGES = [Fp4.of((11, 22, 33, 44)), Fp4.of((5, 6, 7, 8))]
-PRICES = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}
-CRASHED = {m: p * (BPS - 800) // BPS for m, p in PRICES.items()}
 Settled = tuple[SettleStatement, SettleWitness, BatchWitness]
 
 
 def pre_state(equity: list[int], longs: list[int], fund: int) -> LedgerState:
     """Four accounts at the pre-crash marks: ``longs[i]`` BTC lots each (trader 1 holds the
     short against them), ``equity[i]`` each, and the insurance fund ``fund``."""
-    s = funded([1] * 4, DEFAULT_CONFIG)
-    marks = np.array([PRICES[m] for m in DEFAULT_CONFIG.market_ids], dtype=np.int64)
-    mult = np.array([r.multiplier for r in DEFAULT_CONFIG.markets], dtype=np.int64)
     pos = np.zeros((4, 2), dtype=np.int64)
     pos[:, 0] = longs
     pos[1, 0] = -sum(longs)
-    ms = tuple(
-        replace(m, mark_price=PRICES[m.market], index_price=PRICES[m.market], last_price=0)
-        for m in s.market_states
-    )
-    return s.with_arrays(
-        collateral=np.array(equity, dtype=np.int64) - (pos * marks * mult).sum(axis=1),
-        positions=pos,
-        market_states=ms,
-        batch_id=0,
-        timestamp_ms=10_000,
-        insurance_fund=fund,
-    )
-
-
-def crash_inputs() -> tuple[BatchResult, OracleRound]:
-    """The crash: one lot trades in each market at the crashed price (batch 1)."""
-    t = TRADERS
-    orders = [
-        o
-        for m, p in CRASHED.items()
-        for o in ((t[2], Order(m, Side.BUY, p, 1)), (t[3], Order(m, Side.SELL, p, 1)))
-    ]
-    return committed_batch(1, orders, PRICES), oracle_round(1, 20_000, CRASHED)
+    return marked_state(equity, pos, insurance_fund=fund)
 
 
 def crash_batch(pre: LedgerState) -> tuple[LedgerState, BatchWitness]:
@@ -105,30 +79,15 @@ def _forge(sw: SettleWitness, cover: list[int]) -> SettleWitness:
     return replace(sw, cover=tuple(cover), adjust=tuple(adjust))
 
 
-def _trace(st: SettleStatement, sw: SettleWitness) -> tuple[Air, np.ndarray]:
-    main, public = settle_air.generate(st, sw, ROWS)
-    return settle_air.build(ROWS, public), main
-
-
-def _check(air: Air, main: np.ndarray) -> None:
-    air.check_trace(main)
-    challenges = air.challenge_values(CHALLENGES)
-    air.check_trace(main, air.build_aux(main, challenges), challenges)
-
-
-def _col(air: Air, name: str) -> int:
-    return air.column_names.index(name)
-
-
 def _fund(air: Air, main: np.ndarray, row: int) -> int:
     return sum(
-        int(main[_col(air, f"cover.fund[{k}]"), row]) << (12 * k) for k in range(AMOUNT_DIGITS)
+        int(main[column(air, f"cover.fund[{k}]"), row]) << (12 * k) for k in range(AMOUNT_DIGITS)
     )
 
 
 def _set_fund(air: Air, main: np.ndarray, row: int, value: int) -> None:
     for k in range(AMOUNT_DIGITS):
-        main[_col(air, f"cover.fund[{k}]"), row] = (value >> (12 * k)) & 0xFFF
+        main[column(air, f"cover.fund[{k}]"), row] = (value >> (12 * k)) & 0xFFF
 
 
 def test_a_covered_deficit_needs_no_adjustments_table(covered: Settled) -> None:
@@ -138,11 +97,11 @@ def test_a_covered_deficit_needs_no_adjustments_table(covered: Settled) -> None:
     assert flow.insurance == flow.deficit > 0 and not flow.deleveraged
     assert not st.has_adjustments and not sw.adjust_rows()
     assert sw.cover[0] == flow.deficit and st.insurance_post == st.insurance_pre - flow.deficit
-    air, main = _trace(st, sw)
-    _check(air, main)
-    assert int(main[_col(air, "cover.covered"), 0]) == 1
+    air, main = settle_trace(st, sw)
+    check_settle(air, main)
+    assert int(main[column(air, "cover.covered"), 0]) == 1
     assert _fund(air, main, 0) == st.insurance_pre and _fund(air, main, 1) == st.insurance_post
-    assert _fund(air, main, ROWS - 1) == st.insurance_post
+    assert _fund(air, main, SETTLE_ROWS - 1) == st.insurance_post
 
 
 def test_a_fund_short_of_the_deficits_drains_in_row_order(short: Settled) -> None:
@@ -152,9 +111,9 @@ def test_a_fund_short_of_the_deficits_drains_in_row_order(short: Settled) -> Non
     assert st.insurance_post == 0 and st.has_adjustments
     assert {row[0] for row in sw.adjust_rows()} >= {2}
     assert sw.cover[0] == 420_000_000 and sw.cover[2] == 80_000_000
-    air, main = _trace(st, sw)
-    _check(air, main)
-    assert [int(main[_col(air, "pen.capped"), r]) for r in (0, 2)] == [0, 1]
+    air, main = settle_trace(st, sw)
+    check_settle(air, main)
+    assert [int(main[column(air, "pen.capped"), r]) for r in (0, 2)] == [0, 1]
 
 
 def test_a_deficit_covered_beyond_the_fund_is_caught(short: Settled) -> None:
@@ -165,9 +124,9 @@ def test_a_deficit_covered_beyond_the_fund_is_caught(short: Settled) -> None:
     cover = list(sw.cover)
     cover[2] = 420_000_000
     with pytest.raises(ValueError, match="statement 3: deficit cover: expected a fund of"):
-        settle_air.generate(st, _forge(sw, cover), ROWS)
-    air, main = _trace(st, sw)
-    main[_col(air, "pen.capped"), 2] = 0
+        settle_air.generate(st, _forge(sw, cover), SETTLE_ROWS)
+    air, main = settle_trace(st, sw)
+    main[column(air, "pen.capped"), 2] = 0
     with pytest.raises(ConstraintViolation, match="statement 3"):
         air.check_trace(main)
 
@@ -177,9 +136,9 @@ def test_a_deficit_not_covered_is_caught(covered: Settled) -> None:
     ``cover.covered`` (negative equity outside flagged markets) rejects it."""
     st, sw, _ = covered
     with pytest.raises(ValueError, match="statement 3: deficit cover: expected account 0"):
-        settle_air.generate(st, _forge(sw, [0] * len(sw.cover)), ROWS)
-    air, main = _trace(st, sw)
-    main[_col(air, "cover.covered"), 0] = 0
+        settle_air.generate(st, _forge(sw, [0] * len(sw.cover)), SETTLE_ROWS)
+    air, main = settle_trace(st, sw)
+    main[column(air, "cover.covered"), 0] = 0
     with pytest.raises(ConstraintViolation, match="statement 3"):
         air.check_trace(main)
 
@@ -191,8 +150,8 @@ def test_a_deficit_covered_out_of_row_order_is_caught(short: Settled) -> None:
     cover = list(sw.cover)
     cover[0], cover[2] = cover[2], cover[0]
     with pytest.raises(ValueError, match="statement 3: deficit cover: expected account 0"):
-        settle_air.generate(st, _forge(sw, cover), ROWS)
-    air, main = _trace(st, sw)
+        settle_air.generate(st, _forge(sw, cover), SETTLE_ROWS)
+    air, main = settle_trace(st, sw)
     # the fund row 2 sees as if row 0 had not been covered yet
     _set_fund(air, main, 2, _fund(air, main, 0))
     with pytest.raises(ConstraintViolation, match="statement 3"):
@@ -207,9 +166,9 @@ def test_a_solvent_account_covered_is_caught(covered: Settled) -> None:
     cover = list(sw.cover)
     cover[3] = 1_000
     with pytest.raises(ValueError, match="statement 3: deficit cover: expected account 3"):
-        settle_air.generate(st, _forge(sw, cover), ROWS)
-    air, main = _trace(st, sw)
-    main[_col(air, "cover.covered"), 3] = 1
+        settle_air.generate(st, _forge(sw, cover), SETTLE_ROWS)
+    air, main = settle_trace(st, sw)
+    main[column(air, "cover.covered"), 3] = 1
     with pytest.raises(ConstraintViolation, match="statement 3"):
         air.check_trace(main)
 
@@ -223,13 +182,13 @@ def test_the_funds_final_value_off_by_one_is_caught(covered: Settled, delta: int
     st, sw, _ = covered
     forged = replace(st, insurance_post=st.insurance_post + delta)
     with pytest.raises(ValueError, match=r"statement [35]"):
-        settle_air.generate(forged, sw, ROWS)
-    air, main = _trace(st, sw)
-    for row in range(1, ROWS):
+        settle_air.generate(forged, sw, SETTLE_ROWS)
+    air, main = settle_trace(st, sw)
+    for row in range(1, SETTLE_ROWS):
         _set_fund(air, main, row, _fund(air, main, row) + delta)
-    forged_air = settle_air.build(ROWS, settle_air.public_inputs(forged, sw))
+    forged_air = settle_air.build(SETTLE_ROWS, settle_air.public_inputs(forged, sw))
     with pytest.raises(ConstraintViolation, match=r"statement [35]"):
         forged_air.check_trace(main)
-    honest_air = settle_air.build(ROWS, settle_air.public_inputs(st, sw))
+    honest_air = settle_air.build(SETTLE_ROWS, settle_air.public_inputs(st, sw))
     with pytest.raises(ConstraintViolation, match=r"statement [35]"):
         honest_air.check_trace(main)

@@ -19,11 +19,11 @@ from sealbatch.crypto.poseidon2 import hash_elements
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
-from sealbatch.settlement.errors import BatchStatementError
 from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
     check_all,
+    refused_and_rejected,
     small_batch_files,
     statement_of,
     with_output_blocks,
@@ -69,12 +69,7 @@ def _with_records(
 
 
 def _refused_and_rejected(forged: BatchStatement, rejected: str) -> None:
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match="outputs digest"):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
+    refused_and_rejected(forged, "outputs digest", rejected)
 
 
 def test_the_public_digest_is_the_sponge_of_the_published_blocks(
@@ -180,12 +175,7 @@ def _forfeit_start(statement: BatchStatement, i: int) -> int:
 
 
 def _s8_refused_and_rejected(forged: BatchStatement, rejected: str = "bus") -> None:
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match="S8 completeness"):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
+    refused_and_rejected(forged, "S8 completeness", rejected)
 
 
 def test_a_published_forfeit_of_another_commitment_is_caught_by_s8(
@@ -327,11 +317,7 @@ def _summary_row(statement: BatchStatement, j: int) -> int:
 
 def _summary_rejected(forged: BatchStatement, rejected: str) -> None:
     """Refused by the prover, and the AIR rejects the trace naming ``rejected``."""
-    with pytest.raises(BatchStatementError, match="market summary"):
-        generate(forged, rows_for(forged))
-    air, trace = generate(forged, rows_for(forged), refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
+    refused_and_rejected(forged, "market summary", rejected)
 
 
 def _with_summary(statement: BatchStatement, j: int, k: int, delta: int) -> BatchStatement:

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from sealbatch.crypto.air import Air, ConstraintViolation
-from sealbatch.crypto.field_scalar import Fp4
 from sealbatch.settlement.batch_air import settle_air
 from sealbatch.settlement.batch_air.pools import UNCHECKED_ROWS
 from sealbatch.settlement.batch_air.settle_witness import (
@@ -24,9 +23,7 @@ from sealbatch.settlement.batch_air.settle_witness import (
 )
 from sealbatch.settlement.transition import apply_batch
 from sealbatch.venue.demo import DemoConfig, demo_oracle, demo_settlement_config, run_demo
-
-ROWS = 4096
-CHALLENGES = [Fp4.of((11, 22, 33, 44)), Fp4.of((5, 6, 7, 8))]
+from tests.settlement.batch_air_helpers import SETTLE_CHALLENGES, SETTLE_ROWS, column, settle_trace
 
 
 @pytest.fixture(scope="module")
@@ -39,21 +36,12 @@ def settled() -> tuple[SettleStatement, SettleWitness]:
 
 
 def _air(st: SettleStatement, sw: SettleWitness) -> Air:
-    return settle_air.build(ROWS, settle_air.public_inputs(st, sw))
-
-
-def _honest(st: SettleStatement, sw: SettleWitness) -> tuple[Air, np.ndarray]:
-    main, public = settle_air.generate(st, sw, ROWS)
-    return settle_air.build(ROWS, public), main
-
-
-def _col(air: Air, name: str) -> int:
-    return air.column_names.index(name)
+    return settle_air.build(SETTLE_ROWS, settle_air.public_inputs(st, sw))
 
 
 def _total(air: Air, main: np.ndarray, row: int) -> int:
     return sum(
-        int(main[_col(air, f"fill.fee_total[{k}]"), row]) << (12 * k)
+        int(main[column(air, f"fill.fee_total[{k}]"), row]) << (12 * k)
         for k in range(FEE_POOL_DIGITS)
     )
 
@@ -74,16 +62,16 @@ def test_the_honest_fee_total_is_the_fee_pools_change(
     fees = sum(f.fee for f in sw.fills)
     assert fees > 0 and st.fee_pool_post - st.fee_pool_pre == fees
     assert st.insurance_post > st.insurance_pre
-    air, main = _honest(st, sw)
+    air, main = settle_trace(st, sw)
     air.check_trace(main)
-    challenges = air.challenge_values(CHALLENGES)
+    challenges = air.challenge_values(SETTLE_CHALLENGES)
     air.check_trace(main, air.build_aux(main, challenges), challenges)
     first_fee = sum(
-        int(main[_col(air, f"fill.fee[{k}]"), 0]) << (12 * k) for k in range(FEE_POOL_DIGITS)
+        int(main[column(air, f"fill.fee[{k}]"), 0]) << (12 * k) for k in range(FEE_POOL_DIGITS)
     )
     assert first_fee > 0 and _total(air, main, 0) == first_fee
-    assert _total(air, main, ROWS - 1) == fees
-    assert ROWS <= UNCHECKED_ROWS
+    assert _total(air, main, SETTLE_ROWS - 1) == fees
+    assert SETTLE_ROWS <= UNCHECKED_ROWS
 
 
 @pytest.mark.parametrize("direction", [1, -1], ids=["to_fee_pool", "to_insurance"])
@@ -100,8 +88,8 @@ def test_money_moved_between_the_pools_is_caught(
     forged = _moved(st, amount)
     assert forged.net_collateral_change == st.net_collateral_change
     with pytest.raises(ValueError, match="statement 5: expected the fee pool to move by"):
-        settle_air.generate(forged, sw, ROWS)
-    _, main = _honest(st, sw)
+        settle_air.generate(forged, sw, SETTLE_ROWS)
+    _, main = settle_trace(st, sw)
     with pytest.raises(ConstraintViolation, match="statement 5: the fee pool moves by the fees"):
         _air(forged, sw).check_trace(main)
 
@@ -114,17 +102,17 @@ def test_a_fee_left_out_of_the_pool_is_caught(
     it): the running total's carries stop being bits where it skips the fee."""
     st, sw = settled
     forged = _moved(st, -sw.fills[-1].fee)
-    air, main = _honest(st, sw)
-    fills = int(main[_col(air, "fill.on")].sum())
+    air, main = settle_trace(st, sw)
+    fills = int(main[column(air, "fill.on")].sum())
     skip = fills - 1  # the last fill row's fee is left out of the total from there on
     fee = sum(
-        int(main[_col(air, f"fill.fee[{k}]"), skip]) << (12 * k) for k in range(FEE_POOL_DIGITS)
+        int(main[column(air, f"fill.fee[{k}]"), skip]) << (12 * k) for k in range(FEE_POOL_DIGITS)
     )
     assert fee > 0
-    for row in range(skip, ROWS):
+    for row in range(skip, SETTLE_ROWS):
         value = _total(air, main, row) - fee
         for k in range(FEE_POOL_DIGITS):
-            main[_col(air, f"fill.fee_total[{k}]"), row] = (value >> (12 * k)) & 0xFFF
+            main[column(air, f"fill.fee_total[{k}]"), row] = (value >> (12 * k)) & 0xFFF
     with pytest.raises(ConstraintViolation, match="statement 5: the fee total's"):
         _air(forged, sw).check_trace(main)
 
@@ -139,11 +127,11 @@ def test_a_fee_pool_off_by_one_is_caught(
     st, sw = settled
     forged = _moved(st, delta)
     with pytest.raises(ValueError, match="statement 5"):
-        settle_air.generate(forged, sw, ROWS)
-    air, main = _honest(st, sw)
+        settle_air.generate(forged, sw, SETTLE_ROWS)
+    air, main = settle_trace(st, sw)
     for k in range(FEE_POOL_DIGITS):  # the last row alone ends at the forged change
-        value = _total(air, main, ROWS - 1) + delta
-        main[_col(air, f"fill.fee_total[{k}]"), ROWS - 1] = (value >> (12 * k)) & 0xFFF
+        value = _total(air, main, SETTLE_ROWS - 1) + delta
+        main[column(air, f"fill.fee_total[{k}]"), SETTLE_ROWS - 1] = (value >> (12 * k)) & 0xFFF
     with pytest.raises(ConstraintViolation, match="statement 5: the fee total's"):
         _air(forged, sw).check_trace(main)
 

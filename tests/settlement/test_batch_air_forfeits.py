@@ -25,6 +25,7 @@ from tests.settlement.batch_air_helpers import (
     ETH,
     check_all,
     committed_batch,
+    refused_and_rejected,
     small_batch_files,
     statement_of,
 )
@@ -46,12 +47,7 @@ def _third_row(statement: BatchStatement, i: int = 0) -> int:
 
 
 def _refused_and_rejected(forged: BatchStatement, refused: str = "statement 3") -> None:
-    rows = rows_for(forged)
-    with pytest.raises(ValueError, match=refused):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=_REJECTED):
-        check_all(air, trace)
+    refused_and_rejected(forged, refused, _REJECTED, ValueError)
 
 
 def test_the_honest_charge_reaches_its_traders_account(statement: BatchStatement) -> None:

@@ -25,7 +25,15 @@ from sealbatch.settlement.ledger import LedgerState, MarketState
 from sealbatch.settlement.params import DEFAULT_CONFIG, MarketRisk, SettlementConfig
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch, reference_prices
-from tests.settlement.batch_air_helpers import BTC, ETH, check_all, committed_batch, statement_of
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    committed_batch,
+    proved,
+    refused_and_rejected,
+    statement_of,
+)
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 
 Rule = Callable[..., tuple[MarketState, funding.FundingUpdate]]
@@ -85,19 +93,8 @@ def _delta(st: BatchStatement, market: int = 0) -> int:
     return st.settle.markets[market].delta_funding
 
 
-def _proved(st: BatchStatement) -> None:
-    rows = rows_for(st)
-    air, trace = generate(st, rows)
-    check_all(air, trace)
-
-
 def _refused_and_rejected(forged: BatchStatement, rejected: str, refused: str) -> None:
-    rows = rows_for(forged)
-    with pytest.raises(ValueError, match=refused):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
+    refused_and_rejected(forged, refused, rejected, ValueError)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +109,7 @@ def test_an_interval_end_steps_the_funding_index(price: int, delta: int) -> None
     assert _delta(st) == delta
     assert st.post.market_states[0].premium_sum == 0
     assert st.post.market_states[0].interval_batches == 0
-    _proved(st)
+    proved(st)
 
 
 def test_a_batch_inside_an_interval_accumulates_the_premium() -> None:
@@ -121,7 +118,7 @@ def test_a_batch_inside_an_interval_accumulates_the_premium() -> None:
     ms = st.post.market_states[0]
     assert (ms.premium_sum, ms.premium_time, ms.interval_batches) == (1_000 * 2_000, 2_000, 2)
     assert _delta(st) == 0
-    _proved(st)
+    proved(st)
 
 
 def _shift(by: int, at_end: bool = True) -> Rule:

@@ -34,7 +34,14 @@ from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.roots import header_blocks, header_elements, pending_orders
 from sealbatch.settlement.transition import apply_batch
 from sealbatch.venue.demo import DemoConfig, demo_oracle, demo_settlement_config, run_demo
-from tests.settlement.batch_air_helpers import BTC, ETH, check_all, committed_batch, statement_of
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    committed_batch,
+    refused_and_rejected,
+    statement_of,
+)
 from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
 
 PRICES = {BTC: 650_000, ETH: 350_000}
@@ -84,12 +91,7 @@ def _col(air: Air, name: str) -> int:
 
 
 def _refused_and_rejected(forged: BatchStatement, refused: str, rejected: str = "bus") -> None:
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match=refused):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
+    refused_and_rejected(forged, refused, rejected)
 
 
 def test_the_headers_and_pending_orders_are_hashed_in_the_air(

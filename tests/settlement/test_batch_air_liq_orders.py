@@ -18,36 +18,30 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sealbatch.auction.orders import Order, Side, TimeInForce
-from sealbatch.crypto.air import Air, ConstraintViolation
+from sealbatch.auction.orders import Side, TimeInForce
+from sealbatch.crypto.air import Air
 from sealbatch.crypto.solidity import compile_constraints
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
-from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.ledger import LedgerState, LiquidationOrder
 from sealbatch.settlement.liquidation import _limit
 from sealbatch.settlement.params import DEFAULT_CONFIG
-from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.transition import apply_batch
-from tests.settlement.batch_air_helpers import check_all, committed_batch, statement_of
-from tests.settlement.conftest import ORACLE, TRADERS, oracle_round
-from tests.settlement.test_batch_air_margin import CRASHED, PRICES, _pre, _republish
+from tests.settlement.batch_air_helpers import (
+    check_all,
+    column,
+    crash_publication,
+    refused_and_rejected,
+    republish,
+    statement_of,
+)
+from tests.settlement.test_batch_air_margin import _pre
 
 
 @pytest.fixture(scope="module")
 def files() -> dict[str, str]:
-    t = TRADERS
-    orders = [
-        o
-        for m, p in CRASHED.items()
-        for o in ((t[2], Order(m, Side.BUY, p, 1)), (t[3], Order(m, Side.SELL, p, 1)))
-    ]
-    batch = committed_batch(1, orders, PRICES)
-    rnd = oracle_round(1, 20_000, CRASHED)
-    pre = _pre()
-    post, _ = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
-    return BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE)
+    """test_batch_air_margin's crash batch: account 0 is staged for liquidation."""
+    return crash_publication(_pre())[0]
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +49,6 @@ def honest(files: dict[str, str]) -> tuple[BatchStatement, Air, np.ndarray]:
     statement = statement_of(files)
     air, trace = generate(statement, rows_for(statement))
     return statement, air, trace
-
-
-def _col(air: Air, name: str) -> int:
-    return air.column_names.index(name)
 
 
 def test_the_staged_order_is_received_on_its_accounts_row(
@@ -75,9 +65,9 @@ def test_the_staged_order_is_received_on_its_accounts_row(
     assert 1 <= order.quantity <= 100
     check_all(air, trace)
     m = len(statement.markets)
-    o = [trace[_col(air, f"liq.o{j}")] for j in range(m)]
+    o = [trace[column(air, f"liq.o{j}")] for j in range(m)]
     assert [int(v.sum()) for v in o] == [1, 0] and int(o[0][0]) == 1
-    q = 1 + int(trace[_col(air, "liq.a0[0]"), 0]) + 4096 * int(trace[_col(air, "liq.a0[1]"), 0])
+    q = 1 + int(trace[column(air, "liq.a0[0]"), 0]) + 4096 * int(trace[column(air, "liq.a0[1]"), 0])
     assert q == order.quantity
     assert statement.liquidation_caps == (1_000, 1_000)
 
@@ -114,13 +104,7 @@ def _second(post: LedgerState, market: str, side: Side) -> LedgerState:
 
 def _check_forgery(files: dict[str, str], change: Callable[[LedgerState], LedgerState],
                    refused: str, rejected: str) -> None:  # fmt: skip
-    forged = statement_of(_republish(files, change))
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match=refused):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
+    refused_and_rejected(statement_of(republish(files, change)), refused, rejected)
 
 
 _BUY_AT_RULE = "the account's order in market 0"
@@ -174,12 +158,7 @@ def test_a_liquidation_order_above_the_cap_is_caught(
     statement, _, _ = honest
     (lo,) = statement.post.pending_liquidations
     forged = replace(statement, liquidation_caps=(lo.resting.order.quantity - 1, 1_000))
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match="cap"):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match="at most the cap"):
-        check_all(air, trace)
+    refused_and_rejected(forged, "cap", "at most the cap")
 
 
 def test_the_liquidation_caps_are_part_of_the_program(

@@ -9,14 +9,12 @@ AIR itself rejects it, and the test names the statement that catches it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import Air, ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.air import rows_for
@@ -24,18 +22,22 @@ from sealbatch.settlement.batch_air.limbs import DIGIT
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.settle_witness import SettleStatement
 from sealbatch.settlement.batch_air.statement import BatchStatement
-from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.ledger import LedgerState, LiquidationOrder, equity
 from sealbatch.settlement.margin import requirements
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
-from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.snapshot import config_from_dict, state_from_dict, state_to_dict
-from sealbatch.settlement.transition import apply_batch
-from tests.settlement.batch_air_helpers import check_all, committed_batch, statement_of
-from tests.settlement.conftest import ORACLE, TRADERS, funded, key, oracle_round
+from tests.settlement.batch_air_helpers import (
+    CRASHED,
+    PRICES,
+    check_all,
+    column,
+    crash_publication,
+    marked_state,
+    refused_and_rejected,
+    republish,
+    statement_of,
+)
+from tests.settlement.conftest import funded, key
 
-PRICES = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}
-CRASHED = {m: p * (BPS - 800) // BPS for m, p in PRICES.items()}
 #: (equity at PRICES, positions, portfolio): 0 is a leveraged long an 8 % drop takes
 #: below maintenance; 1 the short against it; 2 and 3 print the crashed prices; 4 holds
 #: both markets and stays healthy; 5 is a healthy portfolio-margin short.
@@ -50,38 +52,16 @@ BOOK = [
 
 
 def _pre() -> LedgerState:
-    s = funded([1] * len(BOOK))
-    marks = np.array([PRICES[m] for m in DEFAULT_CONFIG.market_ids], dtype=np.int64)
-    mult = np.array([r.multiplier for r in DEFAULT_CONFIG.markets], dtype=np.int64)
-    pos = np.array([b[1] for b in BOOK], dtype=np.int64)
-    collateral = np.array([b[0] for b in BOOK], dtype=np.int64) - (pos * marks * mult).sum(axis=1)
-    ms = tuple(
-        replace(m, mark_price=PRICES[m.market], index_price=PRICES[m.market], last_price=0)
-        for m in s.market_states
-    )
-    return s.with_arrays(
-        collateral=collateral,
-        positions=pos,
+    return marked_state(
+        [b[0] for b in BOOK],
+        np.array([b[1] for b in BOOK]),
         portfolio=np.array([b[2] for b in BOOK]),
-        market_states=ms,
-        batch_id=0,
-        timestamp_ms=10_000,
     )
 
 
 @pytest.fixture(scope="module")
 def files() -> dict[str, str]:
-    t = TRADERS
-    orders = [
-        o
-        for m, p in CRASHED.items()
-        for o in ((t[2], Order(m, Side.BUY, p, 1)), (t[3], Order(m, Side.SELL, p, 1)))
-    ]
-    pre = _pre()
-    batch = committed_batch(1, orders, PRICES)
-    rnd = oracle_round(1, 20_000, CRASHED)
-    post, _ = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
-    return BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE)
+    return crash_publication(_pre())[0]
 
 
 @pytest.fixture(scope="module")
@@ -89,20 +69,6 @@ def honest(files: dict[str, str]) -> tuple[BatchStatement, Air, np.ndarray]:
     statement = statement_of(files)
     air, trace = generate(statement, rows_for(statement))
     return statement, air, trace
-
-
-def _republish(
-    files: dict[str, str], change: Callable[[LedgerState], LedgerState]
-) -> dict[str, str]:
-    """The folder with ``post_state.json`` replaced by ``change(post)`` (its root recomputed)."""
-    doc = json.loads(files["post_state.json"])
-    config = config_from_dict(doc["config"])
-    post = change(state_from_dict(doc, config))
-    return {**files, "post_state.json": json.dumps(state_to_dict(post, config))}
-
-
-def _col(air: Air, name: str) -> int:
-    return air.column_names.index(name)
 
 
 def test_the_batch_stages_exactly_the_account_below_maintenance(
@@ -118,10 +84,10 @@ def test_the_batch_stages_exactly_the_account_below_maintenance(
     assert post.positions[4].all() and post.portfolio[5]
     check_all(air, trace)
     for label in ("mark", "index"):
-        flags = trace[_col(air, f"health.{label}.below"), : post.size]
+        flags = trace[column(air, f"health.{label}.below"), : post.size]
         assert flags.tolist() == [int(r in below) for r in range(post.size)]
     # the AIR's maintenance digits are margin.py's requirement, rounded up alike
-    q = sum(int(trace[_col(air, f"health.mark.q[0][{k}]"), 0]) << (12 * k) for k in range(6))
+    q = sum(int(trace[column(air, f"health.mark.q[0][{k}]"), 0]) << (12 * k) for k in range(6))
     assert q == int(req.maintenance[0])
 
 
@@ -148,12 +114,8 @@ def test_a_wrong_staging_is_caught_by_statement_4(
     """The operator publishes a post-state whose pending liquidation orders leave out
     the account below maintenance, or add one for a healthy account (its root and
     header recomputed: every other statement holds)."""
-    forged = statement_of(_republish(files, change))
-    with pytest.raises(BatchStatementError, match="statement 4"):
-        generate(forged, rows_for(forged))
-    air, trace = generate(forged, rows_for(forged), refuse=False)
-    with pytest.raises(ConstraintViolation, match="statement 4: staged for liquidation iff"):
-        check_all(air, trace)
+    forged = statement_of(republish(files, change))
+    refused_and_rejected(forged, "statement 4", "statement 4: staged for liquidation iff")
 
 
 def test_a_wrong_maintenance_is_caught_by_statement_4(
@@ -163,12 +125,12 @@ def test_a_wrong_maintenance_is_caught_by_statement_4(
     cheaper tier than the position's size."""
     _, air, honest_trace = honest
     trace = honest_trace.copy()
-    trace[_col(air, "health.mark.q[0][0]"), 0] -= 1
+    trace[column(air, "health.mark.q[0][0]"), 0] -= 1
     with pytest.raises(ConstraintViolation, match="statement 4: maintenance \\[0\\] at mark"):
         check_all(air, trace)
     trace = honest_trace.copy()  # account 4 (100 lots, tier 0) claims tier 1
-    trace[_col(air, "health.tier[0][0]"), 4] = 0
-    trace[_col(air, "health.tier[0][1]"), 4] = 1
+    trace[column(air, "health.tier[0][0]"), 4] = 0
+    trace[column(air, "health.tier[0][1]"), 4] = 1
     with pytest.raises(ConstraintViolation, match="statement 4: position \\[0\\]"):
         check_all(air, trace)
 
@@ -180,15 +142,15 @@ def test_an_equity_off_by_one_is_caught_by_statement_4(
     (a padding row) claimed below maintenance (a negative zero)."""
     statement, air, honest_trace = honest
     trace = honest_trace.copy()
-    d = [_col(air, f"health.mark.d[{k}]") for k in range(6)]
+    d = [column(air, f"health.mark.d[{k}]") for k in range(6)]
     trace[d[0], 0] = (int(trace[d[0], 0]) + 1) % DIGIT
     total = sum(int(trace[c, 0]) for c in d)  # the non-zero helper kept consistent
-    trace[_col(air, "health.mark.d_inv"), 0] = pow(total, P - 2, P)
+    trace[column(air, "health.mark.d_inv"), 0] = pow(total, P - 2, P)
     with pytest.raises(ConstraintViolation, match="statement 4: equity against maintenance"):
         check_all(air, trace)
     trace = honest_trace.copy()
     pad = statement.settle.n_post
-    trace[_col(air, "health.mark.below"), pad] = 1
+    trace[column(air, "health.mark.below"), pad] = 1
     with pytest.raises(ConstraintViolation, match="statement 4: below maintenance at mark"):
         check_all(air, trace)
 
@@ -201,13 +163,13 @@ def test_a_limb_out_of_range_in_the_health_section_is_caught_by_the_range_check(
     constraint holds — only the 12-bit range lookup refuses it."""
     _, air, honest_trace = honest
     trace = honest_trace.copy()
-    d = [_col(air, f"health.mark.d[{k}]") for k in range(6)]
-    assert trace[_col(air, "health.mark.below"), 0] == 1 and trace[d[1], 0] > 0
+    d = [column(air, f"health.mark.d[{k}]") for k in range(6)]
+    assert trace[column(air, "health.mark.below"), 0] == 1 and trace[d[1], 0] > 0
     trace[d[0], 0] += DIGIT
     trace[d[1], 0] -= 1
-    trace[_col(air, "health.mark.d_carry[0][0]"), 0] += 1
+    trace[column(air, "health.mark.d_carry[0][0]"), 0] += 1
     total = sum(int(trace[c, 0]) for c in d)
-    trace[_col(air, "health.mark.d_inv"), 0] = pow(total, P - 2, P)
+    trace[column(air, "health.mark.d_inv"), 0] = pow(total, P - 2, P)
     air.check_trace(trace)  # every polynomial constraint still holds
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):
         check_all(air, trace)
@@ -220,7 +182,7 @@ def test_a_staged_account_left_out_of_the_trace_fails_its_liquidation_orders(
     pending records: a trace that does not stage it fails."""
     _, air, honest_trace = honest
     trace = honest_trace.copy()
-    trace[_col(air, "health.staged"), 0] = 0
+    trace[column(air, "health.staged"), 0] = 0
     with pytest.raises(ConstraintViolation):
         check_all(air, trace)
 
@@ -231,13 +193,7 @@ def test_a_staged_account_left_out_of_the_trace_fails_its_liquidation_orders(
 def _boundary_publication(collateral_shift: int) -> tuple[dict[str, str], LedgerState]:
     """The crash batch with prints 0.5 % below the index (the mark steps under it) and a
     sixth account, a 100-lot long, whose collateral is moved by ``collateral_shift``."""
-    t = TRADERS
     cheap = {m: p * (BPS - 50) // BPS for m, p in CRASHED.items()}
-    orders = [
-        o
-        for m, p in cheap.items()
-        for o in ((t[2], Order(m, Side.BUY, p, 1)), (t[3], Order(m, Side.SELL, p, 1)))
-    ]
     base = _pre()
     s = funded([1] * (len(BOOK) + 1))
     pos = np.zeros((len(BOOK) + 1, 2), dtype=np.int64)
@@ -256,10 +212,7 @@ def _boundary_publication(collateral_shift: int) -> tuple[dict[str, str], Ledger
         batch_id=0,
         timestamp_ms=10_000,
     )
-    batch = committed_batch(1, orders, PRICES)
-    rnd = oracle_round(1, 20_000, CRASHED)
-    post, _ = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
-    return BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE), post
+    return crash_publication(pre, cheap)
 
 
 def _at_index(post: LedgerState) -> tuple[int, int]:
@@ -290,21 +243,17 @@ def test_an_account_below_maintenance_at_the_marks_only_is_not_staged(
     assert [r for r, _ in statement.settle_witness.staged] == [0]
     air, trace = generate(statement, rows_for(statement))
     check_all(air, trace)
-    assert trace[_col(air, "health.mark.below"), 6] == 1
-    assert trace[_col(air, "health.index.below"), 6] == 0
-    assert all(trace[_col(air, f"health.index.d[{k}]"), 6] == 0 for k in range(6))
+    assert trace[column(air, "health.mark.below"), 6] == 1
+    assert trace[column(air, "health.index.below"), 6] == 0
+    assert all(trace[column(air, f"health.index.d[{k}]"), 6] == 0 for k in range(6))
 
     def stage_6(p: LedgerState) -> LedgerState:
         lo = p.pending_liquidations[0]
         extra = LiquidationOrder(key(6), replace(lo.resting, trader=key(6).address))
         return replace(p, pending_liquidations=(*p.pending_liquidations, extra))
 
-    forged = statement_of(_republish(files, stage_6))
-    with pytest.raises(BatchStatementError, match="statement 4"):
-        generate(forged, rows_for(forged))
-    air, trace = generate(forged, rows_for(forged), refuse=False)
-    with pytest.raises(ConstraintViolation, match="statement 4: staged for liquidation iff"):
-        check_all(air, trace)
+    forged = statement_of(republish(files, stage_6))
+    refused_and_rejected(forged, "statement 4", "statement 4: staged for liquidation iff")
 
 
 def test_an_equity_one_below_the_boundary_is_caught_by_statement_4(
@@ -315,11 +264,11 @@ def test_an_equity_one_below_the_boundary_is_caught_by_statement_4(
     files, _ = boundary
     statement = statement_of(files)
     air, trace = generate(statement, rows_for(statement))
-    d = [_col(air, f"health.index.d[{k}]") for k in range(6)]
-    trace[_col(air, "health.index.below"), 6] = 1
+    d = [column(air, f"health.index.d[{k}]") for k in range(6)]
+    trace[column(air, "health.index.below"), 6] = 1
     trace[d[0], 6] = 1
-    trace[_col(air, "health.index.d_inv"), 6] = 1
-    trace[_col(air, "health.both"), 6] = 1
+    trace[column(air, "health.index.d_inv"), 6] = 1
+    trace[column(air, "health.both"), 6] = 1
     with pytest.raises(
         ConstraintViolation, match="statement 4: equity against maintenance at index"
     ):

@@ -23,7 +23,15 @@ from sealbatch.settlement.ledger import LedgerState, MarketState
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch
-from tests.settlement.batch_air_helpers import BTC, ETH, check_all, committed_batch, statement_of
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    committed_batch,
+    proved,
+    refused_and_rejected,
+    statement_of,
+)
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 
 Edit = Callable[[MarketState], MarketState]
@@ -77,18 +85,8 @@ def _btc(st: BatchStatement) -> MarketState:
     return st.post.market_states[st.markets.index(BTC)]
 
 
-def _proved(st: BatchStatement) -> None:
-    air, trace = generate(st, rows_for(st))
-    check_all(air, trace)
-
-
 def _refused_and_rejected(forged: BatchStatement, rejected: str) -> None:
-    rows = rows_for(forged)
-    with pytest.raises(ValueError, match="marks: market BTC-PERP's post-state"):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
+    refused_and_rejected(forged, "marks: market BTC-PERP's post-state", rejected, ValueError)
 
 
 _TRUSTED_MARK = "marks: market 0's mark is max\\(1, index \\+ premium\\) \\(trusted index\\)"
@@ -132,7 +130,7 @@ def test_the_honest_marks_are_proved(
     st = _batch(pre(), orders, oracle)
     ms = _btc(st)
     assert (ms.mark_price, ms.premium, ms.last_price) == want
-    _proved(st)
+    proved(st)
 
 
 @pytest.mark.parametrize("delta", [1, -1])
@@ -190,7 +188,7 @@ def test_the_kept_mark_of_a_market_never_trusted_is_caught() -> None:
     pre = _pre(mark_price=640_000, last_price=640_000)
     honest = _batch(pre, _orders(641_000), {ETH: 350_000})
     assert _btc(honest).mark_price == 641_000
-    _proved(honest)
+    proved(honest)
     forged = _batch(
         pre, _orders(641_000), {ETH: 350_000}, lambda ms: replace(ms, mark_price=640_000)
     )

@@ -13,8 +13,6 @@ from dataclasses import replace
 
 import pytest
 
-from sealbatch.auction.orders import Order, Side
-from sealbatch.crypto.air import ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.air import rows_for
 from sealbatch.settlement.batch_air.prover import generate
@@ -25,14 +23,19 @@ from sealbatch.settlement.batch_air.statement import (
     index_inputs,
     statement_from_files,
 )
-from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.oracle import OracleRound, read_index
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch
-from tests.settlement.batch_air_helpers import BTC, ETH, check_all, committed_batch
-from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    crossing_batch,
+    refused_and_rejected,
+)
+from tests.settlement.conftest import ORACLE, funded, oracle_round
 
 ROUND_MS = 1_000
 
@@ -40,14 +43,7 @@ ROUND_MS = 1_000
 def _publish(rnd: OracleRound, forge: dict[str, dict[str, int | bool]] | None = None) -> str:
     """A small two-market batch settled under ``rnd``; ``forge[market]`` overrides fields of
     that market's post state (what a dishonest operator publishes), the post root following."""
-    t = TRADERS
-    orders = [
-        (t[0], Order(BTC, Side.BUY, 650_010, 5)),
-        (t[1], Order(BTC, Side.SELL, 649_990, 5)),
-        (t[2], Order(ETH, Side.BUY, None, 2)),
-        (t[3], Order(ETH, Side.SELL, 350_000, 2)),
-    ]
-    batch = committed_batch(1, orders, {BTC: 650_000, ETH: 350_000})
+    batch = crossing_batch()
     state = funded([10**12] * 6)
     post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
     post = _forged(post, forge or {})
@@ -65,12 +61,7 @@ def _inputs(st: BatchStatement, j: int) -> tuple[int, ...]:
 
 
 def _refused_and_rejected(forged: BatchStatement, name: str) -> None:
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match=name):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=name):
-        check_all(air, trace)
+    refused_and_rejected(forged, name, name)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sealbatch.crypto.air import Air, ConstraintViolation
-from sealbatch.crypto.field_scalar import Fp4, P
+from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air import settle_air
 from sealbatch.settlement.batch_air.settle_witness import (
     MarketTerms,
@@ -26,9 +26,14 @@ from sealbatch.settlement.params import BPS, SettlementConfig
 from sealbatch.settlement.roots import state_root
 from sealbatch.settlement.transition import BatchWitness, apply_batch
 from sealbatch.venue.demo import DemoConfig, demo_oracle, demo_settlement_config, run_demo
+from tests.settlement.batch_air_helpers import (
+    SETTLE_CHALLENGES,
+    SETTLE_ROWS,
+    check_settle,
+    column,
+    settle_trace,
+)
 
-ROWS = 4096
-CHALLENGES = [Fp4.of((11, 22, 33, 44)), Fp4.of((5, 6, 7, 8))]
 Settled = tuple[BatchWitness, SettlementConfig]
 
 
@@ -63,23 +68,6 @@ def capped(demo_batch: tuple[object, SettlementConfig, object]) -> Settled:
     return _settle(demo_batch, 1_000)
 
 
-def _trace(
-    st: SettleStatement, sw: SettleWitness, *, refuse: bool = True
-) -> tuple[Air, np.ndarray]:
-    main, public = settle_air.generate(st, sw, ROWS, refuse=refuse)
-    return settle_air.build(ROWS, public), main
-
-
-def _check(air: Air, main: np.ndarray) -> None:
-    air.check_trace(main)
-    challenges = air.challenge_values(CHALLENGES)
-    air.check_trace(main, air.build_aux(main, challenges), challenges)
-
-
-def _col(air: Air, name: str) -> int:
-    return air.column_names.index(name)
-
-
 def _liquidated(sw: SettleWitness) -> tuple[int, int]:
     """The liquidated account's row and the penalty due on its liquidation fills."""
     liq = [f for f in sw.fills if f.liquidation]
@@ -88,7 +76,7 @@ def _liquidated(sw: SettleWitness) -> tuple[int, int]:
 
 
 def _fill_row(air: Air, main: np.ndarray, liquidation: bool) -> int:
-    on, liq = main[_col(air, "fill.on")], main[_col(air, "fill.liq")]
+    on, liq = main[column(air, "fill.on")], main[column(air, "fill.liq")]
     return int(np.flatnonzero((on == 1) & (liq == int(liquidation)))[0])
 
 
@@ -106,10 +94,10 @@ def test_honest_penalties_satisfy_the_air(case: str, request: pytest.FixtureRequ
     assert all(
         m.penalty_bps == cfg.markets[j].liquidation_penalty_bps for j, m in enumerate(st.markets)
     )
-    air, main = _trace(st, sw)
-    _check(air, main)
-    assert int(main[_col(air, "pen.capped"), row]) == (case == "capped")
-    assert int(main[_col(air, "fill.liq")].sum()) == sum(f.liquidation for f in sw.fills)
+    air, main = settle_trace(st, sw)
+    check_settle(air, main)
+    assert int(main[column(air, "pen.capped"), row]) == (case == "capped")
+    assert int(main[column(air, "fill.liq")].sum()) == sum(f.liquidation for f in sw.fills)
 
 
 def test_a_penalty_on_a_fill_that_is_not_a_liquidation_is_caught(covered: Settled) -> None:
@@ -124,9 +112,9 @@ def test_a_penalty_on_a_fill_that_is_not_a_liquidation_is_caught(covered: Settle
     fills = list(sw.fills)
     fills[i] = replace(fills[i], penalty=owed)
     with pytest.raises(ValueError, match="statement 3: expected each liquidation fill's penalty"):
-        _trace(st, replace(sw, fills=tuple(fills)))
-    air, main = _trace(st, sw)
-    main[_col(air, "fill.pen[0]"), _fill_row(air, main, False)] += 1
+        settle_trace(st, replace(sw, fills=tuple(fills)))
+    air, main = settle_trace(st, sw)
+    main[column(air, "fill.pen[0]"), _fill_row(air, main, False)] += 1
     with pytest.raises(ConstraintViolation, match="statement 3: liquidation penalty rounded up"):
         air.check_trace(main)
 
@@ -145,14 +133,14 @@ def test_a_liquidation_fill_penalty_missing_or_off_by_one_is_caught(
     fills = list(sw.fills)
     fills[i] = replace(fills[i], penalty=forged)
     with pytest.raises(ValueError, match="statement 3: expected each liquidation fill's penalty"):
-        _trace(st, replace(sw, fills=tuple(fills)))
-    air, main = _trace(st, sw)
+        settle_trace(st, replace(sw, fills=tuple(fills)))
+    air, main = settle_trace(st, sw)
     r = _fill_row(air, main, True)
     if delta == "all":
         for k in range(6):
-            main[_col(air, f"fill.pen[{k}]"), r] = 0
+            main[column(air, f"fill.pen[{k}]"), r] = 0
     else:
-        c = _col(air, "fill.pen[0]")
+        c = column(air, "fill.pen[0]")
         main[c, r] = (int(main[c, r]) + int(delta)) % P
     with pytest.raises(ConstraintViolation, match="statement 3: liquidation penalty rounded up"):
         air.check_trace(main)
@@ -187,11 +175,11 @@ def test_a_penalty_above_the_equity_cap_is_caught(capped: Settled) -> None:
     st, sw = _charged(w, cfg, due)
     assert not sw.adjust_rows()  # the forged charge is claimed as the penalty, not adjusted
     with pytest.raises(ValueError, match="statement 3: liquidation penalty"):
-        _trace(st, sw)
-    air, main = _trace(st, sw, refuse=False)
+        settle_trace(st, sw)
+    air, main = settle_trace(st, sw, refuse=False)
     air.check_trace(main)
-    assert int(main[_col(air, "pen.capped"), row]) == 0
-    challenges = air.challenge_values(CHALLENGES)
+    assert int(main[column(air, "pen.capped"), row]) == 0
+    challenges = air.challenge_values(SETTLE_CHALLENGES)
     with pytest.raises(ConstraintViolation, match="bus"):
         air.check_trace(main, air.build_aux(main, challenges), challenges)
 
@@ -206,10 +194,10 @@ def test_a_penalty_below_the_rule_is_caught(case: str, request: pytest.FixtureRe
     ((_, charged),) = w.penalties
     st, sw = _charged(w, cfg, charged - 1)
     with pytest.raises(ValueError, match="statement 3: liquidation penalty"):
-        _trace(st, sw)
+        settle_trace(st, sw)
     with pytest.raises((ValueError, ConstraintViolation), match=r"statement 3|bus"):
-        air, main = _trace(st, sw, refuse=False)
-        _check(air, main)
+        air, main = settle_trace(st, sw, refuse=False)
+        check_settle(air, main)
 
 
 def test_a_lower_penalty_rate_than_the_statement_is_caught(
@@ -220,10 +208,10 @@ def test_a_lower_penalty_rate_than_the_statement_is_caught(
     not derive, and against the verifier's the fill rows' penalty identity fails."""
     w, cfg = _settle(demo_batch, 50)
     st, sw = settle_inputs(w, cfg)
-    main, _ = settle_air.generate(st, sw, ROWS)  # consistent with the operator's rate
+    main, _ = settle_air.generate(st, sw, SETTLE_ROWS)  # consistent with the operator's rate
     rate = covered[1].markets[0].liquidation_penalty_bps
     verifier = replace(st, markets=tuple(replace(m, penalty_bps=rate) for m in st.markets))
-    air = settle_air.build(ROWS, settle_air.public_inputs(verifier, sw))
+    air = settle_air.build(SETTLE_ROWS, settle_air.public_inputs(verifier, sw))
     with pytest.raises(ConstraintViolation, match="statement 3: liquidation penalty"):
         air.check_trace(main)
 

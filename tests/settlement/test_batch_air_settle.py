@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 
 from sealbatch.auction.orders import Order, Side
-from sealbatch.crypto.air import Air, ConstraintViolation
-from sealbatch.crypto.field_scalar import Fp4, P
+from sealbatch.crypto.air import ConstraintViolation
+from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air import settle_air
 from sealbatch.settlement.batch_air.limbs import DIGIT
 from sealbatch.settlement.batch_air.settle_witness import (
     SettleStatement,
-    SettleWitness,
     settle_inputs,
 )
 from sealbatch.settlement.blocks import BlockTrade
@@ -24,11 +23,15 @@ from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.params import SettlementConfig, default_config
 from sealbatch.settlement.roots import state_root
 from sealbatch.settlement.transition import BatchWitness, apply_batch
+from tests.settlement.batch_air_helpers import (
+    PRICES,
+    SETTLE_CHALLENGES,
+    SETTLE_ROWS,
+    check_settle,
+    column,
+    settle_trace,
+)
 from tests.settlement.conftest import ORACLE, TRADERS, funded, key, make_batch, oracle_round
-
-ROWS = 4096
-PRICES = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}
-CHALLENGES = [Fp4.of((11, 22, 33, 44)), Fp4.of((5, 6, 7, 8))]
 
 
 def _config() -> SettlementConfig:
@@ -67,18 +70,6 @@ def batch() -> tuple[BatchWitness, SettlementConfig]:
     return witness, cfg
 
 
-def _trace(st: SettleStatement, sw: SettleWitness) -> tuple[Air, np.ndarray]:
-    main, public = settle_air.generate(st, sw, ROWS)
-    return settle_air.build(ROWS, public), main
-
-
-def _check(air: Air, main: np.ndarray) -> None:
-    """Every constraint, the bus (range checks, permutations, tuples) included."""
-    air.check_trace(main)
-    challenges = air.challenge_values(CHALLENGES)
-    air.check_trace(main, air.build_aux(main, challenges), challenges)
-
-
 def _forged_post(w: BatchWitness, post: LedgerState) -> BatchWitness:
     """The witness of an operator who publishes ``post`` as the batch's outcome."""
     return replace(w, post=post, post_root=state_root(post))
@@ -92,21 +83,17 @@ def _caught_against_the_replay(w: BatchWitness, cfg: SettlementConfig, post: Led
     _, replayed = settle_inputs(w, cfg)
     st, sw = settle_inputs(_forged_post(w, post), cfg)
     assert sw.adjust_rows() and not replayed.adjust_rows()
-    main, _ = settle_air.generate(st, sw, ROWS)
-    air = settle_air.build(ROWS, settle_air.public_inputs(st, replayed))
+    main, _ = settle_air.generate(st, sw, SETTLE_ROWS)
+    air = settle_air.build(SETTLE_ROWS, settle_air.public_inputs(st, replayed))
     air.check_trace(main)  # the identities hold with the operator's adjustment ...
-    challenges = air.challenge_values(CHALLENGES)
+    challenges = air.challenge_values(SETTLE_CHALLENGES)
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):  # ... not sent
         air.check_trace(main, air.build_aux(main, challenges), challenges)
     # without the adjustment, statement 3's identity itself fails
     bare = replace(sw, adjust=(0,) * len(sw.adjust), adjust_positions=0 * sw.adjust_positions)
     with pytest.raises((ConstraintViolation, ValueError), match=r"statement 3|carr"):
-        main, _ = settle_air.generate(st, bare, ROWS, refuse=False)
+        main, _ = settle_air.generate(st, bare, SETTLE_ROWS, refuse=False)
         air.check_trace(main)
-
-
-def _column(air: Air, name: str) -> int:
-    return air.column_names.index(name)
 
 
 def test_honest_batch_satisfies_the_settlement_air(
@@ -118,8 +105,8 @@ def test_honest_batch_satisfies_the_settlement_air(
     assert st.n_post == st.n_pre + 1 and not st.has_adjustments
     assert all(m.delta_funding != 0 for m in st.markets) and np.any(sw.positions_pre != 0)
     assert any(sw.forfeits) and any(sw.withdrawals) and len(sw.fills) >= 4
-    air, main = _trace(st, sw)
-    _check(air, main)
+    air, main = settle_trace(st, sw)
+    check_settle(air, main)
 
 
 def test_statement_round_trips_through_field_elements(
@@ -151,12 +138,12 @@ def test_a_wrong_fee_is_refused_and_caught_by_statement_3(
     cheap = replace(sw.fills[0], fee=sw.fills[0].fee - 1)
     forged = replace(sw, fills=(cheap, *sw.fills[1:]))
     with pytest.raises(ValueError, match="statement 3"):
-        settle_air.generate(st, forged, ROWS)
+        settle_air.generate(st, forged, SETTLE_ROWS)
     # a prover writing the trace by hand: one fee digit lowered on the first fill row
-    air, main = _trace(st, sw)
-    main[_column(air, "fill.fee[0]"), 0] -= 1
+    air, main = settle_trace(st, sw)
+    main[column(air, "fill.fee[0]"), 0] -= 1
     with pytest.raises(ConstraintViolation, match="statement 3: fee rounded up"):
-        _check(air, main)
+        check_settle(air, main)
 
 
 def test_a_wrong_funding_payment_is_caught_by_statement_3(
@@ -191,12 +178,12 @@ def test_fills_other_than_the_published_ones_are_caught(
     the fill tuples it receives are not the ones the verifier sends, so the bus fails."""
     w, cfg = batch
     st, sw = settle_inputs(w, cfg)
-    _, main = _trace(st, sw)
+    _, main = settle_trace(st, sw)
     moved = replace(sw.fills[0], account=(sw.fills[0].account + 1) % st.n_post)
     published = settle_air.public_inputs(st, replace(sw, fills=(moved, *sw.fills[1:])))
-    air = settle_air.build(ROWS, published)
+    air = settle_air.build(SETTLE_ROWS, published)
     air.check_trace(main)
-    challenges = air.challenge_values(CHALLENGES)
+    challenges = air.challenge_values(SETTLE_CHALLENGES)
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):
         air.check_trace(main, air.build_aux(main, challenges), challenges)
 
@@ -210,12 +197,12 @@ def test_value_created_is_caught_by_statement_5(
     w, cfg = batch
     st, sw = settle_inputs(_forged_post(w, replace(w.post, fee_pool=w.post.fee_pool + 10**6)), cfg)
     with pytest.raises(ValueError, match="statement 5: expected the fee pool to move"):
-        settle_air.generate(st, sw, ROWS)
+        settle_air.generate(st, sw, SETTLE_ROWS)
     honest_st, honest_sw = settle_inputs(w, cfg)
-    _, main = _trace(honest_st, honest_sw)
-    air = settle_air.build(ROWS, settle_air.public_inputs(st, sw))
+    _, main = settle_trace(honest_st, honest_sw)
+    air = settle_air.build(SETTLE_ROWS, settle_air.public_inputs(st, sw))
     with pytest.raises(ConstraintViolation, match="statement 5"):
-        _check(air, main)
+        check_settle(air, main)
 
 
 def test_a_wrong_post_root_is_caught_by_statement_6(
@@ -231,10 +218,10 @@ def test_a_wrong_post_root_is_caught_by_statement_6(
     from sealbatch.crypto import poseidon2
 
     forged = replace(st, post_root=tuple(int(x) for x in poseidon2.digest_from_bytes(other)))
-    main, _ = settle_air.generate(st, sw, ROWS)
-    air = settle_air.build(ROWS, settle_air.public_inputs(forged, sw))
+    main, _ = settle_air.generate(st, sw, SETTLE_ROWS)
+    air = settle_air.build(SETTLE_ROWS, settle_air.public_inputs(forged, sw))
     with pytest.raises(ConstraintViolation, match="statement 6: state root 1"):
-        _check(air, main)
+        check_settle(air, main)
 
 
 def test_a_wrong_pre_state_is_caught_by_statement_6(
@@ -256,9 +243,9 @@ def test_a_wrong_pre_state_is_caught_by_statement_6(
     )
     st, sw = settle_inputs(forged, cfg)
     st = replace(st, pre_root=honest.pre_root, fee_pool_pre=honest.fee_pool_pre)
-    air, main = _trace(st, sw)
+    air, main = settle_trace(st, sw)
     with pytest.raises(ConstraintViolation, match="statement 6: state root 0"):
-        _check(air, main)
+        check_settle(air, main)
 
 
 def test_a_limb_out_of_range_is_caught_by_the_range_check(
@@ -271,24 +258,24 @@ def test_a_limb_out_of_range_is_caught_by_the_range_check(
     the same way."""
     w, cfg = batch
     st, sw = settle_inputs(w, cfg)
-    air, main = _trace(st, sw)
-    lo, hi = _column(air, "acct.c_post[0]"), _column(air, "acct.c_post[1]")
+    air, main = settle_trace(st, sw)
+    lo, hi = column(air, "acct.c_post[0]"), column(air, "acct.c_post[1]")
     row = next(r for r in range(st.n_post) if main[hi, r] > 0)
-    assert main[_column(air, "acct.c_post.sign"), row] == 0
+    assert main[column(air, "acct.c_post.sign"), row] == 0
     main[lo, row] += DIGIT
     main[hi, row] -= 1
-    main[_column(air, "acct.carry[0][0]"), row] += 1  # the collateral identity's carry
-    main[_column(air, "acct.acc_carry[0]"), row] += 1  # the conservation accumulator's
+    main[column(air, "acct.carry[0][0]"), row] += 1  # the collateral identity's carry
+    main[column(air, "acct.acc_carry[0]"), row] += 1  # the conservation accumulator's
     for label in ("mark", "index"):  # the health section's equity identities
-        main[_column(air, f"health.{label}.d_carry[0][0]"), row] += 1
-    main[_column(air, "pen.e_carry[0][0]"), row] -= 1  # the equity before penalties
+        main[column(air, f"health.{label}.d_carry[0][0]"), row] += 1
+    main[column(air, "pen.e_carry[0][0]"), row] -= 1  # the equity before penalties
     air.check_trace(main)  # every polynomial constraint still holds
-    challenges = air.challenge_values(CHALLENGES)
+    challenges = air.challenge_values(SETTLE_CHALLENGES)
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):
         air.check_trace(main, air.build_aux(main, challenges), challenges)
     main[lo, row] = P - 1
     with pytest.raises(ConstraintViolation):
-        _check(air, main)
+        check_settle(air, main)
 
 
 def test_a_forfeit_not_charged_is_caught_by_statement_3(
@@ -306,9 +293,9 @@ def test_a_forfeit_not_charged_is_caught_by_statement_3(
         forfeit_digits=np.zeros_like(sw.forfeit_digit_sums()),
         adjust=tuple(a - f for a, f in zip(sw.adjust, sw.forfeits, strict=True)),
     )
-    main, _ = settle_air.generate(st, spared, ROWS)
+    main, _ = settle_air.generate(st, spared, SETTLE_ROWS)
     with pytest.raises(ConstraintViolation, match=r"statement 3|bus"):
-        _check(settle_air.build(ROWS, public), main)
+        check_settle(settle_air.build(SETTLE_ROWS, public), main)
 
 
 @pytest.mark.slow
@@ -325,7 +312,7 @@ def test_settlement_proof_verifies_and_binds_its_statement(
 
     w, cfg = batch
     st, sw = settle_inputs(w, cfg)
-    air, main = _trace(st, sw)
+    air, main = settle_trace(st, sw)
     data = prove(air, main).to_bytes()
     report = verify_proof(air, StarkProof.from_bytes(data))
     assert report.conjectured >= 100
@@ -336,7 +323,7 @@ def test_settlement_proof_verifies_and_binds_its_statement(
     proof = StarkProof.from_bytes(data)
     with pytest.raises(VerificationError):
         verify_proof(
-            settle_air.build(ROWS, settle_air.public_inputs(forged, sw)),
+            settle_air.build(SETTLE_ROWS, settle_air.public_inputs(forged, sw)),
             replace(proof, public_inputs=settle_air.public_inputs(forged, sw)),
         )
 
@@ -369,8 +356,8 @@ def test_a_batch_with_a_block_satisfies_the_settlement_air(
     blocks = [f for f in sw.fills if f.block_price]
     assert len(blocks) == 2 and {f.transfer for f in blocks} == {-6_000, 6_000}
     assert sw.block_digits.any()
-    air, main = _trace(st, sw)
-    _check(air, main)
+    air, main = settle_trace(st, sw)
+    check_settle(air, main)
 
 
 def test_an_adjustment_other_than_the_replayed_one_is_caught_by_the_adjust_table(
@@ -385,10 +372,10 @@ def test_an_adjustment_other_than_the_replayed_one_is_caught_by_the_adjust_table
     c[w.post.row(key(2))] -= 1_000
     c[w.post.row(key(3))] += 1_000
     st, sw = settle_inputs(_forged_post(w, w.post.with_arrays(collateral=c)), cfg)
-    main, _ = settle_air.generate(st, sw, ROWS)
-    air = settle_air.build(ROWS, settle_air.public_inputs(st, honest_sw))
+    main, _ = settle_air.generate(st, sw, SETTLE_ROWS)
+    air = settle_air.build(SETTLE_ROWS, settle_air.public_inputs(st, honest_sw))
     air.check_trace(main)  # every polynomial constraint holds ...
-    challenges = air.challenge_values(CHALLENGES)
+    challenges = air.challenge_values(SETTLE_CHALLENGES)
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):  # ... not the bus
         air.check_trace(main, air.build_aux(main, challenges), challenges)
     assert honest_sw.adjust_rows() != sw.adjust_rows()
@@ -410,9 +397,9 @@ def test_a_deposit_credited_to_another_account_is_caught_by_the_transfers_table(
     )
     st, sw = settle_inputs(forged, cfg)
     assert not any(sw.adjust)  # the forged flows explain every account's change
-    main, _ = settle_air.generate(st, sw, ROWS)
-    air = settle_air.build(ROWS, settle_air.public_inputs(st, honest_sw))
+    main, _ = settle_air.generate(st, sw, SETTLE_ROWS)
+    air = settle_air.build(SETTLE_ROWS, settle_air.public_inputs(st, honest_sw))
     air.check_trace(main)
-    challenges = air.challenge_values(CHALLENGES)
+    challenges = air.challenge_values(SETTLE_CHALLENGES)
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):
         air.check_trace(main, air.build_aux(main, challenges), challenges)

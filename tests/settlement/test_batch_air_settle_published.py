@@ -15,23 +15,18 @@ from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.settle_witness import replay_published, settle_inputs
 from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.roots import state_root
-from sealbatch.settlement.snapshot import config_from_dict, state_from_dict, state_to_dict
-from tests.settlement.batch_air_helpers import check_all, small_batch_files, statement_of
+from sealbatch.settlement.snapshot import config_from_dict
+from tests.settlement.batch_air_helpers import (
+    check_all,
+    republish,
+    small_batch_files,
+    statement_of,
+)
 
 
 @pytest.fixture(scope="module")
 def files() -> dict[str, str]:
     return small_batch_files()
-
-
-def _republish(
-    files: dict[str, str], change: Callable[[LedgerState], LedgerState]
-) -> dict[str, str]:
-    """The folder with ``post_state.json`` replaced by ``change(post)`` (its root recomputed)."""
-    doc = json.loads(files["post_state.json"])
-    config = config_from_dict(doc["config"])
-    post = change(state_from_dict(doc, config))
-    return {**files, "post_state.json": json.dumps(state_to_dict(post, config))}
 
 
 def _moved_collateral(post: LedgerState) -> LedgerState:
@@ -81,7 +76,7 @@ def test_a_forged_post_state_is_rejected(
     table (its replay: none) does not send (statement 3's table, the bus). (A fee pool
     grown from nothing is refused by the prover either way: the fee pool moves by the
     fees alone, statement 5.)"""
-    statement = statement_of(_republish(files, change))
+    statement = statement_of(republish(files, change))
     with pytest.raises((ConstraintViolation, ValueError), match=caught_by):
         air, trace = generate(statement, rows_for(statement))
         check_all(air, trace)

@@ -26,10 +26,19 @@ from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch
-from tests.settlement.batch_air_helpers import BTC, ETH, check_all, committed_batch, statement_of
-from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    PRICES,
+    check_all,
+    committed_batch,
+    halted_btc_state,
+    healthy_state,
+    refused_and_rejected,
+    statement_of,
+)
+from tests.settlement.conftest import ORACLE, TRADERS, oracle_round
 
-PRICES = {BTC: 650_000, ETH: 350_000}
 _BTC_ORDERS = [
     (TRADERS[2], Order(BTC, Side.BUY, 650_010, 5)),
     (TRADERS[3], Order(BTC, Side.SELL, 649_990, 7)),
@@ -87,23 +96,9 @@ def _batch(
         return statement_of(published.files(DEFAULT_CONFIG, ORACLE))
 
 
-def _healthy() -> LedgerState:
-    return funded([10**12] * 6)
-
-
-def _halted_btc() -> LedgerState:
-    """BTC-PERP's last trusted index at t = 1 000: halted at the batch's late time."""
-    state = _healthy()
-    ms = tuple(
-        replace(m, index_price=PRICES[m.market], index_time_ms=1_000) if m.market == BTC else m
-        for m in state.market_states
-    )
-    return state.with_arrays(market_states=ms)
-
-
 def _frozen_btc() -> LedgerState:
     """BTC-PERP flagged after a trusted index (frozen), no position in it."""
-    state = _healthy()
+    state = healthy_state()
     ms = tuple(
         replace(m, index_price=PRICES[m.market], flagged=True) if m.market == BTC else m
         for m in state.market_states
@@ -129,7 +124,7 @@ def _late() -> int:
 def _flagged_eth_position() -> LedgerState:
     """ETH-PERP flagged after a trusted index; TRADERS[0] long 1 lot of it, TRADERS[1]
     short (the forfeit is in BTC-PERP, which trades)."""
-    state = _healthy()
+    state = healthy_state()
     ms = tuple(
         replace(m, mark_price=PRICES[m.market], index_price=PRICES[m.market], flagged=True)
         if m.market == ETH
@@ -148,12 +143,7 @@ def _third_row(statement: BatchStatement) -> int:
 def _refused_and_rejected(
     forged: BatchStatement, rejected: str, refused: str = "statement 3: a forfeit in BTC-PERP"
 ) -> None:
-    rows = rows_for(forged)
-    with pytest.raises(ValueError, match=refused):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
+    refused_and_rejected(forged, refused, rejected, ValueError)
 
 
 _WAIVER = "statement 3: a forfeit is waived exactly when the oracle refused its reveal"
@@ -162,8 +152,8 @@ _WAIVER = "statement 3: a forfeit is waived exactly when the oracle refused its 
 @pytest.mark.parametrize(
     ("state", "orders", "ts", "charged"),
     [
-        (_healthy, _BTC_ORDERS + _ETH_ORDERS, 1_000, True),
-        (_halted_btc, _ETH_ORDERS, _late(), False),
+        (healthy_state, _BTC_ORDERS + _ETH_ORDERS, 1_000, True),
+        (halted_btc_state, _ETH_ORDERS, _late(), False),
         (_frozen_btc, _ETH_ORDERS, 1_000, False),
         (_flagged_eth_position, _BTC_ORDERS, 1_000, False),
     ],
@@ -192,7 +182,7 @@ def test_a_forfeit_waived_in_a_healthy_market_is_caught_by_statement_3() -> None
     """The operator waives a forfeit in a trading, unflagged market by a trader without a
     flagged position (its post-state keeps the bond with the trader): nothing the AIR
     proves says waived."""
-    forged = _batch(_healthy(), _BTC_ORDERS + _ETH_ORDERS, rule=_waive_all)
+    forged = _batch(healthy_state(), _BTC_ORDERS + _ETH_ORDERS, rule=_waive_all)
     assert forged.forfeit_charges[0][1] == 0
     _refused_and_rejected(forged, _WAIVER)
 
@@ -200,7 +190,7 @@ def test_a_forfeit_waived_in_a_healthy_market_is_caught_by_statement_3() -> None
 def test_a_charge_in_a_halted_market_is_caught_by_statement_3() -> None:
     """The operator charges a forfeit in a halted market (the oracle refused the reveal):
     the market's halted flag, picked by the record's market code, says waived."""
-    forged = _batch(_halted_btc(), _ETH_ORDERS, _late(), rule=_charge_all)
+    forged = _batch(halted_btc_state(), _ETH_ORDERS, _late(), rule=_charge_all)
     assert forged.forfeit_charges[0][1] > 0
     _refused_and_rejected(forged, _WAIVER)
 
@@ -240,7 +230,7 @@ def test_the_flag_bit_forged_on_the_account_row_is_caught_by_statement_3() -> No
     """The operator waives a healthy forfeit and claims, on the trader's account row and
     the forfeit's row, that the trader holds a flagged position: the account holds none,
     so the bit's inverse constraint fails."""
-    forged = _batch(_healthy(), _BTC_ORDERS + _ETH_ORDERS, rule=_waive_all)
+    forged = _batch(healthy_state(), _BTC_ORDERS + _ETH_ORDERS, rule=_waive_all)
     rows = rows_for(forged)
     air, layout = build_with_layout(rows, forged)
     _, trace = generate(forged, rows, refuse=False)
@@ -256,7 +246,7 @@ def test_a_forged_pre_state_flag_is_caught_by_the_header() -> None:
     """The operator claims BTC-PERP frozen in the pre-state (flagged with an index: its
     column 3) to waive a forfeit there: the pre-state header's flag and index price, read
     on their rows, say 0."""
-    forged = _batch(_healthy(), _BTC_ORDERS + _ETH_ORDERS, rule=_waive_all)
+    forged = _batch(healthy_state(), _BTC_ORDERS + _ETH_ORDERS, rule=_waive_all)
     rows = rows_for(forged)
     air, layout = build_with_layout(rows, forged)
     _, trace = generate(forged, rows, refuse=False)
