@@ -153,6 +153,7 @@ __all__ = [
     "TAG_TRANSFERS",
     "AirBuilder",
     "Layout",
+    "LevelRuns",
     "RangeCheck",
     "TraceBuilder",
     "sponge_rows",
@@ -274,6 +275,14 @@ class AirBuilder:
             raise ValueError(f"column {full} allocated twice")
         self.names.append(full)
         return col(len(self.names) - 1)
+
+    def existing(self, name: str) -> Column:
+        """The column ``name`` (``section.name``) an earlier section allocated, to read.
+
+        Raises:
+            ValueError: no such column yet.
+        """
+        return col(self.names.index(name))
 
     def constrain(self, expr: Expr, name: str) -> None:
         """A transition constraint (every row it applies to; see crypto/air.py)."""
@@ -574,6 +583,37 @@ class TraceBuilder:
                 states, sbox_degree=SBOX_DEGREE
             )
         return self.main
+
+
+@dataclass(frozen=True)
+class LevelRuns:
+    """The book's rows as runs of one price level each, a run ending on a row whose
+    ``chg`` is 1 (the prover's side of the pro-rata and tie-break sections).
+
+    Args:
+        starts: ``(n,)`` whether each row starts a run.
+        seg: ``(n,)`` each row's run, 0 … runs − 1.
+        ends: ``(runs,)`` each run's last row.
+    """
+
+    starts: npt.NDArray[np.bool_]
+    seg: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, chg: npt.NDArray[np.int64]) -> LevelRuns:
+        """The runs of the ``n`` book rows whose level-change flags are ``chg``."""
+        n = len(chg)
+        starts = np.concatenate(([True], chg[:-1] == 1)) if n else np.zeros(0, bool)
+        return cls(starts, np.cumsum(starts) - 1, np.flatnonzero(chg))
+
+    def running(self, inc: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The running sum of ``inc`` within each run (no rows: ``inc`` itself)."""
+        if not len(self.seg):
+            return inc
+        total = np.cumsum(inc)
+        first = np.flatnonzero(self.starts)[self.seg]
+        return total - np.where(first > 0, total[first - 1], 0)
 
 
 def sponge_rows(elements: npt.ArrayLike) -> tuple[U64, U64]:

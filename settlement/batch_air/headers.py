@@ -93,7 +93,6 @@ import numpy as np
 from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.commitment import bytes32_elements, market_code, order_flags
 from sealbatch.crypto.air import Column, Expr, const, pub
-from sealbatch.crypto.expr import col
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE, WIDTH
 from sealbatch.settlement.batch_air.clearing import rests_of
@@ -281,7 +280,7 @@ def _declare_halted(
 
     a0, a1 = _age_limbs(statement)
     time = (c("time0"), c("time1"))
-    oracle = [col(b.names.index(f"idig.b{k}")) for k in range(3)]  # [timestamp_ms×3, …]
+    oracle = [b.existing(f"idig.b{k}") for k in range(3)]  # [timestamp_ms×3, …]
     for k, t in enumerate(time):
         b.constrain(t.next - t, f"halted: the batch's time [{k}] is constant")
         b.boundary(_TIME_ROW, t - oracle[k], f"halted: the batch's time [{k}] is the oracle's")

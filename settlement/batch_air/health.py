@@ -55,6 +55,7 @@ from sealbatch.settlement.batch_air.limbs import (
     carry_columns,
     carry_equations,
     digits_of,
+    two_digits,
 )
 from sealbatch.settlement.batch_air.section import Section
 from sealbatch.settlement.batch_air.settle_witness import (
@@ -335,9 +336,9 @@ def _row(
         for i, c in enumerate(cols.tiers[j]):
             out[c.index] = int(i == t)
         lo, hi = bounds[t]
-        for c, v in zip(cols.gap_lo[j], _two(mags[j] - lo), strict=True):
+        for c, v in zip(cols.gap_lo[j], two_digits(mags[j] - lo), strict=True):
             out[c.index] = v
-        for c, v in zip(cols.gap_hi[j], _two(hi - mags[j]), strict=True):
+        for c, v in zip(cols.gap_hi[j], two_digits(hi - mags[j]), strict=True):
             out[c.index] = v
     below = []
     for s, pc in enumerate(cols.prices):
@@ -354,13 +355,13 @@ def _row(
             qd = _signed_digits(q)
             for c, v in zip(pc.q[j], qd, strict=True):
                 out[c.index] = v
-            for c, v in zip(pc.r[j], _two(r), strict=True):
+            for c, v in zip(pc.r[j], two_digits(r), strict=True):
                 out[c.index] = v
-            for c, v in zip(pc.room[j], _two(BPS - 1 - r), strict=True):
+            for c, v in zip(pc.room[j], two_digits(BPS - 1 - r), strict=True):
                 out[c.index] = v
-            sums = [BPS * qd[k] - (_two(r)[k] if k < _REM_DIGITS else 0) for k in range(6)]
+            sums = [BPS * qd[k] - (two_digits(r)[k] if k < _REM_DIGITS else 0) for k in range(6)]
             km = _digits_of_const(k_mult * bps, _CONST_DIGITS)
-            for a, p_a in enumerate(_two(mags[j])):
+            for a, p_a in enumerate(two_digits(mags[j])):
                 for b in range(_CONST_DIGITS):
                     if a + b < AMOUNT_DIGITS:
                         sums[a + b] -= p_a * km[b]
@@ -382,7 +383,7 @@ def _row(
                 sums[k] -= qd[k]
             kd = _digits_of_const(_price(st, s, j) * st.markets[j].multiplier, _CONST_DIGITS)
             psign = -1 if positions[j] < 0 else 1
-            for a, p_a in enumerate(_two(mags[j])):
+            for a, p_a in enumerate(two_digits(mags[j])):
                 for b in range(_CONST_DIGITS):
                     if a + b < AMOUNT_DIGITS:
                         sums[a + b] += kd[b] * psign * p_a
@@ -396,10 +397,6 @@ def _row(
     out[cols.both.index] = int(below[0] and below[1])
     out[cols.eligible.index] = int(held != 0 and flagged == 0)
     return out, below
-
-
-def _two(v: int) -> list[int]:
-    return [v & (DIGIT - 1), v >> 12]
 
 
 def _put_carries(out: dict[int, int], columns: tuple[Column, ...], sums: list[int]) -> None:

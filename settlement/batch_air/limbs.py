@@ -41,10 +41,13 @@ __all__ = [
     "carries",
     "carry_columns",
     "carry_equations",
+    "carry_value",
+    "digit_value",
     "digits_of",
     "signed_expr",
     "split_signed",
     "to_field",
+    "two_digits",
 ]
 
 DIGIT_BITS = 12
@@ -73,6 +76,12 @@ def digits_of(values: Sequence[int] | npt.ArrayLike, count: int) -> npt.NDArray[
         for k in range(count):
             out[k, i] = (v >> (DIGIT_BITS * k)) & (DIGIT - 1)
     return out
+
+
+def two_digits(value: int) -> tuple[int, int]:
+    """``(value mod 2^12, ⌊value / 2^12⌋)``: a 24-bit value's low and high digit (both
+    rounded toward −∞, so a value outside ``[0, 2^24)`` shows in the high digit)."""
+    return value % DIGIT, value // DIGIT
 
 
 def to_field(values: npt.ArrayLike) -> npt.NDArray[np.uint64]:
@@ -138,6 +147,19 @@ def carry_columns(carry: npt.ArrayLike) -> tuple[npt.NDArray[np.uint64], npt.NDA
         raise ValueError(f"expected carries in [-2^17, 2^17), got {int(c.min())}..{int(c.max())}")
     u = c.astype(np.uint64)
     return u & np.uint64(DIGIT - 1), u >> np.uint64(DIGIT_BITS)
+
+
+def digit_value(digits: Sequence[Expr]) -> Expr:
+    """``Σ_k 2^(12·k)·digits[k]``: the value of digits, least significant first."""
+    value: Expr = const(0)
+    for k, d in enumerate(digits):
+        value = value + (DIGIT**k) * d
+    return value
+
+
+def carry_value(lo: Expr, hi: Expr) -> Expr:
+    """The signed carry whose ``carry + CARRY_OFFSET`` has the digits ``lo`` and ``hi``."""
+    return lo + DIGIT * hi - CARRY_OFFSET
 
 
 def signed_expr(sign: Expr, magnitude: Expr) -> Expr:

@@ -62,11 +62,18 @@ import numpy as np
 from sealbatch.auction.commitment import market_code
 from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Side, TimeInForce
-from sealbatch.crypto.air import Column, Expr, col, const, pub
+from sealbatch.crypto.air import Column, Expr, const, pub
 from sealbatch.settlement.batch_air.accounts import AccountColumns
 from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.headers import _margin_at, lagrange
-from sealbatch.settlement.batch_air.limbs import CARRY_BITS, CARRY_OFFSET, carries, carry_columns
+from sealbatch.settlement.batch_air.limbs import (
+    CARRY_BITS,
+    carries,
+    carry_columns,
+    carry_value,
+    digit_value,
+    two_digits,
+)
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
     PUBLIC_PER_MARKET,
@@ -91,14 +98,6 @@ _MAX_SLIPPAGE = 5_000
 _TOP_BITS = 6
 
 
-def _existing(b: AirBuilder, name: str) -> Column:
-    return col(b.names.index(name))
-
-
-def _two(v: int) -> tuple[int, int]:
-    return v % _DIGIT, v // _DIGIT
-
-
 def declare(b: AirBuilder, statement: BatchStatement, acct: AccountColumns, row: Column) -> None:
     """Allocate the section's columns and constraints (after the health and header
     sections, whose columns it reads)."""
@@ -118,7 +117,7 @@ def declare(b: AirBuilder, statement: BatchStatement, acct: AccountColumns, row:
             for i, d in enumerate(digits):
                 b.bus.send(TAG_RANGE, [d], 1, f"liquidation orders: {name}{j}[{i}] < 2^12")
         b.boolean(o, f"liquidation orders: o{j}")
-        nz = _existing(b, f"health.nz[{j}]")
+        nz = b.existing(f"health.nz[{j}]")
         b.constrain(o * (1 - nz), f"liquidation orders: an order in market {j} only for a position")
         b.constrain(o * (1 - pub(ix.has_mark(j))), f"liquidation orders: market {j} without a mark")
         b.constrain(o * pub(ix.flagged(j)), f"liquidation orders: market {j} flagged")
@@ -139,10 +138,10 @@ def declare(b: AirBuilder, statement: BatchStatement, acct: AccountColumns, row:
             f"liquidation orders: the account's order in market {j}",
         )
         count = count + o
-    orders = _existing(b, "health.staged_orders")
+    orders = b.existing("health.staged_orders")
     b.constrain(orders - count, "liquidation orders: one per market with an order")
-    hdr = {n: _existing(b, f"hdr.{n}") for n in ("r2", "tree", "kind", "acct", "mcode")}
-    flags, quantity = _existing(b, "hdr.flags"), _existing(b, "hdr.qty")
+    hdr = {n: b.existing(f"hdr.{n}") for n in ("r2", "tree", "kind", "acct", "mcode")}
+    flags, quantity = b.existing("hdr.flags"), b.existing("hdr.qty")
     b.bus.send(
         TAG_LIQ_ORDER,
         [hdr["acct"], hdr["mcode"], flags, quantity],
@@ -174,17 +173,14 @@ def _declare_limits(
         for k, d in enumerate(cols):
             scale = 1 << (12 - top_bits) if k == count - 1 else 1
             b.bus.send(TAG_RANGE, [d * scale], 1, f"liquidation limits: {name}[{k}] in range")
-        value: Expr = const(0)
-        for k, d in enumerate(cols):
-            value = value + (_DIGIT**k) * d
-        return cols, value
+        return cols, digit_value(cols)
 
     mark, index, slip = c("mark"), c("index"), c("slip")
     sel_mark: Expr = const(0)
     sel_index: Expr = const(0)
     sel_slip: Expr = const(0)
     for j in range(m):
-        lj = lagrange(_existing(b, "hdr.mcode"), codes, j)
+        lj = lagrange(b.existing("hdr.mcode"), codes, j)
         at = settle + _margin_at(statement, j)
         sel_mark = sel_mark + lj * pub(at)
         sel_index = sel_index + lj * pub(at + 1)
@@ -192,7 +188,7 @@ def _declare_limits(
     b.constrain(g * (mark - sel_mark), "liquidation limits: the record's market's mark")
     b.constrain(g * (index - sel_index), "liquidation limits: the record's market's index")
     b.constrain(g * (slip - sel_slip), "liquidation limits: the record's market's slippage")
-    buy = _existing(b, "hdr.flags") - LIQUIDATION_FLAGS
+    buy = b.existing("hdr.flags") - LIQUIDATION_FLAGS
     b.constrain(g * buy * (1 - buy), "liquidation limits: a buy or a sell")
     # the reference: the lower of mark and index for a buy, the higher for a sell
     w = c("w")
@@ -206,7 +202,7 @@ def _declare_limits(
     _, x = digits("x", 3, _TOP_BITS)
     b.constrain(g * (x - w * mark - (1 - w) * index), "liquidation limits: the reference")
     # t = ⌊x·slip / 10 000⌋: x·slip = 10 000·t + r, 0 ≤ r ≤ 9 999, by 12-bit digits
-    xd = [_existing(b, f"{SECTION}.x[{k}]") for k in range(3)]
+    xd = [b.existing(f"{SECTION}.x[{k}]") for k in range(3)]
     td, t = digits("t", 3)
     _, r = digits("r", 2)
     _, room = digits("room", 2)
@@ -217,7 +213,7 @@ def _declare_limits(
         b.bus.send(TAG_RANGE, [lo], 1, f"liquidation limits: carry {i} low digit")
         b.bus.send(TAG_RANGE, [hi * (1 << (2 * 12 - CARRY_BITS))], 1,
                    f"liquidation limits: carry {i} high digit")  # fmt: skip
-        carry.append(lo + _DIGIT * hi - CARRY_OFFSET)
+        carry.append(carry_value(lo, hi))
     for k in range(3):
         e = xd[k] * slip - BPS * td[k] + (carry[k - 1] if k else -r)
         if k < 2:
@@ -229,7 +225,7 @@ def _declare_limits(
     up = x + t
     _, over = digits("over", 3, _TOP_BITS)
     b.constrain(g * ((1 - 2 * cl) * (MAX_TICKS - up) - cl - over), "liquidation limits: the clamp")
-    limit = _existing(b, "hdr.limit")
+    limit = b.existing("hdr.limit")
     b.constrain(
         g * (limit - buy * (cl * MAX_TICKS + (1 - cl) * up) - (1 - buy) * (x - t)),
         "liquidation limits: the limit is the rule's",
@@ -293,7 +289,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         q = order.quantity
         for i, v in enumerate((q - 1, abs(pos) - q, cap - q)):
             v %= 1 << 24  # a forged one: out of the digits' range, or off the identity
-            digits[j, i, :, a] = _two(v)
+            digits[j, i, :, a] = two_digits(v)
     sends: list[np.ndarray] = []
     for j in range(m):
         tb.set(SECTION, f"o{j}", o[j])

@@ -48,11 +48,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sealbatch.crypto.air import Column, Expr, col, const, pub
+from sealbatch.crypto.air import Column, Expr, pub
 from sealbatch.crypto.field_scalar import P as FIELD
 from sealbatch.crypto.poseidon2 import RATE
 from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.headers import _field
+from sealbatch.settlement.batch_air.limbs import digit_value
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
     PUBLIC_PER_MARKET,
@@ -118,10 +119,6 @@ def _lookups() -> list[_Lookup]:
     return out
 
 
-def _existing(b: AirBuilder, name: str) -> Column:
-    return col(b.names.index(name))
-
-
 def _value(parts: list[Expr]) -> Expr:
     sign, l0, l1, l2 = parts
     return (1 - 2 * sign) * (l0 + (1 << 24) * l1 + (1 << 48) * l2)
@@ -131,7 +128,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     """Allocate the section's columns and constraints (after the headers)."""
     m = len(statement.markets)
     h = header_blocks(m)
-    block = [_existing(b, f"hdr.b{k}") for k in range(RATE)]
+    block = [b.existing(f"hdr.b{k}") for k in range(RATE)]
     terms = _terms(statement)
     carried: list[dict[str, Column]] = []
     for j in range(m):
@@ -168,13 +165,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     b.constrain(w["h2"] * w["o2"], "marks: the band clamp takes one side")
 
     def num(name: str) -> Expr:
-        bits = _DIGITS[name]
-        out: Expr = const(0)
-        shift = 0
-        for k in range(len(bits)):
-            out = out + (1 << shift) * w[f"{name}{k}"]
-            shift += 12
-        return out
+        return digit_value([w[f"{name}{k}"] for k in range(len(_DIGITS[name]))])
 
     def rem(name: str) -> Expr:
         return 16 * w[f"{name}2"] + w[f"{name}1"]

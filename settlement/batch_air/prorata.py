@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from sealbatch.crypto.air import Column, Expr, col, shift_rows
 from sealbatch.crypto.field_scalar import P
-from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.framework import AirBuilder, LevelRuns, TraceBuilder
 from sealbatch.settlement.batch_air.tiekeys import TAG_TIE
 
 __all__ = ["declare", "generate", "rationing"]
@@ -150,14 +150,8 @@ def rationing(rows: Mapping[str, I64], refuse: bool = False) -> dict[str, I64]:
     lg, bet, wor = rows["lg"], rows["better"], rows["worse"]
     n = len(qty)
     atm = lg * (1 - bet - wor)
-    starts = np.concatenate(([True], chg[:-1] == 1)) if n else np.zeros(0, bool)
-    seg = np.cumsum(starts) - 1
-    ends = np.flatnonzero(chg)
-
-    def running(inc: I64) -> I64:
-        total = np.cumsum(inc)
-        first = np.flatnonzero(starts)[seg] if n else inc
-        return total - np.where(first > 0, total[first - 1], 0) if n else inc
+    runs = LevelRuns.of(chg)
+    starts, seg, ends, running = runs.starts, runs.seg, runs.ends, runs.running
 
     cum_q = running(atm * qty)
     cum_bf = running(lg * bet * fill)

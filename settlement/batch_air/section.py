@@ -34,7 +34,7 @@ from sealbatch.settlement.batch_air.framework import (
     AirBuilder,
     TraceBuilder,
 )
-from sealbatch.settlement.batch_air.limbs import CARRY_BITS, CARRY_OFFSET, DIGIT, DIGIT_BITS
+from sealbatch.settlement.batch_air.limbs import CARRY_BITS, DIGIT_BITS, carry_value
 
 __all__ = [
     "TAG_ACCOUNT_FILLS",
@@ -117,7 +117,7 @@ class Section:
             lo, hi = self.alloc(f"{name}[{i}]", 2)
             self.range12(lo, f"{name}[{i}].lo")
             self.range12(hi, f"{name}[{i}].hi", CARRY_BITS - DIGIT_BITS)
-            exprs.append(lo + DIGIT * hi - CARRY_OFFSET)
+            exprs.append(carry_value(lo, hi))
             cols += [lo, hi]
         return exprs, cols
 

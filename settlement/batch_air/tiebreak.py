@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from sealbatch.crypto.air import Column, Expr, shift_rows
 from sealbatch.crypto.field_scalar import P
-from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.framework import AirBuilder, LevelRuns, TraceBuilder
 
 __all__ = ["ABOVE_ALL", "declare", "generate"]
 
@@ -206,14 +206,8 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
         tb.set(SECTION, name, full)
         tb.set(SECTION, f"{name}_inv", _inv(target))
         flags[name] = full[:n]
-    starts = np.concatenate(([True], chg[:-1] == 1)) if n else np.zeros(0, bool)
-    seg = np.cumsum(starts) - 1
-    ends = np.flatnonzero(chg)
-
-    def running(inc: I64) -> I64:
-        total = np.cumsum(inc)
-        first = np.flatnonzero(starts)[seg] if n else inc
-        return total - np.where(first > 0, total[first - 1], 0) if n else inc
+    runs = LevelRuns.of(chg)
+    seg, ends, running = runs.seg, runs.ends, runs.running
 
     ls = hq - lb
     sums = {}

@@ -52,7 +52,6 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto.air import Column, Expr, const, pub
-from sealbatch.crypto.expr import col
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_KEY,
@@ -181,8 +180,8 @@ def send_account_keys(b: AirBuilder) -> None:
     """Each post-state account row of the accounts section (``acct``, declared by then)
     sends its key ``(TAG_ACCOUNT_KEY, address×7, subaccount)`` to its ``ak`` row."""
     names = [*(f"acct.address[{k}]" for k in range(7)), "acct.sub"]
-    key = [col(b.names.index(name)) for name in names]
-    live = col(b.names.index("acct.live_post"))
+    key = [b.existing(name) for name in names]
+    live = b.existing("acct.live_post")
     b.bus.send(TAG_ACCOUNT_KEY, key, live, "accounts: an account's key")
 
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from sealbatch.auction.commitment import market_code
-from sealbatch.crypto.air import Column, Expr, col, const
+from sealbatch.crypto.air import Column, Expr, const
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import RATE
 from sealbatch.settlement.batch_air.accounts import AccountColumns
@@ -69,10 +69,6 @@ TAG_FORFEIT_ACCOUNT = 61
 _INV6 = pow(6, P - 2, P)
 
 
-def _existing(b: AirBuilder, name: str) -> Column:
-    return col(b.names.index(name))
-
-
 def _index_at(market: int) -> tuple[int, list[tuple[int, int]]]:
     """The pre-state header row of market ``market``'s index price ``[sign, l0, l1, l2]``
     and each element's ``(row offset 0 or 1, column)``."""
@@ -85,8 +81,8 @@ def declare(b: AirBuilder, statement: BatchStatement, acct: AccountColumns, row:
     """Allocate the waivers' columns and constraints (after the headers and the outputs
     digest, whose columns they read)."""
     m = len(statement.markets)
-    block = [_existing(b, f"hdr.b{k}") for k in range(RATE)]
-    inv = _existing(b, "hdr.iz")
+    block = [b.existing(f"hdr.b{k}") for k in range(RATE)]
+    inv = b.existing("hdr.iz")
     frozen: list[Expr] = []
     for j in range(m):
         u = b.column(SECTION, f"oracle{j}")
@@ -132,19 +128,19 @@ def _declare_accounts(b: AirBuilder, acct: AccountColumns, row: Column, frozen: 
 def _declare_forfeits(b: AirBuilder, statement: BatchStatement, frozen: list[Expr]) -> None:
     """Each forfeit's waiver on its third outputs-digest row."""
     codes = tuple(market_code(name) for name in statement.markets)
-    third, waived = _existing(b, "odig.forfeit_c"), _existing(b, "odig.waived")
-    account = _existing(b, "odig.forfeit_account")
-    trader = [_existing(b, f"odig.b{k}") for k in range(7)]
-    code = _existing(b, "odig.b7")
+    third, waived = b.existing("odig.forfeit_c"), b.existing("odig.waived")
+    account = b.existing("odig.forfeit_account")
+    trader = [b.existing(f"odig.b{k}") for k in range(7)]
+    code = b.existing("odig.b7")
     # free on a forfeit's row: the summary rows' has_orders and orders_inv
-    flagged, market = _existing(b, "odig.has_orders"), _existing(b, "odig.orders_inv")
+    flagged, market = b.existing("odig.has_orders"), b.existing("odig.orders_inv")
     known: Expr = const(1)
     for c in codes:
         known = known * (code - c)
     b.constrain(third * known, "statement 3: a forfeit's market is one of the batch's")
     pick: Expr = const(0)
     for j, fz in enumerate(frozen):
-        h = _existing(b, f"hdr.halted{j}")
+        h = b.existing(f"hdr.halted{j}")
         pick = pick + lagrange(code, codes, j) * (h + fz - h * fz)
     b.constrain(third * (market - pick), "statement 3: a forfeit's market halted or flagged")
     b.constrain(
