@@ -257,6 +257,13 @@ def column(air: Air, name: str) -> int:
     return air.column_names.index(name)
 
 
+def generated(files: Mapping[str, str]) -> tuple[BatchStatement, Air, np.ndarray]:
+    """The statement of the published ``files``, and the AIR and honest trace of its proof."""
+    statement = statement_of(files)
+    air, trace = generate(statement, rows_for(statement))
+    return statement, air, trace
+
+
 def proved(statement: BatchStatement) -> None:
     """The prover writes a trace for ``statement`` and it satisfies every constraint."""
     air, trace = generate(statement, rows_for(statement))

@@ -18,6 +18,7 @@ from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import Air, ArrayEvaluator, ConstraintViolation, evaluate
 from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
+from sealbatch.settlement.batch_air.framework import Layout
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement, OrderRow
 from sealbatch.settlement.errors import BatchStatementError
@@ -96,10 +97,10 @@ def test_fill_beyond_its_limit_is_caught_by_s1_limit(statement: BatchStatement) 
     _refused_and_rejected(forged, "S1 limit", "bus|S7")
 
 
-def test_a_limb_out_of_range_is_rejected_by_the_range_table(statement: BatchStatement) -> None:
-    """Order 0's limit slack (10 ticks) rewritten as limbs summing to 10 + p: every row
-    constraint holds in the field, the table counts are adjusted, and only the range
-    table (the bus) refuses the top limb, which left its 6 bits."""
+def _limit_slack_plus_p(statement: BatchStatement) -> tuple[Air, Layout, np.ndarray, list[int]]:
+    """The honest trace with order 0's limit slack (its first non-zero row) rewritten as
+    limbs summing to slack + p, the range table's counts moved from the old limbs to the
+    new ones but for the new top limb (returned last), whose lookups nothing pays for."""
     air, layout = build_with_layout(rows_for(statement), statement)
     _, trace = generate(statement, rows_for(statement))
     check = next(c for c in layout.range_checks if c.name == "limit_slack")
@@ -111,7 +112,6 @@ def test_a_limb_out_of_range_is_rejected_by_the_range_table(statement: BatchStat
     forged = values[row] + P
     new = [(forged >> 12 * k) & 4095 for k in range(len(check.limbs) - 1)]
     new.append(forged >> 12 * (len(check.limbs) - 1))
-    assert new[-1] >= 1 << 6
     trace = trace.copy()
     mult = trace[layout.range_mult]
     for k, i in enumerate(check.limbs):
@@ -120,8 +120,17 @@ def test_a_limb_out_of_range_is_rejected_by_the_range_table(statement: BatchStat
         if k < len(check.limbs) - 1:
             mult[new[k]] += 1
         trace[i, row] = new[k]
-    mult[old << 6] -= 1  # the old top limb's shifted lookup; the new one is outside the table
-    mult[new[-1]] += 1
+    mult[old << 6] -= 1  # the old top limb's shifted lookup
+    return air, layout, trace, new
+
+
+def test_a_limb_out_of_range_is_rejected_by_the_range_table(statement: BatchStatement) -> None:
+    """Order 0's limit slack (10 ticks) rewritten as limbs summing to 10 + p: every row
+    constraint holds in the field, the table counts are adjusted, and only the range
+    table (the bus) refuses the top limb, which left its 6 bits."""
+    air, layout, trace, new = _limit_slack_plus_p(statement)
+    assert new[-1] >= 1 << 6  # the new one's shifted lookup is outside the table
+    trace[layout.range_mult][new[-1]] += 1
     air.check_trace(trace)  # the main trace's constraints all hold
     with pytest.raises(ConstraintViolation, match="bus"):
         check_all(air, trace)
@@ -134,27 +143,9 @@ def test_a_forged_range_table_entry_cannot_pay_for_an_out_of_range_limb(
     prover writes the new top limb into the range table column at a row whose entry no
     lookup uses, so the bus balances — and the table's own constraints (it steps by 0 or 1
     from 0 to 4095) reject the trace."""
-    air, layout = build_with_layout(rows_for(statement), statement)
-    _, trace = generate(statement, rows_for(statement))
-    check = next(c for c in layout.range_checks if c.name == "limit_slack")
-    values = [
-        sum(int(trace[i, r]) << (12 * k) for k, i in enumerate(check.limbs))
-        for r in range(air.num_rows)
-    ]
-    row = next(r for r, v in enumerate(values) if v > 0)
-    forged = values[row] + P
-    new = [(forged >> 12 * k) & 4095 for k in range(len(check.limbs) - 1)]
-    new.append(forged >> 12 * (len(check.limbs) - 1))
-    trace = trace.copy()
+    air, layout, trace, new = _limit_slack_plus_p(statement)
     mult = trace[layout.range_mult]
     table = trace[layout.column("range", "table")]
-    for k, i in enumerate(check.limbs):
-        old = int(trace[i, row])
-        mult[old] -= 1
-        if k < len(check.limbs) - 1:
-            mult[new[k]] += 1
-        trace[i, row] = new[k]
-    mult[old << 6] -= 1  # the old top limb's shifted lookup
     spare = next(r for r in range(1, 4095) if mult[r] == 0 and r != new[-1])
     table[spare] = new[-1]  # the forged entry pays for the top limb …
     mult[spare] = 1

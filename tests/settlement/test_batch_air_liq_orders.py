@@ -22,7 +22,6 @@ from sealbatch.auction.orders import Side, TimeInForce
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.solidity import compile_constraints
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
-from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.ledger import LedgerState, LiquidationOrder
 from sealbatch.settlement.liquidation import _limit
@@ -31,6 +30,7 @@ from tests.settlement.batch_air_helpers import (
     check_all,
     column,
     crash_publication,
+    generated,
     refused_and_rejected,
     republish,
     statement_of,
@@ -46,9 +46,7 @@ def files() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def honest(files: dict[str, str]) -> tuple[BatchStatement, Air, np.ndarray]:
-    statement = statement_of(files)
-    air, trace = generate(statement, rows_for(statement))
-    return statement, air, trace
+    return generated(files)
 
 
 def test_the_staged_order_is_received_on_its_accounts_row(

@@ -31,6 +31,7 @@ from tests.settlement.batch_air_helpers import (
     check_all,
     column,
     crash_publication,
+    generated,
     marked_state,
     refused_and_rejected,
     republish,
@@ -66,9 +67,7 @@ def files() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def honest(files: dict[str, str]) -> tuple[BatchStatement, Air, np.ndarray]:
-    statement = statement_of(files)
-    air, trace = generate(statement, rows_for(statement))
-    return statement, air, trace
+    return generated(files)
 
 
 def test_the_batch_stages_exactly_the_account_below_maintenance(
