@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from sealbatch.auction.orders import Order
 from sealbatch.venue.app import create_app
-from sealbatch.venue.client import VenueClient
+from sealbatch.venue.client import ApiError, PendingOrder, VenueClient
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.service import VenueService
 from sealbatch.venue.settings import Settings
@@ -111,6 +112,29 @@ class Venue:
         assert r.status_code == 200, r.text
         record: dict[str, Any] = r.json()
         return record
+
+    def trade(self, batch_id: int, orders: Sequence[tuple[str, Order]]) -> dict[str, Any]:
+        """Each named trader commits its order in ``batch_id``, all reveal, and the batch
+        clears: its record."""
+        pending = [(self.traders[n], self.traders[n].commit(o)) for n, o in orders]
+        self.to_reveal(batch_id)
+        for client, p in pending:
+            client.reveal(p)
+        return self.to_cleared(batch_id)
+
+    def refused_then_forfeited(
+        self, client: VenueClient, pending: PendingOrder, code: str, reason: str
+    ) -> ApiError:
+        """``client``'s reveal of ``pending`` (in batch 0's reveal window) is refused with
+        ``code``, and once batch 0 clears the order's fate is a forfeit for ``reason``:
+        the refusal, for further checks."""
+        with pytest.raises(ApiError) as e:
+            client.reveal(pending)
+        assert e.value.code == code
+        self.to_cleared(0)
+        fate = client.order(pending.commitment)
+        assert fate["status"] == "forfeited" and fate["reason"] == reason
+        return e.value
 
 
 @pytest.fixture

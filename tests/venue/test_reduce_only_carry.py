@@ -45,30 +45,18 @@ def test_carry_caps_reduce_only_remainders_and_keeps_the_rest() -> None:
 
 
 def test_reduce_only_reveal_without_a_position_is_refused_with_its_code(venue: Venue) -> None:
-    import pytest
-
-    from sealbatch.venue.client import ApiError
 
     alice = venue.traders["alice"]
     p = alice.commit(Order("BTC-PERP", Side.SELL, 100, 5, reduce_only=True))
     venue.to_reveal(0)
-    with pytest.raises(ApiError) as e:
-        alice.reveal(p)
-    assert e.value.code == "reduce_only_increases"
-    venue.to_cleared(0)
-    fate = alice.order(p.commitment)
-    assert fate["status"] == "forfeited" and fate["reason"] == "reduce_only_increases"
+    venue.refused_then_forfeited(alice, p, "reduce_only_increases", "reduce_only_increases")
 
 
 def test_gtc_reduce_only_rest_is_cancelled_once_the_position_is_gone(venue: Venue) -> None:
     t = venue.traders
     # Batch 0: alice goes long 50.
-    a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 50))
-    b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 50))
-    venue.to_reveal(0)
-    t["alice"].reveal(a)
-    t["bob"].reveal(b)
-    venue.to_cleared(0)
+    venue.trade(0, [("alice", Order("BTC-PERP", Side.BUY, 100, 50)),
+                    ("bob", Order("BTC-PERP", Side.SELL, 100, 50))])  # fmt: skip
     assert t["alice"].account()["positions"]["BTC-PERP"] == 50
     # Batch 1: a resting reduce-only ask above the price, and a plain sell that closes.
     ro = t["alice"].commit(

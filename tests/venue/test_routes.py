@@ -107,22 +107,15 @@ def test_reveal_mismatch_is_refused_and_becomes_the_fate(venue: Venue) -> None:
     p = alice.commit(Order("BTC-PERP", Side.BUY, 100, 5))
     venue.to_reveal(0)
     p.order = Order("BTC-PERP", Side.BUY, 100, 6)  # not what was committed
-    with pytest.raises(ApiError) as e:
-        alice.reveal(p)
-    assert e.value.status == 422 and e.value.code == "reveal_mismatch"
-    venue.to_cleared(0)
-    fate = alice.order(p.commitment)
-    assert fate["status"] == "forfeited" and fate["reason"] == "reveal_mismatch"
+    refused = venue.refused_then_forfeited(alice, p, "reveal_mismatch", "reveal_mismatch")
+    assert refused.status == 422
 
 
 def test_outside_band_reveal_is_recorded(venue: Venue) -> None:
     t = venue.traders
-    a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 1000, 1))
-    b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 1000, 1))
-    venue.to_reveal(0)
-    t["alice"].reveal(a)
-    t["bob"].reveal(b)
-    venue.to_cleared(0)  # reference becomes 1000; band ±10 %
+    venue.trade(0, [("alice", Order("BTC-PERP", Side.BUY, 1000, 1)),
+                    ("bob", Order("BTC-PERP", Side.SELL, 1000, 1))])  # fmt: skip
+    # the reference becomes 1000; band ±10 %
     venue.clock.set(venue.clock.now_ms() + 1_000)  # into batch 2's commit window
     far = t["alice"].commit(Order("BTC-PERP", Side.BUY, 2000, 1))
     venue.to_reveal(far.batch_id)
@@ -253,22 +246,13 @@ def test_unfunded_reveal_is_margin_rejected(venue: Venue) -> None:
     broke.deposit(5_000_000)  # 5 USDC: covers the 1 USDC bond, not 10 USDC of margin
     p = broke.commit(Order("BTC-PERP", Side.BUY, 100, 10_000))
     venue.to_reveal(0)
-    with pytest.raises(ApiError) as e:
-        broke.reveal(p)
-    assert e.value.code == "insufficient_margin"
-    venue.to_cleared(0)
-    fate = broke.order(p.commitment)
-    assert fate["status"] == "forfeited" and fate["reason"] == "margin_rejected"
+    venue.refused_then_forfeited(broke, p, "insufficient_margin", "margin_rejected")
 
 
 def test_account_after_a_trade(venue: Venue) -> None:
     t = venue.traders
-    a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 50))
-    b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 50))
-    venue.to_reveal(0)
-    t["alice"].reveal(a)
-    t["bob"].reveal(b)
-    rec = venue.to_cleared(0)
+    rec = venue.trade(0, [("alice", Order("BTC-PERP", Side.BUY, 100, 50)),
+                          ("bob", Order("BTC-PERP", Side.SELL, 100, 50))])  # fmt: skip
     assert rec["settlement"]["settled"] and rec["settlement"]["post_root"].startswith("0x")
     acct = t["alice"].account()
     assert acct["positions"]["BTC-PERP"] == 50
