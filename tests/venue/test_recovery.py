@@ -73,15 +73,21 @@ def test_restart_rebuilds_identical_results(db_url: str) -> None:
         assert venue.to_cleared(4)["status"] == "settled"
 
 
-def test_a_tampered_store_refuses_to_start(db_url: str) -> None:
-    # The whole log replayed (no snapshot): every stored batch is checked.
+def one_batch_stored(db_url: str) -> tuple[Store, ManualClock]:
+    """A venue on ``db_url`` without snapshots (a restart replays the whole log) clears
+    batch 0 (:func:`_trade`) and stops: its store, and its clock."""
     clock = ManualClock(T0 + 100)
     with TestClient(create_app(make_settings(db_url, snapshot_every=0), clock)) as tc:
         venue = Venue(tc, clock)
         venue.fund()
         _trade(venue, 1)
         venue.to_cleared(0)
-    store = Store(db_url)
+    return Store(db_url), clock
+
+
+def test_a_tampered_store_refuses_to_start(db_url: str) -> None:
+    # The whole log replayed (no snapshot): every stored batch is checked.
+    store, clock = one_batch_stored(db_url)
     table = BatchRow.__table__  # type: ignore[attr-defined]
     with store.engine.begin() as conn:
         conn.execute(
