@@ -27,6 +27,7 @@ market with only market orders and a reference trades when it could.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,7 @@ _BITS = 30
 ABOVE_ALL = 1 << 30
 
 I64 = npt.NDArray[np.int64]
+_V = TypeVar("_V", Expr, I64)
 
 
 def _cell(
@@ -69,6 +71,24 @@ def _cell(
     b.range_check(SECTION, name, value, _BITS)
 
 
+def _increments(
+    elig: _V, qty: _V, bq: _V, lb: _V, hq: _V, flags: Mapping[str, _V]
+) -> tuple[tuple[str, _V], ...]:
+    """Each running sum of a level's run and its row's increment: demand and supply of
+    the eligible orders, the buys and sells at the levels p, p − 1 and p + 1 (``flags``:
+    a row's level is one of those). One list for the AIR (expressions) and the prover
+    (integers)."""
+    ls = hq - lb
+    return (
+        ("cum_de", elig * bq),
+        ("cum_se", elig * (qty - bq)),
+        ("cum_b0", flags["z0"] * lb),
+        ("cum_s0", flags["z0"] * ls),
+        ("cum_bm", flags["zm"] * lb),
+        ("cum_sp", flags["zp"] * ls),
+    )
+
+
 def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
     """Add the tie-break columns and constraints over the book's and :mod:`.fair`'s."""
 
@@ -89,16 +109,8 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
         b.constrain(z - (1 - target * inv), f"S7 reference: {name} = [limit − p = …]")
         b.constrain(target * z, f"S7 reference: {name} only where it holds")
         flags[name] = z
-    ls = hq - lb
     sums = {}
-    for name, inc in (
-        ("cum_de", elig * bq),
-        ("cum_se", elig * (qty - bq)),
-        ("cum_b0", flags["z0"] * lb),
-        ("cum_s0", flags["z0"] * ls),
-        ("cum_bm", flags["zm"] * lb),
-        ("cum_sp", flags["zp"] * ls),
-    ):
+    for name, inc in _increments(elig, qty, bq, lb, hq, flags):
         cum = c(name)
         b.boundary(0, cum - inc, f"S7 tie-break: {name} start")
         b.constrain(cum.next - (1 - chg) * cum - shift_rows(inc), f"S7 tie-break: {name}")
@@ -209,16 +221,8 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
     runs = LevelRuns.of(chg)
     seg, ends, running = runs.seg, runs.ends, runs.running
 
-    ls = hq - lb
     sums = {}
-    for name, inc in (
-        ("cum_de", elig * bq),
-        ("cum_se", elig * (qty - bq)),
-        ("cum_b0", flags["z0"] * lb),
-        ("cum_s0", flags["z0"] * ls),
-        ("cum_bm", flags["zm"] * lb),
-        ("cum_sp", flags["zp"] * ls),
-    ):
+    for name, inc in _increments(elig, qty, bq, lb, hq, flags):
         sums[name] = running(inc)
         tb.set(SECTION, name, sums[name])
     d_star = sums["cum_de"][ends][seg] if n else qty
