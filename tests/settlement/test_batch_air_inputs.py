@@ -26,7 +26,12 @@ from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.roots import state_root
 from sealbatch.settlement.snapshot import state_to_dict
-from tests.settlement.batch_air_helpers import check_all, statement_of, transfer_batch_files
+from tests.settlement.batch_air_helpers import (
+    check_all,
+    refused_and_rejected,
+    statement_of,
+    transfer_batch_files,
+)
 from tests.settlement.conftest import key
 
 _DIGEST = slice(27, 35)
@@ -109,15 +114,6 @@ def _forged(
     return replace(forged, settle_witness=sw)
 
 
-def _refused_and_rejected(forged: BatchStatement, refused: str, rejected: str) -> None:
-    rows = rows_for(forged)
-    with pytest.raises(BatchStatementError, match=refused):
-        generate(forged, rows)
-    air, trace = generate(forged, rows, refuse=False)
-    with pytest.raises(ConstraintViolation, match=rejected):
-        check_all(air, trace)
-
-
 _TRANSFERS = "inputs digest: the published transfers are not the transfers settled"
 
 
@@ -143,14 +139,14 @@ def test_a_transfer_settled_otherwise_than_published_is_caught_by_statement_3(
 ) -> None:
     forged = _forged(files, statement, deposits, withdrawals)
     assert forged.input_blocks == statement.input_blocks  # the published digest stays
-    _refused_and_rejected(forged, _TRANSFERS, "bus")
+    refused_and_rejected(forged, _TRANSFERS, "bus")
 
 
 def test_a_dropped_deposit_is_caught(files: dict[str, str], statement: BatchStatement) -> None:
     """Trader 1's deposit is not credited (and its amount stays out of the ledger): the
     account rows no longer receive it (and value is no longer conserved)."""
     forged = _forged(files, statement, (DEPOSITS[0], *DEPOSITS[2:]), WITHDRAWALS)
-    _refused_and_rejected(forged, r"inputs digest|statement", r"bus|statement 5")
+    refused_and_rejected(forged, r"inputs digest|statement", r"bus|statement 5")
 
 
 def _published(
