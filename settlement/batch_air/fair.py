@@ -51,7 +51,12 @@ import numpy.typing as npt
 from sealbatch.crypto.air import Column, shift_rows
 from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air import prorata, tiebreak
-from sealbatch.settlement.batch_air.framework import TAG_MARKET_SUMMARY, AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.framework import (
+    TAG_MARKET_SUMMARY,
+    AirBuilder,
+    LevelRuns,
+    TraceBuilder,
+)
 
 __all__ = ["MARKET_BUY_KEY", "declare", "generate", "long_side"]
 
@@ -219,22 +224,14 @@ def generate(
         raise ValueError("S7 sorted: the book is not sorted by (market, limit)")
     hq, bq = has_limit * qty, is_buy * qty
     lb = is_buy * hq
-    starts = np.concatenate(([True], chg[:-1] == 1)) if n else np.zeros(0, bool)
-
-    def running(inc: I64, restart: npt.NDArray[np.bool_]) -> I64:
-        total = np.cumsum(inc)
-        seg = np.maximum.accumulate(np.where(restart, np.arange(n), 0)) if n else inc
-        before = np.where(seg > 0, total[seg - 1], 0) if n else inc
-        return total - before
-
-    cum_b, cum_lb = running(bq, starts), running(lb, starts)
-    cum_s, cum_ls = running(qty - bq, starts), running(hq - lb, starts)
-    cum_f = running(is_buy * fill, starts)
-    nfill = running((fill > 0).astype(np.int64), starts)
-    lvl_starts = np.concatenate(([True], lend[:-1] == 1)) if n else np.zeros(0, bool)
-    lvl_b = running(lb, lvl_starts)
-    ends = np.flatnonzero(chg)
-    seg_id = np.cumsum(starts) - 1
+    markets = LevelRuns.of(chg)
+    running = markets.running
+    cum_b, cum_lb = running(bq), running(lb)
+    cum_s, cum_ls = running(qty - bq), running(hq - lb)
+    cum_f = running(is_buy * fill)
+    nfill = running((fill > 0).astype(np.int64))
+    lvl_b = LevelRuns.of(lend).running(lb)
+    ends, seg_id = markets.ends, markets.seg
     tbv = cum_b[ends][seg_id] if n else cum_b
     vol = cum_f[ends][seg_id] if n else cum_f
     if refuse and n and (cum_b.max() >= 1 << _BITS or cum_s.max() >= 1 << _BITS):
@@ -353,14 +350,13 @@ def long_side(rows: Mapping[str, I64], n_markets: int) -> dict[str, I64]:
     )
     n = len(mkt)
     chg = (np.append(mkt[1:], n_markets) != mkt).astype(np.int64)
-    starts = np.concatenate(([True], chg[:-1] == 1)) if n else np.zeros(0, bool)
-    ends = np.flatnonzero(chg)
+    markets = LevelRuns.of(chg)
     vol = np.zeros(n, np.int64)
     elig = np.where(has_limit == 1, (dlim >= 0).astype(np.int64), 1)
     key = limit + MARKET_BUY_KEY * is_buy * (1 - has_limit)
     long_buy = np.zeros(n, np.int64)
     ml = np.zeros(n, np.int64)
-    for s, e in zip(np.flatnonzero(starts), ends, strict=True):
+    for s, e in zip(np.flatnonzero(markets.starts), markets.ends, strict=True):
         seg = slice(s, e + 1)
         vol[seg] = int((is_buy[seg] * fill[seg]).sum())
         d_star = int((qty[seg] * is_buy[seg] * elig[seg]).sum())

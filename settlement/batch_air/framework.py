@@ -587,8 +587,9 @@ class TraceBuilder:
 
 @dataclass(frozen=True)
 class LevelRuns:
-    """The book's rows as runs of one price level each, a run ending on a row whose
-    ``chg`` is 1 (the prover's side of the pro-rata and tie-break sections).
+    """The book's rows as runs, a run ending on a row whose flag is 1 (a market's or a
+    price level's last row; the prover's side of the fair, pro-rata and tie-break
+    sections).
 
     Args:
         starts: ``(n,)`` whether each row starts a run.
@@ -601,11 +602,11 @@ class LevelRuns:
     ends: npt.NDArray[np.int64]
 
     @classmethod
-    def of(cls, chg: npt.NDArray[np.int64]) -> LevelRuns:
-        """The runs of the ``n`` book rows whose level-change flags are ``chg``."""
-        n = len(chg)
-        starts = np.concatenate(([True], chg[:-1] == 1)) if n else np.zeros(0, bool)
-        return cls(starts, np.cumsum(starts) - 1, np.flatnonzero(chg))
+    def of(cls, last: npt.NDArray[np.int64]) -> LevelRuns:
+        """The runs of the ``n`` book rows whose run-ending flags are ``last``."""
+        n = len(last)
+        starts = np.concatenate(([True], last[:-1] == 1)) if n else np.zeros(0, bool)
+        return cls(starts, np.cumsum(starts) - 1, np.flatnonzero(last))
 
     def running(self, inc: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The running sum of ``inc`` within each run (no rows: ``inc`` itself)."""
