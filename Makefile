@@ -51,11 +51,14 @@ explorer-check: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python docs/screenshots.py
 
+# One pytest worker per core (at most 4: each worker holds its own proofs in memory).
+PYTEST_WORKERS = -n auto --maxprocesses 4 --dist loadscope
+
 test: $(STAMP) $(NODE_DEPS)
-	$(BIN)/python -m pytest -q -m "not slow and not postgres and not anvil and not browser"
+	$(BIN)/python -m pytest -q $(PYTEST_WORKERS) -m "not slow and not postgres and not anvil and not browser"
 
 test-all: $(STAMP) $(NODE_DEPS)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
 
 # The explorer in headless Chromium (needs Debian's chromium; .ci/run installs it).
 test-browser: $(STAMP)

@@ -31,7 +31,7 @@ LAST = 4
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--batches", str(LAST), "--out", str(out)]) == 0
+    assert main(["demo", "--batches", str(LAST), "--no-prove", "--out", str(out)]) == 0
     pre = json.loads((out / f"batch-{LAST}" / "pre_state.json").read_text())
     assert pre["pending_liquidations"] and pre["resting_orders"]  # what the attacks move
     return out
