@@ -47,7 +47,7 @@ contract StarkVerifier {
     /// @notice β equals a public table entry's compression (a LogUp denominator is zero).
     error TableDenominatorZero();
     /// @notice The DEEP table's layout could not be stored (constructor: a value past 16 bits,
-    ///         or more than EIP-170 allows).
+    ///         an element twice in the frame, or more than EIP-170 allows).
     error LayoutDeployFailed();
 
     /// @notice How the verifier is configured: fixed at deployment.
@@ -465,46 +465,96 @@ contract StarkVerifier {
     }
 
     /// @dev Σ_e γ_e·v_e per offset slot over the frame values (composition values at slot 0).
-    ///      γ·v = Σ_j v_j·(γ·X^j), each term one MUL of a packed element by a base lane (four
-    ///      lane products below 2^62, their sum below 2^64), split into 128-bit accumulators per
-    ///      slot (lanes 0, 2 and 1, 3) and reduced at the end.
+    ///      Each product is left unreduced as its convolution c_0 … c_6 (c_i = Σ_{j+k=i} γ_j·v_k,
+    ///      each below 4p² < 2^64), taken in three MULs as in the compiled constraint code
+    ///      (crypto/evm_program.py): γ·v as 256-bit integers holds c_0 … c_3 in its lanes (none
+    ///      carries; the higher ones fall off), (γ >> 64)·(v >> 64) holds c_4, c_5 in its lanes
+    ///      2 and 3, and c_6 = γ_3·v_3. The c_i are summed over a slot's entries (`_deepSumsRun`)
+    ///      and reduced once: lane k is (c_k + 11·c_(k+4)) mod p, since X⁴ = 11.
     function _deepSums(Ctx memory ctx, bytes memory spec, uint256 numOffsets)
         private
         view
         returns (uint256[] memory sums)
     {
         sums = new uint256[](numOffsets);
-        uint256[] memory acc = new uint256[](2 * numOffsets);
+        uint256[] memory acc = new uint256[](3 * numOffsets);
         uint256 frameLen = ctx.frameLen;
-        uint256 total = frameLen + numComposition;
         uint256[] memory gammas = ctx.gammas;
-        uint256 frameAt = ctx.frameAt;
+        uint256 entry;
+        uint256 g;
         assembly ("memory-safe") {
-            let entries := add(add(spec, 33), numOffsets)
-            let even := 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff
-            for { let e := 0 } lt(e, total) { e := add(e, 1) } {
-                // slot of frame entry e; the composition values go to slot 0
-                let slot := 0
-                if lt(e, frameLen) { slot := and(shr(224, mload(add(entries, shl(2, e)))), 0xff) }
-                let g := mload(add(gammas, shl(5, add(e, 1))))
-                let v := calldataload(add(frameAt, shl(4, e)))
-                let s := mul(g, shr(224, v))
-                g := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
-                s := add(s, mul(g, and(shr(192, v), 0xffffffff)))
-                g := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
-                s := add(s, mul(g, and(shr(160, v), 0xffffffff)))
-                g := or(shl(64, g), mulmod(11, shr(192, g), 2013265921))
-                s := add(s, mul(g, and(shr(128, v), 0xffffffff)))
-                let at := add(add(acc, 32), shl(6, slot))
-                mstore(at, add(mload(at), and(s, even)))
-                mstore(add(at, 32), add(mload(add(at, 32)), and(shr(64, s), even)))
-            }
+            entry := add(add(spec, 33), numOffsets)
+            g := add(gammas, 32)
         }
-        uint256 m = type(uint128).max;
+        _deepSumsRun(acc, entry, entry + 4 * frameLen, g, ctx.frameAt, ctx.frameAt + 16 * (frameLen + numComposition));
+        uint256 l = type(uint128).max;
+        uint256 l85 = (1 << 85) - 1;
         for (uint256 s = 0; s < numOffsets; ++s) {
-            uint256 lo = acc[2 * s];
-            uint256 hi = acc[2 * s + 1];
-            sums[s] = BabyBear.pack((lo & m) % P, (hi & m) % P, (lo >> 128) % P, (hi >> 128) % P);
+            uint256 lo = acc[3 * s];
+            uint256 hi = acc[3 * s + 1];
+            uint256 c = acc[3 * s + 2];
+            sums[s] = BabyBear.pack(
+                addmod(lo & l, mulmod(11, c & l85, P), P),
+                addmod(hi & l, mulmod(11, (c >> 85) & l85, P), P),
+                addmod(lo >> 128, mulmod(11, c >> 170, P), P),
+                (hi >> 128) % P
+            );
+        }
+    }
+
+    /// @dev The sums of `_deepSums`, three words per slot in `acc`: c_0 and c_2 (128-bit
+    ///      lanes), c_1 and c_3, then c_4, c_5, c_6 in 85-bit lanes (each term is below 2^64:
+    ///      no lane fills before 2^21 entries). The current slot's sums stay on the stack and
+    ///      are added to its words when the slot changes (the frame is ordered by offset: once).
+    ///      `entry`: the spec's first frame entry, `entriesEnd` past its last; `g`: the first
+    ///      DEEP coefficient; `f`: the first value in calldata, `end` past the last.
+    function _deepSumsRun(uint256[] memory acc, uint256 entry, uint256 entriesEnd, uint256 g, uint256 f, uint256 end)
+        private
+        pure
+    {
+        assembly ("memory-safe") {
+            let slot := 0
+            let lo := 0
+            let hi := 0
+            let c := 0
+            for {} lt(f, end) {
+                f := add(f, 16)
+                g := add(g, 32)
+                entry := add(entry, 4)
+            } {
+                // the entry's slot; the composition values (past the entries) go to slot 0
+                {
+                    let next := 0
+                    if lt(entry, entriesEnd) { next := and(shr(224, mload(entry)), 0xff) }
+                    if iszero(eq(next, slot)) {
+                        let at := add(add(acc, 32), mul(96, slot))
+                        mstore(at, add(mload(at), lo))
+                        mstore(add(at, 32), add(mload(add(at, 32)), hi))
+                        mstore(add(at, 64), add(mload(add(at, 64)), c))
+                        slot := next
+                        lo := 0
+                        hi := 0
+                        c := 0
+                    }
+                }
+                let gamma := mload(g)
+                // the value's four u32 lanes (big-endian in the proof), packed low lane first
+                let v := calldataload(f)
+                v := or(
+                    or(shr(224, v), shl(64, and(shr(192, v), 0xffffffff))),
+                    or(shl(128, and(shr(160, v), 0xffffffff)), shl(192, and(shr(128, v), 0xffffffff)))
+                )
+                let m := mul(gamma, v)
+                lo := add(lo, and(m, 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff))
+                hi := add(hi, and(shr(64, m), 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff))
+                m := shr(128, mul(shr(64, gamma), shr(64, v)))
+                c := add(add(c, and(m, 0xffffffffffffffff)), shl(85, shr(64, m)))
+                c := add(c, shl(170, mul(shr(192, gamma), shr(192, v))))
+            }
+            let at := add(add(acc, 32), mul(96, slot))
+            mstore(at, add(mload(at), lo))
+            mstore(add(at, 32), add(mload(add(at, 32)), hi))
+            mstore(add(at, 64), add(mload(add(at, 64)), c))
         }
     }
 
@@ -517,8 +567,8 @@ contract StarkVerifier {
     ///      γ·Σ_k c_k·X^k = Σ_k c_k·(γ·X^k). Blocks are grouped by key 4·slot + segment:
     ///      `bounds[key]` is the group's first block, `bounds[4·slots]` the end.
     ///      Which block and lane each element takes depends only on the frame, so it was
-    ///      worked out once, at deployment (`_deepLayout`); here only the coefficients are
-    ///      written, each added to its lane (canonical lanes: a conditional subtraction).
+    ///      worked out once, at deployment (`_deepLayout`, which also checks that no two
+    ///      elements share a word); here only the coefficients are written.
     function _deepTable(Ctx memory ctx, bytes memory spec, uint256 numOffsets)
         private
         view
@@ -550,26 +600,10 @@ contract StarkVerifier {
                 mstore(add(tbl, mul(288, b)), shr(240, mload(src)))
                 src := add(src, 2)
             }
-            // add g to the table word at the layout's next index; lanes below 2p lose p
+            // g into the table word at the layout's next index (each word takes one element:
+            // the constructor checked it)
             function put(s, t, g) -> next {
-                let at := add(t, shl(5, shr(240, mload(s))))
-                let x := add(mload(at), g)
-                mstore(
-                    at,
-                    sub(
-                        x,
-                        mul(
-                            shr(
-                                32,
-                                and(
-                                    add(x, 0x0000000087ffffff0000000087ffffff0000000087ffffff0000000087ffffff),
-                                    0x0000000100000000000000010000000000000001000000000000000100000000
-                                )
-                            ),
-                            2013265921
-                        )
-                    )
-                )
+                mstore(add(t, shl(5, shr(240, mload(s)))), g)
                 next := add(s, 2)
             }
             // g·X in F_p[X]/(X⁴ − 11): the lanes move up one, the top one returns times 11
@@ -669,6 +703,7 @@ contract StarkVerifier {
             at = _putU16(out, at, bounds[k]);
         }
         uint256 big;
+        bytes memory taken = new bytes(9 * numBlocks);
         assembly ("memory-safe") {
             // u16 big-endian at byte `i` of `out`; the flag marks a value past 16 bits
             function put(o, i, v) -> flag {
@@ -684,7 +719,12 @@ contract StarkVerifier {
                 let b := add(mload(add(bounds, shl(5, add(and(x, 0xffff), 1)))), and(shr(16, x), 0xffff))
                 // the block's start, the same for each of its elements
                 big := or(big, put(out, add(at, shl(1, b)), shr(48, x)))
-                big := or(big, put(out, idx, add(add(mul(9, b), 1), shr(2, and(shr(32, x), 0xffff)))))
+                let word := add(add(mul(9, b), 1), shr(2, and(shr(32, x), 0xffff)))
+                big := or(big, put(out, idx, word))
+                // a word taken twice (an element twice in the frame) is refused too
+                let seen := add(add(taken, 32), word)
+                big := or(big, byte(0, mload(seen)))
+                mstore8(seen, 1)
                 idx := add(idx, 2)
             }
         }
