@@ -169,8 +169,8 @@ abstract contract ConstraintEvaluator {
         view
         returns (uint256 prog, uint256 regs, uint256 groups)
     {
-        prog = _alloc(programLength);
-        _load(prog, 0, programLength);
+        uint256 groupsAt;
+        (prog, groupsAt) = _loadProgram();
         uint256 expected = _u16(prog, 2) + _u16(prog, 4) + _u16(prog, 6);
         if (inputs.length != expected) revert InputLength(0, expected, inputs.length);
         regs = _alloc(32 * _u16(prog, 0));
@@ -178,9 +178,23 @@ abstract contract ConstraintEvaluator {
         assembly ("memory-safe") {
             calldatacopy(regs, inputs.offset, mul(32, inputs.length))
         }
-        uint256 ptr = prog + 15 + _u8(prog, 14) + 4 * _u16(prog, 2);
-        uint256 numPeriodic = _u16(prog, 8);
-        for (uint256 i = 0; i < numPeriodic; ++i) {
+        uint256 ptr = _periodic(prog + 15 + _u8(prog, 14) + 4 * _u16(prog, 2), _u16(prog, 8), r, z, logN);
+        groups = _execute(ptr, _u16(prog, 12), regs, _u16(prog, 0));
+        if (groupsAt != 0) {
+            uint256 size = programLength - groupsAt;
+            groups = _alloc(size);
+            _load(groups, groupsAt, size);
+        }
+    }
+
+    /// @dev The `count` periodic columns at `ptr` evaluated at z into the registers from `r`;
+    ///      returns the end of their section (the instructions).
+    function _periodic(uint256 ptr, uint256 count, uint256 r, uint256 z, uint256 logN)
+        private
+        pure
+        returns (uint256)
+    {
+        for (uint256 i = 0; i < count; ++i) {
             uint256 logPeriod = _u8(ptr, 0);
             uint256 y = BabyBear.pow(z, 1 << (logN - logPeriod));
             uint256 acc = 0;
@@ -193,7 +207,45 @@ abstract contract ConstraintEvaluator {
                 r := add(r, 32)
             }
         }
-        groups = _execute(ptr, _u16(prog, 12), regs, _u16(prog, 0));
+        return ptr;
+    }
+
+    /// @dev The program into memory: all of it if `_execute` reads the instructions
+    ///      (`groupsAt` 0), else only the header, frame and periodic columns, and the groups'
+    ///      byte offset in the program, to load after the run (the instructions, most of the
+    ///      program, would only cost their memory).
+    function _loadProgram() private view returns (uint256 prog, uint256 groupsAt) {
+        uint256 length = programLength;
+        if (_readsCode()) {
+            prog = _alloc(length);
+            _load(prog, 0, length);
+        } else {
+            uint256 codeAt = _codeOffset();
+            prog = _alloc(codeAt);
+            _load(prog, 0, codeAt);
+            groupsAt = codeAt + 7 * _u16(prog, 12);
+            if (groupsAt > length) revert ProgramTooLarge(groupsAt);
+        }
+    }
+
+    /// @dev Whether `_execute` reads the instructions from the loaded program (the
+    ///      interpreter); an evaluator running compiled code instead returns false, and only
+    ///      the rest of the program is loaded.
+    function _readsCode() internal pure virtual returns (bool) {
+        return true;
+    }
+
+    /// @dev The instructions' byte offset in the program: past the header, the frame and the
+    ///      periodic columns (each read from the data contracts as far as its length byte).
+    function _codeOffset() private view returns (uint256 at) {
+        uint256 head = _alloc(15);
+        _load(head, 0, 15);
+        at = 15 + _u8(head, 14) + 4 * _u16(head, 2);
+        uint256 numPeriodic = _u16(head, 8);
+        for (uint256 i = 0; i < numPeriodic; ++i) {
+            _load(head, at, 1);
+            at += 1 + 4 * (1 << _u8(head, 0));
+        }
     }
 
     /// @dev Runs `count` instructions from `code` on the `numRegs` registers at `regs`; returns

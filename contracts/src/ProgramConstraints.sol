@@ -38,6 +38,11 @@ contract ProgramConstraints is ConstraintEvaluator {
         codeParts = code;
     }
 
+    /// @dev The compiled code holds the instructions: the evaluator need not load them.
+    function _readsCode() internal pure override returns (bool) {
+        return false;
+    }
+
     /// @dev Each code contract in turn runs its instructions on the register file: called with
     ///      the registers as calldata, it returns `lo` (one word) and the registers `lo ..` it
     ///      writes (its window), which are copied back into the file at register `lo`.
