@@ -396,6 +396,14 @@ abstract contract ConstraintEvaluator {
         if (d == 0) revert DivisorVanishes();
     }
 
+    /// @dev Σ_k α_k·C_k over the group's constraints. Each product is left unreduced as its
+    ///      convolution c_0 … c_6 (c_i = Σ_{j+l=i} α_j·C_l, each below 4p² < 2^64), in three
+    ///      MULs as the compiled code multiplies (crypto/evm_program.py): α·C as 256-bit integers
+    ///      holds c_0 … c_3 in its lanes, (α >> 64)·(C >> 64) holds c_4, c_5 in its lanes 2 and
+    ///      3, c_6 = α_3·C_3. The c_i are summed over the group (c_0 … c_3 in 128-bit
+    ///      accumulators, lanes 0, 2 and 1, 3; c_4, c_5, c_6 in 85-bit lanes of one word: each
+    ///      term is below 2^64, so no lane fills before 2^21 constraints) and reduced once,
+    ///      lane k = (c_k + 11·c_(k+4)) mod p since X⁴ = 11.
     function _groupSum(uint256 group, uint256 regs, uint256[] calldata alphas)
         private
         pure
@@ -407,7 +415,7 @@ abstract contract ConstraintEvaluator {
         assembly ("memory-safe") {
             let lo := 0
             let hi := 0
-            let even := 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff
+            let c := 0
             for { let at := add(group, 7) } lt(at, end) { at := add(at, 4) } {
                 let word := mload(at)
                 let k := shr(240, word)
@@ -416,22 +424,20 @@ abstract contract ConstraintEvaluator {
                     at := end
                 }
                 let a := calldataload(add(alphas.offset, shl(5, k)))
-                let c := mload(add(regs, shl(5, and(shr(224, word), 0xffff))))
-                let s := mul(a, and(c, 0xffffffffffffffff))
-                a := or(shl(64, a), mulmod(11, shr(192, a), 2013265921))
-                s := add(s, mul(a, and(shr(64, c), 0xffffffffffffffff)))
-                a := or(shl(64, a), mulmod(11, shr(192, a), 2013265921))
-                s := add(s, mul(a, and(shr(128, c), 0xffffffffffffffff)))
-                a := or(shl(64, a), mulmod(11, shr(192, a), 2013265921))
-                s := add(s, mul(a, shr(192, c)))
-                lo := add(lo, and(s, even))
-                hi := add(hi, and(shr(64, s), even))
+                let v := mload(add(regs, shl(5, and(shr(224, word), 0xffff))))
+                let m := mul(a, v)
+                lo := add(lo, and(m, 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff))
+                hi := add(hi, and(shr(64, m), 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff))
+                m := shr(128, mul(shr(64, a), shr(64, v)))
+                c := add(add(c, and(m, 0xffffffffffffffff)), shl(85, shr(64, m)))
+                c := add(c, shl(170, mul(shr(192, a), shr(192, v))))
             }
             let q := 2013265921
             let m := 0xffffffffffffffffffffffffffffffff
+            let l := 0x1fffffffffffffffffffff
             acc := or(
-                or(mod(and(lo, m), q), shl(64, mod(and(hi, m), q))),
-                or(shl(128, mod(shr(128, lo), q)), shl(192, mod(shr(128, hi), q)))
+                or(addmod(and(lo, m), mulmod(11, and(c, l), q), q), shl(64, addmod(and(hi, m), mulmod(11, and(shr(85, c), l), q), q))),
+                or(shl(128, addmod(shr(128, lo), mulmod(11, shr(170, c), q), q)), shl(192, mod(shr(128, hi), q)))
             )
         }
         if (outOfRange) revert InputLength(1, n, n + 1);
