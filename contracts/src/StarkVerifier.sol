@@ -128,6 +128,7 @@ contract StarkVerifier {
         uint256[] positions;
         uint256[4] rowsAt; // calldata offsets of fixed, main, aux, composition rows
         uint256[] deep;
+        uint256[] sums; // Σ_e γ_e·v_e per offset slot (DEEP's z side)
         bytes spec;
         uint256[7] gas; // transcript+parse, constraints, merkle, deep, fri, FRI-layer merkle, tables
     }
@@ -258,7 +259,7 @@ contract StarkVerifier {
 
         uint256 g1 = gasleft();
         _outOfDomain(ctx, pubs);
-        ctx.gas[1] = g1 - gasleft();
+        ctx.gas[1] = g1 - gasleft() - ctx.gas[3];
 
         g1 = gasleft();
         _expect(ctx, 3, ctx.positions.length, _u16(ctx));
@@ -267,7 +268,7 @@ contract StarkVerifier {
 
         g1 = gasleft();
         _deep(ctx);
-        ctx.gas[3] = g1 - gasleft();
+        ctx.gas[3] += g1 - gasleft();
 
         g1 = gasleft();
         _fri(ctx);
@@ -335,7 +336,7 @@ contract StarkVerifier {
         if (zN == 1 || BabyBear.pow(zN, 1 << logBlowup) == BabyBear.powBase(SHIFT, size)) {
             revert OodPointInDomain();
         }
-        uint256 expected = _compositionAt(ctx, pubs);
+        uint256 expected = _compositionAndSums(ctx, pubs);
         uint256 claimed = 0;
         for (uint256 i = numComposition; i > 0; --i) {
             claimed = BabyBear.add(BabyBear.mul(claimed, zN), _ext(ctx.frameAt + 16 * (ctx.frameLen + i - 1)));
@@ -343,11 +344,30 @@ contract StarkVerifier {
         if (claimed != expected) revert OodMismatch();
     }
 
+    /// @dev `_compositionAt`, then DEEP's sums (`ctx.sums`, gas counted under DEEP) from the
+    ///      frame values its call packed in scratch memory, so their accumulators are
+    ///      allocated first.
+    function _compositionAndSums(Ctx memory ctx, uint256[] calldata pubs) private view returns (uint256 expected) {
+        uint256 numOffsets = uint8(ctx.spec[0]);
+        uint256[] memory acc = new uint256[](3 * numOffsets);
+        uint256 packed;
+        (expected, packed) = _compositionAt(ctx, pubs);
+        uint256 g = gasleft();
+        ctx.sums = _deepSums(ctx, acc, numOffsets, packed);
+        ctx.gas[3] = g - gasleft();
+    }
+
     /// @dev `evaluator.compositionAt(z, logRows, inputs, alphas)` with `inputs` = the frame
     ///      values, `pubs` and the challenges, ABI-encoded straight into scratch memory past
     ///      the free pointer (no array built first and copied again: about 0.7 M gas at the
     ///      batch AIR's width). A revert in the evaluator is passed on as it is.
-    function _compositionAt(Ctx memory ctx, uint256[] calldata pubs) private view returns (uint256 expected) {
+    ///      Returns also where the packed frame values are (scratch: valid until the next
+    ///      allocation), then the composition values (`numComposition` of them, from calldata).
+    function _compositionAt(Ctx memory ctx, uint256[] calldata pubs)
+        private
+        view
+        returns (uint256 expected, uint256 packed)
+    {
         uint256 frameLen = ctx.frameLen;
         uint256 frameAt = ctx.frameAt;
         uint256[] memory challenges = ctx.challenges;
@@ -368,6 +388,7 @@ contract StarkVerifier {
             mstore(add(buf, 100), add(160, shl(5, numIn)))
             mstore(add(buf, 132), numIn)
             let dst := add(buf, 164)
+            packed := dst
             // each frame value: four u32 lanes (big-endian in the proof) packed low lane first
             for { let end := add(frameAt, shl(4, frameLen)) } lt(frameAt, end) { frameAt := add(frameAt, 16) } {
                 let w := calldataload(frameAt)
@@ -437,7 +458,7 @@ contract StarkVerifier {
                 zPoints[s] = BabyBear.mulBase(ctx.z, BabyBear.powBase(g, uint8(spec[1 + s])));
             }
         }
-        uint256[] memory sums = _deepSums(ctx, spec, numOffsets);
+        uint256[] memory sums = ctx.sums;
         (uint256[] memory table, uint256[] memory bounds) = _deepTable(ctx, spec, numOffsets);
         uint256 q = ctx.positions.length;
         ctx.deep = new uint256[](q);
@@ -464,21 +485,22 @@ contract StarkVerifier {
         }
     }
 
-    /// @dev Σ_e γ_e·v_e per offset slot over the frame values (composition values at slot 0).
+    /// @dev Σ_e γ_e·v_e per offset slot over the frame values (composition values at slot 0),
+    ///      the frame values read packed from memory at `packed` (`_compositionAt`'s scratch:
+    ///      nothing is allocated before they are read; `acc`, three zero words a slot, was).
     ///      Each product is left unreduced as its convolution c_0 … c_6 (c_i = Σ_{j+k=i} γ_j·v_k,
     ///      each below 4p² < 2^64), taken in three MULs as in the compiled constraint code
     ///      (crypto/evm_program.py): γ·v as 256-bit integers holds c_0 … c_3 in its lanes (none
     ///      carries; the higher ones fall off), (γ >> 64)·(v >> 64) holds c_4, c_5 in its lanes
     ///      2 and 3, and c_6 = γ_3·v_3. The c_i are summed over a slot's entries (`_deepSumsRun`)
     ///      and reduced once: lane k is (c_k + 11·c_(k+4)) mod p, since X⁴ = 11.
-    function _deepSums(Ctx memory ctx, bytes memory spec, uint256 numOffsets)
+    function _deepSums(Ctx memory ctx, uint256[] memory acc, uint256 numOffsets, uint256 packed)
         private
         view
         returns (uint256[] memory sums)
     {
-        sums = new uint256[](numOffsets);
-        uint256[] memory acc = new uint256[](3 * numOffsets);
         uint256 frameLen = ctx.frameLen;
+        bytes memory spec = ctx.spec;
         uint256[] memory gammas = ctx.gammas;
         uint256 entry;
         uint256 g;
@@ -486,7 +508,9 @@ contract StarkVerifier {
             entry := add(add(spec, 33), numOffsets)
             g := add(gammas, 32)
         }
-        _deepSumsRun(acc, entry, entry + 4 * frameLen, g, ctx.frameAt, ctx.frameAt + 16 * (frameLen + numComposition));
+        _deepSumsRun(acc, entry, g, packed, packed + 32 * frameLen);
+        _deepSumsComposition(acc, g + 32 * frameLen, ctx.frameAt + 16 * frameLen, numComposition);
+        sums = new uint256[](numOffsets);
         uint256 l = type(uint128).max;
         uint256 l85 = (1 << 85) - 1;
         for (uint256 s = 0; s < numOffsets; ++s) {
@@ -502,30 +526,25 @@ contract StarkVerifier {
         }
     }
 
-    /// @dev The sums of `_deepSums`, three words per slot in `acc`: c_0 and c_2 (128-bit
-    ///      lanes), c_1 and c_3, then c_4, c_5, c_6 in 85-bit lanes (each term is below 2^64:
-    ///      no lane fills before 2^21 entries). The current slot's sums stay on the stack and
-    ///      are added to its words when the slot changes (the frame is ordered by offset: once).
-    ///      `entry`: the spec's first frame entry, `entriesEnd` past its last; `g`: the first
-    ///      DEEP coefficient; `f`: the first value in calldata, `end` past the last.
-    function _deepSumsRun(uint256[] memory acc, uint256 entry, uint256 entriesEnd, uint256 g, uint256 f, uint256 end)
-        private
-        pure
-    {
+    /// @dev The sums of `_deepSums` over the frame entries, three words per slot in `acc`:
+    ///      c_0 and c_2 (128-bit lanes), c_1 and c_3, then c_4, c_5, c_6 in 85-bit lanes (each
+    ///      term is below 2^64: no lane fills before 2^21 entries). The current slot's sums stay
+    ///      on the stack and are added to its words when the slot changes (the frame is ordered
+    ///      by offset: once). `entry`: the spec's first frame entry; `g`: the first DEEP
+    ///      coefficient; `v`: the first packed frame value in memory, `end` past the last.
+    function _deepSumsRun(uint256[] memory acc, uint256 entry, uint256 g, uint256 v, uint256 end) private pure {
         assembly ("memory-safe") {
             let slot := 0
             let lo := 0
             let hi := 0
             let c := 0
-            for {} lt(f, end) {
-                f := add(f, 16)
+            for {} lt(v, end) {
+                v := add(v, 32)
                 g := add(g, 32)
                 entry := add(entry, 4)
             } {
-                // the entry's slot; the composition values (past the entries) go to slot 0
                 {
-                    let next := 0
-                    if lt(entry, entriesEnd) { next := and(shr(224, mload(entry)), 0xff) }
+                    let next := and(shr(224, mload(entry)), 0xff)
                     if iszero(eq(next, slot)) {
                         let at := add(add(acc, 32), mul(96, slot))
                         mstore(at, add(mload(at), lo))
@@ -538,7 +557,33 @@ contract StarkVerifier {
                     }
                 }
                 let gamma := mload(g)
-                // the value's four u32 lanes (big-endian in the proof), packed low lane first
+                let value := mload(v)
+                let m := mul(gamma, value)
+                lo := add(lo, and(m, 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff))
+                hi := add(hi, and(shr(64, m), 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff))
+                m := shr(128, mul(shr(64, gamma), shr(64, value)))
+                c := add(add(c, and(m, 0xffffffffffffffff)), shl(85, shr(64, m)))
+                c := add(c, shl(170, mul(shr(192, gamma), shr(192, value))))
+            }
+            let at := add(add(acc, 32), mul(96, slot))
+            mstore(at, add(mload(at), lo))
+            mstore(add(at, 32), add(mload(add(at, 32)), hi))
+            mstore(add(at, 64), add(mload(add(at, 64)), c))
+        }
+    }
+
+    /// @dev The composition values' terms of `_deepSums` (slot 0), read from calldata at `f`
+    ///      (four big-endian u32 lanes each), their coefficients from `g`.
+    function _deepSumsComposition(uint256[] memory acc, uint256 g, uint256 f, uint256 count) private pure {
+        assembly ("memory-safe") {
+            let lo := 0
+            let hi := 0
+            let c := 0
+            for { let end := add(f, shl(4, count)) } lt(f, end) {
+                f := add(f, 16)
+                g := add(g, 32)
+            } {
+                let gamma := mload(g)
                 let v := calldataload(f)
                 v := or(
                     or(shr(224, v), shl(64, and(shr(192, v), 0xffffffff))),
@@ -551,7 +596,7 @@ contract StarkVerifier {
                 c := add(add(c, and(m, 0xffffffffffffffff)), shl(85, shr(64, m)))
                 c := add(c, shl(170, mul(shr(192, gamma), shr(192, v))))
             }
-            let at := add(add(acc, 32), mul(96, slot))
+            let at := add(acc, 32)
             mstore(at, add(mload(at), lo))
             mstore(add(at, 32), add(mload(add(at, 32)), hi))
             mstore(add(at, 64), add(mload(add(at, 64)), c))
