@@ -120,7 +120,7 @@ contract StarkVerifier {
         uint256 frameAt; // calldata offset of the frame values
         uint256 frameLen;
         uint256[] challenges;
-        uint256[] alphas;
+        uint256 alpha; // the constraints' coefficients are its powers (`_compositionAt`)
         uint256[] gammas;
         bytes32[] friRoots;
         uint256[] betas;
@@ -227,7 +227,7 @@ contract StarkVerifier {
             _absorb32(ctx, ctx.auxRoot);
         }
         // 4–6: composition coefficients, composition root, z
-        ctx.alphas = _powers(_drawExt(ctx), numConstraints);
+        ctx.alpha = _drawExt(ctx);
         ctx.compRoot = _read32(ctx);
         _absorb32(ctx, ctx.compRoot);
         ctx.z = _drawExt(ctx);
@@ -368,46 +368,54 @@ contract StarkVerifier {
         view
         returns (uint256 expected, uint256 packed)
     {
-        uint256 frameLen = ctx.frameLen;
-        uint256 frameAt = ctx.frameAt;
-        uint256[] memory challenges = ctx.challenges;
-        uint256[] memory alphas = ctx.alphas;
-        address target = address(evaluator);
-        bytes4 selector = ConstraintEvaluator.compositionAt.selector;
-        uint256 z = ctx.z;
-        uint256 logN = logRows;
-        assembly ("memory-safe") {
-            let numIn := add(add(frameLen, pubs.length), mload(challenges))
-            let numA := mload(alphas)
-            let buf := mload(0x40)
-            // selector, z, logN, the two arrays' offsets (from the arguments' start), inputs
-            mstore(buf, selector)
-            mstore(add(buf, 4), z)
-            mstore(add(buf, 36), logN)
-            mstore(add(buf, 68), 128)
-            mstore(add(buf, 100), add(160, shl(5, numIn)))
-            mstore(add(buf, 132), numIn)
-            let dst := add(buf, 164)
-            packed := dst
-            // each frame value: four u32 lanes (big-endian in the proof) packed low lane first
-            for { let end := add(frameAt, shl(4, frameLen)) } lt(frameAt, end) { frameAt := add(frameAt, 16) } {
-                let w := calldataload(frameAt)
-                mstore(
-                    dst,
-                    or(
-                        or(shr(224, w), shl(64, and(shr(192, w), 0xffffffff))),
-                        or(shl(128, and(shr(160, w), 0xffffffff)), shl(192, and(shr(128, w), 0xffffffff)))
+        uint256 buf;
+        uint256 powersAt;
+        {
+            uint256 frameLen = ctx.frameLen;
+            uint256 frameAt = ctx.frameAt;
+            uint256[] memory challenges = ctx.challenges;
+            bytes4 selector = ConstraintEvaluator.compositionAt.selector;
+            uint256 z = ctx.z;
+            uint256 logN = logRows;
+            uint256 numA = numConstraints;
+            assembly ("memory-safe") {
+                let numIn := add(add(frameLen, pubs.length), mload(challenges))
+                buf := mload(0x40)
+                // selector, z, logN, the two arrays' offsets (from the arguments' start), inputs
+                mstore(buf, selector)
+                mstore(add(buf, 4), z)
+                mstore(add(buf, 36), logN)
+                mstore(add(buf, 68), 128)
+                mstore(add(buf, 100), add(160, shl(5, numIn)))
+                mstore(add(buf, 132), numIn)
+                let dst := add(buf, 164)
+                packed := dst
+                // each frame value: four u32 lanes (big-endian in the proof) packed low lane first
+                for { let end := add(frameAt, shl(4, frameLen)) } lt(frameAt, end) { frameAt := add(frameAt, 16) } {
+                    let w := calldataload(frameAt)
+                    mstore(
+                        dst,
+                        or(
+                            or(shr(224, w), shl(64, and(shr(192, w), 0xffffffff))),
+                            or(shl(128, and(shr(160, w), 0xffffffff)), shl(192, and(shr(128, w), 0xffffffff)))
+                        )
                     )
-                )
-                dst := add(dst, 32)
+                    dst := add(dst, 32)
+                }
+                calldatacopy(dst, pubs.offset, shl(5, pubs.length))
+                dst := add(dst, shl(5, pubs.length))
+                mcopy(dst, add(challenges, 32), shl(5, mload(challenges)))
+                dst := add(dst, shl(5, mload(challenges)))
+                mstore(dst, numA)
+                powersAt := add(dst, 32)
             }
-            calldatacopy(dst, pubs.offset, shl(5, pubs.length))
-            dst := add(dst, shl(5, pubs.length))
-            mcopy(dst, add(challenges, 32), shl(5, mload(challenges)))
-            dst := add(dst, shl(5, mload(challenges)))
-            mstore(dst, numA)
-            mcopy(add(dst, 32), add(alphas, 32), shl(5, numA))
-            let ok := staticcall(gas(), target, buf, sub(add(dst, add(32, shl(5, numA))), buf), 0, 32)
+        }
+        // the alphas, 1, α, α², …, written where the call's last array goes (no allocation)
+        _powersInto(powersAt, ctx.alpha, numConstraints);
+        address target = address(evaluator);
+        uint256 size = powersAt + 32 * numConstraints - buf;
+        assembly ("memory-safe") {
+            let ok := staticcall(gas(), target, buf, size, 0, 32)
             if iszero(ok) {
                 returndatacopy(buf, 0, returndatasize())
                 revert(buf, returndatasize())
@@ -1258,19 +1266,18 @@ contract StarkVerifier {
         ctx.left = 0;
     }
 
-    /// @dev `[1, α, α², …, α^(count−1)]`: the constraints' coefficients (docs/stark.md, step 4).
+    /// @dev `1, α, α², …, α^(count−1)`, the constraints' coefficients (docs/stark.md, step 4),
+    ///      as `count` words at memory `dst` (nothing allocated: `_compositionAt`'s scratch).
     ///      Each product as three 256-bit MULs (crypto/evm_program.py's `fmul`): with canonical
     ///      lanes, `a·b` holds c0…c3, `(a >> 64)·(b >> 64)` holds c4, c5 in lanes 2, 3, and
     ///      c6 = a3·b3; then r_k = (c_k + 11·c_(k+4)) mod p.
-    function _powers(uint256 alpha, uint256 count) private pure returns (uint256[] memory out) {
-        out = new uint256[](count);
+    function _powersInto(uint256 dst, uint256 alpha, uint256 count) private pure {
         assembly ("memory-safe") {
             let p := 2013265921
             let lane := 0xffffffffffffffff
             let ah := shr(64, alpha)
             let a3 := shr(192, alpha)
             let x := 1
-            let dst := add(out, 32)
             for { let end := add(dst, shl(5, count)) } lt(dst, end) { dst := add(dst, 32) } {
                 mstore(dst, x)
                 let low := mul(x, alpha)
