@@ -164,6 +164,7 @@ def test_low_security_options_refused(chain: Chain) -> None:
         deploy_verifier(chain, air, FAST)
 
 
+@pytest.mark.slow
 def test_l1_proof_in_one_transaction(chain: Chain) -> None:
     """A proof with the L1 options, verified in a mined transaction."""
     entry = get_air("fibonacci")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "stark.py"
 
 
@@ -31,6 +33,7 @@ def test_json_output_has_the_documented_keys() -> None:
     assert result["conjectured_bits"] >= 100 and result["proof_bytes"] > 0
 
 
+@pytest.mark.slow
 def test_batch_shape_json_has_the_documented_keys() -> None:
     out = subprocess.run(
         [sys.executable, str(BENCH), "--batch-shape", "--rows", "64", "--json", "--quiet"],

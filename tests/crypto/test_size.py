@@ -53,7 +53,7 @@ def test_expected_opening_matches_simulation() -> None:
     [
         ("wide", 1024, l1_options(1024)),
         ("wide", 2048, ProofOptions()),
-        ("range_check", 1024, l1_options(1024)),
+        pytest.param("range_check", 1024, l1_options(1024), marks=pytest.mark.slow),
         ("poseidon2", 64, ProofOptions(blowup=8, num_queries=30, fri_max_remainder=8)),
     ],
 )

@@ -205,6 +205,7 @@ def test_a_request_the_ledger_cannot_credit_blocks_the_queue_loudly(
         assert "sealbatch_l1_request_blocked 1.0" in venue.tc.get("/metrics").text
 
 
+@pytest.mark.slow
 def test_a_refused_anchor_is_reported_and_retried_never_skipped(
     db_url: str, clock: ManualClock, l1: L1, tmp_path: Path
 ) -> None:

@@ -295,6 +295,7 @@ def test_a_proof_failure_halts_trading_and_a_resume_proves_again(
         assert "sealbatch_proof_failures_total 2.0" in tc.get("/metrics").text
 
 
+@pytest.mark.slow
 def test_a_restart_replays_a_proof_halt(
     db_url: str, clock: ManualClock, thread_provers: set[int]
 ) -> None:
