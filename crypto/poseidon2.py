@@ -96,7 +96,6 @@ __all__ = [
     "path_root",
     "permute",
     "permute_scalar",
-    "use_compiled",
     "verify_path",
 ]
 
@@ -290,24 +289,10 @@ def _permute_columns(S: U64Array) -> U64Array:
     return S
 
 
-#: The compiled permutation (:mod:`sealbatch.crypto.poseidon2_jit`) once
-#: :func:`use_compiled` has been called in this process; None: numpy and Python ints.
+#: The compiled permutation module (:mod:`sealbatch.crypto.poseidon2_jit`) once its
+#: :func:`~sealbatch.crypto.poseidon2_jit.use_compiled` has been called in this process;
+#: None: numpy and Python ints. This module never imports that one (it imports numba).
 _COMPILED: Any = None
-
-
-def use_compiled() -> None:
-    """Route this process's permutations (vectorised and Python-int) through the
-    compiled kernel of :mod:`sealbatch.crypto.poseidon2_jit`: the same values
-    (tested), about a hundred times less time per call. Imports numba (and
-    compiles the kernel on the first use in a fresh cache); the MEV lab calls it."""
-    global _COMPILED
-    if _COMPILED is None:
-        from sealbatch.crypto import poseidon2_jit
-
-        # compile (or load from numba's cache) now, not inside the caller's first hash
-        poseidon2_jit.permute_list([0] * WIDTH)
-        poseidon2_jit.permute_columns(np.zeros((WIDTH, 1), dtype=np.uint64))
-        _COMPILED = poseidon2_jit
 
 
 def _as_field_array(values: npt.ArrayLike, name: str) -> U64Array:

@@ -8,7 +8,7 @@ The numpy and Python-int code stay the reference, and what the verifier and
 the venue use by default: importing this module imports numba (a large import
 and, in the first process, a JIT compilation of a few seconds; the compiled
 code is cached on disk with numba's ``cache=True``).
-:func:`sealbatch.crypto.poseidon2.use_compiled` routes the vectorised and the
+:func:`use_compiled` routes :mod:`.poseidon2`'s vectorised and
 Python-int permutations through here (the MEV lab does, for its commit-reveal
 runs: every commitment hash, leaf, root and reveal check is then one compiled
 permutation per state instead of ~40 numpy passes per call or ~0.1 ms of
@@ -19,17 +19,21 @@ Notes:
     the HorizenLabs M4 addition chain and the sum of the four blocks, the
     internal layer by one sum and the diagonal; every value is reduced after
     each layer, so no intermediate exceeds 2^63 (a product of two reduced
-    values is below 2^62, a linear layer adds at most 2^5 of them).
+    values is below 2^62, a linear layer adds at most 2^5 of them) except the
+    S-box's first square, of a reduced value plus a round constant: below
+    ``4p² < 2^64``, exact in the unsigned 64-bit arithmetic used throughout.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
+from sealbatch.crypto import poseidon2 as _poseidon2
 from sealbatch.crypto.poseidon2 import (
     EXTERNAL_ROUND_CONSTANTS,
     INTERNAL_DIAG_M_1,
@@ -40,7 +44,7 @@ from sealbatch.crypto.poseidon2 import (
     P,
 )
 
-__all__ = ["permute_columns", "permute_list"]
+__all__ = ["permute_columns", "permute_list", "use_compiled"]
 
 _P = np.uint64(P)
 _ERC = np.array(EXTERNAL_ROUND_CONSTANTS, dtype=np.uint64)  # (8, 16)
@@ -51,8 +55,10 @@ _HALF = ROUNDS_F // 2
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _sbox(a: np.uint64) -> np.uint64:  # pragma: no cover
-    """a^7 mod p for ``a < 2^32`` (a reduced value plus a round constant: every
-    product below stays under 2^63, so ``a`` needs no reduction first)."""
+    """a^7 mod p for ``a < 2p`` (a reduced value plus a round constant), so ``a``
+    needs no reduction first: ``a·a < 4p² < 2^64`` fits the unsigned 64-bit
+    arithmetic, and each later product, a reduced value times ``a``, is below
+    ``2p² < 2^63``."""
     a2 = (a * a) % _P
     a3 = (a2 * a) % _P
     a6 = (a3 * a3) % _P
@@ -137,3 +143,15 @@ def permute_list(state: Sequence[int]) -> list[int]:
         raise ValueError(f"state: expected {WIDTH} field elements, got {x.shape}")
     _permute_into(x, _ERC, _IRC, _DIAG)
     return x.tolist()
+
+
+def use_compiled() -> None:
+    """Route this process's Poseidon2 permutations (:mod:`.poseidon2`'s vectorised
+    ones and :mod:`.poseidon2_ints`' Python-int ones) through this module's
+    kernel: the same values (tested), about a hundred times less time per call.
+    Compiles the kernel now (or loads it from numba's cache), not inside the
+    caller's first hash; calling it again does nothing. The MEV lab calls it."""
+    if _poseidon2._COMPILED is None:
+        permute_list([0] * WIDTH)
+        permute_columns(np.zeros((WIDTH, 1), dtype=np.uint64))
+        _poseidon2._COMPILED = sys.modules[__name__]

@@ -52,7 +52,7 @@ from sealbatch.auction.commitment import commitment_root, compute_commitments
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import Address, Eip712Domain, checksum_address, recover_signer
 from sealbatch.crypto.keccak import keccak256
-from sealbatch.crypto.poseidon2 import use_compiled
+from sealbatch.crypto.poseidon2_jit import use_compiled
 from sealbatch.research.errors import LabError
 from sealbatch.research.simulation import LabOrder
 

@@ -60,6 +60,6 @@ def test_use_compiled_changes_no_digest(reference: None) -> None:
         ]
 
     want = digests()
-    poseidon2.use_compiled()
+    poseidon2_jit.use_compiled()
     assert poseidon2._COMPILED is poseidon2_jit
     assert digests() == want
