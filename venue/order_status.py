@@ -54,6 +54,33 @@ class OrderStatus:
     share: str | None = None
     last_batch_id: int | None = None
 
+    @classmethod
+    def committed(
+        cls,
+        commitment: bytes,
+        trader: Address,
+        market: str,
+        batch_id: int,
+        sequence: int,
+        bond: int,
+    ) -> OrderStatus:
+        """A commitment just taken: ``OrderStatus(commitment, trader, market, batch_id,
+        sequence, bond)``, every other field at its default, built without the frozen
+        dataclass's fourteen ``object.__setattr__`` calls (every commitment makes one;
+        ``tests/venue/test_bulk_cpu.py`` checks it equals the constructor's value)."""
+        status = object.__new__(cls)
+        values = {
+            "commitment": commitment,
+            "trader": trader,
+            "market": market,
+            "batch_id": batch_id,
+            "sequence": sequence,
+            "bond": bond,
+            **_DEFAULTS,
+        }
+        object.__setattr__(status, "__dict__", values)
+        return status
+
     @property
     def is_open(self) -> bool:
         """Its batch has not cleared yet."""
@@ -107,6 +134,14 @@ class OrderStatus:
             share=d["share"],
             last_batch_id=d.get("last_batch_id"),
         )
+
+
+#: The fields a new commitment's status leaves at their defaults (:meth:`OrderStatus.committed`).
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default
+    for f in dataclasses.fields(OrderStatus)
+    if f.name not in ("commitment", "trader", "market", "batch_id", "sequence", "bond")
+}
 
 
 def update_order_statuses(statuses: dict[bytes, OrderStatus], result: BatchResult) -> None:

@@ -1505,6 +1505,7 @@ class VenueService:
                 # Hashes taken in batches no longer in memory: from the database.
                 self.core.taken_elsewhere = self.store.taken([hexb(b.commitment) for b in bodies])
             last = -1
+            limiter = self.limiter
             for body, signer in zip(bodies, signers, strict=True):
                 now = self.clock.now_ms()
                 if now != last:  # the same instant changes nothing in between
@@ -1512,16 +1513,17 @@ class VenueService:
                         break  # a batch fell due: the caller has it cleared off the loop
                     self._advance_locked(now, pending)
                     last = now
+                key = body.trader.lower()  # the rate limiter's key (_limit, _spend)
                 try:
-                    self._limit(body.trader)
+                    limiter.check(key)
                     receipt = self.core.commit(body, now, sign=sign, signer=signer)
                 except (AuctionError, VenueError) as err:
                     if not isinstance(err, VenueError) or err.code != "rate_limited":
                         self._refused("commit", body, body.trader, err)
                     out.append(err)
                     continue
-                self._spend(body.trader, None)
-                events.append(LoggedEvent(self._next_seq, "commit", now, body.model_dump_json()))
+                limiter.spend(key)
+                events.append(LoggedEvent(self._next_seq, "commit", now, body.log_json()))
                 self._next_seq += 1
                 out.append(receipt)
             self.core.taken_elsewhere = {}

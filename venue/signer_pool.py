@@ -34,7 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from sealbatch.auction.commit_reveal import Commit, Receipt, sign_receipt
+from sealbatch.auction.commit_reveal import Receipt, commit_digest, sign_receipt
 from sealbatch.crypto.eip712 import Address, Eip712Domain, recover_signer
 from sealbatch.crypto.exceptions import SignatureError
 from sealbatch.venue.schemas import CommitIn, hexb
@@ -70,17 +70,10 @@ def _recover(domain: Eip712Domain, items: list[_CommitFields]) -> list[str | Non
     out: list[str | None] = []
     for trader, batch_id, market, commitment, nonce, margin_lock, bond, expiry, sig in items:
         try:
-            c = Commit(
-                Address(trader),
-                batch_id,
-                market,
-                hexb(commitment),
-                nonce,
-                margin_lock,
-                bond,
-                expiry,
+            digest = commit_digest(
+                domain, trader, batch_id, market, hexb(commitment), nonce, margin_lock, bond, expiry
             )
-            out.append(str(recover_signer(c.digest(domain), hexb(sig))))
+            out.append(recover_signer(digest, hexb(sig)))
         except (SignatureError, ValueError):
             out.append(None)
     return out

@@ -446,13 +446,8 @@ class VenueStateMachine:
         trader = book._entries[c.commitment].commit.trader
         self.by_trader.setdefault(trader, []).append(c.commitment)
         self._taken_in.setdefault(c.batch_id, []).append(c.commitment)
-        self.order_statuses[c.commitment] = OrderStatus(
-            commitment=c.commitment,
-            trader=trader,
-            market=c.market,
-            batch_id=c.batch_id,
-            sequence=receipt.sequence,
-            bond=c.bond,
+        self.order_statuses[c.commitment] = OrderStatus.committed(
+            c.commitment, trader, c.market, c.batch_id, receipt.sequence, c.bond
         )
         self.events_applied += 1
         return receipt
