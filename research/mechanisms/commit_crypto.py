@@ -283,9 +283,12 @@ class CommitCrypto:
     stolen: int = 0
     #: The loop's CPU seconds for those jobs (part of the loop's CPU time).
     stolen_cpu_s: float = 0.0
-    #: The operator's receipt signatures by (batch, sequence): signed in the
-    #: workers (or by the loop that took their job back), or put here by the
-    #: book's caller in place.
+    #: Whether to keep the receipt signatures (a recorded run, a test): a long
+    #: run's memory would otherwise grow with its commitments.
+    keep_receipts: bool = False
+    #: The operator's receipt signatures by (batch, sequence), when kept: signed
+    #: in the workers (or by the loop that took their job back), or handed to
+    #: :meth:`keep_receipt` by the book's caller in place.
     receipt_signatures: dict[tuple[int, int], bytes] = field(default_factory=dict, repr=False)
     _sent: dict[int, list[_Task]] = field(default_factory=dict, repr=False)
     _receipts: list[_Task] = field(default_factory=list, repr=False)
@@ -401,9 +404,15 @@ class CommitCrypto:
 
     def _keep_receipts(self, task: _Task, signatures: object) -> None:
         items: list[tuple[int, int, bytes, int]] = task.args[1]  # type: ignore[assignment]
-        for (batch, sequence, _, _), sig in zip(items, signatures, strict=True):  # type: ignore[call-overload]
-            self.receipt_signatures[(batch, sequence)] = sig
+        if self.keep_receipts:
+            for (batch, sequence, _, _), sig in zip(items, signatures, strict=True):  # type: ignore[call-overload]
+                self.receipt_signatures[(batch, sequence)] = sig
         self.receipts_signed += len(items)
+
+    def keep_receipt(self, batch: int, sequence: int, signature: bytes) -> None:
+        """A receipt the book signed in place: kept like the workers' (when kept)."""
+        if self.keep_receipts:
+            self.receipt_signatures[(batch, sequence)] = signature
 
     # -- the batch seed ---------------------------------------------------------------
     def start_root(self, batch: int, leaves: Sequence[tuple[bytes, str, str, int]]) -> None:

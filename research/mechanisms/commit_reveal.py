@@ -127,8 +127,11 @@ class CommitRevealMechanism(Mechanism):
         self.revealed: dict[int, list[tuple[Reveal, int]]] = {}
         self.commits = 0
         #: Every commitment taken: (batch, receipt sequence, commitment, the trader's
-        #: signature), in the order the books took them (what a test compares).
+        #: signature), in the order the books took them (what a test compares); kept
+        #: only while recording (:meth:`enable_recording`), so a long run's memory
+        #: does not grow with its commitments.
         self.signed_log: list[tuple[int, int, bytes, bytes]] = []
+        self.keep_signatures = False
         self.reveals = 0
         self.rejections = 0
         self.forfeits = 0
@@ -139,6 +142,13 @@ class CommitRevealMechanism(Mechanism):
         #: Wall seconds spent inside the venue's commit-reveal code (signing,
         #: verification, hashing, clearing) — reported by bench/lab.py.
         self.venue_code_s = 0.0
+
+    def enable_recording(self, levels: int = 10) -> None:
+        """Also keep every commitment's trader and receipt signatures (``signed_log``,
+        ``crypto.receipt_signatures``): what a test compares across runs."""
+        super().enable_recording(levels)
+        self.keep_signatures = True
+        self.crypto.keep_receipts = True
 
     def start(self) -> None:
         self.crypto.start()
@@ -260,12 +270,13 @@ class CommitRevealMechanism(Mechanism):
                 del pending[o.oid]
                 continue
             self.commits += 1
-            self.signed_log.append((k, receipt.sequence, commitment, signature))
+            if self.keep_signatures:
+                self.signed_log.append((k, receipt.sequence, commitment, signature))
             taken.append((commitment, market, commit.trader, bond))
             if pooled:
                 receipts.append((k, receipt.sequence, receipt.commitment, receipt.received_at_ms))
             else:
-                crypto.receipt_signatures[(k, receipt.sequence)] = receipt.operator_signature
+                crypto.keep_receipt(k, receipt.sequence, receipt.operator_signature)
         if pooled:
             crypto.sign_receipts(receipts)
             if closing:

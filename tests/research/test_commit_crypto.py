@@ -51,10 +51,12 @@ def _fingerprint(r: RunResult) -> dict[str, Any]:
     return {"metrics": metrics, "ledger": ledger}
 
 
-def _run(name: str, label: str, seed: int, workers: int, horizon: float = 1.0) -> RunResult:
+def _run(
+    name: str, label: str, seed: int, workers: int, horizon: float = 1.0, record: bool = False
+) -> RunResult:
     scenario = load_scenario(shipped_scenario(name)).with_override("horizon_s", horizon)
     spec = next(m for m in scenario.mechanisms if m.label == label)
-    return run_simulation(scenario, spec, seed, crypto_workers=workers)
+    return run_simulation(scenario, spec, seed, record=record, crypto_workers=workers)
 
 
 @pytest.mark.parametrize("key", sorted(json.loads(RECORDED.read_text())))
@@ -75,8 +77,8 @@ def test_workers_change_nothing_but_the_speed() -> None:
     """The sequencer scenario (reveals held, censored and withheld, bonds
     forfeited) with the cryptography in a worker process and in place: the same
     fills, ledger and metrics; every commitment receipted, by the workers."""
-    pooled = _run("sequencer", "cr-100ms", 3, workers=1, horizon=1.5)
-    in_place = _run("sequencer", "cr-100ms", 3, workers=0, horizon=1.5)
+    pooled = _run("sequencer", "cr-100ms", 3, workers=1, horizon=1.5, record=True)
+    in_place = _run("sequencer", "cr-100ms", 3, workers=0, horizon=1.5, record=True)
     assert _fingerprint(pooled) == _fingerprint(in_place)
     assert pooled.metrics["forfeits"] > 0 and pooled.metrics["censored_sequencer"] > 0
     mech = pooled.mechanism
@@ -151,7 +153,7 @@ def test_jobs_the_loop_takes_back_from_the_workers_give_the_same_bytes() -> None
     jobs = [(i % 23, 1 if i % 3 else -1, 900 + i % 40, 1 + i % 5, i, i // 23, 4)
             for i in range(8 * CHUNK)]  # fmt: skip
     serial = sign_commitments(ctx, jobs, recover=True)
-    crypto = CommitCrypto(ctx, 1)
+    crypto = CommitCrypto(ctx, 1, keep_receipts=True)
     crypto.start()
     for job in jobs:
         crypto.add(job)
@@ -175,3 +177,17 @@ def test_jobs_the_loop_takes_back_from_the_workers_give_the_same_bytes() -> None
     assert hashes == [c for _, c, _, _, _ in serial]
     # the worker had not started most chunks when the loop asked: it ran them itself
     assert crypto.stolen > 0
+
+
+def test_a_run_that_is_not_recorded_keeps_no_signatures() -> None:
+    """Signatures are kept only for a recorded run: an unrecorded one's memory does not
+    grow with its commitments, and its outcomes are the recorded run's."""
+    quiet = _run("sequencer", "cr-100ms", 3, workers=1, horizon=1.0)
+    recorded = _run("sequencer", "cr-100ms", 3, workers=1, horizon=1.0, record=True)
+    mech, kept = quiet.mechanism, recorded.mechanism
+    assert isinstance(mech, CommitRevealMechanism) and isinstance(kept, CommitRevealMechanism)
+    assert mech.commits == kept.commits > 0
+    assert mech.crypto.receipts_signed == mech.commits  # every receipt still signed
+    assert mech.signed_log == [] and mech.crypto.receipt_signatures == {}
+    assert len(kept.signed_log) == len(kept.crypto.receipt_signatures) == kept.commits
+    assert _fingerprint(quiet) == _fingerprint(recorded)
