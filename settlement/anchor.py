@@ -48,12 +48,14 @@ from sealbatch.settlement.errors import SettlementError
 __all__ = [
     "ARTIFACTS",
     "EMBEDDED_GAS_LIMIT",
+    "TX_GAS_CAP",
     "AnchorError",
     "Artifact",
     "Chain",
     "ContractReverted",
     "DeployedVerifier",
     "Receipt",
+    "TransactionTooLarge",
     "calldata_gas",
     "check_program_evaluator",
     "decode_revert",
@@ -67,6 +69,9 @@ __all__ = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "contracts" / "artifacts"
 #: Block gas limit of the embedded chain: room for a large proof in one transaction.
 EMBEDDED_GAS_LIMIT = 120_000_000
+#: EIP-7825's cap on one transaction's gas (2^24): the exchange's own transactions
+#: (anchors, deposits, withdrawals, escapes) must fit it on a chain that enforces it.
+TX_GAS_CAP = 1 << 24
 
 
 _REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
@@ -91,6 +96,23 @@ class ContractReverted(AnchorError):
         self.error = error
         self.error_args = args
         super().__init__(f"contract reverted with {error}{args if args else ''}")
+
+
+class TransactionTooLarge(AnchorError):
+    """A transaction needs more gas than the cap it was sent under (EIP-7825's 2^24):
+    nothing moved."""
+
+    code = "transaction_too_large"
+
+    def __init__(self, function: str, cap: int, needed: int | None = None) -> None:
+        self.function = function
+        self.cap = cap
+        self.needed = needed
+        got = f"{needed} gas" if needed is not None else "more (it ran out)"
+        super().__init__(
+            f"expected {function} to fit one transaction's {cap} gas (EIP-7825), got {got}; "
+            f"nothing moved"
+        )
 
 
 @dataclass(frozen=True)
@@ -280,13 +302,27 @@ class Chain:
             raise decode_revert(_revert_data(exc), self.artifacts) from exc
 
     def transact(
-        self, contract: Contract, function: str, *args: Any, sender: str | None = None
+        self,
+        contract: Contract,
+        function: str,
+        *args: Any,
+        sender: str | None = None,
+        gas_cap: int | None = None,
     ) -> Receipt:
         """Send a transaction calling ``function`` from ``sender`` (default: the chain's
         account); returns its receipt once mined.
 
+        Args:
+            gas_cap: the most gas the transaction may use (:data:`TX_GAS_CAP` for the
+                exchange's anchors). A node is asked for the estimate first, and nothing is
+                sent above the cap; the embedded chain, whose estimate would re-run the
+                call a dozen times, sends it with exactly the cap, so a call that needs
+                more runs out of gas and reverts (py-evm's Prague rules do not enforce
+                EIP-7825 themselves). None: the chain's own limit.
+
         Raises:
             ContractReverted: the transaction would revert (checked by the gas estimate).
+            TransactionTooLarge: it needs more than ``gas_cap``; nothing moved.
         """
         tx: TxParams = {"from": sender or self.account}
         call = contract.functions[function](*args)
@@ -295,12 +331,25 @@ class Chain:
                 # eth-tester estimates gas by bisection (a dozen runs of a proof check): one
                 # eth_call finds a revert and its reason, then the transaction gets the room.
                 call.call(tx)
-                tx["gas"] = EMBEDDED_GAS_LIMIT // 2
+                tx["gas"] = gas_cap if gas_cap is not None else EMBEDDED_GAS_LIMIT // 2
+            elif gas_cap is not None:
+                needed = int(call.estimate_gas(tx))
+                if needed > gas_cap:
+                    raise TransactionTooLarge(function, gas_cap, needed)
+                tx["gas"] = needed
+        except _REVERTS as exc:
+            raise decode_revert(_revert_data(exc), self.artifacts) from exc
+        try:
             tx_hash = call.transact(tx)
         except _REVERTS as exc:
+            if self.embedded and gas_cap is not None:
+                # the eth_call above succeeded with the block's gas: this one ran out
+                raise TransactionTooLarge(function, gas_cap) from exc
             raise decode_revert(_revert_data(exc), self.artifacts) from exc
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         if receipt["status"] != 1:
+            if gas_cap is not None and int(receipt["gasUsed"]) >= gas_cap:
+                raise TransactionTooLarge(function, gas_cap)
             raise ContractReverted("Revert", ("transaction " + tx_hash.hex(),))
         return Receipt(
             gas_used=int(receipt["gasUsed"]),

@@ -27,7 +27,13 @@ from sealbatch.crypto import poseidon2
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.keccak import keccak256
-from sealbatch.settlement.anchor import AnchorError, Chain, DeployedVerifier, Receipt
+from sealbatch.settlement.anchor import (
+    TX_GAS_CAP,
+    AnchorError,
+    Chain,
+    DeployedVerifier,
+    Receipt,
+)
 from sealbatch.settlement.anchor_batch import batch_program_hash, deploy_batch_verifier
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.commitments import TAG_CNODE
@@ -520,6 +526,8 @@ class ExchangeContract:
             AnchorError: the batch needs a public table only its files give
                 (``TAG_ORDER``, …), or its AIR program is not the verifier's (another shape).
             ContractReverted: the contract refused (its custom error; nothing moved).
+            TransactionTooLarge: the anchor needs more than EIP-7825's 2^24 gas in one
+                transaction (nothing moved).
         """
         if isinstance(batch, Statement):
             statement = batch
@@ -528,8 +536,12 @@ class ExchangeContract:
             shape = found if shape is None else shape
             statement = self.statement_for(batch)
         if shape is None:
-            return self.chain.transact(self.exchange, "anchor", statement.to_abi(), proof)
-        return self.chain.transact(self.exchange, "anchorWith", shape, statement.to_abi(), proof)
+            return self.chain.transact(
+                self.exchange, "anchor", statement.to_abi(), proof, gas_cap=TX_GAS_CAP
+            )
+        return self.chain.transact(
+            self.exchange, "anchorWith", shape, statement.to_abi(), proof, gas_cap=TX_GAS_CAP
+        )
 
     def check_batch(self, statement: BatchStatement) -> int:
         """Refuse, before any transaction, a batch the exchange cannot anchor: one whose

@@ -173,7 +173,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.exceptions import SealbatchError
-    from sealbatch.settlement.anchor import ContractReverted
+    from sealbatch.settlement.anchor import ContractReverted, TransactionTooLarge
     from sealbatch.venue.demo import (
         DemoConfig,
         demo_oracle,
@@ -253,6 +253,10 @@ def run(args: argparse.Namespace) -> int:
             except ContractReverted as exc:
                 # A real proof of a real batch refused: the contract and the prover disagree.
                 print(f"sealbatch demo: error: batch {r.batch_id}: the exchange refused it: {exc}")
+                return 1
+            except TransactionTooLarge as exc:
+                # An anchor no chain enforcing EIP-7825 would take is a failure, not a result.
+                print(f"sealbatch demo: error: batch {r.batch_id} cannot be anchored: {exc}")
                 return 1
             except SealbatchError as exc:
                 # Checked before any transaction (e.g. a public table the contract cannot
