@@ -1024,9 +1024,15 @@ class VenueService:
             queue_to = self.core.l1_queue_to.get(batch_id)
             settle = self.core.settlement
             files = publication.files(settle.config, settle.oracle) if publication else None
+            # A batch is proven in memory as its proof goes to the writer: once
+            # everything submitted so far is durable, the proof is stored.
+            durable = self.writer.last
         if files is None and self.publish_dir is not None:
             files = read_folder(self.publish_dir, batch_id)
         proof = self.store.load_proof(batch_id)
+        if proof is None and durable is not None:
+            wait_futures([durable])  # a failed write shows as the proof missing
+            proof = self.store.load_proof(batch_id)
         if files is None or proof is None or queue_to is None:
             raise Gone(
                 f"batch {batch_id}: expected its files, proof and L1 queue position to anchor "

@@ -4,6 +4,7 @@ forced withdrawals served, and a refused anchoring reported and retried, never s
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,50 @@ def test_a_refused_anchor_is_reported_and_retried_never_skipped(
         assert again.retry_at_ms == clock.now_ms() + 10_000  # doubled
         assert status() == "proven"
         assert l1.ex.next_batch_id() == 0  # nothing moved on L1
+
+
+@pytest.mark.slow
+def test_a_proof_still_being_written_is_waited_for_not_reported_gone(
+    db_url: str, clock: ManualClock, l1: L1, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is proven in memory as its proof goes to the writer: an L1 pass that comes
+    before the proof is durable waits for it instead of reporting the batch's proof gone
+    (it then meets the exchange's own refusal: its verifiers are another AIR's)."""
+    with l1_venue(db_url, clock, l1, prove=True, l1_retry_ms=5_000) as venue:
+        store = venue.service.store
+        write = store.write
+
+        def slow_write(*args: Any) -> None:
+            if args[4]:  # proofs (the writer passes every part by position)
+                time.sleep(1.5)  # the proof reaches the database late
+            write(*args)
+
+        monkeypatch.setattr(store, "write", slow_write)
+        deposit_on_l1(venue, l1, "alice", DEPOSIT)
+        deposit_on_l1(venue, l1, "bob", DEPOSIT)
+        link(venue).step()
+        t = venue.traders
+        a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 3))
+        b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 3))
+        venue.to_reveal(a.batch_id)
+        t["alice"].reveal(a)
+        t["bob"].reveal(b)
+        venue.to_cleared(a.batch_id)
+        batch = a.batch_id
+
+        def proven_in_memory() -> bool:
+            with venue.service.core_lock:
+                rec = venue.service.core.records.get(batch)
+            return rec is not None and rec.status == "proven"
+
+        wait_for("the batch proven", proven_in_memory, venue)
+        assert store.load_proof(batch) is None  # not durable yet: the race this is about
+        link(venue).step()
+        failure = link(venue).failure
+        assert failure is not None and failure.batch_id == batch
+        assert failure.error == "AnchorError", failure.detail  # not "gone"
+        assert "verifier programs" in failure.detail
+        assert store.load_proof(batch) is not None
 
 
 def test_a_new_venue_deploys_its_exchange_and_signs_under_it(
