@@ -1,6 +1,7 @@
 """Parse an ORDERS.csv file (the ``sealbatch clear`` input) into one market's book.
 
-Columns (header required, any order, extra columns ignored except ``market``):
+Columns (header required, any order, each named once, extra columns ignored
+except ``market``; a row has no value past the header's last column):
 ``order_id,trader,side,limit_price,quantity``. ``side`` is ``buy`` or
 ``sell``; ``limit_price`` an integer number of ticks, or empty for a market
 order; ``quantity`` an integer number of lots. A ``market`` column, when
@@ -98,6 +99,9 @@ def parse_orders_csv(lines: Iterable[str], market: str | None = None) -> CsvBook
             f"expected columns {','.join(COLUMNS)}, missing {','.join(missing)}",
             field=missing[0],
         )
+    twice = [c for c in (*COLUMNS, "market") if names.count(c) > 1]
+    if twice:
+        raise OrdersCsvError(f"column {twice[0]!r} appears twice in the header", field=twice[0])
     col = {c: names.index(c) for c in COLUMNS}
     market_col = names.index("market") if "market" in names else None
     if market is not None and market_col is None:
@@ -119,6 +123,13 @@ def parse_orders_csv(lines: Iterable[str], market: str | None = None) -> CsvBook
             if len(fields) < len(names):
                 raise OrdersCsvError(
                     f"expected {len(names)} fields, got {len(fields)}", row, names[len(fields)]
+                )
+            if any(f.strip() for f in fields[len(names) :]):
+                # A value past the header's last column belongs to no column: a shifted row.
+                raise OrdersCsvError(
+                    f"expected {len(names)} fields (the header's {','.join(names)}), "
+                    f"got {len(fields)}",
+                    row,
                 )
             if market_col is not None:
                 m = fields[market_col].strip()

@@ -84,6 +84,9 @@ def test_human_output(tmp_path: Path, capsys) -> None:
         ("a,alice,buy,100\n", HEADER, "row 1, field 'quantity'"),
         ("a,alice,buy,5\n", "order_id,trader,side,quantity\n", "field 'limit_price'"),
         ("", "", "empty file"),
+        # A value past the header's last column (a shifted row) is refused, not dropped.
+        ("a,alice,buy,100,5,7\n", HEADER, "row 1: expected 5 fields"),
+        ("a,alice,buy,100,5,5\n", HEADER.strip() + ",quantity\n", "field 'quantity'"),
     ],
 )
 def test_bad_file_one_line_naming_row_and_field(
