@@ -10,7 +10,7 @@ security. Never imports the prover.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sealbatch.crypto.exceptions import VerificationError
@@ -20,6 +20,8 @@ from sealbatch.crypto.security import SecurityReport
 from sealbatch.crypto.verifier import verify_proof
 from sealbatch.settlement.batch_air.air import NAME, build, rows_for
 from sealbatch.settlement.batch_air.statement import (
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
     BatchStatement,
     read_batch_dir,
     statement_from_files,
@@ -32,6 +34,7 @@ from sealbatch.settlement.publication import BatchPublication
 __all__ = [
     "BATCH_AIR_NAME",
     "batch_options",
+    "describe_public_input",
     "verify_batch_dir",
     "verify_files",
     "verify_publication",
@@ -78,9 +81,47 @@ def verify_statement(proof: bytes, statement: BatchStatement) -> SecurityReport:
             min(len(parsed.public_inputs), len(statement.public_inputs)),
         )
         raise VerificationError(
-            f"the proof's public inputs differ from the published batch's (first at index {diff})"
+            f"the proof's public inputs differ from the published batch's (first at index "
+            f"{diff}: {describe_public_input(diff, statement.markets)})"
         )
     return verify_proof(build(rows, statement), parsed)
+
+
+#: The batch statement's header, ``(first index, end, what)`` (docs/stark.md, "Public inputs").
+_HEADER_INPUTS = (
+    (0, 3, "the batch id"),
+    (3, 11, "the pre-state root (pre_state.json)"),
+    (11, 19, "the post-state root (post_state.json)"),
+    (19, 27, "the commitment root (result.json seed)"),
+    (27, 35, "the inputs digest (oracle.json, transfers.json)"),
+    (35, 43, "the outputs digest (result.json)"),
+    (43, 44, "the number of markets"),
+    (44, 45, "the number of commitments (revealed or forfeited)"),
+)
+#: Each market's 12 public inputs from index 45, by offset.
+_MARKET_INPUTS = (
+    "clearing price",
+    *["funding index"] * 4,
+    "mark price",
+    "order count",
+    "reference price",
+    "index price",
+    *["index time"] * 2,
+    "oracle flag",
+)
+
+
+def describe_public_input(index: int, markets: Sequence[str]) -> str:
+    """What public input ``index`` of a batch statement with ``markets`` (id order) is,
+    in words, for an error message (docs/stark.md, "Public inputs")."""
+    for start, end, what in _HEADER_INPUTS:
+        if start <= index < end:
+            return what
+    j, k = divmod(index - PUBLIC_HEADER, PUBLIC_PER_MARKET)
+    if j < len(markets):
+        return f"{markets[j]} {_MARKET_INPUTS[k]}"
+    first = PUBLIC_HEADER + PUBLIC_PER_MARKET * len(markets)
+    return f"the settlement statement (pre_state.json, post_state.json; element {index - first})"
 
 
 def verify_files(proof: bytes, files: Mapping[str, str]) -> SecurityReport:

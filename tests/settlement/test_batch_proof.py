@@ -19,7 +19,7 @@ from sealbatch.settlement.batch_proof import (
     verify_batch_dir,
     verify_files,
 )
-from sealbatch.settlement.batch_verify import batch_options
+from sealbatch.settlement.batch_verify import batch_options, describe_public_input
 from sealbatch.settlement.errors import BatchStatementError
 from tests.settlement.batch_air_helpers import small_batch_files, statement_of
 
@@ -56,7 +56,8 @@ def test_a_published_file_that_disagrees_fails_verification(
     result["markets"]["ETH-PERP"]["price"] += 1
     for fill in result["markets"]["ETH-PERP"]["fills"]:
         fill["price"] += 1
-    with pytest.raises(VerificationError, match="public inputs differ"):
+    # The error names the public input, not only its index.
+    with pytest.raises(VerificationError, match=r"public inputs differ.*the outputs digest"):
         verify_files(proof, {**files, "result.json": json.dumps(result)})
 
 
@@ -67,8 +68,33 @@ def test_a_published_fill_that_differs_from_the_proved_one_fails_verification(
     (a public input) is not the one the proof's digest rows produced."""
     result = json.loads(files["result.json"])
     result["markets"]["BTC-PERP"]["fills"][0]["quantity"] -= 1
-    with pytest.raises(VerificationError, match="public inputs differ"):
+    with pytest.raises(VerificationError, match=r"index 35: the outputs digest \(result.json\)"):
         verify_files(proof, {**files, "result.json": json.dumps(result)})
+
+
+def test_a_public_input_is_named_by_what_it_is() -> None:
+    """The verifier's mismatch message says which public input differs (docs/stark.md,
+    "Public inputs"), for every region of the statement."""
+    markets = ("BTC-PERP", "ETH-PERP")
+    named = {i: describe_public_input(i, markets) for i in range(45 + 24 + 2)}
+    assert named[0] == named[2] == "the batch id"
+    assert named[3].startswith("the pre-state root") and named[18].startswith("the post-state")
+    assert named[19] == "the commitment root (result.json seed)"
+    assert named[27].startswith("the inputs digest") and named[42].startswith("the outputs")
+    assert (named[43], named[44]) == (
+        "the number of markets",
+        "the number of commitments (revealed or forfeited)",
+    )
+    assert named[45] == "BTC-PERP clearing price"
+    assert named[46] == named[49] == "BTC-PERP funding index"
+    assert (named[50], named[52], named[53], named[56]) == (
+        "BTC-PERP mark price",
+        "BTC-PERP reference price",
+        "BTC-PERP index price",
+        "BTC-PERP oracle flag",
+    )
+    assert named[57] == "ETH-PERP clearing price" and named[68] == "ETH-PERP oracle flag"
+    assert named[69].endswith("element 0)") and named[70].endswith("element 1)")
 
 
 def test_a_missing_file_fails_verification(files: dict[str, str], proof: bytes) -> None:
