@@ -81,6 +81,17 @@ def test_verify_public_accepts_the_batch_it_proves(
         assert capsys.readouterr().out.startswith(f"valid: batch proof of {folder}")
 
 
+def test_a_batch_proof_without_its_folder_asks_for_it(
+    demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``verify proof.bin`` on a batch proof is a usage error naming ``--public`` (exit 2),
+    not an invalid proof of an "unknown AIR" (exit 1)."""
+    out, _ = demo
+    assert main(["verify", str(out / "batch-1" / "proof.bin")]) == 2
+    err = capsys.readouterr().err
+    assert "is a batch proof" in err and "--public BATCH_DIR" in err
+
+
 def test_a_proof_of_another_batch_is_invalid(
     demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,7 +11,8 @@ that disagrees with what was proved fails verification.
 Exit status: 0 valid; 1 invalid — any failed check, including bytes that no
 longer parse and a proof of another batch (the reason on stderr); 2 a file
 cannot be read, the proof is not a sealbatch proof at all (it does not start
-with the proof magic), or the batch folder is missing a file or malformed.
+with the proof magic), a batch proof is given without ``--public``, or the
+batch folder is missing a file or malformed.
 """
 
 from __future__ import annotations
@@ -93,6 +94,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.public is not None:
         return _verify_batch(args, data)
+    if _names_the_batch_air(data):
+        print(
+            f"sealbatch verify: error: {args.proof} is a batch proof: give the published batch "
+            "folder it proves, --public BATCH_DIR (its statement comes from the folder's files)",
+            file=sys.stderr,
+        )
+        return 2
     min_bits = DEFAULT_MIN_SECURITY_BITS if args.min_bits is None else args.min_bits
     try:
         result = verify(data, min_security_bits=min_bits)
@@ -105,6 +113,19 @@ def run(args: argparse.Namespace) -> int:
         f"{sec.conjectured} conjectured bits ({sec.proven} proven)"
     )
     return 0
+
+
+def _names_the_batch_air(data: bytes) -> bool:
+    """Whether ``data`` parses as a proof of the batch AIR (which only ``--public`` checks:
+    no registered AIR has its name, so without the folder it would read as unknown)."""
+    from sealbatch.crypto.exceptions import ProofFormatError
+    from sealbatch.crypto.proof import StarkProof
+    from sealbatch.settlement.batch_verify import BATCH_AIR_NAME
+
+    try:
+        return StarkProof.from_bytes(data).air_name == BATCH_AIR_NAME
+    except ProofFormatError:
+        return False  # the verifier names what is wrong with it
 
 
 def _verify_batch(args: argparse.Namespace, data: bytes) -> int:
