@@ -30,3 +30,21 @@ def test_default_demo_liquidates_the_levered_long_in_the_next_batch() -> None:
     assert pre.positions[pre.row(key), j] - post.positions[post.row(key), j] == sum(
         f.quantity for f in fills
     )
+
+
+def test_demo_prints_each_rejection_whole(capsys) -> None:
+    """A refused reveal's reason is printed in full: the hashes it names and the margin
+    figures, never cut mid-hash or mid-sentence."""
+    import re
+
+    from sealbatch.venue.cli import main
+
+    assert main(["demo", "--no-prove", "--batches", "2"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "rejected reveal" in ln]
+    mismatches = [ln for ln in lines if "reveal_mismatch" in ln]
+    margin = [ln for ln in lines if "insufficient_margin" in ln]
+    assert mismatches and margin, lines
+    for ln in mismatches:
+        assert re.search(r"hash to 0x[0-9a-f]{64}, got 0x[0-9a-f]{64}$", ln), ln
+    for ln in margin:
+        assert re.search(r"initial requirement \d+ .*, got -?\d+$", ln), ln

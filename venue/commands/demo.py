@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
         for who, why in b.rejected_commits:
             print(f"  rejected commit  {who}: {why}")
         for who, why in b.rejected_reveals:
-            print(f"  rejected reveal  {who}: {why[:110]}")
+            print(f"  rejected reveal  {who}: {why}")
         for lost in r.forfeited:
             print(
                 f"  forfeited        {names.get(lost.trader, lost.trader)}: commitment "
