@@ -148,7 +148,11 @@ class LiveTraders:
             opens = genesis + (batch + 1) * commit_ms
             if not self._wait_until(clients[0], opens + min(20, reveal_ms // 4)):
                 return
-            reveals = [pool.submit(self._try, lambda c=c, p=p: c.reveal(p)) for c, p in pending]
+            # By the venue's clock, retried if sent early: the offset measured from
+            # /v1/info can be tens of ms off on a loaded machine.
+            reveals = [
+                pool.submit(self._try, lambda c=c, p=p: c.reveal_when_open(p)) for c, p in pending
+            ]
             for f in reveals:
                 f.result()
             self.batches_traded += 1
@@ -243,13 +247,14 @@ class LiveTraders:
             for k, maker in enumerate(makers):
                 spread = fair * (5 + 3 * k) // 10_000  # 5 and 8 bps either side
                 quotes.append(maker.quote(rfq["rfq_id"], fair - spread, fair + spread))
-            if not self._wait_until(requester, int(rfq["quote_close_ms"]) + 10):
-                return
+            # Each phase by the venue's clock, an early send retried (the SDK's *_when_open).
             for maker, q in zip(makers, quotes, strict=True):
-                self._try(lambda m=maker, q=q: m.reveal_quote(q))
-            if not self._wait_until(requester, int(rfq["reveal_close_ms"]) + 10):
+                if self.stop_event.is_set():
+                    return
+                self._try(lambda m=maker, q=q: m.reveal_quote_when_open(q, rfq))
+            if self.stop_event.is_set():
                 return
-            if self._try(lambda: requester.accept_best(rfq["rfq_id"], side)) is not None:
+            if self._try(lambda: requester.accept_best_when_open(rfq, side)) is not None:
                 self.blocks += 1
         except SealbatchError:
             self.refused += 1
