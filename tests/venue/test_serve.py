@@ -96,8 +96,11 @@ def test_serve_says_which_development_defaults_are_on(
 ) -> None:
     import uvicorn
 
+    from sealbatch.venue.commands import serve
+
     started: list[str] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw["host"]))
+    monkeypatch.setattr(serve, "_port_problem", lambda host, port: None)  # binds nothing
     monkeypatch.chdir(str(tmp_path))
     assert main(["serve", "--port", "18123"]) == 0
     err = capsys.readouterr().err
@@ -123,3 +126,51 @@ def test_the_oracle_sources_setting_is_read_from_the_environment(
     settings = Settings()
     assert settings.oracle_sources == path
     assert not any("oracle" in d for d in settings.development_defaults())
+
+
+def test_serve_refuses_a_taken_port_before_opening_anything(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A port in use is bad input: exit 2 naming it, and no database file created
+    (uvicorn alone would open the venue first, then fail to bind with its own status 3)."""
+    import socket
+    from pathlib import Path
+
+    import uvicorn
+
+    started: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw["host"]))
+    db = Path(str(tmp_path)) / "venue.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--db", f"sqlite:///{db}"]) == 2
+    err = capsys.readouterr().err
+    assert f"--port {port}: expected a free port on 127.0.0.1, got" in err
+    assert not started and not db.exists()
+
+
+@pytest.mark.parametrize("url", ["nonsense://x", "not a url"])
+def test_serve_refuses_a_bad_database_url(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --db URL no driver opens: one line naming --db, exit 2 (not a traceback and 3)."""
+    assert main(["serve", "--port", "18123", "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sealbatch serve: error: --db: expected a database URL" in err
+
+
+def test_serve_maps_a_failed_start_to_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    """Whatever else stops the venue from starting (uvicorn exits 3): exit 2, said once."""
+    import sys
+
+    import uvicorn
+
+    from sealbatch.venue.commands import serve
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: sys.exit(3))
+    monkeypatch.setattr(serve, "_port_problem", lambda host, port: None)
+    monkeypatch.chdir(str(tmp_path))
+    assert main(["serve", "--port", "18123"]) == 2
+    assert "the venue did not start" in capsys.readouterr().err

@@ -127,6 +127,36 @@ def _public_dev_defaults(host: str, settings: Settings) -> str | None:
     )
 
 
+def _port_problem(host: str, port: int) -> str | None:
+    """Why the venue could not listen on ``host:port`` (taken, not an address here), or
+    None. Checked before the venue starts, which opens its database and provers first."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return f"--port {port}: expected a free port on {host}, got {exc.strerror or exc}"
+    return None
+
+
+def _db_problem(url: str) -> str | None:
+    """Why ``url`` is not a database URL the venue can open, or None (nothing is opened)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        create_engine(url).dispose()
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        return (
+            "--db: expected a database URL such as sqlite:///sealbatch.db or "
+            f"postgresql+psycopg://user@host/db, got {url!r} ({exc})"
+        )
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
@@ -190,6 +220,10 @@ def run(args: argparse.Namespace) -> int:
     if problem and not args.public_dev:
         print(f"sealbatch serve: error: {problem}", file=sys.stderr)
         return 2
+    problem = _db_problem(settings.db_url) or _port_problem(args.host, args.port)
+    if problem:
+        print(f"sealbatch serve: error: {problem}", file=sys.stderr)
+        return 2
     for default in settings.development_defaults():
         print(f"sealbatch serve: development default on: {default}", file=sys.stderr)
     import gc
@@ -202,5 +236,11 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     except SealbatchError as exc:
         print(f"sealbatch serve: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            return 0
+        # uvicorn exits 1 or 3 when the venue cannot start (its log says why).
+        print("sealbatch serve: error: the venue did not start (the reason above)", file=sys.stderr)
         return 2
     return 0
