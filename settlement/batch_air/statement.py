@@ -199,13 +199,16 @@ def read_batch_dir(batch_dir: Path) -> dict[str, str]:
     return out
 
 
-def _json(files: Mapping[str, str], name: str) -> Any:
+def _json(files: Mapping[str, str], name: str) -> dict[str, Any]:
     try:
-        return json.loads(files[name])
+        doc = json.loads(files[name])
     except KeyError:
         raise BatchStatementError(f"expected the file {name}, got none") from None
     except json.JSONDecodeError as exc:
         raise BatchStatementError(f"{name}: expected JSON, got {exc}") from exc
+    if not isinstance(doc, dict):
+        raise BatchStatementError(f"{name}: expected a JSON object, got {type(doc).__name__}")
+    return doc
 
 
 def _digest_elements(hex_text: object, what: str) -> list[int]:
@@ -252,7 +255,7 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         batch_id = int(result["batch_id"])
         markets_doc = result["markets"]
         seed = bytes32_elements(bytes.fromhex(str(result["seed"]).removeprefix("0x")))
-    except (KeyError, TypeError, ValueError, SettlementError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, SettlementError) as exc:
         raise BatchStatementError(f"published batch: {exc}") from exc
     if not 0 <= batch_id < 1 << 64:
         raise BatchStatementError(f"result.json batch_id: expected a uint64, got {batch_id}")

@@ -72,6 +72,20 @@ def test_a_published_fill_that_differs_from_the_proved_one_fails_verification(
         verify_files(proof, {**files, "result.json": json.dumps(result)})
 
 
+@pytest.mark.parametrize("name", ["oracle.json", "transfers.json", "result.json"])
+def test_a_file_of_another_json_shape_gives_no_statement(
+    files: dict[str, str], name: str
+) -> None:
+    """A JSON array where the format has an object: the statement names the file (an
+    array oracle.json used to escape as an AttributeError traceback)."""
+    from sealbatch.settlement.batch_air.statement import statement_from_files
+
+    with pytest.raises(BatchStatementError, match=f"{name}: expected a JSON object, got list"):
+        statement_from_files({**files, name: "[]"})
+    with pytest.raises(VerificationError, match="expected a JSON object"):
+        verify_files(b"unused", {**files, name: "[1]"})
+
+
 def test_a_public_input_is_named_by_what_it_is() -> None:
     """The verifier's mismatch message says which public input differs (docs/stark.md,
     "Public inputs"), for every region of the statement."""

@@ -97,3 +97,26 @@ def test_wide_columns_and_range_check(tmp_path: Path) -> None:
     assert main(["verify", str(out)]) == 0
     assert main(["prove", "--air", "range_check", "--rows", "32", "-o", str(out)]) == 0
     assert main(["verify", str(out)]) == 0
+
+
+@pytest.mark.parametrize("name", ["result.json", "oracle.json", "pre_state.json"])
+def test_a_batch_file_that_is_json_but_not_an_object_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """``verify --public`` and ``prove`` on a folder whose JSON file is an array: a
+    malformed folder (exit 2 naming the file), not an invalid proof or a traceback."""
+    from sealbatch.crypto.proof import MAGIC
+    from sealbatch.settlement.publication import BATCH_FILES
+
+    folder = tmp_path / "batch-1"
+    folder.mkdir()
+    for f in BATCH_FILES:
+        (folder / f).write_text("[]" if f == name else ("{}" if f.endswith(".json") else "x\n"))
+    proof = tmp_path / "proof.bin"
+    proof.write_bytes(MAGIC + b"\0" * 64)
+    assert main(["verify", str(proof), "--public", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / name}: expected a JSON object, got list" in err and "Traceback" not in err
+    assert main(["prove", str(folder), "-o", str(tmp_path / "p.bin")]) == 2
+    assert f"{folder / name}: expected a JSON object, got list" in capsys.readouterr().err
+    assert not (tmp_path / "p.bin").exists()

@@ -144,6 +144,34 @@ def test_missing_or_malformed_files_exit_2(published: Path, tmp_path: Path) -> N
     assert main(["replay", str(d)]) == 2
 
 
+@pytest.mark.parametrize("name", ["result.json", "pre_state.json", "post_state.json", "oracle.json"])
+def test_a_file_that_is_json_but_not_an_object_exits_2(
+    published: Path, tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON array or null where the format has an object: exit 2 naming the file (was
+    exit 2 with "list indices must be integers", or for post_state.json a MISMATCH
+    printing the whole recomputed state and exit 1)."""
+    for text in ("[]", "null"):
+        d = _copy(published / "batch-1", tmp_path / f"b-{name}-{text}")
+        (d / name).write_text(text)
+        assert main(["replay", str(d)]) == 2
+        captured = capsys.readouterr()
+        assert f"{d / name}: expected a JSON object, got" in captured.err
+        assert captured.out == ""
+
+
+def test_a_path_that_is_no_batch_folder_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", str(tmp_path / "nowhere")]) == 2
+    assert "expected a batch folder (batch-<n>/) or a folder of them, got" in (
+        capsys.readouterr().err
+    )
+    (tmp_path / "empty").mkdir()
+    assert main(["replay", str(tmp_path / "empty")]) == 2
+    assert "found neither" in capsys.readouterr().err
+
+
 def test_first_difference() -> None:
     assert first_difference({"a": [1, 2]}, {"a": [1, 2]}) is None
     assert first_difference({"a": [1, 2]}, {"a": [1, 3]}) == ".a[1]: published 2, recomputed 3"

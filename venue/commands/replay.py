@@ -152,7 +152,14 @@ def _batch_folders(folder: Path) -> list[tuple[int, Path]]:
 
 def run(args: argparse.Namespace) -> int:
     folder = Path(args.batch_dir)
+    if not folder.is_dir():
+        return _fail(f"expected a batch folder (batch-<n>/) or a folder of them, got {folder}")
     batches = [] if (folder / "result.json").exists() else _batch_folders(folder)
+    if not batches and not any((folder / name).exists() for name in FILES):
+        return _fail(
+            f"{folder}: expected a batch folder ({', '.join(FILES)}) or a folder of "
+            "batch-<n>/ folders, found neither"
+        )
     if not batches:
         try:
             replayed = _replay(folder)
@@ -372,6 +379,10 @@ def _replay(folder: Path) -> _Replayed:
                 data[name] = json.loads(texts[name])
             except json.JSONDecodeError as exc:
                 raise _Malformed(f"{folder / name}: expected JSON, got {exc}") from exc
+            if not isinstance(data[name], dict):
+                raise _Malformed(
+                    f"{folder / name}: expected a JSON object, got {type(data[name]).__name__}"
+                )
     try:
         pre_doc, published, oracle_doc = (
             data["pre_state.json"],
@@ -381,7 +392,7 @@ def _replay(folder: Path) -> _Replayed:
         config = config_from_dict(pre_doc["config"])
         pre = state_from_dict(pre_doc, config)
         batch = PublishedBatch.from_files(texts)
-    except (KeyError, TypeError, ValueError, SettlementError, AuctionError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, SettlementError, AuctionError) as exc:
         raise _Malformed(f"{folder}: {exc}") from exc
 
     checks: list[tuple[str, str | None]] = []

@@ -36,7 +36,7 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
     tell a malformed folder (exit 2) from one whose content a proof does not match.
 
     Raises:
-        UnreadableBatch: not a folder, a file missing or unreadable, or not JSON.
+        UnreadableBatch: not a folder, a file missing or unreadable, or not a JSON object.
     """
     from sealbatch.settlement.publication import BATCH_FILES
 
@@ -50,9 +50,13 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
             raise UnreadableBatch(f"cannot read {folder / name}: {exc}") from exc
         if name.endswith(".json"):
             try:
-                json.loads(files[name])
+                doc = json.loads(files[name])
             except json.JSONDecodeError as exc:
                 raise UnreadableBatch(f"{folder / name}: expected JSON, got {exc}") from exc
+            if not isinstance(doc, dict):
+                raise UnreadableBatch(
+                    f"{folder / name}: expected a JSON object, got {type(doc).__name__}"
+                )
     return files
 
 
