@@ -73,9 +73,7 @@ def test_a_published_fill_that_differs_from_the_proved_one_fails_verification(
 
 
 @pytest.mark.parametrize("name", ["oracle.json", "transfers.json", "result.json"])
-def test_a_file_of_another_json_shape_gives_no_statement(
-    files: dict[str, str], name: str
-) -> None:
+def test_a_file_of_another_json_shape_gives_no_statement(files: dict[str, str], name: str) -> None:
     """A JSON array where the format has an object: the statement names the file (an
     array oracle.json used to escape as an AttributeError traceback)."""
     from sealbatch.settlement.batch_air.statement import statement_from_files

@@ -144,7 +144,9 @@ def test_missing_or_malformed_files_exit_2(published: Path, tmp_path: Path) -> N
     assert main(["replay", str(d)]) == 2
 
 
-@pytest.mark.parametrize("name", ["result.json", "pre_state.json", "post_state.json", "oracle.json"])
+@pytest.mark.parametrize(
+    "name", ["result.json", "pre_state.json", "post_state.json", "oracle.json"]
+)
 def test_a_file_that_is_json_but_not_an_object_exits_2(
     published: Path, tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
