@@ -114,6 +114,7 @@ def parse_orders_csv(lines: Iterable[str], market: str | None = None) -> CsvBook
     qtys: list[int] = []
     seen: set[str] = set()
     markets: set[str] = set()
+    others: set[str] = set()  # markets of the rows a ``market=`` selection skipped
     row = 0
     try:
         for fields in reader:
@@ -134,6 +135,7 @@ def parse_orders_csv(lines: Iterable[str], market: str | None = None) -> CsvBook
             if market_col is not None:
                 m = fields[market_col].strip()
                 if market is not None and m != market:
+                    others.add(m)
                     continue
                 markets.add(m)
             oid = fields[col["order_id"]].strip()
@@ -162,6 +164,12 @@ def parse_orders_csv(lines: Iterable[str], market: str | None = None) -> CsvBook
             qtys.append(qty)
     except csv.Error as exc:
         raise OrdersCsvError(f"unreadable CSV: {exc}", row + 1) from None
+    if market is not None and not markets and others:
+        # A selection that matches no row is a typo, not an empty book.
+        raise OrdersCsvError(
+            f"expected rows of market {market!r}, got only {', '.join(sorted(others))}",
+            field="market",
+        )
     if len(markets) > 1:
         raise OrdersCsvError(
             f"expected one market per clearing, got {', '.join(sorted(markets))} "

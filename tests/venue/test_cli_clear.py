@@ -122,3 +122,16 @@ def test_market_column_must_name_one_market(tmp_path: Path, capsys) -> None:
     assert "--market" in capsys.readouterr().err
     out = _clear_json(capsys, path, "--market", "BTC-PERP")
     assert out["volume"] == 4 and {f["order_id"] for f in out["fills"]} == {"a", "c"}  # type: ignore[union-attr]
+
+
+def test_a_market_selection_matching_no_row_is_refused(tmp_path: Path, capsys) -> None:
+    """``--market`` naming a market the file does not have (a typo) exits 2 naming the
+    markets it has, instead of clearing an empty book as "no trade"."""
+    header = "market,order_id,trader,side,limit_price,quantity\n"
+    path = _write(tmp_path, "BTC-PERP,a,alice,buy,100,4\nETH-PERP,b,bob,sell,100,4\n", header)
+    assert main(["clear", path, "--market", "BTC-PREP", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "field 'market': expected rows of market 'BTC-PREP', got only BTC-PERP, ETH-PERP" in (
+        captured.err
+    )
