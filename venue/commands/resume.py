@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+def _fail(message: str) -> int:
+    print(f"sealbatch resume: error: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
     import httpx
 
@@ -38,19 +43,16 @@ def run(args: argparse.Namespace) -> int:
     from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY
 
     if args.batch < 0:
-        print(f"--batch: expected a batch id >= 0, got {args.batch}", file=sys.stderr)
-        return 2
+        return _fail(f"--batch: expected a batch id >= 0, got {args.batch}")
     if not 1_000 <= args.ttl_ms <= 3_600_000:
-        print(f"--ttl-ms: expected 1000 to 3600000, got {args.ttl_ms}", file=sys.stderr)
-        return 2
+        return _fail(f"--ttl-ms: expected 1000 to 3600000, got {args.ttl_ms}")
     raw = os.environ.get("SEALBATCH_OPERATOR_KEY", DEFAULT_OPERATOR_KEY).removeprefix("0x")
     try:
         key = bytes.fromhex(raw)
     except ValueError:
         key = b""
     if len(key) != 32:
-        print("SEALBATCH_OPERATOR_KEY: expected 0x and 64 hex digits", file=sys.stderr)
-        return 2
+        return _fail("SEALBATCH_OPERATOR_KEY: expected 0x and 64 hex digits")
     try:
         with httpx.Client(base_url=args.url, timeout=30) as client:
             info = client.get("/v1/info").raise_for_status().json()
@@ -58,12 +60,10 @@ def run(args: argparse.Namespace) -> int:
             domain = Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
             operator = address_of(key)
             if operator.lower() != str(info["operator"]).lower():
-                print(
+                return _fail(
                     f"SEALBATCH_OPERATOR_KEY: expected the key of the venue's operator "
-                    f"{info['operator']}, got the key of {operator}",
-                    file=sys.stderr,
+                    f"{info['operator']}, got the key of {operator}"
                 )
-                return 2
             now = int(info["now_ms"])
             values = {
                 "operator": operator,
@@ -81,10 +81,9 @@ def run(args: argparse.Namespace) -> int:
             }
             r = client.post("/v1/operator/resume", json=body)
     except httpx.HTTPError as exc:
-        print(f"{args.url}: expected a venue answering, got {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"{args.url}: expected a venue answering, got {exc}")
     if r.status_code != 200:
-        print(f"refused: {r.status_code} {r.text}", file=sys.stderr)
+        print(f"sealbatch resume: refused: {r.status_code} {r.text}", file=sys.stderr)
         return 1
     out = r.json()
     print(json.dumps(out))
