@@ -48,3 +48,29 @@ def test_demo_prints_each_rejection_whole(capsys) -> None:
         assert re.search(r"hash to 0x[0-9a-f]{64}, got 0x[0-9a-f]{64}$", ln), ln
     for ln in margin:
         assert re.search(r"initial requirement \d+ .*, got -?\d+$", ln), ln
+
+
+def test_demo_out_over_an_earlier_run_leaves_no_stale_proof(tmp_path, capsys) -> None:
+    """Writing over a folder of an earlier run removes that run's proof.bin and anchor.json
+    (replay would check the stale proof against the new files and fail)."""
+    from sealbatch.venue.cli import main
+
+    folder = tmp_path / "batch-1"
+    folder.mkdir()
+    (folder / "proof.bin").write_bytes(b"SBSTARK from another run")
+    (folder / "anchor.json").write_text("{}")
+    assert main(["demo", "--no-prove", "--batches", "1", "--out", str(tmp_path)]) == 0
+    assert not (folder / "proof.bin").exists() and not (folder / "anchor.json").exists()
+    capsys.readouterr()
+    assert main(["replay", str(folder)]) == 0
+
+
+def test_demo_out_refuses_a_file_in_a_batch_folders_place_before_running(tmp_path, capsys) -> None:
+    from sealbatch.venue.cli import main
+
+    (tmp_path / "batch-2").write_text("not a folder")
+    assert main(["demo", "--no-prove", "--batches", "2", "--out", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before settling anything, on stderr
+    assert f"--out: expected a folder at {tmp_path / 'batch-2'}, got a file" in captured.err
+    assert not (tmp_path / "batch-1").exists()

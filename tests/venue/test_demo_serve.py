@@ -117,7 +117,7 @@ def test_demo_serve_refuses_bad_options(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(argv) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err
 
 
 def test_live_config_needs_a_requester_and_two_makers() -> None:
@@ -133,5 +133,5 @@ def test_demo_serve_says_when_its_port_is_taken(capsys: pytest.CaptureFixture[st
         taken.listen()
         port = taken.getsockname()[1]
         assert main(["demo", "--serve", "--port", str(port)]) == 2
-    out = capsys.readouterr().out
-    assert f"port {port}: expected a free port on 127.0.0.1, got" in out
+    err = capsys.readouterr().err  # errors on stderr, like every command's
+    assert f"port {port}: expected a free port on 127.0.0.1, got" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +74,10 @@ def _publication(b: DemoBatch) -> BatchPublication:
     return BatchPublication(b.result, b.oracle_round, b.pre_state, b.post_state)
 
 
+#: What ``--out`` writes beside the published files when a batch is anchored.
+ANCHOR_FILE = "anchor.json"
+
+
 def _write_batch(
     out: Path,
     b: DemoBatch,
@@ -84,6 +89,10 @@ def _write_batch(
 
     folder = out / f"batch-{b.result.batch_id}"
     folder.mkdir(parents=True, exist_ok=True)
+    # A folder of an earlier run: its proof and anchoring are of that run's batch, not of
+    # this one (replay would check the stale proof.bin against the new files).
+    for stale in (PROOF_FILE, ANCHOR_FILE):
+        (folder / stale).unlink(missing_ok=True)
     for name, text in _publication(b).files(settle_cfg, oracle_cfg).items():
         (folder / name).write_text(text, encoding="utf-8")
     if proof is not None:
@@ -155,19 +164,22 @@ def _serve(args: argparse.Namespace) -> int:
     from sealbatch.venue.live_demo import LiveDemoConfig, serve_live_demo
 
     if not 0 < args.port < 65536:
-        print(f"sealbatch demo: error: --port: expected 1 to 65535, got {args.port}")
+        print(
+            f"sealbatch demo: error: --port: expected 1 to 65535, got {args.port}", file=sys.stderr
+        )
         return 2
     if not 10 <= args.reveal_ms <= args.commit_ms <= 3_600_000:
         print(
             "sealbatch demo: error: --commit-ms/--reveal-ms: expected 10 <= reveal <= commit "
-            f"<= 3600000, got commit {args.commit_ms} and reveal {args.reveal_ms}"
+            f"<= 3600000, got commit {args.commit_ms} and reveal {args.reveal_ms}",
+            file=sys.stderr,
         )
         return 2
     try:
         config = LiveDemoConfig(seed=args.seed)
         return serve_live_demo(args.port, config, args.commit_ms, args.reveal_ms)
     except (SealbatchError, OSError) as exc:
-        print(f"sealbatch demo: error: {exc}")
+        print(f"sealbatch demo: error: {exc}", file=sys.stderr)
         return 2
 
 
@@ -184,11 +196,28 @@ def run(args: argparse.Namespace) -> int:
     if args.serve:
         return _serve(args)
     if args.batches < 1:
-        print(f"sealbatch demo: error: --batches: expected at least 1, got {args.batches}")
+        print(
+            f"sealbatch demo: error: --batches: expected at least 1, got {args.batches}",
+            file=sys.stderr,
+        )
         return 2
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not out.is_dir():
-        print(f"sealbatch demo: error: --out: expected a directory, got the file {out}")
+        print(
+            f"sealbatch demo: error: --out: expected a directory, got the file {out}",
+            file=sys.stderr,
+        )
+        return 2
+    taken = [
+        out / f"batch-{n}"
+        for n in range(1, args.batches + 1)
+        if out is not None and (out / f"batch-{n}").exists() and not (out / f"batch-{n}").is_dir()
+    ]
+    if taken:  # found now, not after minutes of proving
+        print(
+            f"sealbatch demo: error: --out: expected a folder at {taken[0]}, got a file",
+            file=sys.stderr,
+        )
         return 2
     config = DemoConfig(seed=args.seed, batches=args.batches)
     settle_cfg = demo_settlement_config(config)
@@ -236,7 +265,10 @@ def run(args: argparse.Namespace) -> int:
             try:
                 proof = _prove(b, settle_cfg, oracle_cfg)
             except SealbatchError as exc:
-                print(f"sealbatch demo: error: batch {r.batch_id} could not be proved: {exc}")
+                print(
+                    f"sealbatch demo: error: batch {r.batch_id} could not be proved: {exc}",
+                    file=sys.stderr,
+                )
                 return 1
         anchored = None
         if proof is not None and not args.no_anchor:
@@ -252,7 +284,10 @@ def run(args: argparse.Namespace) -> int:
                 anchored = l1.anchor(r.batch_id, files, proof)
             except ContractReverted as exc:
                 # A real proof of a real batch refused: the contract and the prover disagree.
-                print(f"sealbatch demo: error: batch {r.batch_id}: the exchange refused it: {exc}")
+                print(
+                    f"sealbatch demo: error: batch {r.batch_id}: the exchange refused it: {exc}",
+                    file=sys.stderr,
+                )
                 return 1
             except TransactionTooLarge as exc:
                 # An anchor no chain enforcing EIP-7825 would take is a failure, not a result.
@@ -282,9 +317,9 @@ def run(args: argparse.Namespace) -> int:
                 if anchored is not None:
                     folder = out / f"batch-{r.batch_id}"
                     text = json.dumps(anchored.to_json(), indent=1, sort_keys=True) + "\n"
-                    (folder / "anchor.json").write_text(text, encoding="utf-8")
+                    (folder / ANCHOR_FILE).write_text(text, encoding="utf-8")
             except OSError as exc:
-                print(f"sealbatch demo: error: --out: cannot write {out}: {exc}")
+                print(f"sealbatch demo: error: --out: cannot write {out}: {exc}", file=sys.stderr)
                 return 2
     if out is not None:
         print(f"\nwrote {config.batches} batch folders to {out}")
