@@ -120,3 +120,24 @@ def test_a_batch_file_that_is_json_but_not_an_object_exits_2(
     assert main(["prove", str(folder), "-o", str(tmp_path / "p.bin")]) == 2
     assert f"{folder / name}: expected a JSON object, got list" in capsys.readouterr().err
     assert not (tmp_path / "p.bin").exists()
+
+
+def test_a_batch_proof_without_public_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A proof naming the batch AIR, given without ``--public BATCH_DIR``: exit 2 asking
+    for the folder, not exit 1 "unknown AIR" (the real batch proofs:
+    tests/venue/test_batch_proof_cli.py)."""
+    from dataclasses import replace
+
+    from sealbatch.crypto.proof import StarkProof
+    from sealbatch.settlement.batch_verify import BATCH_AIR_NAME
+
+    out = _prove(tmp_path, "--quiet")
+    proof = StarkProof.from_bytes(out.read_bytes())
+    renamed = tmp_path / "batch-proof.bin"
+    renamed.write_bytes(replace(proof, air_name=BATCH_AIR_NAME).to_bytes())
+    capsys.readouterr()
+    assert main(["verify", str(renamed)]) == 2
+    err = capsys.readouterr().err
+    assert "is a batch proof" in err and "--public BATCH_DIR" in err
