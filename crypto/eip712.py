@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, NewType
 
 import coincurve
+from coincurve._libsecp256k1 import ffi as _ffi
+from coincurve._libsecp256k1 import lib as _lib
+from coincurve.context import GLOBAL_CONTEXT as _CONTEXT
 
 from sealbatch.crypto.exceptions import SignatureError
 from sealbatch.crypto.keccak import keccak256
@@ -329,12 +332,28 @@ def address_of(private_key: bytes | str) -> Address:
     return checksum_address(keccak256(pub[1:])[-20:])
 
 
+# sign_digest and recover_signer call libsecp256k1 through coincurve's own binding
+# (the calls coincurve's PrivateKey.sign_recoverable and
+# PublicKey.from_signature_and_message make, without their wrapper objects): the
+# venue makes both for every bulk commitment, and tests/crypto/test_eip712.py
+# checks the results against coincurve's classes and eth_account.
+
+
 def sign_digest(private_key: bytes | str, digest: bytes) -> bytes:
-    """Sign a 32-byte digest; returns 65 bytes ``r || s || v`` with v in {27, 28}."""
+    """Sign a 32-byte digest; returns 65 bytes ``r || s || v`` with v in {27, 28}
+    (RFC 6979 nonces: the same key and digest give the same signature)."""
     if len(digest) != 32:
         raise SignatureError(f"expected a 32-byte digest, got {len(digest)} bytes")
-    sig = _signing_key(_key_bytes(private_key)).sign_recoverable(digest, hasher=None)
-    return sig[:64] + bytes([sig[64] + 27])
+    key = _signing_key(_key_bytes(private_key))
+    sig = _ffi.new("secp256k1_ecdsa_recoverable_signature *")
+    if not _lib.secp256k1_ecdsa_sign_recoverable(
+        _CONTEXT.ctx, sig, bytes(digest), key.secret, _ffi.NULL, _ffi.NULL
+    ):
+        raise SignatureError("the nonce generation failed or the private key is invalid")
+    out = _ffi.new("unsigned char[64]")
+    recid = _ffi.new("int *")
+    _lib.secp256k1_ecdsa_recoverable_signature_serialize_compact(_CONTEXT.ctx, out, recid, sig)
+    return _ffi.buffer(out, 64)[:] + bytes((recid[0] + 27,))
 
 
 def recover_signer(digest: bytes, signature: bytes) -> Address:
@@ -358,10 +377,20 @@ def recover_signer(digest: bytes, signature: bytes) -> Address:
     r = int.from_bytes(signature[:32], "big")
     if not (0 < r < _SECP256K1_N and 0 < s <= _SECP256K1_N // 2):
         raise SignatureError("signature r or s out of range (high-s signatures are refused)")
-    try:
-        pub = coincurve.PublicKey.from_signature_and_message(
-            signature[:64] + bytes([v]), digest, hasher=None
+    ctx = _CONTEXT.ctx
+    sig = _ffi.new("secp256k1_ecdsa_recoverable_signature *")
+    if not _lib.secp256k1_ecdsa_recoverable_signature_parse_compact(
+        ctx, sig, bytes(signature[:64]), v
+    ):
+        raise SignatureError(
+            "no public key recovers from this signature: Failed to parse recoverable signature."
         )
-    except ValueError as exc:  # coincurve's "failed to recover ECDSA public key"
-        raise SignatureError(f"no public key recovers from this signature: {exc}") from exc
-    return checksum_address(keccak256(pub.format(compressed=False)[1:])[-20:])
+    pub = _ffi.new("secp256k1_pubkey *")
+    if not _lib.secp256k1_ecdsa_recover(ctx, pub, sig, bytes(digest)):
+        raise SignatureError(
+            "no public key recovers from this signature: failed to recover ECDSA public key"
+        )
+    out = _ffi.new("unsigned char[65]")
+    size = _ffi.new("size_t *", 65)
+    _lib.secp256k1_ec_pubkey_serialize(ctx, out, size, pub, _lib.SECP256K1_EC_UNCOMPRESSED)
+    return checksum_address(keccak256(_ffi.buffer(out, 65)[1:])[-20:])

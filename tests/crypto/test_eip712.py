@@ -25,6 +25,7 @@ from sealbatch.crypto.eip712 import (
     Eip712Domain,
     StructType,
     address_of,
+    checksum_address,
     recover_signer,
     sign_digest,
     signing_digest,
@@ -343,3 +344,20 @@ def test_signing_with_a_cached_key_matches_a_fresh_key() -> None:
     fresh = coincurve.PrivateKey(key).sign_recoverable(digest, hasher=None)
     assert first == again == fresh[:64] + bytes([fresh[64] + 27])
     assert recover_signer(digest, first) == address_of(key)
+
+
+def test_direct_signing_and_recovery_are_coincurves() -> None:
+    # sign_digest and recover_signer call libsecp256k1 through coincurve's binding
+    # directly: the same signatures and keys as coincurve's own classes.
+    import coincurve
+
+    for i in range(1, 60):
+        key = eth_keccak(b"key" + i.to_bytes(4, "big"))
+        digest = eth_keccak(b"digest" + i.to_bytes(4, "big"))
+        theirs = coincurve.PrivateKey(key).sign_recoverable(digest, hasher=None)
+        ours = sign_digest(key, digest)
+        assert ours == theirs[:64] + bytes([theirs[64] + 27])
+        pub = coincurve.PublicKey.from_signature_and_message(theirs, digest, hasher=None)
+        expected = checksum_address(eth_keccak(pub.format(compressed=False)[1:])[-20:])
+        assert recover_signer(digest, ours) == expected == address_of(key)
+        assert recover_signer(bytearray(digest), bytearray(ours)) == expected
