@@ -115,3 +115,45 @@ def test_an_early_commit_into_a_named_batch_is_retried_and_succeeds(venue: Venue
     codes = [code for _, _, code in alice.posts("/v1/commitments")]
     assert codes[0] == "wrong_batch" and codes[-1] == 200
     assert all(at >= opens for _, at, code in alice.posts("/v1/commitments") if code == 200)
+
+
+def test_a_commit_into_the_batch_collecting_now_by_a_clock_ahead_is_retried(
+    venue: Venue,
+) -> None:
+    """``commit`` with no batch named, while the local clock (ahead) already reads the
+    next batch: answered ``wrong_batch``, retried once that window opens by the venue's
+    clock, and taken (examples/trader_commit_reveal.py failed with 409 wrong_batch)."""
+    alice = _Skewed(venue, "alice")
+    s = alice.client.info()["schedule"]
+    collecting = (venue.clock.now_ms() - s["genesis_ms"]) // s["commit_window_ms"]
+    alice.skew = AHEAD_MS
+    opens = s["genesis_ms"] + (collecting + 1) * s["commit_window_ms"]
+    venue.clock.set(opens - AHEAD_MS + 5)  # the next batch by the local clock only
+    pending = alice.client.commit(Order("BTC-PERP", Side.BUY, 100, 1))
+    assert pending.batch_id == collecting + 1 and pending.receipt
+    codes = [code for _, _, code in alice.posts("/v1/commitments")]
+    assert codes[0] == "wrong_batch" and codes[-1] == 200
+
+
+def test_an_oracle_report_is_never_dated_in_the_venues_future(venue: Venue) -> None:
+    """A source whose measured clock runs a few ms ahead of the venue's still has its
+    report taken: the SDK dates it ORACLE_REPORT_LAG_MS back (examples/trader_commit_reveal.py
+    failed with 400 "timestamp_ms: expected at most ... (now)")."""
+    from sealbatch.settlement.dev_oracle import dev_oracle_keys
+    from sealbatch.venue.client import ORACLE_REPORT_LAG_MS
+
+    skew = {"ms": 0}
+    feeder = VenueClient(
+        "http://testserver",
+        dev_oracle_keys()[0],
+        http=venue.tc,
+        clock=lambda: venue.clock.now_ms() + skew["ms"],
+    )
+    feeder.info()  # the offset is measured: 0
+    skew["ms"] = 30  # then the local clock runs 30 ms ahead
+    before = venue.clock.now_ms()
+    feeder.post_oracle_price("BTC-PERP", 650_000)
+    (kept,) = [
+        r.report for (m, _), r in venue.service.core.settlement.reports.items() if m == "BTC-PERP"
+    ]
+    assert kept.timestamp_ms == before + 30 - ORACLE_REPORT_LAG_MS <= before
