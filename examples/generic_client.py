@@ -435,7 +435,8 @@ def block_trade(http: httpx.Client, info: dict[str, Any], requester: Trader, mak
         wait_filled(t, s["commitment"])
     record = http.get(f"/v1/batches/{batch}").json()
     block = record["blocks"][0]
-    print(f"block in batch {batch}: {block['status']} at {block['price']} ({block['reason']})")
+    why = f" ({block['reason']})" if block["reason"] else ""  # a reason only when refused
+    print(f"block in batch {batch}: {block['status']} at {block['price']}{why}")
     if block["status"] != "filled":
         raise SystemExit(f"block: expected filled, got {block}")
 
