@@ -174,3 +174,10 @@ def test_serve_maps_a_failed_start_to_exit_2(
     monkeypatch.chdir(str(tmp_path))
     assert main(["serve", "--port", "18123"]) == 2
     assert "the venue did not start" in capsys.readouterr().err
+
+
+def test_a_bad_setting_is_one_line_naming_the_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    """The error is the validator's own sentence, without pydantic's "Value error, "."""
+    assert main(["serve", "--port", "18123", "--verifying-contract", "0x1234"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sealbatch serve: error: verifying_contract: expected 0x and 40 hex")

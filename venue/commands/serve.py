@@ -198,7 +198,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        print(f"sealbatch serve: error: {exc.errors()[0]['msg']}", file=sys.stderr)
+        # pydantic prefixes a validator's own message with "Value error, ": ours name the field
+        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        print(f"sealbatch serve: error: {message}", file=sys.stderr)
         return 2
     if settings.oracle_sources:
         from sealbatch.settlement.oracle import load_oracle_config
