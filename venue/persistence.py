@@ -12,6 +12,7 @@ receipt.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import zlib
@@ -22,7 +23,6 @@ from typing import Any
 
 from sqlalchemy import delete, event, insert, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 from sealbatch.venue.batch_record import BatchRecord
@@ -39,6 +39,8 @@ from sealbatch.venue.tables import (
 )
 
 __all__ = ["GroupCommitter", "LoggedEvent", "Snapshot", "Store", "make_engine"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -408,8 +410,12 @@ class GroupCommitter:
             transitions = [t for g in group for t in g[5]]
             try:
                 self.store.write(events, batches, statuses, snapshots, proofs, transitions)
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # any failure stops the writer, loudly
+                # A database or OS error, or a bug: either way this group is not durable,
+                # and a writer thread that died here would leave every later waiter
+                # hanging. It stays alive, failing each group, and refuses new writes.
                 self.failed = exc
+                log.error("the database writer stopped: %s", exc, exc_info=exc)
                 for *_, fut in group:
                     fut.set_exception(StorageUnavailable(f"the database write failed: {exc}"))
                 continue

@@ -8,6 +8,7 @@ from pathlib import Path
 from sealbatch.auction.commit_reveal import BatchWindows, Forfeit
 from sealbatch.crypto.eip712 import Address
 from sealbatch.venue.batch_record import BatchRecord
+from sealbatch.venue.errors import StorageUnavailable
 from sealbatch.venue.persistence import GroupCommitter, LoggedEvent, Store
 
 
@@ -57,6 +58,31 @@ def test_a_failed_write_fails_its_waiters_and_later_ones(tmp_path: Path) -> None
     later = gc.submit([LoggedEvent(2, "commit", 3, "{}")])
     assert later.exception(timeout=10) is not None
     gc.close()
+    store.close()
+
+
+def test_a_writer_that_hits_a_bug_fails_its_waiters_instead_of_dying(tmp_path: Path) -> None:
+    """Not only a database error: any exception in a write (here a bug's AttributeError)
+    fails that group's waiters and every later write, loudly; the writer thread does not
+    die with waiters left hanging."""
+    store = Store(f"sqlite:///{tmp_path / 'b.db'}")
+    gc = GroupCommitter(store)
+    gc.submit([LoggedEvent(1, "commit", 1, "{}")]).result(timeout=10)
+    write = store.write
+
+    def broken(*args: object) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'seq'")
+
+    store.write = broken  # type: ignore[method-assign]
+    hit = gc.submit([LoggedEvent(2, "commit", 2, "{}")])
+    exc = hit.exception(timeout=10)
+    assert isinstance(exc, StorageUnavailable) and "no attribute 'seq'" in str(exc)
+    store.write = write  # type: ignore[method-assign]
+    later = gc.submit([LoggedEvent(3, "commit", 3, "{}")])
+    assert isinstance(later.exception(timeout=10), StorageUnavailable)  # refused, not hung
+    assert isinstance(gc.failed, AttributeError)
+    gc.close()
+    assert [e.seq for e in store.load_events()] == [1]  # nothing after the failure written
     store.close()
 
 
