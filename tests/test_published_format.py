@@ -13,6 +13,7 @@ from what is checked. ``check_proof_and_anchor`` is reused by the proved demo's 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -318,7 +319,7 @@ def test_batch_ids_chain(published: list[dict[str, Any]]) -> None:
     ids = [b["result"]["batch_id"] for b in published]
     assert ids == sorted(set(ids)), ids
     assert ids == list(range(ids[0], ids[0] + len(ids))), "the demo settles every batch"
-    for prev, b in zip(published, published[1:], strict=False):
+    for prev, b in itertools.pairwise(published):
         assert b["pre_state"] == prev["post_state"], b["folder"].name
     first = published[0]["pre_state"]
     assert first["batch_id"] < ids[0]
@@ -667,7 +668,7 @@ def test_state_files(published: list[dict[str, Any]]) -> None:
             assert all(is_int(m[k]) for k in [*MARKET_FIELDS, "calm", "contract_multiplier"])
             assert 1 <= m["contract_multiplier"] < 2**10
         rules = s["config"]
-        assert GLOBAL_RULES <= set(rules), (where, sorted(GLOBAL_RULES - set(rules)))
+        assert set(rules) >= GLOBAL_RULES, (where, sorted(GLOBAL_RULES - set(rules)))
         for a in s["accounts"]:
             assert set(a) == ACCOUNT_KEYS, (where, sorted(set(a) ^ ACCOUNT_KEYS))
             assert (
@@ -703,7 +704,7 @@ def test_market_rules(published: list[dict[str, Any]]) -> None:
         len(row) == m for row in rules["correlation_bps"]
     )
     for name, r in rules["markets"].items():
-        assert MARKET_RULES <= set(r), (name, sorted(MARKET_RULES - set(r)))
+        assert set(r) == MARKET_RULES, (name, sorted(set(r) ^ MARKET_RULES))
         assert r["contract_multiplier"] == markets[name]["contract_multiplier"]
         for tier in r["tiers"]:
             assert len(tier) == 3 and all(is_int(x) for x in tier)
@@ -760,3 +761,100 @@ def check_proof_and_anchor(folder: Path) -> None:
     )
     assert is_int(anchor["block"]) and is_int(anchor["gas_used"]) and 0 < anchor["gas_used"] < 2**24
     assert isinstance(anchor["seconds"], int | float) and anchor["seconds"] > 0
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def test_requirements_without_portfolio_margin(published: list[dict[str, Any]]) -> None:
+    """An account without portfolio margin needs, per position, its tier's bps of its notional at
+    the mark, rounded up: the first tier with max_lots >= |q|."""
+    checked = 0
+    for where, s in states(published):
+        for a in s["accounts"]:
+            if a["portfolio_margin"]:
+                continue
+            need = [0, 0]
+            for name, q in a["positions"].items():
+                if not q:
+                    continue
+                rules = s["config"]["markets"][name]
+                tier = next(t for t in rules["tiers"] if t[0] >= abs(q))
+                notional = (
+                    abs(q)
+                    * s["markets"][name]["mark_price"]
+                    * s["markets"][name]["contract_multiplier"]
+                )
+                need[0] += ceil_div(notional * tier[1], 10_000)
+                need[1] += ceil_div(notional * tier[2], 10_000)
+            got = [a["initial_requirement"], a["maintenance_requirement"]]
+            assert got == need, (where, a["address"], got, need)
+            checked += 1
+    assert checked
+
+
+def test_collateral_account_by_account(published: list[dict[str, Any]]) -> None:
+    """Each account's collateral moves by exactly its deposits and withdrawals, its fills' cash
+    (a buy pays quantity x price x multiplier), fees, funding, forfeited bonds, RFQ blocks and
+    liquidation penalties; the insurance fund takes the bonds and the penalties."""
+    for b in published:
+        pre, post, r, t = b["pre_state"], b["post_state"], b["result"], b["transfers"]
+        where = b["folder"].name
+        delta: dict[tuple[str, int], int] = defaultdict(int)
+        for d in t["deposits"]:
+            delta[d["address"], d["subaccount"]] += d["amount"]
+        for w in t["withdrawals"]:
+            delta[w["address"], w["subaccount"]] -= w["amount"]
+        liquidation_ids = {o["order_id"]: o["subaccount"] for o in pre["pending_liquidations"]}
+        penalty_due: dict[tuple[str, int], int] = defaultdict(int)
+        for name, m in r["markets"].items():
+            mult = pre["markets"][name]["contract_multiplier"]
+            rules = pre["config"]["markets"][name]
+            for f in m["fills"]:
+                notional = f["quantity"] * f["price"] * mult
+                key = (f["trader"], liquidation_ids.get(f["order_id"], 0))
+                delta[key] += -notional if f["side"] == "buy" else notional
+                delta[key] -= ceil_div(notional * rules["fee_bps"], 10_000)
+                if f["order_id"] in liquidation_ids:
+                    penalty_due[key] += ceil_div(
+                        notional * rules["liquidation_penalty_bps"], 10_000
+                    )
+            for blk in t["blocks"]:
+                if blk["market"] == name and m["price"] is not None:
+                    moved = (blk["price"] - m["price"]) * blk["quantity"] * mult
+                    delta[blk["buyer"], 0] -= moved
+                    delta[blk["seller"], 0] += moved
+        for a in pre["accounts"]:
+            for name, q in a["positions"].items():
+                step = (
+                    post["markets"][name]["funding_index"] - pre["markets"][name]["funding_index"]
+                )
+                delta[a["address"], a["subaccount"]] -= q * step
+        accounts = {(a["address"], a["subaccount"]) for a in pre["accounts"]}
+        bonds = 0
+        for f in r["forfeited"]:
+            flagged = {k for k, m in pre["markets"].items() if m["flagged"]}
+            holder = next(
+                (x for x in pre["accounts"] if (x["address"], x["subaccount"]) == (f["trader"], 0)),
+                None,
+            )
+            waived = f["market"] in flagged or (
+                holder is not None and any(holder["positions"][k] for k in flagged)
+            )  # the oracle, not the trader, refused the reveal
+            if (f["trader"], 0) in accounts and not waived:
+                charge = max(f["bond"], pre["config"]["forfeit_bond"])
+                delta[f["trader"], 0] -= charge
+                bonds += charge
+        before = {(a["address"], a["subaccount"]): a["collateral"] for a in pre["accounts"]}
+        penalties = 0
+        for a in post["accounts"]:
+            key = (a["address"], a["subaccount"])
+            off = delta[key] - (a["collateral"] - before.get(key, 0))
+            if key in penalty_due:  # never beyond the account's remaining equity
+                assert 0 <= off <= penalty_due[key], (where, key, "penalty", off, penalty_due[key])
+                penalties += off
+            else:
+                assert off == 0, (where, key, "collateral off by", off)
+        if post["socialised_loss"] == pre["socialised_loss"]:
+            assert post["insurance_fund"] - pre["insurance_fund"] == bonds + penalties, where
