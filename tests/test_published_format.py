@@ -303,10 +303,11 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return [load(p) for p in folders]
 
 
-def test_files_and_numbers(published: list[dict[str, Any]]) -> None:
+def test_files_and_numbers(published: list[dict[str, Any]], demo: bool = True) -> None:
     for b in published:
         names = {p.name for p in b["folder"].iterdir()}
-        assert names == FILES, names
+        optional = set() if demo else {"proof.bin", "anchor.json", "threshold.json"}
+        assert FILES <= names <= FILES | optional, names
         n = int(b["folder"].name.removeprefix("batch-"))
         assert (
             b["result"]["batch_id"] == n == b["oracle"]["round_id"] == b["post_state"]["batch_id"]
@@ -315,10 +316,11 @@ def test_files_and_numbers(published: list[dict[str, Any]]) -> None:
             assert_no_floats(b[name.removesuffix(".json")], name)
 
 
-def test_batch_ids_chain(published: list[dict[str, Any]]) -> None:
+def test_batch_ids_chain(published: list[dict[str, Any]], demo: bool = True) -> None:
     ids = [b["result"]["batch_id"] for b in published]
     assert ids == sorted(set(ids)), ids
-    assert ids == list(range(ids[0], ids[0] + len(ids))), "the demo settles every batch"
+    if demo:  # a venue skips empty batches
+        assert ids == list(range(ids[0], ids[0] + len(ids))), "the demo settles every batch"
     for prev, b in itertools.pairwise(published):
         assert b["pre_state"] == prev["post_state"], b["folder"].name
     first = published[0]["pre_state"]
@@ -469,7 +471,7 @@ def recover_typed(signed: dict[str, Any]) -> str:
     return Account.recover_message(encode_typed_data(full_message=body), signature=sig)
 
 
-def test_forfeit_signatures(published: list[dict[str, Any]]) -> None:
+def test_forfeit_signatures(published: list[dict[str, Any]], demo: bool = True) -> None:
     domains = []
     count = 0
     for b in published:
@@ -489,7 +491,7 @@ def test_forfeit_signatures(published: list[dict[str, Any]]) -> None:
             domains.append(json.dumps(s["domain"], sort_keys=True))
             count += 1
         assert len(set(domains)) <= 1
-    assert count, "the demo publishes forfeits"
+    assert count or not demo, "the demo publishes forfeits"
 
 
 def report_digest(rep: dict[str, Any]) -> bytes:
@@ -736,6 +738,9 @@ def test_conservation_positions_and_fees(published: list[dict[str, Any]]) -> Non
             mult, bps = post["markets"][name]["contract_multiplier"], fee_bps(pre, name)
             for f in m["fills"]:
                 fees += -(-(f["quantity"] * f["price"] * mult * bps) // 10_000)
+            for blk in b["transfers"]["blocks"]:  # two fills at the clearing price, each with its fee
+                if blk["market"] == name and m["price"] is not None:
+                    fees += 2 * -(-(blk["quantity"] * m["price"] * mult * bps) // 10_000)
         assert post["fee_pool"] - pre["fee_pool"] == fees, (b["folder"].name, "fees")
 
 
@@ -761,13 +766,16 @@ def check_proof_and_anchor(folder: Path) -> None:
     )
     assert is_int(anchor["block"]) and is_int(anchor["gas_used"]) and 0 < anchor["gas_used"] < 2**24
     assert isinstance(anchor["seconds"], int | float) and anchor["seconds"] > 0
+    assert_no_floats({k: v for k, v in anchor.items() if k != "seconds"}, "anchor.json")
 
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def test_requirements_without_portfolio_margin(published: list[dict[str, Any]]) -> None:
+def test_requirements_without_portfolio_margin(
+    published: list[dict[str, Any]], demo: bool = True
+) -> None:
     """An account without portfolio margin needs, per position, its tier's bps of its notional at
     the mark, rounded up: the first tier with max_lots >= |q|."""
     checked = 0
@@ -791,7 +799,7 @@ def test_requirements_without_portfolio_margin(published: list[dict[str, Any]]) 
             got = [a["initial_requirement"], a["maintenance_requirement"]]
             assert got == need, (where, a["address"], got, need)
             checked += 1
-    assert checked
+    assert checked or not demo
 
 
 def test_collateral_account_by_account(published: list[dict[str, Any]]) -> None:
@@ -822,9 +830,12 @@ def test_collateral_account_by_account(published: list[dict[str, Any]]) -> None:
                     )
             for blk in t["blocks"]:
                 if blk["market"] == name and m["price"] is not None:
+                    # two fills at the clearing price, each with its fee, and the transfer
+                    cash = blk["quantity"] * m["price"] * mult
+                    fee = ceil_div(cash * rules["fee_bps"], 10_000)
                     moved = (blk["price"] - m["price"]) * blk["quantity"] * mult
-                    delta[blk["buyer"], 0] -= moved
-                    delta[blk["seller"], 0] += moved
+                    delta[blk["buyer"], 0] -= cash + fee + moved
+                    delta[blk["seller"], 0] += cash - fee + moved
         for a in pre["accounts"]:
             for name, q in a["positions"].items():
                 step = (
@@ -858,3 +869,34 @@ def test_collateral_account_by_account(published: list[dict[str, Any]]) -> None:
                 assert off == 0, (where, key, "collateral off by", off)
         if post["socialised_loss"] == pre["socialised_loss"]:
             assert post["insurance_fund"] - pre["insurance_fund"] == bonds + penalties, where
+
+
+def check_published(root: Path) -> None:
+    """Every check above on the folders of ``root`` (a venue's --publish folder: ids may jump)."""
+    folders = sorted(root.glob("batch-*"), key=lambda p: int(p.name.removeprefix("batch-")))
+    assert folders, root
+    batches = [load(p) for p in folders]
+    for check in CHECKS:
+        if "demo" in check.__code__.co_varnames[: check.__code__.co_argcount]:
+            check(batches, demo=False)  # type: ignore[call-arg]
+        else:
+            check(batches)
+
+
+CHECKS = [
+    test_files_and_numbers,
+    test_batch_ids_chain,
+    test_orders_csv,
+    test_carried_in_orders_are_the_pre_states_pending_orders,
+    test_result_json,
+    test_seed_is_the_commitment_root,
+    test_forfeit_signatures,
+    test_oracle_json,
+    test_transfers_json,
+    test_state_files,
+    test_market_rules,
+    test_state_roots_recompute,
+    test_conservation_positions_and_fees,
+    test_requirements_without_portfolio_margin,
+    test_collateral_account_by_account,
+]

@@ -71,6 +71,16 @@ def test_demo_anchors_a_batch_only_with_its_published_post_root(demo: tuple[Path
         assert not (out / f"batch-{len(files) + 2}" / "anchor.json").exists()
 
 
+def test_proved_folders_match_the_published_format(demo: tuple[Path, str]) -> None:
+    """proof.bin's head and anchor.json as docs/formats.md documents them (the outsider's
+    checker of tests/test_published_format.py, on this module's proved demo)."""
+    from tests.test_published_format import check_proof_and_anchor
+
+    out, _ = demo
+    for n in (1, 2):
+        check_proof_and_anchor(out / f"batch-{n}")
+
+
 def test_verify_public_accepts_the_batch_it_proves(
     demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

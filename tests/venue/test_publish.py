@@ -105,6 +105,15 @@ def test_a_dropped_block_fails_replay(
     pytest.fail("expected a published block")
 
 
+def test_published_folders_match_the_published_format(published: tuple[Venue, Path]) -> None:
+    """The outsider's checker of docs/formats.md (tests/test_published_format.py) on a venue's
+    folders, which have the deposits, RFQ block and withdrawal the demo's lack."""
+    from tests.test_published_format import check_published
+
+    _, out = published
+    check_published(out)
+
+
 def test_archive_is_the_published_folder(published: tuple[Venue, Path]) -> None:
     venue, out = published
     for b in _batches(out):
