@@ -738,7 +738,8 @@ def test_conservation_positions_and_fees(published: list[dict[str, Any]]) -> Non
             mult, bps = post["markets"][name]["contract_multiplier"], fee_bps(pre, name)
             for f in m["fills"]:
                 fees += -(-(f["quantity"] * f["price"] * mult * bps) // 10_000)
-            for blk in b["transfers"]["blocks"]:  # two fills at the clearing price, each with its fee
+            # an RFQ block: two fills at the clearing price, each with its fee
+            for blk in b["transfers"]["blocks"]:
                 if blk["market"] == name and m["price"] is not None:
                     fees += 2 * -(-(blk["quantity"] * m["price"] * mult * bps) // 10_000)
         assert post["fee_pool"] - pre["fee_pool"] == fees, (b["folder"].name, "fees")
