@@ -872,6 +872,107 @@ def test_collateral_account_by_account(published: list[dict[str, Any]]) -> None:
             assert post["insurance_fund"] - pre["insurance_fund"] == bonds + penalties, where
 
 
+def median(xs: Sequence[int]) -> int:
+    """The middle value; of an even count, the midpoint of the two middle values rounded down."""
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) // 2
+
+
+def oracle_index(oracle: dict[str, Any], market: str) -> int | None:
+    """The trusted index of ``market`` from oracle.json as the page states the rules, or None
+    when the market is flagged."""
+    cfg, now = oracle["config"], oracle["timestamp_ms"]
+    family = {src["address"]: src["family"] for src in cfg["sources"]}
+    prices: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for r in oracle["reports"]:
+        fresh = r["timestamp_ms"] <= now and now - r["timestamp_ms"] <= cfg["stale_ms"]
+        if r["market"] == market and r["source"] in family and fresh:
+            prices[r["source"], r["timestamp_ms"]].add(r["price"])
+    newest: dict[str, tuple[int, int]] = {}
+    for (src, ts), ps in prices.items():
+        if len(ps) == 1 and (src not in newest or ts > newest[src][0]):
+            newest[src] = (ts, next(iter(ps)))
+    by_family: dict[str, list[int]] = defaultdict(list)
+    for src, (_, price) in newest.items():
+        by_family[family[src]].append(price)
+    counting = []
+    for ps in by_family.values():
+        mid = median(ps)
+        agree = [p for p in ps if abs(p - mid) * 10_000 <= cfg["agreement_bps"] * mid]
+        if len(agree) >= cfg["family_quorum"]:
+            counting.append(median(agree))
+    if len(counting) < cfg["min_families"]:
+        return None
+    index = median(counting)
+    if (max(counting) - min(counting)) * 10_000 > cfg["divergence_bps"] * index:
+        return None
+    return index
+
+
+def test_post_state_index_is_the_oracle_reading(published: list[dict[str, Any]]) -> None:
+    for b in published:
+        pre, post, o = b["pre_state"], b["post_state"], b["oracle"]
+        for name, m in post["markets"].items():
+            index = oracle_index(o, name)
+            if index is None:
+                kept = (pre["markets"][name]["index_price"], pre["markets"][name]["index_time_ms"])
+                assert (m["index_price"], m["index_time_ms"], m["flagged"]) == (*kept, True), name
+            else:
+                got = (m["index_price"], m["index_time_ms"], m["flagged"])
+                assert got == (index, o["timestamp_ms"], False), (
+                    b["folder"].name,
+                    name,
+                    got,
+                    index,
+                )
+
+
+def test_marks(published: list[dict[str, Any]]) -> None:
+    """mark = index + premium, |premium| within mark_band_bps of the index, and one batch moves
+    the premium by at most mark_step_bps of it."""
+    for b in published:
+        pre, post = b["pre_state"], b["post_state"]
+        for name, m in post["markets"].items():
+            rules = post["config"]["markets"][name]
+            if not m["index_price"]:
+                assert m["premium"] == 0, name
+                continue
+            where = (b["folder"].name, name)
+            assert m["mark_price"] == m["index_price"] + m["premium"], where
+            assert abs(m["premium"]) * 10_000 <= rules["mark_band_bps"] * m["index_price"], where
+            step = abs(m["premium"] - pre["markets"][name]["premium"])
+            assert step * 10_000 <= rules["mark_step_bps"] * m["index_price"], where
+
+
+def test_liquidation_limits_and_funding_steps(published: list[dict[str, Any]]) -> None:
+    """A liquidation order's limit is the tighter of mark and index (when there is one) moved by
+    max_slippage_bps: a buy's the lower, rounded down, a sell's the higher, rounded up; a
+    market's funding_index moves only in a batch that ends a funding interval."""
+    for b in published:
+        pre, post = b["pre_state"], b["post_state"]
+        for o in post["pending_liquidations"]:
+            m, rules = post["markets"][o["market"]], post["config"]["markets"][o["market"]]
+            slip = rules["max_slippage_bps"]
+            refs = [m["mark_price"]] + ([m["index_price"]] if m["index_price"] else [])
+            if o["side"] == "buy":
+                limit = min(2**30 - 1, *(r * (10_000 + slip) // 10_000 for r in refs))
+            else:
+                limit = max(1, *(ceil_div(r * (10_000 - slip), 10_000) for r in refs))
+            assert o["limit_price"] == limit, (
+                b["folder"].name,
+                o["order_id"],
+                o["limit_price"],
+                limit,
+            )
+        for name, m in post["markets"].items():
+            if m["funding_index"] != pre["markets"][name]["funding_index"]:
+                assert m["interval_batches"] == 0 and m["premium_time"] == 0, (
+                    b["folder"].name,
+                    name,
+                )
+
+
 def check_published(root: Path) -> None:
     """Every check above on the folders of ``root`` (a venue's --publish folder: ids may jump)."""
     folders = sorted(root.glob("batch-*"), key=lambda p: int(p.name.removeprefix("batch-")))
@@ -900,4 +1001,7 @@ CHECKS = [
     test_conservation_positions_and_fees,
     test_requirements_without_portfolio_margin,
     test_collateral_account_by_account,
+    test_post_state_index_is_the_oracle_reading,
+    test_marks,
+    test_liquidation_limits_and_funding_steps,
 ]
