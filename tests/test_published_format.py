@@ -748,12 +748,119 @@ def test_conservation_positions_and_fees(published: list[dict[str, Any]]) -> Non
 # --- proof.bin and anchor.json, on the proved demo's folders ----------------------------------
 
 
+def outputs_digest(b: dict[str, Any]) -> list[int]:
+    """The outputs digest of "Batch digests": whole rate-8 blocks, hashed with the sponge."""
+    r, post = b["result"], b["post_state"]
+    markets = sorted(post["markets"])
+    rows = {(a["address"], a["subaccount"]): i for i, a in enumerate(post["accounts"])}
+    liquidation = {o["order_id"]: o["subaccount"] for o in b["pre_state"]["pending_liquidations"]}
+    fills = [f for name in markets for f in r["markets"][name]["fills"]]
+    el = [0x5EA10005, *limbs(r["batch_id"], 3), len(markets), len(fills)]
+    el += [len(r["forfeited"]), len(r["carried"])]
+    for f in fills:
+        account = rows[f["trader"], liquidation.get(f["order_id"], 0)]
+        el += bytes32_elements(f["order_id"])
+        el += [
+            account,
+            markets.index(f["market"]),
+            int(f["side"] == "buy"),
+            f["quantity"],
+            f["price"],
+            0,
+            0,
+            0,
+        ]
+    for f in r["forfeited"]:
+        el += bytes32_elements(f["commitment"])
+        el += [f["sequence"], int(f["rfq_id"] is not None), *limbs(f["bond"], 3), 0, 0, 0]
+        el += [*address7(f["trader"]), market_code(f["market"])]
+    for name in markets:
+        m = r["markets"][name]
+        el += [market_code(name), m["price"] or 0, m["volume"], len(m["fills"]), 0, 0, 0, 0]
+    for o in r["carried"]:
+        flags = order_flags(o["side"], o["limit_price"], o["time_in_force"], o["reduce_only"])
+        el += bytes32_elements(o["order_id"])
+        el += [
+            market_code(o["market"]),
+            flags,
+            o["limit_price"] or 0,
+            o["quantity"],
+            *limbs(o["origin_batch"], 3),
+            0,
+        ]
+    assert len(el) % 8 == 0
+    return hash_elements(el)
+
+
+def digits12(v: int) -> list[int]:
+    assert 0 <= v < 1 << 72, v
+    return [(v >> (12 * i)) & 0xFFF for i in range(6)]
+
+
+def inputs_digest(b: dict[str, Any]) -> list[int]:
+    """The inputs digest of "Batch digests"."""
+    o, t = b["oracle"], b["transfers"]
+    el = [0x5EA10006, *limbs(b["result"]["batch_id"], 3), *limbs(o["round_id"], 3), 0]
+    el += [*limbs(o["timestamp_ms"], 3), 0, 0, 0, 0, 0, *bytes32_elements(o["digest"])]
+    for d in t["deposits"]:
+        el += [1, *digits12(d["amount"]), 0, *address7(d["address"]), d["subaccount"]]
+    for k in t["blocks"]:
+        el += [3, market_code(k["market"]), k["price"], k["quantity"], 0, 0, 0, 0]
+        el += [
+            *bytes32_elements(k["block_id"]),
+            *address7(k["buyer"]),
+            0,
+            *address7(k["seller"]),
+            0,
+        ]
+    for w in t["withdrawals"]:
+        el += [2, *digits12(w["amount"]), 0, *address7(w["address"]), w["subaccount"]]
+    return hash_elements(el)
+
+
+def proof_public_inputs(proof: bytes) -> tuple[str, list[int]]:
+    """The AIR name and public inputs of a version-2 proof (docs/stark.md, "Proof format")."""
+    assert proof[:8] == b"SBSTARK\x02", proof[:8]
+    n = proof[8]
+    name = proof[9 : 9 + n].decode()
+    pos = 9 + n + 1 + 6  # log2(rows), the options
+    count = int.from_bytes(proof[pos : pos + 2], "big")
+    pos += 2
+    return name, [int.from_bytes(proof[pos + 4 * i : pos + 4 * i + 4], "big") for i in range(count)]
+
+
 def check_proof_and_anchor(folder: Path) -> None:
-    """proof.bin starts as documented; anchor.json has the documented keys and the batch's
-    post-state root. Called by tests/venue/test_batch_proof_cli.py on its proved demo."""
-    proof = (folder / "proof.bin").read_bytes()
-    assert proof.startswith(b"SBSTARK") and proof[7] == 2, proof[:8]
-    assert b"sealbatch_batch" in proof[8:64]
+    """proof.bin is a sealbatch_batch proof whose public inputs are the folder's (the roots,
+    the seed, both batch digests, each market's figures, recomputed here); anchor.json has the
+    documented keys and the batch's post-state root. Called by
+    tests/venue/test_batch_proof_cli.py on its proved demo."""
+    b = load(folder)
+    name, pub = proof_public_inputs((folder / "proof.bin").read_bytes())
+    assert name == "sealbatch_batch"
+    markets = sorted(b["post_state"]["markets"])
+    assert pub[0:3] == limbs(b["result"]["batch_id"], 3)
+    assert pub[3:11] == bytes32_elements(b["pre_state"]["state_root"]), "pre-state root"
+    assert pub[11:19] == bytes32_elements(b["post_state"]["state_root"]), "post-state root"
+    assert pub[19:27] == bytes32_elements(b["result"]["seed"]), "commitment root"
+    assert pub[27:35] == inputs_digest(b), "inputs digest"
+    assert pub[35:43] == outputs_digest(b), "outputs digest"
+    revealed = sum(o["client_id"] is not None for o in b["orders"])
+    quotes = sum(f["rfq_id"] is not None for f in b["result"]["forfeited"])
+    assert pub[43:45] == [len(markets), revealed + len(b["result"]["forfeited"]) - quotes]
+    for j, market in enumerate(markets):
+        r, post = b["result"]["markets"][market], b["post_state"]["markets"][market]
+        expected = [
+            r["price"] or 0,
+            *signed4(post["funding_index"]),
+            post["mark_price"],
+            r["orders"],
+        ]
+        expected += [
+            r["reference_price"] or 0,
+            post["index_price"],
+            *limbs(post["index_time_ms"], 2),
+        ]
+        assert pub[45 + 12 * j : 57 + 12 * j] == [*expected, int(post["flagged"])], market
     path = folder / "anchor.json"
     if not path.exists():
         return
@@ -971,6 +1078,65 @@ def test_liquidation_limits_and_funding_steps(published: list[dict[str, Any]]) -
                     b["folder"].name,
                     name,
                 )
+
+
+def _first_fill(b: dict[str, Any]) -> dict[str, Any]:
+    return next(f for m in b["result"]["markets"].values() for f in m["fills"])
+
+
+TAMPERS = {
+    "collateral": (
+        lambda b: b["post_state"]["accounts"][0].__setitem__(
+            "collateral", b["post_state"]["accounts"][0]["collateral"] + 1
+        ),
+        test_state_roots_recompute,
+    ),
+    "fee pool": (
+        lambda b: b["post_state"].__setitem__("fee_pool", b["post_state"]["fee_pool"] + 1),
+        test_conservation_positions_and_fees,
+    ),
+    "fill price": (
+        lambda b: _first_fill(b).__setitem__("price", _first_fill(b)["price"] + 1),
+        test_result_json,
+    ),
+    "fill quantity": (
+        lambda b: _first_fill(b).__setitem__("quantity", _first_fill(b)["quantity"] + 1),
+        test_result_json,
+    ),
+    "column order": (lambda b: b["header"].reverse(), test_orders_csv),
+    "salt": (lambda b: b["orders"][0].__setitem__("salt", "0x" + "00" * 32), test_orders_csv),
+    "seed": (
+        lambda b: b["result"].__setitem__("seed", "0x" + "11" * 32),
+        test_seed_is_the_commitment_root,
+    ),
+    "oracle price": (
+        lambda b: b["oracle"]["reports"][0].__setitem__(
+            "price", b["oracle"]["reports"][0]["price"] + 1
+        ),
+        test_oracle_json,
+    ),
+    "index": (
+        lambda b: next(iter(b["post_state"]["markets"].values())).__setitem__("index_price", 1),
+        test_post_state_index_is_the_oracle_reading,
+    ),
+    "requirement": (
+        lambda b: b["post_state"]["accounts"][0].__setitem__("maintenance_requirement", 0),
+        test_requirements_without_portfolio_margin,
+    ),
+}
+
+
+@pytest.mark.parametrize("what", sorted(TAMPERS))
+def test_the_checker_catches_one_change(published: list[dict[str, Any]], what: str) -> None:
+    """Each check can fail: one value changed in a copy of a folder, its check refuses it."""
+    import copy
+
+    tamper, check = TAMPERS[what]
+    check(published)
+    changed = copy.deepcopy(published)
+    tamper(changed[-1])
+    with pytest.raises(AssertionError):
+        check(changed)
 
 
 def check_published(root: Path) -> None:
