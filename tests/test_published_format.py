@@ -1080,6 +1080,46 @@ def test_liquidation_limits_and_funding_steps(published: list[dict[str, Any]]) -
                 )
 
 
+def test_sealbatch_clear_reclears_each_market(
+    published: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "sealbatch clear orders.csv --market M --reference P --seed SEED" gives the batch's
+    price, volumes and fills (DESIGN.md's `clear --json` keys)."""
+    for b in published:
+        r = b["result"]
+        for name, m in r["markets"].items():
+            args = [
+                "clear",
+                str(b["folder"] / "orders.csv"),
+                "--market",
+                name,
+                "--seed",
+                r["seed"],
+                "--json",
+            ]
+            if m["reference_price"] is not None:
+                args += ["--reference", str(m["reference_price"])]
+            capsys.readouterr()
+            assert main(args) == 0
+            got = json.loads(capsys.readouterr().out)
+            assert set(got) == {
+                "price",
+                "volume",
+                "buy_volume",
+                "sell_volume",
+                "imbalance",
+                "fills",
+            }
+            for k in ("price", "volume", "buy_volume", "sell_volume", "imbalance"):
+                assert got[k] == m[k], (b["folder"].name, name, k)
+            assert all(set(f) == {"order_id", "quantity"} for f in got["fills"])
+            fills = sorted((f["order_id"], f["quantity"]) for f in got["fills"])
+            assert fills == sorted((f["order_id"], f["quantity"]) for f in m["fills"]), (
+                b["folder"].name,
+                name,
+            )
+
+
 def _first_fill(b: dict[str, Any]) -> dict[str, Any]:
     return next(f for m in b["result"]["markets"].values() for f in m["fills"])
 
