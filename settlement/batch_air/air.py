@@ -38,6 +38,7 @@ from sealbatch.settlement.batch_air import (
     headers,
     inputs_digest,
     liq_orders,
+    liq_slice,
     marks,
     tiekeys,
     waivers,
@@ -125,6 +126,7 @@ def declare_all(
     marks.declare(b, statement)
     funding_rule.declare(b, statement, sec.row)
     liq_orders.declare(b, statement, settle_columns.accounts, sec.row)
+    liq_slice.declare(b, statement)
     sw = statement.settle_witness
     rows = sw.adjust_rows()
     b.public_table(PublicTable(TAG_ADJUST, rows, (1,) * len(rows), receive=False))

@@ -20,6 +20,7 @@ from sealbatch.settlement.batch_air import (
     headers,
     inputs_digest,
     liq_orders,
+    liq_slice,
     marks,
     waivers,
 )
@@ -58,6 +59,7 @@ def generate(
         marks.generate(tb, statement, refuse=refuse)
         funding_rule.generate(tb, statement, refuse=refuse)
         liq_orders.generate(tb, statement, refuse=refuse)
+        liq_slice.generate(tb, statement)
         trace = tb.finish()
     except ValueError as exc:
         raise BatchStatementError(f"the batch breaks its statement: {exc}") from exc

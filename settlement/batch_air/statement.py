@@ -172,6 +172,10 @@ class BatchStatement:
     #: per market (id order) its ``max_slippage_bps``: a constant of the AIR, which proves
     #: each liquidation order's limit from it (:mod:`.liq_orders`)
     liquidation_slippage: tuple[int, ...] = ()
+    #: per market (id order) each cross-margin tier's ``initial_bps``, in tier order: a
+    #: constant of the AIR, which proves each account's initial requirement per market
+    #: from it (:mod:`.liq_slice`)
+    liquidation_initial_bps: tuple[tuple[int, ...], ...] = ()
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
@@ -373,6 +377,9 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         ),
         liquidation_caps=tuple(_liquidation_cap(config, name) for name in markets),
         liquidation_slippage=tuple(_risk(config, name).max_slippage_bps for name in markets),
+        liquidation_initial_bps=tuple(
+            tuple(t.initial_bps for t in _risk(config, name).tiers) for name in markets
+        ),
     )
 
 
