@@ -127,6 +127,7 @@ def declare_all(
     funding_rule.declare(b, statement, sec.row)
     liq_orders.declare(b, statement, settle_columns.accounts, sec.row)
     liq_slice.declare(b, statement)
+    liq_slice.declare_slice(b, statement, settle_columns.accounts)
     sw = statement.settle_witness
     rows = sw.adjust_rows()
     b.public_table(PublicTable(TAG_ADJUST, rows, (1,) * len(rows), receive=False))

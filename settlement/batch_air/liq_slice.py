@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sealbatch.crypto.air import Column, Expr, col, const
+from sealbatch.crypto.air import Column, Expr, col, const, pub
+from sealbatch.crypto.field_scalar import P
+from sealbatch.settlement.batch_air.accounts import AccountColumns
 from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.limbs import (
     AMOUNT_DIGITS,
@@ -41,7 +43,11 @@ from sealbatch.settlement.batch_air.limbs import (
     carry_columns,
     carry_equations,
 )
-from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.batch_air.statement import (
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
+    BatchStatement,
+)
 from sealbatch.settlement.params import BPS
 
 __all__ = ["SECTION", "declare", "generate", "initial_witness"]
@@ -183,3 +189,360 @@ def generate(tb: TraceBuilder, statement: BatchStatement) -> None:
             scale = 1 << (12 - {"delta[1]": 3, "rem[2]": 3, "room[2]": 3}[name]) if top else 1
             sends.append(values * (64 if name.endswith(".hi") else scale))
     tb.count_range(np.concatenate(sends))
+
+
+# --------------------------------------------------------------------------
+# The slice: per_lot, the notional order, the ceiling division, the markets skipped
+# --------------------------------------------------------------------------
+
+_K_DIGITS = 5  # price × multiplier < 2^60 (the derived public digits)
+
+
+def _identity(b: AirBuilder, name: str, terms: list[list[Expr]], label: str) -> None:
+    """``Σ_k 2^(12k)·Σ terms[k] = 0`` with range-checked carries ``name[k]``."""
+    cexprs: list[Expr] = []
+    for k in range(len(terms) - 1):
+        lo, hi = b.column(SECTION, f"{name}[{k}].lo"), b.column(SECTION, f"{name}[{k}].hi")
+        b.bus.send(TAG_RANGE, [lo], 1, f"liquidation slice: {name}[{k}] low digit")
+        b.bus.send(TAG_RANGE, [hi * (1 << (2 * 12 - CARRY_BITS))], 1,
+                   f"liquidation slice: {name}[{k}] high digit")  # fmt: skip
+        cexprs.append(lo + DIGIT * hi - CARRY_OFFSET)
+    for k, e in enumerate(carry_equations(terms, cexprs)):
+        b.constrain(e, f"{label} (digit {k})")
+
+
+def _digit_columns(b: AirBuilder, name: str, count: int) -> list[Column]:
+    cols = [b.column(SECTION, f"{name}[{k}]") for k in range(count)]
+    for k, d in enumerate(cols):
+        b.bus.send(TAG_RANGE, [d], 1, f"liquidation slice: {name}[{k}] in range")
+    return cols
+
+
+def _shift(digits: list[Expr], by: int, count: int) -> list[Expr]:
+    out: list[Expr] = [const(0)] * count
+    for k, d in enumerate(digits):
+        if k + by < count:
+            out[k + by] = d
+    return out
+
+
+def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns) -> None:
+    """The slice rule's constraints on each account row (module docstring)."""
+    m = len(statement.markets)
+    if not 1 <= m <= 4 or len(statement.liquidation_slice_caps) != m:
+        raise ValueError(
+            f"liquidation slice: expected 1 to 4 markets with their slice caps, got {m} "
+            f"and {len(statement.liquidation_slice_caps)}"
+        )
+    ix = statement.settle.derived_index(PUBLIC_HEADER + PUBLIC_PER_MARKET * m, 3)
+    nd = AMOUNT_DIGITS
+    cross = 1 - acct.identity[8]  # portfolio accounts: their staging is not the cross rule
+    # per_lot_j = max(1, ⌊K_j·ibps₀ / 10 000⌋), K_j the public price × multiplier digits
+    pl: list[list[Expr]] = []
+    for j in range(m):
+        ibps0 = _tiers(statement, j)[0][0]
+        kd = [pub(ix.margin_price(0, j) + k) for k in range(_K_DIGITS)]
+        pr = _digit_columns(b, f"pr{j}", _K_DIGITS)
+        rho = _digit_columns(b, f"rho{j}", 2)
+        room = _digit_columns(b, f"rhoroom{j}", 2)
+        b.constrain(
+            rho[0] + DIGIT * rho[1] + room[0] + DIGIT * room[1] - (BPS - 1),
+            f"liquidation slice: per_lot [{j}] remainder below 10 000",
+        )
+        terms: list[list[Expr]] = [[ibps0 * kd[k], -(BPS * pr[k])] for k in range(_K_DIGITS)]
+        terms[0].append(-rho[0])
+        terms[1].append(-rho[1])
+        _identity(b, f"plc{j}", terms, f"liquidation slice: per_lot [{j}] rounded down")
+        z, inv = b.column(SECTION, f"plz{j}"), b.column(SECTION, f"plinv{j}")
+        b.boolean(z, f"liquidation slice: plz{j}")
+        total: Expr = const(0)
+        for d in pr:
+            total = total + d
+        b.constrain(z * total, f"liquidation slice: per_lot [{j}] raised to 1 only from 0")
+        b.constrain((1 - z) * (total * inv - 1), f"liquidation slice: per_lot [{j}] at least 1")
+        pl.append([pr[0] + z, *pr[1:]])
+    # the notional order: w_jk = 1 when market j comes before market k (j < k)
+    before: dict[tuple[int, int], Expr] = {}
+    for j in range(m):
+        for k in range(j + 1, m):
+            w = b.column(SECTION, f"w{j}{k}")
+            b.boolean(w, f"liquidation slice: w{j}{k}")
+            g = _digit_columns(b, f"ng{j}{k}", nd)
+            terms = [[] for _ in range(nd)]
+            for x, sign in ((j, 1), (k, -1)):
+                kd = [pub(ix.margin_price(0, x) + i) for i in range(_K_DIGITS)]
+                for a, p_a in enumerate(acct.positions[1][x].digits):
+                    for i in range(_K_DIGITS):
+                        if a + i < nd:
+                            terms[a + i].append(sign * (p_a * kd[i]))
+            for i in range(nd):
+                terms[i].append(-((2 * w - 1) * g[i]))
+            terms[0].append(1 - w)
+            _identity(b, f"nc{j}{k}", terms, f"liquidation slice: notional order {j}/{k}")
+            before[(j, k)] = w
+            before[(k, j)] = 1 - w
+    # the shortfall toward initial margin, S0 = Σ I − equity, in unnormalised digits
+    below = _existing(b, "health.mark.below")
+    s0: list[Expr] = []
+    for i in range(nd):
+        e: Expr = -((1 - 2 * below) * _existing(b, f"health.mark.d[{i}]"))
+        for j in range(m):
+            e = e + _existing(b, f"{SECTION}.i{j}[{i}]") - _existing(b, f"health.mark.q[{j}][{i}]")
+        s0.append(e)
+    o = [_existing(b, f"liq.o{j}") for j in range(m)]
+    a = [[_existing(b, f"liq.a{j}[{i}]") for i in range(2)] for j in range(m)]
+    # L_j = lots_j × per_lot_j, lots_j = 1 + a_j (unnormalised digits)
+    lots_pl: list[list[Expr]] = []
+    for j in range(m):
+        lj = [const(0)] * nd
+        for i in range(nd):
+            lj[i] = lj[i] + (_shift(pl[j], 0, nd)[i] * (1 + a[j][0]))
+            lj[i] = lj[i] + _shift(pl[j], 1, nd)[i] * a[j][1]
+        lots_pl.append(lj)
+    caps = statement.liquidation_slice_caps
+    count: Expr = const(0)
+    for j in range(m):
+        # before market j: S_j = S0 − Σ_{i before j} o_i·L_i; a staged slice is at most
+        # ⌈S_j / per_lot⌉: S_j − (lots − 1)·per_lot − 1 ≥ 0
+        sj = list(s0)
+        for i in range(m):
+            if i != j:
+                for d in range(nd):
+                    sj[d] = sj[d] - before[(i, j)] * o[i] * lots_pl[i][d]
+        gate = cross * o[j]
+        ga = _digit_columns(b, f"ga{j}", nd)
+        pl_d = _shift(pl[j], 0, nd)
+        terms = [[gate * (sj[d] - lots_pl[j][d] + pl_d[d]), -ga[d]] for d in range(nd)]
+        terms[0].append(-gate)
+        _identity(b, f"gac{j}", terms, f"liquidation slice: slice [{j}] at most the ceiling")
+        # clamped: the slice is the position or a slice cap
+        c = b.column(SECTION, f"clamp{j}")
+        b.boolean(c, f"liquidation slice: clamp{j}")
+        qty = 1 + a[j][0] + DIGIT * a[j][1]
+        room_p = _existing(b, f"liq.c{j}[0]") + DIGIT * _existing(b, f"liq.c{j}[1]")
+        b.constrain(
+            c * room_p * (caps[j][0] - qty) * (caps[j][1] - qty),
+            f"liquidation slice: a clamped slice [{j}] is the position or a slice cap",
+        )
+        b.constrain((1 - o[j]) * c, f"liquidation slice: clamp{j} only for an order")
+        # an unclamped slice is the last staged
+        for k in range(m):
+            if k != j:
+                b.constrain(
+                    cross * o[j] * (1 - c) * o[k] * before[(j, k)],
+                    f"liquidation slice: an unclamped slice [{j}] is the last one",
+                )
+                # no held market with a mark left out before a staged one
+                elig_k = _existing(b, f"health.nz[{k}]") * pub(ix.has_mark(k))
+                b.constrain(
+                    cross * o[j] * elig_k * (1 - o[k]) * before[(k, j)],
+                    f"liquidation slice: market [{k}] skipped before a staged market [{j}]",
+                )
+        elig_j = _existing(b, f"health.nz[{j}]") * pub(ix.has_mark(j))
+        count = count + o[j] * (1 - c) + elig_j - o[j]
+    # an unclamped slice, or a held market left without an order: the shortfall ran out
+    staged = _existing(b, "health.staged")
+    v = b.column(SECTION, "v")
+    b.boolean(v, "liquidation slice: v")
+    b.constrain(
+        (1 - v) * cross * staged * count, "liquidation slice: the shortfall checked at the end"
+    )
+    s_end = list(s0)
+    for i in range(m):
+        for d in range(nd):
+            s_end[d] = s_end[d] - o[i] * lots_pl[i][d]
+    ge = _digit_columns(b, "ge", nd)
+    terms = [[-(v * s_end[d]), -ge[d]] for d in range(nd)]
+    _identity(b, "gec", terms, "liquidation slice: the shortfall runs out")
+
+
+def _lenient_carries(sums: list[int]) -> list[int]:
+    """Carries of an identity's position sums; one that does not hold (a forged witness)
+    gets carries in range and fails its own digit equation."""
+    out, carry = [], 0
+    for total in sums[:-1]:
+        carry = (total + carry) >> 12
+        carry = max(-CARRY_OFFSET, min(CARRY_OFFSET - 1, carry))
+        out.append(carry)
+    return out
+
+
+def _digits(value: int, count: int) -> list[int]:
+    value %= 1 << (12 * count)  # a negative (forged) value: in range, off its identity
+    return [(value >> (12 * k)) % DIGIT for k in range(count)]
+
+
+def _conv(x: list[int], y: list[int], count: int) -> list[int]:
+    out = [0] * count
+    for i, xi in enumerate(x):
+        for k, yk in enumerate(y):
+            if i + k < count:
+                out[i + k] += xi * yk
+    return out
+
+
+def _rule_lots(
+    s0: int, notional: list[int], per_lot: list[int], sizes: list[int], caps: list[int],
+    eligible: list[bool],
+) -> list[int]:  # fmt: skip
+    """``plan_liquidations``'s slice per market (0: no order) for a shortfall ``s0``."""
+    out = [0] * len(sizes)
+    for j in sorted(range(len(sizes)), key=lambda j: (-notional[j], j)):
+        if not eligible[j] or s0 <= 0:
+            continue
+        out[j] = min(-(-s0 // per_lot[j]), sizes[j], caps[j])
+        s0 -= out[j] * per_lot[j]
+    return out
+
+
+def generate_slice(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
+    """Write the slice columns (after the health, ``liq`` and initial-requirement columns).
+
+    Raises:
+        ValueError: (with ``refuse``) a cross-margin account's staged slice that is not
+            ``plan_liquidations``'s (named: the account row, the market, both sizes).
+    """
+    st, sw = statement.settle, statement.settle_witness
+    m, n_rows, nd = len(statement.markets), tb.num_rows, AMOUNT_DIGITS
+    margins = st.margins
+    kmult = [margins[j].mark * st.markets[j].multiplier for j in range(m)]
+    kd = [[(kmult[j] >> (12 * i)) % DIGIT for i in range(_K_DIGITS)] for j in range(m)]
+    cols: dict[str, np.ndarray] = {}
+
+    def put(name: str, row: int, value: int) -> None:
+        if name not in cols:
+            cols[name] = np.zeros(n_rows, np.int64)
+        cols[name][row] = value
+
+    def put_carries(name: str, row: int, sums: list[int]) -> None:
+        for k, c in enumerate(_lenient_carries(sums)):
+            put(f"{name}[{k}].lo", row, (c + CARRY_OFFSET) % DIGIT)
+            put(f"{name}[{k}].hi", row, (c + CARRY_OFFSET) >> 12)
+
+    def trace_int(section: str, name: str) -> np.ndarray:
+        return tb.get(section, name).astype(np.int64)
+
+    pl_d: list[list[int]] = []
+    per_lot: list[int] = []
+    for j in range(m):
+        ibps0 = _tiers(statement, j)[0][0]
+        pr, rho = divmod(kmult[j] * ibps0, BPS)
+        prd = _digits(pr, _K_DIGITS)
+        for row in range(n_rows):
+            for k, v in enumerate(prd):
+                put(f"pr{j}[{k}]", row, v)
+            for k, v in enumerate(_digits(rho, 2)):
+                put(f"rho{j}[{k}]", row, v)
+            for k, v in enumerate(_digits(BPS - 1 - rho, 2)):
+                put(f"rhoroom{j}[{k}]", row, v)
+            put(f"plz{j}", row, int(pr == 0))
+            put(f"plinv{j}", row, pow(sum(prd), P - 2, P) if sum(prd) else 0)
+        sums = [ibps0 * kd[j][k] - BPS * prd[k] for k in range(_K_DIGITS)]
+        sums[0] -= _digits(rho, 2)[0]
+        sums[1] -= _digits(rho, 2)[1]
+        for row in range(n_rows):
+            put_carries(f"plc{j}", row, sums)
+        per_lot.append(max(1, pr))
+        pl_d.append([prd[0] + int(pr == 0), *prd[1:]])
+    # the rows' figures (as the trace holds them)
+    o = [trace_int("liq", f"o{j}") for j in range(m)]
+    a = [[trace_int("liq", f"a{j}[{i}]") for i in range(2)] for j in range(m)]
+    i_d = [[trace_int(SECTION, f"i{j}[{i}]") for i in range(nd)] for j in range(m)]
+    q_d = [[trace_int("health", f"mark.q[{j}][{i}]") for i in range(nd)] for j in range(m)]
+    d_d = [trace_int("health", f"mark.d[{i}]") for i in range(nd)]
+    below = trace_int("health", "mark.below")
+    staged = trace_int("health", "staged")
+    nz = [trace_int("health", f"nz[{j}]") for j in range(m)]
+    caps = statement.liquidation_slice_caps
+    protective = [ms.protective for ms in statement.post.market_states]
+    n = st.n_post
+    for row in range(n_rows):
+        sizes = [abs(int(sw.positions_post[row, j])) if row < n else 0 for j in range(m)]
+        cross = 1 - (int(sw.portfolio[row]) if row < n else 0)
+        notional = [sizes[j] * kmult[j] for j in range(m)]
+        size_d = [_digits(v, 2) for v in sizes]
+        before: dict[tuple[int, int], int] = {}
+        for j in range(m):
+            for k in range(j + 1, m):
+                w = int(notional[j] >= notional[k])
+                g = notional[j] - notional[k] if w else notional[k] - notional[j] - 1
+                gd = _digits(g, nd)
+                put(f"w{j}{k}", row, w)
+                for i, v in enumerate(gd):
+                    put(f"ng{j}{k}[{i}]", row, v)
+                sums = [
+                    x - y - (2 * w - 1) * gd[i]
+                    for i, (x, y) in enumerate(
+                        zip(_conv(size_d[j], kd[j], nd), _conv(size_d[k], kd[k], nd), strict=True)
+                    )
+                ]
+                sums[0] += 1 - w
+                put_carries(f"nc{j}{k}", row, sums)
+                before[(j, k)], before[(k, j)] = w, 1 - w
+        sign = 1 - 2 * int(below[row])
+        s0 = [
+            sum(int(i_d[j][i][row]) - int(q_d[j][i][row]) for j in range(m))
+            - sign * int(d_d[i][row])
+            for i in range(nd)
+        ]
+        oo = [int(o[j][row]) for j in range(m)]
+        qty = [1 + int(a[j][0][row]) + DIGIT * int(a[j][1][row]) for j in range(m)]
+        lots_pl = [
+            [x + y for x, y in zip(_conv([1 + int(a[j][0][row])], pl_d[j], nd),
+                                   _conv([0, int(a[j][1][row])], pl_d[j], nd), strict=True)]
+            for j in range(m)
+        ]  # fmt: skip
+        count = 0
+        for j in range(m):
+            sj = list(s0)
+            for i in range(m):
+                if i != j:
+                    sj = [
+                        x - before[(i, j)] * oo[i] * y for x, y in zip(sj, lots_pl[i], strict=True)
+                    ]
+            gate = cross * oo[j]
+            pos = [
+                gate * (x - y + z) for x, y, z in zip(sj, lots_pl[j], pl_d[j] + [0], strict=True)
+            ]
+            pos[0] -= gate
+            value = sum(v << (12 * i) for i, v in enumerate(pos))
+            gd = _digits(value, nd)
+            for i, v in enumerate(gd):
+                put(f"ga{j}[{i}]", row, v)
+            put_carries(f"gac{j}", row, [x - y for x, y in zip(pos, gd, strict=True)])
+            clamped = oo[j] and qty[j] in (sizes[j], *caps[j])
+            put(f"clamp{j}", row, int(clamped))
+            elig = int(nz[j][row]) * int(margins[j].mark > 0)
+            count += oo[j] * (1 - int(clamped)) + elig - oo[j]
+        v = int(cross * int(staged[row]) * count != 0)
+        put("v", row, v)
+        s_end = list(s0)
+        for i in range(m):
+            s_end = [x - oo[i] * y for x, y in zip(s_end, lots_pl[i], strict=True)]
+        pos = [-v * x for x in s_end]
+        value = sum(x << (12 * i) for i, x in enumerate(pos))
+        gd = _digits(value, nd)
+        for i, x in enumerate(gd):
+            put(f"ge[{i}]", row, x)
+        put_carries("gec", row, [x - y for x, y in zip(pos, gd, strict=True)])
+        if refuse and row < n and cross and staged[row]:
+            s0_value = sum(x << (12 * i) for i, x in enumerate(s0))
+            slice_caps = [caps[j][1] if protective[j] else caps[j][0] for j in range(m)]
+            eligible = [bool(nz[j][row]) and margins[j].mark > 0 for j in range(m)]
+            rule = _rule_lots(s0_value, notional, per_lot, sizes, slice_caps, eligible)
+            got = [qty[j] * oo[j] for j in range(m)]
+            for j in range(m):
+                if rule[j] != got[j]:
+                    raise ValueError(
+                        f"liquidation slice: account row {row} in {statement.markets[j]}: "
+                        f"expected a slice of {rule[j]} lots (shortfall {s0_value}, per_lot "
+                        f"{per_lot[j]}; 0: no order), got {got[j]}"
+                    )
+    ranged: list[np.ndarray] = []
+    for name, values in cols.items():
+        tb.set(SECTION, name, values)
+        if name.endswith(".hi"):
+            ranged.append(values * (1 << (2 * 12 - CARRY_BITS)))
+        elif "[" in name and not name.startswith("w"):
+            ranged.append(values)
+    tb.count_range(np.concatenate(ranged))

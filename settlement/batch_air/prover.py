@@ -60,6 +60,7 @@ def generate(
         funding_rule.generate(tb, statement, refuse=refuse)
         liq_orders.generate(tb, statement, refuse=refuse)
         liq_slice.generate(tb, statement)
+        liq_slice.generate_slice(tb, statement, refuse=refuse)
         trace = tb.finish()
     except ValueError as exc:
         raise BatchStatementError(f"the batch breaks its statement: {exc}") from exc

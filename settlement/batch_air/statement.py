@@ -176,6 +176,10 @@ class BatchStatement:
     #: constant of the AIR, which proves each account's initial requirement per market
     #: from it (:mod:`.liq_slice`)
     liquidation_initial_bps: tuple[tuple[int, ...], ...] = ()
+    #: per market (id order) ``(min(max_liquidation_lots, max_order_lots),
+    #: min(protective_liquidation_lots, max_order_lots))``: the two slice caps a slice may
+    #: be clamped at, constants of the AIR (:mod:`.liq_slice`)
+    liquidation_slice_caps: tuple[tuple[int, int], ...] = ()
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
         """``TAG_MARKET`` rows ``(market, code, price, traded, reference, has_reference)``
@@ -379,6 +383,13 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         liquidation_slippage=tuple(_risk(config, name).max_slippage_bps for name in markets),
         liquidation_initial_bps=tuple(
             tuple(t.initial_bps for t in _risk(config, name).tiers) for name in markets
+        ),
+        liquidation_slice_caps=tuple(
+            (
+                min(r.max_liquidation_lots, r.market.max_order_lots),
+                min(r.protective_liquidation_lots, r.market.max_order_lots),
+            )
+            for r in (_risk(config, name) for name in markets)
         ),
     )
 

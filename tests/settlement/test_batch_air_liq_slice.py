@@ -73,9 +73,10 @@ def test_the_initial_bps_are_part_of_the_program(
 
 
 def _forged(air: Air, trace: np.ndarray, statement: BatchStatement, step: int) -> np.ndarray:
-    """Account 0's BTC initial requirement moved by ``step`` with ``δ`` moved by
-    ``step × maintenance_bps`` (the digit identity still holds)."""
-    j, row = 0, 0
+    """Account 1's BTC initial requirement (short 200 lots, not staged: no slice reads
+    it) moved by ``step`` with ``δ`` moved by ``step × maintenance_bps`` (the digit
+    identity still holds)."""
+    j, row = 0, 1
     size = abs(int(statement.settle_witness.positions_post[row, j]))
     k_mult = statement.settle.margins[j].mark * statement.settle.markets[j].multiplier
     tier = next(t for t, (lots, _) in enumerate(statement.settle.margins[j].tiers) if size <= lots)
@@ -110,7 +111,7 @@ def test_an_initial_requirement_one_off_is_rejected(
     still holds; only the range lookups of those digits cannot balance the bus."""
     statement, air, trace = honest
     forged = _forged(air, trace, statement, step)
-    assert _initial(air, forged, 0, 0) == _initial(air, trace, 0, 0) + step
+    assert _initial(air, forged, 0, 1) == _initial(air, trace, 0, 1) + step
     air.check_trace(forged)  # the identities hold
     with pytest.raises(ConstraintViolation, match=r"bus: Σ = −public sum"):
         check_all(air, forged)
@@ -123,6 +124,6 @@ def test_an_initial_requirement_off_the_identity_is_rejected(
     _, air, trace = honest
     out = trace.copy()
     at = column(air, "slice.i0[0]")
-    out[at, 0] = (int(out[at, 0]) + 1) % P
+    out[at, 1] = (int(out[at, 1]) + 1) % P
     with pytest.raises(ConstraintViolation, match=r"initial requirement \[0\] \(digit"):
         check_all(air, out)
