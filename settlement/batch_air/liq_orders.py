@@ -42,14 +42,10 @@ independently of the slice arithmetic:
   the tighter of ``mark·(1 ± s)`` and ``index·(1 ± s)``, a buy's rounded down and a
   sell's up (``⌈x·(10 000 − s)/10 000⌉ = x − ⌊x·s/10 000⌋``).
 
-Not proved here (docs/stark.md "Not enforced yet"): the slice itself — ``lots =
-min(⌈shortfall / per_lot⌉, |P|, cap, max_order_lots)`` in markets by decreasing
-notional, the shortfall toward *initial* margin (the initial requirement is not in the
-AIR), and which markets the running shortfall skips —, and the order id. So an operator
-can still stage a larger or smaller slice than the rule's (between 1 lot and the
-position or the cap), but no longer an order on the wrong side, at another limit, in a
-market the account does not hold or without a mark, a GTC or non-reduce-only one, one
-beyond the position or the cap, or two in one market.
+The slice size itself — ``lots = min(⌈shortfall / per_lot⌉, |P|, cap,
+max_order_lots)`` in markets by decreasing notional, and which markets the running
+shortfall skips — is :mod:`.liq_slice`'s; the order id is not proved (docs/stark.md
+"Not enforced yet").
 
 Width: ``7·m`` main columns (``m`` markets) and ``7·m + 1`` bus interactions for the
 content; 25 main columns and 20 range lookups for the limit, whatever ``m``.

@@ -1,29 +1,56 @@
-"""Statement 4, the liquidation slice's first figure: each account's initial requirement.
+"""Statement 4, the liquidation slice: ``plan_liquidations``'s lots per staged order.
 
-:func:`sealbatch.settlement.liquidation.plan_liquidations` sizes a slice from the
-shortfall toward *initial* margin. The health section (:mod:`.health`) proves each
-account's maintenance requirement per market at the marks,
-``10 000·q = N·mbps + r`` with ``0 ≤ r ≤ 9 999`` (``N = |P| × mark × multiplier``,
-``mbps`` the position's tier's ``maintenance_bps``); this section proves, on the same
-account row and with no new public input, the initial requirement per market
-``I = ⌈N·ibps / 10 000⌉`` (``ibps`` the same tier's ``initial_bps``, a constant of the
-AIR: :attr:`BatchStatement.liquidation_initial_bps`) — ``cross_requirements``:
+:mod:`.health` proves which accounts are staged and :mod:`.liq_orders` each order's
+market, side, flags, limit and ``1 ≤ lots ≤ min(|P|, cap)``; this section proves, on each
+account row, that a cross-margin account's slices are exactly
+:func:`sealbatch.settlement.liquidation.plan_liquidations`'s: markets by decreasing
+notional ``N = |P| × mark × multiplier`` (ties: the lower index first), in each
+``lots = min(⌈S / per_lot⌉, |P|, cap)`` while the shortfall ``S`` toward initial margin,
+running down by ``lots × per_lot`` from one market to the next, is positive, and no order
+once it is not.
 
-* ``mbps·I = ibps·q + δ`` digit by digit (``I`` six range-checked 12-bit digits, five
-  range-checked carries), ``δ + 10 000`` in ``[0, 2^15)`` (two digits);
-* ``r' = 10 000·δ + r·ibps`` and ``10 000·mbps − 1 − r'`` both in ``[0, 2^27)`` (three
-  digits each).
+* **the initial requirement per market** ``I = ⌈N·ibps / 10 000⌉`` (``ibps`` the
+  position's tier's ``initial_bps``, a constant of the AIR:
+  :attr:`BatchStatement.liquidation_initial_bps`), from the health section's proved
+  maintenance figures ``10 000·q = N·mbps + r``, ``0 ≤ r ≤ 9 999``, and no new public
+  input: ``mbps·I = ibps·q + δ`` digit by digit (``I`` six digits, five carries),
+  ``δ + 10 000`` in ``[0, 2^15)``, ``r' = 10 000·δ + r·ibps`` and
+  ``10 000·mbps − 1 − r'`` in ``[0, 2^27)``: then ``10 000·mbps·I = ibps·N·mbps + r'``
+  with ``0 ≤ r' < 10 000·mbps``, so ``I`` is exactly the rule's, whatever the bps;
+* **the shortfall** ``S₀ = Σ I − equity`` in unnormalised digits: the health section's
+  ``equity − Σ q = (1 − 2·below)·|D|`` at the marks gives ``S₀ = Σ (I − q) − (1 − 2·below)·|D|``;
+* **per_lot** ``= max(1, ⌊K·ibps₀ / 10 000⌋)`` per market (``K`` the public digits of
+  ``mark × multiplier``, ``ibps₀`` tier 0's): ``K·ibps₀ = 10 000·p + ρ``,
+  ``0 ≤ ρ ≤ 9 999``, and a bit raising ``p = 0`` to 1;
+* **the notional order**: per pair ``j < k`` a bit ``w`` with
+  ``N_j − N_k = (2w − 1)·G − (1 − w)``, ``G ≥ 0`` in six digits: ``w = 1`` exactly
+  when ``j`` comes first;
+* **the slices**, with ``L_j = lots_j × per_lot_j`` and
+  ``S_j = S₀ − Σ_{i before j} o_i·L_i``: a staged slice is at most the ceiling,
+  ``S_j − (lots_j − 1)·per_lot_j − 1 ≥ 0`` (six digits); a bit ``clamp_j`` only where
+  the slice is the position or one of the two slice caps
+  (:attr:`BatchStatement.liquidation_slice_caps`); an unclamped slice is the last one
+  staged; no held market with a mark is left without an order before a staged one; and
+  where a slice is unclamped or a held market with a mark has no order, the shortfall
+  has run out: ``−S_end ≥ 0`` (six digits), ``S_end = S₀ − Σ o_i·L_i``.
 
-Then ``10 000·mbps·I = ibps·(10 000·q) + 10 000·δ = ibps·N·mbps + r'`` with
-``0 ≤ r' < 10 000·mbps``: ``I = ⌈N·ibps / 10 000⌉`` exactly, whatever the tiers' bps.
-Bounds: ``|10 000·δ|``, ``r·ibps`` and ``r'`` are below ``2^28.4``; a digit position of the
-identity sums two products below ``2^26`` and a carry; nothing wraps (``p ≈ 2^30.9``).
+Together: the staged markets are the first ones in the notional order; each is at most
+the ceiling; every one but the last is clamped (else the next one's ``S`` would be at
+most 0, below its ``(lots − 1)·per_lot + 1``), and the last one is clamped or brings the
+shortfall to at most 0 — the rule's ``min``. Portfolio-margin accounts are exempt (their
+requirement, a stress scenario, is not in the AIR).
 
-Not proved yet (docs/stark.md "Not enforced yet"): the rest of the slice (the shortfall
-``Σ I − equity``, ``per_lot``, the notional order, the ceiling division and the markets
-the shortfall skips), so nothing reads these columns yet.
+Not proved: which of the two slice caps applies (the post-state header's protective flag
+is not tied to the breaker rule): a slice may be clamped at either, between 1 lot and
+``min(|P|, larger cap)``.
 
-Width: ``23·m`` main columns (``m`` markets), ``23·m`` range lookups.
+Bounds: a digit position of the slice identities sums at most ``m ≤ 4`` products
+``L_i`` (each below ``2^25`` a position), the ``I``, ``q`` and ``|D|`` digits and a carry:
+below ``2^28.3``; the others stay below ``2^28.4``; nothing wraps (``p ≈ 2^30.9``).
+
+Width: ``23·m`` main columns for the initial requirement, ``19·m`` for per_lot, ``17``
+per pair of markets, ``17·m + 17`` for the slices: 154 for two markets; as many 12-bit
+range lookups but the bits.
 """
 
 from __future__ import annotations
@@ -77,7 +104,8 @@ def _tiers(statement: BatchStatement, j: int) -> tuple[tuple[int, int], ...]:
 
 
 def declare(b: AirBuilder, statement: BatchStatement) -> None:
-    """Allocate the section's columns and constraints (after the health section)."""
+    """Allocate the initial requirement's columns and constraints (after the health
+    section)."""
     m = len(statement.markets)
     if len(statement.liquidation_initial_bps) != m:
         raise ValueError(

@@ -13,10 +13,12 @@ the AIR names the constraint or the range lookup that fails.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from sealbatch.auction.orders import Side
 from sealbatch.crypto.air import Air, ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.solidity import compile_constraints
@@ -25,9 +27,22 @@ from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS
 from sealbatch.settlement.batch_air.liq_slice import initial_witness
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.ledger import LedgerState, LiquidationOrder
+from sealbatch.settlement.liquidation import _limit
 from sealbatch.settlement.margin import cross_requirements
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
-from tests.settlement.batch_air_helpers import check_all, column, crash_publication, statement_of
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    column,
+    crash_publication,
+    marked_state,
+    proved,
+    refused_and_rejected,
+    republish,
+    statement_of,
+)
 from tests.settlement.test_batch_air_margin import _pre
 
 
@@ -127,3 +142,105 @@ def test_an_initial_requirement_off_the_identity_is_rejected(
     out[at, 1] = (int(out[at, 1]) + 1) % P
     with pytest.raises(ConstraintViolation, match=r"initial requirement \[0\] \(digit"):
         check_all(air, out)
+
+
+# --------------------------------------------------------------------------
+# The slice: account 0 long 5 BTC and 10 ETH lots, 10 M of equity after the crash
+# (initial requirement 62.1 M, shortfall 52.1 M): ETH first (notional 322 M against BTC's
+# 299 M), clamped at its 10 lots (32.2 M at per_lot 3.22 M), then BTC ⌈19.9 M / 5.98 M⌉
+# = 4 lots. With 30 M of equity (shortfall 32.1 M) ETH's 10 lots cover it: no BTC order.
+# --------------------------------------------------------------------------
+
+
+def _two_market(equity: int) -> dict[str, str]:
+    pre = marked_state(
+        [equity, 10**12, 10**12, 10**12], np.array([[5, 10], [-5, -10], [0, 0], [0, 0]])
+    )
+    return crash_publication(pre)[0]
+
+
+@pytest.fixture(scope="module")
+def split() -> dict[str, str]:
+    return _two_market(64_000_000)
+
+
+@pytest.fixture(scope="module")
+def covered() -> dict[str, str]:
+    return _two_market(84_000_000)
+
+
+def _slices(post: LedgerState) -> dict[str, int]:
+    return {lo.resting.order.market: lo.resting.order.quantity for lo in post.pending_liquidations}
+
+
+def _with_slices(post: LedgerState, slices: dict[str, int]) -> LedgerState:
+    """Account 0's liquidation orders with the quantities ``slices`` (a market missing:
+    no order; a new one: a copy of the first order in it, at the rule's limit)."""
+    (first, *_) = post.pending_liquidations
+    out = []
+    for n, (market, qty) in enumerate(slices.items()):
+        lo = next((x for x in post.pending_liquidations if x.resting.order.market == market), None)
+        if lo is None:
+            ms = next(m for m in post.market_states if m.market == market)
+            risk = next(r for r in DEFAULT_CONFIG.markets if r.market_id == market)
+            order = replace(
+                first.resting.order,
+                market=market,
+                limit_price=_limit(ms.mark_price, ms.index_price, Side.SELL, risk.max_slippage_bps),
+            )
+            lo = LiquidationOrder(
+                first.account, replace(first.resting, order=order, order_id=bytes(31) + bytes([n]))
+            )
+        order = replace(lo.resting.order, quantity=qty)
+        out.append(replace(lo, resting=replace(lo.resting, order=order)))
+    return replace(post, pending_liquidations=tuple(out))
+
+
+def test_a_shortfall_split_across_two_markets_is_proved(split: dict[str, str]) -> None:
+    """ETH (the larger notional) clamped at the position, BTC the ceiling of the rest."""
+    statement = statement_of(split)
+    assert _slices(statement.post) == {ETH: 10, BTC: 4}
+    air, trace = generate(statement, rows_for(statement))
+    check_all(air, trace)
+    assert int(trace[column(air, "slice.w01"), 0]) == 0  # ETH before BTC
+    assert [int(trace[column(air, f"slice.clamp{j}"), 0]) for j in range(2)] == [0, 1]
+    assert int(trace[column(air, "slice.v"), 0]) == 1  # BTC unclamped: the shortfall ran out
+
+
+def test_a_shortfall_one_market_covers_is_proved(covered: dict[str, str]) -> None:
+    statement = statement_of(covered)
+    assert _slices(statement.post) == {ETH: 10}
+    proved(statement)
+
+
+_CEILING = r"slice \[0\] at most the ceiling"
+_RAN_OUT = r"the shortfall runs out"
+_BTC = r"account row 0 in BTC-PERP: expected a slice of 4 lots .*"
+
+
+@pytest.mark.parametrize(
+    ("slices", "refused", "rejected"),
+    [
+        # one lot larger in BTC: (5 − 1) × 5.98 M ≥ 19.9 M
+        ({ETH: 10, BTC: 5}, _BTC + "got 5", _CEILING),
+        # one lot smaller: unclamped, and 19.9 M − 3 × 5.98 M is still owed
+        ({ETH: 10, BTC: 3}, _BTC + "got 3", _RAN_OUT),
+        # the order swapped (BTC first: 5, then ETH ⌈22.2 M / 3.22 M⌉ = 7)
+        ({BTC: 5, ETH: 7}, _BTC + "got 5", r"unclamped slice \[1\] is the last"),
+        # per_lot from tier 1 (2 000 bps: 6.44 M): ETH 9 lots cover 52.1 M, no BTC order
+        ({ETH: 9}, _BTC + "got 0", _RAN_OUT),
+    ],
+)
+def test_a_slice_off_the_rule_is_refused_and_rejected(
+    split: dict[str, str], slices: dict[str, int], refused: str, rejected: str
+) -> None:
+    forged = statement_of(republish(split, lambda post: _with_slices(post, slices)))
+    refused_and_rejected(forged, refused, rejected)
+
+
+def test_an_order_the_shortfall_no_longer_reaches_is_refused_and_rejected(
+    covered: dict[str, str],
+) -> None:
+    """ETH's 10 lots leave the shortfall at −0.1 M: a 1-lot BTC order is one too many."""
+    forged = statement_of(republish(covered, lambda post: _with_slices(post, {ETH: 10, BTC: 1})))
+    refused_and_rejected(forged, r"in BTC-PERP: expected a slice of 0 lots .*got 1", _CEILING)
