@@ -318,14 +318,14 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
             e = e + _existing(b, f"{SECTION}.i{j}[{i}]") - _existing(b, f"health.mark.q[{j}][{i}]")
         s0.append(e)
     o = [_existing(b, f"liq.o{j}") for j in range(m)]
-    a = [[_existing(b, f"liq.a{j}[{i}]") for i in range(2)] for j in range(m)]
+    adig = [[_existing(b, f"liq.a{j}[{i}]") for i in range(2)] for j in range(m)]
     # L_j = lots_j × per_lot_j, lots_j = 1 + a_j (unnormalised digits)
     lots_pl: list[list[Expr]] = []
     for j in range(m):
-        lj = [const(0)] * nd
+        lj: list[Expr] = [const(0)] * nd
         for i in range(nd):
-            lj[i] = lj[i] + (_shift(pl[j], 0, nd)[i] * (1 + a[j][0]))
-            lj[i] = lj[i] + _shift(pl[j], 1, nd)[i] * a[j][1]
+            lj[i] = lj[i] + (_shift(pl[j], 0, nd)[i] * (1 + adig[j][0]))
+            lj[i] = lj[i] + _shift(pl[j], 1, nd)[i] * adig[j][1]
         lots_pl.append(lj)
     caps = statement.liquidation_slice_caps
     count: Expr = const(0)
@@ -335,18 +335,18 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
         sj = list(s0)
         for i in range(m):
             if i != j:
-                for d in range(nd):
-                    sj[d] = sj[d] - before[(i, j)] * o[i] * lots_pl[i][d]
+                for t in range(nd):
+                    sj[t] = sj[t] - before[(i, j)] * o[i] * lots_pl[i][t]
         gate = cross * o[j]
         ga = _digit_columns(b, f"ga{j}", nd)
         pl_d = _shift(pl[j], 0, nd)
-        terms = [[gate * (sj[d] - lots_pl[j][d] + pl_d[d]), -ga[d]] for d in range(nd)]
+        terms = [[gate * (sj[t] - lots_pl[j][t] + pl_d[t]), -ga[t]] for t in range(nd)]
         terms[0].append(-gate)
         _identity(b, f"gac{j}", terms, f"liquidation slice: slice [{j}] at most the ceiling")
         # clamped: the slice is the position or a slice cap
         c = b.column(SECTION, f"clamp{j}")
         b.boolean(c, f"liquidation slice: clamp{j}")
-        qty = 1 + a[j][0] + DIGIT * a[j][1]
+        qty = 1 + adig[j][0] + DIGIT * adig[j][1]
         room_p = _existing(b, f"liq.c{j}[0]") + DIGIT * _existing(b, f"liq.c{j}[1]")
         b.constrain(
             c * room_p * (caps[j][0] - qty) * (caps[j][1] - qty),
@@ -377,10 +377,10 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
     )
     s_end = list(s0)
     for i in range(m):
-        for d in range(nd):
-            s_end[d] = s_end[d] - o[i] * lots_pl[i][d]
+        for t in range(nd):
+            s_end[t] = s_end[t] - o[i] * lots_pl[i][t]
     ge = _digit_columns(b, "ge", nd)
-    terms = [[-(v * s_end[d]), -ge[d]] for d in range(nd)]
+    terms = [[-(v * s_end[t]), -ge[t]] for t in range(nd)]
     _identity(b, "gec", terms, "liquidation slice: the shortfall runs out")
 
 
