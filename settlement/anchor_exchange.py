@@ -321,17 +321,17 @@ class ExchangeContract:
         m = int(self.chain.call(self.exchange, "marketCount"))
         return tuple(int(self.chain.call(self.exchange, "marketCodes", j)) for j in range(m))
 
-    def market_terms(self) -> tuple[tuple[int, tuple[tuple[int, int], ...], int], ...]:
-        """Each market's fee (bps), margin tiers ``(max_lots, maintenance_bps)`` and
-        liquidation penalty (bps) as fixed at deployment, in id order: a settlement
-        statement must carry exactly these."""
+    def market_terms(self) -> tuple[tuple[int, tuple[tuple[int, int], ...], int, int], ...]:
+        """Each market's fee (bps), margin tiers ``(max_lots, maintenance_bps)``,
+        liquidation penalty (bps) and tier 0's initial bps as fixed at deployment, in id
+        order: a settlement statement must carry exactly these."""
         m = int(self.chain.call(self.exchange, "marketCount"))
         out = []
         for j in range(m):
             terms = (int(v) for v in self.chain.call(self.exchange, "marketTerms", j))
             fee, penalty, count, *tiers = terms
             pairs = tuple((tiers[2 * k], tiers[2 * k + 1]) for k in range(count))
-            out.append((fee, pairs, penalty))
+            out.append((fee, pairs, penalty, tiers[2 * count]))
         return tuple(out)
 
     def operator_tables(self) -> tuple[int, ...]:
@@ -610,14 +610,18 @@ class ExchangeContract:
 
 def market_terms(
     config: SettlementConfig,
-) -> tuple[tuple[int, ...], tuple[tuple[tuple[int, int], ...], ...], tuple[int, ...]]:
-    """Each market's fee (bps), margin tiers ``(max_lots, maintenance_bps)`` and
-    liquidation penalty (bps) under ``config``, in id order: :func:`deploy_exchange`'s
-    ``fee_bps``, ``margin_tiers`` and ``penalty_bps``."""
+) -> tuple[
+    tuple[int, ...], tuple[tuple[tuple[int, int], ...], ...], tuple[int, ...], tuple[int, ...]
+]:
+    """Each market's fee (bps), margin tiers ``(max_lots, maintenance_bps)``, liquidation
+    penalty (bps) and tier 0's initial bps under ``config``, in id order:
+    :func:`deploy_exchange`'s ``fee_bps``, ``margin_tiers``, ``penalty_bps`` and
+    ``initial_bps``."""
     return (
         tuple(r.fee_bps for r in config.markets),
         tuple(tuple((t.max_lots, t.maintenance_bps) for t in r.tiers) for r in config.markets),
         tuple(r.liquidation_penalty_bps for r in config.markets),
+        tuple(r.tiers[0].initial_bps for r in config.markets),
     )
 
 
@@ -647,6 +651,7 @@ def deploy_exchange(
     fee_bps: Sequence[int] = (),
     margin_tiers: Sequence[Sequence[tuple[int, int]]] = (),
     penalty_bps: Sequence[int] = (),
+    initial_bps: Sequence[int] = (),
     genesis_marks: Sequence[int] | None = None,
     genesis_indexes: Sequence[tuple[int, int]] | None = None,
     first_batch_id: int | None = None,
@@ -681,6 +686,9 @@ def deploy_exchange(
             order, per market in id order; pinned like the fees (same default).
         penalty_bps: each market's liquidation penalty in bps of a liquidation fill's
             notional, in id order; pinned like the fees (same default).
+        initial_bps: each market's tier 0 ``initial_bps``, in id order: the contract derives
+            each market's liquidation ``per_lot`` from it and the mark; pinned like the fees
+            (same default).
         genesis_marks: each market's mark price at the genesis root, in id order: the first
             batch's reference prices must be them, and an escape before any anchor values
             positions at them (default: the batch's pre-state marks when the genesis root is
@@ -737,10 +745,11 @@ def deploy_exchange(
         )
         multipliers = multipliers or [mt.multiplier for mt in bs.settle.markets]
         markets = markets or bs.markets
-        fees, tiers, penalties = market_terms(_pre_config(verifier))
+        fees, tiers, penalties, initials = market_terms(_pre_config(verifier))
         fee_bps = fee_bps or fees
         margin_tiers = margin_tiers or tiers
         penalty_bps = penalty_bps or penalties
+        initial_bps = initial_bps or initials
         first_batch_id = bs.batch_id if first_batch_id is None else first_batch_id
     if oracle is None:
         raise AnchorError("expected the oracle configuration (sources, families, rules)")
@@ -759,10 +768,12 @@ def deploy_exchange(
         raise AnchorError(
             f"expected a genesis mark per market ({len(multipliers)}), got {len(genesis_marks)}"
         )
-    if len({len(fee_bps), len(margin_tiers), len(penalty_bps), len(multipliers)}) != 1:
+    if len({len(fee_bps), len(margin_tiers), len(penalty_bps), len(initial_bps),
+            len(multipliers)}) != 1:  # fmt: skip
         raise AnchorError(
-            f"expected a fee, margin tiers and a penalty per market ({len(multipliers)}), got "
-            f"{len(fee_bps)} fees, {len(margin_tiers)} tier lists and {len(penalty_bps)} penalties"
+            f"expected a fee, margin tiers, a penalty and tier 0's initial bps per market "
+            f"({len(multipliers)}), got {len(fee_bps)} fees, {len(margin_tiers)} tier lists, "
+            f"{len(penalty_bps)} penalties and {len(initial_bps)} initial bps"
         )
     hasher = chain.deploy("Poseidon2Hasher")
     token_contract = chain.at("TestToken", token) if token else chain.deploy("TestToken")
@@ -785,6 +796,7 @@ def deploy_exchange(
         [int(f) for f in fee_bps],
         [int(p) for p in penalty_bps],
         [[int(v) for tier in tiers for v in tier] for tiers in margin_tiers],
+        [int(v) for v in initial_bps],
         [int(v) for v in genesis_marks or ()],
         list(tables),
         [int(index) << 64 | int(at) for index, at in genesis_indexes or ()],

@@ -218,8 +218,9 @@ contract Exchange {
     /// @notice More commitments than the commitment tree holds.
     error CommitmentCountInvalid(uint256 count);
     /// @notice Market `market`'s fee or margin term `field` in the settlement statement is not
-    ///         the one fixed at deployment (`marketTerms`): field 0 is the fee (bps), 1 the tier
-    ///         count, 2 + 2k tier k's max_lots and 3 + 2k its maintenance bps.
+    ///         the one fixed at deployment (`marketTerms`): field 0 is the fee (bps), 1 the
+    ///         liquidation penalty (bps), 2 the tier count, 3 + 2k tier k's max_lots, 4 + 2k its
+    ///         maintenance bps, and 3 + 2n (n tiers) tier 0's initial bps.
     error MarketTermMismatch(uint256 market, uint256 field, uint256 expected, uint256 got);
     /// @notice The settlement statement's index price (its mark where there is no index) or oracle flag of a market is not the one
     ///         the contract reads from the oracle round (or carries over while flagged).
@@ -278,7 +279,7 @@ contract Exchange {
     uint256[] public marketCodes;
     /// @dev Each market's fee, penalty and margin terms, fixed at deployment (settlement/params.py
     ///      MarketRisk): [fee_bps, liquidation penalty bps, tier count, then max_lots and
-    ///      maintenance bps of each tier],
+    ///      maintenance bps of each tier, then tier 0's initial bps],
     ///      in id order; the settlement statement of every anchored batch must carry exactly
     ///      these (`marketTerms` reads them).
     uint256[][] private fixedTerms;
@@ -333,6 +334,7 @@ contract Exchange {
         uint256[] feeBps; // fee per fill per market (bps of the notional), in id order
         uint256[] penaltyBps; // liquidation penalty per market (bps of the notional), in id order
         uint256[][] marginTiers; // per market: max_lots, maintenance bps of each tier, in order
+        uint256[] initialBps; // tier 0's initial bps per market (liquidation per_lot), in id order
         uint256[] genesisMarks; // mark per market at the genesis root, in id order (empty: none known)
         uint32[] operatorTables; // the verifier's public tables only the published files give
         uint256[] genesisIndexes; // per market at the genesis root: index << 64 | its time (empty: none)
@@ -349,6 +351,7 @@ contract Exchange {
         if (c.feeBps.length != c.multipliers.length) revert BadConfig("feeBps");
         if (c.penaltyBps.length != c.multipliers.length) revert BadConfig("penaltyBps");
         if (c.marginTiers.length != c.multipliers.length) revert BadConfig("marginTiers");
+        if (c.initialBps.length != c.multipliers.length) revert BadConfig("initialBps");
         if (c.genesisMarks.length != 0 && c.genesisMarks.length != c.multipliers.length) {
             revert BadConfig("genesisMarks");
         }
@@ -379,7 +382,7 @@ contract Exchange {
             uint256 index = c.genesisIndexes.length == 0 ? 0 : c.genesisIndexes[m];
             if (index >> 64 >= 1 << 30 || uint64(index) >= 1 << 48) revert BadConfig("genesisIndexes");
             lastIndexes.push(index);
-            fixedTerms.push(_terms(c.feeBps[m], c.penaltyBps[m], c.marginTiers[m]));
+            fixedTerms.push(_terms(c.feeBps[m], c.penaltyBps[m], c.marginTiers[m], c.initialBps[m]));
         }
         oracleIndex = c.oracleIndex;
         for (uint256 i = 0; i < c.oracleIndex.sourceCount(); ++i) {
@@ -396,13 +399,18 @@ contract Exchange {
 
     /// @dev One market's terms from the constructor's arguments, in the ranges the batch AIR
     ///      takes (settle_witness.py `_check_margin`): a fee and a penalty of at most 10 000
-    ///      bps each, 1 to MAX_TIERS tiers of increasing max_lots below 2^22 and 1 to 10 000 bps.
-    function _terms(uint256 fee, uint256 penalty, uint256[] memory tiers) private pure returns (uint256[] memory t) {
+    ///      bps each, 1 to MAX_TIERS tiers of increasing max_lots below 2^22 and 1 to 10 000 bps,
+    ///      and tier 0's initial bps between its maintenance bps and 10 000.
+    function _terms(uint256 fee, uint256 penalty, uint256[] memory tiers, uint256 initialBps)
+        private
+        pure
+        returns (uint256[] memory t)
+    {
         if (fee > 10_000) revert BadConfig("feeBps");
         if (penalty > 10_000) revert BadConfig("penaltyBps");
         uint256 n = tiers.length / 2;
         if (tiers.length % 2 != 0 || n == 0 || n > MAX_TIERS) revert BadConfig("marginTiers");
-        t = new uint256[](3 + 2 * n);
+        t = new uint256[](4 + 2 * n);
         t[0] = fee;
         t[1] = penalty;
         t[2] = n;
@@ -415,6 +423,8 @@ contract Exchange {
             t[4 + 2 * k] = bps;
             prev = lots;
         }
+        if (initialBps < t[4] || initialBps > 10_000) revert BadConfig("initialBps");
+        t[3 + 2 * n] = initialBps;
     }
 
     // ------------------------------------------------------------------ traders
@@ -476,7 +486,7 @@ contract Exchange {
 
     /// @notice Market `market`'s fee, penalty and margin terms fixed at deployment: [fee_bps,
     ///         liquidation penalty bps, tier count, then each tier's max_lots and maintenance
-    ///         bps], as the settlement statement carries them.
+    ///         bps, then tier 0's initial bps], as the settlement statement carries them.
     function marketTerms(uint256 market) external view returns (uint256[] memory) {
         return fixedTerms[market];
     }
@@ -751,7 +761,7 @@ contract Exchange {
         for (uint256 j = 0; j < m; ++j) {
             if (e.length < at + 4) revert SettlementMismatch(at);
             margins[j] = at;
-            at += 4 + 2 * e[at + 3];
+            at += 5 + 2 * e[at + 3]; // mark, index, flag, count, the tiers, initial bps₀
         }
         for (uint256 j = 0; j < m; ++j) {
             uint256 x = indexes[j];
@@ -774,7 +784,9 @@ contract Exchange {
     ///      bps) and derived values from `at` on: digits of price × multiplier, sign and
     ///      digits of |ΔF|, digits of price × multiplier × fee and × penalty, mark > 0,
     ///      flagged, then for the mark and the index price the digits of price × multiplier and
-    ///      of price × multiplier × bps per tier. Returns the next position.
+    ///      of price × multiplier × bps per tier, then the digits of the liquidation per_lot
+    ///      max(1, mark × multiplier × initial bps₀ / 10 000) (settlement/liquidation.py).
+    ///      Returns the next position.
     function _checkMarketDerived(
         Statement calldata s,
         uint256[] calldata e,
@@ -810,12 +822,14 @@ contract Exchange {
                 at = _checkDigits(e, at, price * mult * bps, DERIVED_DIGITS);
             }
         }
-        return at;
+        // e[g + 4 + 2 * tiers]: tier 0's initial bps, pinned by _checkTerms
+        uint256 perLot = e[g] * mult * e[g + 4 + 2 * tiers] / 10_000;
+        return _checkDigits(e, at, perLot == 0 ? 1 : perLot, DERIVED_DIGITS);
     }
 
-    /// @dev Market `j`'s fee (`e[t + 2]`), liquidation penalty (`e[t + 7]`) and margin tiers
-    ///      (`e[g + 3]` tiers, then max_lots and maintenance bps each) are the ones fixed at
-    ///      deployment.
+    /// @dev Market `j`'s fee (`e[t + 2]`), liquidation penalty (`e[t + 7]`), margin tiers
+    ///      (`e[g + 3]` tiers, then max_lots and maintenance bps each) and tier 0's initial bps
+    ///      (after them) are the ones fixed at deployment.
     function _checkTerms(uint256[] calldata e, uint256 t, uint256 g, uint256 j) private view {
         uint256[] storage want = fixedTerms[j];
         uint256 n = want.length;

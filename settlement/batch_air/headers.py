@@ -194,7 +194,7 @@ def _margin_at(statement: BatchStatement, market: int) -> int:
     """Offset of market ``market``'s margin terms in the settlement statement's elements."""
     at = _SETTLE_MARKETS + _SETTLE_MARKET_SIZE * len(statement.markets)
     for mg in statement.settle.margins[:market]:
-        at += 4 + 2 * len(mg.tiers)
+        at += 5 + 2 * len(mg.tiers)  # mark, index, flag, count, the tiers, initial bps₀
     return at
 
 

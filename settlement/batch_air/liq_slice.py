@@ -58,9 +58,9 @@ from __future__ import annotations
 import numpy as np
 
 from sealbatch.crypto.air import Column, Expr, col, const, pub
-from sealbatch.crypto.field_scalar import P
 from sealbatch.settlement.batch_air.accounts import AccountColumns
 from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.headers import _margin_at
 from sealbatch.settlement.batch_air.limbs import (
     AMOUNT_DIGITS,
     CARRY_BITS,
@@ -75,6 +75,7 @@ from sealbatch.settlement.batch_air.statement import (
     PUBLIC_PER_MARKET,
     BatchStatement,
 )
+from sealbatch.settlement.batch_air.settle_witness import per_lot as _per_lot
 from sealbatch.settlement.params import BPS
 
 __all__ = ["SECTION", "declare", "generate", "initial_witness"]
@@ -92,13 +93,19 @@ def _existing(b: AirBuilder, name: str) -> Column:
 def _tiers(statement: BatchStatement, j: int) -> tuple[tuple[int, int], ...]:
     """Market ``j``'s tiers as ``(initial_bps, maintenance_bps)``."""
     ibps = statement.liquidation_initial_bps[j]
-    mbps = tuple(bps for _, bps in statement.settle.margins[j].tiers)
+    margin = statement.settle.margins[j]
+    mbps = tuple(bps for _, bps in margin.tiers)
     if len(ibps) != len(mbps) or not all(
         1 <= m <= i <= BPS for i, m in zip(ibps, mbps, strict=True)
     ):
         raise ValueError(
             f"liquidation slice: market {j}: expected one initial_bps per tier with "
             f"maintenance_bps <= initial_bps <= {BPS}, got {ibps} and {mbps}"
+        )
+    if ibps[0] != margin.initial_bps:
+        raise ValueError(
+            f"liquidation slice: market {j}: expected the margin terms' tier 0 initial bps "
+            f"{margin.initial_bps} to be the config's, got {ibps[0]}"
         )
     return tuple(zip(ibps, mbps, strict=True))
 
@@ -126,9 +133,13 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         tiers = _tiers(statement, j)
         ibps: Expr = const(0)
         mbps: Expr = const(0)
+        # tier 0's initial bps: the public margin terms' (the exchange contract pins them
+        # to its own and derives per_lot from them); the other tiers': the AIR's constants
+        ibps0 = PUBLIC_HEADER + PUBLIC_PER_MARKET * m + _margin_at(statement, j)
+        ibps0 += 4 + 2 * len(tiers)
         for t, (i_t, m_t) in enumerate(tiers):
             s_t = _existing(b, f"health.tier[{j}][{t}]") if len(tiers) > 1 else const(1)
-            ibps = ibps + i_t * s_t
+            ibps = ibps + (pub(ibps0) if t == 0 else const(i_t)) * s_t
             mbps = mbps + m_t * s_t
         q = [_existing(b, f"health.mark.q[{j}][{k}]") for k in range(AMOUNT_DIGITS)]
         r_d = [_existing(b, f"health.mark.r[{j}][{k}]") for k in range(2)]
@@ -265,30 +276,12 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
     ix = statement.settle.derived_index(PUBLIC_HEADER + PUBLIC_PER_MARKET * m, 3)
     nd = AMOUNT_DIGITS
     cross = 1 - acct.identity[8]  # portfolio accounts: their staging is not the cross rule
-    # per_lot_j = max(1, ⌊K_j·ibps₀ / 10 000⌋), K_j the public price × multiplier digits
-    pl: list[list[Expr]] = []
-    for j in range(m):
-        ibps0 = _tiers(statement, j)[0][0]
-        kd = [pub(ix.margin_price(0, j) + k) for k in range(_K_DIGITS)]
-        pr = _digit_columns(b, f"pr{j}", _K_DIGITS)
-        rho = _digit_columns(b, f"rho{j}", 2)
-        room = _digit_columns(b, f"rhoroom{j}", 2)
-        b.constrain(
-            rho[0] + DIGIT * rho[1] + room[0] + DIGIT * room[1] - (BPS - 1),
-            f"liquidation slice: per_lot [{j}] remainder below 10 000",
-        )
-        terms: list[list[Expr]] = [[ibps0 * kd[k], -(BPS * pr[k])] for k in range(_K_DIGITS)]
-        terms[0].append(-rho[0])
-        terms[1].append(-rho[1])
-        _identity(b, f"plc{j}", terms, f"liquidation slice: per_lot [{j}] rounded down")
-        z, inv = b.column(SECTION, f"plz{j}"), b.column(SECTION, f"plinv{j}")
-        b.boolean(z, f"liquidation slice: plz{j}")
-        total: Expr = const(0)
-        for d in pr:
-            total = total + d
-        b.constrain(z * total, f"liquidation slice: per_lot [{j}] raised to 1 only from 0")
-        b.constrain((1 - z) * (total * inv - 1), f"liquidation slice: per_lot [{j}] at least 1")
-        pl.append([pr[0] + z, *pr[1:]])
+    # per_lot_j = max(1, ⌊K_j·ibps₀ / 10 000⌋): derived public digits (the verifier's and
+    # the exchange contract's, from the margin terms' mark, which the headers section pins
+    # to the post-state's, and tier 0's initial bps, which declare() reads)
+    pl: list[list[Expr]] = [
+        [pub(ix.per_lot(j) + k) for k in range(_K_DIGITS)] for j in range(m)
+    ]
     # the notional order: w_jk = 1 when market j comes before market k (j < k)
     before: dict[tuple[int, int], Expr] = {}
     for j in range(m):
@@ -450,28 +443,11 @@ def generate_slice(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool 
     def trace_int(section: str, name: str) -> np.ndarray:
         return tb.get(section, name).astype(np.int64)
 
-    pl_d: list[list[int]] = []
-    per_lot: list[int] = []
-    for j in range(m):
-        ibps0 = _tiers(statement, j)[0][0]
-        pr, rho = divmod(kmult[j] * ibps0, BPS)
-        prd = _digits(pr, _K_DIGITS)
-        for row in range(n_rows):
-            for k, v in enumerate(prd):
-                put(f"pr{j}[{k}]", row, v)
-            for k, v in enumerate(_digits(rho, 2)):
-                put(f"rho{j}[{k}]", row, v)
-            for k, v in enumerate(_digits(BPS - 1 - rho, 2)):
-                put(f"rhoroom{j}[{k}]", row, v)
-            put(f"plz{j}", row, int(pr == 0))
-            put(f"plinv{j}", row, pow(sum(prd), P - 2, P) if sum(prd) else 0)
-        sums = [ibps0 * kd[j][k] - BPS * prd[k] for k in range(_K_DIGITS)]
-        sums[0] -= _digits(rho, 2)[0]
-        sums[1] -= _digits(rho, 2)[1]
-        for row in range(n_rows):
-            put_carries(f"plc{j}", row, sums)
-        per_lot.append(max(1, pr))
-        pl_d.append([prd[0] + int(pr == 0), *prd[1:]])
+    per_lot = [
+        _per_lot(margins[j].mark, st.markets[j].multiplier, margins[j].initial_bps)
+        for j in range(m)
+    ]
+    pl_d = [_digits(v, _K_DIGITS) for v in per_lot]
     # the rows' figures (as the trace holds them)
     o = [trace_int("liq", f"o{j}") for j in range(m)]
     a = [[trace_int("liq", f"a{j}[{i}]") for i in range(2)] for j in range(m)]

@@ -39,6 +39,7 @@ __all__ = [
     "MarketTerms",
     "SettleStatement",
     "SettleWitness",
+    "per_lot",
     "replay_published",
     "settle_from_files",
     "settle_inputs",
@@ -55,7 +56,7 @@ _SIGNED = 4  # a signed public value: [sign, 24-bit limb × 3], as the state roo
 _LIMB = 24
 #: 12-bit digits of each derived per-market constant (price × multiplier < 2^40,
 #: |ΔF| < 2^60, price × multiplier × bps < 2^54, price × multiplier × fee_bps < 2^60,
-#: price × multiplier × liquidation penalty bps < 2^60).
+#: price × multiplier × liquidation penalty bps < 2^60, per_lot < 2^42).
 DERIVED_DIGITS = 5
 #: Digits of the conservation target ``2^80 + net collateral change`` (below 2^84).
 TARGET_DIGITS = 7
@@ -76,6 +77,12 @@ def _enc(v: int) -> list[int]:
         raise ValueError(f"expected |value| below 2^72, got {v}")
     m = abs(v)
     return [int(v < 0)] + [(m >> (_LIMB * k)) & ((1 << _LIMB) - 1) for k in range(3)]
+
+
+def per_lot(mark: int, multiplier: int, initial_bps: int) -> int:
+    """A market's liquidation ``per_lot`` (``plan_liquidations``): ``max(1, ⌊mark ×
+    multiplier × initial_bps / 10 000⌋)``, ``initial_bps`` tier 0's."""
+    return max(1, mark * multiplier * initial_bps // BPS)
 
 
 def _derived_digits(value: int, count: int) -> list[int]:
@@ -102,7 +109,7 @@ class DerivedIndex:
 
     @staticmethod
     def _per_market(tiers: int) -> int:
-        return 4 * DERIVED_DIGITS + 3 + 2 * DERIVED_DIGITS * (1 + tiers)
+        return 4 * DERIVED_DIGITS + 3 + 2 * DERIVED_DIGITS * (1 + tiers) + DERIVED_DIGITS
 
     def price_mult(self, j: int) -> int:
         """First digit of ``price × multiplier``."""
@@ -136,6 +143,10 @@ class DerivedIndex:
     def margin_tier(self, s: int, j: int, t: int) -> int:
         """First digit of ``price_s × multiplier × bps_t``."""
         return self.margin_price(s, j) + DERIVED_DIGITS * (1 + t)
+
+    def per_lot(self, j: int) -> int:
+        """First digit of ``per_lot = max(1, ⌊mark × multiplier × initial_bps₀ / 10 000⌋)``."""
+        return self.margin_price(2, j)
 
     def target(self) -> int:
         """First digit of the conservation target."""
@@ -198,12 +209,16 @@ class MarginTerms:
         flagged: the market's oracle is flagged after the batch (an account holding
             a position in it is never liquidated on the strength of its marks).
         tiers: ``(max_lots, maintenance_bps)`` of each cross-margin tier, in order.
+        initial_bps: tier 0's ``initial_bps``: with the mark it gives the market's
+            liquidation ``per_lot`` (:func:`per_lot`), a derived public input.
     """
 
     mark: int
     index_mark: int
     flagged: bool
     tiers: tuple[tuple[int, int], ...]
+    initial_bps: int
+
 
 
 @dataclass(frozen=True)
@@ -265,6 +280,7 @@ class SettleStatement:
             out += [mg.mark, mg.index_mark, int(mg.flagged), len(mg.tiers)]
             for max_lots, bps in mg.tiers:
                 out += [max_lots, bps]
+            out.append(mg.initial_bps)
         return (*out, *self.derived_elements())
 
     def derived_elements(self) -> tuple[int, ...]:
@@ -274,7 +290,8 @@ class SettleStatement:
         ``|ΔF|``, the digits of ``price × multiplier × fee_bps`` and of ``price × multiplier ×
         penalty_bps``, ``mark > 0``, ``flagged``,
         then for the mark and the index price each the digits of ``price × multiplier`` and
-        per tier of ``price × multiplier × bps``; then the digits of the conservation target
+        per tier of ``price × multiplier × bps``, then the digits of the liquidation
+        ``per_lot = max(1, ⌊mark × multiplier × initial_bps₀ / 10 000⌋)``; then the digits of the conservation target
         ``2^80 + net collateral change``; last the digits of the fee pool's change
         ``fee_pool_post − fee_pool_pre`` (the batch's fees: never negative). So the program
         does not depend on these values: batches of one shape share one program
@@ -298,6 +315,9 @@ class SettleStatement:
                 out += _derived_digits(price * mt.multiplier, DERIVED_DIGITS)
                 for _, bps in mg.tiers:
                     out += _derived_digits(price * mt.multiplier * bps, DERIVED_DIGITS)
+            out += _derived_digits(
+                per_lot(mg.mark, mt.multiplier, mg.initial_bps), DERIVED_DIGITS
+            )
         out += _derived_digits(TARGET_OFFSET + self.net_collateral_change, TARGET_DIGITS)
         out += _derived_digits(self.fee_pool_post - self.fee_pool_pre, FEE_POOL_DIGITS)
         return tuple(out)
@@ -349,14 +369,15 @@ class SettleStatement:
                 raise ValueError(f"expected {m} margin terms, got {len(e) - i} elements")
             mark, index_mark, flagged, tiers = (int(x) for x in e[i : i + 4])
             i += 4
-            if flagged not in (0, 1) or not 1 <= tiers <= MAX_TIERS or len(e) < i + 2 * tiers:
+            if flagged not in (0, 1) or not 1 <= tiers <= MAX_TIERS or len(e) < i + 2 * tiers + 1:
                 raise ValueError(
                     f"expected a flag bit and 1 to {MAX_TIERS} margin tiers, got {flagged}, {tiers}"
                 )
             pairs = tuple((int(e[i + 2 * t]), int(e[i + 2 * t + 1])) for t in range(tiers))
-            _check_margin(mark, index_mark, pairs)
-            margins.append(MarginTerms(mark, index_mark, bool(flagged), pairs))
-            i += 2 * tiers
+            initial_bps = int(e[i + 2 * tiers])
+            _check_margin(mark, index_mark, pairs, initial_bps)
+            margins.append(MarginTerms(mark, index_mark, bool(flagged), pairs, initial_bps))
+            i += 2 * tiers + 1
         st = cls(
             n_pre=n_pre,
             n_post=n_post,
@@ -378,10 +399,18 @@ class SettleStatement:
         return st, i + len(derived)
 
 
-def _check_margin(mark: int, index_mark: int, tiers: Sequence[tuple[int, int]]) -> None:
-    """Raise ValueError unless prices fit 30 bits and the tiers grow as ``params`` requires."""
+def _check_margin(
+    mark: int, index_mark: int, tiers: Sequence[tuple[int, int]], initial_bps: int
+) -> None:
+    """Raise ValueError unless prices fit 30 bits, the tiers grow as ``params`` requires and
+    tier 0's initial bps is between its maintenance bps and 10 000."""
     if not (0 <= mark < 1 << 30 and 0 <= index_mark < 1 << 30):
         raise ValueError(f"expected mark and index prices below 2^30, got {mark}, {index_mark}")
+    if tiers and not tiers[0][1] <= initial_bps <= BPS:
+        raise ValueError(
+            f"expected tier 0's initial bps between its maintenance bps {tiers[0][1]} and "
+            f"{BPS}, got {initial_bps}"
+        )
     prev = 0
     for max_lots, bps in tiers:
         if not prev < max_lots < 1 << 22 or not 1 <= bps <= 10_000:
@@ -652,6 +681,7 @@ def settle_inputs(
                 ms.index_price or ms.mark_price,
                 ms.flagged,
                 tuple((t.max_lots, t.maintenance_bps) for t in config.markets[j].tiers),
+                config.markets[j].tiers[0].initial_bps,
             )
             for j, ms in enumerate(post.market_states)
         ),

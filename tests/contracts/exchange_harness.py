@@ -90,6 +90,7 @@ class Harness:
             fee_bps=market_terms(config)[0],
             margin_tiers=market_terms(config)[1],
             penalty_bps=market_terms(config)[2],
+            initial_bps=market_terms(config)[3],
             genesis_marks=[ms.mark_price for ms in genesis.market_states],
             genesis_indexes=[(ms.index_price, ms.index_time_ms) for ms in genesis.market_states],
             first_batch_id=0,

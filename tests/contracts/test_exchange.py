@@ -21,6 +21,7 @@ from sealbatch.crypto.solidity import encode_tables
 from sealbatch.settlement.anchor import Chain, ContractReverted
 from sealbatch.settlement.anchor_exchange import DERIVED_TABLES, derived_tables
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
+from sealbatch.settlement.batch_air.settle_witness import SettleStatement
 from sealbatch.settlement.batch_air.statement import _inputs_digest
 from sealbatch.settlement.l1_statement import (
     KIND_DEPOSIT,
@@ -461,6 +462,7 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
         fee_bps=market_terms(DEFAULT_CONFIG)[0],
         margin_tiers=market_terms(DEFAULT_CONFIG)[1],
         penalty_bps=market_terms(DEFAULT_CONFIG)[2],
+        initial_bps=market_terms(DEFAULT_CONFIG)[3],
         genesis_indexes=[(ms.index_price, ms.index_time_ms) for ms in pre.market_states],
         first_batch_id=1,
         oracle=ORACLE,
@@ -645,13 +647,16 @@ def test_the_empty_subtrees_are_the_commitment_trees(h: Harness) -> None:
 def test_the_settlement_statement_is_checked_against_the_contract(h: Harness) -> None:
     """The settlement statement's roots, multipliers and marks are the contract's, and the
     derived digits the AIR reads instead of constants follow from it: an operator cannot
-    state a conservation target, a price product or a root of its own."""
+    state a conservation target, a price product, a liquidation per_lot or a root of its
+    own."""
     h.ex.deposit(h.traders[0], 1_000)
     s = h.statement(h.next_state(h.apply_queue(h.state, 1)))
     e = s.settlement
     terms = 4 + 16 + 6 * 4  # counts, roots, amounts: then the market terms
     margins = terms + 8 * 2  # price, multiplier, fee, ΔF ×4, liquidation penalty per market
+    per_lot = SettleStatement.from_elements(e)[0].derived_index(0).per_lot(1)
     for at, value in (
+        (per_lot, e[per_lot] ^ 1),  # market 1's liquidation per_lot: not its mark's
         (len(e) - 1, e[-1] ^ 1),  # the conservation target's top digit
         (len(e) - 8, e[-8] ^ 1),  # the last market's last derived digit
         (4, (e[4] + 1) % 2013265921),  # the pre-root: not the stored one
@@ -682,11 +687,16 @@ def _with_terms(
     penalty_bps: int | None = None,
     tier: tuple[int, int, int] | None = None,
     extra_tier: bool = False,
+    initial_bps: int | None = None,
 ) -> SettlementConfig:
-    """DEFAULT_CONFIG with market 0's fee, its liquidation penalty, or its tier ``k``'s
-    (max_lots, maintenance bps), replaced, or one more tier halfway to the second: the terms
-    an operator would rather settle with than the ones it publishes."""
+    """DEFAULT_CONFIG with market 0's fee, its liquidation penalty, its tier ``k``'s
+    (max_lots, maintenance bps) or its tier 0's initial bps replaced, or one more tier
+    halfway to the second: the terms an operator would rather settle with than the ones it
+    publishes."""
     risk = DEFAULT_CONFIG.markets[0]
+    if initial_bps is not None:
+        t0 = dataclasses.replace(risk.tiers[0], initial_bps=initial_bps)
+        risk = dataclasses.replace(risk, tiers=(t0, *risk.tiers[1:]))
     if fee_bps is not None:
         risk = dataclasses.replace(risk, fee_bps=fee_bps)
     if penalty_bps is not None:
@@ -716,6 +726,7 @@ def test_fee_and_margin_terms_are_the_contracts(h: Harness) -> None:
             r.fee_bps,
             tuple((t.max_lots, t.maintenance_bps) for t in r.tiers),
             r.liquidation_penalty_bps,
+            r.tiers[0].initial_bps,
         )
         for r in DEFAULT_CONFIG.markets
     )
@@ -743,6 +754,11 @@ def test_fee_and_margin_terms_are_the_contracts(h: Harness) -> None:
             (5, second.max_lots, second.max_lots - 1),
         ),
         (_with_terms(extra_tier=True), (2, len(risk.tiers), len(risk.tiers) + 1)),
+        (
+            # a higher tier 0 initial bps: a larger liquidation per_lot, smaller slices
+            _with_terms(initial_bps=first.initial_bps + 1),
+            (3 + 2 * len(risk.tiers), first.initial_bps, first.initial_bps + 1),
+        ),
     )
     for config, (field, expected, got) in cases:
         deposits = sum(r.amount for r in h.ex.requests(0, 1))
@@ -761,23 +777,33 @@ def test_fee_and_margin_terms_are_the_contracts(h: Harness) -> None:
 
 
 def test_fee_and_margin_terms_are_checked_at_deployment(chain: Chain) -> None:
-    """The constructor takes a fee, a penalty and tiers per market, in the batch AIR's
-    ranges."""
+    """The constructor takes a fee, a penalty, tiers and tier 0's initial bps per market, in
+    the batch AIR's ranges."""
     h = Harness.deploy(chain)
     root = state_root(h.anchored[0])
     verifiers = [h.verifier.verifier.address]
     sources = [address_of(k) for k in ORACLE_KEYS]
     one_market = chain.deploy("OracleIndex", [5_000, 200, 50, 1, 1], sources, [0, 1], [b"x" * 32])
 
-    def deploy(fees: list[int], penalties: list[int], tiers: list[list[int]]) -> str:
+    def deploy(
+        fees: list[int], penalties: list[int], tiers: list[list[int]], initial: tuple[int, ...] = (100,)
+    ) -> str:
         config = (
-            0, root, FORCED_DELAY_S, one_market.address, [1], [1], fees, penalties, tiers, [],
-            [], [],
+            0, root, FORCED_DELAY_S, one_market.address, [1], [1], fees, penalties, tiers,
+            list(initial), [], [], [],
         )  # fmt: skip
         args = (verifiers, h.ex.hasher.address, h.ex.token.address, chain.account, config)
         return str(chain.deploy("Exchange", *args).address)
 
     assert deploy([5], [100], [[10, 50]])  # the same arguments, in range, deploy
+    for fees, penalties, tiers, initial in (
+        ([5], [100], [[10, 50]], (49,)),  # tier 0's initial bps below its maintenance bps
+        ([5], [100], [[10, 50]], (10_001,)),  # tier 0's initial bps past 10 000
+        ([5], [100], [[10, 50]], ()),  # no initial bps
+    ):
+        with pytest.raises(ContractReverted) as info:
+            deploy(fees, penalties, tiers, initial)
+        assert info.value.error in ("BadConfig", "Revert")
     for fees, penalties, tiers in (
         ([5, 5], [100, 100], [[10, 50]]),  # tiers for one market of two
         ([5], [100, 100], [[10, 50]]),  # a penalty for a market that is not there
@@ -887,6 +913,7 @@ def test_the_verifiers_are_fixed_at_deployment(chain: Chain) -> None:
         [5],
         [100],
         [[10, 50]],
+        [100],
         [],
         [],
         [],

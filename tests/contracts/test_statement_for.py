@@ -74,6 +74,7 @@ def _exchange(chain: Chain, files: dict[str, str]) -> ExchangeContract:
         fee_bps=market_terms(DEFAULT_CONFIG)[0],
         margin_tiers=market_terms(DEFAULT_CONFIG)[1],
         penalty_bps=market_terms(DEFAULT_CONFIG)[2],
+        initial_bps=market_terms(DEFAULT_CONFIG)[3],
         genesis_indexes=[(ms.index_price, ms.index_time_ms) for ms in pre.market_states],
         first_batch_id=1,
         oracle=ORACLE,

@@ -23,10 +23,16 @@ from sealbatch.crypto.air import Air, ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.solidity import compile_constraints
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
+from sealbatch.settlement.batch_air.headers import _margin_at
 from sealbatch.settlement.batch_air.limbs import AMOUNT_DIGITS
 from sealbatch.settlement.batch_air.liq_slice import initial_witness
 from sealbatch.settlement.batch_air.prover import generate
-from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.batch_air.settle_witness import SettleStatement
+from sealbatch.settlement.batch_air.statement import (
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
+    BatchStatement,
+)
 from sealbatch.settlement.ledger import LedgerState, LiquidationOrder
 from sealbatch.settlement.liquidation import _limit
 from sealbatch.settlement.margin import cross_requirements
@@ -78,10 +84,12 @@ def test_the_initial_bps_are_part_of_the_program(
     honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """Another tier's initial bps is another AIR (the verifier builds it from the
-    published configuration)."""
+    published configuration); tier 0's is a public input (the margin terms')."""
     statement, _, _ = honest
     bps = statement.liquidation_initial_bps
-    other = dataclasses.replace(statement, liquidation_initial_bps=((1_001, *bps[0][1:]), bps[1]))
+    other = dataclasses.replace(
+        statement, liquidation_initial_bps=((bps[0][0], 2_001, *bps[0][2:]), bps[1])
+    )
     air_a, _ = build_with_layout(rows_for(statement), statement)
     air_o, _ = build_with_layout(rows_for(other), other)
     assert compile_constraints(air_a).code != compile_constraints(air_o).code
@@ -244,3 +252,69 @@ def test_an_order_the_shortfall_no_longer_reaches_is_refused_and_rejected(
     """ETH's 10 lots leave the shortfall at −0.1 M: a 1-lot BTC order is one too many."""
     forged = statement_of(republish(covered, lambda post: _with_slices(post, {ETH: 10, BTC: 1})))
     refused_and_rejected(forged, r"in BTC-PERP: expected a slice of 0 lots .*got 1", _CEILING)
+
+
+# --------------------------------------------------------------------------
+# per_lot: a derived public input (the verifier's and Exchange.sol's) from the margin
+# terms' mark, which the headers section pins to the post-state's, and tier 0's initial
+# bps, which the initial requirement reads
+# --------------------------------------------------------------------------
+
+
+def _settle_start(statement: BatchStatement) -> int:
+    return PUBLIC_HEADER + PUBLIC_PER_MARKET * len(statement.markets)
+
+
+def _with_public(statement: BatchStatement, at: int, digits: list[int]) -> BatchStatement:
+    public = list(statement.public_inputs)
+    public[at : at + len(digits)] = digits
+    return replace(statement, public_inputs=tuple(public))
+
+
+def test_per_lot_is_the_rules_at_the_proved_mark(split: dict[str, str]) -> None:
+    """The public per_lot digits are ``plan_liquidations``'s ``max(1, ⌊mark × multiplier ×
+    initial_bps₀ / 10 000⌋)`` at the post-state mark (ETH 3.22 M, BTC 5.98 M)."""
+    statement = statement_of(split)
+    ix = statement.settle.derived_index(_settle_start(statement), 3)
+    for j, risk in enumerate(DEFAULT_CONFIG.markets[: len(statement.markets)]):
+        mark = statement.post.market_states[j].mark_price
+        want = max(1, mark * risk.multiplier * risk.tiers[0].initial_bps // BPS)
+        got = sum(
+            int(statement.public_inputs[ix.per_lot(j) + k]) << (12 * k) for k in range(5)
+        )
+        assert got == want
+    assert statement.settle.margins[1].initial_bps == DEFAULT_CONFIG.markets[1].tiers[0].initial_bps
+
+
+def test_a_per_lot_off_the_mark_is_rejected(split: dict[str, str]) -> None:
+    """ETH's public per_lot doubled (tier 1's 2 000 bps instead of tier 0's, 6.44 M): ETH's
+    honest 10 lots now count for 64.4 M, beyond the ceiling of the 52.1 M shortfall, and
+    leave BTC's 4 lots beyond that of a negative one (the first constraint to fail); the
+    verifier, which derives per_lot from the statement's mark and bps, refuses the
+    elements before any proof."""
+    statement = statement_of(split)
+    start = _settle_start(statement)
+    ix = statement.settle.derived_index(start, 3)
+    margin = statement.settle.margins[1]
+    doubled = 2 * max(1, margin.mark * statement.settle.markets[1].multiplier * 1_000 // BPS)
+    digits = [(doubled >> (12 * k)) % 4096 for k in range(5)]
+    forged = _with_public(statement, ix.per_lot(1), digits)
+    air, trace = generate(forged, rows_for(forged), refuse=False)
+    with pytest.raises(ConstraintViolation, match=r"slice \[[01]\] at most the ceiling"):
+        check_all(air, trace)
+    elements = forged.public_inputs[start:]
+    with pytest.raises(ValueError, match="derived values"):
+        SettleStatement.from_elements(elements)
+
+
+def test_a_tier_0_initial_bps_off_the_terms_is_rejected(split: dict[str, str]) -> None:
+    """ETH's tier 0 initial bps in the public margin terms one more than the honest
+    witness's: the initial requirement identity the AIR reads it in fails."""
+    statement = statement_of(split)
+    at = _settle_start(statement) + _margin_at(statement, 1)
+    at += 4 + 2 * len(statement.settle.margins[1].tiers)
+    assert statement.public_inputs[at] == statement.settle.margins[1].initial_bps
+    forged = _with_public(statement, at, [statement.public_inputs[at] + 1])
+    air, trace = generate(forged, rows_for(forged), refuse=False)
+    with pytest.raises(ConstraintViolation, match=r"initial (remainder|requirement) \[1\]"):
+        check_all(air, trace)

@@ -48,6 +48,7 @@ def deploy_refusing_exchange(chain: Chain) -> ExchangeContract:
         fee_bps=market_terms(genesis.config)[0],
         margin_tiers=market_terms(genesis.config)[1],
         penalty_bps=market_terms(genesis.config)[2],
+        initial_bps=market_terms(genesis.config)[3],
         first_batch_id=0,
         oracle=dev_oracle_config(),
         forced_delay_s=600,
