@@ -168,6 +168,7 @@ def settlement_elements(
                 ms.index_price or ms.mark_price,
                 ms.flagged,
                 tuple((t.max_lots, t.maintenance_bps) for t in m.tiers),
+                m.tiers[0].initial_bps,
             )
             for m, ms in zip(config.markets, post.market_states, strict=True)
         ),
