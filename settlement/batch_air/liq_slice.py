@@ -10,7 +10,8 @@ running down by ``lots × per_lot`` from one market to the next, is positive, an
 once it is not.
 
 * **the initial requirement per market** ``I = ⌈N·ibps / 10 000⌉`` (``ibps`` the
-  position's tier's ``initial_bps``, a constant of the AIR:
+  position's tier's ``initial_bps``: tier 0's the public margin terms' — the exchange
+  contract pins it to its own —, the other tiers' constants of the AIR,
   :attr:`BatchStatement.liquidation_initial_bps`), from the health section's proved
   maintenance figures ``10 000·q = N·mbps + r``, ``0 ≤ r ≤ 9 999``, and no new public
   input: ``mbps·I = ibps·q + δ`` digit by digit (``I`` six digits, five carries),
@@ -19,20 +20,26 @@ once it is not.
   with ``0 ≤ r' < 10 000·mbps``, so ``I`` is exactly the rule's, whatever the bps;
 * **the shortfall** ``S₀ = Σ I − equity`` in unnormalised digits: the health section's
   ``equity − Σ q = (1 − 2·below)·|D|`` at the marks gives ``S₀ = Σ (I − q) − (1 − 2·below)·|D|``;
-* **per_lot** ``= max(1, ⌊K·ibps₀ / 10 000⌋)`` per market (``K`` the public digits of
-  ``mark × multiplier``, ``ibps₀`` tier 0's): ``K·ibps₀ = 10 000·p + ρ``,
-  ``0 ≤ ρ ≤ 9 999``, and a bit raising ``p = 0`` to 1;
+* **per_lot** ``= max(1, ⌊K·ibps₀ / 10 000⌋)`` per market (``K = mark × multiplier``,
+  ``ibps₀`` tier 0's) is a derived public input (:meth:`DerivedIndex.per_lot`): the
+  verifier and the exchange contract compute it from the margin terms' mark — which the
+  headers section pins to the post-state's — and tier 0's initial bps, and refuse a
+  statement that carries another; no column;
 * **the notional order**: per pair ``j < k`` a bit ``w`` with
   ``N_j − N_k = (2w − 1)·G − (1 − w)``, ``G ≥ 0`` in six digits: ``w = 1`` exactly
   when ``j`` comes first;
 * **the slices**, with ``L_j = lots_j × per_lot_j`` and
-  ``S_j = S₀ − Σ_{i before j} o_i·L_i``: a staged slice is at most the ceiling,
-  ``S_j − (lots_j − 1)·per_lot_j − 1 ≥ 0`` (six digits); a bit ``clamp_j`` only where
+  ``S_j = S₀ − Σ_{i before j} o_i·L_i``: the **last** staged slice ``ℓ`` (in the notional
+  order; ``last_j = o_j·Π_{k≠j} (1 − o_k·[j before k])``) is at most the ceiling,
+  ``S_ℓ − (lots_ℓ − 1)·per_lot_ℓ − 1 = S_end + per_lot_ℓ − 1 ≥ 0`` (six digits, on a
+  staged cross-margin row; ``S_end = S₀ − Σ o_i·L_i``), and so is every earlier one:
+  ``S_ℓ ≥ 1`` and ``S_ℓ ≤ S_j − L_j`` give ``S_j − (lots_j − 1)·per_lot_j − 1 ≥
+  per_lot_j``; a bit ``clamp_j`` only where
   the slice is the position or one of the two slice caps
   (:attr:`BatchStatement.liquidation_slice_caps`); an unclamped slice is the last one
   staged; no held market with a mark is left without an order before a staged one; and
   where a slice is unclamped or a held market with a mark has no order, the shortfall
-  has run out: ``−S_end ≥ 0`` (six digits), ``S_end = S₀ − Σ o_i·L_i``.
+  has run out: ``−S_end ≥ 0`` (six digits).
 
 Together: the staged markets are the first ones in the notional order; each is at most
 the ceiling; every one but the last is clamped (else the next one's ``S`` would be at
@@ -48,9 +55,9 @@ Bounds: a digit position of the slice identities sums at most ``m ≤ 4`` produc
 ``L_i`` (each below ``2^25`` a position), the ``I``, ``q`` and ``|D|`` digits and a carry:
 below ``2^28.3``; the others stay below ``2^28.4``; nothing wraps (``p ≈ 2^30.9``).
 
-Width: ``23·m`` main columns for the initial requirement, ``19·m`` for per_lot, ``17``
-per pair of markets, ``17·m + 17`` for the slices: 154 for two markets; as many 12-bit
-range lookups but the bits.
+Width: ``24·m`` main columns for the initial requirement, ``17`` per pair of markets,
+``m + 33`` for the slices (the clamp bits, one ceiling check, ``v`` and the shortfall's
+check): 100 for two markets; as many 12-bit range lookups but the bits.
 """
 
 from __future__ import annotations
@@ -321,21 +328,29 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
             lj[i] = lj[i] + _shift(pl[j], 1, nd)[i] * adig[j][1]
         lots_pl.append(lj)
     caps = statement.liquidation_slice_caps
+    staged = _existing(b, "health.staged")  # ⇔ Σ o_j ≠ 0 (the health section)
+    s_end = list(s0)  # S_end = S0 − Σ o_i·L_i
+    for i in range(m):
+        for t in range(nd):
+            s_end[t] = s_end[t] - o[i] * lots_pl[i][t]
+    # the last staged market in the notional order, ℓ: its slice is at most the ceiling of
+    # the shortfall left before it, S_ℓ − (lots_ℓ − 1)·per_lot_ℓ − 1 = S_end + per_lot_ℓ − 1
+    # ≥ 0; an earlier staged slice's ceiling follows (S_ℓ ≥ 1 and S_ℓ ≤ S_j − L_j)
+    pl_last: list[Expr] = [const(0)] * nd
+    for j in range(m):
+        last: Expr = o[j]
+        for k in range(m):
+            if k != j:
+                last = last * (1 - o[k] * before[(j, k)])
+        pl_d = _shift(pl[j], 0, nd)
+        pl_last = [x + last * y for x, y in zip(pl_last, pl_d, strict=True)]
+    gate = cross * staged
+    ga = _digit_columns(b, "ga", nd)
+    terms = [[gate * s_end[t] + cross * pl_last[t], -ga[t]] for t in range(nd)]
+    terms[0].append(-gate)
+    _identity(b, "gac", terms, "liquidation slice: the last slice at most the ceiling")
     count: Expr = const(0)
     for j in range(m):
-        # before market j: S_j = S0 − Σ_{i before j} o_i·L_i; a staged slice is at most
-        # ⌈S_j / per_lot⌉: S_j − (lots − 1)·per_lot − 1 ≥ 0
-        sj = list(s0)
-        for i in range(m):
-            if i != j:
-                for t in range(nd):
-                    sj[t] = sj[t] - before[(i, j)] * o[i] * lots_pl[i][t]
-        gate = cross * o[j]
-        ga = _digit_columns(b, f"ga{j}", nd)
-        pl_d = _shift(pl[j], 0, nd)
-        terms = [[gate * (sj[t] - lots_pl[j][t] + pl_d[t]), -ga[t]] for t in range(nd)]
-        terms[0].append(-gate)
-        _identity(b, f"gac{j}", terms, f"liquidation slice: slice [{j}] at most the ceiling")
         # clamped: the slice is the position or a slice cap
         c = b.column(SECTION, f"clamp{j}")
         b.boolean(c, f"liquidation slice: clamp{j}")
@@ -362,16 +377,11 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
         elig_j = _existing(b, f"health.nz[{j}]") * pub(ix.has_mark(j))
         count = count + o[j] * (1 - c) + elig_j - o[j]
     # an unclamped slice, or a held market left without an order: the shortfall ran out
-    staged = _existing(b, "health.staged")
     v = b.column(SECTION, "v")
     b.boolean(v, "liquidation slice: v")
     b.constrain(
         (1 - v) * cross * staged * count, "liquidation slice: the shortfall checked at the end"
     )
-    s_end = list(s0)
-    for i in range(m):
-        for t in range(nd):
-            s_end[t] = s_end[t] - o[i] * lots_pl[i][t]
     ge = _digit_columns(b, "ge", nd)
     terms = [[-(v * s_end[t]), -ge[t]] for t in range(nd)]
     _identity(b, "gec", terms, "liquidation slice: the shortfall runs out")
@@ -496,33 +506,32 @@ def generate_slice(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool 
                                    _conv([0, int(a[j][1][row])], pl_d[j], nd), strict=True)]
             for j in range(m)
         ]  # fmt: skip
+        s_end = list(s0)
+        for i in range(m):
+            s_end = [x - oo[i] * y for x, y in zip(s_end, lots_pl[i], strict=True)]
+        # the last staged market's slice at most the ceiling: S_end + per_lot_ℓ − 1 ≥ 0
+        pl_last = [0] * nd
+        for j in range(m):
+            last = oo[j]
+            for k in range(m):
+                if k != j:
+                    last *= 1 - oo[k] * before[(j, k)]
+            pl_last = [x + last * y for x, y in zip(pl_last, pl_d[j] + [0], strict=True)]
+        gate = cross * int(staged[row])
+        pos = [gate * x + cross * y for x, y in zip(s_end, pl_last, strict=True)]
+        pos[0] -= gate
+        gd = _digits(sum(x << (12 * i) for i, x in enumerate(pos)), nd)
+        for i, x in enumerate(gd):
+            put(f"ga[{i}]", row, x)
+        put_carries("gac", row, [x - y for x, y in zip(pos, gd, strict=True)])
         count = 0
         for j in range(m):
-            sj = list(s0)
-            for i in range(m):
-                if i != j:
-                    sj = [
-                        x - before[(i, j)] * oo[i] * y for x, y in zip(sj, lots_pl[i], strict=True)
-                    ]
-            gate = cross * oo[j]
-            pos = [
-                gate * (x - y + z) for x, y, z in zip(sj, lots_pl[j], pl_d[j] + [0], strict=True)
-            ]
-            pos[0] -= gate
-            value = sum(v << (12 * i) for i, v in enumerate(pos))
-            gd = _digits(value, nd)
-            for i, v in enumerate(gd):
-                put(f"ga{j}[{i}]", row, v)
-            put_carries(f"gac{j}", row, [x - y for x, y in zip(pos, gd, strict=True)])
             clamped = oo[j] and qty[j] in (sizes[j], *caps[j])
             put(f"clamp{j}", row, int(clamped))
             elig = int(nz[j][row]) * int(margins[j].mark > 0)
             count += oo[j] * (1 - int(clamped)) + elig - oo[j]
         v = int(cross * int(staged[row]) * count != 0)
         put("v", row, v)
-        s_end = list(s0)
-        for i in range(m):
-            s_end = [x - oo[i] * y for x, y in zip(s_end, lots_pl[i], strict=True)]
         pos = [-v * x for x in s_end]
         value = sum(x << (12 * i) for i, x in enumerate(pos))
         gd = _digits(value, nd)

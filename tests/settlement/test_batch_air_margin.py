@@ -170,10 +170,10 @@ def test_a_limb_out_of_range_in_the_health_section_is_caught_by_the_range_check(
     total = sum(int(trace[c, 0]) for c in d)
     trace[column(air, "health.mark.d_inv"), 0] = pow(total, P - 2, P)
     # the liquidation slice reads the shortfall's digits too (liq_slice.py): its carries
-    # out of digit 0 move by the same unit (+1 in the ceiling identity of the BTC order,
-    # −v in the shortfall-ran-out one)
+    # out of digit 0 move by the same unit (+1 in the last slice's ceiling identity, −v in
+    # the shortfall-ran-out one)
     v = int(trace[column(air, "slice.v"), 0])
-    for name, delta in (("slice.gac0[0]", 1), ("slice.gec[0]", -v)):
+    for name, delta in (("slice.gac[0]", 1), ("slice.gec[0]", -v)):
         lo, hi = column(air, f"{name}.lo"), column(air, f"{name}.hi")
         carry = int(trace[lo, 0]) + DIGIT * int(trace[hi, 0]) + delta
         trace[lo, 0], trace[hi, 0] = carry % DIGIT, carry // DIGIT
