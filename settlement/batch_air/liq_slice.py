@@ -77,12 +77,12 @@ from sealbatch.settlement.batch_air.limbs import (
     carry_columns,
     carry_equations,
 )
+from sealbatch.settlement.batch_air.settle_witness import per_lot as _per_lot
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
     PUBLIC_PER_MARKET,
     BatchStatement,
 )
-from sealbatch.settlement.batch_air.settle_witness import per_lot as _per_lot
 from sealbatch.settlement.params import BPS
 
 __all__ = ["SECTION", "declare", "generate", "initial_witness"]
@@ -286,9 +286,7 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
     # per_lot_j = max(1, ⌊K_j·ibps₀ / 10 000⌋): derived public digits (the verifier's and
     # the exchange contract's, from the margin terms' mark, which the headers section pins
     # to the post-state's, and tier 0's initial bps, which declare() reads)
-    pl: list[list[Expr]] = [
-        [pub(ix.per_lot(j) + k) for k in range(_K_DIGITS)] for j in range(m)
-    ]
+    pl: list[list[Expr]] = [[pub(ix.per_lot(j) + k) for k in range(_K_DIGITS)] for j in range(m)]
     # the notional order: w_jk = 1 when market j comes before market k (j < k)
     before: dict[tuple[int, int], Expr] = {}
     for j in range(m):
@@ -296,7 +294,7 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
             w = b.column(SECTION, f"w{j}{k}")
             b.boolean(w, f"liquidation slice: w{j}{k}")
             g = _digit_columns(b, f"ng{j}{k}", nd)
-            terms = [[] for _ in range(nd)]
+            terms: list[list[Expr]] = [[] for _ in range(nd)]
             for x, sign in ((j, 1), (k, -1)):
                 kd = [pub(ix.margin_price(0, x) + i) for i in range(_K_DIGITS)]
                 for a, p_a in enumerate(acct.positions[1][x].digits):

@@ -220,7 +220,6 @@ class MarginTerms:
     initial_bps: int
 
 
-
 @dataclass(frozen=True)
 class SettleStatement:
     """The settlement statement (public inputs; O(1) in the batch size)."""
@@ -291,7 +290,8 @@ class SettleStatement:
         penalty_bps``, ``mark > 0``, ``flagged``,
         then for the mark and the index price each the digits of ``price × multiplier`` and
         per tier of ``price × multiplier × bps``, then the digits of the liquidation
-        ``per_lot = max(1, ⌊mark × multiplier × initial_bps₀ / 10 000⌋)``; then the digits of the conservation target
+        ``per_lot = max(1, ⌊mark × multiplier × initial_bps₀ / 10 000⌋)``; then the digits
+        of the conservation target
         ``2^80 + net collateral change``; last the digits of the fee pool's change
         ``fee_pool_post − fee_pool_pre`` (the batch's fees: never negative). So the program
         does not depend on these values: batches of one shape share one program
@@ -315,9 +315,7 @@ class SettleStatement:
                 out += _derived_digits(price * mt.multiplier, DERIVED_DIGITS)
                 for _, bps in mg.tiers:
                     out += _derived_digits(price * mt.multiplier * bps, DERIVED_DIGITS)
-            out += _derived_digits(
-                per_lot(mg.mark, mt.multiplier, mg.initial_bps), DERIVED_DIGITS
-            )
+            out += _derived_digits(per_lot(mg.mark, mt.multiplier, mg.initial_bps), DERIVED_DIGITS)
         out += _derived_digits(TARGET_OFFSET + self.net_collateral_change, TARGET_DIGITS)
         out += _derived_digits(self.fee_pool_post - self.fee_pool_pre, FEE_POOL_DIGITS)
         return tuple(out)

@@ -786,7 +786,10 @@ def test_fee_and_margin_terms_are_checked_at_deployment(chain: Chain) -> None:
     one_market = chain.deploy("OracleIndex", [5_000, 200, 50, 1, 1], sources, [0, 1], [b"x" * 32])
 
     def deploy(
-        fees: list[int], penalties: list[int], tiers: list[list[int]], initial: tuple[int, ...] = (100,)
+        fees: list[int],
+        penalties: list[int],
+        tiers: list[list[int]],
+        initial: tuple[int, ...] = (100,),
     ) -> str:
         config = (
             0, root, FORCED_DELAY_S, one_market.address, [1], [1], fees, penalties, tiers,

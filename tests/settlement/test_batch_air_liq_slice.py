@@ -279,9 +279,7 @@ def test_per_lot_is_the_rules_at_the_proved_mark(split: dict[str, str]) -> None:
     for j, risk in enumerate(DEFAULT_CONFIG.markets[: len(statement.markets)]):
         mark = statement.post.market_states[j].mark_price
         want = max(1, mark * risk.multiplier * risk.tiers[0].initial_bps // BPS)
-        got = sum(
-            int(statement.public_inputs[ix.per_lot(j) + k]) << (12 * k) for k in range(5)
-        )
+        got = sum(int(statement.public_inputs[ix.per_lot(j) + k]) << (12 * k) for k in range(5))
         assert got == want
     assert statement.settle.margins[1].initial_bps == DEFAULT_CONFIG.markets[1].tiers[0].initial_bps
 
