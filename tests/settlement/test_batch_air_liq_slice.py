@@ -1,9 +1,10 @@
-"""Statement 4 in the batch AIR: each account's initial requirement per market at the
-marks (:mod:`sealbatch.settlement.batch_air.liq_slice`), the first figure of the
-liquidation slice.
+"""Statement 4 in the batch AIR: each cross-margin account's liquidation slices are
+``plan_liquidations``'s (:mod:`sealbatch.settlement.batch_air.liq_slice`): its initial
+requirement per market at the marks, the notional order, the last staged slice at most
+the ceiling of the shortfall, and ``per_lot`` a derived public input.
 
-The batch is test_batch_air_margin's crash: account 0 (long 100 BTC lots) is below
-maintenance. The initial requirement is not published (it is a figure of the prover's
+The first tests take test_batch_air_margin's crash: account 0 (long 100 BTC lots) is
+below maintenance. The initial requirement is not published (it is a figure of the prover's
 witness, like the maintenance requirement), so each forgery edits the honest trace: an
 initial requirement one unit off that still satisfies the digit identity (``δ`` moved by
 ``maintenance_bps``) leaves its remainder out of ``[0, 10 000 × maintenance_bps)``, and
