@@ -84,6 +84,38 @@ def test_a_file_of_another_json_shape_gives_no_statement(files: dict[str, str], 
         verify_files(b"unused", {**files, name: "[1]"})
 
 
+def _set(doc: dict, path: tuple, value: object) -> str:  # type: ignore[type-arg]
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value"),
+    [
+        ("result.json", ("markets", "BTC-PERP"), "x"),  # was AttributeError
+        ("result.json", ("markets",), None),  # was TypeError
+        ("pre_state.json", ("accounts", 0, "subaccount"), -1),  # was OverflowError
+        ("post_state.json", ("accounts", 0, "address"), None),  # was TypeError
+        ("oracle.json", ("reports", 0, "source"), "x"),  # was eth_abi's EncodingTypeError
+        ("oracle.json", ("round_id",), 2**70),  # was eth_abi's ValueOutOfBounds
+    ],
+)
+def test_a_value_of_another_type_gives_no_statement_never_a_traceback(
+    files: dict[str, str],
+    name: str,
+    path: tuple,
+    value: object,  # type: ignore[type-arg]
+) -> None:
+    """Found by mutating the published files' values: each escaped verify_files as a crash
+    (sealbatch verify printed a traceback); it is a verification failure naming it."""
+    text = _set(json.loads(files[name]), path, value)
+    with pytest.raises(VerificationError, match="the published batch gives no statement"):
+        verify_files(b"unused", {**files, name: text})
+
+
 def test_a_public_input_is_named_by_what_it_is() -> None:
     """The verifier's mismatch message says which public input differs (docs/stark.md,
     "Public inputs"), for every region of the statement."""

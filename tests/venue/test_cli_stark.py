@@ -141,3 +141,36 @@ def test_a_batch_proof_without_public_is_a_usage_error(
     assert main(["verify", str(renamed)]) == 2
     err = capsys.readouterr().err
     assert "is a batch proof" in err and "--public BATCH_DIR" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("result.json", lambda d: d["markets"].__setitem__("BTC-PERP", "x")),
+        ("pre_state.json", lambda d: d["accounts"][0].__setitem__("subaccount", -1)),
+    ],
+)
+def test_a_batch_value_of_another_type_is_rejected_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, edit: object
+) -> None:
+    """``prove`` and ``verify --public`` on a folder with a value of another type (found by
+    mutating published values): exit 1 with the reason, never a Python traceback."""
+    import json
+
+    from sealbatch.crypto.proof import MAGIC
+    from tests.settlement.batch_air_helpers import small_batch_files
+
+    folder = tmp_path / "batch-1"
+    folder.mkdir()
+    for f, text in small_batch_files().items():
+        if f == name:
+            doc = json.loads(text)
+            edit(doc)  # type: ignore[operator]
+            text = json.dumps(doc)
+        (folder / f).write_text(text)
+    assert main(["prove", str(folder), "-o", str(tmp_path / "p.bin"), "--quiet"]) == 1
+    assert "batch rejected" in capsys.readouterr().err
+    proof = tmp_path / "proof.bin"
+    proof.write_bytes(MAGIC + b"\0" * 64)
+    assert main(["verify", str(proof), "--public", str(folder)]) == 1
+    assert "gives no statement" in capsys.readouterr().err

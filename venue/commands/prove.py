@@ -122,6 +122,8 @@ def _prove_batch(args: argparse.Namespace) -> int:
     pins them), so the option flags and --air/--rows do not apply."""
     from pathlib import Path
 
+    from eth_abi.exceptions import EncodingError
+
     from sealbatch.crypto.exceptions import CryptoError
     from sealbatch.settlement.batch_proof import prove_files
     from sealbatch.settlement.errors import SettlementError
@@ -153,6 +155,10 @@ def _prove_batch(args: argparse.Namespace) -> int:
     except (SettlementError, CryptoError, ValueError) as exc:
         # The files parse but do not satisfy the batch statement: nothing to prove.
         print(f"sealbatch prove: batch rejected: {exc}", file=sys.stderr)
+        return 1
+    except (AttributeError, IndexError, KeyError, OverflowError, TypeError, EncodingError) as exc:
+        # A value of another type or out of its range in the files: no statement either.
+        print(f"sealbatch prove: batch rejected: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     try:
         with open(args.output, "wb") as fh:
