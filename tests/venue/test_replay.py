@@ -162,6 +162,35 @@ def test_a_file_that_is_json_but_not_an_object_exits_2(
         assert captured.out == ""
 
 
+@pytest.mark.parametrize(
+    ("name", "path", "value"),
+    [
+        ("pre_state.json", ("accounts", 0, "address"), 1.5),  # was TypeError in the root
+        ("pre_state.json", ("markets", "ETH-PERP", "mark_price"), 2**70),  # OverflowError
+        ("oracle.json", ("round_id",), -1),  # was eth_abi's ValueOutOfBounds
+        ("oracle.json", ("reports", 0, "source"), 1.5),  # was eth_abi's EncodingTypeError
+    ],
+)
+def test_a_value_of_another_type_is_a_malformed_file_not_a_traceback(
+    published: Path,
+    tmp_path: Path,
+    name: str,
+    path: tuple,  # type: ignore[type-arg]
+    value: object,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found by mutating one published value at a time: each crashed replay."""
+    d = _copy(published / "batch-1", tmp_path / "b")
+    doc = json.loads((d / name).read_text())
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    (d / name).write_text(json.dumps(doc))
+    assert main(["replay", str(d)]) == 2
+    assert capsys.readouterr().err.startswith(f"sealbatch replay: error: {d}: ")
+
+
 def test_a_path_that_is_no_batch_folder_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if not batches:
         try:
-            replayed = _replay(folder)
+            replayed = _replay_checked(folder)
         except _Malformed as exc:
             return _fail(str(exc))
         return _report(args.json, replayed.batch_id, replayed.checks)
@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     previous: tuple[int, _Replayed] | None = None
     for batch_id, sub in batches:
         try:
-            replayed = _replay(sub)
+            replayed = _replay_checked(sub)
         except _Malformed as exc:
             return _fail(str(exc))
         checks = replayed.checks
@@ -345,6 +345,35 @@ def _forfeit_signature_difference(forfeits: Sequence[Forfeit], batch_id: int) ->
     if len(domains) > 1:
         return f"forfeits: expected one EIP-712 domain for the batch, got {len(domains)}"
     return None
+
+
+def _replay_checked(folder: Path) -> _Replayed:
+    """:func:`_replay`, a value of another type or out of its range anywhere in the files
+    (a float for an address, -1 for a round id) reported as a malformed folder, never a
+    Python traceback.
+
+    Raises:
+        _Malformed: a file is missing or malformed.
+    """
+    from eth_abi.exceptions import EncodingError
+
+    from sealbatch.auction.errors import AuctionError
+    from sealbatch.settlement.errors import SettlementError
+
+    try:
+        return _replay(folder)
+    except (
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        TypeError,
+        ValueError,
+        AuctionError,
+        SettlementError,
+        EncodingError,
+    ) as exc:
+        raise _Malformed(f"{folder}: {type(exc).__name__}: {exc}") from exc
 
 
 def _replay(folder: Path) -> _Replayed:
