@@ -38,6 +38,7 @@ NOT_ANSWERED = {
     "invalid_orders_csv": "sealbatch clear's CSV reader, not the venue",
     "anchor_error": "the L1 stage reports it in the operator view, never an answer",
     "contract_reverted": "the L1 stage reports it in the operator view, never an answer",
+    "transaction_too_large": "the L1 stage reports it in the operator view, never an answer",
     "l1_unavailable": "raised while the venue starts on an L1 (it refuses to start)",
     "l1_request_out_of_order": "the L1 stage's own check of the contract's queue order",
     "forced_withdrawal_unservable": "the L1 stage reports it in the operator view (unserved)",
