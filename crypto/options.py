@@ -13,7 +13,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_OPTIONS", "L1_GRINDING_BITS", "L1_MAX_ROWS", "ProofOptions", "l1_options"]
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "L1_GRINDING_BITS",
+    "L1_MAX_ROWS",
+    "L1_WIDE_BLOWUP_MAX_ROWS",
+    "ProofOptions",
+    "l1_options",
+]
 
 _ENCODED_SIZE = 6
 
@@ -94,20 +101,26 @@ DEFAULT_OPTIONS = ProofOptions()
 L1_GRINDING_BITS = 22
 L1_MAX_ROWS = 1 << 20
 """Largest trace :func:`l1_options` serves at >= 100 conjectured bits (the field term caps it)."""
+L1_WIDE_BLOWUP_MAX_ROWS = 1 << 13
+"""Largest trace :func:`l1_options` proves at blowup 32 (larger ones at 16: the memory)."""
 _L1_MAX_LDE_LOG = 22  # floor(4·log2 p) − 1 − 100: the largest log2(B·N) giving 100 field bits
 
 
 def l1_options(num_rows: int) -> ProofOptions:
-    """Options for proofs verified on L1: the fewest proof bytes at >= 100 conjectured bits.
+    """Options for proofs verified on L1: the least verification gas at >= 100 conjectured bits.
 
-    Blowup 16 with 20 queries, folding 8, 22 grinding bits and a remainder of
-    64 coefficients up to ``2^18`` rows (101 bits up to ``2^17``; a query costs
-    about 6 KB at the batch AIR's width and about 0.5 M gas to verify on L1,
-    22 grinding bits about four seconds of proving, so the 21st query that 20
-    grinding bits needed is traded for two more bits of work). The field term
-    ``123 − log2(B·N)`` then caps the blowup: ``2^19`` rows take blowup 8
-    (27 queries), ``2^20`` blowup 4 (40 queries); each keeps enough queries for
-    100 bits.
+    Up to ``2^13`` rows (:data:`L1_WIDE_BLOWUP_MAX_ROWS`): blowup 32 with 16
+    queries, folding 8, 22 grinding bits and a remainder of 64 coefficients
+    (101 bits). A query is what an on-chain verification pays for (its
+    openings' calldata, Merkle paths, DEEP terms and FRI folds: about 0.35 M
+    gas at the batch AIR's width), so four queries fewer than blowup 16's 20
+    take 1.39 M gas off a demo batch's verification (14.16 M → 12.77 M), for a
+    prover that extends the trace to twice the domain (about 1.4× the CPU and
+    the memory at 2^12 rows: BENCHMARKS.md). Larger traces keep blowup 16 with
+    20 queries (101 bits up to ``2^17`` rows), where the doubled extension
+    would need several GB; then the field term ``123 − log2(B·N)`` caps the
+    blowup: ``2^19`` rows take blowup 8 (27 queries), ``2^20`` blowup 4 (40
+    queries); each keeps enough queries for 100 bits.
 
     Raises:
         ValueError: ``num_rows`` not a power of two in ``[8, 2^20]``.
@@ -115,7 +128,8 @@ def l1_options(num_rows: int) -> ProofOptions:
     if not _is_pow2(num_rows) or not 8 <= num_rows <= L1_MAX_ROWS:
         raise ValueError(f"expected a power-of-two row count in [8, {L1_MAX_ROWS}], got {num_rows}")
     log_rows = num_rows.bit_length() - 1
-    log_blowup = min(4, _L1_MAX_LDE_LOG - log_rows)
+    wide = num_rows <= L1_WIDE_BLOWUP_MAX_ROWS
+    log_blowup = 5 if wide else min(4, _L1_MAX_LDE_LOG - log_rows)
     # query bits q·log2 B (>= 80, so grinding counts) + grinding − 1 >= 100
     queries = max(math.ceil(80 / log_blowup), math.ceil((101 - L1_GRINDING_BITS) / log_blowup))
     return ProofOptions(

@@ -16,6 +16,9 @@ import pytest
 
 from sealbatch.venue.cli import main
 
+#: The module's fixture proves and anchors two demo batches: minutes on a loaded machine.
+pytestmark = pytest.mark.timeout(1800)
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:

@@ -41,7 +41,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--l1",
         action="store_true",
-        help="start from the L1 options for N rows (blowup 16, 20 queries up to 2^18 rows)",
+        help=(
+            "start from the L1 options for N rows (blowup 32, 16 queries up to 2^13 rows; "
+            "blowup 16, 20 queries up to 2^18)"
+        ),
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
