@@ -6,7 +6,6 @@ unsent); a verifier whose evaluator's frame lists an element twice is not deploy
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,8 +20,6 @@ from sealbatch.settlement.anchor import (
     verifier_config,
 )
 from tests.crypto.helpers import FAST
-
-from .anvil import anvil_binary, running_anvil
 
 
 def _mint_under_cap(chain: Chain) -> None:
@@ -44,14 +41,6 @@ def _mint_under_cap(chain: Chain) -> None:
 
 def test_a_transaction_over_its_gas_cap_moves_nothing(chain: Chain) -> None:
     _mint_under_cap(chain)
-
-
-@pytest.fixture(scope="module")
-def anvil_chain() -> Iterator[Chain]:
-    if anvil_binary() is None:
-        pytest.skip("anvil is not installed (make installs contracts/node_modules)")
-    with running_anvil() as url:
-        yield Chain(url)
 
 
 @pytest.mark.anvil

@@ -9,7 +9,6 @@ id, the consumed queue, the credited withdrawals and every token balance.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 from eth_utils import keccak
@@ -36,7 +35,6 @@ from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.roots import account_proof, state_root
 
 from . import statement_air
-from .anvil import anvil_binary, running_anvil
 from .exchange_harness import FORCED_DELAY_S, ORACLE_KEYS, Harness, equity_of, with_trade
 
 
@@ -397,14 +395,6 @@ def test_escape_with_a_forged_account_proof_is_refused(h: Harness) -> None:
     before = h.ex.balance(t0)
     h.ex.escape(proof)
     assert h.ex.balance(t0) - before == equity_of(h.state, key(t0)) == 5_000_000_000 - 1_000_000
-
-
-@pytest.fixture(scope="module")
-def anvil_chain() -> Iterator[Chain]:
-    if anvil_binary() is None:
-        pytest.skip("anvil is not installed (make installs contracts/node_modules)")
-    with running_anvil() as url:
-        yield Chain(url)
 
 
 @pytest.mark.anvil

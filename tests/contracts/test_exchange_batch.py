@@ -10,7 +10,6 @@ the refusal of a batch that needs a table only its files give runs in the suite.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 
@@ -32,8 +31,6 @@ from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.transition import apply_batch
 from tests.settlement.batch_air_helpers import BTC, ETH, committed_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
-
-from .anvil import anvil_binary, running_anvil
 
 REFS = {BTC: 650_000, ETH: 350_000}
 
@@ -150,14 +147,6 @@ def test_the_exchange_anchors_a_batch_with_a_forfeit(chain: Chain) -> None:
     assert ex.state_root() == statement.post_root
     # the same proof again: refused, nothing moves
     refused(ex, "BatchIdMismatch", statement, proof)
-
-
-@pytest.fixture(scope="module")
-def anvil_chain() -> Iterator[Chain]:
-    if anvil_binary() is None:
-        pytest.skip("anvil is not installed (make installs contracts/node_modules)")
-    with running_anvil() as url:
-        yield Chain(url)
 
 
 @pytest.mark.anvil

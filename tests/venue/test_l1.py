@@ -206,6 +206,21 @@ def test_a_request_the_ledger_cannot_credit_blocks_the_queue_loudly(
         assert "sealbatch_l1_request_blocked 1.0" in venue.tc.get("/metrics").text
 
 
+def fund_and_trade(venue: Venue, l1: L1) -> int:
+    """Alice and Bob deposit on L1 and trade 3 lots in one batch, cleared; its id."""
+    deposit_on_l1(venue, l1, "alice", DEPOSIT)
+    deposit_on_l1(venue, l1, "bob", DEPOSIT)
+    link(venue).step()
+    t = venue.traders
+    a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 3))
+    b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 3))
+    venue.to_reveal(a.batch_id)
+    t["alice"].reveal(a)
+    t["bob"].reveal(b)
+    venue.to_cleared(a.batch_id)
+    return a.batch_id
+
+
 @pytest.mark.slow
 def test_a_refused_anchor_is_reported_and_retried_never_skipped(
     db_url: str, clock: ManualClock, l1: L1, tmp_path: Path
@@ -215,17 +230,7 @@ def test_a_refused_anchor_is_reported_and_retried_never_skipped(
     (operator view, metric, stream), keeps the batch proven, retries it after the backoff
     with the attempt counted, and anchors no later batch meanwhile."""
     with l1_venue(db_url, clock, l1, prove=True, l1_retry_ms=5_000) as venue:
-        deposit_on_l1(venue, l1, "alice", DEPOSIT)
-        deposit_on_l1(venue, l1, "bob", DEPOSIT)
-        link(venue).step()
-        t = venue.traders
-        a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 3))
-        b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 3))
-        venue.to_reveal(a.batch_id)
-        t["alice"].reveal(a)
-        t["bob"].reveal(b)
-        venue.to_cleared(a.batch_id)
-        batch = a.batch_id
+        batch = fund_and_trade(venue, l1)
 
         def status() -> str:
             answer: str = venue.tc.get(f"/v1/batches/{batch}").json()["status"]
@@ -273,17 +278,7 @@ def test_a_proof_still_being_written_is_waited_for_not_reported_gone(
             write(*args)
 
         monkeypatch.setattr(store, "write", slow_write)
-        deposit_on_l1(venue, l1, "alice", DEPOSIT)
-        deposit_on_l1(venue, l1, "bob", DEPOSIT)
-        link(venue).step()
-        t = venue.traders
-        a = t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 3))
-        b = t["bob"].commit(Order("BTC-PERP", Side.SELL, 100, 3))
-        venue.to_reveal(a.batch_id)
-        t["alice"].reveal(a)
-        t["bob"].reveal(b)
-        venue.to_cleared(a.batch_id)
-        batch = a.batch_id
+        batch = fund_and_trade(venue, l1)
 
         def proven_in_memory() -> bool:
             with venue.service.core_lock:
