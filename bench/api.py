@@ -13,11 +13,13 @@ the server from this process over keep-alive HTTP/1.1 connections:
 Every receipt is durable (group commit) before it is answered. Run:
 ``.venv/bin/python bench/api.py [--single N] [--bulk N] [--connections C] [--json]``;
 ``--json`` prints one object instead of lines: ``single_rps``, ``single_p50_ms``,
-``single_p99_ms``, ``bulk_per_s``, ``load_average``, and the CPU time one bulk
-commitment costs (µs, from ``/proc``), which depends far less on what else runs on
-the machine than the rates do: ``bulk_server_cpu_us`` in the server process (the
-event loop, the writer and clearing threads) and ``bulk_workers_cpu_us`` in its
-child processes (the signer workers; the multiprocessing resource tracker idles).
+``single_p99_ms``, ``bulk_per_s``, ``load_average``, and the CPU time one request
+or commitment costs (µs, from ``/proc``), which depends far less on what else runs
+on the machine than the rates do: ``single_server_cpu_us`` per single request in
+the server process (single requests never reach the signer workers),
+``bulk_server_cpu_us`` per bulk commitment in the server process (the event loop,
+the writer and clearing threads) and ``bulk_workers_cpu_us`` in its child
+processes (the signer workers; the multiprocessing resource tracker idles).
 """
 
 from __future__ import annotations
@@ -281,14 +283,18 @@ def main() -> int:
         bulk = _bodies(args.bulk + args.bulk_size, args.traders, batch, domain, b"bulk")
         warm, bulk = bulk[: args.bulk_size], bulk[args.bulk_size :]
         asyncio.run(_single(port, single[:SINGLE_WARMUP], 8))  # warm-up (not counted)
+        single_cpu0 = _cpu_s(server.pid)
         elapsed, lat = asyncio.run(_single(port, single[SINGLE_WARMUP:], args.connections))
+        # Single requests never reach the signer workers (too few each): the server's CPU.
+        single_us = (_cpu_s(server.pid) - single_cpu0) / args.single * 1e6
         lat.sort()
         n = len(lat)
         single_rps = n / elapsed
         p50, p99 = percentile(lat, 0.5) * 1e3, percentile(lat, 0.99) * 1e3
         say(
             f"single: {n} requests, {args.connections} connections: {single_rps:,.0f} req/s, "
-            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; CPU per request: {single_us:.1f} us in the "
+            f"server process"
         )
         asyncio.run(_bulk(port, warm, args.bulk_size, 1))  # warm-up: the workers start
         workers = _children(server.pid)
@@ -315,6 +321,7 @@ def main() -> int:
                         "single_rps": round(single_rps, 1),
                         "single_p50_ms": round(p50, 1),
                         "single_p99_ms": round(p99, 1),
+                        "single_server_cpu_us": round(single_us, 1),
                         "bulk_per_s": round(bulk_per_s, 1),
                         "bulk_server_cpu_us": round(server_us, 1),
                         "bulk_workers_cpu_us": round(workers_us, 1),
