@@ -43,7 +43,7 @@ PROBLEM: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_service(request: Request) -> VenueService:
+async def get_service(request: Request) -> VenueService:
     service: VenueService = request.app.state.service
     return service
 
@@ -78,7 +78,7 @@ def parse_hex32(value: str, name: str) -> bytes:
     return out
 
 
-def get_signed_read(
+async def get_signed_read(
     account: Annotated[
         str | None,
         Header(alias=ACCOUNT_HEADER, description="signed read: the account it is for"),
