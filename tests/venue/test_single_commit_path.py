@@ -77,7 +77,11 @@ class _Pair:
         hdrs = {"content-type": "application/json", **(headers or {})}
         a = self.fast.post("/v1/commitments", content=content, headers=hdrs)
         b = self.plain.post("/v1/commitments", content=content, headers=hdrs)
-        assert (a.status_code, a.headers.raw, a.content) == (b.status_code, b.headers.raw, b.content)
+        assert (a.status_code, a.headers.raw, a.content) == (
+            b.status_code,
+            b.headers.raw,
+            b.content,
+        )
         return a
 
 
@@ -117,10 +121,11 @@ def test_refusals_after_parsing_get_the_apps_problem_bytes(pair: _Pair) -> None:
     taken = _body(pair)
     assert pair.post(_raw(taken)).status_code == 200
     erin = bytes.fromhex(KEYS["erin"][2:])
+    not_daves = "0x" + sign_digest(erin, b"\x22" * 32).hex()
     refused = {
         "commitment_taken": taken,
         "wrong_batch": _body(pair, price=101, batch_id=7),
-        "bad_signature": _body(pair, price=102, signature="0x" + sign_digest(erin, b"\x22" * 32).hex()),
+        "bad_signature": _body(pair, price=102, signature=not_daves),
         "wrong_market": _body(pair, price=103, market="NOPE-PERP"),
     }
     for code, body in refused.items():
