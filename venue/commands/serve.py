@@ -163,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sealbatch.crypto.exceptions import SealbatchError
     from sealbatch.venue.app import create_app
+    from sealbatch.venue.http_protocol import HeadWithBodyProtocol
     from sealbatch.venue.settings import Settings
 
     overrides: dict[str, object] = {}
@@ -235,7 +236,14 @@ def run(args: argparse.Namespace) -> int:
     gc.set_threshold(50_000, 20, 100)
     try:
         app = create_app(settings)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=False,
+            http=HeadWithBodyProtocol,  # a response's head and body in one write
+        )
     except SealbatchError as exc:
         print(f"sealbatch serve: error: {exc}", file=sys.stderr)
         return 2

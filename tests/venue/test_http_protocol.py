@@ -1,0 +1,128 @@
+"""A response's head leaves with its body in one write, never later than the end of
+the event loop's turn, never after a later write, never lost on close."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+from sealbatch.venue.http_protocol import HeadWithBody, HeadWithBodyProtocol
+from tests.venue.server import free_port
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.log: list[Any] = []
+
+    def write(self, data: bytes) -> None:
+        self.log.append(bytes(data))
+
+    def close(self) -> None:
+        self.log.append("close")
+
+    def write_eof(self) -> None:
+        self.log.append("eof")
+
+    def abort(self) -> None:
+        self.log.append("abort")
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return False
+
+
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n"
+
+
+def _run(steps: Any) -> list[Any]:
+    async def main() -> list[Any]:
+        t = _Transport()
+        held = HeadWithBody(t, asyncio.get_running_loop())  # type: ignore[arg-type]
+        await steps(held, t)
+        return t.log
+
+    return asyncio.run(main())
+
+
+def test_the_head_leaves_with_the_body_in_one_write() -> None:
+    async def steps(held: HeadWithBody, t: _Transport) -> None:
+        held.write(HEAD)
+        assert t.log == [] and held.get_write_buffer_size() == len(HEAD)
+        held.write(b"body")
+        held.write(b"more")  # not a head: straight through
+        await asyncio.sleep(0)
+
+    assert _run(steps) == [HEAD + b"body", b"more"]
+
+
+def test_a_head_alone_leaves_at_the_end_of_the_turn() -> None:
+    async def steps(held: HeadWithBody, t: _Transport) -> None:
+        held.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await asyncio.sleep(0)
+        assert t.log == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+        held.write(memoryview(HEAD))
+        held.write(memoryview(b"body"))
+        await asyncio.sleep(0)
+
+    assert _run(steps) == [b"HTTP/1.1 100 Continue\r\n\r\n", HEAD + b"body"]
+
+
+def test_close_and_eof_send_the_head_first_and_abort_drops_it() -> None:
+    async def steps(held: HeadWithBody, t: _Transport) -> None:
+        held.write(HEAD)
+        held.close()
+        held.write(HEAD)
+        held.write_eof()
+        held.write(HEAD)
+        held.abort()
+        await asyncio.sleep(0)  # nothing left to release
+
+    assert _run(steps) == [HEAD, "close", HEAD, "eof", "abort"]
+
+
+def test_uvicorn_answers_keep_alive_requests_through_it() -> None:
+    """Three requests on one connection, a body-less answer among them: each answer
+    whole and in order (the bytes are uvicorn's; only their writes are grouped)."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        body = b"" if scope["path"] == "/empty" else scope["path"].encode()
+        length = str(len(body)).encode()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", length)]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    port = free_port()
+    config = uvicorn.Config(app, port=port, log_level="warning", http=HeadWithBodyProtocol)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            threading.Event().wait(0.01)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            for path in ("/a", "/empty", "/bc"):
+                s.sendall(f"GET {path} HTTP/1.1\r\nhost: x\r\n\r\n".encode())
+            got = b""
+            while got.count(b"HTTP/1.1 200 OK") < 3 or not got.endswith(b"/bc"):
+                chunk = s.recv(65536)
+                assert chunk, got
+                got += chunk
+        answers = got.split(b"HTTP/1.1 200 OK\r\n")[1:]
+        assert [a.split(b"\r\n\r\n", 1)[1] for a in answers] == [b"/a", b"", b"/bc"]
+        assert [
+            b"content-length: " + str(len(p)).encode() in a
+            for a, p in zip(answers, ("/a", "", "/bc"), strict=True)
+        ] == [True] * 3
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
