@@ -23,7 +23,8 @@ in from the book and sends the post-state's liquidation orders to the staged
 accounts. :mod:`.waivers` proves which forfeits are waived: from the halted
 flags, the pre-state header's oracle flags and each forfeit's trader's
 pre-state positions. :mod:`.marks` proves each market's post-state mark, premium and
-last price from the headers, the clearing price and the mark terms.
+last price from the headers, the clearing price and the mark terms; :mod:`.breaker` its
+protective flag and calm counter, which pick the liquidation slice cap.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 from sealbatch.crypto.air import Air
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.settlement.batch_air import (
+    breaker,
     clearing,
     commitment_hash,
     digests,
@@ -124,6 +126,7 @@ def declare_all(
     headers.declare(b, statement)
     waivers.declare(b, statement, settle_columns.accounts, sec.row)
     marks.declare(b, statement)
+    breaker.declare(b, statement)
     funding_rule.declare(b, statement, sec.row)
     liq_orders.declare(b, statement, settle_columns.accounts, sec.row)
     liq_slice.declare(b, statement)

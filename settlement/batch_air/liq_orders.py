@@ -20,11 +20,13 @@ independently of the slice arithmetic:
   at most one record per account and market;
 * **quantity**: ``q = 1 + a`` with ``a`` two range-checked 12-bit digits
   (``liq.a<j>``), ``|P_j| − q`` two digits (``liq.c<j>``), ``K_j − q`` two digits
-  (``liq.k<j>``): ``1 ≤ q ≤ min(|P_j|, K_j)``, where ``K_j = min(max(max_liquidation_lots,
-  protective_liquidation_lots), max_order_lots)`` is a constant of the AIR
-  (:attr:`BatchStatement.liquidation_caps`, from the published configuration: the
-  program pins it, as ``max_price_age_ms``). The larger of the two slice caps because
-  the post-state header's protective flag is not tied to the statement yet.
+  (``liq.k<j>``): ``1 ≤ q ≤ min(|P_j|, K_j)``, where ``K_j = K_j^calm + π_j·(K_j^prot −
+  K_j^calm)``: ``π_j`` the post-state's protective flag, which :mod:`.breaker` proves
+  (``brk.p1<j>``), and ``K_j^calm = min(max_liquidation_lots, max_order_lots)``,
+  ``K_j^prot = min(protective_liquidation_lots, max_order_lots)`` constants of the AIR
+  (:attr:`BatchStatement.liquidation_slice_caps`, from the published configuration: the
+  program pins them, as ``max_price_age_ms``) — ``liquidation_slice_lots`` on the state
+  ``plan_liquidations`` reads.
 
 * **limit** (on the record's id row, where ``g = r2·tree·kind`` is 1; columns
   ``liq.mark``, ``liq.index``, ``liq.slip`` … reused by every record): the record's
@@ -59,6 +61,7 @@ from sealbatch.auction.commitment import market_code
 from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Side, TimeInForce
 from sealbatch.crypto.air import Column, Expr, const, pub
+from sealbatch.settlement.batch_air import breaker
 from sealbatch.settlement.batch_air.accounts import AccountColumns
 from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.headers import _margin_at, lagrange
@@ -79,7 +82,7 @@ from sealbatch.settlement.ledger import AccountKey
 from sealbatch.settlement.params import BPS
 from sealbatch.settlement.roots import pending_orders
 
-__all__ = ["LIQUIDATION_FLAGS", "SECTION", "TAG_LIQ_ORDER", "declare", "generate"]
+__all__ = ["LIQUIDATION_FLAGS", "SECTION", "TAG_LIQ_ORDER", "declare", "generate", "slice_cap"]
 
 SECTION = "liq"
 #: ``(account, market code, flags, quantity)``: a post-state liquidation order, to its
@@ -94,13 +97,20 @@ _MAX_SLIPPAGE = 5_000
 _TOP_BITS = 6
 
 
+def slice_cap(statement: BatchStatement, j: int) -> int:
+    """Market ``j``'s slice cap on the post-state's protective flag (``liquidation_slice_lots``
+    at most ``max_order_lots``), as the section reads it."""
+    calm_cap, protective_cap = statement.liquidation_slice_caps[j]
+    return protective_cap if statement.post.market_states[j].protective else calm_cap
+
+
 def declare(b: AirBuilder, statement: BatchStatement, acct: AccountColumns, row: Column) -> None:
     """Allocate the section's columns and constraints (after the health and header
     sections, whose columns it reads)."""
     m = len(statement.markets)
-    caps = statement.liquidation_caps
+    caps = statement.liquidation_slice_caps
     if len(caps) != m:
-        raise ValueError(f"liquidation caps: expected one per market ({m}), got {len(caps)}")
+        raise ValueError(f"liquidation caps: expected a pair per market ({m}), got {len(caps)}")
     ix = statement.settle.derived_index(PUBLIC_HEADER + PUBLIC_PER_MARKET * m, 3)
     codes = tuple(market_code(name) for name in statement.markets)
     count: Expr = const(0)
@@ -123,8 +133,10 @@ def declare(b: AirBuilder, statement: BatchStatement, acct: AccountColumns, row:
             o * (pos.magnitude() - qty - c[0] - _DIGIT * c[1]),
             f"liquidation orders: quantity in market {j} at most the position",
         )
+        calm_cap, protective_cap = caps[j]
+        cap = calm_cap + breaker.protective(b, j) * (protective_cap - calm_cap)
         b.constrain(
-            o * (caps[j] - qty - k_[0] - _DIGIT * k_[1]),
+            o * (cap - qty - k_[0] - _DIGIT * k_[1]),
             f"liquidation orders: quantity in market {j} at most the cap",
         )
         b.bus.receive(
@@ -258,7 +270,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
                 )
             continue
         pos = int(sw.positions_post[a, j])
-        cap = statement.liquidation_caps[j]
+        cap = slice_cap(statement, j)
         problem = None
         if pos == 0 or margins[j].mark <= 0 or margins[j].flagged:
             problem = "a market with a position, a mark and an unflagged oracle"

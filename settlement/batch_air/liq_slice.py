@@ -35,8 +35,9 @@ once it is not.
   staged cross-margin row; ``S_end = S₀ − Σ o_i·L_i``), and so is every earlier one:
   ``S_ℓ ≥ 1`` and ``S_ℓ ≤ S_j − L_j`` give ``S_j − (lots_j − 1)·per_lot_j − 1 ≥
   per_lot_j``; a bit ``clamp_j`` only where
-  the slice is the position or one of the two slice caps
-  (:attr:`BatchStatement.liquidation_slice_caps`); an unclamped slice is the last one
+  the slice is the position or the slice cap ``K_j^calm + π_j·(K_j^prot − K_j^calm)``
+  (:attr:`BatchStatement.liquidation_slice_caps`; ``π_j`` the post-state's protective
+  flag, which :mod:`.breaker` proves); an unclamped slice is the last one
   staged; no held market with a mark is left without an order before a staged one; and
   where a slice is unclamped or a held market with a mark has no order, the shortfall
   has run out: ``−S_end ≥ 0`` (six digits).
@@ -47,9 +48,9 @@ most 0, below its ``(lots − 1)·per_lot + 1``), and the last one is clamped or
 shortfall to at most 0 — the rule's ``min``. Portfolio-margin accounts are exempt (their
 requirement, a stress scenario, is not in the AIR).
 
-Not proved: which of the two slice caps applies (the post-state header's protective flag
-is not tied to the breaker rule): a slice may be clamped at either, between 1 lot and
-``min(|P|, larger cap)``.
+The cap is ``liquidation_slice_lots``'s on the post-state (the state ``plan_liquidations``
+reads): the protective cap exactly where the breaker rule leaves the market protective;
+:mod:`.liq_orders` bounds every slice by the same cap.
 
 Bounds: a digit position of the slice identities sums at most ``m ≤ 4`` products
 ``L_i`` (each below ``2^25`` a position), the ``I``, ``q`` and ``|D|`` digits and a carry:
@@ -65,6 +66,7 @@ from __future__ import annotations
 import numpy as np
 
 from sealbatch.crypto.air import Column, Expr, col, const, pub
+from sealbatch.settlement.batch_air import breaker
 from sealbatch.settlement.batch_air.accounts import AccountColumns
 from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.headers import _margin_at
@@ -77,6 +79,7 @@ from sealbatch.settlement.batch_air.limbs import (
     carry_columns,
     carry_equations,
 )
+from sealbatch.settlement.batch_air.liq_orders import slice_cap
 from sealbatch.settlement.batch_air.settle_witness import per_lot as _per_lot
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
@@ -354,9 +357,10 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
         b.boolean(c, f"liquidation slice: clamp{j}")
         qty = 1 + adig[j][0] + DIGIT * adig[j][1]
         room_p = _existing(b, f"liq.c{j}[0]") + DIGIT * _existing(b, f"liq.c{j}[1]")
+        cap = caps[j][0] + breaker.protective(b, j) * (caps[j][1] - caps[j][0])
         b.constrain(
-            c * room_p * (caps[j][0] - qty) * (caps[j][1] - qty),
-            f"liquidation slice: a clamped slice [{j}] is the position or a slice cap",
+            c * room_p * (cap - qty),
+            f"liquidation slice: a clamped slice [{j}] is the position or the slice cap",
         )
         b.constrain((1 - o[j]) * c, f"liquidation slice: clamp{j} only for an order")
         # an unclamped slice is the last staged
@@ -465,8 +469,8 @@ def generate_slice(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool 
     below = trace_int("health", "mark.below")
     staged = trace_int("health", "staged")
     nz = [trace_int("health", f"nz[{j}]") for j in range(m)]
-    caps = statement.liquidation_slice_caps
-    protective = [ms.protective for ms in statement.post.market_states]
+    # the cap the post-state's protective flag picks (the breaker section proves the flag)
+    slice_caps = [slice_cap(statement, j) for j in range(m)]
     n = st.n_post
     for row in range(n_rows):
         sizes = [abs(int(sw.positions_post[row, j])) if row < n else 0 for j in range(m)]
@@ -524,7 +528,7 @@ def generate_slice(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool 
         put_carries("gac", row, [x - y for x, y in zip(pos, gd, strict=True)])
         count = 0
         for j in range(m):
-            clamped = oo[j] and qty[j] in (sizes[j], *caps[j])
+            clamped = oo[j] and qty[j] in (sizes[j], slice_caps[j])
             put(f"clamp{j}", row, int(clamped))
             elig = int(nz[j][row]) * int(margins[j].mark > 0)
             count += oo[j] * (1 - int(clamped)) + elig - oo[j]
@@ -538,7 +542,6 @@ def generate_slice(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool 
         put_carries("gec", row, [x - y for x, y in zip(pos, gd, strict=True)])
         if refuse and row < n and cross and staged[row]:
             s0_value = sum(x << (12 * i) for i, x in enumerate(s0))
-            slice_caps = [caps[j][1] if protective[j] else caps[j][0] for j in range(m)]
             eligible = [bool(nz[j][row]) and margins[j].mark > 0 for j in range(m)]
             rule = _rule_lots(s0_value, notional, per_lot, sizes, slice_caps, eligible)
             got = [qty[j] * oo[j] for j in range(m)]

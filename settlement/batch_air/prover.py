@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from sealbatch.crypto.air import Air
 from sealbatch.settlement.batch_air import (
+    breaker,
     clearing,
     commitment_hash,
     digests,
@@ -57,6 +58,7 @@ def generate(
         headers.generate(tb, statement, refuse=refuse)
         waivers.generate(tb, statement, refuse=refuse)
         marks.generate(tb, statement, refuse=refuse)
+        breaker.generate(tb, statement, refuse=refuse)
         funding_rule.generate(tb, statement, refuse=refuse)
         liq_orders.generate(tb, statement, refuse=refuse)
         liq_slice.generate(tb, statement)

@@ -165,10 +165,9 @@ class BatchStatement:
     #: config): constants of the AIR, which proves each funding step from them
     #: (:mod:`.funding_rule`)
     funding_terms: tuple[tuple[int, int], ...] = ()
-    #: per market (id order) the most lots a liquidation order may have:
-    #: ``min(max(max_liquidation_lots, protective_liquidation_lots), max_order_lots)`` of
-    #: the published configuration, a constant of the AIR (:mod:`.liq_orders`)
-    liquidation_caps: tuple[int, ...] = ()
+    #: per market ``(breaker_bps, calm_batches)`` (``pre_state.json`` config): constants
+    #: of the AIR, which proves the circuit breaker with them (:mod:`.breaker`)
+    breaker_terms: tuple[tuple[int, int], ...] = ()
     #: per market (id order) its ``max_slippage_bps``: a constant of the AIR, which proves
     #: each liquidation order's limit from it (:mod:`.liq_orders`)
     liquidation_slippage: tuple[int, ...] = ()
@@ -177,8 +176,9 @@ class BatchStatement:
     #: from it (:mod:`.liq_slice`)
     liquidation_initial_bps: tuple[tuple[int, ...], ...] = ()
     #: per market (id order) ``(min(max_liquidation_lots, max_order_lots),
-    #: min(protective_liquidation_lots, max_order_lots))``: the two slice caps a slice may
-    #: be clamped at, constants of the AIR (:mod:`.liq_slice`)
+    #: min(protective_liquidation_lots, max_order_lots))``: the slice caps of a calm and of
+    #: a protective market, constants of the AIR; the proved post-state protective flag
+    #: picks one (:mod:`.breaker`, :mod:`.liq_orders`, :mod:`.liq_slice`)
     liquidation_slice_caps: tuple[tuple[int, int], ...] = ()
 
     def market_rows(self) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
@@ -379,7 +379,10 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
             (r.funding_interval_batches, r.funding_cap_bps)
             for r in (config.markets[config.column(m)] for m in markets)
         ),
-        liquidation_caps=tuple(_liquidation_cap(config, name) for name in markets),
+        breaker_terms=tuple(
+            (r.breaker_bps, r.calm_batches)
+            for r in (config.markets[config.column(m)] for m in markets)
+        ),
         liquidation_slippage=tuple(_risk(config, name).max_slippage_bps for name in markets),
         liquidation_initial_bps=tuple(
             tuple(t.initial_bps for t in _risk(config, name).tiers) for name in markets
@@ -396,14 +399,6 @@ def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
 
 def _risk(config: SettlementConfig, market: str) -> MarketRisk:
     return next(r for r in config.markets if r.market_id == market)
-
-
-def _liquidation_cap(config: SettlementConfig, market: str) -> int:
-    """The most lots a liquidation order in ``market`` may have whether or not the market
-    is in protective mode (:attr:`BatchStatement.liquidation_caps`)."""
-    risk = _risk(config, market)
-    slice_cap = max(risk.max_liquidation_lots, risk.protective_liquidation_lots)
-    return min(slice_cap, risk.market.max_order_lots)
 
 
 def index_inputs(

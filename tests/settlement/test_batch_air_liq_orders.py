@@ -67,7 +67,7 @@ def test_the_staged_order_is_received_on_its_accounts_row(
     assert [int(v.sum()) for v in o] == [1, 0] and int(o[0][0]) == 1
     q = 1 + int(trace[column(air, "liq.a0[0]"), 0]) + 4096 * int(trace[column(air, "liq.a0[1]"), 0])
     assert q == order.quantity
-    assert statement.liquidation_caps == (1_000, 1_000)
+    assert statement.liquidation_slice_caps == ((1_000, 250), (1_000, 250))
 
 
 def _order(post: LedgerState, **change: object) -> LedgerState:
@@ -155,7 +155,8 @@ def test_a_liquidation_order_above_the_cap_is_caught(
     the same order is refused and rejected by the cap's constraint."""
     statement, _, _ = honest
     (lo,) = statement.post.pending_liquidations
-    forged = replace(statement, liquidation_caps=(lo.resting.order.quantity - 1, 1_000))
+    q = lo.resting.order.quantity
+    forged = replace(statement, liquidation_slice_caps=((q - 1, q - 1), (1_000, 250)))
     refused_and_rejected(forged, "cap", "at most the cap")
 
 
@@ -164,7 +165,7 @@ def test_the_liquidation_caps_are_part_of_the_program(
 ) -> None:
     """The caps are constants of the AIR: a deployed verifier pins them."""
     statement, _, _ = honest
-    other = dataclasses.replace(statement, liquidation_caps=(999, 1_000))
+    other = dataclasses.replace(statement, liquidation_slice_caps=((999, 250), (1_000, 250)))
     air_a, _ = build_with_layout(rows_for(statement), statement)
     air_o, _ = build_with_layout(rows_for(other), other)
     assert compile_constraints(air_a).code != compile_constraints(air_o).code

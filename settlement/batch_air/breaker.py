@@ -1,0 +1,324 @@
+"""The circuit breaker (``transition.py`` step 8,
+:func:`~sealbatch.settlement.liquidation.update_breaker`), proved in the batch AIR.
+
+Per market ``j`` the post-state header's protective flag ``π1`` and calm counter ``k1``
+follow from the pre-state header's ``π0``, ``k0`` and last price ``L0``, the market's
+public clearing price ``P`` (0: no trade), the post-state header's oracle flag ``F`` (the
+oracle round's, a public input: :mod:`.headers`) and the terms ``bb = breaker_bps``,
+``C = calm_batches`` (constants of the AIR, from the published config, so the program pins
+them like the mark terms):
+
+* ``moved = P ≠ 0 ∧ L0 ≠ 0 ∧ |P − L0|·10 000 > bb·L0`` and ``trip = moved ∨ F``;
+* a trip: ``π1 = 1``, ``k1 = 0``;
+* else, protective (``π0 = 1``): ``k = k0 + 1``; ``π1 = 0``, ``k1 = 0`` when ``k ≥ C``
+  (the release), else ``π1 = 1``, ``k1 = k``;
+* else: ``π1 = 0``, ``k1 = k0``.
+
+The post-state's ``flagged`` is ``F`` in every branch, already pinned to the oracle. The
+flag ``π1`` is carried down the trace (``brk.p1<j>``), where the liquidation sections read
+it: each staged slice is clamped at ``protective_liquidation_lots`` where ``π1 = 1``,
+else at ``max_liquidation_lots`` (:mod:`.liq_orders`, :mod:`.liq_slice`) —
+``plan_liquidations`` reads the post-state's flag.
+
+Layout (section ``brk``): the four header values of each market (``p0``, ``k0``, ``p1``,
+``k1``) in columns constant down the trace, pinned on the header rows that hold them; the
+rule for market ``j`` on row ``j`` (boundary constraints) in columns shared by the markets,
+every other row 0. It reads the mark section's columns on the same row: ``L0``
+(``mark.l0<j>``), ``F`` (``mark.f<j>``, proved a bit there) and ``traded = P·mark.pinv``
+(proved ``[P ≠ 0]`` there, with ``P < 2^28``). Range checks are 12-bit lookups:
+
+* ``L0 = a + 2^15·c`` with ``a < 2^15``, ``c < 2^13``: the last price is below 2^28;
+* ``T = ⌊L0·bb/10 000⌋`` (``bb ≤ 10 000``) in two exact steps, as the mark section's
+  step: ``c·bb = 10 000·u + v`` and ``a·bb + 2^15·v = 10 000·w + r`` with ``u < 2^13``,
+  ``w < 2^16``, ``v, r < 10 000`` (every term below 2^30), ``T = 2^15·u + w``; then
+  ``|P − L0|·10 000 > bb·L0 ⇔ |P − L0| > T`` (an integer exceeds a real exactly when it
+  exceeds its floor);
+* ``P − L0 = (1 − 2·sg)·D`` with ``D < 2^28``, and a bit ``mv`` with the 30-bit slack
+  ``mv·(D − T − 1) + (1 − mv)·(T − D)`` (true values within ``±2^28``: a negative one
+  would be a residue above 2^30);
+* ``[L0 ≠ 0]`` a bit with an inverse;
+* ``k0 < 2^20`` (two digits) and a bit ``rl = [k0 + 1 ≥ C]`` with the 24-bit slack
+  ``rl·(k0 + 1 − C) + (1 − rl)·(C − k0 − 2)``.
+
+A batch whose last price reaches 2^28 ticks, or whose pre-state calm counter reaches 2^20,
+cannot be proved (the prover refuses it): a liveness limit, not a soundness one.
+
+Width: ``4·m + 27`` main columns (35 for two markets) and 24 range lookups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sealbatch.crypto.air import Column, Expr, pub
+from sealbatch.crypto.field_scalar import P as FIELD
+from sealbatch.crypto.poseidon2 import RATE
+from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.limbs import digit_value
+from sealbatch.settlement.batch_air.statement import (
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
+    BatchStatement,
+)
+from sealbatch.settlement.roots import header_blocks, market_field
+
+__all__ = ["SECTION", "breaker_rule", "declare", "generate", "protective"]
+
+SECTION = "brk"
+BPS = 10_000
+_LAST_BITS = 28
+_CALM_BITS = 20
+#: The values carried from the headers: (name, pre-state header?, field).
+_CARRIED = (
+    ("p0", True, "protective"),
+    ("k0", True, "calm"),
+    ("p1", False, "protective"),
+    ("k1", False, "calm"),
+)
+#: Digit columns: name → bits (a digit of fewer than 12 bits is scaled into the table).
+_DIGITS: dict[str, tuple[int, ...]] = {
+    "a": (12, 3),
+    "c": (12, 1),
+    "u": (12, 1),
+    "w": (12, 4),
+    "d": (12, 12, 4),
+    "sm": (12, 12, 6),
+    "kd": (12, 8),
+    "sr": (12, 12),
+}
+#: Remainders below 10 000 as ``16·x2 + x1``: name → (x1 < 16, x2 < 625).
+_REMAINDERS = ("v", "r")
+_BITS = ("sg", "mv", "ln", "rl")
+_FREE = ("linv",)
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    column: str
+    scale: int
+    shift: int
+
+
+def _lookups() -> list[_Lookup]:
+    out = []
+    for name, bits in _DIGITS.items():
+        for k, width in enumerate(bits):
+            out.append(_Lookup(f"{name}{k}", 1 << (12 - width), 0))
+    for name in _REMAINDERS:
+        out.append(_Lookup(f"{name}1", 1 << 8, 0))
+        out.append(_Lookup(f"{name}2", 1, 0))
+        out.append(_Lookup(f"{name}2", 1, 4096 - 625))
+    return out
+
+
+def protective(b: AirBuilder, j: int) -> Column:
+    """Market ``j``'s proved post-state protective flag, a column constant down the trace
+    (after :func:`declare`)."""
+    return b.existing(f"{SECTION}.p1{j}")
+
+
+def declare(b: AirBuilder, statement: BatchStatement) -> None:
+    """Allocate the section's columns and constraints (after the headers and marks)."""
+    m = len(statement.markets)
+    h = header_blocks(m)
+    block = [b.existing(f"hdr.b{k}") for k in range(RATE)]
+    terms = _terms(statement)
+    carried: list[dict[str, Column]] = []
+    for j in range(m):
+        cols: dict[str, Column] = {}
+        for name, pre, field in _CARRIED:
+            cc = b.column(SECTION, f"{name}{j}")
+            b.constrain(cc.next - cc, f"breaker: market {j}'s {name} is constant")
+            pos = market_field(j, field)
+            row = (0 if pre else h) + pos // RATE
+            b.boundary(row, cc - block[pos % RATE], f"breaker: market {j}'s {name} is the header's")
+            cols[name] = cc
+        carried.append(cols)
+    w: dict[str, Column] = {}
+    for name, bits in _DIGITS.items():
+        for k in range(len(bits)):
+            w[f"{name}{k}"] = b.column(SECTION, f"{name}{k}")
+    for name in _REMAINDERS:
+        for k in (1, 2):
+            w[f"{name}{k}"] = b.column(SECTION, f"{name}{k}")
+    for name in (*_BITS, *_FREE):
+        w[name] = b.column(SECTION, name)
+    for lk in _lookups():
+        value: Expr = w[lk.column] * lk.scale + lk.shift if lk.shift else w[lk.column] * lk.scale
+        b.bus.send(TAG_RANGE, [value], 1, f"breaker: {lk.column} in range")
+    for name in _BITS:
+        b.boolean(w[name], f"breaker: {name}")
+
+    def num(name: str) -> Expr:
+        return digit_value([w[f"{name}{k}"] for k in range(len(_DIGITS[name]))])
+
+    def rem(name: str) -> Expr:
+        return 16 * w[f"{name}2"] + w[f"{name}1"]
+
+    pinv = b.existing("mark.pinv")
+    for j in range(m):
+        bb, calm = terms[j]
+        p0, k0, p1, k1 = (carried[j][n] for n in ("p0", "k0", "p1", "k1"))
+        last, flagged = b.existing(f"mark.l0{j}"), b.existing(f"mark.f{j}")
+        price = pub(PUBLIC_HEADER + PUBLIC_PER_MARKET * j)
+
+        def at(e: Expr, name: str, j: int = j) -> None:
+            b.boundary(j, e, f"breaker: market {j}'s {name}")
+
+        at(p0 * (1 - p0), "pre-state protective flag is a bit")
+        a, c = num("a"), num("c")
+        at(last - a - (1 << 15) * c, "last price below 2^28")
+        u, ww, v, r = num("u"), num("w"), rem("v"), rem("r")
+        at(c * bb - BPS * u - v, "threshold = ⌊last·bps/10 000⌋ (high part)")
+        at(a * bb + (1 << 15) * v - BPS * ww - r, "threshold = ⌊last·bps/10 000⌋ (low part)")
+        threshold = (1 << 15) * u + ww
+        sg, mv, ln = w["sg"], w["mv"], w["ln"]
+        dist = num("d")
+        at(price - last - (1 - 2 * sg) * dist, "move = |clearing − last|")
+        at(
+            mv * (dist - threshold - 1) + (1 - mv) * (threshold - dist) - num("sm"),
+            "move beyond the threshold (side)",
+        )
+        at(last * (1 - ln), "last price zero (bit)")
+        at(ln - last * w["linv"], "last price zero (inverse)")
+        moved = mv * (price * pinv) * ln
+        trip = moved + flagged - moved * flagged
+        rl = w["rl"]
+        at(k0 - num("kd"), "pre-state calm counter below 2^20")
+        at(
+            rl * (k0 + 1 - calm) + (1 - rl) * (calm - k0 - 2) - num("sr"),
+            "release after calm_batches (side)",
+        )
+        held = p0 * (1 - rl)
+        at(p1 - trip - (1 - trip) * held, "protective flag is the rule's")
+        at(k1 - (1 - trip) * (held * (k0 + 1) + (1 - p0) * k0), "calm counter is the rule's")
+
+
+def _terms(statement: BatchStatement) -> tuple[tuple[int, int], ...]:
+    terms = statement.breaker_terms
+    if len(terms) != len(statement.markets):
+        raise ValueError(
+            f"breaker terms: expected (breaker_bps, calm_batches) per market "
+            f"({len(statement.markets)}), got {len(terms)}"
+        )
+    for bb, calm in terms:
+        if not (1 <= bb <= BPS and 1 <= calm <= 1 << _CALM_BITS):
+            raise ValueError(
+                f"breaker terms: expected 1 <= breaker_bps <= {BPS} and 1 <= calm_batches "
+                f"<= 2^{_CALM_BITS}, got {bb}, {calm}"
+            )
+    return terms
+
+
+def breaker_rule(
+    protective: bool,
+    calm: int,
+    last: int,
+    price: int,
+    flagged: bool,
+    breaker_bps: int,
+    calm_batches: int,
+) -> tuple[bool, int]:
+    """``(protective, calm)`` after the batch, as the section proves it (``update_breaker``
+    on the pre-state's flag, counter and last price; ``price`` 0 without a trade)."""
+    moved = bool(price and last and abs(price - last) * BPS > breaker_bps * last)
+    if moved or flagged:
+        return True, 0
+    if protective:
+        if calm + 1 >= calm_batches:
+            return False, 0
+        return True, calm + 1
+    return False, calm
+
+
+def _digits(value: int, bits: tuple[int, ...]) -> list[int]:
+    out = []
+    for width in bits:
+        out.append(value & ((1 << width) - 1) if width < 12 else value & 0xFFF)
+        value >>= 12
+    return out
+
+
+def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
+    """Write the section (after the headers and marks).
+
+    Raises:
+        ValueError: (with ``refuse``) a post-state protective flag or calm counter that the
+            rule does not give, or a value beyond what the section proves (named).
+    """
+    terms = _terms(statement)
+    rows: dict[str, dict[int, int]] = {}
+
+    def put(name: str, j: int, v: int) -> None:
+        rows.setdefault(name, {})[j] = v
+
+    for j, name in enumerate(statement.markets):
+        pre, post = statement.pre.market_states[j], statement.post.market_states[j]
+        values = {"p0": int(pre.protective), "k0": pre.calm, "p1": int(post.protective),
+                  "k1": post.calm}  # fmt: skip
+        for key, v in values.items():
+            tb.set(SECTION, f"{key}{j}", [], pad=v)
+        price, last = statement.prices[j], pre.last_price
+        bb, calm_batches = terms[j]
+        if refuse:
+            if not 0 <= last < 1 << _LAST_BITS:
+                raise ValueError(
+                    f"breaker: market {name}'s pre-state last price: expected below 2^28, "
+                    f"got {last}"
+                )
+            if not 0 <= pre.calm < 1 << _CALM_BITS:
+                raise ValueError(
+                    f"breaker: market {name}'s pre-state calm counter: expected below 2^20, "
+                    f"got {pre.calm}"
+                )
+            want = breaker_rule(
+                pre.protective, pre.calm, last, price, post.flagged, bb, calm_batches
+            )
+            got = (post.protective, post.calm)
+            if want != got:
+                raise ValueError(
+                    f"breaker: market {name}'s post-state (protective, calm): the rule gives "
+                    f"{want}, got {got}"
+                )
+        a, c = last % (1 << 15), last >> 15
+        for k, x in enumerate(_digits(a, _DIGITS["a"])):
+            put(f"a{k}", j, x)
+        for k, x in enumerate(_digits(c, _DIGITS["c"])):
+            put(f"c{k}", j, x)
+        u, v = divmod(c * bb, BPS)
+        ww, r = divmod(a * bb + (1 << 15) * v, BPS)
+        for k, x in enumerate(_digits(u, _DIGITS["u"])):
+            put(f"u{k}", j, x)
+        for k, x in enumerate(_digits(ww, _DIGITS["w"])):
+            put(f"w{k}", j, x)
+        for nm, x in (("v", v), ("r", r)):
+            put(f"{nm}1", j, x % 16)
+            put(f"{nm}2", j, x // 16)
+        threshold = (1 << 15) * u + ww
+        dist = abs(price - last)
+        mv = int(dist > threshold)
+        slack = dist - threshold - 1 if mv else threshold - dist
+        put("sg", j, int(price < last))
+        put("mv", j, mv)
+        for k, x in enumerate(_digits(dist, _DIGITS["d"])):
+            put(f"d{k}", j, x)
+        for k, x in enumerate(_digits(slack, _DIGITS["sm"])):
+            put(f"sm{k}", j, x)
+        put("ln", j, int(last != 0))
+        put("linv", j, pow(last, FIELD - 2, FIELD) if last % FIELD else 0)
+        rl = int(pre.calm + 1 >= calm_batches)
+        release = pre.calm + 1 - calm_batches if rl else calm_batches - pre.calm - 2
+        put("rl", j, rl)
+        for k, x in enumerate(_digits(pre.calm % FIELD, _DIGITS["kd"])):
+            put(f"kd{k}", j, x)
+        for k, x in enumerate(_digits(release % FIELD, _DIGITS["sr"])):
+            put(f"sr{k}", j, x)
+    m = len(statement.markets)
+    for nm, by_row in rows.items():
+        tb.set(SECTION, nm, [by_row.get(j, 0) for j in range(m)])
+    for lk in _lookups():
+        column = tb.get(SECTION, lk.column).astype(np.int64)
+        counted = column * lk.scale + lk.shift
+        tb.count_range(counted[counted < 4096])  # a forged one's lookup cannot balance

@@ -1,0 +1,353 @@
+"""The circuit breaker in the batch AIR (``batch_air/breaker.py``): each market's post-state
+protective flag and calm counter are ``update_breaker``'s (``transition.py`` step 8) on the
+pre-state header, the clearing price, the oracle flag and the breaker terms, and the
+liquidation slice cap is the one that flag picks (``liq_orders.py``, ``liq_slice.py``).
+
+An operator who states protective mode freely could liquidate a trader in larger slices
+than the rule allows (a calm market stated protective has the smaller cap, a protective one
+stated calm the larger) or shield one. Each forgery publishes a batch whose every file
+agrees with the forged post-state; the prover refuses it and the AIR rejects its trace,
+naming the constraint.
+
+DEFAULT_CONFIG's terms: ``breaker_bps`` 1 000 (a move beyond 10 % of the last price trips),
+``calm_batches`` 3, slice caps 1 000 and 250 lots (the slice tests use 20 and 5).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from sealbatch.auction.orders import Order, Side
+from sealbatch.crypto.air import ConstraintViolation
+from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
+from sealbatch.settlement.batch_air.breaker import breaker_rule
+from sealbatch.settlement.batch_air.prover import generate
+from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.ledger import LedgerState, MarketState
+from sealbatch.settlement.liquidation import update_breaker
+from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
+from sealbatch.settlement.publication import BatchPublication
+from sealbatch.settlement.transition import apply_batch
+from tests.settlement.batch_air_helpers import (
+    BTC,
+    ETH,
+    check_all,
+    committed_batch,
+    crash_inputs,
+    marked_state,
+    proved,
+    refused_and_rejected,
+    republish,
+    statement_of,
+)
+from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
+
+Edit = Callable[[MarketState], MarketState]
+INDEX = {BTC: 650_000, ETH: 350_000}
+LAST = 650_000  # BTC-PERP's last price before the batch: 10 % of it is 65 000 ticks
+
+
+def _orders(price: int) -> list[tuple[Address, Order]]:
+    """A BTC book that clears 5 lots at ``price`` (none: no trade); ETH does not trade."""
+    return [
+        (TRADERS[0], Order(BTC, Side.BUY, price, 5)),
+        (TRADERS[1], Order(BTC, Side.SELL, price, 5)),
+    ]
+
+
+def _pre(price: int | None = None, **btc: int | bool) -> LedgerState:
+    """Funded accounts; BTC-PERP last traded at LAST, marked at ``price`` (the auction's
+    reference, so a price 10 % away is inside the band), its state further set by ``btc``."""
+    state = funded([10**12] * 6)
+    fields = {"last_price": LAST, "mark_price": price or LAST, **btc}
+    ms = tuple(replace(m, **fields) if m.market == BTC else m for m in state.market_states)
+    return state.with_arrays(market_states=ms)
+
+
+def _batch(
+    pre: LedgerState,
+    price: int | None,
+    oracle: Mapping[str, int] = INDEX,
+    edit: Edit | None = None,
+    config: SettlementConfig = DEFAULT_CONFIG,
+) -> BatchStatement:
+    """One batch over ``pre`` in which BTC-PERP clears at ``price`` (None: no trade);
+    ``edit`` forges the post-state's BTC-PERP market state, published consistently."""
+    refs = {ms.market: ms.mark_price or INDEX[ms.market] for ms in pre.market_states}
+    batch = committed_batch(1, _orders(price) if price else [], refs)
+    rnd = oracle_round(1, 1_000, oracle)
+    post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
+    if edit is not None:
+        post = post.with_arrays(
+            market_states=tuple(edit(ms) if ms.market == BTC else ms for ms in post.market_states)
+        )
+    return statement_of(BatchPublication(batch, rnd, pre, post).files(config, ORACLE))
+
+
+def _btc(st: BatchStatement) -> MarketState:
+    return st.post.market_states[st.markets.index(BTC)]
+
+
+_REFUSED = "breaker: market BTC-PERP's post-state \\(protective, calm\\)"
+_FLAG = "breaker: market 0's protective flag is the rule's"
+_CALM = "breaker: market 0's calm counter is the rule's"
+
+
+def _refused_and_rejected(forged: BatchStatement, rejected: str) -> None:
+    refused_and_rejected(forged, _REFUSED, rejected, ValueError)
+
+
+def test_the_rule_matches_update_breaker() -> None:
+    """The section's rule is the transition's, on 2 000 random states and prices near the
+    threshold (both sides), with and without a trade, a last price or a flag."""
+    rng = random.Random(7)
+    risk = DEFAULT_CONFIG.markets[0]
+    for _ in range(2_000):
+        bb, calm_batches = rng.choice([1, 7, 1_000, 10_000]), rng.randint(1, 5)
+        risk = replace(risk, breaker_bps=bb, calm_batches=calm_batches)
+        last = rng.choice([0, 1, 99, 650_000, (1 << 28) - 1])
+        edge = last * bb // 10_000
+        price = rng.choice([0, last + edge, last + edge + 1, last - edge, last - edge - 1, 1])
+        price = max(0, price)
+        protective, calm = rng.random() < 0.5, rng.randint(0, calm_batches)
+        flagged = rng.random() < 0.2
+        ms = MarketState(BTC, last_price=last, protective=protective, calm=calm)
+        after, _ = update_breaker(ms, risk, price or None, flagged)
+        got = breaker_rule(protective, calm, last, price, flagged, bb, calm_batches)
+        assert got == (after.protective, after.calm)
+
+
+@pytest.mark.parametrize(
+    ("pre", "price", "oracle", "want"),
+    [
+        (_pre(), LAST + 100, INDEX, (False, 0)),
+        (_pre(715_000), 715_000, INDEX, (False, 0)),
+        (_pre(715_001), 715_001, INDEX, (True, 0)),
+        (_pre(585_000), 585_000, INDEX, (False, 0)),
+        (_pre(584_999), 584_999, INDEX, (True, 0)),
+        (_pre(), None, {ETH: 350_000}, (True, 0)),
+        (_pre(715_001, protective=True, calm=2), 715_001, INDEX, (True, 0)),
+        (_pre(protective=True), LAST, INDEX, (True, 1)),
+        (_pre(protective=True, calm=1), None, INDEX, (True, 2)),
+        (_pre(protective=True, calm=2), LAST, INDEX, (False, 0)),
+        (_pre(715_001, last_price=0), 715_001, INDEX, (False, 0)),
+    ],
+    ids=[
+        "calm", "up at the threshold", "up one tick beyond", "down at the threshold",
+        "down one tick beyond", "flagged", "tripped again", "first calm batch",
+        "second without a trade", "released", "first price",
+    ],
+)  # fmt: skip
+def test_the_honest_breaker_is_proved(
+    pre: LedgerState, price: int | None, oracle: Mapping[str, int], want: tuple[bool, int]
+) -> None:
+    """A move exactly at 10 % is no trip, one tick beyond is (up and down); a flagged oracle
+    trips; a protective market counts calm batches (a batch without a trade is calm) and is
+    released at the third; a first price never trips: the honest trace satisfies the AIR."""
+    st = _batch(pre, price, oracle)
+    assert (_btc(st).protective, _btc(st).calm) == want
+    proved(st)
+
+
+@pytest.mark.parametrize(
+    ("pre", "price", "oracle", "forged", "rejected"),
+    [
+        # protective stated without a move (the threshold move is none)
+        (_pre(), LAST + 100, INDEX, (True, 0), _FLAG),
+        (_pre(715_000), 715_000, INDEX, (True, 0), _FLAG),
+        # a move (one tick beyond the threshold) not stated
+        (_pre(715_001), 715_001, INDEX, (False, 0), _FLAG),
+        (_pre(584_999), 584_999, INDEX, (False, 0), _FLAG),
+        # a flagged market not protective
+        (_pre(), None, {ETH: 350_000}, (False, 0), _FLAG),
+        # the calm counter off by one (either way)
+        (_pre(protective=True), LAST, INDEX, (True, 2), _CALM),
+        (_pre(protective=True), LAST, INDEX, (True, 0), _CALM),
+        # a trip that does not reset the counter
+        (_pre(715_001, protective=True, calm=1), 715_001, INDEX, (True, 2), _CALM),
+        # released one batch early (after two calm batches) / late (still protective at three)
+        (_pre(protective=True, calm=1), LAST, INDEX, (False, 0), _FLAG),
+        (_pre(protective=True, calm=2), LAST, INDEX, (True, 3), _FLAG),
+        # a calm market that counts
+        (_pre(), LAST, INDEX, (False, 1), _CALM),
+    ],
+    ids=[
+        "protective without a move", "protective at the threshold", "move up not stated",
+        "move down not stated", "flagged not protective", "calm one more", "calm one less",
+        "trip without reset", "released early", "released late", "calm market counting",
+    ],
+)  # fmt: skip
+def test_a_forged_breaker_state_is_refused_and_rejected(
+    pre: LedgerState,
+    price: int,
+    oracle: Mapping[str, int],
+    forged: tuple[bool, int],
+    rejected: str,
+) -> None:
+    protective, calm = forged
+    st = _batch(pre, price, oracle, lambda ms: replace(ms, protective=protective, calm=calm))
+    _refused_and_rejected(st, rejected)
+
+
+def test_a_move_witnessed_as_none_is_rejected() -> None:
+    """A move not stated, with the move bit cleared in the trace: the slack ``T − D`` is
+    then negative, a residue above 2^30 that its three range-checked digits cannot hold,
+    so the slack's identity fails whatever digits the forger writes."""
+    forged = _batch(_pre(715_001), 715_001, edit=lambda ms: replace(ms, protective=False))
+    rows = rows_for(forged)
+    air, trace = generate(forged, rows, refuse=False)
+    mv = air.column_names.index("brk.mv")
+    assert int(trace[mv, 0]) == 1
+    trace = trace.copy()
+    trace[mv, 0] = 0
+    with pytest.raises(ConstraintViolation, match="breaker: market 0's move beyond the threshold"):
+        check_all(air, trace)
+
+
+def test_the_breaker_terms_are_part_of_the_program() -> None:
+    """The operator settles BTC-PERP with breaker_bps 2 000 (its published config says so):
+    a 10 % move is then calm. The deployed program holds the exchange's 1 000 bps, under
+    which the same statement is refused and its trace rejected."""
+    j = DEFAULT_CONFIG.column(BTC)
+    markets = list(DEFAULT_CONFIG.markets)
+    markets[j] = replace(markets[j], breaker_bps=2_000)
+    loose = replace(DEFAULT_CONFIG, markets=tuple(markets))
+    forged = _batch(_pre(715_001), 715_001, config=loose)
+    assert not _btc(forged).protective and forged.breaker_terms[0] == (2_000, 3)
+    proved(forged)
+    deployed = replace(forged, breaker_terms=((1_000, 3), (1_000, 3)))
+    _refused_and_rejected(deployed, _FLAG)
+    # the operator's own trace, under its 2 000 bps, against the program of the deployed 1 000
+    rows = rows_for(forged)
+    air, _ = build_with_layout(rows, deployed)
+    _, trace = generate(forged, rows)
+    with pytest.raises(ConstraintViolation, match="breaker: market 0's threshold"):
+        check_all(air, trace)
+
+
+# --------------------------------------------------------------------------
+# The slice cap the proved flag picks. The 8 % crash (batch_air_helpers.crash_inputs)
+# takes account 0 (long 100 BTC lots, 700 M of equity) below maintenance; with slice caps
+# of 20 lots (calm) and 5 (protective) its shortfall is clamped at the cap either way.
+# --------------------------------------------------------------------------
+
+
+def _small_caps() -> SettlementConfig:
+    j = DEFAULT_CONFIG.column(BTC)
+    markets = list(DEFAULT_CONFIG.markets)
+    markets[j] = replace(markets[j], max_liquidation_lots=20, protective_liquidation_lots=5)
+    return replace(DEFAULT_CONFIG, markets=tuple(markets))
+
+
+def _crash(protective: bool) -> dict[str, str]:
+    pre = marked_state(
+        [700_000_000, 10**12, 10**12, 10**12], np.array([[100, 0], [-100, 0], [0, 0], [0, 0]])
+    )
+    ms = tuple(
+        replace(m, protective=protective) if m.market == BTC else m for m in pre.market_states
+    )
+    pre = pre.with_arrays(market_states=ms)
+    config = _small_caps()
+    batch, rnd = crash_inputs()
+    post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
+    return BatchPublication(batch, rnd, pre, post).files(config, ORACLE)
+
+
+@pytest.fixture(scope="module")
+def calm_crash() -> dict[str, str]:
+    return _crash(False)
+
+
+@pytest.fixture(scope="module")
+def protective_crash() -> dict[str, str]:
+    return _crash(True)
+
+
+def _with_slice(lots: int, **btc: int | bool) -> Callable[[LedgerState], LedgerState]:
+    """The post-state with account 0's BTC liquidation order for ``lots`` (and BTC-PERP's
+    market state set by ``btc``)."""
+
+    def change(post: LedgerState) -> LedgerState:
+        (lo,) = post.pending_liquidations
+        order = replace(lo.resting.order, quantity=lots)
+        ms = tuple(replace(m, **btc) if m.market == BTC else m for m in post.market_states)
+        return replace(
+            post,
+            pending_liquidations=(replace(lo, resting=replace(lo.resting, order=order)),),
+            market_states=ms,
+        )
+
+    return change
+
+
+def _slice(st: BatchStatement) -> int:
+    (lo,) = st.post.pending_liquidations
+    return lo.resting.order.quantity
+
+
+def test_the_slice_cap_follows_the_proved_flag(
+    calm_crash: dict[str, str], protective_crash: dict[str, str]
+) -> None:
+    """Calm: the slice is clamped at 20 lots; protective (a calm batch, the first of three):
+    at 5. Both are proved."""
+    calm, protective = statement_of(calm_crash), statement_of(protective_crash)
+    assert (_slice(calm), _btc(calm).protective) == (20, False)
+    assert (_slice(protective), _btc(protective).protective, _btc(protective).calm) == (5, True, 1)
+    proved(calm)
+    proved(protective)
+
+
+def test_a_protective_cap_in_a_calm_market_is_refused_and_rejected(
+    calm_crash: dict[str, str],
+) -> None:
+    """5 lots (the protective cap) in a calm market: no longer a clamped slice, and the
+    shortfall has not run out."""
+    forged = statement_of(republish(calm_crash, _with_slice(5)))
+    refused_and_rejected(
+        forged,
+        "account row 0 in BTC-PERP: expected a slice of 20 lots .*got 5",
+        "liquidation slice: the shortfall runs out",
+    )
+
+
+def test_the_calm_cap_in_a_protective_market_is_refused_and_rejected(
+    protective_crash: dict[str, str],
+) -> None:
+    """20 lots (the calm cap) in a protective market: above the cap the proved flag picks."""
+    forged = statement_of(republish(protective_crash, _with_slice(20)))
+    refused_and_rejected(
+        forged,
+        "a quantity between 1 and min\\(\\|position\\| 100, cap 5\\)",
+        "liquidation orders: quantity in market 0 at most the cap",
+    )
+
+
+def test_a_protective_market_stated_calm_for_a_larger_slice_is_refused_and_rejected(
+    protective_crash: dict[str, str],
+) -> None:
+    """The consistent lie: the market stated calm (so the cap read is 20) and the slice 20:
+    the breaker rule catches the flag."""
+    change = _with_slice(20, protective=False, calm=0)
+    forged = statement_of(republish(protective_crash, change))
+    refused_and_rejected(forged, _REFUSED, _FLAG, ValueError)
+
+
+def test_a_calm_market_stated_protective_for_a_smaller_slice_is_refused_and_rejected(
+    calm_crash: dict[str, str],
+) -> None:
+    """The other way round: the market stated protective (cap 5) to shield the trader."""
+    forged = statement_of(republish(calm_crash, _with_slice(5, protective=True, calm=0)))
+    refused_and_rejected(forged, _REFUSED, _FLAG, ValueError)
+
+
+def test_the_flags_are_per_market() -> None:
+    """ETH-PERP stays calm while BTC-PERP trips."""
+    st = _batch(_pre(715_001), 715_001)
+    assert [(m.protective, m.calm) for m in st.post.market_states] == [(True, 0), (False, 0)]
+    proved(st)
