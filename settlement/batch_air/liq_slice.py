@@ -352,7 +352,7 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
     _identity(b, "gac", terms, "liquidation slice: the last slice at most the ceiling")
     count: Expr = const(0)
     for j in range(m):
-        # clamped: the slice is the position or a slice cap
+        # clamped: the slice is the position or the cap the proved protective flag picks
         c = b.column(SECTION, f"clamp{j}")
         b.boolean(c, f"liquidation slice: clamp{j}")
         qty = 1 + adig[j][0] + DIGIT * adig[j][1]
