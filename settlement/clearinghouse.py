@@ -43,6 +43,7 @@ from sealbatch.settlement.errors import (
     PositionLimit,
     ReduceOnlyViolation,
     SettlementError,
+    Unanchorable,
     UnknownOracleSource,
 )
 from sealbatch.settlement.ledger import (
@@ -112,6 +113,26 @@ def settlement_summary(
     }
 
 
+def _check_anchorable(batch_id: int, witness: BatchWitness) -> None:
+    """Refuse a batch whose deficits the insurance fund did not cover in full and other
+    accounts paid for (deleveraging or socialised loss): the exchange contract refuses
+    its proof's adjustments table (``TableNotDerivable``), so it could never anchor,
+    and neither could any batch after it.
+
+    Raises:
+        Unanchorable: names the first such account, its deficit and what the fund paid.
+    """
+    for flow in witness.deficits:
+        if flow.deleveraged:
+            raise Unanchorable(
+                f"batch {batch_id}: account {flow.account.address} (subaccount "
+                f"{flow.account.subaccount}) has a deficit of {flow.deficit} of which the "
+                f"insurance fund paid {flow.insurance}; the rest needs deleveraging or "
+                "socialised loss, which the batch proof does not prove yet, so the exchange "
+                "contract could not anchor this batch (docs/contracts.md, Limits)"
+            )
+
+
 class Clearinghouse:
     """The settled ledger and what waits for the next batch transition.
 
@@ -122,6 +143,10 @@ class Clearinghouse:
             with ``forfeit_bond = min_bond``).
         min_bond: the least an unrevealed commitment forfeits, in collateral base
             units (default 1 USDC); ignored when ``config`` is given.
+        anchored: every batch must anchor on the exchange contract (a venue on an
+            L1): a batch whose deficits need deleveraging or socialised loss, which
+            the batch proof does not prove yet, is refused (:class:`Unanchorable`)
+            instead of settled.
     """
 
     name = "ledger"
@@ -132,7 +157,9 @@ class Clearinghouse:
         oracle: OracleConfig | None = None,
         config: SettlementConfig | None = None,
         min_bond: int = DEFAULT_MIN_BOND,
+        anchored: bool = False,
     ) -> None:
+        self.anchored = anchored
         self.config = config or dataclasses.replace(
             default_config(dict(markets)), forfeit_bond=min_bond
         )
@@ -513,7 +540,8 @@ class Clearinghouse:
         """Run the batch transition with the batch's blocks, deposits and withdrawals.
 
         On a settlement error nothing changes and the summary says why (the
-        batch stays ``cleared``, its blocks fail with ``settlement_failed``).
+        batch stays ``cleared``, its blocks fail with ``settlement_failed``); so
+        for a batch an ``anchored`` ledger refuses (:class:`Unanchorable`).
         """
         self._checks.pop(result.batch_id, None)
         self._taken.pop(result.batch_id, None)
@@ -543,6 +571,8 @@ class Clearinghouse:
                 blocks=blocks,
                 withdrawals=self.pending_withdrawals,
             )
+            if self.anchored:
+                _check_anchorable(result.batch_id, witness)
         except SettlementError as exc:
             return SettleOutcome(
                 {"settled": False, "error": str(exc), "code": getattr(exc, "code", "")},

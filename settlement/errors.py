@@ -24,6 +24,7 @@ __all__ = [
     "PositionLimit",
     "ReduceOnlyViolation",
     "SettlementError",
+    "Unanchorable",
     "UnknownAccount",
     "UnknownOracleSource",
 ]
@@ -105,6 +106,14 @@ class MarketHalted(SettlementError, AuctionError, ValueError):
     no orders and no batch trades in it until a trusted index arrives."""
 
     code = "market_halted"
+
+
+class Unanchorable(SettlementError):
+    """A batch the exchange contract could not accept: its deficits need deleveraging
+    or socialised loss, whose amounts the batch proof does not prove yet. A venue
+    on an L1 refuses it rather than settle a ledger no anchor could ever follow."""
+
+    code = "unanchorable_batch"
 
 
 class InvariantViolation(SettlementError):

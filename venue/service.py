@@ -401,6 +401,8 @@ class VenueService:
                 if settings.oracle_sources
                 else None,
                 min_bond=settings.min_bond,
+                # on an L1 every batch must anchor: one that could not is refused
+                anchored=bool(settings.l1_url),
             ),
             rfq_window_ms=(settings.rfq_min_window_ms, settings.rfq_max_window_ms),
             rfq_band_bps=settings.rfq_band_bps,

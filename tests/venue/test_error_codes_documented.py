@@ -44,6 +44,7 @@ NOT_ANSWERED = {
     "forced_withdrawal_unservable": "the L1 stage reports it in the operator view (unserved)",
     "state_diverged": "raised while the venue starts (it refuses to start), never an answer",
     "invariant_violation": "a settlement refusal fails the batch (venue_halted), never a write",
+    "unanchorable_batch": "a settlement refusal fails the batch (venue_halted), never a write",
     "duplicate_commitment": "the venue refuses a hash taken before (commitment_taken) first",
     "stream_refused": "the stream's error frames, checked against the stream section below",
 }

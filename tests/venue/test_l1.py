@@ -441,3 +441,41 @@ def test_the_l1_examples_exit_0_on_anvil(example: str) -> None:
     with running_anvil() as url:
         out = _run_example(example, "--l1", url)
     assert "anchored" in out
+
+
+def test_a_batch_needing_deleveraging_halts_the_venue_on_l1_and_applies_nothing(
+    db_url: str, clock: ManualClock, l1: L1
+) -> None:
+    """On an L1 a batch whose deficit other accounts would pay (ADL, socialised loss)
+    could never anchor (the contract refuses the adjustments table the proof needs), and
+    no batch after it could either: the venue fails it and halts, rather than trade on a
+    ledger no anchor will follow (docs/operator.md)."""
+    from sealbatch.settlement.ledger import AccountKey
+
+    alice, bob = l1.traders["alice"], l1.traders["bob"]
+    with l1_venue(db_url, clock, l1) as venue:
+        deposit_on_l1(venue, l1, "alice", DEPOSIT)
+        deposit_on_l1(venue, l1, "bob", DEPOSIT)
+        link(venue).step()
+        clear_next(venue)
+        with venue.service.core_lock:
+            house = venue.service.core.settlement
+            assert house.anchored
+            # Alice owes more than the insurance fund (empty) holds: Bob would pay for it.
+            state = house.state
+            assert state.insurance_fund == 0
+            collateral = state.collateral.copy()
+            collateral[state.row(AccountKey(Address(alice), 0))] = -1_000
+            house.state = before = state.with_arrays(collateral=collateral)
+        deposit_on_l1(venue, l1, "bob", 1_000)
+        link(venue).step()
+        record = clear_next(venue)
+        assert record["status"] == "failed"
+        assert record["settlement"]["code"] == "unanchorable_batch"
+        assert "deleveraging or socialised loss" in record["settlement"]["error"]
+        assert alice in record["settlement"]["error"]
+        halted = venue.tc.get("/v1/operator").json()["halted"]
+        assert halted["batch_id"] == record["batch_id"]
+        with venue.service.core_lock:
+            assert house.state is before  # nothing of the batch applied
+            assert house.account(Address(bob)).collateral == DEPOSIT
