@@ -96,7 +96,10 @@ class ThreadVenue:
     ...     VenueClient(url, key).info()
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, start_timeout_s: float = 900.0) -> None:
+        #: Start-up may deploy an exchange and its verifiers on the embedded chain
+        #: (~190 M gas: minutes on a loaded machine), so the wait is generous.
+        self.start_timeout_s = start_timeout_s
         self.app = app
         self.url = ""
         self._server: Any = None
@@ -118,11 +121,20 @@ class ThreadVenue:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="sealbatch-venue")
         self._thread.start()
-        deadline = time.monotonic() + 60
+        started = time.monotonic()
         while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
+            if not self._thread.is_alive():
                 self.__exit__()
-                raise VenueError("thread venue: expected it to start, got it stopped")
+                raise VenueError(
+                    "thread venue: expected it to start, got it stopped (its start-up "
+                    "failed: see the log above)"
+                )
+            if time.monotonic() - started > self.start_timeout_s:
+                self.__exit__()
+                raise VenueError(
+                    f"thread venue: expected it to start within {self.start_timeout_s:g} s, "
+                    "got it still starting"
+                )
             time.sleep(0.05)
         return self.url
 
