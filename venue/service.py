@@ -423,6 +423,9 @@ class VenueService:
         self.broker = Broker(settings.stream_buffer, settings.stream_buffer_bytes)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.metrics = _Metrics()
+        #: ``sealbatch_writes_total{kind="commit"}``, looked up once, at the first
+        #: commitment (the series appears then, as before): the hot path.
+        self._commit_writes: Counter | None = None
         self.signers = SignerPool(
             settings.signer_workers,
             self.domain,
@@ -1546,7 +1549,9 @@ class VenueService:
                 out.append(receipt)
             self.core.taken_elsewhere = {}
             if events:
-                self.metrics.writes.labels("commit").inc(len(events))
+                if self._commit_writes is None:
+                    self._commit_writes = self.metrics.writes.labels("commit")
+                self._commit_writes.inc(len(events))
             fut = self.writer.submit(events) if events else None
         return out, fut, pending
 
