@@ -363,6 +363,12 @@ class GroupCommitter:
         transitions: Sequence[tuple[int, dict[str, str]]] = (),
     ) -> Future[None]:
         fut: Future[None] = Future()
+        # Running from the start, so it cannot be cancelled: a waiter that goes away
+        # (its task cancelled: ``asyncio.wrap_future`` then cancels what it wraps) must
+        # not cancel the write, which happens anyway, nor make the writer's
+        # ``set_result`` raise in its thread, nor cancel the other waiters of the same
+        # future (``last``).
+        fut.set_running_or_notify_cancel()
         if self.failed is not None:
             fut.set_exception(StorageUnavailable(f"the database writer stopped: {self.failed}"))
             return fut

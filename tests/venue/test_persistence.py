@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import wait
 from pathlib import Path
 
@@ -83,6 +84,50 @@ def test_a_writer_that_hits_a_bug_fails_its_waiters_instead_of_dying(tmp_path: P
     assert isinstance(gc.failed, AttributeError)
     gc.close()
     assert [e.seq for e in store.load_events()] == [1]  # nothing after the failure written
+    store.close()
+
+
+def test_a_waiter_that_goes_away_cancels_neither_the_write_nor_the_other_waiters(
+    tmp_path: Path,
+) -> None:
+    """A request whose task is cancelled while it waits for durability (``asyncio.wrap_future``
+    then cancels the future it wraps) must not cancel the write, kill the writer thread
+    (whose ``set_result`` would raise on a cancelled future), or cancel another request
+    waiting on the same future (``last``)."""
+    import asyncio
+
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    gc = GroupCommitter(store)
+    release = threading.Event()
+    write = store.write
+
+    def slow(*args: object) -> None:
+        release.wait(timeout=30)
+        write(*args)  # type: ignore[arg-type]
+
+    store.write = slow  # type: ignore[method-assign]
+    fut = gc.submit([LoggedEvent(1, "commit", 1, "{}")])
+    assert gc.last is fut
+
+    async def waiters() -> None:
+        gone = asyncio.ensure_future(asyncio.wrap_future(fut))
+        staying = asyncio.ensure_future(asyncio.wrap_future(fut))
+        await asyncio.sleep(0.05)
+        gone.cancel()
+        await asyncio.sleep(0.05)
+        assert not fut.cancelled()
+        release.set()
+        await asyncio.wait_for(staying, timeout=30)  # the other waiter still completes
+        assert gone.cancelled()
+
+    asyncio.run(waiters())
+    assert fut.result(timeout=10) is None and not fut.cancelled()
+    assert not fut.cancel()  # a write's future cannot be cancelled at all
+    store.write = write  # type: ignore[method-assign]
+    gc.submit([LoggedEvent(2, "commit", 2, "{}")]).result(timeout=10)  # the writer lives on
+    assert gc.failed is None
+    gc.close()
+    assert [e.seq for e in store.load_events()] == [1, 2]
     store.close()
 
 
