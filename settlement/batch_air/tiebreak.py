@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from sealbatch.crypto.air import Column, Expr, shift_rows
 from sealbatch.crypto.field_scalar import P
+from sealbatch.settlement.batch_air import midpoint
 from sealbatch.settlement.batch_air.framework import AirBuilder, LevelRuns, TraceBuilder
 
 __all__ = ["ABOVE_ALL", "declare", "generate"]
@@ -56,12 +57,23 @@ def _cell(
     vol: Expr,
     imb: Expr,
     strict: int,
-) -> None:
-    """Where ``sel`` is 1: ``D < V`` or ``S < V`` or ``|D − S| ≥ imb + strict``."""
+    optimal: bool = False,
+) -> Column | None:
+    """Where ``sel`` is 1: ``D < V`` or ``S < V`` or ``|D − S| ≥ imb + strict``.
+
+    With ``optimal``, a fifth reason, the flag ``{name}_opt`` returned: the cell is
+    optimal, ``{D, S} = {V, V + imb}`` (``D + S = 2V + imb`` and ``(D − V)(S − V) = 0``);
+    the other four then say it is not (``strict`` is 1)."""
     a, s, up, down = (b.column(SECTION, f"{name}_{k}") for k in ("d", "s", "up", "down"))
     for e, k in ((a, "d"), (s, "s"), (up, "up"), (down, "down")):
         b.boolean(e, f"S7 {name}: {k}")
-    b.constrain(a + s + up + down - sel, f"S7 {name}: one reason where it applies")
+    opt = b.column(SECTION, f"{name}_opt") if optimal else None
+    reasons = a + s + up + down if opt is None else a + s + up + down + opt
+    b.constrain(reasons - sel, f"S7 {name}: one reason where it applies")
+    if opt is not None:
+        b.boolean(opt, f"S7 {name}: opt")
+        b.constrain(opt * (demand + supply - 2 * vol - imb), f"S7 {name}: optimal, D + S")
+        b.constrain(opt * (demand - vol) * (supply - vol), f"S7 {name}: optimal, min(D, S) = V")
     value = (
         a * (vol - 1 - demand)
         + s * (vol - 1 - supply)
@@ -69,6 +81,7 @@ def _cell(
         + down * (supply - demand - imb - strict)
     )
     b.range_check(SECTION, name, value, _BITS)
+    return opt
 
 
 def _increments(
@@ -128,14 +141,14 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
 
     # Cells: the point at each level end, the gap after it, the stretch below the first.
     demand_pt, supply = tb - cum_lb + lvl_b, cum_s
-    _cell(b, "least_pt", lend, demand_pt, supply, vol, imb, 0)
+    opt_pt = _cell(b, "least_pt", lend, demand_pt, supply, vol, imb, 1, optimal=True)
     nxc, gne, gap = c("nxc"), c("gap_ne"), c("gap_sel")
     b.constrain(nxc - (1 - chg) * limit.next - chg * ABOVE_ALL, "S7 least imbalance: next level")
     b.boolean(gne, "S7 least imbalance: gap non-empty")
     b.constrain(lend * (1 - gne) * (nxc - limit - 1), "S7 least imbalance: an empty gap")
     b.range_check(SECTION, "gap_ne", lend * gne * (nxc - limit - 2), _BITS)
     b.constrain(gap - lend * gne, "S7 least imbalance: gap selector")
-    _cell(b, "least_gap", gap, tb - cum_lb, supply, vol, imb, 0)
+    opt_gap = _cell(b, "least_gap", gap, tb - cum_lb, supply, vol, imb, 1, optimal=True)
     first, below, bsel = c("first_lim"), c("below_ne"), c("below_sel")
     b.boundary(0, first - has_limit, "S7 least imbalance: first limit row")
     b.constrain(
@@ -163,6 +176,16 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
     # No volume, no price.
     b.range_check(SECTION, "some_volume", chg * traded * (vol - 1), _BITS)
 
+    # Without a reference: the midpoint; a book of market orders only (midpoint.py).
+    midpoint.declare(
+        b,
+        {
+            **book,
+            **{"z0": flags["z0"], "nxc": nxc, "first_lim": first},
+            **{"opt_pt": opt_pt, "opt_gap": opt_gap},
+        },
+    )
+
 
 def _inv(values: I64) -> I64:
     return np.array([pow(int(v) % P, P - 2, P) if v % P else 0 for v in values], np.int64)
@@ -179,23 +202,33 @@ def _cell_values(
     strict: int,
     refuse: bool,
     statement: str,
-) -> None:
+    optimal: bool = False,
+) -> I64:
+    """Write a cell's reasons (prover side); returns its ``opt`` flags (0 without
+    ``optimal``)."""
+    opt = np.zeros(len(sel), np.int64)
+    if optimal:
+        exact = (demand + supply == 2 * vol + imb) & ((demand - vol) * (supply - vol) == 0)
+        opt = sel * exact
+        tb.set(SECTION, f"{name}_opt", opt)
     options = np.stack(
         [vol - 1 - demand, vol - 1 - supply, demand - supply - imb - strict,
          supply - demand - imb - strict]
     )  # fmt: skip
     pick = np.argmax(options, axis=0)
     best = options[pick, np.arange(options.shape[1])] if options.shape[1] else pick
-    if refuse and np.any(sel * (best < 0)):
-        r = int(np.flatnonzero(sel * (best < 0))[0])
+    rest = sel * (1 - opt)
+    if refuse and np.any(rest * (best < 0)):
+        r = int(np.flatnonzero(rest * (best < 0))[0])
         raise ValueError(
             f"{statement}: a cell with demand {int(demand[r])} and supply {int(supply[r])} "
             f"executes {int(vol[r])} lots with an imbalance of "
             f"{abs(int(demand[r]) - int(supply[r]))} (the price's is {int(imb[r])})"
         )
     for k, key in enumerate(("d", "s", "up", "down")):
-        tb.set(SECTION, f"{name}_{key}", sel * (pick == k))
-    tb.set_range(SECTION, name, sel * best, statement)
+        tb.set(SECTION, f"{name}_{key}", rest * (pick == k))
+    tb.set_range(SECTION, name, rest * best, statement)
+    return opt
 
 
 def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
@@ -234,14 +267,19 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
     tb.set(SECTION, "imb_sign", sign)
     tb.set_range(SECTION, "imb", imb, "S7 least imbalance")
     statement = "S7 least imbalance"
-    _cell_values(tb, "least_pt", lend, tbv - cum_lb + lvl_b, cum_s, vol, imb, 0, refuse, statement)
+    demand_pt = tbv - cum_lb + lvl_b
+    opt_pt = _cell_values(
+        tb, "least_pt", lend, demand_pt, cum_s, vol, imb, 1, refuse, statement, optimal=True
+    )
     nxc = np.where(chg == 1, ABOVE_ALL, np.append(limit[1:], 0))
     gne = lend * (nxc - limit >= 2)
     tb.set(SECTION, "nxc", nxc)
     tb.set(SECTION, "gap_ne", gne)
     tb.set_range(SECTION, "gap_ne", lend * gne * (nxc - limit - 2), statement)
     tb.set(SECTION, "gap_sel", gne)
-    _cell_values(tb, "least_gap", gne, tbv - cum_lb, cum_s, vol, imb, 0, refuse, statement)
+    opt_gap = _cell_values(
+        tb, "least_gap", gne, tbv - cum_lb, cum_s, vol, imb, 1, refuse, statement, optimal=True
+    )
     prev_limit_row = np.concatenate(([0], has_limit[:-1] * (1 - chg[:-1]))) if n else qty
     first = has_limit * (1 - prev_limit_row)
     below = first * (limit >= 2)
@@ -264,3 +302,12 @@ def generate(tb: TraceBuilder, rows: Mapping[str, I64], refuse: bool) -> None:
     if refuse and np.any(some < 0):
         raise ValueError("S7 no volume, no price: a market has a price but executes nothing")
     tb.set_range(SECTION, "some_volume", some, "S7 no volume, no price")
+    midpoint.generate(
+        tb,
+        {
+            **rows,
+            **{"z0": flags["z0"], "nxc": nxc, "first_lim": first},
+            **{"opt_pt": opt_pt, "opt_gap": opt_gap},
+        },
+        refuse,
+    )
