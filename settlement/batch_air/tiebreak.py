@@ -57,17 +57,16 @@ def _cell(
     vol: Expr,
     imb: Expr,
     strict: int,
-    optimal: bool = False,
-) -> Column | None:
+    opt: Column | None = None,
+) -> None:
     """Where ``sel`` is 1: ``D < V`` or ``S < V`` or ``|D − S| ≥ imb + strict``.
 
-    With ``optimal``, a fifth reason, the flag ``{name}_opt`` returned: the cell is
-    optimal, ``{D, S} = {V, V + imb}`` (``D + S = 2V + imb`` and ``(D − V)(S − V) = 0``);
-    the other four then say it is not (``strict`` is 1)."""
+    With ``opt`` (the column ``{name}_opt``), a fifth reason: the cell is optimal,
+    ``{D, S} = {V, V + imb}`` (``D + S = 2V + imb`` and ``(D − V)(S − V) = 0``); the other
+    four then say it is not (``strict`` is 1)."""
     a, s, up, down = (b.column(SECTION, f"{name}_{k}") for k in ("d", "s", "up", "down"))
     for e, k in ((a, "d"), (s, "s"), (up, "up"), (down, "down")):
         b.boolean(e, f"S7 {name}: {k}")
-    opt = b.column(SECTION, f"{name}_opt") if optimal else None
     reasons = a + s + up + down if opt is None else a + s + up + down + opt
     b.constrain(reasons - sel, f"S7 {name}: one reason where it applies")
     if opt is not None:
@@ -81,7 +80,6 @@ def _cell(
         + down * (supply - demand - imb - strict)
     )
     b.range_check(SECTION, name, value, _BITS)
-    return opt
 
 
 def _increments(
@@ -141,14 +139,16 @@ def declare(b: AirBuilder, book: Mapping[str, Column]) -> None:
 
     # Cells: the point at each level end, the gap after it, the stretch below the first.
     demand_pt, supply = tb - cum_lb + lvl_b, cum_s
-    opt_pt = _cell(b, "least_pt", lend, demand_pt, supply, vol, imb, 1, optimal=True)
+    opt_pt = c("least_pt_opt")
+    _cell(b, "least_pt", lend, demand_pt, supply, vol, imb, 1, opt_pt)
     nxc, gne, gap = c("nxc"), c("gap_ne"), c("gap_sel")
     b.constrain(nxc - (1 - chg) * limit.next - chg * ABOVE_ALL, "S7 least imbalance: next level")
     b.boolean(gne, "S7 least imbalance: gap non-empty")
     b.constrain(lend * (1 - gne) * (nxc - limit - 1), "S7 least imbalance: an empty gap")
     b.range_check(SECTION, "gap_ne", lend * gne * (nxc - limit - 2), _BITS)
     b.constrain(gap - lend * gne, "S7 least imbalance: gap selector")
-    opt_gap = _cell(b, "least_gap", gap, tb - cum_lb, supply, vol, imb, 1, optimal=True)
+    opt_gap = c("least_gap_opt")
+    _cell(b, "least_gap", gap, tb - cum_lb, supply, vol, imb, 1, opt_gap)
     first, below, bsel = c("first_lim"), c("below_ne"), c("below_sel")
     b.boundary(0, first - has_limit, "S7 least imbalance: first limit row")
     b.constrain(
