@@ -32,10 +32,10 @@ first in their market — and this module proves, per market:
   market's summary block in the outputs digest (:mod:`.digests`), which
   publishes its volume and fill count.
 
-Not proved here (docs/stark.md "What the batch proof covers today"): which of
-the volume-maximising prices is chosen (least imbalance, then the reference
-price or the midpoint), and how the marginal level is split (pro rata, largest
-remainder, the Poseidon2 tie-break key).
+Proved elsewhere: which of the volume-maximising prices is chosen (least
+imbalance, then the reference price, :mod:`.tiebreak`, or the midpoint,
+:mod:`.midpoint`), and how the marginal level is split (pro rata, largest
+remainder, the Poseidon2 tie-break key: :mod:`.prorata`, :mod:`.tiekeys`).
 
 Every running sum is range-checked below 2^30, so no comparison wraps
 around p: a market's orders in one batch total fewer than 2^30 lots.

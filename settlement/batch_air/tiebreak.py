@@ -18,8 +18,10 @@ reference price. This module proves, per market:
   non-increasing), so ``p`` is the optimal price nearest ``ref``;
 * **S7 no volume, no price**: a market with a price executes at least one lot.
 
-Not proved: the midpoint rule of a market without a reference, and that a
-market with only market orders and a reference trades when it could.
+The point and gap cells also carry an ``opt`` flag, forced both ways (optimal:
+``{D, S} = {V, V + I}``; not: one of the four reasons with a strict imbalance),
+which :mod:`.midpoint` reads to prove the rule without a reference (the
+midpoint) and the rule of a book of market orders only.
 ``D`` and ``S`` one tick away from ``p`` come from the lots at exactly
 ``p − 1``, ``p`` and ``p + 1`` (is-zero gadgets on ``limit − p``).
 """
