@@ -30,6 +30,7 @@ __all__ = [
     "JsonDepthGuard",
     "SignedWriteHeaders",
     "claimed_signer_headers",
+    "declared_length",
     "error_problem",
     "problem",
 ]
@@ -69,6 +70,27 @@ def error_problem(exc: SealbatchError) -> JSONResponse:
     )
 
 
+#: Digits beyond which a declared length is larger than any body limit (2^63 has 19).
+_LENGTH_DIGITS = 19
+
+
+def declared_length(value: bytes) -> int:
+    """A ``Content-Length`` header's value as the number it declares, or -1 when it
+    is not one (empty, a sign, a space, a non-ASCII digit).
+
+    The HTTP parser accepts leading zeros, any number of them, and so must this:
+    ``int`` refuses a string of more than 4300 digits (a ``ValueError``, a 500 and a
+    traceback for one header), so the zeros go first, and a number still longer
+    than any body limit could be is answered as too large without converting it.
+    """
+    if not value.isdigit():
+        return -1
+    digits = value.lstrip(b"0")
+    if len(digits) > _LENGTH_DIGITS:
+        return 1 << 64  # beyond any limit
+    return int(digits or b"0")
+
+
 class BodyLimit:
     """Pure ASGI middleware: refuse a body larger than ``max_bytes`` (413), declared
     or (chunked, no Content-Length) counted as it arrives."""
@@ -81,12 +103,14 @@ class BodyLimit:
         if scope["type"] == "http":
             for name, value in scope["headers"]:
                 if name == b"content-length":
-                    if not value.isdigit() or int(value) > self.max_bytes:
+                    length = declared_length(value)
+                    if not 0 <= length <= self.max_bytes:
+                        shown = value.lstrip(b"0") if length > 0 else value  # the number
                         response = problem(
                             413,
                             "body_too_large",
                             f"body: expected at most {self.max_bytes} bytes, got "
-                            f"{value[:20].decode(errors='replace')}",
+                            f"{shown[:20].decode(errors='replace')}",
                         )
                         await response(scope, receive, send)
                         return

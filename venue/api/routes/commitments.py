@@ -19,7 +19,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sealbatch.auction.commit_reveal import Receipt
 from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response, rate_headers
-from sealbatch.venue.api.middleware import FEW_BRACKETS, claimed_signer_headers, error_problem
+from sealbatch.venue.api.middleware import (
+    FEW_BRACKETS,
+    claimed_signer_headers,
+    declared_length,
+    error_problem,
+)
 from sealbatch.venue.errors import BadRequest, problem_status
 from sealbatch.venue.schemas import BulkItem, CommitIn, ReceiptOut
 
@@ -174,7 +179,7 @@ class SingleCommitPath:
         length = -1
         for name, value in scope["headers"]:
             if name == b"content-length":
-                length = int(value) if value.isdigit() else -1
+                length = declared_length(value)
                 break
         if service is None or not 0 <= length <= self.max_bytes:
             await self.app(scope, receive, send)  # the app answers it (413, chunked, ...)
