@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from typing import Any
 
 import uvicorn
@@ -123,6 +124,101 @@ def test_uvicorn_answers_keep_alive_requests_through_it() -> None:
             b"content-length: " + str(len(p)).encode() in a
             for a, p in zip(answers, ("/a", "", "/bc"), strict=True)
         ] == [True] * 3
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
+    port = free_port()
+    config = uvicorn.Config(app, port=port, log_level="critical", http=HeadWithBodyProtocol)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.01)
+    return server, thread, port
+
+
+def _read_all(port: int, request: bytes) -> list[tuple[float, bytes]]:
+    """Send ``request`` and read until the server closes: each chunk with its time."""
+    out = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        start = time.monotonic()
+        s.sendall(request)
+        while chunk := s.recv(1 << 20):
+            out.append((time.monotonic() - start, chunk))
+    return out
+
+
+def test_streamed_late_large_and_failed_answers_through_it() -> None:
+    """A head whose body comes later leaves at the end of its turn (not with the
+    body); a streamed (chunked) answer, a 4 MB one and one whose app fails after the
+    head arrive whole or as far as they went, then the connection closes."""
+    big = bytes(range(256)) * (1 << 14)  # 4 MiB
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        path = scope["path"]
+        headers = [] if path == "/chunks" else [(b"content-length", b"%d" % len(big))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if path == "/late":
+            await asyncio.sleep(0.5)
+            await send({"type": "http.response.body", "body": big})
+        elif path == "/big":
+            await send({"type": "http.response.body", "body": big})
+        elif path == "/chunks":
+            for part in (b"one", b"HTTP/ lookalike", b"three"):
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+                await asyncio.sleep(0.01)
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            raise RuntimeError("the app fails after the head")
+
+    server, thread, port = _serve(app)
+    try:
+        ask = b"GET %s HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        late = _read_all(port, ask % b"/late")
+        first_at, first = late[0]
+        assert first.startswith(b"HTTP/1.1 200 OK") and first.endswith(b"\r\n\r\n")
+        assert first_at < 0.4  # the head did not wait for the body
+        assert b"".join(c for _, c in late[1:]) == big
+        whole = b"".join(c for _, c in _read_all(port, ask % b"/big"))
+        assert whole.split(b"\r\n\r\n", 1)[1] == big
+        chunked = b"".join(c for _, c in _read_all(port, ask % b"/chunks"))
+        assert b"transfer-encoding: chunked" in chunked
+        assert chunked.split(b"\r\n\r\n", 1)[1] == (
+            b"3\r\none\r\nf\r\nHTTP/ lookalike\r\n5\r\nthree\r\n0\r\n\r\n"
+        )
+        failed = b"".join(c for _, c in _read_all(port, ask % b"/fail"))
+        assert failed.startswith(b"HTTP/1.1 200 OK") and failed.endswith(b"\r\n\r\n")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_websocket_upgrade_goes_through_it() -> None:
+    """The ``101`` head is held like any other and the frames follow it in order."""
+    from websockets.sync.client import connect
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()  # connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": "hello"})
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message["text"].upper()})
+
+    server, thread, port = _serve(app)
+    try:
+        with connect(f"ws://127.0.0.1:{port}/") as ws:
+            assert ws.recv(timeout=5) == "hello"
+            for word in ("a", "bc", "HTTP/1.1 200 OK"):
+                ws.send(word)
+                assert ws.recv(timeout=5) == word.upper()
     finally:
         server.should_exit = True
         thread.join(timeout=10)

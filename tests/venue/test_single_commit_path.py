@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import sign_digest
@@ -188,3 +189,23 @@ def test_other_methods_and_paths_go_to_the_app(pair: _Pair) -> None:
         r = tc.post("/v1/commitments/", content=_raw(_body(pair)), follow_redirects=False)
         assert r.status_code in (307, 404)
     assert pair.handed_on == ["GET"]
+
+
+def test_a_halted_venue_and_a_failed_log_get_the_apps_503(pair: _Pair) -> None:
+    """Halted: ``503 venue_halted``; the log unwritable: ``503 storage_unavailable``,
+    for the commitment whose durable write failed and for every one after it; the
+    same bytes from the hot path, which answers them itself."""
+    services = [tc.app.state.service for tc in (pair.fast, pair.plain)]  # type: ignore[attr-defined]
+    for service in services:
+        service.core.halted = {"batch_id": 0, "reason": "a test halt"}
+    r = pair.post(_raw(_body(pair)))
+    assert (r.status_code, r.json()["code"]) == (503, "venue_halted")
+    assert "RateLimit-Remaining" in r.headers
+    for service in services:
+        service.core.halted = None
+        with service.store.engine.begin() as conn:  # the log becomes unwritable
+            conn.execute(text("DROP TABLE event"))
+    for price in (101, 102):  # the failed write, then one refused before it is applied
+        r = pair.post(_raw(_body(pair, price=price)))
+        assert (r.status_code, r.json()["code"]) == (503, "storage_unavailable"), r.text
+    assert pair.handed_on == []
