@@ -80,7 +80,9 @@ def read_from_headers(headers: Mapping[str, str]) -> SignedRead | None:
             f"{SIGNATURE_HEADER} together, got {sum(v is not None for v in values)} of them",
             "signature_required",
         )
-    if not expiry.isdigit() or len(expiry) > 20:
+    # ASCII digits only: a header is Latin-1, and str.isdigit takes '\xb2' (²), which
+    # int() refuses.
+    if not (expiry.isascii() and expiry.isdigit()) or len(expiry) > 20:
         raise Unauthorized(
             f"{EXPIRY_HEADER}: expected ms since the epoch, got {expiry[:30]!r}", "bad_signature"
         )

@@ -31,6 +31,7 @@ from sealbatch.venue.api.routes.commitments import SingleCommitPath
 from sealbatch.venue.app import create_app
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.http_protocol import HeadWithBodyProtocol
+from sealbatch.venue.read_auth import EXPIRY_HEADER
 from tests.venue.conftest import T0, Venue, make_settings
 from tests.venue.server import free_port
 
@@ -301,3 +302,21 @@ def test_a_client_gone_before_the_answer(pair: _Pair) -> None:
     answer = pair.both(_request(pair.body()))
     assert _status(answer) == 200
     assert [s.service.writer.failed for s in pair.servers] == [None, None]
+
+
+@pytest.mark.parametrize("expiry", [b"1\xb2", b"\xb9\xb3", b"+1", b""])
+def test_a_signed_read_expiry_that_is_not_ascii_digits_is_refused(
+    pair: _Pair, expiry: bytes
+) -> None:
+    """Header bytes are Latin-1 (an HTTP client library re-encodes them, so this is
+    on the wire): ``'\\xb2'`` (superscript two) is a digit to ``str.isdigit`` but not
+    to ``int``, which raised (a 500 and a traceback) instead of ``401 bad_signature``."""
+    alice = pair.venues[0].traders["alice"]
+    headers = b"".join(
+        name.encode() + b": " + (expiry if name == EXPIRY_HEADER else value.encode()) + b"\r\n"
+        for name, value in alice.read_headers().items()
+    )
+    answer = pair.both(
+        _request(b"", headers, method=b"GET", target=f"/v1/accounts/{alice.address}".encode())
+    )
+    assert _status(answer) == 401 and b'"code":"bad_signature"' in answer, answer
