@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from eth_abi.exceptions import EncodingError
-
 from sealbatch.crypto.exceptions import VerificationError
 from sealbatch.crypto.options import ProofOptions, l1_options
 from sealbatch.crypto.proof import StarkProof
@@ -28,7 +26,7 @@ from sealbatch.settlement.batch_air.statement import (
     read_batch_dir,
     statement_from_files,
 )
-from sealbatch.settlement.errors import BatchStatementError, SettlementError
+from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.oracle import OracleConfig
 from sealbatch.settlement.params import SettlementConfig
 from sealbatch.settlement.publication import BatchPublication
@@ -130,27 +128,14 @@ def verify_files(proof: bytes, files: Mapping[str, str]) -> SecurityReport:
     """Verify ``proof`` against a batch folder's file texts.
 
     Raises:
-        VerificationError: the files give no statement, or the proof fails.
+        VerificationError: the files give no statement (a missing, malformed or
+            inconsistent file, naming it: the readers check every value where they read
+            it), or the proof fails.
     """
     try:
         statement = statement_from_files(files)
     except BatchStatementError as exc:
         raise VerificationError(f"the published batch gives no statement: {exc}") from exc
-    except (
-        AttributeError,
-        IndexError,
-        KeyError,
-        OverflowError,
-        TypeError,
-        ValueError,
-        SettlementError,
-        EncodingError,
-    ) as exc:
-        # A value of another type or out of its range somewhere in the files (a string for
-        # a market, -1 for a subaccount): no statement either, never a traceback.
-        raise VerificationError(
-            f"the published batch gives no statement: {type(exc).__name__}: {exc}"
-        ) from exc
     return verify_statement(proof, statement)
 
 

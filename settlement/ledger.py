@@ -132,8 +132,12 @@ class MarketState:
         values: dict[str, object] = {}
         for name in ints:
             v = data.get(name, 0)
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise SettlementError(f"{market}.{name}: expected an integer, got {v!r}")
+            # the state root encodes each as a sign and 72 bits, ``calm`` as one field element
+            low, high = (0, (1 << 30) - 1) if name == "calm" else (1 - (1 << 63), (1 << 63) - 1)
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+                raise SettlementError(
+                    f"{market}.{name}: expected an integer from {low} to {high}, got {v!r}"
+                )
             values[name] = v
         for name in ("flagged", "protective"):
             v = data.get(name, False)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,20 +177,39 @@ class SignedReport:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> SignedReport:
+    def from_dict(cls, data: Mapping[str, object], where: str = "report") -> SignedReport:
+        """Parse :meth:`to_dict`'s document.
+
+        Raises:
+            OracleError: a missing field or one of another type or range, naming it
+                (``where`` is the report's place, e.g. ``oracle.json: reports[3]``).
+        """
+        if not isinstance(data, Mapping):
+            raise OracleError(f"{where}: expected an object, got {data!r}")
+        missing = [k for k in ("market", "price", "timestamp_ms", "source", "signature")
+                   if k not in data]  # fmt: skip
+        if missing:
+            raise OracleError(
+                f"{where}: expected market, price, timestamp_ms, source, signature, "
+                f"missing {', '.join(missing)}"
+            )
+        market, source, sig = data["market"], data["source"], data["signature"]
+        if not isinstance(market, str) or not market:
+            raise OracleError(f"{where}.market: expected a market id, got {market!r}")
+        if not isinstance(source, str) or not re.fullmatch(r"0x[0-9a-fA-F]{40}", source):
+            raise OracleError(f"{where}.source: expected 0x and 40 hex digits, got {source!r}")
+        if not isinstance(sig, str) or not re.fullmatch(r"(0x)?([0-9a-fA-F]{2})*", sig):
+            raise OracleError(f"{where}.signature: expected hex digits, got {sig!r}")
         try:
-            sig = str(data["signature"])
             report = PriceReport(
-                str(data["market"]),
+                market,
                 data["price"],  # type: ignore[arg-type]
                 data["timestamp_ms"],  # type: ignore[arg-type]
-                Address(str(data["source"])),
+                Address(source),
             )
-            return cls(report, bytes.fromhex(sig.removeprefix("0x")))
-        except (KeyError, ValueError) as exc:
-            raise OracleError(
-                f"report: expected market, price, timestamp_ms, source, signature: {exc}"
-            ) from None
+        except OracleError as exc:
+            raise OracleError(f"{where}.{exc}") from None
+        return cls(report, bytes.fromhex(sig.removeprefix("0x")))
 
 
 def _check(name: str, value: object, low: int, high: int) -> None:
@@ -353,14 +373,30 @@ class OracleRound:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> OracleRound:
+    def from_dict(cls, data: Mapping[str, object], where: str = "round") -> OracleRound:
+        """Parse :meth:`to_dict`'s document (its ``digest`` is not read).
+
+        Raises:
+            OracleError: a missing field or one of another type or range, naming it
+                (``where`` is the round's place, e.g. ``oracle.json``).
+        """
         reports = data.get("reports")
         if not isinstance(reports, list):
-            raise OracleError(f"reports: expected a list, got {reports!r}")
+            raise OracleError(f"{where}: reports: expected a list, got {reports!r}")
         rid, ts = data.get("round_id"), data.get("timestamp_ms")
-        if not isinstance(rid, int) or not isinstance(ts, int):
-            raise OracleError(f"expected integer round_id and timestamp_ms, got {rid!r}, {ts!r}")
-        return cls(rid, ts, tuple(SignedReport.from_dict(r) for r in reports))
+        # both are uint64 in the round's digest (and in the exchange contract)
+        for name, v in (("round_id", rid), ("timestamp_ms", ts)):
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 64:
+                raise OracleError(
+                    f"{where}: {name}: expected an integer from 0 to 2^64 - 1, got {v!r}"
+                )
+        return cls(
+            rid,  # type: ignore[arg-type]
+            ts,  # type: ignore[arg-type]
+            tuple(
+                SignedReport.from_dict(r, f"{where}: reports[{n}]") for n, r in enumerate(reports)
+            ),
+        )
 
 
 @dataclass(frozen=True)

@@ -23,19 +23,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from sealbatch.auction.batch import BatchResult, RestingOrder, clear_batch
+from sealbatch.auction.bounds import MAX_BALANCE
 from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder, SealedBatch
 from sealbatch.auction.commitment import receipt_order
 from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement import published_values as pv
 from sealbatch.settlement.blocks import BlockTrade
-from sealbatch.settlement.errors import SettlementError
+from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.oracle import OracleConfig, OracleRound
 from sealbatch.settlement.params import SettlementConfig
 from sealbatch.settlement.snapshot import (
+    MAX_SUBACCOUNT,
     oracle_config_from_dict,
     oracle_config_to_dict,
     orders_from_csv,
     orders_to_csv,
+    resting_from_json,
     result_to_dict,
     state_to_dict,
 )
@@ -47,7 +51,9 @@ __all__ = [
     "BatchPublication",
     "PublishedBatch",
     "Resettled",
+    "check_result",
     "forced_requests_from_dict",
+    "read_oracle_config",
     "transfers_from_dict",
     "transfers_to_dict",
 ]
@@ -132,11 +138,9 @@ def _flows_from_list(items: Any, where: str) -> tuple[tuple[AccountKey, int], ..
         at = f"{where}[{i}]"
         if not isinstance(d, dict):
             raise SettlementError(f"{at}: expected an object, got {type(d).__name__}")
-        try:
-            address = Address(str(d.get("address")))
-        except ValueError as exc:
-            raise SettlementError(f"{at}.address: {exc}") from exc
-        out.append((AccountKey(address, _int(d, "subaccount", at)), _int(d, "amount", at)))
+        address = pv.address(d.get("address"), f"{at}.address")
+        subaccount = pv.integer(d.get("subaccount"), f"{at}.subaccount", 0, MAX_SUBACCOUNT)
+        out.append((AccountKey(address, subaccount), _int(d, "amount", at)))
     return tuple(out)
 
 
@@ -176,11 +180,18 @@ def transfers_from_dict(data: Any) -> Transfers:
     """Parse a ``transfers.json`` document (amounts are checked by the transition).
 
     Raises:
-        SettlementError: a missing or mistyped field, naming it.
+        SettlementError: a missing or mistyped field, naming the file and the field.
     """
+    try:
+        return _transfers_from_dict(data)
+    except SettlementError as exc:
+        raise BatchStatementError(f"transfers.json: {exc}") from None
+
+
+def _transfers_from_dict(data: Any) -> Transfers:
     if not isinstance(data, dict) or data.get("format") != TRANSFERS_FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise SettlementError(f"transfers.json format: expected {TRANSFERS_FORMAT!r}, got {got!r}")
+        raise SettlementError(f"format: expected {TRANSFERS_FORMAT!r}, got {got!r}")
     deposits = _flows_from_list(data.get("deposits"), "deposits")
     withdrawals = _flows_from_list(data.get("withdrawals"), "withdrawals")
     raw = data.get("blocks")
@@ -191,17 +202,13 @@ def transfers_from_dict(data: Any) -> Transfers:
         at = f"blocks[{i}]"
         if not isinstance(d, dict):
             raise SettlementError(f"{at}: expected an object, got {type(d).__name__}")
-        try:
-            block_id = bytes.fromhex(str(d.get("block_id")).removeprefix("0x"))
-            buyer, seller = Address(str(d.get("buyer"))), Address(str(d.get("seller")))
-        except ValueError as exc:
-            raise SettlementError(f"{at}: {exc}") from exc
-        if len(block_id) != 32:
-            raise SettlementError(f"{at}.block_id: expected 32 bytes, got {len(block_id)}")
+        block_id = pv.hex_bytes(d.get("block_id"), f"{at}.block_id")
+        buyer = pv.address(d.get("buyer"), f"{at}.buyer")
+        seller = pv.address(d.get("seller"), f"{at}.seller")
         blocks.append(
             BlockTrade(
                 block_id=block_id,
-                market=str(d.get("market")),
+                market=pv.text(d.get("market"), f"{at}.market"),
                 buyer=buyer,
                 seller=seller,
                 price=_int(d, "price", at),
@@ -210,6 +217,92 @@ def transfers_from_dict(data: Any) -> Transfers:
             )
         )
     return deposits, tuple(blocks), withdrawals
+
+
+_U64 = (1 << 64) - 1
+_TICKS = (1 << 30) - 1
+
+
+def check_result(doc: object) -> dict[str, Any]:
+    """``result.json``'s document, every value a reader takes checked for its type and
+    range (docs/formats.md): the batch id, seed, markets (prices, counts, fills),
+    forfeits and carried orders. Values only compared with a recomputation are not.
+
+    Raises:
+        BatchStatementError: a missing value, or one of another type or range, naming
+            it (``result.json: markets.BTC-PERP.fills[3].quantity: ...``).
+    """
+    name = "result.json"
+    d = pv.obj(doc, name)
+    pv.integer(pv.member(d, "batch_id", name), pv.at(name, "batch_id"), 0, _U64)
+    pv.hex_bytes(pv.member(d, "seed", name), pv.at(name, "seed"))
+    markets_at = pv.at(name, "markets")
+    for m, raw in pv.obj(pv.member(d, "markets", name), markets_at).items():
+        where = pv.at(markets_at, m)
+        market = pv.obj(raw, where)
+        for key in ("price", "reference_price"):
+            if market.get(key) is not None:
+                pv.integer(market[key], pv.at(where, key), 0, _TICKS)
+        for key in ("volume", "orders"):
+            pv.integer(market.get(key, 0), pv.at(where, key), 0, MAX_BALANCE)
+        fills_at = pv.at(where, "fills")
+        for n, f in enumerate(pv.items(market.get("fills", []), fills_at)):
+            at = pv.at(fills_at, n)
+            fill = pv.obj(f, at)
+            pv.hex_bytes(pv.member(fill, "order_id", at), pv.at(at, "order_id"))
+            pv.integer(pv.member(fill, "quantity", at), pv.at(at, "quantity"), 0, _TICKS)
+            pv.integer(pv.member(fill, "price", at), pv.at(at, "price"), 0, _TICKS)
+            if "market" in fill:
+                pv.text(fill["market"], pv.at(at, "market"))
+    forfeits_at = pv.at(name, "forfeited")
+    for n, f in enumerate(pv.items(d.get("forfeited", []), forfeits_at)):
+        at = pv.at(forfeits_at, n)
+        forfeit = pv.obj(f, at)
+        pv.hex_bytes(pv.member(forfeit, "commitment", at), pv.at(at, "commitment"))
+        pv.address(pv.member(forfeit, "trader", at), pv.at(at, "trader"))
+        pv.text(pv.member(forfeit, "market", at), pv.at(at, "market"))
+        pv.integer(pv.member(forfeit, "sequence", at), pv.at(at, "sequence"), 0, _U64)
+        # an order commitment's bond is below 2^30, an RFQ quote's a balance
+        pv.integer(pv.member(forfeit, "bond", at), pv.at(at, "bond"), 0, MAX_BALANCE)
+        if forfeit.get("rfq_id") is not None:
+            pv.hex_bytes(forfeit["rfq_id"], pv.at(at, "rfq_id"))
+        if forfeit.get("signed") is not None:
+            pv.obj(forfeit["signed"], pv.at(at, "signed"))
+    carried_at = pv.at(name, "carried")
+    for n, c in enumerate(pv.items(d.get("carried", []), carried_at)):
+        resting_from_json(c, pv.at(carried_at, n))
+    return dict(d)
+
+
+def read_oracle_config(oracle_doc: Mapping[str, Any]) -> OracleConfig:
+    """The oracle configuration ``oracle.json`` publishes (its ``config``).
+
+    Raises:
+        BatchStatementError: it is missing or malformed, naming the field.
+    """
+    try:
+        return oracle_config_from_dict(pv.member(oracle_doc, "config", "oracle.json"))
+    except BatchStatementError:
+        raise
+    except SettlementError as exc:  # OracleConfig.from_dict's OracleError names the field
+        raise BatchStatementError(f"oracle.json: config.{exc}") from None
+
+
+def _document(files: Mapping[str, str], name: str) -> dict[str, Any]:
+    """The JSON object of the published file ``name``.
+
+    Raises:
+        BatchStatementError: the file is missing, no JSON, or no JSON object.
+    """
+    if name not in files:
+        raise BatchStatementError(f"expected the file {name}, got none")
+    try:
+        doc = json.loads(files[name])
+    except json.JSONDecodeError as exc:
+        raise BatchStatementError(f"{name}: expected JSON, got {exc}") from exc
+    if not isinstance(doc, dict):
+        raise BatchStatementError(f"{name}: expected a JSON object, got {type(doc).__name__}")
+    return doc
 
 
 def _json(data: object) -> str:
@@ -288,33 +381,38 @@ class PublishedBatch:
         """Parse orders.csv, result.json, oracle.json and transfers.json.
 
         Raises:
-            KeyError, TypeError, ValueError (``json.JSONDecodeError`` included),
-            SettlementError, AuctionError: a file is missing or malformed.
+            SettlementError: a file is missing, is no JSON object, or holds a value of
+                another type or range (:class:`BatchStatementError`, naming it), or an
+                oracle report or transfer is malformed (naming it).
+            AuctionError: an order of orders.csv is not one.
         """
-        result = json.loads(files["result.json"])
-        oracle_doc = json.loads(files["oracle.json"])
-        deposits, blocks, withdrawals = transfers_from_dict(json.loads(files["transfers.json"]))
+        result = check_result(_document(files, "result.json"))
+        oracle_doc = _document(files, "oracle.json")
+        transfers = _document(files, "transfers.json")
+        if "orders.csv" not in files:
+            raise BatchStatementError("expected the file orders.csv, got none")
+        deposits, blocks, withdrawals = transfers_from_dict(transfers)
         return cls(
-            batch_id=int(result["batch_id"]),
-            seed=bytes.fromhex(str(result["seed"]).removeprefix("0x")),
-            references={m: r["reference_price"] for m, r in result["markets"].items()},
+            batch_id=result["batch_id"],
+            seed=bytes.fromhex(result["seed"].removeprefix("0x")),
+            references={m: r.get("reference_price") for m, r in result["markets"].items()},
             orders=tuple(orders_from_csv(files["orders.csv"])),
             forfeited=tuple(
                 Forfeit(
-                    bytes.fromhex(str(f["commitment"]).removeprefix("0x")),
-                    Address(str(f["trader"])),
-                    str(f["market"]),
-                    int(f["sequence"]),
-                    int(f["bond"]),
+                    bytes.fromhex(f["commitment"].removeprefix("0x")),
+                    Address(f["trader"]),
+                    f["market"],
+                    f["sequence"],
+                    f["bond"],
                     None
                     if f.get("rfq_id") is None
-                    else bytes.fromhex(str(f["rfq_id"]).removeprefix("0x")),
+                    else bytes.fromhex(f["rfq_id"].removeprefix("0x")),
                     signed=f.get("signed"),
                 )
-                for f in result["forfeited"]
+                for f in result.get("forfeited", [])
             ),
-            oracle_round=OracleRound.from_dict(oracle_doc),
-            oracle=oracle_config_from_dict(oracle_doc["config"]),
+            oracle_round=OracleRound.from_dict(oracle_doc, "oracle.json"),
+            oracle=read_oracle_config(oracle_doc),
             deposits=deposits,
             blocks=blocks,
             withdrawals=withdrawals,

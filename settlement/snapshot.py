@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from sealbatch.auction.batch import BatchResult, RestingOrder, market_json
-from sealbatch.auction.bounds import MAX_BOND
+from sealbatch.auction.bounds import MAX_BALANCE, MAX_BOND, MAX_LOTS, MAX_POSITION, MAX_PRICE
 from sealbatch.auction.commitment import compute_commitments
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side, TimeInForce
-from sealbatch.crypto.eip712 import Address
-from sealbatch.settlement.errors import SettlementError
+from sealbatch.settlement import published_values as pv
+from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.ledger import (
     AccountKey,
     LedgerState,
@@ -38,6 +38,7 @@ from sealbatch.settlement.params import DeleverageMode, MarginTier, MarketRisk, 
 from sealbatch.settlement.roots import state_root
 
 __all__ = [
+    "MAX_SUBACCOUNT",
     "ORDER_COLUMNS",
     "REVEAL_COLUMNS",
     "STATE_FORMAT",
@@ -48,6 +49,7 @@ __all__ = [
     "oracle_config_to_dict",
     "orders_from_csv",
     "orders_to_csv",
+    "resting_from_json",
     "result_to_dict",
     "state_from_dict",
     "state_to_dict",
@@ -74,6 +76,9 @@ ORDER_COLUMNS = (
 REVEAL_COLUMNS = ("client_id", "salt", "bond")
 _SALT_BYTES = 32
 _SALT = re.compile(r"0x[0-9a-fA-F]{64}")
+_U64 = (1 << 64) - 1
+#: The largest subaccount number (settlement/ledger.py).
+MAX_SUBACCOUNT = (1 << 16) - 1
 
 
 def _hex(b: bytes) -> str:
@@ -94,20 +99,55 @@ def _resting_to_dict(r: RestingOrder) -> dict[str, Any]:
     }
 
 
-def _resting_from_dict(d: Mapping[str, Any], where: str) -> RestingOrder:
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+def _resting_from_dict(d: Mapping[str, Any], where: str, *, csv_row: bool) -> RestingOrder:
+    """One published order: a JSON object's (typed values) or an orders.csv row's (text).
+
+    Raises:
+        SettlementError: a missing field, or one of another type or range, naming it
+            (BatchStatementError), or fields that make no order.
+    """
+
+    def number(key: str, low: int, high: int) -> int:
+        value = pv.member(d, key, where)
+        if csv_row and isinstance(value, str) and _DECIMAL.fullmatch(value):
+            value = int(value, 10)
+        return pv.integer(value, pv.at(where, key), low, high)
+
+    def choice(key: str, options: tuple[str, ...]) -> str:
+        value = pv.member(d, key, where)
+        if value not in options:
+            raise BatchStatementError(
+                f"{pv.at(where, key)}: expected one of {', '.join(options)}, got {value!r}"
+            )
+        return str(value)
+
+    side = Side(choice("side", tuple(x.value for x in Side)))
+    limit_text = pv.member(d, "limit_price", where)
+    limit = None if limit_text in (None, "") else number("limit_price", 1, MAX_PRICE)
+    quantity = number("quantity", 1, MAX_LOTS)
+    tifs = tuple(x.value for x in TimeInForce)
+    tif = (
+        TimeInForce.IOC
+        if d.get("time_in_force") in ("", None)
+        else TimeInForce(choice("time_in_force", tifs))
+    )
+    if csv_row:
+        flag = choice("reduce_only", ("true", "false", "True", "False", "1", "0", ""))
+        reduce = flag in ("true", "True", "1")
+    else:
+        reduce = pv.flag(d.get("reduce_only", False), pv.at(where, "reduce_only"))
+    market = pv.text(pv.member(d, "market", where), pv.at(where, "market"))
+    oid = pv.hex_bytes(pv.member(d, "order_id", where), pv.at(where, "order_id"))
+    trader = pv.address(pv.member(d, "trader", where), pv.at(where, "trader"))
+    origin = number("origin_batch", 0, (1 << 64) - 1)
     try:
-        order = Order(
-            str(d["market"]),
-            Side(d["side"]),
-            None if d["limit_price"] in (None, "") else int(d["limit_price"]),
-            int(d["quantity"]),
-            TimeInForce(d.get("time_in_force") or "ioc"),
-            d.get("reduce_only") in (True, "true", "True", "1"),
-        )
-        oid = bytes.fromhex(str(d["order_id"]).removeprefix("0x"))
-        return RestingOrder(oid, Address(str(d["trader"])), order, int(d["origin_batch"]))
-    except (KeyError, ValueError, TypeError) as exc:
+        order = Order(market, side, limit, quantity, tif, reduce)
+    except (ValueError, AuctionError) as exc:
         raise SettlementError(f"{where}: expected a valid order, got {exc}") from None
+    return RestingOrder(oid, trader, order, origin)
 
 
 _RISK_FIELDS = (
@@ -155,27 +195,77 @@ def config_to_dict(config: SettlementConfig) -> dict[str, Any]:
     }
 
 
-def config_from_dict(data: Mapping[str, Any]) -> SettlementConfig:
-    """Inverse of :func:`config_to_dict`; raises SettlementError on a bad field."""
-    try:
-        risks = tuple(
-            MarketRisk(
-                Market(mid, **{f: m[f] for f in _MARKET_FIELDS}),
-                tuple(MarginTier(*t) for t in m["tiers"]),
-                **{f: m[f] for f in _RISK_FIELDS},
+def config_from_dict(data: Mapping[str, Any], name: str = "config") -> SettlementConfig:
+    """Inverse of :func:`config_to_dict`.
+
+    Args:
+        name: the place read (``pre_state.json: config``), which the errors name.
+
+    Raises:
+        SettlementError: a missing field, one of another type or range (naming it), or
+            rules the settlement layer refuses together.
+    """
+    d = pv.obj(data, name)
+    markets_at = pv.at(name, "markets")
+    risks = []
+    for mid, raw in sorted(pv.obj(pv.member(d, "markets", name), markets_at).items()):
+        where = pv.at(markets_at, mid)
+        m = pv.obj(raw, where)
+        words = {f: pv.text(pv.member(m, f, where), pv.at(where, f))
+                 for f in ("tick_size", "lot_size")}  # "0.1 USD"  # fmt: skip
+        ints = {
+            f: pv.integer(pv.member(m, f, where), pv.at(where, f), 0, MAX_BALANCE)
+            for f in (*_MARKET_FIELDS, *_RISK_FIELDS)
+            if f not in words
+        }
+        tiers_at = pv.at(where, "tiers")
+        tiers = []
+        for n, t in enumerate(pv.items(pv.member(m, "tiers", where), tiers_at)):
+            tier = pv.items(t, pv.at(tiers_at, n))
+            if len(tier) != 3:
+                raise BatchStatementError(
+                    f"{pv.at(tiers_at, n)}: expected [max_lots, initial_bps, maintenance_bps], "
+                    f"got {len(tier)} values"
+                )
+            tiers.append([pv.integer(v, pv.at(pv.at(tiers_at, n), k), 0, MAX_BALANCE)
+                          for k, v in enumerate(tier)])  # fmt: skip
+        try:
+            risks.append(
+                MarketRisk(
+                    Market(
+                        mid,
+                        words["tick_size"],
+                        words["lot_size"],
+                        **{f: ints[f] for f in _MARKET_FIELDS if f not in words},
+                    ),
+                    tuple(MarginTier(*t) for t in tiers),
+                    **{f: ints[f] for f in _RISK_FIELDS},
+                )
             )
-            for mid, m in sorted(data["markets"].items())
+        except (ValueError, AuctionError) as exc:
+            raise SettlementError(f"{where}: {exc}") from None
+    corr_at = pv.at(name, "correlation_bps")
+    correlation = tuple(
+        tuple(
+            pv.integer(v, pv.at(pv.at(corr_at, i), j), -MAX_BALANCE, MAX_BALANCE)
+            for j, v in enumerate(pv.items(row, pv.at(corr_at, i)))
         )
-        return SettlementConfig(
-            risks,
-            tuple(tuple(row) for row in data["correlation_bps"]),
-            portfolio_floor_bps=data["portfolio_floor_bps"],
-            portfolio_maintenance_bps=data["portfolio_maintenance_bps"],
-            forfeit_bond=data["forfeit_bond"],
-            deleverage=DeleverageMode(data["deleverage"]),
+        for i, row in enumerate(pv.items(pv.member(d, "correlation_bps", name), corr_at))
+    )
+    rules = {
+        f: pv.integer(pv.member(d, f, name), pv.at(name, f), 0, MAX_BALANCE)
+        for f in ("portfolio_floor_bps", "portfolio_maintenance_bps", "forfeit_bond")
+    }
+    mode = pv.member(d, "deleverage", name)
+    modes = [m.value for m in DeleverageMode]
+    if mode not in modes:
+        raise BatchStatementError(
+            f"{pv.at(name, 'deleverage')}: expected one of {modes}, got {mode!r}"
         )
-    except (KeyError, TypeError, ValueError, AuctionError) as exc:
-        raise SettlementError(f"config: expected every settlement rule, got {exc!r}") from None
+    try:
+        return SettlementConfig(tuple(risks), correlation, **rules, deleverage=DeleverageMode(mode))
+    except (ValueError, AuctionError) as exc:
+        raise SettlementError(f"{name}: expected every settlement rule, got {exc}") from None
 
 
 def oracle_config_to_dict(config: OracleConfig) -> dict[str, Any]:
@@ -229,56 +319,101 @@ def state_to_dict(state: LedgerState, config: SettlementConfig) -> dict[str, Any
     }
 
 
-def state_from_dict(data: Mapping[str, Any], config: SettlementConfig) -> LedgerState:
+def resting_from_json(raw: object, where: str) -> RestingOrder:
+    """One order of a JSON document (``resting_orders``, ``carried``), every field
+    checked for its type and range (naming it)."""
+    return _resting_from_dict(pv.obj(raw, where), where, csv_row=False)
+
+
+def state_from_dict(
+    data: Mapping[str, Any], config: SettlementConfig, name: str = "state"
+) -> LedgerState:
     """Rebuild a ledger from :func:`state_to_dict` (derived fields are ignored).
 
+    Args:
+        name: the file read (``pre_state.json``), which the error messages name.
+
     Raises:
-        SettlementError: a missing or malformed field, or markets that differ
-            from ``config``.
+        SettlementError: a missing or malformed field (BatchStatementError, naming the
+            file and the field), or markets that differ from ``config``.
     """
     if data.get("format") != STATE_FORMAT:
-        raise SettlementError(f"format: expected {STATE_FORMAT!r}, got {data.get('format')!r}")
-    try:
-        markets = data["markets"]
-        if sorted(markets) != list(config.market_ids):
-            raise SettlementError(
-                f"markets: expected {list(config.market_ids)}, got {sorted(markets)}"
-            )
-        accounts = data["accounts"]
-        keys = tuple(AccountKey(Address(a["address"]), int(a["subaccount"])) for a in accounts)
-        pending = tuple(
-            LiquidationOrder(
-                AccountKey(Address(p["trader"]), int(p["subaccount"])),
-                _resting_from_dict(p, f"pending_liquidations[{n}]"),
-            )
-            for n, p in enumerate(data.get("pending_liquidations", []))
-        )
-        resting = tuple(
-            _resting_from_dict(r, f"resting_orders[{n}]")
-            for n, r in enumerate(data.get("resting_orders", []))
-        )
-        return LedgerState(
-            markets=config.market_ids,
-            accounts=keys,
-            collateral=np.array([int(a["collateral"]) for a in accounts], dtype=np.int64),
-            positions=np.array(
-                [[int(a["positions"][m]) for m in config.market_ids] for a in accounts],
-                dtype=np.int64,
-            ).reshape(len(keys), len(config.market_ids)),
-            portfolio=np.array([bool(a.get("portfolio_margin", False)) for a in accounts]),
-            fee_pool=int(data["fee_pool"]),
-            insurance_fund=int(data["insurance_fund"]),
-            socialised_loss=int(data["socialised_loss"]),
-            market_states=tuple(MarketState.from_dict(m, markets[m]) for m in config.market_ids),
-            pending_liquidations=pending,
-            resting_orders=resting,
-            batch_id=int(data["batch_id"]),
-            timestamp_ms=int(data["timestamp_ms"]),
-        )
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise SettlementError(
-            f"state: expected every field of {STATE_FORMAT}, got {exc!r}"
-        ) from None
+            f"{name}: format: expected {STATE_FORMAT!r}, got {data.get('format')!r}"
+        )
+    markets = pv.obj(pv.member(data, "markets", name), pv.at(name, "markets"))
+    if sorted(markets) != list(config.market_ids):
+        raise SettlementError(
+            f"{name}: markets: expected {list(config.market_ids)}, got {sorted(markets)}"
+        )
+    accounts = pv.items(pv.member(data, "accounts", name), pv.at(name, "accounts"))
+    keys, collateral, positions, portfolio = [], [], [], []
+    for n, raw in enumerate(accounts):
+        where = pv.at(pv.at(name, "accounts"), n)
+        a = pv.obj(raw, where)
+        keys.append(
+            AccountKey(
+                pv.address(pv.member(a, "address", where), pv.at(where, "address")),
+                pv.integer(pv.member(a, "subaccount", where), pv.at(where, "subaccount"), 0,
+                           MAX_SUBACCOUNT),
+            )
+        )  # fmt: skip
+        collateral.append(
+            pv.integer(pv.member(a, "collateral", where), pv.at(where, "collateral"),
+                       -MAX_BALANCE, MAX_BALANCE)
+        )  # fmt: skip
+        held = pv.obj(pv.member(a, "positions", where), pv.at(where, "positions"))
+        positions.append(
+            [
+                pv.integer(pv.member(held, m, pv.at(where, "positions")),
+                           pv.at(pv.at(where, "positions"), m), -MAX_POSITION, MAX_POSITION)
+                for m in config.market_ids
+            ]
+        )  # fmt: skip
+        portfolio.append(
+            pv.flag(a.get("portfolio_margin", False), pv.at(where, "portfolio_margin"))
+        )
+    pending = []
+    for n, p in enumerate(pv.items(data.get("pending_liquidations", []),
+                                   pv.at(name, "pending_liquidations"))):  # fmt: skip
+        where = pv.at(pv.at(name, "pending_liquidations"), n)
+        resting = resting_from_json(p, where)
+        sub = pv.integer(pv.member(p, "subaccount", where), pv.at(where, "subaccount"), 0,
+                         MAX_SUBACCOUNT)  # fmt: skip
+        pending.append(LiquidationOrder(AccountKey(resting.trader, sub), resting))
+    resting_orders = tuple(
+        resting_from_json(r, pv.at(pv.at(name, "resting_orders"), n))
+        for n, r in enumerate(pv.items(data.get("resting_orders", []),
+                                       pv.at(name, "resting_orders")))
+    )  # fmt: skip
+    totals = {
+        f: pv.integer(pv.member(data, f, name), pv.at(name, f), -MAX_BALANCE, MAX_BALANCE)
+        for f in ("fee_pool", "insurance_fund", "socialised_loss")
+    }
+    market_states = []
+    for m in config.market_ids:
+        where = pv.at(pv.at(name, "markets"), m)
+        try:
+            market_states.append(MarketState.from_dict(m, pv.obj(markets[m], where)))
+        except SettlementError as exc:
+            raise BatchStatementError(f"{name}: markets.{exc}") from None
+    return LedgerState(
+        markets=config.market_ids,
+        accounts=tuple(keys),
+        collateral=np.array(collateral, dtype=np.int64),
+        positions=np.array(positions, dtype=np.int64).reshape(len(keys), len(config.market_ids)),
+        portfolio=np.array(portfolio, dtype=bool),
+        fee_pool=totals["fee_pool"],
+        insurance_fund=totals["insurance_fund"],
+        socialised_loss=totals["socialised_loss"],
+        market_states=tuple(market_states),
+        pending_liquidations=tuple(pending),
+        resting_orders=resting_orders,
+        # -1: the ledger before its first batch
+        batch_id=pv.integer(pv.member(data, "batch_id", name), pv.at(name, "batch_id"), -1, _U64),
+        timestamp_ms=pv.integer(pv.member(data, "timestamp_ms", name),
+                                pv.at(name, "timestamp_ms"), 0, _U64),
+    )  # fmt: skip
 
 
 def orders_to_csv(orders: Iterable[RestingOrder]) -> str:
@@ -375,7 +510,7 @@ def commitment_difference(
 
 def _order_from_row(row: Mapping[str, Any], where: str) -> RestingOrder:
     """One orders.csv row: the order, with its client id and salt when it has them."""
-    r = _resting_from_dict(row, where)
+    r = _resting_from_dict(row, where, csv_row=True)
     salt_text, cid_text = str(row.get("salt") or ""), str(row.get("client_id") or "")
     bond_text = str(row.get("bond") or "")
     if not salt_text and not cid_text and not bond_text:

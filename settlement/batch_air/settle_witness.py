@@ -752,10 +752,9 @@ def replay_published(
     Raises:
         BatchStatementError: a malformed file, or a batch that does not settle.
     """
+    batch = PublishedBatch.from_files(files)  # checks every value it reads
     try:
-        return PublishedBatch.from_files(files).resettle(pre, config).witness
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BatchStatementError(f"published batch: {exc}") from exc
+        return batch.resettle(pre, config).witness
     except (AuctionError, SettlementError) as exc:
         raise BatchStatementError(f"the published batch does not settle: {exc}") from exc
 

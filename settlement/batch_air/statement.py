@@ -52,12 +52,17 @@ from sealbatch.settlement.l1_statement import block_elements, inputs_blocks
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit
 from sealbatch.settlement.oracle import OracleConfig, OracleRound, read_index
 from sealbatch.settlement.params import MarketRisk, SettlementConfig
-from sealbatch.settlement.publication import BATCH_FILES, transfers_from_dict
+from sealbatch.settlement.publication import (
+    BATCH_FILES,
+    check_result,
+    read_oracle_config,
+    transfers_from_dict,
+)
+from sealbatch.settlement.published_values import member
 from sealbatch.settlement.roots import encode_signed, state_root
 from sealbatch.settlement.snapshot import (
     commitment_difference,
     config_from_dict,
-    oracle_config_from_dict,
     orders_from_csv,
     state_from_dict,
 )
@@ -219,6 +224,16 @@ def _json(files: Mapping[str, str], name: str) -> dict[str, Any]:
     return doc
 
 
+def _config(doc: Mapping[str, Any], name: str) -> SettlementConfig:
+    """The settlement rules a published state file carries (its ``config``)."""
+    try:
+        return config_from_dict(member(doc, "config", name), f"{name}: config")
+    except BatchStatementError:
+        raise
+    except SettlementError as exc:
+        raise BatchStatementError(f"{name}: config: {exc}") from None
+
+
 def _digest_elements(hex_text: object, what: str) -> list[int]:
     try:
         return [int(v) for v in digest_from_bytes(bytes.fromhex(str(hex_text).removeprefix("0x")))]
@@ -245,26 +260,38 @@ def _account_of(
 def statement_from_files(files: Mapping[str, str]) -> BatchStatement:
     """Derive the statement from a batch folder's file texts (names as ``BATCH_FILES``).
 
+    Every value read is checked for its type and range where it is read
+    (:mod:`sealbatch.settlement.published_values`).
+
     Raises:
-        BatchStatementError: a missing, malformed or inconsistent file, naming it.
+        BatchStatementError: a missing, malformed or inconsistent file, naming it (an
+            oracle report or a transfer the settlement layer refuses included).
     """
-    result = _json(files, "result.json")
+    try:
+        return _statement_from_files(files)
+    except BatchStatementError:
+        raise
+    except SettlementError as exc:
+        raise BatchStatementError(str(exc)) from exc
+
+
+def _statement_from_files(files: Mapping[str, str]) -> BatchStatement:
+    result = check_result(_json(files, "result.json"))
     pre_doc, post_doc = _json(files, "pre_state.json"), _json(files, "post_state.json")
     oracle_doc, transfers_doc = _json(files, "oracle.json"), _json(files, "transfers.json")
-    try:
-        config = config_from_dict(pre_doc["config"])
-        pre = state_from_dict(pre_doc, config)
-        post = state_from_dict(post_doc, config_from_dict(post_doc["config"]))
-        orders = orders_from_csv(files["orders.csv"])
-        oracle_round = OracleRound.from_dict(oracle_doc)
-        oracle_config = oracle_config_from_dict(oracle_doc["config"])
-        halted = halted_markets(pre, oracle_config, oracle_round.timestamp_ms)
-        deposits, blocks, withdrawals = transfers_from_dict(transfers_doc)
-        batch_id = int(result["batch_id"])
-        markets_doc = result["markets"]
-        seed = bytes32_elements(bytes.fromhex(str(result["seed"]).removeprefix("0x")))
-    except (AttributeError, KeyError, TypeError, ValueError, SettlementError) as exc:
-        raise BatchStatementError(f"published batch: {exc}") from exc
+    if "orders.csv" not in files:
+        raise BatchStatementError("expected the file orders.csv, got none")
+    config = _config(pre_doc, "pre_state.json")
+    pre = state_from_dict(pre_doc, config, "pre_state.json")
+    post = state_from_dict(post_doc, _config(post_doc, "post_state.json"), "post_state.json")
+    orders = orders_from_csv(files["orders.csv"])
+    oracle_round = OracleRound.from_dict(oracle_doc, "oracle.json")
+    oracle_config = read_oracle_config(oracle_doc)
+    halted = halted_markets(pre, oracle_config, oracle_round.timestamp_ms)
+    deposits, blocks, withdrawals = transfers_from_dict(transfers_doc)
+    batch_id: int = result["batch_id"]
+    markets_doc: dict[str, Any] = result["markets"]
+    seed = bytes32_elements(bytes.fromhex(result["seed"].removeprefix("0x")))
     if not 0 <= batch_id < 1 << 64:
         raise BatchStatementError(f"result.json batch_id: expected a uint64, got {batch_id}")
     markets = tuple(post.markets)
@@ -453,11 +480,8 @@ def _forfeit_charges(
         funded = deposit(funded, key, amount)
     out = []
     for f in result.get("forfeited", ()):
-        try:
-            trader = Address(str(f["trader"]))
-            market, bond = str(f["market"]), int(f["bond"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BatchStatementError(f"result.json forfeited: {exc}") from exc
+        # check_result has checked each forfeit's values
+        trader, market, bond = Address(f["trader"]), f["market"], f["bond"]
         if not 0 <= bond <= MAX_BOND:
             raise BatchStatementError(
                 f"result.json forfeited bond: expected at most {MAX_BOND} for a batch proof, "
@@ -495,15 +519,15 @@ def _receipt_order(
     taken: set[int] = set()
     leaves = []
     for f in forfeits:
+        # check_result has checked each forfeit's values' types
+        seq = f["sequence"]
+        elements = bytes32_elements(bytes.fromhex(f["commitment"].removeprefix("0x")))
         try:
-            seq = int(f["sequence"])
-            commitment = bytes.fromhex(str(f["commitment"]).removeprefix("0x"))
-            elements = bytes32_elements(commitment)
-            code = market_code(str(f["market"]))
+            code = market_code(f["market"])
             # the leaf's bond is one field element: a bond of 2^30 or more is no leaf's
-            tail = leaf_tail(str(f["trader"]), f["bond"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BatchStatementError(f"result.json forfeited: {exc}") from exc
+            tail = leaf_tail(f["trader"], f["bond"])
+        except ValueError as exc:
+            raise BatchStatementError(f"result.json forfeited (sequence {seq}): {exc}") from exc
         if not 0 <= seq < total or seq in taken:
             raise BatchStatementError(
                 f"result.json forfeit sequence {seq}: expected a free slot in [0, {total})"

@@ -348,32 +348,21 @@ def _forfeit_signature_difference(forfeits: Sequence[Forfeit], batch_id: int) ->
 
 
 def _replay_checked(folder: Path) -> _Replayed:
-    """:func:`_replay`, a value of another type or out of its range anywhere in the files
-    (a float for an address, -1 for a round id) reported as a malformed folder, never a
-    Python traceback.
+    """:func:`_replay`, a file the auction or settlement layer refuses reported as a
+    malformed folder. The readers check every value where they read it (its type and
+    range, naming the file and the field: :mod:`sealbatch.settlement.published_values`),
+    so only those layers' errors are caught here: any other exception is a bug.
 
     Raises:
         _Malformed: a file is missing or malformed.
     """
-    from eth_abi.exceptions import EncodingError
-
     from sealbatch.auction.errors import AuctionError
     from sealbatch.settlement.errors import SettlementError
 
     try:
         return _replay(folder)
-    except (
-        AttributeError,
-        IndexError,
-        KeyError,
-        OverflowError,
-        TypeError,
-        ValueError,
-        AuctionError,
-        SettlementError,
-        EncodingError,
-    ) as exc:
-        raise _Malformed(f"{folder}: {type(exc).__name__}: {exc}") from exc
+    except (AuctionError, SettlementError) as exc:
+        raise _Malformed(f"{folder}: {exc}") from exc
 
 
 def _replay(folder: Path) -> _Replayed:
@@ -385,6 +374,7 @@ def _replay(folder: Path) -> _Replayed:
     from sealbatch.auction.errors import AuctionError
     from sealbatch.settlement.errors import SettlementError
     from sealbatch.settlement.publication import PublishedBatch
+    from sealbatch.settlement.published_values import member
     from sealbatch.settlement.roots import state_root
     from sealbatch.settlement.snapshot import (
         commitment_difference,
@@ -418,10 +408,12 @@ def _replay(folder: Path) -> _Replayed:
             data["result.json"],
             data["oracle.json"],
         )
-        config = config_from_dict(pre_doc["config"])
-        pre = state_from_dict(pre_doc, config)
+        config = config_from_dict(
+            member(pre_doc, "config", "pre_state.json"), "pre_state.json: config"
+        )
+        pre = state_from_dict(pre_doc, config, "pre_state.json")
         batch = PublishedBatch.from_files(texts)
-    except (AttributeError, KeyError, TypeError, ValueError, SettlementError, AuctionError) as exc:
+    except (SettlementError, AuctionError) as exc:
         raise _Malformed(f"{folder}: {exc}") from exc
 
     checks: list[tuple[str, str | None]] = []
