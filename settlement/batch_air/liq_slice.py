@@ -166,15 +166,8 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         )
         terms: list[list[Expr]] = [[mbps * i_cols[k], -(ibps * q[k])] for k in range(AMOUNT_DIGITS)]
         terms[0].append(-delta)
-        cexprs: list[Expr] = []
-        for k in range(AMOUNT_DIGITS - 1):
-            lo, hi = b.column(SECTION, f"c{j}[{k}].lo"), b.column(SECTION, f"c{j}[{k}].hi")
-            b.bus.send(TAG_RANGE, [lo], 1, f"liquidation slice: carry {j}/{k} low digit")
-            b.bus.send(TAG_RANGE, [hi * (1 << (2 * 12 - CARRY_BITS))], 1,
-                       f"liquidation slice: carry {j}/{k} high digit")  # fmt: skip
-            cexprs.append(lo + DIGIT * hi - CARRY_OFFSET)
-        for k, e in enumerate(carry_equations(terms, cexprs)):
-            b.constrain(e, f"liquidation slice: initial requirement [{j}] (digit {k})")
+        _identity(b, f"c{j}", terms, f"liquidation slice: initial requirement [{j}]",
+                  carry=f"carry {j}/{{k}}")  # fmt: skip
 
 
 def initial_witness(n: int, ibps: int, mbps: int, q: int, r: int) -> dict[str, int]:
@@ -247,14 +240,20 @@ def generate(tb: TraceBuilder, statement: BatchStatement) -> None:
 _K_DIGITS = 5  # price × multiplier < 2^60 (the derived public digits)
 
 
-def _identity(b: AirBuilder, name: str, terms: list[list[Expr]], label: str) -> None:
-    """``Σ_k 2^(12k)·Σ terms[k] = 0`` with range-checked carries ``name[k]``."""
+def _identity(
+    b: AirBuilder, name: str, terms: list[list[Expr]], label: str, carry: str = ""
+) -> None:
+    """``Σ_k 2^(12k)·Σ terms[k] = 0`` with range-checked carries ``name[k]``.
+
+    ``carry`` names carry ``k``'s range sends (``{k}`` the digit); by default ``name[k]``.
+    """
     cexprs: list[Expr] = []
     for k in range(len(terms) - 1):
         lo, hi = b.column(SECTION, f"{name}[{k}].lo"), b.column(SECTION, f"{name}[{k}].hi")
-        b.bus.send(TAG_RANGE, [lo], 1, f"liquidation slice: {name}[{k}] low digit")
+        what = carry.format(k=k) if carry else f"{name}[{k}]"
+        b.bus.send(TAG_RANGE, [lo], 1, f"liquidation slice: {what} low digit")
         b.bus.send(TAG_RANGE, [hi * (1 << (2 * 12 - CARRY_BITS))], 1,
-                   f"liquidation slice: {name}[{k}] high digit")  # fmt: skip
+                   f"liquidation slice: {what} high digit")  # fmt: skip
         cexprs.append(lo + DIGIT * hi - CARRY_OFFSET)
     for k, e in enumerate(carry_equations(terms, cexprs)):
         b.constrain(e, f"{label} (digit {k})")
