@@ -24,7 +24,12 @@ from sealbatch.settlement.batch_air import settle_air
 from sealbatch.settlement.batch_air.air import rows_for
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.settle_witness import SettleStatement, SettleWitness
-from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
+from sealbatch.settlement.batch_air.statement import (
+    PUBLIC_HEADER,
+    PUBLIC_PER_MARKET,
+    BatchStatement,
+    statement_from_files,
+)
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.ledger import AccountKey, LedgerState
@@ -250,6 +255,20 @@ def with_output_blocks(
         output_fills=blocks[0][5],
         public_inputs=tuple(public),
     )
+
+
+def settle_public_at(statement: BatchStatement, offset: int = 0) -> int:
+    """The public input index of element ``offset`` of ``statement``'s settlement
+    statement (it follows the header and the per-market block)."""
+    return PUBLIC_HEADER + PUBLIC_PER_MARKET * len(statement.markets) + offset
+
+
+def with_public(statement: BatchStatement, at: int, values: Sequence[int]) -> BatchStatement:
+    """``statement`` with public inputs ``at …`` replaced by ``values`` (a forged
+    statement: the verifier's own would differ)."""
+    public = list(statement.public_inputs)
+    public[at : at + len(values)] = values
+    return replace(statement, public_inputs=tuple(public))
 
 
 def column(air: Air, name: str) -> int:

@@ -38,9 +38,12 @@ from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
     check_all,
+    column,
     committed_batch,
     refused_and_rejected,
+    settle_public_at,
     statement_of,
+    with_public,
 )
 from tests.settlement.conftest import ORACLE, TRADERS, funded, make_batch, oracle_round
 
@@ -86,10 +89,6 @@ def staged(demo: list[BatchStatement]) -> tuple[BatchStatement, Air, np.ndarray]
     return st, air, trace
 
 
-def _col(air: Air, name: str) -> int:
-    return air.column_names.index(name)
-
-
 def _refused_and_rejected(forged: BatchStatement, refused: str, rejected: str = "bus") -> None:
     refused_and_rejected(forged, refused, rejected)
 
@@ -102,7 +101,7 @@ def test_the_headers_and_pending_orders_are_hashed_in_the_air(
     check_all(air, trace)
     # the header digests are witness values the section computes, not public inputs
     h = header_blocks(len(st.markets))
-    out = [_col(air, f"hdr.o{k}") for k in range(8)]
+    out = [column(air, f"hdr.o{k}") for k in range(8)]
     for t, state in ((0, st.pre), (1, st.post)):
         digest = [int(trace[c, (t + 1) * h - 1]) for c in out]
         assert digest == [int(x) for x in hash_elements(header_elements(state))]
@@ -111,7 +110,7 @@ def test_the_headers_and_pending_orders_are_hashed_in_the_air(
     tags = {t.tag for t in build_with_layout(rows_for(st), st)[1].public_tables}
     assert TAG_CARRIED not in tags and TAG_STAGED not in tags
     # each carried book row is received by one pre-state record row
-    r2 = trace[_col(air, "hdr.r2")] * (1 - trace[_col(air, "hdr.tree")])
+    r2 = trace[column(air, "hdr.r2")] * (1 - trace[column(air, "hdr.tree")])
     assert int(r2.sum()) == len(pending_orders(st.pre)) == sum(not o.revealed for o in st.orders)
 
 
@@ -182,15 +181,15 @@ def test_a_pending_order_claimed_held_is_caught(carried: BatchStatement) -> None
     st = carried
     assert not st.halted
     air, honest = generate(st, rows_for(st))
-    r2, tree = honest[_col(air, "hdr.r2")], honest[_col(air, "hdr.tree")]
+    r2, tree = honest[column(air, "hdr.r2")], honest[column(air, "hdr.tree")]
     pre_row = int(np.flatnonzero(r2 * (1 - tree))[0])
     trace = honest.copy()
-    trace[_col(air, "hdr.held"), pre_row] = 1
+    trace[column(air, "hdr.held"), pre_row] = 1
     with pytest.raises(ConstraintViolation, match="held: a pending order is held exactly"):
         check_all(air, trace)
     post_row = int(np.flatnonzero(r2 * tree)[0])
     trace = honest.copy()
-    trace[_col(air, "hdr.held"), post_row] = 1
+    trace[column(air, "hdr.held"), post_row] = 1
     with pytest.raises(ConstraintViolation, match="carried: only a pre-state record is held"):
         check_all(air, trace)
 
@@ -248,10 +247,10 @@ def test_a_halted_markets_pending_orders_are_held_without_a_verifier_table(
     st = halted
     air, trace = generate(st, rows_for(st))
     check_all(air, trace)
-    assert [int(trace[_col(air, f"hdr.halted{j}"), 0]) for j in range(2)] == [1, 1]
-    r2, tree = trace[_col(air, "hdr.r2")], trace[_col(air, "hdr.tree")]
+    assert [int(trace[column(air, f"hdr.halted{j}"), 0]) for j in range(2)] == [1, 1]
+    r2, tree = trace[column(air, "hdr.r2")], trace[column(air, "hdr.tree")]
     pre_rows = np.flatnonzero(r2 * (1 - tree))
-    assert len(pre_rows) == 1 and int(trace[_col(air, "hdr.held"), pre_rows[0]]) == 1
+    assert len(pre_rows) == 1 and int(trace[column(air, "hdr.held"), pre_rows[0]]) == 1
     # the shape is a batch's without a halted market: only the derived tables
     tags = {t.tag for t in build_with_layout(rows_for(st), st)[1].public_tables if t.rows}
     assert tags <= {TAG_MARKET, TAG_CNODE}
@@ -270,9 +269,9 @@ def test_a_halted_market_claimed_trading_is_caught(halted: BatchStatement) -> No
         check_all(air, trace)
     # the held order carried anyway: the flag says held
     air, honest = generate(st, rows_for(st))
-    r2, tree = honest[_col(air, "hdr.r2")], honest[_col(air, "hdr.tree")]
+    r2, tree = honest[column(air, "hdr.r2")], honest[column(air, "hdr.tree")]
     trace = honest.copy()
-    trace[_col(air, "hdr.held"), int(np.flatnonzero(r2 * (1 - tree))[0])] = 0
+    trace[column(air, "hdr.held"), int(np.flatnonzero(r2 * (1 - tree))[0])] = 0
     with pytest.raises(ConstraintViolation, match="held: a pending order is held exactly"):
         check_all(air, trace)
 
@@ -309,7 +308,7 @@ def test_a_staged_account_needs_a_liquidation_order_and_vice_versa(
     st, air, honest = staged
     check_all(air, honest)
     (row, count), *_ = st.settle_witness.staged
-    orders, inv = _col(air, "health.staged_orders"), _col(air, "health.staged_inv")
+    orders, inv = column(air, "health.staged_orders"), column(air, "health.staged_inv")
     trace = honest.copy()
     trace[orders, row] = 0
     with pytest.raises(ConstraintViolation, match="staged: a staged account has a liquidation"):
@@ -333,11 +332,11 @@ def test_a_liquidation_record_moved_to_another_account_is_caught(
     """The post-state liquidation record's account column names another row: its trader's
     address is not that row's and the staged account loses its order."""
     st, air, honest = staged
-    r1, tree = honest[_col(air, "hdr.r1")], honest[_col(air, "hdr.tree")]
-    kind = honest[_col(air, "hdr.kind")]
+    r1, tree = honest[column(air, "hdr.r1")], honest[column(air, "hdr.tree")]
+    kind = honest[column(air, "hdr.kind")]
     r = int(np.flatnonzero(r1 * tree * kind)[0])
     trace = honest.copy()
-    acct = _col(air, "hdr.acct")
+    acct = column(air, "hdr.acct")
     trace[acct, r : r + 2] = (int(trace[acct, r]) + 1) % st.post.size
     air.check_trace(trace)
     with pytest.raises(ConstraintViolation, match="bus"):
@@ -345,9 +344,7 @@ def test_a_liquidation_record_moved_to_another_account_is_caught(
 
 
 def _forged_public(st: BatchStatement, index: int, delta: int = 1) -> BatchStatement:
-    public = list(st.public_inputs)
-    public[index] = (public[index] + delta) % P
-    return replace(st, public_inputs=tuple(public))
+    return with_public(st, index, [(st.public_inputs[index] + delta) % P])
 
 
 @pytest.mark.parametrize(
@@ -369,9 +366,8 @@ def test_a_margin_mark_that_is_not_the_post_headers_is_caught(
     staged: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     st, _, _ = staged
-    m = len(st.markets)
     margin = headers._margin_at(st, 1)
-    forged = _forged_public(st, PUBLIC_HEADER + PUBLIC_PER_MARKET * m + margin)
+    forged = _forged_public(st, settle_public_at(st, margin))
     name = "post mark 1 is the margin terms'"
     _refused_and_rejected(forged, name, name)
 
@@ -392,7 +388,7 @@ def test_every_pinned_field_is_the_statements(
         "post oracle flag 1 is the margin terms'",
     ):
         assert f"state headers: {want}" in names
-    block = [_col(air, f"hdr.b{k}") for k in range(8)]
+    block = [column(air, f"hdr.b{k}") for k in range(8)]
     for p in headers.pins(st):
         got = sum(c * int(honest[block[k], p.row]) for k, c in p.terms) % P
         assert got == (st.public_inputs[p.public] if p.public is not None else p.value)
@@ -412,17 +408,13 @@ def test_the_settlement_statement_holds_no_header_digests(
 # ---- header fields linked across the two headers and to the statement
 
 
-def _settle_at(st: BatchStatement, offset: int) -> int:
-    return PUBLIC_HEADER + PUBLIC_PER_MARKET * len(st.markets) + offset
-
-
 def test_a_funding_step_that_is_not_the_headers_is_caught(demo: list[BatchStatement]) -> None:
     """The operator settles funding with a step ΔF one unit off the one between the two
     headers' funding indexes (moving money between longs and shorts): the post-state's
     funding index must be the pre-state's plus ΔF."""
     st = next(s for s in demo if any(mt.delta_funding for mt in s.settle.markets))
     j = next(j for j, mt in enumerate(st.settle.markets) if mt.delta_funding)
-    delta = _settle_at(st, headers._SETTLE_MARKETS + headers._SETTLE_MARKET_SIZE * j + 4)
+    delta = settle_public_at(st, headers._SETTLE_MARKETS + headers._SETTLE_MARKET_SIZE * j + 4)
     name = f"post funding index {j} = pre \\+ ΔF"
     _refused_and_rejected(_forged_public(st, delta), name, name)
 
@@ -434,7 +426,7 @@ def test_an_index_price_that_is_not_the_post_headers_is_caught(
     one tick off the post-state's index."""
     st, _, _ = staged
     j = next(j for j, ms in enumerate(st.post.market_states) if ms.index_price)
-    forged = _forged_public(st, _settle_at(st, headers._margin_at(st, j) + 1))
+    forged = _forged_public(st, settle_public_at(st, headers._margin_at(st, j) + 1))
     name = f"the index price {j} is the post-state's index"
     # the staged order's limit, the rule's at the true index, is not at the forged one
     _refused_and_rejected(forged, name, f"{name}|liquidation limits: the limit is the rule's")
@@ -483,7 +475,7 @@ def test_the_post_states_rests_are_the_books_remainders(carried: BatchStatement)
     assert st.post.resting_orders
     air, trace = generate(st, rows_for(st))
     check_all(air, trace)
-    rests = trace[_col(air, "book.rests")]
+    rests = trace[column(air, "book.rests")]
     assert int(rests.sum()) == len(st.post.resting_orders)
 
 
@@ -535,7 +527,7 @@ _HELD_ASK = [
 
 
 def _kept_rows(air: Air, trace: np.ndarray) -> np.ndarray:
-    keep, r2 = trace[_col(air, "hdr.keep")], trace[_col(air, "hdr.r2")]
+    keep, r2 = trace[column(air, "hdr.keep")], trace[column(air, "hdr.r2")]
     return np.flatnonzero(keep * r2)
 
 
@@ -548,7 +540,7 @@ def test_a_held_rest_rests_on_from_its_pre_state_record(halted: BatchStatement) 
     air, trace = generate(st, rows_for(st))
     check_all(air, trace)
     assert len(_kept_rows(air, trace)) == len(st.post.resting_orders) == 1
-    assert int(trace[_col(air, "book.rests")].sum()) == 0
+    assert int(trace[column(air, "book.rests")].sum()) == 0
 
 
 @pytest.mark.parametrize("delta", [1, -1], ids=["grown", "shrunk"])
@@ -578,7 +570,7 @@ def test_a_held_rest_claimed_reduce_only_is_caught(halted: BatchStatement) -> No
     air, honest = generate(halted, rows_for(halted))
     (row,) = _kept_rows(air, honest)
     trace = honest.copy()
-    trace[_col(air, "hdr.iz"), row] = 1
+    trace[column(air, "hdr.iz"), row] = 1
     with pytest.raises(ConstraintViolation, match="bus"):
         check_all(air, trace)
 
@@ -588,10 +580,10 @@ def test_a_held_rest_cannot_be_kept_by_a_record_that_is_not_held(
 ) -> None:
     """A pre-state record carried into the book cannot also rest on as a held one."""
     air, honest = generate(carried, rows_for(carried))
-    r2, tree = honest[_col(air, "hdr.r2")], honest[_col(air, "hdr.tree")]
+    r2, tree = honest[column(air, "hdr.r2")], honest[column(air, "hdr.tree")]
     row = int(np.flatnonzero(r2 * (1 - tree))[0])
     trace = honest.copy()
-    trace[_col(air, "hdr.keep"), row - 1 : row + 1] = 1
+    trace[column(air, "hdr.keep"), row - 1 : row + 1] = 1
     with pytest.raises(ConstraintViolation, match="rests: only a held GTC rest rests on"):
         check_all(air, trace)
 
@@ -604,7 +596,7 @@ def test_a_held_reduce_only_rest_may_be_capped_but_not_grown() -> None:
         air, trace = generate(st, rows_for(st))
         check_all(air, trace)
         (row,) = _kept_rows(air, trace)
-        assert int(trace[_col(air, "hdr.iz"), row]) == 1
+        assert int(trace[column(air, "hdr.iz"), row]) == 1
     _refused_and_rejected(
         _held_batch(_HELD_ASK, _lots(1)),
         "rests: the post-state's GTC rest",

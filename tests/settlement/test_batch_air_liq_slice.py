@@ -30,8 +30,6 @@ from sealbatch.settlement.batch_air.liq_slice import initial_witness
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.settle_witness import SettleStatement
 from sealbatch.settlement.batch_air.statement import (
-    PUBLIC_HEADER,
-    PUBLIC_PER_MARKET,
     BatchStatement,
 )
 from sealbatch.settlement.ledger import LedgerState, LiquidationOrder
@@ -48,7 +46,9 @@ from tests.settlement.batch_air_helpers import (
     proved,
     refused_and_rejected,
     republish,
+    settle_public_at,
     statement_of,
+    with_public,
 )
 from tests.settlement.test_batch_air_margin import _pre
 
@@ -262,21 +262,11 @@ def test_an_order_the_shortfall_no_longer_reaches_is_refused_and_rejected(
 # --------------------------------------------------------------------------
 
 
-def _settle_start(statement: BatchStatement) -> int:
-    return PUBLIC_HEADER + PUBLIC_PER_MARKET * len(statement.markets)
-
-
-def _with_public(statement: BatchStatement, at: int, digits: list[int]) -> BatchStatement:
-    public = list(statement.public_inputs)
-    public[at : at + len(digits)] = digits
-    return replace(statement, public_inputs=tuple(public))
-
-
 def test_per_lot_is_the_rules_at_the_proved_mark(split: dict[str, str]) -> None:
     """The public per_lot digits are ``plan_liquidations``'s ``max(1, ⌊mark × multiplier ×
     initial_bps₀ / 10 000⌋)`` at the post-state mark (ETH 3.22 M, BTC 5.98 M)."""
     statement = statement_of(split)
-    ix = statement.settle.derived_index(_settle_start(statement), 3)
+    ix = statement.settle.derived_index(settle_public_at(statement), 3)
     for j, risk in enumerate(DEFAULT_CONFIG.markets[: len(statement.markets)]):
         mark = statement.post.market_states[j].mark_price
         want = max(1, mark * risk.multiplier * risk.tiers[0].initial_bps // BPS)
@@ -292,12 +282,12 @@ def test_a_per_lot_off_the_mark_is_rejected(split: dict[str, str]) -> None:
     verifier, which derives per_lot from the statement's mark and bps, refuses the
     elements before any proof."""
     statement = statement_of(split)
-    start = _settle_start(statement)
+    start = settle_public_at(statement)
     ix = statement.settle.derived_index(start, 3)
     margin = statement.settle.margins[1]
     doubled = 2 * max(1, margin.mark * statement.settle.markets[1].multiplier * 1_000 // BPS)
     digits = [(doubled >> (12 * k)) % 4096 for k in range(5)]
-    forged = _with_public(statement, ix.per_lot(1), digits)
+    forged = with_public(statement, ix.per_lot(1), digits)
     air, trace = generate(forged, rows_for(forged), refuse=False)
     with pytest.raises(ConstraintViolation, match=r"the last slice at most the ceiling"):
         check_all(air, trace)
@@ -310,10 +300,10 @@ def test_a_tier_0_initial_bps_off_the_terms_is_rejected(split: dict[str, str]) -
     """ETH's tier 0 initial bps in the public margin terms one more than the honest
     witness's: the initial requirement identity the AIR reads it in fails."""
     statement = statement_of(split)
-    at = _settle_start(statement) + _margin_at(statement, 1)
+    at = settle_public_at(statement) + _margin_at(statement, 1)
     at += 4 + 2 * len(statement.settle.margins[1].tiers)
     assert statement.public_inputs[at] == statement.settle.margins[1].initial_bps
-    forged = _with_public(statement, at, [statement.public_inputs[at] + 1])
+    forged = with_public(statement, at, [statement.public_inputs[at] + 1])
     air, trace = generate(forged, rows_for(forged), refuse=False)
     with pytest.raises(ConstraintViolation, match=r"initial (remainder|requirement) \[1\]"):
         check_all(air, trace)

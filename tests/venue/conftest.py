@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,18 @@ class Venue:
         fate = client.order(pending.commitment)
         assert fate["status"] == "forfeited" and fate["reason"] == reason
         return e.value
+
+
+@contextmanager
+def funded_venue(tmp_path: Path, **settings: object) -> Iterator[Venue]:
+    """A funded :class:`Venue` on a fresh SQLite database in ``tmp_path``, its clock
+    at ``T0 + 100``, with ``settings`` over :func:`make_settings`'s."""
+    clock = ManualClock(T0 + 100)
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'v.db'}", **settings), clock)
+    with TestClient(app) as tc:
+        v = Venue(tc, clock)
+        v.fund()
+        yield v
 
 
 @pytest.fixture

@@ -7,19 +7,16 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import sign_digest
-from sealbatch.venue.app import create_app
-from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.order_status import OrderStatus
 from sealbatch.venue.schemas import CommitIn
 from sealbatch.venue.signer_pool import MIN_BULK
-from tests.venue.conftest import KEYS, T0, Venue, make_settings
+from tests.venue.conftest import KEYS, Venue, funded_venue
 
 _TRADER = "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A"
 
@@ -74,12 +71,8 @@ def test_a_new_commitments_status_is_the_constructors() -> None:
 
 
 @pytest.fixture(params=[0, 2], ids=["in-place", "workers"])
-def bulk_venue(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Venue]:
-    clock = ManualClock(T0 + 100)
-    settings = make_settings(f"sqlite:///{tmp_path / 'v.db'}", signer_workers=request.param)
-    with TestClient(create_app(settings, clock)) as tc:
-        v = Venue(tc, clock)
-        v.fund()
+def bulk_venue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Venue]:
+    with funded_venue(tmp_path, signer_workers=request.param) as v:
         yield v
 
 

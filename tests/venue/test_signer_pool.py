@@ -5,30 +5,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from sealbatch.auction.commit_reveal import Receipt
 from sealbatch.auction.errors import BadSignature
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import address_of, sign_digest
 from sealbatch.venue.api.routes.commitments import _bulk_receipt, receipt_json
-from sealbatch.venue.app import create_app
-from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.schemas import CommitIn
 from sealbatch.venue.signer_pool import MIN_BULK
-from tests.venue.conftest import KEYS, T0, Venue, make_settings
+from tests.venue.conftest import KEYS, Venue, funded_venue
 
 
 @pytest.fixture(params=[0, 1], ids=["in-place", "workers"])
-def bulk_venue(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Venue]:
-    clock = ManualClock(T0 + 100)
-    settings = make_settings(f"sqlite:///{tmp_path / 'v.db'}", signer_workers=request.param)
-    with TestClient(create_app(settings, clock)) as tc:
-        v = Venue(tc, clock)
-        v.fund()
+def bulk_venue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Venue]:
+    with funded_venue(tmp_path, signer_workers=request.param) as v:
         yield v
 
 
