@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.venue.api.middleware import (
@@ -97,6 +98,12 @@ def create_app(
     @app.exception_handler(SealbatchError)
     async def sealbatch_error(_request: Request, exc: SealbatchError) -> JSONResponse:
         return error_problem(exc)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(_request: Request, _exc: ClientDisconnect) -> Response:
+        # The client left mid-body: nothing was taken and no one reads an answer
+        # (uvicorn drops it). Without this every such client logged a traceback.
+        return Response(status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
