@@ -209,3 +209,16 @@ def test_a_halted_venue_and_a_failed_log_get_the_apps_503(pair: _Pair) -> None:
         r = pair.post(_raw(_body(pair, price=price)))
         assert (r.status_code, r.json()["code"]) == (503, "storage_unavailable"), r.text
     assert pair.handed_on == []
+
+
+def test_a_body_of_exactly_the_limit_is_taken_and_one_byte_more_is_not(pair: _Pair) -> None:
+    limit = pair.fast.app.state.service.settings.max_body_bytes  # type: ignore[attr-defined]
+    doc = _raw(_body(pair))
+    at_limit = doc + b" " * (limit - len(doc))  # JSON's own whitespace
+    r = pair.post(at_limit)
+    assert r.status_code == 200
+    assert pair.handed_on == []  # the hot path took it
+    over = _raw(_body(pair, price=101))
+    r = pair.post(over + b" " * (limit + 1 - len(over)))
+    assert (r.status_code, r.json()["code"]) == (413, "body_too_large")
+    assert pair.handed_on == ["POST"]
