@@ -165,6 +165,17 @@ def test_a_content_length_padded_with_zeros_is_the_number_it_declares(pair: _Pai
     assert b"got 9999999999999999999 " not in answer and b'got 9999999999999999999"' in answer
 
 
+def test_a_content_length_with_trailing_whitespace_is_the_number_it_declares(
+    pair: _Pair,
+) -> None:
+    """The HTTP parser reads ``352 \t`` as 352 (whitespace around a field value is
+    not part of it) and passes the whitespace on: it was a 413 ``got 352 ``."""
+    body = pair.body()
+    declared = str(len(body)).encode() + b" \t"
+    answer = pair.both(_request(body, b"content-length: " + declared + b"\r\n", length=False))
+    assert _status(answer) == 200 and b'"sequence":' in answer, answer
+
+
 @pytest.mark.parametrize(
     "shape",
     [

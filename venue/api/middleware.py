@@ -76,13 +76,14 @@ _LENGTH_DIGITS = 19
 
 def declared_length(value: bytes) -> int:
     """A ``Content-Length`` header's value as the number it declares, or -1 when it
-    is not one (empty, a sign, a space, a non-ASCII digit).
+    is not one (empty, a sign, a non-ASCII digit), whitespace around it ignored.
 
     The HTTP parser accepts leading zeros, any number of them, and so must this:
     ``int`` refuses a string of more than 4300 digits (a ``ValueError``, a 500 and a
     traceback for one header), so the zeros go first, and a number still longer
     than any body limit could be is answered as too large without converting it.
     """
+    value = value.strip(b" \t")  # the parser passes trailing whitespace on (RFC 9110: OWS)
     if not value.isdigit():
         return -1
     digits = value.lstrip(b"0")
