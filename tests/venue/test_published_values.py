@@ -197,7 +197,10 @@ def test_the_honest_batch_replays(tmp_path: Path, batch: dict[str, str], capsys:
 @pytest.mark.parametrize(
     ("name", "path", "value", "place", "replay_code"),
     JSON_MUTATIONS,
-    ids=[f"{n}:{'.'.join(map(str, p))}={v!r}"[:70] for n, p, v, _, _ in JSON_MUTATIONS],
+    ids=[
+        f"{n}:{'.'.join(map(str, p))}={'<deleted>' if v is DEL else repr(v)}"[:70]
+        for n, p, v, _, _ in JSON_MUTATIONS
+    ],
 )
 def test_a_malformed_json_value_is_named_by_both_tools(
     tmp_path: Path,
