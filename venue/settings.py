@@ -84,6 +84,21 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=200, ge=1)
     bulk_max: int = Field(default=5_000, ge=1, description="commitments per bulk request")
     max_body_bytes: int = Field(default=8_000_000, ge=1_000)
+    head_timeout_ms: int = Field(
+        default=10_000,
+        ge=10,
+        le=3_600_000,
+        description="a request's whole head must arrive within this, from the connection's "
+        "opening (its first request) or the request's first byte; else 408 request_timeout "
+        "and the connection closes (sealbatch serve; docs/api.md, Slow clients)",
+    )
+    body_timeout_ms: int = Field(
+        default=30_000,
+        ge=10,
+        le=3_600_000,
+        description="a request's whole body must arrive within this of its head; else 408 "
+        "request_timeout and the connection closes (sealbatch serve)",
+    )
     rfq_min_window_ms: int = Field(default=400, ge=4)
     rfq_max_window_ms: int = Field(default=120_000, ge=4)
     rfq_band_bps: int = Field(default=200, ge=0, le=10_000)

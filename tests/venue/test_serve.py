@@ -181,3 +181,41 @@ def test_a_bad_setting_is_one_line_naming_the_setting(capsys: pytest.CaptureFixt
     assert main(["serve", "--port", "18123", "--verifying-contract", "0x1234"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sealbatch serve: error: verifying_contract: expected 0x and 40 hex")
+
+
+def test_serve_runs_uvicorn_with_the_request_deadlines(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """``--head-timeout-ms`` / ``--body-timeout-ms`` (else the settings' 10 s and 30 s)
+    reach the protocol uvicorn runs, which knows the app (for its 408's headers)."""
+    import uvicorn
+
+    from sealbatch.venue.commands import serve
+    from sealbatch.venue.http_protocol import HeadWithBodyProtocol
+
+    runs: list[tuple[object, dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: runs.append((app, kw)))
+    monkeypatch.setattr(serve, "_port_problem", lambda host, port: None)
+    monkeypatch.chdir(str(tmp_path))
+    monkeypatch.setenv("SEALBATCH_PROVE", "false")
+    assert main(["serve", "--port", "18123"]) == 0
+    assert main(["serve", "--port", "18123", "--head-timeout-ms", "1500"]) == 0
+    monkeypatch.setenv("SEALBATCH_BODY_TIMEOUT_MS", "2500")
+    assert main(["serve", "--port", "18123"]) == 0
+    got = []
+    for app, kw in runs:
+        http = kw["http"]
+        assert isinstance(http, type) and issubclass(http, HeadWithBodyProtocol)
+        assert http.venue_app is app
+        got.append((http.head_timeout_s, http.body_timeout_s))
+    assert got == [(10.0, 30.0), (1.5, 30.0), (10.0, 2.5)]
+
+
+@pytest.mark.parametrize("option", ["--head-timeout-ms", "--body-timeout-ms"])
+def test_serve_refuses_a_deadline_below_10_ms(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--port", "18123", option, "5"]) == 2
+    field = option.removeprefix("--").replace("-", "_")
+    err = capsys.readouterr().err
+    assert err.startswith(f"sealbatch serve: error: {field}: Input should be greater than")

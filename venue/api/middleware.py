@@ -33,6 +33,7 @@ __all__ = [
     "declared_length",
     "error_problem",
     "problem",
+    "request_timeout",
 ]
 
 PROBLEM_TYPE = "application/problem+json"
@@ -234,6 +235,20 @@ def claimed_signer_headers(service: VenueService, body: bytes) -> list[tuple[byt
         (b"ratelimit-remaining", str(remaining).encode()),
         (b"ratelimit-policy", f"{limiter.burst};w=1;rate={limiter.rate}".encode()),
     ]
+
+
+def request_timeout(detail: str, method: str | None, service: VenueService | None) -> JSONResponse:
+    """The answer to a request that did not arrive in time (``408 request_timeout``,
+    written by the HTTP protocol, which then closes the connection): to a ``POST``
+    with the ``RateLimit-*`` headers :class:`SignedWriteHeaders` would add, those of
+    an address that spent nothing (a body cut short names no signer). Counted with
+    the refusals (``sealbatch_rejections{code="request_timeout"}``)."""
+    response = problem(408, "request_timeout", detail)
+    if service is not None:
+        service.metrics.rejections.labels("request_timeout").inc()
+        if method == "POST":
+            response.raw_headers += claimed_signer_headers(service, b"")
+    return response
 
 
 class SignedWriteHeaders:

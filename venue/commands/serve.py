@@ -48,6 +48,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--commit-ms", type=int, help="commit window in ms (first start only)")
     p.add_argument("--reveal-ms", type=int, help="reveal window in ms (first start only)")
+    p.add_argument(
+        "--head-timeout-ms",
+        type=int,
+        metavar="MS",
+        help="a request's whole head within MS of the connection's opening (or of the "
+        "request's first byte on a kept-alive connection), else 408 and the connection "
+        "closes (default SEALBATCH_HEAD_TIMEOUT_MS, else 10000)",
+    )
+    p.add_argument(
+        "--body-timeout-ms",
+        type=int,
+        metavar="MS",
+        help="a request's whole body within MS of its head, else 408 and the connection "
+        "closes (default SEALBATCH_BODY_TIMEOUT_MS, else 30000)",
+    )
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
     p.add_argument(
         "--publish",
@@ -179,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
         overrides["commit_window_ms"] = args.commit_ms
     if args.reveal_ms:
         overrides["reveal_window_ms"] = args.reveal_ms
+    if args.head_timeout_ms is not None:
+        overrides["head_timeout_ms"] = args.head_timeout_ms
+    if args.body_timeout_ms is not None:
+        overrides["body_timeout_ms"] = args.body_timeout_ms
     if args.oracle_sources:
         overrides["oracle_sources"] = args.oracle_sources
     if args.publish:
@@ -199,8 +218,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        # pydantic prefixes a validator's own message with "Value error, ": ours name the field
-        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        # pydantic prefixes a validator's own message with "Value error, ": ours name the
+        # field; its own (a bound) do not
+        error = exc.errors()[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        if field and not message.startswith(field):
+            message = f"{field}: {message}"
         print(f"sealbatch serve: error: {message}", file=sys.stderr)
         return 2
     if settings.oracle_sources:
@@ -242,7 +266,10 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             log_level=args.log_level,
             access_log=False,
-            http=HeadWithBodyProtocol,  # a response's head and body in one write
+            # a response's head and body in one write; deadlines for a request's head and body
+            http=HeadWithBodyProtocol.serving(
+                app, settings.head_timeout_ms / 1000, settings.body_timeout_ms / 1000
+            ),
         )
     except SealbatchError as exc:
         print(f"sealbatch serve: error: {exc}", file=sys.stderr)

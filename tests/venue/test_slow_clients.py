@@ -1,0 +1,369 @@
+"""Slow clients cannot hold the venue: a deadline for each request's head and body.
+
+A real uvicorn server on 127.0.0.1 running the venue as ``sealbatch serve`` does
+(:meth:`HeadWithBodyProtocol.serving`), with short deadlines, and raw sockets: a
+connection that sends nothing, a trickled head, a head without its body, a
+trickled body. Each is closed at its deadline (with ``408 request_timeout`` when a
+request had begun), nothing of a body cut short is taken, and other connections
+are served meanwhile. A plain ASGI app checks the clock is not the client's while
+the server itself is not reading (pipelined requests behind a slow answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from sealbatch.auction.orders import Order, Side
+from sealbatch.venue.app import create_app
+from sealbatch.venue.clock import ManualClock
+from sealbatch.venue.http_protocol import HeadWithBodyProtocol
+from tests.venue.conftest import T0, Venue, make_settings
+from tests.venue.server import free_port
+
+HEAD_S = 0.4
+BODY_S = 0.6
+
+
+class _Server:
+    """``app`` served by uvicorn on a thread, with the venue's protocol and deadlines."""
+
+    def __init__(self, app: Any, head_s: float = HEAD_S, body_s: float = BODY_S) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="error",
+            log_config=None,
+            access_log=False,
+            http=HeadWithBodyProtocol.serving(app, head_s, body_s),
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "did not start"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class _Venue:
+    def __init__(self, tmp: Path) -> None:
+        self.clock = ManualClock(T0 + 100)
+        self.app: FastAPI = create_app(make_settings(f"sqlite:///{tmp / 'slow.db'}"), self.clock)
+        self.server = _Server(self.app)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.server.port}", timeout=10)
+        self.venue = Venue(self.http, self.clock)  # type: ignore[arg-type]
+        self.venue.fund()
+        self.price = 100
+
+    @property
+    def service(self) -> Any:
+        return self.app.state.service
+
+    def body(self, name: str = "dave") -> bytes:
+        """A fresh signed commitment (a new price each time) as JSON bytes."""
+        self.price += 1
+        client = self.venue.traders[name]
+        body, _ = client._commit_body(
+            Order("BTC-PERP", Side.BUY, self.price, 1), 0, 0, 0, self.clock.now_ms() + 60_000
+        )
+        return json.dumps(body).encode()
+
+    def stop(self) -> None:
+        self.http.close()
+        self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Venue]:
+    v = _Venue(tmp_path_factory.mktemp("slow"))
+    try:
+        yield v
+    finally:
+        v.stop()
+
+
+def _request(body: bytes, close: bool = False, target: bytes = b"/v1/commitments") -> bytes:
+    head = b"POST " + target + b" HTTP/1.1\r\nhost: venue\r\n"
+    head += b"content-length: " + str(len(body)).encode() + b"\r\n"
+    head += b"content-type: application/json\r\n"
+    if close:
+        head += b"connection: close\r\n"
+    return head + b"\r\n" + body
+
+
+def _connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def _read_to_close(s: socket.socket) -> tuple[bytes, float]:
+    """Everything until the server closes, and when it closed (monotonic)."""
+    got = b""
+    while chunk := s.recv(65536):
+        got += chunk
+    return got, time.monotonic()
+
+
+def _answer(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split(" ")[1]), headers, body
+
+
+def _timeouts(service: Any) -> float:
+    value = service.metrics.rejections.labels("request_timeout")._value.get()
+    return float(value)
+
+
+def test_a_trickled_body_gets_408_and_nothing_of_it_is_taken(
+    venue: _Venue, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A head, then the body a few bytes at a time, slower than the deadline: 408
+    ``request_timeout`` (the venue's problem, with the ``RateLimit-*`` headers of an
+    answer to a POST) at the body deadline, then the connection closes, counted in
+    the metrics and with no error logged. The same commitment sent whole afterwards
+    is taken: nothing of the cut body was."""
+    body = venue.body()
+    data = _request(body)
+    head_len = data.index(b"\r\n\r\n") + 4
+    before = _timeouts(venue.service)
+    with _connect(venue.server.port) as s:
+        s.sendall(data[:head_len])
+        start = time.monotonic()
+        sent = head_len
+        s.settimeout(0.15)
+        got = b""
+        while True:  # 8 bytes every 0.15 s: the body would take ~20 s
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                try:
+                    s.sendall(data[sent : sent + 8])
+                except OSError:  # the server closed first
+                    break
+                sent += 8
+                continue
+            if not chunk:
+                break
+            got += chunk
+        closed = time.monotonic()
+    assert sent < len(data), "the whole body went: not a slow client"
+    status, headers, problem = _answer(got)
+    assert status == 408, got
+    assert BODY_S - 0.05 <= closed - start < BODY_S + 1.5
+    doc = json.loads(problem)
+    assert doc["code"] == "request_timeout" and doc["status"] == 408
+    assert doc["detail"].startswith(f"body: expected its {len(body)} bytes within 0.6 s")
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["connection"] == "close"
+    assert headers["ratelimit-limit"] == headers["ratelimit-remaining"] == "200"
+    assert _timeouts(venue.service) == before + 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+    # nothing half-applied: the same bytes, sent whole, are a new commitment
+    answer = venue.http.post("/v1/commitments", content=body)
+    assert answer.status_code == 200, answer.text
+    assert venue.service.writer.failed is None
+
+
+def test_a_head_without_its_body_gets_408(venue: _Venue) -> None:
+    body = venue.body()
+    data = _request(body)
+    with _connect(venue.server.port) as s:
+        s.sendall(data[: data.index(b"\r\n\r\n") + 4])
+        start = time.monotonic()
+        got, closed = _read_to_close(s)
+    status, _, problem = _answer(got)
+    assert status == 408 and json.loads(problem)["detail"].endswith("got 0")
+    assert BODY_S - 0.05 <= closed - start < BODY_S + 1.5
+    assert venue.http.post("/v1/commitments", content=body).status_code == 200
+
+
+def test_an_idle_connection_is_closed_without_an_answer(venue: _Venue) -> None:
+    with _connect(venue.server.port) as s:
+        start = time.monotonic()
+        got, closed = _read_to_close(s)
+    assert got == b""
+    assert HEAD_S - 0.05 <= closed - start < HEAD_S + 1.5
+
+
+def test_a_trickled_head_gets_408(venue: _Venue) -> None:
+    data = b"GET /v1/info HTTP/1.1\r\nhost: venue\r\nx-slow: " + b"a" * 200
+    with _connect(venue.server.port) as s:
+        start = time.monotonic()
+        s.settimeout(0.1)
+        got = b""
+        for i in range(0, len(data), 4):
+            try:
+                s.sendall(data[i : i + 4])
+                chunk = s.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            got += chunk
+            if not chunk:
+                break
+        closed = time.monotonic()
+    status, headers, problem = _answer(got)
+    assert status == 408 and "ratelimit-limit" not in headers  # not a signed write
+    assert json.loads(problem)["detail"].startswith("request head: expected it whole within 0.4 s")
+    assert HEAD_S - 0.05 <= closed - start < HEAD_S + 1.5
+
+
+def test_others_are_served_while_slow_clients_wait(venue: _Venue) -> None:
+    """Forty connections holding idle, trickled heads and bodies without ends: a
+    commitment on another connection is answered at once, meanwhile; every slow
+    one is closed by its deadline."""
+    slow = []
+    for i in range(40):
+        s = _connect(venue.server.port)
+        if i % 3 == 1:
+            s.sendall(b"POST /v1/commitments HTTP/1.1\r\nhost: v")
+        elif i % 3 == 2:
+            s.sendall(_request(venue.body("erin"))[:-30])
+        slow.append(s)
+    try:
+        start = time.monotonic()
+        answer = venue.http.post("/v1/commitments", content=venue.body())
+        assert answer.status_code == 200, answer.text
+        assert time.monotonic() - start < HEAD_S  # before any slow one's deadline
+        for s in slow:
+            s.settimeout(10)
+            _read_to_close(s)
+        assert time.monotonic() - start < BODY_S + 2.5
+    finally:
+        for s in slow:
+            s.close()
+
+
+def test_a_slow_body_within_the_deadline_is_taken(venue: _Venue) -> None:
+    """A body in five pieces, the last well before the deadline: one receipt."""
+    data = _request(venue.body(), close=True)
+    head_len = data.index(b"\r\n\r\n") + 4
+    with _connect(venue.server.port) as s:
+        s.sendall(data[:head_len])
+        step = -(-(len(data) - head_len) // 5)
+        for i in range(head_len, len(data), step):
+            time.sleep(BODY_S / 10)
+            s.sendall(data[i : i + step])
+        got, _ = _read_to_close(s)
+    status, _, receipt = _answer(got)
+    assert status == 200, got
+    assert json.loads(receipt)["commitment"] == json.loads(data[head_len:])["commitment"]
+
+
+def test_a_kept_alive_connection_has_a_deadline_per_request(venue: _Venue) -> None:
+    """The head's clock of a later request starts at its first byte: a connection
+    older than the head deadline still has its next request served."""
+    with _connect(venue.server.port) as s:
+        for _ in range(2):
+            s.sendall(b"GET /v1/info HTTP/1.1\r\nhost: venue\r\n\r\n")
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += s.recv(65536)
+            assert got.startswith(b"HTTP/1.1 200 OK"), got
+            time.sleep(HEAD_S + 0.2)  # within uvicorn's keep-alive (5 s)
+
+
+def test_a_body_answered_before_it_arrived_is_closed_at_its_deadline(venue: _Venue) -> None:
+    """A declared body above the limit is answered 413 at once; if it then trickles
+    on, the connection is closed at the body deadline, with no second answer."""
+    head = b"POST /v1/commitments HTTP/1.1\r\nhost: venue\r\ncontent-length: 9000000\r\n\r\n"
+    with _connect(venue.server.port) as s:
+        s.sendall(head)
+        start = time.monotonic()
+        s.settimeout(0.1)
+        got = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                try:
+                    s.sendall(b" " * 8)
+                except OSError:
+                    break
+                continue
+            if not chunk:
+                break
+            got += chunk
+        closed = time.monotonic()
+    assert got.count(b"HTTP/1.1 ") == 1 and got.startswith(b"HTTP/1.1 413 "), got
+    assert BODY_S - 0.05 <= closed - start < BODY_S + 1.5
+
+
+# The clock is not the client's while the server is not reading the connection.
+
+
+async def _slow_app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    if scope["path"] == "/slow":
+        await asyncio.sleep(3 * BODY_S)
+    answer = scope["path"].encode() + b":" + body
+    length = str(len(answer)).encode()
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", length)]}
+    )
+    await send({"type": "http.response.body", "body": answer})
+
+
+@pytest.fixture(scope="module")
+def plain() -> Iterator[_Server]:
+    server = _Server(_slow_app)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("cut", ["head", "body"])
+def test_a_request_behind_a_slow_answer_is_not_timed_out(
+    plain: _Server, cut: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pipelined behind an answer that takes three body deadlines, a request whose
+    head (or body) is partly sent: the server does not read it until the first is
+    answered, so its deadline waits; its rest, sent then, is served."""
+    second = b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n"
+    second += b"\r\nhello"
+    split = second.index(b"host") if cut == "head" else len(second) - 2
+    with _connect(plain.port) as s:
+        s.sendall(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n" + second[:split])
+        got = b""
+        while b"/slow:" not in got:
+            chunk = s.recv(65536)
+            assert chunk, got
+            got += chunk
+        s.sendall(second[split:])
+        rest, _ = _read_to_close(s)
+    answers = re.findall(rb"HTTP/1.1 (\d+) ", got + rest)
+    assert answers == [b"200", b"200"], got + rest
+    assert (got + rest).endswith(b"/echo:hello")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
