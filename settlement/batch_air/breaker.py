@@ -48,15 +48,11 @@ Width: ``4·m + 27`` main columns (35 for two markets) and 24 range lookups.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
 from sealbatch.crypto.air import Column, Expr, pub
 from sealbatch.crypto.field_scalar import P as FIELD
 from sealbatch.crypto.poseidon2 import RATE
-from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
-from sealbatch.settlement.batch_air.limbs import digit_value
+from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.limbs import BPS, DigitCells, floor_bps_cells
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
     PUBLIC_PER_MARKET,
@@ -67,7 +63,6 @@ from sealbatch.settlement.roots import header_blocks, market_field
 __all__ = ["SECTION", "breaker_rule", "declare", "generate", "protective"]
 
 SECTION = "brk"
-BPS = 10_000
 _LAST_BITS = 28
 _CALM_BITS = 20
 #: The values carried from the headers: (name, pre-state header?, field).
@@ -77,40 +72,25 @@ _CARRIED = (
     ("p1", False, "protective"),
     ("k1", False, "calm"),
 )
-#: Digit columns: name → bits (a digit of fewer than 12 bits is scaled into the table).
-_DIGITS: dict[str, tuple[int, ...]] = {
-    "a": (12, 3),
-    "c": (12, 1),
-    "u": (12, 1),
-    "w": (12, 4),
-    "d": (12, 12, 4),
-    "sm": (12, 12, 6),
-    "kd": (12, 8),
-    "sr": (12, 12),
-}
-#: Remainders below 10 000 as ``16·x2 + x1``: name → (x1 < 16, x2 < 625).
-_REMAINDERS = ("v", "r")
-_BITS = ("sg", "mv", "ln", "rl")
-_FREE = ("linv",)
-
-
-@dataclass(frozen=True)
-class _Lookup:
-    column: str
-    scale: int
-    shift: int
-
-
-def _lookups() -> list[_Lookup]:
-    out = []
-    for name, bits in _DIGITS.items():
-        for k, width in enumerate(bits):
-            out.append(_Lookup(f"{name}{k}", 1 << (12 - width), 0))
-    for name in _REMAINDERS:
-        out.append(_Lookup(f"{name}1", 1 << 8, 0))
-        out.append(_Lookup(f"{name}2", 1, 0))
-        out.append(_Lookup(f"{name}2", 1, 4096 - 625))
-    return out
+#: The rule's cells: digits by bit width (a top digit of fewer than 12 bits is scaled
+#: into the table), remainders below 10 000, bits, inverses.
+_CELLS = DigitCells(
+    SECTION,
+    "breaker",
+    digits={
+        "a": (12, 3),
+        "c": (12, 1),
+        "u": (12, 1),
+        "w": (12, 4),
+        "d": (12, 12, 4),
+        "sm": (12, 12, 6),
+        "kd": (12, 8),
+        "sr": (12, 12),
+    },
+    remainders=("v", "r"),
+    bits=("sg", "mv", "ln", "rl"),
+    free=("linv",),
+)
 
 
 def protective(b: AirBuilder, j: int) -> Column:
@@ -136,27 +116,8 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
             b.boundary(row, cc - block[pos % RATE], f"breaker: market {j}'s {name} is the header's")
             cols[name] = cc
         carried.append(cols)
-    w: dict[str, Column] = {}
-    for name, bits in _DIGITS.items():
-        for k in range(len(bits)):
-            w[f"{name}{k}"] = b.column(SECTION, f"{name}{k}")
-    for name in _REMAINDERS:
-        for k in (1, 2):
-            w[f"{name}{k}"] = b.column(SECTION, f"{name}{k}")
-    for name in (*_BITS, *_FREE):
-        w[name] = b.column(SECTION, name)
-    for lk in _lookups():
-        value: Expr = w[lk.column] * lk.scale + lk.shift if lk.shift else w[lk.column] * lk.scale
-        b.bus.send(TAG_RANGE, [value], 1, f"breaker: {lk.column} in range")
-    for name in _BITS:
-        b.boolean(w[name], f"breaker: {name}")
-
-    def num(name: str) -> Expr:
-        return digit_value([w[f"{name}{k}"] for k in range(len(_DIGITS[name]))])
-
-    def rem(name: str) -> Expr:
-        return 16 * w[f"{name}2"] + w[f"{name}1"]
-
+    w = _CELLS.declare(b)
+    num = w.num
     pinv = b.existing("mark.pinv")
     for j in range(m):
         bb, calm = terms[j]
@@ -170,10 +131,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         at(p0 * (1 - p0), "pre-state protective flag is a bit")
         a, c = num("a"), num("c")
         at(last - a - (1 << 15) * c, "last price below 2^28")
-        u, ww, v, r = num("u"), num("w"), rem("v"), rem("r")
-        at(c * bb - BPS * u - v, "threshold = ⌊last·bps/10 000⌋ (high part)")
-        at(a * bb + (1 << 15) * v - BPS * ww - r, "threshold = ⌊last·bps/10 000⌋ (low part)")
-        threshold = (1 << 15) * u + ww
+        threshold = w.floor_bps(at, a, c, bb, ("u", "w", "v", "r"), "threshold = ⌊last·bps/10 000⌋")
         sg, mv, ln = w["sg"], w["mv"], w["ln"]
         dist = num("d")
         at(price - last - (1 - 2 * sg) * dist, "move = |clearing − last|")
@@ -233,14 +191,6 @@ def breaker_rule(
     return False, calm
 
 
-def _digits(value: int, bits: tuple[int, ...]) -> list[int]:
-    out = []
-    for width in bits:
-        out.append(value & ((1 << width) - 1) if width < 12 else value & 0xFFF)
-        value >>= 12
-    return out
-
-
 def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True) -> None:
     """Write the section (after the headers and marks).
 
@@ -249,10 +199,8 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             rule does not give, or a value beyond what the section proves (named).
     """
     terms = _terms(statement)
-    rows: dict[str, dict[int, int]] = {}
-
-    def put(name: str, j: int, v: int) -> None:
-        rows.setdefault(name, {})[j] = v
+    cells = _CELLS.rows()
+    put, number = cells.put, cells.put_number
 
     for j, name in enumerate(statement.markets):
         pre, post = statement.pre.market_states[j], statement.post.market_states[j]
@@ -283,42 +231,24 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
                     f"{want}, got {got}"
                 )
         a, c = last % (1 << 15), last >> 15
-        for k, x in enumerate(_digits(a, _DIGITS["a"])):
-            put(f"a{k}", j, x)
-        for k, x in enumerate(_digits(c, _DIGITS["c"])):
-            put(f"c{k}", j, x)
-        u, v = divmod(c * bb, BPS)
-        ww, r = divmod(a * bb + (1 << 15) * v, BPS)
-        for k, x in enumerate(_digits(u, _DIGITS["u"])):
-            put(f"u{k}", j, x)
-        for k, x in enumerate(_digits(ww, _DIGITS["w"])):
-            put(f"w{k}", j, x)
-        for nm, x in (("v", v), ("r", r)):
-            put(f"{nm}1", j, x % 16)
-            put(f"{nm}2", j, x // 16)
+        u, ww, v, r = floor_bps_cells(a, c, bb)
+        for nm, x in (("a", a), ("c", c), ("u", u), ("w", ww)):
+            number(nm, j, x)
+        cells.put_remainder("v", j, v)
+        cells.put_remainder("r", j, r)
         threshold = (1 << 15) * u + ww
         dist = abs(price - last)
         mv = int(dist > threshold)
         slack = dist - threshold - 1 if mv else threshold - dist
         put("sg", j, int(price < last))
         put("mv", j, mv)
-        for k, x in enumerate(_digits(dist, _DIGITS["d"])):
-            put(f"d{k}", j, x)
-        for k, x in enumerate(_digits(slack, _DIGITS["sm"])):
-            put(f"sm{k}", j, x)
+        number("d", j, dist)
+        number("sm", j, slack)
         put("ln", j, int(last != 0))
         put("linv", j, pow(last, FIELD - 2, FIELD) if last % FIELD else 0)
         rl = int(pre.calm + 1 >= calm_batches)
         release = pre.calm + 1 - calm_batches if rl else calm_batches - pre.calm - 2
         put("rl", j, rl)
-        for k, x in enumerate(_digits(pre.calm % FIELD, _DIGITS["kd"])):
-            put(f"kd{k}", j, x)
-        for k, x in enumerate(_digits(release % FIELD, _DIGITS["sr"])):
-            put(f"sr{k}", j, x)
-    m = len(statement.markets)
-    for nm, by_row in rows.items():
-        tb.set(SECTION, nm, [by_row.get(j, 0) for j in range(m)])
-    for lk in _lookups():
-        column = tb.get(SECTION, lk.column).astype(np.int64)
-        counted = column * lk.scale + lk.shift
-        tb.count_range(counted[counted < 4096])  # a forged one's lookup cannot balance
+        number("kd", j, pre.calm % FIELD)
+        number("sr", j, release % FIELD)
+    cells.write(tb, len(statement.markets))

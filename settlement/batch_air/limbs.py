@@ -18,19 +18,24 @@ A 24-bit limb of the state-root encoding (:mod:`sealbatch.settlement.roots`)
 is two digits, ``l = d_(2k) + 2^12·d_(2k+1)``.
 
 This module holds the numpy side (splitting integers into digits, carries
-of an honest identity) and the expression side (a signed value's digit
-terms, the carry equations).
+of an honest identity), the expression side (a signed value's digit
+terms, the carry equations) and :class:`DigitCells`, the per-row digit cells
+of the sections that prove one rule per market row (:mod:`.marks`,
+:mod:`.breaker`): their columns, range lookups, bits and the two-step floor
+division by 10 000.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from sealbatch.crypto.expr import Expr, const
+from sealbatch.crypto.expr import Column, Expr, const
 from sealbatch.crypto.field_scalar import P
+from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
 
 __all__ = [
     "AMOUNT_DIGITS",
@@ -38,12 +43,17 @@ __all__ = [
     "CARRY_OFFSET",
     "DIGIT",
     "DIGIT_BITS",
+    "CellColumns",
+    "CellRows",
+    "DigitCells",
+    "RangeLookup",
     "carries",
     "carry_columns",
     "carry_equations",
     "carry_value",
     "digit_value",
     "digits_of",
+    "floor_bps_cells",
     "signed_expr",
     "split_signed",
     "to_field",
@@ -190,3 +200,169 @@ def carry_equations(terms: Sequence[Sequence[Expr | int]], carry: Sequence[Expr]
             e = e - DIGIT * carry[k]
         out.append(e)
     return out
+
+
+# ---- per-row digit cells (one rule per market row)
+
+#: The divisor of the floor divisions :class:`CellColumns` proves (basis points).
+BPS = 10_000
+#: A remainder below :data:`BPS` is ``16·x2 + x1``: ``x1 < 16``, ``x2 < 625``.
+_REM_LOW, _REM_HIGH = 16, BPS // 16
+#: ``a + 2^15·c``: the split of a value below 2^28 that the floor division reads.
+_SPLIT_BITS = 15
+
+
+@dataclass(frozen=True)
+class RangeLookup:
+    """One 12-bit range lookup of a digit cell: ``column·scale + shift`` is in the table."""
+
+    column: str
+    scale: int
+    shift: int = 0
+
+
+@dataclass(frozen=True)
+class DigitCells:
+    """A section's per-row cells: range-checked digits, remainders below 10 000, bits.
+
+    Args:
+        section: the section whose columns these are.
+        label: the prefix of the constraint and lookup names (``"marks"``).
+        digits: a number's name → its digits' bit widths, least significant first
+            (columns ``<name><k>``; a digit of fewer than 12 bits is scaled into the
+            12-bit table, so it proves ``digit < 2^width``).
+        remainders: names of values below 10 000 held as ``16·x2 + x1`` (columns
+            ``<name>1``, ``<name>2``): ``x1·2^8`` is looked up, and ``x2`` both as
+            itself and as ``x2 + 4096 − 625``, so ``x1 < 16`` and ``x2 < 625``.
+        bits: cells proved to be 0 or 1 on every row.
+        free: witness cells the section's constraints pin (inverses, …).
+
+    The columns are allocated in that order: every digit, every remainder, the bits,
+    the free cells.
+    """
+
+    section: str
+    label: str
+    digits: Mapping[str, tuple[int, ...]]
+    remainders: tuple[str, ...] = ()
+    bits: tuple[str, ...] = ()
+    free: tuple[str, ...] = ()
+
+    def lookups(self) -> list[RangeLookup]:
+        """Every range lookup, in the order :meth:`declare` sends them."""
+        out = []
+        for name, widths in self.digits.items():
+            for k, width in enumerate(widths):
+                out.append(RangeLookup(f"{name}{k}", 1 << (DIGIT_BITS - width)))
+        for name in self.remainders:
+            out.append(RangeLookup(f"{name}1", DIGIT // _REM_LOW))
+            out.append(RangeLookup(f"{name}2", 1))
+            out.append(RangeLookup(f"{name}2", 1, DIGIT - _REM_HIGH))
+        return out
+
+    def declare(self, b: AirBuilder) -> CellColumns:
+        """Allocate the cells, send their range lookups and prove the bits."""
+        w: dict[str, Column] = {}
+        for name, widths in self.digits.items():
+            for k in range(len(widths)):
+                w[f"{name}{k}"] = b.column(self.section, f"{name}{k}")
+        for name in self.remainders:
+            for k in (1, 2):
+                w[f"{name}{k}"] = b.column(self.section, f"{name}{k}")
+        for name in (*self.bits, *self.free):
+            w[name] = b.column(self.section, name)
+        for lk in self.lookups():
+            cell = w[lk.column]
+            value: Expr = cell * lk.scale + lk.shift if lk.shift else cell * lk.scale
+            b.bus.send(TAG_RANGE, [value], 1, f"{self.label}: {lk.column} in range")
+        for name in self.bits:
+            b.boolean(w[name], f"{self.label}: {name}")
+        return CellColumns(self, w)
+
+    def rows(self) -> CellRows:
+        """An empty writer of the cells' values, market row by market row."""
+        return CellRows(self)
+
+
+@dataclass(frozen=True)
+class CellColumns:
+    """The declared cells of a :class:`DigitCells` (the expression side)."""
+
+    cells: DigitCells
+    columns: Mapping[str, Column]
+
+    def __getitem__(self, name: str) -> Column:
+        return self.columns[name]
+
+    def num(self, name: str) -> Expr:
+        """The value of number ``name``'s digits."""
+        return digit_value(
+            [self.columns[f"{name}{k}"] for k in range(len(self.cells.digits[name]))]
+        )
+
+    def rem(self, name: str) -> Expr:
+        """The value ``16·x2 + x1`` of remainder ``name``."""
+        return _REM_LOW * self.columns[f"{name}2"] + self.columns[f"{name}1"]
+
+    def floor_bps(
+        self,
+        at: Callable[[Expr, str], None],
+        a: Expr,
+        c: Expr,
+        bps: int,
+        names: tuple[str, str, str, str],
+        what: str,
+    ) -> Expr:
+        """``⌊(a + 2^15·c)·bps / 10 000⌋`` in two exact steps (rounded down).
+
+        ``c·bps = 10 000·u + v`` and ``a·bps + 2^15·v = 10 000·w + r`` with the numbers
+        ``u``, ``w`` and the remainders ``v``, ``r`` named by ``names`` (``u, w, v, r``);
+        the quotient is ``2^15·u + w``. ``at`` states each identity, named ``what`` and
+        ``(high part)``/``(low part)``; the caller's digit widths keep every term below
+        2^30, so each identity holds over the integers.
+        """
+        u, w, v, r = self.num(names[0]), self.num(names[1]), self.rem(names[2]), self.rem(names[3])
+        at(c * bps - BPS * u - v, f"{what} (high part)")
+        at(a * bps + (1 << _SPLIT_BITS) * v - BPS * w - r, f"{what} (low part)")
+        return (1 << _SPLIT_BITS) * u + w
+
+
+def floor_bps_cells(a: int, c: int, bps: int) -> tuple[int, int, int, int]:
+    """``(u, w, v, r)`` of :meth:`CellColumns.floor_bps` for ``a + 2^15·c`` and ``bps``."""
+    u, v = divmod(c * bps, BPS)
+    w, r = divmod(a * bps + (1 << _SPLIT_BITS) * v, BPS)
+    return u, w, v, r
+
+
+@dataclass
+class CellRows:
+    """The values of a :class:`DigitCells`' cells, market row by market row (the prover)."""
+
+    cells: DigitCells
+    values: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def put(self, name: str, row: int, value: int) -> None:
+        """Cell ``name`` holds ``value`` on ``row``."""
+        self.values.setdefault(name, {})[row] = value
+
+    def put_number(self, name: str, row: int, value: int) -> None:
+        """Number ``name``'s digits of ``value`` on ``row`` (a value beyond the widths
+        loses its high bits: a forged one's identity then fails)."""
+        for k, width in enumerate(self.cells.digits[name]):
+            self.put(f"{name}{k}", row, value & ((1 << width) - 1))
+            value >>= DIGIT_BITS
+
+    def put_remainder(self, name: str, row: int, value: int) -> None:
+        """Remainder ``name`` (below 10 000) on ``row`` as ``16·x2 + x1``."""
+        self.put(f"{name}1", row, value % _REM_LOW)
+        self.put(f"{name}2", row, value // _REM_LOW)
+
+    def write(self, tb: TraceBuilder, num_rows: int) -> None:
+        """Write the cells put on rows ``0 … num_rows − 1`` (0 where none was, and
+        below) and count their range lookups."""
+        for name, by_row in self.values.items():
+            tb.set(self.cells.section, name, [by_row.get(j, 0) for j in range(num_rows)])
+        for lk in self.cells.lookups():
+            column = tb.get(self.cells.section, lk.column).astype(np.int64)
+            counted = column * lk.scale + lk.shift
+            tb.count_range(counted[counted < DIGIT])  # a forged one's lookup cannot balance

@@ -44,16 +44,12 @@ prover refuses it): a liveness limit, not a soundness one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
 from sealbatch.crypto.air import Column, Expr, pub
 from sealbatch.crypto.field_scalar import P as FIELD
 from sealbatch.crypto.poseidon2 import RATE
-from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.headers import _field
-from sealbatch.settlement.batch_air.limbs import digit_value
+from sealbatch.settlement.batch_air.limbs import BPS, DigitCells, floor_bps_cells
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
     PUBLIC_PER_MARKET,
@@ -64,7 +60,6 @@ from sealbatch.settlement.roots import header_blocks, market_field
 __all__ = ["SECTION", "declare", "generate", "mark_rule"]
 
 SECTION = "mark"
-BPS = 10_000
 _BOUND_BITS = 28
 _SLACK_BITS = 30
 #: The values carried from the headers: (name, pre-state header?, field).
@@ -78,45 +73,30 @@ _CARRIED = (
     ("l0", True, "last"),
     ("l1", False, "last"),
 )
-#: Digit columns: name → bits (a digit of fewer than 12 bits is scaled into the table).
-_DIGITS: dict[str, tuple[int, ...]] = {
-    "a": (12, 3),
-    "c": (12, 1),
-    "su": (12,),
-    "sw": (12, 4),
-    "bu": (12,),
-    "bw": (12, 4),
-    "p": (12, 12, 4),
-    "z": (12, 12, 5),
-    "sa1": (12, 12, 6),
-    "sb1": (12, 12, 6),
-    "sa2": (12, 12, 6),
-    "sb2": (12, 12, 6),
-    "sm": (12, 12, 6),
-}
-#: Remainders below 10 000 as ``16·x2 + x1``: name → (x1 < 16, x2 < 625).
-_REMAINDERS = ("sv", "sr", "bv", "br")
-_BITS = ("h1", "o1", "h2", "o2", "g", "iz", "ln")
-_FREE = ("pinv", "iinv", "linv", "mv")
-
-
-@dataclass(frozen=True)
-class _Lookup:
-    column: str
-    scale: int
-    shift: int
-
-
-def _lookups() -> list[_Lookup]:
-    out = []
-    for name, bits in _DIGITS.items():
-        for k, width in enumerate(bits):
-            out.append(_Lookup(f"{name}{k}", 1 << (12 - width), 0))
-    for name in _REMAINDERS:
-        out.append(_Lookup(f"{name}1", 1 << 8, 0))
-        out.append(_Lookup(f"{name}2", 1, 0))
-        out.append(_Lookup(f"{name}2", 1, 4096 - 625))
-    return out
+#: The rule's cells: digits by bit width (a top digit of fewer than 12 bits is scaled
+#: into the table), remainders below 10 000, bits, inverses.
+_CELLS = DigitCells(
+    SECTION,
+    "marks",
+    digits={
+        "a": (12, 3),
+        "c": (12, 1),
+        "su": (12,),
+        "sw": (12, 4),
+        "bu": (12,),
+        "bw": (12, 4),
+        "p": (12, 12, 4),
+        "z": (12, 12, 5),
+        "sa1": (12, 12, 6),
+        "sb1": (12, 12, 6),
+        "sa2": (12, 12, 6),
+        "sb2": (12, 12, 6),
+        "sm": (12, 12, 6),
+    },
+    remainders=("sv", "sr", "bv", "br"),
+    bits=("h1", "o1", "h2", "o2", "g", "iz", "ln"),
+    free=("pinv", "iinv", "linv", "mv"),
+)
 
 
 def _value(parts: list[Expr]) -> Expr:
@@ -147,28 +127,10 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
             b.boundary(row, cc - hv, f"marks: market {j}'s {name} is the header's")
             cols[name] = cc
         carried.append(cols)
-    w: dict[str, Column] = {}
-    for name, bits in _DIGITS.items():
-        for k in range(len(bits)):
-            w[f"{name}{k}"] = b.column(SECTION, f"{name}{k}")
-    for name in _REMAINDERS:
-        for k in (1, 2):
-            w[f"{name}{k}"] = b.column(SECTION, f"{name}{k}")
-    for name in (*_BITS, *_FREE):
-        w[name] = b.column(SECTION, name)
-    for lk in _lookups():
-        value: Expr = w[lk.column] * lk.scale + lk.shift if lk.shift else w[lk.column] * lk.scale
-        b.bus.send(TAG_RANGE, [value], 1, f"marks: {lk.column} in range")
-    for name in _BITS:
-        b.boolean(w[name], f"marks: {name}")
+    w = _CELLS.declare(b)
+    num = w.num
     b.constrain(w["h1"] * w["o1"], "marks: the step clamp takes one side")
     b.constrain(w["h2"] * w["o2"], "marks: the band clamp takes one side")
-
-    def num(name: str) -> Expr:
-        return digit_value([w[f"{name}{k}"] for k in range(len(_DIGITS[name]))])
-
-    def rem(name: str) -> Expr:
-        return 16 * w[f"{name}2"] + w[f"{name}1"]
 
     for j in range(m):
         step_bps, band_bps = terms[j]
@@ -185,11 +147,9 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         at(i - a - (1 << 15) * c, "index below 2^28")
         bounds = []
         for key, bps in (("s", step_bps), ("b", band_bps)):
-            u, w_, vv, r = num(f"{key}u"), num(f"{key}w"), rem(f"{key}v"), rem(f"{key}r")
+            names = (f"{key}u", f"{key}w", f"{key}v", f"{key}r")
             label = "step" if key == "s" else "band"
-            at(c * bps - BPS * u - vv, f"{label} = ⌊index·bps/10 000⌋ (high part)")
-            at(a * bps + (1 << 15) * vv - BPS * w_ - r, f"{label} = ⌊index·bps/10 000⌋ (low part)")
-            bounds.append((1 << 15) * u + w_)
+            bounds.append(w.floor_bps(at, a, c, bps, names, f"{label} = ⌊index·bps/10 000⌋"))
         step, band = bounds
         at(price - num("p"), "clearing price below 2^28")
         at(q0 + (1 << _BOUND_BITS) - num("z"), "pre-state premium within ±2^28")
@@ -270,14 +230,6 @@ def mark_rule(
     return mark, premium, new_last
 
 
-def _digits(value: int, bits: tuple[int, ...]) -> list[int]:
-    out = []
-    for width in bits:
-        out.append(value & ((1 << width) - 1) if width < 12 else value & 0xFFF)
-        value >>= 12
-    return out
-
-
 def _clamp_side(x: int, bound: int, side: int) -> tuple[int, int, int, int]:
     """``(hi, lo, slack a, slack b)`` of ``clamp(x, ±bound)`` on ``side`` (1: hi, −1: lo,
     0: within); a slack is negative where the side is not the one the rule takes."""
@@ -318,10 +270,8 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             rule does not give, or a value beyond what the section proves (named).
     """
     terms = _terms(statement)
-    rows: dict[str, dict[int, int]] = {}
-
-    def put(name: str, j: int, v: int) -> None:
-        rows.setdefault(name, {})[j] = v
+    cells = _CELLS.rows()
+    put, number = cells.put, cells.put_number
 
     for j, name in enumerate(statement.markets):
         pre, post = statement.pre.market_states[j], statement.post.market_states[j]
@@ -361,27 +311,19 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
                     f"gives {want}, got {got}"
                 )
         a, c = index % (1 << 15), index >> 15
-        for k, v in enumerate(_digits(a, _DIGITS["a"])):
-            put(f"a{k}", j, v)
-        for k, v in enumerate(_digits(c, _DIGITS["c"])):
-            put(f"c{k}", j, v)
+        number("a", j, a)
+        number("c", j, c)
         bounds = []
         for key, bps in (("s", step_bps), ("b", band_bps)):
-            u, v = divmod(c * bps, BPS)
-            w_, r = divmod(a * bps + (1 << 15) * v, BPS)
-            for k, x in enumerate(_digits(u, _DIGITS[f"{key}u"])):
-                put(f"{key}u{k}", j, x)
-            for k, x in enumerate(_digits(w_, _DIGITS[f"{key}w"])):
-                put(f"{key}w{k}", j, x)
-            for nm, x in ((f"{key}v", v), (f"{key}r", r)):
-                put(f"{nm}1", j, x % 16)
-                put(f"{nm}2", j, x // 16)
+            u, w_, v, r = floor_bps_cells(a, c, bps)
+            number(f"{key}u", j, u)
+            number(f"{key}w", j, w_)
+            cells.put_remainder(f"{key}v", j, v)
+            cells.put_remainder(f"{key}r", j, r)
             bounds.append((1 << 15) * u + w_)
         step, band = bounds
-        for k, x in enumerate(_digits(price, _DIGITS["p"])):
-            put(f"p{k}", j, x)
-        for k, x in enumerate(_digits((pre.premium + (1 << _BOUND_BITS)) % FIELD, _DIGITS["z"])):
-            put(f"z{k}", j, x)
+        number("p", j, price)
+        number("z", j, (pre.premium + (1 << _BOUND_BITS)) % FIELD)
         put("pinv", j, pow(price, FIELD - 2, FIELD) if price else 0)
         sample = price - index if price else 0
         d = sample - pre.premium
@@ -396,17 +338,10 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         for nm, x in (("sa1", sa1), ("sb1", sb1), ("sa2", sa2), ("sb2", sb2), ("sm", sm)):
             if refuse and not 0 <= x < 1 << _SLACK_BITS:
                 raise ValueError(f"marks: market {name}'s slack {nm}: expected below 2^30, got {x}")
-            for k, y in enumerate(_digits(x % FIELD, _DIGITS[nm])):
-                put(f"{nm}{k}", j, y)
+            number(nm, j, x % FIELD)
         put("iz", j, int(index == 0))
         put("iinv", j, pow(index, FIELD - 2, FIELD) if index else 0)
         last = post.last_price
         put("ln", j, int(last != 0))
         put("linv", j, pow(last % FIELD, FIELD - 2, FIELD) if last % FIELD else 0)
-    m = len(statement.markets)
-    for nm, by_row in rows.items():
-        tb.set(SECTION, nm, [by_row.get(j, 0) for j in range(m)])
-    for lk in _lookups():
-        column = tb.get(SECTION, lk.column).astype(np.int64)
-        counted = column * lk.scale + lk.shift
-        tb.count_range(counted[counted < 4096])  # a forged one's lookup cannot balance
+    cells.write(tb, len(statement.markets))
