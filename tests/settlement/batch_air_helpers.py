@@ -21,7 +21,7 @@ from sealbatch.crypto.field_scalar import Fp4, P
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.crypto.poseidon2 import hash_elements
 from sealbatch.settlement.batch_air import settle_air
-from sealbatch.settlement.batch_air.air import rows_for
+from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.settle_witness import SettleStatement, SettleWitness
 from sealbatch.settlement.batch_air.statement import (
@@ -32,9 +32,9 @@ from sealbatch.settlement.batch_air.statement import (
 )
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.errors import BatchStatementError
-from sealbatch.settlement.ledger import AccountKey, LedgerState
+from sealbatch.settlement.ledger import AccountKey, LedgerState, MarketState
 from sealbatch.settlement.oracle import OracleRound
-from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
+from sealbatch.settlement.params import BPS, DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.snapshot import config_from_dict, state_from_dict, state_to_dict
 from sealbatch.settlement.transition import apply_batch
@@ -328,3 +328,73 @@ def check_all(air: Air, trace: np.ndarray, seed: int = 1) -> None:
     challenges = air.challenge_values(drawn)
     aux = air.build_aux(trace, challenges)
     air.check_trace(trace, aux, challenges)
+
+
+# --------------------------------------------------------------------------
+# One BTC-PERP batch over a chosen pre-state (the mark and breaker rules' tests)
+# --------------------------------------------------------------------------
+
+#: A forgery of the post-state's BTC-PERP market state.
+MarketEdit = Callable[[MarketState], MarketState]
+
+
+def btc_book(price: int) -> list[tuple[Address, Order]]:
+    """A BTC book that clears 5 lots at ``price``; ETH does not trade."""
+    return [
+        (TRADERS[0], Order(BTC, Side.BUY, price, 5)),
+        (TRADERS[1], Order(BTC, Side.SELL, price, 5)),
+    ]
+
+
+def with_btc(state: LedgerState, **fields: int | bool) -> LedgerState:
+    """``state`` with BTC-PERP's market state ``fields`` set."""
+    ms = tuple(replace(m, **fields) if m.market == BTC else m for m in state.market_states)
+    return state.with_arrays(market_states=ms)
+
+
+def btc_config(**risk: int) -> SettlementConfig:
+    """DEFAULT_CONFIG with BTC-PERP's risk terms ``risk`` set (what an operator publishes
+    to settle under terms other than the exchange's)."""
+    j = DEFAULT_CONFIG.column(BTC)
+    markets = list(DEFAULT_CONFIG.markets)
+    markets[j] = replace(markets[j], **risk)
+    return replace(DEFAULT_CONFIG, markets=tuple(markets))
+
+
+def btc_batch(
+    pre: LedgerState,
+    orders: Sequence[tuple[Address, Order]],
+    oracle: Mapping[str, int] = PRICES,
+    edit: MarketEdit | None = None,
+    config: SettlementConfig = DEFAULT_CONFIG,
+) -> BatchStatement:
+    """One batch over ``pre`` (references: its marks, else PRICES) under an oracle round
+    at ``oracle``; ``edit`` forges the post-state's BTC-PERP market state, published
+    consistently."""
+    refs = {ms.market: ms.mark_price or PRICES[ms.market] for ms in pre.market_states}
+    batch = committed_batch(1, orders, refs)
+    rnd = oracle_round(1, 1_000, oracle)
+    post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
+    if edit is not None:
+        post = post.with_arrays(
+            market_states=tuple(edit(ms) if ms.market == BTC else ms for ms in post.market_states)
+        )
+    return statement_of(BatchPublication(batch, rnd, pre, post).files(config, ORACLE))
+
+
+def btc_state(statement: BatchStatement) -> MarketState:
+    """BTC-PERP's post-state market state."""
+    return statement.post.market_states[statement.markets.index(BTC)]
+
+
+def rejected_by_deployed(
+    statement: BatchStatement, deployed: BatchStatement, rejected: str
+) -> None:
+    """The operator's own trace of ``statement`` (settled under its published terms) is
+    rejected by the program of ``deployed`` (the exchange's terms), with a violation
+    matching ``rejected``."""
+    rows = rows_for(statement)
+    air, _ = build_with_layout(rows, deployed)
+    _, trace = generate(statement, rows)
+    with pytest.raises(ConstraintViolation, match=rejected):
+        check_all(air, trace)

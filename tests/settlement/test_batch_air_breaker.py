@@ -22,10 +22,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import ConstraintViolation
-from sealbatch.crypto.eip712 import Address
-from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
+from sealbatch.settlement.batch_air.air import rows_for
 from sealbatch.settlement.batch_air.breaker import breaker_rule
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
@@ -37,61 +35,44 @@ from sealbatch.settlement.transition import apply_batch
 from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
+    MarketEdit,
+    btc_batch,
+    btc_book,
+    btc_config,
+    btc_state,
     check_all,
-    committed_batch,
     crash_inputs,
     marked_state,
     proved,
     refused_and_rejected,
+    rejected_by_deployed,
     republish,
     statement_of,
+    with_btc,
 )
-from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
+from tests.settlement.batch_air_helpers import PRICES as INDEX
+from tests.settlement.conftest import ORACLE, funded
 
-Edit = Callable[[MarketState], MarketState]
-INDEX = {BTC: 650_000, ETH: 350_000}
 LAST = 650_000  # BTC-PERP's last price before the batch: 10 % of it is 65 000 ticks
-
-
-def _orders(price: int) -> list[tuple[Address, Order]]:
-    """A BTC book that clears 5 lots at ``price`` (none: no trade); ETH does not trade."""
-    return [
-        (TRADERS[0], Order(BTC, Side.BUY, price, 5)),
-        (TRADERS[1], Order(BTC, Side.SELL, price, 5)),
-    ]
 
 
 def _pre(price: int | None = None, **btc: int | bool) -> LedgerState:
     """Funded accounts; BTC-PERP last traded at LAST, marked at ``price`` (the auction's
     reference, so a price 10 % away is inside the band), its state further set by ``btc``."""
-    state = funded([10**12] * 6)
     fields = {"last_price": LAST, "mark_price": price or LAST, **btc}
-    ms = tuple(replace(m, **fields) if m.market == BTC else m for m in state.market_states)
-    return state.with_arrays(market_states=ms)
+    return with_btc(funded([10**12] * 6), **fields)
 
 
 def _batch(
     pre: LedgerState,
     price: int | None,
     oracle: Mapping[str, int] = INDEX,
-    edit: Edit | None = None,
+    edit: MarketEdit | None = None,
     config: SettlementConfig = DEFAULT_CONFIG,
 ) -> BatchStatement:
     """One batch over ``pre`` in which BTC-PERP clears at ``price`` (None: no trade);
     ``edit`` forges the post-state's BTC-PERP market state, published consistently."""
-    refs = {ms.market: ms.mark_price or INDEX[ms.market] for ms in pre.market_states}
-    batch = committed_batch(1, _orders(price) if price else [], refs)
-    rnd = oracle_round(1, 1_000, oracle)
-    post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
-    if edit is not None:
-        post = post.with_arrays(
-            market_states=tuple(edit(ms) if ms.market == BTC else ms for ms in post.market_states)
-        )
-    return statement_of(BatchPublication(batch, rnd, pre, post).files(config, ORACLE))
-
-
-def _btc(st: BatchStatement) -> MarketState:
-    return st.post.market_states[st.markets.index(BTC)]
+    return btc_batch(pre, btc_book(price) if price else [], oracle, edit, config)
 
 
 _REFUSED = "breaker: market BTC-PERP's post-state \\(protective, calm\\)"
@@ -151,7 +132,7 @@ def test_the_honest_breaker_is_proved(
     trips; a protective market counts calm batches (a batch without a trade is calm) and is
     released at the third; a first price never trips: the honest trace satisfies the AIR."""
     st = _batch(pre, price, oracle)
-    assert (_btc(st).protective, _btc(st).calm) == want
+    assert (btc_state(st).protective, btc_state(st).calm) == want
     proved(st)
 
 
@@ -214,21 +195,13 @@ def test_the_breaker_terms_are_part_of_the_program() -> None:
     """The operator settles BTC-PERP with breaker_bps 2 000 (its published config says so):
     a 10 % move is then calm. The deployed program holds the exchange's 1 000 bps, under
     which the same statement is refused and its trace rejected."""
-    j = DEFAULT_CONFIG.column(BTC)
-    markets = list(DEFAULT_CONFIG.markets)
-    markets[j] = replace(markets[j], breaker_bps=2_000)
-    loose = replace(DEFAULT_CONFIG, markets=tuple(markets))
-    forged = _batch(_pre(715_001), 715_001, config=loose)
-    assert not _btc(forged).protective and forged.breaker_terms[0] == (2_000, 3)
+    forged = _batch(_pre(715_001), 715_001, config=btc_config(breaker_bps=2_000))
+    assert not btc_state(forged).protective and forged.breaker_terms[0] == (2_000, 3)
     proved(forged)
     deployed = replace(forged, breaker_terms=((1_000, 3), (1_000, 3)))
     _refused_and_rejected(deployed, _FLAG)
     # the operator's own trace, under its 2 000 bps, against the program of the deployed 1 000
-    rows = rows_for(forged)
-    air, _ = build_with_layout(rows, deployed)
-    _, trace = generate(forged, rows)
-    with pytest.raises(ConstraintViolation, match="breaker: market 0's threshold"):
-        check_all(air, trace)
+    rejected_by_deployed(forged, deployed, "breaker: market 0's threshold")
 
 
 # --------------------------------------------------------------------------
@@ -238,22 +211,12 @@ def test_the_breaker_terms_are_part_of_the_program() -> None:
 # --------------------------------------------------------------------------
 
 
-def _small_caps() -> SettlementConfig:
-    j = DEFAULT_CONFIG.column(BTC)
-    markets = list(DEFAULT_CONFIG.markets)
-    markets[j] = replace(markets[j], max_liquidation_lots=20, protective_liquidation_lots=5)
-    return replace(DEFAULT_CONFIG, markets=tuple(markets))
-
-
 def _crash(protective: bool) -> dict[str, str]:
     pre = marked_state(
         [700_000_000, 10**12, 10**12, 10**12], np.array([[100, 0], [-100, 0], [0, 0], [0, 0]])
     )
-    ms = tuple(
-        replace(m, protective=protective) if m.market == BTC else m for m in pre.market_states
-    )
-    pre = pre.with_arrays(market_states=ms)
-    config = _small_caps()
+    pre = with_btc(pre, protective=protective)
+    config = btc_config(max_liquidation_lots=20, protective_liquidation_lots=5)
     batch, rnd = crash_inputs()
     post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
     return BatchPublication(batch, rnd, pre, post).files(config, ORACLE)
@@ -297,8 +260,12 @@ def test_the_slice_cap_follows_the_proved_flag(
     """Calm: the slice is clamped at 20 lots; protective (a calm batch, the first of three):
     at 5. Both are proved."""
     calm, protective = statement_of(calm_crash), statement_of(protective_crash)
-    assert (_slice(calm), _btc(calm).protective) == (20, False)
-    assert (_slice(protective), _btc(protective).protective, _btc(protective).calm) == (5, True, 1)
+    assert (_slice(calm), btc_state(calm).protective) == (20, False)
+    assert (_slice(protective), btc_state(protective).protective, btc_state(protective).calm) == (
+        5,
+        True,
+        1,
+    )
     proved(calm)
     proved(protective)
 
