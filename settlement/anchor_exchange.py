@@ -27,6 +27,7 @@ from sealbatch.crypto import poseidon2
 from sealbatch.crypto.bus import PublicTable
 from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.keccak import keccak256
+from sealbatch.settlement import published_values as pv
 from sealbatch.settlement.anchor import (
     TX_GAS_CAP,
     AnchorError,
@@ -167,9 +168,9 @@ def statement_from_batch(
         for at in (PUBLIC_HEADER + PUBLIC_PER_MARKET * j for j in range(m))
     )
     try:
-        deposits, blocks, withdrawals = transfers_from_dict(json.loads(files["transfers.json"]))
-        oracle = OracleRound.from_dict(json.loads(files["oracle.json"]))
-    except (KeyError, ValueError, SettlementError) as exc:
+        deposits, blocks, withdrawals = transfers_from_dict(_document(files, "transfers.json"))
+        oracle = OracleRound.from_dict(_document(files, "oracle.json"), "oracle.json")
+    except SettlementError as exc:
         raise BatchStatementError(f"published batch: {exc}") from exc
     statement = Statement(
         batch_id=bs.batch_id,
@@ -475,9 +476,9 @@ class ExchangeContract:
         """
         statement, deposits = statement_from_batch(files, queue_to=0)
         try:
-            forced = forced_requests_from_dict(json.loads(files["transfers.json"]))
-        except (KeyError, ValueError, SettlementError) as exc:
-            raise BatchStatementError(f"published batch: {exc}") from exc
+            forced = forced_requests_from_dict(_document(files, "transfers.json"))
+        except SettlementError as exc:
+            raise BatchStatementError(f"published batch: transfers.json: {exc}") from exc
         at = self.queue_consumed()
         end = at + len(deposits) + len(forced)
         if end > self.queue_length():
@@ -631,10 +632,40 @@ def _pre_config(files: Mapping[str, str]) -> SettlementConfig:
     Raises:
         BatchStatementError: the file or its config is missing or malformed.
     """
+    doc = pv.obj(_document(files, "pre_state.json"), "published batch: pre_state.json")
+    config = pv.member(doc, "config", "published batch: pre_state.json")
     try:
-        return config_from_dict(json.loads(files["pre_state.json"])["config"])
-    except (KeyError, TypeError, ValueError, SettlementError) as exc:
-        raise BatchStatementError(f"published batch: pre_state.json config: {exc}") from exc
+        return config_from_dict(config, "config")
+    except SettlementError as exc:
+        raise BatchStatementError(f"published batch: pre_state.json: {exc}") from exc
+
+
+def _oracle_config(files: Mapping[str, str]) -> OracleConfig:
+    """The oracle rules of a published batch (``oracle.json``'s ``config``).
+
+    Raises:
+        BatchStatementError: the file or its config is missing or malformed.
+    """
+    doc = pv.obj(_document(files, "oracle.json"), "published batch: oracle.json")
+    config = pv.member(doc, "config", "published batch: oracle.json")
+    try:
+        return oracle_config_from_dict(config)
+    except SettlementError as exc:
+        raise BatchStatementError(f"published batch: oracle.json: {exc}") from exc
+
+
+def _document(files: Mapping[str, str], name: str) -> Any:
+    """The JSON document of the published file ``name``.
+
+    Raises:
+        BatchStatementError: the folder has no such file, or it is not JSON (named).
+    """
+    if name not in files:
+        raise BatchStatementError(f"published batch: {name}: expected the file, got none")
+    try:
+        return json.loads(files[name])
+    except json.JSONDecodeError as exc:
+        raise BatchStatementError(f"published batch: {name}: not JSON ({exc})") from exc
 
 
 def _addr(address: str) -> str:
@@ -736,10 +767,7 @@ def deploy_exchange(
         if genesis_root is None and genesis_indexes is None:
             genesis_indexes = [(ms.index_price, ms.index_time_ms) for ms in bs.pre.market_states]
         if oracle is None:
-            try:
-                oracle = oracle_config_from_dict(json.loads(verifier["oracle.json"])["config"])
-            except (KeyError, TypeError, ValueError, SettlementError) as exc:
-                raise BatchStatementError(f"published batch: oracle.json config: {exc}") from exc
+            oracle = _oracle_config(verifier)
         genesis_root = genesis_root or poseidon2.digest_to_bytes(
             np.array(bs.public_inputs[3:11], dtype=np.uint64)
         )
