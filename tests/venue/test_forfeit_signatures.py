@@ -133,3 +133,53 @@ def test_a_signed_commit_from_another_batch_does_not_make_a_forfeit(
     (d / "result.json").write_text(json.dumps(result))
     assert main(["replay", str(d)]) == 1
     assert "the signed commit's batchId is 1, expected 2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "place"),
+    [
+        (("domain", "chainId"), "x", "forfeited[0].signed.domain.chainId"),
+        (("domain", "verifyingContract"), 7, "forfeited[0].signed.domain.verifyingContract"),
+        (("message", "bond"), -1, "forfeited[0].signed.message.bond"),
+        (("message", "commitment"), "0x12", "forfeited[0].signed.message.commitment"),
+        (("message", "market"), ["BTC-PERP"], "forfeited[0].signed.message.market"),
+        (("message",), "x", "forfeited[0].signed.message"),
+        (("signature",), "0xzz", "forfeited[0].signed.signature"),
+    ],
+    ids=lambda v: ".".join(v) if isinstance(v, tuple) else None,
+)
+def test_a_malformed_signed_commit_is_named(
+    published: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    path: tuple[str, ...],
+    value: object,
+    place: str,
+) -> None:
+    """A signed commit with a field of another type or range: replay reports the forfeit
+    unproved, naming the file and the field, and does not crash."""
+    d = _copy(published / "batch-2", tmp_path / "b")
+    result, forfeits = _forfeited(d)
+    node = forfeits[0]["signed"]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    (d / "result.json").write_text(json.dumps(result))
+    assert main(["replay", str(d)]) == 1
+    out = capsys.readouterr().out
+    assert "recovered none (result.json: " + place in out, out
+
+
+def test_a_bug_in_the_signature_check_is_not_swallowed(
+    published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the readers' and the signature's own errors are a forfeit left unproved: a bug
+    (here a planted AttributeError in the recovery) escapes."""
+    from sealbatch.crypto import eip712
+
+    def broken(*args: object) -> Address:
+        raise AttributeError("planted bug")
+
+    monkeypatch.setattr(eip712, "recover_signer", broken)
+    with pytest.raises(AttributeError, match="planted bug"):
+        main(["replay", str(published / "batch-2")])

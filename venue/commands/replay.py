@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from sealbatch.venue.publisher import PROOF_FILE, THRESHOLD_FILE
 if TYPE_CHECKING:
     from sealbatch.auction.batch import RestingOrder
     from sealbatch.auction.commit_reveal import Forfeit, RevealedOrder
-    from sealbatch.crypto.eip712 import StructType
+    from sealbatch.crypto.eip712 import Eip712Domain, StructType
     from sealbatch.settlement.ledger import LedgerState
 
 __all__ = ["first_difference", "register"]
@@ -272,21 +272,41 @@ def _carried_in_difference(
     return None
 
 
-def _signed_values(struct: StructType, message: Any) -> dict[str, Any]:
-    """The EIP-712 message of a published signed forfeit, its bytes fields as bytes.
+def _signed_commit(
+    struct: StructType, signed: Mapping[str, Any], where: str
+) -> tuple[Eip712Domain, dict[str, Any], bytes]:
+    """The EIP-712 domain, message and signature of a published signed forfeit, each
+    message field read as its EIP-712 type (bytes fields as bytes).
 
     Raises:
-        ValueError, TypeError: a field is missing or malformed.
+        BatchStatementError: a missing field or one of another type or range (named).
     """
-    if not isinstance(message, dict):
-        raise TypeError(f"message: expected an object, got {message!r}")
-    values: dict[str, Any] = {}
-    for name, kind in struct.fields:
-        value = message[name]
+    from sealbatch.crypto.eip712 import Eip712Domain
+    from sealbatch.settlement import published_values as pv
+
+    def read(doc: Mapping[str, Any], key: str, at: str, kind: str) -> Any:
+        value, place = pv.member(doc, key, at), pv.at(at, key)
+        if kind == "address":
+            return pv.address(value, place)
+        if kind == "string":
+            return pv.text(value, place)
         if kind.startswith("bytes"):
-            value = bytes.fromhex(str(value).removeprefix("0x"))
-        values[name] = value
-    return values
+            return pv.hex_bytes(value, place, int(kind.removeprefix("bytes")))
+        bits = int(kind.removeprefix("uint"))  # the structs read here have no other kinds
+        return pv.integer(value, place, 0, (1 << bits) - 1)
+
+    at = pv.at(where, "domain")
+    d = pv.obj(pv.member(signed, "domain", where), at)
+    domain = Eip712Domain(
+        read(d, "name", at, "string"),
+        read(d, "version", at, "string"),
+        read(d, "chainId", at, "uint256"),
+        read(d, "verifyingContract", at, "address"),
+    )
+    at = pv.at(where, "message")
+    message = pv.obj(pv.member(signed, "message", where), at)
+    values = {name: read(message, name, at, kind) for name, kind in struct.fields}
+    return domain, values, read(signed, "signature", where, "bytes65")
 
 
 def _forfeit_signature_difference(forfeits: Sequence[Forfeit], batch_id: int) -> str | None:
@@ -298,7 +318,9 @@ def _forfeit_signature_difference(forfeits: Sequence[Forfeit], batch_id: int) ->
     it an operator could invent a commitment in anyone's name and take its bond.
     """
     from sealbatch.auction.commit_reveal import COMMIT_TYPE
-    from sealbatch.crypto.eip712 import Address, Eip712Domain, recover_signer, signing_digest
+    from sealbatch.crypto.eip712 import recover_signer, signing_digest
+    from sealbatch.crypto.exceptions import SignatureError
+    from sealbatch.settlement.errors import BatchStatementError
     from sealbatch.venue.rfq import QUOTE_COMMIT_TYPE
 
     domains: set[str] = set()
@@ -308,22 +330,17 @@ def _forfeit_signature_difference(forfeits: Sequence[Forfeit], batch_id: int) ->
             return f"{name}: expected the trader's signed commit, got {f.signed!r}"
         quote = f.rfq_id is not None
         struct, signer_field = (QUOTE_COMMIT_TYPE, "maker") if quote else (COMMIT_TYPE, "trader")
-        try:
-            if f.signed.get("primaryType") != struct.name:
-                raise ValueError(
-                    f"primaryType: expected {struct.name}, got {f.signed.get('primaryType')!r}"
-                )
-            d = f.signed["domain"]
-            domain = Eip712Domain(
-                str(d["name"]),
-                str(d["version"]),
-                int(d["chainId"]),
-                Address(str(d["verifyingContract"])),
+        if f.signed.get("primaryType") != struct.name:
+            return (
+                f"{name}: published signer {f.trader}, recovered none (primaryType: expected "
+                f"{struct.name}, got {f.signed.get('primaryType')!r})"
             )
-            values = _signed_values(struct, f.signed["message"])
-            signature = bytes.fromhex(str(f.signed["signature"]).removeprefix("0x"))
+        try:
+            domain, values, signature = _signed_commit(
+                struct, f.signed, f"result.json: forfeited[{n}].signed"
+            )
             recovered = recover_signer(signing_digest(domain, struct, values), signature)
-        except (KeyError, TypeError, ValueError, SealbatchError) as exc:
+        except (BatchStatementError, SignatureError) as exc:
             return f"{name}: published signer {f.trader}, recovered none ({exc})"
         domains.add(json.dumps(domain.as_dict(), sort_keys=True).lower())
         if recovered.lower() != f.trader.lower():
