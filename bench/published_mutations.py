@@ -22,6 +22,7 @@ import contextlib
 import csv
 import io
 import json
+import sys
 import tempfile
 import traceback
 from collections import Counter
@@ -29,11 +30,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the edits live under tests/
+
 from sealbatch.crypto.proof import MAGIC
 from sealbatch.venue.cli import main
+from tests.venue.published_mutation import DELETE, set_csv, set_json
 
-_DELETE = object()
-VALUES: tuple[Any, ...] = ("x", None, [], {}, -1, 2**70, 1.5, True, "0xzz", _DELETE)
+VALUES: tuple[Any, ...] = ("x", None, [], {}, -1, 2**70, 1.5, True, "0xzz", DELETE)
 CELLS = ("x", "-1", "", "1" + "0" * 21, "1.5", "true", "0xzz")
 
 
@@ -54,29 +57,13 @@ def mutations(files: dict[str, str]) -> Iterator[tuple[str, str, str]]:
         if name.endswith(".json"):
             for path in _paths(json.loads(text)):
                 for value in VALUES:
-                    doc = json.loads(text)
-                    node = doc
-                    for key in path[:-1]:
-                        node = node[key]
-                    if value is _DELETE:
-                        del node[path[-1]]
-                    else:
-                        node[path[-1]] = value
-                    yield (
-                        name,
-                        f"{path}={'<removed>' if value is _DELETE else value!r}",
-                        (json.dumps(doc)),
-                    )
+                    yield name, f"{path}={value!r}", set_json(text, path, value)
         elif name.endswith(".csv"):
             rows = list(csv.reader(io.StringIO(text)))
             for r in range(1, min(len(rows), 3)):
-                for c, column in enumerate(rows[0]):
+                for column in rows[0]:
                     for cell in CELLS:
-                        new = [list(row) for row in rows]
-                        new[r][c] = cell
-                        out = io.StringIO()
-                        csv.writer(out, lineterminator="\n").writerows(new)
-                        yield name, f"row {r} {column}={cell!r}", out.getvalue()
+                        yield name, f"row {r} {column}={cell!r}", set_csv(text, r, column, cell)
 
 
 def run(folder: Path, limit: int | None) -> None:

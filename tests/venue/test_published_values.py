@@ -11,9 +11,6 @@ mutations that once crashed the tools (found by mutating every value in turn).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +18,8 @@ import pytest
 
 from sealbatch.crypto.proof import MAGIC
 from sealbatch.venue.cli import main
+from tests.venue.published_mutation import DELETE, set_csv, set_json
 
-DEL = object()  # the key is removed
 #: verify --public: a folder that gives no statement is an invalid proof of it (exit 1);
 #: replay: a malformed file exits 2, a published value unlike the recomputed one 1.
 VERIFY_NO_STATEMENT, REPLAY_MALFORMED, REPLAY_MISMATCH = 1, 2, 1
@@ -46,7 +43,7 @@ JSON_MUTATIONS: list[tuple[str, tuple[Any, ...], Any, str, int]] = [
     (
         "result.json",
         ("markets", "BTC-PERP", "fills", 0, "order_id"),
-        DEL,
+        DELETE,
         "result.json: markets.BTC-PERP.fills[0].order_id",
         2,
     ),
@@ -145,26 +142,6 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {f.name: f.read_text() for f in (out / "batch-3").iterdir()}
 
 
-def _set_json(text: str, path: tuple[Any, ...], value: Any) -> str:
-    doc = json.loads(text)
-    node = doc
-    for key in path[:-1]:
-        node = node[key]
-    if value is DEL:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return json.dumps(doc, indent=1)
-
-
-def _set_csv(text: str, row: int, column: str, value: str) -> str:
-    rows = list(csv.reader(io.StringIO(text)))
-    rows[row][rows[0].index(column)] = value
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue()
-
-
 def _both_tools(
     tmp_path: Path, files: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> tuple[tuple[int, str], tuple[int, str]]:
@@ -197,10 +174,7 @@ def test_the_honest_batch_replays(tmp_path: Path, batch: dict[str, str], capsys:
 @pytest.mark.parametrize(
     ("name", "path", "value", "place", "replay_code"),
     JSON_MUTATIONS,
-    ids=[
-        f"{n}:{'.'.join(map(str, p))}={'<deleted>' if v is DEL else repr(v)}"[:70]
-        for n, p, v, _, _ in JSON_MUTATIONS
-    ],
+    ids=[f"{n}:{'.'.join(map(str, p))}={v!r}"[:70] for n, p, v, _, _ in JSON_MUTATIONS],
 )
 def test_a_malformed_json_value_is_named_by_both_tools(
     tmp_path: Path,
@@ -212,7 +186,7 @@ def test_a_malformed_json_value_is_named_by_both_tools(
     place: str,
     replay_code: int,
 ) -> None:
-    files = {**batch, name: _set_json(batch[name], path, value)}
+    files = {**batch, name: set_json(batch[name], path, value)}
     (verify_code, verify_err), (code, replay_out) = _both_tools(tmp_path, files, capsys)
     assert verify_code == VERIFY_NO_STATEMENT
     assert "gives no statement" in verify_err and place in verify_err, verify_err
@@ -233,7 +207,7 @@ def test_a_malformed_orders_csv_cell_is_named_by_both_tools(
     text: str,
     place: str,
 ) -> None:
-    files = {**batch, "orders.csv": _set_csv(batch["orders.csv"], row, column, text)}
+    files = {**batch, "orders.csv": set_csv(batch["orders.csv"], row, column, text)}
     (verify_code, verify_err), (replay_code, replay_out) = _both_tools(tmp_path, files, capsys)
     assert verify_code == VERIFY_NO_STATEMENT and place in verify_err, verify_err
     assert replay_code == REPLAY_MALFORMED and place in replay_out, replay_out
