@@ -41,6 +41,8 @@ from sealbatch.crypto.threshold import (
     combine_shares,
     verify_share,
 )
+from sealbatch.settlement import published_values as pv
+from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.venue.committee import (
     ANSWER_TYPE,
     COMPLAINT_TYPE,
@@ -56,12 +58,47 @@ from sealbatch.venue.errors import BadRequest
 __all__ = ["threshold_difference"]
 
 
-def _b(value: Any) -> bytes:
-    return bytes.fromhex(str(value).removeprefix("0x"))
+_UINT64 = (1 << 64) - 1
+_THRESHOLD_ERRORS = (BatchStatementError, SignatureError, ThresholdError, BadRequest)
 
 
-def _signer(domain: Eip712Domain, struct: Any, values: Mapping[str, Any], sig: Any) -> Address:
-    return recover_signer(signing_digest(domain, struct, values), _b(sig))
+class _Node:
+    """A value of ``threshold.json`` and its place: read by type, an error names the
+    place (``threshold.json: dealings[0].dealer``)."""
+
+    def __init__(self, value: Any, where: str = "threshold.json") -> None:
+        self.value, self.where = value, where
+
+    def __getitem__(self, key: str) -> _Node:
+        doc = pv.obj(self.value, self.where)
+        return _Node(pv.member(doc, key, self.where), pv.at(self.where, key))
+
+    def items(self) -> list[_Node]:
+        return [
+            _Node(v, pv.at(self.where, i)) for i, v in enumerate(pv.items(self.value, self.where))
+        ]
+
+    def is_null(self) -> bool:
+        return self.value is None
+
+    def uint(self, high: int = _UINT64) -> int:
+        return pv.integer(self.value, self.where, 0, high)
+
+    def hex_bytes(self, size: int | None = None) -> bytes:
+        return pv.hex_bytes(self.value, self.where, size)
+
+    def address(self) -> Address:
+        return pv.address(self.value, self.where)
+
+    def text(self) -> str:
+        return pv.text(self.value, self.where)
+
+    def flag(self) -> bool:
+        return pv.flag(self.value, self.where)
+
+
+def _signer(domain: Eip712Domain, struct: Any, values: Mapping[str, Any], sig: _Node) -> Address:
+    return recover_signer(signing_digest(domain, struct, values), sig.hex_bytes(65))
 
 
 def threshold_difference(
@@ -71,38 +108,45 @@ def threshold_difference(
     orders: Sequence[RestingOrder],
     forfeited: Sequence[Forfeit],
 ) -> str | None:
-    """The first way ``doc`` (a batch's threshold.json) disagrees with the batch, or None."""
+    """The first way ``doc`` (a batch's threshold.json) disagrees with the batch, or None.
+
+    A value of another type or range, a signature that recovers no signer, a point or
+    committee that is not one gives ``malformed: …`` naming it; any other exception is a
+    bug and escapes.
+    """
     try:
-        return _difference(doc, batch_id, seed, orders, forfeited)
-    except (KeyError, TypeError, ValueError, IndexError, SignatureError, BadRequest) as exc:
+        return _difference(_Node(doc), batch_id, seed, orders, forfeited)
+    except _THRESHOLD_ERRORS as exc:
         return f"malformed: {type(exc).__name__}: {exc}"
 
 
 def _difference(
-    doc: Mapping[str, Any],
+    doc: _Node,
     batch_id: int,
     seed: bytes,
     orders: Sequence[RestingOrder],
     forfeited: Sequence[Forfeit],
 ) -> str | None:
     d = doc["domain"]
-    domain = Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
-    committee = Committee.from_json(doc["committee"])
+    domain = Eip712Domain(
+        d["name"].text(), d["version"].text(), d["chainId"].uint(), d["verifyingContract"].address()
+    )
+    committee = Committee.from_json(pv.obj(doc["committee"].value, doc["committee"].where))
     t, n = committee.threshold, committee.size
     # 1. the round: dealings, complaints, answers, disqualifications, and the key
     rnd = doc["round"]
-    deal_until = int(rnd["dealings_until_ms"])
-    complain_until = int(rnd["complaints_until_ms"])
-    answer_until = int(rnd["answers_until_ms"])
+    deal_until = rnd["dealings_until_ms"].uint()
+    complain_until = rnd["complaints_until_ms"].uint()
+    answer_until = rnd["answers_until_ms"].uint()
     if not 0 < complain_until - deal_until == answer_until - complain_until:
-        return f"round: expected three phases of one commit window each, got {rnd}"
+        return f"round: expected three phases of one commit window each, got {rnd.value}"
     dealings: dict[int, Dealing] = {}
-    for dl in doc["dealings"]:
-        dealer = int(dl["dealer"])
-        commitments = [_b(c) for c in dl["commitments"]]
-        shares = [_b(s) for s in dl["shares"]]
+    for dl in doc["dealings"].items():
+        dealer = dl["dealer"].uint()
+        commitments = [c.hex_bytes() for c in dl["commitments"].items()]
+        shares = [s.hex_bytes() for s in dl["shares"].items()]
         values = {
-            "keyper": dl["keyper"],
+            "keyper": dl["keyper"].address(),
             "batchId": batch_id,
             "dealer": dealer,
             "dealingHash": dealing_hash(batch_id, dealer, commitments, shares),
@@ -111,18 +155,23 @@ def _difference(
         got = _signer(domain, DEALING_TYPE, values, dl["signature"])
         if got != want:
             return f"dealing of keyper {dealer}: expected signer {want}, got {got}"
-        if int(dl["at_ms"]) >= deal_until or dealer in dealings:
+        if dl["at_ms"].uint() >= deal_until or dealer in dealings:
             return f"dealing of keyper {dealer}: expected one, before {deal_until}"
         dealings[dealer] = Dealing(batch_id, dealer, tuple(commitments), ())
     complaints: set[tuple[int, int]] = set()
-    for c in doc["complaints"]:
-        index, dealer = int(c["index"]), int(c["dealer"])
-        values = {"keyper": c["keyper"], "batchId": batch_id, "index": index, "dealer": dealer}
+    for c in doc["complaints"].items():
+        index, dealer = c["index"].uint(), c["dealer"].uint()
+        values = {
+            "keyper": c["keyper"].address(),
+            "batchId": batch_id,
+            "index": index,
+            "dealer": dealer,
+        }
         want = committee.member(index).address
         got = _signer(domain, COMPLAINT_TYPE, values, c["signature"])
         if got != want:
             return f"complaint of keyper {index}: expected signer {want}, got {got}"
-        if int(c["at_ms"]) >= complain_until or dealer not in dealings or dealer == index:
+        if c["at_ms"].uint() >= complain_until or dealer not in dealings or dealer == index:
             return (
                 f"complaint of keyper {index} about dealer {dealer}: expected one about "
                 f"another keyper's dealing, before {complain_until}"
@@ -130,14 +179,15 @@ def _difference(
         complaints.add((dealer, index))
     out: dict[int, str] = {}
     answered: set[tuple[int, int]] = set()
-    for a in doc["answers"]:
-        dealer, index = int(a["dealer"]), int(a["index"])
+    for a in doc["answers"].items():
+        dealer, index = a["dealer"].uint(), a["index"].uint()
+        share = a["share"].hex_bytes()
         values = {
-            "keyper": a["keyper"],
+            "keyper": a["keyper"].address(),
             "batchId": batch_id,
             "dealer": dealer,
             "index": index,
-            "share": _b(a["share"]),
+            "share": share,
         }
         want = committee.member(dealer).address
         got = _signer(domain, ANSWER_TYPE, values, a["signature"])
@@ -145,64 +195,65 @@ def _difference(
             return f"answer of dealer {dealer}: expected signer {want}, got {got}"
         if (dealer, index) not in complaints or (dealer, index) in answered:
             return f"answer of dealer {dealer} to keyper {index}: expected one per complaint"
-        if int(a["at_ms"]) >= answer_until:
+        if a["at_ms"].uint() >= answer_until:
             return f"answer of dealer {dealer} to keyper {index}: expected it before {answer_until}"
         try:
-            verify_share(
-                dealings[dealer].commitments, index, int.from_bytes(values["share"], "big")
-            )
+            verify_share(dealings[dealer].commitments, index, int.from_bytes(share, "big"))
             valid = True
         except (BadShare, ThresholdError):
             valid = False
-        if valid != a["valid"]:
-            return f"answer of dealer {dealer} to keyper {index}: published valid={a['valid']}"
+        published_valid = a["valid"].flag()
+        if valid != published_valid:
+            return f"answer of dealer {dealer} to keyper {index}: published valid={published_valid}"
         answered.add((dealer, index))
         if not valid:
             out.setdefault(dealer, "bad_answer")
     for dealer, _index in sorted(complaints - answered):
         out.setdefault(dealer, "unanswered_complaint")
-    published_out = {int(d["dealer"]): d["reason"] for d in doc["disqualified"]}
+    published_out = {x["dealer"].uint(): x["reason"].text() for x in doc["disqualified"].items()}
     if published_out != dict(sorted(out.items())):
         return f"disqualified: expected {dict(sorted(out.items()))}, got {published_out}"
     qualified = [d for i, d in sorted(dealings.items()) if i not in out]
     key = aggregate_dealings(qualified, t, n) if len(qualified) >= t else None
     published_key = doc["key"]
-    if key is None or published_key is None:
-        if key is not None or published_key is not None:
+    if key is None or published_key.is_null():
+        if key is not None or not published_key.is_null():
             return (
                 f"key: expected one exactly with at least {t} qualified dealings, got "
                 f"{len(qualified)}"
             )
         return None
-    if list(published_key["dealers"]) != [d.dealer for d in qualified]:
+    published_dealers = [x.uint() for x in published_key["dealers"].items()]
+    if published_dealers != [d.dealer for d in qualified]:
         return (
             f"key: expected the qualified dealers {[d.dealer for d in qualified]}, got "
-            f"{published_key['dealers']}"
+            f"{published_dealers}"
         )
-    if "0x" + key.public_key.hex() != published_key["public_key"]:
+    published_public = published_key["public_key"].text()
+    if "0x" + key.public_key.hex() != published_public:
         return (
-            f"key: expected the dealings to sum to {published_key['public_key']}, got "
-            f"0x{key.public_key.hex()}"
+            f"key: expected the dealings to sum to {published_public}, got 0x{key.public_key.hex()}"
         )
     # 2. the seal
     seal = doc["seal"]
     sealed_ms = None
-    if seal is not None:
+    if not seal.is_null():
+        operator = seal["operator"].address()
         values = {
-            "operator": seal["operator"],
-            "batchId": int(seal["batch_id"]),
-            "commitmentRoot": _b(seal["commitment_root"]),
-            "commitments": int(seal["commitments"]),
+            "operator": operator,
+            "batchId": seal["batch_id"].uint(),
+            "commitmentRoot": seal["commitment_root"].hex_bytes(32),
+            "commitments": seal["commitments"].uint(),
         }
         got = _signer(domain, SEAL_TYPE, values, seal["signature"])
-        if got != seal["operator"]:
-            return f"seal: expected the signature of {seal['operator']}, got {got}'s"
+        if got != operator:
+            return f"seal: expected the signature of {operator}, got {got}'s"
         if values["batchId"] != batch_id or values["commitmentRoot"] != seed:
             return (
                 f"seal: expected batch {batch_id} with root 0x{seed.hex()} (result.json's seed), "
-                f"got batch {values['batchId']} with root {seal['commitment_root']}"
+                f"got batch {values['batchId']} with root {seal['commitment_root'].value}"
             )
-        sealed_ms = int(seal["sealed_ms"])
+        sealed_ms = seal["sealed_ms"].uint()
         if sealed_ms <= answer_until + (answer_until - complain_until):
             return (
                 f"seal: expected it after the batch's commit window ({answer_until} + one "
@@ -210,72 +261,76 @@ def _difference(
             )
     # 3. shares and the secret
     taken: dict[int, int] = {}
-    for s in doc["shares"]:
-        index = int(s["index"])
+    for s in doc["shares"].items():
+        index = s["index"].uint()
+        share = s["share"].hex_bytes()
         values = {
-            "keyper": s["keyper"],
+            "keyper": s["keyper"].address(),
             "batchId": batch_id,
             "index": index,
-            "share": _b(s["share"]),
+            "share": share,
         }
         want = committee.member(index).address
         got = _signer(domain, KEY_SHARE_TYPE, values, s["signature"])
         if got != want:
             return f"share of keyper {index}: expected signer {want}, got {got}"
         try:
-            key.verify_share(index, int.from_bytes(values["share"], "big"))
+            key.verify_share(index, int.from_bytes(share, "big"))
         except BadShare as exc:
             return f"share of keyper {index}: taken, but {exc}"
-        taken[index] = int.from_bytes(values["share"], "big")
+        taken[index] = int.from_bytes(share, "big")
     secret = combine_shares(key, taken) if len(taken) >= t else None
-    published_secret = doc["secret"]
+    published_secret = None if doc["secret"].is_null() else doc["secret"].text()
     want_secret = None if secret is None else "0x" + secret.to_bytes(32, "big").hex()
     if want_secret != published_secret:
         return f"secret: expected {want_secret} from the shares, got {published_secret}"
     # 4. faults
-    for f in doc["faults"]:
-        index = int(f["index"])
+    for f in doc["faults"].items():
+        index = f["index"].uint()
+        share = f["share"].hex_bytes()
         values = {
-            "keyper": f["keyper"],
+            "keyper": f["keyper"].address(),
             "batchId": batch_id,
             "index": index,
-            "share": _b(f["share"]),
+            "share": share,
         }
         got = _signer(domain, KEY_SHARE_TYPE, values, f["signature"])
         if got != committee.member(index).address:
             return f"fault against keyper {index}: expected its signature, got {got}'s"
         try:
-            key.verify_share(index, int.from_bytes(values["share"], "big"))
+            key.verify_share(index, int.from_bytes(share, "big"))
             valid = True
         except (BadShare, ThresholdError):
             valid = False
-        if f["kind"] == "bad_share" and valid:
+        kind = f["kind"].text()
+        if kind == "bad_share" and valid:
             return f"fault against keyper {index}: a bad_share that verifies"
-        if f["kind"] == "early_release" and (
-            not valid or (sealed_ms is not None and int(f["at_ms"]) >= sealed_ms)
+        if kind == "early_release" and (
+            not valid or (sealed_ms is not None and f["at_ms"].uint() >= sealed_ms)
         ):
             return f"fault against keyper {index}: an early_release that is not one"
     # 5. ciphertexts and outcomes
-    outcomes = {o["commitment"]: o for o in doc["outcomes"]}
-    cts = doc["ciphertexts"]
-    if sorted(outcomes) != sorted(c["commitment"] for c in cts):
+    outcomes = {o["commitment"].hex_bytes(32): o for o in doc["outcomes"].items()}
+    cts = doc["ciphertexts"].items()
+    if sorted(outcomes) != sorted(c["commitment"].hex_bytes(32) for c in cts):
         return "outcomes: expected one per ciphertext"
     by_id = {r.order_id: r for r in orders if r.origin_batch == batch_id}
     lost = {f.commitment for f in forfeited if f.rfq_id is None}
     items = []
     for c in cts:
-        commitment = _b(c["commitment"])
-        ciphertext = _b(c["ciphertext"])
+        commitment = c["commitment"].hex_bytes(32)
+        ciphertext = c["ciphertext"].hex_bytes(None)
+        trader = c["trader"].address()
         values = {
-            "trader": c["trader"],
+            "trader": trader,
             "batchId": batch_id,
             "commitment": commitment,
             "ciphertextHash": keccak256(ciphertext),
         }
         got = _signer(domain, ENCRYPTED_ORDER_TYPE, values, c["signature"])
-        if got.lower() != str(c["trader"]).lower():
+        if got.lower() != trader.lower():
             return f"ciphertext of 0x{commitment.hex()}: expected the trader's signature"
-        items.append((ciphertext, str(c["trader"]), commitment))
+        items.append((ciphertext, str(trader), commitment))
     opened = (
         open_ciphertexts(secret, key.public_key, batch_id, items)
         if secret is not None
@@ -283,25 +338,28 @@ def _difference(
     )
     for (_, _, commitment), o in zip(items, opened, strict=True):
         name = "0x" + commitment.hex()
-        out = outcomes[name]["outcome"]
-        if out == "revealed_by_hand":
+        published = outcomes[commitment]
+        outcome = published["outcome"].text()
+        if outcome == "revealed_by_hand":
             if commitment not in by_id:
                 return f"{name}: revealed_by_hand, but not in orders.csv"
-        elif out == "decrypted":
+        elif outcome == "decrypted":
             if o is None or o.forfeited:
                 return f"{name}: published decrypted, recomputed {getattr(o, 'reason', 'no key')}"
             if commitment not in by_id or by_id[commitment].order != o.order:
                 return f"{name}: decrypted, but orders.csv does not hold that order under it"
-        elif out in ("forfeited", "key_unavailable", "rejected"):
+        elif outcome in ("forfeited", "key_unavailable", "rejected"):
             if commitment in by_id or commitment not in lost:
-                return f"{name}: {out}, but not among the batch's forfeits"
-            if out == "forfeited" and (o is None or o.reason != outcomes[name]["reason"]):
-                got_reason = "no key" if o is None else o.reason
-                return f"{name}: forfeited as {outcomes[name]['reason']}, recomputed {got_reason}"
-            if out == "key_unavailable" and secret is not None:
+                return f"{name}: {outcome}, but not among the batch's forfeits"
+            if outcome == "forfeited":
+                reason = published["reason"].text()
+                if o is None or o.reason != reason:
+                    got_reason = "no key" if o is None else o.reason
+                    return f"{name}: forfeited as {reason}, recomputed {got_reason}"
+            if outcome == "key_unavailable" and secret is not None:
                 return f"{name}: key_unavailable, but the secret is published"
-            if out == "rejected" and (o is None or o.forfeited):
+            if outcome == "rejected" and (o is None or o.forfeited):
                 return f"{name}: rejected after decryption, but it does not decrypt"
         else:
-            return f"{name}: unknown outcome {out!r}"
+            return f"{name}: unknown outcome {outcome!r}"
     return None

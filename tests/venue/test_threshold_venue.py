@@ -201,6 +201,66 @@ def test_a_tampered_threshold_file_fails_replay(
         assert "threshold.json" in capsys.readouterr().out
 
 
+#: A threshold.json value of another type or range: (path, value, the place named).
+_MALFORMED: list[tuple[tuple[str | int, ...], Any, str]] = [
+    (("domain", "chainId"), "x", "threshold.json: domain.chainId"),
+    (("round", "dealings_until_ms"), -1, "threshold.json: round.dealings_until_ms"),
+    (("dealings", 0, "dealer"), "1", "threshold.json: dealings[0].dealer"),
+    (("dealings", 0, "commitments"), "x", "threshold.json: dealings[0].commitments"),
+    (("dealings", 0, "keyper"), 7, "threshold.json: dealings[0].keyper"),
+    (("dealings", 0, "signature"), "0xzz", "threshold.json: dealings[0].signature"),
+    (("disqualified",), {}, "threshold.json: disqualified"),
+    (("key", "dealers", 0), True, "threshold.json: key.dealers[0]"),
+    (("seal", "commitment_root"), "0x12", "threshold.json: seal.commitment_root"),
+    (("shares", 0, "share"), None, "threshold.json: shares[0].share"),
+    (("ciphertexts", 0, "trader"), "0xzz", "threshold.json: ciphertexts[0].trader"),
+    (("outcomes", 0, "outcome"), ["decrypted"], "threshold.json: outcomes[0].outcome"),
+]
+
+
+def _published_threshold(cv: Committee3) -> Path:
+    """A settled encrypted batch's published folder (threshold.json included)."""
+    _trade_encrypted(cv)
+    _to_sealed(cv.venue, 3)
+    cv.release(1, 3)
+    cv.release(2, 3)
+    assert _record(cv.venue, 3)["status"] == "settled"
+    cv.venue.service.wait_published()
+    return Path(cv.venue.service.settings.publish_dir or "") / "batch-3"
+
+
+def test_a_malformed_threshold_value_is_named_and_a_bug_escapes(
+    cv: Committee3, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """replay reads threshold.json value by value: one of another type or range is
+    ``malformed`` naming the file and the field (never a crash); only the readers',
+    signatures' and threshold crypto's errors are caught, so a bug (here a planted
+    AttributeError) escapes."""
+    src = _published_threshold(cv)
+    for n, (path, value, place) in enumerate(_MALFORMED):
+        dst = tmp_path / f"b-{n}"
+        dst.mkdir()
+        for f in src.iterdir():
+            (dst / f.name).write_text(f.read_text())
+        doc = json.loads((dst / "threshold.json").read_text())
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        (dst / "threshold.json").write_text(json.dumps(doc))
+        assert main(["replay", str(dst)]) == 1, path
+        out = capsys.readouterr().out
+        assert f"malformed: BatchStatementError: {place}" in out, (path, out)
+    from sealbatch.venue import threshold_check
+
+    def broken(*args: object) -> None:
+        raise AttributeError("planted bug")
+
+    monkeypatch.setattr(threshold_check, "aggregate_dealings", broken)
+    with pytest.raises(AttributeError, match="planted bug"):
+        main(["replay", str(src)])
+
+
 def test_t_minus_one_shares_cannot_decrypt(cv: Committee3) -> None:
     """One share (t - 1) neither combines nor opens anything: after the wait the
     encrypted orders forfeit as key_unavailable."""
