@@ -14,9 +14,9 @@ custom error. The public inputs the contract derives are computed off chain by
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from web3 import Web3
@@ -77,6 +77,8 @@ __all__ = [
     "oracle_tuple",
     "statement_from_batch",
 ]
+
+_C = TypeVar("_C")  # a parsed published config
 
 #: Seconds an unserved forced withdrawal waits before anyone may freeze the exchange
 #: (development default; a production deployment picks days).
@@ -632,12 +634,7 @@ def _pre_config(files: Mapping[str, str]) -> SettlementConfig:
     Raises:
         BatchStatementError: the file or its config is missing or malformed.
     """
-    doc = pv.obj(_document(files, "pre_state.json"), "published batch: pre_state.json")
-    config = pv.member(doc, "config", "published batch: pre_state.json")
-    try:
-        return config_from_dict(config, "config")
-    except SettlementError as exc:
-        raise BatchStatementError(f"published batch: pre_state.json: {exc}") from exc
+    return _published_config(files, "pre_state.json", lambda c: config_from_dict(c, "config"))
 
 
 def _oracle_config(files: Mapping[str, str]) -> OracleConfig:
@@ -646,12 +643,18 @@ def _oracle_config(files: Mapping[str, str]) -> OracleConfig:
     Raises:
         BatchStatementError: the file or its config is missing or malformed.
     """
-    doc = pv.obj(_document(files, "oracle.json"), "published batch: oracle.json")
-    config = pv.member(doc, "config", "published batch: oracle.json")
+    return _published_config(files, "oracle.json", oracle_config_from_dict)
+
+
+def _published_config(files: Mapping[str, str], name: str, parse: Callable[[Any], _C]) -> _C:
+    """``parse`` of the ``config`` of the published file ``name``; only the settlement
+    layer's errors (a value its reader refuses, named) are caught."""
+    where = f"published batch: {name}"
+    config = pv.member(pv.obj(_document(files, name), where), "config", where)
     try:
-        return oracle_config_from_dict(config)
+        return parse(config)
     except SettlementError as exc:
-        raise BatchStatementError(f"published batch: oracle.json: {exc}") from exc
+        raise BatchStatementError(f"{where}: {exc}") from exc
 
 
 def _document(files: Mapping[str, str], name: str) -> Any:

@@ -52,7 +52,12 @@ from sealbatch.crypto.air import Column, Expr, pub
 from sealbatch.crypto.field_scalar import P as FIELD
 from sealbatch.crypto.poseidon2 import RATE
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
-from sealbatch.settlement.batch_air.limbs import BPS, DigitCells, floor_bps_cells
+from sealbatch.settlement.batch_air.limbs import (
+    BPS,
+    SPLIT_DIGITS,
+    DigitCells,
+    floor_bps_cells,
+)
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
     PUBLIC_PER_MARKET,
@@ -78,8 +83,7 @@ _CELLS = DigitCells(
     SECTION,
     "breaker",
     digits={
-        "a": (12, 3),
-        "c": (12, 1),
+        **SPLIT_DIGITS,
         "u": (12, 1),
         "w": (12, 4),
         "d": (12, 12, 4),

@@ -39,10 +39,12 @@ from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, Trac
 
 __all__ = [
     "AMOUNT_DIGITS",
+    "BPS",
     "CARRY_BITS",
     "CARRY_OFFSET",
     "DIGIT",
     "DIGIT_BITS",
+    "SPLIT_DIGITS",
     "CellColumns",
     "CellRows",
     "DigitCells",
@@ -210,6 +212,8 @@ BPS = 10_000
 _REM_LOW, _REM_HIGH = 16, BPS // 16
 #: ``a + 2^15·c``: the split of a value below 2^28 that the floor division reads.
 _SPLIT_BITS = 15
+#: The digits of that split: ``a < 2^15`` (12 + 3 bits) and ``c < 2^13`` (12 + 1 bits).
+SPLIT_DIGITS: dict[str, tuple[int, ...]] = {"a": (12, 3), "c": (12, 1)}
 
 
 @dataclass(frozen=True)

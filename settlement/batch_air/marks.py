@@ -49,7 +49,12 @@ from sealbatch.crypto.field_scalar import P as FIELD
 from sealbatch.crypto.poseidon2 import RATE
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.headers import _field
-from sealbatch.settlement.batch_air.limbs import BPS, DigitCells, floor_bps_cells
+from sealbatch.settlement.batch_air.limbs import (
+    BPS,
+    SPLIT_DIGITS,
+    DigitCells,
+    floor_bps_cells,
+)
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
     PUBLIC_PER_MARKET,
@@ -79,8 +84,7 @@ _CELLS = DigitCells(
     SECTION,
     "marks",
     digits={
-        "a": (12, 3),
-        "c": (12, 1),
+        **SPLIT_DIGITS,
         "su": (12,),
         "sw": (12, 4),
         "bu": (12,),
