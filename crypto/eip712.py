@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
@@ -37,7 +37,9 @@ __all__ = [
     "checksum_address",
     "is_address",
     "recover_signer",
+    "recover_signers",
     "sign_digest",
+    "sign_digests",
     "signing_digest",
 ]
 
@@ -339,21 +341,85 @@ def address_of(private_key: bytes | str) -> Address:
 # checks the results against coincurve's classes and eth_account.
 
 
+class _Signer:
+    """One key's recoverable signatures, the library's buffers made once (the bulk
+    path signs thousands of receipts with the operator's key in one call)."""
+
+    def __init__(self, private_key: bytes | str) -> None:
+        self._secret = _signing_key(_key_bytes(private_key)).secret
+        self._sig = _ffi.new("secp256k1_ecdsa_recoverable_signature *")
+        self._out = _ffi.new("unsigned char[64]")
+        self._recid = _ffi.new("int *")
+        self._compact = _ffi.buffer(self._out, 64)
+
+    def __call__(self, digest: bytes) -> bytes:
+        if len(digest) != 32:
+            raise SignatureError(f"expected a 32-byte digest, got {len(digest)} bytes")
+        ctx = _CONTEXT.ctx
+        if not _lib.secp256k1_ecdsa_sign_recoverable(
+            ctx, self._sig, bytes(digest), self._secret, _ffi.NULL, _ffi.NULL
+        ):
+            raise SignatureError("the nonce generation failed or the private key is invalid")
+        _lib.secp256k1_ecdsa_recoverable_signature_serialize_compact(
+            ctx, self._out, self._recid, self._sig
+        )
+        return self._compact[:] + bytes((self._recid[0] + 27,))
+
+
 def sign_digest(private_key: bytes | str, digest: bytes) -> bytes:
     """Sign a 32-byte digest; returns 65 bytes ``r || s || v`` with v in {27, 28}
     (RFC 6979 nonces: the same key and digest give the same signature)."""
-    if len(digest) != 32:
-        raise SignatureError(f"expected a 32-byte digest, got {len(digest)} bytes")
-    key = _signing_key(_key_bytes(private_key))
-    sig = _ffi.new("secp256k1_ecdsa_recoverable_signature *")
-    if not _lib.secp256k1_ecdsa_sign_recoverable(
-        _CONTEXT.ctx, sig, bytes(digest), key.secret, _ffi.NULL, _ffi.NULL
-    ):
-        raise SignatureError("the nonce generation failed or the private key is invalid")
-    out = _ffi.new("unsigned char[64]")
-    recid = _ffi.new("int *")
-    _lib.secp256k1_ecdsa_recoverable_signature_serialize_compact(_CONTEXT.ctx, out, recid, sig)
-    return _ffi.buffer(out, 64)[:] + bytes((recid[0] + 27,))
+    return _Signer(private_key)(digest)
+
+
+def sign_digests(private_key: bytes | str, digests: Iterable[bytes]) -> list[bytes]:
+    """:func:`sign_digest` of each of ``digests`` with one key: the same signatures,
+    without making the library's buffers again for each."""
+    sign = _Signer(private_key)
+    return [sign(digest) for digest in digests]
+
+
+class _Recoverer:
+    """Signer recovery, the library's buffers made once (the bulk path recovers
+    thousands of signers in one call)."""
+
+    def __init__(self) -> None:
+        self._sig = _ffi.new("secp256k1_ecdsa_recoverable_signature *")
+        self._pub = _ffi.new("secp256k1_pubkey *")
+        self._out = _ffi.new("unsigned char[65]")
+        self._size = _ffi.new("size_t *", 65)
+        self._serialized = _ffi.buffer(self._out, 65)
+
+    def __call__(self, digest: bytes, signature: bytes) -> Address:
+        if len(digest) != 32:
+            raise SignatureError(f"expected a 32-byte digest, got {len(digest)} bytes")
+        if len(signature) != 65:
+            raise SignatureError(f"expected a 65-byte signature, got {len(signature)} bytes")
+        v = signature[64]
+        if v >= 27:
+            v -= 27
+        if v not in (0, 1):
+            raise SignatureError(f"expected v in {{27, 28}}, got {signature[64]}")
+        s = int.from_bytes(signature[32:64], "big")
+        r = int.from_bytes(signature[:32], "big")
+        if not (0 < r < _SECP256K1_N and 0 < s <= _SECP256K1_N // 2):
+            raise SignatureError("signature r or s out of range (high-s signatures are refused)")
+        ctx = _CONTEXT.ctx
+        if not _lib.secp256k1_ecdsa_recoverable_signature_parse_compact(
+            ctx, self._sig, bytes(signature[:64]), v
+        ):
+            raise SignatureError(
+                "no public key recovers from this signature: Failed to parse recoverable signature."
+            )
+        if not _lib.secp256k1_ecdsa_recover(ctx, self._pub, self._sig, bytes(digest)):
+            raise SignatureError(
+                "no public key recovers from this signature: failed to recover ECDSA public key"
+            )
+        self._size[0] = 65
+        _lib.secp256k1_ec_pubkey_serialize(
+            ctx, self._out, self._size, self._pub, _lib.SECP256K1_EC_UNCOMPRESSED
+        )
+        return checksum_address(keccak256(self._serialized[1:])[-20:])
 
 
 def recover_signer(digest: bytes, signature: bytes) -> Address:
@@ -364,33 +430,18 @@ def recover_signer(digest: bytes, signature: bytes) -> Address:
             s is in the upper half of the curve order (EIP-2 malleability), or
             no public key recovers; or the digest is not 32 bytes.
     """
-    if len(digest) != 32:
-        raise SignatureError(f"expected a 32-byte digest, got {len(digest)} bytes")
-    if len(signature) != 65:
-        raise SignatureError(f"expected a 65-byte signature, got {len(signature)} bytes")
-    v = signature[64]
-    if v >= 27:
-        v -= 27
-    if v not in (0, 1):
-        raise SignatureError(f"expected v in {{27, 28}}, got {signature[64]}")
-    s = int.from_bytes(signature[32:64], "big")
-    r = int.from_bytes(signature[:32], "big")
-    if not (0 < r < _SECP256K1_N and 0 < s <= _SECP256K1_N // 2):
-        raise SignatureError("signature r or s out of range (high-s signatures are refused)")
-    ctx = _CONTEXT.ctx
-    sig = _ffi.new("secp256k1_ecdsa_recoverable_signature *")
-    if not _lib.secp256k1_ecdsa_recoverable_signature_parse_compact(
-        ctx, sig, bytes(signature[:64]), v
-    ):
-        raise SignatureError(
-            "no public key recovers from this signature: Failed to parse recoverable signature."
-        )
-    pub = _ffi.new("secp256k1_pubkey *")
-    if not _lib.secp256k1_ecdsa_recover(ctx, pub, sig, bytes(digest)):
-        raise SignatureError(
-            "no public key recovers from this signature: failed to recover ECDSA public key"
-        )
-    out = _ffi.new("unsigned char[65]")
-    size = _ffi.new("size_t *", 65)
-    _lib.secp256k1_ec_pubkey_serialize(ctx, out, size, pub, _lib.SECP256K1_EC_UNCOMPRESSED)
-    return checksum_address(keccak256(_ffi.buffer(out, 65)[1:])[-20:])
+    return _Recoverer()(digest, signature)
+
+
+def recover_signers(pairs: Iterable[tuple[bytes, bytes]]) -> list[Address | None]:
+    """:func:`recover_signer` of each ``(digest, signature)``, None where it raises
+    :class:`SignatureError`: the same addresses, without making the library's
+    buffers again for each."""
+    recover = _Recoverer()
+    out: list[Address | None] = []
+    for digest, signature in pairs:
+        try:
+            out.append(recover(digest, signature))
+        except SignatureError:
+            out.append(None)
+    return out

@@ -34,9 +34,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from sealbatch.auction.commit_reveal import Receipt, commit_digest, sign_receipt
-from sealbatch.crypto.eip712 import Address, Eip712Domain, recover_signer
-from sealbatch.crypto.exceptions import SignatureError
+from sealbatch.auction.commit_reveal import Receipt, commit_digest, receipt_digest
+from sealbatch.crypto.eip712 import Address, Eip712Domain, recover_signers, sign_digests
 from sealbatch.venue.schemas import CommitIn, hexb
 
 __all__ = ["MIN_BULK", "SignerPool"]
@@ -67,24 +66,24 @@ def _fields(body: CommitIn) -> _CommitFields:
 def _recover(domain: Eip712Domain, items: list[_CommitFields]) -> list[str | None]:
     """In a worker: the address that signed each commitment, None where the
     signature does not recover (the state machine refuses it with its own error)."""
-    out: list[str | None] = []
+    pairs: list[tuple[bytes, bytes]] = []
     for trader, batch_id, market, commitment, nonce, margin_lock, bond, expiry, sig in items:
         try:
             digest = commit_digest(
                 domain, trader, batch_id, market, hexb(commitment), nonce, margin_lock, bond, expiry
             )
-            out.append(recover_signer(digest, hexb(sig)))
-        except (SignatureError, ValueError):
-            out.append(None)
-    return out
+            pairs.append((digest, hexb(sig)))
+        except ValueError:
+            pairs.append((b"", b""))  # recovers nobody (a digest is 32 bytes): None
+    return list(recover_signers(pairs))
 
 
 def _sign(
     domain: Eip712Domain, operator_key: bytes, items: list[tuple[int, int, bytes, int]]
 ) -> list[bytes]:
     """In a worker: the operator's ``Receipt`` signature of each ``(batch_id, sequence,
-    commitment, received_at_ms)``."""
-    return [sign_receipt(domain, operator_key, *item) for item in items]
+    commitment, received_at_ms)`` (:func:`~sealbatch.auction.commit_reveal.sign_receipt`'s)."""
+    return sign_digests(operator_key, [receipt_digest(domain, *item) for item in items])
 
 
 class SignerPool:

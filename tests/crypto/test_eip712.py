@@ -27,7 +27,9 @@ from sealbatch.crypto.eip712 import (
     address_of,
     checksum_address,
     recover_signer,
+    recover_signers,
     sign_digest,
+    sign_digests,
     signing_digest,
 )
 from sealbatch.crypto.exceptions import SignatureError
@@ -278,6 +280,42 @@ def test_malformed_signatures_are_refused(make: Callable[[bytes], bytes], match:
     digest = eth_keccak(b"message")
     with pytest.raises(SignatureError, match=match):
         recover_signer(digest, make(sign_digest(KEY, digest)))
+
+
+def test_many_at_once_are_the_one_at_a_time_results() -> None:
+    """``sign_digests`` and ``recover_signers`` (the bulk path's, buffers made once)
+    give what ``sign_digest`` and ``recover_signer`` give for each, a refused
+    signature (every malformed kind above, a short digest) as None, in order."""
+    keys = [KEY, bytes.fromhex("11" * 32), bytes.fromhex("7f" * 32)]
+    digests = [eth_keccak(i.to_bytes(4, "big")) for i in range(24)]
+    for key in keys:
+        assert sign_digests(key, digests) == [sign_digest(key, d) for d in digests]
+        assert sign_digests("0x" + key.hex(), digests[:2]) == sign_digests(key, digests[:2])
+    pairs: list[tuple[bytes, bytes]] = []
+    for i, d in enumerate(digests):
+        sig = sign_digest(keys[i % 3], d)
+        bad = {
+            1: sig[:64],
+            2: sig[:64] + b"\x1d",
+            3: bytes(32) + sig[32:],
+            4: (5).to_bytes(32, "big") + sig[32:],
+            5: sig[:32]
+            + (SECP256K1_N - int.from_bytes(sig[32:64], "big")).to_bytes(32, "big")
+            + bytes([55 - sig[64]]),
+        }.get(i % 8, sig)
+        pairs.append((d if i != 6 else d[:31], bad))
+    expected: list[Address | None] = []
+    for d, sig in pairs:
+        try:
+            expected.append(recover_signer(d, sig))
+        except SignatureError:
+            expected.append(None)
+    got = recover_signers(pairs)
+    assert got == expected
+    assert [a is None for a in got[:8]] == [False, True, True, True, True, True, True, False]
+    assert got[0] == address_of(keys[0]) and got[7] == address_of(keys[1])
+    with pytest.raises(SignatureError, match="32-byte digest"):
+        sign_digests(KEY, [bytes(32), bytes(31)])
 
 
 def test_recover_signer_needs_a_32_byte_digest() -> None:

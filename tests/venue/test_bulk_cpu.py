@@ -121,3 +121,59 @@ def test_a_bulk_request_with_bad_items_answers_each_and_loses_nothing_else(
     assert [e.kind for e in logged] == ["commit"] * len(taken)
     assert [e.payload for e in logged] == [CommitIn(**b).model_dump_json() for b in taken]
     assert [json.loads(e.payload)["nonce"] for e in logged] == [b["nonce"] for b in taken]
+
+
+_DEEP_BODIES = {
+    "brackets": b"[" * 100_000,
+    "objects": b'{"a":' * 50_000,
+    "in a bulk item": b'[{"trader":' + b"[" * 100_000,
+    "after a good item": b'[{"nonce":1},' + b"[" * 100_000 + b"]" * 100_000 + b"]",
+}
+
+
+@pytest.mark.parametrize("shape", list(_DEEP_BODIES))
+def test_a_deep_commitment_body_gets_the_guards_answer(bulk_venue: Venue, shape: str) -> None:
+    """``POST /v1/commitments`` parses its body once (the route's Rust parse, not the
+    depth guard's first): a body nested too deep still gets the guard's exact answer,
+    the one any other signed write gets for it, and changes nothing."""
+    body = _DEEP_BODIES[shape]
+    headers = {"content-type": "application/json"}
+    events = bulk_venue.service.core.events_applied
+    answers = [
+        bulk_venue.tc.post(path, content=body, headers=headers)
+        for path in ("/v1/commitments", "/v1/reveals")
+    ]
+    assert answers[0].status_code == answers[1].status_code == 400, answers[0].text
+    assert answers[0].content == answers[1].content
+    assert answers[0].json()["code"] == "malformed_json"
+    assert [list(a.headers.items()) for a in answers[:1]] == [
+        list(a.headers.items()) for a in answers[1:]
+    ]
+    assert bulk_venue.service.core.events_applied == events
+
+
+def test_a_bulk_body_is_parsed_once(bulk_venue: Venue, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The depth guard leaves a commitment list to its route: no second parse."""
+    from sealbatch.venue.api import middleware
+
+    calls: list[int] = []
+    real = middleware.from_json
+
+    def counted(data: bytes) -> object:
+        calls.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(middleware, "from_json", counted)
+    dave = bulk_venue.traders["dave"]
+    batch = dave._collecting()
+    bodies = [
+        dave._commit_body(
+            Order("BTC-PERP", Side.BUY, 300 + i, 1), batch, 0, 0, bulk_venue.clock.now_ms() + 60_000
+        )[0]
+        for i in range(MIN_BULK)
+    ]
+    r = bulk_venue.tc.post("/v1/commitments", json=bodies)
+    assert r.status_code == 200 and all(item["ok"] for item in r.json()), r.text
+    assert calls == []
+    r = bulk_venue.tc.post("/v1/reveals", json=bodies)  # any other signed write: guarded
+    assert r.status_code == 422 and calls  # (and its refusal's signer read)

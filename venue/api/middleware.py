@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sealbatch.venue.service import VenueService
 
 __all__ = [
+    "DEPTH_CHECKED_BY_ROUTE",
     "FEW_BRACKETS",
     "PROBLEM_TYPE",
     "BodyLimit",
@@ -34,6 +35,7 @@ __all__ = [
     "error_problem",
     "problem",
     "request_timeout",
+    "too_deep",
 ]
 
 PROBLEM_TYPE = "application/problem+json"
@@ -178,6 +180,24 @@ def _claimed_signer(body: bytes) -> str | None:
 FEW_BRACKETS = 64
 
 
+#: ``POST`` paths whose route parses its body only with pydantic-core's Rust parser
+#: and checks the depth itself, with :func:`too_deep`, when that parse fails (a bulk
+#: commitment list parsed once, not twice).
+DEPTH_CHECKED_BY_ROUTE = frozenset({"/v1/commitments"})
+
+
+def too_deep(body: bytes | bytearray) -> JSONResponse | None:
+    """:class:`JsonDepthGuard`'s ``400 malformed_json`` answer to ``body`` when it is
+    nested too deep, else None."""
+    if body.count(b"[") + body.count(b"{") > FEW_BRACKETS:
+        try:
+            from_json(bytes(body))
+        except ValueError as exc:
+            if "recursion" in str(exc):
+                return problem(400, "malformed_json", f"body: expected a JSON document, got {exc}")
+    return None
+
+
 class JsonDepthGuard:
     """Pure ASGI middleware: refuse a request body nested deeper than JSON parsers
     can take safely (``400 malformed_json``) before any route parses it.
@@ -186,14 +206,20 @@ class JsonDepthGuard:
     raised the recursion limit (py_ecc sets 100 000), so 100 000 nested ``[``
     could crash the process. A body with few brackets cannot be deep; one with
     many is parsed once by pydantic-core's Rust parser, whose depth limit does
-    not depend on the interpreter's.
+    not depend on the interpreter's. A ``POST`` to :data:`DEPTH_CHECKED_BY_ROUTE`
+    goes on unread: its route parses with that parser alone and answers the same
+    ``400`` (:func:`too_deep`) when the parse fails.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("POST", "PUT", "PATCH")
+            or (scope["method"] == "POST" and scope["path"] in DEPTH_CHECKED_BY_ROUTE)
+        ):
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
@@ -206,16 +232,10 @@ class JsonDepthGuard:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-        if body.count(b"[") + body.count(b"{") > FEW_BRACKETS:
-            try:
-                from_json(bytes(body))
-            except ValueError as exc:
-                if "recursion" in str(exc):
-                    response = problem(
-                        400, "malformed_json", f"body: expected a JSON document, got {exc}"
-                    )
-                    await response(scope, receive, send)
-                    return
+        response = too_deep(body)
+        if response is not None:
+            await response(scope, receive, send)
+            return
 
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()

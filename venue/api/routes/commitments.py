@@ -24,6 +24,7 @@ from sealbatch.venue.api.middleware import (
     claimed_signer_headers,
     declared_length,
     error_problem,
+    too_deep,
 )
 from sealbatch.venue.errors import BadRequest, problem_status
 from sealbatch.venue.schemas import BulkItem, CommitIn, ReceiptOut
@@ -72,13 +73,19 @@ def problem_json(err: Any) -> dict[str, Any]:
 _BULK = TypeAdapter(list[CommitIn])
 
 
-def _parse(raw: bytes) -> CommitIn | list[CommitIn]:
-    """Parse one commitment or a list straight from the body (the hot path)."""
+def _parse(raw: bytes) -> CommitIn | list[CommitIn] | Response:
+    """Parse one commitment or a list straight from the body (the hot path), or the
+    ``400 malformed_json`` of a body nested too deep (the app's
+    :class:`~sealbatch.venue.api.middleware.JsonDepthGuard` leaves this route's
+    body to it: parsed here once, not twice)."""
     try:
         if raw.lstrip()[:1] == b"[":
             return _BULK.validate_json(raw)
         return CommitIn.model_validate_json(raw)
     except ValidationError as exc:
+        deep = too_deep(raw)
+        if deep is not None:
+            return deep
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
@@ -112,6 +119,8 @@ _REQUEST_BODY = {
 )
 async def post_commitments(service: ServiceDep, request: Request) -> Response:
     body = _parse(await request.body())
+    if isinstance(body, Response):
+        return body
     if isinstance(body, list):
         bulk_max = service.settings.bulk_max
         if not 1 <= len(body) <= bulk_max:
