@@ -106,6 +106,8 @@ _FRESH = 0  # open, nothing of its first request yet (the head's clock runs)
 _HEAD = 1  # a request's head arriving
 _BODY = 2  # a request's body arriving
 _IDLE = 3  # no request arriving: the server's time (answering) or keep-alive's
+#: The label of a connection closed in each phase (``sealbatch_slow_connections_closed``).
+_PHASE_NAMES = {_FRESH: "idle", _HEAD: "head", _BODY: "body"}
 
 
 class HeadWithBodyProtocol(HttpToolsProtocol):
@@ -117,8 +119,8 @@ class HeadWithBodyProtocol(HttpToolsProtocol):
     head_timeout_s: float = 10.0
     #: Seconds for a request's whole body, from the end of its head.
     body_timeout_s: float = 30.0
-    #: The venue's app (its ``state.service`` counts each 408 and gives the
-    #: ``RateLimit-*`` headers of an answer to a ``POST``), or None.
+    #: The venue's app (its ``state.service`` counts each connection closed and each
+    #: 408, and gives the ``RateLimit-*`` headers of an answer to a ``POST``), or None.
     venue_app: Any = None
 
     @classmethod
@@ -230,6 +232,10 @@ class HeadWithBodyProtocol(HttpToolsProtocol):
         """Answer ``408 request_timeout`` when a request has begun and has no answer
         yet, then close the connection (the app, if it runs, sees the client gone)."""
         cycle = self.cycle
+        state = getattr(self.venue_app, "state", None)
+        service = getattr(state, "service", None)
+        if service is not None:
+            service.metrics.slow_closed.labels(_PHASE_NAMES[phase]).inc()
         if phase == _BODY:
             cycle.disconnected = True  # the app's receive: http.disconnect; its sends: dropped
             cycle.message_event.set()
@@ -253,8 +259,6 @@ class HeadWithBodyProtocol(HttpToolsProtocol):
                 f"request head: expected it whole within {self.head_timeout_s:g} s, got part of it"
             )
         self._phase = _IDLE
-        state = getattr(self.venue_app, "state", None)
-        service = getattr(state, "service", None)
         response = request_timeout(detail, method, service)
         content = [STATUS_LINE[408]]
         for name, value in [*self.server_state.default_headers, *response.raw_headers]:

@@ -291,6 +291,12 @@ class _Metrics:
         "1 while the next L1 request cannot be credited yet (a forced withdrawal with "
         "nothing to serve it)",
     )
+    slow_closed = _Metric(
+        Counter,
+        "sealbatch_slow_connections_closed",
+        "connections closed at a request deadline (phase: idle, nothing sent; head; body)",
+        ("phase",),
+    )
     commit_latency = _Metric(
         Histogram,
         "sealbatch_durable_write_seconds",

@@ -135,6 +135,16 @@ def _timeouts(service: Any) -> float:
     return float(value)
 
 
+def _closed(service: Any) -> dict[str, float]:
+    """``sealbatch_slow_connections_closed_total`` by phase."""
+    counter = service.metrics.slow_closed
+    return {p: float(counter.labels(p)._value.get()) for p in ("idle", "head", "body")}
+
+
+def _more(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {p: after[p] - before[p] for p in before if after[p] != before[p]}
+
+
 def test_a_trickled_body_gets_408_and_nothing_of_it_is_taken(
     venue: _Venue, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -147,6 +157,7 @@ def test_a_trickled_body_gets_408_and_nothing_of_it_is_taken(
     data = _request(body)
     head_len = data.index(b"\r\n\r\n") + 4
     before = _timeouts(venue.service)
+    closed_before = _closed(venue.service)
     with _connect(venue.server.port) as s:
         s.sendall(data[:head_len])
         start = time.monotonic()
@@ -178,6 +189,7 @@ def test_a_trickled_body_gets_408_and_nothing_of_it_is_taken(
     assert headers["connection"] == "close"
     assert headers["ratelimit-limit"] == headers["ratelimit-remaining"] == "200"
     assert _timeouts(venue.service) == before + 1
+    assert _more(closed_before, _closed(venue.service)) == {"body": 1}
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
     # nothing half-applied: the same bytes, sent whole, are a new commitment
@@ -200,15 +212,18 @@ def test_a_head_without_its_body_gets_408(venue: _Venue) -> None:
 
 
 def test_an_idle_connection_is_closed_without_an_answer(venue: _Venue) -> None:
+    before = _closed(venue.service)
     with _connect(venue.server.port) as s:
         start = time.monotonic()
         got, closed = _read_to_close(s)
     assert got == b""
     assert HEAD_S - 0.05 <= closed - start < HEAD_S + 1.5
+    assert _more(before, _closed(venue.service)) == {"idle": 1}
 
 
 def test_a_trickled_head_gets_408(venue: _Venue) -> None:
     data = b"GET /v1/info HTTP/1.1\r\nhost: venue\r\nx-slow: " + b"a" * 200
+    before = _closed(venue.service)
     with _connect(venue.server.port) as s:
         start = time.monotonic()
         s.settimeout(0.1)
@@ -229,6 +244,7 @@ def test_a_trickled_head_gets_408(venue: _Venue) -> None:
     assert status == 408 and "ratelimit-limit" not in headers  # not a signed write
     assert json.loads(problem)["detail"].startswith("request head: expected it whole within 0.4 s")
     assert HEAD_S - 0.05 <= closed - start < HEAD_S + 1.5
+    assert _more(before, _closed(venue.service)) == {"head": 1}
 
 
 def test_others_are_served_while_slow_clients_wait(venue: _Venue) -> None:
@@ -290,6 +306,7 @@ def test_a_body_answered_before_it_arrived_is_closed_at_its_deadline(venue: _Ven
     """A declared body above the limit is answered 413 at once; if it then trickles
     on, the connection is closed at the body deadline, with no second answer."""
     head = b"POST /v1/commitments HTTP/1.1\r\nhost: venue\r\ncontent-length: 9000000\r\n\r\n"
+    before = (_closed(venue.service), _timeouts(venue.service))
     with _connect(venue.server.port) as s:
         s.sendall(head)
         start = time.monotonic()
@@ -310,6 +327,8 @@ def test_a_body_answered_before_it_arrived_is_closed_at_its_deadline(venue: _Ven
         closed = time.monotonic()
     assert got.count(b"HTTP/1.1 ") == 1 and got.startswith(b"HTTP/1.1 413 "), got
     assert BODY_S - 0.05 <= closed - start < BODY_S + 1.5
+    assert _more(before[0], _closed(venue.service)) == {"body": 1}
+    assert _timeouts(venue.service) == before[1]  # closed, not answered 408
 
 
 # The clock is not the client's while the server is not reading the connection.
