@@ -50,7 +50,6 @@ from __future__ import annotations
 
 from sealbatch.crypto.air import Column, Expr, pub
 from sealbatch.crypto.field_scalar import P as FIELD
-from sealbatch.crypto.poseidon2 import RATE
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.limbs import (
     BPS,
@@ -58,12 +57,12 @@ from sealbatch.settlement.batch_air.limbs import (
     DigitCells,
     floor_bps_cells,
 )
+from sealbatch.settlement.batch_air.marks import carry_header_values
 from sealbatch.settlement.batch_air.statement import (
     PUBLIC_HEADER,
     PUBLIC_PER_MARKET,
     BatchStatement,
 )
-from sealbatch.settlement.roots import header_blocks, market_field
 
 __all__ = ["SECTION", "breaker_rule", "declare", "generate", "protective"]
 
@@ -106,20 +105,8 @@ def protective(b: AirBuilder, j: int) -> Column:
 def declare(b: AirBuilder, statement: BatchStatement) -> None:
     """Allocate the section's columns and constraints (after the headers and marks)."""
     m = len(statement.markets)
-    h = header_blocks(m)
-    block = [b.existing(f"hdr.b{k}") for k in range(RATE)]
     terms = _terms(statement)
-    carried: list[dict[str, Column]] = []
-    for j in range(m):
-        cols: dict[str, Column] = {}
-        for name, pre, field in _CARRIED:
-            cc = b.column(SECTION, f"{name}{j}")
-            b.constrain(cc.next - cc, f"breaker: market {j}'s {name} is constant")
-            pos = market_field(j, field)
-            row = (0 if pre else h) + pos // RATE
-            b.boundary(row, cc - block[pos % RATE], f"breaker: market {j}'s {name} is the header's")
-            cols[name] = cc
-        carried.append(cols)
+    carried = carry_header_values(b, SECTION, "breaker", m, _CARRIED)
     w = _CELLS.declare(b)
     num = w.num
     pinv = b.existing("mark.pinv")

@@ -44,6 +44,8 @@ prover refuses it): a liveness limit, not a soundness one.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 from sealbatch.crypto.air import Column, Expr, pub
 from sealbatch.crypto.field_scalar import P as FIELD
 from sealbatch.crypto.poseidon2 import RATE
@@ -62,7 +64,7 @@ from sealbatch.settlement.batch_air.statement import (
 )
 from sealbatch.settlement.roots import header_blocks, market_field
 
-__all__ = ["SECTION", "declare", "generate", "mark_rule"]
+__all__ = ["SECTION", "carry_header_values", "declare", "generate", "mark_rule"]
 
 SECTION = "mark"
 _BOUND_BITS = 28
@@ -78,6 +80,8 @@ _CARRIED = (
     ("l0", True, "last"),
     ("l1", False, "last"),
 )
+#: The carried fields that are signed amounts of three limbs (the flag is one element).
+_SIGNED = ("index", "premium", "mark", "last")
 #: The rule's cells: digits by bit width (a top digit of fewer than 12 bits is scaled
 #: into the table), remainders below 10 000, bits, inverses.
 _CELLS = DigitCells(
@@ -108,29 +112,52 @@ def _value(parts: list[Expr]) -> Expr:
     return (1 - 2 * sign) * (l0 + (1 << 24) * l1 + (1 << 48) * l2)
 
 
-def declare(b: AirBuilder, statement: BatchStatement) -> None:
-    """Allocate the section's columns and constraints (after the headers)."""
-    m = len(statement.markets)
-    h = header_blocks(m)
+def carry_header_values(
+    b: AirBuilder,
+    section: str,
+    label: str,
+    markets: int,
+    carried: Sequence[tuple[str, bool, str]],
+    signed: Collection[str] = (),
+) -> list[dict[str, Column]]:
+    """Per market ``j``, columns ``<section>.<name><j>`` constant down the trace, each
+    pinned to a field of a state header on the header row that holds it.
+
+    Args:
+        carried: ``(name, pre-state header?, field)`` per value.
+        signed: the fields that are signed amounts, ``(1 − 2·sign)·(l0 + 2^24·l1 +
+            2^48·l2)`` over their header elements; any other field is one element.
+
+    Returns:
+        Per market, the columns by name.
+    """
+    h = header_blocks(markets)
     block = [b.existing(f"hdr.b{k}") for k in range(RATE)]
-    terms = _terms(statement)
-    carried: list[dict[str, Column]] = []
-    for j in range(m):
+    out: list[dict[str, Column]] = []
+    for j in range(markets):
         cols: dict[str, Column] = {}
-        for name, pre, field in _CARRIED:
-            cc = b.column(SECTION, f"{name}{j}")
-            b.constrain(cc.next - cc, f"marks: market {j}'s {name} is constant")
+        for name, pre, field in carried:
+            cc = b.column(section, f"{name}{j}")
+            b.constrain(cc.next - cc, f"{label}: market {j}'s {name} is constant")
             base = 0 if pre else h
             pos = market_field(j, field)
             hv: Expr
-            if field == "flagged":
-                row, hv = base + pos // RATE, block[pos % RATE]
-            else:
+            if field in signed:
                 row, parts = _field(block, base, pos)
                 hv = _value(parts)
-            b.boundary(row, cc - hv, f"marks: market {j}'s {name} is the header's")
+            else:
+                row, hv = base + pos // RATE, block[pos % RATE]
+            b.boundary(row, cc - hv, f"{label}: market {j}'s {name} is the header's")
             cols[name] = cc
-        carried.append(cols)
+        out.append(cols)
+    return out
+
+
+def declare(b: AirBuilder, statement: BatchStatement) -> None:
+    """Allocate the section's columns and constraints (after the headers)."""
+    m = len(statement.markets)
+    terms = _terms(statement)
+    carried = carry_header_values(b, SECTION, "marks", m, _CARRIED, _SIGNED)
     w = _CELLS.declare(b)
     num = w.num
     b.constrain(w["h1"] * w["o1"], "marks: the step clamp takes one side")
