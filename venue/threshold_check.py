@@ -101,6 +101,16 @@ def _signer(domain: Eip712Domain, struct: Any, values: Mapping[str, Any], sig: _
     return recover_signer(signing_digest(domain, struct, values), sig.hex_bytes(65))
 
 
+def _key_share(node: _Node, batch_id: int, domain: Eip712Domain) -> tuple[int, int, Address]:
+    """A released share's (or a fault's): the keyper index, the share and the signer of
+    its signed ``KeyShare``."""
+    index, share = node["index"].uint(), node["share"].hex_bytes()
+    values = {"keyper": node["keyper"].address(), "batchId": batch_id, "index": index,
+              "share": share}  # fmt: skip
+    signer = _signer(domain, KEY_SHARE_TYPE, values, node["signature"])
+    return index, int.from_bytes(share, "big"), signer
+
+
 def threshold_difference(
     doc: Mapping[str, Any],
     batch_id: int,
@@ -262,23 +272,15 @@ def _difference(
     # 3. shares and the secret
     taken: dict[int, int] = {}
     for s in doc["shares"].items():
-        index = s["index"].uint()
-        share = s["share"].hex_bytes()
-        values = {
-            "keyper": s["keyper"].address(),
-            "batchId": batch_id,
-            "index": index,
-            "share": share,
-        }
+        index, released, got = _key_share(s, batch_id, domain)
         want = committee.member(index).address
-        got = _signer(domain, KEY_SHARE_TYPE, values, s["signature"])
         if got != want:
             return f"share of keyper {index}: expected signer {want}, got {got}"
         try:
-            key.verify_share(index, int.from_bytes(share, "big"))
+            key.verify_share(index, released)
         except BadShare as exc:
             return f"share of keyper {index}: taken, but {exc}"
-        taken[index] = int.from_bytes(share, "big")
+        taken[index] = released
     secret = combine_shares(key, taken) if len(taken) >= t else None
     published_secret = None if doc["secret"].is_null() else doc["secret"].text()
     want_secret = None if secret is None else "0x" + secret.to_bytes(32, "big").hex()
@@ -286,19 +288,11 @@ def _difference(
         return f"secret: expected {want_secret} from the shares, got {published_secret}"
     # 4. faults
     for f in doc["faults"].items():
-        index = f["index"].uint()
-        share = f["share"].hex_bytes()
-        values = {
-            "keyper": f["keyper"].address(),
-            "batchId": batch_id,
-            "index": index,
-            "share": share,
-        }
-        got = _signer(domain, KEY_SHARE_TYPE, values, f["signature"])
+        index, released, got = _key_share(f, batch_id, domain)
         if got != committee.member(index).address:
             return f"fault against keyper {index}: expected its signature, got {got}'s"
         try:
-            key.verify_share(index, int.from_bytes(share, "big"))
+            key.verify_share(index, released)
             valid = True
         except (BadShare, ThresholdError):
             valid = False
