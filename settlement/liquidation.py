@@ -33,7 +33,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -43,16 +42,19 @@ import numpy.typing as npt
 from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Order, Side, TimeInForce
+from sealbatch.auction.commitment import address_limbs, limbs, market_code
 from sealbatch.crypto.eip712 import Address
-from sealbatch.crypto.keccak import keccak256
+from sealbatch.crypto.poseidon2 import digest_to_bytes, hash_rows
 from sealbatch.settlement.ledger import AccountKey, LiquidationOrder, MarketState, notional_matrix
 from sealbatch.settlement.params import BPS, DeleverageMode, MarketRisk, SettlementConfig
 
 __all__ = [
-    "LIQUIDATION_TAG",
+    "LIQUIDATION_DOMAIN",
     "DeficitFlow",
     "cover_deficits",
+    "liquidation_id_elements",
     "liquidation_order_id",
+    "liquidation_order_ids",
     "liquidation_slice_lots",
     "plan_liquidations",
     "price_band_bps",
@@ -61,30 +63,62 @@ __all__ = [
 
 I64 = npt.NDArray[np.int64]
 
-#: Tag of liquidation order ids: keccak("sealbatch.Liquidation.v1").
-LIQUIDATION_TAG = keccak256(b"sealbatch.Liquidation.v1")
+#: The first element of a liquidation order id's preimage (docs/formats.md "Liquidation
+#: order ids"): the commitments' is ``COMMITMENT_DOMAIN``, so no order id of a trader's
+#: preimage can be a liquidation order's.
+LIQUIDATION_DOMAIN = 0x5EA1_000A
+
+
+def liquidation_id_elements(batch_id: int, account: AccountKey, market: str) -> list[int]:
+    """The 16 field elements whose Poseidon2 sponge is the order id (two rate blocks):
+    ``[LIQUIDATION_DOMAIN, batch_id×3, market_code, 0, 0, 0]`` and
+    ``[trader×7, subaccount]`` (the batch id as three 24-bit limbs, the trader's address
+    as seven, low limb first; the second block is the pending record's second block).
+
+    Raises:
+        ValueError: a batch id that is not a uint64, a subaccount not below 2^16, or a
+            malformed address.
+    """
+    if isinstance(batch_id, bool) or not isinstance(batch_id, int) or not 0 <= batch_id < 1 << 64:
+        raise ValueError(f"batch_id: expected a uint64, got {batch_id!r}")
+    if not 0 <= account.subaccount < 1 << 16:
+        raise ValueError(f"subaccount: expected 0 to 65535, got {account.subaccount}")
+    return [
+        LIQUIDATION_DOMAIN,
+        *limbs(batch_id, 3),
+        market_code(market),
+        0,
+        0,
+        0,
+        *address_limbs(account.address),
+        account.subaccount,
+    ]
 
 
 def liquidation_order_id(batch_id: int, account: AccountKey, market: str) -> bytes:
-    """``keccak(TAG ‖ abi.encode(uint64 batchId, address, uint16 subaccount, keccak(market)))``.
+    """``digest_to_bytes(hash_elements(liquidation_id_elements(batch_id, account, market)))``.
 
-    Deterministic and unique per batch, account and market. The ABI encoding
-    is written out by hand (every field in its own left-padded 32-byte slot):
-    eth_abi costs ~100 µs per call, which shows when thousands of accounts
-    are liquidated in one batch.
+    ``batch_id`` is the batch that stages the order (its post-state's batch id; the order
+    trades in the next batch, its ``origin_batch``). Deterministic and unique per batch,
+    account and market; every 4-byte word is a field element (the id is a Poseidon2
+    digest), so the pending record's quotient element is 0, and the batch AIR recomputes
+    the id (``batch_air/liq_orders.py``).
     """
-    return keccak256(
-        LIQUIDATION_TAG,
-        batch_id.to_bytes(32, "big"),
-        bytes(12) + bytes.fromhex(account.address[2:]),
-        account.subaccount.to_bytes(32, "big"),
-        _market_hash(market),
+    return liquidation_order_ids(batch_id, [(account, market)])[0]
+
+
+def liquidation_order_ids(
+    batch_id: int, orders: Sequence[tuple[AccountKey, str]]
+) -> list[bytes]:
+    """:func:`liquidation_order_id` of each ``(account, market)``, hashed together (one
+    vectorised sponge: thousands of accounts may be liquidated in one batch)."""
+    if not orders:
+        return []
+    rows = np.array(
+        [liquidation_id_elements(batch_id, key, market) for key, market in orders],
+        dtype=np.uint64,
     )
-
-
-@functools.lru_cache(maxsize=256)
-def _market_hash(market: str) -> bytes:
-    return keccak256(market.encode())
+    return [digest_to_bytes(d) for d in hash_rows(rows)]
 
 
 def _limit(mark: int, index: int, side: Side, slippage_bps: int) -> int:
@@ -124,9 +158,10 @@ def plan_liquidations(
     protective cap in protective mode) and by the market's largest order.
     Accounts with a position in a market whose oracle is flagged are skipped
     (their equity is measured at a doubtful mark). Each order's limit is the
-    tighter of mark ∓ ``max_slippage_bps`` and index ∓ ``max_slippage_bps``.
+    tighter of mark ∓ ``max_slippage_bps`` and index ∓ ``max_slippage_bps``, its id
+    ``liquidation_order_id(next_batch − 1, account, market)`` (the staging batch's).
     """
-    out: list[LiquidationOrder] = []
+    planned: list[tuple[AccountKey, Order]] = []
     # An account holding a position in a flagged market has its equity measured at a
     # doubtful mark: none of its positions is liquidated on the strength of it.
     flagged = np.array([ms.flagged for ms in market_states], dtype=np.bool_)
@@ -163,16 +198,14 @@ def plan_liquidations(
                 TimeInForce.IOC,
                 reduce_only=True,
             )
-            key = accounts[row]
-            resting = RestingOrder(
-                liquidation_order_id(next_batch, key, risk.market_id),
-                Address(key.address),
-                order,
-                next_batch,
-            )
-            out.append(LiquidationOrder(key, resting))
+            planned.append((accounts[row], order))
             shortfall -= lots * per_lot
-    return tuple(out)
+    # the id names the batch that stages the order (this one), the order trades in the next
+    ids = liquidation_order_ids(next_batch - 1, [(key, o.market) for key, o in planned])
+    return tuple(
+        LiquidationOrder(key, RestingOrder(oid, Address(key.address), order, next_batch))
+        for (key, order), oid in zip(planned, ids, strict=True)
+    )
 
 
 @dataclass(frozen=True)

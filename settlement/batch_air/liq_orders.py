@@ -44,13 +44,36 @@ independently of the slice arithmetic:
   the tighter of ``mark·(1 ± s)`` and ``index·(1 ± s)``, a buy's rounded down and a
   sell's up (``⌈x·(10 000 − s)/10 000⌉ = x − ⌊x·s/10 000⌋``).
 
+* **id** (:func:`sealbatch.settlement.liquidation.liquidation_order_id`): the
+  Poseidon2 sponge of ``[LIQUIDATION_DOMAIN, B×3, market code, 0, 0, 0]`` and
+  ``[trader×7, subaccount]``, ``B`` this batch's id (public inputs 0–2, the post-state
+  header's batch id: the batch that stages the order). Two **id rows** per post-state
+  liquidation record, after the state headers' block rows (where ``hdr.on`` is 0, so the
+  headers' sponge columns are free): ``liq.id0`` marks the first, ``liq.id1`` the second
+  (``id1' = id0``). They reuse the headers' sponge columns ``hdr.b*``, ``hdr.c*``,
+  ``hdr.o*``, ask the permutation service for both permutations (``id0 + id1``), and
+  chain the capacity; the first row's block is pinned to ``[LIQUIDATION_DOMAIN, pub 0,
+  pub 1, pub 2, hdr.mcode, 0, 0, 0]`` and its capacity to ``[16, 0, …, 0]`` (the
+  sponge's length word), ``hdr.mcode`` is carried to the second row, whose block is
+  looked up as ``(TAG_ACCOUNT_ADDR, hdr.fc0, block×8)`` — the trader and subaccount of
+  account row ``hdr.fc0`` — and which sends ``(TAG_LIQ_ID, hdr.fc0, hdr.mcode, out×8)``:
+  the digest. Each post-state liquidation record's id row receives ``(TAG_LIQ_ID,
+  account, market code, id×8)`` once, so its id elements are the digest of its own
+  account's key, its own market and this batch; and its ``id_high`` (the quotients of the
+  id's words, ``r0``'s block element 7) is 0, so the 32 bytes are the digest's
+  ``digest_to_bytes``, not a word ``≥ p`` that reduces to it. The headers' columns are
+  free on these rows: every headers constraint on them is gated by ``on``, ``pend``,
+  ``first``, the record selectors or ``keep`` (all 0 there), or sits on a header row;
+  ``hdr.fc0`` is read on header rows and kept rests' ``r1``/``r2`` rows only, and
+  ``hdr.mcode`` on record and header rows.
+
 The slice size itself — ``lots = min(⌈shortfall / per_lot⌉, |P|, cap,
 max_order_lots)`` in markets by decreasing notional, and which markets the running
-shortfall skips — is :mod:`.liq_slice`'s; the order id is not proved (docs/stark.md
-"Not enforced yet").
+shortfall skips — is :mod:`.liq_slice`'s.
 
 Width: ``7·m`` main columns (``m`` markets) and ``7·m + 1`` bus interactions for the
-content; 25 main columns and 20 range lookups for the limit, whatever ``m``.
+content; 25 main columns and 20 range lookups for the limit, whatever ``m``; 2 main
+columns and 4 bus interactions for the id (and two rows, two permutations per order).
 """
 
 from __future__ import annotations
@@ -61,9 +84,17 @@ from sealbatch.auction.commitment import market_code
 from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Side, TimeInForce
 from sealbatch.crypto.air import Column, Expr, const, pub
+from sealbatch.crypto.field_scalar import P
+from sealbatch.crypto.poseidon2 import RATE, WIDTH
 from sealbatch.settlement.batch_air import breaker
 from sealbatch.settlement.batch_air.accounts import AccountColumns
-from sealbatch.settlement.batch_air.framework import TAG_RANGE, AirBuilder, TraceBuilder
+from sealbatch.settlement.batch_air.framework import (
+    TAG_ACCOUNT_ADDR,
+    TAG_RANGE,
+    AirBuilder,
+    TraceBuilder,
+    sponge_rows,
+)
 from sealbatch.settlement.batch_air.headers import _margin_at, lagrange
 from sealbatch.settlement.batch_air.limbs import (
     CARRY_BITS,
@@ -79,15 +110,35 @@ from sealbatch.settlement.batch_air.statement import (
     BatchStatement,
 )
 from sealbatch.settlement.ledger import AccountKey
+from sealbatch.settlement.liquidation import (
+    LIQUIDATION_DOMAIN,
+    liquidation_id_elements,
+    liquidation_order_id,
+)
 from sealbatch.settlement.params import BPS
 from sealbatch.settlement.roots import pending_orders
 
-__all__ = ["LIQUIDATION_FLAGS", "SECTION", "TAG_LIQ_ORDER", "declare", "generate", "slice_cap"]
+__all__ = [
+    "LIQUIDATION_FLAGS",
+    "SECTION",
+    "TAG_LIQ_ID",
+    "TAG_LIQ_ORDER",
+    "declare",
+    "generate",
+    "generate_ids",
+    "id_rows",
+    "slice_cap",
+]
 
 SECTION = "liq"
 #: ``(account, market code, flags, quantity)``: a post-state liquidation order, to its
 #: account's row.
 TAG_LIQ_ORDER = 67
+#: ``(account, market code, id×8)``: a liquidation order id's digest, from its id rows to
+#: the post-state record that holds it.
+TAG_LIQ_ID = 79
+#: The id's preimage: two rate blocks (the sponge's length word).
+_ID_ELEMENTS = 2 * RATE
 #: A liquidation order's flags for a sell (a buy adds 1): a limit (2), IOC, reduce-only (8).
 LIQUIDATION_FLAGS = 2 | 8
 _DIGIT = 1 << 12
@@ -102,6 +153,12 @@ def slice_cap(statement: BatchStatement, j: int) -> int:
     at most ``max_order_lots``), as the section reads it."""
     calm_cap, protective_cap = statement.liquidation_slice_caps[j]
     return protective_cap if statement.post.market_states[j].protective else calm_cap
+
+
+def id_rows(statement: BatchStatement) -> int:
+    """Rows the ids take after the state headers' block rows: two per post-state
+    liquidation order."""
+    return 2 * len(statement.post.pending_liquidations)
 
 
 def declare(b: AirBuilder, statement: BatchStatement, acct: AccountColumns, row: Column) -> None:
@@ -157,6 +214,46 @@ def declare(b: AirBuilder, statement: BatchStatement, acct: AccountColumns, row:
         "liquidation orders: a post-state liquidation order's content",
     )
     _declare_limits(b, statement, hdr["r2"] * hdr["tree"] * hdr["kind"], codes)
+    _declare_ids(b)
+
+
+def _declare_ids(b: AirBuilder) -> None:
+    """Each post-state liquidation record's id is the rule's (module docstring)."""
+    block = [b.existing(f"hdr.b{k}") for k in range(RATE)]
+    cap = [b.existing(f"hdr.c{k}") for k in range(WIDTH - RATE)]
+    out = [b.existing(f"hdr.o{k}") for k in range(WIDTH)]
+    mcode, account = b.existing("hdr.mcode"), b.existing("hdr.fc0")
+    id0, id1 = b.column(SECTION, "id0"), b.column(SECTION, "id1")
+    b.boolean(id0, "liquidation ids: id0")
+    b.boolean(id1, "liquidation ids: id1")
+    b.constrain(id1.next - id0, "liquidation ids: the second row follows the first")
+    b.boundary(0, id1, "liquidation ids: no second row first")
+    b.boundary(-1, id0, "liquidation ids: no first row last")
+    preimage: list[Expr] = [const(LIQUIDATION_DOMAIN), pub(0), pub(1), pub(2), mcode]
+    preimage += [const(0)] * (RATE - len(preimage))
+    for k, want in enumerate(preimage):
+        b.constrain(id0 * (block[k] - want), f"liquidation ids: preimage element {k}")
+    for k, c in enumerate(cap):
+        want_c = _ID_ELEMENTS if k == 0 else 0
+        b.constrain(id0 * (c - want_c), f"liquidation ids: initial capacity {k}")
+        b.constrain(id0 * (c.next - out[RATE + k]), f"liquidation ids: capacity {k} chained")
+    b.constrain(id0 * (mcode.next - mcode), "liquidation ids: the market code carried")
+    b.permutation([*block, *cap], out, id0 + id1)
+    b.bus.send(
+        TAG_ACCOUNT_ADDR, [account, *block], id1, "liquidation ids: the trader and subaccount"
+    )
+    b.bus.send(TAG_LIQ_ID, [account, mcode, *out[:RATE]], id1, "liquidation ids: a digest")
+    hdr = {n: b.existing(f"hdr.{n}") for n in ("r0", "r2", "tree", "kind", "acct")}
+    b.bus.receive(
+        TAG_LIQ_ID,
+        [hdr["acct"], mcode, *block],
+        hdr["r2"] * hdr["tree"] * hdr["kind"],
+        "liquidation ids: a post-state liquidation order's id is its digest",
+    )
+    b.constrain(
+        hdr["r0"] * hdr["tree"] * hdr["kind"] * block[RATE - 1],
+        "liquidation ids: id_high is 0",
+    )
 
 
 def _declare_limits(
@@ -307,6 +404,69 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
                 sends.append(digits[j, i, k])
     tb.count_range(np.concatenate(sends))
     _generate_limits(tb, statement, refuse=refuse)
+    if refuse:
+        _check_ids(statement)
+
+
+def _check_ids(statement: BatchStatement) -> None:
+    """Raise ValueError naming the first post-state liquidation order whose id is not
+    ``liquidation_order_id`` of this batch, its account and its market."""
+    batch_id = statement.post.batch_id
+    for lo in statement.post.pending_liquidations:
+        want = liquidation_order_id(batch_id, lo.account, lo.resting.order.market)
+        if lo.resting.order_id != want:
+            raise ValueError(
+                f"liquidation ids: the order of {lo.account.address}/{lo.account.subaccount} "
+                f"in {lo.resting.order.market}: expected the id 0x{want.hex()} (batch "
+                f"{batch_id}, its account and market), got 0x{lo.resting.order_id.hex()}"
+            )
+
+
+def generate_ids(tb: TraceBuilder, statement: BatchStatement) -> None:
+    """Write the id rows after the state headers' block rows (right after the headers
+    section, before any section that reads the headers' columns on every row); the
+    digests are the rule's whatever the records hold (:func:`generate` refuses a record
+    whose id is not).
+
+    Raises:
+        ValueError: more id rows than the trace has.
+    """
+    post = statement.post
+    orders = post.pending_liquidations
+    if not orders:
+        return
+    start = int(np.count_nonzero(tb.get("hdr", "on")))
+    if start + 2 * len(orders) >= tb.num_rows:
+        raise ValueError(
+            f"liquidation ids: expected {2 * len(orders)} rows after row {start}, "
+            f"the trace has {tb.num_rows}"
+        )
+    batch_id = statement.post.batch_id
+    elements = [liquidation_id_elements(batch_id, lo.account, lo.resting.order.market)
+                for lo in orders]  # fmt: skip
+    ins = np.zeros((2 * len(orders), WIDTH), np.uint64)
+    outs = np.zeros((2 * len(orders), WIDTH), np.uint64)
+    for i, el in enumerate(elements):
+        ins[2 * i : 2 * i + 2], outs[2 * i : 2 * i + 2] = sponge_rows(el)
+    tb.permute(ins)
+    rows = np.arange(start, start + 2 * len(orders))
+    for k in range(RATE):
+        tb.get("hdr", f"b{k}")[rows] = ins[:, k]
+    for k in range(WIDTH - RATE):
+        tb.get("hdr", f"c{k}")[rows] = ins[:, RATE + k]
+    for k in range(WIDTH):
+        tb.get("hdr", f"o{k}")[rows] = outs[:, k] % np.uint64(P)
+    accounts = [post.row(lo.account) if post.has(lo.account) else 0 for lo in orders]
+    tb.get("hdr", "mcode")[rows] = np.repeat(ins[0::2, 4], 2)
+    tb.get("hdr", "fc0")[rows[1::2]] = np.array(accounts, dtype=np.uint64)
+    id0 = np.zeros(tb.num_rows, np.int64)
+    id0[rows[0::2]] = 1
+    tb.set(SECTION, "id0", id0)
+    tb.set(SECTION, "id1", np.roll(id0, 1))
+    # the accounts section receives each second row's address lookup on its row
+    column = tb.get("acct", "orders")
+    counts = np.bincount(np.array(accounts, dtype=np.int64), minlength=tb.num_rows)
+    column[:] = (column + counts[: tb.num_rows].astype(np.uint64)) % np.uint64(P)
 
 
 def _limit_witness(mark: int, index: int, slip: int, buy: bool) -> dict[str, int]:

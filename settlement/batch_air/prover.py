@@ -56,6 +56,7 @@ def generate(
         inputs_digest.generate(tb, statement, refuse=refuse)
         commitment_hash.generate(tb, statement, statement.orders, refuse)
         headers.generate(tb, statement, refuse=refuse)
+        liq_orders.generate_ids(tb, statement)  # in the headers' columns
         waivers.generate(tb, statement, refuse=refuse)
         marks.generate(tb, statement, refuse=refuse)
         breaker.generate(tb, statement, refuse=refuse)
