@@ -40,9 +40,9 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.auction.batch import RestingOrder
+from sealbatch.auction.commitment import address_limbs, limbs, market_code
 from sealbatch.auction.markets import MAX_TICKS
 from sealbatch.auction.orders import Order, Side, TimeInForce
-from sealbatch.auction.commitment import address_limbs, limbs, market_code
 from sealbatch.crypto.eip712 import Address
 from sealbatch.crypto.poseidon2 import digest_to_bytes, hash_rows
 from sealbatch.settlement.ledger import AccountKey, LiquidationOrder, MarketState, notional_matrix
@@ -107,9 +107,7 @@ def liquidation_order_id(batch_id: int, account: AccountKey, market: str) -> byt
     return liquidation_order_ids(batch_id, [(account, market)])[0]
 
 
-def liquidation_order_ids(
-    batch_id: int, orders: Sequence[tuple[AccountKey, str]]
-) -> list[bytes]:
+def liquidation_order_ids(batch_id: int, orders: Sequence[tuple[AccountKey, str]]) -> list[bytes]:
     """:func:`liquidation_order_id` of each ``(account, market)``, hashed together (one
     vectorised sponge: thousands of accounts may be liquidated in one batch)."""
     if not orders:

@@ -53,6 +53,7 @@ DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
 
 ACCOUNT_DOMAIN, HEADER_DOMAIN = 0x5EA10001, 0x5EA10002
 COMMITMENT_DOMAIN, MARKET_DOMAIN, PENDING_DOMAIN = 0x5EA10003, 0x5EA10004, 0x5EA10005
+LIQUIDATION_DOMAIN = 0x5EA1000A
 MARKET_FIELDS = [
     "mark_price", "index_price", "last_price", "funding_index", "index_time_ms", "premium",
     "premium_sum", "premium_time", "interval_batches",
@@ -352,11 +353,9 @@ def test_orders_csv(published: list[dict[str, Any]]) -> None:
 
 
 def liquidation_id(batch_id: int, address: str, subaccount: int, market: str) -> str:
-    body = abi_encode(
-        ["uint64", "address", "uint16", "bytes32"],
-        [batch_id, address, subaccount, keccak(text=market)],
-    )
-    return "0x" + keccak(keccak(text="sealbatch.Liquidation.v1") + body).hex()
+    """docs/formats.md "Liquidation order ids": ``batch_id`` the batch that staged it."""
+    preimage = [LIQUIDATION_DOMAIN, *limbs(batch_id, 3), market_code(market), 0, 0, 0]
+    return digest_bytes(hash_elements([*preimage, *address7(address), subaccount]))
 
 
 def test_carried_in_orders_are_the_pre_states_pending_orders(
@@ -386,7 +385,7 @@ def pending_order_keys(o: dict[str, Any], liquidation: bool) -> None:
     if liquidation:
         assert o["reduce_only"], "liquidation orders are reduce-only"
         assert o["order_id"] == liquidation_id(
-            o["origin_batch"], o["trader"], o["subaccount"], o["market"]
+            o["origin_batch"] - 1, o["trader"], o["subaccount"], o["market"]
         ), ("liquidation order_id", o)
 
 
@@ -690,6 +689,8 @@ def test_state_files(published: list[dict[str, Any]]) -> None:
         assert len(keys_seen) == len(set(keys_seen))
         for o in s["pending_liquidations"]:
             pending_order_keys(o, liquidation=True)
+            # staged by this state's batch (the id's), for the next
+            assert o["origin_batch"] == s["batch_id"] + 1, (where, o)
         for o in s["resting_orders"]:
             pending_order_keys(o, liquidation=False)
             assert o["time_in_force"] == "gtc"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sealbatch.auction.orders import Side
-from sealbatch.settlement.ledger import MarketState
+from sealbatch.crypto import poseidon2 as p2
+from sealbatch.settlement.ledger import AccountKey, MarketState
 from sealbatch.settlement.liquidation import (
     cover_deficits,
+    liquidation_id_elements,
     liquidation_order_id,
+    liquidation_order_ids,
     liquidation_slice_lots,
     plan_liquidations,
     price_band_bps,
@@ -20,6 +25,7 @@ from sealbatch.settlement.liquidation import (
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG, DeleverageMode, default_config
 from tests.settlement.conftest import key
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
 RISK = DEFAULT_CONFIG.risk("BTC-PERP")
 MARKS = np.array([650_000, 350_000], dtype=np.int64)
 
@@ -36,21 +42,66 @@ def test_order_ids_are_deterministic_and_distinct() -> None:
     assert a not in others and len(others) == 4
 
 
-def test_order_id_matches_the_abi_encoding() -> None:
-    from eth_abi import encode as abi_encode
+def documented_vectors() -> dict[str, str]:
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("### Liquidation order ids") : text.index("## Batch digests")]
+    block = re.search(r"```text\n(.*?)```", section, re.S)
+    assert block is not None, "docs/formats.md: expected the liquidation ids' vectors"
+    out = {}
+    for line in block.group(1).splitlines():
+        if line and not line.startswith("#"):
+            name, value = (part.strip() for part in line.split("=", 1))
+            out[name] = value
+    return out
 
-    from sealbatch.crypto.keccak import keccak256
-    from sealbatch.settlement.liquidation import LIQUIDATION_TAG
 
-    k = key(3, 7)
-    want = keccak256(
-        LIQUIDATION_TAG,
-        abi_encode(
-            ["uint64", "address", "uint16", "bytes32"],
-            [2**64 - 1, k.address, k.subaccount, keccak256(b"ETH-PERP")],
-        ),
-    )
-    assert liquidation_order_id(2**64 - 1, k, "ETH-PERP") == want
+def hand_preimage(batch_id: int, trader: bytes, subaccount: int, market: bytes) -> list[int]:
+    """docs/formats.md's preimage, written out independently of liquidation.py."""
+
+    def limbs(v: int, n: int) -> list[int]:
+        return [(v >> (24 * i)) % (1 << 24) for i in range(n)]
+
+    code = int(p2.hash_elements([0x5EA10004, len(market), *market])[0])
+    return [0x5EA1000A, *limbs(batch_id, 3), code, 0, 0, 0,
+            *limbs(int.from_bytes(trader, "big"), 7), subaccount]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("n", "batch_id", "trader", "subaccount", "market"),
+    [
+        (1, 41, b"\x11" * 20, 2, b"BTC-PERP"),
+        (2, 2**64 - 1, bytes(19) + b"\x01", 65535, b"ETH-PERP"),
+    ],
+    ids=["batch-41", "largest"],
+)
+def test_order_id_known_answers_match_docs_code_and_hand_construction(
+    n: int, batch_id: int, trader: bytes, subaccount: int, market: bytes
+) -> None:
+    docs = documented_vectors()
+    account = AccountKey("0x" + trader.hex(), subaccount)
+    hand = hand_preimage(batch_id, trader, subaccount, market)
+    assert liquidation_id_elements(batch_id, account, market.decode()) == hand
+    assert docs[f"preimage_{n}"] == " ".join(map(str, hand))
+    digest = p2.hash_elements(hand)
+    want = b"".join(int(e).to_bytes(4, "little") for e in digest.tolist())
+    assert liquidation_order_id(batch_id, account, market.decode()) == want
+    assert docs[f"id_{n}"] == "0x" + want.hex()
+    # every word a field element: the pending record's id_high is 0
+    assert all(int.from_bytes(want[i : i + 4], "little") < p2.P for i in range(0, 32, 4))
+
+
+def test_order_ids_are_hashed_together_as_one_by_one() -> None:
+    orders = [(key(0), "BTC-PERP"), (key(1, 3), "ETH-PERP"), (key(0), "ETH-PERP")]
+    assert liquidation_order_ids(5, orders) == [liquidation_order_id(5, k, m) for k, m in orders]
+    assert liquidation_order_ids(5, []) == []
+
+
+@pytest.mark.parametrize(
+    ("batch_id", "sub"), [(-1, 0), (2**64, 0), (0, 2**16)], ids=["negative", "2^64", "sub"]
+)
+def test_order_id_refuses_out_of_range_fields(batch_id: int, sub: int) -> None:
+    with pytest.raises(ValueError, match="expected"):
+        liquidation_order_id(batch_id, AccountKey(key(0).address, sub), "BTC-PERP")
 
 
 def _plan(
@@ -84,7 +135,8 @@ def test_slice_restores_initial_margin() -> None:
     assert lo.resting.order.side is Side.SELL and lo.resting.order.reduce_only
     assert lo.resting.order.limit_price == 650_000 * (BPS - RISK.max_slippage_bps) // BPS
     assert lo.resting.origin_batch == 9
-    assert lo.resting.order_id == liquidation_order_id(9, key(0), "BTC-PERP")
+    # the id names the batch that staged the order (8), not the one it trades in
+    assert lo.resting.order_id == liquidation_order_id(8, key(0), "BTC-PERP")
 
 
 def test_slice_is_capped_per_batch_and_smaller_when_protective() -> None:

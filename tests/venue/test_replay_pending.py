@@ -169,3 +169,43 @@ def test_a_post_state_hiding_a_staged_liquidation_fails_its_own_replay(
     out = capsys.readouterr().out
     assert "post_state.json" in out
     assert "MISMATCH .pending_liquidations: published 0 entries, recomputed 1" in out
+
+
+def _ground_id(s: LedgerState) -> LedgerState:
+    """The first pending liquidation order under another id (one an operator grinding
+    tie-break keys might pick)."""
+    lo = s.pending_liquidations[0]
+    resting = replace(
+        lo.resting, order_id=bytes([lo.resting.order_id[0] ^ 1]) + lo.resting.order_id[1:]
+    )
+    return replace(
+        s, pending_liquidations=(LiquidationOrder(lo.account, resting), *s.pending_liquidations[1:])
+    )
+
+
+def test_a_post_state_with_another_liquidation_id_fails_its_own_replay(
+    chain: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Batch 3's post-state with its staged order's id changed (root recomputed): replay
+    recomputes the id from the batch, the account and the market, and names it."""
+    folder = chain / f"batch-{LAST - 1}"
+    doc = _read(folder, "post_state.json")
+    config = config_from_dict(doc["config"])
+    forged = state_to_dict(_ground_id(state_from_dict(doc, config)), config)
+    (folder / "post_state.json").write_text(json.dumps(forged))
+    assert main(["replay", str(folder)]) == 1
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "post_state.json liquidation ids" in ln)
+    assert "MISMATCH" in line and "recomputed 0x" in line and f"(batch {LAST - 1})" in line
+
+
+def test_a_reissued_batch_with_another_liquidation_id_fails_its_own_replay(
+    chain: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Batch 4 reissued on a pre-state whose pending liquidation order has another id
+    (every file consistent with it): its own replay names the id."""
+    _reissue(chain / f"batch-{LAST}", _ground_id)
+    assert main(["replay", str(chain / f"batch-{LAST}")]) == 1
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "pre_state.json liquidation ids" in ln)
+    assert "MISMATCH" in line and f"(batch {LAST - 1})" in line

@@ -246,6 +246,26 @@ class _Replayed:
     post: dict[str, Any] | None
 
 
+def _liquidation_id_difference(state: LedgerState) -> str | None:
+    """Why a pending liquidation order's id in ``state`` is not ``liquidation_order_id`` of
+    the state's batch (the one that staged it), its account and its market, or None."""
+    from sealbatch.settlement.liquidation import liquidation_order_id
+
+    for lo in state.pending_liquidations:
+        key, market = lo.account, lo.resting.order.market
+        try:
+            want = liquidation_order_id(state.batch_id, key, market)
+        except ValueError as exc:
+            return f"the order of {key.address}/{key.subaccount} in {market}: {exc}"
+        if lo.resting.order_id != want:
+            return (
+                f"the order of {key.address}/{key.subaccount} in {market}: published "
+                f"0x{lo.resting.order_id.hex()}, recomputed 0x{want.hex()} (batch "
+                f"{state.batch_id})"
+            )
+    return None
+
+
 def _carried_in_difference(
     pre: LedgerState, carried: Sequence[RestingOrder], halted: frozenset[str]
 ) -> str | None:
@@ -476,6 +496,9 @@ def _replay(folder: Path) -> _Replayed:
     checks.append(
         ("orders.csv commitments", commitment_difference(batch.orders, batch_id, liquidation_ids))
     )
+    # The liquidation orders it carries in name the batch that staged them, their account
+    # and market (the pre-state's root binds the ids, not how they were made).
+    checks.append(("pre_state.json liquidation ids", _liquidation_id_difference(pre)))
     # The orders carried in are the pre-state's pending ones (bound by its root).
     halted = halted_markets(pre, batch.oracle, oracle_round.timestamp_ms)
     checks.append(("orders.csv carried-in orders", _carried_in_difference(pre, carried, halted)))
@@ -490,6 +513,12 @@ def _replay(folder: Path) -> _Replayed:
             ("result.json", first_difference(published, result_to_dict(resettled.result)))
         )
         checks.append(("post_state.json", first_difference(data["post_state.json"], recomputed)))
+        try:
+            post = state_from_dict(data["post_state.json"], config, "post_state.json")
+        except SettlementError as exc:
+            checks.append(("post_state.json liquidation ids", f"unreadable: {exc}"))
+        else:
+            checks.append(("post_state.json liquidation ids", _liquidation_id_difference(post)))
     if (folder / THRESHOLD_FILE).exists():
         checks.append(
             (
