@@ -33,7 +33,7 @@ from sealbatch.settlement.batch_air.statement import (
     BatchStatement,
 )
 from sealbatch.settlement.ledger import LedgerState, LiquidationOrder
-from sealbatch.settlement.liquidation import _limit
+from sealbatch.settlement.liquidation import _limit, liquidation_order_id
 from sealbatch.settlement.margin import cross_requirements
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
 from tests.settlement.batch_air_helpers import (
@@ -187,7 +187,7 @@ def _with_slices(post: LedgerState, slices: dict[str, int]) -> LedgerState:
     no order; a new one: a copy of the first order in it, at the rule's limit)."""
     (first, *_) = post.pending_liquidations
     out = []
-    for n, (market, qty) in enumerate(slices.items()):
+    for market, qty in slices.items():
         lo = next((x for x in post.pending_liquidations if x.resting.order.market == market), None)
         if lo is None:
             ms = next(m for m in post.market_states if m.market == market)
@@ -197,9 +197,8 @@ def _with_slices(post: LedgerState, slices: dict[str, int]) -> LedgerState:
                 market=market,
                 limit_price=_limit(ms.mark_price, ms.index_price, Side.SELL, risk.max_slippage_bps),
             )
-            lo = LiquidationOrder(
-                first.account, replace(first.resting, order=order, order_id=bytes(31) + bytes([n]))
-            )
+            oid = liquidation_order_id(post.batch_id, first.account, market)  # the rule's
+            lo = LiquidationOrder(first.account, replace(first.resting, order=order, order_id=oid))
         order = replace(lo.resting.order, quantity=qty)
         out.append(replace(lo, resting=replace(lo.resting, order=order)))
     return replace(post, pending_liquidations=tuple(out))
