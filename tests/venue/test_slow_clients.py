@@ -66,10 +66,10 @@ class _Server:
 
 
 class _Venue:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, head_s: float = HEAD_S, body_s: float = BODY_S) -> None:
         self.clock = ManualClock(T0 + 100)
         self.app: FastAPI = create_app(make_settings(f"sqlite:///{tmp / 'slow.db'}"), self.clock)
-        self.server = _Server(self.app)
+        self.server = _Server(self.app, head_s, body_s)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.server.port}", timeout=10)
         self.venue = Venue(self.http, self.clock)  # type: ignore[arg-type]
         self.venue.fund()
@@ -100,6 +100,34 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Venue]:
         yield v
     finally:
         v.stop()
+
+
+#: Deadlines for the tests whose honest client must finish well inside them: long
+#: enough that a loaded machine (a CI worker beside a proving one) cannot make an
+#: honest request miss them, so those tests do not depend on the machine's speed.
+PATIENT_HEAD_S = 4.0
+PATIENT_BODY_S = 5.0
+
+
+@pytest.fixture(scope="module")
+def patient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Venue]:
+    v = _Venue(tmp_path_factory.mktemp("patient"), PATIENT_HEAD_S, PATIENT_BODY_S)
+    try:
+        yield v
+    finally:
+        v.stop()
+
+
+def _still_open(s: socket.socket) -> bool:
+    """The server has neither answered nor closed ``s`` yet."""
+    s.setblocking(False)
+    try:
+        s.recv(1, socket.MSG_PEEK)  # an answer's first byte, or b"" once closed
+    except BlockingIOError:
+        return True
+    finally:
+        s.setblocking(True)
+    return False
 
 
 def _request(body: bytes, close: bool = False, target: bytes = b"/v1/commitments") -> bytes:
@@ -247,41 +275,43 @@ def test_a_trickled_head_gets_408(venue: _Venue) -> None:
     assert _more(before, _closed(venue.service)) == {"head": 1}
 
 
-def test_others_are_served_while_slow_clients_wait(venue: _Venue) -> None:
+def test_others_are_served_while_slow_clients_wait(patient: _Venue) -> None:
     """Forty connections holding idle, trickled heads and bodies without ends: a
-    commitment on another connection is answered at once, meanwhile; every slow
-    one is closed by its deadline."""
+    commitment on another connection is answered meanwhile, while every slow one is
+    still held open; then every slow one is closed by its deadline."""
     slow = []
     for i in range(40):
-        s = _connect(venue.server.port)
+        s = _connect(patient.server.port)
         if i % 3 == 1:
             s.sendall(b"POST /v1/commitments HTTP/1.1\r\nhost: v")
         elif i % 3 == 2:
-            s.sendall(_request(venue.body("erin"))[:-30])
+            s.sendall(_request(patient.body("erin"))[:-30])
         slow.append(s)
     try:
         start = time.monotonic()
-        answer = venue.http.post("/v1/commitments", content=venue.body())
+        answer = patient.http.post("/v1/commitments", content=patient.body())
         assert answer.status_code == 200, answer.text
-        assert time.monotonic() - start < HEAD_S  # before any slow one's deadline
+        # answered before any slow one's deadline: every slow connection still open
+        assert all(_still_open(s) for s in slow)
+        assert time.monotonic() - start < PATIENT_HEAD_S
         for s in slow:
-            s.settimeout(10)
+            s.settimeout(PATIENT_BODY_S + 10)
             _read_to_close(s)
-        assert time.monotonic() - start < BODY_S + 2.5
+        assert time.monotonic() - start < PATIENT_BODY_S + 5
     finally:
         for s in slow:
             s.close()
 
 
-def test_a_slow_body_within_the_deadline_is_taken(venue: _Venue) -> None:
+def test_a_slow_body_within_the_deadline_is_taken(patient: _Venue) -> None:
     """A body in five pieces, the last well before the deadline: one receipt."""
-    data = _request(venue.body(), close=True)
+    data = _request(patient.body(), close=True)
     head_len = data.index(b"\r\n\r\n") + 4
-    with _connect(venue.server.port) as s:
+    with _connect(patient.server.port) as s:
         s.sendall(data[:head_len])
         step = -(-(len(data) - head_len) // 5)
         for i in range(head_len, len(data), step):
-            time.sleep(BODY_S / 10)
+            time.sleep(PATIENT_BODY_S / 20)
             s.sendall(data[i : i + step])
         got, _ = _read_to_close(s)
     status, _, receipt = _answer(got)
