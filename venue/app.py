@@ -94,6 +94,7 @@ def create_app(
         # documents or exports.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.state.settings = settings  # its connection deadlines (http_protocol.venue_protocol)
 
     @app.exception_handler(SealbatchError)
     async def sealbatch_error(_request: Request, exc: SealbatchError) -> JSONResponse:

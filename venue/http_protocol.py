@@ -29,8 +29,20 @@ period from then. The checks cost one timer per
 connection, re-armed only when it fires (once a period, four times while the server
 is not reading), and a clock read per request.
 
-``sealbatch serve`` runs uvicorn with :meth:`HeadWithBodyProtocol.serving`, the
-timeouts from its settings (``head_timeout_ms``, ``body_timeout_ms``).
+A client that does not read its answers (a batch archive, a proof, a stream) fills
+its socket, then the transport's buffer: past its high-water mark the transport
+pauses writing (``pause_writing``; uvicorn's sends wait) and the answer's bytes are
+held until the client reads. A connection whose writing stays paused for
+``write_timeout_s`` without a break (the buffer never drained below its low-water
+mark, ``resume_writing``) is aborted: what it holds is dropped, and the app sees the
+client gone. A slow client that reads keeps resuming the writes and is served
+whole, however long the answer takes. One timer per pause.
+
+Every way of running the venue (``sealbatch serve``, ``sealbatch demo serve``, the
+thread venue of the examples and the demo) runs uvicorn with
+:func:`venue_protocol`: :meth:`HeadWithBodyProtocol.serving` with the timeouts of
+the venue's settings (``head_timeout_ms``, ``body_timeout_ms``,
+``write_timeout_ms``).
 """
 
 from __future__ import annotations
@@ -42,7 +54,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from sealbatch.venue.api.middleware import declared_length, request_timeout
 
-__all__ = ["HeadWithBody", "HeadWithBodyProtocol"]
+__all__ = ["HeadWithBody", "HeadWithBodyProtocol", "venue_protocol"]
 
 
 class HeadWithBody:
@@ -106,7 +118,8 @@ _FRESH = 0  # open, nothing of its first request yet (the head's clock runs)
 _HEAD = 1  # a request's head arriving
 _BODY = 2  # a request's body arriving
 _IDLE = 3  # no request arriving: the server's time (answering) or keep-alive's
-#: The label of a connection closed in each phase (``sealbatch_slow_connections_closed``).
+#: The label of a connection closed in each phase (``sealbatch_slow_connections_closed``);
+#: ``write``: its answers not read (writing paused past the write deadline).
 _PHASE_NAMES = {_FRESH: "idle", _HEAD: "head", _BODY: "body"}
 
 
@@ -119,29 +132,37 @@ class HeadWithBodyProtocol(HttpToolsProtocol):
     head_timeout_s: float = 10.0
     #: Seconds for a request's whole body, from the end of its head.
     body_timeout_s: float = 30.0
+    #: Seconds a connection's writing may stay paused (its client not reading).
+    write_timeout_s: float = 30.0
     #: The venue's app (its ``state.service`` counts each connection closed and each
     #: 408, and gives the ``RateLimit-*`` headers of an answer to a ``POST``), or None.
     venue_app: Any = None
 
     @classmethod
     def serving(
-        cls, app: Any, head_timeout_s: float, body_timeout_s: float
+        cls,
+        app: Any,
+        head_timeout_s: float,
+        body_timeout_s: float,
+        write_timeout_s: float = 30.0,
     ) -> type[HeadWithBodyProtocol]:
         """This protocol for ``app`` with these deadlines (uvicorn's ``http=``)."""
-        if not (head_timeout_s > 0 and body_timeout_s > 0):
+        if not (head_timeout_s > 0 and body_timeout_s > 0 and write_timeout_s > 0):
             raise ValueError(
                 f"timeouts: expected seconds above 0, got head {head_timeout_s}, "
-                f"body {body_timeout_s}"
+                f"body {body_timeout_s}, write {write_timeout_s}"
             )
         attributes = {
             "head_timeout_s": float(head_timeout_s),
             "body_timeout_s": float(body_timeout_s),
+            "write_timeout_s": float(write_timeout_s),
             "venue_app": app,
         }
         return cast("type[HeadWithBodyProtocol]", type(cls.__name__, (cls,), attributes))
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         held = HeadWithBody(transport, asyncio.get_running_loop())
+        self._write_timer: asyncio.TimerHandle | None = None
         super().connection_made(held)  # type: ignore[arg-type]
         self._phase = _FRESH
         self._received = 0  # bytes of the current body
@@ -154,8 +175,37 @@ class HeadWithBodyProtocol(HttpToolsProtocol):
         if timer is not None:
             self._timer = None
             timer.cancel()
+        self._stop_write_timer()
         self._phase = _IDLE
         super().connection_lost(exc)
+
+    # Flow control (the transport calls these as its write buffer crosses its marks)
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.write_timeout_s, self._write_stuck)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._stop_write_timer()
+
+    def _stop_write_timer(self) -> None:
+        timer = self._write_timer
+        if timer is not None:
+            self._write_timer = None
+            timer.cancel()
+
+    def _write_stuck(self) -> None:
+        """The write timer: writing paused a whole ``write_timeout_s`` (the client reads
+        nothing): drop what the connection holds and close it."""
+        self._write_timer = None
+        if not self.flow.write_paused or self.transport.is_closing():
+            return
+        state = getattr(self.venue_app, "state", None)
+        service = getattr(state, "service", None)
+        if service is not None:
+            service.metrics.slow_closed.labels("write").inc()
+        self.transport.abort()
 
     def _arm(self, deadline: float) -> None:
         """Make ``deadline`` the current one; a timer due later is brought forward
@@ -266,3 +316,17 @@ class HeadWithBodyProtocol(HttpToolsProtocol):
         content += [b"connection: close\r\n\r\n", bytes(response.body)]
         self.transport.write(b"".join(content))
         self.transport.close()
+
+
+def venue_protocol(app: Any, settings: Any = None) -> type[HeadWithBodyProtocol]:
+    """uvicorn's ``http=`` for the venue ``app``: :class:`HeadWithBodyProtocol` with the
+    deadlines of ``settings`` (default: those :func:`~sealbatch.venue.app.create_app`
+    built ``app`` with, ``app.state.settings``), in seconds."""
+    if settings is None:
+        settings = app.state.settings
+    return HeadWithBodyProtocol.serving(
+        app,
+        settings.head_timeout_ms / 1000,
+        settings.body_timeout_ms / 1000,
+        settings.write_timeout_ms / 1000,
+    )

@@ -300,6 +300,7 @@ def serve_live_demo(
     import uvicorn
 
     from sealbatch.venue.app import create_app
+    from sealbatch.venue.http_protocol import venue_protocol
     from sealbatch.venue.settings import Settings
 
     with socket.socket() as probe:
@@ -324,9 +325,15 @@ def serve_live_demo(
             traders.stop()  # the traders first, so none of them talks to a closing venue
             super().handle_exit(sig, frame)
 
+    app = create_app(settings)
     server = _Server(
         uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            http=venue_protocol(app, settings),  # the request and write deadlines
         )
     )
 

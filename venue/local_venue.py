@@ -115,8 +115,15 @@ class ThreadVenue:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
+        from sealbatch.venue.http_protocol import venue_protocol
+
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+            self.app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            http=venue_protocol(self.app),  # the settings' request and write deadlines
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="sealbatch-venue")

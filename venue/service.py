@@ -294,7 +294,8 @@ class _Metrics:
     slow_closed = _Metric(
         Counter,
         "sealbatch_slow_connections_closed",
-        "connections closed at a request deadline (phase: idle, nothing sent; head; body)",
+        "connections closed at a deadline (phase: idle, nothing sent; head; body; write, "
+        "answers not read)",
         ("phase",),
     )
     commit_latency = _Metric(
@@ -429,6 +430,8 @@ class VenueService:
         self.broker = Broker(settings.stream_buffer, settings.stream_buffer_bytes)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.metrics = _Metrics()
+        for phase in ("idle", "head", "body", "write"):  # each series from the start (ops/)
+            self.metrics.slow_closed.labels(phase)
         #: ``sealbatch_writes_total{kind="commit"}``, looked up once, at the first
         #: commitment (the series appears then, as before): the hot path.
         self._commit_writes: Counter | None = None

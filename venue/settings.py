@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         description="a request's whole body must arrive within this of its head; else 408 "
         "request_timeout and the connection closes (sealbatch serve)",
     )
+    write_timeout_ms: int = Field(
+        default=30_000,
+        ge=10,
+        le=3_600_000,
+        description="a connection whose client reads nothing of its answers (writing paused, "
+        "the send buffer full) for this long is aborted (docs/api.md, Slow clients)",
+    )
     rfq_min_window_ms: int = Field(default=400, ge=4)
     rfq_max_window_ms: int = Field(default=120_000, ge=4)
     rfq_band_bps: int = Field(default=200, ge=0, le=10_000)

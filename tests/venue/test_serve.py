@@ -186,8 +186,9 @@ def test_a_bad_setting_is_one_line_naming_the_setting(capsys: pytest.CaptureFixt
 def test_serve_runs_uvicorn_with_the_request_deadlines(
     monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    """``--head-timeout-ms`` / ``--body-timeout-ms`` (else the settings' 10 s and 30 s)
-    reach the protocol uvicorn runs, which knows the app (for its 408's headers)."""
+    """``--head-timeout-ms`` / ``--body-timeout-ms`` / ``--write-timeout-ms`` (else the
+    settings' 10 s, 30 s and 30 s) reach the protocol uvicorn runs, which knows the app
+    (for its 408's headers)."""
     import uvicorn
 
     from sealbatch.venue.commands import serve
@@ -202,16 +203,17 @@ def test_serve_runs_uvicorn_with_the_request_deadlines(
     assert main(["serve", "--port", "18123", "--head-timeout-ms", "1500"]) == 0
     monkeypatch.setenv("SEALBATCH_BODY_TIMEOUT_MS", "2500")
     assert main(["serve", "--port", "18123"]) == 0
+    assert main(["serve", "--port", "18123", "--write-timeout-ms", "750"]) == 0
     got = []
     for app, kw in runs:
         http = kw["http"]
         assert isinstance(http, type) and issubclass(http, HeadWithBodyProtocol)
         assert http.venue_app is app
-        got.append((http.head_timeout_s, http.body_timeout_s))
-    assert got == [(10.0, 30.0), (1.5, 30.0), (10.0, 2.5)]
+        got.append((http.head_timeout_s, http.body_timeout_s, http.write_timeout_s))
+    assert got == [(10, 30, 30), (1.5, 30, 30), (10, 2.5, 30), (10, 2.5, 0.75)]
 
 
-@pytest.mark.parametrize("option", ["--head-timeout-ms", "--body-timeout-ms"])
+@pytest.mark.parametrize("option", ["--head-timeout-ms", "--body-timeout-ms", "--write-timeout-ms"])
 def test_serve_refuses_a_deadline_below_10_ms(
     option: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

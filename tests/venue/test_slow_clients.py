@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from fastapi.responses import StreamingResponse
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.venue.app import create_app
@@ -36,12 +37,17 @@ from tests.venue.server import free_port
 
 HEAD_S = 0.4
 BODY_S = 0.6
+WRITE_S = 0.8
+#: A large answer (a batch archive, a proof): far more than the sockets' buffers hold.
+LARGE = 24 << 20
 
 
 class _Server:
     """``app`` served by uvicorn on a thread, with the venue's protocol and deadlines."""
 
-    def __init__(self, app: Any, head_s: float = HEAD_S, body_s: float = BODY_S) -> None:
+    def __init__(
+        self, app: Any, head_s: float = HEAD_S, body_s: float = BODY_S, write_s: float = WRITE_S
+    ) -> None:
         self.port = free_port()
         config = uvicorn.Config(
             app,
@@ -50,7 +56,7 @@ class _Server:
             log_level="error",
             log_config=None,
             access_log=False,
-            http=HeadWithBodyProtocol.serving(app, head_s, body_s),
+            http=HeadWithBodyProtocol.serving(app, head_s, body_s, write_s),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -65,11 +71,22 @@ class _Server:
         self.thread.join(timeout=10)
 
 
+def _chunks() -> Iterator[bytes]:
+    chunk = b"y" * 65536
+    for _ in range(LARGE // len(chunk)):
+        yield chunk
+
+
 class _Venue:
-    def __init__(self, tmp: Path, head_s: float = HEAD_S, body_s: float = BODY_S) -> None:
+    def __init__(
+        self, tmp: Path, head_s: float = HEAD_S, body_s: float = BODY_S, write_s: float = WRITE_S
+    ) -> None:
         self.clock = ManualClock(T0 + 100)
         self.app: FastAPI = create_app(make_settings(f"sqlite:///{tmp / 'slow.db'}"), self.clock)
-        self.server = _Server(self.app, head_s, body_s)
+        # a large answer, whole (one send) or streamed (the app waits while writing pauses)
+        self.app.add_api_route("/test/large", lambda: Response(b"x" * LARGE))
+        self.app.add_api_route("/test/stream", lambda: StreamingResponse(_chunks()))
+        self.server = _Server(self.app, head_s, body_s, write_s)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.server.port}", timeout=10)
         self.venue = Venue(self.http, self.clock)  # type: ignore[arg-type]
         self.venue.fund()
@@ -107,11 +124,12 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Venue]:
 #: honest request miss them, so those tests do not depend on the machine's speed.
 PATIENT_HEAD_S = 4.0
 PATIENT_BODY_S = 5.0
+PATIENT_WRITE_S = 4.0
 
 
 @pytest.fixture(scope="module")
 def patient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Venue]:
-    v = _Venue(tmp_path_factory.mktemp("patient"), PATIENT_HEAD_S, PATIENT_BODY_S)
+    v = _Venue(tmp_path_factory.mktemp("patient"), PATIENT_HEAD_S, PATIENT_BODY_S, PATIENT_WRITE_S)
     try:
         yield v
     finally:
@@ -166,7 +184,7 @@ def _timeouts(service: Any) -> float:
 def _closed(service: Any) -> dict[str, float]:
     """``sealbatch_slow_connections_closed_total`` by phase."""
     counter = service.metrics.slow_closed
-    return {p: float(counter.labels(p)._value.get()) for p in ("idle", "head", "body")}
+    return {p: float(counter.labels(p)._value.get()) for p in ("idle", "head", "body", "write")}
 
 
 def _more(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -416,3 +434,175 @@ def test_a_request_behind_a_slow_answer_is_not_timed_out(
     assert (got + rest).endswith(b"/echo:hello")
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+# A client that reads none of its answer (writing paused past the write deadline).
+
+
+def _get(target: str) -> bytes:
+    return b"GET " + target.encode() + b" HTTP/1.1\r\nhost: venue\r\n\r\n"
+
+
+def _small_buffer_connect(port: int) -> socket.socket:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: its window
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def _dechunk(data: bytes) -> bytes:
+    """A chunked body's content (each chunk: its size in hex, CRLF, it, CRLF)."""
+    out, at = bytearray(), 0
+    while True:
+        end = data.index(b"\r\n", at)
+        size = int(data[at:end], 16)
+        if size == 0:
+            return bytes(out)
+        out += data[end + 2 : end + 2 + size]
+        at = end + 2 + size + 2
+
+
+def _wait_for(condition: Any, within: float) -> float:
+    """Poll ``condition()`` until true; when it became so (monotonic)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.01)
+    return time.monotonic()
+
+
+@pytest.mark.parametrize("target", ["/test/large", "/test/stream"])
+def test_a_client_that_reads_nothing_is_aborted_at_the_write_deadline(
+    venue: _Venue, target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A large answer (whole, or streamed) to a client with a small receive buffer
+    that never reads: writing pauses, and once it has stayed paused for the write
+    deadline the server aborts the connection (counted, phase ``write``; nothing
+    logged as an error)."""
+    before = _closed(venue.service)
+    with _small_buffer_connect(venue.server.port) as s:
+        s.sendall(_get(target))
+        start = time.monotonic()
+        closed = _wait_for(lambda: _closed(venue.service)["write"] > before["write"], 10)
+        assert WRITE_S - 0.05 <= closed - start < WRITE_S + 1.5
+        got = 0
+        try:  # what reached this socket before the abort, then the reset (or the end)
+            while chunk := s.recv(1 << 20):
+                got += len(chunk)
+        except ConnectionResetError:
+            pass
+    assert got < LARGE // 2
+    assert _more(before, _closed(venue.service)) == {"write": 1}
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
+def test_others_are_served_while_clients_read_nothing(patient: _Venue) -> None:
+    """Two connections that never read a large answer (whole, streamed) held at the
+    write deadline: a commitment on another connection is answered meanwhile, while
+    neither is aborted yet; then both are."""
+    before = _closed(patient.service)
+    held = [_small_buffer_connect(patient.server.port) for _ in range(2)]
+    try:
+        for s, target in zip(held, ["/test/large", "/test/stream"], strict=True):
+            s.sendall(_get(target))
+        start = time.monotonic()
+        answer = patient.http.post("/v1/commitments", content=patient.body())
+        assert answer.status_code == 200, answer.text
+        assert _closed(patient.service)["write"] == before["write"]  # both still held
+        assert time.monotonic() - start < PATIENT_WRITE_S
+        _wait_for(lambda: _closed(patient.service)["write"] == before["write"] + 2, 20)
+    finally:
+        for s in held:
+            s.close()
+
+
+@pytest.mark.parametrize("target", ["/test/large", "/test/stream"])
+def test_a_slow_client_that_reads_is_served_whole(patient: _Venue, target: str) -> None:
+    """The same answer read slowly (256 kB at a time, 0.2 s between MB), longer in all
+    than the write deadline: writing pauses and resumes, and the answer arrives whole
+    (the deadline is for one pause, not for the answer)."""
+    before = _closed(patient.service)
+    with _small_buffer_connect(patient.server.port) as s:
+        s.sendall(_get(target)[:-2] + b"connection: close\r\n\r\n")
+        start = time.monotonic()
+        raw = bytearray()
+        while True:
+            part = s.recv(1 << 18)
+            if not part:
+                break
+            raw += part
+            if len(raw) // (1 << 20) != (len(raw) - len(part)) // (1 << 20):
+                time.sleep(0.2)  # 0.2 s a MB: slower in all than the write deadline
+        took = time.monotonic() - start
+    head, _, body = bytes(raw).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    if target == "/test/stream":
+        body = _dechunk(body)
+    assert len(body) == LARGE and set(body) <= {ord("x"), ord("y")}
+    assert took > PATIENT_WRITE_S
+    assert _more(before, _closed(patient.service)) == {}
+
+
+# Every way of running the venue has the deadlines.
+
+
+def _idle_closed_within(port: int) -> float:
+    """Seconds until the server closes a connection that sends nothing."""
+    with _connect(port) as s:
+        start = time.monotonic()
+        got, closed = _read_to_close(s)
+    assert got == b""
+    return closed - start
+
+
+def test_the_thread_venue_runs_the_settings_deadlines(tmp_path: Path) -> None:
+    """``ThreadVenue`` (the examples', the demo's) serves with the venue's protocol and
+    its settings' deadlines: an idle connection closes at ``head_timeout_ms`` (plain
+    uvicorn would hold it for its 5 s keep-alive)."""
+    from sealbatch.venue.local_venue import ThreadVenue
+
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'thread.db'}", head_timeout_ms=300, write_timeout_ms=1_500
+    )
+    venue = ThreadVenue(create_app(settings))
+    with venue as url:
+        http = venue._server.config.http
+        assert issubclass(http, HeadWithBodyProtocol) and http.venue_app is venue.app
+        assert (http.head_timeout_s, http.body_timeout_s, http.write_timeout_s) == (0.3, 30, 1.5)
+        assert 0.25 <= _idle_closed_within(int(url.rsplit(":", 1)[1])) < 2.0
+        assert _closed(venue.app.state.service)["idle"] == 1
+
+
+def test_the_live_demo_runs_the_settings_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sealbatch demo --serve`` (``serve_live_demo``) too, with the settings from the
+    environment (``SEALBATCH_HEAD_TIMEOUT_MS``) and the others' defaults."""
+    from sealbatch.venue.live_demo import LiveDemoConfig, serve_live_demo
+
+    monkeypatch.setenv("SEALBATCH_HEAD_TIMEOUT_MS", "300")
+    servers: list[uvicorn.Server] = []
+    run = uvicorn.Server.run
+
+    def recording_run(self: uvicorn.Server, *args: Any, **kw: Any) -> None:
+        servers.append(self)
+        run(self, *args, **kw)
+
+    monkeypatch.setattr(uvicorn.Server, "run", recording_run)
+    port = free_port()
+    done: list[int] = []
+    demo = threading.Thread(
+        target=lambda: done.append(serve_live_demo(port, LiveDemoConfig(), quiet=True))
+    )
+    demo.start()
+    try:
+        _wait_for(lambda: bool(servers) and servers[0].started, 60)
+        http = servers[0].config.http
+        assert issubclass(http, HeadWithBodyProtocol)
+        assert (http.head_timeout_s, http.body_timeout_s, http.write_timeout_s) == (0.3, 30, 30)
+        assert 0.25 <= _idle_closed_within(port) < 2.0
+    finally:
+        _wait_for(lambda: bool(servers), 60)
+        servers[0].should_exit = True
+        demo.join(timeout=30)
+    assert done == [0]

@@ -63,6 +63,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a request's whole body within MS of its head, else 408 and the connection "
         "closes (default SEALBATCH_BODY_TIMEOUT_MS, else 30000)",
     )
+    p.add_argument(
+        "--write-timeout-ms",
+        type=int,
+        metavar="MS",
+        help="a connection whose client reads none of its answer for MS (the send buffer "
+        "stays full) is aborted (default SEALBATCH_WRITE_TIMEOUT_MS, else 30000)",
+    )
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
     p.add_argument(
         "--publish",
@@ -178,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sealbatch.crypto.exceptions import SealbatchError
     from sealbatch.venue.app import create_app
-    from sealbatch.venue.http_protocol import HeadWithBodyProtocol
+    from sealbatch.venue.http_protocol import venue_protocol
     from sealbatch.venue.settings import Settings
 
     overrides: dict[str, object] = {}
@@ -198,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["head_timeout_ms"] = args.head_timeout_ms
     if args.body_timeout_ms is not None:
         overrides["body_timeout_ms"] = args.body_timeout_ms
+    if args.write_timeout_ms is not None:
+        overrides["write_timeout_ms"] = args.write_timeout_ms
     if args.oracle_sources:
         overrides["oracle_sources"] = args.oracle_sources
     if args.publish:
@@ -266,10 +275,9 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             log_level=args.log_level,
             access_log=False,
-            # a response's head and body in one write; deadlines for a request's head and body
-            http=HeadWithBodyProtocol.serving(
-                app, settings.head_timeout_ms / 1000, settings.body_timeout_ms / 1000
-            ),
+            # a response's head and body in one write; deadlines for a request's head and
+            # body, and for a client that reads none of its answer
+            http=venue_protocol(app, settings),
         )
     except SealbatchError as exc:
         print(f"sealbatch serve: error: {exc}", file=sys.stderr)
