@@ -42,6 +42,7 @@ def _rule_exprs() -> list[str]:
         "SealbatchOracleStale",
         "SealbatchBreakerTripped",
         "SealbatchInsuranceFundDrawdown",
+        "SealbatchSlowConnectionsSurge",
     } <= names
     return [str(rule["expr"]) for rule in rules]
 
@@ -81,3 +82,13 @@ def test_the_market_gauges_say_what_the_ledger_says(venue: Venue) -> None:
     fund = venue.service.core.settlement.state.insurance_fund
     assert f"sealbatch_insurance_fund {float(fund)}" in text
     assert "sealbatch_db_writer_failed 0.0" in text
+
+
+def test_the_slow_connection_series_are_exported_before_any_is_closed(venue: Venue) -> None:
+    """``sealbatch_slow_connections_closed_total`` has each phase's series at 0 from the
+    start, so its alert rule and dashboard panel have a series to rate, and both use it."""
+    text = venue.tc.get("/metrics").text
+    for phase in ("idle", "head", "body", "write"):
+        assert f'sealbatch_slow_connections_closed_total{{phase="{phase}"}} 0.0' in text
+    used = " ".join(_rule_exprs() + _dashboard_exprs())
+    assert used.count("sealbatch_slow_connections_closed_total") == 2
