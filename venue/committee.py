@@ -186,35 +186,76 @@ class Committee:
     def from_json(cls, d: Mapping[str, Any]) -> Committee:
         """Parse and check a committee document.
 
+        Each field is checked where it is read, so an error names it; only the
+        domain errors of the checks (a point off the curve, an address that is
+        not 20 bytes) are turned into :class:`BadRequest`, never a bug's.
+
         Raises:
-            BadRequest: wrong format, threshold out of range, indices not 1..n,
-                or an address that is not its public key's.
+            BadRequest: wrong format, a field of the wrong type, threshold out
+                of range, indices not 1..n, a public key that is not a
+                compressed secp256k1 point, or an address that is not its
+                public key's.
         """
-        try:
-            if d.get("format") != COMMITTEE_FORMAT:
-                raise BadRequest(f"format: expected {COMMITTEE_FORMAT!r}, got {d.get('format')!r}")
-            t = d["threshold"]
-            members = []
-            for n, k in enumerate(d["keypers"], start=1):
-                if k["index"] != n:
-                    raise BadRequest(f"keypers[{n - 1}].index: expected {n}, got {k['index']!r}")
-                pub = check_point("public_key", bytes.fromhex(str(k["public_key"])[2:]))
-                address = checksum_address(str(k["address"]))
-                if _address_of_point(pub) != address:
-                    raise BadRequest(
-                        f"keyper {n}: expected the address of its public key "
-                        f"{_address_of_point(pub)}, got {address}"
-                    )
-                members.append(Member(n, address, pub))
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, BadRequest):
-                raise
-            raise BadRequest(f"committee: {exc}") from exc
-        if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= len(members) <= 255:
+        if d.get("format") != COMMITTEE_FORMAT:
+            raise BadRequest(f"format: expected {COMMITTEE_FORMAT!r}, got {d.get('format')!r}")
+        if "threshold" not in d:
+            raise BadRequest("threshold: missing")
+        t = d["threshold"]
+        if isinstance(t, bool) or not isinstance(t, int):
+            raise BadRequest(f"threshold: expected an integer, got {t!r}")
+        if "keypers" not in d:
+            raise BadRequest("keypers: missing")
+        keypers = d["keypers"]
+        if not isinstance(keypers, list):
+            raise BadRequest(f"keypers: expected a list, got {type(keypers).__name__}")
+        if not 1 <= t <= len(keypers) <= 255:
             raise BadRequest(
-                f"expected 1 <= threshold <= keypers <= 255, got {t!r} of {len(members)}"
+                f"expected 1 <= threshold <= keypers <= 255, got {t!r} of {len(keypers)}"
             )
-        return cls(t, tuple(members))
+        return cls(t, tuple(_member_from_json(n, k) for n, k in enumerate(keypers, start=1)))
+
+
+def _member_from_json(n: int, k: object) -> Member:
+    """Keyper ``n`` (1-based) of a committee document's ``keypers`` list.
+
+    Raises:
+        BadRequest: naming ``keypers[n-1]`` and the field that is wrong.
+    """
+    field = f"keypers[{n - 1}]"
+    if not isinstance(k, dict):
+        raise BadRequest(f"{field}: expected an object, got {type(k).__name__}")
+    for name in ("index", "public_key", "address"):
+        if name not in k:
+            raise BadRequest(f"{field}.{name}: missing")
+    index = k["index"]
+    if isinstance(index, bool) or not isinstance(index, int) or index != n:
+        raise BadRequest(f"{field}.index: expected {n}, got {index!r}")
+    pub_hex = k["public_key"]
+    if not isinstance(pub_hex, str) or not pub_hex.startswith("0x"):
+        raise BadRequest(f"{field}.public_key: expected 0x and 66 hex digits, got {pub_hex!r}")
+    try:
+        raw = bytes.fromhex(pub_hex[2:])
+    except ValueError:
+        raise BadRequest(
+            f"{field}.public_key: expected 0x and 66 hex digits, got {pub_hex!r}"
+        ) from None
+    try:
+        pub = check_point(f"{field}.public_key", raw)
+    except ThresholdError as exc:
+        raise BadRequest(str(exc)) from exc
+    address_text = k["address"]
+    if not isinstance(address_text, str):
+        raise BadRequest(f"{field}.address: expected a 0x address, got {address_text!r}")
+    try:
+        address = checksum_address(address_text)
+    except ValueError as exc:
+        raise BadRequest(f"{field}.address: {exc}") from exc
+    if _address_of_point(pub) != address:
+        raise BadRequest(
+            f"keyper {n}: expected the address of its public key "
+            f"{_address_of_point(pub)}, got {address}"
+        )
+    return Member(n, address, pub)
 
 
 def _address_of_point(pub: bytes) -> Address:
