@@ -443,6 +443,7 @@ def orders_from_csv(text: str) -> list[RestingOrder]:
     Raises:
         SettlementError: a missing column (folders published before the salts were
             lack ``client_id`` and ``salt``, before the leaves bound the bonds ``bond``),
+            a column named twice, a row with more or fewer fields than the header,
             or a malformed row, naming it.
     """
     reader = csv.DictReader(io.StringIO(text))
@@ -462,7 +463,21 @@ def orders_from_csv(text: str) -> list[RestingOrder]:
                 else ""
             )
         )
-    return [_order_from_row(r, f"orders.csv row {n}") for n, r in enumerate(reader, start=1)]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise SettlementError(
+            f"orders.csv: expected each column once, got {','.join(repeated)} more than once"
+        )
+    orders = []
+    for n, r in enumerate(reader, start=1):
+        fields = len(header) + len(r.get(None) or ()) - sum(v is None for v in r.values())
+        if fields != len(header):
+            raise SettlementError(
+                f"orders.csv row {n}: expected {len(header)} fields (one per column of the "
+                f"header), got {fields}"
+            )
+        orders.append(_order_from_row(r, f"orders.csv row {n}"))
+    return orders
 
 
 def commitment_difference(

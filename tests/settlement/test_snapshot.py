@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -100,3 +101,37 @@ def test_orders_csv_round_trips() -> None:
     assert orders_from_csv(text) == orders
     with pytest.raises(SettlementError, match="row 1"):
         orders_from_csv(text.replace(",buy,", ",hold,", 1))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            lambda rows: [*rows[:2], rows[2] + ",7"], "row 2: expected 12 fields", id="extra"
+        ),
+        pytest.param(
+            lambda rows: [*rows[:2], rows[2] + ","], "row 2: expected 12 fields", id="empty-extra"
+        ),
+        pytest.param(
+            lambda rows: [*rows[:2], rows[2].rsplit(",", 1)[0]],
+            "row 2: expected 12 fields",
+            id="short",
+        ),
+        pytest.param(
+            lambda rows: [rows[0] + ",quantity"] + [r + ",3" for r in rows[1:]],
+            "expected each column once, got quantity",
+            id="column-twice",
+        ),
+    ],
+)
+def test_orders_csv_rows_must_match_the_header(edit: Any, message: str) -> None:
+    """A field beyond the header, a missing field or a column named twice is refused
+    (naming the row), not read past or read from one of the two columns."""
+    orders = [
+        RestingOrder(b"\x01" * 32, TRADERS[0], Order("BTC-PERP", Side.BUY, None, 3), 4),
+        RestingOrder(b"\x02" * 32, TRADERS[1], Order("ETH-PERP", Side.SELL, 99, 7), 3),
+    ]
+    rows = orders_to_csv(orders).splitlines()
+    assert orders_from_csv("\n".join(rows)) == orders
+    with pytest.raises(SettlementError, match=message):
+        orders_from_csv("\n".join(edit(rows)))

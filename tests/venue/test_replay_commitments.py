@@ -175,3 +175,19 @@ def test_a_forfeit_published_with_another_bond_or_trader_is_a_seed_mismatch(
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if ln.startswith("result.json seed")]
     assert lines and "MISMATCH" in lines[0], out
+
+
+def test_a_field_beyond_the_header_is_refused_naming_the_row(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A value appended to a row of orders.csv, under no column, is not read past:
+    replay exits 2 naming the row, and the verifier derives no statement."""
+    folder = tmp_path / "batch"
+    shutil.copytree(published, folder)
+    lines = (folder / "orders.csv").read_text().splitlines()
+    lines[1] += ",7"
+    (folder / "orders.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(BatchStatementError, match=r"orders\.csv row 1: expected 12 fields"):
+        statement_from_files(read_batch_dir(folder))
+    assert main(["replay", str(folder)]) == 2
+    assert "orders.csv row 1: expected 12 fields" in capsys.readouterr().err
