@@ -304,14 +304,24 @@ def load_key(path: str | Path) -> KeyperKey:
     """
     try:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
-        if d.get("format") != KEY_FORMAT:
-            raise BadRequest(f"{path}: expected format {KEY_FORMAT!r}, got {d.get('format')!r}")
-        secret = bytes.fromhex(str(d["secret"]).removeprefix("0x"))
-        index = d["index"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        if isinstance(exc, BadRequest):
-            raise
+    except (OSError, ValueError) as exc:
         raise BadRequest(f"{path}: expected a keyper key file, got {exc}") from exc
+    if not isinstance(d, dict):
+        raise BadRequest(f"{path}: expected a JSON object, got {type(d).__name__}")
+    if d.get("format") != KEY_FORMAT:
+        raise BadRequest(f"{path}: expected format {KEY_FORMAT!r}, got {d.get('format')!r}")
+    for name in ("secret", "index"):
+        if name not in d:
+            raise BadRequest(f"{path}: {name}: missing")
+    text, index = d["secret"], d["index"]
+    if not isinstance(text, str):
+        raise BadRequest(
+            f"{path}: secret: expected 0x and 64 hex digits, got {type(text).__name__}"
+        )
+    try:
+        secret = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise BadRequest(f"{path}: secret: expected 0x and 64 hex digits") from None
     if len(secret) != 32 or not 0 < int.from_bytes(secret, "big") < CURVE_ORDER:
         raise BadRequest(f"{path}: expected a 32-byte secp256k1 secret, got {len(secret)} bytes")
     if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= 255:
@@ -331,7 +341,10 @@ def load_committee(path: str | Path) -> Committee:
         raise BadRequest(f"{path}: expected a committee file, got {exc}") from exc
     if not isinstance(d, dict):
         raise BadRequest(f"{path}: expected a JSON object, got {type(d).__name__}")
-    return Committee.from_json(d)
+    try:
+        return Committee.from_json(d)
+    except BadRequest as exc:
+        raise BadRequest(f"{path}: {exc}") from exc
 
 
 def write_committee(out: Path, threshold: int, size: int) -> Committee:

@@ -11,7 +11,7 @@ import pytest
 
 from sealbatch.crypto.threshold import ThresholdError
 from sealbatch.venue import committee as committee_module
-from sealbatch.venue.committee import Committee, load_committee, write_committee
+from sealbatch.venue.committee import Committee, load_committee, load_key, write_committee
 from sealbatch.venue.errors import BadRequest
 
 
@@ -144,3 +144,71 @@ def test_load_committee_names_the_file(tmp_path: Path, content: bytes, message: 
 def test_load_committee_of_a_folder_is_a_bad_request(tmp_path: Path) -> None:
     with pytest.raises(BadRequest, match="expected a committee file"):
         load_committee(tmp_path)
+
+
+def test_load_committee_names_the_file_and_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "committee.json"
+    path.write_text(json.dumps({"format": "sealbatch.committee.v1", "threshold": 1, "keypers": 5}))
+    with pytest.raises(BadRequest) as info:
+        load_committee(path)
+    assert str(info.value) == f"{path}: keypers: expected a list, got int"
+
+
+_SECRET = "0x" + "11" * 32
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        pytest.param([1], "expected a JSON object, got list", id="list"),
+        pytest.param(
+            {"format": "x"}, "expected format 'sealbatch.keyper-key.v1', got 'x'", id="format"
+        ),
+        pytest.param({"index": 1}, "secret: missing", id="secret-missing"),
+        pytest.param({"secret": _SECRET}, "index: missing", id="index-missing"),
+        pytest.param(
+            {"index": 1, "secret": 5},
+            "secret: expected 0x and 64 hex digits, got int",
+            id="secret-int",
+        ),
+        pytest.param(
+            {"index": 1, "secret": "0xzz"},
+            "secret: expected 0x and 64 hex digits",
+            id="secret-not-hex",
+        ),
+        pytest.param(
+            {"index": 1, "secret": "0x11"},
+            "expected a 32-byte secp256k1 secret, got 1",
+            id="secret-short",
+        ),
+        pytest.param(
+            {"index": "1", "secret": _SECRET},
+            "index: expected 1 to 255, got '1'",
+            id="index-string",
+        ),
+        pytest.param(
+            {"index": True, "secret": _SECRET},
+            "index: expected 1 to 255, got True",
+            id="index-bool",
+        ),
+    ],
+)
+def test_load_key_names_the_file_and_the_field(tmp_path: Path, doc: Any, message: str) -> None:
+    if isinstance(doc, dict):
+        doc = {"format": "sealbatch.keyper-key.v1", **doc}
+    path = tmp_path / "keyper-1.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BadRequest) as info:
+        load_key(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert message in str(info.value)
+    assert "11" * 32 not in str(info.value), "a key file's error never shows its secret"
+
+
+def test_load_key_reads_an_honest_key_file(tmp_path: Path) -> None:
+    path = tmp_path / "keyper-1.json"
+    path.write_text(
+        json.dumps({"format": "sealbatch.keyper-key.v1", "index": 2, "secret": _SECRET})
+    )
+    key = load_key(path)
+    assert (key.index, key.secret) == (2, bytes.fromhex("11" * 32))
