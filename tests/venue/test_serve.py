@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sealbatch.venue.cli import build_parser, main
@@ -18,6 +20,28 @@ def test_serve_defaults_bind_to_loopback() -> None:
 def test_serve_refuses_bad_settings(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "sealbatch serve: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "field"), [("--commit-ms", "commit"), ("--reveal-ms", "reveal")]
+)
+def test_a_zero_window_is_refused_not_taken_for_the_default(
+    option: str, field: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 is a value: it is checked like any other, not read as "not given"."""
+    assert main(["serve", "--port", "18123", option, "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sealbatch serve: error: {field}_window_ms: Input should be greater")
+
+
+def test_serve_refuses_a_file_as_the_publish_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "published"
+    path.write_text("")
+    assert main(["serve", "--port", "18123", "--no-prove", "--publish", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"sealbatch serve: error: --publish: expected a directory, got the file {path}\n"
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "venue.example"])

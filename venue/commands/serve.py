@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -197,9 +198,9 @@ def run(args: argparse.Namespace) -> int:
         overrides["chain_id"] = args.chain_id
     if args.verifying_contract:
         overrides["verifying_contract"] = args.verifying_contract
-    if args.commit_ms:
+    if args.commit_ms is not None:
         overrides["commit_window_ms"] = args.commit_ms
-    if args.reveal_ms:
+    if args.reveal_ms is not None:
         overrides["reveal_window_ms"] = args.reveal_ms
     if args.head_timeout_ms is not None:
         overrides["head_timeout_ms"] = args.head_timeout_ms
@@ -244,6 +245,14 @@ def run(args: argparse.Namespace) -> int:
         except SealbatchError as exc:
             print(f"sealbatch serve: error: {exc}", file=sys.stderr)
             return 2
+    publish = Path(settings.publish_dir) if settings.publish_dir else None
+    if publish is not None and publish.exists() and not publish.is_dir():
+        # refuse it before binding, as demo --out does
+        print(
+            f"sealbatch serve: error: --publish: expected a directory, got the file {publish}",
+            file=sys.stderr,
+        )
+        return 2
     if settings.committee:
         from sealbatch.venue.committee import load_committee
 
