@@ -441,8 +441,8 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{p}: expected a readable YAML scenario, got {exc}") from exc
     if not isinstance(data, dict):
         raise ScenarioError(f"{p}: expected a mapping at the top level, got {type(data).__name__}")

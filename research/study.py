@@ -97,8 +97,8 @@ class Study:
 def is_study_file(path: str | Path) -> bool:
     """Whether ``path`` is a YAML mapping with ``experiments`` (a study, not a scenario)."""
     try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError):
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
     return isinstance(data, dict) and "experiments" in data
 
@@ -170,8 +170,8 @@ def load_study(path: str | Path) -> Study:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{p}: expected a readable YAML study, got {exc}") from exc
     if not isinstance(data, dict):
         raise ScenarioError(f"{p}: expected a mapping at the top level, got {type(data).__name__}")

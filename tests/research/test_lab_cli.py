@@ -94,6 +94,25 @@ def test_missing_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "readable YAML" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        pytest.param(b"\xff\xfe mechanisms: [clob]\n", "scenario", id="scenario"),
+        pytest.param(b"experiments:\n  a: {}\n\xff\n", "study", id="study"),
+    ],
+)
+def test_a_scenario_that_is_not_utf8_exits_2_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, what: str
+) -> None:
+    """Non-UTF-8 bytes are an unreadable file (exit 2, one line), never a traceback."""
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    assert main(["lab", "run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sealbatch lab: error: {path}: expected a readable YAML ")
+    assert "utf-8" in err and len(err.splitlines()) == 1
+
+
 def test_lobster_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "m.csv"
     path.write_text("34200.000000000,1,1,2,1000000,-1\n34200.010000000,4,1,2,1000000,-1\n")
