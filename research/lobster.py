@@ -122,13 +122,21 @@ def read_lobster_messages(path: str | Path) -> list[LobsterMessage]:
     """Read a LOBSTER message file (no header, six columns).
 
     Raises:
-        LobsterFormatError: naming the row and column of the first bad field.
+        LobsterFormatError: naming the file, and the row and column of the first
+            bad field.
     """
-    names = ("Type", "Order ID", "Size", "Price", "Direction")
     try:
         text = Path(path).read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise LobsterFormatError(f"{path}: expected a readable text file, got {exc}") from exc
+    try:
+        return _messages(text)
+    except LobsterFormatError as exc:
+        raise LobsterFormatError(f"{path}: {exc}") from exc
+
+
+def _messages(text: str) -> list[LobsterMessage]:
+    names = ("Type", "Order ID", "Size", "Price", "Direction")
     out: list[LobsterMessage] = []
     for n, rec in enumerate(csv.reader(text.splitlines()), start=1):
         if not rec:

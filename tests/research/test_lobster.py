@@ -96,8 +96,9 @@ def test_replay_of_a_hand_written_flow(tmp_path: Path) -> None:
 def test_malformed_rows_name_row_and_column(tmp_path: Path, line: str, message: str) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("34200.0,1,7,1,1000000,1\n" + line + "\n")
-    with pytest.raises(LobsterFormatError, match=f"row 2.*{message}|{message}"):
+    with pytest.raises(LobsterFormatError, match=f"row 2.*{message}|{message}") as info:
         read_lobster_messages(path)
+    assert str(info.value).startswith(f"{path}: row 2")
 
 
 def test_export_requires_recording(tmp_path: Path) -> None:
