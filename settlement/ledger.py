@@ -27,6 +27,9 @@ import numpy.typing as npt
 from sealbatch.auction.batch import RestingOrder
 from sealbatch.auction.bounds import MAX_BALANCE, bound_message, within
 from sealbatch.crypto.eip712 import Address
+from sealbatch.crypto.field_scalar import P
+from sealbatch.crypto.poseidon2 import DIGEST_SIZE
+from sealbatch.settlement.config_digest import config_digest
 from sealbatch.settlement.errors import MarketFlagged, SettlementError, UnknownAccount
 from sealbatch.settlement.params import BPS, SettlementConfig
 
@@ -193,6 +196,10 @@ class LedgerState:
             this state's margin), in the order the next batch's checks take them.
         batch_id: the last settled batch, -1 before the first.
         timestamp_ms: the oracle round time of the last settled batch.
+        config_digest: the 8-element digest of the settlement rules this ledger runs
+            under (:func:`~settlement.config_digest.config_digest`), set at genesis by
+            :func:`empty_state` (or read with a published state's own ``config``) and
+            carried unchanged by every batch; the state root commits to it.
     """
 
     markets: tuple[str, ...]
@@ -208,6 +215,7 @@ class LedgerState:
     resting_orders: tuple[RestingOrder, ...] = ()
     batch_id: int = -1
     timestamp_ms: int = 0
+    config_digest: tuple[int, ...] = ()
     _memo: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
     _rows: Mapping[AccountKey, int] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -222,6 +230,14 @@ class LedgerState:
             s.market != mid for s, mid in zip(self.market_states, self.markets, strict=True)
         ):
             raise SettlementError(f"market_states: expected one per market {self.markets}")
+        digest = self.config_digest
+        if len(digest) != DIGEST_SIZE or not all(
+            isinstance(x, int) and not isinstance(x, bool) and 0 <= x < P for x in digest
+        ):
+            raise SettlementError(
+                f"config_digest: expected {DIGEST_SIZE} field elements (ledger.empty_state or a "
+                f"published state's config sets it), got {digest!r}"
+            )
         rows = {k: i for i, k in enumerate(self.accounts)}
         if len(rows) != n:
             raise SettlementError("accounts: expected distinct account keys")
@@ -259,7 +275,7 @@ class LedgerState:
 
 
 def empty_state(config: SettlementConfig) -> LedgerState:
-    """A ledger with no accounts, empty pools and no prices yet."""
+    """A ledger with no accounts, empty pools and no prices yet, under ``config``'s digest."""
     m = len(config.markets)
     return LedgerState(
         markets=config.market_ids,
@@ -268,6 +284,7 @@ def empty_state(config: SettlementConfig) -> LedgerState:
         positions=np.zeros((0, m), dtype=np.int64),
         portfolio=np.zeros(0, dtype=np.bool_),
         market_states=tuple(MarketState(mid) for mid in config.market_ids),
+        config_digest=config_digest(config),
     )
 
 

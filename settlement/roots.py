@@ -17,9 +17,12 @@ can recompute the leaf and range-check each limb (see docs/formats.md):
   socialised×4, timestamp×4]`` followed, per market in id order, by
   ``[mark, index, last, funding_index, index_time_ms, premium, premium_sum,
   premium_time, interval_batches]`` (×4 each) and ``[flagged, protective, calm]``,
-  then zeros up to a whole rate block and ``pending_digest×8`` as the last block
-  (:func:`header_blocks` blocks in all; :data:`HEADER_FIELDS` and
-  :func:`market_field` give each field's position, which the batch AIR reads);
+  then zeros up to a whole rate block, ``config_digest×8`` (the state's
+  :attr:`~LedgerState.config_digest`, :mod:`.config_digest`) as the next-to-last
+  block and ``pending_digest×8`` as the last block (:func:`header_blocks` blocks
+  in all; :data:`HEADER_FIELDS` and :func:`market_field` give each field's
+  position, which the batch AIR reads; the config digest block is
+  ``RATE·(header_blocks(m) − 2)``, :func:`config_digest_at`);
 * every order the next batch inherits is a 24-element record, three rate blocks
   ``[kind, market_code, flags, limit, quantity, origin_batch×2, id_high]``,
   ``[trader×7, subaccount]``, ``[id×8]`` (kind 1 for a liquidation order, 0 for
@@ -71,6 +74,7 @@ __all__ = [
     "AccountProof",
     "account_leaves",
     "account_proof",
+    "config_digest_at",
     "decode_signed",
     "encode_signed",
     "header_blocks",
@@ -240,9 +244,15 @@ def pending_digest(state: LedgerState) -> U64:
 
 
 def header_blocks(markets: int) -> int:
-    """Rate blocks of the header of a state with ``markets`` markets (the last: the
-    pending digest)."""
-    return -(-(_MARKETS_AT + _MARKET_SIZE * markets) // _RATE) + 1
+    """Rate blocks of the header of a state with ``markets`` markets (the last two: the
+    config digest and the pending digest)."""
+    return -(-(_MARKETS_AT + _MARKET_SIZE * markets) // _RATE) + 2
+
+
+def config_digest_at(markets: int) -> int:
+    """Position in the header of the config digest's first element (a whole rate block,
+    the next-to-last)."""
+    return _RATE * (header_blocks(markets) - 2)
 
 
 def market_field(market: int, name: str) -> int:
@@ -277,7 +287,8 @@ def header_elements(state: LedgerState) -> list[int]:
         ):
             out += _encode_int(v)
         out += [int(ms.flagged), int(ms.protective), ms.calm]
-    out += [0] * (_RATE * (header_blocks(len(state.market_states)) - 1) - len(out))
+    out += [0] * (config_digest_at(len(state.market_states)) - len(out))
+    out += [int(x) for x in state.config_digest]
     out += [int(x) for x in pending_digest(state)]
     return out
 

@@ -24,6 +24,9 @@ from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.settlement import published_values as pv
+from sealbatch.settlement.config_digest import MARKET_FIELDS as _MARKET_FIELDS
+from sealbatch.settlement.config_digest import RISK_FIELDS as _RISK_FIELDS
+from sealbatch.settlement.config_digest import config_digest, config_to_dict
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
 from sealbatch.settlement.ledger import (
     AccountKey,
@@ -148,51 +151,6 @@ def _resting_from_dict(d: Mapping[str, Any], where: str, *, csv_row: bool) -> Re
     except (ValueError, AuctionError) as exc:
         raise SettlementError(f"{where}: expected a valid order, got {exc}") from None
     return RestingOrder(oid, trader, order, origin)
-
-
-_RISK_FIELDS = (
-    "fee_bps",
-    "funding_interval_batches",
-    "funding_cap_bps",
-    "shock_bps",
-    "liquidation_penalty_bps",
-    "max_slippage_bps",
-    "max_liquidation_lots",
-    "breaker_bps",
-    "calm_batches",
-    "protective_band_bps",
-    "protective_liquidation_lots",
-    "mark_band_bps",
-    "mark_step_bps",
-)
-_MARKET_FIELDS = (
-    "tick_size",
-    "lot_size",
-    "contract_multiplier",
-    "min_order_lots",
-    "max_order_lots",
-    "block_min_lots",
-    "band_bps",
-)
-
-
-def config_to_dict(config: SettlementConfig) -> dict[str, Any]:
-    """Every settlement rule, so that a published batch can be replayed on its own."""
-    return {
-        "markets": {
-            r.market_id: {
-                **{f: getattr(r.market, f) for f in _MARKET_FIELDS},
-                **{f: getattr(r, f) for f in _RISK_FIELDS},
-                "tiers": [[t.max_lots, t.initial_bps, t.maintenance_bps] for t in r.tiers],
-            }
-            for r in config.markets
-        },
-        "correlation_bps": [list(row) for row in config.correlation_bps],
-        "portfolio_floor_bps": config.portfolio_floor_bps,
-        "portfolio_maintenance_bps": config.portfolio_maintenance_bps,
-        "forfeit_bond": config.forfeit_bond,
-        "deleverage": config.deleverage.value,
-    }
 
 
 def config_from_dict(data: Mapping[str, Any], name: str = "config") -> SettlementConfig:
@@ -330,6 +288,9 @@ def state_from_dict(
 ) -> LedgerState:
     """Rebuild a ledger from :func:`state_to_dict` (derived fields are ignored).
 
+    ``config`` must be the file's own ``config`` (``config_from_dict(data["config"])``):
+    the ledger's :attr:`~LedgerState.config_digest` is its digest.
+
     Args:
         name: the file read (``pre_state.json``), which the error messages name.
 
@@ -413,6 +374,8 @@ def state_from_dict(
         batch_id=pv.integer(pv.member(data, "batch_id", name), pv.at(name, "batch_id"), -1, _U64),
         timestamp_ms=pv.integer(pv.member(data, "timestamp_ms", name),
                                 pv.at(name, "timestamp_ms"), 0, _U64),
+        # the rules the file publishes (its own ``config``): the root commits to them
+        config_digest=config_digest(config),
     )  # fmt: skip
 
 

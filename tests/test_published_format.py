@@ -52,6 +52,7 @@ HEX = re.compile(r"^0x(?:[0-9a-f]{2})*$")
 DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
 
 ACCOUNT_DOMAIN, HEADER_DOMAIN = 0x5EA10001, 0x5EA10002
+CONFIG_DOMAIN = 0x5EA10007
 COMMITMENT_DOMAIN, MARKET_DOMAIN, PENDING_DOMAIN = 0x5EA10003, 0x5EA10004, 0x5EA10005
 LIQUIDATION_DOMAIN = 0x5EA1000A
 MARKET_FIELDS = [
@@ -612,6 +613,14 @@ def pending_record(o: dict[str, Any], liquidation: bool) -> list[int]:
     ]
 
 
+def config_digest(config: dict[str, Any]) -> list[int]:
+    """The header's config digest: the canonical JSON text's bytes, three per element."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    padded = text + bytes(-len(text) % 3)
+    packed = [int.from_bytes(padded[i : i + 3], "little") for i in range(0, len(padded), 3)]
+    return hash_elements([CONFIG_DOMAIN, len(text), *packed])
+
+
 def state_root(s: dict[str, Any]) -> str:
     markets = sorted(s["markets"])
     leaves = []
@@ -644,9 +653,10 @@ def state_root(s: dict[str, Any]) -> str:
         header += signed4(s[k])
     for m in markets:
         header += market_elements(s["markets"][m])
-    blocks = -(-(26 + 39 * len(markets)) // 8) + 1
+    blocks = -(-(26 + 39 * len(markets)) // 8) + 2
     assert len(header) == 26 + 39 * len(markets)
-    header += [0] * (8 * blocks - 8 - len(header)) + hash_elements(pending)
+    header += [0] * (8 * blocks - 16 - len(header))
+    header += config_digest(s["config"]) + hash_elements(pending)
     return digest_bytes(compress(level[0], hash_elements(header)))
 
 

@@ -35,6 +35,11 @@ Statements (constraint names start with ``state headers``, ``carried``,
 * **the headers are the roots'**: the four sponges are the only ones (the two
   headers pinned at their rows, one pending sponge per header: every
   ``TAG_HEADER``/``TAG_PENDING`` tuple is received once);
+* **the configuration is carried** (:func:`_declare_config`): the post-state
+  header's config digest block (``roots.config_digest_at``, the row before each
+  header's last) equals the pre-state header's element by element — the pre
+  row sends ``(TAG_CONFIG_DIGEST, block×8)``, the post row receives it; the
+  digest needs no public input: the pre-state root fixes the pre header's;
 * **header fields bound to the statement**: in the post-state header the batch
   id (public inputs 0–2), the account count and the tree depth, each market's
   mark (its public mark price and the margin terms' mark), funding index
@@ -99,6 +104,7 @@ from sealbatch.settlement.batch_air.clearing import rests_of
 from sealbatch.settlement.batch_air.framework import (
     TAG_ACCOUNT_ADDR,
     TAG_CARRIED,
+    TAG_CONFIG_DIGEST,
     TAG_HEADER,
     TAG_PENDING,
     TAG_RANGE,
@@ -250,6 +256,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         TAG_PENDING, [tree, *block], is_header, "state headers: a header's pending digest"
     )
     b.bus.send(TAG_PENDING, [tree, *out[:RATE]], last * pend, "state headers: a pending digest")
+    _declare_config(b, block, (c("cfg"), last, tree, pend))
     selectors = (first, tree, pend, r0, r1, r2, held)
     halted = _declare_halted(b, statement, block, pend, (mcode, flags, kind, limit, qty, acct))
     codes = tuple(market_code(name) for name in statement.markets)
@@ -258,6 +265,30 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     helpers = (c("fc0"), c("fc1"), c("iz"))
     _declare_links(b, statement, block, helpers)
     _declare_rests(b, selectors, block, (kind, mcode, flags, limit, qty, acct), helpers)
+
+
+def _declare_config(b: AirBuilder, block: list[Column], flags: tuple[Column, ...]) -> None:
+    """The post-state header's config digest block is the pre-state header's.
+
+    ``cfg`` is 1 exactly on the row before a header sponge's last (its config digest
+    block, ``roots.config_digest_at``): rows ``H − 2`` and ``2H − 2``. The pre-state's
+    row sends ``(TAG_CONFIG_DIGEST, block×8)``, the post-state's receives it: one tuple
+    each way, so the bus balances only if the two blocks are equal element by element.
+    """
+    cfg, last, tree, pend = flags
+    b.constrain(
+        cfg - last.next * (1 - pend.next), "state headers: cfg is a header's config digest row"
+    )
+    b.boundary(-1, cfg, "state headers: no config digest row past the blocks")
+    b.bus.send(
+        TAG_CONFIG_DIGEST, list(block), cfg * (1 - tree), "config digest: the pre-state's"
+    )
+    b.bus.receive(
+        TAG_CONFIG_DIGEST,
+        list(block),
+        cfg * tree,
+        "config digest: the post-state's is the pre-state's",
+    )
 
 
 def _declare_halted(
@@ -684,6 +715,11 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
         raise ValueError(problem)
     if refuse:
         _check_fields(statement, ins)
+    if refuse and pre.config_digest != post.config_digest:
+        raise ValueError(
+            f"config digest: expected the post-state's to be the pre-state's "
+            f"{list(pre.config_digest)}, got {list(post.config_digest)}"
+        )
     h = rows[0][0].shape[0]
     first = np.zeros(n, np.int64)
     tree = np.zeros(n, np.int64)
@@ -723,6 +759,9 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
             fields[k, r : r + 3] = int(ins[r, k])
     tb.set(SECTION, "on", np.ones(n, np.int64))
     tb.set(SECTION, "last", np.append(first[1:], 1))
+    cfg = np.zeros(n, np.int64)
+    cfg[[h - 2, 2 * h - 2]] = 1  # each header's config digest row
+    tb.set(SECTION, "cfg", cfg)
     columns = {"first": first, "tree": tree, "pend": pend, "held": held, "acct": acct}
     columns |= {"keep": keep}
     columns |= {"r0": sel[0], "r1": sel[1], "r2": sel[2]}

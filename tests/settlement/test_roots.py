@@ -244,3 +244,99 @@ def test_root_binds_every_pending_order(tamper: str) -> None:
     }[tamper]
     assert state_root(changed) != state_root(s) != state_root(_state())
     assert header_elements(changed) != header_elements(s)
+
+
+# ---- the configuration digest (settlement/config_digest.py, docs/formats.md)
+
+#: docs/formats.md "The configuration digest": the embedded defaults' digest, as written by
+#: this module's encoding when the header block was introduced (a change of the encoding or
+#: of the defaults must show here and on the page).
+DEFAULT_CONFIG_DIGEST = "0x0455015e8438cc76b1d20f669da0de5e405912738bf2df16b6b14e3e04b1ce43"
+
+
+def test_config_digest_is_the_canonical_json_packed_three_bytes_per_element() -> None:
+    import json
+    from pathlib import Path
+
+    from sealbatch.settlement.config_digest import (
+        CONFIG_DOMAIN,
+        config_digest,
+        config_digest_elements,
+        config_to_dict,
+    )
+    from sealbatch.settlement.params import DEFAULT_CONFIG
+
+    text = json.dumps(config_to_dict(DEFAULT_CONFIG), sort_keys=True, separators=(",", ":"))
+    raw = text.encode("ascii")
+    elements = config_digest_elements(DEFAULT_CONFIG)
+    assert elements[:2] == [CONFIG_DOMAIN, len(raw)] and CONFIG_DOMAIN == 0x5EA10007
+    unpacked = b"".join(e.to_bytes(3, "little") for e in elements[2:])
+    assert unpacked[: len(raw)] == raw and set(unpacked[len(raw) :]) <= {0}
+    digest = config_digest(DEFAULT_CONFIG)
+    assert list(digest) == [int(x) for x in poseidon2.hash_elements(elements)]
+    as_bytes = "0x" + poseidon2.digest_to_bytes(np.array(digest, dtype=np.uint64)).hex()
+    assert as_bytes == DEFAULT_CONFIG_DIGEST
+    page = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
+    assert f"config_digest_default = {DEFAULT_CONFIG_DIGEST}" in page.read_text()
+
+
+def _config_variants() -> dict[str, object]:
+    """A config differing from the defaults in one term of each kind (market term, tier
+    entry, correlation, global, the string-valued ``deleverage`` and ``tick_size``)."""
+    from sealbatch.auction.markets import Market
+    from sealbatch.settlement.params import (
+        DEFAULT_CONFIG,
+        DeleverageMode,
+        MarginTier,
+    )
+
+    c = DEFAULT_CONFIG
+    btc = c.markets[0]
+    tiers = (MarginTier(btc.tiers[0].max_lots + 1, 1_000, 500), *btc.tiers[1:])
+    market = Market(btc.market.market_id, "0.2 USD", btc.market.lot_size)
+    return {
+        "block_min_lots": replace(c, markets=(replace(btc, market=replace(
+            btc.market, block_min_lots=btc.market.block_min_lots + 1)), *c.markets[1:])),
+        "shock_bps": replace(c, markets=(replace(btc, shock_bps=1), *c.markets[1:])),
+        "tier": replace(c, markets=(replace(btc, tiers=tiers), *c.markets[1:])),
+        "tick_size": replace(c, markets=(replace(btc, market=replace(
+            market, **{f: getattr(btc.market, f) for f in ("contract_multiplier",)})),
+            *c.markets[1:])),
+        "correlation": replace(c, correlation_bps=((10_000, 7_999), (7_999, 10_000))),
+        "forfeit_bond": replace(c, forfeit_bond=1),
+        "deleverage": replace(c, deleverage=DeleverageMode.SOCIALISE),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("term", sorted(_config_variants()))
+def test_root_binds_every_kind_of_config_term(term: str) -> None:
+    from sealbatch.settlement.config_digest import config_digest
+    from sealbatch.settlement.ledger import empty_state
+    from sealbatch.settlement.params import DEFAULT_CONFIG
+
+    other = _config_variants()[term]
+    assert other != DEFAULT_CONFIG
+    a, b = empty_state(DEFAULT_CONFIG), empty_state(other)  # type: ignore[arg-type]
+    assert b.config_digest == config_digest(other)  # type: ignore[arg-type]
+    assert a.config_digest != b.config_digest and state_root(a) != state_root(b)
+
+
+def test_header_holds_the_config_digest_before_the_pending_digest() -> None:
+    from sealbatch.settlement.roots import config_digest_at, header_blocks
+
+    s = _state()
+    h = header_elements(s)
+    m = len(s.market_states)
+    at = config_digest_at(m)
+    assert at == len(h) - 16 == 8 * (header_blocks(m) - 2)
+    assert h[at : at + 8] == list(s.config_digest)
+    other = replace(s, config_digest=(1, 2, 3, 4, 5, 6, 7, 8))
+    assert state_root(other) != state_root(s)
+
+
+@pytest.mark.parametrize(
+    "digest", [(), (0,) * 7, (poseidon2.P,) + (0,) * 7, (True,) + (0,) * 7], ids=str
+)
+def test_a_state_without_a_config_digest_is_refused(digest: tuple[int, ...]) -> None:
+    with pytest.raises(SettlementError, match="config_digest: expected 8 field elements"):
+        replace(_state(), config_digest=digest)
