@@ -234,3 +234,96 @@ def test_replay_checks_a_published_proof(
     shutil.copy(out / "batch-2" / "proof.bin", folder / "proof.bin")
     assert main(["replay", str(folder)]) == 1
     assert re.search(r"^proof\.bin\s+MISMATCH not a valid proof", capsys.readouterr().out, re.M)
+
+
+def _config_edits(config: Any) -> list[tuple[str, Callable[[Any], None]]]:
+    """One edit per term of a published ``config`` (every market term, every tier entry,
+    every correlation off the diagonal — both symmetric entries — and every global), each
+    to a value the readers still accept; a term no other value of passes the readers (the
+    correlation diagonal, the last tier's ``max_lots``) has no edit."""
+    from sealbatch.settlement.errors import SettlementError
+    from sealbatch.settlement.snapshot import config_from_dict
+
+    def at(path: tuple[Any, ...], value: Any) -> Callable[[Any], None]:
+        def edit(doc: Any) -> None:
+            node = doc
+            for k in path[:-1]:
+                node = node[k]
+            node[path[-1]] = value
+            if path[0] == "correlation_bps":  # keep it symmetric
+                doc["correlation_bps"][path[2]][path[1]] = value
+
+        return edit
+
+    def candidates(value: Any) -> list[Any]:
+        if isinstance(value, str):
+            return [{"adl": "socialise", "socialise": "adl"}.get(value, value + "0")]
+        return [value + 1, value - 1]
+
+    paths: list[tuple[Any, ...]] = []
+    for mid, terms in config["markets"].items():
+        for name, value in terms.items():
+            if name == "tiers":
+                paths += [("markets", mid, "tiers", i, k) for i, t in enumerate(value)
+                          for k in range(len(t))]  # fmt: skip
+            else:
+                paths.append(("markets", mid, name))
+    m = len(config["correlation_bps"])
+    paths += [("correlation_bps", i, j) for i in range(m) for j in range(i + 1, m)]
+    paths += [(k,) for k in config if k not in ("markets", "correlation_bps")]
+    edits = []
+    for path in paths:
+        node = config
+        for k in path:
+            node = node[k]
+        for value in candidates(node):
+            doc = json.loads(json.dumps(config))
+            at(path, value)(doc)
+            try:
+                config_from_dict(doc)
+            except SettlementError:
+                continue
+            name = ".".join(str(k) for k in path)
+            edits.append((name, at(("config", *path), value)))
+            break
+    return edits
+
+
+def test_every_config_term_edited_in_both_state_files_fails_verification(
+    demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The state roots commit to the config digest: a term edited in both state files
+    (each file's state_root recomputed to match, as a forger would) gives other public
+    roots than the proof's, whether or not the term decided anything in the batch. Before
+    the digest, the terms batch 1 did not use (block_min_lots, band_bps, shock_bps, ...)
+    verified. The pre-state's config edited alone fails too."""
+    from sealbatch.settlement.roots import state_root
+    from sealbatch.settlement.snapshot import config_from_dict, state_from_dict
+
+    out, _ = demo
+    config = json.loads((out / "batch-1" / "pre_state.json").read_text())["config"]
+    edits = _config_edits(config)
+    assert len(edits) >= 50 and any(n.endswith("block_min_lots") for n, _ in edits)
+    assert {"deleverage", "forfeit_bond", "correlation_bps.0.1"} <= {n for n, _ in edits}
+
+    def reroot(doc: Any) -> None:
+        state = state_from_dict(doc, config_from_dict(doc["config"]))
+        doc["state_root"] = "0x" + state_root(state).hex()
+
+    verified = []
+    for n, (name, edit) in enumerate(edits):
+        folder = _copy(out / "batch-1", tmp_path / f"b{n}")
+        for file in ("pre_state.json", "post_state.json"):
+            _edit_json(folder, file, lambda doc: (edit(doc), reroot(doc)))
+        code = main(["verify", str(folder / "proof.bin"), "--public", str(folder)])
+        if code != 1:
+            verified.append((name, code))
+        shutil.rmtree(folder)
+    capsys.readouterr()
+    assert not verified, f"config edits that did not fail verification: {verified}"
+    # the pre-state's config alone (its root recomputed): the pre root is not the proof's
+    folder = _copy(out / "batch-1", tmp_path / "pre-only")
+    name, edit = next(e for e in edits if e[0].endswith("block_min_lots"))
+    _edit_json(folder, "pre_state.json", lambda doc: (edit(doc), reroot(doc)))
+    assert main(["verify", str(folder / "proof.bin"), "--public", str(folder)]) == 1
+    assert "invalid proof of" in capsys.readouterr().err
