@@ -318,6 +318,11 @@ def _markets(ids: Sequence[str]) -> dict[str, Market]:
     return {m: DEFAULT_MARKETS[m] for m in ids}
 
 
+def _digest_hex(digest: tuple[int, ...]) -> str:
+    """A config digest as the 32 bytes of ``digest_to_bytes``, 0x-hex."""
+    return "0x" + b"".join(int(x).to_bytes(4, "little") for x in digest).hex()
+
+
 def _stored_domain(settings: Settings, meta: dict[str, str]) -> Eip712Domain:
     """The EIP-712 domain the venue's log was signed under (set at its first start).
 
@@ -447,6 +452,7 @@ class VenueService:
         #: the last event the newest snapshot holds (0: none)
         self.snapshot_seq = 0
         self._snapshot_due = False
+        self._check_config(meta)
         self.recover()
         self.writer = GroupCommitter(self.store, settings.group_commit_max)
         #: One thread writes the folders, in batch order, off the event loop.
@@ -473,6 +479,29 @@ class VenueService:
             self._start_prover()
 
     # ---------------------------------------------------------------- recovery
+
+    def _check_config(self, meta: dict[str, str]) -> None:
+        """Refuse to start on a database whose ledger runs under other settlement rules.
+
+        Every state root commits to the config digest of its rules from genesis on
+        (docs/formats.md, "The configuration digest"), so a venue restarted with other
+        rules than its log and snapshots were settled under would fork its own chain of
+        roots. The digest is stored in the meta at the first start (and added to a
+        database that predates it).
+
+        Raises:
+            StateDiverged: the stored digest is not the running rules'.
+        """
+        running = _digest_hex(self.core.settlement.state.config_digest)
+        stored = meta.get("config_digest")
+        if stored is None:
+            self.store.put_meta({"config_digest": running})
+        elif stored != running:
+            raise StateDiverged(
+                f"config digest: expected {stored} (the settlement rules this database was "
+                f"settled under), got {running} (the rules the venue starts with): start it "
+                "with the rules it ran under, or on a new database"
+            )
 
     def _restore_snapshot(self) -> int:
         """Load the newest snapshot into the core if it checks out; returns the
@@ -501,6 +530,13 @@ class VenueService:
                 "snapshot of batch %d holds no venue state: replaying the whole log", snap.batch_id
             )
             return 0
+        snapped = _digest_hex(core.settlement.state.config_digest)
+        running = _digest_hex(self.core.settlement.state.config_digest)
+        if snapped != running:
+            raise StateDiverged(
+                f"snapshot of batch {snap.batch_id}: config digest: expected {running} (the "
+                f"rules the venue starts with), got {snapped}"
+            )
         root = "0x" + state_root(core.settlement.state).hex()
         settled = [r for r in core.records.values() if r.status != "failed"]
         stored = self.store.load_batch(settled[-1].batch_id) if settled else None

@@ -171,3 +171,29 @@ def test_a_busy_venue_snapshots_by_events_between_the_batch_snapshots(db_url: st
     assert snap >= 5  # by events: the batch snapshots (every 1 000) never fell due
     assert replayed <= 12 + 6 < logged
     assert state == live
+
+
+@pytest.mark.parametrize("snapshot_every", [EVERY, 0], ids=["snapshot", "log"])
+def test_a_restart_under_other_settlement_rules_is_refused(
+    db_url: str, snapshot_every: int
+) -> None:
+    """Every state root commits to the rules' digest: a venue restarted with other rules
+    (here a higher forfeit bond) than its database was settled under would fork its chain
+    of roots, whether it resumes from a snapshot or replays the log. It refuses to start,
+    naming both digests; with the rules it ran under it starts again."""
+    from sealbatch.venue.errors import StateDiverged
+
+    clock = ManualClock(T0 + 100)
+    settings = make_settings(db_url, snapshot_every=snapshot_every)
+    with TestClient(create_app(settings, clock)) as tc:
+        venue = Venue(tc, clock)
+        venue.fund()
+        _trade(venue, 0, 5)
+        live = _state(venue.service)
+        running = venue.service.core.settlement.state.config_digest
+    with pytest.raises(StateDiverged, match=r"config digest: expected 0x[0-9a-f]{64} .* got 0x"):
+        _restart(db_url, clock, snapshot_every=snapshot_every,
+                 min_bond=settings.min_bond + 1)  # fmt: skip
+    state, _, _ = _restart(db_url, clock, snapshot_every=snapshot_every)
+    assert state == live
+    assert len(running) == 8
