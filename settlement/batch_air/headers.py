@@ -280,9 +280,7 @@ def _declare_config(b: AirBuilder, block: list[Column], flags: tuple[Column, ...
         cfg - last.next * (1 - pend.next), "state headers: cfg is a header's config digest row"
     )
     b.boundary(-1, cfg, "state headers: no config digest row past the blocks")
-    b.bus.send(
-        TAG_CONFIG_DIGEST, list(block), cfg * (1 - tree), "config digest: the pre-state's"
-    )
+    b.bus.send(TAG_CONFIG_DIGEST, list(block), cfg * (1 - tree), "config digest: the pre-state's")
     b.bus.receive(
         TAG_CONFIG_DIGEST,
         list(block),

@@ -314,7 +314,7 @@ def test_every_config_term_edited_in_both_state_files_fails_verification(
     for n, (name, edit) in enumerate(edits):
         folder = _copy(out / "batch-1", tmp_path / f"b{n}")
         for file in ("pre_state.json", "post_state.json"):
-            _edit_json(folder, file, lambda doc: (edit(doc), reroot(doc)))
+            _edit_json(folder, file, lambda doc, edit=edit: (edit(doc), reroot(doc)))
         code = main(["verify", str(folder / "proof.bin"), "--public", str(folder)])
         if code != 1:
             verified.append((name, code))
