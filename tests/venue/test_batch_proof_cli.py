@@ -250,8 +250,12 @@ def _config_edits(config: Any) -> list[tuple[str, Callable[[Any], None]]]:
             for k in path[:-1]:
                 node = node[k]
             node[path[-1]] = value
-            if path[0] == "correlation_bps":  # keep it symmetric
-                doc["correlation_bps"][path[2]][path[1]] = value
+            if "correlation_bps" in path:  # keep it symmetric
+                i = path.index("correlation_bps")
+                matrix = doc
+                for k in path[: i + 1]:
+                    matrix = matrix[k]
+                matrix[path[i + 2]][path[i + 1]] = value
 
         return edit
 
