@@ -104,6 +104,7 @@ __all__ = [
     "carried_in_orders",
     "check_carried_in",
     "check_invariants",
+    "check_references",
     "describe_order",
     "forfeit_charge",
     "halted_markets",
@@ -209,6 +210,20 @@ def reference_prices(state: LedgerState) -> dict[str, int | None]:
     plus a bounded premium), so one trade cannot steer the next batch's tie-break;
     before a first price, None."""
     return {ms.market: (ms.mark_price or None) for ms in state.market_states}
+
+
+def check_references(state: LedgerState, batch: BatchResult) -> None:
+    """Raise SettlementError unless every market of ``batch`` cleared around the
+    reference :func:`reference_prices` gives ``state``: its mark, or none (the
+    midpoint rule) before a first mark. The reference picks the price within the
+    optimal interval, so an operator free to state one could steer it."""
+    want = reference_prices(state)
+    for market, mr in sorted(batch.markets.items()):
+        if mr.reference_price != want.get(market):
+            raise SettlementError(
+                f"{market} reference price: expected {want.get(market)} (the pre-state's "
+                f"mark, None before a first mark), got {mr.reference_price}"
+            )
 
 
 def describe_order(r: RestingOrder) -> str:
@@ -378,7 +393,9 @@ def apply_batch(
     Raises:
         SettlementError: a batch id not above the last, an oracle round not
             bound to the batch (another round id, a time not after the last),
-            carried-in orders other than the pre-state's pending ones, a fill in
+            carried-in orders other than the pre-state's pending ones, a market
+            cleared around another reference than the pre-state's mark (none
+            before a first mark), a fill in
             an unknown market or of an unknown account, a fill off its
             market's clearing price, a block of another batch;
             InsufficientCollateral for a withdrawal
@@ -410,6 +427,7 @@ def apply_batch(
                 f"{oracle_round.timestamp_ms}), got {len(mr.fills)}"
             )
     check_carried_in(state, batch, halted)
+    check_references(state, batch)
     # 0. the pre-state, as the previous batch left it
     pre = state
     pre_root = state_root(pre)

@@ -51,7 +51,7 @@ Statements (constraint names start with ``state headers``, ``carried``,
   depth, fee pool and insurance fund (the settlement statement's);
 * **header fields linked** (:func:`_declare_links`): per market the post-state's
   funding index is the pre-state's plus the settlement's ``ΔF``, the pre-state's
-  mark (where it has one) is the public reference price, and the margin terms'
+  mark is the public reference price (0, none, before a first mark), and the margin terms'
   index price is the post-state's index (its mark where the index is 0);
 * **carried orders**: each pre-state record's ``r2`` row receives
   ``(TAG_CARRIED, market code, flags, limit, quantity, account, id×8)`` — the
@@ -537,9 +537,10 @@ def _declare_links(
 
     Per market ``j``: the post-state's funding index (public) is the pre-state's plus
     the settlement's ``ΔF`` (24-bit limbs, carries in ``[−2, 2]``: ``fc0``, ``fc1`` on
-    the pre-state field's row); the pre-state's mark, where it has one, is the
-    market's public reference price; the margin terms' index price is the post-state's
-    index, or its mark where the index is 0 (``index_mark − mark = index·iz``).
+    the pre-state field's row); the pre-state's mark is the market's public reference
+    price (both 0 before a first mark: no reference); the margin terms' index price is
+    the post-state's index, or its mark where the index is 0 (``index_mark − mark =
+    index·iz``).
     """
     fc0, fc1, iz = helpers
     m = len(statement.markets)
@@ -567,9 +568,9 @@ def _declare_links(
             b.boundary(row, poly, f"state headers: funding carry {k} of market {j} in [−2, 2]")
         row, mark = _field(block, 0, market_field(j, "mark"))
         value = mark[1] + (1 << 24) * mark[2] + (1 << 48) * mark[3]
-        b.boundary(
-            row, value * (pub(base + 7) - value), f"state headers: pre mark {j} is the reference"
-        )
+        # Unconditionally: a market without a mark (0) clears without a reference (0),
+        # else the operator could state one and steer the price within the optimum.
+        b.boundary(row, pub(base + 7) - value, f"state headers: pre mark {j} is the reference")
         row, index = _field(block, h, market_field(j, "index"))
         value = index[1] + (1 << 24) * index[2] + (1 << 48) * index[3]
         margin = settle + _margin_at(statement, j)
@@ -620,10 +621,10 @@ def _link_values(statement: BatchStatement, refuse: bool) -> dict[int, tuple[int
                 f"{values[0]} + {values[1]}, got {values[2]}"
             )
         reference = int(public[base + 7])
-        if refuse and pre_ms.mark_price and reference != pre_ms.mark_price:
+        if refuse and reference != pre_ms.mark_price:
             raise ValueError(
-                f"state headers: pre mark {j} is the reference: expected {pre_ms.mark_price}, "
-                f"got {reference}"
+                f"state headers: pre mark {j} is the reference: expected {pre_ms.mark_price} "
+                f"(0: none), got {reference}"
             )
         carries, carry = [], 0
         for k in range(2):

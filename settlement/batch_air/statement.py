@@ -545,16 +545,16 @@ def _references(
     markets: Sequence[str], markets_doc: Mapping[str, Any], pre: LedgerState
 ) -> tuple[int, ...]:
     """Each market's reference price (0: none): result.json's, which must be the
-    pre-state's mark when the market has one (docs/formats.md)."""
+    pre-state's mark, and null before a first mark (docs/formats.md)."""
     out = []
     for m, ms in zip(markets, pre.market_states, strict=True):
         ref = markets_doc[m].get("reference_price")
         if ref is not None and (type(ref) is not int or not 1 <= ref < 1 << 30):
             raise BatchStatementError(f"result.json {m} reference_price: expected ticks, got {ref}")
-        if ms.mark_price and ref != ms.mark_price:
+        if (ref or 0) != ms.mark_price:
             raise BatchStatementError(
                 f"result.json {m} reference_price: published {ref}, the pre-state's mark is "
-                f"{ms.mark_price}"
+                f"{ms.mark_price or 'none (0): expected null'}"
             )
         out.append(ref or 0)
     return tuple(out)
