@@ -20,6 +20,7 @@ from sealbatch.settlement.oracle import (
     SignedReport,
 )
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
+from sealbatch.settlement.transition import reference_prices
 
 ORACLE_KEYS = {
     (family, i): keccak256(b"settlement test oracle", family.encode(), bytes([i]))
@@ -79,8 +80,11 @@ def make_batch(
     carried_in: Iterable[RestingOrder] = (),
     forfeits: Sequence[tuple[Address, str, int]] = (),
     references: Mapping[str, int | None] | None = None,
+    pre: LedgerState | None = None,
 ) -> BatchResult:
-    """Clear ``orders`` (taken as revealed, no signatures) in one batch."""
+    """Clear ``orders`` (taken as revealed, no signatures) in one batch, around the
+    ``references`` given, else the marks of the state ``pre`` it settles on (the only
+    references the transition takes), else none (a state without marks)."""
     revealed = tuple(
         RevealedOrder(
             keccak256(b"test order", batch_id.to_bytes(8, "big"), n.to_bytes(4, "big")),
@@ -99,7 +103,12 @@ def make_batch(
     )
     seed = keccak256(b"test seed", batch_id.to_bytes(8, "big"))
     sealed = SealedBatch(batch_id, seed, (), revealed, lost, ())
-    refs = dict.fromkeys(config.market_ids) if references is None else dict(references)
+    if references is not None:
+        refs = dict(references)
+    elif pre is not None:
+        refs = reference_prices(pre)
+    else:
+        refs = dict.fromkeys(config.market_ids)
     return clear_batch(sealed, config.auction_markets, refs, carried_in)
 
 

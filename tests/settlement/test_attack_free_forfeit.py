@@ -33,7 +33,7 @@ def test_a_leveraged_long_pays_its_bond_from_equity() -> None:
     state = _leveraged_long()
     assert int(state.collateral[0]) < 0 < int(equity(state, DEFAULT_CONFIG)[0])
     bond = 3_000_000
-    batch = make_batch(1, [], forfeits=[(TRADERS[0], "BTC-PERP", bond)] * 3)
+    batch = make_batch(1, [], forfeits=[(TRADERS[0], "BTC-PERP", bond)] * 3, pre=state)
     post, w = apply_batch(state, batch, oracle_round(1, 1_000, MARKS), DEFAULT_CONFIG, ORACLE)
     assert [a for _, a in w.forfeits] == [bond, bond, bond]
     assert int(post.collateral[0]) == -55_000_000 - 3 * bond
@@ -47,7 +47,7 @@ def test_every_forfeit_is_paid_in_full_even_beyond_the_equity() -> None:
     with negative equity, which the insurance fund (which received the bonds) covers,
     and no value is created or lost."""
     state = _leveraged_long()
-    batch = make_batch(1, [], forfeits=[(TRADERS[0], "BTC-PERP", 1_000_000)] * 11)
+    batch = make_batch(1, [], forfeits=[(TRADERS[0], "BTC-PERP", 1_000_000)] * 11, pre=state)
     post, w = apply_batch(state, batch, oracle_round(1, 1_000, MARKS), DEFAULT_CONFIG, ORACLE)
     assert [a for _, a in w.forfeits] == [1_000_000] * 11
     assert int(equity(state, DEFAULT_CONFIG)[0]) - 11_000_000 < 0

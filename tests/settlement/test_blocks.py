@@ -57,7 +57,7 @@ def test_roots_chain_across_batches_with_blocks_deposits_and_withdrawals() -> No
         before = total_value(state)
         state, w = apply_batch(
             state,
-            make_batch(n, _auction()),
+            make_batch(n, _auction(), pre=state),
             oracle_round(n, 1_000 * n, PRICES),
             DEFAULT_CONFIG,
             ORACLE,
@@ -162,7 +162,7 @@ def test_the_clearinghouse_publishes_chained_roots_when_blocks_settle() -> None:
             house.withdraw(TRADERS[0], 10**6, 2_500)
         for report in oracle_round(n, 1_000 * n, PRICES).reports:
             house.oracle_report(report, 1_000 * n)
-        outcome = house.settle(make_batch(n, _auction()), blocks, 1_000 * n)
+        outcome = house.settle(make_batch(n, _auction(), pre=house.state), blocks, 1_000 * n)
         assert outcome.summary is not None and outcome.summary["settled"], outcome.summary
         assert not outcome.failed_blocks
         assert len(outcome.summary["block_adjustments"]) == len(blocks)

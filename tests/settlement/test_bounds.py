@@ -71,7 +71,7 @@ def test_a_batch_built_around_the_reveal_check_cannot_exceed_the_position_bound(
             (TRADERS[1], Order("BTC-PERP", Side.SELL, 1_000, MAX_LOTS)),
             (TRADERS[1], Order("BTC-PERP", Side.SELL, 1_000, 1)),
         ],
-        references={"BTC-PERP": 1_000, "ETH-PERP": None},
+        pre=state,
     )
     rnd = oracle_round(1, 1_000, {"BTC-PERP": 1_000, "ETH-PERP": 1_000})
     with pytest.raises(InvariantViolation) as err:
@@ -85,7 +85,7 @@ def test_a_batch_built_around_the_reveal_check_cannot_exceed_the_position_bound(
             (TRADERS[0], Order("BTC-PERP", Side.BUY, 1_000, MAX_LOTS)),
             (TRADERS[1], Order("BTC-PERP", Side.SELL, 1_000, MAX_LOTS)),
         ],
-        references={"BTC-PERP": 1_000, "ETH-PERP": None},
+        pre=state,
     )
     post, _ = apply_batch(state, ok, rnd, DEFAULT_CONFIG, ORACLE)
     assert post.positions[:, 0].tolist() == [MAX_LOTS, -MAX_LOTS]
@@ -102,7 +102,7 @@ def test_block_trade_bounds(price: int, quantity: int, message: str) -> None:
     """An RFQ block handed to the transition directly (not through the RFQ book)
     is held to the same bounds as an order, and the batch is refused whole."""
     state = funded([10**15, 10**15])
-    batch = make_batch(1, [], references={"BTC-PERP": 1_000, "ETH-PERP": None})
+    batch = make_batch(1, [], pre=state)
     block = BlockTrade(bytes(32), "BTC-PERP", TRADERS[0], TRADERS[1], price, quantity, 1)
     rnd = oracle_round(1, 1_000, {"BTC-PERP": 1_000, "ETH-PERP": 1_000})
     with pytest.raises(SettlementError, match=message):

@@ -41,7 +41,7 @@ def test_the_transition_stores_the_rests_and_the_root_binds_them() -> None:
     sell = [(TRADERS[1], Order("BTC-PERP", Side.SELL, 650_000, 2))]
     nxt, w = apply_batch(
         post,
-        make_batch(2, sell, carried_in=post.resting_orders),
+        make_batch(2, sell, carried_in=post.resting_orders, pre=post),
         oracle_round(2, 2_000, PRICES),
         DEFAULT_CONFIG,
         ORACLE,
@@ -68,7 +68,7 @@ def _tampered(post: LedgerState, how: str) -> list[RestingOrder]:
 def test_an_operator_cannot_drop_add_or_alter_a_gtc_rest(how: str) -> None:
     post = _after_a_rest()
     sell = [(TRADERS[1], Order("BTC-PERP", Side.SELL, 650_000, 6))]
-    batch = make_batch(2, sell, carried_in=_tampered(post, how))
+    batch = make_batch(2, sell, carried_in=_tampered(post, how), pre=post)
     with pytest.raises(SettlementError, match="carried-in"):
         apply_batch(post, batch, oracle_round(2, 2_000, PRICES), DEFAULT_CONFIG, ORACLE)
 
@@ -109,6 +109,8 @@ def test_a_rest_in_a_halted_market_rests_on_and_may_not_be_carried_in() -> None:
     late = 1_000 + ORACLE.max_price_age_ms + 1
     rnd = oracle_round(2, late, PRICES)
     with pytest.raises(SettlementError, match="carried-in"):
-        apply_batch(post, make_batch(2, [], carried_in=[rest]), rnd, DEFAULT_CONFIG, ORACLE)
-    nxt, _ = apply_batch(post, make_batch(2, []), rnd, DEFAULT_CONFIG, ORACLE)
+        apply_batch(
+            post, make_batch(2, [], carried_in=[rest], pre=post), rnd, DEFAULT_CONFIG, ORACLE
+        )
+    nxt, _ = apply_batch(post, make_batch(2, [], pre=post), rnd, DEFAULT_CONFIG, ORACLE)
     assert nxt.resting_orders == (rest,)

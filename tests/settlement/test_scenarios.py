@@ -88,7 +88,7 @@ def _settle(
     if bystanders:
         orders += _prints(b, prices, *bystanders)
     carried = [lo.resting for lo in state.pending_liquidations]
-    batch = make_batch(b, orders, config, carried)
+    batch = make_batch(b, orders, config, carried, pre=state)
     before = total_value(state)
     rnd = oracle_round(b, 10_000 * (b + 1), oracle_prices or prices, overrides, age_ms)
     new, w = apply_batch(state, batch, rnd, config, ORACLE)

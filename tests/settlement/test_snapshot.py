@@ -49,7 +49,11 @@ def _settled():
         (TRADERS[1], Order("BTC-PERP", Side.SELL, 600_000, 1)),
     ]
     state, w = apply_batch(
-        state, make_batch(2, prints), oracle_round(2, 2_000, crash), DEFAULT_CONFIG, ORACLE
+        state,
+        make_batch(2, prints, pre=state),
+        oracle_round(2, 2_000, crash),
+        DEFAULT_CONFIG,
+        ORACLE,
     )
     assert w.liquidations  # trader 2 is below maintenance: a pending liquidation to publish
     return state

@@ -75,7 +75,12 @@ def test_random_batches_conserve_value_and_net_to_zero(seed: int, mode: Delevera
         ]
         liq = [lo.resting for lo in state.pending_liquidations]
         batch = make_batch(
-            b, orders, cfg, carried + liq, forfeits=[(TRADERS[b % n], "ETH-PERP", 10**6)]
+            b,
+            orders,
+            cfg,
+            carried + liq,
+            forfeits=[(TRADERS[b % n], "ETH-PERP", 10**6)],
+            pre=state,
         )
         rnd = oracle_round(b, 1_000 * b, prices)
         deposits = [(key(int(rng.integers(n + 2))), 5_000_000)] if rng.integers(2) else []
@@ -197,6 +202,47 @@ def test_oracle_rounds_are_bound_to_their_batch() -> None:
         apply_batch(new, make_batch(8, []), oracle_round(7, 9_000, PRICES), DEFAULT_CONFIG, ORACLE)
 
 
+#: A book whose optimal interval is 649 990 … 650 010 (5 lots a side, each price
+#: executes all of them): the reference alone picks the price inside it.
+WIDE = [
+    (TRADERS[0], Order("BTC-PERP", Side.BUY, 650_010, 5)),
+    (TRADERS[1], Order("BTC-PERP", Side.SELL, 649_990, 5)),
+]
+
+
+def test_a_first_batch_clears_without_a_reference() -> None:
+    """Before a first mark the operator may state no reference: one inside the optimal
+    interval would move the price off the midpoint (here to its top, an operator
+    buying cheaper from itself were it the seller); the honest batch settles."""
+    state = funded([10**10, 10**10])
+    rnd = oracle_round(1, 1_000, PRICES)
+    steered = make_batch(1, WIDE, references={"BTC-PERP": 650_010, "ETH-PERP": None})
+    assert steered.markets["BTC-PERP"].price == 650_010
+    with pytest.raises(
+        SettlementError, match=r"BTC-PERP reference price: expected None .* got 650010"
+    ):
+        apply_batch(state, steered, rnd, DEFAULT_CONFIG, ORACLE)
+    honest = make_batch(1, WIDE, pre=state)
+    assert honest.markets["BTC-PERP"].price == 650_000  # the midpoint
+    apply_batch(state, honest, rnd, DEFAULT_CONFIG, ORACLE)
+
+
+@pytest.mark.parametrize("delta", [-1, 1, None], ids=["tick-below", "tick-above", "none"])
+def test_a_batch_clears_around_the_pre_states_mark(delta: int | None) -> None:
+    """With a mark the reference is the mark: one tick off, or none, is refused."""
+    state = funded([10**10, 10**10])
+    first = make_batch(1, WIDE, pre=state)
+    state, _ = apply_batch(state, first, oracle_round(1, 1_000, PRICES), DEFAULT_CONFIG, ORACLE)
+    mark = state.market_state("BTC-PERP").mark_price
+    assert mark
+    ref = None if delta is None else mark + delta
+    forged = make_batch(2, WIDE, references={"BTC-PERP": ref, "ETH-PERP": None})
+    rnd = oracle_round(2, 2_000, PRICES)
+    with pytest.raises(SettlementError, match=rf"expected {mark} .* got {ref}"):
+        apply_batch(state, forged, rnd, DEFAULT_CONFIG, ORACLE)
+    apply_batch(state, make_batch(2, WIDE, pre=state), rnd, DEFAULT_CONFIG, ORACLE)
+
+
 def test_fill_of_unknown_account_is_refused() -> None:
     from sealbatch.settlement.errors import UnknownAccount
 
@@ -232,6 +278,7 @@ def test_funding_is_charged_on_positions_held() -> None:
                 (TRADERS[0], Order("BTC-PERP", Side.BUY, 650_065, 1)),
                 (TRADERS[1], Order("BTC-PERP", Side.SELL, 650_065, 1)),
             ],
+            pre=state,
         )
         state, w = apply_batch(state, batch, oracle_round(b, 1_000 * b, PRICES), cfg, ORACLE)
         paid += w.funding["BTC-PERP"].delta_index

@@ -67,7 +67,7 @@ def test_a_forfeited_bond_beyond_the_equity_is_paid_and_the_deficit_covered() ->
         batch_id=0,
     )
     assert int(equity(state, DEFAULT_CONFIG)[0]) == 1_000_000
-    batch = make_batch(1, [], forfeits=[(TRADERS[0], "BTC-PERP", 50_000_000)])
+    batch = make_batch(1, [], forfeits=[(TRADERS[0], "BTC-PERP", 50_000_000)], pre=state)
     post, w = apply_batch(state, batch, oracle_round(1, 1_000, BTC), DEFAULT_CONFIG, ORACLE)
     # the whole bond goes (no equity cap); the account's deficit is covered
     assert w.forfeits[0][1] == 50_000_000
@@ -157,7 +157,6 @@ def test_venue_like_batches_with_extreme_values_conserve_or_refuse(
     cfg = default_config(deleverage=mode)
     state = funded(cash, cfg)
     carried: list[RestingOrder] = []
-    refs: dict[str, int | None] = dict.fromkeys(cfg.market_ids)
     for b, orders in enumerate(batches, start=1):
         check = RevealMarginCheck(state, cfg, resting=carried)
         taken = []
@@ -170,7 +169,7 @@ def test_venue_like_batches_with_extreme_values_conserve_or_refuse(
                 continue
             taken.append((TRADERS[t], order))
         liq = [lo.resting for lo in state.pending_liquidations]
-        batch = make_batch(b, taken, cfg, carried + liq, references=refs)
+        batch = make_batch(b, taken, cfg, carried + liq, pre=state)
         pb, pe, flag = prices[b - 1]
         over = {("BTC-PERP", "dex"): min(MAX_TICKS, pb + pb // 10 + 1)} if flag else None
         rnd = oracle_round(b, 1_000 * b, {"BTC-PERP": pb, "ETH-PERP": pe}, over)
@@ -185,5 +184,4 @@ def test_venue_like_batches_with_extreme_values_conserve_or_refuse(
         assert (post.positions.sum(axis=0) == 0).all()
         reserved = [lo.resting for lo in post.pending_liquidations]
         carried = check_carried(post, cfg, cap_reduce_only(post, cfg, batch.carried, reserved))
-        refs.update({m: r.price for m, r in batch.markets.items() if r.price is not None})
         state = post
