@@ -54,7 +54,9 @@ __all__ = [
     "run_demo",
 ]
 
-#: Starting reference prices in ticks: 65,000.0 USD and 3,500.00 USD.
+#: The traders' starting fair prices in ticks: 65,000.0 USD and 3,500.00 USD (what the
+#: first batch's orders are quoted around; not a clearing reference: a market has none
+#: before its first mark).
 START_PRICES: dict[str, int] = {"BTC-PERP": 650_000, "ETH-PERP": 350_000}
 
 BOND = 1_000_000  # 1 USDC in base units (6 decimals)
@@ -189,10 +191,10 @@ def run_demo(config: DemoConfig) -> Iterator[DemoBatch]:
     state = deposit(state, AccountKey(seller.address, 0), COLLATERAL)
 
     for batch_id in range(1, config.batches + 1):
-        # The clearing reference is each market's mark (start prices before the first).
-        references: dict[str, int | None] = {
-            m: ref or START_PRICES.get(m) for m, ref in reference_prices(state).items()
-        }
+        # The clearing reference is each market's mark, and none before a first mark:
+        # the first batch clears at the midpoint of its optimal prices (the transition
+        # and the proof take no other reference; the start prices only seed the flow).
+        references = reference_prices(state)
         t0 = batch_id * period
         windows = BatchWindows(t0, t0 + config.commit_ms, t0 + period)
         book = CommitBook(

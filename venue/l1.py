@@ -209,12 +209,12 @@ def template_files(
         )
     book_markets = {m: DEFAULT_MARKETS[m] for m in markets}
     house = Clearinghouse(book_markets, min_bond=DEFAULT_MIN_BOND if min_bond is None else min_bond)
-    references: dict[str, int | None] = {m: None for m in book_markets}
     traders = [address_of(bytes([1 + i // 256, i % 256]) * 16) for i in range(after)]
 
     def settle(batch_id: int, at_ms: int) -> dict[str, str]:
         windows = BatchWindows(at_ms, at_ms + 1, at_ms + 2)
         domain = Eip712Domain(chain_id=1)
+        references = house.reference_prices()  # the ledger's marks (none without an oracle)
         book = CommitBook(batch_id, book_markets, domain, b"\x01" * 32, windows, references)
         result = clear_batch(book.close(at_ms + 2), book_markets, references, ())
         outcome = house.settle(result, [], at_ms + 2)

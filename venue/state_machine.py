@@ -235,7 +235,10 @@ class VenueStateMachine:
         #: batch -> (rfq id, quote) whose bond that batch forfeits if unrevealed
         self.quote_bonds: dict[int, list[tuple[bytes, bytes]]] = {}
         self.nonces = NonceRegistry()
-        self.references: dict[str, int | None] = {m: None for m in self.markets}
+        # Each market's clearing reference: its mark in the ledger the venue starts on
+        # (a restart keeps them), none before a first mark; the transition takes no other.
+        marks = settlement.reference_prices()
+        self.references: dict[str, int | None] = {m: marks.get(m) for m in self.markets}
         self.books: dict[int, CommitBook] = {}
         self.rfqs = RfqBook(domain, self.markets, self.nonces, *rfq_window_ms)
         self.blocks: dict[int, list[Acceptance]] = {}

@@ -466,13 +466,14 @@ def _replay(folder: Path) -> _Replayed:
     # Every field of pre_state.json, the derived ones too (equity, requirements,
     # multipliers): the root above commits only to the stored state.
     checks.append(("pre_state.json fields", first_difference(pre_doc, state_to_dict(pre, config))))
-    # A market's reference price is its mark after the previous batch (docs/formats.md).
+    # A market's reference price is its mark after the previous batch, and none (null)
+    # before a first mark (docs/formats.md): a stated one would pick the price.
     marks = reference_prices(pre)
     batch_id, oracle_round, forfeited = batch.batch_id, batch.oracle_round, batch.forfeited
     wrong_refs = [
-        f"{m}: published {ref!r}, previous mark price {marks[m]}"
+        f"{m}: published {ref!r}, previous mark price {marks.get(m)!r}"
         for m, ref in sorted(batch.references.items())
-        if marks.get(m) and ref != marks[m]
+        if ref != marks.get(m)
     ]
     checks.append(("result.json reference prices", wrong_refs[0] if wrong_refs else None))
     digest = "0x" + oracle_round.digest().hex()
