@@ -433,7 +433,7 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
             (t[0], Order("BTC-PERP", Side.BUY, 650_010, 5)),
             (t[1], Order("BTC-PERP", Side.SELL, None, 3)),
         ],
-        {"BTC-PERP": 650_000, "ETH-PERP": 350_000},
+        {"BTC-PERP": None, "ETH-PERP": None},  # a first batch: no marks, no reference
     )
     pre = funded([10**12] * 4)
     rnd = oracle_round(1, 1_000, {"BTC-PERP": 650_000, "ETH-PERP": 350_000})

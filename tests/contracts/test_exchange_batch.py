@@ -28,7 +28,7 @@ from sealbatch.settlement.batch_proof import prove_files
 from sealbatch.settlement.batch_verify import verify_files
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch, reference_prices
 from tests.settlement.batch_air_helpers import BTC, ETH, committed_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 
@@ -42,9 +42,7 @@ def quiet_batches(count: int) -> list[dict[str, str]]:
     out = []
     for i in range(count):
         moved = {BTC: 650_000 + 1_000 * i, ETH: 350_000 - 1_000 * i}
-        marks = zip((BTC, ETH), state.market_states, strict=True)
-        refs = {m: (ms.mark_price or REFS[m]) for m, ms in marks}
-        batch = committed_batch(i + 1, [], refs)
+        batch = committed_batch(i + 1, [], reference_prices(state))
         rnd = oracle_round(i + 1, 1_000 * (i + 1), moved)
         post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
         out.append(BatchPublication(batch, rnd, state, post).files(DEFAULT_CONFIG, ORACLE))
@@ -56,8 +54,8 @@ def forfeit_batch() -> dict[str, str]:
     """A published batch with a revealed order and a commitment never revealed (its bond
     charged to its trader)."""
     orders = [(TRADERS[0], Order(BTC, Side.BUY, 650_000, 1))]
-    batch = committed_batch(1, orders, REFS, forfeit_at=(1,))
     pre = funded([10**12] * len(TRADERS))
+    batch = committed_batch(1, orders, reference_prices(pre), forfeit_at=(1,))
     rnd = oracle_round(1, 1_000, REFS)
     post, w = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
     assert w.forfeits
@@ -167,12 +165,12 @@ def halted_batches() -> list[dict[str, str]]:
         (TRADERS[0], Order(BTC, Side.BUY, 650_000, 10, TimeInForce.GTC)),
         (TRADERS[1], Order(BTC, Side.SELL, 650_000, 4)),
     ]
-    first = committed_batch(1, orders, REFS)
+    first = committed_batch(1, orders, reference_prices(pre))
     rnd = oracle_round(1, 1_000, REFS)
     mid, _ = apply_batch(pre, first, rnd, DEFAULT_CONFIG, ORACLE)
     assert len(mid.resting_orders) == 1
     late = oracle_round(2, 1_000 + ORACLE.max_price_age_ms + 1, REFS)
-    second = committed_batch(2, [], {ms.market: ms.mark_price for ms in mid.market_states})
+    second = committed_batch(2, [], reference_prices(mid))
     post, _ = apply_batch(mid, second, late, DEFAULT_CONFIG, ORACLE)
     assert post.resting_orders == mid.resting_orders
     return [

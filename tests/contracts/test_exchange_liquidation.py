@@ -26,7 +26,7 @@ from sealbatch.settlement.batch_verify import verify_files
 from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch, reference_prices
 from tests.settlement.batch_air_helpers import committed_batch, crash_inputs
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 from tests.settlement.test_batch_air_deficit_cover import pre_state
@@ -73,7 +73,7 @@ def liquidation_batch() -> dict[str, str]:
     marks = {ms.market: ms.mark_price for ms in mid.market_states}
     buyer = [(t[2], Order("BTC-PERP", Side.BUY, marks["BTC-PERP"], 200))]
     carried = [lo.resting for lo in mid.pending_liquidations] + list(mid.resting_orders)
-    second = committed_batch(2, buyer, marks, carried_in=carried)
+    second = committed_batch(2, buyer, reference_prices(mid), carried_in=carried)
     rnd2 = oracle_round(2, 21_000, CRASHED)
     post, w = apply_batch(mid, second, rnd2, DEFAULT_CONFIG, ORACLE)
     assert w.penalties and not w.deficits and not w.forfeits

@@ -37,7 +37,7 @@ from sealbatch.settlement.oracle import OracleRound
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.snapshot import config_from_dict, state_from_dict, state_to_dict
-from sealbatch.settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch, reference_prices
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 
 BTC, ETH = "BTC-PERP", "ETH-PERP"
@@ -49,13 +49,22 @@ SETTLE_ROWS = 4096
 SETTLE_CHALLENGES = [Fp4.of((11, 22, 33, 44)), Fp4.of((5, 6, 7, 8))]
 
 
+def with_marks(state: LedgerState, marks: Mapping[str, int | None]) -> LedgerState:
+    """``state`` with each market's mark at ``marks[m]`` (0 for None): the state a batch
+    cleared around the references ``marks`` settles on (the reference is the pre-state's
+    mark, and none before a first mark)."""
+    ms = tuple(replace(m, mark_price=marks.get(m.market) or 0) for m in state.market_states)
+    return state.with_arrays(market_states=ms)
+
+
 def small_batch_files(
     orders: Sequence[tuple[Address, Order]] | None = None,
     refs: Mapping[str, int | None] | None = None,
     forfeit_at: Sequence[int] = (),
     committed: Mapping[int, Order] | None = None,
 ) -> dict[str, str]:
-    """A settled batch in two markets (by default: a rationed margin, market orders).
+    """A settled batch in two markets (by default: a rationed margin, market orders),
+    cleared around ``refs`` (PRICES by default) on a pre-state whose marks they are.
 
     ``committed`` forges it: order ``i`` keeps the commitment (id and salt) of
     ``committed[i]`` — what its trader signed — while the batch clears and
@@ -72,8 +81,9 @@ def small_batch_files(
         (t[1], Order(ETH, Side.SELL, 350_000, 1)),
         (t[2], Order(ETH, Side.SELL, 350_010, 4)),
     ]
-    batch = committed_batch(1, orders, refs or PRICES, forfeit_at, committed)
-    state = funded([10**12] * len(TRADERS))
+    refs = refs or PRICES
+    batch = committed_batch(1, orders, refs, forfeit_at, committed)
+    state = with_marks(funded([10**12] * len(TRADERS)), refs)
     rnd = oracle_round(1, 1_000, PRICES)
     post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
     pub = BatchPublication(batch, rnd, state, post)
@@ -108,7 +118,8 @@ def transfer_batch_files(
 
 def crossing_batch() -> BatchResult:
     """Batch 1: TRADERS[0] buys 5 BTC-PERP lots of TRADERS[1], TRADERS[2] 2 ETH-PERP lots
-    (at market) of TRADERS[3]."""
+    (at market) of TRADERS[3]; a first batch (no marks yet), cleared without a reference
+    at the midpoints 650 000 and 350 000."""
     t = TRADERS
     orders = [
         (t[0], Order(BTC, Side.BUY, 650_010, 5)),
@@ -116,7 +127,7 @@ def crossing_batch() -> BatchResult:
         (t[2], Order(ETH, Side.BUY, None, 2)),
         (t[3], Order(ETH, Side.SELL, 350_000, 2)),
     ]
-    return committed_batch(1, orders, PRICES)
+    return committed_batch(1, orders, {BTC: None, ETH: None})
 
 
 def marked_state(equity: Sequence[int], positions: np.ndarray, **arrays: object) -> LedgerState:
@@ -368,11 +379,10 @@ def btc_batch(
     edit: MarketEdit | None = None,
     config: SettlementConfig = DEFAULT_CONFIG,
 ) -> BatchStatement:
-    """One batch over ``pre`` (references: its marks, else PRICES) under an oracle round
+    """One batch over ``pre`` (references: its marks, none without) under an oracle round
     at ``oracle``; ``edit`` forges the post-state's BTC-PERP market state, published
     consistently."""
-    refs = {ms.market: ms.mark_price or PRICES[ms.market] for ms in pre.market_states}
-    batch = committed_batch(1, orders, refs)
+    batch = committed_batch(1, orders, reference_prices(pre))
     rnd = oracle_round(1, 1_000, oracle)
     post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
     if edit is not None:

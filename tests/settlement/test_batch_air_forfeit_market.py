@@ -27,7 +27,7 @@ from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch, reference_prices
 from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
@@ -68,7 +68,7 @@ def _batch(
     batch = committed_batch(
         1,
         orders,
-        PRICES,
+        reference_prices(state),
         forfeit_at=(1,),
         forfeit_markets=(signed,),
         published_markets={0: published} if published else None,

@@ -19,7 +19,7 @@ from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.ledger import AccountKey, deposit, empty_state
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch, reference_prices
 from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
@@ -147,7 +147,7 @@ def test_an_account_opened_in_the_batch_is_charged_and_proved() -> None:
         (TRADERS[3], Order(BTC, Side.SELL, 649_990, 5)),
     ]
     opening = ((AccountKey(TRADERS[0], 0), 10**12),)
-    batch = committed_batch(1, orders, {BTC: 650_000, ETH: 350_000}, forfeit_at=(1,))
+    batch = committed_batch(1, orders, reference_prices(state), forfeit_at=(1,))
     rnd = oracle_round(1, 1_000, {BTC: 650_000, ETH: 350_000})
     post, w = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE, deposits=opening)
     ((key, amount),) = w.forfeits

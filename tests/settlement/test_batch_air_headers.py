@@ -18,7 +18,9 @@ from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.air import Air, ConstraintViolation
 from sealbatch.crypto.field_scalar import P
 from sealbatch.crypto.poseidon2 import hash_elements
+from sealbatch.settlement import transition
 from sealbatch.settlement.batch_air import headers
+from sealbatch.settlement.batch_air import statement as statement_module
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.commitments import TAG_CNODE
 from sealbatch.settlement.batch_air.framework import TAG_CARRIED, TAG_MARKET, TAG_STAGED
@@ -32,7 +34,7 @@ from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.settlement.roots import header_blocks, header_elements, pending_orders
-from sealbatch.settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch, reference_prices
 from sealbatch.venue.demo import DemoConfig, demo_oracle, demo_settlement_config, run_demo
 from tests.settlement.batch_air_helpers import (
     BTC,
@@ -231,7 +233,7 @@ def _held_batch(
                          DEFAULT_CONFIG, ORACLE)  # fmt: skip
     assert len(mid.resting_orders) == 1
     late = oracle_round(2, 1_000 + ORACLE.max_price_age_ms + 1, PRICES)
-    batch = committed_batch(2, [], {ms.market: ms.mark_price for ms in mid.market_states})
+    batch = committed_batch(2, [], reference_prices(mid))
     post, _ = apply_batch(mid, batch, late, DEFAULT_CONFIG, ORACLE)
     assert post.resting_orders == mid.resting_orders
     if rests is not None:
@@ -444,6 +446,64 @@ def test_a_reference_that_is_not_the_pre_states_mark_is_caught(
         generate(forged, rows_for(forged))
     air, trace = generate(forged, rows_for(forged), refuse=False)
     with pytest.raises(ConstraintViolation, match=f"{name}|bus"):
+        check_all(air, trace)
+
+
+#: A first batch's BTC book: every price from 649 990 to 650 010 executes 5 lots with
+#: no imbalance, so without a reference it clears at the midpoint 650 000, and a reference
+#: anywhere in the interval would pick the price (here its top end, 650 010).
+_WIDE = [
+    (TRADERS[0], Order(BTC, Side.BUY, 650_010, 5)),
+    (TRADERS[1], Order(BTC, Side.SELL, 649_990, 5)),
+    (TRADERS[2], Order(ETH, Side.BUY, 350_000, 2)),
+    (TRADERS[3], Order(ETH, Side.SELL, 350_000, 2)),
+]
+
+
+def _first_batch_files(refs: dict[str, int | None]) -> dict[str, str]:
+    """A first batch (the pre-state has no marks) cleared around ``refs`` and settled:
+    honest with no reference; with one, an operator's whose transition skips the check."""
+    pre = funded([10**12] * 4)
+    batch = committed_batch(1, _WIDE, refs)
+    rnd = oracle_round(1, 1_000, PRICES)
+    with pytest.MonkeyPatch.context() as patch:
+        if any(refs.values()):
+            patch.setattr(transition, "check_references", lambda state, batch: None)
+        post, _ = apply_batch(pre, batch, rnd, DEFAULT_CONFIG, ORACLE)
+    return BatchPublication(batch, rnd, pre, post).files(DEFAULT_CONFIG, ORACLE)  # type: ignore[return-value]
+
+
+def test_a_first_batch_without_a_reference_proves() -> None:
+    st = statement_of(_first_batch_files({BTC: None, ETH: None}))
+    assert [ms.mark_price for ms in st.pre.market_states] == [0, 0]
+    assert st.references == (0, 0) and st.prices[0] == 650_000
+    air, trace = generate(st, rows_for(st))
+    check_all(air, trace)
+
+
+def test_a_reference_stated_before_a_first_mark_is_caught() -> None:
+    """The operator states a reference in a market without a mark (its first batch) to
+    move the price within the optimal interval (650 010 instead of the midpoint 650 000),
+    and settles it consistently: the statement's files are refused, and the AIR, handed
+    the stated reference, rejects on the pre-state's mark (0) being the reference."""
+    files = _first_batch_files({BTC: 650_010, ETH: None})
+    with pytest.raises(BatchStatementError, match=r"BTC-PERP reference.*650010"):
+        statement_of(files)
+    with pytest.MonkeyPatch.context() as patch:
+        # a prover that takes result.json's reference as stated and settles it so
+        patch.setattr(transition, "check_references", lambda state, batch: None)
+        patch.setattr(
+            statement_module,
+            "_references",
+            lambda markets, doc, pre: tuple(doc[m]["reference_price"] or 0 for m in markets),
+        )
+        forged = statement_of(files)
+    assert forged.references == (650_010, 0) and forged.prices[0] == 650_010
+    name = "pre mark 0 is the reference"
+    with pytest.raises(BatchStatementError, match=rf"{name}: expected 0 \(0: none\), got 650010"):
+        generate(forged, rows_for(forged))
+    air, trace = generate(forged, rows_for(forged), refuse=False)
+    with pytest.raises(ConstraintViolation, match=name):
         check_all(air, trace)
 
 

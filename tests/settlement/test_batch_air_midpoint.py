@@ -29,6 +29,7 @@ from tests.settlement.batch_air_helpers import (
     committed_batch,
     proved,
     refused_and_rejected,
+    with_marks,
     statement_of,
 )
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
@@ -62,9 +63,10 @@ _MARKET_ONLY = [(t[0], Order(BTC, Side.BUY, None, 3)), (t[1], Order(BTC, Side.SE
 def _published(
     orders: Sequence[tuple[Address, Order]], refs: dict[str, int | None]
 ) -> BatchStatement:
-    """The statement of ``orders`` (and ETH's) cleared under ``refs``, settled, published."""
+    """The statement of ``orders`` (and ETH's) cleared under ``refs``, settled on a state
+    whose marks they are (none: no mark yet), published."""
     batch = committed_batch(1, [*orders, *_ETH], refs)
-    state = funded([10**12] * len(TRADERS))
+    state = with_marks(funded([10**12] * len(TRADERS)), refs)
     rnd = oracle_round(1, 1_000, PRICES)
     post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
     return statement_of(BatchPublication(batch, rnd, state, post).files(DEFAULT_CONFIG, ORACLE))

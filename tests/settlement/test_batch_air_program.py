@@ -26,7 +26,7 @@ from sealbatch.settlement.batch_air.statement import (
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch, reference_prices
 from tests.settlement.batch_air_helpers import BTC, ETH, committed_batch
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 
@@ -36,8 +36,7 @@ def _two_batches() -> tuple[BatchStatement, BatchStatement]:
     state = funded([10**12] * len(TRADERS))
     out = []
     for i in range(2):
-        refs = {BTC: 650_000, ETH: 350_000}
-        batch = committed_batch(i + 1, [], refs)
+        batch = committed_batch(i + 1, [], reference_prices(state))
         rnd = oracle_round(i + 1, 1_000 * (i + 1), {BTC: 650_000 + 900 * i, ETH: 350_000 - 700 * i})
         post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
         files = BatchPublication(batch, rnd, state, post).files(DEFAULT_CONFIG, ORACLE)
@@ -104,12 +103,11 @@ def _with_and_without_a_block() -> tuple[BatchStatement, BatchStatement]:
     state = funded([10**12] * len(TRADERS))
     out = []
     for i in range(2):
-        refs = {BTC: 650_000, ETH: 350_000}
         orders = [
             (TRADERS[0], Order(BTC, Side.BUY, 650_500, 4)),
             (TRADERS[1], Order(BTC, Side.SELL, 649_500, 4)),
         ]
-        batch = committed_batch(i + 1, orders, refs)
+        batch = committed_batch(i + 1, orders, reference_prices(state))
         blocks = (
             [BlockTrade(bytes(range(32)), BTC, TRADERS[2], TRADERS[3], 651_000, 6, i + 1)]
             if i

@@ -25,7 +25,7 @@ from sealbatch.settlement.batch_air.statement import BatchStatement
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit, empty_state
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch, reference_prices
 from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
@@ -88,7 +88,7 @@ def _batch(
     deposits: tuple[tuple[AccountKey, int], ...] = (),
 ) -> BatchStatement:
     """One batch over ``state`` with ``orders`` and TRADERS[0]'s forfeit in BTC-PERP."""
-    batch = committed_batch(1, orders, PRICES, forfeit_at=(1,))
+    batch = committed_batch(1, orders, reference_prices(state), forfeit_at=(1,))
     rnd = oracle_round(1, ts, PRICES)
     with _operator_rule(rule):
         post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE, deposits=deposits)

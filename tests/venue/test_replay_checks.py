@@ -70,3 +70,23 @@ def test_replay_detects_each_published_field(
     assert main(["replay", str(folder)]) == 1
     out = capsys.readouterr().out
     assert any(line.startswith(check) and "MISMATCH" in line for line in out.splitlines()), out
+
+
+def _state_a_reference(doc: Any) -> None:
+    doc["markets"]["BTC-PERP"]["reference_price"] = 650_000
+
+
+def test_replay_detects_a_reference_stated_before_a_first_mark(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Batch 1 settles on a state without marks: it clears without a reference, and one
+    stated in result.json (which would pick the price inside the optimal interval) is a
+    mismatch."""
+    first = published.parent / "batch-1"
+    doc = json.loads((first / "result.json").read_text())
+    assert all(m["reference_price"] is None for m in doc["markets"].values())
+    folder = _tamper(first, tmp_path, "result.json", _state_a_reference)
+    assert main(["replay", str(folder)]) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("result.json reference prices"))
+    assert "MISMATCH" in line and "published 650000, previous mark price None" in line, out
