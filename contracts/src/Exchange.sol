@@ -723,15 +723,15 @@ contract Exchange {
         if (s.commitments > 1 << COMMITMENT_TREE_DEPTH) revert CommitmentCountInvalid(s.commitments);
     }
 
-    /// @dev A market with a mark clears around it: the reference price is the mark of the last
-    ///      anchored batch, or the genesis root's before the first (docs/formats.md; a market
-    ///      without a mark, 0, takes any).
+    /// @dev A market clears around its mark: the reference price is the mark of the last
+    ///      anchored batch, or the genesis root's before the first, and a market without a
+    ///      mark (0) clears without a reference (0) (docs/formats.md): a stated one would
+    ///      pick the price within the optimal interval.
     function _checkReferences(Statement calldata s) private view {
         for (uint256 m = 0; m < marketCount; ++m) {
             uint256 mark = lastMarks[m];
             uint256 ref = s.markets[m].referencePrice;
-            if (ref >= P) revert NotFieldElement(ref);
-            if (mark != 0 && ref != mark) revert ReferenceMismatch(m, mark, ref);
+            if (ref != mark) revert ReferenceMismatch(m, mark, ref);
         }
     }
 

@@ -538,7 +538,7 @@ def test_the_reference_price_is_the_last_anchored_mark(h: Harness) -> None:
 def test_the_first_reference_price_is_the_genesis_mark(chain: Chain) -> None:
     """Before any anchor the contract knows the genesis root's marks (fixed at deployment),
     so the operator cannot pick the first batch's reference prices either; a market without
-    a mark takes any."""
+    a mark takes none (0)."""
     from sealbatch.settlement.ledger import empty_state
 
     genesis = empty_state(DEFAULT_CONFIG)
@@ -548,7 +548,8 @@ def test_the_first_reference_price_is_the_genesis_mark(chain: Chain) -> None:
     h.ex.deposit(h.traders[0], 1_000)
     s = h.statement(h.next_state(h.apply_queue(h.state, 1)))
     assert s.markets[0].reference == 50_000 and s.markets[1].reference == 0
-    for j, ref in ((0, 49_000), (0, 0)):
+    assert [h.ex.exchange.functions.lastMarks(j).call() for j in range(2)] == [50_000, 0]
+    for j, ref in ((0, 49_000), (0, 0), (1, 35_000)):
         moved = dataclasses.replace(
             s,
             markets=tuple(
@@ -557,9 +558,25 @@ def test_the_first_reference_price_is_the_genesis_mark(chain: Chain) -> None:
             ),
         )
         err = refused(h, "ReferenceMismatch", h.ex.anchor, moved, h.prove(moved))
-        assert err.error_args == (0, 50_000, ref)
+        assert err.error_args == (j, (50_000, 0)[j], ref)
     h.ex.anchor(s, h.prove(s))
     assert h.ex.next_batch_id() == 1
+
+
+def test_a_first_batch_with_a_reference_is_refused(h: Harness) -> None:
+    """A market without a mark (here a genesis without marks, in its first batch) clears
+    without a reference: one stated (to steer the price within the optimal interval)
+    reverts ReferenceMismatch and nothing moves; the batch without one anchors."""
+    h.ex.deposit(h.traders[0], 1_000)
+    s = h.statement(h.next_state(h.apply_queue(h.state, 1)))
+    assert [v.reference for v in s.markets] == [0, 0]
+    assert [h.ex.exchange.functions.lastMarks(j).call() for j in range(2)] == [0, 0]
+    moved = dataclasses.replace(
+        s, markets=(dataclasses.replace(s.markets[0], reference=50_000), *s.markets[1:])
+    )
+    err = refused(h, "ReferenceMismatch", h.ex.anchor, moved, h.prove(moved))
+    assert err.error_args == (0, 0, 50_000)
+    h.ex.anchor(s, h.prove(s))
 
 
 def test_a_batch_needing_operator_tables_is_refused_by_name(chain: Chain) -> None:
