@@ -152,8 +152,8 @@ def next_batch(
         commitments, [o.market for _, o in flow], [t for t, _ in flow], [r.bond for r in revealed]
     )
     sealed = SealedBatch(batch_id, seed, (), revealed, (), ())
-    references = {m: ref or PRICES[m] for m, ref in reference_prices(state).items()}
-    result = clear_batch(sealed, config.auction_markets, references)
+    # the pre-state's marks, none before a first mark (the only references that settle)
+    result = clear_batch(sealed, config.auction_markets, reference_prices(state))
     oracle_cfg, keys = oracle
     rnd = _round(keys, batch_id, state.timestamp_ms + 1_000)
     post, _ = apply_batch(state, result, rnd, config, oracle_cfg)
