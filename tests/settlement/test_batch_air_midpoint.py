@@ -29,8 +29,8 @@ from tests.settlement.batch_air_helpers import (
     committed_batch,
     proved,
     refused_and_rejected,
-    with_marks,
     statement_of,
+    with_marks,
 )
 from tests.settlement.conftest import ORACLE, TRADERS, funded, oracle_round
 
@@ -76,7 +76,9 @@ def _restated(
     statement: BatchStatement, price: int | None = None, reference: int | None = None
 ) -> BatchStatement:
     """``statement`` with BTC (market 0) at ``price`` (its fills unchanged) or with the
-    reference ``reference`` (0: none), in the public inputs too."""
+    reference ``reference`` (0: none), in the public inputs too. A restated reference is
+    no longer the pre-state's mark either (the state headers' link, tested in
+    test_batch_air_headers.py); the prover and the AIR name the price rule first."""
     assert statement.markets[0] == BTC
     public = list(statement.public_inputs)
     prices, refs, orders = list(statement.prices), list(statement.references), statement.orders
