@@ -1142,6 +1142,8 @@ class VenueStateMachine:
         quote_forfeits = self._quote_forfeits(batch_id)
         if quote_forfeits:
             sealed = dataclasses.replace(sealed, forfeited=sealed.forfeited + quote_forfeits)
+        # The ledger's marks (none before a first mark): the only references it settles.
+        self.references.update(self.settlement.reference_prices())
         references = dict(self.references)
         carried_in = (*self.carried, *self.settlement.carried_in())
         halted = self.settlement.halted_markets(clears_at)
