@@ -55,7 +55,7 @@ def batch() -> tuple[BatchWitness, SettlementConfig]:
             (TRADERS[3], Order("ETH-PERP", Side.BUY, 351_000, 5)),
             (TRADERS[0], Order("ETH-PERP", Side.SELL, 349_000, 5)),
         ]
-        result = make_batch(b, orders, cfg, forfeits=[(TRADERS[4], "ETH-PERP", 10**6)])
+        result = make_batch(b, orders, cfg, forfeits=[(TRADERS[4], "ETH-PERP", 10**6)], pre=state)
         prices = {m: p + 500 * b for m, p in PRICES.items()}
         state, witness = apply_batch(
             state,
