@@ -34,7 +34,6 @@ beyond the index's own move.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from sealbatch.crypto.eip712 import (
 from sealbatch.crypto.exceptions import SignatureError
 from sealbatch.crypto.keccak import keccak256, keccak_merkle_root
 from sealbatch.settlement.errors import BadOracleSignature, OracleError, UnknownOracleSource
+from sealbatch.settlement.json_text import loads_json
 
 __all__ = [
     "BPS",
@@ -344,8 +344,8 @@ def load_oracle_config(path: str | Path) -> OracleConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise OracleError(f"oracle sources: cannot read {path}: {exc}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = loads_json(text)
+    except (ValueError, RecursionError) as exc:  # also too deep, or an int over 4300 digits
         raise OracleError(f"oracle sources: expected JSON in {path}, got {exc}") from None
     return OracleConfig.from_dict(data)
 

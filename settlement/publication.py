@@ -30,6 +30,7 @@ from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement import published_values as pv
 from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
+from sealbatch.settlement.json_text import loads_json
 from sealbatch.settlement.ledger import AccountKey, LedgerState
 from sealbatch.settlement.oracle import OracleConfig, OracleRound
 from sealbatch.settlement.params import SettlementConfig
@@ -297,8 +298,8 @@ def _document(files: Mapping[str, str], name: str) -> dict[str, Any]:
     if name not in files:
         raise BatchStatementError(f"expected the file {name}, got none")
     try:
-        doc = json.loads(files[name])
-    except json.JSONDecodeError as exc:
+        doc = loads_json(files[name])
+    except (ValueError, RecursionError) as exc:  # also too deep, or an int over 4300 digits
         raise BatchStatementError(f"{name}: expected JSON, got {exc}") from exc
     if not isinstance(doc, dict):
         raise BatchStatementError(f"{name}: expected a JSON object, got {type(doc).__name__}")

@@ -52,6 +52,7 @@ from sealbatch.crypto.threshold import (
     encrypt,
     scalar_point,
 )
+from sealbatch.settlement.json_text import loads_json
 from sealbatch.venue.errors import BadRequest
 
 __all__ = [
@@ -303,8 +304,8 @@ def load_key(path: str | Path) -> KeyperKey:
         BadRequest: unreadable, wrong format, or not a secp256k1 secret.
     """
     try:
-        d = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        d = loads_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
         raise BadRequest(f"{path}: expected a keyper key file, got {exc}") from exc
     if not isinstance(d, dict):
         raise BadRequest(f"{path}: expected a JSON object, got {type(d).__name__}")
@@ -336,8 +337,8 @@ def load_committee(path: str | Path) -> Committee:
         BadRequest: unreadable or invalid.
     """
     try:
-        d = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        d = loads_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
         raise BadRequest(f"{path}: expected a committee file, got {exc}") from exc
     if not isinstance(d, dict):
         raise BadRequest(f"{path}: expected a JSON object, got {type(d).__name__}")

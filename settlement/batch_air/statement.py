@@ -24,7 +24,6 @@ This module is the verifier's side: it never imports the prover.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,6 +47,7 @@ from sealbatch.settlement.batch_air.settle_witness import (
     settle_from_files,
 )
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
+from sealbatch.settlement.json_text import loads_json
 from sealbatch.settlement.l1_statement import block_elements, inputs_blocks
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit
 from sealbatch.settlement.oracle import OracleConfig, OracleRound, read_index
@@ -214,10 +214,10 @@ def read_batch_dir(batch_dir: Path) -> dict[str, str]:
 
 def _json(files: Mapping[str, str], name: str) -> dict[str, Any]:
     try:
-        doc = json.loads(files[name])
+        doc = loads_json(files[name])
     except KeyError:
         raise BatchStatementError(f"expected the file {name}, got none") from None
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # also too deep, or an int over 4300 digits
         raise BatchStatementError(f"{name}: expected JSON, got {exc}") from exc
     if not isinstance(doc, dict):
         raise BatchStatementError(f"{name}: expected a JSON object, got {type(doc).__name__}")

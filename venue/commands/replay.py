@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.settlement.json_text import loads_json
 from sealbatch.venue.publisher import PROOF_FILE, THRESHOLD_FILE
 
 if TYPE_CHECKING:
@@ -432,8 +433,8 @@ def _replay(folder: Path) -> _Replayed:
     for name in FILES:
         if name.endswith(".json"):
             try:
-                data[name] = json.loads(texts[name])
-            except json.JSONDecodeError as exc:
+                data[name] = loads_json(texts[name])
+            except (ValueError, RecursionError) as exc:  # too deep, an int over 4300 digits
                 raise _Malformed(f"{folder / name}: expected JSON, got {exc}") from exc
             if not isinstance(data[name], dict):
                 raise _Malformed(
@@ -543,8 +544,8 @@ def _threshold_difference(
     from sealbatch.venue.threshold_check import threshold_difference
 
     try:
-        doc = json.loads((folder / THRESHOLD_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = loads_json((folder / THRESHOLD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
         return f"cannot read it: {exc}"
     if not isinstance(doc, dict):
         return f"expected a JSON object, got {type(doc).__name__}"

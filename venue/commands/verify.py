@@ -18,11 +18,11 @@ batch folder is missing a file or malformed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.settlement.json_text import loads_json
 
 __all__ = ["UnreadableBatch", "read_batch_folder", "register"]
 
@@ -50,8 +50,8 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
             raise UnreadableBatch(f"cannot read {folder / name}: {exc}") from exc
         if name.endswith(".json"):
             try:
-                doc = json.loads(files[name])
-            except json.JSONDecodeError as exc:
+                doc = loads_json(files[name])
+            except (ValueError, RecursionError) as exc:  # too deep, an int over 4300 digits
                 raise UnreadableBatch(f"{folder / name}: expected JSON, got {exc}") from exc
             if not isinstance(doc, dict):
                 raise UnreadableBatch(

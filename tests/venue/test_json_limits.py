@@ -1,0 +1,75 @@
+"""JSON that Python's parser cannot take other than by a syntax error — nested deeper than
+its recursion limit, or an integer of more than 4300 digits — is an unreadable file
+(one line naming it, exit 2), never a traceback: in replay, verify --public, the
+statement a verifier derives, the committee, key and oracle sources files."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sealbatch.settlement.batch_air.statement import read_batch_dir, statement_from_files
+from sealbatch.settlement.errors import BatchStatementError, OracleError
+from sealbatch.settlement.oracle import load_oracle_config
+from sealbatch.venue.cli import main
+from sealbatch.venue.committee import load_committee, load_key
+from sealbatch.venue.errors import BadRequest
+
+DEEP = "[" * 100_000 + "]" * 100_000
+HUGE = '{"batch_id": ' + "9" * 5000 + "}"
+
+
+@pytest.fixture(autouse=True)
+def raised_recursion_limit() -> Iterator[None]:
+    """As py_ecc sets it on import (the in-process EVM): json.loads alone would then
+    recurse 100 000 deep on the C stack and crash the process."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 100_000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--batches", "2", "--no-prove", "--out", str(out)]) == 0
+    return out / "batch-2"
+
+
+@pytest.mark.parametrize("text", [pytest.param(DEEP, id="deep"), pytest.param(HUGE, id="huge")])
+@pytest.mark.parametrize("name", ["result.json", "pre_state.json", "oracle.json"])
+def test_a_published_file_json_cannot_hold_is_unreadable(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str
+) -> None:
+    folder = tmp_path / "batch"
+    shutil.copytree(published, folder)
+    (folder / name).write_text(text)
+    assert main(["replay", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sealbatch replay: error: {folder / name}: expected JSON, got ")
+    assert len(err.splitlines()) == 1
+    proof = tmp_path / "proof.bin"
+    proof.write_bytes(b"SBSTARK\x02")
+    assert main(["verify", str(proof), "--public", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sealbatch verify: error: {folder / name}: expected JSON, got ")
+    with pytest.raises(BatchStatementError, match=f"{name}: expected JSON, got "):
+        statement_from_files(read_batch_dir(folder))
+
+
+@pytest.mark.parametrize("text", [pytest.param(DEEP, id="deep"), pytest.param(HUGE, id="huge")])
+def test_keyper_and_oracle_files_json_cannot_hold_are_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "file.json"
+    path.write_text(text)
+    with pytest.raises(BadRequest, match="expected a committee file"):
+        load_committee(path)
+    with pytest.raises(BadRequest, match="expected a keyper key file"):
+        load_key(path)
+    with pytest.raises(OracleError, match="expected JSON"):
+        load_oracle_config(path)
