@@ -31,6 +31,7 @@ from sealbatch.settlement.batch_air.statement import (
     statement_from_files,
 )
 from sealbatch.settlement.blocks import BlockTrade
+from sealbatch.settlement.config_digest import config_digest
 from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.ledger import AccountKey, LedgerState, MarketState
 from sealbatch.settlement.oracle import OracleRound
@@ -381,7 +382,9 @@ def btc_batch(
 ) -> BatchStatement:
     """One batch over ``pre`` (references: its marks, none without) under an oracle round
     at ``oracle``; ``edit`` forges the post-state's BTC-PERP market state, published
-    consistently."""
+    consistently. ``pre`` is taken to run under ``config`` (its root commits to that
+    config's digest), as an operator settling under other terms would have to state."""
+    pre = replace(pre, config_digest=config_digest(config))
     batch = committed_batch(1, orders, reference_prices(pre))
     rnd = oracle_round(1, 1_000, oracle)
     post, _ = apply_batch(pre, batch, rnd, config, ORACLE)

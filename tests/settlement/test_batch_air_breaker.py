@@ -27,6 +27,7 @@ from sealbatch.settlement.batch_air.air import rows_for
 from sealbatch.settlement.batch_air.breaker import breaker_rule
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.config_digest import config_digest
 from sealbatch.settlement.ledger import LedgerState, MarketState
 from sealbatch.settlement.liquidation import update_breaker
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
@@ -215,8 +216,9 @@ def _crash(protective: bool) -> dict[str, str]:
     pre = marked_state(
         [700_000_000, 10**12, 10**12, 10**12], np.array([[100, 0], [-100, 0], [0, 0], [0, 0]])
     )
-    pre = with_btc(pre, protective=protective)
     config = btc_config(max_liquidation_lots=20, protective_liquidation_lots=5)
+    # the ledger runs under these slice caps: its root commits to their digest
+    pre = replace(with_btc(pre, protective=protective), config_digest=config_digest(config))
     batch, rnd = crash_inputs()
     post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
     return BatchPublication(batch, rnd, pre, post).files(config, ORACLE)

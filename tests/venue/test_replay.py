@@ -279,6 +279,12 @@ def _documented_root(doc: dict) -> str:
         records += [*_ulimbs(int(p["trader"], 16), 7), p["subaccount"]]
         records += [w % p_ for w in words]
     head += [0] * (-len(head) % 8)
+    # the config digest block: the canonical JSON text's bytes, three per element
+    text = json.dumps(doc["config"], sort_keys=True, separators=(",", ":")).encode()
+    packed = text + bytes(-len(text) % 3)
+    config = [0x5EA10007, len(text)]
+    config += [int.from_bytes(packed[i : i + 3], "little") for i in range(0, len(packed), 3)]
+    head += [int(x) for x in poseidon2.hash_elements(np.array(config, dtype=np.uint64))]
     head += [int(x) for x in poseidon2.hash_elements(np.array(records, dtype=np.uint64))]
     header = poseidon2.hash_elements(np.array(head, dtype=np.uint64))
     root = poseidon2.compress(level[0], header)
