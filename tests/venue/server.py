@@ -1,4 +1,6 @@
-"""Run ``sealbatch serve`` as a real process on 127.0.0.1 for end-to-end tests."""
+"""Real servers on 127.0.0.1 for tests: ``sealbatch serve`` as a process
+(:func:`start_server`), or an app served by uvicorn on a thread
+(:class:`ThreadServer`)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,17 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from types import TracebackType
+from typing import Any
 
 import httpx
+import uvicorn
 
-__all__ = ["free_port", "start_server", "stop_server"]
+from sealbatch.venue.http_protocol import HeadWithBodyProtocol
+
+__all__ = ["ThreadServer", "free_port", "start_server", "stop_server"]
 
 
 def free_port() -> int:
@@ -76,3 +84,57 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class ThreadServer:
+    """An ASGI ``app`` served by uvicorn on 127.0.0.1, on a daemon thread, with the
+    venue's protocol (``http``; :class:`HeadWithBodyProtocol` as ``sealbatch serve``
+    runs it, or one of its :meth:`~HeadWithBodyProtocol.serving` variants).
+
+    Started and ready (listening) when constructed, at most 30 s; stopped by
+    :meth:`stop`. With ``log_config=None`` its errors reach the root logger (and
+    ``caplog``).
+    """
+
+    def __init__(
+        self, app: Any, http: Any = HeadWithBodyProtocol, log_level: str = "error"
+    ) -> None:
+        self.app = app
+        self.port = free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level=log_level,
+            log_config=None,
+            access_log=False,
+            http=http,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() >= deadline or not self.thread.is_alive():
+                self.stop()
+                raise RuntimeError(f"the server on port {self.port} did not start within 30 s")
+            time.sleep(0.01)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def __enter__(self) -> ThreadServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
 from typing import Any
 
-import uvicorn
-
-from sealbatch.venue.http_protocol import HeadWithBody, HeadWithBodyProtocol
-from tests.venue.server import free_port
+from sealbatch.venue.http_protocol import HeadWithBody
+from tests.venue.server import ThreadServer
 
 
 class _Transport:
@@ -102,15 +99,8 @@ def test_uvicorn_answers_keep_alive_requests_through_it() -> None:
         )
         await send({"type": "http.response.body", "body": body})
 
-    port = free_port()
-    config = uvicorn.Config(app, port=port, log_level="warning", http=HeadWithBodyProtocol)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            threading.Event().wait(0.01)
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with ThreadServer(app, log_level="warning") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
             for path in ("/a", "/empty", "/bc"):
                 s.sendall(f"GET {path} HTTP/1.1\r\nhost: x\r\n\r\n".encode())
             got = b""
@@ -124,20 +114,6 @@ def test_uvicorn_answers_keep_alive_requests_through_it() -> None:
             b"content-length: " + str(len(p)).encode() in a
             for a, p in zip(answers, ("/a", "", "/bc"), strict=True)
         ] == [True] * 3
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
-    port = free_port()
-    config = uvicorn.Config(app, port=port, log_level="critical", http=HeadWithBodyProtocol)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.01)
-    return server, thread, port
 
 
 def _read_all(port: int, request: bytes) -> list[tuple[float, bytes]]:
@@ -177,8 +153,8 @@ def test_streamed_late_large_and_failed_answers_through_it() -> None:
         else:
             raise RuntimeError("the app fails after the head")
 
-    server, thread, port = _serve(app)
-    try:
+    with ThreadServer(app, log_level="critical") as server:
+        port = server.port
         ask = b"GET %s HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
         late = _read_all(port, ask % b"/late")
         first_at, first = late[0]
@@ -194,9 +170,6 @@ def test_streamed_late_large_and_failed_answers_through_it() -> None:
         )
         failed = b"".join(c for _, c in _read_all(port, ask % b"/fail"))
         assert failed.startswith(b"HTTP/1.1 200 OK") and failed.endswith(b"\r\n\r\n")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_a_websocket_upgrade_goes_through_it() -> None:
@@ -212,13 +185,10 @@ def test_a_websocket_upgrade_goes_through_it() -> None:
         while (message := await receive())["type"] == "websocket.receive":
             await send({"type": "websocket.send", "text": message["text"].upper()})
 
-    server, thread, port = _serve(app)
-    try:
+    with ThreadServer(app, log_level="critical") as server:
+        port = server.port
         with connect(f"ws://127.0.0.1:{port}/") as ws:
             assert ws.recv(timeout=5) == "hello"
             for word in ("a", "bc", "HTTP/1.1 200 OK"):
                 ws.send(word)
                 assert ws.recv(timeout=5) == word.upper()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

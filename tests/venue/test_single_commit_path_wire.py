@@ -16,7 +16,6 @@ import logging
 import re
 import socket
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from sealbatch.auction.orders import Order, Side
@@ -34,32 +32,16 @@ from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.http_protocol import HeadWithBodyProtocol
 from sealbatch.venue.read_auth import EXPIRY_HEADER
 from tests.venue.conftest import T0, Venue, make_settings
-from tests.venue.server import free_port
+from tests.venue.server import ThreadServer
 
 
-class _Server:
-    """One app served by uvicorn (as ``sealbatch serve`` does) on a thread."""
+class _Server(ThreadServer):
+    """One app served by uvicorn (as ``sealbatch serve`` does) on a thread, and a
+    client of it."""
 
     def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.port = free_port()
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="error",
-            log_config=None,  # its errors reach the root logger (and caplog)
-            access_log=False,
-            http=HeadWithBodyProtocol,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "did not start"
-            time.sleep(0.01)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
+        super().__init__(app, HeadWithBodyProtocol)
+        self.http = httpx.Client(base_url=self.url, timeout=10)
 
     @property
     def service(self) -> Any:
@@ -67,8 +49,7 @@ class _Server:
 
     def stop(self) -> None:
         self.http.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        super().stop()
 
 
 def _exchange(port: int, data: bytes, leave: bool = False) -> bytes:

@@ -33,7 +33,7 @@ from sealbatch.venue.app import create_app
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.http_protocol import HeadWithBodyProtocol
 from tests.venue.conftest import T0, Venue, make_settings
-from tests.venue.server import free_port
+from tests.venue.server import ThreadServer, free_port
 
 HEAD_S = 0.4
 BODY_S = 0.6
@@ -42,33 +42,11 @@ WRITE_S = 0.8
 LARGE = 24 << 20
 
 
-class _Server:
+def _server(
+    app: Any, head_s: float = HEAD_S, body_s: float = BODY_S, write_s: float = WRITE_S
+) -> ThreadServer:
     """``app`` served by uvicorn on a thread, with the venue's protocol and deadlines."""
-
-    def __init__(
-        self, app: Any, head_s: float = HEAD_S, body_s: float = BODY_S, write_s: float = WRITE_S
-    ) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="error",
-            log_config=None,
-            access_log=False,
-            http=HeadWithBodyProtocol.serving(app, head_s, body_s, write_s),
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "did not start"
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+    return ThreadServer(app, HeadWithBodyProtocol.serving(app, head_s, body_s, write_s))
 
 
 def _chunks() -> Iterator[bytes]:
@@ -86,8 +64,8 @@ class _Venue:
         # a large answer, whole (one send) or streamed (the app waits while writing pauses)
         self.app.add_api_route("/test/large", lambda: Response(b"x" * LARGE))
         self.app.add_api_route("/test/stream", lambda: StreamingResponse(_chunks()))
-        self.server = _Server(self.app, head_s, body_s, write_s)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.server.port}", timeout=10)
+        self.server = _server(self.app, head_s, body_s, write_s)
+        self.http = httpx.Client(base_url=self.server.url, timeout=10)
         self.venue = Venue(self.http, self.clock)  # type: ignore[arg-type]
         self.venue.fund()
         self.price = 100
@@ -402,8 +380,8 @@ async def _slow_app(scope: Any, receive: Any, send: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def plain() -> Iterator[_Server]:
-    server = _Server(_slow_app)
+def plain() -> Iterator[ThreadServer]:
+    server = _server(_slow_app)
     try:
         yield server
     finally:
@@ -412,7 +390,7 @@ def plain() -> Iterator[_Server]:
 
 @pytest.mark.parametrize("cut", ["head", "body"])
 def test_a_request_behind_a_slow_answer_is_not_timed_out(
-    plain: _Server, cut: str, caplog: pytest.LogCaptureFixture
+    plain: ThreadServer, cut: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Pipelined behind an answer that takes three body deadlines, a request whose
     head (or body) is partly sent: the server does not read it until the first is
