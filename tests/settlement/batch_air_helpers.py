@@ -184,6 +184,34 @@ def republish(
     return {**files, "post_state.json": json.dumps(state_to_dict(post, config))}
 
 
+#: (equity at PRICES, positions, portfolio) of the margin crash: 0 is a leveraged long an
+#: 8 % drop takes below maintenance; 1 the short against it; 2 and 3 print the crashed
+#: prices; 4 holds both markets and stays healthy; 5 is a healthy portfolio-margin short.
+MARGIN_BOOK = [
+    (700_000_000, [100, 0], False),
+    (10**12, [-200, 0], False),
+    (10**12, [0, 0], False),
+    (10**12, [0, 0], False),
+    (3 * 10**9, [100, 50], False),
+    (10**11, [0, -50], True),
+]
+
+
+def margin_pre() -> LedgerState:
+    """The accounts of MARGIN_BOOK at marks PRICES (:func:`marked_state`)."""
+    return marked_state(
+        [b[0] for b in MARGIN_BOOK],
+        np.array([b[1] for b in MARGIN_BOOK]),
+        portfolio=np.array([b[2] for b in MARGIN_BOOK]),
+    )
+
+
+def margin_crash_files() -> dict[str, str]:
+    """The published folder of the crash batch over :func:`margin_pre`: account 0 is
+    below maintenance and staged for liquidation with one sell order."""
+    return crash_publication(margin_pre())[0]
+
+
 def healthy_state() -> LedgerState:
     """Six accounts of 10^12 each, no position, no price yet."""
     return funded([10**12] * 6)

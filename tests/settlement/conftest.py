@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,6 +22,12 @@ from sealbatch.settlement.oracle import (
 )
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.transition import reference_prices
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sealbatch.crypto.air import Air
+    from sealbatch.settlement.batch_air.statement import BatchStatement
 
 ORACLE_KEYS = {
     (family, i): keccak256(b"settlement test oracle", family.encode(), bytes([i]))
@@ -122,3 +129,24 @@ def funded(amounts: Sequence[int], config: SettlementConfig = DEFAULT_CONFIG) ->
 @pytest.fixture
 def config() -> SettlementConfig:
     return DEFAULT_CONFIG
+
+
+# The margin crash of the batch AIR tests (margin, liquidation orders, ids and slices),
+# built once per module that uses it. batch_air_helpers imports this module: imported here
+# when a fixture runs.
+
+
+@pytest.fixture(scope="module")
+def margin_files() -> dict[str, str]:
+    """The published folder of the margin crash: account 0 staged for liquidation."""
+    from tests.settlement.batch_air_helpers import margin_crash_files
+
+    return margin_crash_files()
+
+
+@pytest.fixture(scope="module")
+def margin_honest(margin_files: dict[str, str]) -> tuple[BatchStatement, Air, np.ndarray]:
+    """The statement of the margin crash, and the AIR and honest trace of its proof."""
+    from tests.settlement.batch_air_helpers import generated
+
+    return generated(margin_files)

@@ -34,25 +34,12 @@ from sealbatch.settlement.liquidation import liquidation_id_elements, liquidatio
 from tests.settlement.batch_air_helpers import (
     check_all,
     column,
-    crash_publication,
-    generated,
     refused_and_rejected,
     republish,
     statement_of,
 )
-from tests.settlement.test_batch_air_margin import _pre
 
 _BUS = "bus: Σ = −public sum"
-
-
-@pytest.fixture(scope="module")
-def files() -> dict[str, str]:
-    return crash_publication(_pre())[0]
-
-
-@pytest.fixture(scope="module")
-def honest(files: dict[str, str]) -> tuple[BatchStatement, Air, np.ndarray]:
-    return generated(files)
 
 
 def _liq_id_tuples(air: Air, trace: np.ndarray) -> tuple[Counter, Counter]:
@@ -87,11 +74,11 @@ def _with_id(
 
 
 def test_the_staged_orders_id_is_the_rules_and_the_air_recomputes_it(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """The id is the sponge of this batch (the post-state's), the account and the market;
     two id rows hash it and their digest meets the record's id."""
-    statement, air, trace = honest
+    statement, air, trace = margin_honest
     (lo,) = statement.post.pending_liquidations
     assert lo.resting.order_id == liquidation_order_id(
         statement.post.batch_id, lo.account, "BTC-PERP"
@@ -164,11 +151,11 @@ def _word_plus_p(post: LedgerState, account: AccountKey, market: str) -> bytes:
     ],
 )
 def test_a_forged_liquidation_id_is_caught(
-    files: dict[str, str],
+    margin_files: dict[str, str],
     make: Callable[[LedgerState, AccountKey, str], bytes],
     rejected: str,
 ) -> None:
-    forged = statement_of(republish(files, lambda p: _with_id(p, make)))
+    forged = statement_of(republish(margin_files, lambda p: _with_id(p, make)))
     (lo,) = forged.post.pending_liquidations
     assert lo.resting.order_id != liquidation_order_id(
         forged.post.batch_id, lo.account, lo.resting.order.market
@@ -209,7 +196,7 @@ _ROW_FORGERIES: dict[str, Callable[[LedgerState, int, AccountKey, str], list[int
     ids=["previous-batch", "another-domain", "another-account"],
 )
 def test_forged_id_rows_are_caught(
-    monkeypatch: pytest.MonkeyPatch, files: dict[str, str], name: str, rejected: str
+    monkeypatch: pytest.MonkeyPatch, margin_files: dict[str, str], name: str, rejected: str
 ) -> None:
     """The record holds the digest of another preimage, and the prover hashes that
     preimage on the id rows, so the id tuples balance: the pinned first block, or the
@@ -219,7 +206,7 @@ def test_forged_id_rows_are_caught(
     def make(post: LedgerState, account: AccountKey, market: str) -> bytes:
         return digest_to_bytes(hash_elements(forge(post, post.batch_id, account, market)))
 
-    forged = statement_of(republish(files, lambda p: _with_id(p, make)))
+    forged = statement_of(republish(margin_files, lambda p: _with_id(p, make)))
     post = forged.post
     monkeypatch.setattr(liq_orders, "liquidation_id_elements", lambda b, a, m: forge(post, b, a, m))
     air, trace = generate(forged, rows_for(forged), refuse=False)

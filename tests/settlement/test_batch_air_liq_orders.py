@@ -29,32 +29,18 @@ from sealbatch.settlement.params import DEFAULT_CONFIG
 from tests.settlement.batch_air_helpers import (
     check_all,
     column,
-    crash_publication,
-    generated,
     refused_and_rejected,
     republish,
     statement_of,
 )
-from tests.settlement.test_batch_air_margin import _pre
-
-
-@pytest.fixture(scope="module")
-def files() -> dict[str, str]:
-    """test_batch_air_margin's crash batch: account 0 is staged for liquidation."""
-    return crash_publication(_pre())[0]
-
-
-@pytest.fixture(scope="module")
-def honest(files: dict[str, str]) -> tuple[BatchStatement, Air, np.ndarray]:
-    return generated(files)
 
 
 def test_the_staged_order_is_received_on_its_accounts_row(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """Account 0's one order (a sell of part of its long, IOC, reduce-only) is received
     on its row in BTC, and no other row or market has one."""
-    statement, air, trace = honest
+    statement, air, trace = margin_honest
     (lo,) = statement.post.pending_liquidations
     order = lo.resting.order
     assert statement.post.row(lo.account) == 0 and order.market == "BTC-PERP"
@@ -140,20 +126,20 @@ _BUY_AT_RULE = "the account's order in market 0"
     ],
 )
 def test_a_forged_liquidation_order_is_caught(
-    files: dict[str, str],
+    margin_files: dict[str, str],
     change: Callable[[LedgerState], LedgerState],
     refused: str,
     rejected: str,
 ) -> None:
-    _check_forgery(files, change, refused, rejected)
+    _check_forgery(margin_files, change, refused, rejected)
 
 
 def test_a_liquidation_order_above_the_cap_is_caught(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """With a cap below the staged quantity (a configuration whose slice cap is smaller),
     the same order is refused and rejected by the cap's constraint."""
-    statement, _, _ = honest
+    statement, _, _ = margin_honest
     (lo,) = statement.post.pending_liquidations
     q = lo.resting.order.quantity
     forged = replace(statement, liquidation_slice_caps=((q - 1, q - 1), (1_000, 250)))
@@ -161,10 +147,10 @@ def test_a_liquidation_order_above_the_cap_is_caught(
 
 
 def test_the_liquidation_caps_are_part_of_the_program(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """The caps are constants of the AIR: a deployed verifier pins them."""
-    statement, _, _ = honest
+    statement, _, _ = margin_honest
     other = dataclasses.replace(statement, liquidation_slice_caps=((999, 250), (1_000, 250)))
     air_a, _ = build_with_layout(rows_for(statement), statement)
     air_o, _ = build_with_layout(rows_for(other), other)

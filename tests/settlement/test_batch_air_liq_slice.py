@@ -50,14 +50,6 @@ from tests.settlement.batch_air_helpers import (
     statement_of,
     with_public,
 )
-from tests.settlement.test_batch_air_margin import _pre
-
-
-@pytest.fixture(scope="module")
-def honest() -> tuple[BatchStatement, Air, np.ndarray]:
-    statement = statement_of(crash_publication(_pre())[0])
-    air, trace = generate(statement, rows_for(statement))
-    return statement, air, trace
 
 
 def _initial(air: Air, trace: np.ndarray, j: int, row: int) -> int:
@@ -67,11 +59,11 @@ def _initial(air: Air, trace: np.ndarray, j: int, row: int) -> int:
 
 
 def test_the_initial_requirements_are_cross_requirements(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """Every account's proved initial requirements add up to ``cross_requirements``'s
     initial requirement at the post-state marks, and the trace satisfies the AIR."""
-    statement, air, trace = honest
+    statement, air, trace = margin_honest
     check_all(air, trace)
     post, m = statement.post, len(statement.markets)
     marks = np.array([ms.mark_price for ms in post.market_states], dtype=np.int64)
@@ -82,11 +74,11 @@ def test_the_initial_requirements_are_cross_requirements(
 
 
 def test_the_initial_bps_are_part_of_the_program(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """Another tier's initial bps is another AIR (the verifier builds it from the
     published configuration); tier 0's is a public input (the margin terms')."""
-    statement, _, _ = honest
+    statement, _, _ = margin_honest
     bps = statement.liquidation_initial_bps
     other = dataclasses.replace(
         statement, liquidation_initial_bps=((bps[0][0], 2_001, *bps[0][2:]), bps[1])
@@ -128,12 +120,12 @@ def _forged(air: Air, trace: np.ndarray, statement: BatchStatement, step: int) -
 
 @pytest.mark.parametrize("step", [1, -1])
 def test_an_initial_requirement_one_off_is_rejected(
-    honest: tuple[BatchStatement, Air, np.ndarray], step: int
+    margin_honest: tuple[BatchStatement, Air, np.ndarray], step: int
 ) -> None:
     """One unit more: the remainder reaches 10 000 × maintenance bps (its room goes
     negative); one unit less: the remainder goes negative. Every polynomial constraint
     still holds; only the range lookups of those digits cannot balance the bus."""
-    statement, air, trace = honest
+    statement, air, trace = margin_honest
     forged = _forged(air, trace, statement, step)
     assert _initial(air, forged, 0, 1) == _initial(air, trace, 0, 1) + step
     air.check_trace(forged)  # the identities hold
@@ -142,10 +134,10 @@ def test_an_initial_requirement_one_off_is_rejected(
 
 
 def test_an_initial_requirement_off_the_identity_is_rejected(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """One unit more with ``δ`` left as it was: the digit identity fails."""
-    _, air, trace = honest
+    _, air, trace = margin_honest
     out = trace.copy()
     at = column(air, "slice.i0[0]")
     out[at, 1] = (int(out[at, 1]) + 1) % P

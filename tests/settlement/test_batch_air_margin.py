@@ -27,53 +27,23 @@ from sealbatch.settlement.margin import requirements
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
 from tests.settlement.batch_air_helpers import (
     CRASHED,
+    MARGIN_BOOK,
     PRICES,
     check_all,
     column,
     crash_publication,
-    generated,
-    marked_state,
+    margin_pre,
     refused_and_rejected,
     republish,
     statement_of,
 )
 from tests.settlement.conftest import funded, key
 
-#: (equity at PRICES, positions, portfolio): 0 is a leveraged long an 8 % drop takes
-#: below maintenance; 1 the short against it; 2 and 3 print the crashed prices; 4 holds
-#: both markets and stays healthy; 5 is a healthy portfolio-margin short.
-BOOK = [
-    (700_000_000, [100, 0], False),
-    (10**12, [-200, 0], False),
-    (10**12, [0, 0], False),
-    (10**12, [0, 0], False),
-    (3 * 10**9, [100, 50], False),
-    (10**11, [0, -50], True),
-]
-
-
-def _pre() -> LedgerState:
-    return marked_state(
-        [b[0] for b in BOOK],
-        np.array([b[1] for b in BOOK]),
-        portfolio=np.array([b[2] for b in BOOK]),
-    )
-
-
-@pytest.fixture(scope="module")
-def files() -> dict[str, str]:
-    return crash_publication(_pre())[0]
-
-
-@pytest.fixture(scope="module")
-def honest(files: dict[str, str]) -> tuple[BatchStatement, Air, np.ndarray]:
-    return generated(files)
-
 
 def test_the_batch_stages_exactly_the_account_below_maintenance(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
-    statement, air, trace = honest
+    statement, air, trace = margin_honest
     post = statement.post
     eq = equity(post, DEFAULT_CONFIG)
     req = requirements(post, DEFAULT_CONFIG)
@@ -108,21 +78,21 @@ def _healthy_staged(post: LedgerState) -> LedgerState:
     ids=["under-margined-not-liquidated", "healthy-liquidated"],
 )
 def test_a_wrong_staging_is_caught_by_statement_4(
-    files: dict[str, str], change: Callable[[LedgerState], LedgerState]
+    margin_files: dict[str, str], change: Callable[[LedgerState], LedgerState]
 ) -> None:
     """The operator publishes a post-state whose pending liquidation orders leave out
     the account below maintenance, or add one for a healthy account (its root and
     header recomputed: every other statement holds)."""
-    forged = statement_of(republish(files, change))
+    forged = statement_of(republish(margin_files, change))
     refused_and_rejected(forged, "statement 4", "statement 4: staged for liquidation iff")
 
 
 def test_a_wrong_maintenance_is_caught_by_statement_4(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """A maintenance requirement one unit lower (rounded down, not up), or taken from a
     cheaper tier than the position's size."""
-    _, air, honest_trace = honest
+    _, air, honest_trace = margin_honest
     trace = honest_trace.copy()
     trace[column(air, "health.mark.q[0][0]"), 0] -= 1
     with pytest.raises(ConstraintViolation, match="statement 4: maintenance \\[0\\] at mark"):
@@ -135,11 +105,11 @@ def test_a_wrong_maintenance_is_caught_by_statement_4(
 
 
 def test_an_equity_off_by_one_is_caught_by_statement_4(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """The staged account's shortfall one unit off; an account at exactly zero distance
     (a padding row) claimed below maintenance (a negative zero)."""
-    statement, air, honest_trace = honest
+    statement, air, honest_trace = margin_honest
     trace = honest_trace.copy()
     d = [column(air, f"health.mark.d[{k}]") for k in range(6)]
     trace[d[0], 0] = (int(trace[d[0], 0]) + 1) % DIGIT
@@ -155,12 +125,12 @@ def test_an_equity_off_by_one_is_caught_by_statement_4(
 
 
 def test_a_limb_out_of_range_in_the_health_section_is_caught_by_the_range_check(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """The staged account's shortfall written with a digit of 2^12 + d and the next one
     lower (its carry and inverse helper adjusted): the same integer, every polynomial
     constraint holds — only the 12-bit range lookup refuses it."""
-    _, air, honest_trace = honest
+    _, air, honest_trace = margin_honest
     trace = honest_trace.copy()
     d = [column(air, f"health.mark.d[{k}]") for k in range(6)]
     assert trace[column(air, "health.mark.below"), 0] == 1 and trace[d[1], 0] > 0
@@ -183,11 +153,11 @@ def test_a_limb_out_of_range_in_the_health_section_is_caught_by_the_range_check(
 
 
 def test_a_staged_account_left_out_of_the_trace_fails_its_liquidation_orders(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """A staged account receives its liquidation orders from the post-state root's
     pending records: a trace that does not stage it fails."""
-    _, air, honest_trace = honest
+    _, air, honest_trace = margin_honest
     trace = honest_trace.copy()
     trace[column(air, "health.staged"), 0] = 0
     with pytest.raises(ConstraintViolation):
@@ -201,20 +171,20 @@ def _boundary_publication(collateral_shift: int) -> tuple[dict[str, str], Ledger
     """The crash batch with prints 0.5 % below the index (the mark steps under it) and a
     sixth account, a 100-lot long, whose collateral is moved by ``collateral_shift``."""
     cheap = {m: p * (BPS - 50) // BPS for m, p in CRASHED.items()}
-    base = _pre()
-    s = funded([1] * (len(BOOK) + 1))
-    pos = np.zeros((len(BOOK) + 1, 2), dtype=np.int64)
-    pos[: len(BOOK)] = base.positions
+    base = margin_pre()
+    s = funded([1] * (len(MARGIN_BOOK) + 1))
+    pos = np.zeros((len(MARGIN_BOOK) + 1, 2), dtype=np.int64)
+    pos[: len(MARGIN_BOOK)] = base.positions
     pos[1, 0] -= 100
     pos[6, 0] = 100
-    coll = np.zeros(len(BOOK) + 1, dtype=np.int64)
-    coll[: len(BOOK)] = base.collateral
+    coll = np.zeros(len(MARGIN_BOOK) + 1, dtype=np.int64)
+    coll[: len(MARGIN_BOOK)] = base.collateral
     coll[1] += 100 * PRICES["BTC-PERP"] * DEFAULT_CONFIG.markets[0].multiplier
     coll[6] = 10**9 + collateral_shift
     pre = s.with_arrays(
         collateral=coll,
         positions=pos,
-        portfolio=np.array([b[2] for b in BOOK] + [False]),
+        portfolio=np.array([b[2] for b in MARGIN_BOOK] + [False]),
         market_states=base.market_states,
         batch_id=0,
         timestamp_ms=10_000,
@@ -283,12 +253,12 @@ def test_an_equity_one_below_the_boundary_is_caught_by_statement_4(
 
 
 def test_margin_terms_round_trip_and_malformed_ones_are_refused(
-    honest: tuple[BatchStatement, Air, np.ndarray],
+    margin_honest: tuple[BatchStatement, Air, np.ndarray],
 ) -> None:
     """The margin terms travel in the public inputs; a flag that is not a bit, a tier of
     0 bps or a price beyond 2^30 is refused when the statement is read (nothing is built
     from it). The staged accounts do not: the post-state root's liquidation orders say."""
-    statement, _, _ = honest
+    statement, _, _ = margin_honest
     st = statement.settle
     elements = list(st.to_elements())
     again, used = SettleStatement.from_elements(elements)
