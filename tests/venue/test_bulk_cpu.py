@@ -8,6 +8,7 @@ import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,17 +77,22 @@ def bulk_venue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Venue
         yield v
 
 
+def _dave_bodies(venue: Venue, price: int, count: int) -> list[dict[str, Any]]:
+    """``count`` signed commitment bodies of dave's in the collecting batch: buys of one
+    BTC-PERP lot at ``price``, ``price + 1``, …"""
+    dave = venue.traders["dave"]
+    batch = dave._collecting()
+    expiry = venue.clock.now_ms() + 60_000
+    return [
+        dave._commit_body(Order("BTC-PERP", Side.BUY, price + i, 1), batch, 0, 0, expiry)[0]
+        for i in range(count)
+    ]
+
+
 def test_a_bulk_request_with_bad_items_answers_each_and_loses_nothing_else(
     bulk_venue: Venue,
 ) -> None:
-    dave = bulk_venue.traders["dave"]
-    batch = dave._collecting()
-    bodies = [
-        dave._commit_body(
-            Order("BTC-PERP", Side.BUY, 100 + i, 1), batch, 0, 0, bulk_venue.clock.now_ms() + 60_000
-        )[0]
-        for i in range(MIN_BULK + 8)
-    ]
+    bodies = _dave_bodies(bulk_venue, 100, MIN_BULK + 8)
     erin = bytes.fromhex(KEYS["erin"][2:])
     bad = {
         3: dict(bodies[3], signature="0x" + sign_digest(erin, b"\x22" * 32).hex()),  # not dave
@@ -164,14 +170,7 @@ def test_a_bulk_body_is_parsed_once(bulk_venue: Venue, monkeypatch: pytest.Monke
         return real(data)
 
     monkeypatch.setattr(middleware, "from_json", counted)
-    dave = bulk_venue.traders["dave"]
-    batch = dave._collecting()
-    bodies = [
-        dave._commit_body(
-            Order("BTC-PERP", Side.BUY, 300 + i, 1), batch, 0, 0, bulk_venue.clock.now_ms() + 60_000
-        )[0]
-        for i in range(MIN_BULK)
-    ]
+    bodies = _dave_bodies(bulk_venue, 300, MIN_BULK)
     r = bulk_venue.tc.post("/v1/commitments", json=bodies)
     assert r.status_code == 200 and all(item["ok"] for item in r.json()), r.text
     assert calls == []

@@ -5,6 +5,8 @@ check out against its stored roots is not trusted."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from sealbatch.venue.app import create_app
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.persistence import make_engine
 from sealbatch.venue.service import VenueService
+from sealbatch.venue.settings import Settings
 from sealbatch.venue.tables import SnapshotRow
 from tests.venue.conftest import T0, Venue, make_settings
 
@@ -60,6 +63,13 @@ def _state(op: VenueService) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _running(settings: Settings, clock: ManualClock) -> Iterator[Venue]:
+    """A venue of ``settings`` on ``clock``, up while the block runs."""
+    with TestClient(create_app(settings, clock)) as tc:
+        yield Venue(tc, clock)
+
+
 def _restart(db_url: str, clock: ManualClock, **kw: Any) -> tuple[dict[str, Any], int, int]:
     settings = make_settings(db_url, **{"snapshot_every": EVERY, **kw})
     with TestClient(create_app(settings, clock)) as tc:
@@ -69,13 +79,12 @@ def _restart(db_url: str, clock: ManualClock, **kw: Any) -> tuple[dict[str, Any]
 
 def test_a_restart_from_a_snapshot_equals_a_replay_of_the_whole_log(db_url: str) -> None:
     clock = ManualClock(T0 + 100)
-    with TestClient(create_app(make_settings(db_url, snapshot_every=EVERY), clock)) as tc:
-        venue = Venue(tc, clock)
+    with _running(make_settings(db_url, snapshot_every=EVERY), clock) as venue:
         venue.fund()
         _trade(venue, 0, 11)
         live = _state(venue.service)
         total = venue.service.writer.events_written + venue.service.replayed
-        view = tc.get("/v1/operator").json()
+        view = venue.tc.get("/v1/operator").json()
         assert view["db"]["snapshot_batch"] == 8
     from_snapshot, replayed, snap = _restart(db_url, clock)
     assert snap == 8
@@ -94,12 +103,10 @@ def test_a_restart_from_a_snapshot_equals_a_replay_of_the_whole_log(db_url: str)
 def test_trading_goes_on_after_a_restart_from_a_snapshot(db_url: str) -> None:
     clock = ManualClock(T0 + 100)
     settings = make_settings(db_url, snapshot_every=EVERY)
-    with TestClient(create_app(settings, clock)) as tc:
-        venue = Venue(tc, clock)
+    with _running(settings, clock) as venue:
         venue.fund()
         _trade(venue, 0, 6)
-    with TestClient(create_app(settings, clock)) as tc:
-        venue = Venue(tc, clock)
+    with _running(settings, clock) as venue:
         assert venue.service.snapshot_batch == 4
         _trade(venue, 6, 10)
         live = _state(venue.service)
@@ -115,8 +122,7 @@ def test_a_snapshot_that_does_not_check_out_is_not_used(
     """The attack: whoever can write the snapshot row (not the log) gives an account
     collateral it never had; the restart must not take it."""
     clock = ManualClock(T0 + 100)
-    with TestClient(create_app(make_settings(db_url, snapshot_every=EVERY), clock)) as tc:
-        venue = Venue(tc, clock)
+    with _running(make_settings(db_url, snapshot_every=EVERY), clock) as venue:
         venue.fund()
         _trade(venue, 0, 6)
         live = _state(venue.service)
@@ -143,8 +149,7 @@ def test_the_log_a_restart_replays_does_not_grow_with_the_history(db_url: str) -
     replayed: list[int] = []
     logged: list[int] = []
     for start, stop in ((0, 6), (6, 14)):
-        with TestClient(create_app(settings, clock)) as tc:
-            venue = Venue(tc, clock)
+        with _running(settings, clock) as venue:
             if start == 0:
                 venue.fund()
             _trade(venue, start, stop)
@@ -161,8 +166,7 @@ def test_a_busy_venue_snapshots_by_events_between_the_batch_snapshots(db_url: st
     last one, so a restart replays at most about that many (plus one batch's)."""
     clock = ManualClock(T0 + 100)
     settings = make_settings(db_url, snapshot_every=1_000, snapshot_events=12)
-    with TestClient(create_app(settings, clock)) as tc:
-        venue = Venue(tc, clock)
+    with _running(settings, clock) as venue:
         venue.fund()
         _trade(venue, 0, 9)
         live = _state(venue.service)
@@ -185,8 +189,7 @@ def test_a_restart_under_other_settlement_rules_is_refused(
 
     clock = ManualClock(T0 + 100)
     settings = make_settings(db_url, snapshot_every=snapshot_every)
-    with TestClient(create_app(settings, clock)) as tc:
-        venue = Venue(tc, clock)
+    with _running(settings, clock) as venue:
         venue.fund()
         _trade(venue, 0, 5)
         live = _state(venue.service)
