@@ -56,6 +56,7 @@ __all__ = [
     "digit_value",
     "digits_of",
     "floor_bps_cells",
+    "range_digits",
     "signed_expr",
     "split_signed",
     "to_field",
@@ -167,6 +168,24 @@ def digit_value(digits: Sequence[Expr]) -> Expr:
     for k, d in enumerate(digits):
         value = value + (DIGIT**k) * d
     return value
+
+
+def range_digits(
+    b: AirBuilder, section: str, label: str, name: str, count: int, top_bits: int = DIGIT_BITS
+) -> tuple[list[Column], Expr]:
+    """Allocate ``section``'s digit columns ``name[0]`` … ``name[count − 1]`` (least
+    significant first) and range-check each: a digit below 2^12, the top one below
+    ``2^top_bits`` (scaled into the 12-bit table). Lookups named ``"<label>: name[k] in
+    range"``.
+
+    Returns:
+        The columns and their value (:func:`digit_value`).
+    """
+    cols = [b.column(section, f"{name}[{k}]") for k in range(count)]
+    for k, d in enumerate(cols):
+        scale = 1 << (DIGIT_BITS - top_bits) if k == count - 1 else 1
+        b.bus.send(TAG_RANGE, [d * scale], 1, f"{label}: {name}[{k}] in range")
+    return cols, digit_value(cols)
 
 
 def carry_value(lo: Expr, hi: Expr) -> Expr:

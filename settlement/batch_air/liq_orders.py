@@ -101,7 +101,7 @@ from sealbatch.settlement.batch_air.limbs import (
     carries,
     carry_columns,
     carry_value,
-    digit_value,
+    range_digits,
     two_digits,
 )
 from sealbatch.settlement.batch_air.statement import (
@@ -274,11 +274,7 @@ def _declare_limits(
         return b.column(SECTION, name)
 
     def digits(name: str, count: int, top_bits: int = 12) -> tuple[list[Column], Expr]:
-        cols = [c(f"{name}[{k}]") for k in range(count)]
-        for k, d in enumerate(cols):
-            scale = 1 << (12 - top_bits) if k == count - 1 else 1
-            b.bus.send(TAG_RANGE, [d * scale], 1, f"liquidation limits: {name}[{k}] in range")
-        return cols, digit_value(cols)
+        return range_digits(b, SECTION, "liquidation limits", name, count, top_bits)
 
     mark, index, slip = c("mark"), c("index"), c("slip")
     sel_mark: Expr = const(0)

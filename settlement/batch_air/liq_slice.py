@@ -78,6 +78,7 @@ from sealbatch.settlement.batch_air.limbs import (
     carries,
     carry_columns,
     carry_equations,
+    range_digits,
 )
 from sealbatch.settlement.batch_air.liq_orders import slice_cap
 from sealbatch.settlement.batch_air.settle_witness import per_lot as _per_lot
@@ -131,13 +132,7 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
         )
 
     def digits(name: str, count: int, top_bits: int = 12) -> tuple[list[Column], Expr]:
-        cols = [b.column(SECTION, f"{name}[{k}]") for k in range(count)]
-        value: Expr = const(0)
-        for k, d in enumerate(cols):
-            scale = 1 << (12 - top_bits) if k == count - 1 else 1
-            b.bus.send(TAG_RANGE, [d * scale], 1, f"liquidation slice: {name}[{k}] in range")
-            value = value + (DIGIT**k) * d
-        return cols, value
+        return range_digits(b, SECTION, "liquidation slice", name, count, top_bits)
 
     for j in range(m):
         tiers = _tiers(statement, j)
