@@ -203,6 +203,16 @@ def test_a_path_that_is_no_batch_folder_is_named(
     assert "found neither" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["batch-\u00b2", "batch-\u0663"], ids=["superscript", "arabic"])
+def test_a_folder_named_with_non_ascii_digits_is_no_batch_folder(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "batch-²" and "batch-٣": digits to str.isdigit(), not batch ids (docs/formats.md).
+    (tmp_path / name).mkdir()
+    assert main(["replay", str(tmp_path)]) == 2
+    assert "found neither" in capsys.readouterr().err
+
+
 def test_first_difference() -> None:
     assert first_difference({"a": [1, 2]}, {"a": [1, 2]}) is None
     assert first_difference({"a": [1, 2]}, {"a": [1, 3]}) == ".a[1]: published 2, recomputed 3"

@@ -146,7 +146,8 @@ def _batch_folders(folder: Path) -> list[tuple[int, Path]]:
     out = []
     for sub in folder.iterdir() if folder.is_dir() else ():
         n = sub.name.removeprefix("batch-")
-        if sub.is_dir() and sub.name.startswith("batch-") and n.isdigit():
+        # ASCII digits only: "²" is a digit to isdigit() but no number to int().
+        if sub.is_dir() and sub.name.startswith("batch-") and n.isascii() and n.isdigit():
             out.append((int(n), sub))
     return sorted(out)
 
