@@ -70,7 +70,10 @@ def test_published_batches_replay(
     published: Path, n: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["replay", str(published / f"batch-{n}")]) == 0
-    assert "replays exactly" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"batch {n} replays exactly"
+    # One column of verdicts, however long a check's name.
+    assert len({line.rindex(" ok") for line in lines[:-1]}) == 1, lines
 
 
 def _copy(src: Path, dst: Path) -> Path:

@@ -228,8 +228,9 @@ def _report(as_json: bool, batch_id: int, checks: list[tuple[str, str | None]]) 
         )
         sys.stdout.write("\n")
     else:
+        width = max(len(name) for name, _ in checks)  # one column of verdicts
         for name, why in checks:
-            print(f"{name:<28} {'ok' if not why else 'MISMATCH ' + why}")
+            print(f"{name:<{width}} {'ok' if not why else 'MISMATCH ' + why}")
         verdict = "batch %d replays exactly" if not failed else "batch %d does NOT replay"
         print(verdict % batch_id)
     return 1 if failed else 0
