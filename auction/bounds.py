@@ -36,6 +36,7 @@ result that would break a bound. See docs/formats.md, "Value bounds".
 
 from __future__ import annotations
 
+import re
 from typing import TypeGuard
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "MULTIPLIER_BITS",
     "PRICE_BITS",
     "bound_message",
+    "integer_in",
+    "is_integer_text",
     "within",
 ]
 
@@ -76,6 +79,29 @@ MAX_BALANCE = (1 << BALANCE_BITS) - 1
 #: leaf (auction/commitment.py), so it stays below p ≈ 2^30.9. An RFQ quote's bond is
 #: a balance (MAX_BALANCE).
 MAX_BOND = (1 << BOND_BITS) - 1
+
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def is_integer_text(text: str) -> bool:
+    """Whether ``text`` (whitespace around it aside) is an optional sign and ASCII
+    digits: ``int()`` also takes ``"1_000"`` and non-ASCII digits such as ``"٣"``."""
+    return _INTEGER_TEXT.fullmatch(text.strip()) is not None
+
+
+def integer_in(text: str, low: int, high: int) -> int | None:
+    """The integer ``text`` writes (:func:`is_integer_text`) when it is from ``low`` to
+    ``high``, else None. A number of more digits than either bound is out of range
+    unconverted: ``int()`` refuses text of more than 4300 digits with a ValueError."""
+    t = text.strip()
+    if not is_integer_text(t):
+        return None
+    digits = t.lstrip("+-").lstrip("0")  # leading zeros count towards int()'s limit too
+    if len(digits) > len(str(max(abs(low), abs(high)))):
+        return None
+    value = -int(digits or "0", 10) if t.startswith("-") else int(digits or "0", 10)
+    return value if low <= value <= high else None
 
 
 def within(value: object, low: int, high: int) -> TypeGuard[int]:

@@ -14,20 +14,24 @@ the header is not a row) and the field, and nothing is returned.
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from sealbatch.auction.book import MARKET, OrderArrays
-from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE, bound_message
+from sealbatch.auction.bounds import (
+    MAX_LOTS,
+    MAX_PRICE,
+    bound_message,
+    integer_in,
+    is_integer_text,
+)
 from sealbatch.auction.errors import InvalidOrder
 
 __all__ = ["COLUMNS", "CsvBook", "OrdersCsvError", "parse_orders_csv"]
 
 COLUMNS = ("order_id", "trader", "side", "limit_price", "quantity")
-_INTEGER = re.compile(r"[+-]?[0-9]+")
 _BOM = "\ufeff"
 
 
@@ -58,12 +62,11 @@ class CsvBook:
 
 
 def _int_field(text: str, row: int, field: str, high: int, unit: str) -> int:
-    t = text.strip()
     # ASCII digits only: int() would also take "1_000" and non-ASCII digits.
-    if not _INTEGER.fullmatch(t):
+    if not is_integer_text(text):
         raise OrdersCsvError(f"expected an integer, got {text!r}", row, field)
-    value = int(t, 10)
-    if not 1 <= value <= high:
+    value = integer_in(text, 1, high)
+    if value is None:
         raise OrdersCsvError(
             bound_message(field, text, 1, high, unit).split(": ", 1)[1], row, field
         )

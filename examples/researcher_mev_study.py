@@ -15,6 +15,7 @@ Run: ``.venv/bin/python examples/researcher_mev_study.py [OUT_DIR]``
 
 from __future__ import annotations
 
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -54,8 +55,9 @@ def main() -> int:
     for spec in scenario.mechanisms:
         rows = df[df.mechanism == spec.label].sort_values("seed")
         mean, lo, hi = bootstrap_ci(rows["rent_sniper"])
-        races = rows["races"].mean()  # n/a (NaN) under commit-reveal
-        line = f"  {spec.label:12s} {mean:9.1f} [{lo:9.1f}, {hi:9.1f}]   races {races:5.1f}"
+        races = rows["races"].mean()  # NaN under commit-reveal: "n/a" as in the reports
+        shown = "  n/a" if math.isnan(races) else f"{races:5.1f}"
+        line = f"  {spec.label:12s} {mean:9.1f} [{lo:9.1f}, {hi:9.1f}]   races {shown}"
         if spec.label != "clob":
             t = paired_test(rows["rent_sniper"].to_numpy(), clob["rent_sniper"].to_numpy())
             line += (

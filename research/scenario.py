@@ -389,7 +389,7 @@ def _step(node: Any, part: str, path: str) -> Any:
     """One step of a dotted override path: a field name or a list index."""
     if isinstance(node, dict) and part in node:
         return node[part]
-    if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+    if isinstance(node, list) and part.isascii() and part.isdigit() and int(part) < len(node):
         return node[int(part)]
     raise ScenarioError(f"override: expected a field path, got {path!r}")
 

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from sealbatch.auction.batch import BatchResult, RestingOrder, market_json
-from sealbatch.auction.bounds import MAX_BALANCE, MAX_BOND, MAX_LOTS, MAX_POSITION, MAX_PRICE
+from sealbatch.auction.bounds import (
+    MAX_BALANCE,
+    MAX_BOND,
+    MAX_LOTS,
+    MAX_POSITION,
+    MAX_PRICE,
+    integer_in,
+)
 from sealbatch.auction.commitment import compute_commitments
 from sealbatch.auction.errors import AuctionError
 from sealbatch.auction.markets import Market
@@ -103,6 +110,7 @@ def _resting_to_dict(r: RestingOrder) -> dict[str, Any]:
 
 
 _DECIMAL = re.compile(r"-?[0-9]+")
+_UNSIGNED = re.compile(r"[0-9]+")
 
 
 def _resting_from_dict(d: Mapping[str, Any], where: str, *, csv_row: bool) -> RestingOrder:
@@ -116,7 +124,9 @@ def _resting_from_dict(d: Mapping[str, Any], where: str, *, csv_row: bool) -> Re
     def number(key: str, low: int, high: int) -> int:
         value = pv.member(d, key, where)
         if csv_row and isinstance(value, str) and _DECIMAL.fullmatch(value):
-            value = int(value, 10)
+            # Out of range (of any length, unconverted): the text, which pv.integer names.
+            parsed = integer_in(value, low, high)
+            value = value if parsed is None else parsed
         return pv.integer(value, pv.at(where, key), low, high)
 
     def choice(key: str, options: tuple[str, ...]) -> str:
@@ -499,7 +509,8 @@ def _order_from_row(row: Mapping[str, Any], where: str) -> RestingOrder:
             f"(an order carried in), got client_id {cid_text!r}, salt {salt_text!r} and "
             f"bond {bond_text!r}"
         )
-    if not bond_text.isascii() or not bond_text.isdigit() or int(bond_text, 10) > MAX_BOND:
+    bond = integer_in(bond_text, 0, MAX_BOND) if _UNSIGNED.fullmatch(bond_text) else None
+    if bond is None:
         raise SettlementError(
             f"{where}: bond: expected base units from 0 to {MAX_BOND}, got {bond_text!r}"
         )
@@ -507,14 +518,15 @@ def _order_from_row(row: Mapping[str, Any], where: str) -> RestingOrder:
         raise SettlementError(
             f"{where}: salt: expected 0x and {2 * _SALT_BYTES} hex digits, got {salt_text!r}"
         )
-    if not cid_text.isascii() or not cid_text.isdigit():
+    client_id = integer_in(cid_text, 0, (1 << 64) - 1) if _UNSIGNED.fullmatch(cid_text) else None
+    if client_id is None:
         raise SettlementError(f"{where}: client_id: expected a uint64, got {cid_text!r}")
     try:
-        order = replace(r.order, client_id=int(cid_text, 10))
+        order = replace(r.order, client_id=client_id)
     except AuctionError as exc:
         raise SettlementError(f"{where}: {exc}") from None
     salt = bytes.fromhex(salt_text[2:])
-    return RestingOrder(r.order_id, r.trader, order, r.origin_batch, salt, int(bond_text, 10))
+    return RestingOrder(r.order_id, r.trader, order, r.origin_batch, salt, bond)
 
 
 def result_to_dict(batch: BatchResult) -> dict[str, Any]:

@@ -26,6 +26,8 @@ from sealbatch.auction.bounds import (
     MAX_POSITION,
     MAX_PRICE,
     bound_message,
+    integer_in,
+    is_integer_text,
     within,
 )
 from sealbatch.auction.clearing import discover_price
@@ -55,6 +57,31 @@ def test_the_bounds_and_why() -> None:
     assert MAX_PRICE < 2013265921 and MAX_LOTS < 2013265921
     # the auction's historical names are the same numbers
     assert (MAX_TICKS, MARKETS_MAX_LOTS) == (MAX_PRICE, MAX_LOTS)
+
+
+@given(st.integers(-(1 << 70), 1 << 70), st.integers(-(1 << 64), 1 << 64), st.integers(0, 1 << 64))
+def test_integer_in_is_int_within_the_bounds(value: int, low: int, width: int) -> None:
+    high = low + width
+    expected = value if low <= value <= high else None
+    assert integer_in(str(value), low, high) == expected
+    assert integer_in(f" +{value} " if value >= 0 else f" {value} ", low, high) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "+", "1.5", "1e3", "1_000", "\u0663", "\u00b2", "0x10", "--1", "1 2"],
+    ids=["empty", "sign", "decimal", "exponent", "underscore", "arabic", "superscript", "hex",
+         "two-signs", "two-numbers"],
+)  # fmt: skip
+def test_integer_text_is_a_sign_and_ascii_digits(text: str) -> None:
+    assert not is_integer_text(text) and integer_in(text, -100, 100) is None
+
+
+def test_integer_in_takes_numbers_of_any_length() -> None:
+    # int() refuses text of more than 4300 digits: such a number is out of range.
+    assert integer_in("9" * 5000, 0, MAX_BALANCE) is None
+    assert integer_in("-" + "9" * 5000, -MAX_BALANCE, 0) is None
+    assert integer_in("0" * 5000 + "7", 1, MAX_LOTS) == 7
 
 
 def test_bound_message_names_field_bound_and_value() -> None:

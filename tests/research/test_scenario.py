@@ -51,6 +51,15 @@ def test_override_keeps_integers_and_reaches_into_lists() -> None:
         s.with_override("adversaries.nobody.edge_us", 1.0)
 
 
+@pytest.mark.parametrize("index", ["\u00b2", "\u0661"], ids=["superscript", "arabic"])
+def test_a_list_index_of_non_ascii_digits_is_no_field_path(index: str) -> None:
+    s = Scenario(mechanisms=(MechanismSpec("clob"), MechanismSpec("cr_fba")))
+    with pytest.raises(ScenarioError, match="field path"):
+        s.with_override(f"mechanisms.{index}.bond", 25.0)
+    with pytest.raises(ScenarioError, match="field path"):
+        s.value_at(f"mechanisms.{index}.bond")
+
+
 def test_round_trip_through_dict() -> None:
     s = load_scenario(SCENARIOS / "sniping.yaml")
     assert scenario_from_dict(s.to_dict()) == s

@@ -78,6 +78,9 @@ def test_human_output(tmp_path: Path, capsys) -> None:
     [
         ("a,alice,buy,100,-5\n", HEADER, "row 1, field 'quantity'"),
         ("a,alice,buy,100,0\n", HEADER, "row 1, field 'quantity'"),
+        # More digits than int() converts (4300): out of range, not a ValueError.
+        ("a,alice,buy,100," + "9" * 5000 + "\n", HEADER, "row 1, field 'quantity': expected an"),
+        ("a,alice,buy," + "9" * 5000 + ",5\n", HEADER, "row 1, field 'limit_price': expected"),
         ("a,alice,buy,100,5\nb,bob,sell,1.5,5\n", HEADER, "row 2, field 'limit_price'"),
         ("a,alice,hold,100,5\n", HEADER, "row 1, field 'side'"),
         ("a,alice,buy,100,5\na,bob,sell,100,5\n", HEADER, "row 2, field 'order_id'"),
@@ -106,12 +109,24 @@ def test_unreadable_file_exits_2(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["--reference", "1.5"], ["--reference", "0"], ["--seed", "zz"], ["--seed", "ab"]]
+    "argv",
+    [
+        ["--reference", "1.5"],
+        ["--reference", "0"],
+        # int() takes these; the CSV's prices are ASCII digits and so is the reference.
+        ["--reference", "\u0663"],
+        ["--reference", "1_000"],
+        ["--reference", "9" * 5000],
+        ["--seed", "zz"],
+        ["--seed", "ab"],
+    ],
+    ids=["decimal", "zero", "arabic-digit", "underscore", "5000-digits", "seed-zz", "seed-ab"],
 )
 def test_bad_options_exit_2(tmp_path: Path, capsys, argv: list[str]) -> None:
     path = _write(tmp_path, "a,alice,buy,100,4\n")
     assert main(["clear", path, *argv]) == 2
-    assert argv[0] in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"sealbatch clear: error: {argv[0]}: expected")
 
 
 def test_market_column_must_name_one_market(tmp_path: Path, capsys) -> None:

@@ -5,6 +5,7 @@ statement a verifier derives, the committee, key and oracle sources files."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 import sys
 from collections.abc import Iterator
@@ -73,3 +74,42 @@ def test_keyper_and_oracle_files_json_cannot_hold_are_refused(tmp_path: Path, te
         load_key(path)
     with pytest.raises(OracleError, match="expected JSON"):
         load_oracle_config(path)
+
+
+@pytest.mark.parametrize(
+    ("column", "needle"),
+    [
+        ("limit_price", "limit_price: expected an integer from 1 to"),
+        ("quantity", "quantity: expected an integer from 1 to"),
+        ("origin_batch", "origin_batch: expected an integer from 0 to"),
+        ("client_id", "client_id: expected a uint64"),
+        ("bond", "bond: expected base units from 0 to"),
+    ],
+)
+def test_an_orders_csv_number_of_more_digits_than_int_converts_is_out_of_range(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], column: str, needle: str
+) -> None:
+    """A 5000-digit number in orders.csv is out of its field's range (replay exit 2,
+    verify exit 1, both naming the row and field), not int()'s ValueError traceback."""
+    folder = tmp_path / "batch"
+    shutil.copytree(published, folder)
+    with (folder / "orders.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    header = list(rows[0])
+    revealed = next(r for r in rows if r["bond"])  # a row with client_id, salt and bond
+    revealed[column] = "9" * 5000
+    with (folder / "orders.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["replay", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sealbatch replay: error: {folder}: orders.csv row ")
+    assert needle in err and len(err.splitlines()) == 1
+    proof = tmp_path / "proof.bin"
+    proof.write_bytes(b"SBSTARK\x02")
+    assert main(["verify", str(proof), "--public", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert needle in err and len(err.splitlines()) == 1
+    with pytest.raises(BatchStatementError, match=needle):
+        statement_from_files(read_batch_dir(folder))

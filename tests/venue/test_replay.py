@@ -70,7 +70,10 @@ def test_published_batches_replay(
     published: Path, n: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["replay", str(published / f"batch-{n}")]) == 0
-    assert "replays exactly" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"batch {n} replays exactly"
+    # One column of verdicts, however long a check's name.
+    assert len({line.rindex(" ok") for line in lines[:-1]}) == 1, lines
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -200,6 +203,16 @@ def test_a_path_that_is_no_batch_folder_is_named(
     )
     (tmp_path / "empty").mkdir()
     assert main(["replay", str(tmp_path / "empty")]) == 2
+    assert "found neither" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["batch-\u00b2", "batch-\u0663"], ids=["superscript", "arabic"])
+def test_a_folder_named_with_non_ascii_digits_is_no_batch_folder(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "batch-²" and "batch-٣": digits to str.isdigit(), not batch ids (docs/formats.md).
+    (tmp_path / name).mkdir()
+    assert main(["replay", str(tmp_path)]) == 2
     assert "found neither" in capsys.readouterr().err
 
 

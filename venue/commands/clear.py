@@ -51,20 +51,19 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from sealbatch.auction.allocation import allocate
     from sealbatch.auction.batch import TieBreakKeys
-    from sealbatch.auction.bounds import MAX_PRICE, bound_message
+    from sealbatch.auction.bounds import MAX_PRICE, bound_message, integer_in, is_integer_text
     from sealbatch.auction.clearing import aggregate_curves, discover_price
     from sealbatch.auction.orders_csv import OrdersCsvError, parse_orders_csv
 
     reference: int | None = None
     if args.reference is not None:
-        try:
-            reference = int(args.reference, 10)
-        except ValueError:
+        if not is_integer_text(args.reference):
             return _fail(
                 f"--reference: expected an integer number of ticks, got {args.reference!r}"
             )
-        if not 1 <= reference <= MAX_PRICE:
-            return _fail(bound_message("--reference", reference, 1, MAX_PRICE, "ticks"))
+        reference = integer_in(args.reference, 1, MAX_PRICE)
+        if reference is None:
+            return _fail(bound_message("--reference", args.reference, 1, MAX_PRICE, "ticks"))
     try:
         seed = bytes.fromhex(args.seed.removeprefix("0x"))
     except ValueError:

@@ -146,7 +146,8 @@ def _batch_folders(folder: Path) -> list[tuple[int, Path]]:
     out = []
     for sub in folder.iterdir() if folder.is_dir() else ():
         n = sub.name.removeprefix("batch-")
-        if sub.is_dir() and sub.name.startswith("batch-") and n.isdigit():
+        # ASCII digits only: "²" is a digit to isdigit() but no number to int().
+        if sub.is_dir() and sub.name.startswith("batch-") and n.isascii() and n.isdigit():
             out.append((int(n), sub))
     return sorted(out)
 
@@ -227,8 +228,9 @@ def _report(as_json: bool, batch_id: int, checks: list[tuple[str, str | None]]) 
         )
         sys.stdout.write("\n")
     else:
+        width = max(len(name) for name, _ in checks)  # one column of verdicts
         for name, why in checks:
-            print(f"{name:<28} {'ok' if not why else 'MISMATCH ' + why}")
+            print(f"{name:<{width}} {'ok' if not why else 'MISMATCH ' + why}")
         verdict = "batch %d replays exactly" if not failed else "batch %d does NOT replay"
         print(verdict % batch_id)
     return 1 if failed else 0

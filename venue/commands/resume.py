@@ -39,11 +39,14 @@ def run(args: argparse.Namespace) -> int:
     import httpx
 
     from sealbatch.crypto.eip712 import Eip712Domain, address_of, sign_digest, signing_digest
+    from sealbatch.crypto.exceptions import SignatureError
     from sealbatch.venue.auth import RESUME_TYPE
     from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY
 
     if args.batch < 0:
         return _fail(f"--batch: expected a batch id >= 0, got {args.batch}")
+    if args.batch >= 1 << 64:
+        return _fail(f"--batch: expected a batch id below 2^64 (a uint64), got {args.batch}")
     if not 1_000 <= args.ttl_ms <= 3_600_000:
         return _fail(f"--ttl-ms: expected 1000 to 3600000, got {args.ttl_ms}")
     raw = os.environ.get("SEALBATCH_OPERATOR_KEY", DEFAULT_OPERATOR_KEY).removeprefix("0x")
@@ -54,24 +57,37 @@ def run(args: argparse.Namespace) -> int:
     if len(key) != 32:
         return _fail("SEALBATCH_OPERATOR_KEY: expected 0x and 64 hex digits")
     try:
+        operator = address_of(key)
+    except SignatureError as exc:
+        return _fail(f"SEALBATCH_OPERATOR_KEY: {exc}")
+    try:
         with httpx.Client(base_url=args.url, timeout=30) as client:
-            info = client.get("/v1/info").raise_for_status().json()
-            d = info["domain"]
-            domain = Eip712Domain(d["name"], d["version"], d["chainId"], d["verifyingContract"])
-            operator = address_of(key)
-            if operator.lower() != str(info["operator"]).lower():
+            try:
+                info = client.get("/v1/info").raise_for_status().json()
+                d = info["domain"]
+                domain = Eip712Domain(
+                    str(d["name"]), str(d["version"]), int(d["chainId"]), d["verifyingContract"]
+                )
+                venue_operator, now = str(info["operator"]), int(info["now_ms"])
+                values = {
+                    "operator": operator,
+                    "batchId": args.batch,
+                    "nonce": now,
+                    "expiry": now + args.ttl_ms,
+                }
+                digest = signing_digest(domain, RESUME_TYPE, values)
+            except (ValueError, KeyError, TypeError) as exc:
+                # Not a venue (an HTML page, another service's JSON): one line, never a
+                # traceback.
+                return _fail(
+                    f"{args.url}: expected a venue's /v1/info to sign against, got {exc!r}"
+                )
+            if operator.lower() != venue_operator.lower():
                 return _fail(
                     f"SEALBATCH_OPERATOR_KEY: expected the key of the venue's operator "
-                    f"{info['operator']}, got the key of {operator}"
+                    f"{venue_operator}, got the key of {operator}"
                 )
-            now = int(info["now_ms"])
-            values = {
-                "operator": operator,
-                "batchId": args.batch,
-                "nonce": now,
-                "expiry": now + args.ttl_ms,
-            }
-            sig = sign_digest(key, signing_digest(domain, RESUME_TYPE, values))
+            sig = sign_digest(key, digest)
             body = {
                 "operator": operator,
                 "batch_id": args.batch,
@@ -85,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
     if r.status_code != 200:
         print(f"sealbatch resume: refused: {r.status_code} {r.text}", file=sys.stderr)
         return 1
-    out = r.json()
+    try:
+        out = r.json()
+    except ValueError:
+        return _fail(f"{args.url}: expected the venue's JSON answer, got {r.text[:200]!r}")
     print(json.dumps(out))
     return 0
