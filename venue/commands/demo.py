@@ -186,6 +186,7 @@ def _serve(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.exceptions import SealbatchError
     from sealbatch.settlement.anchor import ContractReverted, TransactionTooLarge
+    from sealbatch.venue.commands.output_dirs import output_dir_problem
     from sealbatch.venue.demo import (
         DemoConfig,
         demo_oracle,
@@ -202,11 +203,9 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        print(
-            f"sealbatch demo: error: --out: expected a directory, got the file {out}",
-            file=sys.stderr,
-        )
+    problem = output_dir_problem(out) if out is not None else None
+    if problem:
+        print(f"sealbatch demo: error: --out: {problem}", file=sys.stderr)
         return 2
     taken = [
         out / f"batch-{n}"
