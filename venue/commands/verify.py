@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--min-bits",
         type=int,
         default=None,
-        help="minimum conjectured security to accept (default 100)",
+        help="minimum conjectured security to accept, 0 to 128 (default 100)",
     )
     p.set_defaults(func=run)
 
@@ -85,8 +85,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.exceptions import VerificationError
     from sealbatch.crypto.proof import MAGIC
+    from sealbatch.crypto.security import COLLISION_BITS
     from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS, verify
 
+    if args.min_bits is not None and not 0 <= args.min_bits <= COLLISION_BITS:
+        # no proof reports more conjectured bits than Keccak-256's collision resistance
+        print(
+            f"sealbatch verify: error: --min-bits: expected 0 to {COLLISION_BITS}, "
+            f"got {args.min_bits}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         with open(args.proof, "rb") as fh:
             data = fh.read()
