@@ -12,7 +12,8 @@ Exit status: 0 valid; 1 invalid — any failed check, including bytes that no
 longer parse and a proof of another batch (the reason on stderr); 2 a file
 cannot be read, the proof is not a sealbatch proof at all (it does not start
 with the proof magic), a batch proof is given without ``--public``, or the
-batch folder is missing a file or malformed.
+batch folder is missing a file or holds one that is not the file its format has
+(not JSON, not a JSON object, an empty ``orders.csv``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
     tell a malformed folder (exit 2) from one whose content a proof does not match.
 
     Raises:
-        UnreadableBatch: not a folder, a file missing or unreadable, or not a JSON object.
+        UnreadableBatch: not a folder, a file missing or unreadable, a JSON file that is
+            not a JSON object, or an ``orders.csv`` without even a header row.
     """
     from sealbatch.settlement.publication import BATCH_FILES
 
@@ -57,6 +59,9 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
                 raise UnreadableBatch(
                     f"{folder / name}: expected a JSON object, got {type(doc).__name__}"
                 )
+        elif not files[name].strip():
+            # the CSV counterpart of a file that is not JSON: no header to name a column by
+            raise UnreadableBatch(f"{folder / name}: expected a CSV header row, got an empty file")
     return files
 
 
