@@ -107,3 +107,17 @@ def test_demo_out_refuses_a_folder_it_cannot_write_into(unwritable_dir, capsys) 
             f"sealbatch demo: error: --out: cannot write into {unwritable_dir}: "
         )
     assert sorted(unwritable_dir.iterdir()) == before
+
+
+def test_demo_batches_out_of_range_are_refused_before_running(tmp_path, capsys) -> None:
+    from sealbatch.venue.cli import main
+    from sealbatch.venue.commands.demo import MAX_BATCHES
+
+    for batches in (0, -3, MAX_BATCHES + 1, 10**12):
+        assert main(["demo", "--no-prove", "--batches", str(batches), "--out", str(tmp_path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (
+            f"sealbatch demo: error: --batches: expected 1 to {MAX_BATCHES}, got {batches}\n"
+        )
+    assert list(tmp_path.iterdir()) == []
