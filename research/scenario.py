@@ -437,7 +437,8 @@ def load_scenario(path: str | Path) -> Scenario:
     """Load a scenario from a YAML file; the name defaults to the file's stem.
 
     Raises:
-        ScenarioError: the file is not valid YAML or not a valid scenario.
+        ScenarioError: the file is not valid YAML or not a valid scenario (the message names
+            the file, and the field when one is wrong).
     """
     p = Path(path)
     try:
@@ -447,4 +448,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(f"{p}: expected a mapping at the top level, got {type(data).__name__}")
     data.setdefault("name", p.stem)
-    return scenario_from_dict(data)
+    try:
+        return scenario_from_dict(data)
+    except ScenarioError as exc:  # the field alone: name the file too
+        raise ScenarioError(f"{p}: {exc}") from exc

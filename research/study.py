@@ -166,7 +166,8 @@ def load_study(path: str | Path) -> Study:
     """Load a study file; the name defaults to the file's stem.
 
     Raises:
-        ScenarioError: the file is not valid YAML or not a valid study.
+        ScenarioError: the file is not valid YAML or not a valid study (the message names
+            the file, and the field when one is wrong).
     """
     p = Path(path)
     try:
@@ -175,7 +176,10 @@ def load_study(path: str | Path) -> Study:
         raise ScenarioError(f"{p}: expected a readable YAML study, got {exc}") from exc
     if not isinstance(data, dict):
         raise ScenarioError(f"{p}: expected a mapping at the top level, got {type(data).__name__}")
-    return study_from_dict(data, p.stem)
+    try:
+        return study_from_dict(data, p.stem)
+    except ScenarioError as exc:  # the field alone: name the file too
+        raise ScenarioError(f"{p}: {exc}") from exc
 
 
 def write_study_report(

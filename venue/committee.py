@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,25 +353,59 @@ def write_committee(out: Path, threshold: int, size: int) -> Committee:
     """Make ``size`` fresh keyper key files and the committee file in ``out``.
 
     Writes ``keyper-<i>.json`` (mode 0600, each for its keyper alone) and
-    ``committee.json`` (public).
+    ``committee.json`` (public, 0644), all or none: each file is written to a
+    temporary file in ``out`` first, then linked to its name, which must be free
+    (a key file is never overwritten); when any step fails, the files this call
+    made are removed again, ``out`` too when this call made it.
 
     Raises:
-        BadRequest: bad threshold or size; OSError: the files cannot be written.
+        BadRequest: bad threshold or size; FileExistsError: a file's name is taken
+            (``filename`` names it); OSError: the files cannot be written.
     """
     if not 1 <= threshold <= size <= 255:
         raise BadRequest(
             f"expected 1 <= threshold <= size <= 255, got threshold {threshold}, size {size}"
         )
-    out.mkdir(parents=True, exist_ok=True)
     keys = [KeyperKey.generate(i) for i in range(1, size + 1)]
-    for k in keys:
-        path = out / f"keyper-{k.index}.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"format": KEY_FORMAT, "index": k.index, "secret": "0x" + k.secret.hex()}, fh)
-            fh.write("\n")
     committee = Committee(threshold, tuple(k.member() for k in keys))
-    (out / "committee.json").write_text(json.dumps(committee.to_json(), indent=2) + "\n")
+    texts = {
+        f"keyper-{k.index}.json": json.dumps(
+            {"format": KEY_FORMAT, "index": k.index, "secret": "0x" + k.secret.hex()}
+        )
+        + "\n"
+        for k in keys
+    }
+    texts["committee.json"] = json.dumps(committee.to_json(), indent=2) + "\n"
+    made_out = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    temporary: list[str] = []
+    linked: list[Path] = []
+    done = False
+    try:
+        for name, text in texts.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)  # 0600
+            temporary.append(tmp)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                if name == "committee.json":
+                    os.fchmod(fh.fileno(), 0o644)
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for name, tmp in zip(texts, temporary, strict=True):
+            try:
+                os.link(tmp, out / name)  # refused when the name is taken, even by a folder
+            except FileExistsError as exc:
+                raise FileExistsError(exc.errno, exc.strerror, str(out / name)) from None
+            linked.append(out / name)
+        done = True
+    finally:
+        for tmp in temporary:
+            Path(tmp).unlink(missing_ok=True)
+        if not done:
+            for path in linked:
+                path.unlink()
+            if made_out:
+                out.rmdir()
     return committee
 
 

@@ -113,6 +113,40 @@ def test_a_scenario_that_is_not_utf8_exits_2_naming_the_file(
     assert "utf-8" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            "horizon_s: -1\n", "horizon_s: expected > 0, got -1.0", id="scenario-out-of-range"
+        ),
+        pytest.param(
+            "mechanisms:\n  - kind: batch\n    bogus: 3\n",
+            "mechanisms.0.bogus: expected a known field, got 'bogus'",
+            id="scenario-unknown-field",
+        ),
+        pytest.param(
+            "seeds: 0\nexperiments:\n  - name: a\n",
+            "study.seeds: expected an integer >= 1, got 0",
+            id="study-seeds",
+        ),
+        pytest.param(
+            "scenario:\n  horizon_s: -1\nexperiments:\n  - name: a\n",
+            "horizon_s: expected > 0, got -1.0",
+            id="study-scenario-field",
+        ),
+    ],
+)
+def test_a_bad_field_exits_2_naming_the_file_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    out = tmp_path / "out"
+    assert main(["lab", "run", str(path), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"sealbatch lab: error: {path}: {message}\n"
+    assert not out.exists()
+
+
 def test_lobster_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "m.csv"
     path.write_text("34200.000000000,1,1,2,1000000,-1\n34200.010000000,4,1,2,1000000,-1\n")

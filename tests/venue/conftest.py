@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +59,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     reset_pg(url)
     yield url
     reset_pg(url)
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory nobody here can create a file in: a read-only folder of tmp_path, or
+    /sys when the tests run as root (root writes through any mode bits)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    for candidate in (folder, Path("/sys")):
+        try:
+            fd, probe = tempfile.mkstemp(dir=candidate)
+        except OSError:
+            yield candidate
+            break
+        os.close(fd)
+        os.unlink(probe)
+    else:
+        pytest.skip("no directory here refuses a new file")
+    folder.chmod(0o700)
 
 
 @pytest.fixture

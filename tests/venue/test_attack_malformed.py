@@ -112,6 +112,30 @@ def test_a_429_carries_rate_limit_headers(db_url: str, clock: object) -> None:
         assert r.headers["RateLimit-Limit"] == "2" and "Retry-After" in r.headers
 
 
+@pytest.mark.parametrize("depth", [10, 150, 300])
+def test_a_request_body_is_held_to_the_published_files_depth_rule(venue: Venue, depth: int) -> None:
+    """One rule for JSON depth: a body the published-file reader
+    (``settlement.json_text.loads_json``) refuses as nested too deep is refused with
+    the reader's reason (400 malformed_json); a body it reads gets past the guard."""
+    from sealbatch.settlement.json_text import loads_json
+
+    body = "[" * depth + "]" * depth
+    try:
+        loads_json(body)
+        refusal = None
+    except ValueError as exc:
+        refusal = str(exc)
+    r = venue.tc.post(
+        "/v1/withdrawals", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    if refusal is None:
+        assert r.status_code == 422, r.text  # read, then refused as no withdrawal
+    else:
+        assert refusal.startswith("nested too deep")
+        assert r.status_code == 400 and r.json()["code"] == "malformed_json"
+        assert r.json()["detail"] == f"body: expected a JSON document, got {refusal}"
+
+
 def test_deep_json_is_refused_even_with_a_raised_recursion_limit(venue: Venue) -> None:
     """py_ecc (imported with the in-process EVM) raises the recursion limit to
     100 000; json.loads would then recurse 100 000 deep on the C stack and crash

@@ -174,3 +174,27 @@ def test_a_batch_value_of_another_type_is_rejected_not_a_traceback(
     proof.write_bytes(MAGIC + b"\0" * 64)
     assert main(["verify", str(proof), "--public", str(folder)]) == 1
     assert "gives no statement" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bits", [-5, -1, 129, 10**6])
+def test_verify_refuses_min_bits_no_proof_can_meet_or_below_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bits: int
+) -> None:
+    """A negative floor would accept any proof; one above 128 (Keccak-256's collision
+    resistance caps every figure) none: both are usage errors, exit 2 naming the flag."""
+    out = _prove(tmp_path, "--quiet")
+    capsys.readouterr()
+    assert main(["verify", str(out), "--min-bits", str(bits)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"sealbatch verify: error: --min-bits: expected 0 to 128, got {bits}\n"
+
+
+def test_verify_takes_min_bits_at_the_ends_of_its_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _prove(tmp_path, "--quiet")
+    assert main(["verify", str(out), "--min-bits", "0"]) == 0
+    # the default options give about 100 bits: a 128-bit floor is a check, not a usage error
+    assert main(["verify", str(out), "--min-bits", "128"]) == 1
+    assert "expected at least 128 bits of conjectured security" in capsys.readouterr().err

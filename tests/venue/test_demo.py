@@ -74,3 +74,50 @@ def test_demo_out_refuses_a_file_in_a_batch_folders_place_before_running(tmp_pat
     assert captured.out == ""  # refused before settling anything, on stderr
     assert f"--out: expected a folder at {tmp_path / 'batch-2'}, got a file" in captured.err
     assert not (tmp_path / "batch-1").exists()
+
+
+def test_demo_out_refuses_a_folder_it_cannot_make_before_running(tmp_path, capsys) -> None:
+    """A mistyped parent is refused, not created, and a file in the parent's place too."""
+    from sealbatch.venue.cli import main
+
+    (tmp_path / "a-file").write_text("")
+    cases = {
+        tmp_path / "missing" / "out": "expected an existing parent folder for "
+        f"{tmp_path / 'missing' / 'out'}, {tmp_path / 'missing'} does not exist",
+        tmp_path / "a-file" / "out": f"expected a directory, got the file {tmp_path / 'a-file'}",
+        tmp_path / "a-file": f"expected a directory, got the file {tmp_path / 'a-file'}",
+    }
+    for path, problem in cases.items():
+        assert main(["demo", "--no-prove", "--batches", "1", "--out", str(path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""  # refused before settling anything
+        assert captured.err == f"sealbatch demo: error: --out: {problem}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_demo_out_refuses_a_folder_it_cannot_write_into(unwritable_dir, capsys) -> None:
+    from sealbatch.venue.cli import main
+
+    before = sorted(unwritable_dir.iterdir())
+    for path in (unwritable_dir, unwritable_dir / "out"):
+        assert main(["demo", "--no-prove", "--batches", "1", "--out", str(path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith(
+            f"sealbatch demo: error: --out: cannot write into {unwritable_dir}: "
+        )
+    assert sorted(unwritable_dir.iterdir()) == before
+
+
+def test_demo_batches_out_of_range_are_refused_before_running(tmp_path, capsys) -> None:
+    from sealbatch.venue.cli import main
+    from sealbatch.venue.commands.demo import MAX_BATCHES
+
+    for batches in (0, -3, MAX_BATCHES + 1, 10**12):
+        assert main(["demo", "--no-prove", "--batches", str(batches), "--out", str(tmp_path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (
+            f"sealbatch demo: error: --batches: expected 1 to {MAX_BATCHES}, got {batches}\n"
+        )
+    assert list(tmp_path.iterdir()) == []

@@ -211,3 +211,20 @@ def test_a_malformed_orders_csv_cell_is_named_by_both_tools(
     (verify_code, verify_err), (replay_code, replay_out) = _both_tools(tmp_path, files, capsys)
     assert verify_code == VERIFY_NO_STATEMENT and place in verify_err, verify_err
     assert replay_code == REPLAY_MALFORMED and place in replay_out, replay_out
+
+
+@pytest.mark.parametrize("text", ["", "\n"], ids=["empty", "blank line"])
+@pytest.mark.parametrize("name", ["orders.csv", "result.json", "pre_state.json"])
+def test_an_empty_published_file_is_unreadable_to_both_tools(
+    tmp_path: Path, batch: dict[str, str], capsys: pytest.CaptureFixture[str], name: str, text: str
+) -> None:
+    """An empty file is not the file its format has, whether CSV (no header row) or JSON
+    (not JSON): both tools exit 2 naming it, not 1 for a proof that has no statement."""
+    files = {**batch, name: text}
+    (verify_code, verify_err), (replay_code, replay_out) = _both_tools(tmp_path, files, capsys)
+    folder = tmp_path / "batch-3"
+    expected = "expected a CSV header row" if name.endswith(".csv") else "expected JSON"
+    assert verify_code == 2
+    assert verify_err.startswith(f"sealbatch verify: error: {folder / name}: {expected}")
+    assert replay_code == 2
+    assert replay_out.startswith(f"sealbatch replay: error: {folder / name}: {expected}")

@@ -44,6 +44,35 @@ def test_serve_refuses_a_file_as_the_publish_folder(
     assert err == f"sealbatch serve: error: --publish: expected a directory, got the file {path}\n"
 
 
+def test_serve_refuses_a_publish_folder_it_cannot_make_before_binding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped parent is refused, not created; a file in the parent's place too."""
+    (tmp_path / "a-file").write_text("")
+    cases = {
+        tmp_path / "missing" / "published": "expected an existing parent folder for "
+        f"{tmp_path / 'missing' / 'published'}, {tmp_path / 'missing'} does not exist",
+        tmp_path / "a-file" / "published": "expected a directory, got the file "
+        f"{tmp_path / 'a-file'}",
+    }
+    for path, problem in cases.items():
+        assert main(["serve", "--port", "18123", "--no-prove", "--publish", str(path)]) == 2
+        assert capsys.readouterr().err == f"sealbatch serve: error: --publish: {problem}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_serve_refuses_a_publish_folder_it_cannot_write_into(
+    unwritable_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sorted(unwritable_dir.iterdir())
+    for path in (unwritable_dir, unwritable_dir / "published"):
+        assert main(["serve", "--port", "18123", "--no-prove", "--publish", str(path)]) == 2
+        err = capsys.readouterr().err
+        expected = f"sealbatch serve: error: --publish: cannot write into {unwritable_dir}: "
+        assert err.startswith(expected)
+    assert sorted(unwritable_dir.iterdir()) == before
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "venue.example"])
 def test_serve_refuses_public_addresses_with_the_dev_defaults(
     host: str, capsys: pytest.CaptureFixture[str]

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sealbatch.crypto.eip712 import is_address
 from sealbatch.crypto.exceptions import SealbatchError
+from sealbatch.settlement.json_text import FEW_BRACKETS, check_depth
 from sealbatch.venue.errors import RateLimited, problem_status
 
 if TYPE_CHECKING:
@@ -176,10 +177,6 @@ def _claimed_signer(body: bytes) -> str | None:
     return None
 
 
-#: Brackets a body may hold before its nesting depth is checked.
-FEW_BRACKETS = 64
-
-
 #: ``POST`` paths whose route parses its body only with pydantic-core's Rust parser
 #: and checks the depth itself, with :func:`too_deep`, when that parse fails (a bulk
 #: commitment list parsed once, not twice).
@@ -188,13 +185,12 @@ DEPTH_CHECKED_BY_ROUTE = frozenset({"/v1/commitments"})
 
 def too_deep(body: bytes | bytearray) -> JSONResponse | None:
     """:class:`JsonDepthGuard`'s ``400 malformed_json`` answer to ``body`` when it is
-    nested too deep, else None."""
-    if body.count(b"[") + body.count(b"{") > FEW_BRACKETS:
-        try:
-            from_json(bytes(body))
-        except ValueError as exc:
-            if "recursion" in str(exc):
-                return problem(400, "malformed_json", f"body: expected a JSON document, got {exc}")
+    nested too deep (the rule published files are read by,
+    :func:`~sealbatch.settlement.json_text.check_depth`), else None."""
+    try:
+        check_depth(body)
+    except ValueError as exc:
+        return problem(400, "malformed_json", f"body: expected a JSON document, got {exc}")
     return None
 
 

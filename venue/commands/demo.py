@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from sealbatch.venue.demo import DemoBatch
     from sealbatch.venue.demo_anchor import DemoChain
 
-__all__ = ["register"]
+__all__ = ["MAX_BATCHES", "register"]
+
+#: The most batches one demo runs: settling them takes about 2.5 CPU minutes
+#: (``--no-prove``), proving them (about 30 s of CPU a batch) most of a working day.
+MAX_BATCHES = 1_000
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +34,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "proved with the batch STARK, and the proof verified.",
     )
     p.add_argument("--seed", type=int, default=2026, help="demo seed (default 2026)")
-    p.add_argument("--batches", type=int, default=4, help="number of batches (default 4)")
+    p.add_argument(
+        "--batches",
+        type=int,
+        default=4,
+        help=f"number of batches, 1 to {MAX_BATCHES} (default 4)",
+    )
     p.add_argument(
         "--out",
         metavar="DIR",
@@ -186,6 +195,7 @@ def _serve(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.exceptions import SealbatchError
     from sealbatch.settlement.anchor import ContractReverted, TransactionTooLarge
+    from sealbatch.venue.commands.output_dirs import output_dir_problem
     from sealbatch.venue.demo import (
         DemoConfig,
         demo_oracle,
@@ -195,18 +205,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.serve:
         return _serve(args)
-    if args.batches < 1:
+    if not 1 <= args.batches <= MAX_BATCHES:
         print(
-            f"sealbatch demo: error: --batches: expected at least 1, got {args.batches}",
+            f"sealbatch demo: error: --batches: expected 1 to {MAX_BATCHES}, got {args.batches}",
             file=sys.stderr,
         )
         return 2
     out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        print(
-            f"sealbatch demo: error: --out: expected a directory, got the file {out}",
-            file=sys.stderr,
-        )
+    problem = output_dir_problem(out) if out is not None else None
+    if problem:
+        print(f"sealbatch demo: error: --out: {problem}", file=sys.stderr)
         return 2
     taken = [
         out / f"batch-{n}"

@@ -55,17 +55,20 @@ def _error(message: str) -> int:
 def run_init(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sealbatch.venue.commands.output_dirs import output_dir_problem
     from sealbatch.venue.committee import write_committee
     from sealbatch.venue.errors import VenueError
 
     out = Path(args.out)
-    existing = [p for p in (out / "committee.json", out / "keyper-1.json") if p.exists()]
-    if existing:
-        return _error(f"--out: expected a folder without a committee, got {existing[0]}")
+    problem = output_dir_problem(out)
+    if problem:
+        return _error(f"--out: {problem}")
     try:
         committee = write_committee(out, args.threshold, args.size)
     except VenueError as exc:
         return _error(str(exc))
+    except FileExistsError as exc:  # nothing was written: all files or none
+        return _error(f"--out: expected a folder without a committee, got {exc.filename}")
     except OSError as exc:
         return _error(f"--out: cannot write {out}: {exc}")
     print(

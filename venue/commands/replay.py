@@ -424,24 +424,15 @@ def _replay(folder: Path) -> _Replayed:
         state_to_dict,
     )
     from sealbatch.settlement.transition import halted_markets, reference_prices
+    from sealbatch.venue.commands.verify import UnreadableBatch, read_batch_folder
 
-    texts: dict[str, str] = {}
-    for name in FILES:
-        try:
-            texts[name] = (folder / name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise _Malformed(f"cannot read {folder / name}: {exc}") from exc
-    data: dict[str, Any] = {}
-    for name in FILES:
-        if name.endswith(".json"):
-            try:
-                data[name] = loads_json(texts[name])
-            except (ValueError, RecursionError) as exc:  # too deep, an int over 4300 digits
-                raise _Malformed(f"{folder / name}: expected JSON, got {exc}") from exc
-            if not isinstance(data[name], dict):
-                raise _Malformed(
-                    f"{folder / name}: expected a JSON object, got {type(data[name]).__name__}"
-                )
+    try:
+        texts = read_batch_folder(folder)  # the files verify --public reads, read alike
+    except UnreadableBatch as exc:
+        raise _Malformed(str(exc)) from exc
+    data: dict[str, Any] = {
+        name: loads_json(text) for name, text in texts.items() if name.endswith(".json")
+    }
     try:
         pre_doc, published, oracle_doc = (
             data["pre_state.json"],

@@ -186,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sealbatch.crypto.exceptions import SealbatchError
     from sealbatch.venue.app import create_app
+    from sealbatch.venue.commands.output_dirs import output_dir_problem
     from sealbatch.venue.http_protocol import venue_protocol
     from sealbatch.venue.settings import Settings
 
@@ -245,13 +246,9 @@ def run(args: argparse.Namespace) -> int:
         except SealbatchError as exc:
             print(f"sealbatch serve: error: {exc}", file=sys.stderr)
             return 2
-    publish = Path(settings.publish_dir) if settings.publish_dir else None
-    if publish is not None and publish.exists() and not publish.is_dir():
-        # refuse it before binding, as demo --out does
-        print(
-            f"sealbatch serve: error: --publish: expected a directory, got the file {publish}",
-            file=sys.stderr,
-        )
+    problem = output_dir_problem(Path(settings.publish_dir)) if settings.publish_dir else None
+    if problem:  # before binding, as demo --out does: not at the first settled batch
+        print(f"sealbatch serve: error: --publish: {problem}", file=sys.stderr)
         return 2
     if settings.committee:
         from sealbatch.venue.committee import load_committee

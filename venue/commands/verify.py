@@ -12,7 +12,8 @@ Exit status: 0 valid; 1 invalid — any failed check, including bytes that no
 longer parse and a proof of another batch (the reason on stderr); 2 a file
 cannot be read, the proof is not a sealbatch proof at all (it does not start
 with the proof magic), a batch proof is given without ``--public``, or the
-batch folder is missing a file or malformed.
+batch folder is missing a file or holds one that is not the file its format has
+(not JSON, not a JSON object, an empty ``orders.csv``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
     tell a malformed folder (exit 2) from one whose content a proof does not match.
 
     Raises:
-        UnreadableBatch: not a folder, a file missing or unreadable, or not a JSON object.
+        UnreadableBatch: not a folder, a file missing or unreadable, a JSON file that is
+            not a JSON object, or an ``orders.csv`` without even a header row.
     """
     from sealbatch.settlement.publication import BATCH_FILES
 
@@ -57,6 +59,9 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
                 raise UnreadableBatch(
                     f"{folder / name}: expected a JSON object, got {type(doc).__name__}"
                 )
+        elif not files[name].strip():
+            # the CSV counterpart of a file that is not JSON: no header to name a column by
+            raise UnreadableBatch(f"{folder / name}: expected a CSV header row, got an empty file")
     return files
 
 
@@ -77,7 +82,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--min-bits",
         type=int,
         default=None,
-        help="minimum conjectured security to accept (default 100)",
+        help="minimum conjectured security to accept, 0 to 128 (default 100)",
     )
     p.set_defaults(func=run)
 
@@ -85,8 +90,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.exceptions import VerificationError
     from sealbatch.crypto.proof import MAGIC
+    from sealbatch.crypto.security import COLLISION_BITS
     from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS, verify
 
+    if args.min_bits is not None and not 0 <= args.min_bits <= COLLISION_BITS:
+        # no proof reports more conjectured bits than Keccak-256's collision resistance
+        print(
+            f"sealbatch verify: error: --min-bits: expected 0 to {COLLISION_BITS}, "
+            f"got {args.min_bits}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         with open(args.proof, "rb") as fh:
             data = fh.read()
