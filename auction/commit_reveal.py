@@ -52,6 +52,7 @@ from sealbatch.auction.errors import (
     WrongBatch,
     WrongMarket,
 )
+from sealbatch.auction.frozen import frozen_instance
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order
 from sealbatch.crypto.eip712 import (
@@ -300,6 +301,28 @@ class Receipt:
     commitment: bytes
     received_at_ms: int
     operator_signature: bytes
+
+    @classmethod
+    def of(
+        cls,
+        batch_id: int,
+        sequence: int,
+        commitment: bytes,
+        received_at_ms: int,
+        operator_signature: bytes,
+    ) -> Receipt:
+        """``Receipt(...)`` built without the frozen dataclass's ``__init__`` (every
+        commitment's receipt is made once unsigned, once signed, on the bulk path)."""
+        return frozen_instance(
+            cls,
+            {
+                "batch_id": batch_id,
+                "sequence": sequence,
+                "commitment": commitment,
+                "received_at_ms": received_at_ms,
+                "operator_signature": operator_signature,
+            },
+        )
 
     def message(self) -> dict[str, Any]:
         return {
@@ -555,7 +578,7 @@ class CommitBook:
             sig = sign_receipt(
                 self.domain, self.operator_key, self.batch_id, sequence, c.commitment, now_ms
             )
-        receipt = Receipt(self.batch_id, sequence, c.commitment, now_ms, sig)
+        receipt = Receipt.of(self.batch_id, sequence, c.commitment, now_ms, sig)
         self.nonces.use(trader, c.nonce, c.expiry_ms)
         self._entries[c.commitment] = _Entry(c, sequence, signature=signed.signature)
         self._order.append(c.commitment)
