@@ -3,7 +3,10 @@
 A frozen dataclass's ``__init__`` sets each field with ``object.__setattr__`` (a
 frozen class refuses plain assignment), which costs about as much as the rest
 of building the object together; the bulk commitment path makes a few per
-commitment (its ``Commit``, its ``Receipt``, its order status).
+commitment. The instance's ``__dict__`` is then a dictionary of its own (an
+instance built by its ``__init__`` keeps its values inline, ~150-180 bytes
+less): for objects that are dropped soon, or that save enough (an order
+status: fourteen fields).
 """
 
 from __future__ import annotations

@@ -116,20 +116,19 @@ class CommitIn(_In):
     ciphertext_signature: Sig | None = None
 
     def to_domain(self) -> SignedCommit:
-        """The commitment and its signature as the commit book takes them (built
-        without the frozen dataclasses' ``__init__``: every commitment makes one)."""
-        commit = frozen_instance(
-            Commit,
-            {
-                "trader": Address(self.trader),
-                "batch_id": self.batch_id,
-                "market": self.market,
-                "commitment": hexb(self.commitment),
-                "nonce": self.nonce,
-                "margin_lock": self.margin_lock,
-                "bond": self.bond,
-                "expiry_ms": self.expiry_ms,
-            },
+        """The commitment and its signature as the commit book takes them. The book
+        keeps the ``Commit`` (built as usual) and drops the ``SignedCommit`` around
+        it, built without the frozen dataclass's ``__init__`` (every commitment
+        makes one)."""
+        commit = Commit(
+            Address(self.trader),
+            self.batch_id,
+            self.market,
+            hexb(self.commitment),
+            self.nonce,
+            self.margin_lock,
+            self.bond,
+            self.expiry_ms,
         )
         return frozen_instance(SignedCommit, {"commit": commit, "signature": hexb(self.signature)})
 
