@@ -52,6 +52,7 @@ from sealbatch.auction.errors import (
     WrongBatch,
     WrongMarket,
 )
+from sealbatch.auction.frozen import frozen_instance
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order
 from sealbatch.crypto.eip712 import (
@@ -300,6 +301,30 @@ class Receipt:
     commitment: bytes
     received_at_ms: int
     operator_signature: bytes
+
+    @classmethod
+    def of(
+        cls,
+        batch_id: int,
+        sequence: int,
+        commitment: bytes,
+        received_at_ms: int,
+        operator_signature: bytes,
+    ) -> Receipt:
+        """``Receipt(...)`` built without the frozen dataclass's ``__init__``, for a
+        receipt that is answered and dropped (the bulk path signs each in a worker and
+        makes it again with its signature). Not for one that is kept: the instance's
+        ``__dict__`` is then a dictionary of its own (~150 bytes more)."""
+        return frozen_instance(
+            cls,
+            {
+                "batch_id": batch_id,
+                "sequence": sequence,
+                "commitment": commitment,
+                "received_at_ms": received_at_ms,
+                "operator_signature": operator_signature,
+            },
+        )
 
     def message(self) -> dict[str, Any]:
         return {

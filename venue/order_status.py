@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sealbatch.auction.batch import BatchResult
+from sealbatch.auction.frozen import frozen_instance
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import Address
 
@@ -68,18 +69,18 @@ class OrderStatus:
         sequence, bond)``, every other field at its default, built without the frozen
         dataclass's fourteen ``object.__setattr__`` calls (every commitment makes one;
         ``tests/venue/test_bulk_cpu.py`` checks it equals the constructor's value)."""
-        status = object.__new__(cls)
-        values = {
-            "commitment": commitment,
-            "trader": trader,
-            "market": market,
-            "batch_id": batch_id,
-            "sequence": sequence,
-            "bond": bond,
-            **_DEFAULTS,
-        }
-        object.__setattr__(status, "__dict__", values)
-        return status
+        return frozen_instance(
+            cls,
+            {
+                "commitment": commitment,
+                "trader": trader,
+                "market": market,
+                "batch_id": batch_id,
+                "sequence": sequence,
+                "bond": bond,
+                **_DEFAULTS,
+            },
+        )
 
     @property
     def is_open(self) -> bool:

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, event, insert, select
 from sqlalchemy.engine import Engine
@@ -43,9 +43,10 @@ __all__ = ["GroupCommitter", "LoggedEvent", "Snapshot", "Store", "make_engine"]
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class LoggedEvent:
-    """One accepted write as logged."""
+class LoggedEvent(NamedTuple):
+    """One accepted write as logged: a row of the event table, its columns in order
+    (the writer hands a group's events to a positional database driver as they are;
+    every bulk commitment makes one)."""
 
     seq: int
     kind: str
@@ -84,6 +85,17 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _positional_insert(engine: Engine) -> str | None:
+    """The driver's ``INSERT`` of event rows given as :class:`LoggedEvent` tuples when
+    its parameters are positional (SQLite's ``?``), else None (rows go through
+    SQLAlchemy as dictionaries): the same rows, without a dictionary and
+    SQLAlchemy's parameter processing for each."""
+    compiled = insert(EventRow.__table__).compile(dialect=engine.dialect)  # type: ignore[attr-defined]
+    if compiled.positional and compiled.positiontup == list(LoggedEvent._fields):
+        return str(compiled)
+    return None
+
+
 class Store:
     """Tables, reads at start-up, and the writes the group committer batches."""
 
@@ -91,6 +103,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         SQLModel.metadata.create_all(self.engine)
+        self._insert_events = _positional_insert(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -269,14 +282,10 @@ class Store:
                 conn.execute(delete(pt).where(pt.c.batch_id == batch_id))
                 conn.execute(insert(pt).values(batch_id=batch_id, proof=proof))
                 conn.execute(delete(tt).where(tt.c.batch_id == batch_id))
-            if events:
-                conn.execute(
-                    insert(et),
-                    [
-                        {"seq": e.seq, "kind": e.kind, "at_ms": e.at_ms, "payload": e.payload}
-                        for e in events
-                    ],
-                )
+            if events and self._insert_events is not None:
+                conn.exec_driver_sql(self._insert_events, list(events))
+            elif events:
+                conn.execute(insert(et), [e._asdict() for e in events])
             for rec in batches:
                 conn.execute(delete(bt).where(bt.c.batch_id == rec.batch_id))
                 conn.execute(

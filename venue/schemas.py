@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, String
 
 from sealbatch.auction.bounds import MAX_BALANCE, MAX_BOND, MAX_LOTS, MAX_PRICE
 from sealbatch.auction.commit_reveal import Commit, SignedCommit
+from sealbatch.auction.frozen import frozen_instance
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import Address
 from sealbatch.settlement.oracle import SignedReport
@@ -115,6 +116,10 @@ class CommitIn(_In):
     ciphertext_signature: Sig | None = None
 
     def to_domain(self) -> SignedCommit:
+        """The commitment and its signature as the commit book takes them. The book
+        keeps the ``Commit`` (built as usual) and drops the ``SignedCommit`` around
+        it, built without the frozen dataclass's ``__init__`` (every commitment
+        makes one)."""
         commit = Commit(
             Address(self.trader),
             self.batch_id,
@@ -125,7 +130,7 @@ class CommitIn(_In):
             self.bond,
             self.expiry_ms,
         )
-        return SignedCommit(commit, hexb(self.signature))
+        return frozen_instance(SignedCommit, {"commit": commit, "signature": hexb(self.signature)})
 
     def log_json(self) -> str:
         """``self.model_dump_json()``, the form the venue logs, written directly: every

@@ -157,7 +157,7 @@ class SignerPool:
         if sigs is None:
             sigs = _sign(self.domain, self._operator_key, items)
         return [
-            Receipt(r.batch_id, r.sequence, r.commitment, r.received_at_ms, sig)
+            Receipt.of(r.batch_id, r.sequence, r.commitment, r.received_at_ms, sig)
             for r, sig in zip(receipts, sigs, strict=True)
         ]
 
