@@ -121,3 +121,18 @@ def test_demo_batches_out_of_range_are_refused_before_running(tmp_path, capsys) 
             f"sealbatch demo: error: --batches: expected 1 to {MAX_BATCHES}, got {batches}\n"
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_seed_outside_eight_bytes_is_refused_before_running(tmp_path, capsys) -> None:
+    from sealbatch.venue.cli import main
+    from sealbatch.venue.commands.demo import MAX_SEED
+
+    for seed, serve in ((-1, []), (MAX_SEED + 1, []), (-1, ["--serve"]), (10**30, ["--serve"])):
+        args = ["demo", "--no-prove", "--seed", str(seed), "--out", str(tmp_path), *serve]
+        assert main(args) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (
+            f"sealbatch demo: error: --seed: expected 0 to {MAX_SEED}, got {seed}\n"
+        )
+    assert list(tmp_path.iterdir()) == []

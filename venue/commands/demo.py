@@ -17,11 +17,14 @@ if TYPE_CHECKING:
     from sealbatch.venue.demo import DemoBatch
     from sealbatch.venue.demo_anchor import DemoChain
 
-__all__ = ["MAX_BATCHES", "register"]
+__all__ = ["MAX_BATCHES", "MAX_SEED", "register"]
 
 #: The most batches one demo runs: settling them takes about 2.5 CPU minutes
 #: (``--no-prove``), proving them (about 30 s of CPU a batch) most of a working day.
 MAX_BATCHES = 1_000
+
+#: The largest demo seed: keys and oracle sources are derived from its 8-byte encoding.
+MAX_SEED = 2**64 - 1
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "fees, funding, marks, margin, liquidations, insurance fund and the state root; then "
         "proved with the batch STARK, and the proof verified.",
     )
-    p.add_argument("--seed", type=int, default=2026, help="demo seed (default 2026)")
+    p.add_argument(
+        "--seed", type=int, default=2026, help=f"demo seed, 0 to {MAX_SEED} (default 2026)"
+    )
     p.add_argument(
         "--batches",
         type=int,
@@ -203,6 +208,12 @@ def run(args: argparse.Namespace) -> int:
         run_demo,
     )
 
+    if not 0 <= args.seed <= MAX_SEED:
+        print(
+            f"sealbatch demo: error: --seed: expected 0 to {MAX_SEED}, got {args.seed}",
+            file=sys.stderr,
+        )
+        return 2
     if args.serve:
         return _serve(args)
     if not 1 <= args.batches <= MAX_BATCHES:
