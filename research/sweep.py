@@ -28,7 +28,10 @@ from sealbatch.research.errors import LabError
 from sealbatch.research.runner import run_simulation
 from sealbatch.research.scenario import MechanismSpec, Scenario
 
-__all__ = ["SweepTask", "plan_tasks", "run_key", "run_sweep", "run_task"]
+__all__ = ["SCHEDULER_TIMEOUT", "SweepTask", "plan_tasks", "run_key", "run_sweep", "run_task"]
+
+#: How long ``--scheduler ADDRESS`` waits to connect before the run is refused.
+SCHEDULER_TIMEOUT = "10s"
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ def run_sweep(
             allow it too: ``distributed.worker.daemon: false``).
 
     Raises:
-        LabError: ``crypto_workers`` is negative.
+        LabError: ``crypto_workers`` is negative, or no Dask scheduler answers at
+            ``scheduler`` within :data:`SCHEDULER_TIMEOUT`.
     """
     if crypto_workers < 0:
         raise LabError(f"crypto_workers: expected at least 0, got {crypto_workers}")
@@ -183,7 +187,12 @@ def _run_dask(
             )
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, ValueError, TypeError) as exc:
+            raise LabError(
+                f"--scheduler: cannot reach a Dask scheduler at {scheduler!r}: {exc}"
+            ) from None
     rows: dict[int, dict[str, Any]] = {}
     try:
         futures = client.map(run_task, list(tasks), pure=False)

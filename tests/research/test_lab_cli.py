@@ -94,6 +94,51 @@ def test_missing_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "readable YAML" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "nonsense://x:y:z"])
+def test_a_scheduler_that_does_not_answer_exits_2_naming_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    address: str,
+) -> None:
+    from sealbatch.research import sweep
+
+    monkeypatch.setattr(sweep, "SCHEDULER_TIMEOUT", "1s")
+    args = ["lab", "run", "sniping", "--seeds", "1", "--horizon", "0.5", "--scheduler", address,
+            "--out", str(tmp_path / "o"), "--no-progress", "--set", "sweep=null"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"sealbatch lab: error: --scheduler: cannot reach a Dask scheduler at {address!r}"
+    )
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("under", ["file", "file/deeper"])
+def test_an_out_folder_under_a_file_is_refused_before_the_runs(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    under: str,
+) -> None:
+    from sealbatch.research import sweep
+
+    def no_runs(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the runs started")
+
+    monkeypatch.setattr(sweep, "run_sweep", no_runs)
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / under / "report"
+    args = ["lab", "run", "sniping", "--seeds", "1", "--scheduler", "sync",
+            "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"sealbatch lab: error: --out: expected a directory, got the file {tmp_path / 'file'}\n"
+    )
+    assert (tmp_path / "file").read_text() == "x"
+
+
 @pytest.mark.parametrize(
     ("content", "what"),
     [

@@ -13,6 +13,7 @@ exists and is not empty is refused unless ``--overwrite`` is given.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,9 +114,32 @@ def _run_target(args: argparse.Namespace, seeds: int, name: str) -> tuple[int, P
     if args.crypto_workers < 0:
         return f"--crypto-workers: expected at least 0, got {args.crypto_workers}"
     out = Path(args.out) if args.out else _new_out_dir(name)
+    problem = _out_problem(out)
+    if problem:
+        return f"--out: {problem}"
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         return f"--out: expected a new or empty directory, got {out} (use --overwrite)"
     return n_seeds, out
+
+
+def _out_problem(out: Path) -> str | None:
+    """Why the report cannot be written under ``out``, found before minutes of runs.
+
+    The folder and any missing parents are made after the runs; the nearest existing
+    ancestor must be a directory this process can write into.
+    """
+    if out.exists():
+        if not out.is_dir():
+            return f"expected a directory, got the file {out}"
+        return None if os.access(out, os.W_OK | os.X_OK) else f"cannot write into {out}"
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"expected a directory, got the file {ancestor}"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot write into {ancestor}"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
