@@ -198,3 +198,49 @@ def test_verify_takes_min_bits_at_the_ends_of_its_range(
     # the default options give about 100 bits: a 128-bit floor is a check, not a usage error
     assert main(["verify", str(out), "--min-bits", "128"]) == 1
     assert "expected at least 128 bits of conjectured security" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["missing/p.bin", "dir"])
+def test_prove_checks_its_output_before_proving(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    """-o into a folder that is not there, or onto a directory: exit 2 before any work."""
+    import sealbatch.crypto.prover as prover
+    import sealbatch.settlement.batch_proof as batch_proof
+
+    def no_proving(*args: object, **kwargs: object) -> None:
+        raise AssertionError("proving started")
+
+    monkeypatch.setattr(prover, "prove", no_proving)
+    monkeypatch.setattr(batch_proof, "prove_files", no_proving)
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "batch-1").mkdir()
+    out = tmp_path / where
+    for args in (["--air", "fibonacci", "--rows", "64"], [str(tmp_path / "batch-1")]):
+        assert main(["prove", *args, "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("sealbatch prove: error: -o: "), err
+        assert str(out if where == "dir" else out.parent) in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch-1", "dir"]
+
+
+def test_prove_replaces_its_output_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed write leaves the earlier proof as it was and no temporary file behind."""
+    out = tmp_path / "p.bin"
+    out.write_bytes(b"earlier proof")
+    assert main(["prove", "--air", "fibonacci", "--rows", "64", "-o", str(out), "--quiet"]) == 0
+    first = out.read_bytes()
+    assert first != b"earlier proof" and len(first) > 1000
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", disk_full)
+    assert main(["prove", "--air", "fibonacci", "--rows", "128", "-o", str(out)]) == 2
+    assert out.read_bytes() == first
+    assert [p.name for p in tmp_path.iterdir()] == ["p.bin"]

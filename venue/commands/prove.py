@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -55,6 +58,44 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _output_problem(output: str) -> str | None:
+    """Why the proof cannot be written to ``output``, found before minutes of proving."""
+    path = Path(output)
+    if path.is_dir():
+        return f"-o: expected a file, got the directory {path}"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"-o: expected an existing folder for {path}, {folder} is not one"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"-o: cannot write into {folder}"
+    return None
+
+
+def _write_proof(output: str, data: bytes) -> str | None:
+    """Write ``data`` to ``output`` whole or not at all; what went wrong, or None.
+
+    The bytes go to a temporary file beside ``output``, flushed to disk, then renamed
+    over it: an interrupted write never leaves a truncated proof under the name (nor
+    destroys the proof that was there).
+    """
+    path = Path(output)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        return f"cannot write {output}: {exc.strerror or exc}"
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        return f"cannot write {output}: {exc.strerror or exc}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -70,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail("expected --air NAME and --rows N")
     if args.output is None:
         return _fail("expected -o PROOF.bin")
+    problem = _output_problem(args.output)
+    if problem:
+        return _fail(problem)
     try:
         entry = get_air(args.air)
     except UnknownAir as exc:
@@ -106,11 +150,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     data = proof.to_bytes()
-    try:
-        with open(args.output, "wb") as fh:
-            fh.write(data)
-    except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc}")
+    problem = _write_proof(args.output, data)
+    if problem:
+        return _fail(problem)
     report = estimate_security(options, rows, air.max_degree(), air.num_constraints)
     print(
         f"wrote {args.output}: AIR {air.name}, {rows} rows × {air.num_main_columns} columns, "
@@ -123,8 +165,6 @@ def run(args: argparse.Namespace) -> int:
 def _prove_batch(args: argparse.Namespace) -> int:
     """``prove BATCH_DIR -o PROOF.bin``: the batch AIR's options are fixed (the verifier
     pins them), so the option flags and --air/--rows do not apply."""
-    from pathlib import Path
-
     from sealbatch.crypto.exceptions import CryptoError
     from sealbatch.settlement.batch_proof import prove_files
     from sealbatch.settlement.errors import SettlementError
@@ -139,6 +179,9 @@ def _prove_batch(args: argparse.Namespace) -> int:
     ] + (["--l1"] if args.l1 else [])
     if given:
         return _fail(f"a batch is proved with the batch AIR's own options: drop {given[0]}")
+    problem = _output_problem(args.output)
+    if problem:
+        return _fail(problem)
     folder = Path(args.batch)
     try:
         files = read_batch_folder(folder)
@@ -157,11 +200,9 @@ def _prove_batch(args: argparse.Namespace) -> int:
         # The files are malformed or do not satisfy the batch statement: nothing to prove.
         print(f"sealbatch prove: batch rejected: {exc}", file=sys.stderr)
         return 1
-    try:
-        with open(args.output, "wb") as fh:
-            fh.write(data)
-    except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc}")
+    problem = _write_proof(args.output, data)
+    if problem:
+        return _fail(problem)
     print(
         f"wrote {args.output}: batch proof of {folder}, {len(data)} bytes, "
         f"{time.perf_counter() - started:.2f} s"
