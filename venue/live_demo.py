@@ -325,6 +325,13 @@ def serve_live_demo(
             traders.stop()  # the traders first, so none of them talks to a closing venue
             super().handle_exit(sig, frame)
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # However the stop was asked for (a signal, or should_exit set by an embedding
+            # program), the traders stop before the listening socket closes: a request
+            # refused after this point is the shutdown's, not an error of theirs.
+            traders.stop()
+            await super().shutdown(sockets)
+
     app = create_app(settings)
     server = _Server(
         uvicorn.Config(

@@ -553,9 +553,11 @@ def test_the_thread_venue_runs_the_settings_deadlines(tmp_path: Path) -> None:
         assert _closed(venue.app.state.service)["idle"] == 1
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_the_live_demo_runs_the_settings_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
     """``sealbatch demo --serve`` (``serve_live_demo``) too, with the settings from the
-    environment (``SEALBATCH_HEAD_TIMEOUT_MS``) and the others' defaults."""
+    environment (``SEALBATCH_HEAD_TIMEOUT_MS``) and the others' defaults; stopped by
+    ``should_exit`` (no signal), its traders stop with it, none failing on the closed port."""
     from sealbatch.venue.live_demo import LiveDemoConfig, serve_live_demo
 
     monkeypatch.setenv("SEALBATCH_HEAD_TIMEOUT_MS", "300")
