@@ -38,10 +38,12 @@ from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.research.errors import ConservationError, LobsterFormatError
 from sealbatch.research.mechanisms.base import Mechanism
+from sealbatch.settlement.input_files import FileCap, RefusedFile, read_input_text
 
 __all__ = [
     "EMPTY_ASK",
     "EMPTY_BID",
+    "LOBSTER_FILE_CAP",
     "LobsterMessage",
     "ReplayResult",
     "Replayed",
@@ -55,6 +57,9 @@ EMPTY_ASK = 9_999_999_999
 EMPTY_BID = -9_999_999_999
 #: 09:30:00, the usual start of a LOBSTER file, in seconds after midnight.
 DAY_OFFSET_S = 34_200
+#: A message file :func:`read_lobster_messages` reads: a liquid stock's trading day
+#: is some hundreds of MB (its rows are read into memory, several times the file).
+LOBSTER_FILE_CAP = FileCap("a LOBSTER message file", 4 << 30)
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,9 @@ def read_lobster_messages(path: str | Path) -> list[LobsterMessage]:
             bad field.
     """
     try:
-        text = Path(path).read_text()
+        text = read_input_text(path, LOBSTER_FILE_CAP)
+    except RefusedFile as exc:  # a FIFO, a device, or over the cap
+        raise LobsterFormatError(f"{path}: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise LobsterFormatError(f"{path}: expected a readable text file, got {exc}") from exc
     try:

@@ -25,6 +25,7 @@ import yaml
 from sealbatch.research.errors import ScenarioError
 from sealbatch.research.scenario import Scenario, scenario_from_dict
 from sealbatch.research.sweep import run_sweep
+from sealbatch.settlement.input_files import CONFIG_FILE_CAP, RefusedFile, read_input_text
 
 __all__ = [
     "ANALYSES",
@@ -97,7 +98,7 @@ class Study:
 def is_study_file(path: str | Path) -> bool:
     """Whether ``path`` is a YAML mapping with ``experiments`` (a study, not a scenario)."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_input_text(path, CONFIG_FILE_CAP))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
     return isinstance(data, dict) and "experiments" in data
@@ -171,7 +172,9 @@ def load_study(path: str | Path) -> Study:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_input_text(p, CONFIG_FILE_CAP))
+    except RefusedFile as exc:  # a FIFO, a device, or over the cap
+        raise ScenarioError(f"{p}: {exc}") from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{p}: expected a readable YAML study, got {exc}") from exc
     if not isinstance(data, dict):

@@ -6,6 +6,7 @@ portfolio margin, the reveal-time check), ``liquidation`` (staged liquidation,
 insurance, ADL, circuit breaker), ``roots`` (Poseidon2 state roots),
 ``blocks`` (RFQ blocks in the transition), ``transition`` (``apply_batch``),
 ``clearinghouse`` (what waits between batches: deposits, withdrawals, bonds,
-margin checks, oracle reports), ``account_view``, ``dev_oracle`` and
-``snapshot`` (published formats).
+margin checks, oracle reports), ``account_view``, ``dev_oracle``,
+``snapshot`` (published formats) and ``input_files`` (the bounded reader of
+every file a command is given).
 """

@@ -52,6 +52,7 @@ from sealbatch.crypto.eip712 import (
 from sealbatch.crypto.exceptions import SignatureError
 from sealbatch.crypto.keccak import keccak256, keccak_merkle_root
 from sealbatch.settlement.errors import BadOracleSignature, OracleError, UnknownOracleSource
+from sealbatch.settlement.input_files import CONFIG_FILE_CAP, read_input_text
 from sealbatch.settlement.json_text import loads_json
 
 __all__ = [
@@ -340,7 +341,7 @@ def load_oracle_config(path: str | Path) -> OracleConfig:
         OracleError: the file cannot be read, is not JSON, or is not a valid configuration.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_input_text(path, CONFIG_FILE_CAP)
     except (OSError, UnicodeDecodeError) as exc:
         raise OracleError(f"oracle sources: cannot read {path}: {exc}") from None
     try:

@@ -53,6 +53,7 @@ from sealbatch.crypto.threshold import (
     encrypt,
     scalar_point,
 )
+from sealbatch.settlement.input_files import CONFIG_FILE_CAP, RefusedFile, read_input_text
 from sealbatch.settlement.json_text import loads_json
 from sealbatch.venue.errors import BadRequest
 
@@ -305,7 +306,9 @@ def load_key(path: str | Path) -> KeyperKey:
         BadRequest: unreadable, wrong format, or not a secp256k1 secret.
     """
     try:
-        d = loads_json(Path(path).read_text(encoding="utf-8"))
+        d = loads_json(read_input_text(path, CONFIG_FILE_CAP))
+    except RefusedFile as exc:  # a FIFO, a device, or over the cap
+        raise BadRequest(f"{path}: {exc}") from exc
     except (OSError, ValueError, RecursionError) as exc:
         raise BadRequest(f"{path}: expected a keyper key file, got {exc}") from exc
     if not isinstance(d, dict):
@@ -338,7 +341,9 @@ def load_committee(path: str | Path) -> Committee:
         BadRequest: unreadable or invalid.
     """
     try:
-        d = loads_json(Path(path).read_text(encoding="utf-8"))
+        d = loads_json(read_input_text(path, CONFIG_FILE_CAP))
+    except RefusedFile as exc:  # a FIFO, a device, or over the cap
+        raise BadRequest(f"{path}: {exc}") from exc
     except (OSError, ValueError, RecursionError) as exc:
         raise BadRequest(f"{path}: expected a committee file, got {exc}") from exc
     if not isinstance(d, dict):

@@ -367,7 +367,25 @@ class VenueService:
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        # A start that fails (StateDiverged, a bad committee file, an L1 that does not
+        # answer) closes what it opened so far, last opened first, and re-raises: the
+        # database engine and its connections, the writer thread, the pools.
+        with contextlib.ExitStack() as opened:
+            self._start(chain, opened)
+            opened.pop_all()  # started: from here on :meth:`close` releases it all
+
+    def _start(self, chain: Chain | None, opened: contextlib.ExitStack) -> None:
+        """Open the database, recover the state and start the stages; each resource
+        is put on ``opened`` as soon as it exists, to be closed should a later step fail.
+
+        Raises:
+            StateDiverged: the database was settled under other rules, or a re-run batch
+                differs from its stored record.
+            BadRequest: the settings do not fit the database (``--l1``, the committee).
+        """
+        settings = self.settings
         self.store = Store(settings.db_url)
+        opened.callback(self.store.close)
         meta = self.store.get_meta()
         #: The L1 stage (None: no L1; deposits are the embedded mode's signed messages).
         self.l1: L1Link | None = None
@@ -445,6 +463,7 @@ class VenueService:
             self.domain,
             bytes.fromhex(settings.operator_key.removeprefix("0x")),
         )
+        opened.callback(self.signers.close)
         self.replayed = 0
         self._next_seq = 1
         #: the batch of the newest snapshot written or loaded (-1: none)
@@ -455,11 +474,14 @@ class VenueService:
         self._check_config(meta)
         self.recover()
         self.writer = GroupCommitter(self.store, settings.group_commit_max)
+        opened.callback(self.writer.close)
         #: One thread writes the folders, in batch order, off the event loop.
         self._publisher = ThreadPoolExecutor(1, thread_name_prefix="sealbatch-publish")
+        opened.callback(self._publisher.shutdown, wait=True)
         #: One thread clears and settles the batches that fall due (and takes the
         #: snapshots they trigger), so the event loop keeps answering meanwhile.
         self._clearer = ThreadPoolExecutor(1, thread_name_prefix="sealbatch-clear")
+        opened.callback(self._clearer.shutdown, wait=True)
         self._clearing: Future[list[BatchRecord]] | None = None
         self._publishing: list[Future[None]] = []
         # Batches settled before a crash whose folder was not written yet.
@@ -473,10 +495,19 @@ class VenueService:
         #: (every write and read of the app takes it; uncontended it costs ~0.1 µs).
         self.core_lock = threading.RLock()
         self._stopping = False
+        opened.callback(self._close_stages)
         if settings.l1_url:
             self._start_l1(meta)
         if settings.prove:
             self._start_prover()
+
+    def _close_stages(self) -> None:
+        """Stop the L1 stage and the proving pipeline, those started (a failed start)."""
+        self._stopping = True
+        if self.l1 is not None:
+            self.l1.close()
+        if self.prover is not None:
+            self.prover.close()
 
     # ---------------------------------------------------------------- recovery
 

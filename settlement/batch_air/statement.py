@@ -47,6 +47,7 @@ from sealbatch.settlement.batch_air.settle_witness import (
     settle_from_files,
 )
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
+from sealbatch.settlement.input_files import BATCH_FILE_CAP, read_input_text
 from sealbatch.settlement.json_text import loads_json
 from sealbatch.settlement.l1_statement import block_elements, inputs_blocks
 from sealbatch.settlement.ledger import AccountKey, LedgerState, deposit
@@ -206,7 +207,7 @@ def read_batch_dir(batch_dir: Path) -> dict[str, str]:
     out = {}
     for name in BATCH_FILES:
         try:
-            out[name] = (Path(batch_dir) / name).read_text(encoding="utf-8")
+            out[name] = read_input_text(Path(batch_dir) / name, BATCH_FILE_CAP)
         except (OSError, UnicodeDecodeError) as exc:
             raise BatchStatementError(f"cannot read {Path(batch_dir) / name}: {exc}") from exc
     return out

@@ -202,3 +202,19 @@ def test_lobster_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     bad = tmp_path / "bad.csv"
     bad.write_text("x\n")
     assert main(["lab", "lobster-replay", str(bad)]) == 2
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["run", "lobster-replay"])
+def test_a_device_or_a_folder_is_refused_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """``lab run /dev/zero`` and ``lab lobster-replay /dev/zero`` read until memory ran
+    out: exit 2 at once, one line naming the file (docs/formats.md, "Size caps")."""
+    targets = [(tmp_path, "a directory")]
+    if Path("/dev/zero").exists():
+        targets.append((Path("/dev/zero"), "a character device"))
+    for path, found in targets:
+        assert main(["lab", command, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"sealbatch lab: error: {path}: expected a regular file, got {found}\n"

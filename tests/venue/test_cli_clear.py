@@ -108,6 +108,55 @@ def test_unreadable_file_exits_2(tmp_path: Path, capsys) -> None:
     assert "cannot read" in capsys.readouterr().err
 
 
+def _sparse(path: Path, size: int) -> str:
+    """A file of ``size`` bytes that are holes: nothing written, nothing to read."""
+    with path.open("wb") as f:
+        f.truncate(size)
+    return str(path)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["dev-zero", "directory", "over-cap"])
+def test_a_stream_a_folder_or_an_oversized_file_exits_2_at_once(
+    tmp_path: Path, capsys, kind: str
+) -> None:
+    """``clear /dev/zero`` read until memory ran out; a file over the batch-file cap
+    (docs/formats.md, "Size caps") is refused from its size, unread."""
+    from sealbatch.settlement.input_files import BATCH_FILE_CAP
+
+    if kind == "dev-zero":
+        if not Path("/dev/zero").exists():
+            pytest.skip("no /dev/zero here")
+        path, reason = "/dev/zero", "expected a regular file, got a character device"
+    elif kind == "directory":
+        path, reason = str(tmp_path), "expected a regular file, got a directory"
+    else:
+        path = _sparse(tmp_path / "orders.csv", BATCH_FILE_CAP.max_bytes + 1)
+        reason = (
+            f"expected at most 2 GiB (the cap on a batch file), "
+            f"got {BATCH_FILE_CAP.max_bytes + 1} bytes"
+        )
+    assert main(["clear", path]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"sealbatch clear: error: cannot read {path}: {reason}\n"
+
+
+def test_a_file_at_the_cap_is_read(tmp_path: Path, capsys, monkeypatch) -> None:
+    """The cap refuses only what is over it: a book of exactly the cap's bytes clears."""
+    from sealbatch.settlement import input_files
+
+    path = _write(tmp_path, "a,alice,buy,100,5\nb,bob,sell,100,5\n")
+    size = Path(path).stat().st_size
+    monkeypatch.setattr(input_files, "BATCH_FILE_CAP", input_files.FileCap("a batch file", size))
+    assert _clear_json(capsys, path)["volume"] == 5
+    monkeypatch.setattr(
+        input_files, "BATCH_FILE_CAP", input_files.FileCap("a batch file", size - 1)
+    )
+    assert main(["clear", path]) == 2
+    assert f"expected at most {size - 1} bytes" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv",
     [

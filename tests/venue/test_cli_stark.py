@@ -58,6 +58,85 @@ def test_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "invalid proof: proof truncated" in capsys.readouterr().err
 
 
+def _sparse(path: Path, size: int) -> Path:
+    """A file of ``size`` bytes that are holes: nothing written, nothing to read."""
+    with path.open("wb") as f:
+        f.truncate(size)
+    return path
+
+
+def _refused(tmp_path: Path, kind: str) -> tuple[Path, str]:
+    """A path that is no input file, and why it is refused."""
+    from sealbatch.settlement.input_files import PROOF_CAP
+
+    if kind == "dev-zero":
+        if not Path("/dev/zero").exists():
+            pytest.skip("no /dev/zero here")
+        link = tmp_path / "zero"
+        link.symlink_to("/dev/zero")
+        return link, "expected a regular file, got a character device"
+    if kind == "directory":
+        (tmp_path / "folder").mkdir()
+        return tmp_path / "folder", "expected a regular file, got a directory"
+    size = PROOF_CAP.max_bytes + 1
+    big = _sparse(tmp_path / "big.bin", size)
+    return big, f"expected at most 64 MiB (the cap on a proof), got {size} bytes"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["dev-zero", "directory", "over-cap"])
+def test_a_proof_that_is_a_stream_a_folder_or_too_large_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """``verify /dev/zero`` read until memory ran out; a proof over its cap
+    (docs/formats.md, "Size caps") is refused from its size, unread."""
+    path, reason = _refused(tmp_path, kind)
+    assert main(["verify", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"sealbatch verify: error: cannot read {path}: {reason}\n"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["dev-zero", "directory", "over-cap"])
+def test_a_batch_file_that_is_a_stream_a_folder_or_too_large_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """``verify --public`` and ``prove`` on a folder whose oracle.json is /dev/zero, a
+    folder, or over the batch-file cap: exit 2 naming the file and the reason."""
+    from sealbatch.crypto.proof import MAGIC
+    from sealbatch.settlement.input_files import BATCH_FILE_CAP
+    from sealbatch.settlement.publication import BATCH_FILES
+
+    folder = tmp_path / "batch-1"
+    folder.mkdir()
+    for f in BATCH_FILES:
+        if f != "oracle.json":
+            (folder / f).write_text("{}" if f.endswith(".json") else "x\n")
+    bad = folder / "oracle.json"
+    if kind == "dev-zero":
+        if not Path("/dev/zero").exists():
+            pytest.skip("no /dev/zero here")
+        bad.symlink_to("/dev/zero")
+        reason = "expected a regular file, got a character device"
+    elif kind == "directory":
+        bad.mkdir()
+        reason = "expected a regular file, got a directory"
+    else:
+        _sparse(bad, BATCH_FILE_CAP.max_bytes + 1)
+        reason = (
+            f"expected at most 2 GiB (the cap on a batch file), "
+            f"got {BATCH_FILE_CAP.max_bytes + 1} bytes"
+        )
+    proof = tmp_path / "proof.bin"
+    proof.write_bytes(MAGIC + b"\0" * 64)
+    assert main(["verify", str(proof), "--public", str(folder)]) == 2
+    assert capsys.readouterr().err == f"sealbatch verify: error: cannot read {bad}: {reason}\n"
+    assert main(["prove", str(folder), "-o", str(tmp_path / "p.bin")]) == 2
+    assert capsys.readouterr().err == f"sealbatch prove: error: cannot read {bad}: {reason}\n"
+    assert not (tmp_path / "p.bin").exists()
+
+
 def test_a_batch_argument_must_be_a_batch_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

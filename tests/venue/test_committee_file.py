@@ -140,8 +140,32 @@ def test_load_committee_names_the_file(tmp_path: Path, content: bytes, message: 
 
 
 def test_load_committee_of_a_folder_is_a_bad_request(tmp_path: Path) -> None:
-    with pytest.raises(BadRequest, match="expected a committee file"):
+    with pytest.raises(BadRequest, match="expected a regular file, got a directory"):
         load_committee(tmp_path)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["dev-zero", "over-cap"])
+def test_a_key_or_committee_file_that_is_a_device_or_too_large_is_refused(
+    tmp_path: Path, kind: str
+) -> None:
+    """/dev/zero was read until memory ran out; a file over the configuration-file cap
+    (docs/formats.md, "Size caps") is refused from its size, unread."""
+    from sealbatch.settlement.input_files import CONFIG_FILE_CAP
+
+    if kind == "dev-zero":
+        if not Path("/dev/zero").exists():
+            pytest.skip("no /dev/zero here")
+        path, reason = Path("/dev/zero"), "expected a regular file, got a character device"
+    else:
+        path = tmp_path / "committee.json"
+        with path.open("wb") as f:
+            f.truncate(CONFIG_FILE_CAP.max_bytes + 1)
+        reason = "expected at most 16 MiB (the cap on a configuration file), got "
+    for load in (load_committee, load_key):
+        with pytest.raises(BadRequest) as refused:
+            load(path)
+        assert str(refused.value).startswith(f"{path}: {reason}")
 
 
 def test_load_committee_names_the_file_and_the_field(tmp_path: Path) -> None:

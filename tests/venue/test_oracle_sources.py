@@ -73,6 +73,19 @@ def test_a_malformed_sources_file_is_refused_at_start(
         pass
 
 
+@pytest.mark.timeout(60)
+def test_a_sources_file_that_is_a_device_or_a_folder_is_refused(tmp_path: Path) -> None:
+    """``--oracle-sources /dev/zero`` was read until memory ran out."""
+    from sealbatch.settlement.errors import OracleError
+    from sealbatch.settlement.oracle import load_oracle_config
+
+    with pytest.raises(OracleError, match=r"cannot read .*: expected a regular file, got a direc"):
+        load_oracle_config(tmp_path)
+    if Path("/dev/zero").exists():
+        with pytest.raises(OracleError, match="expected a regular file, got a character device"):
+            load_oracle_config("/dev/zero")
+
+
 def test_a_market_whose_index_is_too_old_halts_until_fresh_prices_arrive(
     db_url: str, clock: Any
 ) -> None:

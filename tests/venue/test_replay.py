@@ -194,6 +194,66 @@ def test_a_value_of_another_type_is_a_malformed_file_not_a_traceback(
     assert capsys.readouterr().err.startswith(f"sealbatch replay: error: {d}: ")
 
 
+def _refuse_oracle_json(folder: Path, kind: str) -> str:
+    """Make ``folder/oracle.json`` /dev/zero, a folder, or a sparse file over the
+    batch-file cap; return why the reader refuses it."""
+    from sealbatch.settlement.input_files import BATCH_FILE_CAP
+
+    bad = folder / "oracle.json"
+    bad.unlink(missing_ok=True)
+    if kind == "dev-zero":
+        if not Path("/dev/zero").exists():
+            pytest.skip("no /dev/zero here")
+        bad.symlink_to("/dev/zero")
+        return "expected a regular file, got a character device"
+    if kind == "directory":
+        bad.mkdir()
+        return "expected a regular file, got a directory"
+    with bad.open("wb") as f:  # holes: nothing written, nothing to read
+        f.truncate(BATCH_FILE_CAP.max_bytes + 1)
+    size = BATCH_FILE_CAP.max_bytes + 1
+    return f"expected at most 2 GiB (the cap on a batch file), got {size} bytes"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["dev-zero", "directory", "over-cap"])
+def test_a_batch_file_that_is_a_stream_a_folder_or_too_large_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """A published file that is /dev/zero was read until memory ran out: exit 2 at once
+    naming the file and the reason, for one folder and for a folder of them."""
+    from sealbatch.settlement.publication import BATCH_FILES
+
+    folder = tmp_path / "batch-1"
+    folder.mkdir()
+    for f in BATCH_FILES:
+        (folder / f).write_text("{}" if f.endswith(".json") else "x\n")
+    reason = _refuse_oracle_json(folder, kind)
+    for target in (folder, tmp_path):
+        assert main(["replay", str(target)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        want = f"sealbatch replay: error: cannot read {folder / 'oracle.json'}: {reason}\n"
+        assert captured.err == want
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", ["proof.bin", "threshold.json"])
+def test_a_proof_or_threshold_file_that_is_a_device_fails_its_check_at_once(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """The files replay reads after re-settling: an unreadable one fails its check (exit 1,
+    as a proof.bin that cannot be read always has), now without reading /dev/zero forever."""
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    d = _copy(published / "batch-1", tmp_path / "b")
+    (d / name).symlink_to("/dev/zero")
+    assert main(["replay", str(d)]) == 1
+    out = capsys.readouterr().out
+    assert f"{name} " in out
+    assert "MISMATCH cannot read it: expected a regular file, got a character device" in out
+
+
 def test_a_path_that_is_no_batch_folder_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from sealbatch.auction.bounds import MAX_PRICE, bound_message, integer_in, is_integer_text
     from sealbatch.auction.clearing import aggregate_curves, discover_price
     from sealbatch.auction.orders_csv import OrdersCsvError, parse_orders_csv
+    from sealbatch.settlement.input_files import BATCH_FILE_CAP, read_input_text
 
     reference: int | None = None
     if args.reference is not None:
@@ -71,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     if len(seed) != 32:
         return _fail(f"--seed: expected 32 bytes (64 hex digits), got {len(seed)} bytes")
     try:
-        with open(args.orders, newline="", encoding="utf-8") as fh:
-            parsed = parse_orders_csv(fh, market=args.market)
+        # An ORDERS.csv may be a batch's orders.csv: the cap of a published batch file.
+        text = read_input_text(args.orders, BATCH_FILE_CAP, newline="")
+        parsed = parse_orders_csv(io.StringIO(text, newline=""), market=args.market)
     except OrdersCsvError as exc:
         return _fail(f"{args.orders}: {exc}")
     except (OSError, UnicodeDecodeError) as exc:

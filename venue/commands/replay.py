@@ -534,10 +534,11 @@ def _threshold_difference(
     forfeited: Sequence[Forfeit],
 ) -> str | None:
     """Why threshold.json does not match the batch (venue/threshold_check.py), or None."""
+    from sealbatch.settlement.input_files import BATCH_FILE_CAP, read_input_text
     from sealbatch.venue.threshold_check import threshold_difference
 
     try:
-        doc = loads_json((folder / THRESHOLD_FILE).read_text(encoding="utf-8"))
+        doc = loads_json(read_input_text(folder / THRESHOLD_FILE, BATCH_FILE_CAP))
     except (OSError, ValueError, RecursionError) as exc:
         return f"cannot read it: {exc}"
     if not isinstance(doc, dict):
@@ -549,10 +550,11 @@ def _proof_difference(folder: Path) -> str | None:
     """Why ``folder/proof.bin`` is not a valid batch proof of the folder, or None."""
     from sealbatch.crypto.exceptions import VerificationError
     from sealbatch.settlement.batch_proof import verify_files
+    from sealbatch.settlement.input_files import PROOF_CAP, read_input_bytes
     from sealbatch.venue.commands.verify import UnreadableBatch, read_batch_folder
 
     try:
-        proof = (folder / PROOF_FILE).read_bytes()
+        proof = read_input_bytes(folder / PROOF_FILE, PROOF_CAP)
         files = read_batch_folder(folder)
     except (OSError, UnreadableBatch) as exc:
         return f"cannot read it: {exc}"

@@ -40,6 +40,7 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
         UnreadableBatch: not a folder, a file missing or unreadable, a JSON file that is
             not a JSON object, or an ``orders.csv`` without even a header row.
     """
+    from sealbatch.settlement.input_files import BATCH_FILE_CAP, read_input_text
     from sealbatch.settlement.publication import BATCH_FILES
 
     if not folder.is_dir():
@@ -47,7 +48,7 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
     files = {}
     for name in BATCH_FILES:
         try:
-            files[name] = (folder / name).read_text(encoding="utf-8")
+            files[name] = read_input_text(folder / name, BATCH_FILE_CAP)
         except (OSError, UnicodeDecodeError) as exc:
             raise UnreadableBatch(f"cannot read {folder / name}: {exc}") from exc
         if name.endswith(".json"):
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from sealbatch.crypto.proof import MAGIC
     from sealbatch.crypto.security import COLLISION_BITS
     from sealbatch.crypto.verifier import DEFAULT_MIN_SECURITY_BITS, verify
+    from sealbatch.settlement.input_files import PROOF_CAP, read_input_bytes
 
     if args.min_bits is not None and not 0 <= args.min_bits <= COLLISION_BITS:
         # no proof reports more conjectured bits than Keccak-256's collision resistance
@@ -102,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        with open(args.proof, "rb") as fh:
-            data = fh.read()
+        data = read_input_bytes(args.proof, PROOF_CAP)
     except OSError as exc:
-        print(f"sealbatch verify: error: cannot read {args.proof}: {exc.strerror}", file=sys.stderr)
+        reason = exc.strerror or str(exc)  # a RefusedFile carries its reason as its message
+        print(f"sealbatch verify: error: cannot read {args.proof}: {reason}", file=sys.stderr)
         return 2
     if not data.startswith(MAGIC):
         print(f"sealbatch verify: error: {args.proof} is not a sealbatch proof", file=sys.stderr)
