@@ -21,6 +21,7 @@ import yaml
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from sealbatch.research.errors import ScenarioError
+from sealbatch.research.yaml_text import load_yaml
 
 __all__ = [
     "AdversariesConfig",
@@ -442,7 +443,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = load_yaml(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{p}: expected a readable YAML scenario, got {exc}") from exc
     if not isinstance(data, dict):

@@ -25,6 +25,7 @@ import yaml
 from sealbatch.research.errors import ScenarioError
 from sealbatch.research.scenario import Scenario, scenario_from_dict
 from sealbatch.research.sweep import run_sweep
+from sealbatch.research.yaml_text import load_yaml
 
 __all__ = [
     "ANALYSES",
@@ -97,6 +98,7 @@ class Study:
 def is_study_file(path: str | Path) -> bool:
     """Whether ``path`` is a YAML mapping with ``experiments`` (a study, not a scenario)."""
     try:
+        # only which kind: a repeated key is refused by load_study, naming a study
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
@@ -171,7 +173,7 @@ def load_study(path: str | Path) -> Study:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = load_yaml(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{p}: expected a readable YAML study, got {exc}") from exc
     if not isinstance(data, dict):
