@@ -253,8 +253,11 @@ class JsonDepthGuard:
     ``json.loads`` recurses on the C stack, and a library in the process may have
     raised the recursion limit (py_ecc sets 100 000), so 100 000 nested ``[``
     could crash the process. A body with few brackets cannot be deep; one with
-    many is parsed once by pydantic-core's Rust parser, whose depth limit does
-    not depend on the interpreter's. A ``POST`` to :data:`DEPTH_CHECKED_BY_ROUTE`
+    many is parsed by pydantic-core's Rust parser, whose depth limit does not
+    depend on the interpreter's (:func:`too_deep`). A body of more than one ``:``
+    then has its keys counted by that parser, and only one with more ``:`` than
+    keys is parsed by ``json.loads`` to look for a key twice (:func:`repeated_key`).
+    A ``POST`` to :data:`DEPTH_CHECKED_BY_ROUTE`
     goes on unread: its route parses with that parser alone and answers the same
     ``400``s (:func:`too_deep`, :func:`repeated_key`).
     """
