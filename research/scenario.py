@@ -21,6 +21,7 @@ import yaml
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from sealbatch.research.errors import ScenarioError
+from sealbatch.research.yaml_text import load_yaml
 from sealbatch.settlement.input_files import CONFIG_FILE_CAP, RefusedFile, read_input_text
 
 __all__ = [
@@ -443,7 +444,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(read_input_text(p, CONFIG_FILE_CAP))
+        data = load_yaml(read_input_text(p, CONFIG_FILE_CAP))
     except RefusedFile as exc:  # a FIFO, a device, or over the cap
         raise ScenarioError(f"{p}: {exc}") from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

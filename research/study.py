@@ -25,6 +25,7 @@ import yaml
 from sealbatch.research.errors import ScenarioError
 from sealbatch.research.scenario import Scenario, scenario_from_dict
 from sealbatch.research.sweep import run_sweep
+from sealbatch.research.yaml_text import load_yaml
 from sealbatch.settlement.input_files import CONFIG_FILE_CAP, RefusedFile, read_input_text
 
 __all__ = [
@@ -98,6 +99,7 @@ class Study:
 def is_study_file(path: str | Path) -> bool:
     """Whether ``path`` is a YAML mapping with ``experiments`` (a study, not a scenario)."""
     try:
+        # only which kind: a repeated key is refused by load_study, naming a study
         data = yaml.safe_load(read_input_text(path, CONFIG_FILE_CAP))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
@@ -172,7 +174,7 @@ def load_study(path: str | Path) -> Study:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(read_input_text(p, CONFIG_FILE_CAP))
+        data = load_yaml(read_input_text(p, CONFIG_FILE_CAP))
     except RefusedFile as exc:  # a FIFO, a device, or over the cap
         raise ScenarioError(f"{p}: {exc}") from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -13,7 +13,6 @@ custom error. The public inputs the contract derives are computed off chain by
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -46,6 +45,7 @@ from sealbatch.settlement.batch_air.framework import (
 )
 from sealbatch.settlement.batch_air.statement import BatchStatement, statement_from_files
 from sealbatch.settlement.errors import BatchStatementError, SettlementError
+from sealbatch.settlement.json_text import loads_json
 from sealbatch.settlement.l1_statement import (
     KIND_DEPOSIT,
     PUBLIC_HEADER,
@@ -666,8 +666,8 @@ def _document(files: Mapping[str, str], name: str) -> Any:
     if name not in files:
         raise BatchStatementError(f"published batch: {name}: expected the file, got none")
     try:
-        return json.loads(files[name])
-    except json.JSONDecodeError as exc:
+        return loads_json(files[name])
+    except (ValueError, RecursionError) as exc:  # also too deep, a key twice, 4300+ digits
         raise BatchStatementError(f"published batch: {name}: not JSON ({exc})") from exc
 
 

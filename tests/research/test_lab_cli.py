@@ -218,3 +218,63 @@ def test_a_device_or_a_folder_is_refused_naming_the_file(
         assert main(["lab", command, str(path)]) == 2
         err = capsys.readouterr().err
         assert err == f"sealbatch lab: error: {path}: expected a regular file, got {found}\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "what", "key", "line"),
+    [
+        pytest.param(
+            "horizon_s: 1\nseeds: 2\nhorizon_s: 5\n", "scenario", "horizon_s", 3, id="top"
+        ),
+        pytest.param(
+            "mechanisms:\n  - kind: batch\n    interval_ms: 100\n    interval_ms: 200\n",
+            "scenario",
+            "interval_ms",
+            4,
+            id="in-a-list",
+        ),
+        pytest.param(
+            "experiments:\n  - name: a\n    name: b\n", "study", "name", 3, id="study-experiment"
+        ),
+        pytest.param(
+            "seeds: 2\nexperiments:\n  - name: a\nseeds: 3\n", "study", "seeds", 4, id="study-top"
+        ),
+    ],
+)
+def test_a_key_twice_in_a_scenario_or_study_exits_2_naming_the_file_and_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, what: str, key: str, line: int
+) -> None:
+    """yaml.safe_load kept the last value: the run would differ from what a reader of
+    the file sees first. Refused before any run, in one line."""
+    path = tmp_path / "twice.yaml"
+    path.write_text(content)
+    out = tmp_path / "out"
+    assert main(["lab", "run", str(path), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"sealbatch lab: error: {path}: expected a readable YAML {what}, "
+        f'got the key "{key}" twice in one mapping (line {line})\n'
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("target", ["sniping", "bcs2015"], ids=["scenario", "study"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "fundamental={sigma: 1, sigma: 2}",
+            '--set fundamental: expected a YAML value, got the key "sigma" twice in one mapping '
+            "(line 1)",
+        ),
+        ("sweep=[1, ", "--set sweep: expected a YAML value, got expected the node content"),
+    ],
+    ids=["key-twice", "not-yaml"],
+)
+def test_a_set_value_with_a_key_twice_or_not_yaml_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, value: str, message: str
+) -> None:
+    out = tmp_path / "out"
+    assert main(["lab", "run", target, "--out", str(out), "--set", value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sealbatch lab: error: {message}") and len(err.splitlines()) == 1
+    assert not out.exists()

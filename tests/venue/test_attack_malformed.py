@@ -3,6 +3,8 @@ every answer to a signed write carries the rate-limit headers (issue 10, item 7)
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sealbatch.auction.orders import Order, Side
@@ -157,3 +159,113 @@ def test_deep_json_is_refused_even_with_a_raised_recursion_limit(venue: Venue) -
     finally:
         sys.setrecursionlimit(old)
     assert venue.tc.get("/healthz").json()["ok"]
+
+
+#: A lone surrogate escape: json.loads takes it, pydantic-core's parser refuses it
+#: before it sees how deep the rest goes.
+SNEAKY = '["\\ud800",' + "[" * 100_000
+
+
+@pytest.mark.parametrize("path", ["/v1/reveals", "/v1/withdrawals", "/v1/commitments"])
+def test_deep_json_behind_a_string_the_rust_parser_refuses_is_malformed_json(
+    venue: Venue, path: str
+) -> None:
+    """With py_ecc's recursion limit the guard used to let this body through to
+    json.loads (the route's parse), which crashed the process."""
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 100_000))
+    events = venue.service.core.events_applied
+    try:
+        r = venue.tc.post(
+            path, content=SNEAKY.encode(), headers={"content-type": "application/json"}
+        )
+    finally:
+        sys.setrecursionlimit(old)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "malformed_json"
+    assert r.json()["detail"].startswith("body: expected a JSON document, got nested too deep (")
+    assert "RateLimit-Limit" in r.headers
+    assert venue.service.core.events_applied == events
+
+
+def _twice(body: dict[str, object], key: str, value: object) -> bytes:
+    """``body`` as JSON with ``key`` given again at the end, as ``value``."""
+    return (json.dumps(body)[:-1] + f", {json.dumps(key)}: {json.dumps(value)}}}").encode()
+
+
+def _commitment(venue: Venue, price: int) -> dict[str, object]:
+    alice = venue.traders["alice"]
+    order = Order("BTC-PERP", Side.BUY, price, 5)
+    return alice._commit_body(order, alice._collecting(), 0, 0, 2**63)[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/v1/reveals", "trader"),
+        ("/v1/deposits", "amount"),
+        ("/v1/withdrawals", "amount"),
+        ("/v1/rfqs", "market"),
+        ("/v1/oracle/reports", "price"),
+    ],
+)
+def test_a_signed_write_with_a_key_twice_is_malformed_json(
+    venue: Venue, path: str, key: str
+) -> None:
+    """The route would read the last value, another reader the first: refused before
+    any route reads it, naming the key."""
+    events = venue.service.core.events_applied
+    body = _twice({"trader": str(venue.traders["alice"].address), key: 5}, key, 7)
+    r = venue.tc.post(path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "malformed_json"
+    assert r.json()["detail"] == (
+        f'body: expected a JSON document, got the key "{key}" twice in one object'
+    )
+    assert "RateLimit-Limit" in r.headers
+    assert venue.service.core.events_applied == events
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("nonce", None), ("bond", 10**6), ("market", "ETH-PERP"), ("bond", "x")]
+)
+@pytest.mark.parametrize("bulk", [False, True], ids=["one", "bulk"])
+def test_a_commitment_with_a_key_twice_is_malformed_json(
+    venue: Venue, key: str, value: object, bulk: bool
+) -> None:
+    """The commitment route parses with pydantic-core alone (last value wins), on
+    the single commitment's hot path too: a body with more ``:`` than fields is
+    checked, and a key twice refused like on any other write. ``None``: the same
+    value again; ``"x"``: a value the schema refuses (the route's failed parse)."""
+    good = _commitment(venue, 100)
+    twice = _twice(good, key, good[key] if value is None else value)
+    content = (
+        b"[" + json.dumps(_commitment(venue, 101)).encode() + b"," + twice + b"]" if bulk else twice
+    )
+    headers = {"content-type": "application/json"}
+    events = venue.service.core.events_applied
+    r = venue.tc.post("/v1/commitments", content=content, headers=headers)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "malformed_json"
+    assert r.json()["detail"] == (
+        f'body: expected a JSON document, got the key "{key}" twice in one object'
+    )
+    assert "RateLimit-Limit" in r.headers
+    assert venue.service.core.events_applied == events
+    # the same commitment with the key once is taken
+    r = venue.tc.post("/v1/commitments", json=good)
+    assert r.status_code == 200, r.text
+
+
+def test_a_colon_inside_a_value_is_not_a_key_twice(venue: Venue) -> None:
+    """A body with more ``:`` than keys (here in a market name) is parsed again and
+    answered as usual: refused for its market, not as malformed."""
+    body = {**_commitment(venue, 100), "market": "BTC:PERP"}
+    r = venue.tc.post("/v1/commitments", json=body)
+    assert r.status_code != 400 and r.json()["code"] != "malformed_json", r.text
+    r = venue.tc.post("/v1/commitments", json=[body, {**body, "nonce": body["nonce"] + 1}])
+    assert r.status_code == 200 and not r.json()[0]["ok"], r.text
+    assert r.json()[0]["problem"]["code"] != "malformed_json"

@@ -1,11 +1,14 @@
 """JSON that Python's parser cannot take other than by a syntax error — nested deeper than
-its recursion limit, or an integer of more than 4300 digits — is an unreadable file
-(one line naming it, exit 2), never a traceback: in replay, verify --public, the
-statement a verifier derives, the committee, key and oracle sources files."""
+its recursion limit (also behind a string pydantic-core's parser refuses first), or an
+integer of more than 4300 digits — and an object that holds a key twice are an
+unreadable file (one line naming it, exit 2), never a traceback or a silent pick of
+one value: in replay, verify --public, the statement a verifier derives, the
+committee, key and oracle sources files."""
 
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -22,6 +25,13 @@ from sealbatch.venue.errors import BadRequest
 
 DEEP = "[" * 100_000 + "]" * 100_000
 HUGE = '{"batch_id": ' + "9" * 5000 + "}"
+#: json.loads takes the lone surrogate; pydantic-core's parser refuses it before the depth
+SNEAKY = '["\\ud800",' + "[" * 100_000 + "]" * 100_001
+UNREADABLE = [
+    pytest.param(DEEP, id="deep"),
+    pytest.param(SNEAKY, id="deep-behind-a-surrogate"),
+    pytest.param(HUGE, id="huge"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +53,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "batch-2"
 
 
-@pytest.mark.parametrize("text", [pytest.param(DEEP, id="deep"), pytest.param(HUGE, id="huge")])
+@pytest.mark.parametrize("text", UNREADABLE)
 @pytest.mark.parametrize("name", ["result.json", "pre_state.json", "oracle.json"])
 def test_a_published_file_json_cannot_hold_is_unreadable(
     published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str
@@ -64,7 +74,7 @@ def test_a_published_file_json_cannot_hold_is_unreadable(
         statement_from_files(read_batch_dir(folder))
 
 
-@pytest.mark.parametrize("text", [pytest.param(DEEP, id="deep"), pytest.param(HUGE, id="huge")])
+@pytest.mark.parametrize("text", UNREADABLE)
 def test_keyper_and_oracle_files_json_cannot_hold_are_refused(tmp_path: Path, text: str) -> None:
     path = tmp_path / "file.json"
     path.write_text(text)
@@ -73,6 +83,43 @@ def test_keyper_and_oracle_files_json_cannot_hold_are_refused(tmp_path: Path, te
     with pytest.raises(BadRequest, match="expected a keyper key file"):
         load_key(path)
     with pytest.raises(OracleError, match="expected JSON"):
+        load_oracle_config(path)
+
+
+def _with_first_key_twice(text: str) -> tuple[str, str]:
+    """``text`` (a JSON object) with its first member given again, with another value."""
+    key = next(iter(json.loads(text)))
+    return "{" + json.dumps(key) + ": 0," + text.lstrip()[1:], key
+
+
+@pytest.mark.parametrize("name", ["result.json", "pre_state.json", "oracle.json", "transfers.json"])
+def test_a_published_file_with_a_key_twice_is_unreadable(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    folder = tmp_path / "batch"
+    shutil.copytree(published, folder)
+    text, key = _with_first_key_twice((folder / name).read_text())
+    (folder / name).write_text(text)
+    refusal = f'{folder / name}: expected JSON, got the key "{key}" twice in one object'
+    assert main(["replay", str(folder)]) == 2
+    assert capsys.readouterr().err == f"sealbatch replay: error: {refusal}\n"
+    proof = tmp_path / "proof.bin"
+    proof.write_bytes(b"SBSTARK\x02")
+    assert main(["verify", str(proof), "--public", str(folder)]) == 2
+    assert capsys.readouterr().err == f"sealbatch verify: error: {refusal}\n"
+    with pytest.raises(BatchStatementError, match=f'{name}: expected JSON, got the key "{key}"'):
+        statement_from_files(read_batch_dir(folder))
+
+
+def test_keyper_and_oracle_files_with_a_key_twice_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "file.json"
+    path.write_text('{"format": "x", "threshold": 1, "format": "y"}')
+    twice = 'got the key "format" twice in one object'
+    with pytest.raises(BadRequest, match=f"expected a committee file, {twice}"):
+        load_committee(path)
+    with pytest.raises(BadRequest, match=f"expected a keyper key file, {twice}"):
+        load_key(path)
+    with pytest.raises(OracleError, match=f"expected JSON in {path}, {twice}"):
         load_oracle_config(path)
 
 

@@ -146,6 +146,8 @@ def test_what_the_hot_path_does_not_take_goes_to_the_app(pair: _Pair) -> None:
         b"[" + _raw(_body(pair, price=101)) + b"," + _raw(_body(pair, price=102)) + b"]",  # bulk
         b"[]",  # bulk of none: 400
         _raw({**_body(pair, price=103), "pad": [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]] * 4}),
+        _raw(good)[:-1] + b', "nonce": ' + str(good["nonce"]).encode() + b"}",  # 400: twice
+        _raw({**_body(pair, price=105), "market": "BTC:PERP"}),  # a ":" more than its keys
         b"   " + _raw(_body(pair, price=104)),  # leading space: still parses
     ]
     for content in cases:

@@ -94,6 +94,24 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _set_value(path: str, text: str) -> Any:
+    """The YAML value of ``--set PATH=VALUE``.
+
+    Raises:
+        ScenarioError: the value is not YAML, or holds a mapping with a key twice.
+    """
+    import yaml
+
+    from sealbatch.research.errors import ScenarioError
+    from sealbatch.research.yaml_text import load_yaml
+
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)  # a syntax error: its first line
+        raise ScenarioError(f"--set {path}: expected a YAML value, got {problem}") from None
+
+
 def _new_out_dir(name: str) -> Path:
     base = Path("lab-out") / name
     if not base.exists():
@@ -143,7 +161,6 @@ def _out_problem(out: Path) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import yaml
     from tqdm import tqdm
 
     from sealbatch.research.errors import ConservationError, LabError, ScenarioError
@@ -170,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             path, sep, text = item.partition("=")
             if not sep:
                 return _fail(f"--set: expected PATH=VALUE, got {item!r}")
-            scenario = scenario.with_override(path.strip(), yaml.safe_load(text))
+            scenario = scenario.with_override(path.strip(), _set_value(path.strip(), text))
     except ScenarioError as exc:
         return _fail(str(exc))
     checked = _run_target(args, scenario.seeds, scenario.name)
@@ -234,8 +251,6 @@ def summary_text(df: Any, order: list[str], sweep: Any) -> str:
 
 
 def _run_study(args: argparse.Namespace, path: Path) -> int:
-    import yaml
-
     from sealbatch.research.errors import ConservationError, LabError, ScenarioError
     from sealbatch.research.report import build_manifest
     from sealbatch.research.study import load_study, run_study, write_study_report
@@ -250,7 +265,7 @@ def _run_study(args: argparse.Namespace, path: Path) -> int:
             field_path, sep, text = item.partition("=")
             if not sep:
                 return _fail(f"--set: expected PATH=VALUE, got {item!r}")
-            study = study.with_override(field_path.strip(), yaml.safe_load(text))
+            study = study.with_override(field_path.strip(), _set_value(field_path.strip(), text))
     except ScenarioError as exc:
         return _fail(str(exc))
     checked = _run_target(args, study.seeds, study.name)

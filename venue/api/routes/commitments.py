@@ -9,6 +9,7 @@ hands everything else to the app.
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -24,6 +25,7 @@ from sealbatch.venue.api.middleware import (
     claimed_signer_headers,
     declared_length,
     error_problem,
+    repeated_key,
     too_deep,
 )
 from sealbatch.venue.errors import BadRequest, problem_status
@@ -71,22 +73,35 @@ def problem_json(err: Any) -> dict[str, Any]:
 
 
 _BULK = TypeAdapter(list[CommitIn])
+_FIELDS_SET = attrgetter("model_fields_set")
 
 
 def _parse(raw: bytes) -> CommitIn | list[CommitIn] | Response:
     """Parse one commitment or a list straight from the body (the hot path), or the
-    ``400 malformed_json`` of a body nested too deep (the app's
-    :class:`~sealbatch.venue.api.middleware.JsonDepthGuard` leaves this route's
-    body to it: parsed here once, not twice)."""
+    ``400 malformed_json`` of a body nested too deep or with a key twice in one
+    object (the app's :class:`~sealbatch.venue.api.middleware.JsonDepthGuard`
+    leaves this route's body to it: parsed here once, not twice).
+
+    The parse keeps the last of two values for a key; a body of no more ``:`` than
+    the fields it took holds no key twice, so only a body with more (a ``:`` in a
+    market name, an unknown field, a key twice) is parsed again to find out."""
+    body: CommitIn | list[CommitIn]
     try:
         if raw.lstrip()[:1] == b"[":
-            return _BULK.validate_json(raw)
-        return CommitIn.model_validate_json(raw)
+            body = _BULK.validate_json(raw)
+            keys = sum(map(len, map(_FIELDS_SET, body)))
+        else:
+            body = CommitIn.model_validate_json(raw)
+            keys = len(body.model_fields_set)
     except ValidationError as exc:
-        deep = too_deep(raw)
-        if deep is not None:
-            return deep
+        refused = too_deep(raw)
+        if refused is None:
+            refused = repeated_key(raw)
+        if refused is not None:
+            return refused
         raise RequestValidationError(exc.errors(include_url=False)) from None
+    refused = repeated_key(raw, keys)
+    return body if refused is None else refused
 
 
 _REQUEST_BODY = {
@@ -157,7 +172,8 @@ class SingleCommitPath:
     without the framework's routing, dependency and exception layers.
 
     "Ordinary" is a body of declared length within ``max_bytes``, with few
-    brackets, that parses as one :class:`CommitIn`. The answer is byte for byte the
+    brackets, that parses as one :class:`CommitIn` and has no more ``:`` than
+    the fields it gave (so no key twice, see :func:`_parse`). The answer is byte for byte the
     route's: the receipt as :func:`receipt_json` with :func:`rate_headers`, or a
     refusal as the app's problem (:func:`error_problem`) with the headers
     :class:`~sealbatch.venue.api.middleware.SignedWriteHeaders` adds; the
@@ -214,6 +230,8 @@ class SingleCommitPath:
                 body = CommitIn.model_validate_json(raw)
             except ValidationError:
                 body = None  # the route answers it (422, 400 malformed_json)
+            if body is not None and raw.count(b":") > len(body.model_fields_set):
+                body = None  # perhaps a key twice: the route finds out (_parse)
         if body is None:
 
             async def replay() -> Message:
