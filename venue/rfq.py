@@ -323,8 +323,31 @@ class RfqBook:
             raise NotFound(f"rfq 0x{rfq_id.hex()} does not exist", "unknown_rfq")
         return rfq
 
-    def open_rfqs(self, now_ms: int) -> list[Rfq]:
-        return [r for r in self.rfqs.values() if r.accepted is None and now_ms < r.close_ms]
+    def open_rfqs(
+        self, now_ms: int, after: bytes | None = None, limit: int | None = None
+    ) -> list[Rfq]:
+        """The RFQs open at ``now_ms`` in the order they opened: those opened after
+        the RFQ ``after`` (open or not) when given, at most ``limit`` when given.
+
+        Raises:
+            NotFound (``unknown_rfq``): ``after`` names no RFQ.
+        """
+        rfqs = iter(self.rfqs.values())
+        if after is not None:
+            if after not in self.rfqs:
+                raise NotFound(
+                    f"after: expected the rfq_id of an RFQ, got 0x{after.hex()}", "unknown_rfq"
+                )
+            for r in rfqs:  # the dict keeps the order the RFQs opened in
+                if r.rfq_id == after:
+                    break
+        out: list[Rfq] = []
+        for r in rfqs:
+            if limit is not None and len(out) == limit:
+                break
+            if r.accepted is None and now_ms < r.close_ms:
+                out.append(r)
+        return out
 
     def request(self, values: dict[str, Any], signature: bytes, now_ms: int) -> Rfq:
         """Open an RFQ from a signed ``Rfq`` message; its id is the message digest.

@@ -11,7 +11,10 @@ import pytest
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import address_of
+from sealbatch.venue import client as client_module
 from sealbatch.venue.api.routes.batches import PAGE_DEFAULT, PAGE_MAX
+from sealbatch.venue.api.routes.rfqs import PAGE_MAX as RFQ_PAGE_MAX
+from sealbatch.venue.errors import ApiError
 from tests.venue.conftest import KEYS, Venue
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
@@ -263,3 +266,52 @@ def test_a_malformed_stream_topic_is_bad_subscribe(
         assert msg["type"] == "error" and msg["code"] == "bad_subscribe", msg
         assert msg["detail"].startswith(detail) and len(msg["detail"]) < 200
         assert ws.receive()["code"] == 1008
+
+
+def test_the_open_rfqs_come_a_capped_page_at_a_time(
+    venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening an RFQ costs no bond: a flood of them must not make one answer of
+    ``GET /v1/rfqs`` unbounded, and a maker still reads them all, page by page."""
+    alice = venue.traders["alice"]
+    ids = [alice.request_rfq("BTC-PERP", 10_000, window_ms=2_000)["rfq_id"] for _ in range(5)]
+    tc = venue.tc
+
+    def page(query: str) -> list[str]:
+        r = tc.get(f"/v1/rfqs{query}")
+        assert r.status_code == 200, r.text
+        return [x["rfq_id"] for x in r.json()["rfqs"]]
+
+    assert page("") == ids
+    assert page("?limit=2") == ids[:2]
+    assert page(f"?limit=2&after={ids[1]}") == ids[2:4]
+    assert page(f"?limit=2&after={ids[3].upper().replace('0X', '0x')}") == ids[4:]
+    assert page(f"?after={ids[4]}") == []
+    for limit in (0, RFQ_PAGE_MAX + 1, 10**9, -1):
+        _problem(tc.get(f"/v1/rfqs?limit={limit}"), 422, "invalid_request", "query.limit:")
+    _problem(tc.get("/v1/rfqs?after=0x12"), 400, "bad_request", "after: expected 0x")
+    _problem(tc.get("/v1/rfqs?after=0x" + "00" * 32), 404, "unknown_rfq", "after: expected")
+    _problem(tc.get("/v1/rfqs?limit=1&limit=2"), 400, "bad_request", "limit: expected one")
+    monkeypatch.setattr(client_module, "RFQ_PAGE", 2)
+    assert [r["rfq_id"] for r in venue.traders["bob"].open_rfqs()] == ids
+    assert f"(1 to {RFQ_PAGE_MAX}, the default;" in API_MD.read_text(encoding="utf-8")
+
+
+def test_an_rfq_path_id_is_checked_before_it_is_compared(
+    venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/v1/rfqs/0X.../quotes`` was taken: the path equalled the body's ``0x...``
+    once both were lower-cased."""
+    alice, bob = venue.traders["alice"], venue.traders["bob"]
+    rid = alice.request_rfq("BTC-PERP", 10_000, window_ms=2_000)["rfq_id"]
+    send = bob._req
+
+    def upper_prefix(method: str, path: str, *args: Any, **kw: Any) -> Any:
+        return send(method, path.replace(rid, "0X" + rid[2:]), *args, **kw)
+
+    monkeypatch.setattr(bob, "_req", upper_prefix)
+    with pytest.raises(ApiError) as refused:
+        bob.quote(rid, 99, 101)
+    assert refused.value.status == 400 and refused.value.code == "bad_request"
+    assert refused.value.detail.startswith("rfq_id: expected 0x")
+    assert venue.tc.get(f"/v1/rfqs/{rid}").json()["quotes"] == []
