@@ -49,6 +49,7 @@ from sealbatch.venue.errors import BadRequest, Conflict, NotFound
 
 __all__ = [
     "ACCEPT_TYPE",
+    "OPEN_PAGE_MAX",
     "QUOTE_COMMIT_TYPE",
     "QUOTE_REVEAL_TYPE",
     "QUOTE_TAG",
@@ -61,6 +62,11 @@ __all__ = [
     "compute_quote_commitment",
 ]
 
+
+#: The most open RFQs one answer lists (a page of ``GET /v1/rfqs``, the ``rfqs``
+#: stream's snapshot): opening an RFQ costs no bond, so a flood of them must not
+#: make one answer unbounded (docs/api.md).
+OPEN_PAGE_MAX = 500
 
 #: keccak("sealbatch.Quote.v1"): type tag of a sealed quote's preimage.
 QUOTE_TAG = keccak256(b"sealbatch.Quote.v1")

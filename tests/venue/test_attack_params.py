@@ -12,9 +12,11 @@ import pytest
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import address_of
 from sealbatch.venue import client as client_module
+from sealbatch.venue import service as service_module
 from sealbatch.venue.api.routes.batches import PAGE_DEFAULT, PAGE_MAX
 from sealbatch.venue.api.routes.rfqs import PAGE_MAX as RFQ_PAGE_MAX
 from sealbatch.venue.errors import ApiError
+from sealbatch.venue.rfq import OPEN_PAGE_MAX
 from tests.venue.conftest import KEYS, Venue
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
@@ -315,3 +317,16 @@ def test_an_rfq_path_id_is_checked_before_it_is_compared(
     assert refused.value.status == 400 and refused.value.code == "bad_request"
     assert refused.value.detail.startswith("rfq_id: expected 0x")
     assert venue.tc.get(f"/v1/rfqs/{rid}").json()["quotes"] == []
+
+
+def test_the_rfqs_snapshot_is_the_first_page(venue: Venue, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``rfqs`` stream's snapshot listed every open RFQ, however many were opened."""
+    monkeypatch.setattr(service_module, "OPEN_PAGE_MAX", 2)
+    alice = venue.traders["alice"]
+    ids = [alice.request_rfq("BTC-PERP", 10_000, window_ms=2_000)["rfq_id"] for _ in range(3)]
+    with venue.tc.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"op": "subscribe", "topics": ["rfqs"]})
+        snapshot = ws.receive_json()
+    assert snapshot["type"] == "snapshot"
+    assert [r["rfq_id"] for r in snapshot["data"]["open"]] == ids[:2]
+    assert RFQ_PAGE_MAX == OPEN_PAGE_MAX

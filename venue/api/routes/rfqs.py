@@ -18,13 +18,13 @@ from sealbatch.venue.api.deps import (
 )
 from sealbatch.venue.api.public import AcceptancePublic, QuotePublic, RfqListPublic, RfqPublic
 from sealbatch.venue.errors import BadRequest
+from sealbatch.venue.rfq import OPEN_PAGE_MAX
 from sealbatch.venue.schemas import AcceptIn, QuoteCommitIn, QuoteRevealIn, RfqIn
 
 router = APIRouter(prefix="/v1/rfqs", tags=["rfqs"])
 
-#: The most open RFQs one page of ``GET /v1/rfqs`` lists (docs/api.md): opening an
-#: RFQ costs no bond, so a flood of them must not make one answer unbounded.
-PAGE_MAX = 500
+#: The most open RFQs one page of ``GET /v1/rfqs`` lists (docs/api.md).
+PAGE_MAX = OPEN_PAGE_MAX
 
 
 def _same_id(path_id: str, body_id: str) -> None:
