@@ -69,6 +69,8 @@ EARLY_RETRIES = 5
 #: How far before the venue's clock (as measured) :meth:`VenueClient.post_oracle_price`
 #: dates a report: well inside any ``stale_ms``, and more than the offset's error.
 ORACLE_REPORT_LAG_MS = 100
+#: The open RFQs a page of ``GET /v1/rfqs`` holds at most, its default (docs/api.md).
+RFQ_PAGE = 500
 
 _T = TypeVar("_T")
 
@@ -622,8 +624,15 @@ class VenueClient:
         return result
 
     def open_rfqs(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._req("GET", "/v1/rfqs")["rfqs"]
-        return result
+        """Every open RFQ, oldest first (``GET /v1/rfqs`` page by page)."""
+        result: list[dict[str, Any]] = []
+        path = "/v1/rfqs"
+        while True:
+            page: list[dict[str, Any]] = self._req("GET", path)["rfqs"]
+            result += page
+            if len(page) < RFQ_PAGE:
+                return result
+            path = f"/v1/rfqs?limit={RFQ_PAGE}&after={page[-1]['rfq_id']}"
 
     def rfq(self, rfq_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._req("GET", f"/v1/rfqs/{rfq_id}")

@@ -49,6 +49,7 @@ from sealbatch.venue.errors import BadRequest, Conflict, NotFound
 
 __all__ = [
     "ACCEPT_TYPE",
+    "OPEN_PAGE_MAX",
     "QUOTE_COMMIT_TYPE",
     "QUOTE_REVEAL_TYPE",
     "QUOTE_TAG",
@@ -61,6 +62,11 @@ __all__ = [
     "compute_quote_commitment",
 ]
 
+
+#: The most open RFQs one answer lists (a page of ``GET /v1/rfqs``, the ``rfqs``
+#: stream's snapshot): opening an RFQ costs no bond, so a flood of them must not
+#: make one answer unbounded (docs/api.md).
+OPEN_PAGE_MAX = 500
 
 #: keccak("sealbatch.Quote.v1"): type tag of a sealed quote's preimage.
 QUOTE_TAG = keccak256(b"sealbatch.Quote.v1")
@@ -323,8 +329,31 @@ class RfqBook:
             raise NotFound(f"rfq 0x{rfq_id.hex()} does not exist", "unknown_rfq")
         return rfq
 
-    def open_rfqs(self, now_ms: int) -> list[Rfq]:
-        return [r for r in self.rfqs.values() if r.accepted is None and now_ms < r.close_ms]
+    def open_rfqs(
+        self, now_ms: int, after: bytes | None = None, limit: int | None = None
+    ) -> list[Rfq]:
+        """The RFQs open at ``now_ms`` in the order they opened: those opened after
+        the RFQ ``after`` (open or not) when given, at most ``limit`` when given.
+
+        Raises:
+            NotFound (``unknown_rfq``): ``after`` names no RFQ.
+        """
+        rfqs = iter(self.rfqs.values())
+        if after is not None:
+            if after not in self.rfqs:
+                raise NotFound(
+                    f"after: expected the rfq_id of an RFQ, got 0x{after.hex()}", "unknown_rfq"
+                )
+            for r in rfqs:  # the dict keeps the order the RFQs opened in
+                if r.rfq_id == after:
+                    break
+        out: list[Rfq] = []
+        for r in rfqs:
+            if limit is not None and len(out) == limit:
+                break
+            if r.accepted is None and now_ms < r.close_ms:
+                out.append(r)
+        return out
 
     def request(self, values: dict[str, Any], signature: bytes, now_ms: int) -> Rfq:
         """Open an RFQ from a signed ``Rfq`` message; its id is the message digest.

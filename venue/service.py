@@ -76,7 +76,7 @@ from sealbatch.venue.publisher import (
     write_folder,
     write_proof,
 )
-from sealbatch.venue.rfq import Acceptance, Quote, Rfq
+from sealbatch.venue.rfq import OPEN_PAGE_MAX, Acceptance, Quote, Rfq
 from sealbatch.venue.schemas import (
     AcceptIn,
     AnswerIn,
@@ -1959,7 +1959,9 @@ class VenueService:
                 "recent": [self.core.records[b].to_json() for b in recent],
             }
         if topic == "rfqs":
-            return {"open": [r.to_dict(now) for r in self.core.rfqs.open_rfqs(now)]}
+            # The first page of GET /v1/rfqs: the rest is read there, not sent unbounded.
+            page = self.core.rfqs.open_rfqs(now, limit=OPEN_PAGE_MAX)
+            return {"open": [r.to_dict(now) for r in page]}
         if topic == "keys":
             keys = self.core.keys
             seals = [] if keys is None else [s.to_json() for _, s in sorted(keys.seals.items())]

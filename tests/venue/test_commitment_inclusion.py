@@ -92,7 +92,7 @@ def test_unsettled_batches_and_unknown_receipts_are_named(venue: Venue) -> None:
     r = venue.tc.get(f"/v1/batches/{pending.batch_id}/commitments/1")
     assert r.status_code == 404 and "expected a receipt number in [0, 1), got 1" in r.text
     r = venue.tc.get(f"/v1/batches/{pending.batch_id}/commitments/-1")
-    assert r.status_code == 404
+    assert r.status_code == 422 and r.json()["detail"].startswith("path.sequence: expected")
     with pytest.raises(VenueError, match="expected a receipt"):
         alice.check_inclusion(
             PendingOrder(pending.order, pending.salt, 0, pending.commitment, 0, {})

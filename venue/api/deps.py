@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from sealbatch.crypto.eip712 import Address
 from sealbatch.venue.errors import BadRequest
@@ -20,14 +22,23 @@ from sealbatch.venue.read_auth import (
 from sealbatch.venue.service import VenueService
 
 __all__ = [
+    "DECIMAL",
+    "MAX_ID",
     "PROBLEM",
+    "BatchIdPath",
+    "SequencePath",
     "ServiceDep",
     "SignedReadDep",
     "allow_read",
     "get_service",
     "json_response",
+    "one_value_each",
     "parse_hex32",
 ]
+
+#: The largest batch id, receipt number or sequence number a path or query names:
+#: the database stores them as signed 64-bit integers.
+MAX_ID = (1 << 63) - 1
 
 #: OpenAPI description of the problem answers every route may give.
 PROBLEM: dict[int | str, dict[str, Any]] = {
@@ -58,6 +69,48 @@ def rate_headers(service: VenueService, address: str) -> dict[str, str]:
         "RateLimit-Remaining": str(service.limiter.remaining(address.lower())),
         "RateLimit-Policy": f"{service.limiter.burst};w=1;rate={service.limiter.rate}",
     }
+
+
+def _decimal_digits(value: object) -> object:
+    """Pass only ASCII decimal digits on to the integer parser.
+
+    pydantic's lax integers also take ``+1``, `` 1``, ``1_000`` and ``-0``, so one
+    batch would have many names and ``/v1/batches/1_000`` would answer "batch 1000
+    does not exist"; a path or query number is written one way.
+    """
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise PydanticCustomError("int_parsing", "Input should be decimal digits 0-9 only")
+    return value
+
+
+#: Metadata of an integer path or query parameter: decimal digits only.
+DECIMAL = BeforeValidator(_decimal_digits)
+
+#: A ``{batch_id}`` path parameter: decimal digits, 0 to :data:`MAX_ID`.
+BatchIdPath = Annotated[
+    int, Path(ge=0, le=MAX_ID, description="the batch's number, decimal"), DECIMAL
+]
+
+#: A ``{sequence}`` path parameter (a receipt number): decimal digits, 0 to :data:`MAX_ID`.
+SequencePath = Annotated[
+    int, Path(ge=0, le=MAX_ID, description="the receipt's number in its batch, decimal"), DECIMAL
+]
+
+
+def one_value_each(*names: str) -> Any:
+    """A dependency that refuses a query naming one of ``names`` more than once.
+
+    Which of two values the framework would take is nowhere written (it takes the
+    last), and a cache or proxy in front may take the first: one value, or 400.
+    """
+
+    async def check(request: Request) -> None:
+        for name in names:
+            count = len(request.query_params.getlist(name))
+            if count > 1:
+                raise BadRequest(f"{name}: expected one value, got {count}")
+
+    return Depends(check)
 
 
 def json_response(

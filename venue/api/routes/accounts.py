@@ -32,7 +32,8 @@ router = APIRouter(tags=["accounts"])
     "`Sealbatch-Expiry`, `Sealbatch-Signature`; docs/api.md).",
 )
 async def get_account(service: ServiceDep, address: str, read: SignedReadDep) -> JSONResponse:
-    if not is_address(address):
+    # is_address also takes 40 bare hex digits and 20 raw bytes; a path says 0x.
+    if not (address.startswith("0x") and is_address(address)):
         raise BadRequest(f"address: expected 0x and 40 hex digits, got {address[:60]!r}")
     trader = checksum_address(address)
     allow_read(service, read, trader)

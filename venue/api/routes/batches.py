@@ -4,12 +4,21 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response
+from sealbatch.venue.api.deps import (
+    DECIMAL,
+    MAX_ID,
+    PROBLEM,
+    BatchIdPath,
+    SequencePath,
+    ServiceDep,
+    json_response,
+    one_value_each,
+)
 from sealbatch.venue.api.public import (
     BatchListPublic,
     BatchOpenPublic,
@@ -20,6 +29,12 @@ from sealbatch.venue.service import VenueService
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
+#: The most batches one page of ``GET /v1/batches`` lists (docs/api.md).
+PAGE_MAX = 500
+
+#: The batches a page lists when ``limit`` is not given.
+PAGE_DEFAULT = 20
+
 
 @router.get(
     "",
@@ -29,12 +44,22 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
     description="Cleared batches, newest first (prices, volumes, status), and the batch "
     "collecting commitments now. Status: committed, then settled or failed; a settled "
     "batch becomes proven once its proof is verified, then anchored once the exchange "
-    "contract accepted it (with --l1; both in order).",
+    "contract accepted it (with --l1; both in order). Pages: `limit` batches (1 to "
+    f"{PAGE_MAX}, default {PAGE_DEFAULT}) with ids below `before`; each parameter once.",
+    dependencies=[one_value_each("limit", "before")],
 )
 async def list_batches(
     service: ServiceDep,
-    limit: int = Query(20, ge=1, le=500),
-    before: int | None = Query(None, ge=0, le=(1 << 63) - 1),
+    limit: Annotated[
+        int,
+        Query(ge=1, le=PAGE_MAX, description=f"batches per page, at most {PAGE_MAX}"),
+        DECIMAL,
+    ] = PAGE_DEFAULT,
+    before: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_ID, description="only batches with a smaller id (the next page)"),
+        DECIMAL,
+    ] = None,
 ) -> JSONResponse:
     return json_response(await service.read_durable(lambda: _listing(service, limit, before)))
 
@@ -70,7 +95,7 @@ def _listing(service: VenueService, limit: int, before: int | None) -> dict[str,
     description="Prices, volumes, fills, the published demand/supply curves, forfeits, "
     "recorded reveal rejections, block trades, settlement summary and status.",
 )
-async def get_batch(service: ServiceDep, batch_id: int) -> JSONResponse:
+async def get_batch(service: ServiceDep, batch_id: BatchIdPath) -> JSONResponse:
     view = await service.read_durable(lambda: service.batch_view(batch_id))
     return json_response(view.to_json())
 
@@ -93,7 +118,7 @@ async def get_batch(service: ServiceDep, batch_id: int) -> JSONResponse:
     "(settled, proving, or proving halted at this batch: the record's `proof.error` says "
     "why); 404 for an unknown batch.",
 )
-async def get_proof(service: ServiceDep, batch_id: int) -> Response:
+async def get_proof(service: ServiceDep, batch_id: BatchIdPath) -> Response:
     data = await service.proof_bytes(batch_id)
     return Response(
         data,
@@ -122,7 +147,7 @@ async def get_proof(service: ServiceDep, batch_id: int) -> Response:
     description="What `sealbatch replay` checks: 409 `batch_not_settled` until the batch is "
     "settled; 404 for an unknown batch.",
 )
-async def get_archive(service: ServiceDep, batch_id: int) -> Response:
+async def get_archive(service: ServiceDep, batch_id: BatchIdPath) -> Response:
     # Off the event loop: it may wait for a batch clearing, and it compresses.
     data = await asyncio.to_thread(service.archive, batch_id)
     if service.writer.last is not None:
@@ -151,7 +176,9 @@ async def get_archive(service: ServiceDep, batch_id: int) -> Response:
     "cleared and proved with. 409 `batch_not_settled` until the batch is settled; 404 "
     "for an unknown batch or a receipt number outside it.",
 )
-async def get_commitment_proof(service: ServiceDep, batch_id: int, sequence: int) -> JSONResponse:
+async def get_commitment_proof(
+    service: ServiceDep, batch_id: BatchIdPath, sequence: SequencePath
+) -> JSONResponse:
     # Off the event loop: it hashes every commitment of the batch.
     proof = await asyncio.to_thread(service.commitment_proof, batch_id, sequence)
     if service.writer.last is not None:

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response, rate_headers
+from sealbatch.venue.api.deps import (
+    PROBLEM,
+    BatchIdPath,
+    ServiceDep,
+    json_response,
+    rate_headers,
+)
 from sealbatch.venue.api.public import (
     AnswerTakenPublic,
     BatchKeyPublic,
@@ -30,8 +36,6 @@ from sealbatch.venue.schemas import AnswerIn, ComplaintIn, DealingIn, KeyShareIn
 from sealbatch.venue.service import VenueService
 
 router = APIRouter(tags=["keypers"])
-
-BatchId = Path(ge=0, le=(1 << 63) - 1)
 
 
 def _taken(service: VenueService, keyper: str, record: object, *fields: str) -> JSONResponse:
@@ -122,7 +126,7 @@ async def post_answer(service: ServiceDep, body: AnswerIn) -> JSONResponse:
     "deadlines of each, and what was taken. Keypers read it to check their shares and "
     "answer complaints before the batch opens.",
 )
-async def dealing_round(service: ServiceDep, batch_id: int = BatchId) -> JSONResponse:
+async def dealing_round(service: ServiceDep, batch_id: BatchIdPath) -> JSONResponse:
     def view() -> dict[str, Any]:
         keys = _book(service)
         now = service.clock.now_ms()
@@ -161,7 +165,7 @@ async def post_share(service: ServiceDep, body: KeyShareIn) -> JSONResponse:
     "dealings and the shares revealed to them in the answers; seal is the operator's signed "
     "commitment root once the reveal window closed.",
 )
-async def batch_key(service: ServiceDep, batch_id: int = BatchId) -> JSONResponse:
+async def batch_key(service: ServiceDep, batch_id: BatchIdPath) -> JSONResponse:
     def view() -> dict[str, Any]:
         keys = _book(service)
         return keys.key_view(batch_id, service.schedule.collecting(service.clock.now_ms()))

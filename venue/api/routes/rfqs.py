@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from sealbatch.venue.api.deps import PROBLEM, ServiceDep, json_response, parse_hex32, rate_headers
+from sealbatch.venue.api.deps import (
+    DECIMAL,
+    PROBLEM,
+    ServiceDep,
+    json_response,
+    one_value_each,
+    parse_hex32,
+    rate_headers,
+)
 from sealbatch.venue.api.public import AcceptancePublic, QuotePublic, RfqListPublic, RfqPublic
 from sealbatch.venue.errors import BadRequest
+from sealbatch.venue.rfq import OPEN_PAGE_MAX
 from sealbatch.venue.schemas import AcceptIn, QuoteCommitIn, QuoteRevealIn, RfqIn
 
 router = APIRouter(prefix="/v1/rfqs", tags=["rfqs"])
 
+#: The most open RFQs one page of ``GET /v1/rfqs`` lists (docs/api.md).
+PAGE_MAX = OPEN_PAGE_MAX
+
 
 def _same_id(path_id: str, body_id: str) -> None:
+    parse_hex32(path_id, "rfq_id")  # the path's own form first: 0X... is no id
     if path_id.lower() != body_id.lower():
         raise BadRequest(f"rfq_id: expected {path_id[:80]} (from the path), got {body_id}")
 
@@ -42,11 +55,25 @@ async def post_rfq(service: ServiceDep, body: RfqIn) -> JSONResponse:
     response_model=RfqListPublic,
     responses=PROBLEM,
     summary="Open RFQs (what makers can quote)",
+    description=f"Oldest first, at most `limit` (1 to {PAGE_MAX}, the default) a page; the "
+    "next page: `after` = the last one's `rfq_id`. A page shorter than `limit` is the last.",
+    dependencies=[one_value_each("limit", "after")],
 )
-async def list_rfqs(service: ServiceDep) -> JSONResponse:
+async def list_rfqs(
+    service: ServiceDep,
+    limit: Annotated[
+        int, Query(ge=1, le=PAGE_MAX, description=f"RFQs per page, at most {PAGE_MAX}"), DECIMAL
+    ] = PAGE_MAX,
+    after: Annotated[
+        str | None, Query(description="the rfq_id the previous page ended with")
+    ] = None,
+) -> JSONResponse:
+    start = None if after is None else parse_hex32(after, "after")
+
     def view() -> dict[str, Any]:
         now = service.clock.now_ms()
-        return {"rfqs": [r.to_dict(now) for r in service.core.rfqs.open_rfqs(now)]}
+        page = service.core.rfqs.open_rfqs(now, start, limit)
+        return {"rfqs": [r.to_dict(now) for r in page]}
 
     return json_response(await service.read_durable(view))
 

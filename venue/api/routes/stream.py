@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
@@ -12,11 +12,14 @@ from pydantic_core import from_json
 from starlette.types import Message
 
 from sealbatch.venue.api.deps import (
+    DECIMAL,
+    MAX_ID,
     PROBLEM,
     ServiceDep,
     SignedReadDep,
     allow_read,
     json_response,
+    one_value_each,
 )
 from sealbatch.venue.api.public import StreamReplayPublic
 from sealbatch.venue.errors import BadRequest, VenueError
@@ -33,13 +36,16 @@ router = APIRouter(prefix="/v1/stream", tags=["stream"])
     responses={**PROBLEM, 410: {"description": "messages no longer kept: resubscribe"}},
     summary="Messages of a topic after a sequence number",
     description="An `account:<address>` topic is private: only on a signed read by the "
-    "account or the operator (docs/api.md).",
+    "account or the operator (docs/api.md). Each parameter once.",
+    dependencies=[one_value_each("topic", "after")],
 )
 async def replay(
     service: ServiceDep,
-    topic: str,
+    topic: Annotated[str, Query(description="batches, rfqs, keys or account:<address>")],
     read: SignedReadDep,
-    after: int = Query(..., ge=0, le=(1 << 63) - 1),
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="the last sequence number the client has"), DECIMAL
+    ],
 ) -> JSONResponse:
     topic = topic.lower()
     if not valid_topic(topic):
