@@ -31,8 +31,6 @@ import os
 import stat
 from dataclasses import dataclass
 
-from sealbatch.settlement.errors import SettlementError
-
 __all__ = [
     "BATCH_FILE_CAP",
     "CONFIG_FILE_CAP",
@@ -47,15 +45,13 @@ __all__ = [
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
-class RefusedFile(SettlementError, OSError):
+class RefusedFile(OSError):
     """A path that is not a regular file, or a file above its kind's size cap.
 
-    Also an :class:`OSError`, so a reader that reports an unreadable file reports
-    this one alike; the message names what was expected and what was found, the
-    caller names the file.
+    An :class:`OSError`, so a reader that reports an unreadable file reports this one
+    alike; the message names what was expected and what was found, the caller names
+    the file. Not a venue error: no request reads a file, so the API has no code for it.
     """
-
-    code = "refused_file"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from sealbatch.settlement.errors import SettlementError
 from sealbatch.settlement.input_files import (
     BATCH_FILE_CAP,
     CONFIG_FILE_CAP,
@@ -110,9 +109,9 @@ def test_a_missing_file_is_the_usual_os_error(tmp_path: Path) -> None:
         read_input_bytes(tmp_path / "missing", SMALL)
 
 
-def test_a_refused_file_is_an_os_error_and_a_settlement_error() -> None:
+def test_a_refused_file_is_an_os_error() -> None:
     """Callers that report an unreadable file (``except OSError``) report this one too."""
-    assert issubclass(RefusedFile, OSError) and issubclass(RefusedFile, SettlementError)
+    assert issubclass(RefusedFile, OSError)
 
 
 def test_text_is_utf8_with_line_endings_as_open_reads_them(tmp_path: Path) -> None:
