@@ -227,25 +227,33 @@ def _check_fills_and_rationing(page: Any, demo: LiveDemoProcess) -> None:
             assert "no order was rationed" in text
             continue
         c = mr["curves"]
+        n = len(c["prices"])
         if mr["buy_volume"] > mr["sell_volume"]:  # buys rationed at the lowest buy limit >= price
-            i = min(
+            levels = [
                 j
                 for j, p in enumerate(c["prices"])
                 if p >= mr["price"]
-                and c["demand"][j]
-                > (c["demand"][j + 1] if j + 1 < len(c["prices"]) else c["market_buy"])
-            )
-            ahead = c["demand"][i + 1] if i + 1 < len(c["prices"]) else c["market_buy"]
-            offered = c["demand"][i] - ahead
+                and c["demand"][j] > (c["demand"][j + 1] if j + 1 < n else c["market_buy"])
+            ]
+            if levels:
+                i = min(levels)
+                ahead = c["demand"][i + 1] if i + 1 < n else c["market_buy"]
+                offered = c["demand"][i] - ahead
+            else:  # no buy limit at or above the price: the market buys are the level
+                ahead, offered = 0, c["market_buy"]
         else:
-            i = max(
+            levels = [
                 j
                 for j, p in enumerate(c["prices"])
                 if p <= mr["price"]
                 and c["supply"][j] > (c["supply"][j - 1] if j > 0 else c["market_sell"])
-            )
-            ahead = c["supply"][i - 1] if i > 0 else c["market_sell"]
-            offered = c["supply"][i] - ahead
+            ]
+            if levels:
+                i = max(levels)
+                ahead = c["supply"][i - 1] if i > 0 else c["market_sell"]
+                offered = c["supply"][i] - ahead
+            else:  # no sell limit at or below the price: the market sells are the level
+                ahead, offered = 0, c["market_sell"]
         assert f"({mr['volume'] - ahead}/{offered} " in text
         # Once the order details arrive, the rationed orders are marked with their share.
         # (A rationed GTC rest may fill in a later batch while we look: its fate then
