@@ -1499,11 +1499,7 @@ class VenueService:
         self._stopping = True
 
     def close(self) -> None:
-        self._stopping = True
-        if self.l1 is not None:
-            self.l1.close()
-        if self.prover is not None:
-            self.prover.close()
+        self._close_stages()
         self._clearer.shutdown(wait=True)
         self.writer.close()
         self._publisher.shutdown(wait=True)
