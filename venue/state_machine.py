@@ -283,7 +283,8 @@ class VenueStateMachine:
         #: or pending for the next batch)
         self.l1_next = 0
         #: settled batch -> the L1 queue position after the requests it consumed (what its
-        #: anchor names as ``queueTo``); the operator drops a batch's once it is anchored
+        #: anchor names as ``queueTo``), on an L1 only; the operator drops a batch's once
+        #: it is anchored
         self.l1_queue_to: dict[int, int] = {}
         #: set by the operator when it anchors on an L1 (snapshots then keep the files of
         #: proven batches until they are anchored)
@@ -326,6 +327,10 @@ class VenueStateMachine:
         state.setdefault("l1_queue_to", {})
         state.setdefault("l1_anchoring", False)
         self.__dict__.update(state)
+        if not self.settlement.anchored:
+            # A snapshot of a venue without an L1 written while every batch kept its
+            # queue position: nothing will ever anchor them.
+            self.l1_queue_to = {}
 
     def set_operator_key(self, key: bytes) -> None:
         """Give a core loaded from a snapshot its operator key back (the same operator).
@@ -1244,8 +1249,11 @@ class VenueStateMachine:
                     "margin check, or as reduce-only it would not reduce the position",
                 )
         self.records[batch_id] = record
-        # Every L1 request credited so far went into this batch or an earlier one.
-        self.l1_queue_to[batch_id] = self.l1_next
+        # Every L1 request credited so far went into this batch or an earlier one. Only
+        # a venue on an L1 anchors (and drops the entry then): without one, a position
+        # kept per batch would grow for ever.
+        if self.settlement.anchored:
+            self.l1_queue_to[batch_id] = self.l1_next
         self._statuses_out(batch_id, touched)
         return record
 

@@ -47,6 +47,9 @@ def _sizes(op: VenueService) -> dict[str, int]:
         "taken_in": sum(len(v) for v in core._taken_in.values()),
         "statuses_out": len(core.statuses_out),
         "books": len(core.books),
+        "publications": len(core.publications),
+        # Without an L1 nothing anchors a batch: no queue position is kept for it.
+        "l1_queue_to": len(core.l1_queue_to),
         "stream_messages": op.broker.kept,
     }
 
@@ -77,13 +80,16 @@ def test_memory_stays_flat_and_old_batches_answer_from_the_database(small: Venue
     # Four times the history, the same memory: nothing grows with the batches traded
     # (nonces aside: they live as long as their message, 60 s from the SDK; the
     # stream keeps as many messages as fit in its bytes, which vary by a few digits).
-    flat = {"nonces": 0, "stream_messages": 0}
+    # Transitions for the published folder and the prover: a fixed number of the newest.
+    flat = {"nonces": 0, "stream_messages": 0, "publications": 0}
     assert {**at_end, **flat} == {**at_10, **flat}, (at_10, at_end)
     assert at_end["stream_messages"] <= at_10["stream_messages"] + 2, (at_10, at_end)
     assert small.service.broker.kept_bytes <= STREAM_BYTES
     assert at_end["records"] <= WINDOW + 1
     assert at_end["fates"] <= 3 * (WINDOW + 1)
     assert at_end["statuses_out"] == 0
+    assert at_end["l1_queue_to"] == 0
+    assert at_end["publications"] <= small.service.core.publications_kept
     # The SDK's messages expire after 60 s: only those still valid keep a nonce.
     assert at_end["nonces"] <= 5 * BATCHES + len(small.traders)  # and the deposits
     # The oldest batch, long gone from memory, answers exactly as it did.
@@ -182,3 +188,16 @@ def test_a_restart_with_old_batches_out_of_memory_replays_identically(db_url: st
         assert first.commitment not in op.core.order_statuses
         r = tc.post("/v1/commitments", json=_signed_copy(venue.traders["alice"], first.commitment))
         assert (r.status_code, r.json()["code"]) == (409, "commitment_taken")
+
+
+def test_a_snapshot_without_an_l1_drops_the_queue_positions_of_old_batches(small: Venue) -> None:
+    """A snapshot written while every batch kept its L1 queue position (nothing will
+    anchor them without an L1) loads without them."""
+    import pickle
+
+    _trade(small, 0, 3)
+    core = small.service.core
+    core.l1_queue_to = {b: 0 for b in range(1_000)}
+    restored = pickle.loads(pickle.dumps(core))
+    assert restored.l1_queue_to == {}
+    assert restored.last_cleared == core.last_cleared
