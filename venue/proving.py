@@ -192,10 +192,12 @@ def dask_executor(address: str) -> tuple[Executor, Callable[[], None]]:
     return client.get_executor(pure=False), client.close
 
 
-@dataclass
+@dataclass(slots=True)
 class _Job:
     """A settled batch in line: ``files_of`` and ``future`` are set when it starts
-    (``files_of`` stays None for a batch whose files could not be found)."""
+    (``files_of`` stays None for a batch whose files could not be found). Slotted: a
+    prover that lags keeps one per batch it has not proved (64 bytes each rather
+    than 350 with a ``__dict__``)."""
 
     batch_id: int
     settled_ms: int

@@ -285,3 +285,45 @@ def test_the_bound_and_the_source_of_files_are_checked() -> None:
             pipeline.close()
     finally:
         pool.shutdown(wait=True)
+
+
+def test_a_lagging_prover_keeps_a_few_bytes_per_batch_in_line() -> None:
+    """A prover that proves nothing while thousands of batches settle holds each of
+    them as a slotted id and time (no ``__dict__``, no files, no transition)."""
+    import sys
+    import tracemalloc
+
+    blocked = threading.Event()
+
+    def never_done(batch_id: int, files_of: Any) -> ProvedBatch:
+        blocked.wait(WAIT_S)
+        raise ProofUnavailable("the test is over")
+
+    executor = ThreadPoolExecutor(1)
+    seen = Recorder(expected=1)
+    pipeline = ProvingPipeline(
+        executor,
+        on_proven=seen.on_proven,
+        on_failed=seen.on_failed,
+        clock_ms=lambda: 0,
+        load=lambda b: partial(dict),
+        max_in_flight=1,
+        prove=never_done,
+    )
+    try:
+        batches = 5_000
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for b in range(batches):
+            pipeline.submit(b, None, b)
+        grown = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        assert pipeline.lag == batches
+        job = pipeline._pending[-1]
+        assert not hasattr(job, "__dict__") and sys.getsizeof(job) <= 80
+        # The job, its deque slot and two ints: not a kilobyte of transition a batch.
+        assert grown / batches < 200, grown / batches
+    finally:
+        blocked.set()
+        pipeline.close()
+        executor.shutdown(wait=True)
