@@ -277,3 +277,20 @@ def test_a_restart_keeps_old_answers_and_memory(db_url: str, snapshot_every: int
         taken = bytes.fromhex(views[ids[0]]["quotes"][0]["commitment"][2:])
         body = _signed(venue.traders["erin"], "quote", fresh, commitment=taken)
         assert _answer(venue, f"/v1/rfqs/{fresh}/quotes", body)[:2] == (409, "commitment_taken")
+
+
+def test_a_book_pickled_before_the_caps_counts_its_open_rfqs(capped: Venue) -> None:
+    """A snapshot written before open RFQs were counted loads with them counted."""
+    from sealbatch.venue.rfq import RfqBook
+
+    t = capped.traders
+    for name in ("alice", "alice", "bob"):
+        t[name].request_rfq("BTC-PERP", 10_000)
+    book = capped.service.core.rfqs
+    new = ("_closing", "_counted", "open_by_requester", "open_count", "_opened")
+    old_state = {k: v for k, v in book.__dict__.items() if k not in new and "max_open" not in k}
+    old = RfqBook.__new__(RfqBook)
+    old.__setstate__(old_state)
+    assert old.open_by_requester == book.open_by_requester
+    assert old.open_by_requester[t["alice"].address] == 2
+    assert old.open_count == book.open_count == 3
