@@ -5,7 +5,8 @@ document with a stable ``code`` (:func:`problem`); a refusal of the venue's is
 :func:`error_problem`. The middleware guards every request before any route parses
 it: :class:`BodyLimit` (413 beyond the size limit), :class:`JsonDepthGuard` (400 for
 JSON nested too deep or with a key twice in one object), :class:`SignedWriteHeaders`
-(``RateLimit-*`` headers on every answer to a signed write).
+(``RateLimit-*`` headers on every answer to a signed write); :class:`HeadAsGet`
+answers ``HEAD`` wherever ``GET`` is answered.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "FEW_BRACKETS",
     "PROBLEM_TYPE",
     "BodyLimit",
+    "HeadAsGet",
     "JsonDepthGuard",
     "SignedWriteHeaders",
     "claimed_signer_headers",
@@ -336,3 +338,36 @@ class SignedWriteHeaders:
             await send(message)
 
         await self.app(scope, recording, sending)
+
+
+class HeadAsGet:
+    """Pure ASGI middleware: answer ``HEAD`` as the route answers ``GET``, without
+    the body (RFC 9110, section 9.3.2): the same status and headers,
+    ``content-length`` and ``etag`` included.
+
+    FastAPI's routes answer only the methods they declare, so each ``GET`` route
+    answered ``HEAD`` with 405; declaring ``HEAD`` on them would add to the OpenAPI
+    document one operation per route, each a copy of its ``GET``. Here the request
+    goes on as a ``GET`` (through the same route and its checks: a read that needs a
+    signature needs one for ``HEAD`` too) and the body sent back is dropped (the
+    server sends none after the head of an answer to ``HEAD`` either). Any other
+    request goes on untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def head_only(message: Message) -> None:
+            kind = message["type"]
+            if kind in ("http.response.body", "http.response.pathsend"):
+                if message.get("more_body", False):
+                    return  # only the last part says the answer is complete
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, head_only)
