@@ -828,7 +828,13 @@ class VenueService:
     # ----------------------------------------------------------------- proving
 
     def _start_prover(self) -> None:
-        """Start the proving pipeline and hand it every settled batch not proven yet."""
+        """Start the proving pipeline and hand it every settled batch not proven yet.
+
+        A step that fails once the executor exists (the pipeline refused, the store
+        unreadable) stops what this call started, the pipeline and the executor (its
+        prover processes, its connection to the cluster), leaves no pipeline
+        installed, and re-raises: a failed start or restart leaks no process.
+        """
         settings = self.settings
         if settings.dask_scheduler:
             executor, shutdown = dask_executor(settings.dask_scheduler)
@@ -836,27 +842,38 @@ class VenueService:
         else:
             executor, shutdown = local_executor(settings.prove_workers)
             where = f"{settings.prove_workers} local prover process(es)"
-        prover = ProvingPipeline(
-            executor,
-            on_proven=self._on_proven,
-            on_failed=self._on_failed,
-            clock_ms=self.clock.now_ms,
-            shutdown=shutdown,
-            load=self._files_of,
-            max_in_flight=settings.prove_in_flight or settings.prove_workers + 1,
-        )
-        log.info("proving batches on %s", where)
-        with self.core_lock:
-            # Installed under the lock: a batch settling meanwhile is handed over once.
-            self.prover = prover
-            # Settled batches older than the records kept in memory: their transition
-            # is gone too unless it is among the publications kept (then proved).
-            floor = min(self.core.records, default=self.core.last_cleared + 1)
-            for batch_id in self.store.load_settled_ids(floor):
-                self._prove(batch_id)
-            for batch_id, rec in sorted(self.core.records.items()):
-                if rec.status == "settled":
+        prover: ProvingPipeline | None = None
+        try:
+            prover = ProvingPipeline(
+                executor,
+                on_proven=self._on_proven,
+                on_failed=self._on_failed,
+                clock_ms=self.clock.now_ms,
+                shutdown=shutdown,
+                load=self._files_of,
+                max_in_flight=settings.prove_in_flight or settings.prove_workers + 1,
+            )
+            log.info("proving batches on %s", where)
+            with self.core_lock:
+                # Installed under the lock: a batch settling meanwhile is handed over once.
+                self.prover = prover
+                # Settled batches older than the records kept in memory: their transition
+                # is gone too unless it is among the publications kept (then proved).
+                floor = min(self.core.records, default=self.core.last_cleared + 1)
+                for batch_id in self.store.load_settled_ids(floor):
                     self._prove(batch_id)
+                for batch_id, rec in sorted(self.core.records.items()):
+                    if rec.status == "settled":
+                        self._prove(batch_id)
+        except BaseException:  # stop what was started, then re-raise whatever it was
+            if prover is None:
+                shutdown()
+            else:
+                with self.core_lock:
+                    if self.prover is prover:
+                        self.prover = None
+                prover.close()  # stops the executor too
+            raise
 
     def _prove(self, batch_id: int) -> None:
         """Put a settled batch in the prover's line (caller holds ``core_lock``; a batch
