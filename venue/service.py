@@ -55,6 +55,7 @@ from sealbatch.venue.errors import (
     BadRequest,
     Conflict,
     Gone,
+    Halted,
     NotFound,
     StateDiverged,
     StorageUnavailable,
@@ -1899,10 +1900,24 @@ class VenueService:
         """Resume the venue halted after a failed batch (the operator's signed order)."""
         out: dict[str, Any] = await self._write("resume", body.operator, body, self.core.resume)
         log.warning("the operator resumed the venue halted after batch %d", out["batch_id"])
-        if self.prover is not None and self.prover.failure is not None:
-            # Proving halted too (the halt's cause, or alongside): it starts over at
-            # the unproven batch; a batch that fails again halts the venue again.
-            await asyncio.to_thread(self._restart_prover)
+        if self.settings.prove and (self.prover is None or self.prover.failure is not None):
+            # Proving halted too (the halt's cause, or alongside), or an earlier restart
+            # failed and left none: it starts over at the unproven batch; a batch that
+            # fails again halts the venue again.
+            try:
+                await asyncio.to_thread(self._restart_prover)
+            except Exception as exc:
+                reason = f"proving could not restart: {type(exc).__name__}: {exc}"
+                log.error("%s", reason)
+                failure = ProofFailure(out["batch_id"], reason, self.clock.now_ms())
+                pending: list[_PendingMessages] = []
+                with self.core_lock:
+                    self._halt_unproven(failure, pending)
+                self._publish_all(pending)
+                raise Halted(
+                    f"resume: {reason}; the venue halted again (sealbatch resume --batch "
+                    f"{out['batch_id']} once fixed)"
+                ) from exc
         return out
 
     def read(self, fn: Callable[[], _T]) -> _T:

@@ -113,3 +113,61 @@ def test_a_restart_failing_part_way_leaves_no_pipeline_and_no_executor(
         assert _prover_threads() == threads - 1  # the old pipeline's and the new one's gone
     finally:
         service.close()
+
+
+def _resume_in(service: VenueService, batch_id: int, nonce: int) -> Any:
+    from sealbatch.crypto.eip712 import address_of, sign_digest, signing_digest
+    from sealbatch.venue.auth import RESUME_TYPE
+    from sealbatch.venue.schemas import ResumeIn
+    from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY
+
+    key = bytes.fromhex(DEFAULT_OPERATOR_KEY[2:])
+    operator = address_of(key)
+    expiry = service.clock.now_ms() + 60_000
+    values = {"operator": operator, "batchId": batch_id, "nonce": nonce, "expiry": expiry}
+    sig = sign_digest(key, signing_digest(service.domain, RESUME_TYPE, values))
+    return ResumeIn(
+        operator=operator,
+        batch_id=batch_id,
+        nonce=nonce,
+        expiry_ms=expiry,
+        signature="0x" + sig.hex(),
+    )
+
+
+def test_a_resume_whose_proving_restart_fails_halts_again_and_the_next_resume_restarts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack on liveness: a restart of proving that fails must not leave the venue
+    trading with no prover (settled batches piling up unproven while nothing is halted);
+    it halts the venue again, and the operator's next resume starts proving."""
+    import asyncio
+
+    from sealbatch.venue.errors import Halted
+    from sealbatch.venue.proving import ProofFailure
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'v.db'}", prove=True, prove_workers=1)
+    service = VenueService(settings, ManualClock(T0 + 100))
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(Store, "load_settled_ids", _unreadable)
+            # A restart that failed (after an earlier resume) left no pipeline ...
+            with pytest.raises(OSError):
+                service._restart_prover()
+            assert service.prover is None
+            # ... and the venue halts (here: a proof failure reported meanwhile).
+            with service.core_lock:
+                failure = ProofFailure(0, "a test fault", service.clock.now_ms())
+                service._halt_unproven(failure, [])
+            assert service.core.halted is not None
+            with pytest.raises(Halted, match="proving could not restart: OSError"):
+                asyncio.run(service.resume(_resume_in(service, 0, 1)))
+        assert service.prover is None
+        halted = service.core.halted
+        assert halted is not None and "proving could not restart" in halted["reason"]
+        out = asyncio.run(service.resume(_resume_in(service, halted["batch_id"], 2)))
+        assert out["batch_id"] == halted["batch_id"]
+        assert service.core.halted is None
+        assert service.prover is not None and service.prover.failure is None
+    finally:
+        service.close()
