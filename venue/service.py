@@ -470,6 +470,8 @@ class VenueService:
         self.snapshot_batch = -1
         #: the last event the newest snapshot holds (0: none)
         self.snapshot_seq = 0
+        #: stored snapshots a start found damaged or not checking out (each logged)
+        self._snapshots_refused = 0
         self._snapshot_due = False
         self._check_config(meta)
         self.recover()
@@ -535,32 +537,67 @@ class VenueService:
             )
 
     def _restore_snapshot(self) -> int:
-        """Load the newest snapshot into the core if it checks out; returns the
+        """Load the newest snapshot that checks out into the core; returns the
         sequence number of the last event it holds (0: none, replay from the start).
 
         The snapshot's ledger must hash to the state root stored with it, and
         that root must be the post-state root of the last batch it settled as
         stored in the ``batch`` table; a snapshot that fails either check (or
-        does not load) is not used: the whole log is replayed instead, and the
-        error is logged.
+        does not load) is not used and the error is logged: the one before it
+        is tried, and when none checks out the whole log is replayed.
+
+        Raises:
+            StateDiverged: a snapshot was taken under other settlement rules.
         """
-        snap = self.store.load_snapshot()
-        if snap is None:
-            return 0
+        for snap in self.store.load_snapshots():
+            core = self._checked_snapshot(snap)
+            if core is None:
+                continue
+            core.memory_batches = self.settings.memory_batches
+            core.publications_kept = self.core.publications_kept
+            core.keep_unproven = self.core.keep_unproven
+            core.transitions_out = []
+            self.core = core
+            self.snapshot_batch = snap.batch_id
+            self.snapshot_seq = snap.event_seq
+            return snap.event_seq
+        if self._snapshots_refused:
+            log.error("no stored snapshot checks out: replaying the whole log")
+        return 0
+
+    def _checked_snapshot(self, snap: Snapshot) -> VenueStateMachine | None:
+        """The core ``snap`` holds, with the operator's key, if it loads and checks out
+        against the stored roots; else None (why is logged).
+
+        Raises:
+            StateDiverged: the snapshot was taken under other settlement rules.
+        """
         try:
             core = pickle.loads(snap.blob)
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError) as exc:
-            log.error(
-                "snapshot of batch %d does not load (%s): replaying the whole log",
-                snap.batch_id,
-                exc,
-            )
-            return 0
+        except (
+            # A damaged blob fails in many ways: a bad opcode or length, a protocol
+            # byte out of range (ValueError), text that is no UTF-8 (UnicodeDecodeError,
+            # a ValueError), a huge length (OverflowError, MemoryError), a class of
+            # another version (AttributeError, ImportError, TypeError).
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ImportError,
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            OverflowError,
+            MemoryError,
+            RecursionError,
+        ) as exc:
+            self._snapshots_refused += 1
+            log.error("snapshot of batch %d does not load (%s): not used", snap.batch_id, exc)
+            return None
         if not isinstance(core, VenueStateMachine):
-            log.error(
-                "snapshot of batch %d holds no venue state: replaying the whole log", snap.batch_id
-            )
-            return 0
+            self._snapshots_refused += 1
+            log.error("snapshot of batch %d holds no venue state: not used", snap.batch_id)
+            return None
         snapped = _digest_hex(core.settlement.state.config_digest)
         running = _digest_hex(self.core.settlement.state.config_digest)
         if snapped != running:
@@ -573,28 +610,23 @@ class VenueService:
         stored = self.store.load_batch(settled[-1].batch_id) if settled else None
         stored_root = stored.settlement["post_root"] if stored and stored.settlement else root
         if root != snap.state_root or root != stored_root:
+            self._snapshots_refused += 1
             log.error(
                 "snapshot of batch %d: expected state root %s (stored with it) and %s (the "
-                "stored batch), got %s: replaying the whole log",
+                "stored batch), got %s: not used",
                 snap.batch_id,
                 snap.state_root,
                 stored_root,
                 root,
             )
-            return 0
+            return None
         try:
             core.set_operator_key(self.core.operator_key)
         except BadRequest as exc:
-            log.error("snapshot of batch %d: %s: replaying the whole log", snap.batch_id, exc)
-            return 0
-        core.memory_batches = self.settings.memory_batches
-        core.publications_kept = self.core.publications_kept
-        core.keep_unproven = self.core.keep_unproven
-        core.transitions_out = []
-        self.core = core
-        self.snapshot_batch = snap.batch_id
-        self.snapshot_seq = snap.event_seq
-        return snap.event_seq
+            self._snapshots_refused += 1
+            log.error("snapshot of batch %d: %s: not used", snap.batch_id, exc)
+            return None
+        return core
 
     def _snapshot(self) -> None:
         """Hand a snapshot of the core to the writer (caller holds ``core_lock``;
