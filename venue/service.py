@@ -814,18 +814,24 @@ class VenueService:
         batch stays settled and its archive can still be fetched."""
         if self.publish_dir is None:
             return
-        settle = self.core.settlement
         for p in publications:
             try:
-                files = p.files(settle.config, settle.oracle)
-                threshold = self.core.threshold_files.get(p.batch_id)
-                if threshold is not None:
-                    files[THRESHOLD_FILE] = json.dumps(threshold, indent=1, sort_keys=True) + "\n"
+                files = self._folder_files(p)
                 if write_folder(self.publish_dir, p.batch_id, files):
                     self.metrics.published.inc()
             except OSError:
                 self.metrics.publish_failures.inc()
                 log.exception("could not publish batch %d", p.batch_id)
+
+    def _folder_files(self, publication: BatchPublication) -> dict[str, str]:
+        """The files of a settled batch's folder (docs/formats.md): the transition's,
+        and ``threshold.json`` for a batch with encrypted orders."""
+        settle = self.core.settlement
+        files = publication.files(settle.config, settle.oracle)
+        threshold = self.core.threshold_files.get(publication.batch_id)
+        if threshold is not None:
+            files[THRESHOLD_FILE] = json.dumps(threshold, indent=1, sort_keys=True) + "\n"
+        return files
 
     def _queue_folders(self, durable: Future[None], done: list[BatchPublication]) -> None:
         """Hand ``done`` to the publisher once their records are durable (never
@@ -1344,8 +1350,8 @@ class VenueService:
         if self.publish_dir is not None:
             files = read_folder(self.publish_dir, batch_id)
         if files is None and publication is not None:
-            settle = self.core.settlement
-            files = publication.files(settle.config, settle.oracle)
+            with self.core_lock:  # threshold_files changes as batches clear
+                files = self._folder_files(publication)
         if files is None:
             files = self.store.load_transition(batch_id)
         if files is None:
