@@ -70,8 +70,10 @@ from sealbatch.venue.proving import (
     local_executor,
 )
 from sealbatch.venue.publisher import (
+    PROOF_FILE,
     THRESHOLD_FILE,
     archive_bytes,
+    folder_name,
     read_folder,
     write_folder,
     write_proof,
@@ -486,8 +488,10 @@ class VenueService:
         opened.callback(self._clearer.shutdown, wait=True)
         self._clearing: Future[list[BatchRecord]] | None = None
         self._publishing: list[Future[None]] = []
-        # Batches settled before a crash whose folder was not written yet.
+        # Batches settled before a crash whose folder was not written yet, and the
+        # proofs recorded before a crash whose proof.bin was not.
         self._write_folders(list(self.core.publications.values()))
+        self._write_missing_proofs()
         self._tasks: set[asyncio.Task[None]] = set()
         self.prover: ProvingPipeline | None = None
         #: The event loop :meth:`run` runs on: stream messages from other threads go
@@ -832,6 +836,27 @@ class VenueService:
         if threshold is not None:
             files[THRESHOLD_FILE] = json.dumps(threshold, indent=1, sort_keys=True) + "\n"
         return files
+
+    def _write_missing_proofs(self) -> None:
+        """Write ``proof.bin`` into each published folder of a recent proven batch that
+        lacks it (the venue stopped after the proof was stored, before its file was
+        written, or the folder was written only at this start)."""
+        if self.publish_dir is None:
+            return
+        for batch_id, rec in sorted(self.core.records.items()):
+            if rec.status not in ("proven", "anchored"):
+                continue
+            folder = self.publish_dir / folder_name(batch_id)
+            if not folder.is_dir() or (folder / PROOF_FILE).exists():
+                continue
+            proof = self.store.load_proof(batch_id)
+            if proof is None:
+                continue
+            try:
+                write_proof(self.publish_dir, batch_id, proof)
+            except OSError:
+                self.metrics.publish_failures.inc()
+                log.exception("could not publish the proof of batch %d", batch_id)
 
     def _queue_folders(self, durable: Future[None], done: list[BatchPublication]) -> None:
         """Hand ``done`` to the publisher once their records are durable (never

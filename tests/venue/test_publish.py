@@ -3,6 +3,7 @@ included) as a folder that ``sealbatch replay`` re-derives exactly."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import tarfile
@@ -16,6 +17,7 @@ from sealbatch.settlement.publication import BATCH_FILES
 from sealbatch.venue.app import create_app
 from sealbatch.venue.cli import main
 from sealbatch.venue.clock import ManualClock
+from sealbatch.venue.persistence import Store
 from tests.venue.conftest import Venue, make_settings
 from tests.venue.test_rfq import _auction_trade, _prime_price, _rfq_until_revealed
 
@@ -145,3 +147,22 @@ def test_a_restart_writes_what_a_crash_left_unpublished(
     with TestClient(app):
         pass
     assert (out / f"batch-{last}" / "post_state.json").read_text() == kept
+
+
+def test_a_restart_writes_the_proof_a_crash_left_unwritten(
+    published: tuple[Venue, Path], db_url: str, clock: ManualClock
+) -> None:
+    """A proof and the proven record are stored together before ``proof.bin`` is written
+    beside the folder: a venue that stops in between writes the file at its restart."""
+    venue, out = published
+    last = _batches(out)[-1]
+    proof = b"a stand-in for the stored proof"
+    store = Store(db_url)  # what the venue stores as a batch becomes proven
+    store.write([], [dataclasses.replace(venue.service.core.records[last], status="proven")],
+                proofs=[(last, proof)])  # fmt: skip
+    store.close()
+    assert not (out / f"batch-{last}" / "proof.bin").exists()
+    app = create_app(make_settings(db_url, publish_dir=str(out)), clock)
+    with TestClient(app) as tc:
+        assert tc.get(f"/v1/batches/{last}").json()["status"] == "proven"
+    assert (out / f"batch-{last}" / "proof.bin").read_bytes() == proof
