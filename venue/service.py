@@ -823,9 +823,33 @@ class VenueService:
                 files = self._folder_files(p)
                 if write_folder(self.publish_dir, p.batch_id, files):
                     self.metrics.published.inc()
+                elif self._folder_differs(p.batch_id, files):
+                    # Never overwritten (what was published stays as it was), but never
+                    # taken for this batch either: another venue's folder, or one changed.
+                    self.metrics.publish_failures.inc()
+                    log.error(
+                        "could not publish batch %d: %s holds other files (another "
+                        "venue's, or changed since); the archive serves the venue's own",
+                        p.batch_id,
+                        self.publish_dir / folder_name(p.batch_id),
+                    )
             except OSError:
                 self.metrics.publish_failures.inc()
                 log.exception("could not publish batch %d", p.batch_id)
+
+    def _folder_differs(self, batch_id: int, files: Mapping[str, str]) -> bool:
+        """Whether the folder already in ``--publish`` for ``batch_id`` holds other files
+        than ``files`` (a file missing, changed, or no UTF-8 text).
+
+        Raises:
+            OSError: the folder could not be read.
+        """
+        if self.publish_dir is None:
+            return False
+        try:
+            return read_folder(self.publish_dir, batch_id) != files
+        except (FileNotFoundError, UnicodeDecodeError):
+            return True
 
     def _folder_files(self, publication: BatchPublication) -> dict[str, str]:
         """The files of a settled batch's folder (docs/formats.md): the transition's,
@@ -1369,14 +1393,14 @@ class VenueService:
                 f"batch {batch_id}: expected a settled batch, got status {view.status}",
                 "batch_not_settled",
             )
-        with self.core_lock:
-            publication = self.core.publications.get(batch_id)
         files = None
-        if self.publish_dir is not None:
-            files = read_folder(self.publish_dir, batch_id)
-        if files is None and publication is not None:
-            with self.core_lock:  # threshold_files changes as batches clear
+        with self.core_lock:  # threshold_files changes as batches clear
+            publication = self.core.publications.get(batch_id)
+            if publication is not None:
+                # The venue's own transition first: a folder in DIR may be another's.
                 files = self._folder_files(publication)
+        if files is None and self.publish_dir is not None:
+            files = read_folder(self.publish_dir, batch_id)
         if files is None:
             files = self.store.load_transition(batch_id)
         if files is None:

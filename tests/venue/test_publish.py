@@ -18,7 +18,7 @@ from sealbatch.venue.app import create_app
 from sealbatch.venue.cli import main
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.persistence import Store
-from tests.venue.conftest import Venue, make_settings
+from tests.venue.conftest import T0, Venue, make_settings
 from tests.venue.test_rfq import _auction_trade, _prime_price, _rfq_until_revealed
 
 
@@ -166,3 +166,52 @@ def test_a_restart_writes_the_proof_a_crash_left_unwritten(
     with TestClient(app) as tc:
         assert tc.get(f"/v1/batches/{last}").json()["status"] == "proven"
     assert (out / f"batch-{last}" / "proof.bin").read_bytes() == proof
+
+
+def test_the_archive_from_memory_is_byte_for_byte_the_folder_written_at_settlement(
+    published: tuple[Venue, Path],
+) -> None:
+    """The archive of a batch whose folder is gone (a write that failed) is made again
+    from memory, batches later: the same bytes as the folder written when it settled
+    (nothing in it may depend on what changed since, e.g. the marks or the oracle)."""
+    venue, out = published
+    for b in _batches(out):
+        folder = out / f"batch-{b}"
+        written = {p.name: p.read_text() for p in folder.iterdir()}
+        for p in folder.iterdir():
+            p.unlink()
+        folder.rmdir()
+        r = venue.tc.get(f"/v1/batches/{b}/archive")
+        assert r.status_code == 200, r.text
+        with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
+            served = {
+                m.name.removeprefix(f"batch-{b}/"): tar.extractfile(m).read().decode()  # type: ignore[union-attr]
+                for m in tar.getmembers()
+            }
+        assert served == written, b
+
+
+def test_a_folder_another_venue_left_in_dir_is_kept_reported_and_not_served(
+    published: tuple[Venue, Path], tmp_path: Path
+) -> None:
+    """The attack: a venue restarted on a new database with the same ``--publish DIR``
+    meets the old venue's ``batch-0/``. It must not overwrite what was published, nor
+    take it for its own batch 0 in the archive: it counts a publish failure."""
+    _, out = published
+    old = {p.name: p.read_text() for p in (out / "batch-0").iterdir()}
+    clock = ManualClock(T0 + 100)
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'new.db'}", publish_dir=str(out)), clock)
+    with TestClient(app) as tc:
+        v = Venue(tc, clock)
+        v.fund(12_345_000_000)
+        assert v.to_cleared(0)["status"] == "settled"
+        v.service.wait_published()
+        assert {p.name: p.read_text() for p in (out / "batch-0").iterdir()} == old
+        assert "sealbatch_publish_failures_total 1.0" in tc.get("/metrics").text
+        r = tc.get("/v1/batches/0/archive")
+        assert r.status_code == 200, r.text
+        with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
+            member = tar.extractfile("batch-0/transfers.json")
+            assert member is not None
+            deposits = json.loads(member.read())["deposits"]
+    assert {d["amount"] for d in deposits} == {12_345_000_000}
