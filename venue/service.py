@@ -820,7 +820,7 @@ class VenueService:
             return
         for p in publications:
             try:
-                files = self._folder_files(p)
+                files = self._folder_files(p, self.core.threshold_files.get(p.batch_id))
                 if write_folder(self.publish_dir, p.batch_id, files):
                     self.metrics.published.inc()
                 elif self._folder_differs(p.batch_id, files):
@@ -851,12 +851,14 @@ class VenueService:
         except (FileNotFoundError, UnicodeDecodeError):
             return True
 
-    def _folder_files(self, publication: BatchPublication) -> dict[str, str]:
+    def _folder_files(
+        self, publication: BatchPublication, threshold: Mapping[str, Any] | None
+    ) -> dict[str, str]:
         """The files of a settled batch's folder (docs/formats.md): the transition's,
-        and ``threshold.json`` for a batch with encrypted orders."""
+        and ``threshold.json`` for a batch with encrypted orders (``threshold``, its
+        document in ``core.threshold_files``)."""
         settle = self.core.settlement
         files = publication.files(settle.config, settle.oracle)
-        threshold = self.core.threshold_files.get(publication.batch_id)
         if threshold is not None:
             files[THRESHOLD_FILE] = json.dumps(threshold, indent=1, sort_keys=True) + "\n"
         return files
@@ -1394,11 +1396,12 @@ class VenueService:
                 "batch_not_settled",
             )
         files = None
-        with self.core_lock:  # threshold_files changes as batches clear
+        with self.core_lock:
             publication = self.core.publications.get(batch_id)
-            if publication is not None:
-                # The venue's own transition first: a folder in DIR may be another's.
-                files = self._folder_files(publication)
+            threshold = self.core.threshold_files.get(batch_id)
+        if publication is not None:
+            # The venue's own transition first: a folder in DIR may be another's.
+            files = self._folder_files(publication, threshold)
         if files is None and self.publish_dir is not None:
             files = read_folder(self.publish_dir, batch_id)
         if files is None:
