@@ -215,3 +215,27 @@ def test_a_folder_another_venue_left_in_dir_is_kept_reported_and_not_served(
             assert member is not None
             deposits = json.loads(member.read())["deposits"]
     assert {d["amount"] for d in deposits} == {12_345_000_000}
+
+
+def test_a_restart_removes_what_a_venue_killed_mid_write_left_half_written(
+    published: tuple[Venue, Path], db_url: str, clock: ManualClock
+) -> None:
+    """Killed while writing a folder, a venue leaves its temporary folder (named for its
+    process) in DIR; the restart that writes the folder removes it."""
+    import subprocess
+    import sys
+
+    _, out = published
+    last = _batches(out)[-1]
+    folder = out / f"batch-{last}"
+    kept = (folder / "post_state.json").read_text()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = out / f".batch-{last}.tmp-{int(dead.stdout)}"
+    folder.rename(stale)
+    (stale / "post_state.json").write_text(kept[:10])  # half written
+    app = create_app(make_settings(db_url, publish_dir=str(out)), clock)
+    with TestClient(app):
+        pass
+    assert (folder / "post_state.json").read_text() == kept
+    assert not list(out.glob(".*"))
