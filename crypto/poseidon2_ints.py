@@ -29,7 +29,7 @@ from sealbatch.crypto.poseidon2 import (
     P,
 )
 
-__all__ = ["compress_ints", "hash_ints", "permute_ints"]
+__all__ = ["compress_ints", "hash_ints", "permute_ints", "sponge"]
 
 _HALF = ROUNDS_F // 2
 _FIRST = EXTERNAL_ROUND_CONSTANTS[:_HALF]
@@ -112,7 +112,13 @@ def hash_ints(elements: Sequence[int]) -> list[int]:
     Raises:
         ValueError: an element is not an int in ``[0, p)``.
     """
-    m = _check(elements, "elements")
+    return sponge(_check(elements, "elements"))
+
+
+def sponge(m: list[int]) -> list[int]:
+    """The sponge digest (8 ints) of a message of ints already checked to lie in
+    ``[0, p)`` (:func:`hash_ints` without the check; ``poseidon2.hash_elements``
+    hashes a validated array through here)."""
     k = len(m)
     x = [0] * WIDTH
     x[RATE] = k  # the length in the first capacity element

@@ -55,6 +55,7 @@ from sealbatch.venue.errors import (
     BadRequest,
     Conflict,
     Gone,
+    Halted,
     NotFound,
     StateDiverged,
     StorageUnavailable,
@@ -445,6 +446,7 @@ class VenueService:
                 64 if settings.publish_dir or settings.prove else 0,
             ),
             memory_batches=settings.memory_batches,
+            rfq_max_open=(settings.rfq_max_open_per_account, settings.rfq_max_open),
             committee=Committee.from_json(json.loads(meta["committee"]))
             if meta.get("committee")
             else None,
@@ -558,6 +560,8 @@ class VenueService:
             if core is None:
                 continue
             core.memory_batches = self.settings.memory_batches
+            core.rfqs.max_open_per_requester = self.settings.rfq_max_open_per_account
+            core.rfqs.max_open = self.settings.rfq_max_open
             core.publications_kept = self.core.publications_kept
             core.keep_unproven = self.core.keep_unproven
             core.transitions_out = []
@@ -716,9 +720,12 @@ class VenueService:
             for b, files in leaving
             if (old_rec := self.store.load_batch(b)) is None or old_rec.status == "settled"
         ]
-        if missing or leaving:
+        # RFQs that left memory again in the replay (stored already unless the crash
+        # came first: the rows are replaced by the same views).
+        rfqs = self._rfqs_out()
+        if missing or leaving or rfqs:
             # Cleared before the crash but not yet stored: store them now.
-            self.store.write([], missing, missing_statuses, transitions=leaving)
+            self.store.write([], missing, missing_statuses, transitions=leaving, rfqs=rfqs)
         # Records restored from a snapshot predate the proofs recorded after it.
         # (One query for all of them: the records in memory may be hundreds.)
         restored = [
@@ -742,6 +749,9 @@ class VenueService:
         if self.core.transitions_out:
             # Unproven batches leaving memory: stored, so the prover can still prove them.
             self.writer.submit(transitions=self._transitions_out())
+        if self.core.rfqs_out:
+            # Closed RFQs leaving memory: read back from the database on request.
+            self.writer.submit(rfqs=self._rfqs_out())
         self._publish_seals(pending)
         if records:
             statuses = [s for r in records for s in self.core.statuses_out.pop(r.batch_id, [])]
@@ -793,6 +803,13 @@ class VenueService:
             (p.batch_id, p.files(settle.config, settle.oracle)) for p in self.core.transitions_out
         ]
         self.core.transitions_out = []
+        return out
+
+    def _rfqs_out(self) -> list[dict[str, Any]]:
+        """Take the final views of the RFQs that left the core's memory (caller holds
+        ``core_lock``)."""
+        out = [r.final_view() for r in self.core.rfqs_out]
+        self.core.rfqs_out = []
         return out
 
     def _publish_seals(self, pending: list[_PendingMessages]) -> None:
@@ -901,7 +918,13 @@ class VenueService:
     # ----------------------------------------------------------------- proving
 
     def _start_prover(self) -> None:
-        """Start the proving pipeline and hand it every settled batch not proven yet."""
+        """Start the proving pipeline and hand it every settled batch not proven yet.
+
+        A step that fails once the executor exists (the pipeline refused, the store
+        unreadable) stops what this call started, the pipeline and the executor (its
+        prover processes, its connection to the cluster), leaves no pipeline
+        installed, and re-raises: a failed start or restart leaks no process.
+        """
         settings = self.settings
         if settings.dask_scheduler:
             executor, shutdown = dask_executor(settings.dask_scheduler)
@@ -909,27 +932,38 @@ class VenueService:
         else:
             executor, shutdown = local_executor(settings.prove_workers)
             where = f"{settings.prove_workers} local prover process(es)"
-        prover = ProvingPipeline(
-            executor,
-            on_proven=self._on_proven,
-            on_failed=self._on_failed,
-            clock_ms=self.clock.now_ms,
-            shutdown=shutdown,
-            load=self._files_of,
-            max_in_flight=settings.prove_in_flight or settings.prove_workers + 1,
-        )
-        log.info("proving batches on %s", where)
-        with self.core_lock:
-            # Installed under the lock: a batch settling meanwhile is handed over once.
-            self.prover = prover
-            # Settled batches older than the records kept in memory: their transition
-            # is gone too unless it is among the publications kept (then proved).
-            floor = min(self.core.records, default=self.core.last_cleared + 1)
-            for batch_id in self.store.load_settled_ids(floor):
-                self._prove(batch_id)
-            for batch_id, rec in sorted(self.core.records.items()):
-                if rec.status == "settled":
+        prover: ProvingPipeline | None = None
+        try:
+            prover = ProvingPipeline(
+                executor,
+                on_proven=self._on_proven,
+                on_failed=self._on_failed,
+                clock_ms=self.clock.now_ms,
+                shutdown=shutdown,
+                load=self._files_of,
+                max_in_flight=settings.prove_in_flight or settings.prove_workers + 1,
+            )
+            log.info("proving batches on %s", where)
+            with self.core_lock:
+                # Installed under the lock: a batch settling meanwhile is handed over once.
+                self.prover = prover
+                # Settled batches older than the records kept in memory: their transition
+                # is gone too unless it is among the publications kept (then proved).
+                floor = min(self.core.records, default=self.core.last_cleared + 1)
+                for batch_id in self.store.load_settled_ids(floor):
                     self._prove(batch_id)
+                for batch_id, rec in sorted(self.core.records.items()):
+                    if rec.status == "settled":
+                        self._prove(batch_id)
+        except BaseException:  # stop what was started, then re-raise whatever it was
+            if prover is None:
+                shutdown()
+            else:
+                with self.core_lock:
+                    if self.prover is prover:
+                        self.prover = None
+                prover.close()  # stops the executor too
+            raise
 
     def _prove(self, batch_id: int) -> None:
         """Put a settled batch in the prover's line (caller holds ``core_lock``; a batch
@@ -1861,6 +1895,38 @@ class VenueService:
 
         return messages
 
+    def _recalling(self, fn: Callable[[Any, int], _T]) -> Callable[[Any, int], _T]:
+        """``fn`` (a write naming an RFQ) with what it needs of RFQs that left memory,
+        from the database: the named RFQ, closed (so the write is refused as it was
+        while the RFQ was in memory), and for a sealed quote whether its hash was
+        taken in one of them (caller holds ``core_lock``, as for :meth:`_commit_chunk`'s
+        lookup of old commitment hashes)."""
+
+        def run(body: Any, now: int) -> _T:
+            book = self.core.rfqs
+            if not book.forgotten:
+                return fn(body, now)
+            rfq_id = hexb(body.rfq_id)
+            recalled: dict[bytes, Rfq] = {}
+            if rfq_id not in book.rfqs:
+                view = self.store.load_rfq(rfq_id)
+                # Closed by the venue's clock (else, with a clock set back, a write could
+                # be taken into an RFQ that is not in memory): unknown otherwise.
+                if view is not None and now >= view["close_ms"]:
+                    recalled[rfq_id] = Rfq.from_final_view(view)
+            taken: frozenset[bytes] = frozenset()
+            if isinstance(body, QuoteCommitIn):
+                quote = hexb(body.commitment)
+                if quote not in book.quote_hashes and self.store.quote_taken(quote):
+                    taken = frozenset((quote,))
+            book.recalled, book.taken_elsewhere = recalled, taken
+            try:
+                return fn(body, now)
+            finally:
+                del book.recalled, book.taken_elsewhere  # back to the class's: none
+
+        return run
+
     async def request_rfq(self, body: RfqIn) -> Rfq:
         rfq: Rfq = await self._write(
             "rfq", body.requester, body, self.core.request_rfq, self._rfq_messages("rfq", body)
@@ -1872,7 +1938,7 @@ class VenueService:
             "quote_commit",
             body.maker,
             body,
-            self.core.quote_commit,
+            self._recalling(self.core.quote_commit),
             self._rfq_messages("quote_commit", body),
         )
         return q
@@ -1882,14 +1948,18 @@ class VenueService:
             "quote_reveal",
             body.maker,
             body,
-            self.core.quote_reveal,
+            self._recalling(self.core.quote_reveal),
             self._rfq_messages("quote_reveal", body),
         )
         return q
 
     async def accept(self, body: AcceptIn) -> Acceptance:
         a: Acceptance = await self._write(
-            "accept", body.requester, body, self.core.accept, self._rfq_messages("accept", body)
+            "accept",
+            body.requester,
+            body,
+            self._recalling(self.core.accept),
+            self._rfq_messages("accept", body),
         )
         return a
 
@@ -1920,10 +1990,24 @@ class VenueService:
         """Resume the venue halted after a failed batch (the operator's signed order)."""
         out: dict[str, Any] = await self._write("resume", body.operator, body, self.core.resume)
         log.warning("the operator resumed the venue halted after batch %d", out["batch_id"])
-        if self.prover is not None and self.prover.failure is not None:
-            # Proving halted too (the halt's cause, or alongside): it starts over at
-            # the unproven batch; a batch that fails again halts the venue again.
-            await asyncio.to_thread(self._restart_prover)
+        if self.settings.prove and (self.prover is None or self.prover.failure is not None):
+            # Proving halted too (the halt's cause, or alongside), or an earlier restart
+            # failed and left none: it starts over at the unproven batch; a batch that
+            # fails again halts the venue again.
+            try:
+                await asyncio.to_thread(self._restart_prover)
+            except Exception as exc:
+                reason = f"proving could not restart: {type(exc).__name__}: {exc}"
+                log.error("%s", reason)
+                failure = ProofFailure(out["batch_id"], reason, self.clock.now_ms())
+                pending: list[_PendingMessages] = []
+                with self.core_lock:
+                    self._halt_unproven(failure, pending)
+                self._publish_all(pending)
+                raise Halted(
+                    f"resume: {reason}; the venue halted again (sealbatch resume --batch "
+                    f"{out['batch_id']} once fixed)"
+                ) from exc
         return out
 
     def read(self, fn: Callable[[], _T]) -> _T:
@@ -2011,6 +2095,56 @@ class VenueService:
             older = self.store.load_trader_orders(trader, last - len(recent), exclude)
             recent = [s.sealed() for s in older] + recent
         return recent
+
+    async def rfq_view(self, rfq_id: bytes) -> dict[str, Any]:
+        """An RFQ's public view now: from memory, else (one that left it: closed, its
+        final view) from the database, once every write before it is durable.
+
+        Raises:
+            NotFound (``unknown_rfq``): the venue never had it.
+        """
+
+        def view() -> dict[str, Any] | None:
+            rfq = self.core.rfqs.rfqs.get(rfq_id)
+            return None if rfq is None else rfq.to_dict(self.clock.now_ms())
+
+        out = await self.read_durable(view)
+        if out is None and self.core.rfqs.forgotten:
+            # (read_durable waited for the writes before it: those of RFQs leaving too)
+            out = await asyncio.to_thread(self.store.load_rfq, rfq_id)
+        if out is None:
+            raise NotFound(f"rfq 0x{rfq_id.hex()} does not exist", "unknown_rfq")
+        return out
+
+    async def rfq_page(self, after: bytes | None, limit: int) -> list[dict[str, Any]]:
+        """The public views of the open RFQs opened after ``after`` (see
+        :meth:`RfqBook.open_rfqs`), at most ``limit``. An ``after`` that left memory
+        is looked up in the database: every RFQ in memory opened after it.
+
+        Raises:
+            NotFound (``unknown_rfq``): the venue never had ``after``.
+        """
+
+        def view(start: bytes | None) -> list[dict[str, Any]] | None:
+            now = self.clock.now_ms()
+            try:
+                page = self.core.rfqs.open_rfqs(now, start, limit)
+            except NotFound:
+                if not self.core.rfqs.forgotten:
+                    raise
+                return None
+            return [r.to_dict(now) for r in page]
+
+        out = await self.read_durable(functools.partial(view, after))
+        if out is None:
+            assert after is not None  # only an ``after`` can name no RFQ in memory
+            if await asyncio.to_thread(self.store.load_rfq, after) is None:
+                raise NotFound(
+                    f"after: expected the rfq_id of an RFQ, got 0x{after.hex()}", "unknown_rfq"
+                )
+            out = await self.read_durable(functools.partial(view, None))
+            assert out is not None  # no ``after``: nothing to look up
+        return out
 
     def _batch_messages(self, rec: BatchRecord) -> list[tuple[str, str, dict[str, Any]]]:
         msgs: list[tuple[str, str, dict[str, Any]]] = [("batches", "batch", rec.to_json())]
