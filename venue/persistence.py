@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -130,16 +130,19 @@ class Store:
             ).all()
         return {int(b): (h, json.loads(r)) for b, h, r in rows}
 
-    def load_snapshot(self) -> Snapshot | None:
-        """The newest snapshot, or None."""
+    def load_snapshots(self) -> Iterator[Snapshot]:
+        """The stored snapshots (at most ``SNAPSHOTS_KEPT``), newest first, each read
+        only when the caller asks for it (a snapshot is the whole venue state)."""
         t = SnapshotRow.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t.c.batch_id, t.c.event_seq, t.c.state_root, t.c.blob)
-                .order_by(t.c.batch_id.desc())
-                .limit(1)
-            ).first()
-        return None if row is None else Snapshot(int(row[0]), int(row[1]), row[2], bytes(row[3]))
+            ids = conn.execute(select(t.c.batch_id).order_by(t.c.batch_id.desc())).all()
+        for (batch_id,) in ids:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(t.c.event_seq, t.c.state_root, t.c.blob).where(t.c.batch_id == batch_id)
+                ).first()
+            if row is not None:
+                yield Snapshot(int(batch_id), int(row[0]), row[1], bytes(row[2]))
 
     def load_batch(self, batch_id: int) -> BatchRecord | None:
         """The stored record of ``batch_id``, or None."""

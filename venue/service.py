@@ -71,8 +71,10 @@ from sealbatch.venue.proving import (
     local_executor,
 )
 from sealbatch.venue.publisher import (
+    PROOF_FILE,
     THRESHOLD_FILE,
     archive_bytes,
+    folder_name,
     read_folder,
     write_folder,
     write_proof,
@@ -472,6 +474,8 @@ class VenueService:
         self.snapshot_batch = -1
         #: the last event the newest snapshot holds (0: none)
         self.snapshot_seq = 0
+        #: stored snapshots a start found damaged or not checking out (each logged)
+        self._snapshots_refused = 0
         self._snapshot_due = False
         self._check_config(meta)
         self.recover()
@@ -486,8 +490,10 @@ class VenueService:
         opened.callback(self._clearer.shutdown, wait=True)
         self._clearing: Future[list[BatchRecord]] | None = None
         self._publishing: list[Future[None]] = []
-        # Batches settled before a crash whose folder was not written yet.
+        # Batches settled before a crash whose folder was not written yet, and the
+        # proofs recorded before a crash whose proof.bin was not.
         self._write_folders(list(self.core.publications.values()))
+        self._write_missing_proofs()
         self._tasks: set[asyncio.Task[None]] = set()
         self.prover: ProvingPipeline | None = None
         #: The event loop :meth:`run` runs on: stream messages from other threads go
@@ -537,32 +543,69 @@ class VenueService:
             )
 
     def _restore_snapshot(self) -> int:
-        """Load the newest snapshot into the core if it checks out; returns the
+        """Load the newest snapshot that checks out into the core; returns the
         sequence number of the last event it holds (0: none, replay from the start).
 
         The snapshot's ledger must hash to the state root stored with it, and
         that root must be the post-state root of the last batch it settled as
         stored in the ``batch`` table; a snapshot that fails either check (or
-        does not load) is not used: the whole log is replayed instead, and the
-        error is logged.
+        does not load) is not used and the error is logged: the one before it
+        is tried, and when none checks out the whole log is replayed.
+
+        Raises:
+            StateDiverged: a snapshot was taken under other settlement rules.
         """
-        snap = self.store.load_snapshot()
-        if snap is None:
-            return 0
+        for snap in self.store.load_snapshots():
+            core = self._checked_snapshot(snap)
+            if core is None:
+                continue
+            core.memory_batches = self.settings.memory_batches
+            core.rfqs.max_open_per_requester = self.settings.rfq_max_open_per_account
+            core.rfqs.max_open = self.settings.rfq_max_open
+            core.publications_kept = self.core.publications_kept
+            core.keep_unproven = self.core.keep_unproven
+            core.transitions_out = []
+            self.core = core
+            self.snapshot_batch = snap.batch_id
+            self.snapshot_seq = snap.event_seq
+            return snap.event_seq
+        if self._snapshots_refused:
+            log.error("no stored snapshot checks out: replaying the whole log")
+        return 0
+
+    def _checked_snapshot(self, snap: Snapshot) -> VenueStateMachine | None:
+        """The core ``snap`` holds, with the operator's key, if it loads and checks out
+        against the stored roots; else None (why is logged).
+
+        Raises:
+            StateDiverged: the snapshot was taken under other settlement rules.
+        """
         try:
             core = pickle.loads(snap.blob)
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError) as exc:
-            log.error(
-                "snapshot of batch %d does not load (%s): replaying the whole log",
-                snap.batch_id,
-                exc,
-            )
-            return 0
+        except (
+            # A damaged blob fails in many ways: a bad opcode or length, a protocol
+            # byte out of range (ValueError), text that is no UTF-8 (UnicodeDecodeError,
+            # a ValueError), a huge length (OverflowError, MemoryError), a class of
+            # another version (AttributeError, ImportError, TypeError).
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ImportError,
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            OverflowError,
+            MemoryError,
+            RecursionError,
+        ) as exc:
+            self._snapshots_refused += 1
+            log.error("snapshot of batch %d does not load (%s): not used", snap.batch_id, exc)
+            return None
         if not isinstance(core, VenueStateMachine):
-            log.error(
-                "snapshot of batch %d holds no venue state: replaying the whole log", snap.batch_id
-            )
-            return 0
+            self._snapshots_refused += 1
+            log.error("snapshot of batch %d holds no venue state: not used", snap.batch_id)
+            return None
         snapped = _digest_hex(core.settlement.state.config_digest)
         running = _digest_hex(self.core.settlement.state.config_digest)
         if snapped != running:
@@ -575,30 +618,23 @@ class VenueService:
         stored = self.store.load_batch(settled[-1].batch_id) if settled else None
         stored_root = stored.settlement["post_root"] if stored and stored.settlement else root
         if root != snap.state_root or root != stored_root:
+            self._snapshots_refused += 1
             log.error(
                 "snapshot of batch %d: expected state root %s (stored with it) and %s (the "
-                "stored batch), got %s: replaying the whole log",
+                "stored batch), got %s: not used",
                 snap.batch_id,
                 snap.state_root,
                 stored_root,
                 root,
             )
-            return 0
+            return None
         try:
             core.set_operator_key(self.core.operator_key)
         except BadRequest as exc:
-            log.error("snapshot of batch %d: %s: replaying the whole log", snap.batch_id, exc)
-            return 0
-        core.memory_batches = self.settings.memory_batches
-        core.rfqs.max_open_per_requester = self.settings.rfq_max_open_per_account
-        core.rfqs.max_open = self.settings.rfq_max_open
-        core.publications_kept = self.core.publications_kept
-        core.keep_unproven = self.core.keep_unproven
-        core.transitions_out = []
-        self.core = core
-        self.snapshot_batch = snap.batch_id
-        self.snapshot_seq = snap.event_seq
-        return snap.event_seq
+            self._snapshots_refused += 1
+            log.error("snapshot of batch %d: %s: not used", snap.batch_id, exc)
+            return None
+        return core
 
     def _snapshot(self) -> None:
         """Hand a snapshot of the core to the writer (caller holds ``core_lock``;
@@ -799,18 +835,71 @@ class VenueService:
         batch stays settled and its archive can still be fetched."""
         if self.publish_dir is None:
             return
-        settle = self.core.settlement
         for p in publications:
             try:
-                files = p.files(settle.config, settle.oracle)
-                threshold = self.core.threshold_files.get(p.batch_id)
-                if threshold is not None:
-                    files[THRESHOLD_FILE] = json.dumps(threshold, indent=1, sort_keys=True) + "\n"
+                files = self._folder_files(p, self.core.threshold_files.get(p.batch_id))
                 if write_folder(self.publish_dir, p.batch_id, files):
                     self.metrics.published.inc()
+                elif self._folder_differs(p.batch_id, files):
+                    # Never overwritten (what was published stays as it was), but never
+                    # taken for this batch either: another venue's folder, or one changed.
+                    self.metrics.publish_failures.inc()
+                    log.error(
+                        "could not publish batch %d: %s holds other files (another "
+                        "venue's, or changed since); the archive serves the venue's own",
+                        p.batch_id,
+                        self.publish_dir / folder_name(p.batch_id),
+                    )
             except OSError:
                 self.metrics.publish_failures.inc()
                 log.exception("could not publish batch %d", p.batch_id)
+
+    def _folder_differs(self, batch_id: int, files: Mapping[str, str]) -> bool:
+        """Whether the folder already in ``--publish`` for ``batch_id`` holds other files
+        than ``files`` (a file missing, changed, or no UTF-8 text).
+
+        Raises:
+            OSError: the folder could not be read.
+        """
+        if self.publish_dir is None:
+            return False
+        try:
+            return read_folder(self.publish_dir, batch_id) != files
+        except (FileNotFoundError, UnicodeDecodeError):
+            return True
+
+    def _folder_files(
+        self, publication: BatchPublication, threshold: Mapping[str, Any] | None
+    ) -> dict[str, str]:
+        """The files of a settled batch's folder (docs/formats.md): the transition's,
+        and ``threshold.json`` for a batch with encrypted orders (``threshold``, its
+        document in ``core.threshold_files``)."""
+        settle = self.core.settlement
+        files = publication.files(settle.config, settle.oracle)
+        if threshold is not None:
+            files[THRESHOLD_FILE] = json.dumps(threshold, indent=1, sort_keys=True) + "\n"
+        return files
+
+    def _write_missing_proofs(self) -> None:
+        """Write ``proof.bin`` into each published folder of a recent proven batch that
+        lacks it (the venue stopped after the proof was stored, before its file was
+        written, or the folder was written only at this start)."""
+        if self.publish_dir is None:
+            return
+        for batch_id, rec in sorted(self.core.records.items()):
+            if rec.status not in ("proven", "anchored"):
+                continue
+            folder = self.publish_dir / folder_name(batch_id)
+            if not folder.is_dir() or (folder / PROOF_FILE).exists():
+                continue
+            proof = self.store.load_proof(batch_id)
+            if proof is None:
+                continue
+            try:
+                write_proof(self.publish_dir, batch_id, proof)
+            except OSError:
+                self.metrics.publish_failures.inc()
+                log.exception("could not publish the proof of batch %d", batch_id)
 
     def _queue_folders(self, durable: Future[None], done: list[BatchPublication]) -> None:
         """Hand ``done`` to the publisher once their records are durable (never
@@ -1340,14 +1429,15 @@ class VenueService:
                 f"batch {batch_id}: expected a settled batch, got status {view.status}",
                 "batch_not_settled",
             )
+        files = None
         with self.core_lock:
             publication = self.core.publications.get(batch_id)
-        files = None
-        if self.publish_dir is not None:
+            threshold = self.core.threshold_files.get(batch_id)
+        if publication is not None:
+            # The venue's own transition first: a folder in DIR may be another's.
+            files = self._folder_files(publication, threshold)
+        if files is None and self.publish_dir is not None:
             files = read_folder(self.publish_dir, batch_id)
-        if files is None and publication is not None:
-            settle = self.core.settlement
-            files = publication.files(settle.config, settle.oracle)
         if files is None:
             files = self.store.load_transition(batch_id)
         if files is None:

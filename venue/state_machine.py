@@ -30,6 +30,7 @@ from sealbatch.auction.commit_reveal import (
     Receipt,
     Reveal,
     RevealedOrder,
+    SealedBatch,
 )
 from sealbatch.auction.commitment import commitment_preimage, digest_preimages
 from sealbatch.auction.encrypted_orders import open_ciphertexts
@@ -1187,7 +1188,11 @@ class VenueStateMachine:
                 revealed=tuple(r for r in sealed.revealed if r.order.market not in halted),
             )
             carried_in = tuple(r for r in carried_in if r.order.market not in halted)
-        result = clear_batch(sealed, self.markets, references, carried_in)
+        try:
+            result = clear_batch(sealed, self.markets, references, carried_in)
+        except AuctionError as exc:
+            # The clearing refused the batch: it fails as when settlement refuses one.
+            return self._fail_unclearable(batch_id, sealed, threshold, exc)
         blocks, checked = self._check_blocks(batch_id, result, references)
         outcome = self.settlement.settle(result, [block_trade(a) for a in blocks], clears_at)
         summary = outcome.summary
@@ -1278,6 +1283,53 @@ class VenueStateMachine:
         self.records[batch_id] = record
         # Every L1 request credited so far went into this batch or an earlier one.
         self.l1_queue_to[batch_id] = self.l1_next
+        self._statuses_out(batch_id, touched)
+        return record
+
+    def _fail_unclearable(
+        self,
+        batch_id: int,
+        sealed: SealedBatch,
+        threshold: dict[str, Any] | None,
+        exc: AuctionError,
+    ) -> BatchRecord:
+        """Record ``batch_id`` as failed because the clearing refused it, and halt: as
+        for a batch settlement refuses, nothing of it is applied (its bonds are
+        released, not forfeited; its blocks fail; its orders end ``not_filled`` with
+        the reason ``batch_failed``) and nothing clears until the operator resumes."""
+        error = f"the clearing refused batch {batch_id}: {exc}"
+        self.settlement.release(batch_id)
+        blocks = tuple(
+            BlockOutcome(a, "failed", "batch_failed") for a in self.blocks.pop(batch_id, [])
+        )
+        record = BatchRecord(
+            batch_id=batch_id,
+            status="failed",
+            windows=self.schedule.windows(batch_id),
+            seed=sealed.seed,
+            commitments=len(sealed.receipts),
+            revealed=len(sealed.revealed),
+            carried_in=0,
+            carried_out=len(self.carried),
+            markets={},
+            forfeits=(),
+            rejections=tuple(self.rejections.pop(batch_id, [])),
+            blocks=blocks,
+            settlement={"settled": False, "error": error, "code": exc.code},
+            threshold=threshold,
+        ).hashed()
+        touched = [r.commitment for r in sealed.receipts]
+        for c in (
+            *(r.commitment for r in sealed.revealed),
+            *(f.commitment for f in sealed.forfeited),
+        ):
+            old = self.order_statuses.get(c)
+            if old is not None:
+                self.order_statuses[c] = dataclasses.replace(
+                    old, status="not_filled", reason="batch_failed", detail=error
+                )
+        self.records[batch_id] = record
+        touched += self._halt(batch_id, error, self.schedule.clears_at(batch_id))
         self._statuses_out(batch_id, touched)
         return record
 
