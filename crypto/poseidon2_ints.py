@@ -6,7 +6,9 @@ the source of the constants), written for a single state of 16 Python ints.
 numpy pays about a microsecond per operation whatever the array size, so one
 permutation through the vectorised code costs ~0.4 ms; here the external
 layer uses the M4 addition chain and the internal layer one sum, and a
-permutation costs ~0.1 ms. Use :mod:`~sealbatch.crypto.poseidon2` for many
+permutation costs ~0.1 ms (``poseidon2.permute_list`` and ``poseidon2.sponge``,
+which ``hash_elements`` uses too; this module checks the inputs around them).
+Use :mod:`~sealbatch.crypto.poseidon2`'s arrays for many
 messages at once (Merkle trees, thousands of commitments); use this module
 for one commitment, as a trader's client or a reveal check does. The tests
 check both against each other and against the HorizenLabs vectors.
@@ -16,73 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sealbatch.crypto import poseidon2 as _poseidon2
-from sealbatch.crypto.poseidon2 import (
-    ALPHA,
-    DIGEST_SIZE,
-    EXTERNAL_ROUND_CONSTANTS,
-    INTERNAL_DIAG_M_1,
-    INTERNAL_ROUND_CONSTANTS,
-    RATE,
-    ROUNDS_F,
-    WIDTH,
-    P,
-)
+from sealbatch.crypto.poseidon2 import DIGEST_SIZE, WIDTH, P, sponge
+from sealbatch.crypto.poseidon2 import permute_list as _permute
 
-__all__ = ["compress_ints", "hash_ints", "permute_ints"]
-
-_HALF = ROUNDS_F // 2
-_FIRST = EXTERNAL_ROUND_CONSTANTS[:_HALF]
-_LAST = EXTERNAL_ROUND_CONSTANTS[_HALF:]
-_DIAG = INTERNAL_DIAG_M_1
-
-
-def _m4(x0: int, x1: int, x2: int, x3: int) -> tuple[int, int, int, int]:
-    """The HorizenLabs M4 by its addition chain."""
-    t0 = x0 + x1
-    t1 = x2 + x3
-    t2 = x1 + x1 + t1
-    t3 = x3 + x3 + t0
-    t4 = 4 * t1 + t3
-    t5 = 4 * t0 + t2
-    return t3 + t5, t5, t2 + t4, t4
-
-
-def _external(x: list[int]) -> list[int]:
-    """M_E · x, left unreduced (below 2^40 for reduced inputs): the next step is
-    an S-box ``pow(v + c, 7, p)`` or a final ``% p``, which reduce anyway."""
-    a0, a1, a2, a3 = _m4(x[0], x[1], x[2], x[3])
-    b0, b1, b2, b3 = _m4(x[4], x[5], x[6], x[7])
-    c0, c1, c2, c3 = _m4(x[8], x[9], x[10], x[11])
-    d0, d1, d2, d3 = _m4(x[12], x[13], x[14], x[15])
-    s0 = a0 + b0 + c0 + d0
-    s1 = a1 + b1 + c1 + d1
-    s2 = a2 + b2 + c2 + d2
-    s3 = a3 + b3 + c3 + d3
-    return [
-        a0 + s0, a1 + s1, a2 + s2, a3 + s3, b0 + s0, b1 + s1, b2 + s2, b3 + s3,
-        c0 + s0, c1 + s1, c2 + s2, c3 + s3, d0 + s0, d1 + s1, d2 + s2, d3 + s3,
-    ]  # fmt: skip
-
-
-def _permute(x: list[int]) -> list[int]:
-    compiled = _poseidon2._COMPILED
-    if compiled is not None:
-        return compiled.permute_list(x)
-    x = _external(x)
-    for rc in _FIRST:
-        x = _external([pow(v + c, ALPHA, P) for v, c in zip(x, rc, strict=True)])
-    x = [v % P for v in x]
-    for r, c in enumerate(INTERNAL_ROUND_CONSTANTS):
-        x[0] = pow(x[0] + c, ALPHA, P)
-        total = sum(x)
-        if r & 1:  # reduce every other round: Python ints grow, two rounds stay small
-            x = [(d * v + total) % P for d, v in zip(_DIAG, x, strict=True)]
-        else:
-            x = [d * v + total for d, v in zip(_DIAG, x, strict=True)]
-    for rc in _LAST:
-        x = _external([pow(v + c, ALPHA, P) for v, c in zip(x, rc, strict=True)])
-    return [v % P for v in x]
+__all__ = ["compress_ints", "hash_ints", "permute_ints", "sponge"]
 
 
 def _check(values: Sequence[int], name: str) -> list[int]:
@@ -112,15 +51,7 @@ def hash_ints(elements: Sequence[int]) -> list[int]:
     Raises:
         ValueError: an element is not an int in ``[0, p)``.
     """
-    m = _check(elements, "elements")
-    k = len(m)
-    x = [0] * WIDTH
-    x[RATE] = k  # the length in the first capacity element
-    for b in range(max(1, -(-k // RATE))):
-        chunk = m[b * RATE : (b + 1) * RATE]
-        x[:RATE] = chunk + [0] * (RATE - len(chunk))
-        x = _permute(x)
-    return x[:DIGEST_SIZE]
+    return sponge(_check(elements, "elements"))
 
 
 def compress_ints(left: Sequence[int], right: Sequence[int]) -> list[int]:

@@ -15,7 +15,8 @@ held to the same limit.
 ``json.loads`` also keeps the last of two values given for one key, where another
 reader may keep the first: :func:`loads_json` refuses the document instead
 (:class:`DuplicateKey`). The venue's request bodies get the same checks
-(:func:`check_depth`, :func:`unique_keys`) in ``venue/api/middleware.py``.
+(:func:`check_depth`, :func:`check_unique_keys`) in ``venue/api/middleware.py``, and
+the frames a client sends on its stream in ``venue/api/routes/stream.py``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ __all__ = [
     "MAX_DEPTH",
     "DuplicateKey",
     "check_depth",
+    "check_unique_keys",
+    "count_keys",
     "loads_json",
     "nesting_depth",
     "unique_keys",
@@ -75,6 +78,60 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise DuplicateKey(key)
             seen.add(key)
     return obj
+
+
+def count_keys(doc: Any) -> int:
+    """How many keys the objects in the parsed document ``doc`` hold, over all of them
+    (iteratively: any depth)."""
+    keys = 0
+    pending = [doc]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            keys += len(value)
+            pending.extend(v for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            pending.extend(v for v in value if isinstance(v, (dict, list)))
+    return keys
+
+
+def _any_int(digits: str) -> int:
+    """``json.loads``'s ``parse_int`` for a scan that looks only at keys: an integer of
+    any length (``int()`` refuses more than 4300 digits) reads as 0."""
+    return 0
+
+
+def check_unique_keys(text: str | bytes | bytearray, keys: int | None = None) -> None:
+    """Refuse a JSON document with an object that holds a key twice; pass any other.
+
+    Every key is followed by a ``:``, and a parse that keeps one value of a repeated
+    key finds one key: a document of no more ``:`` than the keys such a parse found
+    repeats none, and only one with more (a ``:`` in a string, or a key twice) is
+    parsed again, by ``json.loads``, to find out. ``keys``: the keys the caller's
+    parse found (:func:`count_keys` of pydantic-core's document, or the fields a model
+    took); by default pydantic-core's parser counts them. ``text`` must be shallow
+    enough to parse safely (:func:`check_depth`, or a parse by pydantic-core's
+    parser). A document that is not JSON passes: its reader's parse answers that.
+
+    Raises:
+        DuplicateKey: the first key given a second time in one object.
+    """
+    colons = text.count(":") if isinstance(text, str) else text.count(b":")
+    if colons <= 1:
+        return
+    if keys is None:
+        try:
+            keys = count_keys(from_json(text))
+        except ValueError:
+            keys = 1  # refused by that parser, perhaps not by json.loads: look
+    if colons <= keys:
+        return
+    try:
+        json.loads(text, object_pairs_hook=unique_keys, parse_int=_any_int)
+    except DuplicateKey:
+        raise
+    except (ValueError, RecursionError):
+        return  # not JSON: its reader answers it
 
 
 def nesting_depth(text: str | bytes | bytearray) -> int:

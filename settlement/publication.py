@@ -393,11 +393,35 @@ class PublishedBatch:
         if "orders.csv" not in files:
             raise BatchStatementError("expected the file orders.csv, got none")
         deposits, blocks, withdrawals = transfers_from_dict(transfers)
+        return cls.from_parsed(
+            result,
+            orders_from_csv(files["orders.csv"]),
+            OracleRound.from_dict(oracle_doc, "oracle.json"),
+            read_oracle_config(oracle_doc),
+            (deposits, blocks, withdrawals),
+        )
+
+    @classmethod
+    def from_parsed(
+        cls,
+        result: Mapping[str, Any],
+        orders: Sequence[RestingOrder],
+        oracle_round: OracleRound,
+        oracle: OracleConfig,
+        transfers: Transfers,
+    ) -> PublishedBatch:
+        """The batch from files already read: ``result`` as :func:`check_result` returns
+        it, orders.csv's orders, oracle.json's round and config, and transfers.json's
+        ``(deposits, blocks, withdrawals)`` (:func:`transfers_from_dict`). The batch
+        statement reads them once for itself and for the replay.
+
+        """
+        deposits, blocks, withdrawals = transfers
         return cls(
             batch_id=result["batch_id"],
             seed=bytes.fromhex(result["seed"].removeprefix("0x")),
             references={m: r.get("reference_price") for m, r in result["markets"].items()},
-            orders=tuple(orders_from_csv(files["orders.csv"])),
+            orders=tuple(orders),
             forfeited=tuple(
                 Forfeit(
                     bytes.fromhex(f["commitment"].removeprefix("0x")),
@@ -412,8 +436,8 @@ class PublishedBatch:
                 )
                 for f in result.get("forfeited", [])
             ),
-            oracle_round=OracleRound.from_dict(oracle_doc, "oracle.json"),
-            oracle=read_oracle_config(oracle_doc),
+            oracle_round=oracle_round,
+            oracle=oracle,
             deposits=deposits,
             blocks=blocks,
             withdrawals=withdrawals,

@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect
 from sealbatch.crypto.exceptions import SealbatchError
 from sealbatch.venue.api.middleware import (
     BodyLimit,
+    HeadAsGet,
     JsonDepthGuard,
     SignedWriteHeaders,
     error_problem,
@@ -50,6 +51,19 @@ if TYPE_CHECKING:
     from sealbatch.settlement.anchor import Chain
 
 __all__ = ["create_app"]
+
+
+def _allow(exc: StarletteHTTPException) -> dict[str, str] | None:
+    """The ``Allow`` header of a 405 (RFC 9110 requires it), ``HEAD`` added beside
+    ``GET`` (:class:`~sealbatch.venue.api.middleware.HeadAsGet` answers it); None
+    for any other refusal."""
+    allow = (exc.headers or {}).get("Allow")
+    if exc.status_code != 405 or allow is None:
+        return None
+    methods = {m.strip() for m in allow.split(",") if m.strip()}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return {"Allow": ", ".join(sorted(methods))}
 
 
 def create_app(
@@ -127,7 +141,7 @@ def create_app(
             # JSON nested too deep for the parser, which is not a JSONDecodeError).
             return problem(400, "malformed_json", f"body: expected a JSON document ({exc.detail})")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail))
+        return problem(exc.status_code, code, str(exc.detail), headers=_allow(exc))
 
     for module in (
         commitments,
@@ -147,6 +161,7 @@ def create_app(
     app.add_middleware(JsonDepthGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SignedWriteHeaders)  # a 413 carries the headers too
+    app.add_middleware(HeadAsGet)  # every GET route answers HEAD too (RFC 9110)
     # Outermost: the single commitment's hot path, which hands the app everything else.
     app.add_middleware(commitments.SingleCommitPath, max_bytes=settings.max_body_bytes)
 

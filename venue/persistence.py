@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -34,6 +34,8 @@ from sealbatch.venue.tables import (
     FateRow,
     MetaRow,
     ProofRow,
+    RfqQuoteRow,
+    RfqRow,
     SnapshotRow,
     TransitionRow,
 )
@@ -128,16 +130,19 @@ class Store:
             ).all()
         return {int(b): (h, json.loads(r)) for b, h, r in rows}
 
-    def load_snapshot(self) -> Snapshot | None:
-        """The newest snapshot, or None."""
+    def load_snapshots(self) -> Iterator[Snapshot]:
+        """The stored snapshots (at most ``SNAPSHOTS_KEPT``), newest first, each read
+        only when the caller asks for it (a snapshot is the whole venue state)."""
         t = SnapshotRow.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t.c.batch_id, t.c.event_seq, t.c.state_root, t.c.blob)
-                .order_by(t.c.batch_id.desc())
-                .limit(1)
-            ).first()
-        return None if row is None else Snapshot(int(row[0]), int(row[1]), row[2], bytes(row[3]))
+            ids = conn.execute(select(t.c.batch_id).order_by(t.c.batch_id.desc())).all()
+        for (batch_id,) in ids:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(t.c.event_seq, t.c.state_root, t.c.blob).where(t.c.batch_id == batch_id)
+                ).first()
+            if row is not None:
+                yield Snapshot(int(batch_id), int(row[0]), row[1], bytes(row[2]))
 
     def load_batch(self, batch_id: int) -> BatchRecord | None:
         """The stored record of ``batch_id``, or None."""
@@ -236,6 +241,24 @@ class Store:
             ).all()
         return {keys[c]: int(b) for c, b in rows}
 
+    def load_rfq(self, rfq_id: bytes) -> dict[str, Any] | None:
+        """The stored final view of the RFQ ``rfq_id`` (one that left memory), or None."""
+        t = RfqRow.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.c.body).where(t.c.rfq_id == "0x" + rfq_id.hex())).first()
+        if row is None:
+            return None
+        view: dict[str, Any] = json.loads(row[0])
+        return view
+
+    def quote_taken(self, commitment: bytes) -> bool:
+        """Whether the quote hash ``commitment`` was taken in an RFQ stored as it left
+        memory."""
+        t = RfqQuoteRow.__table__  # type: ignore[attr-defined]
+        key = "0x" + commitment.hex()
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.c.rfq_id).where(t.c.commitment == key)).first() is not None
+
     def get_meta(self) -> dict[str, str]:
         t = MetaRow.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
@@ -263,11 +286,13 @@ class Store:
         snapshots: Sequence[Snapshot] = (),
         proofs: Sequence[tuple[int, bytes]] = (),
         transitions: Sequence[tuple[int, dict[str, str]]] = (),
+        rfqs: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Append events, upsert batch records, order statuses, snapshots and the
-        transitions of batches leaving memory unproven, and store proofs, in one
-        transaction (only the newest ``SNAPSHOTS_KEPT`` snapshots stay; a batch's
-        stored transition goes with its proof)."""
+        """Append events, upsert batch records, order statuses, snapshots, the
+        transitions of batches leaving memory unproven and the final views of RFQs
+        leaving memory, and store proofs, in one transaction (only the newest
+        ``SNAPSHOTS_KEPT`` snapshots stay; a batch's stored transition goes with its
+        proof)."""
         et = EventRow.__table__  # type: ignore[attr-defined]
         bt = BatchRow.__table__  # type: ignore[attr-defined]
         ft = FateRow.__table__  # type: ignore[attr-defined]
@@ -314,6 +339,32 @@ class Store:
                             "body": json.dumps(f.to_json(), separators=(",", ":")),
                         }
                         for c, f in latest.items()
+                    ],
+                )
+            if rfqs:
+                rt = RfqRow.__table__  # type: ignore[attr-defined]
+                qt = RfqQuoteRow.__table__  # type: ignore[attr-defined]
+                views = {v["rfq_id"]: v for v in rfqs}
+                ids = list(views)
+                quotes = {q["commitment"]: i for i, v in views.items() for q in v["quotes"]}
+                hashes = list(quotes)
+                for i in range(0, len(ids), 500):
+                    conn.execute(delete(rt).where(rt.c.rfq_id.in_(ids[i : i + 500])))
+                for i in range(0, len(hashes), 500):
+                    conn.execute(delete(qt).where(qt.c.commitment.in_(hashes[i : i + 500])))
+                if quotes:
+                    conn.execute(
+                        insert(qt), [{"commitment": c, "rfq_id": i} for c, i in quotes.items()]
+                    )
+                conn.execute(
+                    insert(rt),
+                    [
+                        {
+                            "rfq_id": i,
+                            "requester": v["requester"],
+                            "body": json.dumps(v, separators=(",", ":")),
+                        }
+                        for i, v in views.items()
                     ],
                 )
             if snapshots:
@@ -370,6 +421,7 @@ class GroupCommitter:
         snapshots: Sequence[Snapshot] = (),
         proofs: Sequence[tuple[int, bytes]] = (),
         transitions: Sequence[tuple[int, dict[str, str]]] = (),
+        rfqs: Sequence[dict[str, Any]] = (),
     ) -> Future[None]:
         fut: Future[None] = Future()
         # Running from the start, so it cannot be cancelled: a waiter that goes away
@@ -389,6 +441,7 @@ class GroupCommitter:
                 list(snapshots),
                 list(proofs),
                 list(transitions),
+                list(rfqs),
                 fut,
             )
         )
@@ -423,8 +476,9 @@ class GroupCommitter:
             snapshots = [s for g in group for s in g[3]]
             proofs = [p for g in group for p in g[4]]
             transitions = [t for g in group for t in g[5]]
+            rfqs = [r for g in group for r in g[6]]
             try:
-                self.store.write(events, batches, statuses, snapshots, proofs, transitions)
+                self.store.write(events, batches, statuses, snapshots, proofs, transitions, rfqs)
             except Exception as exc:  # any failure stops the writer, loudly
                 # A database or OS error, or a bug: either way this group is not durable,
                 # and a writer thread that died here would leave every later waiter

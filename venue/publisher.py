@@ -52,6 +52,28 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _remove_stale(folder: Path, pattern: str) -> None:
+    """Remove what a writer that died left half-written in ``folder``: each temporary
+    ``pattern`` entry named for a process that is no longer running."""
+    for stale in folder.glob(pattern):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isascii() and pid.isdigit() and not _pid_alive(int(pid)):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+
+
 def write_folder(root: Path, batch_id: int, files: Mapping[str, str]) -> bool:
     """Write ``files`` as ``root/batch-<n>/`` atomically; False if it already exists.
 
@@ -62,6 +84,8 @@ def write_folder(root: Path, batch_id: int, files: Mapping[str, str]) -> bool:
     final = root / folder_name(batch_id)
     if final.exists():
         return False
+    # A venue killed while writing this folder left its temporary folder behind.
+    _remove_stale(root, f".{folder_name(batch_id)}.tmp-*")
     tmp = root / f".{folder_name(batch_id)}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -92,6 +116,7 @@ def write_proof(root: Path, batch_id: int, proof: bytes) -> bool:
     final = folder / PROOF_FILE
     if not folder.is_dir() or final.exists():
         return False
+    _remove_stale(folder, f".{PROOF_FILE}.tmp-*")
     tmp = folder / f".{PROOF_FILE}.tmp-{os.getpid()}"
     try:
         with open(tmp, "wb") as fh:

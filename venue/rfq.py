@@ -25,9 +25,11 @@ to whole milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import heapq
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from types import MappingProxyType
 from typing import Any
 
 from sealbatch.auction.bounds import MAX_LOTS, MAX_PRICE, bound_message, within
@@ -264,6 +266,41 @@ class Rfq:
                 return q
         return None
 
+    @classmethod
+    def from_final_view(cls, view: Mapping[str, Any]) -> Rfq:
+        """The RFQ of a final view (:meth:`final_view`) as far as refusing a write to it
+        needs: its requester, window and acceptance, without its quotes (every
+        write to a closed RFQ is refused before its quotes are read)."""
+        accepted = view["accepted"]
+        return cls(
+            bytes.fromhex(view["rfq_id"][2:]),
+            Address(view["requester"]),
+            view["market"],
+            view["size"],
+            BlockSide[view["side"].upper()],
+            view["opened_ms"],
+            view["close_ms"] - view["opened_ms"],
+            accepted=None
+            if accepted is None
+            else Acceptance(
+                bytes.fromhex(accepted["rfq_id"][2:]),
+                bytes.fromhex(accepted["quote"][2:]),
+                accepted["market"],
+                Address(accepted["buyer"]),
+                Address(accepted["seller"]),
+                accepted["price"],
+                accepted["quantity"],
+                accepted["accepted_ms"],
+                accepted["batch_id"],
+            ),
+        )
+
+    def final_view(self) -> dict[str, Any]:
+        """The public view once the window has closed: the same at any later time (the
+        phase is ``accepted`` or ``expired``, quotes and prices are shown), so it is
+        what the database keeps of an RFQ that left memory."""
+        return self.to_dict(self.close_ms)
+
     def to_dict(self, now_ms: int, *, reveal_side: bool = False) -> dict[str, Any]:
         """Public view; the side stays hidden until accept unless ``reveal_side``."""
         side = self.side
@@ -303,7 +340,24 @@ class RfqBook:
         markets: tradable markets (block minimum per market).
         nonces: the venue-wide nonce registry (shared with commitments).
         min_window_ms, max_window_ms: allowed RFQ window lengths.
+        max_open_per_requester: most RFQs one requester may have open at once (0:
+            no cap); opening one costs no bond, so a flood must not grow memory.
+        max_open: most RFQs open at once across the venue (0: no cap).
+
+    Closed RFQs leave memory by :meth:`forget` (oldest first); the operator keeps
+    their final view in the database.
     """
+
+    #: RFQs dropped from memory by :meth:`forget` so far (a class default: books
+    #: pickled before it existed have dropped none).
+    forgotten = 0
+    #: Closed RFQs no longer in memory that the write at hand names, read back from
+    #: the database by the operator for that write only (so it is refused as it
+    #: was while they were in memory).
+    recalled: Mapping[bytes, Rfq] = MappingProxyType({})
+    #: Quote hashes taken in RFQs no longer in memory that the write at hand names,
+    #: found in the database by the operator for that write only.
+    taken_elsewhere: frozenset[bytes] = frozenset()
 
     def __init__(
         self,
@@ -312,19 +366,125 @@ class RfqBook:
         nonces: NonceRegistry,
         min_window_ms: int,
         max_window_ms: int,
+        max_open_per_requester: int = 0,
+        max_open: int = 0,
     ) -> None:
         self.domain = domain
         self.markets = markets
         self.nonces = nonces
         self.min_window_ms = min_window_ms
         self.max_window_ms = max_window_ms
+        self.max_open_per_requester = max_open_per_requester
+        self.max_open = max_open
+        #: The RFQs in memory, in the order they opened (closed ones leave it oldest
+        #: first: :meth:`forget`).
         self.rfqs: dict[bytes, Rfq] = {}
-        #: Every quote hash ever taken, in any RFQ.
+        #: Every quote hash taken in an RFQ in memory (those of RFQs that left it are
+        #: in the database: :attr:`taken_elsewhere`).
         self.quote_hashes: set[bytes] = set()
         self._sequence = 0
+        self._track_open()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Load a pickled book; one pickled before open RFQs were counted counts its
+        RFQs not accepted (those whose window has closed leave the count at the next
+        request)."""
+        self.__dict__.update(state)
+        if "_closing" not in state:
+            self.max_open_per_requester = 0
+            self.max_open = 0
+            self._track_open()
+
+    def _track_open(self) -> None:
+        """Count the RFQs not accepted as open, by requester (:meth:`_expire` then
+        drops those whose window has closed)."""
+        #: (close_ms, order opened, rfq) of every RFQ counted open: a heap.
+        self._closing: list[tuple[int, int, Rfq]] = []
+        #: requester -> how many of its RFQs are counted open
+        self.open_by_requester: dict[Address, int] = {}
+        #: ids of the RFQs counted open (each leaves the count once)
+        self._counted: set[bytes] = set()
+        self.open_count = 0
+        self._opened = 0
+        for rfq in self.rfqs.values():
+            if rfq.accepted is None:
+                self._count_open(rfq)
+
+    def _count_open(self, rfq: Rfq) -> None:
+        self._opened += 1
+        heapq.heappush(self._closing, (rfq.close_ms, self._opened, rfq))
+        self._counted.add(rfq.rfq_id)
+        self.open_by_requester[rfq.requester] = self.open_by_requester.get(rfq.requester, 0) + 1
+        self.open_count += 1
+
+    def _uncount(self, rfq: Rfq) -> None:
+        if rfq.rfq_id not in self._counted:
+            return
+        self._counted.remove(rfq.rfq_id)
+        left = self.open_by_requester[rfq.requester] - 1
+        if left:
+            self.open_by_requester[rfq.requester] = left
+        else:
+            del self.open_by_requester[rfq.requester]
+        self.open_count -= 1
+
+    def _expire(self, now_ms: int) -> None:
+        """Stop counting the RFQs whose window closed by ``now_ms`` (accepted ones
+        stopped counting when accepted)."""
+        closing = self._closing
+        while closing and closing[0][0] <= now_ms:
+            self._uncount(heapq.heappop(closing)[2])
+
+    def _check_open_caps(self, requester: Address, now_ms: int) -> None:
+        """Refuse one more open RFQ beyond the requester's cap or the venue's.
+
+        Raises:
+            Conflict (``too_many_open_rfqs``): a cap is reached.
+        """
+        mine = self.open_by_requester.get(requester, 0)
+        cap = self.max_open_per_requester
+        if cap and mine >= cap:
+            raise Conflict(
+                f"rfq: expected at most {cap} open RFQs per requester, got a request for "
+                f"another one from {requester}, which has {mine} open; one must close "
+                "(accepted, or its window ended) first",
+                "too_many_open_rfqs",
+            )
+        if self.max_open and self.open_count >= self.max_open:
+            raise Conflict(
+                f"rfq: expected at most {self.max_open} open RFQs on the venue, got a request "
+                f"for another one with {self.open_count} open; retry once one closes",
+                "too_many_open_rfqs",
+            )
+
+    def forget(self, done: Callable[[Rfq], bool]) -> list[Rfq]:
+        """Drop the oldest RFQs from memory while ``done`` holds for each; returns them.
+
+        Only the oldest go, in the order they opened, so every RFQ still in memory
+        opened after every one that left (what :meth:`open_rfqs` relies on for an
+        ``after`` no longer in memory). ``done`` must hold only for closed RFQs
+        nothing will touch again (their batches cleared).
+        """
+        gone: list[Rfq] = []
+        for rfq in self.rfqs.values():
+            if not done(rfq):
+                break
+            gone.append(rfq)
+        for rfq in gone:
+            del self.rfqs[rfq.rfq_id]
+            self.quote_hashes.difference_update(rfq.quotes)
+        if gone:
+            self.forgotten += len(gone)
+            self._expire(max(r.close_ms for r in gone))
+        return gone
 
     def get(self, rfq_id: bytes) -> Rfq:
-        rfq = self.rfqs.get(rfq_id)
+        """The RFQ ``rfq_id`` in memory (or recalled for the write at hand).
+
+        Raises:
+            NotFound (``unknown_rfq``): no such RFQ.
+        """
+        rfq = self.rfqs.get(rfq_id) or self.recalled.get(rfq_id)
         if rfq is None:
             raise NotFound(f"rfq 0x{rfq_id.hex()} does not exist", "unknown_rfq")
         return rfq
@@ -336,7 +496,9 @@ class RfqBook:
         the RFQ ``after`` (open or not) when given, at most ``limit`` when given.
 
         Raises:
-            NotFound (``unknown_rfq``): ``after`` names no RFQ.
+            NotFound (``unknown_rfq``): ``after`` names no RFQ in memory (the
+            operator looks for one that left it in the database: every RFQ in
+            memory opened after it).
         """
         rfqs = iter(self.rfqs.values())
         if after is not None:
@@ -355,12 +517,19 @@ class RfqBook:
                 out.append(r)
         return out
 
-    def request(self, values: dict[str, Any], signature: bytes, now_ms: int) -> Rfq:
+    def request(
+        self, values: dict[str, Any], signature: bytes, now_ms: int, *, capped: bool = True
+    ) -> Rfq:
         """Open an RFQ from a signed ``Rfq`` message; its id is the message digest.
+
+        ``capped=False`` only for the replay of the venue's own log: an RFQ taken
+        once stays taken under caps lowered since.
 
         Raises:
             BadSignature, CommitmentExpired, NonceReused, WrongMarket,
-            SizeOutOfRange (undersized block), Conflict (bad window).
+            SizeOutOfRange (undersized block), Conflict (``bad_window``;
+            ``too_many_open_rfqs``: the requester's or the venue's cap of open
+            RFQs is reached).
         """
         requester = verify_signed(self.domain, RFQ_TYPE, values, "requester", signature)
         check_fresh(self.nonces, requester, values["nonce"], values["expiry"], now_ms)
@@ -382,6 +551,9 @@ class RfqBook:
                 f"{values['windowMs']}",
                 "bad_window",
             )
+        self._expire(now_ms)  # (replayed or not: the same count after)
+        if capped:
+            self._check_open_caps(requester, now_ms)
         rfq_id = signing_digest(self.domain, RFQ_TYPE, values)
         self.nonces.use(requester, values["nonce"], values["expiry"])
         rfq = Rfq(
@@ -394,6 +566,7 @@ class RfqBook:
             values["windowMs"],
         )
         self.rfqs[rfq_id] = rfq
+        self._count_open(rfq)
         return rfq
 
     def quote_commit(
@@ -427,7 +600,8 @@ class RfqBook:
             )
         if maker == rfq.requester:
             raise Conflict("maker: expected someone other than the requester", "self_quote")
-        if values["commitment"] in self.quote_hashes:
+        taken = self.quote_hashes, self.taken_elsewhere
+        if any(values["commitment"] in hashes for hashes in taken):
             raise Conflict(
                 f"commitment 0x{values['commitment'].hex()}: expected a quote hash never taken "
                 "before, got one already taken",
@@ -580,4 +754,5 @@ class RfqBook:
             check(acceptance)
         self.nonces.use(requester, values["nonce"], values["expiry"])
         rfq.accepted = acceptance
+        self._uncount(rfq)
         return acceptance

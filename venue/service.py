@@ -55,6 +55,7 @@ from sealbatch.venue.errors import (
     BadRequest,
     Conflict,
     Gone,
+    Halted,
     NotFound,
     StateDiverged,
     StorageUnavailable,
@@ -70,8 +71,10 @@ from sealbatch.venue.proving import (
     local_executor,
 )
 from sealbatch.venue.publisher import (
+    PROOF_FILE,
     THRESHOLD_FILE,
     archive_bytes,
+    folder_name,
     read_folder,
     write_folder,
     write_proof,
@@ -443,6 +446,7 @@ class VenueService:
                 64 if settings.publish_dir or settings.prove else 0,
             ),
             memory_batches=settings.memory_batches,
+            rfq_max_open=(settings.rfq_max_open_per_account, settings.rfq_max_open),
             committee=Committee.from_json(json.loads(meta["committee"]))
             if meta.get("committee")
             else None,
@@ -470,6 +474,8 @@ class VenueService:
         self.snapshot_batch = -1
         #: the last event the newest snapshot holds (0: none)
         self.snapshot_seq = 0
+        #: stored snapshots a start found damaged or not checking out (each logged)
+        self._snapshots_refused = 0
         self._snapshot_due = False
         self._check_config(meta)
         self.recover()
@@ -484,8 +490,10 @@ class VenueService:
         opened.callback(self._clearer.shutdown, wait=True)
         self._clearing: Future[list[BatchRecord]] | None = None
         self._publishing: list[Future[None]] = []
-        # Batches settled before a crash whose folder was not written yet.
+        # Batches settled before a crash whose folder was not written yet, and the
+        # proofs recorded before a crash whose proof.bin was not.
         self._write_folders(list(self.core.publications.values()))
+        self._write_missing_proofs()
         self._tasks: set[asyncio.Task[None]] = set()
         self.prover: ProvingPipeline | None = None
         #: The event loop :meth:`run` runs on: stream messages from other threads go
@@ -535,32 +543,69 @@ class VenueService:
             )
 
     def _restore_snapshot(self) -> int:
-        """Load the newest snapshot into the core if it checks out; returns the
+        """Load the newest snapshot that checks out into the core; returns the
         sequence number of the last event it holds (0: none, replay from the start).
 
         The snapshot's ledger must hash to the state root stored with it, and
         that root must be the post-state root of the last batch it settled as
         stored in the ``batch`` table; a snapshot that fails either check (or
-        does not load) is not used: the whole log is replayed instead, and the
-        error is logged.
+        does not load) is not used and the error is logged: the one before it
+        is tried, and when none checks out the whole log is replayed.
+
+        Raises:
+            StateDiverged: a snapshot was taken under other settlement rules.
         """
-        snap = self.store.load_snapshot()
-        if snap is None:
-            return 0
+        for snap in self.store.load_snapshots():
+            core = self._checked_snapshot(snap)
+            if core is None:
+                continue
+            core.memory_batches = self.settings.memory_batches
+            core.rfqs.max_open_per_requester = self.settings.rfq_max_open_per_account
+            core.rfqs.max_open = self.settings.rfq_max_open
+            core.publications_kept = self.core.publications_kept
+            core.keep_unproven = self.core.keep_unproven
+            core.transitions_out = []
+            self.core = core
+            self.snapshot_batch = snap.batch_id
+            self.snapshot_seq = snap.event_seq
+            return snap.event_seq
+        if self._snapshots_refused:
+            log.error("no stored snapshot checks out: replaying the whole log")
+        return 0
+
+    def _checked_snapshot(self, snap: Snapshot) -> VenueStateMachine | None:
+        """The core ``snap`` holds, with the operator's key, if it loads and checks out
+        against the stored roots; else None (why is logged).
+
+        Raises:
+            StateDiverged: the snapshot was taken under other settlement rules.
+        """
         try:
             core = pickle.loads(snap.blob)
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError) as exc:
-            log.error(
-                "snapshot of batch %d does not load (%s): replaying the whole log",
-                snap.batch_id,
-                exc,
-            )
-            return 0
+        except (
+            # A damaged blob fails in many ways: a bad opcode or length, a protocol
+            # byte out of range (ValueError), text that is no UTF-8 (UnicodeDecodeError,
+            # a ValueError), a huge length (OverflowError, MemoryError), a class of
+            # another version (AttributeError, ImportError, TypeError).
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ImportError,
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            OverflowError,
+            MemoryError,
+            RecursionError,
+        ) as exc:
+            self._snapshots_refused += 1
+            log.error("snapshot of batch %d does not load (%s): not used", snap.batch_id, exc)
+            return None
         if not isinstance(core, VenueStateMachine):
-            log.error(
-                "snapshot of batch %d holds no venue state: replaying the whole log", snap.batch_id
-            )
-            return 0
+            self._snapshots_refused += 1
+            log.error("snapshot of batch %d holds no venue state: not used", snap.batch_id)
+            return None
         snapped = _digest_hex(core.settlement.state.config_digest)
         running = _digest_hex(self.core.settlement.state.config_digest)
         if snapped != running:
@@ -573,28 +618,23 @@ class VenueService:
         stored = self.store.load_batch(settled[-1].batch_id) if settled else None
         stored_root = stored.settlement["post_root"] if stored and stored.settlement else root
         if root != snap.state_root or root != stored_root:
+            self._snapshots_refused += 1
             log.error(
                 "snapshot of batch %d: expected state root %s (stored with it) and %s (the "
-                "stored batch), got %s: replaying the whole log",
+                "stored batch), got %s: not used",
                 snap.batch_id,
                 snap.state_root,
                 stored_root,
                 root,
             )
-            return 0
+            return None
         try:
             core.set_operator_key(self.core.operator_key)
         except BadRequest as exc:
-            log.error("snapshot of batch %d: %s: replaying the whole log", snap.batch_id, exc)
-            return 0
-        core.memory_batches = self.settings.memory_batches
-        core.publications_kept = self.core.publications_kept
-        core.keep_unproven = self.core.keep_unproven
-        core.transitions_out = []
-        self.core = core
-        self.snapshot_batch = snap.batch_id
-        self.snapshot_seq = snap.event_seq
-        return snap.event_seq
+            self._snapshots_refused += 1
+            log.error("snapshot of batch %d: %s: not used", snap.batch_id, exc)
+            return None
+        return core
 
     def _snapshot(self) -> None:
         """Hand a snapshot of the core to the writer (caller holds ``core_lock``;
@@ -680,9 +720,12 @@ class VenueService:
             for b, files in leaving
             if (old_rec := self.store.load_batch(b)) is None or old_rec.status == "settled"
         ]
-        if missing or leaving:
+        # RFQs that left memory again in the replay (stored already unless the crash
+        # came first: the rows are replaced by the same views).
+        rfqs = self._rfqs_out()
+        if missing or leaving or rfqs:
             # Cleared before the crash but not yet stored: store them now.
-            self.store.write([], missing, missing_statuses, transitions=leaving)
+            self.store.write([], missing, missing_statuses, transitions=leaving, rfqs=rfqs)
         # Records restored from a snapshot predate the proofs recorded after it.
         # (One query for all of them: the records in memory may be hundreds.)
         restored = [
@@ -706,6 +749,9 @@ class VenueService:
         if self.core.transitions_out:
             # Unproven batches leaving memory: stored, so the prover can still prove them.
             self.writer.submit(transitions=self._transitions_out())
+        if self.core.rfqs_out:
+            # Closed RFQs leaving memory: read back from the database on request.
+            self.writer.submit(rfqs=self._rfqs_out())
         self._publish_seals(pending)
         if records:
             statuses = [s for r in records for s in self.core.statuses_out.pop(r.batch_id, [])]
@@ -759,6 +805,13 @@ class VenueService:
         self.core.transitions_out = []
         return out
 
+    def _rfqs_out(self) -> list[dict[str, Any]]:
+        """Take the final views of the RFQs that left the core's memory (caller holds
+        ``core_lock``)."""
+        out = [r.final_view() for r in self.core.rfqs_out]
+        self.core.rfqs_out = []
+        return out
+
     def _publish_seals(self, pending: list[_PendingMessages]) -> None:
         """Publish the seals the clock just made on the ``keys`` topic, once every write
         before them is durable (a seal covers commitments a crash must not undo)."""
@@ -782,18 +835,71 @@ class VenueService:
         batch stays settled and its archive can still be fetched."""
         if self.publish_dir is None:
             return
-        settle = self.core.settlement
         for p in publications:
             try:
-                files = p.files(settle.config, settle.oracle)
-                threshold = self.core.threshold_files.get(p.batch_id)
-                if threshold is not None:
-                    files[THRESHOLD_FILE] = json.dumps(threshold, indent=1, sort_keys=True) + "\n"
+                files = self._folder_files(p, self.core.threshold_files.get(p.batch_id))
                 if write_folder(self.publish_dir, p.batch_id, files):
                     self.metrics.published.inc()
+                elif self._folder_differs(p.batch_id, files):
+                    # Never overwritten (what was published stays as it was), but never
+                    # taken for this batch either: another venue's folder, or one changed.
+                    self.metrics.publish_failures.inc()
+                    log.error(
+                        "could not publish batch %d: %s holds other files (another "
+                        "venue's, or changed since); the archive serves the venue's own",
+                        p.batch_id,
+                        self.publish_dir / folder_name(p.batch_id),
+                    )
             except OSError:
                 self.metrics.publish_failures.inc()
                 log.exception("could not publish batch %d", p.batch_id)
+
+    def _folder_differs(self, batch_id: int, files: Mapping[str, str]) -> bool:
+        """Whether the folder already in ``--publish`` for ``batch_id`` holds other files
+        than ``files`` (a file missing, changed, or no UTF-8 text).
+
+        Raises:
+            OSError: the folder could not be read.
+        """
+        if self.publish_dir is None:
+            return False
+        try:
+            return read_folder(self.publish_dir, batch_id) != files
+        except (FileNotFoundError, UnicodeDecodeError):
+            return True
+
+    def _folder_files(
+        self, publication: BatchPublication, threshold: Mapping[str, Any] | None
+    ) -> dict[str, str]:
+        """The files of a settled batch's folder (docs/formats.md): the transition's,
+        and ``threshold.json`` for a batch with encrypted orders (``threshold``, its
+        document in ``core.threshold_files``)."""
+        settle = self.core.settlement
+        files = publication.files(settle.config, settle.oracle)
+        if threshold is not None:
+            files[THRESHOLD_FILE] = json.dumps(threshold, indent=1, sort_keys=True) + "\n"
+        return files
+
+    def _write_missing_proofs(self) -> None:
+        """Write ``proof.bin`` into each published folder of a recent proven batch that
+        lacks it (the venue stopped after the proof was stored, before its file was
+        written, or the folder was written only at this start)."""
+        if self.publish_dir is None:
+            return
+        for batch_id, rec in sorted(self.core.records.items()):
+            if rec.status not in ("proven", "anchored"):
+                continue
+            folder = self.publish_dir / folder_name(batch_id)
+            if not folder.is_dir() or (folder / PROOF_FILE).exists():
+                continue
+            proof = self.store.load_proof(batch_id)
+            if proof is None:
+                continue
+            try:
+                write_proof(self.publish_dir, batch_id, proof)
+            except OSError:
+                self.metrics.publish_failures.inc()
+                log.exception("could not publish the proof of batch %d", batch_id)
 
     def _queue_folders(self, durable: Future[None], done: list[BatchPublication]) -> None:
         """Hand ``done`` to the publisher once their records are durable (never
@@ -812,7 +918,13 @@ class VenueService:
     # ----------------------------------------------------------------- proving
 
     def _start_prover(self) -> None:
-        """Start the proving pipeline and hand it every settled batch not proven yet."""
+        """Start the proving pipeline and hand it every settled batch not proven yet.
+
+        A step that fails once the executor exists (the pipeline refused, the store
+        unreadable) stops what this call started, the pipeline and the executor (its
+        prover processes, its connection to the cluster), leaves no pipeline
+        installed, and re-raises: a failed start or restart leaks no process.
+        """
         settings = self.settings
         if settings.dask_scheduler:
             executor, shutdown = dask_executor(settings.dask_scheduler)
@@ -820,27 +932,38 @@ class VenueService:
         else:
             executor, shutdown = local_executor(settings.prove_workers)
             where = f"{settings.prove_workers} local prover process(es)"
-        prover = ProvingPipeline(
-            executor,
-            on_proven=self._on_proven,
-            on_failed=self._on_failed,
-            clock_ms=self.clock.now_ms,
-            shutdown=shutdown,
-            load=self._files_of,
-            max_in_flight=settings.prove_in_flight or settings.prove_workers + 1,
-        )
-        log.info("proving batches on %s", where)
-        with self.core_lock:
-            # Installed under the lock: a batch settling meanwhile is handed over once.
-            self.prover = prover
-            # Settled batches older than the records kept in memory: their transition
-            # is gone too unless it is among the publications kept (then proved).
-            floor = min(self.core.records, default=self.core.last_cleared + 1)
-            for batch_id in self.store.load_settled_ids(floor):
-                self._prove(batch_id)
-            for batch_id, rec in sorted(self.core.records.items()):
-                if rec.status == "settled":
+        prover: ProvingPipeline | None = None
+        try:
+            prover = ProvingPipeline(
+                executor,
+                on_proven=self._on_proven,
+                on_failed=self._on_failed,
+                clock_ms=self.clock.now_ms,
+                shutdown=shutdown,
+                load=self._files_of,
+                max_in_flight=settings.prove_in_flight or settings.prove_workers + 1,
+            )
+            log.info("proving batches on %s", where)
+            with self.core_lock:
+                # Installed under the lock: a batch settling meanwhile is handed over once.
+                self.prover = prover
+                # Settled batches older than the records kept in memory: their transition
+                # is gone too unless it is among the publications kept (then proved).
+                floor = min(self.core.records, default=self.core.last_cleared + 1)
+                for batch_id in self.store.load_settled_ids(floor):
                     self._prove(batch_id)
+                for batch_id, rec in sorted(self.core.records.items()):
+                    if rec.status == "settled":
+                        self._prove(batch_id)
+        except BaseException:  # stop what was started, then re-raise whatever it was
+            if prover is None:
+                shutdown()
+            else:
+                with self.core_lock:
+                    if self.prover is prover:
+                        self.prover = None
+                prover.close()  # stops the executor too
+            raise
 
     def _prove(self, batch_id: int) -> None:
         """Put a settled batch in the prover's line (caller holds ``core_lock``; a batch
@@ -1306,14 +1429,15 @@ class VenueService:
                 f"batch {batch_id}: expected a settled batch, got status {view.status}",
                 "batch_not_settled",
             )
+        files = None
         with self.core_lock:
             publication = self.core.publications.get(batch_id)
-        files = None
-        if self.publish_dir is not None:
+            threshold = self.core.threshold_files.get(batch_id)
+        if publication is not None:
+            # The venue's own transition first: a folder in DIR may be another's.
+            files = self._folder_files(publication, threshold)
+        if files is None and self.publish_dir is not None:
             files = read_folder(self.publish_dir, batch_id)
-        if files is None and publication is not None:
-            settle = self.core.settlement
-            files = publication.files(settle.config, settle.oracle)
         if files is None:
             files = self.store.load_transition(batch_id)
         if files is None:
@@ -1771,6 +1895,38 @@ class VenueService:
 
         return messages
 
+    def _recalling(self, fn: Callable[[Any, int], _T]) -> Callable[[Any, int], _T]:
+        """``fn`` (a write naming an RFQ) with what it needs of RFQs that left memory,
+        from the database: the named RFQ, closed (so the write is refused as it was
+        while the RFQ was in memory), and for a sealed quote whether its hash was
+        taken in one of them (caller holds ``core_lock``, as for :meth:`_commit_chunk`'s
+        lookup of old commitment hashes)."""
+
+        def run(body: Any, now: int) -> _T:
+            book = self.core.rfqs
+            if not book.forgotten:
+                return fn(body, now)
+            rfq_id = hexb(body.rfq_id)
+            recalled: dict[bytes, Rfq] = {}
+            if rfq_id not in book.rfqs:
+                view = self.store.load_rfq(rfq_id)
+                # Closed by the venue's clock (else, with a clock set back, a write could
+                # be taken into an RFQ that is not in memory): unknown otherwise.
+                if view is not None and now >= view["close_ms"]:
+                    recalled[rfq_id] = Rfq.from_final_view(view)
+            taken: frozenset[bytes] = frozenset()
+            if isinstance(body, QuoteCommitIn):
+                quote = hexb(body.commitment)
+                if quote not in book.quote_hashes and self.store.quote_taken(quote):
+                    taken = frozenset((quote,))
+            book.recalled, book.taken_elsewhere = recalled, taken
+            try:
+                return fn(body, now)
+            finally:
+                del book.recalled, book.taken_elsewhere  # back to the class's: none
+
+        return run
+
     async def request_rfq(self, body: RfqIn) -> Rfq:
         rfq: Rfq = await self._write(
             "rfq", body.requester, body, self.core.request_rfq, self._rfq_messages("rfq", body)
@@ -1782,7 +1938,7 @@ class VenueService:
             "quote_commit",
             body.maker,
             body,
-            self.core.quote_commit,
+            self._recalling(self.core.quote_commit),
             self._rfq_messages("quote_commit", body),
         )
         return q
@@ -1792,14 +1948,18 @@ class VenueService:
             "quote_reveal",
             body.maker,
             body,
-            self.core.quote_reveal,
+            self._recalling(self.core.quote_reveal),
             self._rfq_messages("quote_reveal", body),
         )
         return q
 
     async def accept(self, body: AcceptIn) -> Acceptance:
         a: Acceptance = await self._write(
-            "accept", body.requester, body, self.core.accept, self._rfq_messages("accept", body)
+            "accept",
+            body.requester,
+            body,
+            self._recalling(self.core.accept),
+            self._rfq_messages("accept", body),
         )
         return a
 
@@ -1830,10 +1990,24 @@ class VenueService:
         """Resume the venue halted after a failed batch (the operator's signed order)."""
         out: dict[str, Any] = await self._write("resume", body.operator, body, self.core.resume)
         log.warning("the operator resumed the venue halted after batch %d", out["batch_id"])
-        if self.prover is not None and self.prover.failure is not None:
-            # Proving halted too (the halt's cause, or alongside): it starts over at
-            # the unproven batch; a batch that fails again halts the venue again.
-            await asyncio.to_thread(self._restart_prover)
+        if self.settings.prove and (self.prover is None or self.prover.failure is not None):
+            # Proving halted too (the halt's cause, or alongside), or an earlier restart
+            # failed and left none: it starts over at the unproven batch; a batch that
+            # fails again halts the venue again.
+            try:
+                await asyncio.to_thread(self._restart_prover)
+            except Exception as exc:
+                reason = f"proving could not restart: {type(exc).__name__}: {exc}"
+                log.error("%s", reason)
+                failure = ProofFailure(out["batch_id"], reason, self.clock.now_ms())
+                pending: list[_PendingMessages] = []
+                with self.core_lock:
+                    self._halt_unproven(failure, pending)
+                self._publish_all(pending)
+                raise Halted(
+                    f"resume: {reason}; the venue halted again (sealbatch resume --batch "
+                    f"{out['batch_id']} once fixed)"
+                ) from exc
         return out
 
     def read(self, fn: Callable[[], _T]) -> _T:
@@ -1921,6 +2095,56 @@ class VenueService:
             older = self.store.load_trader_orders(trader, last - len(recent), exclude)
             recent = [s.sealed() for s in older] + recent
         return recent
+
+    async def rfq_view(self, rfq_id: bytes) -> dict[str, Any]:
+        """An RFQ's public view now: from memory, else (one that left it: closed, its
+        final view) from the database, once every write before it is durable.
+
+        Raises:
+            NotFound (``unknown_rfq``): the venue never had it.
+        """
+
+        def view() -> dict[str, Any] | None:
+            rfq = self.core.rfqs.rfqs.get(rfq_id)
+            return None if rfq is None else rfq.to_dict(self.clock.now_ms())
+
+        out = await self.read_durable(view)
+        if out is None and self.core.rfqs.forgotten:
+            # (read_durable waited for the writes before it: those of RFQs leaving too)
+            out = await asyncio.to_thread(self.store.load_rfq, rfq_id)
+        if out is None:
+            raise NotFound(f"rfq 0x{rfq_id.hex()} does not exist", "unknown_rfq")
+        return out
+
+    async def rfq_page(self, after: bytes | None, limit: int) -> list[dict[str, Any]]:
+        """The public views of the open RFQs opened after ``after`` (see
+        :meth:`RfqBook.open_rfqs`), at most ``limit``. An ``after`` that left memory
+        is looked up in the database: every RFQ in memory opened after it.
+
+        Raises:
+            NotFound (``unknown_rfq``): the venue never had ``after``.
+        """
+
+        def view(start: bytes | None) -> list[dict[str, Any]] | None:
+            now = self.clock.now_ms()
+            try:
+                page = self.core.rfqs.open_rfqs(now, start, limit)
+            except NotFound:
+                if not self.core.rfqs.forgotten:
+                    raise
+                return None
+            return [r.to_dict(now) for r in page]
+
+        out = await self.read_durable(functools.partial(view, after))
+        if out is None:
+            assert after is not None  # only an ``after`` can name no RFQ in memory
+            if await asyncio.to_thread(self.store.load_rfq, after) is None:
+                raise NotFound(
+                    f"after: expected the rfq_id of an RFQ, got 0x{after.hex()}", "unknown_rfq"
+                )
+            out = await self.read_durable(functools.partial(view, None))
+            assert out is not None  # no ``after``: nothing to look up
+        return out
 
     def _batch_messages(self, rec: BatchRecord) -> list[tuple[str, str, dict[str, Any]]]:
         msgs: list[tuple[str, str, dict[str, Any]]] = [("batches", "batch", rec.to_json())]

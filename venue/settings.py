@@ -109,6 +109,20 @@ class Settings(BaseSettings):
     rfq_min_window_ms: int = Field(default=400, ge=4)
     rfq_max_window_ms: int = Field(default=120_000, ge=4)
     rfq_band_bps: int = Field(default=200, ge=0, le=10_000)
+    rfq_max_open_per_account: int = Field(
+        default=32,
+        ge=1,
+        le=1_000_000,
+        description="most RFQs one requester may have open at once (opening one costs no "
+        "bond); the next is refused with 409 too_many_open_rfqs until one closes",
+    )
+    rfq_max_open: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="most RFQs open at once across the venue; the next is refused with 409 "
+        "too_many_open_rfqs until one closes",
+    )
     min_bond: int = Field(
         default=1_000_000,
         ge=0,

@@ -30,6 +30,7 @@ from sealbatch.auction.commit_reveal import (
     Receipt,
     Reveal,
     RevealedOrder,
+    SealedBatch,
 )
 from sealbatch.auction.commitment import commitment_preimage, digest_preimages
 from sealbatch.auction.encrypted_orders import open_ciphertexts
@@ -205,7 +206,9 @@ class VenueStateMachine:
             folder's content) stays in memory, newest first.
         memory_batches: cleared batches whose records and order statuses stay in
             memory; older ones are dropped (the operator stores them with each
-            batch and reads them back from the database on request).
+            batch and reads them back from the database on request). So do closed
+            RFQs whose last batch is that old (:meth:`_forget_rfqs`).
+        rfq_max_open: (per requester, venue-wide) most RFQs open at once (0: no cap).
     """
 
     def __init__(
@@ -221,6 +224,7 @@ class VenueStateMachine:
         quote_bond: int = 0,
         publications_kept: int = 64,
         memory_batches: int = 256,
+        rfq_max_open: tuple[int, int] = (0, 0),
         committee: Committee | None = None,
         key_wait_ms: int = 2_000,
     ) -> None:
@@ -240,7 +244,10 @@ class VenueStateMachine:
         marks = settlement.reference_prices()
         self.references: dict[str, int | None] = {m: marks.get(m) for m in self.markets}
         self.books: dict[int, CommitBook] = {}
-        self.rfqs = RfqBook(domain, self.markets, self.nonces, *rfq_window_ms)
+        self.rfqs = RfqBook(domain, self.markets, self.nonces, *rfq_window_ms, *rfq_max_open)
+        #: RFQs that left memory since the operator last took them (it stores their
+        #: final views and reads them back from the database on request)
+        self.rfqs_out: list[Rfq] = []
         self.blocks: dict[int, list[Acceptance]] = {}
         self.records: dict[int, BatchRecord] = {}
         self.order_statuses: dict[bytes, OrderStatus] = {}
@@ -313,6 +320,7 @@ class VenueStateMachine:
             books=books,
             publications=unproven,
             statuses_out={},
+            rfqs_out=[],
             transitions_out=[],
             replay_digests={},
             taken_elsewhere={},
@@ -326,6 +334,7 @@ class VenueStateMachine:
         state.setdefault("l1_next", 0)
         state.setdefault("l1_queue_to", {})
         state.setdefault("l1_anchoring", False)
+        state.setdefault("rfqs_out", [])
         self.__dict__.update(state)
         if not self.settlement.anchored:
             # A snapshot of a venue without an L1 written while every batch kept its
@@ -612,9 +621,11 @@ class VenueStateMachine:
         self.events_applied += 1
         return RevealOutcome(revealed, None, True)
 
-    def request_rfq(self, body: RfqIn, now_ms: int) -> Rfq:
+    def request_rfq(self, body: RfqIn, now_ms: int, *, capped: bool = True) -> Rfq:
+        """Open an RFQ (see :meth:`RfqBook.request`; ``capped=False`` only for the
+        replay of the venue's own log)."""
         self._check_running()
-        rfq = self.rfqs.request(body.message(), hexb(body.signature), now_ms)
+        rfq = self.rfqs.request(body.message(), hexb(body.signature), now_ms, capped=capped)
         self.events_applied += 1
         return rfq
 
@@ -908,7 +919,8 @@ class VenueStateMachine:
             # the signer is recovered nor the receipt signed again.
             "commit": functools.partial(self.commit, sign=False, verified=True),
             "reveal": functools.partial(self.reveal, verified=True),
-            "rfq": self.request_rfq,
+            # Taken under the caps of its time: caps lowered since do not undo it.
+            "rfq": functools.partial(self.request_rfq, capped=False),
             "quote_commit": self.quote_commit,
             "quote_reveal": self.quote_reveal,
             "accept": self.accept,
@@ -936,6 +948,7 @@ class VenueStateMachine:
         """
         target = self.schedule.last_cleared_by(now_ms)
         out: list[BatchRecord] = []
+        before = self.last_cleared
         self._seal_closed(now_ms)
         while self.last_cleared < target and self.halted is None:
             nxt = self._next_to_clear(target)
@@ -951,6 +964,8 @@ class VenueStateMachine:
         self.nonces.forget_expired(now_ms)
         if out:
             self._forget_old()
+        if self.last_cleared != before:
+            self._forget_rfqs()
         return out
 
     def _next_to_clear(self, target: int) -> int | None:
@@ -1139,6 +1154,24 @@ class VenueStateMachine:
         if dropped:
             self.evicted_any = True
 
+    def _rfq_last_batch(self, rfq: Rfq) -> int:
+        """The last batch an RFQ takes part in: the one collecting when its window
+        closes, or a later one its block settles in or its quotes' bonds wait for."""
+        last = self.schedule.collecting(rfq.close_ms)
+        if rfq.accepted is not None:
+            last = max(last, rfq.accepted.batch_id)
+        for q in rfq.quotes.values():
+            if q.bond_batch is not None:
+                last = max(last, q.bond_batch)
+        return last
+
+    def _forget_rfqs(self) -> None:
+        """Drop the oldest RFQs whose last batch is more than ``memory_batches`` behind
+        the last cleared one (closed, their blocks settled, their quote bonds
+        released or forfeited) into :attr:`rfqs_out`, for the operator to store."""
+        horizon = self.last_cleared - self.memory_batches
+        self.rfqs_out += self.rfqs.forget(lambda rfq: self._rfq_last_batch(rfq) < horizon)
+
     def _clear(self, batch_id: int) -> BatchRecord:
         clears_at = self.schedule.clears_at(batch_id)
         book = self.books.pop(batch_id, None) or self.book(batch_id, register=False)
@@ -1160,7 +1193,11 @@ class VenueStateMachine:
                 revealed=tuple(r for r in sealed.revealed if r.order.market not in halted),
             )
             carried_in = tuple(r for r in carried_in if r.order.market not in halted)
-        result = clear_batch(sealed, self.markets, references, carried_in)
+        try:
+            result = clear_batch(sealed, self.markets, references, carried_in)
+        except AuctionError as exc:
+            # The clearing refused the batch: it fails as when settlement refuses one.
+            return self._fail_unclearable(batch_id, sealed, threshold, exc)
         blocks, checked = self._check_blocks(batch_id, result, references)
         outcome = self.settlement.settle(result, [block_trade(a) for a in blocks], clears_at)
         summary = outcome.summary
@@ -1254,6 +1291,53 @@ class VenueStateMachine:
         # kept per batch would grow for ever.
         if self.settlement.anchored:
             self.l1_queue_to[batch_id] = self.l1_next
+        self._statuses_out(batch_id, touched)
+        return record
+
+    def _fail_unclearable(
+        self,
+        batch_id: int,
+        sealed: SealedBatch,
+        threshold: dict[str, Any] | None,
+        exc: AuctionError,
+    ) -> BatchRecord:
+        """Record ``batch_id`` as failed because the clearing refused it, and halt: as
+        for a batch settlement refuses, nothing of it is applied (its bonds are
+        released, not forfeited; its blocks fail; its orders end ``not_filled`` with
+        the reason ``batch_failed``) and nothing clears until the operator resumes."""
+        error = f"the clearing refused batch {batch_id}: {exc}"
+        self.settlement.release(batch_id)
+        blocks = tuple(
+            BlockOutcome(a, "failed", "batch_failed") for a in self.blocks.pop(batch_id, [])
+        )
+        record = BatchRecord(
+            batch_id=batch_id,
+            status="failed",
+            windows=self.schedule.windows(batch_id),
+            seed=sealed.seed,
+            commitments=len(sealed.receipts),
+            revealed=len(sealed.revealed),
+            carried_in=0,
+            carried_out=len(self.carried),
+            markets={},
+            forfeits=(),
+            rejections=tuple(self.rejections.pop(batch_id, [])),
+            blocks=blocks,
+            settlement={"settled": False, "error": error, "code": exc.code},
+            threshold=threshold,
+        ).hashed()
+        touched = [r.commitment for r in sealed.receipts]
+        for c in (
+            *(r.commitment for r in sealed.revealed),
+            *(f.commitment for f in sealed.forfeited),
+        ):
+            old = self.order_statuses.get(c)
+            if old is not None:
+                self.order_statuses[c] = dataclasses.replace(
+                    old, status="not_filled", reason="batch_failed", detail=error
+                )
+        self.records[batch_id] = record
+        touched += self._halt(batch_id, error, self.schedule.clears_at(batch_id))
         self._statuses_out(batch_id, touched)
         return record
 

@@ -11,6 +11,8 @@ __all__ = [
     "FateRow",
     "MetaRow",
     "ProofRow",
+    "RfqQuoteRow",
+    "RfqRow",
     "SnapshotRow",
     "TransitionRow",
 ]
@@ -50,6 +52,27 @@ class FateRow(SQLModel, table=True):
     batch_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class RfqRow(SQLModel, table=True):
+    """A closed RFQ's final public view (JSON), stored when it leaves memory: the
+    venue keeps only recent RFQs in memory and reads older ones from here."""
+
+    __tablename__ = "rfq"
+
+    rfq_id: str = Field(primary_key=True, max_length=66)
+    requester: str = Field(max_length=42, index=True)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class RfqQuoteRow(SQLModel, table=True):
+    """A quote hash taken in an RFQ that left memory (stored with the RFQ's row): a
+    quote hash is taken once, ever."""
+
+    __tablename__ = "rfq_quote"
+
+    commitment: str = Field(primary_key=True, max_length=66)
+    rfq_id: str = Field(max_length=66)
 
 
 class SnapshotRow(SQLModel, table=True):

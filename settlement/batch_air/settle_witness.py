@@ -743,16 +743,24 @@ def settle_publication(
 
 
 def replay_published(
-    files: Mapping[str, str], pre: LedgerState, config: SettlementConfig
+    files: Mapping[str, str],
+    pre: LedgerState,
+    config: SettlementConfig,
+    batch: PublishedBatch | None = None,
 ) -> BatchWitness:
     """Replay a published batch folder's transition (as ``sealbatch replay`` does) and
     return its witness: the settlement statement's flows, forfeits charged and funding
     steps come from here, so the verifier derives them from the published inputs.
 
+    Args:
+        batch: the folder's inputs already read from ``files``
+            (:meth:`PublishedBatch.from_parsed`); by default they are read here.
+
     Raises:
         BatchStatementError: a malformed file, or a batch that does not settle.
     """
-    batch = PublishedBatch.from_files(files)  # checks every value it reads
+    if batch is None:
+        batch = PublishedBatch.from_files(files)  # checks every value it reads
     try:
         return batch.resettle(pre, config).witness
     except (AuctionError, SettlementError) as exc:
@@ -760,15 +768,20 @@ def replay_published(
 
 
 def settle_from_files(
-    files: Mapping[str, str], pre: LedgerState, post: LedgerState, config: SettlementConfig
+    files: Mapping[str, str],
+    pre: LedgerState,
+    post: LedgerState,
+    config: SettlementConfig,
+    batch: PublishedBatch | None = None,
 ) -> tuple[SettleStatement, SettleWitness]:
     """The settlement statement of a published batch (roots, header and pools of the
-    **published** states) and the witness of its replayed transition.
+    **published** states) and the witness of its replayed transition (``batch``: see
+    :func:`replay_published`).
 
     Raises:
         BatchStatementError: the batch does not replay, or has too many markets.
     """
-    witness = replay_published(files, pre, config)
+    witness = replay_published(files, pre, config, batch)
     try:
         statement, published = settle_inputs(
             replace(witness, post=post, post_root=state_root(post)), config

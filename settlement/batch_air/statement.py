@@ -55,6 +55,7 @@ from sealbatch.settlement.oracle import OracleConfig, OracleRound, read_index
 from sealbatch.settlement.params import MarketRisk, SettlementConfig
 from sealbatch.settlement.publication import (
     BATCH_FILES,
+    PublishedBatch,
     check_result,
     read_oracle_config,
     transfers_from_dict,
@@ -376,7 +377,11 @@ def _statement_from_files(files: Mapping[str, str]) -> BatchStatement:
     for j, ms in enumerate(post.market_states):
         public += [prices[j], *_signed(ms.funding_index), ms.mark_price, counts[j], references[j]]
         public += indexes[j]
-    settle, settle_witness = settle_from_files(files, pre, post, config)
+    # the replay takes the inputs as read above: each file is parsed once
+    batch = PublishedBatch.from_parsed(
+        result, orders, oracle_round, oracle_config, (deposits, blocks, withdrawals)
+    )
+    settle, settle_witness = settle_from_files(files, pre, post, config, batch)
     public += settle.to_elements()
     charges = _forfeit_charges(result, pre, post, config, halted, deposits)
     return BatchStatement(

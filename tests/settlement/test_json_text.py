@@ -18,6 +18,8 @@ from sealbatch.settlement.json_text import (
     MAX_DEPTH,
     DuplicateKey,
     check_depth,
+    check_unique_keys,
+    count_keys,
     loads_json,
     nesting_depth,
 )
@@ -165,6 +167,49 @@ def test_a_key_twice_in_one_object_is_refused_naming_it(text: str | bytes, key: 
 )
 def test_the_same_key_in_different_objects_is_read(text: str) -> None:
     assert loads_json(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('{"qty": 1, "qty": 2}', "qty"),
+        ('[1, {"c": [], "c": null}]', "c"),
+        ('{"a": 1, "\\u0061": 2}', "a"),
+        (b'{"x": 0, "x": 0}', "x"),
+    ],
+)
+@pytest.mark.parametrize("counted", [False, True], ids=["keys-counted-here", "keys-given"])
+def test_check_unique_keys_refuses_a_key_twice_however_the_keys_were_counted(
+    text: str | bytes, key: str, counted: bool
+) -> None:
+    from pydantic_core import from_json
+
+    keys = count_keys(from_json(text)) if counted else None
+    with pytest.raises(DuplicateKey) as refused:
+        check_unique_keys(text, keys)
+    assert refused.value.key == key
+
+
+def test_check_unique_keys_finds_a_key_twice_beside_an_integer_of_5000_digits() -> None:
+    """More digits than ``int()`` takes from a string (and pydantic-core's parser reads)."""
+    with pytest.raises(DuplicateKey) as refused:
+        check_unique_keys('{"n": ' + "9" * 5_000 + ', "n": 1}')
+    assert refused.value.key == "n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['[{"a": 1}, {"a": 2}]', '{"a": {"a": "b:c"}}', '{"a": 1, "A": 2}', "{not json: 1, 2: 3}"],
+)
+def test_check_unique_keys_passes_a_document_without_a_key_twice(text: str) -> None:
+    check_unique_keys(text)
+
+
+def test_count_keys_counts_every_object_at_any_depth() -> None:
+    doc: Any = {"a": 1}
+    for _ in range(10_000):
+        doc = [{"k": doc, "j": 0}]
+    assert count_keys(doc) == 1 + 2 * 10_000
 
 
 def test_a_repeated_keys_message_is_one_short_line() -> None:

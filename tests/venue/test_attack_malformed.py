@@ -64,6 +64,60 @@ def test_later_malformed_messages_leave_the_subscription_usable(venue: Venue) ->
         assert msg["type"] == "batch" and msg["topic"] == "batches" and msg["seq"] == 1
 
 
+#: Subscribe frames holding a key twice: the parse kept the last value (here the
+#: ``batches`` topic, the socket subscribed), another reader keeps the first.
+TWICE_FRAMES = [
+    pytest.param('{"op":"subscribe","topics":["rfqs"],"topics":["batches"]}', "topics", id="top"),
+    pytest.param(
+        '{"op":"subscribe","topics":["batches"],'
+        '"auth":[{"account":"0x1","expiry":1,"signature":"0x","account":"0x2"}]}',
+        "account",
+        id="nested",
+    ),
+    pytest.param(
+        '{"op":"subscribe","topics":["rfqs"],"\\u0074opics":["batches"]}',
+        "topics",
+        id="spelled-two-ways",
+    ),
+]
+
+
+@pytest.mark.parametrize(("frame", "key"), TWICE_FRAMES)
+def test_a_subscribe_with_a_key_twice_gets_malformed_json_and_a_clean_close(
+    venue: Venue, frame: str, key: str
+) -> None:
+    with venue.tc.websocket_connect("/v1/stream") as ws:
+        ws.send_text(frame)
+        assert ws.receive_json() == {
+            "type": "error",
+            "code": "malformed_json",
+            "detail": f'frame: expected a JSON document, got the key "{key}" twice in one object',
+        }
+        closed = ws.receive()
+        assert closed["type"] == "websocket.close" and closed["code"] == 1008
+    assert venue.service.broker.subscribers == 0
+
+
+def test_a_later_message_with_a_key_twice_gets_malformed_json(venue: Venue) -> None:
+    """As any other malformed later message: an error frame, the subscription goes on."""
+    with venue.tc.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"op": "subscribe", "topics": ["batches"]})
+        assert ws.receive_json()["type"] == "snapshot"
+        ws.send_text('{"op":"subscribe","op":"unsubscribe"}')
+        assert ws.receive_json() == {
+            "type": "error",
+            "code": "malformed_json",
+            "detail": 'frame: expected a JSON document, got the key "op" twice in one object',
+        }
+        # a key in two objects, or a ":" in a string, is no key twice
+        ws.send_text('{"a":{"a":"x:y"}}')
+        assert ws.receive_json()["code"] == "unexpected_message"
+        venue.traders["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 5))
+        venue.to_cleared(0)
+        msg = ws.receive_json()
+        assert msg["type"] == "batch" and msg["topic"] == "batches" and msg["seq"] == 1
+
+
 @pytest.mark.parametrize(
     "path", ["/v1/reveals", "/v1/commitments", "/v1/deposits", "/v1/rfqs", "/v1/oracle/reports"]
 )

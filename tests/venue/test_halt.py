@@ -218,3 +218,44 @@ def test_sealbatch_resume_signs_with_the_operator_key(
     assert resume_cmd.run(parser.parse_args(["resume", "--batch", "1"])) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["batch_id"] == 1
     assert venue.service.core.halted is None
+
+
+def test_a_batch_the_clearing_refuses_fails_and_halts_and_loses_no_order(
+    venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clearing (not settlement) refuses batch 1 (an AuctionError): it must end
+    ``failed`` with the reason and halt the venue, as a batch settlement refuses does,
+    not leave its book half taken (every read a 422, the batch cleared later without
+    its orders)."""
+    from sealbatch.auction.errors import AuctionError
+    from sealbatch.venue import state_machine
+
+    real = state_machine.clear_batch
+
+    def clear_batch(sealed: Any, *args: Any, **kw: Any) -> Any:
+        if sealed.batch_id == 1:
+            raise AuctionError("batch 1: expected a batch the clearing takes, got a test fault")
+        return real(sealed, *args, **kw)
+
+    monkeypatch.setattr(state_machine, "clear_batch", clear_batch)
+    t = venue.traders
+    venue.to_cleared(0)  # the deposits; batch 1 collects
+    before = t["dave"].account()["collateral"]
+    c = t["dave"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=5_000_000)
+    d = t["erin"].commit(Order("BTC-PERP", Side.SELL, 100, 1))
+    assert c.batch_id == 1
+    venue.to_reveal(1)
+    t["dave"].reveal(c)
+    t["erin"].reveal(d)
+    rec = venue.to_cleared(1)
+    assert rec["status"] == "failed"
+    assert "the clearing refused batch 1" in rec["settlement"]["error"]
+    assert venue.service.core.halted is not None
+    assert venue.service.core.halted["batch_id"] == 1
+    fate = t["dave"].order(c.commitment)
+    assert (fate["status"], fate["reason"]) == ("not_filled", "batch_failed")
+    assert t["dave"].account()["collateral"] == before  # the bond was released
+    monkeypatch.setattr(state_machine, "clear_batch", real)
+    venue.clock.set(T0 + 4_000 + 50)
+    r = venue.tc.post("/v1/operator/resume", json=_resume_body(venue, 1, OPERATOR_KEY))
+    assert r.status_code == 200, r.text

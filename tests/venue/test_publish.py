@@ -3,6 +3,7 @@ included) as a folder that ``sealbatch replay`` re-derives exactly."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import tarfile
@@ -16,7 +17,8 @@ from sealbatch.settlement.publication import BATCH_FILES
 from sealbatch.venue.app import create_app
 from sealbatch.venue.cli import main
 from sealbatch.venue.clock import ManualClock
-from tests.venue.conftest import Venue, make_settings
+from sealbatch.venue.persistence import Store
+from tests.venue.conftest import T0, Venue, make_settings
 from tests.venue.test_rfq import _auction_trade, _prime_price, _rfq_until_revealed
 
 
@@ -145,3 +147,95 @@ def test_a_restart_writes_what_a_crash_left_unpublished(
     with TestClient(app):
         pass
     assert (out / f"batch-{last}" / "post_state.json").read_text() == kept
+
+
+def test_a_restart_writes_the_proof_a_crash_left_unwritten(
+    published: tuple[Venue, Path], db_url: str, clock: ManualClock
+) -> None:
+    """A proof and the proven record are stored together before ``proof.bin`` is written
+    beside the folder: a venue that stops in between writes the file at its restart."""
+    venue, out = published
+    last = _batches(out)[-1]
+    proof = b"a stand-in for the stored proof"
+    store = Store(db_url)  # what the venue stores as a batch becomes proven
+    store.write([], [dataclasses.replace(venue.service.core.records[last], status="proven")],
+                proofs=[(last, proof)])  # fmt: skip
+    store.close()
+    assert not (out / f"batch-{last}" / "proof.bin").exists()
+    app = create_app(make_settings(db_url, publish_dir=str(out)), clock)
+    with TestClient(app) as tc:
+        assert tc.get(f"/v1/batches/{last}").json()["status"] == "proven"
+    assert (out / f"batch-{last}" / "proof.bin").read_bytes() == proof
+
+
+def test_the_archive_from_memory_is_byte_for_byte_the_folder_written_at_settlement(
+    published: tuple[Venue, Path],
+) -> None:
+    """The archive of a batch whose folder is gone (a write that failed) is made again
+    from memory, batches later: the same bytes as the folder written when it settled
+    (nothing in it may depend on what changed since, e.g. the marks or the oracle)."""
+    venue, out = published
+    for b in _batches(out):
+        folder = out / f"batch-{b}"
+        written = {p.name: p.read_text() for p in folder.iterdir()}
+        for p in folder.iterdir():
+            p.unlink()
+        folder.rmdir()
+        r = venue.tc.get(f"/v1/batches/{b}/archive")
+        assert r.status_code == 200, r.text
+        with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
+            served = {
+                m.name.removeprefix(f"batch-{b}/"): tar.extractfile(m).read().decode()  # type: ignore[union-attr]
+                for m in tar.getmembers()
+            }
+        assert served == written, b
+
+
+def test_a_folder_another_venue_left_in_dir_is_kept_reported_and_not_served(
+    published: tuple[Venue, Path], tmp_path: Path
+) -> None:
+    """The attack: a venue restarted on a new database with the same ``--publish DIR``
+    meets the old venue's ``batch-0/``. It must not overwrite what was published, nor
+    take it for its own batch 0 in the archive: it counts a publish failure."""
+    _, out = published
+    old = {p.name: p.read_text() for p in (out / "batch-0").iterdir()}
+    clock = ManualClock(T0 + 100)
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'new.db'}", publish_dir=str(out)), clock)
+    with TestClient(app) as tc:
+        v = Venue(tc, clock)
+        v.fund(12_345_000_000)
+        assert v.to_cleared(0)["status"] == "settled"
+        v.service.wait_published()
+        assert {p.name: p.read_text() for p in (out / "batch-0").iterdir()} == old
+        assert "sealbatch_publish_failures_total 1.0" in tc.get("/metrics").text
+        r = tc.get("/v1/batches/0/archive")
+        assert r.status_code == 200, r.text
+        with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
+            member = tar.extractfile("batch-0/transfers.json")
+            assert member is not None
+            deposits = json.loads(member.read())["deposits"]
+    assert {d["amount"] for d in deposits} == {12_345_000_000}
+
+
+def test_a_restart_removes_what_a_venue_killed_mid_write_left_half_written(
+    published: tuple[Venue, Path], db_url: str, clock: ManualClock
+) -> None:
+    """Killed while writing a folder, a venue leaves its temporary folder (named for its
+    process) in DIR; the restart that writes the folder removes it."""
+    import subprocess
+    import sys
+
+    _, out = published
+    last = _batches(out)[-1]
+    folder = out / f"batch-{last}"
+    kept = (folder / "post_state.json").read_text()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = out / f".batch-{last}.tmp-{int(dead.stdout)}"
+    folder.rename(stale)
+    (stale / "post_state.json").write_text(kept[:10])  # half written
+    app = create_app(make_settings(db_url, publish_dir=str(out)), clock)
+    with TestClient(app):
+        pass
+    assert (folder / "post_state.json").read_text() == kept
+    assert not list(out.glob(".*"))

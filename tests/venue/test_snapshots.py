@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.settlement.roots import state_root
@@ -200,3 +200,63 @@ def test_a_restart_under_other_settlement_rules_is_refused(
     state, _, _ = _restart(db_url, clock, snapshot_every=snapshot_every)
     assert state == live
     assert len(running) == 8
+
+
+def _corrupt(blob: bytes, how: str) -> bytes:
+    """``blob`` damaged so that unpickling it fails with another error than the
+    unpickler's own: a protocol byte out of range (ValueError), a market's name
+    that is no UTF-8 any more (UnicodeDecodeError)."""
+    if how == "protocol":
+        return blob[:1] + b"\xff" + blob[2:]
+    at = blob.index(b"BTC-PERP")
+    return blob[:at] + b"\xff" * 8 + blob[at + 8 :]
+
+
+@pytest.mark.parametrize("how", ["protocol", "utf8"])
+def test_a_damaged_snapshot_is_not_used_however_the_unpickler_fails(
+    db_url: str, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A damaged snapshot row must not stop the venue from starting: docs/api.md says a
+    snapshot that does not load is not used and the log is replayed instead."""
+    clock = ManualClock(T0 + 100)
+    with _running(make_settings(db_url, snapshot_every=EVERY), clock) as venue:
+        venue.fund()
+        _trade(venue, 0, 6)
+        live = _state(venue.service)
+        total = venue.service.writer.events_written + venue.service.replayed
+    t = SnapshotRow.__table__  # type: ignore[attr-defined]
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        for batch_id, blob in conn.execute(select(t.c.batch_id, t.c.blob)).all():
+            damaged = _corrupt(bytes(blob), how)
+            conn.execute(update(t).where(t.c.batch_id == batch_id).values(blob=damaged))
+    engine.dispose()
+    state, replayed, snap = _restart(db_url, clock)
+    assert (replayed, snap) == (total, -1)  # the whole log, no snapshot
+    assert state == live
+    assert any("replaying the whole log" in r.getMessage() for r in caplog.records)
+
+
+def test_a_restart_falls_back_to_the_older_snapshot_when_the_newest_does_not_check_out(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two snapshots are kept (batches 4 and 8): with the newest refused, the restart
+    loads the one before it and replays the log from there, not the whole log."""
+    clock = ManualClock(T0 + 100)
+    with _running(make_settings(db_url, snapshot_every=EVERY), clock) as venue:
+        venue.fund()
+        _trade(venue, 0, 11)
+        live = _state(venue.service)
+        total = venue.service.writer.events_written + venue.service.replayed
+    t = SnapshotRow.__table__  # type: ignore[attr-defined]
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        assert sorted(r[0] for r in conn.execute(select(t.c.batch_id)).all()) == [4, 8]
+        conn.execute(update(t).where(t.c.batch_id == 8).values(state_root="0x" + "00" * 32))
+    engine.dispose()
+    state, replayed, snap = _restart(db_url, clock)
+    assert snap == 4
+    assert 0 < replayed < total
+    assert state == live
+    refused = [r.getMessage() for r in caplog.records if "snapshot of batch 8" in r.getMessage()]
+    assert refused and "not used" in refused[0]

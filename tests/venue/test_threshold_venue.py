@@ -10,7 +10,9 @@ real processes are tested in test_keyper_processes.py.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,6 +229,28 @@ def _published_threshold(cv: Committee3) -> Path:
     assert _record(cv.venue, 3)["status"] == "settled"
     cv.venue.service.wait_published()
     return Path(cv.venue.service.settings.publish_dir or "") / "batch-3"
+
+
+def test_the_archive_of_an_unpublished_encrypted_batch_carries_its_threshold_file(
+    cv: Committee3, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder that could not be written (here: removed) is still served from memory by
+    ``GET /v1/batches/{id}/archive``: the same files, threshold.json included, and
+    they replay with its checks."""
+    src = _published_threshold(cv)
+    published = {f.name: f.read_text() for f in src.iterdir()}
+    assert "threshold.json" in published
+    for f in src.iterdir():
+        f.unlink()
+    src.rmdir()
+    r = cv.venue.tc.get("/v1/batches/3/archive")
+    assert r.status_code == 200, r.text
+    with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
+        tar.extractall(tmp_path / "served", filter="data")
+    served = tmp_path / "served" / "batch-3"
+    assert {f.name: f.read_text() for f in served.iterdir()} == published
+    assert main(["replay", str(served)]) == 0
+    assert "threshold.json" in capsys.readouterr().out
 
 
 def test_a_malformed_threshold_value_is_named_and_a_bug_escapes(

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sealbatch.venue.commands.output_dirs import parent_folder_problem
+
 __all__ = ["register"]
 
 
@@ -150,14 +152,7 @@ def _out_problem(out: Path) -> str | None:
         if not out.is_dir():
             return f"expected a directory, got the file {out}"
         return None if os.access(out, os.W_OK | os.X_OK) else f"cannot write into {out}"
-    ancestor = out.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        return f"expected a directory, got the file {ancestor}"
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        return f"cannot write into {ancestor}"
-    return None
+    return parent_folder_problem(out, makes_parents=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The folder a command writes into, checked before the command does any work."""
+"""Where a command writes (a folder, a file), checked before the command does any work."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["output_dir_problem"]
+__all__ = ["output_dir_problem", "parent_folder_problem"]
 
 
 def output_dir_problem(path: Path) -> str | None:
@@ -34,4 +34,31 @@ def output_dir_problem(path: Path) -> str | None:
         return f"cannot write into {target}: {exc.strerror or exc}"
     os.close(fd)
     os.unlink(probe)
+    return None
+
+
+def parent_folder_problem(path: Path, *, makes_parents: bool) -> str | None:
+    """Why the folder ``path`` goes into cannot take it, or None when it can.
+
+    The folder must be a directory this process can write into (``os.access``; the
+    check writes nothing). What ``path`` itself is (a folder, a file) is the caller's
+    check.
+
+    Args:
+        path: what the command writes: a file, or a folder it makes.
+        makes_parents: the command makes the missing folders above ``path``
+            (``lab run --out``): the nearest that exists is the one checked. Otherwise
+            (``prove -o``) ``path``'s parent must exist already: a mistyped folder is
+            refused, not created.
+    """
+    folder = path.parent
+    if makes_parents:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"expected a directory, got the file {folder}"
+    elif not folder.is_dir():
+        return f"expected an existing folder for {path}, {folder} is not one"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write into {folder}"
     return None

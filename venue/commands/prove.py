@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sealbatch.venue.commands.output_dirs import parent_folder_problem
+
 __all__ = ["register"]
 
 
@@ -63,12 +65,8 @@ def _output_problem(output: str) -> str | None:
     path = Path(output)
     if path.is_dir():
         return f"-o: expected a file, got the directory {path}"
-    folder = path.parent
-    if not folder.is_dir():
-        return f"-o: expected an existing folder for {path}, {folder} is not one"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"-o: cannot write into {folder}"
-    return None
+    problem = parent_folder_problem(path, makes_parents=False)
+    return None if problem is None else f"-o: {problem}"
 
 
 def _write_proof(output: str, data: bytes) -> str | None:

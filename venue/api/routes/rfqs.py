@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -69,13 +69,7 @@ async def list_rfqs(
     ] = None,
 ) -> JSONResponse:
     start = None if after is None else parse_hex32(after, "after")
-
-    def view() -> dict[str, Any]:
-        now = service.clock.now_ms()
-        page = service.core.rfqs.open_rfqs(now, start, limit)
-        return {"rfqs": [r.to_dict(now) for r in page]}
-
-    return json_response(await service.read_durable(view))
+    return json_response({"rfqs": await service.rfq_page(start, limit)})
 
 
 @router.get(
@@ -85,12 +79,7 @@ async def list_rfqs(
     summary="One RFQ, its quotes and acceptance",
 )
 async def get_rfq(service: ServiceDep, rfq_id: str) -> JSONResponse:
-    key = parse_hex32(rfq_id, "rfq_id")
-    return json_response(
-        await service.read_durable(
-            lambda: service.core.rfqs.get(key).to_dict(service.clock.now_ms())
-        )
-    )
+    return json_response(await service.rfq_view(parse_hex32(rfq_id, "rfq_id")))
 
 
 @router.post(

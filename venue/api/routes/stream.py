@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic_core import from_json
 from starlette.types import Message
 
+from sealbatch.settlement.json_text import check_unique_keys, count_keys
 from sealbatch.venue.api.deps import (
     DECIMAL,
     MAX_ID,
@@ -73,7 +74,9 @@ def _parse_frame(message: Message) -> Any:
     """The JSON document of a text frame.
 
     Raises:
-        StreamRefused: ``malformed_json`` (a binary frame, not JSON, nested too deep).
+        StreamRefused: ``malformed_json`` (a binary frame, not JSON, nested too deep,
+            a key twice in one object: the parse keeps the last value, another
+            reader the first, as for a request body).
     """
     text = message.get("text")
     if not isinstance(text, str):
@@ -83,11 +86,13 @@ def _parse_frame(message: Message) -> Any:
     try:
         # pydantic-core's Rust parser: its depth limit never depends on the
         # interpreter's recursion limit (which a library may have raised)
-        return from_json(text)
-    except ValueError as exc:
+        doc = from_json(text)
+        check_unique_keys(text, count_keys(doc))
+    except ValueError as exc:  # DuplicateKey too
         raise StreamRefused(
             f"frame: expected a JSON document, got {exc}", "malformed_json"
         ) from None
+    return doc
 
 
 def _subscription(service: VenueService, doc: Any) -> set[str]:
