@@ -209,3 +209,21 @@ def test_a_reissued_batch_with_another_liquidation_id_fails_its_own_replay(
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if "pre_state.json liquidation ids" in ln)
     assert "MISMATCH" in line and f"(batch {LAST - 1})" in line
+
+
+def test_a_batch_taken_out_of_the_folder_breaks_the_chain_and_is_named(
+    chain: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An auditor handed a folder without one batch (the one that staged the liquidation
+    order): the chain breaks at the next, and the message names the gap; a gap the chain
+    crosses (an empty batch is not published) is not an error on its own."""
+    shutil.rmtree(chain / f"batch-{LAST - 1}")
+    assert main(["replay", str(chain)]) == 1
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith(f"batch {LAST} "))
+    assert "MISMATCH chain" in line
+    assert f"(batch-{LAST - 1} not in the folder: a batch missing?)" in line
+    # The honest chain with the last batch left out: no gap inside it, no hint.
+    shutil.rmtree(chain / f"batch-{LAST}")
+    assert main(["replay", str(chain)]) == 0
+    assert "not in the folder" not in capsys.readouterr().out

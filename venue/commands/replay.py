@@ -181,7 +181,14 @@ def run(args: argparse.Namespace) -> int:
             checks.append(("folder name", f"batch-{batch_id} holds batch {replayed.batch_id}"))
         if previous is not None:
             # The venue skips empty batches: the chain runs over the published ones.
-            checks.append(("chain", _chain_difference(*previous, replayed)))
+            why = _chain_difference(*previous, replayed)
+            if why and batch_id > previous[0] + 1:
+                # Empty batches are not published, so a gap alone proves nothing; with
+                # a broken chain, a batch taken out of the folder is the likely cause.
+                gap = previous[0] + 1, batch_id - 1
+                held = f"batch-{gap[0]}" if gap[0] == gap[1] else f"batch-{gap[0]}..{gap[1]}"
+                why += f" ({held} not in the folder: a batch missing?)"
+            checks.append(("chain", why))
         previous = (batch_id, replayed)
         bad = [(n, w) for n, w in checks if w]
         failed = failed or bool(bad)
