@@ -195,17 +195,7 @@ class BlockOutcome:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> BlockOutcome:
-        acceptance = Acceptance(
-            _hex32(d["rfq_id"]),
-            _hex32(d["quote"]),
-            d["market"],
-            Address(d["buyer"]),
-            Address(d["seller"]),
-            d["price"],
-            d["quantity"],
-            d["accepted_ms"],
-            d["batch_id"],
-        )
+        acceptance = Acceptance.from_dict(d)
         band = d.get("band")
         return cls(
             acceptance, d["status"], d["reason"], (band[0], band[1]) if band is not None else None

@@ -208,6 +208,21 @@ class Acceptance:
             "batch_id": self.batch_id,
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Acceptance:
+        """The acceptance :meth:`to_dict` wrote (stored records and final views)."""
+        return cls(
+            bytes.fromhex(d["rfq_id"].removeprefix("0x")),
+            bytes.fromhex(d["quote"].removeprefix("0x")),
+            d["market"],
+            Address(d["buyer"]),
+            Address(d["seller"]),
+            d["price"],
+            d["quantity"],
+            d["accepted_ms"],
+            d["batch_id"],
+        )
+
 
 @dataclass
 class Rfq:
@@ -280,19 +295,7 @@ class Rfq:
             BlockSide[view["side"].upper()],
             view["opened_ms"],
             view["close_ms"] - view["opened_ms"],
-            accepted=None
-            if accepted is None
-            else Acceptance(
-                bytes.fromhex(accepted["rfq_id"][2:]),
-                bytes.fromhex(accepted["quote"][2:]),
-                accepted["market"],
-                Address(accepted["buyer"]),
-                Address(accepted["seller"]),
-                accepted["price"],
-                accepted["quantity"],
-                accepted["accepted_ms"],
-                accepted["batch_id"],
-            ),
+            accepted=None if accepted is None else Acceptance.from_dict(accepted),
         )
 
     def final_view(self) -> dict[str, Any]:

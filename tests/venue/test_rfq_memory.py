@@ -294,3 +294,27 @@ def test_a_book_pickled_before_the_caps_counts_its_open_rfqs(capped: Venue) -> N
     assert old.open_by_requester == book.open_by_requester
     assert old.open_by_requester[t["alice"].address] == 2
     assert old.open_count == book.open_count == 3
+
+
+def test_an_acceptance_reads_back_what_it_wrote() -> None:
+    from sealbatch.crypto.eip712 import Address
+    from sealbatch.venue.batch_record import BlockOutcome
+    from sealbatch.venue.rfq import Acceptance
+
+    a = Acceptance(
+        bytes(range(32)),
+        bytes(range(1, 33)),
+        "BTC-PERP",
+        Address("0x" + "11" * 20),
+        Address("0x" + "22" * 20),
+        101,
+        7,
+        T0 + 5,
+        3,
+    )
+    assert Acceptance.from_dict(a.to_dict()) == a
+    # a stored block outcome carries more keys than the acceptance (status, reason)
+    doc = {**a.to_dict(), "status": "filled", "reason": None}
+    assert BlockOutcome.from_json(doc).acceptance == a
+    changed = {**a.to_dict(), "price": 102}
+    assert Acceptance.from_dict(changed) != a
