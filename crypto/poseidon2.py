@@ -62,7 +62,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -248,19 +248,26 @@ def _sbox(a: U64Array) -> U64Array:
     return a6
 
 
-def _external_layer(S: U64Array) -> U64Array:
-    """M_E · S for a (16, n) array of values < 2^40; returns reduced values."""
-    n = S.shape[1]
-    X = S.reshape(4, 4, n)  # [block, position, state]
-    x0, x1, x2, x3 = X[:, 0], X[:, 1], X[:, 2], X[:, 3]
-    # M4 by an addition chain: rows (5,7,1,3), (4,6,1,1), (1,3,5,7), (1,1,4,6).
+_Lane = TypeVar("_Lane", int, U64Array)
+
+
+def _m4(x0: _Lane, x1: _Lane, x2: _Lane, x3: _Lane) -> tuple[_Lane, _Lane, _Lane, _Lane]:
+    """The HorizenLabs M4 by its addition chain — rows (5,7,1,3), (4,6,1,1),
+    (1,3,5,7), (1,1,4,6) — on Python ints or on numpy lanes alike."""
     t0 = x0 + x1
     t1 = x2 + x3
     t2 = x1 + x1 + t1
     t3 = x3 + x3 + t0
     t4 = 4 * t1 + t3
     t5 = 4 * t0 + t2
-    Y = np.stack((t3 + t5, t5, t2 + t4, t4), axis=1)  # (4, 4, n)
+    return t3 + t5, t5, t2 + t4, t4
+
+
+def _external_layer(S: U64Array) -> U64Array:
+    """M_E · S for a (16, n) array of values < 2^40; returns reduced values."""
+    n = S.shape[1]
+    X = S.reshape(4, 4, n)  # [block, position, state]
+    Y = np.stack(_m4(X[:, 0], X[:, 1], X[:, 2], X[:, 3]), axis=1)  # (4, 4, n)
     Y += Y.sum(axis=0)
     _reduce(Y)
     return Y.reshape(WIDTH, n)
@@ -304,24 +311,13 @@ _I_FIRST = EXTERNAL_ROUND_CONSTANTS[: ROUNDS_F // 2]
 _I_LAST = EXTERNAL_ROUND_CONSTANTS[ROUNDS_F // 2 :]
 
 
-def _m4_ints(x0: int, x1: int, x2: int, x3: int) -> tuple[int, int, int, int]:
-    """The HorizenLabs M4 by its addition chain."""
-    t0 = x0 + x1
-    t1 = x2 + x3
-    t2 = x1 + x1 + t1
-    t3 = x3 + x3 + t0
-    t4 = 4 * t1 + t3
-    t5 = 4 * t0 + t2
-    return t3 + t5, t5, t2 + t4, t4
-
-
 def _external_ints(x: list[int]) -> list[int]:
     """M_E · x, left unreduced (below 2^40 for reduced inputs): the next step is
     an S-box ``pow(v + c, 7, p)`` or a final ``% p``, which reduce anyway."""
-    a0, a1, a2, a3 = _m4_ints(x[0], x[1], x[2], x[3])
-    b0, b1, b2, b3 = _m4_ints(x[4], x[5], x[6], x[7])
-    c0, c1, c2, c3 = _m4_ints(x[8], x[9], x[10], x[11])
-    d0, d1, d2, d3 = _m4_ints(x[12], x[13], x[14], x[15])
+    a0, a1, a2, a3 = _m4(x[0], x[1], x[2], x[3])
+    b0, b1, b2, b3 = _m4(x[4], x[5], x[6], x[7])
+    c0, c1, c2, c3 = _m4(x[8], x[9], x[10], x[11])
+    d0, d1, d2, d3 = _m4(x[12], x[13], x[14], x[15])
     s0 = a0 + b0 + c0 + d0
     s1 = a1 + b1 + c1 + d1
     s2 = a2 + b2 + c2 + d2
