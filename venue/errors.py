@@ -19,6 +19,7 @@ __all__ = [
     "Halted",
     "NotFound",
     "RateLimited",
+    "SnapshotDamaged",
     "StateDiverged",
     "StorageUnavailable",
     "Unauthorized",
@@ -115,6 +116,14 @@ class StorageUnavailable(VenueError):
 
     code = "storage_unavailable"
     status = 503
+
+
+class SnapshotDamaged(VenueError, ValueError):
+    """A stored snapshot's blob has no valid header or does not hash to the digest
+    stored in it (venue/snapshot_blob.py): it is not unpickled, and not used."""
+
+    code = "snapshot_damaged"
+    status = 500
 
 
 class StateDiverged(VenueError):

@@ -58,7 +58,8 @@ class LoggedEvent(NamedTuple):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The venue core pickled after ``batch_id`` cleared and event ``event_seq``."""
+    """The venue core pickled after ``batch_id`` cleared and event ``event_seq``;
+    ``blob`` is the pickle sealed with its digest (venue/snapshot_blob.py)."""
 
     batch_id: int
     event_seq: int

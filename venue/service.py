@@ -57,6 +57,7 @@ from sealbatch.venue.errors import (
     Gone,
     Halted,
     NotFound,
+    SnapshotDamaged,
     StateDiverged,
     StorageUnavailable,
     VenueError,
@@ -101,6 +102,7 @@ from sealbatch.venue.schemas import (
 )
 from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY, Settings
 from sealbatch.venue.signer_pool import SignerPool
+from sealbatch.venue.snapshot_blob import open_snapshot_blob, seal_snapshot_blob
 from sealbatch.venue.state_machine import RevealOutcome, VenueStateMachine
 from sealbatch.venue.stream import Broker
 
@@ -546,11 +548,12 @@ class VenueService:
         """Load the newest snapshot that checks out into the core; returns the
         sequence number of the last event it holds (0: none, replay from the start).
 
-        The snapshot's ledger must hash to the state root stored with it, and
-        that root must be the post-state root of the last batch it settled as
-        stored in the ``batch`` table; a snapshot that fails either check (or
-        does not load) is not used and the error is logged: the one before it
-        is tried, and when none checks out the whole log is replayed.
+        The snapshot's blob must hash to the digest stored in it (checked before
+        it is unpickled: venue/snapshot_blob.py), its ledger must hash to the state
+        root stored with it, and that root must be the post-state root of the last
+        batch it settled as stored in the ``batch`` table; a snapshot that fails
+        any check (or does not load) is not used and the error is logged: the one
+        before it is tried, and when none checks out the whole log is replayed.
 
         Raises:
             StateDiverged: a snapshot was taken under other settlement rules.
@@ -581,12 +584,25 @@ class VenueService:
             StateDiverged: the snapshot was taken under other settlement rules.
         """
         try:
-            core = pickle.loads(snap.blob)
+            pickled = open_snapshot_blob(snap.blob)
+        except SnapshotDamaged as exc:
+            self._snapshots_refused += 1
+            log.error(
+                "snapshot of batch %d fails its integrity check (%s): not used, never "
+                "unpickled; the start falls back to an older snapshot, else to the whole log",
+                snap.batch_id,
+                exc,
+            )
+            return None
+        try:
+            core = pickle.loads(pickled)
         except (
-            # A damaged blob fails in many ways: a bad opcode or length, a protocol
-            # byte out of range (ValueError), text that is no UTF-8 (UnicodeDecodeError,
-            # a ValueError), a huge length (OverflowError, MemoryError), a class of
-            # another version (AttributeError, ImportError, TypeError).
+            # The digest matched, so the pickle is as it was written; it can still
+            # fail to load: a class of another version (AttributeError, ImportError,
+            # TypeError), or a pickle written damaged, which fails in many ways (a bad
+            # opcode or length, a protocol byte out of range (ValueError), text that
+            # is no UTF-8 (UnicodeDecodeError, a ValueError), a huge length
+            # (OverflowError, MemoryError)).
             pickle.UnpicklingError,
             EOFError,
             AttributeError,
@@ -644,7 +660,7 @@ class VenueService:
             core.last_cleared,
             self._next_seq - 1,
             "0x" + state_root(core.settlement.state).hex(),
-            pickle.dumps(core, protocol=pickle.HIGHEST_PROTOCOL),
+            seal_snapshot_blob(pickle.dumps(core, protocol=pickle.HIGHEST_PROTOCOL)),
         )
         self.writer.submit(snapshots=[snap])
         self.snapshot_batch = core.last_cleared

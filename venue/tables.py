@@ -77,7 +77,8 @@ class RfqQuoteRow(SQLModel, table=True):
 
 class SnapshotRow(SQLModel, table=True):
     """The venue's whole state after batch ``batch_id`` cleared and event ``event_seq``
-    was applied (a pickle of the venue core), with the ledger's state root: a
+    was applied (a pickle of the venue core, sealed with its SHA-256 digest:
+    venue/snapshot_blob.py), with the ledger's state root: a
     restart loads the newest one and replays only the events after it."""
 
     __tablename__ = "snapshot"

@@ -43,6 +43,7 @@ NOT_ANSWERED = {
     "l1_request_out_of_order": "the L1 stage's own check of the contract's queue order",
     "forced_withdrawal_unservable": "the L1 stage reports it in the operator view (unserved)",
     "state_diverged": "raised while the venue starts (it refuses to start), never an answer",
+    "snapshot_damaged": "a snapshot refused while the venue starts (logged, the log replayed)",
     "invariant_violation": "a settlement refusal fails the batch (venue_halted), never a write",
     "unanchorable_batch": "a settlement refusal fails the batch (venue_halted), never a write",
     "duplicate_commitment": "the venue refuses a hash taken before (commitment_taken) first",

@@ -318,3 +318,31 @@ def test_an_acceptance_reads_back_what_it_wrote() -> None:
     assert BlockOutcome.from_json(doc).acceptance == a
     changed = {**a.to_dict(), "price": 102}
     assert Acceptance.from_dict(changed) != a
+
+
+def test_info_gives_the_caps_on_open_rfqs_the_venue_enforces(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Set through the environment to other values than the defaults (32, 10 000),
+    ``/v1/info`` → ``rfq`` gives the caps, beside the RFQ rules it gave before; the
+    per-requester one is the cap a requester then meets."""
+    monkeypatch.setenv("SEALBATCH_RFQ_MAX_OPEN_PER_ACCOUNT", "2")
+    monkeypatch.setenv("SEALBATCH_RFQ_MAX_OPEN", "7")
+    clock = ManualClock(T0 + 100)
+    with TestClient(create_app(make_settings(db_url), clock)) as tc:
+        venue = Venue(tc, clock)
+        rfq = tc.get("/v1/info").json()["rfq"]
+        assert (rfq["max_open_per_account"], rfq["max_open"]) == (2, 7)
+        assert set(rfq) == {
+            "min_window_ms",
+            "max_window_ms",
+            "band_bps",
+            "quote_bond",
+            "max_open_per_account",
+            "max_open",
+        }
+        alice = venue.traders["alice"]
+        for _ in range(rfq["max_open_per_account"]):
+            alice.request_rfq("BTC-PERP", 10_000)
+        r = tc.post("/v1/rfqs", json=_rfq_body(alice))
+        assert (r.status_code, r.json()["code"]) == (409, "too_many_open_rfqs"), r.text

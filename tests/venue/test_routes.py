@@ -21,6 +21,8 @@ def test_info_gives_domain_operator_schedule_and_limits(venue: Venue) -> None:
     assert info["schedule"]["collecting"] == 0
     assert info["rate_limits"]["signed_writes_per_s"] > 0
     assert info["operator"].startswith("0x")
+    # the caps on open RFQs (409 too_many_open_rfqs beyond), at their defaults
+    assert (info["rfq"]["max_open_per_account"], info["rfq"]["max_open"]) == (32, 10_000)
 
 
 def test_commit_returns_a_receipt_signed_by_the_operator(venue: Venue) -> None:

@@ -5,7 +5,8 @@ check out against its stored roots is not trusted."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import pickle
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +21,8 @@ from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.persistence import make_engine
 from sealbatch.venue.service import VenueService
 from sealbatch.venue.settings import Settings
+from sealbatch.venue.snapshot_blob import MAGIC, open_snapshot_blob, seal_snapshot_blob
+from sealbatch.venue.state_machine import VenueStateMachine
 from sealbatch.venue.tables import SnapshotRow
 from tests.venue.conftest import T0, Venue, make_settings
 
@@ -71,10 +74,18 @@ def _running(settings: Settings, clock: ManualClock) -> Iterator[Venue]:
 
 
 def _restart(db_url: str, clock: ManualClock, **kw: Any) -> tuple[dict[str, Any], int, int]:
+    state, replayed, snap, _ = _restart_counting_refusals(db_url, clock, **kw)
+    return state, replayed, snap
+
+
+def _restart_counting_refusals(
+    db_url: str, clock: ManualClock, **kw: Any
+) -> tuple[dict[str, Any], int, int, int]:
+    """The state, events replayed, snapshot batch and snapshots refused of a restart."""
     settings = make_settings(db_url, **{"snapshot_every": EVERY, **kw})
     with TestClient(create_app(settings, clock)) as tc:
         op: VenueService = tc.app.state.service  # type: ignore[attr-defined]
-        return _state(op), op.replayed, op.snapshot_batch
+        return _state(op), op.replayed, op.snapshot_batch, op._snapshots_refused
 
 
 def test_a_restart_from_a_snapshot_equals_a_replay_of_the_whole_log(db_url: str) -> None:
@@ -203,13 +214,18 @@ def test_a_restart_under_other_settlement_rules_is_refused(
 
 
 def _corrupt(blob: bytes, how: str) -> bytes:
-    """``blob`` damaged so that unpickling it fails with another error than the
-    unpickler's own: a protocol byte out of range (ValueError), a market's name
-    that is no UTF-8 any more (UnicodeDecodeError)."""
+    """``blob``'s pickle damaged so that unpickling it fails with another error than
+    the unpickler's own: a protocol byte out of range (ValueError), a market's name
+    that is no UTF-8 any more (UnicodeDecodeError); sealed again with the damaged
+    pickle's digest, as if it had been written so (the digest check is passed, the
+    unpickler is reached)."""
+    pickled = bytes(open_snapshot_blob(blob))
     if how == "protocol":
-        return blob[:1] + b"\xff" + blob[2:]
-    at = blob.index(b"BTC-PERP")
-    return blob[:at] + b"\xff" * 8 + blob[at + 8 :]
+        damaged = pickled[:1] + b"\xff" + pickled[2:]
+    else:
+        at = pickled.index(b"BTC-PERP")
+        damaged = pickled[:at] + b"\xff" * 8 + pickled[at + 8 :]
+    return seal_snapshot_blob(damaged)
 
 
 @pytest.mark.parametrize("how", ["protocol", "utf8"])
@@ -260,3 +276,130 @@ def test_a_restart_falls_back_to_the_older_snapshot_when_the_newest_does_not_che
     assert state == live
     refused = [r.getMessage() for r in caplog.records if "snapshot of batch 8" in r.getMessage()]
     assert refused and "not used" in refused[0]
+
+
+def _rewrite_blobs(db_url: str, rewrite: Callable[[bytes], bytes]) -> None:
+    """Every stored snapshot's blob replaced with ``rewrite`` of it."""
+    t = SnapshotRow.__table__  # type: ignore[attr-defined]
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        for batch_id, blob in conn.execute(select(t.c.batch_id, t.c.blob)).all():
+            new = rewrite(bytes(blob))
+            conn.execute(update(t).where(t.c.batch_id == batch_id).values(blob=new))
+    engine.dispose()
+
+
+def _flip_a_byte_that_still_unpickles(blob: bytes) -> tuple[bytes, bytes]:
+    """``blob`` with one bit flipped in the middle of its pickle, at the first byte from
+    the middle on where the damaged pickle still unpickles to a venue state (so only the
+    digest can tell); and that damaged pickle."""
+    pickled = bytes(open_snapshot_blob(blob))
+    offset = len(blob) - len(pickled)
+    for at in range(len(pickled) // 2, len(pickled)):
+        damaged = pickled[:at] + bytes([pickled[at] ^ 0x01]) + pickled[at + 1 :]
+        try:
+            core = pickle.loads(damaged)
+        except (pickle.UnpicklingError, EOFError, ArithmeticError, LookupError, MemoryError,
+                AttributeError, ImportError, TypeError, ValueError, RecursionError):  # fmt: skip
+            continue  # the unpickler (or a class) notices this one: try the next byte
+        if isinstance(core, VenueStateMachine):
+            flipped = blob[: offset + at] + damaged[at : at + 1] + blob[offset + at + 1 :]
+            return flipped, damaged
+    raise AssertionError("no byte after the pickle's middle flips into a pickle that loads")
+
+
+def _spy_on_unpickling(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every pickle ``pickle.loads`` is given from now on, in order."""
+    seen: list[bytes] = []
+    loads = pickle.loads
+
+    def spy(data: Any, /, **kw: Any) -> Any:
+        seen.append(bytes(data))
+        return loads(data, **kw)
+
+    monkeypatch.setattr(pickle, "loads", spy)
+    return seen
+
+
+def test_a_snapshot_with_a_flipped_byte_that_still_unpickles_is_never_unpickled(
+    db_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One bit flipped in the middle of each stored pickle (in open commitments, the RFQ
+    book, nonces, records: wherever it falls), still a pickle of a venue state: the
+    blob's digest refuses it before it is unpickled, and the whole log is replayed to
+    the live state."""
+    clock = ManualClock(T0 + 100)
+    with _running(make_settings(db_url, snapshot_every=EVERY), clock) as venue:
+        venue.fund()
+        _trade(venue, 0, 11)
+        live = _state(venue.service)
+        total = venue.service.writer.events_written + venue.service.replayed
+    damaged: list[bytes] = []
+
+    def flip(blob: bytes) -> bytes:
+        flipped, pickled = _flip_a_byte_that_still_unpickles(blob)
+        damaged.append(pickled)
+        return flipped
+
+    _rewrite_blobs(db_url, flip)
+    assert len(damaged) == 2  # batches 4 and 8
+    unpickled = _spy_on_unpickling(monkeypatch)
+    state, replayed, snap, refused = _restart_counting_refusals(db_url, clock)
+    assert (replayed, snap, refused) == (total, -1, 2)  # the whole log, no snapshot
+    assert state == live
+    assert not [p for p in unpickled if p in damaged]
+    messages = [r.getMessage() for r in caplog.records]
+    for batch_id in (4, 8):
+        assert any(
+            f"snapshot of batch {batch_id} fails its integrity check" in m and "SHA-256" in m
+            for m in messages
+        )
+    assert any("replaying the whole log" in m for m in messages)
+
+
+def test_a_snapshot_written_before_snapshots_carried_a_digest_is_refused(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bare pickle (the blob of an older version, and an intact one) is refused like a
+    damaged blob, saying why: the start replays the whole log to the same state."""
+    clock = ManualClock(T0 + 100)
+    with _running(make_settings(db_url, snapshot_every=EVERY), clock) as venue:
+        venue.fund()
+        _trade(venue, 0, 6)
+        live = _state(venue.service)
+        total = venue.service.writer.events_written + venue.service.replayed
+    _rewrite_blobs(db_url, lambda blob: bytes(open_snapshot_blob(blob)))
+    state, replayed, snap = _restart(db_url, clock)
+    assert (replayed, snap) == (total, -1)
+    assert state == live
+    refused = [r.getMessage() for r in caplog.records if "snapshot of batch 4" in r.getMessage()]
+    assert refused and "older version" in refused[0] and "falls back" in refused[0]
+    assert any("replaying the whole log" in r.getMessage() for r in caplog.records)
+
+
+def test_an_intact_snapshot_is_used_and_the_log_before_it_is_not_replayed(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each stored blob carries the header and its pickle's digest; the restart loads the
+    newest and replays exactly the events logged after it."""
+    clock = ManualClock(T0 + 100)
+    with _running(make_settings(db_url, snapshot_every=EVERY), clock) as venue:
+        venue.fund()
+        _trade(venue, 0, 11)
+        live = _state(venue.service)
+        total = venue.service.writer.events_written + venue.service.replayed
+    t = SnapshotRow.__table__  # type: ignore[attr-defined]
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        rows = conn.execute(select(t.c.batch_id, t.c.event_seq, t.c.blob)).all()
+    engine.dispose()
+    assert sorted(int(r[0]) for r in rows) == [4, 8]
+    for _, _, blob in rows:
+        assert bytes(blob).startswith(MAGIC)
+        assert isinstance(pickle.loads(open_snapshot_blob(bytes(blob))), VenueStateMachine)
+    newest_seq = next(int(seq) for batch_id, seq, _ in rows if batch_id == 8)
+    state, replayed, snap, refused = _restart_counting_refusals(db_url, clock)
+    assert (snap, refused) == (8, 0)
+    assert replayed == total - newest_seq  # none of the events the snapshot holds
+    assert state == live
+    assert not any("not used" in r.getMessage() for r in caplog.records)

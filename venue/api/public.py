@@ -691,6 +691,10 @@ class RfqRulesPublic(_Public):
     max_window_ms: int
     band_bps: int
     quote_bond: int
+    #: most RFQs one requester may have open at once (409 too_many_open_rfqs beyond)
+    max_open_per_account: int
+    #: most RFQs open at once across the venue (409 too_many_open_rfqs beyond)
+    max_open: int
 
 
 class OracleSourcePublic(_Public):
