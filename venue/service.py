@@ -102,7 +102,7 @@ from sealbatch.venue.schemas import (
 )
 from sealbatch.venue.settings import DEFAULT_OPERATOR_KEY, Settings
 from sealbatch.venue.signer_pool import SignerPool
-from sealbatch.venue.snapshot_blob import open_snapshot_blob, seal_snapshot_blob
+from sealbatch.venue.snapshot_blob import SnapshotLabel, open_snapshot_blob, seal_snapshot_blob
 from sealbatch.venue.state_machine import RevealOutcome, VenueStateMachine
 from sealbatch.venue.stream import Broker
 
@@ -584,7 +584,9 @@ class VenueService:
             StateDiverged: the snapshot was taken under other settlement rules.
         """
         try:
-            pickled = open_snapshot_blob(snap.blob)
+            pickled = open_snapshot_blob(
+                snap.blob, SnapshotLabel(snap.batch_id, snap.event_seq, snap.state_root)
+            )
         except SnapshotDamaged as exc:
             self._snapshots_refused += 1
             log.error(
@@ -656,11 +658,11 @@ class VenueService:
         """Hand a snapshot of the core to the writer (caller holds ``core_lock``;
         after the records of the batches just cleared, so it is durable after them)."""
         core = self.core
+        label = SnapshotLabel(
+            core.last_cleared, self._next_seq - 1, "0x" + state_root(core.settlement.state).hex()
+        )
         snap = Snapshot(
-            core.last_cleared,
-            self._next_seq - 1,
-            "0x" + state_root(core.settlement.state).hex(),
-            seal_snapshot_blob(pickle.dumps(core, protocol=pickle.HIGHEST_PROTOCOL)),
+            *label, seal_snapshot_blob(pickle.dumps(core, protocol=pickle.HIGHEST_PROTOCOL), label)
         )
         self.writer.submit(snapshots=[snap])
         self.snapshot_batch = core.last_cleared

@@ -21,7 +21,12 @@ from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.persistence import make_engine
 from sealbatch.venue.service import VenueService
 from sealbatch.venue.settings import Settings
-from sealbatch.venue.snapshot_blob import MAGIC, open_snapshot_blob, seal_snapshot_blob
+from sealbatch.venue.snapshot_blob import (
+    MAGIC,
+    SnapshotLabel,
+    open_snapshot_blob,
+    seal_snapshot_blob,
+)
 from sealbatch.venue.state_machine import VenueStateMachine
 from sealbatch.venue.tables import SnapshotRow
 from tests.venue.conftest import T0, Venue, make_settings
@@ -213,19 +218,19 @@ def test_a_restart_under_other_settlement_rules_is_refused(
     assert len(running) == 8
 
 
-def _corrupt(blob: bytes, how: str) -> bytes:
+def _corrupt(blob: bytes, how: str, label: SnapshotLabel) -> bytes:
     """``blob``'s pickle damaged so that unpickling it fails with another error than
     the unpickler's own: a protocol byte out of range (ValueError), a market's name
     that is no UTF-8 any more (UnicodeDecodeError); sealed again with the damaged
     pickle's digest, as if it had been written so (the digest check is passed, the
     unpickler is reached)."""
-    pickled = bytes(open_snapshot_blob(blob))
+    pickled = bytes(open_snapshot_blob(blob, label))
     if how == "protocol":
         damaged = pickled[:1] + b"\xff" + pickled[2:]
     else:
         at = pickled.index(b"BTC-PERP")
         damaged = pickled[:at] + b"\xff" * 8 + pickled[at + 8 :]
-    return seal_snapshot_blob(damaged)
+    return seal_snapshot_blob(damaged, label)
 
 
 @pytest.mark.parametrize("how", ["protocol", "utf8"])
@@ -243,8 +248,9 @@ def test_a_damaged_snapshot_is_not_used_however_the_unpickler_fails(
     t = SnapshotRow.__table__  # type: ignore[attr-defined]
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        for batch_id, blob in conn.execute(select(t.c.batch_id, t.c.blob)).all():
-            damaged = _corrupt(bytes(blob), how)
+        rows = select(t.c.batch_id, t.c.event_seq, t.c.state_root, t.c.blob)
+        for batch_id, seq, root, blob in conn.execute(rows).all():
+            damaged = _corrupt(bytes(blob), how, SnapshotLabel(batch_id, seq, root))
             conn.execute(update(t).where(t.c.batch_id == batch_id).values(blob=damaged))
     engine.dispose()
     state, replayed, snap = _restart(db_url, clock)
@@ -278,22 +284,23 @@ def test_a_restart_falls_back_to_the_older_snapshot_when_the_newest_does_not_che
     assert refused and "not used" in refused[0]
 
 
-def _rewrite_blobs(db_url: str, rewrite: Callable[[bytes], bytes]) -> None:
-    """Every stored snapshot's blob replaced with ``rewrite`` of it."""
+def _rewrite_blobs(db_url: str, rewrite: Callable[[bytes, SnapshotLabel], bytes]) -> None:
+    """Every stored snapshot's blob replaced with ``rewrite`` of it and its row."""
     t = SnapshotRow.__table__  # type: ignore[attr-defined]
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        for batch_id, blob in conn.execute(select(t.c.batch_id, t.c.blob)).all():
-            new = rewrite(bytes(blob))
+        rows = select(t.c.batch_id, t.c.event_seq, t.c.state_root, t.c.blob)
+        for batch_id, seq, root, blob in conn.execute(rows).all():
+            new = rewrite(bytes(blob), SnapshotLabel(batch_id, seq, root))
             conn.execute(update(t).where(t.c.batch_id == batch_id).values(blob=new))
     engine.dispose()
 
 
-def _flip_a_byte_that_still_unpickles(blob: bytes) -> tuple[bytes, bytes]:
+def _flip_a_byte_that_still_unpickles(blob: bytes, label: SnapshotLabel) -> tuple[bytes, bytes]:
     """``blob`` with one bit flipped in the middle of its pickle, at the first byte from
     the middle on where the damaged pickle still unpickles to a venue state (so only the
     digest can tell); and that damaged pickle."""
-    pickled = bytes(open_snapshot_blob(blob))
+    pickled = bytes(open_snapshot_blob(blob, label))
     offset = len(blob) - len(pickled)
     for at in range(len(pickled) // 2, len(pickled)):
         damaged = pickled[:at] + bytes([pickled[at] ^ 0x01]) + pickled[at + 1 :]
@@ -336,8 +343,8 @@ def test_a_snapshot_with_a_flipped_byte_that_still_unpickles_is_never_unpickled(
         total = venue.service.writer.events_written + venue.service.replayed
     damaged: list[bytes] = []
 
-    def flip(blob: bytes) -> bytes:
-        flipped, pickled = _flip_a_byte_that_still_unpickles(blob)
+    def flip(blob: bytes, label: SnapshotLabel) -> bytes:
+        flipped, pickled = _flip_a_byte_that_still_unpickles(blob, label)
         damaged.append(pickled)
         return flipped
 
@@ -368,7 +375,7 @@ def test_a_snapshot_written_before_snapshots_carried_a_digest_is_refused(
         _trade(venue, 0, 6)
         live = _state(venue.service)
         total = venue.service.writer.events_written + venue.service.replayed
-    _rewrite_blobs(db_url, lambda blob: bytes(open_snapshot_blob(blob)))
+    _rewrite_blobs(db_url, lambda blob, label: bytes(open_snapshot_blob(blob, label)))
     state, replayed, snap = _restart(db_url, clock)
     assert (replayed, snap) == (total, -1)
     assert state == live
@@ -391,15 +398,41 @@ def test_an_intact_snapshot_is_used_and_the_log_before_it_is_not_replayed(
     t = SnapshotRow.__table__  # type: ignore[attr-defined]
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        rows = conn.execute(select(t.c.batch_id, t.c.event_seq, t.c.blob)).all()
+        rows = conn.execute(select(t.c.batch_id, t.c.event_seq, t.c.state_root, t.c.blob)).all()
     engine.dispose()
     assert sorted(int(r[0]) for r in rows) == [4, 8]
-    for _, _, blob in rows:
+    for batch_id, seq, root, blob in rows:
         assert bytes(blob).startswith(MAGIC)
-        assert isinstance(pickle.loads(open_snapshot_blob(bytes(blob))), VenueStateMachine)
-    newest_seq = next(int(seq) for batch_id, seq, _ in rows if batch_id == 8)
+        label = SnapshotLabel(batch_id, seq, root)
+        assert isinstance(pickle.loads(open_snapshot_blob(bytes(blob), label)), VenueStateMachine)
+    newest_seq = next(int(seq) for batch_id, seq, _, _ in rows if batch_id == 8)
     state, replayed, snap, refused = _restart_counting_refusals(db_url, clock)
     assert (snap, refused) == (8, 0)
     assert replayed == total - newest_seq  # none of the events the snapshot holds
     assert state == live
     assert not any("not used" in r.getMessage() for r in caplog.records)
+
+
+def test_a_snapshot_row_whose_event_number_was_changed_is_refused(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The restart replays the log from the snapshot row's event number: with the newest
+    row's number moved back by one (an event would be applied twice) its digest no
+    longer checks out, so the restart takes the older snapshot and the state is the
+    live one."""
+    clock = ManualClock(T0 + 100)
+    with _running(make_settings(db_url, snapshot_every=EVERY), clock) as venue:
+        venue.fund()
+        _trade(venue, 0, 11)
+        live = _state(venue.service)
+    t = SnapshotRow.__table__  # type: ignore[attr-defined]
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.batch_id == 8).values(event_seq=t.c.event_seq - 1))
+    engine.dispose()
+    state, replayed, snap, refused = _restart_counting_refusals(db_url, clock)
+    assert (snap, refused) == (4, 1)
+    assert replayed > 0
+    assert state == live
+    messages = [r.getMessage() for r in caplog.records if "snapshot of batch 8" in r.getMessage()]
+    assert messages and "integrity check" in messages[0]
