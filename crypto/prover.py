@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sealbatch.crypto import field as fld
-from sealbatch.crypto.air import Air, ArrayEvaluator, evaluate
+from sealbatch.crypto.air import Air, evaluate
 from sealbatch.crypto.channel import Channel
 from sealbatch.crypto.composition import (
     ColumnLayout,
@@ -44,6 +44,7 @@ from sealbatch.crypto.composition import (
     ood_point_in_domain,
     ood_sums,
 )
+from sealbatch.crypto.evaluators_jit import CompiledArrayEvaluator
 from sealbatch.crypto.exceptions import CryptoError
 from sealbatch.crypto.field_scalar import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
 from sealbatch.crypto.fixed import fixed_commitment
@@ -371,7 +372,7 @@ def _composition_coefficients(
         def periodic_block(i: int, lo: int = lo, hi: int = hi) -> fld.Array:
             return periodic[i][lo:hi]
 
-        ev = ArrayEvaluator(column, periodic_block, air.public_inputs, challenges)
+        ev = CompiledArrayEvaluator(column, periodic_block, air.public_inputs, challenges)
         values = evaluate(exprs, ev, air.constraint_order)
         acc = np.zeros((EXT_DEGREE, hi - lo), np.uint64)
         for group, inv_div in zip(groups, inv_divisors, strict=True):
