@@ -204,6 +204,9 @@ def test_verifier_never_reaches_the_prover() -> None:
     closure = reachable(ROOT, "crypto", "sealbatch.crypto.verifier", "sealbatch.")
     assert "sealbatch.crypto.airs.range_check" in closure  # registry strings are followed
     assert "sealbatch.crypto.prover" not in closure
+    # nor any module compiled with numba (a large import and a JIT on first use)
+    compiled = {"ntt_jit", "evaluators_jit", "poseidon2_jit"}
+    assert not {m for m in closure if m.rsplit(".", 1)[-1] in compiled}
 
 
 @pytest.mark.parametrize(
