@@ -175,6 +175,11 @@ def local_executor(workers: int) -> tuple[Executor, Callable[[], None]]:
         executor.shutdown(wait=False, cancel_futures=True)
         for proc in procs.values():
             proc.terminate()
+        for proc in procs.values():
+            proc.join()
+        # With its processes gone the executor's manager thread ends: joining it
+        # releases the queues' semaphores (else the resource tracker warns at exit).
+        executor.shutdown(wait=True)
 
     return executor, stop
 

@@ -89,6 +89,23 @@ def test_shipped_scenario_by_name(tmp_path: Path) -> None:
     assert (tmp_path / "o" / "results.csv").exists()
 
 
+def test_the_help_names_every_shipped_scenario_and_study(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``lab run --help`` lists every name ``lab run`` takes (each YAML file shipped)."""
+    with pytest.raises(SystemExit) as stop:
+        main(["lab", "run", "--help"])
+    assert stop.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    studies = SCENARIOS.parent / "studies"
+    for folder in (SCENARIOS, studies):
+        names = sorted(p.stem for p in folder.glob("*.yaml"))
+        assert len(names) >= 2
+        for name in names:
+            assert name in text, name
+    assert "commit_encrypt" in text
+
+
 def test_missing_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lab", "run", str(tmp_path / "nope.yaml")]) == 2
     assert "readable YAML" in capsys.readouterr().err

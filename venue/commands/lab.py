@@ -18,9 +18,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sealbatch.research.scenarios import SCENARIO_DIR
+from sealbatch.research.studies import STUDY_DIR
 from sealbatch.venue.commands.output_dirs import parent_folder_problem
 
 __all__ = ["register"]
+
+
+def _shipped_names(folder: Path) -> str:
+    """The names ``lab run`` takes for the YAML files of ``folder``, sorted, comma-separated
+    (read from the folder, so the help lists every shipped file)."""
+    return ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,8 +49,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument(
         "scenario",
         metavar="SCENARIO.yaml",
-        help="a scenario or study file, or the name of a shipped one (scenarios: sniping, "
-        "sandwich, sequencer, selective_reveal, default, null_control; studies: bcs2015, migrate)",
+        help="a scenario or study file, or the name of a shipped one (scenarios: "
+        f"{_shipped_names(SCENARIO_DIR)}; studies: {_shipped_names(STUDY_DIR)})",
     )
     r.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the scenario's)")
     r.add_argument("--out", metavar="DIR", help="output directory (default: lab-out/<scenario>)")
