@@ -176,7 +176,10 @@ def local_executor(workers: int) -> tuple[Executor, Callable[[], None]]:
         for proc in procs.values():
             proc.terminate()
         for proc in procs.values():
-            proc.join()
+            proc.join(timeout=10)
+            if proc.is_alive():  # SIGTERM not taken within 10 s: no proof is worth a hang
+                proc.kill()
+                proc.join()
         # With its processes gone the executor's manager thread ends: joining it
         # releases the queues' semaphores (else the resource tracker warns at exit).
         executor.shutdown(wait=True)
