@@ -94,6 +94,31 @@ def test_tampered_post_state_fails_naming_the_field(
     assert ".accounts[1].collateral" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("name", "compared"),
+    [
+        ("pre_state.json", True),
+        ("post_state.json", True),
+        ("result.json", True),
+        ("oracle.json", False),
+        ("transfers.json", False),
+    ],
+)
+def test_an_extra_key_is_a_mismatch_only_in_the_files_replay_recomputes(
+    published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, compared: bool
+) -> None:
+    """docs/formats.md: replay compares the states and result.json whole with what it
+    recomputes; extra keys elsewhere are ignored, as verify ignores them."""
+    d = _copy(published / "batch-2", tmp_path / "b")
+    doc = json.loads((d / name).read_text())
+    doc["x_extra"] = 1
+    (d / name).write_text(json.dumps(doc))
+    rc = main(["replay", str(d)])
+    out = capsys.readouterr().out
+    assert rc == (1 if compared else 0), out
+    assert ("x_extra" in out) is compared
+
+
 def test_tampered_orders_fail(
     published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
