@@ -31,7 +31,14 @@ def test_a_zero_window_is_refused_not_taken_for_the_default(
     """0 is a value: it is checked like any other, not read as "not given"."""
     assert main(["serve", "--port", "18123", option, "0"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"sealbatch serve: error: {field}_window_ms: Input should be greater")
+    assert err.startswith(f"sealbatch serve: error: {field}_window_ms: expected at least ")
+    assert err.endswith(", got 0\n")
+
+
+def test_a_bound_is_said_with_the_value_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--port", "18123", "--prove-workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == "sealbatch serve: error: prove_workers: expected at least 1, got 0\n"
 
 
 def test_serve_refuses_a_file_as_the_publish_folder(
@@ -273,4 +280,4 @@ def test_serve_refuses_a_deadline_below_10_ms(
     assert main(["serve", "--port", "18123", option, "5"]) == 2
     field = option.removeprefix("--").replace("-", "_")
     err = capsys.readouterr().err
-    assert err.startswith(f"sealbatch serve: error: {field}: Input should be greater than")
+    assert err == f"sealbatch serve: error: {field}: expected at least 10, got 5\n"

@@ -13,6 +13,15 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
+#: pydantic's bound errors, said as the other refusals say them ("expected ..., got ...").
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
@@ -233,6 +242,10 @@ def run(args: argparse.Namespace) -> int:
         # field; its own (a bound) do not
         error = exc.errors()[0]
         message = str(error["msg"]).removeprefix("Value error, ")
+        bound = _BOUNDS.get(error["type"])
+        ctx = error.get("ctx") or {}
+        if bound is not None and bound[1] in ctx:
+            message = f"expected {bound[0]} {ctx[bound[1]]}, got {error.get('input')!r}"
         field = ".".join(str(part) for part in error["loc"])
         if field and not message.startswith(field):
             message = f"{field}: {message}"
