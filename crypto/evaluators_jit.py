@@ -29,7 +29,7 @@ import numpy as np
 from sealbatch.crypto.evaluators import ArrayEvaluator, Value
 from sealbatch.crypto.field_scalar import EXT_DEGREE, P, W
 
-__all__ = ["CompiledArrayEvaluator"]
+__all__ = ["CompiledArrayEvaluator", "window"]
 
 _P = np.uint64(P)
 _W = np.uint64(W)
@@ -109,6 +109,44 @@ def _ext_mul_scalar(a: Any, b: Any) -> Any:  # pragma: no cover - compiled
         c0, c1, c2, c3 = _ext_product(a[0, j], a[1, j], a[2, j], a[3, j], b0, b1, b2, b3)
         out[0, j], out[1, j], out[2, j], out[3, j] = c0, c1, c2, c3
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _window1(v: Any, a: int, length: int) -> Any:  # pragma: no cover - compiled
+    m = v.shape[0]
+    out = np.empty(length, np.uint64)
+    first = min(length, m - a)
+    for i in range(first):
+        out[i] = v[a + i]
+    for i in range(first, length):
+        out[i] = v[i - first]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _window2(v: Any, a: int, length: int) -> Any:  # pragma: no cover - compiled
+    rows, m = v.shape
+    out = np.empty((rows, length), np.uint64)
+    first = min(length, m - a)
+    for r in range(rows):
+        for i in range(first):
+            out[r, i] = v[r, a + i]
+        for i in range(first, length):
+            out[r, i] = v[r, i - first]
+    return out
+
+
+def window(values: np.ndarray, a: int, b: int) -> Any:
+    """Points ``a..b`` of ``values`` along its last axis, cyclic (``a < m <= b`` wraps
+    around to the start; ``0 <= a``, ``b − a <= m``), widened to a new uint64 array:
+    the prover's gather of a block of a (uint32-stored, strided) LDE column, a
+    compiled loop instead of numpy's strided ``astype`` (about half the time)."""
+    m = values.shape[-1]
+    if a >= m:
+        a, b = a - m, b - m
+    if values.ndim == 1:
+        return _window1(values, a, b - a)
+    return _window2(values, a, b - a)
 
 
 def _block(v: Value) -> bool:

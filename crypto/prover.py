@@ -44,7 +44,7 @@ from sealbatch.crypto.composition import (
     ood_point_in_domain,
     ood_sums,
 )
-from sealbatch.crypto.evaluators_jit import CompiledArrayEvaluator
+from sealbatch.crypto.evaluators_jit import CompiledArrayEvaluator, window
 from sealbatch.crypto.exceptions import CryptoError
 from sealbatch.crypto.field_scalar import EXT_DEGREE, TWO_ADICITY, Fp4, P, root_of_unity
 from sealbatch.crypto.fixed import fixed_commitment
@@ -406,12 +406,7 @@ _CONSTRAINT_BLOCK = 1 << 13
 def _window(values: npt.NDArray[Any], a: int, b: int) -> fld.Array:
     """Points ``a..b`` of ``values`` (last axis, cyclic: ``a < m <= b`` wraps around to
     the start, ``b − a <= m``) as a new uint64 array."""
-    m = values.shape[-1]
-    if a >= m:
-        a, b = a - m, b - m
-    if b <= m:
-        return values[..., a:b].astype(np.uint64)
-    return np.concatenate([values[..., a:], values[..., : b - m]], axis=-1).astype(np.uint64)
+    return window(values, a, b)
 
 
 def _inverse_divisor(group: DivisorGroup, xs: fld.Array, n: int) -> fld.Array:

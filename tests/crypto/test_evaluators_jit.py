@@ -107,3 +107,27 @@ def test_proofs_are_byte_identical_with_the_numpy_evaluator(
     fast = prove(air, trace, options).to_bytes()
     monkeypatch.setattr(prover_module, "CompiledArrayEvaluator", ArrayEvaluator)
     assert prove(air, trace, options).to_bytes() == fast
+
+
+def _window_reference(values: np.ndarray, a: int, b: int) -> np.ndarray:
+    m = values.shape[-1]
+    if a >= m:
+        a, b = a - m, b - m
+    idx = np.arange(a, b) % m
+    return values[..., idx].astype(np.uint64)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [(0, 16), (5, 21), (50, 64), (60, 70), (64, 80), (70, 86), (0, 64), (1, 65)]
+)
+def test_window_gathers_strided_cyclic_blocks(a: int, b: int) -> None:
+    from sealbatch.crypto.evaluators_jit import window
+
+    rng = np.random.default_rng(3)
+    lde = rng.integers(0, P, (3, 4 * 64), dtype=np.uint64).astype(np.uint32)
+    column = lde[1, ::4]  # a strided view, as the prover's evaluation coset is
+    aux = lde.reshape(3, 4, 64)[2]  # (4, m), one extension column
+    for values in (column, aux, lde[:, ::4]):
+        got = window(values, a, b)
+        assert got.dtype == np.uint64 and got.flags.c_contiguous
+        assert np.array_equal(got, _window_reference(values, a, b)), (a, b, values.ndim)
