@@ -93,7 +93,9 @@ U64 = npt.NDArray[np.uint64]
 #: First element of every account leaf / of the header (domain separation).
 ACCOUNT_DOMAIN = 0x5EA1_0001
 HEADER_DOMAIN = 0x5EA1_0002
-#: First element of every pending-order record (0x5EA10003/4: commitments, market codes).
+#: First element of the pending digest's preimage, its count block (a record's element
+#: 0 is its kind). 0x5EA10003/4 tag commitments and market codes; the outputs digest's
+#: header uses the same value (statement.OUTPUTS_DOMAIN), but the two are never compared.
 PENDING_DOMAIN = 0x5EA1_0005
 #: Elements of one pending-order record: three sponge rate blocks.
 PENDING_ORDER_SIZE = 24
