@@ -157,15 +157,7 @@ class SignedReport:
         return cls(report, sign_digest(private_key, report.digest()))
 
     def verify(self) -> None:
-        """Raise BadOracleSignature unless the signature recovers to the report's source
-        with ``v`` 27 or 28 — what the exchange contract's ``ecrecover`` takes
-        (``OracleIndex._recover``), so a round that checks here checks on L1 (the venue
-        turns a submitted 0 or 1 into 27 or 28 before it keeps a report)."""
-        if len(self.signature) == 65 and self.signature[64] not in (27, 28):
-            raise BadOracleSignature(
-                f"report signature: expected v 27 or 28 (as the EVM's ecrecover takes it), "
-                f"got {self.signature[64]}"
-            )
+        """Raise BadOracleSignature unless the signature recovers to the report's source."""
         try:
             signer = recover_signer(self.report.digest(), self.signature)
         except SignatureError as exc:

@@ -457,19 +457,8 @@ class OracleReportIn(_In):
     signature: Sig
 
     def to_domain(self) -> SignedReport:
-        """The report as the venue keeps and publishes it: a recovery id ``v`` of 0 or 1
-        (as many signers give it) becomes 27 or 28, the form the exchange contract's
-        ``ecrecover`` takes (the same signature; :meth:`SignedReport.verify` refuses 0
-        and 1 in a published round).
-
-        Raises:
-            OracleError: a malformed report.
-        """
-        report = SignedReport.from_dict(self.model_dump())
-        sig = report.signature
-        if len(sig) == 65 and sig[64] in (0, 1):
-            return SignedReport(report.report, sig[:64] + bytes([sig[64] + 27]))
-        return report
+        """Raises OracleError for a malformed report."""
+        return SignedReport.from_dict(self.model_dump())
 
 
 class ReceiptOut(BaseModel):

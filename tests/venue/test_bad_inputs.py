@@ -221,26 +221,3 @@ def test_oracle_report_with_a_bad_signature_is_refused_401(venue: Venue) -> None
     r = venue.tc.post("/v1/oracle/reports", json=forged.to_dict())
     assert r.status_code == 401 and r.json()["code"] == "bad_signature"
     assert _state(venue) == before
-
-
-@pytest.mark.parametrize("v", [27, 28])
-def test_an_oracle_report_signed_with_v_0_or_1_is_kept_as_27_or_28(venue: Venue, v: int) -> None:
-    """Many signers give the recovery id as 0 or 1; the exchange contract's ecrecover
-    takes only 27 or 28. The venue keeps (and so publishes) the form L1 takes: the same
-    signature, its last byte + 27."""
-    from sealbatch.settlement.dev_oracle import dev_oracle_keys
-    from sealbatch.settlement.oracle import PriceReport, SignedReport
-
-    for key in dev_oracle_keys():
-        report = PriceReport("BTC-PERP", 1_000, venue.clock.now_ms(), address_of(key))
-        signed = SignedReport.sign(report, key)
-        if signed.signature[64] == v:
-            break
-    else:
-        pytest.skip(f"no dev source's signature has v {v} at this time")
-    low = SignedReport(report, signed.signature[:64] + bytes([v - 27]))
-    r = venue.tc.post("/v1/oracle/reports", json=low.to_dict())
-    assert r.status_code < 300, r.text
-    kept = venue.service.core.settlement.reports[("BTC-PERP", report.source)]
-    assert kept.signature == signed.signature
-    kept.verify()
