@@ -244,6 +244,9 @@ contract OracleIndex {
         bytes32 r = bytes32(sig[0:32]);
         bytes32 s = bytes32(sig[32:64]);
         uint8 v = uint8(sig[64]);
+        // 0 or 1: the recovery id as many signers write it, taken as the Python verifier
+        // takes it (crypto/eip712.py), so a round that checks off chain checks here
+        if (v < 2) v += 27;
         if (uint256(s) > HALF_ORDER || (v != 27 && v != 28)) return address(0);
         return ecrecover(digest, v, r, s);
     }

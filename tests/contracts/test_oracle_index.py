@@ -146,6 +146,32 @@ def test_a_report_the_python_reader_refuses_is_refused(chain: Chain) -> None:
         assert info.value.error == error
 
 
+def test_a_recovery_id_of_0_or_1_is_taken_as_the_python_reader_takes_it(chain: Chain) -> None:
+    """Many signers write v as 0 or 1; the Python reader (crypto/eip712.py) takes both
+    forms, so the contract does too: the same reading and digest either way, or a round
+    that verifies off chain would revert on L1 and the venue could never anchor it."""
+    config = CONFIGS[0]
+    reader = _deploy(chain, config)
+    prices = {0: 1_001, 1: 1_002, 3: 1_000, 4: 1_000}
+    high = tuple(_report(i, MARKETS[0], p, 10) for i, p in prices.items())
+    low = tuple(
+        dataclasses.replace(r, signature=r.signature[:-1] + bytes([r.signature[-1] - 27]))
+        for r in high
+    )
+    assert {r.signature[-1] for r in low} <= {0, 1}
+    for reports in (high, low):
+        rnd = OracleRound(1, 10, reports)
+        digest, readings = chain.call(reader, "checkRound", oracle_tuple(rnd))
+        assert bytes(digest) == rnd.digest()
+        assert readings[0] == read_index(rnd, config, MARKETS)[MARKETS[0]].index == 1_000
+    # the other recovery id is still another signer's
+    flipped = high[0].signature[:-1] + bytes([1 - low[0].signature[-1]])
+    forged = dataclasses.replace(high[0], signature=flipped)
+    with pytest.raises(ContractReverted) as info:
+        chain.call(reader, "checkRound", oracle_tuple(OracleRound(1, 10, (forged,) + high[1:])))
+    assert info.value.error == "BadOracleSignature"
+
+
 # ---- the exchange: the post-state's index is the round's reading
 
 
