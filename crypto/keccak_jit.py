@@ -78,9 +78,12 @@ def _load() -> tuple[Callable[..., int], Callable[[], ctypes.c_void_p], Any] | N
             nonce = start + i
             for k in range(8):
                 buf[32 + k] = (nonce >> (8 * (7 - k))) & 0xFF
-            reset(state)
-            absorb(state, src, 40)
-            digest(state, dst, 32, _KECCAK_PADDING)
+            if (
+                reset(state) != 0
+                or absorb(state, src, 40) != 0
+                or digest(state, dst, 32, _KECCAK_PADDING) != 0
+            ):
+                return -2  # the library failed: never a nonce
             ok = True
             for k in range(full):
                 if out[k] != 0:
@@ -101,7 +104,11 @@ def _load() -> tuple[Callable[..., int], Callable[[], ctypes.c_void_p], Any] | N
     # The compiled search must find what the reference search finds (4 bits: ~16 tries).
     seed = b"\x07" * 32
     expected = next(n for n in itertools.count() if keccak256(seed, n.to_bytes(8, "big"))[0] < 16)
-    if _run(search, new_state, destroy, seed, 4) != expected:
+    try:
+        found = _run(search, new_state, destroy, seed, 4)
+    except Exception:  # a compile or library failure: the channel's search runs instead
+        return None
+    if found != expected:
         return None
     return search, new_state, destroy
 
@@ -122,6 +129,8 @@ def _run(
     try:
         for start in range(0, 1 << 63, _BLOCK):
             nonce = search(handle.value, buf, out, start, _BLOCK, full, rest)
+            if nonce == -2:
+                raise RuntimeError("pycryptodome's Keccak failed during the nonce search")
             if nonce >= 0:
                 return int(nonce)
     finally:

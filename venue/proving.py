@@ -175,8 +175,10 @@ def local_executor(workers: int) -> tuple[Executor, Callable[[], None]]:
         executor.shutdown(wait=False, cancel_futures=True)
         for proc in procs.values():
             proc.terminate()
+        deadline = time.monotonic() + 10
         for proc in procs.values():
-            proc.join(timeout=10)
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        for proc in procs.values():
             if proc.is_alive():  # SIGTERM not taken within 10 s: no proof is worth a hang
                 proc.kill()
                 proc.join()

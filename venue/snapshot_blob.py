@@ -21,6 +21,7 @@ log.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import NamedTuple
 
 from sealbatch.venue.errors import SnapshotDamaged
@@ -59,6 +60,14 @@ class SnapshotLabel(NamedTuple):
         Raises:
             SnapshotDamaged: a field out of range or a root that is not 32 bytes of hex.
         """
+        if not isinstance(self.state_root, str) or not re.fullmatch(
+            r"0x[0-9a-f]{64}", self.state_root
+        ):
+            raise SnapshotDamaged(
+                f"expected a 0x-hex 32-byte state root (lower case), got {self.state_root!r}"
+            )
+        if not isinstance(self.batch_id, int) or not isinstance(self.event_seq, int):
+            raise SnapshotDamaged(f"snapshot row {tuple(self)!r}: expected integer ids")
         try:
             root = bytes.fromhex(self.state_root.removeprefix("0x"))
             head = self.batch_id.to_bytes(8, "big", signed=True) + self.event_seq.to_bytes(

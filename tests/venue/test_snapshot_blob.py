@@ -97,8 +97,12 @@ def test_a_row_whose_other_columns_changed_is_refused(row: SnapshotLabel) -> Non
         LABEL._replace(state_root="0x1234"),
         LABEL._replace(state_root="zz"),
         LABEL._replace(event_seq=1 << 63),
+        LABEL._replace(state_root="0x" + "AB" * 32),
+        LABEL._replace(state_root="ab" * 32),
+        LABEL._replace(state_root=bytes(32)),  # type: ignore[arg-type]
+        LABEL._replace(event_seq="61"),  # type: ignore[arg-type]
     ],
-    ids=["short root", "not hex", "event too large"],
+    ids=["short root", "not hex", "event too large", "upper case", "no 0x", "bytes", "text id"],
 )
 def test_a_row_that_cannot_be_encoded_is_refused(row: SnapshotLabel) -> None:
     blob = seal_snapshot_blob(PICKLED, LABEL)
