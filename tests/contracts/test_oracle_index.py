@@ -168,7 +168,7 @@ def test_a_recovery_id_of_0_or_1_is_taken_as_the_python_reader_takes_it(chain: C
     flipped = high[0].signature[:-1] + bytes([1 - low[0].signature[-1]])
     forged = dataclasses.replace(high[0], signature=flipped)
     with pytest.raises(ContractReverted) as info:
-        chain.call(reader, "checkRound", oracle_tuple(OracleRound(1, 10, (forged,) + high[1:])))
+        chain.call(reader, "checkRound", oracle_tuple(OracleRound(1, 10, (forged, *high[1:]))))
     assert info.value.error == "BadOracleSignature"
 
 
