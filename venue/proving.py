@@ -171,8 +171,12 @@ def local_executor(workers: int) -> tuple[Executor, Callable[[], None]]:
     def stop() -> None:
         # ProcessPoolExecutor has no public way to stop a running job before
         # Python 3.14 (terminate_workers): terminate its processes ourselves.
-        procs = dict(getattr(executor, "_processes", None) or {})
+        # The executor's own dict, not a copy: a submit racing this stop may still
+        # spawn a process into it until shutdown sets the flag every submit checks
+        # under the executor's lock; shutdown then drops the executor's reference.
+        live = getattr(executor, "_processes", None)
         executor.shutdown(wait=False, cancel_futures=True)
+        procs = dict(live or {})
         for proc in procs.values():
             proc.terminate()
         deadline = time.monotonic() + 10

@@ -348,3 +348,37 @@ def test_a_local_venue_stopped_while_proving_leaks_no_semaphore() -> None:
         assert done.returncode == 0, done.stderr
         assert " settled: price " in done.stdout, done.stdout
         assert "leaked" not in done.stderr and "resource_tracker" not in done.stderr, done.stderr
+
+
+def test_stopping_the_local_prover_stops_a_process_a_racing_submit_spawned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch submitted while the venue stops its provers must not leave a prover
+    process running its job: the stop would then wait for a whole proof."""
+    import concurrent.futures
+    import threading
+    import time
+
+    executor, stop = local_executor(2)
+    first = executor.submit(time.sleep, 0)  # one process up, idle again
+    first.result(timeout=WAIT_S)
+    real_shutdown = executor.shutdown
+    raced: list[concurrent.futures.Future[None]] = []
+
+    def racing_shutdown(wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if not raced:  # the first call, stop()'s: a submit gets in just before it
+            raced.append(executor.submit(time.sleep, 300))
+            raced.append(executor.submit(time.sleep, 300))  # the second spawns a process
+            deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline and not all(f.running() for f in raced):
+                time.sleep(0.05)
+            assert all(f.running() for f in raced)
+        real_shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    monkeypatch.setattr(executor, "shutdown", racing_shutdown)
+    procs = executor._processes  # type: ignore[attr-defined]
+    done = threading.Event()
+    stopper = threading.Thread(target=lambda: (stop(), done.set()), daemon=True)
+    stopper.start()
+    assert done.wait(60), "stop() waited for a job a racing submit started"
+    assert len(procs) == 0 or not any(p.is_alive() for p in list(procs.values()))

@@ -281,3 +281,14 @@ def test_serve_refuses_a_deadline_below_10_ms(
     field = option.removeprefix("--").replace("-", "_")
     err = capsys.readouterr().err
     assert err == f"sealbatch serve: error: {field}: expected at least 10, got 5\n"
+
+
+def test_serve_says_an_environment_bound_as_typed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an environment variable's value reaches the settings as a string: the error
+    # says it as the operator typed it, not as a quoted Python string
+    monkeypatch.setenv("SEALBATCH_COMMIT_WINDOW_MS", "0")
+    assert main(["serve", "--port", "18123"]) == 2
+    err = capsys.readouterr().err
+    assert err == "sealbatch serve: error: commit_window_ms: expected at least 10, got 0\n"

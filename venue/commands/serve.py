@@ -245,7 +245,8 @@ def run(args: argparse.Namespace) -> int:
         bound = _BOUNDS.get(error["type"])
         ctx = error.get("ctx") or {}
         if bound is not None and bound[1] in ctx:
-            message = f"expected {bound[0]} {ctx[bound[1]]}, got {error.get('input')!r}"
+            # an environment variable's value arrives as a string: say it as typed
+            message = f"expected {bound[0]} {ctx[bound[1]]}, got {error.get('input')}"
         field = ".".join(str(part) for part in error["loc"])
         if field and not message.startswith(field):
             message = f"{field}: {message}"
