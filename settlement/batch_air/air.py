@@ -48,6 +48,7 @@ from sealbatch.settlement.batch_air import (
 from sealbatch.settlement.batch_air.commitments import node_count
 from sealbatch.settlement.batch_air.framework import (
     MIN_ROWS,
+    PERM_SLOT_MIN_ROWS,
     TAG_ADJUST,
     AirBuilder,
     Layout,
@@ -61,15 +62,38 @@ from sealbatch.settlement.batch_air.statement import (
     BatchStatement,
 )
 
-__all__ = ["NAME", "build", "build_with_layout", "declare_all", "rows_for"]
+__all__ = ["NAME", "build", "build_with_layout", "declare_all", "perm_slots", "rows_for"]
 
 #: The batch AIR's name in proofs (``StarkProof.air_name``).
 NAME = "sealbatch_batch"
 
 
+def _pow2(n: int) -> int:
+    return 1 << (n - 1).bit_length()
+
+
 def rows_for(statement: BatchStatement) -> int:
     """The trace length for a statement: the smallest power of two that holds it (its
-    order rows, and the settlement sections' accounts, tree nodes and permutations)."""
+    order rows, and the settlement sections' accounts, tree nodes and permutations).
+
+    The Poseidon2 service does one permutation per row, or two (:func:`perm_slots`)
+    where one would make the trace longer than ``PERM_SLOT_MIN_ROWS`` and two make it
+    shorter."""
+    rows, perms = _needs(statement)
+    one = _pow2(max(rows, perms))
+    if one <= PERM_SLOT_MIN_ROWS:
+        return one
+    return min(one, _pow2(max(rows, -(-perms // 2))))
+
+
+def perm_slots(num_rows: int, statement: BatchStatement) -> int:
+    """Permutations per row of the Poseidon2 service on a ``num_rows`` trace: 1, or 2
+    when the statement's permutations outnumber the rows (both sides decide alike)."""
+    return 1 if _needs(statement)[1] <= num_rows else 2
+
+
+def _needs(statement: BatchStatement) -> tuple[int, int]:
+    """The rows the sections need besides the Poseidon2 service, and its permutations."""
     settle = rows_needed(statement.settle, len(statement.settle_witness.fills))
     # every section shares the Poseidon2 service: the settlement's, the commitment tree's
     # the outputs digest's (whose block rows are followed by at least one other row), the
@@ -85,7 +109,7 @@ def rows_for(statement: BatchStatement) -> int:
     # and the post-state's account keys, sorted (after the tie-break keys)
     keys = node_count(statement) + ties + len(statement.post.accounts)
     perms = settle + node_count(statement) + ties + blocks + inputs + hashes + header_rows
-    need = max(
+    rows = max(
         MIN_ROWS,
         len(statement.orders) + 1,
         blocks + 1,
@@ -93,9 +117,8 @@ def rows_for(statement: BatchStatement) -> int:
         hashes,
         header_rows + 1,
         keys + 1,
-        perms,
     )
-    return 1 << (need - 1).bit_length()
+    return rows, perms
 
 
 def build_with_layout(num_rows: int, statement: BatchStatement) -> tuple[Air, Layout]:
@@ -116,6 +139,7 @@ def declare_all(
 ) -> tuple[Air, Layout, Section, SettleColumns]:
     """Every section declared: the AIR, its layout and the settlement sections' columns."""
     b = AirBuilder(NAME, num_rows, statement.public_inputs)
+    b.perm_slots = perm_slots(num_rows, statement)
     clearing.declare(b, statement)
     commitment_hash.declare(b)
     start = PUBLIC_HEADER + PUBLIC_PER_MARKET * len(statement.markets)

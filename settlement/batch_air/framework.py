@@ -129,6 +129,7 @@ from sealbatch.crypto.poseidon2 import RATE, WIDTH, permute
 
 __all__ = [
     "MIN_ROWS",
+    "PERM_SLOT_MIN_ROWS",
     "RANGE_BITS",
     "TAG_ACCOUNT_ADDR",
     "TAG_ACCOUNT_FILLS",
@@ -203,6 +204,12 @@ _BETA, _PUBLIC_SUM = 0, 2
 CONSTRAINT_DEGREE = 9
 SBOX_DEGREE = 7
 BUS_DEGREE = CONSTRAINT_DEGREE
+#: The Poseidon2 service's slots' sections: one permutation per row each.
+_PERM_SECTIONS = ("perm", "perm2")
+#: A trace the one-slot service would make longer than this takes a second slot
+#: (158 columns more, half the rows): the proof costs scale with rows × width, and the
+#: shapes an L1 exchange deploys (at most 2^13 rows) keep one slot and their programs.
+PERM_SLOT_MIN_ROWS = 1 << 13
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,9 @@ class Layout:
     range_mult: int
     perm_first: int | None  # first column of the permutation section, None without it
     public_tables: tuple[PublicTable, ...] = ()  # the bus's, as the verifier adds them
+    #: first gadget column of each permutation slot (``perm``, then ``perm2``): one
+    #: slot, or two on a trace that would otherwise be twice as long
+    perm_slots: tuple[int, ...] = ()
 
     @property
     def width(self) -> int:
@@ -260,6 +270,8 @@ class AirBuilder:
     )
     range_checks: list[RangeCheck] = field(default_factory=list)
     periodic_columns: list[tuple[int, ...]] = field(default_factory=list)
+    #: permutations per row the Poseidon2 service offers (1 or 2, :data:`PERM_SLOTS`)
+    perm_slots: int = 1
     _perm_sends: int = 0
 
     def __post_init__(self) -> None:
@@ -391,15 +403,24 @@ class AirBuilder:
         self.constrain(step * (step - 1), "range table steps by 0 or 1")
         self.boundary(-1, table - (_RANGE_SIZE - 1), "range table ends at 4095")
         self.bus.receive(TAG_RANGE, [table], mult, "range table")
-        perm_first = None
+        if self.perm_slots not in (1, 2):
+            raise ValueError(f"expected 1 or 2 permutation slots, got {self.perm_slots}")
+        slots: list[int] = []
         if self._perm_sends:
-            ins = [self.column("perm", f"in{i}") for i in range(WIDTH)]
-            pmult = self.column("perm", "mult")
-            perm_first = len(self.names)
-            self.names.extend(f"perm.g{i}" for i in range(gadget_columns(SBOX_DEGREE)))
-            gadget, outs = permutation_constraints(perm_first, ins, sbox_degree=SBOX_DEGREE)
-            self.transitions.extend(gadget)
-            self.bus.receive(TAG_PERM, [*ins, *outs], pmult, "Poseidon2 service")
+            # Each slot is a table of distinct permutations, one per row, received with
+            # its multiplicity; a second slot halves the rows the service needs.
+            for k in range(self.perm_slots):
+                section = _PERM_SECTIONS[k]
+                ins = [self.column(section, f"in{i}") for i in range(WIDTH)]
+                pmult = self.column(section, "mult")
+                first = len(self.names)
+                self.names.extend(f"{section}.g{i}" for i in range(gadget_columns(SBOX_DEGREE)))
+                gadget, outs = permutation_constraints(first, ins, sbox_degree=SBOX_DEGREE)
+                self.transitions.extend(gadget)
+                label = "Poseidon2 service" if k == 0 else f"Poseidon2 service, slot {k + 1}"
+                self.bus.receive(TAG_PERM, [*ins, *outs], pmult, label)
+                slots.append(first)
+        perm_first = slots[0] if slots else None
         layout = self.bus.build()
         bus = self.bus
 
@@ -442,6 +463,7 @@ class AirBuilder:
             index["range.mult"],
             perm_first,
             tuple(bus.public_tables),
+            tuple(slots),
         )
 
 
@@ -559,30 +581,36 @@ class TraceBuilder:
         counts[:_RANGE_SIZE] = self._range_counts
         self.main[self.layout.range_mult] = np.mod(counts, P).astype(np.uint64)
         self.main[self.layout.column("range", "table")] = _range_table(n)
-        first = self.layout.perm_first
-        if first is not None:
+        slots = self.layout.perm_slots
+        if slots:
             ins = (
                 np.concatenate(self._perm_inputs)
                 if self._perm_inputs
                 else np.zeros((0, WIDTH), np.uint64)
             )
-            if ins.shape[0] > n:
-                raise ValueError(f"expected at most {n} permutations, got {ins.shape[0]}")
+            if ins.shape[0] > n * len(slots):
+                raise ValueError(
+                    f"expected at most {n * len(slots)} permutations, got {ins.shape[0]}"
+                )
             uniq, counts_p = (
                 np.unique(ins, axis=0, return_counts=True)
                 if ins.shape[0]
                 else (ins, np.zeros(0, np.int64))
             )
-            states = np.zeros((n, WIDTH), np.uint64)
-            states[: uniq.shape[0]] = uniq
-            mult = np.zeros(n, np.uint64)
-            mult[: uniq.shape[0]] = counts_p.astype(np.uint64)
-            for i in range(WIDTH):
-                self.main[self.layout.column("perm", f"in{i}")] = states[:, i]
-            self.main[self.layout.column("perm", "mult")] = mult
-            self.main[first : first + gadget_columns(SBOX_DEGREE)] = permutation_columns(
-                states, sbox_degree=SBOX_DEGREE
-            )
+            # the distinct permutations in order, the first n in slot 1, the rest in slot 2
+            for k, first in enumerate(slots):
+                part, counts_k = uniq[k * n : (k + 1) * n], counts_p[k * n : (k + 1) * n]
+                states = np.zeros((n, WIDTH), np.uint64)
+                states[: part.shape[0]] = part
+                mult = np.zeros(n, np.uint64)
+                mult[: part.shape[0]] = counts_k.astype(np.uint64)
+                section = _PERM_SECTIONS[k]
+                for i in range(WIDTH):
+                    self.main[self.layout.column(section, f"in{i}")] = states[:, i]
+                self.main[self.layout.column(section, "mult")] = mult
+                self.main[first : first + gadget_columns(SBOX_DEGREE)] = permutation_columns(
+                    states, sbox_degree=SBOX_DEGREE
+                )
         return self.main
 
 
