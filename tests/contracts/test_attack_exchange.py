@@ -13,7 +13,7 @@ import dataclasses
 
 import pytest
 
-from sealbatch.settlement.anchor import Chain
+from sealbatch.settlement.anchor import AnchorError, Chain, ContractReverted
 from sealbatch.settlement.l1_statement import L1Withdrawal
 from sealbatch.settlement.roots import account_proof
 
@@ -135,3 +135,21 @@ def test_attack_reclaims_after_the_freeze(h: Harness) -> None:
     h.ex.reclaim_deposit(late, sender=t1)
     assert h.ex.balance(t2) - before == 7_000
     refused(h, "NotReclaimable", h.ex.reclaim_deposit, late)
+
+
+def test_a_node_error_on_sending_is_an_anchor_error(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No receipt in time (or any other refusal by the node that is not a revert) reaches
+    the caller as an AnchorError, which the venue's L1 stage reports and retries: a raw
+    web3 exception used to escape it and end the stage's thread, anchoring nothing more."""
+    from web3.exceptions import TimeExhausted
+
+    def no_receipt(tx_hash: object, *args: object, **kwargs: object) -> None:
+        raise TimeExhausted(f"transaction {tx_hash!r} is not in the chain after 120 seconds")
+
+    monkeypatch.setattr(h.chain.w3.eth, "wait_for_transaction_receipt", no_receipt)
+    with pytest.raises(AnchorError) as info:
+        h.ex.deposit(h.traders[0], 1_000)
+    assert not isinstance(info.value, ContractReverted)
+    assert "TimeExhausted" in str(info.value)

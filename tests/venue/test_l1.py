@@ -242,6 +242,29 @@ def test_deposits_opening_accounts_wait_so_no_batch_grows_the_tree_two_levels(
         assert link(venue).unserved is None
 
 
+def test_the_l1_stage_survives_an_unexpected_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass that fails with an error nobody foresaw (a node's RPC error, a bug) is logged
+    and the next pass runs: the stage's thread never ends while the venue runs."""
+    calls = []
+
+    def step() -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise RuntimeError("the node answered something unforeseen")
+
+    stage = L1Link(None, None, None, None, from_block=0, clock_ms=lambda: 0, poll_ms=5)  # type: ignore[arg-type]
+    monkeypatch.setattr(stage, "step", step)
+    stage.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(calls) >= 3
+        assert stage._thread is not None and stage._thread.is_alive()
+    finally:
+        stage.close()
+
+
 def fund_and_trade(venue: Venue, l1: L1) -> int:
     """Alice and Bob deposit on L1 and trade 3 lots in one batch, cleared; its id."""
     deposit_on_l1(venue, l1, "alice", DEPOSIT)
