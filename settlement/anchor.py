@@ -25,7 +25,12 @@ from eth_tester.exceptions import TransactionFailed
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    Web3Exception,
+)
 from web3.types import TxParams
 
 from sealbatch.crypto.air import Air
@@ -323,7 +328,25 @@ class Chain:
         Raises:
             ContractReverted: the transaction would revert (checked by the gas estimate).
             TransactionTooLarge: it needs more than ``gas_cap``; nothing moved.
+            AnchorError: the node refused or lost the transaction otherwise (an RPC error
+                such as a nonce or fee refusal, no receipt in time): it may still be mined,
+                so a caller retrying must first look whether it was.
         """
+        try:
+            return self._transact(contract, function, args, sender, gas_cap)
+        except AnchorError:
+            raise
+        except Web3Exception as exc:
+            raise AnchorError(f"{function}: the node: {type(exc).__name__}: {exc}") from exc
+
+    def _transact(
+        self,
+        contract: Contract,
+        function: str,
+        args: tuple[Any, ...],
+        sender: str | None,
+        gas_cap: int | None,
+    ) -> Receipt:
         tx: TxParams = {"from": sender or self.account}
         call = contract.functions[function](*args)
         try:

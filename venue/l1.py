@@ -433,6 +433,10 @@ class L1Link:
                 log.error("l1 pass failed: %s", exc)
             except OSError as exc:  # the node went away: try again next pass
                 log.error("l1 node unreachable: %s", exc)
+            except Exception:  # anything else: reported, and the stage lives on to retry
+                # (a dead thread would anchor no batch and credit no request again, and an
+                # uncredited forced withdrawal lets anyone freeze the exchange)
+                log.exception("l1 pass failed unexpectedly")
             self._wake.wait(self.poll_ms / 1000)
             self._wake.clear()
 

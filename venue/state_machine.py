@@ -61,6 +61,7 @@ from sealbatch.settlement.errors import (
     SettlementError,
     UnknownOracleSource,
 )
+from sealbatch.settlement.ledger import AccountKey
 from sealbatch.settlement.publication import BatchPublication
 from sealbatch.venue.auth import (
     DEPOSIT_TYPE,
@@ -713,7 +714,7 @@ class VenueStateMachine:
         self.nonces.use(trader, body.nonce, body.expiry_ms)
         self.events_applied += 1
 
-    def l1_request(self, body: L1RequestIn, now_ms: int) -> int:
+    def l1_request(self, body: L1RequestIn, now_ms: int, *, deferrable: bool = True) -> int:
         """Credit L1 request ``body.index`` with the next batch: a deposit, or a forced
         withdrawal served with ``min(asked, what the account can give)``.
 
@@ -727,6 +728,9 @@ class VenueStateMachine:
             Conflict (``l1_request_out_of_order``): not the next request of the queue.
             Conflict (``forced_withdrawal_unservable``): a forced withdrawal the account
                 cannot serve yet (nothing to give).
+            Conflict (``l1_deposit_waits``): a deposit opening an account the next batch
+                cannot take (:meth:`_check_tree_growth`; not when replayed, ``deferrable``
+                false: a logged request was credited when it was).
             BadRequest: the ledger refused the deposit (its reason).
         """
         if body.index != self.l1_next:
@@ -737,6 +741,8 @@ class VenueStateMachine:
             )
         account = Address(body.account)
         if body.kind == "deposit":
+            if deferrable:
+                self._check_tree_growth(AccountKey(account, body.subaccount), body.index)
             try:
                 self.settlement.deposit(account, body.amount, now_ms, body.subaccount)
             except SettlementError as exc:
@@ -754,6 +760,37 @@ class VenueStateMachine:
         self.l1_next += 1
         self.events_applied += 1
         return amount
+
+    def _check_tree_growth(self, key: AccountKey, index: int) -> None:
+        """Refuse, for now, a deposit that opens an account past one more level of the
+        account tree in the next batch.
+
+        The exchange verifies batches whose tree stays at its depth or grows one level
+        (``venue.l1.venue_shapes``); a batch growing it two levels could never be anchored
+        and, retried forever, would let anyone freeze the exchange with the next forced
+        withdrawal's deadline — for the price of a few deposits of one base unit from new
+        subaccounts. Such a deposit (and the queue behind it) waits for the next batch,
+        which grows the tree a level; the L1 link credits it on a later pass.
+
+        Raises:
+            Conflict (``l1_deposit_waits``): the deposit must wait for the next batch.
+        """
+        house = self.settlement
+        state = house.state
+        if state.has(key):
+            return
+        opened = {k for k, _ in house.pending_deposits if not state.has(k)}
+        if key in opened:
+            return
+        before, after = state.size, state.size + len(opened) + 1
+        if _tree_depth(after) > _tree_depth(before) + 1:
+            raise Conflict(
+                f"l1 deposit {index}: expected the next batch to grow the account tree at most "
+                f"one level (from {before} accounts, at most {1 << (_tree_depth(before) + 1)} "
+                f"after it), got account {after} opened by this deposit; it waits for the "
+                f"next batch",
+                "l1_deposit_waits",
+            )
 
     def oracle_report(self, body: OracleReportIn, now_ms: int) -> None:
         """Take a signed oracle price report from a configured source.
@@ -933,7 +970,8 @@ class VenueStateMachine:
             "answer": self.answer_complaint,
             "key_share": self.release_share,
             "proof_halt": self.halt_unproven,
-            "l1_request": self.l1_request,
+            # Credited when it was (a log from before deposits waited for the tree too).
+            "l1_request": functools.partial(self.l1_request, deferrable=False),
         }
         handler[kind](body, at_ms)
 
@@ -1465,3 +1503,8 @@ class VenueStateMachine:
     def trader_orders(self, trader: str, last: int = 100) -> list[OrderStatus]:
         """The statuses of a trader's latest orders, oldest first."""
         return [self.order_status(c) for c in self.by_trader.get(trader, [])[-last:]]
+
+
+def _tree_depth(n: int) -> int:
+    """The account tree's depth for ``n`` accounts (:mod:`sealbatch.settlement.roots`)."""
+    return max(1, (max(n, 1) - 1).bit_length())

@@ -206,6 +206,65 @@ def test_a_request_the_ledger_cannot_credit_blocks_the_queue_loudly(
         assert "sealbatch_l1_request_blocked 1.0" in venue.tc.get("/metrics").text
 
 
+def test_deposits_opening_accounts_wait_so_no_batch_grows_the_tree_two_levels(
+    db_url: str, clock: ManualClock, l1: L1
+) -> None:
+    """The exchange verifies batches whose account tree stays at its depth or grows one
+    level (``venue_shapes``); a batch growing it two levels can never be anchored, is
+    retried forever, and an unserved forced withdrawal then lets anyone freeze the exchange.
+    Anyone could cause that with a few deposits of one base unit from new subaccounts: so a
+    deposit that opens an account past one more level waits (the queue behind it too) for
+    the next batch, and every batch stays of a deployed shape."""
+    from sealbatch.settlement.batch_air.settle_witness import tree_depth
+
+    alice = l1.traders["alice"]
+    with l1_venue(db_url, clock, l1) as venue:
+        with link(venue).chain_lock:
+            for sub in range(5):  # 5 accounts: depth 1 -> 3 in one batch
+                l1.ex.deposit(alice, 1, subaccount=sub)
+            l1.ex.deposit(alice, 2)  # to an account the batch opens: no new account
+        link(venue).step()
+        assert venue.service.core.l1_next == 4
+        unserved = link(venue).unserved
+        assert unserved is not None and unserved.startswith("request 4")
+        depths = []
+        for credited in (4, 6):
+            with venue.service.core_lock:
+                before = venue.service.core.settlement.state.size
+            clear_next(venue)
+            with venue.service.core_lock:
+                after = venue.service.core.settlement.state.size
+            depths.append((tree_depth(before), tree_depth(after)))
+            assert after == credited - (credited == 6)  # the last deposit opens nothing
+            link(venue).step()
+        assert depths == [(1, 2), (2, 3)]
+        assert venue.service.core.l1_next == 6
+        assert link(venue).unserved is None
+
+
+def test_the_l1_stage_survives_an_unexpected_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass that fails with an error nobody foresaw (a node's RPC error, a bug) is logged
+    and the next pass runs: the stage's thread never ends while the venue runs."""
+    calls = []
+
+    def step() -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise RuntimeError("the node answered something unforeseen")
+
+    stage = L1Link(None, None, None, None, from_block=0, clock_ms=lambda: 0, poll_ms=5)  # type: ignore[arg-type]
+    monkeypatch.setattr(stage, "step", step)
+    stage.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(calls) >= 3
+        assert stage._thread is not None and stage._thread.is_alive()
+    finally:
+        stage.close()
+
+
 def fund_and_trade(venue: Venue, l1: L1) -> int:
     """Alice and Bob deposit on L1 and trade 3 lots in one batch, cleared; its id."""
     deposit_on_l1(venue, l1, "alice", DEPOSIT)
