@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +184,11 @@ class Clearinghouse:
             None
         )
         self.last_summary: dict[str, Any] | None = None
+        #: maker -> RFQ id -> the orders a revealed quote may hand it (one per priced
+        #: side), firm until the RFQ closes or is accepted: :meth:`room` keeps them carried
+        self._firm: dict[Address, dict[bytes, tuple[Order, ...]]] = {}
+        #: (close_ms, RFQ id, maker) of every entry of ``_firm``: a heap
+        self._firm_closing: list[tuple[int, bytes, Address]] = []
 
     # ------------------------------------------------------------ inputs
 
@@ -279,6 +285,8 @@ class Clearinghouse:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle (a snapshot), rebuilding the running figures a snapshot taken
         before they existed lacks."""
+        state.setdefault("_firm", {})
+        state.setdefault("_firm_closing", [])
         self.__dict__.update(state)
         if "_stake" not in state:
             stake: dict[Address, int] = {}
@@ -294,8 +302,9 @@ class Clearinghouse:
         One check for every use of free collateral: the free collateral on the
         ledger with pending deposits and withdrawals applied, at most the
         worst-case headroom of every open batch holding the trader's orders
-        (revealed orders, accepted blocks) and of its carried GTC rests, less
-        the bonds it already has at stake. May be negative.
+        (revealed orders, accepted blocks) and of its carried GTC rests, and
+        what leaves each side of its revealed quotes still open carried
+        (:meth:`hold_quote`), less the bonds it already has at stake. May be negative.
         """
         room = self._free_collateral(trader)
         batches = [b for b, takers in self._takers.items() if trader in takers]
@@ -304,7 +313,42 @@ class Clearinghouse:
         for b in batches:
             check = self._checks.get(b) or self._fresh_check(b)
             room = min(room, check.headroom(trader))
+        for orders in self._firm.get(trader, {}).values():
+            # A revealed quote is firm (no last look): what carries it now stays.
+            for order in orders:
+                for b in batches or [-1]:
+                    trial = self._fresh_check(b)
+                    try:
+                        trial(trader, order)
+                    except (InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation):
+                        continue  # not carried now: nothing here takes it away
+                    room = min(room, trial.headroom(trader))
         return room - self._at_stake(trader)
+
+    def hold_quote(
+        self, rfq_id: bytes, maker: Address, orders: Sequence[Order], close_ms: int
+    ) -> None:
+        """Keep ``maker``'s collateral behind the ``orders`` a revealed quote in RFQ
+        ``rfq_id`` may hand it (one per priced side) until :meth:`release_quotes`
+        (accepted) or :meth:`release_closed` at ``close_ms``: :meth:`room`, so no
+        withdrawal or bond takes the quote's margin away while the requester may
+        still accept it."""
+        self._firm.setdefault(maker, {})[rfq_id] = tuple(orders)
+        heapq.heappush(self._firm_closing, (close_ms, rfq_id, maker))
+
+    def release_quotes(self, rfq_id: bytes, makers: Sequence[Address]) -> None:
+        """Stop holding the quotes of RFQ ``rfq_id`` (accepted: its block counts now)."""
+        for maker in makers:
+            held = self._firm.get(maker)
+            if held is not None and held.pop(rfq_id, None) is not None and not held:
+                del self._firm[maker]
+
+    def release_closed(self, now_ms: int) -> None:
+        """Stop holding the quotes of RFQs closed by ``now_ms``."""
+        closing = self._firm_closing
+        while closing and closing[0][0] <= now_ms:
+            _, rfq_id, maker = heapq.heappop(closing)
+            self.release_quotes(rfq_id, (maker,))
 
     def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
         """A margin check of ``batch_id`` on the ledger as it stands now (deposits

@@ -201,3 +201,29 @@ def test_a_block_and_a_bond_cannot_share_free_collateral(venue: Venue) -> None:
     assert refused.value.code == "insufficient_bond"
     t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=room)
     assert ch.room(alice) == 0
+
+
+def test_a_maker_cannot_withdraw_its_way_out_of_a_revealed_quote(venue: Venue) -> None:
+    """No last look: a revealed quote is firm until the window closes. A maker who
+    could withdraw the collateral behind it once prices show would make it one the
+    requester cannot take (passed over as an unfunded maker's), bond released: a free
+    option. The withdrawal must leave the revealed quote carried."""
+    from sealbatch.auction.orders import Order, Side
+    from tests.venue.test_rfq import _prime_price, _rfq_until_revealed
+
+    t = venue.traders
+    _prime_price(venue, 100)
+    rfq, _ = _rfq_until_revealed(venue)  # bob 99/101, carol 98/100: carol's ask is best
+    ch = venue.service.core.settlement
+    carol = t["carol"]._me()
+    free = ch._free_collateral(carol) - venue.service.core.quote_bond  # beside its bond
+    with pytest.raises(ApiError) as refused:
+        t["carol"].withdraw(free)
+    assert refused.value.code == "insufficient_collateral"
+    assert not ch.pending_withdrawals
+    t["carol"].withdraw(ch.room(carol))  # what leaves the block carried may go
+    with pytest.raises(ApiError) as no_bond:  # nor may a bond lock up what carries it
+        t["carol"].commit(Order("BTC-PERP", Side.BUY, 100, 1))
+    assert no_bond.value.code == "insufficient_bond"
+    acc = t["alice"].accept_best(rfq["rfq_id"], "buy")
+    assert acc["price"] == 100 and acc["seller"] == carol
