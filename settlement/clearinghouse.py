@@ -189,6 +189,8 @@ class Clearinghouse:
         self._firm: dict[Address, dict[bytes, tuple[Order, ...]]] = {}
         #: (close_ms, RFQ id, maker) of every entry of ``_firm``: a heap
         self._firm_closing: list[tuple[int, bytes, Address]] = []
+        #: maker -> (ledger, key, room) of :meth:`_firm_room`'s last answer
+        self._firm_cache: dict[Address, tuple[LedgerState, tuple[Any, ...], int | None]] = {}
 
     # ------------------------------------------------------------ inputs
 
@@ -279,14 +281,15 @@ class Clearinghouse:
         return trader in cached[1]
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle (a snapshot) without the per-ledger cache of resting traders."""
-        return {k: v for k, v in self.__dict__.items() if k != "_resting_on"}
+        """Pickle (a snapshot) without its per-ledger caches (resting traders, firm room)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_resting_on", "_firm_cache")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle (a snapshot), rebuilding the running figures a snapshot taken
         before they existed lacks."""
         state.setdefault("_firm", {})
         state.setdefault("_firm_closing", [])
+        state["_firm_cache"] = {}
         self.__dict__.update(state)
         if "_stake" not in state:
             stake: dict[Address, int] = {}
@@ -313,8 +316,32 @@ class Clearinghouse:
         for b in batches:
             check = self._checks.get(b) or self._fresh_check(b)
             room = min(room, check.headroom(trader))
-        for orders in self._firm.get(trader, {}).values():
-            # A revealed quote is firm (no last look): what carries it now stays.
+        firm = self._firm_room(trader, batches)
+        if firm is not None:
+            room = min(room, firm)
+        return room - self._at_stake(trader)
+
+    def _firm_room(self, trader: Address, batches: Sequence[int]) -> int | None:
+        """What ``trader`` may still give up beside each side of its revealed quotes
+        still open that its collateral carries now (None: no such side). A revealed
+        quote is firm (no last look): what carries it stays. Cached until the ledger,
+        the pending deposits and withdrawals, the quotes held or the orders taken for
+        ``batches`` change (every commitment's bond check asks)."""
+        held = self._firm.get(trader)
+        if not held:
+            return None
+        key = (
+            id(self.state),
+            len(self.pending_deposits),
+            len(self.pending_withdrawals),
+            tuple(held.items()),
+            tuple((b, len(self._taken.get(b, ()))) for b in batches),
+        )
+        cached = self._firm_cache.get(trader)
+        if cached is not None and cached[0] is self.state and cached[1] == key:
+            return cached[2]
+        room: int | None = None
+        for orders in held.values():
             for order in orders:
                 for b in batches or [-1]:
                     trial = self._fresh_check(b)
@@ -322,8 +349,11 @@ class Clearinghouse:
                         trial(trader, order)
                     except (InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation):
                         continue  # not carried now: nothing here takes it away
-                    room = min(room, trial.headroom(trader))
-        return room - self._at_stake(trader)
+                    headroom = trial.headroom(trader)
+                    room = headroom if room is None else min(room, headroom)
+        # The ledger itself is kept with its id: held, the id is not reused.
+        self._firm_cache[trader] = (self.state, key, room)
+        return room
 
     def hold_quote(
         self, rfq_id: bytes, maker: Address, orders: Sequence[Order], close_ms: int
@@ -342,6 +372,7 @@ class Clearinghouse:
             held = self._firm.get(maker)
             if held is not None and held.pop(rfq_id, None) is not None and not held:
                 del self._firm[maker]
+                self._firm_cache.pop(maker, None)
 
     def release_closed(self, now_ms: int) -> None:
         """Stop holding the quotes of RFQs closed by ``now_ms``."""
