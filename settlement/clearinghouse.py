@@ -383,15 +383,22 @@ class Clearinghouse:
 
     def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
         """A margin check of ``batch_id`` on the ledger as it stands now (deposits
-        credited, GTC rests counted), with the orders already taken for the batch."""
+        credited, GTC rests counted), with the orders already taken for the batch and
+        for every other batch still to settle: a block accepted for the batch
+        collecting while the one before it reveals may fill as well as that batch's
+        orders, so one budget carries both (each side's worst case over all of them)."""
         check = RevealMarginCheck(
             self._check_state(), self.config, resting=self.state.resting_orders
         )
-        for trader, order in self._taken.get(batch_id, ()):
-            # Taken earlier on an older ledger (a block accepted before the previous
-            # batch settled): it still counts, even if it no longer fits.
-            with contextlib.suppress(InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
-                check(trader, order)
+        others = sorted(b for b in self._taken if b != batch_id)
+        for b in (batch_id, *others):
+            for trader, order in self._taken.get(b, ()):
+                # Taken earlier on an older ledger (a block accepted before the previous
+                # batch settled): it still counts, even if it no longer fits.
+                with contextlib.suppress(
+                    InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation
+                ):
+                    check(trader, order)
         return check
 
     def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
@@ -434,6 +441,14 @@ class Clearinghouse:
                 )
         check = self._checks.get(block.batch_id) or self._fresh_check(block.batch_id)
         check.check_together(orders)
+        for b, other in self._checks.items():
+            if b != block.batch_id:
+                # the batch revealing now: its reveals count the block too
+                for trader, order in orders:
+                    with contextlib.suppress(
+                        InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation
+                    ):
+                        other(trader, order)
         self._taken.setdefault(block.batch_id, []).extend(orders)
         self._takers.setdefault(block.batch_id, set()).update((block.buyer, block.seller))
 

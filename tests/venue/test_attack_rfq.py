@@ -227,3 +227,58 @@ def test_a_maker_cannot_withdraw_its_way_out_of_a_revealed_quote(venue: Venue) -
     assert no_bond.value.code == "insufficient_bond"
     acc = t["alice"].accept_best(rfq["rfq_id"], "buy")
     assert acc["price"] == 100 and acc["seller"] == carol
+
+
+def _one_budget_setup(venue: Venue) -> tuple[VenueClient, int, Any, dict[str, Any]]:
+    """A trader with 2 000 USDC commits in batch 2 the largest buy it can carry alone
+    and asks for a block of half that (window within batch 2's reveal window); bob's
+    quote is revealed. Returns the trader, that size, its pending order and the RFQ."""
+    from sealbatch.auction.orders import Order, Side
+    from tests.venue.conftest import T0
+    from tests.venue.test_rfq import _prime_price
+
+    _prime_price(venue, 100)  # batch 2 collects
+    ch = venue.service.core.settlement
+    p = VenueClient("http://testserver", "0x" + "ab" * 32, http=venue.tc, clock=venue.clock.now_ms)
+    p.deposit(2_000_000_000)
+    lo, hi = 1, 1 << 21
+    while lo < hi:  # the most lots the account carries alone
+        mid = (lo + hi + 1) // 2
+        if ch.fits(2, p._me(), Order("BTC-PERP", Side.BUY, 100, mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    pending = p.commit(Order("BTC-PERP", Side.BUY, 100, lo))
+    venue.clock.set(T0 + 2_650)
+    rfq = p.request_rfq("BTC-PERP", lo // 2, window_ms=400)
+    q = venue.traders["bob"].quote(rfq["rfq_id"], 99, 101)
+    venue.clock.set(T0 + 2_900)
+    venue.traders["bob"].reveal_quote(q)
+    venue.to_reveal(2)  # the RFQ's accept phase: batch 3 collects, batch 2 reveals
+    return p, lo, pending, rfq
+
+
+def test_a_block_cannot_lean_on_the_margin_of_orders_in_the_batch_revealing(
+    venue: Venue,
+) -> None:
+    """A block accepted for the batch collecting settles after the batch revealing now:
+    both may fill, so the block must fit beside the orders revealed there (it was
+    judged alone: 150 % of what the account can carry was taken)."""
+    p, _, pending, rfq = _one_budget_setup(venue)
+    p.reveal(pending)  # takes all the account can carry
+    with pytest.raises(ApiError) as refused:
+        p.accept_best(rfq["rfq_id"], "buy")
+    assert refused.value.code == "insufficient_margin"
+    assert venue.tc.get(f"/v1/rfqs/{rfq['rfq_id']}").json()["accepted"] is None
+
+
+def test_a_reveal_cannot_lean_on_the_margin_of_a_block_accepted_for_the_next_batch(
+    venue: Venue,
+) -> None:
+    """The other order: a block accepted for the next batch counts in this batch's
+    reveal margin check."""
+    p, _, pending, rfq = _one_budget_setup(venue)
+    p.accept_best(rfq["rfq_id"], "buy")
+    with pytest.raises(ApiError) as refused:
+        p.reveal(pending)
+    assert refused.value.code == "insufficient_margin"
