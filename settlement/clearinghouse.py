@@ -325,8 +325,8 @@ class Clearinghouse:
         """What ``trader`` may still give up beside each side of its revealed quotes
         still open that its collateral carries now (None: no such side). A revealed
         quote is firm (no last look): what carries it stays. Cached until the ledger,
-        the pending deposits and withdrawals, the quotes held or the orders taken for
-        ``batches`` change (every commitment's bond check asks)."""
+        the pending deposits and withdrawals, the quotes held or the orders taken in
+        any open batch change (every commitment's bond check asks)."""
         held = self._firm.get(trader)
         if not held:
             return None
@@ -335,7 +335,8 @@ class Clearinghouse:
             len(self.pending_deposits),
             len(self.pending_withdrawals),
             tuple(held.items()),
-            tuple((b, len(self._taken.get(b, ()))) for b in batches),
+            tuple(batches),
+            tuple((b, len(taken)) for b, taken in sorted(self._taken.items())),
         )
         cached = self._firm_cache.get(trader)
         if cached is not None and cached[0] is self.state and cached[1] == key:
