@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +184,13 @@ class Clearinghouse:
             None
         )
         self.last_summary: dict[str, Any] | None = None
+        #: maker -> RFQ id -> the orders a revealed quote may hand it (one per priced
+        #: side), firm until the RFQ closes or is accepted: :meth:`room` keeps them carried
+        self._firm: dict[Address, dict[bytes, tuple[Order, ...]]] = {}
+        #: (close_ms, RFQ id, maker) of every entry of ``_firm``: a heap
+        self._firm_closing: list[tuple[int, bytes, Address]] = []
+        #: maker -> (ledger, key, room) of :meth:`_firm_room`'s last answer
+        self._firm_cache: dict[Address, tuple[LedgerState, tuple[Any, ...], int | None]] = {}
 
     # ------------------------------------------------------------ inputs
 
@@ -273,12 +281,15 @@ class Clearinghouse:
         return trader in cached[1]
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle (a snapshot) without the per-ledger cache of resting traders."""
-        return {k: v for k, v in self.__dict__.items() if k != "_resting_on"}
+        """Pickle (a snapshot) without its per-ledger caches (resting traders, firm room)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_resting_on", "_firm_cache")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle (a snapshot), rebuilding the running figures a snapshot taken
         before they existed lacks."""
+        state.setdefault("_firm", {})
+        state.setdefault("_firm_closing", [])
+        state["_firm_cache"] = {}
         self.__dict__.update(state)
         if "_stake" not in state:
             stake: dict[Address, int] = {}
@@ -294,8 +305,9 @@ class Clearinghouse:
         One check for every use of free collateral: the free collateral on the
         ledger with pending deposits and withdrawals applied, at most the
         worst-case headroom of every open batch holding the trader's orders
-        (revealed orders, accepted blocks) and of its carried GTC rests, less
-        the bonds it already has at stake. May be negative.
+        (revealed orders, accepted blocks) and of its carried GTC rests, and
+        what leaves each side of its revealed quotes still open carried
+        (:meth:`hold_quote`), less the bonds it already has at stake. May be negative.
         """
         room = self._free_collateral(trader)
         batches = [b for b, takers in self._takers.items() if trader in takers]
@@ -304,19 +316,90 @@ class Clearinghouse:
         for b in batches:
             check = self._checks.get(b) or self._fresh_check(b)
             room = min(room, check.headroom(trader))
+        firm = self._firm_room(trader, batches)
+        if firm is not None:
+            room = min(room, firm)
         return room - self._at_stake(trader)
+
+    def _firm_room(self, trader: Address, batches: Sequence[int]) -> int | None:
+        """What ``trader`` may still give up beside each side of its revealed quotes
+        still open that its collateral carries now (None: no such side). A revealed
+        quote is firm (no last look): what carries it stays. Cached until the ledger,
+        the pending deposits and withdrawals, the quotes held or the orders taken in
+        any open batch change (every commitment's bond check asks)."""
+        held = self._firm.get(trader)
+        if not held:
+            return None
+        key = (
+            id(self.state),
+            len(self.pending_deposits),
+            len(self.pending_withdrawals),
+            tuple(held.items()),
+            tuple(batches),
+            tuple((b, len(taken)) for b, taken in sorted(self._taken.items())),
+        )
+        cached = self._firm_cache.get(trader)
+        if cached is not None and cached[0] is self.state and cached[1] == key:
+            return cached[2]
+        room: int | None = None
+        for orders in held.values():
+            for order in orders:
+                for b in batches or [-1]:
+                    trial = self._fresh_check(b)
+                    try:
+                        trial(trader, order)
+                    except (InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation):
+                        continue  # not carried now: nothing here takes it away
+                    headroom = trial.headroom(trader)
+                    room = headroom if room is None else min(room, headroom)
+        # The ledger itself is kept with its id: held, the id is not reused.
+        self._firm_cache[trader] = (self.state, key, room)
+        return room
+
+    def hold_quote(
+        self, rfq_id: bytes, maker: Address, orders: Sequence[Order], close_ms: int
+    ) -> None:
+        """Keep ``maker``'s collateral behind the ``orders`` a revealed quote in RFQ
+        ``rfq_id`` may hand it (one per priced side) until :meth:`release_quotes`
+        (accepted) or :meth:`release_closed` at ``close_ms``: :meth:`room`, so no
+        withdrawal or bond takes the quote's margin away while the requester may
+        still accept it."""
+        self._firm.setdefault(maker, {})[rfq_id] = tuple(orders)
+        heapq.heappush(self._firm_closing, (close_ms, rfq_id, maker))
+
+    def release_quotes(self, rfq_id: bytes, makers: Sequence[Address]) -> None:
+        """Stop holding the quotes of RFQ ``rfq_id`` (accepted: its block counts now)."""
+        for maker in makers:
+            held = self._firm.get(maker)
+            if held is not None and held.pop(rfq_id, None) is not None and not held:
+                del self._firm[maker]
+                self._firm_cache.pop(maker, None)
+
+    def release_closed(self, now_ms: int) -> None:
+        """Stop holding the quotes of RFQs closed by ``now_ms``."""
+        closing = self._firm_closing
+        while closing and closing[0][0] <= now_ms:
+            _, rfq_id, maker = heapq.heappop(closing)
+            self.release_quotes(rfq_id, (maker,))
 
     def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
         """A margin check of ``batch_id`` on the ledger as it stands now (deposits
-        credited, GTC rests counted), with the orders already taken for the batch."""
+        credited, GTC rests counted), with the orders already taken for the batch and
+        for every other batch still to settle: a block accepted for the batch
+        collecting while the one before it reveals may fill as well as that batch's
+        orders, so one budget carries both (each side's worst case over all of them)."""
         check = RevealMarginCheck(
             self._check_state(), self.config, resting=self.state.resting_orders
         )
-        for trader, order in self._taken.get(batch_id, ()):
-            # Taken earlier on an older ledger (a block accepted before the previous
-            # batch settled): it still counts, even if it no longer fits.
-            with contextlib.suppress(InsufficientMargin, MarketFlagged, ReduceOnlyViolation):
-                check(trader, order)
+        others = sorted(b for b in self._taken if b != batch_id)
+        for b in (batch_id, *others):
+            for trader, order in self._taken.get(b, ()):
+                # Taken earlier on an older ledger (a block accepted before the previous
+                # batch settled): it still counts, even if it no longer fits.
+                with contextlib.suppress(
+                    InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation
+                ):
+                    check(trader, order)
         return check
 
     def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
@@ -359,6 +442,14 @@ class Clearinghouse:
                 )
         check = self._checks.get(block.batch_id) or self._fresh_check(block.batch_id)
         check.check_together(orders)
+        for b, other in self._checks.items():
+            if b != block.batch_id:
+                # the batch revealing now: its reveals count the block too
+                for trader, order in orders:
+                    with contextlib.suppress(
+                        InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation
+                    ):
+                        other(trader, order)
         self._taken.setdefault(block.batch_id, []).extend(orders)
         self._takers.setdefault(block.batch_id, set()).update((block.buyer, block.seller))
 

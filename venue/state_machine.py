@@ -42,7 +42,7 @@ from sealbatch.auction.errors import (
     WrongBatch,
 )
 from sealbatch.auction.markets import Market
-from sealbatch.auction.orders import Order
+from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.eip712 import (
     Address,
     Eip712Domain,
@@ -103,6 +103,7 @@ from sealbatch.venue.rfq import (
     QUOTE_REVEAL_TYPE,
     RFQ_TYPE,
     Acceptance,
+    BlockSide,
     Quote,
     Rfq,
     RfqBook,
@@ -652,8 +653,18 @@ class VenueStateMachine:
         return quote
 
     def quote_reveal(self, body: QuoteRevealIn, now_ms: int) -> Quote:
+        """Reveal a sealed quote: firm from now until its RFQ closes or is accepted, so
+        the maker's collateral behind it stays (no withdrawal or bond may take it:
+        a quote made uncarryable on purpose would be a last look)."""
         self._check_running()
         quote = self.rfqs.quote_reveal(body.message(), hexb(body.signature), now_ms)
+        rfq = self.rfqs.get(hexb(body.rfq_id))
+        orders = []
+        if quote.ask and rfq.side is not BlockSide.SELL:  # the requester may buy
+            orders.append(Order(rfq.market, Side.SELL, quote.ask, rfq.size))
+        if quote.bid and rfq.side is not BlockSide.BUY:  # the requester may sell
+            orders.append(Order(rfq.market, Side.BUY, quote.bid, rfq.size))
+        self.settlement.hold_quote(rfq.rfq_id, quote.maker, orders, rfq.close_ms)
         self.events_applied += 1
         return quote
 
@@ -671,6 +682,8 @@ class VenueStateMachine:
             lambda maker, order: self.settlement.fits(batch_id, maker, order),
         )
         self.blocks.setdefault(batch_id, []).append(acceptance)
+        rfq = self.rfqs.get(acceptance.rfq_id)
+        self.settlement.release_quotes(rfq.rfq_id, [q.maker for q in rfq.quotes.values()])
         self.events_applied += 1
         return acceptance
 
@@ -1000,6 +1013,7 @@ class VenueStateMachine:
         if self.keys is not None and self.halted is None:
             self.keys.forget_through(self.last_cleared)
         self.nonces.forget_expired(now_ms)
+        self.settlement.release_closed(now_ms)
         if out:
             self._forget_old()
         if self.last_cleared != before:

@@ -38,10 +38,23 @@ def _engine() -> tuple[Clearinghouse, Address, Address, Address]:
 
 def test_a_block_counts_together_with_the_batchs_reveals() -> None:
     engine, buyer, seller, _ = _engine()
-    engine.block_check(_block(2, buyer, seller, 100))  # alone: fits
+    assert engine.fits(1, buyer, Order("BTC-PERP", Side.BUY, PRICE, 100))  # alone: fits
     engine.reveal_check(1, buyer, Order("BTC-PERP", Side.BUY, PRICE, 100))
     with pytest.raises(InsufficientMargin):  # 100 revealed + 100 in the block
         engine.block_check(_block(1, buyer, seller, 100))
+
+
+def test_a_block_for_the_next_batch_counts_together_with_this_batchs_reveals() -> None:
+    """A block accepted for the batch collecting while this one reveals settles after
+    it: both may fill, so one budget carries both, whichever comes first."""
+    engine, buyer, seller, _ = _engine()
+    engine.reveal_check(1, buyer, Order("BTC-PERP", Side.BUY, PRICE, 100))
+    with pytest.raises(InsufficientMargin):  # 100 revealed in batch 1 + 100 in batch 2
+        engine.block_check(_block(2, buyer, seller, 100))
+    engine, buyer, seller, _ = _engine()
+    engine.block_check(_block(2, buyer, seller, 100))
+    with pytest.raises(InsufficientMargin):
+        engine.reveal_check(1, buyer, Order("BTC-PERP", Side.BUY, PRICE, 100))
 
 
 def test_a_block_accepted_before_the_reveals_counts_in_them() -> None:

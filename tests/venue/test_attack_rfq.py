@@ -201,3 +201,84 @@ def test_a_block_and_a_bond_cannot_share_free_collateral(venue: Venue) -> None:
     assert refused.value.code == "insufficient_bond"
     t["alice"].commit(Order("BTC-PERP", Side.BUY, 100, 1), bond=room)
     assert ch.room(alice) == 0
+
+
+def test_a_maker_cannot_withdraw_its_way_out_of_a_revealed_quote(venue: Venue) -> None:
+    """No last look: a revealed quote is firm until the window closes. A maker who
+    could withdraw the collateral behind it once prices show would make it one the
+    requester cannot take (passed over as an unfunded maker's), bond released: a free
+    option. The withdrawal must leave the revealed quote carried."""
+    from sealbatch.auction.orders import Order, Side
+    from tests.venue.test_rfq import _prime_price, _rfq_until_revealed
+
+    t = venue.traders
+    _prime_price(venue, 100)
+    rfq, _ = _rfq_until_revealed(venue)  # bob 99/101, carol 98/100: carol's ask is best
+    ch = venue.service.core.settlement
+    carol = t["carol"]._me()
+    free = ch._free_collateral(carol) - venue.service.core.quote_bond  # beside its bond
+    with pytest.raises(ApiError) as refused:
+        t["carol"].withdraw(free)
+    assert refused.value.code == "insufficient_collateral"
+    assert not ch.pending_withdrawals
+    t["carol"].withdraw(ch.room(carol))  # what leaves the block carried may go
+    with pytest.raises(ApiError) as no_bond:  # nor may a bond lock up what carries it
+        t["carol"].commit(Order("BTC-PERP", Side.BUY, 100, 1))
+    assert no_bond.value.code == "insufficient_bond"
+    acc = t["alice"].accept_best(rfq["rfq_id"], "buy")
+    assert acc["price"] == 100 and acc["seller"] == carol
+
+
+def _one_budget_setup(venue: Venue) -> tuple[VenueClient, int, Any, dict[str, Any]]:
+    """A trader with 2 000 USDC commits in batch 2 the largest buy it can carry alone
+    and asks for a block of half that (window within batch 2's reveal window); bob's
+    quote is revealed. Returns the trader, that size, its pending order and the RFQ."""
+    from sealbatch.auction.orders import Order, Side
+    from tests.venue.conftest import T0
+    from tests.venue.test_rfq import _prime_price
+
+    _prime_price(venue, 100)  # batch 2 collects
+    ch = venue.service.core.settlement
+    p = VenueClient("http://testserver", "0x" + "ab" * 32, http=venue.tc, clock=venue.clock.now_ms)
+    p.deposit(2_000_000_000)
+    lo, hi = 1, 1 << 21
+    while lo < hi:  # the most lots the account carries alone
+        mid = (lo + hi + 1) // 2
+        if ch.fits(2, p._me(), Order("BTC-PERP", Side.BUY, 100, mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    pending = p.commit(Order("BTC-PERP", Side.BUY, 100, lo))
+    venue.clock.set(T0 + 2_650)
+    rfq = p.request_rfq("BTC-PERP", lo // 2, window_ms=400)
+    q = venue.traders["bob"].quote(rfq["rfq_id"], 99, 101)
+    venue.clock.set(T0 + 2_900)
+    venue.traders["bob"].reveal_quote(q)
+    venue.to_reveal(2)  # the RFQ's accept phase: batch 3 collects, batch 2 reveals
+    return p, lo, pending, rfq
+
+
+def test_a_block_cannot_lean_on_the_margin_of_orders_in_the_batch_revealing(
+    venue: Venue,
+) -> None:
+    """A block accepted for the batch collecting settles after the batch revealing now:
+    both may fill, so the block must fit beside the orders revealed there (it was
+    judged alone: 150 % of what the account can carry was taken)."""
+    p, _, pending, rfq = _one_budget_setup(venue)
+    p.reveal(pending)  # takes all the account can carry
+    with pytest.raises(ApiError) as refused:
+        p.accept_best(rfq["rfq_id"], "buy")
+    assert refused.value.code == "insufficient_margin"
+    assert venue.tc.get(f"/v1/rfqs/{rfq['rfq_id']}").json()["accepted"] is None
+
+
+def test_a_reveal_cannot_lean_on_the_margin_of_a_block_accepted_for_the_next_batch(
+    venue: Venue,
+) -> None:
+    """The other order: a block accepted for the next batch counts in this batch's
+    reveal margin check."""
+    p, _, pending, rfq = _one_budget_setup(venue)
+    p.accept_best(rfq["rfq_id"], "buy")
+    with pytest.raises(ApiError) as refused:
+        p.reveal(pending)
+    assert refused.value.code == "insufficient_margin"
