@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -33,10 +34,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np
 
-sys.path.insert(0, _HERE)
-import batch_proof as _batch  # the batch builder this benchmark shares
-
-sys.path.remove(_HERE)
+# the batch builder this benchmark shares (loaded by path: it edits sys.path itself)
+_spec = importlib.util.spec_from_file_location("batch_proof", os.path.join(_HERE, "batch_proof.py"))
+assert _spec is not None and _spec.loader is not None
+_batch = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_batch)
 
 from sealbatch.crypto.prover import prove
 from sealbatch.settlement.batch_air import air as batch_air

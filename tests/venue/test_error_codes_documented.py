@@ -42,6 +42,7 @@ NOT_ANSWERED = {
     "l1_unavailable": "raised while the venue starts on an L1 (it refuses to start)",
     "l1_request_out_of_order": "the L1 stage's own check of the contract's queue order",
     "forced_withdrawal_unservable": "the L1 stage reports it in the operator view (unserved)",
+    "l1_deposit_waits": "the L1 stage holds the deposit for a later pass, never an answer",
     "state_diverged": "raised while the venue starts (it refuses to start), never an answer",
     "snapshot_damaged": "a snapshot refused while the venue starts (logged, the log replayed)",
     "invariant_violation": "a settlement refusal fails the batch (venue_halted), never a write",
