@@ -293,6 +293,12 @@ def _statement_from_files(files: Mapping[str, str]) -> BatchStatement:
     orders = orders_from_csv(files["orders.csv"])
     oracle_round = OracleRound.from_dict(oracle_doc, "oracle.json")
     oracle_config = read_oracle_config(oracle_doc)
+    digest = "0x" + oracle_round.digest().hex()
+    if oracle_doc.get("digest") != digest:
+        # the inputs digest takes the round's recomputed digest, not this copy of it
+        raise BatchStatementError(
+            f"oracle.json digest: published {oracle_doc.get('digest')!r}, recomputed {digest}"
+        )
     halted = halted_markets(pre, oracle_config, oracle_round.timestamp_ms)
     deposits, blocks, withdrawals = transfers_from_dict(transfers_doc)
     batch_id: int = result["batch_id"]

@@ -98,6 +98,21 @@ def test_a_state_file_s_derived_value_is_recomputed(
         verify_files(proof, {**files, name: json.dumps(doc)})
 
 
+@pytest.mark.parametrize("digest", ["0x" + "00" * 32, None])
+def test_the_oracle_round_s_published_digest_is_recomputed(
+    files: dict[str, str], proof: bytes, digest: str | None
+) -> None:
+    """The inputs digest takes the round's recomputed digest: a changed or missing copy in
+    oracle.json once verified."""
+    doc = json.loads(files["oracle.json"])
+    if digest is None:
+        del doc["digest"]
+    else:
+        doc["digest"] = digest
+    with pytest.raises(VerificationError, match=r"oracle.json digest: published"):
+        verify_files(proof, {**files, "oracle.json": json.dumps(doc)})
+
+
 def test_a_revealed_order_s_bond_is_bound_by_the_seed(files: dict[str, str], proof: bytes) -> None:
     """orders.csv is the only file with a revealed order's bond, which its leaf under the
     commitment root binds (not its commitment): the verifier recomputes the root from it
