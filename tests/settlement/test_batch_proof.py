@@ -98,6 +98,18 @@ def test_a_state_file_s_derived_value_is_recomputed(
         verify_files(proof, {**files, name: json.dumps(doc)})
 
 
+def test_revealed_orders_out_of_receipt_order_fail_verification(
+    files: dict[str, str], proof: bytes
+) -> None:
+    """orders.csv lists the revealed orders in receipt order, which places their leaves
+    under the commitment root: two swapped revealed rows once verified."""
+    header, first, second, *rest = files["orders.csv"].splitlines(keepends=True)
+    assert not first.rstrip().endswith(",") and not second.rstrip().endswith(",")  # revealed
+    text = "".join([header, second, first, *rest])
+    with pytest.raises(VerificationError, match=r"result.json seed: published 0x\w+, recomputed"):
+        verify_files(proof, {**files, "orders.csv": text})
+
+
 @pytest.mark.parametrize("digest", ["0x" + "00" * 32, None])
 def test_the_oracle_round_s_published_digest_is_recomputed(
     files: dict[str, str], proof: bytes, digest: str | None
