@@ -34,9 +34,11 @@ from sealbatch.auction.commitment import (
     MAX_BOND,
     address_limbs,
     bytes32_elements,
+    commitment_root,
     leaf_tail,
     limbs,
     market_code,
+    receipt_order,
 )
 from sealbatch.auction.orders import Side, TimeInForce
 from sealbatch.crypto.eip712 import Address
@@ -67,6 +69,7 @@ from sealbatch.settlement.snapshot import (
     config_from_dict,
     orders_from_csv,
     state_from_dict,
+    state_to_dict,
 )
 from sealbatch.settlement.transition import forfeit_charge, halted_markets
 
@@ -285,10 +288,17 @@ def _statement_from_files(files: Mapping[str, str]) -> BatchStatement:
         raise BatchStatementError("expected the file orders.csv, got none")
     config = _config(pre_doc, "pre_state.json")
     pre = state_from_dict(pre_doc, config, "pre_state.json")
-    post = state_from_dict(post_doc, _config(post_doc, "post_state.json"), "post_state.json")
+    post_config = _config(post_doc, "post_state.json")
+    post = state_from_dict(post_doc, post_config, "post_state.json")
     orders = orders_from_csv(files["orders.csv"])
     oracle_round = OracleRound.from_dict(oracle_doc, "oracle.json")
     oracle_config = read_oracle_config(oracle_doc)
+    digest = "0x" + oracle_round.digest().hex()
+    if oracle_doc.get("digest") != digest:
+        # the inputs digest takes the round's recomputed digest, not this copy of it
+        raise BatchStatementError(
+            f"oracle.json digest: published {oracle_doc.get('digest')!r}, recomputed {digest}"
+        )
     halted = halted_markets(pre, oracle_config, oracle_round.timestamp_ms)
     deposits, blocks, withdrawals = transfers_from_dict(transfers_doc)
     batch_id: int = result["batch_id"]
@@ -308,6 +318,15 @@ def _statement_from_files(files: Mapping[str, str]) -> BatchStatement:
                 f"{name}_state.json state_root: published {doc.get('state_root')}, "
                 f"recomputed {root}"
             )
+    for name, state, cfg, doc in (
+        ("pre_state.json", pre, config, pre_doc),
+        ("post_state.json", post, post_config, post_doc),
+    ):
+        # the fields outside the state root (equity, requirements, the multiplier's copy)
+        # are recomputed from the state: a file whose copy differs says another thing
+        problem = _difference(state_to_dict(state, cfg), doc, "")
+        if problem:
+            raise BatchStatementError(f"{name} {problem}")
     liquidations = {lo.resting.order_id: lo.account for lo in pre.pending_liquidations}
     fills = _published_fills(markets_doc, markets)
     rows = []
@@ -343,7 +362,9 @@ def _statement_from_files(files: Mapping[str, str]) -> BatchStatement:
     if fills:
         oid = next(iter(fills))
         raise BatchStatementError(f"result.json fill of 0x{oid.hex()}: no such order in orders.csv")
+    _check_fill_orders(markets_doc, markets, orders)
     rows, forfeit_leaves = _receipt_order(batch_id, orders, rows, liquidations, result)
+    _check_seed(batch_id, orders, liquidations, result)
     counts = tuple(sum(1 for o in rows if o.market == j) for j in range(len(markets)))
     references = _references(markets, markets_doc, pre)
     prices = []
@@ -357,6 +378,7 @@ def _statement_from_files(files: Mapping[str, str]) -> BatchStatement:
                 f"result.json {m} orders: published {doc.get('orders')}, orders.csv has {counts[j]}"
             )
         prices.append(price or 0)
+    _check_volumes(markets, markets_doc, rows, prices)
     out_blocks, out_fills = outputs_blocks(batch_id, markets, markets_doc, rows, result)
     in_blocks = _inputs_blocks(batch_id, oracle_round, deposits, blocks, withdrawals)
     header = [
@@ -547,6 +569,48 @@ def _receipt_order(
     return out, tuple(sorted(leaves))
 
 
+def _check_seed(
+    batch_id: int,
+    orders: Sequence[RestingOrder],
+    liquidations: Mapping[bytes, AccountKey],
+    result: Mapping[str, Any],
+) -> None:
+    """The published ``seed`` is the commitment root of the batch's commitments: the proof
+    takes the seed as a public input, and a revealed order's leaf binds its bond, which
+    only orders.csv publishes (its commitment binds the order's other fields).
+
+    Raises:
+        BatchStatementError: another root, naming both.
+    """
+    revealed = [
+        (r.order_id, r.order.market, str(r.trader), r.bond or 0)
+        for r in orders
+        if r.origin_batch == batch_id and r.order_id not in liquidations
+    ]
+    forfeits = [
+        (f["sequence"], bytes.fromhex(f["commitment"].removeprefix("0x")), f["market"],
+         f["trader"], f["bond"])
+        for f in result.get("forfeited", ())
+        if f.get("rfq_id") is None
+    ]  # fmt: skip
+    try:
+        leaves = receipt_order(revealed, forfeits)
+        root = commitment_root(
+            [c for c, _, _, _ in leaves],
+            [m for _, m, _, _ in leaves],
+            [t for _, _, t, _ in leaves],
+            [b for _, _, _, b in leaves],
+        )
+    except ValueError as exc:
+        raise BatchStatementError(f"result.json seed: {exc}") from exc
+    seed = bytes.fromhex(result["seed"].removeprefix("0x"))
+    if root != seed:
+        raise BatchStatementError(
+            f"result.json seed: published 0x{seed.hex()}, recomputed 0x{root.hex()} from the "
+            f"{len(leaves)} commitments of orders.csv and result.json forfeited"
+        )
+
+
 def _references(
     markets: Sequence[str], markets_doc: Mapping[str, Any], pre: LedgerState
 ) -> tuple[int, ...]:
@@ -574,8 +638,13 @@ def _published_fills(
         for f in markets_doc[m].get("fills", ()):
             oid = bytes.fromhex(str(f["order_id"]).removeprefix("0x"))
             lots, price = f["quantity"], f["price"]
-            if oid in out or f.get("market", m) != m:
+            if oid in out:
                 raise BatchStatementError(f"result.json fill of 0x{oid.hex()}: listed twice")
+            if f.get("market", m) != m:
+                raise BatchStatementError(
+                    f"result.json fill of 0x{oid.hex()}: listed under {m}, its market "
+                    f"{f.get('market')!r}"
+                )
             if type(lots) is not int or type(price) is not int:
                 raise BatchStatementError(f"result.json fill of 0x{oid.hex()}: expected integers")
             if not 0 <= lots < 1 << 30 or not 0 <= price < 1 << 30:
@@ -585,6 +654,97 @@ def _published_fills(
                 )
             out[oid] = (lots, price)
     return out
+
+
+def _difference(expected: object, published: object, path: str) -> str | None:
+    """The first value of ``expected`` that ``published`` does not hold, of the same JSON
+    type (a further key of ``published`` is ignored, like any extra key), or None."""
+    if isinstance(expected, Mapping):
+        if not isinstance(published, Mapping):
+            return f"{path or '.'}: published {published!r}, recomputed an object"
+        for key, value in expected.items():
+            if key not in published:
+                return f"{path}.{key}: published none, recomputed {value!r}"
+            problem = _difference(value, published[key], f"{path}.{key}")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, (list, tuple)):
+        if not isinstance(published, list) or len(published) != len(expected):
+            return f"{path}: published {published!r}, recomputed {list(expected)!r}"
+        for n, (e, p) in enumerate(zip(expected, published, strict=True)):
+            problem = _difference(e, p, f"{path}[{n}]")
+            if problem:
+                return problem
+        return None
+    if type(published) is not type(expected) or published != expected:
+        return f"{path}: published {published!r}, recomputed {expected!r}"
+    return None
+
+
+def _check_fill_orders(
+    markets_doc: Mapping[str, Any], markets: Sequence[str], orders: Sequence[RestingOrder]
+) -> None:
+    """Each published fill's ``trader``, ``market`` and ``side`` are its order's (orders.csv):
+    the proof binds a fill's record to its order's row, not these copies of its fields.
+
+    Raises:
+        BatchStatementError: a fill whose copy differs from its order, naming both.
+    """
+    by_id = {r.order_id: r for r in orders}
+    for m in markets:
+        for n, f in enumerate(markets_doc[m].get("fills", ())):
+            r = by_id[bytes.fromhex(str(f["order_id"]).removeprefix("0x"))]
+            where = f"result.json markets.{m}.fills[{n}]"
+            for key, want in (
+                ("trader", str(r.trader)),
+                ("market", r.order.market),
+                ("side", r.order.side.value),
+            ):
+                got = f.get(key, m) if key == "market" else f.get(key)
+                if got != want:
+                    raise BatchStatementError(
+                        f"{where}.{key}: published {got!r}, its order in orders.csv has {want!r}"
+                    )
+
+
+def _check_volumes(
+    markets: Sequence[str],
+    markets_doc: Mapping[str, Any],
+    rows: Sequence[OrderRow],
+    prices: Sequence[int],
+) -> None:
+    """Each market's ``buy_volume``, ``sell_volume`` and ``imbalance`` are the demand and
+    supply at its proved clearing price of its orders in orders.csv (0, 0 and 0 without a
+    trade), as the auction publishes them (``auction/clearing.py``).
+
+    Raises:
+        BatchStatementError: a published value that differs, naming it.
+    """
+    for j, m in enumerate(markets):
+        p = prices[j]
+        demand = supply = 0
+        if p:
+            for o in rows:
+                if o.market == j and (
+                    not o.has_limit or (o.limit >= p if o.is_buy else o.limit <= p)
+                ):
+                    if o.is_buy:
+                        demand += o.quantity
+                    else:
+                        supply += o.quantity
+        doc = markets_doc[m]
+        for key, want in (
+            ("buy_volume", demand),
+            ("sell_volume", supply),
+            ("imbalance", abs(demand - supply)),
+        ):
+            got = doc.get(key)
+            if type(got) is not int or got != want:
+                raise BatchStatementError(
+                    f"result.json markets.{m}.{key}: published {got!r}, orders.csv gives {want} "
+                    f"at the clearing price"
+                )
 
 
 def _hash(elements: Sequence[int]) -> list[int]:

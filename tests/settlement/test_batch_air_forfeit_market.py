@@ -14,16 +14,19 @@ leaf the forged record sends is not the one under the root.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from unittest import mock
 
 import pytest
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.crypto.air import ConstraintViolation
 from sealbatch.crypto.eip712 import Address
+from sealbatch.settlement.batch_air import statement as statement_module
 from sealbatch.settlement.batch_air.air import build_with_layout, rows_for
 from sealbatch.settlement.batch_air.commitments import HALF
 from sealbatch.settlement.batch_air.prover import generate
 from sealbatch.settlement.batch_air.statement import BatchStatement
+from sealbatch.settlement.errors import BatchStatementError
 from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.params import DEFAULT_CONFIG
 from sealbatch.settlement.publication import BatchPublication
@@ -76,7 +79,16 @@ def _batch(
     )
     rnd = oracle_round(1, ts, PRICES)
     post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
-    return statement_of(BatchPublication(batch, rnd, state, post).files(DEFAULT_CONFIG, ORACLE))
+    files = BatchPublication(batch, rnd, state, post).files(DEFAULT_CONFIG, ORACLE)
+    if published is None and leaf_markets is None:
+        return statement_of(files)
+    # A forgery: the verifier recomputes the seed from the published leaves and refuses
+    # it there; the AIR must refuse it too (Exchange.sol takes the root from its own
+    # commitments, not from these files), so the statement is built without that check.
+    with pytest.raises(BatchStatementError, match=r"result\.json seed: published"):
+        statement_of(files)
+    with mock.patch.object(statement_module, "_check_seed"):
+        return statement_of(files)
 
 
 def _refused_and_rejected(forged: BatchStatement) -> None:

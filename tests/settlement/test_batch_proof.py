@@ -72,6 +72,121 @@ def test_a_published_fill_that_differs_from_the_proved_one_fails_verification(
         verify_files(proof, {**files, "result.json": json.dumps(result)})
 
 
+@pytest.mark.parametrize("name", ["pre_state.json", "post_state.json"])
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        (("markets", "BTC-PERP", "contract_multiplier"), 1),
+        (("accounts", 0, "equity"), 1),
+        (("accounts", 0, "maintenance_requirement"), -1),
+        (("accounts", 0, "liquidating"), None),
+    ],
+)
+def test_a_state_file_s_derived_value_is_recomputed(
+    files: dict[str, str], proof: bytes, name: str, field: tuple[object, ...], change: int | None
+) -> None:
+    """The fields of a state file outside its root (the multiplier's copy, each account's
+    equity, requirements and ``liquidating``) are recomputed from the state: a changed one
+    once verified."""
+    doc = json.loads(files[name])
+    *path, key = field
+    parent = doc
+    for part in path:
+        parent = parent[part]
+    parent[key] = (not parent[key]) if change is None else parent[key] + change
+    with pytest.raises(VerificationError, match=rf"{name} \..*\.{key}: published"):
+        verify_files(proof, {**files, name: json.dumps(doc)})
+
+
+def test_revealed_orders_out_of_receipt_order_fail_verification(
+    files: dict[str, str], proof: bytes
+) -> None:
+    """orders.csv lists the revealed orders in receipt order, which places their leaves
+    under the commitment root: two swapped revealed rows once verified."""
+    header, first, second, *rest = files["orders.csv"].splitlines(keepends=True)
+    assert not first.rstrip().endswith(",") and not second.rstrip().endswith(",")  # revealed
+    text = "".join([header, second, first, *rest])
+    with pytest.raises(VerificationError, match=r"result.json seed: published 0x\w+, recomputed"):
+        verify_files(proof, {**files, "orders.csv": text})
+
+
+@pytest.mark.parametrize("digest", ["0x" + "00" * 32, None])
+def test_the_oracle_round_s_published_digest_is_recomputed(
+    files: dict[str, str], proof: bytes, digest: str | None
+) -> None:
+    """The inputs digest takes the round's recomputed digest: a changed or missing copy in
+    oracle.json once verified."""
+    doc = json.loads(files["oracle.json"])
+    if digest is None:
+        del doc["digest"]
+    else:
+        doc["digest"] = digest
+    with pytest.raises(VerificationError, match=r"oracle.json digest: published"):
+        verify_files(proof, {**files, "oracle.json": json.dumps(doc)})
+
+
+def test_a_revealed_order_s_bond_is_bound_by_the_seed(files: dict[str, str], proof: bytes) -> None:
+    """orders.csv is the only file with a revealed order's bond, which its leaf under the
+    commitment root binds (not its commitment): the verifier recomputes the root from it
+    (a changed bond once verified)."""
+    header, first, *rest = files["orders.csv"].splitlines(keepends=True)
+    assert header.rstrip().endswith(",bond")
+    head, bond = first.rstrip("\n").rsplit(",", 1)
+    text = "".join([header, f"{head},{int(bond) + 1}\n", *rest])
+    with pytest.raises(VerificationError, match=r"result.json seed: published 0x\w+, recomputed"):
+        verify_files(proof, {**files, "orders.csv": text})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("trader", "0x" + "11" * 20, "trader"),
+        ("side", "sell", "side"),
+        ("side", None, "side"),
+    ],
+)
+def test_a_fill_whose_copy_of_its_order_differs_fails_verification(
+    files: dict[str, str], proof: bytes, key: str, value: object, named: str
+) -> None:
+    """A fill's trader, side and market copy its order's (orders.csv): the proof binds the
+    record to the order's row, so a changed copy once verified."""
+    result = json.loads(files["result.json"])
+    fill = result["markets"]["BTC-PERP"]["fills"][0]
+    if value is None:
+        del fill[key]
+    else:
+        fill[key] = value
+    with pytest.raises(VerificationError, match=rf"fills\[0\]\.{named}: published"):
+        verify_files(proof, {**files, "result.json": json.dumps(result)})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("buy_volume", 1),
+        ("sell_volume", -1),
+        ("imbalance", 1),
+        ("buy_volume", 0.0),
+        ("imbalance", None),
+    ],
+)
+def test_published_demand_and_supply_are_those_at_the_proved_price(
+    files: dict[str, str], proof: bytes, key: str, value: object
+) -> None:
+    """``buy_volume``, ``sell_volume`` and ``imbalance`` are no public input: the verifier
+    recomputes them from orders.csv at the proved price (a changed one once verified)."""
+    result = json.loads(files["result.json"])
+    market = result["markets"]["ETH-PERP"]
+    if value is None:
+        del market[key]
+    elif isinstance(value, float):
+        market[key] = float(market[key])
+    else:
+        market[key] += value
+    with pytest.raises(VerificationError, match=rf"ETH-PERP\.{key}: published"):
+        verify_files(proof, {**files, "result.json": json.dumps(result)})
+
+
 @pytest.mark.parametrize("name", ["oracle.json", "transfers.json", "result.json"])
 def test_a_file_of_another_json_shape_gives_no_statement(files: dict[str, str], name: str) -> None:
     """A JSON array where the format has an object: the statement names the file (an

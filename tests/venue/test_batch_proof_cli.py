@@ -156,6 +156,27 @@ def test_a_tampered_published_file_fails_verification(
     assert main(["replay", str(folder)]) == 1
 
 
+def test_a_forfeit_without_its_trader_s_signature_fails_verification(
+    demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A forfeit moves its trader's bond, which no proof can tie to the trader's signature:
+    verify checks each forfeit's signed commit as replay does (a re-signed or damaged one
+    once verified, so anyone's bond could be taken by an invented forfeit)."""
+    out, _ = demo
+    folder = _copy(out / "batch-1", tmp_path / "batch-1")
+
+    def damage(doc: Any) -> None:
+        assert doc["forfeited"], "the demo's batch 1 has a forfeit"
+        sig = doc["forfeited"][0]["signed"]["signature"]
+        doc["forfeited"][0]["signed"]["signature"] = (
+            sig[:10] + ("0" if sig[10] != "0" else "1") + sig[11:]
+        )
+
+    _edit_json(folder, "result.json", damage)
+    assert main(["verify", str(folder / "proof.bin"), "--public", str(folder)]) == 1
+    assert "result.json forfeit signatures: forfeit 0" in capsys.readouterr().err
+
+
 def test_a_flipped_proof_byte_is_invalid(
     demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -115,14 +115,16 @@ def test_a_revealed_order_with_another_bond_is_a_seed_mismatch(
     published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The leaf binds the bond the trader signed: another bond in orders.csv gives
-    another commitment root than the published seed, in replay and in the prover."""
+    another commitment root than the published seed, in replay and in the prover's
+    statement (which recomputes the seed; the AIR's own refusal, S8 completeness, is
+    test_batch_air_clearing's)."""
     folder = _rewrite(published, tmp_path, _other_bond)
     assert main(["replay", str(folder)]) == 1
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if ln.startswith("result.json seed")]
     assert lines and "MISMATCH" in lines[0], out
     assert main(["prove", str(folder), "-o", str(tmp_path / "p.bin")]) == 1
-    assert "S8 completeness" in capsys.readouterr().err
+    assert "result.json seed: published" in capsys.readouterr().err
 
 
 def _drop_columns(header: list[str], rows: list[dict[str, str]]) -> list[str]:

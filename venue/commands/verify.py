@@ -167,6 +167,7 @@ def _verify_batch(args: argparse.Namespace, data: bytes) -> int:
         return 2
     try:
         report = verify_files(data, files)
+        _check_forfeit_signatures(files)
     except VerificationError as exc:
         print(f"sealbatch verify: invalid proof of {folder}: {exc}", file=sys.stderr)
         return 1
@@ -175,3 +176,22 @@ def _verify_batch(args: argparse.Namespace, data: bytes) -> int:
         f"{report.conjectured} conjectured bits ({report.proven} proven)"
     )
     return 0
+
+
+def _check_forfeit_signatures(files: dict[str, str]) -> None:
+    """Each forfeit of ``result.json`` carries its trader's signed commit for it, as
+    ``replay`` checks (docs/formats.md "result.json"): the proof moves a forfeit's bond to
+    the insurance fund but cannot check a signature, so without this an invented forfeit
+    in anyone's name verified.
+
+    Raises:
+        VerificationError: a forfeit whose signed commit does not make it, naming it.
+    """
+    from sealbatch.crypto.exceptions import VerificationError
+    from sealbatch.settlement.publication import PublishedBatch
+    from sealbatch.venue.commands.replay import _forfeit_signature_difference
+
+    batch = PublishedBatch.from_files(files)  # verify_files has read these files already
+    problem = _forfeit_signature_difference(batch.forfeited, batch.batch_id)
+    if problem:
+        raise VerificationError(f"result.json forfeit signatures: {problem}")
