@@ -189,9 +189,9 @@ def _check_forfeit_signatures(files: dict[str, str]) -> None:
     """
     from sealbatch.crypto.exceptions import VerificationError
     from sealbatch.settlement.publication import PublishedBatch
-    from sealbatch.venue.commands.replay import _forfeit_signature_difference
+    from sealbatch.venue.commands.forfeit_signatures import forfeit_signature_difference
 
     batch = PublishedBatch.from_files(files)  # verify_files has read these files already
-    problem = _forfeit_signature_difference(batch.forfeited, batch.batch_id)
+    problem = forfeit_signature_difference(batch.forfeited, batch.batch_id)
     if problem:
         raise VerificationError(f"result.json forfeit signatures: {problem}")
