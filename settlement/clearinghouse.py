@@ -191,6 +191,11 @@ class Clearinghouse:
         self._firm_closing: list[tuple[int, bytes, Address]] = []
         #: maker -> (ledger, key, room) of :meth:`_firm_room`'s last answer
         self._firm_cache: dict[Address, tuple[LedgerState, tuple[Any, ...], int | None]] = {}
+        #: RFQ id -> (requester, bond) of every open RFQ's request bond
+        #: (:meth:`hold_request`), counted in ``_stake`` until it is released
+        self._requests: dict[bytes, tuple[Address, int]] = {}
+        #: (close_ms, RFQ id) of every entry of ``_requests``: a heap
+        self._requests_closing: list[tuple[int, bytes]] = []
 
     # ------------------------------------------------------------ inputs
 
@@ -289,6 +294,8 @@ class Clearinghouse:
         before they existed lacks."""
         state.setdefault("_firm", {})
         state.setdefault("_firm_closing", [])
+        state.setdefault("_requests", {})
+        state.setdefault("_requests_closing", [])
         state["_firm_cache"] = {}
         self.__dict__.update(state)
         if "_stake" not in state:
@@ -356,6 +363,31 @@ class Clearinghouse:
         self._firm_cache[trader] = (self.state, key, room)
         return room
 
+    def quote_check(self, maker: Address, orders: Sequence[Order]) -> None:
+        """Whether ``maker`` carries each of the ``orders`` a quote it reveals may hand
+        it (one per priced side), as :meth:`block_check` would judge its side of the
+        block now: beside every order it has still to settle, leaving its bonds at
+        stake covered. Records nothing. A market whose oracle is flagged is not
+        judged here (the accept is refused then).
+
+        Raises:
+            InsufficientMargin, PositionLimit: a side the maker cannot carry.
+        """
+        batches = [b for b, takers in self._takers.items() if maker in takers]
+        for order in orders:
+            for b in batches or [-1]:
+                trial = self._fresh_check(b)
+                try:
+                    trial(maker, order)
+                except MarketFlagged:
+                    continue
+                room, at_stake = trial.headroom(maker), self._at_stake(maker)
+                if room < at_stake:
+                    raise InsufficientMargin(
+                        f"expected {maker} to keep {at_stake} free for its bonds at stake "
+                        f"beside the block, got {room}"
+                    )
+
     def hold_quote(
         self, rfq_id: bytes, maker: Address, orders: Sequence[Order], close_ms: int
     ) -> None:
@@ -376,11 +408,51 @@ class Clearinghouse:
                 self._firm_cache.pop(maker, None)
 
     def release_closed(self, now_ms: int) -> None:
-        """Stop holding the quotes of RFQs closed by ``now_ms``."""
+        """Stop holding the quotes and request bonds of RFQs closed by ``now_ms``."""
         closing = self._firm_closing
         while closing and closing[0][0] <= now_ms:
             _, rfq_id, maker = heapq.heappop(closing)
             self.release_quotes(rfq_id, (maker,))
+        requests = self._requests_closing
+        while requests and requests[0][0] <= now_ms:
+            self.release_request(heapq.heappop(requests)[1])
+
+    def hold_request(self, rfq_id: bytes, requester: Address, bond: int, close_ms: int) -> None:
+        """Hold ``bond`` of ``requester``'s free collateral while its RFQ ``rfq_id`` is
+        open: until :meth:`release_request` (accepted) or :meth:`release_closed` at
+        ``close_ms``. Counted with the bonds at stake (:meth:`room`), never forfeited:
+        each open RFQ ties up collateral, so the venue's cap on open RFQs costs
+        that much per RFQ to fill.
+
+        Raises:
+            InsufficientBond: free collateral below the bonds at stake plus ``bond``.
+        """
+        room = self.room(requester)
+        if room < bond:
+            raise InsufficientBond(
+                f"rfq: expected free collateral of at least {bond} (the request bond every "
+                f"open RFQ holds) beyond the {self._at_stake(requester)} at stake in open "
+                f"batches and RFQs and the orders still to settle, got {room}"
+            )
+        self._requests[rfq_id] = (requester, bond)
+        heapq.heappush(self._requests_closing, (close_ms, rfq_id))
+        self._stake[requester] = self._stake.get(requester, 0) + bond
+
+    def request_bond(self, rfq_id: bytes) -> tuple[Address, int] | None:
+        """(requester, bond) held for the open RFQ ``rfq_id``, or None."""
+        return self._requests.get(rfq_id)
+
+    def release_request(self, rfq_id: bytes) -> None:
+        """Release the request bond of RFQ ``rfq_id`` (accepted, or closed); once."""
+        held = self._requests.pop(rfq_id, None)
+        if held is None:
+            return
+        requester, bond = held
+        left = self._stake.get(requester, 0) - bond
+        if left:
+            self._stake[requester] = left
+        else:
+            self._stake.pop(requester, None)
 
     def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
         """A margin check of ``batch_id`` on the ledger as it stands now (deposits
@@ -416,11 +488,13 @@ class Clearinghouse:
         self._taken.setdefault(batch_id, []).append((trader, order))
         self._takers.setdefault(batch_id, set()).add(trader)
 
-    def block_check(self, block: BlockTrade) -> None:
+    def block_check(self, block: BlockTrade, freed: Mapping[Address, int] | None = None) -> None:
         """Take both sides of ``block`` for its batch if both carry it.
 
         Initial margin of both sides for the whole block at its price, together
         with the orders already taken for the batch the block settles in.
+        ``freed``: bonds at stake the block itself releases (its RFQ's request bond),
+        which need no room beside it.
 
         Raises:
             InsufficientMargin: either side cannot carry the block.
@@ -434,7 +508,8 @@ class Clearinghouse:
         trial = self._fresh_check(block.batch_id)
         trial.check_together(orders)
         for side in (block.buyer, block.seller):
-            room, at_stake = trial.headroom(side), self._at_stake(side)
+            room = trial.headroom(side)
+            at_stake = self._at_stake(side) - (freed or {}).get(side, 0)
             if room < at_stake:
                 raise InsufficientMargin(
                     f"block: expected {side} to keep {at_stake} free for its bonds at stake "

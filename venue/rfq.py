@@ -1,7 +1,10 @@
 """RFQ for blocks: sealed quotes in a window, no last look (pure logic).
 
 A requester asks for a block of at least the market's ``block_min_lots``,
-optionally hiding the side, with a window of length W opened at ``t0``:
+optionally hiding the side, with a window of length W opened at ``t0``; the
+venue holds a request bond from its free collateral while the RFQ is open
+(released when it is accepted or its window ends), so filling the venue's cap
+on open RFQs ties up that bond per RFQ:
 
 - quote phase ``[t0, t0 + W/2)``: makers post sealed quote commitments
   ``keccak(abi.encode(QUOTE_TAG, rfqId, maker, bid, ask, salt))`` (two-way:
@@ -11,7 +14,9 @@ optionally hiding the side, with a window of length W opened at ``t0``:
 - reveal phase ``[t0 + W/2, t0 + 3W/4)``: makers reveal; a revealed quote is
   firm until the window closes — there is no way to withdraw it; a quote not
   revealed forfeits its bond to the insurance fund (so several sealed quotes
-  and a free choice of which to reveal — a last look — are impossible);
+  and a free choice of which to reveal — a last look — are impossible), and a
+  reveal whose maker cannot carry the block it quotes is refused, so a quote
+  cannot be abandoned for free by making it uncarried while sealed;
 - accept phase ``[t0 + 3W/4, t0 + W)``: the requester accepts the best
   revealed quote for its side (lowest ask to buy, highest bid to sell; ties
   go to the earlier commitment).
@@ -66,8 +71,8 @@ __all__ = [
 
 
 #: The most open RFQs one answer lists (a page of ``GET /v1/rfqs``, the ``rfqs``
-#: stream's snapshot): opening an RFQ costs no bond, so a flood of them must not
-#: make one answer unbounded (docs/api.md).
+#: stream's snapshot): opening an RFQ only holds a refundable request bond, so a
+#: flood of them must not make one answer unbounded (docs/api.md).
 OPEN_PAGE_MAX = 500
 
 #: keccak("sealbatch.Quote.v1"): type tag of a sealed quote's preimage.
@@ -344,7 +349,8 @@ class RfqBook:
         nonces: the venue-wide nonce registry (shared with commitments).
         min_window_ms, max_window_ms: allowed RFQ window lengths.
         max_open_per_requester: most RFQs one requester may have open at once (0:
-            no cap); opening one costs no bond, so a flood must not grow memory.
+            no cap); opening one only holds a refundable bond, so a flood must not
+            grow memory.
         max_open: most RFQs open at once across the venue (0: no cap).
 
     Closed RFQs leave memory by :meth:`forget` (oldest first); the operator keeps
@@ -521,18 +527,26 @@ class RfqBook:
         return out
 
     def request(
-        self, values: dict[str, Any], signature: bytes, now_ms: int, *, capped: bool = True
+        self,
+        values: dict[str, Any],
+        signature: bytes,
+        now_ms: int,
+        *,
+        capped: bool = True,
+        reserve: Callable[[Address, bytes, int], None] | None = None,
     ) -> Rfq:
         """Open an RFQ from a signed ``Rfq`` message; its id is the message digest.
 
         ``capped=False`` only for the replay of the venue's own log: an RFQ taken
-        once stays taken under caps lowered since.
+        once stays taken under caps lowered since. ``reserve`` holds the request
+        bond from the requester's collateral, called with the requester, the RFQ id
+        and its close time once every other check passed (raises to refuse it).
 
         Raises:
             BadSignature, CommitmentExpired, NonceReused, WrongMarket,
             SizeOutOfRange (undersized block), Conflict (``bad_window``;
             ``too_many_open_rfqs``: the requester's or the venue's cap of open
-            RFQs is reached).
+            RFQs is reached), or whatever ``reserve`` raises (InsufficientBond).
         """
         requester = verify_signed(self.domain, RFQ_TYPE, values, "requester", signature)
         check_fresh(self.nonces, requester, values["nonce"], values["expiry"], now_ms)
@@ -558,6 +572,8 @@ class RfqBook:
         if capped:
             self._check_open_caps(requester, now_ms)
         rfq_id = signing_digest(self.domain, RFQ_TYPE, values)
+        if reserve is not None:
+            reserve(requester, rfq_id, now_ms + values["windowMs"])
         self.nonces.use(requester, values["nonce"], values["expiry"])
         rfq = Rfq(
             rfq_id,
@@ -636,13 +652,25 @@ class RfqBook:
         self.quote_hashes.add(quote.commitment)
         return quote
 
-    def quote_reveal(self, values: dict[str, Any], signature: bytes, now_ms: int) -> Quote:
+    def quote_reveal(
+        self,
+        values: dict[str, Any],
+        signature: bytes,
+        now_ms: int,
+        carry: Callable[[Rfq, Address, int, int], None] | None = None,
+    ) -> Quote:
         """Reveal a sealed quote during the reveal phase; it is firm from then on.
+
+        Args:
+            carry: when given, called with the RFQ, the maker, the bid and the ask
+                of a reveal otherwise taken; raises to refuse it (the maker cannot
+                carry the block it quotes: the quote stays sealed, so its bond
+                forfeits unless a carried reveal comes before the phase ends).
 
         Raises:
             BadSignature, CommitmentExpired, NonceReused, NotFound,
             OutsideWindow, Conflict (not the maker's, already revealed,
-            mismatch, no price).
+            mismatch, no price), or whatever ``carry`` raises.
         """
         maker = verify_signed(self.domain, QUOTE_REVEAL_TYPE, values, "maker", signature)
         check_fresh(self.nonces, maker, values["nonce"], values["expiry"], now_ms)
@@ -678,6 +706,8 @@ class RfqBook:
             raise Conflict(
                 f"quote: expected a price for the {rfq.side.name.lower()} side", "empty_quote"
             )
+        if carry is not None:
+            carry(rfq, maker, bid, ask)
         self.nonces.use(maker, values["nonce"], values["expiry"])
         quote.bid, quote.ask, quote.revealed_ms = bid or None, ask or None, now_ms
         return quote

@@ -442,6 +442,7 @@ class VenueService:
             rfq_window_ms=(settings.rfq_min_window_ms, settings.rfq_max_window_ms),
             rfq_band_bps=settings.rfq_band_bps,
             quote_bond=max(settings.quote_bond, settings.min_bond),
+            rfq_bond=settings.rfq_request_bond,
             # Folders are written and batches proved from memory: keep enough for that.
             publications_kept=max(
                 settings.publications_kept,
@@ -565,6 +566,7 @@ class VenueService:
             core.memory_batches = self.settings.memory_batches
             core.rfqs.max_open_per_requester = self.settings.rfq_max_open_per_account
             core.rfqs.max_open = self.settings.rfq_max_open
+            core.rfq_bond = self.settings.rfq_request_bond
             core.publications_kept = self.core.publications_kept
             core.keep_unproven = self.core.keep_unproven
             core.transitions_out = []

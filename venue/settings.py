@@ -113,8 +113,8 @@ class Settings(BaseSettings):
         default=32,
         ge=1,
         le=1_000_000,
-        description="most RFQs one requester may have open at once (opening one costs no "
-        "bond); the next is refused with 409 too_many_open_rfqs until one closes",
+        description="most RFQs one requester may have open at once (each holds "
+        "rfq_request_bond); the next is refused with 409 too_many_open_rfqs until one closes",
     )
     rfq_max_open: int = Field(
         default=10_000,
@@ -122,6 +122,15 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="most RFQs open at once across the venue; the next is refused with 409 "
         "too_many_open_rfqs until one closes",
+    )
+    rfq_request_bond: int = Field(
+        default=100_000_000,
+        ge=0,
+        le=1 << 62,
+        description="collateral (base units) each open RFQ holds from its requester's free "
+        "collateral, released when it is accepted or its window ends (never forfeited): "
+        "filling the venue's cap on open RFQs ties up rfq_max_open times this; a request "
+        "beyond the requester's free collateral is refused with 422 insufficient_bond",
     )
     min_bond: int = Field(
         default=1_000_000,

@@ -57,7 +57,9 @@ from sealbatch.settlement.blocks import BlockTrade
 from sealbatch.settlement.clearinghouse import Clearinghouse
 from sealbatch.settlement.errors import (
     BadOracleSignature,
+    InsufficientMargin,
     MarketHalted,
+    PositionLimit,
     SettlementError,
     UnknownOracleSource,
 )
@@ -190,6 +192,17 @@ def block_trade(acceptance: Acceptance) -> BlockTrade:
     )
 
 
+def _quote_orders(rfq: Rfq, bid: int, ask: int) -> list[Order]:
+    """The orders a quote priced ``bid``/``ask`` (0: no price) in ``rfq`` may hand its
+    maker: one per side the requester may take."""
+    orders = []
+    if ask and rfq.side is not BlockSide.SELL:  # the requester may buy
+        orders.append(Order(rfq.market, Side.SELL, ask, rfq.size))
+    if bid and rfq.side is not BlockSide.BUY:  # the requester may sell
+        orders.append(Order(rfq.market, Side.BUY, bid, rfq.size))
+    return orders
+
+
 class VenueStateMachine:
     """All venue state; see the module docstring.
 
@@ -204,6 +217,8 @@ class VenueStateMachine:
             by at most this many basis points.
         quote_bond: collateral each sealed RFQ quote puts at stake (forfeited to
             the insurance fund when the quote is not revealed).
+        rfq_bond: collateral each open RFQ holds from its requester (released when
+            it is accepted or its window ends; 0: none).
         publications_kept: settled batches whose transition (the published
             folder's content) stays in memory, newest first.
         memory_batches: cleared batches whose records and order statuses stay in
@@ -212,6 +227,10 @@ class VenueStateMachine:
             RFQs whose last batch is that old (:meth:`_forget_rfqs`).
         rfq_max_open: (per requester, venue-wide) most RFQs open at once (0: no cap).
     """
+
+    #: The request bond of each open RFQ (a class default: a core pickled before it
+    #: existed holds none; the operator sets it from its settings on a restart).
+    rfq_bond = 0
 
     def __init__(
         self,
@@ -224,6 +243,7 @@ class VenueStateMachine:
         rfq_window_ms: tuple[int, int] = (400, 120_000),
         rfq_band_bps: int = 200,
         quote_bond: int = 0,
+        rfq_bond: int = 0,
         publications_kept: int = 64,
         memory_batches: int = 256,
         rfq_max_open: tuple[int, int] = (0, 0),
@@ -238,6 +258,7 @@ class VenueStateMachine:
         self.settlement = settlement
         self.rfq_band_bps = rfq_band_bps
         self.quote_bond = quote_bond
+        self.rfq_bond = rfq_bond
         #: batch -> (rfq id, quote) whose bond that batch forfeits if unrevealed
         self.quote_bonds: dict[int, list[tuple[bytes, bytes]]] = {}
         self.nonces = NonceRegistry()
@@ -624,10 +645,27 @@ class VenueStateMachine:
         return RevealOutcome(revealed, None, True)
 
     def request_rfq(self, body: RfqIn, now_ms: int, *, capped: bool = True) -> Rfq:
-        """Open an RFQ (see :meth:`RfqBook.request`; ``capped=False`` only for the
-        replay of the venue's own log)."""
+        """Open an RFQ (see :meth:`RfqBook.request`), holding ``rfq_bond`` of the
+        requester's free collateral until it is accepted or its window ends.
+
+        ``capped=False`` only for the replay of the venue's own log: an RFQ taken
+        once stays taken under caps lowered or a bond raised since (its bond is held
+        if the collateral covers it, as it did when it was taken under this bond).
+
+        Raises:
+            InsufficientBond: free collateral below the bonds at stake plus the
+                request bond; or what :meth:`RfqBook.request` raises.
+        """
         self._check_running()
-        rfq = self.rfqs.request(body.message(), hexb(body.signature), now_ms, capped=capped)
+        bond = self.rfq_bond
+
+        def reserve(requester: Address, rfq_id: bytes, close_ms: int) -> None:
+            if bond and (capped or self.settlement.room(requester) >= bond):
+                self.settlement.hold_request(rfq_id, requester, bond, close_ms)
+
+        rfq = self.rfqs.request(
+            body.message(), hexb(body.signature), now_ms, capped=capped, reserve=reserve
+        )
         self.events_applied += 1
         return rfq
 
@@ -652,18 +690,44 @@ class VenueStateMachine:
         self.events_applied += 1
         return quote
 
-    def quote_reveal(self, body: QuoteRevealIn, now_ms: int) -> Quote:
+    def quote_reveal(self, body: QuoteRevealIn, now_ms: int, *, checked: bool = True) -> Quote:
         """Reveal a sealed quote: firm from now until its RFQ closes or is accepted, so
         the maker's collateral behind it stays (no withdrawal or bond may take it:
-        a quote made uncarryable on purpose would be a last look)."""
+        a quote made uncarryable on purpose would be a last look).
+
+        The maker must carry the block on each side the quote prices now, as an
+        accept would judge it (:meth:`Clearinghouse.quote_check`): a reveal it cannot
+        carry is refused and the quote stays sealed, so its bond forfeits unless a
+        carried reveal comes before the reveal phase ends. Else collateral taken
+        away while the quote was sealed would abandon it for free (passed over at
+        accept, bond released). ``checked=False`` only for the replay of the
+        venue's own log: a reveal taken once stays taken (a log from before the
+        check may hold uncarried ones).
+
+        Raises:
+            InsufficientMargin, PositionLimit: the maker cannot carry a side.
+        """
         self._check_running()
-        quote = self.rfqs.quote_reveal(body.message(), hexb(body.signature), now_ms)
+
+        def carry(rfq: Rfq, maker: Address, bid: int, ask: int) -> None:
+            orders = _quote_orders(rfq, bid, ask)
+            try:
+                self.settlement.quote_check(maker, orders)
+            except (InsufficientMargin, PositionLimit) as err:
+                sides = ", ".join(
+                    f"{o.side.name.lower()} {o.quantity} at {o.limit_price}" for o in orders
+                )
+                raise type(err)(
+                    f"quote reveal: expected {maker} to carry the block it quotes ({sides} in "
+                    f"{rfq.market}), got: {err}. The quote stays sealed and forfeits its "
+                    "bond unless revealed, carried, before the reveal phase ends"
+                ) from err
+
+        quote = self.rfqs.quote_reveal(
+            body.message(), hexb(body.signature), now_ms, carry if checked else None
+        )
         rfq = self.rfqs.get(hexb(body.rfq_id))
-        orders = []
-        if quote.ask and rfq.side is not BlockSide.SELL:  # the requester may buy
-            orders.append(Order(rfq.market, Side.SELL, quote.ask, rfq.size))
-        if quote.bid and rfq.side is not BlockSide.BUY:  # the requester may sell
-            orders.append(Order(rfq.market, Side.BUY, quote.bid, rfq.size))
+        orders = _quote_orders(rfq, quote.bid or 0, quote.ask or 0)
         self.settlement.hold_quote(rfq.rfq_id, quote.maker, orders, rfq.close_ms)
         self.events_applied += 1
         return quote
@@ -673,17 +737,21 @@ class VenueStateMachine:
         self._check_running()
         batch_id = self.schedule.collecting(now_ms)
         self._check_open(batch_id, now_ms)
+        held = self.settlement.request_bond(hexb(body.rfq_id))
+        # the accept releases the RFQ's request bond: the block need not leave room for it
+        freed = {held[0]: held[1]} if held is not None else {}
         acceptance = self.rfqs.accept(
             body.message(),
             hexb(body.signature),
             now_ms,
             batch_id,
-            lambda a: self.settlement.block_check(block_trade(a)),
+            lambda a: self.settlement.block_check(block_trade(a), freed),
             lambda maker, order: self.settlement.fits(batch_id, maker, order),
         )
         self.blocks.setdefault(batch_id, []).append(acceptance)
         rfq = self.rfqs.get(acceptance.rfq_id)
         self.settlement.release_quotes(rfq.rfq_id, [q.maker for q in rfq.quotes.values()])
+        self.settlement.release_request(rfq.rfq_id)
         self.events_applied += 1
         return acceptance
 
@@ -972,7 +1040,8 @@ class VenueStateMachine:
             # Taken under the caps of its time: caps lowered since do not undo it.
             "rfq": functools.partial(self.request_rfq, capped=False),
             "quote_commit": self.quote_commit,
-            "quote_reveal": self.quote_reveal,
+            # Taken under the rules of its time (a log from before the carry check).
+            "quote_reveal": functools.partial(self.quote_reveal, checked=False),
             "accept": self.accept,
             "deposit": self.deposit,
             "oracle": self.oracle_report,

@@ -282,3 +282,107 @@ def test_a_reveal_cannot_lean_on_the_margin_of_a_block_accepted_for_the_next_bat
     with pytest.raises(ApiError) as refused:
         p.reveal(pending)
     assert refused.value.code == "insufficient_margin"
+
+
+def test_a_sealed_quote_cannot_be_abandoned_for_free_by_withdrawing_what_carries_it(
+    venue: Venue,
+) -> None:
+    """A free option on the requester: a maker seals a quote, takes away all its
+    collateral but the bond while the quote is sealed (nothing held it then), and
+    reveals a quote it cannot carry. The reveal used to be taken, the quote passed
+    over at accept and the bond released: abandoning a sealed quote cost nothing.
+    Now a reveal the maker cannot carry is refused, so the quote stays sealed and
+    forfeits its bond like any quote not revealed."""
+    from tests.venue.test_rfq import _prime_price
+
+    t = venue.traders
+    _prime_price(venue, 100)
+    ch = venue.service.core.settlement
+    bond = venue.service.core.quote_bond
+    carol = t["carol"]._me()
+    rfq = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+    kept = t["bob"].quote(rfq["rfq_id"], 99, 101)
+    dropped = t["carol"].quote(rfq["rfq_id"], 98, 100)  # the best ask, if carried
+    before = t["carol"].account()["collateral"]
+    taken = ch.room(carol)  # everything but the bond at stake
+    t["carol"].withdraw(taken)
+    venue.clock.set(rfq["opened_ms"] + 200)  # reveal phase
+    with pytest.raises(ApiError) as refused:
+        t["carol"].reveal_quote(dropped)
+    assert refused.value.code == "insufficient_margin"
+    assert "forfeits its bond" in refused.value.detail
+    t["bob"].reveal_quote(kept)
+    view = venue.tc.get(f"/v1/rfqs/{rfq['rfq_id']}").json()
+    assert [q["revealed"] for q in view["quotes"]] == [True, False]
+    venue.clock.set(rfq["opened_ms"] + 300)  # accept phase
+    acc = t["alice"].accept_best(rfq["rfq_id"], "buy")
+    assert acc["seller"] == t["bob"]._me() and acc["price"] == 101
+    _settle_all(venue)
+    assert t["carol"].account()["collateral"] == before - taken - bond
+    records = [venue.service.core.records[b].to_json() for b in sorted(venue.service.core.records)]
+    forfeits = [(f["trader"], f["bond"]) for r in records for f in r["forfeits"]]
+    assert forfeits == [(carol, bond)]
+
+
+def test_the_venue_wide_cap_on_open_rfqs_is_not_free_to_fill(db_url: str) -> None:
+    """``rfq.max_open`` RFQs open at once block every other trader's block trades. It
+    took nothing to fill: a key with no account opened RFQs (about 313 keys × 32
+    RFQs filled the default cap of 10 000). Now each open RFQ holds the request bond
+    from its requester's free collateral until it is accepted or closes: filling the
+    cap ties up ``max_open × request_bond``, and an account without it is refused."""
+    from fastapi.testclient import TestClient
+
+    from sealbatch.venue.app import create_app
+    from sealbatch.venue.clock import ManualClock
+    from tests.venue.conftest import T0, make_settings
+
+    clock = ManualClock(T0 + 100)
+    settings = make_settings(db_url, rfq_max_open_per_account=2, rfq_max_open=4)
+    with TestClient(create_app(settings, clock)) as tc:
+        venue = Venue(tc, clock)
+        rules = tc.get("/v1/info").json()["rfq"]
+        # Sybil keys with nothing deposited cannot open a single RFQ.
+        for _ in range(rules["max_open"]):
+            sybil = VenueClient("http://testserver", os.urandom(32), http=tc, clock=clock.now_ms)
+            with pytest.raises(ApiError) as refused:
+                sybil.request_rfq("BTC-PERP", 10_000, window_ms=400)
+            assert refused.value.status == 422 and refused.value.code == "insufficient_bond"
+            assert "request bond" in refused.value.detail
+        assert venue.service.core.rfqs.open_count == 0
+        bond = rules["request_bond"]
+        assert bond == settings.rfq_request_bond > 0
+        # A funded account pays the bond per open RFQ, out of what it could withdraw.
+        t = venue.traders
+        t["alice"].deposit(2 * bond)
+        ch = venue.service.core.settlement
+        alice = t["alice"]._me()
+        room = ch.room(alice)
+        first = t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+        assert ch.room(alice) == room - bond
+        t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+        assert ch.room(alice) == room - 2 * bond == 0
+        with pytest.raises(ApiError) as held:
+            t["alice"].withdraw(1)
+        assert held.value.code == "insufficient_collateral"
+        # Once the windows end the bonds are released (never forfeited): the next
+        # write finds them free.
+        clock.set(first["close_ms"])
+        t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400)
+        assert ch.room(alice) == room - bond
+
+
+def test_an_accept_releases_the_request_bond_and_need_not_leave_room_for_it(
+    venue: Venue,
+) -> None:
+    from tests.venue.test_rfq import _prime_price, _rfq_until_revealed
+
+    t = venue.traders
+    _prime_price(venue, 100)
+    ch = venue.service.core.settlement
+    alice = t["alice"]._me()
+    room = ch.room(alice)
+    rfq, _ = _rfq_until_revealed(venue)
+    bond = venue.service.core.rfq_bond
+    assert ch.room(alice) == room - bond
+    t["alice"].accept_best(rfq["rfq_id"], "buy")
+    assert ch._at_stake(alice) == 0  # the request bond went with the accept

@@ -168,9 +168,10 @@ def test_accept_is_refused_when_a_side_lacks_margin(venue: Venue) -> None:
     poor = VenueClient(
         "http://testserver", "0x" + "ab" * 32, http=venue.tc, clock=venue.clock.now_ms
     )
-    poor.deposit(1_000)  # far too little for 10 000 lots
+    # its RFQ's request bond and 1 000 more: far too little for 200 000 lots
+    poor.deposit(venue.service.core.rfq_bond + 1_000)
     t = venue.traders
-    rfq = poor.request_rfq("BTC-PERP", 10_000, window_ms=400)
+    rfq = poor.request_rfq("BTC-PERP", 200_000, window_ms=400)
     q = t["bob"].quote(rfq["rfq_id"], 99, 101)
     venue.clock.set(rfq["opened_ms"] + 200)
     t["bob"].reveal_quote(q)

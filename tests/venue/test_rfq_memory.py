@@ -1,7 +1,7 @@
 """RFQs in bounded memory: closed RFQs leave memory once their batches are old, and
 still answer from the database exactly as before; open RFQs are capped per
-requester and venue-wide, since opening one costs no bond (a flood of signed,
-free requests must not grow the venue's memory)."""
+requester and venue-wide, since opening one only holds a refundable request bond
+(a flood of signed requests must not grow the venue's memory)."""
 
 from __future__ import annotations
 
@@ -205,7 +205,9 @@ def capped(db_url: str) -> Iterator[Venue]:
     clock = ManualClock(T0 + 100)
     settings = make_settings(db_url, rfq_max_open_per_account=3, rfq_max_open=5)
     with TestClient(create_app(settings, clock)) as tc:
-        yield Venue(tc, clock)
+        v = Venue(tc, clock)
+        v.fund()  # each open RFQ holds its request bond
+        yield v
 
 
 def test_open_rfqs_are_capped_per_requester_and_on_the_venue(capped: Venue) -> None:
@@ -238,7 +240,6 @@ def test_open_rfqs_are_capped_per_requester_and_on_the_venue(capped: Venue) -> N
 
 
 def test_an_accepted_rfq_no_longer_counts_as_open(capped: Venue) -> None:
-    capped.fund()
     t = capped.traders
     rfqs = [t["alice"].request_rfq("BTC-PERP", 10_000, window_ms=400) for _ in range(3)]
     with pytest.raises(ApiError) as e:
@@ -328,16 +329,20 @@ def test_info_gives_the_caps_on_open_rfqs_the_venue_enforces(
     per-requester one is the cap a requester then meets."""
     monkeypatch.setenv("SEALBATCH_RFQ_MAX_OPEN_PER_ACCOUNT", "2")
     monkeypatch.setenv("SEALBATCH_RFQ_MAX_OPEN", "7")
+    monkeypatch.setenv("SEALBATCH_RFQ_REQUEST_BOND", "5000000")
     clock = ManualClock(T0 + 100)
     with TestClient(create_app(make_settings(db_url), clock)) as tc:
         venue = Venue(tc, clock)
+        venue.fund()  # each open RFQ holds its request bond
         rfq = tc.get("/v1/info").json()["rfq"]
         assert (rfq["max_open_per_account"], rfq["max_open"]) == (2, 7)
+        assert rfq["request_bond"] == 5_000_000
         assert set(rfq) == {
             "min_window_ms",
             "max_window_ms",
             "band_bps",
             "quote_bond",
+            "request_bond",
             "max_open_per_account",
             "max_open",
         }

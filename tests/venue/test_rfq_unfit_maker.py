@@ -1,5 +1,7 @@
 """A best quote its maker cannot carry does not block the RFQ: the requester may take
-the best quote that can settle."""
+the best quote that can settle. An uncarried quote is refused at its reveal (it stays
+sealed and forfeits its bond); one that stops being carried later (a mark moved) is
+passed over at accept."""
 
 from __future__ import annotations
 
@@ -47,10 +49,15 @@ def test_an_unfunded_best_quote_does_not_block_the_next_one(venue: Venue) -> Non
     grief = griefer.quote(rid, 1, 100)  # the best ask, never payable
     venue.clock.set(opened + 200)
     t["bob"].reveal_quote(honest)
-    griefer.reveal_quote(grief)
+    with pytest.raises(ApiError) as unrevealed:
+        griefer.reveal_quote(grief)
+    assert unrevealed.value.code == "insufficient_margin"
     venue.clock.set(opened + 300)
     with pytest.raises(ApiError) as refused:
         _accept(t["alice"], rid, "0x" + grief.commitment.hex())
-    assert refused.value.code == "insufficient_margin"
-    acc = _accept(t["alice"], rid, "0x" + honest.commitment.hex())
+    assert refused.value.code == "not_best_quote"  # still sealed: not a quote to take
+    acc = t["alice"].accept_best(rid, "buy")
     assert acc["price"] == 101 and acc["seller"] == t["bob"].address
+    venue.clock.set(venue.clock.now_ms() + 5_000)
+    venue.tc.get("/v1/batches")  # the batches due settle: the sealed quote forfeits
+    assert griefer.account()["collateral"] == 0

@@ -691,6 +691,9 @@ class RfqRulesPublic(_Public):
     max_window_ms: int
     band_bps: int
     quote_bond: int
+    #: collateral each open RFQ holds from its requester until accepted or closed
+    #: (422 insufficient_bond without it)
+    request_bond: int
     #: most RFQs one requester may have open at once (409 too_many_open_rfqs beyond)
     max_open_per_account: int
     #: most RFQs open at once across the venue (409 too_many_open_rfqs beyond)

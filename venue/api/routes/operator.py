@@ -49,6 +49,7 @@ async def info(service: ServiceDep) -> JSONResponse:
                 "max_window_ms": service.settings.rfq_max_window_ms,
                 "band_bps": service.settings.rfq_band_bps,
                 "quote_bond": service.core.quote_bond,
+                "request_bond": service.core.rfq_bond,
                 "max_open_per_account": service.settings.rfq_max_open_per_account,
                 "max_open": service.settings.rfq_max_open,
             },
