@@ -33,7 +33,7 @@ def venue(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    with LocalVenue(commit_ms=1_000, reveal_ms=1_000) as local:
+    with LocalVenue(commit_ms=3_000, reveal_ms=2_000) as local:
         yield local
 
 
@@ -48,7 +48,7 @@ def main() -> int:
             client.deposit(500_000_000_000)  # 500 000 USDC
 
         size = 10_000  # lots: the BTC-PERP block minimum
-        rfq = c["fund"].request_rfq("BTC-PERP", size, side="hidden", window_ms=1_200)
+        rfq = c["fund"].request_rfq("BTC-PERP", size, side="hidden", window_ms=4_000)
         rid = rfq["rfq_id"]
         print(
             f"RFQ {rid[:18]}…: {size} lots, side hidden, "
