@@ -18,7 +18,7 @@ from sealbatch.settlement.anchor import Chain, ContractReverted
 from sealbatch.venue.app import create_app
 from sealbatch.venue.client import VenueClient
 from sealbatch.venue.clock import ManualClock
-from sealbatch.venue.errors import ApiError
+from sealbatch.venue.errors import ApiError, BadRequest
 from sealbatch.venue.l1 import L1Link, dev_account
 from tests.contracts.anvil import anvil_binary, running_anvil
 from tests.venue.conftest import T0, Venue, make_settings
@@ -284,6 +284,20 @@ def test_no_deposit_can_open_an_account_past_the_deepest_tree_so_the_queue_never
         assert account(venue, bob).collateral == DEPOSIT - 1_000_000
         with venue.service.core_lock:  # the deepest tree the exchange verifies, full
             assert tree_depth(venue.service.core.settlement.state.size) == 2
+
+
+def test_a_venue_refuses_an_exchange_taking_more_accounts_than_its_deepest_tree(
+    db_url: str, clock: ManualClock
+) -> None:
+    """An exchange whose capacity exceeds 2^l1_max_depth accounts would queue deposits no
+    batch of the venue's depth could take: the venue refuses to attach it at its first start
+    (and records nothing, so a start with a fitting depth attaches it)."""
+    l1 = l1_with_traders(deploy_refusing_exchange(Chain(), account_capacity=5))
+    refused = pytest.raises(BadRequest, match="at most 2\\^l1_max_depth = 4 accounts")
+    with refused, l1_venue(db_url, clock, l1, l1_max_depth=2):
+        pass
+    with l1_venue(db_url, clock, l1, l1_max_depth=3) as venue:
+        assert venue.tc.get("/v1/info").json()["exchange_contract"] == l1.ex.address
 
 
 def test_the_l1_stage_survives_an_unexpected_error(monkeypatch: pytest.MonkeyPatch) -> None:
