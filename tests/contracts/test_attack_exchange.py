@@ -154,6 +154,12 @@ def test_attack_filling_the_account_tree_cannot_block_the_queue(chain: Chain) ->
     h.ex.deposit(t0, 1, subaccount=0)
 
 
+@pytest.mark.anvil
+def test_attack_filling_the_account_tree_on_anvil(anvil_chain: Chain) -> None:
+    """The same on a JSON-RPC node: the refused deposit reverts with its custom error."""
+    test_attack_filling_the_account_tree_cannot_block_the_queue(anvil_chain)
+
+
 def test_attack_deposits_below_the_minimum_are_refused(chain: Chain) -> None:
     """With a minimum deposit, opening accounts costs it each: a deposit of less is refused
     and moves nothing (nor counts an account); the minimum itself is taken."""
