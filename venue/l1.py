@@ -257,8 +257,9 @@ def deploy_for_venue(chain: Chain, settings: Any) -> tuple[ExchangeContract, int
     The exchange counts the accounts (address, subaccount) that deposited and refuses a
     deposit from one more once the deepest tree its verifiers take is full: on an L1 a
     deposit is the only way an account enters the venue's ledger (signed deposits are
-    refused, RFQ blocks and fills need existing accounts, fees and the insurance fund are
-    no accounts, the genesis ledger is empty), so every queued deposit fits a deployed
+    refused, a batch's transition opens accounts only for its deposits: RFQ blocks, fills
+    and forfeits need existing ones, fees and the insurance fund are no accounts; the
+    genesis ledger is empty), so every queued deposit fits a deployed
     shape and no batch is ever unanchorable for its size.
 
     Raises:
