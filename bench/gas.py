@@ -23,8 +23,10 @@ per frame entry and query, per query).
 
 ``--exchange`` measures the exchange contract (``contracts/src/Exchange.sol``: its
 deployment, two markets)
-instead: each user operation (deposit with its approval, forced-withdrawal
-request, withdrawal, freeze, escape at two tree depths, deposit reclaim) and
+instead: each user operation (deposit with its approval: ``deposit`` from an
+account that opens one of the exchange's ``accountCapacity``, ``deposit_again`` from
+one that deposited before; forced-withdrawal request, withdrawal, freeze, escape at
+two tree depths, deposit reclaim) and
 anchoring a batch with the test AIR of ``tests/contracts/statement_air.py``
 (the batch proof's public inputs and the tables the exchange derives, a tiny
 proof): ``anchor`` is the whole transaction, ``anchor_overhead`` that minus
@@ -223,6 +225,9 @@ def measure_exchange(chain: Chain) -> dict[str, int]:
     h.ex.deposit(t0, 5_000_000_000)
     h.chain.transact(h.ex.token, "approve", h.ex.address, 10**9, sender=t1)
     out["deposit"] = h.chain.transact(h.ex.exchange, "deposit", 0, 10**9, sender=t1).gas_used
+    h.chain.transact(h.ex.token, "approve", h.ex.address, 10**9, sender=t1)
+    again = h.chain.transact(h.ex.exchange, "deposit", 0, 10**9, sender=t1)
+    out["deposit_again"] = again.gas_used
     post = h.next_state(h.apply_queue(h.state, h.ex.queue_length()))
     statement = h.statement(post)
     proof = h.prove(statement)

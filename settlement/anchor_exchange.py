@@ -21,6 +21,7 @@ import numpy as np
 from web3 import Web3
 from web3.contract import Contract
 
+from sealbatch.auction.bounds import MAX_BALANCE
 from sealbatch.auction.commitment import COMMITMENT_TREE_DEPTH, EMPTY_SUBTREES, market_code
 from sealbatch.crypto import poseidon2
 from sealbatch.crypto.bus import PublicTable
@@ -301,6 +302,18 @@ class ExchangeContract:
 
     def queue_length(self) -> int:
         return int(self.chain.call(self.exchange, "queueLength"))
+
+    def account_capacity(self) -> int:
+        """The most accounts (address, subaccount) deposits may open."""
+        return int(self.chain.call(self.exchange, "accountCapacity"))
+
+    def deposited_accounts(self) -> int:
+        """How many accounts (address, subaccount) have deposited."""
+        return int(self.chain.call(self.exchange, "depositedAccounts"))
+
+    def min_deposit(self) -> int:
+        """The least amount (base units) a deposit may carry."""
+        return int(self.chain.call(self.exchange, "minDeposit"))
 
     def requests(self, start: int = 0, stop: int | None = None) -> list[L1Request]:
         """The queued L1 requests ``[start, stop)`` (default: to the end)."""
@@ -696,6 +709,8 @@ def deploy_exchange(
     operator_tables: Sequence[int] | None = None,
     shapes: Sequence[Mapping[str, str]] = (),
     verifiers: Sequence[str] = (),
+    account_capacity: int | None = None,
+    min_deposit: int = 1,
 ) -> ExchangeContract:
     """Deploy the Poseidon2 hasher, the test token (unless ``token`` is given) and the exchange,
     and with a batch's files the batch verifier of its shape (and of each of ``shapes``).
@@ -738,12 +753,20 @@ def deploy_exchange(
         operator: the address that anchors (default: the chain's account).
         operator_tables: tags of the verifier's public tables only the published files give
             (default: the batch AIR's, from the batch; none for a verifier address).
+        account_capacity: the most accounts (address, subaccount) deposits may open; a
+            deposit from one more new account is refused (``AccountCapacityReached``), so no
+            deposit the verifiers can never take is queued (docs/contracts.md, "Limits").
+            Default, with a batch folder whose pre-root is the genesis root: the accounts of
+            the deepest account tree among the deployed shapes less the genesis accounts;
+            required otherwise (a verifier address, or another genesis root).
+        min_deposit: the least amount (base units) a deposit may carry (default 1: any).
 
     Raises:
         AnchorError: a malformed or missing argument; ContractReverted from a constructor.
         BatchStatementError: the batch folder is malformed.
     """
     deployed: list[DeployedVerifier] = []
+    deepest = 0
     if isinstance(verifier, str):
         addresses = [verifier, *verifiers]
         tables = tuple(operator_tables or ())
@@ -762,6 +785,7 @@ def deploy_exchange(
                     f"the published files give, got {declared} for batch {one.batch_id}"
                 )
             programs.append(program)
+            deepest = max(deepest, one.settle.depth_post)
             deployed.append(deploy_batch_verifier(chain, one))
         addresses = [str(d.verifier.address) for d in deployed]
         tables = operator_tables_of(bs) if operator_tables is None else tuple(operator_tables)
@@ -771,6 +795,8 @@ def deploy_exchange(
             genesis_indexes = [(ms.index_price, ms.index_time_ms) for ms in bs.pre.market_states]
         if oracle is None:
             oracle = _oracle_config(verifier)
+        if account_capacity is None and genesis_root is None:
+            account_capacity = max(0, (1 << deepest) - bs.settle.n_pre)
         genesis_root = genesis_root or poseidon2.digest_to_bytes(
             np.array(bs.public_inputs[3:11], dtype=np.uint64)
         )
@@ -784,6 +810,16 @@ def deploy_exchange(
         first_batch_id = bs.batch_id if first_batch_id is None else first_batch_id
     if oracle is None:
         raise AnchorError("expected the oracle configuration (sources, families, rules)")
+    if account_capacity is None:
+        raise AnchorError(
+            "expected account_capacity (the most accounts deposits may open) with a verifier "
+            "address or a genesis root of its own: the verifiers' deepest account tree is "
+            "known only from the batches they were deployed for"
+        )
+    if not 0 <= account_capacity < 1 << 64:
+        raise AnchorError(f"account_capacity: expected 0 to 2^64 - 1, got {account_capacity}")
+    if not 1 <= min_deposit <= MAX_BALANCE:
+        raise AnchorError(f"min_deposit: expected 1 to {MAX_BALANCE}, got {min_deposit}")
     if genesis_indexes is not None and len(genesis_indexes) not in (0, len(multipliers)):
         raise AnchorError(
             f"expected a genesis index per market ({len(multipliers)}), got {len(genesis_indexes)}"
@@ -831,6 +867,8 @@ def deploy_exchange(
         [int(v) for v in genesis_marks or ()],
         list(tables),
         [int(index) << 64 | int(at) for index, at in genesis_indexes or ()],
+        account_capacity,
+        min_deposit,
     )
     exchange = chain.deploy(
         "Exchange",

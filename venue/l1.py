@@ -250,8 +250,17 @@ def venue_shapes(
 
 def deploy_for_venue(chain: Chain, settings: Any) -> tuple[ExchangeContract, int]:
     """Deploy the exchange a new venue anchors on (its batch verifiers for the shapes of
-    :func:`venue_shapes`, the genesis root, the venue's markets and oracle sources);
-    returns it and the block its requests may start in.
+    :func:`venue_shapes`, the genesis root, the venue's markets and oracle sources, deposits
+    from at most ``2^l1_max_depth`` accounts of at least ``l1_min_deposit`` each); returns
+    it and the block its requests may start in.
+
+    The exchange counts the accounts (address, subaccount) that deposited and refuses a
+    deposit from one more once the deepest tree its verifiers take is full: on an L1 a
+    deposit is the only way an account enters the venue's ledger (signed deposits are
+    refused, a batch's transition opens accounts only for its deposits: RFQ blocks, fills
+    and forfeits need existing ones, fees and the insurance fund are no accounts; the
+    genesis ledger is empty), so every queued deposit fits a deployed
+    shape and no batch is ever unanchorable for its size.
 
     Raises:
         L1Unavailable: a deployment failed.
@@ -273,6 +282,8 @@ def deploy_for_venue(chain: Chain, settings: Any) -> tuple[ExchangeContract, int
             oracle=oracle,
             forced_delay_s=settings.l1_forced_delay_s,
             first_batch_id=0,
+            account_capacity=1 << settings.l1_max_depth,
+            min_deposit=settings.l1_min_deposit,
         )
     except (AnchorError, SettlementError) as exc:
         raise L1Unavailable(f"l1: deploying the exchange: {exc}") from exc

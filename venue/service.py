@@ -1113,8 +1113,9 @@ class VenueService:
         return what the venue's meta must hold of it (the EIP-712 domain names it).
 
         Raises:
-            BadRequest: the database was started without an L1; L1Unavailable: the
-                chain or the contract cannot be used.
+            BadRequest: the database was started without an L1, or the exchange to attach
+                is not fresh or takes deposits from more than 2^l1_max_depth accounts;
+                L1Unavailable: the chain or the contract cannot be used.
         """
         from sealbatch.venue import l1
 
@@ -1142,6 +1143,15 @@ class VenueService:
                     f"(the empty ledger's root, no request consumed), got root "
                     f"0x{exchange.state_root().hex()} and {exchange.queue_consumed()} requests "
                     "consumed"
+                )
+            capacity = exchange.account_capacity()
+            if capacity > 1 << settings.l1_max_depth:
+                raise BadRequest(
+                    f"l1: expected an exchange taking deposits from at most "
+                    f"2^l1_max_depth = {1 << settings.l1_max_depth} accounts (a deeper tree "
+                    f"than its verifiers take would hold the queue until a freeze), got one "
+                    f"taking {capacity} at {exchange.address}: set SEALBATCH_L1_MAX_DEPTH to "
+                    "the deepest tree its verifiers take"
                 )
             from_block = 0  # requests queued before the venue's first start count too
         else:

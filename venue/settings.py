@@ -7,7 +7,7 @@ import re
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sealbatch.auction.bounds import MAX_BOND
+from sealbatch.auction.bounds import MAX_BALANCE, MAX_BOND
 from sealbatch.crypto.eip712 import DEV_CHAIN_ID, checksum_address
 
 __all__ = ["DEFAULT_OPERATOR_KEY", "Settings"]
@@ -58,7 +58,16 @@ class Settings(BaseSettings):
         ge=1,
         le=16,
         description="the deepest account tree an exchange the venue deploys verifies batches "
-        "for (2^depth accounts): one batch verifier per depth and per step to the next",
+        "for (2^depth accounts): one batch verifier per depth and per step to the next; the "
+        "exchange takes deposits from at most 2^depth accounts (address, subaccount)",
+    )
+    l1_min_deposit: int = Field(
+        default=1_000_000,
+        ge=1,
+        le=MAX_BALANCE,
+        description="the least amount (base units) a deposit to an exchange the venue deploys "
+        "may carry (default 1 USDC at 6 decimals): opening the 2^l1_max_depth accounts "
+        "costs this each",
     )
     operator_key: str = DEFAULT_OPERATOR_KEY
     chain_id: int = Field(

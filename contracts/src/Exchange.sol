@@ -178,6 +178,12 @@ contract Exchange {
     error ProofRejected(bytes reason);
     /// @notice An amount is zero or not below 2^62.
     error BadAmount(uint256 amount);
+    /// @notice A deposit below `minDeposit` base units.
+    error DepositBelowMinimum(uint256 minimum, uint256 amount);
+    /// @notice A deposit from an account (address, subaccount) that has never deposited, when
+    ///         `capacity` accounts have: the verifiers fixed at deployment take no larger
+    ///         account tree, so no batch could ever consume it (docs/contracts.md, "Limits").
+    error AccountCapacityReached(uint256 capacity);
     /// @notice A forced withdrawal for an account (address, subaccount) that never deposited
     ///         through this contract: the ledger holds no such account, so no batch could serve it.
     error NoDeposit(address account, uint16 subaccount);
@@ -272,6 +278,13 @@ contract Exchange {
     uint256 public immutable forcedWithdrawalDelay;
     /// @notice Number of markets (columns of every account leaf after collateral).
     uint256 public immutable marketCount;
+    /// @notice The most accounts (address, subaccount) deposits may open: those beyond it are
+    ///         refused (`AccountCapacityReached`), so every queued deposit fits an account tree
+    ///         the verifiers take and a proved batch can consume it (docs/contracts.md, "Limits").
+    uint256 public immutable accountCapacity;
+    /// @notice The least amount (base units) a deposit may carry: opening accounts up to
+    ///         `accountCapacity` costs `minDeposit` each.
+    uint256 public immutable minDeposit;
 
     /// @notice Contract multiplier per market (base units per lot per tick), in id order.
     int256[] public multipliers;
@@ -320,6 +333,9 @@ contract Exchange {
     mapping(address => mapping(uint16 => bool)) public hasDeposited;
     /// @notice Whether the exchange is frozen (set once, never cleared).
     bool public frozen;
+    /// @notice How many accounts (address, subaccount) have deposited (`hasDeposited`), at most
+    ///         `accountCapacity`.
+    uint64 public depositedAccounts;
     /// @notice Whether an account (address, subaccount) has escaped.
     mapping(bytes32 => bool) public escaped;
 
@@ -338,6 +354,8 @@ contract Exchange {
         uint256[] genesisMarks; // mark per market at the genesis root, in id order (empty: none known)
         uint32[] operatorTables; // the verifier's public tables only the published files give
         uint256[] genesisIndexes; // per market at the genesis root: index << 64 | its time (empty: none)
+        uint256 accountCapacity; // the most accounts deposits may open (the verifiers' tree, less genesis accounts)
+        uint256 minDeposit; // the least amount a deposit may carry (base units, below 2^62)
     }
 
     /// @param verifiers_ The batch AIR's STARK verifiers, one per batch shape (at least one).
@@ -361,6 +379,8 @@ contract Exchange {
         if (c.oracleIndex.marketCount() != c.multipliers.length) revert BadConfig("oracleIndex");
         if (c.forcedWithdrawalDelay == 0) revert BadConfig("forcedWithdrawalDelay");
         if (verifiers_.length == 0) revert BadConfig("verifiers");
+        if (c.accountCapacity >= 1 << 64) revert BadConfig("accountCapacity");
+        if (c.minDeposit >= AMOUNT_LIMIT) revert BadConfig("minDeposit");
         _checkDigest(c.genesisRoot);
         verifier = verifiers_[0];
         for (uint256 i = 0; i < verifiers_.length; ++i) {
@@ -371,6 +391,8 @@ contract Exchange {
         operator = operator_;
         forcedWithdrawalDelay = c.forcedWithdrawalDelay;
         marketCount = c.multipliers.length;
+        accountCapacity = c.accountCapacity;
+        minDeposit = c.minDeposit;
         for (uint256 m = 0; m < c.multipliers.length; ++m) {
             if (c.multipliers[m] <= 0) revert BadConfig("multiplier");
             if (c.marketCodes[m] >= P) revert BadConfig("marketCode");
@@ -430,13 +452,22 @@ contract Exchange {
     // ------------------------------------------------------------------ traders
 
     /// @notice Deposit `amount` base units of collateral to (sender, `subaccount`); the first
-    ///         proved batch that consumes the request credits it in the ledger.
+    ///         proved batch that consumes the request credits it in the ledger. At least
+    ///         `minDeposit` (`DepositBelowMinimum`); an account that never deposited opens one
+    ///         of the `accountCapacity` (`AccountCapacityReached` once all are open: an account
+    ///         that deposited before always may again).
     /// @dev The sender must have approved this contract for `amount`.
     function deposit(uint16 subaccount, uint256 amount) external returns (uint256 index) {
         if (frozen) revert ExchangeFrozen();
         _checkAmount(amount);
+        if (amount < minDeposit) revert DepositBelowMinimum(minDeposit, amount);
+        if (!hasDeposited[msg.sender][subaccount]) {
+            uint64 opened = depositedAccounts;
+            if (opened >= accountCapacity) revert AccountCapacityReached(accountCapacity);
+            depositedAccounts = opened + 1;
+            hasDeposited[msg.sender][subaccount] = true;
+        }
         index = _enqueue(KIND_DEPOSIT, subaccount, amount);
-        hasDeposited[msg.sender][subaccount] = true;
         _pull(msg.sender, amount);
         emit Deposited(index, msg.sender, subaccount, amount);
     }

@@ -77,6 +77,8 @@ class Harness:
         operator_tables: tuple[int, ...] = (),
         more_verifiers: tuple[str, ...] = (),
         genesis: LedgerState | None = None,
+        account_capacity: int = 1 << 10,
+        min_deposit: int = 1,
     ) -> Harness:
         verifier = verifier or deploy_statement_verifier(chain)
         config = DEFAULT_CONFIG
@@ -98,6 +100,8 @@ class Harness:
             forced_delay_s=FORCED_DELAY_S,
             operator_tables=operator_tables,
             verifiers=more_verifiers,
+            account_capacity=account_capacity,
+            min_deposit=min_deposit,
         )
         traders = tuple(str(a) for a in chain.w3.eth.accounts[1:5])
         for t in traders:

@@ -120,6 +120,62 @@ def test_attack_integer_edges_are_refused(h: Harness) -> None:
     refused(h, "ExchangeNotFrozen", h.ex.reclaim_deposit, (1 << 256) - 1)
 
 
+def test_attack_filling_the_account_tree_cannot_block_the_queue(chain: Chain) -> None:
+    """The verifiers take an account tree of at most ``accountCapacity`` accounts: a deposit
+    from one more new (address, subaccount) could never be consumed, and the forced
+    withdrawals queued behind it would let anyone freeze the exchange. One-unit deposits
+    from new subaccounts fill the tree; the next new account's deposit is refused and moves
+    nothing, an account that deposited before still may, and a proved batch consumes the
+    whole queue, the forced withdrawal behind it served."""
+    h = Harness.deploy(chain, account_capacity=4)
+    t0, t1, t2 = h.traders[:3]
+    h.ex.deposit(t1, 3_000_000)
+    for sub in range(3):  # the attacker opens the rest, one base unit each
+        h.ex.deposit(t0, 1, subaccount=sub)
+    assert h.ex.deposited_accounts() == 4 == h.ex.account_capacity()
+    for who, sub in ((t0, 3), (t0, 65_535), (t2, 0)):
+        err = refused(h, "AccountCapacityReached", h.ex.deposit, who, 1, subaccount=sub)
+        assert err.error_args == (4,)
+    refused(h, "NoDeposit", h.ex.request_forced_withdrawal, t2, 1)  # never entered
+    h.ex.deposit(t0, 2, subaccount=2)  # an account that deposited before
+    h.ex.request_forced_withdrawal(t1, 1_000_000)
+    assert h.ex.deposited_accounts() == 4 and h.ex.queue_length() == 6
+    post = h.apply_queue(h.state, h.ex.queue_length())
+    assert post.size == 4
+    collateral = post.collateral.copy()
+    collateral[post.row(key(t1))] -= 1_000_000
+    h.anchor(post.with_arrays(collateral=collateral), withdrawals=(L1Withdrawal(t1, 0, 1_000_000),))
+    assert h.ex.queue_consumed() == h.ex.queue_length()
+    h.chain.advance_time(FORCED_DELAY_S + 1)
+    refused(h, "RequestServed", h.ex.freeze, 5)
+    assert h.ex.withdrawable(t1) == 1_000_000
+    # after a batch as before it: the count is of accounts that ever deposited
+    refused(h, "AccountCapacityReached", h.ex.deposit, t2, 1)
+    h.ex.deposit(t0, 1, subaccount=0)
+
+
+@pytest.mark.anvil
+def test_attack_filling_the_account_tree_on_anvil(anvil_chain: Chain) -> None:
+    """The same on a JSON-RPC node: the refused deposit reverts with its custom error."""
+    test_attack_filling_the_account_tree_cannot_block_the_queue(anvil_chain)
+
+
+def test_attack_deposits_below_the_minimum_are_refused(chain: Chain) -> None:
+    """With a minimum deposit, opening accounts costs it each: a deposit of less is refused
+    and moves nothing (nor counts an account); the minimum itself is taken."""
+    h = Harness.deploy(chain, min_deposit=1_000_000)
+    t0 = h.traders[0]
+    assert h.ex.min_deposit() == 1_000_000
+    for amount in (1, 999_999):
+        err = refused(h, "DepositBelowMinimum", h.ex.deposit, t0, amount)
+        assert err.error_args == (1_000_000, amount)
+    assert h.ex.deposited_accounts() == 0
+    refused(h, "NoDeposit", h.ex.request_forced_withdrawal, t0, 1)
+    h.ex.deposit(t0, 1_000_000)
+    assert h.ex.deposited_accounts() == 1 and h.ex.requests()[-1].amount == 1_000_000
+    refused(h, "DepositBelowMinimum", h.ex.deposit, t0, 1)  # an open account too
+
+
 def test_attack_reclaims_after_the_freeze(h: Harness) -> None:
     """Only an unconsumed deposit goes back, once, to its depositor whoever asks; a forced
     withdrawal, a consumed deposit or an index past the queue is not reclaimable."""

@@ -456,6 +456,7 @@ def test_the_contract_derives_the_batch_verifiers_statement_for_a_published_batc
         genesis_indexes=[(ms.index_price, ms.index_time_ms) for ms in pre.market_states],
         first_batch_id=1,
         oracle=ORACLE,
+        account_capacity=1 << 10,
     )
     for (k, amount), who in zip(deposits, depositors, strict=True):
         ex.mint(who, amount)
@@ -785,7 +786,8 @@ def test_fee_and_margin_terms_are_the_contracts(h: Harness) -> None:
 
 def test_fee_and_margin_terms_are_checked_at_deployment(chain: Chain) -> None:
     """The constructor takes a fee, a penalty, tiers and tier 0's initial bps per market, in
-    the batch AIR's ranges."""
+    the batch AIR's ranges, an account capacity below 2^64 and a minimum deposit below
+    2^62."""
     h = Harness.deploy(chain)
     root = state_root(h.anchored[0])
     verifiers = [h.verifier.verifier.address]
@@ -797,15 +799,22 @@ def test_fee_and_margin_terms_are_checked_at_deployment(chain: Chain) -> None:
         penalties: list[int],
         tiers: list[list[int]],
         initial: tuple[int, ...] = (100,),
+        capacity: int = 16,
+        minimum: int = 1,
     ) -> str:
         config = (
             0, root, FORCED_DELAY_S, one_market.address, [1], [1], fees, penalties, tiers,
-            list(initial), [], [], [],
+            list(initial), [], [], [], capacity, minimum,
         )  # fmt: skip
         args = (verifiers, h.ex.hasher.address, h.ex.token.address, chain.account, config)
         return str(chain.deploy("Exchange", *args).address)
 
     assert deploy([5], [100], [[10, 50]])  # the same arguments, in range, deploy
+    assert deploy([5], [100], [[10, 50]], capacity=(1 << 64) - 1, minimum=(1 << 62) - 1)
+    for capacity, minimum in ((1 << 64, 1), (16, 1 << 62)):
+        with pytest.raises(ContractReverted) as info:
+            deploy([5], [100], [[10, 50]], capacity=capacity, minimum=minimum)
+        assert info.value.error in ("BadConfig", "Revert")
     for fees, penalties, tiers, initial in (
         ([5], [100], [[10, 50]], (49,)),  # tier 0's initial bps below its maintenance bps
         ([5], [100], [[10, 50]], (10_001,)),  # tier 0's initial bps past 10 000
@@ -927,6 +936,8 @@ def test_the_verifiers_are_fixed_at_deployment(chain: Chain) -> None:
         [],
         [],
         [],
+        16,
+        1,
     )
     with pytest.raises(ContractReverted) as info:
         chain.deploy("Exchange", [], h.ex.hasher.address, h.ex.token.address, chain.account, config)

@@ -78,6 +78,7 @@ def _exchange(chain: Chain, files: dict[str, str]) -> ExchangeContract:
         genesis_indexes=[(ms.index_price, ms.index_time_ms) for ms in pre.market_states],
         first_batch_id=1,
         oracle=ORACLE,
+        account_capacity=1 << 10,
     )
 
 

@@ -32,10 +32,11 @@ class L1:
     traders: dict[str, str]
 
 
-def deploy_refusing_exchange(chain: Chain) -> ExchangeContract:
+def deploy_refusing_exchange(chain: Chain, account_capacity: int = 16) -> ExchangeContract:
     """An exchange for a venue's genesis whose verifier is StarkVerifier.sol deployed for
     the ``fibonacci`` AIR: a real verifier that refuses every batch proof (its header
-    names another AIR), so an anchoring through it reverts with ``ProofRejected``."""
+    names another AIR), so an anchoring through it reverts with ``ProofRejected``. It takes
+    deposits from ``account_capacity`` accounts (16: a venue's default ``l1_max_depth``)."""
     air = get_air("fibonacci").build(64, (1, 1, 0))
     verifier = deploy_verifier(chain, air, FAST, min_security_bits=0)
     genesis = Clearinghouse({m: DEFAULT_MARKETS[m] for m in MARKETS})
@@ -52,6 +53,7 @@ def deploy_refusing_exchange(chain: Chain) -> ExchangeContract:
         first_batch_id=0,
         oracle=dev_oracle_config(),
         forced_delay_s=600,
+        account_capacity=account_capacity,
     )
 
 

@@ -18,11 +18,17 @@ from sealbatch.settlement.anchor import Chain, ContractReverted
 from sealbatch.venue.app import create_app
 from sealbatch.venue.client import VenueClient
 from sealbatch.venue.clock import ManualClock
-from sealbatch.venue.errors import ApiError
+from sealbatch.venue.errors import ApiError, BadRequest
 from sealbatch.venue.l1 import L1Link, dev_account
 from tests.contracts.anvil import anvil_binary, running_anvil
 from tests.venue.conftest import T0, Venue, make_settings
-from tests.venue.l1_helpers import L1, L1_KEYS, deploy_refusing_exchange, l1_with_traders
+from tests.venue.l1_helpers import (
+    L1,
+    L1_KEYS,
+    MINTED,
+    deploy_refusing_exchange,
+    l1_with_traders,
+)
 from tests.venue.test_proving import wait_for
 
 DEPOSIT = 50_000_000_000
@@ -242,6 +248,58 @@ def test_deposits_opening_accounts_wait_so_no_batch_grows_the_tree_two_levels(
         assert link(venue).unserved is None
 
 
+def test_no_deposit_can_open_an_account_past_the_deepest_tree_so_the_queue_never_blocks(
+    db_url: str, clock: ManualClock
+) -> None:
+    """Once the ledger holds 2^l1_max_depth accounts, a deposit opening one more could never
+    be in a batch the exchange verifies: it would wait forever, the forced withdrawals behind
+    it with it, until anyone could freeze the exchange (one-unit deposits from new
+    subaccounts would do). The exchange refuses such a deposit (``AccountCapacityReached``,
+    nothing queued, nothing taken); every request it queued is credited, the forced
+    withdrawal behind them served, each batch of a shape the exchange deploys."""
+    from sealbatch.settlement.batch_air.settle_witness import tree_depth
+
+    l1 = l1_with_traders(deploy_refusing_exchange(Chain(), account_capacity=4))
+    alice, bob, carol = (l1.traders[n] for n in ("alice", "bob", "carol"))
+    with l1_venue(db_url, clock, l1, l1_max_depth=2) as venue:
+        with link(venue).chain_lock:
+            l1.ex.deposit(bob, DEPOSIT)
+            for sub in range(3):  # the attacker fills the tree, one base unit an account
+                l1.ex.deposit(alice, 1, subaccount=sub)
+            queued, held = l1.ex.queue_length(), l1.ex.balance(alice)
+            for who, sub in ((alice, 3), (carol, 0)):
+                with pytest.raises(ContractReverted) as err:
+                    l1.ex.deposit(who, 1, subaccount=sub)
+                assert err.value.error == "AccountCapacityReached"
+                assert err.value.error_args == (4,)
+            assert (l1.ex.queue_length(), l1.ex.balance(alice)) == (queued, held)
+            assert l1.ex.balance(carol) == MINTED
+            l1.ex.deposit(alice, 1, subaccount=2)  # an account that deposited before
+            l1.ex.request_forced_withdrawal(bob, 1_000_000)
+        link(venue).step()
+        assert venue.service.core.l1_next == l1.ex.queue_length() == 6
+        assert link(venue).unserved is None
+        record = clear_next(venue)
+        assert record["settlement"]["withdrawals"] == [[bob, 1_000_000]]
+        assert account(venue, bob).collateral == DEPOSIT - 1_000_000
+        with venue.service.core_lock:  # the deepest tree the exchange verifies, full
+            assert tree_depth(venue.service.core.settlement.state.size) == 2
+
+
+def test_a_venue_refuses_an_exchange_taking_more_accounts_than_its_deepest_tree(
+    db_url: str, clock: ManualClock
+) -> None:
+    """An exchange whose capacity exceeds 2^l1_max_depth accounts would queue deposits no
+    batch of the venue's depth could take: the venue refuses to attach it at its first start
+    (and records nothing, so a start with a fitting depth attaches it)."""
+    l1 = l1_with_traders(deploy_refusing_exchange(Chain(), account_capacity=5))
+    refused = pytest.raises(BadRequest, match="at most 2\\^l1_max_depth = 4 accounts")
+    with refused, l1_venue(db_url, clock, l1, l1_max_depth=2):
+        pass
+    with l1_venue(db_url, clock, l1, l1_max_depth=3) as venue:
+        assert venue.tc.get("/v1/info").json()["exchange_contract"] == l1.ex.address
+
+
 def test_the_l1_stage_survives_an_unexpected_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """A pass that fails with an error nobody foresaw (a node's RPC error, a bug) is logged
     and the next pass runs: the stage's thread never ends while the venue runs."""
@@ -375,6 +433,9 @@ def test_a_new_venue_deploys_its_exchange_and_signs_under_it(
         assert attach_exchange(chain, address).state_root() == state_root(
             service.core.settlement.state
         )
+        # deposits from 2^l1_max_depth accounts, of at least l1_min_deposit each
+        assert attach_exchange(chain, address).account_capacity() == 2
+        assert attach_exchange(chain, address).min_deposit() == 1_000_000
     ex = attach_exchange(chain, address)
     trader = dev_account(chain, bytes.fromhex(L1_KEYS["alice"][2:]))
     ex.mint(trader, DEPOSIT)
