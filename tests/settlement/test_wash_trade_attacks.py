@@ -1,0 +1,86 @@
+"""Wash trades between one trader's own accounts against the settlement rules.
+
+A trader holding both sides of a 1-lot cross pays only the two fees: the fill
+itself moves nothing between its accounts. What such a print may still move:
+
+1. the funding premium: the premium sample of a batch is ``clearing − index``
+   whatever the volume behind the clearing price, so one 1-lot print per batch
+   sets the whole interval's rate (up to the cap) and every open position pays
+   it;
+2. the circuit breaker: it compares the clearing price with the last print,
+   while the price band is around the mark, so two thin prints on either edge
+   of the band move the "last price" by twice the breaker's threshold and put
+   the market in protective mode (smaller liquidation slices, wider band).
+
+Both are rules the batch proof proves (docs/stark.md, the funding rule and the
+breaker), so these tests describe the holes (``xfail(strict=True)``) rather than
+change the rules.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sealbatch.settlement.ledger import LedgerState
+from sealbatch.settlement.liquidation import liquidation_slice_lots
+from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
+from tests.settlement.test_price_attacks import BTC, MULT, PRICES, RICH, _book, _cross, _settle
+
+INDEX = PRICES[BTC]
+
+
+def _at_index(state: LedgerState, rows: list[int]) -> int:
+    """The equity of ``rows`` valued at the (unchanged) oracle index: what the accounts
+    would have after closing at the index, free of the mark's premium."""
+    j = state.markets.index(BTC)
+    return sum(int(state.collateral[r]) + int(state.positions[r, j]) * INDEX * MULT for r in rows)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="funding premium is clearing − index whatever the volume: one 1-lot wash print "
+    "per batch sets the interval's funding rate (up to the cap); an attacker short 100 lots "
+    "gains 48 226 016 base units an interval (8 batches) for 523 984 of fees, taken from "
+    "the honest long's 48 750 000 of funding",
+)
+def test_wash_prints_do_not_pay_a_funding_position() -> None:
+    """Account 0 is an honest 100-lot long; accounts 1-3 belong to the attacker: 1 short
+    100 lots, 2 and 3 cross 1 lot each batch at index + 0.77 % (inside the band, the
+    breaker and the mark's band all quiet). Nobody else trades. The index never moves."""
+    risk = DEFAULT_CONFIG.risk(BTC)
+    state = _book([RICH, RICH, RICH, RICH], [100, -100, 0, 0])
+    attacker = [1, 2, 3]
+    before, honest_before = _at_index(state, attacker), _at_index(state, [0])
+    price = INDEX + INDEX * risk.funding_cap_bps // BPS + 100  # just above the cap
+    for b in range(1, risk.funding_interval_batches + 1):
+        state, _ = _settle(state, b, _cross(2, 3, price))
+        assert not state.market_state(BTC).protective
+    gain = _at_index(state, attacker) - before
+    loss = honest_before - _at_index(state, [0])
+    assert gain == loss - state.fee_pool  # the honest long's funding, less the fees
+    assert state.market_state(BTC).funding_index != 0
+    # The property the venue should have: a wash trade is never profitable.
+    assert gain <= 0, f"attacker gained {gain}, honest long lost {loss}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the breaker compares the clearing price with the last print while the band is "
+    "around the mark: a 1-lot print at mark − 9.5 % then one at mark + 10 % moves the last "
+    "price by 21 % and trips protective mode (liquidation slices 1 000 → 250 lots), and "
+    "alternating prints hold it",
+)
+def test_wash_prints_cannot_hold_the_circuit_breaker() -> None:
+    risk = DEFAULT_CONFIG.risk(BTC)
+    state = _book([RICH, RICH, RICH, RICH], [0, 0, 5_000, -5_000])
+    protective = []
+    for b in range(1, 9):
+        mark = state.market_state(BTC).mark_price
+        low = -((-mark * (BPS - 950)) // BPS)
+        high = mark * (BPS + risk.market.band_bps) // BPS
+        state, _ = _settle(state, b, _cross(0, 1, high if b % 2 == 0 else low))
+        protective.append(state.market_state(BTC).protective)
+    # The property the venue should have: 1-lot wash prints inside the band never
+    # put the market in protective mode (nor shrink its liquidation slices).
+    assert not any(protective), f"protective after each batch: {protective}"
+    assert liquidation_slice_lots(state.market_state(BTC), risk) == risk.max_liquidation_lots
