@@ -237,8 +237,11 @@ class RevealMarginCheck:
     An order is taken when that worst-case equity covers the worst-case initial
     requirement, or — an order that adds no risk, e.g. one that closes a position
     of an account already below initial margin — when it does not raise the
-    worst-case initial requirement and the worst-case equity still covers the
-    worst-case maintenance requirement. Otherwise :class:`InsufficientMargin`.
+    worst-case initial requirement, the worst-case equity still covers the
+    worst-case maintenance requirement, and it cannot take its market's position
+    through zero (selling 200 lots of a 100-lot long keeps the requirement of 100
+    lots but opens a short the account's equity does not margin). Otherwise
+    :class:`InsufficientMargin`.
 
     While a market's oracle is flagged (after it had a trusted index) only
     reduce-only orders are taken in it, and from an account holding a position
@@ -431,12 +434,23 @@ class RevealMarginCheck:
                 f"quantity: expected a notional below 2^62 in {order.market}, got "
                 f"{order.quantity} lots at {price} ticks ({exc})"
             ) from None
+        # Through zero the order opens a position on the other side: that is new risk
+        # even where the requirement of the flipped position is no larger.
+        flips = low < 0 if current > 0 else high > 0 if current < 0 else False
         if order.reduce_only:
             self._reducing[(key, j)] = self._reducing.get((key, j), 0) + order.quantity
-        elif eq_after < need_after and not (need_after <= need_before and eq_after >= maint_after):
+        elif eq_after < need_after and (
+            flips or not (need_after <= need_before and eq_after >= maint_after)
+        ):
             raise InsufficientMargin(
                 f"expected equity of at least the initial requirement {need_after} in the "
                 f"worst case after the order, got {eq_after}"
+                + (
+                    f" (below initial margin an order may reduce the {current:+d}-lot "
+                    f"position in {order.market}, not take it through zero)"
+                    if flips
+                    else ""
+                )
             )
         self._pending[key] = after
 

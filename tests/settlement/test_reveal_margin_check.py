@@ -93,6 +93,28 @@ def test_a_closing_order_is_taken_below_initial_margin() -> None:
         check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 101))
 
 
+@pytest.mark.parametrize("lots", [101, 150, 200])
+def test_below_initial_margin_an_order_cannot_flip_the_position(lots: int) -> None:
+    """Long 100 lots below initial margin: selling 200 keeps the requirement of 100 lots
+    (the box is [-100, +100]) but would open a 100-lot short on 493 500 000 of equity, below
+    its 650 000 000 initial requirement. It was taken; only closing is taken now."""
+    state = _with(funded([500_000_000]), 100)
+    eq, need = _equity_if(state, [(Side.SELL, MARK, lots)])
+    assert eq < need or lots < 200
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    with pytest.raises(InsufficientMargin, match="through zero"):
+        check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, lots))
+    check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 100))  # closing: taken
+
+
+def test_below_initial_margin_a_short_cannot_flip_either() -> None:
+    state = _with(funded([500_000_000]), -100)
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    with pytest.raises(InsufficientMargin, match="through zero"):
+        check(key(0).address, Order("BTC-PERP", Side.BUY, MARK, 200))
+    check(key(0).address, Order("BTC-PERP", Side.BUY, MARK, 100))
+
+
 def test_a_closing_order_cannot_sell_into_bankruptcy() -> None:
     state = _with(funded([500_000_000]), 100)
     check = RevealMarginCheck(state, DEFAULT_CONFIG)
