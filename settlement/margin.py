@@ -314,9 +314,11 @@ class RevealMarginCheck:
 
     def _price(self, order: Order) -> int:
         """The order's limit; for a market order the worse of the mark ± the maximum
-        slippage and the edge of the price band around the last clearing price (the
-        wider protective band in protective mode): a market order may fill anywhere
-        in the band."""
+        slippage and the edge of the price band (the wider protective band in
+        protective mode) around the reference the batch clears around, the mark
+        (:func:`sealbatch.settlement.transition.reference_prices`): a market order may
+        fill anywhere in the band. Around the last clearing price instead, a thin
+        print below the mark hid the top of the band from a market buy."""
         if order.limit_price is not None:
             return order.limit_price
         j = self.config.column(order.market)
@@ -330,7 +332,7 @@ class RevealMarginCheck:
             )
         slip = mark * risk.max_slippage_bps // BPS
         band = price_band_bps(ms, risk)
-        ref = int(ms.last_price)
+        ref = mark  # the clearing reference: the band of the batch is around it
         if order.side is Side.BUY:
             edge = min(MAX_TICKS, ref * (BPS + band) // BPS) if ref and band else 0
             return max(mark + slip, edge)

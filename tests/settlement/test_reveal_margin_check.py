@@ -193,6 +193,33 @@ def test_a_market_order_is_judged_at_the_edge_of_the_price_band() -> None:
         )
 
 
+def test_a_market_order_is_judged_at_the_band_around_the_mark_not_the_last_print() -> None:
+    # A thin print 9.5 % below the mark left the last price at 588 250; the batch clears
+    # around the mark, so a market buy may still fill up to MARK + 10 %. Judged around
+    # the last print (its top 647 075, below mark + 2 %) the buy was taken on the
+    # collateral of a fill at mark + 2 %.
+    state = _with(funded([10**12]), 0)
+    ms = (replace(state.market_states[0], last_price=588_250), *state.market_states[1:])
+    state = replace(state, market_states=ms)
+    lots = 100
+    top = MARK * 11_000 // 10_000
+    at_slip = lots * (MARK * 10_200 // 10_000 - MARK) * 100 + lots * LOT // 10 + 10**7
+    state = state.with_arrays(collateral=np.array([at_slip], dtype=np.int64))
+    eq_top, need_top = _equity_if(state, [(Side.BUY, top, lots)])
+    assert eq_top < need_top
+    with pytest.raises(InsufficientMargin):
+        RevealMarginCheck(state, DEFAULT_CONFIG)(
+            key(0).address, Order("BTC-PERP", Side.BUY, None, lots)
+        )
+    # a market sell, with a print above the mark, alike
+    ms = (replace(state.market_states[0], last_price=711_750), *state.market_states[1:])
+    state = replace(state, market_states=ms)
+    with pytest.raises(InsufficientMargin):
+        RevealMarginCheck(state, DEFAULT_CONFIG)(
+            key(0).address, Order("BTC-PERP", Side.SELL, None, lots)
+        )
+
+
 def test_headroom_counts_the_orders_taken() -> None:
     im_100 = 100 * LOT // 10 + 100 * LOT * 5 // 10_000
     state = _with(funded([im_100 + 1_000]), 0)

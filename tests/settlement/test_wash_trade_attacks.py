@@ -15,15 +15,24 @@ itself moves nothing between its accounts. What such a print may still move:
 Both are rules the batch proof proves (docs/stark.md, the funding rule and the
 breaker), so these tests describe the holes (``xfail(strict=True)``) rather than
 change the rules.
+
+3. the reveal margin check of a market order, which judged it at the edge of
+   a band around the last print while the batch's band is around the mark: a
+   print below the mark hid the top of the band from a market buy (fixed at
+   intake: the check now takes the band around the mark).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from sealbatch.auction.orders import Order, Side
+from sealbatch.settlement.errors import InsufficientMargin
 from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.liquidation import liquidation_slice_lots
+from sealbatch.settlement.margin import RevealMarginCheck
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
+from tests.settlement.conftest import TRADERS, key
 from tests.settlement.test_price_attacks import BTC, MULT, PRICES, RICH, _book, _cross, _settle
 
 INDEX = PRICES[BTC]
@@ -86,3 +95,31 @@ def test_wash_prints_cannot_hold_the_circuit_breaker() -> None:
     # put the market in protective mode (nor shrink its liquidation slices).
     assert not any(protective), f"protective after each batch: {protective}"
     assert liquidation_slice_lots(state.market_state(BTC), risk) == risk.max_liquidation_lots
+
+
+def test_a_thin_print_below_the_mark_does_not_hide_the_band_from_a_market_buy() -> None:
+    """Batch 1: the attacker prints 1 lot at 588 250 (mark − 9.5 %); the mark stays near
+    650 000, the band of batch 2 is around it. Batch 2: account 4 sends a market buy of
+    100 lots with the collateral of a fill at mark + 2 %, account 0 sells 100 at the top of
+    the band. The reveal check judged the market buy around the last print (top 647 075)
+    and took it; the fill at 714 285 left the account below maintenance, staged for
+    liquidation one batch after it was judged to hold initial margin."""
+    state = _book([RICH, RICH, RICH, RICH, RICH], [0, 0, 0, 0, 0])
+    state, _ = _settle(state, 1, _cross(2, 3, 588_250))
+    ms = state.market_state(BTC)
+    mark, lots = ms.mark_price, 100
+    assert ms.last_price == 588_250 and mark > 640_000
+    at_slip = lots * (mark * 10_200 // BPS - mark) * MULT + lots * mark * MULT // 10 + 10**7
+    collateral = state.collateral.copy()
+    collateral[4] = at_slip
+    state = state.with_arrays(collateral=collateral)
+    buy = Order(BTC, Side.BUY, None, lots)
+    with pytest.raises(InsufficientMargin):
+        RevealMarginCheck(state, DEFAULT_CONFIG)(TRADERS[4], buy)
+    # what the fill would have done: taken, it fills at the band's top
+    top = mark * (BPS + DEFAULT_CONFIG.risk(BTC).market.band_bps) // BPS
+    after, _ = _settle(
+        state, 2, [(TRADERS[4], buy), (TRADERS[0], Order(BTC, Side.SELL, top, lots))]
+    )
+    assert int(after.positions[4, 0]) == lots
+    assert [lo.account for lo in after.pending_liquidations] == [key(4)]
