@@ -248,7 +248,11 @@ class RevealMarginCheck:
     in it: anything else would be margined at a mark the oracle no longer
     vouches for (:class:`MarketFlagged`).
 
-    A reduce-only order that reduces the current position is always taken; one
+    A reduce-only order that reduces the current position is taken unless its
+    worst case (its loss at the limit against the mark and its fee, with the
+    account's other orders) leaves negative equity (:class:`InsufficientMargin`:
+    closed at a limit far from the mark against a sibling account, the loss
+    beyond the equity was the insurance fund's or the other traders'); one
     that would open, increase or flip it — counting the account's reduce-only
     orders already taken in this batch and its pending liquidation orders — is
     refused with :class:`ReduceOnlyViolation`. Markets without a mark yet use
@@ -440,6 +444,14 @@ class RevealMarginCheck:
         # even where the requirement of the flipped position is no larger.
         flips = low < 0 if current > 0 else high > 0 if current < 0 else False
         if order.reduce_only:
+            if eq_after < 0:
+                # Its loss at the limit would be the insurance fund's (or the other
+                # traders'): a limit far from the mark hands a sibling account the rest.
+                raise InsufficientMargin(
+                    f"limit_price: expected a reduce-only order whose loss at its limit and "
+                    f"fee leave the account's equity at least 0 in the worst case, got "
+                    f"{eq_after} at {price} ticks in {order.market}"
+                )
             self._reducing[(key, j)] = self._reducing.get((key, j), 0) + order.quantity
         elif eq_after < need_after and (
             flips or not (need_after <= need_before and eq_after >= maint_after)

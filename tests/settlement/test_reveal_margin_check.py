@@ -123,6 +123,19 @@ def test_a_closing_order_cannot_sell_into_bankruptcy() -> None:
         check(key(0).address, Order("BTC-PERP", Side.SELL, 585_000, 100))
 
 
+def test_a_reduce_only_order_cannot_sell_into_bankruptcy() -> None:
+    # long 100 with 340 000 000 of equity: selling at 585 000 (mark - 10 %) loses
+    # 650 000 000; the reduce-only sell was taken (reduce-only skipped every equity check)
+    state = _with(funded([340_000_000]), 100)
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    with pytest.raises(InsufficientMargin, match="reduce-only"):
+        check(key(0).address, Order("BTC-PERP", Side.SELL, 585_000, 100, reduce_only=True))
+    with pytest.raises(InsufficientMargin, match="reduce-only"):  # a market order alike
+        check(key(0).address, Order("BTC-PERP", Side.SELL, None, 100, reduce_only=True))
+    # closing at a price the equity covers is still taken (the loss stays the account's)
+    check(key(0).address, Order("BTC-PERP", Side.SELL, 620_000, 100, reduce_only=True))
+
+
 def test_pending_liquidation_claims_the_reducible_position() -> None:
     state = _with(funded([500_000_000]), 50)
     liq = Order("BTC-PERP", Side.SELL, 637_000, 50, reduce_only=True)

@@ -19,7 +19,13 @@ change the rules.
 3. the reveal margin check of a market order, which judged it at the edge of
    a band around the last print while the batch's band is around the mark: a
    print below the mark hid the top of the band from a market buy (fixed at
-   intake: the check now takes the band around the mark).
+   intake: the check now takes the band around the mark);
+4. a reduce-only close at the edge of the band against a sibling account: the
+   reveal check took every reduce-only order that reduced, whatever its limit,
+   so an account just above maintenance sold its position 10 % below the mark
+   to its sibling and left the loss beyond its equity to the insurance fund and
+   the other traders (fixed at intake: refused when its worst case leaves
+   negative equity).
 """
 
 from __future__ import annotations
@@ -123,3 +129,22 @@ def test_a_thin_print_below_the_mark_does_not_hide_the_band_from_a_market_buy() 
     )
     assert int(after.positions[4, 0]) == lots
     assert [lo.account for lo in after.pending_liquidations] == [key(4)]
+
+
+def test_a_reduce_only_close_cannot_hand_a_sibling_the_loss_beyond_its_equity() -> None:
+    """Account 4 (the attacker's) is long 100 lots on 340 000 000 of equity (maintenance
+    325 000 000); account 0 (its sibling) bids 100 lots at 585 000, mark − 10 %. Taken,
+    the reduce-only sell filled there: account 4 ended with a deficit of 312 925 000,
+    spread over the honest accounts 1-3 (about 78 000 000 each), and the pair gained
+    about 222 000 000."""
+    state = _book([RICH, RICH, RICH, RICH, 340_000_000], [0, 0, -100, 0, 100])
+    sell = Order(BTC, Side.SELL, 585_000, 100, reduce_only=True)
+    with pytest.raises(InsufficientMargin):
+        RevealMarginCheck(state, DEFAULT_CONFIG)(TRADERS[4], sell)
+    # what the fill would have done
+    honest = _at_index(state, [1, 2, 3])
+    after, w = _settle(
+        state, 1, [(TRADERS[4], sell), (TRADERS[0], Order(BTC, Side.BUY, 585_000, 100))]
+    )
+    assert [d.account for d in w.deficits] == [key(4)]
+    assert honest - _at_index(after, [1, 2, 3]) > 200_000_000
