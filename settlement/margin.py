@@ -237,15 +237,22 @@ class RevealMarginCheck:
     An order is taken when that worst-case equity covers the worst-case initial
     requirement, or — an order that adds no risk, e.g. one that closes a position
     of an account already below initial margin — when it does not raise the
-    worst-case initial requirement and the worst-case equity still covers the
-    worst-case maintenance requirement. Otherwise :class:`InsufficientMargin`.
+    worst-case initial requirement, the worst-case equity still covers the
+    worst-case maintenance requirement, and it cannot take its market's position
+    through zero (selling 200 lots of a 100-lot long keeps the requirement of 100
+    lots but opens a short the account's equity does not margin). Otherwise
+    :class:`InsufficientMargin`.
 
     While a market's oracle is flagged (after it had a trusted index) only
     reduce-only orders are taken in it, and from an account holding a position
     in it: anything else would be margined at a mark the oracle no longer
     vouches for (:class:`MarketFlagged`).
 
-    A reduce-only order that reduces the current position is always taken; one
+    A reduce-only order that reduces the current position is taken unless its
+    worst case (its loss at the limit against the mark and its fee, with the
+    account's other orders) leaves negative equity (:class:`InsufficientMargin`:
+    closed at a limit far from the mark against a sibling account, the loss
+    beyond the equity was the insurance fund's or the other traders'); one
     that would open, increase or flip it — counting the account's reduce-only
     orders already taken in this batch and its pending liquidation orders — is
     refused with :class:`ReduceOnlyViolation`. Markets without a mark yet use
@@ -311,9 +318,11 @@ class RevealMarginCheck:
 
     def _price(self, order: Order) -> int:
         """The order's limit; for a market order the worse of the mark ± the maximum
-        slippage and the edge of the price band around the last clearing price (the
-        wider protective band in protective mode): a market order may fill anywhere
-        in the band."""
+        slippage and the edge of the price band (the wider protective band in
+        protective mode) around the reference the batch clears around, the mark
+        (:func:`sealbatch.settlement.transition.reference_prices`): a market order may
+        fill anywhere in the band. Around the last clearing price instead, a thin
+        print below the mark hid the top of the band from a market buy."""
         if order.limit_price is not None:
             return order.limit_price
         j = self.config.column(order.market)
@@ -327,7 +336,7 @@ class RevealMarginCheck:
             )
         slip = mark * risk.max_slippage_bps // BPS
         band = price_band_bps(ms, risk)
-        ref = int(ms.last_price)
+        ref = mark  # the clearing reference: the band of the batch is around it
         if order.side is Side.BUY:
             edge = min(MAX_TICKS, ref * (BPS + band) // BPS) if ref and band else 0
             return max(mark + slip, edge)
@@ -431,12 +440,31 @@ class RevealMarginCheck:
                 f"quantity: expected a notional below 2^62 in {order.market}, got "
                 f"{order.quantity} lots at {price} ticks ({exc})"
             ) from None
+        # Through zero the order opens a position on the other side: that is new risk
+        # even where the requirement of the flipped position is no larger.
+        flips = low < 0 if current > 0 else high > 0 if current < 0 else False
         if order.reduce_only:
+            if eq_after < 0:
+                # Its loss at the limit would be the insurance fund's (or the other
+                # traders'): a limit far from the mark hands a sibling account the rest.
+                raise InsufficientMargin(
+                    f"limit_price: expected a reduce-only order whose loss at its limit and "
+                    f"fee leave the account's equity at least 0 in the worst case, got "
+                    f"{eq_after} at {price} ticks in {order.market}"
+                )
             self._reducing[(key, j)] = self._reducing.get((key, j), 0) + order.quantity
-        elif eq_after < need_after and not (need_after <= need_before and eq_after >= maint_after):
+        elif eq_after < need_after and (
+            flips or not (need_after <= need_before and eq_after >= maint_after)
+        ):
             raise InsufficientMargin(
                 f"expected equity of at least the initial requirement {need_after} in the "
                 f"worst case after the order, got {eq_after}"
+                + (
+                    f" (below initial margin an order may reduce the {current:+d}-lot "
+                    f"position in {order.market}, not take it through zero)"
+                    if flips
+                    else ""
+                )
             )
         self._pending[key] = after
 

@@ -93,12 +93,47 @@ def test_a_closing_order_is_taken_below_initial_margin() -> None:
         check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 101))
 
 
+@pytest.mark.parametrize("lots", [101, 150, 200])
+def test_below_initial_margin_an_order_cannot_flip_the_position(lots: int) -> None:
+    """Long 100 lots below initial margin: selling 200 keeps the requirement of 100 lots
+    (the box is [-100, +100]) but would open a 100-lot short on 493 500 000 of equity, below
+    its 650 000 000 initial requirement. It was taken; only closing is taken now."""
+    state = _with(funded([500_000_000]), 100)
+    eq, need = _equity_if(state, [(Side.SELL, MARK, lots)])
+    assert eq < need or lots < 200
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    with pytest.raises(InsufficientMargin, match="through zero"):
+        check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, lots))
+    check(key(0).address, Order("BTC-PERP", Side.SELL, MARK, 100))  # closing: taken
+
+
+def test_below_initial_margin_a_short_cannot_flip_either() -> None:
+    state = _with(funded([500_000_000]), -100)
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    with pytest.raises(InsufficientMargin, match="through zero"):
+        check(key(0).address, Order("BTC-PERP", Side.BUY, MARK, 200))
+    check(key(0).address, Order("BTC-PERP", Side.BUY, MARK, 100))
+
+
 def test_a_closing_order_cannot_sell_into_bankruptcy() -> None:
     state = _with(funded([500_000_000]), 100)
     check = RevealMarginCheck(state, DEFAULT_CONFIG)
     # selling 100 lots 10 % below the mark loses 650 000 000: more than the equity
     with pytest.raises(InsufficientMargin):
         check(key(0).address, Order("BTC-PERP", Side.SELL, 585_000, 100))
+
+
+def test_a_reduce_only_order_cannot_sell_into_bankruptcy() -> None:
+    # long 100 with 340 000 000 of equity: selling at 585 000 (mark - 10 %) loses
+    # 650 000 000; the reduce-only sell was taken (reduce-only skipped every equity check)
+    state = _with(funded([340_000_000]), 100)
+    check = RevealMarginCheck(state, DEFAULT_CONFIG)
+    with pytest.raises(InsufficientMargin, match="reduce-only"):
+        check(key(0).address, Order("BTC-PERP", Side.SELL, 585_000, 100, reduce_only=True))
+    with pytest.raises(InsufficientMargin, match="reduce-only"):  # a market order alike
+        check(key(0).address, Order("BTC-PERP", Side.SELL, None, 100, reduce_only=True))
+    # closing at a price the equity covers is still taken (the loss stays the account's)
+    check(key(0).address, Order("BTC-PERP", Side.SELL, 620_000, 100, reduce_only=True))
 
 
 def test_pending_liquidation_claims_the_reducible_position() -> None:
@@ -168,6 +203,33 @@ def test_a_market_order_is_judged_at_the_edge_of_the_price_band() -> None:
     with pytest.raises(InsufficientMargin):
         RevealMarginCheck(state, DEFAULT_CONFIG)(
             key(0).address, Order("BTC-PERP", Side.BUY, None, lots)
+        )
+
+
+def test_a_market_order_is_judged_at_the_band_around_the_mark_not_the_last_print() -> None:
+    # A thin print 9.5 % below the mark left the last price at 588 250; the batch clears
+    # around the mark, so a market buy may still fill up to MARK + 10 %. Judged around
+    # the last print (its top 647 075, below mark + 2 %) the buy was taken on the
+    # collateral of a fill at mark + 2 %.
+    state = _with(funded([10**12]), 0)
+    ms = (replace(state.market_states[0], last_price=588_250), *state.market_states[1:])
+    state = replace(state, market_states=ms)
+    lots = 100
+    top = MARK * 11_000 // 10_000
+    at_slip = lots * (MARK * 10_200 // 10_000 - MARK) * 100 + lots * LOT // 10 + 10**7
+    state = state.with_arrays(collateral=np.array([at_slip], dtype=np.int64))
+    eq_top, need_top = _equity_if(state, [(Side.BUY, top, lots)])
+    assert eq_top < need_top
+    with pytest.raises(InsufficientMargin):
+        RevealMarginCheck(state, DEFAULT_CONFIG)(
+            key(0).address, Order("BTC-PERP", Side.BUY, None, lots)
+        )
+    # a market sell, with a print above the mark, alike
+    ms = (replace(state.market_states[0], last_price=711_750), *state.market_states[1:])
+    state = replace(state, market_states=ms)
+    with pytest.raises(InsufficientMargin):
+        RevealMarginCheck(state, DEFAULT_CONFIG)(
+            key(0).address, Order("BTC-PERP", Side.SELL, None, lots)
         )
 
 
