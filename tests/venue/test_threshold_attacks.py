@@ -21,6 +21,7 @@ from sealbatch.auction.bounds import MAX_LOTS
 from sealbatch.auction.orders import Order, Side, TimeInForce
 from sealbatch.crypto.eip712 import sign_digest, signing_digest
 from sealbatch.crypto.keccak import keccak256
+from sealbatch.crypto.threshold import CURVE_ORDER
 from sealbatch.venue.app import create_app
 from sealbatch.venue.client import VenueClient
 from sealbatch.venue.clock import ManualClock
@@ -249,3 +250,67 @@ def test_keypers_that_withhold_their_shares_cost_no_honest_trader_its_bond(
     rec = _record(cv.venue, 3)
     assert {o["outcome"] for o in rec["threshold"]["outcomes"]} == {"key_unavailable"}
     assert rec["forfeits"] == []
+
+
+def test_a_keyper_repeating_a_bad_share_is_recorded_once(cv: Committee3) -> None:
+    """Each signed share that does not verify was recorded as a fault, kept in memory
+    until the batch clears and published in its threshold.json: a keyper posting
+    bad shares at its write rate for a whole commit window (up to an hour) grew both
+    without bound. One bad share is all the evidence there is against a keyper for a
+    batch: a later one is refused (``bad_request``, ``bad_share``) and recorded no
+    more; the keyper's valid share is still taken, and the batch opens."""
+    cv.deal(3)
+    _to_commit(cv.venue, 3)
+    cv.venue.traders["alice"].submit(
+        Order("BTC-PERP", Side.BUY, 650_000, 3), bond=BOND, encrypted=True
+    )
+    cv.venue.traders["bob"].submit(
+        Order("BTC-PERP", Side.SELL, 649_000, 3), bond=BOND, encrypted=True
+    )
+    _to_sealed(cv.venue, 3)
+    good = cv.share_of(3, 3)
+    for k in range(1, 21):
+        r = cv.release(3, 3, share=(good + k) % CURVE_ORDER)
+        assert r.status_code == 400 and r.json()["code"] == "bad_request", r.text
+        assert r.json()["detail"].startswith("bad_share"), r.text
+    # the keyper's own valid share is still taken and opens the batch
+    cv.release(1, 3)
+    assert cv.release(3, 3).json()["combined"] is True
+    rec = _record(cv.venue, 3)
+    faults = rec["threshold"]["faults"]
+    assert [(f["kind"], f["index"]) for f in faults] == [("bad_share", 3)]
+    assert int(faults[0]["share"], 16) == (good + 1) % CURVE_ORDER
+    assert rec["markets"]["BTC-PERP"]["volume"] == 3
+
+
+def test_repeated_bad_shares_replay_to_the_same_faults(
+    db_url: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    """The refused repeats are in the event log (they were answered); a restart
+    replays them to the same single fault and the same batch."""
+    folder = tmp_path / "committee"
+    write_committee(folder, T, N)
+    settings = make_settings(db_url, committee=str(folder / "committee.json"))
+    keys = [load_key(folder / f"keyper-{i}.json") for i in range(1, N + 1)]
+    with TestClient(create_app(settings, clock)) as tc:
+        v = Venue(tc, clock)
+        v.fund()
+        cv = Committee3(v, load_committee(folder / "committee.json"), keys)
+        cv.deal(3)
+        _to_commit(v, 3)
+        v.traders["alice"].submit(
+            Order("BTC-PERP", Side.BUY, 650_000, 3), bond=BOND, encrypted=True
+        )
+        v.traders["bob"].submit(Order("BTC-PERP", Side.SELL, 649_000, 3), bond=BOND, encrypted=True)
+        _to_sealed(v, 3)
+        good = cv.share_of(3, 3)
+        for k in range(1, 6):
+            assert cv.release(3, 3, share=(good + k) % CURVE_ORDER).status_code == 400
+        cv.release(1, 3)
+        cv.release(2, 3)
+        before = _record(v, 3)
+    assert len(before["threshold"]["faults"]) == 1
+    with TestClient(create_app(settings, clock)) as tc:
+        after = tc.get("/v1/batches/3").json()
+    assert after["result_hash"] == before["result_hash"]
+    assert after["threshold"] == before["threshold"]
