@@ -553,7 +553,17 @@ class KeyBook:
         try:
             key.verify_share(body.index, share)
         except BadShare as exc:
-            self.faults.setdefault(b, []).append(
+            faults = self.faults.setdefault(b, [])
+            if any(f["kind"] == "bad_share" and f["index"] == body.index for f in faults):
+                # One bad share is the whole evidence against its keyper for this
+                # batch: recording each repeat would let a keyper grow the batch's
+                # faults (memory, threshold.json) at its write rate until it clears.
+                err = BadRequest(
+                    f"bad_share: {exc} (a bad share of keyper {body.index} for batch {b} "
+                    "is recorded already; this one is not)"
+                )
+                return ShareOutcome(b, body.index, err, False, False)
+            faults.append(
                 {
                     "kind": "bad_share",
                     "index": body.index,
