@@ -63,6 +63,7 @@ from sealbatch.crypto.eip712 import (
     checksum_address,
     recover_signer,
     sign_digest,
+    signed_typed_data,
     signing_digest,
 )
 from sealbatch.crypto.exceptions import SignatureError
@@ -796,10 +797,7 @@ class CommitBook:
                 revealed.append(entry.revealed)
             else:
                 c = entry.commit
-                signed = {
-                    **self.domain.typed_data(COMMIT_TYPE, c.message()),
-                    "signature": "0x" + entry.signature.hex(),
-                }
+                signed = signed_typed_data(self.domain, COMMIT_TYPE, c.message(), entry.signature)
                 forfeited.append(
                     Forfeit(commitment, c.trader, c.market, entry.sequence, c.bond, signed=signed)
                 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NewType
 
 import coincurve
@@ -40,6 +40,7 @@ __all__ = [
     "recover_signers",
     "sign_digest",
     "sign_digests",
+    "signed_typed_data",
     "signing_digest",
 ]
 
@@ -258,6 +259,33 @@ class Eip712Domain:
             "domain": self.as_dict(),
             "message": message,
         }
+
+
+def signed_typed_data(
+    domain: Eip712Domain, struct: StructType, values: Mapping[str, Any], signature: bytes
+) -> dict[str, Any]:
+    """A signed message as a published batch keeps it (a forfeit's ``signed``,
+    docs/formats.md "result.json"): :meth:`Eip712Domain.typed_data` with the message's
+    fields in the struct's order, every address (the domain's ``verifyingContract``, each
+    ``address`` field) in EIP-55 form and each ``bytes`` value in lower-case hex, then
+    ``signature`` as ``0x`` and lower-case hex. The digest does not depend on an
+    address's case, so the one form keeps the published bytes of one signed message one.
+
+    Raises:
+        ValueError: an ``address`` value that is not an address, or a field missing.
+    """
+    missing = [n for n, _ in struct.fields if n not in values]
+    if missing:
+        raise ValueError(f"{struct.name}: missing field(s) {', '.join(missing)}")
+    message = {
+        n: checksum_address(values[n]) if kind == "address" else values[n]
+        for n, kind in struct.fields
+    }
+    checksummed = replace(domain, verifying_contract=checksum_address(domain.verifying_contract))
+    return {
+        **checksummed.typed_data(struct, message),
+        "signature": "0x" + bytes(signature).hex(),
+    }
 
 
 def signing_digest(domain: Eip712Domain, struct: StructType, values: Mapping[str, Any]) -> bytes:

@@ -53,6 +53,7 @@ __all__ = [
     "PublishedBatch",
     "Resettled",
     "check_result",
+    "document_text",
     "forced_requests_from_dict",
     "read_oracle_config",
     "transfers_from_dict",
@@ -306,7 +307,9 @@ def _document(files: Mapping[str, str], name: str) -> dict[str, Any]:
     return doc
 
 
-def _json(data: object) -> str:
+def document_text(data: object) -> str:
+    """A published JSON file's text: ``json.dumps`` with one space of indent, keys in the
+    writer's order, and one closing newline (docs/formats.md, "Canonical form")."""
     return json.dumps(data, indent=1) + "\n"
 
 
@@ -332,17 +335,17 @@ class BatchPublication:
         """File name → text of the batch folder (names as :data:`BATCH_FILES`)."""
         return {
             "orders.csv": orders_to_csv(self.result.orders),
-            "result.json": _json(result_to_dict(self.result)),
-            "oracle.json": _json(
+            "result.json": document_text(result_to_dict(self.result)),
+            "oracle.json": document_text(
                 {**self.oracle_round.to_dict(), "config": oracle_config_to_dict(oracle)}
             ),
-            "transfers.json": _json(
+            "transfers.json": document_text(
                 transfers_to_dict(
                     self.deposits, self.blocks, self.withdrawals, self.forced_requests
                 )
             ),
-            "pre_state.json": _json(state_to_dict(self.pre, config)),
-            "post_state.json": _json(state_to_dict(self.post, config)),
+            "pre_state.json": document_text(state_to_dict(self.pre, config)),
+            "post_state.json": document_text(state_to_dict(self.post, config)),
         }
 
 

@@ -375,6 +375,11 @@ class L1Link:
         exchange: the deployed exchange.
         anchor: how a batch is anchored on ``exchange``.
         from_block: the first block whose events may hold a request not credited yet.
+        anchors_from_block: the first block that may hold a ``BatchAnchored`` event of a
+            batch the venue has not recorded as anchored (the block the exchange was deployed
+            or attached in, or the last anchored batch's); default ``from_block``. The link
+            moves it on with each batch anchored, so looking for a batch anchored before a
+            restart reads the blocks since the last one, not the chain's whole history.
         clock_ms: the venue's clock.
         poll_ms: pause between two passes.
         retry_ms, retry_max_ms: the backoff of a refused anchoring (doubling, capped).
@@ -388,6 +393,7 @@ class L1Link:
         anchor: BatchAnchor,
         *,
         from_block: int,
+        anchors_from_block: int | None = None,
         clock_ms: Callable[[], int],
         poll_ms: int = 500,
         retry_ms: int = 1_000,
@@ -404,6 +410,7 @@ class L1Link:
         #: Held around every use of the chain (the embedded chain is not thread-safe).
         self.chain_lock = threading.RLock()
         self._from_block = from_block
+        self.anchors_from_block = from_block if anchors_from_block is None else anchors_from_block
         self.failure: AnchorFailure | None = None
         #: why the next queued request cannot be credited yet (None: nothing waits)
         self.unserved: str | None = None
@@ -526,6 +533,7 @@ class L1Link:
         self.host.record_anchor(batch_id, receipt, post_root, queue_to)
         self.last_anchored = batch_id
         self.anchored += 1
+        self.anchors_from_block = max(self.anchors_from_block, receipt.block)
         log.info(
             "batch %d anchored in block %d (tx %s, %d gas)",
             batch_id,
@@ -538,12 +546,13 @@ class L1Link:
     def _already_anchored(self, batch_id: int) -> bool:
         """Record ``batch_id`` from the contract's ``BatchAnchored`` event if the contract is
         past it already (the venue stopped after sending the transaction, before recording
-        it); returns whether it was."""
+        it); returns whether it was. The contract anchors batches in order, so the event
+        is in :attr:`anchors_from_block` or later: only those blocks are read."""
         with self.chain_lock:
             if self.anchor.next_batch_id() <= batch_id:
                 return False
             events = self.exchange.exchange.events.BatchAnchored.get_logs(
-                from_block=0, argument_filters={"lastBatchId": batch_id}
+                from_block=self.anchors_from_block, argument_filters={"lastBatchId": batch_id}
             )
             if not events:
                 return False
@@ -562,6 +571,7 @@ class L1Link:
         self.host.record_anchor(batch_id, receipt, post_root, queue_to)
         self.last_anchored = batch_id
         self.anchored += 1
+        self.anchors_from_block = max(self.anchors_from_block, receipt.block)
         return True
 
     def _refused(self, batch_id: int, error: str, detail: str, now: int) -> None:

@@ -48,7 +48,13 @@ from sealbatch.auction.errors import (
 )
 from sealbatch.auction.markets import Market
 from sealbatch.auction.orders import Order, Side
-from sealbatch.crypto.eip712 import Address, Eip712Domain, StructType, signing_digest
+from sealbatch.crypto.eip712 import (
+    Address,
+    Eip712Domain,
+    StructType,
+    signed_typed_data,
+    signing_digest,
+)
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.settlement.oracle import abi_encode
 from sealbatch.venue.auth import check_fresh, verify_signed
@@ -643,10 +649,7 @@ class RfqBook:
             now_ms,
             bond=bond,
             bond_batch=batch,
-            signed={
-                **self.domain.typed_data(QUOTE_COMMIT_TYPE, values),
-                "signature": "0x" + bytes(signature).hex(),
-            },
+            signed=signed_typed_data(self.domain, QUOTE_COMMIT_TYPE, values, signature),
         )
         rfq.quotes[quote.commitment] = quote
         self.quote_hashes.add(quote.commitment)

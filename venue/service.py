@@ -1154,11 +1154,16 @@ class VenueService:
                     "the deepest tree its verifiers take"
                 )
             from_block = 0  # requests queued before the venue's first start count too
+            # a fresh exchange has anchored nothing (its root is the genesis root, which
+            # commits to the batch id): the venue's first anchoring is in a later block
+            anchors_from = int(self._chain.w3.eth.block_number)
         else:
             exchange, from_block = l1.deploy_for_venue(self._chain, settings)
+            anchors_from = from_block
         return {
             "l1_exchange": exchange.address,
             "l1_from_block": str(from_block),
+            "l1_anchors_from_block": str(anchors_from),
             "chain_id": str(chain_id),
             "verifying_contract": exchange.address,
         }
@@ -1182,6 +1187,7 @@ class VenueService:
             exchange,
             l1.exchange_anchor(exchange),
             from_block=int(meta.get("l1_from_block", "0")),
+            anchors_from_block=self._anchors_from_block(meta),
             clock_ms=self.clock.now_ms,
             poll_ms=self.settings.l1_poll_ms,
             retry_ms=self.settings.l1_retry_ms,
@@ -1191,6 +1197,20 @@ class VenueService:
             (b for b, r in self.core.records.items() if r.status == "anchored"), default=None
         )
         self.l1.start()
+
+    def _anchors_from_block(self, meta: Mapping[str, str]) -> int:
+        """The first block that may hold the ``BatchAnchored`` event of a batch not recorded
+        as anchored: the block of the last anchored batch the venue holds, else the block
+        the exchange was deployed or attached in (a database from before that was kept:
+        the block requests start in)."""
+        start = int(meta.get("l1_anchors_from_block", meta.get("l1_from_block", "0")))
+        with self.core_lock:
+            blocks = [
+                int(r.anchor["block"])
+                for r in self.core.records.values()
+                if r.status == "anchored" and r.anchor and "block" in r.anchor
+            ]
+        return max([start, *blocks])
 
     def l1_next(self) -> int:
         """The index of the next L1 request to credit."""

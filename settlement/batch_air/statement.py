@@ -211,7 +211,7 @@ def read_batch_dir(batch_dir: Path) -> dict[str, str]:
     out = {}
     for name in BATCH_FILES:
         try:
-            out[name] = read_input_text(Path(batch_dir) / name, BATCH_FILE_CAP)
+            out[name] = read_input_text(Path(batch_dir) / name, BATCH_FILE_CAP, newline="")
         except (OSError, UnicodeDecodeError) as exc:
             raise BatchStatementError(f"cannot read {Path(batch_dir) / name}: {exc}") from exc
     return out

@@ -32,7 +32,9 @@ class L1:
     traders: dict[str, str]
 
 
-def deploy_refusing_exchange(chain: Chain, account_capacity: int = 16) -> ExchangeContract:
+def deploy_refusing_exchange(
+    chain: Chain, account_capacity: int = 16, first_batch_id: int = 0
+) -> ExchangeContract:
     """An exchange for a venue's genesis whose verifier is StarkVerifier.sol deployed for
     the ``fibonacci`` AIR: a real verifier that refuses every batch proof (its header
     names another AIR), so an anchoring through it reverts with ``ProofRejected``. It takes
@@ -50,7 +52,7 @@ def deploy_refusing_exchange(chain: Chain, account_capacity: int = 16) -> Exchan
         margin_tiers=market_terms(genesis.config)[1],
         penalty_bps=market_terms(genesis.config)[2],
         initial_bps=market_terms(genesis.config)[3],
-        first_batch_id=0,
+        first_batch_id=first_batch_id,
         oracle=dev_oracle_config(),
         forced_delay_s=600,
         account_capacity=account_capacity,

@@ -94,6 +94,53 @@ def test_verify_public_accepts_the_batch_it_proves(
         assert capsys.readouterr().out.startswith(f"valid: batch proof of {folder}")
 
 
+def _recase(pattern: str, case: Callable[[str], str]) -> Callable[[str], str]:
+    """Change the case of group 1 of the first match of ``pattern``."""
+
+    def edit(text: str) -> str:
+        m = re.search(pattern, text)
+        assert m, pattern
+        return text[: m.start(1)] + case(m[1]) + text[m.end(1) :]
+
+    return edit
+
+
+#: One malleation per file verify reads (tests/venue/test_canonical_form.py has them all,
+#: on replay): each verified with the batch's own proof before the canonical form.
+_MALLEATIONS: list[tuple[str, Callable[[str], str]]] = [
+    ("orders.csv", _recase(r"\n0x([0-9a-f]{64}),", str.upper)),
+    ("orders.csv", lambda t: t.replace("\n", "\r\n")),
+    ("result.json", _recase(r'"seed": "(0x[0-9a-f]{64})"', lambda h: "0x" + h[2:].upper())),
+    ("result.json", lambda t: t.replace('\n   "rfq_id": null,', "", 1)),  # an optional field
+    ("oracle.json", lambda t: json.dumps(json.loads(t)) + "\n"),
+    ("transfers.json", lambda t: t.rstrip("\n")),
+    ("pre_state.json", lambda t: json.dumps(json.loads(t), indent=2) + "\n"),
+    ("post_state.json", lambda t: t.replace("\n", " \n", 1)),
+]
+
+
+@pytest.mark.parametrize(("name", "edit"), _MALLEATIONS, ids=[n for n, _ in _MALLEATIONS])
+def test_a_published_file_in_another_byte_form_does_not_verify(
+    demo: tuple[Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    edit: Callable[[str], str],
+) -> None:
+    """docs/formats.md, "Canonical form": the values the proof binds, in bytes the venue
+    does not write, are refused (exit 1), naming the file and its first differing line."""
+    out, _ = demo
+    folder = _copy(out / "batch-1", tmp_path / "batch-1")
+    text = (folder / name).read_bytes().decode()
+    assert edit(text) != text
+    (folder / name).write_bytes(edit(text).encode())
+    capsys.readouterr()
+    assert main(["verify", str(folder / "proof.bin"), "--public", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "does not verify: not in the canonical form the venue writes" in err, err
+    assert re.search(rf"{re.escape(name)} line \d+, column \d+: ", err), err
+
+
 def test_a_batch_proof_without_its_folder_asks_for_it(
     demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

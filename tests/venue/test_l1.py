@@ -4,6 +4,7 @@ forced withdrawals served, and a refused anchoring reported and retried, never s
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -599,3 +600,32 @@ def test_a_batch_needing_deleveraging_halts_the_venue_on_l1_and_applies_nothing(
         with venue.service.core_lock:
             assert house.state is before  # nothing of the batch applied
             assert house.account(Address(bob)).collateral == DEPOSIT
+
+
+def test_looking_for_a_batch_anchored_before_a_restart_reads_only_the_venues_blocks(
+    db_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``L1Link._already_anchored`` reads ``BatchAnchored`` events from the block the venue
+    attached the exchange in (stored, so a restart keeps it; each anchored batch moves it
+    on): never the chain's whole history from block 0."""
+    chain = Chain()
+    ex = deploy_refusing_exchange(chain, first_batch_id=5)  # the contract is past batch 2
+    attached_after = int(chain.w3.eth.block_number)
+    assert attached_after > 0
+    real_get_logs = chain.w3.eth.get_logs
+    scans: list[Any] = []
+    me = threading.get_ident()  # the stage's own thread reads requests meanwhile
+
+    def get_logs(params: Any) -> Any:  # the node's answer, the range asked recorded
+        if threading.get_ident() == me:
+            scans.append(params["fromBlock"])
+        return real_get_logs(params)
+
+    monkeypatch.setattr(chain.w3.eth, "get_logs", get_logs)
+    for _ in range(2):  # the first start attaches the exchange, the second finds it stored
+        with l1_venue(db_url, clock, L1(chain, ex, {})) as venue:
+            stage = link(venue)
+            scans.clear()
+            assert not stage._already_anchored(2)  # the contract is past it: events read
+            assert scans == [attached_after]  # block 0 before the venue stored where to start
+            assert stage.anchors_from_block == attached_after

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from sealbatch.auction.commit_reveal import Forfeit
     from sealbatch.crypto.eip712 import Eip712Domain, StructType
 
-__all__ = ["forfeit_signature_difference"]
+__all__ = ["canonical_signed", "forfeit_signature_difference"]
 
 
 def _signed_commit(
@@ -105,3 +105,23 @@ def forfeit_signature_difference(forfeits: Sequence[Forfeit], batch_id: int) -> 
     if len(domains) > 1:
         return f"forfeits: expected one EIP-712 domain for the batch, got {len(domains)}"
     return None
+
+
+def canonical_signed(forfeit: Forfeit, where: str) -> dict[str, Any]:
+    """The ``signed`` member the venue writes for ``forfeit``, from the values its
+    published one gives (:func:`~sealbatch.crypto.eip712.signed_typed_data`): the types
+    of its struct, its domain and message fields in order, addresses in EIP-55 form,
+    hex in lower case. ``where`` names it in errors.
+
+    Raises:
+        BatchStatementError: a ``signed`` that is no object or lacks a field, or a field of
+            another type (named).
+    """
+    from sealbatch.auction.commit_reveal import COMMIT_TYPE
+    from sealbatch.crypto.eip712 import signed_typed_data
+    from sealbatch.settlement import published_values as pv
+    from sealbatch.venue.rfq import QUOTE_COMMIT_TYPE
+
+    struct = COMMIT_TYPE if forfeit.rfq_id is None else QUOTE_COMMIT_TYPE
+    domain, values, signature = _signed_commit(struct, pv.obj(forfeit.signed, where), where)
+    return signed_typed_data(domain, struct, values, signature)

@@ -5,7 +5,8 @@ Reads ``pre_state.json``, ``orders.csv``, ``oracle.json`` and ``result.json``
 root of the batch's commitments in receipt order, re-clears the orders with
 that seed and the published reference prices, settles the batch with the
 rules published in ``pre_state.json``, and compares the result with
-``result.json`` and the new state with ``post_state.json``. When a
+``result.json`` and the new state with ``post_state.json``; every file must be in
+the one canonical form the venue writes (docs/formats.md, "Canonical form"). When a
 ``proof.bin`` is published beside the files, it must be a valid batch proof
 of the folder (``sealbatch verify proof.bin --public BATCH_DIR``). When a
 ``threshold.json`` is published (a batch with encrypted orders), its dealings,
@@ -339,6 +340,7 @@ def _replay(folder: Path) -> _Replayed:
         state_to_dict,
     )
     from sealbatch.settlement.transition import halted_markets, reference_prices
+    from sealbatch.venue.commands.canonical_form import canonical_difference
     from sealbatch.venue.commands.verify import UnreadableBatch, read_batch_folder
 
     try:
@@ -429,6 +431,9 @@ def _replay(folder: Path) -> _Replayed:
             checks.append(("post_state.json liquidation ids", f"unreadable: {exc}"))
         else:
             checks.append(("post_state.json liquidation ids", _liquidation_id_difference(post)))
+    # one batch, one published folder: each file as the venue writes it (docs/formats.md,
+    # "Canonical form"), checked on the values read above
+    checks.append(("canonical form", canonical_difference(texts)))
     if (folder / THRESHOLD_FILE).exists():
         checks.append(
             (

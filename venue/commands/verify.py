@@ -9,7 +9,10 @@ result), so a proof never supplies its own statement and a published file
 that disagrees with what was proved fails verification.
 
 Exit status: 0 valid; 1 invalid — any failed check, including bytes that no
-longer parse and a proof of another batch (the reason on stderr); 2 a file
+longer parse, a proof of another batch and a file that is not in the one canonical
+form the venue writes (docs/formats.md, "Canonical form": upper-case hex, a leading
+zero, an omitted field, other white space; the reason on stderr names the file and
+its first differing line); 2 a file
 cannot be read, the proof is not a sealbatch proof at all (it does not start
 with the proof magic), a batch proof is given without ``--public``, or the
 batch folder is missing a file or holds one that is not the file its format has
@@ -48,7 +51,8 @@ def read_batch_folder(folder: Path) -> dict[str, str]:
     files = {}
     for name in BATCH_FILES:
         try:
-            files[name] = read_input_text(folder / name, BATCH_FILE_CAP)
+            # line endings as written: a "\r\n" is not the canonical form
+            files[name] = read_input_text(folder / name, BATCH_FILE_CAP, newline="")
         except (OSError, UnicodeDecodeError) as exc:
             raise UnreadableBatch(f"cannot read {folder / name}: {exc}") from exc
         if name.endswith(".json"):
@@ -151,6 +155,7 @@ def _names_the_batch_air(data: bytes) -> bool:
 def _verify_batch(args: argparse.Namespace, data: bytes) -> int:
     from sealbatch.crypto.exceptions import VerificationError
     from sealbatch.settlement.batch_proof import verify_files
+    from sealbatch.venue.commands.canonical_form import canonical_difference
 
     if args.min_bits is not None:
         print(
@@ -170,6 +175,16 @@ def _verify_batch(args: argparse.Namespace, data: bytes) -> int:
         _check_forfeit_signatures(files)
     except VerificationError as exc:
         print(f"sealbatch verify: invalid proof of {folder}: {exc}", file=sys.stderr)
+        return 1
+    # after the readers and the proof: only a folder whose values all verify gets here,
+    # and one batch has one published folder (docs/formats.md, "Canonical form")
+    problem = canonical_difference(files)
+    if problem:
+        print(
+            f"sealbatch verify: {folder} does not verify: not in the canonical form the venue "
+            f'writes (docs/formats.md, "Canonical form"): {problem}',
+            file=sys.stderr,
+        )
         return 1
     print(
         f"valid: batch proof of {folder}, {len(data)} bytes, "
