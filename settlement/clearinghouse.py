@@ -474,8 +474,48 @@ class Clearinghouse:
                     check(trader, order)
         return check
 
+    def _keep_firm(
+        self,
+        check: RevealMarginCheck,
+        trader: Address,
+        orders: Sequence[Order],
+        skip: bytes | None = None,
+    ) -> None:
+        """Refuse ``orders`` for ``trader`` on ``check`` (a batch's margin check, left
+        as it was) when, beside them, a side of one of its revealed quotes (other than
+        RFQ ``skip``'s) that its account carries now would no longer be carried. A
+        revealed quote is firm until its window closes (no last look): an order or a
+        block taking away the margin behind it would let the quote be passed over at
+        accept, its bond released. Orders that do not fit at all are left to the
+        caller's own check. Costs two trials a quoted side, for traders with revealed
+        quotes only.
+
+        Raises:
+            InsufficientMargin: names the RFQ and the side left uncarried.
+        """
+        held = self._firm.get(trader)
+        if not held:
+            return
+        mine = [(trader, order) for order in orders]
+        if not check.fits_together(mine):
+            return  # refused on its own by the caller's check
+        for rfq_id, sides in held.items():
+            if rfq_id == skip:
+                continue
+            for quoted in sides:
+                if not check.fits_together([(trader, quoted)]):
+                    continue  # not carried now: nothing here takes it away
+                if not check.fits_together([*mine, (trader, quoted)]):
+                    raise InsufficientMargin(
+                        f"expected {trader} to keep carrying its revealed quote in RFQ "
+                        f"0x{rfq_id.hex()} ({quoted.side.name.lower()} {quoted.quantity} at "
+                        f"{quoted.limit_price} in {quoted.market}; firm until the RFQ "
+                        "closes) beside this, got a side it would no longer carry"
+                    )
+
     def reveal_check(self, batch_id: int, trader: Address, order: Order) -> None:
-        """Take ``order`` for ``batch_id`` if its account carries it at its limit price.
+        """Take ``order`` for ``batch_id`` if its account carries it at its limit price,
+        and still carries each side of its revealed quotes it carries now.
 
         Raises:
             InsufficientMargin, ReduceOnlyViolation: the order is refused.
@@ -484,20 +524,30 @@ class Clearinghouse:
         if check is None:
             # Built when the batch starts revealing: its predecessor has settled.
             check = self._checks[batch_id] = self._fresh_check(batch_id)
+        self._keep_firm(check, trader, [order])
         check(trader, order)
         self._taken.setdefault(batch_id, []).append((trader, order))
         self._takers.setdefault(batch_id, set()).add(trader)
 
-    def block_check(self, block: BlockTrade, freed: Mapping[Address, int] | None = None) -> None:
+    def block_check(
+        self,
+        block: BlockTrade,
+        freed: Mapping[Address, int] | None = None,
+        requester: Address | None = None,
+    ) -> None:
         """Take both sides of ``block`` for its batch if both carry it.
 
         Initial margin of both sides for the whole block at its price, together
         with the orders already taken for the batch the block settles in.
         ``freed``: bonds at stake the block itself releases (its RFQ's request bond),
-        which need no room beside it.
+        which need no room beside it. ``requester``: the side that asked for the
+        block, which must still carry each side of its own revealed quotes in other
+        RFQs that it carries now (the maker's side is its quote being taken: its
+        quotes elsewhere are each firm alone, and the first accepted is served).
 
         Raises:
-            InsufficientMargin: either side cannot carry the block.
+            InsufficientMargin: either side cannot carry the block, or the requester's
+                revealed quotes would be left uncarried by it.
         """
         orders = [
             (block.buyer, Order(block.market, Side.BUY, block.price, block.quantity)),
@@ -516,6 +566,9 @@ class Clearinghouse:
                     f"after the block, got {room}"
                 )
         check = self._checks.get(block.batch_id) or self._fresh_check(block.batch_id)
+        if requester is not None:
+            mine = [o for t, o in orders if t == requester]
+            self._keep_firm(check, requester, mine, skip=block.block_id)
         check.check_together(orders)
         for b, other in self._checks.items():
             if b != block.batch_id:

@@ -306,6 +306,18 @@ class RevealMarginCheck:
             self._pending, self._reducing = saved
             raise
 
+    def fits_together(self, orders: Sequence[tuple[Address, Order]]) -> bool:
+        """Whether :meth:`check_together` would take ``orders`` now; records nothing."""
+        saved = dict(self._pending), dict(self._reducing)
+        try:
+            for trader, order in orders:
+                self(trader, order)
+        except (InsufficientMargin, MarketFlagged, PositionLimit, ReduceOnlyViolation):
+            return False
+        finally:
+            self._pending, self._reducing = saved
+        return True
+
     def _book(self, key: AccountKey) -> _Book:
         book = self._pending.get(key)
         if book is None:

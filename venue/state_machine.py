@@ -745,7 +745,9 @@ class VenueStateMachine:
             hexb(body.signature),
             now_ms,
             batch_id,
-            lambda a: self.settlement.block_check(block_trade(a), freed),
+            lambda a: self.settlement.block_check(
+                block_trade(a), freed, self.rfqs.get(a.rfq_id).requester
+            ),
             lambda maker, order: self.settlement.fits(batch_id, maker, order),
         )
         self.blocks.setdefault(batch_id, []).append(acceptance)

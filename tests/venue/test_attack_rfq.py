@@ -386,3 +386,94 @@ def test_an_accept_releases_the_request_bond_and_need_not_leave_room_for_it(
     assert ch.room(alice) == room - bond
     t["alice"].accept_best(rfq["rfq_id"], "buy")
     assert ch._at_stake(alice) == 0  # the request bond went with the accept
+
+
+def _firm_maker_setup(venue: Venue) -> tuple[VenueClient, Any, dict[str, Any]]:
+    """A maker with 2 000 USDC commits in batch 2 the largest buy it can carry alone,
+    then quotes 99/101 on alice's hidden-side RFQ of half that and reveals the quote
+    (carried: nothing of the maker's is taken yet). The clock ends in batch 2's reveal
+    window, which is the RFQ's accept phase. Returns the maker, its pending order and
+    the RFQ."""
+    from sealbatch.auction.orders import Order, Side
+    from tests.venue.conftest import T0
+    from tests.venue.test_rfq import _prime_price
+
+    _prime_price(venue, 100)  # batch 2 collects
+    ch = venue.service.core.settlement
+    m = VenueClient("http://testserver", "0x" + "cd" * 32, http=venue.tc, clock=venue.clock.now_ms)
+    m.deposit(2_000_000_000)
+    lo, hi = 1, 1 << 21
+    while lo < hi:  # the most lots the account carries alone
+        mid = (lo + hi + 1) // 2
+        if ch.fits(2, m._me(), Order("BTC-PERP", Side.BUY, 100, mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    pending = m.commit(Order("BTC-PERP", Side.BUY, 100, lo))
+    venue.clock.set(T0 + 2_650)
+    rfq = venue.traders["alice"].request_rfq("BTC-PERP", max(lo // 2, 10_000), window_ms=400)
+    q = m.quote(rfq["rfq_id"], 99, 101)
+    venue.clock.set(T0 + 2_900)
+    m.reveal_quote(q)
+    venue.to_reveal(2)
+    return m, pending, rfq
+
+
+def test_a_maker_cannot_reveal_an_order_that_takes_the_margin_behind_its_revealed_quote(
+    venue: Venue,
+) -> None:
+    """No last look through the auction: a maker whose revealed quote is firm reveals
+    an order that uses up the margin carrying the quote's bid. The reveal used to be
+    taken, the requester's sell then passed the maker over (it could not carry the
+    block any more) and its bond came back: a free option. The reveal is refused
+    now, and the requester trades with the maker at its quote."""
+    m, pending, rfq = _firm_maker_setup(venue)
+    with pytest.raises(ApiError) as refused:
+        m.reveal(pending)
+    assert refused.value.code == "insufficient_margin"
+    assert "revealed quote in RFQ " + rfq["rfq_id"] in refused.value.detail
+    acc = venue.traders["alice"].accept_best(rfq["rfq_id"], "sell")
+    assert acc["buyer"] == m._me() and acc["price"] == 99
+
+
+def test_a_requester_cannot_accept_a_block_that_takes_the_margin_behind_its_revealed_quote(
+    venue: Venue,
+) -> None:
+    """No last look through another RFQ: a maker whose revealed quote is firm accepts,
+    as the requester of a block of its own, one that fits alone but leaves the quote's
+    bid uncarried. The accept used to be taken (and the quote then passed over at
+    alice's accept, its bond released); it is refused now."""
+    from sealbatch.auction.orders import Order, Side
+    from tests.venue.conftest import T0
+    from tests.venue.test_rfq import _prime_price
+
+    _prime_price(venue, 100)  # batch 2 collects
+    ch = venue.service.core.settlement
+    m = VenueClient("http://testserver", "0x" + "ce" * 32, http=venue.tc, clock=venue.clock.now_ms)
+    m.deposit(2_000_000_000)
+    lo, hi = 1, 1 << 21
+    while lo < hi:  # the most lots the account carries alone
+        mid = (lo + hi + 1) // 2
+        if ch.fits(2, m._me(), Order("BTC-PERP", Side.BUY, 101, mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    venue.clock.set(T0 + 2_600)
+    own = m.request_rfq("BTC-PERP", lo * 3 // 4, side="buy", window_ms=400)
+    theirs = venue.traders["bob"].quote(own["rfq_id"], 99, 101)
+    venue.clock.set(T0 + 2_650)
+    rfq = venue.traders["alice"].request_rfq("BTC-PERP", lo // 2, window_ms=400)
+    q = m.quote(rfq["rfq_id"], 99, 101)
+    venue.clock.set(T0 + 2_850)
+    venue.traders["bob"].reveal_quote(theirs)
+    m.reveal_quote(q)
+    venue.clock.set(T0 + 2_960)  # m's own RFQ accepts; alice's quote is still firm
+    assert ch.fits(2, m._me(), Order("BTC-PERP", Side.BUY, 101, lo * 3 // 4))  # alone
+    with pytest.raises(ApiError) as refused:
+        m.accept_best(own["rfq_id"], "buy")
+    assert refused.value.code == "insufficient_margin"
+    assert "revealed quote in RFQ " + rfq["rfq_id"] in refused.value.detail
+    assert venue.tc.get(f"/v1/rfqs/{own['rfq_id']}").json()["accepted"] is None
+    venue.clock.set(T0 + 3_010)
+    acc = venue.traders["alice"].accept_best(rfq["rfq_id"], "sell")
+    assert acc["buyer"] == m._me() and acc["price"] == 99
