@@ -265,11 +265,15 @@ class Clearinghouse:
     def _drop_bonds(self, batch_id: int) -> None:
         """Take ``batch_id``'s bonds off the stake (settled: forfeited or released)."""
         for trader, amount in self._bonds.pop(batch_id, {}).items():
-            left = self._stake.get(trader, 0) - amount
-            if left:
-                self._stake[trader] = left
-            else:
-                self._stake.pop(trader, None)
+            self._unstake(trader, amount)
+
+    def _unstake(self, trader: Address, amount: int) -> None:
+        """Take ``amount`` off ``trader``'s running bonds at stake (none left: no entry)."""
+        left = self._stake.get(trader, 0) - amount
+        if left:
+            self._stake[trader] = left
+        else:
+            self._stake.pop(trader, None)
 
     def _at_stake(self, trader: Address) -> int:
         """The bonds ``trader`` has at stake in open batches and RFQs (the running
@@ -447,12 +451,7 @@ class Clearinghouse:
         held = self._requests.pop(rfq_id, None)
         if held is None:
             return
-        requester, bond = held
-        left = self._stake.get(requester, 0) - bond
-        if left:
-            self._stake[requester] = left
-        else:
-            self._stake.pop(requester, None)
+        self._unstake(*held)
 
     def _fresh_check(self, batch_id: int) -> RevealMarginCheck:
         """A margin check of ``batch_id`` on the ledger as it stands now (deposits
