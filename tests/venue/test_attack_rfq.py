@@ -36,6 +36,20 @@ def _quote_body(maker: VenueClient, rfq_id: str, commitment: bytes) -> dict[str,
     }
 
 
+def _most_lots_bought(ch: Any, trader: str, price: int) -> int:
+    """The most BTC-PERP lots ``trader`` carries alone buying at ``price`` in batch 2."""
+    from sealbatch.auction.orders import Order, Side
+
+    lo, hi = 1, 1 << 21
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ch.fits(2, trader, Order("BTC-PERP", Side.BUY, price, mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _settle_all(venue: Venue) -> None:
     venue.clock.set(venue.clock.now_ms() + 5_000)
     venue.tc.get("/v1/batches")
@@ -241,13 +255,7 @@ def _one_budget_setup(venue: Venue) -> tuple[VenueClient, int, Any, dict[str, An
     ch = venue.service.core.settlement
     p = VenueClient("http://testserver", "0x" + "ab" * 32, http=venue.tc, clock=venue.clock.now_ms)
     p.deposit(2_000_000_000)
-    lo, hi = 1, 1 << 21
-    while lo < hi:  # the most lots the account carries alone
-        mid = (lo + hi + 1) // 2
-        if ch.fits(2, p._me(), Order("BTC-PERP", Side.BUY, 100, mid)):
-            lo = mid
-        else:
-            hi = mid - 1
+    lo = _most_lots_bought(ch, p._me(), 100)
     pending = p.commit(Order("BTC-PERP", Side.BUY, 100, lo))
     venue.clock.set(T0 + 2_650)
     rfq = p.request_rfq("BTC-PERP", lo // 2, window_ms=400)
@@ -402,13 +410,7 @@ def _firm_maker_setup(venue: Venue) -> tuple[VenueClient, Any, dict[str, Any]]:
     ch = venue.service.core.settlement
     m = VenueClient("http://testserver", "0x" + "cd" * 32, http=venue.tc, clock=venue.clock.now_ms)
     m.deposit(2_000_000_000)
-    lo, hi = 1, 1 << 21
-    while lo < hi:  # the most lots the account carries alone
-        mid = (lo + hi + 1) // 2
-        if ch.fits(2, m._me(), Order("BTC-PERP", Side.BUY, 100, mid)):
-            lo = mid
-        else:
-            hi = mid - 1
+    lo = _most_lots_bought(ch, m._me(), 100)
     pending = m.commit(Order("BTC-PERP", Side.BUY, 100, lo))
     venue.clock.set(T0 + 2_650)
     rfq = venue.traders["alice"].request_rfq("BTC-PERP", max(lo // 2, 10_000), window_ms=400)
@@ -451,13 +453,7 @@ def test_a_requester_cannot_accept_a_block_that_takes_the_margin_behind_its_reve
     ch = venue.service.core.settlement
     m = VenueClient("http://testserver", "0x" + "ce" * 32, http=venue.tc, clock=venue.clock.now_ms)
     m.deposit(2_000_000_000)
-    lo, hi = 1, 1 << 21
-    while lo < hi:  # the most lots the account carries alone
-        mid = (lo + hi + 1) // 2
-        if ch.fits(2, m._me(), Order("BTC-PERP", Side.BUY, 101, mid)):
-            lo = mid
-        else:
-            hi = mid - 1
+    lo = _most_lots_bought(ch, m._me(), 101)
     venue.clock.set(T0 + 2_600)
     own = m.request_rfq("BTC-PERP", lo * 3 // 4, side="buy", window_ms=400)
     theirs = venue.traders["bob"].quote(own["rfq_id"], 99, 101)
