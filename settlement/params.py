@@ -66,7 +66,9 @@ class MarketRisk:
         max_slippage_bps: a liquidation order's limit is the tighter of mark ∓ this
             and index ∓ this.
         max_liquidation_lots: the largest liquidation slice per account per batch.
-        breaker_bps: a clearing move beyond this from the previous price trips the breaker.
+        breaker_bps: a mark move beyond this fraction of the previous batch's mark
+            trips the breaker (the marks, not the prints: a thin print moves the mark
+            by at most ``mark_step_bps``).
         calm_batches: calm batches in a row before protective mode ends.
         protective_band_bps: the wider price band the venue uses in protective mode.
         protective_liquidation_lots: the smaller slice cap in protective mode.

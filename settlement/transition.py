@@ -35,8 +35,8 @@ The steps, in order (each one a pure function of what came before):
    the fee pool;
 8. mark prices (the index plus a premium one batch moves by at most
    ``mark_step_bps`` and never beyond ``± mark_band_bps``; unchanged on a
-   flagged reading; the last clearing price before a first index) and the
-   circuit breaker;
+   flagged reading; the last clearing price before a first index), then the
+   circuit breaker on the marks (the batch's against the previous one's);
 9. liquidation penalties on fills of liquidation orders, to the insurance fund;
 10. negative equity: insurance fund, then ADL or socialised loss (not for
     accounts with a position in a market whose oracle is flagged);
@@ -530,9 +530,6 @@ def apply_batch(
         mid = ms.market
         price = clearing[mid]
         risk = config.markets[j]
-        ms_b, trip = update_breaker(ms, risk, price, trusted[mid] is None)
-        if trip:
-            tripped.append(mid)
         last = price or ms.last_price
         mark, premium = ms.mark_price, ms.premium
         if trusted[mid] is not None:
@@ -541,6 +538,10 @@ def apply_batch(
             )
         elif not ms.index_price:  # never a trusted index: the last clearing price
             mark = last or ms.mark_price
+        # the breaker compares the marks (before and after the batch), not the prints
+        ms_b, trip = update_breaker(ms, risk, mark, trusted[mid] is None)
+        if trip:
+            tripped.append(mid)
         final_ms.append(replace(ms_b, mark_price=mark, premium=premium, last_price=last))
     marks = np.array([ms.mark_price for ms in final_ms], dtype=np.int64)
 

@@ -2,17 +2,22 @@
 :func:`~sealbatch.settlement.liquidation.update_breaker`), proved in the batch AIR.
 
 Per market ``j`` the post-state header's protective flag ``π1`` and calm counter ``k1``
-follow from the pre-state header's ``π0``, ``k0`` and last price ``L0``, the market's
-public clearing price ``P`` (0: no trade), the post-state header's oracle flag ``F`` (the
-oracle round's, a public input: :mod:`.headers`) and the terms ``bb = breaker_bps``,
+follow from the pre-state header's ``π0``, ``k0`` and mark ``M0``, the post-state header's
+mark ``M1`` (proved the mark rule's by :mod:`.marks`) and oracle flag ``F`` (the oracle
+round's, a public input: :mod:`.headers`) and the terms ``bb = breaker_bps``,
 ``C = calm_batches`` (constants of the AIR, from the published config, so the program pins
 them like the mark terms):
 
-* ``moved = P ≠ 0 ∧ L0 ≠ 0 ∧ |P − L0|·10 000 > bb·L0`` and ``trip = moved ∨ F``;
+* ``moved = M0 ≠ 0 ∧ |M1 − M0|·10 000 > bb·M0`` and ``trip = moved ∨ F``;
 * a trip: ``π1 = 1``, ``k1 = 0``;
 * else, protective (``π0 = 1``): ``k = k0 + 1``; ``π1 = 0``, ``k1 = 0`` when ``k ≥ C``
   (the release), else ``π1 = 1``, ``k1 = k``;
 * else: ``π1 = 0``, ``k1 = k0``.
+
+The breaker compares the marks, not the prints: the mark follows the oracle index and a
+batch moves it beyond the index by at most ``mark_step_bps``, so a thin print cannot trip
+it (the clearing price is no input of this section), while an index move beyond ``bb``
+does.
 
 The post-state's ``flagged`` is ``F`` in every branch, already pinned to the oracle. The
 flag ``π1`` is carried down the trace (``brk.p1<j>``), where the liquidation sections read
@@ -23,32 +28,33 @@ else at ``max_liquidation_lots`` (:mod:`.liq_orders`, :mod:`.liq_slice`) —
 Layout (section ``brk``): the four header values of each market (``p0``, ``k0``, ``p1``,
 ``k1``) in columns constant down the trace, pinned on the header rows that hold them; the
 rule for market ``j`` on row ``j`` (boundary constraints) in columns shared by the markets,
-every other row 0. It reads the mark section's columns on the same row: ``L0``
-(``mark.l0<j>``), ``F`` (``mark.f<j>``, proved a bit there) and ``traded = P·mark.pinv``
-(proved ``[P ≠ 0]`` there, with ``P < 2^28``). Range checks are 12-bit lookups:
+every other row 0. It reads the mark section's columns on the same row: ``M0``
+(``mark.m0<j>``), ``M1`` (``mark.m1<j>``) and ``F`` (``mark.f<j>``, proved a bit there).
+Range checks are 12-bit lookups:
 
-* ``L0 = a + 2^15·c`` with ``a < 2^15``, ``c < 2^13``: the last price is below 2^28;
-* ``T = ⌊L0·bb/10 000⌋`` (``bb ≤ 10 000``) in two exact steps, as the mark section's
+* ``M0 = a + 2^15·c`` with ``a < 2^15``, ``c < 2^13``: the pre-state mark is below 2^28;
+* ``T = ⌊M0·bb/10 000⌋`` (``bb ≤ 10 000``) in two exact steps, as the mark section's
   step: ``c·bb = 10 000·u + v`` and ``a·bb + 2^15·v = 10 000·w + r`` with ``u < 2^13``,
   ``w < 2^16``, ``v, r < 10 000`` (every term below 2^30), ``T = 2^15·u + w``; then
-  ``|P − L0|·10 000 > bb·L0 ⇔ |P − L0| > T`` (an integer exceeds a real exactly when it
-  exceeds its floor);
-* ``P − L0 = (1 − 2·sg)·D`` with ``D < 2^28``, and a bit ``mv`` with the 30-bit slack
+  ``|M1 − M0|·10 000 > bb·M0 ⇔ |M1 − M0| > T`` (an integer exceeds a real exactly when
+  it exceeds its floor);
+* ``M1 − M0 = (1 − 2·sg)·D`` with ``D < 2^28``, and a bit ``mv`` with the 30-bit slack
   ``mv·(D − T − 1) + (1 − mv)·(T − D)`` (true values within ``±2^28``: a negative one
   would be a residue above 2^30);
-* ``[L0 ≠ 0]`` a bit with an inverse;
+* ``[M0 ≠ 0]`` a bit with an inverse;
 * ``k0 < 2^20`` (two digits) and a bit ``rl = [k0 + 1 ≥ C]`` with the 24-bit slack
   ``rl·(k0 + 1 − C) + (1 − rl)·(C − k0 − 2)``.
 
-A batch whose last price reaches 2^28 ticks, or whose pre-state calm counter reaches 2^20,
-cannot be proved (the prover refuses it): a liveness limit, not a soundness one.
+A batch whose pre-state mark reaches 2^28 ticks, whose mark moves by 2^28 ticks or more,
+or whose pre-state calm counter reaches 2^20, cannot be proved (the prover refuses it): a
+liveness limit, not a soundness one.
 
 Width: ``4·m + 27`` main columns (35 for two markets) and 24 range lookups.
 """
 
 from __future__ import annotations
 
-from sealbatch.crypto.air import Column, Expr, pub
+from sealbatch.crypto.air import Column, Expr
 from sealbatch.crypto.field_scalar import P as FIELD
 from sealbatch.settlement.batch_air.framework import AirBuilder, TraceBuilder
 from sealbatch.settlement.batch_air.limbs import (
@@ -58,16 +64,12 @@ from sealbatch.settlement.batch_air.limbs import (
     floor_bps_cells,
 )
 from sealbatch.settlement.batch_air.marks import carry_header_values
-from sealbatch.settlement.batch_air.statement import (
-    PUBLIC_HEADER,
-    PUBLIC_PER_MARKET,
-    BatchStatement,
-)
+from sealbatch.settlement.batch_air.statement import BatchStatement
 
 __all__ = ["SECTION", "breaker_rule", "declare", "generate", "protective"]
 
 SECTION = "brk"
-_LAST_BITS = 28
+_MARK_BITS = 28
 _CALM_BITS = 20
 #: The values carried from the headers: (name, pre-state header?, field).
 _CARRIED = (
@@ -91,8 +93,8 @@ _CELLS = DigitCells(
         "sr": (12, 12),
     },
     remainders=("v", "r"),
-    bits=("sg", "mv", "ln", "rl"),
-    free=("linv",),
+    bits=("sg", "mv", "mn", "rl"),
+    free=("minv",),
 )
 
 
@@ -109,30 +111,29 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
     carried = carry_header_values(b, SECTION, "breaker", m, _CARRIED)
     w = _CELLS.declare(b)
     num = w.num
-    pinv = b.existing("mark.pinv")
     for j in range(m):
         bb, calm = terms[j]
         p0, k0, p1, k1 = (carried[j][n] for n in ("p0", "k0", "p1", "k1"))
-        last, flagged = b.existing(f"mark.l0{j}"), b.existing(f"mark.f{j}")
-        price = pub(PUBLIC_HEADER + PUBLIC_PER_MARKET * j)
+        mark0, mark1 = b.existing(f"mark.m0{j}"), b.existing(f"mark.m1{j}")
+        flagged = b.existing(f"mark.f{j}")
 
         def at(e: Expr, name: str, j: int = j) -> None:
             b.boundary(j, e, f"breaker: market {j}'s {name}")
 
         at(p0 * (1 - p0), "pre-state protective flag is a bit")
         a, c = num("a"), num("c")
-        at(last - a - (1 << 15) * c, "last price below 2^28")
-        threshold = w.floor_bps(at, a, c, bb, ("u", "w", "v", "r"), "threshold = ⌊last·bps/10 000⌋")
-        sg, mv, ln = w["sg"], w["mv"], w["ln"]
+        at(mark0 - a - (1 << 15) * c, "pre-state mark below 2^28")
+        threshold = w.floor_bps(at, a, c, bb, ("u", "w", "v", "r"), "threshold = ⌊mark·bps/10 000⌋")
+        sg, mv, mn = w["sg"], w["mv"], w["mn"]
         dist = num("d")
-        at(price - last - (1 - 2 * sg) * dist, "move = |clearing − last|")
+        at(mark1 - mark0 - (1 - 2 * sg) * dist, "move = |mark after − mark before|")
         at(
             mv * (dist - threshold - 1) + (1 - mv) * (threshold - dist) - num("sm"),
             "move beyond the threshold (side)",
         )
-        at(last * (1 - ln), "last price zero (bit)")
-        at(ln - last * w["linv"], "last price zero (inverse)")
-        moved = mv * (price * pinv) * ln
+        at(mark0 * (1 - mn), "pre-state mark zero (bit)")
+        at(mn - mark0 * w["minv"], "pre-state mark zero (inverse)")
+        moved = mv * mn
         trip = moved + flagged - moved * flagged
         rl = w["rl"]
         at(k0 - num("kd"), "pre-state calm counter below 2^20")
@@ -164,15 +165,16 @@ def _terms(statement: BatchStatement) -> tuple[tuple[int, int], ...]:
 def breaker_rule(
     protective: bool,
     calm: int,
-    last: int,
-    price: int,
+    mark: int,
+    new_mark: int,
     flagged: bool,
     breaker_bps: int,
     calm_batches: int,
 ) -> tuple[bool, int]:
     """``(protective, calm)`` after the batch, as the section proves it (``update_breaker``
-    on the pre-state's flag, counter and last price; ``price`` 0 without a trade)."""
-    moved = bool(price and last and abs(price - last) * BPS > breaker_bps * last)
+    on the pre-state's flag, counter and mark ``mark``, and the post-state's mark
+    ``new_mark``)."""
+    moved = bool(mark and abs(new_mark - mark) * BPS > breaker_bps * mark)
     if moved or flagged:
         return True, 0
     if protective:
@@ -199,13 +201,18 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
                   "k1": post.calm}  # fmt: skip
         for key, v in values.items():
             tb.set(SECTION, f"{key}{j}", [], pad=v)
-        price, last = statement.prices[j], pre.last_price
+        mark, new_mark = pre.mark_price, post.mark_price
         bb, calm_batches = terms[j]
+        dist = abs(new_mark - mark)
         if refuse:
-            if not 0 <= last < 1 << _LAST_BITS:
+            if not 0 <= mark < 1 << _MARK_BITS:
                 raise ValueError(
-                    f"breaker: market {name}'s pre-state last price: expected below 2^28, "
-                    f"got {last}"
+                    f"breaker: market {name}'s pre-state mark: expected below 2^28, got {mark}"
+                )
+            if not dist < 1 << _MARK_BITS:
+                raise ValueError(
+                    f"breaker: market {name}'s mark move: expected below 2^28, got {dist} "
+                    f"(from {mark} to {new_mark})"
                 )
             if not 0 <= pre.calm < 1 << _CALM_BITS:
                 raise ValueError(
@@ -213,7 +220,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
                     f"got {pre.calm}"
                 )
             want = breaker_rule(
-                pre.protective, pre.calm, last, price, post.flagged, bb, calm_batches
+                pre.protective, pre.calm, mark, new_mark, post.flagged, bb, calm_batches
             )
             got = (post.protective, post.calm)
             if want != got:
@@ -221,22 +228,21 @@ def generate(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool = True
                     f"breaker: market {name}'s post-state (protective, calm): the rule gives "
                     f"{want}, got {got}"
                 )
-        a, c = last % (1 << 15), last >> 15
+        a, c = mark % (1 << 15), mark >> 15
         u, ww, v, r = floor_bps_cells(a, c, bb)
         for nm, x in (("a", a), ("c", c), ("u", u), ("w", ww)):
             number(nm, j, x)
         cells.put_remainder("v", j, v)
         cells.put_remainder("r", j, r)
         threshold = (1 << 15) * u + ww
-        dist = abs(price - last)
         mv = int(dist > threshold)
         slack = dist - threshold - 1 if mv else threshold - dist
-        put("sg", j, int(price < last))
+        put("sg", j, int(new_mark < mark))
         put("mv", j, mv)
         number("d", j, dist)
         number("sm", j, slack)
-        put("ln", j, int(last != 0))
-        put("linv", j, pow(last, FIELD - 2, FIELD) if last % FIELD else 0)
+        put("mn", j, int(mark != 0))
+        put("minv", j, pow(mark, FIELD - 2, FIELD) if mark % FIELD else 0)
         rl = int(pre.calm + 1 >= calm_batches)
         release = pre.calm + 1 - calm_batches if rl else calm_batches - pre.calm - 2
         put("rl", j, rl)

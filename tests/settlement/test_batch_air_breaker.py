@@ -1,7 +1,8 @@
 """The circuit breaker in the batch AIR (``batch_air/breaker.py``): each market's post-state
 protective flag and calm counter are ``update_breaker``'s (``transition.py`` step 8) on the
-pre-state header, the clearing price, the oracle flag and the breaker terms, and the
-liquidation slice cap is the one that flag picks (``liq_orders.py``, ``liq_slice.py``).
+pre-state header, the pre- and post-state marks, the oracle flag and the breaker terms,
+and the liquidation slice cap is the one that flag picks (``liq_orders.py``,
+``liq_slice.py``).
 
 An operator who states protective mode freely could liquidate a trader in larger slices
 than the rule allows (a calm market stated protective has the smaller cap, a protective one
@@ -9,8 +10,10 @@ stated calm the larger) or shield one. Each forgery publishes a batch whose ever
 agrees with the forged post-state; the prover refuses it and the AIR rejects its trace,
 naming the constraint.
 
-DEFAULT_CONFIG's terms: ``breaker_bps`` 1 000 (a move beyond 10 % of the last price trips),
-``calm_batches`` 3, slice caps 1 000 and 250 lots (the slice tests use 20 and 5).
+DEFAULT_CONFIG's terms: ``breaker_bps`` 1 000 (a mark move beyond 10 % of the previous
+mark trips; the mark follows the oracle index, so the tests move the index), ``calm_batches``
+3, slice caps 1 000 and 250 lots (the slice tests use 20 and 5). A print moves the mark by
+at most ``mark_step_bps`` (10) of the index, whatever the last print was.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sealbatch.settlement.ledger import LedgerState, MarketState
 from sealbatch.settlement.liquidation import update_breaker
 from sealbatch.settlement.params import DEFAULT_CONFIG, SettlementConfig
 from sealbatch.settlement.publication import BatchPublication
-from sealbatch.settlement.transition import apply_batch
+from sealbatch.settlement.transition import apply_batch, reference_prices
 from tests.settlement.batch_air_helpers import (
     BTC,
     ETH,
@@ -42,6 +45,7 @@ from tests.settlement.batch_air_helpers import (
     btc_config,
     btc_state,
     check_all,
+    committed_batch,
     crash_inputs,
     marked_state,
     proved,
@@ -52,16 +56,21 @@ from tests.settlement.batch_air_helpers import (
     with_btc,
 )
 from tests.settlement.batch_air_helpers import PRICES as INDEX
-from tests.settlement.conftest import ORACLE, funded
+from tests.settlement.conftest import ORACLE, funded, oracle_round
 
-LAST = 650_000  # BTC-PERP's last price before the batch: 10 % of it is 65 000 ticks
+MARK = 650_000  # BTC-PERP's mark before the batch: 10 % of it is 65 000 ticks
 
 
-def _pre(price: int | None = None, **btc: int | bool) -> LedgerState:
-    """Funded accounts; BTC-PERP last traded at LAST, marked at ``price`` (the auction's
-    reference, so a price 10 % away is inside the band), its state further set by ``btc``."""
-    fields = {"last_price": LAST, "mark_price": price or LAST, **btc}
+def _pre(**btc: int | bool) -> LedgerState:
+    """Funded accounts; BTC-PERP marked and last traded at MARK, its state further set by
+    ``btc``."""
+    fields = {"last_price": MARK, "mark_price": MARK, **btc}
     return with_btc(funded([10**12] * 6), **fields)
+
+
+def _index(btc: int) -> dict[str, int]:
+    """An oracle round with BTC-PERP's index at ``btc`` (ETH-PERP's unchanged)."""
+    return {**INDEX, BTC: btc}
 
 
 def _batch(
@@ -86,52 +95,62 @@ def _refused_and_rejected(forged: BatchStatement, rejected: str) -> None:
 
 
 def test_the_rule_matches_update_breaker() -> None:
-    """The section's rule is the transition's, on 2 000 random states and prices near the
-    threshold (both sides), with and without a trade, a last price or a flag."""
+    """The section's rule is the transition's, on 2 000 random states and marks near the
+    threshold (both sides), with and without a previous mark or a flag; the last price
+    plays no part."""
     rng = random.Random(7)
     risk = DEFAULT_CONFIG.markets[0]
     for _ in range(2_000):
         bb, calm_batches = rng.choice([1, 7, 1_000, 10_000]), rng.randint(1, 5)
         risk = replace(risk, breaker_bps=bb, calm_batches=calm_batches)
-        last = rng.choice([0, 1, 99, 650_000, (1 << 28) - 1])
-        edge = last * bb // 10_000
-        price = rng.choice([0, last + edge, last + edge + 1, last - edge, last - edge - 1, 1])
-        price = max(0, price)
+        mark = rng.choice([0, 1, 99, 650_000, (1 << 28) - 1])
+        edge = mark * bb // 10_000
+        new_mark = rng.choice([mark + edge, mark + edge + 1, mark - edge, mark - edge - 1, 1])
+        new_mark = max(1, new_mark)
+        last = rng.choice([0, 1, mark, 2 * mark])
         protective, calm = rng.random() < 0.5, rng.randint(0, calm_batches)
         flagged = rng.random() < 0.2
-        ms = MarketState(BTC, last_price=last, protective=protective, calm=calm)
-        after, _ = update_breaker(ms, risk, price or None, flagged)
-        got = breaker_rule(protective, calm, last, price, flagged, bb, calm_batches)
+        ms = MarketState(BTC, mark_price=mark, last_price=last, protective=protective, calm=calm)
+        after, _ = update_breaker(ms, risk, new_mark, flagged)
+        got = breaker_rule(protective, calm, mark, new_mark, flagged, bb, calm_batches)
         assert got == (after.protective, after.calm)
+
+
+# A print at the top of the band (10 % above the mark) after one near its bottom: the last
+# price moves by 22 % (the rule before marks tripped on it), the mark by 0.1 %.
+_HIGH, _LOW = 715_000, 584_999
 
 
 @pytest.mark.parametrize(
     ("pre", "price", "oracle", "want"),
     [
-        (_pre(), LAST + 100, INDEX, (False, 0)),
-        (_pre(715_000), 715_000, INDEX, (False, 0)),
-        (_pre(715_001), 715_001, INDEX, (True, 0)),
-        (_pre(585_000), 585_000, INDEX, (False, 0)),
-        (_pre(584_999), 584_999, INDEX, (True, 0)),
+        (_pre(), MARK + 100, INDEX, (False, 0)),
+        (_pre(), None, _index(715_000), (False, 0)),
+        (_pre(), None, _index(715_001), (True, 0)),
+        (_pre(), None, _index(585_000), (False, 0)),
+        (_pre(), None, _index(584_999), (True, 0)),
+        (_pre(last_price=_LOW), _HIGH, INDEX, (False, 0)),
         (_pre(), None, {ETH: 350_000}, (True, 0)),
-        (_pre(715_001, protective=True, calm=2), 715_001, INDEX, (True, 0)),
-        (_pre(protective=True), LAST, INDEX, (True, 1)),
+        (_pre(protective=True, calm=2), None, _index(715_001), (True, 0)),
+        (_pre(protective=True), MARK, INDEX, (True, 1)),
         (_pre(protective=True, calm=1), None, INDEX, (True, 2)),
-        (_pre(protective=True, calm=2), LAST, INDEX, (False, 0)),
-        (_pre(715_001, last_price=0), 715_001, INDEX, (False, 0)),
+        (_pre(protective=True, calm=2), MARK, INDEX, (False, 0)),
+        (_pre(mark_price=0), None, _index(715_001), (False, 0)),
     ],
     ids=[
         "calm", "up at the threshold", "up one tick beyond", "down at the threshold",
-        "down one tick beyond", "flagged", "tripped again", "first calm batch",
-        "second without a trade", "released", "first price",
+        "down one tick beyond", "a print off the last print", "flagged", "tripped again",
+        "first calm batch", "second without a trade", "released", "first mark",
     ],
 )  # fmt: skip
 def test_the_honest_breaker_is_proved(
     pre: LedgerState, price: int | None, oracle: Mapping[str, int], want: tuple[bool, int]
 ) -> None:
-    """A move exactly at 10 % is no trip, one tick beyond is (up and down); a flagged oracle
-    trips; a protective market counts calm batches (a batch without a trade is calm) and is
-    released at the third; a first price never trips: the honest trace satisfies the AIR."""
+    """A mark move (the index's) exactly at 10 % is no trip, one tick beyond is (up and
+    down); a print 22 % off the last print moves the mark by 0.1 % and is calm; a flagged
+    oracle trips; a protective market counts calm batches (a batch without a trade is calm)
+    and is released at the third; a first mark never trips: the honest trace satisfies the
+    AIR."""
     st = _batch(pre, price, oracle)
     assert (btc_state(st).protective, btc_state(st).calm) == want
     proved(st)
@@ -141,33 +160,36 @@ def test_the_honest_breaker_is_proved(
     ("pre", "price", "oracle", "forged", "rejected"),
     [
         # protective stated without a move (the threshold move is none)
-        (_pre(), LAST + 100, INDEX, (True, 0), _FLAG),
-        (_pre(715_000), 715_000, INDEX, (True, 0), _FLAG),
-        # a move (one tick beyond the threshold) not stated
-        (_pre(715_001), 715_001, INDEX, (False, 0), _FLAG),
-        (_pre(584_999), 584_999, INDEX, (False, 0), _FLAG),
+        (_pre(), MARK + 100, INDEX, (True, 0), _FLAG),
+        (_pre(), None, _index(715_000), (True, 0), _FLAG),
+        # protective stated on a print 22 % off the last print (the marks moved 0.1 %)
+        (_pre(last_price=_LOW), _HIGH, INDEX, (True, 0), _FLAG),
+        # a mark move (one tick beyond the threshold) not stated
+        (_pre(), None, _index(715_001), (False, 0), _FLAG),
+        (_pre(), None, _index(584_999), (False, 0), _FLAG),
         # a flagged market not protective
         (_pre(), None, {ETH: 350_000}, (False, 0), _FLAG),
         # the calm counter off by one (either way)
-        (_pre(protective=True), LAST, INDEX, (True, 2), _CALM),
-        (_pre(protective=True), LAST, INDEX, (True, 0), _CALM),
+        (_pre(protective=True), MARK, INDEX, (True, 2), _CALM),
+        (_pre(protective=True), MARK, INDEX, (True, 0), _CALM),
         # a trip that does not reset the counter
-        (_pre(715_001, protective=True, calm=1), 715_001, INDEX, (True, 2), _CALM),
+        (_pre(protective=True, calm=1), None, _index(715_001), (True, 2), _CALM),
         # released one batch early (after two calm batches) / late (still protective at three)
-        (_pre(protective=True, calm=1), LAST, INDEX, (False, 0), _FLAG),
-        (_pre(protective=True, calm=2), LAST, INDEX, (True, 3), _FLAG),
+        (_pre(protective=True, calm=1), MARK, INDEX, (False, 0), _FLAG),
+        (_pre(protective=True, calm=2), MARK, INDEX, (True, 3), _FLAG),
         # a calm market that counts
-        (_pre(), LAST, INDEX, (False, 1), _CALM),
+        (_pre(), MARK, INDEX, (False, 1), _CALM),
     ],
     ids=[
-        "protective without a move", "protective at the threshold", "move up not stated",
-        "move down not stated", "flagged not protective", "calm one more", "calm one less",
-        "trip without reset", "released early", "released late", "calm market counting",
+        "protective without a move", "protective at the threshold", "protective on a print",
+        "move up not stated", "move down not stated", "flagged not protective",
+        "calm one more", "calm one less", "trip without reset", "released early",
+        "released late", "calm market counting",
     ],
 )  # fmt: skip
 def test_a_forged_breaker_state_is_refused_and_rejected(
     pre: LedgerState,
-    price: int,
+    price: int | None,
     oracle: Mapping[str, int],
     forged: tuple[bool, int],
     rejected: str,
@@ -181,7 +203,7 @@ def test_a_move_witnessed_as_none_is_rejected() -> None:
     """A move not stated, with the move bit cleared in the trace: the slack ``T − D`` is
     then negative, a residue above 2^30 that its three range-checked digits cannot hold,
     so the slack's identity fails whatever digits the forger writes."""
-    forged = _batch(_pre(715_001), 715_001, edit=lambda ms: replace(ms, protective=False))
+    forged = _batch(_pre(), None, _index(715_001), lambda ms: replace(ms, protective=False))
     rows = rows_for(forged)
     air, trace = generate(forged, rows, refuse=False)
     mv = air.column_names.index("brk.mv")
@@ -194,15 +216,40 @@ def test_a_move_witnessed_as_none_is_rejected() -> None:
 
 def test_the_breaker_terms_are_part_of_the_program() -> None:
     """The operator settles BTC-PERP with breaker_bps 2 000 (its published config says so):
-    a 10 % move is then calm. The deployed program holds the exchange's 1 000 bps, under
+    a 10 % mark move is then calm. The deployed program holds the exchange's 1 000 bps, under
     which the same statement is refused and its trace rejected."""
-    forged = _batch(_pre(715_001), 715_001, config=btc_config(breaker_bps=2_000))
+    forged = _batch(_pre(), None, _index(715_001), config=btc_config(breaker_bps=2_000))
     assert not btc_state(forged).protective and forged.breaker_terms[0] == (2_000, 3)
     proved(forged)
     deployed = replace(forged, breaker_terms=((1_000, 3), (1_000, 3)))
     _refused_and_rejected(deployed, _FLAG)
     # the operator's own trace, under its 2 000 bps, against the program of the deployed 1 000
     rejected_by_deployed(forged, deployed, "breaker: market 0's threshold")
+
+
+def test_an_index_move_trips_and_calm_batches_release() -> None:
+    """A genuine move: the oracle index steps from 650 000 to 715 100 (10.02 %), the mark
+    follows it and the breaker trips; three calm batches at the new index (each with a
+    1-lot print at the mark) release it. Each batch goes through the transition and is
+    proved."""
+    state = replace(_pre(), config_digest=config_digest(DEFAULT_CONFIG))
+    seen = []
+    for b in range(1, 5):
+        mark = state.market_state(BTC).mark_price
+        batch = committed_batch(b, btc_book(mark) if b > 1 else [], reference_prices(state))
+        rnd = oracle_round(b, 1_000 * b, _index(715_100))
+        post, _ = apply_batch(state, batch, rnd, DEFAULT_CONFIG, ORACLE)
+        st = statement_of(BatchPublication(batch, rnd, state, post).files(DEFAULT_CONFIG, ORACLE))
+        proved(st)
+        ms = post.market_state(BTC)
+        seen.append((ms.mark_price, ms.protective, ms.calm))
+        state = post
+    assert seen == [
+        (715_100, True, 0),
+        (715_100, True, 1),
+        (715_100, True, 2),
+        (715_100, False, 0),
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -317,6 +364,6 @@ def test_a_calm_market_stated_protective_for_a_smaller_slice_is_refused_and_reje
 
 def test_the_flags_are_per_market() -> None:
     """ETH-PERP stays calm while BTC-PERP trips."""
-    st = _batch(_pre(715_001), 715_001)
+    st = _batch(_pre(), None, _index(715_001))
     assert [(m.protective, m.calm) for m in st.post.market_states] == [(True, 0), (False, 0)]
     proved(st)
