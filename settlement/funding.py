@@ -1,10 +1,16 @@
-"""Funding: the premium of the batch price over the index, a capped rate, a cumulative index.
+"""Funding: the mark premium over the index, a capped rate, a cumulative index.
 
-Every batch that clears adds a premium sample ``(clearing − index) × Δt`` to
-its market (``Δt`` = time since the previous oracle round, so the average is
-time-weighted). When a funding interval of ``funding_interval_batches``
-batches ends, the rate is the average premium relative to the index, clamped
-to ``± funding_cap_bps``:
+Every batch whose oracle reading for a market is trusted adds a premium sample
+``P' × Δt`` to that market, traded or not: ``P'`` is the mark premium after the
+batch (:func:`sealbatch.settlement.oracle.update_mark`: it moves toward
+``clearing − index`` by at most ``mark_step_bps`` of the index a batch, decays
+toward 0 by as much in a batch without a trade, and stays within
+``± mark_band_bps``), ``Δt`` the time since the previous oracle round (so the
+average is time-weighted). A flagged batch adds no sample (the mark premium
+stays as it was). So one thin print moves an interval's average premium by at
+most one step for one batch, and a print every batch by at most the band.
+When a funding interval of ``funding_interval_batches`` batches ends, the rate
+is the average premium relative to the index, clamped to ``± funding_cap_bps``:
 
     rate_ppm = clamp(⌊avg_premium × 10^6 / index⌋, −cap × 100, cap × 100)
     Δ funding_index = ⌊rate_ppm × index × multiplier / 10^6⌋   (base units per lot)
@@ -58,20 +64,23 @@ def average_premium(state: MarketState) -> int:
 
 
 def update_funding(
-    state: MarketState, risk: MarketRisk, clearing: int | None, index: int, dt_ms: int
+    state: MarketState, risk: MarketRisk, premium: int, index: int, dt_ms: int
 ) -> tuple[MarketState, FundingUpdate]:
     """Add this batch's premium sample and, at the end of an interval, step the funding index.
+
+    Called for a batch whose oracle reading of the market is trusted (a flagged
+    batch neither samples nor steps).
 
     Args:
         state: the market's state before the batch.
         risk: the market's rules (interval, cap, multiplier).
-        clearing: the batch's clearing price, None when nothing traded.
+        premium: the market's mark premium after this batch (ticks, the
+            sample, whether or not the batch traded).
         index: the oracle index used for the premium (ticks, > 0).
         dt_ms: time since the previous oracle round (weight of this sample).
     """
-    premium = None if clearing is None else clearing - index
     psum, ptime = state.premium_sum, state.premium_time
-    if premium is not None and dt_ms > 0:
+    if dt_ms > 0:
         psum += premium * dt_ms
         ptime += dt_ms
     batches = state.interval_batches + 1

@@ -468,12 +468,14 @@ def apply_batch(
             insurance += amount
             forfeits.append((key, amount))
 
-    # 6. funding on the positions held before this batch's fills
+    # 6. funding on the positions held before this batch's fills; its sample is the
+    # mark premium after the batch (step 8 publishes it), where the index is trusted
     mult = multipliers(config)
     new_ms = []
     funding: dict[str, FundingUpdate] = {}
     deltas = np.zeros(len(state.markets), dtype=np.int64)
     clearing: dict[str, int | None] = {}
+    marked: dict[str, tuple[int, int]] = {}
     for j, ms in enumerate(state.market_states):
         mid = ms.market
         mr = batch.markets.get(mid)
@@ -481,10 +483,14 @@ def apply_batch(
         clearing[mid] = price
         index = trusted[mid]
         if index is not None:
+            risk = config.markets[j]
+            marked[mid] = update_mark(
+                index, ms.premium, price, risk.mark_band_bps, risk.mark_step_bps
+            )
             ms2, upd = update_funding(
                 replace(ms, index_price=index, index_time_ms=oracle_round.timestamp_ms),
-                config.markets[j],
-                price,
+                risk,
+                marked[mid][1],
                 index,
                 dt,
             )
@@ -532,10 +538,8 @@ def apply_batch(
         risk = config.markets[j]
         last = price or ms.last_price
         mark, premium = ms.mark_price, ms.premium
-        if trusted[mid] is not None:
-            mark, premium = update_mark(
-                ms.index_price, ms.premium, price, risk.mark_band_bps, risk.mark_step_bps
-            )
+        if mid in marked:  # trusted: the mark rule's, as step 6 sampled it
+            mark, premium = marked[mid]
         elif not ms.index_price:  # never a trusted index: the last clearing price
             mark = last or ms.mark_price
         # the breaker compares the marks (before and after the batch), not the prints

@@ -4,8 +4,8 @@ The header section (:mod:`.headers`) proves the post-state's funding index is th
 pre-state's plus ``ΔF`` (public, the settlement statement's). This section proves
 ``ΔF`` and the post-state's premium terms are what the transition's
 :func:`sealbatch.settlement.funding.update_funding` gives (``transition.py`` step 6),
-from the pre-state header, the batch's time, the clearing price and the post-state's
-index. Market ``j``'s rule sits on row ``j`` of the section ``fund`` (shared columns,
+from the pre-state header, the batch's time and the post-state's index and mark
+premium. Market ``j``'s rule sits on row ``j`` of the section ``fund`` (shared columns,
 its constraints boundaries at row ``j``, so each market's own terms are constants):
 
 * **header fields** arrive by the bus: every state-header row sends, for each of its
@@ -14,18 +14,21 @@ its constraints boundaries at row ``j``, so each market's own terms are constant
   straddles two), as often as the
   column ``fund.use<k>`` says; row ``j`` receives the pre-state's batch id, timestamp
   ``S``, premium sum ``P0``, premium time ``Q0`` and interval count ``B0``, and the
-  post-state's index ``X``, index time, premium sum, premium time and interval count.
-  Where a tuple has a constant 0 (a sign, a top limb) the field is proved not negative
-  and below 2^48 (``B0``: 2^24; ``X``: 2^36, its limbs 12-bit digits);
+  post-state's index ``X``, index time, mark premium ``Q1`` (the one the mark rule
+  proves, :mod:`.marks`), premium sum, premium time and interval count. Where a tuple
+  has a constant 0 (a sign, a top limb) the field is proved not negative and below 2^48
+  (``B0``: 2^24; ``X``: 2^36 and ``|Q1|``: 2^36, their limbs 12-bit digits);
 * **trusted** ``t``: the post-state's index time is the batch's time ``T``
   (``hdr.time0/1``, the oracle round's), which the transition writes exactly for a
   market with a trusted index this round (``t·d = 0`` for both limb differences ``d``,
   ``1 − t = Σ d·w``);
 * **dt** ``= T − S`` (0 when the pre-state is the genesis, batch id −1: its sign bit):
   four range-checked digits and a borrow bit;
-* **sampled** ``g = t·[price > 0]`` (the public clearing price as three digits); the
-  **accumulation**: ``U = P0 + g·(price − X)·dt`` (sign and six digits, a digit
-  identity with carries, :mod:`.limbs`) and ``V = Q0 + g·dt`` (four digits);
+* **sampled** where trusted, traded or not: the **accumulation** ``U = P0 + t·Q1·dt``
+  (sign and six digits, a digit identity with carries, :mod:`.limbs`) and
+  ``V = Q0 + t·dt`` (four digits). The sample is the post-batch mark premium, not the
+  clearing price's premium: a thin print moves it by at most ``mark_step_bps`` of the
+  index a batch, within ``± mark_band_bps``;
 * **interval end** ``e``: ``(2e − 1)(B0 + 1 − N) − (1 − e) ∈ [0, 2^24)`` (``N`` =
   ``funding_interval_batches``, a constant of the AIR), ``te = t·e``; the post-state
   holds ``B0 + t − te·(B0 + 1)`` batches and premium terms ``(1 − te)·U``,
@@ -83,7 +86,7 @@ _ONCE = ("bid", "ts", "tsp")
 
 #: Digit columns (range-checked to 12 bits) and their counts.
 _DIGITS = {
-    "x": 3, "c": 3, "d": 3, "ex": 2, "u": 5, "v": 3, "a": 3, "r": 3, "y": 3,
+    "x": 3, "pm": 3, "d": 3, "ex": 2, "u": 5, "v": 3, "a": 3, "r": 3, "y": 3,
     "rt": 2, "z": 2, "q": 5, "w2": 3, "r3": 2, "z3": 2,
 }  # fmt: skip
 #: Plain columns: received header elements and witness bits/inverses.
@@ -91,7 +94,7 @@ _PLAIN = (
     "on", "on0", "ts0", "ts1", "tsp0", "tsp1", "bid_s", "bid0", "bid1", "bid2", "p0_s",
     "p0_0", "p0_1", "p0_2", "q0_0", "q0_1", "b0", "i1_0", "i1_1", "p1_s", "p1_0", "p1_1",
     "p1_2", "q1_0", "q1_1",
-    "b1", "t", "w0", "w1", "cinv", "g", "e", "su", "vinv", "cl", "xinv",
+    "b1", "t", "w0", "w1", "pm_s", "e", "su", "vinv", "cl", "xinv",
 )  # fmt: skip
 #: The digit identities and their position counts.
 _IDENTITIES = {"acc": 5, "avg": 5, "rate": 5, "step": 6}
@@ -110,7 +113,6 @@ def _names() -> list[str]:
 class _Market:
     """Market ``j``'s public values and constants, as expressions or integers."""
 
-    price: Any
     xm: Sequence[Any]  # digits of index_mark × multiplier
     f_sign: Any
     f: Sequence[Any]  # digits of |ΔF|
@@ -124,22 +126,22 @@ def _get(v: Mapping[str, Any], name: str, n: int) -> list[Any]:
 
 def _identity_terms(v: Mapping[str, Any], mk: _Market) -> dict[str, list[list[Any]]]:
     """Each digit identity's terms per 12-bit position (expressions or integers alike)."""
-    x, c, d = _get(v, "x", 3), _get(v, "c", 3), _get(v, "d", 3)
+    x, pm, d = _get(v, "x", 3), _get(v, "pm", 3), _get(v, "d", 3)
     u, vv, a, r = _get(v, "u", 5), _get(v, "v", 3), _get(v, "a", 3), _get(v, "r", 3)
     rt, q, r3 = _get(v, "rt", 2), _get(v, "q", 5), _get(v, "r3", 2)
-    su, g = v["su"], v["g"]
+    su, t = v["su"], v["t"]
     out: dict[str, list[list[Any]]] = {name: [[] for _ in range(n)] for name, n in
                                        _IDENTITIES.items()}  # fmt: skip
-    # acc: U − P0 − g·(price − X)·dt = 0
+    # acc: U − P0 − t·Q1·dt = 0
     acc = out["acc"]
-    sign_u, sign_p = 1 - 2 * su, 1 - 2 * v["p0_s"]
+    sign_u, sign_p, sign_q = 1 - 2 * su, 1 - 2 * v["p0_s"], 1 - 2 * v["pm_s"]
     for k in range(5):
         acc[k].append(sign_u * u[k])
     for i in range(3):
         acc[2 * i].append(-sign_p * v[f"p0_{i}"])
     for i in range(3):
         for k in range(3):
-            acc[i + k].append(-g * (c[i] - x[i]) * d[k])
+            acc[i + k].append(-t * sign_q * pm[i] * d[k])
     # avg: |U| − A·V − R = 0
     avg = out["avg"]
     for k in range(5):
@@ -199,7 +201,6 @@ def _market(statement: BatchStatement, j: int, value: Callable[[int], Any]) -> _
     ix = _derived(statement)
     n, cap_bps = _terms(statement)[j]
     return _Market(
-        price=value(PUBLIC_HEADER + PUBLIC_PER_MARKET * j),
         xm=[value(ix.margin_price(1, j) + k) for k in range(DERIVED_DIGITS)],
         f_sign=value(ix.funding_sign(j)),
         f=[value(ix.funding(j) + k) for k in range(DERIVED_DIGITS)],
@@ -219,6 +220,7 @@ def _fields(statement: BatchStatement, j: int) -> list[tuple[str, int]]:
         ("b0", market_field(j, "interval_batches")),
         ("tsp", post + HEADER_FIELDS["timestamp"]),
         ("x", post + market_field(j, "index")),
+        ("pm", post + market_field(j, "premium")),
         ("i1", post + market_field(j, "index_time_ms")),
         ("p1", post + market_field(j, "premium_sum")),
         ("q1", post + market_field(j, "premium_time")),
@@ -248,6 +250,8 @@ def _received(v: Mapping[str, Any], prefix: str) -> list[Any]:
         return [0, v[f"{prefix}_0"], v[f"{prefix}_1"], 0]
     if prefix in ("b0", "b1"):
         return [0, v[prefix], 0, 0]
+    if prefix == "pm":  # the mark premium, as digits
+        return [v["pm_s"], v["pm0"] + DIGIT * v["pm1"], v["pm2"], 0]
     return [0, v["x0"] + DIGIT * v["x1"], v["x2"], 0]  # the index, as digits
 
 
@@ -306,10 +310,10 @@ def _declare_market(
     def bit(name: str) -> None:
         at(v[name] * (v[name] - 1), f"{name} ∈ {{0, 1}}")
 
-    for name in ("t", "bid_s", "e", "su", "cl"):
+    for name in ("t", "bid_s", "e", "su", "cl", "pm_s"):
         bit(name)
     at(v["on"] - 1, "the row is the market's")
-    t, e, g = v["t"], v["e"], v["g"]
+    t, e = v["t"], v["e"]
     te = t * e  # trusted and an interval end
     # trusted: the post-state's index time is the batch's
     d0, d1 = v["i1_0"] - time[0], v["i1_1"] - time[1]
@@ -324,22 +328,17 @@ def _declare_market(
     kd = (dl - (1 - first) * (time[0] - v["ts0"])) * _INV_L
     at(kd * (kd - 1), "dt (low limb)")
     at(dh - (1 - first) * (time[1] - v["ts1"]) + kd, "dt (high limb)")
-    # traded and sampled
-    c = _get(v, "c", 3)
-    at(c[0] + DIGIT * c[1] + _L * c[2] - mk.price, "the clearing price's digits")
-    cs = c[0] + c[1] + c[2]
-    at(cs * (1 - cs * v["cinv"]), "traded (inverse)")
-    at(g - t * cs * v["cinv"], "a premium sample where trusted and traded")
+    # sampled where trusted (traded or not): the acc identity's t·Q1·dt below
     # interval end
     b0 = v["b0"]
     gap = (2 * e - 1) * (b0 + 1 - mk.interval) - (1 - e)
     at(v["ex0"] + DIGIT * v["ex1"] - gap, "the interval ends exactly at N batches")
-    # premium time: V = Q0 + g·dt
+    # premium time: V = Q0 + t·dt
     vl = v["v0"] + DIGIT * v["v1"]
     vh = v["v2"]  # premium time < 2^36
-    kv = (v["q0_0"] + g * dl - vl) * _INV_L
+    kv = (v["q0_0"] + t * dl - vl) * _INV_L
     at(kv * (kv - 1), "premium time accumulated (low limb)")
-    at(vh - v["q0_1"] - g * dh - kv, "premium time accumulated (high limb)")
+    at(vh - v["q0_1"] - t * dh - kv, "premium time accumulated (high limb)")
     # the post-state's premium terms and interval count
     u = [*_get(v, "u", 5), 0]
     keep = 1 - te
@@ -446,6 +445,8 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
             v.update({f"{prefix}_0": l0, f"{prefix}_1": l1})
         elif prefix in ("b0", "b1"):
             v[prefix] = l0
+        elif prefix == "pm":
+            v["pm_s"] = s
     t0, t1, _ = (int(x) for x in statement.input_blocks[1][:3])
     time = t0 + (t1 << 24)
     if refuse and statement.post.timestamp_ms != time:
@@ -458,11 +459,10 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
     dt = 0 if first else time - ts
     index = post_ms.index_price
     trusted = int(post_ms.index_time_ms == time)
-    price = mk.price
-    g = trusted * int(price > 0)
+    mark_premium = post_ms.premium  # the mark rule's (proved by the mark section)
     p0, q0, b0 = pre_ms.premium_sum, pre_ms.premium_time, pre_ms.interval_batches
-    usum = p0 + g * (price - index) * dt
-    vt = q0 + g * dt
+    usum = p0 + trusted * mark_premium * dt
+    vt = q0 + trusted * dt
     end = int(b0 + 1 >= mk.interval)
     te = trusted * end
     a = abs(usum) // vt if vt else 0
@@ -490,15 +490,13 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
                 f"{trusted}, dt {dt}, interval end {end}), got {got}"
             )
     gap = (b0 + 1 - mk.interval) if end else (mk.interval - b0 - 2)
-    v.update(t=trusted, g=g, e=end, su=su, cl=clamped)
+    v.update(t=trusted, e=end, su=su, cl=clamped)
     diffs = (v["i1_0"] - t0, v["i1_1"] - t1)
     w = [0, 0]
     if not trusted:
         k = 0 if diffs[0] % P else 1
         w[k] = pow(diffs[k] % P, P - 2, P)
     v.update(w0=w[0], w1=w[1])
-    cs = sum(_digits(price, 3))
-    v["cinv"] = pow(cs, P - 2, P) if cs else 0
     v["vinv"] = pow(sum(_digits(vt, 4)) % P, P - 2, P) if vt else 0
     xs = sum(_digits(index, 3))
     v["xinv"] = pow(xs % P, P - 2, P) if xs else 0
@@ -508,7 +506,7 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
     w2 = index - 1 - q if te and not clamped else 0
     r3 = signed_rate * xm - delta * PPM if te else 0
     values = {
-        "x": index, "c": price, "d": dt, "ex": gap, "u": abs(usum), "v": vt,
+        "x": index, "pm": abs(mark_premium), "d": dt, "ex": gap, "u": abs(usum), "v": vt,
         "a": a if te else 0, "r": rem, "y": ydiff, "rt": rate,
         "z": mk.cap - rate if te and not clamped else 0, "q": q, "w2": w2, "r3": r3,
         "z3": PPM - 1 - r3 if te else 0,

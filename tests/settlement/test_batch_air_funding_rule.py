@@ -1,9 +1,10 @@
 """The funding rule in the batch AIR (``batch_air/funding_rule.py``): each market's funding
 index step ``ΔF`` and its post-state premium terms are the transition's
-``update_funding`` of the pre-state header, the batch's time, the clearing price and the
-post-state's index. An operator who states another ``ΔF`` moves money between longs and
-shorts; it publishes a batch whose every file agrees with the forged step (its own rule
-replayed), the prover refuses it and the AIR rejects its trace, naming the constraint."""
+``update_funding`` of the pre-state header, the batch's time and the post-state's index and
+mark premium (the sample, in every batch with a trusted index, traded or not). An operator
+who states another ``ΔF`` moves money between longs and shorts; it publishes a batch whose
+every file agrees with the forged step (its own rule replayed), the prover refuses it and
+the AIR rejects its trace, naming the constraint."""
 
 from __future__ import annotations
 
@@ -40,8 +41,11 @@ Rule = Callable[..., tuple[MarketState, funding.FundingUpdate]]
 INDEX = 649_000  # BTC-PERP's index in the second batch
 
 
-def _config(interval: int) -> SettlementConfig:
-    markets = tuple(replace(m, funding_interval_batches=interval) for m in DEFAULT_CONFIG.markets)
+def _config(interval: int, cap_bps: int = 75) -> SettlementConfig:
+    markets = tuple(
+        replace(m, funding_interval_batches=interval, funding_cap_bps=cap_bps)
+        for m in DEFAULT_CONFIG.markets
+    )
     return replace(DEFAULT_CONFIG, markets=markets)
 
 
@@ -72,20 +76,34 @@ def _first(config: SettlementConfig) -> LedgerState:
 
 
 def _second(
-    price: int, interval: int = 2, rule: Rule | None = None, overrides: Any = None
+    price: int | None,
+    interval: int = 2,
+    rule: Rule | None = None,
+    overrides: Any = None,
+    cap_bps: int = 75,
+    edit: Callable[[MarketState], MarketState] | None = None,
 ) -> BatchStatement:
-    """Batch 1, 2 000 ms later: BTC-PERP trades 3 lots at ``price`` against an index of
-    649 000 (the interval of ``interval`` batches ends here when it is 2)."""
-    config = _config(interval)
+    """Batch 1, 2 000 ms later: BTC-PERP trades 3 lots at ``price`` (None: nothing) against
+    an index of 649 000 (the interval of ``interval`` batches ends here when it is 2); its
+    mark premium steps from 0 toward ``price − index`` by at most 649 (10 bps), within
+    ± 3 245 (50 bps). ``edit`` forges the post-state's BTC-PERP market state."""
+    config = _config(interval, cap_bps)
     pre = _first(config)
-    orders = [
-        (TRADERS[2], Order(BTC, Side.BUY, price, 3)),
-        (TRADERS[3], Order(BTC, Side.SELL, price, 3)),
-    ]
+    orders = (
+        []
+        if price is None
+        else [
+            (TRADERS[2], Order(BTC, Side.BUY, price, 3)),
+            (TRADERS[3], Order(BTC, Side.SELL, price, 3)),
+        ]
+    )
     batch = committed_batch(1, orders, reference_prices(pre))
     rnd = oracle_round(1, 3_000, {BTC: INDEX, ETH: 350_000}, overrides)
     with _operator_rule(rule):
         post, _ = apply_batch(pre, batch, rnd, config, ORACLE)
+        if edit is not None:
+            states = tuple(edit(ms) if ms.market == BTC else ms for ms in post.market_states)
+            post = post.with_arrays(market_states=states)
         return statement_of(BatchPublication(batch, rnd, pre, post).files(config, ORACLE))
 
 
@@ -98,26 +116,47 @@ def _refused_and_rejected(forged: BatchStatement, rejected: str, refused: str) -
 
 
 @pytest.mark.parametrize(
-    ("price", "delta"),
-    [(650_000, 99_946), (656_000, 486_750), (642_000, -486_750)],
-    ids=["premium", "capped", "capped discount"],
+    ("price", "cap_bps", "delta"),
+    [(650_000, 75, 64_900), (656_000, 75, 64_900), (656_000, 5, 32_450), (642_000, 5, -32_450)],
+    ids=["premium", "one step", "capped", "capped discount"],
 )
-def test_an_interval_end_steps_the_funding_index(price: int, delta: int) -> None:
-    """The second batch of a two-batch interval: the average premium over the index, the
-    rate (capped at ± 75 bps) and ΔF = ⌊rate·index·multiplier / 10^6⌋ are proved."""
-    st = _second(price)
+def test_an_interval_end_steps_the_funding_index(price: int, cap_bps: int, delta: int) -> None:
+    """The second batch of a two-batch interval: the average of the mark premium (649: a
+    clearing premium of 1 000 or 7 000 moves it by one step, 10 bps) over the index, the
+    rate (1 000 ppm; capped at ± ``cap_bps``) and ΔF = ⌊rate·index·multiplier / 10^6⌋ are
+    proved."""
+    st = _second(price, cap_bps=cap_bps)
+    assert st.post.market_states[0].premium == (649 if price > INDEX else -649)
     assert _delta(st) == delta
     assert st.post.market_states[0].premium_sum == 0
     assert st.post.market_states[0].interval_batches == 0
     proved(st)
 
 
-def test_a_batch_inside_an_interval_accumulates_the_premium() -> None:
-    """Interval of three: the second batch adds its sample (premium × dt) and steps nothing."""
+def test_a_batch_inside_an_interval_accumulates_the_mark_premium() -> None:
+    """Interval of three: the second batch adds its sample (mark premium × dt, not the
+    clearing price's 1 000 × dt) and steps nothing."""
     st = _second(650_000, interval=3)
     ms = st.post.market_states[0]
-    assert (ms.premium_sum, ms.premium_time, ms.interval_batches) == (1_000 * 2_000, 2_000, 2)
+    assert (ms.premium_sum, ms.premium_time, ms.interval_batches) == (649 * 2_000, 2_000, 2)
     assert _delta(st) == 0
+    proved(st)
+
+
+def test_a_quiet_batch_adds_its_sample() -> None:
+    """Interval of three, BTC-PERP does not trade in the second batch: its mark premium (0)
+    is sampled for its 2 000 ms all the same."""
+    st = _second(None, interval=3)
+    ms = st.post.market_states[0]
+    assert (ms.premium_sum, ms.premium_time, ms.interval_batches) == (0, 2_000, 2)
+    proved(st)
+
+
+def test_a_flagged_batch_adds_no_sample() -> None:
+    """The oracle's families disagree on BTC-PERP: no sample, no batch counted."""
+    st = _second(None, interval=3, overrides=_FLAG)
+    ms = st.post.market_states[0]
+    assert (ms.premium_sum, ms.premium_time, ms.interval_batches) == (0, 0, 1)
     proved(st)
 
 
@@ -141,7 +180,7 @@ _REFUSED_DF = "funding: BTC-PERP ΔF"
 @pytest.mark.parametrize("by", [1, -1])
 def test_a_step_off_by_one_at_an_interval_end_is_caught(by: int) -> None:
     forged = _second(650_000, rule=_shift(by))
-    assert _delta(forged) == 99_946 + by
+    assert _delta(forged) == 64_900 + by
     _refused_and_rejected(forged, _STEP, _REFUSED_DF)
 
 
@@ -157,14 +196,15 @@ def _uncapped(state: MarketState, risk: MarketRisk, *args: Any) -> Any:
 
 
 def test_a_rate_beyond_the_cap_is_caught() -> None:
-    """The operator steps by the uncapped rate (a 1.08 % premium against a 0.75 % cap)."""
-    forged = _second(656_000, rule=_uncapped)
-    assert _delta(forged) > 486_750
+    """The operator steps by the uncapped rate (a 0.1 % premium against a 0.05 % cap)."""
+    forged = _second(656_000, rule=_uncapped, cap_bps=5)
+    assert _delta(forged) == 64_900
     _refused_and_rejected(forged, "funding: market 0: the rate is within the cap", _REFUSED_DF)
 
 
-def _no_sample(state: MarketState, risk: MarketRisk, clearing: Any, index: int, dt: int) -> Any:
-    return funding.update_funding(state, risk, None, index, dt)
+def _no_sample(state: MarketState, risk: MarketRisk, premium: int, index: int, dt: int) -> Any:
+    """The sample left out of the premium sum and time (weighted by no time)."""
+    return funding.update_funding(state, risk, premium, index, 0)
 
 
 def test_a_premium_not_accumulated_is_caught() -> None:
@@ -173,6 +213,77 @@ def test_a_premium_not_accumulated_is_caught() -> None:
     assert forged.post.market_states[0].premium_sum == 0
     _refused_and_rejected(
         forged, r"funding: market 0: post premium sum \(limb 0\)", "funding: BTC-PERP premium_sum"
+    )
+
+
+def _clearing_sample(price: int) -> Rule:
+    """The old rule's sample: ``clearing − index`` in place of the mark premium."""
+
+    def rule(state: MarketState, risk: MarketRisk, premium: int, index: int, dt: int) -> Any:
+        sample = price - index if state.market == BTC else premium
+        return funding.update_funding(state, risk, sample, index, dt)
+
+    return rule
+
+
+def test_a_sample_of_the_clearing_price_is_caught() -> None:
+    """Interval of three: the operator samples the clearing premium (1 000) where the mark
+    premium is one step (649): a thin print would set the interval's rate again."""
+    forged = _second(650_000, interval=3, rule=_clearing_sample(650_000))
+    assert forged.post.market_states[0].premium_sum == 1_000 * 2_000
+    assert forged.post.market_states[0].premium == 649
+    _refused_and_rejected(
+        forged, r"funding: market 0: post premium sum \(limb 0\)", "funding: BTC-PERP premium_sum"
+    )
+
+
+def test_a_sample_of_the_clearing_price_at_an_interval_end_is_caught() -> None:
+    """The same at the interval's end: the step of the clearing premium's rate."""
+    forged = _second(650_000, rule=_clearing_sample(650_000))
+    assert _delta(forged) == 99_946  # 1 000 / 649 000: 1 540 ppm, not 1 000
+    _refused_and_rejected(forged, _STEP, _REFUSED_DF)
+
+
+def _skip_quiet(state: MarketState, risk: MarketRisk, premium: int, index: int, dt: int) -> Any:
+    """The old rule's gating: a batch that did not trade adds no sample."""
+    return funding.update_funding(state, risk, premium, index, 0 if state.market == BTC else dt)
+
+
+def test_a_quiet_batch_that_skips_its_sample_is_caught() -> None:
+    """Interval of three, BTC-PERP does not trade in the second batch (index trusted): the
+    operator leaves its sample (0 × 2 000 ms) out, so the interval's average would be the
+    traded batches' alone."""
+    honest = _second(None, interval=3)
+    forged = _second(None, interval=3, rule=_skip_quiet)
+    assert honest.post.market_states[0].premium_time == 2_000
+    assert forged.post.market_states[0].premium_time == 0
+    _refused_and_rejected(
+        forged,
+        r"funding: market 0: post premium time \(low limb\)",
+        "funding: BTC-PERP premium_time",
+    )
+
+
+#: The oracle's DEX family reports BTC-PERP 10 % off the CEX family's: flagged.
+_FLAG = {(BTC, "dex"): 714_000}
+
+
+def _sampled_while_flagged(ms: MarketState) -> MarketState:
+    """The flagged batch's post-state with a sample added (its 2 000 ms at the premium)."""
+    return replace(ms, premium_sum=ms.premium_sum + 649 * 2_000, premium_time=2_000)
+
+
+def test_a_flagged_batch_that_adds_a_sample_is_caught() -> None:
+    """Interval of three, BTC-PERP flagged in the second batch (it trades nothing): the
+    operator adds a sample all the same."""
+    forged = _second(None, interval=3, overrides=_FLAG, edit=_sampled_while_flagged)
+    ms = forged.post.market_states[0]
+    assert ms.index_time_ms == 1_000  # the index is not this batch's: not trusted
+    assert (ms.premium_sum, ms.premium_time) == (649 * 2_000, 2_000)
+    _refused_and_rejected(
+        forged,
+        r"funding: market 0: post premium (sum|time)",
+        "funding: BTC-PERP premium_(sum|time)",
     )
 
 
@@ -206,7 +317,7 @@ def _stepped_untrusted(state: MarketState, risk: MarketRisk, *args: Any) -> Any:
 
 def test_a_step_in_a_market_without_a_trusted_index_is_caught() -> None:
     forged = _second(650_000, rule=_stepped_untrusted)
-    assert _delta(forged) == 99_946
+    assert _delta(forged) == 64_900
     assert forged.post.market_states[0].index_time_ms == 1_000
     # the round trusted BTC-PERP: the header's index time is pinned to the round's reading
     # (public inputs, headers.py) before the funding rule reads it as untrusted

@@ -264,11 +264,15 @@ def test_a_limb_out_of_range_is_caught_by_the_range_check(
     assert main[column(air, "acct.c_post.sign"), row] == 0
     main[lo, row] += DIGIT
     main[hi, row] -= 1
-    main[column(air, "acct.carry[0][0]"), row] += 1  # the collateral identity's carry
-    main[column(air, "acct.acc_carry[0]"), row] += 1  # the conservation accumulator's
+
+    def shift(name: str, by: int) -> None:  # a carry is a field element (−1 is p − 1)
+        main[column(air, name), row] = (int(main[column(air, name), row]) + by) % P
+
+    shift("acct.carry[0][0]", 1)  # the collateral identity's carry
+    shift("acct.acc_carry[0]", 1)  # the conservation accumulator's
     for label in ("mark", "index"):  # the health section's equity identities
-        main[column(air, f"health.{label}.d_carry[0][0]"), row] += 1
-    main[column(air, "pen.e_carry[0][0]"), row] -= 1  # the equity before penalties
+        shift(f"health.{label}.d_carry[0][0]", 1)
+    shift("pen.e_carry[0][0]", -1)  # the equity before penalties
     air.check_trace(main)  # every polynomial constraint still holds
     challenges = air.challenge_values(SETTLE_CHALLENGES)
     with pytest.raises(ConstraintViolation, match="bus: Σ = −public sum"):

@@ -1,4 +1,8 @@
-"""Funding: time-weighted premium, capped rate, cumulative index, zero-sum payments."""
+"""Funding: time-weighted mark premium, capped rate, cumulative index, zero-sum payments.
+
+``update_funding`` takes the market's mark premium after the batch as its sample
+(``transition.py`` computes it with ``update_mark``; tests/settlement/test_wash_trade_attacks.py
+checks the two together)."""
 
 from __future__ import annotations
 
@@ -13,17 +17,17 @@ from sealbatch.settlement.params import DEFAULT_CONFIG
 RISK = DEFAULT_CONFIG.risk("BTC-PERP")  # interval 8 batches, cap 75 bps, multiplier 100
 
 
-def _run(samples: list[tuple[int | None, int]], index: int = 100_000) -> list[int]:
+def _run(samples: list[tuple[int, int]], index: int = 100_000) -> list[int]:
     ms = MarketState("BTC-PERP")
     deltas = []
-    for clearing, dt in samples:
-        ms, upd = update_funding(ms, RISK, clearing, index, dt)
+    for premium, dt in samples:
+        ms, upd = update_funding(ms, RISK, premium, index, dt)
         deltas.append(upd.delta_index)
     return deltas
 
 
 def test_index_steps_only_at_interval_end() -> None:
-    deltas = _run([(100_010, 1_000)] * 8)
+    deltas = _run([(10, 1_000)] * 8)
     assert deltas[:7] == [0] * 7
     # premium 10 ticks on 100 000 → 100 ppm; Δ = 100 × 100 000 × 100 / 10^6 = 1 000 per lot
     assert deltas[7] == 1_000
@@ -31,22 +35,31 @@ def test_index_steps_only_at_interval_end() -> None:
 
 def test_premium_is_time_weighted() -> None:
     ms = MarketState("BTC-PERP")
-    ms, _ = update_funding(ms, RISK, 100_030, 100_000, 1_000)  # +30 for 1 s
-    ms, _ = update_funding(ms, RISK, 99_990, 100_000, 3_000)  # -10 for 3 s
+    ms, _ = update_funding(ms, RISK, 30, 100_000, 1_000)  # +30 for 1 s
+    ms, upd = update_funding(ms, RISK, -10, 100_000, 3_000)  # -10 for 3 s
     assert average_premium(ms) == 0  # (30 000 − 30 000) / 4 000
-    ms, _ = update_funding(ms, RISK, None, 100_000, 5_000)  # no trade: no sample
-    assert ms.premium_time == 4_000
+    assert upd.premium == -10
+
+
+def test_every_sample_counts_its_time() -> None:
+    """A batch without a trade samples its mark premium like any other (the caller
+    passes every batch with a trusted index): a premium of 0 dilutes the average."""
+    ms = MarketState("BTC-PERP")
+    ms, _ = update_funding(ms, RISK, 40, 100_000, 1_000)
+    ms, upd = update_funding(ms, RISK, 0, 100_000, 3_000)
+    assert (ms.premium_sum, ms.premium_time, upd.premium) == (40_000, 4_000, 0)
+    assert average_premium(ms) == 10
 
 
 def test_rate_is_capped() -> None:
-    deltas = _run([(150_000, 1_000)] * 8)
+    deltas = _run([(50_000, 1_000)] * 8)
     # +50% premium clamps to 75 bps = 7 500 ppm: Δ = 7 500 × 100 000 × 100 / 10^6
     assert deltas[7] == 75_000
-    assert _run([(50_000, 1_000)] * 8)[7] == -75_000
+    assert _run([(-50_000, 1_000)] * 8)[7] == -75_000
 
 
 def test_negative_premium_shorts_pay() -> None:
-    d = _run([(99_980, 1_000)] * 8)[7]
+    d = _run([(-20, 1_000)] * 8)[7]
     assert d < 0
     pay = funding_payments(np.array([[10, 0], [-10, 0]], dtype=np.int64), np.array([d, 0]))
     assert pay[0] < 0 < pay[1]  # the long receives, the short pays

@@ -3,10 +3,14 @@
 A trader holding both sides of a 1-lot cross pays only the two fees: the fill
 itself moves nothing between its accounts. What such a print may still move:
 
-1. the funding premium: the premium sample of a batch is ``clearing − index``
-   whatever the volume behind the clearing price, and only batches that trade
-   add a sample, so one 1-lot print in an otherwise quiet interval sets the
-   interval's whole rate (up to the cap) and every open position pays it;
+1. the funding premium, within the mark rule's bounds: the premium sample of a
+   batch is the mark premium after it, in every batch with a trusted index
+   (traded or not), so one 1-lot print moves the interval's average by one
+   mark step (10 bps) for one batch of eight (a rate of 124 ppm, not the cap's
+   7 500: a 100-lot short gains 740 502 for 65 498 of fees, where it gained
+   48 684 502 when a print's ``clearing − index`` was the sample and quiet
+   batches took none), and a print every batch walks it one step a batch up
+   to the band (50 bps; a rate of 3 749 ppm: 23 845 812 for 522 688 of fees);
 2. the circuit breaker: it compared the clearing price with the last print,
    while the price band is around the mark, so two thin prints on either edge
    of the band moved the "last price" by twice the breaker's threshold and put
@@ -40,6 +44,7 @@ import pytest
 
 from sealbatch.auction.orders import Order, Side
 from sealbatch.settlement.errors import InsufficientMargin
+from sealbatch.settlement.funding import PPM
 from sealbatch.settlement.ledger import LedgerState
 from sealbatch.settlement.liquidation import liquidation_slice_lots
 from sealbatch.settlement.margin import RevealMarginCheck
@@ -57,33 +62,71 @@ def _at_index(state: LedgerState, rows: list[int]) -> int:
     return sum(int(state.collateral[r]) + int(state.positions[r, j]) * INDEX * MULT for r in rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="funding premium is clearing − index whatever the volume, averaged over the batches "
-    "that traded only: one 1-lot wash print sets the interval's funding rate (up to the cap); "
-    "an attacker short 100 lots gains 48 684 502 base units an interval (8 batches) for "
-    "65 498 of fees, the honest long's 48 750 000 of funding",
-)
 def test_wash_prints_do_not_pay_a_funding_position() -> None:
     """Account 0 is an honest 100-lot long; accounts 1-3 belong to the attacker: 1 short
     100 lots, 2 and 3 cross 1 lot at index + 0.77 % in the interval's first batch (inside
-    the band; the breaker stays quiet). Nobody else trades. The index never moves. The
-    gain scales with the short: the fees do not."""
+    the band; the breaker stays quiet). Nobody else trades. The index never moves.
+
+    The sample is the mark premium after each batch: the print moves it by one step
+    (``mark_step_bps`` of the index, 650 ticks) for one batch, the next (quiet) batch
+    takes it back to 0, and all eight batches weigh 1 300 ms. So the rate is at most one
+    step over the interval's batches (125 ppm; 124 after the floors), whatever the print's
+    price: a 100-lot short takes 806 000 of funding for 65 498 of fees (7 500 ppm and
+    48 750 000 when the print's ``clearing − index`` set the interval's rate). The gain
+    still scales with the short, so a short above ~8 lots gains a little: bounded by the
+    step, not by the cap."""
     risk = DEFAULT_CONFIG.risk(BTC)
     state = _book([RICH, RICH, RICH, RICH], [100, -100, 0, 0])
     attacker = [1, 2, 3]
     before, honest_before = _at_index(state, attacker), _at_index(state, [0])
     price = INDEX + INDEX * risk.funding_cap_bps // BPS + 100  # just above the cap
-    for b in range(1, risk.funding_interval_batches + 1):
-        # only batches that trade add a premium sample: one print sets the interval's rate
-        state, _ = _settle(state, b, _cross(2, 3, price) if b == 1 else [])
-        assert not state.market_state(BTC).protective
+    n = risk.funding_interval_batches
+    rate = 0
+    for b in range(1, n + 1):
+        state, w = _settle(state, b, _cross(2, 3, price) if b == 1 else [])
+        ms = state.market_state(BTC)
+        assert not ms.protective
+        step = INDEX * risk.mark_step_bps // BPS
+        assert w.funding[BTC].premium == (step if b == 1 else 0)  # one step, then back
+        rate = w.funding[BTC].rate_ppm
     gain = _at_index(state, attacker) - before
     loss = honest_before - _at_index(state, [0])
     assert gain == loss - state.fee_pool  # the honest long's funding, less the fees
-    assert state.market_state(BTC).funding_index != 0
-    # The property the venue should have: a wash trade is never profitable.
-    assert gain <= 0, f"attacker gained {gain}, honest long lost {loss}"
+    # one step held for one batch of n equal ones: rate ≤ step_bps·100 / n, not the cap
+    assert 0 < rate <= risk.mark_step_bps * 100 // n < risk.funding_cap_bps * 100
+    per_lot = risk.mark_step_bps * 100 // n * INDEX * MULT // PPM
+    assert loss <= 100 * per_lot
+    assert (rate, loss, state.fee_pool, gain) == (124, 806_000, 65_498, 740_502)
+
+
+def test_a_wash_print_every_batch_walks_funding_to_the_band_at_most() -> None:
+    """The attacker of the test above prints 1 lot every batch of the interval, at the
+    band's edge (index + 0.52 %): the mark premium walks one step (650) a batch up to the
+    band (3 250) and stays there, so the interval's average is (650 + 1 300 + 1 950 +
+    2 600 + 4 × 3 250) / 8 = 2 437 ticks, a rate of 3 749 ppm: below the band's 5 000 ppm
+    (the rate can never pass it, nor the cap), for the fees of eight prints. A 100-lot
+    short takes 24 368 500 of funding for 522 688 of fees (the cost of a print a batch;
+    the gain scales with the short)."""
+    risk = DEFAULT_CONFIG.risk(BTC)
+    state = _book([RICH, RICH, RICH, RICH], [100, -100, 0, 0])
+    attacker = [1, 2, 3]
+    before, honest_before = _at_index(state, attacker), _at_index(state, [0])
+    step, band = INDEX * risk.mark_step_bps // BPS, INDEX * risk.mark_band_bps // BPS
+    price = INDEX + band + 100
+    n = risk.funding_interval_batches
+    rate = 0
+    for b in range(1, n + 1):
+        state, w = _settle(state, b, _cross(2, 3, price))
+        assert not state.market_state(BTC).protective
+        assert w.funding[BTC].premium == min(b * step, band)  # a step a batch, to the band
+        rate = w.funding[BTC].rate_ppm
+    gain = _at_index(state, attacker) - before
+    loss = honest_before - _at_index(state, [0])
+    assert gain == loss - state.fee_pool
+    average = sum(min(b * step, band) for b in range(1, n + 1)) // n
+    assert rate == average * PPM // INDEX
+    assert 0 < rate <= risk.mark_band_bps * 100 <= risk.funding_cap_bps * 100
+    assert (rate, loss, state.fee_pool, gain) == (3_749, 24_368_500, 522_688, 23_845_812)
 
 
 def test_wash_prints_cannot_hold_the_circuit_breaker() -> None:
