@@ -24,11 +24,17 @@ compute:
 * **staging**: the account has pending liquidation orders in the post-state
   (``staged``; ``staged_orders`` of them, non-zero exactly where ``staged``,
   each received as ``TAG_STAGED`` from its record in the post-state root's
-  pending orders, :mod:`.headers`) if and only if it is below maintenance at the marks **and**
-  at the indexes, holds a position in a market with a mark, and holds none in
-  a market whose oracle is flagged — for every account on cross margin. A
-  portfolio-margin account's row proves its cross figures but its staging is
-  not tied to them (the stress-scenario rule is not in the AIR).
+  pending orders, :mod:`.headers`) if and only if it is below maintenance at the
+  **indexes** (the marks' figures do not enter: no auction print, through the mark,
+  can stage or keep off an account), holds a position in a market with a mark, and
+  holds none in a market whose oracle is flagged — for every account on cross
+  margin. A portfolio-margin account's row proves its cross figures but its staging
+  is not tied to them (the stress-scenario rule is not in the AIR).
+
+The liquidation slice (:mod:`.liq_slice`) reads the figures at the indexes too: its
+shortfall toward initial margin is measured where the account is judged. The figures at
+the marks are still proved on every row (the account's cross margin at the post-state's
+marks) but decide nothing here.
 
 Bounds: a digit position of the maintenance identity sums ``10 000·q_k`` and
 at most two products of a position digit and a digit of the public
@@ -105,7 +111,6 @@ class HealthColumns:
     open_inv: Column
     doubt: Column
     doubt_inv: Column
-    both: Column
     eligible: Column
     staged: Column
     staged_orders: Column
@@ -254,7 +259,7 @@ def health_section(
             )
         )
 
-    # staging: below at both price sets, a position where there is a mark, none flagged
+    # staging: below at the indexes, a position where there is a mark, none flagged
     open_, open_inv = sec.one("health.open"), sec.one("health.open_inv")
     doubt, doubt_inv = sec.one("health.doubt"), sec.one("health.doubt_inv")
     held: Expr = const(0)
@@ -264,20 +269,12 @@ def health_section(
         flagged = flagged + pub(ix.flagged(j)) * nz[j]
     _is_nonzero(sec, held, open_, open_inv, "a position at a mark")
     _is_nonzero(sec, flagged, doubt, doubt_inv, "a position in a flagged market")
-    both, eligible, staged = (
-        sec.one("health.both"),
-        sec.one("health.eligible"),
-        sec.one("health.staged"),
-    )
-    sec.transition(
-        both - price_cols[0].below * price_cols[1].below,
-        "statement 4: below maintenance at the marks and at the indexes",
-    )
+    eligible, staged = sec.one("health.eligible"), sec.one("health.staged")
     sec.transition(eligible - open_ * (1 - doubt), "statement 4: liquidable positions")
     sec.boolean(staged, "statement 4: health.staged")
     sec.transition(
-        (1 - portfolio) * (staged - both * eligible),
-        "statement 4: staged for liquidation iff below maintenance",
+        (1 - portfolio) * (staged - price_cols[1].below * eligible),
+        "statement 4: staged for liquidation iff below maintenance at the indexes",
     )
     # the account's pending liquidation orders in the post-state (their records send its row
     # once each, headers.py): some exactly where it is staged
@@ -298,7 +295,6 @@ def health_section(
         open_inv=open_inv,
         doubt=doubt,
         doubt_inv=doubt_inv,
-        both=both,
         eligible=eligible,
         staged=staged,
         staged_orders=orders,
@@ -394,7 +390,6 @@ def _row(
     out[cols.open_inv.index] = _inverse(held)
     out[cols.doubt.index] = int(flagged != 0)
     out[cols.doubt_inv.index] = _inverse(flagged)
-    out[cols.both.index] = int(below[0] and below[1])
     out[cols.eligible.index] = int(held != 0 and flagged == 0)
     return out, below
 
@@ -431,13 +426,13 @@ def health_trace(
     rows: list[dict[int, int]] = []
     for r in range(n):
         positions = [int(sw.positions_post[r, j]) for j in range(m)]
-        values, _ = _row(st, cols, int(sw.collateral_post[r]), positions)
-        rule = bool(values[cols.both.index] and values[cols.eligible.index])
+        values, below = _row(st, cols, int(sw.collateral_post[r]), positions)
+        rule = bool(below[1] and values[cols.eligible.index])
         if refuse and not int(sw.portfolio[r]) and rule != (r in staged):
             want = "staged" if rule else "not staged"
             raise ValueError(
                 f"statement 4: account row {r} expected {want} for liquidation (below "
-                f"maintenance at the marks and indexes: {rule}), got the opposite"
+                f"maintenance at the indexes: {below[1]}), got the opposite"
             )
         values[cols.staged.index] = int(r in staged)
         values[cols.staged_orders.index] = orders.get(r, 0)
