@@ -12,12 +12,13 @@ compute:
 * **the tier** of each position: one selector per tier with
   ``max_lots_(t−1) < |P| ≤ max_lots_t`` (the last tier open above), both
   distances range-checked — ``tier_fractions`` (``searchsorted`` left);
-* **the maintenance requirement per market** at each of the two price sets
-  (marks, indexes): ``q = ⌈|P| × price × multiplier × maintenance_bps / 10 000⌉``
-  as ``10 000·q = |P|·price·multiplier·bps + r`` with ``0 ≤ r ≤ 9 999`` (``r`` and
+* **the maintenance requirement per market** at the indexes (the mark where a
+  market has no index), where the liquidation test judges the account:
+  ``q = ⌈|P| × price × multiplier × maintenance_bps / 10 000⌉`` as
+  ``10 000·q = |P|·price·multiplier·bps + r`` with ``0 ≤ r ≤ 9 999`` (``r`` and
   ``9 999 − r`` range-checked), in 12-bit digits with range-checked carries —
   rounded up, as ``cross_requirements``;
-* **equity against maintenance** at each price set:
+* **equity against maintenance** at the indexes:
   ``C1 + Σ_m P1_m × price_m × multiplier_m − Σ_m q_m = (1 − 2b)·|D|`` in digits,
   ``b`` a bit and ``|D| ≠ 0`` where ``b = 1`` (no negative zero): ``b = 1``
   exactly when the account is below maintenance (``equity < maintenance``);
@@ -31,10 +32,10 @@ compute:
   margin. A portfolio-margin account's row proves its cross figures but its staging
   is not tied to them (the stress-scenario rule is not in the AIR).
 
-The liquidation slice (:mod:`.liq_slice`) reads the figures at the indexes too: its
-shortfall toward initial margin is measured where the account is judged. The figures at
-the marks are still proved on every row (the account's cross margin at the post-state's
-marks) but decide nothing here.
+The liquidation slice (:mod:`.liq_slice`) reads these figures too: its shortfall toward
+initial margin is measured where the account is judged. Nothing is proved at the marks:
+no rule of the batch reads an account's margin there (the public margin terms carry the
+marks' ``price × multiplier × bps`` digits all the same).
 
 Bounds: a digit position of the maintenance identity sums ``10 000·q_k`` and
 at most two products of a position digit and a digit of the public
@@ -73,9 +74,11 @@ from sealbatch.settlement.params import BPS
 
 __all__ = ["PRICE_SETS", "HealthColumns", "health_section", "health_trace"]
 
-#: The two price sets an account is margined at after the batch: the marks, and the
-#: oracle indexes (the mark where a market has no index yet).
-PRICE_SETS = ("mark", "index")
+#: The price sets an account is margined at after the batch, as (the public margin terms'
+#: price set, label): the oracle indexes (the mark where a market has no index yet), where
+#: the liquidation test judges it. The terms carry the marks' figures too (set 0), which
+#: the test does not read.
+PRICE_SETS = ((1, "index"),)
 _CONST_DIGITS = 5  # price × multiplier × bps < 2^54
 _GAP_DIGITS = 2  # tier distances below 2^24
 _TOP = (1 << 24) - 1  # the last tier's upper end: every |position| is below 2^22
@@ -191,7 +194,7 @@ def health_section(
         gap_hi.append(tuple(ghi))
 
     price_cols = []
-    for s, label in enumerate(PRICE_SETS):
+    for s, label in PRICE_SETS:
         qs, rs, rooms, qcs = [], [], [], []
         for j in range(m):
             tiers = st.margins[j].tiers
@@ -273,7 +276,7 @@ def health_section(
     sec.transition(eligible - open_ * (1 - doubt), "statement 4: liquidable positions")
     sec.boolean(staged, "statement 4: health.staged")
     sec.transition(
-        (1 - portfolio) * (staged - price_cols[1].below * eligible),
+        (1 - portfolio) * (staged - price_cols[0].below * eligible),
         "statement 4: staged for liquidation iff below maintenance at the indexes",
     )
     # the account's pending liquidation orders in the post-state (their records send its row
@@ -337,7 +340,7 @@ def _row(
         for c, v in zip(cols.gap_hi[j], two_digits(hi - mags[j]), strict=True):
             out[c.index] = v
     below = []
-    for s, pc in enumerate(cols.prices):
+    for (s, _), pc in zip(PRICE_SETS, cols.prices, strict=True):
         maint = 0
         equity = collateral
         for j in range(m):
@@ -427,12 +430,12 @@ def health_trace(
     for r in range(n):
         positions = [int(sw.positions_post[r, j]) for j in range(m)]
         values, below = _row(st, cols, int(sw.collateral_post[r]), positions)
-        rule = bool(below[1] and values[cols.eligible.index])
+        rule = bool(below[0] and values[cols.eligible.index])
         if refuse and not int(sw.portfolio[r]) and rule != (r in staged):
             want = "staged" if rule else "not staged"
             raise ValueError(
                 f"statement 4: account row {r} expected {want} for liquidation (below "
-                f"maintenance at the indexes: {below[1]}), got the opposite"
+                f"maintenance at the indexes: {below[0]}), got the opposite"
             )
         values[cols.staged.index] = int(r in staged)
         values[cols.staged_orders.index] = orders.get(r, 0)

@@ -1,5 +1,5 @@
-"""Statement 4 in the batch AIR: margin after the batch at the marks and indexes, and
-liquidation staging for exactly the accounts below maintenance at the indexes.
+"""Statement 4 in the batch AIR: margin after the batch at the indexes, and liquidation
+staging for exactly the accounts below maintenance there.
 
 The batch: a published folder where an 8 % crash leaves one leveraged long below
 maintenance (staged for liquidation), a two-market account healthy, a portfolio account
@@ -45,18 +45,18 @@ def test_the_batch_stages_exactly_the_account_below_maintenance(
 ) -> None:
     statement, air, trace = margin_honest
     post = statement.post
-    eq = equity(post, DEFAULT_CONFIG)
-    req = requirements(post, DEFAULT_CONFIG)
+    idx = np.array([ms.index_price or ms.mark_price for ms in post.market_states])
+    eq = equity(post, DEFAULT_CONFIG, idx)
+    req = requirements(post, DEFAULT_CONFIG, idx)
     below = [r for r in range(post.size) if eq[r] < req.maintenance[r]]
     # the batch exercises the rule: one account below, positions held by healthy ones
     assert below == [0] and [r for r, _ in statement.settle_witness.staged] == [0]
     assert post.positions[4].all() and post.portfolio[5]
     check_all(air, trace)
-    for label in ("mark", "index"):
-        flags = trace[column(air, f"health.{label}.below"), : post.size]
-        assert flags.tolist() == [int(r in below) for r in range(post.size)]
+    flags = trace[column(air, "health.index.below"), : post.size]
+    assert flags.tolist() == [int(r in below) for r in range(post.size)]
     # the AIR's maintenance digits are margin.py's requirement, rounded up alike
-    q = sum(int(trace[column(air, f"health.mark.q[0][{k}]"), 0]) << (12 * k) for k in range(6))
+    q = sum(int(trace[column(air, f"health.index.q[0][{k}]"), 0]) << (12 * k) for k in range(6))
     assert q == int(req.maintenance[0])
 
 
@@ -94,8 +94,8 @@ def test_a_wrong_maintenance_is_caught_by_statement_4(
     cheaper tier than the position's size."""
     _, air, honest_trace = margin_honest
     trace = honest_trace.copy()
-    trace[column(air, "health.mark.q[0][0]"), 0] -= 1
-    with pytest.raises(ConstraintViolation, match="statement 4: maintenance \\[0\\] at mark"):
+    trace[column(air, "health.index.q[0][0]"), 0] -= 1
+    with pytest.raises(ConstraintViolation, match="statement 4: maintenance \\[0\\] at index"):
         check_all(air, trace)
     trace = honest_trace.copy()  # account 4 (100 lots, tier 0) claims tier 1
     trace[column(air, "health.tier[0][0]"), 4] = 0
@@ -111,16 +111,16 @@ def test_an_equity_off_by_one_is_caught_by_statement_4(
     (a padding row) claimed below maintenance (a negative zero)."""
     statement, air, honest_trace = margin_honest
     trace = honest_trace.copy()
-    d = [column(air, f"health.mark.d[{k}]") for k in range(6)]
+    d = [column(air, f"health.index.d[{k}]") for k in range(6)]
     trace[d[0], 0] = (int(trace[d[0], 0]) + 1) % DIGIT
     total = sum(int(trace[c, 0]) for c in d)  # the non-zero helper kept consistent
-    trace[column(air, "health.mark.d_inv"), 0] = pow(total, P - 2, P)
+    trace[column(air, "health.index.d_inv"), 0] = pow(total, P - 2, P)
     with pytest.raises(ConstraintViolation, match="statement 4: equity against maintenance"):
         check_all(air, trace)
     trace = honest_trace.copy()
     pad = statement.settle.n_post
-    trace[column(air, "health.mark.below"), pad] = 1
-    with pytest.raises(ConstraintViolation, match="statement 4: below maintenance at mark"):
+    trace[column(air, "health.index.below"), pad] = 1
+    with pytest.raises(ConstraintViolation, match="statement 4: below maintenance at index"):
         check_all(air, trace)
 
 
@@ -245,7 +245,6 @@ def test_an_account_below_maintenance_at_the_marks_only_is_not_staged(
     assert [r for r, _ in statement.settle_witness.staged] == [0]
     air, trace = generate(statement, rows_for(statement))
     check_all(air, trace)
-    assert trace[column(air, "health.mark.below"), 6] == 1
     assert trace[column(air, "health.index.below"), 6] == 0
     assert all(trace[column(air, f"health.index.d[{k}]"), 6] == 0 for k in range(6))
     forged = statement_of(republish(files, _stage_6))
@@ -267,7 +266,6 @@ def test_an_account_below_maintenance_at_the_indexes_only_is_staged(
     assert [lo.resting.order.quantity for lo in post.pending_liquidations][1] >= 1
     air, trace = generate(statement, rows_for(statement))
     check_all(air, trace)
-    assert trace[column(air, "health.mark.below"), 6] == 0
     assert trace[column(air, "health.index.below"), 6] == 1
     forged = statement_of(republish(files, _unstage_6))
     refused_and_rejected(forged, "statement 4", "statement 4: staged for liquidation iff")
