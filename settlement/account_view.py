@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from sealbatch.settlement.ledger import AccountKey, LedgerState, equity
 from sealbatch.settlement.liquidation import liquidation_slice_lots, price_band_bps
 from sealbatch.settlement.margin import cross_requirements, requirements
@@ -40,7 +43,9 @@ class AccountView:
         mark_prices: market → ticks.
         equity: collateral + Σ position × mark × multiplier, base units.
         initial_margin, maintenance_margin: requirements, base units (rounded up).
-        liquidation_prices: market → ticks (None without a position).
+        liquidation_prices: market → the oracle index, in ticks, at which the account
+            is liquidated (below maintenance at the indexes, the other indexes held;
+            the mark where a market has no index yet); None without a position.
         portfolio_margin: the account uses portfolio margin.
         state_root: the root of the ledger the view was read from.
     """
@@ -158,16 +163,19 @@ def liquidation_price(
     column: int,
     eq: int,
     maintenance: int,
+    prices: npt.NDArray[np.int64] | None = None,
 ) -> int | None:
-    """The mark of market ``column`` at which account ``row`` reaches maintenance.
+    """The price of market ``column`` at which account ``row`` reaches maintenance.
 
-    Holds the other marks fixed and solves ``equity(p) = maintenance(p)``,
+    Holds the other prices fixed and solves ``equity(p) = maintenance(p)``,
     linear within the current margin tier: ``equity(p) = eq + q·mult·(p − mark)``
     and ``maintenance(p) = maint + s·(p − mark)`` with ``s`` the requirement's
-    change for one tick.
+    change for one tick (``mark`` here: ``prices[column]``).
 
     Args:
-        eq, maintenance: the account's equity and maintenance requirement now.
+        eq, maintenance: the account's equity and maintenance requirement at ``prices``.
+        prices: one price per market (default: the marks); the account view passes
+            the liquidation test's, the indexes.
 
     Returns:
         The price in ticks, rounded towards safety for the holder (up for a
@@ -175,7 +183,7 @@ def liquidation_price(
         mark, or a solution.
     """
     q = int(state.positions[row, column])
-    marks = state.mark_prices()
+    marks = state.mark_prices() if prices is None else prices
     mark = int(marks[column])
     if q == 0 or mark <= 0:
         return None
@@ -217,6 +225,10 @@ def account_view(
     markets = config.market_ids
     eq = int(equity(state, config)[row])
     maintenance = int(req.maintenance[row])
+    # liquidation is judged at the oracle indexes (the mark where there is no index yet)
+    index = np.array([ms.index_price or ms.mark_price for ms in state.market_states], np.int64)
+    eq_index = int(equity(state, config, index)[row])
+    maintenance_index = int(requirements(state, config, index).maintenance[row])
     return AccountView(
         exists=True,
         collateral=int(state.collateral[row]),
@@ -228,7 +240,7 @@ def account_view(
         initial_margin=int(req.initial[row]),
         maintenance_margin=maintenance,
         liquidation_prices={
-            m: liquidation_price(state, config, row, j, eq, maintenance)
+            m: liquidation_price(state, config, row, j, eq_index, maintenance_index, index)
             for j, m in enumerate(markets)
         },
         portfolio_margin=bool(state.portfolio[row]),

@@ -1,11 +1,12 @@
 """Staged liquidation, insurance fund, deleveraging, and the circuit breaker.
 
-* An account whose equity is below its maintenance requirement is
-  *liquidating*. For it, settlement emits reduce-only liquidation orders for
-  a slice of its positions — enough to bring it back above *initial* margin,
+* An account whose equity at the oracle indexes is below its maintenance
+  requirement at the indexes is *liquidating*; the mark does not enter the
+  test, so no auction print can trigger or prevent a liquidation. For it,
+  settlement emits reduce-only liquidation orders for a slice of its
+  positions — enough to bring it back above *initial* margin at the indexes,
   capped per batch — limited to the tighter of mark ∓ ``max_slippage_bps`` and
-  index ∓ ``max_slippage_bps``. An account is liquidating only when it is
-  also below maintenance at the oracle indexes. They enter the
+  index ∓ ``max_slippage_bps``. They enter the
   NEXT batch's auction as carried-in orders, so there is no race to
   liquidate and no liquidation at a single bad print. A liquidation fill pays
   ``liquidation_penalty_bps`` of its notional (never more than the account's
@@ -140,34 +141,31 @@ def plan_liquidations(
     market_states: tuple[MarketState, ...],
     config: SettlementConfig,
     next_batch: int,
-    at_index: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[LiquidationOrder, ...]:
     """Liquidation orders for every account below maintenance, for batch ``next_batch``.
 
-    An account is liquidated only when it is below maintenance at the marks
-    *and*, when ``at_index`` is given (a boolean per account: below maintenance
-    at the oracle indexes), at the indexes too: an account healthy at the
-    index is never liquidated, whatever the auction's prints did to the mark.
+    ``equity``, ``initial`` and ``maintenance`` are the accounts' figures at the oracle
+    indexes (the mark where a market has no index yet): an account is liquidated when
+    its equity there is below its maintenance requirement there, whatever the auction's
+    prints did to the mark — a print can neither trigger a liquidation nor prevent one.
 
-    The slice per account: markets by decreasing notional; in each, the lots
-    that release the initial-margin shortfall ``initial − equity`` at the
-    market's lowest-tier initial fraction (rounded up, so the slice errs on
-    the large side), capped by the position, by the per-batch cap (the smaller
-    protective cap in protective mode) and by the market's largest order.
-    Accounts with a position in a market whose oracle is flagged are skipped
-    (their equity is measured at a doubtful mark). Each order's limit is the
-    tighter of mark ∓ ``max_slippage_bps`` and index ∓ ``max_slippage_bps``, its id
-    ``liquidation_order_id(next_batch − 1, account, market)`` (the staging batch's).
+    The slice per account: markets by decreasing notional at the marks; in each, the
+    lots that release the initial-margin shortfall ``initial − equity`` (at the indexes:
+    positive for every account below maintenance there) at the market's lowest-tier
+    initial fraction of the mark (rounded up, so the slice errs on the large side),
+    capped by the position, by the per-batch cap (the smaller protective cap in
+    protective mode) and by the market's largest order. Accounts with a position in a
+    market whose oracle is flagged are skipped (their equity is measured at a doubtful
+    price). Each order's limit is the tighter of mark ∓ ``max_slippage_bps`` and index ∓
+    ``max_slippage_bps``, its id ``liquidation_order_id(next_batch − 1, account, market)``
+    (the staging batch's).
     """
     planned: list[tuple[AccountKey, Order]] = []
     # An account holding a position in a flagged market has its equity measured at a
     # doubtful mark: none of its positions is liquidated on the strength of it.
     flagged = np.array([ms.flagged for ms in market_states], dtype=np.bool_)
     doubtful = (positions[:, flagged] != 0).any(axis=1)
-    below_now = equity < maintenance
-    if at_index is not None:
-        below_now &= at_index
-    below = np.flatnonzero(below_now & (positions != 0).any(axis=1) & ~doubtful)
+    below = np.flatnonzero((equity < maintenance) & (positions != 0).any(axis=1) & ~doubtful)
     for row in below.tolist():
         shortfall = int(initial[row]) - int(equity[row])
         order_cols = sorted(

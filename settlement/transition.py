@@ -40,8 +40,9 @@ The steps, in order (each one a pure function of what came before):
 9. liquidation penalties on fills of liquidation orders, to the insurance fund;
 10. negative equity: insurance fund, then ADL or socialised loss (not for
     accounts with a position in a market whose oracle is flagged);
-11. health at the new marks and the staged liquidation orders for the next
-    batch (only accounts below maintenance at the marks and at the indexes);
+11. health at the new indexes and the staged liquidation orders for the next
+    batch (accounts below maintenance at the oracle indexes; the mark does
+    not enter the test);
     then the GTC rests for the next batch: the batch's unfilled GTC
     remainders and the rests held in halted markets, reduce-only ones capped
     behind the liquidation orders, every one re-checked against the new
@@ -599,24 +600,22 @@ def apply_batch(
     )
 
     # 11. health and staged liquidations for the next batch
-    eq = equity(post, config)
-    req = requirements(post, config)
+    # judged at the oracle indexes (the mark where a market has no index yet): no auction
+    # print, through the mark, can trigger or prevent a liquidation
     index_marks = np.array(
         [ms.index_price or ms.mark_price for ms in post.market_states], dtype=np.int64
     )
     req_index = requirements(post, config, index_marks)
-    below_at_index = equity(post, config, index_marks) < req_index.maintenance
     orders = plan_liquidations(
         post.accounts,
         post.positions,
-        eq,
-        req.initial,
-        req.maintenance,
+        equity(post, config, index_marks),
+        req_index.initial,
+        req_index.maintenance,
         marks,
         post.market_states,
         config,
         batch.batch_id + 1,
-        below_at_index,
     )
     post = replace(post, pending_liquidations=orders)
     # the rests are judged on the state they rest on, its liquidation orders included

@@ -12,23 +12,30 @@ compute:
 * **the tier** of each position: one selector per tier with
   ``max_lots_(t−1) < |P| ≤ max_lots_t`` (the last tier open above), both
   distances range-checked — ``tier_fractions`` (``searchsorted`` left);
-* **the maintenance requirement per market** at each of the two price sets
-  (marks, indexes): ``q = ⌈|P| × price × multiplier × maintenance_bps / 10 000⌉``
-  as ``10 000·q = |P|·price·multiplier·bps + r`` with ``0 ≤ r ≤ 9 999`` (``r`` and
+* **the maintenance requirement per market** at the indexes (the mark where a
+  market has no index), where the liquidation test judges the account:
+  ``q = ⌈|P| × price × multiplier × maintenance_bps / 10 000⌉`` as
+  ``10 000·q = |P|·price·multiplier·bps + r`` with ``0 ≤ r ≤ 9 999`` (``r`` and
   ``9 999 − r`` range-checked), in 12-bit digits with range-checked carries —
   rounded up, as ``cross_requirements``;
-* **equity against maintenance** at each price set:
+* **equity against maintenance** at the indexes:
   ``C1 + Σ_m P1_m × price_m × multiplier_m − Σ_m q_m = (1 − 2b)·|D|`` in digits,
   ``b`` a bit and ``|D| ≠ 0`` where ``b = 1`` (no negative zero): ``b = 1``
   exactly when the account is below maintenance (``equity < maintenance``);
 * **staging**: the account has pending liquidation orders in the post-state
   (``staged``; ``staged_orders`` of them, non-zero exactly where ``staged``,
   each received as ``TAG_STAGED`` from its record in the post-state root's
-  pending orders, :mod:`.headers`) if and only if it is below maintenance at the marks **and**
-  at the indexes, holds a position in a market with a mark, and holds none in
-  a market whose oracle is flagged — for every account on cross margin. A
-  portfolio-margin account's row proves its cross figures but its staging is
-  not tied to them (the stress-scenario rule is not in the AIR).
+  pending orders, :mod:`.headers`) if and only if it is below maintenance at the
+  **indexes** (the marks' figures do not enter: no auction print, through the mark,
+  can stage or keep off an account), holds a position in a market with a mark, and
+  holds none in a market whose oracle is flagged — for every account on cross
+  margin. A portfolio-margin account's row proves its cross figures but its staging
+  is not tied to them (the stress-scenario rule is not in the AIR).
+
+The liquidation slice (:mod:`.liq_slice`) reads these figures too: its shortfall toward
+initial margin is measured where the account is judged. Nothing is proved at the marks:
+no rule of the batch reads an account's margin there (the public margin terms carry the
+marks' ``price × multiplier × bps`` digits all the same).
 
 Bounds: a digit position of the maintenance identity sums ``10 000·q_k`` and
 at most two products of a position digit and a digit of the public
@@ -67,9 +74,11 @@ from sealbatch.settlement.params import BPS
 
 __all__ = ["PRICE_SETS", "HealthColumns", "health_section", "health_trace"]
 
-#: The two price sets an account is margined at after the batch: the marks, and the
-#: oracle indexes (the mark where a market has no index yet).
-PRICE_SETS = ("mark", "index")
+#: The price sets an account is margined at after the batch, as (the public margin terms'
+#: price set, label): the oracle indexes (the mark where a market has no index yet), where
+#: the liquidation test judges it. The terms carry the marks' figures too (set 0), which
+#: the test does not read.
+PRICE_SETS = ((1, "index"),)
 _CONST_DIGITS = 5  # price × multiplier × bps < 2^54
 _GAP_DIGITS = 2  # tier distances below 2^24
 _TOP = (1 << 24) - 1  # the last tier's upper end: every |position| is below 2^22
@@ -105,7 +114,6 @@ class HealthColumns:
     open_inv: Column
     doubt: Column
     doubt_inv: Column
-    both: Column
     eligible: Column
     staged: Column
     staged_orders: Column
@@ -186,7 +194,7 @@ def health_section(
         gap_hi.append(tuple(ghi))
 
     price_cols = []
-    for s, label in enumerate(PRICE_SETS):
+    for s, label in PRICE_SETS:
         qs, rs, rooms, qcs = [], [], [], []
         for j in range(m):
             tiers = st.margins[j].tiers
@@ -254,7 +262,7 @@ def health_section(
             )
         )
 
-    # staging: below at both price sets, a position where there is a mark, none flagged
+    # staging: below at the indexes, a position where there is a mark, none flagged
     open_, open_inv = sec.one("health.open"), sec.one("health.open_inv")
     doubt, doubt_inv = sec.one("health.doubt"), sec.one("health.doubt_inv")
     held: Expr = const(0)
@@ -264,20 +272,12 @@ def health_section(
         flagged = flagged + pub(ix.flagged(j)) * nz[j]
     _is_nonzero(sec, held, open_, open_inv, "a position at a mark")
     _is_nonzero(sec, flagged, doubt, doubt_inv, "a position in a flagged market")
-    both, eligible, staged = (
-        sec.one("health.both"),
-        sec.one("health.eligible"),
-        sec.one("health.staged"),
-    )
-    sec.transition(
-        both - price_cols[0].below * price_cols[1].below,
-        "statement 4: below maintenance at the marks and at the indexes",
-    )
+    eligible, staged = sec.one("health.eligible"), sec.one("health.staged")
     sec.transition(eligible - open_ * (1 - doubt), "statement 4: liquidable positions")
     sec.boolean(staged, "statement 4: health.staged")
     sec.transition(
-        (1 - portfolio) * (staged - both * eligible),
-        "statement 4: staged for liquidation iff below maintenance",
+        (1 - portfolio) * (staged - price_cols[0].below * eligible),
+        "statement 4: staged for liquidation iff below maintenance at the indexes",
     )
     # the account's pending liquidation orders in the post-state (their records send its row
     # once each, headers.py): some exactly where it is staged
@@ -298,7 +298,6 @@ def health_section(
         open_inv=open_inv,
         doubt=doubt,
         doubt_inv=doubt_inv,
-        both=both,
         eligible=eligible,
         staged=staged,
         staged_orders=orders,
@@ -341,7 +340,7 @@ def _row(
         for c, v in zip(cols.gap_hi[j], two_digits(hi - mags[j]), strict=True):
             out[c.index] = v
     below = []
-    for s, pc in enumerate(cols.prices):
+    for (s, _), pc in zip(PRICE_SETS, cols.prices, strict=True):
         maint = 0
         equity = collateral
         for j in range(m):
@@ -394,7 +393,6 @@ def _row(
     out[cols.open_inv.index] = _inverse(held)
     out[cols.doubt.index] = int(flagged != 0)
     out[cols.doubt_inv.index] = _inverse(flagged)
-    out[cols.both.index] = int(below[0] and below[1])
     out[cols.eligible.index] = int(held != 0 and flagged == 0)
     return out, below
 
@@ -431,13 +429,13 @@ def health_trace(
     rows: list[dict[int, int]] = []
     for r in range(n):
         positions = [int(sw.positions_post[r, j]) for j in range(m)]
-        values, _ = _row(st, cols, int(sw.collateral_post[r]), positions)
-        rule = bool(values[cols.both.index] and values[cols.eligible.index])
+        values, below = _row(st, cols, int(sw.collateral_post[r]), positions)
+        rule = bool(below[0] and values[cols.eligible.index])
         if refuse and not int(sw.portfolio[r]) and rule != (r in staged):
             want = "staged" if rule else "not staged"
             raise ValueError(
                 f"statement 4: account row {r} expected {want} for liquidation (below "
-                f"maintenance at the marks and indexes: {rule}), got the opposite"
+                f"maintenance at the indexes: {below[0]}), got the opposite"
             )
         values[cols.staged.index] = int(r in staged)
         values[cols.staged_orders.index] = orders.get(r, 0)

@@ -1,7 +1,7 @@
 """Statement 4, the staged liquidation orders' content, proved in the batch AIR.
 
 :mod:`.health` proves WHICH accounts have liquidation orders in the post-state (those
-below maintenance at the marks and indexes); this section ties each post-state
+below maintenance at the oracle indexes); this section ties each post-state
 liquidation record (kind 1, :mod:`.headers`) to its account's row and proves of its
 content what :func:`sealbatch.settlement.liquidation.plan_liquidations` fixes
 independently of the slice arithmetic:

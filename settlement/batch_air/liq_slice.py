@@ -7,19 +7,22 @@ account row, that a cross-margin account's slices are exactly
 notional ``N = |P| × mark × multiplier`` (ties: the lower index first), in each
 ``lots = min(⌈S / per_lot⌉, |P|, cap)`` while the shortfall ``S`` toward initial margin,
 running down by ``lots × per_lot`` from one market to the next, is positive, and no order
-once it is not.
+once it is not. The shortfall is measured at the oracle indexes, where the health section
+judges the account (the mark where a market has no index): every staged account has one
+(``equity < maintenance ≤ initial`` there), however far a print moved the mark.
 
-* **the initial requirement per market** ``I = ⌈N·ibps / 10 000⌉`` (``ibps`` the
+* **the initial requirement per market at the index** ``I = ⌈N'·ibps / 10 000⌉``
+  (``N' = |P| × index × multiplier``; ``ibps`` the
   position's tier's ``initial_bps``: tier 0's the public margin terms' — the exchange
   contract pins it to its own —, the other tiers' constants of the AIR,
   :attr:`BatchStatement.liquidation_initial_bps`), from the health section's proved
-  maintenance figures ``10 000·q = N·mbps + r``, ``0 ≤ r ≤ 9 999``, and no new public
-  input: ``mbps·I = ibps·q + δ`` digit by digit (``I`` six digits, five carries),
-  ``δ + 10 000`` in ``[0, 2^15)``, ``r' = 10 000·δ + r·ibps`` and
-  ``10 000·mbps − 1 − r'`` in ``[0, 2^27)``: then ``10 000·mbps·I = ibps·N·mbps + r'``
+  maintenance figures at the indexes ``10 000·q = N'·mbps + r``, ``0 ≤ r ≤ 9 999``, and
+  no new public input: ``mbps·I = ibps·q + δ`` digit by digit (``I`` six digits, five
+  carries), ``δ + 10 000`` in ``[0, 2^15)``, ``r' = 10 000·δ + r·ibps`` and
+  ``10 000·mbps − 1 − r'`` in ``[0, 2^27)``: then ``10 000·mbps·I = ibps·N'·mbps + r'``
   with ``0 ≤ r' < 10 000·mbps``, so ``I`` is exactly the rule's, whatever the bps;
 * **the shortfall** ``S₀ = Σ I − equity`` in unnormalised digits: the health section's
-  ``equity − Σ q = (1 − 2·below)·|D|`` at the marks gives ``S₀ = Σ (I − q) − (1 − 2·below)·|D|``;
+  ``equity − Σ q = (1 − 2·below)·|D|`` at the indexes gives ``S₀ = Σ (I − q) − (1 − 2·below)·|D|``;
 * **per_lot** ``= max(1, ⌊K·ibps₀ / 10 000⌋)`` per market (``K = mark × multiplier``,
   ``ibps₀`` tier 0's) is a derived public input (:meth:`DerivedIndex.per_lot`): the
   verifier and the exchange contract compute it from the margin terms' mark — which the
@@ -146,8 +149,8 @@ def declare(b: AirBuilder, statement: BatchStatement) -> None:
             s_t = _existing(b, f"health.tier[{j}][{t}]") if len(tiers) > 1 else const(1)
             ibps = ibps + (pub(ibps0) if t == 0 else const(i_t)) * s_t
             mbps = mbps + m_t * s_t
-        q = [_existing(b, f"health.mark.q[{j}][{k}]") for k in range(AMOUNT_DIGITS)]
-        r_d = [_existing(b, f"health.mark.r[{j}][{k}]") for k in range(2)]
+        q = [_existing(b, f"health.index.q[{j}][{k}]") for k in range(AMOUNT_DIGITS)]
+        r_d = [_existing(b, f"health.index.r[{j}][{k}]") for k in range(2)]
         r = r_d[0] + DIGIT * r_d[1]
         i_cols, _ = digits(f"i{j}", AMOUNT_DIGITS)
         _, delta_off = digits(f"delta{j}", 2, _DELTA_BITS - 12)
@@ -207,7 +210,7 @@ def generate(tb: TraceBuilder, statement: BatchStatement) -> None:
     sends: list[np.ndarray] = []
     for j in range(m):
         tiers = _tiers(statement, j)
-        k_mult = margins[j].mark * statement.settle.markets[j].multiplier
+        k_mult = margins[j].index_mark * statement.settle.markets[j].multiplier
         rows: list[dict[str, int]] = []
         for a in range(n):
             size = abs(int(sw.positions_post[a, j]))
@@ -304,13 +307,14 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
             _identity(b, f"nc{j}{k}", terms, f"liquidation slice: notional order {j}/{k}")
             before[(j, k)] = w
             before[(k, j)] = 1 - w
-    # the shortfall toward initial margin, S0 = Σ I − equity, in unnormalised digits
-    below = _existing(b, "health.mark.below")
+    # the shortfall toward initial margin at the indexes, S0 = Σ I − equity, in
+    # unnormalised digits
+    below = _existing(b, "health.index.below")
     s0: list[Expr] = []
     for i in range(nd):
-        e: Expr = -((1 - 2 * below) * _existing(b, f"health.mark.d[{i}]"))
+        e: Expr = -((1 - 2 * below) * _existing(b, f"health.index.d[{i}]"))
         for j in range(m):
-            e = e + _existing(b, f"{SECTION}.i{j}[{i}]") - _existing(b, f"health.mark.q[{j}][{i}]")
+            e = e + _existing(b, f"{SECTION}.i{j}[{i}]") - _existing(b, f"health.index.q[{j}][{i}]")
         s0.append(e)
     o = [_existing(b, f"liq.o{j}") for j in range(m)]
     adig = [[_existing(b, f"liq.a{j}[{i}]") for i in range(2)] for j in range(m)]
@@ -458,9 +462,9 @@ def generate_slice(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool 
     o = [trace_int("liq", f"o{j}") for j in range(m)]
     a = [[trace_int("liq", f"a{j}[{i}]") for i in range(2)] for j in range(m)]
     i_d = [[trace_int(SECTION, f"i{j}[{i}]") for i in range(nd)] for j in range(m)]
-    q_d = [[trace_int("health", f"mark.q[{j}][{i}]") for i in range(nd)] for j in range(m)]
-    d_d = [trace_int("health", f"mark.d[{i}]") for i in range(nd)]
-    below = trace_int("health", "mark.below")
+    q_d = [[trace_int("health", f"index.q[{j}][{i}]") for i in range(nd)] for j in range(m)]
+    d_d = [trace_int("health", f"index.d[{i}]") for i in range(nd)]
+    below = trace_int("health", "index.below")
     staged = trace_int("health", "staged")
     nz = [trace_int("health", f"nz[{j}]") for j in range(m)]
     # the cap the post-state's protective flag picks (the breaker section proves the flag)

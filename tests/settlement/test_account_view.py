@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from sealbatch.auction.orders import Order, Side
@@ -57,6 +58,41 @@ def test_liquidation_price_is_the_exact_integer_edge(lots: int) -> None:
     step = -1 if lots > 0 else 1
     e, m = _at_mark(state, price + step)
     assert e < m  # one tick further the account is below maintenance
+
+
+def _at_index(state: LedgerState, price: int) -> tuple[int, int, bool]:
+    """Equity and maintenance of trader 0 at the indexes with BTC's index at ``price``,
+    and whether a batch that leaves the state so stages it for liquidation."""
+    ms = list(state.market_states)
+    ms[0] = replace(ms[0], index_price=price)
+    moved = replace(state, market_states=tuple(ms))
+    index = np.array([m.index_price or m.mark_price for m in moved.market_states], np.int64)
+    row = moved.row(key(0))
+    eq = int(equity(moved, DEFAULT_CONFIG, index)[row])
+    need = int(requirements(moved, DEFAULT_CONFIG, index).maintenance[row])
+    return eq, need, eq < need
+
+
+@pytest.mark.parametrize("lots", [100, -100])
+def test_the_views_liquidation_price_is_the_index_the_account_is_liquidated_at(
+    lots: int,
+) -> None:
+    """Trader 0 also holds 100 ETH, whose mark is 0.5 % above its index: the view's BTC
+    liquidation price is the index at which the account falls below maintenance at the
+    indexes — the liquidation test —, not the edge with ETH held at its mark."""
+    state = _levered(lots, 1_000_000_000)
+    positions = state.positions.copy()
+    positions[state.row(key(0)), 1], positions[state.row(key(1)), 1] = 100, -100
+    ms = list(state.market_states)
+    ms[1] = replace(ms[1], mark_price=ms[1].index_price * 201 // 200)
+    state = replace(state, positions=positions, market_states=tuple(ms))
+    price = account_view(state, DEFAULT_CONFIG, key(0), 0, 0).liquidation_prices["BTC-PERP"]
+    assert isinstance(price, int)
+    assert not _at_index(state, price)[2]  # safe at the price itself
+    assert _at_index(state, price - (1 if lots > 0 else -1))[2]  # liquidated one tick on
+    eq, maint = _at_mark(state, int(state.mark_prices()[0]))
+    at_marks = liquidation_price(state, DEFAULT_CONFIG, state.row(key(0)), 0, eq, maint)
+    assert isinstance(at_marks, int) and abs(price - at_marks) > 1_000
 
 
 def test_an_account_without_positions_has_no_liquidation_price() -> None:

@@ -1,5 +1,5 @@
-"""Statement 4 in the batch AIR: margin after the batch at the marks and indexes, and
-liquidation staging for exactly the accounts below maintenance.
+"""Statement 4 in the batch AIR: margin after the batch at the indexes, and liquidation
+staging for exactly the accounts below maintenance there.
 
 The batch: a published folder where an 8 % crash leaves one leveraged long below
 maintenance (staged for liquidation), a two-market account healthy, a portfolio account
@@ -45,18 +45,18 @@ def test_the_batch_stages_exactly_the_account_below_maintenance(
 ) -> None:
     statement, air, trace = margin_honest
     post = statement.post
-    eq = equity(post, DEFAULT_CONFIG)
-    req = requirements(post, DEFAULT_CONFIG)
+    idx = np.array([ms.index_price or ms.mark_price for ms in post.market_states])
+    eq = equity(post, DEFAULT_CONFIG, idx)
+    req = requirements(post, DEFAULT_CONFIG, idx)
     below = [r for r in range(post.size) if eq[r] < req.maintenance[r]]
     # the batch exercises the rule: one account below, positions held by healthy ones
     assert below == [0] and [r for r, _ in statement.settle_witness.staged] == [0]
     assert post.positions[4].all() and post.portfolio[5]
     check_all(air, trace)
-    for label in ("mark", "index"):
-        flags = trace[column(air, f"health.{label}.below"), : post.size]
-        assert flags.tolist() == [int(r in below) for r in range(post.size)]
+    flags = trace[column(air, "health.index.below"), : post.size]
+    assert flags.tolist() == [int(r in below) for r in range(post.size)]
     # the AIR's maintenance digits are margin.py's requirement, rounded up alike
-    q = sum(int(trace[column(air, f"health.mark.q[0][{k}]"), 0]) << (12 * k) for k in range(6))
+    q = sum(int(trace[column(air, f"health.index.q[0][{k}]"), 0]) << (12 * k) for k in range(6))
     assert q == int(req.maintenance[0])
 
 
@@ -94,8 +94,8 @@ def test_a_wrong_maintenance_is_caught_by_statement_4(
     cheaper tier than the position's size."""
     _, air, honest_trace = margin_honest
     trace = honest_trace.copy()
-    trace[column(air, "health.mark.q[0][0]"), 0] -= 1
-    with pytest.raises(ConstraintViolation, match="statement 4: maintenance \\[0\\] at mark"):
+    trace[column(air, "health.index.q[0][0]"), 0] -= 1
+    with pytest.raises(ConstraintViolation, match="statement 4: maintenance \\[0\\] at index"):
         check_all(air, trace)
     trace = honest_trace.copy()  # account 4 (100 lots, tier 0) claims tier 1
     trace[column(air, "health.tier[0][0]"), 4] = 0
@@ -111,16 +111,16 @@ def test_an_equity_off_by_one_is_caught_by_statement_4(
     (a padding row) claimed below maintenance (a negative zero)."""
     statement, air, honest_trace = margin_honest
     trace = honest_trace.copy()
-    d = [column(air, f"health.mark.d[{k}]") for k in range(6)]
+    d = [column(air, f"health.index.d[{k}]") for k in range(6)]
     trace[d[0], 0] = (int(trace[d[0], 0]) + 1) % DIGIT
     total = sum(int(trace[c, 0]) for c in d)  # the non-zero helper kept consistent
-    trace[column(air, "health.mark.d_inv"), 0] = pow(total, P - 2, P)
+    trace[column(air, "health.index.d_inv"), 0] = pow(total, P - 2, P)
     with pytest.raises(ConstraintViolation, match="statement 4: equity against maintenance"):
         check_all(air, trace)
     trace = honest_trace.copy()
     pad = statement.settle.n_post
-    trace[column(air, "health.mark.below"), pad] = 1
-    with pytest.raises(ConstraintViolation, match="statement 4: below maintenance at mark"):
+    trace[column(air, "health.index.below"), pad] = 1
+    with pytest.raises(ConstraintViolation, match="statement 4: below maintenance at index"):
         check_all(air, trace)
 
 
@@ -132,13 +132,13 @@ def test_a_limb_out_of_range_in_the_health_section_is_caught_by_the_range_check(
     constraint holds — only the 12-bit range lookup refuses it."""
     _, air, honest_trace = margin_honest
     trace = honest_trace.copy()
-    d = [column(air, f"health.mark.d[{k}]") for k in range(6)]
-    assert trace[column(air, "health.mark.below"), 0] == 1 and trace[d[1], 0] > 0
+    d = [column(air, f"health.index.d[{k}]") for k in range(6)]
+    assert trace[column(air, "health.index.below"), 0] == 1 and trace[d[1], 0] > 0
     trace[d[0], 0] += DIGIT
     trace[d[1], 0] -= 1
-    trace[column(air, "health.mark.d_carry[0][0]"), 0] += 1
+    trace[column(air, "health.index.d_carry[0][0]"), 0] += 1
     total = sum(int(trace[c, 0]) for c in d)
-    trace[column(air, "health.mark.d_inv"), 0] = pow(total, P - 2, P)
+    trace[column(air, "health.index.d_inv"), 0] = pow(total, P - 2, P)
     # the liquidation slice reads the shortfall's digits too (liq_slice.py): its carries
     # out of digit 0 move by the same unit (+1 in the last slice's ceiling identity, −v in
     # the shortfall-ran-out one)
@@ -164,13 +164,15 @@ def test_a_staged_account_left_out_of_the_trace_fails_its_liquidation_orders(
         check_all(air, trace)
 
 
-# --- the boundary: equity exactly at maintenance at the indexes, below it at the marks ------
+# --- the boundary: the indexes decide, the marks do not -----------------------------------
 
 
-def _boundary_publication(collateral_shift: int) -> tuple[dict[str, str], LedgerState]:
-    """The crash batch with prints 0.5 % below the index (the mark steps under it) and a
-    sixth account, a 100-lot long, whose collateral is moved by ``collateral_shift``."""
-    cheap = {m: p * (BPS - 50) // BPS for m, p in CRASHED.items()}
+def _boundary_publication(
+    collateral_shift: int, print_bps: int = -50
+) -> tuple[dict[str, str], LedgerState]:
+    """The crash batch with prints ``print_bps`` off the index (the mark steps that way)
+    and a sixth account, a 100-lot long, whose collateral is moved by ``collateral_shift``."""
+    prints = {m: p * (BPS + print_bps) // BPS for m, p in CRASHED.items()}
     base = margin_pre()
     s = funded([1] * (len(MARGIN_BOOK) + 1))
     pos = np.zeros((len(MARGIN_BOOK) + 1, 2), dtype=np.int64)
@@ -189,7 +191,7 @@ def _boundary_publication(collateral_shift: int) -> tuple[dict[str, str], Ledger
         batch_id=0,
         timestamp_ms=10_000,
     )
-    return crash_publication(pre, cheap)
+    return crash_publication(pre, prints)
 
 
 def _at_index(post: LedgerState) -> tuple[int, int]:
@@ -199,37 +201,73 @@ def _at_index(post: LedgerState) -> tuple[int, int]:
     return int(eq[6]), int(need[6])
 
 
+def _below_at_marks(post: LedgerState) -> bool:
+    return bool(equity(post, DEFAULT_CONFIG)[6] < requirements(post, DEFAULT_CONFIG).maintenance[6])
+
+
+def _stage_6(p: LedgerState) -> LedgerState:
+    lo = p.pending_liquidations[0]
+    extra = LiquidationOrder(key(6), replace(lo.resting, trader=key(6).address))
+    return replace(p, pending_liquidations=(*p.pending_liquidations, extra))
+
+
+def _unstage_6(p: LedgerState) -> LedgerState:
+    kept = tuple(lo for lo in p.pending_liquidations if lo.account != key(6))
+    return replace(p, pending_liquidations=kept)
+
+
 @pytest.fixture(scope="module")
 def boundary() -> tuple[dict[str, str], LedgerState]:
+    """Account 6 exactly at maintenance at the indexes; prints 0.5 % below the index."""
     _, first = _boundary_publication(0)
     eq, need = _at_index(first)
     return _boundary_publication(need - eq)
+
+
+@pytest.fixture(scope="module")
+def above_the_index() -> tuple[dict[str, str], LedgerState]:
+    """Account 6 one unit below maintenance at the indexes; prints 0.5 % above the index."""
+    _, first = _boundary_publication(0, 50)
+    eq, need = _at_index(first)
+    return _boundary_publication(need - eq - 1, 50)
 
 
 def test_an_account_below_maintenance_at_the_marks_only_is_not_staged(
     boundary: tuple[dict[str, str], LedgerState],
 ) -> None:
     """Account 6 sits exactly at maintenance at the indexes (healthy) and below it at
-    the marks: the rule does not stage it, and a post-state that stages it is caught
-    by statement 4."""
+    the marks (a print below the index stepped the mark down): the rule does not stage
+    it, and a post-state that stages it is caught by statement 4."""
     files, post = boundary
     eq, need = _at_index(post)
-    assert eq == need
-    assert equity(post, DEFAULT_CONFIG)[6] < requirements(post, DEFAULT_CONFIG).maintenance[6]
+    assert eq == need and _below_at_marks(post)
     statement = statement_of(files)
     assert [r for r, _ in statement.settle_witness.staged] == [0]
     air, trace = generate(statement, rows_for(statement))
     check_all(air, trace)
-    assert trace[column(air, "health.mark.below"), 6] == 1
     assert trace[column(air, "health.index.below"), 6] == 0
     assert all(trace[column(air, f"health.index.d[{k}]"), 6] == 0 for k in range(6))
+    forged = statement_of(republish(files, _stage_6))
+    refused_and_rejected(forged, "statement 4", "statement 4: staged for liquidation iff")
 
-    def stage_6(p: LedgerState) -> LedgerState:
-        lo = p.pending_liquidations[0]
-        extra = LiquidationOrder(key(6), replace(lo.resting, trader=key(6).address))
-        return replace(p, pending_liquidations=(*p.pending_liquidations, extra))
 
-    forged = statement_of(republish(files, stage_6))
+def test_an_account_below_maintenance_at_the_indexes_only_is_staged(
+    above_the_index: tuple[dict[str, str], LedgerState],
+) -> None:
+    """Account 6 is one unit below maintenance at the indexes and above it at the marks
+    (a print above the index stepped the mark up): the rule stages it — its slice sized
+    by the shortfall at the indexes — the honest trace holds, and a post-state that
+    leaves it out is caught by statement 4."""
+    files, post = above_the_index
+    eq, need = _at_index(post)
+    assert eq == need - 1 and not _below_at_marks(post)
+    statement = statement_of(files)
+    assert [r for r, _ in statement.settle_witness.staged] == [0, 6]
+    assert [lo.resting.order.quantity for lo in post.pending_liquidations][1] >= 1
+    air, trace = generate(statement, rows_for(statement))
+    check_all(air, trace)
+    assert trace[column(air, "health.index.below"), 6] == 1
+    forged = statement_of(republish(files, _unstage_6))
     refused_and_rejected(forged, "statement 4", "statement 4: staged for liquidation iff")
 
 
@@ -245,7 +283,6 @@ def test_an_equity_one_below_the_boundary_is_caught_by_statement_4(
     trace[column(air, "health.index.below"), 6] = 1
     trace[d[0], 6] = 1
     trace[column(air, "health.index.d_inv"), 6] = 1
-    trace[column(air, "health.both"), 6] = 1
     with pytest.raises(
         ConstraintViolation, match="statement 4: equity against maintenance at index"
     ):

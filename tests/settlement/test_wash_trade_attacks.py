@@ -18,13 +18,16 @@ itself moves nothing between its accounts. What such a print may still move:
    (fixed in the rule: the breaker compares the marks before and after the
    batch, which a print moves by at most ``mark_step_bps``; an index move
    beyond ``breaker_bps`` still trips it);
-3. the liquidation test: an account is liquidated only below maintenance at
-   the mark and at the index, and a print above the index steps the mark up,
-   so one print a batch keeps an account below maintenance at the index open.
+3. the liquidation test, which took an account only below maintenance at
+   the mark and at the index: a print above the index stepped the mark up, so
+   one print a batch kept an account below maintenance at the index open
+   (fixed in the rule: an account is judged at the index alone, so a print
+   can neither keep it open nor, stepping the mark down, liquidate it).
 
 These are rules the batch proof proves (docs/stark.md: the funding rule, the
-breaker, the liquidation flag), so these tests describe the holes
-(``xfail(strict=True)``) rather than change the rules. Fixed at intake:
+breaker, the liquidation flag), so the fixes changed the proved statement;
+the tests assert the attacks fail (1: that the gain stays within the mark
+rule's bound). Fixed at intake (not proved):
 
 4. the reveal margin check of a market order, which judged it at the edge of
    a band around the last print while the batch's band is around the mark: a
@@ -45,9 +48,9 @@ import pytest
 from sealbatch.auction.orders import Order, Side
 from sealbatch.settlement.errors import InsufficientMargin
 from sealbatch.settlement.funding import PPM
-from sealbatch.settlement.ledger import LedgerState
+from sealbatch.settlement.ledger import LedgerState, equity
 from sealbatch.settlement.liquidation import liquidation_slice_lots
-from sealbatch.settlement.margin import RevealMarginCheck
+from sealbatch.settlement.margin import RevealMarginCheck, requirements
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
 from tests.settlement.conftest import TRADERS, key
 from tests.settlement.test_price_attacks import BTC, MULT, PRICES, RICH, _book, _cross, _settle
@@ -195,25 +198,37 @@ def test_a_reduce_only_close_cannot_hand_a_sibling_the_loss_beyond_its_equity() 
     assert honest - _at_index(after, [1, 2, 3]) > 200_000_000
 
 
-def _liquidated_after(prints: bool) -> bool:
-    # account 4 is long 100 lots with 324 000 000 of equity at the index: maintenance there
-    # is 325 000 000; accounts 0 and 1 are its owner's too, account 3 the honest short
-    state = _book([RICH, RICH, RICH, RICH, 324_000_000], [0, 0, 0, -100, 100])
-    orders = _cross(0, 1, INDEX * 10_100 // BPS) if prints else []
+def _liquidated_after(
+    prints: bool, equity_at_index: int = 324_000_000, bps: int = 10_100
+) -> tuple[bool, bool]:
+    """Whether account 4 is staged for liquidation after batch 1, and whether it is below
+    maintenance at the post-state's mark.
+
+    Account 4 is long 100 lots with ``equity_at_index`` (324 000 000: 1 000 000 below
+    maintenance there, 325 000 000); accounts 0 and 1 are its owner's too and print 1 lot
+    at index × bps / 10 000, account 3 is the honest short."""
+    state = _book([RICH, RICH, RICH, RICH, equity_at_index], [0, 0, 0, -100, 100])
+    orders = _cross(0, 1, INDEX * bps // BPS) if prints else []
     after, _ = _settle(state, 1, orders)
-    return key(4) in [lo.account for lo in after.pending_liquidations]
+    assert after.market_state(BTC).index_price == INDEX
+    below_at_mark = bool(
+        equity(after, DEFAULT_CONFIG)[4] < requirements(after, DEFAULT_CONFIG).maintenance[4]
+    )
+    return key(4) in [lo.account for lo in after.pending_liquidations], below_at_mark
 
 
 def test_an_account_below_maintenance_at_the_index_is_liquidated() -> None:
-    assert _liquidated_after(prints=False)
+    assert _liquidated_after(prints=False) == (True, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="liquidation needs maintenance broken at the mark and at the index: a 1-lot wash "
-    "print 1 % above the index steps the mark up 10 bps, enough to keep a 100-lot long 1 000 000 "
-    "below maintenance at the index unliquidated (its penalty up to 65 000 000 saved for "
-    "65 650 of fees a batch; the premium can be held at the 50 bps band)",
-)
 def test_a_wash_print_cannot_keep_an_account_below_maintenance_at_the_index_open() -> None:
-    assert _liquidated_after(prints=True)
+    """A 1-lot print 1 % above the index steps the mark up 10 bps: account 4 is above
+    maintenance at the mark, still 1 000 000 below it at the index, and is liquidated."""
+    assert _liquidated_after(prints=True) == (True, False)
+
+
+def test_a_wash_print_below_the_index_cannot_liquidate_an_account_healthy_there() -> None:
+    """Account 4 holds 1 000 000 above maintenance at the index; a 1-lot print 1 % below
+    the index steps the mark down 10 bps, below maintenance at the mark: not liquidated."""
+    assert _liquidated_after(prints=False, equity_at_index=326_000_000) == (False, False)
+    assert _liquidated_after(prints=True, equity_at_index=326_000_000, bps=9_900) == (False, True)
