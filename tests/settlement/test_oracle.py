@@ -287,3 +287,90 @@ def test_one_liar_per_family_of_three_cannot_move_the_index(
     honest_prices = [p for (f, i), p in prices.items() if i < 2]
     assert r.trusted is not None
     assert min(honest_prices) - 1 <= r.trusted <= max(honest_prices)
+
+
+# --- abi_encode: its own words for plain static values, eth_abi for the rest --------
+
+_WORD_TYPES = ("uint64", "bytes32", "address")
+
+
+def _plain(kind: str) -> st.SearchStrategy[object]:
+    if kind == "uint64":
+        return st.sampled_from([0, 1, 2**63, 2**64 - 1]) | st.integers(0, 2**64 - 1)
+    if kind == "bytes32":
+        return st.binary(min_size=32, max_size=32)
+    return st.binary(min_size=20, max_size=20).flatmap(
+        lambda b: st.sampled_from(
+            ["0x" + b.hex(), "0x" + b.hex().upper(), address_of(keccak256(b))]
+        )
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(_WORD_TYPES), min_size=1, max_size=6).flatmap(
+    lambda kinds: st.tuples(st.just(kinds), st.tuples(*(_plain(k) for k in kinds)))
+))  # fmt: skip
+def test_abi_encode_writes_eth_abis_words(case: tuple[list[str], tuple[object, ...]]) -> None:
+    from eth_abi import encode
+
+    from sealbatch.settlement import oracle
+
+    kinds, values = case
+    assert oracle._static_words(kinds, list(values)) is not None  # its own words
+    assert oracle.abi_encode(kinds, list(values)) == encode(kinds, list(values))
+
+
+@pytest.mark.parametrize(
+    ("kinds", "values"),
+    [
+        (["uint64"], [2**64]),
+        (["uint64"], [-1]),
+        (["uint64"], [True]),
+        (["uint64"], [1.0]),
+        (["bytes32"], [b"\x01" * 31]),
+        (["bytes32"], [b"\x01" * 33]),
+        (["address"], ["0x" + "ab" * 19]),
+        (["address"], ["0x" + "gg" * 20]),
+        (["address"], [b"\x01" * 20]),
+        (["address"], ["0X" + "ab" * 20]),
+        (["string"], ["BTC-PERP"]),
+        (["uint64", "uint64"], [1]),
+    ],
+)
+def test_abi_encode_leaves_the_rest_to_eth_abi(kinds: list[str], values: list[object]) -> None:
+    # not of the plain form: eth_abi encodes it or refuses it, as it always has
+    from eth_abi import encode
+
+    from sealbatch.settlement import oracle
+
+    assert oracle._static_words(kinds, values) is None
+    try:
+        expected: bytes | type[BaseException] = encode(kinds, values)
+    except Exception as exc:  # whatever eth_abi raises
+        expected = type(exc)
+    try:
+        got: bytes | type[BaseException] = oracle.abi_encode(kinds, values)
+    except Exception as exc:
+        got = type(exc)
+    assert got == expected
+
+
+def test_a_rounds_digest_does_not_import_eth_abi() -> None:
+    # a verifier checking one batch derives every report's digest: no 0.15-0.3 s import
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "from tests.settlement.conftest import oracle_round\n"
+        "from sealbatch.settlement.oracle import OracleRound\n"
+        "r = oracle_round(1, 1_000, {'BTC-PERP': 100_000, 'ETH-PERP': 3_000})\n"
+        "OracleRound.from_dict(r.to_dict(), 'oracle.json').digest()\n"
+        "assert 'eth_abi' not in sys.modules, 'eth_abi imported'\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert done.returncode == 0, done.stderr
