@@ -656,9 +656,17 @@ def _published_fills(
     return out
 
 
+_SCALARS = frozenset((int, str, bool, type(None)))
+
+
 def _difference(expected: object, published: object, path: str) -> str | None:
     """The first value of ``expected`` that ``published`` does not hold, of the same JSON
     type (a further key of ``published`` is ignored, like any extra key), or None."""
+    kind = type(expected)
+    if kind in _SCALARS:  # most values: checked first, without the ABC checks below
+        if type(published) is not kind or published != expected:
+            return f"{path}: published {published!r}, recomputed {expected!r}"
+        return None
     if isinstance(expected, Mapping):
         if not isinstance(published, Mapping):
             return f"{path or '.'}: published {published!r}, recomputed an object"

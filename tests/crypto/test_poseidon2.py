@@ -100,6 +100,15 @@ def test_known_answer_vectorised(name: str) -> None:
     assert permute(state).tolist() == expected  # a single (16,) state
 
 
+@pytest.mark.parametrize("name", sorted(KNOWN_ANSWERS))
+def test_known_answer_straight_line(name: str) -> None:
+    # the single-state permutation the sponge of hash_elements runs (generated code)
+    state, expected = KNOWN_ANSWERS[name]
+    assert p2.permute_list(list(state)) == expected
+    top = [P - 1 - i for i in range(16)]
+    assert p2.permute_list(top) == permute_scalar(top)
+
+
 def test_known_answers_in_one_batch() -> None:
     names = sorted(KNOWN_ANSWERS)
     batch = np.array([KNOWN_ANSWERS[n][0] for n in names] * 3, dtype=np.uint64)
