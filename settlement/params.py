@@ -72,7 +72,9 @@ class MarketRisk:
         calm_batches: calm batches in a row before protective mode ends.
         protective_band_bps: the wider price band the venue uses in protective mode.
         protective_liquidation_lots: the smaller slice cap in protective mode.
-        mark_band_bps: the mark never leaves index ± this.
+        mark_band_bps: the mark never leaves index ± this; at most the lowest tier's
+            maintenance_bps, so an account at maintenance at the index (the
+            liquidation test) is never bankrupt at the mark.
         mark_step_bps: one batch moves the mark's premium over the index by at
             most this fraction of the index.
     """
@@ -122,6 +124,16 @@ class MarketRisk:
         _check("protective_liquidation_lots", self.protective_liquidation_lots, 1, MAX_LOTS)
         _check("mark_band_bps", self.mark_band_bps, 0, 1_000)
         _check("mark_step_bps", self.mark_step_bps, 0, self.mark_band_bps)
+        if self.mark_band_bps > self.tiers[0].maintenance_bps:
+            # Liquidation is judged at the index and deficits are measured at the mark:
+            # with the mark within mark_band_bps of the index, an account at or above
+            # maintenance at the index has non-negative equity at the mark only when no
+            # tier's maintenance is below the band.
+            raise SettlementError(
+                f"mark_band_bps: expected at most the lowest tier's maintenance_bps "
+                f"({self.tiers[0].maintenance_bps}) for {self.market.market_id}, "
+                f"got {self.mark_band_bps}"
+            )
 
     @property
     def market_id(self) -> str:
