@@ -64,7 +64,8 @@ class MarketRisk:
         shock_bps: the price move of this market in portfolio stress scenarios.
         liquidation_penalty_bps: penalty on a liquidation fill's notional, to insurance.
         max_slippage_bps: a liquidation order's limit is the tighter of mark ∓ this
-            and index ∓ this.
+            and index ∓ this; at least mark_band_bps, so the limit never stays on the
+            far side of the index.
         max_liquidation_lots: the largest liquidation slice per account per batch.
         breaker_bps: a mark move beyond this fraction of the previous batch's mark
             trips the breaker (the marks, not the prints: a thin print moves the mark
@@ -134,6 +135,13 @@ class MarketRisk:
                 f"({self.tiers[0].maintenance_bps}) for {self.market.market_id}, "
                 f"got {self.mark_band_bps}"
             )
+        if self.max_slippage_bps < self.mark_band_bps:
+            # A liquidation sell's limit is max(mark, index) − slippage: below the band a
+            # mark held at its edge by prints keeps the limit above every bid at the index.
+            raise SettlementError(
+                f"max_slippage_bps: expected at least mark_band_bps ({self.mark_band_bps}) "
+                f"for {self.market.market_id}, got {self.max_slippage_bps}"
+            )
 
     @property
     def market_id(self) -> str:
@@ -163,7 +171,10 @@ class SettlementConfig:
         portfolio_floor_bps: portfolio margin is never below this fraction of
             the account's gross notional.
         portfolio_maintenance_bps: portfolio maintenance = this fraction of
-            the portfolio initial requirement (rounded up).
+            the portfolio initial requirement (rounded up); with portfolio_floor_bps
+            it must leave maintenance at least the widest mark_band_bps of the gross
+            notional, so a hedged account at maintenance at the indexes is solvent
+            with each mark at the opposite edge of its band.
         forfeit_bond: the least an unrevealed commitment forfeits (its own
             bond when larger).
         deleverage: ADL or socialised loss when the insurance fund is exhausted.
@@ -194,6 +205,17 @@ class SettlementConfig:
                     raise SettlementError(f"correlation_bps: expected symmetric, got {corr}")
         _check("portfolio_floor_bps", self.portfolio_floor_bps, 0, BPS)
         _check("portfolio_maintenance_bps", self.portfolio_maintenance_bps, 1, BPS)
+        widest = max(r.mark_band_bps for r in self.markets)
+        if widest * BPS > self.portfolio_floor_bps * self.portfolio_maintenance_bps:
+            # Each market's mark may sit at the opposite edge of its band: a hedged
+            # portfolio loses up to the widest band on its gross notional there, and its
+            # maintenance is at least floor × maintenance fraction of that notional.
+            raise SettlementError(
+                "portfolio_floor_bps: expected portfolio_floor_bps × "
+                f"portfolio_maintenance_bps / 10000 at least the widest mark_band_bps "
+                f"({widest}), got {self.portfolio_floor_bps} × "
+                f"{self.portfolio_maintenance_bps} / 10000"
+            )
         _check("forfeit_bond", self.forfeit_bond, 0, MAX_BALANCE)
         if not isinstance(self.deleverage, DeleverageMode):
             raise SettlementError(
