@@ -65,7 +65,7 @@ from sealbatch.auction.commit_reveal import RevealedOrder, SealedBatch
 from sealbatch.auction.commitment import commitment_root, compute_commitments
 from sealbatch.auction.markets import DEFAULT_MARKETS
 from sealbatch.auction.orders import Order, Side
-from sealbatch.crypto.eip712 import Address, address_of
+from sealbatch.crypto.eip712 import Address, address_of, checksum_address
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.crypto.proof import StarkProof
 from sealbatch.crypto.size import bytes_gas
@@ -108,8 +108,9 @@ def _round(keys: list[bytes], batch_id: int, ts: int) -> OracleRound:
 
 
 def _addresses(n: int) -> list[Address]:
-    # distinct, well-formed addresses without n key derivations
-    return [Address("0x" + keccak256(b"bench", i.to_bytes(8, "big")).hex()[:40]) for i in range(n)]
+    # distinct addresses without n key derivations, in the EIP-55 form the venue
+    # publishes (so `sealbatch verify --public` takes a folder of these files)
+    return [checksum_address(keccak256(b"bench", i.to_bytes(8, "big"))[:20]) for i in range(n)]
 
 
 def genesis(accounts: int, config: SettlementConfig) -> LedgerState:
