@@ -310,6 +310,49 @@ def test_keypers_that_withhold_their_shares_are_named(
         assert "withheld" in capsys.readouterr().out, name
 
 
+def test_an_opened_batch_can_claim_no_key_unavailable_order_nor_withheld_keyper(
+    cv: Committee3, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once the secret is combined it is published and anyone decrypts: a forfeited
+    encrypted order relabelled ``key_unavailable``, or a ``withheld`` fault against the
+    keyper that did not release (its share was not needed), fails replay."""
+    cv.deal(3)
+    _to_commit(cv.venue, 3)
+    for name, order in (
+        ("alice", Order("BTC-PERP", Side.BUY, 650_000, 3)),
+        ("bob", Order("BTC-PERP", Side.SELL, 649_000, 3)),
+        ("carol", Order("BTC-PERP", Side.BUY, 650_000, MAX_LOTS)),
+    ):
+        assert _post(cv, _body(cv, name, order, 3)[0]).status_code == 200
+    rec = _open(cv, 3)
+    assert [o["outcome"] for o in rec["threshold"]["outcomes"]] == [
+        "decrypted",
+        "decrypted",
+        "rejected",
+    ]
+    assert rec["threshold"]["faults"] == []
+    cv.venue.service.wait_published()
+    src = Path(cv.venue.service.settings.publish_dir or "") / "batch-3"
+    assert main(["replay", str(src)]) == 0
+    capsys.readouterr()
+    member3 = cv.committee.member(3).address
+    withheld = {"kind": "withheld", "index": 3, "keyper": member3, "share": None,
+                "signature": None, "at_ms": cv.venue.clock.now_ms(), "detail": ""}  # fmt: skip
+    for name, want in (("relabelled", "the secret is published"), ("withheld", "withheld")):
+        dst = tmp_path / f"b-{name}"
+        dst.mkdir()
+        for f in src.iterdir():
+            (dst / f.name).write_text(f.read_text())
+        doc = json.loads((src / "threshold.json").read_text())
+        if name == "relabelled":
+            doc["outcomes"][2]["outcome"] = "key_unavailable"
+        else:
+            doc["faults"].append(withheld)
+        (dst / "threshold.json").write_text(json.dumps(doc))
+        assert main(["replay", str(dst)]) == 1, name
+        assert want in capsys.readouterr().out, name
+
+
 def test_a_keyper_repeating_a_bad_share_is_recorded_once(cv: Committee3) -> None:
     """Each signed share that does not verify was recorded as a fault, kept in memory
     until the batch clears and published in its threshold.json: a keyper posting
