@@ -26,12 +26,15 @@ The rules (docs/threshold.md), for batch ``b`` while batch ``c`` is collecting:
   (``bad_share``); a valid share taken before the batch's seal is recorded as
   evidence of an early release (``early_release``) against its keyper;
 * with ``t`` valid shares the batch secret is combined and checked against the
-  batch key.
+  batch key;
+* a batch that clears without its secret while an encrypted order waited for it
+  (``key_unavailable``) names every keyper that gave no valid share by the end of
+  the wait (``withheld``, :func:`withheld_faults`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +74,7 @@ __all__ = [
     "Seal",
     "ShareOutcome",
     "round_deadlines",
+    "withheld_faults",
 ]
 
 #: How many batches ahead of the one collecting a dealing may be for.
@@ -262,7 +266,8 @@ class KeyBook:
     seals: dict[int, Seal] = field(default_factory=dict)
     shares: dict[int, dict[int, ReleasedShare]] = field(default_factory=dict)
     secrets: dict[int, int] = field(default_factory=dict)
-    #: batch -> faults recorded against keypers (bad shares, early releases)
+    #: batch -> faults recorded against keypers (bad shares, early releases; the
+    #: withheld shares are added when the batch clears, :func:`withheld_faults`)
     faults: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     #: batch -> commitment -> (ciphertext, the trader's signature over it)
     ciphertexts: dict[int, dict[bytes, tuple[bytes, bytes]]] = field(default_factory=dict)
@@ -623,6 +628,31 @@ class KeyBook:
             self.faults,
             self.ciphertexts,
         )
+
+
+def withheld_faults(
+    committee: Committee, batch_id: int, shares: Mapping[int, ReleasedShare], deadline_ms: int
+) -> list[dict[str, Any]]:
+    """The ``withheld`` faults of a batch that cleared without its secret: one per keyper
+    whose valid share the venue did not hold by ``deadline_ms`` (the end of the key wait),
+    by index. A keyper that sent only a bad share gave no valid one either (its
+    ``bad_share`` fault stays beside). Nothing is signed: the evidence is the absence
+    of the keyper's signed share from the batch's published shares, which anyone checks
+    (docs/threshold.md, "Liveness")."""
+    return [
+        {
+            "kind": "withheld",
+            "index": m.index,
+            "keyper": m.address,
+            "share": None,
+            "signature": None,
+            "at_ms": deadline_ms,
+            "detail": f"no valid share of batch {batch_id} by {deadline_ms}, the end of the "
+            f"key wait: fewer than {committee.threshold} were released",
+        }
+        for m in committee.members
+        if m.index not in shares
+    ]
 
 
 def batch_key_json(key: BatchKey) -> dict[str, Any]:

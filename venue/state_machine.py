@@ -97,6 +97,7 @@ from sealbatch.venue.key_book import (
     ShareOutcome,
     batch_key_json,
     round_deadlines,
+    withheld_faults,
 )
 from sealbatch.venue.order_status import OrderStatus, update_order_statuses
 from sealbatch.venue.rfq import (
@@ -1212,6 +1213,14 @@ class VenueStateMachine:
         seal = keys.seals.get(batch_id)
         shares = keys.shares.get(batch_id, {})
         dealing_round = keys.round_json(batch_id)
+        faults = list(keys.faults.get(batch_id, []))
+        if key is not None and any(o["outcome"] == "key_unavailable" for o in outcomes.values()):
+            faults += withheld_faults(
+                keys.committee,
+                batch_id,
+                shares,
+                self.schedule.windows(batch_id).reveal_close_ms + self.key_wait_ms,
+            )
         summary: dict[str, Any] = {
             "public_key": None if key is None else "0x" + key.public_key.hex(),
             # the dealers left out of the key, as threshold.json's round lists them
@@ -1219,7 +1228,7 @@ class VenueStateMachine:
             "seal": None if seal is None else seal.to_json(),
             "shares": [s.to_json() for _, s in sorted(shares.items())],
             "secret": None if secret is None else "0x" + secret.to_bytes(32, "big").hex(),
-            "faults": list(keys.faults.get(batch_id, [])),
+            "faults": faults,
             "outcomes": [{"commitment": "0x" + c.hex(), **outcomes[c]} for c in cts],
         }
         if self.publications_kept:

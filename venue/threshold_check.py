@@ -16,6 +16,9 @@ Anyone holding the folder recomputes, from public data only (docs/threshold.md):
    key, and the published secret is their combination (``x·G`` is the key);
 4. every fault is what it says: a ``bad_share`` is signed by the keyper named
    and does not verify; an ``early_release`` verifies and came before the seal;
+   the ``withheld`` faults (last, by index) name exactly the keypers without a
+   share among the published ones when an encrypted order is ``key_unavailable``,
+   and there are none otherwise;
 5. every ciphertext is signed by its trader, and opening it with the secret
    gives the published outcome: a decrypted order is in ``orders.csv`` under
    its commitment, exactly; a forfeited one (its reason recomputed) is among
@@ -286,8 +289,26 @@ def _difference(
     want_secret = None if secret is None else "0x" + secret.to_bytes(32, "big").hex()
     if want_secret != published_secret:
         return f"secret: expected {want_secret} from the shares, got {published_secret}"
-    # 4. faults
+    # 4. faults: the signed ones (bad and early shares), then the withheld shares
+    unavailable = any(o["outcome"].text() == "key_unavailable" for o in doc["outcomes"].items())
+    withheld: list[int] = []
     for f in doc["faults"].items():
+        if f["kind"].text() == "withheld":
+            index = f["index"].uint()
+            keyper = f["keyper"].address()
+            if not (f["share"].is_null() and f["signature"].is_null()):
+                return f"withheld fault against keyper {index}: expected no share or signature"
+            if keyper != committee.member(index).address:
+                return (
+                    f"withheld fault against keyper {index}: expected its address "
+                    f"{committee.member(index).address}, got {keyper}"
+                )
+            if sealed_ms is not None and f["at_ms"].uint() < sealed_ms:
+                return f"withheld fault against keyper {index}: the wait ended before the seal"
+            withheld.append(index)
+            continue
+        if withheld:
+            return f"faults: expected the withheld shares last, got {f['kind'].text()} after them"
         index, released, got = _key_share(f, batch_id, domain)
         if got != committee.member(index).address:
             return f"fault against keyper {index}: expected its signature, got {got}'s"
@@ -303,6 +324,13 @@ def _difference(
             not valid or (sealed_ms is not None and f["at_ms"].uint() >= sealed_ms)
         ):
             return f"fault against keyper {index}: an early_release that is not one"
+    silent = [m.index for m in committee.members if m.index not in taken]
+    want_withheld = silent if unavailable and secret is None else []
+    if withheld != want_withheld:
+        return (
+            f"withheld faults: expected keypers {want_withheld} (no valid share of a batch "
+            f"cleared without its secret), got {withheld}"
+        )
     # 5. ciphertexts and outcomes
     outcomes = {o["commitment"].hex_bytes(32): o for o in doc["outcomes"].items()}
     cts = doc["ciphertexts"].items()

@@ -10,6 +10,7 @@ their shares.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from sealbatch.crypto.eip712 import sign_digest, signing_digest
 from sealbatch.crypto.keccak import keccak256
 from sealbatch.crypto.threshold import CURVE_ORDER
 from sealbatch.venue.app import create_app
+from sealbatch.venue.cli import main
 from sealbatch.venue.client import VenueClient
 from sealbatch.venue.clock import ManualClock
 from sealbatch.venue.committee import (
@@ -228,8 +230,8 @@ def test_a_ciphertext_length_tells_only_the_market_the_commitment_names(cv: Comm
     strict=True,
     reason="a batch whose key was never combined forfeits every encrypted commitment not "
     "revealed by hand (key_unavailable): n - t + 1 keypers that withhold their shares "
-    "take honest traders' bonds, and the withholding keypers are not named as faults; "
-    "returning those bonds needs a third fate beside revealed and forfeited in the "
+    "take honest traders' bonds (they are named as withheld faults, the bonds stay "
+    "forfeited); returning those bonds needs a third fate beside revealed and forfeited in the "
     "batch statement and its proof (docs/threshold.md, Liveness)",
 )
 def test_keypers_that_withhold_their_shares_cost_no_honest_trader_its_bond(
@@ -250,6 +252,105 @@ def test_keypers_that_withhold_their_shares_cost_no_honest_trader_its_bond(
     rec = _record(cv.venue, 3)
     assert {o["outcome"] for o in rec["threshold"]["outcomes"]} == {"key_unavailable"}
     assert rec["forfeits"] == []
+
+
+def test_keypers_that_withhold_their_shares_are_named(
+    cv: Committee3, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A batch that clears without its secret (``key_unavailable``) names every keyper
+    that gave no valid share by the end of the wait as ``withheld``: keyper 2 (silent)
+    and keyper 3 (a bad share only, beside its ``bad_share``), not keyper 1. Replay
+    recomputes the list from the published shares: a withheld keyper dropped from it,
+    or an honest one added, fails ``sealbatch replay``."""
+    cv.deal(3)
+    _to_commit(cv.venue, 3)
+    cv.venue.traders["alice"].submit(
+        Order("BTC-PERP", Side.BUY, 650_000, 3), bond=BOND, encrypted=True
+    )
+    cv.venue.traders["bob"].submit(
+        Order("BTC-PERP", Side.SELL, 649_000, 3), bond=BOND, encrypted=True
+    )
+    _to_sealed(cv.venue, 3)
+    assert cv.release(1, 3).json()["combined"] is False
+    assert cv.release(3, 3, share=cv.share_of(3, 3) + 1).status_code == 400
+    deadline = cv.venue.clock.now_ms() + 500 + 1
+    cv.venue.clock.set(deadline)  # past key_wait_ms
+    cv.venue.service.advance()
+    rec = _record(cv.venue, 3)
+    faults = rec["threshold"]["faults"]
+    assert [(f["kind"], f["index"]) for f in faults] == [
+        ("bad_share", 3),
+        ("withheld", 2),
+        ("withheld", 3),
+    ]
+    for f in faults[1:]:
+        assert f["keyper"] == cv.committee.member(f["index"]).address
+        assert f["share"] is None and f["signature"] is None
+        assert f["at_ms"] <= deadline
+    cv.venue.service.wait_published()
+    src = Path(cv.venue.service.settings.publish_dir or "") / "batch-3"
+    doc = json.loads((src / "threshold.json").read_text())
+    assert doc["faults"] == faults
+    assert main(["replay", str(src)]) == 0
+    capsys.readouterr()
+    member1 = cv.committee.member(1).address
+    for name, edit in (
+        ("dropped", lambda fs: fs[:-1]),
+        ("honest", lambda fs: [*fs[:1], {**fs[1], "index": 1, "keyper": member1}, *fs[2:]]),
+        ("signed", lambda fs: [*fs[:1], {**fs[1], "signature": fs[0]["signature"]}, *fs[2:]]),
+    ):
+        dst = tmp_path / f"b-{name}"
+        dst.mkdir()
+        for f in src.iterdir():
+            (dst / f.name).write_text(f.read_text())
+        edited = json.loads((src / "threshold.json").read_text())
+        edited["faults"] = edit(edited["faults"])
+        (dst / "threshold.json").write_text(json.dumps(edited))
+        assert main(["replay", str(dst)]) == 1, name
+        assert "withheld" in capsys.readouterr().out, name
+
+
+def test_an_opened_batch_can_claim_no_key_unavailable_order_nor_withheld_keyper(
+    cv: Committee3, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once the secret is combined it is published and anyone decrypts: a forfeited
+    encrypted order relabelled ``key_unavailable``, or a ``withheld`` fault against the
+    keyper that did not release (its share was not needed), fails replay."""
+    cv.deal(3)
+    _to_commit(cv.venue, 3)
+    for name, order in (
+        ("alice", Order("BTC-PERP", Side.BUY, 650_000, 3)),
+        ("bob", Order("BTC-PERP", Side.SELL, 649_000, 3)),
+        ("carol", Order("BTC-PERP", Side.BUY, 650_000, MAX_LOTS)),
+    ):
+        assert _post(cv, _body(cv, name, order, 3)[0]).status_code == 200
+    rec = _open(cv, 3)
+    assert [o["outcome"] for o in rec["threshold"]["outcomes"]] == [
+        "decrypted",
+        "decrypted",
+        "rejected",
+    ]
+    assert rec["threshold"]["faults"] == []
+    cv.venue.service.wait_published()
+    src = Path(cv.venue.service.settings.publish_dir or "") / "batch-3"
+    assert main(["replay", str(src)]) == 0
+    capsys.readouterr()
+    member3 = cv.committee.member(3).address
+    withheld = {"kind": "withheld", "index": 3, "keyper": member3, "share": None,
+                "signature": None, "at_ms": cv.venue.clock.now_ms(), "detail": ""}  # fmt: skip
+    for name, want in (("relabelled", "the secret is published"), ("withheld", "withheld")):
+        dst = tmp_path / f"b-{name}"
+        dst.mkdir()
+        for f in src.iterdir():
+            (dst / f.name).write_text(f.read_text())
+        doc = json.loads((src / "threshold.json").read_text())
+        if name == "relabelled":
+            doc["outcomes"][2]["outcome"] = "key_unavailable"
+        else:
+            doc["faults"].append(withheld)
+        (dst / "threshold.json").write_text(json.dumps(doc))
+        assert main(["replay", str(dst)]) == 1, name
+        assert want in capsys.readouterr().out, name
 
 
 def test_a_keyper_repeating_a_bad_share_is_recorded_once(cv: Committee3) -> None:

@@ -332,14 +332,15 @@ class ReleasedSharePublic(_Public):
 
 
 class KeyperFaultPublic(_Public):
-    """A fault recorded against a keyper: a share that does not verify, or one
-    released before the batch's seal."""
+    """A fault recorded against a keyper: a share that does not verify, one released
+    before the batch's seal, or no valid share by the end of the key wait of a batch
+    that cleared without its secret (``withheld``: no share or signature)."""
 
-    kind: Literal["bad_share", "early_release"]
+    kind: Literal["bad_share", "early_release", "withheld"]
     index: int
     keyper: str
-    share: str
-    signature: str
+    share: str | None
+    signature: str | None
     at_ms: int
     detail: str
 
