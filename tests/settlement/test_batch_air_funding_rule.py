@@ -265,6 +265,8 @@ def _post_sample(price: int | None) -> Rule:
     in place of the one in force over ``dt`` before it."""
 
     def rule(state: MarketState, risk: MarketRisk, premium: int, index: int, dt: int) -> Any:
+        if state.market != BTC:
+            return funding.update_funding(state, risk, premium, index, dt)
         after = update_mark(index, premium, price, risk.mark_band_bps, risk.mark_step_bps)[1]
         return funding.update_funding(state, risk, after, index, dt)
 
