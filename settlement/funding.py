@@ -1,14 +1,18 @@
 """Funding: the mark premium over the index, a capped rate, a cumulative index.
 
 Every batch whose oracle reading for a market is trusted adds a premium sample
-``P' × Δt`` to that market, traded or not: ``P'`` is the mark premium after the
-batch (:func:`sealbatch.settlement.oracle.update_mark`: it moves toward
+``P × Δt`` to that market, traded or not: ``Δt`` is the time since the previous
+oracle round and ``P`` the mark premium in force over it, the one the previous
+batch left (:func:`sealbatch.settlement.oracle.update_mark`: it moves toward
 ``clearing − index`` by at most ``mark_step_bps`` of the index a batch, decays
 toward 0 by as much in a batch without a trade, and stays within
-``± mark_band_bps``), ``Δt`` the time since the previous oracle round (so the
-average is time-weighted). A flagged batch adds no sample (the mark premium
-stays as it was). So one thin print moves an interval's average premium by at
-most one step for one batch, and a print every batch by at most the band.
+``± mark_band_bps``). So the interval's average is the time-weighted average of
+the mark premium over the time each value held. A flagged batch adds no sample
+(the mark premium stays as it was). A batch's print moves the premium only
+after it: it counts from the next batch on, for the time it held, by at most
+one step a batch (and a print every batch by at most the band). A long gap
+before a batch weighs the premium that held through it, never the batch's print.
+
 When a funding interval of ``funding_interval_batches`` batches ends, the rate
 is the average premium relative to the index, clamped to ``± funding_cap_bps``:
 
@@ -74,10 +78,11 @@ def update_funding(
     Args:
         state: the market's state before the batch.
         risk: the market's rules (interval, cap, multiplier).
-        premium: the market's mark premium after this batch (ticks, the
-            sample, whether or not the batch traded).
+        premium: the market's mark premium before this batch (ticks, the
+            sample: the one in force over ``dt``, as the previous batch left
+            it, whether or not this batch trades).
         index: the oracle index used for the premium (ticks, > 0).
-        dt_ms: time since the previous oracle round (weight of this sample).
+        dt_ms: time since the previous oracle round (weight of this sample, ms).
     """
     psum, ptime = state.premium_sum, state.premium_time
     if dt_ms > 0:

@@ -27,7 +27,8 @@ The steps, in order (each one a pure function of what came before):
    where the oracle refused the reveal: a commitment in a flagged or halted
    market, or of a trader holding a position in a flagged market;
 6. funding: each market with a trusted index this round adds its premium
-   sample and, at an interval end, steps its funding index (a flagged market
+   sample (the mark premium before the batch, in force over the time since the
+   previous one, weighted by it) and, at an interval end, steps its funding index (a flagged market
    neither samples nor counts the batch); accounts pay ``position × Δindex``
    on the positions they held during the interval (before this batch's fills);
 7. fills (the auction's, then the blocks'): positions move by ± lots,
@@ -469,8 +470,9 @@ def apply_batch(
             insurance += amount
             forfeits.append((key, amount))
 
-    # 6. funding on the positions held before this batch's fills; its sample is the
-    # mark premium after the batch (step 8 publishes it), where the index is trusted
+    # 6. funding on the positions held before this batch's fills; where the index is
+    # trusted its sample is the mark premium in force over dt, the one before the batch
+    # (this batch's print moves the mark, step 8, and counts from the next batch on)
     mult = multipliers(config)
     new_ms = []
     funding: dict[str, FundingUpdate] = {}
@@ -491,7 +493,7 @@ def apply_batch(
             ms2, upd = update_funding(
                 replace(ms, index_price=index, index_time_ms=oracle_round.timestamp_ms),
                 risk,
-                marked[mid][1],
+                ms.premium,
                 index,
                 dt,
             )
@@ -539,7 +541,7 @@ def apply_batch(
         risk = config.markets[j]
         last = price or ms.last_price
         mark, premium = ms.mark_price, ms.premium
-        if mid in marked:  # trusted: the mark rule's, as step 6 sampled it
+        if mid in marked:  # trusted: the mark rule's (the next batch's funding sample)
             mark, premium = marked[mid]
         elif not ms.index_price:  # never a trusted index: the last clearing price
             mark = last or ms.mark_price

@@ -4,8 +4,8 @@ The header section (:mod:`.headers`) proves the post-state's funding index is th
 pre-state's plus ``ΔF`` (public, the settlement statement's). This section proves
 ``ΔF`` and the post-state's premium terms are what the transition's
 :func:`sealbatch.settlement.funding.update_funding` gives (``transition.py`` step 6),
-from the pre-state header, the batch's time and the post-state's index and mark
-premium. Market ``j``'s rule sits on row ``j`` of the section ``fund`` (shared columns,
+from the pre-state header (its mark premium the sample), the batch's time and the
+post-state's index. Market ``j``'s rule sits on row ``j`` of the section ``fund`` (shared columns,
 its constraints boundaries at row ``j``, so each market's own terms are constants):
 
 * **header fields** arrive by the bus: every state-header row sends, for each of its
@@ -13,22 +13,24 @@ its constraints boundaries at row ``j``, so each market's own terms are constant
   e0, e1, e2, e3)`` (the next row's elements, copied into ``fund.next0…2``, where it
   straddles two), as often as the
   column ``fund.use<k>`` says; row ``j`` receives the pre-state's batch id, timestamp
-  ``S``, premium sum ``P0``, premium time ``Q0`` and interval count ``B0``, and the
-  post-state's index ``X``, index time, mark premium ``Q1`` (the one the mark rule
-  proves, :mod:`.marks`), premium sum, premium time and interval count. Where a tuple
-  has a constant 0 (a sign, a top limb) the field is proved not negative and below 2^48
-  (``B0``: 2^24; ``X``: 2^36 and ``|Q1|``: 2^36, their limbs 12-bit digits);
+  ``S``, mark premium ``Q`` (the one the previous batch's mark rule proved,
+  :mod:`.marks`), premium sum ``P0``, premium time ``Q0`` and interval count ``B0``,
+  and the post-state's index ``X``, index time, premium sum, premium time and interval
+  count. Where a tuple has a constant 0 (a sign, a top limb) the field is proved not
+  negative and below 2^48 (``B0``: 2^24; ``X``: 2^36 and ``|Q|``: 2^36, their limbs
+  12-bit digits);
 * **trusted** ``t``: the post-state's index time is the batch's time ``T``
   (``hdr.time0/1``, the oracle round's), which the transition writes exactly for a
   market with a trusted index this round (``t·d = 0`` for both limb differences ``d``,
   ``1 − t = Σ d·w``);
 * **dt** ``= T − S`` (0 when the pre-state is the genesis, batch id −1: its sign bit):
   four range-checked digits and a borrow bit;
-* **sampled** where trusted, traded or not: the **accumulation** ``U = P0 + t·Q1·dt``
+* **sampled** where trusted, traded or not: the **accumulation** ``U = P0 + t·Q·dt``
   (sign and six digits, a digit identity with carries, :mod:`.limbs`) and
-  ``V = Q0 + t·dt`` (four digits). The sample is the post-batch mark premium, not the
-  clearing price's premium: a thin print moves it by at most ``mark_step_bps`` of the
-  index a batch, within ``± mark_band_bps``;
+  ``V = Q0 + t·dt`` (four digits). The sample is the mark premium in force over ``dt``,
+  the pre-batch one, not the batch's own (nor the clearing price's premium): a thin
+  print counts from the next batch on, for the time it held, by at most
+  ``mark_step_bps`` of the index a batch, within ``± mark_band_bps``;
 * **interval end** ``e``: ``(2e − 1)(B0 + 1 − N) − (1 − e) ∈ [0, 2^24)`` (``N`` =
   ``funding_interval_batches``, a constant of the AIR), ``te = t·e``; the post-state
   holds ``B0 + t − te·(B0 + 1)`` batches and premium terms ``(1 − te)·U``,
@@ -132,7 +134,7 @@ def _identity_terms(v: Mapping[str, Any], mk: _Market) -> dict[str, list[list[An
     su, t = v["su"], v["t"]
     out: dict[str, list[list[Any]]] = {name: [[] for _ in range(n)] for name, n in
                                        _IDENTITIES.items()}  # fmt: skip
-    # acc: U − P0 − t·Q1·dt = 0
+    # acc: U − P0 − t·Q·dt = 0 (Q the pre-state's mark premium)
     acc = out["acc"]
     sign_u, sign_p, sign_q = 1 - 2 * su, 1 - 2 * v["p0_s"], 1 - 2 * v["pm_s"]
     for k in range(5):
@@ -218,9 +220,9 @@ def _fields(statement: BatchStatement, j: int) -> list[tuple[str, int]]:
         ("p0", market_field(j, "premium_sum")),
         ("q0", market_field(j, "premium_time")),
         ("b0", market_field(j, "interval_batches")),
+        ("pm", market_field(j, "premium")),  # the sample: the premium in force over dt
         ("tsp", post + HEADER_FIELDS["timestamp"]),
         ("x", post + market_field(j, "index")),
-        ("pm", post + market_field(j, "premium")),
         ("i1", post + market_field(j, "index_time_ms")),
         ("p1", post + market_field(j, "premium_sum")),
         ("q1", post + market_field(j, "premium_time")),
@@ -250,7 +252,7 @@ def _received(v: Mapping[str, Any], prefix: str) -> list[Any]:
         return [0, v[f"{prefix}_0"], v[f"{prefix}_1"], 0]
     if prefix in ("b0", "b1"):
         return [0, v[prefix], 0, 0]
-    if prefix == "pm":  # the mark premium, as digits
+    if prefix == "pm":  # the pre-state's mark premium, as digits
         return [v["pm_s"], v["pm0"] + DIGIT * v["pm1"], v["pm2"], 0]
     return [0, v["x0"] + DIGIT * v["x1"], v["x2"], 0]  # the index, as digits
 
@@ -328,7 +330,7 @@ def _declare_market(
     kd = (dl - (1 - first) * (time[0] - v["ts0"])) * _INV_L
     at(kd * (kd - 1), "dt (low limb)")
     at(dh - (1 - first) * (time[1] - v["ts1"]) + kd, "dt (high limb)")
-    # sampled where trusted (traded or not): the acc identity's t·Q1·dt below
+    # sampled where trusted (traded or not): the acc identity's t·Q·dt below
     # interval end
     b0 = v["b0"]
     gap = (2 * e - 1) * (b0 + 1 - mk.interval) - (1 - e)
@@ -459,7 +461,7 @@ def witness(statement: BatchStatement, j: int, *, refuse: bool = True) -> Fundin
     dt = 0 if first else time - ts
     index = post_ms.index_price
     trusted = int(post_ms.index_time_ms == time)
-    mark_premium = post_ms.premium  # the mark rule's (proved by the mark section)
+    mark_premium = pre_ms.premium  # in force over dt (the previous batch's mark rule's)
     p0, q0, b0 = pre_ms.premium_sum, pre_ms.premium_time, pre_ms.interval_batches
     usum = p0 + trusted * mark_premium * dt
     vt = q0 + trusted * dt

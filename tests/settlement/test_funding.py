@@ -1,8 +1,8 @@
 """Funding: time-weighted mark premium, capped rate, cumulative index, zero-sum payments.
 
-``update_funding`` takes the market's mark premium after the batch as its sample
-(``transition.py`` computes it with ``update_mark``; tests/settlement/test_wash_trade_attacks.py
-checks the two together)."""
+``update_funding`` takes the market's mark premium before the batch, the one in force over
+``dt``, as its sample (``transition.py`` passes the premium the previous batch's ``update_mark``
+left; tests/settlement/test_wash_trade_attacks.py checks the two together)."""
 
 from __future__ import annotations
 

@@ -264,11 +264,12 @@ def test_funding_is_charged_on_positions_held() -> None:
     open_batch = make_batch(
         1,
         [
-            (TRADERS[0], Order("BTC-PERP", Side.BUY, 650_000, 100)),
-            (TRADERS[1], Order("BTC-PERP", Side.SELL, 650_000, 100)),
+            (TRADERS[0], Order("BTC-PERP", Side.BUY, 650_065, 100)),
+            (TRADERS[1], Order("BTC-PERP", Side.SELL, 650_065, 100)),
         ],
     )
     state, _ = apply_batch(state, open_batch, oracle_round(1, 1_000, PRICES), cfg, ORACLE)
+    assert state.market_state("BTC-PERP").premium == 65  # in force from batch 2 on
     paid = 0
     for b in range(2, 2 + 8):
         # the batch trades 65 ticks (100 ppm) above the index every time
@@ -283,6 +284,7 @@ def test_funding_is_charged_on_positions_held() -> None:
         state, w = apply_batch(state, batch, oracle_round(b, 1_000 * b, PRICES), cfg, ORACLE)
         paid += w.funding["BTC-PERP"].delta_index
     # interval 8 batches: the first had no Δt (no sample), so the interval ending at batch 8
-    # averages 7 samples of +65 ticks; rate 100 ppm; Δ = 100 × 650 000 × 100 / 10^6 = 6 500
+    # averages 7 samples of the +65 ticks in force before each batch; rate 100 ppm;
+    # Δ = 100 × 650 000 × 100 / 10^6 = 6 500
     assert paid == 6_500
     assert state.market_state("BTC-PERP").funding_index == 6_500

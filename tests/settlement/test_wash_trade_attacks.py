@@ -4,13 +4,16 @@ A trader holding both sides of a 1-lot cross pays only the two fees: the fill
 itself moves nothing between its accounts. What such a print may still move:
 
 1. the funding premium, within the mark rule's bounds: the premium sample of a
-   batch is the mark premium after it, in every batch with a trusted index
-   (traded or not), so one 1-lot print moves the interval's average by one
-   mark step (10 bps) for one batch of eight (a rate of 124 ppm, not the cap's
-   7 500: a 100-lot short gains 740 502 for 65 498 of fees, where it gained
-   48 684 502 when a print's ``clearing − index`` was the sample and quiet
-   batches took none), and a print every batch walks it one step a batch up
-   to the band (50 bps; a rate of 3 749 ppm: 23 845 812 for 522 688 of fees);
+   batch is the mark premium in force over its Δt, the one before it, in every
+   batch with a trusted index (traded or not), so one 1-lot print counts from
+   the next batch on, by one mark step (10 bps) for one batch of eight (a rate
+   of 124 ppm, not the cap's 7 500: a 100-lot short gains 740 502 for 65 498 of
+   fees, where it gained 48 684 502 when a print's ``clearing − index`` was the
+   sample and quiet batches took none); after a 29 999 ms gap the same print
+   gains less, 142 502 (32 ppm), where it gained 4 913 502 (766 ppm) when a
+   batch sampled its own mark premium weighted by the gap before it; and a
+   print every batch walks it one step a batch up to the band (50 bps; 3 124
+   ppm in the first interval, 19 783 312 for 522 688 of fees);
 2. the circuit breaker: it compared the clearing price with the last print,
    while the price band is around the mark, so two thin prints on either edge
    of the band moved the "last price" by twice the breaker's threshold and put
@@ -52,8 +55,17 @@ from sealbatch.settlement.ledger import LedgerState, equity
 from sealbatch.settlement.liquidation import liquidation_slice_lots
 from sealbatch.settlement.margin import RevealMarginCheck, requirements
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
-from tests.settlement.conftest import TRADERS, key
-from tests.settlement.test_price_attacks import BTC, MULT, PRICES, RICH, _book, _cross, _settle
+from tests.settlement.conftest import ORACLE, TRADERS, key, oracle_round
+from tests.settlement.test_price_attacks import (
+    BTC,
+    MULT,
+    PRICES,
+    RICH,
+    T0,
+    _book,
+    _cross,
+    _settle,
+)
 
 INDEX = PRICES[BTC]
 
@@ -65,51 +77,83 @@ def _at_index(state: LedgerState, rows: list[int]) -> int:
     return sum(int(state.collateral[r]) + int(state.positions[r, j]) * INDEX * MULT for r in rows)
 
 
-def test_wash_prints_do_not_pay_a_funding_position() -> None:
-    """Account 0 is an honest 100-lot long; accounts 1-3 belong to the attacker: 1 short
-    100 lots, 2 and 3 cross 1 lot at index + 0.77 % in the interval's first batch (inside
-    the band; the breaker stays quiet). Nobody else trades. The index never moves.
+def _one_print(gap_ms: int) -> tuple[int, int, int, int, list[int | None]]:
+    """One 1-lot wash print in the first batch of an interval, which follows the pre-state
+    by ``gap_ms``; the other batches follow 1 300 ms apart. Account 0 is an honest 100-lot
+    long; accounts 1-3 belong to the attacker: 1 short 100 lots, 2 and 3 cross 1 lot at
+    index + 0.77 % (inside the band; the breaker stays quiet). The index never moves.
 
-    The sample is the mark premium after each batch: the print moves it by one step
-    (``mark_step_bps`` of the index, 650 ticks) for one batch, the next (quiet) batch
-    takes it back to 0, and all eight batches weigh 1 300 ms. So the rate is at most one
-    step over the interval's batches (125 ppm; 124 after the floors), whatever the print's
-    price: a 100-lot short takes 806 000 of funding for 65 498 of fees (7 500 ppm and
-    48 750 000 when the print's ``clearing − index`` set the interval's rate). The gain
-    still scales with the short, so a short above ~8 lots gains a little: bounded by the
-    step, not by the cap."""
+    Returns the interval's rate (ppm), the honest long's loss, the fees and the attacker's
+    gain, each valued at the index, and each batch's premium sample."""
     risk = DEFAULT_CONFIG.risk(BTC)
     state = _book([RICH, RICH, RICH, RICH], [100, -100, 0, 0])
     attacker = [1, 2, 3]
     before, honest_before = _at_index(state, attacker), _at_index(state, [0])
     price = INDEX + INDEX * risk.funding_cap_bps // BPS + 100  # just above the cap
-    n = risk.funding_interval_batches
-    rate = 0
-    for b in range(1, n + 1):
-        state, w = _settle(state, b, _cross(2, 3, price) if b == 1 else [])
-        ms = state.market_state(BTC)
-        assert not ms.protective
-        step = INDEX * risk.mark_step_bps // BPS
-        assert w.funding[BTC].premium == (step if b == 1 else 0)  # one step, then back
+    rate, t, samples = 0, T0, []
+    for b in range(1, risk.funding_interval_batches + 1):
+        t += gap_ms if b == 1 else 1_300
+        orders = _cross(2, 3, price) if b == 1 else []
+        state, w = _settle(state, b, orders, oracle_round(b, t, PRICES))
+        assert not state.market_state(BTC).protective
+        samples.append(w.funding[BTC].premium)
         rate = w.funding[BTC].rate_ppm
     gain = _at_index(state, attacker) - before
     loss = honest_before - _at_index(state, [0])
     assert gain == loss - state.fee_pool  # the honest long's funding, less the fees
+    return rate, loss, state.fee_pool, gain, samples
+
+
+def test_wash_prints_do_not_pay_a_funding_position() -> None:
+    """One print in the interval's first batch, every batch 1 300 ms apart.
+
+    The sample is the mark premium in force over each batch's Δt, the one before it: the
+    print moves it by one step (``mark_step_bps`` of the index, 650 ticks), which holds for
+    the next batch's 1 300 ms, and that (quiet) batch takes it back to 0. So the rate is at
+    most one step over the interval's batches (125 ppm; 124 after the floors), whatever the
+    print's price: a 100-lot short takes 806 000 of funding for 65 498 of fees (7 500 ppm
+    and 48 750 000 when the print's ``clearing − index`` set the interval's rate). The gain
+    still scales with the short, so a short above ~8 lots gains a little: bounded by the
+    step, not by the cap."""
+    risk = DEFAULT_CONFIG.risk(BTC)
+    n = risk.funding_interval_batches
+    rate, loss, fees, gain, samples = _one_print(1_300)
+    # the sample is the premium in force before each batch: the print's step in batch 2
+    # (held its 1 300 ms), none before it, and back to 0 after the quiet batch 2
+    step = INDEX * risk.mark_step_bps // BPS
+    assert samples == [step if b == 2 else 0 for b in range(1, n + 1)]
     # one step held for one batch of n equal ones: rate ≤ step_bps·100 / n, not the cap
     assert 0 < rate <= risk.mark_step_bps * 100 // n < risk.funding_cap_bps * 100
     per_lot = risk.mark_step_bps * 100 // n * INDEX * MULT // PPM
     assert loss <= 100 * per_lot
-    assert (rate, loss, state.fee_pool, gain) == (124, 806_000, 65_498, 740_502)
+    assert (rate, loss, fees, gain) == (124, 806_000, 65_498, 740_502)
+
+
+def test_a_wash_print_after_a_long_gap_gets_no_more_than_after_a_normal_one() -> None:
+    """The same print in a batch that follows the pre-state by 29 999 ms (the longest gap
+    before the market halts at ``max_price_age_ms``: a protective batch, or one the operator
+    delays). When a batch's sample was its own mark premium after it, weighted by the time
+    before it, the print's step weighed the whole gap: 766 ppm, not 124. The premium in
+    force over that gap was the one before the print (0): the print's step still holds for
+    one 1 300 ms batch only, now diluted by the gap's 29 999 ms of 0."""
+    risk = DEFAULT_CONFIG.risk(BTC)
+    gap = ORACLE.max_price_age_ms - 1
+    normal, long = _one_print(1_300), _one_print(gap)
+    assert long[2] == normal[2] and long[4] == normal[4]  # the same print, fees and samples
+    # the print holds one batch of the interval's time, which the gap only lengthens
+    assert 0 < long[0] <= normal[0] <= risk.mark_step_bps * 100 // risk.funding_interval_batches
+    assert long[1] <= normal[1] and long[3] <= normal[3]
 
 
 def test_a_wash_print_every_batch_walks_funding_to_the_band_at_most() -> None:
     """The attacker of the test above prints 1 lot every batch of the interval, at the
     band's edge (index + 0.52 %): the mark premium walks one step (650) a batch up to the
-    band (3 250) and stays there, so the interval's average is (650 + 1 300 + 1 950 +
-    2 600 + 4 × 3 250) / 8 = 2 437 ticks, a rate of 3 749 ppm: below the band's 5 000 ppm
-    (the rate can never pass it, nor the cap), for the fees of eight prints. A 100-lot
-    short takes 24 368 500 of funding for 522 688 of fees (the cost of a print a batch;
-    the gain scales with the short)."""
+    band (3 250) and stays there; each batch samples the premium in force before it, so the
+    interval's average is (0 + 650 + 1 300 + 1 950 + 2 600 + 3 × 3 250) / 8 = 2 031 ticks,
+    a rate of 3 124 ppm (an interval of prints that all start at the band gives the band's
+    5 000 ppm: the rate can never pass it, nor the cap), for the fees of eight prints. A
+    100-lot short takes 20 306 000 of funding for 522 688 of fees (the cost of a print a
+    batch; the gain scales with the short)."""
     risk = DEFAULT_CONFIG.risk(BTC)
     state = _book([RICH, RICH, RICH, RICH], [100, -100, 0, 0])
     attacker = [1, 2, 3]
@@ -121,15 +165,16 @@ def test_a_wash_print_every_batch_walks_funding_to_the_band_at_most() -> None:
     for b in range(1, n + 1):
         state, w = _settle(state, b, _cross(2, 3, price))
         assert not state.market_state(BTC).protective
-        assert w.funding[BTC].premium == min(b * step, band)  # a step a batch, to the band
+        # the premium in force before the batch: a step a batch, to the band
+        assert w.funding[BTC].premium == min((b - 1) * step, band)
         rate = w.funding[BTC].rate_ppm
     gain = _at_index(state, attacker) - before
     loss = honest_before - _at_index(state, [0])
     assert gain == loss - state.fee_pool
-    average = sum(min(b * step, band) for b in range(1, n + 1)) // n
+    average = sum(min((b - 1) * step, band) for b in range(1, n + 1)) // n
     assert rate == average * PPM // INDEX
     assert 0 < rate <= risk.mark_band_bps * 100 <= risk.funding_cap_bps * 100
-    assert (rate, loss, state.fee_pool, gain) == (3_749, 24_368_500, 522_688, 23_845_812)
+    assert (rate, loss, state.fee_pool, gain) == (3_124, 20_306_000, 522_688, 19_783_312)
 
 
 def test_wash_prints_cannot_hold_the_circuit_breaker() -> None:

@@ -218,9 +218,10 @@ class ReadingPublic(_Public):
 
 class FundingPublic(_Public):
     """A market's funding in a batch: ``premium_ticks`` is the batch's premium sample,
-    the market's mark premium after the batch (None when its oracle reading was
-    flagged: no sample), ``rate_ppm`` and ``delta_index`` the funding step (0 but at an
-    interval's end)."""
+    the market's mark premium before the batch, in force over the time since the
+    previous one and weighted by it (None when its oracle reading was flagged: no
+    sample), ``rate_ppm`` and ``delta_index`` the funding step (0 but at an interval's
+    end)."""
 
     premium_ticks: int | None
     rate_ppm: int
