@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--oracle-sources",
         metavar="FILE",
-        help="oracle configuration file (JSON; docs/formats.md): the sources whose signed "
+        help="oracle configuration file (JSON; docs/oracle.md): the sources whose signed "
         "reports are trusted, their families and the quorum rules (default: "
         "SEALBATCH_ORACLE_SOURCES, else the public development oracle keys)",
     )
