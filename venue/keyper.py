@@ -74,6 +74,28 @@ class KeyperRefused(VenueError):
     code = "keyper_refused"
 
 
+def _check_venue_url(venue_url: str) -> None:
+    """Refuse a venue URL no request could reach, before the keyper starts: its loops only
+    log a venue that does not answer (and retry), so a URL that can never work would leave
+    a keyper running that deals nothing, silently (an out-of-range port even ends them).
+
+    Raises:
+        KeyperRefused: not ``http://`` or ``https://`` with a host, or a port outside 1 to 65535.
+    """
+    expected = "expected an http:// or https:// URL with a host and a port from 1 to 65535"
+    try:
+        url = httpx.URL(venue_url)
+        port = url.port
+    except (httpx.InvalidURL, ValueError):
+        raise KeyperRefused(f"venue: {expected}, got {venue_url!r}") from None
+    if (
+        url.scheme not in ("http", "https")
+        or not url.host
+        or not (port is None or 0 < port < 65536)
+    ):
+        raise KeyperRefused(f"venue: {expected}, got {venue_url!r}")
+
+
 def _h(b: bytes) -> str:
     return "0x" + b.hex()
 
@@ -88,7 +110,8 @@ class Keyper:
         lead: how many batches ahead it deals.
 
     Raises:
-        KeyperRefused: the key is not the committee's keyper of that index.
+        KeyperRefused: the key is not the committee's keyper of that index, ``lead`` is out
+            of range, or ``venue_url`` is no URL a request could reach.
     """
 
     def __init__(self, key: KeyperKey, committee: Committee, venue_url: str, lead: int = 6) -> None:
@@ -100,6 +123,7 @@ class Keyper:
             )
         if not DEALINGS_LEAD <= lead <= 16:
             raise KeyperRefused(f"lead: expected {DEALINGS_LEAD} to 16 batches, got {lead}")
+        _check_venue_url(venue_url)
         self.key = key
         self.committee = committee
         self.venue_url = venue_url.rstrip("/")

@@ -306,6 +306,25 @@ def test_prove_checks_its_output_before_proving(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch-1", "dir"]
 
 
+def test_prove_refuses_an_output_folder_that_takes_no_file_before_proving(
+    unwritable_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: an -o in a read-only folder exits 2 before proving. Checked by creating a
+    file there: root passes ``os.access`` on any folder, /sys included, where no file can
+    be made, and the write failed only after the proof was made."""
+    import sealbatch.crypto.prover as prover
+
+    def no_proving(*args: object, **kwargs: object) -> None:
+        raise AssertionError("proving started")
+
+    monkeypatch.setattr(prover, "prove", no_proving)
+    out = unwritable_dir / "p.bin"
+    assert main(["prove", "--air", "fibonacci", "--rows", "64", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sealbatch prove: error: -o: cannot write into {unwritable_dir}"), err
+    assert not out.exists()
+
+
 def test_prove_replaces_its_output_whole_or_not_at_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,8 +5,10 @@ answer to the letter."""
 
 from __future__ import annotations
 
-import os
+import errno
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,17 +63,35 @@ def test_prove_output(tree: Path, out: str, problem: str | None) -> None:
 
 
 def test_unwritable_folders_are_named(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The folder this process cannot write into is named (``os.access`` says yes to
-    root everywhere, so here it says no for ``dir`` and for ``tree`` itself)."""
-    real = os.access
+    """The folder this process cannot create a file in is named (root may create one
+    anywhere in tmp_path, so here no file can be made in ``dir`` nor in ``tree`` itself).
+    The check makes a file, not ``os.access``, which says yes to root even where no file
+    can be made (``/sys``)."""
+    real = tempfile.mkstemp
     refused = {tree / "dir", tree}
 
-    def access(path: object, mode: int) -> bool:
-        return Path(str(path)) not in refused and real(path, mode)  # type: ignore[arg-type]
+    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        if Path(str(kwargs.get("dir"))) in refused:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(os, "access", access)
-    assert _out_problem(tree / "dir") == f"cannot write into {tree / 'dir'}"
-    assert _out_problem(tree / "dir" / "new" / "report") == f"cannot write into {tree / 'dir'}"
-    assert _out_problem(tree / "new") == f"cannot write into {tree}"
-    assert _output_problem(str(tree / "dir" / "p.bin")) == f"-o: cannot write into {tree / 'dir'}"
-    assert _output_problem(str(tree / "p.bin")) == f"-o: cannot write into {tree}"
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    denied = ": Permission denied"
+    assert _out_problem(tree / "dir") == f"cannot write into {tree / 'dir'}{denied}"
+    assert (
+        _out_problem(tree / "dir" / "new" / "report") == f"cannot write into {tree / 'dir'}{denied}"
+    )
+    assert _out_problem(tree / "new") == f"cannot write into {tree}{denied}"
+    assert (
+        _output_problem(str(tree / "dir" / "p.bin"))
+        == f"-o: cannot write into {tree / 'dir'}{denied}"
+    )
+    assert _output_problem(str(tree / "p.bin")) == f"-o: cannot write into {tree}{denied}"
+    assert sorted(p.name for p in tree.iterdir()) == ["dir", "file"]  # no probe left behind
+    assert _out_problem(tree / "file" / "x") is not None
+
+
+def test_the_checks_leave_no_file_behind(tree: Path) -> None:
+    assert _out_problem(tree / "dir") is None
+    assert _output_problem(str(tree / "dir" / "p.bin")) is None
+    assert sorted(p.name for p in tree.rglob("*")) == ["dir", "file"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,33 @@ def test_serve_says_an_environment_bound_as_typed(
     assert main(["serve", "--port", "18123"]) == 2
     err = capsys.readouterr().err
     assert err == "sealbatch serve: error: commit_window_ms: expected at least 10, got 0\n"
+
+
+def test_the_oracle_sources_help_names_the_page_of_the_file_format() -> None:
+    """README and docs/api.md send operators to docs/oracle.md for the sources file
+    (its "Oracle sources: operator configuration" section); ``serve --help`` does too."""
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    serve = commands.choices["serve"]
+    (option,) = [a for a in serve._actions if "--oracle-sources" in a.option_strings]
+    assert option.help is not None and "docs/oracle.md" in option.help
+    page = (Path(__file__).resolve().parents[2] / "docs" / "oracle.md").read_text()
+    assert "## Oracle sources: operator configuration" in page
+
+
+def test_an_l1_node_that_does_not_answer_is_one_line_before_binding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--l1 URL`` with no node there: the reason in one line, exit 2, and no uvicorn
+    traceback of the app's failed start (the node is asked before the port is bound)."""
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    db = f"sqlite:///{tmp_path / 'venue.db'}"
+    argv = ["serve", "--port", "18123", "--db", db, "--no-prove", "--l1", url]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"sealbatch serve: error: l1: expected a JSON-RPC node at {url}, got no answer\n"
+    assert not (tmp_path / "venue.db").exists()

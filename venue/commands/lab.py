@@ -13,14 +13,13 @@ exists and is not empty is refused unless ``--overwrite`` is given.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from sealbatch.research.scenarios import SCENARIO_DIR
 from sealbatch.research.studies import STUDY_DIR
-from sealbatch.venue.commands.output_dirs import parent_folder_problem
+from sealbatch.venue.commands.output_dirs import output_dir_problem, parent_folder_problem
 
 __all__ = ["register"]
 
@@ -159,7 +158,7 @@ def _out_problem(out: Path) -> str | None:
     if out.exists():
         if not out.is_dir():
             return f"expected a directory, got the file {out}"
-        return None if os.access(out, os.W_OK | os.X_OK) else f"cannot write into {out}"
+        return output_dir_problem(out)  # makes and removes one file there
     return parent_folder_problem(out, makes_parents=True)
 
 

@@ -40,9 +40,11 @@ def output_dir_problem(path: Path) -> str | None:
 def parent_folder_problem(path: Path, *, makes_parents: bool) -> str | None:
     """Why the folder ``path`` goes into cannot take it, or None when it can.
 
-    The folder must be a directory this process can write into (``os.access``; the
-    check writes nothing). What ``path`` itself is (a folder, a file) is the caller's
-    check.
+    The folder must be a directory this process can create a file in: the check creates
+    and removes one temporary file there, as :func:`output_dir_problem` does
+    (``os.access`` alone says yes to root on a folder that takes no file, such as
+    ``/sys``, and the write failed only after minutes of proving). What ``path`` itself
+    is (a folder, a file) is the caller's check.
 
     Args:
         path: what the command writes: a file, or a folder it makes.
@@ -59,6 +61,10 @@ def parent_folder_problem(path: Path, *, makes_parents: bool) -> str | None:
             return f"expected a directory, got the file {folder}"
     elif not folder.is_dir():
         return f"expected an existing folder for {path}, {folder} is not one"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"cannot write into {folder}"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".sealbatch-write-check-", dir=folder)
+    except OSError as exc:
+        return f"cannot write into {folder}: {exc.strerror or exc}"
+    os.close(fd)
+    os.unlink(probe)
     return None

@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--oracle-sources",
         metavar="FILE",
-        help="oracle configuration file (JSON; docs/formats.md): the sources whose signed "
+        help="oracle configuration file (JSON; docs/oracle.md): the sources whose signed "
         "reports are trusted, their families and the quorum rules (default: "
         "SEALBATCH_ORACLE_SOURCES, else the public development oracle keys)",
     )
@@ -280,6 +280,17 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"sealbatch serve: error: {problem}", file=sys.stderr)
         return 2
+    chain = None
+    if settings.l1_url:
+        from sealbatch.venue import l1
+
+        if settings.l1_url != l1.EMBEDDED:
+            try:
+                # a node that does not answer: one line before binding, not uvicorn's traceback
+                chain = l1.connect(settings.l1_url)
+            except SealbatchError as exc:
+                print(f"sealbatch serve: error: {exc}", file=sys.stderr)
+                return 2
     for default in settings.development_defaults():
         print(f"sealbatch serve: development default on: {default}", file=sys.stderr)
     import gc
@@ -288,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
     # collection walk it: collect young objects less often.
     gc.set_threshold(50_000, 20, 100)
     try:
-        app = create_app(settings)
+        app = create_app(settings, chain=chain)
         uvicorn.run(
             app,
             host=args.host,

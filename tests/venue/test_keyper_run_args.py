@@ -1,0 +1,67 @@
+"""``sealbatch keyper run``: a venue URL no request could reach is refused before it starts.
+
+The keyper's loops log a venue that does not answer and try again, so a URL
+that can never work left a keyper running that dealt nothing: ``127.0.0.1:8000``
+(no scheme) logged the same warning for ever, and a port past 65535 ended its
+loops at the first request without a word while the process ran on and exited 0.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from sealbatch.venue.cli import main
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("committee") / "keys"
+    assert main(["keyper", "init", "--threshold", "2", "--size", "3", "--out", str(out)]) == 0
+    return out
+
+
+def _run(keys: Path, venue: str) -> int:
+    return main(
+        [
+            "keyper",
+            "run",
+            "--key",
+            str(keys / "keyper-1.json"),
+            "--committee",
+            str(keys / "committee.json"),
+            "--venue",
+            venue,
+            "--port",
+            "18199",
+            "--lifetime",
+            "2",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "venue",
+    [
+        "http://127.0.0.1:187511",  # a port past 65535
+        "http://127.0.0.1:0",
+        "127.0.0.1:8000",  # no scheme
+        "localhost:8000",
+        "ftp://127.0.0.1:8000",
+        "http://",
+        "http://127.0.0.1:80x",
+    ],
+)
+def test_a_venue_url_no_request_could_reach_exits_2_at_once(
+    keys: Path, venue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start = time.monotonic()
+    assert _run(keys, venue) == 2
+    assert time.monotonic() - start < 1.5  # refused, not run for its --lifetime
+    err = capsys.readouterr().err
+    assert err == (
+        "sealbatch keyper: error: venue: expected an http:// or https:// URL with a host "
+        f"and a port from 1 to 65535, got {venue!r}\n"
+    )
