@@ -25,8 +25,8 @@
   so they are not sold down below the mark in the next batch. What
   no one can cover stays with the bankrupt account. Either way value is
   conserved exactly.
-* Circuit breaker: a mark more than ``breaker_bps`` away from the previous
-  batch's mark, or a flagged oracle, puts the market in protective mode
+* Circuit breaker: a trusted oracle index more than ``breaker_bps`` away from
+  the previous trusted index, or a flagged oracle, puts the market in protective mode
   (longer batches, wider band, smaller liquidation slices, and no new
   liquidation orders on a flagged price) until ``calm_batches`` calm
   batches in a row.
@@ -436,21 +436,22 @@ def _deleverage(
 
 
 def update_breaker(
-    state: MarketState, risk: MarketRisk, mark: int, flagged: bool
+    state: MarketState, risk: MarketRisk, index: int, flagged: bool
 ) -> tuple[MarketState, bool]:
     """Trip or release the circuit breaker; returns the new state and whether it tripped now.
 
-    ``state`` is the market before the batch (its ``mark_price`` the previous
-    mark) and ``mark`` the mark the batch leaves (:func:`~sealbatch.settlement.oracle.update_mark`).
-    Trips when ``|mark − previous| × 10 000 > breaker_bps × previous`` (never on
-    a market's first mark, previous 0) or the oracle is flagged; releases after
-    ``calm_batches`` calm batches in a row. The mark follows the index and moves
-    beyond it by at most ``mark_step_bps`` a batch, so a thin print cannot trip
-    it while an index move beyond ``breaker_bps`` does. The returned state keeps
-    ``state``'s mark: the caller sets the new one.
+    ``state`` is the market before the batch (its ``index_price`` the previous
+    trusted index ``I``) and ``index`` the index the batch leaves (``I'``: this
+    round's trusted index, or ``I`` where the reading is flagged). Trips when
+    ``|I' − I| × 10 000 > breaker_bps × I`` (never where the market had no
+    trusted index before, ``I = 0``: its first index has nothing to be compared
+    with) or the reading is flagged; releases after ``calm_batches`` calm batches
+    in a row (batches that do not trip it, traded or not). The clearing price and the
+    mark take no part, so a print never decides whether the market trips. The
+    returned state keeps ``state``'s index and mark: the caller sets the new ones.
     """
-    prev = state.mark_price
-    moved = bool(prev and abs(mark - prev) * BPS > risk.breaker_bps * prev)
+    prev = state.index_price
+    moved = bool(prev and abs(index - prev) * BPS > risk.breaker_bps * prev)
     if moved or flagged:
         return replace(state, protective=True, calm=0, flagged=flagged), not state.protective
     if state.protective:

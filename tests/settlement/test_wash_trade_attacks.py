@@ -15,9 +15,13 @@ itself moves nothing between its accounts. What such a print may still move:
    while the price band is around the mark, so two thin prints on either edge
    of the band moved the "last price" by twice the breaker's threshold and put
    the market in protective mode (smaller liquidation slices, wider band)
-   (fixed in the rule: the breaker compares the marks before and after the
-   batch, which a print moves by at most ``mark_step_bps``; an index move
-   beyond ``breaker_bps`` still trips it);
+   (fixed in the rule: the breaker compares the trusted indexes before and
+   after the batch, so no print has a say in it; an index move beyond
+   ``breaker_bps`` trips it). When it compared the marks, a print still
+   decided a move within one mark step of the threshold: the index one tick
+   beyond 10 % with a print at the band's bottom left the marks 9.89 % apart
+   (calm), the index one tick under 10 % after a print the batch before left
+   them 10.11 % apart without a print (protective) and 9.90 % with one;
 3. the liquidation test, which took an account only below maintenance at
    the mark and at the index: a print above the index stepped the mark up, so
    one print a batch kept an account below maintenance at the index open
@@ -52,8 +56,17 @@ from sealbatch.settlement.ledger import LedgerState, equity
 from sealbatch.settlement.liquidation import liquidation_slice_lots
 from sealbatch.settlement.margin import RevealMarginCheck, requirements
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
-from tests.settlement.conftest import TRADERS, key
-from tests.settlement.test_price_attacks import BTC, MULT, PRICES, RICH, _book, _cross, _settle
+from tests.settlement.conftest import TRADERS, key, oracle_round
+from tests.settlement.test_price_attacks import (
+    BTC,
+    MULT,
+    PRICES,
+    RICH,
+    T0,
+    _book,
+    _cross,
+    _settle,
+)
 
 INDEX = PRICES[BTC]
 
@@ -149,6 +162,43 @@ def test_wash_prints_cannot_hold_the_circuit_breaker() -> None:
     # put the market in protective mode (nor shrink its liquidation slices).
     assert not any(protective), f"protective after each batch: {protective}"
     assert liquidation_slice_lots(state.market_state(BTC), risk) == risk.max_liquidation_lots
+
+
+def _breaker_after(index: int, prints: bool, primed: bool = False) -> tuple[bool, bool, int]:
+    """BTC-PERP's protective flag, whether it tripped, and its liquidation slice cap after
+    a batch whose oracle index moves from 650 000 to ``index``. ``prints``: accounts 0 and
+    1 (one owner) cross 1 lot at the bottom of the band in that batch; ``primed``: a batch
+    before it, at the unchanged index, with such a print (premium −650, mark 649 350)."""
+    risk = DEFAULT_CONFIG.risk(BTC)
+    state = _book([RICH, RICH, RICH, RICH], [0, 0, 5_000, -5_000])
+
+    def low(state: LedgerState) -> list[tuple[str, Order]]:
+        mark = state.market_state(BTC).mark_price
+        return _cross(0, 1, -((-mark * (BPS - risk.market.band_bps)) // BPS))
+
+    b = 1
+    if primed:
+        state, _ = _settle(state, b, low(state))
+        assert not state.market_state(BTC).protective
+        b = 2
+    rnd = oracle_round(b, T0 + 1_300 * b, {**PRICES, BTC: index})
+    state, w = _settle(state, b, low(state) if prints else [], rnd)
+    ms = state.market_state(BTC)
+    assert ms.index_price == index
+    return ms.protective, BTC in w.tripped, liquidation_slice_lots(ms, risk)
+
+
+def test_a_wash_print_does_not_decide_a_trip_on_the_threshold() -> None:
+    """``breaker_bps`` is 1 000 (10 % of 650 000: 65 000 ticks). The index one tick beyond
+    (715 001) trips the market with or without a 1-lot print at the band's bottom (on the
+    marks, the print left them 9.89 % apart: calm). One tick under (714 999) after a print
+    the batch before it stays calm with or without another print (on the marks: 10.11 %
+    apart without a print, a trip, and 9.90 % with one)."""
+    risk = DEFAULT_CONFIG.risk(BTC)
+    tripped = (True, True, risk.protective_liquidation_lots)
+    calm = (False, False, risk.max_liquidation_lots)
+    assert [_breaker_after(715_001, p) for p in (False, True)] == [tripped, tripped]
+    assert [_breaker_after(714_999, p, primed=True) for p in (False, True)] == [calm, calm]
 
 
 def test_a_thin_print_below_the_mark_does_not_hide_the_band_from_a_market_buy() -> None:
