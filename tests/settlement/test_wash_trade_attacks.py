@@ -26,7 +26,11 @@ itself moves nothing between its accounts. What such a print may still move:
    the mark and at the index: a print above the index stepped the mark up, so
    one print a batch kept an account below maintenance at the index open
    (fixed in the rule: an account is judged at the index alone, so a print
-   can neither keep it open nor, stepping the mark down, liquidate it).
+   can neither keep it open nor, stepping the mark down, liquidate it); and
+   the slice, whose lots were counted at the mark and whose markets were
+   sold in order of notional at the mark: a print 1 % above the index took a
+   lot off a 51-lot slice and, between two positions of equal notional, chose
+   the one sold first (fixed in the rule: the slice is counted at the index).
 
 These are rules the batch proof proves (docs/stark.md: the funding rule, the
 breaker, the liquidation flag), so the fixes changed the proved statement;
@@ -282,3 +286,59 @@ def test_a_wash_print_below_the_index_cannot_liquidate_an_account_healthy_there(
     the index steps the mark down 10 bps, below maintenance at the mark: not liquidated."""
     assert _liquidated_after(prints=False, equity_at_index=326_000_000) == (False, False)
     assert _liquidated_after(prints=True, equity_at_index=326_000_000, bps=9_900) == (False, True)
+
+
+_ETH = "ETH-PERP"
+
+
+def _slices_after(
+    equity_at_index: int, btc: int, eth: int, prints: dict[str, int]
+) -> dict[str, int]:
+    """Account 4's liquidation slices (lots by market) staged in batch 1. Account 4 is
+    long ``btc`` BTC and ``eth`` ETH lots with ``equity_at_index``, accounts 2 and 3 hold
+    the honest shorts; accounts 0 and 1 are account 4's owner's and cross 1 lot at
+    ``index × bps / 10 000`` in each market of ``prints`` (market: bps)."""
+    indexes = {BTC: INDEX, _ETH: PRICES[_ETH]}
+    state = _book([RICH, RICH, RICH, RICH, equity_at_index], [0, 0, -btc, 0, btc])
+    positions = state.positions.copy()
+    positions[3, 1], positions[4, 1] = -eth, eth
+    collateral = state.collateral.copy()
+    collateral[3] += eth * indexes[_ETH] * MULT
+    collateral[4] -= eth * indexes[_ETH] * MULT
+    state = state.with_arrays(positions=positions, collateral=collateral)
+    orders = [
+        o
+        for market, bps in prints.items()
+        for o in (
+            (TRADERS[0], Order(market, Side.BUY, indexes[market] * bps // BPS, 1)),
+            (TRADERS[1], Order(market, Side.SELL, indexes[market] * bps // BPS, 1)),
+        )
+    ]
+    after, _ = _settle(state, 1, orders)
+    assert [after.market_state(m).index_price for m in (BTC, _ETH)] == [INDEX, PRICES[_ETH]]
+    return {
+        lo.resting.order.market: lo.resting.order.quantity
+        for lo in after.pending_liquidations
+        if lo.account == key(4)
+    }
+
+
+def test_a_wash_print_does_not_change_a_slices_size() -> None:
+    """Long 100 BTC lots with 324 800 000 at the index: 325 200 000 short of initial
+    margin, ⌈325.2 M / 6 500 000⌉ = 51 lots at the index. A 1-lot print 1 % above the index
+    steps the mark up 650 ticks; at the mark (per_lot 6 506 500) the slice would be 50."""
+    honest = _slices_after(324_800_000, 100, 0, {})
+    assert honest == {BTC: 51}
+    for bps in (10_100, 9_900):
+        assert _slices_after(324_800_000, 100, 0, {BTC: bps}) == honest
+
+
+def test_a_wash_print_does_not_choose_the_market_sold_first() -> None:
+    """Long 7 BTC and 13 ETH lots, 455 M of notional each at the index, 40 M of equity:
+    51 M short of initial margin. Equal notionals: BTC (the first market) is sold first,
+    all 7 lots (45.5 M), then ⌈5.5 M / 3.5 M⌉ = 2 ETH lots. A 1-lot ETH print 1 % above
+    the index steps ETH's mark up; at the marks ETH came first: 13 ETH lots and 1 BTC."""
+    honest = _slices_after(40_000_000, 7, 13, {})
+    assert honest == {BTC: 7, _ETH: 2}
+    assert _slices_after(40_000_000, 7, 13, {_ETH: 10_100}) == honest
+    assert _slices_after(40_000_000, 7, 13, {BTC: 10_100, _ETH: 9_900}) == honest
