@@ -48,8 +48,7 @@ and ``F`` (``mark.f<j>``, proved a bit there). Range checks are 12-bit lookups:
 
 A batch whose pre-state index reaches 2^28 ticks (the post-state's is below 2^28 by the
 mark section, so the move is too) or whose pre-state calm counter reaches 2^20, cannot be
-proved (the prover refuses it): a
-liveness limit, not a soundness one.
+proved (the prover refuses it): a liveness limit, not a soundness one.
 
 Width: ``5·m + 27`` main columns (37 for two markets) and 24 range lookups.
 """
