@@ -736,7 +736,7 @@ def deploy_exchange(
         penalty_bps: each market's liquidation penalty in bps of a liquidation fill's
             notional, in id order; pinned like the fees (same default).
         initial_bps: each market's tier 0 ``initial_bps``, in id order: the contract derives
-            each market's liquidation ``per_lot`` from it and the mark; pinned like the fees
+            each market's liquidation ``per_lot`` from it and the index; pinned like the fees
             (same default).
         genesis_marks: each market's mark price at the genesis root, in id order: the first
             batch's reference prices must be them, and an escape before any anchor values

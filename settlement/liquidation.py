@@ -25,8 +25,8 @@
   so they are not sold down below the mark in the next batch. What
   no one can cover stays with the bankrupt account. Either way value is
   conserved exactly.
-* Circuit breaker: a mark more than ``breaker_bps`` away from the previous
-  batch's mark, or a flagged oracle, puts the market in protective mode
+* Circuit breaker: a trusted oracle index more than ``breaker_bps`` away from
+  the previous trusted index, or a flagged oracle, puts the market in protective mode
   (longer batches, wider band, smaller liquidation slices, and no new
   liquidation orders on a flagged price) until ``calm_batches`` calm
   batches in a row.
@@ -149,12 +149,14 @@ def plan_liquidations(
     its equity there is below its maintenance requirement there, whatever the auction's
     prints did to the mark — a print can neither trigger a liquidation nor prevent one.
 
-    The slice per account: markets by decreasing notional at the marks; in each, the
-    lots that release the initial-margin shortfall ``initial − equity`` (at the indexes:
-    positive for every account below maintenance there) at the market's lowest-tier
-    initial fraction of the mark (rounded up, so the slice errs on the large side),
-    capped by the position, by the per-batch cap (the smaller protective cap in
-    protective mode) and by the market's largest order. Accounts with a position in a
+    The slice per account is counted at the same indexes (the mark where a market has
+    no index yet), so a print moves neither its size nor its order: markets by
+    decreasing notional at the indexes; in each, the lots that release the
+    initial-margin shortfall ``initial − equity`` (at the indexes: positive for every
+    account below maintenance there) at the market's lowest-tier initial fraction of
+    the index (rounded up, so the slice errs on the large side), capped by the
+    position, by the per-batch cap (the smaller protective cap in protective mode) and
+    by the market's largest order. Accounts with a position in a
     market whose oracle is flagged are skipped (their equity is measured at a doubtful
     price). Each order's limit is the tighter of mark ∓ ``max_slippage_bps`` and index ∓
     ``max_slippage_bps``, its id ``liquidation_order_id(next_batch − 1, account, market)``
@@ -166,12 +168,14 @@ def plan_liquidations(
     flagged = np.array([ms.flagged for ms in market_states], dtype=np.bool_)
     doubtful = (positions[:, flagged] != 0).any(axis=1)
     below = np.flatnonzero((equity < maintenance) & (positions != 0).any(axis=1) & ~doubtful)
+    # the price a slice is counted at: the index, the mark where there is no index yet
+    refs = [int(ms.index_price) or int(marks[j]) for j, ms in enumerate(market_states)]
     for row in below.tolist():
         shortfall = int(initial[row]) - int(equity[row])
         order_cols = sorted(
             range(positions.shape[1]),
             key=lambda j: (
-                -abs(int(positions[row, j]) * int(marks[j]) * config.markets[j].multiplier),
+                -abs(int(positions[row, j]) * refs[j] * config.markets[j].multiplier),
                 j,
             ),
         )
@@ -181,7 +185,7 @@ def plan_liquidations(
             ms = market_states[j]
             if pos == 0 or ms.flagged or marks[j] <= 0 or shortfall <= 0:
                 continue
-            per_lot = max(1, int(marks[j]) * risk.multiplier * risk.tiers[0].initial_bps // BPS)
+            per_lot = max(1, refs[j] * risk.multiplier * risk.tiers[0].initial_bps // BPS)
             lots = -(-shortfall // per_lot)
             cap = liquidation_slice_lots(ms, risk)
             lots = min(lots, abs(pos), cap, risk.market.max_order_lots)
@@ -436,21 +440,22 @@ def _deleverage(
 
 
 def update_breaker(
-    state: MarketState, risk: MarketRisk, mark: int, flagged: bool
+    state: MarketState, risk: MarketRisk, index: int, flagged: bool
 ) -> tuple[MarketState, bool]:
     """Trip or release the circuit breaker; returns the new state and whether it tripped now.
 
-    ``state`` is the market before the batch (its ``mark_price`` the previous
-    mark) and ``mark`` the mark the batch leaves (:func:`~sealbatch.settlement.oracle.update_mark`).
-    Trips when ``|mark − previous| × 10 000 > breaker_bps × previous`` (never on
-    a market's first mark, previous 0) or the oracle is flagged; releases after
-    ``calm_batches`` calm batches in a row. The mark follows the index and moves
-    beyond it by at most ``mark_step_bps`` a batch, so a thin print cannot trip
-    it while an index move beyond ``breaker_bps`` does. The returned state keeps
-    ``state``'s mark: the caller sets the new one.
+    ``state`` is the market before the batch (its ``index_price`` the previous
+    trusted index ``I``) and ``index`` the index the batch leaves (``I'``: this
+    round's trusted index, or ``I`` where the reading is flagged). Trips when
+    ``|I' − I| × 10 000 > breaker_bps × I`` (never where the market had no
+    trusted index before, ``I = 0``: its first index has nothing to be compared
+    with) or the reading is flagged; releases after ``calm_batches`` calm batches
+    in a row (batches that do not trip it, traded or not). The clearing price and the
+    mark take no part, so a print never decides whether the market trips. The
+    returned state keeps ``state``'s index and mark: the caller sets the new ones.
     """
-    prev = state.mark_price
-    moved = bool(prev and abs(mark - prev) * BPS > risk.breaker_bps * prev)
+    prev = state.index_price
+    moved = bool(prev and abs(index - prev) * BPS > risk.breaker_bps * prev)
     if moved or flagged:
         return replace(state, protective=True, calm=0, flagged=flagged), not state.protective
     if state.protective:

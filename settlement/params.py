@@ -67,9 +67,9 @@ class MarketRisk:
             and index ∓ this; at least mark_band_bps, so the limit never stays on the
             far side of the index.
         max_liquidation_lots: the largest liquidation slice per account per batch.
-        breaker_bps: a mark move beyond this fraction of the previous batch's mark
-            trips the breaker (the marks, not the prints: a thin print moves the mark
-            by at most ``mark_step_bps``).
+        breaker_bps: an oracle index move beyond this fraction of the previous
+            trusted index trips the breaker (the trusted indexes: neither a print nor
+            the mark has a say; a market's first index never trips it).
         calm_batches: calm batches in a row before protective mode ends.
         protective_band_bps: the wider price band the venue uses in protective mode.
         protective_liquidation_lots: the smaller slice cap in protective mode.

@@ -37,7 +37,8 @@ The steps, in order (each one a pure function of what came before):
 8. mark prices (the index plus a premium one batch moves by at most
    ``mark_step_bps`` and never beyond ``± mark_band_bps``; unchanged on a
    flagged reading; the last clearing price before a first index), then the
-   circuit breaker on the marks (the batch's against the previous one's);
+   circuit breaker on the trusted indexes (this round's against the previous
+   one's; never a market's first index);
 9. liquidation penalties on fills of liquidation orders, to the insurance fund;
 10. negative equity: insurance fund, then ADL or socialised loss (not for
     accounts with a position in a market whose oracle is flagged);
@@ -545,11 +546,24 @@ def apply_batch(
             mark, premium = marked[mid]
         elif not ms.index_price:  # never a trusted index: the last clearing price
             mark = last or ms.mark_price
-        # the breaker compares the marks (before and after the batch), not the prints
-        ms_b, trip = update_breaker(ms, risk, mark, trusted[mid] is None)
+        # the breaker compares the trusted indexes (before and after the batch): no print
+        # and no mark takes part
+        brk, trip = update_breaker(
+            state.market_states[j], risk, ms.index_price, trusted[mid] is None
+        )
         if trip:
             tripped.append(mid)
-        final_ms.append(replace(ms_b, mark_price=mark, premium=premium, last_price=last))
+        final_ms.append(
+            replace(
+                ms,
+                protective=brk.protective,
+                calm=brk.calm,
+                flagged=brk.flagged,
+                mark_price=mark,
+                premium=premium,
+                last_price=last,
+            )
+        )
     marks = np.array([ms.mark_price for ms in final_ms], dtype=np.int64)
 
     # 9. liquidation penalties, never beyond the account's remaining equity

@@ -816,7 +816,8 @@ contract Exchange {
     ///      digits of |ΔF|, digits of price × multiplier × fee and × penalty, mark > 0,
     ///      flagged, then for the mark and the index price the digits of price × multiplier and
     ///      of price × multiplier × bps per tier, then the digits of the liquidation per_lot
-    ///      max(1, mark × multiplier × initial bps₀ / 10 000) (settlement/liquidation.py).
+    ///      max(1, index × multiplier × initial bps₀ / 10 000), the index price e[g + 1] (the
+    ///      mark where the market has no index yet; settlement/liquidation.py).
     ///      Returns the next position.
     function _checkMarketDerived(
         Statement calldata s,
@@ -854,7 +855,7 @@ contract Exchange {
             }
         }
         // e[g + 4 + 2 * tiers]: tier 0's initial bps, pinned by _checkTerms
-        uint256 perLot = e[g] * mult * e[g + 4 + 2 * tiers] / 10_000;
+        uint256 perLot = e[g + 1] * mult * e[g + 4 + 2 * tiers] / 10_000;
         return _checkDigits(e, at, perLot == 0 ? 1 : perLot, DERIVED_DIGITS);
     }
 

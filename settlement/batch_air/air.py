@@ -24,7 +24,8 @@ accounts. :mod:`.waivers` proves which forfeits are waived: from the halted
 flags, the pre-state header's oracle flags and each forfeit's trader's
 pre-state positions. :mod:`.marks` proves each market's post-state mark, premium and
 last price from the headers, the clearing price and the mark terms; :mod:`.breaker` its
-protective flag and calm counter, which pick the liquidation slice cap.
+protective flag and calm counter (from the pre- and post-state indexes), which pick the
+liquidation slice cap.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ independently of the slice arithmetic:
   ``hdr.mcode`` on record and header rows.
 
 The slice size itself — ``lots = min(⌈shortfall / per_lot⌉, |P|, cap,
-max_order_lots)`` in markets by decreasing notional, and which markets the running
-shortfall skips — is :mod:`.liq_slice`'s.
+max_order_lots)`` in markets by decreasing notional, both at the indexes, and which
+markets the running shortfall skips — is :mod:`.liq_slice`'s.
 
 Width: ``7·m`` main columns (``m`` markets) and ``7·m + 1`` bus interactions for the
 content; 25 main columns and 20 range lookups for the limit, whatever ``m``; 2 main

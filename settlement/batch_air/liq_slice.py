@@ -4,12 +4,13 @@
 market, side, flags, limit and ``1 ≤ lots ≤ min(|P|, cap)``; this section proves, on each
 account row, that a cross-margin account's slices are exactly
 :func:`sealbatch.settlement.liquidation.plan_liquidations`'s: markets by decreasing
-notional ``N = |P| × mark × multiplier`` (ties: the lower index first), in each
+notional ``N' = |P| × index × multiplier`` (ties: the lower market first), in each
 ``lots = min(⌈S / per_lot⌉, |P|, cap)`` while the shortfall ``S`` toward initial margin,
 running down by ``lots × per_lot`` from one market to the next, is positive, and no order
-once it is not. The shortfall is measured at the oracle indexes, where the health section
-judges the account (the mark where a market has no index): every staged account has one
-(``equity < maintenance ≤ initial`` there), however far a print moved the mark.
+once it is not. The shortfall, the order and ``per_lot`` are all counted at the oracle
+indexes, where the health section judges the account (the mark where a market has no
+index): every staged account has a shortfall (``equity < maintenance ≤ initial`` there),
+and a print, which moves the mark only, changes neither a slice's size nor its order.
 
 * **the initial requirement per market at the index** ``I = ⌈N'·ibps / 10 000⌉``
   (``N' = |P| × index × multiplier``; ``ibps`` the
@@ -23,14 +24,17 @@ judges the account (the mark where a market has no index): every staged account 
   with ``0 ≤ r' < 10 000·mbps``, so ``I`` is exactly the rule's, whatever the bps;
 * **the shortfall** ``S₀ = Σ I − equity`` in unnormalised digits: the health section's
   ``equity − Σ q = (1 − 2·below)·|D|`` at the indexes gives ``S₀ = Σ (I − q) − (1 − 2·below)·|D|``;
-* **per_lot** ``= max(1, ⌊K·ibps₀ / 10 000⌋)`` per market (``K = mark × multiplier``,
+* **per_lot** ``= max(1, ⌊K·ibps₀ / 10 000⌋)`` per market (``K = index × multiplier``,
   ``ibps₀`` tier 0's) is a derived public input (:meth:`DerivedIndex.per_lot`): the
-  verifier and the exchange contract compute it from the margin terms' mark — which the
-  headers section pins to the post-state's — and tier 0's initial bps, and refuse a
-  statement that carries another; no column;
+  verifier and the exchange contract compute it from the margin terms' index price
+  (``index_mark``: the index, or the mark where the market has none; the headers section
+  pins it to the post-state's) and tier 0's initial bps, and refuse a statement that
+  carries another; no column;
 * **the notional order**: per pair ``j < k`` a bit ``w`` with
-  ``N_j − N_k = (2w − 1)·G − (1 − w)``, ``G ≥ 0`` in six digits: ``w = 1`` exactly
-  when ``j`` comes first;
+  ``N'_j − N'_k = (2w − 1)·G − (1 − w)``, ``G ≥ 0`` in six digits (``N'`` from the
+  position's digits and the derived public digits of ``index × multiplier``, the ones
+  the health section's figures at the indexes read): ``w = 1`` exactly when ``j`` comes
+  first;
 * **the slices**, with ``L_j = lots_j × per_lot_j`` and
   ``S_j = S₀ − Σ_{i before j} o_i·L_i``: the **last** staged slice ``ℓ`` (in the notional
   order; ``last_j = o_j·Π_{k≠j} (1 − o_k·[j before k])``) is at most the ceiling,
@@ -283,11 +287,12 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
     ix = statement.settle.derived_index(PUBLIC_HEADER + PUBLIC_PER_MARKET * m, 3)
     nd = AMOUNT_DIGITS
     cross = 1 - acct.identity[8]  # portfolio accounts: their staging is not the cross rule
-    # per_lot_j = max(1, ⌊K_j·ibps₀ / 10 000⌋): derived public digits (the verifier's and
-    # the exchange contract's, from the margin terms' mark, which the headers section pins
-    # to the post-state's, and tier 0's initial bps, which declare() reads)
+    # per_lot_j = max(1, ⌊K_j·ibps₀ / 10 000⌋), K_j = index × multiplier: derived public
+    # digits (the verifier's and the exchange contract's, from the margin terms' index
+    # price, which the headers section pins to the post-state's, and tier 0's initial
+    # bps, which declare() reads)
     pl: list[list[Expr]] = [[pub(ix.per_lot(j) + k) for k in range(_K_DIGITS)] for j in range(m)]
-    # the notional order: w_jk = 1 when market j comes before market k (j < k)
+    # the notional order at the indexes: w_jk = 1 when market j comes before market k
     before: dict[tuple[int, int], Expr] = {}
     for j in range(m):
         for k in range(j + 1, m):
@@ -296,7 +301,7 @@ def declare_slice(b: AirBuilder, statement: BatchStatement, acct: AccountColumns
             g = _digit_columns(b, f"ng{j}{k}", nd)
             terms: list[list[Expr]] = [[] for _ in range(nd)]
             for x, sign in ((j, 1), (k, -1)):
-                kd = [pub(ix.margin_price(0, x) + i) for i in range(_K_DIGITS)]
+                kd = [pub(ix.margin_price(1, x) + i) for i in range(_K_DIGITS)]
                 for a, p_a in enumerate(acct.positions[1][x].digits):
                     for i in range(_K_DIGITS):
                         if a + i < nd:
@@ -436,7 +441,8 @@ def generate_slice(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool 
     st, sw = statement.settle, statement.settle_witness
     m, n_rows, nd = len(statement.markets), tb.num_rows, AMOUNT_DIGITS
     margins = st.margins
-    kmult = [margins[j].mark * st.markets[j].multiplier for j in range(m)]
+    # the slice is counted at the index (the mark where the market has none yet)
+    kmult = [margins[j].index_mark * st.markets[j].multiplier for j in range(m)]
     kd = [[(kmult[j] >> (12 * i)) % DIGIT for i in range(_K_DIGITS)] for j in range(m)]
     cols: dict[str, np.ndarray] = {}
 
@@ -454,7 +460,7 @@ def generate_slice(tb: TraceBuilder, statement: BatchStatement, *, refuse: bool 
         return tb.get(section, name).astype(np.int64)
 
     per_lot = [
-        _per_lot(margins[j].mark, st.markets[j].multiplier, margins[j].initial_bps)
+        _per_lot(margins[j].index_mark, st.markets[j].multiplier, margins[j].initial_bps)
         for j in range(m)
     ]
     pl_d = [_digits(v, _K_DIGITS) for v in per_lot]

@@ -79,10 +79,11 @@ def _enc(v: int) -> list[int]:
     return [int(v < 0)] + [(m >> (_LIMB * k)) & ((1 << _LIMB) - 1) for k in range(3)]
 
 
-def per_lot(mark: int, multiplier: int, initial_bps: int) -> int:
-    """A market's liquidation ``per_lot`` (``plan_liquidations``): ``max(1, ⌊mark ×
-    multiplier × initial_bps / 10 000⌋)``, ``initial_bps`` tier 0's."""
-    return max(1, mark * multiplier * initial_bps // BPS)
+def per_lot(price: int, multiplier: int, initial_bps: int) -> int:
+    """A market's liquidation ``per_lot`` (``plan_liquidations``): ``max(1, ⌊price ×
+    multiplier × initial_bps / 10 000⌋)``, ``price`` the index (the mark where the market
+    has no index yet: :attr:`MarginTerms.index_mark`), ``initial_bps`` tier 0's."""
+    return max(1, price * multiplier * initial_bps // BPS)
 
 
 def _derived_digits(value: int, count: int) -> list[int]:
@@ -145,7 +146,8 @@ class DerivedIndex:
         return self.margin_price(s, j) + DERIVED_DIGITS * (1 + t)
 
     def per_lot(self, j: int) -> int:
-        """First digit of ``per_lot = max(1, ⌊mark × multiplier × initial_bps₀ / 10 000⌋)``."""
+        """First digit of ``per_lot = max(1, ⌊index × multiplier × initial_bps₀ / 10 000⌋)``
+        (the index the margin terms' ``index_mark``)."""
         return self.margin_price(2, j)
 
     def target(self) -> int:
@@ -209,7 +211,7 @@ class MarginTerms:
         flagged: the market's oracle is flagged after the batch (an account holding
             a position in it is never liquidated on the strength of its marks).
         tiers: ``(max_lots, maintenance_bps)`` of each cross-margin tier, in order.
-        initial_bps: tier 0's ``initial_bps``: with the mark it gives the market's
+        initial_bps: tier 0's ``initial_bps``: with ``index_mark`` it gives the market's
             liquidation ``per_lot`` (:func:`per_lot`), a derived public input.
     """
 
@@ -290,7 +292,8 @@ class SettleStatement:
         penalty_bps``, ``mark > 0``, ``flagged``,
         then for the mark and the index price each the digits of ``price × multiplier`` and
         per tier of ``price × multiplier × bps``, then the digits of the liquidation
-        ``per_lot = max(1, ⌊mark × multiplier × initial_bps₀ / 10 000⌋)``; then the digits
+        ``per_lot = max(1, ⌊index × multiplier × initial_bps₀ / 10 000⌋)`` (the index
+        price ``index_mark``: the mark where the market has no index yet); then the digits
         of the conservation target
         ``2^80 + net collateral change``; last the digits of the fee pool's change
         ``fee_pool_post − fee_pool_pre`` (the batch's fees: never negative). So the program
@@ -315,7 +318,9 @@ class SettleStatement:
                 out += _derived_digits(price * mt.multiplier, DERIVED_DIGITS)
                 for _, bps in mg.tiers:
                     out += _derived_digits(price * mt.multiplier * bps, DERIVED_DIGITS)
-            out += _derived_digits(per_lot(mg.mark, mt.multiplier, mg.initial_bps), DERIVED_DIGITS)
+            out += _derived_digits(
+                per_lot(mg.index_mark, mt.multiplier, mg.initial_bps), DERIVED_DIGITS
+            )
         out += _derived_digits(TARGET_OFFSET + self.net_collateral_change, TARGET_DIGITS)
         out += _derived_digits(self.fee_pool_post - self.fee_pool_pre, FEE_POOL_DIGITS)
         return tuple(out)

@@ -664,7 +664,7 @@ def test_the_settlement_statement_is_checked_against_the_contract(h: Harness) ->
     margins = terms + 8 * 2  # price, multiplier, fee, ΔF ×4, liquidation penalty per market
     per_lot = SettleStatement.from_elements(e)[0].derived_index(0).per_lot(1)
     for at, value in (
-        (per_lot, e[per_lot] ^ 1),  # market 1's liquidation per_lot: not its mark's
+        (per_lot, e[per_lot] ^ 1),  # market 1's liquidation per_lot: not its index's
         (len(e) - 1, e[-1] ^ 1),  # the conservation target's top digit
         (len(e) - 8, e[-8] ^ 1),  # the last market's last derived digit
         (4, (e[4] + 1) % 2013265921),  # the pre-root: not the stored one

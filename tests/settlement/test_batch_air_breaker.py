@@ -1,6 +1,7 @@
 """The circuit breaker in the batch AIR (``batch_air/breaker.py``): each market's post-state
 protective flag and calm counter are ``update_breaker``'s (``transition.py`` step 8) on the
-pre-state header, the pre- and post-state marks, the oracle flag and the breaker terms,
+pre-state header, the pre- and post-state trusted indexes, the oracle flag and the breaker
+terms,
 and the liquidation slice cap is the one that flag picks (``liq_orders.py``,
 ``liq_slice.py``).
 
@@ -10,10 +11,10 @@ stated calm the larger) or shield one. Each forgery publishes a batch whose ever
 agrees with the forged post-state; the prover refuses it and the AIR rejects its trace,
 naming the constraint.
 
-DEFAULT_CONFIG's terms: ``breaker_bps`` 1 000 (a mark move beyond 10 % of the previous
-mark trips; the mark follows the oracle index, so the tests move the index), ``calm_batches``
-3, slice caps 1 000 and 250 lots (the slice tests use 20 and 5). A print moves the mark by
-at most ``mark_step_bps`` (10) of the index, whatever the last print was.
+DEFAULT_CONFIG's terms: ``breaker_bps`` 1 000 (an index move beyond 10 % of the previous
+trusted index trips), ``calm_batches`` 3, slice caps 1 000 and 250 lots (the slice tests use
+20 and 5). A print moves the mark by at most ``mark_step_bps`` (10) of the index a batch;
+neither the mark nor the print is an input of the breaker.
 """
 
 from __future__ import annotations
@@ -58,13 +59,13 @@ from tests.settlement.batch_air_helpers import (
 from tests.settlement.batch_air_helpers import PRICES as INDEX
 from tests.settlement.conftest import ORACLE, funded, oracle_round
 
-MARK = 650_000  # BTC-PERP's mark before the batch: 10 % of it is 65 000 ticks
+MARK = 650_000  # BTC-PERP's index and mark before the batch: 10 % of it is 65 000 ticks
 
 
 def _pre(**btc: int | bool) -> LedgerState:
-    """Funded accounts; BTC-PERP marked and last traded at MARK, its state further set by
-    ``btc``."""
-    fields = {"last_price": MARK, "mark_price": MARK, **btc}
+    """Funded accounts; BTC-PERP indexed, marked and last traded at MARK, its state further
+    set by ``btc``."""
+    fields = {"last_price": MARK, "mark_price": MARK, "index_price": MARK, **btc}
     return with_btc(funded([10**12] * 6), **fields)
 
 
@@ -95,30 +96,39 @@ def _refused_and_rejected(forged: BatchStatement, rejected: str) -> None:
 
 
 def test_the_rule_matches_update_breaker() -> None:
-    """The section's rule is the transition's, on 2 000 random states and marks near the
-    threshold (both sides), with and without a previous mark or a flag; the last price
-    plays no part."""
+    """The section's rule is the transition's, on 2 000 random states and indexes near the
+    threshold (both sides), with and without a previous index or a flag; the mark and the
+    last price play no part."""
     rng = random.Random(7)
     risk = DEFAULT_CONFIG.markets[0]
     for _ in range(2_000):
         bb, calm_batches = rng.choice([1, 7, 1_000, 10_000]), rng.randint(1, 5)
         risk = replace(risk, breaker_bps=bb, calm_batches=calm_batches)
-        mark = rng.choice([0, 1, 99, 650_000, (1 << 28) - 1])
-        edge = mark * bb // 10_000
-        new_mark = rng.choice([mark + edge, mark + edge + 1, mark - edge, mark - edge - 1, 1])
-        new_mark = max(1, new_mark)
-        last = rng.choice([0, 1, mark, 2 * mark])
+        index = rng.choice([0, 1, 99, 650_000, (1 << 28) - 1])
+        edge = index * bb // 10_000
+        new_index = rng.choice([index + edge, index + edge + 1, index - edge, index - edge - 1])
+        new_index = max(1, new_index)
+        mark, last = rng.choice([0, 1, index, 2 * index]), rng.choice([0, 1, index, 2 * index])
         protective, calm = rng.random() < 0.5, rng.randint(0, calm_batches)
         flagged = rng.random() < 0.2
-        ms = MarketState(BTC, mark_price=mark, last_price=last, protective=protective, calm=calm)
-        after, _ = update_breaker(ms, risk, new_mark, flagged)
-        got = breaker_rule(protective, calm, mark, new_mark, flagged, bb, calm_batches)
+        ms = MarketState(
+            BTC, index_price=index, mark_price=mark, last_price=last, protective=protective,
+            calm=calm,
+        )  # fmt: skip
+        after, _ = update_breaker(ms, risk, new_index, flagged)
+        got = breaker_rule(protective, calm, index, new_index, flagged, bb, calm_batches)
         assert got == (after.protective, after.calm)
 
 
 # A print at the top of the band (10 % above the mark) after one near its bottom: the last
 # price moves by 22 % (the rule before marks tripped on it), the mark by 0.1 %.
 _HIGH, _LOW = 715_000, 584_999
+# Where the marks and the indexes disagree about the threshold. The index one tick beyond
+# 10 % with a print at the band's bottom (585 000): the premium steps down 715 ticks, the
+# marks move 9.89 % (the rule on marks kept calm). The index one tick under 10 % with a
+# pre-state premium of −650 (mark 649 350) and no trade: the premium steps back to 0, the
+# marks move 10.11 % (the rule on marks tripped).
+_UNDER = _pre(premium=-650, mark_price=MARK - 650)
 
 
 @pytest.mark.parametrize(
@@ -135,22 +145,25 @@ _HIGH, _LOW = 715_000, 584_999
         (_pre(protective=True), MARK, INDEX, (True, 1)),
         (_pre(protective=True, calm=1), None, INDEX, (True, 2)),
         (_pre(protective=True, calm=2), MARK, INDEX, (False, 0)),
-        (_pre(mark_price=0), None, _index(715_001), (False, 0)),
+        (_pre(index_price=0), None, _index(715_001), (False, 0)),
+        (_pre(), 585_000, _index(715_001), (True, 0)),
+        (_UNDER, None, _index(714_999), (False, 0)),
     ],
     ids=[
         "calm", "up at the threshold", "up one tick beyond", "down at the threshold",
         "down one tick beyond", "a print off the last print", "flagged", "tripped again",
-        "first calm batch", "second without a trade", "released", "first mark",
+        "first calm batch", "second without a trade", "released", "first index",
+        "index beyond, marks within", "index within, marks beyond",
     ],
 )  # fmt: skip
 def test_the_honest_breaker_is_proved(
     pre: LedgerState, price: int | None, oracle: Mapping[str, int], want: tuple[bool, int]
 ) -> None:
-    """A mark move (the index's) exactly at 10 % is no trip, one tick beyond is (up and
-    down); a print 22 % off the last print moves the mark by 0.1 % and is calm; a flagged
-    oracle trips; a protective market counts calm batches (a batch without a trade is calm)
-    and is released at the third; a first mark never trips: the honest trace satisfies the
-    AIR."""
+    """An index move exactly at 10 % is no trip, one tick beyond is (up and down), whatever
+    the marks did; a print 22 % off the last print is calm; a flagged oracle trips; a
+    protective market counts calm batches (a batch without a trade is calm) and is released
+    at the third; a market's first trusted index never trips: the honest trace satisfies
+    the AIR."""
     st = _batch(pre, price, oracle)
     assert (btc_state(st).protective, btc_state(st).calm) == want
     proved(st)
@@ -164,6 +177,12 @@ def test_the_honest_breaker_is_proved(
         (_pre(), None, _index(715_000), (True, 0), _FLAG),
         # protective stated on a print 22 % off the last print (the marks moved 0.1 %)
         (_pre(last_price=_LOW), _HIGH, INDEX, (True, 0), _FLAG),
+        # the rule on marks: a trip where the indexes moved one tick under 10 % (the marks
+        # 10.11 %), none where they moved one tick beyond (the marks 9.89 %, a print)
+        (_UNDER, None, _index(714_999), (True, 0), _FLAG),
+        (_pre(), 585_000, _index(715_001), (False, 0), _FLAG),
+        # a trip on a market's first trusted index
+        (_pre(index_price=0), None, _index(715_001), (True, 0), _FLAG),
         # a mark move (one tick beyond the threshold) not stated
         (_pre(), None, _index(715_001), (False, 0), _FLAG),
         (_pre(), None, _index(584_999), (False, 0), _FLAG),
@@ -182,6 +201,7 @@ def test_the_honest_breaker_is_proved(
     ],
     ids=[
         "protective without a move", "protective at the threshold", "protective on a print",
+        "marks beyond, index within", "marks within, index beyond", "trip on a first index",
         "move up not stated", "move down not stated", "flagged not protective",
         "calm one more", "calm one less", "trip without reset", "released early",
         "released late", "calm market counting",
@@ -216,7 +236,7 @@ def test_a_move_witnessed_as_none_is_rejected() -> None:
 
 def test_the_breaker_terms_are_part_of_the_program() -> None:
     """The operator settles BTC-PERP with breaker_bps 2 000 (its published config says so):
-    a 10 % mark move is then calm. The deployed program holds the exchange's 1 000 bps, under
+    a 10 % index move is then calm. The deployed program holds the exchange's 1 000 bps, under
     which the same statement is refused and its trace rejected."""
     forged = _batch(_pre(), None, _index(715_001), config=btc_config(breaker_bps=2_000))
     assert not btc_state(forged).protective and forged.breaker_terms[0] == (2_000, 3)

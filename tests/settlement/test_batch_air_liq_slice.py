@@ -1,7 +1,8 @@
 """Statement 4 in the batch AIR: each cross-margin account's liquidation slices are
 ``plan_liquidations``'s (:mod:`sealbatch.settlement.batch_air.liq_slice`): its initial
-requirement per market at the marks, the notional order, the last staged slice at most
-the ceiling of the shortfall, and ``per_lot`` a derived public input.
+requirement per market at the indexes, the notional order at the indexes, the last staged
+slice at most the ceiling of the shortfall, and ``per_lot`` a derived public input at the
+index.
 
 The first tests take test_batch_air_margin's crash: account 0 (long 100 BTC lots) is
 below maintenance. The initial requirement is not published (it is a figure of the prover's
@@ -38,6 +39,7 @@ from sealbatch.settlement.margin import cross_requirements
 from sealbatch.settlement.params import BPS, DEFAULT_CONFIG
 from tests.settlement.batch_air_helpers import (
     BTC,
+    CRASHED,
     ETH,
     check_all,
     column,
@@ -248,19 +250,19 @@ def test_an_order_the_shortfall_no_longer_reaches_is_refused_and_rejected(
 
 # --------------------------------------------------------------------------
 # per_lot: a derived public input (the verifier's and Exchange.sol's) from the margin
-# terms' mark, which the headers section pins to the post-state's, and tier 0's initial
-# bps, which the initial requirement reads
+# terms' index price, which the headers section pins to the post-state's, and tier 0's
+# initial bps, which the initial requirement reads
 # --------------------------------------------------------------------------
 
 
-def test_per_lot_is_the_rules_at_the_proved_mark(split: dict[str, str]) -> None:
-    """The public per_lot digits are ``plan_liquidations``'s ``max(1, ⌊mark × multiplier ×
-    initial_bps₀ / 10 000⌋)`` at the post-state mark (ETH 3.22 M, BTC 5.98 M)."""
+def test_per_lot_is_the_rules_at_the_proved_index(split: dict[str, str]) -> None:
+    """The public per_lot digits are ``plan_liquidations``'s ``max(1, ⌊index × multiplier
+    × initial_bps₀ / 10 000⌋)`` at the post-state index (ETH 3.22 M, BTC 5.98 M)."""
     statement = statement_of(split)
     ix = statement.settle.derived_index(settle_public_at(statement), 3)
     for j, risk in enumerate(DEFAULT_CONFIG.markets[: len(statement.markets)]):
-        mark = statement.post.market_states[j].mark_price
-        want = max(1, mark * risk.multiplier * risk.tiers[0].initial_bps // BPS)
+        index = statement.post.market_states[j].index_price
+        want = max(1, index * risk.multiplier * risk.tiers[0].initial_bps // BPS)
         got = sum(int(statement.public_inputs[ix.per_lot(j) + k]) << (12 * k) for k in range(5))
         assert got == want
     assert statement.settle.margins[1].initial_bps == DEFAULT_CONFIG.markets[1].tiers[0].initial_bps
@@ -270,13 +272,13 @@ def test_a_per_lot_off_the_mark_is_rejected(split: dict[str, str]) -> None:
     """ETH's public per_lot doubled (tier 1's 2 000 bps instead of tier 0's, 6.44 M): ETH's
     honest 10 lots now count for 64.4 M, beyond the ceiling of the 52.1 M shortfall, and
     leave BTC's 4 lots beyond that of a negative one (the first constraint to fail); the
-    verifier, which derives per_lot from the statement's mark and bps, refuses the
+    verifier, which derives per_lot from the statement's index and bps, refuses the
     elements before any proof."""
     statement = statement_of(split)
     start = settle_public_at(statement)
     ix = statement.settle.derived_index(start, 3)
     margin = statement.settle.margins[1]
-    doubled = 2 * max(1, margin.mark * statement.settle.markets[1].multiplier * 1_000 // BPS)
+    doubled = 2 * max(1, margin.index_mark * statement.settle.markets[1].multiplier * 1_000 // BPS)
     digits = [(doubled >> (12 * k)) % 4096 for k in range(5)]
     forged = with_public(statement, ix.per_lot(1), digits)
     air, trace = generate(forged, rows_for(forged), refuse=False)
@@ -298,3 +300,88 @@ def test_a_tier_0_initial_bps_off_the_terms_is_rejected(split: dict[str, str]) -
     air, trace = generate(forged, rows_for(forged), refuse=False)
     with pytest.raises(ConstraintViolation, match=r"initial (remainder|requirement) \[1\]"):
         check_all(air, trace)
+
+
+# --------------------------------------------------------------------------
+# The slice is counted at the index, not the mark. The crash with a 1-lot BTC print 1 %
+# above the crashed index (598 000): the mark is 598 598, one step above it. Account 0,
+# long 100 BTC lots with 185 M of equity after the crash, owes 598 M − 185 M = 413 M toward
+# initial margin: ⌈413 M / 5 980 000⌉ = 70 lots at the index, where at the mark (per_lot
+# 5 985 980) it would be 69.
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def printed() -> dict[str, str]:
+    pre = marked_state(
+        [705_000_000, 10**12, 10**12, 10**12], np.array([[100, 0], [-100, 0], [0, 0], [0, 0]])
+    )
+    return crash_publication(pre, {BTC: 603_980, ETH: CRASHED[ETH]})[0]
+
+
+def test_a_slice_is_sized_at_the_index_and_proved(printed: dict[str, str]) -> None:
+    statement = statement_of(printed)
+    btc = statement.post.market_states[0]
+    assert (btc.mark_price, btc.index_price) == (598_598, 598_000)
+    assert _slices(statement.post) == {BTC: 70}
+    proved(statement)
+
+
+def test_a_slice_sized_at_the_mark_is_refused_and_rejected(printed: dict[str, str]) -> None:
+    """69 lots, the slice at the mark: 413 M − 69 × 5.98 M is still owed, the slice is
+    neither the position nor the cap, and the shortfall has not run out."""
+    forged = statement_of(republish(printed, lambda post: _with_slices(post, {BTC: 69})))
+    refused_and_rejected(
+        forged, r"account row 0 in BTC-PERP: expected a slice of 70 lots .*got 69", _RAN_OUT
+    )
+
+
+def test_a_per_lot_at_the_mark_is_refused(printed: dict[str, str]) -> None:
+    """The public per_lot digits at the mark (5 985 980) instead of the index: the
+    verifier, which derives them from the margin terms' index price, refuses the
+    statement's elements before any proof (as the exchange contract does, whose check is
+    the same derivation: tests/contracts/test_exchange.py)."""
+    statement = statement_of(printed)
+    start = settle_public_at(statement)
+    ix = statement.settle.derived_index(start, 3)
+    at_mark = 598_598 * 100 * 1_000 // BPS
+    digits = [(at_mark >> (12 * k)) % 4096 for k in range(5)]
+    assert [statement.public_inputs[ix.per_lot(0) + k] for k in range(5)] != digits
+    forged = with_public(statement, ix.per_lot(0), digits)
+    with pytest.raises(ValueError, match="derived values"):
+        SettleStatement.from_elements(forged.public_inputs[start:])
+
+
+# The notional order at the index: account 0 long 161 BTC and 299 ETH lots, 9 627.8 M of
+# notional each at the crashed indexes (a tie: BTC, the first market, is sold first), 900 M
+# of equity after the crash: 1 025.56 M short of initial margin, so BTC's 161 lots (962.78
+# M) then ⌈62.78 M / 3.22 M⌉ = 20 ETH lots. A 1-lot ETH print 1 % above its index steps
+# ETH's mark up: at the marks ETH came first, 299 lots, then 11 BTC lots.
+
+
+@pytest.fixture(scope="module")
+def tied() -> dict[str, str]:
+    pre = marked_state(
+        [2_574_400_000, 10**13, 10**12, 10**12],
+        np.array([[161, 299], [-161, -299], [0, 0], [0, 0]]),
+    )
+    return crash_publication(pre, {BTC: CRASHED[BTC], ETH: 325_220})[0]
+
+
+def test_the_notional_order_is_at_the_index_and_proved(tied: dict[str, str]) -> None:
+    statement = statement_of(tied)
+    eth = statement.post.market_states[1]
+    assert (eth.mark_price, eth.index_price) == (322_322, 322_000)
+    assert _slices(statement.post) == {BTC: 161, ETH: 20}
+    proved(statement)
+
+
+def test_slices_in_the_order_at_the_marks_are_refused_and_rejected(tied: dict[str, str]) -> None:
+    """ETH first (its notional at the mark is the larger), 299 lots, then BTC 11: BTC's
+    slice is no longer clamped, and a staged market follows it in the order at the index."""
+    forged = statement_of(republish(tied, lambda post: _with_slices(post, {ETH: 299, BTC: 11})))
+    refused_and_rejected(
+        forged,
+        r"account row 0 in BTC-PERP: expected a slice of 161 lots .*got 11",
+        r"unclamped slice \[0\] is the last",
+    )

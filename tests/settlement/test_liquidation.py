@@ -188,15 +188,15 @@ def test_cover_deficits_conserves(mode: DeleverageMode) -> None:
     assert eq0 == 0
 
 
-def test_breaker_trips_on_a_large_mark_move_and_releases_after_calm() -> None:
-    ms = MarketState("BTC-PERP", mark_price=100_000, last_price=100_000)
+def test_breaker_trips_on_a_large_index_move_and_releases_after_calm() -> None:
+    ms = MarketState("BTC-PERP", index_price=100_000, mark_price=100_000, last_price=100_000)
     ms, tripped = update_breaker(ms, RISK, 100_000 + 10_000, False)  # exactly 10 %: not beyond
     assert not tripped and not ms.protective
     ms, tripped = update_breaker(ms, RISK, 100_000 + 10_001, False)
     assert tripped and ms.protective
     assert liquidation_slice_lots(ms, RISK) == RISK.protective_liquidation_lots
     assert price_band_bps(ms, RISK) == RISK.protective_band_bps
-    ms = replace(ms, mark_price=110_001)
+    ms = replace(ms, index_price=110_001)
     for _ in range(RISK.calm_batches - 1):
         ms, _ = update_breaker(ms, RISK, 110_001, False)
         assert ms.protective
@@ -204,15 +204,17 @@ def test_breaker_trips_on_a_large_mark_move_and_releases_after_calm() -> None:
     assert not ms.protective and liquidation_slice_lots(ms, RISK) == RISK.max_liquidation_lots
 
 
-def test_breaker_compares_marks_not_prints() -> None:
-    """The last print plays no part: a mark that moved less than breaker_bps is calm
-    whatever the last price, and a market's first mark (previous 0) never trips."""
-    ms = MarketState("BTC-PERP", mark_price=100_000, last_price=50_000)
+def test_breaker_compares_indexes_not_marks_nor_prints() -> None:
+    """The mark and the last print play no part: an index that moved less than
+    breaker_bps is calm whatever the mark and the last price, one that moved more trips
+    whatever they are, and a market's first trusted index (previous 0) never trips."""
+    ms = MarketState("BTC-PERP", index_price=100_000, mark_price=80_000, last_price=50_000)
     ms, tripped = update_breaker(ms, RISK, 100_500, False)
     assert not tripped and not ms.protective
-    ms, tripped = update_breaker(MarketState("BTC-PERP"), RISK, 100_000, False)
+    ms, tripped = update_breaker(MarketState("BTC-PERP", mark_price=50_000), RISK, 100_000, False)
     assert not tripped and not ms.protective
-    ms, tripped = update_breaker(MarketState("BTC-PERP", mark_price=100_000), RISK, 89_999, False)
+    ms = MarketState("BTC-PERP", index_price=100_000, mark_price=89_999)
+    ms, tripped = update_breaker(ms, RISK, 89_999, False)
     assert tripped and ms.protective
 
 

@@ -18,14 +18,22 @@ itself moves nothing between its accounts. What such a print may still move:
    while the price band is around the mark, so two thin prints on either edge
    of the band moved the "last price" by twice the breaker's threshold and put
    the market in protective mode (smaller liquidation slices, wider band)
-   (fixed in the rule: the breaker compares the marks before and after the
-   batch, which a print moves by at most ``mark_step_bps``; an index move
-   beyond ``breaker_bps`` still trips it);
+   (fixed in the rule: the breaker compares the trusted indexes before and
+   after the batch, so no print has a say in it; an index move beyond
+   ``breaker_bps`` trips it). When it compared the marks, a print still
+   decided a move within one mark step of the threshold: the index one tick
+   beyond 10 % with a print at the band's bottom left the marks 9.89 % apart
+   (calm), the index one tick under 10 % after a print the batch before left
+   them 10.11 % apart without a print (protective) and 9.90 % with one;
 3. the liquidation test, which took an account only below maintenance at
    the mark and at the index: a print above the index stepped the mark up, so
    one print a batch kept an account below maintenance at the index open
    (fixed in the rule: an account is judged at the index alone, so a print
-   can neither keep it open nor, stepping the mark down, liquidate it).
+   can neither keep it open nor, stepping the mark down, liquidate it); and
+   the slice, whose lots were counted at the mark and whose markets were
+   sold in order of notional at the mark: a print 1 % above the index took a
+   lot off a 51-lot slice and, between two positions of equal notional, chose
+   the one sold first (fixed in the rule: the slice is counted at the index).
 
 These are rules the batch proof proves (docs/stark.md: the funding rule, the
 breaker, the liquidation flag), so the fixes changed the proved statement;
@@ -196,6 +204,43 @@ def test_wash_prints_cannot_hold_the_circuit_breaker() -> None:
     assert liquidation_slice_lots(state.market_state(BTC), risk) == risk.max_liquidation_lots
 
 
+def _breaker_after(index: int, prints: bool, primed: bool = False) -> tuple[bool, bool, int]:
+    """BTC-PERP's protective flag, whether it tripped, and its liquidation slice cap after
+    a batch whose oracle index moves from 650 000 to ``index``. ``prints``: accounts 0 and
+    1 (one owner) cross 1 lot at the bottom of the band in that batch; ``primed``: a batch
+    before it, at the unchanged index, with such a print (premium −650, mark 649 350)."""
+    risk = DEFAULT_CONFIG.risk(BTC)
+    state = _book([RICH, RICH, RICH, RICH], [0, 0, 5_000, -5_000])
+
+    def low(state: LedgerState) -> list[tuple[str, Order]]:
+        mark = state.market_state(BTC).mark_price
+        return _cross(0, 1, -((-mark * (BPS - risk.market.band_bps)) // BPS))
+
+    b = 1
+    if primed:
+        state, _ = _settle(state, b, low(state))
+        assert not state.market_state(BTC).protective
+        b = 2
+    rnd = oracle_round(b, T0 + 1_300 * b, {**PRICES, BTC: index})
+    state, w = _settle(state, b, low(state) if prints else [], rnd)
+    ms = state.market_state(BTC)
+    assert ms.index_price == index
+    return ms.protective, BTC in w.tripped, liquidation_slice_lots(ms, risk)
+
+
+def test_a_wash_print_does_not_decide_a_trip_on_the_threshold() -> None:
+    """``breaker_bps`` is 1 000 (10 % of 650 000: 65 000 ticks). The index one tick beyond
+    (715 001) trips the market with or without a 1-lot print at the band's bottom (on the
+    marks, the print left them 9.89 % apart: calm). One tick under (714 999) after a print
+    the batch before it stays calm with or without another print (on the marks: 10.11 %
+    apart without a print, a trip, and 9.90 % with one)."""
+    risk = DEFAULT_CONFIG.risk(BTC)
+    tripped = (True, True, risk.protective_liquidation_lots)
+    calm = (False, False, risk.max_liquidation_lots)
+    assert [_breaker_after(715_001, p) for p in (False, True)] == [tripped, tripped]
+    assert [_breaker_after(714_999, p, primed=True) for p in (False, True)] == [calm, calm]
+
+
 def test_a_thin_print_below_the_mark_does_not_hide_the_band_from_a_market_buy() -> None:
     """Batch 1: the attacker prints 1 lot at 588 250 (mark − 9.5 %); the mark stays near
     650 000, the band of batch 2 is around it. Batch 2: account 4 sends a market buy of
@@ -277,3 +322,59 @@ def test_a_wash_print_below_the_index_cannot_liquidate_an_account_healthy_there(
     the index steps the mark down 10 bps, below maintenance at the mark: not liquidated."""
     assert _liquidated_after(prints=False, equity_at_index=326_000_000) == (False, False)
     assert _liquidated_after(prints=True, equity_at_index=326_000_000, bps=9_900) == (False, True)
+
+
+_ETH = "ETH-PERP"
+
+
+def _slices_after(
+    equity_at_index: int, btc: int, eth: int, prints: dict[str, int]
+) -> dict[str, int]:
+    """Account 4's liquidation slices (lots by market) staged in batch 1. Account 4 is
+    long ``btc`` BTC and ``eth`` ETH lots with ``equity_at_index``, accounts 2 and 3 hold
+    the honest shorts; accounts 0 and 1 are account 4's owner's and cross 1 lot at
+    ``index × bps / 10 000`` in each market of ``prints`` (market: bps)."""
+    indexes = {BTC: INDEX, _ETH: PRICES[_ETH]}
+    state = _book([RICH, RICH, RICH, RICH, equity_at_index], [0, 0, -btc, 0, btc])
+    positions = state.positions.copy()
+    positions[3, 1], positions[4, 1] = -eth, eth
+    collateral = state.collateral.copy()
+    collateral[3] += eth * indexes[_ETH] * MULT
+    collateral[4] -= eth * indexes[_ETH] * MULT
+    state = state.with_arrays(positions=positions, collateral=collateral)
+    orders = [
+        o
+        for market, bps in prints.items()
+        for o in (
+            (TRADERS[0], Order(market, Side.BUY, indexes[market] * bps // BPS, 1)),
+            (TRADERS[1], Order(market, Side.SELL, indexes[market] * bps // BPS, 1)),
+        )
+    ]
+    after, _ = _settle(state, 1, orders)
+    assert [after.market_state(m).index_price for m in (BTC, _ETH)] == [INDEX, PRICES[_ETH]]
+    return {
+        lo.resting.order.market: lo.resting.order.quantity
+        for lo in after.pending_liquidations
+        if lo.account == key(4)
+    }
+
+
+def test_a_wash_print_does_not_change_a_slices_size() -> None:
+    """Long 100 BTC lots with 324 800 000 at the index: 325 200 000 short of initial
+    margin, ⌈325.2 M / 6 500 000⌉ = 51 lots at the index. A 1-lot print 1 % above the index
+    steps the mark up 650 ticks; at the mark (per_lot 6 506 500) the slice would be 50."""
+    honest = _slices_after(324_800_000, 100, 0, {})
+    assert honest == {BTC: 51}
+    for bps in (10_100, 9_900):
+        assert _slices_after(324_800_000, 100, 0, {BTC: bps}) == honest
+
+
+def test_a_wash_print_does_not_choose_the_market_sold_first() -> None:
+    """Long 7 BTC and 13 ETH lots, 455 M of notional each at the index, 40 M of equity:
+    51 M short of initial margin. Equal notionals: BTC (the first market) is sold first,
+    all 7 lots (45.5 M), then ⌈5.5 M / 3.5 M⌉ = 2 ETH lots. A 1-lot ETH print 1 % above
+    the index steps ETH's mark up; at the marks ETH came first: 13 ETH lots and 1 BTC."""
+    honest = _slices_after(40_000_000, 7, 13, {})
+    assert honest == {BTC: 7, _ETH: 2}
+    assert _slices_after(40_000_000, 7, 13, {_ETH: 10_100}) == honest
+    assert _slices_after(40_000_000, 7, 13, {BTC: 10_100, _ETH: 9_900}) == honest
