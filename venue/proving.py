@@ -31,6 +31,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -46,6 +47,7 @@ __all__ = [
     "ProvedBatch",
     "ProvingPipeline",
     "dask_executor",
+    "dask_scheduler_problem",
     "local_executor",
     "prove_job",
     "verify_job",
@@ -191,6 +193,47 @@ def local_executor(workers: int) -> tuple[Executor, Callable[[], None]]:
         executor.shutdown(wait=True)
 
     return executor, stop
+
+
+#: Schemes of a Dask scheduler address that run over TCP (``host:port`` alone is TCP).
+_TCP_SCHEMES = ("tcp", "tls", "ws", "wss")
+#: A Dask scheduler's default port.
+DASK_PORT = 8786
+
+
+def dask_scheduler_problem(address: str, timeout_s: float = 5.0) -> str | None:
+    """Why no Dask scheduler can be reached at ``address``, or None.
+
+    The address is ``[scheme://]host[:port]`` as Dask takes it (``tcp`` by default,
+    port 8786 by default). For a TCP-based scheme the host and port must accept a
+    connection within ``timeout_s``; other schemes (``inproc``, ``ucx``) are left to
+    Dask. A venue asks this before it binds its port, so that an unreachable cluster is
+    one line and not the failed start of the app (``sealbatch serve --dask``).
+    """
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in _TCP_SCHEMES:
+        return None
+    rest = rest.rstrip("/")
+    host, colon, port_text = rest.rpartition(":")
+    # no port: a bare host, or an IPv6 literal ("[::1]") whose last colon is its own
+    if not colon or (":" in host and not host.endswith("]")):
+        host, port_text = rest, ""
+    host = host.strip("[]")
+    if not host:
+        return f"expected a Dask scheduler address such as tcp://host:8786, got {address!r}"
+    try:
+        port = int(port_text) if port_text else DASK_PORT
+    except ValueError:
+        return f"expected a Dask scheduler address such as tcp://host:8786, got {address!r}"
+    if not 0 < port < 65536:
+        return f"expected a Dask scheduler port from 1 to 65535, got {port} in {address!r}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return f"no Dask scheduler answers at {address}: {exc.strerror or exc}"
 
 
 def dask_executor(address: str) -> tuple[Executor, Callable[[], None]]:

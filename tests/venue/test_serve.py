@@ -323,3 +323,49 @@ def test_an_l1_node_that_does_not_answer_is_one_line_before_binding(
     err = capsys.readouterr().err
     assert err == f"sealbatch serve: error: l1: expected a JSON-RPC node at {url}, got no answer\n"
     assert not (tmp_path / "venue.db").exists()
+
+
+def test_a_dask_scheduler_that_does_not_answer_is_one_line_before_binding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--dask ADDRESS`` with no scheduler there: the reason in one line, exit 2, before
+    the port is bound and the database is made (it was Dask's connection traceback from
+    the app's failed start, then a wait on the client's shutdown)."""
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = f"sqlite:///{tmp_path / 'venue.db'}"
+    for address in (f"tcp://127.0.0.1:{port}", f"127.0.0.1:{port}"):
+        assert main(["serve", "--port", "18124", "--db", db, "--dask", address]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            f"sealbatch serve: error: --dask: no Dask scheduler answers at {address}: "
+        ), err
+        assert err.count("\n") == 1, err
+    for address, expected in (
+        ("tcp://127.0.0.1:70000", "expected a Dask scheduler port from 1 to 65535, got 70000"),
+        ("tcp://127.0.0.1:x", "expected a Dask scheduler address such as tcp://host:8786"),
+        ("tcp://", "expected a Dask scheduler address such as tcp://host:8786"),
+    ):
+        assert main(["serve", "--port", "18124", "--db", db, "--dask", address]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("sealbatch serve: error: --dask: " + expected), err
+    assert not (tmp_path / "venue.db").exists()
+
+
+def test_a_listening_dask_scheduler_address_passes_the_check() -> None:
+    """The check asks for a TCP connection only: a listening loopback port passes, with
+    or without the scheme, and a scheme Dask runs without TCP is left to Dask."""
+    import socket
+
+    from sealbatch.venue.proving import dask_scheduler_problem
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(4)
+        port = s.getsockname()[1]
+        assert dask_scheduler_problem(f"tcp://127.0.0.1:{port}") is None
+        assert dask_scheduler_problem(f"127.0.0.1:{port}/") is None
+    assert dask_scheduler_problem("inproc://10.0.0.1/1/2") is None

@@ -291,6 +291,14 @@ def run(args: argparse.Namespace) -> int:
             except SealbatchError as exc:
                 print(f"sealbatch serve: error: {exc}", file=sys.stderr)
                 return 2
+    if settings.dask_scheduler and settings.prove:
+        from sealbatch.venue.proving import dask_scheduler_problem
+
+        # an unreachable cluster: one line before binding, not the app's failed start
+        problem = dask_scheduler_problem(settings.dask_scheduler)
+        if problem:
+            print(f"sealbatch serve: error: --dask: {problem}", file=sys.stderr)
+            return 2
     for default in settings.development_defaults():
         print(f"sealbatch serve: development default on: {default}", file=sys.stderr)
     import gc
