@@ -63,7 +63,7 @@ from sealbatch.venue.committee import (
 from sealbatch.venue.errors import VenueError
 from sealbatch.venue.key_book import ANSWERS_LEAD, COMPLAINTS_LEAD, DEALINGS_LEAD
 
-__all__ = ["Keyper", "KeyperRefused"]
+__all__ = ["Keyper", "KeyperRefused", "KeyperStopped"]
 
 log = logging.getLogger("sealbatch.keyper")
 
@@ -72,6 +72,13 @@ class KeyperRefused(VenueError):
     """The keyper will not release: a bad seal, or a dealing share that does not verify."""
 
     code = "keyper_refused"
+
+
+class KeyperStopped(VenueError):
+    """A loop of the keyper ended on an error it does not retry: the keyper stops (and
+    says why) rather than run on, serving its status while it deals or releases nothing."""
+
+    code = "keyper_stopped"
 
 
 def _check_venue_url(venue_url: str) -> None:
@@ -548,10 +555,21 @@ class Keyper:
             asyncio.ensure_future(self.deal_loop()),
             asyncio.ensure_future(self.seal_loop()),
         ]
+        loops = {tasks[1]: "dealing", tasks[2]: "release"}
         start = time.monotonic()
+        stopped: KeyperStopped | None = None
         try:
             while not tasks[0].done():
                 if lifetime_s is not None and time.monotonic() - start >= lifetime_s:
+                    break
+                ended = [t for t in loops if t.done()]
+                if ended:  # the loops run for ever: one that ended failed
+                    exc = None if ended[0].cancelled() else ended[0].exception()
+                    log.error("the %s loop stopped", loops[ended[0]], exc_info=exc)
+                    stopped = KeyperStopped(
+                        f"the {loops[ended[0]]} loop stopped: "
+                        + (f"{type(exc).__name__}: {exc}" if exc else "it returned")
+                    )
                     break
                 await asyncio.sleep(0.1)
         finally:
@@ -561,3 +579,5 @@ class Keyper:
             await asyncio.gather(*tasks, return_exceptions=True)
             if self._http is not None:
                 await self._http.aclose()
+        if stopped is not None:
+            raise stopped

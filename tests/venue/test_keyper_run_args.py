@@ -65,3 +65,42 @@ def test_a_venue_url_no_request_could_reach_exits_2_at_once(
         "sealbatch keyper: error: venue: expected an http:// or https:// URL with a host "
         f"and a port from 1 to 65535, got {venue!r}\n"
     )
+
+
+def test_a_loop_that_fails_stops_the_keyper_with_exit_1(
+    keys: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dealing and release loops log a venue that does not answer and retry; any
+    other error ended a loop without a word while the keyper ran on, serving its status
+    and dealing nothing. Now the keyper stops, names the loop and the error, and exits 1
+    (a supervisor restarts it) well before its --lifetime."""
+    from sealbatch.venue.keyper import Keyper
+
+    async def broken(self: Keyper) -> None:
+        raise RuntimeError("an error the loop does not retry")
+
+    monkeypatch.setattr(Keyper, "deal_loop", broken)
+    start = time.monotonic()
+    code = main(
+        [
+            "keyper",
+            "run",
+            "--key",
+            str(keys / "keyper-1.json"),
+            "--committee",
+            str(keys / "committee.json"),
+            "--venue",
+            "http://127.0.0.1:9",  # nothing answers: the release loop retries
+            "--port",
+            "18198",
+            "--lifetime",
+            "20",
+        ]
+    )
+    assert code == 1
+    assert time.monotonic() - start < 10
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "sealbatch keyper: error: the dealing loop stopped: "
+        "RuntimeError: an error the loop does not retry\n"
+    ), err

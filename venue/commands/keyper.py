@@ -85,7 +85,7 @@ def run_keyper(args: argparse.Namespace) -> int:
 
     from sealbatch.venue.committee import load_committee, load_key
     from sealbatch.venue.errors import VenueError
-    from sealbatch.venue.keyper import Keyper
+    from sealbatch.venue.keyper import Keyper, KeyperStopped
 
     if not 0 < args.port < 65536:
         return _error(f"--port: expected 1 to 65535, got {args.port}")
@@ -99,6 +99,10 @@ def run_keyper(args: argparse.Namespace) -> int:
         keyper = Keyper(load_key(args.key), load_committee(args.committee), args.venue, args.lead)
     except VenueError as exc:
         return _error(str(exc))
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(keyper.run(args.host, args.port, args.lifetime))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(keyper.run(args.host, args.port, args.lifetime))
+    except KeyperStopped as exc:  # a loop failed: exit 1, so a supervisor restarts it
+        print(f"sealbatch keyper: error: {exc}", file=sys.stderr)
+        return 1
     return 0
