@@ -27,9 +27,9 @@
   conserved exactly.
 * Circuit breaker: a trusted oracle index more than ``breaker_bps`` away from
   the previous trusted index, or a flagged oracle, puts the market in protective mode
-  (longer batches, wider band, smaller liquidation slices, and no new
-  liquidation orders on a flagged price) until ``calm_batches`` calm
-  batches in a row.
+  (a wider band, smaller liquidation slices, and no new liquidation orders on
+  a flagged price; batches keep their length, as one batch clock serves every
+  market) until ``calm_batches`` calm batches in a row.
 """
 
 from __future__ import annotations
