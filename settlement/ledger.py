@@ -80,8 +80,9 @@ class MarketState:
             :func:`~settlement.oracle.update_mark`).
         last_price: the last clearing price, ticks; 0 before the first.
         funding_index: cumulative funding per lot, base units (longs pay its rises).
-        premium_sum: Σ premium × Δt over the current funding interval (tick·ms): the
-            post-batch mark premium of each batch with a trusted index.
+        premium_sum: Σ premium × Δt over the current funding interval (tick·ms): for
+            each batch with a trusted index, the mark premium in force over its Δt
+            (the one the batch before left).
         premium_time: Σ Δt of the samples in ``premium_sum`` (ms).
         interval_batches: batches settled in the current funding interval.
         flagged: the last round gave this market no trusted index.

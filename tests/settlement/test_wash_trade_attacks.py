@@ -188,7 +188,8 @@ def test_a_wash_print_every_batch_walks_funding_to_the_band_at_most() -> None:
 def test_wash_prints_cannot_hold_the_circuit_breaker() -> None:
     """1-lot crosses alternating at mark − 9.5 % and mark + 10 % (inside the band) move
     the last price by 21 % a batch; the mark moves by at most mark_step_bps (0.1 %) a
-    batch and the breaker compares the marks, so the market stays calm."""
+    batch and the breaker compares the indexes (no print has a say), so the market stays
+    calm."""
     risk = DEFAULT_CONFIG.risk(BTC)
     state = _book([RICH, RICH, RICH, RICH], [0, 0, 5_000, -5_000])
     protective = []
