@@ -141,28 +141,6 @@ def test_a_published_file_in_another_byte_form_does_not_verify(
     assert re.search(rf"{re.escape(name)} line \d+, column \d+: ", err), err
 
 
-def test_an_address_in_lower_case_in_one_file_is_named_when_the_files_disagree(
-    demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """An account's address lower-cased in ``pre_state.json`` alone: the files no longer
-    name the same accounts, so the statement cannot be derived (invalid, exit 1), and
-    verify also names where the folder leaves the canonical form, as replay does."""
-    out, _ = demo
-    folder = _copy(out / "batch-1", tmp_path / "batch-1")
-    text = (folder / "pre_state.json").read_text()
-    match = re.search(r'"(0x[0-9a-fA-F]{40})"', text)
-    assert match is not None and match.group(1) != match.group(1).lower()
-    address = match.group(1)
-    (folder / "pre_state.json").write_text(text.replace(address, address.lower()))
-    capsys.readouterr()
-    assert main(["verify", str(folder / "proof.bin"), "--public", str(folder)]) == 1
-    err = capsys.readouterr().err
-    first, note = err.splitlines()[:2]
-    assert first.startswith(f"sealbatch verify: invalid proof of {folder}: "), err
-    assert note.startswith(f"sealbatch verify: note: {folder} is not in the canonical form"), err
-    assert f"address {address.lower()}, expected its EIP-55 form {address}" in note, err
-
-
 def test_a_batch_proof_without_its_folder_asks_for_it(
     demo: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

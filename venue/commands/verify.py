@@ -175,15 +175,6 @@ def _verify_batch(args: argparse.Namespace, data: bytes) -> int:
         _check_forfeit_signatures(files)
     except VerificationError as exc:
         print(f"sealbatch verify: invalid proof of {folder}: {exc}", file=sys.stderr)
-        # a value written in another form (an address in lower case in one file) can be
-        # why the files disagree: say where, as replay does
-        problem = canonical_difference(files)
-        if problem:
-            print(
-                f"sealbatch verify: note: {folder} is not in the canonical form the venue "
-                f'writes (docs/formats.md, "Canonical form"): {problem}',
-                file=sys.stderr,
-            )
         return 1
     # after the readers and the proof: only a folder whose values all verify gets here,
     # and one batch has one published folder (docs/formats.md, "Canonical form")
