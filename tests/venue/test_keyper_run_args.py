@@ -23,7 +23,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _run(keys: Path, venue: str) -> int:
+def _run(keys: Path, venue: str, port: int = 18199, lifetime: int = 2) -> int:
     return main(
         [
             "keyper",
@@ -35,9 +35,9 @@ def _run(keys: Path, venue: str) -> int:
             "--venue",
             venue,
             "--port",
-            "18199",
+            str(port),
             "--lifetime",
-            "2",
+            str(lifetime),
         ]
     )
 
@@ -81,22 +81,8 @@ def test_a_loop_that_fails_stops_the_keyper_with_exit_1(
 
     monkeypatch.setattr(Keyper, "deal_loop", broken)
     start = time.monotonic()
-    code = main(
-        [
-            "keyper",
-            "run",
-            "--key",
-            str(keys / "keyper-1.json"),
-            "--committee",
-            str(keys / "committee.json"),
-            "--venue",
-            "http://127.0.0.1:9",  # nothing answers: the release loop retries
-            "--port",
-            "18198",
-            "--lifetime",
-            "120",
-        ]
-    )
+    # nothing answers at port 9: the release loop retries
+    code = _run(keys, "http://127.0.0.1:9", port=18198, lifetime=120)
     assert code == 1
     assert time.monotonic() - start < 60  # stopped, not run for its --lifetime
     err = capsys.readouterr().err
